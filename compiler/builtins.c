@@ -1,0 +1,781 @@
+/* builtins.c — the table of built-in layers, functions, initializers,
+ * losses, optimizers, schedules, data sources and metrics.
+ *
+ * Each row has a signature written as a spec string, parsed once at start-up:
+ *
+ *     name:kind[range]=default ...
+ *
+ * kinds: tensor, tensors (all remaining positional tensors), int, float,
+ * bool, ints (an int or [a, b]), axes (none, an int or a list), shape (a list
+ * of ints), pad (valid, same, an int or [ph, pw]), act (an activation),
+ * init (an initializer), enum(a|b), string, metric, any. A range is an
+ * interval: [1,] means >= 1, (0,) means > 0, [0,1) means 0 <= v < 1.
+ * A parameter without a default is required.
+ *
+ * Rows of tensor-valued built-ins carry a shape rule: it receives the bound
+ * arguments, reports errors at the offending argument, declares parameters
+ * (add_param) and produces the result type. docs/language.md lists the same
+ * table; `nnc --help-builtins` prints it from here.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "nnc.h"
+
+/* ---------------------------------------------------------- shape rules */
+
+/* The bound argument named `name` (a typo here is a compiler bug). */
+static Value *arg(const Builtin *b, Value *a, const char *name) {
+  for (int i = 0; i < b->nparams; i++)
+    if (!strcmp(b->params[i].name, name)) return &a[i];
+  bug("'%s' has no parameter '%s'", b->name, name);
+}
+
+static bool add_weight(Sema *s, const char *name, DType dt, Shape sh, const Value *init,
+                       Loc loc) {
+  return add_param(s, name, dt, sh, init->s, init->call, true, loc);
+}
+
+static Value *tensor_out(Value *out, DType dt, Shape sh) {
+  out->kind = VK_TENSOR;
+  out->dtype = dt;
+  out->shape = sh;
+  return out;
+}
+
+static bool need_float(const Builtin *b, Value *x) {
+  if (x->dtype == DT_F32 || x->dtype == DT_F64) return true;
+  error_at(x->loc, "'%s' needs a floating-point tensor, got %s", b->name,
+           type_str(x->dtype, x->shape));
+  return false;
+}
+
+static bool need_rank(const Builtin *b, Value *x, int lo, const char *what) {
+  if (x->shape.rank >= lo) return true;
+  error_at(x->loc, "'%s' needs %s, got %s", b->name, what, type_str(x->dtype, x->shape));
+  return false;
+}
+
+/* The feature (last) dimension, which must be a known size. */
+static bool last_dim(const Builtin *b, Value *x, int64_t *k) {
+  if (!need_rank(b, x, 1, "a tensor with a feature dimension")) return false;
+  *k = x->shape.dim[x->shape.rank - 1];
+  if (*k != DIM_BATCH) return true;
+  error_at(x->loc, "'%s' needs a feature dimension after the batch dimension, got %s", b->name,
+           type_str(x->dtype, x->shape));
+  return false;
+}
+
+/* An `ints` argument as two values (height, width). */
+static bool ints2(Value *v, int64_t out[2], const char *what) {
+  if (v->kind == VK_INT) {
+    out[0] = out[1] = v->i;
+    return true;
+  }
+  if (v->kind == VK_LIST && (v->nitems == 1 || v->nitems == 2)) {
+    out[0] = v->items[0].i;
+    out[1] = v->items[v->nitems - 1].i;
+    return true;
+  }
+  error_at(v->loc, "'%s' must be one integer or a list of two, got %d values", what, v->nitems);
+  return false;
+}
+
+static Shape shape1(int64_t d) {
+  Shape s = {.rank = 1};
+  s.dim[0] = d;
+  return s;
+}
+
+static bool rule_elementwise(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+  (void)s; (void)call;
+  if (!need_float(b, &a[0])) return false;
+  tensor_out(out, a[0].dtype, a[0].shape);
+  return true;
+}
+
+/* Normalizes a possibly negative axis of x; reports it when out of range. */
+static bool norm_axis(Value *x, int64_t axis, Loc loc, int *out) {
+  int r = x->shape.rank;
+  if (axis < -r || axis >= r) {
+    error_at(loc, "axis %lld is out of range for %s (rank %d)", (long long)axis,
+             type_str(x->dtype, x->shape), r);
+    return false;
+  }
+  *out = (int)(axis < 0 ? axis + r : axis);
+  return true;
+}
+
+static bool rule_softmax(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+  int axis;
+  if (!rule_elementwise(s, b, call, a, out)) return false;
+  if (!need_rank(b, &a[0], 1, "a tensor of rank 1 or more")) return false;
+  return norm_axis(&a[0], a[1].i, a[1].loc, &axis);
+}
+
+static bool rule_dropout(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+  return rule_elementwise(s, b, call, a, out);
+}
+
+/* sum/mean/max(x, axis, keepdims): axis none reduces every axis. */
+static bool rule_reduce(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+  (void)s; (void)call;
+  Value *x = &a[0];
+  if (strcmp(b->name, "max") != 0 && !need_float(b, x)) return false;
+  bool drop[NN_MAX_RANK] = {0};
+  if (a[1].kind == VK_NONE) {
+    for (int i = 0; i < x->shape.rank; i++) drop[i] = true;
+  } else {
+    int n = a[1].kind == VK_LIST ? a[1].nitems : 1;
+    for (int k = 0; k < n; k++) {
+      Value *ax = a[1].kind == VK_LIST ? &a[1].items[k] : &a[1];
+      int i;
+      if (!norm_axis(x, ax->i, ax->loc, &i)) return false;
+      if (drop[i]) {
+        error_at(ax->loc, "axis %lld is repeated", (long long)ax->i);
+        return false;
+      }
+      drop[i] = true;
+    }
+  }
+  Shape sh = {0};
+  for (int i = 0; i < x->shape.rank; i++) {
+    if (!drop[i]) sh.dim[sh.rank++] = x->shape.dim[i];
+    else if (a[2].i) sh.dim[sh.rank++] = 1;
+  }
+  tensor_out(out, x->dtype, sh);
+  return true;
+}
+
+static bool rule_argmax(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+  (void)s; (void)call;
+  int axis;
+  if (!need_rank(b, &a[0], 1, "a tensor of rank 1 or more")) return false;
+  if (!norm_axis(&a[0], a[1].i, a[1].loc, &axis)) return false;
+  Shape sh = {0};
+  for (int i = 0; i < a[0].shape.rank; i++)
+    if (i != axis) sh.dim[sh.rank++] = a[0].shape.dim[i];
+  tensor_out(out, DT_I32, sh);
+  return true;
+}
+
+/* flatten(x): [N, a, b, ...] -> [N, a*b*...]; an unbatched tensor -> [a*b*...]. */
+static bool rule_flatten(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+  (void)s; (void)b; (void)call;
+  Shape in = a[0].shape, rest = {0}, sh = {0};
+  bool batched = in.rank > 0 && in.dim[0] == DIM_BATCH;
+  for (int i = batched; i < in.rank; i++) rest.dim[rest.rank++] = in.dim[i];
+  int64_t n;
+  if (!shape_product(rest, &n)) {
+    error_at(a[0].loc, "flattening %s overflows", type_str(a[0].dtype, in));
+    return false;
+  }
+  if (batched) sh.dim[sh.rank++] = DIM_BATCH;
+  sh.dim[sh.rank++] = n;
+  tensor_out(out, a[0].dtype, sh);
+  return true;
+}
+
+/* reshape(x, shape): the shape of one sample for batched tensors (as Keras's
+ * Reshape), of the whole tensor otherwise; one entry may be -1. */
+static bool rule_reshape(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+  (void)s; (void)b; (void)call;
+  Shape in = a[0].shape, rest = {0}, sh = {0};
+  bool batched = in.rank > 0 && in.dim[0] == DIM_BATCH;
+  for (int i = batched; i < in.rank; i++) rest.dim[rest.rank++] = in.dim[i];
+  int64_t have, want = 1;
+  shape_product(rest, &have);
+  if (batched) sh.dim[sh.rank++] = DIM_BATCH;
+  int infer = -1;
+  if (a[1].nitems + sh.rank > NN_MAX_RANK) {
+    error_at(a[1].loc, "reshape to more than %d dimensions", NN_MAX_RANK);
+    return false;
+  }
+  for (int i = 0; i < a[1].nitems; i++) {
+    Value *d = &a[1].items[i];
+    if (d->i == -1 && infer < 0) {
+      infer = sh.rank;
+    } else if (d->i < 1) {
+      error_at(d->loc, "reshape dimension must be positive (or one -1), got %lld", (long long)d->i);
+      return false;
+    } else if (__builtin_mul_overflow(want, d->i, &want) || want > NN_MAX_ELEMS) {
+      error_at(d->loc, "reshape target has too many elements");
+      return false;
+    }
+    sh.dim[sh.rank++] = d->i;
+  }
+  if (infer >= 0) {
+    if (have % want != 0) {
+      error_at(a[1].loc, "cannot reshape %s (%lld values per sample) into %s", shape_str(in),
+               (long long)have, expr_str(a[1].call));
+      return false;
+    }
+    sh.dim[infer] = have / want;
+    want = have;
+  }
+  if (want != have) {
+    error_at(a[1].loc, "cannot reshape %s (%lld values%s) into %lld values", shape_str(in),
+             (long long)have, batched ? " per sample" : "", (long long)want);
+    return false;
+  }
+  tensor_out(out, a[0].dtype, sh);
+  return true;
+}
+
+/* transpose(x, perm): perm over all axes; the batch axis stays first.
+ * Without perm, the axes after the batch axis are reversed. */
+static bool rule_transpose(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+  (void)s; (void)b; (void)call;
+  Shape in = a[0].shape, sh = in;
+  bool batched = in.rank > 0 && in.dim[0] == DIM_BATCH;
+  if (a[1].kind == VK_NONE) {
+    for (int i = batched; i < in.rank; i++) sh.dim[i] = in.dim[in.rank - 1 - (i - batched)];
+    tensor_out(out, a[0].dtype, sh);
+    return true;
+  }
+  int n = a[1].kind == VK_LIST ? a[1].nitems : 1;
+  if (n != in.rank) {
+    error_at(a[1].loc, "transpose of %s needs %d axes, got %d", shape_str(in), in.rank, n);
+    return false;
+  }
+  bool used[NN_MAX_RANK] = {0};
+  for (int i = 0; i < n; i++) {
+    Value *ax = a[1].kind == VK_LIST ? &a[1].items[i] : &a[1];
+    int k;
+    if (!norm_axis(&a[0], ax->i, ax->loc, &k)) return false;
+    if (used[k]) {
+      error_at(ax->loc, "axis %lld appears twice in the permutation", (long long)ax->i);
+      return false;
+    }
+    used[k] = true;
+    sh.dim[i] = in.dim[k];
+    if (batched && (i == 0) != (k == 0)) {
+      error_at(ax->loc, "transpose cannot move the batch dimension");
+      return false;
+    }
+  }
+  tensor_out(out, a[0].dtype, sh);
+  return true;
+}
+
+static bool rule_concat(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+  (void)s; (void)b;
+  Value *xs = &a[0];
+  if (xs->nitems < 1) {
+    error_at(call->loc, "'concat' needs at least one tensor");
+    return false;
+  }
+  Value *x0 = &xs->items[0];
+  int axis;
+  if (!norm_axis(x0, a[1].i, a[1].loc, &axis)) return false;
+  if (x0->shape.dim[axis] == DIM_BATCH) {
+    error_at(a[1].loc, "'concat' cannot join along the batch dimension");
+    return false;
+  }
+  Shape sh = x0->shape;
+  for (int k = 1; k < xs->nitems; k++) {
+    Value *x = &xs->items[k];
+    bool ok = x->dtype == x0->dtype && x->shape.rank == x0->shape.rank;
+    for (int i = 0; ok && i < sh.rank; i++)
+      if (i != axis && x->shape.dim[i] != x0->shape.dim[i]) ok = false;
+    if (!ok) {
+      error_at(x->loc, "cannot concatenate %s with %s along axis %d", type_str(x->dtype, x->shape),
+               type_str(x0->dtype, x0->shape), axis);
+      return false;
+    }
+    sh.dim[axis] += x->shape.dim[axis];
+  }
+  if (sh.dim[axis] > NN_MAX_ELEMS) {
+    error_at(call->loc, "concatenation is too large");
+    return false;
+  }
+  tensor_out(out, x0->dtype, sh);
+  return check_shape_size(call->loc, x0->dtype, sh);
+}
+
+/* slice(x, axis, start, end): elements start..end-1 along one axis; negative
+ * positions count from the end, as in Python. */
+static bool rule_slice(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+  (void)s; (void)b; (void)call;
+  int axis;
+  if (!norm_axis(&a[0], a[1].i, a[1].loc, &axis)) return false;
+  int64_t n = a[0].shape.dim[axis];
+  if (n == DIM_BATCH) {
+    error_at(a[1].loc, "'slice' cannot cut the batch dimension");
+    return false;
+  }
+  int64_t lo = a[2].i < 0 ? a[2].i + n : a[2].i;
+  int64_t hi = a[3].kind == VK_NONE ? n : a[3].i < 0 ? a[3].i + n : a[3].i;
+  if (lo < 0 || hi > n || lo >= hi) {
+    error_at(call->loc, "slice %lld..%lld of an axis of size %lld is empty or out of range",
+             (long long)lo, (long long)hi, (long long)n);
+    return false;
+  }
+  Shape sh = a[0].shape;
+  sh.dim[axis] = hi - lo;
+  tensor_out(out, a[0].dtype, sh);
+  return true;
+}
+
+/* dense(x, units): [..., k] @ W[k, units] + b[units] -> [..., units] */
+static bool rule_dense(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+  int64_t k;
+  if (!need_float(b, &a[0]) || !last_dim(b, &a[0], &k)) return false;
+  DType dt = a[0].dtype;
+  Shape w = {.rank = 2, .dim = {k, a[1].i}};
+  if (!add_weight(s, "W", dt, w, arg(b, a, "kernel_init"), call->loc)) return false;
+  if (arg(b, a, "use_bias")->i &&
+      !add_weight(s, "b", dt, shape1(a[1].i), arg(b, a, "bias_init"), call->loc))
+    return false;
+  Shape sh = a[0].shape;
+  sh.dim[sh.rank - 1] = a[1].i;
+  tensor_out(out, dt, sh);
+  return check_shape_size(call->loc, dt, sh);
+}
+
+/* Output size of one spatial axis of a convolution or pooling window. */
+static bool window(Value *x, int axis, int64_t k, int64_t stride, int64_t dil, Value *pad,
+                   int64_t padv, Loc kloc, int64_t *out) {
+  int64_t n = x->shape.dim[axis];
+  int64_t eff = dil * (k - 1) + 1;
+  if (pad->kind == VK_NAME && !strcmp(pad->s, "same")) {
+    *out = (n + stride - 1) / stride;
+    return true;
+  }
+  int64_t padded = n + 2 * padv;
+  if (eff > padded) {
+    const char *d = dil > 1 ? arena_printf(" (dilated to %lld)", (long long)eff) : "";
+    error_at(kloc, "window of size %lld%s is larger than its %sinput of size %lld",
+             (long long)k, d, padv ? "padded " : "", (long long)padded);
+    return false;
+  }
+  *out = (padded - eff) / stride + 1;
+  return true;
+}
+
+static bool spatial_input(const Builtin *b, Value *x) {
+  if (!need_float(b, x)) return false;
+  if (x->shape.rank != 4) {
+    error_at(x->loc, "'%s' needs an image tensor [N, height, width, channels], got %s", b->name,
+             type_str(x->dtype, x->shape));
+    return false;
+  }
+  for (int i = 1; i < 4; i++)
+    if (x->shape.dim[i] == DIM_BATCH) {
+      error_at(x->loc, "'%s' needs the batch dimension first, got %s", b->name,
+               type_str(x->dtype, x->shape));
+      return false;
+    }
+  return true;
+}
+
+static bool padding2(Value *pad, int64_t out[2]) {
+  out[0] = out[1] = 0;
+  if (pad->kind == VK_NAME) return true;
+  return ints2(pad, out, "padding");
+}
+
+/* conv2d(x: [N, H, W, C], filters, kernel, stride, padding, dilation, groups):
+ * W[kh, kw, C/groups, filters], b[filters] -> [N, H', W', filters] */
+static bool rule_conv2d(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+  Value *x = &a[0];
+  int64_t k[2], st[2], dil[2], pad[2], oh, ow;
+  if (!spatial_input(b, x)) return false;
+  Value *kernel = arg(b, a, "kernel"), *padding = arg(b, a, "padding");
+  Value *groups_v = arg(b, a, "groups");
+  if (!ints2(kernel, k, "kernel") || !ints2(arg(b, a, "stride"), st, "stride") ||
+      !padding2(padding, pad) || !ints2(arg(b, a, "dilation"), dil, "dilation"))
+    return false;
+  int64_t c = x->shape.dim[3], filters = arg(b, a, "filters")->i, groups = groups_v->i;
+  if (c % groups) {
+    error_at(groups_v->loc, "input channels (%lld) are not divisible by groups (%lld)", (long long)c,
+             (long long)groups);
+    return false;
+  }
+  if (filters % groups) {
+    error_at(groups_v->loc, "filters (%lld) are not divisible by groups (%lld)", (long long)filters,
+             (long long)groups);
+    return false;
+  }
+  if (!window(x, 1, k[0], st[0], dil[0], padding, pad[0], kernel->loc, &oh) ||
+      !window(x, 2, k[1], st[1], dil[1], padding, pad[1], kernel->loc, &ow))
+    return false;
+  Shape w = {.rank = 4, .dim = {k[0], k[1], c / groups, filters}};
+  if (!add_weight(s, "W", x->dtype, w, arg(b, a, "kernel_init"), call->loc)) return false;
+  if (arg(b, a, "use_bias")->i &&
+      !add_weight(s, "b", x->dtype, shape1(filters), arg(b, a, "bias_init"), call->loc))
+    return false;
+  Shape sh = {.rank = 4, .dim = {x->shape.dim[0], oh, ow, filters}};
+  tensor_out(out, x->dtype, sh);
+  return check_shape_size(call->loc, x->dtype, sh);
+}
+
+/* max_pool2d / avg_pool2d(x, size, stride = size, padding) */
+static bool rule_pool2d(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+  (void)s; (void)call;
+  Value *x = &a[0];
+  int64_t k[2], st[2], pad[2], oh, ow;
+  if (!spatial_input(b, x) || !ints2(&a[1], k, "size")) return false;
+  if (a[2].kind == VK_NONE) st[0] = k[0], st[1] = k[1];
+  else if (!ints2(&a[2], st, "stride")) return false;
+  if (!padding2(&a[3], pad)) return false;
+  if (pad[0] * 2 > k[0] || pad[1] * 2 > k[1]) {
+    error_at(a[3].loc, "pooling padding must be at most half the window size");
+    return false;
+  }
+  if (!window(x, 1, k[0], st[0], 1, &a[3], pad[0], a[1].loc, &oh) ||
+      !window(x, 2, k[1], st[1], 1, &a[3], pad[1], a[1].loc, &ow))
+    return false;
+  Shape sh = {.rank = 4, .dim = {x->shape.dim[0], oh, ow, x->shape.dim[3]}};
+  tensor_out(out, x->dtype, sh);
+  return true;
+}
+
+static bool rule_global_pool(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+  (void)s; (void)call;
+  if (!spatial_input(b, &a[0])) return false;
+  Shape sh = {.rank = 2, .dim = {a[0].shape.dim[0], a[0].shape.dim[3]}};
+  tensor_out(out, a[0].dtype, sh);
+  return true;
+}
+
+/* batch_norm over the last (channel) axis: gamma, beta trainable;
+ * moving_mean, moving_var are state saved with the weights. */
+static bool rule_batch_norm(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+  int64_t c;
+  if (!need_float(b, &a[0]) || !last_dim(b, &a[0], &c)) return false;
+  DType dt = a[0].dtype;
+  Shape sh = shape1(c);
+  if ((arg(b, a, "scale")->i && !add_param(s, "gamma", dt, sh, "ones", NULL, true, call->loc)) ||
+      (arg(b, a, "center")->i && !add_param(s, "beta", dt, sh, "zeros", NULL, true, call->loc)) ||
+      !add_param(s, "moving_mean", dt, sh, "zeros", NULL, false, call->loc) ||
+      !add_param(s, "moving_var", dt, sh, "ones", NULL, false, call->loc))
+    return false;
+  tensor_out(out, dt, a[0].shape);
+  return true;
+}
+
+static bool rule_layer_norm(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+  int64_t d;
+  if (!need_float(b, &a[0]) || !last_dim(b, &a[0], &d)) return false;
+  DType dt = a[0].dtype;
+  if (!add_param(s, "gamma", dt, shape1(d), "ones", NULL, true, call->loc) ||
+      !add_param(s, "beta", dt, shape1(d), "zeros", NULL, true, call->loc))
+    return false;
+  tensor_out(out, dt, a[0].shape);
+  return true;
+}
+
+/* embedding(ids: i32[...], vocab, dim): W[vocab, dim] -> [..., dim] */
+static bool rule_embedding(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+  Value *x = &a[0];
+  if (x->dtype != DT_I32) {
+    error_at(x->loc, "'%s' needs integer token ids (i32), got %s", b->name,
+             type_str(x->dtype, x->shape));
+    return false;
+  }
+  if (x->shape.rank >= NN_MAX_RANK) {
+    error_at(x->loc, "'%s' result would have more than %d dimensions", b->name, NN_MAX_RANK);
+    return false;
+  }
+  Shape w = {.rank = 2, .dim = {a[1].i, a[2].i}};
+  if (!add_weight(s, "W", DT_F32, w, arg(b, a, "init"), call->loc)) return false;
+  Shape sh = x->shape;
+  sh.dim[sh.rank++] = a[2].i;
+  tensor_out(out, DT_F32, sh);
+  return check_shape_size(call->loc, DT_F32, sh);
+}
+
+/* ----------------------------------------------------------------- table */
+
+#define B(n, k, sp, r, d) {.name = n, .kind = k, .spec = sp, .rule = r, .doc = d}
+#define ELEMENTWISE(n, d) B(n, BK_FUNC, "x:tensor", rule_elementwise, d)
+
+static Builtin table[] = {
+  /* layers with parameters */
+  B("dense", BK_LAYER,
+   "x:tensor units:int[1,] activation:act=none use_bias:bool=true "
+   "kernel_init:init=glorot_uniform bias_init:init=zeros",
+   rule_dense, "fully connected: x @ W + b over the last axis"),
+  B("conv2d", BK_LAYER,
+   "x:tensor filters:int[1,] kernel:ints[1,] stride:ints[1,]=1 padding:pad=valid "
+   "dilation:ints[1,]=1 groups:int[1,]=1 activation:act=none use_bias:bool=true "
+   "kernel_init:init=glorot_uniform bias_init:init=zeros",
+   rule_conv2d, "2-D convolution of NHWC images; W is [kh, kw, C/groups, filters]"),
+  B("batch_norm", BK_LAYER,
+   "x:tensor momentum:float[0,1]=0.99 epsilon:float(0,)=0.001 center:bool=true scale:bool=true",
+   rule_batch_norm, "batch normalization over the last axis, with running statistics"),
+  B("layer_norm", BK_LAYER, "x:tensor epsilon:float(0,)=0.00001", rule_layer_norm,
+   "layer normalization over the last axis"),
+  B("embedding", BK_LAYER, "x:tensor vocab:int[1,] dim:int[1,] init:init=uniform",
+   rule_embedding, "looks up rows of W[vocab, dim] for i32 token ids"),
+
+  /* functions of tensors */
+  ELEMENTWISE("relu", "max(x, 0)"),
+  ELEMENTWISE("sigmoid", "1 / (1 + exp(-x))"),
+  ELEMENTWISE("tanh", "hyperbolic tangent"),
+  ELEMENTWISE("exp", "e to the x"),
+  ELEMENTWISE("log", "natural logarithm"),
+  ELEMENTWISE("sqrt", "square root"),
+  ELEMENTWISE("abs", "absolute value"),
+  ELEMENTWISE("gelu", "x * Phi(x) (tanh approximation)"),
+  ELEMENTWISE("softplus", "log(1 + exp(x))"),
+  ELEMENTWISE("swish", "x * sigmoid(x)"),
+  B("leaky_relu", BK_FUNC, "x:tensor alpha:float[0,)=0.01", rule_elementwise,
+   "x if x > 0 else alpha * x"),
+  B("elu", BK_FUNC, "x:tensor alpha:float[0,)=1.0", rule_elementwise,
+   "x if x > 0 else alpha * (exp(x) - 1)"),
+  B("softmax", BK_FUNC, "x:tensor axis:int=-1", rule_softmax, "exp(x) / sum(exp(x)) along axis"),
+  B("log_softmax", BK_FUNC, "x:tensor axis:int=-1", rule_softmax, "log(softmax(x)), stably"),
+  B("dropout", BK_FUNC, "x:tensor rate:float[0,1)", rule_dropout,
+   "zeroes a fraction `rate` of x while training (inverted scaling)"),
+  B("sum", BK_FUNC, "x:tensor axis:axes=none keepdims:bool=false", rule_reduce,
+   "sum over axes (all when none)"),
+  B("mean", BK_FUNC, "x:tensor axis:axes=none keepdims:bool=false", rule_reduce,
+   "mean over axes (all when none)"),
+  B("max", BK_FUNC, "x:tensor axis:axes=none keepdims:bool=false", rule_reduce,
+   "maximum over axes (all when none)"),
+  B("argmax", BK_FUNC, "x:tensor axis:int=-1", rule_argmax,
+   "index of the maximum along axis (i32; not differentiable)"),
+  B("flatten", BK_FUNC, "x:tensor", rule_flatten, "[N, a, b, ...] -> [N, a*b*...]"),
+  B("reshape", BK_FUNC, "x:tensor shape:shape", rule_reshape,
+   "new shape of each sample (one entry may be -1)"),
+  B("transpose", BK_FUNC, "x:tensor perm:axes=none", rule_transpose,
+   "permutes axes; the batch axis stays first"),
+  B("concat", BK_FUNC, "xs:tensors axis:int=-1", rule_concat, "joins tensors along axis"),
+  B("slice", BK_FUNC, "x:tensor axis:int start:int end:int=none", rule_slice,
+   "elements start..end-1 along axis"),
+  B("max_pool2d", BK_FUNC, "x:tensor size:ints[1,]=2 stride:ints[1,]=none padding:pad=valid",
+   rule_pool2d, "maximum over windows of NHWC images"),
+  B("avg_pool2d", BK_FUNC, "x:tensor size:ints[1,]=2 stride:ints[1,]=none padding:pad=valid",
+   rule_pool2d, "mean over windows of NHWC images"),
+  B("global_avg_pool2d", BK_FUNC, "x:tensor", rule_global_pool, "[N, H, W, C] -> [N, C]"),
+
+  /* initializers */
+  B("zeros", BK_INIT, "", NULL, "all 0"),
+  B("ones", BK_INIT, "", NULL, "all 1"),
+  B("constant", BK_INIT, "value:float", NULL, "all `value`"),
+  B("uniform", BK_INIT, "low:float=-0.05 high:float=0.05", NULL, "uniform in [low, high)"),
+  B("normal", BK_INIT, "mean:float=0 stddev:float[0,)=0.05", NULL, "normal(mean, stddev)"),
+  B("glorot_uniform", BK_INIT, "", NULL, "uniform, limit sqrt(6 / (fan_in + fan_out))"),
+  B("glorot_normal", BK_INIT, "", NULL, "truncated normal, stddev sqrt(2 / (fan_in + fan_out))"),
+  B("he_uniform", BK_INIT, "", NULL, "uniform, limit sqrt(6 / fan_in)"),
+  B("he_normal", BK_INIT, "", NULL, "truncated normal, stddev sqrt(2 / fan_in)"),
+  B("lecun_uniform", BK_INIT, "", NULL, "uniform, limit sqrt(3 / fan_in)"),
+  B("lecun_normal", BK_INIT, "", NULL, "truncated normal, stddev sqrt(1 / fan_in)"),
+
+  /* losses */
+  B("binary_crossentropy", BK_LOSS, "from_logits:bool=false", NULL,
+   "-(y log p + (1 - y) log(1 - p)), mean over the batch"),
+  B("categorical_crossentropy", BK_LOSS, "from_logits:bool=false", NULL,
+   "-sum(y log p) with one-hot labels"),
+  B("sparse_categorical_crossentropy", BK_LOSS, "from_logits:bool=false", NULL,
+   "-log p[label] with integer labels"),
+  B("mse", BK_LOSS, "", NULL, "mean squared error"),
+  B("mae", BK_LOSS, "", NULL, "mean absolute error"),
+  B("huber", BK_LOSS, "delta:float(0,)=1.0", NULL, "squared below delta, linear above"),
+
+  /* optimizers */
+  B("sgd", BK_OPTIMIZER,
+   "lr:float(0,)=0.01 momentum:float[0,1)=0 nesterov:bool=false "
+   "clip_norm:float(0,)=none clip_value:float(0,)=none",
+   NULL, "stochastic gradient descent, optionally with (Nesterov) momentum"),
+  B("adam", BK_OPTIMIZER,
+   "lr:float(0,)=0.001 beta1:float[0,1)=0.9 beta2:float[0,1)=0.999 epsilon:float(0,)=1e-7 "
+   "clip_norm:float(0,)=none clip_value:float(0,)=none",
+   NULL, "Adam; epsilon as Keras (PyTorch uses 1e-8)"),
+  B("adamw", BK_OPTIMIZER,
+   "lr:float(0,)=0.001 beta1:float[0,1)=0.9 beta2:float[0,1)=0.999 epsilon:float(0,)=1e-7 "
+   "weight_decay:float[0,)=0.01 clip_norm:float(0,)=none clip_value:float(0,)=none",
+   NULL, "Adam with decoupled weight decay (PyTorch's default decay 0.01)"),
+  B("rmsprop", BK_OPTIMIZER,
+   "lr:float(0,)=0.001 rho:float[0,1)=0.9 momentum:float[0,1)=0 epsilon:float(0,)=1e-7 "
+   "clip_norm:float(0,)=none clip_value:float(0,)=none",
+   NULL, "RMSprop"),
+  B("adagrad", BK_OPTIMIZER,
+   "lr:float(0,)=0.001 initial_accumulator:float[0,)=0.1 epsilon:float(0,)=1e-7 "
+   "clip_norm:float(0,)=none clip_value:float(0,)=none",
+   NULL, "Adagrad"),
+
+  /* learning-rate schedules (counted in epochs) */
+  B("step", BK_SCHEDULE, "every:int[1,] factor:float(0,1]=0.1", NULL,
+   "multiply the rate by factor every `every` epochs"),
+  B("exponential", BK_SCHEDULE, "rate:float(0,1] every:int[1,]=1", NULL,
+   "lr * rate^(epoch / every)"),
+  B("cosine", BK_SCHEDULE, "epochs:int[1,] min_lr:float[0,)=0", NULL,
+   "cosine decay to min_lr over `epochs`"),
+  B("warmup", BK_SCHEDULE, "epochs:int[1,]", NULL, "linear warm-up from 0 over `epochs`"),
+
+  /* data sources */
+  B("csv", BK_DATA,
+   "path:string label:any=last header:bool=false delimiter:string=, scale:float(0,)=1 "
+   "one_hot:bool=false",
+   NULL, "a table; label is last, first, a column number or a header name"),
+  B("idx", BK_DATA, "images:string labels:string scale:float(0,)=1 one_hot:bool=false", NULL,
+   "IDX files (the MNIST format)"),
+  B("npy", BK_DATA, "x:string y:string scale:float(0,)=1 one_hot:bool=false", NULL,
+   "NumPy .npy arrays (float32 or uint8)"),
+
+  /* metrics */
+  B("accuracy", BK_METRIC, "", NULL, "fraction of correct predictions"),
+  B("binary_accuracy", BK_METRIC, "", NULL, "accuracy with a 0.5 threshold"),
+  B("categorical_accuracy", BK_METRIC, "", NULL, "argmax accuracy against one-hot labels"),
+  B("sparse_categorical_accuracy", BK_METRIC, "", NULL, "argmax accuracy against integer labels"),
+  B("precision", BK_METRIC, "", NULL, "true positives / predicted positives (binary)"),
+  B("recall", BK_METRIC, "", NULL, "true positives / actual positives (binary)"),
+  B("mse", BK_METRIC, "", NULL, "mean squared error"),
+  B("mae", BK_METRIC, "", NULL, "mean absolute error"),
+};
+
+enum { NBUILTINS = sizeof table / sizeof table[0] };
+
+/* ------------------------------------------------------ spec parsing */
+
+static const struct { const char *name; ParamKind kind; } kinds[] = {
+  {"tensor", PK_TENSOR}, {"tensors", PK_TENSORS}, {"int", PK_INT}, {"float", PK_FLOAT},
+  {"bool", PK_BOOL}, {"ints", PK_INTS}, {"axes", PK_AXES}, {"shape", PK_SHAPE},
+  {"pad", PK_PAD}, {"act", PK_ACT}, {"init", PK_INIT}, {"enum", PK_ENUM},
+  {"string", PK_STRING}, {"metric", PK_METRIC}, {"any", PK_ANY},
+};
+
+static Node *default_node(const char *text) {
+  Loc none = {0};
+  char *end;
+  if (text[0] == '-' || (text[0] >= '0' && text[0] <= '9')) {
+    long long i = strtoll(text, &end, 10);
+    if (*end == '\0') return ast_int(none, i);
+    double f = strtod(text, &end);
+    if (*end == '\0') return ast_float(none, f);
+  }
+  if (!strcmp(text, ",")) return ast_string(none, ",");
+  return ast_name(none, text);
+}
+
+static void parse_spec(Builtin *b) {
+  const char *p = b->spec;
+  while (*p) {
+    while (*p == ' ') p++;
+    if (!*p) break;
+    const char *end = strchr(p, ' ');
+    if (!end) end = p + strlen(p);
+    char *item = arena_strndup(p, (size_t)(end - p));
+    p = end;
+    if (b->nparams >= (int)(sizeof b->params / sizeof b->params[0]))
+      bug("too many parameters in the spec of '%s'", b->name);
+    BParam *bp = &b->params[b->nparams++];
+    char *colon = strchr(item, ':');
+    if (!colon) bug("spec of '%s': '%s' has no kind", b->name, item);
+    *colon = '\0';
+    bp->name = item;
+    char *kind = colon + 1;
+    char *eq = strchr(kind, '=');
+    if (eq) {
+      *eq = '\0';
+      bp->dflt = default_node(eq + 1);
+    }
+    char *range = strpbrk(kind, "[(");
+    if (!strncmp(kind, "enum(", 5)) {
+      char *close = strchr(kind, ')');
+      if (!close) bug("spec of '%s': bad enum", b->name);
+      bp->enums = arena_strndup(kind + 5, (size_t)(close - kind - 5));
+      range = NULL;
+      kind[4] = '\0';
+    } else if (range) {
+      bp->lo_open = *range == '(';
+      char *comma = strchr(range, ','), *close = strpbrk(range, "])");
+      if (!comma || !close) bug("spec of '%s': bad range", b->name);
+      bp->hi_open = *close == ')';
+      if (comma > range + 1) bp->has_lo = true, bp->lo = strtod(range + 1, NULL);
+      if (close > comma + 1) bp->has_hi = true, bp->hi = strtod(comma + 1, NULL);
+      *range = '\0';
+    }
+    bool found = false;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+      if (!strcmp(kind, kinds[i].name)) bp->kind = kinds[i].kind, found = true;
+    if (!found) bug("spec of '%s': unknown kind '%s'", b->name, kind);
+    bp->variadic = bp->kind == PK_TENSORS;
+  }
+}
+
+void builtins_init(void) {
+  static bool done;
+  if (done) return;
+  done = true;
+  arena_permanent(true);
+  for (int i = 0; i < NBUILTINS; i++) parse_spec(&table[i]);
+  arena_permanent(false);
+}
+
+/* Metrics and losses share names (mse, mae): a lookup names the kind. */
+const Builtin *builtin_find_kind(const char *name, BuiltinKind kind) {
+  for (int i = 0; i < NBUILTINS; i++)
+    if (table[i].kind == kind && !strcmp(table[i].name, name)) return &table[i];
+  return NULL;
+}
+
+const Builtin *builtin_find(const char *name) {
+  for (int i = 0; i < NBUILTINS; i++)
+    if (!strcmp(table[i].name, name) &&
+        (table[i].kind == BK_LAYER || table[i].kind == BK_FUNC))
+      return &table[i];
+  return NULL;
+}
+
+const Builtin *builtin_suggest(const char *name, BuiltinKind kind) {
+  const Builtin *best = NULL;
+  int best_d = 3;
+  for (int i = 0; i < NBUILTINS; i++) {
+    bool fits = table[i].kind == kind ||
+                (kind == BK_FUNC && table[i].kind == BK_LAYER);
+    if (!fits) continue;
+    int d = edit_distance(name, table[i].name);
+    if (d < best_d || (d <= (int)strlen(name) / 3 && d < best_d)) best_d = d, best = &table[i];
+  }
+  return best;
+}
+
+const char *builtin_kind_names(BuiltinKind kind) {
+  char *out = "";
+  for (int i = 0; i < NBUILTINS; i++)
+    if (table[i].kind == kind) out = arena_printf("%s%s%s", out, *out ? ", " : "", table[i].name);
+  return out;
+}
+
+/* An activation is an elementwise function of one tensor with defaults for
+ * the rest (relu, leaky_relu, softmax, ...). */
+bool builtin_is_activation(const char *name) {
+  const Builtin *b = builtin_find(name);
+  if (!b || b->kind != BK_FUNC || b->nparams < 1 || b->params[0].kind != PK_TENSOR) return false;
+  for (int i = 1; i < b->nparams; i++)
+    if (!b->params[i].dflt) return false;
+  return b->rule == rule_elementwise || b->rule == rule_softmax;
+}
+
+static const char *kind_title(BuiltinKind k) {
+  switch (k) {
+  case BK_LAYER: return "Layers (with parameters)";
+  case BK_FUNC: return "Functions of tensors";
+  case BK_INIT: return "Initializers";
+  case BK_LOSS: return "Losses";
+  case BK_OPTIMIZER: return "Optimizers";
+  case BK_SCHEDULE: return "Learning-rate schedules";
+  case BK_DATA: return "Data sources";
+  case BK_METRIC: return "Metrics";
+  }
+  return "?";
+}
+
+void print_builtins(FILE *out) {
+  for (int k = BK_LAYER; k <= BK_METRIC; k++) {
+    fprintf(out, "%s%s:\n", k == BK_LAYER ? "" : "\n", kind_title((BuiltinKind)k));
+    for (int i = 0; i < NBUILTINS; i++) {
+      if (table[i].kind != (BuiltinKind)k) continue;
+      fprintf(out, "  %s(", table[i].name);
+      for (int j = 0; j < table[i].nparams; j++) {
+        const BParam *p = &table[i].params[j];
+        fprintf(out, "%s%s", j ? ", " : "", p->name);
+        if (p->dflt) fprintf(out, " = %s", p->dflt->kind == ND_STRING ? "\",\"" : expr_str(p->dflt));
+      }
+      fprintf(out, ")\n      %s\n", table[i].doc);
+    }
+  }
+}

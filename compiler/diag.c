@@ -1,0 +1,150 @@
+/* diag.c — diagnostics in the manner of a C compiler.
+ *
+ *   model.nn:4:3: error: unknown layer 'dens'; did you mean 'dense'?
+ *       4 |   dens(10)
+ *         |   ^~~~
+ *
+ * User errors (error_at) are counted and the run goes on where recovery is
+ * sound; the same error at the same place is printed once (a layer body is
+ * checked once per call). Compiler bugs (bug) are marked "internal compiler
+ * error" and abort.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "nnc.h"
+
+Diag diag = {0};
+
+typedef struct Seen Seen;
+struct Seen {
+  Seen *next;
+  char *key;
+};
+static Seen *seen;
+
+void diag_reset(FILE *out) {
+  diag = (Diag){.out = out};
+  seen = NULL;
+}
+
+Loc loc_span(Loc a, Loc b) {
+  Loc l = a;
+  l.last_line = b.last_line;
+  l.last_column = b.last_column;
+  return l;
+}
+
+/* Prints the source line of loc with a caret and tildes under the range. */
+static void show_line(Loc loc) {
+  const SrcFile *f = loc.file;
+  if (!f || loc.first_line < 1) return;
+  const char *p = f->text, *end = f->text + f->len;
+  for (int line = 1; line < loc.first_line; p++) {
+    if (p >= end) return;
+    if (*p == '\n') line++;
+  }
+  const char *eol = p;
+  while (eol < end && *eol != '\n') eol++;
+  int width = (int)(eol - p);
+  if (width > 0 && p[width - 1] == '\r') width--;
+
+  FILE *out = diag.out;
+  fprintf(out, "%5d | ", loc.first_line);
+  for (int i = 0; i < width; i++) {
+    unsigned char c = (unsigned char)p[i];
+    fputc(c == '\t' || (c >= 0x20 && c != 0x7f) ? c : '?', out);
+  }
+  fprintf(out, "\n      | ");
+  int first = loc.first_column - 1, last = loc.last_column - 1;
+  if (loc.last_line != loc.first_line) last = width - 1;
+  if (first > width) first = width;
+  if (last < first) last = first;
+  for (int i = 0; i < first; i++) fputc(p[i] == '\t' ? '\t' : ' ', out);
+  fputc('^', out);
+  for (int i = first + 1; i <= last && i < width; i++) fputc('~', out);
+  fputc('\n', out);
+}
+
+static bool first_time(Loc loc, const char *kind, const char *msg) {
+  char *key = arena_printf("%p:%d:%d:%s:%s", (const void *)loc.file, loc.first_line,
+                           loc.first_column, kind, msg);
+  for (Seen *s = seen; s; s = s->next)
+    if (!strcmp(s->key, key)) return false;
+  Seen *s = arena_alloc(sizeof *s);
+  s->key = key;
+  s->next = seen;
+  seen = s;
+  return true;
+}
+
+static bool last_printed; /* whether the last error/warning was printed (for its notes) */
+
+static void report(Loc loc, const char *kind, const char *fmt, va_list ap) {
+  if (!diag.out) diag.out = stderr;
+  char *msg = arena_alloc(1024);
+  vsnprintf(msg, 1024, fmt, ap);
+  bool note = !strcmp(kind, "note");
+  if (note) {
+    if (!last_printed) return;
+  } else {
+    last_printed = false;
+    if (!first_time(loc, kind, msg)) return;
+    if (!strcmp(kind, "error")) {
+      diag.errors++;
+      if (diag.errors > NN_MAX_ERRORS) {
+        if (!diag.too_many) fprintf(diag.out, "nnc: too many errors, stopping\n");
+        diag.too_many = true;
+        return;
+      }
+    } else {
+      diag.warnings++;
+    }
+    last_printed = true;
+  }
+  if (loc.file)
+    fprintf(diag.out, "%s:%d:%d: %s: %s\n", loc.file->path, loc.first_line, loc.first_column,
+            kind, msg);
+  else
+    fprintf(diag.out, "nnc: %s: %s\n", kind, msg);
+  show_line(loc);
+}
+
+void error_at(Loc loc, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  report(loc, "error", fmt, ap);
+  va_end(ap);
+}
+
+void warn_at(Loc loc, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  report(loc, "warning", fmt, ap);
+  va_end(ap);
+}
+
+void note_at(Loc loc, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  report(loc, "note", fmt, ap);
+  va_end(ap);
+}
+
+void error_plain(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  report((Loc){0}, "error", fmt, ap);
+  va_end(ap);
+}
+
+void bug_at(const char *file, int line, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "nnc: internal compiler error: ");
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "\n  at %s:%d\nThis is a bug in nnc, not in your program; please report it "
+                  "with the input that caused it.\n", file, line);
+  fflush(stderr);
+  abort();
+}

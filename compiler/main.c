@@ -1,0 +1,182 @@
+/* main.c — the nnc driver: options, then the pipeline as one flat list.
+ *
+ *   nnc [options] FILE.nn        (FILE "-" reads standard input)
+ *
+ * compile() calls the passes in order; after each one, `-d LETTER` dumps the
+ * program to standard error. Exit status: 0 on success, 1 on any error in
+ * the input or on the command line.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "nnc.h"
+
+typedef enum { EMIT_NONE, EMIT_AST } Emit;
+
+typedef struct Options {
+  const char *input;
+  const char *output;   /* -o; NULL means standard output */
+  Emit emit;
+  bool syntax_only;
+  const char *dump;     /* -d letters */
+} Options;
+
+/* The stages that -d can dump after, in pipeline order. */
+static const struct { char letter; const char *what; } stages[] = {
+  {'P', "the syntax tree as parsed, imports included"},
+  {'S', "the checked program: shapes, parameters, resolved settings"},
+};
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: nnc [options] FILE.nn\n"
+          "\n"
+          "Compiles a neural network described in the .nn language. FILE may be '-'\n"
+          "for standard input.\n"
+          "\n"
+          "options:\n"
+          "  -o FILE           write the output to FILE (default: standard output)\n"
+          "  --emit=KIND       what to produce: ast (the checked program with every\n"
+          "                    layer's output shape and the parameter list)\n"
+          "  -fsyntax-only     check the program (syntax, names, shapes, settings)\n"
+          "                    and produce nothing\n"
+          "  -d LETTERS        dump the program to standard error after stages:\n");
+  for (size_t i = 0; i < sizeof stages / sizeof *stages; i++)
+    fprintf(out, "                      %c  %s\n", stages[i].letter, stages[i].what);
+  fprintf(out,
+          "  --help-builtins   list the built-in layers, functions, initializers,\n"
+          "                    losses, optimizers, schedules, data sources, metrics\n"
+          "  --help            show this help\n"
+          "  --version         show the version\n"
+          "\n"
+          "Code generation (shared libraries, C and LLVM output) is not part of this\n"
+          "version; see docs/ for the plan.\n");
+}
+
+static bool usage_error(const char *fmt, const char *arg) {
+  fprintf(stderr, "nnc: error: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\n(run 'nnc --help' for the options)\n");
+  return false;
+}
+
+static bool parse_options(int argc, char **argv, Options *o, int *exit_now) {
+  *exit_now = -1;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      usage(stdout);
+      *exit_now = 0;
+      return true;
+    } else if (!strcmp(a, "--version")) {
+      printf("nnc %s\nbackends: none yet (front end only)\n", NNC_VERSION);
+      *exit_now = 0;
+      return true;
+    } else if (!strcmp(a, "--help-builtins")) {
+      builtins_init();
+      print_builtins(stdout);
+      *exit_now = 0;
+      return true;
+    } else if (!strcmp(a, "-o")) {
+      if (++i == argc) return usage_error("'-o' needs a file name%s", "");
+      o->output = argv[i];
+    } else if (!strncmp(a, "-o", 2)) {
+      o->output = a + 2;
+    } else if (!strncmp(a, "--emit=", 7)) {
+      if (!strcmp(a + 7, "ast")) o->emit = EMIT_AST;
+      else return usage_error("unknown --emit kind '%s' (this version knows: ast)", a + 7);
+    } else if (!strcmp(a, "-fsyntax-only")) {
+      o->syntax_only = true;
+    } else if (!strcmp(a, "-d") || !strncmp(a, "-d", 2)) {
+      const char *letters = a[2] ? a + 2 : (++i < argc ? argv[i] : NULL);
+      if (!letters) return usage_error("'-d' needs stage letters%s", "");
+      for (const char *c = letters; *c; c++) {
+        bool known = false;
+        for (size_t k = 0; k < sizeof stages / sizeof *stages; k++)
+          if (stages[k].letter == *c) known = true;
+        if (!known) return usage_error("unknown dump letter '%s' (see nnc --help)",
+                                       arena_strndup(c, 1));
+      }
+      o->dump = letters;
+    } else if (a[0] == '-' && a[1] != '\0') {
+      return usage_error("unknown option '%s'", a);
+    } else {
+      if (o->input) return usage_error("more than one input file ('%s')", a);
+      o->input = a;
+    }
+  }
+  if (!o->input) return usage_error("no input file%s", "");
+  return true;
+}
+
+static bool dumping(const Options *o, char letter) {
+  return o->dump && strchr(o->dump, letter);
+}
+
+/* The artifact follows the output name unless --emit says otherwise. */
+static bool choose_emit(Options *o) {
+  if (o->emit != EMIT_NONE || o->syntax_only) return true;
+  if (!o->output) {
+    o->syntax_only = true; /* nothing to produce: check only */
+    return true;
+  }
+  const char *dot = strrchr(o->output, '.');
+  if (dot && !strcmp(dot, ".ast")) {
+    o->emit = EMIT_AST;
+    return true;
+  }
+  return usage_error("cannot build '%s': this version of nnc has no code generator yet; use "
+                     "--emit=ast or -fsyntax-only", o->output);
+}
+
+static int write_output(const Options *o, Sema *sema) {
+  FILE *out = stdout;
+  if (o->output && strcmp(o->output, "-") != 0) {
+    out = fopen(o->output, "w");
+    if (!out) {
+      fprintf(stderr, "nnc: error: cannot write '%s': %s\n", o->output, strerror(errno));
+      return 1;
+    }
+  }
+  print_checked(out, sema);
+  if (out != stdout ? fclose(out) != 0 : fflush(out) != 0) {
+    fprintf(stderr, "nnc: error: writing '%s' failed: %s\n", o->output ? o->output : "output",
+            strerror(errno));
+    return 1;
+  }
+  return 0;
+}
+
+/* The pipeline. Each stage stops the run when it reported errors. */
+static int compile(Options *o) {
+  SrcFile *src = read_source(o->input);
+  if (!src) {
+    fprintf(stderr, "nnc: error: cannot read '%s': %s\n", o->input,
+            errno == EFBIG ? "file too large" : strerror(errno));
+    return 1;
+  }
+
+  Program *prog = load_program(src);
+  if (dumping(o, 'P')) print_ast(stderr, prog);
+  if (diag.errors) return 1;
+
+  Sema sema = {0};
+  sema_check(&sema, prog);
+  if (dumping(o, 'S')) print_checked(stderr, &sema);
+  if (diag.errors) return 1;
+
+  if (o->syntax_only) return 0;
+  return write_output(o, &sema);
+}
+
+int main(int argc, char **argv) {
+  Options o = {0};
+  int exit_now;
+  diag_reset(stderr);
+  if (!parse_options(argc, argv, &o, &exit_now)) return 1;
+  if (exit_now >= 0) return exit_now;
+  if (!choose_emit(&o)) return 1;
+  int rc = compile(&o);
+  if (diag.errors > 0) rc = 1;
+  return rc;
+}

@@ -1,0 +1,358 @@
+/* nnc.h — the one internal header of the nnc compiler.
+ *
+ * Declares every type and every cross-file function, in one section per
+ * source file, in pipeline order. Only the grammar (grammar/lexer.l,
+ * grammar/parser.y) and the
+ * compiler's .c files include it. Compiler memory comes from one arena and is
+ * never freed node by node (see util.c).
+ */
+#ifndef NNC_H
+#define NNC_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define NNC_VERSION "0.1.0"
+
+/* Hard limits that keep hostile input from costing unbounded time or memory. */
+enum {
+  NN_MAX_SOURCE = 16 << 20, /* bytes in one .nn file */
+  NN_MAX_RANK = 8,          /* dimensions in one tensor */
+  NN_MAX_NEST = 200,        /* nesting depth of brackets and expressions */
+  NN_MAX_IMPORT_DEPTH = 64, /* length of an import chain */
+  NN_MAX_ERRORS = 20,       /* errors printed before giving up */
+  NN_MAX_INSTANCES = 10000, /* layer instantiations in one compile */
+};
+/* Largest number of elements in one tensor (per sample for batched ones). */
+#define NN_MAX_ELEMS ((int64_t)INT32_MAX)
+
+/* ---------------------------------------------------------------- util.c */
+
+typedef struct SrcFile SrcFile;
+struct SrcFile {
+  const char *path;    /* as given by the user; "<stdin>" for standard input */
+  const char *dir;     /* directory that relative imports start from */
+  const char *text;    /* contents, NUL-terminated (may contain other NULs) */
+  size_t len;
+  SrcFile *importer;   /* the file that imported this one, or NULL */
+};
+
+void *arena_alloc(size_t n);   /* zeroed; aborts cleanly when memory runs out */
+void arena_free_all(void);
+void arena_permanent(bool on);   /* allocations that survive arena_free_all */
+char *arena_strdup(const char *s);
+char *arena_strndup(const char *s, size_t n);
+char *arena_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Reads a whole file (path "-" is standard input). Returns NULL with errno
+ * set, or errno = EFBIG when it exceeds NN_MAX_SOURCE. */
+SrcFile *read_source(const char *path);
+SrcFile *source_from_memory(const char *path, const char *data, size_t len);
+int edit_distance(const char *a, const char *b);
+/* A string-keyed hash map in the arena (no deletion). */
+typedef struct Map Map;
+Map *map_new(void);
+void *map_get(Map *m, const char *key);
+void map_put(Map *m, const char *key, void *val);
+/* Calls fn for every entry, in insertion order. */
+void map_each(Map *m, void (*fn)(const char *key, void *val, void *ctx), void *ctx);
+
+/* ---------------------------------------------------------------- diag.c */
+
+/* A source range: where a token or node came from. Field names follow
+ * bison's YYLTYPE so the parser uses it directly. Lines and columns are
+ * 1-based; columns count bytes; last_column is inclusive. */
+typedef struct Loc {
+  int first_line, first_column, last_line, last_column;
+  const SrcFile *file;
+} Loc;
+
+typedef struct Diag {
+  FILE *out;          /* where diagnostics go (stderr; a null stream when fuzzing) */
+  int errors, warnings;
+  bool color;
+  bool too_many;      /* NN_MAX_ERRORS reached: further errors are dropped */
+} Diag;
+
+extern Diag diag;
+void diag_reset(FILE *out);
+void error_at(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void warn_at(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void note_at(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void error_plain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A compiler bug, not a user error: prints "internal compiler error" with the
+ * compiler's own file and line, and aborts. */
+_Noreturn void bug_at(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define bug(...) bug_at(__FILE__, __LINE__, __VA_ARGS__)
+#define unreachable() bug("unreachable")
+Loc loc_span(Loc a, Loc b);
+
+/* ------------------------------------------------------------ ast.c (AST) */
+
+typedef enum {
+  /* expressions */
+  ND_INT,      /* 42 */
+  ND_FLOAT,    /* 1e-3 */
+  ND_STRING,   /* "data.csv" */
+  ND_NAME,     /* relu, x, units */
+  ND_LIST,     /* [a, b, c] */
+  ND_CALL,     /* f(args) — args are ND_ARG */
+  ND_ARG,      /* value, or name: value */
+  ND_BINARY,   /* a + b, a - b, a * b, a / b, a @ b */
+  ND_NEG,      /* -a */
+  ND_PIPE,     /* a |> f(args)  ==  f(a, args) */
+  ND_COMPARE,  /* a < b, a <= b, a > b, a >= b (stop rules) */
+  /* statements */
+  ND_INPUT,    /* input x: f32[8] */
+  ND_PARAM,    /* param W: [k, units] = glorot_uniform */
+  ND_ASSIGN,   /* h = expr */
+  ND_OUTPUT,   /* output expr  |  output y = expr */
+  ND_RETURN,   /* return expr */
+  ND_LAYERSTMT,/* dense(10, activation: relu) — sequential form */
+  ND_SETTING,  /* epochs 150  |  stop when loss < 0.05 */
+  ND_TYPE,     /* f32[8, 8]: dtype name (may be NULL) and a ND_LIST of dims */
+  /* top-level declarations */
+  ND_IMPORT,   /* import "lib.nn" */
+  ND_LAYER,    /* layer Name(hparams) (inputs) -> type { body } */
+  ND_MODEL,    /* model Name { body } */
+  ND_TRAIN,    /* train Name { settings } */
+} NodeKind;
+
+typedef enum { DT_NONE, DT_F32, DT_F64, DT_I32 } DType;
+
+/* A static shape; dims equal to DIM_BATCH stand for the one symbolic batch
+ * dimension. */
+#define DIM_BATCH ((int64_t)-1)
+typedef struct Shape {
+  int rank;
+  int64_t dim[NN_MAX_RANK];
+} Shape;
+
+typedef struct Node Node;
+struct Node {
+  NodeKind kind;
+  Loc loc;
+  Node *next;          /* sibling in a list */
+  const char *name;    /* NAME, CALL callee, ARG/stmt/decl name, SETTING key */
+  Loc name_loc;        /* where name is written */
+  int op;              /* BINARY/COMPARE operator: '+', '@', '<', 'l' (<=), 'g' (>=) */
+  int64_t ival;        /* INT */
+  double fval;         /* FLOAT */
+  const char *sval;    /* STRING (unescaped), IMPORT path */
+  Node *lhs, *rhs;     /* operands; stmt: lhs = type, rhs = value/initializer */
+  Node *kids;          /* LIST items, CALL args, block statements, LAYER hparams */
+  Node *inputs;        /* LAYER tensor inputs (ND_INPUT) */
+  Node *ret;           /* LAYER declared result type (ND_TYPE) or NULL */
+  bool when;           /* SETTING written as `key when cond` */
+  int depth;           /* expression nesting, bounded by NN_MAX_NEST */
+  /* Filled in by sema for tensor-valued nodes of models. */
+  bool typed;
+  DType dtype;
+  Shape shape;
+  const char *inst;    /* layer instance name given by sema, e.g. "dense1" */
+};
+
+typedef struct Program {
+  Node *decls;         /* every declaration, imported files first */
+  int nfiles;
+} Program;
+
+Node *new_node(NodeKind kind, Loc loc);
+/* Builders called by the grammar actions, one per construct. */
+Node *ast_import(Loc loc, const char *path);
+Node *ast_layer(Loc loc, const char *name, Loc name_loc, Node *hparams, Node *inputs,
+                Node *ret, Node *body);
+Node *ast_decl(NodeKind kind, Loc loc, const char *name, Loc name_loc, Node *body);
+Node *ast_stmt(NodeKind kind, Loc loc, const char *name, Loc name_loc, Node *type, Node *value);
+Node *ast_setting(Loc loc, const char *key, Loc key_loc, bool when, Node *values);
+Node *ast_type(Loc loc, const char *dtype, Loc dtype_loc, Node *dims);
+Node *ast_binary(NodeKind kind, Loc loc, Loc op_loc, int op, Node *lhs, Node *rhs);
+Node *ast_unary(Loc loc, Node *operand);
+Node *ast_int(Loc loc, int64_t v);
+Node *ast_float(Loc loc, double v);
+Node *ast_string(Loc loc, const char *s);
+Node *ast_name(Loc loc, const char *name);
+Node *ast_call(Loc loc, const char *callee, Loc callee_loc, Node *args);
+Node *ast_arg(Loc loc, const char *name, Loc name_loc, Node *value);
+Node *ast_list(Loc loc, Node *items);
+Node *node_reverse(Node *list);
+int node_count(const Node *list);
+const char *nodekind_name(NodeKind k);
+const char *dtype_name(DType t);
+DType dtype_from_name(const char *s);
+void print_ast(FILE *out, const Program *prog);       /* as parsed (-d P) */
+char *shape_str(Shape s);                               /* "[N, 30, 30, 32]" */
+char *type_str(DType t, Shape s);                       /* "f32[N, 10]" */
+char *expr_str(const Node *n);                          /* source-like text */
+
+/* ------------------------------------------------ parse.c (lexer + parser) */
+
+/* Parses one source file into a list of declarations (errors go to diag).
+ * Imports are resolved by load_program. */
+Node *parse_source(const SrcFile *src);
+/* Parses `path` and, recursively, what it imports; cycles are errors. */
+Program *load_program(SrcFile *main_src);
+/* Shared with the flex scanner. */
+typedef struct LexState {
+  const SrcFile *src;
+  int line, col;       /* position of the next byte */
+  int depth;           /* open ( and [ */
+  int last;            /* last token returned, for newline insertion */
+  bool failed;         /* a lexical error was reported */
+  bool failed_fatal;   /* parsing stopped; later syntax errors are noise */
+  const char *virtual_nl; /* the last NEWLINE was inserted before this token */
+  Loc braces[NN_MAX_NEST]; /* open '{', for "to match this '{'" */
+  int nbraces;
+} LexState;
+
+/* ------------------------------------------------------------ builtins.c */
+
+/* The kinds of argument a built-in takes (see the spec strings in builtins.c). */
+typedef enum {
+  PK_TENSOR, PK_TENSORS, PK_INT, PK_FLOAT, PK_BOOL, PK_INTS, PK_AXES, PK_SHAPE,
+  PK_PAD, PK_ACT, PK_INIT, PK_ENUM, PK_STRING, PK_METRIC, PK_ANY,
+} ParamKind;
+
+typedef enum {
+  BK_LAYER,     /* has trainable parameters: dense, conv2d, ... */
+  BK_FUNC,      /* tensor -> tensor, no parameters: relu, softmax, reshape, ... */
+  BK_INIT,      /* initializer: glorot_uniform, constant(0.1), ... */
+  BK_LOSS, BK_OPTIMIZER, BK_SCHEDULE, BK_DATA, BK_METRIC,
+} BuiltinKind;
+
+typedef struct BParam {
+  const char *name;
+  ParamKind kind;
+  const char *enums;   /* PK_ENUM: "valid|same" */
+  bool has_lo, has_hi, lo_open, hi_open;
+  double lo, hi;
+  const Node *dflt;    /* default value, or NULL when required */
+  bool variadic;       /* PK_TENSORS: takes all remaining positional tensors */
+} BParam;
+
+typedef struct Sema Sema;
+typedef struct Value Value;
+typedef struct Builtin Builtin;
+typedef bool ShapeRule(Sema *s, const Builtin *b, Node *call, Value *args, Value *out);
+struct Builtin {
+  const char *name;
+  BuiltinKind kind;
+  const char *spec;    /* "x:tensor units:int[1,] activation:act=none" */
+  ShapeRule *rule;     /* result shape and parameters (layers, funcs) */
+  const char *doc;     /* one line for --help-builtins and docs */
+  BParam params[12];
+  int nparams;
+};
+
+void builtins_init(void);
+const Builtin *builtin_find(const char *name);            /* layers and functions */
+const Builtin *builtin_find_kind(const char *name, BuiltinKind kind);
+const char *builtin_kind_names(BuiltinKind kind);        /* "a, b, c" */
+const Builtin *builtin_suggest(const char *name, BuiltinKind kind); /* closest name */
+bool builtin_is_activation(const char *name);
+void print_builtins(FILE *out);
+
+/* --------------------------------------------------------------- sema.c */
+
+typedef enum {
+  VK_ERROR,   /* already reported; silences follow-on errors */
+  VK_NONE, VK_INT, VK_FLOAT, VK_BOOL, VK_STRING, VK_NAME, VK_LIST, VK_TENSOR,
+  VK_CALLABLE, /* a name of a built-in or layer used as a value (activation: relu) */
+} ValueKind;
+
+/* A value known to sema: a compile-time constant or the type of a tensor. */
+struct Value {
+  ValueKind kind;
+  int64_t i;
+  double f;
+  const char *s;      /* STRING, NAME, CALLABLE */
+  Value *items;       /* LIST */
+  int nitems;
+  DType dtype;        /* TENSOR */
+  Shape shape;        /* TENSOR */
+  const Node *call;   /* the expression the value came from (NAME or CALL for
+                         initializers and activations), NULL for defaults */
+  bool batch;         /* INT standing for the symbolic batch dimension */
+  Loc loc;
+};
+
+/* A trainable (or state) tensor found while checking a model. */
+typedef struct ParamInfo ParamInfo;
+struct ParamInfo {
+  const char *name;   /* "conv2d1.W" */
+  DType dtype;
+  Shape shape;
+  const Node *init;   /* initializer expression, or NULL for a built-in default */
+  const char *init_name;
+  bool trainable;
+  Loc loc;
+  ParamInfo *next;
+};
+
+typedef struct ModelInfo ModelInfo;
+struct ModelInfo {
+  Node *decl;
+  bool sequential;
+  ParamInfo *params, *last_param;
+  int nparams;
+  int64_t nvalues;    /* total scalars in all parameters */
+  Node *outputs[16];
+  int noutputs;
+  ModelInfo *next;
+};
+
+/* A train-block setting bound to a built-in: optimizer adam(lr: 1e-3). */
+typedef struct Setting {
+  const Node *node;   /* the setting as written, NULL when defaulted */
+  const Builtin *b;
+  Value *args;        /* one per b->params, defaults filled in */
+} Setting;
+
+typedef struct TrainInfo TrainInfo;
+struct TrainInfo {
+  Node *decl;
+  ModelInfo *model;
+  Setting loss, optimizer, data, validation_data;
+  Setting schedules[4];
+  int nschedules;
+  const Builtin *metrics[8];
+  int nmetrics;
+  int64_t epochs, batch, seed;
+  bool shuffle;
+  double validation;      /* fraction held out when validation_data is unset */
+  double weight_decay;    /* L2 penalty added to the loss */
+  bool has_stop;
+  const char *stop_metric;
+  int stop_op;            /* '<', '>', 'l' (<=), 'g' (>=) */
+  double stop_value;
+  TrainInfo *next;
+};
+
+typedef struct Scope Scope;
+struct Sema {
+  Program *prog;
+  Map *decls;         /* name -> top-level Node */
+  ModelInfo *models;
+  TrainInfo *trains;
+  Scope *scope;       /* innermost model or layer being checked */
+  int instances;      /* layer instantiations so far (bounded) */
+};
+
+/* Checks the whole program; returns false when errors were reported. */
+bool sema_check(Sema *s, Program *prog);
+Value *sema_eval(Sema *s, Node *expr);           /* used by builtins' rules */
+bool add_param(Sema *s, const char *name, DType dt, Shape shape,
+               const char *init_name, const Node *init, bool trainable, Loc loc);
+const char *sema_scope_prefix(Sema *s);
+bool shape_product(Shape sh, int64_t *out);      /* false on overflow */
+bool check_shape_size(Loc loc, DType dt, Shape sh);
+char *value_str(const Value *v);                 /* "[2, 2]", "relu", "0.001" */
+
+/* --------------------------------------------------------------- dump.c */
+
+void print_checked(FILE *out, Sema *s);          /* --emit=ast, -d S */
+
+#endif

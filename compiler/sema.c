@@ -1,0 +1,1454 @@
+/* sema.c — semantic analysis: names, arguments, shapes, hyper-parameters.
+ *
+ * Requires: a parsed Program. Guarantees on success: every model statement
+ * has a dtype and a static shape (with at most the symbolic batch dimension
+ * N), every parameter of every model is listed with its full name
+ * ("block1.conv2d1.W"), shape and initializer, and every train block is bound
+ * to a model with its settings checked and defaults filled in.
+ *
+ * Expressions are evaluated to Values: compile-time constants (ints, floats,
+ * names, lists) or tensor types. A user layer is checked once per call, with
+ * its hyper-parameters and input shapes bound (like a template); a layer
+ * that is never called is only checked for its header. A value of kind
+ * VK_ERROR has been reported already and silences follow-on errors.
+ */
+#include <math.h>
+#include <string.h>
+#include "nnc.h"
+
+typedef struct Binding {
+  Value *val;
+  Loc loc;
+  bool reassignable;      /* `h = ...` may be assigned again, as in Python */
+} Binding;
+
+struct Scope {
+  Scope *parent;
+  const char *prefix;     /* "" in a model, "block1" in a layer instance */
+  Map *vars;              /* name -> Binding */
+  Map *counters;          /* layer kind -> instances so far (int in a pointer) */
+  const Node *layer;      /* ND_LAYER being instantiated, NULL in a model */
+  ModelInfo *model;
+  DType float_dtype;      /* for `param`s without a dtype */
+};
+
+/* -------------------------------------------------------------- values */
+
+static Value *v_new(ValueKind kind, Loc loc) {
+  Value *v = arena_alloc(sizeof *v);
+  v->kind = kind;
+  v->loc = loc;
+  return v;
+}
+
+static Value *v_error(Loc loc) { return v_new(VK_ERROR, loc); }
+
+static Value *v_int(int64_t i, Loc loc) {
+  Value *v = v_new(VK_INT, loc);
+  v->i = i;
+  return v;
+}
+
+static Value *v_float(double f, Loc loc) {
+  Value *v = v_new(VK_FLOAT, loc);
+  v->f = f;
+  return v;
+}
+
+static Value *v_tensor(DType dt, Shape sh, Loc loc) {
+  Value *v = v_new(VK_TENSOR, loc);
+  v->dtype = dt;
+  v->shape = sh;
+  return v;
+}
+
+static const char *kind_word(const Value *v) {
+  switch (v->kind) {
+  case VK_ERROR: return "an error";
+  case VK_NONE: return "none";
+  case VK_INT: return v->batch ? "the batch dimension" : "an integer";
+  case VK_FLOAT: return "a number";
+  case VK_BOOL: return "a boolean";
+  case VK_STRING: return "a string";
+  case VK_NAME: return arena_printf("the name '%s'", v->s);
+  case VK_LIST: return "a list";
+  case VK_TENSOR: return arena_printf("a tensor %s", type_str(v->dtype, v->shape));
+  case VK_CALLABLE: return arena_printf("the function '%s'", v->s);
+  }
+  return "?";
+}
+
+char *value_str(const Value *v) {
+  switch (v->kind) {
+  case VK_NONE: return "none";
+  case VK_INT: return v->batch ? "N" : arena_printf("%lld", (long long)v->i);
+  case VK_FLOAT: return arena_printf("%g", v->f);
+  case VK_BOOL: return v->i ? "true" : "false";
+  case VK_STRING: return arena_printf("\"%s\"", v->s);
+  case VK_NAME: return arena_printf("%s", v->s);
+  case VK_CALLABLE: return v->call && v->call->kind == ND_CALL ? expr_str(v->call)
+                                                                 : arena_printf("%s", v->s);
+  case VK_TENSOR: return type_str(v->dtype, v->shape);
+  case VK_LIST: {
+    char *out = "[";
+    for (int i = 0; i < v->nitems; i++)
+      out = arena_printf("%s%s%s", out, i ? ", " : "", value_str(&v->items[i]));
+    return arena_printf("%s]", out);
+  }
+  case VK_ERROR: break;
+  }
+  return "?";
+}
+
+bool shape_product(Shape sh, int64_t *out) {
+  int64_t n = 1;
+  for (int i = 0; i < sh.rank; i++) {
+    int64_t d = sh.dim[i] == DIM_BATCH ? 1 : sh.dim[i];
+    if (__builtin_mul_overflow(n, d, &n) || n > NN_MAX_ELEMS) return false;
+  }
+  *out = n;
+  return true;
+}
+
+bool check_shape_size(Loc loc, DType dt, Shape sh) {
+  int64_t n;
+  if (shape_product(sh, &n)) return true;
+  error_at(loc, "tensor %s is too large (more than %lld elements%s)", type_str(dt, sh),
+           (long long)NN_MAX_ELEMS, sh.rank && sh.dim[0] == DIM_BATCH ? " per sample" : "");
+  return false;
+}
+
+/* ------------------------------------------------------------- scopes */
+
+static Scope *scope_push(Sema *s, const char *prefix, const Node *layer, DType fdt) {
+  Scope *sc = arena_alloc(sizeof *sc);
+  sc->parent = s->scope;
+  sc->prefix = prefix;
+  sc->vars = map_new();
+  sc->counters = map_new();
+  sc->layer = layer;
+  sc->model = s->scope ? s->scope->model : NULL;
+  sc->float_dtype = fdt;
+  s->scope = sc;
+  return sc;
+}
+
+static void scope_pop(Sema *s) { s->scope = s->scope->parent; }
+
+const char *sema_scope_prefix(Sema *s) { return s->scope->prefix; }
+
+static Binding *lookup(Sema *s, const char *name) { return map_get(s->scope->vars, name); }
+
+static bool bind_value(Sema *s, const char *name, Loc loc, Value *v, bool reassignable) {
+  Binding *old = lookup(s, name);
+  if (old && old->reassignable && reassignable) {
+    old->val = v;
+    old->loc = loc;
+    return true;
+  }
+  if (old) {
+    error_at(loc, "redefinition of '%s'", name);
+    note_at(old->loc, "'%s' was defined here", name);
+    return false;
+  }
+  Binding *b = arena_alloc(sizeof *b);
+  b->val = v;
+  b->loc = loc;
+  b->reassignable = reassignable;
+  map_put(s->scope->vars, name, b);
+  return true;
+}
+
+static bool bind(Sema *s, const char *name, Loc loc, Value *v) {
+  return bind_value(s, name, loc, v, false);
+}
+
+/* dense -> dense1, dense2, ... within the current scope. */
+static const char *instance_name(Sema *s, const char *kind) {
+  intptr_t n = (intptr_t)map_get(s->scope->counters, kind) + 1;
+  map_put(s->scope->counters, kind, (void *)n);
+  const char *name = arena_printf("%s%ld", kind, (long)n);
+  if (*s->scope->prefix) name = arena_printf("%s.%s", s->scope->prefix, name);
+  return name;
+}
+
+bool add_param(Sema *s, const char *name, DType dt, Shape shape, const char *init_name,
+               const Node *init, bool trainable, Loc loc) {
+  ModelInfo *m = s->scope->model;
+  if (!check_shape_size(loc, dt, shape)) return false;
+  for (int i = 0; i < shape.rank; i++)
+    if (shape.dim[i] == DIM_BATCH) bug("parameter %s with a batch dimension", name);
+  if (!m) return true;
+  ParamInfo *p = arena_alloc(sizeof *p);
+  p->name = *s->scope->prefix ? arena_printf("%s.%s", s->scope->prefix, name) : name;
+  p->dtype = dt;
+  p->shape = shape;
+  p->init = init;
+  p->init_name = init_name ? init_name
+                 : init && init->kind == ND_CALL ? init->name
+                 : init && init->kind == ND_NAME ? init->name
+                                                 : "glorot_uniform";
+  p->trainable = trainable;
+  p->loc = loc;
+  int64_t n = 0;
+  shape_product(shape, &n);
+  if (__builtin_add_overflow(m->nvalues, n, &m->nvalues)) m->nvalues = INT64_MAX;
+  if (m->last_param) m->last_param->next = p; /* keep declaration order */
+  else m->params = p;
+  m->last_param = p;
+  m->nparams++;
+  return true;
+}
+
+/* ------------------------------------------------------- suggestions */
+
+typedef struct Suggest {
+  const char *name, *best;
+  int best_d;
+} Suggest;
+
+static void consider(Suggest *sg, const char *cand) {
+  int d = edit_distance(sg->name, cand);
+  int limit = (int)strlen(sg->name) / 3 + 1;
+  if (d <= limit && d < sg->best_d) sg->best_d = d, sg->best = cand;
+}
+
+static void consider_var(const char *key, void *val, void *ctx) {
+  (void)val;
+  consider(ctx, key);
+}
+
+static const char *did_you_mean(Sema *s, const char *name, bool vars, bool layers) {
+  Suggest sg = {.name = name, .best_d = 1000};
+  if (vars && s->scope) map_each(s->scope->vars, consider_var, &sg);
+  if (layers) {
+    const Builtin *b = builtin_suggest(name, BK_FUNC);
+    if (b) consider(&sg, b->name);
+    for (Node *d = s->prog->decls; d; d = d->next)
+      if (d->kind == ND_LAYER) consider(&sg, d->name);
+  }
+  return sg.best ? arena_printf("; did you mean '%s'?", sg.best) : "";
+}
+
+/* Reports a value that is not what the context needs. */
+static void wrong_value(Sema *s, const Value *v, const char *needed, const char *what) {
+  if (v->kind == VK_ERROR) return;
+  if (v->kind == VK_NAME)
+    error_at(v->loc, "unknown name '%s'%s", v->s, did_you_mean(s, v->s, true, false));
+  else
+    error_at(v->loc, "%s must be %s, got %s", what, needed, kind_word(v));
+}
+
+static Value *need_tensor(Sema *s, Value *v, const char *what) {
+  if (v->kind == VK_TENSOR || v->kind == VK_ERROR) return v;
+  wrong_value(s, v, "a tensor", what);
+  return v_error(v->loc);
+}
+
+/* ---------------------------------------------------------- arithmetic */
+
+static bool is_num(const Value *v) { return v->kind == VK_INT || v->kind == VK_FLOAT; }
+static double num(const Value *v) { return v->kind == VK_INT ? (double)v->i : v->f; }
+
+static const char *op_name(int op) {
+  switch (op) {
+  case '+': return "+";
+  case '-': return "-";
+  case '*': return "*";
+  case '/': return "/";
+  case '@': return "@";
+  }
+  return "?";
+}
+
+static Value *fold(Node *n, Value *a, Value *b) {
+  if (a->batch || b->batch) {
+    error_at(n->name_loc, "the batch dimension has no fixed size and cannot be computed with");
+    return v_error(n->loc);
+  }
+  if (a->kind == VK_INT && b->kind == VK_INT) {
+    int64_t r = 0;
+    bool ovf = false;
+    switch (n->op) {
+    case '+': ovf = __builtin_add_overflow(a->i, b->i, &r); break;
+    case '-': ovf = __builtin_sub_overflow(a->i, b->i, &r); break;
+    case '*': ovf = __builtin_mul_overflow(a->i, b->i, &r); break;
+    case '/':
+      if (b->i == 0) {
+        error_at(n->name_loc, "division by zero");
+        return v_error(n->loc);
+      }
+      if (b->i == -1 && a->i == INT64_MIN) ovf = true;
+      else if (a->i % b->i == 0) r = a->i / b->i;
+      else return v_float((double)a->i / (double)b->i, n->loc);
+      break;
+    default:
+      error_at(n->name_loc, "'@' needs tensors, got two integers");
+      return v_error(n->loc);
+    }
+    if (ovf) {
+      error_at(n->name_loc, "integer overflow in constant expression");
+      return v_error(n->loc);
+    }
+    return v_int(r, n->loc);
+  }
+  double x = num(a), y = num(b), r;
+  switch (n->op) {
+  case '+': r = x + y; break;
+  case '-': r = x - y; break;
+  case '*': r = x * y; break;
+  case '/':
+    if (y == 0) {
+      error_at(n->name_loc, "division by zero");
+      return v_error(n->loc);
+    }
+    r = x / y;
+    break;
+  default:
+    error_at(n->name_loc, "'@' needs tensors, got two numbers");
+    return v_error(n->loc);
+  }
+  if (!isfinite(r)) {
+    error_at(n->name_loc, "constant expression overflows");
+    return v_error(n->loc);
+  }
+  return v_float(r, n->loc);
+}
+
+/* numpy broadcasting; the batch dimension matches itself and 1 */
+static bool broadcast(Shape a, Shape b, Shape *out, int *bad_a, int *bad_b) {
+  int r = a.rank > b.rank ? a.rank : b.rank;
+  out->rank = r;
+  for (int i = 0; i < r; i++) {
+    int ia = a.rank - r + i, ib = b.rank - r + i;
+    int64_t da = ia >= 0 ? a.dim[ia] : 1, db = ib >= 0 ? b.dim[ib] : 1;
+    if (da == db || db == 1) out->dim[i] = da;
+    else if (da == 1) out->dim[i] = db;
+    else {
+      *bad_a = ia;
+      *bad_b = ib;
+      return false;
+    }
+  }
+  return true;
+}
+
+static const char *dim_text(int64_t d) {
+  return d == DIM_BATCH ? "N" : arena_printf("%lld", (long long)d);
+}
+
+/* a @ b, numpy's matmul: [..., m, k] @ [..., k, n] -> [..., m, n]; a vector
+ * operand gains and then loses a unit axis. */
+static Value *matmul(Node *n, Value *a, Value *b) {
+  if (a->dtype != b->dtype) {
+    error_at(n->name_loc, "operands of '@' have different types: %s and %s",
+             type_str(a->dtype, a->shape), type_str(b->dtype, b->shape));
+    return v_error(n->loc);
+  }
+  if (a->dtype == DT_I32) {
+    error_at(n->name_loc, "'@' needs floating-point tensors, got %s", type_str(a->dtype, a->shape));
+    return v_error(n->loc);
+  }
+  if (a->shape.rank < 1 || b->shape.rank < 1) {
+    error_at(n->name_loc, "'@' needs tensors of rank 1 or more, got %s and %s",
+             shape_str(a->shape), shape_str(b->shape));
+    return v_error(n->loc);
+  }
+  Shape sa = a->shape, sb = b->shape;
+  bool va = sa.rank == 1, vb = sb.rank == 1;
+  if (va) sa = (Shape){.rank = 2, .dim = {1, sa.dim[0]}};
+  if (vb) sb = (Shape){.rank = 2, .dim = {sb.dim[0], 1}};
+  int64_t ka = sa.dim[sa.rank - 1], kb = sb.dim[sb.rank - 2];
+  if (ka != kb) {
+    error_at(n->name_loc, "cannot multiply %s by %s: inner dimensions %s and %s differ",
+             type_str(a->dtype, a->shape), type_str(b->dtype, b->shape), dim_text(ka),
+             dim_text(kb));
+    return v_error(n->loc);
+  }
+  Shape la = sa, lb = sb, lead;
+  la.rank -= 2;
+  lb.rank -= 2;
+  int ia, ib;
+  if (!broadcast(la, lb, &lead, &ia, &ib)) {
+    error_at(n->name_loc, "cannot multiply %s by %s: leading dimensions do not broadcast",
+             type_str(a->dtype, a->shape), type_str(b->dtype, b->shape));
+    return v_error(n->loc);
+  }
+  if (lead.rank + 2 > NN_MAX_RANK) bug("matmul rank");
+  Shape out = lead;
+  if (!va) out.dim[out.rank++] = sa.dim[sa.rank - 2];
+  if (!vb) out.dim[out.rank++] = sb.dim[sb.rank - 1];
+  if (!check_shape_size(n->loc, a->dtype, out)) return v_error(n->loc);
+  return v_tensor(a->dtype, out, n->loc);
+}
+
+static Value *binary(Sema *s, Node *n, Value *a, Value *b) {
+  if (a->kind == VK_ERROR || b->kind == VK_ERROR) return v_error(n->loc);
+  const char *what = arena_printf("operand of '%s'", op_name(n->op));
+  if (a->kind == VK_NAME) return wrong_value(s, a, "", what), v_error(n->loc);
+  if (b->kind == VK_NAME) return wrong_value(s, b, "", what), v_error(n->loc);
+  if (is_num(a) && is_num(b)) return fold(n, a, b);
+  bool ta = a->kind == VK_TENSOR, tb = b->kind == VK_TENSOR;
+  if (!(ta || is_num(a)) || !(tb || is_num(b)) || a->batch || b->batch) {
+    error_at(n->name_loc, "invalid operands to '%s': %s and %s", op_name(n->op), kind_word(a),
+             kind_word(b));
+    return v_error(n->loc);
+  }
+  if (n->op == '@') {
+    if (!ta || !tb) {
+      error_at(n->name_loc, "'@' needs two tensors, got %s and %s", kind_word(a), kind_word(b));
+      return v_error(n->loc);
+    }
+    return matmul(n, a, b);
+  }
+  if (!ta) return v_tensor(b->dtype, b->shape, n->loc);
+  if (!tb) return v_tensor(a->dtype, a->shape, n->loc);
+  if (a->dtype != b->dtype) {
+    error_at(n->name_loc, "operands of '%s' have different types: %s and %s", op_name(n->op),
+             type_str(a->dtype, a->shape), type_str(b->dtype, b->shape));
+    return v_error(n->loc);
+  }
+  Shape out;
+  int ia, ib;
+  if (!broadcast(a->shape, b->shape, &out, &ia, &ib)) {
+    error_at(n->name_loc, "shapes %s and %s do not broadcast: %s against %s",
+             shape_str(a->shape), shape_str(b->shape), dim_text(a->shape.dim[ia]),
+             dim_text(b->shape.dim[ib]));
+    return v_error(n->loc);
+  }
+  return v_tensor(a->dtype, out, n->loc);
+}
+
+/* ---------------------------------------------------------- expressions */
+
+static Value *eval_call(Sema *s, Node *call, Value *first);
+
+static Node *synthetic_call(Node *name) {
+  Node *c = new_node(ND_CALL, name->loc);
+  c->name = name->name;
+  c->name_loc = name->loc;
+  return c;
+}
+
+static Value *pipe_into(Sema *s, Node *rhs, Value *lhs) {
+  if (rhs->kind == ND_CALL) return eval_call(s, rhs, lhs);
+  if (rhs->kind == ND_NAME) return eval_call(s, synthetic_call(rhs), lhs);
+  error_at(rhs->loc, "the right side of '|>' must be a layer or function, like relu or "
+                     "dense(10)");
+  return v_error(rhs->loc);
+}
+
+Value *sema_eval(Sema *s, Node *n) {
+  switch (n->kind) {
+  case ND_INT: return v_int(n->ival, n->loc);
+  case ND_FLOAT: return v_float(n->fval, n->loc);
+  case ND_STRING: {
+    Value *v = v_new(VK_STRING, n->loc);
+    v->s = n->sval;
+    return v;
+  }
+  case ND_NAME: {
+    Binding *b = s->scope ? lookup(s, n->name) : NULL;
+    if (b) {
+      Value *v = arena_alloc(sizeof *v);
+      *v = *b->val;
+      v->loc = n->loc;
+      return v;
+    }
+    Value *v = v_new(VK_NAME, n->loc);
+    v->s = n->name;
+    v->call = n;
+    if (!strcmp(n->name, "true") || !strcmp(n->name, "false")) {
+      v->kind = VK_BOOL;
+      v->i = n->name[0] == 't';
+    } else if (!strcmp(n->name, "none")) {
+      v->kind = VK_NONE;
+    } else if (builtin_find(n->name) || builtin_find_kind(n->name, BK_INIT)) {
+      v->kind = VK_CALLABLE;
+    } else {
+      Node *d = s->decls ? map_get(s->decls, n->name) : NULL;
+      if (d && d->kind == ND_LAYER) v->kind = VK_CALLABLE;
+    }
+    return v;
+  }
+  case ND_LIST: {
+    Value *v = v_new(VK_LIST, n->loc);
+    v->nitems = node_count(n->kids);
+    v->items = arena_alloc(sizeof(Value) * (size_t)(v->nitems + 1));
+    int i = 0;
+    for (Node *k = n->kids; k; k = k->next) {
+      v->items[i++] = *sema_eval(s, k);
+      if (v->items[i - 1].kind == VK_ERROR) return v_error(n->loc);
+    }
+    v->call = n;
+    return v;
+  }
+  case ND_CALL: return eval_call(s, n, NULL);
+  case ND_PIPE: {
+    Value *lhs = sema_eval(s, n->lhs);
+    if (lhs->kind == VK_ERROR) return lhs;
+    return pipe_into(s, n->rhs, need_tensor(s, lhs, "the left side of '|>'"));
+  }
+  case ND_BINARY: {
+    Value *a = sema_eval(s, n->lhs);
+    Value *b = sema_eval(s, n->rhs);
+    return binary(s, n, a, b);
+  }
+  case ND_NEG: {
+    Value *a = sema_eval(s, n->lhs);
+    if (a->kind == VK_ERROR) return a;
+    if (a->kind == VK_INT && !a->batch && a->i != INT64_MIN) return v_int(-a->i, n->loc);
+    if (a->kind == VK_FLOAT) return v_float(-a->f, n->loc);
+    if (a->kind == VK_TENSOR) return v_tensor(a->dtype, a->shape, n->loc);
+    wrong_value(s, a, "a number or a tensor", "the operand of unary '-'");
+    return v_error(n->loc);
+  }
+  case ND_COMPARE:
+    error_at(n->name_loc, "comparisons are only allowed in a 'stop when' rule");
+    return v_error(n->loc);
+  default:
+    bug("sema_eval of %s", nodekind_name(n->kind));
+  }
+}
+
+/* ------------------------------------------------------------ arguments */
+
+static const char *range_text(const BParam *p) {
+  if (p->has_lo && !p->has_hi)
+    return arena_printf("%s %g", p->lo_open ? "greater than" : "at least", p->lo);
+  if (!p->has_lo && p->has_hi)
+    return arena_printf("%s %g", p->hi_open ? "less than" : "at most", p->hi);
+  return arena_printf("in %c%g, %g%c", p->lo_open ? '(' : '[', p->lo, p->hi,
+                      p->hi_open ? ')' : ']');
+}
+
+static bool in_range(const BParam *p, double x) {
+  if (p->has_lo && (p->lo_open ? x <= p->lo : x < p->lo)) return false;
+  if (p->has_hi && (p->hi_open ? x >= p->hi : x > p->hi)) return false;
+  return true;
+}
+
+static bool check_range(const BParam *p, const char *callee, Value *v) {
+  if (in_range(p, num(v))) return true;
+  error_at(v->loc, "'%s' of '%s' must be %s, got %s", p->name, callee, range_text(p),
+           value_str(v));
+  return false;
+}
+
+static bool check_int(Sema *s, const BParam *p, const char *callee, Value *v) {
+  if (v->kind != VK_INT || v->batch) {
+    wrong_value(s, v, "an integer", arena_printf("'%s' of '%s'", p->name, callee));
+    return false;
+  }
+  return check_range(p, callee, v);
+}
+
+/* An initializer: a name (glorot_uniform) or a call (constant(0.1)). */
+static bool check_init(Sema *s, const Node *n, Value *v, const char *what);
+static bool bind_args(Sema *s, const char *callee, const BParam *ps, int np, Node *args,
+                      Value *first, Loc call_loc, Value *out);
+
+/* A name written where the parameter wants a symbol: the value bound to it
+ * in the current scope (a layer's hyper-parameter), or the name itself. */
+static Value *symbol(Sema *s, Node *n) {
+  Value *v = sema_eval(s, n);
+  if (v->kind == VK_CALLABLE) v->kind = VK_NAME;
+  return v;
+}
+
+static bool convert(Sema *s, const BParam *p, const char *callee, Node *n, Value *v) {
+  const char *what = arena_printf("'%s' of '%s'", p->name, callee);
+  Value *x = p->kind == PK_ACT || p->kind == PK_INIT || p->kind == PK_ENUM || p->kind == PK_PAD ||
+                     p->kind == PK_METRIC
+                 ? symbol(s, n)
+                 : sema_eval(s, n);
+  if (!x->call) x->call = n;
+  *v = *x;
+  if (x->kind == VK_ERROR) return false;
+  switch (p->kind) {
+  case PK_TENSOR:
+    if (x->kind == VK_TENSOR) return true;
+    wrong_value(s, x, "a tensor", what);
+    return false;
+  case PK_TENSORS: bug("variadic converted alone");
+  case PK_INT:
+    if (x->kind == VK_NONE && p->dflt && p->dflt->kind == ND_NAME) return true; /* =none */
+    return check_int(s, p, callee, v);
+  case PK_FLOAT:
+    if (x->kind == VK_NONE && p->dflt && p->dflt->kind == ND_NAME) return true;
+    if (!is_num(x) || x->batch) {
+      wrong_value(s, x, "a number", what);
+      return false;
+    }
+    v->kind = VK_FLOAT;
+    v->f = num(x);
+    return check_range(p, callee, v);
+  case PK_BOOL:
+    if (x->kind == VK_BOOL) return true;
+    wrong_value(s, x, "true or false", what);
+    return false;
+  case PK_INTS:
+    if (x->kind == VK_NONE && p->dflt && p->dflt->kind == ND_NAME) return true;
+    if (x->kind == VK_INT) return check_int(s, p, callee, v);
+    if (x->kind != VK_LIST || x->nitems == 0) {
+      wrong_value(s, x, "an integer or a list of integers", what);
+      return false;
+    }
+    for (int i = 0; i < x->nitems; i++)
+      if (!check_int(s, p, callee, &v->items[i])) return false;
+    return true;
+  case PK_AXES:
+    if (x->kind == VK_NONE || (x->kind == VK_INT && !x->batch)) return true;
+    if (x->kind == VK_LIST) {
+      for (int i = 0; i < x->nitems; i++)
+        if (x->items[i].kind != VK_INT || x->items[i].batch) {
+          wrong_value(s, &x->items[i], "an integer", what);
+          return false;
+        }
+      return true;
+    }
+    wrong_value(s, x, "an axis or a list of axes", what);
+    return false;
+  case PK_SHAPE:
+    if (x->kind != VK_LIST) {
+      wrong_value(s, x, "a list of dimensions", what);
+      return false;
+    }
+    for (int i = 0; i < x->nitems; i++)
+      if (x->items[i].kind != VK_INT || x->items[i].batch) {
+        wrong_value(s, &x->items[i], "an integer", arena_printf("a dimension of %s", what));
+        return false;
+      }
+    return true;
+  case PK_PAD:
+    if (x->kind == VK_NAME && (!strcmp(x->s, "valid") || !strcmp(x->s, "same"))) return true;
+    if (x->kind == VK_INT && !x->batch && x->i >= 0) return true;
+    if (x->kind == VK_LIST && x->nitems >= 1 && x->nitems <= 2) {
+      for (int i = 0; i < x->nitems; i++)
+        if (x->items[i].kind != VK_INT || x->items[i].i < 0) goto bad_pad;
+      return true;
+    }
+  bad_pad:
+    error_at(x->loc, "%s must be valid, same, or a padding size, got %s", what, value_str(x));
+    return false;
+  case PK_ACT:
+    if (x->kind == VK_NONE) return true;
+    if (x->kind == VK_NAME && (builtin_is_activation(x->s) || !strcmp(x->s, "linear"))) {
+      if (!strcmp(x->s, "linear")) v->kind = VK_NONE;
+      return true;
+    }
+    error_at(x->loc, "%s must be an activation (relu, sigmoid, tanh, softmax, ...), got %s", what,
+             value_str(x));
+    return false;
+  case PK_INIT:
+    return check_init(s, v->call, v, what);
+  case PK_ENUM: {
+    if (x->kind == VK_NAME) {
+      const char *e = p->enums;
+      size_t len = strlen(x->s);
+      for (const char *q = e; q && *q; q = strchr(q, '|'), q = q ? q + 1 : q)
+        if (!strncmp(q, x->s, len) && (q[len] == '|' || q[len] == '\0')) return true;
+    }
+    char *opts = arena_strdup(p->enums);
+    for (char *c = opts; *c; c++)
+      if (*c == '|') *c = '/';
+    error_at(x->loc, "%s must be one of %s, got %s", what, opts, value_str(x));
+    return false;
+  }
+  case PK_STRING:
+    if (x->kind == VK_STRING) return true;
+    wrong_value(s, x, "a string", what);
+    return false;
+  case PK_METRIC:
+    if (x->kind == VK_NAME && builtin_find_kind(x->s, BK_METRIC)) return true;
+    error_at(x->loc, "unknown metric %s; expected one of %s", value_str(x),
+             builtin_kind_names(BK_METRIC));
+    return false;
+  case PK_ANY:
+    return true;
+  }
+  return true;
+}
+
+static bool check_init(Sema *s, const Node *n, Value *v, const char *what) {
+  const char *name = n->kind == ND_NAME || n->kind == ND_CALL ? n->name : NULL;
+  if (v->kind == VK_CALLABLE && v->s) name = v->s; /* an initializer passed through a hyper-parameter */
+  const Builtin *b = name ? builtin_find_kind(name, BK_INIT) : NULL;
+  if (!b) {
+    const Builtin *sg = name ? builtin_suggest(name, BK_INIT) : NULL;
+    error_at(n->loc, "%s must be an initializer (%s), got %s%s", what,
+             "glorot_uniform, he_normal, zeros, constant(v), ...", expr_str(n),
+             sg ? arena_printf("; did you mean '%s'?", sg->name) : "");
+    return false;
+  }
+  v->kind = VK_CALLABLE;
+  v->s = b->name;
+  if (n->kind != ND_CALL) return true;
+  Value *args = arena_alloc(sizeof(Value) * (size_t)(b->nparams + 1));
+  return bind_args(s, b->name, b->params, b->nparams, n->kids, NULL, n->loc, args);
+}
+
+static int find_param(const BParam *ps, int np, const char *name) {
+  for (int i = 0; i < np; i++)
+    if (!strcmp(ps[i].name, name)) return i;
+  return -1;
+}
+
+static const char *param_suggest(const BParam *ps, int np, const char *name) {
+  Suggest sg = {.name = name, .best_d = 1000};
+  for (int i = 0; i < np; i++) consider(&sg, ps[i].name);
+  return sg.best ? arena_printf("; did you mean '%s'?", sg.best) : "";
+}
+
+/* Binds a call's arguments to the parameters ps (positional first, then
+ * named), converting each; `first` is the implicit input of a sequential
+ * statement or the left side of '|>'. out gets one value per parameter. */
+static bool bind_args(Sema *s, const char *callee, const BParam *ps, int np, Node *args,
+                      Value *first, Loc call_loc, Value *out) {
+  bool ok = true, named_seen = false;
+  bool set[16] = {0};
+  int pi = 0;
+  Value *var = NULL; /* the variadic list, if any */
+  for (int i = 0; i < np; i++)
+    if (ps[i].variadic) {
+      var = &out[i];
+      var->kind = VK_LIST;
+      var->loc = call_loc;
+      var->items = arena_alloc(sizeof(Value) * (size_t)(node_count(args) + 2));
+    }
+  if (first) {
+    if (np == 0 || (ps[0].kind != PK_TENSOR && ps[0].kind != PK_TENSORS)) {
+      error_at(call_loc, "'%s' does not take a tensor input", callee);
+      return false;
+    }
+    if (ps[0].variadic) var->items[var->nitems++] = *first;
+    else out[pi++] = *first, set[0] = true;
+  }
+  for (Node *a = args; a; a = a->next) {
+    if (!a->name) {
+      if (named_seen) {
+        error_at(a->loc, "positional argument after a named argument");
+        ok = false;
+        continue;
+      }
+      if (pi < np && ps[pi].variadic) {
+        Value *v = sema_eval(s, a->lhs);
+        if (v->kind == VK_ERROR) ok = false;
+        else if (v->kind != VK_TENSOR) {
+          wrong_value(s, v, "a tensor", arena_printf("'%s' of '%s'", ps[pi].name, callee));
+          ok = false;
+        } else var->items[var->nitems++] = *v;
+        set[pi] = true;
+        continue;
+      }
+      if (pi >= np) {
+        error_at(a->loc, "too many arguments to '%s' (it takes %d)", callee, np);
+        return false;
+      }
+      if (!convert(s, &ps[pi], callee, a->lhs, &out[pi])) ok = false;
+      set[pi++] = true;
+      continue;
+    }
+    named_seen = true;
+    int i = find_param(ps, np, a->name);
+    if (i < 0) {
+      error_at(a->name_loc, "'%s' has no argument named '%s'%s", callee, a->name,
+               param_suggest(ps, np, a->name));
+      ok = false;
+      continue;
+    }
+    if (set[i] || (ps[i].variadic && var->nitems > 0)) {
+      error_at(a->name_loc, "argument '%s' of '%s' is given twice", a->name, callee);
+      ok = false;
+      continue;
+    }
+    if (ps[i].variadic) {
+      error_at(a->name_loc, "'%s' of '%s' takes its tensors by position", a->name, callee);
+      ok = false;
+      continue;
+    }
+    if (!convert(s, &ps[i], callee, a->lhs, &out[i])) ok = false;
+    set[i] = true;
+  }
+  for (int i = 0; i < np && ok; i++) {
+    if (set[i] || ps[i].variadic) continue;
+    if (!ps[i].dflt) {
+      error_at(call_loc, "missing argument '%s' of '%s'", ps[i].name, callee);
+      ok = false;
+      continue;
+    }
+    Node *d = (Node *)ps[i].dflt;
+    Loc saved = d->loc;
+    d->loc = call_loc;
+    Scope *sc = s->scope;
+    s->scope = NULL; /* defaults never see the caller's names */
+    ok = convert(s, &ps[i], callee, d, &out[i]) && ok;
+    s->scope = sc;
+    d->loc = saved;
+    out[i].call = NULL;
+  }
+  return ok;
+}
+
+/* --------------------------------------------------------- user layers */
+
+static Value *check_type(Sema *s, Node *type, bool batched, DType dflt);
+
+static Value *dim_value(int64_t d, Loc loc) {
+  Value *v = v_int(d, loc);
+  v->batch = d == DIM_BATCH;
+  return v;
+}
+
+/* Matches a tensor against a declared pattern like [n, k] or i32[n, 20],
+ * binding names not bound yet. */
+static bool match_pattern(Sema *s, Node *type, Value *v, const char *what) {
+  const char *dt = type->name;
+  if (dt && dtype_from_name(dt) == DT_NONE) {
+    error_at(type->name_loc, "unknown element type '%s'; expected f32, f64 or i32", dt);
+    return false;
+  }
+  bool ok = node_count(type->kids) == v->shape.rank && (!dt || dtype_from_name(dt) == v->dtype);
+  int i = 0;
+  for (Node *d = type->kids; d && ok; d = d->next, i++) {
+    int64_t have = v->shape.dim[i];
+    if (d->kind == ND_NAME && !strcmp(d->name, "_")) continue;
+    if (d->kind == ND_NAME && !lookup(s, d->name)) {
+      bind(s, d->name, d->loc, dim_value(have, d->loc));
+      continue;
+    }
+    Value *want = sema_eval(s, d);
+    if (want->kind == VK_ERROR) return false;
+    if (want->kind != VK_INT) {
+      wrong_value(s, want, "a dimension", "a dimension of a shape pattern");
+      return false;
+    }
+    if ((want->batch ? DIM_BATCH : want->i) != have) ok = false;
+  }
+  if (!ok) {
+    error_at(v->loc, "%s has type %s, which does not match %s", what,
+             type_str(v->dtype, v->shape), expr_str(type));
+    note_at(type->loc, "declared here");
+  }
+  return ok;
+}
+
+static bool in_instantiation(Sema *s, const Node *layer) {
+  for (Scope *sc = s->scope; sc; sc = sc->parent)
+    if (sc->layer == layer) return true;
+  return false;
+}
+
+static Value *check_layer_body(Sema *s, Node *layer) {
+  Value *result = NULL;
+  Node *ret = NULL;
+  for (Node *st = layer->kids; st; st = st->next) {
+    if (ret) {
+      error_at(st->loc, "statement after 'return'");
+      break;
+    }
+    switch (st->kind) {
+    case ND_PARAM: {
+      Value *t = check_type(s, st->lhs, false, s->scope->float_dtype);
+      if (t->kind == VK_ERROR) {
+        bind(s, st->name, st->name_loc, t);
+        break;
+      }
+      if (t->dtype == DT_I32) {
+        error_at(st->lhs->loc, "parameters must be floating-point, not i32");
+        break;
+      }
+      Value init = {0};
+      if (st->rhs && !check_init(s, st->rhs, &init, arena_printf("the initializer of '%s'",
+                                                                   st->name)))
+        break;
+      if (bind(s, st->name, st->name_loc, t))
+        add_param(s, st->name, t->dtype, t->shape, NULL, st->rhs, true, st->loc);
+      break;
+    }
+    case ND_ASSIGN:
+      bind_value(s, st->name, st->name_loc,
+                 need_tensor(s, sema_eval(s, st->rhs), arena_printf("'%s'", st->name)), true);
+      break;
+    case ND_RETURN:
+      ret = st;
+      result = need_tensor(s, sema_eval(s, st->rhs), "the returned value");
+      break;
+    case ND_INPUT:
+      error_at(st->loc, "'input' belongs in a model; a layer takes its inputs in its header");
+      break;
+    case ND_OUTPUT:
+      error_at(st->loc, "'output' belongs in a model; a layer ends with 'return'");
+      break;
+    case ND_LAYERSTMT:
+      error_at(st->loc, "a layer body cannot apply layers in sequence; name the result, "
+                        "e.g. h = %s", expr_str(st->rhs));
+      break;
+    default:
+      bug("statement %s in a layer", nodekind_name(st->kind));
+    }
+  }
+  if (!ret) {
+    error_at(layer->name_loc, "layer '%s' has no 'return'", layer->name);
+    return v_error(layer->loc);
+  }
+  if (result->kind == VK_TENSOR && layer->ret &&
+      !match_pattern(s, layer->ret, result, arena_printf("the result of layer '%s'", layer->name)))
+    return v_error(ret->loc);
+  return result;
+}
+
+static Value *call_layer(Sema *s, Node *layer, Node *call, Value *first) {
+  if (in_instantiation(s, layer)) {
+    error_at(call->name_loc, "layer '%s' calls itself", layer->name);
+    return v_error(call->loc);
+  }
+  if (++s->instances > NN_MAX_INSTANCES) {
+    if (s->instances == NN_MAX_INSTANCES + 1)
+      error_at(call->loc, "too many layer instances (more than %d)", NN_MAX_INSTANCES);
+    return v_error(call->loc);
+  }
+  int ni = node_count(layer->inputs), nh = node_count(layer->lhs), np = ni + nh;
+  if (np > 16) {
+    error_at(layer->name_loc, "layer '%s' has more than 16 parameters", layer->name);
+    return v_error(call->loc);
+  }
+  BParam ps[16] = {0};
+  Node *decl[16];
+  int k = 0;
+  for (Node *in = layer->inputs; in; in = in->next, k++) {
+    decl[k] = in;
+    ps[k] = (BParam){.name = in->name, .kind = PK_TENSOR, .dflt = NULL};
+  }
+  for (Node *h = layer->lhs; h; h = h->next, k++) {
+    decl[k] = h;
+    ps[k] = (BParam){.name = h->name, .kind = PK_ANY, .dflt = h->rhs};
+  }
+  Value args[16] = {0};
+  if (!bind_args(s, layer->name, ps, np, call->kids, first, call->loc, args))
+    return v_error(call->loc);
+
+  DType fdt = DT_F32;
+  for (int i = ni - 1; i >= 0; i--)
+    if (args[i].dtype == DT_F32 || args[i].dtype == DT_F64) fdt = args[i].dtype;
+  const char *inst = instance_name(s, layer->name);
+  call->inst = inst;
+  scope_push(s, inst, layer, fdt);
+  bool ok = true;
+  for (int i = ni; i < np; i++) bind(s, ps[i].name, decl[i]->loc, &args[i]);
+  for (int i = 0; i < ni && ok; i++) {
+    Value *v = arena_alloc(sizeof *v);
+    *v = args[i];
+    if (decl[i]->lhs)
+      ok = match_pattern(s, decl[i]->lhs, &args[i],
+                         arena_printf("input '%s' of layer '%s'", ps[i].name, layer->name));
+    v->loc = decl[i]->loc;
+    if (ok) ok = bind(s, ps[i].name, decl[i]->loc, v);
+  }
+  Value *r = ok ? check_layer_body(s, layer) : v_error(call->loc);
+  scope_pop(s);
+  if (r->kind == VK_ERROR && ok) note_at(call->loc, "in layer '%s' called here", layer->name);
+  Value *out = arena_alloc(sizeof *out);
+  *out = *r;
+  out->loc = call->loc;
+  return out;
+}
+
+/* -------------------------------------------------------------- calls */
+
+static Value *call_builtin(Sema *s, const Builtin *b, Node *call, Value *first) {
+  Value *args = arena_alloc(sizeof(Value) * (size_t)(b->nparams + 1));
+  if (!bind_args(s, b->name, b->params, b->nparams, call->kids, first, call->loc, args))
+    return v_error(call->loc);
+  Value *out = v_new(VK_ERROR, call->loc);
+  if (b->kind == BK_LAYER) {
+    const char *inst = instance_name(s, b->name);
+    call->inst = inst;
+    scope_push(s, inst, NULL, s->scope->float_dtype);
+    bool ok = b->rule(s, b, call, args, out);
+    scope_pop(s);
+    if (!ok) return v_error(call->loc);
+  } else if (!b->rule(s, b, call, args, out)) {
+    return v_error(call->loc);
+  }
+  int act = find_param(b->params, b->nparams, "activation");
+  if (act >= 0 && args[act].kind == VK_NAME) {
+    const Builtin *fn = builtin_find(args[act].s);
+    Value *fargs = arena_alloc(sizeof(Value) * (size_t)(fn->nparams + 1));
+    if (!bind_args(s, fn->name, fn->params, fn->nparams, NULL, out, args[act].loc, fargs) ||
+        !fn->rule(s, fn, call, fargs, out))
+      return v_error(call->loc);
+  }
+  out->loc = call->loc;
+  return out;
+}
+
+static Value *eval_call(Sema *s, Node *call, Value *first) {
+  if (first && first->kind == VK_ERROR) return first;
+  const Builtin *b = builtin_find(call->name);
+  Value *r;
+  Binding *local = s->scope ? lookup(s, call->name) : NULL;
+  Node *d = s->decls ? map_get(s->decls, call->name) : NULL;
+  if (local && local->val->kind == VK_CALLABLE) {
+    /* a hyper-parameter naming an activation: layer Block(act = relu) ... act(x) */
+    Node *c = new_node(ND_CALL, call->loc);
+    *c = *call;
+    c->name = local->val->s;
+    return eval_call(s, c, first);
+  }
+  if (local) {
+    error_at(call->name_loc, "'%s' is %s, not a layer or function", call->name,
+             kind_word(local->val));
+    return v_error(call->loc);
+  }
+  if (b) r = call_builtin(s, b, call, first);
+  else if (d && d->kind == ND_LAYER) r = call_layer(s, d, call, first);
+  else if (d && d->kind == ND_MODEL) {
+    error_at(call->name_loc, "'%s' is a model; only layers can be called", call->name);
+    return v_error(call->loc);
+  } else {
+    const char *kinds[] = {
+      [BK_INIT] = "an initializer", [BK_LOSS] = "a loss", [BK_OPTIMIZER] = "an optimizer",
+      [BK_SCHEDULE] = "a learning-rate schedule", [BK_DATA] = "a data source",
+      [BK_METRIC] = "a metric",
+    };
+    for (int k = BK_INIT; k <= BK_METRIC; k++)
+      if (builtin_find_kind(call->name, (BuiltinKind)k)) {
+        error_at(call->name_loc, "'%s' is %s, not a layer or function", call->name, kinds[k]);
+        return v_error(call->loc);
+      }
+    error_at(call->name_loc, "unknown layer or function '%s'%s", call->name,
+             did_you_mean(s, call->name, false, true));
+    return v_error(call->loc);
+  }
+  if (r->kind == VK_TENSOR) {
+    call->typed = true;
+    call->dtype = r->dtype;
+    call->shape = r->shape;
+  }
+  return r;
+}
+
+/* ------------------------------------------------------------- models */
+
+/* A declared tensor type: f32[28, 28, 1] (batched: [N, 28, 28, 1]). */
+static Value *check_type(Sema *s, Node *type, bool batched, DType dflt) {
+  DType dt = dflt;
+  if (type->name) {
+    dt = dtype_from_name(type->name);
+    if (dt == DT_NONE) {
+      error_at(type->name_loc, "unknown element type '%s'; expected f32, f64 or i32", type->name);
+      return v_error(type->loc);
+    }
+  }
+  Shape sh = {0};
+  if (batched) sh.dim[sh.rank++] = DIM_BATCH;
+  if (node_count(type->kids) + sh.rank > NN_MAX_RANK) {
+    error_at(type->loc, "too many dimensions (at most %d)", NN_MAX_RANK);
+    return v_error(type->loc);
+  }
+  for (Node *d = type->kids; d; d = d->next) {
+    Value *v = sema_eval(s, d);
+    if (v->kind == VK_ERROR) return v;
+    if (v->kind == VK_INT && v->batch) {
+      error_at(d->loc, "a declared shape cannot use the batch dimension '%s'", expr_str(d));
+      return v_error(type->loc);
+    }
+    if (v->kind != VK_INT) {
+      wrong_value(s, v, "an integer", "a dimension");
+      return v_error(type->loc);
+    }
+    if (v->i < 1) {
+      error_at(d->loc, "dimension must be at least 1, got %lld", (long long)v->i);
+      return v_error(type->loc);
+    }
+    sh.dim[sh.rank++] = v->i;
+  }
+  if (!check_shape_size(type->loc, dt, sh)) return v_error(type->loc);
+  return v_tensor(dt, sh, type->loc);
+}
+
+/* The layer statement of a sequential model, applied to the previous value. */
+static Value *apply_sequential(Sema *s, Node *e, Value *prev) {
+  Value *in = arena_alloc(sizeof *in);
+  *in = *prev;
+  in->loc = e->loc; /* errors about the implicit input point at this layer */
+  prev = in;
+  switch (e->kind) {
+  case ND_CALL: return eval_call(s, e, prev);
+  case ND_NAME: {
+    Binding *b = lookup(s, e->name);
+    if (b) {
+      error_at(e->loc, "'%s' is a value, not a layer; a statement of its own must be a layer "
+                       "like dense(10)", e->name);
+      return v_error(e->loc);
+    }
+    Node *c = synthetic_call(e);
+    Value *v = eval_call(s, c, prev);
+    e->typed = c->typed, e->dtype = c->dtype, e->shape = c->shape, e->inst = c->inst;
+    return v;
+  }
+  case ND_PIPE: {
+    Value *v = apply_sequential(s, e->lhs, prev);
+    if (v->kind == VK_ERROR) return v;
+    return pipe_into(s, e->rhs, v);
+  }
+  default:
+    error_at(e->loc, "expected a layer, like dense(10) or relu");
+    return v_error(e->loc);
+  }
+}
+
+static void set_type(Node *n, const Value *v) {
+  if (v->kind != VK_TENSOR) return;
+  n->typed = true;
+  n->dtype = v->dtype;
+  n->shape = v->shape;
+}
+
+static void check_model(Sema *s, Node *decl) {
+  ModelInfo *m = arena_alloc(sizeof *m);
+  m->decl = decl;
+  ModelInfo **tail = &s->models;
+  while (*tail) tail = &(*tail)->next;
+  *tail = m;
+  s->scope = NULL;
+  scope_push(s, "", NULL, DT_F32);
+  s->scope->model = m;
+  Value *prev = NULL;
+  int ninputs = 0;
+  for (Node *st = decl->kids; st; st = st->next) {
+    Value *v = NULL;
+    switch (st->kind) {
+    case ND_INPUT:
+      v = check_type(s, st->lhs, true, DT_F32);
+      v->loc = st->name_loc;
+      bind(s, st->name, st->name_loc, v);
+      ninputs++;
+      break;
+    case ND_ASSIGN:
+      v = need_tensor(s, sema_eval(s, st->rhs), arena_printf("'%s'", st->name));
+      bind_value(s, st->name, st->name_loc, v, true);
+      break;
+    case ND_LAYERSTMT:
+      if (!prev) {
+        error_at(st->loc, "layer before any 'input'; a model starts with input x: [shape]");
+        v = v_error(st->loc);
+        break;
+      }
+      m->sequential = true;
+      v = apply_sequential(s, st->rhs, prev);
+      break;
+    case ND_OUTPUT:
+      v = need_tensor(s, sema_eval(s, st->rhs), "an output");
+      if (st->name) bind(s, st->name, st->name_loc, v);
+      if (m->noutputs < (int)(sizeof m->outputs / sizeof m->outputs[0])) m->outputs[m->noutputs++] = st;
+      else error_at(st->loc, "too many outputs (at most 16)");
+      break;
+    case ND_PARAM:
+      error_at(st->loc, "'param' belongs in a layer; a model creates parameters through its "
+                        "layers");
+      break;
+    case ND_RETURN:
+      error_at(st->loc, "'return' belongs in a layer; a model ends with 'output'");
+      break;
+    default:
+      bug("statement %s in a model", nodekind_name(st->kind));
+    }
+    if (v) {
+      set_type(st, v);
+      prev = v;
+      if (!st->next && m->noutputs == 0 && st->kind != ND_INPUT) m->outputs[m->noutputs++] = st;
+    }
+  }
+  if (ninputs == 0) error_at(decl->name_loc, "model '%s' has no 'input'", decl->name);
+  else if (m->noutputs == 0) error_at(decl->name_loc, "model '%s' has no output", decl->name);
+  scope_pop(s);
+}
+
+/* --------------------------------------------------------------- train */
+
+static const char *setting_names[] = {
+  "data", "loss", "optimizer", "epochs", "batch", "metrics", "schedule", "shuffle", "seed",
+  "validation", "stop", "weight_decay",
+};
+
+/* A setting naming a built-in of a kind: `loss mse`, `optimizer adam(lr: 1e-3)`. */
+static bool bind_setting(Sema *s, Node *e, BuiltinKind kind, const char *what, Setting *out) {
+  const Builtin *b = NULL;
+  if (e->kind == ND_NAME || e->kind == ND_CALL) b = builtin_find_kind(e->name, kind);
+  if (!b) {
+    const Builtin *sg = e->kind == ND_NAME || e->kind == ND_CALL ? builtin_suggest(e->name, kind)
+                                                                 : NULL;
+    error_at(e->loc, "unknown %s '%s'; expected one of %s%s", what, expr_str(e),
+             builtin_kind_names(kind), sg ? arena_printf(" (did you mean '%s'?)", sg->name) : "");
+    return false;
+  }
+  out->node = e;
+  out->b = b;
+  out->args = arena_alloc(sizeof(Value) * (size_t)(b->nparams + 1));
+  return bind_args(s, b->name, b->params, b->nparams, e->kind == ND_CALL ? e->kids : NULL, NULL,
+                   e->loc, out->args);
+}
+
+static bool one_value(Node *st) {
+  if (node_count(st->kids) == 1 && !st->when) return true;
+  error_at(st->loc, "'%s' takes one value", st->name);
+  return false;
+}
+
+static bool setting_int(Sema *s, Node *st, int64_t lo, int64_t *out) {
+  if (!one_value(st)) return false;
+  Value *v = sema_eval(s, st->kids);
+  if (v->kind == VK_ERROR) return false;
+  if (v->kind != VK_INT) {
+    wrong_value(s, v, "an integer", arena_printf("'%s'", st->name));
+    return false;
+  }
+  if (v->i < lo) {
+    error_at(v->loc, "'%s' must be at least %lld, got %lld", st->name, (long long)lo,
+             (long long)v->i);
+    return false;
+  }
+  *out = v->i;
+  return true;
+}
+
+static bool setting_float(Sema *s, Node *st, double lo, double hi, double *out) {
+  Value *v = sema_eval(s, st->kids);
+  if (v->kind == VK_ERROR) return false;
+  if (!is_num(v)) {
+    wrong_value(s, v, "a number", arena_printf("'%s'", st->name));
+    return false;
+  }
+  if (num(v) < lo || num(v) >= hi) {
+    error_at(v->loc, "'%s' must be in [%g, %g), got %g", st->name, lo, hi, num(v));
+    return false;
+  }
+  *out = num(v);
+  return true;
+}
+
+static bool metric_listed(TrainInfo *t, const char *name) {
+  if (!strcmp(name, "loss")) return true;
+  for (int i = 0; i < t->nmetrics; i++)
+    if (!strcmp(t->metrics[i]->name, name)) return true;
+  return false;
+}
+
+static void check_stop(Sema *s, TrainInfo *t, Node *st) {
+  Node *c = st->kids;
+  if (!st->when || node_count(c) != 1 || c->kind != ND_COMPARE || c->lhs->kind != ND_NAME) {
+    error_at(st->loc, "expected a stop rule like: stop when loss < 0.05");
+    return;
+  }
+  const char *m = c->lhs->name;
+  bool val = !strncmp(m, "val_", 4);
+  const char *base = val ? m + 4 : m;
+  if (!metric_listed(t, base)) {
+    error_at(c->lhs->loc, "the stop rule watches '%s', which is not measured; use loss%s or add "
+                          "it to 'metrics'", m, t->nmetrics ? ", val_loss" : "");
+    return;
+  }
+  if (val && t->validation == 0 && !t->validation_data.b) {
+    error_at(c->lhs->loc, "the stop rule watches '%s' but there is no 'validation' set", m);
+    return;
+  }
+  Value *v = sema_eval(s, c->rhs);
+  if (v->kind == VK_ERROR) return;
+  if (!is_num(v)) {
+    wrong_value(s, v, "a number", "the stop threshold");
+    return;
+  }
+  t->has_stop = true;
+  t->stop_metric = m;
+  t->stop_op = c->op;
+  t->stop_value = num(v);
+}
+
+static void check_loss_fits(TrainInfo *t, Node *out) {
+  if (!out || !out->typed || !t->loss.b) return;
+  const char *name = t->loss.b->name;
+  Shape sh = out->shape;
+  bool categorical = !strcmp(name, "categorical_crossentropy") ||
+                     !strcmp(name, "sparse_categorical_crossentropy");
+  if (categorical && (sh.rank < 2 || sh.dim[sh.rank - 1] < 2)) {
+    error_at(t->loss.node->loc, "'%s' needs a class axis of at least 2 in the model's output, "
+                                "which is %s", name, type_str(out->dtype, sh));
+    note_at(out->loc, "the output is computed here");
+  }
+  if (out->dtype == DT_I32)
+    error_at(t->loss.node->loc, "'%s' needs a floating-point output, got %s", name,
+             type_str(out->dtype, sh));
+}
+
+static void check_train(Sema *s, Node *decl) {
+  Node *target = map_get(s->decls, decl->name);
+  if (!target || target->kind != ND_MODEL) {
+    const char *sg = "";
+    if (!target) {
+      Suggest g = {.name = decl->name, .best_d = 1000};
+      for (Node *d = s->prog->decls; d; d = d->next)
+        if (d->kind == ND_MODEL) consider(&g, d->name);
+      if (g.best) sg = arena_printf("; did you mean '%s'?", g.best);
+    }
+    error_at(decl->name_loc, "'train' names %s '%s'%s", target ? "a layer, not a model:" : "no model",
+             decl->name, sg);
+    return;
+  }
+  TrainInfo *t = arena_alloc(sizeof *t);
+  t->decl = decl;
+  t->epochs = 1;
+  t->batch = 32;
+  t->shuffle = true;
+  for (ModelInfo *m = s->models; m; m = m->next)
+    if (m->decl == target) t->model = m;
+  for (TrainInfo *o = s->trains; o; o = o->next)
+    if (o->model == t->model) {
+      error_at(decl->name_loc, "model '%s' has a second 'train' block", decl->name);
+      note_at(o->decl->name_loc, "the first one is here");
+      return;
+    }
+  TrainInfo **tail = &s->trains;
+  while (*tail) tail = &(*tail)->next;
+  *tail = t;
+  s->scope = NULL;
+  scope_push(s, "", NULL, DT_F32);
+
+  Map *seen = map_new();
+  Node *stop = NULL;
+  for (Node *st = decl->kids; st; st = st->next) {
+    const char *key = st->name;
+    bool known = false;
+    for (size_t i = 0; i < sizeof setting_names / sizeof *setting_names; i++)
+      if (!strcmp(key, setting_names[i])) known = true;
+    if (!known) {
+      Suggest g = {.name = key, .best_d = 1000};
+      for (size_t i = 0; i < sizeof setting_names / sizeof *setting_names; i++)
+        consider(&g, setting_names[i]);
+      error_at(st->name_loc, "unknown setting '%s'%s", key,
+               g.best ? arena_printf("; did you mean '%s'?", g.best) : "");
+      continue;
+    }
+    Node *old = map_get(seen, key);
+    if (old) {
+      error_at(st->name_loc, "'%s' is set twice", key);
+      note_at(old->name_loc, "first set here");
+      continue;
+    }
+    map_put(seen, key, st);
+    if (st->when && strcmp(key, "stop") != 0) {
+      error_at(st->loc, "only 'stop' takes a 'when' rule");
+      continue;
+    }
+    if (!strcmp(key, "data")) {
+      if (one_value(st)) bind_setting(s, st->kids, BK_DATA, "data source", &t->data);
+    } else if (!strcmp(key, "loss")) {
+      if (one_value(st)) bind_setting(s, st->kids, BK_LOSS, "loss", &t->loss);
+    } else if (!strcmp(key, "optimizer")) {
+      if (one_value(st)) bind_setting(s, st->kids, BK_OPTIMIZER, "optimizer", &t->optimizer);
+    } else if (!strcmp(key, "epochs")) {
+      setting_int(s, st, 0, &t->epochs);
+    } else if (!strcmp(key, "batch")) {
+      setting_int(s, st, 1, &t->batch);
+    } else if (!strcmp(key, "seed")) {
+      setting_int(s, st, 0, &t->seed);
+    } else if (!strcmp(key, "metrics")) {
+      for (Node *m = st->kids; m; m = m->next) {
+        const Builtin *b = m->kind == ND_NAME ? builtin_find_kind(m->name, BK_METRIC) : NULL;
+        if (!b) {
+          error_at(m->loc, "unknown metric '%s'; expected one of %s", expr_str(m),
+                   builtin_kind_names(BK_METRIC));
+        } else if (t->nmetrics < 8) {
+          t->metrics[t->nmetrics++] = b;
+        }
+      }
+    } else if (!strcmp(key, "schedule")) {
+      for (Node *e = st->kids; e; e = e->next)
+        if (t->nschedules < 4)
+          bind_setting(s, e, BK_SCHEDULE, "schedule", &t->schedules[t->nschedules++]);
+    } else if (!strcmp(key, "shuffle")) {
+      if (!one_value(st)) continue;
+      Value *v = sema_eval(s, st->kids);
+      if (v->kind != VK_BOOL) wrong_value(s, v, "true or false", "'shuffle'");
+      else t->shuffle = v->i;
+    } else if (!strcmp(key, "validation")) {
+      if (!one_value(st)) continue;
+      if (st->kids->kind == ND_CALL)
+        bind_setting(s, st->kids, BK_DATA, "data source", &t->validation_data);
+      else
+        setting_float(s, st, 0, 1, &t->validation);
+    } else if (!strcmp(key, "weight_decay")) {
+      if (one_value(st)) setting_float(s, st, 0, 1, &t->weight_decay);
+    } else if (!strcmp(key, "stop")) {
+      stop = st;
+    }
+  }
+  if (stop) check_stop(s, t, stop);
+  if (!map_get(seen, "loss")) error_at(decl->name_loc, "'train' block has no 'loss'");
+  if (!map_get(seen, "optimizer")) error_at(decl->name_loc, "'train' block has no 'optimizer'");
+  if (t->model) {
+    if (t->model->noutputs > 1)
+      error_at(decl->name_loc, "model '%s' has %d outputs; training supports one", decl->name,
+               t->model->noutputs);
+    else if (t->model->noutputs == 1)
+      check_loss_fits(t, t->model->outputs[0]);
+  }
+  scope_pop(s);
+}
+
+/* ---------------------------------------------------------------- all */
+
+static void check_layer_header(Sema *s, Node *layer) {
+  Map *names = map_new();
+  for (Node *p = layer->inputs; p; p = p->next) {
+    Node *old = map_get(names, p->name);
+    if (old) {
+      error_at(p->name_loc, "duplicate parameter '%s' of layer '%s'", p->name, layer->name);
+      continue;
+    }
+    map_put(names, p->name, p);
+    if (p->rhs) error_at(p->rhs->loc, "tensor input '%s' cannot have a default", p->name);
+  }
+  for (Node *h = layer->lhs; h; h = h->next) {
+    if (map_get(names, h->name)) {
+      error_at(h->name_loc, "duplicate parameter '%s' of layer '%s'", h->name, layer->name);
+      continue;
+    }
+    map_put(names, h->name, h);
+    if (h->lhs) error_at(h->lhs->loc, "hyper-parameter '%s' cannot have a shape; tensor inputs "
+                                      "go in the second ( )", h->name);
+  }
+  if (!layer->inputs) error_at(layer->name_loc, "layer '%s' takes no tensor input", layer->name);
+  (void)s;
+}
+
+bool sema_check(Sema *s, Program *prog) {
+  builtins_init();
+  int errors_before = diag.errors;
+  s->prog = prog;
+  s->decls = map_new();
+  for (Node *d = prog->decls; d; d = d->next) {
+    if (d->kind == ND_IMPORT || d->kind == ND_TRAIN) continue;
+    Node *old = map_get(s->decls, d->name);
+    if (old) {
+      error_at(d->name_loc, "redefinition of '%s'", d->name);
+      note_at(old->name_loc, "'%s' was defined here", d->name);
+      continue;
+    }
+    if (builtin_find(d->name)) {
+      error_at(d->name_loc, "'%s' is a built-in %s and cannot be redefined", d->name,
+               builtin_find(d->name)->kind == BK_LAYER ? "layer" : "function");
+      continue;
+    }
+    map_put(s->decls, d->name, d);
+  }
+  for (Node *d = prog->decls; d; d = d->next)
+    if (d->kind == ND_LAYER && map_get(s->decls, d->name) == d) check_layer_header(s, d);
+  for (Node *d = prog->decls; d; d = d->next)
+    if (d->kind == ND_MODEL && map_get(s->decls, d->name) == d) check_model(s, d);
+  for (Node *d = prog->decls; d; d = d->next)
+    if (d->kind == ND_TRAIN) check_train(s, d);
+  s->scope = NULL;
+  return diag.errors == errors_before;
+}

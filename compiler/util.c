@@ -1,0 +1,222 @@
+/* util.c — compiler memory, strings and source files.
+ *
+ * All compiler memory comes from one bump arena, freed at once by
+ * arena_free_all (the fuzzer calls it between inputs). Running out of memory
+ * is reported and exits with status 1 — it is never a crash.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "nnc.h"
+
+typedef struct Chunk Chunk;
+struct Chunk {
+  Chunk *next;
+  size_t used, size;
+  max_align_t data[];
+};
+
+static Chunk *chunks, *perm_chunks, **cur = &chunks;
+
+/* Between these two calls allocations outlive arena_free_all (the built-in
+ * table is made once per process). */
+void arena_permanent(bool on) {
+  cur = on ? &perm_chunks : &chunks;
+}
+
+void *arena_alloc(size_t n) {
+  Chunk *chunks = *cur;
+  n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
+  if (!chunks || chunks->size - chunks->used < n) {
+    size_t size = n > (1 << 20) ? n : (1 << 20);
+    Chunk *c = malloc(sizeof *c + size);
+    if (!c) {
+      fprintf(stderr, "nnc: error: out of memory\n");
+      exit(1);
+    }
+    c->next = chunks;
+    c->used = 0;
+    c->size = size;
+    chunks = *cur = c;
+  }
+  void *p = (char *)chunks->data + chunks->used;
+  chunks->used += n;
+  memset(p, 0, n);
+  return p;
+}
+
+void arena_free_all(void) {
+  while (chunks) {
+    Chunk *next = chunks->next;
+    free(chunks);
+    chunks = next;
+  }
+}
+
+char *arena_strndup(const char *s, size_t n) {
+  char *p = arena_alloc(n + 1);
+  memcpy(p, s, n);
+  p[n] = '\0';
+  return p;
+}
+
+char *arena_strdup(const char *s) {
+  return arena_strndup(s, strlen(s));
+}
+
+char *arena_printf(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  char *p = arena_alloc((size_t)n + 1);
+  va_start(ap, fmt);
+  vsnprintf(p, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  return p;
+}
+
+static const char *dir_of(const char *path) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) return ".";
+  if (slash == path) return "/";
+  return arena_strndup(path, (size_t)(slash - path));
+}
+
+SrcFile *source_from_memory(const char *path, const char *data, size_t len) {
+  SrcFile *f = arena_alloc(sizeof *f);
+  f->path = arena_strdup(path);
+  f->dir = dir_of(path);
+  f->text = arena_strndup(data, len);
+  f->len = len;
+  return f;
+}
+
+SrcFile *read_source(const char *path) {
+  bool is_stdin = strcmp(path, "-") == 0;
+  FILE *fp = is_stdin ? stdin : fopen(path, "rb");
+  if (!fp) return NULL;
+  size_t cap = 4096, len = 0;
+  char *buf = malloc(cap);
+  if (!buf) {
+    errno = ENOMEM;
+    goto fail;
+  }
+  for (;;) {
+    if (len == cap) {
+      cap *= 2;
+      char *nb = realloc(buf, cap);
+      if (!nb) {
+        errno = ENOMEM;
+        goto fail;
+      }
+      buf = nb;
+    }
+    size_t got = fread(buf + len, 1, cap - len, fp);
+    len += got;
+    if (len > NN_MAX_SOURCE) {
+      errno = EFBIG;
+      goto fail;
+    }
+    if (got == 0) {
+      if (ferror(fp)) goto fail;
+      break;
+    }
+  }
+  if (!is_stdin) fclose(fp);
+  SrcFile *f = source_from_memory(is_stdin ? "<stdin>" : path, buf, len);
+  if (is_stdin) f->dir = ".";
+  free(buf);
+  return f;
+fail: {
+  int e = errno;
+  free(buf);
+  if (!is_stdin) fclose(fp);
+  errno = e ? e : EIO;
+  return NULL;
+}
+}
+
+/* Levenshtein distance, for "did you mean"; names are short. */
+int edit_distance(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  if (la > 64 || lb > 64) return 1000;
+  int row[65];
+  for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
+  for (size_t i = 1; i <= la; i++) {
+    int diag = row[0];
+    row[0] = (int)i;
+    for (size_t j = 1; j <= lb; j++) {
+      int up = row[j];
+      int best = diag + (a[i - 1] != b[j - 1]);
+      if (row[j] + 1 < best) best = row[j] + 1;
+      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+      row[j] = best;
+      diag = up;
+    }
+  }
+  return row[lb];
+}
+
+/* ------------------------------------------------------------- hash map */
+
+typedef struct Entry {
+  const char *key;
+  void *val;
+  int order;
+} Entry;
+
+struct Map {
+  Entry *slots;
+  int cap, len;
+};
+
+Map *map_new(void) {
+  Map *m = arena_alloc(sizeof *m);
+  m->cap = 16;
+  m->slots = arena_alloc(sizeof(Entry) * (size_t)m->cap);
+  return m;
+}
+
+static uint64_t hash_str(const char *s) {
+  uint64_t h = 1469598103934665603u; /* FNV-1a */
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211u;
+  return h;
+}
+
+static Entry *find_slot(Entry *slots, int cap, const char *key) {
+  for (uint64_t i = hash_str(key);; i++) {
+    Entry *e = &slots[i & (uint64_t)(cap - 1)];
+    if (!e->key || !strcmp(e->key, key)) return e;
+  }
+}
+
+void *map_get(Map *m, const char *key) {
+  Entry *e = find_slot(m->slots, m->cap, key);
+  return e->key ? e->val : NULL;
+}
+
+void map_put(Map *m, const char *key, void *val) {
+  if (2 * (m->len + 1) > m->cap) {
+    int cap = m->cap * 2;
+    Entry *slots = arena_alloc(sizeof(Entry) * (size_t)cap);
+    for (int i = 0; i < m->cap; i++)
+      if (m->slots[i].key) *find_slot(slots, cap, m->slots[i].key) = m->slots[i];
+    m->slots = slots;
+    m->cap = cap;
+  }
+  Entry *e = find_slot(m->slots, m->cap, key);
+  if (!e->key) {
+    e->key = key;
+    e->order = m->len++;
+  }
+  e->val = val;
+}
+
+void map_each(Map *m, void (*fn)(const char *key, void *val, void *ctx), void *ctx) {
+  Entry **order = arena_alloc(sizeof(Entry *) * (size_t)(m->len + 1));
+  for (int i = 0; i < m->cap; i++)
+    if (m->slots[i].key) order[m->slots[i].order] = &m->slots[i];
+  for (int i = 0; i < m->len; i++) fn(order[i]->key, order[i]->val, ctx);
+}

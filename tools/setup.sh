@@ -1,0 +1,51 @@
+#!/bin/sh
+# tools/setup.sh demo|test — set up a fresh Debian 12 machine, build nnc, and
+# run the demo (check the bundled seed models and print their layer shapes)
+# or the whole test suite.
+#
+# Installs missing packages with apt-get when run as root; otherwise it names
+# what is missing and stops. The test suite is built twice: with the system
+# compiler (warnings are errors) and with clang under AddressSanitizer and
+# UndefinedBehaviorSanitizer, which also builds the libFuzzer target.
+set -eu
+cd "$(dirname "$0")/.."
+what=${1:-demo}
+
+packages="cmake make gcc flex bison clang llvm-dev libomp-dev libclang-rt-dev diffutils"
+missing=""
+for p in $packages; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "tools/setup.sh: missing packages:$missing" >&2
+    echo "install them with: sudo apt-get install$missing" >&2
+    exit 1
+  fi
+  echo "installing:$missing"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+fi
+
+jobs=$(nproc 2>/dev/null || echo 2)
+cmake -S . -B build -DNNC_WERROR=ON >/dev/null
+cmake --build build -j "$jobs"
+
+case $what in
+  demo)
+    for f in examples/seed_mlp.nn examples/seed_cnn.nn; do
+      echo "== nnc --emit=ast $f"
+      build/nnc --emit=ast "$f"
+    done
+    ;;
+  test)
+    CC=clang cmake -S . -B build-asan -DNNC_WERROR=ON -DNNC_SANITIZE=ON >/dev/null
+    cmake --build build-asan -j "$jobs"
+    ctest --test-dir build --output-on-failure -j "$jobs"
+    ctest --test-dir build-asan --output-on-failure -j "$jobs"
+    ;;
+  *)
+    echo "usage: tools/setup.sh demo|test" >&2
+    exit 2
+    ;;
+esac
