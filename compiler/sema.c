@@ -1116,7 +1116,7 @@ static void check_model(Sema *s, Node *decl) {
   scope_push(s, "", NULL, DT_F32);
   s->scope->model = m;
   Value *prev = NULL;
-  int ninputs = 0;
+  int ninputs = 0, errors_before = diag.errors;
   for (Node *st = decl->kids; st; st = st->next) {
     Value *v = NULL;
     switch (st->kind) {
@@ -1162,7 +1162,8 @@ static void check_model(Sema *s, Node *decl) {
     }
   }
   if (ninputs == 0) error_at(decl->name_loc, "model '%s' has no 'input'", decl->name);
-  else if (m->noutputs == 0) error_at(decl->name_loc, "model '%s' has no output", decl->name);
+  else if (m->noutputs == 0 && diag.errors == errors_before)
+    error_at(decl->name_loc, "model '%s' has no output", decl->name);
   scope_pop(s);
 }
 

@@ -82,7 +82,7 @@ static void yyerror(Loc *loc, yyscan_t scanner, ParseCtx *ctx, const char *msg);
 program
   : %empty
   | program NEWLINE
-  | program decl NEWLINE         { $2->next = ctx->decls; ctx->decls = $2; }
+  | program decl NEWLINE         { if ($2) $2->next = ctx->decls, ctx->decls = $2; }
   | program error NEWLINE        { yyerrok; }
   ;
 
@@ -99,6 +99,7 @@ layer_decl
                                  { $$ = ast_layer(@$, $2, @2, NULL, $4, $6, $8); }
   | LAYER IDENT '(' lparams_opt ')' '(' lparams_opt ')' ret_opt nl_opt block
                                  { $$ = ast_layer(@$, $2, @2, $4, $7, $9, $11); }
+  | LAYER error block            { $$ = NULL; }
   ;
 
 ret_opt
@@ -124,13 +125,16 @@ lparam
   | IDENT ':' type               { $$ = ast_stmt(ND_INPUT, @$, $1, @1, $3, NULL); }
   ;
 
+/* A bad header is skipped up to its block, which is then parsed as usual. */
 model_decl
   : MODEL IDENT nl_opt block     { $$ = ast_decl(ND_MODEL, @$, $2, @2, $4); }
+  | MODEL error block            { $$ = NULL; }
   ;
 
 train_decl
   : TRAIN IDENT nl_opt '{' settings '}'
                                  { $$ = ast_decl(ND_TRAIN, @$, $2, @2, node_reverse($5)); }
+  | TRAIN error '{' settings '}' { $$ = NULL; }
   ;
 
 nl_opt
