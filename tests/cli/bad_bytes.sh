@@ -1,0 +1,43 @@
+# Whatever the input bytes, nnc ends with a diagnostic and exit 1: never a
+# crash (status >= 128), a hang, or unbounded memory.
+. "$(dirname "$0")/../cli_lib.sh"
+
+check_file() {
+  timeout 20 "$nnc" -fsyntax-only "$1" >"$tmp/out" 2>"$tmp/err"
+  rc=$?
+  [ $rc -eq 1 ] || fail "$2: exit status $rc, expected 1"
+  [ -s "$tmp/err" ] || fail "$2: no diagnostic"
+}
+
+# pseudo-random bytes from a fixed linear congruential sequence
+awk 'BEGIN { x = 12345; for (i = 0; i < 20000; i++) { x = (x * 1103515245 + 12345) % 2147483648;
+     printf "%c", int(x / 65536) % 256 } }' > "$tmp/random.nn"
+check_file "$tmp/random.nn" "random bytes"
+
+head -c 5000 /dev/zero > "$tmp/zeros.nn"
+check_file "$tmp/zeros.nn" "NUL bytes"
+
+# every prefix of a real program
+f=$src/examples/residual.nn
+n=$(wc -c < "$f")
+i=1
+while [ $i -lt "$n" ]; do
+  head -c $i "$f" > "$tmp/prefix.nn"
+  timeout 20 "$nnc" -fsyntax-only "$tmp/prefix.nn" >/dev/null 2>&1
+  rc=$?
+  [ $rc -le 1 ] || fail "prefix of $i bytes: exit status $rc"
+  i=$((i + 37))
+done
+
+# a file over the 16 MiB limit is refused before it is parsed
+head -c 17000000 /dev/zero | tr '\0' '#' > "$tmp/big.nn"
+check_file "$tmp/big.nn" "17 MB file"
+has "$tmp/err" "file too large"
+
+# one very long line of tokens is not quadratic
+awk 'BEGIN { printf "model M {\n  input x: [4]\n  y = x"; for (i = 0; i < 100000; i++) printf " + x";
+     printf "\n  output y\n}\n" }' > "$tmp/long.nn"
+timeout 20 "$nnc" -fsyntax-only "$tmp/long.nn" > "$tmp/out" 2>&1
+rc=$?
+[ $rc -le 1 ] || fail "100000-term expression: exit status $rc"
+finish

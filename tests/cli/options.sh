@@ -1,0 +1,52 @@
+# The driver's options: help, version, -fsyntax-only, --emit, -o, -d, usage errors.
+. "$(dirname "$0")/../cli_lib.sh"
+ex=$src/examples
+
+expect 0 "$nnc" --help
+has "$tmp/out" "usage: nnc [options] FILE.nn"
+has "$tmp/out" "-fsyntax-only"
+expect 0 "$nnc" --version
+has "$tmp/out" "nnc 0.1.0"
+expect 0 "$nnc" --help-builtins
+has "$tmp/out" "conv2d(x, filters, kernel, stride = 1, padding = valid"
+
+# checking produces nothing on success
+expect 0 "$nnc" -fsyntax-only "$ex/seed_cnn.nn"
+[ -s "$tmp/out" ] || [ -s "$tmp/err" ] && fail "-fsyntax-only printed something"
+expect 0 "$nnc" "$ex/seed_cnn.nn"
+
+# --emit=ast to standard output and to a file give the golden dump
+expect 0 "$nnc" --emit=ast "$ex/seed_mlp.nn"
+cmp -s "$tmp/out" "$src/tests/ast/seed_mlp.ast" || fail "--emit=ast differs from tests/ast/seed_mlp.ast"
+expect 0 "$nnc" --emit=ast "$ex/seed_mlp.nn" -o "$tmp/m.ast"
+cmp -s "$tmp/m.ast" "$src/tests/ast/seed_mlp.ast" || fail "-o m.ast differs from the golden dump"
+expect 0 "$nnc" "$ex/seed_mlp.nn" -o "$tmp/n.ast"
+cmp -s "$tmp/n.ast" "$src/tests/ast/seed_mlp.ast" || fail "'-o n.ast' did not choose --emit=ast"
+
+# -d dumps to standard error after the named stages
+expect 0 "$nnc" -d PS -fsyntax-only "$ex/seed_mlp.nn"
+has "$tmp/err" "(model SeedMLP"
+has "$tmp/err" "(layer-stmt = dense(10, activation: relu))"
+has "$tmp/err" "model SeedMLP (sequential)"
+
+# usage errors: exit 1 with a message naming the problem
+expect 1 "$nnc"
+has "$tmp/err" "nnc: error: no input file"
+expect 1 "$nnc" --frobnicate "$ex/seed_mlp.nn"
+has "$tmp/err" "unknown option '--frobnicate'"
+expect 1 "$nnc" "$ex/seed_mlp.nn" "$ex/seed_cnn.nn"
+has "$tmp/err" "more than one input file"
+expect 1 "$nnc" --emit=exe "$ex/seed_mlp.nn"
+has "$tmp/err" "unknown --emit kind 'exe'"
+expect 1 "$nnc" -d Q "$ex/seed_mlp.nn"
+has "$tmp/err" "unknown dump letter 'Q'"
+expect 1 "$nnc" "$ex/seed_mlp.nn" -o
+has "$tmp/err" "'-o' needs a file name"
+expect 1 "$nnc" "$ex/seed_mlp.nn" -o "$tmp/model.so"
+has "$tmp/err" "cannot build"
+[ -e "$tmp/model.so" ] && fail "a failed build left $tmp/model.so"
+expect 1 "$nnc" "$tmp/does-not-exist.nn"
+has "$tmp/err" "nnc: error: cannot read '$tmp/does-not-exist.nn': No such file or directory"
+expect 1 "$nnc" --emit=ast "$ex/seed_mlp.nn" -o "$tmp/no/such/dir/out.ast"
+has "$tmp/err" "cannot write"
+finish
