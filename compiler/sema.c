@@ -671,8 +671,11 @@ static bool convert(Sema *s, const BParam *p, const char *callee, Node *n, Value
 }
 
 static bool check_init(Sema *s, const Node *n, Value *v, const char *what) {
+  /* an initializer passed through a hyper-parameter: the expression it came from */
+  Binding *bound = n->kind == ND_NAME && s->scope ? lookup(s, n->name) : NULL;
+  if (bound && bound->val->call) n = bound->val->call;
+  v->call = n;
   const char *name = n->kind == ND_NAME || n->kind == ND_CALL ? n->name : NULL;
-  if (v->kind == VK_CALLABLE && v->s) name = v->s; /* an initializer passed through a hyper-parameter */
   const Builtin *b = name ? builtin_find_kind(name, BK_INIT) : NULL;
   if (!b) {
     const Builtin *sg = name ? builtin_suggest(name, BK_INIT) : NULL;
@@ -785,7 +788,6 @@ static bool bind_args(Sema *s, const char *callee, const BParam *ps, int np, Nod
     ok = convert(s, &ps[i], callee, d, &out[i]) && ok;
     s->scope = sc;
     d->loc = saved;
-    out[i].call = NULL;
   }
   return ok;
 }
@@ -860,10 +862,12 @@ static Value *check_layer_body(Sema *s, Node *layer) {
       }
       Value init = {0};
       if (st->rhs && !check_init(s, st->rhs, &init, arena_printf("the initializer of '%s'",
-                                                                   st->name)))
+                                                                   st->name))) {
+        bind(s, st->name, st->name_loc, v_error(st->loc));
         break;
+      }
       if (bind(s, st->name, st->name_loc, t))
-        add_param(s, st->name, t->dtype, t->shape, NULL, st->rhs, true, st->loc);
+        add_param(s, st->name, t->dtype, t->shape, init.s, init.call, true, st->loc);
       break;
     }
     case ND_ASSIGN:
