@@ -24,39 +24,39 @@
 /* ---------------------------------------------------------- shape rules */
 
 /* The bound argument named `name` (a typo here is a compiler bug). */
-static Value *arg(const Builtin *b, Value *a, const char *name) {
+static Val *arg(const Builtin *b, Val *a, const char *name) {
   for (int i = 0; i < b->nparams; i++)
     if (!strcmp(b->params[i].name, name)) return &a[i];
   bug("'%s' has no parameter '%s'", b->name, name);
 }
 
-static bool add_weight(Sema *s, const char *name, DType dt, Shape sh, const Value *init,
+static bool add_weight(Sema *s, const char *name, DType dt, Shape sh, const Val *init,
                        Loc loc) {
   return add_param(s, name, dt, sh, init->s, init->call, true, loc);
 }
 
-static Value *tensor_out(Value *out, DType dt, Shape sh) {
+static Val *tensor_out(Val *out, DType dt, Shape sh) {
   out->kind = VK_TENSOR;
   out->dtype = dt;
   out->shape = sh;
   return out;
 }
 
-static bool need_float(const Builtin *b, Value *x) {
+static bool need_float(const Builtin *b, Val *x) {
   if (x->dtype == DT_F32 || x->dtype == DT_F64) return true;
   error_at(x->loc, "'%s' needs a floating-point tensor, got %s", b->name,
            type_str(x->dtype, x->shape));
   return false;
 }
 
-static bool need_rank(const Builtin *b, Value *x, int lo, const char *what) {
+static bool need_rank(const Builtin *b, Val *x, int lo, const char *what) {
   if (x->shape.rank >= lo) return true;
   error_at(x->loc, "'%s' needs %s, got %s", b->name, what, type_str(x->dtype, x->shape));
   return false;
 }
 
 /* The feature (last) dimension, which must be a known size. */
-static bool last_dim(const Builtin *b, Value *x, int64_t *k) {
+static bool last_dim(const Builtin *b, Val *x, int64_t *k) {
   if (!need_rank(b, x, 1, "a tensor with a feature dimension")) return false;
   *k = x->shape.dim[x->shape.rank - 1];
   if (*k != DIM_BATCH) return true;
@@ -66,7 +66,7 @@ static bool last_dim(const Builtin *b, Value *x, int64_t *k) {
 }
 
 /* An `ints` argument as two values (height, width). */
-static bool ints2(Value *v, int64_t out[2], const char *what) {
+static bool ints2(Val *v, int64_t out[2], const char *what) {
   if (v->kind == VK_INT) {
     out[0] = out[1] = v->i;
     return true;
@@ -86,7 +86,7 @@ static Shape shape1(int64_t d) {
   return s;
 }
 
-static bool rule_elementwise(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+static bool rule_elementwise(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   (void)s; (void)call;
   if (!need_float(b, &a[0])) return false;
   tensor_out(out, a[0].dtype, a[0].shape);
@@ -94,7 +94,7 @@ static bool rule_elementwise(Sema *s, const Builtin *b, Node *call, Value *a, Va
 }
 
 /* Normalizes a possibly negative axis of x; reports it when out of range. */
-static bool norm_axis(Value *x, int64_t axis, Loc loc, int *out) {
+static bool norm_axis(Val *x, int64_t axis, Loc loc, int *out) {
   int r = x->shape.rank;
   if (axis < -r || axis >= r) {
     error_at(loc, "axis %lld is out of range for %s (rank %d)", (long long)axis,
@@ -105,21 +105,21 @@ static bool norm_axis(Value *x, int64_t axis, Loc loc, int *out) {
   return true;
 }
 
-static bool rule_softmax(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+static bool rule_softmax(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   int axis;
   if (!rule_elementwise(s, b, call, a, out)) return false;
   if (!need_rank(b, &a[0], 1, "a tensor of rank 1 or more")) return false;
   return norm_axis(&a[0], a[1].i, a[1].loc, &axis);
 }
 
-static bool rule_dropout(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+static bool rule_dropout(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   return rule_elementwise(s, b, call, a, out);
 }
 
 /* sum/mean/max(x, axis, keepdims): axis none reduces every axis. */
-static bool rule_reduce(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+static bool rule_reduce(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   (void)s; (void)call;
-  Value *x = &a[0];
+  Val *x = &a[0];
   if (strcmp(b->name, "max") != 0 && !need_float(b, x)) return false;
   bool drop[NN_MAX_RANK] = {0};
   if (a[1].kind == VK_NONE) {
@@ -127,7 +127,7 @@ static bool rule_reduce(Sema *s, const Builtin *b, Node *call, Value *a, Value *
   } else {
     int n = a[1].kind == VK_LIST ? a[1].nitems : 1;
     for (int k = 0; k < n; k++) {
-      Value *ax = a[1].kind == VK_LIST ? &a[1].items[k] : &a[1];
+      Val *ax = a[1].kind == VK_LIST ? &a[1].items[k] : &a[1];
       int i;
       if (!norm_axis(x, ax->i, ax->loc, &i)) return false;
       if (drop[i]) {
@@ -146,7 +146,7 @@ static bool rule_reduce(Sema *s, const Builtin *b, Node *call, Value *a, Value *
   return true;
 }
 
-static bool rule_argmax(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+static bool rule_argmax(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   (void)s; (void)call;
   int axis;
   if (!need_rank(b, &a[0], 1, "a tensor of rank 1 or more")) return false;
@@ -159,7 +159,7 @@ static bool rule_argmax(Sema *s, const Builtin *b, Node *call, Value *a, Value *
 }
 
 /* flatten(x): [N, a, b, ...] -> [N, a*b*...]; an unbatched tensor -> [a*b*...]. */
-static bool rule_flatten(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+static bool rule_flatten(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   (void)s; (void)b; (void)call;
   Shape in = a[0].shape, rest = {0}, sh = {0};
   bool batched = in.rank > 0 && in.dim[0] == DIM_BATCH;
@@ -177,7 +177,7 @@ static bool rule_flatten(Sema *s, const Builtin *b, Node *call, Value *a, Value 
 
 /* reshape(x, shape): the shape of one sample for batched tensors (as Keras's
  * Reshape), of the whole tensor otherwise; one entry may be -1. */
-static bool rule_reshape(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+static bool rule_reshape(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   (void)s; (void)b; (void)call;
   Shape in = a[0].shape, rest = {0}, sh = {0};
   bool batched = in.rank > 0 && in.dim[0] == DIM_BATCH;
@@ -191,7 +191,7 @@ static bool rule_reshape(Sema *s, const Builtin *b, Node *call, Value *a, Value 
     return false;
   }
   for (int i = 0; i < a[1].nitems; i++) {
-    Value *d = &a[1].items[i];
+    Val *d = &a[1].items[i];
     if (d->i == -1 && infer < 0) {
       infer = sh.rank;
     } else if (d->i < 1) {
@@ -223,7 +223,7 @@ static bool rule_reshape(Sema *s, const Builtin *b, Node *call, Value *a, Value 
 
 /* transpose(x, perm): perm over all axes; the batch axis stays first.
  * Without perm, the axes after the batch axis are reversed. */
-static bool rule_transpose(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+static bool rule_transpose(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   (void)s; (void)b; (void)call;
   Shape in = a[0].shape, sh = in;
   bool batched = in.rank > 0 && in.dim[0] == DIM_BATCH;
@@ -239,7 +239,7 @@ static bool rule_transpose(Sema *s, const Builtin *b, Node *call, Value *a, Valu
   }
   bool used[NN_MAX_RANK] = {0};
   for (int i = 0; i < n; i++) {
-    Value *ax = a[1].kind == VK_LIST ? &a[1].items[i] : &a[1];
+    Val *ax = a[1].kind == VK_LIST ? &a[1].items[i] : &a[1];
     int k;
     if (!norm_axis(&a[0], ax->i, ax->loc, &k)) return false;
     if (used[k]) {
@@ -257,14 +257,14 @@ static bool rule_transpose(Sema *s, const Builtin *b, Node *call, Value *a, Valu
   return true;
 }
 
-static bool rule_concat(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+static bool rule_concat(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   (void)s; (void)b;
-  Value *xs = &a[0];
+  Val *xs = &a[0];
   if (xs->nitems < 1) {
     error_at(call->loc, "'concat' needs at least one tensor");
     return false;
   }
-  Value *x0 = &xs->items[0];
+  Val *x0 = &xs->items[0];
   int axis;
   if (!norm_axis(x0, a[1].i, a[1].loc, &axis)) return false;
   if (x0->shape.dim[axis] == DIM_BATCH) {
@@ -273,7 +273,7 @@ static bool rule_concat(Sema *s, const Builtin *b, Node *call, Value *a, Value *
   }
   Shape sh = x0->shape;
   for (int k = 1; k < xs->nitems; k++) {
-    Value *x = &xs->items[k];
+    Val *x = &xs->items[k];
     bool ok = x->dtype == x0->dtype && x->shape.rank == x0->shape.rank;
     for (int i = 0; ok && i < sh.rank; i++)
       if (i != axis && x->shape.dim[i] != x0->shape.dim[i]) ok = false;
@@ -294,7 +294,7 @@ static bool rule_concat(Sema *s, const Builtin *b, Node *call, Value *a, Value *
 
 /* slice(x, axis, start, end): elements start..end-1 along one axis; negative
  * positions count from the end, as in Python. */
-static bool rule_slice(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+static bool rule_slice(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   (void)s; (void)b; (void)call;
   int axis;
   if (!norm_axis(&a[0], a[1].i, a[1].loc, &axis)) return false;
@@ -317,7 +317,7 @@ static bool rule_slice(Sema *s, const Builtin *b, Node *call, Value *a, Value *o
 }
 
 /* dense(x, units): [..., k] @ W[k, units] + b[units] -> [..., units] */
-static bool rule_dense(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+static bool rule_dense(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   int64_t k;
   if (!need_float(b, &a[0]) || !last_dim(b, &a[0], &k)) return false;
   DType dt = a[0].dtype;
@@ -333,7 +333,7 @@ static bool rule_dense(Sema *s, const Builtin *b, Node *call, Value *a, Value *o
 }
 
 /* Output size of one spatial axis of a convolution or pooling window. */
-static bool window(Value *x, int axis, int64_t k, int64_t stride, int64_t dil, Value *pad,
+static bool window(Val *x, int axis, int64_t k, int64_t stride, int64_t dil, Val *pad,
                    int64_t padv, Loc kloc, int64_t *out) {
   int64_t n = x->shape.dim[axis];
   int64_t eff = dil * (k - 1) + 1;
@@ -352,7 +352,7 @@ static bool window(Value *x, int axis, int64_t k, int64_t stride, int64_t dil, V
   return true;
 }
 
-static bool spatial_input(const Builtin *b, Value *x) {
+static bool spatial_input(const Builtin *b, Val *x) {
   if (!need_float(b, x)) return false;
   if (x->shape.rank != 4) {
     error_at(x->loc, "'%s' needs an image tensor [N, height, width, channels], got %s", b->name,
@@ -368,7 +368,7 @@ static bool spatial_input(const Builtin *b, Value *x) {
   return true;
 }
 
-static bool padding2(Value *pad, int64_t out[2]) {
+static bool padding2(Val *pad, int64_t out[2]) {
   out[0] = out[1] = 0;
   if (pad->kind == VK_NAME) return true;
   return ints2(pad, out, "padding");
@@ -376,12 +376,12 @@ static bool padding2(Value *pad, int64_t out[2]) {
 
 /* conv2d(x: [N, H, W, C], filters, kernel, stride, padding, dilation, groups):
  * W[kh, kw, C/groups, filters], b[filters] -> [N, H', W', filters] */
-static bool rule_conv2d(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
-  Value *x = &a[0];
+static bool rule_conv2d(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
+  Val *x = &a[0];
   int64_t k[2], st[2], dil[2], pad[2], oh, ow;
   if (!spatial_input(b, x)) return false;
-  Value *kernel = arg(b, a, "kernel"), *padding = arg(b, a, "padding");
-  Value *groups_v = arg(b, a, "groups");
+  Val *kernel = arg(b, a, "kernel"), *padding = arg(b, a, "padding");
+  Val *groups_v = arg(b, a, "groups");
   if (!ints2(kernel, k, "kernel") || !ints2(arg(b, a, "stride"), st, "stride") ||
       !padding2(padding, pad) || !ints2(arg(b, a, "dilation"), dil, "dilation"))
     return false;
@@ -410,9 +410,9 @@ static bool rule_conv2d(Sema *s, const Builtin *b, Node *call, Value *a, Value *
 }
 
 /* max_pool2d / avg_pool2d(x, size, stride = size, padding) */
-static bool rule_pool2d(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+static bool rule_pool2d(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   (void)s; (void)call;
-  Value *x = &a[0];
+  Val *x = &a[0];
   int64_t k[2], st[2], pad[2], oh, ow;
   if (!spatial_input(b, x) || !ints2(&a[1], k, "size")) return false;
   if (a[2].kind == VK_NONE) st[0] = k[0], st[1] = k[1];
@@ -430,7 +430,7 @@ static bool rule_pool2d(Sema *s, const Builtin *b, Node *call, Value *a, Value *
   return true;
 }
 
-static bool rule_global_pool(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+static bool rule_global_pool(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   (void)s; (void)call;
   if (!spatial_input(b, &a[0])) return false;
   Shape sh = {.rank = 2, .dim = {a[0].shape.dim[0], a[0].shape.dim[3]}};
@@ -440,7 +440,7 @@ static bool rule_global_pool(Sema *s, const Builtin *b, Node *call, Value *a, Va
 
 /* batch_norm over the last (channel) axis: gamma, beta trainable;
  * moving_mean, moving_var are state saved with the weights. */
-static bool rule_batch_norm(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+static bool rule_batch_norm(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   int64_t c;
   if (!need_float(b, &a[0]) || !last_dim(b, &a[0], &c)) return false;
   DType dt = a[0].dtype;
@@ -454,7 +454,7 @@ static bool rule_batch_norm(Sema *s, const Builtin *b, Node *call, Value *a, Val
   return true;
 }
 
-static bool rule_layer_norm(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
+static bool rule_layer_norm(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   int64_t d;
   if (!need_float(b, &a[0]) || !last_dim(b, &a[0], &d)) return false;
   DType dt = a[0].dtype;
@@ -466,8 +466,8 @@ static bool rule_layer_norm(Sema *s, const Builtin *b, Node *call, Value *a, Val
 }
 
 /* embedding(ids: i32[...], vocab, dim): W[vocab, dim] -> [..., dim] */
-static bool rule_embedding(Sema *s, const Builtin *b, Node *call, Value *a, Value *out) {
-  Value *x = &a[0];
+static bool rule_embedding(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
+  Val *x = &a[0];
   if (x->dtype != DT_I32) {
     error_at(x->loc, "'%s' needs integer token ids (i32), got %s", b->name,
              type_str(x->dtype, x->shape));

@@ -234,9 +234,9 @@ typedef struct BParam {
 } BParam;
 
 typedef struct Sema Sema;
-typedef struct Value Value;
+typedef struct Val Val;
 typedef struct Builtin Builtin;
-typedef bool ShapeRule(Sema *s, const Builtin *b, Node *call, Value *args, Value *out);
+typedef bool ShapeRule(Sema *s, const Builtin *b, Node *call, Val *args, Val *out);
 struct Builtin {
   const char *name;
   BuiltinKind kind;
@@ -261,15 +261,15 @@ typedef enum {
   VK_ERROR,   /* already reported; silences follow-on errors */
   VK_NONE, VK_INT, VK_FLOAT, VK_BOOL, VK_STRING, VK_NAME, VK_LIST, VK_TENSOR,
   VK_CALLABLE, /* a name of a built-in or layer used as a value (activation: relu) */
-} ValueKind;
+} ValKind;
 
 /* A value known to sema: a compile-time constant or the type of a tensor. */
-struct Value {
-  ValueKind kind;
+struct Val {
+  ValKind kind;
   int64_t i;
   double f;
   const char *s;      /* STRING, NAME, CALLABLE */
-  Value *items;       /* LIST */
+  Val *items;       /* LIST */
   int nitems;
   DType dtype;        /* TENSOR */
   Shape shape;        /* TENSOR */
@@ -308,7 +308,7 @@ struct ModelInfo {
 typedef struct Setting {
   const Node *node;   /* the setting as written, NULL when defaulted */
   const Builtin *b;
-  Value *args;        /* one per b->params, defaults filled in */
+  Val *args;        /* one per b->params, defaults filled in */
 } Setting;
 
 typedef struct TrainInfo TrainInfo;
@@ -343,13 +343,13 @@ struct Sema {
 
 /* Checks the whole program; returns false when errors were reported. */
 bool sema_check(Sema *s, Program *prog);
-Value *sema_eval(Sema *s, Node *expr);           /* used by builtins' rules */
+Val *sema_eval(Sema *s, Node *expr);           /* used by builtins' rules */
 bool add_param(Sema *s, const char *name, DType dt, Shape shape,
                const char *init_name, const Node *init, bool trainable, Loc loc);
 const char *sema_scope_prefix(Sema *s);
 bool shape_product(Shape sh, int64_t *out);      /* false on overflow */
 bool check_shape_size(Loc loc, DType dt, Shape sh);
-char *value_str(const Value *v);                 /* "[2, 2]", "relu", "0.001" */
+char *value_str(const Val *v);                 /* "[2, 2]", "relu", "0.001" */
 
 /* --------------------------------------------------------------- dump.c */
 

@@ -17,7 +17,7 @@
 #include "nnc.h"
 
 typedef struct Binding {
-  Value *val;
+  Val *val;
   Loc loc;
   bool reassignable;      /* `h = ...` may be assigned again, as in Python */
 } Binding;
@@ -34,35 +34,35 @@ struct Scope {
 
 /* -------------------------------------------------------------- values */
 
-static Value *v_new(ValueKind kind, Loc loc) {
-  Value *v = arena_alloc(sizeof *v);
+static Val *v_new(ValKind kind, Loc loc) {
+  Val *v = arena_alloc(sizeof *v);
   v->kind = kind;
   v->loc = loc;
   return v;
 }
 
-static Value *v_error(Loc loc) { return v_new(VK_ERROR, loc); }
+static Val *v_error(Loc loc) { return v_new(VK_ERROR, loc); }
 
-static Value *v_int(int64_t i, Loc loc) {
-  Value *v = v_new(VK_INT, loc);
+static Val *v_int(int64_t i, Loc loc) {
+  Val *v = v_new(VK_INT, loc);
   v->i = i;
   return v;
 }
 
-static Value *v_float(double f, Loc loc) {
-  Value *v = v_new(VK_FLOAT, loc);
+static Val *v_float(double f, Loc loc) {
+  Val *v = v_new(VK_FLOAT, loc);
   v->f = f;
   return v;
 }
 
-static Value *v_tensor(DType dt, Shape sh, Loc loc) {
-  Value *v = v_new(VK_TENSOR, loc);
+static Val *v_tensor(DType dt, Shape sh, Loc loc) {
+  Val *v = v_new(VK_TENSOR, loc);
   v->dtype = dt;
   v->shape = sh;
   return v;
 }
 
-static const char *kind_word(const Value *v) {
+static const char *kind_word(const Val *v) {
   switch (v->kind) {
   case VK_ERROR: return "an error";
   case VK_NONE: return "none";
@@ -78,7 +78,7 @@ static const char *kind_word(const Value *v) {
   return "?";
 }
 
-char *value_str(const Value *v) {
+char *value_str(const Val *v) {
   switch (v->kind) {
   case VK_NONE: return "none";
   case VK_INT: return v->batch ? "N" : arena_printf("%lld", (long long)v->i);
@@ -139,7 +139,7 @@ const char *sema_scope_prefix(Sema *s) { return s->scope->prefix; }
 
 static Binding *lookup(Sema *s, const char *name) { return map_get(s->scope->vars, name); }
 
-static bool bind_value(Sema *s, const char *name, Loc loc, Value *v, bool reassignable) {
+static bool bind_value(Sema *s, const char *name, Loc loc, Val *v, bool reassignable) {
   Binding *old = lookup(s, name);
   if (old && old->reassignable && reassignable) {
     old->val = v;
@@ -159,7 +159,7 @@ static bool bind_value(Sema *s, const char *name, Loc loc, Value *v, bool reassi
   return true;
 }
 
-static bool bind(Sema *s, const char *name, Loc loc, Value *v) {
+static bool bind(Sema *s, const char *name, Loc loc, Val *v) {
   return bind_value(s, name, loc, v, false);
 }
 
@@ -231,7 +231,7 @@ static const char *did_you_mean(Sema *s, const char *name, bool vars, bool layer
 }
 
 /* Reports a value that is not what the context needs. */
-static void wrong_value(Sema *s, const Value *v, const char *needed, const char *what) {
+static void wrong_value(Sema *s, const Val *v, const char *needed, const char *what) {
   if (v->kind == VK_ERROR) return;
   if (v->kind == VK_NAME)
     error_at(v->loc, "unknown name '%s'%s", v->s, did_you_mean(s, v->s, true, false));
@@ -239,7 +239,7 @@ static void wrong_value(Sema *s, const Value *v, const char *needed, const char 
     error_at(v->loc, "%s must be %s, got %s", what, needed, kind_word(v));
 }
 
-static Value *need_tensor(Sema *s, Value *v, const char *what) {
+static Val *need_tensor(Sema *s, Val *v, const char *what) {
   if (v->kind == VK_TENSOR || v->kind == VK_ERROR) return v;
   wrong_value(s, v, "a tensor", what);
   return v_error(v->loc);
@@ -247,8 +247,8 @@ static Value *need_tensor(Sema *s, Value *v, const char *what) {
 
 /* ---------------------------------------------------------- arithmetic */
 
-static bool is_num(const Value *v) { return v->kind == VK_INT || v->kind == VK_FLOAT; }
-static double num(const Value *v) { return v->kind == VK_INT ? (double)v->i : v->f; }
+static bool is_num(const Val *v) { return v->kind == VK_INT || v->kind == VK_FLOAT; }
+static double num(const Val *v) { return v->kind == VK_INT ? (double)v->i : v->f; }
 
 static const char *op_name(int op) {
   switch (op) {
@@ -261,7 +261,7 @@ static const char *op_name(int op) {
   return "?";
 }
 
-static Value *fold(Node *n, Value *a, Value *b) {
+static Val *fold(Node *n, Val *a, Val *b) {
   if (a->batch || b->batch) {
     error_at(n->name_loc, "the batch dimension has no fixed size and cannot be computed with");
     return v_error(n->loc);
@@ -339,7 +339,7 @@ static const char *dim_text(int64_t d) {
 
 /* a @ b, numpy's matmul: [..., m, k] @ [..., k, n] -> [..., m, n]; a vector
  * operand gains and then loses a unit axis. */
-static Value *matmul(Node *n, Value *a, Value *b) {
+static Val *matmul(Node *n, Val *a, Val *b) {
   if (a->dtype != b->dtype) {
     error_at(n->name_loc, "operands of '@' have different types: %s and %s",
              type_str(a->dtype, a->shape), type_str(b->dtype, b->shape));
@@ -382,7 +382,7 @@ static Value *matmul(Node *n, Value *a, Value *b) {
   return v_tensor(a->dtype, out, n->loc);
 }
 
-static Value *binary(Sema *s, Node *n, Value *a, Value *b) {
+static Val *binary(Sema *s, Node *n, Val *a, Val *b) {
   if (a->kind == VK_ERROR || b->kind == VK_ERROR) return v_error(n->loc);
   const char *what = arena_printf("operand of '%s'", op_name(n->op));
   if (a->kind == VK_NAME) return wrong_value(s, a, "", what), v_error(n->loc);
@@ -421,7 +421,7 @@ static Value *binary(Sema *s, Node *n, Value *a, Value *b) {
 
 /* ---------------------------------------------------------- expressions */
 
-static Value *eval_call(Sema *s, Node *call, Value *first);
+static Val *eval_call(Sema *s, Node *call, Val *first);
 
 static Node *synthetic_call(Node *name) {
   Node *c = new_node(ND_CALL, name->loc);
@@ -430,7 +430,7 @@ static Node *synthetic_call(Node *name) {
   return c;
 }
 
-static Value *pipe_into(Sema *s, Node *rhs, Value *lhs) {
+static Val *pipe_into(Sema *s, Node *rhs, Val *lhs) {
   if (rhs->kind == ND_CALL) return eval_call(s, rhs, lhs);
   if (rhs->kind == ND_NAME) return eval_call(s, synthetic_call(rhs), lhs);
   error_at(rhs->loc, "the right side of '|>' must be a layer or function, like relu or "
@@ -438,24 +438,24 @@ static Value *pipe_into(Sema *s, Node *rhs, Value *lhs) {
   return v_error(rhs->loc);
 }
 
-Value *sema_eval(Sema *s, Node *n) {
+Val *sema_eval(Sema *s, Node *n) {
   switch (n->kind) {
   case ND_INT: return v_int(n->ival, n->loc);
   case ND_FLOAT: return v_float(n->fval, n->loc);
   case ND_STRING: {
-    Value *v = v_new(VK_STRING, n->loc);
+    Val *v = v_new(VK_STRING, n->loc);
     v->s = n->sval;
     return v;
   }
   case ND_NAME: {
     Binding *b = s->scope ? lookup(s, n->name) : NULL;
     if (b) {
-      Value *v = arena_alloc(sizeof *v);
+      Val *v = arena_alloc(sizeof *v);
       *v = *b->val;
       v->loc = n->loc;
       return v;
     }
-    Value *v = v_new(VK_NAME, n->loc);
+    Val *v = v_new(VK_NAME, n->loc);
     v->s = n->name;
     v->call = n;
     if (!strcmp(n->name, "true") || !strcmp(n->name, "false")) {
@@ -472,9 +472,9 @@ Value *sema_eval(Sema *s, Node *n) {
     return v;
   }
   case ND_LIST: {
-    Value *v = v_new(VK_LIST, n->loc);
+    Val *v = v_new(VK_LIST, n->loc);
     v->nitems = node_count(n->kids);
-    v->items = arena_alloc(sizeof(Value) * (size_t)(v->nitems + 1));
+    v->items = arena_alloc(sizeof(Val) * (size_t)(v->nitems + 1));
     int i = 0;
     for (Node *k = n->kids; k; k = k->next) {
       v->items[i++] = *sema_eval(s, k);
@@ -485,17 +485,17 @@ Value *sema_eval(Sema *s, Node *n) {
   }
   case ND_CALL: return eval_call(s, n, NULL);
   case ND_PIPE: {
-    Value *lhs = sema_eval(s, n->lhs);
+    Val *lhs = sema_eval(s, n->lhs);
     if (lhs->kind == VK_ERROR) return lhs;
     return pipe_into(s, n->rhs, need_tensor(s, lhs, "the left side of '|>'"));
   }
   case ND_BINARY: {
-    Value *a = sema_eval(s, n->lhs);
-    Value *b = sema_eval(s, n->rhs);
+    Val *a = sema_eval(s, n->lhs);
+    Val *b = sema_eval(s, n->rhs);
     return binary(s, n, a, b);
   }
   case ND_NEG: {
-    Value *a = sema_eval(s, n->lhs);
+    Val *a = sema_eval(s, n->lhs);
     if (a->kind == VK_ERROR) return a;
     if (a->kind == VK_INT && !a->batch && a->i != INT64_MIN) return v_int(-a->i, n->loc);
     if (a->kind == VK_FLOAT) return v_float(-a->f, n->loc);
@@ -528,14 +528,14 @@ static bool in_range(const BParam *p, double x) {
   return true;
 }
 
-static bool check_range(const BParam *p, const char *callee, Value *v) {
+static bool check_range(const BParam *p, const char *callee, Val *v) {
   if (in_range(p, num(v))) return true;
   error_at(v->loc, "'%s' of '%s' must be %s, got %s", p->name, callee, range_text(p),
            value_str(v));
   return false;
 }
 
-static bool check_int(Sema *s, const BParam *p, const char *callee, Value *v) {
+static bool check_int(Sema *s, const BParam *p, const char *callee, Val *v) {
   if (v->kind != VK_INT || v->batch) {
     wrong_value(s, v, "an integer", arena_printf("'%s' of '%s'", p->name, callee));
     return false;
@@ -544,21 +544,21 @@ static bool check_int(Sema *s, const BParam *p, const char *callee, Value *v) {
 }
 
 /* An initializer: a name (glorot_uniform) or a call (constant(0.1)). */
-static bool check_init(Sema *s, const Node *n, Value *v, const char *what);
+static bool check_init(Sema *s, const Node *n, Val *v, const char *what);
 static bool bind_args(Sema *s, const char *callee, const BParam *ps, int np, Node *args,
-                      Value *first, Loc call_loc, Value *out);
+                      Val *first, Loc call_loc, Val *out);
 
 /* A name written where the parameter wants a symbol: the value bound to it
  * in the current scope (a layer's hyper-parameter), or the name itself. */
-static Value *symbol(Sema *s, Node *n) {
-  Value *v = sema_eval(s, n);
+static Val *symbol(Sema *s, Node *n) {
+  Val *v = sema_eval(s, n);
   if (v->kind == VK_CALLABLE) v->kind = VK_NAME;
   return v;
 }
 
-static bool convert(Sema *s, const BParam *p, const char *callee, Node *n, Value *v) {
+static bool convert(Sema *s, const BParam *p, const char *callee, Node *n, Val *v) {
   const char *what = arena_printf("'%s' of '%s'", p->name, callee);
-  Value *x = p->kind == PK_ACT || p->kind == PK_INIT || p->kind == PK_ENUM || p->kind == PK_PAD ||
+  Val *x = p->kind == PK_ACT || p->kind == PK_INIT || p->kind == PK_ENUM || p->kind == PK_PAD ||
                      p->kind == PK_METRIC
                  ? symbol(s, n)
                  : sema_eval(s, n);
@@ -670,7 +670,7 @@ static bool convert(Sema *s, const BParam *p, const char *callee, Node *n, Value
   return true;
 }
 
-static bool check_init(Sema *s, const Node *n, Value *v, const char *what) {
+static bool check_init(Sema *s, const Node *n, Val *v, const char *what) {
   /* an initializer passed through a hyper-parameter: the expression it came from */
   Binding *bound = n->kind == ND_NAME && s->scope ? lookup(s, n->name) : NULL;
   if (bound && bound->val->call) n = bound->val->call;
@@ -687,7 +687,7 @@ static bool check_init(Sema *s, const Node *n, Value *v, const char *what) {
   v->kind = VK_CALLABLE;
   v->s = b->name;
   if (n->kind != ND_CALL) return true;
-  Value *args = arena_alloc(sizeof(Value) * (size_t)(b->nparams + 1));
+  Val *args = arena_alloc(sizeof(Val) * (size_t)(b->nparams + 1));
   return bind_args(s, b->name, b->params, b->nparams, n->kids, NULL, n->loc, args);
 }
 
@@ -707,17 +707,17 @@ static const char *param_suggest(const BParam *ps, int np, const char *name) {
  * named), converting each; `first` is the implicit input of a sequential
  * statement or the left side of '|>'. out gets one value per parameter. */
 static bool bind_args(Sema *s, const char *callee, const BParam *ps, int np, Node *args,
-                      Value *first, Loc call_loc, Value *out) {
+                      Val *first, Loc call_loc, Val *out) {
   bool ok = true, named_seen = false;
   bool set[16] = {0};
   int pi = 0;
-  Value *var = NULL; /* the variadic list, if any */
+  Val *var = NULL; /* the variadic list, if any */
   for (int i = 0; i < np; i++)
     if (ps[i].variadic) {
       var = &out[i];
       var->kind = VK_LIST;
       var->loc = call_loc;
-      var->items = arena_alloc(sizeof(Value) * (size_t)(node_count(args) + 2));
+      var->items = arena_alloc(sizeof(Val) * (size_t)(node_count(args) + 2));
     }
   if (first) {
     if (np == 0 || (ps[0].kind != PK_TENSOR && ps[0].kind != PK_TENSORS)) {
@@ -735,7 +735,7 @@ static bool bind_args(Sema *s, const char *callee, const BParam *ps, int np, Nod
         continue;
       }
       if (pi < np && ps[pi].variadic) {
-        Value *v = sema_eval(s, a->lhs);
+        Val *v = sema_eval(s, a->lhs);
         if (v->kind == VK_ERROR) ok = false;
         else if (v->kind != VK_TENSOR) {
           wrong_value(s, v, "a tensor", arena_printf("'%s' of '%s'", ps[pi].name, callee));
@@ -794,17 +794,17 @@ static bool bind_args(Sema *s, const char *callee, const BParam *ps, int np, Nod
 
 /* --------------------------------------------------------- user layers */
 
-static Value *check_type(Sema *s, Node *type, bool batched, DType dflt);
+static Val *check_type(Sema *s, Node *type, bool batched, DType dflt);
 
-static Value *dim_value(int64_t d, Loc loc) {
-  Value *v = v_int(d, loc);
+static Val *dim_value(int64_t d, Loc loc) {
+  Val *v = v_int(d, loc);
   v->batch = d == DIM_BATCH;
   return v;
 }
 
 /* Matches a tensor against a declared pattern like [n, k] or i32[n, 20],
  * binding names not bound yet. */
-static bool match_pattern(Sema *s, Node *type, Value *v, const char *what) {
+static bool match_pattern(Sema *s, Node *type, Val *v, const char *what) {
   const char *dt = type->name;
   if (dt && dtype_from_name(dt) == DT_NONE) {
     error_at(type->name_loc, "unknown element type '%s'; expected f32, f64 or i32", dt);
@@ -819,7 +819,7 @@ static bool match_pattern(Sema *s, Node *type, Value *v, const char *what) {
       bind(s, d->name, d->loc, dim_value(have, d->loc));
       continue;
     }
-    Value *want = sema_eval(s, d);
+    Val *want = sema_eval(s, d);
     if (want->kind == VK_ERROR) return false;
     if (want->kind != VK_INT) {
       wrong_value(s, want, "a dimension", "a dimension of a shape pattern");
@@ -841,8 +841,8 @@ static bool in_instantiation(Sema *s, const Node *layer) {
   return false;
 }
 
-static Value *check_layer_body(Sema *s, Node *layer) {
-  Value *result = NULL;
+static Val *check_layer_body(Sema *s, Node *layer) {
+  Val *result = NULL;
   Node *ret = NULL;
   for (Node *st = layer->kids; st; st = st->next) {
     if (ret) {
@@ -851,7 +851,7 @@ static Value *check_layer_body(Sema *s, Node *layer) {
     }
     switch (st->kind) {
     case ND_PARAM: {
-      Value *t = check_type(s, st->lhs, false, s->scope->float_dtype);
+      Val *t = check_type(s, st->lhs, false, s->scope->float_dtype);
       if (t->kind == VK_ERROR) {
         bind(s, st->name, st->name_loc, t);
         break;
@@ -860,7 +860,7 @@ static Value *check_layer_body(Sema *s, Node *layer) {
         error_at(st->lhs->loc, "parameters must be floating-point, not i32");
         break;
       }
-      Value init = {0};
+      Val init = {0};
       if (st->rhs && !check_init(s, st->rhs, &init, arena_printf("the initializer of '%s'",
                                                                    st->name))) {
         bind(s, st->name, st->name_loc, v_error(st->loc));
@@ -902,7 +902,7 @@ static Value *check_layer_body(Sema *s, Node *layer) {
   return result;
 }
 
-static Value *call_layer(Sema *s, Node *layer, Node *call, Value *first) {
+static Val *call_layer(Sema *s, Node *layer, Node *call, Val *first) {
   if (in_instantiation(s, layer)) {
     error_at(call->name_loc, "layer '%s' calls itself", layer->name);
     return v_error(call->loc);
@@ -928,7 +928,7 @@ static Value *call_layer(Sema *s, Node *layer, Node *call, Value *first) {
     decl[k] = h;
     ps[k] = (BParam){.name = h->name, .kind = PK_ANY, .dflt = h->rhs};
   }
-  Value args[16] = {0};
+  Val args[16] = {0};
   if (!bind_args(s, layer->name, ps, np, call->kids, first, call->loc, args))
     return v_error(call->loc);
 
@@ -941,7 +941,7 @@ static Value *call_layer(Sema *s, Node *layer, Node *call, Value *first) {
   bool ok = true;
   for (int i = ni; i < np; i++) bind(s, ps[i].name, decl[i]->loc, &args[i]);
   for (int i = 0; i < ni && ok; i++) {
-    Value *v = arena_alloc(sizeof *v);
+    Val *v = arena_alloc(sizeof *v);
     *v = args[i];
     if (decl[i]->lhs)
       ok = match_pattern(s, decl[i]->lhs, &args[i],
@@ -949,10 +949,10 @@ static Value *call_layer(Sema *s, Node *layer, Node *call, Value *first) {
     v->loc = decl[i]->loc;
     if (ok) ok = bind(s, ps[i].name, decl[i]->loc, v);
   }
-  Value *r = ok ? check_layer_body(s, layer) : v_error(call->loc);
+  Val *r = ok ? check_layer_body(s, layer) : v_error(call->loc);
   scope_pop(s);
   if (r->kind == VK_ERROR && ok) note_at(call->loc, "in layer '%s' called here", layer->name);
-  Value *out = arena_alloc(sizeof *out);
+  Val *out = arena_alloc(sizeof *out);
   *out = *r;
   out->loc = call->loc;
   return out;
@@ -960,11 +960,11 @@ static Value *call_layer(Sema *s, Node *layer, Node *call, Value *first) {
 
 /* -------------------------------------------------------------- calls */
 
-static Value *call_builtin(Sema *s, const Builtin *b, Node *call, Value *first) {
-  Value *args = arena_alloc(sizeof(Value) * (size_t)(b->nparams + 1));
+static Val *call_builtin(Sema *s, const Builtin *b, Node *call, Val *first) {
+  Val *args = arena_alloc(sizeof(Val) * (size_t)(b->nparams + 1));
   if (!bind_args(s, b->name, b->params, b->nparams, call->kids, first, call->loc, args))
     return v_error(call->loc);
-  Value *out = v_new(VK_ERROR, call->loc);
+  Val *out = v_new(VK_ERROR, call->loc);
   if (b->kind == BK_LAYER) {
     const char *inst = instance_name(s, b->name);
     call->inst = inst;
@@ -978,7 +978,7 @@ static Value *call_builtin(Sema *s, const Builtin *b, Node *call, Value *first) 
   int act = find_param(b->params, b->nparams, "activation");
   if (act >= 0 && args[act].kind == VK_NAME) {
     const Builtin *fn = builtin_find(args[act].s);
-    Value *fargs = arena_alloc(sizeof(Value) * (size_t)(fn->nparams + 1));
+    Val *fargs = arena_alloc(sizeof(Val) * (size_t)(fn->nparams + 1));
     if (!bind_args(s, fn->name, fn->params, fn->nparams, NULL, out, args[act].loc, fargs) ||
         !fn->rule(s, fn, call, fargs, out))
       return v_error(call->loc);
@@ -987,10 +987,10 @@ static Value *call_builtin(Sema *s, const Builtin *b, Node *call, Value *first) 
   return out;
 }
 
-static Value *eval_call(Sema *s, Node *call, Value *first) {
+static Val *eval_call(Sema *s, Node *call, Val *first) {
   if (first && first->kind == VK_ERROR) return first;
   const Builtin *b = builtin_find(call->name);
-  Value *r;
+  Val *r;
   Binding *local = s->scope ? lookup(s, call->name) : NULL;
   Node *d = s->decls ? map_get(s->decls, call->name) : NULL;
   if (local && local->val->kind == VK_CALLABLE) {
@@ -1036,7 +1036,7 @@ static Value *eval_call(Sema *s, Node *call, Value *first) {
 /* ------------------------------------------------------------- models */
 
 /* A declared tensor type: f32[28, 28, 1] (batched: [N, 28, 28, 1]). */
-static Value *check_type(Sema *s, Node *type, bool batched, DType dflt) {
+static Val *check_type(Sema *s, Node *type, bool batched, DType dflt) {
   DType dt = dflt;
   if (type->name) {
     dt = dtype_from_name(type->name);
@@ -1052,7 +1052,7 @@ static Value *check_type(Sema *s, Node *type, bool batched, DType dflt) {
     return v_error(type->loc);
   }
   for (Node *d = type->kids; d; d = d->next) {
-    Value *v = sema_eval(s, d);
+    Val *v = sema_eval(s, d);
     if (v->kind == VK_ERROR) return v;
     if (v->kind == VK_INT && v->batch) {
       error_at(d->loc, "a declared shape cannot use the batch dimension '%s'", expr_str(d));
@@ -1073,8 +1073,8 @@ static Value *check_type(Sema *s, Node *type, bool batched, DType dflt) {
 }
 
 /* The layer statement of a sequential model, applied to the previous value. */
-static Value *apply_sequential(Sema *s, Node *e, Value *prev) {
-  Value *in = arena_alloc(sizeof *in);
+static Val *apply_sequential(Sema *s, Node *e, Val *prev) {
+  Val *in = arena_alloc(sizeof *in);
   *in = *prev;
   in->loc = e->loc; /* errors about the implicit input point at this layer */
   prev = in;
@@ -1088,12 +1088,12 @@ static Value *apply_sequential(Sema *s, Node *e, Value *prev) {
       return v_error(e->loc);
     }
     Node *c = synthetic_call(e);
-    Value *v = eval_call(s, c, prev);
+    Val *v = eval_call(s, c, prev);
     e->typed = c->typed, e->dtype = c->dtype, e->shape = c->shape, e->inst = c->inst;
     return v;
   }
   case ND_PIPE: {
-    Value *v = apply_sequential(s, e->lhs, prev);
+    Val *v = apply_sequential(s, e->lhs, prev);
     if (v->kind == VK_ERROR) return v;
     return pipe_into(s, e->rhs, v);
   }
@@ -1103,7 +1103,7 @@ static Value *apply_sequential(Sema *s, Node *e, Value *prev) {
   }
 }
 
-static void set_type(Node *n, const Value *v) {
+static void set_type(Node *n, const Val *v) {
   if (v->kind != VK_TENSOR) return;
   n->typed = true;
   n->dtype = v->dtype;
@@ -1119,10 +1119,10 @@ static void check_model(Sema *s, Node *decl) {
   s->scope = NULL;
   scope_push(s, "", NULL, DT_F32);
   s->scope->model = m;
-  Value *prev = NULL;
+  Val *prev = NULL;
   int ninputs = 0, errors_before = diag.errors;
   for (Node *st = decl->kids; st; st = st->next) {
-    Value *v = NULL;
+    Val *v = NULL;
     switch (st->kind) {
     case ND_INPUT:
       v = check_type(s, st->lhs, true, DT_F32);
@@ -1191,7 +1191,7 @@ static bool bind_setting(Sema *s, Node *e, BuiltinKind kind, const char *what, S
   }
   out->node = e;
   out->b = b;
-  out->args = arena_alloc(sizeof(Value) * (size_t)(b->nparams + 1));
+  out->args = arena_alloc(sizeof(Val) * (size_t)(b->nparams + 1));
   return bind_args(s, b->name, b->params, b->nparams, e->kind == ND_CALL ? e->kids : NULL, NULL,
                    e->loc, out->args);
 }
@@ -1204,7 +1204,7 @@ static bool one_value(Node *st) {
 
 static bool setting_int(Sema *s, Node *st, int64_t lo, int64_t *out) {
   if (!one_value(st)) return false;
-  Value *v = sema_eval(s, st->kids);
+  Val *v = sema_eval(s, st->kids);
   if (v->kind == VK_ERROR) return false;
   if (v->kind != VK_INT) {
     wrong_value(s, v, "an integer", arena_printf("'%s'", st->name));
@@ -1220,7 +1220,7 @@ static bool setting_int(Sema *s, Node *st, int64_t lo, int64_t *out) {
 }
 
 static bool setting_float(Sema *s, Node *st, double lo, double hi, double *out) {
-  Value *v = sema_eval(s, st->kids);
+  Val *v = sema_eval(s, st->kids);
   if (v->kind == VK_ERROR) return false;
   if (!is_num(v)) {
     wrong_value(s, v, "a number", arena_printf("'%s'", st->name));
@@ -1259,7 +1259,7 @@ static void check_stop(Sema *s, TrainInfo *t, Node *st) {
     error_at(c->lhs->loc, "the stop rule watches '%s' but there is no 'validation' set", m);
     return;
   }
-  Value *v = sema_eval(s, c->rhs);
+  Val *v = sema_eval(s, c->rhs);
   if (v->kind == VK_ERROR) return;
   if (!is_num(v)) {
     wrong_value(s, v, "a number", "the stop threshold");
@@ -1374,7 +1374,7 @@ static void check_train(Sema *s, Node *decl) {
           bind_setting(s, e, BK_SCHEDULE, "schedule", &t->schedules[t->nschedules++]);
     } else if (!strcmp(key, "shuffle")) {
       if (!one_value(st)) continue;
-      Value *v = sema_eval(s, st->kids);
+      Val *v = sema_eval(s, st->kids);
       if (v->kind != VK_BOOL) wrong_value(s, v, "true or false", "'shuffle'");
       else t->shuffle = v->i;
     } else if (!strcmp(key, "validation")) {
