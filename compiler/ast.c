@@ -34,14 +34,14 @@ int node_count(const Node *list) {
 }
 
 /* Gives n a depth one more than its deepest operand; an expression deeper
- * than NN_MAX_NEST is reported once and replaced by a leaf. */
+ * than NN_MAX_DEPTH is reported once and replaced by a leaf. */
 static Node *nest(Node *n, int depth) {
   n->depth = depth + 1;
-  if (n->depth <= NN_MAX_NEST) return n;
-  if (depth == NN_MAX_NEST) error_at(n->loc, "expression nested too deeply (more than %d levels)",
-                                     NN_MAX_NEST);
+  if (n->depth <= NN_MAX_DEPTH) return n;
+  if (depth == NN_MAX_DEPTH) error_at(n->loc, "expression nested too deeply (more than %d levels)",
+                                      NN_MAX_DEPTH);
   Node *leaf = new_node(ND_INT, n->loc);
-  leaf->depth = NN_MAX_NEST + 1; /* keeps the error from repeating up the tree */
+  leaf->depth = NN_MAX_DEPTH + 1; /* keeps the error from repeating up the tree */
   return leaf;
 }
 
@@ -217,13 +217,30 @@ static const char *op_text(int op) {
   case 'l': return "<=";
   case 'g': return ">=";
   case '|': return "|>";
+  case '+': return "+";
+  case '-': return "-";
+  case '*': return "*";
+  case '/': return "/";
+  case '@': return "@";
+  case '<': return "<";
+  case '>': return ">";
   }
-  static char buf[4][2];
-  static int k;
-  char *b = buf[k++ & 3];
-  b[0] = (char)op;
-  b[1] = 0;
-  return b;
+  return "?";
+}
+
+/* A string literal as it would be written, escapes included. */
+char *quote_str(const char *s) {
+  char *out = arena_alloc(2 * strlen(s) + 3), *p = out;
+  *p++ = '"';
+  for (; *s; s++) {
+    const char *esc = *s == '"' ? "\\\"" : *s == '\\' ? "\\\\" : *s == '\n' ? "\\n"
+                    : *s == '\t' ? "\\t" : NULL;
+    if (esc) *p++ = esc[0], *p++ = esc[1];
+    else *p++ = *s;
+  }
+  *p++ = '"';
+  *p = '\0';
+  return out;
 }
 
 static char *list_str(const Node *n) {
@@ -237,7 +254,7 @@ char *expr_str(const Node *n) {
   switch (n->kind) {
   case ND_INT: return arena_printf("%lld", (long long)n->ival);
   case ND_FLOAT: return arena_printf("%g", n->fval);
-  case ND_STRING: return arena_printf("\"%s\"", n->sval);
+  case ND_STRING: return quote_str(n->sval);
   case ND_NAME: return arena_printf("%s", n->name);
   case ND_LIST: return arena_printf("[%s]", list_str(n->kids));
   case ND_CALL: return arena_printf("%s(%s)", n->name, list_str(n->kids));

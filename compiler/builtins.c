@@ -31,8 +31,83 @@ static Val *arg(const Builtin *b, Val *a, const char *name) {
 }
 
 static bool add_weight(Sema *s, const char *name, DType dt, Shape sh, const Val *init,
-                       Loc loc) {
-  return add_param(s, name, dt, sh, init->s, init->call, true, loc);
+                       Loc loc, int *id) {
+  return add_param(s, name, dt, sh, init->s, init->call, init->items, init->nitems, true, loc, id);
+}
+
+/* ------------------------------------------------------ IR emission
+ * When sema runs in build mode (s->graph set), each rule also emits the
+ * primitive ops of its built-in; a tensor Val then carries its value. */
+
+static int vid(const Val *v) {
+  if (!v->ir) bug("tensor %s has no IR value", type_str(v->dtype, v->shape));
+  return v->ir - 1;
+}
+
+static bool emit(Val *out, int id) {
+  out->ir = id + 1;
+  return true;
+}
+
+static int scalar_like(Graph *g, int x, double f) { return ir_scalar(g, g->v[x].dtype, f); }
+
+/* x * f for a constant f */
+static int scale(Graph *g, int x, double f) {
+  return ir_binary(g, OP_MUL, x, scalar_like(g, x, f));
+}
+
+/* The activation `name` applied to x, as primitive ops. */
+static int activation(Graph *g, const char *name, int x, double alpha) {
+  if (!strcmp(name, "relu")) return ir_unary(g, OP_RELU, x);
+  if (!strcmp(name, "sigmoid")) return ir_unary(g, OP_SIGMOID, x);
+  if (!strcmp(name, "tanh")) return ir_unary(g, OP_TANH, x);
+  if (!strcmp(name, "exp")) return ir_unary(g, OP_EXP, x);
+  if (!strcmp(name, "log")) return ir_unary(g, OP_LOG, x);
+  if (!strcmp(name, "sqrt")) return ir_unary(g, OP_SQRT, x);
+  if (!strcmp(name, "abs")) return ir_unary(g, OP_ABS, x);
+  if (!strcmp(name, "gelu")) /* x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) */
+    return ir_binary(g, OP_MUL, scale(g, x, 0.5),
+                     ir_binary(g, OP_ADD, scalar_like(g, x, 1),
+                               ir_unary(g, OP_ERF, scale(g, x, 0.70710678118654752440))));
+  if (!strcmp(name, "softplus")) /* relu(x) + log1p(exp(-|x|)), never overflows */
+    return ir_binary(g, OP_ADD, ir_unary(g, OP_RELU, x),
+                     ir_unary(g, OP_LOG1P, ir_unary(g, OP_EXP,
+                                                    ir_unary(g, OP_NEG, ir_unary(g, OP_ABS, x)))));
+  if (!strcmp(name, "swish")) return ir_binary(g, OP_MUL, x, ir_unary(g, OP_SIGMOID, x));
+  if (!strcmp(name, "leaky_relu")) /* relu(x) - alpha relu(-x) */
+    return ir_binary(g, OP_SUB, ir_unary(g, OP_RELU, x),
+                     scale(g, ir_unary(g, OP_RELU, ir_unary(g, OP_NEG, x)), alpha));
+  if (!strcmp(name, "elu")) { /* x if x > 0 else alpha (e^min(x,0) - 1): no inf in either branch */
+    int zero = scalar_like(g, x, 0);
+    int neg = scale(g, ir_binary(g, OP_SUB, ir_unary(g, OP_EXP, ir_binary(g, OP_MIN, x, zero)),
+                                 scalar_like(g, x, 1)), alpha);
+    return ir_select(g, ir_binary(g, OP_GT, x, zero), x, neg);
+  }
+  bug("no lowering for activation '%s'", name);
+}
+
+/* Reduces x over `axes`; keepdims puts size-1 axes back. mean divides by
+ * the number of elements reduced (the batch size counted at run time). */
+static int reduce_axes(Graph *g, Op op, int x, const bool *drop, bool keepdims, bool mean) {
+  Shape in = g->v[x].shape, keep = in;
+  int axes[NN_MAX_RANK], n = 0;
+  double count = 1;
+  bool batch = false;
+  for (int i = 0; i < in.rank; i++)
+    if (drop[i]) {
+      axes[n++] = i;
+      keep.dim[i] = 1;
+      if (in.dim[i] == DIM_BATCH) batch = true;
+      else count *= (double)in.dim[i];
+    }
+  int r = op == OP_RMAX ? ir_rmax(g, x, axes, n) : ir_sum(g, x, axes, n);
+  if (mean) {
+    int c = scalar_like(g, x, count);
+    if (batch)
+      c = ir_binary(g, OP_MUL, c, ir_leaf(g, OP_SCALAR, g->v[x].dtype, (Shape){0}, SC_BATCH));
+    r = ir_binary(g, OP_DIV, r, c);
+  }
+  return keepdims ? ir_reshape(g, r, keep) : r;
 }
 
 static Val *tensor_out(Val *out, DType dt, Shape sh) {
@@ -87,10 +162,12 @@ static Shape shape1(int64_t d) {
 }
 
 static bool rule_elementwise(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
-  (void)s; (void)call;
+  (void)call;
   if (!need_float(b, &a[0])) return false;
   tensor_out(out, a[0].dtype, a[0].shape);
-  return true;
+  if (!s->graph) return true;
+  double alpha = b->nparams > 1 ? a[1].f : 0;
+  return emit(out, activation(s->graph, b->name, vid(&a[0]), alpha));
 }
 
 /* Normalizes a possibly negative axis of x; reports it when out of range. */
@@ -106,19 +183,36 @@ static bool norm_axis(Val *x, int64_t axis, Loc loc, int *out) {
 }
 
 static bool rule_softmax(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
+  (void)call;
   int axis;
-  if (!rule_elementwise(s, b, call, a, out)) return false;
-  if (!need_rank(b, &a[0], 1, "a tensor of rank 1 or more")) return false;
-  return norm_axis(&a[0], a[1].i, a[1].loc, &axis);
+  if (!need_float(b, &a[0]) || !need_rank(b, &a[0], 1, "a tensor of rank 1 or more") ||
+      !norm_axis(&a[0], a[1].i, a[1].loc, &axis))
+    return false;
+  tensor_out(out, a[0].dtype, a[0].shape);
+  if (!s->graph) return true;
+  Op op = !strcmp(b->name, "softmax") ? OP_SOFTMAX : OP_LOGSOFTMAX;
+  return emit(out, ir_axis_op(s->graph, op, vid(&a[0]), axis));
 }
 
+/* Inverted dropout: while training, x * mask with mask 0 or 1/(1-rate). */
 static bool rule_dropout(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
-  return rule_elementwise(s, b, call, a, out);
+  (void)call;
+  if (!need_float(b, &a[0])) return false;
+  tensor_out(out, a[0].dtype, a[0].shape);
+  if (!s->graph) return true;
+  Graph *g = s->graph;
+  int x = vid(&a[0]);
+  if (!g->training || a[1].f == 0) return emit(out, x);
+  int ss[2] = {ir_leaf(g, OP_SCALAR, DT_F64, (Shape){0}, SC_SEED),
+               ir_leaf(g, OP_SCALAR, DT_F64, (Shape){0}, SC_STEP)};
+  int64_t instance = s->dropouts++;
+  int mask = ir_make(g, OP_DROPMASK, g->v[x].dtype, g->v[x].shape, ss, 2, &instance, 1, a[1].f);
+  return emit(out, ir_binary(g, OP_MUL, x, mask));
 }
 
 /* sum/mean/max(x, axis, keepdims): axis none reduces every axis. */
 static bool rule_reduce(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
-  (void)s; (void)call;
+  (void)call;
   Val *x = &a[0];
   if (strcmp(b->name, "max") != 0 && !need_float(b, x)) return false;
   bool drop[NN_MAX_RANK] = {0};
@@ -143,11 +237,21 @@ static bool rule_reduce(Sema *s, const Builtin *b, Node *call, Val *a, Val *out)
     else if (a[2].i) sh.dim[sh.rank++] = 1;
   }
   tensor_out(out, x->dtype, sh);
-  return true;
+  if (!s->graph) return true;
+  bool is_max = !strcmp(b->name, "max");
+  return emit(out, reduce_axes(s->graph, is_max ? OP_RMAX : OP_SUM, vid(x), drop, a[2].i,
+                               !strcmp(b->name, "mean")));
+}
+
+/* float(x): integers (token ids, argmax results) as floating point. */
+static bool rule_float(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
+  (void)b; (void)call;
+  tensor_out(out, sema_float_dtype(s), a[0].shape);
+  return !s->graph || emit(out, ir_cast(s->graph, vid(&a[0]), out->dtype));
 }
 
 static bool rule_argmax(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
-  (void)s; (void)call;
+  (void)call;
   int axis;
   if (!need_rank(b, &a[0], 1, "a tensor of rank 1 or more")) return false;
   if (!norm_axis(&a[0], a[1].i, a[1].loc, &axis)) return false;
@@ -155,12 +259,12 @@ static bool rule_argmax(Sema *s, const Builtin *b, Node *call, Val *a, Val *out)
   for (int i = 0; i < a[0].shape.rank; i++)
     if (i != axis) sh.dim[sh.rank++] = a[0].shape.dim[i];
   tensor_out(out, DT_I32, sh);
-  return true;
+  return !s->graph || emit(out, ir_axis_op(s->graph, OP_ARGMAX, vid(&a[0]), axis));
 }
 
 /* flatten(x): [N, a, b, ...] -> [N, a*b*...]; an unbatched tensor -> [a*b*...]. */
 static bool rule_flatten(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
-  (void)s; (void)b; (void)call;
+  (void)b; (void)call;
   Shape in = a[0].shape, rest = {0}, sh = {0};
   bool batched = in.rank > 0 && in.dim[0] == DIM_BATCH;
   for (int i = batched; i < in.rank; i++) rest.dim[rest.rank++] = in.dim[i];
@@ -172,13 +276,13 @@ static bool rule_flatten(Sema *s, const Builtin *b, Node *call, Val *a, Val *out
   if (batched) sh.dim[sh.rank++] = DIM_BATCH;
   sh.dim[sh.rank++] = n;
   tensor_out(out, a[0].dtype, sh);
-  return true;
+  return !s->graph || emit(out, ir_reshape(s->graph, vid(&a[0]), sh));
 }
 
 /* reshape(x, shape): the shape of one sample for batched tensors (as Keras's
  * Reshape), of the whole tensor otherwise; one entry may be -1. */
 static bool rule_reshape(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
-  (void)s; (void)b; (void)call;
+  (void)b; (void)call;
   Shape in = a[0].shape, rest = {0}, sh = {0};
   bool batched = in.rank > 0 && in.dim[0] == DIM_BATCH;
   for (int i = batched; i < in.rank; i++) rest.dim[rest.rank++] = in.dim[i];
@@ -218,19 +322,21 @@ static bool rule_reshape(Sema *s, const Builtin *b, Node *call, Val *a, Val *out
     return false;
   }
   tensor_out(out, a[0].dtype, sh);
-  return true;
+  return !s->graph || emit(out, ir_reshape(s->graph, vid(&a[0]), sh));
 }
 
 /* transpose(x, perm): perm over all axes; the batch axis stays first.
  * Without perm, the axes after the batch axis are reversed. */
 static bool rule_transpose(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
-  (void)s; (void)b; (void)call;
+  (void)b; (void)call;
   Shape in = a[0].shape, sh = in;
   bool batched = in.rank > 0 && in.dim[0] == DIM_BATCH;
+  int perm[NN_MAX_RANK];
   if (a[1].kind == VK_NONE) {
-    for (int i = batched; i < in.rank; i++) sh.dim[i] = in.dim[in.rank - 1 - (i - batched)];
+    for (int i = 0; i < in.rank; i++) perm[i] = i < batched ? i : in.rank - 1 - (i - batched);
+    for (int i = 0; i < in.rank; i++) sh.dim[i] = in.dim[perm[i]];
     tensor_out(out, a[0].dtype, sh);
-    return true;
+    return !s->graph || emit(out, ir_transpose(s->graph, vid(&a[0]), perm));
   }
   int n = a[1].kind == VK_LIST ? a[1].nitems : 1;
   if (n != in.rank) {
@@ -247,6 +353,7 @@ static bool rule_transpose(Sema *s, const Builtin *b, Node *call, Val *a, Val *o
       return false;
     }
     used[k] = true;
+    perm[i] = k;
     sh.dim[i] = in.dim[k];
     if (batched && (i == 0) != (k == 0)) {
       error_at(ax->loc, "transpose cannot move the batch dimension");
@@ -254,11 +361,11 @@ static bool rule_transpose(Sema *s, const Builtin *b, Node *call, Val *a, Val *o
     }
   }
   tensor_out(out, a[0].dtype, sh);
-  return true;
+  return !s->graph || emit(out, ir_transpose(s->graph, vid(&a[0]), perm));
 }
 
 static bool rule_concat(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
-  (void)s; (void)b;
+  (void)b;
   Val *xs = &a[0];
   if (xs->nitems < 1) {
     error_at(call->loc, "'concat' needs at least one tensor");
@@ -274,6 +381,10 @@ static bool rule_concat(Sema *s, const Builtin *b, Node *call, Val *a, Val *out)
   Shape sh = x0->shape;
   for (int k = 1; k < xs->nitems; k++) {
     Val *x = &xs->items[k];
+    if (x->shape.rank == x0->shape.rank && x->shape.dim[axis] == DIM_BATCH) {
+      error_at(a[1].loc, "'concat' cannot join along the batch dimension");
+      return false;
+    }
     bool ok = x->dtype == x0->dtype && x->shape.rank == x0->shape.rank;
     for (int i = 0; ok && i < sh.rank; i++)
       if (i != axis && x->shape.dim[i] != x0->shape.dim[i]) ok = false;
@@ -289,13 +400,21 @@ static bool rule_concat(Sema *s, const Builtin *b, Node *call, Val *a, Val *out)
     return false;
   }
   tensor_out(out, x0->dtype, sh);
-  return check_shape_size(call->loc, x0->dtype, sh);
+  if (!check_shape_size(call->loc, x0->dtype, sh)) return false;
+  if (!s->graph) return true;
+  int r = vid(x0);
+  for (int k = 1; k < xs->nitems; k++) {
+    int in[2] = {r, vid(&xs->items[k])};
+    int64_t ax = axis;
+    r = ir_make(s->graph, OP_CONCAT, DT_NONE, (Shape){0}, in, 2, &ax, 1, 0);
+  }
+  return emit(out, r);
 }
 
 /* slice(x, axis, start, end): elements start..end-1 along one axis; negative
  * positions count from the end, as in Python. */
 static bool rule_slice(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
-  (void)s; (void)b; (void)call;
+  (void)b;
   int axis;
   if (!norm_axis(&a[0], a[1].i, a[1].loc, &axis)) return false;
   int64_t n = a[0].shape.dim[axis];
@@ -313,7 +432,7 @@ static bool rule_slice(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) 
   Shape sh = a[0].shape;
   sh.dim[axis] = hi - lo;
   tensor_out(out, a[0].dtype, sh);
-  return true;
+  return !s->graph || emit(out, ir_slice(s->graph, vid(&a[0]), axis, lo, hi));
 }
 
 /* dense(x, units): [..., k] @ W[k, units] + b[units] -> [..., units] */
@@ -322,14 +441,67 @@ static bool rule_dense(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) 
   if (!need_float(b, &a[0]) || !last_dim(b, &a[0], &k)) return false;
   DType dt = a[0].dtype;
   Shape w = {.rank = 2, .dim = {k, a[1].i}};
-  if (!add_weight(s, "W", dt, w, arg(b, a, "kernel_init"), call->loc)) return false;
+  int W, B = -1;
+  if (!add_weight(s, "W", dt, w, arg(b, a, "kernel_init"), call->loc, &W)) return false;
   if (arg(b, a, "use_bias")->i &&
-      !add_weight(s, "b", dt, shape1(a[1].i), arg(b, a, "bias_init"), call->loc))
+      !add_weight(s, "b", dt, shape1(a[1].i), arg(b, a, "bias_init"), call->loc, &B))
     return false;
   Shape sh = a[0].shape;
   sh.dim[sh.rank - 1] = a[1].i;
   tensor_out(out, dt, sh);
-  return check_shape_size(call->loc, dt, sh);
+  if (!check_shape_size(call->loc, dt, sh)) return false;
+  if (!s->graph) return true;
+  Graph *g = s->graph;
+  int x = vid(&a[0]);
+  if (a[0].shape.rank == 1) x = ir_reshape(g, x, (Shape){.rank = 2, .dim = {1, k}});
+  int y = ir_reshape(g, ir_matmul(g, x, W), sh);
+  if (B >= 0) y = ir_binary(g, OP_ADD, y, B);
+  return emit(out, y);
+}
+
+/* The padding a window op gets on each side (top, left, bottom, right):
+ * `same` splits the total as TensorFlow does, the extra cell at the end. */
+static void window_pads(Val *x, const int64_t k[2], const int64_t st[2], const int64_t dil[2],
+                        Val *pad, const int64_t explicit_pad[2], int64_t oh, int64_t ow,
+                        int64_t out[4]) {
+  if (pad->kind == VK_NAME && !strcmp(pad->s, "same")) {
+    int64_t o[2] = {oh, ow};
+    for (int i = 0; i < 2; i++) {
+      int64_t total = (o[i] - 1) * st[i] + dil[i] * (k[i] - 1) + 1 - x->shape.dim[1 + i];
+      if (total < 0) total = 0;
+      out[i] = total / 2;
+      out[2 + i] = total - total / 2;
+    }
+    return;
+  }
+  out[0] = out[2] = explicit_pad[0];
+  out[1] = out[3] = explicit_pad[1];
+}
+
+/* Batch normalization over every axis but the last. While training it uses
+ * the batch's mean and (biased) variance and updates the running statistics
+ * as Keras does: moving = momentum * moving + (1 - momentum) * batch. */
+static int batch_norm(Graph *g, int x, int gamma, int beta, int mm, int mv, double momentum,
+                      double eps) {
+  Shape in = g->v[x].shape;
+  int mean = mm, var = mv;
+  if (g->training) {
+    bool drop[NN_MAX_RANK] = {0};
+    for (int i = 0; i < in.rank - 1; i++) drop[i] = true;
+    mean = reduce_axes(g, OP_SUM, x, drop, false, true);
+    int xc = ir_binary(g, OP_SUB, x, mean);
+    var = reduce_axes(g, OP_SUM, ir_binary(g, OP_MUL, xc, xc), drop, false, true);
+    int keep = scalar_like(g, x, momentum), rest = scalar_like(g, x, 1 - momentum);
+    add_update(g, true, (int)g->v[mm].a[0],
+               ir_binary(g, OP_ADD, ir_binary(g, OP_MUL, keep, mm), ir_binary(g, OP_MUL, rest, mean)));
+    add_update(g, true, (int)g->v[mv].a[0],
+               ir_binary(g, OP_ADD, ir_binary(g, OP_MUL, keep, mv), ir_binary(g, OP_MUL, rest, var)));
+  }
+  int y = ir_binary(g, OP_DIV, ir_binary(g, OP_SUB, x, mean),
+                    ir_unary(g, OP_SQRT, ir_binary(g, OP_ADD, var, scalar_like(g, x, eps))));
+  if (gamma >= 0) y = ir_binary(g, OP_MUL, y, gamma);
+  if (beta >= 0) y = ir_binary(g, OP_ADD, y, beta);
+  return y;
 }
 
 /* Output size of one spatial axis of a convolution or pooling window. */
@@ -400,18 +572,25 @@ static bool rule_conv2d(Sema *s, const Builtin *b, Node *call, Val *a, Val *out)
       !window(x, 2, k[1], st[1], dil[1], padding, pad[1], kernel->loc, &ow))
     return false;
   Shape w = {.rank = 4, .dim = {k[0], k[1], c / groups, filters}};
-  if (!add_weight(s, "W", x->dtype, w, arg(b, a, "kernel_init"), call->loc)) return false;
+  int W, B = -1;
+  if (!add_weight(s, "W", x->dtype, w, arg(b, a, "kernel_init"), call->loc, &W)) return false;
   if (arg(b, a, "use_bias")->i &&
-      !add_weight(s, "b", x->dtype, shape1(filters), arg(b, a, "bias_init"), call->loc))
+      !add_weight(s, "b", x->dtype, shape1(filters), arg(b, a, "bias_init"), call->loc, &B))
     return false;
   Shape sh = {.rank = 4, .dim = {x->shape.dim[0], oh, ow, filters}};
   tensor_out(out, x->dtype, sh);
-  return check_shape_size(call->loc, x->dtype, sh);
+  if (!check_shape_size(call->loc, x->dtype, sh)) return false;
+  if (!s->graph) return true;
+  int64_t at[9] = {st[0], st[1], 0, 0, 0, 0, dil[0], dil[1], groups};
+  window_pads(x, k, st, dil, padding, pad, oh, ow, at + 2);
+  int y = ir_window(s->graph, OP_CONV2D, vid(x), W, at, sh);
+  if (B >= 0) y = ir_binary(s->graph, OP_ADD, y, B);
+  return emit(out, y);
 }
 
 /* max_pool2d / avg_pool2d(x, size, stride = size, padding) */
 static bool rule_pool2d(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
-  (void)s; (void)call;
+  (void)call;
   Val *x = &a[0];
   int64_t k[2], st[2], pad[2], oh, ow;
   if (!spatial_input(b, x) || !ints2(&a[1], k, "size")) return false;
@@ -427,15 +606,20 @@ static bool rule_pool2d(Sema *s, const Builtin *b, Node *call, Val *a, Val *out)
     return false;
   Shape sh = {.rank = 4, .dim = {x->shape.dim[0], oh, ow, x->shape.dim[3]}};
   tensor_out(out, x->dtype, sh);
-  return true;
+  if (!s->graph) return true;
+  int64_t at[8] = {k[0], k[1], st[0], st[1]}, one[2] = {1, 1};
+  window_pads(x, k, st, one, &a[3], pad, oh, ow, at + 4);
+  Op op = !strcmp(b->name, "max_pool2d") ? OP_MAXPOOL : OP_AVGPOOL;
+  return emit(out, ir_window(s->graph, op, vid(x), -1, at, sh));
 }
 
 static bool rule_global_pool(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
-  (void)s; (void)call;
+  (void)call;
   if (!spatial_input(b, &a[0])) return false;
   Shape sh = {.rank = 2, .dim = {a[0].shape.dim[0], a[0].shape.dim[3]}};
   tensor_out(out, a[0].dtype, sh);
-  return true;
+  bool drop[NN_MAX_RANK] = {false, true, true};
+  return !s->graph || emit(out, reduce_axes(s->graph, OP_SUM, vid(&a[0]), drop, false, true));
 }
 
 /* batch_norm over the last (channel) axis: gamma, beta trainable;
@@ -445,24 +629,40 @@ static bool rule_batch_norm(Sema *s, const Builtin *b, Node *call, Val *a, Val *
   if (!need_float(b, &a[0]) || !last_dim(b, &a[0], &c)) return false;
   DType dt = a[0].dtype;
   Shape sh = shape1(c);
-  if ((arg(b, a, "scale")->i && !add_param(s, "gamma", dt, sh, "ones", NULL, true, call->loc)) ||
-      (arg(b, a, "center")->i && !add_param(s, "beta", dt, sh, "zeros", NULL, true, call->loc)) ||
-      !add_param(s, "moving_mean", dt, sh, "zeros", NULL, false, call->loc) ||
-      !add_param(s, "moving_var", dt, sh, "ones", NULL, false, call->loc))
+  int gamma = -1, beta = -1, mm, mv;
+  if ((arg(b, a, "scale")->i &&
+       !add_param(s, "gamma", dt, sh, "ones", NULL, NULL, 0, true, call->loc, &gamma)) ||
+      (arg(b, a, "center")->i &&
+       !add_param(s, "beta", dt, sh, "zeros", NULL, NULL, 0, true, call->loc, &beta)) ||
+      !add_param(s, "moving_mean", dt, sh, "zeros", NULL, NULL, 0, false, call->loc, &mm) ||
+      !add_param(s, "moving_var", dt, sh, "ones", NULL, NULL, 0, false, call->loc, &mv))
     return false;
   tensor_out(out, dt, a[0].shape);
-  return true;
+  if (!s->graph) return true;
+  return emit(out, batch_norm(s->graph, vid(&a[0]), gamma, beta, mm, mv,
+                              arg(b, a, "momentum")->f, arg(b, a, "epsilon")->f));
 }
 
 static bool rule_layer_norm(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   int64_t d;
   if (!need_float(b, &a[0]) || !last_dim(b, &a[0], &d)) return false;
   DType dt = a[0].dtype;
-  if (!add_param(s, "gamma", dt, shape1(d), "ones", NULL, true, call->loc) ||
-      !add_param(s, "beta", dt, shape1(d), "zeros", NULL, true, call->loc))
+  int gamma, beta;
+  if (!add_param(s, "gamma", dt, shape1(d), "ones", NULL, NULL, 0, true, call->loc, &gamma) ||
+      !add_param(s, "beta", dt, shape1(d), "zeros", NULL, NULL, 0, true, call->loc, &beta))
     return false;
   tensor_out(out, dt, a[0].shape);
-  return true;
+  if (!s->graph) return true;
+  Graph *g = s->graph;
+  int x = vid(&a[0]);
+  bool drop[NN_MAX_RANK] = {0};
+  drop[a[0].shape.rank - 1] = true;
+  int mean = reduce_axes(g, OP_SUM, x, drop, true, true);
+  int xc = ir_binary(g, OP_SUB, x, mean);
+  int var = reduce_axes(g, OP_SUM, ir_binary(g, OP_MUL, xc, xc), drop, true, true);
+  int inv = ir_unary(g, OP_SQRT, ir_binary(g, OP_ADD, var, scalar_like(g, x, a[1].f)));
+  int y = ir_binary(g, OP_MUL, ir_binary(g, OP_DIV, xc, inv), gamma);
+  return emit(out, ir_binary(g, OP_ADD, y, beta));
 }
 
 /* embedding(ids: i32[...], vocab, dim): W[vocab, dim] -> [..., dim] */
@@ -478,11 +678,16 @@ static bool rule_embedding(Sema *s, const Builtin *b, Node *call, Val *a, Val *o
     return false;
   }
   Shape w = {.rank = 2, .dim = {a[1].i, a[2].i}};
-  if (!add_weight(s, "W", DT_F32, w, arg(b, a, "init"), call->loc)) return false;
+  int W;
+  DType dt = sema_float_dtype(s);
+  if (!add_weight(s, "W", dt, w, arg(b, a, "init"), call->loc, &W)) return false;
   Shape sh = x->shape;
   sh.dim[sh.rank++] = a[2].i;
-  tensor_out(out, DT_F32, sh);
-  return check_shape_size(call->loc, DT_F32, sh);
+  tensor_out(out, dt, sh);
+  if (!check_shape_size(call->loc, dt, sh)) return false;
+  if (!s->graph) return true;
+  int in[2] = {W, vid(x)};
+  return emit(out, ir_make(s->graph, OP_GATHER, DT_NONE, (Shape){0}, in, 2, NULL, 0, 0));
 }
 
 /* ----------------------------------------------------------------- table */
@@ -517,7 +722,7 @@ static Builtin table[] = {
   ELEMENTWISE("log", "natural logarithm"),
   ELEMENTWISE("sqrt", "square root"),
   ELEMENTWISE("abs", "absolute value"),
-  ELEMENTWISE("gelu", "x * Phi(x) (tanh approximation)"),
+  ELEMENTWISE("gelu", "x * Phi(x), with the exact erf (as Keras and PyTorch)"),
   ELEMENTWISE("softplus", "log(1 + exp(x))"),
   ELEMENTWISE("swish", "x * sigmoid(x)"),
   B("leaky_relu", BK_FUNC, "x:tensor alpha:float[0,)=0.01", rule_elementwise,
@@ -536,6 +741,8 @@ static Builtin table[] = {
    "maximum over axes (all when none)"),
   B("argmax", BK_FUNC, "x:tensor axis:int=-1", rule_argmax,
    "index of the maximum along axis (i32; not differentiable)"),
+  B("float", BK_FUNC, "x:tensor", rule_float,
+   "converts to floating point (integers are not differentiable)"),
   B("flatten", BK_FUNC, "x:tensor", rule_flatten, "[N, a, b, ...] -> [N, a*b*...]"),
   B("reshape", BK_FUNC, "x:tensor shape:shape", rule_reshape,
    "new shape of each sample (one entry may be -1)"),

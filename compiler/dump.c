@@ -38,10 +38,12 @@ static void nested_calls(FILE *out, const Node *e, const Node *top) {
   case ND_NEG:
     nested_calls(out, e->lhs, top);
     break;
+  case ND_NAME: /* x |> relu: a name called through a pipe */
+    break;
   default:
     return;
   }
-  if (e != top && e->kind == ND_CALL && e->typed) {
+  if (e != top && (e->kind == ND_CALL || e->kind == ND_NAME) && e->typed) {
     const char *name = e->inst ? arena_printf("%s: ", e->inst) : "";
     row(out, 6, arena_printf("%s%s", name, expr_str(e)), type_str(e->dtype, e->shape));
   }
@@ -82,7 +84,8 @@ static void print_model(FILE *out, ModelInfo *m) {
                                                 : "=> output",
         o->typed ? type_str(o->dtype, o->shape) : "?");
   }
-  fprintf(out, "  parameters: %d tensors, %s values\n", m->nparams, group(m->nvalues));
+  fprintf(out, "  parameters: %d tensor%s, %s value%s\n", m->nparams, m->nparams == 1 ? "" : "s",
+          group(m->nvalues), m->nvalues == 1 ? "" : "s");
   for (ParamInfo *p = m->params; p; p = p->next) {
     const char *init = p->init ? expr_str(p->init) : p->init_name;
     row(out, 4, arena_printf("%-20s %s", p->name, type_str(p->dtype, p->shape)),
@@ -96,7 +99,7 @@ static void print_setting(FILE *out, const char *key, const Setting *st) {
   for (int i = 0; i < st->b->nparams; i++)
     args = arena_printf("%s%s%s: %s", args, i ? ", " : "", st->b->params[i].name,
                         value_str(&st->args[i]));
-  fprintf(out, "  %-10s %s(%s)\n", key, st->b->name, args);
+  fprintf(out, "  %-12s %s(%s)\n", key, st->b->name, args);
 }
 
 static void print_train(FILE *out, TrainInfo *t) {
@@ -105,20 +108,20 @@ static void print_train(FILE *out, TrainInfo *t) {
   print_setting(out, "loss", &t->loss);
   print_setting(out, "optimizer", &t->optimizer);
   for (int i = 0; i < t->nschedules; i++) print_setting(out, "schedule", &t->schedules[i]);
-  fprintf(out, "  %-10s %lld\n  %-10s %lld\n  %-10s %s\n  %-10s %lld\n", "epochs",
+  fprintf(out, "  %-12s %lld\n  %-12s %lld\n  %-12s %s\n  %-12s %lld\n", "epochs",
           (long long)t->epochs, "batch", (long long)t->batch, "shuffle",
           t->shuffle ? "true" : "false", "seed", (long long)t->seed);
   if (t->validation_data.b) print_setting(out, "validation", &t->validation_data);
-  else fprintf(out, "  %-10s %g\n", "validation", t->validation);
-  if (t->weight_decay > 0) fprintf(out, "  %-10s %g\n", "weight_decay", t->weight_decay);
+  else fprintf(out, "  %-12s %g\n", "validation", t->validation);
+  if (t->weight_decay > 0) fprintf(out, "  %-12s %g\n", "weight_decay", t->weight_decay);
   if (t->nmetrics) {
-    fprintf(out, "  %-10s", "metrics");
+    fprintf(out, "  %-12s", "metrics");
     for (int i = 0; i < t->nmetrics; i++) fprintf(out, "%s%s", i ? ", " : " ", t->metrics[i]->name);
     fprintf(out, "\n");
   }
   if (t->has_stop) {
     const char *op = t->stop_op == 'l' ? "<=" : t->stop_op == 'g' ? ">=" : t->stop_op == '<' ? "<" : ">";
-    fprintf(out, "  %-10s when %s %s %g\n", "stop", t->stop_metric, op, t->stop_value);
+    fprintf(out, "  %-12s when %s %s %g\n", "stop", t->stop_metric, op, t->stop_value);
   }
 }
 

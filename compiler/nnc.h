@@ -21,7 +21,8 @@
 enum {
   NN_MAX_SOURCE = 16 << 20, /* bytes in one .nn file */
   NN_MAX_RANK = 8,          /* dimensions in one tensor */
-  NN_MAX_NEST = 200,        /* nesting depth of brackets and expressions */
+  NN_MAX_NEST = 200,        /* nesting depth of brackets */
+  NN_MAX_DEPTH = 1000,      /* depth of an expression tree (a + b + ... counts each +) */
   NN_MAX_IMPORT_DEPTH = 64, /* length of an import chain */
   NN_MAX_ERRORS = 20,       /* errors printed before giving up */
   NN_MAX_INSTANCES = 10000, /* layer instantiations in one compile */
@@ -187,6 +188,7 @@ void print_ast(FILE *out, const Program *prog);       /* as parsed (-d P) */
 char *shape_str(Shape s);                               /* "[N, 30, 30, 32]" */
 char *type_str(DType t, Shape s);                       /* "f32[N, 10]" */
 char *expr_str(const Node *n);                          /* source-like text */
+char *quote_str(const char *s);                         /* "a\"b" with escapes */
 
 /* ------------------------------------------------ parse.c (lexer + parser) */
 
@@ -235,6 +237,8 @@ typedef struct BParam {
 
 typedef struct Sema Sema;
 typedef struct Val Val;
+typedef struct Graph Graph;
+typedef struct Value Value;
 typedef struct Builtin Builtin;
 typedef bool ShapeRule(Sema *s, const Builtin *b, Node *call, Val *args, Val *out);
 struct Builtin {
@@ -276,6 +280,7 @@ struct Val {
   const Node *call;   /* the expression the value came from (NAME or CALL for
                          initializers and activations), NULL for defaults */
   bool batch;         /* INT standing for the symbolic batch dimension */
+  int ir;             /* TENSOR in build mode: its IR value number + 1 */
   Loc loc;
 };
 
@@ -287,6 +292,8 @@ struct ParamInfo {
   Shape shape;
   const Node *init;   /* initializer expression, or NULL for a built-in default */
   const char *init_name;
+  double init_args[2];/* the initializer's arguments: constant (value), uniform
+                         (low, high), normal (mean, stddev) */
   bool trainable;
   Loc loc;
   ParamInfo *next;
@@ -339,13 +346,22 @@ struct Sema {
   TrainInfo *trains;
   Scope *scope;       /* innermost model or layer being checked */
   int instances;      /* layer instantiations so far (bounded) */
+  DType default_float;/* element type of inputs written without one (f32) */
+  /* build mode: the same walk also emits the tensor IR */
+  Graph *graph;
+  ParamInfo *cursor;  /* the next parameter to come */
+  int dropouts;       /* dropout instances so far (each gets its own stream) */
 };
 
 /* Checks the whole program; returns false when errors were reported. */
 bool sema_check(Sema *s, Program *prog);
+/* Walks a checked model again, emitting its forward pass into g. */
+void lower_model(Sema *s, ModelInfo *m, Graph *g);
 Val *sema_eval(Sema *s, Node *expr);           /* used by builtins' rules */
-bool add_param(Sema *s, const char *name, DType dt, Shape shape,
-               const char *init_name, const Node *init, bool trainable, Loc loc);
+bool add_param(Sema *s, const char *name, DType dt, Shape shape, const char *init_name,
+               const Node *init, const Val *init_args, int init_nargs, bool trainable, Loc loc,
+               int *id);
+DType sema_float_dtype(Sema *s);
 const char *sema_scope_prefix(Sema *s);
 bool shape_product(Shape sh, int64_t *out);      /* false on overflow */
 bool check_shape_size(Loc loc, DType dt, Shape sh);
@@ -354,5 +370,169 @@ char *value_str(const Val *v);                 /* "[2, 2]", "relu", "0.001" */
 /* --------------------------------------------------------------- dump.c */
 
 void print_checked(FILE *out, Sema *s);          /* --emit=ast, -d S */
+
+/* ------------------------------------------------- ir.c (the tensor IR) */
+
+typedef enum {
+#define OP(id, name, arity, cls, attrs, doc) OP_##id,
+#include "ops.h"
+#undef OP
+  NUM_OPS
+} Op;
+
+typedef enum {
+  CL_LEAF, CL_UNARY, CL_BINARY, CL_TERNARY, CL_REDUCE, CL_CONTRACT, CL_MOVE, CL_WINDOW,
+} OpClass;
+
+typedef struct OpInfo {
+  const char *name;
+  int arity;
+  OpClass cls;
+  const char *attrs;   /* attribute names, "axes..." for a variable list */
+  const char *doc;
+} OpInfo;
+extern const OpInfo op_info[NUM_OPS];
+
+enum { IR_MAX_IN = 3, IR_MAX_ATTR = 10 };
+
+/* Which part of a training step a value belongs to (for dumps and dot). */
+typedef enum { PART_FWD, PART_LOSS, PART_BWD, PART_UPDATE } Part;
+
+/* Run-time scalars (OP_SCALAR's attribute). */
+enum { SC_BATCH, SC_STEP, SC_EPOCH, SC_SEED, NUM_SCALARS };
+
+/* One SSA value. Values are numbered in creation order, which is a
+ * topological order: operands always have smaller numbers. */
+struct Value {
+  Op op;
+  DType dtype;
+  Shape shape;
+  int nin;
+  int in[IR_MAX_IN];
+  int nattr;
+  int64_t a[IR_MAX_ATTR];
+  double f;
+  Loc loc;
+  Part part;
+};
+
+/* A state update of a training step: after the step, tensor `index` of the
+ * params (or states) holds `value`. */
+typedef struct Update {
+  bool state;
+  int index;
+  int value;
+} Update;
+
+struct Graph {
+  const char *name;
+  bool training;
+  Value *v;
+  int n, cap;
+  int *table;            /* hash-consing: open addressing over value numbers */
+  int tcap;
+  Part part;             /* given to new values */
+  Loc loc;               /* given to new values */
+  /* the interface */
+  int inputs[16], ninputs;
+  int outputs[16], noutputs;
+  int label;             /* OP_LABEL value or -1 */
+  int loss;              /* scalar loss or -1 */
+  ParamInfo **params;    /* OP_PARAM index -> parameter */
+  int nparams;
+  ParamInfo **states;    /* OP_STATE index -> state tensor */
+  int nstates;
+  Update *updates;
+  int nupdates, capupdates;
+};
+
+Graph *graph_new(const char *name);
+/* Makes (or finds: hash-consing) a value; the shape and dtype are inferred
+ * from the operands except for leaves, RESHAPE, EXPAND, CAST and the
+ * backward window ops, which take the given ones. */
+int ir_make(Graph *g, Op op, DType dt, Shape sh, const int *in, int nin, const int64_t *a,
+            int na, double f);
+int ir_leaf(Graph *g, Op op, DType dt, Shape sh, int64_t index);
+int ir_const(Graph *g, DType dt, Shape sh, double f);
+int ir_scalar(Graph *g, DType dt, double f);           /* rank-0 constant */
+int ir_unary(Graph *g, Op op, int x);
+int ir_binary(Graph *g, Op op, int a, int b);
+int ir_select(Graph *g, int c, int a, int b);
+int ir_sum(Graph *g, int x, const int *axes, int naxes); /* axes removed */
+int ir_rmax(Graph *g, int x, const int *axes, int naxes);
+int ir_axis_op(Graph *g, Op op, int x, int axis);       /* softmax, logsoftmax, argmax */
+int ir_reshape(Graph *g, int x, Shape sh);
+int ir_expand(Graph *g, int x, Shape sh);
+int ir_transpose(Graph *g, int x, const int *perm);
+int ir_slice(Graph *g, int x, int axis, int64_t start, int64_t end);
+int ir_pad(Graph *g, int x, int axis, int64_t before, int64_t after);
+int ir_matmul(Graph *g, int a, int b);
+int ir_cast(Graph *g, int x, DType dt);
+int ir_window(Graph *g, Op op, int x, int w, const int64_t *a, Shape result);
+int ir_sum_to(Graph *g, int x, Shape target);          /* undo broadcasting */
+int ir_mean_all(Graph *g, int x);                      /* mean over every element */
+int add_param_value(Graph *g, ParamInfo *p, bool state);
+void add_update(Graph *g, bool state, int index, int value);
+bool shape_eq(Shape a, Shape b);
+bool broadcast_shapes(Shape a, Shape b, Shape *out);
+bool is_float(DType t);
+/* Checks every invariant of the graph; a violation is a compiler bug. */
+void verify(Graph *g, const char *stage);
+void print_ir(FILE *out, Graph *g);
+void print_dot(FILE *out, Graph *g);
+
+/* ------------------------------------------------------------- autodiff.c */
+
+/* Adds the reverse pass for `loss` (a scalar); returns, for each value
+ * number, the value holding d loss / d value, or -1 where none flows.
+ * Errors (a gradient through an integer value) are reported at the source
+ * position of the op that stops it. */
+int *autodiff(Graph *g, int loss);
+
+/* --------------------------------------------------------------- train.c */
+
+/* Lowers a model to its forward graph (inference) or, with its train block,
+ * to the whole training step: forward, loss, backward, optimizer update. */
+Graph *lower_inference(Sema *s, ModelInfo *m);
+Graph *lower_training(Sema *s, TrainInfo *t);
+
+/* ------------------------------------------------------------ simplify.c */
+
+Graph *simplify(Graph *g);   /* constant folding, algebra, dead-code elimination */
+
+/* ---------------------------------------------------------------- eval.c */
+
+/* The naive reference evaluator: every value of a graph, computed in double
+ * and rounded to float after each op for f32 values. */
+typedef struct Tensor {
+  Shape shape;          /* concrete: no batch dimension left */
+  int64_t n;
+  double *d;
+} Tensor;
+
+typedef struct Eval {
+  Graph *g;
+  int64_t batch;
+  double scalars[NUM_SCALARS];
+  Tensor *inputs;       /* [g->ninputs] */
+  Tensor label;
+  Tensor *params;       /* [g->nparams] */
+  Tensor *states;       /* [g->nstates] */
+  Tensor *vals;         /* [g->n], filled by eval_run */
+} Eval;
+
+Eval *eval_new(Graph *g, int64_t batch);
+void eval_init_params(Eval *e, uint64_t seed);   /* by each parameter's initializer */
+void eval_run(Eval *e);
+void eval_apply_updates(Eval *e);               /* params/states = their updates */
+void eval_free(Eval *e);
+double eval_scalar_op(Op op, double a, double b); /* elementwise kernel, for folding */
+uint64_t nn_rng_u64(uint64_t seed, uint64_t stream, uint64_t counter);
+double nn_rng_uniform(uint64_t seed, uint64_t stream, uint64_t counter); /* [0, 1) */
+
+/* ------------------------------------------------------------ gradcheck.c */
+
+/* nnc --check-grad: AD gradients against central differences in f64. */
+int check_gradients(Sema *s, FILE *out);
 
 #endif

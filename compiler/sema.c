@@ -55,6 +55,11 @@ static Val *v_float(double f, Loc loc) {
   return v;
 }
 
+static int vid(const Val *v) {
+  if (!v->ir) bug("tensor %s has no IR value", type_str(v->dtype, v->shape));
+  return v->ir - 1;
+}
+
 static Val *v_tensor(DType dt, Shape sh, Loc loc) {
   Val *v = v_new(VK_TENSOR, loc);
   v->dtype = dt;
@@ -84,7 +89,7 @@ char *value_str(const Val *v) {
   case VK_INT: return v->batch ? "N" : arena_printf("%lld", (long long)v->i);
   case VK_FLOAT: return arena_printf("%g", v->f);
   case VK_BOOL: return v->i ? "true" : "false";
-  case VK_STRING: return arena_printf("\"%s\"", v->s);
+  case VK_STRING: return quote_str(v->s);
   case VK_NAME: return arena_printf("%s", v->s);
   case VK_CALLABLE: return v->call && v->call->kind == ND_CALL ? expr_str(v->call)
                                                                  : arena_printf("%s", v->s);
@@ -164,23 +169,43 @@ static bool bind(Sema *s, const char *name, Loc loc, Val *v) {
 }
 
 /* dense -> dense1, dense2, ... within the current scope. */
+/* dense -> dense1, dense2, ... within the current scope. A name already
+ * taken (a layer called `dense1` makes "dense11") gets a suffix _2, _3, ... */
 static const char *instance_name(Sema *s, const char *kind) {
   intptr_t n = (intptr_t)map_get(s->scope->counters, kind) + 1;
   map_put(s->scope->counters, kind, (void *)n);
   const char *name = arena_printf("%s%ld", kind, (long)n);
+  for (int k = 2; map_get(s->scope->counters, arena_printf("#%s", name)); k++)
+    name = arena_printf("%s%ld_%d", kind, (long)n, k);
+  map_put(s->scope->counters, arena_printf("#%s", name), (void *)1);
   if (*s->scope->prefix) name = arena_printf("%s.%s", s->scope->prefix, name);
   return name;
 }
 
+DType sema_float_dtype(Sema *s) { return s->scope->float_dtype; }
+
+/* Declares a parameter of the model being checked. In build mode the
+ * parameters come again in the same order: each one is taken from the list
+ * made while checking, and *id gets its OP_PARAM (or OP_STATE) value. */
 bool add_param(Sema *s, const char *name, DType dt, Shape shape, const char *init_name,
-               const Node *init, bool trainable, Loc loc) {
+               const Node *init, const Val *init_args, int init_nargs, bool trainable, Loc loc,
+               int *id) {
   ModelInfo *m = s->scope->model;
+  const char *full = *s->scope->prefix ? arena_printf("%s.%s", s->scope->prefix, name) : name;
+  *id = -1;
+  if (s->graph) {
+    ParamInfo *p = s->cursor;
+    if (!p || strcmp(p->name, full) != 0) bug("parameter %s out of order while lowering", full);
+    s->cursor = p->next;
+    *id = add_param_value(s->graph, p, !p->trainable);
+    return true;
+  }
   if (!check_shape_size(loc, dt, shape)) return false;
   for (int i = 0; i < shape.rank; i++)
     if (shape.dim[i] == DIM_BATCH) bug("parameter %s with a batch dimension", name);
   if (!m) return true;
   ParamInfo *p = arena_alloc(sizeof *p);
-  p->name = *s->scope->prefix ? arena_printf("%s.%s", s->scope->prefix, name) : name;
+  p->name = full;
   p->dtype = dt;
   p->shape = shape;
   p->init = init;
@@ -190,6 +215,8 @@ bool add_param(Sema *s, const char *name, DType dt, Shape shape, const char *ini
                                                  : "glorot_uniform";
   p->trainable = trainable;
   p->loc = loc;
+  for (int i = 0; i < init_nargs && i < 2; i++)
+    p->init_args[i] = init_args[i].kind == VK_INT ? (double)init_args[i].i : init_args[i].f;
   int64_t n = 0;
   shape_product(shape, &n);
   if (__builtin_add_overflow(m->nvalues, n, &m->nvalues)) m->nvalues = INT64_MAX;
@@ -233,7 +260,12 @@ static const char *did_you_mean(Sema *s, const char *name, bool vars, bool layer
 /* Reports a value that is not what the context needs. */
 static void wrong_value(Sema *s, const Val *v, const char *needed, const char *what) {
   if (v->kind == VK_ERROR) return;
-  if (v->kind == VK_NAME)
+  if (v->kind == VK_NAME && v->call && v->call->loc.first_line &&
+      (v->call->loc.first_line != v->loc.first_line ||
+       v->call->loc.first_column != v->loc.first_column))
+    /* passed in from elsewhere (a layer's hyper-parameter): report where it was written */
+    error_at(v->call->loc, "unknown name '%s'", v->s);
+  else if (v->kind == VK_NAME)
     error_at(v->loc, "unknown name '%s'%s", v->s, did_you_mean(s, v->s, true, false));
   else
     error_at(v->loc, "%s must be %s, got %s", what, needed, kind_word(v));
@@ -339,7 +371,7 @@ static const char *dim_text(int64_t d) {
 
 /* a @ b, numpy's matmul: [..., m, k] @ [..., k, n] -> [..., m, n]; a vector
  * operand gains and then loses a unit axis. */
-static Val *matmul(Node *n, Val *a, Val *b) {
+static Val *matmul(Sema *s, Node *n, Val *a, Val *b) {
   if (a->dtype != b->dtype) {
     error_at(n->name_loc, "operands of '@' have different types: %s and %s",
              type_str(a->dtype, a->shape), type_str(b->dtype, b->shape));
@@ -379,7 +411,13 @@ static Val *matmul(Node *n, Val *a, Val *b) {
   if (!va) out.dim[out.rank++] = sa.dim[sa.rank - 2];
   if (!vb) out.dim[out.rank++] = sb.dim[sb.rank - 1];
   if (!check_shape_size(n->loc, a->dtype, out)) return v_error(n->loc);
-  return v_tensor(a->dtype, out, n->loc);
+  Val *r = v_tensor(a->dtype, out, n->loc);
+  if (s->graph) {
+    Graph *g = s->graph;
+    int x = ir_reshape(g, vid(a), sa), y = ir_reshape(g, vid(b), sb);
+    r->ir = ir_reshape(g, ir_matmul(g, x, y), out) + 1;
+  }
+  return r;
 }
 
 static Val *binary(Sema *s, Node *n, Val *a, Val *b) {
@@ -399,24 +437,36 @@ static Val *binary(Sema *s, Node *n, Val *a, Val *b) {
       error_at(n->name_loc, "'@' needs two tensors, got %s and %s", kind_word(a), kind_word(b));
       return v_error(n->loc);
     }
-    return matmul(n, a, b);
+    return matmul(s, n, a, b);
   }
-  if (!ta) return v_tensor(b->dtype, b->shape, n->loc);
-  if (!tb) return v_tensor(a->dtype, a->shape, n->loc);
-  if (a->dtype != b->dtype) {
+  DType dt = ta ? a->dtype : b->dtype;
+  if (!is_float(dt)) {
+    const Val *t = ta ? a : b;
+    error_at(n->name_loc, "'%s' needs floating-point tensors, got %s; convert with float(...)",
+             op_name(n->op), type_str(t->dtype, t->shape));
+    return v_error(n->loc);
+  }
+  if (ta && tb && a->dtype != b->dtype) {
     error_at(n->name_loc, "operands of '%s' have different types: %s and %s", op_name(n->op),
              type_str(a->dtype, a->shape), type_str(b->dtype, b->shape));
     return v_error(n->loc);
   }
-  Shape out;
+  Shape out = ta ? a->shape : b->shape;
   int ia, ib;
-  if (!broadcast(a->shape, b->shape, &out, &ia, &ib)) {
+  if (ta && tb && !broadcast(a->shape, b->shape, &out, &ia, &ib)) {
     error_at(n->name_loc, "shapes %s and %s do not broadcast: %s against %s",
              shape_str(a->shape), shape_str(b->shape), dim_text(a->shape.dim[ia]),
              dim_text(b->shape.dim[ib]));
     return v_error(n->loc);
   }
-  return v_tensor(a->dtype, out, n->loc);
+  Val *r = v_tensor(dt, out, n->loc);
+  if (s->graph) {
+    static const Op ops[128] = {['+'] = OP_ADD, ['-'] = OP_SUB, ['*'] = OP_MUL, ['/'] = OP_DIV};
+    int x = ta ? vid(a) : ir_scalar(s->graph, dt, num(a));
+    int y = tb ? vid(b) : ir_scalar(s->graph, dt, num(b));
+    r->ir = ir_binary(s->graph, ops[n->op], x, y) + 1;
+  }
+  return r;
 }
 
 /* ---------------------------------------------------------- expressions */
@@ -432,13 +482,31 @@ static Node *synthetic_call(Node *name) {
 
 static Val *pipe_into(Sema *s, Node *rhs, Val *lhs) {
   if (rhs->kind == ND_CALL) return eval_call(s, rhs, lhs);
-  if (rhs->kind == ND_NAME) return eval_call(s, synthetic_call(rhs), lhs);
+  if (rhs->kind == ND_NAME) {
+    Node *c = synthetic_call(rhs);
+    Val *v = eval_call(s, c, lhs);
+    rhs->typed = c->typed, rhs->dtype = c->dtype, rhs->shape = c->shape, rhs->inst = c->inst;
+    return v;
+  }
   error_at(rhs->loc, "the right side of '|>' must be a layer or function, like relu or "
                      "dense(10)");
   return v_error(rhs->loc);
 }
 
+static Val *eval_node(Sema *s, Node *n);
+static bool check_init(Sema *s, const Node *n, Val *v, const char *what);
+
+/* Evaluates an expression; in build mode the IR it emits carries n's place. */
 Val *sema_eval(Sema *s, Node *n) {
+  if (!s->graph) return eval_node(s, n);
+  Loc saved = s->graph->loc;
+  s->graph->loc = n->loc;
+  Val *v = eval_node(s, n);
+  s->graph->loc = saved;
+  return v;
+}
+
+static Val *eval_node(Sema *s, Node *n) {
   switch (n->kind) {
   case ND_INT: return v_int(n->ival, n->loc);
   case ND_FLOAT: return v_float(n->fval, n->loc);
@@ -483,7 +551,15 @@ Val *sema_eval(Sema *s, Node *n) {
     v->call = n;
     return v;
   }
-  case ND_CALL: return eval_call(s, n, NULL);
+  case ND_CALL:
+    if (builtin_find_kind(n->name, BK_INIT) && !builtin_find(n->name) &&
+        !(s->scope && lookup(s, n->name)) && !(s->decls && map_get(s->decls, n->name))) {
+      /* an initializer as a value: dense(4, bias_init: constant(0.1)) */
+      Val *v = v_new(VK_CALLABLE, n->loc);
+      if (!check_init(s, n, v, "an initializer")) return v_error(n->loc);
+      return v;
+    }
+    return eval_call(s, n, NULL);
   case ND_PIPE: {
     Val *lhs = sema_eval(s, n->lhs);
     if (lhs->kind == VK_ERROR) return lhs;
@@ -499,7 +575,11 @@ Val *sema_eval(Sema *s, Node *n) {
     if (a->kind == VK_ERROR) return a;
     if (a->kind == VK_INT && !a->batch && a->i != INT64_MIN) return v_int(-a->i, n->loc);
     if (a->kind == VK_FLOAT) return v_float(-a->f, n->loc);
-    if (a->kind == VK_TENSOR) return v_tensor(a->dtype, a->shape, n->loc);
+    if (a->kind == VK_TENSOR) {
+      Val *r = v_tensor(a->dtype, a->shape, n->loc);
+      if (s->graph) r->ir = ir_unary(s->graph, OP_NEG, vid(a)) + 1;
+      return r;
+    }
     wrong_value(s, a, "a number or a tensor", "the operand of unary '-'");
     return v_error(n->loc);
   }
@@ -540,11 +620,14 @@ static bool check_int(Sema *s, const BParam *p, const char *callee, Val *v) {
     wrong_value(s, v, "an integer", arena_printf("'%s' of '%s'", p->name, callee));
     return false;
   }
+  if (v->i > NN_MAX_ELEMS || v->i < -NN_MAX_ELEMS) { /* keeps size arithmetic in range */
+    error_at(v->loc, "'%s' of '%s' is too large: %lld", p->name, callee, (long long)v->i);
+    return false;
+  }
   return check_range(p, callee, v);
 }
 
 /* An initializer: a name (glorot_uniform) or a call (constant(0.1)). */
-static bool check_init(Sema *s, const Node *n, Val *v, const char *what);
 static bool bind_args(Sema *s, const char *callee, const BParam *ps, int np, Node *args,
                       Val *first, Loc call_loc, Val *out);
 
@@ -686,9 +769,18 @@ static bool check_init(Sema *s, const Node *n, Val *v, const char *what) {
   }
   v->kind = VK_CALLABLE;
   v->s = b->name;
-  if (n->kind != ND_CALL) return true;
+  /* the initializer's own arguments, defaults filled in, travel in items */
   Val *args = arena_alloc(sizeof(Val) * (size_t)(b->nparams + 1));
-  return bind_args(s, b->name, b->params, b->nparams, n->kids, NULL, n->loc, args);
+  if (!bind_args(s, b->name, b->params, b->nparams, n->kind == ND_CALL ? n->kids : NULL, NULL,
+                 n->loc, args))
+    return false;
+  v->items = args;
+  v->nitems = b->nparams;
+  if (!strcmp(b->name, "uniform") && args[0].f >= args[1].f) {
+    error_at(n->loc, "'uniform' needs low < high, got low %g and high %g", args[0].f, args[1].f);
+    return false;
+  }
+  return true;
 }
 
 static int find_param(const BParam *ps, int np, const char *name) {
@@ -746,6 +838,14 @@ static bool bind_args(Sema *s, const char *callee, const BParam *ps, int np, Nod
       }
       if (pi >= np) {
         error_at(a->loc, "too many arguments to '%s' (it takes %d)", callee, np);
+        return false;
+      }
+      if (pi == 0 && !first && ps[0].kind == PK_TENSOR && a->lhs->kind != ND_NAME &&
+          a->lhs->kind != ND_CALL && a->lhs->kind != ND_BINARY && a->lhs->kind != ND_PIPE &&
+          a->lhs->kind != ND_NEG) {
+        error_at(a->loc, "'%s' takes its input tensor first, as in %s(x, ...); a statement "
+                         "%s(...) of its own in a sequential model takes the previous value",
+                 callee, callee, callee);
         return false;
       }
       if (!convert(s, &ps[pi], callee, a->lhs, &out[pi])) ok = false;
@@ -866,8 +966,15 @@ static Val *check_layer_body(Sema *s, Node *layer) {
         bind(s, st->name, st->name_loc, v_error(st->loc));
         break;
       }
-      if (bind(s, st->name, st->name_loc, t))
-        add_param(s, st->name, t->dtype, t->shape, init.s, init.call, true, st->loc);
+      int id;
+      if (!st->rhs) { /* no initializer written: glorot_uniform, as Keras's add_weight */
+        init.s = "glorot_uniform";
+        init.call = NULL;
+      }
+      if (add_param(s, st->name, t->dtype, t->shape, init.s, init.call, init.items, init.nitems,
+                    true, st->loc, &id))
+        t->ir = id + 1;
+      bind(s, st->name, st->name_loc, t);
       break;
     }
     case ND_ASSIGN:
@@ -989,22 +1096,23 @@ static Val *call_builtin(Sema *s, const Builtin *b, Node *call, Val *first) {
 
 static Val *eval_call(Sema *s, Node *call, Val *first) {
   if (first && first->kind == VK_ERROR) return first;
-  const Builtin *b = builtin_find(call->name);
+  if (s->graph) s->graph->loc = call->loc;
   Val *r;
+  Node *orig = call;
   Binding *local = s->scope ? lookup(s, call->name) : NULL;
-  Node *d = s->decls ? map_get(s->decls, call->name) : NULL;
   if (local && local->val->kind == VK_CALLABLE) {
-    /* a hyper-parameter naming an activation: layer Block(act = relu) ... act(x) */
-    Node *c = new_node(ND_CALL, call->loc);
-    *c = *call;
-    c->name = local->val->s;
-    return eval_call(s, c, first);
-  }
-  if (local) {
+    /* a hyper-parameter naming a function: layer Block(act = relu) ... act(x);
+     * the name it holds is looked up among built-ins and layers only */
+    call = new_node(ND_CALL, orig->loc);
+    *call = *orig;
+    call->name = local->val->s;
+  } else if (local) {
     error_at(call->name_loc, "'%s' is %s, not a layer or function", call->name,
              kind_word(local->val));
     return v_error(call->loc);
   }
+  const Builtin *b = builtin_find(call->name);
+  Node *d = s->decls ? map_get(s->decls, call->name) : NULL;
   if (b) r = call_builtin(s, b, call, first);
   else if (d && d->kind == ND_LAYER) r = call_layer(s, d, call, first);
   else if (d && d->kind == ND_MODEL) {
@@ -1026,9 +1134,10 @@ static Val *eval_call(Sema *s, Node *call, Val *first) {
     return v_error(call->loc);
   }
   if (r->kind == VK_TENSOR) {
-    call->typed = true;
-    call->dtype = r->dtype;
-    call->shape = r->shape;
+    orig->typed = true;
+    orig->dtype = r->dtype;
+    orig->shape = r->shape;
+    orig->inst = call->inst;
   }
   return r;
 }
@@ -1074,6 +1183,15 @@ static Val *check_type(Sema *s, Node *type, bool batched, DType dflt) {
 
 /* The layer statement of a sequential model, applied to the previous value. */
 static Val *apply_sequential(Sema *s, Node *e, Val *prev) {
+  if (e->kind == ND_CALL && e->kids && !e->kids->name && e->kids->lhs->kind == ND_NAME) {
+    Binding *b = lookup(s, e->kids->lhs->name);
+    if (b && b->val->kind == VK_TENSOR) {
+      error_at(e->kids->loc, "a layer statement applies to the previous value; to apply '%s' to "
+                             "'%s', name the result: h = %s", e->name, e->kids->lhs->name,
+               expr_str(e));
+      return v_error(e->loc);
+    }
+  }
   Val *in = arena_alloc(sizeof *in);
   *in = *prev;
   in->loc = e->loc; /* errors about the implicit input point at this layer */
@@ -1110,23 +1228,29 @@ static void set_type(Node *n, const Val *v) {
   n->shape = v->shape;
 }
 
-static void check_model(Sema *s, Node *decl) {
-  ModelInfo *m = arena_alloc(sizeof *m);
-  m->decl = decl;
-  ModelInfo **tail = &s->models;
-  while (*tail) tail = &(*tail)->next;
-  *tail = m;
+/* The statements of a model, in either mode. Check mode records the
+ * outputs in m; build mode makes the graph's inputs and outputs. */
+static void walk_model(Sema *s, ModelInfo *m) {
+  Node *decl = m->decl;
+  Graph *g = s->graph;
   s->scope = NULL;
-  scope_push(s, "", NULL, DT_F32);
+  scope_push(s, "", NULL, s->default_float);
   s->scope->model = m;
-  Val *prev = NULL;
-  int ninputs = 0, errors_before = diag.errors;
+  Val *prev = NULL, *outs[16];
+  int ninputs = 0, nouts = 0, errors_before = diag.errors;
   for (Node *st = decl->kids; st; st = st->next) {
     Val *v = NULL;
+    if (g) g->loc = st->loc;
     switch (st->kind) {
     case ND_INPUT:
-      v = check_type(s, st->lhs, true, DT_F32);
+      if (m->sequential && !g)
+        error_at(st->loc, "in a sequential model every 'input' comes before the layers");
+      v = check_type(s, st->lhs, true, s->default_float);
       v->loc = st->name_loc;
+      if (g && v->kind == VK_TENSOR) {
+        v->ir = ir_leaf(g, OP_INPUT, v->dtype, v->shape, g->ninputs) + 1;
+        g->inputs[g->ninputs++] = v->ir - 1;
+      }
       bind(s, st->name, st->name_loc, v);
       ninputs++;
       break;
@@ -1142,12 +1266,19 @@ static void check_model(Sema *s, Node *decl) {
       }
       m->sequential = true;
       v = apply_sequential(s, st->rhs, prev);
+      if (!g && st->next && st->next->kind != ND_LAYERSTMT && v->kind == VK_TENSOR)
+        warn_at(st->loc, "the result of this layer is never used: the next statement does not "
+                         "take it");
       break;
     case ND_OUTPUT:
       v = need_tensor(s, sema_eval(s, st->rhs), "an output");
       if (st->name) bind(s, st->name, st->name_loc, v);
-      if (m->noutputs < (int)(sizeof m->outputs / sizeof m->outputs[0])) m->outputs[m->noutputs++] = st;
-      else error_at(st->loc, "too many outputs (at most 16)");
+      if (nouts < 16) {
+        if (!g) m->outputs[m->noutputs++] = st;
+        outs[nouts++] = v;
+      } else {
+        error_at(st->loc, "too many outputs (at most 16)");
+      }
       break;
     case ND_PARAM:
       error_at(st->loc, "'param' belongs in a layer; a model creates parameters through its "
@@ -1160,15 +1291,41 @@ static void check_model(Sema *s, Node *decl) {
       bug("statement %s in a model", nodekind_name(st->kind));
     }
     if (v) {
-      set_type(st, v);
+      if (!g) set_type(st, v);
       prev = v;
-      if (!st->next && m->noutputs == 0 && st->kind != ND_INPUT) m->outputs[m->noutputs++] = st;
+      if (!st->next && nouts == 0 && st->kind != ND_INPUT) {
+        if (!g) m->outputs[m->noutputs++] = st;
+        outs[nouts++] = v;
+      }
     }
   }
   if (ninputs == 0) error_at(decl->name_loc, "model '%s' has no 'input'", decl->name);
-  else if (m->noutputs == 0 && diag.errors == errors_before)
+  else if (nouts == 0 && diag.errors == errors_before)
     error_at(decl->name_loc, "model '%s' has no output", decl->name);
+  if (g)
+    for (int i = 0; i < nouts; i++) g->outputs[g->noutputs++] = vid(outs[i]);
   scope_pop(s);
+}
+
+static void check_model(Sema *s, Node *decl) {
+  ModelInfo *m = arena_alloc(sizeof *m);
+  m->decl = decl;
+  ModelInfo **tail = &s->models;
+  while (*tail) tail = &(*tail)->next;
+  *tail = m;
+  walk_model(s, m);
+}
+
+/* Build mode: the checked model's forward pass into g. */
+void lower_model(Sema *s, ModelInfo *m, Graph *g) {
+  s->graph = g;
+  s->cursor = m->params;
+  s->dropouts = 0;
+  s->instances = 0;
+  walk_model(s, m);
+  if (s->cursor) bug("parameter %s not lowered", s->cursor->name);
+  s->graph = NULL;
+  s->scope = NULL;
 }
 
 /* --------------------------------------------------------------- train */
@@ -1251,8 +1408,9 @@ static void check_stop(Sema *s, TrainInfo *t, Node *st) {
   bool val = !strncmp(m, "val_", 4);
   const char *base = val ? m + 4 : m;
   if (!metric_listed(t, base)) {
+    bool has_val = t->validation > 0 || t->validation_data.b;
     error_at(c->lhs->loc, "the stop rule watches '%s', which is not measured; use loss%s or add "
-                          "it to 'metrics'", m, t->nmetrics ? ", val_loss" : "");
+                          "it to 'metrics'", m, has_val ? ", val_loss" : "");
     return;
   }
   if (val && t->validation == 0 && !t->validation_data.b) {
@@ -1275,6 +1433,12 @@ static void check_loss_fits(TrainInfo *t, Node *out) {
   if (!out || !out->typed || !t->loss.b) return;
   const char *name = t->loss.b->name;
   Shape sh = out->shape;
+  if (sh.rank == 0 || sh.dim[0] != DIM_BATCH) {
+    error_at(t->loss.node->loc, "training needs an output with one row per sample, but the "
+                                "model's output is %s", type_str(out->dtype, sh));
+    note_at(out->loc, "the output is computed here");
+    return;
+  }
   bool categorical = !strcmp(name, "categorical_crossentropy") ||
                      !strcmp(name, "sparse_categorical_crossentropy");
   if (categorical && (sh.rank < 2 || sh.dim[sh.rank - 1] < 2)) {
@@ -1285,6 +1449,44 @@ static void check_loss_fits(TrainInfo *t, Node *out) {
   if (out->dtype == DT_I32)
     error_at(t->loss.node->loc, "'%s' needs a floating-point output, got %s", name,
              type_str(out->dtype, sh));
+}
+
+static int model_inputs(const ModelInfo *m) {
+  int n = 0;
+  for (const Node *st = m->decl->kids; st; st = st->next) n += st->kind == ND_INPUT;
+  return n;
+}
+
+/* A data source must fit the model and the loss: one input tensor, labels
+ * as the loss wants them, a label column that can exist. */
+static void check_data(TrainInfo *t, const Setting *d) {
+  if (!d->b) return;
+  Loc at = d->node->loc;
+  if (model_inputs(t->model) != 1) {
+    error_at(at, "'%s' provides one input tensor, but model '%s' has %d inputs", d->b->name,
+             t->model->decl->name, model_inputs(t->model));
+    return;
+  }
+  bool one_hot = false;
+  for (int i = 0; i < d->b->nparams; i++)
+    if (!strcmp(d->b->params[i].name, "one_hot")) one_hot = d->args[i].i;
+  const char *loss = t->loss.b ? t->loss.b->name : "";
+  if (one_hot && !strcmp(loss, "sparse_categorical_crossentropy"))
+    error_at(at, "'sparse_categorical_crossentropy' takes integer labels; remove one_hot: true "
+                 "or use categorical_crossentropy");
+  if (!one_hot && !strcmp(loss, "categorical_crossentropy"))
+    error_at(at, "'categorical_crossentropy' needs one-hot labels; add one_hot: true or use "
+                 "sparse_categorical_crossentropy");
+  if (strcmp(d->b->name, "csv") != 0) return;
+  Val *label = &d->args[1], *delim = &d->args[3];
+  bool ok = (label->kind == VK_NAME && (!strcmp(label->s, "last") || !strcmp(label->s, "first"))) ||
+            (label->kind == VK_INT && label->i >= 0) || (label->kind == VK_STRING && *label->s);
+  if (!ok)
+    error_at(label->loc, "'label' of 'csv' must be last, first, a column number (from 0) or a "
+                         "column name, got %s", value_str(label));
+  if (strlen(delim->s) != 1)
+    error_at(delim->loc, "'delimiter' of 'csv' must be one character, got %s",
+             value_str(delim));
 }
 
 static void check_train(Sema *s, Node *decl) {
@@ -1364,14 +1566,22 @@ static void check_train(Sema *s, Node *decl) {
         if (!b) {
           error_at(m->loc, "unknown metric '%s'; expected one of %s", expr_str(m),
                    builtin_kind_names(BK_METRIC));
-        } else if (t->nmetrics < 8) {
+        } else if (metric_listed(t, b->name)) {
+          error_at(m->loc, "metric '%s' is listed twice", b->name);
+        } else if (t->nmetrics == 8) {
+          error_at(m->loc, "too many metrics (at most 8)");
+        } else {
           t->metrics[t->nmetrics++] = b;
         }
       }
     } else if (!strcmp(key, "schedule")) {
-      for (Node *e = st->kids; e; e = e->next)
-        if (t->nschedules < 4)
-          bind_setting(s, e, BK_SCHEDULE, "schedule", &t->schedules[t->nschedules++]);
+      for (Node *e = st->kids; e; e = e->next) {
+        if (t->nschedules == 4) {
+          error_at(e->loc, "too many schedules (at most 4)");
+          break;
+        }
+        bind_setting(s, e, BK_SCHEDULE, "schedule", &t->schedules[t->nschedules++]);
+      }
     } else if (!strcmp(key, "shuffle")) {
       if (!one_value(st)) continue;
       Val *v = sema_eval(s, st->kids);
@@ -1398,6 +1608,8 @@ static void check_train(Sema *s, Node *decl) {
                t->model->noutputs);
     else if (t->model->noutputs == 1)
       check_loss_fits(t, t->model->outputs[0]);
+    check_data(t, &t->data);
+    check_data(t, &t->validation_data);
   }
   scope_pop(s);
 }
@@ -1432,6 +1644,7 @@ bool sema_check(Sema *s, Program *prog) {
   builtins_init();
   int errors_before = diag.errors;
   s->prog = prog;
+  if (s->default_float == DT_NONE) s->default_float = DT_F32;
   s->decls = map_new();
   for (Node *d = prog->decls; d; d = d->next) {
     if (d->kind == ND_IMPORT || d->kind == ND_TRAIN) continue;

@@ -1,0 +1,218 @@
+/* autodiff.c — reverse-mode differentiation on the tensor IR.
+ *
+ * One walker and one gradient rule per primitive op (docs/autodiff.md gives
+ * the derivation of each). The walker visits values in reverse creation
+ * order, which is a reverse topological order, so a value's gradient is
+ * complete before its rule runs. Contributions from several uses are added;
+ * a contribution to an operand that was broadcast is summed back to the
+ * operand's shape. Only values that depend on a parameter get gradients.
+ * New values are marked PART_BWD and carry the location of the forward op
+ * they differentiate.
+ */
+#include <string.h>
+#include "nnc.h"
+
+typedef struct AD {
+  Graph *g;
+  int *grad;      /* value -> its gradient, or -1 */
+  bool *needs;    /* value depends on a trainable parameter */
+  bool failed;
+} AD;
+
+static void accumulate(AD *ad, int x, int gx) {
+  Graph *g = ad->g;
+  if (!ad->needs[x]) return;
+  gx = ir_sum_to(g, gx, g->v[x].shape);
+  ad->grad[x] = ad->grad[x] < 0 ? gx : ir_binary(g, OP_ADD, ad->grad[x], gx);
+}
+
+static int c(Graph *g, int like, double f) { return ir_scalar(g, g->v[like].dtype, f); }
+static int mul(Graph *g, int a, int b) { return ir_binary(g, OP_MUL, a, b); }
+static int sub(Graph *g, int a, int b) { return ir_binary(g, OP_SUB, a, b); }
+static int divide(Graph *g, int a, int b) { return ir_binary(g, OP_DIV, a, b); }
+
+/* The reduced operand's shape with the reduced axes kept as 1. */
+static Shape keepdims(const Value *x, const Value *v) {
+  Shape k = x->shape;
+  for (int i = 0; i < v->nattr; i++) k.dim[v->a[i]] = 1;
+  return k;
+}
+
+static void swap_last(int perm[], int rank) {
+  for (int i = 0; i < rank; i++) perm[i] = i;
+  perm[rank - 2] = rank - 1;
+  perm[rank - 1] = rank - 2;
+}
+
+static void not_differentiable(AD *ad, const Value *v, const char *why) {
+  if (v->loc.file) error_at(v->loc, "%s", why);
+  else error_plain("%s", why);
+  ad->failed = true;
+}
+
+/* d loss / d operands of value id, from dy = d loss / d value. */
+static void rule(AD *ad, int id, int dy) {
+  Graph *g = ad->g;
+  Value v = g->v[id];
+  int x = v.nin > 0 ? v.in[0] : -1, y = v.nin > 1 ? v.in[1] : -1;
+  const Value *X = x >= 0 ? &g->v[x] : NULL;
+  switch (v.op) {
+  case OP_INPUT: case OP_LABEL: case OP_PARAM: case OP_STATE: case OP_SCALAR: case OP_CONST:
+  case OP_DROPMASK:
+    return;
+  /* piecewise constant: the gradient is zero almost everywhere */
+  case OP_SIGN: case OP_STEP: case OP_FLOOR: case OP_GT: case OP_ARGMAX: case OP_ONEHOT:
+    return;
+  case OP_NEG: accumulate(ad, x, ir_unary(g, OP_NEG, dy)); return;
+  case OP_EXP: accumulate(ad, x, mul(g, dy, id)); return;
+  case OP_LOG: accumulate(ad, x, divide(g, dy, x)); return;
+  case OP_LOG1P: accumulate(ad, x, divide(g, dy, ir_binary(g, OP_ADD, c(g, x, 1), x))); return;
+  case OP_SQRT: accumulate(ad, x, divide(g, mul(g, dy, c(g, x, 0.5)), id)); return;
+  case OP_ABS: accumulate(ad, x, mul(g, dy, ir_unary(g, OP_SIGN, x))); return;
+  case OP_RELU: accumulate(ad, x, mul(g, dy, ir_unary(g, OP_STEP, x))); return;
+  case OP_SIGMOID: accumulate(ad, x, mul(g, dy, mul(g, id, sub(g, c(g, x, 1), id)))); return;
+  case OP_TANH: accumulate(ad, x, mul(g, dy, sub(g, c(g, x, 1), mul(g, id, id)))); return;
+  case OP_ERF: /* 2/sqrt(pi) e^(-x^2) */
+    accumulate(ad, x, mul(g, dy, mul(g, c(g, x, 1.12837916709551257390),
+                                     ir_unary(g, OP_EXP, ir_unary(g, OP_NEG, mul(g, x, x))))));
+    return;
+  case OP_COS:
+    not_differentiable(ad, &v, "cos is only used for learning-rate schedules and has no gradient");
+    return;
+  case OP_CAST:
+    if (!is_float(X->dtype)) {
+      /* find the integer op the gradient would have to pass */
+      const Value *src = X;
+      while (src->op == OP_CAST || src->op == OP_RESHAPE) src = &g->v[src->in[0]];
+      not_differentiable(ad, src, arena_printf("the gradient cannot flow through %s: its result "
+                                               "is an integer", op_info[src->op].name));
+      return;
+    }
+    accumulate(ad, x, ir_cast(g, dy, X->dtype));
+    return;
+  case OP_ADD: accumulate(ad, x, dy); accumulate(ad, y, dy); return;
+  case OP_SUB: accumulate(ad, x, dy); accumulate(ad, y, ir_unary(g, OP_NEG, dy)); return;
+  case OP_MUL: accumulate(ad, x, mul(g, dy, y)); accumulate(ad, y, mul(g, dy, x)); return;
+  case OP_DIV:
+    accumulate(ad, x, divide(g, dy, y));
+    accumulate(ad, y, ir_unary(g, OP_NEG, divide(g, mul(g, dy, id), y)));
+    return;
+  case OP_MAX: /* ties go to the first operand */
+  case OP_MIN: {
+    int second = v.op == OP_MAX ? ir_binary(g, OP_GT, y, x) : ir_binary(g, OP_GT, x, y);
+    accumulate(ad, x, mul(g, dy, sub(g, c(g, x, 1), second)));
+    accumulate(ad, y, mul(g, dy, second));
+    return;
+  }
+  case OP_POW: /* d/da a^b = b a^(b-1);  d/db a^b = a^b log a */
+    accumulate(ad, x, mul(g, dy, mul(g, y, ir_binary(g, OP_POW, x, sub(g, y, c(g, y, 1))))));
+    if (ad->needs[y]) accumulate(ad, y, mul(g, dy, mul(g, id, ir_unary(g, OP_LOG, x))));
+    return;
+  case OP_SELECT: {
+    int zero = c(g, dy, 0);
+    accumulate(ad, v.in[1], ir_select(g, x, dy, zero));
+    accumulate(ad, v.in[2], ir_select(g, x, zero, dy));
+    return;
+  }
+  case OP_SUM:
+    accumulate(ad, x, ir_expand(g, ir_reshape(g, dy, keepdims(X, &v)), X->shape));
+    return;
+  case OP_RMAX: { /* to every element equal to the maximum */
+    Shape k = keepdims(X, &v);
+    int ymax = ir_expand(g, ir_reshape(g, id, k), X->shape);
+    int hit = sub(g, c(g, x, 1), ir_binary(g, OP_GT, ymax, x));
+    accumulate(ad, x, mul(g, ir_expand(g, ir_reshape(g, dy, k), X->shape), hit));
+    return;
+  }
+  case OP_SOFTMAX: { /* y (dy - sum(dy y)) */
+    int ax = (int)v.a[0];
+    Shape k = X->shape;
+    k.dim[ax] = 1;
+    int s = ir_reshape(g, ir_sum(g, mul(g, dy, id), &ax, 1), k);
+    accumulate(ad, x, mul(g, id, sub(g, dy, s)));
+    return;
+  }
+  case OP_LOGSOFTMAX: { /* dy - softmax(x) sum(dy) */
+    int ax = (int)v.a[0];
+    Shape k = X->shape;
+    k.dim[ax] = 1;
+    int s = ir_reshape(g, ir_sum(g, dy, &ax, 1), k);
+    accumulate(ad, x, sub(g, dy, mul(g, ir_unary(g, OP_EXP, id), s)));
+    return;
+  }
+  case OP_MATMUL: { /* dA = dY B^T, dB = A^T dY */
+    int pa[NN_MAX_RANK], pb[NN_MAX_RANK];
+    swap_last(pa, g->v[x].shape.rank);
+    swap_last(pb, g->v[y].shape.rank);
+    if (ad->needs[x]) accumulate(ad, x, ir_matmul(g, dy, ir_transpose(g, y, pb)));
+    if (ad->needs[y]) accumulate(ad, y, ir_matmul(g, ir_transpose(g, x, pa), dy));
+    return;
+  }
+  case OP_RESHAPE: accumulate(ad, x, ir_reshape(g, dy, X->shape)); return;
+  case OP_EXPAND: accumulate(ad, x, dy); return; /* accumulate sums back */
+  case OP_TRANSPOSE: {
+    int inv[NN_MAX_RANK];
+    for (int i = 0; i < v.nattr; i++) inv[v.a[i]] = i;
+    accumulate(ad, x, ir_transpose(g, dy, inv));
+    return;
+  }
+  case OP_SLICE:
+    accumulate(ad, x, ir_pad(g, dy, (int)v.a[0], v.a[1], X->shape.dim[v.a[0]] - v.a[2]));
+    return;
+  case OP_PAD:
+    accumulate(ad, x, ir_slice(g, dy, (int)v.a[0], v.a[1], v.a[1] + X->shape.dim[v.a[0]]));
+    return;
+  case OP_CONCAT: {
+    int ax = (int)v.a[0];
+    int64_t n = X->shape.dim[ax];
+    accumulate(ad, x, ir_slice(g, dy, ax, 0, n));
+    accumulate(ad, y, ir_slice(g, dy, ax, n, v.shape.dim[ax]));
+    return;
+  }
+  case OP_GATHER: { /* rows picked by ids get the gradient added back */
+    int in[2] = {y, dy};
+    int64_t rows = X->shape.dim[0];
+    accumulate(ad, x, ir_make(g, OP_SCATTERADD, DT_NONE, (Shape){0}, in, 2, &rows, 1, 0));
+    return;
+  }
+  case OP_CONV2D:
+    if (ad->needs[x]) accumulate(ad, x, ir_window(g, OP_CONV2DBX, dy, y, v.a, X->shape));
+    if (ad->needs[y]) accumulate(ad, y, ir_window(g, OP_CONV2DBW, x, dy, v.a, g->v[y].shape));
+    return;
+  case OP_MAXPOOL: accumulate(ad, x, ir_window(g, OP_MAXPOOLB, x, dy, v.a, X->shape)); return;
+  case OP_AVGPOOL: accumulate(ad, x, ir_window(g, OP_AVGPOOLB, dy, -1, v.a, X->shape)); return;
+  case OP_SCATTERADD: case OP_CONV2DBX: case OP_CONV2DBW: case OP_MAXPOOLB: case OP_AVGPOOLB:
+    bug("no second-order gradient for %s", op_info[v.op].name);
+  case NUM_OPS:
+    break;
+  }
+  bug("no gradient rule for op %d", (int)v.op);
+}
+
+int *autodiff(Graph *g, int loss) {
+  AD ad = {.g = g};
+  int n = g->n;
+  ad.needs = arena_alloc(sizeof(bool) * (size_t)n);
+  for (int id = 0; id < n; id++) {
+    const Value *v = &g->v[id];
+    ad.needs[id] = v->op == OP_PARAM;
+    for (int i = 0; i < v->nin; i++) ad.needs[id] |= ad.needs[v->in[i]];
+  }
+  /* Gradients get value numbers past n while the walk goes on; only the
+   * first n values have rules applied. */
+  ad.grad = arena_alloc(sizeof(int) * (size_t)n);
+  memset(ad.grad, 0xff, sizeof(int) * (size_t)n);
+  Part saved_part = g->part;
+  Loc saved_loc = g->loc;
+  g->part = PART_BWD;
+  if (ad.needs[loss]) ad.grad[loss] = ir_scalar(g, g->v[loss].dtype, 1);
+  for (int id = loss; id >= 0; id--) {
+    if (ad.grad[id] < 0) continue;
+    g->loc = g->v[id].loc;
+    rule(&ad, id, ad.grad[id]);
+  }
+  g->part = saved_part;
+  g->loc = saved_loc;
+  if (ad.failed) return NULL;
+  return ad.grad;
+}

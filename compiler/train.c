@@ -1,0 +1,295 @@
+/* train.c — the training step as one graph: forward, loss, backward, update.
+ *
+ * Requires a checked program. lower_training builds, in one graph, the
+ * model's forward pass in training mode, the loss of the train block
+ * (numerically stable: a sigmoid or softmax output feeding a cross-entropy
+ * is fused into the logits form), optional L2 weight decay, the reverse pass
+ * (autodiff.c), the learning rate of the epoch (schedules), gradient
+ * clipping, and the optimizer's update of every trainable parameter and of
+ * its slots. docs/ir.md lists the formulas and their Keras/PyTorch origins.
+ */
+#include <math.h>
+#include <string.h>
+#include "nnc.h"
+
+static Val *arg(const Setting *st, const char *name) {
+  for (int i = 0; i < st->b->nparams; i++)
+    if (!strcmp(st->b->params[i].name, name)) return &st->args[i];
+  bug("%s has no argument %s", st->b->name, name);
+}
+
+static double farg(const Setting *st, const char *name) { return arg(st, name)->f; }
+
+static int k(Graph *g, DType dt, double f) { return ir_scalar(g, dt, f); }
+static int add(Graph *g, int a, int b) { return ir_binary(g, OP_ADD, a, b); }
+static int sub(Graph *g, int a, int b) { return ir_binary(g, OP_SUB, a, b); }
+static int mul(Graph *g, int a, int b) { return ir_binary(g, OP_MUL, a, b); }
+static int dvd(Graph *g, int a, int b) { return ir_binary(g, OP_DIV, a, b); }
+
+Graph *lower_inference(Sema *s, ModelInfo *m) {
+  Graph *g = graph_new(m->decl->name);
+  lower_model(s, m, g);
+  verify(g, "lowering");
+  return g;
+}
+
+/* --------------------------------------------------------------- losses */
+
+/* The logits a probability output was computed from, or -1. */
+static int logits_of(Graph *g, int out, Op act) {
+  const Value *v = &g->v[out];
+  if (v->op != act) return -1;
+  if (act == OP_SOFTMAX && v->a[0] != v->shape.rank - 1) return -1;
+  return v->in[0];
+}
+
+static int clip_probability(Graph *g, int p) {
+  DType dt = g->v[p].dtype;
+  const double eps = 1e-7; /* Keras's backend epsilon */
+  return ir_binary(g, OP_MIN, ir_binary(g, OP_MAX, p, k(g, dt, eps)), k(g, dt, 1 - eps));
+}
+
+/* -sum(y * log p) over the class (last) axis, mean over the rest. */
+static int categorical(Graph *g, int logp, int y) {
+  int ax = g->v[logp].shape.rank - 1;
+  int per = ir_unary(g, OP_NEG, ir_sum(g, mul(g, y, logp), &ax, 1));
+  return ir_mean_all(g, per);
+}
+
+static int make_loss(Graph *g, const Setting *loss, int out) {
+  const char *name = loss->b->name;
+  DType dt = g->v[out].dtype;
+  Shape sh = g->v[out].shape;
+  bool logits = loss->b->nparams > 0 && !strcmp(loss->b->params[0].name, "from_logits") &&
+                arg(loss, "from_logits")->i;
+  if (!strcmp(name, "sparse_categorical_crossentropy")) {
+    Shape ls = sh;
+    ls.rank--;
+    g->label = ir_leaf(g, OP_LABEL, DT_I32, ls, 0);
+  } else {
+    g->label = ir_leaf(g, OP_LABEL, dt, sh, 0);
+  }
+  int y = g->label;
+
+  if (!strcmp(name, "binary_crossentropy")) {
+    int z = logits ? out : logits_of(g, out, OP_SIGMOID);
+    if (z >= 0) { /* relu(z) - z y + log1p(e^-|z|): log(1 + e^z) - z y without overflow */
+      int soft = add(g, ir_unary(g, OP_RELU, z),
+                     ir_unary(g, OP_LOG1P, ir_unary(g, OP_EXP,
+                                                    ir_unary(g, OP_NEG, ir_unary(g, OP_ABS, z)))));
+      return ir_mean_all(g, sub(g, soft, mul(g, z, y)));
+    }
+    int p = clip_probability(g, out);
+    int one = k(g, dt, 1);
+    int ll = add(g, mul(g, y, ir_unary(g, OP_LOG, p)),
+                 mul(g, sub(g, one, y), ir_unary(g, OP_LOG, sub(g, one, p))));
+    return ir_mean_all(g, ir_unary(g, OP_NEG, ll));
+  }
+  if (!strcmp(name, "categorical_crossentropy") ||
+      !strcmp(name, "sparse_categorical_crossentropy")) {
+    if (g->v[y].dtype == DT_I32) {
+      int64_t depth = sh.dim[sh.rank - 1];
+      y = ir_make(g, OP_ONEHOT, dt, (Shape){0}, &y, 1, &depth, 1, 0);
+    }
+    int z = logits ? out : logits_of(g, out, OP_SOFTMAX);
+    if (z >= 0) return categorical(g, ir_axis_op(g, OP_LOGSOFTMAX, z, sh.rank - 1), y);
+    return categorical(g, ir_unary(g, OP_LOG, clip_probability(g, out)), y);
+  }
+  int d = sub(g, out, y);
+  if (!strcmp(name, "mse")) return ir_mean_all(g, mul(g, d, d));
+  if (!strcmp(name, "mae")) return ir_mean_all(g, ir_unary(g, OP_ABS, d));
+  if (!strcmp(name, "huber")) { /* 0.5 q^2 + delta (|d| - q) with q = min(|d|, delta) */
+    double delta = farg(loss, "delta");
+    int a = ir_unary(g, OP_ABS, d);
+    int q = ir_binary(g, OP_MIN, a, k(g, dt, delta));
+    int el = add(g, mul(g, k(g, dt, 0.5), mul(g, q, q)), mul(g, k(g, dt, delta), sub(g, a, q)));
+    return ir_mean_all(g, el);
+  }
+  bug("no lowering for loss %s", name);
+}
+
+/* ------------------------------------------------------------ schedules */
+
+/* The learning rate of the current epoch: the optimizer's rate passed
+ * through each schedule in order. */
+static int learning_rate(Graph *g, TrainInfo *t, DType dt) {
+  int lr = k(g, dt, farg(&t->optimizer, "lr"));
+  int epoch = ir_cast(g, ir_leaf(g, OP_SCALAR, DT_F64, (Shape){0}, SC_EPOCH), dt);
+  for (int i = 0; i < t->nschedules; i++) {
+    Setting *st = &t->schedules[i];
+    const char *name = st->b->name;
+    if (!strcmp(name, "step")) { /* lr * factor^floor(epoch / every) */
+      int n = ir_unary(g, OP_FLOOR, dvd(g, epoch, k(g, dt, (double)arg(st, "every")->i)));
+      lr = mul(g, lr, ir_binary(g, OP_POW, k(g, dt, farg(st, "factor")), n));
+    } else if (!strcmp(name, "exponential")) { /* lr * rate^(epoch / every) */
+      int e = dvd(g, epoch, k(g, dt, (double)arg(st, "every")->i));
+      lr = mul(g, lr, ir_binary(g, OP_POW, k(g, dt, farg(st, "rate")), e));
+    } else if (!strcmp(name, "cosine")) { /* min + (lr - min) (1 + cos(pi min(e, E) / E)) / 2 */
+      double E = (double)arg(st, "epochs")->i, lo = farg(st, "min_lr");
+      int frac = dvd(g, ir_binary(g, OP_MIN, epoch, k(g, dt, E)), k(g, dt, E));
+      int c = ir_unary(g, OP_COS, mul(g, frac, k(g, dt, 3.14159265358979323846)));
+      int w = mul(g, k(g, dt, 0.5), add(g, k(g, dt, 1), c));
+      lr = add(g, k(g, dt, lo), mul(g, sub(g, lr, k(g, dt, lo)), w));
+    } else if (!strcmp(name, "warmup")) { /* lr * min(1, (epoch + 1) / epochs) */
+      double E = (double)arg(st, "epochs")->i;
+      int f = ir_binary(g, OP_MIN, k(g, dt, 1), dvd(g, add(g, epoch, k(g, dt, 1)), k(g, dt, E)));
+      lr = mul(g, lr, f);
+    } else {
+      bug("no lowering for schedule %s", name);
+    }
+  }
+  return lr;
+}
+
+/* ----------------------------------------------------------- optimizers */
+
+/* A slot of the optimizer for parameter p (Adam's m, v, ...), a state
+ * tensor named "adam.m.dense1.W" that starts at `init`. */
+static int slot(Graph *g, const char *opt, const char *what, ParamInfo *p, double init) {
+  ParamInfo *st = arena_alloc(sizeof *st);
+  st->name = arena_printf("%s.%s.%s", opt, what, p->name);
+  st->dtype = p->dtype;
+  st->shape = p->shape;
+  st->init_name = init == 0 ? "zeros" : "constant";
+  st->init_args[0] = init;
+  st->loc = p->loc;
+  return add_param_value(g, st, true);
+}
+
+static void set_state(Graph *g, int state_value, int v) {
+  add_update(g, true, (int)g->v[state_value].a[0], v);
+}
+
+static void update_param(Graph *g, TrainInfo *t, int index, int p, int grad, int lr, int step) {
+  const Setting *o = &t->optimizer;
+  const char *name = o->b->name;
+  ParamInfo *info = g->params[index];
+  DType dt = info->dtype;
+  int np = p;
+  if (!strcmp(name, "sgd")) { /* PyTorch's form: b = mu b + g; p -= lr (g + mu b or b) */
+    double mu = farg(o, "momentum");
+    if (mu == 0) {
+      np = sub(g, p, mul(g, lr, grad));
+    } else {
+      int b = slot(g, name, "momentum", info, 0);
+      int nb = add(g, mul(g, k(g, dt, mu), b), grad);
+      set_state(g, b, nb);
+      int dir = arg(o, "nesterov")->i ? add(g, grad, mul(g, k(g, dt, mu), nb)) : nb;
+      np = sub(g, p, mul(g, lr, dir));
+    }
+  } else if (!strcmp(name, "adam") || !strcmp(name, "adamw")) {
+    double b1 = farg(o, "beta1"), b2 = farg(o, "beta2"), eps = farg(o, "epsilon");
+    int m = slot(g, name, "m", info, 0), v = slot(g, name, "v", info, 0);
+    int nm = add(g, mul(g, k(g, dt, b1), m), mul(g, k(g, dt, 1 - b1), grad));
+    int nv = add(g, mul(g, k(g, dt, b2), v), mul(g, k(g, dt, 1 - b2), mul(g, grad, grad)));
+    set_state(g, m, nm);
+    set_state(g, v, nv);
+    int c1 = sub(g, k(g, dt, 1), ir_binary(g, OP_POW, k(g, dt, b1), step));
+    int c2 = sub(g, k(g, dt, 1), ir_binary(g, OP_POW, k(g, dt, b2), step));
+    int dir = dvd(g, dvd(g, nm, c1), add(g, ir_unary(g, OP_SQRT, dvd(g, nv, c2)), k(g, dt, eps)));
+    if (!strcmp(name, "adamw")) dir = add(g, dir, mul(g, k(g, dt, farg(o, "weight_decay")), p));
+    np = sub(g, p, mul(g, lr, dir));
+  } else if (!strcmp(name, "rmsprop")) {
+    double rho = farg(o, "rho"), mu = farg(o, "momentum"), eps = farg(o, "epsilon");
+    int v = slot(g, name, "v", info, 0);
+    int nv = add(g, mul(g, k(g, dt, rho), v), mul(g, k(g, dt, 1 - rho), mul(g, grad, grad)));
+    set_state(g, v, nv);
+    int dir = dvd(g, grad, add(g, ir_unary(g, OP_SQRT, nv), k(g, dt, eps)));
+    if (mu != 0) {
+      int b = slot(g, name, "momentum", info, 0);
+      dir = add(g, mul(g, k(g, dt, mu), b), dir);
+      set_state(g, b, dir);
+    }
+    np = sub(g, p, mul(g, lr, dir));
+  } else if (!strcmp(name, "adagrad")) {
+    double eps = farg(o, "epsilon");
+    int a = slot(g, name, "accumulator", info, farg(o, "initial_accumulator"));
+    int na = add(g, a, mul(g, grad, grad));
+    set_state(g, a, na);
+    np = sub(g, p, mul(g, lr, dvd(g, grad, add(g, ir_unary(g, OP_SQRT, na), k(g, dt, eps)))));
+  } else {
+    bug("no lowering for optimizer %s", name);
+  }
+  add_update(g, false, index, np);
+}
+
+/* Gradient clipping: by value elementwise, then by the global norm over all
+ * parameters (as PyTorch's clip_grad_norm_). */
+static void clip(Graph *g, TrainInfo *t, int *grads, int n) {
+  Val *cv = arg(&t->optimizer, "clip_value"), *cn = arg(&t->optimizer, "clip_norm");
+  for (int i = 0; i < n && cv->kind == VK_FLOAT; i++) {
+    DType dt = g->v[grads[i]].dtype;
+    grads[i] = ir_binary(g, OP_MIN, ir_binary(g, OP_MAX, grads[i], k(g, dt, -cv->f)),
+                         k(g, dt, cv->f));
+  }
+  if (cn->kind != VK_FLOAT || n == 0) return;
+  DType dt = g->v[grads[0]].dtype;
+  int sq = k(g, dt, 0);
+  for (int i = 0; i < n; i++) {
+    Shape s = g->v[grads[i]].shape;
+    int axes[NN_MAX_RANK] = {0};
+    for (int a = 0; a < s.rank; a++) axes[a] = a;
+    sq = add(g, sq, ir_cast(g, ir_sum(g, mul(g, grads[i], grads[i]), axes, s.rank), dt));
+  }
+  int norm = ir_unary(g, OP_SQRT, sq);
+  int factor = dvd(g, k(g, dt, cn->f), ir_binary(g, OP_MAX, norm, k(g, dt, cn->f)));
+  for (int i = 0; i < n; i++) grads[i] = mul(g, grads[i], ir_cast(g, factor, g->v[grads[i]].dtype));
+}
+
+Graph *lower_training(Sema *s, TrainInfo *t) {
+  Graph *g = graph_new(t->model->decl->name);
+  g->training = true;
+  lower_model(s, t->model, g);
+  int out = g->outputs[0];
+  DType dt = g->v[out].dtype;
+
+  g->part = PART_LOSS;
+  g->loc = t->loss.node->loc;
+  int loss = make_loss(g, &t->loss, out);
+  if (t->weight_decay > 0) { /* L2 on weights of rank 2 and more, as Keras's kernel_regularizer */
+    for (int i = 0; i < g->nparams; i++) {
+      ParamInfo *p = g->params[i];
+      if (p->shape.rank < 2) continue;
+      int axes[NN_MAX_RANK], w = -1;
+      for (int a = 0; a < p->shape.rank; a++) axes[a] = a;
+      for (int id = 0; id < g->n && w < 0; id++)
+        if (g->v[id].op == OP_PARAM && g->v[id].a[0] == i) w = id;
+      int sq = ir_sum(g, mul(g, w, w), axes, p->shape.rank);
+      loss = add(g, loss, mul(g, k(g, dt, t->weight_decay), sq));
+    }
+  }
+  g->loss = loss;
+  verify(g, "the loss");
+
+  int *grad = autodiff(g, loss);
+  if (!grad) return NULL;
+  verify(g, "autodiff");
+
+  g->part = PART_UPDATE;
+  g->loc = t->optimizer.node->loc;
+  int *pv = arena_alloc(sizeof(int) * (size_t)(g->nparams + 1));
+  int *gr = arena_alloc(sizeof(int) * (size_t)(g->nparams + 1));
+  int n = 0;
+  for (int id = 0; id < g->n; id++) {
+    if (g->v[id].op != OP_PARAM) continue;
+    ParamInfo *p = g->params[g->v[id].a[0]];
+    if (id >= (int)(sizeof(int) * 0) && grad && id < g->n && grad[id] >= 0) {
+      pv[n] = id;
+      gr[n++] = grad[id];
+    } else {
+      warn_at(p->loc, "the loss does not depend on parameter '%s'; it is never trained", p->name);
+    }
+  }
+  clip(g, t, gr, n);
+  int lr = learning_rate(g, t, dt);
+  int step = ir_cast(g, ir_leaf(g, OP_SCALAR, DT_F64, (Shape){0}, SC_STEP), dt);
+  for (int i = 0; i < n; i++) {
+    int index = (int)g->v[pv[i]].a[0];
+    int cast_lr = ir_cast(g, lr, g->params[index]->dtype);
+    int cast_step = ir_cast(g, step, g->params[index]->dtype);
+    update_param(g, t, index, pv[i], gr[i], cast_lr, cast_step);
+  }
+  g->part = PART_FWD;
+  verify(g, "the optimizer");
+  return g;
+}
