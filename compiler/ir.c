@@ -347,6 +347,7 @@ int ir_leaf(Graph *g, Op op, DType dt, Shape sh, int64_t index) {
 
 int ir_const(Graph *g, DType dt, Shape sh, double f) {
   if (f == 0) f = 0; /* -0.0 and 0.0 are one constant */
+  if (dt == DT_F32) f = (double)(float)f; /* the value the op computes with */
   return ir_make(g, OP_CONST, dt, sh, NULL, 0, NULL, 0, f);
 }
 
@@ -554,8 +555,8 @@ static void print_attrs(FILE *out, const Value *v) {
       p = end ? end + 1 : p + len;
     }
   }
-  if (v->op == OP_CONST || v->op == OP_DROPMASK)
-    fprintf(out, "%sf: %.17g", v->nattr ? ", " : "", v->f);
+  if (v->op == OP_CONST || v->op == OP_DROPMASK) /* enough digits to read the value back */
+    fprintf(out, v->dtype == DT_F32 ? "%sf: %.9g" : "%sf: %.17g", v->nattr ? ", " : "", v->f);
   fprintf(out, "}");
 }
 

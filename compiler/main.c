@@ -11,13 +11,15 @@
 #include <string.h>
 #include "nnc.h"
 
-typedef enum { EMIT_NONE, EMIT_AST } Emit;
+typedef enum { EMIT_NONE, EMIT_AST, EMIT_IR, EMIT_DOT } Emit;
 
 typedef struct Options {
   const char *input;
   const char *output;   /* -o; NULL means standard output */
   Emit emit;
   bool syntax_only;
+  bool check_grad;      /* --check-grad */
+  DType dtype;          /* --dtype: element type of inputs written without one */
   const char *dump;     /* -d letters */
 } Options;
 
@@ -25,6 +27,8 @@ typedef struct Options {
 static const struct { char letter; const char *what; } stages[] = {
   {'P', "the syntax tree as parsed, imports included"},
   {'S', "the checked program: shapes, parameters, resolved settings"},
+  {'L', "the lowered IR: forward, loss, backward and update (training step)"},
+  {'O', "the IR after simplification (folding, algebra, dead code)"},
 };
 
 static void usage(FILE *out) {
@@ -37,7 +41,13 @@ static void usage(FILE *out) {
           "options:\n"
           "  -o FILE           write the output to FILE (default: standard output)\n"
           "  --emit=KIND       what to produce: ast (the checked program with every\n"
-          "                    layer's output shape and the parameter list)\n"
+          "                    layer's output shape and the parameter list), ir (the\n"
+          "                    tensor IR of the training step, or of inference for a\n"
+          "                    model without a train block), dot (that IR as Graphviz)\n"
+          "  --check-grad      check every gradient autodiff builds against central\n"
+          "                    differences on random data (in f64 unless --dtype=f32)\n"
+          "  --dtype=T         element type of inputs declared without one: f32\n"
+          "                    (default) or f64\n"
           "  -fsyntax-only     check the program (syntax, names, shapes, settings)\n"
           "                    and produce nothing\n"
           "  -d LETTERS        dump the program to standard error after stages:\n");
@@ -84,7 +94,16 @@ static bool parse_options(int argc, char **argv, Options *o, int *exit_now) {
       o->output = a + 2;
     } else if (!strncmp(a, "--emit=", 7)) {
       if (!strcmp(a + 7, "ast")) o->emit = EMIT_AST;
-      else return usage_error("unknown --emit kind '%s' (this version knows: ast)", a + 7);
+      else if (!strcmp(a + 7, "ir")) o->emit = EMIT_IR;
+      else if (!strcmp(a + 7, "dot")) o->emit = EMIT_DOT;
+      else return usage_error("unknown --emit kind '%s' (this version knows: ast, ir, dot)", a + 7);
+    } else if (!strcmp(a, "--check-grad")) {
+      o->check_grad = true;
+      if (o->dtype == DT_NONE) o->dtype = DT_F64;
+    } else if (!strncmp(a, "--dtype=", 8)) {
+      o->dtype = dtype_from_name(a + 8);
+      if (o->dtype != DT_F32 && o->dtype != DT_F64)
+        return usage_error("unknown --dtype '%s' (f32 or f64)", a + 8);
     } else if (!strcmp(a, "-fsyntax-only")) {
       o->syntax_only = true;
     } else if (!strcmp(a, "-d") || !strncmp(a, "-d", 2)) {
@@ -116,20 +135,25 @@ static bool dumping(const Options *o, char letter) {
 /* The artifact follows the output name unless --emit says otherwise. */
 static bool choose_emit(Options *o) {
   if (o->emit != EMIT_NONE || o->syntax_only) return true;
-  if (!o->output) {
-    o->syntax_only = true; /* nothing to produce: check only */
-    return true;
-  }
+  if (!o->output || o->check_grad) return true; /* nothing to produce: check only */
   const char *dot = strrchr(o->output, '.');
   if (dot && !strcmp(dot, ".ast")) {
     o->emit = EMIT_AST;
+    return true;
+  }
+  if (dot && !strcmp(dot, ".ir")) {
+    o->emit = EMIT_IR;
+    return true;
+  }
+  if (dot && !strcmp(dot, ".dot")) {
+    o->emit = EMIT_DOT;
     return true;
   }
   return usage_error("cannot build '%s': this version of nnc has no code generator yet; use "
                      "--emit=ast or -fsyntax-only", o->output);
 }
 
-static int write_output(const Options *o, Sema *sema) {
+static int write_output(const Options *o, Sema *sema, Graph **graphs, int ngraphs) {
   FILE *out = stdout;
   if (o->output && strcmp(o->output, "-") != 0) {
     out = fopen(o->output, "w");
@@ -138,7 +162,11 @@ static int write_output(const Options *o, Sema *sema) {
       return 1;
     }
   }
-  print_checked(out, sema);
+  if (o->emit == EMIT_AST) print_checked(out, sema);
+  for (int i = 0; i < ngraphs; i++) {
+    if (o->emit == EMIT_IR) fprintf(out, "%s", i ? "\n" : ""), print_ir(out, graphs[i]);
+    if (o->emit == EMIT_DOT) print_dot(out, graphs[i]);
+  }
   if (out != stdout ? fclose(out) != 0 : fflush(out) != 0) {
     fprintf(stderr, "nnc: error: writing '%s' failed: %s\n", o->output ? o->output : "output",
             strerror(errno));
@@ -160,13 +188,33 @@ static int compile(Options *o) {
   if (dumping(o, 'P')) print_ast(stderr, prog);
   if (diag.errors) return 1;
 
-  Sema sema = {0};
+  Sema sema = {.default_float = o->dtype ? o->dtype : DT_F32};
   sema_check(&sema, prog);
   if (dumping(o, 'S')) print_checked(stderr, &sema);
   if (diag.errors) return 1;
-
   if (o->syntax_only) return 0;
-  return write_output(o, &sema);
+  if (o->emit == EMIT_AST) return write_output(o, &sema, NULL, 0);
+  if (o->check_grad) return check_gradients(&sema, stdout) ? 0 : 1;
+
+  /* one graph per model: its training step when it has a train block */
+  int ngraphs = 0;
+  Graph **graphs = arena_alloc(sizeof(Graph *) * 64);
+  for (ModelInfo *m = sema.models; m && ngraphs < 64; m = m->next) {
+    TrainInfo *t = NULL;
+    for (TrainInfo *ti = sema.trains; ti; ti = ti->next)
+      if (ti->model == m) t = ti;
+    Graph *g = t ? lower_training(&sema, t) : lower_inference(&sema, m);
+    if (!g) return 1;
+    if (dumping(o, 'L')) print_ir(stderr, g);
+
+    g = simplify(g);
+    verify(g, "simplify");
+    if (dumping(o, 'O')) print_ir(stderr, g);
+    graphs[ngraphs++] = g;
+  }
+  if (diag.errors) return 1;
+  if (o->emit == EMIT_NONE) return 0;
+  return write_output(o, &sema, graphs, ngraphs);
 }
 
 int main(int argc, char **argv) {

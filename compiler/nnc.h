@@ -444,6 +444,7 @@ struct Graph {
   int nstates;
   Update *updates;
   int nupdates, capupdates;
+  int *param_grads;      /* param index -> d loss / d param, or -1 (training) */
 };
 
 Graph *graph_new(const char *name);
@@ -519,11 +520,15 @@ typedef struct Eval {
   Tensor *params;       /* [g->nparams] */
   Tensor *states;       /* [g->nstates] */
   Tensor *vals;         /* [g->n], filled by eval_run */
+  bool *need;           /* eval_run_for: the values its target needs */
+  int need_target;      /* that target + 1 */
 } Eval;
 
 Eval *eval_new(Graph *g, int64_t batch);
 void eval_init_params(Eval *e, uint64_t seed);   /* by each parameter's initializer */
+void init_tensor(Tensor *t, const ParamInfo *p, uint64_t seed, uint64_t stream);
 void eval_run(Eval *e);
+void eval_run_for(Eval *e, int target);
 void eval_apply_updates(Eval *e);               /* params/states = their updates */
 void eval_free(Eval *e);
 double eval_scalar_op(Op op, double a, double b); /* elementwise kernel, for folding */
@@ -532,7 +537,11 @@ double nn_rng_uniform(uint64_t seed, uint64_t stream, uint64_t counter); /* [0, 
 
 /* ------------------------------------------------------------ gradcheck.c */
 
-/* nnc --check-grad: AD gradients against central differences in f64. */
-int check_gradients(Sema *s, FILE *out);
+/* nnc --check-grad: the gradients autodiff builds against central
+ * differences, for every model; returns false when one is off. */
+bool check_gradients(Sema *s, FILE *out);
+/* The gradient of <c, outputs[0]> for a random c fed as the label: the
+ * graph every model's whole-graph check uses. */
+Graph *lower_projection(Sema *s, ModelInfo *m);
 
 #endif

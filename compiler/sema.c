@@ -1349,8 +1349,11 @@ static bool bind_setting(Sema *s, Node *e, BuiltinKind kind, const char *what, S
   out->node = e;
   out->b = b;
   out->args = arena_alloc(sizeof(Val) * (size_t)(b->nparams + 1));
-  return bind_args(s, b->name, b->params, b->nparams, e->kind == ND_CALL ? e->kids : NULL, NULL,
-                   e->loc, out->args);
+  if (bind_args(s, b->name, b->params, b->nparams, e->kind == ND_CALL ? e->kids : NULL, NULL,
+                e->loc, out->args))
+    return true;
+  out->b = NULL; /* a setting whose arguments were wrong is not used further */
+  return false;
 }
 
 static bool one_value(Node *st) {

@@ -236,6 +236,28 @@ static void clip(Graph *g, TrainInfo *t, int *grads, int n) {
   for (int i = 0; i < n; i++) grads[i] = mul(g, grads[i], ir_cast(g, factor, g->v[grads[i]].dtype));
 }
 
+Graph *lower_projection(Sema *s, ModelInfo *m) {
+  Graph *g = graph_new(m->decl->name);
+  g->training = true;
+  lower_model(s, m, g);
+  int out = g->outputs[0];
+  g->part = PART_LOSS;
+  g->label = ir_leaf(g, OP_LABEL, g->v[out].dtype, g->v[out].shape, 0);
+  Shape sh = g->v[out].shape;
+  int axes[NN_MAX_RANK] = {0};
+  for (int a = 0; a < sh.rank; a++) axes[a] = a;
+  g->loss = ir_sum(g, mul(g, out, g->label), axes, sh.rank);
+  int *grad = autodiff(g, g->loss);
+  if (!grad) return NULL;
+  g->param_grads = arena_alloc(sizeof(int) * (size_t)(g->nparams + 1));
+  for (int i = 0; i < g->nparams; i++) g->param_grads[i] = -1;
+  for (int id = 0; id <= g->loss; id++)
+    if (g->v[id].op == OP_PARAM) g->param_grads[g->v[id].a[0]] = grad[id];
+  g->part = PART_FWD;
+  verify(g, "autodiff");
+  return g;
+}
+
 Graph *lower_training(Sema *s, TrainInfo *t) {
   Graph *g = graph_new(t->model->decl->name);
   g->training = true;
@@ -265,15 +287,20 @@ Graph *lower_training(Sema *s, TrainInfo *t) {
   if (!grad) return NULL;
   verify(g, "autodiff");
 
+  g->param_grads = arena_alloc(sizeof(int) * (size_t)(g->nparams + 1));
+  for (int i = 0; i < g->nparams; i++) g->param_grads[i] = -1;
+  for (int id = 0; id < g->n && id < loss + 1; id++)
+    if (g->v[id].op == OP_PARAM) g->param_grads[g->v[id].a[0]] = grad[id];
+
   g->part = PART_UPDATE;
   g->loc = t->optimizer.node->loc;
   int *pv = arena_alloc(sizeof(int) * (size_t)(g->nparams + 1));
   int *gr = arena_alloc(sizeof(int) * (size_t)(g->nparams + 1));
   int n = 0;
-  for (int id = 0; id < g->n; id++) {
+  for (int id = 0; id <= loss; id++) {
     if (g->v[id].op != OP_PARAM) continue;
     ParamInfo *p = g->params[g->v[id].a[0]];
-    if (id >= (int)(sizeof(int) * 0) && grad && id < g->n && grad[id] >= 0) {
+    if (id <= loss && grad[id] >= 0) {
       pv[n] = id;
       gr[n++] = grad[id];
     } else {

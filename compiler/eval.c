@@ -1,0 +1,571 @@
+/* eval.c — the naive reference evaluator of the tensor IR.
+ *
+ * Computes every value of a graph with plain loops, in double, rounding each
+ * result to float for f32 values (for + - * / and sqrt this gives exactly
+ * the float result). It is the oracle the backends are tested against, the
+ * engine of `nnc --check-grad`, and its scalar kernels fold constants. It
+ * favours being obviously right over being fast.
+ *
+ * Also here: the counter-based random numbers (Philox4x32-10) that dropout
+ * and the initializers use; the runtime implements the same function so a
+ * seed gives the same numbers everywhere.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "nnc.h"
+
+/* ------------------------------------------------------------ random */
+
+/* Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as
+ * 1, 2, 3", 2011): key = seed, counter = (counter, stream). */
+uint64_t nn_rng_u64(uint64_t seed, uint64_t stream, uint64_t counter) {
+  uint32_t c[4] = {(uint32_t)counter, (uint32_t)(counter >> 32), (uint32_t)stream,
+                   (uint32_t)(stream >> 32)};
+  uint32_t k[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
+  for (int round = 0; round < 10; round++) {
+    uint64_t p0 = (uint64_t)0xD2511F53u * c[0], p1 = (uint64_t)0xCD9E8D57u * c[2];
+    uint32_t n0 = (uint32_t)(p1 >> 32) ^ c[1] ^ k[0], n2 = (uint32_t)(p0 >> 32) ^ c[3] ^ k[1];
+    c[1] = (uint32_t)p1;
+    c[3] = (uint32_t)p0;
+    c[0] = n0;
+    c[2] = n2;
+    k[0] += 0x9E3779B9u;
+    k[1] += 0xBB67AE85u;
+  }
+  return (uint64_t)c[0] | (uint64_t)c[1] << 32;
+}
+
+double nn_rng_uniform(uint64_t seed, uint64_t stream, uint64_t counter) {
+  return (double)(nn_rng_u64(seed, stream, counter) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* ---------------------------------------------------------- tensors */
+
+static double rnd(DType dt, double x) {
+  if (dt == DT_F32) return (double)(float)x;
+  if (dt == DT_I32) return (double)(int32_t)x;
+  return x;
+}
+
+static Shape concrete(Shape s, int64_t batch) {
+  for (int i = 0; i < s.rank; i++)
+    if (s.dim[i] == DIM_BATCH) s.dim[i] = batch;
+  return s;
+}
+
+static Tensor tensor_new(Shape s) {
+  Tensor t = {.shape = s, .n = 1};
+  for (int i = 0; i < s.rank; i++) t.n *= s.dim[i];
+  t.d = calloc((size_t)(t.n ? t.n : 1), sizeof(double));
+  if (!t.d) {
+    fprintf(stderr, "nnc: error: out of memory in the reference evaluator\n");
+    exit(1);
+  }
+  return t;
+}
+
+static void strides(Shape s, int64_t st[]) {
+  int64_t m = 1;
+  for (int i = s.rank - 1; i >= 0; i--) {
+    st[i] = m;
+    m *= s.dim[i];
+  }
+}
+
+static void unravel(int64_t flat, Shape s, int64_t idx[]) {
+  for (int i = s.rank - 1; i >= 0; i--) {
+    idx[i] = s.dim[i] ? flat % s.dim[i] : 0;
+    flat = s.dim[i] ? flat / s.dim[i] : 0;
+  }
+}
+
+/* Offset in a tensor of shape `in` broadcast to an index of rank `rank`. */
+static int64_t bcast_offset(Shape in, const int64_t idx[], int rank) {
+  int64_t st[NN_MAX_RANK], off = 0;
+  strides(in, st);
+  for (int j = 0; j < in.rank; j++) {
+    int64_t i = idx[rank - in.rank + j];
+    off += (in.dim[j] == 1 ? 0 : i) * st[j];
+  }
+  return off;
+}
+
+Eval *eval_new(Graph *g, int64_t batch) {
+  Eval *e = calloc(1, sizeof *e);
+  e->g = g;
+  e->batch = batch;
+  e->scalars[SC_BATCH] = (double)batch;
+  e->scalars[SC_STEP] = 1;
+  e->inputs = calloc((size_t)g->ninputs + 1, sizeof(Tensor));
+  e->params = calloc((size_t)g->nparams + 1, sizeof(Tensor));
+  e->states = calloc((size_t)g->nstates + 1, sizeof(Tensor));
+  e->vals = calloc((size_t)g->n + 1, sizeof(Tensor));
+  for (int i = 0; i < g->ninputs; i++)
+    e->inputs[i] = tensor_new(concrete(g->v[g->inputs[i]].shape, batch));
+  for (int i = 0; i < g->nparams; i++) e->params[i] = tensor_new(g->params[i]->shape);
+  for (int i = 0; i < g->nstates; i++) e->states[i] = tensor_new(g->states[i]->shape);
+  if (g->label >= 0) e->label = tensor_new(concrete(g->v[g->label].shape, batch));
+  return e;
+}
+
+void eval_free(Eval *e) {
+  if (!e) return;
+  for (int i = 0; i < e->g->n; i++) free(e->vals[i].d);
+  for (int i = 0; i < e->g->ninputs; i++) free(e->inputs[i].d);
+  for (int i = 0; i < e->g->nparams; i++) free(e->params[i].d);
+  for (int i = 0; i < e->g->nstates; i++) free(e->states[i].d);
+  free(e->label.d);
+  free(e->inputs);
+  free(e->params);
+  free(e->states);
+  free(e->vals);
+  free(e->need);
+  free(e);
+}
+
+/* ------------------------------------------------------- initializers */
+
+static double normal01(uint64_t seed, uint64_t stream, uint64_t i) {
+  double u1 = nn_rng_uniform(seed, stream, 2 * i), u2 = nn_rng_uniform(seed, stream, 2 * i + 1);
+  return sqrt(-2 * log(1 - u1)) * cos(6.283185307179586 * u2);
+}
+
+/* A normal truncated at two standard deviations, scaled to `stddev`
+ * (Keras's variance-scaling initializers divide by 0.8796... so the
+ * truncated distribution has the intended variance). */
+static double truncated(uint64_t seed, uint64_t stream, uint64_t i, double stddev) {
+  for (uint64_t k = 0;; k++) {
+    double z = normal01(seed, stream, i + (k << 40));
+    if (fabs(z) <= 2) return z * stddev / 0.87962566103423978;
+  }
+}
+
+/* Fills a parameter tensor from its initializer; stream distinguishes
+ * tensors, so each gets its own numbers from the one seed. */
+void init_tensor(Tensor *t, const ParamInfo *p, uint64_t seed, uint64_t stream) {
+  const char *name = p->init_name;
+  Shape s = p->shape;
+  double fan_in = 1, fan_out = 1;
+  if (s.rank == 1) fan_in = fan_out = (double)s.dim[0];
+  else if (s.rank >= 2) { /* [..., in, out]: the leading axes are a receptive field */
+    double field = 1;
+    for (int i = 0; i < s.rank - 2; i++) field *= (double)s.dim[i];
+    fan_in = field * (double)s.dim[s.rank - 2];
+    fan_out = field * (double)s.dim[s.rank - 1];
+  }
+  for (int64_t i = 0; i < t->n; i++) {
+    double v;
+    double u = nn_rng_uniform(seed, stream, (uint64_t)i);
+    if (!strcmp(name, "zeros")) v = 0;
+    else if (!strcmp(name, "ones")) v = 1;
+    else if (!strcmp(name, "constant")) v = p->init_args[0];
+    else if (!strcmp(name, "uniform")) v = p->init_args[0] + (p->init_args[1] - p->init_args[0]) * u;
+    else if (!strcmp(name, "normal")) v = p->init_args[0] + p->init_args[1] * normal01(seed, stream, (uint64_t)i);
+    else if (!strcmp(name, "glorot_uniform")) v = (2 * u - 1) * sqrt(6 / (fan_in + fan_out));
+    else if (!strcmp(name, "he_uniform")) v = (2 * u - 1) * sqrt(6 / fan_in);
+    else if (!strcmp(name, "lecun_uniform")) v = (2 * u - 1) * sqrt(3 / fan_in);
+    else if (!strcmp(name, "glorot_normal")) v = truncated(seed, stream, (uint64_t)i, sqrt(2 / (fan_in + fan_out)));
+    else if (!strcmp(name, "he_normal")) v = truncated(seed, stream, (uint64_t)i, sqrt(2 / fan_in));
+    else if (!strcmp(name, "lecun_normal")) v = truncated(seed, stream, (uint64_t)i, sqrt(1 / fan_in));
+    else bug("no initializer %s", name);
+    t->d[i] = rnd(p->dtype, v);
+  }
+}
+
+void eval_init_params(Eval *e, uint64_t seed) {
+  for (int i = 0; i < e->g->nparams; i++) init_tensor(&e->params[i], e->g->params[i], seed, (uint64_t)i);
+  for (int i = 0; i < e->g->nstates; i++)
+    init_tensor(&e->states[i], e->g->states[i], seed, (uint64_t)(1 << 20) + (uint64_t)i);
+}
+
+/* ------------------------------------------------------------- kernels */
+
+double eval_scalar_op(Op op, double a, double b) {
+  switch (op) {
+  case OP_NEG: return -a;
+  case OP_EXP: return exp(a);
+  case OP_LOG: return log(a);
+  case OP_LOG1P: return log1p(a);
+  case OP_SQRT: return sqrt(a);
+  case OP_ABS: return fabs(a);
+  case OP_SIGN: return (a > 0) - (a < 0);
+  case OP_RELU: return a > 0 ? a : 0;
+  case OP_STEP: return a > 0;
+  case OP_SIGMOID: return a >= 0 ? 1 / (1 + exp(-a)) : exp(a) / (1 + exp(a));
+  case OP_TANH: return tanh(a);
+  case OP_ERF: return erf(a);
+  case OP_COS: return cos(a);
+  case OP_FLOOR: return floor(a);
+  case OP_CAST: return a;
+  case OP_ADD: return a + b;
+  case OP_SUB: return a - b;
+  case OP_MUL: return a * b;
+  case OP_DIV: return a / b;
+  case OP_MAX: return a >= b ? a : b;
+  case OP_MIN: return a <= b ? a : b;
+  case OP_POW: return pow(a, b);
+  case OP_GT: return a > b;
+  default: bug("%s is not a scalar op", op_info[op].name);
+  }
+}
+
+/* Strides of `in` broadcast to a result of rank `rank` (0 where it repeats). */
+static void bcast_strides(Shape in, int rank, int64_t bst[]) {
+  int64_t st[NN_MAX_RANK];
+  strides(in, st);
+  for (int d = 0; d < rank; d++) {
+    int j = d - (rank - in.rank);
+    bst[d] = j < 0 || in.dim[j] == 1 ? 0 : st[j];
+  }
+}
+
+static void elementwise(Eval *e, const Value *v, Tensor *out) {
+  const Tensor *in[3] = {0};
+  int r = out->shape.rank, nin = v->nin;
+  bool plain = true; /* every operand has the result's shape or is one scalar */
+  for (int i = 0; i < nin; i++) {
+    in[i] = &e->vals[v->in[i]];
+    if (in[i]->n != out->n && in[i]->n != 1) plain = false;
+  }
+  if (plain) {
+    for (int64_t o = 0; o < out->n; o++) {
+      double x[3];
+      for (int i = 0; i < nin; i++) x[i] = in[i]->d[in[i]->n == 1 ? 0 : o];
+      double res = v->op == OP_SELECT ? (x[0] != 0 ? x[1] : x[2])
+                                      : eval_scalar_op(v->op, x[0], nin > 1 ? x[1] : 0);
+      out->d[o] = rnd(v->dtype, res);
+    }
+    return;
+  }
+  int64_t bst[3][NN_MAX_RANK], off[3] = {0}, idx[NN_MAX_RANK] = {0};
+  for (int i = 0; i < nin; i++) bcast_strides(in[i]->shape, r, bst[i]);
+  for (int64_t o = 0; o < out->n; o++) {
+    double x[3];
+    for (int i = 0; i < nin; i++) x[i] = in[i]->d[off[i]];
+    double res = v->op == OP_SELECT ? (x[0] != 0 ? x[1] : x[2])
+                                    : eval_scalar_op(v->op, x[0], nin > 1 ? x[1] : 0);
+    out->d[o] = rnd(v->dtype, res);
+    for (int d = r - 1; d >= 0; d--) { /* next index, offsets kept in step */
+      idx[d]++;
+      for (int i = 0; i < nin; i++) off[i] += bst[i][d];
+      if (idx[d] < out->shape.dim[d]) break;
+      for (int i = 0; i < nin; i++) off[i] -= bst[i][d] * idx[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+static void reduce(const Value *v, const Tensor *x, Tensor *out) {
+  bool drop[NN_MAX_RANK] = {0};
+  for (int i = 0; i < v->nattr; i++) drop[v->a[i]] = true;
+  bool is_max = v->op == OP_RMAX;
+  for (int64_t o = 0; o < out->n; o++) out->d[o] = is_max ? -INFINITY : 0;
+  int64_t idx[NN_MAX_RANK], oidx[NN_MAX_RANK], ost[NN_MAX_RANK];
+  strides(out->shape, ost);
+  for (int64_t i = 0; i < x->n; i++) {
+    unravel(i, x->shape, idx);
+    int k = 0;
+    for (int d = 0; d < x->shape.rank; d++)
+      if (!drop[d]) oidx[k++] = idx[d];
+    int64_t off = 0;
+    for (int d = 0; d < k; d++) off += oidx[d] * ost[d];
+    if (is_max) {
+      if (x->d[i] > out->d[off]) out->d[off] = x->d[i];
+    } else {
+      out->d[off] += x->d[i];
+    }
+  }
+  for (int64_t o = 0; o < out->n; o++) out->d[o] = rnd(v->dtype, out->d[o]);
+}
+
+/* softmax, log-softmax and argmax along one axis: rows of n elements
+ * `inner` apart. */
+static void along_axis(const Value *v, const Tensor *x, Tensor *out) {
+  int ax = (int)v->a[0];
+  int64_t outer = 1, n = x->shape.dim[ax], inner = 1;
+  for (int i = 0; i < ax; i++) outer *= x->shape.dim[i];
+  for (int i = ax + 1; i < x->shape.rank; i++) inner *= x->shape.dim[i];
+  for (int64_t o = 0; o < outer; o++)
+    for (int64_t in = 0; in < inner; in++) {
+      const double *row = x->d + o * n * inner + in;
+      double m = -INFINITY, sum = 0;
+      int64_t arg = 0;
+      for (int64_t j = 0; j < n; j++)
+        if (row[j * inner] > m) m = row[j * inner], arg = j;
+      if (v->op == OP_ARGMAX) {
+        out->d[o * inner + in] = (double)arg;
+        continue;
+      }
+      for (int64_t j = 0; j < n; j++) sum += exp(row[j * inner] - m);
+      double *orow = out->d + o * n * inner + in;
+      for (int64_t j = 0; j < n; j++) {
+        double z = row[j * inner] - m;
+        orow[j * inner] = rnd(v->dtype, v->op == OP_SOFTMAX ? exp(z) / sum : z - log(sum));
+      }
+    }
+}
+
+static void matmul(const Value *v, const Tensor *a, const Tensor *b, Tensor *out) {
+  int r = out->shape.rank;
+  int64_t m = out->shape.dim[r - 2], n = out->shape.dim[r - 1], k = a->shape.dim[a->shape.rank - 1];
+  Shape lead = out->shape, la = a->shape, lb = b->shape;
+  lead.rank -= 2;
+  la.rank -= 2;
+  lb.rank -= 2;
+  int64_t mn = m * n, nlead = mn > 0 ? out->n / mn : 0, idx[NN_MAX_RANK];
+  for (int64_t l = 0; l < nlead; l++) {
+    unravel(l, lead, idx);
+    const double *A = a->d + bcast_offset(la, idx, lead.rank) * m * k;
+    const double *B = b->d + bcast_offset(lb, idx, lead.rank) * k * n;
+    double *C = out->d + l * m * n;
+    for (int64_t i = 0; i < m; i++)
+      for (int64_t j = 0; j < n; j++) {
+        double s = 0;
+        for (int64_t p = 0; p < k; p++) s += A[i * k + p] * B[p * n + j];
+        C[i * n + j] = rnd(v->dtype, s);
+      }
+  }
+}
+
+static void movement(Eval *e, const Value *v, Tensor *out) {
+  const Tensor *x = &e->vals[v->in[0]];
+  int64_t idx[NN_MAX_RANK], st[NN_MAX_RANK];
+  strides(x->shape, st);
+  switch (v->op) {
+  case OP_RESHAPE:
+    memcpy(out->d, x->d, sizeof(double) * (size_t)x->n);
+    return;
+  case OP_EXPAND:
+    for (int64_t o = 0; o < out->n; o++) {
+      unravel(o, out->shape, idx);
+      out->d[o] = x->d[bcast_offset(x->shape, idx, out->shape.rank)];
+    }
+    return;
+  case OP_TRANSPOSE:
+    for (int64_t o = 0; o < out->n; o++) {
+      unravel(o, out->shape, idx);
+      int64_t off = 0;
+      for (int i = 0; i < v->nattr; i++) off += idx[i] * st[v->a[i]];
+      out->d[o] = x->d[off];
+    }
+    return;
+  case OP_SLICE:
+  case OP_PAD:
+    for (int64_t o = 0; o < out->n; o++) {
+      unravel(o, out->shape, idx);
+      int ax = (int)v->a[0];
+      int64_t j = v->op == OP_SLICE ? idx[ax] + v->a[1] : idx[ax] - v->a[1];
+      if (j < 0 || j >= x->shape.dim[ax]) {
+        out->d[o] = 0;
+        continue;
+      }
+      idx[ax] = j;
+      int64_t off = 0;
+      for (int i = 0; i < x->shape.rank; i++) off += idx[i] * st[i];
+      out->d[o] = x->d[off];
+    }
+    return;
+  case OP_CONCAT: {
+    const Tensor *y = &e->vals[v->in[1]];
+    int ax = (int)v->a[0];
+    int64_t sy[NN_MAX_RANK];
+    strides(y->shape, sy);
+    for (int64_t o = 0; o < out->n; o++) {
+      unravel(o, out->shape, idx);
+      const Tensor *src = x;
+      const int64_t *ss = st;
+      if (idx[ax] >= x->shape.dim[ax]) idx[ax] -= x->shape.dim[ax], src = y, ss = sy;
+      int64_t off = 0;
+      for (int i = 0; i < out->shape.rank; i++) off += idx[i] * ss[i];
+      out->d[o] = src->d[off];
+    }
+    return;
+  }
+  case OP_GATHER: { /* table x[V, D], ids y */
+    const Tensor *ids = &e->vals[v->in[1]];
+    int64_t V = x->shape.dim[0], D = x->shape.dim[1];
+    for (int64_t i = 0; i < ids->n; i++) {
+      int64_t row = (int64_t)ids->d[i];
+      for (int64_t d = 0; d < D; d++) out->d[i * D + d] = row >= 0 && row < V ? x->d[row * D + d] : 0;
+    }
+    return;
+  }
+  case OP_SCATTERADD: { /* ids x, updates y */
+    const Tensor *upd = &e->vals[v->in[1]];
+    int64_t V = out->shape.dim[0], D = out->shape.dim[1];
+    for (int64_t i = 0; i < x->n; i++) {
+      int64_t row = (int64_t)x->d[i];
+      if (row < 0 || row >= V) continue;
+      for (int64_t d = 0; d < D; d++) out->d[row * D + d] += upd->d[i * D + d];
+    }
+    for (int64_t o = 0; o < out->n; o++) out->d[o] = rnd(v->dtype, out->d[o]);
+    return;
+  }
+  case OP_ONEHOT: {
+    int64_t depth = v->a[0];
+    for (int64_t i = 0; i < x->n; i++) {
+      int64_t c = (int64_t)x->d[i];
+      if (c >= 0 && c < depth) out->d[i * depth + c] = 1;
+    }
+    return;
+  }
+  default:
+    bug("movement op %s", op_info[v->op].name);
+  }
+}
+
+/* Convolution and its two gradients share one loop nest: for every output
+ * position, input position and weight, `fn` accumulates. */
+static void conv(const Value *v, const Tensor *X, const Tensor *W, const Tensor *DY, Tensor *out) {
+  const int64_t *a = v->a;
+  Shape xs = v->op == OP_CONV2DBX ? out->shape : X->shape;
+  Shape ws = v->op == OP_CONV2DBW ? out->shape : W->shape;
+  Shape ys = v->op == OP_CONV2D ? out->shape : DY->shape;
+  int64_t N = xs.dim[0], H = xs.dim[1], Wd = xs.dim[2], C = xs.dim[3];
+  int64_t KH = ws.dim[0], KW = ws.dim[1], CG = ws.dim[2], F = ws.dim[3];
+  int64_t OH = ys.dim[1], OW = ys.dim[2], G = a[8], FG = F / G;
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t oh = 0; oh < OH; oh++)
+      for (int64_t ow = 0; ow < OW; ow++)
+        for (int64_t f = 0; f < F; f++) {
+          int64_t yo = ((n * OH + oh) * OW + ow) * F + f, g = f / FG;
+          double acc = 0;
+          for (int64_t kh = 0; kh < KH; kh++) {
+            int64_t ih = oh * a[0] - a[2] + kh * a[6];
+            if (ih < 0 || ih >= H) continue;
+            for (int64_t kw = 0; kw < KW; kw++) {
+              int64_t iw = ow * a[1] - a[3] + kw * a[7];
+              if (iw < 0 || iw >= Wd) continue;
+              for (int64_t c = 0; c < CG; c++) {
+                int64_t xo = ((n * H + ih) * Wd + iw) * C + g * CG + c;
+                int64_t wo = ((kh * KW + kw) * CG + c) * F + f;
+                if (v->op == OP_CONV2D) acc += X->d[xo] * W->d[wo];
+                else if (v->op == OP_CONV2DBX) out->d[xo] += DY->d[yo] * W->d[wo];
+                else out->d[wo] += X->d[xo] * DY->d[yo];
+              }
+            }
+          }
+          if (v->op == OP_CONV2D) out->d[yo] = acc;
+        }
+  for (int64_t o = 0; o < out->n; o++) out->d[o] = rnd(v->dtype, out->d[o]);
+}
+
+/* Pooling and its gradients; only cells inside the image count. */
+static void pool(const Value *v, const Tensor *x, const Tensor *dy, Tensor *out) {
+  const int64_t *a = v->a;
+  Shape xs = v->op == OP_AVGPOOLB ? out->shape : x->shape;
+  Shape ys = v->op == OP_MAXPOOL || v->op == OP_AVGPOOL ? out->shape : dy->shape;
+  int64_t N = xs.dim[0], H = xs.dim[1], W = xs.dim[2], C = xs.dim[3];
+  int64_t OH = ys.dim[1], OW = ys.dim[2];
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t oh = 0; oh < OH; oh++)
+      for (int64_t ow = 0; ow < OW; ow++)
+        for (int64_t c = 0; c < C; c++) {
+          int64_t yo = ((n * OH + oh) * OW + ow) * C + c, best = -1, count = 0;
+          double m = -INFINITY, sum = 0;
+          for (int pass = 0; pass < 2; pass++)
+            for (int64_t kh = 0; kh < a[0]; kh++) {
+              int64_t ih = oh * a[2] - a[4] + kh;
+              if (ih < 0 || ih >= H) continue;
+              for (int64_t kw = 0; kw < a[1]; kw++) {
+                int64_t iw = ow * a[3] - a[5] + kw;
+                if (iw < 0 || iw >= W) continue;
+                int64_t xo = ((n * H + ih) * W + iw) * C + c;
+                if (pass == 0) {
+                  count++;
+                  if (x && x->d[xo] > m) m = x->d[xo], best = xo;
+                  if (x) sum += x->d[xo];
+                } else if (v->op == OP_AVGPOOLB) {
+                  out->d[xo] += dy->d[yo] / (double)count;
+                }
+              }
+            }
+          if (v->op == OP_MAXPOOL) out->d[yo] = m;
+          else if (v->op == OP_AVGPOOL) out->d[yo] = sum / (double)count;
+          else if (v->op == OP_MAXPOOLB && best >= 0) out->d[best] += dy->d[yo];
+        }
+  for (int64_t o = 0; o < out->n; o++) out->d[o] = rnd(v->dtype, out->d[o]);
+}
+
+static void copy_tensor(Tensor *out, const Tensor *src) {
+  memcpy(out->d, src->d, sizeof(double) * (size_t)out->n);
+}
+
+void eval_run(Eval *e) { eval_run_for(e, -1); }
+
+/* Computes the values `target` depends on (every value when target < 0). */
+void eval_run_for(Eval *e, int target) {
+  Graph *g = e->g;
+  if (target >= 0 && e->need_target != target + 1) {
+    free(e->need);
+    e->need = calloc((size_t)g->n + 1, sizeof(bool));
+    e->need[target] = true;
+    for (int id = target; id >= 0; id--)
+      if (e->need[id])
+        for (int i = 0; i < g->v[id].nin; i++) e->need[g->v[id].in[i]] = true;
+    e->need_target = target + 1;
+  }
+  for (int id = 0; id < g->n; id++) {
+    if (target >= 0 && !e->need[id]) continue;
+    const Value *v = &g->v[id];
+    Tensor *out = &e->vals[id];
+    free(out->d);
+    *out = tensor_new(concrete(v->shape, e->batch));
+    const Tensor *x = v->nin > 0 ? &e->vals[v->in[0]] : NULL;
+    const Tensor *y = v->nin > 1 ? &e->vals[v->in[1]] : NULL;
+    switch (op_info[v->op].cls) {
+    case CL_LEAF:
+      switch (v->op) {
+      case OP_INPUT: copy_tensor(out, &e->inputs[v->a[0]]); break;
+      case OP_LABEL: copy_tensor(out, &e->label); break;
+      case OP_PARAM: copy_tensor(out, &e->params[v->a[0]]); break;
+      case OP_STATE: copy_tensor(out, &e->states[v->a[0]]); break;
+      case OP_SCALAR: out->d[0] = rnd(v->dtype, e->scalars[v->a[0]]); break;
+      case OP_CONST:
+        for (int64_t i = 0; i < out->n; i++) out->d[i] = rnd(v->dtype, v->f);
+        break;
+      case OP_DROPMASK: {
+        uint64_t seed = (uint64_t)x->d[0], step = (uint64_t)y->d[0];
+        uint64_t stream = ((uint64_t)v->a[0] << 44) ^ step;
+        for (int64_t i = 0; i < out->n; i++)
+          out->d[i] = nn_rng_uniform(seed, stream, (uint64_t)i) >= v->f ? rnd(v->dtype, 1 / (1 - v->f)) : 0;
+        break;
+      }
+      default: bug("leaf %s", op_info[v->op].name);
+      }
+      break;
+    case CL_UNARY:
+    case CL_BINARY:
+    case CL_TERNARY:
+      elementwise(e, v, out);
+      break;
+    case CL_REDUCE:
+      if (v->op == OP_SUM || v->op == OP_RMAX) reduce(v, x, out);
+      else along_axis(v, x, out);
+      break;
+    case CL_CONTRACT: matmul(v, x, y, out); break;
+    case CL_MOVE: movement(e, v, out); break;
+    case CL_WINDOW:
+      switch (v->op) {
+      case OP_CONV2D: conv(v, x, y, NULL, out); break;
+      case OP_CONV2DBX: conv(v, NULL, y, x, out); break;
+      case OP_CONV2DBW: conv(v, x, NULL, y, out); break;
+      case OP_MAXPOOL: case OP_AVGPOOL: pool(v, x, NULL, out); break;
+      case OP_MAXPOOLB: pool(v, x, y, out); break;
+      case OP_AVGPOOLB: pool(v, NULL, x, out); break;
+      default: bug("window op %s", op_info[v->op].name);
+      }
+      break;
+    }
+  }
+}
+
+void eval_apply_updates(Eval *e) {
+  Graph *g = e->g;
+  for (int i = 0; i < g->nupdates; i++) {
+    Update u = g->updates[i];
+    Tensor *dst = u.state ? &e->states[u.index] : &e->params[u.index];
+    copy_tensor(dst, &e->vals[u.value]);
+  }
+}

@@ -1,0 +1,144 @@
+/* simplify.c — constant folding, algebraic identities, dead-code elimination.
+ *
+ * Rebuilds the graph into a new one, value by value in the old order (so the
+ * order stays topological), keeping only values that the outputs, the loss
+ * or the updates need, and rewriting each through the rules below before it
+ * is hash-consed. Constants are uniform (every element equal), so folding an
+ * elementwise op on constants is one scalar computation (eval.c's kernel,
+ * rounded to the value's type).
+ */
+#include <string.h>
+#include "nnc.h"
+
+static bool is_const(Graph *g, int id, double f) {
+  return g->v[id].op == OP_CONST && g->v[id].f == f;
+}
+
+static bool same_type(Graph *g, int id, const Value *v) {
+  return g->v[id].dtype == v->dtype && shape_eq(g->v[id].shape, v->shape);
+}
+
+static double round_to(DType dt, double x) { return dt == DT_F32 ? (double)(float)x : x; }
+
+/* The rewritten form of v (operands already in h), or -1 to keep it. */
+static int rewrite(Graph *h, const Value *v, const int *in) {
+  OpClass cls = op_info[v->op].cls;
+  int a = v->nin > 0 ? in[0] : -1, b = v->nin > 1 ? in[1] : -1;
+  /* folding: an elementwise op of constants is a constant */
+  if ((cls == CL_UNARY || cls == CL_BINARY || cls == CL_TERNARY) && is_float(v->dtype)) {
+    bool all = true;
+    for (int i = 0; i < v->nin; i++) all &= h->v[in[i]].op == OP_CONST;
+    if (all) {
+      double x = h->v[a].f, y = b >= 0 ? h->v[b].f : 0, r;
+      if (v->op == OP_SELECT) r = x != 0 ? y : h->v[in[2]].f;
+      else r = eval_scalar_op(v->op, x, y);
+      return ir_const(h, v->dtype, v->shape, round_to(v->dtype, r));
+    }
+  }
+  switch (v->op) {
+  case OP_ADD: /* x + 0 = 0 + x = x */
+    if (is_const(h, b, 0) && same_type(h, a, v)) return a;
+    if (is_const(h, a, 0) && same_type(h, b, v)) return b;
+    break;
+  case OP_SUB: /* x - 0 = x */
+    if (is_const(h, b, 0) && same_type(h, a, v)) return a;
+    break;
+  case OP_MUL: /* x * 1 = 1 * x = x */
+    if (is_const(h, b, 1) && same_type(h, a, v)) return a;
+    if (is_const(h, a, 1) && same_type(h, b, v)) return b;
+    break;
+  case OP_DIV: /* x / 1 = x */
+    if (is_const(h, b, 1) && same_type(h, a, v)) return a;
+    break;
+  case OP_POW: /* x ^ 1 = x */
+    if (is_const(h, b, 1) && same_type(h, a, v)) return a;
+    break;
+  case OP_NEG: /* --x = x */
+    if (h->v[a].op == OP_NEG) return h->v[a].in[0];
+    break;
+  case OP_RESHAPE: /* reshape(reshape(x)) = reshape(x) */
+    if (h->v[a].op == OP_RESHAPE) return ir_reshape(h, h->v[a].in[0], v->shape);
+    if (h->v[a].op == OP_CONST) return ir_const(h, v->dtype, v->shape, h->v[a].f);
+    return ir_reshape(h, a, v->shape);
+  case OP_EXPAND:
+    if (h->v[a].op == OP_CONST) return ir_const(h, v->dtype, v->shape, h->v[a].f);
+    return ir_expand(h, a, v->shape);
+  case OP_CAST:
+    if (h->v[a].op == OP_CONST && is_float(v->dtype))
+      return ir_const(h, v->dtype, v->shape, round_to(v->dtype, h->v[a].f));
+    return ir_cast(h, a, v->dtype);
+  case OP_TRANSPOSE: { /* transpose(transpose(x, p), q) = transpose(x, p o q) */
+    int perm[NN_MAX_RANK];
+    if (h->v[a].op == OP_TRANSPOSE) {
+      for (int i = 0; i < v->nattr; i++) perm[i] = (int)h->v[a].a[v->a[i]];
+      return ir_transpose(h, h->v[a].in[0], perm);
+    }
+    for (int i = 0; i < v->nattr; i++) perm[i] = (int)v->a[i];
+    return ir_transpose(h, a, perm);
+  }
+  default:
+    break;
+  }
+  return -1;
+}
+
+static void mark(Graph *g, bool *live, int id) {
+  /* iterative: the graph may be deep */
+  int *stack = arena_alloc(sizeof(int) * (size_t)(g->n + 1));
+  int sp = 0;
+  if (id < 0 || live[id]) return;
+  live[id] = true;
+  stack[sp++] = id;
+  while (sp) {
+    const Value *v = &g->v[stack[--sp]];
+    for (int i = 0; i < v->nin; i++)
+      if (!live[v->in[i]]) {
+        live[v->in[i]] = true;
+        stack[sp++] = v->in[i];
+      }
+  }
+}
+
+Graph *simplify(Graph *g) {
+  bool *live = arena_alloc(sizeof(bool) * (size_t)g->n);
+  for (int i = 0; i < g->ninputs; i++) mark(g, live, g->inputs[i]);
+  for (int i = 0; i < g->noutputs; i++) mark(g, live, g->outputs[i]);
+  mark(g, live, g->loss);
+  mark(g, live, g->label);
+  for (int i = 0; i < g->nupdates; i++) mark(g, live, g->updates[i].value);
+  for (int i = 0; i < g->nparams && g->param_grads; i++) mark(g, live, g->param_grads[i]);
+
+  Graph *h = graph_new(g->name);
+  h->training = g->training;
+  h->params = g->params;
+  h->nparams = g->nparams;
+  h->states = g->states;
+  h->nstates = g->nstates;
+  int *map = arena_alloc(sizeof(int) * (size_t)g->n);
+  for (int id = 0; id < g->n; id++) {
+    map[id] = -1;
+    if (!live[id]) continue;
+    const Value *v = &g->v[id];
+    int in[IR_MAX_IN];
+    for (int i = 0; i < v->nin; i++) in[i] = map[v->in[i]];
+    h->loc = v->loc;
+    h->part = v->part;
+    int r = rewrite(h, v, in);
+    if (r < 0) r = ir_make(h, v->op, v->dtype, v->shape, in, v->nin, v->a, v->nattr, v->f);
+    map[id] = r;
+  }
+  for (int i = 0; i < g->ninputs; i++) h->inputs[h->ninputs++] = map[g->inputs[i]];
+  for (int i = 0; i < g->noutputs; i++) h->outputs[h->noutputs++] = map[g->outputs[i]];
+  h->loss = g->loss >= 0 ? map[g->loss] : -1;
+  h->label = g->label >= 0 ? map[g->label] : -1;
+  for (int i = 0; i < g->nupdates; i++) {
+    Update u = g->updates[i];
+    add_update(h, u.state, u.index, map[u.value]);
+  }
+  if (g->param_grads) {
+    h->param_grads = arena_alloc(sizeof(int) * (size_t)(g->nparams + 1));
+    for (int i = 0; i < g->nparams; i++)
+      h->param_grads[i] = g->param_grads[i] >= 0 ? map[g->param_grads[i]] : -1;
+  }
+  return h;
+}
