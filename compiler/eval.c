@@ -42,8 +42,10 @@ double nn_rng_uniform(uint64_t seed, uint64_t stream, uint64_t counter) {
 
 /* ---------------------------------------------------------- tensors */
 
+static bool exact; /* the Eval being run asked for no rounding to f32 */
+
 static double rnd(DType dt, double x) {
-  if (dt == DT_F32) return (double)(float)x;
+  if (dt == DT_F32 && !exact) return (double)(float)x;
   if (dt == DT_I32) return (double)(int32_t)x;
   return x;
 }
@@ -497,6 +499,7 @@ void eval_run(Eval *e) { eval_run_for(e, -1); }
 /* Computes the values `target` depends on (every value when target < 0). */
 void eval_run_for(Eval *e, int target) {
   Graph *g = e->g;
+  exact = e->exact;
   if (target >= 0 && e->need_target != target + 1) {
     free(e->need);
     e->need = calloc((size_t)g->n + 1, sizeof(bool));

@@ -520,6 +520,7 @@ typedef struct Eval {
   Tensor *params;       /* [g->nparams] */
   Tensor *states;       /* [g->nstates] */
   Tensor *vals;         /* [g->n], filled by eval_run */
+  bool exact;           /* compute f32 values in double, unrounded */
   bool *need;           /* eval_run_for: the values its target needs */
   int need_target;      /* that target + 1 */
 } Eval;
