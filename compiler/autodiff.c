@@ -51,6 +51,12 @@ static void not_differentiable(AD *ad, const Value *v, const char *why) {
 }
 
 /* d loss / d operands of value id, from dy = d loss / d value. */
+/* Adds e to the gradient of x; e is only built when x needs a gradient. */
+#define ACC(x, e)                                 \
+  do {                                            \
+    if (ad->needs[(x)]) accumulate(ad, (x), (e)); \
+  } while (0)
+
 static void rule(AD *ad, int id, int dy) {
   Graph *g = ad->g;
   Value v = g->v[id];
@@ -63,17 +69,17 @@ static void rule(AD *ad, int id, int dy) {
   /* piecewise constant: the gradient is zero almost everywhere */
   case OP_SIGN: case OP_STEP: case OP_FLOOR: case OP_GT: case OP_ARGMAX: case OP_ONEHOT:
     return;
-  case OP_NEG: accumulate(ad, x, ir_unary(g, OP_NEG, dy)); return;
-  case OP_EXP: accumulate(ad, x, mul(g, dy, id)); return;
-  case OP_LOG: accumulate(ad, x, divide(g, dy, x)); return;
-  case OP_LOG1P: accumulate(ad, x, divide(g, dy, ir_binary(g, OP_ADD, c(g, x, 1), x))); return;
-  case OP_SQRT: accumulate(ad, x, divide(g, mul(g, dy, c(g, x, 0.5)), id)); return;
-  case OP_ABS: accumulate(ad, x, mul(g, dy, ir_unary(g, OP_SIGN, x))); return;
-  case OP_RELU: accumulate(ad, x, mul(g, dy, ir_unary(g, OP_STEP, x))); return;
-  case OP_SIGMOID: accumulate(ad, x, mul(g, dy, mul(g, id, sub(g, c(g, x, 1), id)))); return;
-  case OP_TANH: accumulate(ad, x, mul(g, dy, sub(g, c(g, x, 1), mul(g, id, id)))); return;
+  case OP_NEG: ACC(x, ir_unary(g, OP_NEG, dy)); return;
+  case OP_EXP: ACC(x, mul(g, dy, id)); return;
+  case OP_LOG: ACC(x, divide(g, dy, x)); return;
+  case OP_LOG1P: ACC(x, divide(g, dy, ir_binary(g, OP_ADD, c(g, x, 1), x))); return;
+  case OP_SQRT: ACC(x, divide(g, mul(g, dy, c(g, x, 0.5)), id)); return;
+  case OP_ABS: ACC(x, mul(g, dy, ir_unary(g, OP_SIGN, x))); return;
+  case OP_RELU: ACC(x, mul(g, dy, ir_unary(g, OP_STEP, x))); return;
+  case OP_SIGMOID: ACC(x, mul(g, dy, mul(g, id, sub(g, c(g, x, 1), id)))); return;
+  case OP_TANH: ACC(x, mul(g, dy, sub(g, c(g, x, 1), mul(g, id, id)))); return;
   case OP_ERF: /* 2/sqrt(pi) e^(-x^2) */
-    accumulate(ad, x, mul(g, dy, mul(g, c(g, x, 1.12837916709551257390),
+    ACC(x, mul(g, dy, mul(g, c(g, x, 1.12837916709551257390),
                                      ir_unary(g, OP_EXP, ir_unary(g, OP_NEG, mul(g, x, x))))));
     return;
   case OP_COS:
@@ -88,40 +94,40 @@ static void rule(AD *ad, int id, int dy) {
                                                "is an integer", op_info[src->op].name));
       return;
     }
-    accumulate(ad, x, ir_cast(g, dy, X->dtype));
+    ACC(x, ir_cast(g, dy, X->dtype));
     return;
-  case OP_ADD: accumulate(ad, x, dy); accumulate(ad, y, dy); return;
-  case OP_SUB: accumulate(ad, x, dy); accumulate(ad, y, ir_unary(g, OP_NEG, dy)); return;
-  case OP_MUL: accumulate(ad, x, mul(g, dy, y)); accumulate(ad, y, mul(g, dy, x)); return;
+  case OP_ADD: ACC(x, dy); ACC(y, dy); return;
+  case OP_SUB: ACC(x, dy); ACC(y, ir_unary(g, OP_NEG, dy)); return;
+  case OP_MUL: ACC(x, mul(g, dy, y)); ACC(y, mul(g, dy, x)); return;
   case OP_DIV:
-    accumulate(ad, x, divide(g, dy, y));
-    accumulate(ad, y, ir_unary(g, OP_NEG, divide(g, mul(g, dy, id), y)));
+    ACC(x, divide(g, dy, y));
+    ACC(y, ir_unary(g, OP_NEG, divide(g, mul(g, dy, id), y)));
     return;
   case OP_MAX: /* ties go to the first operand */
   case OP_MIN: {
     int second = v.op == OP_MAX ? ir_binary(g, OP_GT, y, x) : ir_binary(g, OP_GT, x, y);
-    accumulate(ad, x, mul(g, dy, sub(g, c(g, x, 1), second)));
-    accumulate(ad, y, mul(g, dy, second));
+    ACC(x, mul(g, dy, sub(g, c(g, x, 1), second)));
+    ACC(y, mul(g, dy, second));
     return;
   }
   case OP_POW: /* d/da a^b = b a^(b-1);  d/db a^b = a^b log a */
-    accumulate(ad, x, mul(g, dy, mul(g, y, ir_binary(g, OP_POW, x, sub(g, y, c(g, y, 1))))));
-    if (ad->needs[y]) accumulate(ad, y, mul(g, dy, mul(g, id, ir_unary(g, OP_LOG, x))));
+    ACC(x, mul(g, dy, mul(g, y, ir_binary(g, OP_POW, x, sub(g, y, c(g, y, 1))))));
+    ACC(y, mul(g, dy, mul(g, id, ir_unary(g, OP_LOG, x))));
     return;
   case OP_SELECT: {
     int zero = c(g, dy, 0);
-    accumulate(ad, v.in[1], ir_select(g, x, dy, zero));
-    accumulate(ad, v.in[2], ir_select(g, x, zero, dy));
+    ACC(v.in[1], ir_select(g, x, dy, zero));
+    ACC(v.in[2], ir_select(g, x, zero, dy));
     return;
   }
   case OP_SUM:
-    accumulate(ad, x, ir_expand(g, ir_reshape(g, dy, keepdims(X, &v)), X->shape));
+    ACC(x, ir_expand(g, ir_reshape(g, dy, keepdims(X, &v)), X->shape));
     return;
   case OP_RMAX: { /* to every element equal to the maximum */
     Shape k = keepdims(X, &v);
     int ymax = ir_expand(g, ir_reshape(g, id, k), X->shape);
     int hit = sub(g, c(g, x, 1), ir_binary(g, OP_GT, ymax, x));
-    accumulate(ad, x, mul(g, ir_expand(g, ir_reshape(g, dy, k), X->shape), hit));
+    ACC(x, mul(g, ir_expand(g, ir_reshape(g, dy, k), X->shape), hit));
     return;
   }
   case OP_SOFTMAX: { /* y (dy - sum(dy y)) */
@@ -129,7 +135,7 @@ static void rule(AD *ad, int id, int dy) {
     Shape k = X->shape;
     k.dim[ax] = 1;
     int s = ir_reshape(g, ir_sum(g, mul(g, dy, id), &ax, 1), k);
-    accumulate(ad, x, mul(g, id, sub(g, dy, s)));
+    ACC(x, mul(g, id, sub(g, dy, s)));
     return;
   }
   case OP_LOGSOFTMAX: { /* dy - softmax(x) sum(dy) */
@@ -137,50 +143,50 @@ static void rule(AD *ad, int id, int dy) {
     Shape k = X->shape;
     k.dim[ax] = 1;
     int s = ir_reshape(g, ir_sum(g, dy, &ax, 1), k);
-    accumulate(ad, x, sub(g, dy, mul(g, ir_unary(g, OP_EXP, id), s)));
+    ACC(x, sub(g, dy, mul(g, ir_unary(g, OP_EXP, id), s)));
     return;
   }
   case OP_MATMUL: { /* dA = dY B^T, dB = A^T dY */
     int pa[NN_MAX_RANK], pb[NN_MAX_RANK];
     swap_last(pa, g->v[x].shape.rank);
     swap_last(pb, g->v[y].shape.rank);
-    if (ad->needs[x]) accumulate(ad, x, ir_matmul(g, dy, ir_transpose(g, y, pb)));
-    if (ad->needs[y]) accumulate(ad, y, ir_matmul(g, ir_transpose(g, x, pa), dy));
+    ACC(x, ir_matmul(g, dy, ir_transpose(g, y, pb)));
+    ACC(y, ir_matmul(g, ir_transpose(g, x, pa), dy));
     return;
   }
-  case OP_RESHAPE: accumulate(ad, x, ir_reshape(g, dy, X->shape)); return;
-  case OP_EXPAND: accumulate(ad, x, dy); return; /* accumulate sums back */
+  case OP_RESHAPE: ACC(x, ir_reshape(g, dy, X->shape)); return;
+  case OP_EXPAND: ACC(x, dy); return; /* accumulate sums back */
   case OP_TRANSPOSE: {
     int inv[NN_MAX_RANK];
     for (int i = 0; i < v.nattr; i++) inv[v.a[i]] = i;
-    accumulate(ad, x, ir_transpose(g, dy, inv));
+    ACC(x, ir_transpose(g, dy, inv));
     return;
   }
   case OP_SLICE:
-    accumulate(ad, x, ir_pad(g, dy, (int)v.a[0], v.a[1], X->shape.dim[v.a[0]] - v.a[2]));
+    ACC(x, ir_pad(g, dy, (int)v.a[0], v.a[1], X->shape.dim[v.a[0]] - v.a[2]));
     return;
   case OP_PAD:
-    accumulate(ad, x, ir_slice(g, dy, (int)v.a[0], v.a[1], v.a[1] + X->shape.dim[v.a[0]]));
+    ACC(x, ir_slice(g, dy, (int)v.a[0], v.a[1], v.a[1] + X->shape.dim[v.a[0]]));
     return;
   case OP_CONCAT: {
     int ax = (int)v.a[0];
     int64_t n = X->shape.dim[ax];
-    accumulate(ad, x, ir_slice(g, dy, ax, 0, n));
-    accumulate(ad, y, ir_slice(g, dy, ax, n, v.shape.dim[ax]));
+    ACC(x, ir_slice(g, dy, ax, 0, n));
+    ACC(y, ir_slice(g, dy, ax, n, v.shape.dim[ax]));
     return;
   }
   case OP_GATHER: { /* rows picked by ids get the gradient added back */
     int in[2] = {y, dy};
     int64_t rows = X->shape.dim[0];
-    accumulate(ad, x, ir_make(g, OP_SCATTERADD, DT_NONE, (Shape){0}, in, 2, &rows, 1, 0));
+    ACC(x, ir_make(g, OP_SCATTERADD, DT_NONE, (Shape){0}, in, 2, &rows, 1, 0));
     return;
   }
   case OP_CONV2D:
-    if (ad->needs[x]) accumulate(ad, x, ir_window(g, OP_CONV2DBX, dy, y, v.a, X->shape));
-    if (ad->needs[y]) accumulate(ad, y, ir_window(g, OP_CONV2DBW, x, dy, v.a, g->v[y].shape));
+    ACC(x, ir_window(g, OP_CONV2DBX, dy, y, v.a, X->shape));
+    ACC(y, ir_window(g, OP_CONV2DBW, x, dy, v.a, g->v[y].shape));
     return;
-  case OP_MAXPOOL: accumulate(ad, x, ir_window(g, OP_MAXPOOLB, x, dy, v.a, X->shape)); return;
-  case OP_AVGPOOL: accumulate(ad, x, ir_window(g, OP_AVGPOOLB, dy, -1, v.a, X->shape)); return;
+  case OP_MAXPOOL: ACC(x, ir_window(g, OP_MAXPOOLB, x, dy, v.a, X->shape)); return;
+  case OP_AVGPOOL: ACC(x, ir_window(g, OP_AVGPOOLB, dy, -1, v.a, X->shape)); return;
   case OP_SCATTERADD: case OP_CONV2DBX: case OP_CONV2DBW: case OP_MAXPOOLB: case OP_AVGPOOLB:
     bug("no second-order gradient for %s", op_info[v.op].name);
   case NUM_OPS:

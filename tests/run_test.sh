@@ -2,11 +2,14 @@
 # run_test.sh MODE NNC FILE [EXPECTED] — one test of the nnc front end.
 #
 #   golden  `nnc --emit=ast FILE` exits 0 and prints exactly the file EXPECTED
-#   error   `nnc -fsyntax-only FILE` exits 1 and prints on standard error
-#           exactly the lines of FILE that start with '#> '
+#   error   `nnc FILE` (every check, autodiff included, no output) exits 1
+#           and prints on standard error exactly the lines of FILE that start
+#           with '#> '
 #   accept  `nnc --emit=ast FILE` exits 0 and prints exactly those lines
-#   warn    `nnc -fsyntax-only FILE` exits 0 and prints exactly those lines on
-#           standard error
+#   warn    `nnc FILE` exits 0 and prints exactly those lines on standard error
+#   ir      `nnc --emit=ir FILE` exits 0 and prints exactly the file EXPECTED
+#   lowered `nnc -d L FILE` exits 0 and dumps exactly the file EXPECTED: the
+#           IR as autodiff left it, before simplification
 #
 # nnc runs in FILE's directory with FILE's bare name, so diagnostics read
 # "name.nn:LINE:COL: ...". With NNC_UPDATE=1 the expectations are rewritten
@@ -20,16 +23,18 @@ trap 'rm -rf "$tmp"' EXIT
 
 case $mode in
   golden|accept) args="--emit=ast" want_rc=0 ;;
-  error) args="-fsyntax-only" want_rc=1 ;;
-  warn) args="-fsyntax-only" want_rc=0 ;;
+  error) args="" want_rc=1 ;;
+  warn) args="" want_rc=0 ;;
+  ir) args="--emit=ir" want_rc=0 ;;
+  lowered) args="-d L" want_rc=0 ;;
   *) echo "run_test.sh: unknown mode '$mode'" >&2; exit 2 ;;
 esac
 
 (cd "$dir" && "$nnc" $args "$base" >"$tmp/out" 2>"$tmp/err")
 rc=$?
-case $mode in error|warn) actual=$tmp/err ;; *) actual=$tmp/out ;; esac
+case $mode in error|warn|lowered) actual=$tmp/err ;; *) actual=$tmp/out ;; esac
 
-if [ "$mode" = golden ]; then
+if [ "$mode" = golden ] || [ "$mode" = ir ] || [ "$mode" = lowered ]; then
   expected=$4
 else
   expected=$tmp/expected
@@ -37,7 +42,7 @@ else
 fi
 
 if [ "${NNC_UPDATE:-}" = 1 ]; then
-  if [ "$mode" = golden ]; then
+  if [ -n "${4:-}" ]; then
     cp "$actual" "$expected"
   else
     grep -v -e '^#> ' -e '^#>$' "$file" >"$tmp/body"
@@ -56,7 +61,7 @@ if ! diff -u "$expected" "$actual"; then
   echo "FAIL: output differs from the expectation (- expected, + actual)"
   status=1
 fi
-if [ "$mode" = golden -o "$mode" = accept ] && [ -s "$tmp/err" ]; then
+if { [ "$mode" = golden ] || [ "$mode" = accept ] || [ "$mode" = ir ]; } && [ -s "$tmp/err" ]; then
   echo "FAIL: unexpected messages on standard error:"
   cat "$tmp/err"
   status=1
