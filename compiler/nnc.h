@@ -52,6 +52,13 @@ char *arena_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 SrcFile *read_source(const char *path);
 SrcFile *source_from_memory(const char *path, const char *data, size_t len);
 int edit_distance(const char *a, const char *b);
+/* "did you mean": start with {.name = typed, .best_d = 1000}, consider each
+ * candidate, then best is the closest one or NULL. */
+typedef struct Suggest {
+  const char *name, *best;
+  int best_d;
+} Suggest;
+void consider(Suggest *sg, const char *cand);
 /* A string-keyed hash map in the arena (no deletion). */
 typedef struct Map Map;
 Map *map_new(void);
@@ -366,6 +373,18 @@ const char *sema_scope_prefix(Sema *s);
 bool shape_product(Shape sh, int64_t *out);      /* false on overflow */
 bool check_shape_size(Loc loc, DType dt, Shape sh);
 char *value_str(const Val *v);                 /* "[2, 2]", "relu", "0.001" */
+/* Shared with settings.c. */
+bool bind_args(Sema *s, const char *callee, const BParam *ps, int np, Node *args, Val *first,
+               Loc call_loc, Val *out);
+void wrong_value(Sema *s, const Val *v, const char *needed, const char *what);
+Scope *scope_push(Sema *s, const char *prefix, const Node *layer, DType fdt);
+void scope_pop(Sema *s);
+static inline bool val_is_num(const Val *v) { return v->kind == VK_INT || v->kind == VK_FLOAT; }
+static inline double val_num(const Val *v) { return v->kind == VK_INT ? (double)v->i : v->f; }
+
+/* ----------------------------------------------------------- settings.c */
+
+void check_train(Sema *s, Node *decl);    /* a train block, after its model */
 
 /* --------------------------------------------------------------- dump.c */
 

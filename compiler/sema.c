@@ -125,7 +125,7 @@ bool check_shape_size(Loc loc, DType dt, Shape sh) {
 
 /* ------------------------------------------------------------- scopes */
 
-static Scope *scope_push(Sema *s, const char *prefix, const Node *layer, DType fdt) {
+Scope *scope_push(Sema *s, const char *prefix, const Node *layer, DType fdt) {
   Scope *sc = arena_alloc(sizeof *sc);
   sc->parent = s->scope;
   sc->prefix = prefix;
@@ -138,7 +138,7 @@ static Scope *scope_push(Sema *s, const char *prefix, const Node *layer, DType f
   return sc;
 }
 
-static void scope_pop(Sema *s) { s->scope = s->scope->parent; }
+void scope_pop(Sema *s) { s->scope = s->scope->parent; }
 
 const char *sema_scope_prefix(Sema *s) { return s->scope->prefix; }
 
@@ -229,17 +229,6 @@ bool add_param(Sema *s, const char *name, DType dt, Shape shape, const char *ini
 
 /* ------------------------------------------------------- suggestions */
 
-typedef struct Suggest {
-  const char *name, *best;
-  int best_d;
-} Suggest;
-
-static void consider(Suggest *sg, const char *cand) {
-  int d = edit_distance(sg->name, cand);
-  int limit = (int)strlen(sg->name) / 3 + 1;
-  if (d <= limit && d < sg->best_d) sg->best_d = d, sg->best = cand;
-}
-
 static void consider_var(const char *key, void *val, void *ctx) {
   (void)val;
   consider(ctx, key);
@@ -258,7 +247,7 @@ static const char *did_you_mean(Sema *s, const char *name, bool vars, bool layer
 }
 
 /* Reports a value that is not what the context needs. */
-static void wrong_value(Sema *s, const Val *v, const char *needed, const char *what) {
+void wrong_value(Sema *s, const Val *v, const char *needed, const char *what) {
   if (v->kind == VK_ERROR) return;
   if (v->kind == VK_NAME && v->call && v->call->loc.first_line &&
       (v->call->loc.first_line != v->loc.first_line ||
@@ -279,8 +268,6 @@ static Val *need_tensor(Sema *s, Val *v, const char *what) {
 
 /* ---------------------------------------------------------- arithmetic */
 
-static bool is_num(const Val *v) { return v->kind == VK_INT || v->kind == VK_FLOAT; }
-static double num(const Val *v) { return v->kind == VK_INT ? (double)v->i : v->f; }
 
 static const char *op_name(int op) {
   switch (op) {
@@ -324,7 +311,7 @@ static Val *fold(Node *n, Val *a, Val *b) {
     }
     return v_int(r, n->loc);
   }
-  double x = num(a), y = num(b), r;
+  double x = val_num(a), y = val_num(b), r;
   switch (n->op) {
   case '+': r = x + y; break;
   case '-': r = x - y; break;
@@ -425,9 +412,9 @@ static Val *binary(Sema *s, Node *n, Val *a, Val *b) {
   const char *what = arena_printf("operand of '%s'", op_name(n->op));
   if (a->kind == VK_NAME) return wrong_value(s, a, "", what), v_error(n->loc);
   if (b->kind == VK_NAME) return wrong_value(s, b, "", what), v_error(n->loc);
-  if (is_num(a) && is_num(b)) return fold(n, a, b);
+  if (val_is_num(a) && val_is_num(b)) return fold(n, a, b);
   bool ta = a->kind == VK_TENSOR, tb = b->kind == VK_TENSOR;
-  if (!(ta || is_num(a)) || !(tb || is_num(b)) || a->batch || b->batch) {
+  if (!(ta || val_is_num(a)) || !(tb || val_is_num(b)) || a->batch || b->batch) {
     error_at(n->name_loc, "invalid operands to '%s': %s and %s", op_name(n->op), kind_word(a),
              kind_word(b));
     return v_error(n->loc);
@@ -462,8 +449,8 @@ static Val *binary(Sema *s, Node *n, Val *a, Val *b) {
   Val *r = v_tensor(dt, out, n->loc);
   if (s->graph) {
     static const Op ops[128] = {['+'] = OP_ADD, ['-'] = OP_SUB, ['*'] = OP_MUL, ['/'] = OP_DIV};
-    int x = ta ? vid(a) : ir_scalar(s->graph, dt, num(a));
-    int y = tb ? vid(b) : ir_scalar(s->graph, dt, num(b));
+    int x = ta ? vid(a) : ir_scalar(s->graph, dt, val_num(a));
+    int y = tb ? vid(b) : ir_scalar(s->graph, dt, val_num(b));
     r->ir = ir_binary(s->graph, ops[n->op], x, y) + 1;
   }
   return r;
@@ -609,7 +596,7 @@ static bool in_range(const BParam *p, double x) {
 }
 
 static bool check_range(const BParam *p, const char *callee, Val *v) {
-  if (in_range(p, num(v))) return true;
+  if (in_range(p, val_num(v))) return true;
   error_at(v->loc, "'%s' of '%s' must be %s, got %s", p->name, callee, range_text(p),
            value_str(v));
   return false;
@@ -628,8 +615,6 @@ static bool check_int(Sema *s, const BParam *p, const char *callee, Val *v) {
 }
 
 /* An initializer: a name (glorot_uniform) or a call (constant(0.1)). */
-static bool bind_args(Sema *s, const char *callee, const BParam *ps, int np, Node *args,
-                      Val *first, Loc call_loc, Val *out);
 
 /* A name written where the parameter wants a symbol: the value bound to it
  * in the current scope (a layer's hyper-parameter), or the name itself. */
@@ -659,12 +644,12 @@ static bool convert(Sema *s, const BParam *p, const char *callee, Node *n, Val *
     return check_int(s, p, callee, v);
   case PK_FLOAT:
     if (x->kind == VK_NONE && p->dflt && p->dflt->kind == ND_NAME) return true;
-    if (!is_num(x) || x->batch) {
+    if (!val_is_num(x) || x->batch) {
       wrong_value(s, x, "a number", what);
       return false;
     }
     v->kind = VK_FLOAT;
-    v->f = num(x);
+    v->f = val_num(x);
     return check_range(p, callee, v);
   case PK_BOOL:
     if (x->kind == VK_BOOL) return true;
@@ -798,8 +783,8 @@ static const char *param_suggest(const BParam *ps, int np, const char *name) {
 /* Binds a call's arguments to the parameters ps (positional first, then
  * named), converting each; `first` is the implicit input of a sequential
  * statement or the left side of '|>'. out gets one value per parameter. */
-static bool bind_args(Sema *s, const char *callee, const BParam *ps, int np, Node *args,
-                      Val *first, Loc call_loc, Val *out) {
+bool bind_args(Sema *s, const char *callee, const BParam *ps, int np, Node *args, Val *first,
+               Loc call_loc, Val *out) {
   bool ok = true, named_seen = false;
   bool set[16] = {0};
   int pi = 0;
@@ -1326,295 +1311,6 @@ void lower_model(Sema *s, ModelInfo *m, Graph *g) {
   if (s->cursor) bug("parameter %s not lowered", s->cursor->name);
   s->graph = NULL;
   s->scope = NULL;
-}
-
-/* --------------------------------------------------------------- train */
-
-static const char *setting_names[] = {
-  "data", "loss", "optimizer", "epochs", "batch", "metrics", "schedule", "shuffle", "seed",
-  "validation", "stop", "weight_decay",
-};
-
-/* A setting naming a built-in of a kind: `loss mse`, `optimizer adam(lr: 1e-3)`. */
-static bool bind_setting(Sema *s, Node *e, BuiltinKind kind, const char *what, Setting *out) {
-  const Builtin *b = NULL;
-  if (e->kind == ND_NAME || e->kind == ND_CALL) b = builtin_find_kind(e->name, kind);
-  if (!b) {
-    const Builtin *sg = e->kind == ND_NAME || e->kind == ND_CALL ? builtin_suggest(e->name, kind)
-                                                                 : NULL;
-    error_at(e->loc, "unknown %s '%s'; expected one of %s%s", what, expr_str(e),
-             builtin_kind_names(kind), sg ? arena_printf(" (did you mean '%s'?)", sg->name) : "");
-    return false;
-  }
-  out->node = e;
-  out->b = b;
-  out->args = arena_alloc(sizeof(Val) * (size_t)(b->nparams + 1));
-  if (bind_args(s, b->name, b->params, b->nparams, e->kind == ND_CALL ? e->kids : NULL, NULL,
-                e->loc, out->args))
-    return true;
-  out->b = NULL; /* a setting whose arguments were wrong is not used further */
-  return false;
-}
-
-static bool one_value(Node *st) {
-  if (node_count(st->kids) == 1 && !st->when) return true;
-  error_at(st->loc, "'%s' takes one value", st->name);
-  return false;
-}
-
-static bool setting_int(Sema *s, Node *st, int64_t lo, int64_t *out) {
-  if (!one_value(st)) return false;
-  Val *v = sema_eval(s, st->kids);
-  if (v->kind == VK_ERROR) return false;
-  if (v->kind != VK_INT) {
-    wrong_value(s, v, "an integer", arena_printf("'%s'", st->name));
-    return false;
-  }
-  if (v->i < lo) {
-    error_at(v->loc, "'%s' must be at least %lld, got %lld", st->name, (long long)lo,
-             (long long)v->i);
-    return false;
-  }
-  *out = v->i;
-  return true;
-}
-
-static bool setting_float(Sema *s, Node *st, double lo, double hi, double *out) {
-  Val *v = sema_eval(s, st->kids);
-  if (v->kind == VK_ERROR) return false;
-  if (!is_num(v)) {
-    wrong_value(s, v, "a number", arena_printf("'%s'", st->name));
-    return false;
-  }
-  if (num(v) < lo || num(v) >= hi) {
-    error_at(v->loc, "'%s' must be in [%g, %g), got %g", st->name, lo, hi, num(v));
-    return false;
-  }
-  *out = num(v);
-  return true;
-}
-
-static bool metric_listed(TrainInfo *t, const char *name) {
-  if (!strcmp(name, "loss")) return true;
-  for (int i = 0; i < t->nmetrics; i++)
-    if (!strcmp(t->metrics[i]->name, name)) return true;
-  return false;
-}
-
-static void check_stop(Sema *s, TrainInfo *t, Node *st) {
-  Node *c = st->kids;
-  if (!st->when || node_count(c) != 1 || c->kind != ND_COMPARE || c->lhs->kind != ND_NAME) {
-    error_at(st->loc, "expected a stop rule like: stop when loss < 0.05");
-    return;
-  }
-  const char *m = c->lhs->name;
-  bool val = !strncmp(m, "val_", 4);
-  const char *base = val ? m + 4 : m;
-  if (!metric_listed(t, base)) {
-    bool has_val = t->validation > 0 || t->validation_data.b;
-    error_at(c->lhs->loc, "the stop rule watches '%s', which is not measured; use loss%s or add "
-                          "it to 'metrics'", m, has_val ? ", val_loss" : "");
-    return;
-  }
-  if (val && t->validation == 0 && !t->validation_data.b) {
-    error_at(c->lhs->loc, "the stop rule watches '%s' but there is no 'validation' set", m);
-    return;
-  }
-  Val *v = sema_eval(s, c->rhs);
-  if (v->kind == VK_ERROR) return;
-  if (!is_num(v)) {
-    wrong_value(s, v, "a number", "the stop threshold");
-    return;
-  }
-  t->has_stop = true;
-  t->stop_metric = m;
-  t->stop_op = c->op;
-  t->stop_value = num(v);
-}
-
-static void check_loss_fits(TrainInfo *t, Node *out) {
-  if (!out || !out->typed || !t->loss.b) return;
-  const char *name = t->loss.b->name;
-  Shape sh = out->shape;
-  if (sh.rank == 0 || sh.dim[0] != DIM_BATCH) {
-    error_at(t->loss.node->loc, "training needs an output with one row per sample, but the "
-                                "model's output is %s", type_str(out->dtype, sh));
-    note_at(out->loc, "the output is computed here");
-    return;
-  }
-  bool categorical = !strcmp(name, "categorical_crossentropy") ||
-                     !strcmp(name, "sparse_categorical_crossentropy");
-  if (categorical && (sh.rank < 2 || sh.dim[sh.rank - 1] < 2)) {
-    error_at(t->loss.node->loc, "'%s' needs a class axis of at least 2 in the model's output, "
-                                "which is %s", name, type_str(out->dtype, sh));
-    note_at(out->loc, "the output is computed here");
-  }
-  if (out->dtype == DT_I32)
-    error_at(t->loss.node->loc, "'%s' needs a floating-point output, got %s", name,
-             type_str(out->dtype, sh));
-}
-
-static int model_inputs(const ModelInfo *m) {
-  int n = 0;
-  for (const Node *st = m->decl->kids; st; st = st->next) n += st->kind == ND_INPUT;
-  return n;
-}
-
-/* A data source must fit the model and the loss: one input tensor, labels
- * as the loss wants them, a label column that can exist. */
-static void check_data(TrainInfo *t, const Setting *d) {
-  if (!d->b) return;
-  Loc at = d->node->loc;
-  if (model_inputs(t->model) != 1) {
-    error_at(at, "'%s' provides one input tensor, but model '%s' has %d inputs", d->b->name,
-             t->model->decl->name, model_inputs(t->model));
-    return;
-  }
-  bool one_hot = false;
-  for (int i = 0; i < d->b->nparams; i++)
-    if (!strcmp(d->b->params[i].name, "one_hot")) one_hot = d->args[i].i;
-  const char *loss = t->loss.b ? t->loss.b->name : "";
-  if (one_hot && !strcmp(loss, "sparse_categorical_crossentropy"))
-    error_at(at, "'sparse_categorical_crossentropy' takes integer labels; remove one_hot: true "
-                 "or use categorical_crossentropy");
-  if (!one_hot && !strcmp(loss, "categorical_crossentropy"))
-    error_at(at, "'categorical_crossentropy' needs one-hot labels; add one_hot: true or use "
-                 "sparse_categorical_crossentropy");
-  if (strcmp(d->b->name, "csv") != 0) return;
-  Val *label = &d->args[1], *delim = &d->args[3];
-  bool ok = (label->kind == VK_NAME && (!strcmp(label->s, "last") || !strcmp(label->s, "first"))) ||
-            (label->kind == VK_INT && label->i >= 0) || (label->kind == VK_STRING && *label->s);
-  if (!ok)
-    error_at(label->loc, "'label' of 'csv' must be last, first, a column number (from 0) or a "
-                         "column name, got %s", value_str(label));
-  if (strlen(delim->s) != 1)
-    error_at(delim->loc, "'delimiter' of 'csv' must be one character, got %s",
-             value_str(delim));
-}
-
-static void check_train(Sema *s, Node *decl) {
-  Node *target = map_get(s->decls, decl->name);
-  if (!target || target->kind != ND_MODEL) {
-    const char *sg = "";
-    if (!target) {
-      Suggest g = {.name = decl->name, .best_d = 1000};
-      for (Node *d = s->prog->decls; d; d = d->next)
-        if (d->kind == ND_MODEL) consider(&g, d->name);
-      if (g.best) sg = arena_printf("; did you mean '%s'?", g.best);
-    }
-    error_at(decl->name_loc, "'train' names %s '%s'%s", target ? "a layer, not a model:" : "no model",
-             decl->name, sg);
-    return;
-  }
-  TrainInfo *t = arena_alloc(sizeof *t);
-  t->decl = decl;
-  t->epochs = 1;
-  t->batch = 32;
-  t->shuffle = true;
-  for (ModelInfo *m = s->models; m; m = m->next)
-    if (m->decl == target) t->model = m;
-  for (TrainInfo *o = s->trains; o; o = o->next)
-    if (o->model == t->model) {
-      error_at(decl->name_loc, "model '%s' has a second 'train' block", decl->name);
-      note_at(o->decl->name_loc, "the first one is here");
-      return;
-    }
-  TrainInfo **tail = &s->trains;
-  while (*tail) tail = &(*tail)->next;
-  *tail = t;
-  s->scope = NULL;
-  scope_push(s, "", NULL, DT_F32);
-
-  Map *seen = map_new();
-  Node *stop = NULL;
-  for (Node *st = decl->kids; st; st = st->next) {
-    const char *key = st->name;
-    bool known = false;
-    for (size_t i = 0; i < sizeof setting_names / sizeof *setting_names; i++)
-      if (!strcmp(key, setting_names[i])) known = true;
-    if (!known) {
-      Suggest g = {.name = key, .best_d = 1000};
-      for (size_t i = 0; i < sizeof setting_names / sizeof *setting_names; i++)
-        consider(&g, setting_names[i]);
-      error_at(st->name_loc, "unknown setting '%s'%s", key,
-               g.best ? arena_printf("; did you mean '%s'?", g.best) : "");
-      continue;
-    }
-    Node *old = map_get(seen, key);
-    if (old) {
-      error_at(st->name_loc, "'%s' is set twice", key);
-      note_at(old->name_loc, "first set here");
-      continue;
-    }
-    map_put(seen, key, st);
-    if (st->when && strcmp(key, "stop") != 0) {
-      error_at(st->loc, "only 'stop' takes a 'when' rule");
-      continue;
-    }
-    if (!strcmp(key, "data")) {
-      if (one_value(st)) bind_setting(s, st->kids, BK_DATA, "data source", &t->data);
-    } else if (!strcmp(key, "loss")) {
-      if (one_value(st)) bind_setting(s, st->kids, BK_LOSS, "loss", &t->loss);
-    } else if (!strcmp(key, "optimizer")) {
-      if (one_value(st)) bind_setting(s, st->kids, BK_OPTIMIZER, "optimizer", &t->optimizer);
-    } else if (!strcmp(key, "epochs")) {
-      setting_int(s, st, 0, &t->epochs);
-    } else if (!strcmp(key, "batch")) {
-      setting_int(s, st, 1, &t->batch);
-    } else if (!strcmp(key, "seed")) {
-      setting_int(s, st, 0, &t->seed);
-    } else if (!strcmp(key, "metrics")) {
-      for (Node *m = st->kids; m; m = m->next) {
-        const Builtin *b = m->kind == ND_NAME ? builtin_find_kind(m->name, BK_METRIC) : NULL;
-        if (!b) {
-          error_at(m->loc, "unknown metric '%s'; expected one of %s", expr_str(m),
-                   builtin_kind_names(BK_METRIC));
-        } else if (metric_listed(t, b->name)) {
-          error_at(m->loc, "metric '%s' is listed twice", b->name);
-        } else if (t->nmetrics == 8) {
-          error_at(m->loc, "too many metrics (at most 8)");
-        } else {
-          t->metrics[t->nmetrics++] = b;
-        }
-      }
-    } else if (!strcmp(key, "schedule")) {
-      for (Node *e = st->kids; e; e = e->next) {
-        if (t->nschedules == 4) {
-          error_at(e->loc, "too many schedules (at most 4)");
-          break;
-        }
-        bind_setting(s, e, BK_SCHEDULE, "schedule", &t->schedules[t->nschedules++]);
-      }
-    } else if (!strcmp(key, "shuffle")) {
-      if (!one_value(st)) continue;
-      Val *v = sema_eval(s, st->kids);
-      if (v->kind != VK_BOOL) wrong_value(s, v, "true or false", "'shuffle'");
-      else t->shuffle = v->i;
-    } else if (!strcmp(key, "validation")) {
-      if (!one_value(st)) continue;
-      if (st->kids->kind == ND_CALL)
-        bind_setting(s, st->kids, BK_DATA, "data source", &t->validation_data);
-      else
-        setting_float(s, st, 0, 1, &t->validation);
-    } else if (!strcmp(key, "weight_decay")) {
-      if (one_value(st)) setting_float(s, st, 0, 1, &t->weight_decay);
-    } else if (!strcmp(key, "stop")) {
-      stop = st;
-    }
-  }
-  if (stop) check_stop(s, t, stop);
-  if (!map_get(seen, "loss")) error_at(decl->name_loc, "'train' block has no 'loss'");
-  if (!map_get(seen, "optimizer")) error_at(decl->name_loc, "'train' block has no 'optimizer'");
-  if (t->model) {
-    if (t->model->noutputs > 1)
-      error_at(decl->name_loc, "model '%s' has %d outputs; training supports one", decl->name,
-               t->model->noutputs);
-    else if (t->model->noutputs == 1)
-      check_loss_fits(t, t->model->outputs[0]);
-    check_data(t, &t->data);
-    check_data(t, &t->validation_data);
-  }
-  scope_pop(s);
 }
 
 /* ---------------------------------------------------------------- all */

@@ -138,6 +138,14 @@ fail: {
 }
 }
 
+/* Keeps the candidate closest to sg->name, if it is close enough to be a
+ * likely misspelling (a third of the name's length, plus one). */
+void consider(Suggest *sg, const char *cand) {
+  int d = edit_distance(sg->name, cand);
+  int limit = (int)strlen(sg->name) / 3 + 1;
+  if (d <= limit && d < sg->best_d) sg->best_d = d, sg->best = cand;
+}
+
 /* Levenshtein distance, for "did you mean"; names are short. */
 int edit_distance(const char *a, const char *b) {
   size_t la = strlen(a), lb = strlen(b);

@@ -1,0 +1,297 @@
+/* settings.c — checking `train` blocks: every setting, its range and its
+ * fit with the model (outputs, inputs, labels), and the stop rule.
+ *
+ * Requires the models checked (sema.c). Guarantees on success: a TrainInfo
+ * per train block with the loss, optimizer, schedules, data sources and
+ * metrics bound to built-ins and their defaults filled in.
+ */
+#include <string.h>
+#include "nnc.h"
+
+static const char *setting_names[] = {
+  "data", "loss", "optimizer", "epochs", "batch", "metrics", "schedule", "shuffle", "seed",
+  "validation", "stop", "weight_decay",
+};
+
+/* A setting naming a built-in of a kind: `loss mse`, `optimizer adam(lr: 1e-3)`. */
+static bool bind_setting(Sema *s, Node *e, BuiltinKind kind, const char *what, Setting *out) {
+  const Builtin *b = NULL;
+  if (e->kind == ND_NAME || e->kind == ND_CALL) b = builtin_find_kind(e->name, kind);
+  if (!b) {
+    const Builtin *sg = e->kind == ND_NAME || e->kind == ND_CALL ? builtin_suggest(e->name, kind)
+                                                                 : NULL;
+    error_at(e->loc, "unknown %s '%s'; expected one of %s%s", what, expr_str(e),
+             builtin_kind_names(kind), sg ? arena_printf(" (did you mean '%s'?)", sg->name) : "");
+    return false;
+  }
+  out->node = e;
+  out->b = b;
+  out->args = arena_alloc(sizeof(Val) * (size_t)(b->nparams + 1));
+  if (bind_args(s, b->name, b->params, b->nparams, e->kind == ND_CALL ? e->kids : NULL, NULL,
+                e->loc, out->args))
+    return true;
+  out->b = NULL; /* a setting whose arguments were wrong is not used further */
+  return false;
+}
+
+static bool one_value(Node *st) {
+  if (node_count(st->kids) == 1 && !st->when) return true;
+  error_at(st->loc, "'%s' takes one value", st->name);
+  return false;
+}
+
+static bool setting_int(Sema *s, Node *st, int64_t lo, int64_t *out) {
+  if (!one_value(st)) return false;
+  Val *v = sema_eval(s, st->kids);
+  if (v->kind == VK_ERROR) return false;
+  if (v->kind != VK_INT) {
+    wrong_value(s, v, "an integer", arena_printf("'%s'", st->name));
+    return false;
+  }
+  if (v->i < lo) {
+    error_at(v->loc, "'%s' must be at least %lld, got %lld", st->name, (long long)lo,
+             (long long)v->i);
+    return false;
+  }
+  *out = v->i;
+  return true;
+}
+
+static bool setting_float(Sema *s, Node *st, double lo, double hi, double *out) {
+  Val *v = sema_eval(s, st->kids);
+  if (v->kind == VK_ERROR) return false;
+  if (!val_is_num(v)) {
+    wrong_value(s, v, "a number", arena_printf("'%s'", st->name));
+    return false;
+  }
+  if (val_num(v) < lo || val_num(v) >= hi) {
+    error_at(v->loc, "'%s' must be in [%g, %g), got %g", st->name, lo, hi, val_num(v));
+    return false;
+  }
+  *out = val_num(v);
+  return true;
+}
+
+static bool metric_listed(TrainInfo *t, const char *name) {
+  if (!strcmp(name, "loss")) return true;
+  for (int i = 0; i < t->nmetrics; i++)
+    if (!strcmp(t->metrics[i]->name, name)) return true;
+  return false;
+}
+
+static void check_stop(Sema *s, TrainInfo *t, Node *st) {
+  Node *c = st->kids;
+  if (!st->when || node_count(c) != 1 || c->kind != ND_COMPARE || c->lhs->kind != ND_NAME) {
+    error_at(st->loc, "expected a stop rule like: stop when loss < 0.05");
+    return;
+  }
+  const char *m = c->lhs->name;
+  bool val = !strncmp(m, "val_", 4);
+  const char *base = val ? m + 4 : m;
+  if (!metric_listed(t, base)) {
+    bool has_val = t->validation > 0 || t->validation_data.b;
+    error_at(c->lhs->loc, "the stop rule watches '%s', which is not measured; use loss%s or add "
+                          "it to 'metrics'", m, has_val ? ", val_loss" : "");
+    return;
+  }
+  if (val && t->validation == 0 && !t->validation_data.b) {
+    error_at(c->lhs->loc, "the stop rule watches '%s' but there is no 'validation' set", m);
+    return;
+  }
+  Val *v = sema_eval(s, c->rhs);
+  if (v->kind == VK_ERROR) return;
+  if (!val_is_num(v)) {
+    wrong_value(s, v, "a number", "the stop threshold");
+    return;
+  }
+  t->has_stop = true;
+  t->stop_metric = m;
+  t->stop_op = c->op;
+  t->stop_value = val_num(v);
+}
+
+static void check_loss_fits(TrainInfo *t, Node *out) {
+  if (!out || !out->typed || !t->loss.b) return;
+  const char *name = t->loss.b->name;
+  Shape sh = out->shape;
+  if (sh.rank == 0 || sh.dim[0] != DIM_BATCH) {
+    error_at(t->loss.node->loc, "training needs an output with one row per sample, but the "
+                                "model's output is %s", type_str(out->dtype, sh));
+    note_at(out->loc, "the output is computed here");
+    return;
+  }
+  bool categorical = !strcmp(name, "categorical_crossentropy") ||
+                     !strcmp(name, "sparse_categorical_crossentropy");
+  if (categorical && (sh.rank < 2 || sh.dim[sh.rank - 1] < 2)) {
+    error_at(t->loss.node->loc, "'%s' needs a class axis of at least 2 in the model's output, "
+                                "which is %s", name, type_str(out->dtype, sh));
+    note_at(out->loc, "the output is computed here");
+  }
+  if (out->dtype == DT_I32)
+    error_at(t->loss.node->loc, "'%s' needs a floating-point output, got %s", name,
+             type_str(out->dtype, sh));
+}
+
+static int model_inputs(const ModelInfo *m) {
+  int n = 0;
+  for (const Node *st = m->decl->kids; st; st = st->next) n += st->kind == ND_INPUT;
+  return n;
+}
+
+/* A data source must fit the model and the loss: one input tensor, labels
+ * as the loss wants them, a label column that can exist. */
+static void check_data(TrainInfo *t, const Setting *d) {
+  if (!d->b) return;
+  Loc at = d->node->loc;
+  if (model_inputs(t->model) != 1) {
+    error_at(at, "'%s' provides one input tensor, but model '%s' has %d inputs", d->b->name,
+             t->model->decl->name, model_inputs(t->model));
+    return;
+  }
+  bool one_hot = false;
+  for (int i = 0; i < d->b->nparams; i++)
+    if (!strcmp(d->b->params[i].name, "one_hot")) one_hot = d->args[i].i;
+  const char *loss = t->loss.b ? t->loss.b->name : "";
+  if (one_hot && !strcmp(loss, "sparse_categorical_crossentropy"))
+    error_at(at, "'sparse_categorical_crossentropy' takes integer labels; remove one_hot: true "
+                 "or use categorical_crossentropy");
+  if (!one_hot && !strcmp(loss, "categorical_crossentropy"))
+    error_at(at, "'categorical_crossentropy' needs one-hot labels; add one_hot: true or use "
+                 "sparse_categorical_crossentropy");
+  if (strcmp(d->b->name, "csv") != 0) return;
+  Val *label = &d->args[1], *delim = &d->args[3];
+  bool ok = (label->kind == VK_NAME && (!strcmp(label->s, "last") || !strcmp(label->s, "first"))) ||
+            (label->kind == VK_INT && label->i >= 0) || (label->kind == VK_STRING && *label->s);
+  if (!ok)
+    error_at(label->loc, "'label' of 'csv' must be last, first, a column number (from 0) or a "
+                         "column name, got %s", value_str(label));
+  if (strlen(delim->s) != 1)
+    error_at(delim->loc, "'delimiter' of 'csv' must be one character, got %s",
+             value_str(delim));
+}
+
+void check_train(Sema *s, Node *decl) {
+  Node *target = map_get(s->decls, decl->name);
+  if (!target || target->kind != ND_MODEL) {
+    const char *sg = "";
+    if (!target) {
+      Suggest g = {.name = decl->name, .best_d = 1000};
+      for (Node *d = s->prog->decls; d; d = d->next)
+        if (d->kind == ND_MODEL) consider(&g, d->name);
+      if (g.best) sg = arena_printf("; did you mean '%s'?", g.best);
+    }
+    error_at(decl->name_loc, "'train' names %s '%s'%s", target ? "a layer, not a model:" : "no model",
+             decl->name, sg);
+    return;
+  }
+  TrainInfo *t = arena_alloc(sizeof *t);
+  t->decl = decl;
+  t->epochs = 1;
+  t->batch = 32;
+  t->shuffle = true;
+  for (ModelInfo *m = s->models; m; m = m->next)
+    if (m->decl == target) t->model = m;
+  for (TrainInfo *o = s->trains; o; o = o->next)
+    if (o->model == t->model) {
+      error_at(decl->name_loc, "model '%s' has a second 'train' block", decl->name);
+      note_at(o->decl->name_loc, "the first one is here");
+      return;
+    }
+  TrainInfo **tail = &s->trains;
+  while (*tail) tail = &(*tail)->next;
+  *tail = t;
+  s->scope = NULL;
+  scope_push(s, "", NULL, DT_F32);
+
+  Map *seen = map_new();
+  Node *stop = NULL;
+  for (Node *st = decl->kids; st; st = st->next) {
+    const char *key = st->name;
+    bool known = false;
+    for (size_t i = 0; i < sizeof setting_names / sizeof *setting_names; i++)
+      if (!strcmp(key, setting_names[i])) known = true;
+    if (!known) {
+      Suggest g = {.name = key, .best_d = 1000};
+      for (size_t i = 0; i < sizeof setting_names / sizeof *setting_names; i++)
+        consider(&g, setting_names[i]);
+      error_at(st->name_loc, "unknown setting '%s'%s", key,
+               g.best ? arena_printf("; did you mean '%s'?", g.best) : "");
+      continue;
+    }
+    Node *old = map_get(seen, key);
+    if (old) {
+      error_at(st->name_loc, "'%s' is set twice", key);
+      note_at(old->name_loc, "first set here");
+      continue;
+    }
+    map_put(seen, key, st);
+    if (st->when && strcmp(key, "stop") != 0) {
+      error_at(st->loc, "only 'stop' takes a 'when' rule");
+      continue;
+    }
+    if (!strcmp(key, "data")) {
+      if (one_value(st)) bind_setting(s, st->kids, BK_DATA, "data source", &t->data);
+    } else if (!strcmp(key, "loss")) {
+      if (one_value(st)) bind_setting(s, st->kids, BK_LOSS, "loss", &t->loss);
+    } else if (!strcmp(key, "optimizer")) {
+      if (one_value(st)) bind_setting(s, st->kids, BK_OPTIMIZER, "optimizer", &t->optimizer);
+    } else if (!strcmp(key, "epochs")) {
+      setting_int(s, st, 0, &t->epochs);
+    } else if (!strcmp(key, "batch")) {
+      setting_int(s, st, 1, &t->batch);
+    } else if (!strcmp(key, "seed")) {
+      setting_int(s, st, 0, &t->seed);
+    } else if (!strcmp(key, "metrics")) {
+      for (Node *m = st->kids; m; m = m->next) {
+        const Builtin *b = m->kind == ND_NAME ? builtin_find_kind(m->name, BK_METRIC) : NULL;
+        if (!b) {
+          error_at(m->loc, "unknown metric '%s'; expected one of %s", expr_str(m),
+                   builtin_kind_names(BK_METRIC));
+        } else if (metric_listed(t, b->name)) {
+          error_at(m->loc, "metric '%s' is listed twice", b->name);
+        } else if (t->nmetrics == 8) {
+          error_at(m->loc, "too many metrics (at most 8)");
+        } else {
+          t->metrics[t->nmetrics++] = b;
+        }
+      }
+    } else if (!strcmp(key, "schedule")) {
+      for (Node *e = st->kids; e; e = e->next) {
+        if (t->nschedules == 4) {
+          error_at(e->loc, "too many schedules (at most 4)");
+          break;
+        }
+        bind_setting(s, e, BK_SCHEDULE, "schedule", &t->schedules[t->nschedules++]);
+      }
+    } else if (!strcmp(key, "shuffle")) {
+      if (!one_value(st)) continue;
+      Val *v = sema_eval(s, st->kids);
+      if (v->kind != VK_BOOL) wrong_value(s, v, "true or false", "'shuffle'");
+      else t->shuffle = v->i;
+    } else if (!strcmp(key, "validation")) {
+      if (!one_value(st)) continue;
+      if (st->kids->kind == ND_CALL)
+        bind_setting(s, st->kids, BK_DATA, "data source", &t->validation_data);
+      else
+        setting_float(s, st, 0, 1, &t->validation);
+    } else if (!strcmp(key, "weight_decay")) {
+      if (one_value(st)) setting_float(s, st, 0, 1, &t->weight_decay);
+    } else if (!strcmp(key, "stop")) {
+      stop = st;
+    }
+  }
+  if (stop) check_stop(s, t, stop);
+  if (!map_get(seen, "loss")) error_at(decl->name_loc, "'train' block has no 'loss'");
+  if (!map_get(seen, "optimizer")) error_at(decl->name_loc, "'train' block has no 'optimizer'");
+  if (t->model) {
+    if (t->model->noutputs > 1)
+      error_at(decl->name_loc, "model '%s' has %d outputs; training supports one", decl->name,
+               t->model->noutputs);
+    else if (t->model->noutputs == 1)
+      check_loss_fits(t, t->model->outputs[0]);
+    check_data(t, &t->data);
+    check_data(t, &t->validation_data);
+  }
+  scope_pop(s);
+}
+
