@@ -51,7 +51,10 @@ static void not_differentiable(AD *ad, const Value *v, const char *why) {
 }
 
 /* d loss / d operands of value id, from dy = d loss / d value. */
-/* Adds e to the gradient of x; e is only built when x needs a gradient. */
+/* Adds e to the gradient of x; e is only built when x needs a gradient.
+ * The rules build each value in its own statement, or nest calls one deep,
+ * so that value numbers do not depend on the order a compiler evaluates a
+ * call's arguments in. */
 #define ACC(x, e)                                 \
   do {                                            \
     if (ad->needs[(x)]) accumulate(ad, (x), (e)); \
@@ -77,11 +80,17 @@ static void rule(AD *ad, int id, int dy) {
   case OP_ABS: ACC(x, mul(g, dy, ir_unary(g, OP_SIGN, x))); return;
   case OP_RELU: ACC(x, mul(g, dy, ir_unary(g, OP_STEP, x))); return;
   case OP_SIGMOID: ACC(x, mul(g, dy, mul(g, id, sub(g, c(g, x, 1), id)))); return;
-  case OP_TANH: ACC(x, mul(g, dy, sub(g, c(g, x, 1), mul(g, id, id)))); return;
-  case OP_ERF: /* 2/sqrt(pi) e^(-x^2) */
-    ACC(x, mul(g, dy, mul(g, c(g, x, 1.12837916709551257390),
-                                     ir_unary(g, OP_EXP, ir_unary(g, OP_NEG, mul(g, x, x))))));
+  case OP_TANH: {
+    int one = c(g, x, 1);
+    ACC(x, mul(g, dy, sub(g, one, mul(g, id, id))));
     return;
+  }
+  case OP_ERF: { /* 2/sqrt(pi) e^(-x^2) */
+    int k = c(g, x, 1.12837916709551257390);
+    int e = ir_unary(g, OP_EXP, ir_unary(g, OP_NEG, mul(g, x, x)));
+    ACC(x, mul(g, dy, mul(g, k, e)));
+    return;
+  }
   case OP_COS:
     not_differentiable(ad, &v, "cos is only used for learning-rate schedules and has no gradient");
     return;
@@ -126,7 +135,8 @@ static void rule(AD *ad, int id, int dy) {
   case OP_RMAX: { /* to every element equal to the maximum */
     Shape k = keepdims(X, &v);
     int ymax = ir_expand(g, ir_reshape(g, id, k), X->shape);
-    int hit = sub(g, c(g, x, 1), ir_binary(g, OP_GT, ymax, x));
+    int one = c(g, x, 1);
+    int hit = sub(g, one, ir_binary(g, OP_GT, ymax, x));
     ACC(x, mul(g, ir_expand(g, ir_reshape(g, dy, k), X->shape), hit));
     return;
   }

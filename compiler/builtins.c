@@ -56,7 +56,9 @@ static int scale(Graph *g, int x, double f) {
   return ir_binary(g, OP_MUL, x, scalar_like(g, x, f));
 }
 
-/* The activation `name` applied to x, as primitive ops. */
+/* The activation `name` applied to x, as primitive ops. Each op is built
+ * in its own statement: C leaves the order of a call's arguments open, and
+ * value numbers must not depend on the compiler. */
 static int activation(Graph *g, const char *name, int x, double alpha) {
   if (!strcmp(name, "relu")) return ir_unary(g, OP_RELU, x);
   if (!strcmp(name, "sigmoid")) return ir_unary(g, OP_SIGMOID, x);
@@ -65,22 +67,26 @@ static int activation(Graph *g, const char *name, int x, double alpha) {
   if (!strcmp(name, "log")) return ir_unary(g, OP_LOG, x);
   if (!strcmp(name, "sqrt")) return ir_unary(g, OP_SQRT, x);
   if (!strcmp(name, "abs")) return ir_unary(g, OP_ABS, x);
-  if (!strcmp(name, "gelu")) /* x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) */
-    return ir_binary(g, OP_MUL, scale(g, x, 0.5),
-                     ir_binary(g, OP_ADD, scalar_like(g, x, 1),
-                               ir_unary(g, OP_ERF, scale(g, x, 0.70710678118654752440))));
-  if (!strcmp(name, "softplus")) /* relu(x) + log1p(exp(-|x|)), never overflows */
-    return ir_binary(g, OP_ADD, ir_unary(g, OP_RELU, x),
-                     ir_unary(g, OP_LOG1P, ir_unary(g, OP_EXP,
-                                                    ir_unary(g, OP_NEG, ir_unary(g, OP_ABS, x)))));
+  if (!strcmp(name, "gelu")) { /* x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) */
+    int half = scale(g, x, 0.5), one = scalar_like(g, x, 1);
+    int e = ir_unary(g, OP_ERF, scale(g, x, 0.70710678118654752440));
+    return ir_binary(g, OP_MUL, half, ir_binary(g, OP_ADD, one, e));
+  }
+  if (!strcmp(name, "softplus")) { /* relu(x) + log1p(exp(-|x|)), never overflows */
+    int r = ir_unary(g, OP_RELU, x);
+    int t = ir_unary(g, OP_LOG1P, ir_unary(g, OP_EXP, ir_unary(g, OP_NEG, ir_unary(g, OP_ABS, x))));
+    return ir_binary(g, OP_ADD, r, t);
+  }
   if (!strcmp(name, "swish")) return ir_binary(g, OP_MUL, x, ir_unary(g, OP_SIGMOID, x));
-  if (!strcmp(name, "leaky_relu")) /* relu(x) - alpha relu(-x) */
-    return ir_binary(g, OP_SUB, ir_unary(g, OP_RELU, x),
-                     scale(g, ir_unary(g, OP_RELU, ir_unary(g, OP_NEG, x)), alpha));
+  if (!strcmp(name, "leaky_relu")) { /* relu(x) - alpha relu(-x) */
+    int pos = ir_unary(g, OP_RELU, x);
+    int neg = scale(g, ir_unary(g, OP_RELU, ir_unary(g, OP_NEG, x)), alpha);
+    return ir_binary(g, OP_SUB, pos, neg);
+  }
   if (!strcmp(name, "elu")) { /* x if x > 0 else alpha (e^min(x,0) - 1): no inf in either branch */
-    int zero = scalar_like(g, x, 0);
-    int neg = scale(g, ir_binary(g, OP_SUB, ir_unary(g, OP_EXP, ir_binary(g, OP_MIN, x, zero)),
-                                 scalar_like(g, x, 1)), alpha);
+    int zero = scalar_like(g, x, 0), one = scalar_like(g, x, 1);
+    int e = ir_unary(g, OP_EXP, ir_binary(g, OP_MIN, x, zero));
+    int neg = scale(g, ir_binary(g, OP_SUB, e, one), alpha);
     return ir_select(g, ir_binary(g, OP_GT, x, zero), x, neg);
   }
   bug("no lowering for activation '%s'", name);
@@ -203,8 +209,9 @@ static bool rule_dropout(Sema *s, const Builtin *b, Node *call, Val *a, Val *out
   Graph *g = s->graph;
   int x = vid(&a[0]);
   if (!g->training || a[1].f == 0) return emit(out, x);
-  int ss[2] = {ir_leaf(g, OP_SCALAR, DT_F64, (Shape){0}, SC_SEED),
-               ir_leaf(g, OP_SCALAR, DT_F64, (Shape){0}, SC_STEP)};
+  int ss[2];
+  ss[0] = ir_leaf(g, OP_SCALAR, DT_F64, (Shape){0}, SC_SEED);
+  ss[1] = ir_leaf(g, OP_SCALAR, DT_F64, (Shape){0}, SC_STEP);
   int64_t instance = s->dropouts++;
   int mask = ir_make(g, OP_DROPMASK, g->v[x].dtype, g->v[x].shape, ss, 2, &instance, 1, a[1].f);
   return emit(out, ir_binary(g, OP_MUL, x, mask));
@@ -492,13 +499,14 @@ static int batch_norm(Graph *g, int x, int gamma, int beta, int mm, int mv, doub
     int xc = ir_binary(g, OP_SUB, x, mean);
     var = reduce_axes(g, OP_SUM, ir_binary(g, OP_MUL, xc, xc), drop, false, true);
     int keep = scalar_like(g, x, momentum), rest = scalar_like(g, x, 1 - momentum);
-    add_update(g, true, (int)g->v[mm].a[0],
-               ir_binary(g, OP_ADD, ir_binary(g, OP_MUL, keep, mm), ir_binary(g, OP_MUL, rest, mean)));
-    add_update(g, true, (int)g->v[mv].a[0],
-               ir_binary(g, OP_ADD, ir_binary(g, OP_MUL, keep, mv), ir_binary(g, OP_MUL, rest, var)));
+    int old_m = ir_binary(g, OP_MUL, keep, mm), new_m = ir_binary(g, OP_MUL, rest, mean);
+    add_update(g, true, (int)g->v[mm].a[0], ir_binary(g, OP_ADD, old_m, new_m));
+    int old_v = ir_binary(g, OP_MUL, keep, mv), new_v = ir_binary(g, OP_MUL, rest, var);
+    add_update(g, true, (int)g->v[mv].a[0], ir_binary(g, OP_ADD, old_v, new_v));
   }
-  int y = ir_binary(g, OP_DIV, ir_binary(g, OP_SUB, x, mean),
-                    ir_unary(g, OP_SQRT, ir_binary(g, OP_ADD, var, scalar_like(g, x, eps))));
+  int xc = ir_binary(g, OP_SUB, x, mean);
+  int sd = ir_unary(g, OP_SQRT, ir_binary(g, OP_ADD, var, scalar_like(g, x, eps)));
+  int y = ir_binary(g, OP_DIV, xc, sd);
   if (gamma >= 0) y = ir_binary(g, OP_MUL, y, gamma);
   if (beta >= 0) y = ir_binary(g, OP_ADD, y, beta);
   return y;

@@ -79,8 +79,16 @@ static const char *infer(Graph *g, Value *v) {
   Shape s = {0};
   switch (op_info[v->op].cls) {
   case CL_LEAF:
-    if (v->op == OP_DROPMASK && (x->shape.rank != 0 || y->shape.rank != 0))
-      return "dropmask takes two scalars";
+    if (v->op == OP_DROPMASK && (x->shape.rank != 0 || y->shape.rank != 0 || v->nattr != 1 ||
+                                 !(v->f >= 0 && v->f < 1) || !is_float(v->dtype)))
+      return "dropmask takes two scalars, an instance and a rate in [0, 1)";
+    if (v->op == OP_SCALAR && (v->nattr != 1 || v->a[0] < 0 || v->a[0] >= NUM_SCALARS ||
+                               v->shape.rank != 0))
+      return "scalar takes {which: 0..3} and has rank 0";
+    if ((v->op == OP_CONST || v->op == OP_LABEL) && v->nattr != 0) return "no attributes";
+    if ((v->op == OP_INPUT || v->op == OP_PARAM || v->op == OP_STATE) && v->nattr != 1)
+      return "takes {index}";
+    if (v->op == OP_CONST && !is_float(v->dtype)) return "constants are floating-point";
     return NULL;
   case CL_UNARY:
     if (v->op == OP_CAST) {
@@ -192,7 +200,7 @@ static const char *infer(Graph *g, Value *v) {
     }
     case OP_CONCAT: {
       int64_t ax = v->a[0];
-      if (x->dtype != y->dtype || x->shape.rank != y->shape.rank || ax < 0 ||
+      if (v->nattr != 1 || x->dtype != y->dtype || x->shape.rank != y->shape.rank || ax < 0 ||
           ax >= x->shape.rank || x->shape.dim[ax] == DIM_BATCH)
         return "bad concat";
       s = x->shape;
@@ -212,13 +220,17 @@ static const char *infer(Graph *g, Value *v) {
       v->shape = s;
       return NULL;
     case OP_SCATTERADD:
-      if (x->dtype != DT_I32 || y->shape.rank != x->shape.rank + 1) return "bad scatteradd";
+      if (x->dtype != DT_I32 || y->shape.rank != x->shape.rank + 1 || v->nattr != 1 ||
+          v->a[0] < 1 || v->a[0] > NN_MAX_ELEMS)
+        return "bad scatteradd";
       s = (Shape){.rank = 2, .dim = {v->a[0], y->shape.dim[y->shape.rank - 1]}};
       v->dtype = y->dtype;
       v->shape = s;
       return NULL;
     case OP_ONEHOT:
-      if (x->dtype != DT_I32 || x->shape.rank >= NN_MAX_RANK) return "onehot needs i32 ids";
+      if (x->dtype != DT_I32 || x->shape.rank >= NN_MAX_RANK || v->nattr != 1 || v->a[0] < 1 ||
+          v->a[0] > NN_MAX_ELEMS)
+        return "onehot needs i32 ids and a depth";
       s = x->shape;
       s.dim[s.rank++] = v->a[0];
       if (!is_float(v->dtype)) return "onehot result must be float";
@@ -267,6 +279,17 @@ static const char *infer(Graph *g, Value *v) {
   }
   }
   return "unknown op";
+}
+
+/* Whether v's stated type is the one its operands give (for IR read back). */
+const char *ir_check(Graph *g, const Value *v) {
+  Value w = *v;
+  const char *err = infer(g, &w);
+  if (err) return err;
+  if (w.dtype != v->dtype || !shape_eq(w.shape, v->shape))
+    return arena_printf("the type is %s, not %s", type_str(w.dtype, w.shape),
+                        type_str(v->dtype, v->shape));
+  return NULL;
 }
 
 static uint64_t hash_value(const Value *v) {

@@ -175,6 +175,24 @@ static int write_output(const Options *o, Sema *sema, Graph **graphs, int ngraph
   return 0;
 }
 
+/* A graph in the IR's text form: read, simplified, written. */
+static int compile_ir(Options *o, SrcFile *src) {
+  if (o->emit == EMIT_AST || o->check_grad) {
+    fprintf(stderr, "nnc: error: '%s' is IR: --emit=ast and --check-grad need a .nn program\n",
+            o->input);
+    return 1;
+  }
+  Graph *g = parse_ir(src);
+  if (!g || diag.errors) return 1;
+  if (dumping(o, 'L')) print_ir(stderr, g);
+  if (o->syntax_only) return 0;
+  g = simplify(g);
+  verify(g, "simplify");
+  if (dumping(o, 'O')) print_ir(stderr, g);
+  if (o->emit == EMIT_NONE) return 0;
+  return write_output(o, NULL, &g, 1);
+}
+
 /* The pipeline. Each stage stops the run when it reported errors. */
 static int compile(Options *o) {
   SrcFile *src = read_source(o->input);
@@ -183,6 +201,9 @@ static int compile(Options *o) {
             errno == EFBIG ? "file too large" : strerror(errno));
     return 1;
   }
+
+  const char *ext = strrchr(o->input, '.');
+  if (ext && !strcmp(ext, ".ir")) return compile_ir(o, src);
 
   Program *prog = load_program(src);
   if (dumping(o, 'P')) print_ast(stderr, prog);

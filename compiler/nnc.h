@@ -496,10 +496,15 @@ void add_update(Graph *g, bool state, int index, int value);
 bool shape_eq(Shape a, Shape b);
 bool broadcast_shapes(Shape a, Shape b, Shape *out);
 bool is_float(DType t);
+const char *ir_check(Graph *g, const Value *v);  /* NULL, or why v's type is wrong */
 /* Checks every invariant of the graph; a violation is a compiler bug. */
 void verify(Graph *g, const char *stage);
 void print_ir(FILE *out, Graph *g);
 void print_dot(FILE *out, Graph *g);
+
+/* ------------------------------------------------------------ irparse.c */
+
+Graph *parse_ir(const SrcFile *src);   /* the text form back; NULL on error */
 
 /* ------------------------------------------------------------- autodiff.c */
 

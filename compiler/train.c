@@ -7,6 +7,10 @@
  * (autodiff.c), the learning rate of the epoch (schedules), gradient
  * clipping, and the optimizer's update of every trainable parameter and of
  * its slots. docs/ir.md lists the formulas and their Keras/PyTorch origins.
+ *
+ * Values are built one per statement (or nested one deep): C leaves the
+ * order of a call's arguments open, and value numbers must not depend on
+ * the compiler that built nnc.
  */
 #include <math.h>
 #include <string.h>
@@ -46,7 +50,8 @@ static int logits_of(Graph *g, int out, Op act) {
 static int clip_probability(Graph *g, int p) {
   DType dt = g->v[p].dtype;
   const double eps = 1e-7; /* Keras's backend epsilon */
-  return ir_binary(g, OP_MIN, ir_binary(g, OP_MAX, p, k(g, dt, eps)), k(g, dt, 1 - eps));
+  int lo = k(g, dt, eps), hi = k(g, dt, 1 - eps);
+  return ir_binary(g, OP_MIN, ir_binary(g, OP_MAX, p, lo), hi);
 }
 
 /* -sum(y * log p) over the class (last) axis, mean over the rest. */
@@ -74,15 +79,17 @@ static int make_loss(Graph *g, const Setting *loss, int out) {
   if (!strcmp(name, "binary_crossentropy")) {
     int z = logits ? out : logits_of(g, out, OP_SIGMOID);
     if (z >= 0) { /* relu(z) - z y + log1p(e^-|z|): log(1 + e^z) - z y without overflow */
-      int soft = add(g, ir_unary(g, OP_RELU, z),
-                     ir_unary(g, OP_LOG1P, ir_unary(g, OP_EXP,
-                                                    ir_unary(g, OP_NEG, ir_unary(g, OP_ABS, z)))));
+      int r = ir_unary(g, OP_RELU, z);
+      int t = ir_unary(g, OP_LOG1P, ir_unary(g, OP_EXP, ir_unary(g, OP_NEG, ir_unary(g, OP_ABS, z))));
+      int soft = add(g, r, t);
       return ir_mean_all(g, sub(g, soft, mul(g, z, y)));
     }
     int p = clip_probability(g, out);
     int one = k(g, dt, 1);
-    int ll = add(g, mul(g, y, ir_unary(g, OP_LOG, p)),
-                 mul(g, sub(g, one, y), ir_unary(g, OP_LOG, sub(g, one, p))));
+    int pos = mul(g, y, ir_unary(g, OP_LOG, p));
+    int q = ir_unary(g, OP_LOG, sub(g, one, p));
+    int neg = mul(g, sub(g, one, y), q);
+    int ll = add(g, pos, neg);
     return ir_mean_all(g, ir_unary(g, OP_NEG, ll));
   }
   if (!strcmp(name, "categorical_crossentropy") ||
@@ -102,7 +109,10 @@ static int make_loss(Graph *g, const Setting *loss, int out) {
     double delta = farg(loss, "delta");
     int a = ir_unary(g, OP_ABS, d);
     int q = ir_binary(g, OP_MIN, a, k(g, dt, delta));
-    int el = add(g, mul(g, k(g, dt, 0.5), mul(g, q, q)), mul(g, k(g, dt, delta), sub(g, a, q)));
+    int half = k(g, dt, 0.5), dl = k(g, dt, delta);
+    int quad = mul(g, half, mul(g, q, q));
+    int lin = mul(g, dl, sub(g, a, q));
+    int el = add(g, quad, lin);
     return ir_mean_all(g, el);
   }
   bug("no lowering for loss %s", name);
@@ -119,20 +129,24 @@ static int learning_rate(Graph *g, TrainInfo *t, DType dt) {
     Setting *st = &t->schedules[i];
     const char *name = st->b->name;
     if (!strcmp(name, "step")) { /* lr * factor^floor(epoch / every) */
-      int n = ir_unary(g, OP_FLOOR, dvd(g, epoch, k(g, dt, (double)arg(st, "every")->i)));
-      lr = mul(g, lr, ir_binary(g, OP_POW, k(g, dt, farg(st, "factor")), n));
+      int every = k(g, dt, (double)arg(st, "every")->i), factor = k(g, dt, farg(st, "factor"));
+      int n = ir_unary(g, OP_FLOOR, dvd(g, epoch, every));
+      lr = mul(g, lr, ir_binary(g, OP_POW, factor, n));
     } else if (!strcmp(name, "exponential")) { /* lr * rate^(epoch / every) */
-      int e = dvd(g, epoch, k(g, dt, (double)arg(st, "every")->i));
-      lr = mul(g, lr, ir_binary(g, OP_POW, k(g, dt, farg(st, "rate")), e));
+      int every = k(g, dt, (double)arg(st, "every")->i), rate = k(g, dt, farg(st, "rate"));
+      int e = dvd(g, epoch, every);
+      lr = mul(g, lr, ir_binary(g, OP_POW, rate, e));
     } else if (!strcmp(name, "cosine")) { /* min + (lr - min) (1 + cos(pi min(e, E) / E)) / 2 */
-      double E = (double)arg(st, "epochs")->i, lo = farg(st, "min_lr");
-      int frac = dvd(g, ir_binary(g, OP_MIN, epoch, k(g, dt, E)), k(g, dt, E));
-      int c = ir_unary(g, OP_COS, mul(g, frac, k(g, dt, 3.14159265358979323846)));
-      int w = mul(g, k(g, dt, 0.5), add(g, k(g, dt, 1), c));
-      lr = add(g, k(g, dt, lo), mul(g, sub(g, lr, k(g, dt, lo)), w));
-    } else if (!strcmp(name, "warmup")) { /* lr * min(1, (epoch + 1) / epochs) */
       double E = (double)arg(st, "epochs")->i;
-      int f = ir_binary(g, OP_MIN, k(g, dt, 1), dvd(g, add(g, epoch, k(g, dt, 1)), k(g, dt, E)));
+      int ke = k(g, dt, E), lo = k(g, dt, farg(st, "min_lr")), pi = k(g, dt, 3.14159265358979323846);
+      int half = k(g, dt, 0.5), one = k(g, dt, 1);
+      int frac = dvd(g, ir_binary(g, OP_MIN, epoch, ke), ke);
+      int c = ir_unary(g, OP_COS, mul(g, frac, pi));
+      int w = mul(g, half, add(g, one, c));
+      lr = add(g, lo, mul(g, sub(g, lr, lo), w));
+    } else if (!strcmp(name, "warmup")) { /* lr * min(1, (epoch + 1) / epochs) */
+      int one = k(g, dt, 1), ke = k(g, dt, (double)arg(st, "epochs")->i);
+      int f = ir_binary(g, OP_MIN, one, dvd(g, add(g, epoch, one), ke));
       lr = mul(g, lr, f);
     } else {
       bug("no lowering for schedule %s", name);
@@ -171,42 +185,57 @@ static void update_param(Graph *g, TrainInfo *t, int index, int p, int grad, int
     if (mu == 0) {
       np = sub(g, p, mul(g, lr, grad));
     } else {
-      int b = slot(g, name, "momentum", info, 0);
-      int nb = add(g, mul(g, k(g, dt, mu), b), grad);
+      int b = slot(g, name, "momentum", info, 0), kmu = k(g, dt, mu);
+      int nb = add(g, mul(g, kmu, b), grad);
       set_state(g, b, nb);
-      int dir = arg(o, "nesterov")->i ? add(g, grad, mul(g, k(g, dt, mu), nb)) : nb;
+      int dir = arg(o, "nesterov")->i ? add(g, grad, mul(g, kmu, nb)) : nb;
       np = sub(g, p, mul(g, lr, dir));
     }
   } else if (!strcmp(name, "adam") || !strcmp(name, "adamw")) {
     double b1 = farg(o, "beta1"), b2 = farg(o, "beta2"), eps = farg(o, "epsilon");
     int m = slot(g, name, "m", info, 0), v = slot(g, name, "v", info, 0);
-    int nm = add(g, mul(g, k(g, dt, b1), m), mul(g, k(g, dt, 1 - b1), grad));
-    int nv = add(g, mul(g, k(g, dt, b2), v), mul(g, k(g, dt, 1 - b2), mul(g, grad, grad)));
+    int kb1 = k(g, dt, b1), kb1c = k(g, dt, 1 - b1), kb2 = k(g, dt, b2), kb2c = k(g, dt, 1 - b2);
+    int one = k(g, dt, 1), keps = k(g, dt, eps);
+    int old_m = mul(g, kb1, m), new_m = mul(g, kb1c, grad);
+    int nm = add(g, old_m, new_m);
+    int g2 = mul(g, grad, grad);
+    int old_v = mul(g, kb2, v), new_v = mul(g, kb2c, g2);
+    int nv = add(g, old_v, new_v);
     set_state(g, m, nm);
     set_state(g, v, nv);
-    int c1 = sub(g, k(g, dt, 1), ir_binary(g, OP_POW, k(g, dt, b1), step));
-    int c2 = sub(g, k(g, dt, 1), ir_binary(g, OP_POW, k(g, dt, b2), step));
-    int dir = dvd(g, dvd(g, nm, c1), add(g, ir_unary(g, OP_SQRT, dvd(g, nv, c2)), k(g, dt, eps)));
-    if (!strcmp(name, "adamw")) dir = add(g, dir, mul(g, k(g, dt, farg(o, "weight_decay")), p));
+    int c1 = sub(g, one, ir_binary(g, OP_POW, kb1, step));
+    int c2 = sub(g, one, ir_binary(g, OP_POW, kb2, step));
+    int mh = dvd(g, nm, c1);
+    int den = add(g, ir_unary(g, OP_SQRT, dvd(g, nv, c2)), keps);
+    int dir = dvd(g, mh, den);
+    if (!strcmp(name, "adamw")) {
+      int wd = k(g, dt, farg(o, "weight_decay"));
+      dir = add(g, dir, mul(g, wd, p));
+    }
     np = sub(g, p, mul(g, lr, dir));
   } else if (!strcmp(name, "rmsprop")) {
     double rho = farg(o, "rho"), mu = farg(o, "momentum"), eps = farg(o, "epsilon");
     int v = slot(g, name, "v", info, 0);
-    int nv = add(g, mul(g, k(g, dt, rho), v), mul(g, k(g, dt, 1 - rho), mul(g, grad, grad)));
+    int krho = k(g, dt, rho), krhoc = k(g, dt, 1 - rho), keps = k(g, dt, eps);
+    int g2 = mul(g, grad, grad);
+    int old_v = mul(g, krho, v), new_v = mul(g, krhoc, g2);
+    int nv = add(g, old_v, new_v);
     set_state(g, v, nv);
-    int dir = dvd(g, grad, add(g, ir_unary(g, OP_SQRT, nv), k(g, dt, eps)));
+    int dir = dvd(g, grad, add(g, ir_unary(g, OP_SQRT, nv), keps));
     if (mu != 0) {
-      int b = slot(g, name, "momentum", info, 0);
-      dir = add(g, mul(g, k(g, dt, mu), b), dir);
+      int b = slot(g, name, "momentum", info, 0), kmu = k(g, dt, mu);
+      dir = add(g, mul(g, kmu, b), dir);
       set_state(g, b, dir);
     }
     np = sub(g, p, mul(g, lr, dir));
   } else if (!strcmp(name, "adagrad")) {
     double eps = farg(o, "epsilon");
     int a = slot(g, name, "accumulator", info, farg(o, "initial_accumulator"));
+    int keps = k(g, dt, eps);
     int na = add(g, a, mul(g, grad, grad));
     set_state(g, a, na);
-    np = sub(g, p, mul(g, lr, dvd(g, grad, add(g, ir_unary(g, OP_SQRT, na), k(g, dt, eps)))));
+    int den = add(g, ir_unary(g, OP_SQRT, na), keps);
+    np = sub(g, p, mul(g, lr, dvd(g, grad, den)));
   } else {
     bug("no lowering for optimizer %s", name);
   }
@@ -219,8 +248,8 @@ static void clip(Graph *g, TrainInfo *t, int *grads, int n) {
   Val *cv = arg(&t->optimizer, "clip_value"), *cn = arg(&t->optimizer, "clip_norm");
   for (int i = 0; i < n && cv->kind == VK_FLOAT; i++) {
     DType dt = g->v[grads[i]].dtype;
-    grads[i] = ir_binary(g, OP_MIN, ir_binary(g, OP_MAX, grads[i], k(g, dt, -cv->f)),
-                         k(g, dt, cv->f));
+    int lo = k(g, dt, -cv->f), hi = k(g, dt, cv->f);
+    grads[i] = ir_binary(g, OP_MIN, ir_binary(g, OP_MAX, grads[i], lo), hi);
   }
   if (cn->kind != VK_FLOAT || n == 0) return;
   DType dt = g->v[grads[0]].dtype;
@@ -232,7 +261,8 @@ static void clip(Graph *g, TrainInfo *t, int *grads, int n) {
     sq = add(g, sq, ir_cast(g, ir_sum(g, mul(g, grads[i], grads[i]), axes, s.rank), dt));
   }
   int norm = ir_unary(g, OP_SQRT, sq);
-  int factor = dvd(g, k(g, dt, cn->f), ir_binary(g, OP_MAX, norm, k(g, dt, cn->f)));
+  int limit = k(g, dt, cn->f);
+  int factor = dvd(g, limit, ir_binary(g, OP_MAX, norm, limit));
   for (int i = 0; i < n; i++) grads[i] = mul(g, grads[i], ir_cast(g, factor, g->v[grads[i]].dtype));
 }
 
@@ -277,7 +307,8 @@ Graph *lower_training(Sema *s, TrainInfo *t) {
       for (int id = 0; id < g->n && w < 0; id++)
         if (g->v[id].op == OP_PARAM && g->v[id].a[0] == i) w = id;
       int sq = ir_sum(g, mul(g, w, w), axes, p->shape.rank);
-      loss = add(g, loss, mul(g, k(g, dt, t->weight_decay), sq));
+      int wd = k(g, dt, t->weight_decay);
+      loss = add(g, loss, mul(g, wd, sq));
     }
   }
   g->loss = loss;

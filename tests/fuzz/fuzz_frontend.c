@@ -7,6 +7,7 @@
  * hang or unbounded memory is a finding; an error message is not.
  */
 #include <stdio.h>
+#include <string.h>
 #include "nnc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -14,6 +15,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!null) null = fopen("/dev/null", "w");
   if (size > NN_MAX_SOURCE) return 0;
   diag_reset(null);
+  if (size >= 6 && !memcmp(data, "graph ", 6)) { /* the IR's text form */
+    SrcFile *src = source_from_memory("fuzz.ir", (const char *)data, size);
+    Graph *g = parse_ir(src);
+    if (g) print_ir(null, simplify(g));
+    arena_free_all();
+    return 0;
+  }
   SrcFile *src = source_from_memory("fuzz.nn", (const char *)data, size);
   Program *prog = load_program(src);
   if (diag.errors == 0) {
