@@ -40,7 +40,9 @@ bool shape_eq(Shape a, Shape b) {
   return true;
 }
 
-bool broadcast_shapes(Shape a, Shape b, Shape *out) {
+/* numpy broadcasting; the batch dimension matches itself and 1. On failure
+ * *bad_a and *bad_b are the axes of a and b that disagree. */
+bool broadcast_where(Shape a, Shape b, Shape *out, int *bad_a, int *bad_b) {
   int r = a.rank > b.rank ? a.rank : b.rank;
   out->rank = r;
   for (int i = 0; i < r; i++) {
@@ -48,9 +50,18 @@ bool broadcast_shapes(Shape a, Shape b, Shape *out) {
     int64_t da = ia >= 0 ? a.dim[ia] : 1, db = ib >= 0 ? b.dim[ib] : 1;
     if (da == db || db == 1) out->dim[i] = da;
     else if (da == 1) out->dim[i] = db;
-    else return false;
+    else {
+      *bad_a = ia;
+      *bad_b = ib;
+      return false;
+    }
   }
   return true;
+}
+
+bool broadcast_shapes(Shape a, Shape b, Shape *out) {
+  int ia, ib;
+  return broadcast_where(a, b, out, &ia, &ib);
 }
 
 static int64_t elems(Shape s) {
@@ -69,6 +80,134 @@ static bool has_batch(Shape s) {
 static int64_t window_out(int64_t n, int64_t k, int64_t stride, int64_t pad_lo, int64_t pad_hi,
                           int64_t dil) {
   return (n + pad_lo + pad_hi - dil * (k - 1) - 1) / stride + 1;
+}
+
+/* The result type of a data-movement op (infer's CL_MOVE). */
+static const char *infer_move(Value *v, const Value *x, const Value *y) {
+  Shape s = {0};
+  switch (v->op) {
+  case OP_RESHAPE:
+    if (elems(v->shape) != elems(x->shape) || has_batch(v->shape) != has_batch(x->shape))
+      return "reshape changes the number of elements";
+    v->dtype = x->dtype;
+    return NULL;
+  case OP_EXPAND:
+    if (!broadcast_shapes(x->shape, v->shape, &s) || !shape_eq(s, v->shape))
+      return "expand to a shape the operand does not broadcast to";
+    v->dtype = x->dtype;
+    return NULL;
+  case OP_TRANSPOSE: {
+    bool used[NN_MAX_RANK] = {0};
+    if (v->nattr != x->shape.rank) return "transpose needs one axis per dimension";
+    for (int i = 0; i < v->nattr; i++) {
+      if (v->a[i] < 0 || v->a[i] >= x->shape.rank || used[v->a[i]]) return "bad permutation";
+      used[v->a[i]] = true;
+      s.dim[i] = x->shape.dim[v->a[i]];
+    }
+    s.rank = x->shape.rank;
+    v->dtype = x->dtype;
+    v->shape = s;
+    return NULL;
+  }
+  case OP_SLICE:
+  case OP_PAD: {
+    int64_t ax = v->a[0];
+    if (v->nattr != 3 || ax < 0 || ax >= x->shape.rank || x->shape.dim[ax] == DIM_BATCH)
+      return "bad slice/pad axis";
+    s = x->shape;
+    if (v->op == OP_SLICE) {
+      if (v->a[1] < 0 || v->a[2] > s.dim[ax] || v->a[1] >= v->a[2]) return "bad slice bounds";
+      s.dim[ax] = v->a[2] - v->a[1];
+    } else {
+      if (v->a[1] < 0 || v->a[2] < 0) return "negative padding";
+      s.dim[ax] += v->a[1] + v->a[2];
+    }
+    v->dtype = x->dtype;
+    v->shape = s;
+    return NULL;
+  }
+  case OP_CONCAT: {
+    int64_t ax = v->a[0];
+    if (v->nattr != 1 || x->dtype != y->dtype || x->shape.rank != y->shape.rank || ax < 0 ||
+        ax >= x->shape.rank || x->shape.dim[ax] == DIM_BATCH)
+      return "bad concat";
+    s = x->shape;
+    for (int i = 0; i < s.rank; i++)
+      if (i != ax && s.dim[i] != y->shape.dim[i]) return "concat shapes differ off the axis";
+    s.dim[ax] += y->shape.dim[ax];
+    v->dtype = x->dtype;
+    v->shape = s;
+    return NULL;
+  }
+  case OP_GATHER:
+    if (x->shape.rank != 2 || y->dtype != DT_I32 || y->shape.rank >= NN_MAX_RANK)
+      return "gather needs table[V, D] and i32 ids";
+    s = y->shape;
+    s.dim[s.rank++] = x->shape.dim[1];
+    v->dtype = x->dtype;
+    v->shape = s;
+    return NULL;
+  case OP_SCATTERADD:
+    if (x->dtype != DT_I32 || y->shape.rank != x->shape.rank + 1 || v->nattr != 1 ||
+        v->a[0] < 1 || v->a[0] > NN_MAX_ELEMS)
+      return "bad scatteradd";
+    s = (Shape){.rank = 2, .dim = {v->a[0], y->shape.dim[y->shape.rank - 1]}};
+    v->dtype = y->dtype;
+    v->shape = s;
+    return NULL;
+  case OP_ONEHOT:
+    if (x->dtype != DT_I32 || x->shape.rank >= NN_MAX_RANK || v->nattr != 1 || v->a[0] < 1 ||
+        v->a[0] > NN_MAX_ELEMS)
+      return "onehot needs i32 ids and a depth";
+    s = x->shape;
+    s.dim[s.rank++] = v->a[0];
+    if (!is_float(v->dtype)) return "onehot result must be float";
+    v->shape = s;
+    return NULL;
+  default:
+    break;
+  }
+  return "unknown op";
+}
+
+/* The result type of a window op: convolution, pooling, their gradients. */
+static const char *infer_window(Value *v, const Value *x, const Value *y) {
+  Shape s = {0};
+  int64_t *a = v->a;
+  if (v->op == OP_CONV2D || v->op == OP_CONV2DBX || v->op == OP_CONV2DBW) {
+    /* a: sh sw pt pl pb pr dh dw groups */
+    const Value *img = v->op == OP_CONV2DBX ? NULL : x;
+    const Value *w = v->op == OP_CONV2DBW ? NULL : y;
+    if (v->nattr != 9 || x->dtype != y->dtype) return "conv2d attributes";
+    if (v->op == OP_CONV2D) {
+      if (img->shape.rank != 4 || w->shape.rank != 4) return "conv2d ranks";
+      if (img->shape.dim[3] != w->shape.dim[2] * a[8] || w->shape.dim[3] % a[8])
+        return "conv2d channels and groups";
+      s = (Shape){.rank = 4};
+      s.dim[0] = img->shape.dim[0];
+      s.dim[1] = window_out(img->shape.dim[1], w->shape.dim[0], a[0], a[2], a[4], a[6]);
+      s.dim[2] = window_out(img->shape.dim[2], w->shape.dim[1], a[1], a[3], a[5], a[7]);
+      s.dim[3] = w->shape.dim[3];
+      if (s.dim[1] < 1 || s.dim[2] < 1) return "conv2d window larger than its input";
+      v->dtype = x->dtype;
+      v->shape = s;
+    }
+    return v->shape.rank == 4 ? NULL : "conv2d backward result rank";
+  }
+  /* pooling, a: kh kw sh sw pt pl pb pr */
+  if (v->nattr != 8 || x->shape.rank != 4) return "pooling attributes";
+  if (v->op == OP_MAXPOOL || v->op == OP_AVGPOOL) {
+    s = x->shape;
+    s.dim[1] = window_out(x->shape.dim[1], a[0], a[2], a[4], a[6], 1);
+    s.dim[2] = window_out(x->shape.dim[2], a[1], a[3], a[5], a[7], 1);
+    if (s.dim[1] < 1 || s.dim[2] < 1) return "pooling window larger than its input";
+    v->dtype = x->dtype;
+    v->shape = s;
+  } else if (v->op == OP_MAXPOOLB) {
+    v->dtype = x->dtype;
+    v->shape = x->shape;
+  }
+  return NULL;
 }
 
 /* The result type of v from its operands, or an explanation of why the
@@ -157,126 +296,9 @@ static const char *infer(Graph *g, Value *v) {
     return NULL;
   }
   case CL_MOVE:
-    switch (v->op) {
-    case OP_RESHAPE:
-      if (elems(v->shape) != elems(x->shape) || has_batch(v->shape) != has_batch(x->shape))
-        return "reshape changes the number of elements";
-      v->dtype = x->dtype;
-      return NULL;
-    case OP_EXPAND:
-      if (!broadcast_shapes(x->shape, v->shape, &s) || !shape_eq(s, v->shape))
-        return "expand to a shape the operand does not broadcast to";
-      v->dtype = x->dtype;
-      return NULL;
-    case OP_TRANSPOSE: {
-      bool used[NN_MAX_RANK] = {0};
-      if (v->nattr != x->shape.rank) return "transpose needs one axis per dimension";
-      for (int i = 0; i < v->nattr; i++) {
-        if (v->a[i] < 0 || v->a[i] >= x->shape.rank || used[v->a[i]]) return "bad permutation";
-        used[v->a[i]] = true;
-        s.dim[i] = x->shape.dim[v->a[i]];
-      }
-      s.rank = x->shape.rank;
-      v->dtype = x->dtype;
-      v->shape = s;
-      return NULL;
-    }
-    case OP_SLICE:
-    case OP_PAD: {
-      int64_t ax = v->a[0];
-      if (v->nattr != 3 || ax < 0 || ax >= x->shape.rank || x->shape.dim[ax] == DIM_BATCH)
-        return "bad slice/pad axis";
-      s = x->shape;
-      if (v->op == OP_SLICE) {
-        if (v->a[1] < 0 || v->a[2] > s.dim[ax] || v->a[1] >= v->a[2]) return "bad slice bounds";
-        s.dim[ax] = v->a[2] - v->a[1];
-      } else {
-        if (v->a[1] < 0 || v->a[2] < 0) return "negative padding";
-        s.dim[ax] += v->a[1] + v->a[2];
-      }
-      v->dtype = x->dtype;
-      v->shape = s;
-      return NULL;
-    }
-    case OP_CONCAT: {
-      int64_t ax = v->a[0];
-      if (v->nattr != 1 || x->dtype != y->dtype || x->shape.rank != y->shape.rank || ax < 0 ||
-          ax >= x->shape.rank || x->shape.dim[ax] == DIM_BATCH)
-        return "bad concat";
-      s = x->shape;
-      for (int i = 0; i < s.rank; i++)
-        if (i != ax && s.dim[i] != y->shape.dim[i]) return "concat shapes differ off the axis";
-      s.dim[ax] += y->shape.dim[ax];
-      v->dtype = x->dtype;
-      v->shape = s;
-      return NULL;
-    }
-    case OP_GATHER:
-      if (x->shape.rank != 2 || y->dtype != DT_I32 || y->shape.rank >= NN_MAX_RANK)
-        return "gather needs table[V, D] and i32 ids";
-      s = y->shape;
-      s.dim[s.rank++] = x->shape.dim[1];
-      v->dtype = x->dtype;
-      v->shape = s;
-      return NULL;
-    case OP_SCATTERADD:
-      if (x->dtype != DT_I32 || y->shape.rank != x->shape.rank + 1 || v->nattr != 1 ||
-          v->a[0] < 1 || v->a[0] > NN_MAX_ELEMS)
-        return "bad scatteradd";
-      s = (Shape){.rank = 2, .dim = {v->a[0], y->shape.dim[y->shape.rank - 1]}};
-      v->dtype = y->dtype;
-      v->shape = s;
-      return NULL;
-    case OP_ONEHOT:
-      if (x->dtype != DT_I32 || x->shape.rank >= NN_MAX_RANK || v->nattr != 1 || v->a[0] < 1 ||
-          v->a[0] > NN_MAX_ELEMS)
-        return "onehot needs i32 ids and a depth";
-      s = x->shape;
-      s.dim[s.rank++] = v->a[0];
-      if (!is_float(v->dtype)) return "onehot result must be float";
-      v->shape = s;
-      return NULL;
-    default:
-      break;
-    }
-    break;
-  case CL_WINDOW: {
-    int64_t *a = v->a;
-    if (v->op == OP_CONV2D || v->op == OP_CONV2DBX || v->op == OP_CONV2DBW) {
-      /* a: sh sw pt pl pb pr dh dw groups */
-      const Value *img = v->op == OP_CONV2DBX ? NULL : x;
-      const Value *w = v->op == OP_CONV2DBW ? NULL : y;
-      if (v->nattr != 9 || x->dtype != y->dtype) return "conv2d attributes";
-      if (v->op == OP_CONV2D) {
-        if (img->shape.rank != 4 || w->shape.rank != 4) return "conv2d ranks";
-        if (img->shape.dim[3] != w->shape.dim[2] * a[8] || w->shape.dim[3] % a[8])
-          return "conv2d channels and groups";
-        s = (Shape){.rank = 4};
-        s.dim[0] = img->shape.dim[0];
-        s.dim[1] = window_out(img->shape.dim[1], w->shape.dim[0], a[0], a[2], a[4], a[6]);
-        s.dim[2] = window_out(img->shape.dim[2], w->shape.dim[1], a[1], a[3], a[5], a[7]);
-        s.dim[3] = w->shape.dim[3];
-        if (s.dim[1] < 1 || s.dim[2] < 1) return "conv2d window larger than its input";
-        v->dtype = x->dtype;
-        v->shape = s;
-      }
-      return v->shape.rank == 4 ? NULL : "conv2d backward result rank";
-    }
-    /* pooling, a: kh kw sh sw pt pl pb pr */
-    if (v->nattr != 8 || x->shape.rank != 4) return "pooling attributes";
-    if (v->op == OP_MAXPOOL || v->op == OP_AVGPOOL) {
-      s = x->shape;
-      s.dim[1] = window_out(x->shape.dim[1], a[0], a[2], a[4], a[6], 1);
-      s.dim[2] = window_out(x->shape.dim[2], a[1], a[3], a[5], a[7], 1);
-      if (s.dim[1] < 1 || s.dim[2] < 1) return "pooling window larger than its input";
-      v->dtype = x->dtype;
-      v->shape = s;
-    } else if (v->op == OP_MAXPOOLB) {
-      v->dtype = x->dtype;
-      v->shape = x->shape;
-    }
-    return NULL;
-  }
+    return infer_move(v, x, y);
+  case CL_WINDOW:
+    return infer_window(v, x, y);
   }
   return "unknown op";
 }

@@ -495,6 +495,7 @@ int add_param_value(Graph *g, ParamInfo *p, bool state);
 void add_update(Graph *g, bool state, int index, int value);
 bool shape_eq(Shape a, Shape b);
 bool broadcast_shapes(Shape a, Shape b, Shape *out);
+bool broadcast_where(Shape a, Shape b, Shape *out, int *bad_a, int *bad_b);
 bool is_float(DType t);
 const char *ir_check(Graph *g, const Value *v);  /* NULL, or why v's type is wrong */
 /* Checks every invariant of the graph; a violation is a compiler bug. */

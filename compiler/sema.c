@@ -334,23 +334,6 @@ static Val *fold(Node *n, Val *a, Val *b) {
   return v_float(r, n->loc);
 }
 
-/* numpy broadcasting; the batch dimension matches itself and 1 */
-static bool broadcast(Shape a, Shape b, Shape *out, int *bad_a, int *bad_b) {
-  int r = a.rank > b.rank ? a.rank : b.rank;
-  out->rank = r;
-  for (int i = 0; i < r; i++) {
-    int ia = a.rank - r + i, ib = b.rank - r + i;
-    int64_t da = ia >= 0 ? a.dim[ia] : 1, db = ib >= 0 ? b.dim[ib] : 1;
-    if (da == db || db == 1) out->dim[i] = da;
-    else if (da == 1) out->dim[i] = db;
-    else {
-      *bad_a = ia;
-      *bad_b = ib;
-      return false;
-    }
-  }
-  return true;
-}
 
 static const char *dim_text(int64_t d) {
   return d == DIM_BATCH ? "N" : arena_printf("%lld", (long long)d);
@@ -388,7 +371,7 @@ static Val *matmul(Sema *s, Node *n, Val *a, Val *b) {
   la.rank -= 2;
   lb.rank -= 2;
   int ia, ib;
-  if (!broadcast(la, lb, &lead, &ia, &ib)) {
+  if (!broadcast_where(la, lb, &lead, &ia, &ib)) {
     error_at(n->name_loc, "cannot multiply %s by %s: leading dimensions do not broadcast",
              type_str(a->dtype, a->shape), type_str(b->dtype, b->shape));
     return v_error(n->loc);
@@ -440,7 +423,7 @@ static Val *binary(Sema *s, Node *n, Val *a, Val *b) {
   }
   Shape out = ta ? a->shape : b->shape;
   int ia, ib;
-  if (ta && tb && !broadcast(a->shape, b->shape, &out, &ia, &ib)) {
+  if (ta && tb && !broadcast_where(a->shape, b->shape, &out, &ia, &ib)) {
     error_at(n->name_loc, "shapes %s and %s do not broadcast: %s against %s",
              shape_str(a->shape), shape_str(b->shape), dim_text(a->shape.dim[ia]),
              dim_text(b->shape.dim[ib]));

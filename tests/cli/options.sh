@@ -23,6 +23,20 @@ cmp -s "$tmp/m.ast" "$src/tests/ast/seed_mlp.ast" || fail "-o m.ast differs from
 expect 0 "$nnc" "$ex/seed_mlp.nn" -o "$tmp/n.ast"
 cmp -s "$tmp/n.ast" "$src/tests/ast/seed_mlp.ast" || fail "'-o n.ast' did not choose --emit=ast"
 
+# --emit=ir and --emit=dot: the training step, its parts told apart
+expect 0 "$nnc" --emit=ir "$ex/seed_mlp.nn"
+has "$tmp/out" "graph SeedMLP (training step"
+has "$tmp/out" "# backward"
+has "$tmp/out" "update param dense2.b ="
+expect 0 "$nnc" --emit=dot "$ex/seed_mlp.nn"
+has "$tmp/out" 'digraph "SeedMLP" {'
+has "$tmp/out" 'fillcolor=lightpink'
+has "$tmp/out" 'label="backward"'
+[ "$(grep -c -- '->' "$tmp/out")" -gt 100 ] || fail "--emit=dot has too few edges"
+cp "$tmp/out" "$tmp/emitted.dot"
+expect 0 "$nnc" -o "$tmp/m.dot" "$ex/seed_mlp.nn"
+cmp -s "$tmp/m.dot" "$tmp/emitted.dot" || fail "'-o m.dot' did not choose --emit=dot"
+
 # -d dumps to standard error after the named stages
 expect 0 "$nnc" -d PS -fsyntax-only "$ex/seed_mlp.nn"
 has "$tmp/err" "(model SeedMLP"
