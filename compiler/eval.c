@@ -6,38 +6,24 @@
  * engine of `nnc --check-grad`, and its scalar kernels fold constants. It
  * favours being obviously right over being fast.
  *
- * Also here: the counter-based random numbers (Philox4x32-10) that dropout
- * and the initializers use; the runtime implements the same function so a
- * seed gives the same numbers everywhere.
+ * Random numbers (dropout, initializers) come from the runtime's
+ * Philox4x32-10 (runtime/nnrt.c), so a seed gives the same numbers here and
+ * in compiled code.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "nnc.h"
+#include "nnrt.h"
 
 /* ------------------------------------------------------------ random */
 
-/* Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as
- * 1, 2, 3", 2011): key = seed, counter = (counter, stream). */
 uint64_t nn_rng_u64(uint64_t seed, uint64_t stream, uint64_t counter) {
-  uint32_t c[4] = {(uint32_t)counter, (uint32_t)(counter >> 32), (uint32_t)stream,
-                   (uint32_t)(stream >> 32)};
-  uint32_t k[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
-  for (int round = 0; round < 10; round++) {
-    uint64_t p0 = (uint64_t)0xD2511F53u * c[0], p1 = (uint64_t)0xCD9E8D57u * c[2];
-    uint32_t n0 = (uint32_t)(p1 >> 32) ^ c[1] ^ k[0], n2 = (uint32_t)(p0 >> 32) ^ c[3] ^ k[1];
-    c[1] = (uint32_t)p1;
-    c[3] = (uint32_t)p0;
-    c[0] = n0;
-    c[2] = n2;
-    k[0] += 0x9E3779B9u;
-    k[1] += 0xBB67AE85u;
-  }
-  return (uint64_t)c[0] | (uint64_t)c[1] << 32;
+  return nnrt_rng_u64(seed, stream, counter);
 }
 
 double nn_rng_uniform(uint64_t seed, uint64_t stream, uint64_t counter) {
-  return (double)(nn_rng_u64(seed, stream, counter) >> 11) * (1.0 / 9007199254740992.0);
+  return nnrt_uniform(seed, stream, counter);
 }
 
 /* ---------------------------------------------------------- tensors */
@@ -128,51 +114,14 @@ void eval_free(Eval *e) {
 
 /* ------------------------------------------------------- initializers */
 
-static double normal01(uint64_t seed, uint64_t stream, uint64_t i) {
-  double u1 = nn_rng_uniform(seed, stream, 2 * i), u2 = nn_rng_uniform(seed, stream, 2 * i + 1);
-  return sqrt(-2 * log(1 - u1)) * cos(6.283185307179586 * u2);
-}
-
-/* A normal truncated at two standard deviations, scaled to `stddev`
- * (Keras's variance-scaling initializers divide by 0.8796... so the
- * truncated distribution has the intended variance). */
-static double truncated(uint64_t seed, uint64_t stream, uint64_t i, double stddev) {
-  for (uint64_t k = 0;; k++) {
-    double z = normal01(seed, stream, i + (k << 40));
-    if (fabs(z) <= 2) return z * stddev / 0.87962566103423978;
-  }
-}
-
-/* Fills a parameter tensor from its initializer; stream distinguishes
- * tensors, so each gets its own numbers from the one seed. */
+/* Fills a parameter tensor from its initializer, as the runtime does;
+ * stream distinguishes tensors, so each gets its own numbers from one seed. */
 void init_tensor(Tensor *t, const ParamInfo *p, uint64_t seed, uint64_t stream) {
-  const char *name = p->init_name;
-  Shape s = p->shape;
-  double fan_in = 1, fan_out = 1;
-  if (s.rank == 1) fan_in = fan_out = (double)s.dim[0];
-  else if (s.rank >= 2) { /* [..., in, out]: the leading axes are a receptive field */
-    double field = 1;
-    for (int i = 0; i < s.rank - 2; i++) field *= (double)s.dim[i];
-    fan_in = field * (double)s.dim[s.rank - 2];
-    fan_out = field * (double)s.dim[s.rank - 1];
-  }
-  for (int64_t i = 0; i < t->n; i++) {
-    double v;
-    double u = nn_rng_uniform(seed, stream, (uint64_t)i);
-    if (!strcmp(name, "zeros")) v = 0;
-    else if (!strcmp(name, "ones")) v = 1;
-    else if (!strcmp(name, "constant")) v = p->init_args[0];
-    else if (!strcmp(name, "uniform")) v = p->init_args[0] + (p->init_args[1] - p->init_args[0]) * u;
-    else if (!strcmp(name, "normal")) v = p->init_args[0] + p->init_args[1] * normal01(seed, stream, (uint64_t)i);
-    else if (!strcmp(name, "glorot_uniform")) v = (2 * u - 1) * sqrt(6 / (fan_in + fan_out));
-    else if (!strcmp(name, "he_uniform")) v = (2 * u - 1) * sqrt(6 / fan_in);
-    else if (!strcmp(name, "lecun_uniform")) v = (2 * u - 1) * sqrt(3 / fan_in);
-    else if (!strcmp(name, "glorot_normal")) v = truncated(seed, stream, (uint64_t)i, sqrt(2 / (fan_in + fan_out)));
-    else if (!strcmp(name, "he_normal")) v = truncated(seed, stream, (uint64_t)i, sqrt(2 / fan_in));
-    else if (!strcmp(name, "lecun_normal")) v = truncated(seed, stream, (uint64_t)i, sqrt(1 / fan_in));
-    else bug("no initializer %s", name);
-    t->d[i] = rnd(p->dtype, v);
-  }
+  int init = nnrt_init_from_name(p->init_name);
+  if (init < 0) bug("no initializer %s", p->init_name);
+  for (int64_t i = 0; i < t->n; i++)
+    t->d[i] = rnd(p->dtype, nnrt_init_value((NnrtInit)init, p->init_args, p->shape.dim,
+                                             p->shape.rank, seed, stream, (uint64_t)i));
 }
 
 void eval_init_params(Eval *e, uint64_t seed) {
@@ -194,7 +143,7 @@ double eval_scalar_op(Op op, double a, double b) {
   case OP_SIGN: return (a > 0) - (a < 0);
   case OP_RELU: return a > 0 ? a : 0;
   case OP_STEP: return a > 0;
-  case OP_SIGMOID: return a >= 0 ? 1 / (1 + exp(-a)) : exp(a) / (1 + exp(a));
+  case OP_SIGMOID: return nnrt_sigmoid(a);
   case OP_TANH: return tanh(a);
   case OP_ERF: return erf(a);
   case OP_COS: return cos(a);

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "nnc.h"
+#include "nnrt.h"
 
 enum { BATCH = 3, MAX_CHECKED = 64, MAX_CHECKED_BIG = 12 };
 
@@ -31,8 +32,7 @@ typedef struct Check {
 } Check;
 
 static double gaussian(uint64_t seed, uint64_t stream, uint64_t i) {
-  double u1 = nn_rng_uniform(seed, stream, 2 * i), u2 = nn_rng_uniform(seed, stream, 2 * i + 1);
-  return sqrt(-2 * log(1 - u1)) * cos(6.283185307179586 * u2);
+  return nnrt_normal(seed, stream, i);
 }
 
 static double rnd(DType dt, double x) { return dt == DT_F32 ? (double)(float)x : x; }

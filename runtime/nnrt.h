@@ -1,0 +1,41 @@
+/* nnrt.h — the runtime that compiled nnc models use (C11).
+ *
+ * Small on purpose: counter-based random numbers, parameter initializers,
+ * the scalar functions generated code calls, a CSV reader with positioned
+ * errors, shuffling, and the training loop's progress line. The standalone
+ * C file nnc writes includes this header and nnrt.c inline, so it builds
+ * with `cc -O2 train.c -o train -lm` and nothing else. The compiler's
+ * reference evaluator uses the same functions, so a seed gives the same
+ * numbers in both.
+ */
+#ifndef NNRT_H
+#define NNRT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Philox4x32-10: 64 random bits for (seed, stream, counter). */
+uint64_t nnrt_rng_u64(uint64_t seed, uint64_t stream, uint64_t counter);
+/* Uniform in [0, 1) with 53 random bits. */
+double nnrt_uniform(uint64_t seed, uint64_t stream, uint64_t counter);
+/* Standard normal, Box-Muller over two uniforms (counters 2i and 2i+1). */
+double nnrt_normal(uint64_t seed, uint64_t stream, uint64_t i);
+
+/* Initializers, by the names of the .nn language. */
+typedef enum {
+  NNRT_ZEROS, NNRT_ONES, NNRT_CONSTANT, NNRT_UNIFORM, NNRT_NORMAL,
+  NNRT_GLOROT_UNIFORM, NNRT_GLOROT_NORMAL, NNRT_HE_UNIFORM, NNRT_HE_NORMAL,
+  NNRT_LECUN_UNIFORM, NNRT_LECUN_NORMAL,
+} NnrtInit;
+int nnrt_init_from_name(const char *name);   /* -1 when unknown */
+/* Element i of a tensor of shape dims[rank] filled by `init` (args: the
+ * constant, uniform's low/high or normal's mean/stddev). */
+double nnrt_init_value(NnrtInit init, const double args[2], const int64_t *dims, int rank,
+                       uint64_t seed, uint64_t stream, uint64_t i);
+
+/* Scalar functions as the reference evaluator computes them. */
+double nnrt_sigmoid(double x);
+
+#endif
