@@ -443,6 +443,10 @@ static void copy_tensor(Tensor *out, const Tensor *src) {
   memcpy(out->d, src->d, sizeof(double) * (size_t)out->n);
 }
 
+static void copy_rounded(Tensor *out, const Tensor *src, DType dt) {
+  for (int64_t i = 0; i < out->n; i++) out->d[i] = rnd(dt, src->d[i]);
+}
+
 void eval_run(Eval *e) { eval_run_for(e, -1); }
 
 /* Computes the values `target` depends on (every value when target < 0). */
@@ -469,10 +473,11 @@ void eval_run_for(Eval *e, int target) {
     switch (op_info[v->op].cls) {
     case CL_LEAF:
       switch (v->op) {
-      case OP_INPUT: copy_tensor(out, &e->inputs[v->a[0]]); break;
-      case OP_LABEL: copy_tensor(out, &e->label); break;
-      case OP_PARAM: copy_tensor(out, &e->params[v->a[0]]); break;
-      case OP_STATE: copy_tensor(out, &e->states[v->a[0]]); break;
+      /* the caller's numbers, as the leaf's type holds them */
+      case OP_INPUT: copy_rounded(out, &e->inputs[v->a[0]], v->dtype); break;
+      case OP_LABEL: copy_rounded(out, &e->label, v->dtype); break;
+      case OP_PARAM: copy_rounded(out, &e->params[v->a[0]], v->dtype); break;
+      case OP_STATE: copy_rounded(out, &e->states[v->a[0]], v->dtype); break;
       case OP_SCALAR: out->d[0] = rnd(v->dtype, e->scalars[v->a[0]]); break;
       case OP_CONST:
         for (int64_t i = 0; i < out->n; i++) out->d[i] = rnd(v->dtype, v->f);

@@ -40,9 +40,8 @@ static double rnd(DType dt, double x) { return dt == DT_F32 ? (double)(float)x :
 /* Random inputs, labels that suit the loss, parameters from their
  * initializers plus noise (so no two units are alike and no bias sits on a
  * kink of relu). */
-static void randomize(Check *c, Eval *e, const char *loss) {
+void eval_randomize(Eval *e, const char *loss, uint64_t s) {
   Graph *g = e->g;
-  uint64_t s = c->seed;
   for (int i = 0; i < g->ninputs; i++) {
     Tensor *t = &e->inputs[i];
     DType dt = g->v[g->inputs[i]].dtype;
@@ -197,7 +196,7 @@ bool check_gradients(Sema *s, FILE *out) {
     Graph *g = lower_projection(s, m);
     if (!g) return false;
     Eval *e = eval_new(g, BATCH);
-    randomize(&c, e, "");
+    eval_randomize(e, "", c.seed);
     check_elements(&c, e, arena_printf("model %s: d<c, output>/d param, %s", m->decl->name, prec));
     check_direction(&c, e, arena_printf("model %s: whole graph, %s", m->decl->name, prec));
     eval_free(e);
@@ -206,7 +205,7 @@ bool check_gradients(Sema *s, FILE *out) {
     Graph *g = lower_training(s, t);
     if (!g) return false;
     Eval *e = eval_new(g, BATCH);
-    randomize(&c, e, t->loss.b->name);
+    eval_randomize(e, t->loss.b->name, c.seed);
     check_elements(&c, e, arena_printf("train %s: d loss/d param (%s), %s", t->decl->name,
                                        t->loss.b->name, prec));
     eval_free(e);

@@ -19,6 +19,7 @@ typedef struct Options {
   Emit emit;
   bool syntax_only;
   bool check_grad;      /* --check-grad */
+  bool check_c;         /* --check-c */
   DType dtype;          /* --dtype: element type of inputs written without one */
   const char *dump;     /* -d letters */
 } Options;
@@ -46,6 +47,8 @@ static void usage(FILE *out) {
           "                    model without a train block), dot (that IR as Graphviz)\n"
           "  --check-grad      check every gradient autodiff builds against central\n"
           "                    differences on random data (in f64 unless --dtype=f32)\n"
+          "  --check-c         compile every model to C with the system's C compiler and\n"
+          "                    check it against the reference evaluator, bit for bit\n"
           "  --dtype=T         element type of inputs declared without one: f32\n"
           "                    (default) or f64\n"
           "  -fsyntax-only     check the program (syntax, names, shapes, settings)\n"
@@ -97,6 +100,8 @@ static bool parse_options(int argc, char **argv, Options *o, int *exit_now) {
       else if (!strcmp(a + 7, "ir")) o->emit = EMIT_IR;
       else if (!strcmp(a + 7, "dot")) o->emit = EMIT_DOT;
       else return usage_error("unknown --emit kind '%s' (this version knows: ast, ir, dot)", a + 7);
+    } else if (!strcmp(a, "--check-c")) {
+      o->check_c = true;
     } else if (!strcmp(a, "--check-grad")) {
       o->check_grad = true;
       if (o->dtype == DT_NONE) o->dtype = DT_F64;
@@ -135,7 +140,7 @@ static bool dumping(const Options *o, char letter) {
 /* The artifact follows the output name unless --emit says otherwise. */
 static bool choose_emit(Options *o) {
   if (o->emit != EMIT_NONE || o->syntax_only) return true;
-  if (!o->output || o->check_grad) return true; /* nothing to produce: check only */
+  if (!o->output || o->check_grad || o->check_c) return true; /* nothing to produce */
   const char *dot = strrchr(o->output, '.');
   if (dot && !strcmp(dot, ".ast")) {
     o->emit = EMIT_AST;
@@ -216,6 +221,7 @@ static int compile(Options *o) {
   if (o->syntax_only) return 0;
   if (o->emit == EMIT_AST) return write_output(o, &sema, NULL, 0);
   if (o->check_grad) return check_gradients(&sema, stdout) ? 0 : 1;
+  if (o->check_c) return check_c_backend(&sema, stdout) ? 0 : 1;
 
   /* one graph per model: its training step when it has a train block */
   int ngraphs = 0;

@@ -561,11 +561,30 @@ double eval_scalar_op(Op op, double a, double b); /* elementwise kernel, for fol
 uint64_t nn_rng_u64(uint64_t seed, uint64_t stream, uint64_t counter);
 double nn_rng_uniform(uint64_t seed, uint64_t stream, uint64_t counter); /* [0, 1) */
 
+/* ------------------------------------------------------------- emit_c.c */
+
+/* The C of one graph: a kernel per value and NAME_SUFFIX_run(). */
+void emit_c_graph(FILE *out, Graph *g, const char *model, const char *suffix);
+/* A whole C file: the runtime, the model's tensors, its graphs (either may
+ * be NULL) and its API: create, free, train_step, predict. */
+void emit_c_program(FILE *out, const char *model, Graph *train, Graph *infer, const char *source);
+int nnrt_init_index(const char *name);   /* the runtime's NnrtInit number */
+
+/* --------------------------------------------------------------- checkc.c */
+
+/* nnc --check-c: compiles each model's graphs to C with the system's C
+ * compiler, runs them on random data, and compares every output, loss and
+ * update with the reference evaluator, bit for bit. */
+bool check_c_backend(Sema *s, FILE *out);
+
 /* ------------------------------------------------------------ gradcheck.c */
 
 /* nnc --check-grad: the gradients autodiff builds against central
  * differences, for every model; returns false when one is off. */
 bool check_gradients(Sema *s, FILE *out);
+/* Random inputs, labels that suit `loss`, parameters from their
+ * initializers plus noise: the data both checks run on. */
+void eval_randomize(Eval *e, const char *loss, uint64_t seed);
 /* The gradient of <c, outputs[0]> for a random c fed as the label: the
  * graph every model's whole-graph check uses. */
 Graph *lower_projection(Sema *s, ModelInfo *m);

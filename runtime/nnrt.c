@@ -2,6 +2,7 @@
 #include "nnrt.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ------------------------------------------------------------ random */
@@ -89,4 +90,28 @@ double nnrt_init_value(NnrtInit init, const double args[2], const int64_t *dims,
 
 double nnrt_sigmoid(double x) {
   return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x));
+}
+
+/* ------------------------------------------------------------- memory */
+
+void nnrt_out_of_memory(void) {
+  fprintf(stderr, "error: out of memory\n");
+  exit(1);
+}
+
+size_t nnrt_align(size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+void *nnrt_alloc(size_t bytes) {
+  void *p = aligned_alloc(64, nnrt_align(bytes ? bytes : 1));
+  if (!p) nnrt_out_of_memory();
+  memset(p, 0, nnrt_align(bytes ? bytes : 1));
+  return p;
+}
+
+char *nnrt_workspace(char **ws, size_t *size, size_t need) {
+  if (need <= *size && *ws) return *ws;
+  free(*ws);
+  *ws = nnrt_alloc(need);
+  *size = need;
+  return *ws;
 }

@@ -38,4 +38,12 @@ double nnrt_init_value(NnrtInit init, const double args[2], const int64_t *dims,
 /* Scalar functions as the reference evaluator computes them. */
 double nnrt_sigmoid(double x);
 
+/* Memory for generated code: buffers aligned to 64 bytes in one workspace
+ * that grows to the largest batch seen. Running out of memory ends the
+ * program with a message (exit status 1). */
+size_t nnrt_align(size_t bytes);
+char *nnrt_workspace(char **ws, size_t *size, size_t need);
+void *nnrt_alloc(size_t bytes);   /* zeroed, 64-byte aligned; free with free() */
+void nnrt_out_of_memory(void);
+
 #endif

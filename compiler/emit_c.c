@@ -1,0 +1,606 @@
+/* emit_c.c — the plain-C backend: one C function per IR value.
+ *
+ * Each value becomes a kernel `static void NAME_kID(int64_t n, out, ins...)`
+ * whose loops run over the value's shape (N is the run-time batch size n),
+ * with a comment naming the op, its type and its .nn origin. A run function
+ * calls the kernels in order over buffers laid out in one workspace, then
+ * copies the updates into the parameters and states.
+ *
+ * The arithmetic is the reference evaluator's, operation for operation:
+ * elementwise ops compute in double and store in the value's type;
+ * reductions, dot products and windows accumulate in double in the
+ * evaluator's order. So for a fixed graph the compiled code and the
+ * evaluator agree bit for bit (`nnc --check-c` checks it). Speed comes
+ * later (fusion, tiling); this backend is the readable reference.
+ */
+#include <string.h>
+#include "nnc.h"
+#include "nnrt.h"
+
+int nnrt_init_index(const char *name) {
+  int i = nnrt_init_from_name(name);
+  if (i < 0) bug("no initializer %s", name);
+  return i;
+}
+
+typedef struct Em {
+  FILE *o;
+  Graph *g;
+  const char *name;    /* kernel prefix: "SeedMLP_train" */
+} Em;
+
+static const char *cty(DType t) {
+  return t == DT_F64 ? "double" : t == DT_I32 ? "int32_t" : "float";
+}
+
+static const char *dimx(int64_t d) {
+  return d == DIM_BATCH ? "n" : arena_printf("%lld", (long long)d);
+}
+
+/* The product of dims [from, to) as a C expression. */
+static char *prod_x(Shape s, int from, int to) {
+  char *x = NULL;
+  int64_t k = 1;
+  for (int d = from; d < to; d++) {
+    if (s.dim[d] == DIM_BATCH) x = x ? arena_printf("%s * n", x) : "n";
+    else k *= s.dim[d];
+  }
+  if (!x) return arena_printf("%lld", (long long)k);
+  return k == 1 ? x : arena_printf("%s * %lld", x, (long long)k);
+}
+
+static char *numel_x(Shape s) { return prod_x(s, 0, s.rank); }
+
+/* The offset of index (i_{r-rank+j}) in a tensor of shape s broadcast to
+ * rank r: axes of size 1 do not move. */
+static char *offset_x(Shape s, int r, const char *var) {
+  char *x = NULL;
+  for (int j = 0; j < s.rank; j++) {
+    if (s.dim[j] == 1) continue;
+    char *term = arena_printf("%s%d * (%s)", var, r - s.rank + j, prod_x(s, j + 1, s.rank));
+    x = x ? arena_printf("%s + %s", x, term) : term;
+  }
+  return x ? x : "0";
+}
+
+static void open_loops(Em *e, Shape s, const char *var, int depth) {
+  for (int d = 0; d < s.rank; d++)
+    fprintf(e->o, "%*sfor (int64_t %s%d = 0; %s%d < %s; %s%d++)\n", 2 * (depth + d), "", var, d,
+            var, d, dimx(s.dim[d]), var, d);
+}
+
+/* The C expression of an elementwise op on doubles a, b, c. */
+static const char *scalar_x(Op op, DType out) {
+  switch (op) {
+  case OP_NEG: return "-a";
+  case OP_EXP: return "exp(a)";
+  case OP_LOG: return "log(a)";
+  case OP_LOG1P: return "log1p(a)";
+  case OP_SQRT: return "sqrt(a)";
+  case OP_ABS: return "fabs(a)";
+  case OP_SIGN: return "(double)((a > 0) - (a < 0))";
+  case OP_RELU: return "(a > 0 ? a : 0)";
+  case OP_STEP: return "(double)(a > 0)";
+  case OP_SIGMOID: return "nnrt_sigmoid(a)";
+  case OP_TANH: return "tanh(a)";
+  case OP_ERF: return "erf(a)";
+  case OP_COS: return "cos(a)";
+  case OP_FLOOR: return "floor(a)";
+  case OP_CAST: return out == DT_I32 ? "(double)(int32_t)a" : "a";
+  case OP_ADD: return "a + b";
+  case OP_SUB: return "a - b";
+  case OP_MUL: return "a * b";
+  case OP_DIV: return "a / b";
+  case OP_MAX: return "(a >= b ? a : b)";
+  case OP_MIN: return "(a <= b ? a : b)";
+  case OP_POW: return "pow(a, b)";
+  case OP_GT: return "(double)(a > b)";
+  case OP_SELECT: return "(a != 0 ? b : c)";
+  default: bug("%s is not elementwise", op_info[op].name);
+  }
+}
+
+static void signature(Em *e, int id) {
+  const Value *v = &e->g->v[id];
+  fprintf(e->o, "\n/* %%%d = %s", id, op_info[v->op].name);
+  for (int i = 0; i < v->nin; i++) fprintf(e->o, "%s%%%d", i ? ", " : " ", v->in[i]);
+  fprintf(e->o, " : %s", type_str(v->dtype, v->shape));
+  if (v->loc.file)
+    fprintf(e->o, "  (%s:%d:%d)", v->loc.file->path, v->loc.first_line, v->loc.first_column);
+  fprintf(e->o, " */\nstatic void %s_k%d(int64_t n, %s *restrict y", e->name, id, cty(v->dtype));
+  static const char names[] = "abc";
+  for (int i = 0; i < v->nin; i++)
+    fprintf(e->o, ", const %s *restrict %c", cty(e->g->v[v->in[i]].dtype), names[i]);
+  fprintf(e->o, ") {\n  (void)n;\n");
+}
+
+static void k_elementwise(Em *e, const Value *v) {
+  Graph *g = e->g;
+  static const char names[] = "abc";
+  /* the operands as doubles a, b, c: the pointers get other names first */
+  for (int i = 0; i < v->nin; i++)
+    fprintf(e->o, "  const %s *p%c = %c;\n", cty(g->v[v->in[i]].dtype), names[i], names[i]);
+  open_loops(e, v->shape, "i", 1);
+  int depth = 1 + v->shape.rank;
+  fprintf(e->o, "%*s{\n", 2 * depth, "");
+  for (int i = 0; i < v->nin; i++)
+    fprintf(e->o, "%*s  double %c = p%c[%s];\n", 2 * depth, "", names[i], names[i],
+            offset_x(g->v[v->in[i]].shape, v->shape.rank, "i"));
+  fprintf(e->o, "%*s  y[%s] = (%s)(%s);\n%*s}\n", 2 * depth, "", offset_x(v->shape, v->shape.rank, "i"),
+          cty(v->dtype), scalar_x(v->op, v->dtype), 2 * depth, "");
+}
+
+/* sum / rmax: per output element, the reduced axes in row-major order. */
+static void k_reduce(Em *e, const Value *v) {
+  const Value *x = &e->g->v[v->in[0]];
+  bool drop[NN_MAX_RANK] = {0};
+  for (int i = 0; i < v->nattr; i++) drop[v->a[i]] = true;
+  Shape kept = {0}, red = {0};
+  int kmap[NN_MAX_RANK], rmap[NN_MAX_RANK];
+  for (int d = 0; d < x->shape.rank; d++) {
+    if (drop[d]) rmap[d] = red.rank, red.dim[red.rank++] = x->shape.dim[d];
+    else kmap[d] = kept.rank, kept.dim[kept.rank++] = x->shape.dim[d];
+  }
+  open_loops(e, kept, "i", 1);
+  int depth = 1 + kept.rank;
+  fprintf(e->o, "%*s{\n%*s  double acc = %s;\n", 2 * depth, "", 2 * depth, "",
+          v->op == OP_RMAX ? "-INFINITY" : "0");
+  open_loops(e, red, "j", depth + 1);
+  char *off = NULL;
+  for (int d = 0; d < x->shape.rank; d++) {
+    char *term = arena_printf("%s%d * (%s)", drop[d] ? "j" : "i", drop[d] ? rmap[d] : kmap[d],
+                              prod_x(x->shape, d + 1, x->shape.rank));
+    off = off ? arena_printf("%s + %s", off, term) : term;
+  }
+  int inner = 2 * (depth + 1 + red.rank);
+  if (v->op == OP_RMAX)
+    fprintf(e->o, "%*sif (a[%s] > acc) acc = a[%s];\n", inner, "", off ? off : "0", off ? off : "0");
+  else
+    fprintf(e->o, "%*sacc += a[%s];\n", inner, "", off ? off : "0");
+  fprintf(e->o, "%*s  y[%s] = (%s)acc;\n%*s}\n", 2 * depth, "", offset_x(kept, kept.rank, "i"),
+          cty(v->dtype), 2 * depth, "");
+}
+
+/* softmax, logsoftmax, argmax: rows of `len` elements `inner` apart. */
+static void k_axis(Em *e, const Value *v) {
+  const Value *x = &e->g->v[v->in[0]];
+  int ax = (int)v->a[0];
+  fprintf(e->o, "  int64_t outer = %s, len = %s, inner = %s;\n", prod_x(x->shape, 0, ax),
+          dimx(x->shape.dim[ax]), prod_x(x->shape, ax + 1, x->shape.rank));
+  fprintf(e->o,
+          "  for (int64_t o = 0; o < outer; o++)\n"
+          "    for (int64_t in = 0; in < inner; in++) {\n"
+          "      const %s *row = a + o * len * inner + in;\n"
+          "      double m = -INFINITY, sum = 0;\n"
+          "      int64_t arg = 0;\n"
+          "      for (int64_t j = 0; j < len; j++)\n"
+          "        if (row[j * inner] > m) m = row[j * inner], arg = j;\n",
+          cty(x->dtype));
+  if (v->op == OP_ARGMAX) {
+    fprintf(e->o, "      (void)sum;\n      y[o * inner + in] = (int32_t)arg;\n    }\n");
+    return;
+  }
+  fprintf(e->o,
+          "      (void)arg;\n"
+          "      for (int64_t j = 0; j < len; j++) sum += exp(row[j * inner] - m);\n"
+          "      for (int64_t j = 0; j < len; j++) {\n"
+          "        double z = row[j * inner] - m;\n"
+          "        y[o * len * inner + in + j * inner] = (%s)(%s);\n"
+          "      }\n    }\n",
+          cty(v->dtype), v->op == OP_SOFTMAX ? "exp(z) / sum" : "z - log(sum)");
+}
+
+static void k_matmul(Em *e, const Value *v) {
+  const Value *A = &e->g->v[v->in[0]], *B = &e->g->v[v->in[1]];
+  int r = v->shape.rank;
+  Shape lead = v->shape, la = A->shape, lb = B->shape;
+  lead.rank -= 2;
+  la.rank -= 2;
+  lb.rank -= 2;
+  fprintf(e->o, "  const int64_t M = %s, N2 = %s, K = %s;\n", dimx(v->shape.dim[r - 2]),
+          dimx(v->shape.dim[r - 1]), dimx(A->shape.dim[A->shape.rank - 1]));
+  open_loops(e, lead, "l", 1);
+  int depth = 1 + lead.rank;
+  fprintf(e->o, "%*s{\n", 2 * depth, "");
+  fprintf(e->o, "%*s  const %s *A = a + (%s) * M * K;\n", 2 * depth, "", cty(A->dtype), offset_x(la, lead.rank, "l"));
+  fprintf(e->o, "%*s  const %s *B = b + (%s) * K * N2;\n", 2 * depth, "", cty(B->dtype), offset_x(lb, lead.rank, "l"));
+  fprintf(e->o, "%*s  %s *C = y + (%s) * M * N2;\n", 2 * depth, "", cty(v->dtype), offset_x(lead, lead.rank, "l"));
+  fprintf(e->o,
+          "%*s  for (int64_t i = 0; i < M; i++)\n"
+          "%*s    for (int64_t j = 0; j < N2; j++) {\n"
+          "%*s      double s = 0;\n"
+          "%*s      for (int64_t p = 0; p < K; p++) s += (double)A[i * K + p] * B[p * N2 + j];\n"
+          "%*s      C[i * N2 + j] = (%s)s;\n"
+          "%*s    }\n%*s}\n",
+          2 * depth, "", 2 * depth, "", 2 * depth, "", 2 * depth, "", 2 * depth, "",
+          cty(v->dtype), 2 * depth, "", 2 * depth, "");
+}
+
+static void k_move(Em *e, const Value *v) {
+  Graph *g = e->g;
+  const Value *x = &g->v[v->in[0]];
+  int r = v->shape.rank;
+  switch (v->op) {
+  case OP_RESHAPE:
+    fprintf(e->o, "  memcpy(y, a, sizeof *y * (size_t)(%s));\n", numel_x(v->shape));
+    return;
+  case OP_EXPAND:
+    open_loops(e, v->shape, "i", 1);
+    fprintf(e->o, "%*sy[%s] = a[%s];\n", 2 * (1 + r), "", offset_x(v->shape, r, "i"),
+            offset_x(x->shape, r, "i"));
+    return;
+  case OP_TRANSPOSE: {
+    char *off = NULL;
+    for (int i = 0; i < r; i++) {
+      char *term = arena_printf("i%d * (%s)", i, prod_x(x->shape, (int)v->a[i] + 1, x->shape.rank));
+      off = off ? arena_printf("%s + %s", off, term) : term;
+    }
+    open_loops(e, v->shape, "i", 1);
+    fprintf(e->o, "%*sy[%s] = a[%s];\n", 2 * (1 + r), "", offset_x(v->shape, r, "i"), off ? off : "0");
+    return;
+  }
+  case OP_SLICE:
+  case OP_PAD: {
+    int ax = (int)v->a[0];
+    open_loops(e, v->shape, "i", 1);
+    fprintf(e->o, "%*s{\n%*s  int64_t j = i%d %s %lld;\n", 2 * (1 + r), "", 2 * (1 + r), "", ax,
+            v->op == OP_SLICE ? "+" : "-", (long long)v->a[1]);
+    char *off = NULL;
+    for (int d = 0; d < r; d++) {
+      char *term = arena_printf("%s%s * (%s)", d == ax ? "j" : "i",
+                                d == ax ? "" : arena_printf("%d", d), prod_x(x->shape, d + 1, r));
+      off = off ? arena_printf("%s + %s", off, term) : term;
+    }
+    fprintf(e->o, "%*s  y[%s] = j >= 0 && j < %s ? a[%s] : 0;\n%*s}\n", 2 * (1 + r), "",
+            offset_x(v->shape, r, "i"), dimx(x->shape.dim[ax]), off, 2 * (1 + r), "");
+    return;
+  }
+  case OP_CONCAT: {
+    const Value *b = &g->v[v->in[1]];
+    int ax = (int)v->a[0];
+    char *oa = NULL, *ob = NULL;
+    for (int d = 0; d < r; d++) {
+      char *ta = arena_printf("i%d * (%s)", d, prod_x(x->shape, d + 1, r));
+      char *tb = arena_printf("%s * (%s)", d == ax ? arena_printf("(i%d - %s)", d, dimx(x->shape.dim[ax]))
+                                                     : arena_printf("i%d", d),
+                              prod_x(b->shape, d + 1, r));
+      oa = oa ? arena_printf("%s + %s", oa, ta) : ta;
+      ob = ob ? arena_printf("%s + %s", ob, tb) : tb;
+    }
+    open_loops(e, v->shape, "i", 1);
+    fprintf(e->o, "%*sy[%s] = i%d < %s ? a[%s] : b[%s];\n", 2 * (1 + r), "",
+            offset_x(v->shape, r, "i"), ax, dimx(x->shape.dim[ax]), oa, ob);
+    return;
+  }
+  case OP_GATHER: { /* a: table [V, D], b: ids */
+    const Value *ids = &g->v[v->in[1]];
+    fprintf(e->o,
+            "  const int64_t V = %s, D = %s, count = %s;\n"
+            "  for (int64_t i = 0; i < count; i++) {\n"
+            "    int64_t row = b[i];\n"
+            "    for (int64_t d = 0; d < D; d++) y[i * D + d] = row >= 0 && row < V ? a[row * D + d] : 0;\n"
+            "  }\n",
+            dimx(x->shape.dim[0]), dimx(x->shape.dim[1]), numel_x(ids->shape));
+    return;
+  }
+  case OP_SCATTERADD: { /* a: ids, b: updates */
+    fprintf(e->o,
+            "  const int64_t V = %s, D = %s, count = %s;\n"
+            "  double *acc = calloc((size_t)(V * D) + 1, sizeof *acc);\n"
+            "  if (!acc) nnrt_out_of_memory();\n"
+            "  for (int64_t i = 0; i < count; i++) {\n"
+            "    int64_t row = a[i];\n"
+            "    if (row < 0 || row >= V) continue;\n"
+            "    for (int64_t d = 0; d < D; d++) acc[row * D + d] += b[i * D + d];\n"
+            "  }\n"
+            "  for (int64_t i = 0; i < V * D; i++) y[i] = (%s)acc[i];\n"
+            "  free(acc);\n",
+            dimx(v->shape.dim[0]), dimx(v->shape.dim[1]), numel_x(x->shape), cty(v->dtype));
+    return;
+  }
+  case OP_ONEHOT:
+    fprintf(e->o,
+            "  const int64_t depth = %lld, count = %s;\n"
+            "  memset(y, 0, sizeof *y * (size_t)(count * depth));\n"
+            "  for (int64_t i = 0; i < count; i++)\n"
+            "    if (a[i] >= 0 && a[i] < depth) y[i * depth + a[i]] = 1;\n",
+            (long long)v->a[0], numel_x(x->shape));
+    return;
+  default:
+    bug("no C for %s", op_info[v->op].name);
+  }
+}
+
+/* Convolution and its gradients: the evaluator's loop nest. */
+static void k_conv(Em *e, const Value *v) {
+  Graph *g = e->g;
+  const int64_t *a = v->a;
+  const Value *in0 = &g->v[v->in[0]], *in1 = &g->v[v->in[1]];
+  Shape xs = v->op == OP_CONV2DBX ? v->shape : in0->shape;
+  Shape ws = v->op == OP_CONV2DBW ? v->shape : in1->shape;
+  Shape ys = v->op == OP_CONV2D ? v->shape : v->op == OP_CONV2DBX ? in0->shape : in1->shape;
+  const char *X = v->op == OP_CONV2D ? "a" : v->op == OP_CONV2DBW ? "a" : NULL;
+  const char *W = v->op == OP_CONV2D ? "b" : v->op == OP_CONV2DBX ? "b" : NULL;
+  const char *DY = v->op == OP_CONV2DBX ? "a" : v->op == OP_CONV2DBW ? "b" : NULL;
+  fprintf(e->o,
+          "  const int64_t N = %s, H = %lld, W = %lld, C = %lld, KH = %lld, KW = %lld, CG = %lld, F = %lld;\n"
+          "  const int64_t OH = %lld, OW = %lld, FG = F / %lld;\n",
+          dimx(xs.dim[0]), (long long)xs.dim[1], (long long)xs.dim[2], (long long)xs.dim[3],
+          (long long)ws.dim[0], (long long)ws.dim[1], (long long)ws.dim[2], (long long)ws.dim[3],
+          (long long)ys.dim[1], (long long)ys.dim[2], (long long)a[8]);
+  if (v->op != OP_CONV2D)
+    fprintf(e->o, "  double *acc = calloc((size_t)(%s) + 1, sizeof *acc);\n  if (!acc) nnrt_out_of_memory();\n",
+            numel_x(v->shape));
+  fprintf(e->o,
+          "  for (int64_t nn = 0; nn < N; nn++)\n"
+          "    for (int64_t oh = 0; oh < OH; oh++)\n"
+          "      for (int64_t ow = 0; ow < OW; ow++)\n"
+          "        for (int64_t f = 0; f < F; f++) {\n"
+          "          int64_t yo = ((nn * OH + oh) * OW + ow) * F + f, g = f / FG;\n"
+          "          double s = 0;\n"
+          "          for (int64_t kh = 0; kh < KH; kh++) {\n"
+          "            int64_t ih = oh * %lld - %lld + kh * %lld;\n"
+          "            if (ih < 0 || ih >= H) continue;\n"
+          "            for (int64_t kw = 0; kw < KW; kw++) {\n"
+          "              int64_t iw = ow * %lld - %lld + kw * %lld;\n"
+          "              if (iw < 0 || iw >= W) continue;\n"
+          "              for (int64_t c = 0; c < CG; c++) {\n"
+          "                int64_t xo = ((nn * H + ih) * W + iw) * C + g * CG + c;\n"
+          "                int64_t wo = ((kh * KW + kw) * CG + c) * F + f;\n",
+          (long long)a[0], (long long)a[2], (long long)a[6], (long long)a[1], (long long)a[3],
+          (long long)a[7]);
+  if (v->op == OP_CONV2D) fprintf(e->o, "                s += (double)%s[xo] * %s[wo];\n", X, W);
+  else if (v->op == OP_CONV2DBX) fprintf(e->o, "                acc[xo] += (double)%s[yo] * %s[wo];\n", DY, W);
+  else fprintf(e->o, "                acc[wo] += (double)%s[xo] * %s[yo];\n", X, DY);
+  fprintf(e->o, "              }\n            }\n          }\n");
+  if (v->op == OP_CONV2D) fprintf(e->o, "          y[yo] = (%s)s;\n", cty(v->dtype));
+  else fprintf(e->o, "          (void)s; (void)yo;\n");
+  fprintf(e->o, "        }\n");
+  if (v->op != OP_CONV2D)
+    fprintf(e->o, "  for (int64_t i = 0; i < %s; i++) y[i] = (%s)acc[i];\n  free(acc);\n",
+            numel_x(v->shape), cty(v->dtype));
+}
+
+/* Pooling and its gradients: the evaluator's loop nest. */
+static void k_pool(Em *e, const Value *v) {
+  Graph *g = e->g;
+  const int64_t *a = v->a;
+  const Value *in0 = &g->v[v->in[0]];
+  Shape xs = v->op == OP_AVGPOOLB ? v->shape : in0->shape;
+  Shape ys = v->op == OP_MAXPOOL || v->op == OP_AVGPOOL ? v->shape
+             : v->op == OP_MAXPOOLB ? g->v[v->in[1]].shape : in0->shape;
+  const char *X = v->op == OP_AVGPOOLB ? NULL : "a";
+  const char *DY = v->op == OP_MAXPOOLB ? "b" : v->op == OP_AVGPOOLB ? "a" : NULL;
+  bool grad = v->op == OP_MAXPOOLB || v->op == OP_AVGPOOLB;
+  fprintf(e->o, "  const int64_t N = %s, H = %lld, W = %lld, C = %lld, OH = %lld, OW = %lld;\n",
+          dimx(xs.dim[0]), (long long)xs.dim[1], (long long)xs.dim[2], (long long)xs.dim[3],
+          (long long)ys.dim[1], (long long)ys.dim[2]);
+  if (grad)
+    fprintf(e->o, "  double *acc = calloc((size_t)(%s) + 1, sizeof *acc);\n  if (!acc) nnrt_out_of_memory();\n",
+            numel_x(v->shape));
+  fprintf(e->o,
+          "  for (int64_t nn = 0; nn < N; nn++)\n"
+          "    for (int64_t oh = 0; oh < OH; oh++)\n"
+          "      for (int64_t ow = 0; ow < OW; ow++)\n"
+          "        for (int64_t c = 0; c < C; c++) {\n"
+          "          int64_t yo = ((nn * OH + oh) * OW + ow) * C + c, best = -1, count = 0;\n"
+          "          double m = -INFINITY, sum = 0;\n"
+          "          for (int pass = 0; pass < 2; pass++)\n"
+          "            for (int64_t kh = 0; kh < %lld; kh++) {\n"
+          "              int64_t ih = oh * %lld - %lld + kh;\n"
+          "              if (ih < 0 || ih >= H) continue;\n"
+          "              for (int64_t kw = 0; kw < %lld; kw++) {\n"
+          "                int64_t iw = ow * %lld - %lld + kw;\n"
+          "                if (iw < 0 || iw >= W) continue;\n"
+          "                int64_t xo = ((nn * H + ih) * W + iw) * C + c;\n"
+          "                if (pass == 0) {\n"
+          "                  count++;\n",
+          (long long)a[0], (long long)a[2], (long long)a[4], (long long)a[1], (long long)a[3],
+          (long long)a[5]);
+  if (X) fprintf(e->o, "                  if (%s[xo] > m) m = %s[xo], best = xo;\n"
+                       "                  sum += %s[xo];\n", X, X, X);
+  fprintf(e->o, "                }");
+  if (v->op == OP_AVGPOOLB) fprintf(e->o, " else {\n                  acc[xo] += %s[yo] / (double)count;\n                }", DY);
+  fprintf(e->o, "\n              }\n            }\n");
+  switch (v->op) {
+  case OP_MAXPOOL: fprintf(e->o, "          (void)sum; (void)best;\n          y[yo] = (%s)m;\n", cty(v->dtype)); break;
+  case OP_AVGPOOL: fprintf(e->o, "          (void)m; (void)best;\n          y[yo] = (%s)(sum / (double)count);\n", cty(v->dtype)); break;
+  case OP_MAXPOOLB: fprintf(e->o, "          (void)sum;\n          if (best >= 0) acc[best] += %s[yo];\n", DY); break;
+  default: fprintf(e->o, "          (void)m; (void)sum; (void)best;\n"); break;
+  }
+  fprintf(e->o, "        }\n");
+  if (grad)
+    fprintf(e->o, "  for (int64_t i = 0; i < %s; i++) y[i] = (%s)acc[i];\n  free(acc);\n",
+            numel_x(v->shape), cty(v->dtype));
+}
+
+static void kernel(Em *e, int id) {
+  const Value *v = &e->g->v[id];
+  switch (op_info[v->op].cls) {
+  case CL_LEAF:
+    return; /* written by the run function */
+  case CL_UNARY: case CL_BINARY: case CL_TERNARY:
+    signature(e, id);
+    k_elementwise(e, v);
+    break;
+  case CL_REDUCE:
+    signature(e, id);
+    if (v->op == OP_SUM || v->op == OP_RMAX) k_reduce(e, v);
+    else k_axis(e, v);
+    break;
+  case CL_CONTRACT:
+    signature(e, id);
+    k_matmul(e, v);
+    break;
+  case CL_MOVE:
+    signature(e, id);
+    k_move(e, v);
+    break;
+  case CL_WINDOW:
+    signature(e, id);
+    if (v->op == OP_CONV2D || v->op == OP_CONV2DBX || v->op == OP_CONV2DBW) k_conv(e, v);
+    else k_pool(e, v);
+    break;
+  }
+  fprintf(e->o, "}\n");
+}
+
+/* The run function: buffers in the workspace, leaves, kernels in order,
+ * then the updates. */
+static void run_function(Em *e, const char *model) {
+  Graph *g = e->g;
+  FILE *o = e->o;
+  fprintf(o, "\n/* One pass of graph %s (%s) over a batch of n samples. */\n"
+             "static void %s_run(%s_Model *m, int64_t n, const void *const *inputs, const void *label) {\n",
+          g->name, g->training ? "the training step" : "inference", e->name, model);
+  fprintf(o, "  size_t need = 0;\n");
+  for (int id = 0; id < g->n; id++) {
+    const Value *v = &g->v[id];
+    if (v->op == OP_INPUT || v->op == OP_LABEL || v->op == OP_PARAM || v->op == OP_STATE) continue;
+    fprintf(o, "  size_t o%d = need; need += nnrt_align(sizeof(%s) * (size_t)(%s));\n", id,
+            cty(v->dtype), numel_x(v->shape));
+  }
+  fprintf(o, "  char *ws = nnrt_workspace(&m->ws, &m->ws_size, need);\n  (void)ws; (void)label; (void)inputs;\n");
+  for (int id = 0; id < g->n; id++) {
+    const Value *v = &g->v[id];
+    const char *t = cty(v->dtype);
+    switch (v->op) {
+    case OP_INPUT:
+      fprintf(o, "  const %s *v%d = inputs[%lld];\n", t, id, (long long)v->a[0]);
+      continue;
+    case OP_LABEL:
+      fprintf(o, "  const %s *v%d = label;\n", t, id);
+      continue;
+    case OP_PARAM:
+      fprintf(o, "  const %s *v%d = m->params[%lld];  /* %s */\n", t, id, (long long)v->a[0],
+              g->params[v->a[0]]->name);
+      continue;
+    case OP_STATE:
+      fprintf(o, "  const %s *v%d = m->states[%lld];  /* %s */\n", t, id, (long long)v->a[0],
+              g->states[v->a[0]]->name);
+      continue;
+    default:
+      break;
+    }
+    fprintf(o, "  %s *v%d = (%s *)(ws + o%d);\n", t, id, t, id);
+    if (v->op == OP_SCALAR) {
+      static const char *src[] = {"(double)n", "(double)m->step", "(double)m->epoch", "(double)m->seed"};
+      fprintf(o, "  v%d[0] = (%s)%s;\n", id, t, src[v->a[0]]);
+    } else if (v->op == OP_CONST) {
+      fprintf(o, "  for (int64_t i = 0; i < %s; i++) v%d[i] = (%s)%.17g;\n", numel_x(v->shape), id, t, v->f);
+    } else if (v->op == OP_DROPMASK) {
+      fprintf(o, "  for (int64_t i = 0; i < %s; i++)\n"
+                 "    v%d[i] = nnrt_uniform((uint64_t)v%d[0], ((uint64_t)%lld << 44) ^ (uint64_t)v%d[0], (uint64_t)i) >= %.17g\n"
+                 "             ? (%s)(1 / (1 - %.17g)) : 0;\n",
+              numel_x(v->shape), id, v->in[0], (long long)v->a[0], v->in[1], v->f, t, v->f);
+    } else {
+      fprintf(o, "  %s_k%d(n, v%d", e->name, id, id);
+      for (int i = 0; i < v->nin; i++) fprintf(o, ", v%d", v->in[i]);
+      fprintf(o, ");\n");
+    }
+  }
+  for (int i = 0; i < g->nupdates; i++) {
+    Update u = g->updates[i];
+    ParamInfo *p = u.state ? g->states[u.index] : g->params[u.index];
+    fprintf(o, "  memcpy(m->%s[%d], v%d, sizeof(%s) * (size_t)(%s));  /* %s */\n",
+            u.state ? "states" : "params", u.index, u.value, cty(p->dtype), numel_x(p->shape), p->name);
+  }
+  if (g->loss >= 0) fprintf(o, "  m->loss = (double)v%d[0];\n", g->loss);
+  for (int i = 0; i < g->noutputs; i++)
+    fprintf(o, "  m->out[%d] = v%d;\n", i, g->outputs[i]);
+  fprintf(o, "}\n");
+}
+
+void emit_c_graph(FILE *out, Graph *g, const char *model, const char *suffix) {
+  Em e = {.o = out, .g = g, .name = arena_printf("%s_%s", model, suffix)};
+  for (int id = 0; id < g->n; id++) kernel(&e, id);
+  run_function(&e, model);
+}
+
+/* --------------------------------------------------------- the program */
+
+extern const char nnrt_h_source[], nnrt_c_source[];
+
+/* The runtime, copied in so the file needs nothing but libm. */
+static void inline_runtime(FILE *o) {
+  fprintf(o, "/* ---- the nnrt runtime (runtime/nnrt.h, runtime/nnrt.c) ---- */\n%s\n",
+          nnrt_h_source);
+  const char *c = nnrt_c_source, *line;
+  while (*c) { /* everything but its #include "nnrt.h" */
+    line = c;
+    const char *nl = strchr(c, '\n');
+    size_t len = nl ? (size_t)(nl - c) + 1 : strlen(c);
+    if (strncmp(line, "#include \"nnrt.h\"", 17) != 0) fwrite(line, 1, len, o);
+    c += len;
+  }
+}
+
+static void param_table(FILE *o, const char *model, const char *what, ParamInfo **ps, int n) {
+  fprintf(o, "static const NnrtTensorInfo %s_%s[%d] = {\n", model, what, n ? n : 1);
+  for (int i = 0; i < n; i++) {
+    ParamInfo *p = ps[i];
+    fprintf(o, "  {\"%s\", %d, %d, {", p->name, p->dtype == DT_F64 ? 8 : 4, p->shape.rank);
+    for (int d = 0; d < p->shape.rank; d++) fprintf(o, "%s%lld", d ? ", " : "", (long long)p->shape.dim[d]);
+    fprintf(o, "}, %d, {%.17g, %.17g}},\n", nnrt_init_index(p->init_name), p->init_args[0],
+            p->init_args[1]);
+  }
+  if (!n) fprintf(o, "  {0}\n");
+  fprintf(o, "};\n");
+}
+
+void emit_c_program(FILE *o, const char *model, Graph *train, Graph *infer, const char *source) {
+  Graph *g = train ? train : infer;
+  fprintf(o, "/* %s: model %s compiled by nnc %s from %s.\n"
+             " * Build: cc -O2 FILE.c -lm (the runtime is included below). */\n"
+             "#include <math.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <stdlib.h>\n"
+             "#include <string.h>\n\n",
+          model, model, NNC_VERSION, source);
+  inline_runtime(o);
+  fprintf(o, "\n/* ---- model %s ---- */\n\n"
+             "typedef struct NnrtTensorInfo {\n  const char *name;\n  int elem_size, rank;\n"
+             "  int64_t dims[8];\n  int init;\n  double init_args[2];\n} NnrtTensorInfo;\n\n",
+          model);
+  fprintf(o, "enum { %s_NPARAMS = %d, %s_NSTATES = %d };\n", model, g->nparams, model, g->nstates);
+  param_table(o, model, "params", g->params, g->nparams);
+  param_table(o, model, "states", g->states, g->nstates);
+  fprintf(o, "\ntypedef struct %s_Model {\n"
+             "  void *params[%d], *states[%d];\n"
+             "  int64_t step, epoch;\n  uint64_t seed;\n  double loss;\n  const void *out[16];\n"
+             "  char *ws;\n  size_t ws_size;\n} %s_Model;\n",
+          model, g->nparams ? g->nparams : 1, g->nstates ? g->nstates : 1, model);
+  if (train) emit_c_graph(o, train, model, "train");
+  if (infer) emit_c_graph(o, infer, model, "infer");
+  fprintf(o,
+          "\nstatic int64_t %s_numel(const NnrtTensorInfo *t) {\n"
+          "  int64_t n = 1;\n  for (int d = 0; d < t->rank; d++) n *= t->dims[d];\n  return n;\n}\n"
+          "\n/* A new instance; parameters from their initializers and `seed`. */\n"
+          "%s_Model *%s_create(uint64_t seed) {\n"
+          "  %s_Model *m = calloc(1, sizeof *m);\n  if (!m) nnrt_out_of_memory();\n  m->seed = seed;\n"
+          "  for (int k = 0; k < 2; k++)\n"
+          "    for (int i = 0; i < (k ? %s_NSTATES : %s_NPARAMS); i++) {\n"
+          "      const NnrtTensorInfo *t = k ? &%s_states[i] : &%s_params[i];\n"
+          "      int64_t n = %s_numel(t);\n"
+          "      void *p = nnrt_alloc((size_t)n * (size_t)t->elem_size);\n"
+          "      uint64_t stream = k ? (uint64_t)(1 << 20) + (uint64_t)i : (uint64_t)i;\n"
+          "      for (int64_t j = 0; j < n; j++) {\n"
+          "        double v = nnrt_init_value((NnrtInit)t->init, t->init_args, t->dims, t->rank, seed, stream, (uint64_t)j);\n"
+          "        if (t->elem_size == 8) ((double *)p)[j] = v;\n        else ((float *)p)[j] = (float)v;\n"
+          "      }\n"
+          "      if (k) m->states[i] = p;\n      else m->params[i] = p;\n"
+          "    }\n  return m;\n}\n"
+          "\nvoid %s_free(%s_Model *m) {\n  if (!m) return;\n"
+          "  for (int i = 0; i < %s_NPARAMS; i++) free(m->params[i]);\n"
+          "  for (int i = 0; i < %s_NSTATES; i++) free(m->states[i]);\n"
+          "  free(m->ws);\n  free(m);\n}\n",
+          model, model, model, model, model, model, model, model, model, model, model, model, model);
+  if (train)
+    fprintf(o, "\n/* One training step on a batch of n samples; returns the batch's loss. */\n"
+               "double %s_train_step(%s_Model *m, const void *const *inputs, const void *label, int64_t n) {\n"
+               "  m->step++;\n  %s_train_run(m, n, inputs, label);\n  return m->loss;\n}\n",
+            model, model, model);
+  if (infer)
+    fprintf(o, "\n/* The model's first output for n samples (valid until the next call). */\n"
+               "const void *%s_predict(%s_Model *m, const void *const *inputs, int64_t n) {\n"
+               "  %s_infer_run(m, n, inputs, NULL);\n  return m->out[0];\n}\n",
+            model, model, model);
+}
