@@ -823,8 +823,9 @@ static Builtin table[] = {
   /* data sources */
   B("csv", BK_DATA,
    "path:string label:any=last header:bool=false delimiter:string=, scale:float(0,)=1 "
-   "one_hot:bool=false",
-   NULL, "a table; label is last, first, a column number or a header name"),
+   "one_hot:bool=false normalize:bool=false",
+   NULL, "a table; label is last, first or a column number; normalize standardizes each "
+   "feature with the training rows' mean and deviation"),
   B("idx", BK_DATA, "images:string labels:string scale:float(0,)=1 one_hot:bool=false", NULL,
    "IDX files (the MNIST format)"),
   B("npy", BK_DATA, "x:string y:string scale:float(0,)=1 one_hot:bool=false", NULL,

@@ -123,7 +123,8 @@ static bool check_graph(Graph *g, const char *model, const char *loss, FILE *out
     error_plain("cannot write '%s': %s", csrc, strerror(errno));
     return false;
   }
-  emit_c_program(f, model, g->training ? g : NULL, g->training ? NULL : g, "check");
+  emit_c_prelude(f, "check");
+  emit_c_model(f, model, g->training ? g : NULL, NULL, g->training ? NULL : g);
   harness(f, g, model, suffix);
   fclose(f);
 

@@ -548,18 +548,34 @@ static void param_table(FILE *o, const char *model, const char *what, ParamInfo 
   fprintf(o, "};\n");
 }
 
-void emit_c_program(FILE *o, const char *model, Graph *train, Graph *infer, const char *source) {
-  Graph *g = train ? train : infer;
-  fprintf(o, "/* %s: model %s compiled by nnc %s from %s.\n"
+void emit_c_prelude(FILE *o, const char *source) {
+  fprintf(o, "/* Compiled by nnc %s from %s.\n"
              " * Build: cc -O2 FILE.c -lm (the runtime is included below). */\n"
+             "#define _POSIX_C_SOURCE 200809L\n"
              "#include <math.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <stdlib.h>\n"
              "#include <string.h>\n\n",
-          model, model, NNC_VERSION, source);
+          NNC_VERSION, source);
   inline_runtime(o);
-  fprintf(o, "\n/* ---- model %s ---- */\n\n"
+  fprintf(o, "\n/* A parameter or state tensor of a compiled model. */\n"
              "typedef struct NnrtTensorInfo {\n  const char *name;\n  int elem_size, rank;\n"
-             "  int64_t dims[8];\n  int init;\n  double init_args[2];\n} NnrtTensorInfo;\n\n",
-          model);
+             "  int64_t dims[8];\n  int init;\n  double init_args[2];\n} NnrtTensorInfo;\n");
+}
+
+/* A model's tensors, its graphs (training step, evaluation, inference; any
+ * may be NULL) and its API: create, free, train_step, predict. The graphs
+ * share the parameters; the training step's states come first in the same
+ * order as the evaluation's and inference's. */
+void emit_c_model(FILE *o, const char *model, Graph *train, Graph *eval, Graph *infer) {
+  Graph *g = train ? train : infer;
+  Graph *others[2] = {eval, infer};
+  for (int k = 0; k < 2; k++) {
+    Graph *h = others[k];
+    if (!h || h == g) continue;
+    if (h->nparams != g->nparams || h->nstates > g->nstates) bug("graphs of %s disagree", model);
+    for (int i = 0; i < h->nstates; i++)
+      if (strcmp(h->states[i]->name, g->states[i]->name) != 0) bug("state %d of %s", i, model);
+  }
+  fprintf(o, "\n/* ---- model %s ---- */\n\n", model);
   fprintf(o, "enum { %s_NPARAMS = %d, %s_NSTATES = %d };\n", model, g->nparams, model, g->nstates);
   param_table(o, model, "params", g->params, g->nparams);
   param_table(o, model, "states", g->states, g->nstates);
@@ -569,6 +585,7 @@ void emit_c_program(FILE *o, const char *model, Graph *train, Graph *infer, cons
              "  char *ws;\n  size_t ws_size;\n} %s_Model;\n",
           model, g->nparams ? g->nparams : 1, g->nstates ? g->nstates : 1, model);
   if (train) emit_c_graph(o, train, model, "train");
+  if (eval) emit_c_graph(o, eval, model, "eval");
   if (infer) emit_c_graph(o, infer, model, "infer");
   fprintf(o,
           "\nstatic int64_t %s_numel(const NnrtTensorInfo *t) {\n"

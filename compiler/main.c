@@ -11,7 +11,7 @@
 #include <string.h>
 #include "nnc.h"
 
-typedef enum { EMIT_NONE, EMIT_AST, EMIT_IR, EMIT_DOT } Emit;
+typedef enum { EMIT_NONE, EMIT_AST, EMIT_IR, EMIT_DOT, EMIT_C, EMIT_EXE } Emit;
 
 typedef struct Options {
   const char *input;
@@ -45,6 +45,9 @@ static void usage(FILE *out) {
           "                    layer's output shape and the parameter list), ir (the\n"
           "                    tensor IR of the training step, or of inference for a\n"
           "                    model without a train block), dot (that IR as Graphviz)\n"
+          "                    c (one C file: the runtime, the model, and a main that\n"
+          "                    trains it; builds with cc -O2 FILE.c -lm), exe (that\n"
+          "                    program, built with the system C compiler)\n"
           "  --check-grad      check every gradient autodiff builds against central\n"
           "                    differences on random data (in f64 unless --dtype=f32)\n"
           "  --check-c         compile every model to C with the system's C compiler and\n"
@@ -62,8 +65,8 @@ static void usage(FILE *out) {
           "  --help            show this help\n"
           "  --version         show the version\n"
           "\n"
-          "Code generation (shared libraries, C and LLVM output) is not part of this\n"
-          "version; see docs/ for the plan.\n");
+          "The artifact follows the output name: NAME.c is C, NAME without an\n"
+          "extension a program (built with $CC or cc), NAME.ast/.ir/.dot a dump.\n");
 }
 
 static bool usage_error(const char *fmt, const char *arg) {
@@ -99,7 +102,10 @@ static bool parse_options(int argc, char **argv, Options *o, int *exit_now) {
       if (!strcmp(a + 7, "ast")) o->emit = EMIT_AST;
       else if (!strcmp(a + 7, "ir")) o->emit = EMIT_IR;
       else if (!strcmp(a + 7, "dot")) o->emit = EMIT_DOT;
-      else return usage_error("unknown --emit kind '%s' (this version knows: ast, ir, dot)", a + 7);
+      else if (!strcmp(a + 7, "c")) o->emit = EMIT_C;
+      else if (!strcmp(a + 7, "exe")) o->emit = EMIT_EXE;
+      else return usage_error("unknown --emit kind '%s' (this version knows: ast, ir, dot, c, exe)",
+                              a + 7);
     } else if (!strcmp(a, "--check-c")) {
       o->check_c = true;
     } else if (!strcmp(a, "--check-grad")) {
@@ -154,8 +160,16 @@ static bool choose_emit(Options *o) {
     o->emit = EMIT_DOT;
     return true;
   }
-  return usage_error("cannot build '%s': this version of nnc has no code generator yet; use "
-                     "--emit=ast or -fsyntax-only", o->output);
+  if (dot && !strcmp(dot, ".c")) {
+    o->emit = EMIT_C;
+    return true;
+  }
+  if (!dot || strchr(dot, '/')) { /* no extension: a program, as cc -o makes */
+    o->emit = EMIT_EXE;
+    return true;
+  }
+  return usage_error("cannot build '%s': nnc writes .c files, programs (-o NAME) and .ast, .ir "
+                     "and .dot dumps; shared libraries are not supported yet", o->output);
 }
 
 static int write_output(const Options *o, Sema *sema, Graph **graphs, int ngraphs) {
@@ -178,6 +192,72 @@ static int write_output(const Options *o, Sema *sema, Graph **graphs, int ngraph
     return 1;
   }
   return 0;
+}
+
+static Graph *built(Graph *g) {
+  if (!g) return NULL;
+  g = simplify(g);
+  verify(g, "simplify");
+  return g;
+}
+
+/* The C file: every model, and the training program of the first model
+ * with a train block. */
+static bool write_c(const Options *o, Sema *s, FILE *out, bool need_main) {
+  TrainInfo *first = NULL;
+  for (TrainInfo *t = s->trains; t && !first; t = t->next) first = t;
+  if (need_main && !first) {
+    fprintf(stderr, "nnc: error: '%s' has no train block: there is no program to build\n", o->input);
+    return false;
+  }
+  Loc where;
+  const char *why;
+  if (first && !main_supported(first, &where, &why)) {
+    error_at(where, "%s", why);
+    return false;
+  }
+  emit_c_prelude(out, o->input);
+  Graph *main_train = NULL, *main_eval = NULL;
+  for (ModelInfo *m = s->models; m; m = m->next) {
+    TrainInfo *t = NULL;
+    for (TrainInfo *ti = s->trains; ti; ti = ti->next)
+      if (ti->model == m) t = ti;
+    Graph *train = t ? built(lower_training(s, t)) : NULL;
+    Graph *eval = t ? built(lower_evaluation(s, t)) : NULL;
+    Graph *infer = built(lower_inference(s, m));
+    if ((t && (!train || !eval)) || !infer) return false;
+    emit_c_model(out, m->decl->name, train, eval, infer);
+    if (t == first) main_train = train, main_eval = eval;
+  }
+  if (first) emit_c_main(out, first->model->decl->name, first, main_train, main_eval);
+  return true;
+}
+
+/* --emit=c writes the file; --emit=exe builds it with the system's C
+ * compiler ($CC, else cc). Either way a failed run leaves nothing behind. */
+static int write_program(const Options *o, Sema *s) {
+  const char *target = o->output ? o->output : (o->emit == EMIT_EXE ? "a.out" : "-");
+  bool to_stdout = !strcmp(target, "-");
+  char *csrc = o->emit == EMIT_C ? arena_printf("%s.tmp", target) : arena_printf("%s.nnc-tmp.c", target);
+  FILE *out = o->emit == EMIT_C && to_stdout ? stdout : fopen(csrc, "w");
+  if (!out) {
+    fprintf(stderr, "nnc: error: cannot write '%s': %s\n", csrc, strerror(errno));
+    return 1;
+  }
+  bool ok = write_c(o, s, out, o->emit == EMIT_EXE);
+  if (out == stdout) return ok ? (fflush(stdout) == 0 ? 0 : 1) : 1;
+  ok = fclose(out) == 0 && ok;
+  if (ok && o->emit == EMIT_C) ok = rename(csrc, target) == 0;
+  if (ok && o->emit == EMIT_EXE) {
+    const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
+    char *cmd = arena_printf("%s -std=c11 -O2 -o '%s' '%s' -lm", cc, target, csrc);
+    if (system(cmd) != 0) {
+      fprintf(stderr, "nnc: error: the C compiler failed: %s\n", cmd);
+      ok = false;
+    }
+  }
+  if (o->emit == EMIT_EXE || !ok) remove(csrc);
+  return ok ? 0 : 1;
 }
 
 /* A graph in the IR's text form: read, simplified, written. */
@@ -222,6 +302,7 @@ static int compile(Options *o) {
   if (o->emit == EMIT_AST) return write_output(o, &sema, NULL, 0);
   if (o->check_grad) return check_gradients(&sema, stdout) ? 0 : 1;
   if (o->check_c) return check_c_backend(&sema, stdout) ? 0 : 1;
+  if (o->emit == EMIT_C || o->emit == EMIT_EXE) return write_program(o, &sema);
 
   /* one graph per model: its training step when it has a train block */
   int ngraphs = 0;

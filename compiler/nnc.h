@@ -521,6 +521,7 @@ int *autodiff(Graph *g, int loss);
  * to the whole training step: forward, loss, backward, optimizer update. */
 Graph *lower_inference(Sema *s, ModelInfo *m);
 Graph *lower_training(Sema *s, TrainInfo *t);
+Graph *lower_evaluation(Sema *s, TrainInfo *t);   /* inference-mode loss, no update */
 
 /* ------------------------------------------------------------ simplify.c */
 
@@ -565,9 +566,19 @@ double nn_rng_uniform(uint64_t seed, uint64_t stream, uint64_t counter); /* [0, 
 
 /* The C of one graph: a kernel per value and NAME_SUFFIX_run(). */
 void emit_c_graph(FILE *out, Graph *g, const char *model, const char *suffix);
-/* A whole C file: the runtime, the model's tensors, its graphs (either may
- * be NULL) and its API: create, free, train_step, predict. */
-void emit_c_program(FILE *out, const char *model, Graph *train, Graph *infer, const char *source);
+/* A C file: the prelude (includes, the runtime inline), then each model's
+ * tensors, graphs (any may be NULL) and API: create, free, train_step,
+ * predict. */
+void emit_c_prelude(FILE *out, const char *source);
+void emit_c_model(FILE *out, const char *model, Graph *train, Graph *eval, Graph *infer);
+
+/* ------------------------------------------------------------ emit_main.c */
+
+/* Whether a standalone training program can be written for t (its data
+ * source has a reader); if not, where and why. */
+bool main_supported(TrainInfo *t, Loc *where, const char **why);
+/* The main() that trains model t: flags, data, epochs, progress, held-out. */
+void emit_c_main(FILE *out, const char *model, TrainInfo *t, Graph *train, Graph *eval);
 int nnrt_init_index(const char *name);   /* the runtime's NnrtInit number */
 
 /* --------------------------------------------------------------- checkc.c */

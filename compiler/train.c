@@ -266,6 +266,19 @@ static void clip(Graph *g, TrainInfo *t, int *grads, int n) {
   for (int i = 0; i < n; i++) grads[i] = mul(g, grads[i], ir_cast(g, factor, g->v[grads[i]].dtype));
 }
 
+/* The loss in inference mode (no dropout, running statistics), without
+ * backward pass or update: what a validation set is measured with. */
+Graph *lower_evaluation(Sema *s, TrainInfo *t) {
+  Graph *g = graph_new(t->model->decl->name);
+  lower_model(s, t->model, g);
+  g->part = PART_LOSS;
+  g->loc = t->loss.node->loc;
+  g->loss = make_loss(g, &t->loss, g->outputs[0]);
+  g->part = PART_FWD;
+  verify(g, "the loss");
+  return g;
+}
+
 Graph *lower_projection(Sema *s, ModelInfo *m) {
   Graph *g = graph_new(m->decl->name);
   g->training = true;

@@ -1,9 +1,11 @@
 /* nnrt.c — the runtime's implementation (see nnrt.h). Plain C11 and libm. */
 #include "nnrt.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ------------------------------------------------------------ random */
 
@@ -114,4 +116,171 @@ char *nnrt_workspace(char **ws, size_t *size, size_t need) {
   *ws = nnrt_alloc(need);
   *size = need;
   return *ws;
+}
+
+/* -------------------------------------------------------------- data */
+
+
+enum { NNRT_MAX_FIELD = 256 };
+
+static bool csv_error(char *err, size_t errlen, const char *path, int64_t line, int64_t col,
+                      const char *msg) {
+  snprintf(err, errlen, "%s:%lld:%lld: %s", path, (long long)line, (long long)col, msg);
+  return false;
+}
+
+/* The number of the column called `name` in the header line of f. */
+static int header_column(FILE *f, const char *name, char delimiter) {
+  char cell[NNRT_MAX_FIELD + 1];
+  int len = 0, column = 0, found = -1;
+  for (;;) {
+    int c = fgetc(f);
+    if (c == '\r') continue;
+    if (c == delimiter || c == '\n' || c == EOF) {
+      cell[len] = '\0';
+      if (found < 0 && !strcmp(cell, name)) found = column;
+      column++;
+      len = 0;
+      if (c != delimiter) break;
+      continue;
+    }
+    if (len < NNRT_MAX_FIELD) cell[len++] = (char)c;
+  }
+  return found;
+}
+
+bool nnrt_csv_load(const char *path, const char *label_name, int label_col, bool header,
+                   char delimiter, double scale, NnrtTable *t, char *err, size_t errlen) {
+  memset(t, 0, sizeof *t);
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    return false;
+  }
+  if (label_name) {
+    label_col = header ? header_column(f, label_name, delimiter) : -2;
+    if (label_col < 0) {
+      fclose(f);
+      return csv_error(err, errlen, path, 1, 1, "no column of the header row has the label's name");
+    }
+    header = false; /* consumed */
+  }
+  int64_t cap = 0, n = 0, cols = -1, line = label_name ? 2 : 1, col = 1, field_col = 1, ncols = 0;
+  double *vals = NULL;
+  char field[NNRT_MAX_FIELD + 1];
+  int flen = 0;
+  bool skipping = header, ok = true, line_has_data = false;
+  for (;;) {
+    int c = fgetc(f);
+    if (skipping) {
+      if (c == '\n') skipping = false, line++, col = 1;
+      if (c == EOF) break;
+      continue;
+    }
+    if (c == '\r') continue;
+    if (c == delimiter || c == '\n' || c == EOF) {
+      if (c == EOF && !line_has_data && flen == 0) break;
+      field[flen] = '\0';
+      char *end;
+      errno = 0;
+      double v = strtod(field, &end);
+      while (*end == ' ' || *end == '\t') end++;
+      if (flen == 0 || *end != '\0' || errno == ERANGE || !isfinite(v)) {
+        char msg[NNRT_MAX_FIELD + 64];
+        snprintf(msg, sizeof msg, "expected a number, got '%s'", field);
+        ok = csv_error(err, errlen, path, line, field_col, msg);
+        break;
+      }
+      if (n == cap) {
+        cap = cap ? 2 * cap : 4096;
+        if (cap > ((int64_t)1 << 34)) { ok = csv_error(err, errlen, path, line, field_col, "the table is too large"); break; }
+        double *nv = realloc(vals, sizeof *vals * (size_t)cap);
+        if (!nv) nnrt_out_of_memory();
+        vals = nv;
+      }
+      vals[n++] = v;
+      ncols++;
+      flen = 0;
+      line_has_data = true;
+      if (c == delimiter) {
+        col++;
+        field_col = col;
+        continue;
+      }
+      if (cols < 0) cols = ncols;
+      else if (ncols != cols) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "this row has %lld fields, the first one %lld", (long long)ncols, (long long)cols);
+        ok = csv_error(err, errlen, path, line, 1, msg);
+        break;
+      }
+      ncols = 0;
+      line_has_data = false;
+      line++;
+      col = field_col = 1;
+      if (c == EOF) break;
+      continue;
+    }
+    if (flen == NNRT_MAX_FIELD) { ok = csv_error(err, errlen, path, line, field_col, "field too long"); break; }
+    field[flen++] = (char)c;
+    col++;
+  }
+  fclose(f);
+  if (ok && (cols < 2 || n == 0)) ok = csv_error(err, errlen, path, line, 1, "expected rows of at least two numbers");
+  if (ok && (label_col >= cols || label_col < -1)) ok = csv_error(err, errlen, path, 1, 1, "the label column is not in the table");
+  if (!ok) {
+    free(vals);
+    return false;
+  }
+  int lc = label_col < 0 ? (int)cols - 1 : label_col;
+  t->rows = n / cols;
+  t->features = cols - 1;
+  t->x = nnrt_alloc(sizeof(float) * (size_t)(t->rows * t->features));
+  t->y = nnrt_alloc(sizeof(float) * (size_t)t->rows);
+  for (int64_t r = 0; r < t->rows; r++)
+    for (int64_t c = 0, k = 0; c < cols; c++) {
+      double v = vals[r * cols + c];
+      if (c == lc) t->y[r] = (float)v;
+      else t->x[r * t->features + k++] = (float)(v * scale);
+    }
+  free(vals);
+  return true;
+}
+
+void nnrt_table_free(NnrtTable *t) {
+  free(t->x);
+  free(t->y);
+  memset(t, 0, sizeof *t);
+}
+
+void nnrt_standardize(NnrtTable *t, int64_t fit_rows) {
+  for (int64_t j = 0; j < t->features; j++) {
+    double mean = 0, var = 0;
+    for (int64_t r = 0; r < fit_rows; r++) mean += t->x[r * t->features + j];
+    mean /= (double)(fit_rows ? fit_rows : 1);
+    for (int64_t r = 0; r < fit_rows; r++) {
+      double d = t->x[r * t->features + j] - mean;
+      var += d * d;
+    }
+    double sd = sqrt(var / (double)(fit_rows ? fit_rows : 1));
+    if (sd == 0) sd = 1;
+    for (int64_t r = 0; r < t->rows; r++)
+      t->x[r * t->features + j] = (float)((t->x[r * t->features + j] - mean) / sd);
+  }
+}
+
+void nnrt_shuffle(int64_t *perm, int64_t n, uint64_t seed, int64_t epoch) {
+  for (int64_t i = 0; i < n; i++) perm[i] = i;
+  for (int64_t i = n - 1; i > 0; i--) { /* Fisher-Yates */
+    int64_t j = (int64_t)(nnrt_rng_u64(seed, ((uint64_t)1 << 62) + (uint64_t)epoch, (uint64_t)i) % (uint64_t)(i + 1));
+    int64_t tmp = perm[i];
+    perm[i] = perm[j];
+    perm[j] = tmp;
+  }
+}
+
+double nnrt_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }

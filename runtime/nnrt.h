@@ -46,4 +46,29 @@ char *nnrt_workspace(char **ws, size_t *size, size_t need);
 void *nnrt_alloc(size_t bytes);   /* zeroed, 64-byte aligned; free with free() */
 void nnrt_out_of_memory(void);
 
+
+/* ------------------------------------------------- data and training */
+
+/* A table of numbers from a CSV file: `features` columns of inputs and one
+ * label column, row by row. */
+typedef struct NnrtTable {
+  int64_t rows, features;
+  float *x;        /* rows * features */
+  float *y;        /* rows */
+} NnrtTable;
+
+/* Reads `path`. The label is the column named label_name in the header
+ * row when label_name is set, else column label_col from 0 (-1: the last).
+ * On error returns false with "path:line:column: message" in err; every
+ * field must be a finite number. */
+bool nnrt_csv_load(const char *path, const char *label_name, int label_col, bool header,
+                   char delimiter, double scale, NnrtTable *t, char *err, size_t errlen);
+void nnrt_table_free(NnrtTable *t);
+/* Standardizes each feature of rows [0, fit_rows) to mean 0 and standard
+ * deviation 1, and applies the same transform to every row. */
+void nnrt_standardize(NnrtTable *t, int64_t fit_rows);
+/* perm[0..n) in a seeded random order that depends on `epoch`. */
+void nnrt_shuffle(int64_t *perm, int64_t n, uint64_t seed, int64_t epoch);
+double nnrt_seconds(void);   /* a monotonic clock */
+
 #endif

@@ -1,7 +1,8 @@
 #!/bin/sh
 # tools/setup.sh demo|test — set up a fresh Debian 12 machine, build nnc, and
-# run the demo (check the bundled seed models and print their layer shapes)
-# or the whole test suite.
+# run the demo (print the seed CNN's layer shapes, then compile the seed MLP
+# for the breast-cancer table, train it and print its held-out accuracy) or
+# the whole test suite.
 #
 # Installs missing packages with apt-get when run as root; otherwise it names
 # what is missing and stops. The test suite is built twice: with the system
@@ -33,10 +34,11 @@ cmake --build build -j "$jobs"
 
 case $what in
   demo)
-    for f in examples/seed_mlp.nn examples/seed_cnn.nn; do
-      echo "== nnc --emit=ast $f"
-      build/nnc --emit=ast "$f"
-    done
+    echo "== nnc --emit=ast examples/seed_cnn.nn   (every layer's output shape)"
+    build/nnc --emit=ast examples/seed_cnn.nn
+    echo "== nnc examples/breast_cancer.nn -o build/train_cancer && build/train_cancer"
+    build/nnc examples/breast_cancer.nn -o build/train_cancer
+    (cd examples && ../build/train_cancer)
     ;;
   test)
     CC=clang cmake -S . -B build-asan -DNNC_WERROR=ON -DNNC_SANITIZE=ON >/dev/null

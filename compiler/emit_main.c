@@ -1,0 +1,214 @@
+/* emit_main.c — the `main` of the standalone training program.
+ *
+ * `nnc model.nn --emit=c -o train.c` writes one C file: the runtime, the
+ * model (emit_c.c) and this main, which trains with the train block's
+ * settings. Flags override them. The data is a CSV table (other sources
+ * come with their readers); the last `validation` fraction of the rows is
+ * held out, as Keras's validation_split does.
+ *
+ *   Epoch 3/150 - loss: 0.4521 - accuracy: 0.8123 - val_loss: 0.40 - val_accuracy: 0.85 - 0.01s
+ */
+#include <string.h>
+#include "nnc.h"
+
+static Val *arg(const Setting *st, const char *name) {
+  for (int i = 0; i < st->b->nparams; i++)
+    if (!strcmp(st->b->params[i].name, name)) return &st->args[i];
+  bug("%s has no argument %s", st->b->name, name);
+}
+
+/* Whether the program can be written: a CSV source (or none: --data). */
+bool main_supported(TrainInfo *t, Loc *where, const char **why) {
+  *where = t->decl->name_loc;
+  if (t->data.b && strcmp(t->data.b->name, "csv") != 0) {
+    *where = t->data.node->loc;
+    *why = arena_printf("the training program reads csv data so far; '%s' comes with its reader",
+                        t->data.b->name);
+    return false;
+  }
+  if (t->validation_data.b) {
+    *where = t->validation_data.node->loc;
+    *why = "the training program holds out a fraction of the data so far; write validation 0.2";
+    return false;
+  }
+  return true;
+}
+
+void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *eval) {
+  const Value *in = &train->v[train->inputs[0]];
+  const Value *lab = &train->v[train->label];
+  const Value *out = &train->v[train->outputs[0]];
+  int64_t features = 1, width = 1, classes = out->shape.dim[out->shape.rank - 1];
+  for (int d = 1; d < in->shape.rank; d++) features *= in->shape.dim[d];
+  for (int d = 1; d < lab->shape.rank; d++) width *= lab->shape.dim[d];
+  const char *loss = t->loss.b->name;
+  bool sparse = !strcmp(loss, "sparse_categorical_crossentropy");
+  bool onehot = !strcmp(loss, "categorical_crossentropy");
+  bool binary = !sparse && !onehot && width == 1;
+
+  const char *path = "", *label_name = NULL, *delim = ",";
+  int label_col = -1;
+  bool header = false, normalize = false;
+  double scale = 1;
+  if (t->data.b) {
+    Val *l = arg(&t->data, "label");
+    path = arg(&t->data, "path")->s;
+    if (l->kind == VK_STRING) label_name = l->s;
+    else if (l->kind == VK_INT) label_col = (int)l->i;
+    else if (l->kind == VK_NAME && !strcmp(l->s, "first")) label_col = 0;
+    header = arg(&t->data, "header")->i;
+    delim = arg(&t->data, "delimiter")->s;
+    scale = arg(&t->data, "scale")->f;
+    normalize = arg(&t->data, "normalize")->i;
+  }
+  bool accuracy = false;
+  for (int i = 0; i < t->nmetrics; i++) accuracy |= strstr(t->metrics[i]->name, "accuracy") != NULL;
+
+  fprintf(o, "\n/* ---- the training program ---- */\n\n"
+             "static void usage(FILE *f) {\n"
+             "  fprintf(f, \"usage: %%s [options]\\n"
+             "Trains model %s as its train block says; the options override it.\\n"
+             "  --data FILE        CSV table, one sample a row, the label in column %s%s\\n"
+             "  --epochs N         passes over the training rows (%lld)\\n"
+             "  --batch N          samples a step (%lld)\\n"
+             "  --seed N           seed of initialization, shuffling and dropout (%lld)\\n"
+             "  --validation F     fraction of the rows, from the end, held out (%g)\\n"
+             "  --quiet            no line per epoch\\n"
+             "  --help             this text\\n\", \"train\");\n}\n",
+          model, label_name ? label_name : label_col < 0 ? "last" : arena_printf("%d", label_col),
+          header ? " (after a header row)" : "", (long long)t->epochs, (long long)t->batch,
+          (long long)t->seed, t->validation);
+  fprintf(o,
+          "\nstatic int64_t flag_int(const char *flag, const char *v, int64_t lo) {\n"
+          "  char *end;\n  long long x = strtoll(v ? v : \"\", &end, 10);\n"
+          "  if (!v || *end || x < lo) { fprintf(stderr, \"error: %%s needs an integer of at least %%lld\\n\", flag, (long long)lo); exit(1); }\n"
+          "  return x;\n}\n"
+          "\n/* Correct predictions in a batch: threshold 0.5, or argmax against the class. */\n"
+          "static int64_t correct(const float *pred, const float *y, int64_t n) {\n"
+          "  int64_t ok = 0;\n"
+          "  for (int64_t i = 0; i < n; i++) {\n");
+  if (binary)
+    fprintf(o, "    ok += (pred[i] > 0.5f) == (y[i] > 0.5f);\n");
+  else
+    fprintf(o, "    int64_t best = 0, want = 0;\n"
+               "    for (int64_t c = 1; c < %lld; c++) if (pred[i * %lld + c] > pred[i * %lld + best]) best = c;\n"
+               "    %s\n    ok += best == want;\n",
+            (long long)classes, (long long)classes, (long long)classes,
+            onehot ? arena_printf("for (int64_t c = 1; c < %lld; c++) if (y[i * %lld + c] > y[i * %lld + want]) want = c;",
+                                  (long long)classes, (long long)classes, (long long)classes)
+                   : "want = (int64_t)((const int32_t *)(const void *)y)[i];");
+  fprintf(o, "  }\n  return ok;\n}\n");
+
+  /* the batch's label tensor from the table's label column */
+  fprintf(o,
+          "\n/* Rows perm[start..start+n) of t into x and y. */\n"
+          "static void gather(const NnrtTable *t, const int64_t *perm, int64_t start, int64_t n, float *x, void *y) {\n"
+          "  for (int64_t i = 0; i < n; i++) {\n"
+          "    int64_t r = perm[start + i];\n"
+          "    memcpy(x + i * %lld, t->x + r * %lld, sizeof(float) * %lld);\n",
+          (long long)features, (long long)features, (long long)features);
+  if (sparse) fprintf(o, "    ((int32_t *)y)[i] = (int32_t)t->y[r];\n");
+  else if (onehot)
+    fprintf(o, "    for (int64_t c = 0; c < %lld; c++) ((float *)y)[i * %lld + c] = (float)(c == (int64_t)t->y[r]);\n",
+            (long long)width, (long long)width);
+  else fprintf(o, "    ((float *)y)[i] = t->y[r];\n");
+  fprintf(o, "  }\n}\n");
+
+  fprintf(o, "\nint main(int argc, char **argv) {\n"
+             "  const char *data = %s;\n"
+             "  int64_t epochs = %lld, batch = %lld;\n  uint64_t seed = %lld;\n"
+             "  double validation = %.17g;\n  int quiet = 0;\n",
+          quote_str(path), (long long)t->epochs, (long long)t->batch, (long long)t->seed, t->validation);
+  fprintf(o,
+          "  for (int i = 1; i < argc; i++) {\n"
+          "    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;\n"
+          "    if (!strcmp(a, \"--help\")) { usage(stdout); return 0; }\n"
+          "    else if (!strcmp(a, \"--quiet\")) quiet = 1;\n"
+          "    else if (!strcmp(a, \"--data\") && v) data = argv[++i];\n"
+          "    else if (!strcmp(a, \"--epochs\")) epochs = flag_int(a, v, 0), i++;\n"
+          "    else if (!strcmp(a, \"--batch\")) batch = flag_int(a, v, 1), i++;\n"
+          "    else if (!strcmp(a, \"--seed\")) seed = (uint64_t)flag_int(a, v, 0), i++;\n"
+          "    else if (!strcmp(a, \"--validation\") && v) {\n"
+          "      char *end;\n      validation = strtod(argv[++i], &end);\n"
+          "      if (*end || !(validation >= 0 && validation < 1)) { fprintf(stderr, \"error: --validation needs a number in [0, 1)\\n\"); return 1; }\n"
+          "    } else { fprintf(stderr, \"error: unknown option '%%s'\\n\", a); usage(stderr); return 1; }\n"
+          "  }\n"
+          "  if (!*data) { fprintf(stderr, \"error: no data: give --data FILE\\n\"); return 1; }\n"
+          "  NnrtTable t;\n  char err[1024];\n"
+          "  if (!nnrt_csv_load(data, %s, %d, %d, (char)%d, %.17g, &t, err, sizeof err)) {\n"
+          "    fprintf(stderr, \"error: %%s\\n\", err);\n    return 1;\n  }\n"
+          "  if (t.features != %lld) {\n"
+          "    fprintf(stderr, \"error: %%s: rows have %%lld features; model %s takes %lld\\n\", data, (long long)t.features);\n"
+          "    return 1;\n  }\n",
+          label_name ? quote_str(label_name) : "NULL", label_col, header, (int)delim[0],
+          scale, (long long)features, model, (long long)features);
+  if (onehot || sparse)
+    fprintf(o, "  for (int64_t r = 0; r < t.rows; r++)\n"
+               "    if (t.y[r] != (float)(int64_t)t.y[r] || t.y[r] < 0 || t.y[r] >= %lld) {\n"
+               "      fprintf(stderr, \"error: %%s: row %%lld: the label %%g is not a class from 0 to %lld\\n\", data, (long long)r + 1, (double)t.y[r]);\n"
+               "      return 1;\n    }\n",
+            (long long)classes, (long long)classes - 1);
+  fprintf(o,
+          "  int64_t nval = (int64_t)((double)t.rows * validation), ntrain = t.rows - nval;\n"
+          "  if (ntrain < 1) { fprintf(stderr, \"error: %%s: no rows left to train on\\n\", data); return 1; }\n");
+  if (normalize) fprintf(o, "  nnrt_standardize(&t, ntrain);\n");
+  fprintf(o,
+          "  %s_Model *m = %s_create(seed);\n"
+          "  float *x = nnrt_alloc(sizeof(float) * (size_t)(batch * %lld));\n"
+          "  void *y = nnrt_alloc(sizeof(float) * (size_t)(batch * %lld));\n"
+          "  int64_t *perm = nnrt_alloc(sizeof(int64_t) * (size_t)t.rows), *order = nnrt_alloc(sizeof(int64_t) * (size_t)t.rows);\n"
+          "  for (int64_t i = 0; i < t.rows; i++) order[i] = i;\n"
+          "  double start = nnrt_seconds(), val_loss = 0, val_acc = 0;\n"
+          "  int64_t epoch = 0;\n"
+          "  for (; epoch < epochs; epoch++) {\n"
+          "    m->epoch = epoch;\n"
+          "    %s\n"
+          "    double sum = 0;\n    int64_t ok = 0;\n"
+          "    for (int64_t s = 0; s < ntrain; s += batch) {\n"
+          "      int64_t n = ntrain - s < batch ? ntrain - s : batch;\n"
+          "      gather(&t, perm, s, n, x, y);\n"
+          "      const void *inputs[1] = {x};\n"
+          "      sum += %s_train_step(m, inputs, y, n) * (double)n;\n"
+          "      ok += correct(m->out[0], y, n);\n"
+          "    }\n"
+          "    double loss = sum / (double)ntrain, acc = (double)ok / (double)ntrain;\n"
+          "    (void)acc;\n"
+          "    if (nval) {\n"
+          "      double vs = 0;\n      int64_t vok = 0;\n"
+          "      for (int64_t s = ntrain; s < t.rows; s += batch) {\n"
+          "        int64_t n = t.rows - s < batch ? t.rows - s : batch;\n"
+          "        gather(&t, order, s, n, x, y);\n"
+          "        const void *inputs[1] = {x};\n"
+          "        %s_eval_run(m, n, inputs, y);\n"
+          "        vs += m->loss * (double)n;\n        vok += correct(m->out[0], y, n);\n"
+          "      }\n"
+          "      val_loss = vs / (double)nval;\n      val_acc = (double)vok / (double)nval;\n"
+          "    }\n"
+          "    if (!quiet) {\n"
+          "      printf(\"Epoch %%lld/%%lld - loss: %%.4f\", (long long)epoch + 1, (long long)epochs, loss);\n",
+          model, model, (long long)features, (long long)(width > 1 ? width : 1),
+          t->shuffle ? "nnrt_shuffle(perm, ntrain, seed, epoch);"
+                     : "for (int64_t i = 0; i < ntrain; i++) perm[i] = i;",
+          model, model);
+  if (accuracy) fprintf(o, "      printf(\" - accuracy: %%.4f\", acc);\n");
+  fprintf(o, "      if (nval) printf(\" - val_loss: %%.4f\", val_loss);\n");
+  if (accuracy) fprintf(o, "      if (nval) printf(\" - val_accuracy: %%.4f\", val_acc);\n");
+  fprintf(o, "      printf(\" - %%.2fs\\n\", nnrt_seconds() - start);\n      fflush(stdout);\n    }\n");
+  if (t->has_stop) {
+    const char *mname = t->stop_metric, *var = "loss";
+    if (!strcmp(mname, "val_loss")) var = "val_loss";
+    else if (!strncmp(mname, "val_", 4)) var = "val_acc";
+    else if (strcmp(mname, "loss") != 0) var = "acc";
+    const char *op = t->stop_op == 'l' ? "<=" : t->stop_op == 'g' ? ">=" : t->stop_op == '<' ? "<" : ">";
+    fprintf(o, "    if (%s %s %.17g) {\n"
+               "      if (!quiet) printf(\"stopping: %s %s %g\\n\");\n"
+               "      epoch++;\n      break;\n    }\n",
+            var, op, t->stop_value, mname, op, t->stop_value);
+  }
+  fprintf(o, "  }\n"
+             "  if (nval) printf(\"held-out: %%lld samples, loss %%.4f%s\\n\", (long long)nval, val_loss%s);\n"
+             "  free(x);\n  free(y);\n  free(perm);\n  free(order);\n  nnrt_table_free(&t);\n"
+             "  %s_free(m);\n  return 0;\n}\n",
+          accuracy ? ", accuracy %.4f" : "", accuracy ? ", val_acc" : "", model);
+  (void)eval;
+}
