@@ -556,9 +556,6 @@ void emit_c_prelude(FILE *o, const char *source) {
              "#include <string.h>\n\n",
           NNC_VERSION, source);
   inline_runtime(o);
-  fprintf(o, "\n/* A parameter or state tensor of a compiled model. */\n"
-             "typedef struct NnrtTensorInfo {\n  const char *name;\n  int elem_size, rank;\n"
-             "  int64_t dims[8];\n  int init;\n  double init_args[2];\n} NnrtTensorInfo;\n");
 }
 
 /* A model's tensors, its graphs (training step, evaluation, inference; any
@@ -610,6 +607,32 @@ void emit_c_model(FILE *o, const char *model, Graph *train, Graph *eval, Graph *
           "  for (int i = 0; i < %s_NSTATES; i++) free(m->states[i]);\n"
           "  free(m->ws);\n  free(m);\n}\n",
           model, model, model, model, model, model, model, model, model, model, model, model, model);
+  /* checkpoints: every parameter, then every state, by name */
+  fprintf(o, "\nstatic const NnrtTensorInfo *%s_tensor(int i) {\n"
+             "  return i < %s_NPARAMS ? &%s_params[i] : &%s_states[i - %s_NPARAMS];\n}\n",
+          model, model, model, model, model);
+  fprintf(o, "\n/* Weights, optimizer state, step and epoch, as a safetensors file\n"
+             " * (written to PATH.tmp, then renamed). */\n"
+             "int %s_save(%s_Model *m, const char *path, char *err, size_t errlen) {\n"
+             "  NnrtTensorInfo t[%s_NPARAMS + %s_NSTATES + 1];\n  void *d[%s_NPARAMS + %s_NSTATES + 1];\n"
+             "  for (int i = 0; i < %s_NPARAMS + %s_NSTATES; i++) {\n"
+             "    t[i] = *%s_tensor(i);\n    d[i] = i < %s_NPARAMS ? m->params[i] : m->states[i - %s_NPARAMS];\n  }\n"
+             "  return nnrt_save(path, t, d, %s_NPARAMS + %s_NSTATES, m->step, m->epoch, err, errlen) ? 0 : -1;\n}\n",
+          model, model, model, model, model, model, model, model, model, model, model, model, model);
+  fprintf(o, "\n/* Everything %s_save wrote; nothing changes unless all of it fits. */\n"
+             "int %s_load(%s_Model *m, const char *path, char *err, size_t errlen) {\n"
+             "  NnrtTensorInfo t[%s_NPARAMS + %s_NSTATES + 1];\n  void *d[%s_NPARAMS + %s_NSTATES + 1];\n"
+             "  int n = %s_NPARAMS + %s_NSTATES;\n  int64_t step, epoch;\n"
+             "  for (int i = 0; i < n; i++) {\n"
+             "    t[i] = *%s_tensor(i);\n"
+             "    int64_t bytes = t[i].elem_size;\n    for (int k = 0; k < t[i].rank; k++) bytes *= t[i].dims[k];\n"
+             "    d[i] = nnrt_alloc((size_t)bytes);\n  }\n"
+             "  int ok = nnrt_load(path, t, d, n, &step, &epoch, err, errlen);\n"
+             "  for (int i = 0; i < n; i++) {\n"
+             "    void **slot = i < %s_NPARAMS ? &m->params[i] : &m->states[i - %s_NPARAMS];\n"
+             "    if (ok) { free(*slot); *slot = d[i]; } else free(d[i]);\n  }\n"
+             "  if (ok) { m->step = step; m->epoch = epoch; }\n  return ok ? 0 : -1;\n}\n",
+          model, model, model, model, model, model, model, model, model, model, model, model);
   if (train)
     fprintf(o, "\n/* One training step on a batch of n samples; returns the batch's loss. */\n"
                "double %s_train_step(%s_Model *m, const void *const *inputs, const void *label, int64_t n) {\n"

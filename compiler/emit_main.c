@@ -73,6 +73,8 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
              "  --batch N          samples a step (%lld)\\n"
              "  --seed N           seed of initialization, shuffling and dropout (%lld)\\n"
              "  --validation F     fraction of the rows, from the end, held out (%g)\\n"
+             "  --save FILE        write weights, optimizer state and counters at the end\\n"
+             "  --load FILE        start from such a checkpoint: training continues\\n"
              "  --quiet            no line per epoch\\n"
              "  --help             this text\\n\", \"train\");\n}\n",
           model, label_name ? label_name : label_col < 0 ? "last" : arena_printf("%d", label_col),
@@ -114,10 +116,25 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
   else fprintf(o, "    ((float *)y)[i] = t->y[r];\n");
   fprintf(o, "  }\n}\n");
 
+  fprintf(o,
+          "\n/* Loss and accuracy over rows [from, rows) in inference mode. */\n"
+          "static void held_out(%s_Model *m, const NnrtTable *t, const int64_t *order, int64_t from,\n"
+          "                     int64_t batch, float *x, void *y, double *loss, double *acc) {\n"
+          "  double vs = 0;\n  int64_t vok = 0;\n"
+          "  for (int64_t s = from; s < t->rows; s += batch) {\n"
+          "    int64_t n = t->rows - s < batch ? t->rows - s : batch;\n"
+          "    gather(t, order, s, n, x, y);\n"
+          "    const void *inputs[1] = {x};\n"
+          "    %s_eval_run(m, n, inputs, y);\n"
+          "    vs += m->loss * (double)n;\n    vok += correct(m->out[0], y, n);\n"
+          "  }\n"
+          "  *loss = vs / (double)(t->rows - from);\n  *acc = (double)vok / (double)(t->rows - from);\n}\n",
+          model, model);
   fprintf(o, "\nint main(int argc, char **argv) {\n"
              "  const char *data = %s;\n"
              "  int64_t epochs = %lld, batch = %lld;\n  uint64_t seed = %lld;\n"
-             "  double validation = %.17g;\n  int quiet = 0;\n",
+             "  double validation = %.17g;\n  int quiet = 0;\n"
+             "  const char *save = NULL, *load = NULL;\n",
           quote_str(path), (long long)t->epochs, (long long)t->batch, (long long)t->seed, t->validation);
   fprintf(o,
           "  for (int i = 1; i < argc; i++) {\n"
@@ -125,6 +142,8 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
           "    if (!strcmp(a, \"--help\")) { usage(stdout); return 0; }\n"
           "    else if (!strcmp(a, \"--quiet\")) quiet = 1;\n"
           "    else if (!strcmp(a, \"--data\") && v) data = argv[++i];\n"
+          "    else if (!strcmp(a, \"--save\") && v) save = argv[++i];\n"
+          "    else if (!strcmp(a, \"--load\") && v) load = argv[++i];\n"
           "    else if (!strcmp(a, \"--epochs\")) epochs = flag_int(a, v, 0), i++;\n"
           "    else if (!strcmp(a, \"--batch\")) batch = flag_int(a, v, 1), i++;\n"
           "    else if (!strcmp(a, \"--seed\")) seed = (uint64_t)flag_int(a, v, 0), i++;\n"
@@ -159,7 +178,9 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
           "  int64_t *perm = nnrt_alloc(sizeof(int64_t) * (size_t)t.rows), *order = nnrt_alloc(sizeof(int64_t) * (size_t)t.rows);\n"
           "  for (int64_t i = 0; i < t.rows; i++) order[i] = i;\n"
           "  double start = nnrt_seconds(), val_loss = 0, val_acc = 0;\n"
-          "  int64_t epoch = 0;\n"
+          "  if (load && %s_load(m, load, err, sizeof err) != 0) {\n"
+          "    fprintf(stderr, \"error: %%s\\n\", err);\n    return 1;\n  }\n"
+          "  int64_t epoch = m->epoch;\n"
           "  for (; epoch < epochs; epoch++) {\n"
           "    m->epoch = epoch;\n"
           "    %s\n"
@@ -173,23 +194,13 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
           "    }\n"
           "    double loss = sum / (double)ntrain, acc = (double)ok / (double)ntrain;\n"
           "    (void)acc;\n"
-          "    if (nval) {\n"
-          "      double vs = 0;\n      int64_t vok = 0;\n"
-          "      for (int64_t s = ntrain; s < t.rows; s += batch) {\n"
-          "        int64_t n = t.rows - s < batch ? t.rows - s : batch;\n"
-          "        gather(&t, order, s, n, x, y);\n"
-          "        const void *inputs[1] = {x};\n"
-          "        %s_eval_run(m, n, inputs, y);\n"
-          "        vs += m->loss * (double)n;\n        vok += correct(m->out[0], y, n);\n"
-          "      }\n"
-          "      val_loss = vs / (double)nval;\n      val_acc = (double)vok / (double)nval;\n"
-          "    }\n"
+          "    if (nval) held_out(m, &t, order, ntrain, batch, x, y, &val_loss, &val_acc);\n"
           "    if (!quiet) {\n"
           "      printf(\"Epoch %%lld/%%lld - loss: %%.4f\", (long long)epoch + 1, (long long)epochs, loss);\n",
-          model, model, (long long)features, (long long)(width > 1 ? width : 1),
+          model, model, (long long)features, (long long)(width > 1 ? width : 1), model,
           t->shuffle ? "nnrt_shuffle(perm, ntrain, seed, epoch);"
                      : "for (int64_t i = 0; i < ntrain; i++) perm[i] = i;",
-          model, model);
+          model);
   if (accuracy) fprintf(o, "      printf(\" - accuracy: %%.4f\", acc);\n");
   fprintf(o, "      if (nval) printf(\" - val_loss: %%.4f\", val_loss);\n");
   if (accuracy) fprintf(o, "      if (nval) printf(\" - val_accuracy: %%.4f\", val_acc);\n");
@@ -206,9 +217,13 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
             var, op, t->stop_value, mname, op, t->stop_value);
   }
   fprintf(o, "  }\n"
+             "  m->epoch = epoch; /* epochs done, where a --load continues */\n"
+             "  if (nval) held_out(m, &t, order, ntrain, batch, x, y, &val_loss, &val_acc);\n"
+             "  if (save && %s_save(m, save, err, sizeof err) != 0) {\n"
+             "    fprintf(stderr, \"error: %%s\\n\", err);\n    return 1;\n  }\n"
              "  if (nval) printf(\"held-out: %%lld samples, loss %%.4f%s\\n\", (long long)nval, val_loss%s);\n"
              "  free(x);\n  free(y);\n  free(perm);\n  free(order);\n  nnrt_table_free(&t);\n"
              "  %s_free(m);\n  return 0;\n}\n",
-          accuracy ? ", accuracy %.4f" : "", accuracy ? ", val_acc" : "", model);
+          model, accuracy ? ", accuracy %.4f" : "", accuracy ? ", val_acc" : "", model);
   (void)eval;
 }

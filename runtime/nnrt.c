@@ -3,9 +3,11 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------ random */
 
@@ -283,4 +285,233 @@ double nnrt_seconds(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* -------------------------------------------------------- checkpoints */
+
+
+static bool fail_at(char *err, size_t errlen, const char *path, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int k = snprintf(err, errlen, "%s: ", path);
+  if (k >= 0 && (size_t)k < errlen) vsnprintf(err + k, errlen - (size_t)k, fmt, ap);
+  va_end(ap);
+  return false;
+}
+
+static int64_t tensor_bytes(const NnrtTensorInfo *t) {
+  int64_t n = t->elem_size;
+  for (int d = 0; d < t->rank; d++) n *= t->dims[d];
+  return n;
+}
+
+bool nnrt_save(const char *path, const NnrtTensorInfo *tensors, void *const *data, int n,
+               int64_t step, int64_t epoch, char *err, size_t errlen) {
+  /* the JSON header, padded with spaces to a multiple of 8 bytes */
+  size_t cap = 256 + (size_t)n * 256, len = 0;
+  char *h = malloc(cap);
+  if (!h) nnrt_out_of_memory();
+  len += (size_t)snprintf(h + len, cap - len, "{\"__metadata__\":{\"format\":\"nnc\",\"step\":\"%lld\",\"epoch\":\"%lld\"}",
+                          (long long)step, (long long)epoch);
+  int64_t off = 0;
+  for (int i = 0; i < n; i++) {
+    const NnrtTensorInfo *t = &tensors[i];
+    len += (size_t)snprintf(h + len, cap - len, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[", t->name,
+                            t->elem_size == 8 ? "F64" : "F32");
+    for (int d = 0; d < t->rank; d++)
+      len += (size_t)snprintf(h + len, cap - len, "%s%lld", d ? "," : "", (long long)t->dims[d]);
+    len += (size_t)snprintf(h + len, cap - len, "],\"data_offsets\":[%lld,%lld]}", (long long)off,
+                            (long long)(off + tensor_bytes(t)));
+    off += tensor_bytes(t);
+  }
+  len += (size_t)snprintf(h + len, cap - len, "}");
+  while (len % 8) h[len++] = ' ';
+  size_t plen = strlen(path) + 5;
+  char *tmp = malloc(plen);
+  if (!tmp) nnrt_out_of_memory();
+  snprintf(tmp, plen, "%s.tmp", path);
+  FILE *f = fopen(tmp, "wb");
+  bool ok = f != NULL;
+  unsigned char le[8];
+  for (int b = 0; b < 8; b++) le[b] = (unsigned char)((uint64_t)len >> (8 * b));
+  ok = ok && fwrite(le, 1, 8, f) == 8 && fwrite(h, 1, len, f) == len;
+  for (int i = 0; ok && i < n; i++) /* little-endian, as x86-64 and aarch64 are */
+    ok = fwrite(data[i], 1, (size_t)tensor_bytes(&tensors[i]), f) == (size_t)tensor_bytes(&tensors[i]);
+  ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
+  if (f && fclose(f) != 0) ok = false;
+  if (ok && rename(tmp, path) != 0) ok = false;
+  if (!ok) {
+    fail_at(err, errlen, path, "cannot write the checkpoint: %s", strerror(errno));
+    remove(tmp);
+  }
+  free(tmp);
+  free(h);
+  return ok;
+}
+
+/* A small reader of the safetensors header's JSON. */
+typedef struct Json {
+  const char *p, *end, *start;
+} Json;
+
+static void ws(Json *j) {
+  while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\t' || *j->p == '\r')) j->p++;
+}
+
+static bool eat(Json *j, char c) {
+  ws(j);
+  if (j->p < j->end && *j->p == c) {
+    j->p++;
+    return true;
+  }
+  return false;
+}
+
+/* A string without escapes into out (at most cap-1 bytes). */
+static bool jstring(Json *j, char *out, size_t cap) {
+  if (!eat(j, '"')) return false;
+  size_t n = 0;
+  while (j->p < j->end && *j->p != '"') {
+    if (*j->p == '\\' || n + 1 >= cap) return false;
+    out[n++] = *j->p++;
+  }
+  if (j->p >= j->end) return false;
+  j->p++;
+  out[n] = '\0';
+  return true;
+}
+
+static bool jint(Json *j, int64_t *out) {
+  ws(j);
+  int64_t v = 0;
+  const char *s = j->p;
+  while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
+    if (v > (INT64_MAX - 9) / 10) return false;
+    v = v * 10 + (*j->p++ - '0');
+  }
+  *out = v;
+  return j->p > s;
+}
+
+bool nnrt_load(const char *path, const NnrtTensorInfo *tensors, void *const *data, int n,
+               int64_t *step, int64_t *epoch, char *err, size_t errlen) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return fail_at(err, errlen, path, "cannot open: %s", strerror(errno));
+  bool ok = false;
+  char *h = NULL;
+  unsigned char le[8];
+  int64_t *found = calloc((size_t)n + 1, sizeof *found), *offs = calloc(2 * (size_t)n + 2, sizeof *offs);
+  if (!found || !offs) nnrt_out_of_memory();
+  if (fseek(f, 0, SEEK_END) != 0) goto io;
+  long size = ftell(f);
+  if (size < 0 || fseek(f, 0, SEEK_SET) != 0) goto io;
+  if (size < 8 || fread(le, 1, 8, f) != 8) {
+    fail_at(err, errlen, path, "too short for a safetensors file (%ld bytes)", size);
+    goto done;
+  }
+  uint64_t hlen = 0;
+  for (int b = 0; b < 8; b++) hlen |= (uint64_t)le[b] << (8 * b);
+  if (hlen > (uint64_t)size - 8 || hlen > ((uint64_t)1 << 26)) {
+    fail_at(err, errlen, path, "the header length %llu at byte 0 exceeds the file", (unsigned long long)hlen);
+    goto done;
+  }
+  h = malloc(hlen + 1);
+  if (!h) nnrt_out_of_memory();
+  if (fread(h, 1, hlen, f) != hlen) goto io;
+  Json j = {.p = h, .end = h + hlen, .start = h};
+  char key[256], word[64];
+  int64_t data_bytes = (int64_t)size - 8 - (int64_t)hlen;
+  *step = *epoch = 0;
+  if (!eat(&j, '{')) goto bad;
+  do {
+    if (!jstring(&j, key, sizeof key) || !eat(&j, ':') || !eat(&j, '{')) goto bad;
+    if (!strcmp(key, "__metadata__")) {
+      do {
+        char val[64];
+        if (!jstring(&j, word, sizeof word) || !eat(&j, ':') || !jstring(&j, val, sizeof val)) goto bad;
+        if (!strcmp(word, "step")) *step = strtoll(val, NULL, 10);
+        if (!strcmp(word, "epoch")) *epoch = strtoll(val, NULL, 10);
+      } while (eat(&j, ','));
+      if (!eat(&j, '}')) goto bad;
+      continue;
+    }
+    int i = 0;
+    while (i < n && strcmp(tensors[i].name, key) != 0) i++;
+    if (i == n) {
+      fail_at(err, errlen, path, "tensor '%s' is not in this model", key);
+      goto done;
+    }
+    if (found[i]) {
+      fail_at(err, errlen, path, "tensor '%s' appears twice", key);
+      goto done;
+    }
+    found[i] = 1;
+    int64_t dims[8], nd = 0, b0 = -1, b1 = -1;
+    char dtype[16] = "";
+    do {
+      if (!jstring(&j, word, sizeof word) || !eat(&j, ':')) goto bad;
+      if (!strcmp(word, "dtype")) {
+        if (!jstring(&j, dtype, sizeof dtype)) goto bad;
+      } else if (!strcmp(word, "shape") || !strcmp(word, "data_offsets")) {
+        bool shape = word[0] == 's';
+        int64_t k = 0, v;
+        if (!eat(&j, '[')) goto bad;
+        if (!eat(&j, ']')) {
+          do {
+            if (!jint(&j, &v)) goto bad;
+            if (shape && nd < 8) dims[nd] = v;
+            if (shape) nd++;
+            else if (k == 0) b0 = v;
+            else if (k == 1) b1 = v;
+            k++;
+          } while (eat(&j, ','));
+          if (!eat(&j, ']')) goto bad;
+        }
+        if (!shape && k != 2) goto bad;
+      } else {
+        goto bad;
+      }
+    } while (eat(&j, ','));
+    if (!eat(&j, '}')) goto bad;
+    const NnrtTensorInfo *t = &tensors[i];
+    const char *want = t->elem_size == 8 ? "F64" : "F32";
+    bool same = nd == t->rank && !strcmp(dtype, want);
+    for (int d = 0; same && d < nd; d++) same = dims[d] == t->dims[d];
+    if (!same) {
+      fail_at(err, errlen, path, "tensor '%s' has another type or shape than the model's %s", key, want);
+      goto done;
+    }
+    if (b0 < 0 || b1 - b0 != tensor_bytes(t) || b1 > data_bytes) {
+      fail_at(err, errlen, path, "tensor '%s': its data offsets [%lld, %lld] do not fit the %lld bytes of data",
+              key, (long long)b0, (long long)b1, (long long)data_bytes);
+      goto done;
+    }
+    offs[2 * i] = b0;
+    offs[2 * i + 1] = b1;
+  } while (eat(&j, ','));
+  if (!eat(&j, '}')) goto bad;
+  for (int i = 0; i < n; i++)
+    if (!found[i]) {
+      fail_at(err, errlen, path, "tensor '%s' is missing", tensors[i].name);
+      goto done;
+    }
+  /* everything checked: now read the data */
+  for (int i = 0; i < n; i++) {
+    if (fseek(f, 8 + (long)hlen + (long)offs[2 * i], SEEK_SET) != 0 ||
+        fread(data[i], 1, (size_t)tensor_bytes(&tensors[i]), f) != (size_t)tensor_bytes(&tensors[i]))
+      goto io;
+  }
+  ok = true;
+  goto done;
+bad:
+  fail_at(err, errlen, path, "malformed header near byte %ld", 8 + (long)(j.p - j.start));
+  goto done;
+io:
+  fail_at(err, errlen, path, "cannot read: %s", ferror(f) ? strerror(errno) : "the file is truncated");
+done:
+  fclose(f);
+  free(h);
+  free(found);
+  free(offs);
+  return ok;
 }

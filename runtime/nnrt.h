@@ -47,6 +47,29 @@ void *nnrt_alloc(size_t bytes);   /* zeroed, 64-byte aligned; free with free() *
 void nnrt_out_of_memory(void);
 
 
+/* ------------------------------------------------------- checkpoints */
+
+/* A parameter or state tensor of a compiled model, as its code lists it. */
+typedef struct NnrtTensorInfo {
+  const char *name;       /* "dense1.W", "adam.m.dense1.W" */
+  int elem_size, rank;    /* 4 (f32) or 8 (f64) */
+  int64_t dims[8];
+  int init;               /* NnrtInit */
+  double init_args[2];
+} NnrtTensorInfo;
+
+/* Writes tensors[i] (data[i]) and the step and epoch counters as a
+ * safetensors file: to PATH.tmp, flushed to disk, then renamed over PATH,
+ * so an interrupted save never destroys the previous checkpoint. */
+bool nnrt_save(const char *path, const NnrtTensorInfo *tensors, void *const *data, int n,
+               int64_t step, int64_t epoch, char *err, size_t errlen);
+/* Reads a safetensors file into data[i], checking before anything is
+ * written that every tensor is there with its dtype and shape, that the
+ * header and offsets fit the file, and that nothing is left over. On error
+ * returns false with "path: message" (a byte offset where it helps). */
+bool nnrt_load(const char *path, const NnrtTensorInfo *tensors, void *const *data, int n,
+               int64_t *step, int64_t *epoch, char *err, size_t errlen);
+
 /* ------------------------------------------------- data and training */
 
 /* A table of numbers from a CSV file: `features` columns of inputs and one

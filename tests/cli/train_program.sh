@@ -44,6 +44,28 @@ expect 1 "$tmp/train" --data "$tmp/word.csv"
 has "$tmp/err" "word.csv:3:"
 has "$tmp/err" "expected a number, got 'oops'"
 
+# save -> load -> continue gives exactly the run straight through
+(cd "$ex" && "$tmp/train" --epochs 6 --quiet --save "$tmp/a.st" &&
+  "$tmp/train" --epochs 3 --quiet --save "$tmp/b.st" &&
+  "$tmp/train" --epochs 6 --quiet --load "$tmp/b.st" --save "$tmp/c.st") > /dev/null || fail "checkpoint runs failed"
+cmp -s "$tmp/a.st" "$tmp/c.st" || fail "training 3 + 3 epochs through a checkpoint differs from 6 straight"
+[ -e "$tmp/a.st.tmp" ] && fail "a save left its temporary file"
+has "$tmp/a.st" '"step":"276","epoch":"6"'
+
+# bad checkpoints: an error naming the file, nothing loaded
+head -c 200 "$tmp/a.st" > "$tmp/short.st"
+expect 1 "$tmp/train" --data "$ex/data/breast_cancer.csv" --load "$tmp/short.st"
+has "$tmp/err" "short.st: the header length 928 at byte 0 exceeds the file"
+printf 'not a checkpoint at all' > "$tmp/junk.st"
+expect 1 "$tmp/train" --data "$ex/data/breast_cancer.csv" --load "$tmp/junk.st"
+has "$tmp/err" "junk.st: the header length"
+sed 's/"dense1.W":{"dtype":"F32","shape":\[30,10\]/"dense1.W":{"dtype":"F32","shape":[10,30]/' "$tmp/a.st" > "$tmp/shape.st"
+expect 1 "$tmp/train" --data "$ex/data/breast_cancer.csv" --load "$tmp/shape.st"
+has "$tmp/err" "tensor 'dense1.W' has another type or shape"
+sed 's/"dense2.b"/"dense9.b"/' "$tmp/a.st" > "$tmp/name.st"
+expect 1 "$tmp/train" --data "$ex/data/breast_cancer.csv" --load "$tmp/name.st"
+has "$tmp/err" "tensor 'dense9.b' is not in this model"
+
 # a model without a train block has no program to build
 expect 1 "$nnc" "$ex/residual.nn" --emit=exe -o "$tmp/none"
 has "$tmp/err" "has no train block"
