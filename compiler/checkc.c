@@ -3,6 +3,7 @@
  * For every model: its graph (the training step when it has a train block)
  * is written as C with a small harness, built with the system's C compiler
  * ($CC, else cc), and run on the random data that --check-grad uses; every
+ * ($CFLAGS added, so the suite can run it under sanitizers). Every
  * output, the loss, and every parameter and state after the update must
  * equal the evaluator's bit for bit (the backend does the evaluator's
  * arithmetic in the evaluator's order).
@@ -84,7 +85,9 @@ static void harness(FILE *o, Graph *g, const char *model, const char *suffix) {
   for (int i = 0; i < g->nstates; i++)
     fprintf(o, "  write_tensor(out, m->states[%d], %lld, %d);\n", i,
             (long long)concrete_numel(g->states[i]->shape, 1), g->states[i]->dtype == DT_F64 ? 8 : 4);
-  fprintf(o, "  fclose(out);\n  %s_free(m);\n  return 0;\n}\n", model);
+  for (int i = 0; i < g->ninputs; i++) fprintf(o, "  free((void *)inputs[%d]);\n", i);
+  fprintf(o, "  free((void *)label);\n  fclose(in);\n  fclose(out);\n  %s_free(m);\n  return 0;\n}\n",
+          model);
   (void)cty;
 }
 
@@ -142,8 +145,9 @@ static bool check_graph(Graph *g, const char *model, const char *loss, FILE *out
   eval_run(e);
 
   const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
-  char *cmd = arena_printf("%s -std=c11 -O1 -Wall -Wextra -Werror -o '%s' '%s' -lm && "
-                           "'%s' '%s' '%s'", cc, exe, csrc, exe, inp, outp);
+  const char *flags = getenv("CFLAGS") ? getenv("CFLAGS") : "";
+  char *cmd = arena_printf("%s -std=c11 -O1 -Wall -Wextra -Werror %s -o '%s' '%s' -lm && "
+                           "'%s' '%s' '%s'", cc, flags, exe, csrc, exe, inp, outp);
   int rc = system(cmd);
   bool ok = rc == 0;
   if (!ok) fprintf(out, "  building or running the compiled %s step failed (%s)\n", model, cmd);

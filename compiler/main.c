@@ -234,7 +234,7 @@ static bool write_c(const Options *o, Sema *s, FILE *out, bool need_main) {
 }
 
 /* --emit=c writes the file; --emit=exe builds it with the system's C
- * compiler ($CC, else cc). Either way a failed run leaves nothing behind. */
+ * compiler ($CC, else cc, with $CFLAGS). A failed run leaves nothing behind. */
 static int write_program(const Options *o, Sema *s) {
   const char *target = o->output ? o->output : (o->emit == EMIT_EXE ? "a.out" : "-");
   bool to_stdout = !strcmp(target, "-");
@@ -250,7 +250,8 @@ static int write_program(const Options *o, Sema *s) {
   if (ok && o->emit == EMIT_C) ok = rename(csrc, target) == 0;
   if (ok && o->emit == EMIT_EXE) {
     const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
-    char *cmd = arena_printf("%s -std=c11 -O2 -o '%s' '%s' -lm", cc, target, csrc);
+    const char *flags = getenv("CFLAGS") ? getenv("CFLAGS") : "";
+    char *cmd = arena_printf("%s -std=c11 -O2 %s -o '%s' '%s' -lm", cc, flags, target, csrc);
     if (system(cmd) != 0) {
       fprintf(stderr, "nnc: error: the C compiler failed: %s\n", cmd);
       ok = false;

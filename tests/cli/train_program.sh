@@ -7,7 +7,8 @@ ex=$src/examples
 cc=${CC:-cc}
 
 (cd "$ex" && "$nnc" breast_cancer.nn --emit=c -o "$tmp/train.c") || fail "--emit=c failed"
-$cc -std=c11 -O2 -Wall -Wextra -Werror "$tmp/train.c" -o "$tmp/train" -lm || fail "the C file does not build cleanly"
+$cc -std=c11 -O2 -Wall -Wextra -Werror ${CFLAGS:-} "$tmp/train.c" -o "$tmp/train" -lm ||
+  fail "the C file does not build cleanly"
 
 (cd "$ex" && "$tmp/train" > "$tmp/run1.txt") || fail "training failed"
 acc=$(sed -n 's/^held-out: .*accuracy \([0-9.]*\)$/\1/p' "$tmp/run1.txt")
