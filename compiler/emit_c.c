@@ -548,14 +548,79 @@ static void param_table(FILE *o, const char *model, const char *what, ParamInfo 
   fprintf(o, "};\n");
 }
 
+/* The name-independent description a generic host drives a model by:
+ * inputs, outputs and parameters with their types (-1 is the batch). */
+static void desc_list(FILE *o, const char *model, const char *what, Graph *g, const int *ids,
+                      int n, ParamInfo **ps) {
+  fprintf(o, "static const NnTensorDesc %s_desc_%s[%d] = {\n", model, what, n ? n : 1);
+  for (int i = 0; i < n; i++) {
+    DType dt = ps ? ps[i]->dtype : g->v[ids[i]].dtype;
+    Shape sh = ps ? ps[i]->shape : g->v[ids[i]].shape;
+    fprintf(o, "  {\"%s\", %d, %d, {", ps ? ps[i]->name : arena_printf("%s%d", what, i),
+            dt == DT_F64 ? 1 : dt == DT_I32 ? 2 : 0, sh.rank);
+    for (int d = 0; d < sh.rank; d++)
+      fprintf(o, "%s%lld", d ? ", " : "", (long long)(sh.dim[d] == DIM_BATCH ? -1 : sh.dim[d]));
+    fprintf(o, "}},\n");
+  }
+  if (!n) fprintf(o, "  {0}\n");
+  fprintf(o, "};\n");
+}
+
+static void descriptor(FILE *o, const char *model, Graph *g) {
+  fprintf(o, "\n");
+  desc_list(o, model, "input", g, g->inputs, g->ninputs, NULL);
+  desc_list(o, model, "output", g, g->outputs, g->noutputs, NULL);
+  desc_list(o, model, "param", g, NULL, g->nparams, g->params);
+  fprintf(o, "static const NnModelDesc %s_desc = {\"%s\", %d, %d, %d, %s_desc_input, %s_desc_output, %s_desc_param};\n"
+             "const NnModelDesc *%s_describe(void) { return &%s_desc; }\n",
+          model, model, g->ninputs, g->noutputs, g->nparams, model, model, model, model, model);
+}
+
+/* The descriptor types, shared by every model (guarded in headers). */
+static const char *desc_types =
+  "#ifndef NN_MODEL_DESC\n#define NN_MODEL_DESC\n"
+  "/* dtype: 0 f32, 1 f64, 2 i32; dims[i] == -1 is the batch dimension */\n"
+  "typedef struct NnTensorDesc {\n  const char *name;\n  int dtype, rank;\n  int64_t dims[8];\n} NnTensorDesc;\n"
+  "typedef struct NnModelDesc {\n  const char *name;\n  int ninputs, noutputs, nparams;\n"
+  "  const NnTensorDesc *inputs, *outputs, *params;\n} NnModelDesc;\n#endif\n";
+
+void emit_c_header(FILE *o, const char *source, ModelInfo *models, bool has_train(ModelInfo *)) {
+  fprintf(o, "/* The C API of the models nnc compiled from %s.\n"
+             " * inputs[i] and outputs are row-major arrays of n samples; a model's\n"
+             " * instances are independent, so several threads may each use their own. */\n"
+             "#ifndef NNC_%s_H\n#define NNC_%s_H\n#include <stddef.h>\n#include <stdint.h>\n%s",
+          source, models ? models->decl->name : "NONE", models ? models->decl->name : "NONE", desc_types);
+  for (ModelInfo *m = models; m; m = m->next) {
+    const char *M = m->decl->name;
+    fprintf(o, "\n/* model %s */\ntypedef struct %s_Model %s_Model;\n"
+               "%s_Model *%s_create(uint64_t seed);\nvoid %s_free(%s_Model *m);\n"
+               "const void *%s_predict(%s_Model *m, const void *const *inputs, int64_t n);\n",
+            M, M, M, M, M, M, M, M, M);
+    if (has_train(m))
+      fprintf(o, "double %s_train_step(%s_Model *m, const void *const *inputs, const void *label, int64_t n);\n"
+                 "double %s_evaluate(%s_Model *m, const void *const *inputs, const void *label, int64_t n);\n",
+              M, M, M, M);
+    fprintf(o, "int %s_save(%s_Model *m, const char *path, char *err, size_t errlen);\n"
+               "int %s_load(%s_Model *m, const char *path, char *err, size_t errlen);\n"
+               "int %s_get_param(%s_Model *m, const char *name, void *out, size_t bytes);\n"
+               "int %s_set_param(%s_Model *m, const char *name, const void *in, size_t bytes);\n"
+               "const NnModelDesc *%s_describe(void);\n",
+            M, M, M, M, M, M, M, M, M);
+  }
+  fprintf(o, "\n#endif\n");
+}
+
 void emit_c_prelude(FILE *o, const char *source) {
   fprintf(o, "/* Compiled by nnc %s from %s.\n"
              " * Build: cc -O2 FILE.c -lm (the runtime is included below). */\n"
              "#define _POSIX_C_SOURCE 200809L\n"
+             "#if defined(__GNUC__)\n#define NNRT_API static __attribute__((unused))\n"
+             "#else\n#define NNRT_API static\n#endif\n"
              "#include <math.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <stdlib.h>\n"
              "#include <string.h>\n\n",
           NNC_VERSION, source);
   inline_runtime(o);
+  fprintf(o, "\n%s", desc_types);
 }
 
 /* A model's tensors, its graphs (training step, evaluation, inference; any
@@ -622,7 +687,7 @@ void emit_c_model(FILE *o, const char *model, Graph *train, Graph *eval, Graph *
   fprintf(o, "\n/* Everything %s_save wrote; nothing changes unless all of it fits. */\n"
              "int %s_load(%s_Model *m, const char *path, char *err, size_t errlen) {\n"
              "  NnrtTensorInfo t[%s_NPARAMS + %s_NSTATES + 1];\n  void *d[%s_NPARAMS + %s_NSTATES + 1];\n"
-             "  int n = %s_NPARAMS + %s_NSTATES;\n  int64_t step, epoch;\n"
+             "  int n = %s_NPARAMS + %s_NSTATES;\n  int64_t step = 0, epoch = 0;\n"
              "  for (int i = 0; i < n; i++) {\n"
              "    t[i] = *%s_tensor(i);\n"
              "    int64_t bytes = t[i].elem_size;\n    for (int k = 0; k < t[i].rank; k++) bytes *= t[i].dims[k];\n"
@@ -638,6 +703,27 @@ void emit_c_model(FILE *o, const char *model, Graph *train, Graph *eval, Graph *
                "double %s_train_step(%s_Model *m, const void *const *inputs, const void *label, int64_t n) {\n"
                "  m->step++;\n  %s_train_run(m, n, inputs, label);\n  return m->loss;\n}\n",
             model, model, model);
+  if (eval)
+    fprintf(o, "\n/* The loss on a batch in inference mode, without training. */\n"
+               "double %s_evaluate(%s_Model *m, const void *const *inputs, const void *label, int64_t n) {\n"
+               "  %s_eval_run(m, n, inputs, label);\n  return m->loss;\n}\n",
+            model, model, model);
+  /* parameters by name, and the descriptor */
+  fprintf(o, "\n/* Copies parameter or state `name` out of (get) or into (set) the model;\n"
+             " * bytes must be its exact size. Returns 0, or -1 for no such tensor. */\n"
+             "static void *%s_find(%s_Model *m, const char *name, size_t bytes) {\n"
+             "  for (int i = 0; i < %s_NPARAMS + %s_NSTATES; i++) {\n"
+             "    const NnrtTensorInfo *t = %s_tensor(i);\n"
+             "    if (strcmp(t->name, name) != 0) continue;\n"
+             "    if ((size_t)(%s_numel(t) * t->elem_size) != bytes) return NULL;\n"
+             "    return i < %s_NPARAMS ? m->params[i] : m->states[i - %s_NPARAMS];\n  }\n"
+             "  return NULL;\n}\n"
+             "int %s_get_param(%s_Model *m, const char *name, void *out, size_t bytes) {\n"
+             "  void *p = %s_find(m, name, bytes);\n  if (!p) return -1;\n  memcpy(out, p, bytes);\n  return 0;\n}\n"
+             "int %s_set_param(%s_Model *m, const char *name, const void *in, size_t bytes) {\n"
+             "  void *p = %s_find(m, name, bytes);\n  if (!p) return -1;\n  memcpy(p, in, bytes);\n  return 0;\n}\n",
+          model, model, model, model, model, model, model, model, model, model, model, model, model, model);
+  descriptor(o, model, infer ? infer : g);
   if (infer)
     fprintf(o, "\n/* The model's first output for n samples (valid until the next call). */\n"
                "const void *%s_predict(%s_Model *m, const void *const *inputs, int64_t n) {\n"

@@ -11,7 +11,7 @@
 #include <string.h>
 #include "nnc.h"
 
-typedef enum { EMIT_NONE, EMIT_AST, EMIT_IR, EMIT_DOT, EMIT_C, EMIT_EXE } Emit;
+typedef enum { EMIT_NONE, EMIT_AST, EMIT_IR, EMIT_DOT, EMIT_C, EMIT_EXE, EMIT_SO } Emit;
 
 typedef struct Options {
   const char *input;
@@ -20,6 +20,7 @@ typedef struct Options {
   bool syntax_only;
   bool check_grad;      /* --check-grad */
   bool check_c;         /* --check-c */
+  bool no_main;         /* --no-main: C output for linking into a program */
   DType dtype;          /* --dtype: element type of inputs written without one */
   const char *dump;     /* -d letters */
 } Options;
@@ -47,7 +48,10 @@ static void usage(FILE *out) {
           "                    model without a train block), dot (that IR as Graphviz)\n"
           "                    c (one C file: the runtime, the model, and a main that\n"
           "                    trains it; builds with cc -O2 FILE.c -lm), exe (that\n"
-          "                    program, built with the system C compiler)\n"
+          "                    program, built with the system C compiler), so (a shared\n"
+          "                    library of every model, with NAME.h beside it)\n"
+          "  --no-main         C output without the training program's main, to link\n"
+          "                    several models into one program\n"
           "  --check-grad      check every gradient autodiff builds against central\n"
           "                    differences on random data (in f64 unless --dtype=f32)\n"
           "  --check-c         compile every model to C with the system's C compiler and\n"
@@ -104,8 +108,11 @@ static bool parse_options(int argc, char **argv, Options *o, int *exit_now) {
       else if (!strcmp(a + 7, "dot")) o->emit = EMIT_DOT;
       else if (!strcmp(a + 7, "c")) o->emit = EMIT_C;
       else if (!strcmp(a + 7, "exe")) o->emit = EMIT_EXE;
+      else if (!strcmp(a + 7, "so")) o->emit = EMIT_SO;
       else return usage_error("unknown --emit kind '%s' (this version knows: ast, ir, dot, c, exe)",
                               a + 7);
+    } else if (!strcmp(a, "--no-main")) {
+      o->no_main = true;
     } else if (!strcmp(a, "--check-c")) {
       o->check_c = true;
     } else if (!strcmp(a, "--check-grad")) {
@@ -164,6 +171,10 @@ static bool choose_emit(Options *o) {
     o->emit = EMIT_C;
     return true;
   }
+  if (dot && !strcmp(dot, ".so")) {
+    o->emit = EMIT_SO;
+    return true;
+  }
   if (!dot || strchr(dot, '/')) { /* no extension: a program, as cc -o makes */
     o->emit = EMIT_EXE;
     return true;
@@ -203,9 +214,13 @@ static Graph *built(Graph *g) {
 
 /* The C file: every model, and the training program of the first model
  * with a train block. */
+static bool model_has_train(ModelInfo *m);
+static Sema *current_sema;
+
 static bool write_c(const Options *o, Sema *s, FILE *out, bool need_main) {
   TrainInfo *first = NULL;
-  for (TrainInfo *t = s->trains; t && !first; t = t->next) first = t;
+  for (TrainInfo *t = s->trains; t && !first && o->emit != EMIT_SO && !o->no_main; t = t->next)
+    first = t;
   if (need_main && !first) {
     fprintf(stderr, "nnc: error: '%s' has no train block: there is no program to build\n", o->input);
     return false;
@@ -233,10 +248,38 @@ static bool write_c(const Options *o, Sema *s, FILE *out, bool need_main) {
   return true;
 }
 
-/* --emit=c writes the file; --emit=exe builds it with the system's C
- * compiler ($CC, else cc, with $CFLAGS). A failed run leaves nothing behind. */
+static bool model_has_train(ModelInfo *m) {
+  for (TrainInfo *t = current_sema->trains; t; t = t->next)
+    if (t->model == m) return true;
+  return false;
+}
+
+/* model.so: the C without a main, built -shared, and model.h beside it. */
+static bool write_header(const Options *o, Sema *s, const char *target) {
+  size_t len = strlen(target);
+  char *h = arena_printf("%.*s.h", (int)(len > 3 ? len - 3 : len), target);
+  char *tmp = arena_printf("%s.tmp", h);
+  FILE *f = fopen(tmp, "w");
+  if (!f) {
+    fprintf(stderr, "nnc: error: cannot write '%s': %s\n", tmp, strerror(errno));
+    return false;
+  }
+  current_sema = s;
+  emit_c_header(f, o->input, s->models, model_has_train);
+  if (fclose(f) != 0 || rename(tmp, h) != 0) {
+    fprintf(stderr, "nnc: error: cannot write '%s': %s\n", h, strerror(errno));
+    remove(tmp);
+    return false;
+  }
+  return true;
+}
+
+/* --emit=c writes the file; --emit=exe and --emit=so build it with the
+ * system's C compiler ($CC, else cc, with $CFLAGS). A failed run leaves
+ * nothing behind. */
 static int write_program(const Options *o, Sema *s) {
-  const char *target = o->output ? o->output : (o->emit == EMIT_EXE ? "a.out" : "-");
+  const char *target = o->output ? o->output
+                       : o->emit == EMIT_EXE ? "a.out" : o->emit == EMIT_SO ? "model.so" : "-";
   bool to_stdout = !strcmp(target, "-");
   char *csrc = o->emit == EMIT_C ? arena_printf("%s.tmp", target) : arena_printf("%s.nnc-tmp.c", target);
   FILE *out = o->emit == EMIT_C && to_stdout ? stdout : fopen(csrc, "w");
@@ -248,16 +291,18 @@ static int write_program(const Options *o, Sema *s) {
   if (out == stdout) return ok ? (fflush(stdout) == 0 ? 0 : 1) : 1;
   ok = fclose(out) == 0 && ok;
   if (ok && o->emit == EMIT_C) ok = rename(csrc, target) == 0;
-  if (ok && o->emit == EMIT_EXE) {
+  if (ok && (o->emit == EMIT_EXE || o->emit == EMIT_SO)) {
     const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
     const char *flags = getenv("CFLAGS") ? getenv("CFLAGS") : "";
-    char *cmd = arena_printf("%s -std=c11 -O2 %s -o '%s' '%s' -lm", cc, flags, target, csrc);
+    char *cmd = arena_printf("%s -std=c11 -O2 %s %s -o '%s' '%s' -lm", cc,
+                             o->emit == EMIT_SO ? "-shared -fPIC" : "", flags, target, csrc);
     if (system(cmd) != 0) {
       fprintf(stderr, "nnc: error: the C compiler failed: %s\n", cmd);
       ok = false;
     }
   }
-  if (o->emit == EMIT_EXE || !ok) remove(csrc);
+  if (ok && o->emit == EMIT_SO) ok = write_header(o, s, target);
+  if (o->emit != EMIT_C || !ok) remove(csrc);
   return ok ? 0 : 1;
 }
 
@@ -303,7 +348,8 @@ static int compile(Options *o) {
   if (o->emit == EMIT_AST) return write_output(o, &sema, NULL, 0);
   if (o->check_grad) return check_gradients(&sema, stdout) ? 0 : 1;
   if (o->check_c) return check_c_backend(&sema, stdout) ? 0 : 1;
-  if (o->emit == EMIT_C || o->emit == EMIT_EXE) return write_program(o, &sema);
+  if (o->emit == EMIT_C || o->emit == EMIT_EXE || o->emit == EMIT_SO)
+    return write_program(o, &sema);
 
   /* one graph per model: its training step when it has a train block */
   int ngraphs = 0;

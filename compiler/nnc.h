@@ -571,6 +571,8 @@ void emit_c_graph(FILE *out, Graph *g, const char *model, const char *suffix);
  * predict. */
 void emit_c_prelude(FILE *out, const char *source);
 void emit_c_model(FILE *out, const char *model, Graph *train, Graph *eval, Graph *infer);
+/* The header of a shared library: every model's API and descriptor. */
+void emit_c_header(FILE *out, const char *source, ModelInfo *models, bool has_train(ModelInfo *));
 
 /* ------------------------------------------------------------ emit_main.c */
 

@@ -13,7 +13,7 @@
 
 /* Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as
  * 1, 2, 3", 2011): key = seed, counter = (counter, stream). */
-uint64_t nnrt_rng_u64(uint64_t seed, uint64_t stream, uint64_t counter) {
+NNRT_API uint64_t nnrt_rng_u64(uint64_t seed, uint64_t stream, uint64_t counter) {
   uint32_t c[4] = {(uint32_t)counter, (uint32_t)(counter >> 32), (uint32_t)stream,
                    (uint32_t)(stream >> 32)};
   uint32_t k[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
@@ -30,11 +30,11 @@ uint64_t nnrt_rng_u64(uint64_t seed, uint64_t stream, uint64_t counter) {
   return (uint64_t)c[0] | (uint64_t)c[1] << 32;
 }
 
-double nnrt_uniform(uint64_t seed, uint64_t stream, uint64_t counter) {
+NNRT_API double nnrt_uniform(uint64_t seed, uint64_t stream, uint64_t counter) {
   return (double)(nnrt_rng_u64(seed, stream, counter) >> 11) * (1.0 / 9007199254740992.0);
 }
 
-double nnrt_normal(uint64_t seed, uint64_t stream, uint64_t i) {
+NNRT_API double nnrt_normal(uint64_t seed, uint64_t stream, uint64_t i) {
   double u1 = nnrt_uniform(seed, stream, 2 * i), u2 = nnrt_uniform(seed, stream, 2 * i + 1);
   return sqrt(-2 * log(1 - u1)) * cos(6.283185307179586 * u2);
 }
@@ -46,7 +46,7 @@ static const char *const init_names[] = {
   "he_uniform", "he_normal", "lecun_uniform", "lecun_normal",
 };
 
-int nnrt_init_from_name(const char *name) {
+NNRT_API int nnrt_init_from_name(const char *name) {
   for (size_t i = 0; i < sizeof init_names / sizeof *init_names; i++)
     if (!strcmp(name, init_names[i])) return (int)i;
   return -1;
@@ -63,7 +63,7 @@ static double truncated(uint64_t seed, uint64_t stream, uint64_t i, double stdde
   }
 }
 
-double nnrt_init_value(NnrtInit init, const double args[2], const int64_t *dims, int rank,
+NNRT_API double nnrt_init_value(NnrtInit init, const double args[2], const int64_t *dims, int rank,
                        uint64_t seed, uint64_t stream, uint64_t i) {
   double fan_in = 1, fan_out = 1;
   if (rank == 1) fan_in = fan_out = (double)dims[0];
@@ -92,27 +92,27 @@ double nnrt_init_value(NnrtInit init, const double args[2], const int64_t *dims,
 
 /* --------------------------------------------------------- functions */
 
-double nnrt_sigmoid(double x) {
+NNRT_API double nnrt_sigmoid(double x) {
   return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x));
 }
 
 /* ------------------------------------------------------------- memory */
 
-void nnrt_out_of_memory(void) {
+NNRT_API void nnrt_out_of_memory(void) {
   fprintf(stderr, "error: out of memory\n");
   exit(1);
 }
 
-size_t nnrt_align(size_t bytes) { return (bytes + 63) / 64 * 64; }
+NNRT_API size_t nnrt_align(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
-void *nnrt_alloc(size_t bytes) {
+NNRT_API void *nnrt_alloc(size_t bytes) {
   void *p = aligned_alloc(64, nnrt_align(bytes ? bytes : 1));
   if (!p) nnrt_out_of_memory();
   memset(p, 0, nnrt_align(bytes ? bytes : 1));
   return p;
 }
 
-char *nnrt_workspace(char **ws, size_t *size, size_t need) {
+NNRT_API char *nnrt_workspace(char **ws, size_t *size, size_t need) {
   if (need <= *size && *ws) return *ws;
   free(*ws);
   *ws = nnrt_alloc(need);
@@ -151,7 +151,7 @@ static int header_column(FILE *f, const char *name, char delimiter) {
   return found;
 }
 
-bool nnrt_csv_load(const char *path, const char *label_name, int label_col, bool header,
+NNRT_API bool nnrt_csv_load(const char *path, const char *label_name, int label_col, bool header,
                    char delimiter, double scale, NnrtTable *t, char *err, size_t errlen) {
   memset(t, 0, sizeof *t);
   FILE *f = fopen(path, "rb");
@@ -249,13 +249,13 @@ bool nnrt_csv_load(const char *path, const char *label_name, int label_col, bool
   return true;
 }
 
-void nnrt_table_free(NnrtTable *t) {
+NNRT_API void nnrt_table_free(NnrtTable *t) {
   free(t->x);
   free(t->y);
   memset(t, 0, sizeof *t);
 }
 
-void nnrt_standardize(NnrtTable *t, int64_t fit_rows) {
+NNRT_API void nnrt_standardize(NnrtTable *t, int64_t fit_rows) {
   for (int64_t j = 0; j < t->features; j++) {
     double mean = 0, var = 0;
     for (int64_t r = 0; r < fit_rows; r++) mean += t->x[r * t->features + j];
@@ -271,7 +271,7 @@ void nnrt_standardize(NnrtTable *t, int64_t fit_rows) {
   }
 }
 
-void nnrt_shuffle(int64_t *perm, int64_t n, uint64_t seed, int64_t epoch) {
+NNRT_API void nnrt_shuffle(int64_t *perm, int64_t n, uint64_t seed, int64_t epoch) {
   for (int64_t i = 0; i < n; i++) perm[i] = i;
   for (int64_t i = n - 1; i > 0; i--) { /* Fisher-Yates */
     int64_t j = (int64_t)(nnrt_rng_u64(seed, ((uint64_t)1 << 62) + (uint64_t)epoch, (uint64_t)i) % (uint64_t)(i + 1));
@@ -281,7 +281,7 @@ void nnrt_shuffle(int64_t *perm, int64_t n, uint64_t seed, int64_t epoch) {
   }
 }
 
-double nnrt_seconds(void) {
+NNRT_API double nnrt_seconds(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
@@ -305,7 +305,7 @@ static int64_t tensor_bytes(const NnrtTensorInfo *t) {
   return n;
 }
 
-bool nnrt_save(const char *path, const NnrtTensorInfo *tensors, void *const *data, int n,
+NNRT_API bool nnrt_save(const char *path, const NnrtTensorInfo *tensors, void *const *data, int n,
                int64_t step, int64_t epoch, char *err, size_t errlen) {
   /* the JSON header, padded with spaces to a multiple of 8 bytes */
   size_t cap = 256 + (size_t)n * 256, len = 0;
@@ -393,7 +393,7 @@ static bool jint(Json *j, int64_t *out) {
   return j->p > s;
 }
 
-bool nnrt_load(const char *path, const NnrtTensorInfo *tensors, void *const *data, int n,
+NNRT_API bool nnrt_load(const char *path, const NnrtTensorInfo *tensors, void *const *data, int n,
                int64_t *step, int64_t *epoch, char *err, size_t errlen) {
   FILE *f = fopen(path, "rb");
   if (!f) return fail_at(err, errlen, path, "cannot open: %s", strerror(errno));

@@ -11,17 +11,24 @@
 #ifndef NNRT_H
 #define NNRT_H
 
+/* Linkage of the runtime's functions: the standalone C files nnc writes
+ * define NNRT_API as static, so several compiled models link into one
+ * program without clashing. */
+#ifndef NNRT_API
+#define NNRT_API
+#endif
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 /* Philox4x32-10: 64 random bits for (seed, stream, counter). */
-uint64_t nnrt_rng_u64(uint64_t seed, uint64_t stream, uint64_t counter);
+NNRT_API uint64_t nnrt_rng_u64(uint64_t seed, uint64_t stream, uint64_t counter);
 /* Uniform in [0, 1) with 53 random bits. */
-double nnrt_uniform(uint64_t seed, uint64_t stream, uint64_t counter);
+NNRT_API double nnrt_uniform(uint64_t seed, uint64_t stream, uint64_t counter);
 /* Standard normal, Box-Muller over two uniforms (counters 2i and 2i+1). */
-double nnrt_normal(uint64_t seed, uint64_t stream, uint64_t i);
+NNRT_API double nnrt_normal(uint64_t seed, uint64_t stream, uint64_t i);
 
 /* Initializers, by the names of the .nn language. */
 typedef enum {
@@ -29,22 +36,22 @@ typedef enum {
   NNRT_GLOROT_UNIFORM, NNRT_GLOROT_NORMAL, NNRT_HE_UNIFORM, NNRT_HE_NORMAL,
   NNRT_LECUN_UNIFORM, NNRT_LECUN_NORMAL,
 } NnrtInit;
-int nnrt_init_from_name(const char *name);   /* -1 when unknown */
+NNRT_API int nnrt_init_from_name(const char *name);   /* -1 when unknown */
 /* Element i of a tensor of shape dims[rank] filled by `init` (args: the
  * constant, uniform's low/high or normal's mean/stddev). */
-double nnrt_init_value(NnrtInit init, const double args[2], const int64_t *dims, int rank,
+NNRT_API double nnrt_init_value(NnrtInit init, const double args[2], const int64_t *dims, int rank,
                        uint64_t seed, uint64_t stream, uint64_t i);
 
 /* Scalar functions as the reference evaluator computes them. */
-double nnrt_sigmoid(double x);
+NNRT_API double nnrt_sigmoid(double x);
 
 /* Memory for generated code: buffers aligned to 64 bytes in one workspace
  * that grows to the largest batch seen. Running out of memory ends the
  * program with a message (exit status 1). */
-size_t nnrt_align(size_t bytes);
-char *nnrt_workspace(char **ws, size_t *size, size_t need);
-void *nnrt_alloc(size_t bytes);   /* zeroed, 64-byte aligned; free with free() */
-void nnrt_out_of_memory(void);
+NNRT_API size_t nnrt_align(size_t bytes);
+NNRT_API char *nnrt_workspace(char **ws, size_t *size, size_t need);
+NNRT_API void *nnrt_alloc(size_t bytes);   /* zeroed, 64-byte aligned; free with free() */
+NNRT_API void nnrt_out_of_memory(void);
 
 
 /* ------------------------------------------------------- checkpoints */
@@ -61,13 +68,13 @@ typedef struct NnrtTensorInfo {
 /* Writes tensors[i] (data[i]) and the step and epoch counters as a
  * safetensors file: to PATH.tmp, flushed to disk, then renamed over PATH,
  * so an interrupted save never destroys the previous checkpoint. */
-bool nnrt_save(const char *path, const NnrtTensorInfo *tensors, void *const *data, int n,
+NNRT_API bool nnrt_save(const char *path, const NnrtTensorInfo *tensors, void *const *data, int n,
                int64_t step, int64_t epoch, char *err, size_t errlen);
 /* Reads a safetensors file into data[i], checking before anything is
  * written that every tensor is there with its dtype and shape, that the
  * header and offsets fit the file, and that nothing is left over. On error
  * returns false with "path: message" (a byte offset where it helps). */
-bool nnrt_load(const char *path, const NnrtTensorInfo *tensors, void *const *data, int n,
+NNRT_API bool nnrt_load(const char *path, const NnrtTensorInfo *tensors, void *const *data, int n,
                int64_t *step, int64_t *epoch, char *err, size_t errlen);
 
 /* ------------------------------------------------- data and training */
@@ -84,14 +91,14 @@ typedef struct NnrtTable {
  * row when label_name is set, else column label_col from 0 (-1: the last).
  * On error returns false with "path:line:column: message" in err; every
  * field must be a finite number. */
-bool nnrt_csv_load(const char *path, const char *label_name, int label_col, bool header,
+NNRT_API bool nnrt_csv_load(const char *path, const char *label_name, int label_col, bool header,
                    char delimiter, double scale, NnrtTable *t, char *err, size_t errlen);
-void nnrt_table_free(NnrtTable *t);
+NNRT_API void nnrt_table_free(NnrtTable *t);
 /* Standardizes each feature of rows [0, fit_rows) to mean 0 and standard
  * deviation 1, and applies the same transform to every row. */
-void nnrt_standardize(NnrtTable *t, int64_t fit_rows);
+NNRT_API void nnrt_standardize(NnrtTable *t, int64_t fit_rows);
 /* perm[0..n) in a seeded random order that depends on `epoch`. */
-void nnrt_shuffle(int64_t *perm, int64_t n, uint64_t seed, int64_t epoch);
-double nnrt_seconds(void);   /* a monotonic clock */
+NNRT_API void nnrt_shuffle(int64_t *perm, int64_t n, uint64_t seed, int64_t epoch);
+NNRT_API double nnrt_seconds(void);   /* a monotonic clock */
 
 #endif
