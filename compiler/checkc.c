@@ -41,15 +41,16 @@ static void harness(FILE *o, Graph *g, const char *model, const char *suffix) {
           "    double v = size == 8 ? ((const double *)p)[i] : ((const float *)p)[i];\n"
           "    fwrite(&v, sizeof v, 1, f);\n  }\n}\n"
           "\nint main(int argc, char **argv) {\n"
-          "  if (argc != 3) return 2;\n"
+          "  if (argc != 4) return 2;\n"
           "  FILE *in = fopen(argv[1], \"rb\"), *out = fopen(argv[2], \"wb\");\n"
           "  if (!in || !out) return 2;\n"
           "  int64_t head[4];\n"
           "  if (fread(head, sizeof head, 1, in) != 1) return 2;\n"
           "  int64_t n = head[0];\n"
           "  %s_Model *m = %s_create(0);\n"
-          "  m->step = head[1];\n  m->epoch = head[2];\n  m->seed = (uint64_t)head[3];\n",
-          model, model);
+          "  m->step = head[1];\n  m->epoch = head[2];\n  m->seed = (uint64_t)head[3];\n"
+          "  %s_set_threads(m, atoi(argv[3]));\n",
+          model, model, model);
   fprintf(o, "  const void *inputs[%d];\n", g->ninputs ? g->ninputs : 1);
   for (int i = 0; i < g->ninputs; i++) {
     const Value *v = &g->v[g->inputs[i]];
@@ -131,6 +132,7 @@ static bool check_graph(Graph *g, const char *model, const char *loss, FILE *out
   harness(f, g, model, suffix);
   fclose(f);
 
+  /* the evaluator's step: outputs and loss, then the updated tensors */
   Eval *e = eval_new(g, BATCH);
   eval_randomize(e, loss, 7);
   e->scalars[SC_STEP] = 1;
@@ -143,33 +145,35 @@ static bool check_graph(Graph *g, const char *model, const char *loss, FILE *out
   for (int i = 0; i < g->nstates; i++) put(f, &e->states[i]);
   fclose(f);
   eval_run(e);
+  eval_apply_updates(e);
 
   const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
   const char *flags = getenv("CFLAGS") ? getenv("CFLAGS") : "";
-  char *cmd = arena_printf("%s -std=c11 -O1 -Wall -Wextra -Werror %s -o '%s' '%s' -lm && "
-                           "'%s' '%s' '%s'", cc, flags, exe, csrc, exe, inp, outp);
-  int rc = system(cmd);
-  bool ok = rc == 0;
-  if (!ok) fprintf(out, "  building or running the compiled %s step failed (%s)\n", model, cmd);
-  f = ok ? fopen(outp, "rb") : NULL;
-  if (f) {
+  char *cmd = arena_printf("%s -std=c11 -O1 -fopenmp -Wall -Wextra -Werror %s -o '%s' '%s' -lm",
+                           cc, flags, exe, csrc);
+  bool ok = system(cmd) == 0;
+  if (!ok) fprintf(out, "  building the compiled %s step failed (%s)\n", model, cmd);
+  /* at 1 and at 2 threads the compiled step must give the evaluator's bits */
+  for (int threads = 1; ok && threads <= 2; threads++) {
+    char *run = arena_printf("'%s' '%s' '%s' %d", exe, inp, outp, threads);
+    f = system(run) == 0 ? fopen(outp, "rb") : NULL;
+    if (!f) {
+      fprintf(out, "  running the compiled %s step failed (%s)\n", model, run);
+      ok = false;
+      break;
+    }
     if (g->loss >= 0) ok &= same(out, f, e->vals[g->loss].d, 1, "loss");
     for (int i = 0; ok && i < g->noutputs; i++)
       ok &= same(out, f, e->vals[g->outputs[i]].d, e->vals[g->outputs[i]].n, arena_printf("output %d", i));
-    /* the evaluator's parameters after the update */
-    Tensor *after = calloc((size_t)g->nparams + (size_t)g->nstates + 1, sizeof(Tensor));
-    for (int i = 0; i < g->nparams; i++) after[i] = e->params[i];
-    for (int i = 0; i < g->nstates; i++) after[g->nparams + i] = e->states[i];
-    eval_apply_updates(e);
     for (int i = 0; ok && i < g->nparams; i++)
       ok &= same(out, f, e->params[i].d, e->params[i].n, g->params[i]->name);
     for (int i = 0; ok && i < g->nstates; i++)
       ok &= same(out, f, e->states[i].d, e->states[i].n, g->states[i]->name);
-    free(after);
     fclose(f);
   }
   fprintf(out, "%s %s: %d values, %d parameters, %d states compiled to C %s\n", g->training ? "train" : "model",
-          model, g->n, g->nparams, g->nstates, ok ? "agree with the evaluator bit for bit" : "DIFFER");
+          model, g->n, g->nparams, g->nstates,
+          ok ? "agree with the evaluator bit for bit, at 1 and 2 threads" : "DIFFER");
   eval_free(e);
   if (ok) {
     unlink(csrc), unlink(exe), unlink(inp), unlink(outp);

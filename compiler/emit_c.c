@@ -64,6 +64,8 @@ static char *offset_x(Shape s, int r, const char *var) {
 }
 
 static void open_loops(Em *e, Shape s, const char *var, int depth) {
+  if (depth == 1 && s.rank > 0) /* a kernel's outer loop: split among threads */
+    fprintf(e->o, "  NNRT_PARFOR(nt, %s)\n", numel_x(s));
   for (int d = 0; d < s.rank; d++)
     fprintf(e->o, "%*sfor (int64_t %s%d = 0; %s%d < %s; %s%d++)\n", 2 * (depth + d), "", var, d,
             var, d, dimx(s.dim[d]), var, d);
@@ -107,11 +109,11 @@ static void signature(Em *e, int id) {
   fprintf(e->o, " : %s", type_str(v->dtype, v->shape));
   if (v->loc.file)
     fprintf(e->o, "  (%s:%d:%d)", v->loc.file->path, v->loc.first_line, v->loc.first_column);
-  fprintf(e->o, " */\nstatic void %s_k%d(int64_t n, %s *restrict y", e->name, id, cty(v->dtype));
+  fprintf(e->o, " */\nstatic void %s_k%d(int64_t n, int nt, %s *restrict y", e->name, id, cty(v->dtype));
   static const char names[] = "abc";
   for (int i = 0; i < v->nin; i++)
     fprintf(e->o, ", const %s *restrict %c", cty(e->g->v[v->in[i]].dtype), names[i]);
-  fprintf(e->o, ") {\n  (void)n;\n");
+  fprintf(e->o, ") {\n  (void)n;\n  (void)nt;\n");
 }
 
 static void k_elementwise(Em *e, const Value *v) {
@@ -168,6 +170,7 @@ static void k_axis(Em *e, const Value *v) {
   fprintf(e->o, "  int64_t outer = %s, len = %s, inner = %s;\n", prod_x(x->shape, 0, ax),
           dimx(x->shape.dim[ax]), prod_x(x->shape, ax + 1, x->shape.rank));
   fprintf(e->o,
+          "  NNRT_PARFOR2(nt, outer * len * inner)\n"
           "  for (int64_t o = 0; o < outer; o++)\n"
           "    for (int64_t in = 0; in < inner; in++) {\n"
           "      const %s *row = a + o * len * inner + in;\n"
@@ -205,6 +208,7 @@ static void k_matmul(Em *e, const Value *v) {
   fprintf(e->o, "%*s  const %s *A = a + (%s) * M * K;\n", 2 * depth, "", cty(A->dtype), offset_x(la, lead.rank, "l"));
   fprintf(e->o, "%*s  const %s *B = b + (%s) * K * N2;\n", 2 * depth, "", cty(B->dtype), offset_x(lb, lead.rank, "l"));
   fprintf(e->o, "%*s  %s *C = y + (%s) * M * N2;\n", 2 * depth, "", cty(v->dtype), offset_x(lead, lead.rank, "l"));
+  if (lead.rank == 0) fprintf(e->o, "  NNRT_PARFOR(nt, M * N2 * K)\n");
   fprintf(e->o,
           "%*s  for (int64_t i = 0; i < M; i++)\n"
           "%*s    for (int64_t j = 0; j < N2; j++) {\n"
@@ -331,6 +335,7 @@ static void k_conv(Em *e, const Value *v) {
   if (v->op != OP_CONV2D)
     fprintf(e->o, "  double *acc = calloc((size_t)(%s) + 1, sizeof *acc);\n  if (!acc) nnrt_out_of_memory();\n",
             numel_x(v->shape));
+  if (v->op == OP_CONV2D) fprintf(e->o, "  NNRT_PARFOR2(nt, N * OH * OW * F * KH * KW * CG)\n");
   fprintf(e->o,
           "  for (int64_t nn = 0; nn < N; nn++)\n"
           "    for (int64_t oh = 0; oh < OH; oh++)\n"
@@ -378,6 +383,7 @@ static void k_pool(Em *e, const Value *v) {
   if (grad)
     fprintf(e->o, "  double *acc = calloc((size_t)(%s) + 1, sizeof *acc);\n  if (!acc) nnrt_out_of_memory();\n",
             numel_x(v->shape));
+  if (!grad) fprintf(e->o, "  NNRT_PARFOR2(nt, N * OH * OW * C)\n");
   fprintf(e->o,
           "  for (int64_t nn = 0; nn < N; nn++)\n"
           "    for (int64_t oh = 0; oh < OH; oh++)\n"
@@ -494,7 +500,7 @@ static void run_function(Em *e, const char *model) {
                  "             ? (%s)(1 / (1 - %.17g)) : 0;\n",
               numel_x(v->shape), id, v->in[0], (long long)v->a[0], v->in[1], v->f, t, v->f);
     } else {
-      fprintf(o, "  %s_k%d(n, v%d", e->name, id, id);
+      fprintf(o, "  %s_k%d(n, m->threads, v%d", e->name, id, id);
       for (int i = 0; i < v->nin; i++) fprintf(o, ", v%d", v->in[i]);
       fprintf(o, ");\n");
     }
@@ -604,8 +610,9 @@ void emit_c_header(FILE *o, const char *source, ModelInfo *models, bool has_trai
                "int %s_load(%s_Model *m, const char *path, char *err, size_t errlen);\n"
                "int %s_get_param(%s_Model *m, const char *name, void *out, size_t bytes);\n"
                "int %s_set_param(%s_Model *m, const char *name, const void *in, size_t bytes);\n"
-               "const NnModelDesc *%s_describe(void);\n",
-            M, M, M, M, M, M, M, M, M);
+               "const NnModelDesc *%s_describe(void);\n"
+               "void %s_set_threads(%s_Model *m, int threads);\n",
+            M, M, M, M, M, M, M, M, M, M, M);
   }
   fprintf(o, "\n#endif\n");
 }
@@ -643,7 +650,7 @@ void emit_c_model(FILE *o, const char *model, Graph *train, Graph *eval, Graph *
   param_table(o, model, "states", g->states, g->nstates);
   fprintf(o, "\ntypedef struct %s_Model {\n"
              "  void *params[%d], *states[%d];\n"
-             "  int64_t step, epoch;\n  uint64_t seed;\n  double loss;\n  const void *out[16];\n"
+             "  int64_t step, epoch;\n  uint64_t seed;\n  int threads;\n  double loss;\n  const void *out[16];\n"
              "  char *ws;\n  size_t ws_size;\n} %s_Model;\n",
           model, g->nparams ? g->nparams : 1, g->nstates ? g->nstates : 1, model);
   if (train) emit_c_graph(o, train, model, "train");
@@ -708,6 +715,10 @@ void emit_c_model(FILE *o, const char *model, Graph *train, Graph *eval, Graph *
                "double %s_evaluate(%s_Model *m, const void *const *inputs, const void *label, int64_t n) {\n"
                "  %s_eval_run(m, n, inputs, label);\n  return m->loss;\n}\n",
             model, model, model);
+  fprintf(o, "\n/* Threads for this instance's loops; 0 (the default) lets OpenMP choose.\n"
+             " * The results are the same bits for any count. */\n"
+             "void %s_set_threads(%s_Model *m, int threads) { m->threads = threads > 0 ? threads : 0; }\n",
+          model, model);
   /* parameters by name, and the descriptor */
   fprintf(o, "\n/* Copies parameter or state `name` out of (get) or into (set) the model;\n"
              " * bytes must be its exact size. Returns 0, or -1 for no such tensor. */\n"

@@ -73,6 +73,7 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
              "  --batch N          samples a step (%lld)\\n"
              "  --seed N           seed of initialization, shuffling and dropout (%lld)\\n"
              "  --validation F     fraction of the rows, from the end, held out (%g)\\n"
+             "  --threads N        threads for the loops (default: all); any count gives the same bits\\n"
              "  --save FILE        write weights, optimizer state and counters at the end\\n"
              "  --load FILE        start from such a checkpoint: training continues\\n"
              "  --quiet            no line per epoch\\n"
@@ -134,7 +135,7 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
              "  const char *data = %s;\n"
              "  int64_t epochs = %lld, batch = %lld;\n  uint64_t seed = %lld;\n"
              "  double validation = %.17g;\n  int quiet = 0;\n"
-             "  const char *save = NULL, *load = NULL;\n",
+             "  const char *save = NULL, *load = NULL;\n  int threads = 0;\n",
           quote_str(path), (long long)t->epochs, (long long)t->batch, (long long)t->seed, t->validation);
   fprintf(o,
           "  for (int i = 1; i < argc; i++) {\n"
@@ -143,6 +144,7 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
           "    else if (!strcmp(a, \"--quiet\")) quiet = 1;\n"
           "    else if (!strcmp(a, \"--data\") && v) data = argv[++i];\n"
           "    else if (!strcmp(a, \"--save\") && v) save = argv[++i];\n"
+          "    else if (!strcmp(a, \"--threads\")) threads = (int)flag_int(a, v, 1), i++;\n"
           "    else if (!strcmp(a, \"--load\") && v) load = argv[++i];\n"
           "    else if (!strcmp(a, \"--epochs\")) epochs = flag_int(a, v, 0), i++;\n"
           "    else if (!strcmp(a, \"--batch\")) batch = flag_int(a, v, 1), i++;\n"
@@ -178,6 +180,7 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
           "  int64_t *perm = nnrt_alloc(sizeof(int64_t) * (size_t)t.rows), *order = nnrt_alloc(sizeof(int64_t) * (size_t)t.rows);\n"
           "  for (int64_t i = 0; i < t.rows; i++) order[i] = i;\n"
           "  double start = nnrt_seconds(), val_loss = 0, val_acc = 0;\n"
+          "  %s_set_threads(m, threads);\n"
           "  if (load && %s_load(m, load, err, sizeof err) != 0) {\n"
           "    fprintf(stderr, \"error: %%s\\n\", err);\n    return 1;\n  }\n"
           "  int64_t epoch = m->epoch;\n"
@@ -197,7 +200,7 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
           "    if (nval) held_out(m, &t, order, ntrain, batch, x, y, &val_loss, &val_acc);\n"
           "    if (!quiet) {\n"
           "      printf(\"Epoch %%lld/%%lld - loss: %%.4f\", (long long)epoch + 1, (long long)epochs, loss);\n",
-          model, model, (long long)features, (long long)(width > 1 ? width : 1), model,
+          model, model, (long long)features, (long long)(width > 1 ? width : 1), model, model,
           t->shuffle ? "nnrt_shuffle(perm, ntrain, seed, epoch);"
                      : "for (int64_t i = 0; i < ntrain; i++) perm[i] = i;",
           model);

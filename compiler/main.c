@@ -294,8 +294,13 @@ static int write_program(const Options *o, Sema *s) {
   if (ok && (o->emit == EMIT_EXE || o->emit == EMIT_SO)) {
     const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
     const char *flags = getenv("CFLAGS") ? getenv("CFLAGS") : "";
-    char *cmd = arena_printf("%s -std=c11 -O2 %s %s -o '%s' '%s' -lm", cc,
-                             o->emit == EMIT_SO ? "-shared -fPIC" : "", flags, target, csrc);
+    const char *kind = o->emit == EMIT_SO ? "-shared -fPIC" : "";
+    char *cmd = arena_printf("%s -std=c11 -O2 -fopenmp %s %s -o '%s' '%s' -lm", cc, kind, flags,
+                             target, csrc);
+    if (system(cmd) != 0) { /* a compiler without OpenMP: the loops run serially */
+      cmd = arena_printf("%s -std=c11 -O2 %s %s -o '%s' '%s' -lm", cc, kind, flags, target, csrc);
+      fprintf(stderr, "nnc: note: building without OpenMP\n");
+    }
     if (system(cmd) != 0) {
       fprintf(stderr, "nnc: error: the C compiler failed: %s\n", cmd);
       ok = false;

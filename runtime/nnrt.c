@@ -92,6 +92,14 @@ NNRT_API double nnrt_init_value(NnrtInit init, const double args[2], const int64
 
 /* --------------------------------------------------------- functions */
 
+NNRT_API int nnrt_threads(int nt) {
+#ifdef _OPENMP
+  return nt > 0 ? nt : omp_get_max_threads();
+#else
+  return nt > 0 ? nt : 1;
+#endif
+}
+
 NNRT_API double nnrt_sigmoid(double x) {
   return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x));
 }

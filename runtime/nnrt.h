@@ -42,6 +42,24 @@ NNRT_API int nnrt_init_from_name(const char *name);   /* -1 when unknown */
 NNRT_API double nnrt_init_value(NnrtInit init, const double args[2], const int64_t *dims, int rank,
                        uint64_t seed, uint64_t stream, uint64_t i);
 
+/* Parallel loops for generated code: the outer loop of a kernel is split
+ * among nt threads (nt <= 0: OpenMP's default) when the work is large
+ * enough to pay for waking them. Every output element is computed by one
+ * thread in a fixed order, so results do not depend on the thread count.
+ * Without OpenMP (no -fopenmp) the loops run serially. */
+#ifdef _OPENMP
+#include <omp.h>
+#define NNRT_PRAGMA(x) _Pragma(#x)
+#define NNRT_PARFOR(nt, work) \
+  NNRT_PRAGMA(omp parallel for num_threads(nnrt_threads(nt)) schedule(static) if ((work) >= 32768))
+#define NNRT_PARFOR2(nt, work) \
+  NNRT_PRAGMA(omp parallel for collapse(2) num_threads(nnrt_threads(nt)) schedule(static) if ((work) >= 32768))
+#else
+#define NNRT_PARFOR(nt, work)
+#define NNRT_PARFOR2(nt, work)
+#endif
+NNRT_API int nnrt_threads(int nt);   /* nt, or the default for nt <= 0 */
+
 /* Scalar functions as the reference evaluator computes them. */
 NNRT_API double nnrt_sigmoid(double x);
 

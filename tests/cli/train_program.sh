@@ -7,7 +7,7 @@ ex=$src/examples
 cc=${CC:-cc}
 
 (cd "$ex" && "$nnc" breast_cancer.nn --emit=c -o "$tmp/train.c") || fail "--emit=c failed"
-$cc -std=c11 -O2 -Wall -Wextra -Werror ${CFLAGS:-} "$tmp/train.c" -o "$tmp/train" -lm ||
+$cc -std=c11 -O2 -fopenmp -Wall -Wextra -Werror ${CFLAGS:-} "$tmp/train.c" -o "$tmp/train" -lm ||
   fail "the C file does not build cleanly"
 
 (cd "$ex" && "$tmp/train" > "$tmp/run1.txt") || fail "training failed"
@@ -19,6 +19,12 @@ has "$tmp/run1.txt" "Epoch 1/150 - loss: "
 sed 's/ - [0-9.]*s$//' "$tmp/run1.txt" > "$tmp/a"
 sed 's/ - [0-9.]*s$//' "$tmp/run2.txt" > "$tmp/b"
 cmp -s "$tmp/a" "$tmp/b" || fail "two runs with one seed differ"
+for threads in 1 2; do
+  (cd "$ex" && "$tmp/train" --threads $threads --batch 100 --epochs 20 --save "$tmp/t$threads.st" |
+    sed 's/ - [0-9.]*s$//' > "$tmp/t$threads.txt") || fail "training with $threads threads failed"
+done
+cmp -s "$tmp/t1.txt" "$tmp/t2.txt" && cmp -s "$tmp/t1.st" "$tmp/t2.st" ||
+  fail "1 and 2 threads give different results"
 
 # nnc builds the program itself with --emit=exe, or when -o has no extension
 (cd "$ex" && "$nnc" breast_cancer.nn -o "$tmp/train2") || fail "-o train2 did not build a program"
