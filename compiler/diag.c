@@ -15,12 +15,7 @@
 
 Diag diag = {0};
 
-typedef struct Seen Seen;
-struct Seen {
-  Seen *next;
-  char *key;
-};
-static Seen *seen;
+static Map *seen; /* errors and warnings printed: "file:line:col:kind:message" */
 
 void diag_reset(FILE *out) {
   diag = (Diag){.out = out};
@@ -68,12 +63,9 @@ static void show_line(Loc loc) {
 static bool first_time(Loc loc, const char *kind, const char *msg) {
   char *key = arena_printf("%p:%d:%d:%s:%s", (const void *)loc.file, loc.first_line,
                            loc.first_column, kind, msg);
-  for (Seen *s = seen; s; s = s->next)
-    if (!strcmp(s->key, key)) return false;
-  Seen *s = arena_alloc(sizeof *s);
-  s->key = key;
-  s->next = seen;
-  seen = s;
+  if (!seen) seen = map_new();
+  if (map_get(seen, key)) return false;
+  map_put(seen, key, key);
   return true;
 }
 
@@ -81,6 +73,11 @@ static bool last_printed; /* whether the last error/warning was printed (for its
 
 static void report(Loc loc, const char *kind, const char *fmt, va_list ap) {
   if (!diag.out) diag.out = stderr;
+  if (diag.too_many && strcmp(kind, "warning") != 0) { /* counted, no longer formatted */
+    if (!strcmp(kind, "error")) diag.errors++;
+    last_printed = false;
+    return;
+  }
   char *msg = arena_alloc(1024);
   vsnprintf(msg, 1024, fmt, ap);
   bool note = !strcmp(kind, "note");

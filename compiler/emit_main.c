@@ -20,10 +20,10 @@ static Val *arg(const Setting *st, const char *name) {
 /* Whether the program can be written: a CSV source (or none: --data). */
 bool main_supported(TrainInfo *t, Loc *where, const char **why) {
   *where = t->decl->name_loc;
-  if (t->data.b && strcmp(t->data.b->name, "csv") != 0) {
+  if (t->data.b && strcmp(t->data.b->name, "csv") != 0 && strcmp(t->data.b->name, "idx") != 0) {
     *where = t->data.node->loc;
-    *why = arena_printf("the training program reads csv data so far; '%s' comes with its reader",
-                        t->data.b->name);
+    *why = arena_printf("the training program reads csv and idx data so far; '%s' comes with its "
+                        "reader", t->data.b->name);
     return false;
   }
   if (t->validation_data.b) {
@@ -46,11 +46,16 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
   bool onehot = !strcmp(loss, "categorical_crossentropy");
   bool binary = !sparse && !onehot && width == 1;
 
-  const char *path = "", *label_name = NULL, *delim = ",";
+  const char *path = "", *label_name = NULL, *delim = ",", *images = "", *labels = "";
+  bool idx = t->data.b && !strcmp(t->data.b->name, "idx");
   int label_col = -1;
   bool header = false, normalize = false;
   double scale = 1;
-  if (t->data.b) {
+  if (idx) {
+    images = arg(&t->data, "images")->s;
+    labels = arg(&t->data, "labels")->s;
+    scale = arg(&t->data, "scale")->f;
+  } else if (t->data.b) {
     Val *l = arg(&t->data, "label");
     path = arg(&t->data, "path")->s;
     if (l->kind == VK_STRING) label_name = l->s;
@@ -68,7 +73,7 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
              "static void usage(FILE *f) {\n"
              "  fprintf(f, \"usage: %%s [options]\\n"
              "Trains model %s as its train block says; the options override it.\\n"
-             "  --data FILE        CSV table, one sample a row, the label in column %s%s\\n"
+             "%s"
              "  --epochs N         passes over the training rows (%lld)\\n"
              "  --batch N          samples a step (%lld)\\n"
              "  --seed N           seed of initialization, shuffling and dropout (%lld)\\n"
@@ -78,8 +83,13 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
              "  --load FILE        start from such a checkpoint: training continues\\n"
              "  --quiet            no line per epoch\\n"
              "  --help             this text\\n\", \"train\");\n}\n",
-          model, label_name ? label_name : label_col < 0 ? "last" : arena_printf("%d", label_col),
-          header ? " (after a header row)" : "", (long long)t->epochs, (long long)t->batch,
+          model,
+          idx ? "  --images FILE      IDX file of samples (unsigned bytes)\\n"
+                "  --labels FILE      IDX file of their labels\\n"
+              : arena_printf("  --data FILE        CSV table, one sample a row, the label in column %s%s\\n",
+                             label_name ? label_name : label_col < 0 ? "last" : arena_printf("%d", label_col),
+                             header ? " (after a header row)" : ""),
+          (long long)t->epochs, (long long)t->batch,
           (long long)t->seed, t->validation);
   fprintf(o,
           "\nstatic int64_t flag_int(const char *flag, const char *v, int64_t lo) {\n"
@@ -132,17 +142,20 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
           "  *loss = vs / (double)(t->rows - from);\n  *acc = (double)vok / (double)(t->rows - from);\n}\n",
           model, model);
   fprintf(o, "\nint main(int argc, char **argv) {\n"
-             "  const char *data = %s;\n"
+             "  const char *data = %s, *images = %s, *labels = %s;\n"
              "  int64_t epochs = %lld, batch = %lld;\n  uint64_t seed = %lld;\n"
              "  double validation = %.17g;\n  int quiet = 0;\n"
              "  const char *save = NULL, *load = NULL;\n  int threads = 0;\n",
-          quote_str(path), (long long)t->epochs, (long long)t->batch, (long long)t->seed, t->validation);
+          quote_str(path), quote_str(images), quote_str(labels), (long long)t->epochs,
+          (long long)t->batch, (long long)t->seed, t->validation);
   fprintf(o,
           "  for (int i = 1; i < argc; i++) {\n"
           "    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;\n"
           "    if (!strcmp(a, \"--help\")) { usage(stdout); return 0; }\n"
           "    else if (!strcmp(a, \"--quiet\")) quiet = 1;\n"
           "    else if (!strcmp(a, \"--data\") && v) data = argv[++i];\n"
+          "    else if (!strcmp(a, \"--images\") && v) images = argv[++i];\n"
+          "    else if (!strcmp(a, \"--labels\") && v) labels = argv[++i];\n"
           "    else if (!strcmp(a, \"--save\") && v) save = argv[++i];\n"
           "    else if (!strcmp(a, \"--threads\")) threads = (int)flag_int(a, v, 1), i++;\n"
           "    else if (!strcmp(a, \"--load\") && v) load = argv[++i];\n"
@@ -154,24 +167,30 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
           "      if (*end || !(validation >= 0 && validation < 1)) { fprintf(stderr, \"error: --validation needs a number in [0, 1)\\n\"); return 1; }\n"
           "    } else { fprintf(stderr, \"error: unknown option '%%s'\\n\", a); usage(stderr); return 1; }\n"
           "  }\n"
-          "  if (!*data) { fprintf(stderr, \"error: no data: give --data FILE\\n\"); return 1; }\n"
+          "  (void)data; (void)images; (void)labels;\n"
           "  NnrtTable t;\n  char err[1024];\n"
-          "  if (!nnrt_csv_load(data, %s, %d, %d, (char)%d, %.17g, &t, err, sizeof err)) {\n"
+          "  if (%s) {\n"
+          "    fprintf(stderr, \"error: no data: give %s\\n\");\n    return 1;\n  }\n"
+          "  if (!%s) {\n"
           "    fprintf(stderr, \"error: %%s\\n\", err);\n    return 1;\n  }\n"
           "  if (t.features != %lld) {\n"
-          "    fprintf(stderr, \"error: %%s: rows have %%lld features; model %s takes %lld\\n\", data, (long long)t.features);\n"
+          "    fprintf(stderr, \"error: %%s: samples have %%lld values; model %s takes %lld\\n\", %s, (long long)t.features);\n"
           "    return 1;\n  }\n",
-          label_name ? quote_str(label_name) : "NULL", label_col, header, (int)delim[0],
-          scale, (long long)features, model, (long long)features);
+          idx ? "!*images || !*labels" : "!*data", idx ? "--images FILE --labels FILE" : "--data FILE",
+          idx ? arena_printf("nnrt_idx_load(images, labels, %.17g, &t, err, sizeof err)", scale)
+              : arena_printf("nnrt_csv_load(data, %s, %d, %d, (char)%d, %.17g, &t, err, sizeof err)",
+                             label_name ? quote_str(label_name) : "NULL", label_col, header,
+                             (int)delim[0], scale),
+          (long long)features, model, (long long)features, idx ? "images" : "data");
   if (onehot || sparse)
     fprintf(o, "  for (int64_t r = 0; r < t.rows; r++)\n"
                "    if (t.y[r] != (float)(int64_t)t.y[r] || t.y[r] < 0 || t.y[r] >= %lld) {\n"
-               "      fprintf(stderr, \"error: %%s: row %%lld: the label %%g is not a class from 0 to %lld\\n\", data, (long long)r + 1, (double)t.y[r]);\n"
+               "      fprintf(stderr, \"error: %%s: sample %%lld: the label %%g is not a class from 0 to %lld\\n\", %s, (long long)r + 1, (double)t.y[r]);\n"
                "      return 1;\n    }\n",
-            (long long)classes, (long long)classes - 1);
+            (long long)classes, (long long)classes - 1, idx ? "labels" : "data");
   fprintf(o,
           "  int64_t nval = (int64_t)((double)t.rows * validation), ntrain = t.rows - nval;\n"
-          "  if (ntrain < 1) { fprintf(stderr, \"error: %%s: no rows left to train on\\n\", data); return 1; }\n");
+          "  if (ntrain < 1) { fprintf(stderr, \"error: no samples left to train on\\n\"); return 1; }\n");
   if (normalize) fprintf(o, "  nnrt_standardize(&t, ntrain);\n");
   fprintf(o,
           "  %s_Model *m = %s_create(seed);\n"

@@ -260,7 +260,7 @@ static const char *symbol_text(yysymbol_kind_t sym) {
 
 static int yyreport_syntax_error(const yypcontext_t *pctx, yyscan_t scanner, ParseCtx *ctx) {
   (void)scanner;
-  if (ctx->ls.failed_fatal) return 0;
+  if (ctx->ls.failed_fatal || diag.too_many) return 0; /* nothing more is printed */
   enum { MAX_EXPECTED = 5 };
   yysymbol_kind_t expected[MAX_EXPECTED];
   int n = yypcontext_expected_tokens(pctx, expected, MAX_EXPECTED);

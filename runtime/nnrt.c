@@ -257,6 +257,86 @@ NNRT_API bool nnrt_csv_load(const char *path, const char *label_name, int label_
   return true;
 }
 
+/* The header of an IDX file of unsigned bytes: dims[0] samples of
+ * per = dims[1] * ... bytes. Returns the header's size, or 0 with err set. */
+static long idx_header(FILE *f, const char *path, int want_dims, int64_t *count, int64_t *per,
+                       char *err, size_t errlen) {
+  unsigned char h[4], b[4];
+  if (fseek(f, 0, SEEK_END) != 0) return 0;
+  long size = ftell(f);
+  rewind(f);
+  if (size < 8 || fread(h, 1, 4, f) != 4 || h[0] != 0 || h[1] != 0 || h[2] != 0x08 || h[3] < 1 ||
+      h[3] > 8 || (want_dims && h[3] != want_dims)) {
+    snprintf(err, errlen, "%s: byte 0: not an IDX file of unsigned bytes%s", path,
+             want_dims ? " with one label a sample" : "");
+    return 0;
+  }
+  int64_t dims[8], prod = 1;
+  for (int d = 0; d < h[3]; d++) {
+    if (fread(b, 1, 4, f) != 4) {
+      snprintf(err, errlen, "%s: byte %d: the header is cut short", path, 4 + 4 * d);
+      return 0;
+    }
+    dims[d] = (int64_t)b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3];
+    if (d > 0) {
+      prod *= dims[d];
+      if (dims[d] == 0 || prod > ((int64_t)1 << 31)) {
+        snprintf(err, errlen, "%s: byte %d: sample size out of range", path, 4 + 4 * d);
+        return 0;
+      }
+    }
+  }
+  long header = 4 + 4L * h[3];
+  if (dims[0] == 0 || (double)dims[0] * (double)prod != (double)(size - header)) {
+    snprintf(err, errlen, "%s: the header promises %lld samples of %lld bytes, the file has %ld bytes after it",
+             path, (long long)dims[0], (long long)prod, size - header);
+    return 0;
+  }
+  *count = dims[0];
+  *per = prod;
+  return header;
+}
+
+NNRT_API bool nnrt_idx_load(const char *images, const char *labels, double scale, NnrtTable *t,
+                            char *err, size_t errlen) {
+  memset(t, 0, sizeof *t);
+  FILE *fi = fopen(images, "rb"), *fl = fopen(labels, "rb");
+  bool ok = fi && fl;
+  if (!fi) snprintf(err, errlen, "%s: cannot open: %s", images, strerror(errno));
+  else if (!fl) snprintf(err, errlen, "%s: cannot open: %s", labels, strerror(errno));
+  int64_t n = 0, per = 0, nl = 0, one = 0;
+  ok = ok && idx_header(fi, images, 0, &n, &per, err, errlen) &&
+       idx_header(fl, labels, 1, &nl, &one, err, errlen);
+  if (ok && nl != n) {
+    snprintf(err, errlen, "%s: %lld labels for the %lld samples of %s", labels, (long long)nl,
+             (long long)n, images);
+    ok = false;
+  }
+  if (ok) {
+    t->rows = n;
+    t->features = per;
+    t->x = nnrt_alloc(sizeof(float) * (size_t)(n * per));
+    t->y = nnrt_alloc(sizeof(float) * (size_t)n);
+    unsigned char *row = malloc((size_t)per);
+    if (!row) nnrt_out_of_memory();
+    for (int64_t r = 0; ok && r < n; r++) {
+      ok = fread(row, 1, (size_t)per, fi) == (size_t)per;
+      for (int64_t j = 0; ok && j < per; j++) t->x[r * per + j] = (float)(row[j] * scale);
+    }
+    for (int64_t r = 0; ok && r < n; r++) {
+      int c = fgetc(fl);
+      ok = c != EOF;
+      t->y[r] = (float)c;
+    }
+    free(row);
+    if (!ok) snprintf(err, errlen, "%s: cannot read the data", images);
+  }
+  if (fi) fclose(fi);
+  if (fl) fclose(fl);
+  if (!ok) nnrt_table_free(t);
+  return ok;
+}
+
 NNRT_API void nnrt_table_free(NnrtTable *t) {
   free(t->x);
   free(t->y);

@@ -111,6 +111,11 @@ typedef struct NnrtTable {
  * field must be a finite number. */
 NNRT_API bool nnrt_csv_load(const char *path, const char *label_name, int label_col, bool header,
                    char delimiter, double scale, NnrtTable *t, char *err, size_t errlen);
+/* Reads IDX files (the MNIST format): unsigned-byte samples of any shape
+ * in `images`, one byte label each in `labels`; each pixel times scale.
+ * Every size in the headers is checked against the file's length. */
+NNRT_API bool nnrt_idx_load(const char *images, const char *labels, double scale, NnrtTable *t,
+                            char *err, size_t errlen);
 NNRT_API void nnrt_table_free(NnrtTable *t);
 /* Standardizes each feature of rows [0, fit_rows) to mean 0 and standard
  * deviation 1, and applies the same transform to every row. */

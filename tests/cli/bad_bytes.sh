@@ -14,6 +14,9 @@ awk 'BEGIN { x = 12345; for (i = 0; i < 20000; i++) { x = (x * 1103515245 + 1234
      printf "%c", int(x / 65536) % 256 } }' > "$tmp/random.nn"
 check_file "$tmp/random.nn" "random bytes"
 
+# megabytes of binary data: thousands of errors, counted in linear time
+check_file "$src/examples/data/mnist-images.idx.gz" "1.6 MB of gzip data"
+
 head -c 5000 /dev/zero > "$tmp/zeros.nn"
 check_file "$tmp/zeros.nn" "NUL bytes"
 

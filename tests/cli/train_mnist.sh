@@ -1,0 +1,23 @@
+# examples/mnist_mlp.nn trained on 8,000 of the MNIST digits shipped in
+# examples/data reaches at least 95% on the 2,000 held out; the IDX reader
+# refuses malformed files with the file and the byte.
+. "$(dirname "$0")/../cli_lib.sh"
+ex=$src/examples
+gunzip -c "$ex/data/mnist-images.idx.gz" > "$tmp/mnist-images.idx" &&
+  gunzip -c "$ex/data/mnist-labels.idx.gz" > "$tmp/mnist-labels.idx" || fail "gunzip failed"
+"$nnc" "$ex/mnist_mlp.nn" -o "$tmp/train" || fail "building the program failed"
+"$tmp/train" --images "$tmp/mnist-images.idx" --labels "$tmp/mnist-labels.idx" > "$tmp/run.txt" ||
+  fail "training failed"
+tail -2 "$tmp/run.txt"
+acc=$(sed -n 's/^held-out: 2000 samples, .*accuracy \([0-9.]*\)$/\1/p' "$tmp/run.txt")
+awk -v a="$acc" 'BEGIN { exit !(a >= 0.95) }' || fail "held-out accuracy '$acc' is below 0.95"
+
+head -c 1000 "$tmp/mnist-images.idx" > "$tmp/short.idx"
+expect 1 "$tmp/train" --images "$tmp/short.idx" --labels "$tmp/mnist-labels.idx" --epochs 1
+has "$tmp/err" "short.idx: the header promises 10000 samples of 784 bytes, the file has 984 bytes after it"
+printf 'PK\003\004 not idx' > "$tmp/zip.idx"
+expect 1 "$tmp/train" --images "$tmp/zip.idx" --labels "$tmp/mnist-labels.idx" --epochs 1
+has "$tmp/err" "zip.idx: byte 0: not an IDX file of unsigned bytes"
+expect 1 "$tmp/train" --images "$tmp/mnist-labels.idx" --labels "$tmp/mnist-labels.idx" --epochs 1
+has "$tmp/err" "samples have 1 values; model MnistMLP takes 784"
+finish
