@@ -490,7 +490,8 @@ static void run_function(Em *e, const char *model) {
     }
     fprintf(o, "  %s *v%d = (%s *)(ws + o%d);\n", t, id, t, id);
     if (v->op == OP_SCALAR) {
-      static const char *src[] = {"(double)n", "(double)m->step", "(double)m->epoch", "(double)m->seed"};
+      static const char *src[] = {"(double)n", "(double)m->step", "(double)m->epoch",
+                                  "(double)m->seed", "m->lr"};
       fprintf(o, "  v%d[0] = (%s)%s;\n", id, t, src[v->a[0]]);
     } else if (v->op == OP_CONST) {
       fprintf(o, "  for (int64_t i = 0; i < %s; i++) v%d[i] = (%s)%.17g;\n", numel_x(v->shape), id, t, v->f);
@@ -611,8 +612,9 @@ void emit_c_header(FILE *o, const char *source, ModelInfo *models, bool has_trai
                "int %s_get_param(%s_Model *m, const char *name, void *out, size_t bytes);\n"
                "int %s_set_param(%s_Model *m, const char *name, const void *in, size_t bytes);\n"
                "const NnModelDesc *%s_describe(void);\n"
-               "void %s_set_threads(%s_Model *m, int threads);\n",
-            M, M, M, M, M, M, M, M, M, M, M);
+               "void %s_set_threads(%s_Model *m, int threads);\n"
+               "void %s_set_lr(%s_Model *m, double lr);\n",
+            M, M, M, M, M, M, M, M, M, M, M, M, M);
   }
   fprintf(o, "\n#endif\n");
 }
@@ -623,8 +625,8 @@ void emit_c_prelude(FILE *o, const char *source) {
              "#define _POSIX_C_SOURCE 200809L\n"
              "#if defined(__GNUC__)\n#define NNRT_API static __attribute__((unused))\n"
              "#else\n#define NNRT_API static\n#endif\n"
-             "#include <math.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <stdlib.h>\n"
-             "#include <string.h>\n\n",
+             "#include <errno.h>\n#include <math.h>\n#include <stdint.h>\n#include <stdio.h>\n"
+             "#include <stdlib.h>\n#include <string.h>\n\n",
           NNC_VERSION, source);
   inline_runtime(o);
   fprintf(o, "\n%s", desc_types);
@@ -650,7 +652,7 @@ void emit_c_model(FILE *o, const char *model, Graph *train, Graph *eval, Graph *
   param_table(o, model, "states", g->states, g->nstates);
   fprintf(o, "\ntypedef struct %s_Model {\n"
              "  void *params[%d], *states[%d];\n"
-             "  int64_t step, epoch;\n  uint64_t seed;\n  int threads;\n  double loss;\n  const void *out[16];\n"
+             "  int64_t step, epoch;\n  uint64_t seed;\n  int threads;\n  double lr, loss;\n  const void *out[16];\n"
              "  char *ws;\n  size_t ws_size;\n} %s_Model;\n",
           model, g->nparams ? g->nparams : 1, g->nstates ? g->nstates : 1, model);
   if (train) emit_c_graph(o, train, model, "train");
@@ -662,6 +664,7 @@ void emit_c_model(FILE *o, const char *model, Graph *train, Graph *eval, Graph *
           "\n/* A new instance; parameters from their initializers and `seed`. */\n"
           "%s_Model *%s_create(uint64_t seed) {\n"
           "  %s_Model *m = calloc(1, sizeof *m);\n  if (!m) nnrt_out_of_memory();\n  m->seed = seed;\n"
+          "  m->lr = %.17g; /* the optimizer's rate; the schedules start from it */\n"
           "  for (int k = 0; k < 2; k++)\n"
           "    for (int i = 0; i < (k ? %s_NSTATES : %s_NPARAMS); i++) {\n"
           "      const NnrtTensorInfo *t = k ? &%s_states[i] : &%s_params[i];\n"
@@ -678,7 +681,8 @@ void emit_c_model(FILE *o, const char *model, Graph *train, Graph *eval, Graph *
           "  for (int i = 0; i < %s_NPARAMS; i++) free(m->params[i]);\n"
           "  for (int i = 0; i < %s_NSTATES; i++) free(m->states[i]);\n"
           "  free(m->ws);\n  free(m);\n}\n",
-          model, model, model, model, model, model, model, model, model, model, model, model, model);
+          model, model, model, model, g->base_lr, model, model, model, model, model, model, model, model,
+          model);
   /* checkpoints: every parameter, then every state, by name */
   fprintf(o, "\nstatic const NnrtTensorInfo *%s_tensor(int i) {\n"
              "  return i < %s_NPARAMS ? &%s_params[i] : &%s_states[i - %s_NPARAMS];\n}\n",
@@ -717,8 +721,10 @@ void emit_c_model(FILE *o, const char *model, Graph *train, Graph *eval, Graph *
             model, model, model);
   fprintf(o, "\n/* Threads for this instance's loops; 0 (the default) lets OpenMP choose.\n"
              " * The results are the same bits for any count. */\n"
-             "void %s_set_threads(%s_Model *m, int threads) { m->threads = threads > 0 ? threads : 0; }\n",
-          model, model);
+             "void %s_set_threads(%s_Model *m, int threads) { m->threads = threads > 0 ? threads : 0; }\n"
+             "\n/* The learning rate the schedules start from (the optimizer's lr). */\n"
+             "void %s_set_lr(%s_Model *m, double lr) { m->lr = lr; }\n",
+          model, model, model, model);
   /* parameters by name, and the descriptor */
   fprintf(o, "\n/* Copies parameter or state `name` out of (get) or into (set) the model;\n"
              " * bytes must be its exact size. Returns 0, or -1 for no such tensor. */\n"

@@ -78,6 +78,8 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
              "  --batch N          samples a step (%lld)\\n"
              "  --seed N           seed of initialization, shuffling and dropout (%lld)\\n"
              "  --validation F     fraction of the rows, from the end, held out (%g)\\n"
+             "  --lr X             the optimizer's learning rate (%g)\\n"
+             "  --log FILE         write loss and metrics of every epoch as CSV\\n"
              "  --threads N        threads for the loops (default: all); any count gives the same bits\\n"
              "  --save FILE        write weights, optimizer state and counters at the end\\n"
              "  --load FILE        start from such a checkpoint: training continues\\n"
@@ -90,7 +92,7 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
                              label_name ? label_name : label_col < 0 ? "last" : arena_printf("%d", label_col),
                              header ? " (after a header row)" : ""),
           (long long)t->epochs, (long long)t->batch,
-          (long long)t->seed, t->validation);
+          (long long)t->seed, t->validation, train->base_lr);
   fprintf(o,
           "\nstatic int64_t flag_int(const char *flag, const char *v, int64_t lo) {\n"
           "  char *end;\n  long long x = strtoll(v ? v : \"\", &end, 10);\n"
@@ -145,7 +147,8 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
              "  const char *data = %s, *images = %s, *labels = %s;\n"
              "  int64_t epochs = %lld, batch = %lld;\n  uint64_t seed = %lld;\n"
              "  double validation = %.17g;\n  int quiet = 0;\n"
-             "  const char *save = NULL, *load = NULL;\n  int threads = 0;\n",
+             "  const char *save = NULL, *load = NULL, *logpath = NULL;\n  int threads = 0;\n"
+             "  double lr = -1;\n  FILE *log = NULL;\n",
           quote_str(path), quote_str(images), quote_str(labels), (long long)t->epochs,
           (long long)t->batch, (long long)t->seed, t->validation);
   fprintf(o,
@@ -158,6 +161,11 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
           "    else if (!strcmp(a, \"--labels\") && v) labels = argv[++i];\n"
           "    else if (!strcmp(a, \"--save\") && v) save = argv[++i];\n"
           "    else if (!strcmp(a, \"--threads\")) threads = (int)flag_int(a, v, 1), i++;\n"
+          "    else if (!strcmp(a, \"--log\") && v) logpath = argv[++i];\n"
+          "    else if (!strcmp(a, \"--lr\") && v) {\n"
+          "      char *end;\n      lr = strtod(argv[++i], &end);\n"
+          "      if (*end || !(lr > 0)) { fprintf(stderr, \"error: --lr needs a positive number\\n\"); return 1; }\n"
+          "    }\n"
           "    else if (!strcmp(a, \"--load\") && v) load = argv[++i];\n"
           "    else if (!strcmp(a, \"--epochs\")) epochs = flag_int(a, v, 0), i++;\n"
           "    else if (!strcmp(a, \"--batch\")) batch = flag_int(a, v, 1), i++;\n"
@@ -200,6 +208,12 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
           "  for (int64_t i = 0; i < t.rows; i++) order[i] = i;\n"
           "  double start = nnrt_seconds(), val_loss = 0, val_acc = 0;\n"
           "  %s_set_threads(m, threads);\n"
+          "  if (lr > 0) %s_set_lr(m, lr);\n"
+          "  if (logpath) {\n"
+          "    log = fopen(logpath, \"w\");\n"
+          "    if (!log) { fprintf(stderr, \"error: %%s: cannot write: %%s\\n\", logpath, strerror(errno)); return 1; }\n"
+          "    fprintf(log, \"epoch,loss,accuracy,val_loss,val_accuracy,seconds\\n\");\n"
+          "  }\n"
           "  if (load && %s_load(m, load, err, sizeof err) != 0) {\n"
           "    fprintf(stderr, \"error: %%s\\n\", err);\n    return 1;\n  }\n"
           "  int64_t epoch = m->epoch;\n"
@@ -219,14 +233,18 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
           "    if (nval) held_out(m, &t, order, ntrain, batch, x, y, &val_loss, &val_acc);\n"
           "    if (!quiet) {\n"
           "      printf(\"Epoch %%lld/%%lld - loss: %%.4f\", (long long)epoch + 1, (long long)epochs, loss);\n",
-          model, model, (long long)features, (long long)(width > 1 ? width : 1), model, model,
+          model, model, (long long)features, (long long)(width > 1 ? width : 1), model, model, model,
           t->shuffle ? "nnrt_shuffle(perm, ntrain, seed, epoch);"
                      : "for (int64_t i = 0; i < ntrain; i++) perm[i] = i;",
           model);
   if (accuracy) fprintf(o, "      printf(\" - accuracy: %%.4f\", acc);\n");
   fprintf(o, "      if (nval) printf(\" - val_loss: %%.4f\", val_loss);\n");
   if (accuracy) fprintf(o, "      if (nval) printf(\" - val_accuracy: %%.4f\", val_acc);\n");
-  fprintf(o, "      printf(\" - %%.2fs\\n\", nnrt_seconds() - start);\n      fflush(stdout);\n    }\n");
+  fprintf(o, "      printf(\" - %%.2fs\\n\", nnrt_seconds() - start);\n      fflush(stdout);\n    }\n"
+             "    if (log) {\n"
+             "      fprintf(log, \"%%lld,%%.6f,%%.6f,%%.6f,%%.6f,%%.3f\\n\", (long long)epoch + 1, loss, acc,\n"
+             "              nval ? val_loss : NAN, nval ? val_acc : NAN, nnrt_seconds() - start);\n"
+             "      fflush(log);\n    }\n");
   if (t->has_stop) {
     const char *mname = t->stop_metric, *var = "loss";
     if (!strcmp(mname, "val_loss")) var = "val_loss";
@@ -244,6 +262,7 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
              "  if (save && %s_save(m, save, err, sizeof err) != 0) {\n"
              "    fprintf(stderr, \"error: %%s\\n\", err);\n    return 1;\n  }\n"
              "  if (nval) printf(\"held-out: %%lld samples, loss %%.4f%s\\n\", (long long)nval, val_loss%s);\n"
+             "  if (log && fclose(log) != 0) { fprintf(stderr, \"error: %%s: cannot write\\n\", logpath); return 1; }\n"
              "  free(x);\n  free(y);\n  free(perm);\n  free(order);\n  nnrt_table_free(&t);\n"
              "  %s_free(m);\n  return 0;\n}\n",
           model, accuracy ? ", accuracy %.4f" : "", accuracy ? ", val_acc" : "", model);

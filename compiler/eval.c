@@ -85,6 +85,7 @@ Eval *eval_new(Graph *g, int64_t batch) {
   e->batch = batch;
   e->scalars[SC_BATCH] = (double)batch;
   e->scalars[SC_STEP] = 1;
+  e->scalars[SC_LR] = g->base_lr;
   e->inputs = calloc((size_t)g->ninputs + 1, sizeof(Tensor));
   e->params = calloc((size_t)g->nparams + 1, sizeof(Tensor));
   e->states = calloc((size_t)g->nstates + 1, sizeof(Tensor));

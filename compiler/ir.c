@@ -223,7 +223,7 @@ static const char *infer(Graph *g, Value *v) {
       return "dropmask takes two scalars, an instance and a rate in [0, 1)";
     if (v->op == OP_SCALAR && (v->nattr != 1 || v->a[0] < 0 || v->a[0] >= NUM_SCALARS ||
                                v->shape.rank != 0))
-      return "scalar takes {which: 0..3} and has rank 0";
+      return "scalar takes {which: 0..4} and has rank 0";
     if ((v->op == OP_CONST || v->op == OP_LABEL) && v->nattr != 0) return "no attributes";
     if ((v->op == OP_INPUT || v->op == OP_PARAM || v->op == OP_STATE) && v->nattr != 1)
       return "takes {index}";
@@ -610,7 +610,7 @@ static const char *leaf_name(Graph *g, const Value *v) {
   case OP_PARAM: return g->params[v->a[0]]->name;
   case OP_STATE: return g->states[v->a[0]]->name;
   case OP_SCALAR: {
-    static const char *names[] = {"batch", "step", "epoch", "seed"};
+    static const char *names[] = {"batch", "step", "epoch", "seed", "lr"};
     return v->a[0] < NUM_SCALARS ? names[v->a[0]] : "?";
   }
   default: return NULL;

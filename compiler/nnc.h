@@ -418,7 +418,7 @@ enum { IR_MAX_IN = 3, IR_MAX_ATTR = 10 };
 typedef enum { PART_FWD, PART_LOSS, PART_BWD, PART_UPDATE } Part;
 
 /* Run-time scalars (OP_SCALAR's attribute). */
-enum { SC_BATCH, SC_STEP, SC_EPOCH, SC_SEED, NUM_SCALARS };
+enum { SC_BATCH, SC_STEP, SC_EPOCH, SC_SEED, SC_LR, NUM_SCALARS };
 
 /* One SSA value. Values are numbered in creation order, which is a
  * topological order: operands always have smaller numbers. */
@@ -464,6 +464,7 @@ struct Graph {
   Update *updates;
   int nupdates, capupdates;
   int *param_grads;      /* param index -> d loss / d param, or -1 (training) */
+  double base_lr;        /* the optimizer's rate: scalar lr's value unless overridden */
 };
 
 Graph *graph_new(const char *name);

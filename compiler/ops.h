@@ -15,7 +15,7 @@ OP(INPUT,      "input",      0, CL_LEAF,     "index",            "model input nu
 OP(LABEL,      "label",      0, CL_LEAF,     "",                 "the training target of a batch")
 OP(PARAM,      "param",      0, CL_LEAF,     "index",            "trainable parameter `index`")
 OP(STATE,      "state",      0, CL_LEAF,     "index",            "non-trainable state `index` (running statistics, optimizer slots)")
-OP(SCALAR,     "scalar",     0, CL_LEAF,     "which",            "a run-time scalar: 0 batch size, 1 step (from 1), 2 epoch (from 0), 3 seed")
+OP(SCALAR,     "scalar",     0, CL_LEAF,     "which",            "a run-time scalar: 0 batch size, 1 step (from 1), 2 epoch (from 0), 3 seed, 4 learning rate")
 OP(CONST,      "const",      0, CL_LEAF,     "",                 "every element equals f")
 OP(DROPMASK,   "dropmask",   2, CL_LEAF,     "instance",         "(seed, step) -> 0 or 1/(1-f) per element, keep probability 1-f, counter-based RNG")
 /* elementwise, one operand */

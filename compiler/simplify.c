@@ -110,6 +110,7 @@ Graph *simplify(Graph *g) {
 
   Graph *h = graph_new(g->name);
   h->training = g->training;
+  h->base_lr = g->base_lr;
   h->params = g->params;
   h->nparams = g->nparams;
   h->states = g->states;

@@ -123,7 +123,8 @@ static int make_loss(Graph *g, const Setting *loss, int out) {
 /* The learning rate of the current epoch: the optimizer's rate passed
  * through each schedule in order. */
 static int learning_rate(Graph *g, TrainInfo *t, DType dt) {
-  int lr = k(g, dt, farg(&t->optimizer, "lr"));
+  g->base_lr = farg(&t->optimizer, "lr");
+  int lr = ir_cast(g, ir_leaf(g, OP_SCALAR, DT_F64, (Shape){0}, SC_LR), dt);
   int epoch = ir_cast(g, ir_leaf(g, OP_SCALAR, DT_F64, (Shape){0}, SC_EPOCH), dt);
   for (int i = 0; i < t->nschedules; i++) {
     Setting *st = &t->schedules[i];

@@ -31,6 +31,15 @@ cmp -s "$tmp/t1.txt" "$tmp/t2.txt" && cmp -s "$tmp/t1.st" "$tmp/t2.st" ||
 (cd "$ex" && "$tmp/train2" --epochs 2 --quiet) > "$tmp/out" || fail "the built program does not run"
 has "$tmp/out" "held-out: 113 samples"
 
+# --lr changes the run; --log writes one CSV row an epoch
+(cd "$ex" && "$tmp/train" --epochs 3 --lr 0.01 --log "$tmp/log.csv" --quiet > "$tmp/lr.txt") || fail "--lr/--log run failed"
+(cd "$ex" && "$tmp/train" --epochs 3 --quiet > "$tmp/nolr.txt")
+cmp -s "$tmp/lr.txt" "$tmp/nolr.txt" && fail "--lr 0.01 changed nothing"
+has "$tmp/log.csv" "epoch,loss,accuracy,val_loss,val_accuracy,seconds"
+[ "$(wc -l < "$tmp/log.csv")" -eq 4 ] || fail "--log wrote $(wc -l < "$tmp/log.csv") lines, expected 4"
+expect 1 "$tmp/train" --lr -1
+has "$tmp/err" "error: --lr needs a positive number"
+
 # flags and bad input
 expect 0 "$tmp/train" --help
 has "$tmp/out" "--epochs N"
