@@ -66,7 +66,11 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
     scale = arg(&t->data, "scale")->f;
     normalize = arg(&t->data, "normalize")->i;
   }
-  bool accuracy = false;
+  bool accuracy = false, precision = false, recall = false;
+  for (int i = 0; i < t->nmetrics; i++) {
+    precision |= binary && !strcmp(t->metrics[i]->name, "precision");
+    recall |= binary && !strcmp(t->metrics[i]->name, "recall");
+  }
   for (int i = 0; i < t->nmetrics; i++) accuracy |= strstr(t->metrics[i]->name, "accuracy") != NULL;
 
   fprintf(o, "\n/* ---- the training program ---- */\n\n"
@@ -216,17 +220,18 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
           "  }\n"
           "  if (load && %s_load(m, load, err, sizeof err) != 0) {\n"
           "    fprintf(stderr, \"error: %%s\\n\", err);\n    return 1;\n  }\n"
-          "  int64_t epoch = m->epoch;\n"
+          "  int64_t epoch = m->epoch, first = m->epoch;\n"
           "  for (; epoch < epochs; epoch++) {\n"
           "    m->epoch = epoch;\n"
           "    %s\n"
-          "    double sum = 0;\n    int64_t ok = 0;\n"
+          "    double sum = 0;\n    int64_t ok = 0, tp = 0, fp = 0, fn = 0;\n"
           "    for (int64_t s = 0; s < ntrain; s += batch) {\n"
           "      int64_t n = ntrain - s < batch ? ntrain - s : batch;\n"
           "      gather(&t, perm, s, n, x, y);\n"
           "      const void *inputs[1] = {x};\n"
           "      sum += %s_train_step(m, inputs, y, n) * (double)n;\n"
           "      ok += correct(m->out[0], y, n);\n"
+          "      %s\n"
           "    }\n"
           "    double loss = sum / (double)ntrain, acc = (double)ok / (double)ntrain;\n"
           "    (void)acc;\n"
@@ -236,11 +241,20 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
           model, model, (long long)features, (long long)(width > 1 ? width : 1), model, model, model,
           t->shuffle ? "nnrt_shuffle(perm, ntrain, seed, epoch);"
                      : "for (int64_t i = 0; i < ntrain; i++) perm[i] = i;",
-          model);
+          model,
+          binary ? "for (int64_t i = 0; i < n; i++) { /* the positive class is 1 */\n"
+                   "        int p = ((const float *)m->out[0])[i] > 0.5f, l = ((const float *)y)[i] > 0.5f;\n"
+                   "        tp += p && l, fp += p && !l, fn += !p && l;\n      }"
+                 : "(void)tp; (void)fp; (void)fn;");
   if (accuracy) fprintf(o, "      printf(\" - accuracy: %%.4f\", acc);\n");
+  if (precision) fprintf(o, "      printf(\" - precision: %%.4f\", tp + fp ? (double)tp / (double)(tp + fp) : 0.0);\n");
+  if (recall) fprintf(o, "      printf(\" - recall: %%.4f\", tp + fn ? (double)tp / (double)(tp + fn) : 0.0);\n");
   fprintf(o, "      if (nval) printf(\" - val_loss: %%.4f\", val_loss);\n");
   if (accuracy) fprintf(o, "      if (nval) printf(\" - val_accuracy: %%.4f\", val_acc);\n");
-  fprintf(o, "      printf(\" - %%.2fs\\n\", nnrt_seconds() - start);\n      fflush(stdout);\n    }\n"
+  fprintf(o, "      double spent = nnrt_seconds() - start;\n"
+             "      printf(\" - %%.2fs\", spent);\n"
+             "      if (epoch + 1 < epochs) printf(\" - eta %%.0fs\", spent / (double)(epoch + 1 - first) * (double)(epochs - epoch - 1));\n"
+             "      printf(\"\\n\");\n      fflush(stdout);\n    }\n"
              "    if (log) {\n"
              "      fprintf(log, \"%%lld,%%.6f,%%.6f,%%.6f,%%.6f,%%.3f\\n\", (long long)epoch + 1, loss, acc,\n"
              "              nval ? val_loss : NAN, nval ? val_acc : NAN, nnrt_seconds() - start);\n"

@@ -16,12 +16,12 @@ echo "held-out accuracy: $acc"
 awk -v a="$acc" 'BEGIN { exit !(a >= 0.95) }' || fail "held-out accuracy $acc is below 0.95"
 has "$tmp/run1.txt" "Epoch 1/150 - loss: "
 (cd "$ex" && "$tmp/train" > "$tmp/run2.txt")
-sed 's/ - [0-9.]*s$//' "$tmp/run1.txt" > "$tmp/a"
-sed 's/ - [0-9.]*s$//' "$tmp/run2.txt" > "$tmp/b"
+sed 's/ - [0-9.]*s\( - eta .*\)\{0,1\}$//' "$tmp/run1.txt" > "$tmp/a"
+sed 's/ - [0-9.]*s\( - eta .*\)\{0,1\}$//' "$tmp/run2.txt" > "$tmp/b"
 cmp -s "$tmp/a" "$tmp/b" || fail "two runs with one seed differ"
 for threads in 1 2; do
   (cd "$ex" && "$tmp/train" --threads $threads --batch 100 --epochs 20 --save "$tmp/t$threads.st" |
-    sed 's/ - [0-9.]*s$//' > "$tmp/t$threads.txt") || fail "training with $threads threads failed"
+    sed 's/ - [0-9.]*s\( - eta .*\)\{0,1\}$//' > "$tmp/t$threads.txt") || fail "training with $threads threads failed"
 done
 cmp -s "$tmp/t1.txt" "$tmp/t2.txt" && cmp -s "$tmp/t1.st" "$tmp/t2.st" ||
   fail "1 and 2 threads give different results"
@@ -39,6 +39,27 @@ has "$tmp/log.csv" "epoch,loss,accuracy,val_loss,val_accuracy,seconds"
 [ "$(wc -l < "$tmp/log.csv")" -eq 4 ] || fail "--log wrote $(wc -l < "$tmp/log.csv") lines, expected 4"
 expect 1 "$tmp/train" --lr -1
 has "$tmp/err" "error: --lr needs a positive number"
+
+# precision and recall of a binary model, and an ETA while epochs remain
+cat > "$tmp/pr.nn" <<'NN'
+model B {
+  input x: [30]
+  dense(8, activation: relu)
+  dense(1, activation: sigmoid)
+}
+train B {
+  data      csv("data/breast_cancer.csv", label: "benign", header: true, normalize: true)
+  loss      binary_crossentropy
+  optimizer adam
+  epochs    2
+  metrics   accuracy, precision, recall
+}
+NN
+"$nnc" "$tmp/pr.nn" -o "$tmp/pr" || fail "building pr failed"
+(cd "$ex" && "$tmp/pr") > "$tmp/pr.txt" || fail "pr failed"
+has "$tmp/pr.txt" " - precision: "
+has "$tmp/pr.txt" " - recall: "
+has "$tmp/pr.txt" " - eta "
 
 # flags and bad input
 expect 0 "$tmp/train" --help
