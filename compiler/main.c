@@ -154,27 +154,15 @@ static bool dumping(const Options *o, char letter) {
 static bool choose_emit(Options *o) {
   if (o->emit != EMIT_NONE || o->syntax_only) return true;
   if (!o->output || o->check_grad || o->check_c) return true; /* nothing to produce */
+  static const struct { const char *ext; Emit emit; } by_ext[] = {
+    {".ast", EMIT_AST}, {".ir", EMIT_IR}, {".dot", EMIT_DOT}, {".c", EMIT_C}, {".so", EMIT_SO},
+  };
   const char *dot = strrchr(o->output, '.');
-  if (dot && !strcmp(dot, ".ast")) {
-    o->emit = EMIT_AST;
-    return true;
-  }
-  if (dot && !strcmp(dot, ".ir")) {
-    o->emit = EMIT_IR;
-    return true;
-  }
-  if (dot && !strcmp(dot, ".dot")) {
-    o->emit = EMIT_DOT;
-    return true;
-  }
-  if (dot && !strcmp(dot, ".c")) {
-    o->emit = EMIT_C;
-    return true;
-  }
-  if (dot && !strcmp(dot, ".so")) {
-    o->emit = EMIT_SO;
-    return true;
-  }
+  for (size_t i = 0; dot && i < sizeof by_ext / sizeof *by_ext; i++)
+    if (!strcmp(dot, by_ext[i].ext)) {
+      o->emit = by_ext[i].emit;
+      return true;
+    }
   if (!dot || strchr(dot, '/')) { /* no extension: a program, as cc -o makes */
     o->emit = EMIT_EXE;
     return true;
