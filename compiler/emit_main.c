@@ -34,7 +34,22 @@ bool main_supported(TrainInfo *t, Loc *where, const char **why) {
   return true;
 }
 
-void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *eval) {
+/* What the program needs to know about the model and its data. */
+typedef struct Prog {
+  FILE *o;
+  const char *model;
+  TrainInfo *t;
+  Graph *train;
+  int64_t features, width, classes;   /* per sample: input values, label values, classes */
+  bool sparse, onehot, binary;        /* the labels the loss wants */
+  bool idx, header, normalize;        /* the data source */
+  const char *path, *label_name, *delim, *images, *labels;
+  int label_col;
+  double scale;
+  bool accuracy, precision, recall;   /* the metrics to print */
+} Prog;
+
+static Prog describe(FILE *o, const char *model, TrainInfo *t, Graph *train) {
   const Value *in = &train->v[train->inputs[0]];
   const Value *lab = &train->v[train->label];
   const Value *out = &train->v[train->outputs[0]];
@@ -73,7 +88,17 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
   }
   for (int i = 0; i < t->nmetrics; i++) accuracy |= strstr(t->metrics[i]->name, "accuracy") != NULL;
 
-  fprintf(o, "\n/* ---- the training program ---- */\n\n"
+  return (Prog){.o = o, .model = model, .t = t, .train = train, .features = features,
+                .width = width, .classes = classes, .sparse = sparse, .onehot = onehot,
+                .binary = binary, .idx = idx, .header = header, .normalize = normalize,
+                .path = path, .label_name = label_name, .delim = delim, .images = images,
+                .labels = labels, .label_col = label_col, .scale = scale, .accuracy = accuracy,
+                .precision = precision, .recall = recall};
+}
+
+/* usage(), flag parsing, accuracy counting, batch gathering, held-out figures */
+static void emit_helpers(Prog *p) {
+  fprintf(p->o, "\n/* ---- the training program ---- */\n\n"
              "static void usage(FILE *f) {\n"
              "  fprintf(f, \"usage: %%s [options]\\n"
              "Trains model %s as its train block says; the options override it.\\n"
@@ -89,15 +114,15 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
              "  --load FILE        start from such a checkpoint: training continues\\n"
              "  --quiet            no line per epoch\\n"
              "  --help             this text\\n\", \"train\");\n}\n",
-          model,
-          idx ? "  --images FILE      IDX file of samples (unsigned bytes)\\n"
+          p->model,
+          p->idx ? "  --images FILE      IDX file of samples (unsigned bytes)\\n"
                 "  --labels FILE      IDX file of their labels\\n"
               : arena_printf("  --data FILE        CSV table, one sample a row, the label in column %s%s\\n",
-                             label_name ? label_name : label_col < 0 ? "last" : arena_printf("%d", label_col),
-                             header ? " (after a header row)" : ""),
-          (long long)t->epochs, (long long)t->batch,
-          (long long)t->seed, t->validation, train->base_lr);
-  fprintf(o,
+                             p->label_name ? p->label_name : p->label_col < 0 ? "last" : arena_printf("%d", p->label_col),
+                             p->header ? " (after a header row)" : ""),
+          (long long)p->t->epochs, (long long)p->t->batch,
+          (long long)p->t->seed, p->t->validation, p->train->base_lr);
+  fprintf(p->o,
           "\nstatic int64_t flag_int(const char *flag, const char *v, int64_t lo) {\n"
           "  char *end;\n  long long x = strtoll(v ? v : \"\", &end, 10);\n"
           "  if (!v || *end || x < lo) { fprintf(stderr, \"error: %%s needs an integer of at least %%lld\\n\", flag, (long long)lo); exit(1); }\n"
@@ -106,34 +131,34 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
           "static int64_t correct(const float *pred, const float *y, int64_t n) {\n"
           "  int64_t ok = 0;\n"
           "  for (int64_t i = 0; i < n; i++) {\n");
-  if (binary)
-    fprintf(o, "    ok += (pred[i] > 0.5f) == (y[i] > 0.5f);\n");
+  if (p->binary)
+    fprintf(p->o, "    ok += (pred[i] > 0.5f) == (y[i] > 0.5f);\n");
   else
-    fprintf(o, "    int64_t best = 0, want = 0;\n"
+    fprintf(p->o, "    int64_t best = 0, want = 0;\n"
                "    for (int64_t c = 1; c < %lld; c++) if (pred[i * %lld + c] > pred[i * %lld + best]) best = c;\n"
                "    %s\n    ok += best == want;\n",
-            (long long)classes, (long long)classes, (long long)classes,
-            onehot ? arena_printf("for (int64_t c = 1; c < %lld; c++) if (y[i * %lld + c] > y[i * %lld + want]) want = c;",
-                                  (long long)classes, (long long)classes, (long long)classes)
+            (long long)p->classes, (long long)p->classes, (long long)p->classes,
+            p->onehot ? arena_printf("for (int64_t c = 1; c < %lld; c++) if (y[i * %lld + c] > y[i * %lld + want]) want = c;",
+                                  (long long)p->classes, (long long)p->classes, (long long)p->classes)
                    : "want = (int64_t)((const int32_t *)(const void *)y)[i];");
-  fprintf(o, "  }\n  return ok;\n}\n");
+  fprintf(p->o, "  }\n  return ok;\n}\n");
 
   /* the batch's label tensor from the table's label column */
-  fprintf(o,
+  fprintf(p->o,
           "\n/* Rows perm[start..start+n) of t into x and y. */\n"
           "static void gather(const NnrtTable *t, const int64_t *perm, int64_t start, int64_t n, float *x, void *y) {\n"
           "  for (int64_t i = 0; i < n; i++) {\n"
           "    int64_t r = perm[start + i];\n"
           "    memcpy(x + i * %lld, t->x + r * %lld, sizeof(float) * %lld);\n",
-          (long long)features, (long long)features, (long long)features);
-  if (sparse) fprintf(o, "    ((int32_t *)y)[i] = (int32_t)t->y[r];\n");
-  else if (onehot)
-    fprintf(o, "    for (int64_t c = 0; c < %lld; c++) ((float *)y)[i * %lld + c] = (float)(c == (int64_t)t->y[r]);\n",
-            (long long)width, (long long)width);
-  else fprintf(o, "    ((float *)y)[i] = t->y[r];\n");
-  fprintf(o, "  }\n}\n");
+          (long long)p->features, (long long)p->features, (long long)p->features);
+  if (p->sparse) fprintf(p->o, "    ((int32_t *)y)[i] = (int32_t)t->y[r];\n");
+  else if (p->onehot)
+    fprintf(p->o, "    for (int64_t c = 0; c < %lld; c++) ((float *)y)[i * %lld + c] = (float)(c == (int64_t)t->y[r]);\n",
+            (long long)p->width, (long long)p->width);
+  else fprintf(p->o, "    ((float *)y)[i] = t->y[r];\n");
+  fprintf(p->o, "  }\n}\n");
 
-  fprintf(o,
+  fprintf(p->o,
           "\n/* Loss and accuracy over rows [from, rows) in inference mode. */\n"
           "static void held_out(%s_Model *m, const NnrtTable *t, const int64_t *order, int64_t from,\n"
           "                     int64_t batch, float *x, void *y, double *loss, double *acc) {\n"
@@ -146,16 +171,20 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
           "    vs += m->loss * (double)n;\n    vok += correct(m->out[0], y, n);\n"
           "  }\n"
           "  *loss = vs / (double)(t->rows - from);\n  *acc = (double)vok / (double)(t->rows - from);\n}\n",
-          model, model);
-  fprintf(o, "\nint main(int argc, char **argv) {\n"
+          p->model, p->model);
+}
+
+/* main(): flags, the data, its checks */
+static void emit_setup(Prog *p) {
+  fprintf(p->o, "\nint main(int argc, char **argv) {\n"
              "  const char *data = %s, *images = %s, *labels = %s;\n"
              "  int64_t epochs = %lld, batch = %lld;\n  uint64_t seed = %lld;\n"
              "  double validation = %.17g;\n  int quiet = 0;\n"
              "  const char *save = NULL, *load = NULL, *logpath = NULL;\n  int threads = 0;\n"
              "  double lr = -1;\n  FILE *log = NULL;\n",
-          quote_str(path), quote_str(images), quote_str(labels), (long long)t->epochs,
-          (long long)t->batch, (long long)t->seed, t->validation);
-  fprintf(o,
+          quote_str(p->path), quote_str(p->images), quote_str(p->labels), (long long)p->t->epochs,
+          (long long)p->t->batch, (long long)p->t->seed, p->t->validation);
+  fprintf(p->o,
           "  for (int i = 1; i < argc; i++) {\n"
           "    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;\n"
           "    if (!strcmp(a, \"--help\")) { usage(stdout); return 0; }\n"
@@ -188,23 +217,27 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
           "  if (t.features != %lld) {\n"
           "    fprintf(stderr, \"error: %%s: samples have %%lld values; model %s takes %lld\\n\", %s, (long long)t.features);\n"
           "    return 1;\n  }\n",
-          idx ? "!*images || !*labels" : "!*data", idx ? "--images FILE --labels FILE" : "--data FILE",
-          idx ? arena_printf("nnrt_idx_load(images, labels, %.17g, &t, err, sizeof err)", scale)
+          p->idx ? "!*images || !*labels" : "!*data", p->idx ? "--images FILE --labels FILE" : "--data FILE",
+          p->idx ? arena_printf("nnrt_idx_load(images, labels, %.17g, &t, err, sizeof err)", p->scale)
               : arena_printf("nnrt_csv_load(data, %s, %d, %d, (char)%d, %.17g, &t, err, sizeof err)",
-                             label_name ? quote_str(label_name) : "NULL", label_col, header,
-                             (int)delim[0], scale),
-          (long long)features, model, (long long)features, idx ? "images" : "data");
-  if (onehot || sparse)
-    fprintf(o, "  for (int64_t r = 0; r < t.rows; r++)\n"
+                             p->label_name ? quote_str(p->label_name) : "NULL", p->label_col, p->header,
+                             (int)p->delim[0], p->scale),
+          (long long)p->features, p->model, (long long)p->features, p->idx ? "images" : "data");
+  if (p->onehot || p->sparse)
+    fprintf(p->o, "  for (int64_t r = 0; r < t.rows; r++)\n"
                "    if (t.y[r] != (float)(int64_t)t.y[r] || t.y[r] < 0 || t.y[r] >= %lld) {\n"
                "      fprintf(stderr, \"error: %%s: sample %%lld: the label %%g is not a class from 0 to %lld\\n\", %s, (long long)r + 1, (double)t.y[r]);\n"
                "      return 1;\n    }\n",
-            (long long)classes, (long long)classes - 1, idx ? "labels" : "data");
-  fprintf(o,
+            (long long)p->classes, (long long)p->classes - 1, p->idx ? "labels" : "data");
+  fprintf(p->o,
           "  int64_t nval = (int64_t)((double)t.rows * validation), ntrain = t.rows - nval;\n"
           "  if (ntrain < 1) { fprintf(stderr, \"error: no samples left to train on\\n\"); return 1; }\n");
-  if (normalize) fprintf(o, "  nnrt_standardize(&t, ntrain);\n");
-  fprintf(o,
+  if (p->normalize) fprintf(p->o, "  nnrt_standardize(&t, ntrain);\n");
+}
+
+/* main() continued: the model, the epochs, the progress line, the end */
+static void emit_loop(Prog *p) {
+  fprintf(p->o,
           "  %s_Model *m = %s_create(seed);\n"
           "  float *x = nnrt_alloc(sizeof(float) * (size_t)(batch * %lld));\n"
           "  void *y = nnrt_alloc(sizeof(float) * (size_t)(batch * %lld));\n"
@@ -238,20 +271,20 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
           "    if (nval) held_out(m, &t, order, ntrain, batch, x, y, &val_loss, &val_acc);\n"
           "    if (!quiet) {\n"
           "      printf(\"Epoch %%lld/%%lld - loss: %%.4f\", (long long)epoch + 1, (long long)epochs, loss);\n",
-          model, model, (long long)features, (long long)(width > 1 ? width : 1), model, model, model,
-          t->shuffle ? "nnrt_shuffle(perm, ntrain, seed, epoch);"
+          p->model, p->model, (long long)p->features, (long long)(p->width > 1 ? p->width : 1), p->model, p->model, p->model,
+          p->t->shuffle ? "nnrt_shuffle(perm, ntrain, seed, epoch);"
                      : "for (int64_t i = 0; i < ntrain; i++) perm[i] = i;",
-          model,
-          binary ? "for (int64_t i = 0; i < n; i++) { /* the positive class is 1 */\n"
+          p->model,
+          p->binary ? "for (int64_t i = 0; i < n; i++) { /* the positive class is 1 */\n"
                    "        int p = ((const float *)m->out[0])[i] > 0.5f, l = ((const float *)y)[i] > 0.5f;\n"
                    "        tp += p && l, fp += p && !l, fn += !p && l;\n      }"
                  : "(void)tp; (void)fp; (void)fn;");
-  if (accuracy) fprintf(o, "      printf(\" - accuracy: %%.4f\", acc);\n");
-  if (precision) fprintf(o, "      printf(\" - precision: %%.4f\", tp + fp ? (double)tp / (double)(tp + fp) : 0.0);\n");
-  if (recall) fprintf(o, "      printf(\" - recall: %%.4f\", tp + fn ? (double)tp / (double)(tp + fn) : 0.0);\n");
-  fprintf(o, "      if (nval) printf(\" - val_loss: %%.4f\", val_loss);\n");
-  if (accuracy) fprintf(o, "      if (nval) printf(\" - val_accuracy: %%.4f\", val_acc);\n");
-  fprintf(o, "      double spent = nnrt_seconds() - start;\n"
+  if (p->accuracy) fprintf(p->o, "      printf(\" - accuracy: %%.4f\", acc);\n");
+  if (p->precision) fprintf(p->o, "      printf(\" - precision: %%.4f\", tp + fp ? (double)tp / (double)(tp + fp) : 0.0);\n");
+  if (p->recall) fprintf(p->o, "      printf(\" - recall: %%.4f\", tp + fn ? (double)tp / (double)(tp + fn) : 0.0);\n");
+  fprintf(p->o, "      if (nval) printf(\" - val_loss: %%.4f\", val_loss);\n");
+  if (p->accuracy) fprintf(p->o, "      if (nval) printf(\" - val_accuracy: %%.4f\", val_acc);\n");
+  fprintf(p->o, "      double spent = nnrt_seconds() - start;\n"
              "      printf(\" - %%.2fs\", spent);\n"
              "      if (epoch + 1 < epochs) printf(\" - eta %%.0fs\", spent / (double)(epoch + 1 - first) * (double)(epochs - epoch - 1));\n"
              "      printf(\"\\n\");\n      fflush(stdout);\n    }\n"
@@ -259,18 +292,18 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
              "      fprintf(log, \"%%lld,%%.6f,%%.6f,%%.6f,%%.6f,%%.3f\\n\", (long long)epoch + 1, loss, acc,\n"
              "              nval ? val_loss : NAN, nval ? val_acc : NAN, nnrt_seconds() - start);\n"
              "      fflush(log);\n    }\n");
-  if (t->has_stop) {
-    const char *mname = t->stop_metric, *var = "loss";
+  if (p->t->has_stop) {
+    const char *mname = p->t->stop_metric, *var = "loss";
     if (!strcmp(mname, "val_loss")) var = "val_loss";
     else if (!strncmp(mname, "val_", 4)) var = "val_acc";
     else if (strcmp(mname, "loss") != 0) var = "acc";
-    const char *op = t->stop_op == 'l' ? "<=" : t->stop_op == 'g' ? ">=" : t->stop_op == '<' ? "<" : ">";
-    fprintf(o, "    if (%s %s %.17g) {\n"
+    const char *op = p->t->stop_op == 'l' ? "<=" : p->t->stop_op == 'g' ? ">=" : p->t->stop_op == '<' ? "<" : ">";
+    fprintf(p->o, "    if (%s %s %.17g) {\n"
                "      if (!quiet) printf(\"stopping: %s %s %g\\n\");\n"
                "      epoch++;\n      break;\n    }\n",
-            var, op, t->stop_value, mname, op, t->stop_value);
+            var, op, p->t->stop_value, mname, op, p->t->stop_value);
   }
-  fprintf(o, "  }\n"
+  fprintf(p->o, "  }\n"
              "  m->epoch = epoch; /* epochs done, where a --load continues */\n"
              "  if (nval) held_out(m, &t, order, ntrain, batch, x, y, &val_loss, &val_acc);\n"
              "  if (save && %s_save(m, save, err, sizeof err) != 0) {\n"
@@ -279,6 +312,13 @@ void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *
              "  if (log && fclose(log) != 0) { fprintf(stderr, \"error: %%s: cannot write\\n\", logpath); return 1; }\n"
              "  free(x);\n  free(y);\n  free(perm);\n  free(order);\n  nnrt_table_free(&t);\n"
              "  %s_free(m);\n  return 0;\n}\n",
-          model, accuracy ? ", accuracy %.4f" : "", accuracy ? ", val_acc" : "", model);
+          p->model, p->accuracy ? ", accuracy %.4f" : "", p->accuracy ? ", val_acc" : "", p->model);
+}
+
+void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *eval) {
   (void)eval;
+  Prog p = describe(o, model, t, train);
+  emit_helpers(&p);
+  emit_setup(&p);
+  emit_loop(&p);
 }
