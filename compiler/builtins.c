@@ -829,7 +829,7 @@ static Builtin table[] = {
   B("idx", BK_DATA, "images:string labels:string scale:float(0,)=1 one_hot:bool=false", NULL,
    "IDX files (the MNIST format)"),
   B("npy", BK_DATA, "x:string y:string scale:float(0,)=1 one_hot:bool=false", NULL,
-   "NumPy .npy arrays (float32 or uint8)"),
+   "NumPy .npy arrays (float32, float64, uint8; labels also int32, int64)"),
 
   /* metrics */
   B("accuracy", BK_METRIC, "", NULL, "fraction of correct predictions"),

@@ -17,15 +17,9 @@ static Val *arg(const Setting *st, const char *name) {
   bug("%s has no argument %s", st->b->name, name);
 }
 
-/* Whether the program can be written: a CSV source (or none: --data). */
+/* Whether the program can be written: any data source, a validation fraction. */
 bool main_supported(TrainInfo *t, Loc *where, const char **why) {
   *where = t->decl->name_loc;
-  if (t->data.b && strcmp(t->data.b->name, "csv") != 0 && strcmp(t->data.b->name, "idx") != 0) {
-    *where = t->data.node->loc;
-    *why = arena_printf("the training program reads csv and idx data so far; '%s' comes with its "
-                        "reader", t->data.b->name);
-    return false;
-  }
   if (t->validation_data.b) {
     *where = t->validation_data.node->loc;
     *why = "the training program holds out a fraction of the data so far; write validation 0.2";
@@ -42,7 +36,8 @@ typedef struct Prog {
   Graph *train;
   int64_t features, width, classes;   /* per sample: input values, label values, classes */
   bool sparse, onehot, binary;        /* the labels the loss wants */
-  bool idx, header, normalize;        /* the data source */
+  bool idx, header, normalize;        /* the data source; idx: a pair of files, IDX or NPY */
+  const char *fa, *fb;                /* a pair's flags: images/labels or x/y */
   const char *path, *label_name, *delim, *images, *labels;
   int label_col;
   double scale;
@@ -62,13 +57,15 @@ static Prog describe(FILE *o, const char *model, TrainInfo *t, Graph *train) {
   bool binary = !sparse && !onehot && width == 1;
 
   const char *path = "", *label_name = NULL, *delim = ",", *images = "", *labels = "";
-  bool idx = t->data.b && !strcmp(t->data.b->name, "idx");
+  bool npy = t->data.b && !strcmp(t->data.b->name, "npy");
+  bool idx = npy || (t->data.b && !strcmp(t->data.b->name, "idx"));
+  const char *fa = npy ? "x" : "images", *fb = npy ? "y" : "labels";
   int label_col = -1;
   bool header = false, normalize = false;
   double scale = 1;
   if (idx) {
-    images = arg(&t->data, "images")->s;
-    labels = arg(&t->data, "labels")->s;
+    images = arg(&t->data, fa)->s;
+    labels = arg(&t->data, fb)->s;
     scale = arg(&t->data, "scale")->f;
   } else if (t->data.b) {
     Val *l = arg(&t->data, "label");
@@ -90,7 +87,7 @@ static Prog describe(FILE *o, const char *model, TrainInfo *t, Graph *train) {
 
   return (Prog){.o = o, .model = model, .t = t, .train = train, .features = features,
                 .width = width, .classes = classes, .sparse = sparse, .onehot = onehot,
-                .binary = binary, .idx = idx, .header = header, .normalize = normalize,
+                .binary = binary, .idx = idx, .fa = fa, .fb = fb, .header = header, .normalize = normalize,
                 .path = path, .label_name = label_name, .delim = delim, .images = images,
                 .labels = labels, .label_col = label_col, .scale = scale, .accuracy = accuracy,
                 .precision = precision, .recall = recall};
@@ -115,7 +112,9 @@ static void emit_helpers(Prog *p) {
              "  --quiet            no line per epoch\\n"
              "  --help             this text\\n\", \"train\");\n}\n",
           p->model,
-          p->idx ? "  --images FILE      IDX file of samples (unsigned bytes)\\n"
+          p->idx && *p->fa == 'x' ? "  --x FILE           NumPy .npy array of samples\\n"
+                                    "  --y FILE           NumPy .npy array of their labels\\n"
+          : p->idx ? "  --images FILE      IDX file of samples (unsigned bytes)\\n"
                 "  --labels FILE      IDX file of their labels\\n"
               : arena_printf("  --data FILE        CSV table, one sample a row, the label in column %s%s\\n",
                              p->label_name ? p->label_name : p->label_col < 0 ? "last" : arena_printf("%d", p->label_col),
@@ -190,8 +189,8 @@ static void emit_setup(Prog *p) {
           "    if (!strcmp(a, \"--help\")) { usage(stdout); return 0; }\n"
           "    else if (!strcmp(a, \"--quiet\")) quiet = 1;\n"
           "    else if (!strcmp(a, \"--data\") && v) data = argv[++i];\n"
-          "    else if (!strcmp(a, \"--images\") && v) images = argv[++i];\n"
-          "    else if (!strcmp(a, \"--labels\") && v) labels = argv[++i];\n"
+          "    else if (!strcmp(a, \"--%s\") && v) images = argv[++i];\n"
+          "    else if (!strcmp(a, \"--%s\") && v) labels = argv[++i];\n"
           "    else if (!strcmp(a, \"--save\") && v) save = argv[++i];\n"
           "    else if (!strcmp(a, \"--threads\")) threads = (int)flag_int(a, v, 1), i++;\n"
           "    else if (!strcmp(a, \"--log\") && v) logpath = argv[++i];\n"
@@ -217,8 +216,10 @@ static void emit_setup(Prog *p) {
           "  if (t.features != %lld) {\n"
           "    fprintf(stderr, \"error: %%s: samples have %%lld values; model %s takes %lld\\n\", %s, (long long)t.features);\n"
           "    return 1;\n  }\n",
-          p->idx ? "!*images || !*labels" : "!*data", p->idx ? "--images FILE --labels FILE" : "--data FILE",
-          p->idx ? arena_printf("nnrt_idx_load(images, labels, %.17g, &t, err, sizeof err)", p->scale)
+          p->fa, p->fb, p->idx ? "!*images || !*labels" : "!*data",
+          p->idx ? arena_printf("--%s FILE --%s FILE", p->fa, p->fb) : "--data FILE",
+          p->idx ? arena_printf("nnrt_%s_load(images, labels, %.17g, &t, err, sizeof err)",
+                                *p->fa == 'x' ? "npy" : "idx", p->scale)
               : arena_printf("nnrt_csv_load(data, %s, %d, %d, (char)%d, %.17g, &t, err, sizeof err)",
                              p->label_name ? quote_str(p->label_name) : "NULL", p->label_col, p->header,
                              (int)p->delim[0], p->scale),

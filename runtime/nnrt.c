@@ -337,6 +337,135 @@ NNRT_API bool nnrt_idx_load(const char *images, const char *labels, double scale
   return ok;
 }
 
+/* The header of a .npy file: element type and size, sample count and
+ * values a sample. Returns the data's offset, or 0 with err set. */
+static long npy_header(FILE *f, const char *path, char *type, int *size, int64_t *count,
+                       int64_t *per, char *err, size_t errlen) {
+  unsigned char m[10];
+  if (fseek(f, 0, SEEK_END) != 0) return 0;
+  long fsize = ftell(f);
+  rewind(f);
+  if (fsize < 10 || fread(m, 1, 10, f) != 10 || memcmp(m, "\x93NUMPY", 6) != 0 || m[6] < 1 || m[6] > 3) {
+    snprintf(err, errlen, "%s: byte 0: not a NumPy .npy file", path);
+    return 0;
+  }
+  long hlen = m[8] | m[9] << 8, start = 10;
+  if (m[6] > 1) { /* 4-byte header length */
+    unsigned char b[2];
+    if (fread(b, 1, 2, f) != 2) return snprintf(err, errlen, "%s: byte 10: cut short", path), 0;
+    hlen |= (long)b[0] << 16 | (long)b[1] << 24;
+    start = 12;
+  }
+  if (hlen <= 0 || hlen > 65536 || start + hlen > fsize) {
+    snprintf(err, errlen, "%s: byte 8: the header length %ld exceeds the file", path, hlen);
+    return 0;
+  }
+  char h[65537];
+  if (fread(h, 1, (size_t)hlen, f) != (size_t)hlen) return snprintf(err, errlen, "%s: cannot read", path), 0;
+  h[hlen] = '\0';
+  const char *d = strstr(h, "'descr':"), *fo = strstr(h, "'fortran_order':"), *sh = strstr(h, "'shape':");
+  if (!d || !fo || !sh) {
+    snprintf(err, errlen, "%s: byte %ld: the header lacks descr, fortran_order or shape", path, start);
+    return 0;
+  }
+  if (strncmp(fo + 16 + strspn(fo + 16, " "), "False", 5) != 0) {
+    snprintf(err, errlen, "%s: Fortran-ordered arrays are not read; save in C order", path);
+    return 0;
+  }
+  d += 8 + strspn(d + 8, " ");
+  static const struct { const char *descr; char type; int size; } types[] = {
+    {"'<f4'", 'f', 4}, {"'<f8'", 'f', 8}, {"'|u1'", 'u', 1}, {"'<i4'", 'i', 4}, {"'<i8'", 'i', 8},
+  };
+  *size = 0;
+  for (size_t i = 0; i < sizeof types / sizeof *types; i++)
+    if (!strncmp(d, types[i].descr, strlen(types[i].descr))) *type = types[i].type, *size = types[i].size;
+  if (!*size) {
+    int len = *d == '\'' ? (int)strcspn(d + 1, "'") + 2 : 0;
+    snprintf(err, errlen, "%s: element type %.*s is not float32, float64, uint8, int32 or int64", path,
+             len > 12 ? 12 : len, d);
+    return 0;
+  }
+  sh += 8 + strspn(sh + 8, " ");
+  if (*sh != '(') return snprintf(err, errlen, "%s: malformed shape", path), 0;
+  int64_t dims[8], nd = 0;
+  const char *q = sh + 1;
+  for (;;) {
+    while (*q == ' ' || *q == ',') q++;
+    if (*q == ')') break;
+    char *end;
+    long long v = strtoll(q, &end, 10);
+    if (end == q || v < 0 || v > ((int64_t)1 << 31) || nd == 8)
+      return snprintf(err, errlen, "%s: malformed shape", path), 0;
+    dims[nd++] = v;
+    q = end;
+  }
+  if (nd < 1) return snprintf(err, errlen, "%s: an array of samples needs at least one axis", path), 0;
+  *count = dims[0];
+  *per = 1;
+  for (int i = 1; i < nd && *per <= ((int64_t)1 << 31); i++) *per *= dims[i];
+  long data = start + hlen;
+  if (*per > ((int64_t)1 << 31) || (double)*count * (double)*per * *size != (double)(fsize - data)) {
+    snprintf(err, errlen, "%s: the shape promises %lld samples of %lld values, the file has %ld bytes of data",
+             path, (long long)*count, (long long)*per, fsize - data);
+    return 0;
+  }
+  return data;
+}
+
+static double npy_value(const unsigned char *p, char type, int size) {
+  if (type == 'u') return p[0];
+  if (type == 'f' && size == 4) { float v; memcpy(&v, p, 4); return v; }
+  if (type == 'f') { double v; memcpy(&v, p, 8); return v; }
+  if (size == 4) { int32_t v; memcpy(&v, p, 4); return v; }
+  int64_t v;
+  memcpy(&v, p, 8);
+  return (double)v;
+}
+
+NNRT_API bool nnrt_npy_load(const char *x, const char *y, double scale, NnrtTable *t, char *err,
+                            size_t errlen) {
+  memset(t, 0, sizeof *t);
+  FILE *fx = fopen(x, "rb"), *fy = fopen(y, "rb");
+  bool ok = fx && fy;
+  if (!fx) snprintf(err, errlen, "%s: cannot open: %s", x, strerror(errno));
+  else if (!fy) snprintf(err, errlen, "%s: cannot open: %s", y, strerror(errno));
+  char tx = 0, ty = 0;
+  int sx = 0, sy = 0;
+  int64_t n = 0, per = 0, ny = 0, one = 0;
+  ok = ok && npy_header(fx, x, &tx, &sx, &n, &per, err, errlen) &&
+       npy_header(fy, y, &ty, &sy, &ny, &one, err, errlen);
+  if (ok && (ny != n || one != 1)) {
+    snprintf(err, errlen, "%s: expected %lld labels, one a sample", y, (long long)n);
+    ok = false;
+  }
+  if (ok) {
+    t->rows = n;
+    t->features = per;
+    t->x = nnrt_alloc(sizeof(float) * (size_t)(n * per) + 1);
+    t->y = nnrt_alloc(sizeof(float) * (size_t)n + 1);
+    unsigned char buf[8];
+    for (int64_t i = 0; ok && i < n * per; i++) {
+      ok = fread(buf, 1, (size_t)sx, fx) == (size_t)sx;
+      double v = npy_value(buf, tx, sx) * scale;
+      if (ok && !isfinite(v)) {
+        snprintf(err, errlen, "%s: sample %lld: not a finite number", x, (long long)(i / per + 1));
+        ok = false;
+        break;
+      }
+      t->x[i] = (float)v;
+    }
+    for (int64_t i = 0; ok && i < n; i++) {
+      ok = fread(buf, 1, (size_t)sy, fy) == (size_t)sy;
+      t->y[i] = (float)npy_value(buf, ty, sy);
+    }
+    if (!ok && !*err) snprintf(err, errlen, "%s: cannot read the data", x);
+  }
+  if (fx) fclose(fx);
+  if (fy) fclose(fy);
+  if (!ok) nnrt_table_free(t);
+  return ok;
+}
+
 NNRT_API void nnrt_table_free(NnrtTable *t) {
   free(t->x);
   free(t->y);

@@ -116,6 +116,11 @@ NNRT_API bool nnrt_csv_load(const char *path, const char *label_name, int label_
  * Every size in the headers is checked against the file's length. */
 NNRT_API bool nnrt_idx_load(const char *images, const char *labels, double scale, NnrtTable *t,
                             char *err, size_t errlen);
+/* Reads NumPy .npy files (format 1.0 to 3.0, C order): samples x of any
+ * shape as float32, float64 or uint8; labels y, one a sample, as any of
+ * those or int32/int64. Checked like the IDX reader. */
+NNRT_API bool nnrt_npy_load(const char *x, const char *y, double scale, NnrtTable *t, char *err,
+                            size_t errlen);
 NNRT_API void nnrt_table_free(NnrtTable *t);
 /* Standardizes each feature of rows [0, fit_rows) to mean 0 and standard
  * deviation 1, and applies the same transform to every row. */

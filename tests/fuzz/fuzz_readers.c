@@ -1,7 +1,7 @@
 /* fuzz_readers.c — libFuzzer entry point for the runtime's file readers.
  *
  * Each input is written to a file and read as a CSV table (two ways), as an
- * IDX pair, and as a safetensors checkpoint of a fixed two-tensor model. A
+ * IDX pair, as an NPY pair, and as a safetensors checkpoint of a fixed two-tensor model. A
  * crash, a sanitizer report, a hang or unbounded memory is a finding; a
  * refusal with a message is not.
  */
@@ -23,6 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (nnrt_csv_load(path, NULL, -1, false, ',', 1.0, &t, err, sizeof err)) nnrt_table_free(&t);
   if (nnrt_csv_load(path, "label", 0, true, ';', 0.5, &t, err, sizeof err)) nnrt_table_free(&t);
   if (nnrt_idx_load(path, path, 1.0 / 255, &t, err, sizeof err)) nnrt_table_free(&t);
+  if (nnrt_npy_load(path, path, 1.0, &t, err, sizeof err)) nnrt_table_free(&t);
 
   NnrtTensorInfo model[2] = {{"a", 4, 2, {3, 4}, 0, {0, 0}}, {"b", 8, 1, {5}, 0, {0, 0}}};
   float a[12];
