@@ -64,6 +64,9 @@ has "$tmp/err" "half.npy: element type '<f2' is not float32, float64, uint8, int
 { npy '<f4' '(400, 2)' True; cat "$tmp/xf.raw"; } > "$tmp/fortran.npy"
 expect 1 "$tmp/sum" --x "$tmp/fortran.npy" --y "$tmp/yf.npy" --epochs 1
 has "$tmp/err" "fortran.npy: Fortran-ordered arrays are not read; save in C order"
+{ npy '<f4' '(400, 2)'; head -c 100 "$tmp/xf.raw"; perl -e 'print pack("f<", 9**9**9 / 9**9**9)'; tail -c +105 "$tmp/xf.raw"; } > "$tmp/nan.npy"
+expect 1 "$tmp/sum" --x "$tmp/nan.npy" --y "$tmp/yf.npy" --epochs 1
+has "$tmp/err" "nan.npy: sample 13: not a finite number"
 expect 1 "$tmp/sum" --x "$tmp/xf.npy" --y "$tmp/y.npy" --epochs 1
 has "$tmp/err" "y.npy: expected 400 labels, one a sample"
 expect 1 "$tmp/sum" --x "$tmp/x.npy" --y "$tmp/y.npy" --epochs 1

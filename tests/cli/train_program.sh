@@ -80,6 +80,12 @@ sed -n 3p "$ex/data/breast_cancer.csv" | sed 's/^[^,]*,/1,oops,/' >> "$tmp/word.
 expect 1 "$tmp/train" --data "$tmp/word.csv"
 has "$tmp/err" "word.csv:3:"
 has "$tmp/err" "expected a number, got 'oops'"
+sed 's/oops/nan/' "$tmp/word.csv" > "$tmp/nan.csv"
+expect 1 "$tmp/train" --data "$tmp/nan.csv"
+has "$tmp/err" "nan.csv:3:3: expected a number, got 'nan'"
+sed 's/oops/-inf/' "$tmp/word.csv" > "$tmp/inf.csv"
+expect 1 "$tmp/train" --data "$tmp/inf.csv"
+has "$tmp/err" "inf.csv:3:3: expected a number, got '-inf'"
 
 # save -> load -> continue gives exactly the run straight through
 (cd "$ex" && "$tmp/train" --epochs 6 --quiet --save "$tmp/a.st" &&
