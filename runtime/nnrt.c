@@ -456,7 +456,12 @@ NNRT_API bool nnrt_npy_load(const char *x, const char *y, double scale, NnrtTabl
     }
     for (int64_t i = 0; ok && i < n; i++) {
       ok = fread(buf, 1, (size_t)sy, fy) == (size_t)sy;
-      t->y[i] = (float)npy_value(buf, ty, sy);
+      double v = npy_value(buf, ty, sy);
+      if (ok && !isfinite(v)) {
+        snprintf(err, errlen, "%s: sample %lld: not a finite number", y, (long long)i + 1);
+        ok = false;
+      }
+      t->y[i] = (float)v;
     }
     if (!ok && !*err) snprintf(err, errlen, "%s: cannot read the data", x);
   }
