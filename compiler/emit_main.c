@@ -36,7 +36,8 @@ typedef struct Prog {
   Graph *train;
   int64_t features, width, classes;   /* per sample: input values, label values, classes */
   bool sparse, onehot, binary;        /* the labels the loss wants */
-  bool idx, header, normalize;        /* the data source; idx: a pair of files, IDX or NPY */
+  const char *reader;                 /* the data source: csv, idx or npy */
+  bool pair, header, normalize;       /* pair: samples and labels in two files */
   const char *fa, *fb;                /* a pair's flags: images/labels or x/y */
   const char *path, *label_name, *delim, *images, *labels;
   int label_col;
@@ -57,13 +58,13 @@ static Prog describe(FILE *o, const char *model, TrainInfo *t, Graph *train) {
   bool binary = !sparse && !onehot && width == 1;
 
   const char *path = "", *label_name = NULL, *delim = ",", *images = "", *labels = "";
-  bool npy = t->data.b && !strcmp(t->data.b->name, "npy");
-  bool idx = npy || (t->data.b && !strcmp(t->data.b->name, "idx"));
+  const char *reader = t->data.b ? t->data.b->name : "csv";
+  bool npy = !strcmp(reader, "npy"), pair = npy || !strcmp(reader, "idx");
   const char *fa = npy ? "x" : "images", *fb = npy ? "y" : "labels";
   int label_col = -1;
   bool header = false, normalize = false;
   double scale = 1;
-  if (idx) {
+  if (pair) {
     images = arg(&t->data, fa)->s;
     labels = arg(&t->data, fb)->s;
     scale = arg(&t->data, "scale")->f;
@@ -87,7 +88,7 @@ static Prog describe(FILE *o, const char *model, TrainInfo *t, Graph *train) {
 
   return (Prog){.o = o, .model = model, .t = t, .train = train, .features = features,
                 .width = width, .classes = classes, .sparse = sparse, .onehot = onehot,
-                .binary = binary, .idx = idx, .fa = fa, .fb = fb, .header = header, .normalize = normalize,
+                .binary = binary, .reader = reader, .pair = pair, .fa = fa, .fb = fb, .header = header, .normalize = normalize,
                 .path = path, .label_name = label_name, .delim = delim, .images = images,
                 .labels = labels, .label_col = label_col, .scale = scale, .accuracy = accuracy,
                 .precision = precision, .recall = recall};
@@ -112,9 +113,9 @@ static void emit_helpers(Prog *p) {
              "  --quiet            no line per epoch\\n"
              "  --help             this text\\n\", \"train\");\n}\n",
           p->model,
-          p->idx && *p->fa == 'x' ? "  --x FILE           NumPy .npy array of samples\\n"
+          !strcmp(p->reader, "npy") ? "  --x FILE           NumPy .npy array of samples\\n"
                                     "  --y FILE           NumPy .npy array of their labels\\n"
-          : p->idx ? "  --images FILE      IDX file of samples (unsigned bytes)\\n"
+          : p->pair ? "  --images FILE      IDX file of samples (unsigned bytes)\\n"
                 "  --labels FILE      IDX file of their labels\\n"
               : arena_printf("  --data FILE        CSV table, one sample a row, the label in column %s%s\\n",
                              p->label_name ? p->label_name : p->label_col < 0 ? "last" : arena_printf("%d", p->label_col),
@@ -216,20 +217,20 @@ static void emit_setup(Prog *p) {
           "  if (t.features != %lld) {\n"
           "    fprintf(stderr, \"error: %%s: samples have %%lld values; model %s takes %lld\\n\", %s, (long long)t.features);\n"
           "    return 1;\n  }\n",
-          p->fa, p->fb, p->idx ? "!*images || !*labels" : "!*data",
-          p->idx ? arena_printf("--%s FILE --%s FILE", p->fa, p->fb) : "--data FILE",
-          p->idx ? arena_printf("nnrt_%s_load(images, labels, %.17g, &t, err, sizeof err)",
-                                *p->fa == 'x' ? "npy" : "idx", p->scale)
+          p->fa, p->fb, p->pair ? "!*images || !*labels" : "!*data",
+          p->pair ? arena_printf("--%s FILE --%s FILE", p->fa, p->fb) : "--data FILE",
+          p->pair ? arena_printf("nnrt_%s_load(images, labels, %.17g, &t, err, sizeof err)",
+                                p->reader, p->scale)
               : arena_printf("nnrt_csv_load(data, %s, %d, %d, (char)%d, %.17g, &t, err, sizeof err)",
                              p->label_name ? quote_str(p->label_name) : "NULL", p->label_col, p->header,
                              (int)p->delim[0], p->scale),
-          (long long)p->features, p->model, (long long)p->features, p->idx ? "images" : "data");
+          (long long)p->features, p->model, (long long)p->features, p->pair ? "images" : "data");
   if (p->onehot || p->sparse)
     fprintf(p->o, "  for (int64_t r = 0; r < t.rows; r++)\n"
                "    if (t.y[r] != (float)(int64_t)t.y[r] || t.y[r] < 0 || t.y[r] >= %lld) {\n"
                "      fprintf(stderr, \"error: %%s: sample %%lld: the label %%g is not a class from 0 to %lld\\n\", %s, (long long)r + 1, (double)t.y[r]);\n"
                "      return 1;\n    }\n",
-            (long long)p->classes, (long long)p->classes - 1, p->idx ? "labels" : "data");
+            (long long)p->classes, (long long)p->classes - 1, p->pair ? "labels" : "data");
   fprintf(p->o,
           "  int64_t nval = (int64_t)((double)t.rows * validation), ntrain = t.rows - nval;\n"
           "  if (ntrain < 1) { fprintf(stderr, \"error: no samples left to train on\\n\"); return 1; }\n");
