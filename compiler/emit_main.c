@@ -88,7 +88,8 @@ static Prog describe(FILE *o, const char *model, TrainInfo *t, Graph *train) {
 
   return (Prog){.o = o, .model = model, .t = t, .train = train, .features = features,
                 .width = width, .classes = classes, .sparse = sparse, .onehot = onehot,
-                .binary = binary, .reader = reader, .pair = pair, .fa = fa, .fb = fb, .header = header, .normalize = normalize,
+                .binary = binary, .reader = reader, .pair = pair, .fa = fa, .fb = fb,
+                .header = header, .normalize = normalize,
                 .path = path, .label_name = label_name, .delim = delim, .images = images,
                 .labels = labels, .label_col = label_col, .scale = scale, .accuracy = accuracy,
                 .precision = precision, .recall = recall};
