@@ -826,10 +826,20 @@ static Builtin table[] = {
    "one_hot:bool=false normalize:bool=false",
    NULL, "a table; label is last, first or a column number; normalize standardizes each "
    "feature with the training rows' mean and deviation"),
-  B("idx", BK_DATA, "images:string labels:string scale:float(0,)=1 one_hot:bool=false", NULL,
-   "IDX files (the MNIST format)"),
-  B("npy", BK_DATA, "x:string y:string scale:float(0,)=1 one_hot:bool=false", NULL,
-   "NumPy .npy arrays (float32, float64, uint8; labels also int32, int64)"),
+  B("idx", BK_DATA,
+   "images:string labels:string scale:float(0,)=1 one_hot:bool=false normalize:bool=false", NULL,
+   "IDX files (the MNIST format); normalize standardizes each channel (the input's last axis) "
+   "with the training samples' mean and deviation"),
+  B("npy", BK_DATA, "x:string y:string scale:float(0,)=1 one_hot:bool=false normalize:bool=false",
+   NULL, "NumPy .npy arrays (float32, float64, uint8; labels also int32, int64); normalize as idx"),
+  B("cifar10", BK_DATA, "path:string scale:float(0,)=1 one_hot:bool=false normalize:bool=false", NULL,
+   "CIFAR-10 binary batches: one .bin file, or the archive's directory (data_batch_1..5.bin) "
+   "as 32x32x3 images; normalize as idx"),
+
+  /* augmentations of training images (HWC), seeded */
+  B("flip", BK_AUGMENT, "", NULL, "mirror each training image left to right with probability 1/2"),
+  B("crop", BK_AUGMENT, "padding:int[1,]=4", NULL,
+   "pad by `padding` zero pixels on each side and cut a random window of the image's size"),
 
   /* metrics */
   B("accuracy", BK_METRIC, "", NULL, "fraction of correct predictions"),
@@ -975,6 +985,7 @@ static const char *kind_title(BuiltinKind k) {
   case BK_OPTIMIZER: return "Optimizers";
   case BK_SCHEDULE: return "Learning-rate schedules";
   case BK_DATA: return "Data sources";
+  case BK_AUGMENT: return "Augmentations";
   case BK_METRIC: return "Metrics";
   }
   return "?";

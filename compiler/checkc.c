@@ -5,10 +5,12 @@
  * ($CC, else cc), and run on the random data that --check-grad uses; every
  * ($CFLAGS added, so the suite can run it under sanitizers). Every
  * output, the loss, and every parameter and state after the update must
- * equal the evaluator's bit for bit (the backend does the evaluator's
- * arithmetic in the evaluator's order).
+ * agree with the evaluator's within a tolerance (the backend computes in
+ * the graph's type in its own fixed order), and 2 threads must give the
+ * bits 1 thread gives.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -96,20 +98,53 @@ static void put(FILE *f, const Tensor *t) {
   fwrite(t->d, sizeof(double), (size_t)t->n, f);
 }
 
-/* Compares `count` doubles from f with t; reports the first difference. */
-static bool same(FILE *out, FILE *f, const double *want, int64_t count, const char *what) {
+/* The compiled step computes in the graph's type, summing in its own
+ * fixed order, so it meets the evaluator (double, its own order) within a
+ * tolerance: each element within TOL of the largest of its own magnitude,
+ * a hundredth of the tensor's largest and 0.01. Updated parameters and
+ * states are held to 5 TOL of the tensor's largest, except that one in a
+ * thousand may be off by up to twice the learning rate: optimizers such
+ * as Adam divide a gradient by its own magnitude, so where a gradient is
+ * near zero rounding decides which way its weight moves. The gradients
+ * themselves are outputs and held to TOL. */
+static bool within(FILE *out, const double *got, const double *want, int64_t count, DType t,
+                   double lr, const char *what, double *worst) {
+  bool updated = lr >= 0;
+  double tol = (t == DT_F64 ? 1e-9 : 2e-4) * (updated ? 5 : 1), scale = 0;
+  int64_t moved = 0;
+  for (int64_t i = 0; i < count; i++) scale = fmax(scale, fabs(want[i]));
+  if (!updated) scale /= 100;
   for (int64_t i = 0; i < count; i++) {
-    double got;
-    if (fread(&got, sizeof got, 1, f) != 1) {
-      fprintf(out, "  %s: the compiled program wrote too little\n", what);
+    if (got[i] != got[i] && want[i] != want[i]) continue;
+    double diff = fabs(got[i] - want[i]);
+    double err = got[i] == want[i] ? 0 : diff / fmax(fmax(fabs(want[i]), scale), 1e-2);
+    if (updated && !(err <= tol) && diff <= 2 * lr + tol * scale && ++moved <= 1 + count / 1000)
+      continue;
+    if (!(err <= tol)) {
+      fprintf(out, "  %s[%lld]: compiled %.17g, evaluator %.17g\n", what, (long long)i, got[i], want[i]);
       return false;
     }
-    if (got != want[i] && !(got != got && want[i] != want[i])) {
-      fprintf(out, "  %s[%lld]: compiled %.17g, evaluator %.17g\n", what, (long long)i, got, want[i]);
-      return false;
-    }
+    *worst = fmax(*worst, err);
   }
   return true;
+}
+
+/* The doubles the compiled program wrote, `count` of them, or NULL. */
+static double *results(const char *path, int64_t count) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  double *d = malloc(sizeof *d * (size_t)(count + 1));
+  if (!d) {
+    fclose(f);
+    return NULL;
+  }
+  size_t got = fread(d, sizeof *d, (size_t)count + 1, f);
+  fclose(f);
+  if (got != (size_t)count) {
+    free(d);
+    return NULL;
+  }
+  return d;
 }
 
 static bool check_graph(Graph *g, const char *model, const char *loss, FILE *out) {
@@ -153,27 +188,58 @@ static bool check_graph(Graph *g, const char *model, const char *loss, FILE *out
                            cc, flags, exe, csrc);
   bool ok = system(cmd) == 0;
   if (!ok) fprintf(out, "  building the compiled %s step failed (%s)\n", model, cmd);
-  /* at 1 and at 2 threads the compiled step must give the evaluator's bits */
+  /* everything the program writes, in order, with its type */
+  int64_t count = 0;
+  int nt = 0;
+  int most = 1 + g->noutputs + g->nparams + g->nstates;
+  const double **want = arena_alloc(sizeof *want * (size_t)most);
+  int64_t *len = arena_alloc(sizeof *len * (size_t)most);
+  DType *type = arena_alloc(sizeof *type * (size_t)most);
+  const char **name = arena_alloc(sizeof *name * (size_t)most);
+  if (g->loss >= 0)
+    want[nt] = e->vals[g->loss].d, len[nt] = 1, type[nt] = g->v[g->loss].dtype, name[nt++] = "loss";
+  for (int i = 0; i < g->noutputs; i++)
+    want[nt] = e->vals[g->outputs[i]].d, len[nt] = e->vals[g->outputs[i]].n,
+    type[nt] = g->v[g->outputs[i]].dtype, name[nt++] = arena_printf("output %d", i);
+  int first_updated = nt;
+  for (int i = 0; i < g->nparams; i++)
+    want[nt] = e->params[i].d, len[nt] = e->params[i].n, type[nt] = g->params[i]->dtype,
+    name[nt++] = g->params[i]->name;
+  for (int i = 0; i < g->nstates; i++)
+    want[nt] = e->states[i].d, len[nt] = e->states[i].n, type[nt] = g->states[i]->dtype,
+    name[nt++] = g->states[i]->name;
+  for (int i = 0; i < nt; i++) count += len[i];
+  /* at 1 thread within the tolerance, at 2 threads the same bits */
+  double *one = NULL, worst = 0;
   for (int threads = 1; ok && threads <= 2; threads++) {
     char *run = arena_printf("'%s' '%s' '%s' %d", exe, inp, outp, threads);
-    f = system(run) == 0 ? fopen(outp, "rb") : NULL;
-    if (!f) {
-      fprintf(out, "  running the compiled %s step failed (%s)\n", model, run);
+    double *got = system(run) == 0 ? results(outp, count) : NULL;
+    if (!got) {
+      fprintf(out, "  running the compiled %s step failed or wrote too little (%s)\n", model, run);
       ok = false;
       break;
     }
-    if (g->loss >= 0) ok &= same(out, f, e->vals[g->loss].d, 1, "loss");
-    for (int i = 0; ok && i < g->noutputs; i++)
-      ok &= same(out, f, e->vals[g->outputs[i]].d, e->vals[g->outputs[i]].n, arena_printf("output %d", i));
-    for (int i = 0; ok && i < g->nparams; i++)
-      ok &= same(out, f, e->params[i].d, e->params[i].n, g->params[i]->name);
-    for (int i = 0; ok && i < g->nstates; i++)
-      ok &= same(out, f, e->states[i].d, e->states[i].n, g->states[i]->name);
-    fclose(f);
+    if (threads == 1) {
+      for (int64_t i = 0, at = 0; ok && i < nt; at += len[i], i++)
+        ok &= within(out, got + at, want[i], len[i], type[i], i >= first_updated ? g->base_lr : -1,
+                      name[i], &worst);
+      one = got;
+      continue;
+    }
+    if (memcmp(one, got, sizeof *got * (size_t)count)) {
+      fprintf(out, "  %s: 2 threads give other bits than 1\n", model);
+      ok = false;
+    }
+    free(got);
   }
-  fprintf(out, "%s %s: %d values, %d parameters, %d states compiled to C %s\n", g->training ? "train" : "model",
-          model, g->n, g->nparams, g->nstates,
-          ok ? "agree with the evaluator bit for bit, at 1 and 2 threads" : "DIFFER");
+  free(one);
+  if (ok)
+    fprintf(out, "%s %s: %d values, %d parameters, %d states compiled to C agree with the evaluator "
+                 "(largest relative difference %.1e), the same bits at 1 and 2 threads\n",
+            g->training ? "train" : "model", model, g->n, g->nparams, g->nstates, worst);
+  else
+    fprintf(out, "%s %s: %d values, %d parameters, %d states compiled to C DIFFER\n",
+            g->training ? "train" : "model", model, g->n, g->nparams, g->nstates);
   eval_free(e);
   if (ok) {
     unlink(csrc), unlink(exe), unlink(inp), unlink(outp);
@@ -189,10 +255,11 @@ bool check_c_backend(Sema *s, FILE *out) {
     for (TrainInfo *ti = s->trains; ti; ti = ti->next)
       if (ti->model == m) t = ti;
     /* the training step, or without a train block the gradients of
-     * <c, output> (every backward kernel), then the inference graph */
+     * <c, output> (every backward kernel), with the gradients of the
+     * parameters as outputs (up to 16 outputs in all); then inference */
     Graph *g = t ? lower_training(s, t) : lower_projection(s, m);
     if (!g) return false;
-    for (int i = 0; !t && i < g->nparams && g->noutputs < 16; i++)
+    for (int i = 0; i < g->nparams && g->noutputs < 16; i++)
       if (g->param_grads[i] >= 0) g->outputs[g->noutputs++] = g->param_grads[i];
     g = simplify(g);
     verify(g, "simplify");

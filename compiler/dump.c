@@ -119,6 +119,9 @@ static void print_train(FILE *out, TrainInfo *t) {
     for (int i = 0; i < t->nmetrics; i++) fprintf(out, "%s%s", i ? ", " : " ", t->metrics[i]->name);
     fprintf(out, "\n");
   }
+  if (t->flip || t->crop)
+    fprintf(out, "  %-12s %s%s%s\n", "augment", t->flip ? "flip" : "", t->flip && t->crop ? ", " : "",
+            t->crop ? arena_printf("crop(padding: %lld)", (long long)t->crop) : "");
   if (t->has_stop) {
     const char *op = t->stop_op == 'l' ? "<=" : t->stop_op == 'g' ? ">=" : t->stop_op == '<' ? "<" : ">";
     fprintf(out, "  %-12s when %s %s %g\n", "stop", t->stop_metric, op, t->stop_value);

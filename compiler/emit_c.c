@@ -102,6 +102,42 @@ static const char *scalar_x(Op op, DType out) {
   }
 }
 
+/* A convolution's column matrix: OH * OW rows of KH * KW * C/groups per
+ * sample, made for `conv_chunk` samples at a time so that the buffer stays
+ * near 8 MB whatever the batch. */
+static int64_t conv_cols(Graph *g, const Value *v) {
+  Shape ys = v->op == OP_CONV2D ? v->shape : v->op == OP_CONV2DBX ? g->v[v->in[0]].shape
+             : g->v[v->in[1]].shape;
+  Shape ws = v->op == OP_CONV2DBW ? v->shape : g->v[v->in[1]].shape;
+  return ys.dim[1] * ys.dim[2] * ws.dim[0] * ws.dim[1] * ws.dim[2];
+}
+
+static int64_t conv_chunk(Graph *g, const Value *v) {
+  int64_t chunk = ((int64_t)1 << 21) / conv_cols(g, v);
+  return chunk < 1 ? 1 : chunk;
+}
+
+/* The scratch a kernel needs besides its result, as a C expression of
+ * elements of its type (a part of the workspace), or NULL: float matrix
+ * products pack their panels there, convolutions keep their columns. */
+static char *scratch_x(Graph *g, const Value *v) {
+  const char *pack = v->dtype == DT_F32 ? " + (int64_t)nnrt_sgemm_scratch(nt)" : "";
+  if (op_info[v->op].cls == CL_CONTRACT) return v->dtype == DT_F32 ? "nnrt_sgemm_scratch(nt)" : NULL;
+  if (v->op != OP_CONV2D && v->op != OP_CONV2DBX && v->op != OP_CONV2DBW) return NULL;
+  int64_t chunk = conv_chunk(g, v);
+  return arena_printf("(n < %lld ? n : %lld) * %lld%s", (long long)chunk, (long long)chunk,
+                      (long long)conv_cols(g, v), pack);
+}
+
+/* A call of the matrix product for the value's type, C = A B (+ C). */
+static void gemm_call(Em *e, const Value *v, const char *indent, const char *dims, const char *A,
+                      const char *B, const char *C, const char *add, const char *pack) {
+  if (v->dtype == DT_F32)
+    fprintf(e->o, "%snnrt_sgemm(nt, %s, %s, %s, %s, %s, %s);\n", indent, dims, A, B, C, add, pack);
+  else
+    fprintf(e->o, "%snnrt_dgemm(nt, %s, %s, %s, %s, %s);\n", indent, dims, A, B, C, add);
+}
+
 static void signature(Em *e, int id) {
   const Value *v = &e->g->v[id];
   fprintf(e->o, "\n/* %%%d = %s", id, op_info[v->op].name);
@@ -113,6 +149,7 @@ static void signature(Em *e, int id) {
   static const char names[] = "abc";
   for (int i = 0; i < v->nin; i++)
     fprintf(e->o, ", const %s *restrict %c", cty(e->g->v[v->in[i]].dtype), names[i]);
+  if (scratch_x(e->g, v)) fprintf(e->o, ", %s *restrict s", cty(v->dtype));
   fprintf(e->o, ") {\n  (void)n;\n  (void)nt;\n");
 }
 
@@ -208,16 +245,9 @@ static void k_matmul(Em *e, const Value *v) {
   fprintf(e->o, "%*s  const %s *A = a + (%s) * M * K;\n", 2 * depth, "", cty(A->dtype), offset_x(la, lead.rank, "l"));
   fprintf(e->o, "%*s  const %s *B = b + (%s) * K * N2;\n", 2 * depth, "", cty(B->dtype), offset_x(lb, lead.rank, "l"));
   fprintf(e->o, "%*s  %s *C = y + (%s) * M * N2;\n", 2 * depth, "", cty(v->dtype), offset_x(lead, lead.rank, "l"));
-  if (lead.rank == 0) fprintf(e->o, "  NNRT_PARFOR(nt, M * N2 * K)\n");
-  fprintf(e->o,
-          "%*s  for (int64_t i = 0; i < M; i++)\n"
-          "%*s    for (int64_t j = 0; j < N2; j++) {\n"
-          "%*s      double s = 0;\n"
-          "%*s      for (int64_t p = 0; p < K; p++) s += (double)A[i * K + p] * B[p * N2 + j];\n"
-          "%*s      C[i * N2 + j] = (%s)s;\n"
-          "%*s    }\n%*s}\n",
-          2 * depth, "", 2 * depth, "", 2 * depth, "", 2 * depth, "", 2 * depth, "",
-          cty(v->dtype), 2 * depth, "", 2 * depth, "");
+  gemm_call(e, v, arena_printf("%*s  ", 2 * depth, ""), "M, N2, K", "A, K, 1", "B, N2, 1", "C, N2",
+            "false", "s");
+  fprintf(e->o, "%*s}\n", 2 * depth, "");
 }
 
 static void k_move(Em *e, const Value *v) {
@@ -315,7 +345,28 @@ static void k_move(Em *e, const Value *v) {
   }
 }
 
-/* Convolution and its gradients: the evaluator's loop nest. */
+/* Window geometry shared by the convolution and pooling kernels, as
+ * constants of the kernel: image x [N,H,W,C], result y [N,OH,OW,F]. */
+static void window_consts(Em *e, Shape xs, Shape ys, const int64_t s[2], const int64_t p[2],
+                          const int64_t d[2]) {
+  fprintf(e->o,
+          "  const int64_t N = %s, H = %lld, W = %lld, C = %lld, OH = %lld, OW = %lld, F = %lld;\n"
+          "  const int64_t SH = %lld, SW = %lld, PH = %lld, PW = %lld, DH = %lld, DW = %lld;\n"
+          "  (void)F; (void)DH; (void)DW;\n",
+          dimx(xs.dim[0]), (long long)xs.dim[1], (long long)xs.dim[2], (long long)xs.dim[3],
+          (long long)ys.dim[1], (long long)ys.dim[2], (long long)ys.dim[3], (long long)s[0],
+          (long long)s[1], (long long)p[0], (long long)p[1], (long long)d[0], (long long)d[1]);
+}
+
+/* Convolution and its two gradients as matrix products over the column
+ * matrix (im2col): for each group, the rows are output pixels and the
+ * columns the taps (kh, kw, c) of the group's input channels, made for
+ * CHUNK samples at a time in the scratch.
+ *  - conv2d:    y[pixels, FG]  = cols[pixels, R] W[R, FG]
+ *  - conv2d_bw: dW[R, FG]     += cols^T dy[pixels, FG], chunk after chunk
+ *  - conv2d_bx: cols = dy W^T, then each sample's columns are added back
+ *               onto its pixels in a fixed order (col2im).
+ * The order of every sum is fixed by the shapes, not by the threads. */
 static void k_conv(Em *e, const Value *v) {
   Graph *g = e->g;
   const int64_t *a = v->a;
@@ -323,101 +374,149 @@ static void k_conv(Em *e, const Value *v) {
   Shape xs = v->op == OP_CONV2DBX ? v->shape : in0->shape;
   Shape ws = v->op == OP_CONV2DBW ? v->shape : in1->shape;
   Shape ys = v->op == OP_CONV2D ? v->shape : v->op == OP_CONV2DBX ? in0->shape : in1->shape;
-  const char *X = v->op == OP_CONV2D ? "a" : v->op == OP_CONV2DBW ? "a" : NULL;
-  const char *W = v->op == OP_CONV2D ? "b" : v->op == OP_CONV2DBX ? "b" : NULL;
-  const char *DY = v->op == OP_CONV2DBX ? "a" : v->op == OP_CONV2DBW ? "b" : NULL;
+  const char *t = cty(v->dtype);
+  window_consts(e, xs, ys, a, a + 2, a + 6);
   fprintf(e->o,
-          "  const int64_t N = %s, H = %lld, W = %lld, C = %lld, KH = %lld, KW = %lld, CG = %lld, F = %lld;\n"
-          "  const int64_t OH = %lld, OW = %lld, FG = F / %lld;\n",
-          dimx(xs.dim[0]), (long long)xs.dim[1], (long long)xs.dim[2], (long long)xs.dim[3],
-          (long long)ws.dim[0], (long long)ws.dim[1], (long long)ws.dim[2], (long long)ws.dim[3],
-          (long long)ys.dim[1], (long long)ys.dim[2], (long long)a[8]);
-  if (v->op != OP_CONV2D)
-    fprintf(e->o, "  double *acc = calloc((size_t)(%s) + 1, sizeof *acc);\n  if (!acc) nnrt_out_of_memory();\n",
-            numel_x(v->shape));
-  if (v->op == OP_CONV2D) fprintf(e->o, "  NNRT_PARFOR2(nt, N * OH * OW * F * KH * KW * CG)\n");
+          "  const int64_t KH = %lld, KW = %lld, G = %lld, CG = C / G, FG = F / G, R = KH * KW * CG;\n"
+          "  const int64_t CHUNK = %lld;\n"
+          "  %s *cols = s, *pack = s + (N < CHUNK ? N : CHUNK) * OH * OW * R;\n"
+          "  (void)pack;\n",
+          (long long)ws.dim[0], (long long)ws.dim[1], (long long)a[8], (long long)conv_chunk(g, v), t);
+  if (v->op == OP_CONV2DBX) fprintf(e->o, "  for (int64_t i = 0; i < N * H * W * C; i++) y[i] = 0;\n");
   fprintf(e->o,
-          "  for (int64_t nn = 0; nn < N; nn++)\n"
-          "    for (int64_t oh = 0; oh < OH; oh++)\n"
-          "      for (int64_t ow = 0; ow < OW; ow++)\n"
-          "        for (int64_t f = 0; f < F; f++) {\n"
-          "          int64_t yo = ((nn * OH + oh) * OW + ow) * F + f, g = f / FG;\n"
-          "          double s = 0;\n"
-          "          for (int64_t kh = 0; kh < KH; kh++) {\n"
-          "            int64_t ih = oh * %lld - %lld + kh * %lld;\n"
-          "            if (ih < 0 || ih >= H) continue;\n"
-          "            for (int64_t kw = 0; kw < KW; kw++) {\n"
-          "              int64_t iw = ow * %lld - %lld + kw * %lld;\n"
-          "              if (iw < 0 || iw >= W) continue;\n"
-          "              for (int64_t c = 0; c < CG; c++) {\n"
-          "                int64_t xo = ((nn * H + ih) * W + iw) * C + g * CG + c;\n"
-          "                int64_t wo = ((kh * KW + kw) * CG + c) * F + f;\n",
-          (long long)a[0], (long long)a[2], (long long)a[6], (long long)a[1], (long long)a[3],
-          (long long)a[7]);
-  if (v->op == OP_CONV2D) fprintf(e->o, "                s += (double)%s[xo] * %s[wo];\n", X, W);
-  else if (v->op == OP_CONV2DBX) fprintf(e->o, "                acc[xo] += (double)%s[yo] * %s[wo];\n", DY, W);
-  else fprintf(e->o, "                acc[wo] += (double)%s[xo] * %s[yo];\n", X, DY);
-  fprintf(e->o, "              }\n            }\n          }\n");
-  if (v->op == OP_CONV2D) fprintf(e->o, "          y[yo] = (%s)s;\n", cty(v->dtype));
-  else fprintf(e->o, "          (void)s; (void)yo;\n");
-  fprintf(e->o, "        }\n");
-  if (v->op != OP_CONV2D)
-    fprintf(e->o, "  for (int64_t i = 0; i < %s; i++) y[i] = (%s)acc[i];\n  free(acc);\n",
-            numel_x(v->shape), cty(v->dtype));
+          "  for (int64_t gg = 0; gg < G; gg++)\n"
+          "    for (int64_t n0 = 0; n0 < N; n0 += CHUNK) {\n"
+          "      const int64_t nc = N - n0 < CHUNK ? N - n0 : CHUNK, P = nc * OH * OW;\n");
+  if (v->op != OP_CONV2DBX)
+    fprintf(e->o,
+            "      NNRT_PARFOR(nt, P * R)\n"
+            "      for (int64_t p = 0; p < P; p++) {\n"
+            "        const int64_t nn = n0 + p / (OH * OW), oh = p / OW %% OH, ow = p %% OW;\n"
+            "        for (int64_t kh = 0; kh < KH; kh++)\n"
+            "          for (int64_t kw = 0; kw < KW; kw++) {\n"
+            "            const int64_t ih = oh * SH - PH + kh * DH, iw = ow * SW - PW + kw * DW;\n"
+            "            %s *d = cols + p * R + (kh * KW + kw) * CG;\n"
+            "            const %s *src = a + ((nn * H + ih) * W + iw) * C + gg * CG;\n"
+            "            const bool in = ih >= 0 && ih < H && iw >= 0 && iw < W;\n"
+            "            for (int64_t c = 0; c < CG; c++) d[c] = in ? src[c] : 0;\n"
+            "          }\n"
+            "      }\n",
+            t, t);
+  switch (v->op) {
+  case OP_CONV2D:
+    gemm_call(e, v, "      ", "P, FG, R", "cols, R, 1", "b + gg * FG, F, 1", "y + (n0 * OH * OW) * F + gg * FG, F",
+              "false", "pack");
+    break;
+  case OP_CONV2DBW:
+    gemm_call(e, v, "      ", "R, FG, P", "cols, 1, R", "b + (n0 * OH * OW) * F + gg * FG, F, 1", "y + gg * FG, F",
+              "n0 > 0", "pack");
+    break;
+  default: /* OP_CONV2DBX */
+    gemm_call(e, v, "      ", "P, R, FG", "a + (n0 * OH * OW) * F + gg * FG, F, 1", "b + gg * FG, 1, F",
+              "cols, R", "false", "pack");
+    fprintf(e->o,
+            "      NNRT_PARFOR(nt, P * R)\n"
+            "      for (int64_t i = 0; i < nc; i++) {\n"
+            "        const int64_t nn = n0 + i;\n"
+            "        for (int64_t oh = 0; oh < OH; oh++)\n"
+            "          for (int64_t ow = 0; ow < OW; ow++)\n"
+            "            for (int64_t kh = 0; kh < KH; kh++)\n"
+            "              for (int64_t kw = 0; kw < KW; kw++) {\n"
+            "                const int64_t ih = oh * SH - PH + kh * DH, iw = ow * SW - PW + kw * DW;\n"
+            "                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;\n"
+            "                %s *d = y + ((nn * H + ih) * W + iw) * C + gg * CG;\n"
+            "                const %s *src = cols + ((i * OH + oh) * OW + ow) * R + (kh * KW + kw) * CG;\n"
+            "                for (int64_t c = 0; c < CG; c++) d[c] += src[c];\n"
+            "              }\n"
+            "      }\n",
+            t, t);
+    break;
+  }
+  fprintf(e->o, "    }\n");
 }
 
-/* Pooling and its gradients: the evaluator's loop nest. */
+/* Pooling and its gradients, vectorized along the channel axis. The
+ * maximum is the first one in window order (as in the evaluator); the
+ * gradients are scattered per sample, each sample by one thread. */
 static void k_pool(Em *e, const Value *v) {
   Graph *g = e->g;
-  const int64_t *a = v->a;
+  const int64_t *a = v->a, one[2] = {1, 1};
   const Value *in0 = &g->v[v->in[0]];
   Shape xs = v->op == OP_AVGPOOLB ? v->shape : in0->shape;
   Shape ys = v->op == OP_MAXPOOL || v->op == OP_AVGPOOL ? v->shape
              : v->op == OP_MAXPOOLB ? g->v[v->in[1]].shape : in0->shape;
-  const char *X = v->op == OP_AVGPOOLB ? NULL : "a";
-  const char *DY = v->op == OP_MAXPOOLB ? "b" : v->op == OP_AVGPOOLB ? "a" : NULL;
+  const char *t = cty(v->dtype);
+  window_consts(e, xs, ys, a + 2, a + 4, one);
+  fprintf(e->o, "  const int64_t KH = %lld, KW = %lld;\n", (long long)a[0], (long long)a[1]);
   bool grad = v->op == OP_MAXPOOLB || v->op == OP_AVGPOOLB;
-  fprintf(e->o, "  const int64_t N = %s, H = %lld, W = %lld, C = %lld, OH = %lld, OW = %lld;\n",
-          dimx(xs.dim[0]), (long long)xs.dim[1], (long long)xs.dim[2], (long long)xs.dim[3],
-          (long long)ys.dim[1], (long long)ys.dim[2]);
   if (grad)
-    fprintf(e->o, "  double *acc = calloc((size_t)(%s) + 1, sizeof *acc);\n  if (!acc) nnrt_out_of_memory();\n",
-            numel_x(v->shape));
-  if (!grad) fprintf(e->o, "  NNRT_PARFOR2(nt, N * OH * OW * C)\n");
+    fprintf(e->o,
+            "  NNRT_PARFOR(nt, N * OH * OW * C * KH * KW)\n"
+            "  for (int64_t nn = 0; nn < N; nn++) {\n"
+            "    for (int64_t i = 0; i < H * W * C; i++) y[nn * H * W * C + i] = 0;\n"
+            "    for (int64_t oh = 0; oh < OH; oh++)\n"
+            "      for (int64_t ow = 0; ow < OW; ow++) {\n");
+  else
+    fprintf(e->o,
+            "  NNRT_PARFOR2(nt, N * OH * OW * C * KH * KW)\n"
+            "  for (int64_t nn = 0; nn < N; nn++)\n"
+            "    for (int64_t oh = 0; oh < OH; oh++)\n"
+            "      for (int64_t ow = 0; ow < OW; ow++) {\n");
   fprintf(e->o,
-          "  for (int64_t nn = 0; nn < N; nn++)\n"
-          "    for (int64_t oh = 0; oh < OH; oh++)\n"
-          "      for (int64_t ow = 0; ow < OW; ow++)\n"
-          "        for (int64_t c = 0; c < C; c++) {\n"
-          "          int64_t yo = ((nn * OH + oh) * OW + ow) * C + c, best = -1, count = 0;\n"
-          "          double m = -INFINITY, sum = 0;\n"
-          "          for (int pass = 0; pass < 2; pass++)\n"
-          "            for (int64_t kh = 0; kh < %lld; kh++) {\n"
-          "              int64_t ih = oh * %lld - %lld + kh;\n"
-          "              if (ih < 0 || ih >= H) continue;\n"
-          "              for (int64_t kw = 0; kw < %lld; kw++) {\n"
-          "                int64_t iw = ow * %lld - %lld + kw;\n"
-          "                if (iw < 0 || iw >= W) continue;\n"
-          "                int64_t xo = ((nn * H + ih) * W + iw) * C + c;\n"
-          "                if (pass == 0) {\n"
-          "                  count++;\n",
-          (long long)a[0], (long long)a[2], (long long)a[4], (long long)a[1], (long long)a[3],
-          (long long)a[5]);
-  if (X) fprintf(e->o, "                  if (%s[xo] > m) m = %s[xo], best = xo;\n"
-                       "                  sum += %s[xo];\n", X, X, X);
-  fprintf(e->o, "                }");
-  if (v->op == OP_AVGPOOLB) fprintf(e->o, " else {\n                  acc[xo] += %s[yo] / (double)count;\n                }", DY);
-  fprintf(e->o, "\n              }\n            }\n");
+          "        const int64_t h0 = oh * SH - PH, w0 = ow * SW - PW;\n"
+          "        const int64_t ha = h0 < 0 ? 0 : h0, hb = h0 + KH > H ? H : h0 + KH;\n"
+          "        const int64_t wa = w0 < 0 ? 0 : w0, wb = w0 + KW > W ? W : w0 + KW;\n"
+          "        const int64_t yo = ((nn * OH + oh) * OW + ow) * C;\n"
+          "        (void)yo;\n");
   switch (v->op) {
-  case OP_MAXPOOL: fprintf(e->o, "          (void)sum; (void)best;\n          y[yo] = (%s)m;\n", cty(v->dtype)); break;
-  case OP_AVGPOOL: fprintf(e->o, "          (void)m; (void)best;\n          y[yo] = (%s)(sum / (double)count);\n", cty(v->dtype)); break;
-  case OP_MAXPOOLB: fprintf(e->o, "          (void)sum;\n          if (best >= 0) acc[best] += %s[yo];\n", DY); break;
-  default: fprintf(e->o, "          (void)m; (void)sum; (void)best;\n"); break;
+  case OP_MAXPOOL:
+    fprintf(e->o,
+            "        for (int64_t c = 0; c < C; c++) y[yo + c] = -INFINITY;\n"
+            "        for (int64_t ih = ha; ih < hb; ih++)\n"
+            "          for (int64_t iw = wa; iw < wb; iw++) {\n"
+            "            const %s *xr = a + ((nn * H + ih) * W + iw) * C;\n"
+            "            for (int64_t c = 0; c < C; c++) y[yo + c] = xr[c] > y[yo + c] ? xr[c] : y[yo + c];\n"
+            "          }\n",
+            t);
+    break;
+  case OP_AVGPOOL:
+    fprintf(e->o,
+            "        const %s inv = (%s)1 / (%s)((hb - ha) * (wb - wa));\n"
+            "        for (int64_t c = 0; c < C; c++) y[yo + c] = 0;\n"
+            "        for (int64_t ih = ha; ih < hb; ih++)\n"
+            "          for (int64_t iw = wa; iw < wb; iw++) {\n"
+            "            const %s *xr = a + ((nn * H + ih) * W + iw) * C;\n"
+            "            for (int64_t c = 0; c < C; c++) y[yo + c] += xr[c];\n"
+            "          }\n"
+            "        for (int64_t c = 0; c < C; c++) y[yo + c] *= inv;\n",
+            t, t, t, t);
+    break;
+  case OP_MAXPOOLB:
+    fprintf(e->o,
+            "        for (int64_t c = 0; c < C; c++) {\n"
+            "          int64_t best = -1;\n"
+            "          %s m = -INFINITY;\n"
+            "          for (int64_t ih = ha; ih < hb; ih++)\n"
+            "            for (int64_t iw = wa; iw < wb; iw++) {\n"
+            "              int64_t xo = ((nn * H + ih) * W + iw) * C + c;\n"
+            "              if (a[xo] > m) m = a[xo], best = xo;\n"
+            "            }\n"
+            "          if (best >= 0) y[best] += b[yo + c];\n"
+            "        }\n",
+            t);
+    break;
+  default: /* OP_AVGPOOLB */
+    fprintf(e->o,
+            "        const %s inv = (%s)1 / (%s)((hb - ha) * (wb - wa));\n"
+            "        for (int64_t ih = ha; ih < hb; ih++)\n"
+            "          for (int64_t iw = wa; iw < wb; iw++) {\n"
+            "            %s *xr = y + ((nn * H + ih) * W + iw) * C;\n"
+            "            for (int64_t c = 0; c < C; c++) xr[c] += a[yo + c] * inv;\n"
+            "          }\n",
+            t, t, t, t);
+    break;
   }
-  fprintf(e->o, "        }\n");
-  if (grad)
-    fprintf(e->o, "  for (int64_t i = 0; i < %s; i++) y[i] = (%s)acc[i];\n  free(acc);\n",
-            numel_x(v->shape), cty(v->dtype));
+  fprintf(e->o, grad ? "      }\n  }\n" : "      }\n");
 }
 
 static void kernel(Em *e, int id) {
@@ -459,12 +558,15 @@ static void run_function(Em *e, const char *model) {
   fprintf(o, "\n/* One pass of graph %s (%s) over a batch of n samples. */\n"
              "static void %s_run(%s_Model *m, int64_t n, const void *const *inputs, const void *label) {\n",
           g->name, g->training ? "the training step" : "inference", e->name, model);
-  fprintf(o, "  size_t need = 0;\n");
+  fprintf(o, "  const int nt = m->threads;\n  size_t need = 0;\n  (void)nt;\n");
   for (int id = 0; id < g->n; id++) {
     const Value *v = &g->v[id];
     if (v->op == OP_INPUT || v->op == OP_LABEL || v->op == OP_PARAM || v->op == OP_STATE) continue;
     fprintf(o, "  size_t o%d = need; need += nnrt_align(sizeof(%s) * (size_t)(%s));\n", id,
             cty(v->dtype), numel_x(v->shape));
+    if (scratch_x(g, v))
+      fprintf(o, "  size_t s%d = need; need += nnrt_align(sizeof(%s) * (size_t)(%s));\n", id,
+              cty(v->dtype), scratch_x(g, v));
   }
   fprintf(o, "  char *ws = nnrt_workspace(&m->ws, &m->ws_size, need);\n  (void)ws; (void)label; (void)inputs;\n");
   for (int id = 0; id < g->n; id++) {
@@ -501,8 +603,9 @@ static void run_function(Em *e, const char *model) {
                  "             ? (%s)(1 / (1 - %.17g)) : 0;\n",
               numel_x(v->shape), id, v->in[0], (long long)v->a[0], v->in[1], v->f, t, v->f);
     } else {
-      fprintf(o, "  %s_k%d(n, m->threads, v%d", e->name, id, id);
+      fprintf(o, "  %s_k%d(n, nt, v%d", e->name, id, id);
       for (int i = 0; i < v->nin; i++) fprintf(o, ", v%d", v->in[i]);
+      if (scratch_x(g, v)) fprintf(o, ", (%s *)(ws + s%d)", t, id);
       fprintf(o, ");\n");
     }
   }

@@ -36,8 +36,9 @@ typedef struct Prog {
   Graph *train;
   int64_t features, width, classes;   /* per sample: input values, label values, classes */
   bool sparse, onehot, binary;        /* the labels the loss wants */
-  const char *reader;                 /* the data source: csv, idx or npy */
+  const char *reader;                 /* the data source: csv, idx, npy or cifar10 */
   bool pair, header, normalize;       /* pair: samples and labels in two files */
+  int64_t height, width_px, channels; /* an image input's shape, else 1, 1, features */
   const char *fa, *fb;                /* a pair's flags: images/labels or x/y */
   const char *path, *label_name, *delim, *images, *labels;
   int label_col;
@@ -64,10 +65,20 @@ static Prog describe(FILE *o, const char *model, TrainInfo *t, Graph *train) {
   int label_col = -1;
   bool header = false, normalize = false;
   double scale = 1;
+  int64_t height = 1, width_px = 1, channels = features;
+  if (in->shape.rank == 4)
+    height = in->shape.dim[1], width_px = in->shape.dim[2], channels = in->shape.dim[3];
+  else if (in->shape.rank > 1)
+    channels = in->shape.dim[in->shape.rank - 1];
   if (pair) {
     images = arg(&t->data, fa)->s;
     labels = arg(&t->data, fb)->s;
     scale = arg(&t->data, "scale")->f;
+    normalize = arg(&t->data, "normalize")->i;
+  } else if (!strcmp(reader, "cifar10")) {
+    path = arg(&t->data, "path")->s;
+    scale = arg(&t->data, "scale")->f;
+    normalize = arg(&t->data, "normalize")->i;
   } else if (t->data.b) {
     Val *l = arg(&t->data, "label");
     path = arg(&t->data, "path")->s;
@@ -89,7 +100,8 @@ static Prog describe(FILE *o, const char *model, TrainInfo *t, Graph *train) {
   return (Prog){.o = o, .model = model, .t = t, .train = train, .features = features,
                 .width = width, .classes = classes, .sparse = sparse, .onehot = onehot,
                 .binary = binary, .reader = reader, .pair = pair, .fa = fa, .fb = fb,
-                .header = header, .normalize = normalize,
+                .header = header, .normalize = normalize, .height = height, .width_px = width_px,
+                .channels = channels,
                 .path = path, .label_name = label_name, .delim = delim, .images = images,
                 .labels = labels, .label_col = label_col, .scale = scale, .accuracy = accuracy,
                 .precision = precision, .recall = recall};
@@ -118,6 +130,7 @@ static void emit_helpers(Prog *p) {
                                     "  --y FILE           NumPy .npy array of their labels\\n"
           : p->pair ? "  --images FILE      IDX file of samples (unsigned bytes)\\n"
                 "  --labels FILE      IDX file of their labels\\n"
+          : !strcmp(p->reader, "cifar10") ? "  --data PATH        CIFAR-10 binary batch, or the directory of data_batch_1..5.bin\\n"
               : arena_printf("  --data FILE        CSV table, one sample a row, the label in column %s%s\\n",
                              p->label_name ? p->label_name : p->label_col < 0 ? "last" : arena_printf("%d", p->label_col),
                              p->header ? " (after a header row)" : ""),
@@ -222,6 +235,7 @@ static void emit_setup(Prog *p) {
           p->pair ? arena_printf("--%s FILE --%s FILE", p->fa, p->fb) : "--data FILE",
           p->pair ? arena_printf("nnrt_%s_load(images, labels, %.17g, &t, err, sizeof err)",
                                 p->reader, p->scale)
+          : !strcmp(p->reader, "cifar10") ? arena_printf("nnrt_cifar_load(data, %.17g, &t, err, sizeof err)", p->scale)
               : arena_printf("nnrt_csv_load(data, %s, %d, %d, (char)%d, %.17g, &t, err, sizeof err)",
                              p->label_name ? quote_str(p->label_name) : "NULL", p->label_col, p->header,
                              (int)p->delim[0], p->scale),
@@ -235,7 +249,7 @@ static void emit_setup(Prog *p) {
   fprintf(p->o,
           "  int64_t nval = (int64_t)((double)t.rows * validation), ntrain = t.rows - nval;\n"
           "  if (ntrain < 1) { fprintf(stderr, \"error: no samples left to train on\\n\"); return 1; }\n");
-  if (p->normalize) fprintf(p->o, "  nnrt_standardize(&t, ntrain);\n");
+  if (p->normalize) fprintf(p->o, "  nnrt_standardize(&t, ntrain, %lld);\n", (long long)p->channels);
 }
 
 /* main() continued: the model, the epochs, the progress line, the end */
@@ -246,6 +260,8 @@ static void emit_loop(Prog *p) {
           "  void *y = nnrt_alloc(sizeof(float) * (size_t)(batch * %lld));\n"
           "  int64_t *perm = nnrt_alloc(sizeof(int64_t) * (size_t)t.rows), *order = nnrt_alloc(sizeof(int64_t) * (size_t)t.rows);\n"
           "  for (int64_t i = 0; i < t.rows; i++) order[i] = i;\n"
+          "  float *aug = nnrt_alloc(sizeof(float) * %lld);  /* one image, for augmentation */\n"
+          "  (void)aug;\n"
           "  double start = nnrt_seconds(), val_loss = 0, val_acc = 0;\n"
           "  %s_set_threads(m, threads);\n"
           "  if (lr > 0) %s_set_lr(m, lr);\n"
@@ -264,6 +280,7 @@ static void emit_loop(Prog *p) {
           "    for (int64_t s = 0; s < ntrain; s += batch) {\n"
           "      int64_t n = ntrain - s < batch ? ntrain - s : batch;\n"
           "      gather(&t, perm, s, n, x, y);\n"
+          "%s"
           "      const void *inputs[1] = {x};\n"
           "      sum += %s_train_step(m, inputs, y, n) * (double)n;\n"
           "      ok += correct(m->out[0], y, n);\n"
@@ -274,9 +291,14 @@ static void emit_loop(Prog *p) {
           "    if (nval) held_out(m, &t, order, ntrain, batch, x, y, &val_loss, &val_acc);\n"
           "    if (!quiet) {\n"
           "      printf(\"Epoch %%lld/%%lld - loss: %%.4f\", (long long)epoch + 1, (long long)epochs, loss);\n",
-          p->model, p->model, (long long)p->features, (long long)(p->width > 1 ? p->width : 1), p->model, p->model, p->model,
+          p->model, p->model, (long long)p->features, (long long)(p->width > 1 ? p->width : 1), (long long)p->features, p->model, p->model, p->model,
           p->t->shuffle ? "nnrt_shuffle(perm, ntrain, seed, epoch);"
                      : "for (int64_t i = 0; i < ntrain; i++) perm[i] = i;",
+          p->t->flip || p->t->crop
+              ? arena_printf("      nnrt_augment(x, n, %lld, %lld, %lld, %d, %lld, seed, (uint64_t)(epoch * ntrain + s), aug);\n",
+                             (long long)p->height, (long long)p->width_px, (long long)p->channels, p->t->flip,
+                             (long long)p->t->crop)
+              : "",
           p->model,
           p->binary ? "for (int64_t i = 0; i < n; i++) { /* the positive class is 1 */\n"
                    "        int p = ((const float *)m->out[0])[i] > 0.5f, l = ((const float *)y)[i] > 0.5f;\n"
@@ -313,7 +335,7 @@ static void emit_loop(Prog *p) {
              "    fprintf(stderr, \"error: %%s\\n\", err);\n    return 1;\n  }\n"
              "  if (nval) printf(\"held-out: %%lld samples, loss %%.4f%s\\n\", (long long)nval, val_loss%s);\n"
              "  if (log && fclose(log) != 0) { fprintf(stderr, \"error: %%s: cannot write\\n\", logpath); return 1; }\n"
-             "  free(x);\n  free(y);\n  free(perm);\n  free(order);\n  nnrt_table_free(&t);\n"
+             "  free(x);\n  free(y);\n  free(perm);\n  free(order);\n  free(aug);\n  nnrt_table_free(&t);\n"
              "  %s_free(m);\n  return 0;\n}\n",
           p->model, p->accuracy ? ", accuracy %.4f" : "", p->accuracy ? ", val_acc" : "", p->model);
 }

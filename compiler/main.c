@@ -23,6 +23,7 @@ typedef struct Options {
   bool no_main;         /* --no-main: C output for linking into a program */
   DType dtype;          /* --dtype: element type of inputs written without one */
   const char *dump;     /* -d letters */
+  const char *cpu;      /* --cpu: the C compiler's -march for exe and so */
 } Options;
 
 /* The stages that -d can dump after, in pipeline order. */
@@ -55,7 +56,12 @@ static void usage(FILE *out) {
           "  --check-grad      check every gradient autodiff builds against central\n"
           "                    differences on random data (in f64 unless --dtype=f32)\n"
           "  --check-c         compile every model to C with the system's C compiler and\n"
-          "                    check it against the reference evaluator, bit for bit\n"
+          "                    check it against the reference evaluator (within float\n"
+          "                    rounding; 1 and 2 threads must give the same bits)\n"
+          "  --cpu=NAME        the processor exe and so are built for, as the C\n"
+          "                    compiler's -march: native (default: this machine's\n"
+          "                    vector units, AVX2 and FMA where it has them) or a\n"
+          "                    name such as x86-64 (any x86-64) or haswell\n"
           "  --dtype=T         element type of inputs declared without one: f32\n"
           "                    (default) or f64\n"
           "  -fsyntax-only     check the program (syntax, names, shapes, settings)\n"
@@ -65,7 +71,8 @@ static void usage(FILE *out) {
     fprintf(out, "                      %c  %s\n", stages[i].letter, stages[i].what);
   fprintf(out,
           "  --help-builtins   list the built-in layers, functions, initializers,\n"
-          "                    losses, optimizers, schedules, data sources, metrics\n"
+          "                    losses, optimizers, schedules, data sources,\n"
+          "                    augmentations, metrics\n"
           "  --help            show this help\n"
           "  --version         show the version\n"
           "\n"
@@ -111,6 +118,11 @@ static bool parse_options(int argc, char **argv, Options *o, int *exit_now) {
       else if (!strcmp(a + 7, "so")) o->emit = EMIT_SO;
       else return usage_error("unknown --emit kind '%s' (this version knows: ast, ir, dot, c, exe)",
                               a + 7);
+    } else if (!strncmp(a, "--cpu=", 6)) {
+      o->cpu = a + 6;
+      if (!*o->cpu || strspn(o->cpu, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.+")
+                          != strlen(o->cpu))
+        return usage_error("bad --cpu name '%s' (letters, digits, '-', '_', '.', '+')", o->cpu);
     } else if (!strcmp(a, "--no-main")) {
       o->no_main = true;
     } else if (!strcmp(a, "--check-c")) {
@@ -283,10 +295,12 @@ static int write_program(const Options *o, Sema *s) {
     const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
     const char *flags = getenv("CFLAGS") ? getenv("CFLAGS") : "";
     const char *kind = o->emit == EMIT_SO ? "-shared -fPIC" : "";
-    char *cmd = arena_printf("%s -std=c11 -O2 -fopenmp %s %s -o '%s' '%s' -lm", cc, kind, flags,
-                             target, csrc);
+    const char *cpu = o->cpu ? o->cpu : "native";
+    char *cmd = arena_printf("%s -std=c11 -O2 -march=%s -fopenmp %s %s -o '%s' '%s' -lm", cc, cpu, kind,
+                             flags, target, csrc);
     if (system(cmd) != 0) { /* a compiler without OpenMP: the loops run serially */
-      cmd = arena_printf("%s -std=c11 -O2 %s %s -o '%s' '%s' -lm", cc, kind, flags, target, csrc);
+      cmd = arena_printf("%s -std=c11 -O2 -march=%s %s %s -o '%s' '%s' -lm", cc, cpu, kind, flags, target,
+                         csrc);
       fprintf(stderr, "nnc: note: building without OpenMP\n");
     }
     if (system(cmd) != 0) {

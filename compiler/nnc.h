@@ -229,7 +229,7 @@ typedef enum {
   BK_LAYER,     /* has trainable parameters: dense, conv2d, ... */
   BK_FUNC,      /* tensor -> tensor, no parameters: relu, softmax, reshape, ... */
   BK_INIT,      /* initializer: glorot_uniform, constant(0.1), ... */
-  BK_LOSS, BK_OPTIMIZER, BK_SCHEDULE, BK_DATA, BK_METRIC,
+  BK_LOSS, BK_OPTIMIZER, BK_SCHEDULE, BK_DATA, BK_AUGMENT, BK_METRIC,
 } BuiltinKind;
 
 typedef struct BParam {
@@ -338,6 +338,9 @@ struct TrainInfo {
   bool shuffle;
   double validation;      /* fraction held out when validation_data is unset */
   double weight_decay;    /* L2 penalty added to the loss */
+  bool flip;              /* augment flip */
+  int64_t crop;           /* augment crop(padding): 0 when off */
+  const Node *augment_node, *crop_node;   /* the first augmentation, the crop */
   bool has_stop;
   const char *stop_metric;
   int stop_op;            /* '<', '>', 'l' (<=), 'g' (>=) */

@@ -1090,6 +1090,7 @@ static Val *eval_call(Sema *s, Node *call, Val *first) {
     const char *kinds[] = {
       [BK_INIT] = "an initializer", [BK_LOSS] = "a loss", [BK_OPTIMIZER] = "an optimizer",
       [BK_SCHEDULE] = "a learning-rate schedule", [BK_DATA] = "a data source",
+      [BK_AUGMENT] = "an augmentation",
       [BK_METRIC] = "a metric",
     };
     for (int k = BK_INIT; k <= BK_METRIC; k++)

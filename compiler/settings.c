@@ -10,7 +10,7 @@
 
 static const char *setting_names[] = {
   "data", "loss", "optimizer", "epochs", "batch", "metrics", "schedule", "shuffle", "seed",
-  "validation", "stop", "weight_decay",
+  "validation", "stop", "weight_decay", "augment",
 };
 
 /* A setting naming a built-in of a kind: `loss mse`, `optimizer adam(lr: 1e-3)`. */
@@ -138,6 +138,27 @@ static int model_inputs(const ModelInfo *m) {
   return n;
 }
 
+static const Node *model_input(const ModelInfo *m) {
+  for (const Node *st = m->decl->kids; st; st = st->next)
+    if (st->kind == ND_INPUT) return st;
+  bug("model %s without an input", m->decl->name);
+}
+
+/* Augmentations work on images: the input is [N, H, W, C], and a crop's
+ * padding is less than the image. */
+static void check_augment(TrainInfo *t) {
+  if (!t->augment_node || model_inputs(t->model) != 1) return;
+  const Node *in = model_input(t->model);
+  if (in->shape.rank != 4) {
+    error_at(t->augment_node->loc, "augmentations need images [H, W, C] as the model's input, but "
+             "the input of '%s' is %s", t->model->decl->name, type_str(in->dtype, in->shape));
+    return;
+  }
+  if (t->crop && (t->crop >= in->shape.dim[1] || t->crop >= in->shape.dim[2]))
+    error_at(t->crop_node->loc, "crop padding %lld is not smaller than the %lldx%lld image",
+             (long long)t->crop, (long long)in->shape.dim[1], (long long)in->shape.dim[2]);
+}
+
 /* A data source must fit the model and the loss: one input tensor, labels
  * as the loss wants them, a label column that can exist. */
 static void check_data(TrainInfo *t, const Setting *d) {
@@ -158,6 +179,11 @@ static void check_data(TrainInfo *t, const Setting *d) {
   if (!one_hot && !strcmp(loss, "categorical_crossentropy"))
     error_at(at, "'categorical_crossentropy' needs one-hot labels; add one_hot: true or use "
                  "sparse_categorical_crossentropy");
+  Shape in = model_input(t->model)->shape;
+  if (!strcmp(d->b->name, "cifar10") &&
+      (in.rank != 4 || in.dim[1] != 32 || in.dim[2] != 32 || in.dim[3] != 3))
+    error_at(at, "'cifar10' gives 32x32x3 images (HWC), but the input of model '%s' is %s",
+             t->model->decl->name, type_str(model_input(t->model)->dtype, in));
   if (strcmp(d->b->name, "csv") != 0) return;
   Val *label = &d->args[1], *delim = &d->args[3];
   bool ok = (label->kind == VK_NAME && (!strcmp(label->s, "last") || !strcmp(label->s, "first"))) ||
@@ -255,6 +281,16 @@ void check_train(Sema *s, Node *decl) {
           t->metrics[t->nmetrics++] = b;
         }
       }
+    } else if (!strcmp(key, "augment")) {
+      for (Node *e = st->kids; e; e = e->next) {
+        Setting a = {0};
+        if (!bind_setting(s, e, BK_AUGMENT, "augmentation", &a)) continue;
+        if ((!strcmp(a.b->name, "flip") && t->flip) || (!strcmp(a.b->name, "crop") && t->crop))
+          error_at(e->loc, "augmentation '%s' is listed twice", a.b->name);
+        else if (!strcmp(a.b->name, "flip")) t->flip = true;
+        else t->crop = a.args[0].i, t->crop_node = e;
+        if (!t->augment_node) t->augment_node = e;
+      }
     } else if (!strcmp(key, "schedule")) {
       for (Node *e = st->kids; e; e = e->next) {
         if (t->nschedules == 4) {
@@ -291,6 +327,7 @@ void check_train(Sema *s, Node *decl) {
       check_loss_fits(t, t->model->outputs[0]);
     check_data(t, &t->data);
     check_data(t, &t->validation_data);
+    check_augment(t);
   }
   scope_pop(s);
 }

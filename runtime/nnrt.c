@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,7 +64,7 @@ static double truncated(uint64_t seed, uint64_t stream, uint64_t i, double stdde
   }
 }
 
-NNRT_API double nnrt_init_value(NnrtInit init, const double args[2], const int64_t *dims, int rank,
+NNRT_API double nnrt_init_value(NnrtInit init, const double *args, const int64_t *dims, int rank,
                        uint64_t seed, uint64_t stream, uint64_t i) {
   double fan_in = 1, fan_out = 1;
   if (rank == 1) fan_in = fan_out = (double)dims[0];
@@ -100,6 +101,11 @@ NNRT_API int nnrt_threads(int nt) {
 #endif
 }
 
+NNRT_API int64_t nnrt_parts(int nt, int64_t work, int64_t most) {
+  int64_t p = work >= 32768 ? nnrt_threads(nt) : 1;
+  return p < most ? p : most < 1 ? 1 : most;
+}
+
 NNRT_API double nnrt_sigmoid(double x) {
   return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x));
 }
@@ -126,6 +132,154 @@ NNRT_API char *nnrt_workspace(char **ws, size_t *size, size_t need) {
   *ws = nnrt_alloc(need);
   *size = need;
   return *ws;
+}
+
+/* -------------------------------------------------------------- GEMM */
+
+/* C[M x N] (+)= A[M x K] B[K x N] in float (added to C when `add`), A(i, p) at A[i * ars + p * acs],
+ * B(p, j) at B[p * brs + j * bcs], C row-major with row stride ldc.
+ * Blocked as in Goto and van de Geijn's GEMM: K in blocks of KC, N in
+ * blocks of NC, M in blocks of up to MC rows; panels of A and B are packed
+ * into `scratch` (nnrt_sgemm_scratch floats), and a register-blocked
+ * micro-kernel computes MR x NR tiles of C. Every element of C sums its K
+ * products in order, block after block, so the result does not depend on
+ * how the rows are split among threads. */
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define NNRT_MR 6
+#define NNRT_NR 16
+#else
+#define NNRT_MR 4
+#define NNRT_NR 8
+#endif
+enum { NNRT_KC = 256, NNRT_MC = 96, NNRT_NC = 1024 };
+typedef float nnrt_v8 __attribute__((vector_size(32), aligned(4), may_alias));
+
+NNRT_API size_t nnrt_sgemm_scratch(int nt) {
+  return (size_t)NNRT_KC * NNRT_NC + (size_t)nnrt_threads(nt) * NNRT_MC * NNRT_KC + 64;
+}
+
+/* c[MR x NR] (row stride ldc) = or += a-panel x b-panel over kc, with
+ * the tile's accumulators in named variables so that they stay in
+ * registers. */
+static void nnrt_micro(int64_t kc, const float *restrict a, const float *restrict b, float *restrict c,
+                       int64_t ldc, bool add) {
+#if NNRT_NR == 16
+#define NNRT_ROW(i)                                                   \
+  {                                                                   \
+    __m256 ai = _mm256_broadcast_ss(a + p * NNRT_MR + i);             \
+    c##i##0 = _mm256_fmadd_ps(ai, b0, c##i##0);                       \
+    c##i##1 = _mm256_fmadd_ps(ai, b1, c##i##1);                       \
+  }
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  for (int64_t p = 0; p < kc; p++) {
+    __m256 b0 = _mm256_load_ps(b + p * 16), b1 = _mm256_load_ps(b + p * 16 + 8);
+    NNRT_ROW(0) NNRT_ROW(1) NNRT_ROW(2) NNRT_ROW(3) NNRT_ROW(4) NNRT_ROW(5)
+  }
+#undef NNRT_ROW
+  __m256 acc[NNRT_MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  for (int i = 0; i < NNRT_MR; i++) {
+    if (add) {
+      acc[i][0] = _mm256_add_ps(_mm256_loadu_ps(c + i * ldc), acc[i][0]);
+      acc[i][1] = _mm256_add_ps(_mm256_loadu_ps(c + i * ldc + 8), acc[i][1]);
+    }
+    _mm256_storeu_ps(c + i * ldc, acc[i][0]);
+    _mm256_storeu_ps(c + i * ldc + 8, acc[i][1]);
+  }
+#else
+  nnrt_v8 c0 = {0}, c1 = c0, c2 = c0, c3 = c0;
+  for (int64_t p = 0; p < kc; p++) {
+    nnrt_v8 bv = *(const nnrt_v8 *)(b + p * 8);
+    const float *ap = a + p * NNRT_MR;
+    c0 += ap[0] * bv;
+    c1 += ap[1] * bv;
+    c2 += ap[2] * bv;
+    c3 += ap[3] * bv;
+  }
+  nnrt_v8 acc[NNRT_MR] = {c0, c1, c2, c3};
+  for (int i = 0; i < NNRT_MR; i++) {
+    nnrt_v8 *ci = (nnrt_v8 *)(c + i * ldc);
+    if (add) acc[i] += *ci;
+    *ci = acc[i];
+  }
+#endif
+}
+
+NNRT_API void nnrt_sgemm(int nt, int64_t M, int64_t N, int64_t K, const float *A, int64_t ars,
+                         int64_t acs, const float *B, int64_t brs, int64_t bcs, float *C, int64_t ldc,
+                         bool add, float *scratch) {
+  if (K == 0) {
+    for (int64_t i = 0; !add && i < M; i++)
+      for (int64_t j = 0; j < N; j++) C[i * ldc + j] = 0;
+    return;
+  }
+  float *bp = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63), *ap0 = bp + NNRT_KC * NNRT_NC;
+  /* rows per part: as many parts as threads, each a multiple of MR */
+  int64_t parts = nnrt_parts(nt, M * N * K, (M + NNRT_MR - 1) / NNRT_MR);
+  int64_t rows = ((M + parts - 1) / parts + NNRT_MR - 1) / NNRT_MR * NNRT_MR;
+  parts = (M + rows - 1) / rows;
+  for (int64_t jc = 0; jc < N; jc += NNRT_NC) {
+    int64_t nc = N - jc < NNRT_NC ? N - jc : NNRT_NC, npan = (nc + NNRT_NR - 1) / NNRT_NR;
+    for (int64_t pc = 0; pc < K; pc += NNRT_KC) {
+      int64_t kc = K - pc < NNRT_KC ? K - pc : NNRT_KC;
+      /* B[pc.., jc..] as panels of NR columns, zero-padded */
+      for (int64_t jp = 0; jp < npan; jp++)
+        for (int64_t p = 0; p < kc; p++)
+          for (int64_t j = 0; j < NNRT_NR; j++) {
+            int64_t col = jc + jp * NNRT_NR + j;
+            bp[(jp * kc + p) * NNRT_NR + j] = col < N ? B[(pc + p) * brs + col * bcs] : 0;
+          }
+      NNRT_PARALLEL(parts)
+      for (int64_t part = 0; part < parts; part++) {
+        float *ap = ap0 + part * NNRT_MC * NNRT_KC;
+        int64_t end = (part + 1) * rows < M ? (part + 1) * rows : M;
+        for (int64_t ic = part * rows; ic < end; ic += NNRT_MC) {
+          int64_t mc = end - ic < NNRT_MC ? end - ic : NNRT_MC, mpan = (mc + NNRT_MR - 1) / NNRT_MR;
+          for (int64_t ip = 0; ip < mpan; ip++)
+            for (int64_t p = 0; p < kc; p++)
+              for (int64_t i = 0; i < NNRT_MR; i++) {
+                int64_t row = ic + ip * NNRT_MR + i;
+                ap[(ip * kc + p) * NNRT_MR + i] = row < end ? A[row * ars + (pc + p) * acs] : 0;
+              }
+          for (int64_t jp = 0; jp < npan; jp++)
+            for (int64_t ip = 0; ip < mpan; ip++) {
+              int64_t i0 = ic + ip * NNRT_MR, j0 = jc + jp * NNRT_NR;
+              const float *a = ap + ip * kc * NNRT_MR, *b = bp + jp * kc * NNRT_NR;
+              if (i0 + NNRT_MR <= end && j0 + NNRT_NR <= N) {
+                nnrt_micro(kc, a, b, C + i0 * ldc + j0, ldc, add || pc > 0);
+                continue;
+              }
+              /* an edge tile: through a full tile on the stack */
+              float t[NNRT_MR * NNRT_NR] = {0};
+              int64_t mi = end - i0 < NNRT_MR ? end - i0 : NNRT_MR, nj = N - j0 < NNRT_NR ? N - j0 : NNRT_NR;
+              for (int64_t i = 0; i < mi; i++)
+                for (int64_t j = 0; j < nj; j++) t[i * NNRT_NR + j] = C[(i0 + i) * ldc + j0 + j];
+              nnrt_micro(kc, a, b, t, NNRT_NR, add || pc > 0);
+              for (int64_t i = 0; i < mi; i++)
+                for (int64_t j = 0; j < nj; j++) C[(i0 + i) * ldc + j0 + j] = t[i * NNRT_NR + j];
+            }
+        }
+      }
+    }
+  }
+}
+
+/* The same product in double, unblocked: rows of C accumulate rows of B
+ * in order p = 0..K-1 (f64 graphs are for checking, not for speed). */
+NNRT_API void nnrt_dgemm(int nt, int64_t M, int64_t N, int64_t K, const double *A, int64_t ars,
+                         int64_t acs, const double *B, int64_t brs, int64_t bcs, double *C, int64_t ldc,
+                         bool add) {
+  (void)nt;
+  NNRT_PARFOR(nt, M * N * K)
+  for (int64_t i = 0; i < M; i++) {
+    double *c = C + i * ldc;
+    for (int64_t j = 0; !add && j < N; j++) c[j] = 0;
+    for (int64_t p = 0; p < K; p++) {
+      const double av = A[i * ars + p * acs];
+      for (int64_t j = 0; j < N; j++) c[j] += av * B[p * brs + j * bcs];
+    }
+  }
 }
 
 /* -------------------------------------------------------------- data */
@@ -339,6 +493,88 @@ NNRT_API bool nnrt_idx_load(const char *images, const char *labels, double scale
 
 /* The header of a .npy file: element type and size, sample count and
  * values a sample. Returns the data's offset, or 0 with err set. */
+/* One CIFAR-10 binary batch appended to t (rows already counted). */
+static bool cifar_file(const char *path, double scale, NnrtTable *t, int64_t *row, char *err,
+                       size_t errlen) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    return false;
+  }
+  unsigned char rec[3073];
+  bool ok = true;
+  for (int64_t k = 0; ok && fread(rec, 1, sizeof rec, f) == sizeof rec; k++, (*row)++) {
+    if (rec[0] > 9) {
+      snprintf(err, errlen, "%s: byte %lld: the label %d is not a CIFAR-10 class (0 to 9)", path,
+               (long long)k * 3073, rec[0]);
+      ok = false;
+    }
+    t->y[*row] = rec[0];
+    for (int64_t ch = 0; ch < 3; ch++) /* planes of 1024 bytes -> pixels of 3 channels */
+      for (int64_t i = 0; i < 1024; i++) t->x[*row * 3072 + i * 3 + ch] = (float)(rec[1 + ch * 1024 + i] * scale);
+  }
+  fclose(f);
+  return ok;
+}
+
+/* The byte length of a CIFAR-10 batch: whole records, at least one. */
+static int64_t cifar_records(const char *path, char *err, size_t errlen) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    return -1;
+  }
+  long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+  fclose(f);
+  if (size <= 0 || size % 3073) {
+    snprintf(err, errlen, "%s: %ld bytes is not a whole number of CIFAR-10 records (3073 bytes: a label "
+             "and 32x32x3 pixels)", path, size < 0 ? 0 : size);
+    return -1;
+  }
+  return size / 3073;
+}
+
+NNRT_API bool nnrt_cifar_load(const char *path, double scale, NnrtTable *t, char *err, size_t errlen) {
+  memset(t, 0, sizeof *t);
+  char files[5][4096];
+  int nfiles = 0;
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    return false;
+  }
+  if (S_ISDIR(st.st_mode)) { /* the training batches of the official archive */
+    for (int i = 1; i <= 5; i++) {
+      snprintf(files[nfiles], sizeof files[nfiles], "%s/data_batch_%d.bin", path, i);
+      if (stat(files[nfiles], &st) == 0) nfiles++;
+    }
+    if (!nfiles) {
+      snprintf(err, errlen, "%s: no data_batch_1.bin ... data_batch_5.bin in this directory", path);
+      return false;
+    }
+  } else {
+    snprintf(files[nfiles++], sizeof files[0], "%s", path);
+  }
+  int64_t rows = 0, row = 0;
+  for (int i = 0; i < nfiles; i++) {
+    int64_t k = cifar_records(files[i], err, errlen);
+    if (k < 0) return false;
+    rows += k;
+  }
+  t->rows = rows;
+  t->features = 3072;
+  t->x = nnrt_alloc(sizeof(float) * (size_t)rows * 3072);
+  t->y = nnrt_alloc(sizeof(float) * (size_t)rows);
+  bool ok = true;
+  for (int i = 0; ok && i < nfiles; i++) ok = cifar_file(files[i], scale, t, &row, err, errlen);
+  if (ok && row != rows) {
+    snprintf(err, errlen, "%s: the file changed while it was read", path);
+    ok = false;
+  }
+  if (!ok) nnrt_table_free(t);
+  return ok;
+}
+
 static long npy_header(FILE *f, const char *path, char *type, int *size, int64_t *count,
                        int64_t *per, char *err, size_t errlen) {
   unsigned char m[10];
@@ -477,19 +713,46 @@ NNRT_API void nnrt_table_free(NnrtTable *t) {
   memset(t, 0, sizeof *t);
 }
 
-NNRT_API void nnrt_standardize(NnrtTable *t, int64_t fit_rows) {
-  for (int64_t j = 0; j < t->features; j++) {
+NNRT_API void nnrt_standardize(NnrtTable *t, int64_t fit_rows, int64_t channels) {
+  if (channels < 1 || t->features % channels) channels = t->features;
+  int64_t per = t->features / channels, fit = fit_rows * per;
+  for (int64_t j = 0; j < channels; j++) {
     double mean = 0, var = 0;
-    for (int64_t r = 0; r < fit_rows; r++) mean += t->x[r * t->features + j];
-    mean /= (double)(fit_rows ? fit_rows : 1);
-    for (int64_t r = 0; r < fit_rows; r++) {
-      double d = t->x[r * t->features + j] - mean;
-      var += d * d;
-    }
-    double sd = sqrt(var / (double)(fit_rows ? fit_rows : 1));
+    for (int64_t r = 0; r < fit_rows; r++)
+      for (int64_t k = 0; k < per; k++) mean += t->x[r * t->features + k * channels + j];
+    mean /= (double)(fit ? fit : 1);
+    for (int64_t r = 0; r < fit_rows; r++)
+      for (int64_t k = 0; k < per; k++) {
+        double d = t->x[r * t->features + k * channels + j] - mean;
+        var += d * d;
+      }
+    double sd = sqrt(var / (double)(fit ? fit : 1));
     if (sd == 0) sd = 1;
     for (int64_t r = 0; r < t->rows; r++)
-      t->x[r * t->features + j] = (float)((t->x[r * t->features + j] - mean) / sd);
+      for (int64_t k = 0; k < per; k++) {
+        float *v = &t->x[r * t->features + k * channels + j];
+        *v = (float)((*v - mean) / sd);
+      }
+  }
+}
+
+NNRT_API void nnrt_augment(float *x, int64_t n, int64_t h, int64_t w, int64_t c, bool flip, int64_t pad,
+                           uint64_t seed, uint64_t first, float *tmp) {
+  const uint64_t stream = (uint64_t)3 << 61;
+  for (int64_t i = 0; i < n; i++) {
+    float *img = x + i * h * w * c;
+    uint64_t k = (first + (uint64_t)i) * 3;
+    bool mirror = flip && nnrt_uniform(seed, stream, k) < 0.5;
+    int64_t dy = pad ? (int64_t)(nnrt_rng_u64(seed, stream, k + 1) % (uint64_t)(2 * pad + 1)) - pad : 0;
+    int64_t dx = pad ? (int64_t)(nnrt_rng_u64(seed, stream, k + 2) % (uint64_t)(2 * pad + 1)) - pad : 0;
+    if (!mirror && !dy && !dx) continue;
+    memcpy(tmp, img, sizeof *tmp * (size_t)(h * w * c));
+    for (int64_t r = 0; r < h; r++)
+      for (int64_t q = 0; q < w; q++) {
+        int64_t sr = r + dy, sq = (mirror ? w - 1 - q : q) + dx;
+        bool in = sr >= 0 && sr < h && sq >= 0 && sq < w;
+        for (int64_t ch = 0; ch < c; ch++) img[(r * w + q) * c + ch] = in ? tmp[(sr * w + sq) * c + ch] : 0;
+      }
   }
 }
 

@@ -39,7 +39,7 @@ typedef enum {
 NNRT_API int nnrt_init_from_name(const char *name);   /* -1 when unknown */
 /* Element i of a tensor of shape dims[rank] filled by `init` (args: the
  * constant, uniform's low/high or normal's mean/stddev). */
-NNRT_API double nnrt_init_value(NnrtInit init, const double args[2], const int64_t *dims, int rank,
+NNRT_API double nnrt_init_value(NnrtInit init, const double *args, const int64_t *dims, int rank,
                        uint64_t seed, uint64_t stream, uint64_t i);
 
 /* Parallel loops for generated code: the outer loop of a kernel is split
@@ -54,11 +54,32 @@ NNRT_API double nnrt_init_value(NnrtInit init, const double args[2], const int64
   NNRT_PRAGMA(omp parallel for num_threads(nnrt_threads(nt)) schedule(static) if ((work) >= 32768))
 #define NNRT_PARFOR2(nt, work) \
   NNRT_PRAGMA(omp parallel for collapse(2) num_threads(nnrt_threads(nt)) schedule(static) if ((work) >= 32768))
+#define NNRT_PARALLEL(parts) \
+  NNRT_PRAGMA(omp parallel for num_threads((int)(parts)) schedule(static, 1) if ((parts) > 1))
 #else
 #define NNRT_PARFOR(nt, work)
 #define NNRT_PARFOR2(nt, work)
+#define NNRT_PARALLEL(parts)
 #endif
 NNRT_API int nnrt_threads(int nt);   /* nt, or the default for nt <= 0 */
+/* How many parts to split `work` into for NNRT_PARALLEL: one per thread
+ * when the work pays for waking them, never more than `most`. */
+NNRT_API int64_t nnrt_parts(int nt, int64_t work, int64_t most);
+
+/* Matrix products for generated code: C[M x N] = A[M x K] B[K x N], plus
+ * C when `add`; A(i, p) is A[i * ars + p * acs], B(p, j) is
+ * B[p * brs + j * bcs], C is row-major with row stride ldc. Each element
+ * sums its products in an order fixed by K alone, whatever the thread
+ * count. The float version is blocked and vectorized (AVX2+FMA where the
+ * code is compiled for it) and needs nnrt_sgemm_scratch(nt) floats of
+ * scratch. */
+NNRT_API size_t nnrt_sgemm_scratch(int nt);
+NNRT_API void nnrt_sgemm(int nt, int64_t M, int64_t N, int64_t K, const float *A, int64_t ars,
+                         int64_t acs, const float *B, int64_t brs, int64_t bcs, float *C, int64_t ldc,
+                         bool add, float *scratch);
+NNRT_API void nnrt_dgemm(int nt, int64_t M, int64_t N, int64_t K, const double *A, int64_t ars,
+                         int64_t acs, const double *B, int64_t brs, int64_t bcs, double *C, int64_t ldc,
+                         bool add);
 
 /* Scalar functions as the reference evaluator computes them. */
 NNRT_API double nnrt_sigmoid(double x);
@@ -121,10 +142,24 @@ NNRT_API bool nnrt_idx_load(const char *images, const char *labels, double scale
  * those or int32/int64. Checked like the IDX reader. */
 NNRT_API bool nnrt_npy_load(const char *x, const char *y, double scale, NnrtTable *t, char *err,
                             size_t errlen);
+/* Reads CIFAR-10 binary batches: `path` is one batch file, or the
+ * directory of the official archive (its data_batch_1.bin ...
+ * data_batch_5.bin). Records are a label byte and 3072 pixel bytes, plane
+ * by plane (red, green, blue); samples come out as 32x32x3 images (HWC),
+ * each pixel times scale. */
+NNRT_API bool nnrt_cifar_load(const char *path, double scale, NnrtTable *t, char *err, size_t errlen);
 NNRT_API void nnrt_table_free(NnrtTable *t);
-/* Standardizes each feature of rows [0, fit_rows) to mean 0 and standard
- * deviation 1, and applies the same transform to every row. */
-NNRT_API void nnrt_standardize(NnrtTable *t, int64_t fit_rows);
+/* Standardizes each of `channels` channels (the fastest-varying axis of a
+ * sample's features; channels == features: each feature) over rows
+ * [0, fit_rows) to mean 0 and standard deviation 1, and applies the same
+ * transform to every row. */
+NNRT_API void nnrt_standardize(NnrtTable *t, int64_t fit_rows, int64_t channels);
+/* Seeded augmentation of n HWC images in place: a mirror image with
+ * probability 1/2 when `flip`, and a shift by up to `pad` pixels each way
+ * with zeros coming in (random crop of the image padded by `pad`). Sample
+ * i's choices depend on (seed, first + i) only; tmp holds one image. */
+NNRT_API void nnrt_augment(float *x, int64_t n, int64_t h, int64_t w, int64_t c, bool flip, int64_t pad,
+                           uint64_t seed, uint64_t first, float *tmp);
 /* perm[0..n) in a seeded random order that depends on `epoch`. */
 NNRT_API void nnrt_shuffle(int64_t *perm, int64_t n, uint64_t seed, int64_t epoch);
 NNRT_API double nnrt_seconds(void);   /* a monotonic clock */
