@@ -31,6 +31,35 @@ sed -e 's|^  augment .*$||' "$tmp/seed_cnn.nn" > "$tmp/plain.nn"
 "$tmp/plain" --data "$tmp/cifar-10-batches-bin/data_batch_2.bin" --epochs 1 --validation 0.2 > "$tmp/plain.txt"
 [ "$(grep held-out "$tmp/one.txt")" = "$(grep held-out "$tmp/plain.txt")" ] && fail "augmentation changed nothing"
 
+# batch norm's running statistics travel in the checkpoint: a program
+# that loads it and trains no further evaluates the held-out images exactly
+# as the run that saved it (inference uses the running statistics)
+cat > "$tmp/bn.nn" <<'NN'
+model BN {
+  input image: [32, 32, 3]
+  conv2d(8, 3, stride: 2, use_bias: false)
+  batch_norm(momentum: 0.9)
+  relu
+  max_pool2d(2)
+  global_avg_pool2d
+  dense(10, activation: softmax)
+}
+train BN {
+  data cifar10("cifar-10-batches-bin/data_batch_1.bin", scale: 1 / 255, one_hot: true)
+  loss categorical_crossentropy
+  optimizer adam(lr: 0.01)
+  epochs 2
+  validation 0.2
+  metrics accuracy
+}
+NN
+"$nnc" "$tmp/bn.nn" -o "$tmp/bn" || fail "building the batch-norm program failed"
+(cd "$tmp" && ./bn --save bn.st > bn1.txt && ./bn --load bn.st > bn2.txt) || fail "the batch-norm runs failed"
+grep -q "moving_mean" "$tmp/bn.st" || fail "the checkpoint has no moving_mean"
+[ "$(grep held-out "$tmp/bn1.txt")" = "$(grep held-out "$tmp/bn2.txt")" ] ||
+  fail "held-out figures after loading differ: $(grep held-out "$tmp/bn1.txt") vs $(grep held-out "$tmp/bn2.txt")"
+grep -q '^Epoch' "$tmp/bn2.txt" && fail "the loaded run trained again"
+
 # malformed batches
 head -c 5000 "$tmp/cifar-10-batches-bin/data_batch_1.bin" > "$tmp/short.bin"
 expect 1 "$tmp/train" --data "$tmp/short.bin" --epochs 1

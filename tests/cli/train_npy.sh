@@ -1,5 +1,6 @@
 # The training program reads NumPy .npy arrays: MNIST digits as uint8 with
-# uint8 labels, and a float32 table with int64 labels; malformed files are
+# uint8 labels, the same digits as float32 NHWC images for the CNN, and a
+# float32 table with int64 labels; malformed files are
 # refused with the file and what is wrong.
 . "$(dirname "$0")/../cli_lib.sh"
 ex=$src/examples
@@ -24,6 +25,18 @@ has "$tmp/help.txt" "--x FILE"
 tail -1 "$tmp/run.txt"
 acc=$(sed -n 's/^held-out: 2000 samples, .*accuracy \([0-9.]*\)$/\1/p' "$tmp/run.txt")
 awk -v a="$acc" 'BEGIN { exit !(a >= 0.85) }' || fail "held-out accuracy '$acc' is below 0.85"
+
+# images as float32 NHWC (10000, 28, 28, 1), already scaled, for the CNN
+tail -c +17 "$tmp/images.idx" | perl -e 'binmode STDIN; local $/; $b = <STDIN>;
+  print pack("f<*", map { $_ / 255 } unpack("C*", $b))' > "$tmp/xcnn.raw"
+{ npy '<f4' '(10000, 28, 28, 1)'; cat "$tmp/xcnn.raw"; } > "$tmp/xcnn.npy"
+sed -e 's|idx(images: "data/mnist-images.idx", labels: "data/mnist-labels.idx",|npy(x: "xcnn.npy", y: "y.npy",|' \
+  -e 's|scale: 1 / 255, ||' "$ex/mnist_cnn.nn" > "$tmp/cnn.nn"
+"$nnc" "$tmp/cnn.nn" -o "$tmp/cnn" || fail "building the MNIST CNN program failed"
+(cd "$tmp" && ./cnn --epochs 1) > "$tmp/cnn.txt" || fail "training the CNN on float32 images failed"
+tail -1 "$tmp/cnn.txt"
+acc=$(sed -n 's/^held-out: 2000 samples, .*accuracy \([0-9.]*\)$/\1/p' "$tmp/cnn.txt")
+awk -v a="$acc" 'BEGIN { exit !(a >= 0.9) }' || fail "CNN held-out accuracy '$acc' is below 0.9"
 
 # float32 samples (x0, x1), int64 label: whether x0 + x1 > 0
 perl -e 'srand 7; for (1..400) { push @x, rand(2) - 1, rand(2) - 1 }
