@@ -6,8 +6,8 @@
  * ($CFLAGS added, so the suite can run it under sanitizers). Every
  * output, the loss, and every parameter and state after the update must
  * agree with the evaluator's within a tolerance (the backend computes in
- * the graph's type in its own fixed order), and 2 threads must give the
- * bits 1 thread gives.
+ * the graph's type in its own fixed order), and 2 threads, and the same
+ * graph compiled without fusion, must give the bits 1 thread gives.
  */
 #include <errno.h>
 #include <math.h>
@@ -166,6 +166,20 @@ static bool check_graph(Graph *g, const char *model, const char *loss, FILE *out
   emit_c_model(f, model, g->training ? g : NULL, NULL, g->training ? NULL : g);
   harness(f, g, model, suffix);
   fclose(f);
+  /* the same without fusion, which must give the same bits */
+  char *csrc2 = arena_printf("%s/%s_unfused.c", dir, model), *exe2 = arena_printf("%s/%s_unfused", dir, model);
+  f = fopen(csrc2, "w");
+  if (!f) {
+    error_plain("cannot write '%s': %s", csrc2, strerror(errno));
+    return false;
+  }
+  bool fuse = nnc_fuse;
+  nnc_fuse = false;
+  emit_c_prelude(f, "check");
+  emit_c_model(f, model, g->training ? g : NULL, NULL, g->training ? NULL : g);
+  harness(f, g, model, suffix);
+  nnc_fuse = fuse;
+  fclose(f);
 
   /* the evaluator's step: outputs and loss, then the updated tensors */
   Eval *e = eval_new(g, BATCH);
@@ -188,6 +202,12 @@ static bool check_graph(Graph *g, const char *model, const char *loss, FILE *out
                            cc, flags, exe, csrc);
   bool ok = system(cmd) == 0;
   if (!ok) fprintf(out, "  building the compiled %s step failed (%s)\n", model, cmd);
+  char *cmd2 = arena_printf("%s -std=c11 -O1 -fopenmp -Wall -Wextra -Werror %s -o '%s' '%s' -lm",
+                            cc, flags, exe2, csrc2);
+  if (ok && system(cmd2) != 0) {
+    fprintf(out, "  building the unfused %s step failed (%s)\n", model, cmd2);
+    ok = false;
+  }
   /* everything the program writes, in order, with its type */
   int64_t count = 0;
   int nt = 0;
@@ -209,10 +229,10 @@ static bool check_graph(Graph *g, const char *model, const char *loss, FILE *out
     want[nt] = e->states[i].d, len[nt] = e->states[i].n, type[nt] = g->states[i]->dtype,
     name[nt++] = g->states[i]->name;
   for (int i = 0; i < nt; i++) count += len[i];
-  /* at 1 thread within the tolerance, at 2 threads the same bits */
+  /* at 1 thread within the tolerance; at 2 threads, and unfused, the same bits */
   double *one = NULL, worst = 0;
-  for (int threads = 1; ok && threads <= 2; threads++) {
-    char *run = arena_printf("'%s' '%s' '%s' %d", exe, inp, outp, threads);
+  for (int threads = 1; ok && threads <= 3; threads++) {
+    char *run = arena_printf("'%s' '%s' '%s' %d", threads == 3 ? exe2 : exe, inp, outp, threads == 3 ? 1 : threads);
     double *got = system(run) == 0 ? results(outp, count) : NULL;
     if (!got) {
       fprintf(out, "  running the compiled %s step failed or wrote too little (%s)\n", model, run);
@@ -227,7 +247,7 @@ static bool check_graph(Graph *g, const char *model, const char *loss, FILE *out
       continue;
     }
     if (memcmp(one, got, sizeof *got * (size_t)count)) {
-      fprintf(out, "  %s: 2 threads give other bits than 1\n", model);
+      fprintf(out, "  %s: %s give other bits than 1 thread\n", model, threads == 3 ? "unfused kernels" : "2 threads");
       ok = false;
     }
     free(got);
@@ -235,14 +255,14 @@ static bool check_graph(Graph *g, const char *model, const char *loss, FILE *out
   free(one);
   if (ok)
     fprintf(out, "%s %s: %d values, %d parameters, %d states compiled to C agree with the evaluator "
-                 "(largest relative difference %.1e), the same bits at 1 and 2 threads\n",
+                 "(largest relative difference %.1e), the same bits at 1 and 2 threads and unfused\n",
             g->training ? "train" : "model", model, g->n, g->nparams, g->nstates, worst);
   else
     fprintf(out, "%s %s: %d values, %d parameters, %d states compiled to C DIFFER\n",
             g->training ? "train" : "model", model, g->n, g->nparams, g->nstates);
   eval_free(e);
   if (ok) {
-    unlink(csrc), unlink(exe), unlink(inp), unlink(outp);
+    unlink(csrc), unlink(exe), unlink(csrc2), unlink(exe2), unlink(inp), unlink(outp);
     rmdir(dir);
   }
   return ok;

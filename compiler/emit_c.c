@@ -26,6 +26,7 @@ int nnrt_init_index(const char *name) {
 typedef struct Em {
   FILE *o;
   Graph *g;
+  Plan *p;
   const char *name;    /* kernel prefix: "SeedMLP_train" */
 } Em;
 
@@ -138,35 +139,19 @@ static void gemm_call(Em *e, const Value *v, const char *indent, const char *dim
     fprintf(e->o, "%snnrt_dgemm(nt, %s, %s, %s, %s, %s);\n", indent, dims, A, B, C, add);
 }
 
-static void signature(Em *e, int id) {
+static void signature(Em *e, int k, int id) {
   const Value *v = &e->g->v[id];
-  fprintf(e->o, "\n/* %%%d = %s", id, op_info[v->op].name);
+  fprintf(e->o, "\n/* k%d: %%%d = %s", k, id, op_info[v->op].name);
   for (int i = 0; i < v->nin; i++) fprintf(e->o, "%s%%%d", i ? ", " : " ", v->in[i]);
   fprintf(e->o, " : %s", type_str(v->dtype, v->shape));
   if (v->loc.file)
     fprintf(e->o, "  (%s:%d:%d)", v->loc.file->path, v->loc.first_line, v->loc.first_column);
-  fprintf(e->o, " */\nstatic void %s_k%d(int64_t n, int nt, %s *restrict y", e->name, id, cty(v->dtype));
+  fprintf(e->o, " */\nstatic void %s_k%d(int64_t n, int nt, %s *restrict y", e->name, k, cty(v->dtype));
   static const char names[] = "abc";
   for (int i = 0; i < v->nin; i++)
     fprintf(e->o, ", const %s *restrict %c", cty(e->g->v[v->in[i]].dtype), names[i]);
   if (scratch_x(e->g, v)) fprintf(e->o, ", %s *restrict s", cty(v->dtype));
   fprintf(e->o, ") {\n  (void)n;\n  (void)nt;\n");
-}
-
-static void k_elementwise(Em *e, const Value *v) {
-  Graph *g = e->g;
-  static const char names[] = "abc";
-  /* the operands as doubles a, b, c: the pointers get other names first */
-  for (int i = 0; i < v->nin; i++)
-    fprintf(e->o, "  const %s *p%c = %c;\n", cty(g->v[v->in[i]].dtype), names[i], names[i]);
-  open_loops(e, v->shape, "i", 1);
-  int depth = 1 + v->shape.rank;
-  fprintf(e->o, "%*s{\n", 2 * depth, "");
-  for (int i = 0; i < v->nin; i++)
-    fprintf(e->o, "%*s  double %c = p%c[%s];\n", 2 * depth, "", names[i], names[i],
-            offset_x(g->v[v->in[i]].shape, v->shape.rank, "i"));
-  fprintf(e->o, "%*s  y[%s] = (%s)(%s);\n%*s}\n", 2 * depth, "", offset_x(v->shape, v->shape.rank, "i"),
-          cty(v->dtype), scalar_x(v->op, v->dtype), 2 * depth, "");
 }
 
 /* sum / rmax: per output element, the reduced axes in row-major order. */
@@ -179,6 +164,25 @@ static void k_reduce(Em *e, const Value *v) {
   for (int d = 0; d < x->shape.rank; d++) {
     if (drop[d]) rmap[d] = red.rank, red.dim[red.rank++] = x->shape.dim[d];
     else kmap[d] = kept.rank, kept.dim[kept.rank++] = x->shape.dim[d];
+  }
+  /* the reduced axes lead (a bias's gradient): one pass over the input,
+   * rows added onto the result in order, along the contiguous axis */
+  int lead = 0;
+  while (lead < x->shape.rank && drop[lead]) lead++;
+  bool prefix = lead > 0;
+  for (int d = lead; d < x->shape.rank; d++) prefix &= !drop[d];
+  if (prefix) {
+    fprintf(e->o,
+            "  const int64_t J = %s, K = %s;\n"
+            "  for (int64_t i = 0; i < K; i++) y[i] = %s;\n"
+            "  for (int64_t j = 0; j < J; j++) {\n"
+            "    const %s *row = a + j * K;\n"
+            "    for (int64_t i = 0; i < K; i++) %s;\n"
+            "  }\n",
+            prod_x(x->shape, 0, lead), prod_x(x->shape, lead, x->shape.rank),
+            v->op == OP_RMAX ? "-INFINITY" : "0", cty(x->dtype),
+            v->op == OP_RMAX ? "y[i] = row[i] > y[i] ? row[i] : y[i]" : "y[i] += row[i]");
+    return;
   }
   open_loops(e, kept, "i", 1);
   int depth = 1 + kept.rank;
@@ -519,35 +523,143 @@ static void k_pool(Em *e, const Value *v) {
   fprintf(e->o, grad ? "      }\n  }\n" : "      }\n");
 }
 
-static void kernel(Em *e, int id) {
+static void kernel(Em *e, int k, int id) {
   const Value *v = &e->g->v[id];
   switch (op_info[v->op].cls) {
   case CL_LEAF:
     return; /* written by the run function */
   case CL_UNARY: case CL_BINARY: case CL_TERNARY:
-    signature(e, id);
-    k_elementwise(e, v);
-    break;
+    bug("elementwise %%%d outside a fused kernel", id);
   case CL_REDUCE:
-    signature(e, id);
+    signature(e, k, id);
     if (v->op == OP_SUM || v->op == OP_RMAX) k_reduce(e, v);
     else k_axis(e, v);
     break;
   case CL_CONTRACT:
-    signature(e, id);
+    signature(e, k, id);
     k_matmul(e, v);
     break;
   case CL_MOVE:
-    signature(e, id);
+    signature(e, k, id);
     k_move(e, v);
     break;
   case CL_WINDOW:
-    signature(e, id);
+    signature(e, k, id);
     if (v->op == OP_CONV2D || v->op == OP_CONV2DBX || v->op == OP_CONV2DBW) k_conv(e, v);
     else k_pool(e, v);
     break;
   }
   fprintf(e->o, "}\n");
+}
+
+static bool has_batch(Shape s) {
+  for (int d = 0; d < s.rank; d++)
+    if (s.dim[d] == DIM_BATCH) return true;
+  return false;
+}
+
+/* A fused kernel: one loop over the run's shape that computes every
+ * member per element in double, rounded to the member's type as the
+ * evaluator rounds it, and stores the members read elsewhere. Operands
+ * from outside are loaded before anything is stored, so a member may be
+ * written over an operand of its shape (the plan's in-place reuse); the
+ * pointers are therefore not restrict. */
+static void fused_kernel(Em *e, int k) {
+  Graph *g = e->g;
+  Plan *p = e->p;
+  int lo = p->first[k], hi = p->last[k];
+  Shape s = g->v[hi].shape;
+  int *ext = arena_alloc(sizeof(int) * (size_t)(3 * (hi - lo + 1)));
+  int next = 0;
+  bool flat = true; /* every operand from outside has the run's shape, or one element */
+  for (int id = lo; id <= hi; id++)
+    for (int i = 0; p->kernel[id] == k && i < g->v[id].nin; i++) {
+      int x = g->v[id].in[i];
+      if (p->kernel[x] == k || p->literal[x]) continue;
+      bool seen = false;
+      for (int j = 0; j < next; j++) seen |= ext[j] == x;
+      if (!seen) ext[next++] = x;
+      Shape xs = g->v[x].shape;
+      int64_t one = 1;
+      for (int d = 0; d < xs.rank; d++) one *= xs.dim[d];
+      if (!(one == 1 && !has_batch(xs)) && !shape_eq(xs, s)) flat = false;
+    }
+  fprintf(e->o, "\n/* k%d: %%%d", k, lo);
+  if (hi > lo) fprintf(e->o, "..%%%d fused", hi);
+  fprintf(e->o, " : %s */\nstatic void %s_k%d(int64_t n, int nt", type_str(g->v[hi].dtype, s), e->name, k);
+  for (int id = lo; id <= hi; id++)
+    if (p->kernel[id] == k && p->stored[id]) fprintf(e->o, ", %s *y%d", cty(g->v[id].dtype), id);
+  for (int j = 0; j < next; j++) fprintf(e->o, ", const %s *x%d", cty(g->v[ext[j]].dtype), ext[j]);
+  fprintf(e->o, ") {\n  (void)n;\n  (void)nt;\n");
+  int depth;
+  const char *at;
+  if (flat) {
+    fprintf(e->o, "  NNRT_PARFOR(nt, %s)\n  for (int64_t i = 0; i < %s; i++) {\n", numel_x(s), numel_x(s));
+    depth = 2;
+    at = "i";
+  } else {
+    open_loops(e, s, "i", 1);
+    depth = 1 + s.rank;
+    fprintf(e->o, "%*s{\n", 2 * depth, "");
+    depth++;
+    at = offset_x(s, s.rank, "i");
+  }
+  for (int j = 0; j < next; j++) {
+    Shape xs = g->v[ext[j]].shape;
+    const char *xi = flat ? (shape_eq(xs, s) ? "i" : "0") : offset_x(xs, s.rank, "i");
+    fprintf(e->o, "%*sconst double x%d_ = x%d[%s];\n", 2 * depth, "", ext[j], ext[j], xi);
+  }
+  static const char names[] = "abc";
+  for (int id = lo; id <= hi; id++) {
+    const Value *v = &g->v[id];
+    if (p->kernel[id] != k) continue;
+    fprintf(e->o, "%*sdouble t%d;\n%*s{\n", 2 * depth, "", id, 2 * depth, "");
+    for (int i = 0; i < v->nin; i++) {
+      int x = v->in[i];
+      const char *val = p->kernel[x] == k ? arena_printf("t%d", x)
+                        : p->literal[x] ? arena_printf("(double)(%s)%.17g", cty(g->v[x].dtype), g->v[x].f)
+                                        : arena_printf("x%d_", x);
+      fprintf(e->o, "%*s  const double %c = %s;\n", 2 * depth, "", names[i], val);
+    }
+    fprintf(e->o, "%*s  t%d = (double)(%s)(%s);\n%*s}\n", 2 * depth, "", id, cty(v->dtype),
+            scalar_x(v->op, v->dtype), 2 * depth, "");
+  }
+  for (int id = lo; id <= hi; id++)
+    if (p->kernel[id] == k && p->stored[id])
+      fprintf(e->o, "%*sy%d[%s] = (%s)t%d;\n", 2 * depth, "", id, at, cty(g->v[id].dtype), id);
+  fprintf(e->o, "%*s}\n}\n", 2 * (depth - 1), "");
+}
+
+/* The arena for n samples at nt threads: the planned fixed and
+ * per-sample regions, buffers of their own, then the largest scratch any
+ * kernel needs (offsets d<id> and sc). */
+static void arena_lines(Em *e) {
+  Graph *g = e->g;
+  Plan *p = e->p;
+  FILE *o = e->o;
+  fprintf(o, "  const int nt = m_threads;\n  (void)nt;\n"
+             "  size_t need = %lld + %lld * (size_t)n, scratch = 0;\n",
+          (long long)p->fixed_bytes, (long long)p->sample_bytes);
+  for (int id = 0; id < g->n; id++) {
+    const Value *v = &g->v[id];
+    if (p->stored[id] && p->region[id] == 2)
+      fprintf(o, "  size_t d%d = need; need += nnrt_align(sizeof(%s) * (size_t)(%s));\n", id,
+              cty(v->dtype), numel_x(v->shape));
+    if (p->kernel[id] >= 0 && scratch_x(g, v))
+      fprintf(o, "  if (sizeof(%s) * (size_t)(%s) > scratch) scratch = sizeof(%s) * (size_t)(%s);\n",
+              cty(v->dtype), scratch_x(g, v), cty(v->dtype), scratch_x(g, v));
+  }
+  fprintf(o, "  size_t sc = need;\n  need += nnrt_align(scratch);\n");
+}
+
+/* NAME_arena(n, threads): the bytes a run over n samples uses. */
+static void arena_function(Em *e) {
+  fprintf(e->o, "\n/* The arena of graph %s for n samples at m_threads threads (%lld bytes\n"
+                " * + %lld a sample + the largest kernel scratch). */\n"
+                "static size_t %s_arena(int64_t n, int m_threads) {\n",
+          e->g->name, (long long)e->p->fixed_bytes, (long long)e->p->sample_bytes, e->name);
+  arena_lines(e);
+  fprintf(e->o, "  (void)sc;\n  return need;\n}\n");
 }
 
 /* The run function: buffers in the workspace, leaves, kernels in order,
@@ -556,19 +668,13 @@ static void run_function(Em *e, const char *model) {
   Graph *g = e->g;
   FILE *o = e->o;
   fprintf(o, "\n/* One pass of graph %s (%s) over a batch of n samples. */\n"
-             "static void %s_run(%s_Model *m, int64_t n, const void *const *inputs, const void *label) {\n",
+             "static void %s_run(%s_Model *m, int64_t n, const void *const *inputs, const void *label) {\n"
+             "  const int m_threads = m->threads;\n",
           g->name, g->training ? "the training step" : "inference", e->name, model);
-  fprintf(o, "  const int nt = m->threads;\n  size_t need = 0;\n  (void)nt;\n");
-  for (int id = 0; id < g->n; id++) {
-    const Value *v = &g->v[id];
-    if (v->op == OP_INPUT || v->op == OP_LABEL || v->op == OP_PARAM || v->op == OP_STATE) continue;
-    fprintf(o, "  size_t o%d = need; need += nnrt_align(sizeof(%s) * (size_t)(%s));\n", id,
-            cty(v->dtype), numel_x(v->shape));
-    if (scratch_x(g, v))
-      fprintf(o, "  size_t s%d = need; need += nnrt_align(sizeof(%s) * (size_t)(%s));\n", id,
-              cty(v->dtype), scratch_x(g, v));
-  }
-  fprintf(o, "  char *ws = nnrt_workspace(&m->ws, &m->ws_size, need);\n  (void)ws; (void)label; (void)inputs;\n");
+  Plan *p = e->p;
+  arena_lines(e);
+  fprintf(o, "  char *ws = nnrt_workspace(&m->ws, &m->ws_size, need);\n"
+             "  (void)ws; (void)sc; (void)label; (void)inputs;\n");
   for (int id = 0; id < g->n; id++) {
     const Value *v = &g->v[id];
     const char *t = cty(v->dtype);
@@ -590,22 +696,44 @@ static void run_function(Em *e, const char *model) {
     default:
       break;
     }
-    fprintf(o, "  %s *v%d = (%s *)(ws + o%d);\n", t, id, t, id);
+    if (p->stored[id]) {
+      const char *off = p->region[id] == 0 ? arena_printf("%lld", (long long)p->off[id])
+                        : p->region[id] == 1 ? arena_printf("%lld + %lld * (size_t)n", (long long)p->fixed_bytes,
+                                                            (long long)p->off[id])
+                                             : arena_printf("d%d", id);
+      fprintf(o, "  %s *v%d = (%s *)(ws + %s);\n", t, id, t, off);
+    }
     if (v->op == OP_SCALAR) {
       static const char *src[] = {"(double)n", "(double)m->step", "(double)m->epoch",
                                   "(double)m->seed", "m->lr"};
       fprintf(o, "  v%d[0] = (%s)%s;\n", id, t, src[v->a[0]]);
     } else if (v->op == OP_CONST) {
-      fprintf(o, "  for (int64_t i = 0; i < %s; i++) v%d[i] = (%s)%.17g;\n", numel_x(v->shape), id, t, v->f);
+      if (p->stored[id])
+        fprintf(o, "  for (int64_t i = 0; i < %s; i++) v%d[i] = (%s)%.17g;\n", numel_x(v->shape), id, t, v->f);
     } else if (v->op == OP_DROPMASK) {
       fprintf(o, "  for (int64_t i = 0; i < %s; i++)\n"
                  "    v%d[i] = nnrt_uniform((uint64_t)v%d[0], ((uint64_t)%lld << 44) ^ (uint64_t)v%d[0], (uint64_t)i) >= %.17g\n"
                  "             ? (%s)(1 / (1 - %.17g)) : 0;\n",
               numel_x(v->shape), id, v->in[0], (long long)v->a[0], v->in[1], v->f, t, v->f);
-    } else {
-      fprintf(o, "  %s_k%d(n, nt, v%d", e->name, id, id);
-      for (int i = 0; i < v->nin; i++) fprintf(o, ", v%d", v->in[i]);
-      if (scratch_x(g, v)) fprintf(o, ", (%s *)(ws + s%d)", t, id);
+    } else if (p->kernel[id] >= 0 && p->last[p->kernel[id]] == id) {
+      int k = p->kernel[id], lo = p->first[k];
+      fprintf(o, "  %s_k%d(n, nt", e->name, k);
+      if (op_info[v->op].cls == CL_UNARY || op_info[v->op].cls == CL_BINARY || op_info[v->op].cls == CL_TERNARY) {
+        for (int j = lo; j <= id; j++)
+          if (p->kernel[j] == k && p->stored[j]) fprintf(o, ", v%d", j);
+        bool *seen = arena_alloc(sizeof(bool) * (size_t)g->n);
+        for (int j = lo; j <= id; j++)
+          for (int i = 0; p->kernel[j] == k && i < g->v[j].nin; i++) {
+            int x = g->v[j].in[i];
+            if (p->kernel[x] == k || p->literal[x] || seen[x]) continue;
+            seen[x] = true;
+            fprintf(o, ", v%d", x);
+          }
+      } else {
+        fprintf(o, ", v%d", id);
+        for (int i = 0; i < v->nin; i++) fprintf(o, ", v%d", v->in[i]);
+        if (scratch_x(g, v)) fprintf(o, ", (%s *)(ws + sc)", t);
+      }
       fprintf(o, ");\n");
     }
   }
@@ -621,9 +749,17 @@ static void run_function(Em *e, const char *model) {
   fprintf(o, "}\n");
 }
 
+bool nnc_fuse = true;
+
 void emit_c_graph(FILE *out, Graph *g, const char *model, const char *suffix) {
-  Em e = {.o = out, .g = g, .name = arena_printf("%s_%s", model, suffix)};
-  for (int id = 0; id < g->n; id++) kernel(&e, id);
+  Em e = {.o = out, .g = g, .p = plan_graph(g, nnc_fuse), .name = arena_printf("%s_%s", model, suffix)};
+  for (int k = 0; k < e.p->nkernels; k++) {
+    const Value *v = &g->v[e.p->last[k]];
+    OpClass c = op_info[v->op].cls;
+    if (c == CL_UNARY || c == CL_BINARY || c == CL_TERNARY) fused_kernel(&e, k);
+    else kernel(&e, k, e.p->last[k]);
+  }
+  arena_function(&e);
   run_function(&e, model);
 }
 
@@ -716,8 +852,14 @@ void emit_c_header(FILE *o, const char *source, ModelInfo *models, bool has_trai
                "int %s_set_param(%s_Model *m, const char *name, const void *in, size_t bytes);\n"
                "const NnModelDesc *%s_describe(void);\n"
                "void %s_set_threads(%s_Model *m, int threads);\n"
-               "void %s_set_lr(%s_Model *m, double lr);\n",
-            M, M, M, M, M, M, M, M, M, M, M, M, M);
+               "void %s_set_lr(%s_Model *m, double lr);\n"
+               "/* The one arena of activations, gradients and temporaries a step over n\n"
+               " * samples at `threads` threads (0: OpenMP's default) uses, planned at\n"
+               " * compile time; what an instance holds (it grows to the largest batch\n"
+               " * seen, then a step allocates nothing). */\n"
+               "size_t %s_arena_bytes(int64_t n, int threads);\n"
+               "size_t %s_workspace_bytes(const %s_Model *m);\n",
+            M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M);
   }
   fprintf(o, "\n#endif\n");
 }
@@ -822,6 +964,16 @@ void emit_c_model(FILE *o, const char *model, Graph *train, Graph *eval, Graph *
                "double %s_evaluate(%s_Model *m, const void *const *inputs, const void *label, int64_t n) {\n"
                "  %s_eval_run(m, n, inputs, label);\n  return m->loss;\n}\n",
             model, model, model);
+  fprintf(o, "\n/* The arena a run over n samples at `threads` threads uses (the largest\n"
+             " * of the model's graphs), and what this instance holds now. */\n"
+             "size_t %s_arena_bytes(int64_t n, int threads) {\n  size_t most = 0, k;\n", model);
+  static const char *graph_names[] = {"train", "eval", "infer"};
+  Graph *gs[3] = {train, eval, infer};
+  for (int i = 0; i < 3; i++)
+    if (gs[i])
+      fprintf(o, "  k = %s_%s_arena(n, threads);\n  if (k > most) most = k;\n", model, graph_names[i]);
+  fprintf(o, "  return most;\n}\n"
+             "size_t %s_workspace_bytes(const %s_Model *m) { return m->ws ? m->ws_size : 0; }\n", model, model);
   fprintf(o, "\n/* Threads for this instance's loops; 0 (the default) lets OpenMP choose.\n"
              " * The results are the same bits for any count. */\n"
              "void %s_set_threads(%s_Model *m, int threads) { m->threads = threads > 0 ? threads : 0; }\n"

@@ -32,6 +32,7 @@ static const struct { char letter; const char *what; } stages[] = {
   {'S', "the checked program: shapes, parameters, resolved settings"},
   {'L', "the lowered IR: forward, loss, backward and update (training step)"},
   {'O', "the IR after simplification (folding, algebra, dead code)"},
+  {'K', "the code generator's plan: kernels (fused loops) and the arena"},
 };
 
 static void usage(FILE *out) {
@@ -51,6 +52,8 @@ static void usage(FILE *out) {
           "                    trains it; builds with cc -O2 FILE.c -lm), exe (that\n"
           "                    program, built with the system C compiler), so (a shared\n"
           "                    library of every model, with NAME.h beside it)\n"
+          "  --no-fuse         one kernel per IR value (for comparison: fusion never\n"
+          "                    changes a result's bits)\n"
           "  --no-main         C output without the training program's main, to link\n"
           "                    several models into one program\n"
           "  --check-grad      check every gradient autodiff builds against central\n"
@@ -123,6 +126,8 @@ static bool parse_options(int argc, char **argv, Options *o, int *exit_now) {
       if (!*o->cpu || strspn(o->cpu, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.+")
                           != strlen(o->cpu))
         return usage_error("bad --cpu name '%s' (letters, digits, '-', '_', '.', '+')", o->cpu);
+    } else if (!strcmp(a, "--no-fuse")) {
+      nnc_fuse = false;
     } else if (!strcmp(a, "--no-main")) {
       o->no_main = true;
     } else if (!strcmp(a, "--check-c")) {
@@ -296,10 +301,10 @@ static int write_program(const Options *o, Sema *s) {
     const char *flags = getenv("CFLAGS") ? getenv("CFLAGS") : "";
     const char *kind = o->emit == EMIT_SO ? "-shared -fPIC" : "";
     const char *cpu = o->cpu ? o->cpu : "native";
-    char *cmd = arena_printf("%s -std=c11 -O2 -march=%s -fopenmp %s %s -o '%s' '%s' -lm", cc, cpu, kind,
+    char *cmd = arena_printf("%s -std=c11 -O3 -march=%s -fopenmp %s %s -o '%s' '%s' -lm", cc, cpu, kind,
                              flags, target, csrc);
     if (system(cmd) != 0) { /* a compiler without OpenMP: the loops run serially */
-      cmd = arena_printf("%s -std=c11 -O2 -march=%s %s %s -o '%s' '%s' -lm", cc, cpu, kind, flags, target,
+      cmd = arena_printf("%s -std=c11 -O3 -march=%s %s %s -o '%s' '%s' -lm", cc, cpu, kind, flags, target,
                          csrc);
       fprintf(stderr, "nnc: note: building without OpenMP\n");
     }
@@ -372,6 +377,7 @@ static int compile(Options *o) {
     g = simplify(g);
     verify(g, "simplify");
     if (dumping(o, 'O')) print_ir(stderr, g);
+    if (dumping(o, 'K')) print_plan(stderr, g, plan_graph(g, nnc_fuse));
     graphs[ngraphs++] = g;
   }
   if (diag.errors) return 1;

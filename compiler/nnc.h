@@ -566,9 +566,29 @@ double eval_scalar_op(Op op, double a, double b); /* elementwise kernel, for fol
 uint64_t nn_rng_u64(uint64_t seed, uint64_t stream, uint64_t counter);
 double nn_rng_uniform(uint64_t seed, uint64_t stream, uint64_t counter); /* [0, 1) */
 
+/* --------------------------------------------------------------- plan.c */
+
+/* The code generator's plan for a graph (see plan.c): kernels — runs of
+ * elementwise values fused into one loop, other work alone — and where
+ * each stored value lives in the arena. */
+typedef struct Plan {
+  int nkernels, nfused;
+  int *first, *last;     /* kernel -> its values: ids first..last (a fused run) */
+  int *kernel;           /* value -> its kernel, or -1 (leaves: the run function's) */
+  bool *stored;          /* value -> has a buffer */
+  bool *literal;         /* value -> a constant written into the loops instead */
+  int *region;           /* value -> 0 fixed, 1 per sample, 2 its own (batch twice) */
+  int64_t *off;          /* value -> byte offset in its region (per sample in region 1) */
+  int64_t fixed_bytes, sample_bytes;
+} Plan;
+Plan *plan_graph(const Graph *g, bool fuse);
+void print_plan(FILE *out, const Graph *g, const Plan *p);   /* -d K */
+
 /* ------------------------------------------------------------- emit_c.c */
 
-/* The C of one graph: a kernel per value and NAME_SUFFIX_run(). */
+/* The C of one graph: its plan's kernels and NAME_SUFFIX_run(). Fusion
+ * can be turned off (--no-fuse; --check-c compares both). */
+extern bool nnc_fuse;
 void emit_c_graph(FILE *out, Graph *g, const char *model, const char *suffix);
 /* A C file: the prelude (includes, the runtime inline), then each model's
  * tensors, graphs (any may be NULL) and API: create, free, train_step,
