@@ -1,0 +1,109 @@
+#!/bin/sh
+# bench/run.sh [ROUNDS] — nnc against PyTorch on the same models, side by side.
+#
+# Builds the models with build/nnc (as shared libraries, for this machine),
+# then for every row runs nnc's runner (bench/run_nnc.c) and PyTorch's
+# (bench/torch_models.py, Debian's python3-torch, /usr/bin/python3)
+# alternately ROUNDS times (default 5); each run reports its own median
+# over several timed blocks, and the table shows the medians over the
+# rounds, nnc's throughput and GFLOP/s, its share of the FMA peak measured
+# in the same run, and the nnc/PyTorch speed ratio. PyTorch runs with
+# torch.set_num_threads(T) and OPENBLAS_NUM_THREADS=1, its best setting.
+# Without PyTorch the peer columns say so.
+set -eu
+cd "$(dirname "$0")/.."
+rounds=${1:-5}
+out=build/bench
+mkdir -p "$out"
+nnc=build/nnc
+[ -x "$nnc" ] || { echo "bench: build nnc first (sh tools/setup.sh test, or cmake)" >&2; exit 1; }
+cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -o "$out/run_nnc" bench/run_nnc.c -ldl
+blas=""
+if cc -O3 -march=native -fopenmp -std=c11 -D_POSIX_C_SOURCE=200809L -Iruntime -o "$out/gemm" bench/gemm.c \
+     -lopenblas -lm 2>/dev/null; then blas=yes; fi
+for m in seed_mlp mnist_mlp seed_cnn; do "$nnc" "examples/$m.nn" -o "$out/$m.so"; done
+torch=""
+if /usr/bin/python3 -c "import torch" 2>/dev/null; then torch=yes; fi
+export OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=passive
+
+med() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "nan" }'; }
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
+
+peak1=$("$out/gemm" peak 1 5 2>/dev/null | field peak || echo nan)
+peak2=$("$out/gemm" peak 2 5 2>/dev/null | field peak || echo nan)
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cpus;" \
+     "FMA peak (AVX2, measured now): $peak1 GFLOP/s at 1 thread, $peak2 at 2"
+echo
+echo "| work | threads | nnc µs/step | PyTorch µs/step | nnc samples/s | nnc GFLOP/s | % of peak | nnc/PyTorch speed |"
+echo "|---|---|---|---|---|---|---|---|"
+
+# row LABEL MODEL MODELNAME NNC_MODE TORCH_MODE BATCH THREADS MFLOP_PER_SAMPLE
+row() {
+  : > "$out/a"; : > "$out/b"
+  r=0
+  while [ $r -lt "$rounds" ]; do
+    "$out/run_nnc" "$out/$2.so" "$3" "$4" "$6" "$7" 5 | field us_per_step >> "$out/a"
+    if [ -n "$torch" ]; then
+      /usr/bin/python3 bench/torch_models.py "$2" "$5" "$6" "$7" 5 | field us_per_step >> "$out/b"
+    fi
+    r=$((r + 1))
+  done
+  a=$(med < "$out/a"); b=$(med < "$out/b")
+  peak=$peak1; [ "$7" = 2 ] && peak=$peak2
+  awk -v l="$1" -v t="$7" -v a="$a" -v b="$b" -v n="$6" -v f="$8" -v p="$peak" 'BEGIN {
+    g = f * n / a * 1e3;
+    printf "| %s | %s | %.1f | %s | %.0f | %.1f | %.0f%% | %s |\n", l, t, a, (b == "nan" ? "no PyTorch" : sprintf("%.1f", b)),
+           n / a * 1e6, g, 100 * g / p, (b == "nan" ? "-" : sprintf("%.2f×", b / a)) }'
+}
+
+for t in 1 2; do
+  row "seed MLP training, batch 10" seed_mlp SeedMLP train train 10 $t 0.00054
+  row "seed MLP training, batch 256" seed_mlp SeedMLP train train 256 $t 0.00054
+  row "MNIST MLP training, batch 64" mnist_mlp MnistMLP train train 64 $t 0.61
+  row "seed CNN training, batch 32" seed_cnn SeedCNN train train 32 $t 30.8
+  row "seed CNN inference, batch 1 (PyTorch eager)" seed_cnn SeedCNN infer infer 1 $t 10.3
+  row "seed CNN inference, batch 1 (PyTorch traced+frozen)" seed_cnn SeedCNN infer frozen 1 $t 10.3
+  row "seed CNN inference, batch 32 (PyTorch traced+frozen)" seed_cnn SeedCNN infer frozen 32 $t 10.3
+done
+
+# the tutorial's whole job in one process: wall time of the process
+echo
+echo "| the tutorial job: seed MLP, 150 epochs × 77 steps of 10, one process | nnc s | PyTorch s (import included) | speed ratio |"
+echo "|---|---|---|---|"
+: > "$out/a"; : > "$out/b"
+r=0
+while [ $r -lt "$rounds" ]; do
+  s=$(date +%s.%N); "$out/run_nnc" "$out/seed_mlp.so" SeedMLP job 10 1 1 > /dev/null; e=$(date +%s.%N)
+  echo "$e - $s" | bc >> "$out/a"
+  if [ -n "$torch" ]; then
+    s=$(date +%s.%N); /usr/bin/python3 bench/torch_models.py seed_mlp job 10 1 1 > /dev/null; e=$(date +%s.%N)
+    echo "$e - $s" | bc >> "$out/b"
+  fi
+  r=$((r + 1))
+done
+a=$(med < "$out/a"); b=$(med < "$out/b")
+awk -v a="$a" -v b="$b" 'BEGIN { printf "| 1 thread | %.3f | %s | %s |\n", a, (b == "nan" ? "no PyTorch" : sprintf("%.2f", b)),
+  (b == "nan" ? "-" : sprintf("%.0f×", b / a)) }'
+
+# peak memory of a training run (seed CNN, batch 32)
+echo
+nm=$("$out/run_nnc" "$out/seed_cnn.so" SeedCNN train 32 1 3 | field maxrss_kb)
+tm=nan
+[ -n "$torch" ] && tm=$(/usr/bin/python3 bench/torch_models.py seed_cnn train 32 1 3 | field maxrss_kb)
+awk -v a="$nm" -v b="$tm" 'BEGIN { printf "peak RSS training the seed CNN (batch 32): nnc %.1f MB, PyTorch %s MB%s\n",
+  a / 1024, (b == "nan" ? "-" : sprintf("%.1f", b / 1024)), (b == "nan" ? "" : sprintf(" (%.1f%%)", 100 * a / b)) }'
+
+# GEMM against OpenBLAS
+if [ -n "$blas" ]; then
+  echo
+  echo "| GEMM n | threads | nnc GFLOP/s | OpenBLAS GFLOP/s | nnc/OpenBLAS |"
+  echo "|---|---|---|---|---|"
+  for t in 1 2; do
+    for n in 256 512 1024; do
+      "$out/gemm" $n $t "$rounds" | awk -v n=$n -v t=$t '{ split($1, a, "="); split($2, b, "=");
+        printf "| %s | %s | %.1f | %.1f | %.0f%% |\n", n, t, a[2], b[2], 100 * a[2] / b[2] }'
+    done
+  done
+else
+  echo "no OpenBLAS (libopenblas-dev): the GEMM rows are missing"
+fi
