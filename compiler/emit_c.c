@@ -558,12 +558,23 @@ static bool has_batch(Shape s) {
   return false;
 }
 
+/* The member of fused kernel k whose buffer is operand x's (the plan's
+ * in-place reuse), or -1. */
+static int in_place(const Plan *p, int k, int x) {
+  for (int id = p->first[k]; id <= p->last[k]; id++)
+    if (p->kernel[id] == k && p->stored[id] && p->region[id] < 2 && p->region[x] == p->region[id] &&
+        p->off[x] == p->off[id] && p->stored[x])
+      return id;
+  return -1;
+}
+
 /* A fused kernel: one loop over the run's shape that computes every
- * member per element in double, rounded to the member's type as the
- * evaluator rounds it, and stores the members read elsewhere. Operands
- * from outside are loaded before anything is stored, so a member may be
- * written over an operand of its shape (the plan's in-place reuse); the
- * pointers are therefore not restrict. */
+ * member per element in double from operands in their own types, keeps it
+ * in the member's type (rounded as the evaluator rounds it), and stores
+ * the members read elsewhere. Operands
+ * from outside are loaded before anything is stored; one that a member
+ * is written over (in place) is read through that member's pointer, so
+ * no two pointers alias and all are restrict. */
 static void fused_kernel(Em *e, int k) {
   Graph *g = e->g;
   Plan *p = e->p;
@@ -588,8 +599,9 @@ static void fused_kernel(Em *e, int k) {
   if (hi > lo) fprintf(e->o, "..%%%d fused", hi);
   fprintf(e->o, " : %s */\nstatic void %s_k%d(int64_t n, int nt", type_str(g->v[hi].dtype, s), e->name, k);
   for (int id = lo; id <= hi; id++)
-    if (p->kernel[id] == k && p->stored[id]) fprintf(e->o, ", %s *y%d", cty(g->v[id].dtype), id);
-  for (int j = 0; j < next; j++) fprintf(e->o, ", const %s *x%d", cty(g->v[ext[j]].dtype), ext[j]);
+    if (p->kernel[id] == k && p->stored[id]) fprintf(e->o, ", %s *restrict y%d", cty(g->v[id].dtype), id);
+  for (int j = 0; j < next; j++)
+    if (in_place(p, k, ext[j]) < 0) fprintf(e->o, ", const %s *restrict x%d", cty(g->v[ext[j]].dtype), ext[j]);
   fprintf(e->o, ") {\n  (void)n;\n  (void)nt;\n");
   int depth;
   const char *at;
@@ -607,13 +619,15 @@ static void fused_kernel(Em *e, int k) {
   for (int j = 0; j < next; j++) {
     Shape xs = g->v[ext[j]].shape;
     const char *xi = flat ? (shape_eq(xs, s) ? "i" : "0") : offset_x(xs, s.rank, "i");
-    fprintf(e->o, "%*sconst double x%d_ = x%d[%s];\n", 2 * depth, "", ext[j], ext[j], xi);
+    int y = in_place(p, k, ext[j]);
+    fprintf(e->o, "%*sconst %s x%d_ = %s[%s];\n", 2 * depth, "", cty(g->v[ext[j]].dtype), ext[j],
+            y >= 0 ? arena_printf("y%d", y) : arena_printf("x%d", ext[j]), xi);
   }
   static const char names[] = "abc";
   for (int id = lo; id <= hi; id++) {
     const Value *v = &g->v[id];
     if (p->kernel[id] != k) continue;
-    fprintf(e->o, "%*sdouble t%d;\n%*s{\n", 2 * depth, "", id, 2 * depth, "");
+    fprintf(e->o, "%*s%s t%d;\n%*s{\n", 2 * depth, "", cty(v->dtype), id, 2 * depth, "");
     for (int i = 0; i < v->nin; i++) {
       int x = v->in[i];
       const char *val = p->kernel[x] == k ? arena_printf("t%d", x)
@@ -621,12 +635,12 @@ static void fused_kernel(Em *e, int k) {
                                         : arena_printf("x%d_", x);
       fprintf(e->o, "%*s  const double %c = %s;\n", 2 * depth, "", names[i], val);
     }
-    fprintf(e->o, "%*s  t%d = (double)(%s)(%s);\n%*s}\n", 2 * depth, "", id, cty(v->dtype),
+    fprintf(e->o, "%*s  t%d = (%s)(%s);\n%*s}\n", 2 * depth, "", id, cty(v->dtype),
             scalar_x(v->op, v->dtype), 2 * depth, "");
   }
   for (int id = lo; id <= hi; id++)
     if (p->kernel[id] == k && p->stored[id])
-      fprintf(e->o, "%*sy%d[%s] = (%s)t%d;\n", 2 * depth, "", id, at, cty(g->v[id].dtype), id);
+      fprintf(e->o, "%*sy%d[%s] = t%d;\n", 2 * depth, "", id, at, id);
   fprintf(e->o, "%*s}\n}\n", 2 * (depth - 1), "");
 }
 
@@ -725,7 +739,7 @@ static void run_function(Em *e, const char *model) {
         for (int j = lo; j <= id; j++)
           for (int i = 0; p->kernel[j] == k && i < g->v[j].nin; i++) {
             int x = g->v[j].in[i];
-            if (p->kernel[x] == k || p->literal[x] || seen[x]) continue;
+            if (p->kernel[x] == k || p->literal[x] || seen[x] || in_place(p, k, x) >= 0) continue;
             seen[x] = true;
             fprintf(o, ", v%d", x);
           }

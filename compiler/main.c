@@ -301,10 +301,10 @@ static int write_program(const Options *o, Sema *s) {
     const char *flags = getenv("CFLAGS") ? getenv("CFLAGS") : "";
     const char *kind = o->emit == EMIT_SO ? "-shared -fPIC" : "";
     const char *cpu = o->cpu ? o->cpu : "native";
-    char *cmd = arena_printf("%s -std=c11 -O3 -march=%s -fopenmp %s %s -o '%s' '%s' -lm", cc, cpu, kind,
+    char *cmd = arena_printf("%s -std=c11 -O3 -march=%s -fno-math-errno -fopenmp %s %s -o '%s' '%s' -lm", cc, cpu, kind,
                              flags, target, csrc);
     if (system(cmd) != 0) { /* a compiler without OpenMP: the loops run serially */
-      cmd = arena_printf("%s -std=c11 -O3 -march=%s %s %s -o '%s' '%s' -lm", cc, cpu, kind, flags, target,
+      cmd = arena_printf("%s -std=c11 -O3 -march=%s -fno-math-errno %s %s -o '%s' '%s' -lm", cc, cpu, kind, flags, target,
                          csrc);
       fprintf(stderr, "nnc: note: building without OpenMP\n");
     }

@@ -129,13 +129,11 @@ Plan *plan_graph(const Graph *g, bool fuse) {
     if (k >= 0 ? p->last[k] != at : !p->stored[at]) continue; /* a position: a kernel or a stored leaf */
     int lo = k >= 0 ? p->first[k] : at;
     const Value *out = &g->v[at];
-    /* an elementwise kernel may overwrite operands of its shape that die here */
-    for (int r = 0; k >= 0 && elementwise(out) && r < 2; r++)
-      for (int i = 0; i < nlive[r]; i++) {
-        const Value *x = &g->v[live[r][i].value];
-        if (end[live[r][i].value] == at && shape_eq(x->shape, out->shape) && x->dtype == out->dtype)
-          live[r][i--] = live[r][--nlive[r]];
-      }
+    /* an elementwise kernel may write a member exactly over an operand of
+     * its shape and type that dies here (each element is read before it
+     * is written, by the same thread); operands stay live otherwise, so
+     * nothing else overlaps them while the kernel reads them */
+    bool ew = k >= 0 && elementwise(out);
     for (int id = lo; id <= at; id++) {
       const Value *v = &g->v[id];
       if (!p->stored[id] || (k >= 0 ? p->kernel[id] != k : id != at)) continue;
@@ -143,7 +141,19 @@ Plan *plan_graph(const Graph *g, bool fuse) {
       p->region[id] = r > 1 ? 2 : r;
       if (r > 1) continue;
       int64_t size = bytes_of(v);
-      p->off[id] = place(live[r], nlive[r], size);
+      int donor = -1;
+      for (int i = 0; ew && donor < 0 && i < nlive[r]; i++) {
+        const Value *x = &g->v[live[r][i].value];
+        if (end[live[r][i].value] == at && live[r][i].value < lo && shape_eq(x->shape, v->shape) &&
+            x->dtype == v->dtype)
+          donor = i;
+      }
+      if (donor >= 0) { /* in place */
+        p->off[id] = live[r][donor].off;
+        live[r][donor] = live[r][--nlive[r]];
+      } else {
+        p->off[id] = place(live[r], nlive[r], size);
+      }
       live[r][nlive[r]++] = (Block){p->off[id], size, id};
       int64_t *top = r ? &p->sample_bytes : &p->fixed_bytes;
       if (p->off[id] + size > *top) *top = p->off[id] + size;
