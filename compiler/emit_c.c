@@ -495,18 +495,22 @@ static void k_pool(Em *e, const Value *v) {
             "        for (int64_t c = 0; c < C; c++) y[yo + c] *= inv;\n",
             t, t, t, t);
     break;
-  case OP_MAXPOOLB:
+  case OP_MAXPOOLB: /* the first maximum per channel, along the channels */
     fprintf(e->o,
-            "        for (int64_t c = 0; c < C; c++) {\n"
-            "          int64_t best = -1;\n"
-            "          %s m = -INFINITY;\n"
-            "          for (int64_t ih = ha; ih < hb; ih++)\n"
-            "            for (int64_t iw = wa; iw < wb; iw++) {\n"
-            "              int64_t xo = ((nn * H + ih) * W + iw) * C + c;\n"
-            "              if (a[xo] > m) m = a[xo], best = xo;\n"
+            "        %s m[C];\n"
+            "        int64_t best[C];\n"
+            "        for (int64_t c = 0; c < C; c++) m[c] = -INFINITY, best[c] = -1;\n"
+            "        for (int64_t ih = ha; ih < hb; ih++)\n"
+            "          for (int64_t iw = wa; iw < wb; iw++) {\n"
+            "            const int64_t xo = ((nn * H + ih) * W + iw) * C;\n"
+            "            for (int64_t c = 0; c < C; c++) {\n"
+            "              const bool more = a[xo + c] > m[c];\n"
+            "              m[c] = more ? a[xo + c] : m[c];\n"
+            "              best[c] = more ? xo + c : best[c];\n"
             "            }\n"
-            "          if (best >= 0) y[best] += b[yo + c];\n"
-            "        }\n",
+            "          }\n"
+            "        for (int64_t c = 0; c < C; c++)\n"
+            "          if (best[c] >= 0) y[best[c]] += b[yo + c];\n",
             t);
     break;
   default: /* OP_AVGPOOLB */

@@ -141,10 +141,16 @@ NNRT_API char *nnrt_workspace(char **ws, size_t *size, size_t need) {
  * Blocked as in Goto and van de Geijn's GEMM: K in blocks of KC, N in
  * blocks of NC, M in blocks of up to MC rows; panels of A and B are packed
  * into `scratch` (nnrt_sgemm_scratch floats), and a register-blocked
- * micro-kernel computes MR x NR tiles of C. Every element of C sums its K
+ * micro-kernel computes MR x NR tiles of C: 8 x 32 with AVX-512, 6 x 16
+ * with AVX2 and FMA, 4 x 8 of portable vector code otherwise. Small
+ * products (M N K <= 16384) skip the packing. Every element of C sums its K
  * products in order, block after block, so the result does not depend on
  * how the rows are split among threads. */
-#if defined(__AVX2__) && defined(__FMA__)
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#define NNRT_MR 8
+#define NNRT_NR 32
+#elif defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #define NNRT_MR 6
 #define NNRT_NR 16
@@ -164,7 +170,31 @@ NNRT_API size_t nnrt_sgemm_scratch(int nt) {
  * registers. */
 static void nnrt_micro(int64_t kc, const float *restrict a, const float *restrict b, float *restrict c,
                        int64_t ldc, bool add) {
-#if NNRT_NR == 16
+#if NNRT_NR == 32
+#define NNRT_ROW(i)                                                   \
+  {                                                                   \
+    __m512 ai = _mm512_set1_ps(a[p * NNRT_MR + i]);                   \
+    c##i##0 = _mm512_fmadd_ps(ai, b0, c##i##0);                       \
+    c##i##1 = _mm512_fmadd_ps(ai, b1, c##i##1);                       \
+  }
+  __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00;
+  __m512 c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+  for (int64_t p = 0; p < kc; p++) {
+    __m512 b0 = _mm512_load_ps(b + p * 32), b1 = _mm512_load_ps(b + p * 32 + 16);
+    NNRT_ROW(0) NNRT_ROW(1) NNRT_ROW(2) NNRT_ROW(3) NNRT_ROW(4) NNRT_ROW(5) NNRT_ROW(6) NNRT_ROW(7)
+  }
+#undef NNRT_ROW
+  __m512 acc[NNRT_MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31},
+                            {c40, c41}, {c50, c51}, {c60, c61}, {c70, c71}};
+  for (int i = 0; i < NNRT_MR; i++) {
+    if (add) {
+      acc[i][0] = _mm512_add_ps(_mm512_loadu_ps(c + i * ldc), acc[i][0]);
+      acc[i][1] = _mm512_add_ps(_mm512_loadu_ps(c + i * ldc + 16), acc[i][1]);
+    }
+    _mm512_storeu_ps(c + i * ldc, acc[i][0]);
+    _mm512_storeu_ps(c + i * ldc + 16, acc[i][1]);
+  }
+#elif NNRT_NR == 16
 #define NNRT_ROW(i)                                                   \
   {                                                                   \
     __m256 ai = _mm256_broadcast_ss(a + p * NNRT_MR + i);             \
@@ -214,6 +244,17 @@ NNRT_API void nnrt_sgemm(int nt, int64_t M, int64_t N, int64_t K, const float *A
       for (int64_t j = 0; j < N; j++) C[i * ldc + j] = 0;
     return;
   }
+  if (M * N * K <= 16384 && K <= NNRT_KC) { /* small: packing would cost more than it saves */
+    for (int64_t i = 0; i < M; i++) {
+      float *c = C + i * ldc;
+      for (int64_t j = 0; !add && j < N; j++) c[j] = 0;
+      for (int64_t p = 0; p < K; p++) {
+        const float av = A[i * ars + p * acs];
+        for (int64_t j = 0; j < N; j++) c[j] += av * B[p * brs + j * bcs];
+      }
+    }
+    return;
+  }
   float *bp = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63), *ap0 = bp + NNRT_KC * NNRT_NC;
   /* rows per part: as many parts as threads, each a multiple of MR */
   int64_t parts = nnrt_parts(nt, M * N * K, (M + NNRT_MR - 1) / NNRT_MR);
@@ -225,23 +266,40 @@ NNRT_API void nnrt_sgemm(int nt, int64_t M, int64_t N, int64_t K, const float *A
       int64_t kc = K - pc < NNRT_KC ? K - pc : NNRT_KC;
       /* B[pc.., jc..] as panels of NR columns, zero-padded */
       for (int64_t jp = 0; jp < npan; jp++)
-        for (int64_t p = 0; p < kc; p++)
-          for (int64_t j = 0; j < NNRT_NR; j++) {
-            int64_t col = jc + jp * NNRT_NR + j;
-            bp[(jp * kc + p) * NNRT_NR + j] = col < N ? B[(pc + p) * brs + col * bcs] : 0;
+        for (int64_t p = 0; p < kc; p++) {
+          int64_t col0 = jc + jp * NNRT_NR;
+          float *dst = bp + (jp * kc + p) * NNRT_NR;
+          if (bcs == 1 && col0 + NNRT_NR <= N) { /* a whole row of the panel at once */
+            memcpy(dst, B + (pc + p) * brs + col0, sizeof(float) * NNRT_NR);
+            continue;
           }
+          for (int64_t j = 0; j < NNRT_NR; j++)
+            dst[j] = col0 + j < N ? B[(pc + p) * brs + (col0 + j) * bcs] : 0;
+        }
       NNRT_PARALLEL(parts)
       for (int64_t part = 0; part < parts; part++) {
         float *ap = ap0 + part * NNRT_MC * NNRT_KC;
         int64_t end = (part + 1) * rows < M ? (part + 1) * rows : M;
         for (int64_t ic = part * rows; ic < end; ic += NNRT_MC) {
           int64_t mc = end - ic < NNRT_MC ? end - ic : NNRT_MC, mpan = (mc + NNRT_MR - 1) / NNRT_MR;
-          for (int64_t ip = 0; ip < mpan; ip++)
-            for (int64_t p = 0; p < kc; p++)
+          for (int64_t ip = 0; ip < mpan; ip++) {
+            int64_t row0 = ic + ip * NNRT_MR;
+            if (row0 + NNRT_MR <= end && ars == 1) { /* A stored transposed: columns are rows */
+              for (int64_t p = 0; p < kc; p++)
+                memcpy(ap + (ip * kc + p) * NNRT_MR, A + row0 + (pc + p) * acs, sizeof(float) * NNRT_MR);
+            } else if (row0 + NNRT_MR <= end) {
               for (int64_t i = 0; i < NNRT_MR; i++) {
-                int64_t row = ic + ip * NNRT_MR + i;
-                ap[(ip * kc + p) * NNRT_MR + i] = row < end ? A[row * ars + (pc + p) * acs] : 0;
+                const float *src = A + (row0 + i) * ars + pc * acs;
+                for (int64_t p = 0; p < kc; p++) ap[(ip * kc + p) * NNRT_MR + i] = src[p * acs];
               }
+            } else {
+              for (int64_t p = 0; p < kc; p++)
+                for (int64_t i = 0; i < NNRT_MR; i++) {
+                  int64_t row = row0 + i;
+                  ap[(ip * kc + p) * NNRT_MR + i] = row < end ? A[row * ars + (pc + p) * acs] : 0;
+                }
+            }
+          }
           for (int64_t jp = 0; jp < npan; jp++)
             for (int64_t ip = 0; ip < mpan; ip++) {
               int64_t i0 = ic + ip * NNRT_MR, j0 = jc + jp * NNRT_NR;
