@@ -24,7 +24,7 @@ if cc -O3 -march=native -fopenmp -std=c11 -D_POSIX_C_SOURCE=200809L -Iruntime -o
 for m in seed_mlp mnist_mlp seed_cnn; do "$nnc" "examples/$m.nn" -o "$out/$m.so"; done
 torch=""
 if /usr/bin/python3 -c "import torch" 2>/dev/null; then torch=yes; fi
-export OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=passive
+export OPENBLAS_NUM_THREADS=1
 
 med() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "nan" }'; }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
@@ -32,7 +32,7 @@ field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
 peak1=$("$out/gemm" peak 1 5 2>/dev/null | field peak || echo nan)
 peak2=$("$out/gemm" peak 2 5 2>/dev/null | field peak || echo nan)
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cpus;" \
-     "FMA peak (AVX2, measured now): $peak1 GFLOP/s at 1 thread, $peak2 at 2"
+     "FMA peak (widest vectors, measured now): $peak1 GFLOP/s at 1 thread, $peak2 at 2"
 echo
 echo "| work | threads | nnc µs/step | PyTorch µs/step | nnc samples/s | nnc GFLOP/s | % of peak | nnc/PyTorch speed |"
 echo "|---|---|---|---|---|---|---|---|"

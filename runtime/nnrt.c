@@ -236,6 +236,51 @@ static void nnrt_micro(int64_t kc, const float *restrict a, const float *restric
 #endif
 }
 
+/* Rows [r0, end) of C for one block of K (pc, kc) and N (jc, npan panels
+ * packed in bp): A's rows packed into ap, then the micro-kernel per tile. */
+static void nnrt_sgemm_rows(int64_t r0, int64_t end, int64_t N, int64_t jc, int64_t pc, int64_t kc,
+                            int64_t npan, const float *A, int64_t ars, int64_t acs, const float *bp,
+                            float *C, int64_t ldc, bool add, float *ap) {
+  for (int64_t ic = r0; ic < end; ic += NNRT_MC) {
+    int64_t mc = end - ic < NNRT_MC ? end - ic : NNRT_MC, mpan = (mc + NNRT_MR - 1) / NNRT_MR;
+    for (int64_t ip = 0; ip < mpan; ip++) {
+      int64_t row0 = ic + ip * NNRT_MR;
+      if (row0 + NNRT_MR <= end && ars == 1) { /* A stored transposed: columns are rows */
+        for (int64_t p = 0; p < kc; p++)
+          memcpy(ap + (ip * kc + p) * NNRT_MR, A + row0 + (pc + p) * acs, sizeof(float) * NNRT_MR);
+      } else if (row0 + NNRT_MR <= end) {
+        for (int64_t i = 0; i < NNRT_MR; i++) {
+          const float *src = A + (row0 + i) * ars + pc * acs;
+          for (int64_t p = 0; p < kc; p++) ap[(ip * kc + p) * NNRT_MR + i] = src[p * acs];
+        }
+      } else {
+        for (int64_t p = 0; p < kc; p++)
+          for (int64_t i = 0; i < NNRT_MR; i++) {
+            int64_t row = row0 + i;
+            ap[(ip * kc + p) * NNRT_MR + i] = row < end ? A[row * ars + (pc + p) * acs] : 0;
+          }
+      }
+    }
+    for (int64_t jp = 0; jp < npan; jp++)
+      for (int64_t ip = 0; ip < mpan; ip++) {
+        int64_t i0 = ic + ip * NNRT_MR, j0 = jc + jp * NNRT_NR;
+        const float *a = ap + ip * kc * NNRT_MR, *b = bp + jp * kc * NNRT_NR;
+        if (i0 + NNRT_MR <= end && j0 + NNRT_NR <= N) {
+          nnrt_micro(kc, a, b, C + i0 * ldc + j0, ldc, add);
+          continue;
+        }
+        /* an edge tile: through a full tile on the stack */
+        float t[NNRT_MR * NNRT_NR] = {0};
+        int64_t mi = end - i0 < NNRT_MR ? end - i0 : NNRT_MR, nj = N - j0 < NNRT_NR ? N - j0 : NNRT_NR;
+        for (int64_t i = 0; i < mi; i++)
+          for (int64_t j = 0; j < nj; j++) t[i * NNRT_NR + j] = C[(i0 + i) * ldc + j0 + j];
+        nnrt_micro(kc, a, b, t, NNRT_NR, add);
+        for (int64_t i = 0; i < mi; i++)
+          for (int64_t j = 0; j < nj; j++) C[(i0 + i) * ldc + j0 + j] = t[i * NNRT_NR + j];
+      }
+  }
+}
+
 NNRT_API void nnrt_sgemm(int nt, int64_t M, int64_t N, int64_t K, const float *A, int64_t ars,
                          int64_t acs, const float *B, int64_t brs, int64_t bcs, float *C, int64_t ldc,
                          bool add, float *scratch) {
@@ -260,64 +305,42 @@ NNRT_API void nnrt_sgemm(int nt, int64_t M, int64_t N, int64_t K, const float *A
   int64_t parts = nnrt_parts(nt, M * N * K, (M + NNRT_MR - 1) / NNRT_MR);
   int64_t rows = ((M + parts - 1) / parts + NNRT_MR - 1) / NNRT_MR * NNRT_MR;
   parts = (M + rows - 1) / rows;
-  for (int64_t jc = 0; jc < N; jc += NNRT_NC) {
-    int64_t nc = N - jc < NNRT_NC ? N - jc : NNRT_NC, npan = (nc + NNRT_NR - 1) / NNRT_NR;
-    for (int64_t pc = 0; pc < K; pc += NNRT_KC) {
-      int64_t kc = K - pc < NNRT_KC ? K - pc : NNRT_KC;
-      /* B[pc.., jc..] as panels of NR columns, zero-padded */
-      for (int64_t jp = 0; jp < npan; jp++)
-        for (int64_t p = 0; p < kc; p++) {
-          int64_t col0 = jc + jp * NNRT_NR;
-          float *dst = bp + (jp * kc + p) * NNRT_NR;
-          if (bcs == 1 && col0 + NNRT_NR <= N) { /* a whole row of the panel at once */
-            memcpy(dst, B + (pc + p) * brs + col0, sizeof(float) * NNRT_NR);
-            continue;
-          }
-          for (int64_t j = 0; j < NNRT_NR; j++)
-            dst[j] = col0 + j < N ? B[(pc + p) * brs + (col0 + j) * bcs] : 0;
-        }
-      NNRT_PARALLEL(parts)
-      for (int64_t part = 0; part < parts; part++) {
-        float *ap = ap0 + part * NNRT_MC * NNRT_KC;
-        int64_t end = (part + 1) * rows < M ? (part + 1) * rows : M;
-        for (int64_t ic = part * rows; ic < end; ic += NNRT_MC) {
-          int64_t mc = end - ic < NNRT_MC ? end - ic : NNRT_MC, mpan = (mc + NNRT_MR - 1) / NNRT_MR;
-          for (int64_t ip = 0; ip < mpan; ip++) {
-            int64_t row0 = ic + ip * NNRT_MR;
-            if (row0 + NNRT_MR <= end && ars == 1) { /* A stored transposed: columns are rows */
-              for (int64_t p = 0; p < kc; p++)
-                memcpy(ap + (ip * kc + p) * NNRT_MR, A + row0 + (pc + p) * acs, sizeof(float) * NNRT_MR);
-            } else if (row0 + NNRT_MR <= end) {
-              for (int64_t i = 0; i < NNRT_MR; i++) {
-                const float *src = A + (row0 + i) * ars + pc * acs;
-                for (int64_t p = 0; p < kc; p++) ap[(ip * kc + p) * NNRT_MR + i] = src[p * acs];
-              }
-            } else {
-              for (int64_t p = 0; p < kc; p++)
-                for (int64_t i = 0; i < NNRT_MR; i++) {
-                  int64_t row = row0 + i;
-                  ap[(ip * kc + p) * NNRT_MR + i] = row < end ? A[row * ars + (pc + p) * acs] : 0;
-                }
+  /* one team for the whole product: it packs B's panels together, then
+   * each member computes its parts' rows (parts never share a row) */
+#ifdef _OPENMP
+#pragma omp parallel num_threads((int)parts) if (parts > 1)
+#endif
+  {
+#ifdef _OPENMP
+    int64_t me = omp_get_thread_num(), team = omp_get_num_threads();
+#else
+    int64_t me = 0, team = 1;
+#endif
+    for (int64_t jc = 0; jc < N; jc += NNRT_NC) {
+      int64_t nc = N - jc < NNRT_NC ? N - jc : NNRT_NC, npan = (nc + NNRT_NR - 1) / NNRT_NR;
+      for (int64_t pc = 0; pc < K; pc += NNRT_KC) {
+        int64_t kc = K - pc < NNRT_KC ? K - pc : NNRT_KC;
+        /* B[pc.., jc..] as panels of NR columns, zero-padded */
+        for (int64_t jp = me; jp < npan; jp += team)
+          for (int64_t p = 0; p < kc; p++) {
+            int64_t col0 = jc + jp * NNRT_NR;
+            float *dst = bp + (jp * kc + p) * NNRT_NR;
+            if (bcs == 1 && col0 + NNRT_NR <= N) { /* a whole row of the panel at once */
+              memcpy(dst, B + (pc + p) * brs + col0, sizeof(float) * NNRT_NR);
+              continue;
             }
+            for (int64_t j = 0; j < NNRT_NR; j++)
+              dst[j] = col0 + j < N ? B[(pc + p) * brs + (col0 + j) * bcs] : 0;
           }
-          for (int64_t jp = 0; jp < npan; jp++)
-            for (int64_t ip = 0; ip < mpan; ip++) {
-              int64_t i0 = ic + ip * NNRT_MR, j0 = jc + jp * NNRT_NR;
-              const float *a = ap + ip * kc * NNRT_MR, *b = bp + jp * kc * NNRT_NR;
-              if (i0 + NNRT_MR <= end && j0 + NNRT_NR <= N) {
-                nnrt_micro(kc, a, b, C + i0 * ldc + j0, ldc, add || pc > 0);
-                continue;
-              }
-              /* an edge tile: through a full tile on the stack */
-              float t[NNRT_MR * NNRT_NR] = {0};
-              int64_t mi = end - i0 < NNRT_MR ? end - i0 : NNRT_MR, nj = N - j0 < NNRT_NR ? N - j0 : NNRT_NR;
-              for (int64_t i = 0; i < mi; i++)
-                for (int64_t j = 0; j < nj; j++) t[i * NNRT_NR + j] = C[(i0 + i) * ldc + j0 + j];
-              nnrt_micro(kc, a, b, t, NNRT_NR, add || pc > 0);
-              for (int64_t i = 0; i < mi; i++)
-                for (int64_t j = 0; j < nj; j++) C[(i0 + i) * ldc + j0 + j] = t[i * NNRT_NR + j];
-            }
-        }
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+        for (int64_t part = me; part < parts; part += team)
+          nnrt_sgemm_rows(part * rows, (part + 1) * rows < M ? (part + 1) * rows : M, N, jc, pc, kc, npan, A,
+                          ars, acs, bp, C, ldc, add || pc > 0, ap0 + me * NNRT_MC * NNRT_KC);
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
       }
     }
   }

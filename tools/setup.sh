@@ -1,8 +1,9 @@
 #!/bin/sh
-# tools/setup.sh demo|test — set up a fresh Debian 12 machine, build nnc, and
-# run the demo (print the seed CNN's layer shapes, then compile the seed MLP
-# for the breast-cancer table, train it and print its held-out accuracy) or
-# the whole test suite.
+# tools/setup.sh demo|test|bench — set up a fresh Debian 12 machine, build
+# nnc, and run the demo (print the seed CNN's layer shapes, then compile the
+# seed MLP for the breast-cancer table, train it and print its held-out
+# accuracy), the whole test suite, or the benchmark against PyTorch
+# (bench/run.sh; installs python3-torch, libopenblas-dev and bc as well).
 #
 # Installs missing packages with apt-get when run as root; otherwise it names
 # what is missing and stops. The test suite is built twice: with the system
@@ -13,6 +14,7 @@ cd "$(dirname "$0")/.."
 what=${1:-demo}
 
 packages="cmake make gcc flex bison clang llvm-dev libomp-dev libclang-rt-dev diffutils"
+[ "$what" = bench ] && packages="$packages python3-torch libopenblas-dev bc"
 missing=""
 for p in $packages; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
@@ -46,8 +48,11 @@ case $what in
     ctest --test-dir build --output-on-failure -j "$jobs"
     ctest --test-dir build-asan --output-on-failure -j "$jobs"
     ;;
+  bench)
+    sh bench/run.sh
+    ;;
   *)
-    echo "usage: tools/setup.sh demo|test" >&2
+    echo "usage: tools/setup.sh demo|test|bench" >&2
     exit 2
     ;;
 esac
