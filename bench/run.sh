@@ -21,7 +21,7 @@ cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -o "$out/run_nnc" bench/run_nnc.c -ldl
 blas=""
 if cc -O3 -march=native -fopenmp -std=c11 -D_POSIX_C_SOURCE=200809L -Iruntime -o "$out/gemm" bench/gemm.c \
      -lopenblas -lm 2>/dev/null; then blas=yes; fi
-for m in seed_mlp mnist_mlp seed_cnn; do "$nnc" "examples/$m.nn" -o "$out/$m.so"; done
+for m in seed_mlp mnist_mlp seed_cnn; do "$nnc" --cpu=native "examples/$m.nn" -o "$out/$m.so"; done
 torch=""
 if /usr/bin/python3 -c "import torch" 2>/dev/null; then torch=yes; fi
 export OPENBLAS_NUM_THREADS=1

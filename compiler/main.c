@@ -23,7 +23,7 @@ typedef struct Options {
   bool no_main;         /* --no-main: C output for linking into a program */
   DType dtype;          /* --dtype: element type of inputs written without one */
   const char *dump;     /* -d letters */
-  const char *cpu;      /* --cpu: the C compiler's -march for exe and so */
+  const char *cpu;      /* --cpu: the C compiler's -march for exe and so (none: portable) */
 } Options;
 
 /* The stages that -d can dump after, in pipeline order. */
@@ -62,9 +62,9 @@ static void usage(FILE *out) {
           "                    check it against the reference evaluator (within float\n"
           "                    rounding; 1 and 2 threads must give the same bits)\n"
           "  --cpu=NAME        the processor exe and so are built for, as the C\n"
-          "                    compiler's -march: native (default: this machine's\n"
-          "                    vector units, AVX2 and FMA where it has them) or a\n"
-          "                    name such as x86-64 (any x86-64) or haswell\n"
+          "                    compiler's -march, e.g. native (this machine) or\n"
+          "                    haswell; by default any x86-64 (matrix products\n"
+          "                    still use AVX2 or AVX-512 where the processor has it)\n"
           "  --dtype=T         element type of inputs declared without one: f32\n"
           "                    (default) or f64\n"
           "  -fsyntax-only     check the program (syntax, names, shapes, settings)\n"
@@ -300,11 +300,11 @@ static int write_program(const Options *o, Sema *s) {
     const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
     const char *flags = getenv("CFLAGS") ? getenv("CFLAGS") : "";
     const char *kind = o->emit == EMIT_SO ? "-shared -fPIC" : "";
-    const char *cpu = o->cpu ? o->cpu : "native";
-    char *cmd = arena_printf("%s -std=c11 -O3 -march=%s -fno-math-errno -fopenmp %s %s -o '%s' '%s' -lm", cc, cpu, kind,
+    const char *cpu = o->cpu ? arena_printf("-march=%s ", o->cpu) : "";
+    char *cmd = arena_printf("%s -std=c11 -O3 %s-fno-math-errno -fopenmp %s %s -o '%s' '%s' -lm", cc, cpu, kind,
                              flags, target, csrc);
     if (system(cmd) != 0) { /* a compiler without OpenMP: the loops run serially */
-      cmd = arena_printf("%s -std=c11 -O3 -march=%s -fno-math-errno %s %s -o '%s' '%s' -lm", cc, cpu, kind, flags, target,
+      cmd = arena_printf("%s -std=c11 -O3 %s-fno-math-errno %s %s -o '%s' '%s' -lm", cc, cpu, kind, flags, target,
                          csrc);
       fprintf(stderr, "nnc: note: building without OpenMP\n");
     }

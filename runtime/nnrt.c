@@ -142,38 +142,41 @@ NNRT_API char *nnrt_workspace(char **ws, size_t *size, size_t need) {
  * blocks of NC, M in blocks of up to MC rows; panels of A and B are packed
  * into `scratch` (nnrt_sgemm_scratch floats), and a register-blocked
  * micro-kernel computes MR x NR tiles of C: 8 x 32 with AVX-512, 6 x 16
- * with AVX2 and FMA, 4 x 8 of portable vector code otherwise. Small
+ * with AVX2 and FMA, 4 x 8 of portable vector code otherwise, chosen when
+ * the program runs. Small
  * products (M N K <= 16384) skip the packing. Every element of C sums its K
  * products in order, block after block, so the result does not depend on
  * how the rows are split among threads. */
-#if defined(__AVX512F__)
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define NNRT_X86 1
 #include <immintrin.h>
-#define NNRT_MR 8
-#define NNRT_NR 32
-#elif defined(__AVX2__) && defined(__FMA__)
-#include <immintrin.h>
-#define NNRT_MR 6
-#define NNRT_NR 16
-#else
-#define NNRT_MR 4
-#define NNRT_NR 8
 #endif
-enum { NNRT_KC = 256, NNRT_MC = 96, NNRT_NC = 1024 };
+enum { NNRT_KC = 256, NNRT_MC = 96, NNRT_NC = 1024, NNRT_MAXTILE = 8 * 32 };
 typedef float nnrt_v8 __attribute__((vector_size(32), aligned(4), may_alias));
 
 NNRT_API size_t nnrt_sgemm_scratch(int nt) {
   return (size_t)NNRT_KC * NNRT_NC + (size_t)nnrt_threads(nt) * NNRT_MC * NNRT_KC + 64;
 }
 
-/* c[MR x NR] (row stride ldc) = or += a-panel x b-panel over kc, with
- * the tile's accumulators in named variables so that they stay in
- * registers. */
-static void nnrt_micro(int64_t kc, const float *restrict a, const float *restrict b, float *restrict c,
-                       int64_t ldc, bool add) {
-#if NNRT_NR == 32
+/* The micro-kernels: c[MR x NR] (row stride ldc) = or += a-panel x
+ * b-panel over kc, the tile's accumulators in named variables so that they
+ * stay in registers. Each is compiled for its instruction set whatever
+ * the file is compiled for; nnrt_tile() picks the widest the processor
+ * runs, so a program built for any x86-64 still uses AVX2 or AVX-512. */
+typedef void NnrtMicro(int64_t kc, const float *restrict a, const float *restrict b, float *restrict c,
+                       int64_t ldc, bool add);
+typedef struct NnrtTile {
+  int mr, nr;
+  NnrtMicro *micro;
+} NnrtTile;
+
+#ifdef NNRT_X86
+__attribute__((target("avx512f"))) static void nnrt_micro_avx512(int64_t kc, const float *restrict a,
+                                                                 const float *restrict b, float *restrict c,
+                                                                 int64_t ldc, bool add) {
 #define NNRT_ROW(i)                                                   \
   {                                                                   \
-    __m512 ai = _mm512_set1_ps(a[p * NNRT_MR + i]);                   \
+    __m512 ai = _mm512_set1_ps(a[p * 8 + i]);                         \
     c##i##0 = _mm512_fmadd_ps(ai, b0, c##i##0);                       \
     c##i##1 = _mm512_fmadd_ps(ai, b1, c##i##1);                       \
   }
@@ -184,9 +187,9 @@ static void nnrt_micro(int64_t kc, const float *restrict a, const float *restric
     NNRT_ROW(0) NNRT_ROW(1) NNRT_ROW(2) NNRT_ROW(3) NNRT_ROW(4) NNRT_ROW(5) NNRT_ROW(6) NNRT_ROW(7)
   }
 #undef NNRT_ROW
-  __m512 acc[NNRT_MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31},
-                            {c40, c41}, {c50, c51}, {c60, c61}, {c70, c71}};
-  for (int i = 0; i < NNRT_MR; i++) {
+  __m512 acc[8][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31},
+                      {c40, c41}, {c50, c51}, {c60, c61}, {c70, c71}};
+  for (int i = 0; i < 8; i++) {
     if (add) {
       acc[i][0] = _mm512_add_ps(_mm512_loadu_ps(c + i * ldc), acc[i][0]);
       acc[i][1] = _mm512_add_ps(_mm512_loadu_ps(c + i * ldc + 16), acc[i][1]);
@@ -194,10 +197,14 @@ static void nnrt_micro(int64_t kc, const float *restrict a, const float *restric
     _mm512_storeu_ps(c + i * ldc, acc[i][0]);
     _mm512_storeu_ps(c + i * ldc + 16, acc[i][1]);
   }
-#elif NNRT_NR == 16
+}
+
+__attribute__((target("avx2,fma"))) static void nnrt_micro_avx2(int64_t kc, const float *restrict a,
+                                                                const float *restrict b, float *restrict c,
+                                                                int64_t ldc, bool add) {
 #define NNRT_ROW(i)                                                   \
   {                                                                   \
-    __m256 ai = _mm256_broadcast_ss(a + p * NNRT_MR + i);             \
+    __m256 ai = _mm256_broadcast_ss(a + p * 6 + i);                   \
     c##i##0 = _mm256_fmadd_ps(ai, b0, c##i##0);                       \
     c##i##1 = _mm256_fmadd_ps(ai, b1, c##i##1);                       \
   }
@@ -208,8 +215,8 @@ static void nnrt_micro(int64_t kc, const float *restrict a, const float *restric
     NNRT_ROW(0) NNRT_ROW(1) NNRT_ROW(2) NNRT_ROW(3) NNRT_ROW(4) NNRT_ROW(5)
   }
 #undef NNRT_ROW
-  __m256 acc[NNRT_MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
-  for (int i = 0; i < NNRT_MR; i++) {
+  __m256 acc[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  for (int i = 0; i < 6; i++) {
     if (add) {
       acc[i][0] = _mm256_add_ps(_mm256_loadu_ps(c + i * ldc), acc[i][0]);
       acc[i][1] = _mm256_add_ps(_mm256_loadu_ps(c + i * ldc + 8), acc[i][1]);
@@ -217,66 +224,91 @@ static void nnrt_micro(int64_t kc, const float *restrict a, const float *restric
     _mm256_storeu_ps(c + i * ldc, acc[i][0]);
     _mm256_storeu_ps(c + i * ldc + 8, acc[i][1]);
   }
-#else
+}
+#endif
+
+static void nnrt_micro_generic(int64_t kc, const float *restrict a, const float *restrict b,
+                               float *restrict c, int64_t ldc, bool add) {
   nnrt_v8 c0 = {0}, c1 = c0, c2 = c0, c3 = c0;
   for (int64_t p = 0; p < kc; p++) {
     nnrt_v8 bv = *(const nnrt_v8 *)(b + p * 8);
-    const float *ap = a + p * NNRT_MR;
+    const float *ap = a + p * 4;
     c0 += ap[0] * bv;
     c1 += ap[1] * bv;
     c2 += ap[2] * bv;
     c3 += ap[3] * bv;
   }
-  nnrt_v8 acc[NNRT_MR] = {c0, c1, c2, c3};
-  for (int i = 0; i < NNRT_MR; i++) {
+  nnrt_v8 acc[4] = {c0, c1, c2, c3};
+  for (int i = 0; i < 4; i++) {
     nnrt_v8 *ci = (nnrt_v8 *)(c + i * ldc);
     if (add) acc[i] += *ci;
     *ci = acc[i];
   }
+}
+
+/* The widest tile this processor runs (NNRT_ISA=avx2|generic narrows it,
+ * for comparisons). */
+static const NnrtTile *nnrt_tile(void) {
+  static const NnrtTile generic = {4, 8, nnrt_micro_generic};
+#ifdef NNRT_X86
+  static const NnrtTile avx512 = {8, 32, nnrt_micro_avx512}, avx2 = {6, 16, nnrt_micro_avx2};
+  static const NnrtTile *chosen;
+  if (!chosen) {
+    const char *isa = getenv("NNRT_ISA");
+    bool has512 = __builtin_cpu_supports("avx512f"), has2 = __builtin_cpu_supports("avx2") &&
+                                                             __builtin_cpu_supports("fma");
+    if (isa && !strcmp(isa, "generic")) has512 = has2 = false;
+    if (isa && !strcmp(isa, "avx2")) has512 = false;
+    chosen = has512 ? &avx512 : has2 ? &avx2 : &generic;
+  }
+  return chosen;
+#else
+  return &generic;
 #endif
 }
 
 /* Rows [r0, end) of C for one block of K (pc, kc) and N (jc, npan panels
  * packed in bp): A's rows packed into ap, then the micro-kernel per tile. */
-static void nnrt_sgemm_rows(int64_t r0, int64_t end, int64_t N, int64_t jc, int64_t pc, int64_t kc,
-                            int64_t npan, const float *A, int64_t ars, int64_t acs, const float *bp,
-                            float *C, int64_t ldc, bool add, float *ap) {
+static void nnrt_sgemm_rows(const NnrtTile *tile, int64_t r0, int64_t end, int64_t N, int64_t jc,
+                            int64_t pc, int64_t kc, int64_t npan, const float *A, int64_t ars, int64_t acs,
+                            const float *bp, float *C, int64_t ldc, bool add, float *ap) {
+  const int64_t mr = tile->mr, nr = tile->nr;
   for (int64_t ic = r0; ic < end; ic += NNRT_MC) {
-    int64_t mc = end - ic < NNRT_MC ? end - ic : NNRT_MC, mpan = (mc + NNRT_MR - 1) / NNRT_MR;
+    int64_t mc = end - ic < NNRT_MC ? end - ic : NNRT_MC, mpan = (mc + mr - 1) / mr;
     for (int64_t ip = 0; ip < mpan; ip++) {
-      int64_t row0 = ic + ip * NNRT_MR;
-      if (row0 + NNRT_MR <= end && ars == 1) { /* A stored transposed: columns are rows */
+      int64_t row0 = ic + ip * mr;
+      if (row0 + mr <= end && ars == 1) { /* A stored transposed: columns are rows */
         for (int64_t p = 0; p < kc; p++)
-          memcpy(ap + (ip * kc + p) * NNRT_MR, A + row0 + (pc + p) * acs, sizeof(float) * NNRT_MR);
-      } else if (row0 + NNRT_MR <= end) {
-        for (int64_t i = 0; i < NNRT_MR; i++) {
+          memcpy(ap + (ip * kc + p) * mr, A + row0 + (pc + p) * acs, sizeof(float) * mr);
+      } else if (row0 + mr <= end) {
+        for (int64_t i = 0; i < mr; i++) {
           const float *src = A + (row0 + i) * ars + pc * acs;
-          for (int64_t p = 0; p < kc; p++) ap[(ip * kc + p) * NNRT_MR + i] = src[p * acs];
+          for (int64_t p = 0; p < kc; p++) ap[(ip * kc + p) * mr + i] = src[p * acs];
         }
       } else {
         for (int64_t p = 0; p < kc; p++)
-          for (int64_t i = 0; i < NNRT_MR; i++) {
+          for (int64_t i = 0; i < mr; i++) {
             int64_t row = row0 + i;
-            ap[(ip * kc + p) * NNRT_MR + i] = row < end ? A[row * ars + (pc + p) * acs] : 0;
+            ap[(ip * kc + p) * mr + i] = row < end ? A[row * ars + (pc + p) * acs] : 0;
           }
       }
     }
     for (int64_t jp = 0; jp < npan; jp++)
       for (int64_t ip = 0; ip < mpan; ip++) {
-        int64_t i0 = ic + ip * NNRT_MR, j0 = jc + jp * NNRT_NR;
-        const float *a = ap + ip * kc * NNRT_MR, *b = bp + jp * kc * NNRT_NR;
-        if (i0 + NNRT_MR <= end && j0 + NNRT_NR <= N) {
-          nnrt_micro(kc, a, b, C + i0 * ldc + j0, ldc, add);
+        int64_t i0 = ic + ip * mr, j0 = jc + jp * nr;
+        const float *a = ap + ip * kc * mr, *b = bp + jp * kc * nr;
+        if (i0 + mr <= end && j0 + nr <= N) {
+          tile->micro(kc, a, b, C + i0 * ldc + j0, ldc, add);
           continue;
         }
         /* an edge tile: through a full tile on the stack */
-        float t[NNRT_MR * NNRT_NR] = {0};
-        int64_t mi = end - i0 < NNRT_MR ? end - i0 : NNRT_MR, nj = N - j0 < NNRT_NR ? N - j0 : NNRT_NR;
+        float t[NNRT_MAXTILE] = {0};
+        int64_t mi = end - i0 < mr ? end - i0 : mr, nj = N - j0 < nr ? N - j0 : nr;
         for (int64_t i = 0; i < mi; i++)
-          for (int64_t j = 0; j < nj; j++) t[i * NNRT_NR + j] = C[(i0 + i) * ldc + j0 + j];
-        nnrt_micro(kc, a, b, t, NNRT_NR, add);
+          for (int64_t j = 0; j < nj; j++) t[i * nr + j] = C[(i0 + i) * ldc + j0 + j];
+        tile->micro(kc, a, b, t, nr, add);
         for (int64_t i = 0; i < mi; i++)
-          for (int64_t j = 0; j < nj; j++) C[(i0 + i) * ldc + j0 + j] = t[i * NNRT_NR + j];
+          for (int64_t j = 0; j < nj; j++) C[(i0 + i) * ldc + j0 + j] = t[i * nr + j];
       }
   }
 }
@@ -300,10 +332,12 @@ NNRT_API void nnrt_sgemm(int nt, int64_t M, int64_t N, int64_t K, const float *A
     }
     return;
   }
+  const NnrtTile *tile = nnrt_tile();
+  const int64_t mr = tile->mr, nr = tile->nr;
   float *bp = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63), *ap0 = bp + NNRT_KC * NNRT_NC;
   /* rows per part: as many parts as threads, each a multiple of MR */
-  int64_t parts = nnrt_parts(nt, M * N * K, (M + NNRT_MR - 1) / NNRT_MR);
-  int64_t rows = ((M + parts - 1) / parts + NNRT_MR - 1) / NNRT_MR * NNRT_MR;
+  int64_t parts = nnrt_parts(nt, M * N * K, (M + mr - 1) / mr);
+  int64_t rows = ((M + parts - 1) / parts + mr - 1) / mr * mr;
   parts = (M + rows - 1) / rows;
   /* one team for the whole product: it packs B's panels together, then
    * each member computes its parts' rows (parts never share a row) */
@@ -317,26 +351,26 @@ NNRT_API void nnrt_sgemm(int nt, int64_t M, int64_t N, int64_t K, const float *A
     int64_t me = 0, team = 1;
 #endif
     for (int64_t jc = 0; jc < N; jc += NNRT_NC) {
-      int64_t nc = N - jc < NNRT_NC ? N - jc : NNRT_NC, npan = (nc + NNRT_NR - 1) / NNRT_NR;
+      int64_t nc = N - jc < NNRT_NC ? N - jc : NNRT_NC, npan = (nc + nr - 1) / nr;
       for (int64_t pc = 0; pc < K; pc += NNRT_KC) {
         int64_t kc = K - pc < NNRT_KC ? K - pc : NNRT_KC;
         /* B[pc.., jc..] as panels of NR columns, zero-padded */
         for (int64_t jp = me; jp < npan; jp += team)
           for (int64_t p = 0; p < kc; p++) {
-            int64_t col0 = jc + jp * NNRT_NR;
-            float *dst = bp + (jp * kc + p) * NNRT_NR;
-            if (bcs == 1 && col0 + NNRT_NR <= N) { /* a whole row of the panel at once */
-              memcpy(dst, B + (pc + p) * brs + col0, sizeof(float) * NNRT_NR);
+            int64_t col0 = jc + jp * nr;
+            float *dst = bp + (jp * kc + p) * nr;
+            if (bcs == 1 && col0 + nr <= N) { /* a whole row of the panel at once */
+              memcpy(dst, B + (pc + p) * brs + col0, sizeof(float) * nr);
               continue;
             }
-            for (int64_t j = 0; j < NNRT_NR; j++)
+            for (int64_t j = 0; j < nr; j++)
               dst[j] = col0 + j < N ? B[(pc + p) * brs + (col0 + j) * bcs] : 0;
           }
 #ifdef _OPENMP
 #pragma omp barrier
 #endif
         for (int64_t part = me; part < parts; part += team)
-          nnrt_sgemm_rows(part * rows, (part + 1) * rows < M ? (part + 1) * rows : M, N, jc, pc, kc, npan, A,
+          nnrt_sgemm_rows(tile, part * rows, (part + 1) * rows < M ? (part + 1) * rows : M, N, jc, pc, kc, npan, A,
                           ars, acs, bp, C, ldc, add || pc > 0, ap0 + me * NNRT_MC * NNRT_KC);
 #ifdef _OPENMP
 #pragma omp barrier
