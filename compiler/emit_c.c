@@ -118,11 +118,20 @@ static int64_t conv_chunk(Graph *g, const Value *v) {
   return chunk < 1 ? 1 : chunk;
 }
 
+/* A convolution's weight gradient sums over pixels in this many fixed
+ * slices, one thread each, added in order: parallel whatever the number
+ * of taps, and the same bits for any thread count. */
+enum { CONV_SLICES = 4 };
+
 /* The scratch a kernel needs besides its result, as a C expression of
  * elements of its type (a part of the workspace), or NULL: float matrix
  * products pack their panels there, convolutions keep their columns. */
 static char *scratch_x(Graph *g, const Value *v) {
   const char *pack = v->dtype == DT_F32 ? " + (int64_t)nnrt_sgemm_scratch(nt)" : "";
+  if (v->op == OP_CONV2DBW) /* partial gradients, and packing for each slice */
+    pack = arena_printf(" + %d * %lld%s", CONV_SLICES, (long long)(v->shape.dim[0] * v->shape.dim[1] *
+                                                                    v->shape.dim[2] * v->shape.dim[3]),
+                        v->dtype == DT_F32 ? arena_printf(" + %d * (int64_t)nnrt_sgemm_scratch(1)", CONV_SLICES) : "");
   if (op_info[v->op].cls == CL_CONTRACT) return v->dtype == DT_F32 ? "nnrt_sgemm_scratch(nt)" : NULL;
   if (v->op != OP_CONV2D && v->op != OP_CONV2DBX && v->op != OP_CONV2DBW) return NULL;
   int64_t chunk = conv_chunk(g, v);
@@ -131,12 +140,12 @@ static char *scratch_x(Graph *g, const Value *v) {
 }
 
 /* A call of the matrix product for the value's type, C = A B (+ C). */
-static void gemm_call(Em *e, const Value *v, const char *indent, const char *dims, const char *A,
-                      const char *B, const char *C, const char *add, const char *pack) {
+static void gemm_call(Em *e, const Value *v, const char *indent, const char *threads, const char *dims,
+                      const char *A, const char *B, const char *C, const char *add, const char *pack) {
   if (v->dtype == DT_F32)
-    fprintf(e->o, "%snnrt_sgemm(nt, %s, %s, %s, %s, %s, %s);\n", indent, dims, A, B, C, add, pack);
+    fprintf(e->o, "%snnrt_sgemm(%s, %s, %s, %s, %s, %s, %s);\n", indent, threads, dims, A, B, C, add, pack);
   else
-    fprintf(e->o, "%snnrt_dgemm(nt, %s, %s, %s, %s, %s);\n", indent, dims, A, B, C, add);
+    fprintf(e->o, "%snnrt_dgemm(%s, %s, %s, %s, %s, %s);\n", indent, threads, dims, A, B, C, add);
 }
 
 static void signature(Em *e, int k, int id) {
@@ -249,7 +258,7 @@ static void k_matmul(Em *e, const Value *v) {
   fprintf(e->o, "%*s  const %s *A = a + (%s) * M * K;\n", 2 * depth, "", cty(A->dtype), offset_x(la, lead.rank, "l"));
   fprintf(e->o, "%*s  const %s *B = b + (%s) * K * N2;\n", 2 * depth, "", cty(B->dtype), offset_x(lb, lead.rank, "l"));
   fprintf(e->o, "%*s  %s *C = y + (%s) * M * N2;\n", 2 * depth, "", cty(v->dtype), offset_x(lead, lead.rank, "l"));
-  gemm_call(e, v, arena_printf("%*s  ", 2 * depth, ""), "M, N2, K", "A, K, 1", "B, N2, 1", "C, N2",
+  gemm_call(e, v, arena_printf("%*s  ", 2 * depth, ""), "nt", "M, N2, K", "A, K, 1", "B, N2, 1", "C, N2",
             "false", "s");
   fprintf(e->o, "%*s}\n", 2 * depth, "");
 }
@@ -383,9 +392,11 @@ static void k_conv(Em *e, const Value *v) {
   fprintf(e->o,
           "  const int64_t KH = %lld, KW = %lld, G = %lld, CG = C / G, FG = F / G, R = KH * KW * CG;\n"
           "  const int64_t CHUNK = %lld;\n"
-          "  %s *cols = s, *pack = s + (N < CHUNK ? N : CHUNK) * OH * OW * R;\n"
+          "  %s *cols = s, *part = s + (N < CHUNK ? N : CHUNK) * OH * OW * R, *pack = part;\n"
           "  (void)pack;\n",
           (long long)ws.dim[0], (long long)ws.dim[1], (long long)a[8], (long long)conv_chunk(g, v), t);
+  if (v->op == OP_CONV2DBW) /* partial gradients first, then the slices' packing */
+    fprintf(e->o, "  enum { SLICES = %d };\n  pack = part + SLICES * R * F;\n", CONV_SLICES);
   if (v->op == OP_CONV2DBX) fprintf(e->o, "  for (int64_t i = 0; i < N * H * W * C; i++) y[i] = 0;\n");
   fprintf(e->o,
           "  for (int64_t gg = 0; gg < G; gg++)\n"
@@ -408,15 +419,23 @@ static void k_conv(Em *e, const Value *v) {
             t, t);
   switch (v->op) {
   case OP_CONV2D:
-    gemm_call(e, v, "      ", "P, FG, R", "cols, R, 1", "b + gg * FG, F, 1", "y + (n0 * OH * OW) * F + gg * FG, F",
+    gemm_call(e, v, "      ", "nt", "P, FG, R", "cols, R, 1", "b + gg * FG, F, 1", "y + (n0 * OH * OW) * F + gg * FG, F",
               "false", "pack");
     break;
   case OP_CONV2DBW:
-    gemm_call(e, v, "      ", "R, FG, P", "cols, 1, R", "b + (n0 * OH * OW) * F + gg * FG, F, 1", "y + gg * FG, F",
-              "n0 > 0", "pack");
+    /* the sum over pixels in SLICES fixed parts, each into its own partial
+     * gradient (a thread each), added in order at the end */
+    fprintf(e->o,
+            "      NNRT_PARALLEL(nnrt_parts(nt, P * R * FG, SLICES))\n"
+            "      for (int64_t sl = 0; sl < SLICES; sl++) {\n"
+            "        const int64_t p0 = P * sl / SLICES, p1 = P * (sl + 1) / SLICES;\n");
+    gemm_call(e, v, "        ", "1", "R, FG, p1 - p0", "cols + p0 * R, 1, R",
+              "b + (n0 * OH * OW + p0) * F + gg * FG, F, 1", "part + sl * R * F + gg * FG, F", "n0 > 0",
+              "pack + sl * (int64_t)nnrt_sgemm_scratch(1)");
+    fprintf(e->o, "      }\n");
     break;
   default: /* OP_CONV2DBX */
-    gemm_call(e, v, "      ", "P, R, FG", "a + (n0 * OH * OW) * F + gg * FG, F, 1", "b + gg * FG, 1, F",
+    gemm_call(e, v, "      ", "nt", "P, R, FG", "a + (n0 * OH * OW) * F + gg * FG, F, 1", "b + gg * FG, 1, F",
               "cols, R", "false", "pack");
     fprintf(e->o,
             "      NNRT_PARFOR(nt, P * R)\n"
@@ -437,6 +456,15 @@ static void k_conv(Em *e, const Value *v) {
     break;
   }
   fprintf(e->o, "    }\n");
+  if (v->op == OP_CONV2DBW)
+    fprintf(e->o,
+            "  NNRT_PARFOR(nt, R * F * SLICES)\n"
+            "  for (int64_t i = 0; i < R * F; i++) {\n"
+            "    %s sum = part[i];\n"
+            "    for (int64_t sl = 1; sl < SLICES; sl++) sum += part[sl * R * F + i];\n"
+            "    y[i] = sum;\n"
+            "  }\n",
+            t);
 }
 
 /* Pooling and its gradients, vectorized along the channel axis. The
