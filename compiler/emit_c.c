@@ -258,8 +258,10 @@ static void k_matmul(Em *e, const Value *v) {
   fprintf(e->o, "%*s  const %s *A = a + (%s) * M * K;\n", 2 * depth, "", cty(A->dtype), offset_x(la, lead.rank, "l"));
   fprintf(e->o, "%*s  const %s *B = b + (%s) * K * N2;\n", 2 * depth, "", cty(B->dtype), offset_x(lb, lead.rank, "l"));
   fprintf(e->o, "%*s  %s *C = y + (%s) * M * N2;\n", 2 * depth, "", cty(v->dtype), offset_x(lead, lead.rank, "l"));
-  gemm_call(e, v, arena_printf("%*s  ", 2 * depth, ""), "nt", "M, N2, K", "A, K, 1", "B, N2, 1", "C, N2",
-            "false", "s");
+  /* a folded transpose: its operand, read with the strides swapped */
+  bool ta = e->p->folded[v->in[0]], tb = e->p->folded[v->in[1]];
+  gemm_call(e, v, arena_printf("%*s  ", 2 * depth, ""), "nt", "M, N2, K", ta ? "A, 1, M" : "A, K, 1",
+            tb ? "B, 1, K" : "B, N2, 1", "C, N2", "false", "s");
   fprintf(e->o, "%*s}\n", 2 * depth, "");
 }
 
@@ -777,7 +779,8 @@ static void run_function(Em *e, const char *model) {
           }
       } else {
         fprintf(o, ", v%d", id);
-        for (int i = 0; i < v->nin; i++) fprintf(o, ", v%d", v->in[i]);
+        for (int i = 0; i < v->nin; i++)
+          fprintf(o, ", v%d", p->folded[v->in[i]] ? g->v[v->in[i]].in[0] : v->in[i]);
         if (scratch_x(g, v)) fprintf(o, ", (%s *)(ws + sc)", t);
       }
       fprintf(o, ");\n");

@@ -577,6 +577,7 @@ typedef struct Plan {
   int *kernel;           /* value -> its kernel, or -1 (leaves: the run function's) */
   bool *stored;          /* value -> has a buffer */
   bool *literal;         /* value -> a constant written into the loops instead */
+  bool *folded;          /* value -> a transpose the matrix products read through */
   int *region;           /* value -> 0 fixed, 1 per sample, 2 its own (batch twice) */
   int64_t *off;          /* value -> byte offset in its region (per sample in region 1) */
   int64_t fixed_bytes, sample_bytes;

@@ -1,6 +1,8 @@
 /* plan.c — the code generator's plan for a graph: kernels and memory.
  *
- * Kernels. Values are taken in their order (a topological one). A run of
+ * Kernels. A transpose of a matrix that only matrix products read is no
+ * kernel: they read its operand with the strides swapped. Values are
+ * taken in their order (a topological one). A run of
  * consecutive elementwise values of one shape becomes one fused kernel:
  * one loop that computes every member per element in registers and
  * stores only the members used outside the run (by another kernel, or as
@@ -71,12 +73,29 @@ Plan *plan_graph(const Graph *g, bool fuse) {
   p->first = arena_alloc(sizeof(int) * (size_t)n);
   p->last = arena_alloc(sizeof(int) * (size_t)n);
 
+  /* a transpose of a matrix read only by matrix products is no kernel:
+   * the products read its operand with the strides swapped */
+  p->folded = arena_alloc(sizeof(bool) * (size_t)n);
+  for (int id = 0; id < n; id++) {
+    const Value *v = &g->v[id];
+    p->folded[id] = v->op == OP_TRANSPOSE && v->shape.rank == 2 && v->nattr == 2 && v->a[0] == 1 &&
+                    v->a[1] == 0;
+  }
+  for (int id = 0; id < n; id++) {
+    const Value *v = &g->v[id];
+    for (int i = 0; i < v->nin; i++)
+      if (v->op != OP_MATMUL || v->shape.rank != 2) p->folded[v->in[i]] = false;
+  }
+  for (int i = 0; i < g->noutputs; i++) p->folded[g->outputs[i]] = false;
+  if (g->loss >= 0) p->folded[g->loss] = false;
+  for (int i = 0; i < g->nupdates; i++) p->folded[g->updates[i].value] = false;
+
   /* kernels: runs of elementwise values of one shape, other work alone */
   int open = -1; /* the kernel a next elementwise value may join */
   for (int id = 0; id < n; id++) {
     const Value *v = &g->v[id];
     p->kernel[id] = -1;
-    if (op_info[v->op].cls == CL_LEAF) continue; /* the run function's */
+    if (op_info[v->op].cls == CL_LEAF || p->folded[id]) continue; /* the run function's, or folded */
     if (fuse && elementwise(v) && open >= 0 && shape_eq(v->shape, g->v[p->last[open]].shape)) {
       p->kernel[id] = open;
       p->last[open] = id;
@@ -94,8 +113,10 @@ Plan *plan_graph(const Graph *g, bool fuse) {
   for (int id = 0; id < n; id++) {
     const Value *v = &g->v[id];
     int at = p->kernel[id] >= 0 ? p->last[p->kernel[id]] : id; /* where it is computed */
+    if (p->folded[id]) continue; /* its readers read its operand */
     for (int i = 0; i < v->nin; i++) {
       int x = v->in[i];
+      if (p->folded[x]) x = g->v[x].in[0];
       bool inside = p->kernel[id] >= 0 && p->kernel[x] == p->kernel[id];
       bool literal = g->v[x].op == OP_CONST && p->kernel[id] >= 0 && elementwise(v) && fuse;
       if (!inside && !literal) p->stored[x] = true;
