@@ -602,6 +602,23 @@ static int in_place(const Plan *p, int k, int x) {
   return -1;
 }
 
+/* The operands fused kernel k reads from outside (neither members nor
+ * literals), each once, in the order the members read them: the order of
+ * the kernel's parameters and of the run function's arguments. */
+static int fused_operands(const Plan *p, const Graph *g, int k, int **out) {
+  int lo = p->first[k], hi = p->last[k], next = 0;
+  int *ext = arena_alloc(sizeof(int) * (size_t)(IR_MAX_IN * (hi - lo + 1)));
+  for (int id = lo; id <= hi; id++)
+    for (int i = 0; p->kernel[id] == k && i < g->v[id].nin; i++) {
+      int x = g->v[id].in[i];
+      bool seen = p->kernel[x] == k || p->literal[x];
+      for (int j = 0; j < next; j++) seen |= ext[j] == x;
+      if (!seen) ext[next++] = x;
+    }
+  *out = ext;
+  return next;
+}
+
 /* A fused kernel: one loop over the run's shape that computes every
  * member per element in double from operands in their own types, keeps it
  * in the member's type (rounded as the evaluator rounds it), and stores
@@ -614,21 +631,15 @@ static void fused_kernel(Em *e, int k) {
   Plan *p = e->p;
   int lo = p->first[k], hi = p->last[k];
   Shape s = g->v[hi].shape;
-  int *ext = arena_alloc(sizeof(int) * (size_t)(3 * (hi - lo + 1)));
-  int next = 0;
+  int *ext;
+  int next = fused_operands(p, g, k, &ext);
   bool flat = true; /* every operand from outside has the run's shape, or one element */
-  for (int id = lo; id <= hi; id++)
-    for (int i = 0; p->kernel[id] == k && i < g->v[id].nin; i++) {
-      int x = g->v[id].in[i];
-      if (p->kernel[x] == k || p->literal[x]) continue;
-      bool seen = false;
-      for (int j = 0; j < next; j++) seen |= ext[j] == x;
-      if (!seen) ext[next++] = x;
-      Shape xs = g->v[x].shape;
-      int64_t one = 1;
-      for (int d = 0; d < xs.rank; d++) one *= xs.dim[d];
-      if (!(one == 1 && !has_batch(xs)) && !shape_eq(xs, s)) flat = false;
-    }
+  for (int j = 0; j < next; j++) {
+    Shape xs = g->v[ext[j]].shape;
+    int64_t one = 1;
+    for (int d = 0; d < xs.rank; d++) one *= xs.dim[d];
+    if (!(one == 1 && !has_batch(xs)) && !shape_eq(xs, s)) flat = false;
+  }
   fprintf(e->o, "\n/* k%d: %%%d", k, lo);
   if (hi > lo) fprintf(e->o, "..%%%d fused", hi);
   fprintf(e->o, " : %s */\nstatic void %s_k%d(int64_t n, int nt", type_str(g->v[hi].dtype, s), e->name, k);
@@ -769,14 +780,9 @@ static void run_function(Em *e, const char *model) {
       if (op_info[v->op].cls == CL_UNARY || op_info[v->op].cls == CL_BINARY || op_info[v->op].cls == CL_TERNARY) {
         for (int j = lo; j <= id; j++)
           if (p->kernel[j] == k && p->stored[j]) fprintf(o, ", v%d", j);
-        bool *seen = arena_alloc(sizeof(bool) * (size_t)g->n);
-        for (int j = lo; j <= id; j++)
-          for (int i = 0; p->kernel[j] == k && i < g->v[j].nin; i++) {
-            int x = g->v[j].in[i];
-            if (p->kernel[x] == k || p->literal[x] || seen[x] || in_place(p, k, x) >= 0) continue;
-            seen[x] = true;
-            fprintf(o, ", v%d", x);
-          }
+        int *ext, next = fused_operands(p, g, k, &ext);
+        for (int j = 0; j < next; j++)
+          if (in_place(p, k, ext[j]) < 0) fprintf(o, ", v%d", ext[j]);
       } else {
         fprintf(o, ", v%d", id);
         for (int i = 0; i < v->nin; i++)
