@@ -19,6 +19,21 @@ expect() {
 # has FILE TEXT: FILE contains the fixed string TEXT.
 has() { grep -qF -- "$2" "$1" || fail "$(basename "$1") lacks '$2': $(head -c 400 "$1")"; }
 
+# mnist_idx: the MNIST sample of examples/data, gunzipped to
+# $tmp/mnist-images.idx and $tmp/mnist-labels.idx.
+mnist_idx() {
+  gunzip -c "$src/examples/data/mnist-images.idx.gz" > "$tmp/mnist-images.idx" &&
+    gunzip -c "$src/examples/data/mnist-labels.idx.gz" > "$tmp/mnist-labels.idx" || fail "gunzip failed"
+}
+
+# held_out_at_least FILE SAMPLES MIN [WHAT]: a training program's output
+# FILE ends with held-out figures over SAMPLES samples, accuracy >= MIN.
+held_out_at_least() {
+  acc=$(sed -n "s/^held-out: $2 samples, .*accuracy \([0-9.]*\)\$/\1/p" "$1")
+  awk -v a="$acc" -v m="$3" 'BEGIN { exit !(a != "" && a >= m) }' ||
+    fail "${4:-held-out} accuracy '$acc' over $2 samples is below $3: $(tail -2 "$1")"
+}
+
 finish() {
   [ $failed -eq 0 ] && echo "ok"
   exit $failed

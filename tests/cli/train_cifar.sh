@@ -19,8 +19,7 @@ sed -e 's|"data/cifar-10-batches-bin"|"cifar-10-batches-bin"|' "$ex/seed_cnn.nn"
 has "$tmp/help.txt" "--data PATH"
 (cd "$tmp" && ./train --epochs 4 --validation 0.2) > "$tmp/run.txt" || fail "training the seed CNN failed"
 cat "$tmp/run.txt"
-acc=$(sed -n 's/^held-out: 600 samples, .*accuracy \([0-9.]*\)$/\1/p' "$tmp/run.txt")
-awk -v a="$acc" 'BEGIN { exit !(a >= 0.95) }' || fail "held-out accuracy '$acc' is below 0.95"
+held_out_at_least "$tmp/run.txt" 600 0.95
 
 # one batch file given directly; an augmented run differs from a plain one
 "$tmp/train" --data "$tmp/cifar-10-batches-bin/data_batch_2.bin" --epochs 1 --validation 0.2 > "$tmp/one.txt" ||

@@ -3,14 +3,12 @@
 # refuses malformed files with the file and the byte.
 . "$(dirname "$0")/../cli_lib.sh"
 ex=$src/examples
-gunzip -c "$ex/data/mnist-images.idx.gz" > "$tmp/mnist-images.idx" &&
-  gunzip -c "$ex/data/mnist-labels.idx.gz" > "$tmp/mnist-labels.idx" || fail "gunzip failed"
+mnist_idx
 "$nnc" "$ex/mnist_mlp.nn" -o "$tmp/train" || fail "building the program failed"
 "$tmp/train" --images "$tmp/mnist-images.idx" --labels "$tmp/mnist-labels.idx" > "$tmp/run.txt" ||
   fail "training failed"
 tail -2 "$tmp/run.txt"
-acc=$(sed -n 's/^held-out: 2000 samples, .*accuracy \([0-9.]*\)$/\1/p' "$tmp/run.txt")
-awk -v a="$acc" 'BEGIN { exit !(a >= 0.95) }' || fail "held-out accuracy '$acc' is below 0.95"
+held_out_at_least "$tmp/run.txt" 2000 0.95
 
 head -c 1000 "$tmp/mnist-images.idx" > "$tmp/short.idx"
 expect 1 "$tmp/train" --images "$tmp/short.idx" --labels "$tmp/mnist-labels.idx" --epochs 1

@@ -12,10 +12,9 @@ npy() {
            print "\x93NUMPY\x01\x00", pack("v", length $h), $h' "$1" "$2" "${3:-False}"
 }
 
-gunzip -c "$ex/data/mnist-images.idx.gz" > "$tmp/images.idx" &&
-  gunzip -c "$ex/data/mnist-labels.idx.gz" > "$tmp/labels.idx" || fail "gunzip failed"
-{ npy '|u1' '(10000, 28, 28)'; tail -c +17 "$tmp/images.idx"; } > "$tmp/x.npy"
-{ npy '|u1' '(10000,)'; tail -c +9 "$tmp/labels.idx"; } > "$tmp/y.npy"
+mnist_idx
+{ npy '|u1' '(10000, 28, 28)'; tail -c +17 "$tmp/mnist-images.idx"; } > "$tmp/x.npy"
+{ npy '|u1' '(10000,)'; tail -c +9 "$tmp/mnist-labels.idx"; } > "$tmp/y.npy"
 sed -e 's|idx(images: "data/mnist-images.idx", labels: "data/mnist-labels.idx",|npy(x: "x.npy", y: "y.npy",|' \
   "$ex/mnist_mlp.nn" > "$tmp/mnist.nn"
 "$nnc" "$tmp/mnist.nn" -o "$tmp/train" || fail "building the MNIST program failed"
@@ -23,11 +22,10 @@ sed -e 's|idx(images: "data/mnist-images.idx", labels: "data/mnist-labels.idx",|
 has "$tmp/help.txt" "--x FILE"
 "$tmp/train" --x "$tmp/x.npy" --y "$tmp/y.npy" --epochs 1 > "$tmp/run.txt" || fail "training on MNIST failed"
 tail -1 "$tmp/run.txt"
-acc=$(sed -n 's/^held-out: 2000 samples, .*accuracy \([0-9.]*\)$/\1/p' "$tmp/run.txt")
-awk -v a="$acc" 'BEGIN { exit !(a >= 0.85) }' || fail "held-out accuracy '$acc' is below 0.85"
+held_out_at_least "$tmp/run.txt" 2000 0.85
 
 # images as float32 NHWC (10000, 28, 28, 1), already scaled, for the CNN
-tail -c +17 "$tmp/images.idx" | perl -e 'binmode STDIN; local $/; $b = <STDIN>;
+tail -c +17 "$tmp/mnist-images.idx" | perl -e 'binmode STDIN; local $/; $b = <STDIN>;
   print pack("f<*", map { $_ / 255 } unpack("C*", $b))' > "$tmp/xcnn.raw"
 { npy '<f4' '(10000, 28, 28, 1)'; cat "$tmp/xcnn.raw"; } > "$tmp/xcnn.npy"
 sed -e 's|idx(images: "data/mnist-images.idx", labels: "data/mnist-labels.idx",|npy(x: "xcnn.npy", y: "y.npy",|' \
@@ -35,8 +33,7 @@ sed -e 's|idx(images: "data/mnist-images.idx", labels: "data/mnist-labels.idx",|
 "$nnc" "$tmp/cnn.nn" -o "$tmp/cnn" || fail "building the MNIST CNN program failed"
 (cd "$tmp" && ./cnn --epochs 1) > "$tmp/cnn.txt" || fail "training the CNN on float32 images failed"
 tail -1 "$tmp/cnn.txt"
-acc=$(sed -n 's/^held-out: 2000 samples, .*accuracy \([0-9.]*\)$/\1/p' "$tmp/cnn.txt")
-awk -v a="$acc" 'BEGIN { exit !(a >= 0.9) }' || fail "CNN held-out accuracy '$acc' is below 0.9"
+held_out_at_least "$tmp/cnn.txt" 2000 0.9 "CNN held-out"
 
 # float32 samples (x0, x1), int64 label: whether x0 + x1 > 0
 perl -e 'srand 7; for (1..400) { push @x, rand(2) - 1, rand(2) - 1 }
@@ -62,8 +59,7 @@ train Sum {
 NN
 "$nnc" "$tmp/sum.nn" -o "$tmp/sum" || fail "building the float32 program failed"
 (cd "$tmp" && ./sum --quiet) > "$tmp/sum.txt" || fail "training on float32 data failed"
-acc=$(sed -n 's/^held-out: 100 samples, .*accuracy \([0-9.]*\)$/\1/p' "$tmp/sum.txt")
-awk -v a="$acc" 'BEGIN { exit !(a >= 0.95) }' || fail "float32 held-out accuracy '$acc' is below 0.95: $(cat "$tmp/sum.txt")"
+held_out_at_least "$tmp/sum.txt" 100 0.95 "float32 held-out"
 
 head -c 1000 "$tmp/x.npy" > "$tmp/short.npy"
 expect 1 "$tmp/train" --x "$tmp/short.npy" --y "$tmp/y.npy" --epochs 1
