@@ -81,7 +81,7 @@ int main(int argc, char **argv) {
   int inner = n <= 256 ? 20 : n <= 512 ? 4 : 1;
   for (int r = 0; r < reps; r++) { /* interleaved */
     double t0 = now();
-    for (int i = 0; i < inner; i++) nnrt_sgemm(threads, n, n, n, a, n, 1, b, n, 1, c, n, false, scratch);
+    for (int i = 0; i < inner; i++) nnrt_sgemm(threads, n, n, n, a, n, 1, b, n, 1, c, n, false, scratch, NULL);
     t1[r] = flop * inner / (now() - t0) / 1e9;
     t0 = now();
     for (int i = 0; i < inner; i++)

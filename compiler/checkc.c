@@ -274,9 +274,18 @@ bool check_c_backend(Sema *s, FILE *out) {
     TrainInfo *t = NULL;
     for (TrainInfo *ti = s->trains; ti; ti = ti->next)
       if (ti->model == m) t = ti;
-    /* the training step, or without a train block the gradients of
-     * <c, output> (every backward kernel), with the gradients of the
-     * parameters as outputs (up to 16 outputs in all); then inference */
+    /* the training step as it is compiled (its own plan: nothing but the
+     * updates and the loss stored at the end); then the step, or without
+     * a train block the gradients of <c, output> (every backward kernel),
+     * with the gradients of the parameters as outputs (up to 16 outputs in
+     * all); then inference */
+    if (t) {
+      Graph *step = lower_training(s, t);
+      if (!step) return false;
+      step = simplify(step);
+      verify(step, "simplify");
+      ok &= check_graph(step, m->decl->name, t->loss.b->name, out);
+    }
     Graph *g = t ? lower_training(s, t) : lower_projection(s, m);
     if (!g) return false;
     for (int i = 0; i < g->nparams && g->noutputs < 16; i++)

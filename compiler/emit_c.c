@@ -28,6 +28,8 @@ typedef struct Em {
   Graph *g;
   Plan *p;
   const char *name;    /* kernel prefix: "SeedMLP_train" */
+  bool ep;             /* the current kernel has an epilogue (ctx, epi) */
+  const char *epi;     /* its argument for the products: "&epi" or "NULL" */
 } Em;
 
 static const char *cty(DType t) {
@@ -141,12 +143,18 @@ static char *scratch_x(Graph *g, const Value *v) {
 
 /* A call of the matrix product for the value's type, C = A B (+ C). */
 static void gemm_call(Em *e, const Value *v, const char *indent, const char *threads, const char *dims,
-                      const char *A, const char *B, const char *C, const char *add, const char *pack) {
+                      const char *A, const char *B, const char *C, const char *add, const char *pack,
+                      const char *epi) {
   if (v->dtype == DT_F32)
-    fprintf(e->o, "%snnrt_sgemm(%s, %s, %s, %s, %s, %s, %s);\n", indent, threads, dims, A, B, C, add, pack);
+    fprintf(e->o, "%snnrt_sgemm(%s, %s, %s, %s, %s, %s, %s, %s);\n", indent, threads, dims, A, B, C, add, pack, epi);
   else
-    fprintf(e->o, "%snnrt_dgemm(%s, %s, %s, %s, %s, %s);\n", indent, threads, dims, A, B, C, add);
+    fprintf(e->o, "%snnrt_dgemm(%s, %s, %s, %s, %s, %s, %s);\n", indent, threads, dims, A, B, C, add, epi);
 }
+
+/* How member_params lists a kernel's pointers. */
+typedef enum ListAs { PARAMS, RUN_ARGS, CTX_ARGS } ListAs;
+static void member_params(Em *e, int k, int skip, ListAs as);
+static int head_home(const Plan *p, int k);
 
 static void signature(Em *e, int k, int id) {
   const Value *v = &e->g->v[id];
@@ -160,6 +168,7 @@ static void signature(Em *e, int k, int id) {
   for (int i = 0; i < v->nin; i++)
     fprintf(e->o, ", const %s *restrict %c", cty(e->g->v[v->in[i]].dtype), names[i]);
   if (scratch_x(e->g, v)) fprintf(e->o, ", %s *restrict s", cty(v->dtype));
+  if (e->ep) member_params(e, k, head_home(e->p, k), PARAMS);
   fprintf(e->o, ") {\n  (void)n;\n  (void)nt;\n");
 }
 
@@ -261,7 +270,7 @@ static void k_matmul(Em *e, const Value *v) {
   /* a folded transpose: its operand, read with the strides swapped */
   bool ta = e->p->folded[v->in[0]], tb = e->p->folded[v->in[1]];
   gemm_call(e, v, arena_printf("%*s  ", 2 * depth, ""), "nt", "M, N2, K", ta ? "A, 1, M" : "A, K, 1",
-            tb ? "B, 1, K" : "B, N2, 1", "C, N2", "false", "s");
+            tb ? "B, 1, K" : "B, N2, 1", "C, N2", "false", "s", e->epi);
   fprintf(e->o, "%*s}\n", 2 * depth, "");
 }
 
@@ -421,8 +430,9 @@ static void k_conv(Em *e, const Value *v) {
             t, t);
   switch (v->op) {
   case OP_CONV2D:
+    if (e->ep) fprintf(e->o, "      ctx.r = n0 * OH * OW, ctx.c = gg * FG;\n");
     gemm_call(e, v, "      ", "nt", "P, FG, R", "cols, R, 1", "b + gg * FG, F, 1", "y + (n0 * OH * OW) * F + gg * FG, F",
-              "false", "pack");
+              "false", "pack", e->epi);
     break;
   case OP_CONV2DBW:
     /* the sum over pixels in SLICES fixed parts, each into its own partial
@@ -433,12 +443,12 @@ static void k_conv(Em *e, const Value *v) {
             "        const int64_t p0 = P * sl / SLICES, p1 = P * (sl + 1) / SLICES;\n");
     gemm_call(e, v, "        ", "1", "R, FG, p1 - p0", "cols + p0 * R, 1, R",
               "b + (n0 * OH * OW + p0) * F + gg * FG, F, 1", "part + sl * R * F + gg * FG, F", "n0 > 0",
-              "pack + sl * (int64_t)nnrt_sgemm_scratch(1)");
+              "pack + sl * (int64_t)nnrt_sgemm_scratch(1)", "NULL");
     fprintf(e->o, "      }\n");
     break;
   default: /* OP_CONV2DBX */
     gemm_call(e, v, "      ", "nt", "P, R, FG", "a + (n0 * OH * OW) * F + gg * FG, F, 1", "b + gg * FG, 1, F",
-              "cols, R", "false", "pack");
+              "cols, R", "false", "pack", "NULL");
     fprintf(e->o,
             "      NNRT_PARFOR(nt, P * R)\n"
             "      for (int64_t i = 0; i < nc; i++) {\n"
@@ -455,18 +465,27 @@ static void k_conv(Em *e, const Value *v) {
             "              }\n"
             "      }\n",
             t, t);
+    if (e->ep) /* the chunk's samples are final after the last group */
+      fprintf(e->o,
+              "      if (gg == G - 1) {\n"
+              "        NNRT_PARFOR(nt, nc * H * W * C)\n"
+              "        for (int64_t r = n0 * H * W; r < (n0 + nc) * H * W; r++) epi.fn(&ctx, r, r + 1, 0, C);\n"
+              "      }\n");
     break;
   }
   fprintf(e->o, "    }\n");
-  if (v->op == OP_CONV2DBW)
+  if (v->op == OP_CONV2DBW) /* the slices added, a row of F at a time, then its epilogue */
     fprintf(e->o,
             "  NNRT_PARFOR(nt, R * F * SLICES)\n"
-            "  for (int64_t i = 0; i < R * F; i++) {\n"
-            "    %s sum = part[i];\n"
-            "    for (int64_t sl = 1; sl < SLICES; sl++) sum += part[sl * R * F + i];\n"
-            "    y[i] = sum;\n"
+            "  for (int64_t r = 0; r < R; r++) {\n"
+            "    for (int64_t i = r * F; i < (r + 1) * F; i++) {\n"
+            "      %s sum = part[i];\n"
+            "      for (int64_t sl = 1; sl < SLICES; sl++) sum += part[sl * R * F + i];\n"
+            "      y[i] = sum;\n"
+            "    }\n"
+            "%s"
             "  }\n",
-            t);
+            t, e->ep ? "    epi.fn(&ctx, r, r + 1, 0, F);\n" : "");
 }
 
 /* Pooling and its gradients, vectorized along the channel axis. The
@@ -557,44 +576,29 @@ static void k_pool(Em *e, const Value *v) {
   fprintf(e->o, grad ? "      }\n  }\n" : "      }\n");
 }
 
-static void kernel(Em *e, int k, int id) {
-  const Value *v = &e->g->v[id];
-  switch (op_info[v->op].cls) {
-  case CL_LEAF:
-    return; /* written by the run function */
-  case CL_UNARY: case CL_BINARY: case CL_TERNARY:
-    bug("elementwise %%%d outside a fused kernel", id);
-  case CL_REDUCE:
-    signature(e, k, id);
-    if (v->op == OP_SUM || v->op == OP_RMAX) k_reduce(e, v);
-    else k_axis(e, v);
-    break;
-  case CL_CONTRACT:
-    signature(e, k, id);
-    k_matmul(e, v);
-    break;
-  case CL_MOVE:
-    signature(e, k, id);
-    k_move(e, v);
-    break;
-  case CL_WINDOW:
-    signature(e, k, id);
-    if (v->op == OP_CONV2D || v->op == OP_CONV2DBX || v->op == OP_CONV2DBW) k_conv(e, v);
-    else k_pool(e, v);
-    break;
-  }
-  fprintf(e->o, "}\n");
-}
-
 static bool has_batch(Shape s) {
   for (int d = 0; d < s.rank; d++)
     if (s.dim[d] == DIM_BATCH) return true;
   return false;
 }
 
-/* The member of fused kernel k whose buffer is operand x's (the plan's
+/* The elementwise members of kernel k are those after a head that is not
+ * elementwise (an epilogue), or all of them. */
+static bool is_elementwise(const Value *v) {
+  OpClass c = op_info[v->op].cls;
+  return c == CL_UNARY || c == CL_BINARY || c == CL_TERNARY;
+}
+
+static bool one_element(Shape s) {
+  int64_t k = 1;
+  for (int d = 0; d < s.rank; d++) k *= s.dim[d];
+  return k == 1 && !has_batch(s);
+}
+
+/* The member of kernel k whose buffer is operand x's (the plan's
  * in-place reuse), or -1. */
-static int in_place(const Plan *p, int k, int x) {
+static int in_place(const Plan *p, const Graph *g, int k, int x) {
+  x = plan_root(p, g, x);
   for (int id = p->first[k]; id <= p->last[k]; id++)
     if (p->kernel[id] == k && p->stored[id] && p->region[id] < 2 && p->region[x] == p->region[id] &&
         p->off[x] == p->off[id] && p->stored[x])
@@ -602,16 +606,17 @@ static int in_place(const Plan *p, int k, int x) {
   return -1;
 }
 
-/* The operands fused kernel k reads from outside (neither members nor
- * literals), each once, in the order the members read them: the order of
- * the kernel's parameters and of the run function's arguments. */
+/* The operands kernel k's elementwise members read from outside (neither
+ * members nor constants, which are literals), each once, in the order
+ * the members read them: the order of the kernel's parameters and of the
+ * run function's arguments. */
 static int fused_operands(const Plan *p, const Graph *g, int k, int **out) {
   int lo = p->first[k], hi = p->last[k], next = 0;
   int *ext = arena_alloc(sizeof(int) * (size_t)(IR_MAX_IN * (hi - lo + 1)));
   for (int id = lo; id <= hi; id++)
-    for (int i = 0; p->kernel[id] == k && i < g->v[id].nin; i++) {
-      int x = g->v[id].in[i];
-      bool seen = p->kernel[x] == k || p->literal[x];
+    for (int i = 0; p->kernel[id] == k && is_elementwise(&g->v[id]) && i < g->v[id].nin; i++) {
+      int x = plan_read(p, g, g->v[id].in[i]);
+      bool seen = p->kernel[x] == k || g->v[x].op == OP_CONST;
       for (int j = 0; j < next; j++) seen |= ext[j] == x;
       if (!seen) ext[next++] = x;
     }
@@ -619,13 +624,63 @@ static int fused_operands(const Plan *p, const Graph *g, int k, int **out) {
   return next;
 }
 
-/* A fused kernel: one loop over the run's shape that computes every
- * member per element in double from operands in their own types, keeps it
- * in the member's type (rounded as the evaluator rounds it), and stores
- * the members read elsewhere. Operands
- * from outside are loaded before anything is stored; one that a member
- * is written over (in place) is read through that member's pointer, so
- * no two pointers alias and all are restrict. */
+/* One element of kernel k's elementwise members, at depth: the outside
+ * operands loaded (operand j at index idx[j]), every member computed in
+ * double from operands in their own types and kept in its type (rounded
+ * as the evaluator rounds it), the stored ones written at `at`. The head
+ * of an epilogue is t<head>, loaded by the caller. Operands are loaded
+ * before anything is stored; one that a member is written over (in
+ * place) is read through that member's pointer, so no two pointers alias
+ * and all are restrict. */
+static void member_body(Em *e, int k, int depth, int next, const int *ext, char **idx, const char *at) {
+  Graph *g = e->g;
+  Plan *p = e->p;
+  int lo = p->first[k], hi = p->last[k];
+  for (int j = 0; j < next; j++) {
+    int y = in_place(p, g, k, ext[j]);
+    fprintf(e->o, "%*sconst %s x%d_ = %s[%s];\n", 2 * depth, "", cty(g->v[ext[j]].dtype), ext[j],
+            y >= 0 ? arena_printf("y%d", y) : arena_printf("x%d", ext[j]), idx[j]);
+  }
+  static const char names[] = "abc";
+  for (int id = lo; id <= hi; id++) {
+    const Value *v = &g->v[id];
+    if (p->kernel[id] != k || !is_elementwise(v)) continue;
+    fprintf(e->o, "%*s%s t%d;\n%*s{\n", 2 * depth, "", cty(v->dtype), id, 2 * depth, "");
+    for (int i = 0; i < v->nin; i++) {
+      int x = plan_read(p, g, v->in[i]);
+      const char *val = p->kernel[x] == k ? arena_printf("t%d", x)
+                        : g->v[x].op == OP_CONST ? arena_printf("(double)(%s)%.17g", cty(g->v[x].dtype), g->v[x].f)
+                                                 : arena_printf("x%d_", x);
+      fprintf(e->o, "%*s  const double %c = %s;\n", 2 * depth, "", names[i], val);
+    }
+    fprintf(e->o, "%*s  t%d = (%s)(%s);\n%*s}\n", 2 * depth, "", id, cty(v->dtype),
+            scalar_x(v->op, v->dtype), 2 * depth, "");
+  }
+  for (int id = lo; id <= hi; id++)
+    if (p->kernel[id] == k && p->stored[id] && is_elementwise(&g->v[id]))
+      fprintf(e->o, "%*sy%d[%s] = t%d;\n", 2 * depth, "", id, at, id);
+}
+
+/* The parameters of kernel k's stored members other than `skip`, then of
+ * its outside operands: declared (PARAMS), or as the run function's (v<id>)
+ * or an epilogue context's (ctx->y<id>, ctx->x<id>) arguments. */
+static void member_params(Em *e, int k, int skip, ListAs as) {
+  Graph *g = e->g;
+  Plan *p = e->p;
+  for (int id = p->first[k]; id <= p->last[k]; id++)
+    if (p->kernel[id] == k && p->stored[id] && id != skip) {
+      if (as == PARAMS) fprintf(e->o, ", %s *restrict y%d", cty(g->v[id].dtype), id);
+      else fprintf(e->o, as == RUN_ARGS ? ", v%d" : ", ctx->y%d", id);
+    }
+  int *ext, next = fused_operands(p, g, k, &ext);
+  for (int j = 0; j < next; j++)
+    if (in_place(p, g, k, ext[j]) < 0) {
+      if (as == PARAMS) fprintf(e->o, ", const %s *restrict x%d", cty(g->v[ext[j]].dtype), ext[j]);
+      else fprintf(e->o, as == RUN_ARGS ? ", v%d" : ", ctx->x%d", ext[j]);
+    }
+}
+
+/* A fused kernel: one loop over the members' shape. */
 static void fused_kernel(Em *e, int k) {
   Graph *g = e->g;
   Plan *p = e->p;
@@ -634,19 +689,12 @@ static void fused_kernel(Em *e, int k) {
   int *ext;
   int next = fused_operands(p, g, k, &ext);
   bool flat = true; /* every operand from outside has the run's shape, or one element */
-  for (int j = 0; j < next; j++) {
-    Shape xs = g->v[ext[j]].shape;
-    int64_t one = 1;
-    for (int d = 0; d < xs.rank; d++) one *= xs.dim[d];
-    if (!(one == 1 && !has_batch(xs)) && !shape_eq(xs, s)) flat = false;
-  }
+  for (int j = 0; j < next; j++)
+    if (!one_element(g->v[ext[j]].shape) && !shape_eq(g->v[ext[j]].shape, s)) flat = false;
   fprintf(e->o, "\n/* k%d: %%%d", k, lo);
   if (hi > lo) fprintf(e->o, "..%%%d fused", hi);
   fprintf(e->o, " : %s */\nstatic void %s_k%d(int64_t n, int nt", type_str(g->v[hi].dtype, s), e->name, k);
-  for (int id = lo; id <= hi; id++)
-    if (p->kernel[id] == k && p->stored[id]) fprintf(e->o, ", %s *restrict y%d", cty(g->v[id].dtype), id);
-  for (int j = 0; j < next; j++)
-    if (in_place(p, k, ext[j]) < 0) fprintf(e->o, ", const %s *restrict x%d", cty(g->v[ext[j]].dtype), ext[j]);
+  member_params(e, k, -1, PARAMS);
   fprintf(e->o, ") {\n  (void)n;\n  (void)nt;\n");
   int depth;
   const char *at;
@@ -661,32 +709,108 @@ static void fused_kernel(Em *e, int k) {
     depth++;
     at = offset_x(s, s.rank, "i");
   }
+  char **idx = arena_alloc(sizeof(char *) * (size_t)(next + 1));
   for (int j = 0; j < next; j++) {
     Shape xs = g->v[ext[j]].shape;
-    const char *xi = flat ? (shape_eq(xs, s) ? "i" : "0") : offset_x(xs, s.rank, "i");
-    int y = in_place(p, k, ext[j]);
-    fprintf(e->o, "%*sconst %s x%d_ = %s[%s];\n", 2 * depth, "", cty(g->v[ext[j]].dtype), ext[j],
-            y >= 0 ? arena_printf("y%d", y) : arena_printf("x%d", ext[j]), xi);
+    idx[j] = flat ? (shape_eq(xs, s) ? "i" : "0") : offset_x(xs, s.rank, "i");
   }
-  static const char names[] = "abc";
-  for (int id = lo; id <= hi; id++) {
-    const Value *v = &g->v[id];
-    if (p->kernel[id] != k) continue;
-    fprintf(e->o, "%*s%s t%d;\n%*s{\n", 2 * depth, "", cty(v->dtype), id, 2 * depth, "");
-    for (int i = 0; i < v->nin; i++) {
-      int x = v->in[i];
-      const char *val = p->kernel[x] == k ? arena_printf("t%d", x)
-                        : p->literal[x] ? arena_printf("(double)(%s)%.17g", cty(g->v[x].dtype), g->v[x].f)
-                                        : arena_printf("x%d_", x);
-      fprintf(e->o, "%*s  const double %c = %s;\n", 2 * depth, "", names[i], val);
-    }
-    fprintf(e->o, "%*s  t%d = (%s)(%s);\n%*s}\n", 2 * depth, "", id, cty(v->dtype),
-            scalar_x(v->op, v->dtype), 2 * depth, "");
-  }
-  for (int id = lo; id <= hi; id++)
-    if (p->kernel[id] == k && p->stored[id])
-      fprintf(e->o, "%*sy%d[%s] = t%d;\n", 2 * depth, "", id, at, id);
+  member_body(e, k, depth, next, ext, idx, at);
   fprintf(e->o, "%*s}\n}\n", 2 * (depth - 1), "");
+}
+
+/* Where an epilogue's head is computed: its own buffer when it is
+ * stored, else the last member's (which has its shape and type). */
+static int head_home(const Plan *p, int k) { return p->stored[p->first[k]] ? p->first[k] : p->last[k]; }
+
+/* An epilogue: kernel k's elementwise members over a block of its head's
+ * result seen as rows of its last axis. The context holds the members'
+ * and operands' pointers, the row length and where the block's (0, 0)
+ * is in the result. */
+static void epilogue_function(Em *e, int k) {
+  Graph *g = e->g;
+  Plan *p = e->p;
+  int h = p->first[k], home = head_home(p, k);
+  const Value *hv = &g->v[h];
+  fprintf(e->o, "\ntypedef struct %s_e%d {\n  %s *y%d;\n", e->name, k, cty(hv->dtype), home);
+  for (int id = h; id <= p->last[k]; id++)
+    if (p->kernel[id] == k && p->stored[id] && id != home) fprintf(e->o, "  %s *y%d;\n", cty(g->v[id].dtype), id);
+  int *ext, next = fused_operands(p, g, k, &ext);
+  for (int j = 0; j < next; j++)
+    if (in_place(p, g, k, ext[j]) < 0) fprintf(e->o, "  const %s *x%d;\n", cty(g->v[ext[j]].dtype), ext[j]);
+  /* the loops take the pointers as restrict parameters (which compilers
+   * trust, as they do not restrict locals), the wrapper unpacks them */
+  fprintf(e->o, "  int64_t cols, r, c;\n} %s_e%d;\n\n"
+                "/* the epilogue of k%d: %%%d..%%%d after %s %%%d */\n"
+                "static void %s_epi%d_loops(int64_t r0, int64_t r1, int64_t c0, int64_t c1, int64_t cols,\n"
+                "                           int64_t rr, int64_t cc, %s *restrict y%d",
+          e->name, k, k, h + 1, p->last[k], op_info[hv->op].name, h, e->name, k, cty(hv->dtype), home);
+  member_params(e, k, home, PARAMS);
+  fprintf(e->o, ") {\n"
+                "  for (int64_t r = r0; r < r1; r++) {\n"
+                "    const int64_t row = (rr + r) * cols + cc;\n"
+                "    for (int64_t c = c0; c < c1; c++) {\n"
+                "      const int64_t j = cc + c, i = row + c;\n"
+                "      (void)j;\n"
+                "      const %s t%d = y%d[i];\n",
+          cty(hv->dtype), h, home);
+  char **idx = arena_alloc(sizeof(char *) * (size_t)(next + 1));
+  for (int j = 0; j < next; j++) {
+    Shape xs = g->v[ext[j]].shape;
+    idx[j] = shape_eq(xs, hv->shape) ? "i" : one_element(xs) ? "0" : "j";
+  }
+  member_body(e, k, 3, next, ext, idx, "i");
+  fprintf(e->o, "    }\n  }\n}\n\n"
+                "static void %s_epi%d(const void *ctx_, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {\n"
+                "  const %s_e%d *ctx = ctx_;\n"
+                "  %s_epi%d_loops(r0, r1, c0, c1, ctx->cols, ctx->r, ctx->c, ctx->y%d",
+          e->name, k, e->name, k, e->name, k, home);
+  member_params(e, k, home, CTX_ARGS);
+  fprintf(e->o, ");\n}\n");
+}
+
+/* A kernel that is not elementwise: its head's work, then the epilogue
+ * (inside the products as each block is final, or after the rest). */
+static void kernel(Em *e, int k) {
+  Graph *g = e->g;
+  int id = e->p->first[k];
+  const Value *v = &g->v[id];
+  e->ep = e->p->last[k] > id;
+  e->epi = e->ep ? "&epi" : "NULL";
+  if (e->ep) epilogue_function(e, k);
+  signature(e, k, id);
+  if (e->ep) {
+    int home = head_home(e->p, k);
+    fprintf(e->o, "  %s_e%d ctx = {.y%d = y, .cols = %s", e->name, k, home,
+            v->shape.rank ? dimx(v->shape.dim[v->shape.rank - 1]) : "1");
+    for (int j = id; j <= e->p->last[k]; j++)
+      if (e->p->kernel[j] == k && e->p->stored[j] && j != home) fprintf(e->o, ", .y%d = y%d", j, j);
+    int *ext, next = fused_operands(e->p, g, k, &ext);
+    for (int j = 0; j < next; j++)
+      if (in_place(e->p, g, k, ext[j]) < 0) fprintf(e->o, ", .x%d = x%d", ext[j], ext[j]);
+    fprintf(e->o, "};\n  NnrtEpilogue epi = {%s_epi%d, &ctx};\n  (void)epi;\n", e->name, k);
+  }
+  switch (op_info[v->op].cls) {
+  case CL_REDUCE:
+    if (v->op == OP_SUM || v->op == OP_RMAX) k_reduce(e, v);
+    else k_axis(e, v);
+    break;
+  case CL_CONTRACT:
+    k_matmul(e, v);
+    break;
+  case CL_MOVE:
+    k_move(e, v);
+    break;
+  case CL_WINDOW:
+    if (v->op == OP_CONV2D || v->op == OP_CONV2DBX || v->op == OP_CONV2DBW) k_conv(e, v);
+    else k_pool(e, v);
+    break;
+  default:
+    bug("%%%d is no kernel's head", id);
+  }
+  if (e->ep && v->op == OP_SUM) /* after a sum, over its (small) result */
+    fprintf(e->o, "  NNRT_PARFOR(nt, %s)\n  for (int64_t r = 0; r < %s; r++) epi.fn(&ctx, r, r + 1, 0, ctx.cols);\n",
+            numel_x(v->shape), v->shape.rank ? prod_x(v->shape, 0, v->shape.rank - 1) : "1");
+  fprintf(e->o, "}\n");
 }
 
 /* The arena for n samples at nt threads: the planned fixed and
@@ -755,6 +879,13 @@ static void run_function(Em *e, const char *model) {
     default:
       break;
     }
+    if (p->alias[id]) { /* a reshape: its operand's memory */
+      int x = plan_root(p, g, id);
+      OpClass c = op_info[g->v[x].op].cls;
+      if (p->stored[x] || (c == CL_LEAF && g->v[x].op != OP_CONST))
+        fprintf(o, "  %s *v%d = (%s *)v%d;\n  (void)v%d;\n", t, id, t, g->v[id].in[0], id);
+      continue;
+    }
     if (p->stored[id]) {
       const char *off = p->region[id] == 0 ? arena_printf("%lld", (long long)p->off[id])
                         : p->region[id] == 1 ? arena_printf("%lld + %lld * (size_t)n", (long long)p->fixed_bytes,
@@ -775,19 +906,16 @@ static void run_function(Em *e, const char *model) {
                  "             ? (%s)(1 / (1 - %.17g)) : 0;\n",
               numel_x(v->shape), id, v->in[0], (long long)v->a[0], v->in[1], v->f, t, v->f);
     } else if (p->kernel[id] >= 0 && p->last[p->kernel[id]] == id) {
-      int k = p->kernel[id], lo = p->first[k];
+      int k = p->kernel[id], h = p->first[k];
+      const Value *hv = &g->v[h];
       fprintf(o, "  %s_k%d(n, nt", e->name, k);
-      if (op_info[v->op].cls == CL_UNARY || op_info[v->op].cls == CL_BINARY || op_info[v->op].cls == CL_TERNARY) {
-        for (int j = lo; j <= id; j++)
-          if (p->kernel[j] == k && p->stored[j]) fprintf(o, ", v%d", j);
-        int *ext, next = fused_operands(p, g, k, &ext);
-        for (int j = 0; j < next; j++)
-          if (in_place(p, k, ext[j]) < 0) fprintf(o, ", v%d", ext[j]);
+      if (is_elementwise(hv)) {
+        member_params(e, k, -1, RUN_ARGS);
       } else {
-        fprintf(o, ", v%d", id);
-        for (int i = 0; i < v->nin; i++)
-          fprintf(o, ", v%d", p->folded[v->in[i]] ? g->v[v->in[i]].in[0] : v->in[i]);
-        if (scratch_x(g, v)) fprintf(o, ", (%s *)(ws + sc)", t);
+        fprintf(o, ", v%d", head_home(p, k));
+        for (int i = 0; i < hv->nin; i++) fprintf(o, ", v%d", plan_read(p, g, hv->in[i]));
+        if (scratch_x(g, hv)) fprintf(o, ", (%s *)(ws + sc)", cty(hv->dtype));
+        if (id > h) member_params(e, k, head_home(p, k), RUN_ARGS);
       }
       fprintf(o, ");\n");
     }
@@ -809,10 +937,8 @@ bool nnc_fuse = true;
 void emit_c_graph(FILE *out, Graph *g, const char *model, const char *suffix) {
   Em e = {.o = out, .g = g, .p = plan_graph(g, nnc_fuse), .name = arena_printf("%s_%s", model, suffix)};
   for (int k = 0; k < e.p->nkernels; k++) {
-    const Value *v = &g->v[e.p->last[k]];
-    OpClass c = op_info[v->op].cls;
-    if (c == CL_UNARY || c == CL_BINARY || c == CL_TERNARY) fused_kernel(&e, k);
-    else kernel(&e, k, e.p->last[k]);
+    if (is_elementwise(&g->v[e.p->first[k]])) fused_kernel(&e, k);
+    else kernel(&e, k);
   }
   arena_function(&e);
   run_function(&e, model);

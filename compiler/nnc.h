@@ -577,13 +577,20 @@ typedef struct Plan {
   int *kernel;           /* value -> its kernel, or -1 (leaves: the run function's) */
   bool *stored;          /* value -> has a buffer */
   bool *literal;         /* value -> a constant written into the loops instead */
-  bool *folded;          /* value -> a transpose the matrix products read through */
+  bool *folded;          /* value -> a view its readers read through: a transpose (matrix
+                            products swap strides), an expand (elementwise loops broadcast) */
+  bool *alias;           /* value -> a reshape: its operand's memory */
   int *region;           /* value -> 0 fixed, 1 per sample, 2 its own (batch twice) */
   int64_t *off;          /* value -> byte offset in its region (per sample in region 1) */
   int64_t fixed_bytes, sample_bytes;
 } Plan;
 Plan *plan_graph(const Graph *g, bool fuse);
 void print_plan(FILE *out, const Graph *g, const Plan *p);   /* -d K */
+int plan_read(const Plan *p, const Graph *g, int x);   /* what a reader of x reads: through a fold */
+int plan_root(const Plan *p, const Graph *g, int x);   /* whose memory x is: through folds and aliases */
+/* Whether an epilogue over shape s (rows of its last axis) reads xs by
+ * (row, column): all of s, one element, or one row. */
+bool plan_row_operand(Shape xs, Shape s);
 
 /* ------------------------------------------------------------- emit_c.c */
 

@@ -1,15 +1,24 @@
 /* plan.c — the code generator's plan for a graph: kernels and memory.
  *
- * Kernels. A transpose of a matrix that only matrix products read is no
- * kernel: they read its operand with the strides swapped. Values are
- * taken in their order (a topological one). A run of
- * consecutive elementwise values of one shape becomes one fused kernel:
- * one loop that computes every member per element in registers and
- * stores only the members used outside the run (by another kernel, or as
- * an output, the loss or an update). Constants used only inside fused
- * loops are written as literals and get no buffer. Every other value
- * with work (a product, a window, a reduction, a move) is a kernel of its
- * own; leaves are the run function's.
+ * Views. A transpose of a matrix that only matrix products read is no
+ * kernel: they read its operand with the strides swapped. When fusing,
+ * an expand that only elementwise values read is none either (they
+ * broadcast its operand), nor is a reshape (its operand's memory).
+ *
+ * Kernels. Values are taken in their order (a topological one). An
+ * elementwise value joins the kernel of one of its operands, or else the
+ * latest kernel it can, if that kernel has its shape and no value
+ * outside it has read any member yet; the kernel then runs where its
+ * last member is. Elementwise members make one loop that computes every
+ * member per element in registers and stores only the members used
+ * outside the kernel (by another kernel, or as an output, the loss or an
+ * update). Constants used only inside fused loops are written as literals
+ * and get no buffer. Every other value with work (a product, a window, a
+ * reduction, a move) heads a kernel of its own; after a matrix product, a
+ * convolution or its gradients, or a sum, the elementwise members are its
+ * epilogue, run on each block of the result as soon as it is final (a
+ * bias and activation, the optimizer update after a weight's gradient).
+ * Leaves are the run function's.
  *
  * Memory. Every stored value lives from the kernel that writes it to the
  * last kernel that reads it (outputs, the loss and updates to the end of
@@ -28,6 +37,50 @@
 static bool elementwise(const Value *v) {
   OpClass c = op_info[v->op].cls;
   return c == CL_UNARY || c == CL_BINARY || c == CL_TERNARY;
+}
+
+/* Work whose result elementwise members can finish block by block (an
+ * epilogue): a matrix product, a convolution or its gradients, a sum. */
+static bool epilogue_head(const Value *v) {
+  return (v->op == OP_MATMUL && v->shape.rank == 2) || v->op == OP_CONV2D || v->op == OP_CONV2DBX ||
+         v->op == OP_CONV2DBW || v->op == OP_SUM;
+}
+
+/* Whether an epilogue over s, seen as rows of its last axis, can read an
+ * operand of shape xs: all of s, one element, or one row (a bias). */
+bool plan_row_operand(Shape xs, Shape s) {
+  if (shape_eq(xs, s)) return true;
+  int64_t one = 1;
+  bool batch = false;
+  for (int d = 0; d < xs.rank; d++) one *= xs.dim[d], batch |= xs.dim[d] == DIM_BATCH;
+  if (one == 1 && !batch) return true;
+  if (s.rank == 0 || xs.rank == 0 || xs.dim[xs.rank - 1] != s.dim[s.rank - 1]) return false;
+  for (int d = 0; d + 1 < xs.rank; d++)
+    if (xs.dim[d] != 1) return false;
+  return true;
+}
+
+int plan_read(const Plan *p, const Graph *g, int x) { return p->folded[x] ? g->v[x].in[0] : x; }
+
+int plan_root(const Plan *p, const Graph *g, int x) {
+  while (p->folded[x] || p->alias[x]) x = g->v[x].in[0];
+  return x;
+}
+
+/* Whether elementwise value id may join kernel k: k is still open (no
+ * value outside it has read it), has id's shape, and can read id's
+ * operands; k then runs where id is. */
+static bool can_join(const Plan *p, const Graph *g, const bool *sealed, int k, int id) {
+  const Value *h = &g->v[p->first[k]], *v = &g->v[id];
+  bool epi = !elementwise(h);
+  if (sealed[k] || !shape_eq(v->shape, h->shape) || (epi && !epilogue_head(h))) return false;
+  for (int i = 0; i < v->nin; i++) {
+    int x = plan_read(p, g, v->in[i]);
+    if (p->kernel[x] == k || g->v[x].op == OP_CONST) continue;
+    if (p->kernel[plan_root(p, g, x)] == k) return false; /* a view of a member */
+    if (epi && !plan_row_operand(g->v[x].shape, h->shape)) return false;
+  }
+  return true;
 }
 
 /* Bytes of one element; of a value per sample (batched) or in all. */
@@ -73,38 +126,57 @@ Plan *plan_graph(const Graph *g, bool fuse) {
   p->first = arena_alloc(sizeof(int) * (size_t)n);
   p->last = arena_alloc(sizeof(int) * (size_t)n);
 
-  /* a transpose of a matrix read only by matrix products is no kernel:
-   * the products read its operand with the strides swapped */
+  /* views, no kernels: a transpose of a matrix read only by matrix
+   * products (they read its operand with the strides swapped); when
+   * fusing, an expand read only by elementwise values (they broadcast its
+   * operand) and a reshape (the same memory) */
   p->folded = arena_alloc(sizeof(bool) * (size_t)n);
+  p->alias = arena_alloc(sizeof(bool) * (size_t)n);
   for (int id = 0; id < n; id++) {
     const Value *v = &g->v[id];
-    p->folded[id] = v->op == OP_TRANSPOSE && v->shape.rank == 2 && v->nattr == 2 && v->a[0] == 1 &&
-                    v->a[1] == 0;
+    p->folded[id] = (v->op == OP_TRANSPOSE && v->shape.rank == 2 && v->nattr == 2 && v->a[0] == 1 &&
+                     v->a[1] == 0) || (fuse && v->op == OP_EXPAND);
+    p->alias[id] = fuse && v->op == OP_RESHAPE;
   }
   for (int id = 0; id < n; id++) {
     const Value *v = &g->v[id];
-    for (int i = 0; i < v->nin; i++)
-      if (v->op != OP_MATMUL || v->shape.rank != 2) p->folded[v->in[i]] = false;
+    for (int i = 0; i < v->nin; i++) {
+      const Value *x = &g->v[v->in[i]];
+      if (x->op == OP_TRANSPOSE ? v->op != OP_MATMUL || v->shape.rank != 2 : !elementwise(v))
+        p->folded[v->in[i]] = false;
+    }
   }
   for (int i = 0; i < g->noutputs; i++) p->folded[g->outputs[i]] = false;
   if (g->loss >= 0) p->folded[g->loss] = false;
   for (int i = 0; i < g->nupdates; i++) p->folded[g->updates[i].value] = false;
 
-  /* kernels: runs of elementwise values of one shape, other work alone */
-  int open = -1; /* the kernel a next elementwise value may join */
+  /* kernels: an elementwise value joins the kernel of an operand, or the
+   * latest kernel it can, when that kernel has its shape and nothing outside
+   * has read it yet (sealed); the kernel then runs at its last member.
+   * Other work is a kernel of its own, and a product, convolution or sum
+   * takes the elementwise values that follow as its epilogue. */
+  bool *sealed = arena_alloc(sizeof(bool) * (size_t)n);
   for (int id = 0; id < n; id++) {
     const Value *v = &g->v[id];
     p->kernel[id] = -1;
-    if (op_info[v->op].cls == CL_LEAF || p->folded[id]) continue; /* the run function's, or folded */
-    if (fuse && elementwise(v) && open >= 0 && shape_eq(v->shape, g->v[p->last[open]].shape)) {
-      p->kernel[id] = open;
-      p->last[open] = id;
-      continue;
+    if (op_info[v->op].cls == CL_LEAF || p->folded[id] || p->alias[id]) continue;
+    int k = -1;
+    for (int i = 0; fuse && elementwise(v) && i < v->nin; i++) {
+      int j = p->kernel[plan_read(p, g, v->in[i])];
+      if (j > k && can_join(p, g, sealed, j, id)) k = j;
     }
-    int k = p->nkernels++;
-    p->first[k] = p->last[k] = id;
+    for (int j = p->nkernels - 1; fuse && elementwise(v) && k < 0 && j >= 0; j--)
+      if (can_join(p, g, sealed, j, id)) k = j;
+    if (k < 0) {
+      k = p->nkernels++;
+      p->first[k] = id;
+    }
     p->kernel[id] = k;
-    open = elementwise(v) ? k : -1;
+    p->last[k] = id;
+    for (int i = 0; i < v->nin; i++) { /* what it reads from elsewhere is final now */
+      int j = p->kernel[plan_root(p, g, v->in[i])];
+      if (j >= 0 && j != k) sealed[j] = true;
+    }
   }
 
   /* what is stored: values read outside their kernel, and the interface */
@@ -112,11 +184,10 @@ Plan *plan_graph(const Graph *g, bool fuse) {
   for (int id = 0; id < n; id++) end[id] = -1;
   for (int id = 0; id < n; id++) {
     const Value *v = &g->v[id];
+    if (p->folded[id] || p->alias[id]) continue; /* its readers read its operand */
     int at = p->kernel[id] >= 0 ? p->last[p->kernel[id]] : id; /* where it is computed */
-    if (p->folded[id]) continue; /* its readers read its operand */
     for (int i = 0; i < v->nin; i++) {
-      int x = v->in[i];
-      if (p->folded[x]) x = g->v[x].in[0];
+      int x = plan_read(p, g, v->in[i]);
       bool inside = p->kernel[id] >= 0 && p->kernel[x] == p->kernel[id];
       bool literal = g->v[x].op == OP_CONST && p->kernel[id] >= 0 && elementwise(v) && fuse;
       if (!inside && !literal) p->stored[x] = true;
@@ -126,6 +197,13 @@ Plan *plan_graph(const Graph *g, bool fuse) {
   for (int i = 0; i < g->noutputs; i++) p->stored[g->outputs[i]] = true, end[g->outputs[i]] = n;
   if (g->loss >= 0) p->stored[g->loss] = true, end[g->loss] = n;
   for (int i = 0; i < g->nupdates; i++) p->stored[g->updates[i].value] = true, end[g->updates[i].value] = n;
+  for (int id = n - 1; id >= 0; id--) /* a reshape's readers read its operand's memory */
+    if (p->alias[id]) {
+      int x = g->v[id].in[0];
+      p->stored[x] |= p->stored[id];
+      if (end[id] > end[x]) end[x] = end[id];
+      p->stored[id] = false;
+    }
   for (int id = 0; id < n; id++) {
     const Value *v = &g->v[id];
     p->literal[id] = v->op == OP_CONST && !p->stored[id];
@@ -133,10 +211,13 @@ Plan *plan_graph(const Graph *g, bool fuse) {
       p->stored[id] = false; /* the caller's or the model's memory */
     if (v->op == OP_SCALAR || v->op == OP_DROPMASK) p->stored[id] = true;
   }
-  /* a kernel writes somewhere: its last value at least, even when unread */
+  /* a kernel writes somewhere: its last value at least, even when unread;
+   * an epilogue's head is computed where its last member is stored unless
+   * it is read elsewhere (or is of another type) */
   for (int k = 0; k < p->nkernels; k++) {
     p->nfused += p->last[k] > p->first[k] ? 1 : 0;
     p->stored[p->last[k]] = true;
+    if (g->v[p->first[k]].dtype != g->v[p->last[k]].dtype) p->stored[p->first[k]] = true;
   }
 
   /* memory: region 0 fixed, 1 per sample, 2 a buffer of its own (the
@@ -149,15 +230,18 @@ Plan *plan_graph(const Graph *g, bool fuse) {
     int k = p->kernel[at];
     if (k >= 0 ? p->last[k] != at : !p->stored[at]) continue; /* a position: a kernel or a stored leaf */
     int lo = k >= 0 ? p->first[k] : at;
-    const Value *out = &g->v[at];
     /* an elementwise kernel may write a member exactly over an operand of
      * its shape and type that dies here (each element is read before it
      * is written, by the same thread); operands stay live otherwise, so
-     * nothing else overlaps them while the kernel reads them */
-    bool ew = k >= 0 && elementwise(out);
+     * nothing else overlaps them while the kernel reads them; in an
+     * epilogue, not where the head is computed, nor over the head's
+     * operands (the product still reads them for other blocks) */
+    bool epi = k >= 0 && !elementwise(&g->v[lo]) && at > lo;
+    int home = !epi ? -1 : p->stored[lo] ? lo : at;
     for (int id = lo; id <= at; id++) {
       const Value *v = &g->v[id];
       if (!p->stored[id] || (k >= 0 ? p->kernel[id] != k : id != at)) continue;
+      bool ew = k >= 0 && (elementwise(&g->v[lo]) || (epi && id != home));
       int r = batch_dims(v->shape);
       p->region[id] = r > 1 ? 2 : r;
       if (r > 1) continue;
@@ -165,8 +249,10 @@ Plan *plan_graph(const Graph *g, bool fuse) {
       int donor = -1;
       for (int i = 0; ew && donor < 0 && i < nlive[r]; i++) {
         const Value *x = &g->v[live[r][i].value];
+        bool read_by_head = false;
+        for (int j = 0; epi && j < g->v[lo].nin; j++) read_by_head |= plan_root(p, g, g->v[lo].in[j]) == live[r][i].value;
         if (end[live[r][i].value] == at && live[r][i].value < lo && shape_eq(x->shape, v->shape) &&
-            x->dtype == v->dtype)
+            x->dtype == v->dtype && !read_by_head)
           donor = i;
       }
       if (donor >= 0) { /* in place */
@@ -189,18 +275,24 @@ Plan *plan_graph(const Graph *g, bool fuse) {
 /* -d K: the kernels and the arena. */
 void print_plan(FILE *out, const Graph *g, const Plan *p) {
   int values = 0;
-  for (int k = 0; k < p->nkernels; k++) values += p->last[k] - p->first[k] + 1;
+  for (int id = 0; id < g->n; id++) values += p->kernel[id] >= 0;
   fprintf(out, "plan %s: %d kernels for %d values (%d fused loops); arena %lld bytes + %lld a sample\n",
           g->name, p->nkernels, values, p->nfused, (long long)p->fixed_bytes, (long long)p->sample_bytes);
   for (int k = 0; k < p->nkernels; k++) {
     const Value *v = &g->v[p->last[k]];
+    const Value *h = &g->v[p->first[k]];
     fprintf(out, "  k%-4d %-10s %s", k,
-            p->last[k] > p->first[k] ? "fused" : op_info[g->v[p->first[k]].op].name,
+            elementwise(h) && p->last[k] > p->first[k] ? "fused"
+            : p->last[k] > p->first[k]                 ? arena_printf("%s+", op_info[h->op].name)
+                                                       : op_info[h->op].name,
             type_str(v->dtype, v->shape));
     if (p->last[k] > p->first[k]) {
       fprintf(out, "  %%%d..%%%d, stores", p->first[k], p->last[k]);
       for (int id = p->first[k]; id <= p->last[k]; id++)
         if (p->kernel[id] == k && p->stored[id]) fprintf(out, " %%%d", id);
+      int members = 0;
+      for (int id = p->first[k]; id <= p->last[k]; id++) members += p->kernel[id] == k;
+      if (members < p->last[k] - p->first[k] + 1) fprintf(out, " (%d values)", members);
     } else {
       fprintf(out, "  %%%d", p->first[k]);
     }

@@ -271,7 +271,8 @@ static const NnrtTile *nnrt_tile(void) {
  * packed in bp): A's rows packed into ap, then the micro-kernel per tile. */
 static void nnrt_sgemm_rows(const NnrtTile *tile, int64_t r0, int64_t end, int64_t N, int64_t jc,
                             int64_t pc, int64_t kc, int64_t npan, const float *A, int64_t ars, int64_t acs,
-                            const float *bp, float *C, int64_t ldc, bool add, float *ap) {
+                            const float *bp, float *C, int64_t ldc, bool add, float *ap,
+                            const NnrtEpilogue *epi) {
   const int64_t mr = tile->mr, nr = tile->nr;
   for (int64_t ic = r0; ic < end; ic += NNRT_MC) {
     int64_t mc = end - ic < NNRT_MC ? end - ic : NNRT_MC, mpan = (mc + mr - 1) / mr;
@@ -310,15 +311,17 @@ static void nnrt_sgemm_rows(const NnrtTile *tile, int64_t r0, int64_t end, int64
         for (int64_t i = 0; i < mi; i++)
           for (int64_t j = 0; j < nj; j++) C[(i0 + i) * ldc + j0 + j] = t[i * nr + j];
       }
+    if (epi) epi->fn(epi->ctx, ic, ic + mc, jc, jc + (N - jc < NNRT_NC ? N - jc : NNRT_NC));
   }
 }
 
 NNRT_API void nnrt_sgemm(int nt, int64_t M, int64_t N, int64_t K, const float *A, int64_t ars,
                          int64_t acs, const float *B, int64_t brs, int64_t bcs, float *C, int64_t ldc,
-                         bool add, float *scratch) {
+                         bool add, float *scratch, const NnrtEpilogue *epi) {
   if (K == 0) {
     for (int64_t i = 0; !add && i < M; i++)
       for (int64_t j = 0; j < N; j++) C[i * ldc + j] = 0;
+    if (epi && M > 0 && N > 0) epi->fn(epi->ctx, 0, M, 0, N);
     return;
   }
   if (M * N * K <= 16384 && K <= NNRT_KC) { /* small: packing would cost more than it saves */
@@ -330,6 +333,7 @@ NNRT_API void nnrt_sgemm(int nt, int64_t M, int64_t N, int64_t K, const float *A
         for (int64_t j = 0; j < N; j++) c[j] += av * B[p * brs + j * bcs];
       }
     }
+    if (epi) epi->fn(epi->ctx, 0, M, 0, N);
     return;
   }
   const NnrtTile *tile = nnrt_tile();
@@ -371,7 +375,8 @@ NNRT_API void nnrt_sgemm(int nt, int64_t M, int64_t N, int64_t K, const float *A
 #endif
         for (int64_t part = me; part < parts; part += team)
           nnrt_sgemm_rows(tile, part * rows, (part + 1) * rows < M ? (part + 1) * rows : M, N, jc, pc, kc, npan, A,
-                          ars, acs, bp, C, ldc, add || pc > 0, ap0 + me * NNRT_MC * NNRT_KC);
+                          ars, acs, bp, C, ldc, add || pc > 0, ap0 + me * NNRT_MC * NNRT_KC,
+                          pc + kc == K ? epi : NULL);
 #ifdef _OPENMP
 #pragma omp barrier
 #endif
@@ -384,7 +389,7 @@ NNRT_API void nnrt_sgemm(int nt, int64_t M, int64_t N, int64_t K, const float *A
  * in order p = 0..K-1 (f64 graphs are for checking, not for speed). */
 NNRT_API void nnrt_dgemm(int nt, int64_t M, int64_t N, int64_t K, const double *A, int64_t ars,
                          int64_t acs, const double *B, int64_t brs, int64_t bcs, double *C, int64_t ldc,
-                         bool add) {
+                         bool add, const NnrtEpilogue *epi) {
   (void)nt;
   NNRT_PARFOR(nt, M * N * K)
   for (int64_t i = 0; i < M; i++) {
@@ -394,6 +399,7 @@ NNRT_API void nnrt_dgemm(int nt, int64_t M, int64_t N, int64_t K, const double *
       const double av = A[i * ars + p * acs];
       for (int64_t j = 0; j < N; j++) c[j] += av * B[p * brs + j * bcs];
     }
+    if (epi && N > 0) epi->fn(epi->ctx, i, i + 1, 0, N);
   }
 }
 

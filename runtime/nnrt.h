@@ -72,14 +72,22 @@ NNRT_API int64_t nnrt_parts(int nt, int64_t work, int64_t most);
  * sums its products in an order fixed by K alone, whatever the thread
  * count. The float version is blocked and vectorized (AVX2+FMA where the
  * code is compiled for it) and needs nnrt_sgemm_scratch(nt) floats of
- * scratch. */
+ * scratch. An epilogue (or NULL) is called on each block of C, rows
+ * [r0, r1) and columns [c0, c1), as soon as the block is final, by the
+ * thread that computed it, while the block is still in cache: the
+ * elementwise work that follows a product (a bias, an activation, an
+ * optimizer update) runs without another pass over memory. */
+typedef struct NnrtEpilogue {
+  void (*fn)(const void *ctx, int64_t r0, int64_t r1, int64_t c0, int64_t c1);
+  const void *ctx;
+} NnrtEpilogue;
 NNRT_API size_t nnrt_sgemm_scratch(int nt);
 NNRT_API void nnrt_sgemm(int nt, int64_t M, int64_t N, int64_t K, const float *A, int64_t ars,
                          int64_t acs, const float *B, int64_t brs, int64_t bcs, float *C, int64_t ldc,
-                         bool add, float *scratch);
+                         bool add, float *scratch, const NnrtEpilogue *epi);
 NNRT_API void nnrt_dgemm(int nt, int64_t M, int64_t N, int64_t K, const double *A, int64_t ars,
                          int64_t acs, const double *B, int64_t brs, int64_t bcs, double *C, int64_t ldc,
-                         bool add);
+                         bool add, const NnrtEpilogue *epi);
 
 /* Scalar functions as the reference evaluator computes them. */
 NNRT_API double nnrt_sigmoid(double x);

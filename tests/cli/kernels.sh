@@ -1,5 +1,6 @@
-# The code generator's plan: kernel counts after fusion and transpose
-# folding for the seed models (a regression of either fails here), one kernel per value without fusion,
+# The code generator's plan: kernel counts after fusion, epilogues and
+# views (folded transposes and expands, reshapes as aliases) for the seed
+# models (a regression of any fails here), one kernel per value without fusion,
 # and the arena: what a compiled model reports is what it allocates, and
 # its training steps allocate nothing once it has grown.
 . "$(dirname "$0")/../cli_lib.sh"
@@ -11,14 +12,20 @@ check() {
   got=$(plan "$1")
   [ "$got" = "$2" ] || fail "$(basename "$1"): '$got', expected '$2'"
 }
-check "$ex/seed_mlp.nn" "plan SeedMLP: 22 kernels for 102 values (12 fused loops); arena 1792 bytes + 384 a sample"
-check "$ex/mnist_mlp.nn" "plan MnistMLP: 33 kernels for 98 values (11 fused loops); arena 1221568 bytes + 2240 a sample"
-check "$ex/seed_cnn.nn" "plan SeedCNN: 65 kernels for 210 values (23 fused loops); arena 1922752 bytes + 487680 a sample"
-check "$ex/mnist_cnn.nn" "plan MnistCNN: 57 kernels for 176 values (19 fused loops); arena 2700736 bytes + 344832 a sample"
+check "$ex/seed_mlp.nn" "plan SeedMLP: 10 kernels for 98 values (10 fused loops); arena 1792 bytes + 384 a sample"
+check "$ex/mnist_mlp.nn" "plan MnistMLP: 17 kernels for 90 values (11 fused loops); arena 1221568 bytes + 2240 a sample"
+check "$ex/seed_cnn.nn" "plan SeedCNN: 38 kernels for 202 values (23 fused loops); arena 1923200 bytes + 490304 a sample"
+check "$ex/mnist_cnn.nn" "plan MnistCNN: 33 kernels for 168 values (19 fused loops); arena 2700736 bytes + 358208 a sample"
 got=$(plan --no-fuse "$ex/seed_mlp.nn")
 case $got in "plan SeedMLP: 100 kernels for 100 values (0 fused loops);"*) ;; *) fail "--no-fuse: '$got'" ;; esac
 "$nnc" -d K "$ex/seed_mlp.nn" 2>"$tmp/plan.txt" >/dev/null
-has "$tmp/plan.txt" "fused      f32[8, 10]"
+# bias and activation after the product; the weight's Adam update after its gradient
+has "$tmp/plan.txt" "matmul+    f32[N, 10]  %3..%5"
+has "$tmp/plan.txt" "matmul+    f32[8, 10]  %48..%77, stores %62 %66 %77 (15 values)"
+"$nnc" -d K "$ex/seed_cnn.nn" 2>"$tmp/plan.txt" >/dev/null
+has "$tmp/plan.txt" "conv2d+    f32[N, 30, 30, 32]  %3..%5"
+has "$tmp/plan.txt" "conv2d_bw+ f32[3, 3, 64, 128]"
+has "$tmp/plan.txt" "sum+       f32[64]"
 
 "$nnc" "$ex/seed_cnn.nn" -o "$tmp/seed_cnn.so" || fail "building the library failed"
 $cc -std=c11 -O1 $CFLAGS -I"$tmp" -o "$tmp/host" "$src/tests/cli/arena_host.c" "$tmp/seed_cnn.so" \

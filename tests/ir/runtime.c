@@ -22,6 +22,19 @@ static float rnd(uint64_t *s) {
   return (float)((double)(*s >> 11) / 9007199254740992.0 * 2 - 1);
 }
 
+/* An epilogue that copies each block it is given and counts its visits:
+ * every element must be visited once, after its last change. */
+typedef struct Seen { const float *c; int64_t ldc; float *copy; int *visits; } Seen;
+
+static void see(const void *ctx, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+  const Seen *s = ctx;
+  for (int64_t i = r0; i < r1; i++)
+    for (int64_t j = c0; j < c1; j++) {
+      s->copy[i * s->ldc + j] = s->c[i * s->ldc + j];
+      s->visits[i * s->ldc + j]++;
+    }
+}
+
 /* C = A B (+ C) with A stored transposed when ta, B when tb. */
 static void gemm_case(int64_t m, int64_t n, int64_t k, bool ta, bool tb, bool add) {
   uint64_t s = (uint64_t)(m * 1000003 + n * 1009 + k);
@@ -36,7 +49,7 @@ static void gemm_case(int64_t m, int64_t n, int64_t k, bool ta, bool tb, bool ad
   for (int t = 0; t < 3; t++) {
     c[t] = malloc(sizeof *c[t] * (size_t)(m * ldc + 1));
     memcpy(c[t], c0, sizeof *c0 * (size_t)(m * ldc));
-    nnrt_sgemm(t + 1, m, n, k, a, ars, acs, b, brs, bcs, c[t], ldc, add, scratch);
+    nnrt_sgemm(t + 1, m, n, k, a, ars, acs, b, brs, bcs, c[t], ldc, add, scratch, NULL);
   }
   double worst = 0;
   for (int64_t i = 0; i < m; i++)
@@ -60,6 +73,21 @@ static void gemm_case(int64_t m, int64_t n, int64_t k, bool ta, bool tb, bool ad
     CHECK(!memcmp(c[0], c[t], sizeof *c0 * (size_t)(m * ldc)),
           "gemm %lldx%lldx%lld: %d threads give other bits than 1", (long long)m, (long long)n, (long long)k,
           t + 1);
+  /* with an epilogue at 2 threads: the same product, each element seen
+   * once and final when seen */
+  float *ce = malloc(sizeof *ce * (size_t)(m * ldc + 1)), *copy = calloc((size_t)(m * ldc + 1), sizeof *copy);
+  int *visits = calloc((size_t)(m * ldc + 1), sizeof *visits);
+  memcpy(ce, c0, sizeof *c0 * (size_t)(m * ldc));
+  Seen seen = {ce, ldc, copy, visits};
+  NnrtEpilogue epi = {see, &seen};
+  nnrt_sgemm(2, m, n, k, a, ars, acs, b, brs, bcs, ce, ldc, add, scratch, &epi);
+  int wrong = 0;
+  for (int64_t i = 0; i < m; i++)
+    for (int64_t j = 0; j < n; j++)
+      wrong += visits[i * ldc + j] != 1 || copy[i * ldc + j] != ce[i * ldc + j] || ce[i * ldc + j] != c[0][i * ldc + j];
+  CHECK(!wrong, "gemm %lldx%lldx%lld: %d elements not seen once, final, by the epilogue", (long long)m,
+        (long long)n, (long long)k, wrong);
+  free(ce), free(copy), free(visits);
   for (int t = 0; t < 3; t++) free(c[t]);
   free(a), free(b), free(c0), free(scratch);
 }
