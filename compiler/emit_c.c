@@ -66,9 +66,21 @@ static char *offset_x(Shape s, int r, const char *var) {
   return x ? x : "0";
 }
 
+/* A kernel's parallel loop nest is written NNRT_PARFOR(nt, work, loops):
+ * serial when the work is small or one thread runs (an OpenMP region
+ * costs near half a microsecond even when it runs serially), else split
+ * among threads (runtime/nnrt.h). par_open writes its head for a nest
+ * over shape s (none for a scalar), par_close its end. */
+static bool par_open(Em *e, Shape s) {
+  if (s.rank > 0) fprintf(e->o, "  NNRT_PARFOR(nt, %s,\n", numel_x(s));
+  return s.rank > 0;
+}
+
+static void par_close(Em *e, bool opened) {
+  if (opened) fprintf(e->o, "  )\n");
+}
+
 static void open_loops(Em *e, Shape s, const char *var, int depth) {
-  if (depth == 1 && s.rank > 0) /* a kernel's outer loop: split among threads */
-    fprintf(e->o, "  NNRT_PARFOR(nt, %s)\n", numel_x(s));
   for (int d = 0; d < s.rank; d++)
     fprintf(e->o, "%*sfor (int64_t %s%d = 0; %s%d < %s; %s%d++)\n", 2 * (depth + d), "", var, d,
             var, d, dimx(s.dim[d]), var, d);
@@ -202,6 +214,7 @@ static void k_reduce(Em *e, const Value *v) {
             v->op == OP_RMAX ? "y[i] = row[i] > y[i] ? row[i] : y[i]" : "y[i] += row[i]");
     return;
   }
+  bool par = par_open(e, kept);
   open_loops(e, kept, "i", 1);
   int depth = 1 + kept.rank;
   fprintf(e->o, "%*s{\n%*s  double acc = %s;\n", 2 * depth, "", 2 * depth, "",
@@ -220,6 +233,7 @@ static void k_reduce(Em *e, const Value *v) {
     fprintf(e->o, "%*sacc += a[%s];\n", inner, "", off ? off : "0");
   fprintf(e->o, "%*s  y[%s] = (%s)acc;\n%*s}\n", 2 * depth, "", offset_x(kept, kept.rank, "i"),
           cty(v->dtype), 2 * depth, "");
+  par_close(e, par);
 }
 
 /* softmax, logsoftmax, argmax: rows of `len` elements `inner` apart. */
@@ -229,7 +243,7 @@ static void k_axis(Em *e, const Value *v) {
   fprintf(e->o, "  int64_t outer = %s, len = %s, inner = %s;\n", prod_x(x->shape, 0, ax),
           dimx(x->shape.dim[ax]), prod_x(x->shape, ax + 1, x->shape.rank));
   fprintf(e->o,
-          "  NNRT_PARFOR2(nt, outer * len * inner)\n"
+          "  NNRT_PARFOR2(nt, outer * len * inner,\n"
           "  for (int64_t o = 0; o < outer; o++)\n"
           "    for (int64_t in = 0; in < inner; in++) {\n"
           "      const %s *row = a + o * len * inner + in;\n"
@@ -239,7 +253,7 @@ static void k_axis(Em *e, const Value *v) {
           "        if (row[j * inner] > m) m = row[j * inner], arg = j;\n",
           cty(x->dtype));
   if (v->op == OP_ARGMAX) {
-    fprintf(e->o, "      (void)sum;\n      y[o * inner + in] = (int32_t)arg;\n    }\n");
+    fprintf(e->o, "      (void)sum;\n      y[o * inner + in] = (int32_t)arg;\n    }\n  )\n");
     return;
   }
   fprintf(e->o,
@@ -248,7 +262,7 @@ static void k_axis(Em *e, const Value *v) {
           "      for (int64_t j = 0; j < len; j++) {\n"
           "        double z = row[j * inner] - m;\n"
           "        y[o * len * inner + in + j * inner] = (%s)(%s);\n"
-          "      }\n    }\n",
+          "      }\n    }\n  )\n",
           cty(v->dtype), v->op == OP_SOFTMAX ? "exp(z) / sum" : "z - log(sum)");
 }
 
@@ -261,6 +275,7 @@ static void k_matmul(Em *e, const Value *v) {
   lb.rank -= 2;
   fprintf(e->o, "  const int64_t M = %s, N2 = %s, K = %s;\n", dimx(v->shape.dim[r - 2]),
           dimx(v->shape.dim[r - 1]), dimx(A->shape.dim[A->shape.rank - 1]));
+  bool par = par_open(e, lead);
   open_loops(e, lead, "l", 1);
   int depth = 1 + lead.rank;
   fprintf(e->o, "%*s{\n", 2 * depth, "");
@@ -272,20 +287,24 @@ static void k_matmul(Em *e, const Value *v) {
   gemm_call(e, v, arena_printf("%*s  ", 2 * depth, ""), "nt", "M, N2, K", ta ? "A, 1, M" : "A, K, 1",
             tb ? "B, 1, K" : "B, N2, 1", "C, N2", "false", "s", e->epi);
   fprintf(e->o, "%*s}\n", 2 * depth, "");
+  par_close(e, par);
 }
 
 static void k_move(Em *e, const Value *v) {
   Graph *g = e->g;
   const Value *x = &g->v[v->in[0]];
   int r = v->shape.rank;
+  bool par;
   switch (v->op) {
   case OP_RESHAPE:
     fprintf(e->o, "  memcpy(y, a, sizeof *y * (size_t)(%s));\n", numel_x(v->shape));
     return;
   case OP_EXPAND:
+    par = par_open(e, v->shape);
     open_loops(e, v->shape, "i", 1);
     fprintf(e->o, "%*sy[%s] = a[%s];\n", 2 * (1 + r), "", offset_x(v->shape, r, "i"),
             offset_x(x->shape, r, "i"));
+    par_close(e, par);
     return;
   case OP_TRANSPOSE: {
     char *off = NULL;
@@ -293,13 +312,16 @@ static void k_move(Em *e, const Value *v) {
       char *term = arena_printf("i%d * (%s)", i, prod_x(x->shape, (int)v->a[i] + 1, x->shape.rank));
       off = off ? arena_printf("%s + %s", off, term) : term;
     }
+    par = par_open(e, v->shape);
     open_loops(e, v->shape, "i", 1);
     fprintf(e->o, "%*sy[%s] = a[%s];\n", 2 * (1 + r), "", offset_x(v->shape, r, "i"), off ? off : "0");
+    par_close(e, par);
     return;
   }
   case OP_SLICE:
   case OP_PAD: {
     int ax = (int)v->a[0];
+    par = par_open(e, v->shape);
     open_loops(e, v->shape, "i", 1);
     fprintf(e->o, "%*s{\n%*s  int64_t j = i%d %s %lld;\n", 2 * (1 + r), "", 2 * (1 + r), "", ax,
             v->op == OP_SLICE ? "+" : "-", (long long)v->a[1]);
@@ -311,6 +333,7 @@ static void k_move(Em *e, const Value *v) {
     }
     fprintf(e->o, "%*s  y[%s] = j >= 0 && j < %s ? a[%s] : 0;\n%*s}\n", 2 * (1 + r), "",
             offset_x(v->shape, r, "i"), dimx(x->shape.dim[ax]), off, 2 * (1 + r), "");
+    par_close(e, par);
     return;
   }
   case OP_CONCAT: {
@@ -325,9 +348,11 @@ static void k_move(Em *e, const Value *v) {
       oa = oa ? arena_printf("%s + %s", oa, ta) : ta;
       ob = ob ? arena_printf("%s + %s", ob, tb) : tb;
     }
+    par = par_open(e, v->shape);
     open_loops(e, v->shape, "i", 1);
     fprintf(e->o, "%*sy[%s] = i%d < %s ? a[%s] : b[%s];\n", 2 * (1 + r), "",
             offset_x(v->shape, r, "i"), ax, dimx(x->shape.dim[ax]), oa, ob);
+    par_close(e, par);
     return;
   }
   case OP_GATHER: { /* a: table [V, D], b: ids */
@@ -415,7 +440,7 @@ static void k_conv(Em *e, const Value *v) {
           "      const int64_t nc = N - n0 < CHUNK ? N - n0 : CHUNK, P = nc * OH * OW;\n");
   if (v->op != OP_CONV2DBX)
     fprintf(e->o,
-            "      NNRT_PARFOR(nt, P * R)\n"
+            "      NNRT_PARFOR(nt, P * R,\n"
             "      for (int64_t p = 0; p < P; p++) {\n"
             "        const int64_t nn = n0 + p / (OH * OW), oh = p / OW %% OH, ow = p %% OW;\n"
             "        for (int64_t kh = 0; kh < KH; kh++)\n"
@@ -426,7 +451,7 @@ static void k_conv(Em *e, const Value *v) {
             "            const bool in = ih >= 0 && ih < H && iw >= 0 && iw < W;\n"
             "            for (int64_t c = 0; c < CG; c++) d[c] = in ? src[c] : 0;\n"
             "          }\n"
-            "      }\n",
+            "      })\n",
             t, t);
   switch (v->op) {
   case OP_CONV2D:
@@ -438,19 +463,19 @@ static void k_conv(Em *e, const Value *v) {
     /* the sum over pixels in SLICES fixed parts, each into its own partial
      * gradient (a thread each), added in order at the end */
     fprintf(e->o,
-            "      NNRT_PARALLEL(nnrt_parts(nt, P * R * FG, SLICES))\n"
+            "      NNRT_PARALLEL(nnrt_parts(nt, P * R * FG, SLICES),\n"
             "      for (int64_t sl = 0; sl < SLICES; sl++) {\n"
             "        const int64_t p0 = P * sl / SLICES, p1 = P * (sl + 1) / SLICES;\n");
     gemm_call(e, v, "        ", "1", "R, FG, p1 - p0", "cols + p0 * R, 1, R",
               "b + (n0 * OH * OW + p0) * F + gg * FG, F, 1", "part + sl * R * F + gg * FG, F", "n0 > 0",
               "pack + sl * (int64_t)nnrt_sgemm_scratch(1)", "NULL");
-    fprintf(e->o, "      }\n");
+    fprintf(e->o, "      })\n");
     break;
   default: /* OP_CONV2DBX */
     gemm_call(e, v, "      ", "nt", "P, R, FG", "a + (n0 * OH * OW) * F + gg * FG, F, 1", "b + gg * FG, 1, F",
               "cols, R", "false", "pack", "NULL");
     fprintf(e->o,
-            "      NNRT_PARFOR(nt, P * R)\n"
+            "      NNRT_PARFOR(nt, P * R,\n"
             "      for (int64_t i = 0; i < nc; i++) {\n"
             "        const int64_t nn = n0 + i;\n"
             "        for (int64_t oh = 0; oh < OH; oh++)\n"
@@ -463,20 +488,20 @@ static void k_conv(Em *e, const Value *v) {
             "                const %s *src = cols + ((i * OH + oh) * OW + ow) * R + (kh * KW + kw) * CG;\n"
             "                for (int64_t c = 0; c < CG; c++) d[c] += src[c];\n"
             "              }\n"
-            "      }\n",
+            "      })\n",
             t, t);
     if (e->ep) /* the chunk's samples are final after the last group */
       fprintf(e->o,
               "      if (gg == G - 1) {\n"
-              "        NNRT_PARFOR(nt, nc * H * W * C)\n"
-              "        for (int64_t r = n0 * H * W; r < (n0 + nc) * H * W; r++) epi.fn(&ctx, r, r + 1, 0, C);\n"
+              "        NNRT_PARFOR(nt, nc * H * W * C,\n"
+              "        for (int64_t r = n0 * H * W; r < (n0 + nc) * H * W; r++) epi.fn(&ctx, r, r + 1, 0, C);)\n"
               "      }\n");
     break;
   }
   fprintf(e->o, "    }\n");
   if (v->op == OP_CONV2DBW) /* the slices added, a row of F at a time, then its epilogue */
     fprintf(e->o,
-            "  NNRT_PARFOR(nt, R * F * SLICES)\n"
+            "  NNRT_PARFOR(nt, R * F * SLICES,\n"
             "  for (int64_t r = 0; r < R; r++) {\n"
             "    for (int64_t i = r * F; i < (r + 1) * F; i++) {\n"
             "      %s sum = part[i];\n"
@@ -484,7 +509,7 @@ static void k_conv(Em *e, const Value *v) {
             "      y[i] = sum;\n"
             "    }\n"
             "%s"
-            "  }\n",
+            "  })\n",
             t, e->ep ? "    epi.fn(&ctx, r, r + 1, 0, F);\n" : "");
 }
 
@@ -504,14 +529,14 @@ static void k_pool(Em *e, const Value *v) {
   bool grad = v->op == OP_MAXPOOLB || v->op == OP_AVGPOOLB;
   if (grad)
     fprintf(e->o,
-            "  NNRT_PARFOR(nt, N * OH * OW * C * KH * KW)\n"
+            "  NNRT_PARFOR(nt, N * OH * OW * C * KH * KW,\n"
             "  for (int64_t nn = 0; nn < N; nn++) {\n"
             "    for (int64_t i = 0; i < H * W * C; i++) y[nn * H * W * C + i] = 0;\n"
             "    for (int64_t oh = 0; oh < OH; oh++)\n"
             "      for (int64_t ow = 0; ow < OW; ow++) {\n");
   else
     fprintf(e->o,
-            "  NNRT_PARFOR2(nt, N * OH * OW * C * KH * KW)\n"
+            "  NNRT_PARFOR2(nt, N * OH * OW * C * KH * KW,\n"
             "  for (int64_t nn = 0; nn < N; nn++)\n"
             "    for (int64_t oh = 0; oh < OH; oh++)\n"
             "      for (int64_t ow = 0; ow < OW; ow++) {\n");
@@ -573,7 +598,7 @@ static void k_pool(Em *e, const Value *v) {
             t, t, t, t);
     break;
   }
-  fprintf(e->o, grad ? "      }\n  }\n" : "      }\n");
+  fprintf(e->o, grad ? "      }\n  })\n" : "      })\n");
 }
 
 static bool has_batch(Shape s) {
@@ -699,10 +724,11 @@ static void fused_kernel(Em *e, int k) {
   int depth;
   const char *at;
   if (flat) {
-    fprintf(e->o, "  NNRT_PARFOR(nt, %s)\n  for (int64_t i = 0; i < %s; i++) {\n", numel_x(s), numel_x(s));
+    fprintf(e->o, "  NNRT_PARFOR(nt, %s,\n  for (int64_t i = 0; i < %s; i++) {\n", numel_x(s), numel_x(s));
     depth = 2;
     at = "i";
   } else {
+    par_open(e, s);
     open_loops(e, s, "i", 1);
     depth = 1 + s.rank;
     fprintf(e->o, "%*s{\n", 2 * depth, "");
@@ -715,7 +741,7 @@ static void fused_kernel(Em *e, int k) {
     idx[j] = flat ? (shape_eq(xs, s) ? "i" : "0") : offset_x(xs, s.rank, "i");
   }
   member_body(e, k, depth, next, ext, idx, at);
-  fprintf(e->o, "%*s}\n}\n", 2 * (depth - 1), "");
+  fprintf(e->o, "%*s}\n  )\n}\n", 2 * (depth - 1), "");
 }
 
 /* Where an epilogue's head is computed: its own buffer when it is
@@ -808,7 +834,7 @@ static void kernel(Em *e, int k) {
     bug("%%%d is no kernel's head", id);
   }
   if (e->ep && v->op == OP_SUM) /* after a sum, over its (small) result */
-    fprintf(e->o, "  NNRT_PARFOR(nt, %s)\n  for (int64_t r = 0; r < %s; r++) epi.fn(&ctx, r, r + 1, 0, ctx.cols);\n",
+    fprintf(e->o, "  NNRT_PARFOR(nt, %s,\n  for (int64_t r = 0; r < %s; r++) epi.fn(&ctx, r, r + 1, 0, ctx.cols);)\n",
             numel_x(v->shape), v->shape.rank ? prod_x(v->shape, 0, v->shape.rank - 1) : "1");
   fprintf(e->o, "}\n");
 }
@@ -923,8 +949,12 @@ static void run_function(Em *e, const char *model) {
   for (int i = 0; i < g->nupdates; i++) {
     Update u = g->updates[i];
     ParamInfo *p = u.state ? g->states[u.index] : g->params[u.index];
-    fprintf(o, "  memcpy(m->%s[%d], v%d, sizeof(%s) * (size_t)(%s));  /* %s */\n",
-            u.state ? "states" : "params", u.index, u.value, cty(p->dtype), numel_x(p->shape), p->name);
+    if (p->dtype == DT_F32) /* subnormals flushed, so that none persists */
+      fprintf(o, "  nnrt_store_f32(m->%s[%d], v%d, %s);  /* %s */\n", u.state ? "states" : "params", u.index,
+              u.value, numel_x(p->shape), p->name);
+    else
+      fprintf(o, "  memcpy(m->%s[%d], v%d, sizeof(%s) * (size_t)(%s));  /* %s */\n",
+              u.state ? "states" : "params", u.index, u.value, cty(p->dtype), numel_x(p->shape), p->name);
   }
   if (g->loss >= 0) fprintf(o, "  m->loss = (double)v%d[0];\n", g->loss);
   for (int i = 0; i < g->noutputs; i++)

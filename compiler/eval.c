@@ -525,5 +525,7 @@ void eval_apply_updates(Eval *e) {
     Update u = g->updates[i];
     Tensor *dst = u.state ? &e->states[u.index] : &e->params[u.index];
     copy_tensor(dst, &e->vals[u.value]);
+    if (g->v[u.value].dtype == DT_F32 && !e->exact) /* stored as the runtime stores them */
+      for (int64_t j = 0; j < dst->n; j++) dst->d[j] = nnrt_flush_f32((float)dst->d[j]);
   }
 }

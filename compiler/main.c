@@ -32,7 +32,7 @@ static const struct { char letter; const char *what; } stages[] = {
   {'S', "the checked program: shapes, parameters, resolved settings"},
   {'L', "the lowered IR: forward, loss, backward and update (training step)"},
   {'O', "the IR after simplification (folding, algebra, dead code)"},
-  {'K', "the code generator's plan: kernels (fused loops) and the arena"},
+  {'K', "the code generator's plan: kernels (fused loops, epilogues) and the arena"},
 };
 
 static void usage(FILE *out) {

@@ -315,6 +315,57 @@ static void nnrt_sgemm_rows(const NnrtTile *tile, int64_t r0, int64_t end, int64
   }
 }
 
+/* One product's work for a team. */
+typedef struct SgemmJob {
+  const NnrtTile *tile;
+  int64_t M, N, K;
+  const float *A;
+  int64_t ars, acs;
+  const float *B;
+  int64_t brs, bcs;
+  float *C;
+  int64_t ldc;
+  bool add;
+  float *bp, *ap0;   /* packed panels of B (shared), of A (one block a member) */
+  int64_t parts, rows;
+  const NnrtEpilogue *epi;
+} SgemmJob;
+
+/* Member `me` of a team of `team`: the team packs B's panels together,
+ * then each member computes its parts' rows (parts never share a row).
+ * The barriers bind to the calling team (none when called alone). */
+static void sgemm_member(const SgemmJob *j, int64_t me, int64_t team) {
+  const int64_t nr = j->tile->nr, N = j->N, K = j->K;
+  for (int64_t jc = 0; jc < N; jc += NNRT_NC) {
+    int64_t nc = N - jc < NNRT_NC ? N - jc : NNRT_NC, npan = (nc + nr - 1) / nr;
+    for (int64_t pc = 0; pc < K; pc += NNRT_KC) {
+      int64_t kc = K - pc < NNRT_KC ? K - pc : NNRT_KC;
+      /* B[pc.., jc..] as panels of NR columns, zero-padded */
+      for (int64_t jp = me; jp < npan; jp += team)
+        for (int64_t p = 0; p < kc; p++) {
+          int64_t col0 = jc + jp * nr;
+          float *dst = j->bp + (jp * kc + p) * nr;
+          if (j->bcs == 1 && col0 + nr <= N) { /* a whole row of the panel at once */
+            memcpy(dst, j->B + (pc + p) * j->brs + col0, sizeof(float) * nr);
+            continue;
+          }
+          for (int64_t c = 0; c < nr; c++)
+            dst[c] = col0 + c < N ? j->B[(pc + p) * j->brs + (col0 + c) * j->bcs] : 0;
+        }
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+      for (int64_t part = me; part < j->parts; part += team)
+        nnrt_sgemm_rows(j->tile, part * j->rows, (part + 1) * j->rows < j->M ? (part + 1) * j->rows : j->M, N,
+                        jc, pc, kc, npan, j->A, j->ars, j->acs, j->bp, j->C, j->ldc, j->add || pc > 0,
+                        j->ap0 + me * NNRT_MC * NNRT_KC, pc + kc == K ? j->epi : NULL);
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+    }
+  }
+}
+
 NNRT_API void nnrt_sgemm(int nt, int64_t M, int64_t N, int64_t K, const float *A, int64_t ars,
                          int64_t acs, const float *B, int64_t brs, int64_t bcs, float *C, int64_t ldc,
                          bool add, float *scratch, const NnrtEpilogue *epi) {
@@ -337,52 +388,27 @@ NNRT_API void nnrt_sgemm(int nt, int64_t M, int64_t N, int64_t K, const float *A
     return;
   }
   const NnrtTile *tile = nnrt_tile();
-  const int64_t mr = tile->mr, nr = tile->nr;
-  float *bp = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63), *ap0 = bp + NNRT_KC * NNRT_NC;
+  const int64_t mr = tile->mr;
+  float *bp = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
   /* rows per part: as many parts as threads, each a multiple of MR */
   int64_t parts = nnrt_parts(nt, M * N * K, (M + mr - 1) / mr);
   int64_t rows = ((M + parts - 1) / parts + mr - 1) / mr * mr;
   parts = (M + rows - 1) / rows;
-  /* one team for the whole product: it packs B's panels together, then
-   * each member computes its parts' rows (parts never share a row) */
+  SgemmJob job = {tile, M, N, K, A, ars, acs, B, brs, bcs, C, ldc, add, bp, bp + NNRT_KC * NNRT_NC, parts, rows, epi};
+  /* one team for the whole product (none for one part: an OpenMP region
+   * costs even when it runs serially) */
 #ifdef _OPENMP
-#pragma omp parallel num_threads((int)parts) if (parts > 1)
-#endif
-  {
-#ifdef _OPENMP
-    int64_t me = omp_get_thread_num(), team = omp_get_num_threads();
-#else
-    int64_t me = 0, team = 1;
-#endif
-    for (int64_t jc = 0; jc < N; jc += NNRT_NC) {
-      int64_t nc = N - jc < NNRT_NC ? N - jc : NNRT_NC, npan = (nc + nr - 1) / nr;
-      for (int64_t pc = 0; pc < K; pc += NNRT_KC) {
-        int64_t kc = K - pc < NNRT_KC ? K - pc : NNRT_KC;
-        /* B[pc.., jc..] as panels of NR columns, zero-padded */
-        for (int64_t jp = me; jp < npan; jp += team)
-          for (int64_t p = 0; p < kc; p++) {
-            int64_t col0 = jc + jp * nr;
-            float *dst = bp + (jp * kc + p) * nr;
-            if (bcs == 1 && col0 + nr <= N) { /* a whole row of the panel at once */
-              memcpy(dst, B + (pc + p) * brs + col0, sizeof(float) * nr);
-              continue;
-            }
-            for (int64_t j = 0; j < nr; j++)
-              dst[j] = col0 + j < N ? B[(pc + p) * brs + (col0 + j) * bcs] : 0;
-          }
-#ifdef _OPENMP
-#pragma omp barrier
-#endif
-        for (int64_t part = me; part < parts; part += team)
-          nnrt_sgemm_rows(tile, part * rows, (part + 1) * rows < M ? (part + 1) * rows : M, N, jc, pc, kc, npan, A,
-                          ars, acs, bp, C, ldc, add || pc > 0, ap0 + me * NNRT_MC * NNRT_KC,
-                          pc + kc == K ? epi : NULL);
-#ifdef _OPENMP
-#pragma omp barrier
-#endif
-      }
-    }
+  if (parts > 1) {
+#pragma omp parallel num_threads((int)parts)
+    sgemm_member(&job, omp_get_thread_num(), omp_get_num_threads());
+    return;
   }
+#endif
+  sgemm_member(&job, 0, 1);
+}
+
+NNRT_API void nnrt_store_f32(float *restrict dst, const float *restrict src, int64_t n) {
+  for (int64_t i = 0; i < n; i++) dst[i] = nnrt_flush_f32(src[i]);
 }
 
 /* The same product in double, unblocked: rows of C accumulate rows of B
@@ -391,7 +417,7 @@ NNRT_API void nnrt_dgemm(int nt, int64_t M, int64_t N, int64_t K, const double *
                          int64_t acs, const double *B, int64_t brs, int64_t bcs, double *C, int64_t ldc,
                          bool add, const NnrtEpilogue *epi) {
   (void)nt;
-  NNRT_PARFOR(nt, M * N * K)
+  NNRT_PARFOR(nt, M * N * K,
   for (int64_t i = 0; i < M; i++) {
     double *c = C + i * ldc;
     for (int64_t j = 0; !add && j < N; j++) c[j] = 0;
@@ -400,7 +426,7 @@ NNRT_API void nnrt_dgemm(int nt, int64_t M, int64_t N, int64_t K, const double *
       for (int64_t j = 0; j < N; j++) c[j] += av * B[p * brs + j * bcs];
     }
     if (epi && N > 0) epi->fn(epi->ctx, i, i + 1, 0, N);
-  }
+  })
 }
 
 /* -------------------------------------------------------------- data */

@@ -18,6 +18,7 @@
 #define NNRT_API
 #endif
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,24 +43,51 @@ NNRT_API int nnrt_init_from_name(const char *name);   /* -1 when unknown */
 NNRT_API double nnrt_init_value(NnrtInit init, const double *args, const int64_t *dims, int rank,
                        uint64_t seed, uint64_t stream, uint64_t i);
 
-/* Parallel loops for generated code: the outer loop of a kernel is split
- * among nt threads (nt <= 0: OpenMP's default) when the work is large
- * enough to pay for waking them. Every output element is computed by one
- * thread in a fixed order, so results do not depend on the thread count.
- * Without OpenMP (no -fopenmp) the loops run serially. */
+/* Parallel loops for generated code: NNRT_PARFOR(nt, work, loops) splits
+ * the outer loop among nt threads (nt <= 0: OpenMP's default) when the
+ * work is large enough to pay for waking them, and otherwise runs the
+ * loops as they are, without entering an OpenMP region (which costs near
+ * half a microsecond even when it runs on one thread). NNRT_PARFOR2 splits
+ * two collapsed loops; NNRT_PARALLEL(parts, loop) one iteration a thread.
+ * Every output element is computed by one thread in a fixed order, so
+ * results do not depend on the thread count. Without OpenMP (no
+ * -fopenmp) the loops run serially. */
 #ifdef _OPENMP
 #include <omp.h>
 #define NNRT_PRAGMA(x) _Pragma(#x)
-#define NNRT_PARFOR(nt, work) \
-  NNRT_PRAGMA(omp parallel for num_threads(nnrt_threads(nt)) schedule(static) if ((work) >= 32768))
-#define NNRT_PARFOR2(nt, work) \
-  NNRT_PRAGMA(omp parallel for collapse(2) num_threads(nnrt_threads(nt)) schedule(static) if ((work) >= 32768))
-#define NNRT_PARALLEL(parts) \
-  NNRT_PRAGMA(omp parallel for num_threads((int)(parts)) schedule(static, 1) if ((parts) > 1))
+#define NNRT_SERIAL(nt, work) ((work) < 32768 || nnrt_threads(nt) == 1)
+#define NNRT_PARFOR(nt, work, ...)                                                          \
+  {                                                                                         \
+    if (NNRT_SERIAL(nt, work)) {                                                            \
+      __VA_ARGS__                                                                           \
+    } else {                                                                                \
+      NNRT_PRAGMA(omp parallel for num_threads(nnrt_threads(nt)) schedule(static))          \
+      __VA_ARGS__                                                                           \
+    }                                                                                       \
+  }
+#define NNRT_PARFOR2(nt, work, ...)                                                         \
+  {                                                                                         \
+    if (NNRT_SERIAL(nt, work)) {                                                            \
+      __VA_ARGS__                                                                           \
+    } else {                                                                                \
+      NNRT_PRAGMA(omp parallel for collapse(2) num_threads(nnrt_threads(nt)) schedule(static)) \
+      __VA_ARGS__                                                                           \
+    }                                                                                       \
+  }
+#define NNRT_PARALLEL(parts, ...)                                                           \
+  {                                                                                         \
+    const int nnrt_parts_ = (int)(parts);                                                   \
+    if (nnrt_parts_ <= 1) {                                                                 \
+      __VA_ARGS__                                                                           \
+    } else {                                                                                \
+      NNRT_PRAGMA(omp parallel for num_threads(nnrt_parts_) schedule(static, 1))            \
+      __VA_ARGS__                                                                           \
+    }                                                                                       \
+  }
 #else
-#define NNRT_PARFOR(nt, work)
-#define NNRT_PARFOR2(nt, work)
-#define NNRT_PARALLEL(parts)
+#define NNRT_PARFOR(nt, work, ...) { __VA_ARGS__ }
+#define NNRT_PARFOR2(nt, work, ...) { __VA_ARGS__ }
+#define NNRT_PARALLEL(parts, ...) { __VA_ARGS__ }
 #endif
 NNRT_API int nnrt_threads(int nt);   /* nt, or the default for nt <= 0 */
 /* How many parts to split `work` into for NNRT_PARALLEL: one per thread
@@ -88,6 +116,16 @@ NNRT_API void nnrt_sgemm(int nt, int64_t M, int64_t N, int64_t K, const float *A
 NNRT_API void nnrt_dgemm(int nt, int64_t M, int64_t N, int64_t K, const double *A, int64_t ars,
                          int64_t acs, const double *B, int64_t brs, int64_t bcs, double *C, int64_t ldc,
                          bool add, const NnrtEpilogue *epi);
+
+/* A training step's new f32 parameters and states, stored: values below
+ * the smallest normal float (2^-126) become zero, so that what persists
+ * from step to step is never subnormal. Subnormal floats cost about a
+ * hundred cycles an operation on x86, and Adam's moments of a unit that
+ * has stopped learning decay into them and stay there for thousands of
+ * steps; flushing them never changes what a model learns. The reference
+ * evaluator stores its updates the same way. */
+NNRT_API void nnrt_store_f32(float *dst, const float *src, int64_t n);
+static inline float nnrt_flush_f32(float x) { return x * (float)(fabsf(x) >= 0x1p-126f); }
 
 /* Scalar functions as the reference evaluator computes them. */
 NNRT_API double nnrt_sigmoid(double x);

@@ -1,7 +1,8 @@
 /* runtime.c — the runtime's kernels and data helpers against definitions
  * written out here: the GEMM on odd sizes (1, primes, sizes that are not
  * multiples of its tiles and blocks), with transposed strides and `add`,
- * and the same bits at 1, 2 and 3 threads; per-channel standardization;
+ * and the same bits at 1, 2 and 3 threads, and the epilogue seeing each
+ * block once it is final; stored updates flushing subnormals; per-channel standardization;
  * flip and crop augmentation. Built with the runtime compiled in, with
  * OpenMP where CMake found it, and once for the host's vector units. */
 #include "nnrt.c"
@@ -167,8 +168,21 @@ static void test_augment(void) {
   CHECK(memcmp(x, again, sizeof x) != 0, "crop: the next samples get the same shifts");
 }
 
+/* Stored updates: subnormal floats become zero of their sign, the rest is
+ * copied bit for bit (the smallest normal, infinities, NaN). */
+static void test_store(void) {
+  const float src[8] = {1e-39f, -1e-39f, 0x1p-126f, -0x1p-126f, 0x1.fffffcp-127f, INFINITY, NAN, 3.5f};
+  float dst[8];
+  nnrt_store_f32(dst, src, 8);
+  CHECK(dst[0] == 0 && !signbit(dst[0]) && dst[1] == 0 && signbit(dst[1]), "store: subnormals are not zeros");
+  CHECK(dst[4] == 0, "store: the largest subnormal is kept");
+  CHECK(!memcmp(dst + 2, src + 2, 2 * sizeof *dst) && !memcmp(dst + 5, src + 5, 3 * sizeof *dst),
+        "store: a normal number, an infinity or NaN changed");
+}
+
 int main(void) {
   test_gemm();
+  test_store();
   test_standardize();
   test_augment();
   if (!failures) printf("ok\n");
