@@ -281,6 +281,15 @@ static void nnrt_sgemm_rows(const NnrtTile *tile, int64_t r0, int64_t end, int64
       if (row0 + mr <= end && ars == 1) { /* A stored transposed: columns are rows */
         for (int64_t p = 0; p < kc; p++)
           memcpy(ap + (ip * kc + p) * mr, A + row0 + (pc + p) * acs, sizeof(float) * mr);
+      } else if (row0 + mr <= end && acs == 1) { /* rows of A: a transposing copy, 8 columns at a time */
+        const float *src = A + row0 * ars + pc;
+        float *dst = ap + ip * kc * mr;
+        int64_t p = 0;
+        for (; p + 8 <= kc; p += 8)
+          for (int64_t i = 0; i < mr; i++)
+            for (int64_t q = 0; q < 8; q++) dst[(p + q) * mr + i] = src[i * ars + p + q];
+        for (; p < kc; p++)
+          for (int64_t i = 0; i < mr; i++) dst[p * mr + i] = src[i * ars + p];
       } else if (row0 + mr <= end) {
         for (int64_t i = 0; i < mr; i++) {
           const float *src = A + (row0 + i) * ars + pc * acs;
