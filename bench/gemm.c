@@ -1,7 +1,13 @@
 /* gemm.c — nnc's GEMM (the runtime's nnrt_sgemm) against OpenBLAS's
  * cblas_sgemm on square float matrices, and the machine's FMA peak.
  *
- *   gemm N THREADS REPS      prints nnc= and openblas= GFLOP/s (medians)
+ *   gemm N THREADS REPS [nnc|openblas]
+ *                            prints nnc= and openblas= GFLOP/s (medians),
+ *                            or only the one named (bench/run.sh runs
+ *                            each in its own process, alternately: in one
+ *                            process OpenBLAS's threads, spinning after
+ *                            a call, starve the next OpenMP team on a
+ *                            2-CPU machine, and the reverse)
  *   gemm peak THREADS REPS   prints peak= GFLOP/s: 12 independent FMA
  *                            accumulators per thread, nothing from memory,
  *                            as wide as the build targets (AVX-512 or AVX2)
@@ -52,8 +58,8 @@ __attribute__((target("avx2,fma"))) static double peak_thread(long iters) {
 #endif
 
 int main(int argc, char **argv) {
-  if (argc != 4) {
-    fprintf(stderr, "usage: gemm N|peak THREADS REPS\n");
+  if (argc != 4 && argc != 5) {
+    fprintf(stderr, "usage: gemm N|peak THREADS REPS [nnc|openblas]\n");
     return 2;
   }
   int threads = atoi(argv[2]), reps = atoi(argv[3]);
@@ -79,18 +85,23 @@ int main(int argc, char **argv) {
   openblas_set_num_threads(threads);
   double flop = 2.0 * (double)n * (double)n * (double)n;
   int inner = n <= 256 ? 20 : n <= 512 ? 4 : 1;
+  const char *only = argc > 4 ? argv[4] : "";
+  bool nnc = strcmp(only, "openblas") != 0, blas = strcmp(only, "nnc") != 0;
   for (int r = 0; r < reps; r++) { /* interleaved */
     double t0 = now();
-    for (int i = 0; i < inner; i++) nnrt_sgemm(threads, n, n, n, a, n, 1, b, n, 1, c, n, false, scratch, NULL);
+    for (int i = 0; nnc && i < inner; i++)
+      nnrt_sgemm(threads, n, n, n, a, n, 1, b, n, 1, c, n, false, scratch, NULL);
     t1[r] = flop * inner / (now() - t0) / 1e9;
     t0 = now();
-    for (int i = 0; i < inner; i++)
+    for (int i = 0; blas && i < inner; i++)
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)n, (int)n, 1, a, (int)n, b, (int)n, 0,
                   c, (int)n);
     t2[r] = flop * inner / (now() - t0) / 1e9;
   }
   qsort(t1, (size_t)reps, sizeof *t1, cmp);
   qsort(t2, (size_t)reps, sizeof *t2, cmp);
-  printf("nnc=%.1f openblas=%.1f\n", t1[reps / 2], t2[reps / 2]);
+  if (nnc) printf("nnc=%.1f ", t1[reps / 2]);
+  if (blas) printf("openblas=%.1f", t2[reps / 2]);
+  printf("\n");
   return 0;
 }
