@@ -698,6 +698,102 @@ static bool rule_embedding(Sema *s, const Builtin *b, Node *call, Val *a, Val *o
   return emit(out, ir_make(s->graph, OP_GATHER, DT_NONE, (Shape){0}, in, 2, NULL, 0, 0));
 }
 
+/* x[:, t, :] of a sequence [N, T, k] as [N, k]. */
+static int step_of(Graph *g, int x, int64_t t) {
+  Shape sh = g->v[x].shape;
+  Shape r = {.rank = 2, .dim = {sh.dim[0], sh.dim[2]}};
+  return ir_reshape(g, ir_slice(g, x, 1, t, t + 1), r);
+}
+
+/* Columns lo..hi-1 of a matrix [N, k]. */
+static int cols(Graph *g, int x, int64_t lo, int64_t hi) { return ir_slice(g, x, 1, lo, hi); }
+
+static int sigmoid(Graph *g, int x) { return ir_unary(g, OP_SIGMOID, x); }
+
+/* simple_rnn, lstm, gru over a batch of sequences x[N, T, D], unrolled over
+ * the T steps from a zero state, so backpropagation through time is the
+ * autodiff of the unrolled graph. W[D, G u] and U[u, G u] hold the G gates'
+ * input and recurrent weights side by side (LSTM: i, f, g, o as Keras;
+ * GRU: z, r, h with the reset gate applied before U, Keras's
+ * reset_after = false), b[G u] their biases. The result is the last state
+ * [N, u], or with return_sequences every step's state [N, T, u]; with
+ * reverse the sequence is read from its end and the states are returned in
+ * the input's order, so concat(f(x), f(x, reverse: true)) along the last
+ * axis is a bidirectional layer. */
+static bool rule_recurrent(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
+  Val *x = &a[0];
+  if (!need_float(b, x)) return false;
+  if (x->shape.rank != 3 || x->shape.dim[0] != DIM_BATCH || x->shape.dim[1] == DIM_BATCH ||
+      x->shape.dim[2] == DIM_BATCH) {
+    error_at(x->loc, "'%s' needs a batch of sequences [N, steps, features], got %s", b->name,
+             type_str(x->dtype, x->shape));
+    return false;
+  }
+  bool lstm = !strcmp(b->name, "lstm"), gru = !strcmp(b->name, "gru");
+  int64_t T = x->shape.dim[1], D = x->shape.dim[2], u = a[1].i, G = lstm ? 4 : gru ? 3 : 1;
+  bool seq = arg(b, a, "return_sequences")->i, rev = arg(b, a, "reverse")->i;
+  DType dt = x->dtype;
+  if (u > NN_MAX_ELEMS / G) {
+    error_at(a[1].loc, "'%s' with %lld units is too large", b->name, (long long)u);
+    return false;
+  }
+  int W, U, B;
+  if (!add_weight(s, "W", dt, (Shape){.rank = 2, .dim = {D, G * u}}, arg(b, a, "kernel_init"), call->loc, &W) ||
+      !add_weight(s, "U", dt, (Shape){.rank = 2, .dim = {u, G * u}}, arg(b, a, "recurrent_init"), call->loc, &U) ||
+      !add_param(s, "b", dt, shape1(G * u), "zeros", NULL, NULL, 0, true, call->loc, &B))
+    return false;
+  Shape sh = seq ? (Shape){.rank = 3, .dim = {DIM_BATCH, T, u}} : (Shape){.rank = 2, .dim = {DIM_BATCH, u}};
+  tensor_out(out, dt, sh);
+  if (!check_shape_size(call->loc, dt, sh)) return false;
+  if (!s->graph) return true;
+  Graph *g = s->graph;
+  /* the input's part of every gate at every step: one product */
+  int xw = ir_binary(g, OP_ADD, ir_matmul(g, vid(x), W), B);
+  int h = -1, c = -1, one = ir_scalar(g, dt, 1);
+  int *states = arena_alloc(sizeof(int) * (size_t)T);
+  for (int64_t k = 0; k < T; k++) {
+    int64_t t = rev ? T - 1 - k : k;
+    int z = step_of(g, xw, t);
+    if (lstm) {
+      if (h >= 0) z = ir_binary(g, OP_ADD, z, ir_matmul(g, h, U));
+      int i = sigmoid(g, cols(g, z, 0, u));
+      int f = sigmoid(g, cols(g, z, u, 2 * u));
+      int cand = ir_unary(g, OP_TANH, cols(g, z, 2 * u, 3 * u));
+      int o = sigmoid(g, cols(g, z, 3 * u, 4 * u));
+      int ic = ir_binary(g, OP_MUL, i, cand);
+      c = c >= 0 ? ir_binary(g, OP_ADD, ir_binary(g, OP_MUL, f, c), ic) : ic;
+      h = ir_binary(g, OP_MUL, o, ir_unary(g, OP_TANH, c));
+    } else if (gru) {
+      int zx = cols(g, z, 0, u), rx = cols(g, z, u, 2 * u), hx = cols(g, z, 2 * u, 3 * u);
+      if (h < 0) { /* from the zero state: h = (1 - z) tanh(x Wh + bh) */
+        int zg = sigmoid(g, zx);
+        h = ir_binary(g, OP_MUL, ir_binary(g, OP_SUB, one, zg), ir_unary(g, OP_TANH, hx));
+      } else {
+        int hu = ir_matmul(g, h, ir_slice(g, U, 1, 0, 2 * u));
+        int zg = sigmoid(g, ir_binary(g, OP_ADD, zx, cols(g, hu, 0, u)));
+        int rg = sigmoid(g, ir_binary(g, OP_ADD, rx, cols(g, hu, u, 2 * u)));
+        int rh = ir_binary(g, OP_MUL, rg, h);
+        int cand = ir_unary(g, OP_TANH, ir_binary(g, OP_ADD, hx, ir_matmul(g, rh, ir_slice(g, U, 1, 2 * u, 3 * u))));
+        int keep = ir_binary(g, OP_MUL, zg, h);
+        h = ir_binary(g, OP_ADD, keep, ir_binary(g, OP_MUL, ir_binary(g, OP_SUB, one, zg), cand));
+      }
+    } else {
+      if (h >= 0) z = ir_binary(g, OP_ADD, z, ir_matmul(g, h, U));
+      h = ir_unary(g, OP_TANH, z);
+    }
+    states[t] = h;
+  }
+  if (!seq) return emit(out, h);
+  Shape one_step = {.rank = 3, .dim = {DIM_BATCH, 1, u}};
+  int r = ir_reshape(g, states[0], one_step);
+  for (int64_t t = 1; t < T; t++) {
+    int in[2] = {r, ir_reshape(g, states[t], one_step)};
+    int64_t ax = 1;
+    r = ir_make(g, OP_CONCAT, DT_NONE, (Shape){0}, in, 2, &ax, 1, 0);
+  }
+  return emit(out, r);
+}
+
 /* ----------------------------------------------------------------- table */
 
 #define B(n, k, sp, r, d) {.name = n, .kind = k, .spec = sp, .rule = r, .doc = d}
@@ -721,6 +817,15 @@ static Builtin table[] = {
    "layer normalization over the last axis"),
   B("embedding", BK_LAYER, "x:tensor vocab:int[1,] dim:int[1,] init:init=uniform",
    rule_embedding, "looks up rows of W[vocab, dim] for i32 token ids"),
+#define RECURRENT_SPEC \
+  "x:tensor units:int[1,] return_sequences:bool=false reverse:bool=false " \
+  "kernel_init:init=glorot_uniform recurrent_init:init=glorot_uniform"
+  B("simple_rnn", BK_LAYER, RECURRENT_SPEC, rule_recurrent,
+   "a recurrent layer: h = tanh(x W + h U + b) at each step of x[N, steps, features]"),
+  B("lstm", BK_LAYER, RECURRENT_SPEC, rule_recurrent,
+   "long short-term memory over x[N, steps, features]: input, forget, cell and output gates"),
+  B("gru", BK_LAYER, RECURRENT_SPEC, rule_recurrent,
+   "gated recurrent unit over x[N, steps, features]: update and reset gates"),
 
   /* functions of tensors */
   ELEMENTWISE("relu", "max(x, 0)"),

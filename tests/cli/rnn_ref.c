@@ -1,0 +1,80 @@
+/* rnn_ref.c — simple_rnn, lstm and gru forward against the textbook
+ * recurrences written out here.
+ *
+ * Compiled by rnn_lstm_gru_forward.sh with one model K (K.c from nnc
+ * --no-main) of one layer statement `CELL(U, return_sequences: true,
+ * reverse: R_REV)` over x[T, D]; sets random weights and biases, runs
+ * K_predict on random sequences and compares every state.
+ *   R_CELL: 0 simple_rnn, 1 lstm, 2 gru; R_T steps, R_D features, R_U units. */
+#include "K.c" /* first: it sets _POSIX_C_SOURCE */
+#include <math.h>
+
+enum { BATCH = 3, G = R_CELL == 1 ? 4 : R_CELL == 2 ? 3 : 1 };
+
+static double sig(double v) { return 1 / (1 + exp(-v)); }
+
+static float rnd(uint64_t *r) {
+  *r = *r * 6364136223846793005ull + 1442695040888963407ull;
+  return (float)((double)(*r >> 11) / 9007199254740992.0 * 2 - 1);
+}
+
+static const char *names[3] = {"simple_rnn1", "lstm1", "gru1"};
+
+int main(void) {
+  static float x[BATCH * R_T * R_D], W[R_D * G * R_U], U[R_U * G * R_U], b[G * R_U], want[BATCH * R_T * R_U];
+  uint64_t r = 99;
+  for (int i = 0; i < BATCH * R_T * R_D; i++) x[i] = rnd(&r);
+  for (int i = 0; i < R_D * G * R_U; i++) W[i] = rnd(&r);
+  for (int i = 0; i < R_U * G * R_U; i++) U[i] = rnd(&r) * 0.5f;
+  for (int i = 0; i < G * R_U; i++) b[i] = rnd(&r) * 0.5f;
+  K_Model *m = K_create(1);
+  const char *cell = names[R_CELL];
+  char name[64];
+  float *vals[3] = {W, U, b};
+  size_t sizes[3] = {sizeof W, sizeof U, sizeof b};
+  for (int k = 0; k < 3; k++) {
+    snprintf(name, sizeof name, "%s.%c", cell, "WUb"[k]);
+    if (K_set_param(m, name, vals[k], sizes[k]) != 0) {
+      fprintf(stderr, "no parameter %s of %zu bytes\n", name, sizes[k]);
+      return 1;
+    }
+  }
+  for (int n = 0; n < BATCH; n++) {
+    double h[R_U] = {0}, c[R_U] = {0}, z[4 * R_U], hu[4 * R_U], nh[R_U];
+    for (int k = 0; k < R_T; k++) {
+      int t = R_REV ? R_T - 1 - k : k;
+      for (int j = 0; j < G * R_U; j++) {
+        z[j] = b[j];
+        for (int d = 0; d < R_D; d++) z[j] += (double)x[(n * R_T + t) * R_D + d] * W[d * G * R_U + j];
+        hu[j] = 0;
+        for (int i = 0; i < R_U; i++) hu[j] += h[i] * U[i * G * R_U + j];
+      }
+      for (int j = 0; j < R_U; j++) {
+        if (R_CELL == 0) {
+          nh[j] = tanh(z[j] + hu[j]);
+        } else if (R_CELL == 1) { /* gates i, f, g, o */
+          double ig = sig(z[j] + hu[j]), fg = sig(z[R_U + j] + hu[R_U + j]);
+          double gg = tanh(z[2 * R_U + j] + hu[2 * R_U + j]), og = sig(z[3 * R_U + j] + hu[3 * R_U + j]);
+          c[j] = fg * c[j] + ig * gg;
+          nh[j] = og * tanh(c[j]);
+        } else { /* z, r, then the candidate from (r * h) U_h */
+          double ug = sig(z[j] + hu[j]), rh = 0;
+          for (int i = 0; i < R_U; i++)
+            rh += sig(z[R_U + i] + hu[R_U + i]) * h[i] * U[i * G * R_U + 2 * R_U + j];
+          double cand = tanh(z[2 * R_U + j] + rh);
+          nh[j] = ug * h[j] + (1 - ug) * cand;
+        }
+      }
+      for (int j = 0; j < R_U; j++) h[j] = nh[j], want[(n * R_T + t) * R_U + j] = (float)h[j];
+    }
+  }
+  const void *in[1] = {x};
+  const float *got = K_predict(m, in, BATCH);
+  int bad = 0;
+  for (int i = 0; i < BATCH * R_T * R_U; i++)
+    if (fabs(got[i] - want[i]) > 2e-5 && bad++ < 5)
+      fprintf(stderr, "state %d: compiled %.9g, textbook %.9g\n", i, got[i], want[i]);
+  K_free(m);
+  printf("%s T=%d D=%d units=%d%s: %s\n", cell, R_T, R_D, R_U, R_REV ? " reversed" : "", bad ? "DIFFER" : "ok");
+  return bad != 0;
+}
