@@ -20,6 +20,29 @@ static bool same_type(Graph *g, int id, const Value *v) {
 
 static double round_to(DType dt, double x) { return dt == DT_F32 ? (double)(float)x : x; }
 
+/* pad(x) + pad(y) along one axis where y's cells start right after x's
+ * (or the reverse) = pad(concat(x, y)): the gradients of the slices of one
+ * tensor (a recurrent layer's steps, an LSTM's gates) meet as a sum of
+ * zero-padded blocks; joined, they are one copy instead of a sum over the
+ * whole tensor per block. Or -1. */
+static int adjacent_pads(Graph *h, const Value *v, int a, int b) {
+  const Value *pa = &h->v[a], *pb = &h->v[b];
+  if (pa->op != OP_PAD || pb->op != OP_PAD || pa->a[0] != pb->a[0] || !same_type(h, a, v) ||
+      !same_type(h, b, v))
+    return -1;
+  int axis = (int)pa->a[0];
+  if (pb->a[1] < pa->a[1]) { /* x is the one before */
+    const Value *t = pa;
+    pa = pb, pb = t;
+  }
+  int64_t len = h->v[pa->in[0]].shape.dim[axis];
+  if (pa->a[1] + len != pb->a[1]) return -1;
+  int in[2] = {pa->in[0], pb->in[0]};
+  int64_t ax = axis;
+  int joined = ir_make(h, OP_CONCAT, DT_NONE, (Shape){0}, in, 2, &ax, 1, 0);
+  return ir_pad(h, joined, axis, pa->a[1], pb->a[2]);
+}
+
 /* The rewritten form of v (operands already in h), or -1 to keep it. */
 static int rewrite(Graph *h, const Value *v, const int *in) {
   OpClass cls = op_info[v->op].cls;
@@ -39,7 +62,7 @@ static int rewrite(Graph *h, const Value *v, const int *in) {
   case OP_ADD: /* x + 0 = 0 + x = x */
     if (is_const(h, b, 0) && same_type(h, a, v)) return a;
     if (is_const(h, a, 0) && same_type(h, b, v)) return b;
-    break;
+    return adjacent_pads(h, v, a, b);
   case OP_SUB: /* x - 0 = x */
     if (is_const(h, b, 0) && same_type(h, a, v)) return a;
     break;
@@ -99,7 +122,7 @@ static void mark(Graph *g, bool *live, int id) {
   }
 }
 
-Graph *simplify(Graph *g) {
+static Graph *simplify_once(Graph *g) {
   bool *live = arena_alloc(sizeof(bool) * (size_t)g->n);
   for (int i = 0; i < g->ninputs; i++) mark(g, live, g->inputs[i]);
   for (int i = 0; i < g->noutputs; i++) mark(g, live, g->outputs[i]);
@@ -143,3 +166,6 @@ Graph *simplify(Graph *g) {
   }
   return h;
 }
+
+/* Twice: the second pass drops what the first one's rewrites left unused. */
+Graph *simplify(Graph *g) { return simplify_once(simplify_once(g)); }
