@@ -67,7 +67,7 @@ static void rule(AD *ad, int id, int dy) {
   const Value *X = x >= 0 ? &g->v[x] : NULL;
   switch (v.op) {
   case OP_INPUT: case OP_LABEL: case OP_PARAM: case OP_STATE: case OP_SCALAR: case OP_CONST:
-  case OP_DROPMASK:
+  case OP_DROPMASK: case OP_IOTA:
     return;
   /* piecewise constant: the gradient is zero almost everywhere */
   case OP_SIGN: case OP_STEP: case OP_FLOOR: case OP_GT: case OP_ARGMAX: case OP_ONEHOT:

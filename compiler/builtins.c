@@ -17,6 +17,7 @@
  * (add_param) and produces the result type. docs/language.md lists the same
  * table; `nnc --help-builtins` prints it from here.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "nnc.h"
@@ -794,6 +795,102 @@ static bool rule_recurrent(Sema *s, const Builtin *b, Node *call, Val *a, Val *o
   return emit(out, r);
 }
 
+/* x[N, T, k] @ W[k, m] + b, a projection of every position. */
+static int project(Graph *g, int x, int W, int B) { return ir_binary(g, OP_ADD, ir_matmul(g, x, W), B); }
+
+/* [N, T, H*d] -> [N, H, T, d]: the heads apart. */
+static int split_heads(Graph *g, int x, int64_t T, int64_t H, int64_t d) {
+  int perm[4] = {0, 2, 1, 3};
+  return ir_transpose(g, ir_reshape(g, x, (Shape){.rank = 4, .dim = {DIM_BATCH, T, H, d}}), perm);
+}
+
+/* attention(x, heads, context, causal, mask): multi-head scaled dot-product
+ * attention of the positions of x[N, T, D] over those of the context
+ * [N, S, C] (x itself when none: self-attention), as Keras's
+ * MultiHeadAttention with key_dim D / heads: Q = x Wq + bq, K = c Wk + bk,
+ * V = c Wv + bv split into heads, softmax(Q K^T / sqrt(d) + masks) V joined
+ * and projected by Wo + bo. `causal` lets position i see positions j <= i
+ * only; `mask` [N, S] (1 keep, 0 padding; below 0.5 is padding) hides
+ * padded context positions. A hidden score is -1e9, so a row with every
+ * position hidden stays finite (uniform). */
+static bool rule_attention(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
+  Val *x = &a[0], *ctx = arg(b, a, "context"), *mask = arg(b, a, "mask");
+  bool causal = arg(b, a, "causal")->i;
+  int64_t H = a[1].i;
+  if (!need_float(b, x)) return false;
+  if (x->shape.rank != 3 || x->shape.dim[0] != DIM_BATCH || x->shape.dim[1] == DIM_BATCH ||
+      x->shape.dim[2] == DIM_BATCH) {
+    error_at(x->loc, "'%s' needs a batch of sequences [N, positions, features], got %s", b->name,
+             type_str(x->dtype, x->shape));
+    return false;
+  }
+  int64_t T = x->shape.dim[1], D = x->shape.dim[2];
+  if (D % H) {
+    error_at(a[1].loc, "%lld heads do not divide the model width %lld", (long long)H, (long long)D);
+    return false;
+  }
+  Val *c = ctx->kind == VK_TENSOR ? ctx : x;
+  if (c != x && (c->shape.rank != 3 || c->shape.dim[0] != DIM_BATCH || c->dtype != x->dtype ||
+                 c->shape.dim[1] == DIM_BATCH || c->shape.dim[2] == DIM_BATCH)) {
+    error_at(c->loc, "the context of '%s' must be %s sequences [N, positions, features], got %s", b->name,
+             x->dtype == DT_F64 ? "f64" : "f32", type_str(c->dtype, c->shape));
+    return false;
+  }
+  int64_t S = c->shape.dim[1], C = c->shape.dim[2];
+  if (causal && S != T) {
+    error_at(call->loc, "a causal '%s' needs as many context positions as positions (%lld, got %lld)",
+             b->name, (long long)T, (long long)S);
+    return false;
+  }
+  if (mask->kind == VK_TENSOR && (mask->shape.rank != 2 || mask->shape.dim[0] != DIM_BATCH ||
+                                  mask->shape.dim[1] != S || mask->dtype == DT_NONE)) {
+    error_at(mask->loc, "the mask of '%s' must be [N, %lld] (1 keep, 0 padding) for the context's %lld positions, got %s",
+             b->name, (long long)S, (long long)S, type_str(mask->dtype, mask->shape));
+    return false;
+  }
+  DType dt = x->dtype;
+  const Val *init = arg(b, a, "kernel_init");
+  int Wq, Wk, Wv, Wo, bq, bk, bv, bo;
+  Shape dd = {.rank = 2, .dim = {D, D}}, cd = {.rank = 2, .dim = {C, D}};
+  if (!add_weight(s, "Wq", dt, dd, init, call->loc, &Wq) || !add_weight(s, "Wk", dt, cd, init, call->loc, &Wk) ||
+      !add_weight(s, "Wv", dt, cd, init, call->loc, &Wv) || !add_weight(s, "Wo", dt, dd, init, call->loc, &Wo) ||
+      !add_param(s, "bq", dt, shape1(D), "zeros", NULL, NULL, 0, true, call->loc, &bq) ||
+      !add_param(s, "bk", dt, shape1(D), "zeros", NULL, NULL, 0, true, call->loc, &bk) ||
+      !add_param(s, "bv", dt, shape1(D), "zeros", NULL, NULL, 0, true, call->loc, &bv) ||
+      !add_param(s, "bo", dt, shape1(D), "zeros", NULL, NULL, 0, true, call->loc, &bo))
+    return false;
+  tensor_out(out, dt, x->shape);
+  Shape scores = {.rank = 4, .dim = {DIM_BATCH, H, T, S}};
+  if (!check_shape_size(call->loc, dt, scores)) return false;
+  if (!s->graph) return true;
+  Graph *g = s->graph;
+  int64_t d = D / H;
+  int q = split_heads(g, project(g, vid(x), Wq, bq), T, H, d);
+  int k = split_heads(g, project(g, vid(c), Wk, bk), S, H, d);
+  int v = split_heads(g, project(g, vid(c), Wv, bv), S, H, d);
+  int kt_perm[4] = {0, 1, 3, 2};
+  int sc = scale(g, ir_matmul(g, q, ir_transpose(g, k, kt_perm)), 1 / sqrt((double)d));
+  int hidden = -1; /* 1 where a score is hidden */
+  if (causal) { /* position i sees j <= i */
+    Shape ts = {.rank = 2, .dim = {T, S}};
+    hidden = ir_binary(g, OP_GT, ir_iota(g, dt, ts, 1), ir_iota(g, dt, ts, 0));
+  }
+  if (mask->kind == VK_TENSOR) { /* a padded context position: mask <= 0.5 */
+    int m = vid(mask);
+    if (mask->dtype != dt) m = ir_cast(g, m, dt);
+    int pad = ir_binary(g, OP_GT, scalar_like(g, m, 0.5), m);
+    pad = ir_reshape(g, pad, (Shape){.rank = 4, .dim = {DIM_BATCH, 1, 1, S}});
+    hidden = hidden >= 0 ? ir_binary(g, OP_MAX, hidden, pad) : pad;
+  }
+  if (hidden >= 0) /* chosen, not added: exact in any precision, and no gradient */
+    sc = ir_select(g, hidden, ir_scalar(g, dt, -1e9), sc);
+  int p = ir_axis_op(g, OP_SOFTMAX, sc, 3);
+  int o = ir_matmul(g, p, v); /* [N, H, T, d] */
+  int back[4] = {0, 2, 1, 3};
+  o = ir_reshape(g, ir_transpose(g, o, back), x->shape);
+  return emit(out, project(g, o, Wo, bo));
+}
+
 /* ----------------------------------------------------------------- table */
 
 #define B(n, k, sp, r, d) {.name = n, .kind = k, .spec = sp, .rule = r, .doc = d}
@@ -817,6 +914,10 @@ static Builtin table[] = {
    "layer normalization over the last axis"),
   B("embedding", BK_LAYER, "x:tensor vocab:int[1,] dim:int[1,] init:init=uniform",
    rule_embedding, "looks up rows of W[vocab, dim] for i32 token ids"),
+  B("attention", BK_LAYER,
+   "x:tensor heads:int[1,] context:tensor=none causal:bool=false mask:tensor=none "
+   "kernel_init:init=glorot_uniform",
+   rule_attention, "multi-head scaled dot-product attention of x[N, T, D] over itself or a context"),
 #define RECURRENT_SPEC \
   "x:tensor units:int[1,] return_sequences:bool=false reverse:bool=false " \
   "kernel_init:init=glorot_uniform recurrent_init:init=glorot_uniform"

@@ -923,6 +923,9 @@ static void run_function(Em *e, const char *model) {
       static const char *src[] = {"(double)n", "(double)m->step", "(double)m->epoch",
                                   "(double)m->seed", "m->lr"};
       fprintf(o, "  v%d[0] = (%s)%s;\n", id, t, src[v->a[0]]);
+    } else if (v->op == OP_IOTA) {
+      fprintf(o, "  for (int64_t i = 0; i < %s; i++) v%d[i] = (%s)(i / %s %% %lld);\n", numel_x(v->shape), id, t,
+              prod_x(v->shape, (int)v->a[0] + 1, v->shape.rank), (long long)v->shape.dim[v->a[0]]);
     } else if (v->op == OP_CONST) {
       if (p->stored[id])
         fprintf(o, "  for (int64_t i = 0; i < %s; i++) v%d[i] = (%s)%.17g;\n", numel_x(v->shape), id, t, v->f);

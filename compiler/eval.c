@@ -483,6 +483,12 @@ void eval_run_for(Eval *e, int target) {
       case OP_CONST:
         for (int64_t i = 0; i < out->n; i++) out->d[i] = rnd(v->dtype, v->f);
         break;
+      case OP_IOTA: {
+        int64_t inner = 1, ax = v->a[0];
+        for (int d = (int)ax + 1; d < out->shape.rank; d++) inner *= out->shape.dim[d];
+        for (int64_t i = 0; i < out->n; i++) out->d[i] = (double)(i / inner % out->shape.dim[ax]);
+        break;
+      }
       case OP_DROPMASK: {
         uint64_t seed = (uint64_t)x->d[0], step = (uint64_t)y->d[0];
         uint64_t stream = ((uint64_t)v->a[0] << 44) ^ step;

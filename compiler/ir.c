@@ -228,6 +228,12 @@ static const char *infer(Graph *g, Value *v) {
     if ((v->op == OP_INPUT || v->op == OP_PARAM || v->op == OP_STATE) && v->nattr != 1)
       return "takes {index}";
     if (v->op == OP_CONST && !is_float(v->dtype)) return "constants are floating-point";
+    if (v->op == OP_IOTA) {
+      if (v->nattr != 1 || v->a[0] < 0 || v->a[0] >= v->shape.rank || !is_float(v->dtype))
+        return "iota takes {axis} of its floating-point shape";
+      for (int d = 0; d < v->shape.rank; d++)
+        if (v->shape.dim[d] == DIM_BATCH) return "iota has no batch dimension";
+    }
     return NULL;
   case CL_UNARY:
     if (v->op == OP_CAST) {
@@ -462,6 +468,11 @@ int ir_slice(Graph *g, int x, int axis, int64_t start, int64_t end) {
   if (start == 0 && end == g->v[x].shape.dim[axis]) return x;
   int64_t a[3] = {axis, start, end};
   return ir_make(g, OP_SLICE, DT_NONE, (Shape){0}, &x, 1, a, 3, 0);
+}
+
+int ir_iota(Graph *g, DType dt, Shape sh, int axis) {
+  int64_t a = axis;
+  return ir_make(g, OP_IOTA, dt, sh, NULL, 0, &a, 1, 0);
 }
 
 int ir_pad(Graph *g, int x, int axis, int64_t before, int64_t after) {

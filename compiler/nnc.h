@@ -490,6 +490,7 @@ int ir_expand(Graph *g, int x, Shape sh);
 int ir_transpose(Graph *g, int x, const int *perm);
 int ir_slice(Graph *g, int x, int axis, int64_t start, int64_t end);
 int ir_pad(Graph *g, int x, int axis, int64_t before, int64_t after);
+int ir_iota(Graph *g, DType dt, Shape sh, int axis);  /* index along axis, no batch */
 int ir_matmul(Graph *g, int a, int b);
 int ir_cast(Graph *g, int x, DType dt);
 int ir_window(Graph *g, Op op, int x, int w, const int64_t *a, Shape result);

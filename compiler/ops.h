@@ -18,6 +18,7 @@ OP(STATE,      "state",      0, CL_LEAF,     "index",            "non-trainable 
 OP(SCALAR,     "scalar",     0, CL_LEAF,     "which",            "a run-time scalar: 0 batch size, 1 step (from 1), 2 epoch (from 0), 3 seed, 4 learning rate")
 OP(CONST,      "const",      0, CL_LEAF,     "",                 "every element equals f")
 OP(DROPMASK,   "dropmask",   2, CL_LEAF,     "instance",         "(seed, step) -> 0 or 1/(1-f) per element, keep probability 1-f, counter-based RNG")
+OP(IOTA,       "iota",       0, CL_LEAF,     "axis",             "every element equals its index along axis (attention's causal mask)")
 /* elementwise, one operand */
 OP(NEG,        "neg",        1, CL_UNARY,    "",                 "-x")
 OP(EXP,        "exp",        1, CL_UNARY,    "",                 "e^x")

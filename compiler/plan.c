@@ -209,7 +209,7 @@ Plan *plan_graph(const Graph *g, bool fuse) {
     p->literal[id] = v->op == OP_CONST && !p->stored[id];
     if (v->op == OP_INPUT || v->op == OP_LABEL || v->op == OP_PARAM || v->op == OP_STATE)
       p->stored[id] = false; /* the caller's or the model's memory */
-    if (v->op == OP_SCALAR || v->op == OP_DROPMASK) p->stored[id] = true;
+    if (v->op == OP_SCALAR || v->op == OP_DROPMASK || v->op == OP_IOTA) p->stored[id] = true;
   }
   /* a kernel writes somewhere: its last value at least, even when unread;
    * an epilogue's head is computed where its last member is stored unless

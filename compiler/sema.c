@@ -619,6 +619,7 @@ static bool convert(Sema *s, const BParam *p, const char *callee, Node *n, Val *
   switch (p->kind) {
   case PK_TENSOR:
     if (x->kind == VK_TENSOR) return true;
+    if (x->kind == VK_NONE && p->dflt && p->dflt->kind == ND_NAME) return true; /* =none */
     wrong_value(s, x, "a tensor", what);
     return false;
   case PK_TENSORS: bug("variadic converted alone");
