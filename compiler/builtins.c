@@ -699,6 +699,16 @@ static bool rule_embedding(Sema *s, const Builtin *b, Node *call, Val *a, Val *o
   return emit(out, ir_make(s->graph, OP_GATHER, DT_NONE, (Shape){0}, in, 2, NULL, 0, 0));
 }
 
+/* A batch of sequences [N, T, D] with known T and D, or an error. */
+static bool need_sequences(const Builtin *b, Val *x, const char *what) {
+  if (x->shape.rank == 3 && x->shape.dim[0] == DIM_BATCH && x->shape.dim[1] != DIM_BATCH &&
+      x->shape.dim[2] != DIM_BATCH)
+    return true;
+  error_at(x->loc, "'%s' needs a batch of sequences [N, %s, features], got %s", b->name, what,
+           type_str(x->dtype, x->shape));
+  return false;
+}
+
 /* x[:, t, :] of a sequence [N, T, k] as [N, k]. */
 static int step_of(Graph *g, int x, int64_t t) {
   Shape sh = g->v[x].shape;
@@ -724,12 +734,7 @@ static int sigmoid(Graph *g, int x) { return ir_unary(g, OP_SIGMOID, x); }
 static bool rule_recurrent(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   Val *x = &a[0];
   if (!need_float(b, x)) return false;
-  if (x->shape.rank != 3 || x->shape.dim[0] != DIM_BATCH || x->shape.dim[1] == DIM_BATCH ||
-      x->shape.dim[2] == DIM_BATCH) {
-    error_at(x->loc, "'%s' needs a batch of sequences [N, steps, features], got %s", b->name,
-             type_str(x->dtype, x->shape));
-    return false;
-  }
+  if (!need_sequences(b, x, "steps")) return false;
   bool lstm = !strcmp(b->name, "lstm"), gru = !strcmp(b->name, "gru");
   int64_t T = x->shape.dim[1], D = x->shape.dim[2], u = a[1].i, G = lstm ? 4 : gru ? 3 : 1;
   bool seq = arg(b, a, "return_sequences")->i, rev = arg(b, a, "reverse")->i;
@@ -795,6 +800,40 @@ static bool rule_recurrent(Sema *s, const Builtin *b, Node *call, Val *a, Val *o
   return emit(out, r);
 }
 
+/* positional_encoding(x): x + the sinusoidal table of "Attention is all
+ * you need": PE[t, 2i] = sin(t / 10000^(2i/D)), PE[t, 2i+1] = cos(same),
+ * built from iota leaves (sin a = cos(a - pi/2)). */
+static bool rule_positional_encoding(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
+  (void)call;
+  Val *x = &a[0];
+  if (!need_float(b, x) || !need_sequences(b, x, "positions")) return false;
+  tensor_out(out, x->dtype, x->shape);
+  if (!s->graph) return true;
+  Graph *g = s->graph;
+  DType dt = x->dtype;
+  int64_t D = x->shape.dim[2];
+  Shape td = {.rank = 2, .dim = {x->shape.dim[1], D}};
+  int t = ir_iota(g, dt, td, 0), j = ir_iota(g, dt, td, 1);
+  int pair = ir_unary(g, OP_FLOOR, scale(g, j, 0.5));                       /* i = floor(j / 2) */
+  int rate = ir_unary(g, OP_EXP, scale(g, pair, -2 * log(10000.0) / (double)D)); /* 10000^(-2i/D) */
+  int angle = ir_binary(g, OP_MUL, t, rate);
+  int odd = ir_binary(g, OP_SUB, j, scale(g, pair, 2));                     /* j mod 2 */
+  int shift = scale(g, ir_binary(g, OP_SUB, scalar_like(g, j, 1), odd), 1.5707963267948966);
+  int pe = ir_unary(g, OP_COS, ir_binary(g, OP_SUB, angle, shift));        /* sin for even j */
+  return emit(out, ir_binary(g, OP_ADD, vid(x), pe));
+}
+
+/* positional_embedding(x): x + a learned table P[T, D]. */
+static bool rule_positional_embedding(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
+  Val *x = &a[0];
+  if (!need_float(b, x) || !need_sequences(b, x, "positions")) return false;
+  int P;
+  Shape td = {.rank = 2, .dim = {x->shape.dim[1], x->shape.dim[2]}};
+  if (!add_weight(s, "P", x->dtype, td, arg(b, a, "init"), call->loc, &P)) return false;
+  tensor_out(out, x->dtype, x->shape);
+  return !s->graph || emit(out, ir_binary(s->graph, OP_ADD, vid(x), P));
+}
+
 /* x[N, T, k] @ W[k, m] + b, a projection of every position. */
 static int project(Graph *g, int x, int W, int B) { return ir_binary(g, OP_ADD, ir_matmul(g, x, W), B); }
 
@@ -817,13 +856,7 @@ static bool rule_attention(Sema *s, const Builtin *b, Node *call, Val *a, Val *o
   Val *x = &a[0], *ctx = arg(b, a, "context"), *mask = arg(b, a, "mask");
   bool causal = arg(b, a, "causal")->i;
   int64_t H = a[1].i;
-  if (!need_float(b, x)) return false;
-  if (x->shape.rank != 3 || x->shape.dim[0] != DIM_BATCH || x->shape.dim[1] == DIM_BATCH ||
-      x->shape.dim[2] == DIM_BATCH) {
-    error_at(x->loc, "'%s' needs a batch of sequences [N, positions, features], got %s", b->name,
-             type_str(x->dtype, x->shape));
-    return false;
-  }
+  if (!need_float(b, x) || !need_sequences(b, x, "positions")) return false;
   int64_t T = x->shape.dim[1], D = x->shape.dim[2];
   if (D % H) {
     error_at(a[1].loc, "%lld heads do not divide the model width %lld", (long long)H, (long long)D);
@@ -914,6 +947,8 @@ static Builtin table[] = {
    "layer normalization over the last axis"),
   B("embedding", BK_LAYER, "x:tensor vocab:int[1,] dim:int[1,] init:init=uniform",
    rule_embedding, "looks up rows of W[vocab, dim] for i32 token ids"),
+  B("positional_embedding", BK_LAYER, "x:tensor init:init=uniform", rule_positional_embedding,
+   "x[N, T, D] + a learned table P[T, D]"),
   B("attention", BK_LAYER,
    "x:tensor heads:int[1,] context:tensor=none causal:bool=false mask:tensor=none "
    "kernel_init:init=glorot_uniform",
@@ -969,6 +1004,8 @@ static Builtin table[] = {
    rule_pool2d, "maximum over windows of NHWC images"),
   B("avg_pool2d", BK_FUNC, "x:tensor size:ints[1,]=2 stride:ints[1,]=none padding:pad=valid",
    rule_pool2d, "mean over windows of NHWC images"),
+  B("positional_encoding", BK_FUNC, "x:tensor", rule_positional_encoding,
+   "x[N, T, D] + the sinusoidal table of the Transformer"),
   B("global_avg_pool2d", BK_FUNC, "x:tensor", rule_global_pool, "[N, H, W, C] -> [N, C]"),
 
   /* initializers */
