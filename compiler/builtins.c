@@ -202,20 +202,23 @@ static bool rule_softmax(Sema *s, const Builtin *b, Node *call, Val *a, Val *out
 }
 
 /* Inverted dropout: while training, x * mask with mask 0 or 1/(1-rate). */
-static bool rule_dropout(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
-  (void)call;
-  if (!need_float(b, &a[0])) return false;
-  tensor_out(out, a[0].dtype, a[0].shape);
-  if (!s->graph) return true;
+/* x with dropout at `rate` when training (a mask per instance and step). */
+static int dropout_ir(Sema *s, int x, double rate) {
   Graph *g = s->graph;
-  int x = vid(&a[0]);
-  if (!g->training || a[1].f == 0) return emit(out, x);
+  if (!g->training || rate == 0) return x;
   int ss[2];
   ss[0] = ir_leaf(g, OP_SCALAR, DT_F64, (Shape){0}, SC_SEED);
   ss[1] = ir_leaf(g, OP_SCALAR, DT_F64, (Shape){0}, SC_STEP);
   int64_t instance = s->dropouts++;
-  int mask = ir_make(g, OP_DROPMASK, g->v[x].dtype, g->v[x].shape, ss, 2, &instance, 1, a[1].f);
-  return emit(out, ir_binary(g, OP_MUL, x, mask));
+  int mask = ir_make(g, OP_DROPMASK, g->v[x].dtype, g->v[x].shape, ss, 2, &instance, 1, rate);
+  return ir_binary(g, OP_MUL, x, mask);
+}
+
+static bool rule_dropout(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
+  (void)call;
+  if (!need_float(b, &a[0])) return false;
+  tensor_out(out, a[0].dtype, a[0].shape);
+  return !s->graph || emit(out, dropout_ir(s, vid(&a[0]), a[1].f));
 }
 
 /* sum/mean/max(x, axis, keepdims): axis none reduces every axis. */
@@ -652,26 +655,33 @@ static bool rule_batch_norm(Sema *s, const Builtin *b, Node *call, Val *a, Val *
                               arg(b, a, "momentum")->f, arg(b, a, "epsilon")->f));
 }
 
+/* Layer normalization of x over its last axis, scaled by gamma and
+ * shifted by beta. */
+static int layer_norm_ir(Graph *g, int x, int gamma, int beta, double epsilon) {
+  bool drop[NN_MAX_RANK] = {0};
+  drop[g->v[x].shape.rank - 1] = true;
+  int mean = reduce_axes(g, OP_SUM, x, drop, true, true);
+  int xc = ir_binary(g, OP_SUB, x, mean);
+  int var = reduce_axes(g, OP_SUM, ir_binary(g, OP_MUL, xc, xc), drop, true, true);
+  int inv = ir_unary(g, OP_SQRT, ir_binary(g, OP_ADD, var, scalar_like(g, x, epsilon)));
+  int y = ir_binary(g, OP_MUL, ir_binary(g, OP_DIV, xc, inv), gamma);
+  return ir_binary(g, OP_ADD, y, beta);
+}
+
+/* A layer norm's gamma and beta, named PREFIXgamma and PREFIXbeta. */
+static bool norm_params(Sema *s, const char *prefix, DType dt, int64_t d, Loc loc, int *gamma, int *beta) {
+  return add_param(s, arena_printf("%sgamma", prefix), dt, shape1(d), "ones", NULL, NULL, 0, true, loc, gamma) &&
+         add_param(s, arena_printf("%sbeta", prefix), dt, shape1(d), "zeros", NULL, NULL, 0, true, loc, beta);
+}
+
 static bool rule_layer_norm(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   int64_t d;
   if (!need_float(b, &a[0]) || !last_dim(b, &a[0], &d)) return false;
   DType dt = a[0].dtype;
   int gamma, beta;
-  if (!add_param(s, "gamma", dt, shape1(d), "ones", NULL, NULL, 0, true, call->loc, &gamma) ||
-      !add_param(s, "beta", dt, shape1(d), "zeros", NULL, NULL, 0, true, call->loc, &beta))
-    return false;
+  if (!norm_params(s, "", dt, d, call->loc, &gamma, &beta)) return false;
   tensor_out(out, dt, a[0].shape);
-  if (!s->graph) return true;
-  Graph *g = s->graph;
-  int x = vid(&a[0]);
-  bool drop[NN_MAX_RANK] = {0};
-  drop[a[0].shape.rank - 1] = true;
-  int mean = reduce_axes(g, OP_SUM, x, drop, true, true);
-  int xc = ir_binary(g, OP_SUB, x, mean);
-  int var = reduce_axes(g, OP_SUM, ir_binary(g, OP_MUL, xc, xc), drop, true, true);
-  int inv = ir_unary(g, OP_SQRT, ir_binary(g, OP_ADD, var, scalar_like(g, x, a[1].f)));
-  int y = ir_binary(g, OP_MUL, ir_binary(g, OP_DIV, xc, inv), gamma);
-  return emit(out, ir_binary(g, OP_ADD, y, beta));
+  return !s->graph || emit(out, layer_norm_ir(s->graph, vid(&a[0]), gamma, beta, a[1].f));
 }
 
 /* embedding(ids: i32[...], vocab, dim): W[vocab, dim] -> [..., dim] */
@@ -843,33 +853,23 @@ static int split_heads(Graph *g, int x, int64_t T, int64_t H, int64_t d) {
   return ir_transpose(g, ir_reshape(g, x, (Shape){.rank = 4, .dim = {DIM_BATCH, T, H, d}}), perm);
 }
 
-/* attention(x, heads, context, causal, mask): multi-head scaled dot-product
- * attention of the positions of x[N, T, D] over those of the context
- * [N, S, C] (x itself when none: self-attention), as Keras's
- * MultiHeadAttention with key_dim D / heads: Q = x Wq + bq, K = c Wk + bk,
- * V = c Wv + bv split into heads, softmax(Q K^T / sqrt(d) + masks) V joined
- * and projected by Wo + bo. `causal` lets position i see positions j <= i
- * only; `mask` [N, S] (1 keep, 0 padding; below 0.5 is padding) hides
- * padded context positions. A hidden score is -1e9, so a row with every
- * position hidden stays finite (uniform). */
-static bool rule_attention(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
-  Val *x = &a[0], *ctx = arg(b, a, "context"), *mask = arg(b, a, "mask");
-  bool causal = arg(b, a, "causal")->i;
-  int64_t H = a[1].i;
+/* Checks attention's operands: x [N, T, D] with heads dividing D, the
+ * context c [N, S, C] of x's type, causal needing S = T, a mask [N, S]. */
+static bool attention_operands(const Builtin *b, Node *call, Val *x, Val *heads, Val *c, bool causal,
+                               Val *mask) {
   if (!need_float(b, x) || !need_sequences(b, x, "positions")) return false;
-  int64_t T = x->shape.dim[1], D = x->shape.dim[2];
+  int64_t T = x->shape.dim[1], D = x->shape.dim[2], H = heads->i;
   if (D % H) {
-    error_at(a[1].loc, "%lld heads do not divide the model width %lld", (long long)H, (long long)D);
+    error_at(heads->loc, "%lld heads do not divide the model width %lld", (long long)H, (long long)D);
     return false;
   }
-  Val *c = ctx->kind == VK_TENSOR ? ctx : x;
-  if (c != x && (c->shape.rank != 3 || c->shape.dim[0] != DIM_BATCH || c->dtype != x->dtype ||
-                 c->shape.dim[1] == DIM_BATCH || c->shape.dim[2] == DIM_BATCH)) {
-    error_at(c->loc, "the context of '%s' must be %s sequences [N, positions, features], got %s", b->name,
-             x->dtype == DT_F64 ? "f64" : "f32", type_str(c->dtype, c->shape));
+  if (c != x && (!need_sequences(b, c, "positions") || c->dtype != x->dtype)) {
+    if (c->dtype != x->dtype)
+      error_at(c->loc, "the context of '%s' must be %s like its input, got %s", b->name,
+               x->dtype == DT_F64 ? "f64" : "f32", type_str(c->dtype, c->shape));
     return false;
   }
-  int64_t S = c->shape.dim[1], C = c->shape.dim[2];
+  int64_t S = c->shape.dim[1];
   if (causal && S != T) {
     error_at(call->loc, "a causal '%s' needs as many context positions as positions (%lld, got %lld)",
              b->name, (long long)T, (long long)S);
@@ -881,26 +881,39 @@ static bool rule_attention(Sema *s, const Builtin *b, Node *call, Val *a, Val *o
              b->name, (long long)S, (long long)S, type_str(mask->dtype, mask->shape));
     return false;
   }
+  return true;
+}
+
+/* Multi-head scaled dot-product attention of x[N, T, D] over c[N, S, C],
+ * as Keras's MultiHeadAttention with key_dim D / heads: Q = x Wq + bq,
+ * K = c Wk + bk, V = c Wv + bv split into heads, softmax(Q K^T / sqrt(d) +
+ * masks) V joined and projected by Wo + bo; the parameters are named
+ * PREFIXWq and so on. `causal` lets position i see positions j <= i only;
+ * `mask` [N, S] (1 keep; below 0.5 is padding) hides padded context
+ * positions. A hidden score is -1e9, so a row with every position hidden
+ * stays finite (uniform). The result in *y when building. */
+static bool attend(Sema *s, Node *call, Val *x, Val *c, Val *mask, int64_t H, bool causal, const Val *init,
+                   const char *prefix, int *y) {
   DType dt = x->dtype;
-  const Val *init = arg(b, a, "kernel_init");
-  int Wq, Wk, Wv, Wo, bq, bk, bv, bo;
-  Shape dd = {.rank = 2, .dim = {D, D}}, cd = {.rank = 2, .dim = {C, D}};
-  if (!add_weight(s, "Wq", dt, dd, init, call->loc, &Wq) || !add_weight(s, "Wk", dt, cd, init, call->loc, &Wk) ||
-      !add_weight(s, "Wv", dt, cd, init, call->loc, &Wv) || !add_weight(s, "Wo", dt, dd, init, call->loc, &Wo) ||
-      !add_param(s, "bq", dt, shape1(D), "zeros", NULL, NULL, 0, true, call->loc, &bq) ||
-      !add_param(s, "bk", dt, shape1(D), "zeros", NULL, NULL, 0, true, call->loc, &bk) ||
-      !add_param(s, "bv", dt, shape1(D), "zeros", NULL, NULL, 0, true, call->loc, &bv) ||
-      !add_param(s, "bo", dt, shape1(D), "zeros", NULL, NULL, 0, true, call->loc, &bo))
-    return false;
-  tensor_out(out, dt, x->shape);
-  Shape scores = {.rank = 4, .dim = {DIM_BATCH, H, T, S}};
-  if (!check_shape_size(call->loc, dt, scores)) return false;
+  int64_t T = x->shape.dim[1], D = x->shape.dim[2], S = c->shape.dim[1], C = c->shape.dim[2];
+  int W[4], B[4];
+  static const char *names[4] = {"q", "k", "v", "o"};
+  for (int i = 0; i < 4; i++) {
+    Shape ws = {.rank = 2, .dim = {i == 1 || i == 2 ? C : D, D}};
+    if (!add_weight(s, arena_printf("%sW%s", prefix, names[i]), dt, ws, init, call->loc, &W[i]))
+      return false;
+  }
+  for (int i = 0; i < 4; i++)
+    if (!add_param(s, arena_printf("%sb%s", prefix, names[i]), dt, shape1(D), "zeros", NULL, NULL, 0, true,
+                   call->loc, &B[i]))
+      return false;
+  if (!check_shape_size(call->loc, dt, (Shape){.rank = 4, .dim = {DIM_BATCH, H, T, S}})) return false;
   if (!s->graph) return true;
   Graph *g = s->graph;
   int64_t d = D / H;
-  int q = split_heads(g, project(g, vid(x), Wq, bq), T, H, d);
-  int k = split_heads(g, project(g, vid(c), Wk, bk), S, H, d);
-  int v = split_heads(g, project(g, vid(c), Wv, bv), S, H, d);
+  int q = split_heads(g, project(g, vid(x), W[0], B[0]), T, H, d);
+  int k = split_heads(g, project(g, vid(c), W[1], B[1]), S, H, d);
+  int v = split_heads(g, project(g, vid(c), W[2], B[2]), S, H, d);
   int kt_perm[4] = {0, 1, 3, 2};
   int sc = scale(g, ir_matmul(g, q, ir_transpose(g, k, kt_perm)), 1 / sqrt((double)d));
   int hidden = -1; /* 1 where a score is hidden */
@@ -908,7 +921,7 @@ static bool rule_attention(Sema *s, const Builtin *b, Node *call, Val *a, Val *o
     Shape ts = {.rank = 2, .dim = {T, S}};
     hidden = ir_binary(g, OP_GT, ir_iota(g, dt, ts, 1), ir_iota(g, dt, ts, 0));
   }
-  if (mask->kind == VK_TENSOR) { /* a padded context position: mask <= 0.5 */
+  if (mask->kind == VK_TENSOR) { /* a padded context position: mask < 0.5 */
     int m = vid(mask);
     if (mask->dtype != dt) m = ir_cast(g, m, dt);
     int pad = ir_binary(g, OP_GT, scalar_like(g, m, 0.5), m);
@@ -921,7 +934,91 @@ static bool rule_attention(Sema *s, const Builtin *b, Node *call, Val *a, Val *o
   int o = ir_matmul(g, p, v); /* [N, H, T, d] */
   int back[4] = {0, 2, 1, 3};
   o = ir_reshape(g, ir_transpose(g, o, back), x->shape);
-  return emit(out, project(g, o, Wo, bo));
+  *y = project(g, o, W[3], B[3]);
+  return true;
+}
+
+/* attention(x, heads, context, causal, mask): x over itself (self-
+ * attention) or over a context (cross-attention). */
+static bool rule_attention(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
+  Val *x = &a[0], *ctx = arg(b, a, "context"), *mask = arg(b, a, "mask");
+  Val *c = ctx->kind == VK_TENSOR ? ctx : x;
+  bool causal = arg(b, a, "causal")->i;
+  if (!attention_operands(b, call, x, &a[1], c, causal, mask)) return false;
+  tensor_out(out, x->dtype, x->shape);
+  int y = -1;
+  if (!attend(s, call, x, c, mask, a[1].i, causal, arg(b, a, "kernel_init"), "", &y)) return false;
+  return !s->graph || emit(out, y);
+}
+
+/* A Transformer block's position-wise feed-forward: dense(ff, activation)
+ * then dense(D), parameters PREFIX1.W, PREFIX1.b, PREFIX2.W, PREFIX2.b. */
+static bool feed_forward(Sema *s, Node *call, Val *x, int64_t ff, const char *act, const Val *init,
+                         const char *prefix, int h, int *y) {
+  DType dt = x->dtype;
+  int64_t D = x->shape.dim[2];
+  int W1, B1, W2, B2;
+  if (!add_weight(s, arena_printf("%s1.W", prefix), dt, (Shape){.rank = 2, .dim = {D, ff}}, init, call->loc, &W1) ||
+      !add_param(s, arena_printf("%s1.b", prefix), dt, shape1(ff), "zeros", NULL, NULL, 0, true, call->loc, &B1) ||
+      !add_weight(s, arena_printf("%s2.W", prefix), dt, (Shape){.rank = 2, .dim = {ff, D}}, init, call->loc, &W2) ||
+      !add_param(s, arena_printf("%s2.b", prefix), dt, shape1(D), "zeros", NULL, NULL, 0, true, call->loc, &B2))
+    return false;
+  if (!check_shape_size(call->loc, dt, (Shape){.rank = 3, .dim = {DIM_BATCH, x->shape.dim[1], ff}})) return false;
+  if (!s->graph) return true;
+  Graph *g = s->graph;
+  int u = project(g, h, W1, B1);
+  if (act) u = activation(g, act, u, 0);
+  *y = project(g, u, W2, B2);
+  return true;
+}
+
+/* transformer_encoder / transformer_decoder: the blocks of "Attention is
+ * all you need". Each sub-layer (self-attention; for the decoder, causal
+ * self-attention then attention over the context; the feed-forward) is
+ * wrapped in dropout, a residual and a layer norm: after the sum
+ * (post-norm, the paper's) or, with norm_first, on the sub-layer's input
+ * (pre-norm: x + f(norm(x))). */
+static bool rule_transformer(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
+  bool decoder = !strcmp(b->name, "transformer_decoder");
+  Val *x = &a[0], *c = decoder ? &a[1] : x, *heads = arg(b, a, "heads");
+  bool causal = decoder || arg(b, a, "causal")->i, first = arg(b, a, "norm_first")->i;
+  double rate = arg(b, a, "dropout")->f, eps = 1e-5;
+  Val *act = arg(b, a, "ff_activation");
+  const Val *init = arg(b, a, "kernel_init");
+  /* the decoder's self-attention is causal, with no padding mask (a
+   * padded position only sees the positions before it); the context's
+   * padding is context_mask */
+  Val nomask = {.kind = VK_NONE};
+  Val *self_mask = decoder ? &nomask : arg(b, a, "mask"), *ctx_mask = decoder ? arg(b, a, "context_mask") : &nomask;
+  if (!attention_operands(b, call, x, heads, x, causal, self_mask) ||
+      (decoder && !attention_operands(b, call, x, heads, c, false, ctx_mask)))
+    return false;
+  int64_t D = x->shape.dim[2];
+  DType dt = x->dtype;
+  int ng = decoder ? 3 : 2, gam[3], bet[3];
+  for (int i = 0; i < ng; i++)
+    if (!norm_params(s, arena_printf("norm%d.", i + 1), dt, D, call->loc, &gam[i], &bet[i])) return false;
+  tensor_out(out, dt, x->shape);
+  Graph *g = s->graph;
+  int h = g ? vid(x) : -1, y = -1;
+  /* one residual sub-layer: h = norm(h + drop(f(h))) or h + drop(f(norm(h))) */
+#define SUBLAYER(i, make)                                                        \
+  do {                                                                          \
+    int in_ = g && first ? layer_norm_ir(g, h, gam[i], bet[i], eps) : h;      \
+    Val hv_ = *x;                                                               \
+    hv_.ir = in_ + 1;                                                           \
+    if (!(make)) return false;                                                  \
+    if (g) {                                                                    \
+      int sum_ = ir_binary(g, OP_ADD, h, dropout_ir(s, y, rate));              \
+      h = first ? sum_ : layer_norm_ir(g, sum_, gam[i], bet[i], eps);          \
+    }                                                                           \
+  } while (0)
+  SUBLAYER(0, attend(s, call, &hv_, &hv_, self_mask, heads->i, causal, init, "self.", &y));
+  if (decoder) SUBLAYER(1, attend(s, call, &hv_, c, ctx_mask, heads->i, false, init, "cross.", &y));
+  SUBLAYER(ng - 1, feed_forward(s, call, &hv_, arg(b, a, "ff")->i, act->kind == VK_NAME ? act->s : NULL, init,
+                                "ff", in_, &y));
+#undef SUBLAYER
+  return !g || emit(out, h);
 }
 
 /* ----------------------------------------------------------------- table */
@@ -953,6 +1050,14 @@ static Builtin table[] = {
    "x:tensor heads:int[1,] context:tensor=none causal:bool=false mask:tensor=none "
    "kernel_init:init=glorot_uniform",
    rule_attention, "multi-head scaled dot-product attention of x[N, T, D] over itself or a context"),
+  B("transformer_encoder", BK_LAYER,
+   "x:tensor heads:int[1,] ff:int[1,] dropout:float[0,1)=0 norm_first:bool=false causal:bool=false "
+   "mask:tensor=none ff_activation:act=relu kernel_init:init=glorot_uniform",
+   rule_transformer, "a Transformer encoder block: self-attention and a feed-forward, residuals and norms"),
+  B("transformer_decoder", BK_LAYER,
+   "x:tensor context:tensor heads:int[1,] ff:int[1,] dropout:float[0,1)=0 norm_first:bool=false "
+   "context_mask:tensor=none ff_activation:act=relu kernel_init:init=glorot_uniform",
+   rule_transformer, "a Transformer decoder block: causal self-attention, attention over the context, a feed-forward"),
 #define RECURRENT_SPEC \
   "x:tensor units:int[1,] return_sequences:bool=false reverse:bool=false " \
   "kernel_init:init=glorot_uniform recurrent_init:init=glorot_uniform"
