@@ -55,10 +55,16 @@ static int clip_probability(Graph *g, int p) {
 }
 
 /* -sum(y * log p) over the class (last) axis, mean over the rest. */
-static int categorical(Graph *g, int logp, int y) {
+/* The mean over samples (and positions) of -sum(y log p); with `keep`
+ * (1, or 0 for a padding position) the mean over the kept positions. */
+static int categorical(Graph *g, int logp, int y, int keep) {
   int ax = g->v[logp].shape.rank - 1;
   int per = ir_unary(g, OP_NEG, ir_sum(g, mul(g, y, logp), &ax, 1));
-  return ir_mean_all(g, per);
+  if (keep < 0) return ir_mean_all(g, per);
+  int axes[NN_MAX_RANK], n = g->v[per].shape.rank;
+  for (int i = 0; i < n; i++) axes[i] = i;
+  int kept = ir_binary(g, OP_MAX, ir_sum(g, keep, axes, n), k(g, g->v[per].dtype, 1));
+  return ir_binary(g, OP_DIV, ir_sum(g, mul(g, per, keep), axes, n), kept);
 }
 
 static int make_loss(Graph *g, const Setting *loss, int out) {
@@ -94,13 +100,19 @@ static int make_loss(Graph *g, const Setting *loss, int out) {
   }
   if (!strcmp(name, "categorical_crossentropy") ||
       !strcmp(name, "sparse_categorical_crossentropy")) {
+    int keep = -1; /* 1 where the label is not ignore_label */
     if (g->v[y].dtype == DT_I32) {
+      Val *ignore = arg(loss, "ignore_label");
+      if (ignore->kind == VK_INT) {
+        int lf = ir_cast(g, y, dt), ig = k(g, dt, (double)ignore->i);
+        keep = add(g, ir_binary(g, OP_GT, lf, ig), ir_binary(g, OP_GT, ig, lf));
+      }
       int64_t depth = sh.dim[sh.rank - 1];
       y = ir_make(g, OP_ONEHOT, dt, (Shape){0}, &y, 1, &depth, 1, 0);
     }
     int z = logits ? out : logits_of(g, out, OP_SOFTMAX);
-    if (z >= 0) return categorical(g, ir_axis_op(g, OP_LOGSOFTMAX, z, sh.rank - 1), y);
-    return categorical(g, ir_unary(g, OP_LOG, clip_probability(g, out)), y);
+    if (z >= 0) return categorical(g, ir_axis_op(g, OP_LOGSOFTMAX, z, sh.rank - 1), y, keep);
+    return categorical(g, ir_unary(g, OP_LOG, clip_probability(g, out)), y, keep);
   }
   int d = sub(g, out, y);
   if (!strcmp(name, "mse")) return ir_mean_all(g, mul(g, d, d));
