@@ -1065,6 +1065,12 @@ void emit_c_header(FILE *o, const char *source, ModelInfo *models, bool has_trai
                "int %s_get_param(%s_Model *m, const char *name, void *out, size_t bytes);\n"
                "int %s_set_param(%s_Model *m, const char *name, const void *in, size_t bytes);\n"
                "const NnModelDesc *%s_describe(void);\n"
+               "/* A language model (token ids [T] in, scores [T, classes] out, causal)\n"
+               " * continues prompt[0..len) by count tokens into out: the most likely\n"
+               " * at temperature 0, else drawn from softmax(log p / temperature) with\n"
+               " * seed. Returns 0, or -1 for another kind of model or bad arguments. */\n"
+               "int %s_generate(%s_Model *m, const int32_t *prompt, int64_t len, int64_t count,\n"
+               "                double temperature, uint64_t seed, int32_t *out);\n"
                "void %s_set_threads(%s_Model *m, int threads);\n"
                "void %s_set_lr(%s_Model *m, double lr);\n"
                "/* The one arena of activations, gradients and temporaries a step over n\n"
@@ -1073,7 +1079,7 @@ void emit_c_header(FILE *o, const char *source, ModelInfo *models, bool has_trai
                " * seen, then a step allocates nothing). */\n"
                "size_t %s_arena_bytes(int64_t n, int threads);\n"
                "size_t %s_workspace_bytes(const %s_Model *m);\n",
-            M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M);
+            M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M);
   }
   fprintf(o, "\n#endif\n");
 }
@@ -1095,6 +1101,63 @@ void emit_c_prelude(FILE *o, const char *source) {
  * may be NULL) and its API: create, free, train_step, predict. The graphs
  * share the parameters; the training step's states come first in the same
  * order as the evaluation's and inference's. */
+/* M_generate for a language model: one input of token ids [T] (i32), a
+ * first output of scores [T, classes] (probabilities from a softmax, or
+ * logits), position t's scores being for the token after t. It reads the
+ * last T tokens of the text so far (fewer at the start: the rest of the
+ * window is 0, which a causal model does not see before position L - 1)
+ * and takes position L - 1's scores: the largest at temperature 0, else a
+ * draw from softmax(score / temperature), with s = log p for
+ * probabilities, seeded (the runtime's counter-based generator). Other
+ * models get a function that returns -1. */
+static void generate_function(FILE *o, const char *model, Graph *infer) {
+  fprintf(o, "\n/* Continues prompt[0..len) by count tokens into out; 0, or -1 (see the header). */\n"
+             "int %s_generate(%s_Model *m, const int32_t *prompt, int64_t len, int64_t count, double temperature,\n"
+             "                uint64_t seed, int32_t *out) {\n",
+          model, model);
+  const Value *in = infer && infer->ninputs == 1 ? &infer->v[infer->inputs[0]] : NULL;
+  const Value *sc = infer && infer->noutputs > 0 ? &infer->v[infer->outputs[0]] : NULL;
+  if (!in || in->dtype != DT_I32 || in->shape.rank != 2 || !sc || sc->dtype == DT_I32 || sc->shape.rank != 3 ||
+      sc->shape.dim[1] != in->shape.dim[1]) {
+    fprintf(o, "  (void)m; (void)prompt; (void)len; (void)count; (void)temperature; (void)seed; (void)out;\n"
+               "  return -1; /* not a model from token ids [T] to scores [T, classes] */\n}\n");
+    return;
+  }
+  int64_t T = in->shape.dim[1], V = sc->shape.dim[2];
+  fprintf(o,
+          "  enum { T = %lld, V = %lld };\n"
+          "  const int probabilities = %d;\n"
+          "  if (len < 1 || count < 0 || !prompt || (count > 0 && !out) || !(temperature >= 0)) return -1;\n"
+          "  int32_t window[T];\n"
+          "  for (int64_t i = 0; i < count; i++) {\n"
+          "    int64_t total = len + i, L = total < T ? total : T;\n"
+          "    for (int64_t j = 0; j < T; j++) {\n"
+          "      int64_t at = total - L + j; /* the text so far: prompt, then out */\n"
+          "      window[j] = j >= L ? 0 : at < len ? prompt[at] : out[at - len];\n"
+          "    }\n"
+          "    const void *inputs[1] = {window};\n"
+          "    const %s *row = (const %s *)%s_predict(m, inputs, 1) + (L - 1) * V;\n"
+          "    double s[V], top = -INFINITY;\n"
+          "    int32_t best = 0;\n"
+          "    for (int64_t c = 0; c < V; c++) {\n"
+          "      s[c] = probabilities ? log(row[c] > 1e-30 ? (double)row[c] : 1e-30) : (double)row[c];\n"
+          "      if (s[c] > top) top = s[c], best = (int32_t)c;\n"
+          "    }\n"
+          "    if (temperature > 0) { /* a draw from softmax(s / temperature) */\n"
+          "      double sum = 0, acc = 0;\n"
+          "      for (int64_t c = 0; c < V; c++) sum += s[c] = exp((s[c] - top) / temperature);\n"
+          "      double u = nnrt_uniform(seed, 0x67656e, (uint64_t)i) * sum;\n"
+          "      for (int64_t c = 0; c < V; c++) {\n"
+          "        acc += s[c];\n"
+          "        if (u < acc) { best = (int32_t)c; break; }\n"
+          "      }\n"
+          "    }\n"
+          "    out[i] = best;\n"
+          "  }\n"
+          "  return 0;\n}\n",
+          (long long)T, (long long)V, sc->op == OP_SOFTMAX, cty(sc->dtype), cty(sc->dtype), model);
+}
+
 void emit_c_model(FILE *o, const char *model, Graph *train, Graph *eval, Graph *infer) {
   Graph *g = train ? train : infer;
   Graph *others[2] = {eval, infer};
@@ -1215,4 +1278,5 @@ void emit_c_model(FILE *o, const char *model, Graph *train, Graph *eval, Graph *
                "const void *%s_predict(%s_Model *m, const void *const *inputs, int64_t n) {\n"
                "  %s_infer_run(m, n, inputs, NULL);\n  return m->out[0];\n}\n",
             model, model, model);
+  generate_function(o, model, infer);
 }
