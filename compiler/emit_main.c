@@ -36,7 +36,9 @@ typedef struct Prog {
   Graph *train;
   int64_t features, width, classes;   /* per sample: input values, label values, classes */
   bool sparse, onehot, binary;        /* the labels the loss wants */
-  const char *reader;                 /* the data source: csv, idx, npy or cifar10 */
+  const char *reader;                 /* the data source: csv, idx, npy, cifar10 or text */
+  bool tokens;                        /* the input is i32 token ids (text) */
+  int64_t per_label;                  /* labels a sample in the table (text: its length) */
   bool pair, header, normalize;       /* pair: samples and labels in two files */
   int64_t height, width_px, channels; /* an image input's shape, else 1, 1, features */
   const char *fa, *fb;                /* a pair's flags: images/labels or x/y */
@@ -79,6 +81,8 @@ static Prog describe(FILE *o, const char *model, TrainInfo *t, Graph *train) {
     path = arg(&t->data, "path")->s;
     scale = arg(&t->data, "scale")->f;
     normalize = arg(&t->data, "normalize")->i;
+  } else if (!strcmp(reader, "text")) {
+    path = arg(&t->data, "path")->s;
   } else if (t->data.b) {
     Val *l = arg(&t->data, "label");
     path = arg(&t->data, "path")->s;
@@ -97,7 +101,9 @@ static Prog describe(FILE *o, const char *model, TrainInfo *t, Graph *train) {
   }
   for (int i = 0; i < t->nmetrics; i++) accuracy |= strstr(t->metrics[i]->name, "accuracy") != NULL;
 
+  bool text = !strcmp(reader, "text");
   return (Prog){.o = o, .model = model, .t = t, .train = train, .features = features,
+                .tokens = in->dtype == DT_I32, .per_label = text ? width : 1,
                 .width = width, .classes = classes, .sparse = sparse, .onehot = onehot,
                 .binary = binary, .reader = reader, .pair = pair, .fa = fa, .fb = fb,
                 .header = header, .normalize = normalize, .height = height, .width_px = width_px,
@@ -131,6 +137,10 @@ static void emit_helpers(Prog *p) {
           : p->pair ? "  --images FILE      IDX file of samples (unsigned bytes)\\n"
                 "  --labels FILE      IDX file of their labels\\n"
           : !strcmp(p->reader, "cifar10") ? "  --data PATH        CIFAR-10 binary batch, or the directory of data_batch_1..5.bin\\n"
+          : !strcmp(p->reader, "text") ? "  --data FILE        a text file, read as bytes\\n"
+                                         "  --generate N       then write N characters after --prompt (200)\\n"
+                                         "  --temperature T    of that sample: 0 the most likely, more is freer (0.7)\\n"
+                                         "  --prompt TEXT      the start of the sample (the held-out text's first line)\\n"
               : arena_printf("  --data FILE        CSV table, one sample a row, the label in column %s%s\\n",
                              p->label_name ? p->label_name : p->label_col < 0 ? "last" : arena_printf("%d", p->label_col),
                              p->header ? " (after a header row)" : ""),
@@ -141,10 +151,13 @@ static void emit_helpers(Prog *p) {
           "  char *end;\n  long long x = strtoll(v ? v : \"\", &end, 10);\n"
           "  if (!v || *end || x < lo) { fprintf(stderr, \"error: %%s needs an integer of at least %%lld\\n\", flag, (long long)lo); exit(1); }\n"
           "  return x;\n}\n"
-          "\n/* Correct predictions in a batch: threshold 0.5, or argmax against the class. */\n"
+          "\n/* Correct predictions in a batch (at every position of a sequence):\n"
+          " * threshold 0.5, or argmax against the class. */\n"
+          "enum { LABELS = %lld };  /* labels a sample */\n"
           "static int64_t correct(const float *pred, const float *y, int64_t n) {\n"
           "  int64_t ok = 0;\n"
-          "  for (int64_t i = 0; i < n; i++) {\n");
+          "  for (int64_t i = 0; i < n * LABELS; i++) {\n",
+          (long long)p->per_label);
   if (p->binary)
     fprintf(p->o, "    ok += (pred[i] > 0.5f) == (y[i] > 0.5f);\n");
   else
@@ -162,10 +175,15 @@ static void emit_helpers(Prog *p) {
           "\n/* Rows perm[start..start+n) of t into x and y. */\n"
           "static void gather(const NnrtTable *t, const int64_t *perm, int64_t start, int64_t n, float *x, void *y) {\n"
           "  for (int64_t i = 0; i < n; i++) {\n"
-          "    int64_t r = perm[start + i];\n"
-          "    memcpy(x + i * %lld, t->x + r * %lld, sizeof(float) * %lld);\n",
-          (long long)p->features, (long long)p->features, (long long)p->features);
-  if (p->sparse) fprintf(p->o, "    ((int32_t *)y)[i] = (int32_t)t->y[r];\n");
+          "    int64_t r = perm[start + i];\n");
+  if (p->tokens) /* token ids: the table's numbers as i32 */
+    fprintf(p->o, "    for (int64_t j = 0; j < %lld; j++) ((int32_t *)(void *)x)[i * %lld + j] = (int32_t)t->x[r * %lld + j];\n",
+            (long long)p->features, (long long)p->features, (long long)p->features);
+  else
+    fprintf(p->o, "    memcpy(x + i * %lld, t->x + r * %lld, sizeof(float) * %lld);\n", (long long)p->features,
+            (long long)p->features, (long long)p->features);
+  if (p->sparse)
+    fprintf(p->o, "    for (int64_t j = 0; j < LABELS; j++) ((int32_t *)y)[i * LABELS + j] = (int32_t)t->y[r * LABELS + j];\n");
   else if (p->onehot)
     fprintf(p->o, "    for (int64_t c = 0; c < %lld; c++) ((float *)y)[i * %lld + c] = (float)(c == (int64_t)t->y[r]);\n",
             (long long)p->width, (long long)p->width);
@@ -184,7 +202,7 @@ static void emit_helpers(Prog *p) {
           "    %s_eval_run(m, n, inputs, y);\n"
           "    vs += m->loss * (double)n;\n    vok += correct(m->out[0], y, n);\n"
           "  }\n"
-          "  *loss = vs / (double)(t->rows - from);\n  *acc = (double)vok / (double)(t->rows - from);\n}\n",
+          "  *loss = vs / (double)(t->rows - from);\n  *acc = (double)vok / (double)((t->rows - from) * LABELS);\n}\n",
           p->model, p->model);
 }
 
@@ -195,9 +213,11 @@ static void emit_setup(Prog *p) {
              "  int64_t epochs = %lld, batch = %lld;\n  uint64_t seed = %lld;\n"
              "  double validation = %.17g;\n  int quiet = 0;\n"
              "  const char *save = NULL, *load = NULL, *logpath = NULL;\n  int threads = 0;\n"
-             "  double lr = -1;\n  FILE *log = NULL;\n",
+             "  double lr = -1;\n  FILE *log = NULL;\n%s",
           quote_str(p->path), quote_str(p->images), quote_str(p->labels), (long long)p->t->epochs,
-          (long long)p->t->batch, (long long)p->t->seed, p->t->validation);
+          (long long)p->t->batch, (long long)p->t->seed, p->t->validation,
+          !strcmp(p->reader, "text") ? "  int64_t generate = 200;\n  double temperature = 0.7;\n  const char *prompt = NULL;\n"
+                                     : "");
   fprintf(p->o,
           "  for (int i = 1; i < argc; i++) {\n"
           "    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;\n"
@@ -217,6 +237,7 @@ static void emit_setup(Prog *p) {
           "    else if (!strcmp(a, \"--epochs\")) epochs = flag_int(a, v, 0), i++;\n"
           "    else if (!strcmp(a, \"--batch\")) batch = flag_int(a, v, 1), i++;\n"
           "    else if (!strcmp(a, \"--seed\")) seed = (uint64_t)flag_int(a, v, 0), i++;\n"
+          "%s"
           "    else if (!strcmp(a, \"--validation\") && v) {\n"
           "      char *end;\n      validation = strtod(argv[++i], &end);\n"
           "      if (*end || !(validation >= 0 && validation < 1)) { fprintf(stderr, \"error: --validation needs a number in [0, 1)\\n\"); return 1; }\n"
@@ -231,25 +252,62 @@ static void emit_setup(Prog *p) {
           "  if (t.features != %lld) {\n"
           "    fprintf(stderr, \"error: %%s: samples have %%lld values; model %s takes %lld\\n\", %s, (long long)t.features);\n"
           "    return 1;\n  }\n",
-          p->fa, p->fb, p->pair ? "!*images || !*labels" : "!*data",
+          p->fa, p->fb,
+          !strcmp(p->reader, "text")
+              ? "    else if (!strcmp(a, \"--generate\")) generate = flag_int(a, v, 0), i++;\n"
+                "    else if (!strcmp(a, \"--prompt\") && v) prompt = argv[++i];\n"
+                "    else if (!strcmp(a, \"--temperature\") && v) {\n"
+                "      char *end;\n      temperature = strtod(argv[++i], &end);\n"
+                "      if (*end || !(temperature >= 0)) { fprintf(stderr, \"error: --temperature needs a number of at least 0\\n\"); return 1; }\n"
+                "    }\n"
+              : "",
+          p->pair ? "!*images || !*labels" : "!*data",
           p->pair ? arena_printf("--%s FILE --%s FILE", p->fa, p->fb) : "--data FILE",
           p->pair ? arena_printf("nnrt_%s_load(images, labels, %.17g, &t, err, sizeof err)",
                                 p->reader, p->scale)
           : !strcmp(p->reader, "cifar10") ? arena_printf("nnrt_cifar_load(data, %.17g, &t, err, sizeof err)", p->scale)
+          : !strcmp(p->reader, "text") ? arena_printf("nnrt_text_load(data, %lld, &t, err, sizeof err)", (long long)p->features)
               : arena_printf("nnrt_csv_load(data, %s, %d, %d, (char)%d, %.17g, &t, err, sizeof err)",
                              p->label_name ? quote_str(p->label_name) : "NULL", p->label_col, p->header,
                              (int)p->delim[0], p->scale),
           (long long)p->features, p->model, (long long)p->features, p->pair ? "images" : "data");
   if (p->onehot || p->sparse)
-    fprintf(p->o, "  for (int64_t r = 0; r < t.rows; r++)\n"
+    fprintf(p->o, "  for (int64_t r = 0; r < t.rows * t.width; r++)\n"
                "    if (t.y[r] != (float)(int64_t)t.y[r] || t.y[r] < 0 || t.y[r] >= %lld) {\n"
-               "      fprintf(stderr, \"error: %%s: sample %%lld: the label %%g is not a class from 0 to %lld\\n\", %s, (long long)r + 1, (double)t.y[r]);\n"
+               "      fprintf(stderr, \"error: %%s: sample %%lld: the label %%g is not a class from 0 to %lld\\n\", %s, (long long)(r / t.width) + 1, (double)t.y[r]);\n"
                "      return 1;\n    }\n",
             (long long)p->classes, (long long)p->classes - 1, p->pair ? "labels" : "data");
   fprintf(p->o,
           "  int64_t nval = (int64_t)((double)t.rows * validation), ntrain = t.rows - nval;\n"
           "  if (ntrain < 1) { fprintf(stderr, \"error: no samples left to train on\\n\"); return 1; }\n");
   if (p->normalize) fprintf(p->o, "  nnrt_standardize(&t, ntrain, %lld);\n", (long long)p->channels);
+}
+
+/* A text model's sample after training: --generate characters after the
+ * prompt (by default the held-out text's first line, or the training
+ * text's), printed with non-printing bytes escaped. */
+static const char *sample_lines(Prog *p) {
+  return arena_printf(
+      "  if (generate > 0) {\n"
+      "    int32_t *ids = nnrt_alloc(sizeof(int32_t) * (size_t)(generate + %lld));\n"
+      "    int32_t *gen = nnrt_alloc(sizeof(int32_t) * (size_t)generate);\n"
+      "    int64_t len = 0, from = (nval ? ntrain : 0) * t.features;\n"
+      "    if (prompt) for (; prompt[len] && len < %lld; len++) ids[len] = (unsigned char)prompt[len];\n"
+      "    else for (; from + len < t.rows * t.features && len < %lld; len++) {\n"
+      "      ids[len] = (int32_t)t.x[from + len];\n"
+      "      if (ids[len] == '\\n' && len) { len++; break; }\n"
+      "    }\n"
+      "    if (len < 1) ids[len++] = ' ';\n"
+      "    if (%s_generate(m, ids, len, generate, temperature, seed, gen) != 0) { fprintf(stderr, \"error: cannot generate\\n\"); return 1; }\n"
+      "    printf(\"sample (temperature %%g):\\n\", temperature);\n"
+      "    for (int64_t i = 0; i < len + generate; i++) {\n"
+      "      int c = i < len ? ids[i] : gen[i - len];\n"
+      "      if (c == '\\n' || c == '\\t' || (c >= 32 && c < 127)) putchar(c); else printf(\"\\\\x%%02x\", c);\n"
+      "    }\n"
+      "    printf(\"\\n\");\n"
+      "    free(ids);\n    free(gen);\n"
+      "  }\n",
+      (long long)p->features, (long long)p->features, (long long)p->features, p->model);
 }
 
 /* main() continued: the model, the epochs, the progress line, the end */
@@ -286,7 +344,7 @@ static void emit_loop(Prog *p) {
           "      ok += correct(m->out[0], y, n);\n"
           "      %s\n"
           "    }\n"
-          "    double loss = sum / (double)ntrain, acc = (double)ok / (double)ntrain;\n"
+          "    double loss = sum / (double)ntrain, acc = (double)ok / (double)(ntrain * LABELS);\n"
           "    (void)acc;\n"
           "    if (nval) held_out(m, &t, order, ntrain, batch, x, y, &val_loss, &val_acc);\n"
           "    if (!quiet) {\n"
@@ -333,11 +391,14 @@ static void emit_loop(Prog *p) {
              "  if (nval) held_out(m, &t, order, ntrain, batch, x, y, &val_loss, &val_acc);\n"
              "  if (save && %s_save(m, save, err, sizeof err) != 0) {\n"
              "    fprintf(stderr, \"error: %%s\\n\", err);\n    return 1;\n  }\n"
-             "  if (nval) printf(\"held-out: %%lld samples, loss %%.4f%s\\n\", (long long)nval, val_loss%s);\n"
+             "  if (nval) printf(\"held-out: %%lld samples, loss %%.4f%s%s\\n\", (long long)nval, val_loss%s%s);\n"
+             "%s"
              "  if (log && fclose(log) != 0) { fprintf(stderr, \"error: %%s: cannot write\\n\", logpath); return 1; }\n"
              "  free(x);\n  free(y);\n  free(perm);\n  free(order);\n  free(aug);\n  nnrt_table_free(&t);\n"
              "  %s_free(m);\n  return 0;\n}\n",
-          p->model, p->accuracy ? ", accuracy %.4f" : "", p->accuracy ? ", val_acc" : "", p->model);
+          p->model, p->accuracy ? ", accuracy %.4f" : "", !strcmp(p->reader, "text") ? ", %.3f bits per character" : "",
+          p->accuracy ? ", val_acc" : "", !strcmp(p->reader, "text") ? ", val_loss / 0.69314718055994530942" : "",
+          !strcmp(p->reader, "text") ? sample_lines(p) : "", p->model);
 }
 
 void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *eval) {

@@ -184,6 +184,21 @@ static void check_data(TrainInfo *t, const Setting *d) {
       (in.rank != 4 || in.dim[1] != 32 || in.dim[2] != 32 || in.dim[3] != 3))
     error_at(at, "'cifar10' gives 32x32x3 images (HWC), but the input of model '%s' is %s",
              t->model->decl->name, type_str(model_input(t->model)->dtype, in));
+  if (!strcmp(d->b->name, "text")) {
+    const Node *input = model_input(t->model), *out = t->model->noutputs ? t->model->outputs[0] : NULL;
+    int64_t steps = d->args[1].i;
+    if (input->dtype != DT_I32 || in.rank != 2 || in.dim[1] != steps)
+      error_at(d->args[1].loc, "'text' gives sequences of %lld byte ids, i32[N, %lld], but the input of model "
+               "'%s' is %s", (long long)steps, (long long)steps, t->model->decl->name, type_str(input->dtype, in));
+    else if (strcmp(loss, "sparse_categorical_crossentropy") != 0)
+      error_at(at, "'text' labels each position with the next character's id; the loss must be "
+                   "sparse_categorical_crossentropy");
+    else if (out && out->typed &&
+             (out->shape.rank != 3 || out->shape.dim[1] != steps || out->shape.dim[2] != 256))
+      error_at(at, "'text' has a vocabulary of the 256 byte values: the output of model '%s' must be "
+               "[N, %lld, 256], got %s", t->model->decl->name, (long long)steps, type_str(out->dtype, out->shape));
+    return;
+  }
   if (strcmp(d->b->name, "csv") != 0) return;
   Val *label = &d->args[1], *delim = &d->args[3];
   bool ok = (label->kind == VK_NAME && (!strcmp(label->s, "last") || !strcmp(label->s, "first"))) ||

@@ -399,8 +399,10 @@ NNRT_API void nnrt_sgemm(int nt, int64_t M, int64_t N, int64_t K, const float *A
   const NnrtTile *tile = nnrt_tile();
   const int64_t mr = tile->mr;
   float *bp = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
-  /* rows per part: as many parts as threads, each a multiple of MR */
-  int64_t parts = nnrt_parts(nt, M * N * K, (M + mr - 1) / mr);
+  /* rows per part: as many parts as threads, each a multiple of MR; a
+   * product under 4M multiply-adds stays on one thread (a team's barriers
+   * cost more than half of that saves: an LSTM step's products) */
+  int64_t parts = M * N * K < ((int64_t)1 << 22) ? 1 : nnrt_parts(nt, M * N * K, (M + mr - 1) / mr);
   int64_t rows = ((M + parts - 1) / parts + mr - 1) / mr * mr;
   parts = (M + rows - 1) / rows;
   SgemmJob job = {tile, M, N, K, A, ars, acs, B, brs, bcs, C, ldc, add, bp, bp + NNRT_KC * NNRT_NC, parts, rows, epi};
@@ -554,6 +556,7 @@ NNRT_API bool nnrt_csv_load(const char *path, const char *label_name, int label_
   }
   int lc = label_col < 0 ? (int)cols - 1 : label_col;
   t->rows = n / cols;
+  t->width = 1;
   t->features = cols - 1;
   t->x = nnrt_alloc(sizeof(float) * (size_t)(t->rows * t->features));
   t->y = nnrt_alloc(sizeof(float) * (size_t)t->rows);
@@ -624,6 +627,7 @@ NNRT_API bool nnrt_idx_load(const char *images, const char *labels, double scale
   }
   if (ok) {
     t->rows = n;
+    t->width = 1;
     t->features = per;
     t->x = nnrt_alloc(sizeof(float) * (size_t)(n * per));
     t->y = nnrt_alloc(sizeof(float) * (size_t)n);
@@ -718,6 +722,7 @@ NNRT_API bool nnrt_cifar_load(const char *path, double scale, NnrtTable *t, char
     rows += k;
   }
   t->rows = rows;
+  t->width = 1;
   t->features = 3072;
   t->x = nnrt_alloc(sizeof(float) * (size_t)rows * 3072);
   t->y = nnrt_alloc(sizeof(float) * (size_t)rows);
@@ -832,6 +837,7 @@ NNRT_API bool nnrt_npy_load(const char *x, const char *y, double scale, NnrtTabl
   }
   if (ok) {
     t->rows = n;
+    t->width = 1;
     t->features = per;
     t->x = nnrt_alloc(sizeof(float) * (size_t)(n * per) + 1);
     t->y = nnrt_alloc(sizeof(float) * (size_t)n + 1);
@@ -861,6 +867,44 @@ NNRT_API bool nnrt_npy_load(const char *x, const char *y, double scale, NnrtTabl
   if (fy) fclose(fy);
   if (!ok) nnrt_table_free(t);
   return ok;
+}
+
+NNRT_API bool nnrt_text_load(const char *path, int64_t steps, NnrtTable *t, char *err, size_t errlen) {
+  memset(t, 0, sizeof *t);
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    return false;
+  }
+  size_t cap = 1 << 16, len = 0, got;
+  unsigned char *text = malloc(cap);
+  if (!text) nnrt_out_of_memory();
+  while ((got = fread(text + len, 1, cap - len, f)) > 0) {
+    len += got;
+    if (len == cap) {
+      if (cap > ((size_t)1 << 40)) break; /* a terabyte of text: enough */
+      unsigned char *more = realloc(text, cap *= 2);
+      if (!more) nnrt_out_of_memory();
+      text = more;
+    }
+  }
+  bool failed = ferror(f);
+  fclose(f);
+  int64_t rows = steps > 0 && len > 0 ? (int64_t)((len - 1) / (size_t)steps) : 0;
+  if (failed || rows < 1) {
+    if (failed) snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+    else snprintf(err, errlen, "%s: %zu bytes: too short for one sequence of %lld characters and the one after",
+                  path, len, (long long)steps);
+    free(text);
+    return false;
+  }
+  t->rows = rows;
+  t->features = t->width = steps;
+  t->x = nnrt_alloc(sizeof(float) * (size_t)(rows * steps));
+  t->y = nnrt_alloc(sizeof(float) * (size_t)(rows * steps));
+  for (int64_t i = 0; i < rows * steps; i++) t->x[i] = text[i], t->y[i] = text[i + 1];
+  free(text);
+  return true;
 }
 
 NNRT_API void nnrt_table_free(NnrtTable *t) {

@@ -168,8 +168,9 @@ NNRT_API bool nnrt_load(const char *path, const NnrtTensorInfo *tensors, void *c
  * label column, row by row. */
 typedef struct NnrtTable {
   int64_t rows, features;
+  int64_t width;   /* labels a row: 1, or a sequence's length for text */
   float *x;        /* rows * features */
-  float *y;        /* rows */
+  float *y;        /* rows * width */
 } NnrtTable;
 
 /* Reads `path`. The label is the column named label_name in the header
@@ -194,6 +195,10 @@ NNRT_API bool nnrt_npy_load(const char *x, const char *y, double scale, NnrtTabl
  * by plane (red, green, blue); samples come out as 32x32x3 images (HWC),
  * each pixel times scale. */
 NNRT_API bool nnrt_cifar_load(const char *path, double scale, NnrtTable *t, char *err, size_t errlen);
+/* Reads a text file as bytes for a character-level language model: row r
+ * is bytes [r * steps, (r + 1) * steps) as token ids 0..255, and its labels
+ * are the bytes one further on (the next character at every position). */
+NNRT_API bool nnrt_text_load(const char *path, int64_t steps, NnrtTable *t, char *err, size_t errlen);
 NNRT_API void nnrt_table_free(NnrtTable *t);
 /* Standardizes each of `channels` channels (the fastest-varying axis of a
  * sample's features; channels == features: each feature) over rows

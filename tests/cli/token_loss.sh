@@ -22,6 +22,7 @@ int main(void) {
     if (y[i] != 0) sum -= log(p[i * V + y[i]]), kept++;
   double want = sum / kept, got = TokenLM_evaluate(m, in, y, N), zero = TokenLM_evaluate(m, in, none, N);
   printf("kept %d of %d positions: loss %.7f, by hand %.7f; all ignored: %g\n", kept, N * T, got, want, zero);
+  TokenLM_free(m);
   return !(fabs(got - want) < 1e-5 * fabs(want) && zero == 0 && kept < N * T);
 }
 C

@@ -76,6 +76,8 @@ int main(void) {
   for (int i = 0; i < 40; i++)
     if (fabs(ya[i] - yb[i]) > 1e-5 && bad++ < 5) fprintf(stderr, "output %d: block %.9g, plain %.9g\n", i, ya[i], yb[i]);
   printf("%d parameters copied; blocks against plain layers: %s\n", copied, bad ? "DIFFER" : "ok");
+  Block_free(a);
+  Plain_free(b);
   return bad != 0;
 }
 C
