@@ -13,6 +13,9 @@
  * evaluator agree bit for bit (`nnc --check-c` checks it). Speed comes
  * later (fusion, tiling); this backend is the readable reference.
  */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "nnc.h"
 #include "nnrt.h"
@@ -29,6 +32,7 @@ typedef struct Em {
   Plan *p;
   const char *name;    /* kernel prefix: "SeedMLP_train" */
   bool ep;             /* the current kernel has an epilogue (ctx, epi) */
+  int *canon;          /* kernel -> the kernel whose code it runs (itself, or an identical one) */
   const char *epi;     /* its argument for the products: "&epi" or "NULL" */
 } Em;
 
@@ -937,7 +941,7 @@ static void run_function(Em *e, const char *model) {
     } else if (p->kernel[id] >= 0 && p->last[p->kernel[id]] == id) {
       int k = p->kernel[id], h = p->first[k];
       const Value *hv = &g->v[h];
-      fprintf(o, "  %s_k%d(n, nt", e->name, k);
+      fprintf(o, "  %s_k%d(n, nt", e->name, e->canon[k]);
       if (is_elementwise(hv)) {
         member_params(e, k, -1, RUN_ARGS);
       } else {
@@ -967,12 +971,93 @@ static void run_function(Em *e, const char *model) {
 
 bool nnc_fuse = true;
 
+/* Kernel k's code with what distinguishes it from an identical kernel
+ * elsewhere taken out: comments, its own number in its names, and the value
+ * numbers in its variables (y12, x7, x7_, t9), renumbered in the order
+ * they appear. Two kernels with the same key have the same code but for
+ * names, and their parameters come in the same order. */
+static char *kernel_key(const char *code, const char *name, int k) {
+  size_t len = strlen(code), nl = strlen(name);
+  char *key = arena_alloc(len + 1), *q = key;
+  char seen[64][16];
+  int nseen = 0;
+  for (const char *c = code; *c;) {
+    if (c[0] == '/' && c[1] == '*') { /* a comment */
+      const char *end = strstr(c + 2, "*/");
+      c = end ? end + 2 : c + strlen(c);
+      continue;
+    }
+    if (!(isalpha((unsigned char)*c) || *c == '_')) {
+      *q++ = *c++;
+      continue;
+    }
+    const char *w = c;
+    while (isalnum((unsigned char)*c) || *c == '_') c++;
+    size_t wl = (size_t)(c - w);
+    if (wl > nl && !strncmp(w, name, nl) && w[nl] == '_') { /* NAME_kK, NAME_eK, NAME_epiK */
+      const char *d = w + nl + 1;
+      while (isalpha((unsigned char)*d)) d++;
+      if (strtol(d, NULL, 10) == k) {
+        memcpy(q, w, (size_t)(d - w));
+        q += d - w;
+        *q++ = '#';
+        for (d++; isdigit((unsigned char)*d); d++) {}
+        memcpy(q, d, (size_t)(c - d));
+        q += c - d;
+        continue;
+      }
+    }
+    bool var = wl >= 2 && wl < 16 && strchr("txy", w[0]) && isdigit((unsigned char)w[1]);
+    for (size_t i = 1; var && i < wl; i++) var = isdigit((unsigned char)w[i]) || (i == wl - 1 && w[i] == '_');
+    if (var) {
+      int id = -1;
+      for (int i = 0; i < nseen; i++)
+        if (strlen(seen[i]) == wl - (w[wl - 1] == '_') && !strncmp(seen[i], w + 1, wl - 1 - (w[wl - 1] == '_')))
+          id = i;
+      if (id < 0 && nseen < 64) {
+        id = nseen;
+        snprintf(seen[nseen++], sizeof seen[0], "%.*s", (int)(wl - 1 - (w[wl - 1] == '_')), w + 1);
+      }
+      if (id >= 0) {
+        q += sprintf(q, "%c@%d%s", w[0], id, w[wl - 1] == '_' ? "_" : "");
+        continue;
+      }
+    }
+    memcpy(q, w, wl);
+    q += wl;
+  }
+  *q = '\0';
+  return key;
+}
+
+/* The graph's kernels (each written once: a kernel identical to an earlier
+ * one, as an unrolled recurrent layer's steps are, runs the earlier one's
+ * code), its arena function and its run function. */
 void emit_c_graph(FILE *out, Graph *g, const char *model, const char *suffix) {
-  Em e = {.o = out, .g = g, .p = plan_graph(g, nnc_fuse), .name = arena_printf("%s_%s", model, suffix)};
-  for (int k = 0; k < e.p->nkernels; k++) {
+  Em e = {.g = g, .p = plan_graph(g, nnc_fuse), .name = arena_printf("%s_%s", model, suffix)};
+  int nk = e.p->nkernels;
+  e.canon = arena_alloc(sizeof(int) * (size_t)(nk + 1));
+  char **keys = arena_alloc(sizeof(char *) * (size_t)(nk + 1));
+  uint64_t *hash = arena_alloc(sizeof(uint64_t) * (size_t)(nk + 1));
+  for (int k = 0; k < nk; k++) {
+    char *code = NULL;
+    size_t size = 0;
+    e.o = open_memstream(&code, &size);
+    if (!e.o) bug("open_memstream: out of memory");
     if (is_elementwise(&g->v[e.p->first[k]])) fused_kernel(&e, k);
     else kernel(&e, k);
+    fclose(e.o);
+    keys[k] = kernel_key(code, e.name, k);
+    hash[k] = 1469598103934665603ull;
+    for (const char *c = keys[k]; *c; c++) hash[k] = (hash[k] ^ (unsigned char)*c) * 1099511628211ull;
+    e.canon[k] = k;
+    for (int j = 0; j < k && e.canon[k] == k; j++)
+      if (e.canon[j] == j && hash[j] == hash[k] && !strcmp(keys[j], keys[k])) e.canon[k] = j;
+    if (e.canon[k] == k) fputs(code, out);
+    else fprintf(out, "\n/* k%d: the code of k%d */\n", k, e.canon[k]);
+    free(code);
   }
+  e.o = out;
   arena_function(&e);
   run_function(&e, model);
 }

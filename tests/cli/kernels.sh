@@ -1,6 +1,7 @@
 # The code generator's plan: kernel counts after fusion, epilogues and
 # views (folded transposes and expands, reshapes as aliases) for the seed
-# models (a regression of any fails here), one kernel per value without fusion,
+# models (a regression of any fails here), identical kernels written once,
+# one kernel per value without fusion,
 # and the arena: what a compiled model reports is what it allocates, and
 # its training steps allocate nothing once it has grown.
 . "$(dirname "$0")/../cli_lib.sh"
@@ -26,6 +27,12 @@ has "$tmp/plan.txt" "matmul+    f32[8, 10]  %48..%77, stores %62 %66 %77 (15 val
 has "$tmp/plan.txt" "conv2d+    f32[N, 30, 30, 32]  %3..%5"
 has "$tmp/plan.txt" "conv2d_bw+ f32[3, 3, 64, 128]"
 has "$tmp/plan.txt" "sum+       f32[64]"
+
+# an unrolled LSTM's steps are the same kernels: each is written once
+printf 'model R {\n  input x: [6, 3]\n  lstm(4, return_sequences: true)\n}\n' > "$tmp/R.nn"
+"$nnc" --no-main "$tmp/R.nn" -o "$tmp/R.c" || fail "nnc failed on an LSTM"
+shared=$(grep -c "the code of k" "$tmp/R.c")
+[ "$shared" -ge 20 ] || fail "only $shared of the LSTM's kernels share code"
 
 "$nnc" "$ex/seed_cnn.nn" -o "$tmp/seed_cnn.so" || fail "building the library failed"
 $cc -std=c11 -O1 $CFLAGS -I"$tmp" -o "$tmp/host" "$src/tests/cli/arena_host.c" "$tmp/seed_cnn.so" \
