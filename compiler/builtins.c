@@ -740,7 +740,10 @@ static int sigmoid(Graph *g, int x) { return ir_unary(g, OP_SIGMOID, x); }
  * [N, u], or with return_sequences every step's state [N, T, u]; with
  * reverse the sequence is read from its end and the states are returned in
  * the input's order, so concat(f(x), f(x, reverse: true)) along the last
- * axis is a bidirectional layer. */
+ * axis is a bidirectional layer. With a mask [N, T] (1 a step, 0 padding:
+ * below 0.5), a padded step keeps the state (and an LSTM's cell) as it
+ * was, so shorter sequences in a batch of the longest length end with
+ * their own last state. */
 static bool rule_recurrent(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   Val *x = &a[0];
   if (!need_float(b, x)) return false;
@@ -749,6 +752,13 @@ static bool rule_recurrent(Sema *s, const Builtin *b, Node *call, Val *a, Val *o
   int64_t T = x->shape.dim[1], D = x->shape.dim[2], u = a[1].i, G = lstm ? 4 : gru ? 3 : 1;
   bool seq = arg(b, a, "return_sequences")->i, rev = arg(b, a, "reverse")->i;
   DType dt = x->dtype;
+  Val *mask = arg(b, a, "mask");
+  if (mask->kind == VK_TENSOR && (mask->shape.rank != 2 || mask->shape.dim[0] != DIM_BATCH ||
+                                  mask->shape.dim[1] != T || mask->dtype == DT_NONE)) {
+    error_at(mask->loc, "the mask of '%s' must be [N, %lld] (1 a step, 0 padding) for the sequence's %lld steps, got %s",
+             b->name, (long long)T, (long long)T, type_str(mask->dtype, mask->shape));
+    return false;
+  }
   if (u > NN_MAX_ELEMS / G) {
     error_at(a[1].loc, "'%s' with %lld units is too large", b->name, (long long)u);
     return false;
@@ -765,10 +775,16 @@ static bool rule_recurrent(Sema *s, const Builtin *b, Node *call, Val *a, Val *o
   Graph *g = s->graph;
   /* the input's part of every gate at every step: one product */
   int xw = ir_binary(g, OP_ADD, ir_matmul(g, vid(x), W), B);
-  int h = -1, c = -1, one = ir_scalar(g, dt, 1);
+  int h = -1, c = -1, one = ir_scalar(g, dt, 1), keep_all = -1;
+  if (mask->kind == VK_TENSOR) { /* 1 where a step is real: no gradient */
+    int m = vid(mask);
+    if (mask->dtype != dt) m = ir_cast(g, m, dt);
+    keep_all = ir_binary(g, OP_GT, m, scalar_like(g, m, 0.5));
+  }
   int *states = arena_alloc(sizeof(int) * (size_t)T);
   for (int64_t k = 0; k < T; k++) {
     int64_t t = rev ? T - 1 - k : k;
+    int h_was = h, c_was = c;
     int z = step_of(g, xw, t);
     if (lstm) {
       if (h >= 0) z = ir_binary(g, OP_ADD, z, ir_matmul(g, h, U));
@@ -796,6 +812,14 @@ static bool rule_recurrent(Sema *s, const Builtin *b, Node *call, Val *a, Val *o
     } else {
       if (h >= 0) z = ir_binary(g, OP_ADD, z, ir_matmul(g, h, U));
       h = ir_unary(g, OP_TANH, z);
+    }
+    if (keep_all >= 0) { /* a padded step: the state as it was (zero before the first) */
+      int keep = ir_reshape(g, ir_slice(g, keep_all, 1, t, t + 1), (Shape){.rank = 2, .dim = {DIM_BATCH, 1}});
+      h = h_was >= 0 ? ir_binary(g, OP_ADD, h_was, ir_binary(g, OP_MUL, keep, ir_binary(g, OP_SUB, h, h_was)))
+                     : ir_binary(g, OP_MUL, keep, h);
+      if (lstm)
+        c = c_was >= 0 ? ir_binary(g, OP_ADD, c_was, ir_binary(g, OP_MUL, keep, ir_binary(g, OP_SUB, c, c_was)))
+                       : ir_binary(g, OP_MUL, keep, c);
     }
     states[t] = h;
   }
@@ -1059,7 +1083,7 @@ static Builtin table[] = {
    "context_mask:tensor=none ff_activation:act=relu kernel_init:init=glorot_uniform",
    rule_transformer, "a Transformer decoder block: causal self-attention, attention over the context, a feed-forward"),
 #define RECURRENT_SPEC \
-  "x:tensor units:int[1,] return_sequences:bool=false reverse:bool=false " \
+  "x:tensor units:int[1,] return_sequences:bool=false reverse:bool=false mask:tensor=none " \
   "kernel_init:init=glorot_uniform recurrent_init:init=glorot_uniform"
   B("simple_rnn", BK_LAYER, RECURRENT_SPEC, rule_recurrent,
    "a recurrent layer: h = tanh(x W + h U + b) at each step of x[N, steps, features]"),

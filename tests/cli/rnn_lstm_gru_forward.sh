@@ -1,19 +1,25 @@
 # simple_rnn, lstm and gru forward, compiled by nnc, against the textbook
 # recurrences written out in tests/cli/rnn_ref.c (every state of the
-# sequence, read forward and reversed).
+# sequence, read forward and reversed, and with padded steps masked).
 . "$(dirname "$0")/../cli_lib.sh"
 cc=${CC:-cc}
 
-# check CELL T D UNITS REVERSE
+# check CELL T D UNITS REVERSE [MASK]
 check() {
   case $1 in simple_rnn) id=0 ;; lstm) id=1 ;; gru) id=2 ;; esac
   rev=false; [ "$5" = 1 ] && rev=true
-  printf 'model K {\n  input x: [%s, %s]\n  %s(%s, return_sequences: true, reverse: %s)\n}\n' \
-    "$2" "$3" "$1" "$4" "$rev" > "$tmp/K.nn"
+  mask=${6:-0}
+  if [ "$mask" = 1 ]; then
+    printf 'model K {\n  input x: [%s, %s]\n  input m: [%s]\n  output %s(x, %s, return_sequences: true, reverse: %s, mask: m)\n}\n' \
+      "$2" "$3" "$2" "$1" "$4" "$rev" > "$tmp/K.nn"
+  else
+    printf 'model K {\n  input x: [%s, %s]\n  %s(%s, return_sequences: true, reverse: %s)\n}\n' \
+      "$2" "$3" "$1" "$4" "$rev" > "$tmp/K.nn"
+  fi
   "$nnc" --no-main "$tmp/K.nn" -o "$tmp/K.c" || { fail "nnc failed on $1"; return; }
-  $cc -std=c11 -O2 -fopenmp $CFLAGS -I"$tmp" -DR_CELL=$id -DR_T=$2 -DR_D=$3 -DR_U=$4 -DR_REV=$5 \
+  $cc -std=c11 -O2 -fopenmp $CFLAGS -I"$tmp" -DR_CELL=$id -DR_T=$2 -DR_D=$3 -DR_U=$4 -DR_REV=$5 -DR_MASK=$mask \
     -o "$tmp/ref" "$src/tests/cli/rnn_ref.c" -lm || { fail "building the reference for $1 failed"; return; }
-  "$tmp/ref" || fail "$1 T=$2 D=$3 units=$4 reverse=$5: compiled states differ from the textbook"
+  "$tmp/ref" || fail "$1 T=$2 D=$3 units=$4 reverse=$5 mask=$mask: compiled states differ from the textbook"
 }
 check simple_rnn 5 3 4 0
 check simple_rnn 4 2 3 1
@@ -21,4 +27,7 @@ check lstm 6 3 5 0
 check lstm 3 4 2 1
 check gru 5 3 4 0
 check gru 4 2 3 1
+check simple_rnn 6 2 3 0 1
+check lstm 6 3 4 1 1
+check gru 7 2 3 0 1
 finish

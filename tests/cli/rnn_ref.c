@@ -5,10 +5,15 @@
  * --no-main) of one layer statement `CELL(U, return_sequences: true,
  * reverse: R_REV)` over x[T, D]; sets random weights and biases, runs
  * K_predict on random sequences and compares every state.
- *   R_CELL: 0 simple_rnn, 1 lstm, 2 gru; R_T steps, R_D features, R_U units. */
+ *   R_CELL: 0 simple_rnn, 1 lstm, 2 gru; R_T steps, R_D features, R_U units;
+ *   R_MASK: a second input m[T], 1 a step and 0 padding (the state carries
+ *   over a padded step). */
 #include "K.c" /* first: it sets _POSIX_C_SOURCE */
 #include <math.h>
 
+#ifndef R_MASK
+#define R_MASK 0
+#endif
 enum { BATCH = 3, G = R_CELL == 1 ? 4 : R_CELL == 2 ? 3 : 1 };
 
 static double sig(double v) { return 1 / (1 + exp(-v)); }
@@ -21,6 +26,8 @@ static float rnd(uint64_t *r) {
 static const char *names[3] = {"simple_rnn1", "lstm1", "gru1"};
 
 int main(void) {
+  static float keep[BATCH * R_T];
+  for (int i = 0; i < BATCH * R_T; i++) keep[i] = !R_MASK || (i % R_T) % 3 != 1 || i / R_T == 0;
   static float x[BATCH * R_T * R_D], W[R_D * G * R_U], U[R_U * G * R_U], b[G * R_U], want[BATCH * R_T * R_U];
   uint64_t r = 99;
   for (int i = 0; i < BATCH * R_T * R_D; i++) x[i] = rnd(&r);
@@ -43,6 +50,8 @@ int main(void) {
     double h[R_U] = {0}, c[R_U] = {0}, z[4 * R_U], hu[4 * R_U], nh[R_U];
     for (int k = 0; k < R_T; k++) {
       int t = R_REV ? R_T - 1 - k : k;
+      double cwas[R_U];
+      for (int j = 0; j < R_U; j++) cwas[j] = c[j];
       for (int j = 0; j < G * R_U; j++) {
         z[j] = b[j];
         for (int d = 0; d < R_D; d++) z[j] += (double)x[(n * R_T + t) * R_D + d] * W[d * G * R_U + j];
@@ -65,16 +74,19 @@ int main(void) {
           nh[j] = ug * h[j] + (1 - ug) * cand;
         }
       }
+      if (keep[n * R_T + t] < 0.5) /* padding: the state (and the cell) as it was */
+        for (int j = 0; j < R_U; j++) nh[j] = h[j], c[j] = cwas[j];
       for (int j = 0; j < R_U; j++) h[j] = nh[j], want[(n * R_T + t) * R_U + j] = (float)h[j];
     }
   }
-  const void *in[1] = {x};
+  const void *in[2] = {x, keep};
   const float *got = K_predict(m, in, BATCH);
   int bad = 0;
   for (int i = 0; i < BATCH * R_T * R_U; i++)
     if (fabs(got[i] - want[i]) > 2e-5 && bad++ < 5)
       fprintf(stderr, "state %d: compiled %.9g, textbook %.9g\n", i, got[i], want[i]);
   K_free(m);
-  printf("%s T=%d D=%d units=%d%s: %s\n", cell, R_T, R_D, R_U, R_REV ? " reversed" : "", bad ? "DIFFER" : "ok");
+  printf("%s T=%d D=%d units=%d%s%s: %s\n", cell, R_T, R_D, R_U, R_REV ? " reversed" : "", R_MASK ? " masked" : "",
+         bad ? "DIFFER" : "ok");
   return bad != 0;
 }
