@@ -101,9 +101,8 @@ static Prog describe(FILE *o, const char *model, TrainInfo *t, Graph *train) {
   }
   for (int i = 0; i < t->nmetrics; i++) accuracy |= strstr(t->metrics[i]->name, "accuracy") != NULL;
 
-  bool text = !strcmp(reader, "text");
   return (Prog){.o = o, .model = model, .t = t, .train = train, .features = features,
-                .tokens = in->dtype == DT_I32, .per_label = text ? width : 1,
+                .tokens = in->dtype == DT_I32, .per_label = onehot ? 1 : width,
                 .width = width, .classes = classes, .sparse = sparse, .onehot = onehot,
                 .binary = binary, .reader = reader, .pair = pair, .fa = fa, .fb = fb,
                 .header = header, .normalize = normalize, .height = height, .width_px = width_px,
@@ -187,7 +186,7 @@ static void emit_helpers(Prog *p) {
   else if (p->onehot)
     fprintf(p->o, "    for (int64_t c = 0; c < %lld; c++) ((float *)y)[i * %lld + c] = (float)(c == (int64_t)t->y[r]);\n",
             (long long)p->width, (long long)p->width);
-  else fprintf(p->o, "    ((float *)y)[i] = t->y[r];\n");
+  else fprintf(p->o, "    for (int64_t j = 0; j < LABELS; j++) ((float *)y)[i * LABELS + j] = t->y[r * LABELS + j];\n");
   fprintf(p->o, "  }\n}\n");
 
   fprintf(p->o,
@@ -271,6 +270,11 @@ static void emit_setup(Prog *p) {
                              p->label_name ? quote_str(p->label_name) : "NULL", p->label_col, p->header,
                              (int)p->delim[0], p->scale),
           (long long)p->features, p->model, (long long)p->features, p->pair ? "images" : "data");
+  if (!p->onehot)
+    fprintf(p->o, "  if (t.width != LABELS) {\n"
+                  "    fprintf(stderr, \"error: %%s: %%lld labels a sample; model %s needs %lld\\n\", %s, (long long)t.width);\n"
+                  "    return 1;\n  }\n",
+            p->model, (long long)p->per_label, p->pair ? "labels" : "data");
   if (p->onehot || p->sparse)
     fprintf(p->o, "  for (int64_t r = 0; r < t.rows * t.width; r++)\n"
                "    if (t.y[r] != (float)(int64_t)t.y[r] || t.y[r] < 0 || t.y[r] >= %lld) {\n"

@@ -831,16 +831,16 @@ NNRT_API bool nnrt_npy_load(const char *x, const char *y, double scale, NnrtTabl
   int64_t n = 0, per = 0, ny = 0, one = 0;
   ok = ok && npy_header(fx, x, &tx, &sx, &n, &per, err, errlen) &&
        npy_header(fy, y, &ty, &sy, &ny, &one, err, errlen);
-  if (ok && (ny != n || one != 1)) {
-    snprintf(err, errlen, "%s: expected %lld labels, one a sample", y, (long long)n);
+  if (ok && ny != n) {
+    snprintf(err, errlen, "%s: expected labels for %lld samples, got %lld", y, (long long)n, (long long)ny);
     ok = false;
   }
   if (ok) {
     t->rows = n;
-    t->width = 1;
+    t->width = one; /* labels a sample: 1, or a sequence's */
     t->features = per;
     t->x = nnrt_alloc(sizeof(float) * (size_t)(n * per) + 1);
-    t->y = nnrt_alloc(sizeof(float) * (size_t)n + 1);
+    t->y = nnrt_alloc(sizeof(float) * (size_t)(n * one) + 1);
     unsigned char buf[8];
     for (int64_t i = 0; ok && i < n * per; i++) {
       ok = fread(buf, 1, (size_t)sx, fx) == (size_t)sx;
@@ -852,11 +852,11 @@ NNRT_API bool nnrt_npy_load(const char *x, const char *y, double scale, NnrtTabl
       }
       t->x[i] = (float)v;
     }
-    for (int64_t i = 0; ok && i < n; i++) {
+    for (int64_t i = 0; ok && i < n * one; i++) {
       ok = fread(buf, 1, (size_t)sy, fy) == (size_t)sy;
       double v = npy_value(buf, ty, sy);
       if (ok && !isfinite(v)) {
-        snprintf(err, errlen, "%s: sample %lld: not a finite number", y, (long long)i + 1);
+        snprintf(err, errlen, "%s: sample %lld: not a finite number", y, (long long)(i / one) + 1);
         ok = false;
       }
       t->y[i] = (float)v;

@@ -185,8 +185,8 @@ NNRT_API bool nnrt_csv_load(const char *path, const char *label_name, int label_
 NNRT_API bool nnrt_idx_load(const char *images, const char *labels, double scale, NnrtTable *t,
                             char *err, size_t errlen);
 /* Reads NumPy .npy files (format 1.0 to 3.0, C order): samples x of any
- * shape as float32, float64 or uint8; labels y, one a sample, as any of
- * those or int32/int64. Checked like the IDX reader. */
+ * shape, labels y with one or more a sample (width: a sequence's), each as
+ * float32, float64, uint8, int32 or int64. Checked like the IDX reader. */
 NNRT_API bool nnrt_npy_load(const char *x, const char *y, double scale, NnrtTable *t, char *err,
                             size_t errlen);
 /* Reads CIFAR-10 binary batches: `path` is one batch file, or the

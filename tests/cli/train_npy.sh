@@ -80,9 +80,12 @@ has "$tmp/err" "nan.npy: sample 13: not a finite number"
 expect 1 "$tmp/sum" --x "$tmp/xf.npy" --y "$tmp/inf.npy" --epochs 1
 has "$tmp/err" "inf.npy: sample 400: not a finite number"
 expect 1 "$tmp/sum" --x "$tmp/xf.npy" --y "$tmp/y.npy" --epochs 1
-has "$tmp/err" "y.npy: expected 400 labels, one a sample"
+has "$tmp/err" "y.npy: expected labels for 400 samples, got 10000"
 expect 1 "$tmp/sum" --x "$tmp/x.npy" --y "$tmp/y.npy" --epochs 1
 has "$tmp/err" "samples have 784 values; model Sum takes 2"
+{ npy '<i8' '(400, 2)'; perl -e 'print pack("q<*", (1) x 800)'; } > "$tmp/two.npy"
+expect 1 "$tmp/sum" --x "$tmp/xf.npy" --y "$tmp/two.npy" --epochs 1
+has "$tmp/err" "two.npy: 2 labels a sample; model Sum needs 1"
 expect 1 "$tmp/sum" --x "$tmp/xf.npy"
 has "$tmp/err" "yf.npy: cannot open"
 finish
