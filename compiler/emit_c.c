@@ -151,6 +151,8 @@ static char *scratch_x(Graph *g, const Value *v) {
                                                                     v->shape.dim[2] * v->shape.dim[3]),
                         v->dtype == DT_F32 ? arena_printf(" + %d * (int64_t)nnrt_sgemm_scratch(1)", CONV_SLICES) : "");
   if (op_info[v->op].cls == CL_CONTRACT) return v->dtype == DT_F32 ? "nnrt_sgemm_scratch(nt)" : NULL;
+  if (v->op == OP_SCATTERADD) /* the sums in double */
+    return arena_printf("%s%lld", v->dtype == DT_F32 ? "2 * " : "", (long long)(v->shape.dim[0] * v->shape.dim[1]));
   if (v->op != OP_CONV2D && v->op != OP_CONV2DBX && v->op != OP_CONV2DBW) return NULL;
   int64_t chunk = conv_chunk(g, v);
   return arena_printf("(n < %lld ? n : %lld) * %lld%s", (long long)chunk, (long long)chunk,
@@ -373,15 +375,14 @@ static void k_move(Em *e, const Value *v) {
   case OP_SCATTERADD: { /* a: ids, b: updates */
     fprintf(e->o,
             "  const int64_t V = %s, D = %s, count = %s;\n"
-            "  double *acc = calloc((size_t)(V * D) + 1, sizeof *acc);\n"
-            "  if (!acc) nnrt_out_of_memory();\n"
+            "  double *acc = (double *)(void *)s; /* the workspace's scratch, 64-byte aligned */\n"
+            "  for (int64_t i = 0; i < V * D; i++) acc[i] = 0;\n"
             "  for (int64_t i = 0; i < count; i++) {\n"
             "    int64_t row = a[i];\n"
             "    if (row < 0 || row >= V) continue;\n"
             "    for (int64_t d = 0; d < D; d++) acc[row * D + d] += b[i * D + d];\n"
             "  }\n"
-            "  for (int64_t i = 0; i < V * D; i++) y[i] = (%s)acc[i];\n"
-            "  free(acc);\n",
+            "  for (int64_t i = 0; i < V * D; i++) y[i] = (%s)acc[i];\n",
             dimx(v->shape.dim[0]), dimx(v->shape.dim[1]), numel_x(x->shape), cty(v->dtype));
     return;
   }

@@ -33,6 +33,9 @@ printf 'model R {\n  input x: [6, 3]\n  lstm(4, return_sequences: true)\n}\n' > 
 "$nnc" --no-main "$tmp/R.nn" -o "$tmp/R.c" || fail "nnc failed on an LSTM"
 shared=$(grep -c "the code of k" "$tmp/R.c")
 [ "$shared" -ge 20 ] || fail "only $shared of the LSTM's kernels share code"
+# an embedding's gradient sums rows in the workspace, not in memory of its own
+"$nnc" --no-main "$src/tests/grad/loss_token_cce.nn" -o "$tmp/E.c" || fail "nnc failed on an embedding"
+has "$tmp/E.c" "double *acc = (double *)(void *)s;"
 
 "$nnc" "$ex/seed_cnn.nn" -o "$tmp/seed_cnn.so" || fail "building the library failed"
 $cc -std=c11 -O1 $CFLAGS -I"$tmp" -o "$tmp/host" "$src/tests/cli/arena_host.c" "$tmp/seed_cnn.so" \
