@@ -115,17 +115,9 @@ static int64_t place(Block *live, int nlive, int64_t size) {
   return at;
 }
 
-Plan *plan_graph(const Graph *g, bool fuse) {
-  Plan *p = arena_alloc(sizeof *p);
+/* Views, which are no kernels (p->folded, p->alias). */
+static void plan_views(Plan *p, const Graph *g, bool fuse) {
   int n = g->n;
-  p->kernel = arena_alloc(sizeof(int) * (size_t)n);
-  p->stored = arena_alloc(sizeof(bool) * (size_t)n);
-  p->literal = arena_alloc(sizeof(bool) * (size_t)n);
-  p->region = arena_alloc(sizeof(int) * (size_t)n);
-  p->off = arena_alloc(sizeof(int64_t) * (size_t)n);
-  p->first = arena_alloc(sizeof(int) * (size_t)n);
-  p->last = arena_alloc(sizeof(int) * (size_t)n);
-
   /* views, no kernels: a transpose of a matrix read only by matrix
    * products (they read its operand with the strides swapped); when
    * fusing, an expand read only by elementwise values (they broadcast its
@@ -150,6 +142,11 @@ Plan *plan_graph(const Graph *g, bool fuse) {
   if (g->loss >= 0) p->folded[g->loss] = false;
   for (int i = 0; i < g->nupdates; i++) p->folded[g->updates[i].value] = false;
 
+}
+
+/* Kernels: which values each computes (p->kernel, first, last). */
+static void plan_kernels(Plan *p, const Graph *g, bool fuse) {
+  int n = g->n;
   /* kernels: an elementwise value joins the kernel of an operand, or the
    * latest kernel it can, when that kernel has its shape and nothing outside
    * has read it yet (sealed); the kernel then runs at its last member.
@@ -179,6 +176,12 @@ Plan *plan_graph(const Graph *g, bool fuse) {
     }
   }
 
+}
+
+/* What gets a buffer (p->stored, p->literal), and where each value is
+ * read for the last time (the returned array; n: at the end). */
+static int *plan_storage(Plan *p, const Graph *g, bool fuse) {
+  int n = g->n;
   /* what is stored: values read outside their kernel, and the interface */
   int *end = arena_alloc(sizeof(int) * (size_t)n); /* the last kernel position reading a value */
   for (int id = 0; id < n; id++) end[id] = -1;
@@ -220,6 +223,13 @@ Plan *plan_graph(const Graph *g, bool fuse) {
     if (g->v[p->first[k]].dtype != g->v[p->last[k]].dtype) p->stored[p->first[k]] = true;
   }
 
+  return end;
+}
+
+/* Places the stored values in the arena's regions (p->region, off,
+ * fixed_bytes, sample_bytes). */
+static void plan_memory(Plan *p, const Graph *g, const int *end) {
+  int n = g->n;
   /* memory: region 0 fixed, 1 per sample, 2 a buffer of its own (the
    * batch twice in its shape: sized at run time, not shared) */
   Block *live[2];
@@ -269,6 +279,22 @@ Plan *plan_graph(const Graph *g, bool fuse) {
       for (int i = 0; i < nlive[r]; i++)
         if (end[live[r][i].value] <= at) live[r][i--] = live[r][--nlive[r]];
   }
+}
+
+Plan *plan_graph(const Graph *g, bool fuse) {
+  Plan *p = arena_alloc(sizeof *p);
+  int n = g->n;
+  p->kernel = arena_alloc(sizeof(int) * (size_t)n);
+  p->stored = arena_alloc(sizeof(bool) * (size_t)n);
+  p->literal = arena_alloc(sizeof(bool) * (size_t)n);
+  p->region = arena_alloc(sizeof(int) * (size_t)n);
+  p->off = arena_alloc(sizeof(int64_t) * (size_t)n);
+  p->first = arena_alloc(sizeof(int) * (size_t)n);
+  p->last = arena_alloc(sizeof(int) * (size_t)n);
+
+  plan_views(p, g, fuse);
+  plan_kernels(p, g, fuse);
+  plan_memory(p, g, plan_storage(p, g, fuse));
   return p;
 }
 

@@ -56,34 +56,22 @@ NNRT_API double nnrt_init_value(NnrtInit init, const double *args, const int64_t
 #include <omp.h>
 #define NNRT_PRAGMA(x) _Pragma(#x)
 #define NNRT_SERIAL(nt, work) ((work) < 32768 || nnrt_threads(nt) == 1)
-#define NNRT_PARFOR(nt, work, ...)                                                          \
-  {                                                                                         \
-    if (NNRT_SERIAL(nt, work)) {                                                            \
-      __VA_ARGS__                                                                           \
-    } else {                                                                                \
-      NNRT_PRAGMA(omp parallel for num_threads(nnrt_threads(nt)) schedule(static))          \
-      __VA_ARGS__                                                                           \
-    }                                                                                       \
+/* the loops as they are when `serial`, else under `omp parallel for clauses` */
+#define NNRT_SPLIT(serial, clauses, ...)                       \
+  {                                                            \
+    if (serial) {                                              \
+      __VA_ARGS__                                              \
+    } else {                                                   \
+      NNRT_PRAGMA(omp parallel for clauses)                    \
+      __VA_ARGS__                                              \
+    }                                                          \
   }
-#define NNRT_PARFOR2(nt, work, ...)                                                         \
-  {                                                                                         \
-    if (NNRT_SERIAL(nt, work)) {                                                            \
-      __VA_ARGS__                                                                           \
-    } else {                                                                                \
-      NNRT_PRAGMA(omp parallel for collapse(2) num_threads(nnrt_threads(nt)) schedule(static)) \
-      __VA_ARGS__                                                                           \
-    }                                                                                       \
-  }
-#define NNRT_PARALLEL(parts, ...)                                                           \
-  {                                                                                         \
-    const int nnrt_parts_ = (int)(parts);                                                   \
-    if (nnrt_parts_ <= 1) {                                                                 \
-      __VA_ARGS__                                                                           \
-    } else {                                                                                \
-      NNRT_PRAGMA(omp parallel for num_threads(nnrt_parts_) schedule(static, 1))            \
-      __VA_ARGS__                                                                           \
-    }                                                                                       \
-  }
+#define NNRT_PARFOR(nt, work, ...) \
+  NNRT_SPLIT(NNRT_SERIAL(nt, work), num_threads(nnrt_threads(nt)) schedule(static), __VA_ARGS__)
+#define NNRT_PARFOR2(nt, work, ...) \
+  NNRT_SPLIT(NNRT_SERIAL(nt, work), collapse(2) num_threads(nnrt_threads(nt)) schedule(static), __VA_ARGS__)
+#define NNRT_PARALLEL(parts, ...) \
+  NNRT_SPLIT((parts) <= 1, num_threads((int)(parts)) schedule(static, 1), __VA_ARGS__)
 #else
 #define NNRT_PARFOR(nt, work, ...) { __VA_ARGS__ }
 #define NNRT_PARFOR2(nt, work, ...) { __VA_ARGS__ }

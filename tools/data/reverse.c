@@ -12,24 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static uint64_t state;
-
-static unsigned next(unsigned bound) { /* xorshift64* */
-  state ^= state >> 12;
-  state ^= state << 25;
-  state ^= state >> 27;
-  return (unsigned)((state * 2685821657736338717ull) >> 33) % bound;
-}
-
-static void header(FILE *f, const char *shape) {
-  char h[128];
-  int len = snprintf(h, sizeof h, "{'descr': '<i4', 'fortran_order': False, 'shape': %s, }", shape);
-  while ((10 + len + 1) % 64) h[len++] = ' ';
-  h[len++] = '\n';
-  fwrite("\x93NUMPY\x01\x00", 1, 8, f);
-  fputc(len & 255, f), fputc(len >> 8, f);
-  fwrite(h, 1, (size_t)len, f);
-}
+#include "gen.h"
 
 int main(int argc, char **argv) {
   if (argc != 6) {
@@ -49,9 +32,9 @@ int main(int argc, char **argv) {
   }
   char shape[64];
   snprintf(shape, sizeof shape, "(%ld, %ld)", count, 2 * length);
-  header(fx, shape);
+  npy_header(fx, "<i4", shape);
   snprintf(shape, sizeof shape, "(%ld, %ld)", count, length);
-  header(fy, shape);
+  npy_header(fy, "<i4", shape);
   int32_t *src = malloc(sizeof *src * (size_t)length);
   if (!src) return 1;
   for (long i = 0; i < count; i++) {

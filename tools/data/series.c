@@ -13,29 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static uint64_t state;
-
-static double uniform(void) { /* xorshift64*, in [0, 1) */
-  state ^= state >> 12;
-  state ^= state << 25;
-  state ^= state >> 27;
-  return (double)((state * 2685821657736338717ull) >> 11) / 9007199254740992.0;
-}
+#include "gen.h"
 
 static double gauss(void) { /* Box-Muller */
   double u = uniform() + 1e-12, v = uniform();
   return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
-}
-
-/* A version 1.0 .npy header for float32 data of the given shape. */
-static void header(FILE *f, const char *shape) {
-  char h[128];
-  int len = snprintf(h, sizeof h, "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }", shape);
-  while ((10 + len + 1) % 64) h[len++] = ' ';
-  h[len++] = '\n';
-  fwrite("\x93NUMPY\x01\x00", 1, 8, f);
-  fputc(len & 255, f), fputc(len >> 8, f);
-  fwrite(h, 1, (size_t)len, f);
 }
 
 int main(int argc, char **argv) {
@@ -56,9 +38,9 @@ int main(int argc, char **argv) {
   }
   char shape[64];
   snprintf(shape, sizeof shape, "(%ld, %ld, 1)", count, steps);
-  header(fx, shape);
+  npy_header(fx, "<f4", shape);
   snprintf(shape, sizeof shape, "(%ld, 1)", count);
-  header(fy, shape);
+  npy_header(fy, "<f4", shape);
   double last = 0, zero = 0;
   for (long i = 0; i < count; i++) {
     double a[2], w[2], p[2];

@@ -11,14 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static uint64_t state;
-
-static unsigned next(unsigned bound) { /* xorshift64*, good enough for test data */
-  state ^= state >> 12;
-  state ^= state << 25;
-  state ^= state >> 27;
-  return (unsigned)((state * 2685821657736338717ull) >> 33) % bound;
-}
+#include "gen.h"
 
 int main(int argc, char **argv) {
   if (argc != 4) {
