@@ -170,7 +170,7 @@ static void gemm_call(Em *e, const Value *v, const char *indent, const char *thr
 }
 
 /* How member_params lists a kernel's pointers. */
-typedef enum ListAs { PARAMS, RUN_ARGS, CTX_ARGS } ListAs;
+typedef enum ListAs { PARAMS, RUN_ARGS, CTX_ARGS, CTX_FIELDS, CTX_INIT } ListAs;
 static void member_params(Em *e, int k, int skip, ListAs as);
 static int head_home(const Plan *p, int k);
 
@@ -691,23 +691,30 @@ static void member_body(Em *e, int k, int depth, int next, const int *ext, char 
       fprintf(e->o, "%*sy%d[%s] = t%d;\n", 2 * depth, "", id, at, id);
 }
 
-/* The parameters of kernel k's stored members other than `skip`, then of
- * its outside operands: declared (PARAMS), or as the run function's (v<id>)
- * or an epilogue context's (ctx->y<id>, ctx->x<id>) arguments. */
+/* One pointer of member_params: y<id> (written) or x<id> (read). */
+static void member_pointer(Em *e, ListAs as, char yx, int id) {
+  const char *t = cty(e->g->v[id].dtype), *c = yx == 'x' ? "const " : "";
+  switch (as) {
+  case PARAMS: fprintf(e->o, ", %s%s *restrict %c%d", c, t, yx, id); break;
+  case RUN_ARGS: fprintf(e->o, ", v%d", id); break;
+  case CTX_ARGS: fprintf(e->o, ", ctx->%c%d", yx, id); break;
+  case CTX_FIELDS: fprintf(e->o, "  %s%s *%c%d;\n", c, t, yx, id); break;
+  case CTX_INIT: fprintf(e->o, ", .%c%d = %c%d", yx, id, yx, id); break;
+  }
+}
+
+/* The pointers of kernel k's stored members other than `skip`, then of
+ * its outside operands: as the kernel's parameters, the run function's
+ * arguments (v<id>), or an epilogue context's arguments, fields or
+ * initializers. */
 static void member_params(Em *e, int k, int skip, ListAs as) {
   Graph *g = e->g;
   Plan *p = e->p;
   for (int id = p->first[k]; id <= p->last[k]; id++)
-    if (p->kernel[id] == k && p->stored[id] && id != skip) {
-      if (as == PARAMS) fprintf(e->o, ", %s *restrict y%d", cty(g->v[id].dtype), id);
-      else fprintf(e->o, as == RUN_ARGS ? ", v%d" : ", ctx->y%d", id);
-    }
+    if (p->kernel[id] == k && p->stored[id] && id != skip) member_pointer(e, as, 'y', id);
   int *ext, next = fused_operands(p, g, k, &ext);
   for (int j = 0; j < next; j++)
-    if (in_place(p, g, k, ext[j]) < 0) {
-      if (as == PARAMS) fprintf(e->o, ", const %s *restrict x%d", cty(g->v[ext[j]].dtype), ext[j]);
-      else fprintf(e->o, as == RUN_ARGS ? ", v%d" : ", ctx->x%d", ext[j]);
-    }
+    if (in_place(p, g, k, ext[j]) < 0) member_pointer(e, as, 'x', ext[j]);
 }
 
 /* A fused kernel: one loop over the members' shape. */
@@ -763,11 +770,8 @@ static void epilogue_function(Em *e, int k) {
   int h = p->first[k], home = head_home(p, k);
   const Value *hv = &g->v[h];
   fprintf(e->o, "\ntypedef struct %s_e%d {\n  %s *y%d;\n", e->name, k, cty(hv->dtype), home);
-  for (int id = h; id <= p->last[k]; id++)
-    if (p->kernel[id] == k && p->stored[id] && id != home) fprintf(e->o, "  %s *y%d;\n", cty(g->v[id].dtype), id);
+  member_params(e, k, home, CTX_FIELDS);
   int *ext, next = fused_operands(p, g, k, &ext);
-  for (int j = 0; j < next; j++)
-    if (in_place(p, g, k, ext[j]) < 0) fprintf(e->o, "  const %s *x%d;\n", cty(g->v[ext[j]].dtype), ext[j]);
   /* the loops take the pointers as restrict parameters (which compilers
    * trust, as they do not restrict locals), the wrapper unpacks them */
   fprintf(e->o, "  int64_t cols, r, c;\n} %s_e%d;\n\n"
@@ -813,11 +817,7 @@ static void kernel(Em *e, int k) {
     int home = head_home(e->p, k);
     fprintf(e->o, "  %s_e%d ctx = {.y%d = y, .cols = %s", e->name, k, home,
             v->shape.rank ? dimx(v->shape.dim[v->shape.rank - 1]) : "1");
-    for (int j = id; j <= e->p->last[k]; j++)
-      if (e->p->kernel[j] == k && e->p->stored[j] && j != home) fprintf(e->o, ", .y%d = y%d", j, j);
-    int *ext, next = fused_operands(e->p, g, k, &ext);
-    for (int j = 0; j < next; j++)
-      if (in_place(e->p, g, k, ext[j]) < 0) fprintf(e->o, ", .x%d = x%d", ext[j], ext[j]);
+    member_params(e, k, home, CTX_INIT);
     fprintf(e->o, "};\n  NnrtEpilogue epi = {%s_epi%d, &ctx};\n  (void)epi;\n", e->name, k);
   }
   switch (op_info[v->op].cls) {
