@@ -21,7 +21,14 @@ cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -o "$out/run_nnc" bench/run_nnc.c -ldl
 blas=""
 if cc -O3 -march=native -fopenmp -std=c11 -D_POSIX_C_SOURCE=200809L -Iruntime -o "$out/gemm" bench/gemm.c \
      -lopenblas -lm 2>/dev/null; then blas=yes; fi
-for m in seed_mlp mnist_mlp seed_cnn; do "$nnc" --cpu=native "examples/$m.nn" -o "$out/$m.so"; done
+# each model from both backends: the C backend's library (cc -march=native)
+# and the LLVM backend's (for this machine, its default)
+llvm=""
+"$nnc" --version | grep -q 'llvm (LLVM' && llvm=yes
+for m in seed_mlp mnist_mlp seed_cnn; do
+  "$nnc" --backend=c --cpu=native "examples/$m.nn" -o "$out/$m.so"
+  [ -n "$llvm" ] && "$nnc" --backend=llvm "examples/$m.nn" -o "$out/$m-llvm.so"
+done
 torch=""
 if /usr/bin/python3 -c "import torch" 2>/dev/null; then torch=yes; fi
 export OPENBLAS_NUM_THREADS=1
@@ -34,26 +41,31 @@ peak2=$("$out/gemm" peak 2 5 2>/dev/null | field peak || echo nan)
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cpus;" \
      "FMA peak (widest vectors, measured now): $peak1 GFLOP/s at 1 thread, $peak2 at 2"
 echo
-echo "| work | threads | nnc µs/step | PyTorch µs/step | nnc samples/s | nnc GFLOP/s | % of peak | nnc/PyTorch speed |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| work | threads | nnc µs/step (C) | nnc µs/step (LLVM) | PyTorch µs/step | nnc samples/s | nnc GFLOP/s | % of peak | nnc/PyTorch speed (C) | (LLVM) |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 
 # row LABEL MODEL MODELNAME NNC_MODE TORCH_MODE BATCH THREADS MFLOP_PER_SAMPLE
 row() {
-  : > "$out/a"; : > "$out/b"
+  : > "$out/a"; : > "$out/b"; : > "$out/l"
   r=0
   while [ $r -lt "$rounds" ]; do
     "$out/run_nnc" "$out/$2.so" "$3" "$4" "$6" "$7" 5 | field us_per_step >> "$out/a"
+    if [ -n "$llvm" ]; then
+      "$out/run_nnc" "$out/$2-llvm.so" "$3" "$4" "$6" "$7" 5 | field us_per_step >> "$out/l"
+    fi
     if [ -n "$torch" ]; then
       /usr/bin/python3 bench/torch_models.py "$2" "$5" "$6" "$7" 5 | field us_per_step >> "$out/b"
     fi
     r=$((r + 1))
   done
-  a=$(med < "$out/a"); b=$(med < "$out/b")
+  a=$(med < "$out/a"); b=$(med < "$out/b"); c=$(med < "$out/l")
   peak=$peak1; [ "$7" = 2 ] && peak=$peak2
-  awk -v l="$1" -v t="$7" -v a="$a" -v b="$b" -v n="$6" -v f="$8" -v p="$peak" 'BEGIN {
-    g = f * n / a * 1e3;
-    printf "| %s | %s | %.1f | %s | %.0f | %.1f | %.0f%% | %s |\n", l, t, a, (b == "nan" ? "no PyTorch" : sprintf("%.1f", b)),
-           n / a * 1e6, g, 100 * g / p, (b == "nan" ? "-" : sprintf("%.2f×", b / a)) }'
+  awk -v l="$1" -v t="$7" -v a="$a" -v b="$b" -v c="$c" -v n="$6" -v f="$8" -v p="$peak" 'BEGIN {
+    best = (c != "nan" && c < a) ? c : a; g = f * n / best * 1e3;
+    printf "| %s | %s | %.1f | %s | %s | %.0f | %.1f | %.0f%% | %s | %s |\n", l, t, a,
+           (c == "nan" ? "-" : sprintf("%.1f", c)), (b == "nan" ? "no PyTorch" : sprintf("%.1f", b)),
+           n / best * 1e6, g, 100 * g / p, (b == "nan" ? "-" : sprintf("%.2f×", b / a)),
+           (b == "nan" || c == "nan" ? "-" : sprintf("%.2f×", b / c)) }'
 }
 
 for t in 1 2; do
@@ -92,6 +104,24 @@ tm=nan
 [ -n "$torch" ] && tm=$(/usr/bin/python3 bench/torch_models.py seed_cnn train 32 1 3 | field maxrss_kb)
 awk -v a="$nm" -v b="$tm" 'BEGIN { printf "peak RSS training the seed CNN (batch 32): nnc %.1f MB, PyTorch %s MB%s\n",
   a / 1024, (b == "nan" ? "-" : sprintf("%.1f", b / 1024)), (b == "nan" ? "" : sprintf(" (%.1f%%)", 100 * a / b)) }'
+
+# compile time: the seed CNN to a shared library at -O2, each backend
+echo
+echo "| compile time, seed CNN to .so at -O2 | C backend (cc) s | LLVM backend s |"
+echo "|---|---|---|"
+: > "$out/a"; : > "$out/l"
+r=0
+while [ $r -lt "$rounds" ]; do
+  s=$(date +%s.%N); "$nnc" --backend=c -O2 examples/seed_cnn.nn -o "$out/ct.so"; e=$(date +%s.%N)
+  echo "$e - $s" | bc >> "$out/a"
+  if [ -n "$llvm" ]; then
+    s=$(date +%s.%N); "$nnc" --backend=llvm -O2 examples/seed_cnn.nn -o "$out/ct.so"; e=$(date +%s.%N)
+    echo "$e - $s" | bc >> "$out/l"
+  fi
+  r=$((r + 1))
+done
+awk -v a="$(med < "$out/a")" -v c="$(med < "$out/l")" 'BEGIN {
+  printf "| median of the rounds | %.2f | %s |\n", a, (c == "nan" ? "no LLVM" : sprintf("%.2f", c)) }'
 
 # GEMM against OpenBLAS
 if [ -n "$blas" ]; then

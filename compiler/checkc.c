@@ -1,4 +1,4 @@
-/* checkc.c — `nnc --check-c`: the C backend against the reference evaluator.
+/* checkc.c — `nnc --check-c`: both backends against the reference evaluator.
  *
  * For every model: its graph (the training step when it has a train block)
  * is written as C with a small harness, built with the system's C compiler
@@ -8,6 +8,12 @@
  * agree with the evaluator's within a tolerance (the backend computes in
  * the graph's type in its own fixed order), and 2 threads, and the same
  * graph compiled without fusion, must give the bits 1 thread gives.
+ *
+ * When nnc has LLVM (and not --backend=c), the same graph also goes
+ * through the LLVM backend into a shared library with its run function
+ * exported, which nnc loads and runs on the same input, fused at 1 and 2
+ * threads and unfused: every number must have the C backend's bits (both
+ * compute the same operations in the same order).
  */
 #include <errno.h>
 #include <math.h>
@@ -38,9 +44,9 @@ static void harness(FILE *o, Graph *g, const char *model, const char *suffix) {
           "    else if (size == 8) ((double *)p)[i] = v;\n"
           "    else ((float *)p)[i] = (float)v;\n"
           "  }\n  return p;\n}\n"
-          "\nstatic void write_tensor(FILE *f, const void *p, int64_t count, int size) {\n"
+          "\nstatic void write_tensor(FILE *f, const void *p, int64_t count, int size, int is_int) {\n"
           "  for (int64_t i = 0; i < count; i++) {\n"
-          "    double v = size == 8 ? ((const double *)p)[i] : ((const float *)p)[i];\n"
+          "    double v = is_int ? ((const int32_t *)p)[i] : size == 8 ? ((const double *)p)[i] : ((const float *)p)[i];\n"
           "    fwrite(&v, sizeof v, 1, f);\n  }\n}\n"
           "\nint main(int argc, char **argv) {\n"
           "  if (argc != 4) return 2;\n"
@@ -79,20 +85,149 @@ static void harness(FILE *o, Graph *g, const char *model, const char *suffix) {
     const Value *v = &g->v[g->outputs[i]];
     bool batched = false;
     for (int d = 0; d < v->shape.rank; d++) batched |= v->shape.dim[d] == DIM_BATCH;
-    fprintf(o, "  write_tensor(out, m->out[%d], %lld%s, %d);\n", i,
-            (long long)concrete_numel(v->shape, 1), batched ? " * n" : "", v->dtype == DT_F64 ? 8 : 4);
+    fprintf(o, "  write_tensor(out, m->out[%d], %lld%s, %d, %d);\n", i,
+            (long long)concrete_numel(v->shape, 1), batched ? " * n" : "", v->dtype == DT_F64 ? 8 : 4,
+            v->dtype == DT_I32);
   }
   for (int i = 0; i < g->nparams; i++)
-    fprintf(o, "  write_tensor(out, m->params[%d], %lld, %d);\n", i,
+    fprintf(o, "  write_tensor(out, m->params[%d], %lld, %d, 0);\n", i,
             (long long)concrete_numel(g->params[i]->shape, 1), g->params[i]->dtype == DT_F64 ? 8 : 4);
   for (int i = 0; i < g->nstates; i++)
-    fprintf(o, "  write_tensor(out, m->states[%d], %lld, %d);\n", i,
+    fprintf(o, "  write_tensor(out, m->states[%d], %lld, %d, 0);\n", i,
             (long long)concrete_numel(g->states[i]->shape, 1), g->states[i]->dtype == DT_F64 ? 8 : 4);
   for (int i = 0; i < g->ninputs; i++) fprintf(o, "  free((void *)inputs[%d]);\n", i);
   fprintf(o, "  free((void *)label);\n  fclose(in);\n  fclose(out);\n  %s_free(m);\n  return 0;\n}\n",
           model);
   (void)cty;
 }
+
+#ifdef NNC_HAVE_LLVM
+#include <dlfcn.h>
+#include "nnrt.h"
+
+/* The graph through the LLVM backend at -Oopt as a library whose run
+ * function is exported. */
+static bool llvm_build(Graph *g, const char *model, const char *so, int opt, FILE *out) {
+  LlvmOut *lo = llvm_begin(model, NULL, NULL, opt, true);
+  if (!lo) return false;
+  llvm_model(lo, model, g->training ? g : NULL, NULL, g->training ? NULL : g);
+  char *obj = arena_printf("%s.o", so);
+  bool ok = llvm_finish(lo, "obj", obj, so);
+  unlink(obj);
+  if (!ok) fprintf(out, "  building %s with the LLVM backend failed\n", so);
+  return ok;
+}
+
+/* A tensor of the harness's input file (doubles), in type t. */
+static void *read_in(FILE *f, int64_t count, DType t) {
+  void *p = nnrt_alloc((size_t)count * (t == DT_F64 ? 8 : 4));
+  for (int64_t i = 0; i < count; i++) {
+    double v = 0;
+    if (fread(&v, sizeof v, 1, f) != 1) v = 0;
+    if (t == DT_I32) ((int32_t *)p)[i] = (int32_t)v;
+    else if (t == DT_F64) ((double *)p)[i] = v;
+    else ((float *)p)[i] = (float)v;
+  }
+  return p;
+}
+
+static double *put_out(double *at, const void *p, int64_t count, DType t) {
+  for (int64_t i = 0; i < count; i++)
+    *at++ = t == DT_I32 ? ((const int32_t *)p)[i] : t == DT_F64 ? ((const double *)p)[i] : ((const float *)p)[i];
+  return at;
+}
+
+/* The LLVM-built library loaded into nnc and run on the harness's input
+ * at `threads` threads: what the harness writes, in its order, or NULL. */
+static double *llvm_run(const char *so, Graph *g, const char *model, const char *inp, int64_t count, int threads) {
+  /* kept loaded: its OpenMP library's threads outlive the run */
+  void *h = dlopen(so, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+  if (!h) return NULL;
+  NnrtModel *(*create)(uint64_t) = (NnrtModel * (*)(uint64_t)) dlsym(h, arena_printf("%s_create", model));
+  void (*destroy)(NnrtModel *) = (void (*)(NnrtModel *))dlsym(h, arena_printf("%s_free", model));
+  NnrtRunFn *run = (NnrtRunFn *)dlsym(h, arena_printf("%s_%s_run", model, g->training ? "train" : "infer"));
+  FILE *in = fopen(inp, "rb");
+  int64_t head[4];
+  if (!create || !destroy || !run || !in || fread(head, sizeof head, 1, in) != 1) {
+    if (in) fclose(in);
+    dlclose(h);
+    return NULL;
+  }
+  int64_t n = head[0];
+  NnrtModel *m = create(0);
+  m->step = head[1], m->epoch = head[2], m->seed = (uint64_t)head[3], m->threads = threads;
+  const void *inputs[64] = {0};
+  for (int i = 0; i < g->ninputs && i < 64; i++) {
+    const Value *v = &g->v[g->inputs[i]];
+    inputs[i] = read_in(in, concrete_numel(v->shape, 1) * n, v->dtype);
+  }
+  const Value *lv = g->label >= 0 ? &g->v[g->label] : NULL;
+  void *label = lv ? read_in(in, concrete_numel(lv->shape, 1) * n, lv->dtype) : NULL;
+  for (int k = 0; k < 2; k++)
+    for (int i = 0; i < (k ? g->nstates : g->nparams); i++) {
+      ParamInfo *p = k ? g->states[i] : g->params[i];
+      int64_t count1 = concrete_numel(p->shape, 1);
+      void *t = read_in(in, count1, p->dtype);
+      memcpy(k ? m->states[i] : m->params[i], t, (size_t)count1 * (p->dtype == DT_F64 ? 8 : 4));
+      free(t);
+    }
+  fclose(in);
+  run(m, n, inputs, label);
+  double *res = malloc(sizeof(double) * (size_t)(count + 1)), *at = res;
+  if (res) {
+    if (g->loss >= 0) *at++ = m->loss;
+    for (int i = 0; i < g->noutputs; i++) {
+      const Value *v = &g->v[g->outputs[i]];
+      bool batched = false;
+      for (int d = 0; d < v->shape.rank; d++) batched |= v->shape.dim[d] == DIM_BATCH;
+      at = put_out(at, m->out[i], concrete_numel(v->shape, 1) * (batched ? n : 1), v->dtype);
+    }
+    for (int i = 0; i < g->nparams; i++)
+      at = put_out(at, m->params[i], concrete_numel(g->params[i]->shape, 1), g->params[i]->dtype);
+    for (int i = 0; i < g->nstates; i++)
+      at = put_out(at, m->states[i], concrete_numel(g->states[i]->shape, 1), g->states[i]->dtype);
+    if (at - res != count) free(res), res = NULL;
+  }
+  for (int i = 0; i < g->ninputs && i < 64; i++) free((void *)inputs[i]);
+  free(label);
+  destroy(m);
+  dlclose(h);
+  return res;
+}
+
+/* The LLVM backend's library (fused at 1 and 2 threads, and unfused)
+ * against the C backend's results `want`: the same bits. */
+static bool check_llvm(Graph *g, const char *model, const char *dir, const char *inp, const double *want,
+                       int64_t count, const char **name, const int64_t *len, int nt, FILE *out) {
+  char *so = arena_printf("%s/%s_llvm.so", dir, model), *so2 = arena_printf("%s/%s_llvm_unfused.so", dir, model);
+  /* fused as users get it (-O3, the runtime's bitcode in), unfused at -O0
+   * (the IR as built, quick to compile) */
+  bool fuse = nnc_fuse, ok = llvm_build(g, model, so, 3, out);
+  nnc_fuse = false;
+  ok = ok && llvm_build(g, model, so2, 0, out);
+  nnc_fuse = fuse;
+  for (int run = 0; ok && run < 3; run++) {
+    const char *what = run == 0 ? "at 1 thread" : run == 1 ? "at 2 threads" : "unfused";
+    double *got = llvm_run(run == 2 ? so2 : so, g, model, inp, count, run == 1 ? 2 : 1);
+    if (!got) {
+      fprintf(out, "  running the LLVM-built %s step %s failed (%s)\n", model, what, dlerror());
+      ok = false;
+      break;
+    }
+    for (int64_t i = 0, at = 0; ok && i < nt; at += len[i], i++)
+      for (int64_t j = 0; j < len[i]; j++)
+        if (memcmp(&got[at + j], &want[at + j], sizeof(double)) != 0) {
+          fprintf(out, "  %s[%lld]: LLVM %s %.17g, C %.17g\n", name[i], (long long)j, what, got[at + j],
+                  want[at + j]);
+          ok = false;
+          break;
+        }
+    free(got);
+  }
+  unlink(so), unlink(so2);
+  return ok;
+}
+#endif
 
 static void put(FILE *f, const Tensor *t) {
   fwrite(t->d, sizeof(double), (size_t)t->n, f);
@@ -147,7 +282,7 @@ static double *results(const char *path, int64_t count) {
   return d;
 }
 
-static bool check_graph(Graph *g, const char *model, const char *loss, FILE *out) {
+static bool check_graph(Graph *g, const char *model, const char *loss, bool llvm, FILE *out) {
   enum { BATCH = 3 };
   char dir[] = "/tmp/nnc-check-XXXXXX";
   if (!mkdtemp(dir)) {
@@ -252,14 +387,22 @@ static bool check_graph(Graph *g, const char *model, const char *loss, FILE *out
     }
     free(got);
   }
+#ifdef NNC_HAVE_LLVM
+  bool llvm_ok = !llvm || !ok || check_llvm(g, model, dir, inp, one, count, name, len, nt, out);
+#else
+  bool llvm_ok = true;
+  (void)llvm;
+#endif
   free(one);
   if (ok)
     fprintf(out, "%s %s: %d values, %d parameters, %d states compiled to C agree with the evaluator "
-                 "(largest relative difference %.1e), the same bits at 1 and 2 threads and unfused\n",
-            g->training ? "train" : "model", model, g->n, g->nparams, g->nstates, worst);
+                 "(largest relative difference %.1e), the same bits at 1 and 2 threads and unfused%s\n",
+            g->training ? "train" : "model", model, g->n, g->nparams, g->nstates, worst,
+            !llvm ? "" : llvm_ok ? "; the LLVM backend's the same bits" : "; the LLVM backend's DIFFER");
   else
     fprintf(out, "%s %s: %d values, %d parameters, %d states compiled to C DIFFER\n",
             g->training ? "train" : "model", model, g->n, g->nparams, g->nstates);
+  ok &= llvm_ok;
   eval_free(e);
   if (ok) {
     unlink(csrc), unlink(exe), unlink(csrc2), unlink(exe2), unlink(inp), unlink(outp);
@@ -268,7 +411,7 @@ static bool check_graph(Graph *g, const char *model, const char *loss, FILE *out
   return ok;
 }
 
-bool check_c_backend(Sema *s, FILE *out) {
+bool check_c_backend(Sema *s, bool llvm, FILE *out) {
   bool ok = true;
   for (ModelInfo *m = s->models; m; m = m->next) {
     TrainInfo *t = NULL;
@@ -284,7 +427,7 @@ bool check_c_backend(Sema *s, FILE *out) {
       if (!step) return false;
       step = simplify(step);
       verify(step, "simplify");
-      ok &= check_graph(step, m->decl->name, t->loss.b->name, out);
+      ok &= check_graph(step, m->decl->name, t->loss.b->name, llvm, out);
     }
     Graph *g = t ? lower_training(s, t) : lower_projection(s, m);
     if (!g) return false;
@@ -292,11 +435,11 @@ bool check_c_backend(Sema *s, FILE *out) {
       if (g->param_grads[i] >= 0) g->outputs[g->noutputs++] = g->param_grads[i];
     g = simplify(g);
     verify(g, "simplify");
-    ok &= check_graph(g, m->decl->name, t ? t->loss.b->name : "", out);
+    ok &= check_graph(g, m->decl->name, t ? t->loss.b->name : "", llvm, out);
     Graph *h = simplify(lower_inference(s, m));
     verify(h, "simplify");
-    ok &= check_graph(h, m->decl->name, "", out);
+    ok &= check_graph(h, m->decl->name, "", llvm, out);
   }
-  fprintf(out, "%s\n", ok ? "C backend check passed" : "C backend check FAILED");
+  fprintf(out, "%s\n", ok ? "backend check passed" : "backend check FAILED");
   return ok;
 }

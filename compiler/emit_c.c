@@ -4,7 +4,9 @@
  * whose loops run over the value's shape (N is the run-time batch size n),
  * with a comment naming the op, its type and its .nn origin. A run function
  * calls the kernels in order over buffers laid out in one workspace, then
- * copies the updates into the parameters and states.
+ * copies the updates into the parameters and states. A model's API is the
+ * runtime's generic nnrt_model_* functions, driven by one constant
+ * NnrtModelDef table per model and called by one-line wrappers.
  *
  * The arithmetic is the reference evaluator's, operation for operation:
  * elementwise ops compute in double and store in the value's type;
@@ -121,42 +123,19 @@ static const char *scalar_x(Op op, DType out) {
   }
 }
 
-/* A convolution's column matrix: OH * OW rows of KH * KW * C/groups per
- * sample, made for `conv_chunk` samples at a time so that the buffer stays
- * near 8 MB whatever the batch. */
-static int64_t conv_cols(Graph *g, const Value *v) {
-  Shape ys = v->op == OP_CONV2D ? v->shape : v->op == OP_CONV2DBX ? g->v[v->in[0]].shape
-             : g->v[v->in[1]].shape;
-  Shape ws = v->op == OP_CONV2DBW ? v->shape : g->v[v->in[1]].shape;
-  return ys.dim[1] * ys.dim[2] * ws.dim[0] * ws.dim[1] * ws.dim[2];
-}
-
-static int64_t conv_chunk(Graph *g, const Value *v) {
-  int64_t chunk = ((int64_t)1 << 21) / conv_cols(g, v);
-  return chunk < 1 ? 1 : chunk;
-}
-
-/* A convolution's weight gradient sums over pixels in this many fixed
- * slices, one thread each, added in order: parallel whatever the number
- * of taps, and the same bits for any thread count. */
-enum { CONV_SLICES = 4 };
-
-/* The scratch a kernel needs besides its result, as a C expression of
- * elements of its type (a part of the workspace), or NULL: float matrix
- * products pack their panels there, convolutions keep their columns. */
+/* The scratch a kernel needs besides its result (plan_scratch), as a C
+ * expression of elements of its type (a part of the workspace), or NULL:
+ * float matrix products pack their panels there, convolutions keep their
+ * columns (and a weight gradient its partial sums). */
 static char *scratch_x(Graph *g, const Value *v) {
-  const char *pack = v->dtype == DT_F32 ? " + (int64_t)nnrt_sgemm_scratch(nt)" : "";
-  if (v->op == OP_CONV2DBW) /* partial gradients, and packing for each slice */
-    pack = arena_printf(" + %d * %lld%s", CONV_SLICES, (long long)(v->shape.dim[0] * v->shape.dim[1] *
-                                                                    v->shape.dim[2] * v->shape.dim[3]),
-                        v->dtype == DT_F32 ? arena_printf(" + %d * (int64_t)nnrt_sgemm_scratch(1)", CONV_SLICES) : "");
-  if (op_info[v->op].cls == CL_CONTRACT) return v->dtype == DT_F32 ? "nnrt_sgemm_scratch(nt)" : NULL;
-  if (v->op == OP_SCATTERADD) /* the sums in double */
-    return arena_printf("%s%lld", v->dtype == DT_F32 ? "2 * " : "", (long long)(v->shape.dim[0] * v->shape.dim[1]));
-  if (v->op != OP_CONV2D && v->op != OP_CONV2DBX && v->op != OP_CONV2DBW) return NULL;
-  int64_t chunk = conv_chunk(g, v);
-  return arena_printf("(n < %lld ? n : %lld) * %lld%s", (long long)chunk, (long long)chunk,
-                      (long long)conv_cols(g, v), pack);
+  PlanScratch ps = plan_scratch(g, v);
+  if (!ps.any) return NULL;
+  char *x = arena_printf("%lld", (long long)ps.fixed);
+  if (ps.cap)
+    x = arena_printf("%s + (n < %lld ? n : %lld) * %lld", x, (long long)ps.cap, (long long)ps.cap,
+                     (long long)ps.per);
+  if (ps.packs) x = arena_printf("%s + %d * (int64_t)nnrt_sgemm_scratch(%s)", x, ps.packs, ps.pack_alone ? "1" : "nt");
+  return x;
 }
 
 /* A call of the matrix product for the value's type, C = A B (+ C). */
@@ -172,7 +151,6 @@ static void gemm_call(Em *e, const Value *v, const char *indent, const char *thr
 /* How member_params lists a kernel's pointers. */
 typedef enum ListAs { PARAMS, RUN_ARGS, CTX_ARGS, CTX_FIELDS, CTX_INIT } ListAs;
 static void member_params(Em *e, int k, int skip, ListAs as);
-static int head_home(const Plan *p, int k);
 
 static void signature(Em *e, int k, int id) {
   const Value *v = &e->g->v[id];
@@ -186,7 +164,7 @@ static void signature(Em *e, int k, int id) {
   for (int i = 0; i < v->nin; i++)
     fprintf(e->o, ", const %s *restrict %c", cty(e->g->v[v->in[i]].dtype), names[i]);
   if (scratch_x(e->g, v)) fprintf(e->o, ", %s *restrict s", cty(v->dtype));
-  if (e->ep) member_params(e, k, head_home(e->p, k), PARAMS);
+  if (e->ep) member_params(e, k, plan_home(e->p, k), PARAMS);
   fprintf(e->o, ") {\n  (void)n;\n  (void)nt;\n");
 }
 
@@ -399,259 +377,36 @@ static void k_move(Em *e, const Value *v) {
   }
 }
 
-/* Window geometry shared by the convolution and pooling kernels, as
- * constants of the kernel: image x [N,H,W,C], result y [N,OH,OW,F]. */
-static void window_consts(Em *e, Shape xs, Shape ys, const int64_t s[2], const int64_t p[2],
-                          const int64_t d[2]) {
+/* A window's geometry as the kernel's constant (runtime/nnrt.h). */
+static void window_const(Em *e, NnrtWindow w) {
   fprintf(e->o,
-          "  const int64_t N = %s, H = %lld, W = %lld, C = %lld, OH = %lld, OW = %lld, F = %lld;\n"
-          "  const int64_t SH = %lld, SW = %lld, PH = %lld, PW = %lld, DH = %lld, DW = %lld;\n"
-          "  (void)F; (void)DH; (void)DW;\n",
-          dimx(xs.dim[0]), (long long)xs.dim[1], (long long)xs.dim[2], (long long)xs.dim[3],
-          (long long)ys.dim[1], (long long)ys.dim[2], (long long)ys.dim[3], (long long)s[0],
-          (long long)s[1], (long long)p[0], (long long)p[1], (long long)d[0], (long long)d[1]);
+          "  static const NnrtWindow win = {.h = %lld, .w = %lld, .c = %lld, .oh = %lld, .ow = %lld, .f = %lld,\n"
+          "                                 .kh = %lld, .kw = %lld, .sh = %lld, .sw = %lld, .ph = %lld, .pw = %lld,\n"
+          "                                 .dh = %lld, .dw = %lld, .groups = %lld, .chunk = %lld};\n",
+          (long long)w.h, (long long)w.w, (long long)w.c, (long long)w.oh, (long long)w.ow, (long long)w.f,
+          (long long)w.kh, (long long)w.kw, (long long)w.sh, (long long)w.sw, (long long)w.ph, (long long)w.pw,
+          (long long)w.dh, (long long)w.dw, (long long)w.groups, (long long)w.chunk);
 }
 
-/* Convolution and its two gradients as matrix products over the column
- * matrix (im2col): for each group, the rows are output pixels and the
- * columns the taps (kh, kw, c) of the group's input channels, made for
- * CHUNK samples at a time in the scratch.
- *  - conv2d:    y[pixels, FG]  = cols[pixels, R] W[R, FG]
- *  - conv2d_bw: dW[R, FG]     += cols^T dy[pixels, FG], chunk after chunk
- *  - conv2d_bx: cols = dy W^T, then each sample's columns are added back
- *               onto its pixels in a fixed order (col2im).
- * The order of every sum is fixed by the shapes, not by the threads. */
+/* Convolution and its two gradients: a call of the runtime's (matrix
+ * products over the column matrix, `chunk` samples at a time in the
+ * scratch; runtime/nnrt.h), with the kernel's epilogue. */
 static void k_conv(Em *e, const Value *v) {
-  Graph *g = e->g;
-  const int64_t *a = v->a;
-  const Value *in0 = &g->v[v->in[0]], *in1 = &g->v[v->in[1]];
-  Shape xs = v->op == OP_CONV2DBX ? v->shape : in0->shape;
-  Shape ws = v->op == OP_CONV2DBW ? v->shape : in1->shape;
-  Shape ys = v->op == OP_CONV2D ? v->shape : v->op == OP_CONV2DBX ? in0->shape : in1->shape;
-  const char *t = cty(v->dtype);
-  window_consts(e, xs, ys, a, a + 2, a + 6);
-  fprintf(e->o,
-          "  const int64_t KH = %lld, KW = %lld, G = %lld, CG = C / G, FG = F / G, R = KH * KW * CG;\n"
-          "  const int64_t CHUNK = %lld;\n"
-          "  %s *cols = s, *part = s + (N < CHUNK ? N : CHUNK) * OH * OW * R, *pack = part;\n"
-          "  (void)pack;\n",
-          (long long)ws.dim[0], (long long)ws.dim[1], (long long)a[8], (long long)conv_chunk(g, v), t);
-  if (v->op == OP_CONV2DBW) /* partial gradients first, then the slices' packing */
-    fprintf(e->o, "  enum { SLICES = %d };\n  pack = part + SLICES * R * F;\n", CONV_SLICES);
-  if (v->op == OP_CONV2DBX) fprintf(e->o, "  for (int64_t i = 0; i < N * H * W * C; i++) y[i] = 0;\n");
-  fprintf(e->o,
-          "  for (int64_t gg = 0; gg < G; gg++)\n"
-          "    for (int64_t n0 = 0; n0 < N; n0 += CHUNK) {\n"
-          "      const int64_t nc = N - n0 < CHUNK ? N - n0 : CHUNK, P = nc * OH * OW;\n");
-  if (v->op != OP_CONV2DBX)
-    fprintf(e->o,
-            "      NNRT_PARFOR(nt, P * R,\n"
-            "      for (int64_t p = 0; p < P; p++) {\n"
-            "        const int64_t nn = n0 + p / (OH * OW), oh = p / OW %% OH, ow = p %% OW;\n"
-            "        for (int64_t kh = 0; kh < KH; kh++)\n"
-            "          for (int64_t kw = 0; kw < KW; kw++) {\n"
-            "            const int64_t ih = oh * SH - PH + kh * DH, iw = ow * SW - PW + kw * DW;\n"
-            "            %s *d = cols + p * R + (kh * KW + kw) * CG;\n"
-            "            const %s *src = a + ((nn * H + ih) * W + iw) * C + gg * CG;\n"
-            "            const bool in = ih >= 0 && ih < H && iw >= 0 && iw < W;\n"
-            "            for (int64_t c = 0; c < CG; c++) d[c] = in ? src[c] : 0;\n"
-            "          }\n"
-            "      })\n",
-            t, t);
-  switch (v->op) {
-  case OP_CONV2D:
-    if (e->ep) fprintf(e->o, "      ctx.r = n0 * OH * OW, ctx.c = gg * FG;\n");
-    gemm_call(e, v, "      ", "nt", "P, FG, R", "cols, R, 1", "b + gg * FG, F, 1", "y + (n0 * OH * OW) * F + gg * FG, F",
-              "false", "pack", e->epi);
-    break;
-  case OP_CONV2DBW:
-    /* the sum over pixels in SLICES fixed parts, each into its own partial
-     * gradient (a thread each), added in order at the end */
-    fprintf(e->o,
-            "      NNRT_PARALLEL(nnrt_parts(nt, P * R * FG, SLICES),\n"
-            "      for (int64_t sl = 0; sl < SLICES; sl++) {\n"
-            "        const int64_t p0 = P * sl / SLICES, p1 = P * (sl + 1) / SLICES;\n");
-    gemm_call(e, v, "        ", "1", "R, FG, p1 - p0", "cols + p0 * R, 1, R",
-              "b + (n0 * OH * OW + p0) * F + gg * FG, F, 1", "part + sl * R * F + gg * FG, F", "n0 > 0",
-              "pack + sl * (int64_t)nnrt_sgemm_scratch(1)", "NULL");
-    fprintf(e->o, "      })\n");
-    break;
-  default: /* OP_CONV2DBX */
-    gemm_call(e, v, "      ", "nt", "P, R, FG", "a + (n0 * OH * OW) * F + gg * FG, F, 1", "b + gg * FG, 1, F",
-              "cols, R", "false", "pack", "NULL");
-    fprintf(e->o,
-            "      NNRT_PARFOR(nt, P * R,\n"
-            "      for (int64_t i = 0; i < nc; i++) {\n"
-            "        const int64_t nn = n0 + i;\n"
-            "        for (int64_t oh = 0; oh < OH; oh++)\n"
-            "          for (int64_t ow = 0; ow < OW; ow++)\n"
-            "            for (int64_t kh = 0; kh < KH; kh++)\n"
-            "              for (int64_t kw = 0; kw < KW; kw++) {\n"
-            "                const int64_t ih = oh * SH - PH + kh * DH, iw = ow * SW - PW + kw * DW;\n"
-            "                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;\n"
-            "                %s *d = y + ((nn * H + ih) * W + iw) * C + gg * CG;\n"
-            "                const %s *src = cols + ((i * OH + oh) * OW + ow) * R + (kh * KW + kw) * CG;\n"
-            "                for (int64_t c = 0; c < CG; c++) d[c] += src[c];\n"
-            "              }\n"
-            "      })\n",
-            t, t);
-    if (e->ep) /* the chunk's samples are final after the last group */
-      fprintf(e->o,
-              "      if (gg == G - 1) {\n"
-              "        NNRT_PARFOR(nt, nc * H * W * C,\n"
-              "        for (int64_t r = n0 * H * W; r < (n0 + nc) * H * W; r++) epi.fn(&ctx, r, r + 1, 0, C);)\n"
-              "      }\n");
-    break;
-  }
-  fprintf(e->o, "    }\n");
-  if (v->op == OP_CONV2DBW) /* the slices added, a row of F at a time, then its epilogue */
-    fprintf(e->o,
-            "  NNRT_PARFOR(nt, R * F * SLICES,\n"
-            "  for (int64_t r = 0; r < R; r++) {\n"
-            "    for (int64_t i = r * F; i < (r + 1) * F; i++) {\n"
-            "      %s sum = part[i];\n"
-            "      for (int64_t sl = 1; sl < SLICES; sl++) sum += part[sl * R * F + i];\n"
-            "      y[i] = sum;\n"
-            "    }\n"
-            "%s"
-            "  })\n",
-            t, e->ep ? "    epi.fn(&ctx, r, r + 1, 0, F);\n" : "");
+  Shape xs = v->op == OP_CONV2DBX ? v->shape : e->g->v[v->in[0]].shape;
+  window_const(e, plan_window(e->g, v));
+  const char *fn = v->op == OP_CONV2D ? "conv2d" : v->op == OP_CONV2DBX ? "conv2d_bx" : "conv2d_bw";
+  fprintf(e->o, "  nnrt_%s_%s(nt, %s, &win, a, b, y, s, %s);\n", fn, v->dtype == DT_F64 ? "f64" : "f32",
+          dimx(xs.dim[0]), e->epi);
 }
 
-/* Pooling and its gradients, vectorized along the channel axis. The
- * maximum is the first one in window order (as in the evaluator); the
- * gradients are scattered per sample, each sample by one thread. */
+/* Pooling and its gradients: a call of the runtime's. */
 static void k_pool(Em *e, const Value *v) {
-  Graph *g = e->g;
-  const int64_t *a = v->a, one[2] = {1, 1};
-  const Value *in0 = &g->v[v->in[0]];
-  Shape xs = v->op == OP_AVGPOOLB ? v->shape : in0->shape;
-  Shape ys = v->op == OP_MAXPOOL || v->op == OP_AVGPOOL ? v->shape
-             : v->op == OP_MAXPOOLB ? g->v[v->in[1]].shape : in0->shape;
-  const char *t = cty(v->dtype);
-  window_consts(e, xs, ys, a + 2, a + 4, one);
-  fprintf(e->o, "  const int64_t KH = %lld, KW = %lld;\n", (long long)a[0], (long long)a[1]);
-  bool grad = v->op == OP_MAXPOOLB || v->op == OP_AVGPOOLB;
-  if (grad)
-    fprintf(e->o,
-            "  NNRT_PARFOR(nt, N * OH * OW * C * KH * KW,\n"
-            "  for (int64_t nn = 0; nn < N; nn++) {\n"
-            "    for (int64_t i = 0; i < H * W * C; i++) y[nn * H * W * C + i] = 0;\n"
-            "    for (int64_t oh = 0; oh < OH; oh++)\n"
-            "      for (int64_t ow = 0; ow < OW; ow++) {\n");
-  else
-    fprintf(e->o,
-            "  NNRT_PARFOR2(nt, N * OH * OW * C * KH * KW,\n"
-            "  for (int64_t nn = 0; nn < N; nn++)\n"
-            "    for (int64_t oh = 0; oh < OH; oh++)\n"
-            "      for (int64_t ow = 0; ow < OW; ow++) {\n");
-  fprintf(e->o,
-          "        const int64_t h0 = oh * SH - PH, w0 = ow * SW - PW;\n"
-          "        const int64_t ha = h0 < 0 ? 0 : h0, hb = h0 + KH > H ? H : h0 + KH;\n"
-          "        const int64_t wa = w0 < 0 ? 0 : w0, wb = w0 + KW > W ? W : w0 + KW;\n"
-          "        const int64_t yo = ((nn * OH + oh) * OW + ow) * C;\n"
-          "        (void)yo;\n");
-  switch (v->op) {
-  case OP_MAXPOOL:
-    fprintf(e->o,
-            "        for (int64_t c = 0; c < C; c++) y[yo + c] = -INFINITY;\n"
-            "        for (int64_t ih = ha; ih < hb; ih++)\n"
-            "          for (int64_t iw = wa; iw < wb; iw++) {\n"
-            "            const %s *xr = a + ((nn * H + ih) * W + iw) * C;\n"
-            "            for (int64_t c = 0; c < C; c++) y[yo + c] = xr[c] > y[yo + c] ? xr[c] : y[yo + c];\n"
-            "          }\n",
-            t);
-    break;
-  case OP_AVGPOOL:
-    fprintf(e->o,
-            "        const %s inv = (%s)1 / (%s)((hb - ha) * (wb - wa));\n"
-            "        for (int64_t c = 0; c < C; c++) y[yo + c] = 0;\n"
-            "        for (int64_t ih = ha; ih < hb; ih++)\n"
-            "          for (int64_t iw = wa; iw < wb; iw++) {\n"
-            "            const %s *xr = a + ((nn * H + ih) * W + iw) * C;\n"
-            "            for (int64_t c = 0; c < C; c++) y[yo + c] += xr[c];\n"
-            "          }\n"
-            "        for (int64_t c = 0; c < C; c++) y[yo + c] *= inv;\n",
-            t, t, t, t);
-    break;
-  case OP_MAXPOOLB: /* the first maximum per channel, along the channels */
-    fprintf(e->o,
-            "        %s m[C];\n"
-            "        int64_t best[C];\n"
-            "        for (int64_t c = 0; c < C; c++) m[c] = -INFINITY, best[c] = -1;\n"
-            "        for (int64_t ih = ha; ih < hb; ih++)\n"
-            "          for (int64_t iw = wa; iw < wb; iw++) {\n"
-            "            const int64_t xo = ((nn * H + ih) * W + iw) * C;\n"
-            "            for (int64_t c = 0; c < C; c++) {\n"
-            "              const bool more = a[xo + c] > m[c];\n"
-            "              m[c] = more ? a[xo + c] : m[c];\n"
-            "              best[c] = more ? xo + c : best[c];\n"
-            "            }\n"
-            "          }\n"
-            "        for (int64_t c = 0; c < C; c++)\n"
-            "          if (best[c] >= 0) y[best[c]] += b[yo + c];\n",
-            t);
-    break;
-  default: /* OP_AVGPOOLB */
-    fprintf(e->o,
-            "        const %s inv = (%s)1 / (%s)((hb - ha) * (wb - wa));\n"
-            "        for (int64_t ih = ha; ih < hb; ih++)\n"
-            "          for (int64_t iw = wa; iw < wb; iw++) {\n"
-            "            %s *xr = y + ((nn * H + ih) * W + iw) * C;\n"
-            "            for (int64_t c = 0; c < C; c++) xr[c] += a[yo + c] * inv;\n"
-            "          }\n",
-            t, t, t, t);
-    break;
-  }
-  fprintf(e->o, grad ? "      }\n  })\n" : "      })\n");
-}
-
-static bool has_batch(Shape s) {
-  for (int d = 0; d < s.rank; d++)
-    if (s.dim[d] == DIM_BATCH) return true;
-  return false;
-}
-
-/* The elementwise members of kernel k are those after a head that is not
- * elementwise (an epilogue), or all of them. */
-static bool is_elementwise(const Value *v) {
-  OpClass c = op_info[v->op].cls;
-  return c == CL_UNARY || c == CL_BINARY || c == CL_TERNARY;
-}
-
-static bool one_element(Shape s) {
-  int64_t k = 1;
-  for (int d = 0; d < s.rank; d++) k *= s.dim[d];
-  return k == 1 && !has_batch(s);
-}
-
-/* The member of kernel k whose buffer is operand x's (the plan's
- * in-place reuse), or -1. */
-static int in_place(const Plan *p, const Graph *g, int k, int x) {
-  x = plan_root(p, g, x);
-  for (int id = p->first[k]; id <= p->last[k]; id++)
-    if (p->kernel[id] == k && p->stored[id] && p->region[id] < 2 && p->region[x] == p->region[id] &&
-        p->off[x] == p->off[id] && p->stored[x])
-      return id;
-  return -1;
-}
-
-/* The operands kernel k's elementwise members read from outside (neither
- * members nor constants, which are literals), each once, in the order
- * the members read them: the order of the kernel's parameters and of the
- * run function's arguments. */
-static int fused_operands(const Plan *p, const Graph *g, int k, int **out) {
-  int lo = p->first[k], hi = p->last[k], next = 0;
-  int *ext = arena_alloc(sizeof(int) * (size_t)(IR_MAX_IN * (hi - lo + 1)));
-  for (int id = lo; id <= hi; id++)
-    for (int i = 0; p->kernel[id] == k && is_elementwise(&g->v[id]) && i < g->v[id].nin; i++) {
-      int x = plan_read(p, g, g->v[id].in[i]);
-      bool seen = p->kernel[x] == k || g->v[x].op == OP_CONST;
-      for (int j = 0; j < next; j++) seen |= ext[j] == x;
-      if (!seen) ext[next++] = x;
-    }
-  *out = ext;
-  return next;
+  Shape xs = v->op == OP_AVGPOOLB ? v->shape : e->g->v[v->in[0]].shape;
+  window_const(e, plan_window(e->g, v));
+  const char *op = v->op == OP_MAXPOOL ? "NNRT_MAXPOOL" : v->op == OP_AVGPOOL ? "NNRT_AVGPOOL"
+                   : v->op == OP_MAXPOOLB ? "NNRT_MAXPOOL_B" : "NNRT_AVGPOOL_B";
+  fprintf(e->o, "  nnrt_pool_%s(nt, %s, %s, &win, a, %s, y);\n", v->dtype == DT_F64 ? "f64" : "f32",
+          dimx(xs.dim[0]), op, v->nin > 1 ? "b" : "NULL");
 }
 
 /* One element of kernel k's elementwise members, at depth: the outside
@@ -667,14 +422,14 @@ static void member_body(Em *e, int k, int depth, int next, const int *ext, char 
   Plan *p = e->p;
   int lo = p->first[k], hi = p->last[k];
   for (int j = 0; j < next; j++) {
-    int y = in_place(p, g, k, ext[j]);
+    int y = plan_in_place(p, g, k, ext[j]);
     fprintf(e->o, "%*sconst %s x%d_ = %s[%s];\n", 2 * depth, "", cty(g->v[ext[j]].dtype), ext[j],
             y >= 0 ? arena_printf("y%d", y) : arena_printf("x%d", ext[j]), idx[j]);
   }
   static const char names[] = "abc";
   for (int id = lo; id <= hi; id++) {
     const Value *v = &g->v[id];
-    if (p->kernel[id] != k || !is_elementwise(v)) continue;
+    if (p->kernel[id] != k || !op_elementwise(v->op)) continue;
     fprintf(e->o, "%*s%s t%d;\n%*s{\n", 2 * depth, "", cty(v->dtype), id, 2 * depth, "");
     for (int i = 0; i < v->nin; i++) {
       int x = plan_read(p, g, v->in[i]);
@@ -687,7 +442,7 @@ static void member_body(Em *e, int k, int depth, int next, const int *ext, char 
             scalar_x(v->op, v->dtype), 2 * depth, "");
   }
   for (int id = lo; id <= hi; id++)
-    if (p->kernel[id] == k && p->stored[id] && is_elementwise(&g->v[id]))
+    if (p->kernel[id] == k && p->stored[id] && op_elementwise(g->v[id].op))
       fprintf(e->o, "%*sy%d[%s] = t%d;\n", 2 * depth, "", id, at, id);
 }
 
@@ -712,9 +467,9 @@ static void member_params(Em *e, int k, int skip, ListAs as) {
   Plan *p = e->p;
   for (int id = p->first[k]; id <= p->last[k]; id++)
     if (p->kernel[id] == k && p->stored[id] && id != skip) member_pointer(e, as, 'y', id);
-  int *ext, next = fused_operands(p, g, k, &ext);
+  int *ext, next = plan_operands(p, g, k, &ext);
   for (int j = 0; j < next; j++)
-    if (in_place(p, g, k, ext[j]) < 0) member_pointer(e, as, 'x', ext[j]);
+    if (plan_in_place(p, g, k, ext[j]) < 0) member_pointer(e, as, 'x', ext[j]);
 }
 
 /* A fused kernel: one loop over the members' shape. */
@@ -724,10 +479,10 @@ static void fused_kernel(Em *e, int k) {
   int lo = p->first[k], hi = p->last[k];
   Shape s = g->v[hi].shape;
   int *ext;
-  int next = fused_operands(p, g, k, &ext);
+  int next = plan_operands(p, g, k, &ext);
   bool flat = true; /* every operand from outside has the run's shape, or one element */
   for (int j = 0; j < next; j++)
-    if (!one_element(g->v[ext[j]].shape) && !shape_eq(g->v[ext[j]].shape, s)) flat = false;
+    if (!shape_one(g->v[ext[j]].shape) && !shape_eq(g->v[ext[j]].shape, s)) flat = false;
   fprintf(e->o, "\n/* k%d: %%%d", k, lo);
   if (hi > lo) fprintf(e->o, "..%%%d fused", hi);
   fprintf(e->o, " : %s */\nstatic void %s_k%d(int64_t n, int nt", type_str(g->v[hi].dtype, s), e->name, k);
@@ -756,48 +511,44 @@ static void fused_kernel(Em *e, int k) {
   fprintf(e->o, "%*s}\n  )\n}\n", 2 * (depth - 1), "");
 }
 
-/* Where an epilogue's head is computed: its own buffer when it is
- * stored, else the last member's (which has its shape and type). */
-static int head_home(const Plan *p, int k) { return p->stored[p->first[k]] ? p->first[k] : p->last[k]; }
-
 /* An epilogue: kernel k's elementwise members over a block of its head's
- * result seen as rows of its last axis. The context holds the members'
- * and operands' pointers, the row length and where the block's (0, 0)
- * is in the result. */
+ * result seen as rows of its last axis, the block given in absolute
+ * coordinates of the whole result (runtime/nnrt.h: a product on a part of
+ * it shifts them). The context holds the members' and operands' pointers
+ * and the row length. */
 static void epilogue_function(Em *e, int k) {
   Graph *g = e->g;
   Plan *p = e->p;
-  int h = p->first[k], home = head_home(p, k);
+  int h = p->first[k], home = plan_home(p, k);
   const Value *hv = &g->v[h];
   fprintf(e->o, "\ntypedef struct %s_e%d {\n  %s *y%d;\n", e->name, k, cty(hv->dtype), home);
   member_params(e, k, home, CTX_FIELDS);
-  int *ext, next = fused_operands(p, g, k, &ext);
+  int *ext, next = plan_operands(p, g, k, &ext);
   /* the loops take the pointers as restrict parameters (which compilers
    * trust, as they do not restrict locals), the wrapper unpacks them */
-  fprintf(e->o, "  int64_t cols, r, c;\n} %s_e%d;\n\n"
+  fprintf(e->o, "  int64_t cols;\n} %s_e%d;\n\n"
                 "/* the epilogue of k%d: %%%d..%%%d after %s %%%d */\n"
                 "static void %s_epi%d_loops(int64_t r0, int64_t r1, int64_t c0, int64_t c1, int64_t cols,\n"
-                "                           int64_t rr, int64_t cc, %s *restrict y%d",
+                "                           %s *restrict y%d",
           e->name, k, k, h + 1, p->last[k], op_info[hv->op].name, h, e->name, k, cty(hv->dtype), home);
   member_params(e, k, home, PARAMS);
   fprintf(e->o, ") {\n"
                 "  for (int64_t r = r0; r < r1; r++) {\n"
-                "    const int64_t row = (rr + r) * cols + cc;\n"
+                "    const int64_t row = r * cols;\n"
                 "    for (int64_t c = c0; c < c1; c++) {\n"
-                "      const int64_t j = cc + c, i = row + c;\n"
-                "      (void)j;\n"
+                "      const int64_t i = row + c;\n"
                 "      const %s t%d = y%d[i];\n",
           cty(hv->dtype), h, home);
   char **idx = arena_alloc(sizeof(char *) * (size_t)(next + 1));
   for (int j = 0; j < next; j++) {
     Shape xs = g->v[ext[j]].shape;
-    idx[j] = shape_eq(xs, hv->shape) ? "i" : one_element(xs) ? "0" : "j";
+    idx[j] = shape_eq(xs, hv->shape) ? "i" : shape_one(xs) ? "0" : "c"; /* all, a scalar, a row */
   }
   member_body(e, k, 3, next, ext, idx, "i");
   fprintf(e->o, "    }\n  }\n}\n\n"
                 "static void %s_epi%d(const void *ctx_, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {\n"
                 "  const %s_e%d *ctx = ctx_;\n"
-                "  %s_epi%d_loops(r0, r1, c0, c1, ctx->cols, ctx->r, ctx->c, ctx->y%d",
+                "  %s_epi%d_loops(r0, r1, c0, c1, ctx->cols, ctx->y%d",
           e->name, k, e->name, k, e->name, k, home);
   member_params(e, k, home, CTX_ARGS);
   fprintf(e->o, ");\n}\n");
@@ -814,7 +565,7 @@ static void kernel(Em *e, int k) {
   if (e->ep) epilogue_function(e, k);
   signature(e, k, id);
   if (e->ep) {
-    int home = head_home(e->p, k);
+    int home = plan_home(e->p, k);
     fprintf(e->o, "  %s_e%d ctx = {.y%d = y, .cols = %s", e->name, k, home,
             v->shape.rank ? dimx(v->shape.dim[v->shape.rank - 1]) : "1");
     member_params(e, k, home, CTX_INIT);
@@ -878,13 +629,13 @@ static void arena_function(Em *e) {
 
 /* The run function: buffers in the workspace, leaves, kernels in order,
  * then the updates. */
-static void run_function(Em *e, const char *model) {
+static void run_function(Em *e) {
   Graph *g = e->g;
   FILE *o = e->o;
   fprintf(o, "\n/* One pass of graph %s (%s) over a batch of n samples. */\n"
-             "static void %s_run(%s_Model *m, int64_t n, const void *const *inputs, const void *label) {\n"
+             "static void %s_run(NnrtModel *m, int64_t n, const void *const *inputs, const void *label) {\n"
              "  const int m_threads = m->threads;\n",
-          g->name, g->training ? "the training step" : "inference", e->name, model);
+          g->name, g->training ? "the training step" : "inference", e->name);
   Plan *p = e->p;
   arena_lines(e);
   fprintf(o, "  char *ws = nnrt_workspace(&m->ws, &m->ws_size, need);\n"
@@ -943,13 +694,13 @@ static void run_function(Em *e, const char *model) {
       int k = p->kernel[id], h = p->first[k];
       const Value *hv = &g->v[h];
       fprintf(o, "  %s_k%d(n, nt", e->name, e->canon[k]);
-      if (is_elementwise(hv)) {
+      if (op_elementwise(hv->op)) {
         member_params(e, k, -1, RUN_ARGS);
       } else {
-        fprintf(o, ", v%d", head_home(p, k));
+        fprintf(o, ", v%d", plan_home(p, k));
         for (int i = 0; i < hv->nin; i++) fprintf(o, ", v%d", plan_read(p, g, hv->in[i]));
         if (scratch_x(g, hv)) fprintf(o, ", (%s *)(ws + sc)", cty(hv->dtype));
-        if (id > h) member_params(e, k, head_home(p, k), RUN_ARGS);
+        if (id > h) member_params(e, k, plan_home(p, k), RUN_ARGS);
       }
       fprintf(o, ");\n");
     }
@@ -1045,7 +796,7 @@ void emit_c_graph(FILE *out, Graph *g, const char *model, const char *suffix) {
     size_t size = 0;
     e.o = open_memstream(&code, &size);
     if (!e.o) bug("open_memstream: out of memory");
-    if (is_elementwise(&g->v[e.p->first[k]])) fused_kernel(&e, k);
+    if (op_elementwise(g->v[e.p->first[k]].op)) fused_kernel(&e, k);
     else kernel(&e, k);
     fclose(e.o);
     keys[k] = kernel_key(code, e.name, k);
@@ -1060,7 +811,7 @@ void emit_c_graph(FILE *out, Graph *g, const char *model, const char *suffix) {
   }
   e.o = out;
   arena_function(&e);
-  run_function(&e, model);
+  run_function(&e);
 }
 
 /* --------------------------------------------------------- the program */
@@ -1081,10 +832,13 @@ static void inline_runtime(FILE *o) {
   }
 }
 
-static void param_table(FILE *o, const char *model, const char *what, ParamInfo **ps, int n) {
-  fprintf(o, "static const NnrtTensorInfo %s_%s[%d] = {\n", model, what, n ? n : 1);
+/* The model's tensors with their initializers: the parameters, then the
+ * states (the order of a checkpoint). */
+static void tensor_table(FILE *o, const char *model, const Graph *g) {
+  int n = g->nparams + g->nstates;
+  fprintf(o, "static const NnrtTensorInfo %s_tensors[%d] = {\n", model, n ? n : 1);
   for (int i = 0; i < n; i++) {
-    ParamInfo *p = ps[i];
+    ParamInfo *p = i < g->nparams ? g->params[i] : g->states[i - g->nparams];
     fprintf(o, "  {\"%s\", %d, %d, {", p->name, p->dtype == DT_F64 ? 8 : 4, p->shape.rank);
     for (int d = 0; d < p->shape.rank; d++) fprintf(o, "%s%lld", d ? ", " : "", (long long)p->shape.dim[d]);
     fprintf(o, "}, %d, {%.17g, %.17g}},\n", nnrt_init_index(p->init_name), p->init_args[0],
@@ -1117,9 +871,8 @@ static void descriptor(FILE *o, const char *model, Graph *g) {
   desc_list(o, model, "input", g, g->inputs, g->ninputs, NULL);
   desc_list(o, model, "output", g, g->outputs, g->noutputs, NULL);
   desc_list(o, model, "param", g, NULL, g->nparams, g->params);
-  fprintf(o, "static const NnModelDesc %s_desc = {\"%s\", %d, %d, %d, %s_desc_input, %s_desc_output, %s_desc_param};\n"
-             "const NnModelDesc *%s_describe(void) { return &%s_desc; }\n",
-          model, model, g->ninputs, g->noutputs, g->nparams, model, model, model, model, model);
+  fprintf(o, "static const NnModelDesc %s_desc = {\"%s\", %d, %d, %d, %s_desc_input, %s_desc_output, %s_desc_param};\n",
+          model, model, g->ninputs, g->noutputs, g->nparams, model, model, model);
 }
 
 /* The descriptor types, shared by every model (guarded in headers). */
@@ -1175,6 +928,7 @@ void emit_c_prelude(FILE *o, const char *source) {
              " * Build: cc -O2 FILE.c -lm (the runtime is included below). */\n"
              "#define _POSIX_C_SOURCE 200809L\n"
              "#if defined(__GNUC__)\n#define NNRT_API static __attribute__((unused))\n"
+             "#define NNRT_WINDOW_API static inline __attribute__((always_inline, unused))\n"
              "#else\n#define NNRT_API static\n#endif\n"
              "#include <errno.h>\n#include <math.h>\n#include <stdint.h>\n#include <stdio.h>\n"
              "#include <stdlib.h>\n#include <string.h>\n\n",
@@ -1183,186 +937,97 @@ void emit_c_prelude(FILE *o, const char *source) {
   fprintf(o, "\n%s", desc_types);
 }
 
-/* A model's tensors, its graphs (training step, evaluation, inference; any
- * may be NULL) and its API: create, free, train_step, predict. The graphs
- * share the parameters; the training step's states come first in the same
- * order as the evaluation's and inference's. */
-/* M_generate for a language model: one input of token ids [T] (i32), a
- * first output of scores [T, classes] (probabilities from a softmax, or
- * logits), position t's scores being for the token after t. It reads the
- * last T tokens of the text so far (fewer at the start: the rest of the
- * window is 0, which a causal model does not see before position L - 1)
- * and takes position L - 1's scores: the largest at temperature 0, else a
- * draw from softmax(score / temperature), with s = log p for
- * probabilities, seeded (the runtime's counter-based generator). Other
- * models get a function that returns -1. */
-static void generate_function(FILE *o, const char *model, Graph *infer) {
-  fprintf(o, "\n/* Continues prompt[0..len) by count tokens into out; 0, or -1 (see the header). */\n"
-             "int %s_generate(%s_Model *m, const int32_t *prompt, int64_t len, int64_t count, double temperature,\n"
-             "                uint64_t seed, int32_t *out) {\n",
-          model, model);
+/* The def's generation fields. A language model has one input of token ids
+ * [N, T] (i32) and a first output of scores [N, T, classes] (probabilities
+ * from a softmax, or logits), position t's scoring the token after t;
+ * M_generate of any other model returns -1 (gen_steps 0). */
+static void generation(FILE *o, Graph *infer) {
   const Value *in = infer && infer->ninputs == 1 ? &infer->v[infer->inputs[0]] : NULL;
   const Value *sc = infer && infer->noutputs > 0 ? &infer->v[infer->outputs[0]] : NULL;
   if (!in || in->dtype != DT_I32 || in->shape.rank != 2 || !sc || sc->dtype == DT_I32 || sc->shape.rank != 3 ||
       sc->shape.dim[1] != in->shape.dim[1]) {
-    fprintf(o, "  (void)m; (void)prompt; (void)len; (void)count; (void)temperature; (void)seed; (void)out;\n"
-               "  return -1; /* not a model from token ids [T] to scores [T, classes] */\n}\n");
+    fprintf(o, "  .gen_steps = 0, /* not a model from token ids [T] to scores [T, classes] */\n");
     return;
   }
-  int64_t T = in->shape.dim[1], V = sc->shape.dim[2];
-  fprintf(o,
-          "  enum { T = %lld, V = %lld };\n"
-          "  const int probabilities = %d;\n"
-          "  if (len < 1 || count < 0 || !prompt || (count > 0 && !out) || !(temperature >= 0)) return -1;\n"
-          "  int32_t window[T];\n"
-          "  for (int64_t i = 0; i < count; i++) {\n"
-          "    int64_t total = len + i, L = total < T ? total : T;\n"
-          "    for (int64_t j = 0; j < T; j++) {\n"
-          "      int64_t at = total - L + j; /* the text so far: prompt, then out */\n"
-          "      window[j] = j >= L ? 0 : at < len ? prompt[at] : out[at - len];\n"
-          "    }\n"
-          "    const void *inputs[1] = {window};\n"
-          "    const %s *row = (const %s *)%s_predict(m, inputs, 1) + (L - 1) * V;\n"
-          "    double s[V], top = -INFINITY;\n"
-          "    int32_t best = 0;\n"
-          "    for (int64_t c = 0; c < V; c++) {\n"
-          "      s[c] = probabilities ? log(row[c] > 1e-30 ? (double)row[c] : 1e-30) : (double)row[c];\n"
-          "      if (s[c] > top) top = s[c], best = (int32_t)c;\n"
-          "    }\n"
-          "    if (temperature > 0) { /* a draw from softmax(s / temperature) */\n"
-          "      double sum = 0, acc = 0;\n"
-          "      for (int64_t c = 0; c < V; c++) sum += s[c] = exp((s[c] - top) / temperature);\n"
-          "      double u = nnrt_uniform(seed, 0x67656e, (uint64_t)i) * sum;\n"
-          "      for (int64_t c = 0; c < V; c++) {\n"
-          "        acc += s[c];\n"
-          "        if (u < acc) { best = (int32_t)c; break; }\n"
-          "      }\n"
-          "    }\n"
-          "    out[i] = best;\n"
-          "  }\n"
-          "  return 0;\n}\n",
-          (long long)T, (long long)V, sc->op == OP_SOFTMAX, cty(sc->dtype), cty(sc->dtype), model);
+  fprintf(o, "  .gen_steps = %lld, .gen_classes = %lld, .gen_probabilities = %d, .gen_dtype = %d,\n",
+          (long long)in->shape.dim[1], (long long)sc->shape.dim[2], sc->op == OP_SOFTMAX, sc->dtype == DT_F64);
 }
 
+/* The exported API: each function one call into the runtime's generic
+ * nnrt_model_* (the prototypes of emit_c_header, M_Model being NnrtModel).
+ * `def`: the call's first argument is the model's table; `graph`: the
+ * function exists only when the model has that graph (train, eval, infer). */
+static const struct {
+  const char *ret, *name, *params, *args;
+  bool def;
+  int graph;
+} api[] = {
+  {"NnrtModel *", "create", "uint64_t seed", "seed", true, -1},
+  {"void ", "free", "NnrtModel *m", "m", false, -1},
+  {"double ", "train_step", "NnrtModel *m, const void *const *inputs, const void *label, int64_t n",
+   "m, inputs, label, n", false, NNRT_TRAIN},
+  {"double ", "evaluate", "NnrtModel *m, const void *const *inputs, const void *label, int64_t n",
+   "m, inputs, label, n", false, NNRT_EVAL},
+  {"const void *", "predict", "NnrtModel *m, const void *const *inputs, int64_t n",
+   "m, inputs, n", false, NNRT_INFER},
+  {"int ", "save", "NnrtModel *m, const char *path, char *err, size_t errlen",
+   "m, path, err, errlen", false, -1},
+  {"int ", "load", "NnrtModel *m, const char *path, char *err, size_t errlen",
+   "m, path, err, errlen", false, -1},
+  {"int ", "get_param", "NnrtModel *m, const char *name, void *out, size_t bytes",
+   "m, name, out, bytes", false, -1},
+  {"int ", "set_param", "NnrtModel *m, const char *name, const void *in, size_t bytes",
+   "m, name, in, bytes", false, -1},
+  {"int ", "generate", "NnrtModel *m, const int32_t *prompt, int64_t len, int64_t count,\n"
+                       "    double temperature, uint64_t seed, int32_t *out",
+   "m, prompt, len, count, temperature, seed, out", false, -1},
+  {"void ", "set_threads", "NnrtModel *m, int threads", "m, threads", false, -1},
+  {"void ", "set_lr", "NnrtModel *m, double lr", "m, lr", false, -1},
+  {"size_t ", "arena_bytes", "int64_t n, int threads", "n, threads", true, -1},
+  {"size_t ", "workspace_bytes", "const NnrtModel *m", "m", false, -1},
+};
+
+/* A model: its tensors, its graphs (training step, evaluation, inference;
+ * any may be NULL), its descriptor, the table NnrtModelDef that drives the
+ * runtime's generic model functions, and the exported API over them. The
+ * graphs share the parameters; the training step's states come first in
+ * the same order as the evaluation's and inference's. */
 void emit_c_model(FILE *o, const char *model, Graph *train, Graph *eval, Graph *infer) {
   Graph *g = train ? train : infer;
-  Graph *others[2] = {eval, infer};
-  for (int k = 0; k < 2; k++) {
-    Graph *h = others[k];
+  Graph *gs[3] = {train, eval, infer};
+  for (int k = 1; k < 3; k++) {
+    Graph *h = gs[k];
     if (!h || h == g) continue;
     if (h->nparams != g->nparams || h->nstates > g->nstates) bug("graphs of %s disagree", model);
     for (int i = 0; i < h->nstates; i++)
       if (strcmp(h->states[i]->name, g->states[i]->name) != 0) bug("state %d of %s", i, model);
   }
   fprintf(o, "\n/* ---- model %s ---- */\n\n", model);
-  fprintf(o, "enum { %s_NPARAMS = %d, %s_NSTATES = %d };\n", model, g->nparams, model, g->nstates);
-  param_table(o, model, "params", g->params, g->nparams);
-  param_table(o, model, "states", g->states, g->nstates);
-  fprintf(o, "\ntypedef struct %s_Model {\n"
-             "  void *params[%d], *states[%d];\n"
-             "  int64_t step, epoch;\n  uint64_t seed;\n  int threads;\n  double lr, loss;\n  const void *out[16];\n"
-             "  char *ws;\n  size_t ws_size;\n} %s_Model;\n",
-          model, g->nparams ? g->nparams : 1, g->nstates ? g->nstates : 1, model);
-  if (train) emit_c_graph(o, train, model, "train");
-  if (eval) emit_c_graph(o, eval, model, "eval");
-  if (infer) emit_c_graph(o, infer, model, "infer");
-  fprintf(o,
-          "\nstatic int64_t %s_numel(const NnrtTensorInfo *t) {\n"
-          "  int64_t n = 1;\n  for (int d = 0; d < t->rank; d++) n *= t->dims[d];\n  return n;\n}\n"
-          "\n/* A new instance; parameters from their initializers and `seed`. */\n"
-          "%s_Model *%s_create(uint64_t seed) {\n"
-          "  %s_Model *m = calloc(1, sizeof *m);\n  if (!m) nnrt_out_of_memory();\n  m->seed = seed;\n"
-          "  m->lr = %.17g; /* the optimizer's rate; the schedules start from it */\n"
-          "  for (int k = 0; k < 2; k++)\n"
-          "    for (int i = 0; i < (k ? %s_NSTATES : %s_NPARAMS); i++) {\n"
-          "      const NnrtTensorInfo *t = k ? &%s_states[i] : &%s_params[i];\n"
-          "      int64_t n = %s_numel(t);\n"
-          "      void *p = nnrt_alloc((size_t)n * (size_t)t->elem_size);\n"
-          "      uint64_t stream = k ? (uint64_t)(1 << 20) + (uint64_t)i : (uint64_t)i;\n"
-          "      for (int64_t j = 0; j < n; j++) {\n"
-          "        double v = nnrt_init_value((NnrtInit)t->init, t->init_args, t->dims, t->rank, seed, stream, (uint64_t)j);\n"
-          "        if (t->elem_size == 8) ((double *)p)[j] = v;\n        else ((float *)p)[j] = (float)v;\n"
-          "      }\n"
-          "      if (k) m->states[i] = p;\n      else m->params[i] = p;\n"
-          "    }\n  return m;\n}\n"
-          "\nvoid %s_free(%s_Model *m) {\n  if (!m) return;\n"
-          "  for (int i = 0; i < %s_NPARAMS; i++) free(m->params[i]);\n"
-          "  for (int i = 0; i < %s_NSTATES; i++) free(m->states[i]);\n"
-          "  free(m->ws);\n  free(m);\n}\n",
-          model, model, model, model, g->base_lr, model, model, model, model, model, model, model, model,
-          model);
-  /* checkpoints: every parameter, then every state, by name */
-  fprintf(o, "\nstatic const NnrtTensorInfo *%s_tensor(int i) {\n"
-             "  return i < %s_NPARAMS ? &%s_params[i] : &%s_states[i - %s_NPARAMS];\n}\n",
-          model, model, model, model, model);
-  fprintf(o, "\n/* Weights, optimizer state, step and epoch, as a safetensors file\n"
-             " * (written to PATH.tmp, then renamed). */\n"
-             "int %s_save(%s_Model *m, const char *path, char *err, size_t errlen) {\n"
-             "  NnrtTensorInfo t[%s_NPARAMS + %s_NSTATES + 1];\n  void *d[%s_NPARAMS + %s_NSTATES + 1];\n"
-             "  for (int i = 0; i < %s_NPARAMS + %s_NSTATES; i++) {\n"
-             "    t[i] = *%s_tensor(i);\n    d[i] = i < %s_NPARAMS ? m->params[i] : m->states[i - %s_NPARAMS];\n  }\n"
-             "  return nnrt_save(path, t, d, %s_NPARAMS + %s_NSTATES, m->step, m->epoch, err, errlen) ? 0 : -1;\n}\n",
-          model, model, model, model, model, model, model, model, model, model, model, model, model);
-  fprintf(o, "\n/* Everything %s_save wrote; nothing changes unless all of it fits. */\n"
-             "int %s_load(%s_Model *m, const char *path, char *err, size_t errlen) {\n"
-             "  NnrtTensorInfo t[%s_NPARAMS + %s_NSTATES + 1];\n  void *d[%s_NPARAMS + %s_NSTATES + 1];\n"
-             "  int n = %s_NPARAMS + %s_NSTATES;\n  int64_t step = 0, epoch = 0;\n"
-             "  for (int i = 0; i < n; i++) {\n"
-             "    t[i] = *%s_tensor(i);\n"
-             "    int64_t bytes = t[i].elem_size;\n    for (int k = 0; k < t[i].rank; k++) bytes *= t[i].dims[k];\n"
-             "    d[i] = nnrt_alloc((size_t)bytes);\n  }\n"
-             "  int ok = nnrt_load(path, t, d, n, &step, &epoch, err, errlen);\n"
-             "  for (int i = 0; i < n; i++) {\n"
-             "    void **slot = i < %s_NPARAMS ? &m->params[i] : &m->states[i - %s_NPARAMS];\n"
-             "    if (ok) { free(*slot); *slot = d[i]; } else free(d[i]);\n  }\n"
-             "  if (ok) { m->step = step; m->epoch = epoch; }\n  return ok ? 0 : -1;\n}\n",
-          model, model, model, model, model, model, model, model, model, model, model, model);
-  if (train)
-    fprintf(o, "\n/* One training step on a batch of n samples; returns the batch's loss. */\n"
-               "double %s_train_step(%s_Model *m, const void *const *inputs, const void *label, int64_t n) {\n"
-               "  m->step++;\n  %s_train_run(m, n, inputs, label);\n  return m->loss;\n}\n",
-            model, model, model);
-  if (eval)
-    fprintf(o, "\n/* The loss on a batch in inference mode, without training. */\n"
-               "double %s_evaluate(%s_Model *m, const void *const *inputs, const void *label, int64_t n) {\n"
-               "  %s_eval_run(m, n, inputs, label);\n  return m->loss;\n}\n",
-            model, model, model);
-  fprintf(o, "\n/* The arena a run over n samples at `threads` threads uses (the largest\n"
-             " * of the model's graphs), and what this instance holds now. */\n"
-             "size_t %s_arena_bytes(int64_t n, int threads) {\n  size_t most = 0, k;\n", model);
-  static const char *graph_names[] = {"train", "eval", "infer"};
-  Graph *gs[3] = {train, eval, infer};
-  for (int i = 0; i < 3; i++)
-    if (gs[i])
-      fprintf(o, "  k = %s_%s_arena(n, threads);\n  if (k > most) most = k;\n", model, graph_names[i]);
-  fprintf(o, "  return most;\n}\n"
-             "size_t %s_workspace_bytes(const %s_Model *m) { return m->ws ? m->ws_size : 0; }\n", model, model);
-  fprintf(o, "\n/* Threads for this instance's loops; 0 (the default) lets OpenMP choose.\n"
-             " * The results are the same bits for any count. */\n"
-             "void %s_set_threads(%s_Model *m, int threads) { m->threads = threads > 0 ? threads : 0; }\n"
-             "\n/* The learning rate the schedules start from (the optimizer's lr). */\n"
-             "void %s_set_lr(%s_Model *m, double lr) { m->lr = lr; }\n",
-          model, model, model, model);
-  /* parameters by name, and the descriptor */
-  fprintf(o, "\n/* Copies parameter or state `name` out of (get) or into (set) the model;\n"
-             " * bytes must be its exact size. Returns 0, or -1 for no such tensor. */\n"
-             "static void *%s_find(%s_Model *m, const char *name, size_t bytes) {\n"
-             "  for (int i = 0; i < %s_NPARAMS + %s_NSTATES; i++) {\n"
-             "    const NnrtTensorInfo *t = %s_tensor(i);\n"
-             "    if (strcmp(t->name, name) != 0) continue;\n"
-             "    if ((size_t)(%s_numel(t) * t->elem_size) != bytes) return NULL;\n"
-             "    return i < %s_NPARAMS ? m->params[i] : m->states[i - %s_NPARAMS];\n  }\n"
-             "  return NULL;\n}\n"
-             "int %s_get_param(%s_Model *m, const char *name, void *out, size_t bytes) {\n"
-             "  void *p = %s_find(m, name, bytes);\n  if (!p) return -1;\n  memcpy(out, p, bytes);\n  return 0;\n}\n"
-             "int %s_set_param(%s_Model *m, const char *name, const void *in, size_t bytes) {\n"
-             "  void *p = %s_find(m, name, bytes);\n  if (!p) return -1;\n  memcpy(p, in, bytes);\n  return 0;\n}\n",
-          model, model, model, model, model, model, model, model, model, model, model, model, model, model);
+  tensor_table(o, model, g);
+  static const char *suffix[3] = {"train", "eval", "infer"};
+  for (int k = 0; k < 3; k++)
+    if (gs[k]) emit_c_graph(o, gs[k], model, suffix[k]);
   descriptor(o, model, infer ? infer : g);
-  if (infer)
-    fprintf(o, "\n/* The model's first output for n samples (valid until the next call). */\n"
-               "const void *%s_predict(%s_Model *m, const void *const *inputs, int64_t n) {\n"
-               "  %s_infer_run(m, n, inputs, NULL);\n  return m->out[0];\n}\n",
-            model, model, model);
-  generate_function(o, model, infer);
+  fprintf(o, "\nstatic const NnrtModelDef %s_def = {\n"
+             "  .name = \"%s\", .nparams = %d, .nstates = %d, .tensors = %s_tensors,\n"
+             "  .base_lr = %.17g,\n",
+          model, model, g->nparams, g->nstates, model, g->base_lr);
+  for (int f = 0; f < 2; f++) { /* .run, then .arena: a function per graph, or NULL */
+    const char *field = f ? "arena" : "run";
+    fprintf(o, "  .%s = {", field);
+    for (int k = 0; k < 3; k++)
+      fprintf(o, "%s%s", k ? ", " : "", gs[k] ? arena_printf("%s_%s_%s", model, suffix[k], field) : "NULL");
+    fprintf(o, "},\n");
+  }
+  fprintf(o, "  .desc = &%s_desc,\n", model);
+  generation(o, infer);
+  fprintf(o, "};\n\n/* The API of the library's header; %s_Model is NnrtModel. */\n"
+             "typedef NnrtModel %s_Model;\n", model, model);
+  for (size_t i = 0; i < sizeof api / sizeof api[0]; i++) {
+    if (api[i].graph >= 0 && !gs[api[i].graph]) continue;
+    fprintf(o, "%s%s_%s(%s) {\n  %snnrt_model_%s(%s%s);\n}\n", api[i].ret, model, api[i].name, api[i].params,
+            strcmp(api[i].ret, "void ") ? "return " : "", api[i].name,
+            api[i].def ? arena_printf("&%s_def, ", model) : "", api[i].args);
+  }
+  fprintf(o, "const NnModelDesc *%s_describe(void) {\n  return &%s_desc;\n}\n", model, model);
 }

@@ -198,8 +198,7 @@ static void emit_helpers(Prog *p) {
           "    int64_t n = t->rows - s < batch ? t->rows - s : batch;\n"
           "    gather(t, order, s, n, x, y);\n"
           "    const void *inputs[1] = {x};\n"
-          "    %s_eval_run(m, n, inputs, y);\n"
-          "    vs += m->loss * (double)n;\n    vok += correct(m->out[0], y, n);\n"
+          "    vs += %s_evaluate(m, inputs, y, n) * (double)n;\n    vok += correct(m->out[0], y, n);\n"
           "  }\n"
           "  *loss = vs / (double)(t->rows - from);\n  *acc = (double)vok / (double)((t->rows - from) * LABELS);\n}\n",
           p->model, p->model);

@@ -40,6 +40,20 @@ bool shape_eq(Shape a, Shape b) {
   return true;
 }
 
+bool shape_one(Shape s) {
+  int64_t k = 1;
+  for (int d = 0; d < s.rank; d++) {
+    if (s.dim[d] == DIM_BATCH) return false;
+    k *= s.dim[d];
+  }
+  return k == 1;
+}
+
+bool op_elementwise(Op op) {
+  OpClass c = op_info[op].cls;
+  return c == CL_UNARY || c == CL_BINARY || c == CL_TERNARY;
+}
+
 /* numpy broadcasting; the batch dimension matches itself and 1. On failure
  * *bad_a and *bad_b are the axes of a and b that disagree. */
 bool broadcast_where(Shape a, Shape b, Shape *out, int *bad_a, int *bad_b) {

@@ -11,7 +11,14 @@
 #include <string.h>
 #include "nnc.h"
 
-typedef enum { EMIT_NONE, EMIT_AST, EMIT_IR, EMIT_DOT, EMIT_C, EMIT_EXE, EMIT_SO } Emit;
+typedef enum { EMIT_NONE, EMIT_AST, EMIT_IR, EMIT_DOT, EMIT_C, EMIT_EXE, EMIT_SO, EMIT_LL, EMIT_BC, EMIT_ASM,
+               EMIT_OBJ } Emit;
+typedef enum { BACKEND_DEFAULT, BACKEND_C, BACKEND_LLVM } Backend;
+#ifdef NNC_HAVE_LLVM
+enum { HAVE_LLVM = 1 };
+#else
+enum { HAVE_LLVM = 0 };
+#endif
 
 typedef struct Options {
   const char *input;
@@ -23,7 +30,11 @@ typedef struct Options {
   bool no_main;         /* --no-main: C output for linking into a program */
   DType dtype;          /* --dtype: element type of inputs written without one */
   const char *dump;     /* -d letters */
-  const char *cpu;      /* --cpu: the C compiler's -march for exe and so (none: portable) */
+  const char *cpu;      /* --cpu: the processor (C: the compiler's -march; LLVM: its CPU name) */
+  const char *target;   /* --target: the LLVM backend's target triple (none: the host) */
+  Backend backend;      /* --backend */
+  int opt;              /* -O0..-O3; -1: the default (3) */
+  bool check_llvm;      /* --check-c checks the LLVM backend's library too */
 } Options;
 
 /* The stages that -d can dump after, in pipeline order. */
@@ -51,7 +62,15 @@ static void usage(FILE *out) {
           "                    c (one C file: the runtime, the model, and a main that\n"
           "                    trains it; builds with cc -O2 FILE.c -lm), exe (that\n"
           "                    program, built with the system C compiler), so (a shared\n"
-          "                    library of every model, with NAME.h beside it)\n"
+          "                    library of every model, with NAME.h beside it), and with\n"
+          "                    the LLVM backend llvm (.ll), bc, asm (.s) and obj (.o)\n"
+          "  --backend=B       llvm (LLVM IR through the LLVM-C API, linked by the\n"
+          "                    system linker; the default for so and the LLVM kinds\n"
+          "                    when nnc is built with LLVM) or c (C built with $CC)\n"
+          "  -O0 .. -O3        optimization level (default -O3)\n"
+          "  --target=TRIPLE   the LLVM backend's target, e.g. aarch64-linux-gnu\n"
+          "                    (default: this machine); shared libraries are linked\n"
+          "                    for this machine only, other targets get --emit=obj\n"
           "  --no-fuse         one kernel per IR value (for comparison: fusion never\n"
           "                    changes a result's bits)\n"
           "  --no-main         C output without the training program's main, to link\n"
@@ -60,11 +79,15 @@ static void usage(FILE *out) {
           "                    differences on random data (in f64 unless --dtype=f32)\n"
           "  --check-c         compile every model to C with the system's C compiler and\n"
           "                    check it against the reference evaluator (within float\n"
-          "                    rounding; 1 and 2 threads must give the same bits)\n"
-          "  --cpu=NAME        the processor exe and so are built for, as the C\n"
-          "                    compiler's -march, e.g. native (this machine) or\n"
-          "                    haswell; by default any x86-64 (matrix products\n"
-          "                    still use AVX2 or AVX-512 where the processor has it)\n"
+          "                    rounding; 1 and 2 threads must give the same bits), and\n"
+          "                    with LLVM (unless --backend=c) the LLVM backend's library\n"
+          "                    against the C (the same bits)\n"
+          "  --cpu=NAME        the processor to build for, e.g. native (this machine),\n"
+          "                    haswell, znver2, cortex-a72: the C compiler's -march,\n"
+          "                    or LLVM's CPU. By default the C backend builds for any\n"
+          "                    x86-64 (matrix products still use AVX2 or AVX-512\n"
+          "                    where the processor has it) and LLVM for this machine\n"
+          "                    (a generic processor of another --target)\n"
           "  --dtype=T         element type of inputs declared without one: f32\n"
           "                    (default) or f64\n"
           "  -fsyntax-only     check the program (syntax, names, shapes, settings)\n"
@@ -80,7 +103,8 @@ static void usage(FILE *out) {
           "  --version         show the version\n"
           "\n"
           "The artifact follows the output name: NAME.c is C, NAME without an\n"
-          "extension a program (built with $CC or cc), NAME.ast/.ir/.dot a dump.\n");
+          "extension a program (built with $CC or cc), NAME.so a shared library,\n"
+          "NAME.ll/.bc/.s/.o LLVM's, NAME.ast/.ir/.dot a dump.\n");
 }
 
 static bool usage_error(const char *fmt, const char *arg) {
@@ -99,7 +123,12 @@ static bool parse_options(int argc, char **argv, Options *o, int *exit_now) {
       *exit_now = 0;
       return true;
     } else if (!strcmp(a, "--version")) {
-      printf("nnc %s\nbackends: none yet (front end only)\n", NNC_VERSION);
+#ifdef NNC_HAVE_LLVM
+      printf("nnc %s\nbackends: llvm (LLVM %s; the default for shared libraries and objects), c\n",
+             NNC_VERSION, llvm_version());
+#else
+      printf("nnc %s\nbackends: c (this nnc was built without LLVM)\n", NNC_VERSION);
+#endif
       *exit_now = 0;
       return true;
     } else if (!strcmp(a, "--help-builtins")) {
@@ -119,8 +148,20 @@ static bool parse_options(int argc, char **argv, Options *o, int *exit_now) {
       else if (!strcmp(a + 7, "c")) o->emit = EMIT_C;
       else if (!strcmp(a + 7, "exe")) o->emit = EMIT_EXE;
       else if (!strcmp(a + 7, "so")) o->emit = EMIT_SO;
-      else return usage_error("unknown --emit kind '%s' (this version knows: ast, ir, dot, c, exe)",
-                              a + 7);
+      else if (!strcmp(a + 7, "llvm")) o->emit = EMIT_LL;
+      else if (!strcmp(a + 7, "bc")) o->emit = EMIT_BC;
+      else if (!strcmp(a + 7, "asm")) o->emit = EMIT_ASM;
+      else if (!strcmp(a + 7, "obj")) o->emit = EMIT_OBJ;
+      else return usage_error("unknown --emit kind '%s' (ast, ir, dot, c, exe, so, llvm, bc, asm, obj)", a + 7);
+    } else if (!strncmp(a, "--backend=", 10)) {
+      if (!strcmp(a + 10, "c")) o->backend = BACKEND_C;
+      else if (!strcmp(a + 10, "llvm")) o->backend = BACKEND_LLVM;
+      else return usage_error("unknown backend '%s' (llvm or c)", a + 10);
+    } else if (!strncmp(a, "--target=", 9)) {
+      o->target = a + 9;
+      if (!*o->target) return usage_error("'--target=' needs a triple such as aarch64-linux-gnu%s", "");
+    } else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3]) {
+      o->opt = a[2] - '0';
     } else if (!strncmp(a, "--cpu=", 6)) {
       o->cpu = a + 6;
       if (!*o->cpu || strspn(o->cpu, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.+")
@@ -173,6 +214,7 @@ static bool choose_emit(Options *o) {
   if (!o->output || o->check_grad || o->check_c) return true; /* nothing to produce */
   static const struct { const char *ext; Emit emit; } by_ext[] = {
     {".ast", EMIT_AST}, {".ir", EMIT_IR}, {".dot", EMIT_DOT}, {".c", EMIT_C}, {".so", EMIT_SO},
+    {".ll", EMIT_LL},   {".bc", EMIT_BC}, {".s", EMIT_ASM},   {".o", EMIT_OBJ},
   };
   const char *dot = strrchr(o->output, '.');
   for (size_t i = 0; dot && i < sizeof by_ext / sizeof *by_ext; i++)
@@ -184,8 +226,29 @@ static bool choose_emit(Options *o) {
     o->emit = EMIT_EXE;
     return true;
   }
-  return usage_error("cannot build '%s': nnc writes .c files, programs (-o NAME) and .ast, .ir "
-                     "and .dot dumps; shared libraries are not supported yet", o->output);
+  return usage_error("cannot build '%s': nnc writes .c, .so, .ll, .bc, .s and .o files, programs "
+                     "(-o NAME) and .ast, .ir and .dot dumps", o->output);
+}
+
+static bool llvm_kind(Emit e) { return e == EMIT_LL || e == EMIT_BC || e == EMIT_ASM || e == EMIT_OBJ; }
+
+/* Which backend builds the artifact: LLVM for its own kinds, and for
+ * shared libraries when nnc has it; C for C and programs. */
+static bool choose_backend(Options *o) {
+  o->check_llvm = HAVE_LLVM && o->backend != BACKEND_C;
+  if (o->backend == BACKEND_DEFAULT)
+    o->backend = llvm_kind(o->emit) || (o->emit == EMIT_SO && HAVE_LLVM) ? BACKEND_LLVM : BACKEND_C;
+  if (o->backend == BACKEND_LLVM && !HAVE_LLVM)
+    return usage_error("%s needs the LLVM backend, and this nnc was built without LLVM (see nnc --version)",
+                       llvm_kind(o->emit) ? "this output" : "--backend=llvm");
+  if (o->backend == BACKEND_LLVM && (o->emit == EMIT_C || o->emit == EMIT_EXE))
+    return usage_error("%s comes from the C backend (--backend=llvm builds .so, .ll, .bc, .s and .o)",
+                       o->emit == EMIT_C ? "C output" : "a program");
+  if (o->backend == BACKEND_C && llvm_kind(o->emit))
+    return usage_error("LLVM's output (.ll, .bc, .s, .o) needs --backend=llvm%s", "");
+  if (o->target && o->backend != BACKEND_LLVM)
+    return usage_error("--target=%s needs the LLVM backend (--backend=llvm)", o->target);
+  return true;
 }
 
 static int write_output(const Options *o, Sema *sema, Graph **graphs, int ngraphs) {
@@ -217,6 +280,18 @@ static Graph *built(Graph *g) {
   return g;
 }
 
+/* A model's graphs: its training step and evaluation when it has a train
+ * block (else NULL), and inference. */
+static bool model_graphs(Sema *s, ModelInfo *m, TrainInfo **t, Graph **train, Graph **eval, Graph **infer) {
+  *t = NULL;
+  for (TrainInfo *ti = s->trains; ti; ti = ti->next)
+    if (ti->model == m) *t = ti;
+  *train = *t ? built(lower_training(s, *t)) : NULL;
+  *eval = *t ? built(lower_evaluation(s, *t)) : NULL;
+  *infer = built(lower_inference(s, m));
+  return (!*t || (*train && *eval)) && *infer;
+}
+
 /* The C file: every model, and the training program of the first model
  * with a train block. */
 static bool model_has_train(ModelInfo *m);
@@ -239,13 +314,9 @@ static bool write_c(const Options *o, Sema *s, FILE *out, bool need_main) {
   emit_c_prelude(out, o->input);
   Graph *main_train = NULL, *main_eval = NULL;
   for (ModelInfo *m = s->models; m; m = m->next) {
-    TrainInfo *t = NULL;
-    for (TrainInfo *ti = s->trains; ti; ti = ti->next)
-      if (ti->model == m) t = ti;
-    Graph *train = t ? built(lower_training(s, t)) : NULL;
-    Graph *eval = t ? built(lower_evaluation(s, t)) : NULL;
-    Graph *infer = built(lower_inference(s, m));
-    if ((t && (!train || !eval)) || !infer) return false;
+    TrainInfo *t;
+    Graph *train, *eval, *infer;
+    if (!model_graphs(s, m, &t, &train, &eval, &infer)) return false;
     emit_c_model(out, m->decl->name, train, eval, infer);
     if (t == first) main_train = train, main_eval = eval;
   }
@@ -301,11 +372,12 @@ static int write_program(const Options *o, Sema *s) {
     const char *flags = getenv("CFLAGS") ? getenv("CFLAGS") : "";
     const char *kind = o->emit == EMIT_SO ? "-shared -fPIC" : "";
     const char *cpu = o->cpu ? arena_printf("-march=%s ", o->cpu) : "";
-    char *cmd = arena_printf("%s -std=c11 -O3 %s-fno-math-errno -fopenmp %s %s -o '%s' '%s' -lm", cc, cpu, kind,
+    int opt = o->opt < 0 ? 3 : o->opt;
+    char *cmd = arena_printf("%s -std=c11 -O%d %s-fno-math-errno -fopenmp %s %s -o '%s' '%s' -lm", cc, opt, cpu, kind,
                              flags, target, csrc);
     if (system(cmd) != 0) { /* a compiler without OpenMP: the loops run serially */
-      cmd = arena_printf("%s -std=c11 -O3 %s-fno-math-errno %s %s -o '%s' '%s' -lm", cc, cpu, kind, flags, target,
-                         csrc);
+      cmd = arena_printf("%s -std=c11 -O%d %s-fno-math-errno %s %s -o '%s' '%s' -lm", cc, opt, cpu, kind, flags,
+                         target, csrc);
       fprintf(stderr, "nnc: note: building without OpenMP\n");
     }
     if (system(cmd) != 0) {
@@ -316,6 +388,53 @@ static int write_program(const Options *o, Sema *s) {
   if (ok && o->emit == EMIT_SO) ok = write_header(o, s, target);
   if (o->emit != EMIT_C || !ok) remove(csrc);
   return ok ? 0 : 1;
+}
+
+/* The LLVM backend: every model in one module, written as LLVM's kind, or
+ * as an object that the system linker makes a shared library of (with
+ * NAME.h beside it). A failed run leaves nothing behind. */
+static int write_llvm(const Options *o, Sema *s) {
+#ifdef NNC_HAVE_LLVM
+  static const char *kinds[] = {[EMIT_LL] = "llvm", [EMIT_BC] = "bc", [EMIT_ASM] = "asm", [EMIT_OBJ] = "obj",
+                                [EMIT_SO] = "obj"};
+  static const char *defaults[] = {[EMIT_LL] = "model.ll", [EMIT_BC] = "model.bc", [EMIT_ASM] = "model.s",
+                                   [EMIT_OBJ] = "model.o", [EMIT_SO] = "model.so"};
+  const char *target = o->output ? o->output : defaults[o->emit];
+  if (!strcmp(target, "-")) {
+    fprintf(stderr, "nnc: error: LLVM's output goes to a file: name it with -o\n");
+    return 1;
+  }
+  if (o->emit == EMIT_SO && o->target) {
+    fprintf(stderr, "nnc: error: shared libraries are linked for this machine only: for --target=%s "
+                    "write an object (--emit=obj, or -o NAME.o) and link it there\n", o->target);
+    return 1;
+  }
+  LlvmOut *lo = llvm_begin(o->input, o->target, o->cpu, o->opt < 0 ? 3 : o->opt, false);
+  if (!lo) return 1;
+  for (ModelInfo *m = s->models; m; m = m->next) {
+    TrainInfo *t;
+    Graph *train, *eval, *infer;
+    if (!model_graphs(s, m, &t, &train, &eval, &infer)) return 1;
+    llvm_model(lo, m->decl->name, train, eval, infer);
+  }
+  char *tmp = arena_printf("%s.nnc-tmp%s", target, o->emit == EMIT_SO ? ".o" : "");
+  char *so = o->emit == EMIT_SO ? arena_printf("%s.nnc-tmp.so", target) : NULL;
+  bool ok = llvm_finish(lo, kinds[o->emit], tmp, so);
+  if (ok && so) {
+    ok = rename(so, target) == 0;
+    remove(so);
+    current_sema = s;
+    ok = ok && write_header(o, s, target);
+  } else if (ok) {
+    ok = rename(tmp, target) == 0;
+    if (!ok) fprintf(stderr, "nnc: error: cannot write '%s': %s\n", target, strerror(errno));
+  }
+  remove(tmp);
+  return ok ? 0 : 1;
+#else
+  (void)o, (void)s;
+  return 1;
+#endif
 }
 
 /* A graph in the IR's text form: read, simplified, written. */
@@ -359,7 +478,8 @@ static int compile(Options *o) {
   if (o->syntax_only) return 0;
   if (o->emit == EMIT_AST) return write_output(o, &sema, NULL, 0);
   if (o->check_grad) return check_gradients(&sema, stdout) ? 0 : 1;
-  if (o->check_c) return check_c_backend(&sema, stdout) ? 0 : 1;
+  if (o->check_c) return check_c_backend(&sema, o->check_llvm, stdout) ? 0 : 1;
+  if (o->backend == BACKEND_LLVM && (o->emit == EMIT_SO || llvm_kind(o->emit))) return write_llvm(o, &sema);
   if (o->emit == EMIT_C || o->emit == EMIT_EXE || o->emit == EMIT_SO)
     return write_program(o, &sema);
 
@@ -386,12 +506,12 @@ static int compile(Options *o) {
 }
 
 int main(int argc, char **argv) {
-  Options o = {0};
+  Options o = {.opt = -1};
   int exit_now;
   diag_reset(stderr);
   if (!parse_options(argc, argv, &o, &exit_now)) return 1;
   if (exit_now >= 0) return exit_now;
-  if (!choose_emit(&o)) return 1;
+  if (!choose_emit(&o) || !choose_backend(&o)) return 1;
   int rc = compile(&o);
   if (diag.errors > 0) rc = 1;
   return rc;

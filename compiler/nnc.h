@@ -499,6 +499,8 @@ int ir_mean_all(Graph *g, int x);                      /* mean over every elemen
 int add_param_value(Graph *g, ParamInfo *p, bool state);
 void add_update(Graph *g, bool state, int index, int value);
 bool shape_eq(Shape a, Shape b);
+bool shape_one(Shape s);         /* one element, no batch dimension */
+bool op_elementwise(Op op);      /* unary, binary or ternary: fusable into a loop */
 bool broadcast_shapes(Shape a, Shape b, Shape *out);
 bool broadcast_where(Shape a, Shape b, Shape *out, int *bad_a, int *bad_b);
 bool is_float(DType t);
@@ -589,6 +591,27 @@ Plan *plan_graph(const Graph *g, bool fuse);
 void print_plan(FILE *out, const Graph *g, const Plan *p);   /* -d K */
 int plan_read(const Plan *p, const Graph *g, int x);   /* what a reader of x reads: through a fold */
 int plan_root(const Plan *p, const Graph *g, int x);   /* whose memory x is: through folds and aliases */
+/* The geometry of a convolution or pooling value (runtime/nnrt.h's
+ * NnrtWindow; the batch is passed apart). */
+struct NnrtWindow plan_window(const Graph *g, const Value *v);
+/* The scratch a kernel's head needs besides its result, in elements of
+ * its type: min(n, cap) * per + fixed + packs * nnrt_sgemm_scratch(nt, or
+ * 1 when pack_alone) (a product's packed panels, a convolution's columns). */
+typedef struct PlanScratch {
+  bool any, pack_alone;
+  int64_t cap, per, fixed;
+  int packs;
+} PlanScratch;
+PlanScratch plan_scratch(const Graph *g, const Value *v);
+/* Where kernel k's head is computed when it has an epilogue: its own
+ * buffer when stored, else the last member's (same shape and type). */
+int plan_home(const Plan *p, int k);
+/* The member of kernel k whose buffer is operand x's (in-place reuse), or -1. */
+int plan_in_place(const Plan *p, const Graph *g, int k, int x);
+/* The operands kernel k's elementwise members read from outside (neither
+ * members nor constants, which are literals), each once, in the order the
+ * members read them: the order of a kernel's parameters. */
+int plan_operands(const Plan *p, const Graph *g, int k, int **out);
 /* Whether an epilogue over shape s (rows of its last axis) reads xs by
  * (row, column): all of s, one element, or one row. */
 bool plan_row_operand(Shape xs, Shape s);
@@ -600,12 +623,28 @@ bool plan_row_operand(Shape xs, Shape s);
 extern bool nnc_fuse;
 void emit_c_graph(FILE *out, Graph *g, const char *model, const char *suffix);
 /* A C file: the prelude (includes, the runtime inline), then each model's
- * tensors, graphs (any may be NULL) and API: create, free, train_step,
- * predict. */
+ * tensors, graphs (any may be NULL), descriptor, NnrtModelDef table, and
+ * its API as calls into the runtime's nnrt_model_* functions. */
 void emit_c_prelude(FILE *out, const char *source);
 void emit_c_model(FILE *out, const char *model, Graph *train, Graph *eval, Graph *infer);
 /* The header of a shared library: every model's API and descriptor. */
 void emit_c_header(FILE *out, const char *source, ModelInfo *models, bool has_train(ModelInfo *));
+
+/* ------------------------------------------------------------ emit_llvm.c */
+
+/* The LLVM backend (built when nnc is built with LLVM): a module for a
+ * target (NULL triple: the host; cpu NULL: the host's processor for the
+ * host, a generic one for another target; "native": the host's), every
+ * model added with llvm_model (the same library the C backend writes),
+ * then verified, optimized at -O`opt` and written as kind "llvm" (.ll),
+ * "bc", "asm" or "obj", and with `so` linked into that shared library by
+ * the system linker with the runtime nnc was built with. export_runs makes
+ * the run functions visible (the backend check calls them). */
+typedef struct LlvmOut LlvmOut;
+LlvmOut *llvm_begin(const char *source, const char *triple, const char *cpu, int opt, bool export_runs);
+void llvm_model(LlvmOut *o, const char *model, Graph *train, Graph *eval, Graph *infer);
+bool llvm_finish(LlvmOut *o, const char *kind, const char *path, const char *so);
+const char *llvm_version(void);
 
 /* ------------------------------------------------------------ emit_main.c */
 
@@ -621,7 +660,7 @@ int nnrt_init_index(const char *name);   /* the runtime's NnrtInit number */
 /* nnc --check-c: compiles each model's graphs to C with the system's C
  * compiler, runs them on random data, and compares every output, loss and
  * update with the reference evaluator, bit for bit. */
-bool check_c_backend(Sema *s, FILE *out);
+bool check_c_backend(Sema *s, bool llvm, FILE *out);
 
 /* ------------------------------------------------------------ gradcheck.c */
 

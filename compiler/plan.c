@@ -33,11 +33,7 @@
  */
 #include <string.h>
 #include "nnc.h"
-
-static bool elementwise(const Value *v) {
-  OpClass c = op_info[v->op].cls;
-  return c == CL_UNARY || c == CL_BINARY || c == CL_TERNARY;
-}
+#include "nnrt.h"
 
 /* Work whose result elementwise members can finish block by block (an
  * epilogue): a matrix product, a convolution or its gradients, a sum. */
@@ -67,12 +63,85 @@ int plan_root(const Plan *p, const Graph *g, int x) {
   return x;
 }
 
+NnrtWindow plan_window(const Graph *g, const Value *v) {
+  const int64_t *a = v->a;
+  const Value *in0 = &g->v[v->in[0]];
+  NnrtWindow w = {.dh = 1, .dw = 1, .groups = 1};
+  Shape xs, ys;
+  if (v->op == OP_CONV2D || v->op == OP_CONV2DBX || v->op == OP_CONV2DBW) {
+    const Value *in1 = &g->v[v->in[1]];
+    xs = v->op == OP_CONV2DBX ? v->shape : in0->shape;
+    ys = v->op == OP_CONV2D ? v->shape : v->op == OP_CONV2DBX ? in0->shape : in1->shape;
+    Shape ws = v->op == OP_CONV2DBW ? v->shape : in1->shape;
+    w.kh = ws.dim[0], w.kw = ws.dim[1], w.sh = a[0], w.sw = a[1], w.ph = a[2], w.pw = a[3];
+    w.dh = a[6], w.dw = a[7], w.groups = a[8];
+    /* the column matrix: oh * ow rows of kh * kw * c / groups a sample,
+     * for as many samples as keep it near 8 MB whatever the batch */
+    int64_t cols = ys.dim[1] * ys.dim[2] * ws.dim[0] * ws.dim[1] * ws.dim[2];
+    w.chunk = ((int64_t)1 << 21) / cols < 1 ? 1 : ((int64_t)1 << 21) / cols;
+  } else {
+    xs = v->op == OP_AVGPOOLB ? v->shape : in0->shape;
+    ys = v->op == OP_MAXPOOL || v->op == OP_AVGPOOL ? v->shape : v->op == OP_MAXPOOLB ? g->v[v->in[1]].shape
+                                                                                   : in0->shape;
+    w.kh = a[0], w.kw = a[1], w.sh = a[2], w.sw = a[3], w.ph = a[4], w.pw = a[5];
+  }
+  w.h = xs.dim[1], w.w = xs.dim[2], w.c = xs.dim[3], w.oh = ys.dim[1], w.ow = ys.dim[2], w.f = ys.dim[3];
+  return w;
+}
+
+PlanScratch plan_scratch(const Graph *g, const Value *v) {
+  PlanScratch s = {0};
+  bool f32 = v->dtype == DT_F32;
+  if (op_info[v->op].cls == CL_CONTRACT) {
+    s.packs = f32;
+  } else if (v->op == OP_SCATTERADD) { /* the sums in double */
+    s.fixed = (f32 ? 2 : 1) * v->shape.dim[0] * v->shape.dim[1];
+  } else if (v->op == OP_CONV2D || v->op == OP_CONV2DBX || v->op == OP_CONV2DBW) {
+    NnrtWindow w = plan_window(g, v);
+    s.cap = w.chunk;
+    s.per = w.oh * w.ow * w.kh * w.kw * (w.c / w.groups);
+    s.packs = f32;
+    if (v->op == OP_CONV2DBW) { /* partial gradients, and packing for each slice */
+      s.fixed = NNRT_CONV_SLICES * v->shape.dim[0] * v->shape.dim[1] * v->shape.dim[2] * v->shape.dim[3];
+      s.packs = f32 ? NNRT_CONV_SLICES : 0;
+      s.pack_alone = true;
+    }
+  }
+  s.any = s.cap || s.fixed || s.packs;
+  return s;
+}
+
+int plan_home(const Plan *p, int k) { return p->stored[p->first[k]] ? p->first[k] : p->last[k]; }
+
+int plan_in_place(const Plan *p, const Graph *g, int k, int x) {
+  x = plan_root(p, g, x);
+  for (int id = p->first[k]; id <= p->last[k]; id++)
+    if (p->kernel[id] == k && p->stored[id] && p->region[id] < 2 && p->region[x] == p->region[id] &&
+        p->off[x] == p->off[id] && p->stored[x])
+      return id;
+  return -1;
+}
+
+int plan_operands(const Plan *p, const Graph *g, int k, int **out) {
+  int lo = p->first[k], hi = p->last[k], next = 0;
+  int *ext = arena_alloc(sizeof(int) * (size_t)(IR_MAX_IN * (hi - lo + 1)));
+  for (int id = lo; id <= hi; id++)
+    for (int i = 0; p->kernel[id] == k && op_elementwise(g->v[id].op) && i < g->v[id].nin; i++) {
+      int x = plan_read(p, g, g->v[id].in[i]);
+      bool seen = p->kernel[x] == k || g->v[x].op == OP_CONST;
+      for (int j = 0; j < next; j++) seen |= ext[j] == x;
+      if (!seen) ext[next++] = x;
+    }
+  *out = ext;
+  return next;
+}
+
 /* Whether elementwise value id may join kernel k: k is still open (no
  * value outside it has read it), has id's shape, and can read id's
  * operands; k then runs where id is. */
 static bool can_join(const Plan *p, const Graph *g, const bool *sealed, int k, int id) {
   const Value *h = &g->v[p->first[k]], *v = &g->v[id];
-  bool epi = !elementwise(h);
+  bool epi = !op_elementwise(h->op);
   if (sealed[k] || !shape_eq(v->shape, h->shape) || (epi && !epilogue_head(h))) return false;
   for (int i = 0; i < v->nin; i++) {
     int x = plan_read(p, g, v->in[i]);
@@ -134,7 +203,7 @@ static void plan_views(Plan *p, const Graph *g, bool fuse) {
     const Value *v = &g->v[id];
     for (int i = 0; i < v->nin; i++) {
       const Value *x = &g->v[v->in[i]];
-      if (x->op == OP_TRANSPOSE ? v->op != OP_MATMUL || v->shape.rank != 2 : !elementwise(v))
+      if (x->op == OP_TRANSPOSE ? v->op != OP_MATMUL || v->shape.rank != 2 : !op_elementwise(v->op))
         p->folded[v->in[i]] = false;
     }
   }
@@ -158,11 +227,11 @@ static void plan_kernels(Plan *p, const Graph *g, bool fuse) {
     p->kernel[id] = -1;
     if (op_info[v->op].cls == CL_LEAF || p->folded[id] || p->alias[id]) continue;
     int k = -1;
-    for (int i = 0; fuse && elementwise(v) && i < v->nin; i++) {
+    for (int i = 0; fuse && op_elementwise(v->op) && i < v->nin; i++) {
       int j = p->kernel[plan_read(p, g, v->in[i])];
       if (j > k && can_join(p, g, sealed, j, id)) k = j;
     }
-    for (int j = p->nkernels - 1; fuse && elementwise(v) && k < 0 && j >= 0; j--)
+    for (int j = p->nkernels - 1; fuse && op_elementwise(v->op) && k < 0 && j >= 0; j--)
       if (can_join(p, g, sealed, j, id)) k = j;
     if (k < 0) {
       k = p->nkernels++;
@@ -192,7 +261,7 @@ static int *plan_storage(Plan *p, const Graph *g, bool fuse) {
     for (int i = 0; i < v->nin; i++) {
       int x = plan_read(p, g, v->in[i]);
       bool inside = p->kernel[id] >= 0 && p->kernel[x] == p->kernel[id];
-      bool literal = g->v[x].op == OP_CONST && p->kernel[id] >= 0 && elementwise(v) && fuse;
+      bool literal = g->v[x].op == OP_CONST && p->kernel[id] >= 0 && op_elementwise(v->op) && fuse;
       if (!inside && !literal) p->stored[x] = true;
       if (!inside && at > end[x]) end[x] = at;
     }
@@ -246,12 +315,12 @@ static void plan_memory(Plan *p, const Graph *g, const int *end) {
      * nothing else overlaps them while the kernel reads them; in an
      * epilogue, not where the head is computed, nor over the head's
      * operands (the product still reads them for other blocks) */
-    bool epi = k >= 0 && !elementwise(&g->v[lo]) && at > lo;
+    bool epi = k >= 0 && !op_elementwise(g->v[lo].op) && at > lo;
     int home = !epi ? -1 : p->stored[lo] ? lo : at;
     for (int id = lo; id <= at; id++) {
       const Value *v = &g->v[id];
       if (!p->stored[id] || (k >= 0 ? p->kernel[id] != k : id != at)) continue;
-      bool ew = k >= 0 && (elementwise(&g->v[lo]) || (epi && id != home));
+      bool ew = k >= 0 && (op_elementwise(g->v[lo].op) || (epi && id != home));
       int r = batch_dims(v->shape);
       p->region[id] = r > 1 ? 2 : r;
       if (r > 1) continue;
@@ -308,7 +377,7 @@ void print_plan(FILE *out, const Graph *g, const Plan *p) {
     const Value *v = &g->v[p->last[k]];
     const Value *h = &g->v[p->first[k]];
     fprintf(out, "  k%-4d %-10s %s", k,
-            elementwise(h) && p->last[k] > p->first[k] ? "fused"
+            op_elementwise(h->op) && p->last[k] > p->first[k] ? "fused"
             : p->last[k] > p->first[k]                 ? arena_printf("%s+", op_info[h->op].name)
                                                        : op_info[h->op].name,
             type_str(v->dtype, v->shape));

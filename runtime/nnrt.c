@@ -106,6 +106,38 @@ NNRT_API int64_t nnrt_parts(int nt, int64_t work, int64_t most) {
   return p < most ? p : most < 1 ? 1 : most;
 }
 
+NNRT_API void nnrt_parallel_for(int nt, int64_t work, int64_t count,
+                                void (*body)(const void *ctx, int64_t lo, int64_t hi), const void *ctx) {
+#ifdef _OPENMP
+  if (count > 1 && !NNRT_SERIAL(nt, work)) {
+    int threads = nnrt_threads(nt);
+#pragma omp parallel num_threads(threads)
+    {
+      int64_t t = omp_get_thread_num(), parts = omp_get_num_threads();
+      int64_t lo = count * t / parts, hi = count * (t + 1) / parts;
+      if (lo < hi) body(ctx, lo, hi);
+    }
+    return;
+  }
+#else
+  (void)nt, (void)work;
+#endif
+  body(ctx, 0, count);
+}
+
+static void epilogue_rows_body(const void *ctx, int64_t lo, int64_t hi) {
+  const NnrtEpilogue *epi = ((const NnrtEpilogue *const *)ctx)[0];
+  int64_t cols = ((const int64_t *)ctx)[1];
+  epi->fn(epi->ctx, lo, hi, 0, cols);
+}
+
+NNRT_API void nnrt_epilogue_rows(int nt, int64_t rows, int64_t cols, const NnrtEpilogue *epi) {
+  const void *ctx[2];
+  ctx[0] = epi;
+  memcpy(&ctx[1], &cols, sizeof cols);
+  nnrt_parallel_for(nt, rows * cols, rows, epilogue_rows_body, ctx);
+}
+
 NNRT_API double nnrt_sigmoid(double x) {
   return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x));
 }
@@ -342,7 +374,9 @@ typedef struct SgemmJob {
 
 /* Member `me` of a team of `team`: the team packs B's panels together,
  * then each member computes its parts' rows (parts never share a row).
- * The barriers bind to the calling team (none when called alone). */
+ * Alone (team 1) it passes no barrier: it may run inside another team's
+ * region (a weight gradient's slices, one a thread), where a barrier
+ * would bind to that team and wait on threads doing other work. */
 static void sgemm_member(const SgemmJob *j, int64_t me, int64_t team) {
   const int64_t nr = j->tile->nr, N = j->N, K = j->K;
   for (int64_t jc = 0; jc < N; jc += NNRT_NC) {
@@ -362,40 +396,52 @@ static void sgemm_member(const SgemmJob *j, int64_t me, int64_t team) {
             dst[c] = col0 + c < N ? j->B[(pc + p) * j->brs + (col0 + c) * j->bcs] : 0;
         }
 #ifdef _OPENMP
+      if (team > 1) {
 #pragma omp barrier
+      }
 #endif
       for (int64_t part = me; part < j->parts; part += team)
         nnrt_sgemm_rows(j->tile, part * j->rows, (part + 1) * j->rows < j->M ? (part + 1) * j->rows : j->M, N,
                         jc, pc, kc, npan, j->A, j->ars, j->acs, j->bp, j->C, j->ldc, j->add || pc > 0,
                         j->ap0 + me * NNRT_MC * NNRT_KC, pc + kc == K ? j->epi : NULL);
 #ifdef _OPENMP
+      if (team > 1) {
 #pragma omp barrier
+      }
 #endif
     }
   }
 }
 
+static void sgemm_blocked(int nt, int64_t M, int64_t N, int64_t K, const float *A, int64_t ars, int64_t acs,
+                          const float *B, int64_t brs, int64_t bcs, float *C, int64_t ldc, bool add,
+                          float *scratch, const NnrtEpilogue *epi);
+
+/* Small products (and K = 0) here, in a function small enough for a
+ * compiler to inline into the caller's kernel, where the sizes and
+ * strides are constants; the rest blocked and packed. */
 NNRT_API void nnrt_sgemm(int nt, int64_t M, int64_t N, int64_t K, const float *A, int64_t ars,
                          int64_t acs, const float *B, int64_t brs, int64_t bcs, float *C, int64_t ldc,
                          bool add, float *scratch, const NnrtEpilogue *epi) {
-  if (K == 0) {
-    for (int64_t i = 0; !add && i < M; i++)
-      for (int64_t j = 0; j < N; j++) C[i * ldc + j] = 0;
-    if (epi && M > 0 && N > 0) epi->fn(epi->ctx, 0, M, 0, N);
+  if (K > 0 && (M * N * K > 16384 || K > NNRT_KC)) {
+    sgemm_blocked(nt, M, N, K, A, ars, acs, B, brs, bcs, C, ldc, add, scratch, epi);
     return;
   }
-  if (M * N * K <= 16384 && K <= NNRT_KC) { /* small: packing would cost more than it saves */
-    for (int64_t i = 0; i < M; i++) {
-      float *c = C + i * ldc;
-      for (int64_t j = 0; !add && j < N; j++) c[j] = 0;
-      for (int64_t p = 0; p < K; p++) {
-        const float av = A[i * ars + p * acs];
-        for (int64_t j = 0; j < N; j++) c[j] += av * B[p * brs + j * bcs];
-      }
+  /* small: packing would cost more than it saves */
+  for (int64_t i = 0; i < M; i++) {
+    float *c = C + i * ldc;
+    for (int64_t j = 0; !add && j < N; j++) c[j] = 0;
+    for (int64_t p = 0; p < K; p++) {
+      const float av = A[i * ars + p * acs];
+      for (int64_t j = 0; j < N; j++) c[j] += av * B[p * brs + j * bcs];
     }
-    if (epi) epi->fn(epi->ctx, 0, M, 0, N);
-    return;
   }
+  if (epi && M > 0 && N > 0) epi->fn(epi->ctx, 0, M, 0, N);
+}
+
+static void sgemm_blocked(int nt, int64_t M, int64_t N, int64_t K, const float *A, int64_t ars, int64_t acs,
+                          const float *B, int64_t brs, int64_t bcs, float *C, int64_t ldc, bool add,
+                          float *scratch, const NnrtEpilogue *epi) {
   const NnrtTile *tile = nnrt_tile();
   const int64_t mr = tile->mr;
   float *bp = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
@@ -439,6 +485,313 @@ NNRT_API void nnrt_dgemm(int nt, int64_t M, int64_t N, int64_t K, const double *
     if (epi && N > 0) epi->fn(epi->ctx, i, i + 1, 0, N);
   })
 }
+
+/* ------------------------------------------------ convolution, pooling */
+
+/* The kernels below are written once for a type T (float, suffix f32, or
+ * double, f64) and expanded for each; the order of every sum depends on
+ * the geometry only. These are the pieces that differ by type: the
+ * product with one signature (the double one packs nothing), and the
+ * scratch one single-thread product packs in. */
+static void nnrt_gemm_f32(int nt, int64_t M, int64_t N, int64_t K, const float *A, int64_t ars,
+                          int64_t acs, const float *B, int64_t brs, int64_t bcs, float *C, int64_t ldc,
+                          bool add, float *pack, const NnrtEpilogue *epi) {
+  nnrt_sgemm(nt, M, N, K, A, ars, acs, B, brs, bcs, C, ldc, add, pack, epi);
+}
+
+static void nnrt_gemm_f64(int nt, int64_t M, int64_t N, int64_t K, const double *A, int64_t ars,
+                          int64_t acs, const double *B, int64_t brs, int64_t bcs, double *C, int64_t ldc,
+                          bool add, double *pack, const NnrtEpilogue *epi) {
+  (void)pack;
+  nnrt_dgemm(nt, M, N, K, A, ars, acs, B, brs, bcs, C, ldc, add, epi);
+}
+
+static int64_t nnrt_pack1_f32(void) { return (int64_t)nnrt_sgemm_scratch(1); }
+static int64_t nnrt_pack1_f64(void) { return 0; }
+
+/* An epilogue for a product on a block of a larger result: the block's
+ * coordinates moved by its origin (r, c), then the result's epilogue,
+ * which takes absolute coordinates (nnrt.h). */
+typedef struct NnrtShift {
+  const NnrtEpilogue *epi;
+  int64_t r, c;
+} NnrtShift;
+
+static void nnrt_shifted(const void *ctx, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+  const NnrtShift *s = ctx;
+  s->epi->fn(s->epi->ctx, s->r + r0, s->r + r1, s->c + c0, s->c + c1);
+}
+
+/* The pieces of the kernels, inlined into them whatever a compiler's
+ * heuristics say: inlined in turn where the geometry is a constant
+ * (NNRT_WINDOW_API, nnrt.h), they specialize for it. */
+#define NNRT_INLINE static inline __attribute__((always_inline))
+
+/* Their parallel loops: the statements run for [lo, hi), a contiguous
+ * part of [0, count) for each of `parts` threads (one part: all of it,
+ * without entering a parallel region). A plain parallel region with the
+ * parts worked out here, not a worksharing loop: LLVM's OpenMP library
+ * allocates memory each time a thread starts a worksharing loop, so a
+ * step of a model built by the LLVM backend would allocate. */
+#ifdef _OPENMP
+#define NNRT_RANGES(parts, count, lo, hi, ...)                                 \
+  {                                                                            \
+    const int64_t parts_ = (parts), count_ = (count);                          \
+    if (parts_ <= 1) {                                                         \
+      const int64_t lo = 0, hi = count_;                                       \
+      __VA_ARGS__                                                              \
+    } else {                                                                   \
+      NNRT_PRAGMA(omp parallel num_threads((int)parts_))                       \
+      {                                                                        \
+        const int64_t t_ = omp_get_thread_num(), n_ = omp_get_num_threads();   \
+        const int64_t lo = count_ * t_ / n_, hi = count_ * (t_ + 1) / n_;      \
+        __VA_ARGS__                                                            \
+      }                                                                        \
+    }                                                                          \
+  }
+#else
+#define NNRT_RANGES(parts, count, lo, hi, ...) \
+  {                                            \
+    const int64_t lo = 0, hi = (count);        \
+    (void)(parts);                             \
+    __VA_ARGS__                                \
+  }
+#endif
+
+#define NNRT_WINDOWS(T, S)                                                                                  \
+/* The column copies: as block moves, which a compiler writes as a few                                      \
+ * vector moves when the length is a constant (it then unrolls an element                                   \
+ * loop into single elements instead). */                                                                   \
+NNRT_INLINE void nnrt_fill0_##S(T *restrict d, int64_t k) { memset(d, 0, sizeof(T) * (size_t)k); }          \
+                                                                                                            \
+NNRT_INLINE void nnrt_copy_##S(T *restrict d, const T *restrict s, int64_t k) {                             \
+  memcpy(d, s, sizeof(T) * (size_t)k);                                                                      \
+}                                                                                                           \
+                                                                                                            \
+NNRT_INLINE void nnrt_addto_##S(T *restrict d, const T *restrict s, int64_t k) {                            \
+  for (int64_t i = 0; i < k; i++) d[i] += s[i];                                                             \
+}                                                                                                           \
+                                                                                                            \
+/* The columns of group gg for the samples from n0 on: row p holds pixel                                    \
+ * p's taps (kh, kw, c), zeros where the window leaves the image. With one                                  \
+ * group and no dilation across, a window's row inside the image is one                                     \
+ * run of KW * C elements in both the image and the columns, copied at                                      \
+ * once (a few channels per tap would otherwise cost a loop each). */                                       \
+NNRT_INLINE void nnrt_im2col_##S(int nt, const NnrtWindow *g, const T *restrict x, T *restrict cols,        \
+                                 int64_t n0, int64_t P, int64_t gg) {                                       \
+  const int64_t H = g->h, W = g->w, C = g->c, OH = g->oh, OW = g->ow, KH = g->kh, KW = g->kw;               \
+  const int64_t SH = g->sh, SW = g->sw, PH = g->ph, PW = g->pw, DH = g->dh, DW = g->dw;                     \
+  const int64_t CG = C / g->groups, R = KH * KW * CG;                                                       \
+  const bool runs = CG == C && DW == 1;                                                                     \
+  NNRT_RANGES(nnrt_parts(nt, P * R, P), P, p0, p1,                                                          \
+  for (int64_t p = p0; p < p1; p++) {                                                                       \
+    const int64_t nn = n0 + p / (OH * OW), oh = p / OW % OH, ow = p % OW, iw0 = ow * SW - PW;               \
+    for (int64_t kh = 0; kh < KH; kh++) {                                                                   \
+      const int64_t ih = oh * SH - PH + kh * DH;                                                            \
+      T *d = cols + p * R + kh * KW * CG;                                                                   \
+      if (ih < 0 || ih >= H) {                                                                              \
+        nnrt_fill0_##S(d, KW * CG);                                                                         \
+        continue;                                                                                           \
+      }                                                                                                     \
+      const T *row = x + (nn * H + ih) * W * C + gg * CG;                                                   \
+      if (runs && iw0 >= 0 && iw0 + KW <= W) {                                                              \
+        nnrt_copy_##S(d, row + iw0 * C, KW * C);                                                            \
+        continue;                                                                                           \
+      }                                                                                                     \
+      for (int64_t kw = 0; kw < KW; kw++) {                                                                 \
+        const int64_t iw = iw0 + kw * DW;                                                                   \
+        if (iw < 0 || iw >= W) nnrt_fill0_##S(d + kw * CG, CG);                                             \
+        else nnrt_copy_##S(d + kw * CG, row + iw * C, CG);                                                  \
+      }                                                                                                     \
+    }                                                                                                       \
+  })                                                                                                        \
+}                                                                                                           \
+                                                                                                            \
+/* Group gg's columns of samples [n0, n0 + nc) added back onto their                                        \
+ * pixels of dx (col2im), each sample by one thread, in window order (a                                     \
+ * run at once where im2col copies one: its elements are distinct pixels). */                               \
+NNRT_INLINE void nnrt_col2im_##S(int nt, const NnrtWindow *g, const T *restrict cols, T *restrict dx,       \
+                                 int64_t n0, int64_t nc, int64_t gg) {                                      \
+  const int64_t H = g->h, W = g->w, C = g->c, OH = g->oh, OW = g->ow, KH = g->kh, KW = g->kw;               \
+  const int64_t SH = g->sh, SW = g->sw, PH = g->ph, PW = g->pw, DH = g->dh, DW = g->dw;                     \
+  const int64_t CG = C / g->groups, R = KH * KW * CG;                                                       \
+  const bool runs = CG == C && DW == 1;                                                                     \
+  NNRT_RANGES(nnrt_parts(nt, nc * OH * OW * R, nc), nc, i0, i1,                                             \
+  for (int64_t i = i0; i < i1; i++) {                                                                       \
+    const int64_t nn = n0 + i;                                                                              \
+    for (int64_t oh = 0; oh < OH; oh++)                                                                     \
+      for (int64_t ow = 0; ow < OW; ow++) {                                                                 \
+        const int64_t iw0 = ow * SW - PW;                                                                   \
+        for (int64_t kh = 0; kh < KH; kh++) {                                                               \
+          const int64_t ih = oh * SH - PH + kh * DH;                                                        \
+          if (ih < 0 || ih >= H) continue;                                                                  \
+          const T *src = cols + ((i * OH + oh) * OW + ow) * R + kh * KW * CG;                               \
+          T *row = dx + (nn * H + ih) * W * C + gg * CG;                                                    \
+          if (runs && iw0 >= 0 && iw0 + KW <= W) {                                                          \
+            nnrt_addto_##S(row + iw0 * C, src, KW * C);                                                     \
+            continue;                                                                                       \
+          }                                                                                                 \
+          for (int64_t kw = 0; kw < KW; kw++) {                                                             \
+            const int64_t iw = iw0 + kw * DW;                                                               \
+            if (iw >= 0 && iw < W) nnrt_addto_##S(row + iw * C, src + kw * CG, CG);                         \
+          }                                                                                                 \
+        }                                                                                                   \
+      }                                                                                                     \
+  })                                                                                                        \
+}                                                                                                           \
+                                                                                                            \
+NNRT_WINDOW_API void nnrt_conv2d_##S(int nt, int64_t n, const NnrtWindow *g, const T *x, const T *w, T *y,  \
+                                     T *scratch, const NnrtEpilogue *epi) {                                 \
+  const int64_t F = g->f, G = g->groups, FG = F / G, R = g->kh * g->kw * (g->c / G);                        \
+  const int64_t PIX = g->oh * g->ow, chunk = g->chunk;                                                      \
+  T *cols = scratch, *pack = cols + (n < chunk ? n : chunk) * PIX * R;                                      \
+  for (int64_t gg = 0; gg < G; gg++)                                                                        \
+    for (int64_t n0 = 0; n0 < n; n0 += chunk) {                                                             \
+      const int64_t P = (n - n0 < chunk ? n - n0 : chunk) * PIX;                                            \
+      nnrt_im2col_##S(nt, g, x, cols, n0, P, gg);                                                           \
+      /* y[pixels, FG] = cols[pixels, R] w[R, FG]: a block of y */                                          \
+      NnrtShift shift = {epi, n0 * PIX, gg * FG};                                                           \
+      NnrtEpilogue block = {nnrt_shifted, &shift};                                                          \
+      nnrt_gemm_##S(nt, P, FG, R, cols, R, 1, w + gg * FG, F, 1, y + n0 * PIX * F + gg * FG, F, false,      \
+                    pack, epi ? &block : NULL);                                                             \
+    }                                                                                                       \
+}                                                                                                           \
+                                                                                                            \
+NNRT_WINDOW_API void nnrt_conv2d_bx_##S(int nt, int64_t n, const NnrtWindow *g, const T *dy, const T *w,    \
+                                        T *dx, T *scratch, const NnrtEpilogue *epi) {                       \
+  const int64_t HWC = g->h * g->w * g->c, F = g->f, G = g->groups, FG = F / G;                              \
+  const int64_t R = g->kh * g->kw * (g->c / G), PIX = g->oh * g->ow, chunk = g->chunk;                      \
+  T *cols = scratch, *pack = cols + (n < chunk ? n : chunk) * PIX * R;                                      \
+  for (int64_t i = 0; i < n * HWC; i++) dx[i] = 0;                                                          \
+  for (int64_t gg = 0; gg < G; gg++)                                                                        \
+    for (int64_t n0 = 0; n0 < n; n0 += chunk) {                                                             \
+      const int64_t nc = n - n0 < chunk ? n - n0 : chunk;                                                   \
+      /* cols[pixels, R] = dy[pixels, FG] w^T, then onto the pixels */                                      \
+      nnrt_gemm_##S(nt, nc * PIX, R, FG, dy + n0 * PIX * F + gg * FG, F, 1, w + gg * FG, 1, F, cols, R,     \
+                    false, pack, NULL);                                                                     \
+      nnrt_col2im_##S(nt, g, cols, dx, n0, nc, gg);                                                         \
+      if (epi && gg == G - 1) { /* the chunk's samples are final after the last group */                    \
+        const int64_t C = g->c, HW = g->h * g->w;                                                           \
+        NNRT_RANGES(nnrt_parts(nt, nc * HWC, nc * HW), nc * HW, r0, r1,                                     \
+        if (r0 < r1) epi->fn(epi->ctx, n0 * HW + r0, n0 * HW + r1, 0, C);)                                  \
+      }                                                                                                     \
+    }                                                                                                       \
+}                                                                                                           \
+                                                                                                            \
+NNRT_WINDOW_API void nnrt_conv2d_bw_##S(int nt, int64_t n, const NnrtWindow *g, const T *x, const T *dy,    \
+                                        T *dw, T *scratch, const NnrtEpilogue *epi) {                       \
+  enum { SLICES = NNRT_CONV_SLICES };                                                                       \
+  const int64_t F = g->f, G = g->groups, FG = F / G, R = g->kh * g->kw * (g->c / G);                        \
+  const int64_t PIX = g->oh * g->ow, chunk = g->chunk, pack1 = nnrt_pack1_##S();                            \
+  T *cols = scratch, *part = cols + (n < chunk ? n : chunk) * PIX * R, *pack = part + SLICES * R * F;       \
+  for (int64_t gg = 0; gg < G; gg++)                                                                        \
+    for (int64_t n0 = 0; n0 < n; n0 += chunk) {                                                             \
+      const int64_t P = (n - n0 < chunk ? n - n0 : chunk) * PIX;                                            \
+      nnrt_im2col_##S(nt, g, x, cols, n0, P, gg);                                                           \
+      /* dw[R, FG] += cols^T dy[pixels, FG], the pixels in SLICES fixed                                     \
+       * parts, each into its own partial gradient (a thread each) */                                       \
+      NNRT_RANGES(nnrt_parts(nt, P * R * FG, SLICES), SLICES, s0, s1,                                       \
+      for (int64_t sl = s0; sl < s1; sl++) {                                                                \
+        const int64_t p0 = P * sl / SLICES, p1 = P * (sl + 1) / SLICES;                                     \
+        nnrt_gemm_##S(1, R, FG, p1 - p0, cols + p0 * R, 1, R, dy + (n0 * PIX + p0) * F + gg * FG, F, 1,     \
+                      part + sl * R * F + gg * FG, F, n0 > 0, pack + sl * pack1, NULL);                     \
+      })                                                                                                    \
+    }                                                                                                       \
+  /* the slices added in order, a row of F at a time, then its epilogue */                                  \
+  NNRT_RANGES(nnrt_parts(nt, R * F * SLICES, R), R, r0, r1,                                                 \
+  for (int64_t r = r0; r < r1; r++) {                                                                       \
+    for (int64_t i = r * F; i < (r + 1) * F; i++) {                                                         \
+      T sum = part[i];                                                                                      \
+      for (int64_t sl = 1; sl < SLICES; sl++) sum += part[sl * R * F + i];                                  \
+      dw[i] = sum;                                                                                          \
+    }                                                                                                       \
+    if (epi) epi->fn(epi->ctx, r, r + 1, 0, F);                                                             \
+  })                                                                                                        \
+}                                                                                                           \
+                                                                                                            \
+/* One pixel (nn, oh, ow) of a pooling op, vectorized along the channels.                                   \
+ * The window is clipped to the image (padding is left out). */                                             \
+NNRT_INLINE void nnrt_pool_pixel_##S(int op, const NnrtWindow *g, const T *restrict a,                      \
+                                     const T *restrict b, T *restrict y, int64_t nn, int64_t oh,            \
+                                     int64_t ow) {                                                          \
+  const int64_t H = g->h, W = g->w, C = g->c, KH = g->kh, KW = g->kw;                                       \
+  const int64_t h0 = oh * g->sh - g->ph, w0 = ow * g->sw - g->pw;                                           \
+  const int64_t ha = h0 < 0 ? 0 : h0, hb = h0 + KH > H ? H : h0 + KH;                                       \
+  const int64_t wa = w0 < 0 ? 0 : w0, wb = w0 + KW > W ? W : w0 + KW;                                       \
+  const int64_t yo = ((nn * g->oh + oh) * g->ow + ow) * C;                                                  \
+  switch (op) {                                                                                             \
+  case NNRT_MAXPOOL: /* the first maximum in window order */                                                \
+    for (int64_t c = 0; c < C; c++) y[yo + c] = -INFINITY;                                                  \
+    for (int64_t ih = ha; ih < hb; ih++)                                                                    \
+      for (int64_t iw = wa; iw < wb; iw++) {                                                                \
+        const T *xr = a + ((nn * H + ih) * W + iw) * C;                                                     \
+        for (int64_t c = 0; c < C; c++) y[yo + c] = xr[c] > y[yo + c] ? xr[c] : y[yo + c];                  \
+      }                                                                                                     \
+    break;                                                                                                  \
+  case NNRT_AVGPOOL: {                                                                                      \
+    const T inv = (T)1 / (T)((hb - ha) * (wb - wa));                                                        \
+    for (int64_t c = 0; c < C; c++) y[yo + c] = 0;                                                          \
+    for (int64_t ih = ha; ih < hb; ih++)                                                                    \
+      for (int64_t iw = wa; iw < wb; iw++) {                                                                \
+        const T *xr = a + ((nn * H + ih) * W + iw) * C;                                                     \
+        for (int64_t c = 0; c < C; c++) y[yo + c] += xr[c];                                                 \
+      }                                                                                                     \
+    for (int64_t c = 0; c < C; c++) y[yo + c] *= inv;                                                       \
+    break;                                                                                                  \
+  }                                                                                                         \
+  case NNRT_MAXPOOL_B: { /* to the first maximum per channel, found along the channels */                   \
+    T m[C];                                                                                                 \
+    int64_t best[C];                                                                                        \
+    for (int64_t c = 0; c < C; c++) m[c] = -INFINITY, best[c] = -1;                                         \
+    for (int64_t ih = ha; ih < hb; ih++)                                                                    \
+      for (int64_t iw = wa; iw < wb; iw++) {                                                                \
+        const int64_t xo = ((nn * H + ih) * W + iw) * C;                                                    \
+        for (int64_t c = 0; c < C; c++) {                                                                   \
+          const bool more = a[xo + c] > m[c];                                                               \
+          m[c] = more ? a[xo + c] : m[c];                                                                   \
+          best[c] = more ? xo + c : best[c];                                                                \
+        }                                                                                                   \
+      }                                                                                                     \
+    for (int64_t c = 0; c < C; c++)                                                                         \
+      if (best[c] >= 0) y[best[c]] += b[yo + c];                                                            \
+    break;                                                                                                  \
+  }                                                                                                         \
+  default: { /* NNRT_AVGPOOL_B */                                                                           \
+    const T inv = (T)1 / (T)((hb - ha) * (wb - wa));                                                        \
+    for (int64_t ih = ha; ih < hb; ih++)                                                                    \
+      for (int64_t iw = wa; iw < wb; iw++) {                                                                \
+        T *xr = y + ((nn * H + ih) * W + iw) * C;                                                           \
+        for (int64_t c = 0; c < C; c++) xr[c] += a[yo + c] * inv;                                           \
+      }                                                                                                     \
+    break;                                                                                                  \
+  }                                                                                                         \
+  }                                                                                                         \
+}                                                                                                           \
+                                                                                                            \
+/* The gradients scatter per sample, each sample by one thread. */                                          \
+NNRT_WINDOW_API void nnrt_pool_##S(int nt, int64_t n, int op, const NnrtWindow *g, const T *a, const T *b,  \
+                                   T *y) {                                                                  \
+  const int64_t OH = g->oh, OW = g->ow, HWC = g->h * g->w * g->c;                                           \
+  const int64_t work = n * OH * OW * g->c * g->kh * g->kw;                                                  \
+  if (op == NNRT_MAXPOOL_B || op == NNRT_AVGPOOL_B) {                                                       \
+    NNRT_RANGES(nnrt_parts(nt, work, n), n, n0, n1,                                                         \
+    for (int64_t nn = n0; nn < n1; nn++) {                                                                  \
+      for (int64_t i = 0; i < HWC; i++) y[nn * HWC + i] = 0;                                                \
+      for (int64_t oh = 0; oh < OH; oh++)                                                                   \
+        for (int64_t ow = 0; ow < OW; ow++) nnrt_pool_pixel_##S(op, g, a, b, y, nn, oh, ow);                \
+    })                                                                                                      \
+  } else {                                                                                                  \
+    NNRT_RANGES(nnrt_parts(nt, work, n * OH), n * OH, q0, q1,                                               \
+    for (int64_t q = q0; q < q1; q++)                                                                       \
+      for (int64_t ow = 0; ow < OW; ow++) nnrt_pool_pixel_##S(op, g, a, b, y, q / OH, q % OH, ow);)         \
+  }                                                                                                         \
+}
+
+NNRT_WINDOWS(float, f32)
+NNRT_WINDOWS(double, f64)
+#undef NNRT_WINDOWS
+#undef NNRT_RANGES
+#undef NNRT_INLINE
 
 /* -------------------------------------------------------------- data */
 
@@ -1199,4 +1552,158 @@ done:
   free(found);
   free(offs);
   return ok;
+}
+
+/* ---------------------------------------------------- compiled models */
+
+NNRT_API NnrtModel *nnrt_model_create(const NnrtModelDef *def, uint64_t seed) {
+  NnrtModel *m = calloc(1, sizeof *m);
+  if (!m) nnrt_out_of_memory();
+  int n = def->nparams + def->nstates;
+  m->def = def;
+  m->params = nnrt_alloc(sizeof(void *) * (size_t)(n + 1));
+  m->states = m->params + def->nparams;
+  m->seed = seed;
+  m->lr = def->base_lr;
+  for (int i = 0; i < n; i++) {
+    const NnrtTensorInfo *t = &def->tensors[i];
+    int64_t count = tensor_bytes(t) / t->elem_size;
+    uint64_t stream = i < def->nparams ? (uint64_t)i : ((uint64_t)1 << 20) + (uint64_t)(i - def->nparams);
+    void *p = m->params[i] = nnrt_alloc((size_t)tensor_bytes(t));
+    for (int64_t j = 0; j < count; j++) {
+      double v = nnrt_init_value((NnrtInit)t->init, t->init_args, t->dims, t->rank, seed, stream, (uint64_t)j);
+      if (t->elem_size == 8) ((double *)p)[j] = v;
+      else ((float *)p)[j] = (float)v;
+    }
+  }
+  return m;
+}
+
+NNRT_API void nnrt_model_free(NnrtModel *m) {
+  if (!m) return;
+  for (int i = 0; i < m->def->nparams + m->def->nstates; i++) free(m->params[i]);
+  free(m->params);
+  free(m->ws);
+  free(m);
+}
+
+NNRT_API int nnrt_model_save(NnrtModel *m, const char *path, char *err, size_t errlen) {
+  return nnrt_save(path, m->def->tensors, m->params, m->def->nparams + m->def->nstates, m->step, m->epoch,
+                   err, errlen) ? 0 : -1;
+}
+
+NNRT_API int nnrt_model_load(NnrtModel *m, const char *path, char *err, size_t errlen) {
+  int n = m->def->nparams + m->def->nstates;
+  int64_t step = 0, epoch = 0;
+  void **d = nnrt_alloc(sizeof(void *) * (size_t)(n + 1));
+  for (int i = 0; i < n; i++) d[i] = nnrt_alloc((size_t)tensor_bytes(&m->def->tensors[i]));
+  bool ok = nnrt_load(path, m->def->tensors, d, n, &step, &epoch, err, errlen);
+  for (int i = 0; i < n; i++) {
+    if (ok) {
+      free(m->params[i]);
+      m->params[i] = d[i];
+    } else {
+      free(d[i]);
+    }
+  }
+  free(d);
+  if (ok) m->step = step, m->epoch = epoch;
+  return ok ? 0 : -1;
+}
+
+static void *model_tensor(NnrtModel *m, const char *name, size_t bytes) {
+  for (int i = 0; i < m->def->nparams + m->def->nstates; i++) {
+    const NnrtTensorInfo *t = &m->def->tensors[i];
+    if (strcmp(t->name, name) == 0) return (size_t)tensor_bytes(t) == bytes ? m->params[i] : NULL;
+  }
+  return NULL;
+}
+
+NNRT_API int nnrt_model_get_param(NnrtModel *m, const char *name, void *out, size_t bytes) {
+  void *p = model_tensor(m, name, bytes);
+  if (!p) return -1;
+  memcpy(out, p, bytes);
+  return 0;
+}
+
+NNRT_API int nnrt_model_set_param(NnrtModel *m, const char *name, const void *in, size_t bytes) {
+  void *p = model_tensor(m, name, bytes);
+  if (!p) return -1;
+  memcpy(p, in, bytes);
+  return 0;
+}
+
+NNRT_API double nnrt_model_train_step(NnrtModel *m, const void *const *inputs, const void *label, int64_t n) {
+  m->step++;
+  m->def->run[NNRT_TRAIN](m, n, inputs, label);
+  return m->loss;
+}
+
+NNRT_API double nnrt_model_evaluate(NnrtModel *m, const void *const *inputs, const void *label, int64_t n) {
+  m->def->run[NNRT_EVAL](m, n, inputs, label);
+  return m->loss;
+}
+
+NNRT_API const void *nnrt_model_predict(NnrtModel *m, const void *const *inputs, int64_t n) {
+  m->def->run[NNRT_INFER](m, n, inputs, NULL);
+  return m->out[0];
+}
+
+NNRT_API size_t nnrt_model_arena_bytes(const NnrtModelDef *def, int64_t n, int threads) {
+  size_t most = 0;
+  for (int k = 0; k < 3; k++) {
+    size_t bytes = def->arena[k] ? def->arena[k](n, threads) : 0;
+    if (bytes > most) most = bytes;
+  }
+  return most;
+}
+
+NNRT_API size_t nnrt_model_workspace_bytes(const NnrtModel *m) { return m->ws ? m->ws_size : 0; }
+
+NNRT_API void nnrt_model_set_threads(NnrtModel *m, int threads) { m->threads = threads > 0 ? threads : 0; }
+
+NNRT_API void nnrt_model_set_lr(NnrtModel *m, double lr) { m->lr = lr; }
+
+NNRT_API int nnrt_model_generate(NnrtModel *m, const int32_t *prompt, int64_t len, int64_t count,
+                                 double temperature, uint64_t seed, int32_t *out) {
+  const NnrtModelDef *def = m ? m->def : NULL;
+  if (!def || def->gen_steps < 1 || len < 1 || count < 0 || !prompt || (count > 0 && !out) ||
+      !(temperature >= 0))
+    return -1;
+  /* a window of the last `steps` tokens; the scores of its last one, s */
+  int64_t steps = def->gen_steps, classes = def->gen_classes;
+  double *s = nnrt_alloc(sizeof(double) * (size_t)classes + sizeof(int32_t) * (size_t)steps);
+  int32_t *window = (int32_t *)(s + classes);
+  for (int64_t i = 0; i < count; i++) {
+    int64_t total = len + i, seen = total < steps ? total : steps;
+    for (int64_t j = 0; j < steps; j++) {
+      int64_t at = total - seen + j; /* the text so far: prompt, then out */
+      window[j] = j >= seen ? 0 : at < len ? prompt[at] : out[at - len];
+    }
+    const void *inputs[1] = {window};
+    const char *row = (const char *)nnrt_model_predict(m, inputs, 1);
+    double top = -INFINITY;
+    int32_t best = 0;
+    for (int64_t c = 0; c < classes; c++) {
+      int64_t at = (seen - 1) * classes + c;
+      double p = def->gen_dtype == 1 ? ((const double *)row)[at] : (double)((const float *)row)[at];
+      s[c] = def->gen_probabilities ? log(p > 1e-30 ? p : 1e-30) : p;
+      if (s[c] > top) top = s[c], best = (int32_t)c;
+    }
+    if (temperature > 0) { /* a draw from softmax(s / temperature) */
+      double sum = 0, acc = 0;
+      for (int64_t c = 0; c < classes; c++) sum += s[c] = exp((s[c] - top) / temperature);
+      double u = nnrt_uniform(seed, 0x67656e, (uint64_t)i) * sum;
+      for (int64_t c = 0; c < classes; c++) {
+        acc += s[c];
+        if (u < acc) {
+          best = (int32_t)c;
+          break;
+        }
+      }
+    }
+    out[i] = best;
+  }
+  free(s);
+  return 0;
 }

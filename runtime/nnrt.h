@@ -2,7 +2,9 @@
  *
  * Small on purpose: counter-based random numbers, parameter initializers,
  * the scalar functions generated code calls, a CSV reader with positioned
- * errors, shuffling, and the training loop's progress line. The standalone
+ * errors, shuffling, the training loop's progress line, and a compiled
+ * model's API (create, checkpoints, steps, generation) as generic
+ * functions over a per-model table (NnrtModelDef). The standalone
  * C file nnc writes includes this header and nnrt.c inline, so it builds
  * with `cc -O2 train.c -o train -lm` and nothing else. The compiler's
  * reference evaluator uses the same functions, so a seed gives the same
@@ -82,6 +84,12 @@ NNRT_API int nnrt_threads(int nt);   /* nt, or the default for nt <= 0 */
  * when the work pays for waking them, never more than `most`. */
 NNRT_API int64_t nnrt_parts(int nt, int64_t work, int64_t most);
 
+/* The same for code that cannot use the pragmas (the LLVM backend):
+ * body(ctx, lo, hi) over [0, count) in parts, one a thread, or over all
+ * of it at once when the work is small or one thread runs. */
+NNRT_API void nnrt_parallel_for(int nt, int64_t work, int64_t count,
+                                void (*body)(const void *ctx, int64_t lo, int64_t hi), const void *ctx);
+
 /* Matrix products for generated code: C[M x N] = A[M x K] B[K x N], plus
  * C when `add`; A(i, p) is A[i * ars + p * acs], B(p, j) is
  * B[p * brs + j * bcs], C is row-major with row stride ldc. Each element
@@ -92,11 +100,21 @@ NNRT_API int64_t nnrt_parts(int nt, int64_t work, int64_t most);
  * [r0, r1) and columns [c0, c1), as soon as the block is final, by the
  * thread that computed it, while the block is still in cache: the
  * elementwise work that follows a product (a bias, an activation, an
- * optimizer update) runs without another pass over memory. */
+ * optimizer update) runs without another pass over memory.
+ *
+ * The GEMM passes coordinates within its own C. The epilogues nnc
+ * generates expect ABSOLUTE coordinates in the whole result of their
+ * kernel, seen as a matrix whose columns are its last axis and whose rows
+ * are all other axes flattened (element (r, c) at r * cols + c; a scalar
+ * is one row of one column): whoever runs a product on a part of a larger
+ * result shifts the coordinates first, as the convolutions below do. Their
+ * context keeps `cols`, the length of the last axis, itself. */
 typedef struct NnrtEpilogue {
   void (*fn)(const void *ctx, int64_t r0, int64_t r1, int64_t c0, int64_t c1);
   const void *ctx;
 } NnrtEpilogue;
+/* An epilogue over a whole result of rows x cols, rows split among threads. */
+NNRT_API void nnrt_epilogue_rows(int nt, int64_t rows, int64_t cols, const NnrtEpilogue *epi);
 NNRT_API size_t nnrt_sgemm_scratch(int nt);
 NNRT_API void nnrt_sgemm(int nt, int64_t M, int64_t N, int64_t K, const float *A, int64_t ars,
                          int64_t acs, const float *B, int64_t brs, int64_t bcs, float *C, int64_t ldc,
@@ -104,6 +122,78 @@ NNRT_API void nnrt_sgemm(int nt, int64_t M, int64_t N, int64_t K, const float *A
 NNRT_API void nnrt_dgemm(int nt, int64_t M, int64_t N, int64_t K, const double *A, int64_t ars,
                          int64_t acs, const double *B, int64_t brs, int64_t bcs, double *C, int64_t ldc,
                          bool add, const NnrtEpilogue *epi);
+
+/* Convolution and pooling over NHWC images for generated code. A window's
+ * geometry is constant in a compiled model, so generated code keeps it in
+ * a static const NnrtWindow and passes the batch n apart: images
+ * x[n, h, w, c], results y[n, oh, ow, f] (f = c for pooling), windows of
+ * kh x kw taps with strides sh, sw, padding ph, pw (zeros for a
+ * convolution, left out for pooling) and dilation dh, dw (1 for pooling);
+ * a convolution's weights are w[kh, kw, c / groups, f], its groups split
+ * c and f alike. Every field is a plain int64_t, so that a backend that
+ * builds the constant as data needs no layout rules but C's. */
+typedef struct NnrtWindow {
+  int64_t h, w, c, oh, ow, f;
+  int64_t kh, kw, sh, sw, ph, pw, dh, dw;
+  int64_t groups;
+  int64_t chunk;   /* convolution: samples whose columns the scratch holds at once */
+} NnrtWindow;
+
+/* Convolutions run as products over a column matrix (im2col): for each
+ * group and each `chunk` samples, P = samples * oh * ow rows of
+ * R = kh * kw * (c / groups) taps. The scratch holds, in elements of the
+ * type:
+ *   conv2d, conv2d_bx: min(n, chunk) * oh * ow * R columns, then for f32
+ *                      nnrt_sgemm_scratch(nt) for the product;
+ *   conv2d_bw:         the same columns, then NNRT_CONV_SLICES * R * f
+ *                      partial gradients, then for f32
+ *                      NNRT_CONV_SLICES * nnrt_sgemm_scratch(1).
+ * conv2d:    y = conv(x, w); the epilogue (or NULL) runs on each block of
+ *            y as it is final, in absolute coordinates of y[n*oh*ow, f].
+ * conv2d_bx: dx[n, h, w, c] from dy[n, oh, ow, f] and w; the epilogue on
+ *            each row of dx[n*h*w, c] once its sample is final.
+ * conv2d_bw: dw[kh, kw, c / groups, f] from x and dy, the sum over pixels
+ *            in NNRT_CONV_SLICES fixed slices (one thread each) added in
+ *            order; the epilogue on each row of dw[R, f].
+ * The order of every sum is fixed by the geometry, so the bits do not
+ * depend on the thread count. */
+enum { NNRT_CONV_SLICES = 4 };
+/* Their linkage, NNRT_API unless the includer says otherwise: the
+ * standalone C files nnc writes make them static inline and always
+ * inlined, so that each call, whose geometry is a constant, compiles to
+ * code specialized for it (loops over a few channels unrolled, the
+ * products' sizes constants the GEMM is specialized for). */
+#ifndef NNRT_WINDOW_API
+#define NNRT_WINDOW_API NNRT_API
+#endif
+NNRT_WINDOW_API void nnrt_conv2d_f32(int nt, int64_t n, const NnrtWindow *g, const float *x,
+                                     const float *w, float *y, float *scratch, const NnrtEpilogue *epi);
+NNRT_WINDOW_API void nnrt_conv2d_f64(int nt, int64_t n, const NnrtWindow *g, const double *x,
+                                     const double *w, double *y, double *scratch, const NnrtEpilogue *epi);
+NNRT_WINDOW_API void nnrt_conv2d_bx_f32(int nt, int64_t n, const NnrtWindow *g, const float *dy,
+                                        const float *w, float *dx, float *scratch,
+                                        const NnrtEpilogue *epi);
+NNRT_WINDOW_API void nnrt_conv2d_bx_f64(int nt, int64_t n, const NnrtWindow *g, const double *dy,
+                                        const double *w, double *dx, double *scratch,
+                                        const NnrtEpilogue *epi);
+NNRT_WINDOW_API void nnrt_conv2d_bw_f32(int nt, int64_t n, const NnrtWindow *g, const float *x,
+                                        const float *dy, float *dw, float *scratch,
+                                        const NnrtEpilogue *epi);
+NNRT_WINDOW_API void nnrt_conv2d_bw_f64(int nt, int64_t n, const NnrtWindow *g, const double *x,
+                                        const double *dy, double *dw, double *scratch,
+                                        const NnrtEpilogue *epi);
+
+/* Pooling and its gradients, `op` one of NnrtPool:
+ *   NNRT_MAXPOOL:   y = the first maximum of each window of a (window order);
+ *   NNRT_AVGPOOL:   y = the mean of each window's taps inside a;
+ *   NNRT_MAXPOOL_B: y[n, h, w, c] = dy (b) sent to the first maximum of a;
+ *   NNRT_AVGPOOL_B: y[n, h, w, c] = dy (a) spread evenly over each window.
+ * b is unused (may be NULL) except by NNRT_MAXPOOL_B. */
+typedef enum { NNRT_MAXPOOL, NNRT_AVGPOOL, NNRT_MAXPOOL_B, NNRT_AVGPOOL_B } NnrtPool;
+NNRT_WINDOW_API void nnrt_pool_f32(int nt, int64_t n, int op, const NnrtWindow *g, const float *a,
+                                   const float *b, float *y);
+NNRT_WINDOW_API void nnrt_pool_f64(int nt, int64_t n, int op, const NnrtWindow *g, const double *a,
+                                   const double *b, double *y);
 
 /* A training step's new f32 parameters and states, stored: values below
  * the smallest normal float (2^-126) become zero, so that what persists
@@ -202,5 +292,91 @@ NNRT_API void nnrt_augment(float *x, int64_t n, int64_t h, int64_t w, int64_t c,
 /* perm[0..n) in a seeded random order that depends on `epoch`. */
 NNRT_API void nnrt_shuffle(int64_t *perm, int64_t n, uint64_t seed, int64_t epoch);
 NNRT_API double nnrt_seconds(void);   /* a monotonic clock */
+
+/* --------------------------------------------------- compiled models */
+
+/* A backend writes for each model M only what depends on its graphs: the
+ * table of its tensors, its descriptor, the run and arena functions of its
+ * graphs, one constant NnrtModelDef, and exported one-line wrappers
+ * (M_create calls nnrt_model_create(&M_def, seed), M_save calls
+ * nnrt_model_save, and so on). Everything else, the same for every model,
+ * is here, so that every backend builds the same library.
+ *
+ * The layout is plain on purpose, for backends that lay the table out
+ * themselves: pointers, int32, int64, double and function pointers, in the
+ * order written, with natural alignment. */
+
+/* An instance. Its tensors are one array of pointers, the parameters
+ * (params[0..nparams)) then the states (states == params + nparams), each
+ * tensor zeroed and 64-byte aligned. A run function reads params, states,
+ * step, epoch, seed, lr and threads, keeps its buffers in ws (grown with
+ * nnrt_workspace), and leaves the loss (training and evaluation) and
+ * pointers to its outputs (into ws, valid until the next run). */
+typedef struct NnrtModel {
+  const struct NnrtModelDef *def;
+  void **params, **states;
+  int64_t step, epoch;   /* steps taken; epochs done (kept by a checkpoint) */
+  uint64_t seed;
+  int threads;           /* 0: OpenMP's default */
+  double lr, loss;
+  const void *out[16];
+  char *ws;
+  size_t ws_size;
+} NnrtModel;
+
+/* One pass of a graph over a batch of n samples (label NULL for inference). */
+typedef void NnrtRunFn(NnrtModel *m, int64_t n, const void *const *inputs, const void *label);
+/* The workspace bytes that pass needs at `threads` threads. */
+typedef size_t NnrtArenaFn(int64_t n, int threads);
+
+enum { NNRT_TRAIN, NNRT_EVAL, NNRT_INFER };   /* index of run[] and arena[] */
+
+typedef struct NnrtModelDef {
+  const char *name;
+  int32_t nparams, nstates;
+  const NnrtTensorInfo *tensors;   /* the parameters, then the states */
+  double base_lr;                  /* the optimizer's rate; the schedules start from it */
+  NnrtRunFn *run[3];               /* training step, evaluation, inference; NULL when absent */
+  NnrtArenaFn *arena[3];
+  const void *desc;                /* the model's NnModelDesc */
+  /* For generation, a language model (one input of token ids [T], a first
+   * output of scores [T, classes], position t's for the token after t):
+   * gen_steps T (0 for any other model), gen_classes, gen_probabilities 1
+   * when the scores are probabilities (from a softmax) and 0 for logits,
+   * gen_dtype 0 for f32 scores, 1 for f64. */
+  int64_t gen_steps, gen_classes;
+  int32_t gen_probabilities, gen_dtype;
+} NnrtModelDef;
+
+/* A new instance: every tensor from its initializer, parameter i drawing
+ * from (seed, stream i), state i from (seed, stream 2^20 + i). */
+NNRT_API NnrtModel *nnrt_model_create(const NnrtModelDef *def, uint64_t seed);
+NNRT_API void nnrt_model_free(NnrtModel *m);
+/* Checkpoints (nnrt_save, nnrt_load): every tensor, the step and the epoch.
+ * 0, or -1 with the reason in err; a failed load changes nothing. */
+NNRT_API int nnrt_model_save(NnrtModel *m, const char *path, char *err, size_t errlen);
+NNRT_API int nnrt_model_load(NnrtModel *m, const char *path, char *err, size_t errlen);
+/* Copies parameter or state `name` out or in; bytes must be its exact
+ * size. 0, or -1 for no such tensor. */
+NNRT_API int nnrt_model_get_param(NnrtModel *m, const char *name, void *out, size_t bytes);
+NNRT_API int nnrt_model_set_param(NnrtModel *m, const char *name, const void *in, size_t bytes);
+/* A training step (the step counter first counts it) or an evaluation:
+ * the batch's loss. Inference: the first output. */
+NNRT_API double nnrt_model_train_step(NnrtModel *m, const void *const *inputs, const void *label, int64_t n);
+NNRT_API double nnrt_model_evaluate(NnrtModel *m, const void *const *inputs, const void *label, int64_t n);
+NNRT_API const void *nnrt_model_predict(NnrtModel *m, const void *const *inputs, int64_t n);
+/* The largest arena of the model's graphs for n samples; what m holds. */
+NNRT_API size_t nnrt_model_arena_bytes(const NnrtModelDef *def, int64_t n, int threads);
+NNRT_API size_t nnrt_model_workspace_bytes(const NnrtModel *m);
+NNRT_API void nnrt_model_set_threads(NnrtModel *m, int threads);
+NNRT_API void nnrt_model_set_lr(NnrtModel *m, double lr);
+/* Continues prompt[0..len) by count tokens into out, each predicted from
+ * the last T tokens so far (fewer at the start: the rest of the window is
+ * 0, which a causal model does not see) at position L - 1: the largest
+ * score at temperature 0, else a draw from softmax(s / temperature), s =
+ * log p for probabilities, from nnrt_uniform(seed, 0x67656e, i). 0, or -1
+ * for another kind of model or bad arguments. */
+NNRT_API int nnrt_model_generate(NnrtModel *m, const int32_t *prompt, int64_t len, int64_t count,
+                                 double temperature, uint64_t seed, int32_t *out);
 
 #endif

@@ -2,8 +2,11 @@
  * written out here: the GEMM on odd sizes (1, primes, sizes that are not
  * multiples of its tiles and blocks), with transposed strides and `add`,
  * and the same bits at 1, 2 and 3 threads, and the epilogue seeing each
- * block once it is final; stored updates flushing subnormals; per-channel standardization;
- * flip and crop augmentation. Built with the runtime compiled in, with
+ * block once it is final; convolutions and their gradients (groups,
+ * strides, padding, dilation, chunks) and pooling against naive loops,
+ * in both types and at 1-3 threads, their epilogues given absolute
+ * coordinates; stored updates flushing subnormals; per-channel
+ * standardization; flip and crop augmentation. Built with the runtime compiled in, with
  * OpenMP where CMake found it, and once for the host's vector units. */
 #include "nnrt.c"
 
@@ -180,8 +183,206 @@ static void test_store(void) {
         "store: a normal number, an infinity or NaN changed");
 }
 
+/* ------------------------------------------------ convolution, pooling */
+
+/* An epilogue over a result seen as rows of `cols`, given absolute
+ * coordinates: it copies what it sees and counts visits. */
+typedef struct SeenAt { const void *y; bool f64; int64_t cols; double *copy; int *visits; } SeenAt;
+
+static void see_at(const void *ctx, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+  const SeenAt *s = ctx;
+  for (int64_t i = r0; i < r1; i++)
+    for (int64_t j = c0; j < c1; j++) {
+      int64_t at = i * s->cols + j;
+      s->copy[at] = s->f64 ? ((const double *)s->y)[at] : ((const float *)s->y)[at];
+      s->visits[at]++;
+    }
+}
+
+/* conv2d (op 0), conv2d_bx (1), conv2d_bw (2) on g for n samples, as the
+ * definitions: every output pixel, tap and channel of its group. */
+static void conv_naive(int op, const NnrtWindow *g, int64_t n, const double *x, const double *w,
+                       const double *dy, double *out) {
+  int64_t CG = g->c / g->groups, FG = g->f / g->groups;
+  for (int64_t nn = 0; nn < n; nn++)
+    for (int64_t oh = 0; oh < g->oh; oh++)
+      for (int64_t ow = 0; ow < g->ow; ow++)
+        for (int64_t f = 0; f < g->f; f++) {
+          int64_t yo = ((nn * g->oh + oh) * g->ow + ow) * g->f + f, gg = f / FG;
+          double acc = 0;
+          for (int64_t kh = 0; kh < g->kh; kh++)
+            for (int64_t kw = 0; kw < g->kw; kw++) {
+              int64_t ih = oh * g->sh - g->ph + kh * g->dh, iw = ow * g->sw - g->pw + kw * g->dw;
+              if (ih < 0 || ih >= g->h || iw < 0 || iw >= g->w) continue;
+              for (int64_t c = 0; c < CG; c++) {
+                int64_t xo = ((nn * g->h + ih) * g->w + iw) * g->c + gg * CG + c;
+                int64_t wo = ((kh * g->kw + kw) * CG + c) * g->f + f;
+                if (op == 0) acc += x[xo] * w[wo];
+                else if (op == 1) out[xo] += dy[yo] * w[wo];
+                else out[wo] += x[xo] * dy[yo];
+              }
+            }
+          if (op == 0) out[yo] = acc;
+        }
+}
+
+/* Runs convolution op in type f32 or f64 at nt threads with an epilogue;
+ * returns the result in double and checks the epilogue saw each element
+ * once, final. */
+static double *conv_run(int op, bool f64, int nt, const NnrtWindow *g, int64_t n, const double *in0,
+                        int64_t n0, const double *in1, int64_t n1, int64_t nout) {
+  int64_t R = g->kh * g->kw * (g->c / g->groups), rows = (n < g->chunk ? n : g->chunk) * g->oh * g->ow * R;
+  int64_t slices = op == 2 ? NNRT_CONV_SLICES : 0;
+  size_t es = f64 ? sizeof(double) : sizeof(float);
+  int64_t scratch = rows + slices * R * g->f +
+                    (f64 ? 0 : op == 2 ? slices * (int64_t)nnrt_sgemm_scratch(1) : (int64_t)nnrt_sgemm_scratch(nt));
+  void *a = malloc(es * (size_t)n0), *b = malloc(es * (size_t)n1), *y = malloc(es * (size_t)nout);
+  void *s = malloc(es * (size_t)scratch);
+  for (int64_t i = 0; i < n0; i++)
+    if (f64) ((double *)a)[i] = in0[i];
+    else ((float *)a)[i] = (float)in0[i];
+  for (int64_t i = 0; i < n1; i++)
+    if (f64) ((double *)b)[i] = in1[i];
+    else ((float *)b)[i] = (float)in1[i];
+  double *copy = calloc((size_t)nout, sizeof *copy), *out = malloc(sizeof *out * (size_t)nout);
+  int *visits = calloc((size_t)nout, sizeof *visits);
+  SeenAt seen = {y, f64, op == 1 ? g->c : g->f, copy, visits};
+  NnrtEpilogue epi = {see_at, &seen};
+  if (f64) {
+    void (*fn)(int, int64_t, const NnrtWindow *, const double *, const double *, double *, double *,
+               const NnrtEpilogue *) = op == 0 ? nnrt_conv2d_f64 : op == 1 ? nnrt_conv2d_bx_f64 : nnrt_conv2d_bw_f64;
+    fn(nt, n, g, a, b, y, s, &epi);
+  } else {
+    void (*fn)(int, int64_t, const NnrtWindow *, const float *, const float *, float *, float *,
+               const NnrtEpilogue *) = op == 0 ? nnrt_conv2d_f32 : op == 1 ? nnrt_conv2d_bx_f32 : nnrt_conv2d_bw_f32;
+    fn(nt, n, g, a, b, y, s, &epi);
+  }
+  int wrong = 0;
+  for (int64_t i = 0; i < nout; i++) {
+    out[i] = f64 ? ((double *)y)[i] : ((float *)y)[i];
+    wrong += visits[i] != 1 || copy[i] != out[i];
+  }
+  CHECK(!wrong, "conv op %d %s: %d elements not seen once, final, by the epilogue", op, f64 ? "f64" : "f32", wrong);
+  free(a), free(b), free(y), free(s), free(copy), free(visits);
+  return out;
+}
+
+static void conv_case(const NnrtWindow *g, int64_t n) {
+  int64_t nx = n * g->h * g->w * g->c, nw = g->kh * g->kw * (g->c / g->groups) * g->f;
+  int64_t ny = n * g->oh * g->ow * g->f;
+  uint64_t s = (uint64_t)(nx * 31 + nw);
+  double *x = malloc(sizeof *x * (size_t)nx), *w = malloc(sizeof *w * (size_t)nw);
+  double *dy = malloc(sizeof *dy * (size_t)ny);
+  for (int64_t i = 0; i < nx; i++) x[i] = rnd(&s);
+  for (int64_t i = 0; i < nw; i++) w[i] = rnd(&s);
+  for (int64_t i = 0; i < ny; i++) dy[i] = rnd(&s);
+  static const char *names[] = {"conv2d", "conv2d_bx", "conv2d_bw"};
+  for (int op = 0; op < 3; op++) {
+    int64_t nout = op == 0 ? ny : op == 1 ? nx : nw;
+    double *want = calloc((size_t)nout, sizeof *want);
+    conv_naive(op, g, n, x, w, dy, want);
+    const double *in0 = op == 1 ? dy : x, *in1 = op == 2 ? dy : w;
+    int64_t n0 = op == 1 ? ny : nx, n1 = op == 2 ? ny : nw;
+    for (int f64 = 0; f64 < 2; f64++) {
+      double *got[3], worst = 0;
+      for (int t = 0; t < 3; t++) got[t] = conv_run(op, f64, t + 1, g, n, in0, n0, in1, n1, nout);
+      for (int64_t i = 0; i < nout; i++) worst = fmax(worst, fabs(got[0][i] - want[i]) / (1 + fabs(want[i])));
+      CHECK(worst < (f64 ? 1e-12 : 1e-5), "%s %s: relative error %g", names[op], f64 ? "f64" : "f32", worst);
+      for (int t = 1; t < 3; t++)
+        CHECK(!memcmp(got[0], got[t], sizeof(double) * (size_t)nout), "%s %s: %d threads give other bits than 1",
+              names[op], f64 ? "f64" : "f32", t + 1);
+      for (int t = 0; t < 3; t++) free(got[t]);
+    }
+    free(want);
+  }
+  free(x), free(w), free(dy);
+}
+
+/* Pooling op on g as the definitions: the window's cells inside the image,
+ * the first maximum in window order. */
+static void pool_naive(int op, const NnrtWindow *g, int64_t n, const double *x, const double *dy, double *out) {
+  for (int64_t nn = 0; nn < n; nn++)
+    for (int64_t oh = 0; oh < g->oh; oh++)
+      for (int64_t ow = 0; ow < g->ow; ow++)
+        for (int64_t c = 0; c < g->c; c++) {
+          int64_t yo = ((nn * g->oh + oh) * g->ow + ow) * g->c + c, best = -1, count = 0;
+          double m = -INFINITY, sum = 0;
+          for (int pass = 0; pass < 2; pass++)
+            for (int64_t kh = 0; kh < g->kh; kh++)
+              for (int64_t kw = 0; kw < g->kw; kw++) {
+                int64_t ih = oh * g->sh - g->ph + kh, iw = ow * g->sw - g->pw + kw;
+                if (ih < 0 || ih >= g->h || iw < 0 || iw >= g->w) continue;
+                int64_t xo = ((nn * g->h + ih) * g->w + iw) * g->c + c;
+                if (pass == 0) {
+                  count++;
+                  if (x[xo] > m) m = x[xo], best = xo;
+                  sum += x[xo];
+                } else if (op == NNRT_AVGPOOL_B) {
+                  out[xo] += dy[yo] / (double)count;
+                }
+              }
+          if (op == NNRT_MAXPOOL) out[yo] = m;
+          else if (op == NNRT_AVGPOOL) out[yo] = sum / (double)count;
+          else if (op == NNRT_MAXPOOL_B && best >= 0) out[best] += dy[yo];
+        }
+}
+
+static void pool_case(const NnrtWindow *g, int64_t n) {
+  int64_t nx = n * g->h * g->w * g->c, ny = n * g->oh * g->ow * g->c;
+  uint64_t s = (uint64_t)nx;
+  double *x = malloc(sizeof *x * (size_t)nx), *dy = malloc(sizeof *dy * (size_t)ny);
+  for (int64_t i = 0; i < nx; i++) x[i] = (double)(float)rnd(&s);
+  for (int64_t i = 0; i < nx; i += 7) x[i] = x[i / 2];   /* ties: the first maximum wins */
+  for (int64_t i = 0; i < ny; i++) dy[i] = (double)(float)rnd(&s);
+  static const char *names[] = {"maxpool", "avgpool", "maxpool_b", "avgpool_b"};
+  for (int op = NNRT_MAXPOOL; op <= NNRT_AVGPOOL_B; op++) {
+    bool grad = op == NNRT_MAXPOOL_B || op == NNRT_AVGPOOL_B;
+    int64_t nout = grad ? nx : ny;
+    double *want = calloc((size_t)nout, sizeof *want), *yd = malloc(sizeof *yd * (size_t)nout);
+    pool_naive(op, g, n, x, dy, want);
+    const double *a = op == NNRT_AVGPOOL_B ? dy : x;
+    int64_t na = op == NNRT_AVGPOOL_B ? ny : nx;
+    float *af = malloc(sizeof *af * (size_t)na), *bf = malloc(sizeof *bf * (size_t)ny);
+    float *yf[2] = {malloc(sizeof(float) * (size_t)nout), malloc(sizeof(float) * (size_t)nout)};
+    for (int64_t i = 0; i < na; i++) af[i] = (float)a[i];
+    for (int64_t i = 0; i < ny; i++) bf[i] = (float)dy[i];
+    for (int t = 0; t < 2; t++) nnrt_pool_f32(t + 1, n, op, g, af, bf, yf[t]);
+    nnrt_pool_f64(2, n, op, g, a, dy, yd);
+    double wf = 0, wd = 0;
+    for (int64_t i = 0; i < nout; i++) {
+      wf = fmax(wf, fabs(yf[0][i] - want[i]));
+      wd = fmax(wd, fabs(yd[i] - want[i]));
+    }
+    /* a maximum is one of the values, exactly */
+    double tol = op == NNRT_MAXPOOL ? 0 : 1e-5;
+    CHECK(wf <= tol && wd <= (op == NNRT_MAXPOOL ? 0 : 1e-12), "%s: error %g (f32), %g (f64)", names[op], wf, wd);
+    CHECK(!memcmp(yf[0], yf[1], sizeof(float) * (size_t)nout), "%s: 2 threads give other bits than 1", names[op]);
+    free(want), free(yd), free(af), free(bf), free(yf[0]), free(yf[1]);
+  }
+  free(x), free(dy);
+}
+
+static void test_windows(void) {
+  /* groups, strides, padding and dilation, chunks of 2 samples of 5 */
+  NnrtWindow small = {.h = 7, .w = 6, .c = 4, .oh = 4, .ow = 6, .f = 6, .kh = 3, .kw = 2, .sh = 2, .sw = 1,
+                      .ph = 1, .pw = 1, .dh = 1, .dw = 2, .groups = 2, .chunk = 2};
+  conv_case(&small, 5);
+  /* large enough for the packed product and split work */
+  NnrtWindow big = {.h = 20, .w = 20, .c = 8, .oh = 20, .ow = 20, .f = 16, .kh = 3, .kw = 3, .sh = 1, .sw = 1,
+                    .ph = 1, .pw = 1, .dh = 1, .dw = 1, .groups = 1, .chunk = 3};
+  conv_case(&big, 7);
+  /* windows clipped by padding at both ends, overlapping windows */
+  NnrtWindow pool = {.h = 7, .w = 5, .c = 5, .oh = 4, .ow = 3, .f = 5, .kh = 3, .kw = 2, .sh = 2, .sw = 2,
+                     .ph = 1, .pw = 1, .dh = 1, .dw = 1, .groups = 1};
+  pool_case(&pool, 3);
+  NnrtWindow pool2 = {.h = 30, .w = 30, .c = 32, .oh = 15, .ow = 15, .f = 32, .kh = 3, .kw = 3, .sh = 2, .sw = 2,
+                      .ph = 1, .pw = 1, .dh = 1, .dw = 1, .groups = 1};
+  pool_case(&pool2, 4);
+}
+
 int main(void) {
   test_gemm();
+  test_windows();
   test_store();
   test_standardize();
   test_augment();

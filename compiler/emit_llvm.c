@@ -1,0 +1,1543 @@
+/* emit_llvm.c — the LLVM backend: the plan's kernels built as LLVM IR
+ * through the LLVM-C API, optimized with the new pass manager, written as
+ * .ll, .bc, assembly or an object, and linked into a shared library by
+ * the system linker. No C compiler runs on this path.
+ *
+ * It builds what the C backend writes, kernel for kernel: the same plan
+ * (fused elementwise loops, epilogues inside the products, the arena),
+ * the same arithmetic (elementwise ops in double, stored in the value's
+ * type; reductions accumulate in double in the evaluator's order; the
+ * runtime's GEMM, convolutions and pooling), so the two backends give the
+ * same bits (`nnc --check-c --backend=llvm` checks it).
+ *
+ * A kernel is a function NAME_kK(n, nt, lo, hi, pointers...) whose
+ * outermost loop runs over [lo, hi); its pointers are noalias, as the C
+ * backend's are restrict (an operand written over in place is read
+ * through the member's pointer). The run function packs n, nt and the
+ * pointers into words and calls nnrt_parallel_for(nt, work, count,
+ * NAME_kK_par, words), which runs the range in parts on the runtime's
+ * OpenMP threads or at once when the work is small; NAME_kK_par unpacks
+ * the words. Elementwise loops are left to LLVM's loop vectorizer.
+ */
+#include <errno.h>
+#include <spawn.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <llvm-c/Analysis.h>
+#include <llvm-c/BitReader.h>
+#include <llvm-c/BitWriter.h>
+#include <llvm-c/Linker.h>
+#include <llvm-c/Support.h>
+#include <llvm-c/Core.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+#include <llvm/Config/llvm-config.h>
+#include "nnc.h"
+#include "nnrt.h"
+
+extern char **environ;
+
+struct LlvmOut {
+  LLVMContextRef cx;
+  LLVMModuleRef mod;
+  LLVMTargetMachineRef tm;
+  int opt;
+  bool export_runs; /* the run functions visible (the backend check calls them) */
+  bool runtime_in;  /* the runtime's bitcode goes in (this machine, -O3) */
+};
+
+typedef struct Lv {
+  LLVMContextRef cx;
+  LLVMModuleRef mod;
+  LLVMBuilderRef b;
+  LLVMTypeRef v, i1, i8, i32, i64, f32, f64, p8, pp8, p64;
+  Graph *g;
+  Plan *p;
+  const char *name;      /* kernel prefix: "SeedMLP_train" */
+  LLVMValueRef fn;       /* the function being built */
+  LLVMValueRef n, nt;    /* its batch size (i64) and threads (i32) */
+  LLVMValueRef *yp, *xp; /* value -> the kernel's pointer to it: written (y) or read (x) */
+  LLVMValueRef *t;       /* value -> its element in the current elementwise body */
+  LLVMValueRef epi;      /* the current kernel's NnrtEpilogue *, or null */
+} Lv;
+
+/* ------------------------------------------------------------ helpers */
+
+static LLVMTypeRef ty(Lv *L, DType t) { return t == DT_F64 ? L->f64 : t == DT_I32 ? L->i32 : L->f32; }
+static LLVMTypeRef ptr_to(LLVMTypeRef t) { return LLVMPointerType(t, 0); }
+static LLVMValueRef ci(Lv *L, int64_t v) { return LLVMConstInt(L->i64, (unsigned long long)v, 1); }
+static LLVMValueRef ci32(Lv *L, int64_t v) { return LLVMConstInt(L->i32, (unsigned long long)v, 1); }
+static LLVMValueRef cf(Lv *L, double v) { return LLVMConstReal(L->f64, v); }
+static LLVMValueRef add(Lv *L, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildNSWAdd(L->b, a, b, ""); }
+static LLVMValueRef sub(Lv *L, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildNSWSub(L->b, a, b, ""); }
+static LLVMValueRef mul(Lv *L, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildNSWMul(L->b, a, b, ""); }
+static LLVMValueRef lt(Lv *L, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildICmp(L->b, LLVMIntSLT, a, b, ""); }
+static LLVMValueRef ge(Lv *L, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildICmp(L->b, LLVMIntSGE, a, b, ""); }
+static LLVMValueRef and (Lv * L, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildAnd(L->b, a, b, ""); }
+static LLVMValueRef sel(Lv *L, LLVMValueRef c, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildSelect(L->b, c, a, b, "");
+}
+
+static LLVMValueRef dim_v(Lv *L, int64_t d) { return d == DIM_BATCH ? L->n : ci(L, d); }
+
+/* The product of dims [from, to). */
+static LLVMValueRef prod_v(Lv *L, Shape s, int from, int to) {
+  int64_t k = 1;
+  bool batch = false;
+  for (int d = from; d < to; d++) {
+    if (s.dim[d] == DIM_BATCH)
+      batch = true;
+    else
+      k *= s.dim[d];
+  }
+  return batch ? (k == 1 ? L->n : mul(L, L->n, ci(L, k))) : ci(L, k);
+}
+
+static LLVMValueRef numel_v(Lv *L, Shape s) { return prod_v(L, s, 0, s.rank); }
+
+/* The offset of index (i_{r-rank+j}) in a tensor of shape s broadcast to
+ * rank r: axes of size 1 do not move. */
+static LLVMValueRef offset_v(Lv *L, Shape s, int r, LLVMValueRef *idx) {
+  LLVMValueRef x = ci(L, 0);
+  for (int j = 0; j < s.rank; j++)
+    if (s.dim[j] != 1) x = add(L, x, mul(L, idx[r - s.rank + j], prod_v(L, s, j + 1, s.rank)));
+  return x;
+}
+
+static LLVMValueRef at(Lv *L, LLVMTypeRef t, LLVMValueRef base, LLVMValueRef i) {
+  return LLVMBuildInBoundsGEP2(L->b, t, base, &i, 1, "");
+}
+static LLVMValueRef load(Lv *L, LLVMTypeRef t, LLVMValueRef base, LLVMValueRef i) {
+  return LLVMBuildLoad2(L->b, t, at(L, t, base, i), "");
+}
+static void store(Lv *L, LLVMTypeRef t, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i) {
+  LLVMBuildStore(L->b, v, at(L, t, base, i));
+}
+static LLVMValueRef cast_ptr(Lv *L, LLVMValueRef p, LLVMTypeRef elem) {
+  return LLVMBuildBitCast(L->b, p, ptr_to(elem), "");
+}
+
+/* A value of type t in double, and back (as C converts). */
+static LLVMValueRef to_double(Lv *L, LLVMValueRef x, DType t) {
+  return t == DT_F64 ? x : t == DT_I32 ? LLVMBuildSIToFP(L->b, x, L->f64, "") : LLVMBuildFPExt(L->b, x, L->f64, "");
+}
+static LLVMValueRef from_double(Lv *L, LLVMValueRef x, DType t) {
+  return t == DT_F64   ? x
+         : t == DT_I32 ? LLVMBuildFPToSI(L->b, x, L->i32, "")
+                       : LLVMBuildFPTrunc(L->b, x, L->f32, "");
+}
+
+/* An attribute by name; none where this LLVM has no such attribute (newer
+ * ones say readnone as memory(none)). */
+static void add_attr(Lv *L, LLVMValueRef fn, unsigned index, const char *name) {
+  unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
+  if (kind) LLVMAddAttributeAtIndex(fn, index, LLVMCreateEnumAttribute(L->cx, kind, 0));
+}
+
+/* A function declared (or found) in the module. */
+static LLVMValueRef declare(Lv *L, const char *name, LLVMTypeRef ret, LLVMTypeRef *params, unsigned n) {
+  LLVMValueRef f = LLVMGetNamedFunction(L->mod, name);
+  if (f) return f;
+  return LLVMAddFunction(L->mod, name, LLVMFunctionType(ret, params, n, 0));
+}
+
+static LLVMValueRef call(Lv *L, LLVMValueRef fn, LLVMValueRef *args, unsigned n) {
+  return LLVMBuildCall2(L->b, LLVMGlobalGetValueType(fn), fn, args, n, "");
+}
+
+/* A function of libm (or the runtime) from double to double: no side
+ * effects, as the C backend's are under -fno-math-errno. */
+static LLVMValueRef math1(Lv *L, const char *name, LLVMValueRef a) {
+  LLVMValueRef f = LLVMGetNamedFunction(L->mod, name);
+  if (!f) {
+    f = declare(L, name, L->f64, &L->f64, 1);
+    add_attr(L, f, LLVMAttributeFunctionIndex, "readnone");
+    add_attr(L, f, LLVMAttributeFunctionIndex, "nounwind");
+    add_attr(L, f, LLVMAttributeFunctionIndex, "willreturn");
+  }
+  return call(L, f, &a, 1);
+}
+
+static LLVMValueRef math2(Lv *L, const char *name, LLVMValueRef a, LLVMValueRef b) {
+  LLVMValueRef f = LLVMGetNamedFunction(L->mod, name);
+  if (!f) {
+    LLVMTypeRef p[2] = {L->f64, L->f64};
+    f = declare(L, name, L->f64, p, 2);
+    add_attr(L, f, LLVMAttributeFunctionIndex, "readnone");
+    add_attr(L, f, LLVMAttributeFunctionIndex, "nounwind");
+    add_attr(L, f, LLVMAttributeFunctionIndex, "willreturn");
+  }
+  LLVMValueRef args[2] = {a, b};
+  return call(L, f, args, 2);
+}
+
+/* A new function; the builder at its entry. */
+static LLVMValueRef function(Lv *L, const char *name, LLVMTypeRef ret, LLVMTypeRef *params, unsigned n,
+                             bool internal) {
+  LLVMValueRef f = LLVMAddFunction(L->mod, name, LLVMFunctionType(ret, params, n, 0));
+  if (internal) LLVMSetLinkage(f, LLVMInternalLinkage);
+  add_attr(L, f, LLVMAttributeFunctionIndex, "nounwind");
+  LLVMPositionBuilderAtEnd(L->b, LLVMAppendBasicBlockInContext(L->cx, f, "entry"));
+  L->fn = f;
+  return f;
+}
+
+/* A variable in the entry block (so that mem2reg makes it a register). */
+static LLVMValueRef local(Lv *L, LLVMTypeRef t, const char *name) {
+  LLVMBuilderRef b = LLVMCreateBuilderInContext(L->cx);
+  LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(L->fn);
+  LLVMValueRef first = LLVMGetFirstInstruction(entry);
+  if (first)
+    LLVMPositionBuilderBefore(b, first);
+  else
+    LLVMPositionBuilderAtEnd(b, entry);
+  LLVMValueRef v = LLVMBuildAlloca(b, t, name);
+  LLVMDisposeBuilder(b);
+  return v;
+}
+
+/* for (i = from; i < to; i++) { ... }: loop_open returns i and leaves
+ * the builder in the body; loop_close ends it after the loop. */
+typedef struct Loop {
+  LLVMBasicBlockRef head, exit;
+  LLVMValueRef i;
+} Loop;
+
+static LLVMValueRef loop_open(Lv *L, Loop *lp, LLVMValueRef from, LLVMValueRef to) {
+  LLVMBasicBlockRef pre = LLVMGetInsertBlock(L->b);
+  lp->head = LLVMAppendBasicBlockInContext(L->cx, L->fn, "loop");
+  LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(L->cx, L->fn, "body");
+  lp->exit = LLVMAppendBasicBlockInContext(L->cx, L->fn, "done");
+  LLVMBuildBr(L->b, lp->head);
+  LLVMPositionBuilderAtEnd(L->b, lp->head);
+  lp->i = LLVMBuildPhi(L->b, L->i64, "i");
+  LLVMAddIncoming(lp->i, &from, &pre, 1);
+  LLVMBuildCondBr(L->b, lt(L, lp->i, to), body, lp->exit);
+  LLVMPositionBuilderAtEnd(L->b, body);
+  return lp->i;
+}
+
+static void loop_close(Lv *L, Loop *lp) {
+  LLVMValueRef next = add(L, lp->i, ci(L, 1));
+  LLVMBasicBlockRef latch = LLVMGetInsertBlock(L->b);
+  LLVMBuildBr(L->b, lp->head);
+  LLVMAddIncoming(lp->i, &next, &latch, 1);
+  LLVMPositionBuilderAtEnd(L->b, lp->exit);
+}
+
+/* if (cond) { ... } */
+static LLVMBasicBlockRef if_open(Lv *L, LLVMValueRef cond) {
+  LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(L->cx, L->fn, "then");
+  LLVMBasicBlockRef merge = LLVMAppendBasicBlockInContext(L->cx, L->fn, "endif");
+  LLVMBuildCondBr(L->b, cond, then, merge);
+  LLVMPositionBuilderAtEnd(L->b, then);
+  return merge;
+}
+
+static void if_close(Lv *L, LLVMBasicBlockRef merge) {
+  LLVMBuildBr(L->b, merge);
+  LLVMPositionBuilderAtEnd(L->b, merge);
+}
+
+/* Loops over every axis of s; the outermost from lo to hi when split.
+ * idx[d] is axis d's index. */
+static void loops_open(Lv *L, Loop *lp, Shape s, LLVMValueRef *idx, LLVMValueRef lo, LLVMValueRef hi) {
+  for (int d = 0; d < s.rank; d++)
+    idx[d] = loop_open(L, &lp[d], d == 0 && lo ? lo : ci(L, 0), d == 0 && hi ? hi : dim_v(L, s.dim[d]));
+}
+
+static void loops_close(Lv *L, Loop *lp, int rank) {
+  for (int d = rank - 1; d >= 0; d--) loop_close(L, &lp[d]);
+}
+
+/* ------------------------------------------------------- elementwise */
+
+/* An elementwise op on doubles, as the C backend's scalar_x writes it. */
+static LLVMValueRef scalar_op(Lv *L, Op op, DType out, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c) {
+  LLVMValueRef zero = cf(L, 0);
+  switch (op) {
+  case OP_NEG: return LLVMBuildFNeg(L->b, a, "");
+  case OP_EXP: return math1(L, "exp", a);
+  case OP_LOG: return math1(L, "log", a);
+  case OP_LOG1P: return math1(L, "log1p", a);
+  case OP_SQRT: return math1(L, "sqrt", a);
+  case OP_ABS: return math1(L, "fabs", a);
+  case OP_SIGN: {
+    LLVMValueRef pos = LLVMBuildZExt(L->b, LLVMBuildFCmp(L->b, LLVMRealOGT, a, zero, ""), L->i32, "");
+    LLVMValueRef neg = LLVMBuildZExt(L->b, LLVMBuildFCmp(L->b, LLVMRealOLT, a, zero, ""), L->i32, "");
+    return LLVMBuildSIToFP(L->b, LLVMBuildSub(L->b, pos, neg, ""), L->f64, "");
+  }
+  case OP_RELU: return sel(L, LLVMBuildFCmp(L->b, LLVMRealOGT, a, zero, ""), a, zero);
+  case OP_STEP: return LLVMBuildUIToFP(L->b, LLVMBuildFCmp(L->b, LLVMRealOGT, a, zero, ""), L->f64, "");
+  case OP_SIGMOID: return math1(L, "nnrt_sigmoid", a);
+  case OP_TANH: return math1(L, "tanh", a);
+  case OP_ERF: return math1(L, "erf", a);
+  case OP_COS: return math1(L, "cos", a);
+  case OP_FLOOR: return math1(L, "floor", a);
+  case OP_CAST: return out == DT_I32 ? LLVMBuildSIToFP(L->b, LLVMBuildFPToSI(L->b, a, L->i32, ""), L->f64, "") : a;
+  case OP_ADD: return LLVMBuildFAdd(L->b, a, b, "");
+  case OP_SUB: return LLVMBuildFSub(L->b, a, b, "");
+  case OP_MUL: return LLVMBuildFMul(L->b, a, b, "");
+  case OP_DIV: return LLVMBuildFDiv(L->b, a, b, "");
+  case OP_MAX: return sel(L, LLVMBuildFCmp(L->b, LLVMRealOGE, a, b, ""), a, b);
+  case OP_MIN: return sel(L, LLVMBuildFCmp(L->b, LLVMRealOLE, a, b, ""), a, b);
+  case OP_POW: return math2(L, "pow", a, b);
+  case OP_GT: return LLVMBuildUIToFP(L->b, LLVMBuildFCmp(L->b, LLVMRealOGT, a, b, ""), L->f64, "");
+  case OP_SELECT: return sel(L, LLVMBuildFCmp(L->b, LLVMRealUNE, a, zero, ""), b, c);
+  default: bug("%s is not elementwise", op_info[op].name);
+  }
+}
+
+/* A constant operand as the C backend writes it: (double)(T)f. */
+static double literal(const Value *v) {
+  return v->dtype == DT_F32 ? (double)(float)v->f : v->dtype == DT_I32 ? (double)(int32_t)v->f : v->f;
+}
+
+/* One element of kernel k's elementwise members (member_body in the C
+ * backend): the outside operands loaded (operand j at idx[j]) before
+ * anything is stored, every member computed in double and kept in its
+ * type, the stored ones written at `where`. */
+static void member_body(Lv *L, int k, int next, const int *ext, LLVMValueRef *idx, LLVMValueRef where) {
+  Graph *g = L->g;
+  Plan *p = L->p;
+  LLVMValueRef *xv = arena_alloc(sizeof(LLVMValueRef) * (size_t)(next + 1));
+  for (int j = 0; j < next; j++) {
+    int y = plan_in_place(p, g, k, ext[j]);
+    LLVMTypeRef t = ty(L, g->v[ext[j]].dtype);
+    xv[j] = load(L, t, y >= 0 ? L->yp[y] : L->xp[ext[j]], idx[j]);
+  }
+  for (int id = p->first[k]; id <= p->last[k]; id++) {
+    const Value *v = &g->v[id];
+    if (p->kernel[id] != k || !op_elementwise(v->op)) continue;
+    LLVMValueRef in[IR_MAX_IN] = {0};
+    for (int i = 0; i < v->nin; i++) {
+      int x = plan_read(p, g, v->in[i]);
+      if (p->kernel[x] == k) {
+        in[i] = to_double(L, L->t[x], g->v[x].dtype);
+      } else if (g->v[x].op == OP_CONST) {
+        in[i] = cf(L, literal(&g->v[x]));
+      } else {
+        for (int j = 0; j < next; j++)
+          if (ext[j] == x) in[i] = to_double(L, xv[j], g->v[x].dtype);
+      }
+    }
+    L->t[id] = from_double(L, scalar_op(L, v->op, v->dtype, in[0], in[1], in[2]), v->dtype);
+  }
+  for (int id = p->first[k]; id <= p->last[k]; id++)
+    if (p->kernel[id] == k && p->stored[id] && op_elementwise(g->v[id].op))
+      store(L, ty(L, g->v[id].dtype), L->t[id], L->yp[id], where);
+}
+
+/* ------------------------------------------------------------ kernels */
+
+/* A kernel's pointer parameters, in order: each is a value written (y)
+ * or read (x). */
+typedef struct Ptrs {
+  int n;
+  int id[64 + 2 * NN_MAX_RANK];
+  char yx[64 + 2 * NN_MAX_RANK];
+  bool scratch[64 + 2 * NN_MAX_RANK]; /* the workspace's scratch */
+} Ptrs;
+
+static void ptr_add(Ptrs *ps, char yx, int id, bool scratch) {
+  if (ps->n >= (int)(sizeof ps->id / sizeof *ps->id)) bug("a kernel with too many pointers");
+  ps->yx[ps->n] = yx, ps->id[ps->n] = id, ps->scratch[ps->n++] = scratch;
+}
+
+/* The stored members of kernel k other than skip, then its outside
+ * operands (member_params in the C backend). */
+static void member_ptrs(Lv *L, int k, int skip, Ptrs *ps) {
+  Graph *g = L->g;
+  Plan *p = L->p;
+  for (int id = p->first[k]; id <= p->last[k]; id++)
+    if (p->kernel[id] == k && p->stored[id] && id != skip) ptr_add(ps, 'y', id, false);
+  int *ext, next = plan_operands(p, g, k, &ext);
+  for (int j = 0; j < next; j++)
+    if (plan_in_place(p, g, k, ext[j]) < 0) ptr_add(ps, 'x', ext[j], false);
+}
+
+static LLVMTypeRef ptr_type(Lv *L, const Ptrs *ps, int i, const Value *head) {
+  if (ps->scratch[i]) return ptr_to(ty(L, head->dtype));
+  return ptr_to(ty(L, L->g->v[ps->id[i]].dtype));
+}
+
+/* The epilogue of kernel k: NAME_epiK(ctx, r0, r1, c0, c1) over rows of
+ * the head's last axis, in the result's own coordinates. ctx is words:
+ * the row length, the head's buffer, then the members' pointers. */
+static LLVMValueRef epilogue_function(Lv *L, int k, const Ptrs *ps) {
+  Graph *g = L->g;
+  Plan *p = L->p;
+  int h = p->first[k], home = plan_home(p, k);
+  const Value *hv = &g->v[h];
+  /* the loops, with noalias pointers */
+  LLVMTypeRef *pt = arena_alloc(sizeof(LLVMTypeRef) * (size_t)(ps->n + 6));
+  for (int i = 0; i < 5; i++) pt[i] = L->i64;
+  pt[5] = ptr_to(ty(L, hv->dtype));
+  for (int i = 0; i < ps->n; i++) pt[6 + i] = ptr_type(L, ps, i, hv);
+  LLVMValueRef loops = function(L, arena_printf("%s_epi%d_loops", L->name, k), L->v, pt, (unsigned)ps->n + 6, true);
+  for (int i = 5; i < ps->n + 6; i++) add_attr(L, loops, (unsigned)i + 1, "noalias");
+  LLVMValueRef r0 = LLVMGetParam(loops, 0), r1 = LLVMGetParam(loops, 1), c0 = LLVMGetParam(loops, 2),
+               c1 = LLVMGetParam(loops, 3), cols = LLVMGetParam(loops, 4);
+  L->yp[home] = LLVMGetParam(loops, 5);
+  for (int i = 0; i < ps->n; i++)
+    (ps->yx[i] == 'y' ? L->yp : L->xp)[ps->id[i]] = LLVMGetParam(loops, (unsigned)i + 6);
+  Loop lr, lc;
+  LLVMValueRef r = loop_open(L, &lr, r0, r1);
+  LLVMValueRef row = mul(L, r, cols);
+  LLVMValueRef c = loop_open(L, &lc, c0, c1);
+  LLVMValueRef i = add(L, row, c);
+  L->t[h] = load(L, ty(L, hv->dtype), L->yp[home], i);
+  int *ext, next = plan_operands(p, g, k, &ext);
+  LLVMValueRef *idx = arena_alloc(sizeof(LLVMValueRef) * (size_t)(next + 1));
+  for (int j = 0; j < next; j++) {
+    Shape xs = g->v[ext[j]].shape;
+    idx[j] = shape_eq(xs, hv->shape) ? i : shape_one(xs) ? ci(L, 0) : c;
+  }
+  member_body(L, k, next, ext, idx, i);
+  loop_close(L, &lc);
+  loop_close(L, &lr);
+  LLVMBuildRetVoid(L->b);
+  /* the entry the runtime calls */
+  LLVMTypeRef et[5] = {L->p8, L->i64, L->i64, L->i64, L->i64};
+  LLVMValueRef f = function(L, arena_printf("%s_epi%d", L->name, k), L->v, et, 5, true);
+  LLVMValueRef words = cast_ptr(L, LLVMGetParam(f, 0), L->i64);
+  LLVMValueRef *args = arena_alloc(sizeof(LLVMValueRef) * (size_t)(ps->n + 6));
+  for (int j = 0; j < 4; j++) args[j] = LLVMGetParam(f, (unsigned)j + 1);
+  args[4] = load(L, L->i64, words, ci(L, 0));
+  for (int j = 5; j < ps->n + 6; j++)
+    args[j] = LLVMBuildIntToPtr(L->b, load(L, L->i64, words, ci(L, j - 4)), pt[j], "");
+  call(L, loops, args, (unsigned)ps->n + 6);
+  LLVMBuildRetVoid(L->b);
+  return f;
+}
+
+/* A fused elementwise kernel: one loop over the members' shape, flat
+ * when every outside operand has that shape or one element. */
+static bool fused_flat(Lv *L, int k) {
+  Graph *g = L->g;
+  Shape s = g->v[L->p->last[k]].shape;
+  int *ext, next = plan_operands(L->p, g, k, &ext);
+  for (int j = 0; j < next; j++)
+    if (!shape_one(g->v[ext[j]].shape) && !shape_eq(g->v[ext[j]].shape, s)) return false;
+  return true;
+}
+
+static void k_fused(Lv *L, int k, LLVMValueRef lo, LLVMValueRef hi) {
+  Graph *g = L->g;
+  Shape s = g->v[L->p->last[k]].shape;
+  int *ext, next = plan_operands(L->p, g, k, &ext);
+  LLVMValueRef *idx = arena_alloc(sizeof(LLVMValueRef) * (size_t)(next + 1)), where;
+  Loop lp[NN_MAX_RANK];
+  LLVMValueRef iv[NN_MAX_RANK];
+  if (fused_flat(L, k)) {
+    where = loop_open(L, &lp[0], lo, hi);
+    for (int j = 0; j < next; j++) idx[j] = shape_eq(g->v[ext[j]].shape, s) ? where : ci(L, 0);
+    member_body(L, k, next, ext, idx, where);
+    loop_close(L, &lp[0]);
+    return;
+  }
+  loops_open(L, lp, s, iv, lo, hi);
+  where = offset_v(L, s, s.rank, iv);
+  for (int j = 0; j < next; j++) idx[j] = offset_v(L, g->v[ext[j]].shape, s.rank, iv);
+  member_body(L, k, next, ext, idx, where);
+  loops_close(L, lp, s.rank);
+}
+
+/* sum / rmax: per output element, the reduced axes in row-major order;
+ * when the reduced axes lead (a bias's gradient), rows added in order. */
+static void k_reduce(Lv *L, const Value *v, LLVMValueRef y, LLVMValueRef a, LLVMValueRef lo, LLVMValueRef hi) {
+  const Value *x = &L->g->v[v->in[0]];
+  LLVMTypeRef tx = ty(L, x->dtype), tv = ty(L, v->dtype);
+  bool drop[NN_MAX_RANK] = {0};
+  for (int i = 0; i < v->nattr; i++) drop[v->a[i]] = true;
+  int lead = 0;
+  while (lead < x->shape.rank && drop[lead]) lead++;
+  bool prefix = lead > 0;
+  for (int d = lead; d < x->shape.rank; d++) prefix &= !drop[d];
+  bool max = v->op == OP_RMAX;
+  if (prefix) {
+    LLVMValueRef J = prod_v(L, x->shape, 0, lead), K = prod_v(L, x->shape, lead, x->shape.rank);
+    Loop li, lj;
+    LLVMValueRef i = loop_open(L, &li, ci(L, 0), K);
+    store(L, tv, LLVMConstReal(tv, max ? -INFINITY : 0), y, i);
+    loop_close(L, &li);
+    LLVMValueRef j = loop_open(L, &lj, ci(L, 0), J);
+    LLVMValueRef row = at(L, tx, a, mul(L, j, K));
+    i = loop_open(L, &li, ci(L, 0), K);
+    LLVMValueRef r = load(L, tx, row, i), cur = load(L, tv, y, i);
+    store(L, tv,
+          max ? sel(L, LLVMBuildFCmp(L->b, LLVMRealOGT, r, cur, ""), r, cur) : LLVMBuildFAdd(L->b, cur, r, ""), y,
+          i);
+    loop_close(L, &li);
+    loop_close(L, &lj);
+    return;
+  }
+  Shape kept = {0}, red = {0};
+  int kmap[NN_MAX_RANK], rmap[NN_MAX_RANK];
+  for (int d = 0; d < x->shape.rank; d++) {
+    if (drop[d])
+      rmap[d] = red.rank, red.dim[red.rank++] = x->shape.dim[d];
+    else
+      kmap[d] = kept.rank, kept.dim[kept.rank++] = x->shape.dim[d];
+  }
+  Loop lk[NN_MAX_RANK], lr[NN_MAX_RANK];
+  LLVMValueRef ki[NN_MAX_RANK], ri[NN_MAX_RANK];
+  LLVMValueRef acc = local(L, L->f64, "acc");
+  loops_open(L, lk, kept, ki, lo, hi);
+  LLVMBuildStore(L->b, cf(L, max ? -INFINITY : 0), acc);
+  loops_open(L, lr, red, ri, NULL, NULL);
+  LLVMValueRef off = ci(L, 0);
+  for (int d = 0; d < x->shape.rank; d++)
+    off = add(L, off, mul(L, drop[d] ? ri[rmap[d]] : ki[kmap[d]], prod_v(L, x->shape, d + 1, x->shape.rank)));
+  LLVMValueRef e = to_double(L, load(L, tx, a, off), x->dtype), cur = LLVMBuildLoad2(L->b, L->f64, acc, "");
+  LLVMBuildStore(
+      L->b, max ? sel(L, LLVMBuildFCmp(L->b, LLVMRealOGT, e, cur, ""), e, cur) : LLVMBuildFAdd(L->b, cur, e, ""),
+      acc);
+  loops_close(L, lr, red.rank);
+  store(L, tv, from_double(L, LLVMBuildLoad2(L->b, L->f64, acc, ""), v->dtype), y,
+        offset_v(L, kept, kept.rank, ki));
+  loops_close(L, lk, kept.rank);
+}
+
+/* softmax, logsoftmax, argmax: rows of `len` elements `inner` apart;
+ * the split runs over outer * inner rows. */
+static void k_axis(Lv *L, const Value *v, LLVMValueRef y, LLVMValueRef a, LLVMValueRef lo, LLVMValueRef hi) {
+  const Value *x = &L->g->v[v->in[0]];
+  int ax = (int)v->a[0];
+  LLVMTypeRef tx = ty(L, x->dtype), tv = ty(L, v->dtype);
+  LLVMValueRef len = dim_v(L, x->shape.dim[ax]), inner = prod_v(L, x->shape, ax + 1, x->shape.rank);
+  LLVMValueRef m = local(L, L->f64, "m"), sum = local(L, L->f64, "sum"), arg = local(L, L->i64, "arg");
+  Loop lq, lj;
+  LLVMValueRef q = loop_open(L, &lq, lo, hi);
+  LLVMValueRef o = LLVMBuildSDiv(L->b, q, inner, ""), in = LLVMBuildSRem(L->b, q, inner, "");
+  LLVMValueRef row = at(L, tx, a, add(L, mul(L, mul(L, o, len), inner), in));
+  LLVMBuildStore(L->b, cf(L, -INFINITY), m);
+  LLVMBuildStore(L->b, cf(L, 0), sum);
+  LLVMBuildStore(L->b, ci(L, 0), arg);
+  LLVMValueRef j = loop_open(L, &lj, ci(L, 0), len);
+  LLVMValueRef e = to_double(L, load(L, tx, row, mul(L, j, inner)), x->dtype),
+               cur = LLVMBuildLoad2(L->b, L->f64, m, "");
+  LLVMValueRef more = LLVMBuildFCmp(L->b, LLVMRealOGT, e, cur, "");
+  LLVMBuildStore(L->b, sel(L, more, e, cur), m);
+  LLVMBuildStore(L->b, sel(L, more, j, LLVMBuildLoad2(L->b, L->i64, arg, "")), arg);
+  loop_close(L, &lj);
+  if (v->op == OP_ARGMAX) {
+    store(L, tv, LLVMBuildTrunc(L->b, LLVMBuildLoad2(L->b, L->i64, arg, ""), L->i32, ""), y,
+          add(L, mul(L, o, inner), in));
+    loop_close(L, &lq);
+    return;
+  }
+  LLVMValueRef mx = LLVMBuildLoad2(L->b, L->f64, m, "");
+  j = loop_open(L, &lj, ci(L, 0), len);
+  e = to_double(L, load(L, tx, row, mul(L, j, inner)), x->dtype);
+  LLVMBuildStore(L->b,
+                 LLVMBuildFAdd(L->b, LLVMBuildLoad2(L->b, L->f64, sum, ""),
+                               math1(L, "exp", LLVMBuildFSub(L->b, e, mx, "")), ""),
+                 sum);
+  loop_close(L, &lj);
+  LLVMValueRef total = LLVMBuildLoad2(L->b, L->f64, sum, "");
+  j = loop_open(L, &lj, ci(L, 0), len);
+  e = to_double(L, load(L, tx, row, mul(L, j, inner)), x->dtype);
+  LLVMValueRef z = LLVMBuildFSub(L->b, e, mx, "");
+  LLVMValueRef r = v->op == OP_SOFTMAX ? LLVMBuildFDiv(L->b, math1(L, "exp", z), total, "")
+                                       : LLVMBuildFSub(L->b, z, math1(L, "log", total), "");
+  store(L, tv, from_double(L, r, v->dtype), y, add(L, add(L, mul(L, mul(L, o, len), inner), in), mul(L, j, inner)));
+  loop_close(L, &lj);
+  loop_close(L, &lq);
+}
+
+/* The runtime's GEMM for the value's type: C = A B (+ C), with an
+ * epilogue or none. */
+static void gemm(Lv *L, DType t, LLVMValueRef nt, LLVMValueRef M, LLVMValueRef N, LLVMValueRef K, LLVMValueRef A,
+                 LLVMValueRef ars, LLVMValueRef acs, LLVMValueRef B, LLVMValueRef brs, LLVMValueRef bcs,
+                 LLVMValueRef C, LLVMValueRef ldc, LLVMValueRef addc, LLVMValueRef pack, LLVMValueRef epi) {
+  LLVMTypeRef p = ptr_to(ty(L, t));
+  LLVMTypeRef pt[15] = {L->i32, L->i64, L->i64, L->i64, p,     L->i64, L->i64, p,
+                        L->i64, L->i64, p,      L->i64, L->i1, p,      L->p8};
+  LLVMValueRef args[15] = {nt, M, N, K, A, ars, acs, B, brs, bcs, C, ldc, addc, pack, epi};
+  if (t == DT_F32) {
+    LLVMValueRef f = declare(L, "nnrt_sgemm", L->v, pt, 15);
+    call(L, f, args, 15);
+  } else {
+    pt[13] = L->p8;
+    args[13] = epi;
+    LLVMValueRef f = declare(L, "nnrt_dgemm", L->v, pt, 14);
+    call(L, f, args, 14);
+  }
+}
+
+static void k_matmul(Lv *L, const Value *v, LLVMValueRef y, LLVMValueRef a, LLVMValueRef b, LLVMValueRef s,
+                     LLVMValueRef lo, LLVMValueRef hi) {
+  Graph *g = L->g;
+  const Value *A = &g->v[v->in[0]], *B = &g->v[v->in[1]];
+  int r = v->shape.rank;
+  Shape lead = v->shape, la = A->shape, lb = B->shape;
+  lead.rank -= 2, la.rank -= 2, lb.rank -= 2;
+  LLVMValueRef M = dim_v(L, v->shape.dim[r - 2]), N = dim_v(L, v->shape.dim[r - 1]),
+               K = dim_v(L, A->shape.dim[A->shape.rank - 1]);
+  Loop lp[NN_MAX_RANK];
+  LLVMValueRef li[NN_MAX_RANK];
+  loops_open(L, lp, lead, li, lo, hi);
+  LLVMTypeRef t = ty(L, v->dtype);
+  LLVMValueRef pa = at(L, t, a, mul(L, offset_v(L, la, lead.rank, li), mul(L, M, K)));
+  LLVMValueRef pb = at(L, t, b, mul(L, offset_v(L, lb, lead.rank, li), mul(L, K, N)));
+  LLVMValueRef pc = at(L, t, y, mul(L, offset_v(L, lead, lead.rank, li), mul(L, M, N)));
+  bool ta = L->p->folded[v->in[0]], tb = L->p->folded[v->in[1]];
+  gemm(L, v->dtype, L->nt, M, N, K, pa, ta ? ci(L, 1) : K, ta ? M : ci(L, 1), pb, tb ? ci(L, 1) : N,
+       tb ? K : ci(L, 1), pc, N, LLVMConstInt(L->i1, 0, 0), s ? s : LLVMConstNull(ptr_to(t)),
+       L->epi ? L->epi : LLVMConstNull(L->p8));
+  loops_close(L, lp, lead.rank);
+}
+
+/* Data movement; the loops over the result split its first axis. */
+static void k_move(Lv *L, const Value *v, LLVMValueRef y, LLVMValueRef a, LLVMValueRef b, LLVMValueRef s,
+                   LLVMValueRef lo, LLVMValueRef hi) {
+  Graph *g = L->g;
+  const Value *x = &g->v[v->in[0]];
+  int r = v->shape.rank;
+  LLVMTypeRef tv = ty(L, v->dtype), tx = ty(L, x->dtype);
+  Loop lp[NN_MAX_RANK], li, ld;
+  LLVMValueRef iv[NN_MAX_RANK];
+  switch (v->op) {
+  case OP_RESHAPE:
+    LLVMBuildMemCpy(L->b, y, 4, a, 4,
+                    mul(L, numel_v(L, v->shape), ci(L, LLVMABISizeOfType(LLVMGetModuleDataLayout(L->mod), tv))));
+    return;
+  case OP_EXPAND:
+  case OP_TRANSPOSE: {
+    loops_open(L, lp, v->shape, iv, lo, hi);
+    LLVMValueRef off = ci(L, 0);
+    if (v->op == OP_EXPAND)
+      off = offset_v(L, x->shape, r, iv);
+    else
+      for (int i = 0; i < r; i++)
+        off = add(L, off, mul(L, iv[i], prod_v(L, x->shape, (int)v->a[i] + 1, x->shape.rank)));
+    store(L, tv, load(L, tx, a, off), y, offset_v(L, v->shape, r, iv));
+    loops_close(L, lp, r);
+    return;
+  }
+  case OP_SLICE:
+  case OP_PAD: {
+    int ax = (int)v->a[0];
+    loops_open(L, lp, v->shape, iv, lo, hi);
+    LLVMValueRef j = v->op == OP_SLICE ? add(L, iv[ax], ci(L, v->a[1])) : sub(L, iv[ax], ci(L, v->a[1]));
+    LLVMValueRef in = and(L, ge(L, j, ci(L, 0)), lt(L, j, dim_v(L, x->shape.dim[ax])));
+    LLVMValueRef xi[NN_MAX_RANK];
+    for (int d = 0; d < r; d++) xi[d] = d == ax ? sel(L, in, j, ci(L, 0)) : iv[d];
+    LLVMValueRef off = ci(L, 0);
+    for (int d = 0; d < r; d++) off = add(L, off, mul(L, xi[d], prod_v(L, x->shape, d + 1, r)));
+    store(L, tv, sel(L, in, load(L, tx, a, off), LLVMConstNull(tv)), y, offset_v(L, v->shape, r, iv));
+    loops_close(L, lp, r);
+    return;
+  }
+  case OP_CONCAT: {
+    const Value *bv = &g->v[v->in[1]];
+    int ax = (int)v->a[0];
+    loops_open(L, lp, v->shape, iv, lo, hi);
+    LLVMValueRef dx = dim_v(L, x->shape.dim[ax]), first = lt(L, iv[ax], dx);
+    LLVMValueRef oa = ci(L, 0), ob = ci(L, 0);
+    for (int d = 0; d < r; d++) {
+      LLVMValueRef ia = d == ax ? sel(L, first, iv[d], ci(L, 0)) : iv[d];
+      LLVMValueRef ib = d == ax ? sel(L, first, ci(L, 0), sub(L, iv[d], dx)) : iv[d];
+      oa = add(L, oa, mul(L, ia, prod_v(L, x->shape, d + 1, r)));
+      ob = add(L, ob, mul(L, ib, prod_v(L, bv->shape, d + 1, r)));
+    }
+    store(L, tv, sel(L, first, load(L, tx, a, oa), load(L, ty(L, bv->dtype), b, ob)), y,
+          offset_v(L, v->shape, r, iv));
+    loops_close(L, lp, r);
+    return;
+  }
+  case OP_GATHER: { /* a: table [V, D], b: ids */
+    LLVMValueRef V = dim_v(L, x->shape.dim[0]), D = dim_v(L, x->shape.dim[1]);
+    LLVMValueRef i = loop_open(L, &li, ci(L, 0), numel_v(L, g->v[v->in[1]].shape));
+    LLVMValueRef row = LLVMBuildSExt(L->b, load(L, L->i32, b, i), L->i64, "");
+    LLVMValueRef in = and(L, ge(L, row, ci(L, 0)), lt(L, row, V));
+    row = sel(L, in, row, ci(L, 0));
+    LLVMValueRef d = loop_open(L, &ld, ci(L, 0), D);
+    store(L, tv, sel(L, in, load(L, tx, a, add(L, mul(L, row, D), d)), LLVMConstNull(tv)), y,
+          add(L, mul(L, i, D), d));
+    loop_close(L, &ld);
+    loop_close(L, &li);
+    return;
+  }
+  case OP_SCATTERADD: { /* a: ids, b: updates; sums in double in the scratch */
+    LLVMValueRef V = dim_v(L, v->shape.dim[0]), D = dim_v(L, v->shape.dim[1]), VD = mul(L, V, D);
+    LLVMValueRef acc = cast_ptr(L, s, L->f64);
+    LLVMValueRef i = loop_open(L, &li, ci(L, 0), VD);
+    store(L, L->f64, cf(L, 0), acc, i);
+    loop_close(L, &li);
+    i = loop_open(L, &li, ci(L, 0), numel_v(L, x->shape));
+    LLVMValueRef row = LLVMBuildSExt(L->b, load(L, L->i32, a, i), L->i64, "");
+    LLVMBasicBlockRef merge = if_open(L, and(L, ge(L, row, ci(L, 0)), lt(L, row, V)));
+    const Value *u = &g->v[v->in[1]];
+    LLVMValueRef d = loop_open(L, &ld, ci(L, 0), D);
+    LLVMValueRef to = add(L, mul(L, row, D), d);
+    store(L, L->f64,
+          LLVMBuildFAdd(L->b, load(L, L->f64, acc, to),
+                        to_double(L, load(L, ty(L, u->dtype), b, add(L, mul(L, i, D), d)), u->dtype), ""),
+          acc, to);
+    loop_close(L, &ld);
+    if_close(L, merge);
+    loop_close(L, &li);
+    i = loop_open(L, &li, ci(L, 0), VD);
+    store(L, tv, from_double(L, load(L, L->f64, acc, i), v->dtype), y, i);
+    loop_close(L, &li);
+    return;
+  }
+  case OP_ONEHOT: {
+    LLVMValueRef depth = ci(L, v->a[0]), count = numel_v(L, x->shape);
+    LLVMValueRef i = loop_open(L, &li, ci(L, 0), mul(L, count, depth));
+    store(L, tv, LLVMConstNull(tv), y, i);
+    loop_close(L, &li);
+    i = loop_open(L, &li, ci(L, 0), count);
+    LLVMValueRef id = LLVMBuildSExt(L->b, load(L, L->i32, a, i), L->i64, "");
+    LLVMBasicBlockRef merge = if_open(L, and(L, ge(L, id, ci(L, 0)), lt(L, id, depth)));
+    store(L, tv, v->dtype == DT_I32 ? ci32(L, 1) : LLVMConstReal(tv, 1), y, add(L, mul(L, i, depth), id));
+    if_close(L, merge);
+    loop_close(L, &li);
+    return;
+  }
+  default: bug("no LLVM IR for %s", op_info[v->op].name);
+  }
+}
+
+/* ------------------------------------------------ kernels and the run */
+
+/* A kernel's parameters after (n, nt, lo, hi): the pointers (ps), and
+ * for a head, its scratch and epilogue. */
+typedef struct Kernel {
+  Ptrs ps;
+  bool scratch, epi;
+  LLVMValueRef par;   /* NAME_kK_par(words, lo, hi) */
+  LLVMValueRef epifn; /* NAME_epiK, or null */
+  Ptrs eps;           /* the epilogue's pointers after the head's buffer */
+} Kernel;
+
+static bool has_scratch(const Graph *g, const Value *v) { return plan_scratch(g, v).any; }
+
+static void k_window(Lv *L, const Value *v, LLVMValueRef *arg, LLVMValueRef s);
+
+/* Kernel k: its epilogue, NAME_kK and NAME_kK_par. */
+static void kernel_function(Lv *L, int k, Kernel *kn) {
+  Graph *g = L->g;
+  Plan *p = L->p;
+  int h = p->first[k];
+  const Value *hv = &g->v[h];
+  bool fused = op_elementwise(hv->op);
+  memset(kn, 0, sizeof *kn);
+  if (fused) {
+    member_ptrs(L, k, -1, &kn->ps);
+  } else {
+    int home = plan_home(p, k);
+    ptr_add(&kn->ps, 'y', home, false);
+    for (int i = 0; i < hv->nin; i++) ptr_add(&kn->ps, 'x', plan_read(p, g, hv->in[i]), false);
+    if ((kn->scratch = has_scratch(g, hv))) ptr_add(&kn->ps, 's', h, true);
+    if ((kn->epi = p->last[k] > h)) {
+      member_ptrs(L, k, home, &kn->eps);
+      kn->epifn = epilogue_function(L, k, &kn->eps);
+    }
+  }
+  int np = kn->ps.n + 4 + kn->epi;
+  LLVMTypeRef *pt = arena_alloc(sizeof(LLVMTypeRef) * (size_t)np);
+  pt[0] = L->i64, pt[1] = L->i32, pt[2] = L->i64, pt[3] = L->i64;
+  for (int i = 0; i < kn->ps.n; i++) pt[4 + i] = ptr_type(L, &kn->ps, i, hv);
+  if (kn->epi) pt[np - 1] = L->p8;
+  LLVMValueRef f = function(L, arena_printf("%s_k%d", L->name, k), L->v, pt, (unsigned)np, true);
+  for (int i = 0; i < kn->ps.n; i++) add_attr(L, f, (unsigned)i + 5, "noalias");
+  L->n = LLVMGetParam(f, 0), L->nt = LLVMGetParam(f, 1);
+  LLVMValueRef lo = LLVMGetParam(f, 2), hi = LLVMGetParam(f, 3);
+  LLVMValueRef arg[64 + 2 * NN_MAX_RANK];
+  for (int i = 0; i < kn->ps.n; i++) {
+    arg[i] = LLVMGetParam(f, (unsigned)i + 4);
+    if (kn->ps.yx[i] != 's') (kn->ps.yx[i] == 'y' ? L->yp : L->xp)[kn->ps.id[i]] = arg[i];
+  }
+  L->epi = kn->epi ? LLVMGetParam(f, (unsigned)np - 1) : NULL;
+  LLVMValueRef s = kn->scratch ? arg[kn->ps.n - 1] : NULL;
+  if (fused)
+    k_fused(L, k, lo, hi);
+  else
+    switch (op_info[hv->op].cls) {
+    case CL_REDUCE:
+      if (hv->op == OP_SUM || hv->op == OP_RMAX)
+        k_reduce(L, hv, arg[0], arg[1], lo, hi);
+      else
+        k_axis(L, hv, arg[0], arg[1], lo, hi);
+      break;
+    case CL_CONTRACT: k_matmul(L, hv, arg[0], arg[1], arg[2], s, lo, hi); break;
+    case CL_MOVE: k_move(L, hv, arg[0], arg[1], hv->nin > 1 ? arg[2] : NULL, s, lo, hi); break;
+    case CL_WINDOW: k_window(L, hv, arg, s); break;
+    default: bug("%%%d is no kernel's head", h);
+    }
+  LLVMBuildRetVoid(L->b);
+  /* the entry nnrt_parallel_for calls: words n, nt, then the pointers */
+  LLVMTypeRef tt[3] = {L->p8, L->i64, L->i64};
+  kn->par = function(L, arena_printf("%s_k%d_par", L->name, k), L->v, tt, 3, true);
+  LLVMValueRef words = cast_ptr(L, LLVMGetParam(kn->par, 0), L->i64);
+  LLVMValueRef *args = arena_alloc(sizeof(LLVMValueRef) * (size_t)np);
+  args[0] = load(L, L->i64, words, ci(L, 0));
+  args[1] = LLVMBuildTrunc(L->b, load(L, L->i64, words, ci(L, 1)), L->i32, "");
+  args[2] = LLVMGetParam(kn->par, 1), args[3] = LLVMGetParam(kn->par, 2);
+  for (int i = 4; i < np; i++) args[i] = LLVMBuildIntToPtr(L->b, load(L, L->i64, words, ci(L, i - 2)), pt[i], "");
+  call(L, f, args, (unsigned)np);
+  LLVMBuildRetVoid(L->b);
+}
+
+/* How kernel k splits: count iterations of its outer loop over work
+ * elements (count 1: it runs at once). */
+static void kernel_split(Lv *L, int k, LLVMValueRef *count, LLVMValueRef *work) {
+  Graph *g = L->g;
+  const Value *v = &g->v[L->p->first[k]];
+  *count = ci(L, 1), *work = ci(L, 0);
+  if (op_elementwise(v->op)) {
+    Shape s = g->v[L->p->last[k]].shape;
+    *work = numel_v(L, s);
+    *count = fused_flat(L, k) ? *work : s.rank ? dim_v(L, s.dim[0]) : ci(L, 1);
+    return;
+  }
+  const Value *x = v->nin ? &g->v[v->in[0]] : NULL;
+  switch (v->op) {
+  case OP_SUM:
+  case OP_RMAX: {
+    bool drop[NN_MAX_RANK] = {0};
+    for (int i = 0; i < v->nattr; i++) drop[v->a[i]] = true;
+    int lead = 0, first = -1;
+    while (lead < x->shape.rank && drop[lead]) lead++;
+    bool prefix = lead > 0;
+    for (int d = lead; d < x->shape.rank; d++) prefix &= !drop[d];
+    for (int d = x->shape.rank - 1; d >= 0; d--)
+      if (!drop[d]) first = d;
+    if (prefix || first < 0) return; /* rows added in order, or one sum: at once */
+    *count = dim_v(L, x->shape.dim[first]);
+    *work = numel_v(L, v->shape);
+    return;
+  }
+  case OP_SOFTMAX:
+  case OP_LOGSOFTMAX:
+  case OP_ARGMAX: {
+    int ax = (int)v->a[0];
+    *count = mul(L, prod_v(L, x->shape, 0, ax), prod_v(L, x->shape, ax + 1, x->shape.rank));
+    *work = numel_v(L, x->shape);
+    return;
+  }
+  case OP_MATMUL:
+    if (v->shape.rank > 2) *count = dim_v(L, v->shape.dim[0]), *work = prod_v(L, v->shape, 0, v->shape.rank - 2);
+    return;
+  case OP_EXPAND:
+  case OP_TRANSPOSE:
+  case OP_SLICE:
+  case OP_PAD:
+  case OP_CONCAT:
+    if (v->shape.rank) *count = dim_v(L, v->shape.dim[0]), *work = numel_v(L, v->shape);
+    return;
+  default: return;
+  }
+}
+
+/* Elements of scratch head v needs besides its result, or null. */
+static LLVMValueRef scratch_elems(Lv *L, const Value *v) {
+  PlanScratch ps = plan_scratch(L->g, v);
+  if (!ps.any) return NULL;
+  LLVMValueRef x = ci(L, ps.fixed);
+  if (ps.cap) x = add(L, x, mul(L, sel(L, lt(L, L->n, ci(L, ps.cap)), L->n, ci(L, ps.cap)), ci(L, ps.per)));
+  if (ps.packs) {
+    LLVMValueRef nt = ps.pack_alone ? ci32(L, 1) : L->nt;
+    LLVMValueRef pack = call(L, declare(L, "nnrt_sgemm_scratch", L->i64, &L->i32, 1), &nt, 1);
+    x = add(L, x, mul(L, ci(L, ps.packs), pack));
+  }
+  return x;
+}
+
+static LLVMValueRef align_up(Lv *L, LLVMValueRef bytes) {
+  return call(L, declare(L, "nnrt_align", L->i64, &L->i64, 1), &bytes, 1);
+}
+
+/* The arena for n samples at nt threads (arena_lines in the C backend):
+ * the planned regions, the buffers of their own (d[id]), then the largest
+ * scratch (at *sc). Returns the bytes. */
+static LLVMValueRef arena(Lv *L, LLVMValueRef *d, LLVMValueRef *sc) {
+  Graph *g = L->g;
+  Plan *p = L->p;
+  LLVMTargetDataRef td = LLVMGetModuleDataLayout(L->mod);
+  LLVMValueRef need = add(L, ci(L, p->fixed_bytes), mul(L, ci(L, p->sample_bytes), L->n));
+  LLVMValueRef most = ci(L, 0);
+  for (int id = 0; id < g->n; id++) {
+    const Value *v = &g->v[id];
+    int64_t size = (int64_t)LLVMABISizeOfType(td, ty(L, v->dtype));
+    if (p->stored[id] && p->region[id] == 2) {
+      d[id] = need;
+      need = add(L, need, align_up(L, mul(L, ci(L, size), numel_v(L, v->shape))));
+    }
+    LLVMValueRef s = p->kernel[id] >= 0 ? scratch_elems(L, v) : NULL;
+    if (s) {
+      s = mul(L, s, ci(L, size));
+      most = sel(L, LLVMBuildICmp(L->b, LLVMIntUGT, s, most, ""), s, most);
+    }
+  }
+  *sc = need;
+  return add(L, need, align_up(L, most));
+}
+
+/* A field of the instance (NnrtModel) as a pointer to its type. */
+static LLVMValueRef field(Lv *L, LLVMValueRef m, size_t offset, LLVMTypeRef t) {
+  return cast_ptr(L, at(L, L->i8, m, ci(L, (int64_t)offset)), t);
+}
+
+/* NAME_arena(n, threads) */
+static LLVMValueRef arena_function(Lv *L) {
+  LLVMTypeRef pt[2] = {L->i64, L->i32};
+  LLVMValueRef f = function(L, arena_printf("%s_arena", L->name), L->i64, pt, 2, true);
+  L->n = LLVMGetParam(f, 0), L->nt = LLVMGetParam(f, 1);
+  LLVMValueRef *d = arena_alloc(sizeof(LLVMValueRef) * (size_t)(L->g->n + 1)), sc;
+  LLVMBuildRet(L->b, arena(L, d, &sc));
+  return f;
+}
+
+/* NAME_run(m, n, inputs, label): buffers in the workspace, leaves,
+ * kernels in order (each through nnrt_parallel_for), the updates. */
+static LLVMValueRef run_function(Lv *L, Kernel *kn, bool exported) {
+  Graph *g = L->g;
+  Plan *p = L->p;
+  LLVMTypeRef pt[4] = {L->p8, L->i64, L->pp8, L->p8};
+  LLVMValueRef f = function(L, arena_printf("%s_run", L->name), L->v, pt, 4, !exported);
+  LLVMValueRef m = LLVMGetParam(f, 0), inputs = LLVMGetParam(f, 2), label = LLVMGetParam(f, 3);
+  L->n = LLVMGetParam(f, 1);
+  L->nt = LLVMBuildLoad2(L->b, L->i32, field(L, m, offsetof(NnrtModel, threads), L->i32), "threads");
+  LLVMValueRef *d = arena_alloc(sizeof(LLVMValueRef) * (size_t)(g->n + 1)), sc;
+  LLVMValueRef need = arena(L, d, &sc);
+  LLVMTypeRef wt[3] = {L->pp8, L->p64, L->i64};
+  LLVMValueRef wa[3] = {field(L, m, offsetof(NnrtModel, ws), L->p8),
+                        field(L, m, offsetof(NnrtModel, ws_size), L->i64), need};
+  LLVMValueRef ws = call(L, declare(L, "nnrt_workspace", L->p8, wt, 3), wa, 3);
+  LLVMValueRef *val = arena_alloc(sizeof(LLVMValueRef) * (size_t)(g->n + 1)); /* i8 * */
+  LLVMValueRef params = LLVMBuildLoad2(L->b, L->pp8, field(L, m, offsetof(NnrtModel, params), L->pp8), "");
+  LLVMValueRef states = LLVMBuildLoad2(L->b, L->pp8, field(L, m, offsetof(NnrtModel, states), L->pp8), "");
+  LLVMTargetDataRef td = LLVMGetModuleDataLayout(L->mod);
+  int nwords = 0;
+  for (int k = 0; k < p->nkernels; k++) nwords = kn[k].ps.n + 3 > nwords ? kn[k].ps.n + 3 : nwords;
+  LLVMValueRef words = local(L, LLVMArrayType(L->i64, (unsigned)nwords + 1), "words");
+  LLVMValueRef w0 = cast_ptr(L, words, L->i64);
+  LLVMValueRef ewords = local(L, LLVMArrayType(L->i64, 64 + 2 * NN_MAX_RANK + 2), "ewords");
+  LLVMValueRef epi = local(L, LLVMArrayType(L->p8, 2), "epi");
+  LLVMValueRef par = NULL;
+  for (int id = 0; id < g->n; id++) {
+    const Value *v = &g->v[id];
+    LLVMTypeRef t = ty(L, v->dtype);
+    switch (v->op) {
+    case OP_INPUT: val[id] = load(L, L->p8, inputs, ci(L, v->a[0])); continue;
+    case OP_LABEL: val[id] = label; continue;
+    case OP_PARAM: val[id] = load(L, L->p8, params, ci(L, v->a[0])); continue;
+    case OP_STATE: val[id] = load(L, L->p8, states, ci(L, v->a[0])); continue;
+    default: break;
+    }
+    if (p->alias[id]) { /* a reshape: its operand's memory */
+      val[id] = val[v->in[0]];
+      continue;
+    }
+    if (p->stored[id]) {
+      LLVMValueRef off = p->region[id] == 0   ? ci(L, p->off[id])
+                         : p->region[id] == 1 ? add(L, ci(L, p->fixed_bytes), mul(L, ci(L, p->off[id]), L->n))
+                                              : d[id];
+      val[id] = at(L, L->i8, ws, off);
+    }
+    if (v->op == OP_SCALAR) {
+      LLVMValueRef x;
+      switch (v->a[0]) {
+      case 0: x = LLVMBuildSIToFP(L->b, L->n, L->f64, ""); break;
+      case 1:
+        x = LLVMBuildSIToFP(L->b, LLVMBuildLoad2(L->b, L->i64, field(L, m, offsetof(NnrtModel, step), L->i64), ""),
+                            L->f64, "");
+        break;
+      case 2:
+        x = LLVMBuildSIToFP(L->b, LLVMBuildLoad2(L->b, L->i64, field(L, m, offsetof(NnrtModel, epoch), L->i64), ""),
+                            L->f64, "");
+        break;
+      case 3:
+        x = LLVMBuildUIToFP(L->b, LLVMBuildLoad2(L->b, L->i64, field(L, m, offsetof(NnrtModel, seed), L->i64), ""),
+                            L->f64, "");
+        break;
+      default: x = LLVMBuildLoad2(L->b, L->f64, field(L, m, offsetof(NnrtModel, lr), L->f64), ""); break;
+      }
+      store(L, t, from_double(L, x, v->dtype), cast_ptr(L, val[id], t), ci(L, 0));
+    } else if (v->op == OP_IOTA) {
+      Loop li;
+      LLVMValueRef i = loop_open(L, &li, ci(L, 0), numel_v(L, v->shape));
+      LLVMValueRef x =
+          LLVMBuildSRem(L->b, LLVMBuildSDiv(L->b, i, prod_v(L, v->shape, (int)v->a[0] + 1, v->shape.rank), ""),
+                        ci(L, v->shape.dim[v->a[0]]), "");
+      store(L, t, from_double(L, LLVMBuildSIToFP(L->b, x, L->f64, ""), v->dtype), cast_ptr(L, val[id], t), i);
+      loop_close(L, &li);
+    } else if (v->op == OP_CONST) {
+      if (p->stored[id]) {
+        Loop li;
+        LLVMValueRef i = loop_open(L, &li, ci(L, 0), numel_v(L, v->shape));
+        store(L, t, from_double(L, cf(L, v->f), v->dtype), cast_ptr(L, val[id], t), i);
+        loop_close(L, &li);
+      }
+    } else if (v->op == OP_DROPMASK) {
+      const Value *s0 = &g->v[v->in[0]], *s1 = &g->v[v->in[1]];
+      LLVMValueRef seed = LLVMBuildFPToUI(
+          L->b,
+          to_double(L, load(L, ty(L, s0->dtype), cast_ptr(L, val[v->in[0]], ty(L, s0->dtype)), ci(L, 0)),
+                    s0->dtype),
+          L->i64, "");
+      LLVMValueRef step = LLVMBuildFPToUI(
+          L->b,
+          to_double(L, load(L, ty(L, s1->dtype), cast_ptr(L, val[v->in[1]], ty(L, s1->dtype)), ci(L, 0)),
+                    s1->dtype),
+          L->i64, "");
+      LLVMValueRef stream = LLVMBuildXor(L->b, ci(L, (int64_t)((uint64_t)v->a[0] << 44)), step, "");
+      Loop li;
+      LLVMValueRef i = loop_open(L, &li, ci(L, 0), numel_v(L, v->shape));
+      LLVMTypeRef ut[3] = {L->i64, L->i64, L->i64};
+      LLVMValueRef ua[3] = {seed, stream, i};
+      LLVMValueRef u = call(L, declare(L, "nnrt_uniform", L->f64, ut, 3), ua, 3);
+      LLVMValueRef keep = LLVMBuildFCmp(L->b, LLVMRealOGE, u, cf(L, v->f), "");
+      LLVMValueRef one = from_double(L, cf(L, 1 / (1 - v->f)), v->dtype);
+      store(L, t, sel(L, keep, one, LLVMConstNull(t)), cast_ptr(L, val[id], t), i);
+      loop_close(L, &li);
+    } else if (p->kernel[id] >= 0 && p->last[p->kernel[id]] == id) {
+      int k = p->kernel[id];
+      Kernel *K = &kn[k];
+      LLVMValueRef scratch = at(L, L->i8, ws, sc);
+      LLVMBuildStore(L->b, L->n, at(L, L->i64, w0, ci(L, 0)));
+      LLVMBuildStore(L->b, LLVMBuildSExt(L->b, L->nt, L->i64, ""), at(L, L->i64, w0, ci(L, 1)));
+      for (int i = 0; i < K->ps.n; i++) {
+        LLVMValueRef ptr = K->ps.yx[i] == 's' ? scratch : val[plan_root(p, g, K->ps.id[i])];
+        if (!ptr) bug("%%%d has no buffer", K->ps.id[i]);
+        LLVMBuildStore(L->b, LLVMBuildPtrToInt(L->b, ptr, L->i64, ""), at(L, L->i64, w0, ci(L, i + 2)));
+      }
+      if (K->epi) { /* its context: the row length, the head's buffer, the members' pointers */
+        const Value *hv = &g->v[p->first[k]];
+        LLVMValueRef e0 = cast_ptr(L, ewords, L->i64);
+        LLVMValueRef cols = hv->shape.rank ? dim_v(L, hv->shape.dim[hv->shape.rank - 1]) : ci(L, 1);
+        LLVMBuildStore(L->b, cols, at(L, L->i64, e0, ci(L, 0)));
+        LLVMBuildStore(L->b, LLVMBuildPtrToInt(L->b, val[plan_root(p, g, plan_home(p, k))], L->i64, ""),
+                       at(L, L->i64, e0, ci(L, 1)));
+        for (int i = 0; i < K->eps.n; i++)
+          LLVMBuildStore(L->b, LLVMBuildPtrToInt(L->b, val[plan_root(p, g, K->eps.id[i])], L->i64, ""),
+                         at(L, L->i64, e0, ci(L, i + 2)));
+        LLVMValueRef e = cast_ptr(L, epi, L->p8);
+        LLVMBuildStore(L->b, LLVMBuildBitCast(L->b, K->epifn, L->p8, ""), at(L, L->p8, e, ci(L, 0)));
+        LLVMBuildStore(L->b, cast_ptr(L, ewords, L->i8), at(L, L->p8, e, ci(L, 1)));
+        LLVMBuildStore(L->b, LLVMBuildPtrToInt(L->b, cast_ptr(L, epi, L->i8), L->i64, ""),
+                       at(L, L->i64, w0, ci(L, K->ps.n + 2)));
+      }
+      LLVMValueRef count, work;
+      kernel_split(L, k, &count, &work);
+      if (!par) {
+        LLVMTypeRef bt[3] = {L->p8, L->i64, L->i64};
+        LLVMTypeRef body = ptr_to(LLVMFunctionType(L->v, bt, 3, 0));
+        LLVMTypeRef ft[5] = {L->i32, L->i64, L->i64, body, L->p8};
+        par = declare(L, "nnrt_parallel_for", L->v, ft, 5);
+      }
+      LLVMValueRef args[5] = {L->nt, work, count, K->par, cast_ptr(L, words, L->i8)};
+      call(L, par, args, 5);
+      const Value *hv = &g->v[p->first[k]];
+      if (K->epi && hv->op == OP_SUM) { /* after a sum, over its (small) result */
+        LLVMTypeRef rt[4] = {L->i32, L->i64, L->i64, L->p8};
+        LLVMValueRef ra[4] = {L->nt, hv->shape.rank ? prod_v(L, hv->shape, 0, hv->shape.rank - 1) : ci(L, 1),
+                              hv->shape.rank ? dim_v(L, hv->shape.dim[hv->shape.rank - 1]) : ci(L, 1),
+                              cast_ptr(L, epi, L->i8)};
+        call(L, declare(L, "nnrt_epilogue_rows", L->v, rt, 4), ra, 4);
+      }
+    }
+  }
+  for (int i = 0; i < g->nupdates; i++) {
+    Update u = g->updates[i];
+    ParamInfo *pi = u.state ? g->states[u.index] : g->params[u.index];
+    LLVMValueRef dst = load(L, L->p8, u.state ? states : params, ci(L, u.index));
+    LLVMValueRef count = numel_v(L, pi->shape);
+    if (pi->dtype == DT_F32) { /* subnormals flushed, so that none persists */
+      LLVMTypeRef st[3] = {ptr_to(L->f32), ptr_to(L->f32), L->i64};
+      LLVMValueRef sa[3] = {cast_ptr(L, dst, L->f32), cast_ptr(L, val[u.value], L->f32), count};
+      call(L, declare(L, "nnrt_store_f32", L->v, st, 3), sa, 3);
+    } else {
+      LLVMBuildMemCpy(L->b, dst, 8, val[u.value], 8,
+                      mul(L, count, ci(L, (int64_t)LLVMABISizeOfType(td, ty(L, pi->dtype)))));
+    }
+  }
+  if (g->loss >= 0) {
+    LLVMTypeRef t = ty(L, g->v[g->loss].dtype);
+    LLVMBuildStore(L->b, to_double(L, load(L, t, cast_ptr(L, val[g->loss], t), ci(L, 0)), g->v[g->loss].dtype),
+                   field(L, m, offsetof(NnrtModel, loss), L->f64));
+  }
+  for (int i = 0; i < g->noutputs; i++)
+    LLVMBuildStore(L->b, val[g->outputs[i]], at(L, L->p8, field(L, m, offsetof(NnrtModel, out), L->p8), ci(L, i)));
+  LLVMBuildRetVoid(L->b);
+  return f;
+}
+
+/* ------------------------------------------------------------ a model */
+
+static Lv lv_new(LlvmOut *o) {
+  Lv L = {.cx = o->cx, .mod = o->mod, .b = LLVMCreateBuilderInContext(o->cx)};
+  L.v = LLVMVoidTypeInContext(o->cx);
+  L.i1 = LLVMInt1TypeInContext(o->cx);
+  L.i8 = LLVMInt8TypeInContext(o->cx);
+  L.i32 = LLVMInt32TypeInContext(o->cx);
+  L.i64 = LLVMInt64TypeInContext(o->cx);
+  L.f32 = LLVMFloatTypeInContext(o->cx);
+  L.f64 = LLVMDoubleTypeInContext(o->cx);
+  L.p8 = ptr_to(L.i8);
+  L.pp8 = ptr_to(L.p8);
+  L.p64 = ptr_to(L.i64);
+  return L;
+}
+
+/* One graph: its kernels, NAME_arena and NAME_run. Returns them. */
+static void graph(LlvmOut *o, Graph *g, const char *model, const char *suffix, LLVMValueRef *run,
+                  LLVMValueRef *arena_fn) {
+  Lv L = lv_new(o);
+  L.g = g;
+  L.p = plan_graph(g, nnc_fuse);
+  L.name = arena_printf("%s_%s", model, suffix);
+  L.yp = arena_alloc(sizeof(LLVMValueRef) * (size_t)(g->n + 1));
+  L.xp = arena_alloc(sizeof(LLVMValueRef) * (size_t)(g->n + 1));
+  L.t = arena_alloc(sizeof(LLVMValueRef) * (size_t)(g->n + 1));
+  Kernel *kn = arena_alloc(sizeof(Kernel) * (size_t)(L.p->nkernels + 1));
+  for (int k = 0; k < L.p->nkernels; k++) kernel_function(&L, k, &kn[k]);
+  *arena_fn = arena_function(&L);
+  *run = run_function(&L, kn, o->export_runs);
+  LLVMDisposeBuilder(L.b);
+}
+
+static LLVMValueRef cstr(Lv *L, const char *s) {
+  LLVMValueRef init = LLVMConstStringInContext(L->cx, s, (unsigned)strlen(s), 0);
+  LLVMValueRef gv = LLVMAddGlobal(L->mod, LLVMTypeOf(init), ".str");
+  LLVMSetInitializer(gv, init);
+  LLVMSetGlobalConstant(gv, 1);
+  LLVMSetLinkage(gv, LLVMPrivateLinkage);
+  LLVMSetUnnamedAddress(gv, LLVMGlobalUnnamedAddr);
+  return LLVMConstPointerCast(gv, L->p8);
+}
+
+/* A constant table as a private global; its address as i8 *. */
+static LLVMValueRef table(Lv *L, const char *name, LLVMTypeRef t, LLVMValueRef *rows, int n) {
+  LLVMValueRef init = n ? LLVMConstArray(t, rows, (unsigned)n) : LLVMConstNull(LLVMArrayType(t, 1));
+  LLVMValueRef gv = LLVMAddGlobal(L->mod, LLVMTypeOf(init), name);
+  LLVMSetInitializer(gv, init);
+  LLVMSetGlobalConstant(gv, 1);
+  LLVMSetLinkage(gv, LLVMPrivateLinkage);
+  return LLVMConstPointerCast(gv, L->p8);
+}
+
+static LLVMValueRef dims8(Lv *L, Shape s, bool batch_minus_one) {
+  LLVMValueRef d[8];
+  for (int i = 0; i < 8; i++)
+    d[i] = ci(L, i < s.rank ? (batch_minus_one && s.dim[i] == DIM_BATCH ? -1 : s.dim[i]) : 0);
+  return LLVMConstArray(L->i64, d, 8);
+}
+
+/* The tensors (NnrtTensorInfo): the parameters, then the states. */
+static LLVMValueRef tensor_table(Lv *L, const char *model, const Graph *g) {
+  int n = g->nparams + g->nstates;
+  LLVMTypeRef ft[6] = {L->p8, L->i32, L->i32, LLVMArrayType(L->i64, 8), L->i32, LLVMArrayType(L->f64, 2)};
+  LLVMTypeRef t = LLVMStructTypeInContext(L->cx, ft, 6, 0);
+  LLVMValueRef *rows = arena_alloc(sizeof(LLVMValueRef) * (size_t)(n + 1));
+  for (int i = 0; i < n; i++) {
+    ParamInfo *p = i < g->nparams ? g->params[i] : g->states[i - g->nparams];
+    LLVMValueRef args[2] = {cf(L, p->init_args[0]), cf(L, p->init_args[1])};
+    LLVMValueRef f[6] = {
+        cstr(L, p->name),          ci32(L, p->dtype == DT_F64 ? 8 : 4),    ci32(L, p->shape.rank),
+        dims8(L, p->shape, false), ci32(L, nnrt_init_index(p->init_name)), LLVMConstArray(L->f64, args, 2)};
+    rows[i] = LLVMConstNamedStruct(t, f, 6);
+  }
+  return table(L, arena_printf("%s_tensors", model), t, rows, n);
+}
+
+/* The descriptor (NnModelDesc and its NnTensorDesc lists). */
+static LLVMValueRef desc_list(Lv *L, const char *what, Graph *g, const int *ids, int n, ParamInfo **ps) {
+  LLVMTypeRef ft[4] = {L->p8, L->i32, L->i32, LLVMArrayType(L->i64, 8)};
+  LLVMTypeRef t = LLVMStructTypeInContext(L->cx, ft, 4, 0);
+  LLVMValueRef *rows = arena_alloc(sizeof(LLVMValueRef) * (size_t)(n + 1));
+  for (int i = 0; i < n; i++) {
+    DType dt = ps ? ps[i]->dtype : g->v[ids[i]].dtype;
+    Shape sh = ps ? ps[i]->shape : g->v[ids[i]].shape;
+    LLVMValueRef f[4] = {cstr(L, ps ? ps[i]->name : arena_printf("%s%d", what, i)),
+                         ci32(L, dt == DT_F64   ? 1
+                                 : dt == DT_I32 ? 2
+                                                : 0),
+                         ci32(L, sh.rank), dims8(L, sh, true)};
+    rows[i] = LLVMConstNamedStruct(t, f, 4);
+  }
+  return table(L, "desc_list", t, rows, n);
+}
+
+static LLVMValueRef descriptor(Lv *L, const char *model, Graph *g) {
+  LLVMValueRef f[7] = {cstr(L, model),
+                       ci32(L, g->ninputs),
+                       ci32(L, g->noutputs),
+                       ci32(L, g->nparams),
+                       desc_list(L, "input", g, g->inputs, g->ninputs, NULL),
+                       desc_list(L, "output", g, g->outputs, g->noutputs, NULL),
+                       desc_list(L, "param", g, NULL, g->nparams, g->params)};
+  LLVMValueRef init = LLVMConstStructInContext(L->cx, f, 7, 0);
+  LLVMValueRef gv = LLVMAddGlobal(L->mod, LLVMTypeOf(init), arena_printf("%s_desc", model));
+  LLVMSetInitializer(gv, init);
+  LLVMSetGlobalConstant(gv, 1);
+  LLVMSetLinkage(gv, LLVMPrivateLinkage);
+  return LLVMConstPointerCast(gv, L->p8);
+}
+
+/* The exported API: each function one call of the runtime's nnrt_model_*
+ * with the same arguments, the model's table first where `def`. Types:
+ * p pointer, l int64, i int, d double, v void; the return type first. */
+static const struct {
+  const char *name, *sig;
+  bool def;
+  int graph; /* the function exists when the model has this graph */
+} api[] = {
+    {"create", "pl", true, -1},        {"free", "vp", false, -1},
+    {"train_step", "dpppl", false, 0}, {"evaluate", "dpppl", false, 1},
+    {"predict", "pppl", false, 2},     {"save", "ipppl", false, -1},
+    {"load", "ipppl", false, -1},      {"get_param", "ipppl", false, -1},
+    {"set_param", "ipppl", false, -1}, {"generate", "ipplldlp", false, -1},
+    {"set_threads", "vpi", false, -1}, {"set_lr", "vpd", false, -1},
+    {"arena_bytes", "lli", true, -1},  {"workspace_bytes", "lp", false, -1},
+};
+
+static LLVMTypeRef sig_type(Lv *L, char c) {
+  return c == 'p' ? L->p8 : c == 'l' ? L->i64 : c == 'i' ? L->i32 : c == 'd' ? L->f64 : L->v;
+}
+
+static void wrappers(Lv *L, const char *model, LLVMValueRef def, Graph **gs) {
+  for (size_t w = 0; w < sizeof api / sizeof *api; w++) {
+    if (api[w].graph >= 0 && !gs[api[w].graph]) continue;
+    const char *sig = api[w].sig;
+    int n = (int)strlen(sig) - 1;
+    LLVMTypeRef pt[8], rt[9];
+    for (int i = 0; i < n; i++) pt[i] = sig_type(L, sig[i + 1]);
+    int nr = 0;
+    if (api[w].def) rt[nr++] = L->p8;
+    for (int i = 0; i < n; i++) rt[nr++] = pt[i];
+    LLVMValueRef target =
+        declare(L, arena_printf("nnrt_model_%s", api[w].name), sig_type(L, sig[0]), rt, (unsigned)nr);
+    LLVMValueRef f =
+        function(L, arena_printf("%s_%s", model, api[w].name), sig_type(L, sig[0]), pt, (unsigned)n, false);
+    LLVMValueRef args[9];
+    nr = 0;
+    if (api[w].def) args[nr++] = def;
+    for (int i = 0; i < n; i++) args[nr++] = LLVMGetParam(f, (unsigned)i);
+    LLVMValueRef r = call(L, target, args, (unsigned)nr);
+    if (sig[0] == 'v')
+      LLVMBuildRetVoid(L->b);
+    else
+      LLVMBuildRet(L->b, r);
+  }
+  function(L, arena_printf("%s_describe", model), L->p8, NULL, 0, false);
+  LLVMBuildRet(L->b, LLVMConstPointerCast(LLVMGetNamedGlobal(L->mod, arena_printf("%s_desc", model)), L->p8));
+}
+
+void llvm_model(LlvmOut *o, const char *model, Graph *train, Graph *eval, Graph *infer) {
+  Graph *g = train ? train : infer;
+  Graph *gs[3] = {train, eval, infer};
+  static const char *suffix[3] = {"train", "eval", "infer"};
+  LLVMValueRef run[3], arenas[3];
+  Lv L = lv_new(o);
+  for (int k = 0; k < 3; k++) {
+    run[k] = arenas[k] = LLVMConstNull(L.p8);
+    if (gs[k]) {
+      graph(o, gs[k], model, suffix[k], &run[k], &arenas[k]);
+      run[k] = LLVMConstPointerCast(run[k], L.p8);
+      arenas[k] = LLVMConstPointerCast(arenas[k], L.p8);
+    }
+  }
+  /* the table (NnrtModelDef) */
+  int64_t gen[4] = {0, 0, 0, 0};
+  const Value *in = infer && infer->ninputs == 1 ? &infer->v[infer->inputs[0]] : NULL;
+  const Value *sc = infer && infer->noutputs > 0 ? &infer->v[infer->outputs[0]] : NULL;
+  if (in && in->dtype == DT_I32 && in->shape.rank == 2 && sc && sc->dtype != DT_I32 && sc->shape.rank == 3 &&
+      sc->shape.dim[1] == in->shape.dim[1])
+    gen[0] = in->shape.dim[1], gen[1] = sc->shape.dim[2], gen[2] = sc->op == OP_SOFTMAX,
+    gen[3] = sc->dtype == DT_F64;
+  LLVMValueRef f[12] = {cstr(&L, model),
+                        ci32(&L, g->nparams),
+                        ci32(&L, g->nstates),
+                        tensor_table(&L, model, g),
+                        cf(&L, g->base_lr),
+                        LLVMConstArray(L.p8, run, 3),
+                        LLVMConstArray(L.p8, arenas, 3),
+                        descriptor(&L, model, infer ? infer : g),
+                        ci(&L, gen[0]),
+                        ci(&L, gen[1]),
+                        ci32(&L, gen[2]),
+                        ci32(&L, gen[3])};
+  LLVMValueRef init = LLVMConstStructInContext(L.cx, f, 12, 0);
+  LLVMValueRef def = LLVMAddGlobal(L.mod, LLVMTypeOf(init), arena_printf("%s_def", model));
+  LLVMSetInitializer(def, init);
+  LLVMSetGlobalConstant(def, 1);
+  LLVMSetLinkage(def, LLVMPrivateLinkage);
+  wrappers(&L, model, LLVMConstPointerCast(def, L.p8), gs);
+  LLVMDisposeBuilder(L.b);
+}
+
+/* ----------------------------------------------------------- a module */
+
+const char *llvm_version(void) { return LLVM_VERSION_STRING; }
+
+LlvmOut *llvm_begin(const char *source, const char *triple, const char *cpu, int opt, bool export_runs) {
+  /* A loop with a constant trip count under 16 is vectorized by default
+   * only with its last part masked: the rows of a small product, which
+   * the next step reads back, then come from masked stores that loads
+   * cannot forward from (about twenty cycles each on x86); from 4 up a
+   * scalar remainder is allowed, as GCC does. */
+  static bool parsed;
+  if (!parsed) {
+    const char *args[] = {"nnc", "-vectorizer-min-trip-count=4"};
+    LLVMParseCommandLineOptions(2, args, NULL);
+    parsed = true;
+  }
+  LLVMInitializeAllTargetInfos();
+  LLVMInitializeAllTargets();
+  LLVMInitializeAllTargetMCs();
+  LLVMInitializeAllAsmPrinters();
+  char *lhost = LLVMGetDefaultTargetTriple(), *lt = triple ? LLVMNormalizeTargetTriple(triple) : NULL;
+  const char *host = arena_printf("%s", lhost), *t = lt ? arena_printf("%s", lt) : host;
+  LLVMDisposeMessage(lhost);
+  if (lt) LLVMDisposeMessage(lt);
+  LLVMTargetRef target;
+  char *msg = NULL;
+  if (LLVMGetTargetFromTriple(t, &target, &msg)) {
+    error_plain("unknown target '%s': %s (targets are triples such as x86_64-linux-gnu or "
+                "aarch64-linux-gnu)",
+                triple ? triple : t, msg ? msg : "");
+    LLVMDisposeMessage(msg);
+    return NULL;
+  }
+  /* the host's processor and features by default; a cross target's generic one */
+  bool native = (!cpu && !triple) || (cpu && !strcmp(cpu, "native"));
+  if (native && triple && strcmp(t, host) != 0) {
+    error_plain("--cpu=native names this machine's processor, which cannot run target '%s'", triple);
+    return NULL;
+  }
+  char *name = native ? LLVMGetHostCPUName() : NULL, *features = native ? LLVMGetHostCPUFeatures() : NULL;
+  LlvmOut *o = arena_alloc(sizeof *o);
+  o->cx = LLVMContextCreate();
+  o->mod = LLVMModuleCreateWithNameInContext(source, o->cx);
+  o->opt = opt;
+  o->export_runs = export_runs;
+#ifdef NNC_RUNTIME_BC
+  o->runtime_in = !strcmp(t, host) && opt >= 3;
+#endif
+  static const LLVMCodeGenOptLevel level[4] = {LLVMCodeGenLevelNone, LLVMCodeGenLevelLess, LLVMCodeGenLevelDefault,
+                                               LLVMCodeGenLevelAggressive};
+  o->tm = LLVMCreateTargetMachine(target, t,
+                                  native ? name
+                                  : cpu  ? cpu
+                                         : "generic",
+                                  native ? features : "", level[opt], LLVMRelocPIC, LLVMCodeModelDefault);
+  LLVMSetTarget(o->mod, t);
+  LLVMTargetDataRef td = LLVMCreateTargetDataLayout(o->tm);
+  char *layout = LLVMCopyStringRepOfTargetData(td);
+  LLVMSetDataLayout(o->mod, layout);
+  LLVMDisposeMessage(layout);
+  LLVMDisposeTargetData(td);
+  if (name) LLVMDisposeMessage(name);
+  if (features) LLVMDisposeMessage(features);
+  return o;
+}
+
+/* LLVM's verifier on every function; a function it rejects is a bug in
+ * this backend, reported by name. */
+static void verify_module(LlvmOut *o) {
+  for (LLVMValueRef f = LLVMGetFirstFunction(o->mod); f; f = LLVMGetNextFunction(f)) {
+    if (LLVMIsDeclaration(f) || !LLVMVerifyFunction(f, LLVMReturnStatusAction)) continue;
+    char *msg = NULL;
+    LLVMVerifyModule(o->mod, LLVMReturnStatusAction, &msg);
+    size_t len;
+    bug("LLVM's verifier rejects function '%s': %s", LLVMGetValueName2(f, &len), msg ? msg : "");
+  }
+}
+
+/* At -O3, the runtime (runtime/nnrt.c as bitcode, made when nnc was
+ * built) linked into a module for this machine, so that it is optimized
+ * with the kernels for the module's processor (its loops vectorized for
+ * it, the small products inlined into the kernels); everything but the
+ * model's API (the definitions before) becomes internal. That doubles the
+ * time to compile a model, so below -O3 (and without the bitcode) the
+ * runtime comes from its prebuilt archive when the library is linked. */
+static bool link_runtime(LlvmOut *o) {
+#ifdef NNC_RUNTIME_BC
+  if (!o->runtime_in) return true;
+  int napi = 0;
+  for (LLVMValueRef f = LLVMGetFirstFunction(o->mod); f; f = LLVMGetNextFunction(f))
+    napi += !LLVMIsDeclaration(f) && LLVMGetLinkage(f) == LLVMExternalLinkage;
+  const char **api = arena_alloc(sizeof(char *) * (size_t)(napi + 1));
+  napi = 0;
+  for (LLVMValueRef f = LLVMGetFirstFunction(o->mod); f; f = LLVMGetNextFunction(f)) {
+    size_t len;
+    if (!LLVMIsDeclaration(f) && LLVMGetLinkage(f) == LLVMExternalLinkage) api[napi++] = LLVMGetValueName2(f, &len);
+  }
+  LLVMMemoryBufferRef buf;
+  LLVMModuleRef rt;
+  char *msg = NULL;
+  if (LLVMCreateMemoryBufferWithContentsOfFile(NNC_RUNTIME_BC, &buf, &msg)) {
+    error_plain("cannot read the runtime '%s': %s (rebuild nnc)", NNC_RUNTIME_BC, msg ? msg : "");
+    return false;
+  }
+  bool bad = LLVMParseBitcodeInContext2(o->cx, buf, &rt);
+  LLVMDisposeMemoryBuffer(buf);
+  if (bad) {
+    error_plain("the runtime '%s' is not bitcode this LLVM reads (rebuild nnc)", NNC_RUNTIME_BC);
+    return false;
+  }
+  LLVMSetTarget(rt, LLVMGetTarget(o->mod));
+  LLVMSetDataLayout(rt, LLVMGetDataLayoutStr(o->mod));
+  /* clang gave every function the generic processor; the module's is
+   * meant (functions with a target attribute of their own, the GEMM's
+   * AVX2 and AVX-512 micro-kernels, keep theirs) */
+  unsigned fi = LLVMAttributeFunctionIndex;
+  LLVMAttributeRef base =
+      LLVMGetStringAttributeAtIndex(LLVMGetNamedFunction(rt, "nnrt_sigmoid"), fi, "target-features", 15);
+  unsigned blen = 0;
+  const char *bfeat = base ? LLVMGetStringAttributeValue(base, &blen) : "";
+  for (LLVMValueRef f = LLVMGetFirstFunction(rt); f; f = LLVMGetNextFunction(f)) {
+    LLVMAttributeRef a = LLVMGetStringAttributeAtIndex(f, fi, "target-features", 15);
+    unsigned len = 0;
+    const char *feat = a ? LLVMGetStringAttributeValue(a, &len) : "";
+    LLVMRemoveStringAttributeAtIndex(f, fi, "target-cpu", 10);
+    LLVMRemoveStringAttributeAtIndex(f, fi, "tune-cpu", 8);
+    if (len == blen && !memcmp(feat, bfeat, len)) LLVMRemoveStringAttributeAtIndex(f, fi, "target-features", 15);
+  }
+  if (LLVMLinkModules2(o->mod, rt)) bug("linking the runtime's bitcode failed");
+  /* the product's entry is its small case (the rest a call): inlined, its
+   * loops know the kernel's sizes and strides */
+  LLVMValueRef sgemm = LLVMGetNamedFunction(o->mod, "nnrt_sgemm");
+  if (sgemm && !LLVMIsDeclaration(sgemm)) {
+    unsigned kind = LLVMGetEnumAttributeKindForName("alwaysinline", 12);
+    LLVMAddAttributeAtIndex(sgemm, fi, LLVMCreateEnumAttribute(o->cx, kind, 0));
+  }
+  for (LLVMValueRef f = LLVMGetFirstFunction(o->mod); f; f = LLVMGetNextFunction(f)) {
+    size_t len;
+    const char *name = LLVMGetValueName2(f, &len);
+    bool keep = LLVMIsDeclaration(f);
+    for (int i = 0; i < napi && !keep; i++) keep = !strcmp(api[i], name);
+    if (!keep) LLVMSetLinkage(f, LLVMInternalLinkage), LLVMSetVisibility(f, LLVMDefaultVisibility);
+  }
+  for (LLVMValueRef gv = LLVMGetFirstGlobal(o->mod); gv; gv = LLVMGetNextGlobal(gv)) {
+    size_t len;
+    if (!LLVMIsDeclaration(gv) && strncmp(LLVMGetValueName2(gv, &len), "llvm.", 5) != 0)
+      LLVMSetLinkage(gv, LLVMInternalLinkage), LLVMSetVisibility(gv, LLVMDefaultVisibility);
+  }
+  /* what the models do not use (the data readers, ...) goes before the
+   * optimizer spends time on it */
+  LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
+  LLVMErrorRef err = LLVMRunPasses(o->mod, "globaldce", o->tm, opts);
+  LLVMDisposePassBuilderOptions(opts);
+  if (err) bug("LLVM's globaldce failed: %s", LLVMGetErrorMessage(err));
+#else
+  (void)o;
+#endif
+  return true;
+}
+
+static bool link_so(const char *obj, const char *so, bool runtime_in);
+
+/* Verifies, optimizes (the new pass manager's default<On> pipeline) and
+ * writes the module as kind: "llvm" (.ll), "bc", "asm" or "obj"; with
+ * `so`, links that object into a shared library. */
+bool llvm_finish(LlvmOut *o, const char *kind, const char *path, const char *so) {
+  verify_module(o);
+  if (!link_runtime(o)) return false;
+  LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
+  LLVMPassBuilderOptionsSetLoopVectorization(opts, o->opt >= 2);
+  LLVMPassBuilderOptionsSetSLPVectorization(opts, o->opt >= 2);
+  LLVMPassBuilderOptionsSetLoopUnrolling(opts, o->opt >= 2);
+  LLVMPassBuilderOptionsSetMergeFunctions(opts, o->opt >= 1); /* an unrolled recurrence's identical steps */
+  LLVMErrorRef err = LLVMRunPasses(o->mod, arena_printf("default<O%d>", o->opt), o->tm, opts);
+  LLVMDisposePassBuilderOptions(opts);
+  if (err) {
+    char *msg = LLVMGetErrorMessage(err);
+    bug("LLVM's optimizer failed: %s", msg);
+  }
+  char *msg = NULL;
+  bool failed;
+  if (!strcmp(kind, "llvm"))
+    failed = LLVMPrintModuleToFile(o->mod, path, &msg);
+  else if (!strcmp(kind, "bc"))
+    failed = LLVMWriteBitcodeToFile(o->mod, path) != 0;
+  else
+    failed = LLVMTargetMachineEmitToFile(o->tm, o->mod, (char *)path,
+                                         !strcmp(kind, "asm") ? LLVMAssemblyFile : LLVMObjectFile, &msg);
+  if (failed) error_plain("cannot write '%s': %s", path, msg ? msg : strerror(errno));
+  if (msg) LLVMDisposeMessage(msg);
+  if (!failed && so) failed = !link_so(path, so, o->runtime_in);
+  LLVMDisposeTargetMachine(o->tm);
+  LLVMDisposeModule(o->mod);
+  LLVMContextDispose(o->cx);
+  return !failed;
+}
+
+/* The linker: $NNC_LD, else ld. The runtime as nnc was built with it:
+ * its archive with OpenMP and libgcc (the processor checks), or, when its
+ * bitcode is in the object, the OpenMP library that calls and libgcc. */
+#ifndef NNC_RUNTIME_LIBS
+#define NNC_RUNTIME_LIBS ""
+#endif
+#ifndef NNC_RUNTIME_BC_LIBS
+#define NNC_RUNTIME_BC_LIBS ""
+#endif
+
+static bool link_so(const char *obj, const char *so, bool runtime_in) {
+  const char *ld = getenv("NNC_LD") && *getenv("NNC_LD") ? getenv("NNC_LD") : "ld";
+  char *libs = arena_printf("%s", runtime_in ? NNC_RUNTIME_BC_LIBS : NNC_RUNTIME_LIBS);
+  const char *argv[64];
+  int n = 0;
+  argv[n++] = ld, argv[n++] = "-shared", argv[n++] = "-o", argv[n++] = so, argv[n++] = obj;
+  for (char *s = strtok(libs, ":"); s && n < 58; s = strtok(NULL, ":")) argv[n++] = s;
+  argv[n++] = "-lm", argv[n++] = "-lc", argv[n] = NULL;
+  pid_t pid;
+  int rc = posix_spawnp(&pid, ld, NULL, NULL, (char *const *)argv, environ);
+  if (rc != 0) {
+    error_plain("cannot run the linker '%s': %s (install binutils, set NNC_LD, or build with --backend=c)", ld,
+                strerror(rc));
+    return false;
+  }
+  int status;
+  if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    error_plain("the linker '%s' failed making '%s'", ld, so);
+    return false;
+  }
+  return true;
+}
+
+/* ------------------------------------------- convolution and pooling */
+
+/* Convolutions and pooling: a call of the runtime's with the geometry as
+ * a constant (NnrtWindow: int64 fields only). */
+static void k_window(Lv *L, const Value *v, LLVMValueRef *arg, LLVMValueRef s) {
+  NnrtWindow w = plan_window(L->g, v);
+  int64_t f[16] = {w.h,  w.w,  w.c,  w.oh, w.ow, w.f,  w.kh,     w.kw,
+                   w.sh, w.sw, w.ph, w.pw, w.dh, w.dw, w.groups, w.chunk};
+  LLVMValueRef c[16];
+  for (int i = 0; i < 16; i++) c[i] = ci(L, f[i]);
+  LLVMValueRef init = LLVMConstArray(L->i64, c, 16);
+  LLVMValueRef gv = LLVMAddGlobal(L->mod, LLVMTypeOf(init), "window");
+  LLVMSetInitializer(gv, init);
+  LLVMSetGlobalConstant(gv, 1);
+  LLVMSetLinkage(gv, LLVMPrivateLinkage);
+  LLVMValueRef win = LLVMConstPointerCast(gv, L->p8);
+  LLVMTypeRef p = ptr_to(ty(L, v->dtype));
+  const char *t = v->dtype == DT_F64 ? "f64" : "f32";
+  /* the batch: the image's first axis */
+  Shape xs = v->op == OP_CONV2DBX || v->op == OP_AVGPOOLB ? v->shape : L->g->v[v->in[0]].shape;
+  LLVMValueRef n = dim_v(L, xs.dim[0]);
+  if (v->op == OP_CONV2D || v->op == OP_CONV2DBX || v->op == OP_CONV2DBW) {
+    const char *fn = v->op == OP_CONV2D ? "conv2d" : v->op == OP_CONV2DBX ? "conv2d_bx" : "conv2d_bw";
+    LLVMTypeRef pt[8] = {L->i32, L->i64, L->p8, p, p, p, p, L->p8};
+    LLVMValueRef args[8] = {L->nt, n, win, arg[1], arg[2], arg[0], s, L->epi ? L->epi : LLVMConstNull(L->p8)};
+    call(L, declare(L, arena_printf("nnrt_%s_%s", fn, t), L->v, pt, 8), args, 8);
+    return;
+  }
+  int op = v->op == OP_MAXPOOL    ? NNRT_MAXPOOL
+           : v->op == OP_AVGPOOL  ? NNRT_AVGPOOL
+           : v->op == OP_MAXPOOLB ? NNRT_MAXPOOL_B
+                                  : NNRT_AVGPOOL_B;
+  LLVMTypeRef pt[7] = {L->i32, L->i64, L->i32, L->p8, p, p, p};
+  LLVMValueRef args[7] = {L->nt, n, ci32(L, op), win, arg[1], v->nin > 1 ? arg[2] : LLVMConstNull(p), arg[0]};
+  call(L, declare(L, arena_printf("nnrt_pool_%s", t), L->v, pt, 7), args, 7);
+}
