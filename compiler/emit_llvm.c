@@ -1404,12 +1404,16 @@ static bool link_runtime(LlvmOut *o) {
     if (len == blen && !memcmp(feat, bfeat, len)) LLVMRemoveStringAttributeAtIndex(f, fi, "target-features", 15);
   }
   if (LLVMLinkModules2(o->mod, rt)) bug("linking the runtime's bitcode failed");
-  /* the product's entry is its small case (the rest a call): inlined, its
-   * loops know the kernel's sizes and strides */
-  LLVMValueRef sgemm = LLVMGetNamedFunction(o->mod, "nnrt_sgemm");
-  if (sgemm && !LLVMIsDeclaration(sgemm)) {
-    unsigned kind = LLVMGetEnumAttributeKindForName("alwaysinline", 12);
-    LLVMAddAttributeAtIndex(sgemm, fi, LLVMCreateEnumAttribute(o->cx, kind, 0));
+  /* inlined into the kernels, where sizes, strides and window geometry
+   * are constants: the product's entry (its small case; the rest is a
+   * call), the convolutions and pooling (as the C backend's are) */
+  static const char *inline_always[] = {"nnrt_sgemm",         "nnrt_conv2d_f32",    "nnrt_conv2d_f64",
+                                        "nnrt_conv2d_bx_f32", "nnrt_conv2d_bx_f64", "nnrt_conv2d_bw_f32",
+                                        "nnrt_conv2d_bw_f64", "nnrt_pool_f32",      "nnrt_pool_f64"};
+  unsigned always = LLVMGetEnumAttributeKindForName("alwaysinline", 12);
+  for (size_t i = 0; i < sizeof inline_always / sizeof *inline_always; i++) {
+    LLVMValueRef f = LLVMGetNamedFunction(o->mod, inline_always[i]);
+    if (f && !LLVMIsDeclaration(f)) LLVMAddAttributeAtIndex(f, fi, LLVMCreateEnumAttribute(o->cx, always, 0));
   }
   for (LLVMValueRef f = LLVMGetFirstFunction(o->mod); f; f = LLVMGetNextFunction(f)) {
     size_t len;
