@@ -896,6 +896,118 @@ static LLVMValueRef arena_function(Lv *L) {
   return f;
 }
 
+/* A leaf the run function fills in its buffer val[id]: a run-time scalar
+ * from the instance m, an iota, a stored constant, a dropout mask. */
+static void leaf(Lv *L, int id, LLVMValueRef *val, LLVMValueRef m) {
+  Graph *g = L->g;
+  const Value *v = &g->v[id];
+  LLVMTypeRef t = ty(L, v->dtype);
+if (v->op == OP_SCALAR) {
+    LLVMValueRef x;
+    switch (v->a[0]) {
+    case 0: x = LLVMBuildSIToFP(L->b, L->n, L->f64, ""); break;
+    case 1:
+      x = LLVMBuildSIToFP(L->b, LLVMBuildLoad2(L->b, L->i64, field(L, m, offsetof(NnrtModel, step), L->i64), ""),
+                          L->f64, "");
+      break;
+    case 2:
+      x = LLVMBuildSIToFP(L->b, LLVMBuildLoad2(L->b, L->i64, field(L, m, offsetof(NnrtModel, epoch), L->i64), ""),
+                          L->f64, "");
+      break;
+    case 3:
+      x = LLVMBuildUIToFP(L->b, LLVMBuildLoad2(L->b, L->i64, field(L, m, offsetof(NnrtModel, seed), L->i64), ""),
+                          L->f64, "");
+      break;
+    default: x = LLVMBuildLoad2(L->b, L->f64, field(L, m, offsetof(NnrtModel, lr), L->f64), ""); break;
+    }
+    store(L, t, from_double(L, x, v->dtype), cast_ptr(L, val[id], t), ci(L, 0));
+  } else if (v->op == OP_IOTA) {
+    Loop li;
+    LLVMValueRef i = loop_open(L, &li, ci(L, 0), numel_v(L, v->shape));
+    LLVMValueRef x =
+        LLVMBuildSRem(L->b, LLVMBuildSDiv(L->b, i, prod_v(L, v->shape, (int)v->a[0] + 1, v->shape.rank), ""),
+                      ci(L, v->shape.dim[v->a[0]]), "");
+    store(L, t, from_double(L, LLVMBuildSIToFP(L->b, x, L->f64, ""), v->dtype), cast_ptr(L, val[id], t), i);
+    loop_close(L, &li);
+  } else if (v->op == OP_CONST) {
+    Loop li;
+    LLVMValueRef i = loop_open(L, &li, ci(L, 0), numel_v(L, v->shape));
+    store(L, t, from_double(L, cf(L, v->f), v->dtype), cast_ptr(L, val[id], t), i);
+    loop_close(L, &li);
+  } else if (v->op == OP_DROPMASK) {
+    const Value *s0 = &g->v[v->in[0]], *s1 = &g->v[v->in[1]];
+    LLVMValueRef seed = LLVMBuildFPToUI(
+        L->b,
+        to_double(L, load(L, ty(L, s0->dtype), cast_ptr(L, val[v->in[0]], ty(L, s0->dtype)), ci(L, 0)),
+                  s0->dtype),
+        L->i64, "");
+    LLVMValueRef step = LLVMBuildFPToUI(
+        L->b,
+        to_double(L, load(L, ty(L, s1->dtype), cast_ptr(L, val[v->in[1]], ty(L, s1->dtype)), ci(L, 0)),
+                  s1->dtype),
+        L->i64, "");
+    LLVMValueRef stream = LLVMBuildXor(L->b, ci(L, (int64_t)((uint64_t)v->a[0] << 44)), step, "");
+    Loop li;
+    LLVMValueRef i = loop_open(L, &li, ci(L, 0), numel_v(L, v->shape));
+    LLVMTypeRef ut[3] = {L->i64, L->i64, L->i64};
+    LLVMValueRef ua[3] = {seed, stream, i};
+    LLVMValueRef u = call(L, declare(L, "nnrt_uniform", L->f64, ut, 3), ua, 3);
+    LLVMValueRef keep = LLVMBuildFCmp(L->b, LLVMRealOGE, u, cf(L, v->f), "");
+    LLVMValueRef one = from_double(L, cf(L, 1 / (1 - v->f)), v->dtype);
+    store(L, t, sel(L, keep, one, LLVMConstNull(t)), cast_ptr(L, val[id], t), i);
+    loop_close(L, &li);
+  }
+}
+
+/* Kernel k called through nnrt_parallel_for with its words (n, threads,
+ * its pointers, its epilogue) in `words`; an epilogue's context (the row
+ * length, the head's buffer, the members' pointers) in `ewords`, and the
+ * NnrtEpilogue in `epi`. */
+static void call_kernel(Lv *L, Kernel *K, int k, LLVMValueRef *val, LLVMValueRef scratch, LLVMValueRef words,
+                        LLVMValueRef ewords, LLVMValueRef epi) {
+  Graph *g = L->g;
+  Plan *p = L->p;
+  LLVMValueRef w0 = cast_ptr(L, words, L->i64);
+  LLVMBuildStore(L->b, L->n, at(L, L->i64, w0, ci(L, 0)));
+  LLVMBuildStore(L->b, LLVMBuildSExt(L->b, L->nt, L->i64, ""), at(L, L->i64, w0, ci(L, 1)));
+  for (int i = 0; i < K->ps.n; i++) {
+    LLVMValueRef ptr = K->ps.yx[i] == 's' ? scratch : val[plan_root(p, g, K->ps.id[i])];
+    if (!ptr) bug("%%%d has no buffer", K->ps.id[i]);
+    LLVMBuildStore(L->b, LLVMBuildPtrToInt(L->b, ptr, L->i64, ""), at(L, L->i64, w0, ci(L, i + 2)));
+  }
+  if (K->epi) { /* its context: the row length, the head's buffer, the members' pointers */
+    const Value *hv = &g->v[p->first[k]];
+    LLVMValueRef e0 = cast_ptr(L, ewords, L->i64);
+    LLVMValueRef cols = hv->shape.rank ? dim_v(L, hv->shape.dim[hv->shape.rank - 1]) : ci(L, 1);
+    LLVMBuildStore(L->b, cols, at(L, L->i64, e0, ci(L, 0)));
+    LLVMBuildStore(L->b, LLVMBuildPtrToInt(L->b, val[plan_root(p, g, plan_home(p, k))], L->i64, ""),
+                   at(L, L->i64, e0, ci(L, 1)));
+    for (int i = 0; i < K->eps.n; i++)
+      LLVMBuildStore(L->b, LLVMBuildPtrToInt(L->b, val[plan_root(p, g, K->eps.id[i])], L->i64, ""),
+                     at(L, L->i64, e0, ci(L, i + 2)));
+    LLVMValueRef e = cast_ptr(L, epi, L->p8);
+    LLVMBuildStore(L->b, LLVMBuildBitCast(L->b, K->epifn, L->p8, ""), at(L, L->p8, e, ci(L, 0)));
+    LLVMBuildStore(L->b, cast_ptr(L, ewords, L->i8), at(L, L->p8, e, ci(L, 1)));
+    LLVMBuildStore(L->b, LLVMBuildPtrToInt(L->b, cast_ptr(L, epi, L->i8), L->i64, ""),
+                   at(L, L->i64, w0, ci(L, K->ps.n + 2)));
+  }
+  LLVMValueRef count, work;
+  kernel_split(L, k, &count, &work);
+  LLVMTypeRef bt[3] = {L->p8, L->i64, L->i64};
+  LLVMTypeRef ft[5] = {L->i32, L->i64, L->i64, ptr_to(LLVMFunctionType(L->v, bt, 3, 0)), L->p8};
+  LLVMValueRef par = declare(L, "nnrt_parallel_for", L->v, ft, 5);
+  LLVMValueRef args[5] = {L->nt, work, count, K->par, cast_ptr(L, words, L->i8)};
+  call(L, par, args, 5);
+  const Value *hv = &g->v[p->first[k]];
+  if (K->epi && hv->op == OP_SUM) { /* after a sum, over its (small) result */
+    LLVMTypeRef rt[4] = {L->i32, L->i64, L->i64, L->p8};
+    LLVMValueRef ra[4] = {L->nt, hv->shape.rank ? prod_v(L, hv->shape, 0, hv->shape.rank - 1) : ci(L, 1),
+                          hv->shape.rank ? dim_v(L, hv->shape.dim[hv->shape.rank - 1]) : ci(L, 1),
+                          cast_ptr(L, epi, L->i8)};
+    call(L, declare(L, "nnrt_epilogue_rows", L->v, rt, 4), ra, 4);
+  }
+}
+
 /* NAME_run(m, n, inputs, label): buffers in the workspace, leaves,
  * kernels in order (each through nnrt_parallel_for), the updates. */
 static LLVMValueRef run_function(Lv *L, Kernel *kn, bool exported) {
@@ -919,13 +1031,10 @@ static LLVMValueRef run_function(Lv *L, Kernel *kn, bool exported) {
   int nwords = 0;
   for (int k = 0; k < p->nkernels; k++) nwords = kn[k].ps.n + 3 > nwords ? kn[k].ps.n + 3 : nwords;
   LLVMValueRef words = local(L, LLVMArrayType(L->i64, (unsigned)nwords + 1), "words");
-  LLVMValueRef w0 = cast_ptr(L, words, L->i64);
   LLVMValueRef ewords = local(L, LLVMArrayType(L->i64, 64 + 2 * NN_MAX_RANK + 2), "ewords");
   LLVMValueRef epi = local(L, LLVMArrayType(L->p8, 2), "epi");
-  LLVMValueRef par = NULL;
   for (int id = 0; id < g->n; id++) {
     const Value *v = &g->v[id];
-    LLVMTypeRef t = ty(L, v->dtype);
     switch (v->op) {
     case OP_INPUT: val[id] = load(L, L->p8, inputs, ci(L, v->a[0])); continue;
     case OP_LABEL: val[id] = label; continue;
@@ -943,107 +1052,10 @@ static LLVMValueRef run_function(Lv *L, Kernel *kn, bool exported) {
                                               : d[id];
       val[id] = at(L, L->i8, ws, off);
     }
-    if (v->op == OP_SCALAR) {
-      LLVMValueRef x;
-      switch (v->a[0]) {
-      case 0: x = LLVMBuildSIToFP(L->b, L->n, L->f64, ""); break;
-      case 1:
-        x = LLVMBuildSIToFP(L->b, LLVMBuildLoad2(L->b, L->i64, field(L, m, offsetof(NnrtModel, step), L->i64), ""),
-                            L->f64, "");
-        break;
-      case 2:
-        x = LLVMBuildSIToFP(L->b, LLVMBuildLoad2(L->b, L->i64, field(L, m, offsetof(NnrtModel, epoch), L->i64), ""),
-                            L->f64, "");
-        break;
-      case 3:
-        x = LLVMBuildUIToFP(L->b, LLVMBuildLoad2(L->b, L->i64, field(L, m, offsetof(NnrtModel, seed), L->i64), ""),
-                            L->f64, "");
-        break;
-      default: x = LLVMBuildLoad2(L->b, L->f64, field(L, m, offsetof(NnrtModel, lr), L->f64), ""); break;
-      }
-      store(L, t, from_double(L, x, v->dtype), cast_ptr(L, val[id], t), ci(L, 0));
-    } else if (v->op == OP_IOTA) {
-      Loop li;
-      LLVMValueRef i = loop_open(L, &li, ci(L, 0), numel_v(L, v->shape));
-      LLVMValueRef x =
-          LLVMBuildSRem(L->b, LLVMBuildSDiv(L->b, i, prod_v(L, v->shape, (int)v->a[0] + 1, v->shape.rank), ""),
-                        ci(L, v->shape.dim[v->a[0]]), "");
-      store(L, t, from_double(L, LLVMBuildSIToFP(L->b, x, L->f64, ""), v->dtype), cast_ptr(L, val[id], t), i);
-      loop_close(L, &li);
-    } else if (v->op == OP_CONST) {
-      if (p->stored[id]) {
-        Loop li;
-        LLVMValueRef i = loop_open(L, &li, ci(L, 0), numel_v(L, v->shape));
-        store(L, t, from_double(L, cf(L, v->f), v->dtype), cast_ptr(L, val[id], t), i);
-        loop_close(L, &li);
-      }
-    } else if (v->op == OP_DROPMASK) {
-      const Value *s0 = &g->v[v->in[0]], *s1 = &g->v[v->in[1]];
-      LLVMValueRef seed = LLVMBuildFPToUI(
-          L->b,
-          to_double(L, load(L, ty(L, s0->dtype), cast_ptr(L, val[v->in[0]], ty(L, s0->dtype)), ci(L, 0)),
-                    s0->dtype),
-          L->i64, "");
-      LLVMValueRef step = LLVMBuildFPToUI(
-          L->b,
-          to_double(L, load(L, ty(L, s1->dtype), cast_ptr(L, val[v->in[1]], ty(L, s1->dtype)), ci(L, 0)),
-                    s1->dtype),
-          L->i64, "");
-      LLVMValueRef stream = LLVMBuildXor(L->b, ci(L, (int64_t)((uint64_t)v->a[0] << 44)), step, "");
-      Loop li;
-      LLVMValueRef i = loop_open(L, &li, ci(L, 0), numel_v(L, v->shape));
-      LLVMTypeRef ut[3] = {L->i64, L->i64, L->i64};
-      LLVMValueRef ua[3] = {seed, stream, i};
-      LLVMValueRef u = call(L, declare(L, "nnrt_uniform", L->f64, ut, 3), ua, 3);
-      LLVMValueRef keep = LLVMBuildFCmp(L->b, LLVMRealOGE, u, cf(L, v->f), "");
-      LLVMValueRef one = from_double(L, cf(L, 1 / (1 - v->f)), v->dtype);
-      store(L, t, sel(L, keep, one, LLVMConstNull(t)), cast_ptr(L, val[id], t), i);
-      loop_close(L, &li);
+    if (v->op == OP_SCALAR || v->op == OP_IOTA || v->op == OP_CONST || v->op == OP_DROPMASK) {
+      if (v->op != OP_CONST || p->stored[id]) leaf(L, id, val, m); /* a constant unstored is a literal */
     } else if (p->kernel[id] >= 0 && p->last[p->kernel[id]] == id) {
-      int k = p->kernel[id];
-      Kernel *K = &kn[k];
-      LLVMValueRef scratch = at(L, L->i8, ws, sc);
-      LLVMBuildStore(L->b, L->n, at(L, L->i64, w0, ci(L, 0)));
-      LLVMBuildStore(L->b, LLVMBuildSExt(L->b, L->nt, L->i64, ""), at(L, L->i64, w0, ci(L, 1)));
-      for (int i = 0; i < K->ps.n; i++) {
-        LLVMValueRef ptr = K->ps.yx[i] == 's' ? scratch : val[plan_root(p, g, K->ps.id[i])];
-        if (!ptr) bug("%%%d has no buffer", K->ps.id[i]);
-        LLVMBuildStore(L->b, LLVMBuildPtrToInt(L->b, ptr, L->i64, ""), at(L, L->i64, w0, ci(L, i + 2)));
-      }
-      if (K->epi) { /* its context: the row length, the head's buffer, the members' pointers */
-        const Value *hv = &g->v[p->first[k]];
-        LLVMValueRef e0 = cast_ptr(L, ewords, L->i64);
-        LLVMValueRef cols = hv->shape.rank ? dim_v(L, hv->shape.dim[hv->shape.rank - 1]) : ci(L, 1);
-        LLVMBuildStore(L->b, cols, at(L, L->i64, e0, ci(L, 0)));
-        LLVMBuildStore(L->b, LLVMBuildPtrToInt(L->b, val[plan_root(p, g, plan_home(p, k))], L->i64, ""),
-                       at(L, L->i64, e0, ci(L, 1)));
-        for (int i = 0; i < K->eps.n; i++)
-          LLVMBuildStore(L->b, LLVMBuildPtrToInt(L->b, val[plan_root(p, g, K->eps.id[i])], L->i64, ""),
-                         at(L, L->i64, e0, ci(L, i + 2)));
-        LLVMValueRef e = cast_ptr(L, epi, L->p8);
-        LLVMBuildStore(L->b, LLVMBuildBitCast(L->b, K->epifn, L->p8, ""), at(L, L->p8, e, ci(L, 0)));
-        LLVMBuildStore(L->b, cast_ptr(L, ewords, L->i8), at(L, L->p8, e, ci(L, 1)));
-        LLVMBuildStore(L->b, LLVMBuildPtrToInt(L->b, cast_ptr(L, epi, L->i8), L->i64, ""),
-                       at(L, L->i64, w0, ci(L, K->ps.n + 2)));
-      }
-      LLVMValueRef count, work;
-      kernel_split(L, k, &count, &work);
-      if (!par) {
-        LLVMTypeRef bt[3] = {L->p8, L->i64, L->i64};
-        LLVMTypeRef body = ptr_to(LLVMFunctionType(L->v, bt, 3, 0));
-        LLVMTypeRef ft[5] = {L->i32, L->i64, L->i64, body, L->p8};
-        par = declare(L, "nnrt_parallel_for", L->v, ft, 5);
-      }
-      LLVMValueRef args[5] = {L->nt, work, count, K->par, cast_ptr(L, words, L->i8)};
-      call(L, par, args, 5);
-      const Value *hv = &g->v[p->first[k]];
-      if (K->epi && hv->op == OP_SUM) { /* after a sum, over its (small) result */
-        LLVMTypeRef rt[4] = {L->i32, L->i64, L->i64, L->p8};
-        LLVMValueRef ra[4] = {L->nt, hv->shape.rank ? prod_v(L, hv->shape, 0, hv->shape.rank - 1) : ci(L, 1),
-                              hv->shape.rank ? dim_v(L, hv->shape.dim[hv->shape.rank - 1]) : ci(L, 1),
-                              cast_ptr(L, epi, L->i8)};
-        call(L, declare(L, "nnrt_epilogue_rows", L->v, rt, 4), ra, 4);
-      }
+      call_kernel(L, &kn[p->kernel[id]], p->kernel[id], val, at(L, L->i8, ws, sc), words, ewords, epi);
     }
   }
   for (int i = 0; i < g->nupdates; i++) {
