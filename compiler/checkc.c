@@ -79,7 +79,8 @@ static void harness(FILE *o, Graph *g, const char *model, const char *suffix) {
   for (int i = 0; i < g->nstates; i++)
     fprintf(o, "  free(m->states[%d]);\n  m->states[%d] = read_tensor(in, %lld, %d, 0);\n", i, i,
             (long long)concrete_numel(g->states[i]->shape, 1), g->states[i]->dtype == DT_F64 ? 8 : 4);
-  fprintf(o, "  %s_%s_run(m, n, inputs, label);\n", model, suffix);
+  fprintf(o, "  if (nnrt_model_reserve(m, %s, n) != 0) { fprintf(stderr, \"%%s\\n\", m->error); return 2; }\n"
+             "  %s_%s_run(m, n, inputs, label);\n", g->training ? "NNRT_TRAIN" : "NNRT_INFER", model, suffix);
   if (g->loss >= 0) fprintf(o, "  fwrite(&m->loss, sizeof m->loss, 1, out);\n");
   for (int i = 0; i < g->noutputs; i++) {
     const Value *v = &g->v[g->outputs[i]];
@@ -172,8 +173,9 @@ static double *llvm_run(const char *so, Graph *g, const char *model, const char 
       free(t);
     }
   fclose(in);
-  run(m, n, inputs, label);
-  double *res = malloc(sizeof(double) * (size_t)(count + 1)), *at = res;
+  bool ran = nnrt_model_reserve(m, g->training ? NNRT_TRAIN : NNRT_INFER, n) == 0;
+  if (ran) run(m, n, inputs, label);
+  double *res = ran ? malloc(sizeof(double) * (size_t)(count + 1)) : NULL, *at = res;
   if (res) {
     if (g->loss >= 0) *at++ = m->loss;
     for (int i = 0; i < g->noutputs; i++) {

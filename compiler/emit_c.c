@@ -638,7 +638,7 @@ static void run_function(Em *e) {
           g->name, g->training ? "the training step" : "inference", e->name);
   Plan *p = e->p;
   arena_lines(e);
-  fprintf(o, "  char *ws = nnrt_workspace(&m->ws, &m->ws_size, need);\n"
+  fprintf(o, "  char *ws = m->ws;  /* grown to `need` by the model API */\n"
              "  (void)ws; (void)sc; (void)label; (void)inputs;\n");
   for (int id = 0; id < g->n; id++) {
     const Value *v = &g->v[id];
@@ -816,20 +816,94 @@ void emit_c_graph(FILE *out, Graph *g, const char *model, const char *suffix) {
 
 /* --------------------------------------------------------- the program */
 
-extern const char nnrt_h_source[], nnrt_c_source[];
+/* The exported API: each function one call into the runtime's generic
+ * nnrt_model_* (M_Model being NnrtModel), with its prototype and comment
+ * in the library's header (docs/c-api.md has the whole contract). `def`:
+ * the call's first argument is the model's table; `graph`: the function
+ * exists only when the model has that graph (train, eval, infer). */
+static const struct {
+  const char *ret, *name, *params, *args;
+  bool def;
+  int graph;
+  const char *doc;
+} api[] = {
+  {"NnrtModel *", "create", "uint64_t seed", "seed", true, -1,
+   "a new instance, its parameters from their initializers; NULL when memory runs out"},
+  {"void ", "free", "NnrtModel *m", "m", false, -1, "frees an instance (NULL is allowed)"},
+  {"const char *", "last_error", "const NnrtModel *m", "m", false, -1,
+   "why the instance's last call failed, \"\" after a success; with m NULL, why\n"
+   " * the calling thread's last call without an instance (create, arena_bytes) failed"},
+  {"int ", "set_threads", "NnrtModel *m, int threads", "m, threads", false, -1,
+   "threads for the instance's loops, 0 (OpenMP's default) to 1024; 0 or -1"},
+  {"int ", "set_lr", "NnrtModel *m, double lr", "m, lr", false, -1,
+   "the learning rate the schedules start from, finite and > 0; 0 or -1"},
+  {"int ", "set_epoch", "NnrtModel *m, int64_t epoch", "m, epoch", false, -1,
+   "the epoch (>= 0) that learning-rate schedules see; 0 or -1"},
+  {"const void *", "predict", "NnrtModel *m, const void *const *inputs, int64_t n", "m, inputs, n", false, NNRT_INFER,
+   "the first output for n samples, valid until the next call; NULL on an error"},
+  {"double ", "train_step", "NnrtModel *m, const void *const *inputs, const void *label, int64_t n",
+   "m, inputs, label, n", false, NNRT_TRAIN, "one training step over n samples: the batch's loss, or NaN on an error"},
+  {"double ", "evaluate", "NnrtModel *m, const void *const *inputs, const void *label, int64_t n",
+   "m, inputs, label, n", false, NNRT_EVAL, "the loss in inference mode, no update; NaN on an error"},
+  {"int ", "save", "NnrtModel *m, const char *path, char *err, size_t errlen", "m, path, err, errlen", false, -1,
+   "a checkpoint: weights, optimizer state, counters; 0, or -1 with the reason in err"},
+  {"int ", "save_weights", "NnrtModel *m, const char *path, char *err, size_t errlen", "m, path, err, errlen",
+   false, -1, "the weights and the model's states only (for inference, or to start a new training)"},
+  {"int ", "load", "NnrtModel *m, const char *path, char *err, size_t errlen", "m, path, err, errlen", false, -1,
+   "a checkpoint or a weights file; 0, or -1 with the reason in err, and nothing changed"},
+  {"int ", "get_param", "NnrtModel *m, const char *name, void *out, size_t bytes", "m, name, out, bytes", false, -1,
+   "copies parameter or state `name` (\"dense1.W\") out; bytes is its exact size; 0 or -1"},
+  {"int ", "set_param", "NnrtModel *m, const char *name, const void *in, size_t bytes", "m, name, in, bytes", false,
+   -1, "and in"},
+  {"int ", "generate", "NnrtModel *m, const int32_t *prompt, int64_t len, int64_t count,\n"
+                       "    double temperature, uint64_t seed, int32_t *out",
+   "m, prompt, len, count, temperature, seed, out", false, -1,
+   "a language model (token ids [T] in, scores [T, classes] out, causal)\n"
+   " * continues prompt[0..len) by count tokens into out: the most likely\n"
+   " * at temperature 0, else drawn from softmax(log p / temperature) with\n"
+   " * seed. Returns 0, or -1 for another kind of model or bad arguments"},
+  {"size_t ", "arena_bytes", "int64_t n, int threads", "n, threads", true, -1,
+   "the one arena of activations, gradients and temporaries a step over n\n"
+   " * samples at `threads` threads (0: OpenMP's default) uses, planned at\n"
+   " * compile time; 0 when n or threads is out of range"},
+  {"size_t ", "workspace_bytes", "const NnrtModel *m", "m", false, -1,
+   "what the instance holds: it grows to the largest batch seen, then a step allocates nothing"},
+};
+
+/* text with every "NnrtModel" written as "M_Model" */
+static char *for_model(const char *text, const char *model) {
+  char *out = arena_strdup("");
+  for (const char *p = text, *at; *p; p = at + 9) {
+    if (!(at = strstr(p, "NnrtModel"))) return arena_printf("%s%s", out, p);
+    out = arena_printf("%s%.*s%s_Model", out, (int)(at - p), p, model);
+  }
+  return out;
+}
+
+extern const char nnrt_h_source[], nnrt_c_source[], nnrt_program_h_source[], nnrt_data_source[],
+    nnrt_program_source[];
+
+/* A file of the runtime, copied in without its #include of the runtime's headers. */
+static void inline_source(FILE *o, const char *c) {
+  while (*c) {
+    const char *line = c, *nl = strchr(c, '\n');
+    size_t len = nl ? (size_t)(nl - c) + 1 : strlen(c);
+    if (strncmp(line, "#include \"nnrt", 14) != 0) fwrite(line, 1, len, o);
+    c += len;
+  }
+}
 
 /* The runtime, copied in so the file needs nothing but libm. */
 static void inline_runtime(FILE *o) {
-  fprintf(o, "/* ---- the nnrt runtime (runtime/nnrt.h, runtime/nnrt.c) ---- */\n%s\n",
-          nnrt_h_source);
-  const char *c = nnrt_c_source, *line;
-  while (*c) { /* everything but its #include "nnrt.h" */
-    line = c;
-    const char *nl = strchr(c, '\n');
-    size_t len = nl ? (size_t)(nl - c) + 1 : strlen(c);
-    if (strncmp(line, "#include \"nnrt.h\"", 17) != 0) fwrite(line, 1, len, o);
-    c += len;
-  }
+  fprintf(o, "/* ---- the nnrt runtime (runtime/nnrt.h, runtime/nnrt.c) ---- */\n%s\n", nnrt_h_source);
+  inline_source(o, nnrt_c_source);
+}
+
+void emit_c_program_runtime(FILE *o) {
+  fprintf(o, "\n/* ---- the training program's runtime (runtime/nnrt_program.h, nnrt_data.c, nnrt_program.c) ---- */\n");
+  inline_source(o, nnrt_program_h_source);
+  inline_source(o, nnrt_data_source);
+  inline_source(o, nnrt_program_source);
 }
 
 /* The model's tensors with their initializers: the parameters, then the
@@ -875,7 +949,8 @@ static void descriptor(FILE *o, const char *model, Graph *g) {
           model, model, g->ninputs, g->noutputs, g->nparams, model, model, model);
 }
 
-/* The descriptor types, shared by every model (guarded in headers). */
+/* The descriptor types, shared by every model (guarded in headers; a C
+ * file has them from runtime/nnrt.h). */
 static const char *desc_types =
   "#ifndef NN_MODEL_DESC\n#define NN_MODEL_DESC\n"
   "/* dtype: 0 f32, 1 f64, 2 i32; dims[i] == -1 is the batch dimension */\n"
@@ -884,41 +959,23 @@ static const char *desc_types =
   "  const NnTensorDesc *inputs, *outputs, *params;\n} NnModelDesc;\n#endif\n";
 
 void emit_c_header(FILE *o, const char *source, ModelInfo *models, bool has_train(ModelInfo *)) {
-  fprintf(o, "/* The C API of the models nnc compiled from %s.\n"
+  fprintf(o, "/* The C API of the models nnc compiled from %s (docs/c-api.md).\n"
              " * inputs[i] and outputs are row-major arrays of n samples; a model's\n"
-             " * instances are independent, so several threads may each use their own. */\n"
+             " * instances are independent, so several threads may each use their own.\n"
+             " * Every function checks its arguments: an error returns -1, NaN or NULL\n"
+             " * and M_last_error says why. */\n"
              "#ifndef NNC_%s_H\n#define NNC_%s_H\n#include <stddef.h>\n#include <stdint.h>\n%s",
           source, models ? models->decl->name : "NONE", models ? models->decl->name : "NONE", desc_types);
   for (ModelInfo *m = models; m; m = m->next) {
     const char *M = m->decl->name;
-    fprintf(o, "\n/* model %s */\ntypedef struct %s_Model %s_Model;\n"
-               "%s_Model *%s_create(uint64_t seed);\nvoid %s_free(%s_Model *m);\n"
-               "const void *%s_predict(%s_Model *m, const void *const *inputs, int64_t n);\n",
-            M, M, M, M, M, M, M, M, M);
-    if (has_train(m))
-      fprintf(o, "double %s_train_step(%s_Model *m, const void *const *inputs, const void *label, int64_t n);\n"
-                 "double %s_evaluate(%s_Model *m, const void *const *inputs, const void *label, int64_t n);\n",
-              M, M, M, M);
-    fprintf(o, "int %s_save(%s_Model *m, const char *path, char *err, size_t errlen);\n"
-               "int %s_load(%s_Model *m, const char *path, char *err, size_t errlen);\n"
-               "int %s_get_param(%s_Model *m, const char *name, void *out, size_t bytes);\n"
-               "int %s_set_param(%s_Model *m, const char *name, const void *in, size_t bytes);\n"
-               "const NnModelDesc *%s_describe(void);\n"
-               "/* A language model (token ids [T] in, scores [T, classes] out, causal)\n"
-               " * continues prompt[0..len) by count tokens into out: the most likely\n"
-               " * at temperature 0, else drawn from softmax(log p / temperature) with\n"
-               " * seed. Returns 0, or -1 for another kind of model or bad arguments. */\n"
-               "int %s_generate(%s_Model *m, const int32_t *prompt, int64_t len, int64_t count,\n"
-               "                double temperature, uint64_t seed, int32_t *out);\n"
-               "void %s_set_threads(%s_Model *m, int threads);\n"
-               "void %s_set_lr(%s_Model *m, double lr);\n"
-               "/* The one arena of activations, gradients and temporaries a step over n\n"
-               " * samples at `threads` threads (0: OpenMP's default) uses, planned at\n"
-               " * compile time; what an instance holds (it grows to the largest batch\n"
-               " * seen, then a step allocates nothing). */\n"
-               "size_t %s_arena_bytes(int64_t n, int threads);\n"
-               "size_t %s_workspace_bytes(const %s_Model *m);\n",
-            M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M);
+    fprintf(o, "\n/* model %s */\ntypedef struct %s_Model %s_Model;\n", M, M, M);
+    for (size_t i = 0; i < sizeof api / sizeof api[0]; i++) {
+      if (api[i].graph >= 0 && api[i].graph != NNRT_INFER && !has_train(m)) continue;
+      fprintf(o, "/* %s */\n%s%s_%s(%s);\n", api[i].doc, for_model(api[i].ret, M), M, api[i].name,
+              for_model(api[i].params, M));
+    }
+    fprintf(o, "/* inputs, outputs and parameters with names, types and shapes */\n"
+               "const NnModelDesc *%s_describe(void);\n", M);
   }
   fprintf(o, "\n#endif\n");
 }
@@ -926,6 +983,9 @@ void emit_c_header(FILE *o, const char *source, ModelInfo *models, bool has_trai
 void emit_c_prelude(FILE *o, const char *source) {
   fprintf(o, "/* Compiled by nnc %s from %s.\n"
              " * Build: cc -O2 FILE.c -lm (the runtime is included below). */\n"
+             "#if !defined(__STDC_VERSION__) || __STDC_VERSION__ < 201112L\n"
+             "#error \"this file is C11: build it with -std=c11 or later (the default of gcc and clang)\"\n"
+             "#endif\n"
              "#define _POSIX_C_SOURCE 200809L\n"
              "#if defined(__GNUC__)\n#define NNRT_API static __attribute__((unused))\n"
              "#define NNRT_WINDOW_API static inline __attribute__((always_inline, unused))\n"
@@ -934,7 +994,6 @@ void emit_c_prelude(FILE *o, const char *source) {
              "#include <stdlib.h>\n#include <string.h>\n\n",
           NNC_VERSION, source);
   inline_runtime(o);
-  fprintf(o, "\n%s", desc_types);
 }
 
 /* The def's generation fields. A language model has one input of token ids
@@ -952,40 +1011,6 @@ static void generation(FILE *o, Graph *infer) {
   fprintf(o, "  .gen_steps = %lld, .gen_classes = %lld, .gen_probabilities = %d, .gen_dtype = %d,\n",
           (long long)in->shape.dim[1], (long long)sc->shape.dim[2], sc->op == OP_SOFTMAX, sc->dtype == DT_F64);
 }
-
-/* The exported API: each function one call into the runtime's generic
- * nnrt_model_* (the prototypes of emit_c_header, M_Model being NnrtModel).
- * `def`: the call's first argument is the model's table; `graph`: the
- * function exists only when the model has that graph (train, eval, infer). */
-static const struct {
-  const char *ret, *name, *params, *args;
-  bool def;
-  int graph;
-} api[] = {
-  {"NnrtModel *", "create", "uint64_t seed", "seed", true, -1},
-  {"void ", "free", "NnrtModel *m", "m", false, -1},
-  {"double ", "train_step", "NnrtModel *m, const void *const *inputs, const void *label, int64_t n",
-   "m, inputs, label, n", false, NNRT_TRAIN},
-  {"double ", "evaluate", "NnrtModel *m, const void *const *inputs, const void *label, int64_t n",
-   "m, inputs, label, n", false, NNRT_EVAL},
-  {"const void *", "predict", "NnrtModel *m, const void *const *inputs, int64_t n",
-   "m, inputs, n", false, NNRT_INFER},
-  {"int ", "save", "NnrtModel *m, const char *path, char *err, size_t errlen",
-   "m, path, err, errlen", false, -1},
-  {"int ", "load", "NnrtModel *m, const char *path, char *err, size_t errlen",
-   "m, path, err, errlen", false, -1},
-  {"int ", "get_param", "NnrtModel *m, const char *name, void *out, size_t bytes",
-   "m, name, out, bytes", false, -1},
-  {"int ", "set_param", "NnrtModel *m, const char *name, const void *in, size_t bytes",
-   "m, name, in, bytes", false, -1},
-  {"int ", "generate", "NnrtModel *m, const int32_t *prompt, int64_t len, int64_t count,\n"
-                       "    double temperature, uint64_t seed, int32_t *out",
-   "m, prompt, len, count, temperature, seed, out", false, -1},
-  {"void ", "set_threads", "NnrtModel *m, int threads", "m, threads", false, -1},
-  {"void ", "set_lr", "NnrtModel *m, double lr", "m, lr", false, -1},
-  {"size_t ", "arena_bytes", "int64_t n, int threads", "n, threads", true, -1},
-  {"size_t ", "workspace_bytes", "const NnrtModel *m", "m", false, -1},
-};
 
 /* A model: its tensors, its graphs (training step, evaluation, inference;
  * any may be NULL), its descriptor, the table NnrtModelDef that drives the
@@ -1021,7 +1046,14 @@ void emit_c_model(FILE *o, const char *model, Graph *train, Graph *eval, Graph *
   }
   fprintf(o, "  .desc = &%s_desc,\n", model);
   generation(o, infer);
-  fprintf(o, "};\n\n/* The API of the library's header; %s_Model is NnrtModel. */\n"
+  ModelChecks c = model_checks(gs);
+  fprintf(o, "  .nslots = %d, .label_kind = %d, .label_dtype = %d, .label_has_ignore = %d,\n"
+             "  .max_batch = %lld, .label_size = %lld, .label_classes = %lld, .label_ignore = %lld,\n"
+             "  .vocab = {",
+          c.nslots, c.label_kind, c.label_dtype, c.label_has_ignore, (long long)c.max_batch,
+          (long long)c.label_size, (long long)c.label_classes, (long long)c.label_ignore);
+  for (int i = 0; i < 16; i++) fprintf(o, "%s%lld", i ? ", " : "", (long long)c.vocab[i]);
+  fprintf(o, "},\n};\n\n/* The API of the library's header; %s_Model is NnrtModel. */\n"
              "typedef NnrtModel %s_Model;\n", model, model);
   for (size_t i = 0; i < sizeof api / sizeof api[0]; i++) {
     if (api[i].graph >= 0 && !gs[api[i].graph]) continue;

@@ -1019,11 +1019,8 @@ static LLVMValueRef run_function(Lv *L, Kernel *kn, bool exported) {
   L->n = LLVMGetParam(f, 1);
   L->nt = LLVMBuildLoad2(L->b, L->i32, field(L, m, offsetof(NnrtModel, threads), L->i32), "threads");
   LLVMValueRef *d = arena_alloc(sizeof(LLVMValueRef) * (size_t)(g->n + 1)), sc;
-  LLVMValueRef need = arena(L, d, &sc);
-  LLVMTypeRef wt[3] = {L->pp8, L->p64, L->i64};
-  LLVMValueRef wa[3] = {field(L, m, offsetof(NnrtModel, ws), L->p8),
-                        field(L, m, offsetof(NnrtModel, ws_size), L->i64), need};
-  LLVMValueRef ws = call(L, declare(L, "nnrt_workspace", L->p8, wt, 3), wa, 3);
+  arena(L, d, &sc); /* the offsets; the model API has grown ws to the arena */
+  LLVMValueRef ws = LLVMBuildLoad2(L->b, L->p8, field(L, m, offsetof(NnrtModel, ws), L->p8), "ws");
   LLVMValueRef *val = arena_alloc(sizeof(LLVMValueRef) * (size_t)(g->n + 1)); /* i8 * */
   LLVMValueRef params = LLVMBuildLoad2(L->b, L->pp8, field(L, m, offsetof(NnrtModel, params), L->pp8), "");
   LLVMValueRef states = LLVMBuildLoad2(L->b, L->pp8, field(L, m, offsetof(NnrtModel, states), L->pp8), "");
@@ -1203,13 +1200,15 @@ static const struct {
   bool def;
   int graph; /* the function exists when the model has this graph */
 } api[] = {
-    {"create", "pl", true, -1},        {"free", "vp", false, -1},
-    {"train_step", "dpppl", false, 0}, {"evaluate", "dpppl", false, 1},
-    {"predict", "pppl", false, 2},     {"save", "ipppl", false, -1},
-    {"load", "ipppl", false, -1},      {"get_param", "ipppl", false, -1},
-    {"set_param", "ipppl", false, -1}, {"generate", "ipplldlp", false, -1},
-    {"set_threads", "vpi", false, -1}, {"set_lr", "vpd", false, -1},
-    {"arena_bytes", "lli", true, -1},  {"workspace_bytes", "lp", false, -1},
+    {"create", "pl", true, -1},         {"free", "vp", false, -1},
+    {"last_error", "pp", false, -1},    {"set_threads", "ipi", false, -1},
+    {"set_lr", "ipd", false, -1},       {"set_epoch", "ipl", false, -1},
+    {"predict", "pppl", false, 2},      {"train_step", "dpppl", false, 0},
+    {"evaluate", "dpppl", false, 1},    {"save", "ipppl", false, -1},
+    {"save_weights", "ipppl", false, -1}, {"load", "ipppl", false, -1},
+    {"get_param", "ipppl", false, -1},  {"set_param", "ipppl", false, -1},
+    {"generate", "ipplldlp", false, -1}, {"arena_bytes", "lli", true, -1},
+    {"workspace_bytes", "lp", false, -1},
 };
 
 static LLVMTypeRef sig_type(Lv *L, char c) {
@@ -1266,19 +1265,51 @@ void llvm_model(LlvmOut *o, const char *model, Graph *train, Graph *eval, Graph 
       sc->shape.dim[1] == in->shape.dim[1])
     gen[0] = in->shape.dim[1], gen[1] = sc->shape.dim[2], gen[2] = sc->op == OP_SOFTMAX,
     gen[3] = sc->dtype == DT_F64;
-  LLVMValueRef f[12] = {cstr(&L, model),
-                        ci32(&L, g->nparams),
-                        ci32(&L, g->nstates),
-                        tensor_table(&L, model, g),
-                        cf(&L, g->base_lr),
-                        LLVMConstArray(L.p8, run, 3),
-                        LLVMConstArray(L.p8, arenas, 3),
-                        descriptor(&L, model, infer ? infer : g),
-                        ci(&L, gen[0]),
-                        ci(&L, gen[1]),
-                        ci32(&L, gen[2]),
-                        ci32(&L, gen[3])};
-  LLVMValueRef init = LLVMConstStructInContext(L.cx, f, 12, 0);
+  ModelChecks c = model_checks(gs);
+  LLVMValueRef vocab[16];
+  for (int i = 0; i < 16; i++) vocab[i] = ci(&L, c.vocab[i]);
+  LLVMValueRef f[] = {cstr(&L, model),
+                      ci32(&L, g->nparams),
+                      ci32(&L, g->nstates),
+                      tensor_table(&L, model, g),
+                      cf(&L, g->base_lr),
+                      LLVMConstArray(L.p8, run, 3),
+                      LLVMConstArray(L.p8, arenas, 3),
+                      descriptor(&L, model, infer ? infer : g),
+                      ci(&L, gen[0]),
+                      ci(&L, gen[1]),
+                      ci32(&L, gen[2]),
+                      ci32(&L, gen[3]),
+                      ci32(&L, c.nslots),
+                      ci32(&L, c.label_kind),
+                      ci32(&L, c.label_dtype),
+                      ci32(&L, c.label_has_ignore),
+                      ci(&L, c.max_batch),
+                      ci(&L, c.label_size),
+                      ci(&L, c.label_classes),
+                      ci(&L, c.label_ignore),
+                      LLVMConstArray(L.i64, vocab, 16)};
+  /* the runtime's layout of NnrtModelDef, field by field: a drift is a bug */
+  static const size_t at[] = {
+      offsetof(NnrtModelDef, name),          offsetof(NnrtModelDef, nparams),
+      offsetof(NnrtModelDef, nstates),       offsetof(NnrtModelDef, tensors),
+      offsetof(NnrtModelDef, base_lr),       offsetof(NnrtModelDef, run),
+      offsetof(NnrtModelDef, arena),         offsetof(NnrtModelDef, desc),
+      offsetof(NnrtModelDef, gen_steps),     offsetof(NnrtModelDef, gen_classes),
+      offsetof(NnrtModelDef, gen_probabilities), offsetof(NnrtModelDef, gen_dtype),
+      offsetof(NnrtModelDef, nslots),        offsetof(NnrtModelDef, label_kind),
+      offsetof(NnrtModelDef, label_dtype),   offsetof(NnrtModelDef, label_has_ignore),
+      offsetof(NnrtModelDef, max_batch),     offsetof(NnrtModelDef, label_size),
+      offsetof(NnrtModelDef, label_classes), offsetof(NnrtModelDef, label_ignore),
+      offsetof(NnrtModelDef, vocab)};
+  unsigned nf = sizeof f / sizeof *f;
+  LLVMValueRef init = LLVMConstStructInContext(L.cx, f, nf, 0);
+  LLVMTargetDataRef td = LLVMGetModuleDataLayout(L.mod);
+  bool host_abi = LLVMPointerSize(td) == sizeof(void *); /* else the target's runtime lays it out alike */
+  if (sizeof at / sizeof *at != nf || (host_abi && LLVMABISizeOfType(td, LLVMTypeOf(init)) != sizeof(NnrtModelDef)))
+    bug("the LLVM backend's NnrtModelDef does not match the runtime's");
+  for (unsigned i = 0; host_abi && i < nf; i++)
+    if (LLVMOffsetOfElement(td, LLVMTypeOf(init), i) != at[i]) bug("NnrtModelDef field %u moved", i);
   LLVMValueRef def = LLVMAddGlobal(L.mod, LLVMTypeOf(init), arena_printf("%s_def", model));
   LLVMSetInitializer(def, init);
   LLVMSetGlobalConstant(def, 1);

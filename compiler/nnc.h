@@ -302,6 +302,7 @@ struct ParamInfo {
   double init_args[2];/* the initializer's arguments: constant (value), uniform
                          (low, high), normal (mean, stddev) */
   bool trainable;
+  bool slot;          /* an optimizer's state (Adam's m, v, ...), not the model's */
   Loc loc;
   ParamInfo *next;
 };
@@ -315,6 +316,8 @@ struct ModelInfo {
   int64_t nvalues;    /* total scalars in all parameters */
   Node *outputs[16];
   int noutputs;
+  bool normalize;     /* its train block's data standardizes the input: every
+                         graph starts with (x - normalize.mean) / normalize.std */
   ModelInfo *next;
 };
 
@@ -333,6 +336,7 @@ struct TrainInfo {
   Setting schedules[4];
   int nschedules;
   const Builtin *metrics[8];
+  Loc metric_loc[8];      /* where each is listed */
   int nmetrics;
   int64_t epochs, batch, seed;
   bool shuffle;
@@ -438,6 +442,15 @@ struct Value {
   Part part;
 };
 
+/* What a graph's label may hold, for the checks a compiled model makes
+ * before a step: kind is runtime/nnrt.h's NnrtLabelKind; class ids are in
+ * [0, classes), or equal to ignore when has_ignore. */
+typedef struct LabelRule {
+  int kind;
+  int64_t classes, ignore;
+  bool has_ignore;
+} LabelRule;
+
 /* A state update of a training step: after the step, tensor `index` of the
  * params (or states) holds `value`. */
 typedef struct Update {
@@ -460,6 +473,7 @@ struct Graph {
   int outputs[16], noutputs;
   int label;             /* OP_LABEL value or -1 */
   int loss;              /* scalar loss or -1 */
+  LabelRule label_rule;   /* what the label may hold */
   ParamInfo **params;    /* OP_PARAM index -> parameter */
   int nparams;
   ParamInfo **states;    /* OP_STATE index -> state tensor */
@@ -616,6 +630,17 @@ int plan_operands(const Plan *p, const Graph *g, int k, int **out);
  * (row, column): all of s, one element, or one row. */
 bool plan_row_operand(Shape xs, Shape s);
 
+/* What a model's NnrtModelDef holds besides its code (runtime/nnrt.h):
+ * the checks its API makes before a run and the optimizer's slots among
+ * its states, computed once for every backend from the model's graphs
+ * (train, eval, infer; any may be NULL). */
+typedef struct ModelChecks {
+  int nslots, label_kind, label_dtype, label_has_ignore;
+  int64_t max_batch, label_size, label_classes, label_ignore;
+  int64_t vocab[16];
+} ModelChecks;
+ModelChecks model_checks(Graph *const *gs);
+
 /* ------------------------------------------------------------- emit_c.c */
 
 /* The C of one graph: its plan's kernels and NAME_SUFFIX_run(). Fusion
@@ -627,6 +652,9 @@ void emit_c_graph(FILE *out, Graph *g, const char *model, const char *suffix);
  * its API as calls into the runtime's nnrt_model_* functions. */
 void emit_c_prelude(FILE *out, const char *source);
 void emit_c_model(FILE *out, const char *model, Graph *train, Graph *eval, Graph *infer);
+/* The runtime's parts only a training program uses (its data and its
+ * main's work), copied into a C file before the program. */
+void emit_c_program_runtime(FILE *out);
 /* The header of a shared library: every model's API and descriptor. */
 void emit_c_header(FILE *out, const char *source, ModelInfo *models, bool has_train(ModelInfo *));
 

@@ -394,3 +394,78 @@ void print_plan(FILE *out, const Graph *g, const Plan *p) {
     fprintf(out, "\n");
   }
 }
+
+/* ------------------------------------------- what a model's table says */
+
+/* The largest n for which a run of g over n samples surely stays within
+ * NNRT_MAX_ARENA: a bound that counts every value as if it had a buffer of
+ * its own (the plan shares them) plus the largest scratch, so that no size
+ * the compiled code computes for a batch it accepts can overflow. */
+static int64_t graph_max_batch(const Graph *g) {
+  const double limit = (double)NNRT_MAX_ARENA / 2; /* room for the per-thread packing and rounding */
+  double fixed = 0, scratch = 0;
+  double *coef = arena_alloc(sizeof(double) * (NN_MAX_RANK + 1)); /* bytes per n^k */
+  for (int id = 0; id < g->n; id++) {
+    const Value *v = &g->v[id];
+    double bytes = v->dtype == DT_F64 ? 8 : 4;
+    int k = 0;
+    for (int d = 0; d < v->shape.rank; d++) {
+      if (v->shape.dim[d] == DIM_BATCH) k++;
+      else bytes *= (double)v->shape.dim[d];
+    }
+    coef[k] += bytes;
+    fixed += 64;
+    PlanScratch ps = plan_scratch(g, v);
+    double sc = (v->dtype == DT_F64 ? 8 : 4) * ((double)ps.fixed + (double)ps.cap * (double)ps.per);
+    if (sc > scratch) scratch = sc;
+  }
+  int64_t lo = 0, hi = NNRT_MAX_ARENA; /* the bound at lo fits; at hi it does not */
+  while (hi - lo > 1) {
+    int64_t mid = lo + (hi - lo) / 2;
+    double total = fixed + scratch, power = 1;
+    for (int k = 0; k <= NN_MAX_RANK; k++, power *= (double)mid) total += coef[k] * power;
+    *(total <= limit ? &lo : &hi) = mid;
+  }
+  return lo;
+}
+
+/* The largest n, what labels and token ids may hold, and the optimizer's
+ * slots, from the model's graphs (train, eval, infer; any may be NULL). */
+ModelChecks model_checks(Graph *const *gs) {
+  ModelChecks c = {.max_batch = NNRT_MAX_ARENA};
+  for (int k = 0; k < 3; k++) {
+    Graph *g = gs[k];
+    if (!g) continue;
+    int64_t most = graph_max_batch(g);
+    if (most < c.max_batch) c.max_batch = most;
+    if (g->label >= 0 && !c.label_kind && g->label_rule.kind) {
+      const Value *l = &g->v[g->label];
+      c.label_kind = g->label_rule.kind;
+      c.label_dtype = l->dtype == DT_F64 ? 1 : l->dtype == DT_I32 ? 2 : 0;
+      c.label_size = 1;
+      for (int d = 1; d < l->shape.rank; d++) c.label_size *= l->shape.dim[d];
+      c.label_classes = g->label_rule.classes;
+      c.label_has_ignore = g->label_rule.has_ignore;
+      c.label_ignore = g->label_rule.ignore;
+    }
+    if (k == 0) /* the optimizer's slots come after the model's states */
+      for (int i = 0; i < g->nstates; i++) {
+        if (c.nslots && !g->states[i]->slot) bug("state %s after an optimizer's slot", g->states[i]->name);
+        c.nslots += g->states[i]->slot;
+      }
+  }
+  /* token ids: the rows of the smallest table an input's ids pick from,
+   * through reshapes, slices and other moves */
+  Graph *g = gs[2] ? gs[2] : gs[0];
+  int *from = arena_alloc(sizeof(int) * (size_t)(g->n + 1));
+  for (int id = 0; id < g->n; id++) {
+    const Value *v = &g->v[id];
+    from[id] = v->op == OP_INPUT ? (int)v->a[0] + 1
+               : op_info[v->op].cls == CL_MOVE && v->op != OP_GATHER && v->nin > 0 ? from[v->in[0]]
+                                                                                  : 0;
+    int i = v->op == OP_GATHER ? from[v->in[1]] - 1 : -1;
+    int64_t rows = v->op == OP_GATHER ? g->v[v->in[0]].shape.dim[0] : 0;
+    if (i >= 0 && i < 16 && (!c.vocab[i] || rows < c.vocab[i])) c.vocab[i] = rows;
+  }
+  return c;
+}

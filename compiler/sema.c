@@ -1198,6 +1198,27 @@ static void set_type(Node *n, const Val *v) {
   n->shape = v->shape;
 }
 
+/* input x standardized, channel by channel (its last axis), with the
+ * statistics the training program measures on its data: (x - mean) / std,
+ * two states that start as 0 and 1 and are saved with the weights, so
+ * that every graph, and a checkpoint's predictions anywhere, see inputs
+ * as training did (`normalize: true` of a data source). */
+static int standardized(Graph *g, int x) {
+  const Value *v = &g->v[x];
+  Shape ch = {.rank = 1, .dim = {v->shape.dim[v->shape.rank - 1]}};
+  int stat[2];
+  for (int i = 0; i < 2; i++) {
+    ParamInfo *p = arena_alloc(sizeof *p);
+    p->name = i ? "normalize.std" : "normalize.mean";
+    p->dtype = v->dtype;
+    p->shape = ch;
+    p->init_name = i ? "ones" : "zeros";
+    p->loc = v->loc;
+    stat[i] = add_param_value(g, p, true);
+  }
+  return ir_binary(g, OP_DIV, ir_binary(g, OP_SUB, x, stat[0]), stat[1]);
+}
+
 /* The statements of a model, in either mode. Check mode records the
  * outputs in m; build mode makes the graph's inputs and outputs. */
 static void walk_model(Sema *s, ModelInfo *m) {
@@ -1220,6 +1241,7 @@ static void walk_model(Sema *s, ModelInfo *m) {
       if (g && v->kind == VK_TENSOR) {
         v->ir = ir_leaf(g, OP_INPUT, v->dtype, v->shape, g->ninputs) + 1;
         g->inputs[g->ninputs++] = v->ir - 1;
+        if (m->normalize && ninputs == 0) v->ir = standardized(g, v->ir - 1) + 1;
       }
       bind(s, st->name, st->name_loc, v);
       ninputs++;

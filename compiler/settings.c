@@ -169,9 +169,15 @@ static void check_data(TrainInfo *t, const Setting *d) {
              t->model->decl->name, model_inputs(t->model));
     return;
   }
-  bool one_hot = false;
-  for (int i = 0; i < d->b->nparams; i++)
+  bool one_hot = false, normalize = false;
+  for (int i = 0; i < d->b->nparams; i++) {
     if (!strcmp(d->b->params[i].name, "one_hot")) one_hot = d->args[i].i;
+    if (!strcmp(d->b->params[i].name, "normalize")) normalize = d->args[i].i;
+  }
+  if (d == &t->data) t->model->normalize = normalize;
+  if (normalize && model_input(t->model)->dtype == DT_I32)
+    error_at(at, "'normalize: true' standardizes numbers, but the input of model '%s' is token ids (%s)",
+             t->model->decl->name, type_str(DT_I32, model_input(t->model)->shape));
   const char *loss = t->loss.b ? t->loss.b->name : "";
   if (one_hot && !strcmp(loss, "sparse_categorical_crossentropy"))
     error_at(at, "'sparse_categorical_crossentropy' takes integer labels; remove one_hot: true "
@@ -293,6 +299,7 @@ void check_train(Sema *s, Node *decl) {
         } else if (t->nmetrics == 8) {
           error_at(m->loc, "too many metrics (at most 8)");
         } else {
+          t->metric_loc[t->nmetrics] = m->loc;
           t->metrics[t->nmetrics++] = b;
         }
       }
@@ -343,6 +350,11 @@ void check_train(Sema *s, Node *decl) {
     check_data(t, &t->data);
     check_data(t, &t->validation_data);
     check_augment(t);
+    for (int i = 0; i < t->nmetrics && t->loss.b; i++) /* counts of a positive class need one */
+      if ((!strcmp(t->metrics[i]->name, "precision") || !strcmp(t->metrics[i]->name, "recall")) &&
+          strcmp(t->loss.b->name, "binary_crossentropy") != 0)
+        error_at(t->metric_loc[i], "'%s' counts the positive class of a binary classifier; the loss here is '%s', "
+                 "not binary_crossentropy", t->metrics[i]->name, t->loss.b->name);
   }
   scope_pop(s);
 }

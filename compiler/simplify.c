@@ -134,6 +134,7 @@ static Graph *simplify_once(Graph *g) {
   Graph *h = graph_new(g->name);
   h->training = g->training;
   h->base_lr = g->base_lr;
+  h->label_rule = g->label_rule;
   h->params = g->params;
   h->nparams = g->nparams;
   h->states = g->states;

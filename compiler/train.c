@@ -15,6 +15,7 @@
 #include <math.h>
 #include <string.h>
 #include "nnc.h"
+#include "nnrt.h"
 
 static Val *arg(const Setting *st, const char *name) {
   for (int i = 0; i < st->b->nparams; i++)
@@ -77,8 +78,13 @@ static int make_loss(Graph *g, const Setting *loss, int out) {
     Shape ls = sh;
     ls.rank--;
     g->label = ir_leaf(g, OP_LABEL, DT_I32, ls, 0);
+    Val *ignore = arg(loss, "ignore_label");
+    g->label_rule = (LabelRule){.kind = NNRT_LABEL_CLASSES, .classes = sh.dim[sh.rank - 1],
+                                .has_ignore = ignore->kind == VK_INT, .ignore = ignore->kind == VK_INT ? ignore->i : 0};
   } else {
     g->label = ir_leaf(g, OP_LABEL, dt, sh, 0);
+    g->label_rule.kind = !strcmp(name, "binary_crossentropy") || !strcmp(name, "categorical_crossentropy")
+                             ? NNRT_LABEL_UNIT : NNRT_LABEL_VALUES;
   }
   int y = g->label;
 
@@ -180,6 +186,7 @@ static int slot(Graph *g, const char *opt, const char *what, ParamInfo *p, doubl
   st->init_name = init == 0 ? "zeros" : "constant";
   st->init_args[0] = init;
   st->loc = p->loc;
+  st->slot = true;
   return add_param_value(g, st, true);
 }
 

@@ -2,6 +2,7 @@
 #include "nnrt.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -144,26 +145,13 @@ NNRT_API double nnrt_sigmoid(double x) {
 
 /* ------------------------------------------------------------- memory */
 
-NNRT_API void nnrt_out_of_memory(void) {
-  fprintf(stderr, "error: out of memory\n");
-  exit(1);
-}
-
 NNRT_API size_t nnrt_align(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
 NNRT_API void *nnrt_alloc(size_t bytes) {
+  if (bytes > (size_t)NNRT_MAX_ARENA) return NULL;
   void *p = aligned_alloc(64, nnrt_align(bytes ? bytes : 1));
-  if (!p) nnrt_out_of_memory();
-  memset(p, 0, nnrt_align(bytes ? bytes : 1));
+  if (p) memset(p, 0, nnrt_align(bytes ? bytes : 1));
   return p;
-}
-
-NNRT_API char *nnrt_workspace(char **ws, size_t *size, size_t need) {
-  if (need <= *size && *ws) return *ws;
-  free(*ws);
-  *ws = nnrt_alloc(need);
-  *size = need;
-  return *ws;
 }
 
 /* -------------------------------------------------------------- GEMM */
@@ -793,545 +781,12 @@ NNRT_WINDOWS(double, f64)
 #undef NNRT_RANGES
 #undef NNRT_INLINE
 
-/* -------------------------------------------------------------- data */
-
-
-enum { NNRT_MAX_FIELD = 256 };
-
-static bool csv_error(char *err, size_t errlen, const char *path, int64_t line, int64_t col,
-                      const char *msg) {
-  snprintf(err, errlen, "%s:%lld:%lld: %s", path, (long long)line, (long long)col, msg);
-  return false;
-}
-
-/* The number of the column called `name` in the header line of f. */
-static int header_column(FILE *f, const char *name, char delimiter) {
-  char cell[NNRT_MAX_FIELD + 1];
-  int len = 0, column = 0, found = -1;
-  for (;;) {
-    int c = fgetc(f);
-    if (c == '\r') continue;
-    if (c == delimiter || c == '\n' || c == EOF) {
-      cell[len] = '\0';
-      if (found < 0 && !strcmp(cell, name)) found = column;
-      column++;
-      len = 0;
-      if (c != delimiter) break;
-      continue;
-    }
-    if (len < NNRT_MAX_FIELD) cell[len++] = (char)c;
-  }
-  return found;
-}
-
-NNRT_API bool nnrt_csv_load(const char *path, const char *label_name, int label_col, bool header,
-                   char delimiter, double scale, NnrtTable *t, char *err, size_t errlen) {
-  memset(t, 0, sizeof *t);
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    return false;
-  }
-  if (label_name) {
-    label_col = header ? header_column(f, label_name, delimiter) : -2;
-    if (label_col < 0) {
-      fclose(f);
-      return csv_error(err, errlen, path, 1, 1, "no column of the header row has the label's name");
-    }
-    header = false; /* consumed */
-  }
-  int64_t cap = 0, n = 0, cols = -1, line = label_name ? 2 : 1, col = 1, field_col = 1, ncols = 0;
-  double *vals = NULL;
-  char field[NNRT_MAX_FIELD + 1];
-  int flen = 0;
-  bool skipping = header, ok = true, line_has_data = false;
-  for (;;) {
-    int c = fgetc(f);
-    if (skipping) {
-      if (c == '\n') skipping = false, line++, col = 1;
-      if (c == EOF) break;
-      continue;
-    }
-    if (c == '\r') continue;
-    if (c == delimiter || c == '\n' || c == EOF) {
-      if (c == EOF && !line_has_data && flen == 0) break;
-      field[flen] = '\0';
-      char *end;
-      errno = 0;
-      double v = strtod(field, &end);
-      while (*end == ' ' || *end == '\t') end++;
-      if (flen == 0 || *end != '\0' || errno == ERANGE || !isfinite(v)) {
-        char msg[NNRT_MAX_FIELD + 64];
-        snprintf(msg, sizeof msg, "expected a number, got '%s'", field);
-        ok = csv_error(err, errlen, path, line, field_col, msg);
-        break;
-      }
-      if (n == cap) {
-        cap = cap ? 2 * cap : 4096;
-        if (cap > ((int64_t)1 << 34)) { ok = csv_error(err, errlen, path, line, field_col, "the table is too large"); break; }
-        double *nv = realloc(vals, sizeof *vals * (size_t)cap);
-        if (!nv) nnrt_out_of_memory();
-        vals = nv;
-      }
-      vals[n++] = v;
-      ncols++;
-      flen = 0;
-      line_has_data = true;
-      if (c == delimiter) {
-        col++;
-        field_col = col;
-        continue;
-      }
-      if (cols < 0) cols = ncols;
-      else if (ncols != cols) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "this row has %lld fields, the first one %lld", (long long)ncols, (long long)cols);
-        ok = csv_error(err, errlen, path, line, 1, msg);
-        break;
-      }
-      ncols = 0;
-      line_has_data = false;
-      line++;
-      col = field_col = 1;
-      if (c == EOF) break;
-      continue;
-    }
-    if (flen == NNRT_MAX_FIELD) { ok = csv_error(err, errlen, path, line, field_col, "field too long"); break; }
-    field[flen++] = (char)c;
-    col++;
-  }
-  fclose(f);
-  if (ok && (cols < 2 || n == 0)) ok = csv_error(err, errlen, path, line, 1, "expected rows of at least two numbers");
-  if (ok && (label_col >= cols || label_col < -1)) ok = csv_error(err, errlen, path, 1, 1, "the label column is not in the table");
-  if (!ok) {
-    free(vals);
-    return false;
-  }
-  int lc = label_col < 0 ? (int)cols - 1 : label_col;
-  t->rows = n / cols;
-  t->width = 1;
-  t->features = cols - 1;
-  t->x = nnrt_alloc(sizeof(float) * (size_t)(t->rows * t->features));
-  t->y = nnrt_alloc(sizeof(float) * (size_t)t->rows);
-  for (int64_t r = 0; r < t->rows; r++)
-    for (int64_t c = 0, k = 0; c < cols; c++) {
-      double v = vals[r * cols + c];
-      if (c == lc) t->y[r] = (float)v;
-      else t->x[r * t->features + k++] = (float)(v * scale);
-    }
-  free(vals);
-  return true;
-}
-
-/* The header of an IDX file of unsigned bytes: dims[0] samples of
- * per = dims[1] * ... bytes. Returns the header's size, or 0 with err set. */
-static long idx_header(FILE *f, const char *path, int want_dims, int64_t *count, int64_t *per,
-                       char *err, size_t errlen) {
-  unsigned char h[4], b[4];
-  if (fseek(f, 0, SEEK_END) != 0) return 0;
-  long size = ftell(f);
-  rewind(f);
-  if (size < 8 || fread(h, 1, 4, f) != 4 || h[0] != 0 || h[1] != 0 || h[2] != 0x08 || h[3] < 1 ||
-      h[3] > 8 || (want_dims && h[3] != want_dims)) {
-    snprintf(err, errlen, "%s: byte 0: not an IDX file of unsigned bytes%s", path,
-             want_dims ? " with one label a sample" : "");
-    return 0;
-  }
-  int64_t dims[8], prod = 1;
-  for (int d = 0; d < h[3]; d++) {
-    if (fread(b, 1, 4, f) != 4) {
-      snprintf(err, errlen, "%s: byte %d: the header is cut short", path, 4 + 4 * d);
-      return 0;
-    }
-    dims[d] = (int64_t)b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3];
-    if (d > 0) {
-      prod *= dims[d];
-      if (dims[d] == 0 || prod > ((int64_t)1 << 31)) {
-        snprintf(err, errlen, "%s: byte %d: sample size out of range", path, 4 + 4 * d);
-        return 0;
-      }
-    }
-  }
-  long header = 4 + 4L * h[3];
-  if (dims[0] == 0 || (double)dims[0] * (double)prod != (double)(size - header)) {
-    snprintf(err, errlen, "%s: the header promises %lld samples of %lld bytes, the file has %ld bytes after it",
-             path, (long long)dims[0], (long long)prod, size - header);
-    return 0;
-  }
-  *count = dims[0];
-  *per = prod;
-  return header;
-}
-
-NNRT_API bool nnrt_idx_load(const char *images, const char *labels, double scale, NnrtTable *t,
-                            char *err, size_t errlen) {
-  memset(t, 0, sizeof *t);
-  FILE *fi = fopen(images, "rb"), *fl = fopen(labels, "rb");
-  bool ok = fi && fl;
-  if (!fi) snprintf(err, errlen, "%s: cannot open: %s", images, strerror(errno));
-  else if (!fl) snprintf(err, errlen, "%s: cannot open: %s", labels, strerror(errno));
-  int64_t n = 0, per = 0, nl = 0, one = 0;
-  ok = ok && idx_header(fi, images, 0, &n, &per, err, errlen) &&
-       idx_header(fl, labels, 1, &nl, &one, err, errlen);
-  if (ok && nl != n) {
-    snprintf(err, errlen, "%s: %lld labels for the %lld samples of %s", labels, (long long)nl,
-             (long long)n, images);
-    ok = false;
-  }
-  if (ok) {
-    t->rows = n;
-    t->width = 1;
-    t->features = per;
-    t->x = nnrt_alloc(sizeof(float) * (size_t)(n * per));
-    t->y = nnrt_alloc(sizeof(float) * (size_t)n);
-    unsigned char *row = malloc((size_t)per);
-    if (!row) nnrt_out_of_memory();
-    for (int64_t r = 0; ok && r < n; r++) {
-      ok = fread(row, 1, (size_t)per, fi) == (size_t)per;
-      for (int64_t j = 0; ok && j < per; j++) t->x[r * per + j] = (float)(row[j] * scale);
-    }
-    for (int64_t r = 0; ok && r < n; r++) {
-      int c = fgetc(fl);
-      ok = c != EOF;
-      t->y[r] = (float)c;
-    }
-    free(row);
-    if (!ok) snprintf(err, errlen, "%s: cannot read the data", images);
-  }
-  if (fi) fclose(fi);
-  if (fl) fclose(fl);
-  if (!ok) nnrt_table_free(t);
-  return ok;
-}
-
-/* The header of a .npy file: element type and size, sample count and
- * values a sample. Returns the data's offset, or 0 with err set. */
-/* One CIFAR-10 binary batch appended to t (rows already counted). */
-static bool cifar_file(const char *path, double scale, NnrtTable *t, int64_t *row, char *err,
-                       size_t errlen) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    return false;
-  }
-  unsigned char rec[3073];
-  bool ok = true;
-  for (int64_t k = 0; ok && fread(rec, 1, sizeof rec, f) == sizeof rec; k++, (*row)++) {
-    if (rec[0] > 9) {
-      snprintf(err, errlen, "%s: byte %lld: the label %d is not a CIFAR-10 class (0 to 9)", path,
-               (long long)k * 3073, rec[0]);
-      ok = false;
-    }
-    t->y[*row] = rec[0];
-    for (int64_t ch = 0; ch < 3; ch++) /* planes of 1024 bytes -> pixels of 3 channels */
-      for (int64_t i = 0; i < 1024; i++) t->x[*row * 3072 + i * 3 + ch] = (float)(rec[1 + ch * 1024 + i] * scale);
-  }
-  fclose(f);
-  return ok;
-}
-
-/* The byte length of a CIFAR-10 batch: whole records, at least one. */
-static int64_t cifar_records(const char *path, char *err, size_t errlen) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    return -1;
-  }
-  long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-  fclose(f);
-  if (size <= 0 || size % 3073) {
-    snprintf(err, errlen, "%s: %ld bytes is not a whole number of CIFAR-10 records (3073 bytes: a label "
-             "and 32x32x3 pixels)", path, size < 0 ? 0 : size);
-    return -1;
-  }
-  return size / 3073;
-}
-
-NNRT_API bool nnrt_cifar_load(const char *path, double scale, NnrtTable *t, char *err, size_t errlen) {
-  memset(t, 0, sizeof *t);
-  char files[5][4096];
-  int nfiles = 0;
-  struct stat st;
-  if (stat(path, &st) != 0) {
-    snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    return false;
-  }
-  if (S_ISDIR(st.st_mode)) { /* the training batches of the official archive */
-    for (int i = 1; i <= 5; i++) {
-      snprintf(files[nfiles], sizeof files[nfiles], "%s/data_batch_%d.bin", path, i);
-      if (stat(files[nfiles], &st) == 0) nfiles++;
-    }
-    if (!nfiles) {
-      snprintf(err, errlen, "%s: no data_batch_1.bin ... data_batch_5.bin in this directory", path);
-      return false;
-    }
-  } else {
-    snprintf(files[nfiles++], sizeof files[0], "%s", path);
-  }
-  int64_t rows = 0, row = 0;
-  for (int i = 0; i < nfiles; i++) {
-    int64_t k = cifar_records(files[i], err, errlen);
-    if (k < 0) return false;
-    rows += k;
-  }
-  t->rows = rows;
-  t->width = 1;
-  t->features = 3072;
-  t->x = nnrt_alloc(sizeof(float) * (size_t)rows * 3072);
-  t->y = nnrt_alloc(sizeof(float) * (size_t)rows);
-  bool ok = true;
-  for (int i = 0; ok && i < nfiles; i++) ok = cifar_file(files[i], scale, t, &row, err, errlen);
-  if (ok && row != rows) {
-    snprintf(err, errlen, "%s: the file changed while it was read", path);
-    ok = false;
-  }
-  if (!ok) nnrt_table_free(t);
-  return ok;
-}
-
-static long npy_header(FILE *f, const char *path, char *type, int *size, int64_t *count,
-                       int64_t *per, char *err, size_t errlen) {
-  unsigned char m[10];
-  if (fseek(f, 0, SEEK_END) != 0) return 0;
-  long fsize = ftell(f);
-  rewind(f);
-  if (fsize < 10 || fread(m, 1, 10, f) != 10 || memcmp(m, "\x93NUMPY", 6) != 0 || m[6] < 1 || m[6] > 3) {
-    snprintf(err, errlen, "%s: byte 0: not a NumPy .npy file", path);
-    return 0;
-  }
-  long hlen = m[8] | m[9] << 8, start = 10;
-  if (m[6] > 1) { /* 4-byte header length */
-    unsigned char b[2];
-    if (fread(b, 1, 2, f) != 2) return snprintf(err, errlen, "%s: byte 10: cut short", path), 0;
-    hlen |= (long)b[0] << 16 | (long)b[1] << 24;
-    start = 12;
-  }
-  if (hlen <= 0 || hlen > 65536 || start + hlen > fsize) {
-    snprintf(err, errlen, "%s: byte 8: the header length %ld exceeds the file", path, hlen);
-    return 0;
-  }
-  char h[65537];
-  if (fread(h, 1, (size_t)hlen, f) != (size_t)hlen) return snprintf(err, errlen, "%s: cannot read", path), 0;
-  h[hlen] = '\0';
-  const char *d = strstr(h, "'descr':"), *fo = strstr(h, "'fortran_order':"), *sh = strstr(h, "'shape':");
-  if (!d || !fo || !sh) {
-    snprintf(err, errlen, "%s: byte %ld: the header lacks descr, fortran_order or shape", path, start);
-    return 0;
-  }
-  if (strncmp(fo + 16 + strspn(fo + 16, " "), "False", 5) != 0) {
-    snprintf(err, errlen, "%s: Fortran-ordered arrays are not read; save in C order", path);
-    return 0;
-  }
-  d += 8 + strspn(d + 8, " ");
-  static const struct { const char *descr; char type; int size; } types[] = {
-    {"'<f4'", 'f', 4}, {"'<f8'", 'f', 8}, {"'|u1'", 'u', 1}, {"'<i4'", 'i', 4}, {"'<i8'", 'i', 8},
-  };
-  *size = 0;
-  for (size_t i = 0; i < sizeof types / sizeof *types; i++)
-    if (!strncmp(d, types[i].descr, strlen(types[i].descr))) *type = types[i].type, *size = types[i].size;
-  if (!*size) {
-    int len = *d == '\'' ? (int)strcspn(d + 1, "'") + 2 : 0;
-    snprintf(err, errlen, "%s: element type %.*s is not float32, float64, uint8, int32 or int64", path,
-             len > 12 ? 12 : len, d);
-    return 0;
-  }
-  sh += 8 + strspn(sh + 8, " ");
-  if (*sh != '(') return snprintf(err, errlen, "%s: malformed shape", path), 0;
-  int64_t dims[8], nd = 0;
-  const char *q = sh + 1;
-  for (;;) {
-    while (*q == ' ' || *q == ',') q++;
-    if (*q == ')') break;
-    char *end;
-    long long v = strtoll(q, &end, 10);
-    if (end == q || v < 0 || v > ((int64_t)1 << 31) || nd == 8)
-      return snprintf(err, errlen, "%s: malformed shape", path), 0;
-    dims[nd++] = v;
-    q = end;
-  }
-  if (nd < 1) return snprintf(err, errlen, "%s: an array of samples needs at least one axis", path), 0;
-  *count = dims[0];
-  *per = 1;
-  for (int i = 1; i < nd && *per <= ((int64_t)1 << 31); i++) *per *= dims[i];
-  long data = start + hlen;
-  if (*per > ((int64_t)1 << 31) || (double)*count * (double)*per * *size != (double)(fsize - data)) {
-    snprintf(err, errlen, "%s: the shape promises %lld samples of %lld values, the file has %ld bytes of data",
-             path, (long long)*count, (long long)*per, fsize - data);
-    return 0;
-  }
-  return data;
-}
-
-static double npy_value(const unsigned char *p, char type, int size) {
-  if (type == 'u') return p[0];
-  if (type == 'f' && size == 4) { float v; memcpy(&v, p, 4); return v; }
-  if (type == 'f') { double v; memcpy(&v, p, 8); return v; }
-  if (size == 4) { int32_t v; memcpy(&v, p, 4); return v; }
-  int64_t v;
-  memcpy(&v, p, 8);
-  return (double)v;
-}
-
-NNRT_API bool nnrt_npy_load(const char *x, const char *y, double scale, NnrtTable *t, char *err,
-                            size_t errlen) {
-  memset(t, 0, sizeof *t);
-  FILE *fx = fopen(x, "rb"), *fy = fopen(y, "rb");
-  bool ok = fx && fy;
-  if (!fx) snprintf(err, errlen, "%s: cannot open: %s", x, strerror(errno));
-  else if (!fy) snprintf(err, errlen, "%s: cannot open: %s", y, strerror(errno));
-  char tx = 0, ty = 0;
-  int sx = 0, sy = 0;
-  int64_t n = 0, per = 0, ny = 0, one = 0;
-  ok = ok && npy_header(fx, x, &tx, &sx, &n, &per, err, errlen) &&
-       npy_header(fy, y, &ty, &sy, &ny, &one, err, errlen);
-  if (ok && ny != n) {
-    snprintf(err, errlen, "%s: expected labels for %lld samples, got %lld", y, (long long)n, (long long)ny);
-    ok = false;
-  }
-  if (ok) {
-    t->rows = n;
-    t->width = one; /* labels a sample: 1, or a sequence's */
-    t->features = per;
-    t->x = nnrt_alloc(sizeof(float) * (size_t)(n * per) + 1);
-    t->y = nnrt_alloc(sizeof(float) * (size_t)(n * one) + 1);
-    unsigned char buf[8];
-    for (int64_t i = 0; ok && i < n * per; i++) {
-      ok = fread(buf, 1, (size_t)sx, fx) == (size_t)sx;
-      double v = npy_value(buf, tx, sx) * scale;
-      if (ok && !isfinite(v)) {
-        snprintf(err, errlen, "%s: sample %lld: not a finite number", x, (long long)(i / per + 1));
-        ok = false;
-        break;
-      }
-      t->x[i] = (float)v;
-    }
-    for (int64_t i = 0; ok && i < n * one; i++) {
-      ok = fread(buf, 1, (size_t)sy, fy) == (size_t)sy;
-      double v = npy_value(buf, ty, sy);
-      if (ok && !isfinite(v)) {
-        snprintf(err, errlen, "%s: sample %lld: not a finite number", y, (long long)(i / one) + 1);
-        ok = false;
-      }
-      t->y[i] = (float)v;
-    }
-    if (!ok && !*err) snprintf(err, errlen, "%s: cannot read the data", x);
-  }
-  if (fx) fclose(fx);
-  if (fy) fclose(fy);
-  if (!ok) nnrt_table_free(t);
-  return ok;
-}
-
-NNRT_API bool nnrt_text_load(const char *path, int64_t steps, NnrtTable *t, char *err, size_t errlen) {
-  memset(t, 0, sizeof *t);
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    return false;
-  }
-  size_t cap = 1 << 16, len = 0, got;
-  unsigned char *text = malloc(cap);
-  if (!text) nnrt_out_of_memory();
-  while ((got = fread(text + len, 1, cap - len, f)) > 0) {
-    len += got;
-    if (len == cap) {
-      if (cap > ((size_t)1 << 40)) break; /* a terabyte of text: enough */
-      unsigned char *more = realloc(text, cap *= 2);
-      if (!more) nnrt_out_of_memory();
-      text = more;
-    }
-  }
-  bool failed = ferror(f);
-  fclose(f);
-  int64_t rows = steps > 0 && len > 0 ? (int64_t)((len - 1) / (size_t)steps) : 0;
-  if (failed || rows < 1) {
-    if (failed) snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-    else snprintf(err, errlen, "%s: %zu bytes: too short for one sequence of %lld characters and the one after",
-                  path, len, (long long)steps);
-    free(text);
-    return false;
-  }
-  t->rows = rows;
-  t->features = t->width = steps;
-  t->x = nnrt_alloc(sizeof(float) * (size_t)(rows * steps));
-  t->y = nnrt_alloc(sizeof(float) * (size_t)(rows * steps));
-  for (int64_t i = 0; i < rows * steps; i++) t->x[i] = text[i], t->y[i] = text[i + 1];
-  free(text);
-  return true;
-}
-
-NNRT_API void nnrt_table_free(NnrtTable *t) {
-  free(t->x);
-  free(t->y);
-  memset(t, 0, sizeof *t);
-}
-
-NNRT_API void nnrt_standardize(NnrtTable *t, int64_t fit_rows, int64_t channels) {
-  if (channels < 1 || t->features % channels) channels = t->features;
-  int64_t per = t->features / channels, fit = fit_rows * per;
-  for (int64_t j = 0; j < channels; j++) {
-    double mean = 0, var = 0;
-    for (int64_t r = 0; r < fit_rows; r++)
-      for (int64_t k = 0; k < per; k++) mean += t->x[r * t->features + k * channels + j];
-    mean /= (double)(fit ? fit : 1);
-    for (int64_t r = 0; r < fit_rows; r++)
-      for (int64_t k = 0; k < per; k++) {
-        double d = t->x[r * t->features + k * channels + j] - mean;
-        var += d * d;
-      }
-    double sd = sqrt(var / (double)(fit ? fit : 1));
-    if (sd == 0) sd = 1;
-    for (int64_t r = 0; r < t->rows; r++)
-      for (int64_t k = 0; k < per; k++) {
-        float *v = &t->x[r * t->features + k * channels + j];
-        *v = (float)((*v - mean) / sd);
-      }
-  }
-}
-
-NNRT_API void nnrt_augment(float *x, int64_t n, int64_t h, int64_t w, int64_t c, bool flip, int64_t pad,
-                           uint64_t seed, uint64_t first, float *tmp) {
-  const uint64_t stream = (uint64_t)3 << 61;
-  for (int64_t i = 0; i < n; i++) {
-    float *img = x + i * h * w * c;
-    uint64_t k = (first + (uint64_t)i) * 3;
-    bool mirror = flip && nnrt_uniform(seed, stream, k) < 0.5;
-    int64_t dy = pad ? (int64_t)(nnrt_rng_u64(seed, stream, k + 1) % (uint64_t)(2 * pad + 1)) - pad : 0;
-    int64_t dx = pad ? (int64_t)(nnrt_rng_u64(seed, stream, k + 2) % (uint64_t)(2 * pad + 1)) - pad : 0;
-    if (!mirror && !dy && !dx) continue;
-    memcpy(tmp, img, sizeof *tmp * (size_t)(h * w * c));
-    for (int64_t r = 0; r < h; r++)
-      for (int64_t q = 0; q < w; q++) {
-        int64_t sr = r + dy, sq = (mirror ? w - 1 - q : q) + dx;
-        bool in = sr >= 0 && sr < h && sq >= 0 && sq < w;
-        for (int64_t ch = 0; ch < c; ch++) img[(r * w + q) * c + ch] = in ? tmp[(sr * w + sq) * c + ch] : 0;
-      }
-  }
-}
-
-NNRT_API void nnrt_shuffle(int64_t *perm, int64_t n, uint64_t seed, int64_t epoch) {
-  for (int64_t i = 0; i < n; i++) perm[i] = i;
-  for (int64_t i = n - 1; i > 0; i--) { /* Fisher-Yates */
-    int64_t j = (int64_t)(nnrt_rng_u64(seed, ((uint64_t)1 << 62) + (uint64_t)epoch, (uint64_t)i) % (uint64_t)(i + 1));
-    int64_t tmp = perm[i];
-    perm[i] = perm[j];
-    perm[j] = tmp;
-  }
-}
-
-NNRT_API double nnrt_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* -------------------------------------------------------- checkpoints */
 
-
-static bool fail_at(char *err, size_t errlen, const char *path, const char *fmt, ...) {
+NNRT_API bool nnrt_error(char *err, size_t errlen, const char *path, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  int k = snprintf(err, errlen, "%s: ", path);
+  int k = path ? snprintf(err, errlen, "%s: ", path) : 0;
   if (k >= 0 && (size_t)k < errlen) vsnprintf(err + k, errlen - (size_t)k, fmt, ap);
   va_end(ap);
   return false;
@@ -1343,32 +798,89 @@ static int64_t tensor_bytes(const NnrtTensorInfo *t) {
   return n;
 }
 
-NNRT_API bool nnrt_save(const char *path, const NnrtTensorInfo *tensors, void *const *data, int n,
-               int64_t step, int64_t epoch, char *err, size_t errlen) {
-  /* the JSON header, padded with spaces to a multiple of 8 bytes */
-  size_t cap = 256 + (size_t)n * 256, len = 0;
+NNRT_API FILE *nnrt_open_regular(const char *path, char *err, size_t errlen) {
+  /* O_NONBLOCK: opening a FIFO for reading would wait for a writer */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    nnrt_error(err, errlen, path, "cannot open: %s", strerror(errno));
+    return NULL;
+  }
+  struct stat st;
+  int flags = fcntl(fd, F_GETFL);
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    nnrt_error(err, errlen, path, "%s", S_ISDIR(st.st_mode) ? "is a directory, not a file"
+                                     : "is not a regular file (a FIFO, a socket or a device)");
+    close(fd);
+    return NULL;
+  }
+  FILE *f = fdopen(fd, "rb");
+  if (!f) {
+    nnrt_error(err, errlen, path, "cannot open: %s", strerror(errno));
+    close(fd);
+  }
+  return f;
+}
+
+/* PATH.tmp for writing, created anew: a file left there by a save that
+ * was killed is truncated, and a link there is removed, not followed. */
+static FILE *create_tmp(const char *tmp) {
+  for (int attempt = 0; attempt < 2; attempt++) {
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd >= 0) {
+      FILE *f = fdopen(fd, "wb");
+      if (!f) close(fd);
+      return f;
+    }
+    if (errno != ELOOP || unlink(tmp) != 0) return NULL;
+  }
+  return NULL;
+}
+
+/* The JSON header, padded with spaces to a multiple of 8 bytes; NULL when
+ * memory runs out. */
+static char *save_header(const NnrtTensorInfo *tensors, int n, const NnrtMeta *meta, size_t *len_out) {
+  size_t cap = 1024 + 32 * NNRT_MAX_PROGRESS, len = 0;
+  for (int i = 0; i < n; i++) cap += strlen(tensors[i].name) + 128 + 24 * (size_t)tensors[i].rank;
   char *h = malloc(cap);
-  if (!h) nnrt_out_of_memory();
-  len += (size_t)snprintf(h + len, cap - len, "{\"__metadata__\":{\"format\":\"nnc\",\"step\":\"%lld\",\"epoch\":\"%lld\"}",
-                          (long long)step, (long long)epoch);
+  if (!h) return NULL;
+#define PUT(...) len += (size_t)snprintf(h + len, cap - len, __VA_ARGS__)
+  PUT("{\"__metadata__\":{\"format\":\"nnc\",\"kind\":\"%s\"", meta->weights ? "weights" : "checkpoint");
+  if (!meta->weights) {
+    PUT(",\"step\":\"%lld\",\"epoch\":\"%lld\",\"position\":\"%lld\",\"seed\":\"%llu\"", (long long)meta->step,
+        (long long)meta->epoch, (long long)meta->position, (unsigned long long)meta->seed);
+    if (meta->nprogress > 0) {
+      PUT(",\"progress\":\"");
+      for (int i = 0; i < meta->nprogress && i < NNRT_MAX_PROGRESS; i++) PUT("%s%.17g", i ? "," : "", meta->progress[i]);
+      PUT("\"");
+    }
+  }
+  PUT("}");
   int64_t off = 0;
   for (int i = 0; i < n; i++) {
     const NnrtTensorInfo *t = &tensors[i];
-    len += (size_t)snprintf(h + len, cap - len, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[", t->name,
-                            t->elem_size == 8 ? "F64" : "F32");
-    for (int d = 0; d < t->rank; d++)
-      len += (size_t)snprintf(h + len, cap - len, "%s%lld", d ? "," : "", (long long)t->dims[d]);
-    len += (size_t)snprintf(h + len, cap - len, "],\"data_offsets\":[%lld,%lld]}", (long long)off,
-                            (long long)(off + tensor_bytes(t)));
+    PUT(",\"%s\":{\"dtype\":\"%s\",\"shape\":[", t->name, t->elem_size == 8 ? "F64" : "F32");
+    for (int d = 0; d < t->rank; d++) PUT("%s%lld", d ? "," : "", (long long)t->dims[d]);
+    PUT("],\"data_offsets\":[%lld,%lld]}", (long long)off, (long long)(off + tensor_bytes(t)));
     off += tensor_bytes(t);
   }
-  len += (size_t)snprintf(h + len, cap - len, "}");
+  PUT("}");
+#undef PUT
   while (len % 8) h[len++] = ' ';
-  size_t plen = strlen(path) + 5;
-  char *tmp = malloc(plen);
-  if (!tmp) nnrt_out_of_memory();
+  *len_out = len;
+  return h;
+}
+
+NNRT_API bool nnrt_save(const char *path, const NnrtTensorInfo *tensors, void *const *data, int n,
+                        const NnrtMeta *meta, char *err, size_t errlen) {
+  size_t len = 0, plen = strlen(path) + 5;
+  char *h = save_header(tensors, n, meta, &len), *tmp = malloc(plen);
+  if (!h || !tmp) {
+    free(h);
+    free(tmp);
+    return nnrt_error(err, errlen, path, "cannot write the checkpoint: out of memory");
+  }
   snprintf(tmp, plen, "%s.tmp", path);
-  FILE *f = fopen(tmp, "wb");
+  FILE *f = create_tmp(tmp);
   bool ok = f != NULL;
   unsigned char le[8];
   for (int b = 0; b < 8; b++) le[b] = (unsigned char)((uint64_t)len >> (8 * b));
@@ -1379,8 +891,13 @@ NNRT_API bool nnrt_save(const char *path, const NnrtTensorInfo *tensors, void *c
   if (f && fclose(f) != 0) ok = false;
   if (ok && rename(tmp, path) != 0) ok = false;
   if (!ok) {
-    fail_at(err, errlen, path, "cannot write the checkpoint: %s", strerror(errno));
-    remove(tmp);
+    nnrt_error(err, errlen, path, "cannot write the checkpoint: %s", strerror(errno));
+    if (f) remove(tmp);
+  } else { /* the rename itself to disk, as far as the directory allows */
+    const char *slash = strrchr(path, '/');
+    if (slash) tmp[slash > path ? slash - path : 1] = '\0'; /* tmp begins with path: now its directory */
+    int fd = open(slash ? tmp : ".", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) fsync(fd), close(fd);
   }
   free(tmp);
   free(h);
@@ -1431,225 +948,413 @@ static bool jint(Json *j, int64_t *out) {
   return j->p > s;
 }
 
-NNRT_API bool nnrt_load(const char *path, const NnrtTensorInfo *tensors, void *const *data, int n,
-               int64_t *step, int64_t *epoch, char *err, size_t errlen) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return fail_at(err, errlen, path, "cannot open: %s", strerror(errno));
-  bool ok = false;
+/* A count in a metadata string: decimal digits only, at most `most`. */
+static bool meta_count(const char *s, uint64_t most, uint64_t *out) {
+  uint64_t v = 0;
+  if (!*s) return false;
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9' || v > (most - (uint64_t)(*s - '0')) / 10) return false;
+    v = v * 10 + (uint64_t)(*s - '0');
+  }
+  *out = v;
+  return true;
+}
+
+/* One tensor entry of the header. */
+typedef struct Entry {
+  int index;             /* into the model's tensors */
+  char dtype[16];
+  int64_t dims[8], rank, b0, b1;
+} Entry;
+
+static const char *shape_text(char *buf, size_t cap, const char *dtype, const int64_t *dims, int64_t rank) {
+  size_t k = (size_t)snprintf(buf, cap, "%s[", dtype);
+  for (int64_t d = 0; d < rank && d < 8 && k < cap; d++)
+    k += (size_t)snprintf(buf + k, cap - k, "%s%lld", d ? ", " : "", (long long)dims[d]);
+  if (k < cap) snprintf(buf + k, cap - k, "]");
+  return buf;
+}
+
+/* The metadata's fields, checked: meta's counters, or false with err. */
+static bool read_meta(Json *j, const char *path, NnrtMeta *meta, char *err, size_t errlen) {
+  char key[64], val[1024], format[16] = "", kind[16] = "checkpoint";
+  bool step = false, epoch = false;
+  if (!eat(j, '{')) return nnrt_error(err, errlen, path, "malformed __metadata__ near byte %ld", 8 + (long)(j->p - j->start));
+  if (eat(j, '}')) return nnrt_error(err, errlen, path, "__metadata__ has no \"format\": \"nnc\"");
+  do {
+    if (!jstring(j, key, sizeof key) || !eat(j, ':') || !jstring(j, val, sizeof val))
+      return nnrt_error(err, errlen, path, "malformed __metadata__ near byte %ld (its values are strings)",
+                     8 + (long)(j->p - j->start));
+    uint64_t v;
+    bool counter = !strcmp(key, "step") || !strcmp(key, "epoch") || !strcmp(key, "position");
+    if (!strcmp(key, "format") || !strcmp(key, "kind")) {
+      snprintf(!strcmp(key, "format") ? format : kind, sizeof format, "%.15s", val);
+    } else if (counter || !strcmp(key, "seed")) {
+      if (!meta_count(val, counter ? (uint64_t)INT64_MAX : UINT64_MAX, &v))
+        return nnrt_error(err, errlen, path, "the metadata's %s \"%.40s\" is not a whole number from 0 to %s", key, val,
+                       counter ? "2^63 - 1" : "2^64 - 1");
+      if (key[0] == 's' && key[1] == 't') meta->step = (int64_t)v, step = true;
+      else if (key[0] == 'e') meta->epoch = (int64_t)v, epoch = true;
+      else if (key[0] == 'p') meta->position = (int64_t)v;
+      else meta->seed = v, meta->has_seed = true;
+    } else if (!strcmp(key, "progress")) {
+      const char *s = val;
+      for (meta->nprogress = 0; *s; meta->nprogress++) {
+        char *end;
+        double x = strtod(s, &end);
+        if (end == s || !isfinite(x) || meta->nprogress == NNRT_MAX_PROGRESS || (*end && *end != ','))
+          return nnrt_error(err, errlen, path, "the metadata's progress \"%.40s\" is not a list of at most %d finite numbers",
+                         val, NNRT_MAX_PROGRESS);
+        meta->progress[meta->nprogress] = x;
+        s = *end ? end + 1 : end;
+      }
+    } /* other keys (a tool's notes) are left alone */
+  } while (eat(j, ','));
+  if (!eat(j, '}')) return nnrt_error(err, errlen, path, "malformed __metadata__ near byte %ld", 8 + (long)(j->p - j->start));
+  if (strcmp(format, "nnc") != 0)
+    return nnrt_error(err, errlen, path, "the metadata's format is \"%s\", not \"nnc\"", format);
+  meta->weights = !strcmp(kind, "weights");
+  if (!meta->weights && strcmp(kind, "checkpoint") != 0)
+    return nnrt_error(err, errlen, path, "the metadata's kind \"%s\" is neither \"checkpoint\" nor \"weights\"", kind);
+  if (!meta->weights && (!step || !epoch))
+    return nnrt_error(err, errlen, path, "the checkpoint's metadata lacks its %s counter", step ? "epoch" : "step");
+  return true;
+}
+
+/* The header's tensor entries (every one the model has, once each) into
+ * e[0..*count); false with err. */
+static bool read_entries(Json *j, const char *path, const NnrtTensorInfo *tensors, int n, Entry *e, int *count,
+                         char *seen, NnrtMeta *meta, bool *has_meta, char *err, size_t errlen) {
+  char key[256], word[64];
+  int next = 0; /* files list the tensors in the model's order: try the next one first */
+  if (!eat(j, '{')) goto bad;
+  if (eat(j, '}')) return true;
+  do {
+    if (!jstring(j, key, sizeof key) || !eat(j, ':')) goto bad;
+    if (!strcmp(key, "__metadata__")) {
+      if (*has_meta) return nnrt_error(err, errlen, path, "__metadata__ appears twice");
+      *has_meta = true;
+      if (!read_meta(j, path, meta, err, errlen)) return false;
+      continue;
+    }
+    int i = next < n && !strcmp(tensors[next].name, key) ? next : 0;
+    while (i < n && strcmp(tensors[i].name, key) != 0) i++;
+    if (i == n) return nnrt_error(err, errlen, path, "tensor '%s' is not in this model", key);
+    if (seen[i]) return nnrt_error(err, errlen, path, "tensor '%s' appears twice", key);
+    seen[i] = 1;
+    next = i + 1;
+    Entry *t = &e[(*count)++];
+    memset(t, 0, sizeof *t);
+    t->index = i;
+    t->b0 = t->b1 = -1;
+    if (!eat(j, '{')) goto bad;
+    do {
+      if (!jstring(j, word, sizeof word) || !eat(j, ':')) goto bad;
+      if (!strcmp(word, "dtype")) {
+        if (!jstring(j, t->dtype, sizeof t->dtype)) goto bad;
+      } else if (!strcmp(word, "shape") || !strcmp(word, "data_offsets")) {
+        bool shape = word[0] == 's';
+        int64_t k = 0, v;
+        if (!eat(j, '[')) goto bad;
+        if (!eat(j, ']')) {
+          do {
+            if (!jint(j, &v)) goto bad;
+            if (shape && k < 8) t->dims[k] = v;
+            else if (!shape && k < 2) *(k ? &t->b1 : &t->b0) = v;
+            k++;
+          } while (eat(j, ','));
+          if (!eat(j, ']')) goto bad;
+        }
+        if (shape) t->rank = k;
+        else if (k != 2) goto bad;
+      } else {
+        goto bad;
+      }
+    } while (eat(j, ','));
+    if (!eat(j, '}') || t->b0 < 0 || !t->dtype[0]) goto bad;
+  } while (eat(j, ','));
+  if (eat(j, '}')) return true;
+bad:
+  return nnrt_error(err, errlen, path, "malformed header near byte %ld", 8 + (long)(j->p - j->start));
+}
+
+/* Each entry's type and shape, and offsets that tile the data region
+ * exactly, in order, each aligned to its element. */
+static bool check_entries(const char *path, const NnrtTensorInfo *tensors, int n, int slots, const Entry *e,
+                          int count, const char *seen, bool weights, int64_t data_bytes, int *order, char *err,
+                          size_t errlen) {
+  char a[160], b[160];
+  for (int k = 0; k < count; k++) {
+    const NnrtTensorInfo *t = &tensors[e[k].index];
+    const char *want = t->elem_size == 8 ? "F64" : "F32";
+    bool same = e[k].rank == t->rank && !strcmp(e[k].dtype, want);
+    for (int d = 0; same && d < t->rank; d++) same = e[k].dims[d] == t->dims[d];
+    if (!same)
+      return nnrt_error(err, errlen, path, "tensor '%s' is %s in the file; the model's is %s", t->name,
+                     shape_text(a, sizeof a, e[k].dtype, e[k].dims, e[k].rank),
+                     shape_text(b, sizeof b, want, t->dims, t->rank));
+    if (weights && e[k].index >= n - slots)
+      return nnrt_error(err, errlen, path, "tensor '%s' is an optimizer's slot, which a weights-only file does not hold",
+                     t->name);
+    if (e[k].b1 - e[k].b0 != tensor_bytes(t))
+      return nnrt_error(err, errlen, path, "tensor '%s': its data offsets [%lld, %lld] hold %lld bytes; %s needs %lld",
+                     t->name, (long long)e[k].b0, (long long)e[k].b1, (long long)(e[k].b1 - e[k].b0),
+                     shape_text(b, sizeof b, want, t->dims, t->rank), (long long)tensor_bytes(t));
+    if (e[k].b0 % t->elem_size)
+      return nnrt_error(err, errlen, path, "tensor '%s': its data offset %lld is not a multiple of its element's %d bytes",
+                     t->name, (long long)e[k].b0, t->elem_size);
+    order[k] = k;
+  }
+  for (int i = 0; i < n - (weights ? slots : 0); i++)
+    if (!seen[i]) return nnrt_error(err, errlen, path, "tensor '%s' is missing", tensors[i].name);
+  for (int k = 1; k < count; k++) { /* by offset: an insertion sort, quick on the usual order */
+    int x = order[k], at = k;
+    for (; at > 0 && e[order[at - 1]].b0 > e[x].b0; at--) order[at] = order[at - 1];
+    order[at] = x;
+  }
+  int64_t at = 0;
+  for (int k = 0; k < count; k++) {
+    const Entry *x = &e[order[k]];
+    if (x->b0 != at)
+      return nnrt_error(err, errlen, path, "tensor '%s': its data starts at %lld, %s %lld", tensors[x->index].name,
+                     (long long)x->b0, x->b0 < at ? "inside the previous tensor's, which ends at" : "leaving a gap after",
+                     (long long)at);
+    at = x->b1;
+  }
+  if (at != data_bytes)
+    return nnrt_error(err, errlen, path, "the tensors' data ends at byte %lld of the %lld bytes of data", (long long)at,
+                   (long long)data_bytes);
+  return true;
+}
+
+NNRT_API bool nnrt_load(const char *path, const NnrtTensorInfo *tensors, void *const *data, int n, int slots,
+                        NnrtMeta *meta, char *err, size_t errlen) {
+  memset(meta, 0, sizeof *meta);
+  FILE *f = nnrt_open_regular(path, err, errlen);
+  if (!f) return false;
+  bool ok = false, has_meta = false;
   char *h = NULL;
   unsigned char le[8];
-  int64_t *found = calloc((size_t)n + 1, sizeof *found), *offs = calloc(2 * (size_t)n + 2, sizeof *offs);
-  if (!found || !offs) nnrt_out_of_memory();
-  if (fseek(f, 0, SEEK_END) != 0) goto io;
-  long size = ftell(f);
-  if (size < 0 || fseek(f, 0, SEEK_SET) != 0) goto io;
+  Entry *e = calloc((size_t)n + 1, sizeof *e);
+  int *order = calloc((size_t)n + 1, sizeof *order), count = 0;
+  char *seen = calloc((size_t)n + 1, 1);
+  struct stat st;
+  if (!e || !order || !seen) {
+    nnrt_error(err, errlen, path, "out of memory");
+    goto done;
+  }
+  if (fstat(fileno(f), &st) != 0) goto io;
+  int64_t size = (int64_t)st.st_size;
   if (size < 8 || fread(le, 1, 8, f) != 8) {
-    fail_at(err, errlen, path, "too short for a safetensors file (%ld bytes)", size);
+    nnrt_error(err, errlen, path, "too short for a safetensors file (%lld bytes)", (long long)size);
     goto done;
   }
   uint64_t hlen = 0;
   for (int b = 0; b < 8; b++) hlen |= (uint64_t)le[b] << (8 * b);
   if (hlen > (uint64_t)size - 8 || hlen > ((uint64_t)1 << 26)) {
-    fail_at(err, errlen, path, "the header length %llu at byte 0 exceeds the file", (unsigned long long)hlen);
+    nnrt_error(err, errlen, path, "the header length %llu at byte 0 exceeds the file", (unsigned long long)hlen);
     goto done;
   }
-  h = malloc(hlen + 1);
-  if (!h) nnrt_out_of_memory();
+  if (!(h = malloc(hlen + 1))) {
+    nnrt_error(err, errlen, path, "out of memory");
+    goto done;
+  }
   if (fread(h, 1, hlen, f) != hlen) goto io;
   Json j = {.p = h, .end = h + hlen, .start = h};
-  char key[256], word[64];
-  int64_t data_bytes = (int64_t)size - 8 - (int64_t)hlen;
-  *step = *epoch = 0;
-  if (!eat(&j, '{')) goto bad;
-  do {
-    if (!jstring(&j, key, sizeof key) || !eat(&j, ':') || !eat(&j, '{')) goto bad;
-    if (!strcmp(key, "__metadata__")) {
-      do {
-        char val[64];
-        if (!jstring(&j, word, sizeof word) || !eat(&j, ':') || !jstring(&j, val, sizeof val)) goto bad;
-        if (!strcmp(word, "step")) *step = strtoll(val, NULL, 10);
-        if (!strcmp(word, "epoch")) *epoch = strtoll(val, NULL, 10);
-      } while (eat(&j, ','));
-      if (!eat(&j, '}')) goto bad;
-      continue;
-    }
-    int i = 0;
-    while (i < n && strcmp(tensors[i].name, key) != 0) i++;
-    if (i == n) {
-      fail_at(err, errlen, path, "tensor '%s' is not in this model", key);
-      goto done;
-    }
-    if (found[i]) {
-      fail_at(err, errlen, path, "tensor '%s' appears twice", key);
-      goto done;
-    }
-    found[i] = 1;
-    int64_t dims[8], nd = 0, b0 = -1, b1 = -1;
-    char dtype[16] = "";
-    do {
-      if (!jstring(&j, word, sizeof word) || !eat(&j, ':')) goto bad;
-      if (!strcmp(word, "dtype")) {
-        if (!jstring(&j, dtype, sizeof dtype)) goto bad;
-      } else if (!strcmp(word, "shape") || !strcmp(word, "data_offsets")) {
-        bool shape = word[0] == 's';
-        int64_t k = 0, v;
-        if (!eat(&j, '[')) goto bad;
-        if (!eat(&j, ']')) {
-          do {
-            if (!jint(&j, &v)) goto bad;
-            if (shape && nd < 8) dims[nd] = v;
-            if (shape) nd++;
-            else if (k == 0) b0 = v;
-            else if (k == 1) b1 = v;
-            k++;
-          } while (eat(&j, ','));
-          if (!eat(&j, ']')) goto bad;
-        }
-        if (!shape && k != 2) goto bad;
-      } else {
-        goto bad;
-      }
-    } while (eat(&j, ','));
-    if (!eat(&j, '}')) goto bad;
-    const NnrtTensorInfo *t = &tensors[i];
-    const char *want = t->elem_size == 8 ? "F64" : "F32";
-    bool same = nd == t->rank && !strcmp(dtype, want);
-    for (int d = 0; same && d < nd; d++) same = dims[d] == t->dims[d];
-    if (!same) {
-      fail_at(err, errlen, path, "tensor '%s' has another type or shape than the model's %s", key, want);
-      goto done;
-    }
-    if (b0 < 0 || b1 - b0 != tensor_bytes(t) || b1 > data_bytes) {
-      fail_at(err, errlen, path, "tensor '%s': its data offsets [%lld, %lld] do not fit the %lld bytes of data",
-              key, (long long)b0, (long long)b1, (long long)data_bytes);
-      goto done;
-    }
-    offs[2 * i] = b0;
-    offs[2 * i + 1] = b1;
-  } while (eat(&j, ','));
-  if (!eat(&j, '}')) goto bad;
-  for (int i = 0; i < n; i++)
-    if (!found[i]) {
-      fail_at(err, errlen, path, "tensor '%s' is missing", tensors[i].name);
-      goto done;
-    }
-  /* everything checked: now read the data */
-  for (int i = 0; i < n; i++) {
-    if (fseek(f, 8 + (long)hlen + (long)offs[2 * i], SEEK_SET) != 0 ||
-        fread(data[i], 1, (size_t)tensor_bytes(&tensors[i]), f) != (size_t)tensor_bytes(&tensors[i]))
-      goto io;
+  if (!read_entries(&j, path, tensors, n, e, &count, seen, meta, &has_meta, err, errlen)) goto done;
+  if (!has_meta) {
+    nnrt_error(err, errlen, path, "no __metadata__ with \"format\": \"nnc\": not a checkpoint or weights file of nnc");
+    goto done;
+  }
+  if (!check_entries(path, tensors, n, slots, e, count, seen, meta->weights, size - 8 - (int64_t)hlen, order, err,
+                     errlen))
+    goto done;
+  /* everything checked: now read the data, in the file's order */
+  for (int k = 0; k < count; k++) {
+    const Entry *x = &e[order[k]];
+    size_t bytes = (size_t)(x->b1 - x->b0);
+    if (fread(data[x->index], 1, bytes, f) != bytes) goto io;
   }
   ok = true;
   goto done;
-bad:
-  fail_at(err, errlen, path, "malformed header near byte %ld", 8 + (long)(j.p - j.start));
-  goto done;
 io:
-  fail_at(err, errlen, path, "cannot read: %s", ferror(f) ? strerror(errno) : "the file is truncated");
+  nnrt_error(err, errlen, path, "cannot read: %s", ferror(f) ? strerror(errno) : "the file is cut short");
 done:
   fclose(f);
   free(h);
-  free(found);
-  free(offs);
+  free(e);
+  free(order);
+  free(seen);
   return ok;
 }
 
 /* ---------------------------------------------------- compiled models */
 
+/* Why the last call without an instance failed, per thread. */
+static _Thread_local char nnrt_thread_error[256];
+
+static int model_fail(NnrtModel *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int model_fail(NnrtModel *m, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(m ? m->error : nnrt_thread_error, m ? sizeof m->error : sizeof nnrt_thread_error, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+static int model_ok(NnrtModel *m) {
+  m->error[0] = '\0';
+  return 0;
+}
+
+NNRT_API const char *nnrt_model_last_error(const NnrtModel *m) { return m ? m->error : nnrt_thread_error; }
+
+/* The instance's tensors (count of them) filled from their initializers. */
+static void init_tensors(const NnrtModelDef *def, void **t, int from, int to, uint64_t seed) {
+  for (int i = from; i < to; i++) {
+    const NnrtTensorInfo *ti = &def->tensors[i];
+    int64_t count = tensor_bytes(ti) / ti->elem_size;
+    uint64_t stream = i < def->nparams ? (uint64_t)i : ((uint64_t)1 << 20) + (uint64_t)(i - def->nparams);
+    for (int64_t j = 0; j < count; j++) {
+      double v = nnrt_init_value((NnrtInit)ti->init, ti->init_args, ti->dims, ti->rank, seed, stream, (uint64_t)j);
+      if (ti->elem_size == 8) ((double *)t[i])[j] = v;
+      else ((float *)t[i])[j] = (float)v;
+    }
+  }
+}
+
 NNRT_API NnrtModel *nnrt_model_create(const NnrtModelDef *def, uint64_t seed) {
+  if (!def) return model_fail(NULL, "create: no model definition"), NULL;
   NnrtModel *m = calloc(1, sizeof *m);
-  if (!m) nnrt_out_of_memory();
   int n = def->nparams + def->nstates;
+  if (m) m->params = calloc((size_t)n + 1, sizeof(void *));
+  for (int i = 0; m && m->params && i < n; i++)
+    if (!(m->params[i] = nnrt_alloc((size_t)tensor_bytes(&def->tensors[i])))) {
+      model_fail(NULL, "create: out of memory for %s (%lld bytes)", def->tensors[i].name,
+                 (long long)tensor_bytes(&def->tensors[i]));
+      m->def = def;
+      nnrt_model_free(m);
+      return NULL;
+    }
+  if (!m || !m->params) {
+    if (m) free(m);
+    return model_fail(NULL, "create: out of memory"), NULL;
+  }
   m->def = def;
-  m->params = nnrt_alloc(sizeof(void *) * (size_t)(n + 1));
   m->states = m->params + def->nparams;
   m->seed = seed;
   m->lr = def->base_lr;
-  for (int i = 0; i < n; i++) {
-    const NnrtTensorInfo *t = &def->tensors[i];
-    int64_t count = tensor_bytes(t) / t->elem_size;
-    uint64_t stream = i < def->nparams ? (uint64_t)i : ((uint64_t)1 << 20) + (uint64_t)(i - def->nparams);
-    void *p = m->params[i] = nnrt_alloc((size_t)tensor_bytes(t));
-    for (int64_t j = 0; j < count; j++) {
-      double v = nnrt_init_value((NnrtInit)t->init, t->init_args, t->dims, t->rank, seed, stream, (uint64_t)j);
-      if (t->elem_size == 8) ((double *)p)[j] = v;
-      else ((float *)p)[j] = (float)v;
-    }
-  }
+  init_tensors(def, m->params, 0, n, seed);
+  nnrt_thread_error[0] = '\0';
   return m;
 }
 
 NNRT_API void nnrt_model_free(NnrtModel *m) {
   if (!m) return;
-  for (int i = 0; i < m->def->nparams + m->def->nstates; i++) free(m->params[i]);
+  for (int i = 0; m->params && i < m->def->nparams + m->def->nstates; i++) free(m->params[i]);
   free(m->params);
   free(m->ws);
   free(m);
 }
 
+/* The error of a call on a NULL instance. */
+#define NEED_MODEL(m, what, ret)                                   \
+  do {                                                             \
+    if (!(m)) return model_fail(NULL, "%s: no model (NULL)", what), ret; \
+  } while (0)
+
+static int save_as(NnrtModel *m, const char *path, bool weights, char *err, size_t errlen) {
+  const char *what = weights ? "save_weights" : "save";
+  NEED_MODEL(m, what, -1);
+  if (!path) model_fail(m, "%s: no path (NULL)", what);
+  else {
+    NnrtMeta meta = {.weights = weights, .step = m->step, .epoch = m->epoch, .position = m->position,
+                     .seed = m->seed, .has_seed = true, .nprogress = m->nprogress};
+    memcpy(meta.progress, m->progress, sizeof meta.progress);
+    int n = m->def->nparams + m->def->nstates - (weights ? m->def->nslots : 0);
+    if (nnrt_save(path, m->def->tensors, m->params, n, &meta, m->error, sizeof m->error)) return model_ok(m);
+  }
+  if (err && errlen) snprintf(err, errlen, "%s", m->error);
+  return -1;
+}
+
 NNRT_API int nnrt_model_save(NnrtModel *m, const char *path, char *err, size_t errlen) {
-  return nnrt_save(path, m->def->tensors, m->params, m->def->nparams + m->def->nstates, m->step, m->epoch,
-                   err, errlen) ? 0 : -1;
+  return save_as(m, path, false, err, errlen);
+}
+
+NNRT_API int nnrt_model_save_weights(NnrtModel *m, const char *path, char *err, size_t errlen) {
+  return save_as(m, path, true, err, errlen);
 }
 
 NNRT_API int nnrt_model_load(NnrtModel *m, const char *path, char *err, size_t errlen) {
-  int n = m->def->nparams + m->def->nstates;
-  int64_t step = 0, epoch = 0;
-  void **d = nnrt_alloc(sizeof(void *) * (size_t)(n + 1));
-  for (int i = 0; i < n; i++) d[i] = nnrt_alloc((size_t)tensor_bytes(&m->def->tensors[i]));
-  bool ok = nnrt_load(path, m->def->tensors, d, n, &step, &epoch, err, errlen);
-  for (int i = 0; i < n; i++) {
-    if (ok) {
-      free(m->params[i]);
-      m->params[i] = d[i];
-    } else {
-      free(d[i]);
-    }
+  NEED_MODEL(m, "load", -1);
+  int n = m->def->nparams + m->def->nstates, slots = m->def->nslots;
+  NnrtMeta meta;
+  /* into new tensors, which replace the instance's only when all is read */
+  void **d = path ? calloc((size_t)n + 1, sizeof *d) : NULL;
+  bool ok = d != NULL;
+  for (int i = 0; ok && i < n; i++) ok = (d[i] = nnrt_alloc((size_t)tensor_bytes(&m->def->tensors[i]))) != NULL;
+  if (!path) model_fail(m, "load: no path (NULL)");
+  else if (!ok) model_fail(m, "%s: out of memory", path);
+  else ok = nnrt_load(path, m->def->tensors, d, n, slots, &meta, m->error, sizeof m->error);
+  if (ok && meta.weights) init_tensors(m->def, d, n - slots, n, m->seed); /* fresh slots */
+  for (int i = 0; d && i < n; i++) {
+    void **keep = ok ? &m->params[i] : &d[i];
+    free(*keep);
+    if (ok) m->params[i] = d[i];
   }
   free(d);
-  if (ok) m->step = step, m->epoch = epoch;
-  return ok ? 0 : -1;
+  if (!ok) {
+    if (err && errlen) snprintf(err, errlen, "%s", m->error);
+    return -1;
+  }
+  m->step = meta.weights ? 0 : meta.step;
+  m->epoch = meta.weights ? 0 : meta.epoch;
+  m->position = meta.weights ? 0 : meta.position;
+  if (meta.has_seed) m->seed = meta.seed;
+  m->nprogress = meta.weights ? 0 : meta.nprogress;
+  memcpy(m->progress, meta.progress, sizeof m->progress);
+  return model_ok(m);
 }
 
-static void *model_tensor(NnrtModel *m, const char *name, size_t bytes) {
+/* Tensor `name` of exactly `bytes` bytes, or NULL with m's error set. */
+static void *model_tensor(NnrtModel *m, const char *what, const char *name, const void *buf, size_t bytes) {
+  if (!name || !buf) return model_fail(m, "%s: no %s (NULL)", what, name ? "buffer" : "name"), NULL;
   for (int i = 0; i < m->def->nparams + m->def->nstates; i++) {
     const NnrtTensorInfo *t = &m->def->tensors[i];
-    if (strcmp(t->name, name) == 0) return (size_t)tensor_bytes(t) == bytes ? m->params[i] : NULL;
+    if (strcmp(t->name, name) != 0) continue;
+    if ((size_t)tensor_bytes(t) == bytes) return m->params[i];
+    return model_fail(m, "%s: '%s' has %lld bytes, not %zu", what, name, (long long)tensor_bytes(t), bytes), NULL;
   }
-  return NULL;
+  return model_fail(m, "%s: the model has no tensor '%s'", what, name), NULL;
 }
 
 NNRT_API int nnrt_model_get_param(NnrtModel *m, const char *name, void *out, size_t bytes) {
-  void *p = model_tensor(m, name, bytes);
+  NEED_MODEL(m, "get_param", -1);
+  void *p = model_tensor(m, "get_param", name, out, bytes);
   if (!p) return -1;
   memcpy(out, p, bytes);
-  return 0;
+  return model_ok(m);
 }
 
 NNRT_API int nnrt_model_set_param(NnrtModel *m, const char *name, const void *in, size_t bytes) {
-  void *p = model_tensor(m, name, bytes);
+  NEED_MODEL(m, "set_param", -1);
+  void *p = model_tensor(m, "set_param", name, in, bytes);
   if (!p) return -1;
   memcpy(p, in, bytes);
-  return 0;
-}
-
-NNRT_API double nnrt_model_train_step(NnrtModel *m, const void *const *inputs, const void *label, int64_t n) {
-  m->step++;
-  m->def->run[NNRT_TRAIN](m, n, inputs, label);
-  return m->loss;
-}
-
-NNRT_API double nnrt_model_evaluate(NnrtModel *m, const void *const *inputs, const void *label, int64_t n) {
-  m->def->run[NNRT_EVAL](m, n, inputs, label);
-  return m->loss;
-}
-
-NNRT_API const void *nnrt_model_predict(NnrtModel *m, const void *const *inputs, int64_t n) {
-  m->def->run[NNRT_INFER](m, n, inputs, NULL);
-  return m->out[0];
+  return model_ok(m);
 }
 
 NNRT_API size_t nnrt_model_arena_bytes(const NnrtModelDef *def, int64_t n, int threads) {
+  if (!def || n < 1 || n > def->max_batch || threads < 0 || threads > NNRT_MAX_THREADS) {
+    if (!def) model_fail(NULL, "arena_bytes: no model definition");
+    else if (threads < 0 || threads > NNRT_MAX_THREADS)
+      model_fail(NULL, "arena_bytes: %d threads is outside 0 to %d", threads, NNRT_MAX_THREADS);
+    else
+      model_fail(NULL, "arena_bytes: a batch of %lld samples is outside 1 to %lld, the most model %s can address",
+                 (long long)n, (long long)def->max_batch, def->name);
+    return 0;
+  }
   size_t most = 0;
   for (int k = 0; k < 3; k++) {
     size_t bytes = def->arena[k] ? def->arena[k](n, threads) : 0;
@@ -1658,21 +1363,137 @@ NNRT_API size_t nnrt_model_arena_bytes(const NnrtModelDef *def, int64_t n, int t
   return most;
 }
 
-NNRT_API size_t nnrt_model_workspace_bytes(const NnrtModel *m) { return m->ws ? m->ws_size : 0; }
+NNRT_API int nnrt_model_reserve(NnrtModel *m, int k, int64_t n) {
+  const NnrtModelDef *def = m->def;
+  if (n < 1 || n > def->max_batch)
+    return model_fail(m, "a batch of %lld samples is outside 1 to %lld, the most model %s can address", (long long)n,
+                      (long long)def->max_batch, def->name);
+  size_t need = def->arena[k](n, m->threads);
+  if (need <= m->ws_size && m->ws) return 0;
+  char *ws = nnrt_alloc(need);
+  if (!ws)
+    return model_fail(m, "out of memory: a batch of %lld samples needs %zu bytes of workspace", (long long)n, need);
+  free(m->ws);
+  m->ws = ws;
+  m->ws_size = need;
+  return 0;
+}
 
-NNRT_API void nnrt_model_set_threads(NnrtModel *m, int threads) { m->threads = threads > 0 ? threads : 0; }
+/* Whether the inputs' token ids and, when `labelled`, the label are ones
+ * the model takes; false with m's error naming the sample. */
+static bool check_batch(NnrtModel *m, const char *what, const void *const *inputs, bool labelled, const void *label,
+                        int64_t n) {
+  const NnrtModelDef *def = m->def;
+  const NnModelDesc *desc = def->desc;
+  if (!inputs) return model_fail(m, "%s: no inputs (NULL)", what), false;
+  for (int i = 0; i < desc->ninputs; i++) {
+    if (!inputs[i]) return model_fail(m, "%s: input %d (%s) is NULL", what, i, desc->inputs[i].name), false;
+    if (i >= 16 || def->vocab[i] < 1) continue;
+    int64_t per = 1;
+    for (int d = 1; d < desc->inputs[i].rank; d++) per *= desc->inputs[i].dims[d];
+    const int32_t *ids = inputs[i];
+    for (int64_t j = 0; j < n * per; j++)
+      if (ids[j] < 0 || ids[j] >= def->vocab[i])
+        return model_fail(m, "%s: input %d (%s), sample %lld, position %lld: the token id %d is outside the "
+                          "vocabulary [0, %lld)", what, i, desc->inputs[i].name, (long long)(j / per),
+                          (long long)(j % per), ids[j], (long long)def->vocab[i]), false;
+  }
+  if (!labelled || def->label_kind == NNRT_LABEL_NONE) return true;
+  if (!label) return model_fail(m, "%s: no label (NULL)", what), false;
+  for (int64_t j = 0; j < n * def->label_size; j++) {
+    double y = def->label_dtype == 2 ? ((const int32_t *)label)[j]
+               : def->label_dtype == 1 ? ((const double *)label)[j] : ((const float *)label)[j];
+    bool ok = def->label_kind == NNRT_LABEL_CLASSES
+                  ? (y >= 0 && y < (double)def->label_classes) || (def->label_has_ignore && y == (double)def->label_ignore)
+                  : def->label_kind == NNRT_LABEL_UNIT ? y >= 0 && y <= 1 : isfinite(y);
+    if (!ok)
+      return model_fail(m, "%s: the label of sample %lld%s is %g, not %s", what, (long long)(j / def->label_size),
+                        def->label_size > 1 ? " (one of its values)" : "", y,
+                        def->label_kind == NNRT_LABEL_CLASSES ? "a class id of the model's output"
+                        : def->label_kind == NNRT_LABEL_UNIT ? "in [0, 1] as the loss needs"
+                                                             : "a finite number"), false;
+  }
+  return true;
+}
 
-NNRT_API void nnrt_model_set_lr(NnrtModel *m, double lr) { m->lr = lr; }
+/* Graph k over a batch: the instance, the graph and the arguments checked,
+ * the workspace grown. */
+static bool ready(NnrtModel *m, int k, const char *what, const void *const *inputs, const void *label, int64_t n) {
+  if (!m) return model_fail(NULL, "%s: no model (NULL)", what), false;
+  if (!m->def->run[k]) return model_fail(m, "%s: model %s has no %s graph", what, m->def->name, what), false;
+  if (n < 1 || n > m->def->max_batch)
+    return model_fail(m, "%s: a batch of %lld samples is outside 1 to %lld, the most model %s can address", what,
+                      (long long)n, (long long)m->def->max_batch, m->def->name), false;
+  return check_batch(m, what, inputs, k != NNRT_INFER, label, n) && nnrt_model_reserve(m, k, n) == 0;
+}
+
+NNRT_API double nnrt_model_train_step(NnrtModel *m, const void *const *inputs, const void *label, int64_t n) {
+  if (!ready(m, NNRT_TRAIN, "train_step", inputs, label, n)) return NAN;
+  m->step++;
+  m->def->run[NNRT_TRAIN](m, n, inputs, label);
+  model_ok(m);
+  return m->loss;
+}
+
+NNRT_API double nnrt_model_evaluate(NnrtModel *m, const void *const *inputs, const void *label, int64_t n) {
+  if (!ready(m, NNRT_EVAL, "evaluate", inputs, label, n)) return NAN;
+  m->def->run[NNRT_EVAL](m, n, inputs, label);
+  model_ok(m);
+  return m->loss;
+}
+
+NNRT_API const void *nnrt_model_predict(NnrtModel *m, const void *const *inputs, int64_t n) {
+  if (!ready(m, NNRT_INFER, "predict", inputs, NULL, n)) return NULL;
+  m->def->run[NNRT_INFER](m, n, inputs, NULL);
+  model_ok(m);
+  return m->out[0];
+}
+
+NNRT_API size_t nnrt_model_workspace_bytes(const NnrtModel *m) { return m && m->ws ? m->ws_size : 0; }
+
+NNRT_API int nnrt_model_set_threads(NnrtModel *m, int threads) {
+  NEED_MODEL(m, "set_threads", -1);
+  if (threads < 0 || threads > NNRT_MAX_THREADS)
+    return model_fail(m, "set_threads: %d threads is outside 0 (the default) to %d", threads, NNRT_MAX_THREADS);
+  m->threads = threads;
+  return model_ok(m);
+}
+
+NNRT_API int nnrt_model_set_lr(NnrtModel *m, double lr) {
+  NEED_MODEL(m, "set_lr", -1);
+  if (!(lr > 0) || !isfinite(lr)) return model_fail(m, "set_lr: the learning rate %g is not a finite number above 0", lr);
+  m->lr = lr;
+  return model_ok(m);
+}
+
+NNRT_API int nnrt_model_set_epoch(NnrtModel *m, int64_t epoch) {
+  NEED_MODEL(m, "set_epoch", -1);
+  if (epoch < 0) return model_fail(m, "set_epoch: the epoch %lld is below 0", (long long)epoch);
+  if (epoch != m->epoch) m->position = 0, m->nprogress = 0;
+  m->epoch = epoch;
+  return model_ok(m);
+}
 
 NNRT_API int nnrt_model_generate(NnrtModel *m, const int32_t *prompt, int64_t len, int64_t count,
                                  double temperature, uint64_t seed, int32_t *out) {
-  const NnrtModelDef *def = m ? m->def : NULL;
-  if (!def || def->gen_steps < 1 || len < 1 || count < 0 || !prompt || (count > 0 && !out) ||
-      !(temperature >= 0))
-    return -1;
+  NEED_MODEL(m, "generate", -1);
+  const NnrtModelDef *def = m->def;
+  if (def->gen_steps < 1)
+    return model_fail(m, "generate: model %s is not a language model (token ids [T] in, scores [T, classes] out)",
+                      def->name);
+  if (!prompt || len < 1 || count < 0 || (count > 0 && !out) || !(temperature >= 0) || !isfinite(temperature))
+    return model_fail(m, "generate: %s", !prompt || len < 1 ? "no prompt (NULL or empty)"
+                                         : count < 0 ? "the count is below 0"
+                                         : count > 0 && !out ? "no output buffer (NULL)"
+                                                             : "the temperature is not a finite number of at least 0");
+  for (int64_t i = 0; i < len; i++)
+    if (def->vocab[0] > 0 && (prompt[i] < 0 || prompt[i] >= def->vocab[0]))
+      return model_fail(m, "generate: prompt[%lld] = %d is outside the vocabulary [0, %lld)", (long long)i, prompt[i],
+                        (long long)def->vocab[0]);
   /* a window of the last `steps` tokens; the scores of its last one, s */
   int64_t steps = def->gen_steps, classes = def->gen_classes;
   double *s = nnrt_alloc(sizeof(double) * (size_t)classes + sizeof(int32_t) * (size_t)steps);
+  if (!s) return model_fail(m, "generate: out of memory");
   int32_t *window = (int32_t *)(s + classes);
   for (int64_t i = 0; i < count; i++) {
     int64_t total = len + i, seen = total < steps ? total : steps;
@@ -1682,6 +1503,10 @@ NNRT_API int nnrt_model_generate(NnrtModel *m, const int32_t *prompt, int64_t le
     }
     const void *inputs[1] = {window};
     const char *row = (const char *)nnrt_model_predict(m, inputs, 1);
+    if (!row) {
+      free(s);
+      return -1;
+    }
     double top = -INFINITY;
     int32_t best = 0;
     for (int64_t c = 0; c < classes; c++) {
@@ -1705,5 +1530,5 @@ NNRT_API int nnrt_model_generate(NnrtModel *m, const int32_t *prompt, int64_t le
     out[i] = best;
   }
   free(s);
-  return 0;
+  return model_ok(m);
 }

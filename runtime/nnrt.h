@@ -208,14 +208,34 @@ static inline float nnrt_flush_f32(float x) { return x * (float)(fabsf(x) >= 0x1
 /* Scalar functions as the reference evaluator computes them. */
 NNRT_API double nnrt_sigmoid(double x);
 
-/* Memory for generated code: buffers aligned to 64 bytes in one workspace
- * that grows to the largest batch seen. Running out of memory ends the
- * program with a message (exit status 1). */
+/* Memory: buffers aligned to 64 bytes. nnrt_alloc returns NULL when
+ * memory runs out (the runtime never ends the process); a model's
+ * workspace is grown by the model API before a run (nnrt_model_reserve). */
 NNRT_API size_t nnrt_align(size_t bytes);
-NNRT_API char *nnrt_workspace(char **ws, size_t *size, size_t need);
-NNRT_API void *nnrt_alloc(size_t bytes);   /* zeroed, 64-byte aligned; free with free() */
-NNRT_API void nnrt_out_of_memory(void);
+NNRT_API void *nnrt_alloc(size_t bytes);   /* zeroed, 64-byte aligned, or NULL; free with free() */
 
+/* Bounds the model API enforces: threads of one instance, and the bytes of
+ * one workspace (a batch whose arena would pass it is refused before any
+ * arithmetic on its size can overflow). */
+enum { NNRT_MAX_THREADS = 1024 };
+#define NNRT_MAX_ARENA ((int64_t)1 << 47)
+
+/* A compiled model's description, for generic hosts (also in every
+ * library's header): dtype 0 f32, 1 f64, 2 i32; dims[i] == -1 is the
+ * batch dimension. */
+#ifndef NN_MODEL_DESC
+#define NN_MODEL_DESC
+typedef struct NnTensorDesc {
+  const char *name;
+  int dtype, rank;
+  int64_t dims[8];
+} NnTensorDesc;
+typedef struct NnModelDesc {
+  const char *name;
+  int ninputs, noutputs, nparams;
+  const NnTensorDesc *inputs, *outputs, *params;
+} NnModelDesc;
+#endif
 
 /* ------------------------------------------------------- checkpoints */
 
@@ -228,70 +248,48 @@ typedef struct NnrtTensorInfo {
   double init_args[2];
 } NnrtTensorInfo;
 
-/* Writes tensors[i] (data[i]) and the step and epoch counters as a
- * safetensors file: to PATH.tmp, flushed to disk, then renamed over PATH,
- * so an interrupted save never destroys the previous checkpoint. */
+/* What a checkpoint holds besides its tensors, in its "__metadata__":
+ * "format": "nnc", "kind": "checkpoint" or "weights", and for a
+ * checkpoint the training run's counters and seed and the training
+ * program's place in an epoch with its running sums, so that a run resumed
+ * from it goes on exactly as if it had never stopped. A weights-only file
+ * holds the parameters and the model's own states (batch statistics, input
+ * standardization) and none of the rest: no optimizer slots, no counters. */
+enum { NNRT_MAX_PROGRESS = 16 };
+typedef struct NnrtMeta {
+  bool weights;          /* a weights-only file */
+  int64_t step, epoch;   /* steps taken; epochs done */
+  int64_t position;      /* samples of the next epoch already trained on */
+  uint64_t seed;         /* of the run (kept when has_seed is false) */
+  bool has_seed;
+  int nprogress;         /* the program's running sums over that epoch */
+  double progress[NNRT_MAX_PROGRESS];
+} NnrtMeta;
+
+/* Writes data[i] for tensors[0..n) and `meta` as a safetensors file: to
+ * PATH.tmp (created anew, never through a link), flushed to disk, then
+ * renamed over PATH, so an interrupted save never destroys the previous
+ * checkpoint; a PATH.tmp left by a save that was killed is replaced. */
 NNRT_API bool nnrt_save(const char *path, const NnrtTensorInfo *tensors, void *const *data, int n,
-               int64_t step, int64_t epoch, char *err, size_t errlen);
-/* Reads a safetensors file into data[i], checking before anything is
- * written that every tensor is there with its dtype and shape, that the
- * header and offsets fit the file, and that nothing is left over. On error
- * returns false with "path: message" (a byte offset where it helps). */
-NNRT_API bool nnrt_load(const char *path, const NnrtTensorInfo *tensors, void *const *data, int n,
-               int64_t *step, int64_t *epoch, char *err, size_t errlen);
-
-/* ------------------------------------------------- data and training */
-
-/* A table of numbers from a CSV file: `features` columns of inputs and one
- * label column, row by row. */
-typedef struct NnrtTable {
-  int64_t rows, features;
-  int64_t width;   /* labels a row: 1, or a sequence's length for text */
-  float *x;        /* rows * features */
-  float *y;        /* rows * width */
-} NnrtTable;
-
-/* Reads `path`. The label is the column named label_name in the header
- * row when label_name is set, else column label_col from 0 (-1: the last).
- * On error returns false with "path:line:column: message" in err; every
- * field must be a finite number. */
-NNRT_API bool nnrt_csv_load(const char *path, const char *label_name, int label_col, bool header,
-                   char delimiter, double scale, NnrtTable *t, char *err, size_t errlen);
-/* Reads IDX files (the MNIST format): unsigned-byte samples of any shape
- * in `images`, one byte label each in `labels`; each pixel times scale.
- * Every size in the headers is checked against the file's length. */
-NNRT_API bool nnrt_idx_load(const char *images, const char *labels, double scale, NnrtTable *t,
-                            char *err, size_t errlen);
-/* Reads NumPy .npy files (format 1.0 to 3.0, C order): samples x of any
- * shape, labels y with one or more a sample (width: a sequence's), each as
- * float32, float64, uint8, int32 or int64. Checked like the IDX reader. */
-NNRT_API bool nnrt_npy_load(const char *x, const char *y, double scale, NnrtTable *t, char *err,
-                            size_t errlen);
-/* Reads CIFAR-10 binary batches: `path` is one batch file, or the
- * directory of the official archive (its data_batch_1.bin ...
- * data_batch_5.bin). Records are a label byte and 3072 pixel bytes, plane
- * by plane (red, green, blue); samples come out as 32x32x3 images (HWC),
- * each pixel times scale. */
-NNRT_API bool nnrt_cifar_load(const char *path, double scale, NnrtTable *t, char *err, size_t errlen);
-/* Reads a text file as bytes for a character-level language model: row r
- * is bytes [r * steps, (r + 1) * steps) as token ids 0..255, and its labels
- * are the bytes one further on (the next character at every position). */
-NNRT_API bool nnrt_text_load(const char *path, int64_t steps, NnrtTable *t, char *err, size_t errlen);
-NNRT_API void nnrt_table_free(NnrtTable *t);
-/* Standardizes each of `channels` channels (the fastest-varying axis of a
- * sample's features; channels == features: each feature) over rows
- * [0, fit_rows) to mean 0 and standard deviation 1, and applies the same
- * transform to every row. */
-NNRT_API void nnrt_standardize(NnrtTable *t, int64_t fit_rows, int64_t channels);
-/* Seeded augmentation of n HWC images in place: a mirror image with
- * probability 1/2 when `flip`, and a shift by up to `pad` pixels each way
- * with zeros coming in (random crop of the image padded by `pad`). Sample
- * i's choices depend on (seed, first + i) only; tmp holds one image. */
-NNRT_API void nnrt_augment(float *x, int64_t n, int64_t h, int64_t w, int64_t c, bool flip, int64_t pad,
-                           uint64_t seed, uint64_t first, float *tmp);
-/* perm[0..n) in a seeded random order that depends on `epoch`. */
-NNRT_API void nnrt_shuffle(int64_t *perm, int64_t n, uint64_t seed, int64_t epoch);
-NNRT_API double nnrt_seconds(void);   /* a monotonic clock */
+                        const NnrtMeta *meta, char *err, size_t errlen);
+/* Reads a safetensors file into data[i]. Only a regular file is opened
+ * (a FIFO or a device never blocks the reader). Before anything is
+ * written it checks that the header is well formed; that every tensor of
+ * tensors[0..n) is there once with its dtype and shape (the last `slots`
+ * of them, an optimizer's, are absent from a weights-only file and left
+ * as they are) and nothing else is; that the data offsets tile the data
+ * exactly, in order, each aligned to its element; and that the metadata's
+ * fields have their types and ranges. On error returns false with
+ * "path: message" (naming the tensor, the shapes, or the byte). */
+NNRT_API bool nnrt_load(const char *path, const NnrtTensorInfo *tensors, void *const *data, int n, int slots,
+                        NnrtMeta *meta, char *err, size_t errlen);
+/* "path: message" (or the message alone when path is NULL) into err;
+ * returns false, for `return nnrt_error(...)`. */
+NNRT_API bool nnrt_error(char *err, size_t errlen, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Opens `path` for reading if it is a regular file; NULL with "path:
+ * reason" in err (a directory, a FIFO or a device is refused unopened). */
+NNRT_API FILE *nnrt_open_regular(const char *path, char *err, size_t errlen);
 
 /* --------------------------------------------------- compiled models */
 
@@ -309,9 +307,10 @@ NNRT_API double nnrt_seconds(void);   /* a monotonic clock */
 /* An instance. Its tensors are one array of pointers, the parameters
  * (params[0..nparams)) then the states (states == params + nparams), each
  * tensor zeroed and 64-byte aligned. A run function reads params, states,
- * step, epoch, seed, lr and threads, keeps its buffers in ws (grown with
- * nnrt_workspace), and leaves the loss (training and evaluation) and
- * pointers to its outputs (into ws, valid until the next run). */
+ * step, epoch, seed, lr and threads, keeps its buffers in ws (which the
+ * model API has grown to the run's arena first: nnrt_model_reserve), and
+ * leaves the loss (training and evaluation) and pointers to its outputs
+ * (into ws, valid until the next run). */
 typedef struct NnrtModel {
   const struct NnrtModelDef *def;
   void **params, **states;
@@ -322,6 +321,11 @@ typedef struct NnrtModel {
   const void *out[16];
   char *ws;
   size_t ws_size;
+  /* the training program's place in the epoch, kept by a checkpoint */
+  int64_t position;
+  int nprogress;
+  double progress[NNRT_MAX_PROGRESS];
+  char error[256];       /* why the last call failed ("" after a success) */
 } NnrtModel;
 
 /* One pass of a graph over a batch of n samples (label NULL for inference). */
@@ -330,6 +334,14 @@ typedef void NnrtRunFn(NnrtModel *m, int64_t n, const void *const *inputs, const
 typedef size_t NnrtArenaFn(int64_t n, int threads);
 
 enum { NNRT_TRAIN, NNRT_EVAL, NNRT_INFER };   /* index of run[] and arena[] */
+
+/* What a step's label may hold (checked before the step runs). */
+typedef enum {
+  NNRT_LABEL_NONE,      /* no label (a model without a loss) */
+  NNRT_LABEL_VALUES,    /* finite numbers (regression) */
+  NNRT_LABEL_UNIT,      /* numbers in [0, 1] (binary and categorical cross-entropy) */
+  NNRT_LABEL_CLASSES,   /* class ids in [0, label_classes), or label_ignore */
+} NnrtLabelKind;
 
 typedef struct NnrtModelDef {
   const char *name;
@@ -346,30 +358,64 @@ typedef struct NnrtModelDef {
    * gen_dtype 0 for f32 scores, 1 for f64. */
   int64_t gen_steps, gen_classes;
   int32_t gen_probabilities, gen_dtype;
+  /* What the model API checks before a run: the batch (at most
+   * max_batch, the largest whose arena stays within NNRT_MAX_ARENA), the
+   * label (label_size values a sample of type label_dtype, as NnTensorDesc
+   * counts types, holding what label_kind allows) and token ids (input i,
+   * when vocab[i] > 0, holds ids in [0, vocab[i])). The last nslots
+   * states are the optimizer's slots, which a weights-only checkpoint
+   * leaves out. */
+  int32_t nslots, label_kind, label_dtype, label_has_ignore;
+  int64_t max_batch, label_size, label_classes, label_ignore;
+  int64_t vocab[16];
 } NnrtModelDef;
 
+/* The model API. Every function checks its arguments: a NULL instance,
+ * path, buffer or name where one is needed, n < 1 or above the model's
+ * largest batch, a label or token id outside what the model takes, and
+ * memory that runs out are errors, never a crash or an exit. A failed call
+ * changes nothing and says why in nnrt_model_last_error(m) (for a NULL
+ * instance or nnrt_model_create, in a message kept per thread), and also
+ * in `err` where the function takes one; a call that succeeds clears it. */
+NNRT_API const char *nnrt_model_last_error(const NnrtModel *m);
 /* A new instance: every tensor from its initializer, parameter i drawing
- * from (seed, stream i), state i from (seed, stream 2^20 + i). */
+ * from (seed, stream i), state i from (seed, stream 2^20 + i); NULL when
+ * memory runs out. */
 NNRT_API NnrtModel *nnrt_model_create(const NnrtModelDef *def, uint64_t seed);
-NNRT_API void nnrt_model_free(NnrtModel *m);
-/* Checkpoints (nnrt_save, nnrt_load): every tensor, the step and the epoch.
- * 0, or -1 with the reason in err; a failed load changes nothing. */
+NNRT_API void nnrt_model_free(NnrtModel *m);   /* NULL is allowed */
+/* Checkpoints (nnrt_save, nnrt_load): every tensor, the counters, the seed
+ * and the program's place; or only the weights. Loading a weights-only
+ * file resets the optimizer's slots and the counters, as at creation. 0,
+ * or -1 with the reason; a failed load changes nothing. */
 NNRT_API int nnrt_model_save(NnrtModel *m, const char *path, char *err, size_t errlen);
+NNRT_API int nnrt_model_save_weights(NnrtModel *m, const char *path, char *err, size_t errlen);
 NNRT_API int nnrt_model_load(NnrtModel *m, const char *path, char *err, size_t errlen);
 /* Copies parameter or state `name` out or in; bytes must be its exact
- * size. 0, or -1 for no such tensor. */
+ * size. 0, or -1 for no such tensor or another size. */
 NNRT_API int nnrt_model_get_param(NnrtModel *m, const char *name, void *out, size_t bytes);
 NNRT_API int nnrt_model_set_param(NnrtModel *m, const char *name, const void *in, size_t bytes);
 /* A training step (the step counter first counts it) or an evaluation:
- * the batch's loss. Inference: the first output. */
+ * the batch's loss, or NaN for an error (a NaN loss with an empty
+ * nnrt_model_last_error is the model's own). Inference: the first
+ * output, or NULL. */
 NNRT_API double nnrt_model_train_step(NnrtModel *m, const void *const *inputs, const void *label, int64_t n);
 NNRT_API double nnrt_model_evaluate(NnrtModel *m, const void *const *inputs, const void *label, int64_t n);
 NNRT_API const void *nnrt_model_predict(NnrtModel *m, const void *const *inputs, int64_t n);
-/* The largest arena of the model's graphs for n samples; what m holds. */
+/* Grows m's workspace to graph k's arena for n samples: 0, or -1 when n or
+ * the arena is out of range or memory runs out. The API calls it before
+ * every run. */
+NNRT_API int nnrt_model_reserve(NnrtModel *m, int k, int64_t n);
+/* The largest arena of the model's graphs for n samples at `threads`
+ * threads; 0 when n < 1, n > max_batch or threads is outside
+ * [0, NNRT_MAX_THREADS] (the reason in the per-thread message). */
 NNRT_API size_t nnrt_model_arena_bytes(const NnrtModelDef *def, int64_t n, int threads);
 NNRT_API size_t nnrt_model_workspace_bytes(const NnrtModel *m);
-NNRT_API void nnrt_model_set_threads(NnrtModel *m, int threads);
-NNRT_API void nnrt_model_set_lr(NnrtModel *m, double lr);
+/* Settings of an instance: threads in [0, NNRT_MAX_THREADS] (0: OpenMP's
+ * default), a finite learning rate > 0 (the schedules start from it), the
+ * epoch (>= 0) that schedules and checkpoints see. 0, or -1. */
+NNRT_API int nnrt_model_set_threads(NnrtModel *m, int threads);
+NNRT_API int nnrt_model_set_lr(NnrtModel *m, double lr);
+NNRT_API int nnrt_model_set_epoch(NnrtModel *m, int64_t epoch);
 /* Continues prompt[0..len) by count tokens into out, each predicted from
  * the last T tokens so far (fewer at the start: the rest of the window is
  * 0, which a causal model does not see) at position L - 1: the largest

@@ -24,5 +24,5 @@ printf 'ab' > "$tmp/short.txt"
 expect 1 "$tmp/train" --data "$tmp/short.txt"
 has "$tmp/err" "short.txt: 2 bytes: too short for one sequence of 16 characters and the one after"
 expect 1 "$tmp/train" --temperature -1
-has "$tmp/err" "--temperature needs a number of at least 0"
+has "$tmp/err" "--temperature needs a finite number of at least 0, got '-1'"
 finish

@@ -75,10 +75,11 @@ expect 1 "$tmp/sum" --x "$tmp/fortran.npy" --y "$tmp/yf.npy" --epochs 1
 has "$tmp/err" "fortran.npy: Fortran-ordered arrays are not read; save in C order"
 { npy '<f4' '(400, 2)'; head -c 100 "$tmp/xf.raw"; perl -e 'print pack("f<", 9**9**9 / 9**9**9)'; tail -c +105 "$tmp/xf.raw"; } > "$tmp/nan.npy"
 expect 1 "$tmp/sum" --x "$tmp/nan.npy" --y "$tmp/yf.npy" --epochs 1
-has "$tmp/err" "nan.npy: sample 13: not a finite number"
+has "$tmp/err" "nan.npy: sample 13, value 2: "
+has "$tmp/err" "nan is not a finite number"
 { npy '<f8' '(400,)'; perl -e 'print pack("d<*", (0) x 399, 9**9**9)'; } > "$tmp/inf.npy"
 expect 1 "$tmp/sum" --x "$tmp/xf.npy" --y "$tmp/inf.npy" --epochs 1
-has "$tmp/err" "inf.npy: sample 400: not a finite number"
+has "$tmp/err" "inf.npy: sample 400: the label inf is not a finite number"
 expect 1 "$tmp/sum" --x "$tmp/xf.npy" --y "$tmp/y.npy" --epochs 1
 has "$tmp/err" "y.npy: expected labels for 400 samples, got 10000"
 expect 1 "$tmp/sum" --x "$tmp/x.npy" --y "$tmp/y.npy" --epochs 1

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
-#include "nnrt.h"
+#include "nnrt_program.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static char path[64];
@@ -29,7 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   float a[12];
   double b[5];
   void *tensors[2] = {a, b};
-  int64_t step, epoch;
-  nnrt_load(path, model, tensors, 2, &step, &epoch, err, sizeof err);
+  NnrtMeta meta;
+  nnrt_load(path, model, tensors, 2, 0, &meta, err, sizeof err);
+  nnrt_load(path, model, tensors, 2, 1, &meta, err, sizeof err);
   return 0;
 }

@@ -1,0 +1,700 @@
+/* nnrt_program.c — the standalone training program (see nnrt.h).
+ *
+ * nnc writes a train block as one constant NnrtProgram and a main that
+ * calls nnrt_train_main; everything a run does is here, as plain C over
+ * the model API: the flags, the data and its checks, the held-out split,
+ * shuffling and augmentation, the epochs with their progress line, log
+ * and metrics, the stop rule, checkpoints (at the end, every N epochs, and
+ * on SIGINT or SIGTERM at the next step boundary with the place in the
+ * epoch, so that a resumed run goes on exactly as a straight one), and
+ * the end of a diverging run before it saves anything. Only programs use
+ * it: nnc copies it into a C file with a main, never into a library.
+ */
+#include "nnrt_program.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *const nnrt_metric_names[NNRT_NMETRICS] = {
+  "accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
+  "precision", "recall", "mse", "mae",
+};
+
+/* The running sums of an epoch (kept in a checkpoint's progress). */
+enum { S_LOSS, S_SAMPLES, S_CORRECT, S_POSITIONS, S_TP, S_FP, S_FN, S_SQUARES, S_ABS, S_VALUES, NSUMS };
+
+/* The run: the program's settings after the flags. */
+typedef struct Run {
+  const NnrtProgram *p;
+  const NnModelDesc *desc;
+  const char *data, *x, *y, *save, *save_weights, *load, *log, *prompt;
+  int64_t epochs, batch, save_every, generate;
+  uint64_t seed;
+  bool seed_given, quiet, check_finite;
+  double validation, lr, temperature;
+  int threads;
+} Run;
+
+static volatile sig_atomic_t nnrt_stop_signal;
+static void nnrt_on_signal(int sig) { nnrt_stop_signal = sig; }
+
+static void usage(const Run *r, FILE *f) {
+  const NnrtProgram *p = r->p;
+  fprintf(f, "usage: %s [options]\nTrains model %s as its train block says; the options override it.\n", "train",
+          p->def->name);
+  if (p->reader == NNRT_NPY)
+    fprintf(f, "  --x FILE           NumPy .npy array of samples (%s)\n"
+               "  --y FILE           NumPy .npy array of their labels (%s)\n", p->x, p->y);
+  else if (p->reader == NNRT_IDX)
+    fprintf(f, "  --images FILE      IDX file of samples, unsigned bytes (%s)\n"
+               "  --labels FILE      IDX file of their labels (%s)\n", p->x, p->y);
+  else if (p->reader == NNRT_CIFAR10)
+    fprintf(f, "  --data PATH        CIFAR-10 binary batch, or the directory of data_batch_1..5.bin (%s)\n", p->data);
+  else if (p->reader == NNRT_TEXT)
+    fprintf(f, "  --data FILE        a text file, read as bytes (%s)\n"
+               "  --generate N       then write N characters after --prompt (200)\n"
+               "  --temperature T    of that sample: 0 the most likely, more is freer (0.7)\n"
+               "  --prompt TEXT      the start of the sample (the held-out text's first line)\n", p->data);
+  else
+    fprintf(f, "  --data FILE        CSV table, one sample a row, the label in column %s%s (%s)\n",
+            p->label_name ? p->label_name : p->label_col < 0 ? "last" : "", p->header ? " (after a header row)" : "",
+            p->data);
+  if (p->reader == NNRT_CSV && !p->label_name && p->label_col >= 0) fprintf(f, "                     (column %d)\n", p->label_col);
+  fprintf(f, "  --epochs N         epochs to have trained at the end, counted from the start,\n"
+             "                     a checkpoint's included (%lld)\n"
+             "  --batch N          samples a step (%lld)\n"
+             "  --seed N           seed of initialization, shuffling and dropout (%llu)\n"
+             "  --validation F     fraction of the rows, from the end, held out (%g)\n"
+             "  --lr X             the optimizer's learning rate, finite and above 0 (%g)\n"
+             "  --log FILE         write the loss and metrics of every epoch as CSV\n"
+             "  --threads N        threads for the loops (default: all); any count gives the same bits\n"
+             "  --save FILE        write a checkpoint (weights, optimizer state, counters) at the end,\n"
+             "                     and on SIGINT or SIGTERM with the place in the epoch\n"
+             "  --save-every N     also every N epochs\n"
+             "  --save-weights FILE  write the weights alone at the end (for inference, or to start\n"
+             "                     a new training)\n"
+             "  --load FILE        start from a checkpoint (training continues where it stopped)\n"
+             "                     or from a weights-only file (a new training)\n"
+             "  --check-finite     after every step, stop at the first parameter or optimizer\n"
+             "                     state (a gradient's trace) that is not finite, naming it\n"
+             "  --quiet            no line per epoch\n"
+             "  --help             this text\n",
+          (long long)p->epochs, (long long)p->batch, (unsigned long long)p->seed, p->validation, p->def->base_lr);
+}
+
+/* ------------------------------------------------------------- flags */
+
+/* argv[i]'s value, or NULL after an error naming the flag. */
+static const char *flag_value(int argc, char **argv, int *i) {
+  const char *flag = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+  if (!v || !strncmp(v, "--", 2)) {
+    fprintf(stderr, "error: %s needs a value%s%s%s\n", flag, v ? ", not the option '" : "", v ? v : "", v ? "'" : "");
+    return NULL;
+  }
+  ++*i;
+  return v;
+}
+
+static bool flag_int(int argc, char **argv, int *i, int64_t lo, int64_t *out) {
+  const char *flag = argv[*i], *v = flag_value(argc, argv, i);
+  char *end;
+  errno = 0;
+  long long x = v ? strtoll(v, &end, 10) : 0;
+  if (!v || *end || !*v || errno == ERANGE || x < lo) {
+    if (v) fprintf(stderr, "error: %s needs an integer of at least %lld, got '%s'\n", flag, (long long)lo, v);
+    return false;
+  }
+  *out = x;
+  return true;
+}
+
+/* A finite number above lo (or at least lo when `closed`). */
+static bool flag_number(int argc, char **argv, int *i, double lo, bool closed, double below, double *out) {
+  const char *flag = argv[*i], *v = flag_value(argc, argv, i);
+  char *end;
+  double x = v ? strtod(v, &end) : 0;
+  if (!v || *end || !*v || !isfinite(x) || (closed ? x < lo : x <= lo) || x >= below) {
+    if (v) {
+      fprintf(stderr, "error: %s needs a finite number %s %g", flag, closed ? "of at least" : "above", lo);
+      if (below < INFINITY) fprintf(stderr, " and below %g", below);
+      fprintf(stderr, ", got '%s'\n", v);
+    }
+    return false;
+  }
+  *out = x;
+  return true;
+}
+
+/* The flags into r; 0 to go on, else the exit status (--help: 0 with *done). */
+static int parse_flags(Run *r, int argc, char **argv, bool *done) {
+  const NnrtProgram *p = r->p;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int64_t v = 0;
+    bool ok = true;
+    if (!strcmp(a, "--help")) {
+      usage(r, stdout);
+      *done = true;
+      return 0;
+    } else if (!strcmp(a, "--quiet")) {
+      r->quiet = true;
+    } else if (!strcmp(a, "--check-finite")) {
+      r->check_finite = true;
+    } else if (!strcmp(a, "--data") && (p->reader == NNRT_CSV || p->reader == NNRT_CIFAR10 || p->reader == NNRT_TEXT)) {
+      ok = (r->data = flag_value(argc, argv, &i)) != NULL;
+    } else if (!strcmp(a, p->reader == NNRT_NPY ? "--x" : "--images") && (p->reader == NNRT_NPY || p->reader == NNRT_IDX)) {
+      ok = (r->x = flag_value(argc, argv, &i)) != NULL;
+    } else if (!strcmp(a, p->reader == NNRT_NPY ? "--y" : "--labels") && (p->reader == NNRT_NPY || p->reader == NNRT_IDX)) {
+      ok = (r->y = flag_value(argc, argv, &i)) != NULL;
+    } else if (!strcmp(a, "--save")) {
+      ok = (r->save = flag_value(argc, argv, &i)) != NULL;
+    } else if (!strcmp(a, "--save-weights")) {
+      ok = (r->save_weights = flag_value(argc, argv, &i)) != NULL;
+    } else if (!strcmp(a, "--load")) {
+      ok = (r->load = flag_value(argc, argv, &i)) != NULL;
+    } else if (!strcmp(a, "--log")) {
+      ok = (r->log = flag_value(argc, argv, &i)) != NULL;
+    } else if (!strcmp(a, "--threads")) {
+      ok = flag_int(argc, argv, &i, 1, &v) && v <= NNRT_MAX_THREADS;
+      if (ok) r->threads = (int)v;
+      else if (v > NNRT_MAX_THREADS) fprintf(stderr, "error: --threads needs at most %d\n", NNRT_MAX_THREADS);
+    } else if (!strcmp(a, "--epochs")) {
+      ok = flag_int(argc, argv, &i, 0, &r->epochs);
+    } else if (!strcmp(a, "--batch")) {
+      ok = flag_int(argc, argv, &i, 1, &r->batch);
+    } else if (!strcmp(a, "--save-every")) {
+      ok = flag_int(argc, argv, &i, 1, &r->save_every);
+    } else if (!strcmp(a, "--seed")) {
+      ok = flag_int(argc, argv, &i, 0, &v);
+      r->seed = (uint64_t)v;
+      r->seed_given = true;
+    } else if (!strcmp(a, "--validation")) {
+      ok = flag_number(argc, argv, &i, 0, true, 1, &r->validation);
+    } else if (!strcmp(a, "--lr")) {
+      ok = flag_number(argc, argv, &i, 0, false, INFINITY, &r->lr);
+    } else if (p->reader == NNRT_TEXT && !strcmp(a, "--generate")) {
+      ok = flag_int(argc, argv, &i, 0, &r->generate);
+    } else if (p->reader == NNRT_TEXT && !strcmp(a, "--temperature")) {
+      ok = flag_number(argc, argv, &i, 0, true, INFINITY, &r->temperature);
+    } else if (p->reader == NNRT_TEXT && !strcmp(a, "--prompt")) {
+      ok = (r->prompt = flag_value(argc, argv, &i)) != NULL;
+    } else {
+      fprintf(stderr, "error: unknown option '%s'\n", a);
+      usage(r, stderr);
+      return 1;
+    }
+    if (!ok) return 1;
+  }
+  if (r->save_every && !r->save) {
+    fprintf(stderr, "error: --save-every needs --save FILE\n");
+    return 1;
+  }
+  return 0;
+}
+
+/* -------------------------------------------------------------- data */
+
+static bool read_data(const Run *r, NnrtTable *t, char *err, size_t errlen) {
+  const NnrtProgram *p = r->p;
+  bool pair = p->reader == NNRT_IDX || p->reader == NNRT_NPY;
+  if (pair ? !*r->x || !*r->y : !*r->data) {
+    snprintf(err, errlen, "no data: give %s", p->reader == NNRT_NPY ? "--x FILE --y FILE"
+                                              : p->reader == NNRT_IDX ? "--images FILE --labels FILE" : "--data FILE");
+    return false;
+  }
+  switch (p->reader) {
+  case NNRT_IDX: return nnrt_idx_load(r->x, r->y, p->scale, t, err, errlen);
+  case NNRT_NPY: return nnrt_npy_load(r->x, r->y, p->scale, t, err, errlen);
+  case NNRT_CIFAR10: return nnrt_cifar_load(r->data, p->scale, t, err, errlen);
+  case NNRT_TEXT: return nnrt_text_load(r->data, p->features, t, err, errlen);
+  default:
+    return nnrt_csv_load(r->data, p->label_name, p->label_col, p->header, p->delimiter, p->scale, t, err, errlen);
+  }
+}
+
+/* The table against the model: its sizes, every label what the loss
+ * takes, every token id in the vocabulary; the error names the file and
+ * the sample. */
+static bool check_data(const Run *r, const NnrtTable *t, char *err, size_t errlen) {
+  const NnrtProgram *p = r->p;
+  const NnrtModelDef *def = p->def;
+  const char *xs = p->reader == NNRT_IDX || p->reader == NNRT_NPY ? r->x : r->data;
+  const char *ys = p->reader == NNRT_IDX || p->reader == NNRT_NPY ? r->y : r->data;
+  if (t->features != p->features)
+    return nnrt_error(err, errlen, xs, "samples have %lld values; model %s takes %lld", (long long)t->features,
+                      def->name, (long long)p->features);
+  if (t->width != p->labels)
+    return nnrt_error(err, errlen, ys, "%lld labels a sample; model %s needs %lld", (long long)t->width, def->name,
+                      (long long)p->labels);
+  for (int64_t i = 0; def->vocab[0] > 0 && i < t->rows * t->features; i++)
+    if (t->x[i] < 0 || t->x[i] >= (float)def->vocab[0] || t->x[i] != (float)(int64_t)t->x[i])
+      return nnrt_error(err, errlen, xs, "sample %lld, value %lld: the token id %g is outside the vocabulary [0, %lld) "
+                        "of model %s", (long long)(i / t->features + 1), (long long)(i % t->features + 1),
+                        (double)t->x[i], (long long)def->vocab[0], def->name);
+  for (int64_t i = 0; i < t->rows * t->width; i++) {
+    double y = t->y[i];
+    bool ok = isfinite(y), classes = p->form == NNRT_FORM_ONEHOT || p->form == NNRT_FORM_SPARSE;
+    if (classes)
+      ok = (y == (double)(int64_t)y && y >= 0 && y < (double)p->classes) ||
+           (p->form == NNRT_FORM_SPARSE && def->label_has_ignore && y == (double)def->label_ignore);
+    else if (p->form == NNRT_FORM_BINARY)
+      ok = y >= 0 && y <= 1;
+    if (!ok) {
+      char want[96];
+      if (classes) snprintf(want, sizeof want, "a class from 0 to %lld", (long long)p->classes - 1);
+      else snprintf(want, sizeof want, "%s", p->form == NNRT_FORM_BINARY ? "in [0, 1] as binary_crossentropy needs"
+                                                                       : "a finite number");
+      return nnrt_error(err, errlen, ys, "sample %lld: the label %g is not %s", (long long)(i / t->width + 1), y, want);
+    }
+  }
+  return true;
+}
+
+/* Rows perm[start..start+n) of t as the step's input x and label y, in
+ * the model's types. */
+static void gather(const Run *r, const NnrtTable *t, const int64_t *perm, int64_t start, int64_t n, void *x, void *y) {
+  const NnrtProgram *p = r->p;
+  int xt = r->desc->inputs[0].dtype, yt = p->def->label_dtype;
+  int64_t f = p->features, w = p->form == NNRT_FORM_ONEHOT ? p->classes : p->labels;
+  for (int64_t i = 0; i < n; i++) {
+    const float *tx = t->x + perm[start + i] * f, *ty = t->y + perm[start + i] * t->width;
+    for (int64_t j = 0; j < f; j++) {
+      if (xt == 2) ((int32_t *)x)[i * f + j] = (int32_t)tx[j];
+      else if (xt == 1) ((double *)x)[i * f + j] = tx[j];
+      else ((float *)x)[i * f + j] = tx[j];
+    }
+    for (int64_t j = 0; j < w; j++) {
+      double v = p->form == NNRT_FORM_ONEHOT ? (double)(j == (int64_t)ty[0]) : ty[j];
+      if (yt == 2) ((int32_t *)y)[i * w + j] = (int32_t)v;
+      else if (yt == 1) ((double *)y)[i * w + j] = v;
+      else ((float *)y)[i * w + j] = (float)v;
+    }
+  }
+}
+
+/* ----------------------------------------------------------- metrics */
+
+static double number(const void *a, int dtype, int64_t i) {
+  return dtype == 2 ? ((const int32_t *)a)[i] : dtype == 1 ? ((const double *)a)[i] : ((const float *)a)[i];
+}
+
+/* The sums of a batch's predictions `out` against its labels y. */
+static void tally(const Run *r, const void *out, const void *y, int64_t n, double *s) {
+  const NnrtProgram *p = r->p;
+  int ot = r->desc->outputs[0].dtype, yt = p->def->label_dtype;
+  if (p->form == NNRT_FORM_BINARY || p->form == NNRT_FORM_VALUES) {
+    for (int64_t i = 0; i < n * p->labels; i++) {
+      double o = number(out, ot, i), l = number(y, yt, i);
+      bool pos = o > 0.5, truth = l > 0.5;
+      s[S_CORRECT] += pos == truth;
+      s[S_TP] += pos && truth, s[S_FP] += pos && !truth, s[S_FN] += !pos && truth;
+      s[S_SQUARES] += (o - l) * (o - l), s[S_ABS] += fabs(o - l), s[S_VALUES]++;
+    }
+    s[S_POSITIONS] += (double)(n * p->labels);
+    return;
+  }
+  int64_t c = p->classes, at = p->form == NNRT_FORM_ONEHOT ? n : n * p->labels;
+  for (int64_t i = 0; i < at; i++) {
+    int64_t want = 0, best = 0;
+    if (p->form == NNRT_FORM_ONEHOT) {
+      for (int64_t k = 1; k < c; k++)
+        if (number(y, yt, i * c + k) > number(y, yt, i * c + want)) want = k;
+    } else {
+      want = (int64_t)number(y, yt, i);
+      if (p->def->label_has_ignore && want == p->def->label_ignore) continue;
+    }
+    for (int64_t k = 1; k < c; k++)
+      if (number(out, ot, i * c + k) > number(out, ot, i * c + best)) best = k;
+    s[S_CORRECT] += best == want;
+    s[S_POSITIONS]++;
+    for (int64_t k = 0; k < c; k++) {
+      double d = number(out, ot, i * c + k) - (double)(k == want);
+      s[S_SQUARES] += d * d, s[S_ABS] += fabs(d), s[S_VALUES]++;
+    }
+  }
+}
+
+static double ratio(double a, double b) { return b > 0 ? a / b : 0; }
+
+static double metric(int m, const double *s) {
+  switch (m) {
+  case NNRT_PRECISION: return ratio(s[S_TP], s[S_TP] + s[S_FP]);
+  case NNRT_RECALL: return ratio(s[S_TP], s[S_TP] + s[S_FN]);
+  case NNRT_MSE: return ratio(s[S_SQUARES], s[S_VALUES]);
+  case NNRT_MAE: return ratio(s[S_ABS], s[S_VALUES]);
+  default: return ratio(s[S_CORRECT], s[S_POSITIONS]);
+  }
+}
+
+/* Loss and metric sums over rows order[from..rows) in inference mode;
+ * false after an error of the model. */
+static bool held_out(const Run *r, NnrtModel *m, const NnrtTable *t, const int64_t *order, int64_t from, int64_t chunk,
+                     void *x, void *y, double *s) {
+  memset(s, 0, sizeof(double) * NSUMS);
+  for (int64_t at = from; at < t->rows; at += chunk) {
+    int64_t n = t->rows - at < chunk ? t->rows - at : chunk;
+    gather(r, t, order, at, n, x, y);
+    const void *inputs[1] = {x};
+    double loss = nnrt_model_evaluate(m, inputs, y, n);
+    if (m->error[0]) return fprintf(stderr, "error: %s\n", m->error), false;
+    s[S_LOSS] += loss * (double)n;
+    s[S_SAMPLES] += (double)n;
+    tally(r, m->out[0], y, n, s);
+  }
+  return true;
+}
+
+/* ------------------------------------------------- finite parameters */
+
+/* The first tensor of m that holds a value that is not finite, described
+ * ("dense1.W[3, 4] is nan"), or NULL. */
+static const char *first_not_finite(NnrtModel *m, char *buf, size_t cap) {
+  const NnrtModelDef *def = m->def;
+  int n = def->nparams + def->nstates;
+  for (int i = 0; i < n; i++) {
+    const NnrtTensorInfo *t = &def->tensors[i];
+    int64_t count = 1;
+    for (int d = 0; d < t->rank; d++) count *= t->dims[d];
+    for (int64_t j = 0; j < count; j++) {
+      double v = t->elem_size == 8 ? ((const double *)m->params[i])[j] : ((const float *)m->params[i])[j];
+      if (isfinite(v)) continue;
+      size_t k = (size_t)snprintf(buf, cap, "%s[", t->name);
+      for (int d = 0; d < t->rank && k < cap; d++) {
+        int64_t below = 1;
+        for (int e = d + 1; e < t->rank; e++) below *= t->dims[e];
+        k += (size_t)snprintf(buf + k, cap - k, "%s%lld", d ? ", " : "", (long long)(j / below % t->dims[d]));
+      }
+      if (k < cap) {
+        const char *of = strchr(t->name, '.');
+        of = of && i >= n - def->nslots ? strchr(of + 1, '.') : NULL; /* an optimizer's slot: OPT.SLOT.PARAM */
+        if (of) snprintf(buf + k, cap - k, "] is %g: the gradient of %s (or its update) was not finite", v, of + 1);
+        else snprintf(buf + k, cap - k, "] is %g", v);
+      }
+      return buf;
+    }
+  }
+  return NULL;
+}
+
+/* ------------------------------------------------------------ the run */
+
+/* The progress line and the log row of an epoch. */
+static void report(const Run *r, FILE *log, int64_t epoch, double start, int64_t first, const double *s, bool val,
+                   const double *vs) {
+  const NnrtProgram *p = r->p;
+  double loss = ratio(s[S_LOSS], s[S_SAMPLES]), spent = nnrt_seconds() - start;
+  if (!r->quiet) {
+    printf("Epoch %lld/%lld - loss: %.4f", (long long)epoch + 1, (long long)r->epochs, loss);
+    for (int i = 0; i < p->nmetrics; i++) printf(" - %s: %.4f", nnrt_metric_names[p->metrics[i]], metric(p->metrics[i], s));
+    if (val) {
+      printf(" - val_loss: %.4f", ratio(vs[S_LOSS], vs[S_SAMPLES]));
+      for (int i = 0; i < p->nmetrics; i++)
+        printf(" - val_%s: %.4f", nnrt_metric_names[p->metrics[i]], metric(p->metrics[i], vs));
+    }
+    printf(" - %.2fs", spent);
+    if (epoch + 1 < r->epochs)
+      printf(" - eta %.0fs", spent / (double)(epoch + 1 - first) * (double)(r->epochs - epoch - 1));
+    printf("\n");
+    fflush(stdout);
+  }
+  if (log) {
+    fprintf(log, "%lld,%.6f", (long long)epoch + 1, loss);
+    for (int i = 0; i < p->nmetrics; i++) fprintf(log, ",%.6f", metric(p->metrics[i], s));
+    if (val) {
+      fprintf(log, ",%.6f", ratio(vs[S_LOSS], vs[S_SAMPLES]));
+      for (int i = 0; i < p->nmetrics; i++) fprintf(log, ",%.6f", metric(p->metrics[i], vs));
+    }
+    fprintf(log, ",%.3f\n", spent);
+    fflush(log);
+  }
+}
+
+static FILE *open_log(const Run *r, bool val) {
+  FILE *log = fopen(r->log, "w");
+  if (!log) {
+    fprintf(stderr, "error: %s: cannot write: %s\n", r->log, strerror(errno));
+    return NULL;
+  }
+  fprintf(log, "epoch,loss");
+  for (int i = 0; i < r->p->nmetrics; i++) fprintf(log, ",%s", nnrt_metric_names[r->p->metrics[i]]);
+  if (val) {
+    fprintf(log, ",val_loss");
+    for (int i = 0; i < r->p->nmetrics; i++) fprintf(log, ",val_%s", nnrt_metric_names[r->p->metrics[i]]);
+  }
+  fprintf(log, ",seconds\n");
+  return log;
+}
+
+/* Whether the stop rule holds after an epoch. */
+static bool stop_now(const NnrtProgram *p, const double *s, const double *vs) {
+  if (!p->has_stop) return false;
+  const double *from = p->stop_val ? vs : s;
+  double v = p->stop_metric < 0 ? ratio(from[S_LOSS], from[S_SAMPLES]) : metric(p->stop_metric, from);
+  switch (p->stop_op) {
+  case '<': return v < p->stop_value;
+  case '>': return v > p->stop_value;
+  case 'l': return v <= p->stop_value;
+  default: return v >= p->stop_value;
+  }
+}
+
+/* A checkpoint (or the weights alone) to `path`, never of a model that
+ * is no longer finite. */
+static bool save(NnrtModel *m, const char *path, bool weights) {
+  char err[1024];
+  const char *bad = first_not_finite(m, err, sizeof err);
+  if (bad) {
+    fprintf(stderr, "error: not saving %s: %s\n", path, bad);
+    return false;
+  }
+  if ((weights ? nnrt_model_save_weights : nnrt_model_save)(m, path, err, sizeof err) == 0) return true;
+  fprintf(stderr, "error: %s\n", err);
+  return false;
+}
+
+/* Sets the model's input standardization from the training rows. */
+static bool set_standardization(const Run *r, NnrtModel *m, const NnrtTable *t, int64_t ntrain) {
+  int64_t c = r->p->channels;
+  double *mean = calloc((size_t)c * 2, sizeof(double));
+  float *f = calloc((size_t)c * 2, sizeof(float));
+  bool ok = mean && f, f64 = r->desc->inputs[0].dtype == 1;
+  if (ok) {
+    nnrt_standardize_stats(t, ntrain, c, mean, mean + c);
+    for (int64_t i = 0; i < 2 * c; i++) f[i] = (float)mean[i];
+    size_t bytes = (size_t)c * (f64 ? 8 : 4);
+    ok = nnrt_model_set_param(m, "normalize.mean", f64 ? (void *)mean : (void *)f, bytes) == 0 &&
+         nnrt_model_set_param(m, "normalize.std", f64 ? (void *)(mean + c) : (void *)(f + c), bytes) == 0;
+  }
+  if (!ok) fprintf(stderr, "error: cannot set the input's standardization: %s\n", mean && f ? m->error : "out of memory");
+  free(mean);
+  free(f);
+  return ok;
+}
+
+/* A text model's sample after training: r->generate characters after the
+ * prompt (by default the held-out text's first line, or the training
+ * text's), printed with non-printing bytes escaped. */
+static bool sample_text(const Run *r, NnrtModel *m, const NnrtTable *t, int64_t from) {
+  int64_t T = r->p->features;
+  int32_t *ids = calloc((size_t)(r->generate + T), sizeof(int32_t));
+  if (!ids) return fprintf(stderr, "error: out of memory\n"), false;
+  int64_t len = 0, at = from * t->features;
+  if (r->prompt)
+    for (; r->prompt[len] && len < T; len++) ids[len] = (unsigned char)r->prompt[len];
+  else
+    for (; at + len < t->rows * t->features && len < T; len++) {
+      ids[len] = (int32_t)t->x[at + len];
+      if (ids[len] == '\n' && len) {
+        len++;
+        break;
+      }
+    }
+  if (len < 1) ids[len++] = ' ';
+  bool ok = nnrt_model_generate(m, ids, len, r->generate, r->temperature, r->seed, ids + len) == 0;
+  if (!ok) fprintf(stderr, "error: cannot generate: %s\n", m->error);
+  else {
+    printf("sample (temperature %g):\n", r->temperature);
+    for (int64_t i = 0; i < len + r->generate; i++) {
+      int c = ids[i];
+      if (c == '\n' || c == '\t' || (c >= 32 && c < 127)) putchar(c);
+      else printf("\\x%02x", c);
+    }
+    printf("\n");
+  }
+  free(ids);
+  return ok;
+}
+
+/* What the loop needs beside the run. */
+typedef struct Loop {
+  NnrtTable t;
+  int64_t ntrain, nval, chunk;
+  int64_t *perm, *order;
+  void *x, *y;
+  float *aug;
+  FILE *log;
+} Loop;
+
+/* One epoch from m->position on; 0, or the exit status that ends the run. */
+static int epoch_steps(const Run *r, NnrtModel *m, Loop *L, int64_t epoch, double *s) {
+  const NnrtProgram *p = r->p;
+  char what[512];
+  if (p->shuffle) nnrt_shuffle(L->perm, L->ntrain, r->seed, epoch);
+  else
+    for (int64_t i = 0; i < L->ntrain; i++) L->perm[i] = i;
+  for (int64_t at = m->position; at < L->ntrain; at += r->batch) {
+    if (nnrt_stop_signal) { /* stopped between steps: where we are, then the exit */
+      int sig = nnrt_stop_signal;
+      m->epoch = epoch, m->position = at, m->nprogress = NSUMS;
+      memcpy(m->progress, s, sizeof(double) * NSUMS);
+      if (r->save && !save(m, r->save, false)) return 1;
+      fprintf(stderr, "interrupted by %s at epoch %lld, sample %lld of %lld (step %lld): %s%s\n",
+              sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)epoch + 1, (long long)at, (long long)L->ntrain,
+              (long long)m->step, r->save ? "saved to " : "nothing saved (no --save)", r->save ? r->save : "");
+      return 128 + sig;
+    }
+    int64_t n = L->ntrain - at < r->batch ? L->ntrain - at : r->batch;
+    gather(r, &L->t, L->perm, at, n, L->x, L->y);
+    if (p->flip || p->crop)
+      nnrt_augment(L->x, n, p->height, p->width, p->channels, p->flip, p->crop, r->seed,
+                   (uint64_t)(epoch * L->ntrain + at), L->aug);
+    const void *inputs[1] = {L->x};
+    double loss = nnrt_model_train_step(m, inputs, L->y, n);
+    if (m->error[0]) return fprintf(stderr, "error: %s\n", m->error), 1;
+    const char *bad = r->check_finite ? first_not_finite(m, what, sizeof what) : NULL;
+    if (!isfinite(loss) || bad) {
+      fprintf(stderr, "error: step %lld (epoch %lld, samples %lld to %lld): %s%s%g; training stops, and nothing is "
+              "saved%s\n", (long long)m->step, (long long)epoch + 1, (long long)at + 1, (long long)(at + n),
+              bad ? bad : "the loss is ", bad ? " (the loss is " : "", loss,
+              bad ? ")" : r->check_finite ? "" : " (--check-finite names the first tensor that is not finite)");
+      return 1;
+    }
+    s[S_LOSS] += loss * (double)n;
+    s[S_SAMPLES] += (double)n;
+    tally(r, m->out[0], L->y, n, s);
+  }
+  return 0;
+}
+
+/* The data, the model, the epochs; main's exit status. */
+static int train(const Run *r, Loop *L) {
+  const NnrtProgram *p = r->p;
+  char err[1024];
+  NnrtModel *m = nnrt_model_create(p->def, r->seed);
+  if (!m) return fprintf(stderr, "error: %s\n", nnrt_model_last_error(NULL)), 1;
+  int status = 1;
+  double s[NSUMS] = {0}, vs[NSUMS] = {0}, start = nnrt_seconds();
+  if (nnrt_model_set_threads(m, r->threads) != 0 || (r->lr > 0 && nnrt_model_set_lr(m, r->lr) != 0)) {
+    fprintf(stderr, "error: %s\n", m->error);
+    goto done;
+  }
+  if (r->load && nnrt_model_load(m, r->load, err, sizeof err) != 0) {
+    fprintf(stderr, "error: %s\n", err);
+    goto done;
+  }
+  if (r->load && m->nprogress != 0 && m->nprogress != NSUMS) {
+    fprintf(stderr, "error: %s: its progress has %d sums; this program keeps %d\n", r->load, m->nprogress, NSUMS);
+    goto done;
+  }
+  if (!r->load && p->normalize && !set_standardization(r, m, &L->t, L->ntrain)) goto done;
+  Run run = *r;
+  if (r->load && !r->seed_given) run.seed = m->seed; /* the checkpoint's run goes on */
+  m->seed = run.seed;
+  r = &run;
+  if (m->position > 0 && m->nprogress == NSUMS) memcpy(s, m->progress, sizeof s);
+  int64_t epoch = m->epoch, first = m->epoch;
+  if (epoch >= r->epochs && r->epochs > 0)
+    fprintf(stderr, "warning: %s has trained %lld epochs and --epochs is %lld: there is nothing to train "
+            "(--epochs counts from the start)\n", r->load, (long long)epoch, (long long)r->epochs);
+  for (; epoch < r->epochs; epoch++) {
+    m->epoch = epoch;
+    int stopped = epoch_steps(r, m, L, epoch, s);
+    if (stopped) {
+      status = stopped;
+      goto done;
+    }
+    m->position = 0, m->nprogress = 0;
+    if (L->nval && !held_out(r, m, &L->t, L->order, L->ntrain, L->chunk, L->x, L->y, vs)) goto done;
+    report(r, L->log, epoch, start, first, s, L->nval > 0, vs);
+    bool stop = stop_now(p, s, vs);
+    memset(s, 0, sizeof s);
+    if (r->save_every && (epoch + 1) % r->save_every == 0 && epoch + 1 < r->epochs && !stop) {
+      m->epoch = epoch + 1;
+      if (!save(m, r->save, false)) goto done;
+      if (!r->quiet) printf("saved %s after epoch %lld\n", r->save, (long long)epoch + 1);
+    }
+    if (stop) {
+      if (!r->quiet)
+        printf("stopping: %s%s %s %g\n", p->stop_val ? "val_" : "",
+               p->stop_metric < 0 ? "loss" : nnrt_metric_names[p->stop_metric],
+               p->stop_op == 'l' ? "<=" : p->stop_op == 'g' ? ">=" : p->stop_op == '<' ? "<" : ">", p->stop_value);
+      epoch++;
+      break;
+    }
+  }
+  if (epoch > m->epoch) m->epoch = epoch; /* epochs done, where a --load continues */
+  if (L->nval && !held_out(r, m, &L->t, L->order, L->ntrain, L->chunk, L->x, L->y, vs)) goto done;
+  if ((r->save && !save(m, r->save, false)) || (r->save_weights && !save(m, r->save_weights, true))) goto done;
+  if (L->nval) {
+    printf("held-out: %lld samples, loss %.4f", (long long)L->nval, ratio(vs[S_LOSS], vs[S_SAMPLES]));
+    for (int i = 0; i < p->nmetrics; i++) printf(", %s %.4f", nnrt_metric_names[p->metrics[i]], metric(p->metrics[i], vs));
+    if (p->reader == NNRT_TEXT) printf(", %.3f bits per character", ratio(vs[S_LOSS], vs[S_SAMPLES]) / log(2.0));
+    printf("\n");
+  }
+  if (p->reader == NNRT_TEXT && r->generate > 0 && !sample_text(r, m, &L->t, L->nval ? L->ntrain : 0)) goto done;
+  status = 0;
+done:
+  nnrt_model_free(m);
+  return status;
+}
+
+NNRT_API int nnrt_train_main(const NnrtProgram *p, int argc, char **argv) {
+  Run r = {.p = p, .desc = p->def->desc, .data = p->data, .x = p->x, .y = p->y, .epochs = p->epochs,
+           .batch = p->batch, .seed = p->seed, .validation = p->validation, .generate = 200, .temperature = 0.7};
+  bool done = false;
+  int status = parse_flags(&r, argc, argv, &done);
+  if (status || done) return status;
+  char err[1024];
+  Loop L = {0};
+  if (!read_data(&r, &L.t, err, sizeof err) || !check_data(&r, &L.t, err, sizeof err)) {
+    fprintf(stderr, "error: %s\n", err);
+    nnrt_table_free(&L.t);
+    return 1;
+  }
+  L.nval = (int64_t)((double)L.t.rows * r.validation);
+  L.ntrain = L.t.rows - L.nval;
+  if (L.ntrain < 1) {
+    fprintf(stderr, "error: no samples left to train on\n");
+    nnrt_table_free(&L.t);
+    return 1;
+  }
+  /* a batch is at most the data: the buffers hold L.chunk samples */
+  L.chunk = r.batch < L.t.rows ? r.batch : L.t.rows;
+  int64_t w = p->form == NNRT_FORM_ONEHOT ? p->classes : p->labels;
+  L.x = nnrt_alloc(8 * (size_t)(L.chunk * p->features));
+  L.y = nnrt_alloc(8 * (size_t)(L.chunk * w));
+  L.perm = nnrt_alloc(sizeof(int64_t) * (size_t)L.t.rows);
+  L.order = nnrt_alloc(sizeof(int64_t) * (size_t)L.t.rows);
+  L.aug = nnrt_alloc(sizeof(float) * (size_t)p->features);
+  status = 1;
+  if (!L.x || !L.y || !L.perm || !L.order || !L.aug) {
+    fprintf(stderr, "error: out of memory for batches of %lld samples\n", (long long)L.chunk);
+    goto done;
+  }
+  for (int64_t i = 0; i < L.t.rows; i++) L.order[i] = i;
+  if (r.save) { /* a save that was killed left its temporary file */
+    size_t len = strlen(r.save) + 5;
+    char *tmp = malloc(len);
+    struct stat st;
+    if (tmp && (snprintf(tmp, len, "%s.tmp", r.save), lstat(tmp, &st) == 0) && S_ISREG(st.st_mode) && remove(tmp) == 0)
+      fprintf(stderr, "note: removed %s, left by a save that was interrupted\n", tmp);
+    free(tmp);
+  }
+  if (r.log && !(L.log = open_log(&r, L.nval > 0))) goto done;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = nnrt_on_signal;
+  sa.sa_flags = SA_RESETHAND; /* a second signal ends the program at once */
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  status = train(&r, &L);
+  if (L.log && fclose(L.log) != 0 && !status) {
+    fprintf(stderr, "error: %s: cannot write\n", r.log);
+    status = 1;
+  }
+  L.log = NULL;
+done:
+  if (L.log) fclose(L.log);
+  free(L.x);
+  free(L.y);
+  free(L.perm);
+  free(L.order);
+  free(L.aug);
+  nnrt_table_free(&L.t);
+  return status;
+}

@@ -1,0 +1,113 @@
+/* nnrt_program.h — the parts of the runtime only the standalone training
+ * program uses (runtime/nnrt_data.c, runtime/nnrt_program.c): its data
+ * readers, augmentation and shuffling, and the program itself. nnc copies
+ * them into a C file that has a main, never into a library. */
+#ifndef NNRT_PROGRAM_H
+#define NNRT_PROGRAM_H
+
+#include "nnrt.h"
+
+/* ------------------------------------------------- data and training */
+
+/* A table of numbers from a CSV file: `features` columns of inputs and one
+ * label column, row by row. */
+typedef struct NnrtTable {
+  int64_t rows, features;
+  int64_t width;   /* labels a row: 1, or a sequence's length for text */
+  float *x;        /* rows * features */
+  float *y;        /* rows * width */
+} NnrtTable;
+
+/* Reads `path`. The label is the column named label_name in the header
+ * row when label_name is set, else column label_col from 0 (-1: the last).
+ * On error returns false with "path:line:column: message" in err; every
+ * field must be a finite number. */
+NNRT_API bool nnrt_csv_load(const char *path, const char *label_name, int label_col, bool header,
+                   char delimiter, double scale, NnrtTable *t, char *err, size_t errlen);
+/* Reads IDX files (the MNIST format): unsigned-byte samples of any shape
+ * in `images`, one byte label each in `labels`; each pixel times scale.
+ * Every size in the headers is checked against the file's length. */
+NNRT_API bool nnrt_idx_load(const char *images, const char *labels, double scale, NnrtTable *t,
+                            char *err, size_t errlen);
+/* Reads NumPy .npy files (format 1.0 to 3.0, C order): samples x of any
+ * shape, labels y with one or more a sample (width: a sequence's), each as
+ * float32, float64, uint8, int32 or int64. Checked like the IDX reader. */
+NNRT_API bool nnrt_npy_load(const char *x, const char *y, double scale, NnrtTable *t, char *err,
+                            size_t errlen);
+/* Reads CIFAR-10 binary batches: `path` is one batch file, or the
+ * directory of the official archive (its data_batch_1.bin ...
+ * data_batch_5.bin). Records are a label byte and 3072 pixel bytes, plane
+ * by plane (red, green, blue); samples come out as 32x32x3 images (HWC),
+ * each pixel times scale. */
+NNRT_API bool nnrt_cifar_load(const char *path, double scale, NnrtTable *t, char *err, size_t errlen);
+/* Reads a text file as bytes for a character-level language model: row r
+ * is bytes [r * steps, (r + 1) * steps) as token ids 0..255, and its labels
+ * are the bytes one further on (the next character at every position). */
+NNRT_API bool nnrt_text_load(const char *path, int64_t steps, NnrtTable *t, char *err, size_t errlen);
+NNRT_API void nnrt_table_free(NnrtTable *t);
+/* The mean and standard deviation (1 where it is 0) of each of `channels`
+ * channels (the fastest-varying axis of a sample's features; channels ==
+ * features: each feature) over rows [0, fit_rows): what a model's input
+ * standardization (normalize.mean, normalize.std) is set to. */
+NNRT_API void nnrt_standardize_stats(const NnrtTable *t, int64_t fit_rows, int64_t channels, double *mean,
+                                     double *sd);
+/* Seeded augmentation of n HWC images in place: a mirror image with
+ * probability 1/2 when `flip`, and a shift by up to `pad` pixels each way
+ * with zeros coming in (random crop of the image padded by `pad`). Sample
+ * i's choices depend on (seed, first + i) only; tmp holds one image. */
+NNRT_API void nnrt_augment(float *x, int64_t n, int64_t h, int64_t w, int64_t c, bool flip, int64_t pad,
+                           uint64_t seed, uint64_t first, float *tmp);
+/* perm[0..n) in a seeded random order that depends on `epoch`. */
+NNRT_API void nnrt_shuffle(int64_t *perm, int64_t n, uint64_t seed, int64_t epoch);
+NNRT_API double nnrt_seconds(void);   /* a monotonic clock */
+
+/* ---------------------------------------- the training program (nnrt_program.c) */
+
+/* The standalone training program: nnc writes one constant NnrtProgram
+ * from the train block and a main that calls nnrt_train_main; the flags
+ * (--epochs, --save, ...) override it. docs/language.md describes what
+ * the program does, prints and logs. */
+typedef enum { NNRT_CSV, NNRT_IDX, NNRT_NPY, NNRT_CIFAR10, NNRT_TEXT } NnrtReader;
+/* How the data's labels become the step's: a number to compare with 0.5
+ * (binary) or to fit (values), a class id made one-hot, a class id as is. */
+typedef enum { NNRT_FORM_BINARY, NNRT_FORM_VALUES, NNRT_FORM_ONEHOT, NNRT_FORM_SPARSE } NnrtLabelForm;
+/* The metrics a train block lists, by name as the language spells them. */
+typedef enum {
+  NNRT_ACCURACY, NNRT_BINARY_ACCURACY, NNRT_CATEGORICAL_ACCURACY, NNRT_SPARSE_CATEGORICAL_ACCURACY,
+  NNRT_PRECISION, NNRT_RECALL, NNRT_MSE, NNRT_MAE, NNRT_NMETRICS
+} NnrtMetric;
+
+typedef struct NnrtProgram {
+  const NnrtModelDef *def;
+  int reader;                      /* NnrtReader */
+  const char *data, *x, *y;        /* the train block's files: data (csv, cifar10, text), or x and y (idx, npy) */
+  const char *label_name;          /* csv: the label column's name in the header row, or NULL */
+  int label_col;                   /* csv: else its number from 0 (-1: the last) */
+  bool header;                     /* csv: the first row holds names */
+  char delimiter;
+  double scale;                    /* every input value times this */
+  bool normalize;                  /* set the model's normalize.mean and .std from the training rows */
+  int64_t features;                /* input values a sample */
+  int64_t height, width, channels; /* an image input's shape, else 1, 1 and its last axis */
+  int64_t labels;                  /* label values a sample in the data (a sequence's length, or 1) */
+  int64_t classes;                 /* the output's last axis */
+  int form;                        /* NnrtLabelForm */
+  int64_t epochs, batch;
+  uint64_t seed;
+  double validation;               /* the fraction held out, from the end */
+  bool shuffle, flip;
+  int64_t crop;                    /* augmentation: shift by up to crop pixels; 0: none */
+  int nmetrics;
+  int metrics[8];                  /* NnrtMetric, in the order listed */
+  bool has_stop, stop_val;         /* stop when [val_]METRIC OP VALUE */
+  int stop_metric;                 /* -1: the loss, else NnrtMetric */
+  int stop_op;                     /* '<', '>', 'l' (<=), 'g' (>=) */
+  double stop_value;
+} NnrtProgram;
+
+/* Trains p->def's model as the program says, with argv's flags; returns
+ * main's exit status (0; 1 for an error; 128 + the signal when SIGINT or
+ * SIGTERM stopped it, after saving where it was). */
+NNRT_API int nnrt_train_main(const NnrtProgram *p, int argc, char **argv);
+
+#endif
