@@ -351,11 +351,14 @@ static bool held_out(const Run *r, NnrtModel *m, const NnrtTable *t, const int64
 /* ------------------------------------------------- finite parameters */
 
 /* The first tensor of m that holds a value that is not finite, described
- * ("dense1.W[3, 4] is nan"), or NULL. */
+ * ("dense1.W[3, 4] is nan"), or NULL. The optimizer's slots come first:
+ * a gradient that is not finite shows there (Adam's m, SGD's momentum)
+ * before it spreads to its parameter. */
 static const char *first_not_finite(NnrtModel *m, char *buf, size_t cap) {
   const NnrtModelDef *def = m->def;
   int n = def->nparams + def->nstates;
-  for (int i = 0; i < n; i++) {
+  for (int k = 0; k < n; k++) {
+    int i = (k + n - def->nslots) % n; /* the slots, then the parameters and the model's states */
     const NnrtTensorInfo *t = &def->tensors[i];
     int64_t count = 1;
     for (int d = 0; d < t->rank; d++) count *= t->dims[d];
@@ -371,6 +374,7 @@ static const char *first_not_finite(NnrtModel *m, char *buf, size_t cap) {
       if (k < cap) {
         const char *of = strchr(t->name, '.');
         of = of && i >= n - def->nslots ? strchr(of + 1, '.') : NULL; /* an optimizer's slot: OPT.SLOT.PARAM */
+        v = isnan(v) ? (double)NAN : v; /* "nan", whatever its sign bit */
         if (of) snprintf(buf + k, cap - k, "] is %g: the gradient of %s (or its update) was not finite", v, of + 1);
         else snprintf(buf + k, cap - k, "] is %g", v);
       }
@@ -547,10 +551,12 @@ static int epoch_steps(const Run *r, NnrtModel *m, Loop *L, int64_t epoch, doubl
     if (m->error[0]) return fprintf(stderr, "error: %s\n", m->error), 1;
     const char *bad = r->check_finite ? first_not_finite(m, what, sizeof what) : NULL;
     if (!isfinite(loss) || bad) {
-      fprintf(stderr, "error: step %lld (epoch %lld, samples %lld to %lld): %s%s%g; training stops, and nothing is "
-              "saved%s\n", (long long)m->step, (long long)epoch + 1, (long long)at + 1, (long long)(at + n),
-              bad ? bad : "the loss is ", bad ? " (the loss is " : "", loss,
-              bad ? ")" : r->check_finite ? "" : " (--check-finite names the first tensor that is not finite)");
+      fprintf(stderr, "error: step %lld (epoch %lld, samples %lld to %lld): ", (long long)m->step, (long long)epoch + 1,
+              (long long)at + 1, (long long)(at + n));
+      if (bad) fprintf(stderr, "after it %s (the loss was %g)", bad, isnan(loss) ? (double)NAN : loss);
+      else fprintf(stderr, "the loss is %g", isnan(loss) ? (double)NAN : loss);
+      fprintf(stderr, "; training stops, and nothing is saved%s\n",
+              bad || r->check_finite ? "" : " (--check-finite names the first tensor that stops being finite)");
       return 1;
     }
     s[S_LOSS] += loss * (double)n;
@@ -638,6 +644,14 @@ NNRT_API int nnrt_train_main(const NnrtProgram *p, int argc, char **argv) {
   bool done = false;
   int status = parse_flags(&r, argc, argv, &done);
   if (status || done) return status;
+  /* from here on a signal stops the run at its next step (or its first) */
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = nnrt_on_signal;
+  sa.sa_flags = SA_RESETHAND; /* a second one ends the program at once */
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
   char err[1024];
   Loop L = {0};
   if (!read_data(&r, &L.t, err, sizeof err) || !check_data(&r, &L.t, err, sizeof err)) {
@@ -675,13 +689,6 @@ NNRT_API int nnrt_train_main(const NnrtProgram *p, int argc, char **argv) {
     free(tmp);
   }
   if (r.log && !(L.log = open_log(&r, L.nval > 0))) goto done;
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = nnrt_on_signal;
-  sa.sa_flags = SA_RESETHAND; /* a second signal ends the program at once */
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
   status = train(&r, &L);
   if (L.log && fclose(L.log) != 0 && !status) {
     fprintf(stderr, "error: %s: cannot write\n", r.log);

@@ -1,0 +1,58 @@
+# Losing no work: a training program stopped by SIGTERM or SIGINT saves a
+# checkpoint at the next step boundary with its place in the epoch (exit
+# status 128 + the signal), and a run resumed from it ends with exactly the
+# checkpoint of a run that was never stopped, whatever the moment of the
+# signal; --save-every writes one every N epochs; --epochs that leaves
+# nothing to train says so. The MNIST MLP (dropout, shuffling) trains on
+# the MNIST sample.
+. "$(dirname "$0")/../cli_lib.sh"
+mnist_idx
+"$nnc" "$src/examples/mnist_mlp.nn" -o "$tmp/mnist" || fail "building the program failed"
+cd "$tmp" || exit 1
+data="--images mnist-images.idx --labels mnist-labels.idx --threads 1 --quiet"
+run() { ./mnist $data "$@"; }
+
+run --epochs 6 --save straight.st > "$tmp/straight.txt" || fail "the straight run failed"
+for case in "TERM 0.3" "INT 0.8" "TERM 0.05"; do
+  set -- $case
+  rm -f "$tmp/cut.st"
+  ./mnist $data --epochs 6 --save cut.st > "$tmp/cut.txt" 2> "$tmp/cut.err" &
+  pid=$!
+  sleep "$2"
+  kill -"$1" $pid
+  wait $pid
+  rc=$?
+  want=$((128 + $([ "$1" = TERM ] && echo 15 || echo 2)))
+  [ $rc -eq $want ] || fail "SIG$1 after $2 s: exit status $rc, expected $want (did the run end first?)"
+  has "$tmp/cut.err" "interrupted by SIG$1 at epoch "
+  has "$tmp/cut.err" ": saved to cut.st"
+  has "$tmp/cut.st" '"position":"'
+  echo "SIG$1 after $2 s: $(cat "$tmp/cut.err")"
+  run --epochs 6 --load cut.st --save cut.st > "$tmp/resumed.txt" || fail "resuming after SIG$1 failed"
+  cmp -s "$tmp/straight.st" "$tmp/cut.st" || fail "stopped by SIG$1 after $2 s and resumed differs from straight"
+  cmp -s "$tmp/straight.txt" "$tmp/resumed.txt" || fail "the held-out figures differ after SIG$1"
+done
+
+# --save-every: a checkpoint after epochs 2 and 4 of 5, which resumes
+# into the straight run too
+run --epochs 5 --save every.st --save-every 2 --log every.csv > /dev/null || fail "--save-every run failed"
+./mnist --images mnist-images.idx --labels mnist-labels.idx --threads 1 --epochs 3 --save-every 2 --save e2.st \
+  > "$tmp/e2.txt" || fail "--save-every 2 of 3 failed"
+has "$tmp/e2.txt" "saved e2.st after epoch 2"
+[ "$(grep -c '^saved' "$tmp/e2.txt")" -eq 1 ] || fail "--save-every 2 of 3 epochs saved more than once"
+expect 1 "$tmp/mnist" --save-every 2
+has "$tmp/err" "error: --save-every needs --save FILE"
+
+# --epochs counts from the start: a 6-epoch checkpoint and --epochs 6 train nothing, and say so
+run --epochs 6 --load straight.st > /dev/null 2> "$tmp/nothing.err" || fail "loading a finished checkpoint failed"
+has "$tmp/nothing.err" "warning: straight.st has trained 6 epochs and --epochs is 6: there is nothing to train"
+
+# a save killed half-way left a temporary file: the next run removes it
+printf 'half a checkpoint' > "$tmp/straight.st.tmp"
+run --epochs 1 --save fresh.st 2> "$tmp/tmp.err" > /dev/null || fail "run after a killed save failed"
+[ -e "$tmp/straight.st.tmp" ] || fail "a .tmp of another file was removed"
+printf 'half a checkpoint' > "$tmp/fresh.st.tmp"
+run --epochs 1 --save fresh.st 2> "$tmp/tmp.err" > /dev/null || fail "run after a killed save failed"
+has "$tmp/tmp.err" "note: removed fresh.st.tmp, left by a save that was interrupted"
+[ -e "$tmp/fresh.st.tmp" ] && fail "fresh.st.tmp is still there"
+finish
