@@ -45,6 +45,9 @@ int main(void) {
   bad += memcmp(out, again, sizeof out) != 0;
   bad += CycleLM_generate(m, prompt, 0, 5, 0, 0, out) != -1;   /* no prompt */
   bad += CycleLM_generate(m, prompt, 3, 5, -1, 0, out) != -1;  /* a negative temperature */
+  int32_t outside[3] = {1, 999, 2};                             /* a token outside the vocabulary */
+  bad += CycleLM_generate(m, outside, 3, 5, 0, 0, out) != -1 ||
+         !strstr(CycleLM_last_error(m), "prompt[1] = 999 is outside the vocabulary");
   Other_Model *o = Other_create(1);
   bad += Other_generate(o, prompt, 3, 5, 0, 0, out) != -1;
   printf("final loss %.4f; sampled:", loss);
