@@ -17,7 +17,7 @@ out=build/bench
 mkdir -p "$out"
 nnc=build/nnc
 [ -x "$nnc" ] || { echo "bench: build nnc first (sh tools/setup.sh test, or cmake)" >&2; exit 1; }
-cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -o "$out/run_nnc" bench/run_nnc.c -ldl
+cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iruntime -o "$out/run_nnc" bench/run_nnc.c -ldl
 blas=""
 if cc -O3 -march=native -fopenmp -std=c11 -D_POSIX_C_SOURCE=200809L -Iruntime -o "$out/gemm" bench/gemm.c \
      -lopenblas -lm 2>/dev/null; then blas=yes; fi

@@ -16,17 +16,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
-
-typedef struct NnTensorDesc {
-  const char *name;
-  int dtype, rank;
-  int64_t dims[8];
-} NnTensorDesc;
-typedef struct NnModelDesc {
-  const char *name;
-  int ninputs, noutputs, nparams;
-  const NnTensorDesc *inputs, *outputs, *params;
-} NnModelDesc;
+#include "nnrt.h" /* the descriptor's types */
 
 static double now(void) {
   struct timespec t;
@@ -71,7 +61,7 @@ int main(int argc, char **argv) {
   }
   const NnModelDesc *(*describe)(void) = (const NnModelDesc *(*)(void))sym(lib, model, "describe");
   void *(*create)(uint64_t) = (void *(*)(uint64_t))sym(lib, model, "create");
-  void (*set_threads)(void *, int) = (void (*)(void *, int))sym(lib, model, "set_threads");
+  int (*set_threads)(void *, int) = (int (*)(void *, int))sym(lib, model, "set_threads");
   double (*step)(void *, const void *const *, const void *, int64_t) =
       (double (*)(void *, const void *const *, const void *, int64_t))sym(lib, model, "train_step");
   const void *(*predict)(void *, const void *const *, int64_t) =
