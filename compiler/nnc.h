@@ -566,6 +566,7 @@ void eval_run_for(Eval *e, int target);
 void eval_apply_updates(Eval *e);               /* params/states = their updates */
 void eval_free(Eval *e);
 double eval_scalar_op(Op op, double a, double b); /* elementwise kernel, for folding */
+double eval_select(double c, double a, double b);  /* select's kernel */
 uint64_t nn_rng_u64(uint64_t seed, uint64_t stream, uint64_t counter);
 double nn_rng_uniform(uint64_t seed, uint64_t stream, uint64_t counter); /* [0, 1) */
 

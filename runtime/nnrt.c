@@ -720,12 +720,12 @@ NNRT_INLINE void nnrt_pool_pixel_##S(int op, const NnrtWindow *g, const T *restr
   const int64_t wa = w0 < 0 ? 0 : w0, wb = w0 + KW > W ? W : w0 + KW;                                       \
   const int64_t yo = ((nn * g->oh + oh) * g->ow + ow) * C;                                                  \
   switch (op) {                                                                                             \
-  case NNRT_MAXPOOL: /* the first maximum in window order */                                                \
+  case NNRT_MAXPOOL: /* the first maximum in window order, or NaN */                                        \
     for (int64_t c = 0; c < C; c++) y[yo + c] = -INFINITY;                                                  \
     for (int64_t ih = ha; ih < hb; ih++)                                                                    \
       for (int64_t iw = wa; iw < wb; iw++) {                                                                \
         const T *xr = a + ((nn * H + ih) * W + iw) * C;                                                     \
-        for (int64_t c = 0; c < C; c++) y[yo + c] = xr[c] > y[yo + c] ? xr[c] : y[yo + c];                  \
+        for (int64_t c = 0; c < C; c++) y[yo + c] = NNRT_MORE(xr[c], y[yo + c]) ? xr[c] : y[yo + c];        \
       }                                                                                                     \
     break;                                                                                                  \
   case NNRT_AVGPOOL: {                                                                                      \
@@ -739,7 +739,7 @@ NNRT_INLINE void nnrt_pool_pixel_##S(int op, const NnrtWindow *g, const T *restr
     for (int64_t c = 0; c < C; c++) y[yo + c] *= inv;                                                       \
     break;                                                                                                  \
   }                                                                                                         \
-  case NNRT_MAXPOOL_B: { /* to the first maximum per channel, found along the channels */                   \
+  case NNRT_MAXPOOL_B: { /* to the first maximum (or NaN) per channel, found along the channels */          \
     T m[C];                                                                                                 \
     int64_t best[C];                                                                                        \
     for (int64_t c = 0; c < C; c++) m[c] = -INFINITY, best[c] = -1;                                         \
@@ -747,13 +747,13 @@ NNRT_INLINE void nnrt_pool_pixel_##S(int op, const NnrtWindow *g, const T *restr
       for (int64_t iw = wa; iw < wb; iw++) {                                                                \
         const int64_t xo = ((nn * H + ih) * W + iw) * C;                                                    \
         for (int64_t c = 0; c < C; c++) {                                                                   \
-          const bool more = a[xo + c] > m[c];                                                               \
+          const bool more = NNRT_MORE(a[xo + c], m[c]);                                                     \
           m[c] = more ? a[xo + c] : m[c];                                                                   \
           best[c] = more ? xo + c : best[c];                                                                \
         }                                                                                                   \
       }                                                                                                     \
     for (int64_t c = 0; c < C; c++)                                                                         \
-      if (best[c] >= 0) y[best[c]] += b[yo + c];                                                            \
+      if (best[c] >= 0) y[best[c]] += m[c] != m[c] ? m[c] : b[yo + c]; /* the gradient at a NaN: NaN */     \
     break;                                                                                                  \
   }                                                                                                         \
   default: { /* NNRT_AVGPOOL_B */                                                                           \
