@@ -110,6 +110,7 @@ void eval_free(Eval *e) {
   free(e->states);
   free(e->vals);
   free(e->need);
+  free(e->pin);
   free(e);
 }
 
@@ -447,10 +448,6 @@ static void pool(const Value *v, const Tensor *x, const Tensor *dy, Tensor *out)
   for (int64_t o = 0; o < out->n; o++) out->d[o] = rnd(v->dtype, out->d[o]);
 }
 
-static void copy_tensor(Tensor *out, const Tensor *src) {
-  memcpy(out->d, src->d, sizeof(double) * (size_t)out->n);
-}
-
 static void copy_rounded(Tensor *out, const Tensor *src, DType dt) {
   for (int64_t i = 0; i < out->n; i++) out->d[i] = rnd(dt, src->d[i]);
 }
@@ -529,7 +526,16 @@ void eval_run_for(Eval *e, int target) {
       }
       break;
     }
+    if (e->pin && e->pin[id]) memcpy(out->d, e->pin[id], sizeof(double) * (size_t)out->n);
   }
+}
+
+/* Element j of the graph's update i as eval_apply_updates stores it. */
+double eval_updated(const Eval *e, int i, int64_t j) {
+  const Update u = e->g->updates[i];
+  double x = e->vals[u.value].d[j];
+  /* stored as the runtime stores them */
+  return e->g->v[u.value].dtype == DT_F32 && !e->exact ? nnrt_flush_f32((float)x) : x;
 }
 
 void eval_apply_updates(Eval *e) {
@@ -537,8 +543,14 @@ void eval_apply_updates(Eval *e) {
   for (int i = 0; i < g->nupdates; i++) {
     Update u = g->updates[i];
     Tensor *dst = u.state ? &e->states[u.index] : &e->params[u.index];
-    copy_tensor(dst, &e->vals[u.value]);
-    if (g->v[u.value].dtype == DT_F32 && !e->exact) /* stored as the runtime stores them */
-      for (int64_t j = 0; j < dst->n; j++) dst->d[j] = nnrt_flush_f32((float)dst->d[j]);
+    for (int64_t j = 0; j < dst->n; j++) dst->d[j] = eval_updated(e, i, j);
   }
+}
+
+void eval_pin(Eval *e, int id, const double *d) {
+  if (!e->pin && !(e->pin = calloc((size_t)e->g->n + 1, sizeof *e->pin))) {
+    fprintf(stderr, "nnc: error: out of memory in the reference evaluator\n");
+    exit(1);
+  }
+  e->pin[id] = d;
 }
