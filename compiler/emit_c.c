@@ -92,7 +92,8 @@ static void open_loops(Em *e, Shape s, const char *var, int depth) {
             var, d, dimx(s.dim[d]), var, d);
 }
 
-/* The C expression of an elementwise op on doubles a, b, c. */
+/* The C expression of an elementwise op on doubles a, b, c: the
+ * evaluator's eval_scalar_op and eval_select, NaN propagation included. */
 static const char *scalar_x(Op op, DType out) {
   switch (op) {
   case OP_NEG: return "-a";
@@ -101,9 +102,9 @@ static const char *scalar_x(Op op, DType out) {
   case OP_LOG1P: return "log1p(a)";
   case OP_SQRT: return "sqrt(a)";
   case OP_ABS: return "fabs(a)";
-  case OP_SIGN: return "(double)((a > 0) - (a < 0))";
-  case OP_RELU: return "(a > 0 ? a : 0)";
-  case OP_STEP: return "(double)(a > 0)";
+  case OP_SIGN: return "(a != a ? a : (double)((a > 0) - (a < 0)))";
+  case OP_RELU: return "(a <= 0 ? 0 : a)";
+  case OP_STEP: return "(a <= 0 ? 0 : a > 0 ? 1 : a)";
   case OP_SIGMOID: return "nnrt_sigmoid(a)";
   case OP_TANH: return "tanh(a)";
   case OP_ERF: return "erf(a)";
@@ -114,11 +115,11 @@ static const char *scalar_x(Op op, DType out) {
   case OP_SUB: return "a - b";
   case OP_MUL: return "a * b";
   case OP_DIV: return "a / b";
-  case OP_MAX: return "(a >= b ? a : b)";
-  case OP_MIN: return "(a <= b ? a : b)";
+  case OP_MAX: return "(a != a ? a : a >= b ? a : b)";
+  case OP_MIN: return "(a != a ? a : a <= b ? a : b)";
   case OP_POW: return "pow(a, b)";
-  case OP_GT: return "(double)(a > b)";
-  case OP_SELECT: return "(a != 0 ? b : c)";
+  case OP_GT: return "(a > b ? 1 : a <= b ? 0 : a != a ? a : b)";
+  case OP_SELECT: return "(a != a ? a : a != 0 ? b : c)";
   default: bug("%s is not elementwise", op_info[op].name);
   }
 }
@@ -195,7 +196,7 @@ static void k_reduce(Em *e, const Value *v) {
             "  }\n",
             prod_x(x->shape, 0, lead), prod_x(x->shape, lead, x->shape.rank),
             v->op == OP_RMAX ? "-INFINITY" : "0", cty(x->dtype),
-            v->op == OP_RMAX ? "y[i] = row[i] > y[i] ? row[i] : y[i]" : "y[i] += row[i]");
+            v->op == OP_RMAX ? "y[i] = NNRT_MORE(row[i], y[i]) ? row[i] : y[i]" : "y[i] += row[i]");
     return;
   }
   bool par = par_open(e, kept);
@@ -212,7 +213,7 @@ static void k_reduce(Em *e, const Value *v) {
   }
   int inner = 2 * (depth + 1 + red.rank);
   if (v->op == OP_RMAX)
-    fprintf(e->o, "%*sif (a[%s] > acc) acc = a[%s];\n", inner, "", off ? off : "0", off ? off : "0");
+    fprintf(e->o, "%*sif (NNRT_MORE(a[%s], acc)) acc = a[%s];\n", inner, "", off ? off : "0", off ? off : "0");
   else
     fprintf(e->o, "%*sacc += a[%s];\n", inner, "", off ? off : "0");
   fprintf(e->o, "%*s  y[%s] = (%s)acc;\n%*s}\n", 2 * depth, "", offset_x(kept, kept.rank, "i"),
@@ -234,7 +235,7 @@ static void k_axis(Em *e, const Value *v) {
           "      double m = -INFINITY, sum = 0;\n"
           "      int64_t arg = 0;\n"
           "      for (int64_t j = 0; j < len; j++)\n"
-          "        if (row[j * inner] > m) m = row[j * inner], arg = j;\n",
+          "        if (NNRT_MORE(row[j * inner], m)) m = row[j * inner], arg = j;\n",
           cty(x->dtype));
   if (v->op == OP_ARGMAX) {
     fprintf(e->o, "      (void)sum;\n      y[o * inner + in] = (int32_t)arg;\n    }\n  )\n");

@@ -81,6 +81,15 @@ static LLVMValueRef and (Lv * L, LLVMValueRef a, LLVMValueRef b) { return LLVMBu
 static LLVMValueRef sel(Lv *L, LLVMValueRef c, LLVMValueRef a, LLVMValueRef b) {
   return LLVMBuildSelect(L->b, c, a, b, "");
 }
+static LLVMValueRef fcmp(Lv *L, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildFCmp(L->b, p, a, b, "");
+}
+/* a when a is NaN, else v: NaN through the ops built on comparisons */
+static LLVMValueRef nan_or(Lv *L, LLVMValueRef a, LLVMValueRef v) { return sel(L, fcmp(L, LLVMRealUNO, a, a), a, v); }
+/* NNRT_MORE (runtime/nnrt.h): x > m, or x NaN and m not yet */
+static LLVMValueRef replaces_max(Lv *L, LLVMValueRef x, LLVMValueRef m) {
+  return and(L, fcmp(L, LLVMRealUGT, x, m), fcmp(L, LLVMRealORD, m, m));
+}
 
 static LLVMValueRef dim_v(Lv *L, int64_t d) { return d == DIM_BATCH ? L->n : ci(L, d); }
 
@@ -258,7 +267,7 @@ static void loops_close(Lv *L, Loop *lp, int rank) {
 
 /* An elementwise op on doubles, as the C backend's scalar_x writes it. */
 static LLVMValueRef scalar_op(Lv *L, Op op, DType out, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c) {
-  LLVMValueRef zero = cf(L, 0);
+  LLVMValueRef zero = cf(L, 0), one = cf(L, 1);
   switch (op) {
   case OP_NEG: return LLVMBuildFNeg(L->b, a, "");
   case OP_EXP: return math1(L, "exp", a);
@@ -269,10 +278,10 @@ static LLVMValueRef scalar_op(Lv *L, Op op, DType out, LLVMValueRef a, LLVMValue
   case OP_SIGN: {
     LLVMValueRef pos = LLVMBuildZExt(L->b, LLVMBuildFCmp(L->b, LLVMRealOGT, a, zero, ""), L->i32, "");
     LLVMValueRef neg = LLVMBuildZExt(L->b, LLVMBuildFCmp(L->b, LLVMRealOLT, a, zero, ""), L->i32, "");
-    return LLVMBuildSIToFP(L->b, LLVMBuildSub(L->b, pos, neg, ""), L->f64, "");
+    return nan_or(L, a, LLVMBuildSIToFP(L->b, LLVMBuildSub(L->b, pos, neg, ""), L->f64, ""));
   }
-  case OP_RELU: return sel(L, LLVMBuildFCmp(L->b, LLVMRealOGT, a, zero, ""), a, zero);
-  case OP_STEP: return LLVMBuildUIToFP(L->b, LLVMBuildFCmp(L->b, LLVMRealOGT, a, zero, ""), L->f64, "");
+  case OP_RELU: return sel(L, fcmp(L, LLVMRealOLE, a, zero), zero, a);
+  case OP_STEP: return sel(L, fcmp(L, LLVMRealOLE, a, zero), zero, sel(L, fcmp(L, LLVMRealOGT, a, zero), one, a));
   case OP_SIGMOID: return math1(L, "nnrt_sigmoid", a);
   case OP_TANH: return math1(L, "tanh", a);
   case OP_ERF: return math1(L, "erf", a);
@@ -283,11 +292,11 @@ static LLVMValueRef scalar_op(Lv *L, Op op, DType out, LLVMValueRef a, LLVMValue
   case OP_SUB: return LLVMBuildFSub(L->b, a, b, "");
   case OP_MUL: return LLVMBuildFMul(L->b, a, b, "");
   case OP_DIV: return LLVMBuildFDiv(L->b, a, b, "");
-  case OP_MAX: return sel(L, LLVMBuildFCmp(L->b, LLVMRealOGE, a, b, ""), a, b);
-  case OP_MIN: return sel(L, LLVMBuildFCmp(L->b, LLVMRealOLE, a, b, ""), a, b);
+  case OP_MAX: return nan_or(L, a, sel(L, fcmp(L, LLVMRealOGE, a, b), a, b));
+  case OP_MIN: return nan_or(L, a, sel(L, fcmp(L, LLVMRealOLE, a, b), a, b));
   case OP_POW: return math2(L, "pow", a, b);
-  case OP_GT: return LLVMBuildUIToFP(L->b, LLVMBuildFCmp(L->b, LLVMRealOGT, a, b, ""), L->f64, "");
-  case OP_SELECT: return sel(L, LLVMBuildFCmp(L->b, LLVMRealUNE, a, zero, ""), b, c);
+  case OP_GT: return sel(L, fcmp(L, LLVMRealOGT, a, b), one, sel(L, fcmp(L, LLVMRealOLE, a, b), zero, nan_or(L, a, b)));
+  case OP_SELECT: return nan_or(L, a, sel(L, fcmp(L, LLVMRealUNE, a, zero), b, c));
   default: bug("%s is not elementwise", op_info[op].name);
   }
 }
@@ -470,7 +479,7 @@ static void k_reduce(Lv *L, const Value *v, LLVMValueRef y, LLVMValueRef a, LLVM
     i = loop_open(L, &li, ci(L, 0), K);
     LLVMValueRef r = load(L, tx, row, i), cur = load(L, tv, y, i);
     store(L, tv,
-          max ? sel(L, LLVMBuildFCmp(L->b, LLVMRealOGT, r, cur, ""), r, cur) : LLVMBuildFAdd(L->b, cur, r, ""), y,
+          max ? sel(L, replaces_max(L, r, cur), r, cur) : LLVMBuildFAdd(L->b, cur, r, ""), y,
           i);
     loop_close(L, &li);
     loop_close(L, &lj);
@@ -495,7 +504,7 @@ static void k_reduce(Lv *L, const Value *v, LLVMValueRef y, LLVMValueRef a, LLVM
     off = add(L, off, mul(L, drop[d] ? ri[rmap[d]] : ki[kmap[d]], prod_v(L, x->shape, d + 1, x->shape.rank)));
   LLVMValueRef e = to_double(L, load(L, tx, a, off), x->dtype), cur = LLVMBuildLoad2(L->b, L->f64, acc, "");
   LLVMBuildStore(
-      L->b, max ? sel(L, LLVMBuildFCmp(L->b, LLVMRealOGT, e, cur, ""), e, cur) : LLVMBuildFAdd(L->b, cur, e, ""),
+      L->b, max ? sel(L, replaces_max(L, e, cur), e, cur) : LLVMBuildFAdd(L->b, cur, e, ""),
       acc);
   loops_close(L, lr, red.rank);
   store(L, tv, from_double(L, LLVMBuildLoad2(L->b, L->f64, acc, ""), v->dtype), y,
@@ -521,7 +530,7 @@ static void k_axis(Lv *L, const Value *v, LLVMValueRef y, LLVMValueRef a, LLVMVa
   LLVMValueRef j = loop_open(L, &lj, ci(L, 0), len);
   LLVMValueRef e = to_double(L, load(L, tx, row, mul(L, j, inner)), x->dtype),
                cur = LLVMBuildLoad2(L->b, L->f64, m, "");
-  LLVMValueRef more = LLVMBuildFCmp(L->b, LLVMRealOGT, e, cur, "");
+  LLVMValueRef more = replaces_max(L, e, cur);
   LLVMBuildStore(L->b, sel(L, more, e, cur), m);
   LLVMBuildStore(L->b, sel(L, more, j, LLVMBuildLoad2(L->b, L->i64, arg, "")), arg);
   loop_close(L, &lj);

@@ -110,6 +110,7 @@ void eval_free(Eval *e) {
   free(e->states);
   free(e->vals);
   free(e->need);
+  free(e->pin);
   free(e);
 }
 
@@ -133,6 +134,10 @@ void eval_init_params(Eval *e, uint64_t seed) {
 
 /* ------------------------------------------------------------- kernels */
 
+/* Ops built on a comparison propagate NaN: a NaN operand gives a NaN
+ * result (the first NaN operand), where C's comparisons would give 0 or
+ * the other operand. Every other result keeps the plain comparison's bits:
+ * relu(-0.0) is +0.0, max(-0.0, +0.0) the first operand. */
 double eval_scalar_op(Op op, double a, double b) {
   switch (op) {
   case OP_NEG: return -a;
@@ -141,9 +146,9 @@ double eval_scalar_op(Op op, double a, double b) {
   case OP_LOG1P: return log1p(a);
   case OP_SQRT: return sqrt(a);
   case OP_ABS: return fabs(a);
-  case OP_SIGN: return (a > 0) - (a < 0);
-  case OP_RELU: return a > 0 ? a : 0;
-  case OP_STEP: return a > 0;
+  case OP_SIGN: return a != a ? a : (a > 0) - (a < 0);
+  case OP_RELU: return a <= 0 ? 0 : a;
+  case OP_STEP: return a <= 0 ? 0 : a > 0 ? 1 : a;
   case OP_SIGMOID: return nnrt_sigmoid(a);
   case OP_TANH: return tanh(a);
   case OP_ERF: return erf(a);
@@ -154,13 +159,16 @@ double eval_scalar_op(Op op, double a, double b) {
   case OP_SUB: return a - b;
   case OP_MUL: return a * b;
   case OP_DIV: return a / b;
-  case OP_MAX: return a >= b ? a : b;
-  case OP_MIN: return a <= b ? a : b;
+  case OP_MAX: return a != a ? a : a >= b ? a : b;
+  case OP_MIN: return a != a ? a : a <= b ? a : b;
   case OP_POW: return pow(a, b);
-  case OP_GT: return a > b;
+  case OP_GT: return a > b ? 1 : a <= b ? 0 : a != a ? a : b;
   default: bug("%s is not a scalar op", op_info[op].name);
   }
 }
+
+/* select: a NaN condition is neither true nor false. */
+double eval_select(double c, double a, double b) { return c != c ? c : c != 0 ? a : b; }
 
 /* Strides of `in` broadcast to a result of rank `rank` (0 where it repeats). */
 static void bcast_strides(Shape in, int rank, int64_t bst[]) {
@@ -184,7 +192,7 @@ static void elementwise(Eval *e, const Value *v, Tensor *out) {
     for (int64_t o = 0; o < out->n; o++) {
       double x[3];
       for (int i = 0; i < nin; i++) x[i] = in[i]->d[in[i]->n == 1 ? 0 : o];
-      double res = v->op == OP_SELECT ? (x[0] != 0 ? x[1] : x[2])
+      double res = v->op == OP_SELECT ? eval_select(x[0], x[1], x[2])
                                       : eval_scalar_op(v->op, x[0], nin > 1 ? x[1] : 0);
       out->d[o] = rnd(v->dtype, res);
     }
@@ -195,7 +203,7 @@ static void elementwise(Eval *e, const Value *v, Tensor *out) {
   for (int64_t o = 0; o < out->n; o++) {
     double x[3];
     for (int i = 0; i < nin; i++) x[i] = in[i]->d[off[i]];
-    double res = v->op == OP_SELECT ? (x[0] != 0 ? x[1] : x[2])
+    double res = v->op == OP_SELECT ? eval_select(x[0], x[1], x[2])
                                     : eval_scalar_op(v->op, x[0], nin > 1 ? x[1] : 0);
     out->d[o] = rnd(v->dtype, res);
     for (int d = r - 1; d >= 0; d--) { /* next index, offsets kept in step */
@@ -223,7 +231,7 @@ static void reduce(const Value *v, const Tensor *x, Tensor *out) {
     int64_t off = 0;
     for (int d = 0; d < k; d++) off += oidx[d] * ost[d];
     if (is_max) {
-      if (x->d[i] > out->d[off]) out->d[off] = x->d[i];
+      if (NNRT_MORE(x->d[i], out->d[off])) out->d[off] = x->d[i];
     } else {
       out->d[off] += x->d[i];
     }
@@ -244,7 +252,7 @@ static void along_axis(const Value *v, const Tensor *x, Tensor *out) {
       double m = -INFINITY, sum = 0;
       int64_t arg = 0;
       for (int64_t j = 0; j < n; j++)
-        if (row[j * inner] > m) m = row[j * inner], arg = j;
+        if (NNRT_MORE(row[j * inner], m)) m = row[j * inner], arg = j;
       if (v->op == OP_ARGMAX) {
         out->d[o * inner + in] = (double)arg;
         continue;
@@ -426,7 +434,7 @@ static void pool(const Value *v, const Tensor *x, const Tensor *dy, Tensor *out)
                 int64_t xo = ((n * H + ih) * W + iw) * C + c;
                 if (pass == 0) {
                   count++;
-                  if (x && x->d[xo] > m) m = x->d[xo], best = xo;
+                  if (x && NNRT_MORE(x->d[xo], m)) m = x->d[xo], best = xo;
                   if (x) sum += x->d[xo];
                 } else if (v->op == OP_AVGPOOLB) {
                   out->d[xo] += dy->d[yo] / (double)count;
@@ -435,13 +443,9 @@ static void pool(const Value *v, const Tensor *x, const Tensor *dy, Tensor *out)
             }
           if (v->op == OP_MAXPOOL) out->d[yo] = m;
           else if (v->op == OP_AVGPOOL) out->d[yo] = sum / (double)count;
-          else if (v->op == OP_MAXPOOLB && best >= 0) out->d[best] += dy->d[yo];
+          else if (v->op == OP_MAXPOOLB && best >= 0) out->d[best] += m != m ? m : dy->d[yo];
         }
   for (int64_t o = 0; o < out->n; o++) out->d[o] = rnd(v->dtype, out->d[o]);
-}
-
-static void copy_tensor(Tensor *out, const Tensor *src) {
-  memcpy(out->d, src->d, sizeof(double) * (size_t)out->n);
 }
 
 static void copy_rounded(Tensor *out, const Tensor *src, DType dt) {
@@ -522,7 +526,16 @@ void eval_run_for(Eval *e, int target) {
       }
       break;
     }
+    if (e->pin && e->pin[id]) memcpy(out->d, e->pin[id], sizeof(double) * (size_t)out->n);
   }
+}
+
+/* Element j of the graph's update i as eval_apply_updates stores it. */
+double eval_updated(const Eval *e, int i, int64_t j) {
+  const Update u = e->g->updates[i];
+  double x = e->vals[u.value].d[j];
+  /* stored as the runtime stores them */
+  return e->g->v[u.value].dtype == DT_F32 && !e->exact ? nnrt_flush_f32((float)x) : x;
 }
 
 void eval_apply_updates(Eval *e) {
@@ -530,8 +543,14 @@ void eval_apply_updates(Eval *e) {
   for (int i = 0; i < g->nupdates; i++) {
     Update u = g->updates[i];
     Tensor *dst = u.state ? &e->states[u.index] : &e->params[u.index];
-    copy_tensor(dst, &e->vals[u.value]);
-    if (g->v[u.value].dtype == DT_F32 && !e->exact) /* stored as the runtime stores them */
-      for (int64_t j = 0; j < dst->n; j++) dst->d[j] = nnrt_flush_f32((float)dst->d[j]);
+    for (int64_t j = 0; j < dst->n; j++) dst->d[j] = eval_updated(e, i, j);
   }
+}
+
+void eval_pin(Eval *e, int id, const double *d) {
+  if (!e->pin && !(e->pin = calloc((size_t)e->g->n + 1, sizeof *e->pin))) {
+    fprintf(stderr, "nnc: error: out of memory in the reference evaluator\n");
+    exit(1);
+  }
+  e->pin[id] = d;
 }

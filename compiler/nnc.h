@@ -570,6 +570,7 @@ typedef struct Eval {
   bool exact;           /* compute f32 values in double, unrounded */
   bool *need;           /* eval_run_for: the values its target needs */
   int need_target;      /* that target + 1 */
+  const double **pin;   /* value -> numbers it takes instead of its own, or NULL */
 } Eval;
 
 Eval *eval_new(Graph *g, int64_t batch);
@@ -578,8 +579,14 @@ void init_tensor(Tensor *t, const ParamInfo *p, uint64_t seed, uint64_t stream);
 void eval_run(Eval *e);
 void eval_run_for(Eval *e, int target);
 void eval_apply_updates(Eval *e);               /* params/states = their updates */
+double eval_updated(const Eval *e, int i, int64_t j); /* element j of update i, as stored */
+/* Value id takes the numbers d (its element count, the caller's) instead
+ * of computing its own in later runs, NULL again to compute: what a step
+ * would do with another gradient (checkc.c). */
+void eval_pin(Eval *e, int id, const double *d);
 void eval_free(Eval *e);
 double eval_scalar_op(Op op, double a, double b); /* elementwise kernel, for folding */
+double eval_select(double c, double a, double b);  /* select's kernel */
 uint64_t nn_rng_u64(uint64_t seed, uint64_t stream, uint64_t counter);
 double nn_rng_uniform(uint64_t seed, uint64_t stream, uint64_t counter); /* [0, 1) */
 

@@ -4,6 +4,8 @@
  * used by the printer and the parser, the arities checked by the verifier and
  * the classes used by passes all derive from it (include it with OP defined).
  *
+ * Ops built on comparisons propagate NaN (docs/ir.md, "Ops"): the
+ * evaluator, the C and LLVM backends and the runtime's pooling agree.
  * Elementwise ops broadcast their operands as numpy does; the batch dimension
  * N broadcasts only against itself and 1. `attrs` names the integer
  * attributes in order (a[0], a[1], ...); `f` is the one float attribute.
@@ -26,9 +28,9 @@ OP(LOG,        "log",        1, CL_UNARY,    "",                 "natural logari
 OP(LOG1P,      "log1p",      1, CL_UNARY,    "",                 "log(1 + x), exact near 0")
 OP(SQRT,       "sqrt",       1, CL_UNARY,    "",                 "square root")
 OP(ABS,        "abs",        1, CL_UNARY,    "",                 "|x|")
-OP(SIGN,       "sign",       1, CL_UNARY,    "",                 "-1, 0 or 1")
-OP(RELU,       "relu",       1, CL_UNARY,    "",                 "max(x, 0)")
-OP(STEP,       "step",       1, CL_UNARY,    "",                 "1 if x > 0 else 0")
+OP(SIGN,       "sign",       1, CL_UNARY,    "",                 "-1, 0 or 1; NaN for NaN")
+OP(RELU,       "relu",       1, CL_UNARY,    "",                 "max(x, 0); NaN for NaN, +0 for -0")
+OP(STEP,       "step",       1, CL_UNARY,    "",                 "1 if x > 0, 0 if x <= 0, NaN for NaN")
 OP(SIGMOID,    "sigmoid",    1, CL_UNARY,    "",                 "1 / (1 + e^-x), stable for large |x|")
 OP(TANH,       "tanh",       1, CL_UNARY,    "",                 "hyperbolic tangent")
 OP(ERF,        "erf",        1, CL_UNARY,    "",                 "error function")
@@ -40,17 +42,17 @@ OP(ADD,        "add",        2, CL_BINARY,   "",                 "a + b")
 OP(SUB,        "sub",        2, CL_BINARY,   "",                 "a - b")
 OP(MUL,        "mul",        2, CL_BINARY,   "",                 "a * b")
 OP(DIV,        "div",        2, CL_BINARY,   "",                 "a / b")
-OP(MAX,        "max",        2, CL_BINARY,   "",                 "larger of a and b")
-OP(MIN,        "min",        2, CL_BINARY,   "",                 "smaller of a and b")
+OP(MAX,        "max",        2, CL_BINARY,   "",                 "larger of a and b (a when equal); the first NaN operand if any")
+OP(MIN,        "min",        2, CL_BINARY,   "",                 "smaller of a and b (a when equal); the first NaN operand if any")
 OP(POW,        "pow",        2, CL_BINARY,   "",                 "a^b")
-OP(GT,         "gt",         2, CL_BINARY,   "",                 "1 if a > b else 0")
-OP(SELECT,     "select",     3, CL_TERNARY,  "",                 "b if c != 0 else d  (operands c, b, d)")
+OP(GT,         "gt",         2, CL_BINARY,   "",                 "1 if a > b, 0 if a <= b, else the first NaN operand")
+OP(SELECT,     "select",     3, CL_TERNARY,  "",                 "b if c != 0 else d, c if c is NaN  (operands c, b, d)")
 /* reductions */
 OP(SUM,        "sum",        1, CL_REDUCE,   "axes...",          "sum over the listed axes, which are removed")
-OP(RMAX,       "rmax",       1, CL_REDUCE,   "axes...",          "maximum over the listed axes, which are removed")
+OP(RMAX,       "rmax",       1, CL_REDUCE,   "axes...",          "maximum over the listed axes, which are removed; NaN if one is NaN")
 OP(SOFTMAX,    "softmax",    1, CL_REDUCE,   "axis",             "e^x / sum(e^x) along axis, computed from x - max")
 OP(LOGSOFTMAX, "logsoftmax", 1, CL_REDUCE,   "axis",             "x - max - log(sum(e^(x - max))) along axis")
-OP(ARGMAX,     "argmax",     1, CL_REDUCE,   "axis",             "index of the first maximum along axis (i32)")
+OP(ARGMAX,     "argmax",     1, CL_REDUCE,   "axis",             "index of the first maximum along axis, or of the first NaN (i32)")
 /* contraction */
 OP(MATMUL,     "matmul",     2, CL_CONTRACT, "",                 "[..., m, k] @ [..., k, n] -> [..., m, n], leading axes broadcast")
 /* data movement */
@@ -67,7 +69,7 @@ OP(ONEHOT,     "onehot",     1, CL_MOVE,     "depth",            "ids[...] -> [.
 OP(CONV2D,     "conv2d",     2, CL_WINDOW,   "sh sw pt pl pb pr dh dw groups", "x[N,H,W,C] * w[kh,kw,C/g,F] -> [N,H',W',F]")
 OP(CONV2DBX,   "conv2d_bx",  2, CL_WINDOW,   "sh sw pt pl pb pr dh dw groups", "(dy, w) -> dx: gradient of conv2d for its input")
 OP(CONV2DBW,   "conv2d_bw",  2, CL_WINDOW,   "sh sw pt pl pb pr dh dw groups", "(x, dy) -> dw: gradient of conv2d for its weights")
-OP(MAXPOOL,    "maxpool",    1, CL_WINDOW,   "kh kw sh sw pt pl pb pr",        "maximum over each window (padding never wins)")
-OP(MAXPOOLB,   "maxpool_b",  2, CL_WINDOW,   "kh kw sh sw pt pl pb pr",        "(x, dy) -> dx: dy to the first maximum of each window")
+OP(MAXPOOL,    "maxpool",    1, CL_WINDOW,   "kh kw sh sw pt pl pb pr",        "maximum over each window (padding never wins); NaN if one is")
+OP(MAXPOOLB,   "maxpool_b",  2, CL_WINDOW,   "kh kw sh sw pt pl pb pr",        "(x, dy) -> dx: dy to each window's first maximum; NaN to a NaN")
 OP(AVGPOOL,    "avgpool",    1, CL_WINDOW,   "kh kw sh sw pt pl pb pr",        "mean over the window's cells inside the image")
 OP(AVGPOOLB,   "avgpool_b",  1, CL_WINDOW,   "kh kw sh sw pt pl pb pr",        "dy -> dx: each window's gradient spread over its cells")

@@ -53,7 +53,7 @@ static int rewrite(Graph *h, const Value *v, const int *in) {
     for (int i = 0; i < v->nin; i++) all &= h->v[in[i]].op == OP_CONST;
     if (all) {
       double x = h->v[a].f, y = b >= 0 ? h->v[b].f : 0, r;
-      if (v->op == OP_SELECT) r = x != 0 ? y : h->v[in[2]].f;
+      if (v->op == OP_SELECT) r = eval_select(x, y, h->v[in[2]].f);
       else r = eval_scalar_op(v->op, x, y);
       return ir_const(h, v->dtype, v->shape, round_to(v->dtype, r));
     }

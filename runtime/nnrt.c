@@ -708,12 +708,12 @@ NNRT_INLINE void nnrt_pool_pixel_##S(int op, const NnrtWindow *g, const T *restr
   const int64_t wa = w0 < 0 ? 0 : w0, wb = w0 + KW > W ? W : w0 + KW;                                       \
   const int64_t yo = ((nn * g->oh + oh) * g->ow + ow) * C;                                                  \
   switch (op) {                                                                                             \
-  case NNRT_MAXPOOL: /* the first maximum in window order */                                                \
+  case NNRT_MAXPOOL: /* the first maximum in window order, or NaN */                                        \
     for (int64_t c = 0; c < C; c++) y[yo + c] = -INFINITY;                                                  \
     for (int64_t ih = ha; ih < hb; ih++)                                                                    \
       for (int64_t iw = wa; iw < wb; iw++) {                                                                \
         const T *xr = a + ((nn * H + ih) * W + iw) * C;                                                     \
-        for (int64_t c = 0; c < C; c++) y[yo + c] = xr[c] > y[yo + c] ? xr[c] : y[yo + c];                  \
+        for (int64_t c = 0; c < C; c++) y[yo + c] = NNRT_MORE(xr[c], y[yo + c]) ? xr[c] : y[yo + c];        \
       }                                                                                                     \
     break;                                                                                                  \
   case NNRT_AVGPOOL: {                                                                                      \
@@ -727,7 +727,7 @@ NNRT_INLINE void nnrt_pool_pixel_##S(int op, const NnrtWindow *g, const T *restr
     for (int64_t c = 0; c < C; c++) y[yo + c] *= inv;                                                       \
     break;                                                                                                  \
   }                                                                                                         \
-  case NNRT_MAXPOOL_B: { /* to the first maximum per channel, found along the channels */                   \
+  case NNRT_MAXPOOL_B: { /* to the first maximum (or NaN) per channel, found along the channels */          \
     T m[C];                                                                                                 \
     int64_t best[C];                                                                                        \
     for (int64_t c = 0; c < C; c++) m[c] = -INFINITY, best[c] = -1;                                         \
@@ -735,13 +735,13 @@ NNRT_INLINE void nnrt_pool_pixel_##S(int op, const NnrtWindow *g, const T *restr
       for (int64_t iw = wa; iw < wb; iw++) {                                                                \
         const int64_t xo = ((nn * H + ih) * W + iw) * C;                                                    \
         for (int64_t c = 0; c < C; c++) {                                                                   \
-          const bool more = a[xo + c] > m[c];                                                               \
+          const bool more = NNRT_MORE(a[xo + c], m[c]);                                                     \
           m[c] = more ? a[xo + c] : m[c];                                                                   \
           best[c] = more ? xo + c : best[c];                                                                \
         }                                                                                                   \
       }                                                                                                     \
     for (int64_t c = 0; c < C; c++)                                                                         \
-      if (best[c] >= 0) y[best[c]] += b[yo + c];                                                            \
+      if (best[c] >= 0) y[best[c]] += m[c] != m[c] ? m[c] : b[yo + c]; /* the gradient at a NaN: NaN */     \
     break;                                                                                                  \
   }                                                                                                         \
   default: { /* NNRT_AVGPOOL_B */                                                                           \
@@ -1512,6 +1512,11 @@ NNRT_API int nnrt_model_generate(NnrtModel *m, const int32_t *prompt, int64_t le
     for (int64_t c = 0; c < classes; c++) {
       int64_t at = (seen - 1) * classes + c;
       double p = def->gen_dtype == 1 ? ((const double *)row)[at] : (double)((const float *)row)[at];
+      if (isnan(p)) {
+        free(s);
+        return model_fail(m, "generate: the model's score of token %lld at step %lld is nan", (long long)c,
+                          (long long)i);
+      }
       s[c] = def->gen_probabilities ? log(p > 1e-30 ? p : 1e-30) : p;
       if (s[c] > top) top = s[c], best = (int32_t)c;
     }

@@ -84,6 +84,12 @@ NNRT_API int nnrt_threads(int nt);   /* nt, or the default for nt <= 0 */
  * when the work pays for waking them, never more than `most`. */
 NNRT_API int64_t nnrt_parts(int nt, int64_t work, int64_t most);
 
+/* Whether x replaces m as a running maximum (max over axes, argmax, max
+ * pooling, in the evaluator, generated C and the runtime): a greater
+ * number, or the first NaN, which then stays, so that a NaN anywhere gives
+ * NaN; among equal numbers the first stays. */
+#define NNRT_MORE(x, m) ((x) > (m) || ((x) != (x) && (m) == (m)))
+
 /* The same for code that cannot use the pragmas (the LLVM backend):
  * body(ctx, lo, hi) over [0, count) in parts, one a thread, or over all
  * of it at once when the work is small or one thread runs. */
@@ -184,9 +190,10 @@ NNRT_WINDOW_API void nnrt_conv2d_bw_f64(int nt, int64_t n, const NnrtWindow *g, 
                                         const NnrtEpilogue *epi);
 
 /* Pooling and its gradients, `op` one of NnrtPool:
- *   NNRT_MAXPOOL:   y = the first maximum of each window of a (window order);
+ *   NNRT_MAXPOOL:   y = the first maximum of each window of a (window order),
+ *                   NaN when the window holds one (NNRT_MORE);
  *   NNRT_AVGPOOL:   y = the mean of each window's taps inside a;
- *   NNRT_MAXPOOL_B: y[n, h, w, c] = dy (b) sent to the first maximum of a;
+ *   NNRT_MAXPOOL_B: y[n, h, w, c] = dy (b) sent to the first maximum (or NaN) of a;
  *   NNRT_AVGPOOL_B: y[n, h, w, c] = dy (a) spread evenly over each window.
  * b is unused (may be NULL) except by NNRT_MAXPOOL_B. */
 typedef enum { NNRT_MAXPOOL, NNRT_AVGPOOL, NNRT_MAXPOOL_B, NNRT_AVGPOOL_B } NnrtPool;
