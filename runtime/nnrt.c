@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1190,15 +1191,41 @@ done:
 
 /* ---------------------------------------------------- compiled models */
 
-/* Why the last call without an instance failed, per thread. */
-static _Thread_local char nnrt_thread_error[256];
+/* Why the last call without an instance failed, kept per thread under a
+ * pthread key rather than in thread-local storage: a library nnc builds
+ * may be loaded by dlopen, where TLS either uses up the small static
+ * space the C library keeps for that (initial-exec) or, as dynamic TLS,
+ * trips LeakSanitizer in a sanitized host. The buffer is made on a
+ * thread's first such error; when memory runs out, the message is this
+ * constant one. */
+static char nnrt_no_memory[] = "out of memory";
+static pthread_key_t nnrt_error_key;
+static pthread_once_t nnrt_error_once = PTHREAD_ONCE_INIT;
+static void nnrt_error_free(void *p) {
+  if (p != nnrt_no_memory) free(p);
+}
+static void nnrt_error_key_make(void) { pthread_key_create(&nnrt_error_key, nnrt_error_free); }
+
+/* The calling thread's buffer (of 256 bytes), made when `make`, or NULL. */
+static char *thread_error(bool make) {
+  pthread_once(&nnrt_error_once, nnrt_error_key_make);
+  char *b = pthread_getspecific(nnrt_error_key);
+  if ((!b || b == nnrt_no_memory) && make) {
+    b = calloc(1, 256);
+    pthread_setspecific(nnrt_error_key, b ? b : nnrt_no_memory);
+  }
+  return b == nnrt_no_memory ? NULL : b;
+}
 
 static int model_fail(NnrtModel *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int model_fail(NnrtModel *m, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(m ? m->error : nnrt_thread_error, m ? sizeof m->error : sizeof nnrt_thread_error, fmt, ap);
-  va_end(ap);
+  char *to = m ? m->error : thread_error(true);
+  if (to) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(to, m ? sizeof m->error : 256, fmt, ap);
+    va_end(ap);
+  }
   return -1;
 }
 
@@ -1207,7 +1234,12 @@ static int model_ok(NnrtModel *m) {
   return 0;
 }
 
-NNRT_API const char *nnrt_model_last_error(const NnrtModel *m) { return m ? m->error : nnrt_thread_error; }
+NNRT_API const char *nnrt_model_last_error(const NnrtModel *m) {
+  if (m) return m->error;
+  pthread_once(&nnrt_error_once, nnrt_error_key_make);
+  const char *b = pthread_getspecific(nnrt_error_key);
+  return b ? b : "";
+}
 
 /* The instance's tensors (count of them) filled from their initializers. */
 static void init_tensors(const NnrtModelDef *def, void **t, int from, int to, uint64_t seed) {
@@ -1245,7 +1277,8 @@ NNRT_API NnrtModel *nnrt_model_create(const NnrtModelDef *def, uint64_t seed) {
   m->seed = seed;
   m->lr = def->base_lr;
   init_tensors(def, m->params, 0, n, seed);
-  nnrt_thread_error[0] = '\0';
+  char *e = thread_error(false);
+  if (e) e[0] = '\0';
   return m;
 }
 
