@@ -48,6 +48,10 @@ int main(void) {
   int32_t outside[3] = {1, 999, 2};                             /* a token outside the vocabulary */
   bad += CycleLM_generate(m, outside, 3, 5, 0, 0, out) != -1 ||
          !strstr(CycleLM_last_error(m), "prompt[1] = 999 is outside the vocabulary");
+  float nans[4] = {NAN, NAN, NAN, NAN};                         /* scores that are NaN stop it */
+  CycleLM_set_param(m, "dense1.b", nans, sizeof nans);
+  bad += CycleLM_generate(m, prompt, 3, 5, 0, 0, out) != -1 ||
+         !strstr(CycleLM_last_error(m), "generate: the model's score of token 0 at step 0 is nan");
   Other_Model *o = Other_create(1);
   bad += Other_generate(o, prompt, 3, 5, 0, 0, out) != -1;
   printf("final loss %.4f; sampled:", loss);

@@ -33,6 +33,15 @@ for case in "TERM 0.3" "INT 0.8" "TERM 0.05"; do
   cmp -s "$tmp/straight.txt" "$tmp/resumed.txt" || fail "the held-out figures differ after SIG$1"
 done
 
+# without --save, a signal still stops the run at a step, saying nothing was saved
+./mnist $data --epochs 6 > /dev/null 2> "$tmp/nosave.err" &
+pid=$!
+sleep 0.3
+kill -TERM $pid
+wait $pid
+[ $? -eq 143 ] || fail "SIGTERM without --save: exit status $?"
+has "$tmp/nosave.err" ": nothing saved (no --save)"
+
 # --save-every: a checkpoint after epochs 2 and 4 of 5, which resumes
 # into the straight run too
 run --epochs 5 --save every.st --save-every 2 --log every.csv > /dev/null || fail "--save-every run failed"
