@@ -540,13 +540,19 @@ int ir_mean_all(Graph *g, int x) {
   return ir_binary(g, OP_DIV, total, count);
 }
 
+/* The list grows by doubling: a model may have tens of thousands of
+ * tensors. A graph whose list is shared with another (simplify's copy)
+ * has capacity 0, so it copies before it adds. */
 int add_param_value(Graph *g, ParamInfo *p, bool state) {
   ParamInfo ***list = state ? &g->states : &g->params;
-  int *n = state ? &g->nstates : &g->nparams;
-  ParamInfo **nl = arena_alloc(sizeof *nl * (size_t)(*n + 1));
-  if (*n) memcpy(nl, *list, sizeof *nl * (size_t)*n);
-  nl[*n] = p;
-  *list = nl;
+  int *n = state ? &g->nstates : &g->nparams, *cap = state ? &g->capstates : &g->capparams;
+  if (*n >= *cap) {
+    *cap = *n < 8 ? 16 : 2 * *n;
+    ParamInfo **nl = arena_alloc(sizeof *nl * (size_t)*cap);
+    if (*n) memcpy(nl, *list, sizeof *nl * (size_t)*n);
+    *list = nl;
+  }
+  (*list)[*n] = p;
   return ir_leaf(g, state ? OP_STATE : OP_PARAM, p->dtype, p->shape, (*n)++);
 }
 

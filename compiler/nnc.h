@@ -461,9 +461,9 @@ struct Graph {
   int label;             /* OP_LABEL value or -1 */
   int loss;              /* scalar loss or -1 */
   ParamInfo **params;    /* OP_PARAM index -> parameter */
-  int nparams;
+  int nparams, capparams;
   ParamInfo **states;    /* OP_STATE index -> state tensor */
-  int nstates;
+  int nstates, capstates;
   Update *updates;
   int nupdates, capupdates;
   int *param_grads;      /* param index -> d loss / d param, or -1 (training) */
