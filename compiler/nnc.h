@@ -576,7 +576,10 @@ double nn_rng_uniform(uint64_t seed, uint64_t stream, uint64_t counter); /* [0, 
  * each stored value lives in the arena. */
 typedef struct Plan {
   int nkernels, nfused;
-  int *first, *last;     /* kernel -> its values: ids first..last (a fused run) */
+  int *first, *last;     /* kernel -> its first and last value (a fused run: others between may be
+                            another kernel's) */
+  int *next;             /* value -> the next value of its kernel, or -1: first[k], next[first[k]],
+                            ... are kernel k's members in order */
   int *kernel;           /* value -> its kernel, or -1 (leaves: the run function's) */
   bool *stored;          /* value -> has a buffer */
   bool *literal;         /* value -> a constant written into the loops instead */
@@ -586,6 +589,8 @@ typedef struct Plan {
   int *region;           /* value -> 0 fixed, 1 per sample, 2 its own (batch twice) */
   int64_t *off;          /* value -> byte offset in its region (per sample in region 1) */
   int64_t fixed_bytes, sample_bytes;
+  int *in_place;         /* value -> the member written over its buffer (plan_in_place), or -1 */
+  int *operands, *operand; /* kernel k's outside operands: operand[operands[k] .. operands[k + 1]) */
 } Plan;
 Plan *plan_graph(const Graph *g, bool fuse);
 void print_plan(FILE *out, const Graph *g, const Plan *p);   /* -d K */
@@ -610,7 +615,8 @@ int plan_home(const Plan *p, int k);
 int plan_in_place(const Plan *p, const Graph *g, int k, int x);
 /* The operands kernel k's elementwise members read from outside (neither
  * members nor constants, which are literals), each once, in the order the
- * members read them: the order of a kernel's parameters. */
+ * members read them: the order of a kernel's parameters. *out is the
+ * plan's own list. */
 int plan_operands(const Plan *p, const Graph *g, int k, int **out);
 /* Whether an epilogue over shape s (rows of its last axis) reads xs by
  * (row, column): all of s, one element, or one row. */
