@@ -325,13 +325,14 @@ Graph *lower_training(Sema *s, TrainInfo *t) {
   g->loc = t->loss.node->loc;
   int loss = make_loss(g, &t->loss, out);
   if (t->weight_decay > 0) { /* L2 on weights of rank 2 and more, as Keras's kernel_regularizer */
+    int *leaf = arena_alloc(sizeof(int) * (size_t)(g->nparams + 1)); /* param index -> its value */
+    for (int id = g->n - 1; id >= 0; id--)
+      if (g->v[id].op == OP_PARAM) leaf[g->v[id].a[0]] = id;
     for (int i = 0; i < g->nparams; i++) {
       ParamInfo *p = g->params[i];
       if (p->shape.rank < 2) continue;
-      int axes[NN_MAX_RANK], w = -1;
+      int axes[NN_MAX_RANK], w = leaf[i];
       for (int a = 0; a < p->shape.rank; a++) axes[a] = a;
-      for (int id = 0; id < g->n && w < 0; id++)
-        if (g->v[id].op == OP_PARAM && g->v[id].a[0] == i) w = id;
       int sq = ir_sum(g, mul(g, w, w), axes, p->shape.rank);
       int wd = k(g, dt, t->weight_decay);
       loss = add(g, loss, mul(g, wd, sq));
