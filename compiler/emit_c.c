@@ -729,7 +729,10 @@ bool nnc_fuse = true;
  * names, and their parameters come in the same order. */
 static char *kernel_key(const char *code, const char *name, int k) {
   size_t len = strlen(code), nl = strlen(name);
-  char *key = arena_alloc(len + 1), *q = key;
+  /* a variable's renumbered name may be longer than the name (t1 -> t@63):
+   * at most twice. The caller frees the key: most are dropped at once. */
+  char *key = malloc(2 * len + 1), *q = key;
+  if (!key) bug("kernel_key: out of memory");
   char seen[64][16];
   int nseen = 0;
   for (const char *c = code; *c;) {
@@ -789,6 +792,8 @@ void emit_c_graph(FILE *out, Graph *g, const char *model, const char *suffix) {
   int nk = e.p->nkernels;
   e.canon = arena_alloc(sizeof(int) * (size_t)(nk + 1));
   Map *written = map_new(); /* kernel key -> the kernel written with it, + 1 */
+  char **kept = arena_alloc(sizeof(char *) * (size_t)(nk + 1)); /* the map's keys */
+  int nkept = 0;
   for (int k = 0; k < nk; k++) {
     char *code = NULL;
     size_t size = 0;
@@ -800,11 +805,13 @@ void emit_c_graph(FILE *out, Graph *g, const char *model, const char *suffix) {
     char *key = kernel_key(code, e.name, k);
     intptr_t same = (intptr_t)map_get(written, key);
     e.canon[k] = same ? (int)same - 1 : k;
-    if (!same) map_put(written, key, (void *)(intptr_t)(k + 1));
+    if (!same) map_put(written, kept[nkept++] = key, (void *)(intptr_t)(k + 1));
+    else free(key);
     if (e.canon[k] == k) fputs(code, out);
     else fprintf(out, "\n/* k%d: the code of k%d */\n", k, e.canon[k]);
     free(code);
   }
+  for (int i = 0; i < nkept; i++) free(kept[i]);
   e.o = out;
   arena_function(&e);
   run_function(&e);
