@@ -43,6 +43,7 @@ struct SrcFile {
 
 void *arena_alloc(size_t n);   /* zeroed; aborts cleanly when memory runs out */
 void arena_free_all(void);
+void arena_release(void *p);     /* frees p now if it is a large block, else nothing */
 void arena_permanent(bool on);   /* allocations that survive arena_free_all */
 char *arena_strdup(const char *s);
 char *arena_strndup(const char *s, size_t n);
@@ -471,6 +472,10 @@ struct Graph {
 };
 
 Graph *graph_new(const char *name);
+void graph_reserve(Graph *g, int n);   /* room for n values */
+/* Gives g's value array and table back: a graph that nothing refers to
+ * any more (a pass's input that was copied). */
+void graph_release(Graph *g);
 /* Makes (or finds: hash-consing) a value; the shape and dtype are inferred
  * from the operands except for leaves, RESHAPE, EXPAND, CAST and the
  * backward window ops, which take the given ones. */

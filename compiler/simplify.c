@@ -134,6 +134,9 @@ static Graph *simplify_once(Graph *g) {
   for (int i = 0; i < g->nparams && g->param_grads; i++) mark(g, live, stack, g->param_grads[i]);
 
   Graph *h = graph_new(g->name);
+  int nlive = 0;
+  for (int id = 0; id < g->n; id++) nlive += live[id];
+  graph_reserve(h, nlive + 16); /* rewrites seldom add values */
   h->training = g->training;
   h->base_lr = g->base_lr;
   h->params = g->params;
@@ -170,4 +173,8 @@ static Graph *simplify_once(Graph *g) {
 }
 
 /* Twice: the second pass drops what the first one's rewrites left unused. */
-Graph *simplify(Graph *g) { return simplify_once(simplify_once(g)); }
+Graph *simplify(Graph *g) {
+  Graph *first = simplify_once(g), *h = simplify_once(first);
+  graph_release(first); /* h shares only its parameter lists with it */
+  return h;
+}
