@@ -62,6 +62,7 @@ typedef struct Lv {
   LLVMValueRef n, nt;    /* its batch size (i64) and threads (i32) */
   LLVMValueRef *yp, *xp; /* value -> the kernel's pointer to it: written (y) or read (x) */
   LLVMValueRef *t;       /* value -> its element in the current elementwise body */
+  LLVMValueRef *xl;      /* value -> its element loaded there (an outside operand) */
   LLVMValueRef epi;      /* the current kernel's NnrtEpilogue *, or null */
 } Lv;
 
@@ -304,15 +305,14 @@ static double literal(const Value *v) {
 static void member_body(Lv *L, int k, int next, const int *ext, LLVMValueRef *idx, LLVMValueRef where) {
   Graph *g = L->g;
   Plan *p = L->p;
-  LLVMValueRef *xv = arena_alloc(sizeof(LLVMValueRef) * (size_t)(next + 1));
   for (int j = 0; j < next; j++) {
     int y = plan_in_place(p, g, k, ext[j]);
     LLVMTypeRef t = ty(L, g->v[ext[j]].dtype);
-    xv[j] = load(L, t, y >= 0 ? L->yp[y] : L->xp[ext[j]], idx[j]);
+    L->xl[ext[j]] = load(L, t, y >= 0 ? L->yp[y] : L->xp[ext[j]], idx[j]);
   }
-  for (int id = p->first[k]; id <= p->last[k]; id++) {
+  for (int id = p->first[k]; id >= 0; id = p->next[id]) {
     const Value *v = &g->v[id];
-    if (p->kernel[id] != k || !op_elementwise(v->op)) continue;
+    if (!op_elementwise(v->op)) continue;
     LLVMValueRef in[IR_MAX_IN] = {0};
     for (int i = 0; i < v->nin; i++) {
       int x = plan_read(p, g, v->in[i]);
@@ -321,30 +321,41 @@ static void member_body(Lv *L, int k, int next, const int *ext, LLVMValueRef *id
       } else if (g->v[x].op == OP_CONST) {
         in[i] = cf(L, literal(&g->v[x]));
       } else {
-        for (int j = 0; j < next; j++)
-          if (ext[j] == x) in[i] = to_double(L, xv[j], g->v[x].dtype);
+        in[i] = to_double(L, L->xl[x], g->v[x].dtype);
       }
     }
     L->t[id] = from_double(L, scalar_op(L, v->op, v->dtype, in[0], in[1], in[2]), v->dtype);
   }
-  for (int id = p->first[k]; id <= p->last[k]; id++)
-    if (p->kernel[id] == k && p->stored[id] && op_elementwise(g->v[id].op))
+  for (int id = p->first[k]; id >= 0; id = p->next[id])
+    if (p->stored[id] && op_elementwise(g->v[id].op))
       store(L, ty(L, g->v[id].dtype), L->t[id], L->yp[id], where);
 }
 
 /* ------------------------------------------------------------ kernels */
 
 /* A kernel's pointer parameters, in order: each is a value written (y)
- * or read (x). */
+ * or read (x). A fused kernel may have thousands (a deep model's
+ * optimizer updates of one shape). */
 typedef struct Ptrs {
-  int n;
-  int id[64 + 2 * NN_MAX_RANK];
-  char yx[64 + 2 * NN_MAX_RANK];
-  bool scratch[64 + 2 * NN_MAX_RANK]; /* the workspace's scratch */
+  int n, cap;
+  int *id;
+  char *yx;
+  bool *scratch; /* the workspace's scratch */
 } Ptrs;
 
 static void ptr_add(Ptrs *ps, char yx, int id, bool scratch) {
-  if (ps->n >= (int)(sizeof ps->id / sizeof *ps->id)) bug("a kernel with too many pointers");
+  if (ps->n == ps->cap) {
+    int cap = ps->cap ? 2 * ps->cap : 16;
+    int *nid = arena_alloc(sizeof(int) * (size_t)cap);
+    char *nyx = arena_alloc((size_t)cap);
+    bool *nsc = arena_alloc(sizeof(bool) * (size_t)cap);
+    if (ps->n) {
+      memcpy(nid, ps->id, sizeof(int) * (size_t)ps->n);
+      memcpy(nyx, ps->yx, (size_t)ps->n);
+      memcpy(nsc, ps->scratch, sizeof(bool) * (size_t)ps->n);
+    }
+    ps->id = nid, ps->yx = nyx, ps->scratch = nsc, ps->cap = cap;
+  }
   ps->yx[ps->n] = yx, ps->id[ps->n] = id, ps->scratch[ps->n++] = scratch;
 }
 
@@ -353,8 +364,8 @@ static void ptr_add(Ptrs *ps, char yx, int id, bool scratch) {
 static void member_ptrs(Lv *L, int k, int skip, Ptrs *ps) {
   Graph *g = L->g;
   Plan *p = L->p;
-  for (int id = p->first[k]; id <= p->last[k]; id++)
-    if (p->kernel[id] == k && p->stored[id] && id != skip) ptr_add(ps, 'y', id, false);
+  for (int id = p->first[k]; id >= 0; id = p->next[id])
+    if (p->stored[id] && id != skip) ptr_add(ps, 'y', id, false);
   int *ext, next = plan_operands(p, g, k, &ext);
   for (int j = 0; j < next; j++)
     if (plan_in_place(p, g, k, ext[j]) < 0) ptr_add(ps, 'x', ext[j], false);
@@ -750,7 +761,7 @@ static void kernel_function(Lv *L, int k, Kernel *kn) {
   for (int i = 0; i < kn->ps.n; i++) add_attr(L, f, (unsigned)i + 5, "noalias");
   L->n = LLVMGetParam(f, 0), L->nt = LLVMGetParam(f, 1);
   LLVMValueRef lo = LLVMGetParam(f, 2), hi = LLVMGetParam(f, 3);
-  LLVMValueRef arg[64 + 2 * NN_MAX_RANK];
+  LLVMValueRef *arg = arena_alloc(sizeof(LLVMValueRef) * (size_t)(kn->ps.n + 1));
   for (int i = 0; i < kn->ps.n; i++) {
     arg[i] = LLVMGetParam(f, (unsigned)i + 4);
     if (kn->ps.yx[i] != 's') (kn->ps.yx[i] == 'y' ? L->yp : L->xp)[kn->ps.id[i]] = arg[i];
@@ -1028,10 +1039,13 @@ static LLVMValueRef run_function(Lv *L, Kernel *kn, bool exported) {
   LLVMValueRef params = LLVMBuildLoad2(L->b, L->pp8, field(L, m, offsetof(NnrtModel, params), L->pp8), "");
   LLVMValueRef states = LLVMBuildLoad2(L->b, L->pp8, field(L, m, offsetof(NnrtModel, states), L->pp8), "");
   LLVMTargetDataRef td = LLVMGetModuleDataLayout(L->mod);
-  int nwords = 0;
-  for (int k = 0; k < p->nkernels; k++) nwords = kn[k].ps.n + 3 > nwords ? kn[k].ps.n + 3 : nwords;
+  int nwords = 0, newords = 64 + 2 * NN_MAX_RANK + 1; /* epilogues' words: room for a usual one at least */
+  for (int k = 0; k < p->nkernels; k++) {
+    nwords = kn[k].ps.n + 3 > nwords ? kn[k].ps.n + 3 : nwords;
+    newords = kn[k].eps.n + 2 > newords ? kn[k].eps.n + 2 : newords;
+  }
   LLVMValueRef words = local(L, LLVMArrayType(L->i64, (unsigned)nwords + 1), "words");
-  LLVMValueRef ewords = local(L, LLVMArrayType(L->i64, 64 + 2 * NN_MAX_RANK + 2), "ewords");
+  LLVMValueRef ewords = local(L, LLVMArrayType(L->i64, (unsigned)newords + 1), "ewords");
   LLVMValueRef epi = local(L, LLVMArrayType(L->p8, 2), "epi");
   for (int id = 0; id < g->n; id++) {
     const Value *v = &g->v[id];
@@ -1110,6 +1124,7 @@ static void graph(LlvmOut *o, Graph *g, const char *model, const char *suffix, L
   L.yp = arena_alloc(sizeof(LLVMValueRef) * (size_t)(g->n + 1));
   L.xp = arena_alloc(sizeof(LLVMValueRef) * (size_t)(g->n + 1));
   L.t = arena_alloc(sizeof(LLVMValueRef) * (size_t)(g->n + 1));
+  L.xl = arena_alloc(sizeof(LLVMValueRef) * (size_t)(g->n + 1));
   Kernel *kn = arena_alloc(sizeof(Kernel) * (size_t)(L.p->nkernels + 1));
   for (int k = 0; k < L.p->nkernels; k++) kernel_function(&L, k, &kn[k]);
   *arena_fn = arena_function(&L);
