@@ -784,34 +784,48 @@ static char *kernel_key(const char *code, const char *name, int k) {
   return key;
 }
 
-/* The graph's kernels (each written once: a kernel identical to an earlier
- * one, as an unrolled recurrent layer's steps are, runs the earlier one's
- * code), its arena function and its run function. */
-void emit_c_graph(FILE *out, Graph *g, const char *model, const char *suffix) {
-  Em e = {.g = g, .p = plan_graph(g, nnc_fuse), .name = arena_printf("%s_%s", model, suffix)};
-  int nk = e.p->nkernels;
-  e.canon = arena_alloc(sizeof(int) * (size_t)(nk + 1));
-  Map *written = map_new(); /* kernel key -> the kernel written with it, + 1 */
+/* Each kernel's C, and which earlier kernel it is identical to but for
+ * value numbers (e->canon: that kernel, or itself): as an unrolled
+ * recurrent layer's steps are, or a deep model's layers. With `out`, the
+ * kernels are written there, each code once. */
+static void kernels(Em *e, FILE *out) {
+  int nk = e->p->nkernels;
+  e->canon = arena_alloc(sizeof(int) * (size_t)(nk + 1));
+  Map *written = map_new(); /* kernel key -> the first kernel with it, + 1 */
   char **kept = arena_alloc(sizeof(char *) * (size_t)(nk + 1)); /* the map's keys */
   int nkept = 0;
   for (int k = 0; k < nk; k++) {
     char *code = NULL;
     size_t size = 0;
-    e.o = open_memstream(&code, &size);
-    if (!e.o) bug("open_memstream: out of memory");
-    if (op_elementwise(g->v[e.p->first[k]].op)) fused_kernel(&e, k);
-    else kernel(&e, k);
-    fclose(e.o);
-    char *key = kernel_key(code, e.name, k);
+    e->o = open_memstream(&code, &size);
+    if (!e->o) bug("open_memstream: out of memory");
+    if (op_elementwise(e->g->v[e->p->first[k]].op)) fused_kernel(e, k);
+    else kernel(e, k);
+    fclose(e->o);
+    char *key = kernel_key(code, e->name, k);
     intptr_t same = (intptr_t)map_get(written, key);
-    e.canon[k] = same ? (int)same - 1 : k;
+    e->canon[k] = same ? (int)same - 1 : k;
     if (!same) map_put(written, kept[nkept++] = key, (void *)(intptr_t)(k + 1));
     else free(key);
-    if (e.canon[k] == k) fputs(code, out);
-    else fprintf(out, "\n/* k%d: the code of k%d */\n", k, e.canon[k]);
+    if (out && e->canon[k] == k) fputs(code, out);
+    else if (out) fprintf(out, "\n/* k%d: the code of k%d */\n", k, e->canon[k]);
     free(code);
   }
   for (int i = 0; i < nkept; i++) free(kept[i]);
+}
+
+int *kernel_canon(Graph *g, Plan *p, const char *name) {
+  Em e = {.g = g, .p = p, .name = name};
+  kernels(&e, NULL);
+  return e.canon;
+}
+
+/* The graph's kernels (each written once: a kernel identical to an earlier
+ * one runs the earlier one's code), its arena function and its run
+ * function. */
+void emit_c_graph(FILE *out, Graph *g, const char *model, const char *suffix) {
+  Em e = {.g = g, .p = plan_graph(g, nnc_fuse), .name = arena_printf("%s_%s", model, suffix)};
+  kernels(&e, out);
   e.o = out;
   arena_function(&e);
   run_function(&e);

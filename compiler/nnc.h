@@ -633,6 +633,10 @@ bool plan_row_operand(Shape xs, Shape s);
  * can be turned off (--no-fuse; --check-c compares both). */
 extern bool nnc_fuse;
 void emit_c_graph(FILE *out, Graph *g, const char *model, const char *suffix);
+/* For each kernel of plan p, the first kernel whose C is the same but for
+ * value numbers (itself when there is none): the code both backends
+ * write once. `name` prefixes the kernels' names ("SeedMLP_train"). */
+int *kernel_canon(Graph *g, Plan *p, const char *name);
 /* A C file: the prelude (includes, the runtime inline), then each model's
  * tensors, graphs (any may be NULL), descriptor, NnrtModelDef table, and
  * its API as calls into the runtime's nnrt_model_* functions. */
