@@ -29,6 +29,9 @@ enum {
 };
 /* Largest number of elements in one tensor (per sample for batched ones). */
 #define NN_MAX_ELEMS ((int64_t)INT32_MAX)
+/* Not a limit: a model whose parameters, optimizer slots and states take
+ * more bytes than this gets a warning that says how many (check_memory). */
+#define NN_WARN_BYTES ((int64_t)4 << 30)
 
 /* ---------------------------------------------------------------- util.c */
 
@@ -389,10 +392,12 @@ static inline double val_num(const Val *v) { return v->kind == VK_INT ? (double)
 /* ----------------------------------------------------------- settings.c */
 
 void check_train(Sema *s, Node *decl);    /* a train block, after its model */
+void check_memory(Sema *s);               /* every model's tensors against NN_WARN_BYTES */
 
 /* --------------------------------------------------------------- dump.c */
 
 void print_checked(FILE *out, Sema *s);          /* --emit=ast, -d S */
+const char *group(int64_t v);                   /* 1234567 -> "1,234,567" */
 
 /* ------------------------------------------------- ir.c (the tensor IR) */
 
@@ -534,6 +539,7 @@ int *autodiff(Graph *g, int loss);
 Graph *lower_inference(Sema *s, ModelInfo *m);
 Graph *lower_training(Sema *s, TrainInfo *t);
 Graph *lower_evaluation(Sema *s, TrainInfo *t);   /* inference-mode loss, no update */
+int optimizer_slots(const Setting *optimizer);  /* state tensors it keeps a trained parameter */
 
 /* ------------------------------------------------------------ simplify.c */
 

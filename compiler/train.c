@@ -187,6 +187,17 @@ static void set_state(Graph *g, int state_value, int v) {
   add_update(g, true, (int)g->v[state_value].a[0], v);
 }
 
+/* The slots update_param makes for each parameter; lower_training checks
+ * that the two agree. */
+int optimizer_slots(const Setting *o) {
+  const char *name = o->b->name;
+  if (!strcmp(name, "adam") || !strcmp(name, "adamw")) return 2;           /* m, v */
+  if (!strcmp(name, "rmsprop")) return farg(o, "momentum") != 0 ? 2 : 1; /* v, momentum */
+  if (!strcmp(name, "sgd")) return farg(o, "momentum") != 0;             /* momentum */
+  if (!strcmp(name, "adagrad")) return 1;                                /* accumulator */
+  bug("no slots known for optimizer %s", name);
+}
+
 static void update_param(Graph *g, TrainInfo *t, int index, int p, int grad, int lr, int step) {
   const Setting *o = &t->optimizer;
   const char *name = o->b->name;
@@ -368,12 +379,16 @@ Graph *lower_training(Sema *s, TrainInfo *t) {
   clip(g, t, gr, n);
   int lr = learning_rate(g, t, dt);
   int step = ir_cast(g, ir_leaf(g, OP_SCALAR, DT_F64, (Shape){0}, SC_STEP), dt);
+  int states = g->nstates;
   for (int i = 0; i < n; i++) {
     int index = (int)g->v[pv[i]].a[0];
     int cast_lr = ir_cast(g, lr, g->params[index]->dtype);
     int cast_step = ir_cast(g, step, g->params[index]->dtype);
     update_param(g, t, index, pv[i], gr[i], cast_lr, cast_step);
   }
+  if (g->nstates - states != n * optimizer_slots(&t->optimizer))
+    bug("%s made %d slots for %d parameters; optimizer_slots says %d each", t->optimizer.b->name,
+        g->nstates - states, n, optimizer_slots(&t->optimizer));
   g->part = PART_FWD;
   verify(g, "the optimizer");
   return g;
