@@ -591,6 +591,7 @@ typedef struct Plan {
                             another kernel's) */
   int *next;             /* value -> the next value of its kernel, or -1: first[k], next[first[k]],
                             ... are kernel k's members in order */
+  int *members;          /* kernel -> how many values it computes */
   int *kernel;           /* value -> its kernel, or -1 (leaves: the run function's) */
   bool *stored;          /* value -> has a buffer */
   bool *literal;         /* value -> a constant written into the loops instead */

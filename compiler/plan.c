@@ -7,14 +7,15 @@
  *
  * Kernels. Values are taken in their order (a topological one). An
  * elementwise value joins the kernel of one of its operands, or else the
- * latest kernel it can, if that kernel has its shape and no value
- * outside it has read any member yet; the kernel then runs where its
- * last member is. Elementwise members make one loop that computes every
- * member per element in registers and stores only the members used
- * outside the kernel (by another kernel, or as an output, the loss or an
- * update). Constants used only inside fused loops are written as literals
- * and get no buffer. Every other value with work (a product, a window, a
- * reduction, a move) heads a kernel of its own; after a matrix product, a
+ * latest kernel it can, if that kernel has its shape, fewer than
+ * PLAN_MAX_MEMBERS values, and no value outside it has read any member
+ * yet; the kernel then runs where its last member is. Elementwise
+ * members make one loop that computes every member per element in
+ * registers and stores only the members used outside the kernel (by
+ * another kernel, or as an output, the loss or an update). Constants
+ * used only inside fused loops are written as literals and get no
+ * buffer. Every other value with work (a product, a window, a reduction,
+ * a move) heads a kernel of its own; after a matrix product, a
  * convolution or its gradients, or a sum, the elementwise members are its
  * epilogue, run on each block of the result as soon as it is final (a
  * bias and activation, the optimizer update after a weight's gradient).
@@ -150,13 +151,23 @@ static void plan_operand_lists(Plan *p, const Graph *g) {
   p->operands[p->nkernels] = next;
 }
 
+/* The values a kernel takes at most. Elementwise values that share no
+ * data (a deep model's optimizer updates of one shape) would otherwise
+ * make one kernel of a whole step: one loop gains nothing over several,
+ * but a function with tens of thousands of parameters costs the C
+ * compiler and LLVM time that grows faster than its size. (The largest
+ * kernel of the examples has 360: reverse_transformer's updates.) */
+enum { PLAN_MAX_MEMBERS = 512 };
+
 /* Whether elementwise value id may join kernel k: k is still open (no
- * value outside it has read it), has id's shape, and can read id's
- * operands; k then runs where id is. */
+ * value outside it has read it), has id's shape and room, and can read
+ * id's operands; k then runs where id is. */
 static bool can_join(const Plan *p, const Graph *g, const bool *sealed, int k, int id) {
   const Value *h = &g->v[p->first[k]], *v = &g->v[id];
   bool epi = !op_elementwise(h->op);
-  if (sealed[k] || !shape_eq(v->shape, h->shape) || (epi && !epilogue_head(h))) return false;
+  if (sealed[k] || p->members[k] >= PLAN_MAX_MEMBERS || !shape_eq(v->shape, h->shape) ||
+      (epi && !epilogue_head(h)))
+    return false;
   for (int i = 0; i < v->nin; i++) {
     int x = plan_read(p, g, v->in[i]);
     if (p->kernel[x] == k || g->v[x].op == OP_CONST) continue;
@@ -211,8 +222,8 @@ static void plan_views(Plan *p, const Graph *g, bool fuse) {
 }
 
 /* The kernels an elementwise value may still join, by their head's shape,
- * each shape's list in kernel order. A kernel once sealed stays sealed, so
- * sealed ones are dropped from a list's end when met there. */
+ * each shape's list in kernel order. A kernel once sealed (or full) stays
+ * so: such kernels are dropped from a list's end when met there. */
 typedef struct OpenList {
   bool used;
   Shape shape;
@@ -270,7 +281,7 @@ static void open_add(Open *o, Shape s, int k) {
 static int latest_open(const Plan *p, const Graph *g, const bool *sealed, Open *o, int id) {
   OpenList *l = open_list(o, g->v[id].shape, false);
   if (!l) return -1;
-  while (l->n > 0 && sealed[l->k[l->n - 1]]) l->n--;
+  while (l->n > 0 && (sealed[l->k[l->n - 1]] || p->members[l->k[l->n - 1]] >= PLAN_MAX_MEMBERS)) l->n--;
   for (int i = l->n - 1; i >= 0; i--)
     if (can_join(p, g, sealed, l->k[i], id)) return l->k[i];
   return -1;
@@ -305,6 +316,7 @@ static void plan_kernels(Plan *p, const Graph *g, bool fuse) {
     }
     p->kernel[id] = k;
     p->last[k] = id;
+    p->members[k]++;
     for (int i = 0; i < v->nin; i++) { /* what it reads from elsewhere is final now */
       int j = p->kernel[plan_root(p, g, v->in[i])];
       if (j >= 0 && j != k) sealed[j] = true;
@@ -678,6 +690,7 @@ Plan *plan_graph(const Graph *g, bool fuse) {
   p->first = arena_alloc(sizeof(int) * (size_t)n);
   p->last = arena_alloc(sizeof(int) * (size_t)n);
   p->next = arena_alloc(sizeof(int) * (size_t)n);
+  p->members = arena_alloc(sizeof(int) * (size_t)n);
   p->in_place = arena_alloc(sizeof(int) * (size_t)n);
   for (int id = 0; id < n; id++) p->next[id] = p->in_place[id] = -1;
 
