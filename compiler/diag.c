@@ -17,9 +17,18 @@ Diag diag = {0};
 
 static Map *seen; /* errors and warnings printed: "file:line:col:kind:message" */
 
+/* The last source line show_line found: diagnostics mostly come in the
+ * order of the text, so the next search goes on from there. */
+static struct {
+  const SrcFile *file;
+  const char *at;
+  int line;
+} last_line;
+
 void diag_reset(FILE *out) {
   diag = (Diag){.out = out};
   seen = NULL;
+  last_line.file = NULL;
 }
 
 Loc loc_span(Loc a, Loc b) {
@@ -29,35 +38,56 @@ Loc loc_span(Loc a, Loc b) {
   return l;
 }
 
+/* The start of line `line` of f, or NULL. */
+static const char *line_start(const SrcFile *f, int line) {
+  if (last_line.file != f || last_line.line > line)
+    last_line.file = f, last_line.at = f->text, last_line.line = 1;
+  const char *end = f->text + f->len;
+  while (last_line.line < line) {
+    const char *nl = memchr(last_line.at, '\n', (size_t)(end - last_line.at));
+    if (!nl) return NULL;
+    last_line.at = nl + 1, last_line.line++;
+  }
+  return last_line.at;
+}
+
+/* Bytes of a source line shown under a diagnostic at most: a longer line
+ * (generated, minified, or not text at all) is cut to a window around the
+ * column, and "..." marks each cut end. */
+enum { EXCERPT = 100 };
+
 /* Prints the source line of loc with a caret and tildes under the range. */
 static void show_line(Loc loc) {
   const SrcFile *f = loc.file;
   if (!f || loc.first_line < 1) return;
-  const char *p = f->text, *end = f->text + f->len;
-  for (int line = 1; line < loc.first_line; p++) {
-    if (p >= end) return;
-    if (*p == '\n') line++;
-  }
-  const char *eol = p;
-  while (eol < end && *eol != '\n') eol++;
-  int width = (int)(eol - p);
+  const char *p = line_start(f, loc.first_line), *end = f->text + f->len;
+  if (!p) return;
+  const char *eol = memchr(p, '\n', (size_t)(end - p));
+  int width = (int)((eol ? eol : end) - p);
   if (width > 0 && p[width - 1] == '\r') width--;
-
-  FILE *out = diag.out;
-  fprintf(out, "%5d | ", loc.first_line);
-  for (int i = 0; i < width; i++) {
-    unsigned char c = (unsigned char)p[i];
-    fputc(c == '\t' || (c >= 0x20 && c != 0x7f) ? c : '?', out);
-  }
-  fprintf(out, "\n      | ");
   int first = loc.first_column - 1, last = loc.last_column - 1;
   if (loc.last_line != loc.first_line) last = width - 1;
   if (first > width) first = width;
+  if (first < 0) first = 0;
   if (last < first) last = first;
-  for (int i = 0; i < first; i++) fputc(p[i] == '\t' ? '\t' : ' ', out);
-  fputc('^', out);
-  for (int i = first + 1; i <= last && i < width; i++) fputc('~', out);
-  fputc('\n', out);
+  int from = 0, to = width;
+  if (width > EXCERPT) {
+    from = first > EXCERPT / 2 ? first - EXCERPT / 2 : 0;
+    if (from > width - EXCERPT) from = width - EXCERPT;
+    to = from + EXCERPT;
+  }
+  char buf[4 * EXCERPT], *q = buf; /* written at once: the stream may be unbuffered */
+  q += sprintf(q, "%5d | %s", loc.first_line, from > 0 ? "..." : "");
+  for (int i = from; i < to; i++) {
+    unsigned char c = (unsigned char)p[i];
+    *q++ = c == '\t' || (c >= 0x20 && c != 0x7f) ? (char)c : '?';
+  }
+  q += sprintf(q, "%s\n      | %s", to < width ? "..." : "", from > 0 ? "   " : "");
+  for (int i = from; i < first; i++) *q++ = p[i] == '\t' ? '\t' : ' ';
+  *q++ = '^';
+  for (int i = first + 1; i <= last && i < to; i++) *q++ = '~';
+  *q++ = '\n';
+  fwrite(buf, 1, (size_t)(q - buf), diag.out);
 }
 
 static bool first_time(Loc loc, const char *kind, const char *msg) {

@@ -13,7 +13,7 @@ static void row(FILE *out, int indent, const char *text, const char *type) {
   fprintf(out, "%*s%s\n", w < 56 ? 56 - w : 1, "", type);
 }
 
-static const char *group(int64_t v) {
+const char *group(int64_t v) {
   char digits[32];
   snprintf(digits, sizeof digits, "%lld", (long long)v);
   char *out = "";

@@ -421,16 +421,15 @@ static void k_pool(Em *e, const Value *v) {
 static void member_body(Em *e, int k, int depth, int next, const int *ext, char **idx, const char *at) {
   Graph *g = e->g;
   Plan *p = e->p;
-  int lo = p->first[k], hi = p->last[k];
   for (int j = 0; j < next; j++) {
     int y = plan_in_place(p, g, k, ext[j]);
     fprintf(e->o, "%*sconst %s x%d_ = %s[%s];\n", 2 * depth, "", cty(g->v[ext[j]].dtype), ext[j],
             y >= 0 ? arena_printf("y%d", y) : arena_printf("x%d", ext[j]), idx[j]);
   }
   static const char names[] = "abc";
-  for (int id = lo; id <= hi; id++) {
+  for (int id = p->first[k]; id >= 0; id = p->next[id]) {
     const Value *v = &g->v[id];
-    if (p->kernel[id] != k || !op_elementwise(v->op)) continue;
+    if (!op_elementwise(v->op)) continue;
     fprintf(e->o, "%*s%s t%d;\n%*s{\n", 2 * depth, "", cty(v->dtype), id, 2 * depth, "");
     for (int i = 0; i < v->nin; i++) {
       int x = plan_read(p, g, v->in[i]);
@@ -442,8 +441,8 @@ static void member_body(Em *e, int k, int depth, int next, const int *ext, char 
     fprintf(e->o, "%*s  t%d = (%s)(%s);\n%*s}\n", 2 * depth, "", id, cty(v->dtype),
             scalar_x(v->op, v->dtype), 2 * depth, "");
   }
-  for (int id = lo; id <= hi; id++)
-    if (p->kernel[id] == k && p->stored[id] && op_elementwise(g->v[id].op))
+  for (int id = p->first[k]; id >= 0; id = p->next[id])
+    if (p->stored[id] && op_elementwise(g->v[id].op))
       fprintf(e->o, "%*sy%d[%s] = t%d;\n", 2 * depth, "", id, at, id);
 }
 
@@ -466,8 +465,8 @@ static void member_pointer(Em *e, ListAs as, char yx, int id) {
 static void member_params(Em *e, int k, int skip, ListAs as) {
   Graph *g = e->g;
   Plan *p = e->p;
-  for (int id = p->first[k]; id <= p->last[k]; id++)
-    if (p->kernel[id] == k && p->stored[id] && id != skip) member_pointer(e, as, 'y', id);
+  for (int id = p->first[k]; id >= 0; id = p->next[id])
+    if (p->stored[id] && id != skip) member_pointer(e, as, 'y', id);
   int *ext, next = plan_operands(p, g, k, &ext);
   for (int j = 0; j < next; j++)
     if (plan_in_place(p, g, k, ext[j]) < 0) member_pointer(e, as, 'x', ext[j]);
@@ -731,7 +730,10 @@ bool nnc_fuse = true;
  * names, and their parameters come in the same order. */
 static char *kernel_key(const char *code, const char *name, int k) {
   size_t len = strlen(code), nl = strlen(name);
-  char *key = arena_alloc(len + 1), *q = key;
+  /* a variable's renumbered name may be longer than the name (t1 -> t@63):
+   * at most twice. The caller frees the key: most are dropped at once. */
+  char *key = malloc(2 * len + 1), *q = key;
+  if (!key) bug("kernel_key: out of memory");
   char seen[64][16];
   int nseen = 0;
   for (const char *c = code; *c;) {
@@ -783,33 +785,48 @@ static char *kernel_key(const char *code, const char *name, int k) {
   return key;
 }
 
-/* The graph's kernels (each written once: a kernel identical to an earlier
- * one, as an unrolled recurrent layer's steps are, runs the earlier one's
- * code), its arena function and its run function. */
-void emit_c_graph(FILE *out, Graph *g, const char *model, const char *suffix) {
-  Em e = {.g = g, .p = plan_graph(g, nnc_fuse), .name = arena_printf("%s_%s", model, suffix)};
-  int nk = e.p->nkernels;
-  e.canon = arena_alloc(sizeof(int) * (size_t)(nk + 1));
-  char **keys = arena_alloc(sizeof(char *) * (size_t)(nk + 1));
-  uint64_t *hash = arena_alloc(sizeof(uint64_t) * (size_t)(nk + 1));
+/* Each kernel's C, and which earlier kernel it is identical to but for
+ * value numbers (e->canon: that kernel, or itself): as an unrolled
+ * recurrent layer's steps are, or a deep model's layers. With `out`, the
+ * kernels are written there, each code once. */
+static void kernels(Em *e, FILE *out) {
+  int nk = e->p->nkernels;
+  e->canon = arena_alloc(sizeof(int) * (size_t)(nk + 1));
+  Map *written = map_new(); /* kernel key -> the first kernel with it, + 1 */
+  char **kept = arena_alloc(sizeof(char *) * (size_t)(nk + 1)); /* the map's keys */
+  int nkept = 0;
   for (int k = 0; k < nk; k++) {
     char *code = NULL;
     size_t size = 0;
-    e.o = open_memstream(&code, &size);
-    if (!e.o) bug("open_memstream: out of memory");
-    if (op_elementwise(g->v[e.p->first[k]].op)) fused_kernel(&e, k);
-    else kernel(&e, k);
-    fclose(e.o);
-    keys[k] = kernel_key(code, e.name, k);
-    hash[k] = 1469598103934665603ull;
-    for (const char *c = keys[k]; *c; c++) hash[k] = (hash[k] ^ (unsigned char)*c) * 1099511628211ull;
-    e.canon[k] = k;
-    for (int j = 0; j < k && e.canon[k] == k; j++)
-      if (e.canon[j] == j && hash[j] == hash[k] && !strcmp(keys[j], keys[k])) e.canon[k] = j;
-    if (e.canon[k] == k) fputs(code, out);
-    else fprintf(out, "\n/* k%d: the code of k%d */\n", k, e.canon[k]);
+    e->o = open_memstream(&code, &size);
+    if (!e->o) bug("open_memstream: out of memory");
+    if (op_elementwise(e->g->v[e->p->first[k]].op)) fused_kernel(e, k);
+    else kernel(e, k);
+    fclose(e->o);
+    char *key = kernel_key(code, e->name, k);
+    intptr_t same = (intptr_t)map_get(written, key);
+    e->canon[k] = same ? (int)same - 1 : k;
+    if (!same) map_put(written, kept[nkept++] = key, (void *)(intptr_t)(k + 1));
+    else free(key);
+    if (out && e->canon[k] == k) fputs(code, out);
+    else if (out) fprintf(out, "\n/* k%d: the code of k%d */\n", k, e->canon[k]);
     free(code);
   }
+  for (int i = 0; i < nkept; i++) free(kept[i]);
+}
+
+int *kernel_canon(Graph *g, Plan *p, const char *name) {
+  Em e = {.g = g, .p = p, .name = name};
+  kernels(&e, NULL);
+  return e.canon;
+}
+
+/* The graph's kernels (each written once: a kernel identical to an earlier
+ * one runs the earlier one's code), its arena function and its run
+ * function. */
+void emit_c_graph(FILE *out, Graph *g, const char *model, const char *suffix) {
+  Em e = {.g = g, .p = plan_graph(g, nnc_fuse), .name = arena_printf("%s_%s", model, suffix)};
+  kernels(&e, out);
   e.o = out;
   arena_function(&e);
   run_function(&e);

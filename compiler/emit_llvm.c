@@ -62,6 +62,7 @@ typedef struct Lv {
   LLVMValueRef n, nt;    /* its batch size (i64) and threads (i32) */
   LLVMValueRef *yp, *xp; /* value -> the kernel's pointer to it: written (y) or read (x) */
   LLVMValueRef *t;       /* value -> its element in the current elementwise body */
+  LLVMValueRef *xl;      /* value -> its element loaded there (an outside operand) */
   LLVMValueRef epi;      /* the current kernel's NnrtEpilogue *, or null */
 } Lv;
 
@@ -313,15 +314,14 @@ static double literal(const Value *v) {
 static void member_body(Lv *L, int k, int next, const int *ext, LLVMValueRef *idx, LLVMValueRef where) {
   Graph *g = L->g;
   Plan *p = L->p;
-  LLVMValueRef *xv = arena_alloc(sizeof(LLVMValueRef) * (size_t)(next + 1));
   for (int j = 0; j < next; j++) {
     int y = plan_in_place(p, g, k, ext[j]);
     LLVMTypeRef t = ty(L, g->v[ext[j]].dtype);
-    xv[j] = load(L, t, y >= 0 ? L->yp[y] : L->xp[ext[j]], idx[j]);
+    L->xl[ext[j]] = load(L, t, y >= 0 ? L->yp[y] : L->xp[ext[j]], idx[j]);
   }
-  for (int id = p->first[k]; id <= p->last[k]; id++) {
+  for (int id = p->first[k]; id >= 0; id = p->next[id]) {
     const Value *v = &g->v[id];
-    if (p->kernel[id] != k || !op_elementwise(v->op)) continue;
+    if (!op_elementwise(v->op)) continue;
     LLVMValueRef in[IR_MAX_IN] = {0};
     for (int i = 0; i < v->nin; i++) {
       int x = plan_read(p, g, v->in[i]);
@@ -330,30 +330,48 @@ static void member_body(Lv *L, int k, int next, const int *ext, LLVMValueRef *id
       } else if (g->v[x].op == OP_CONST) {
         in[i] = cf(L, literal(&g->v[x]));
       } else {
-        for (int j = 0; j < next; j++)
-          if (ext[j] == x) in[i] = to_double(L, xv[j], g->v[x].dtype);
+        in[i] = to_double(L, L->xl[x], g->v[x].dtype);
       }
     }
     L->t[id] = from_double(L, scalar_op(L, v->op, v->dtype, in[0], in[1], in[2]), v->dtype);
   }
-  for (int id = p->first[k]; id <= p->last[k]; id++)
-    if (p->kernel[id] == k && p->stored[id] && op_elementwise(g->v[id].op))
+  for (int id = p->first[k]; id >= 0; id = p->next[id])
+    if (p->stored[id] && op_elementwise(g->v[id].op))
       store(L, ty(L, g->v[id].dtype), L->t[id], L->yp[id], where);
 }
 
 /* ------------------------------------------------------------ kernels */
 
+/* A kernel's pointers are noalias (restrict in the C) when they are at
+ * most this many: LLVM's analyses of a loop compare its pointers pairwise,
+ * and adding the attributes one by one costs as much again; a loop over
+ * hundreds of arrays (a deep model's fused optimizer updates) gains little
+ * from being vectorized. */
+enum { NOALIAS_MAX = 64 };
+
 /* A kernel's pointer parameters, in order: each is a value written (y)
- * or read (x). */
+ * or read (x). A fused kernel may have thousands (a deep model's
+ * optimizer updates of one shape). */
 typedef struct Ptrs {
-  int n;
-  int id[64 + 2 * NN_MAX_RANK];
-  char yx[64 + 2 * NN_MAX_RANK];
-  bool scratch[64 + 2 * NN_MAX_RANK]; /* the workspace's scratch */
+  int n, cap;
+  int *id;
+  char *yx;
+  bool *scratch; /* the workspace's scratch */
 } Ptrs;
 
 static void ptr_add(Ptrs *ps, char yx, int id, bool scratch) {
-  if (ps->n >= (int)(sizeof ps->id / sizeof *ps->id)) bug("a kernel with too many pointers");
+  if (ps->n == ps->cap) {
+    int cap = ps->cap ? 2 * ps->cap : 16;
+    int *nid = arena_alloc(sizeof(int) * (size_t)cap);
+    char *nyx = arena_alloc((size_t)cap);
+    bool *nsc = arena_alloc(sizeof(bool) * (size_t)cap);
+    if (ps->n) {
+      memcpy(nid, ps->id, sizeof(int) * (size_t)ps->n);
+      memcpy(nyx, ps->yx, (size_t)ps->n);
+      memcpy(nsc, ps->scratch, sizeof(bool) * (size_t)ps->n);
+    }
+    ps->id = nid, ps->yx = nyx, ps->scratch = nsc, ps->cap = cap;
+  }
   ps->yx[ps->n] = yx, ps->id[ps->n] = id, ps->scratch[ps->n++] = scratch;
 }
 
@@ -362,8 +380,8 @@ static void ptr_add(Ptrs *ps, char yx, int id, bool scratch) {
 static void member_ptrs(Lv *L, int k, int skip, Ptrs *ps) {
   Graph *g = L->g;
   Plan *p = L->p;
-  for (int id = p->first[k]; id <= p->last[k]; id++)
-    if (p->kernel[id] == k && p->stored[id] && id != skip) ptr_add(ps, 'y', id, false);
+  for (int id = p->first[k]; id >= 0; id = p->next[id])
+    if (p->stored[id] && id != skip) ptr_add(ps, 'y', id, false);
   int *ext, next = plan_operands(p, g, k, &ext);
   for (int j = 0; j < next; j++)
     if (plan_in_place(p, g, k, ext[j]) < 0) ptr_add(ps, 'x', ext[j], false);
@@ -388,7 +406,7 @@ static LLVMValueRef epilogue_function(Lv *L, int k, const Ptrs *ps) {
   pt[5] = ptr_to(ty(L, hv->dtype));
   for (int i = 0; i < ps->n; i++) pt[6 + i] = ptr_type(L, ps, i, hv);
   LLVMValueRef loops = function(L, arena_printf("%s_epi%d_loops", L->name, k), L->v, pt, (unsigned)ps->n + 6, true);
-  for (int i = 5; i < ps->n + 6; i++) add_attr(L, loops, (unsigned)i + 1, "noalias");
+  for (int i = 5; ps->n <= NOALIAS_MAX && i < ps->n + 6; i++) add_attr(L, loops, (unsigned)i + 1, "noalias");
   LLVMValueRef r0 = LLVMGetParam(loops, 0), r1 = LLVMGetParam(loops, 1), c0 = LLVMGetParam(loops, 2),
                c1 = LLVMGetParam(loops, 3), cols = LLVMGetParam(loops, 4);
   L->yp[home] = LLVMGetParam(loops, 5);
@@ -730,6 +748,24 @@ static bool has_scratch(const Graph *g, const Value *v) { return plan_scratch(g,
 
 static void k_window(Lv *L, const Value *v, LLVMValueRef *arg, LLVMValueRef s);
 
+/* Kernel k's pointers: its parameters, and its epilogue's. */
+static void kernel_ptrs(Lv *L, int k, Kernel *kn) {
+  Graph *g = L->g;
+  Plan *p = L->p;
+  int h = p->first[k];
+  const Value *hv = &g->v[h];
+  memset(kn, 0, sizeof *kn);
+  if (op_elementwise(hv->op)) {
+    member_ptrs(L, k, -1, &kn->ps);
+    return;
+  }
+  int home = plan_home(p, k);
+  ptr_add(&kn->ps, 'y', home, false);
+  for (int i = 0; i < hv->nin; i++) ptr_add(&kn->ps, 'x', plan_read(p, g, hv->in[i]), false);
+  if ((kn->scratch = has_scratch(g, hv))) ptr_add(&kn->ps, 's', h, true);
+  if ((kn->epi = p->last[k] > h)) member_ptrs(L, k, home, &kn->eps);
+}
+
 /* Kernel k: its epilogue, NAME_kK and NAME_kK_par. */
 static void kernel_function(Lv *L, int k, Kernel *kn) {
   Graph *g = L->g;
@@ -737,29 +773,18 @@ static void kernel_function(Lv *L, int k, Kernel *kn) {
   int h = p->first[k];
   const Value *hv = &g->v[h];
   bool fused = op_elementwise(hv->op);
-  memset(kn, 0, sizeof *kn);
-  if (fused) {
-    member_ptrs(L, k, -1, &kn->ps);
-  } else {
-    int home = plan_home(p, k);
-    ptr_add(&kn->ps, 'y', home, false);
-    for (int i = 0; i < hv->nin; i++) ptr_add(&kn->ps, 'x', plan_read(p, g, hv->in[i]), false);
-    if ((kn->scratch = has_scratch(g, hv))) ptr_add(&kn->ps, 's', h, true);
-    if ((kn->epi = p->last[k] > h)) {
-      member_ptrs(L, k, home, &kn->eps);
-      kn->epifn = epilogue_function(L, k, &kn->eps);
-    }
-  }
+  kernel_ptrs(L, k, kn);
+  if (kn->epi) kn->epifn = epilogue_function(L, k, &kn->eps);
   int np = kn->ps.n + 4 + kn->epi;
   LLVMTypeRef *pt = arena_alloc(sizeof(LLVMTypeRef) * (size_t)np);
   pt[0] = L->i64, pt[1] = L->i32, pt[2] = L->i64, pt[3] = L->i64;
   for (int i = 0; i < kn->ps.n; i++) pt[4 + i] = ptr_type(L, &kn->ps, i, hv);
   if (kn->epi) pt[np - 1] = L->p8;
   LLVMValueRef f = function(L, arena_printf("%s_k%d", L->name, k), L->v, pt, (unsigned)np, true);
-  for (int i = 0; i < kn->ps.n; i++) add_attr(L, f, (unsigned)i + 5, "noalias");
+  for (int i = 0; kn->ps.n <= NOALIAS_MAX && i < kn->ps.n; i++) add_attr(L, f, (unsigned)i + 5, "noalias");
   L->n = LLVMGetParam(f, 0), L->nt = LLVMGetParam(f, 1);
   LLVMValueRef lo = LLVMGetParam(f, 2), hi = LLVMGetParam(f, 3);
-  LLVMValueRef arg[64 + 2 * NN_MAX_RANK];
+  LLVMValueRef *arg = arena_alloc(sizeof(LLVMValueRef) * (size_t)(kn->ps.n + 1));
   for (int i = 0; i < kn->ps.n; i++) {
     arg[i] = LLVMGetParam(f, (unsigned)i + 4);
     if (kn->ps.yx[i] != 's') (kn->ps.yx[i] == 'y' ? L->yp : L->xp)[kn->ps.id[i]] = arg[i];
@@ -873,6 +898,7 @@ static LLVMValueRef arena(Lv *L, LLVMValueRef *d, LLVMValueRef *sc) {
   LLVMTargetDataRef td = LLVMGetModuleDataLayout(L->mod);
   LLVMValueRef need = add(L, ci(L, p->fixed_bytes), mul(L, ci(L, p->sample_bytes), L->n));
   LLVMValueRef most = ci(L, 0);
+  Map *seen = map_new(); /* the kernels' scratch sizes, each once: a deep model has thousands alike */
   for (int id = 0; id < g->n; id++) {
     const Value *v = &g->v[id];
     int64_t size = (int64_t)LLVMABISizeOfType(td, ty(L, v->dtype));
@@ -880,8 +906,13 @@ static LLVMValueRef arena(Lv *L, LLVMValueRef *d, LLVMValueRef *sc) {
       d[id] = need;
       need = add(L, need, align_up(L, mul(L, ci(L, size), numel_v(L, v->shape))));
     }
-    LLVMValueRef s = p->kernel[id] >= 0 ? scratch_elems(L, v) : NULL;
+    PlanScratch ps = p->kernel[id] >= 0 ? plan_scratch(g, v) : (PlanScratch){0};
+    char *key = !ps.any ? NULL
+                        : arena_printf("%lld %lld %lld %d %d %lld", (long long)ps.fixed, (long long)ps.cap,
+                                       (long long)ps.per, ps.packs, ps.pack_alone, (long long)size);
+    LLVMValueRef s = key && !map_get(seen, key) ? scratch_elems(L, v) : NULL;
     if (s) {
+      map_put(seen, key, key);
       s = mul(L, s, ci(L, size));
       most = sel(L, LLVMBuildICmp(L->b, LLVMIntUGT, s, most, ""), s, most);
     }
@@ -1017,74 +1048,178 @@ static void call_kernel(Lv *L, Kernel *K, int k, LLVMValueRef *val, LLVMValueRef
   }
 }
 
-/* NAME_run(m, n, inputs, label): buffers in the workspace, leaves,
- * kernels in order (each through nnrt_parallel_for), the updates. */
+/* The run function's kernel calls come in pieces, each a function of its
+ * own that LLVM does not inline when there are several: a deep model's
+ * run would be one block of hundreds of thousands of instructions, and
+ * LLVM's optimizer (its SLP vectorizer above all) takes time that grows
+ * faster than a block's size. A piece makes the buffer pointers it needs
+ * from the workspace (val, made). */
+enum { RUN_PIECE = 256 };   /* kernels (or updates) a piece has at most */
+
+typedef struct Piece {
+  LLVMValueRef m, inputs, label, ws, dofs, params, states;
+  LLVMValueRef *val;  /* value -> its buffer (i8 *) in this piece */
+  int *made;          /* value -> the piece that made val[value], + 1 */
+  int *dslot;         /* value of region 2 -> its offset's index in dofs */
+  int no;
+} Piece;
+
+/* Value id's buffer in the current piece, made where the builder is. */
+static LLVMValueRef buffer(Lv *L, Piece *P, int id) {
+  Plan *p = L->p;
+  const Value *v = &L->g->v[id];
+  if (P->made[id] == P->no + 1) return P->val[id];
+  LLVMValueRef x = NULL;
+  switch (v->op) {
+  case OP_INPUT: x = load(L, L->p8, P->inputs, ci(L, v->a[0])); break;
+  case OP_LABEL: x = P->label; break;
+  case OP_PARAM: x = load(L, L->p8, P->params, ci(L, v->a[0])); break;
+  case OP_STATE: x = load(L, L->p8, P->states, ci(L, v->a[0])); break;
+  default:
+    if (p->alias[id]) { /* a reshape: its operand's memory */
+      x = buffer(L, P, v->in[0]);
+    } else if (p->stored[id]) {
+      LLVMValueRef off = p->region[id] == 0   ? ci(L, p->off[id])
+                         : p->region[id] == 1 ? add(L, ci(L, p->fixed_bytes), mul(L, ci(L, p->off[id]), L->n))
+                                              : load(L, L->i64, P->dofs, ci(L, P->dslot[id]));
+      x = at(L, L->i8, P->ws, off);
+    }
+  }
+  P->made[id] = P->no + 1;
+  return P->val[id] = x;
+}
+
+/* The buffers kernel k's call reads: its pointers' and its epilogue's. */
+static void kernel_buffers(Lv *L, Piece *P, const Kernel *K, int k) {
+  Plan *p = L->p;
+  for (int i = 0; i < K->ps.n; i++)
+    if (K->ps.yx[i] != 's') buffer(L, P, plan_root(p, L->g, K->ps.id[i]));
+  if (!K->epi) return;
+  buffer(L, P, plan_root(p, L->g, plan_home(p, k)));
+  for (int i = 0; i < K->eps.n; i++) buffer(L, P, plan_root(p, L->g, K->eps.id[i]));
+}
+
+static void run_updates(Lv *L, Piece *P, int lo, int hi);
+
+/* Piece `no`: the leaves and kernel calls of values [lo, hi), then
+ * updates [ulo, uhi), as NAME_runNO(m, n, inputs, label, ws, scratch,
+ * dofs, nt). */
+static LLVMValueRef run_piece(Lv *L, Piece *P, Kernel *kn, int lo, int hi, int ulo, int uhi, int nwords,
+                              int newords) {
+  Graph *g = L->g;
+  Plan *p = L->p;
+  LLVMTypeRef pt[8] = {L->p8, L->i64, L->pp8, L->p8, L->p8, L->p8, L->p64, L->i32};
+  LLVMValueRef f = function(L, arena_printf("%s_run%d", L->name, P->no), L->v, pt, 8, true);
+  P->m = LLVMGetParam(f, 0), P->inputs = LLVMGetParam(f, 2), P->label = LLVMGetParam(f, 3);
+  P->ws = LLVMGetParam(f, 4), P->dofs = LLVMGetParam(f, 6);
+  LLVMValueRef scratch = LLVMGetParam(f, 5);
+  L->n = LLVMGetParam(f, 1), L->nt = LLVMGetParam(f, 7);
+  P->params = LLVMBuildLoad2(L->b, L->pp8, field(L, P->m, offsetof(NnrtModel, params), L->pp8), "");
+  P->states = LLVMBuildLoad2(L->b, L->pp8, field(L, P->m, offsetof(NnrtModel, states), L->pp8), "");
+  LLVMValueRef words = local(L, LLVMArrayType(L->i64, (unsigned)nwords + 1), "words");
+  LLVMValueRef ewords = local(L, LLVMArrayType(L->i64, (unsigned)newords + 1), "ewords");
+  LLVMValueRef epi = local(L, LLVMArrayType(L->p8, 2), "epi");
+  for (int id = lo; id < hi; id++) {
+    const Value *v = &g->v[id];
+    int k = p->kernel[id];
+    if (v->op == OP_SCALAR || v->op == OP_IOTA || v->op == OP_CONST || v->op == OP_DROPMASK) {
+      if (v->op == OP_CONST && !p->stored[id]) continue; /* a constant unstored is a literal */
+      buffer(L, P, id);
+      if (v->op == OP_DROPMASK) buffer(L, P, v->in[0]), buffer(L, P, v->in[1]);
+      leaf(L, id, P->val, P->m);
+    } else if (k >= 0 && p->last[k] == id) {
+      kernel_buffers(L, P, &kn[k], k);
+      call_kernel(L, &kn[k], k, P->val, scratch, words, ewords, epi);
+    }
+  }
+  run_updates(L, P, ulo, uhi);
+  LLVMBuildRetVoid(L->b);
+  return f;
+}
+
+/* After the step: updates [lo, hi) into the parameters and states. */
+static void run_updates(Lv *L, Piece *P, int lo, int hi) {
+  Graph *g = L->g;
+  LLVMTargetDataRef td = LLVMGetModuleDataLayout(L->mod);
+  for (int i = lo; i < hi; i++) {
+    Update u = g->updates[i];
+    ParamInfo *pi = u.state ? g->states[u.index] : g->params[u.index];
+    LLVMValueRef dst = load(L, L->p8, u.state ? P->states : P->params, ci(L, u.index));
+    LLVMValueRef src = buffer(L, P, u.value), count = numel_v(L, pi->shape);
+    if (pi->dtype == DT_F32) { /* subnormals flushed, so that none persists */
+      LLVMTypeRef st[3] = {ptr_to(L->f32), ptr_to(L->f32), L->i64};
+      LLVMValueRef sa[3] = {cast_ptr(L, dst, L->f32), cast_ptr(L, src, L->f32), count};
+      call(L, declare(L, "nnrt_store_f32", L->v, st, 3), sa, 3);
+    } else {
+      LLVMBuildMemCpy(L->b, dst, 8, src, 8, mul(L, count, ci(L, (int64_t)LLVMABISizeOfType(td, ty(L, pi->dtype)))));
+    }
+  }
+}
+
+/* The loss and the outputs, in the run function (P its own piece). */
+static void run_results(Lv *L, Piece *P) {
+  Graph *g = L->g;
+  LLVMValueRef m = P->m;
+  if (g->loss >= 0) {
+    LLVMTypeRef t = ty(L, g->v[g->loss].dtype);
+    LLVMValueRef x = load(L, t, cast_ptr(L, buffer(L, P, g->loss), t), ci(L, 0));
+    LLVMBuildStore(L->b, to_double(L, x, g->v[g->loss].dtype), field(L, m, offsetof(NnrtModel, loss), L->f64));
+  }
+  for (int i = 0; i < g->noutputs; i++)
+    LLVMBuildStore(L->b, buffer(L, P, g->outputs[i]),
+                   at(L, L->p8, field(L, m, offsetof(NnrtModel, out), L->p8), ci(L, i)));
+}
+
+/* NAME_run(m, n, inputs, label): the workspace and the offsets of the
+ * buffers sized at run time, the pieces in order (leaves, and kernels
+ * each through nnrt_parallel_for), then the results. */
 static LLVMValueRef run_function(Lv *L, Kernel *kn, bool exported) {
   Graph *g = L->g;
   Plan *p = L->p;
+  int nwords = 0, newords = 64 + 2 * NN_MAX_RANK + 1; /* epilogues' words: room for a usual one at least */
+  for (int k = 0; k < p->nkernels; k++) {
+    nwords = kn[k].ps.n + 3 > nwords ? kn[k].ps.n + 3 : nwords;
+    newords = kn[k].eps.n + 2 > newords ? kn[k].eps.n + 2 : newords;
+  }
+  Piece P = {.val = arena_alloc(sizeof(LLVMValueRef) * (size_t)(g->n + 1)),
+             .made = arena_alloc(sizeof(int) * (size_t)(g->n + 1)),
+             .dslot = arena_alloc(sizeof(int) * (size_t)(g->n + 1))};
+  /* the pieces first: value ranges of RUN_PIECE kernels each, then
+   * RUN_PIECE updates each (the last of the kernels' pieces takes the
+   * values left and the first updates) */
+  int kpieces = (p->nkernels + RUN_PIECE - 1) / RUN_PIECE, ndofs = 0;
+  kpieces = kpieces < 1 ? 1 : kpieces;
+  int npieces = kpieces + (g->nupdates > RUN_PIECE ? (g->nupdates - 1) / RUN_PIECE : 0);
+  for (int id = 0; id < g->n; id++)
+    if (p->stored[id] && p->region[id] == 2) P.dslot[id] = ndofs++;
+  LLVMValueRef *piece = arena_alloc(sizeof(LLVMValueRef) * (size_t)npieces);
+  for (int id = 0, u = 0; P.no < npieces; P.no++) {
+    int lo = id, ulo = u;
+    for (int calls = 0; id < g->n && (calls < RUN_PIECE || P.no >= kpieces - 1); id++)
+      calls += p->kernel[id] >= 0 && p->last[p->kernel[id]] == id;
+    if (P.no >= kpieces - 1) u = u + RUN_PIECE < g->nupdates ? u + RUN_PIECE : g->nupdates;
+    piece[P.no] = run_piece(L, &P, kn, lo, id, ulo, u, nwords, newords);
+    if (npieces > 1) add_attr(L, piece[P.no], LLVMAttributeFunctionIndex, "noinline");
+  }
   LLVMTypeRef pt[4] = {L->p8, L->i64, L->pp8, L->p8};
   LLVMValueRef f = function(L, arena_printf("%s_run", L->name), L->v, pt, 4, !exported);
-  LLVMValueRef m = LLVMGetParam(f, 0), inputs = LLVMGetParam(f, 2), label = LLVMGetParam(f, 3);
+  P.m = LLVMGetParam(f, 0), P.inputs = LLVMGetParam(f, 2), P.label = LLVMGetParam(f, 3);
   L->n = LLVMGetParam(f, 1);
-  L->nt = LLVMBuildLoad2(L->b, L->i32, field(L, m, offsetof(NnrtModel, threads), L->i32), "threads");
+  L->nt = LLVMBuildLoad2(L->b, L->i32, field(L, P.m, offsetof(NnrtModel, threads), L->i32), "threads");
   LLVMValueRef *d = arena_alloc(sizeof(LLVMValueRef) * (size_t)(g->n + 1)), sc;
   arena(L, d, &sc); /* the offsets; the model API has grown ws to the arena */
-  LLVMValueRef ws = LLVMBuildLoad2(L->b, L->p8, field(L, m, offsetof(NnrtModel, ws), L->p8), "ws");
-  LLVMValueRef *val = arena_alloc(sizeof(LLVMValueRef) * (size_t)(g->n + 1)); /* i8 * */
-  LLVMValueRef params = LLVMBuildLoad2(L->b, L->pp8, field(L, m, offsetof(NnrtModel, params), L->pp8), "");
-  LLVMValueRef states = LLVMBuildLoad2(L->b, L->pp8, field(L, m, offsetof(NnrtModel, states), L->pp8), "");
-  LLVMTargetDataRef td = LLVMGetModuleDataLayout(L->mod);
-  int nwords = 0;
-  for (int k = 0; k < p->nkernels; k++) nwords = kn[k].ps.n + 3 > nwords ? kn[k].ps.n + 3 : nwords;
-  LLVMValueRef words = local(L, LLVMArrayType(L->i64, (unsigned)nwords + 1), "words");
-  LLVMValueRef ewords = local(L, LLVMArrayType(L->i64, 64 + 2 * NN_MAX_RANK + 2), "ewords");
-  LLVMValueRef epi = local(L, LLVMArrayType(L->p8, 2), "epi");
-  for (int id = 0; id < g->n; id++) {
-    const Value *v = &g->v[id];
-    switch (v->op) {
-    case OP_INPUT: val[id] = load(L, L->p8, inputs, ci(L, v->a[0])); continue;
-    case OP_LABEL: val[id] = label; continue;
-    case OP_PARAM: val[id] = load(L, L->p8, params, ci(L, v->a[0])); continue;
-    case OP_STATE: val[id] = load(L, L->p8, states, ci(L, v->a[0])); continue;
-    default: break;
-    }
-    if (p->alias[id]) { /* a reshape: its operand's memory */
-      val[id] = val[v->in[0]];
-      continue;
-    }
-    if (p->stored[id]) {
-      LLVMValueRef off = p->region[id] == 0   ? ci(L, p->off[id])
-                         : p->region[id] == 1 ? add(L, ci(L, p->fixed_bytes), mul(L, ci(L, p->off[id]), L->n))
-                                              : d[id];
-      val[id] = at(L, L->i8, ws, off);
-    }
-    if (v->op == OP_SCALAR || v->op == OP_IOTA || v->op == OP_CONST || v->op == OP_DROPMASK) {
-      if (v->op != OP_CONST || p->stored[id]) leaf(L, id, val, m); /* a constant unstored is a literal */
-    } else if (p->kernel[id] >= 0 && p->last[p->kernel[id]] == id) {
-      call_kernel(L, &kn[p->kernel[id]], p->kernel[id], val, at(L, L->i8, ws, sc), words, ewords, epi);
-    }
+  P.ws = LLVMBuildLoad2(L->b, L->p8, field(L, P.m, offsetof(NnrtModel, ws), L->p8), "ws");
+  P.dofs = local(L, LLVMArrayType(L->i64, (unsigned)ndofs + 1), "dofs");
+  P.dofs = LLVMBuildBitCast(L->b, P.dofs, L->p64, "");
+  for (int id = 0; id < g->n; id++)
+    if (p->stored[id] && p->region[id] == 2) LLVMBuildStore(L->b, d[id], at(L, L->i64, P.dofs, ci(L, P.dslot[id])));
+  for (int i = 0; i < npieces; i++) {
+    LLVMValueRef args[8] = {P.m, L->n, P.inputs, P.label, P.ws, at(L, L->i8, P.ws, sc), P.dofs, L->nt};
+    call(L, piece[i], args, 8);
   }
-  for (int i = 0; i < g->nupdates; i++) {
-    Update u = g->updates[i];
-    ParamInfo *pi = u.state ? g->states[u.index] : g->params[u.index];
-    LLVMValueRef dst = load(L, L->p8, u.state ? states : params, ci(L, u.index));
-    LLVMValueRef count = numel_v(L, pi->shape);
-    if (pi->dtype == DT_F32) { /* subnormals flushed, so that none persists */
-      LLVMTypeRef st[3] = {ptr_to(L->f32), ptr_to(L->f32), L->i64};
-      LLVMValueRef sa[3] = {cast_ptr(L, dst, L->f32), cast_ptr(L, val[u.value], L->f32), count};
-      call(L, declare(L, "nnrt_store_f32", L->v, st, 3), sa, 3);
-    } else {
-      LLVMBuildMemCpy(L->b, dst, 8, val[u.value], 8,
-                      mul(L, count, ci(L, (int64_t)LLVMABISizeOfType(td, ty(L, pi->dtype)))));
-    }
-  }
-  if (g->loss >= 0) {
-    LLVMTypeRef t = ty(L, g->v[g->loss].dtype);
-    LLVMBuildStore(L->b, to_double(L, load(L, t, cast_ptr(L, val[g->loss], t), ci(L, 0)), g->v[g->loss].dtype),
-                   field(L, m, offsetof(NnrtModel, loss), L->f64));
-  }
-  for (int i = 0; i < g->noutputs; i++)
-    LLVMBuildStore(L->b, val[g->outputs[i]], at(L, L->p8, field(L, m, offsetof(NnrtModel, out), L->p8), ci(L, i)));
+  P.params = LLVMBuildLoad2(L->b, L->pp8, field(L, P.m, offsetof(NnrtModel, params), L->pp8), "");
+  P.states = LLVMBuildLoad2(L->b, L->pp8, field(L, P.m, offsetof(NnrtModel, states), L->pp8), "");
+  run_results(L, &P);
   LLVMBuildRetVoid(L->b);
   return f;
 }
@@ -1116,8 +1251,21 @@ static void graph(LlvmOut *o, Graph *g, const char *model, const char *suffix, L
   L.yp = arena_alloc(sizeof(LLVMValueRef) * (size_t)(g->n + 1));
   L.xp = arena_alloc(sizeof(LLVMValueRef) * (size_t)(g->n + 1));
   L.t = arena_alloc(sizeof(LLVMValueRef) * (size_t)(g->n + 1));
+  L.xl = arena_alloc(sizeof(LLVMValueRef) * (size_t)(g->n + 1));
+  /* a kernel identical to an earlier one but for value numbers (the C
+   * backend's test) calls the earlier one's functions with its pointers,
+   * which come in the same order */
   Kernel *kn = arena_alloc(sizeof(Kernel) * (size_t)(L.p->nkernels + 1));
-  for (int k = 0; k < L.p->nkernels; k++) kernel_function(&L, k, &kn[k]);
+  int *canon = kernel_canon(g, L.p, L.name);
+  for (int k = 0; k < L.p->nkernels; k++) {
+    if (canon[k] == k) {
+      kernel_function(&L, k, &kn[k]);
+      continue;
+    }
+    kernel_ptrs(&L, k, &kn[k]);
+    kn[k].par = kn[canon[k]].par;
+    kn[k].epifn = kn[canon[k]].epifn;
+  }
   *arena_fn = arena_function(&L);
   *run = run_function(&L, kn, o->export_runs);
   LLVMDisposeBuilder(L.b);

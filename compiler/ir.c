@@ -361,8 +361,9 @@ static bool same_value(const Value *a, const Value *b) {
   return true;
 }
 
-static void rehash(Graph *g) {
-  g->tcap *= 2;
+static void rehash(Graph *g, int tcap) {
+  g->tcap = tcap;
+  arena_release(g->table);
   g->table = arena_alloc(sizeof(int) * (size_t)g->tcap);
   memset(g->table, 0xff, sizeof(int) * (size_t)g->tcap);
   for (int id = 0; id < g->n; id++) {
@@ -393,17 +394,35 @@ int ir_make(Graph *g, Op op, DType dt, Shape sh, const int *in, int nin, const i
     if (id < 0) break;
     if (same_value(&g->v[id], &v)) return id;
   }
-  if (g->n == g->cap) {
-    Value *nv = arena_alloc(sizeof(Value) * (size_t)g->cap * 2);
-    memcpy(nv, g->v, sizeof(Value) * (size_t)g->n);
-    g->v = nv;
-    g->cap *= 2;
-  }
+  if (g->n == g->cap) graph_reserve(g, 2 * g->cap);
   int id = g->n++;
   g->v[id] = v;
   g->table[h & (uint64_t)(g->tcap - 1)] = id;
-  if (2 * g->n > g->tcap) rehash(g);
+  if (2 * g->n > g->tcap) rehash(g, 2 * g->tcap);
   return id;
+}
+
+/* Room for n values. Outgrown arrays are given back to the arena: a
+ * deep model's graphs have hundreds of thousands of values. */
+void graph_reserve(Graph *g, int n) {
+  if (n > g->cap) {
+    Value *nv = arena_alloc(sizeof(Value) * (size_t)n);
+    memcpy(nv, g->v, sizeof(Value) * (size_t)g->n);
+    arena_release(g->v);
+    g->v = nv;
+    g->cap = n;
+  }
+  int tcap = g->tcap;
+  while (tcap < 2 * n) tcap *= 2;
+  if (tcap > g->tcap) rehash(g, tcap);
+}
+
+void graph_release(Graph *g) {
+  arena_release(g->v);
+  arena_release(g->table);
+  g->v = NULL;
+  g->table = NULL;
+  g->n = g->cap = g->tcap = 0;
 }
 
 int ir_leaf(Graph *g, Op op, DType dt, Shape sh, int64_t index) {
@@ -540,13 +559,19 @@ int ir_mean_all(Graph *g, int x) {
   return ir_binary(g, OP_DIV, total, count);
 }
 
+/* The list grows by doubling: a model may have tens of thousands of
+ * tensors. A graph whose list is shared with another (simplify's copy)
+ * has capacity 0, so it copies before it adds. */
 int add_param_value(Graph *g, ParamInfo *p, bool state) {
   ParamInfo ***list = state ? &g->states : &g->params;
-  int *n = state ? &g->nstates : &g->nparams;
-  ParamInfo **nl = arena_alloc(sizeof *nl * (size_t)(*n + 1));
-  if (*n) memcpy(nl, *list, sizeof *nl * (size_t)*n);
-  nl[*n] = p;
-  *list = nl;
+  int *n = state ? &g->nstates : &g->nparams, *cap = state ? &g->capstates : &g->capparams;
+  if (*n >= *cap) {
+    *cap = *n < 8 ? 16 : 2 * *n;
+    ParamInfo **nl = arena_alloc(sizeof *nl * (size_t)*cap);
+    if (*n) memcpy(nl, *list, sizeof *nl * (size_t)*n);
+    *list = nl;
+  }
+  (*list)[*n] = p;
   return ir_leaf(g, state ? OP_STATE : OP_PARAM, p->dtype, p->shape, (*n)++);
 }
 

@@ -273,11 +273,13 @@ static int write_output(const Options *o, Sema *sema, Graph **graphs, int ngraph
   return 0;
 }
 
+/* The graph simplified; the lowered one's arrays are given back. */
 static Graph *built(Graph *g) {
   if (!g) return NULL;
-  g = simplify(g);
-  verify(g, "simplify");
-  return g;
+  Graph *h = simplify(g);
+  graph_release(g);
+  verify(h, "simplify");
+  return h;
 }
 
 /* A model's graphs: its training step and evaluation when it has a train
@@ -494,7 +496,9 @@ static int compile(Options *o) {
     if (!g) return 1;
     if (dumping(o, 'L')) print_ir(stderr, g);
 
+    Graph *lowered = g;
     g = simplify(g);
+    graph_release(lowered);
     verify(g, "simplify");
     if (dumping(o, 'O')) print_ir(stderr, g);
     if (dumping(o, 'K')) print_plan(stderr, g, plan_graph(g, nnc_fuse));

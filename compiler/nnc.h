@@ -29,6 +29,9 @@ enum {
 };
 /* Largest number of elements in one tensor (per sample for batched ones). */
 #define NN_MAX_ELEMS ((int64_t)INT32_MAX)
+/* Not a limit: a model whose parameters, optimizer slots and states take
+ * more bytes than this gets a warning that says how many (check_memory). */
+#define NN_WARN_BYTES ((int64_t)4 << 30)
 
 /* ---------------------------------------------------------------- util.c */
 
@@ -43,6 +46,7 @@ struct SrcFile {
 
 void *arena_alloc(size_t n);   /* zeroed; aborts cleanly when memory runs out */
 void arena_free_all(void);
+void arena_release(void *p);     /* frees p now if it is a large block, else nothing */
 void arena_permanent(bool on);   /* allocations that survive arena_free_all */
 char *arena_strdup(const char *s);
 char *arena_strndup(const char *s, size_t n);
@@ -392,10 +396,12 @@ static inline double val_num(const Val *v) { return v->kind == VK_INT ? (double)
 /* ----------------------------------------------------------- settings.c */
 
 void check_train(Sema *s, Node *decl);    /* a train block, after its model */
+void check_memory(Sema *s);               /* every model's tensors against NN_WARN_BYTES */
 
 /* --------------------------------------------------------------- dump.c */
 
 void print_checked(FILE *out, Sema *s);          /* --emit=ast, -d S */
+const char *group(int64_t v);                   /* 1234567 -> "1,234,567" */
 
 /* ------------------------------------------------- ir.c (the tensor IR) */
 
@@ -475,9 +481,9 @@ struct Graph {
   int loss;              /* scalar loss or -1 */
   LabelRule label_rule;   /* what the label may hold */
   ParamInfo **params;    /* OP_PARAM index -> parameter */
-  int nparams;
+  int nparams, capparams;
   ParamInfo **states;    /* OP_STATE index -> state tensor */
-  int nstates;
+  int nstates, capstates;
   Update *updates;
   int nupdates, capupdates;
   int *param_grads;      /* param index -> d loss / d param, or -1 (training) */
@@ -485,6 +491,10 @@ struct Graph {
 };
 
 Graph *graph_new(const char *name);
+void graph_reserve(Graph *g, int n);   /* room for n values */
+/* Gives g's value array and table back: a graph that nothing refers to
+ * any more (a pass's input that was copied). */
+void graph_release(Graph *g);
 /* Makes (or finds: hash-consing) a value; the shape and dtype are inferred
  * from the operands except for leaves, RESHAPE, EXPAND, CAST and the
  * backward window ops, which take the given ones. */
@@ -543,6 +553,7 @@ int *autodiff(Graph *g, int loss);
 Graph *lower_inference(Sema *s, ModelInfo *m);
 Graph *lower_training(Sema *s, TrainInfo *t);
 Graph *lower_evaluation(Sema *s, TrainInfo *t);   /* inference-mode loss, no update */
+int optimizer_slots(const Setting *optimizer);  /* state tensors it keeps a trained parameter */
 
 /* ------------------------------------------------------------ simplify.c */
 
@@ -597,7 +608,11 @@ double nn_rng_uniform(uint64_t seed, uint64_t stream, uint64_t counter); /* [0, 
  * each stored value lives in the arena. */
 typedef struct Plan {
   int nkernels, nfused;
-  int *first, *last;     /* kernel -> its values: ids first..last (a fused run) */
+  int *first, *last;     /* kernel -> its first and last value (a fused run: others between may be
+                            another kernel's) */
+  int *next;             /* value -> the next value of its kernel, or -1: first[k], next[first[k]],
+                            ... are kernel k's members in order */
+  int *members;          /* kernel -> how many values it computes */
   int *kernel;           /* value -> its kernel, or -1 (leaves: the run function's) */
   bool *stored;          /* value -> has a buffer */
   bool *literal;         /* value -> a constant written into the loops instead */
@@ -607,6 +622,8 @@ typedef struct Plan {
   int *region;           /* value -> 0 fixed, 1 per sample, 2 its own (batch twice) */
   int64_t *off;          /* value -> byte offset in its region (per sample in region 1) */
   int64_t fixed_bytes, sample_bytes;
+  int *in_place;         /* value -> the member written over its buffer (plan_in_place), or -1 */
+  int *operands, *operand; /* kernel k's outside operands: operand[operands[k] .. operands[k + 1]) */
 } Plan;
 Plan *plan_graph(const Graph *g, bool fuse);
 void print_plan(FILE *out, const Graph *g, const Plan *p);   /* -d K */
@@ -631,7 +648,8 @@ int plan_home(const Plan *p, int k);
 int plan_in_place(const Plan *p, const Graph *g, int k, int x);
 /* The operands kernel k's elementwise members read from outside (neither
  * members nor constants, which are literals), each once, in the order the
- * members read them: the order of a kernel's parameters. */
+ * members read them: the order of a kernel's parameters. *out is the
+ * plan's own list. */
 int plan_operands(const Plan *p, const Graph *g, int k, int **out);
 /* Whether an epilogue over shape s (rows of its last axis) reads xs by
  * (row, column): all of s, one element, or one row. */
@@ -654,6 +672,10 @@ ModelChecks model_checks(Graph *const *gs);
  * can be turned off (--no-fuse; --check-c compares both). */
 extern bool nnc_fuse;
 void emit_c_graph(FILE *out, Graph *g, const char *model, const char *suffix);
+/* For each kernel of plan p, the first kernel whose C is the same but for
+ * value numbers (itself when there is none): the code both backends
+ * write once. `name` prefixes the kernels' names ("SeedMLP_train"). */
+int *kernel_canon(Graph *g, Plan *p, const char *name);
 /* A C file: the prelude (includes, the runtime inline), then each model's
  * tensors, graphs (any may be NULL), descriptor, NnrtModelDef table, and
  * its API as calls into the runtime's nnrt_model_* functions. */

@@ -12,7 +12,22 @@
 #include "parser.h"
 #include "lexer.h"
 
+/* A NUL byte: the file is binary, not a program; one error says where,
+ * rather than one for every few bytes of it. */
+static bool not_text(const SrcFile *src) {
+  const char *nul = memchr(src->text, '\0', src->len);
+  if (!nul) return false;
+  Loc loc = {.first_line = 1, .first_column = 1, .file = src};
+  for (const char *p = src->text, *nl; (nl = memchr(p, '\n', (size_t)(nul - p))) != NULL; p = nl + 1)
+    loc.first_line++, loc.first_column = (int)(nul - nl);
+  if (loc.first_line == 1) loc.first_column = (int)(nul - src->text) + 1;
+  loc.last_line = loc.first_line, loc.last_column = loc.first_column;
+  error_at(loc, "not a text file: a NUL byte at byte offset %zu", (size_t)(nul - src->text));
+  return true;
+}
+
 Node *parse_source(const SrcFile *src) {
+  if (not_text(src)) return NULL;
   ParseCtx ctx = {0};
   ctx.ls.src = src;
   ctx.ls.line = 1;

@@ -7,14 +7,15 @@
  *
  * Kernels. Values are taken in their order (a topological one). An
  * elementwise value joins the kernel of one of its operands, or else the
- * latest kernel it can, if that kernel has its shape and no value
- * outside it has read any member yet; the kernel then runs where its
- * last member is. Elementwise members make one loop that computes every
- * member per element in registers and stores only the members used
- * outside the kernel (by another kernel, or as an output, the loss or an
- * update). Constants used only inside fused loops are written as literals
- * and get no buffer. Every other value with work (a product, a window, a
- * reduction, a move) heads a kernel of its own; after a matrix product, a
+ * latest kernel it can, if that kernel has its shape, fewer than
+ * PLAN_MAX_MEMBERS values, and no value outside it has read any member
+ * yet; the kernel then runs where its last member is. Elementwise
+ * members make one loop that computes every member per element in
+ * registers and stores only the members used outside the kernel (by
+ * another kernel, or as an output, the loss or an update). Constants
+ * used only inside fused loops are written as literals and get no
+ * buffer. Every other value with work (a product, a window, a reduction,
+ * a move) heads a kernel of its own; after a matrix product, a
  * convolution or its gradients, or a sum, the elementwise members are its
  * epilogue, run on each block of the result as soon as it is final (a
  * bias and activation, the optimizer update after a weight's gradient).
@@ -31,6 +32,7 @@
  * bytes plus the largest kernel scratch, whatever n is; a step allocates
  * nothing once the arena has grown to its batch.
  */
+#include <stdlib.h>
 #include <string.h>
 #include "nnc.h"
 #include "nnrt.h"
@@ -113,36 +115,59 @@ PlanScratch plan_scratch(const Graph *g, const Value *v) {
 
 int plan_home(const Plan *p, int k) { return p->stored[p->first[k]] ? p->first[k] : p->last[k]; }
 
+/* A member written over an operand took the operand's block when it was
+ * placed (plan_memory records it), so the member is found without a search. */
 int plan_in_place(const Plan *p, const Graph *g, int k, int x) {
   x = plan_root(p, g, x);
-  for (int id = p->first[k]; id <= p->last[k]; id++)
-    if (p->kernel[id] == k && p->stored[id] && p->region[id] < 2 && p->region[x] == p->region[id] &&
-        p->off[x] == p->off[id] && p->stored[x])
-      return id;
+  int id = p->in_place[x];
+  if (id >= 0 && p->kernel[id] == k && p->stored[id] && p->region[id] < 2 && p->region[x] == p->region[id] &&
+      p->off[x] == p->off[id] && p->stored[x])
+    return id;
   return -1;
 }
 
 int plan_operands(const Plan *p, const Graph *g, int k, int **out) {
-  int lo = p->first[k], hi = p->last[k], next = 0;
-  int *ext = arena_alloc(sizeof(int) * (size_t)(IR_MAX_IN * (hi - lo + 1)));
-  for (int id = lo; id <= hi; id++)
-    for (int i = 0; p->kernel[id] == k && op_elementwise(g->v[id].op) && i < g->v[id].nin; i++) {
-      int x = plan_read(p, g, g->v[id].in[i]);
-      bool seen = p->kernel[x] == k || g->v[x].op == OP_CONST;
-      for (int j = 0; j < next; j++) seen |= ext[j] == x;
-      if (!seen) ext[next++] = x;
-    }
-  *out = ext;
-  return next;
+  (void)g;
+  *out = p->operand + p->operands[k];
+  return p->operands[k + 1] - p->operands[k];
 }
 
+/* Every kernel's outside operands (plan_operands), in one array; `seen`
+ * holds the kernel that last listed a value, so each kernel's list costs
+ * its members' operands. */
+static void plan_operand_lists(Plan *p, const Graph *g) {
+  int *seen = arena_alloc(sizeof(int) * (size_t)(g->n + 1)), next = 0;
+  p->operands = arena_alloc(sizeof(int) * (size_t)(p->nkernels + 1));
+  p->operand = arena_alloc(sizeof(int) * (size_t)(IR_MAX_IN * g->n + 1));
+  for (int k = 0; k < p->nkernels; k++) {
+    p->operands[k] = next;
+    for (int id = p->first[k]; id >= 0; id = p->next[id])
+      for (int i = 0; op_elementwise(g->v[id].op) && i < g->v[id].nin; i++) {
+        int x = plan_read(p, g, g->v[id].in[i]);
+        if (p->kernel[x] != k && g->v[x].op != OP_CONST && seen[x] != k + 1) p->operand[next++] = x;
+        seen[x] = k + 1;
+      }
+  }
+  p->operands[p->nkernels] = next;
+}
+
+/* The values a kernel takes at most. Elementwise values that share no
+ * data (a deep model's optimizer updates of one shape) would otherwise
+ * make one kernel of a whole step: one loop gains nothing over several,
+ * but a function with tens of thousands of parameters costs the C
+ * compiler and LLVM time that grows faster than its size. (The largest
+ * kernel of the examples has 360: reverse_transformer's updates.) */
+enum { PLAN_MAX_MEMBERS = 512 };
+
 /* Whether elementwise value id may join kernel k: k is still open (no
- * value outside it has read it), has id's shape, and can read id's
- * operands; k then runs where id is. */
+ * value outside it has read it), has id's shape and room, and can read
+ * id's operands; k then runs where id is. */
 static bool can_join(const Plan *p, const Graph *g, const bool *sealed, int k, int id) {
   const Value *h = &g->v[p->first[k]], *v = &g->v[id];
   bool epi = !op_elementwise(h->op);
-  if (sealed[k] || !shape_eq(v->shape, h->shape) || (epi && !epilogue_head(h))) return false;
+  if (sealed[k] || p->members[k] >= PLAN_MAX_MEMBERS || !shape_eq(v->shape, h->shape) ||
+      (epi && !epilogue_head(h)))
+    return false;
   for (int i = 0; i < v->nin; i++) {
     int x = plan_read(p, g, v->in[i]);
     if (p->kernel[x] == k || g->v[x].op == OP_CONST) continue;
@@ -165,23 +190,6 @@ static int64_t bytes_of(const Value *v) {
   int64_t k = elem_bytes(v->dtype);
   for (int d = 0; d < v->shape.rank; d++) k *= v->shape.dim[d] == DIM_BATCH ? 1 : v->shape.dim[d];
   return (k + 63) / 64 * 64;
-}
-
-/* First fit: the lowest offset where `size` bytes fit between the live
- * blocks of a region. */
-typedef struct Block { int64_t off, size; int value; } Block;
-
-static int64_t place(Block *live, int nlive, int64_t size) {
-  int64_t at = 0;
-  for (bool moved = true; moved;) {
-    moved = false;
-    for (int i = 0; i < nlive; i++)
-      if (live[i].off < at + size && at < live[i].off + live[i].size) {
-        at = live[i].off + live[i].size;
-        moved = true;
-      }
-  }
-  return at;
 }
 
 /* Views, which are no kernels (p->folded, p->alias). */
@@ -213,9 +221,76 @@ static void plan_views(Plan *p, const Graph *g, bool fuse) {
 
 }
 
-/* Kernels: which values each computes (p->kernel, first, last). */
+/* The kernels an elementwise value may still join, by their head's shape,
+ * each shape's list in kernel order. A kernel once sealed (or full) stays
+ * so: such kernels are dropped from a list's end when met there. */
+typedef struct OpenList {
+  bool used;
+  Shape shape;
+  int *k;
+  int n, cap;
+} OpenList;
+
+typedef struct Open {
+  OpenList *slot;   /* open addressing by shape */
+  int cap, len;
+} Open;
+
+static uint64_t shape_hash(Shape s) {
+  uint64_t h = 1469598103934665603u ^ (uint64_t)s.rank;
+  for (int d = 0; d < s.rank; d++) h = (h ^ (uint64_t)s.dim[d]) * 1099511628211u;
+  return h ^ (h >> 29);
+}
+
+static OpenList *open_slot(OpenList *slot, int cap, Shape s) {
+  for (uint64_t h = shape_hash(s);; h++) {
+    OpenList *l = &slot[h & (uint64_t)(cap - 1)];
+    if (!l->used || shape_eq(l->shape, s)) return l;
+  }
+}
+
+/* The list of shape s, or NULL when there is none and `add` is false. */
+static OpenList *open_list(Open *o, Shape s, bool add) {
+  if (add && 2 * (o->len + 1) > o->cap) {
+    int cap = o->cap ? 2 * o->cap : 16;
+    OpenList *slot = arena_alloc(sizeof(OpenList) * (size_t)cap);
+    for (int i = 0; i < o->cap; i++)
+      if (o->slot[i].used) *open_slot(slot, cap, o->slot[i].shape) = o->slot[i];
+    o->slot = slot;
+    o->cap = cap;
+  }
+  OpenList *l = o->cap ? open_slot(o->slot, o->cap, s) : NULL;
+  if (!l || (!l->used && !add)) return NULL;
+  if (!l->used) l->used = true, l->shape = s, o->len++;
+  return l;
+}
+
+static void open_add(Open *o, Shape s, int k) {
+  OpenList *l = open_list(o, s, true);
+  if (l->n == l->cap) {
+    l->cap = l->cap ? 2 * l->cap : 8;
+    int *nk = arena_alloc(sizeof(int) * (size_t)l->cap);
+    if (l->n) memcpy(nk, l->k, sizeof(int) * (size_t)l->n);
+    l->k = nk;
+  }
+  l->k[l->n++] = k;
+}
+
+/* The latest kernel elementwise value id can join (can_join), or -1:
+ * only kernels of its shape with a joinable head can. */
+static int latest_open(const Plan *p, const Graph *g, const bool *sealed, Open *o, int id) {
+  OpenList *l = open_list(o, g->v[id].shape, false);
+  if (!l) return -1;
+  while (l->n > 0 && (sealed[l->k[l->n - 1]] || p->members[l->k[l->n - 1]] >= PLAN_MAX_MEMBERS)) l->n--;
+  for (int i = l->n - 1; i >= 0; i--)
+    if (can_join(p, g, sealed, l->k[i], id)) return l->k[i];
+  return -1;
+}
+
+/* Kernels: which values each computes (p->kernel, first, last, next). */
 static void plan_kernels(Plan *p, const Graph *g, bool fuse) {
   int n = g->n;
+  Open open = {0};
   /* kernels: an elementwise value joins the kernel of an operand, or the
    * latest kernel it can, when that kernel has its shape and nothing outside
    * has read it yet (sealed); the kernel then runs at its last member.
@@ -231,14 +306,17 @@ static void plan_kernels(Plan *p, const Graph *g, bool fuse) {
       int j = p->kernel[plan_read(p, g, v->in[i])];
       if (j > k && can_join(p, g, sealed, j, id)) k = j;
     }
-    for (int j = p->nkernels - 1; fuse && op_elementwise(v->op) && k < 0 && j >= 0; j--)
-      if (can_join(p, g, sealed, j, id)) k = j;
+    if (fuse && op_elementwise(v->op) && k < 0) k = latest_open(p, g, sealed, &open, id);
     if (k < 0) {
       k = p->nkernels++;
       p->first[k] = id;
+      if (fuse && (op_elementwise(v->op) || epilogue_head(v))) open_add(&open, v->shape, k);
+    } else {
+      p->next[p->last[k]] = id;
     }
     p->kernel[id] = k;
     p->last[k] = id;
+    p->members[k]++;
     for (int i = 0; i < v->nin; i++) { /* what it reads from elsewhere is final now */
       int j = p->kernel[plan_root(p, g, v->in[i])];
       if (j >= 0 && j != k) sealed[j] = true;
@@ -295,58 +373,309 @@ static int *plan_storage(Plan *p, const Graph *g, bool fuse) {
   return end;
 }
 
+/* ---------------------------------------------------------------- memory */
+
+/* A stored value's block [off, end) as a node of the treap of its
+ * region's live blocks by offset. A node also knows its subtree's first
+ * offset, last end and widest gap between two of its blocks, so the
+ * lowest gap a size fits in is found in logarithmic time. */
+typedef struct Span {
+  int64_t off, end, lo, hi, gap;
+  uint32_t pri;
+  int left, right;
+} Span;
+
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+static void span_pull(Span *s, int t) {
+  Span *x = &s[t];
+  int l = x->left, r = x->right;
+  x->lo = l >= 0 ? s[l].lo : x->off;
+  x->hi = r >= 0 ? s[r].hi : x->end;
+  x->gap = 0;
+  if (l >= 0) x->gap = max64(s[l].gap, x->off - s[l].hi);
+  if (r >= 0) x->gap = max64(x->gap, max64(s[r].gap, s[r].lo - x->end));
+}
+
+/* Splits t into the blocks before offset `off` (*a) and the rest (*b). */
+static void span_split(Span *s, int t, int64_t off, int *a, int *b) {
+  if (t < 0) {
+    *a = *b = -1;
+  } else if (s[t].off < off) {
+    span_split(s, s[t].right, off, &s[t].right, b);
+    *a = t;
+    span_pull(s, t);
+  } else {
+    span_split(s, s[t].left, off, a, &s[t].left);
+    *b = t;
+    span_pull(s, t);
+  }
+}
+
+static int span_merge(Span *s, int a, int b) {
+  if (a < 0 || b < 0) return a < 0 ? b : a;
+  if (s[a].pri > s[b].pri) {
+    s[a].right = span_merge(s, s[a].right, b);
+    span_pull(s, a);
+    return a;
+  }
+  s[b].left = span_merge(s, a, s[b].left);
+  span_pull(s, b);
+  return b;
+}
+
+/* The lowest offset at or after `prev` (the end of the block before t's
+ * subtree) where `size` bytes fit before one of the subtree's blocks, or -1. */
+static int64_t span_fit(const Span *s, int t, int64_t prev, int64_t size) {
+  if (t < 0 || s[t].lo - prev >= size) return t < 0 ? -1 : prev;
+  if (s[t].gap < size) return -1;
+  int64_t at = span_fit(s, s[t].left, prev, size);
+  if (at >= 0) return at;
+  int64_t before = s[t].left >= 0 ? s[s[t].left].hi : prev;
+  if (s[t].off - before >= size) return before;
+  return span_fit(s, s[t].right, s[t].end, size);
+}
+
+/* The live blocks of one region, twice: as an array in the order the
+ * planner keeps them (a block leaves by the last one taking its place;
+ * when several operands could be written over in place, the first in
+ * this order is, which decides the offsets the generated code has), and
+ * as a treap by offset for first fit. */
+typedef struct Block { int64_t off, size; int value; } Block;
+typedef struct Live {
+  Block *at;
+  int n, root;
+} Live;
+
+/* The operands a kernel's members may be written over, grouped by type
+ * (dtype and shape), each group a heap of (index in the live array,
+ * value) pairs; an entry is stale once its value left or moved. */
+typedef struct Group {
+  int rep;           /* a value of the group's type */
+  int64_t *heap;
+  int n, cap;
+} Group;
+
+typedef struct Mem {
+  Plan *p;
+  const Graph *g;
+  const int *end;
+  Live live[2];
+  int *pos;          /* value -> its index in its region's live array */
+  bool *alive, *dying;
+  Span *span;        /* value -> its treap node */
+  uint32_t rng;
+  int *dies, *dies_next; /* position -> the values that die there (end[] or placed later) */
+  int *cand;         /* value -> position + 1 where it is a candidate */
+  int *cand_group;   /* value -> its group there */
+  Group *groups;
+  int ngroups, *gtab, gcap; /* groups by type, open addressing */
+} Mem;
+
+static void live_add(Mem *m, int r, int id, int64_t off, int64_t size) {
+  Live *L = &m->live[r];
+  m->pos[id] = L->n;
+  L->at[L->n++] = (Block){off, size, id};
+  m->rng ^= m->rng << 13, m->rng ^= m->rng >> 17, m->rng ^= m->rng << 5;
+  m->span[id] = (Span){.off = off, .end = off + size, .pri = m->rng, .left = -1, .right = -1};
+  span_pull(m->span, id);
+  int a, b;
+  span_split(m->span, L->root, off, &a, &b);
+  L->root = span_merge(m->span, span_merge(m->span, a, id), b);
+  m->alive[id] = true;
+}
+
+/* Takes out the block at index i: the last one moves into its place.
+ * Returns the value moved, or -1. */
+static int live_remove(Mem *m, int r, int i) {
+  Live *L = &m->live[r];
+  int v = L->at[i].value, a, b, mid, c;
+  span_split(m->span, L->root, m->span[v].off, &a, &b);
+  span_split(m->span, b, m->span[v].off + 1, &mid, &c);
+  L->root = span_merge(m->span, a, c);
+  m->alive[v] = false;
+  L->at[i] = L->at[--L->n];
+  if (i == L->n) return -1;
+  m->pos[L->at[i].value] = i;
+  return L->at[i].value;
+}
+
+static void heap_push(Group *gr, int64_t e) {
+  if (gr->n == gr->cap) {
+    gr->cap = gr->cap ? 2 * gr->cap : 4;
+    int64_t *nh = arena_alloc(sizeof(int64_t) * (size_t)gr->cap);
+    if (gr->n) memcpy(nh, gr->heap, sizeof(int64_t) * (size_t)gr->n);
+    gr->heap = nh;
+  }
+  int i = gr->n++;
+  for (; i > 0 && gr->heap[(i - 1) / 2] > e; i = (i - 1) / 2) gr->heap[i] = gr->heap[(i - 1) / 2];
+  gr->heap[i] = e;
+}
+
+static void heap_pop(Group *gr) {
+  int64_t e = gr->heap[--gr->n];
+  int i = 0;
+  for (;;) {
+    int c = 2 * i + 1;
+    if (c >= gr->n) break;
+    if (c + 1 < gr->n && gr->heap[c + 1] < gr->heap[c]) c++;
+    if (gr->heap[c] >= e) break;
+    gr->heap[i] = gr->heap[c];
+    i = c;
+  }
+  if (gr->n) gr->heap[i] = e;
+}
+
+static int64_t entry(int index, int value) { return (int64_t)index << 32 | (int64_t)value; }
+
+/* The group of v's type, made when `add`; NULL when there is none. */
+static Group *group_of(Mem *m, const Value *v, bool add) {
+  const Graph *g = m->g;
+  for (uint64_t h = shape_hash(v->shape) ^ (uint64_t)v->dtype;; h++) {
+    int *slot = &m->gtab[h & (uint64_t)(m->gcap - 1)];
+    if (*slot == 0 && !add) return NULL;
+    if (*slot == 0) {
+      m->groups[m->ngroups] = (Group){.rep = (int)(v - g->v)};
+      *slot = ++m->ngroups;
+    }
+    const Value *rep = &g->v[m->groups[*slot - 1].rep];
+    if (rep->dtype == v->dtype && shape_eq(rep->shape, v->shape)) return &m->groups[*slot - 1];
+  }
+}
+
+/* The values an elementwise member at position `at` may be written over:
+ * stored operands that die here, computed before the kernel's first
+ * member `lo`, and not read by its head `hd` (when it has an epilogue,
+ * the product still reads them for other blocks). */
+static void gather_candidates(Mem *m, int at, int lo, int hd) {
+  const Graph *g = m->g;
+  int count = 0;
+  for (int v = m->dies[at]; v >= 0; v = m->dies_next[v]) count++;
+  m->gcap = 4;
+  while (m->gcap < 2 * count) m->gcap *= 2;
+  m->gtab = arena_alloc(sizeof(int) * (size_t)m->gcap);
+  m->groups = arena_alloc(sizeof(Group) * (size_t)(count + 1));
+  m->ngroups = 0;
+  for (int v = m->dies[at]; v >= 0; v = m->dies_next[v]) {
+    bool read_by_head = false;
+    for (int j = 0; hd >= 0 && j < g->v[hd].nin; j++) read_by_head |= plan_root(m->p, g, g->v[hd].in[j]) == v;
+    if (m->end[v] != at || !m->alive[v] || v >= lo || read_by_head) continue;
+    Group *gr = group_of(m, &g->v[v], true);
+    m->cand[v] = at + 1;
+    m->cand_group[v] = (int)(gr - m->groups);
+    heap_push(gr, entry(m->pos[v], v));
+  }
+}
+
+/* The live array index of the first candidate of v's type, or -1. */
+static int donor_index(Mem *m, const Value *v) {
+  Group *gr = group_of(m, v, false);
+  while (gr && gr->n) {
+    int i = (int)(gr->heap[0] >> 32), x = (int)(gr->heap[0] & 0xffffffff);
+    if (m->alive[x] && m->pos[x] == i) return i;
+    heap_pop(gr);
+  }
+  return -1;
+}
+
+/* Places the stored members of the kernel that runs at `at` (or the
+ * stored leaf there): in place over a dying operand when an elementwise
+ * member can be, else first fit. */
+static void place_members(Mem *m, int at) {
+  Plan *p = m->p;
+  const Graph *g = m->g;
+  int k = p->kernel[at];
+  int lo = k >= 0 ? p->first[k] : at;
+  /* an elementwise kernel may write a member exactly over an operand of
+   * its shape and type that dies here (each element is read before it
+   * is written, by the same thread); operands stay live otherwise, so
+   * nothing else overlaps them while the kernel reads them; in an
+   * epilogue, not where the head is computed, nor over the head's
+   * operands (the product still reads them for other blocks) */
+  bool epi = k >= 0 && !op_elementwise(g->v[lo].op) && at > lo, gathered = false;
+  int home = !epi ? -1 : p->stored[lo] ? lo : at;
+  for (int id = lo; id >= 0; id = k >= 0 ? p->next[id] : -1) {
+    const Value *v = &g->v[id];
+    if (!p->stored[id]) continue;
+    bool ew = k >= 0 && (op_elementwise(g->v[lo].op) || (epi && id != home));
+    int r = batch_dims(v->shape);
+    p->region[id] = r > 1 ? 2 : r;
+    if (r > 1) continue;
+    int64_t size = bytes_of(v);
+    if (ew && !gathered) gather_candidates(m, at, lo, epi ? lo : -1), gathered = true;
+    int donor = ew ? donor_index(m, v) : -1;
+    if (donor >= 0) { /* in place */
+      int x = m->live[r].at[donor].value;
+      p->off[id] = m->live[r].at[donor].off;
+      p->in_place[x] = id;
+      int moved = live_remove(m, r, donor);
+      if (moved >= 0 && m->cand[moved] == at + 1) heap_push(&m->groups[m->cand_group[moved]], entry(donor, moved));
+    } else {
+      int64_t fit = span_fit(m->span, m->live[r].root, 0, size);
+      p->off[id] = fit >= 0 ? fit : m->live[r].root >= 0 ? m->span[m->live[r].root].hi : 0;
+    }
+    live_add(m, r, id, p->off[id], size);
+    int when = m->end[id] > at ? m->end[id] : at;
+    m->dies_next[id] = m->dies[when], m->dies[when] = id;
+    int64_t *top = r ? &p->sample_bytes : &p->fixed_bytes;
+    if (p->off[id] + size > *top) *top = p->off[id] + size;
+  }
+}
+
+static int cmp64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* What is read for the last time at positions (prev, at] dies, in the
+ * order a scan of the live array from its start takes blocks out. */
+static void release(Mem *m, int prev, int at) {
+  for (int r = 0; r < 2; r++) {
+    int nd = 0;
+    for (int t = prev + 1; t <= at; t++)
+      for (int v = m->dies[t]; v >= 0; v = m->dies_next[v]) nd += m->alive[v] && m->p->region[v] == r;
+    if (!nd) continue;
+    int64_t *d = arena_alloc(sizeof(int64_t) * (size_t)nd);
+    nd = 0;
+    for (int t = prev + 1; t <= at; t++)
+      for (int v = m->dies[t]; v >= 0; v = m->dies_next[v])
+        if (m->alive[v] && m->p->region[v] == r) d[nd++] = entry(m->pos[v], v), m->dying[v] = true;
+    qsort(d, (size_t)nd, sizeof *d, cmp64);
+    for (int lo = 0, hi = nd; lo < hi;) {
+      int i = (int)(d[lo++] >> 32), moved;
+      /* a dying block moved into the hole is the last of the list, and
+       * dies next, at the same index */
+      while ((moved = live_remove(m, r, i)) >= 0 && m->dying[moved])
+        if ((int)(d[--hi] & 0xffffffff) != moved) bug("plan: live blocks out of order");
+    }
+  }
+}
+
 /* Places the stored values in the arena's regions (p->region, off,
- * fixed_bytes, sample_bytes). */
+ * fixed_bytes, sample_bytes; p->in_place). Region 0 is fixed, 1 per
+ * sample, 2 a buffer of its own (the batch twice in its shape: sized at
+ * run time, not shared). Positions are a kernel's last value or a stored
+ * leaf, in order. */
 static void plan_memory(Plan *p, const Graph *g, const int *end) {
   int n = g->n;
-  /* memory: region 0 fixed, 1 per sample, 2 a buffer of its own (the
-   * batch twice in its shape: sized at run time, not shared) */
-  Block *live[2];
-  int nlive[2] = {0, 0};
-  live[0] = arena_alloc(sizeof(Block) * (size_t)(n + 1));
-  live[1] = arena_alloc(sizeof(Block) * (size_t)(n + 1));
+  Mem m = {.p = p, .g = g, .end = end, .rng = 2463534242u};
+  for (int r = 0; r < 2; r++) m.live[r] = (Live){.at = arena_alloc(sizeof(Block) * (size_t)(n + 1)), .root = -1};
+  m.pos = arena_alloc(sizeof(int) * (size_t)(n + 1));
+  m.alive = arena_alloc(sizeof(bool) * (size_t)(n + 1));
+  m.dying = arena_alloc(sizeof(bool) * (size_t)(n + 1));
+  m.span = arena_alloc(sizeof(Span) * (size_t)(n + 1));
+  m.dies = arena_alloc(sizeof(int) * (size_t)(n + 1));
+  m.dies_next = arena_alloc(sizeof(int) * (size_t)(n + 1));
+  m.cand = arena_alloc(sizeof(int) * (size_t)(n + 1));
+  m.cand_group = arena_alloc(sizeof(int) * (size_t)(n + 1));
+  for (int t = 0; t <= n; t++) m.dies[t] = -1;
+  int prev = -1;
   for (int at = 0; at < n; at++) {
     int k = p->kernel[at];
-    if (k >= 0 ? p->last[k] != at : !p->stored[at]) continue; /* a position: a kernel or a stored leaf */
-    int lo = k >= 0 ? p->first[k] : at;
-    /* an elementwise kernel may write a member exactly over an operand of
-     * its shape and type that dies here (each element is read before it
-     * is written, by the same thread); operands stay live otherwise, so
-     * nothing else overlaps them while the kernel reads them; in an
-     * epilogue, not where the head is computed, nor over the head's
-     * operands (the product still reads them for other blocks) */
-    bool epi = k >= 0 && !op_elementwise(g->v[lo].op) && at > lo;
-    int home = !epi ? -1 : p->stored[lo] ? lo : at;
-    for (int id = lo; id <= at; id++) {
-      const Value *v = &g->v[id];
-      if (!p->stored[id] || (k >= 0 ? p->kernel[id] != k : id != at)) continue;
-      bool ew = k >= 0 && (op_elementwise(g->v[lo].op) || (epi && id != home));
-      int r = batch_dims(v->shape);
-      p->region[id] = r > 1 ? 2 : r;
-      if (r > 1) continue;
-      int64_t size = bytes_of(v);
-      int donor = -1;
-      for (int i = 0; ew && donor < 0 && i < nlive[r]; i++) {
-        const Value *x = &g->v[live[r][i].value];
-        bool read_by_head = false;
-        for (int j = 0; epi && j < g->v[lo].nin; j++) read_by_head |= plan_root(p, g, g->v[lo].in[j]) == live[r][i].value;
-        if (end[live[r][i].value] == at && live[r][i].value < lo && shape_eq(x->shape, v->shape) &&
-            x->dtype == v->dtype && !read_by_head)
-          donor = i;
-      }
-      if (donor >= 0) { /* in place */
-        p->off[id] = live[r][donor].off;
-        live[r][donor] = live[r][--nlive[r]];
-      } else {
-        p->off[id] = place(live[r], nlive[r], size);
-      }
-      live[r][nlive[r]++] = (Block){p->off[id], size, id};
-      int64_t *top = r ? &p->sample_bytes : &p->fixed_bytes;
-      if (p->off[id] + size > *top) *top = p->off[id] + size;
-    }
-    for (int r = 0; r < 2; r++) /* what is read for the last time here dies */
-      for (int i = 0; i < nlive[r]; i++)
-        if (end[live[r][i].value] <= at) live[r][i--] = live[r][--nlive[r]];
+    if (k >= 0 ? p->last[k] != at : !p->stored[at]) continue;
+    place_members(&m, at);
+    release(&m, prev, at);
+    prev = at;
   }
 }
 
@@ -360,10 +689,15 @@ Plan *plan_graph(const Graph *g, bool fuse) {
   p->off = arena_alloc(sizeof(int64_t) * (size_t)n);
   p->first = arena_alloc(sizeof(int) * (size_t)n);
   p->last = arena_alloc(sizeof(int) * (size_t)n);
+  p->next = arena_alloc(sizeof(int) * (size_t)n);
+  p->members = arena_alloc(sizeof(int) * (size_t)n);
+  p->in_place = arena_alloc(sizeof(int) * (size_t)n);
+  for (int id = 0; id < n; id++) p->next[id] = p->in_place[id] = -1;
 
   plan_views(p, g, fuse);
   plan_kernels(p, g, fuse);
   plan_memory(p, g, plan_storage(p, g, fuse));
+  plan_operand_lists(p, g);
   return p;
 }
 
@@ -383,10 +717,9 @@ void print_plan(FILE *out, const Graph *g, const Plan *p) {
             type_str(v->dtype, v->shape));
     if (p->last[k] > p->first[k]) {
       fprintf(out, "  %%%d..%%%d, stores", p->first[k], p->last[k]);
-      for (int id = p->first[k]; id <= p->last[k]; id++)
-        if (p->kernel[id] == k && p->stored[id]) fprintf(out, " %%%d", id);
       int members = 0;
-      for (int id = p->first[k]; id <= p->last[k]; id++) members += p->kernel[id] == k;
+      for (int id = p->first[k]; id >= 0; id = p->next[id], members++)
+        if (p->stored[id]) fprintf(out, " %%%d", id);
       if (members < p->last[k] - p->first[k] + 1) fprintf(out, " (%d values)", members);
     } else {
       fprintf(out, "  %%%d", p->first[k]);

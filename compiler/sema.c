@@ -1373,6 +1373,7 @@ bool sema_check(Sema *s, Program *prog) {
     if (d->kind == ND_MODEL && map_get(s->decls, d->name) == d) check_model(s, d);
   for (Node *d = prog->decls; d; d = d->next)
     if (d->kind == ND_TRAIN) check_train(s, d);
+  check_memory(s);
   s->scope = NULL;
   return diag.errors == errors_before;
 }

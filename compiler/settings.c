@@ -359,3 +359,53 @@ void check_train(Sema *s, Node *decl) {
   scope_pop(s);
 }
 
+
+/* ----------------------------------------------------- memory to train */
+
+static int64_t sum_bytes(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
+/* "27.9 GiB", "512 B" */
+static const char *size_str(int64_t b) {
+  static const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double x = (double)b;
+  int u = 0;
+  while (x >= 1024 && u < 6) x /= 1024, u++;
+  return u ? arena_printf("%.1f %s", x, unit[u]) : arena_printf("%lld B", (long long)b);
+}
+
+/* A model whose parameters, with the slots its optimizer keeps for each
+ * (Adam's m and v) and its states (running statistics), take more than
+ * NN_WARN_BYTES: a program or library would need that much memory before
+ * its first sample, which is worth a word at compile time. */
+void check_memory(Sema *s) {
+  for (ModelInfo *m = s->models; m; m = m->next) {
+    TrainInfo *t = NULL;
+    for (TrainInfo *ti = s->trains; ti; ti = ti->next)
+      if (ti->model == m) t = ti;
+    int64_t params = 0, states = 0, slots = 0;
+    for (ParamInfo *p = m->params; p; p = p->next) {
+      int64_t n = 0;
+      shape_product(p->shape, &n);
+      int64_t bytes = n * (p->dtype == DT_F64 ? 8 : 4); /* n < 2^31 */
+      if (p->trainable) params = sum_bytes(params, bytes);
+      else states = sum_bytes(states, bytes);
+    }
+    int per = t && t->optimizer.b ? optimizer_slots(&t->optimizer) : 0;
+    for (int i = 0; i < per; i++) slots = sum_bytes(slots, params);
+    int64_t total = sum_bytes(sum_bytes(params, slots), states);
+    if (total <= NN_WARN_BYTES) continue;
+    if (t)
+      warn_at(t->decl->name_loc,
+              "training '%s' needs %s bytes (%s) for its parameters (%s), optimizer slots (%s: %s keeps %d "
+              "a parameter) and states (%s), more than %s",
+              m->decl->name, group(total), size_str(total), size_str(params), size_str(slots),
+              t->optimizer.b->name, per, size_str(states), size_str(NN_WARN_BYTES));
+    else
+      warn_at(m->decl->name_loc, "model '%s' needs %s bytes (%s) for its parameters (%s) and states (%s), more than %s",
+              m->decl->name, group(total), size_str(total), size_str(params), size_str(states),
+              size_str(NN_WARN_BYTES));
+  }
+}

@@ -105,9 +105,10 @@ static int rewrite(Graph *h, const Value *v, const int *in) {
   return -1;
 }
 
-static void mark(Graph *g, bool *live, int id) {
-  /* iterative: the graph may be deep */
-  int *stack = arena_alloc(sizeof(int) * (size_t)(g->n + 1));
+/* Marks id and what it needs as live; iterative, as the graph may be deep.
+ * `stack` holds g->n values and is shared by every call: a call leaves it
+ * empty, and each value is pushed at most once in all calls together. */
+static void mark(Graph *g, bool *live, int *stack, int id) {
   int sp = 0;
   if (id < 0 || live[id]) return;
   live[id] = true;
@@ -124,14 +125,18 @@ static void mark(Graph *g, bool *live, int id) {
 
 static Graph *simplify_once(Graph *g) {
   bool *live = arena_alloc(sizeof(bool) * (size_t)g->n);
-  for (int i = 0; i < g->ninputs; i++) mark(g, live, g->inputs[i]);
-  for (int i = 0; i < g->noutputs; i++) mark(g, live, g->outputs[i]);
-  mark(g, live, g->loss);
-  mark(g, live, g->label);
-  for (int i = 0; i < g->nupdates; i++) mark(g, live, g->updates[i].value);
-  for (int i = 0; i < g->nparams && g->param_grads; i++) mark(g, live, g->param_grads[i]);
+  int *stack = arena_alloc(sizeof(int) * (size_t)(g->n + 1));
+  for (int i = 0; i < g->ninputs; i++) mark(g, live, stack, g->inputs[i]);
+  for (int i = 0; i < g->noutputs; i++) mark(g, live, stack, g->outputs[i]);
+  mark(g, live, stack, g->loss);
+  mark(g, live, stack, g->label);
+  for (int i = 0; i < g->nupdates; i++) mark(g, live, stack, g->updates[i].value);
+  for (int i = 0; i < g->nparams && g->param_grads; i++) mark(g, live, stack, g->param_grads[i]);
 
   Graph *h = graph_new(g->name);
+  int nlive = 0;
+  for (int id = 0; id < g->n; id++) nlive += live[id];
+  graph_reserve(h, nlive + 16); /* rewrites seldom add values */
   h->training = g->training;
   h->base_lr = g->base_lr;
   h->label_rule = g->label_rule;
@@ -169,4 +174,8 @@ static Graph *simplify_once(Graph *g) {
 }
 
 /* Twice: the second pass drops what the first one's rewrites left unused. */
-Graph *simplify(Graph *g) { return simplify_once(simplify_once(g)); }
+Graph *simplify(Graph *g) {
+  Graph *first = simplify_once(g), *h = simplify_once(first);
+  graph_release(first); /* h shares only its parameter lists with it */
+  return h;
+}

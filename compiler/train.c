@@ -194,6 +194,17 @@ static void set_state(Graph *g, int state_value, int v) {
   add_update(g, true, (int)g->v[state_value].a[0], v);
 }
 
+/* The slots update_param makes for each parameter; lower_training checks
+ * that the two agree. */
+int optimizer_slots(const Setting *o) {
+  const char *name = o->b->name;
+  if (!strcmp(name, "adam") || !strcmp(name, "adamw")) return 2;           /* m, v */
+  if (!strcmp(name, "rmsprop")) return farg(o, "momentum") != 0 ? 2 : 1; /* v, momentum */
+  if (!strcmp(name, "sgd")) return farg(o, "momentum") != 0;             /* momentum */
+  if (!strcmp(name, "adagrad")) return 1;                                /* accumulator */
+  bug("no slots known for optimizer %s", name);
+}
+
 static void update_param(Graph *g, TrainInfo *t, int index, int p, int grad, int lr, int step) {
   const Setting *o = &t->optimizer;
   const char *name = o->b->name;
@@ -332,13 +343,14 @@ Graph *lower_training(Sema *s, TrainInfo *t) {
   g->loc = t->loss.node->loc;
   int loss = make_loss(g, &t->loss, out);
   if (t->weight_decay > 0) { /* L2 on weights of rank 2 and more, as Keras's kernel_regularizer */
+    int *leaf = arena_alloc(sizeof(int) * (size_t)(g->nparams + 1)); /* param index -> its value */
+    for (int id = g->n - 1; id >= 0; id--)
+      if (g->v[id].op == OP_PARAM) leaf[g->v[id].a[0]] = id;
     for (int i = 0; i < g->nparams; i++) {
       ParamInfo *p = g->params[i];
       if (p->shape.rank < 2) continue;
-      int axes[NN_MAX_RANK], w = -1;
+      int axes[NN_MAX_RANK], w = leaf[i];
       for (int a = 0; a < p->shape.rank; a++) axes[a] = a;
-      for (int id = 0; id < g->n && w < 0; id++)
-        if (g->v[id].op == OP_PARAM && g->v[id].a[0] == i) w = id;
       int sq = ir_sum(g, mul(g, w, w), axes, p->shape.rank);
       int wd = k(g, dt, t->weight_decay);
       loss = add(g, loss, mul(g, wd, sq));
@@ -374,12 +386,16 @@ Graph *lower_training(Sema *s, TrainInfo *t) {
   clip(g, t, gr, n);
   int lr = learning_rate(g, t, dt);
   int step = ir_cast(g, ir_leaf(g, OP_SCALAR, DT_F64, (Shape){0}, SC_STEP), dt);
+  int states = g->nstates;
   for (int i = 0; i < n; i++) {
     int index = (int)g->v[pv[i]].a[0];
     int cast_lr = ir_cast(g, lr, g->params[index]->dtype);
     int cast_step = ir_cast(g, step, g->params[index]->dtype);
     update_param(g, t, index, pv[i], gr[i], cast_lr, cast_step);
   }
+  if (g->nstates - states != n * optimizer_slots(&t->optimizer))
+    bug("%s made %d slots for %d parameters; optimizer_slots says %d each", t->optimizer.b->name,
+        g->nstates - states, n, optimizer_slots(&t->optimizer));
   g->part = PART_FWD;
   verify(g, "the optimizer");
   return g;

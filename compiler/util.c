@@ -1,7 +1,8 @@
 /* util.c — compiler memory, strings and source files.
  *
  * All compiler memory comes from one bump arena, freed at once by
- * arena_free_all (the fuzzer calls it between inputs). Running out of memory
+ * arena_free_all (the fuzzer calls it between inputs); only the large
+ * arrays a growing graph outgrows are given back before (arena_release). Running out of memory
  * is reported and exits with status 1 — it is never a crash.
  */
 #include <errno.h>
@@ -14,6 +15,7 @@ typedef struct Chunk Chunk;
 struct Chunk {
   Chunk *next;
   size_t used, size;
+  bool alone;          /* one large block (arena_release may free it) */
   max_align_t data[];
 };
 
@@ -25,25 +27,59 @@ void arena_permanent(bool on) {
   cur = on ? &perm_chunks : &chunks;
 }
 
+enum { CHUNK = 1 << 20 };
+
+static Chunk *new_chunk(size_t size) {
+  Chunk *c = malloc(sizeof *c + size);
+  if (!c) {
+    fprintf(stderr, "nnc: error: out of memory\n");
+    exit(1);
+  }
+  c->used = 0;
+  c->size = size;
+  c->alone = false;
+  return c;
+}
+
+/* A block of more than an eighth of a chunk gets a chunk of its own,
+ * linked behind the current one, so that the current one's free room is
+ * not abandoned (a growing graph's arrays would leave most of a chunk
+ * behind each time). */
 void *arena_alloc(size_t n) {
   Chunk *chunks = *cur;
   n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
-  if (!chunks || chunks->size - chunks->used < n) {
-    size_t size = n > (1 << 20) ? n : (1 << 20);
-    Chunk *c = malloc(sizeof *c + size);
-    if (!c) {
-      fprintf(stderr, "nnc: error: out of memory\n");
-      exit(1);
+  void *p;
+  if (n > CHUNK / 8 && chunks) {
+    Chunk *c = new_chunk(n);
+    c->next = chunks->next;
+    chunks->next = c;
+    c->used = n;
+    c->alone = true;
+    p = c->data;
+  } else {
+    if (!chunks || chunks->size - chunks->used < n) {
+      Chunk *c = new_chunk(n > CHUNK ? n : CHUNK);
+      c->next = chunks;
+      chunks = *cur = c;
     }
-    c->next = chunks;
-    c->used = 0;
-    c->size = size;
-    chunks = *cur = c;
+    p = (char *)chunks->data + chunks->used;
+    chunks->used += n;
   }
-  void *p = (char *)chunks->data + chunks->used;
-  chunks->used += n;
   memset(p, 0, n);
   return p;
+}
+
+/* A large block is freed now (an outgrown array of a growing graph);
+ * others stay until arena_free_all. The chunks are searched, which costs
+ * little next to what a large block's copy cost. */
+void arena_release(void *p) {
+  for (Chunk **c = cur; p && *c; c = &(*c)->next)
+    if ((*c)->alone && (void *)(*c)->data == p) {
+      Chunk *dead = *c;
+      *c = dead->next;
+      free(dead);
+      return;
+    }
 }
 
 void arena_free_all(void) {

@@ -17,8 +17,38 @@ check_file "$tmp/random.nn" "random bytes"
 # megabytes of binary data: thousands of errors, counted in linear time
 check_file "$src/examples/data/mnist-images.idx.gz" "1.6 MB of gzip data"
 
+# a NUL byte: the file is not text, and one error says where
 head -c 5000 /dev/zero > "$tmp/zeros.nn"
 check_file "$tmp/zeros.nn" "NUL bytes"
+has "$tmp/err" "zeros.nn:1:1: error: not a text file: a NUL byte at byte offset 0"
+[ "$(grep -c 'error:' "$tmp/err")" -eq 1 ] || fail "NUL bytes: more than one error: $(head -c 400 "$tmp/err")"
+printf 'model M {\n  input x: [4]\n  ab\000cd\n}\n' > "$tmp/nul.nn"
+check_file "$tmp/nul.nn" "a NUL byte on line 3"
+has "$tmp/err" "nul.nn:3:5: error: not a text file: a NUL byte at byte offset 29"
+
+# multi-megabyte inputs end in well under a second (the limits below are
+# generous): binary data stops at its first NUL byte, other bytes at the
+# error limit, and the source line under each error is cut to a window
+gunzip -c "$src/examples/data/mnist-images.idx.gz" > "$tmp/images.nn" || fail "gunzip failed"
+timeout 10 "$nnc" "$tmp/images.nn" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ $rc -eq 1 ] || fail "7.8 MB of MNIST images: exit status $rc, expected 1"
+has "$tmp/err" "images.nn:1:1: error: not a text file"
+awk 'BEGIN { x = 12345; for (i = 0; i < 1000000; i++) { x = (x * 1103515245 + 12345) % 2147483648;
+     printf "%c", int(x / 65536) % 255 + 1 } }' > "$tmp/mb.nn"
+cat "$tmp/mb.nn" "$tmp/mb.nn" "$tmp/mb.nn" "$tmp/mb.nn" "$tmp/mb.nn" "$tmp/mb.nn" "$tmp/mb.nn" "$tmp/mb.nn" > "$tmp/8mb.nn"
+timeout 10 "$nnc" "$tmp/8mb.nn" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ $rc -eq 1 ] || fail "8 MB of bytes without NUL: exit status $rc, expected 1"
+has "$tmp/err" "too many errors, stopping"
+[ "$(wc -c < "$tmp/err")" -lt 20000 ] || fail "8 MB of bytes: $(wc -c < "$tmp/err") bytes of diagnostics"
+{ printf 'model M {\n  input x: [4]\n  y = x + '; head -c 1000000 /dev/zero | tr '\0' 'a'; printf ' + x\n}\n'; } > "$tmp/line.nn"
+timeout 10 "$nnc" "$tmp/line.nn" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ $rc -eq 1 ] || fail "a 1 MB line: exit status $rc, expected 1"
+has "$tmp/err" "line.nn:3:11: error: unknown name"
+has "$tmp/err" "    3 |   y = x + aaaa"
+[ "$(wc -c < "$tmp/err")" -lt 4000 ] || fail "a 1 MB line: $(wc -c < "$tmp/err") bytes of diagnostics"
 
 # every prefix of a real program
 f=$src/examples/residual.nn
