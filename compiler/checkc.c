@@ -113,10 +113,10 @@ static void harness(FILE *o, Graph *g, const char *model, const char *suffix) {
 
 /* The graph through the LLVM backend at -Oopt as a library whose run
  * function is exported. */
-static bool llvm_build(Graph *g, const char *model, const char *so, int opt, FILE *out) {
-  LlvmOut *lo = llvm_begin(model, NULL, NULL, opt, true);
+static bool llvm_build(const Built *b, const char *so, int opt, FILE *out) {
+  LlvmOut *lo = llvm_begin(b->name, NULL, NULL, opt, true);
   if (!lo) return false;
-  llvm_model(lo, model, g->training ? g : NULL, NULL, g->training ? NULL : g);
+  llvm_model(lo, b);
   char *obj = arena_printf("%s.o", so);
   bool ok = llvm_finish(lo, "obj", obj, so);
   unlink(obj);
@@ -204,15 +204,14 @@ static double *llvm_run(const char *so, Graph *g, const char *model, const char 
 
 /* The LLVM backend's library (fused at 1 and 2 threads, and unfused)
  * against the C backend's results `want`: the same bits. */
-static bool check_llvm(Graph *g, const char *model, const char *dir, const char *inp, const double *want,
-                       int64_t count, const char **name, const int64_t *len, int nt, FILE *out) {
+static bool check_llvm(const Built *fused, const Built *unfused, const char *dir, const char *inp,
+                       const double *want, int64_t count, const char **name, const int64_t *len, int nt, FILE *out) {
+  Graph *g = built_main_graph(fused);
+  const char *model = fused->name;
   char *so = arena_printf("%s/%s_llvm.so", dir, model), *so2 = arena_printf("%s/%s_llvm_unfused.so", dir, model);
   /* fused as users get it (-O3, the runtime's bitcode in), unfused at -O0
    * (the IR as built, quick to compile) */
-  bool fuse = nnc_fuse, ok = llvm_build(g, model, so, 3, out);
-  nnc_fuse = false;
-  ok = ok && llvm_build(g, model, so2, 0, out);
-  nnc_fuse = fuse;
+  bool ok = llvm_build(fused, so, 3, out) && llvm_build(unfused, so2, 0, out);
   for (int run = 0; ok && run < 3; run++) {
     const char *what = run == 0 ? "at 1 thread" : run == 1 ? "at 2 threads" : "unfused";
     double *got = llvm_run(run == 2 ? so2 : so, g, model, inp, count, run == 1 ? 2 : 1);
@@ -356,7 +355,15 @@ static double *results(const char *path, int64_t count) {
   return d;
 }
 
-static bool check_graph(Graph *g, const char *model, const char *loss, bool llvm, FILE *out) {
+/* g as a model of one graph (its training step, or inference) with plan p. */
+static Built one_graph(Graph *g, Plan *p, const char *model) {
+  Built b = {.name = model};
+  b.g[g->training ? GRAPH_TRAIN : GRAPH_INFER] = g;
+  b.plan[g->training ? GRAPH_TRAIN : GRAPH_INFER] = p;
+  return b;
+}
+
+static bool check_graph(Graph *g, Plan *p, const char *model, const char *loss, bool llvm, FILE *out) {
   enum { BATCH = 3 };
   char dir[] = "/tmp/nnc-check-XXXXXX";
   if (!mkdtemp(dir)) {
@@ -371,8 +378,9 @@ static bool check_graph(Graph *g, const char *model, const char *loss, bool llvm
     error_plain("cannot write '%s': %s", csrc, strerror(errno));
     return false;
   }
+  Built fused = one_graph(g, p, model), unfused = one_graph(g, plan_graph(g, false), model);
   emit_c_prelude(f, "check");
-  emit_c_model(f, model, g->training ? g : NULL, NULL, g->training ? NULL : g);
+  emit_c_model(f, &fused);
   harness(f, g, model, suffix);
   fclose(f);
   /* the same without fusion, which must give the same bits */
@@ -382,12 +390,9 @@ static bool check_graph(Graph *g, const char *model, const char *loss, bool llvm
     error_plain("cannot write '%s': %s", csrc2, strerror(errno));
     return false;
   }
-  bool fuse = nnc_fuse;
-  nnc_fuse = false;
   emit_c_prelude(f, "check");
-  emit_c_model(f, model, g->training ? g : NULL, NULL, g->training ? NULL : g);
+  emit_c_model(f, &unfused);
   harness(f, g, model, suffix);
-  nnc_fuse = fuse;
   fclose(f);
 
   /* the evaluator's step: outputs and loss, then the updated tensors */
@@ -469,7 +474,7 @@ static bool check_graph(Graph *g, const char *model, const char *loss, bool llvm
     free(got);
   }
 #ifdef NNC_HAVE_LLVM
-  bool llvm_ok = !llvm || !ok || check_llvm(g, model, dir, inp, one, count, name, len, nt, out);
+  bool llvm_ok = !llvm || !ok || check_llvm(&fused, &unfused, dir, inp, one, count, name, len, nt, out);
 #else
   bool llvm_ok = true;
   (void)llvm;
@@ -492,27 +497,19 @@ static bool check_graph(Graph *g, const char *model, const char *loss, bool llvm
   return ok;
 }
 
-bool check_c_backend(Sema *s, bool llvm, FILE *out) {
-  bool ok = true;
-  for (ModelInfo *m = s->models; m; m = m->next) {
-    TrainInfo *t = NULL;
-    for (TrainInfo *ti = s->trains; ti; ti = ti->next)
-      if (ti->model == m) t = ti;
+bool check_c_backend(Sema *s, const Built *models, const Options *o, FILE *out) {
+  bool ok = true, llvm = o->check_llvm;
+  for (const Built *b = models; b; b = b->next) {
+    TrainInfo *t = b->train;
     /* the training step as it is compiled (its own plan: nothing but the
      * updates and the loss stored at the end); then the step, or without
      * a train block the gradients of <c, output> (every backward kernel),
      * with the gradients of the parameters as outputs (up to 16 outputs in
      * all; a step's in as many graphs as that takes, since its updates are
      * held only as closely as its gradients are); then inference */
-    if (t) {
-      Graph *step = lower_training(s, t);
-      if (!step) return false;
-      step = simplify(step);
-      verify(step, "simplify");
-      ok &= check_graph(step, m->decl->name, t->loss.b->name, llvm, out);
-    }
+    if (t) ok &= check_graph(b->g[GRAPH_TRAIN], b->plan[GRAPH_TRAIN], b->name, t->loss.b->name, llvm, out);
     for (int next = 0, more = 1; more;) {
-      Graph *g = t ? lower_training(s, t) : lower_projection(s, m);
+      Graph *g = t ? lower_training(s, t) : lower_projection(s, b->model);
       if (!g) return false;
       int from = next;
       for (; next < g->nparams && g->noutputs < 16; next++)
@@ -520,11 +517,9 @@ bool check_c_backend(Sema *s, bool llvm, FILE *out) {
       more = t && next > from && next < g->nparams;
       g = simplify(g);
       verify(g, "simplify");
-      ok &= check_graph(g, m->decl->name, t ? t->loss.b->name : "", llvm, out);
+      ok &= check_graph(g, plan_graph(g, !o->no_fuse), b->name, t ? t->loss.b->name : "", llvm, out);
     }
-    Graph *h = simplify(lower_inference(s, m));
-    verify(h, "simplify");
-    ok &= check_graph(h, m->decl->name, "", llvm, out);
+    ok &= check_graph(b->g[GRAPH_INFER], b->plan[GRAPH_INFER], b->name, "", llvm, out);
   }
   fprintf(out, "%s\n", ok ? "backend check passed" : "backend check FAILED");
   return ok;

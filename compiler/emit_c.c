@@ -16,6 +16,7 @@
  * later (fusion, tiling); this backend is the readable reference.
  */
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,6 @@ typedef struct Em {
   Plan *p;
   const char *name;    /* kernel prefix: "SeedMLP_train" */
   bool ep;             /* the current kernel has an epilogue (ctx, epi) */
-  int *canon;          /* kernel -> the kernel whose code it runs (itself, or an identical one) */
   const char *epi;     /* its argument for the products: "&epi" or "NULL" */
 } Em;
 
@@ -92,36 +92,31 @@ static void open_loops(Em *e, Shape s, const char *var, int depth) {
             var, d, dimx(s.dim[d]), var, d);
 }
 
-/* The C expression of an elementwise op on doubles a, b, c: the
- * evaluator's eval_scalar_op and eval_select, NaN propagation included. */
-static const char *scalar_x(Op op, DType out) {
-  switch (op) {
-  case OP_NEG: return "-a";
-  case OP_EXP: return "exp(a)";
-  case OP_LOG: return "log(a)";
-  case OP_LOG1P: return "log1p(a)";
-  case OP_SQRT: return "sqrt(a)";
-  case OP_ABS: return "fabs(a)";
-  case OP_SIGN: return "(a != a ? a : (double)((a > 0) - (a < 0)))";
-  case OP_RELU: return "(a <= 0 ? 0 : a)";
-  case OP_STEP: return "(a <= 0 ? 0 : a > 0 ? 1 : a)";
-  case OP_SIGMOID: return "nnrt_sigmoid(a)";
-  case OP_TANH: return "tanh(a)";
-  case OP_ERF: return "erf(a)";
-  case OP_COS: return "cos(a)";
-  case OP_FLOOR: return "floor(a)";
-  case OP_CAST: return out == DT_I32 ? "(double)(int32_t)a" : "a";
-  case OP_ADD: return "a + b";
-  case OP_SUB: return "a - b";
-  case OP_MUL: return "a * b";
-  case OP_DIV: return "a / b";
-  case OP_MAX: return "(a != a ? a : a >= b ? a : b)";
-  case OP_MIN: return "(a != a ? a : a <= b ? a : b)";
-  case OP_POW: return "pow(a, b)";
-  case OP_GT: return "(a > b ? 1 : a <= b ? 0 : a != a ? a : b)";
-  case OP_SELECT: return "(a != a ? a : a != 0 ? b : c)";
-  default: bug("%s is not elementwise", op_info[op].name);
+/* A double as a C literal that reads back to the same bits. */
+static char *double_x(double d) {
+  if (d != d) return "NAN";
+  if (isinf(d)) return d > 0 ? "INFINITY" : "(-INFINITY)";
+  char *x = arena_printf("%.17g", d);
+  if (!strpbrk(x, ".e")) x = arena_printf("%s.0", x);
+  return d < 0 || (d == 0 && signbit(d)) ? arena_printf("(%s)", x) : x;
+}
+
+/* Value v's elementwise op as one C expression: ops.h's x with a, b and c
+ * replaced by its operands as doubles (`arg`), stored in v's type. */
+static char *scalar_x(const Value *v, char *const *arg) {
+  const char *x = v->op == OP_CAST && v->dtype == DT_I32 ? "((double)(int32_t)a)" : op_info[v->op].x;
+  size_t n = strlen(x);
+  if (v->dtype == DT_F64 && x[0] == '(' && x[n - 1] == ')') x++, n -= 2; /* no cast: no parentheses */
+  char *out = arena_strdup("");
+  for (size_t i = 0; i < n;) {
+    size_t j = i;
+    while (j < n && (isalnum((unsigned char)x[j]) || x[j] == '_')) j++;
+    if (j == i) j++;
+    bool operand = j == i + 1 && x[i] >= 'a' && x[i] <= 'c';
+    out = arena_printf("%s%.*s", out, (int)(operand ? strlen(arg[x[i] - 'a']) : j - i), operand ? arg[x[i] - 'a'] : x + i);
+    i = j;
   }
+  return v->dtype == DT_F64 ? out : arena_printf("(%s)%s", cty(v->dtype), out);
 }
 
 /* The scratch a kernel needs besides its result (plan_scratch), as a C
@@ -131,12 +126,17 @@ static const char *scalar_x(Op op, DType out) {
 static char *scratch_x(Graph *g, const Value *v) {
   PlanScratch ps = plan_scratch(g, v);
   if (!ps.any) return NULL;
-  char *x = arena_printf("%lld", (long long)ps.fixed);
-  if (ps.cap)
-    x = arena_printf("%s + (n < %lld ? n : %lld) * %lld", x, (long long)ps.cap, (long long)ps.cap,
-                     (long long)ps.per);
-  if (ps.packs) x = arena_printf("%s + %d * (int64_t)nnrt_sgemm_scratch(%s)", x, ps.packs, ps.pack_alone ? "1" : "nt");
-  return x;
+  char *x = ps.fixed ? arena_printf("%lld", (long long)ps.fixed) : NULL;
+  if (ps.cap) {
+    char *t = arena_printf("(n < %lld ? n : %lld) * %lld", (long long)ps.cap, (long long)ps.cap, (long long)ps.per);
+    x = x ? arena_printf("%s + %s", x, t) : t;
+  }
+  if (ps.packs) {
+    char *t = arena_printf("%s(int64_t)nnrt_sgemm_scratch(%s)", ps.packs > 1 ? arena_printf("%d * ", ps.packs) : "",
+                           ps.pack_alone ? "1" : "nt");
+    x = x ? arena_printf("%s + %s", x, t) : t;
+  }
+  return x ? x : "0";
 }
 
 /* A call of the matrix product for the value's type, C = A B (+ C). */
@@ -260,15 +260,20 @@ static void k_matmul(Em *e, const Value *v) {
   lb.rank -= 2;
   fprintf(e->o, "  const int64_t M = %s, N2 = %s, K = %s;\n", dimx(v->shape.dim[r - 2]),
           dimx(v->shape.dim[r - 1]), dimx(A->shape.dim[A->shape.rank - 1]));
-  bool par = par_open(e, lead);
+  /* a folded transpose: its operand, read with the strides swapped */
+  bool ta = e->p->folded[v->in[0]], tb = e->p->folded[v->in[1]];
+  if (!lead.rank) { /* one product */
+    gemm_call(e, v, "  ", "nt", "M, N2, K", ta ? "a, 1, M" : "a, K, 1", tb ? "b, 1, K" : "b, N2, 1", "y, N2",
+              "false", "s", e->epi);
+    return;
+  }
+  bool par = par_open(e, lead); /* a batch of products, each at (l0, l1, ...) */
   open_loops(e, lead, "l", 1);
   int depth = 1 + lead.rank;
   fprintf(e->o, "%*s{\n", 2 * depth, "");
   fprintf(e->o, "%*s  const %s *A = a + (%s) * M * K;\n", 2 * depth, "", cty(A->dtype), offset_x(la, lead.rank, "l"));
   fprintf(e->o, "%*s  const %s *B = b + (%s) * K * N2;\n", 2 * depth, "", cty(B->dtype), offset_x(lb, lead.rank, "l"));
   fprintf(e->o, "%*s  %s *C = y + (%s) * M * N2;\n", 2 * depth, "", cty(v->dtype), offset_x(lead, lead.rank, "l"));
-  /* a folded transpose: its operand, read with the strides swapped */
-  bool ta = e->p->folded[v->in[0]], tb = e->p->folded[v->in[1]];
   gemm_call(e, v, arena_printf("%*s  ", 2 * depth, ""), "nt", "M, N2, K", ta ? "A, 1, M" : "A, K, 1",
             tb ? "B, 1, K" : "B, N2, 1", "C, N2", "false", "s", e->epi);
   fprintf(e->o, "%*s}\n", 2 * depth, "");
@@ -411,9 +416,9 @@ static void k_pool(Em *e, const Value *v) {
 }
 
 /* One element of kernel k's elementwise members, at depth: the outside
- * operands loaded (operand j at index idx[j]), every member computed in
- * double from operands in their own types and kept in its type (rounded
- * as the evaluator rounds it), the stored ones written at `at`. The head
+ * operands loaded as doubles (operand j at index idx[j]), every member one
+ * expression in double rounded to its type (as the evaluator rounds it;
+ * held in a double, which is exact), the stored ones written at `at`. The head
  * of an epilogue is t<head>, loaded by the caller. Operands are loaded
  * before anything is stored; one that a member is written over (in
  * place) is read through that member's pointer, so no two pointers alias
@@ -423,27 +428,27 @@ static void member_body(Em *e, int k, int depth, int next, const int *ext, char 
   Plan *p = e->p;
   for (int j = 0; j < next; j++) {
     int y = plan_in_place(p, g, k, ext[j]);
-    fprintf(e->o, "%*sconst %s x%d_ = %s[%s];\n", 2 * depth, "", cty(g->v[ext[j]].dtype), ext[j],
+    fprintf(e->o, "%*sconst double x%d_ = %s[%s];\n", 2 * depth, "", ext[j],
             y >= 0 ? arena_printf("y%d", y) : arena_printf("x%d", ext[j]), idx[j]);
   }
-  static const char names[] = "abc";
   for (int id = p->first[k]; id >= 0; id = p->next[id]) {
     const Value *v = &g->v[id];
     if (!op_elementwise(v->op)) continue;
-    fprintf(e->o, "%*s%s t%d;\n%*s{\n", 2 * depth, "", cty(v->dtype), id, 2 * depth, "");
+    char *arg[3] = {"", "", ""};
     for (int i = 0; i < v->nin; i++) {
       int x = plan_read(p, g, v->in[i]);
-      const char *val = p->kernel[x] == k ? arena_printf("t%d", x)
-                        : g->v[x].op == OP_CONST ? arena_printf("(double)(%s)%.17g", cty(g->v[x].dtype), g->v[x].f)
-                                                 : arena_printf("x%d_", x);
-      fprintf(e->o, "%*s  const double %c = %s;\n", 2 * depth, "", names[i], val);
+      const Value *xv = &g->v[x];
+      arg[i] = p->kernel[x] == k ? arena_printf("t%d", x)
+               : xv->op == OP_CONST ? double_x(xv->dtype == DT_F32 ? (double)(float)xv->f
+                                               : xv->dtype == DT_I32 ? (double)(int32_t)xv->f : xv->f)
+                                    : arena_printf("x%d_", x);
     }
-    fprintf(e->o, "%*s  t%d = (%s)(%s);\n%*s}\n", 2 * depth, "", id, cty(v->dtype),
-            scalar_x(v->op, v->dtype), 2 * depth, "");
+    fprintf(e->o, "%*sconst double t%d = %s;\n", 2 * depth, "", id, scalar_x(v, arg));
   }
   for (int id = p->first[k]; id >= 0; id = p->next[id])
     if (p->stored[id] && op_elementwise(g->v[id].op))
-      fprintf(e->o, "%*sy%d[%s] = t%d;\n", 2 * depth, "", id, at, id);
+      fprintf(e->o, "%*sy%d[%s] = %st%d;\n", 2 * depth, "", id, at,
+              g->v[id].dtype == DT_F64 ? "" : arena_printf("(%s)", cty(g->v[id].dtype)), id);
 }
 
 /* One pointer of member_params: y<id> (written) or x<id> (read). */
@@ -537,8 +542,8 @@ static void epilogue_function(Em *e, int k) {
                 "    const int64_t row = r * cols;\n"
                 "    for (int64_t c = c0; c < c1; c++) {\n"
                 "      const int64_t i = row + c;\n"
-                "      const %s t%d = y%d[i];\n",
-          cty(hv->dtype), h, home);
+                "      const double t%d = y%d[i];\n",
+          h, home);
   char **idx = arena_alloc(sizeof(char *) * (size_t)(next + 1));
   for (int j = 0; j < next; j++) {
     Shape xs = g->v[ext[j]].shape;
@@ -605,14 +610,18 @@ static void arena_lines(Em *e) {
   fprintf(o, "  const int nt = m_threads;\n  (void)nt;\n"
              "  size_t need = %lld + %lld * (size_t)n, scratch = 0;\n",
           (long long)p->fixed_bytes, (long long)p->sample_bytes);
+  Map *seen = map_new(); /* a kernel's scratch as C: each size once */
   for (int id = 0; id < g->n; id++) {
     const Value *v = &g->v[id];
     if (p->stored[id] && p->region[id] == 2)
       fprintf(o, "  size_t d%d = need; need += nnrt_align(sizeof(%s) * (size_t)(%s));\n", id,
               cty(v->dtype), numel_x(v->shape));
-    if (p->kernel[id] >= 0 && scratch_x(g, v))
-      fprintf(o, "  if (sizeof(%s) * (size_t)(%s) > scratch) scratch = sizeof(%s) * (size_t)(%s);\n",
-              cty(v->dtype), scratch_x(g, v), cty(v->dtype), scratch_x(g, v));
+    char *bytes = p->kernel[id] >= 0 && scratch_x(g, v)
+                      ? arena_printf("sizeof(%s) * (size_t)(%s)", cty(v->dtype), scratch_x(g, v)) : NULL;
+    if (bytes && !map_get(seen, bytes)) {
+      map_put(seen, bytes, bytes);
+      fprintf(o, "  if (%s > scratch) scratch = %s;\n", bytes, bytes);
+    }
   }
   fprintf(o, "  size_t sc = need;\n  need += nnrt_align(scratch);\n");
 }
@@ -676,9 +685,11 @@ static void run_function(Em *e) {
       fprintf(o, "  %s *v%d = (%s *)(ws + %s);\n", t, id, t, off);
     }
     if (v->op == OP_SCALAR) {
-      static const char *src[] = {"(double)n", "(double)m->step", "(double)m->epoch",
-                                  "(double)m->seed", "m->lr"};
-      fprintf(o, "  v%d[0] = (%s)%s;\n", id, t, src[v->a[0]]);
+      /* the seed through double, as the evaluator's scalars are */
+      static const char *src[] = {"n", "m->step", "m->epoch", "m->seed", "m->lr"};
+      bool twice = v->a[0] == SC_SEED && v->dtype != DT_F64;
+      fprintf(o, "  v%d[0] = %s%s%s;\n", id, v->a[0] == SC_LR && v->dtype == DT_F64 ? "" : arena_printf("(%s)", t),
+              twice ? "(double)" : "", src[v->a[0]]);
     } else if (v->op == OP_IOTA) {
       fprintf(o, "  for (int64_t i = 0; i < %s; i++) v%d[i] = (%s)(i / %s %% %lld);\n", numel_x(v->shape), id, t,
               prod_x(v->shape, (int)v->a[0] + 1, v->shape.rank), (long long)v->shape.dim[v->a[0]]);
@@ -693,7 +704,7 @@ static void run_function(Em *e) {
     } else if (p->kernel[id] >= 0 && p->last[p->kernel[id]] == id) {
       int k = p->kernel[id], h = p->first[k];
       const Value *hv = &g->v[h];
-      fprintf(o, "  %s_k%d(n, nt", e->name, e->canon[k]);
+      fprintf(o, "  %s_k%d(n, nt", e->name, p->same[k]);
       if (op_elementwise(hv->op)) {
         member_params(e, k, -1, RUN_ARGS);
       } else {
@@ -721,113 +732,22 @@ static void run_function(Em *e) {
   fprintf(o, "}\n");
 }
 
-bool nnc_fuse = true;
-
-/* Kernel k's code with what distinguishes it from an identical kernel
- * elsewhere taken out: comments, its own number in its names, and the value
- * numbers in its variables (y12, x7, x7_, t9), renumbered in the order
- * they appear. Two kernels with the same key have the same code but for
- * names, and their parameters come in the same order. */
-static char *kernel_key(const char *code, const char *name, int k) {
-  size_t len = strlen(code), nl = strlen(name);
-  /* a variable's renumbered name may be longer than the name (t1 -> t@63):
-   * at most twice. The caller frees the key: most are dropped at once. */
-  char *key = malloc(2 * len + 1), *q = key;
-  if (!key) bug("kernel_key: out of memory");
-  char seen[64][16];
-  int nseen = 0;
-  for (const char *c = code; *c;) {
-    if (c[0] == '/' && c[1] == '*') { /* a comment */
-      const char *end = strstr(c + 2, "*/");
-      c = end ? end + 2 : c + strlen(c);
-      continue;
-    }
-    if (!(isalpha((unsigned char)*c) || *c == '_')) {
-      *q++ = *c++;
-      continue;
-    }
-    const char *w = c;
-    while (isalnum((unsigned char)*c) || *c == '_') c++;
-    size_t wl = (size_t)(c - w);
-    if (wl > nl && !strncmp(w, name, nl) && w[nl] == '_') { /* NAME_kK, NAME_eK, NAME_epiK */
-      const char *d = w + nl + 1;
-      while (isalpha((unsigned char)*d)) d++;
-      if (strtol(d, NULL, 10) == k) {
-        memcpy(q, w, (size_t)(d - w));
-        q += d - w;
-        *q++ = '#';
-        for (d++; isdigit((unsigned char)*d); d++) {}
-        memcpy(q, d, (size_t)(c - d));
-        q += c - d;
-        continue;
-      }
-    }
-    bool var = wl >= 2 && wl < 16 && strchr("txy", w[0]) && isdigit((unsigned char)w[1]);
-    for (size_t i = 1; var && i < wl; i++) var = isdigit((unsigned char)w[i]) || (i == wl - 1 && w[i] == '_');
-    if (var) {
-      int id = -1;
-      for (int i = 0; i < nseen; i++)
-        if (strlen(seen[i]) == wl - (w[wl - 1] == '_') && !strncmp(seen[i], w + 1, wl - 1 - (w[wl - 1] == '_')))
-          id = i;
-      if (id < 0 && nseen < 64) {
-        id = nseen;
-        snprintf(seen[nseen++], sizeof seen[0], "%.*s", (int)(wl - 1 - (w[wl - 1] == '_')), w + 1);
-      }
-      if (id >= 0) {
-        q += sprintf(q, "%c@%d%s", w[0], id, w[wl - 1] == '_' ? "_" : "");
-        continue;
-      }
-    }
-    memcpy(q, w, wl);
-    q += wl;
-  }
-  *q = '\0';
-  return key;
-}
-
-/* Each kernel's C, and which earlier kernel it is identical to but for
- * value numbers (e->canon: that kernel, or itself): as an unrolled
- * recurrent layer's steps are, or a deep model's layers. With `out`, the
- * kernels are written there, each code once. */
-static void kernels(Em *e, FILE *out) {
-  int nk = e->p->nkernels;
-  e->canon = arena_alloc(sizeof(int) * (size_t)(nk + 1));
-  Map *written = map_new(); /* kernel key -> the first kernel with it, + 1 */
-  char **kept = arena_alloc(sizeof(char *) * (size_t)(nk + 1)); /* the map's keys */
-  int nkept = 0;
-  for (int k = 0; k < nk; k++) {
-    char *code = NULL;
-    size_t size = 0;
-    e->o = open_memstream(&code, &size);
-    if (!e->o) bug("open_memstream: out of memory");
-    if (op_elementwise(e->g->v[e->p->first[k]].op)) fused_kernel(e, k);
+/* Each kernel's C, once for kernels of the same structure (the plan's
+ * `same`: an unrolled recurrent layer's steps, a deep model's layers). */
+static void kernels(Em *e) {
+  for (int k = 0; k < e->p->nkernels; k++) {
+    if (e->p->same[k] != k) fprintf(e->o, "\n/* k%d: the code of k%d */\n", k, e->p->same[k]);
+    else if (op_elementwise(e->g->v[e->p->first[k]].op)) fused_kernel(e, k);
     else kernel(e, k);
-    fclose(e->o);
-    char *key = kernel_key(code, e->name, k);
-    intptr_t same = (intptr_t)map_get(written, key);
-    e->canon[k] = same ? (int)same - 1 : k;
-    if (!same) map_put(written, kept[nkept++] = key, (void *)(intptr_t)(k + 1));
-    else free(key);
-    if (out && e->canon[k] == k) fputs(code, out);
-    else if (out) fprintf(out, "\n/* k%d: the code of k%d */\n", k, e->canon[k]);
-    free(code);
   }
-  for (int i = 0; i < nkept; i++) free(kept[i]);
-}
-
-int *kernel_canon(Graph *g, Plan *p, const char *name) {
-  Em e = {.g = g, .p = p, .name = name};
-  kernels(&e, NULL);
-  return e.canon;
 }
 
 /* The graph's kernels (each written once: a kernel identical to an earlier
  * one runs the earlier one's code), its arena function and its run
  * function. */
-void emit_c_graph(FILE *out, Graph *g, const char *model, const char *suffix) {
-  Em e = {.g = g, .p = plan_graph(g, nnc_fuse), .name = arena_printf("%s_%s", model, suffix)};
-  kernels(&e, out);
-  e.o = out;
+void emit_c_graph(FILE *out, Graph *g, Plan *p, const char *model, const char *suffix) {
+  Em e = {.o = out, .g = g, .p = p, .name = arena_printf("%s_%s", model, suffix)};
+  kernels(&e);
   arena_function(&e);
   run_function(&e);
 }
@@ -976,19 +896,19 @@ static const char *desc_types =
   "typedef struct NnModelDesc {\n  const char *name;\n  int ninputs, noutputs, nparams;\n"
   "  const NnTensorDesc *inputs, *outputs, *params;\n} NnModelDesc;\n#endif\n";
 
-void emit_c_header(FILE *o, const char *source, ModelInfo *models, bool has_train(ModelInfo *)) {
+void emit_c_header(FILE *o, const char *source, const Built *models) {
   fprintf(o, "/* The C API of the models nnc compiled from %s (docs/c-api.md).\n"
              " * inputs[i] and outputs are row-major arrays of n samples; a model's\n"
              " * instances are independent, so several threads may each use their own.\n"
              " * Every function checks its arguments: an error returns -1, NaN or NULL\n"
              " * and M_last_error says why. */\n"
              "#ifndef NNC_%s_H\n#define NNC_%s_H\n#include <stddef.h>\n#include <stdint.h>\n%s",
-          source, models ? models->decl->name : "NONE", models ? models->decl->name : "NONE", desc_types);
-  for (ModelInfo *m = models; m; m = m->next) {
-    const char *M = m->decl->name;
+          source, models ? models->name : "NONE", models ? models->name : "NONE", desc_types);
+  for (const Built *m = models; m; m = m->next) {
+    const char *M = m->name;
     fprintf(o, "\n/* model %s */\ntypedef struct %s_Model %s_Model;\n", M, M, M);
     for (size_t i = 0; i < sizeof api / sizeof api[0]; i++) {
-      if (api[i].graph >= 0 && api[i].graph != NNRT_INFER && !has_train(m)) continue;
+      if (api[i].graph >= 0 && !m->g[api[i].graph]) continue;
       fprintf(o, "/* %s */\n%s%s_%s(%s);\n", api[i].doc, for_model(api[i].ret, M), M, api[i].name,
               for_model(api[i].params, M));
     }
@@ -1004,6 +924,10 @@ void emit_c_prelude(FILE *o, const char *source) {
              "#if !defined(__STDC_VERSION__) || __STDC_VERSION__ < 201112L\n"
              "#error \"this file is C11: build it with -std=c11 or later (the default of gcc and clang)\"\n"
              "#endif\n"
+             "/* a * b + c is two roundings, as the reference evaluator computes it: the\n"
+             " * compiler may not fuse it into one (the results are the same everywhere) */\n"
+             "#if defined(__clang__)\n#pragma STDC FP_CONTRACT OFF\n"
+             "#elif defined(__GNUC__)\n#pragma GCC optimize(\"fp-contract=off\")\n#endif\n"
              "#define _POSIX_C_SOURCE 200809L\n"
              "#if defined(__GNUC__)\n#define NNRT_API static __attribute__((unused))\n"
              "#define NNRT_WINDOW_API static inline __attribute__((always_inline, unused))\n"
@@ -1035,9 +959,10 @@ static void generation(FILE *o, Graph *infer) {
  * runtime's generic model functions, and the exported API over them. The
  * graphs share the parameters; the training step's states come first in
  * the same order as the evaluation's and inference's. */
-void emit_c_model(FILE *o, const char *model, Graph *train, Graph *eval, Graph *infer) {
-  Graph *g = train ? train : infer;
-  Graph *gs[3] = {train, eval, infer};
+void emit_c_model(FILE *o, const Built *b) {
+  const char *model = b->name;
+  Graph *const *gs = b->g, *infer = b->g[GRAPH_INFER];
+  Graph *g = built_main_graph(b);
   for (int k = 1; k < 3; k++) {
     Graph *h = gs[k];
     if (!h || h == g) continue;
@@ -1049,7 +974,7 @@ void emit_c_model(FILE *o, const char *model, Graph *train, Graph *eval, Graph *
   tensor_table(o, model, g);
   static const char *suffix[3] = {"train", "eval", "infer"};
   for (int k = 0; k < 3; k++)
-    if (gs[k]) emit_c_graph(o, gs[k], model, suffix[k]);
+    if (gs[k]) emit_c_graph(o, gs[k], b->plan[k], model, suffix[k]);
   descriptor(o, model, infer ? infer : g);
   fprintf(o, "\nstatic const NnrtModelDef %s_def = {\n"
              "  .name = \"%s\", .nparams = %d, .nstates = %d, .tensors = %s_tensors,\n"

@@ -19,6 +19,7 @@
  * OpenMP threads or at once when the work is small; NAME_kK_par unpacks
  * the words. Elementwise loops are left to LLVM's loop vectorizer.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <spawn.h>
 #include <stddef.h>
@@ -86,7 +87,6 @@ static LLVMValueRef fcmp(Lv *L, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRe
   return LLVMBuildFCmp(L->b, p, a, b, "");
 }
 /* a when a is NaN, else v: NaN through the ops built on comparisons */
-static LLVMValueRef nan_or(Lv *L, LLVMValueRef a, LLVMValueRef v) { return sel(L, fcmp(L, LLVMRealUNO, a, a), a, v); }
 /* NNRT_MORE (runtime/nnrt.h): x > m, or x NaN and m not yet */
 static LLVMValueRef replaces_max(Lv *L, LLVMValueRef x, LLVMValueRef m) {
   return and(L, fcmp(L, LLVMRealUGT, x, m), fcmp(L, LLVMRealORD, m, m));
@@ -266,40 +266,131 @@ static void loops_close(Lv *L, Loop *lp, int rank) {
 
 /* ------------------------------------------------------- elementwise */
 
-/* An elementwise op on doubles, as the C backend's scalar_x writes it. */
+/* An elementwise op: ops.h's expression (C on doubles a, b, c) translated
+ * as C would compile it. It has literals, a b c, calls, the casts (double)
+ * and (int32_t), unary -, * / + -, comparisons and ?:; a comparison is an
+ * int 0 or 1, and ints meet doubles as in C. */
+typedef struct Xp {
+  Lv *L;
+  const char *s;
+  LLVMValueRef abc[3];
+} Xp;
+typedef struct Xv {
+  LLVMValueRef v;
+  bool i; /* an i32 (C's int) rather than a double */
+} Xv;
+
+static Xv xp_cond(Xp *x);
+
+static bool xp_eat(Xp *x, const char *tok) {
+  while (*x->s == ' ') x->s++;
+  size_t n = strlen(tok);
+  if (strncmp(x->s, tok, n) != 0 || (n == 1 && strchr("<>!=", *tok) && x->s[1] == '=')) return false;
+  x->s += n;
+  return true;
+}
+
+static LLVMValueRef xp_double(Xp *x, Xv a) { return a.i ? LLVMBuildSIToFP(x->L->b, a.v, x->L->f64, "") : a.v; }
+
+static Xv xp_unary(Xp *x) {
+  Lv *L = x->L;
+  if (xp_eat(x, "-")) return (Xv){LLVMBuildFNeg(L->b, xp_double(x, xp_unary(x)), ""), false};
+  if (xp_eat(x, "(double)")) return (Xv){xp_double(x, xp_unary(x)), false};
+  if (xp_eat(x, "(int32_t)")) {
+    Xv a = xp_unary(x);
+    return a.i ? a : (Xv){LLVMBuildFPToSI(L->b, a.v, L->i32, ""), true};
+  }
+  if (xp_eat(x, "(")) {
+    Xv a = xp_cond(x);
+    if (!xp_eat(x, ")")) bug("')' expected in %s", x->s);
+    return a;
+  }
+  const char *w = x->s;
+  while (isalnum((unsigned char)*x->s) || *x->s == '_' || *x->s == '.') x->s++;
+  size_t n = (size_t)(x->s - w);
+  if (n == 1 && *w >= 'a' && *w <= 'c') return (Xv){x->abc[*w - 'a'], false};
+  if (isdigit((unsigned char)*w)) {
+    double d = strtod(w, NULL);
+    return memchr(w, '.', n) ? (Xv){cf(L, d), false} : (Xv){ci32(L, (int64_t)d), true};
+  }
+  if (!n || !xp_eat(x, "(")) bug("cannot read an op's expression at '%s'", w);
+  LLVMValueRef arg[2] = {xp_double(x, xp_cond(x)), NULL};
+  if (xp_eat(x, ",")) arg[1] = xp_double(x, xp_cond(x));
+  if (!xp_eat(x, ")")) bug("')' expected in %s", x->s);
+  const char *name = arena_strndup(w, n);
+  return (Xv){arg[1] ? math2(L, name, arg[0], arg[1]) : math1(L, name, arg[0]), false};
+}
+
+/* a OP b with C's conversions: int when both are ints */
+static Xv xp_binary(Xp *x, char op, Xv a, Xv b) {
+  Lv *L = x->L;
+  if (a.i && b.i) {
+    LLVMValueRef v = op == '*' ? mul(L, a.v, b.v) : op == '+' ? add(L, a.v, b.v) : sub(L, a.v, b.v);
+    if (op == '/') bug("integer division in an op's expression");
+    return (Xv){v, true};
+  }
+  LLVMValueRef p = xp_double(x, a), q = xp_double(x, b);
+  return (Xv){op == '*' ? LLVMBuildFMul(L->b, p, q, "") : op == '/' ? LLVMBuildFDiv(L->b, p, q, "")
+              : op == '+' ? LLVMBuildFAdd(L->b, p, q, "") : LLVMBuildFSub(L->b, p, q, ""), false};
+}
+
+static Xv xp_mul(Xp *x) {
+  Xv a = xp_unary(x);
+  for (;;) {
+    if (xp_eat(x, "*")) a = xp_binary(x, '*', a, xp_unary(x));
+    else if (xp_eat(x, "/")) a = xp_binary(x, '/', a, xp_unary(x));
+    else return a;
+  }
+}
+
+static Xv xp_add(Xp *x) {
+  Xv a = xp_mul(x);
+  for (;;) {
+    if (xp_eat(x, "+")) a = xp_binary(x, '+', a, xp_mul(x));
+    else if (xp_eat(x, "-")) a = xp_binary(x, '-', a, xp_mul(x));
+    else return a;
+  }
+}
+
+/* comparisons, the relational ones binding tighter than == and != */
+static Xv xp_compare(Xp *x, int level) {
+  static const struct { const char *tok; LLVMRealPredicate f; LLVMIntPredicate i; int level; } cmp[] = {
+    {"<=", LLVMRealOLE, LLVMIntSLE, 1}, {">=", LLVMRealOGE, LLVMIntSGE, 1}, {"<", LLVMRealOLT, LLVMIntSLT, 1},
+    {">", LLVMRealOGT, LLVMIntSGT, 1},  {"==", LLVMRealOEQ, LLVMIntEQ, 0},  {"!=", LLVMRealUNE, LLVMIntNE, 0}};
+  Xv a = level ? xp_add(x) : xp_compare(x, 1);
+  for (bool more = true; more;) {
+    more = false;
+    for (size_t k = 0; k < sizeof cmp / sizeof *cmp && !more; k++) {
+      if (cmp[k].level != level || !xp_eat(x, cmp[k].tok)) continue;
+      Xv b = level ? xp_add(x) : xp_compare(x, 1);
+      LLVMValueRef c = a.i && b.i ? LLVMBuildICmp(x->L->b, cmp[k].i, a.v, b.v, "")
+                                  : LLVMBuildFCmp(x->L->b, cmp[k].f, xp_double(x, a), xp_double(x, b), "");
+      a = (Xv){LLVMBuildZExt(x->L->b, c, x->L->i32, ""), true};
+      more = true;
+    }
+  }
+  return a;
+}
+
+static Xv xp_cond(Xp *x) {
+  Lv *L = x->L;
+  Xv c = xp_compare(x, 0);
+  if (!xp_eat(x, "?")) return c;
+  Xv a = xp_cond(x);
+  if (!xp_eat(x, ":")) bug("':' expected in %s", x->s);
+  Xv b = xp_cond(x);
+  LLVMValueRef t = c.i ? LLVMBuildICmp(L->b, LLVMIntNE, c.v, ci32(L, 0), "")
+                       : LLVMBuildFCmp(L->b, LLVMRealUNE, c.v, cf(L, 0), "");
+  if (a.i && b.i) return (Xv){sel(L, t, a.v, b.v), true};
+  return (Xv){sel(L, t, xp_double(x, a), xp_double(x, b)), false};
+}
+
 static LLVMValueRef scalar_op(Lv *L, Op op, DType out, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c) {
-  LLVMValueRef zero = cf(L, 0), one = cf(L, 1);
-  switch (op) {
-  case OP_NEG: return LLVMBuildFNeg(L->b, a, "");
-  case OP_EXP: return math1(L, "exp", a);
-  case OP_LOG: return math1(L, "log", a);
-  case OP_LOG1P: return math1(L, "log1p", a);
-  case OP_SQRT: return math1(L, "sqrt", a);
-  case OP_ABS: return math1(L, "fabs", a);
-  case OP_SIGN: {
-    LLVMValueRef pos = LLVMBuildZExt(L->b, LLVMBuildFCmp(L->b, LLVMRealOGT, a, zero, ""), L->i32, "");
-    LLVMValueRef neg = LLVMBuildZExt(L->b, LLVMBuildFCmp(L->b, LLVMRealOLT, a, zero, ""), L->i32, "");
-    return nan_or(L, a, LLVMBuildSIToFP(L->b, LLVMBuildSub(L->b, pos, neg, ""), L->f64, ""));
-  }
-  case OP_RELU: return sel(L, fcmp(L, LLVMRealOLE, a, zero), zero, a);
-  case OP_STEP: return sel(L, fcmp(L, LLVMRealOLE, a, zero), zero, sel(L, fcmp(L, LLVMRealOGT, a, zero), one, a));
-  case OP_SIGMOID: return math1(L, "nnrt_sigmoid", a);
-  case OP_TANH: return math1(L, "tanh", a);
-  case OP_ERF: return math1(L, "erf", a);
-  case OP_COS: return math1(L, "cos", a);
-  case OP_FLOOR: return math1(L, "floor", a);
-  case OP_CAST: return out == DT_I32 ? LLVMBuildSIToFP(L->b, LLVMBuildFPToSI(L->b, a, L->i32, ""), L->f64, "") : a;
-  case OP_ADD: return LLVMBuildFAdd(L->b, a, b, "");
-  case OP_SUB: return LLVMBuildFSub(L->b, a, b, "");
-  case OP_MUL: return LLVMBuildFMul(L->b, a, b, "");
-  case OP_DIV: return LLVMBuildFDiv(L->b, a, b, "");
-  case OP_MAX: return nan_or(L, a, sel(L, fcmp(L, LLVMRealOGE, a, b), a, b));
-  case OP_MIN: return nan_or(L, a, sel(L, fcmp(L, LLVMRealOLE, a, b), a, b));
-  case OP_POW: return math2(L, "pow", a, b);
-  case OP_GT: return sel(L, fcmp(L, LLVMRealOGT, a, b), one, sel(L, fcmp(L, LLVMRealOLE, a, b), zero, nan_or(L, a, b)));
-  case OP_SELECT: return nan_or(L, a, sel(L, fcmp(L, LLVMRealUNE, a, zero), b, c));
-  default: bug("%s is not elementwise", op_info[op].name);
-  }
+  Xp x = {L, op == OP_CAST && out == DT_I32 ? "(double)(int32_t)a" : op_info[op].x, {a, b, c}};
+  LLVMValueRef v = xp_double(&x, xp_cond(&x));
+  while (*x.s == ' ') x.s++;
+  if (*x.s) bug("cannot read '%s' of %s's expression", x.s, op_info[op].name);
+  return v;
 }
 
 /* A constant operand as the C backend writes it: (double)(T)f. */
@@ -1242,11 +1333,11 @@ static Lv lv_new(LlvmOut *o) {
 }
 
 /* One graph: its kernels, NAME_arena and NAME_run. Returns them. */
-static void graph(LlvmOut *o, Graph *g, const char *model, const char *suffix, LLVMValueRef *run,
+static void graph(LlvmOut *o, Graph *g, Plan *p, const char *model, const char *suffix, LLVMValueRef *run,
                   LLVMValueRef *arena_fn) {
   Lv L = lv_new(o);
   L.g = g;
-  L.p = plan_graph(g, nnc_fuse);
+  L.p = p;
   L.name = arena_printf("%s_%s", model, suffix);
   L.yp = arena_alloc(sizeof(LLVMValueRef) * (size_t)(g->n + 1));
   L.xp = arena_alloc(sizeof(LLVMValueRef) * (size_t)(g->n + 1));
@@ -1256,7 +1347,7 @@ static void graph(LlvmOut *o, Graph *g, const char *model, const char *suffix, L
    * backend's test) calls the earlier one's functions with its pointers,
    * which come in the same order */
   Kernel *kn = arena_alloc(sizeof(Kernel) * (size_t)(L.p->nkernels + 1));
-  int *canon = kernel_canon(g, L.p, L.name);
+  int *canon = L.p->same;
   for (int k = 0; k < L.p->nkernels; k++) {
     if (canon[k] == k) {
       kernel_function(&L, k, &kn[k]);
@@ -1372,7 +1463,7 @@ static LLVMTypeRef sig_type(Lv *L, char c) {
   return c == 'p' ? L->p8 : c == 'l' ? L->i64 : c == 'i' ? L->i32 : c == 'd' ? L->f64 : L->v;
 }
 
-static void wrappers(Lv *L, const char *model, LLVMValueRef def, Graph **gs) {
+static void wrappers(Lv *L, const char *model, LLVMValueRef def, Graph *const *gs) {
   for (size_t w = 0; w < sizeof api / sizeof *api; w++) {
     if (api[w].graph >= 0 && !gs[api[w].graph]) continue;
     const char *sig = api[w].sig;
@@ -1400,16 +1491,17 @@ static void wrappers(Lv *L, const char *model, LLVMValueRef def, Graph **gs) {
   LLVMBuildRet(L->b, LLVMConstPointerCast(LLVMGetNamedGlobal(L->mod, arena_printf("%s_desc", model)), L->p8));
 }
 
-void llvm_model(LlvmOut *o, const char *model, Graph *train, Graph *eval, Graph *infer) {
-  Graph *g = train ? train : infer;
-  Graph *gs[3] = {train, eval, infer};
+void llvm_model(LlvmOut *o, const Built *b) {
+  const char *model = b->name;
+  Graph *const *gs = b->g, *infer = b->g[GRAPH_INFER];
+  Graph *g = built_main_graph(b);
   static const char *suffix[3] = {"train", "eval", "infer"};
   LLVMValueRef run[3], arenas[3];
   Lv L = lv_new(o);
   for (int k = 0; k < 3; k++) {
     run[k] = arenas[k] = LLVMConstNull(L.p8);
     if (gs[k]) {
-      graph(o, gs[k], model, suffix[k], &run[k], &arenas[k]);
+      graph(o, gs[k], b->plan[k], model, suffix[k], &run[k], &arenas[k]);
       run[k] = LLVMConstPointerCast(run[k], L.p8);
       arenas[k] = LLVMConstPointerCast(arenas[k], L.p8);
     }

@@ -39,8 +39,10 @@ bool main_supported(TrainInfo *t, Loc *where, const char **why) {
 
 /* The program: the train block as the runtime's NnrtProgram
  * (runtime/nnrt.h), which nnrt_train_main runs. */
-void emit_c_main(FILE *o, const char *model, TrainInfo *t, Graph *train, Graph *eval) {
-  (void)eval;
+void emit_c_main(FILE *o, const Built *b) {
+  const char *model = b->name;
+  TrainInfo *t = b->train;
+  Graph *train = b->g[GRAPH_TRAIN];
   const Value *in = &train->v[train->inputs[0]];
   const Value *lab = &train->v[train->label];
   const Value *out = &train->v[train->outputs[0]];

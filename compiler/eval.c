@@ -138,37 +138,22 @@ void eval_init_params(Eval *e, uint64_t seed) {
  * result (the first NaN operand), where C's comparisons would give 0 or
  * the other operand. Every other result keeps the plain comparison's bits:
  * relu(-0.0) is +0.0, max(-0.0, +0.0) the first operand. */
-double eval_scalar_op(Op op, double a, double b) {
+double eval_scalar_op(Op op, double a, double b, double c) {
+  (void)b, (void)c;
   switch (op) {
-  case OP_NEG: return -a;
-  case OP_EXP: return exp(a);
-  case OP_LOG: return log(a);
-  case OP_LOG1P: return log1p(a);
-  case OP_SQRT: return sqrt(a);
-  case OP_ABS: return fabs(a);
-  case OP_SIGN: return a != a ? a : (a > 0) - (a < 0);
-  case OP_RELU: return a <= 0 ? 0 : a;
-  case OP_STEP: return a <= 0 ? 0 : a > 0 ? 1 : a;
-  case OP_SIGMOID: return nnrt_sigmoid(a);
-  case OP_TANH: return tanh(a);
-  case OP_ERF: return erf(a);
-  case OP_COS: return cos(a);
-  case OP_FLOOR: return floor(a);
-  case OP_CAST: return a;
-  case OP_ADD: return a + b;
-  case OP_SUB: return a - b;
-  case OP_MUL: return a * b;
-  case OP_DIV: return a / b;
-  case OP_MAX: return a != a ? a : a >= b ? a : b;
-  case OP_MIN: return a != a ? a : a <= b ? a : b;
-  case OP_POW: return pow(a, b);
-  case OP_GT: return a > b ? 1 : a <= b ? 0 : a != a ? a : b;
-  default: bug("%s is not a scalar op", op_info[op].name);
+#define OP(id, name, arity, cls, attrs, fn, x, doc) \
+  case OP_##id:                                 \
+    if (op_elementwise(OP_##id)) return x;      \
+    break;
+#include "ops.h"
+#undef OP
+  case NUM_OPS: break;
   }
+  bug("%s is not a scalar op", op_info[op].name);
 }
 
 /* select: a NaN condition is neither true nor false. */
-double eval_select(double c, double a, double b) { return c != c ? c : c != 0 ? a : b; }
+double eval_select(double c, double a, double b) { return eval_scalar_op(OP_SELECT, c, a, b); }
 
 /* Strides of `in` broadcast to a result of rank `rank` (0 where it repeats). */
 static void bcast_strides(Shape in, int rank, int64_t bst[]) {
@@ -190,10 +175,9 @@ static void elementwise(Eval *e, const Value *v, Tensor *out) {
   }
   if (plain) {
     for (int64_t o = 0; o < out->n; o++) {
-      double x[3];
+      double x[3] = {0, 0, 0};
       for (int i = 0; i < nin; i++) x[i] = in[i]->d[in[i]->n == 1 ? 0 : o];
-      double res = v->op == OP_SELECT ? eval_select(x[0], x[1], x[2])
-                                      : eval_scalar_op(v->op, x[0], nin > 1 ? x[1] : 0);
+      double res = eval_scalar_op(v->op, x[0], x[1], x[2]);
       out->d[o] = rnd(v->dtype, res);
     }
     return;
@@ -201,10 +185,9 @@ static void elementwise(Eval *e, const Value *v, Tensor *out) {
   int64_t bst[3][NN_MAX_RANK], off[3] = {0}, idx[NN_MAX_RANK] = {0};
   for (int i = 0; i < nin; i++) bcast_strides(in[i]->shape, r, bst[i]);
   for (int64_t o = 0; o < out->n; o++) {
-    double x[3];
+    double x[3] = {0, 0, 0};
     for (int i = 0; i < nin; i++) x[i] = in[i]->d[off[i]];
-    double res = v->op == OP_SELECT ? eval_select(x[0], x[1], x[2])
-                                    : eval_scalar_op(v->op, x[0], nin > 1 ? x[1] : 0);
+    double res = eval_scalar_op(v->op, x[0], x[1], x[2]);
     out->d[o] = rnd(v->dtype, res);
     for (int d = r - 1; d >= 0; d--) { /* next index, offsets kept in step */
       idx[d]++;

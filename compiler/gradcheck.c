@@ -189,10 +189,11 @@ static void check_direction(Check *c, Eval *e, const char *what) {
   c->ok &= ok;
 }
 
-bool check_gradients(Sema *s, FILE *out) {
+bool check_gradients(Sema *s, const Built *models, FILE *out) {
   Check c = {.out = out, .f64 = s->default_float == DT_F64, .ok = true, .seed = 12345};
   const char *prec = c.f64 ? "f64" : "f32";
-  for (ModelInfo *m = s->models; m; m = m->next) {
+  for (const Built *b = models; b; b = b->next) {
+    ModelInfo *m = b->model;
     Graph *g = lower_projection(s, m);
     if (!g) return false;
     Eval *e = eval_new(g, BATCH);
@@ -201,7 +202,9 @@ bool check_gradients(Sema *s, FILE *out) {
     check_direction(&c, e, arena_printf("model %s: whole graph, %s", m->decl->name, prec));
     eval_free(e);
   }
-  for (TrainInfo *t = s->trains; t && c.f64; t = t->next) {
+  for (const Built *b = models; b && c.f64; b = b->next) {
+    TrainInfo *t = b->train;
+    if (!t) continue;
     Graph *g = lower_training(s, t);
     if (!g) return false;
     Eval *e = eval_new(g, BATCH);

@@ -14,7 +14,7 @@
 #include "nnc.h"
 
 const OpInfo op_info[NUM_OPS] = {
-#define OP(id, name, arity, cls, attrs, doc) [OP_##id] = {name, arity, cls, attrs, doc},
+#define OP(id, name, arity, cls, attrs, fn, x, doc) [OP_##id] = {name, arity, cls, attrs, doc, #x, fn},
 #include "ops.h"
 #undef OP
 };

@@ -11,31 +11,11 @@
 #include <string.h>
 #include "nnc.h"
 
-typedef enum { EMIT_NONE, EMIT_AST, EMIT_IR, EMIT_DOT, EMIT_C, EMIT_EXE, EMIT_SO, EMIT_LL, EMIT_BC, EMIT_ASM,
-               EMIT_OBJ } Emit;
-typedef enum { BACKEND_DEFAULT, BACKEND_C, BACKEND_LLVM } Backend;
 #ifdef NNC_HAVE_LLVM
 enum { HAVE_LLVM = 1 };
 #else
 enum { HAVE_LLVM = 0 };
 #endif
-
-typedef struct Options {
-  const char *input;
-  const char *output;   /* -o; NULL means standard output */
-  Emit emit;
-  bool syntax_only;
-  bool check_grad;      /* --check-grad */
-  bool check_c;         /* --check-c */
-  bool no_main;         /* --no-main: C output for linking into a program */
-  DType dtype;          /* --dtype: element type of inputs written without one */
-  const char *dump;     /* -d letters */
-  const char *cpu;      /* --cpu: the processor (C: the compiler's -march; LLVM: its CPU name) */
-  const char *target;   /* --target: the LLVM backend's target triple (none: the host) */
-  Backend backend;      /* --backend */
-  int opt;              /* -O0..-O3; -1: the default (3) */
-  bool check_llvm;      /* --check-c checks the LLVM backend's library too */
-} Options;
 
 /* The stages that -d can dump after, in pipeline order. */
 static const struct { char letter; const char *what; } stages[] = {
@@ -154,9 +134,9 @@ static bool parse_options(int argc, char **argv, Options *o, int *exit_now) {
       else if (!strcmp(a + 7, "obj")) o->emit = EMIT_OBJ;
       else return usage_error("unknown --emit kind '%s' (ast, ir, dot, c, exe, so, llvm, bc, asm, obj)", a + 7);
     } else if (!strncmp(a, "--backend=", 10)) {
-      if (!strcmp(a + 10, "c")) o->backend = BACKEND_C;
-      else if (!strcmp(a + 10, "llvm")) o->backend = BACKEND_LLVM;
-      else return usage_error("unknown backend '%s' (llvm or c)", a + 10);
+      if (strcmp(a + 10, "c") != 0 && strcmp(a + 10, "llvm") != 0)
+        return usage_error("unknown backend '%s' (llvm or c)", a + 10);
+      o->backend_name = a + 10;
     } else if (!strncmp(a, "--target=", 9)) {
       o->target = a + 9;
       if (!*o->target) return usage_error("'--target=' needs a triple such as aarch64-linux-gnu%s", "");
@@ -168,7 +148,7 @@ static bool parse_options(int argc, char **argv, Options *o, int *exit_now) {
                           != strlen(o->cpu))
         return usage_error("bad --cpu name '%s' (letters, digits, '-', '_', '.', '+')", o->cpu);
     } else if (!strcmp(a, "--no-fuse")) {
-      nnc_fuse = false;
+      o->no_fuse = true;
     } else if (!strcmp(a, "--no-main")) {
       o->no_main = true;
     } else if (!strcmp(a, "--check-c")) {
@@ -232,218 +212,42 @@ static bool choose_emit(Options *o) {
 
 static bool llvm_kind(Emit e) { return e == EMIT_LL || e == EMIT_BC || e == EMIT_ASM || e == EMIT_OBJ; }
 
-/* Which backend builds the artifact: LLVM for its own kinds, and for
- * shared libraries when nnc has it; C for C and programs. */
+/* Which backend writes the artifact: the one --backend names, else the
+ * first that makes it (LLVM for shared libraries when nnc has it). */
 static bool choose_backend(Options *o) {
-  o->check_llvm = HAVE_LLVM && o->backend != BACKEND_C;
-  if (o->backend == BACKEND_DEFAULT)
-    o->backend = llvm_kind(o->emit) || (o->emit == EMIT_SO && HAVE_LLVM) ? BACKEND_LLVM : BACKEND_C;
-  if (o->backend == BACKEND_LLVM && !HAVE_LLVM)
+  const char *name = o->backend_name;
+  if (!name) name = llvm_kind(o->emit) || (o->emit == EMIT_SO && HAVE_LLVM) ? "llvm" : "c";
+  bool llvm = !strcmp(name, "llvm");
+  o->check_llvm = HAVE_LLVM && !(o->backend_name && !llvm);
+  if (llvm && !HAVE_LLVM)
     return usage_error("%s needs the LLVM backend, and this nnc was built without LLVM (see nnc --version)",
                        llvm_kind(o->emit) ? "this output" : "--backend=llvm");
-  if (o->backend == BACKEND_LLVM && (o->emit == EMIT_C || o->emit == EMIT_EXE))
+  if (llvm && (o->emit == EMIT_C || o->emit == EMIT_EXE))
     return usage_error("%s comes from the C backend (--backend=llvm builds .so, .ll, .bc, .s and .o)",
                        o->emit == EMIT_C ? "C output" : "a program");
-  if (o->backend == BACKEND_C && llvm_kind(o->emit))
-    return usage_error("LLVM's output (.ll, .bc, .s, .o) needs --backend=llvm%s", "");
-  if (o->target && o->backend != BACKEND_LLVM)
-    return usage_error("--target=%s needs the LLVM backend (--backend=llvm)", o->target);
+  if (!llvm && llvm_kind(o->emit)) return usage_error("LLVM's output (.ll, .bc, .s, .o) needs --backend=llvm%s", "");
+  if (o->target && !llvm) return usage_error("--target=%s needs the LLVM backend (--backend=llvm)", o->target);
+  if (o->emit == EMIT_NONE || o->emit == EMIT_AST || o->check_grad || o->check_c) return true;
+  if (o->emit == EMIT_IR || o->emit == EMIT_DOT) name = o->emit == EMIT_IR ? "ir" : "dot";
+  o->backend = backend_named(name);
+  if (!o->backend || !(o->backend->kinds & 1u << o->emit)) bug("backend %s does not make kind %d", name, (int)o->emit);
   return true;
 }
 
-static int write_output(const Options *o, Sema *sema, Graph **graphs, int ngraphs) {
-  FILE *out = stdout;
-  if (o->output && strcmp(o->output, "-") != 0) {
-    out = fopen(o->output, "w");
-    if (!out) {
-      fprintf(stderr, "nnc: error: cannot write '%s': %s\n", o->output, strerror(errno));
-      return 1;
-    }
-  }
-  if (o->emit == EMIT_AST) print_checked(out, sema);
-  for (int i = 0; i < ngraphs; i++) {
-    if (o->emit == EMIT_IR) fprintf(out, "%s", i ? "\n" : ""), print_ir(out, graphs[i]);
-    if (o->emit == EMIT_DOT) print_dot(out, graphs[i]);
-  }
-  if (out != stdout ? fclose(out) != 0 : fflush(out) != 0) {
-    fprintf(stderr, "nnc: error: writing '%s' failed: %s\n", o->output ? o->output : "output",
-            strerror(errno));
-    return 1;
-  }
-  return 0;
-}
-
-/* The graph simplified; the lowered one's arrays are given back. */
-static Graph *built(Graph *g) {
-  if (!g) return NULL;
-  Graph *h = simplify(g);
-  graph_release(g);
-  verify(h, "simplify");
-  return h;
-}
-
-/* A model's graphs: its training step and evaluation when it has a train
- * block (else NULL), and inference. */
-static bool model_graphs(Sema *s, ModelInfo *m, TrainInfo **t, Graph **train, Graph **eval, Graph **infer) {
-  *t = NULL;
-  for (TrainInfo *ti = s->trains; ti; ti = ti->next)
-    if (ti->model == m) *t = ti;
-  *train = *t ? built(lower_training(s, *t)) : NULL;
-  *eval = *t ? built(lower_evaluation(s, *t)) : NULL;
-  *infer = built(lower_inference(s, m));
-  return (!*t || (*train && *eval)) && *infer;
-}
-
-/* The C file: every model, and the training program of the first model
- * with a train block. */
-static bool model_has_train(ModelInfo *m);
-static Sema *current_sema;
-
-static bool write_c(const Options *o, Sema *s, FILE *out, bool need_main) {
-  TrainInfo *first = NULL;
-  for (TrainInfo *t = s->trains; t && !first && o->emit != EMIT_SO && !o->no_main; t = t->next)
-    first = t;
-  if (need_main && !first) {
-    fprintf(stderr, "nnc: error: '%s' has no train block: there is no program to build\n", o->input);
-    return false;
-  }
-  Loc where;
-  const char *why;
-  if (first && !main_supported(first, &where, &why)) {
-    error_at(where, "%s", why);
-    return false;
-  }
-  emit_c_prelude(out, o->input);
-  Graph *main_train = NULL, *main_eval = NULL;
-  for (ModelInfo *m = s->models; m; m = m->next) {
-    TrainInfo *t;
-    Graph *train, *eval, *infer;
-    if (!model_graphs(s, m, &t, &train, &eval, &infer)) return false;
-    emit_c_model(out, m->decl->name, train, eval, infer);
-    if (t == first) main_train = train, main_eval = eval;
-  }
-  if (first) emit_c_main(out, first->model->decl->name, first, main_train, main_eval);
-  return true;
-}
-
-static bool model_has_train(ModelInfo *m) {
-  for (TrainInfo *t = current_sema->trains; t; t = t->next)
-    if (t->model == m) return true;
-  return false;
-}
-
-/* model.so: the C without a main, built -shared, and model.h beside it. */
-static bool write_header(const Options *o, Sema *s, const char *target) {
-  size_t len = strlen(target);
-  char *h = arena_printf("%.*s.h", (int)(len > 3 ? len - 3 : len), target);
-  char *tmp = arena_printf("%s.tmp", h);
-  FILE *f = fopen(tmp, "w");
-  if (!f) {
-    fprintf(stderr, "nnc: error: cannot write '%s': %s\n", tmp, strerror(errno));
-    return false;
-  }
-  current_sema = s;
-  emit_c_header(f, o->input, s->models, model_has_train);
-  if (fclose(f) != 0 || rename(tmp, h) != 0) {
-    fprintf(stderr, "nnc: error: cannot write '%s': %s\n", h, strerror(errno));
-    remove(tmp);
-    return false;
-  }
-  return true;
-}
-
-/* --emit=c writes the file; --emit=exe and --emit=so build it with the
- * system's C compiler ($CC, else cc, with $CFLAGS). A failed run leaves
- * nothing behind. */
-static int write_program(const Options *o, Sema *s) {
-  const char *target = o->output ? o->output
-                       : o->emit == EMIT_EXE ? "a.out" : o->emit == EMIT_SO ? "model.so" : "-";
-  bool to_stdout = !strcmp(target, "-");
-  char *csrc = o->emit == EMIT_C ? arena_printf("%s.tmp", target) : arena_printf("%s.nnc-tmp.c", target);
-  FILE *out = o->emit == EMIT_C && to_stdout ? stdout : fopen(csrc, "w");
-  if (!out) {
-    fprintf(stderr, "nnc: error: cannot write '%s': %s\n", csrc, strerror(errno));
-    return 1;
-  }
-  bool ok = write_c(o, s, out, o->emit == EMIT_EXE);
-  if (out == stdout) return ok ? (fflush(stdout) == 0 ? 0 : 1) : 1;
-  ok = fclose(out) == 0 && ok;
-  if (ok && o->emit == EMIT_C) ok = rename(csrc, target) == 0;
-  if (ok && (o->emit == EMIT_EXE || o->emit == EMIT_SO)) {
-    const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
-    const char *flags = getenv("CFLAGS") ? getenv("CFLAGS") : "";
-    const char *kind = o->emit == EMIT_SO ? "-shared -fPIC" : "";
-    const char *cpu = o->cpu ? arena_printf("-march=%s ", o->cpu) : "";
-    int opt = o->opt < 0 ? 3 : o->opt;
-    char *cmd = arena_printf("%s -std=c11 -O%d %s-fno-math-errno -fopenmp %s %s -o '%s' '%s' -lm", cc, opt, cpu, kind,
-                             flags, target, csrc);
-    if (system(cmd) != 0) { /* a compiler without OpenMP: the loops run serially */
-      cmd = arena_printf("%s -std=c11 -O%d %s-fno-math-errno %s %s -o '%s' '%s' -lm", cc, opt, cpu, kind, flags,
-                         target, csrc);
-      fprintf(stderr, "nnc: note: building without OpenMP\n");
-    }
-    if (system(cmd) != 0) {
-      fprintf(stderr, "nnc: error: the C compiler failed: %s\n", cmd);
-      ok = false;
-    }
-  }
-  if (ok && o->emit == EMIT_SO) ok = write_header(o, s, target);
-  if (o->emit != EMIT_C || !ok) remove(csrc);
+/* Writes the models with the chosen backend. */
+static int write_models(const Options *o, Built *models) {
+  Out out = {.o = o, .models = models};
+  bool ok = o->backend->begin(&out);
+  for (Built *b = models; ok && b; b = b->next) ok = o->backend->model(&out, b);
+  ok = o->backend->finish(&out, ok && !diag.errors);
   return ok ? 0 : 1;
 }
 
-/* The LLVM backend: every model in one module, written as LLVM's kind, or
- * as an object that the system linker makes a shared library of (with
- * NAME.h beside it). A failed run leaves nothing behind. */
-static int write_llvm(const Options *o, Sema *s) {
-#ifdef NNC_HAVE_LLVM
-  static const char *kinds[] = {[EMIT_LL] = "llvm", [EMIT_BC] = "bc", [EMIT_ASM] = "asm", [EMIT_OBJ] = "obj",
-                                [EMIT_SO] = "obj"};
-  static const char *defaults[] = {[EMIT_LL] = "model.ll", [EMIT_BC] = "model.bc", [EMIT_ASM] = "model.s",
-                                   [EMIT_OBJ] = "model.o", [EMIT_SO] = "model.so"};
-  const char *target = o->output ? o->output : defaults[o->emit];
-  if (!strcmp(target, "-")) {
-    fprintf(stderr, "nnc: error: LLVM's output goes to a file: name it with -o\n");
-    return 1;
-  }
-  if (o->emit == EMIT_SO && o->target) {
-    fprintf(stderr, "nnc: error: shared libraries are linked for this machine only: for --target=%s "
-                    "write an object (--emit=obj, or -o NAME.o) and link it there\n", o->target);
-    return 1;
-  }
-  LlvmOut *lo = llvm_begin(o->input, o->target, o->cpu, o->opt < 0 ? 3 : o->opt, false);
-  if (!lo) return 1;
-  for (ModelInfo *m = s->models; m; m = m->next) {
-    TrainInfo *t;
-    Graph *train, *eval, *infer;
-    if (!model_graphs(s, m, &t, &train, &eval, &infer)) return 1;
-    llvm_model(lo, m->decl->name, train, eval, infer);
-  }
-  char *tmp = arena_printf("%s.nnc-tmp%s", target, o->emit == EMIT_SO ? ".o" : "");
-  char *so = o->emit == EMIT_SO ? arena_printf("%s.nnc-tmp.so", target) : NULL;
-  bool ok = llvm_finish(lo, kinds[o->emit], tmp, so);
-  if (ok && so) {
-    ok = rename(so, target) == 0;
-    remove(so);
-    current_sema = s;
-    ok = ok && write_header(o, s, target);
-  } else if (ok) {
-    ok = rename(tmp, target) == 0;
-    if (!ok) fprintf(stderr, "nnc: error: cannot write '%s': %s\n", target, strerror(errno));
-  }
-  remove(tmp);
-  return ok ? 0 : 1;
-#else
-  (void)o, (void)s;
-  return 1;
-#endif
-}
-
-/* A graph in the IR's text form: read, simplified, written. */
+/* A graph in the IR's text form: read, simplified, written as IR or dot. */
 static int compile_ir(Options *o, SrcFile *src) {
-  if (o->emit == EMIT_AST || o->check_grad) {
-    fprintf(stderr, "nnc: error: '%s' is IR: --emit=ast and --check-grad need a .nn program\n",
-            o->input);
+  if (o->emit == EMIT_AST || o->check_grad || o->check_c || (o->backend && o->emit != EMIT_IR && o->emit != EMIT_DOT)) {
+    fprintf(stderr, "nnc: error: '%s' is IR: it can be written as IR or dot (--emit=ir, --emit=dot); "
+                    "--emit=ast, the checks and the backends need a .nn program\n", o->input);
     return 1;
   }
   Graph *g = parse_ir(src);
@@ -453,8 +257,20 @@ static int compile_ir(Options *o, SrcFile *src) {
   g = simplify(g);
   verify(g, "simplify");
   if (dumping(o, 'O')) print_ir(stderr, g);
-  if (o->emit == EMIT_NONE) return 0;
-  return write_output(o, NULL, &g, 1);
+  Plan *p = dumping(o, 'K') || o->backend ? plan_graph(g, !o->no_fuse) : NULL;
+  if (dumping(o, 'K')) print_plan(stderr, g, p);
+  int k = g->training ? GRAPH_TRAIN : GRAPH_INFER;
+  Built b = {.name = g->name};
+  b.g[k] = g, b.plan[k] = p;
+  return o->backend ? write_models(o, &b) : 0;
+}
+
+/* A model's graph k as lowering builds it: the training step (autodiff
+ * and the update), the evaluation, or inference. */
+static Graph *lower(Sema *s, const Built *b, int k) {
+  if (k == GRAPH_TRAIN) return b->train ? lower_training(s, b->train) : NULL;
+  if (k == GRAPH_EVAL) return b->train ? lower_evaluation(s, b->train) : NULL;
+  return lower_inference(s, b->model);
 }
 
 /* The pipeline. Each stage stops the run when it reported errors. */
@@ -478,35 +294,33 @@ static int compile(Options *o) {
   if (dumping(o, 'S')) print_checked(stderr, &sema);
   if (diag.errors) return 1;
   if (o->syntax_only) return 0;
-  if (o->emit == EMIT_AST) return write_output(o, &sema, NULL, 0);
-  if (o->check_grad) return check_gradients(&sema, stdout) ? 0 : 1;
-  if (o->check_c) return check_c_backend(&sema, o->check_llvm, stdout) ? 0 : 1;
-  if (o->backend == BACKEND_LLVM && (o->emit == EMIT_SO || llvm_kind(o->emit))) return write_llvm(o, &sema);
-  if (o->emit == EMIT_C || o->emit == EMIT_EXE || o->emit == EMIT_SO)
-    return write_program(o, &sema);
+  if (o->emit == EMIT_AST) return write_ast(o, &sema);
 
-  /* one graph per model: its training step when it has a train block */
-  int ngraphs = 0;
-  Graph **graphs = arena_alloc(sizeof(Graph *) * 64);
-  for (ModelInfo *m = sema.models; m && ngraphs < 64; m = m->next) {
-    TrainInfo *t = NULL;
-    for (TrainInfo *ti = sema.trains; ti; ti = ti->next)
-      if (ti->model == m) t = ti;
-    Graph *g = t ? lower_training(&sema, t) : lower_inference(&sema, m);
-    if (!g) return 1;
-    if (dumping(o, 'L')) print_ir(stderr, g);
-
-    Graph *lowered = g;
-    g = simplify(g);
-    graph_release(lowered);
-    verify(g, "simplify");
-    if (dumping(o, 'O')) print_ir(stderr, g);
-    if (dumping(o, 'K')) print_plan(stderr, g, plan_graph(g, nnc_fuse));
-    graphs[ngraphs++] = g;
+  /* every model's graphs, each built once: lowered, simplified, planned */
+  Built *models = NULL, **tail = &models;
+  for (ModelInfo *m = sema.models; m; m = m->next) {
+    Built *b = arena_alloc(sizeof *b);
+    b->name = m->decl->name, b->model = m;
+    for (TrainInfo *t = sema.trains; t; t = t->next)
+      if (t->model == m) b->train = t;
+    for (int k = 0; k < NGRAPHS; k++) {
+      Graph *g = lower(&sema, b, k);
+      if (!g) continue;
+      if (dumping(o, 'L')) print_ir(stderr, g);
+      b->g[k] = simplify(g);
+      graph_release(g);
+      verify(b->g[k], "simplify");
+      if (dumping(o, 'O')) print_ir(stderr, b->g[k]);
+      b->plan[k] = plan_graph(b->g[k], !o->no_fuse);
+      if (dumping(o, 'K')) print_plan(stderr, b->g[k], b->plan[k]);
+    }
+    *tail = b, tail = &b->next;
   }
   if (diag.errors) return 1;
-  if (o->emit == EMIT_NONE) return 0;
-  return write_output(o, &sema, graphs, ngraphs);
+
+  if (o->check_grad) return check_gradients(&sema, models, stdout) ? 0 : 1;
+  if (o->check_c) return check_c_backend(&sema, models, o, stdout) ? 0 : 1;
+  return o->backend ? write_models(o, models) : 0;
 }
 
 int main(int argc, char **argv) {

@@ -406,7 +406,7 @@ const char *group(int64_t v);                   /* 1234567 -> "1,234,567" */
 /* ------------------------------------------------- ir.c (the tensor IR) */
 
 typedef enum {
-#define OP(id, name, arity, cls, attrs, doc) OP_##id,
+#define OP(id, name, arity, cls, attrs, fn, x, doc) OP_##id,
 #include "ops.h"
 #undef OP
   NUM_OPS
@@ -422,6 +422,8 @@ typedef struct OpInfo {
   OpClass cls;
   const char *attrs;   /* attribute names, "axes..." for a variable list */
   const char *doc;
+  const char *x;       /* an elementwise op's meaning as C on doubles a, b, c (ops.h) */
+  const char *fn;      /* its name as a function of the language, or NULL */
 } OpInfo;
 extern const OpInfo op_info[NUM_OPS];
 
@@ -596,7 +598,7 @@ double eval_updated(const Eval *e, int i, int64_t j); /* element j of update i, 
  * would do with another gradient (checkc.c). */
 void eval_pin(Eval *e, int id, const double *d);
 void eval_free(Eval *e);
-double eval_scalar_op(Op op, double a, double b); /* elementwise kernel, for folding */
+double eval_scalar_op(Op op, double a, double b, double c); /* an elementwise op (ops.h's x) */
 double eval_select(double c, double a, double b);  /* select's kernel */
 uint64_t nn_rng_u64(uint64_t seed, uint64_t stream, uint64_t counter);
 double nn_rng_uniform(uint64_t seed, uint64_t stream, uint64_t counter); /* [0, 1) */
@@ -624,6 +626,8 @@ typedef struct Plan {
   int64_t fixed_bytes, sample_bytes;
   int *in_place;         /* value -> the member written over its buffer (plan_in_place), or -1 */
   int *operands, *operand; /* kernel k's outside operands: operand[operands[k] .. operands[k + 1]) */
+  int *same;             /* kernel -> the first kernel with the same structure (the same code but for
+                            value numbers), or itself: the backends write that code once */
 } Plan;
 Plan *plan_graph(const Graph *g, bool fuse);
 void print_plan(FILE *out, const Graph *g, const Plan *p);   /* -d K */
@@ -666,26 +670,92 @@ typedef struct ModelChecks {
 } ModelChecks;
 ModelChecks model_checks(Graph *const *gs);
 
+/* ------------------------------------------------ main.c (the pipeline) */
+
+/* A model as compile() hands it on to a backend or a check: its graphs,
+ * each built once (lowered, simplified, verified, planned), in the order
+ * of the runtime's run[] (NNRT_TRAIN, NNRT_EVAL, NNRT_INFER); a model
+ * without a train block has only its inference graph. */
+enum { GRAPH_TRAIN, GRAPH_EVAL, GRAPH_INFER, NGRAPHS };
+typedef struct Built {
+  const char *name;        /* the model's name: its API's prefix */
+  ModelInfo *model;
+  TrainInfo *train;        /* its train block, or NULL */
+  Graph *g[NGRAPHS];
+  Plan *plan[NGRAPHS];
+  struct Built *next;
+} Built;
+/* The graph a dump shows of a model: its training step, else inference. */
+static inline Graph *built_main_graph(const Built *b) {
+  return b->g[GRAPH_TRAIN] ? b->g[GRAPH_TRAIN] : b->g[GRAPH_INFER];
+}
+
+/* What to make, from the command line. */
+typedef enum { EMIT_NONE, EMIT_AST, EMIT_IR, EMIT_DOT, EMIT_C, EMIT_EXE, EMIT_SO, EMIT_LL, EMIT_BC, EMIT_ASM,
+               EMIT_OBJ } Emit;
+typedef struct Backend Backend;
+typedef struct Options {
+  const char *input;
+  const char *output;   /* -o; NULL means standard output */
+  Emit emit;
+  bool syntax_only;
+  bool check_grad;      /* --check-grad */
+  bool check_c;         /* --check-c */
+  bool check_llvm;      /* --check-c checks the LLVM backend's library too */
+  bool no_main;         /* --no-main: C output for linking into a program */
+  bool no_fuse;         /* --no-fuse: one kernel per value */
+  DType dtype;          /* --dtype: element type of inputs written without one */
+  const char *dump;     /* -d letters */
+  const char *cpu;      /* --cpu: the processor (C: the compiler's -march; LLVM: its CPU name) */
+  const char *target;   /* --target: the LLVM backend's target triple (none: the host) */
+  const char *backend_name; /* --backend */
+  const Backend *backend;   /* what writes the artifact (NULL: nothing is written) */
+  int opt;              /* -O0..-O3; -1: the default (3) */
+} Options;
+
+/* ------------------------------------------------------------- output.c */
+
+/* The backends: a row each, with the artifact kinds it makes (a bit per
+ * Emit) and three steps compile() calls in order: begin (the file, what
+ * comes before the models), model (once per built model), finish (what
+ * comes after, the build, the header; with ok false it only cleans up).
+ * A failed run leaves no file behind. */
+typedef struct Out Out;
+struct Backend {
+  const char *name;
+  unsigned kinds;
+  bool (*begin)(Out *out);
+  bool (*model)(Out *out, const Built *b);
+  bool (*finish)(Out *out, bool ok);
+};
+struct Out {
+  const Options *o;
+  Built *models;
+  const char *target;      /* the file made ("-": standard output) */
+  char *tmp;               /* where it is written first */
+  FILE *f;
+  struct LlvmOut *lo;
+  const Built *program;    /* the model a C program trains */
+};
+extern const Backend backends[];
+extern const int nbackends;
+const Backend *backend_named(const char *name);
+int write_ast(const Options *o, Sema *s);     /* --emit=ast */
+
 /* ------------------------------------------------------------- emit_c.c */
 
-/* The C of one graph: its plan's kernels and NAME_SUFFIX_run(). Fusion
- * can be turned off (--no-fuse; --check-c compares both). */
-extern bool nnc_fuse;
-void emit_c_graph(FILE *out, Graph *g, const char *model, const char *suffix);
-/* For each kernel of plan p, the first kernel whose C is the same but for
- * value numbers (itself when there is none): the code both backends
- * write once. `name` prefixes the kernels' names ("SeedMLP_train"). */
-int *kernel_canon(Graph *g, Plan *p, const char *name);
+/* The C of one graph: its plan's kernels and NAME_SUFFIX_run(). */
+void emit_c_graph(FILE *out, Graph *g, Plan *p, const char *model, const char *suffix);
 /* A C file: the prelude (includes, the runtime inline), then each model's
- * tensors, graphs (any may be NULL), descriptor, NnrtModelDef table, and
- * its API as calls into the runtime's nnrt_model_* functions. */
+ * tensors, graphs, descriptor, NnrtModelDef table, and its API as calls
+ * into the runtime's nnrt_model_* functions. */
 void emit_c_prelude(FILE *out, const char *source);
-void emit_c_model(FILE *out, const char *model, Graph *train, Graph *eval, Graph *infer);
+void emit_c_model(FILE *out, const Built *b);
 /* The runtime's parts only a training program uses (its data and its
  * main's work), copied into a C file before the program. */
 void emit_c_program_runtime(FILE *out);
 /* The header of a shared library: every model's API and descriptor. */
-void emit_c_header(FILE *out, const char *source, ModelInfo *models, bool has_train(ModelInfo *));
+void emit_c_header(FILE *out, const char *source, const Built *models);
 
 /* ------------------------------------------------------------ emit_llvm.c */
 
@@ -699,7 +769,7 @@ void emit_c_header(FILE *out, const char *source, ModelInfo *models, bool has_tr
  * the run functions visible (the backend check calls them). */
 typedef struct LlvmOut LlvmOut;
 LlvmOut *llvm_begin(const char *source, const char *triple, const char *cpu, int opt, bool export_runs);
-void llvm_model(LlvmOut *o, const char *model, Graph *train, Graph *eval, Graph *infer);
+void llvm_model(LlvmOut *o, const Built *b);
 bool llvm_finish(LlvmOut *o, const char *kind, const char *path, const char *so);
 const char *llvm_version(void);
 
@@ -709,7 +779,7 @@ const char *llvm_version(void);
  * source has a reader); if not, where and why. */
 bool main_supported(TrainInfo *t, Loc *where, const char **why);
 /* The main() that trains model t: flags, data, epochs, progress, held-out. */
-void emit_c_main(FILE *out, const char *model, TrainInfo *t, Graph *train, Graph *eval);
+void emit_c_main(FILE *out, const Built *b);
 int nnrt_init_index(const char *name);   /* the runtime's NnrtInit number */
 
 /* --------------------------------------------------------------- checkc.c */
@@ -717,13 +787,13 @@ int nnrt_init_index(const char *name);   /* the runtime's NnrtInit number */
 /* nnc --check-c: compiles each model's graphs to C with the system's C
  * compiler, runs them on random data, and compares every output, loss and
  * update with the reference evaluator, bit for bit. */
-bool check_c_backend(Sema *s, bool llvm, FILE *out);
+bool check_c_backend(Sema *s, const Built *models, const Options *o, FILE *out);
 
 /* ------------------------------------------------------------ gradcheck.c */
 
 /* nnc --check-grad: the gradients autodiff builds against central
  * differences, for every model; returns false when one is off. */
-bool check_gradients(Sema *s, FILE *out);
+bool check_gradients(Sema *s, const Built *models, FILE *out);
 /* Random inputs, labels that suit `loss`, parameters from their
  * initializers plus noise: the data both checks run on. */
 void eval_randomize(Eval *e, const char *loss, uint64_t seed);

@@ -32,6 +32,7 @@
  * bytes plus the largest kernel scratch, whatever n is; a step allocates
  * nothing once the arena has grown to its batch.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "nnc.h"
@@ -679,6 +680,84 @@ static void plan_memory(Plan *p, const Graph *g, const int *end) {
   }
 }
 
+/* What a value is, apart from its number: op, type, shape, attributes. */
+static void key_value(FILE *f, const Value *v) {
+  uint64_t bits;
+  memcpy(&bits, &v->f, sizeof bits);
+  fprintf(f, "%s:%d:", op_info[v->op].name, (int)v->dtype);
+  for (int d = 0; d < v->shape.rank; d++) fprintf(f, "%lld,", (long long)v->shape.dim[d]);
+  fprintf(f, ":");
+  for (int i = 0; i < v->nattr; i++) fprintf(f, "%lld,", (long long)v->a[i]);
+  fprintf(f, ":%llx:%d", (unsigned long long)bits, v->nin);
+}
+
+/* A pointer's type: element type and shape. */
+static void key_type(FILE *f, const Value *v) {
+  fprintf(f, "%d:", (int)v->dtype);
+  for (int d = 0; d < v->shape.rank; d++) fprintf(f, "%lld,", (long long)v->shape.dim[d]);
+}
+
+/* Kernel k's structure, in a form where two kernels with the same code
+ * (but for value numbers) are equal: its head's operands, then each
+ * member with where its operands come from (an earlier member by
+ * position, a literal, an outside operand by position), whether it is
+ * stored, and each outside operand with the member written over it. */
+static char *kernel_key(const Plan *p, const Graph *g, int k, int *local) {
+  char *key = NULL;
+  size_t size = 0;
+  FILE *f = open_memstream(&key, &size);
+  if (!f) bug("open_memstream: out of memory");
+  int *ext, next = plan_operands(p, g, k, &ext), h = p->first[k], m = 0;
+  for (int j = 0; j < next; j++) local[ext[j]] = -1 - j;
+  for (int id = h; id >= 0; id = p->next[id]) local[id] = m++;
+  const Value *hv = &g->v[h];
+  for (int i = 0; !op_elementwise(hv->op) && i < hv->nin; i++) { /* the head's pointers */
+    const Value *x = &g->v[hv->in[i]], *r = &g->v[plan_read(p, g, hv->in[i])];
+    fprintf(f, "(");
+    if (p->folded[hv->in[i]]) key_value(f, x), fprintf(f, "|");
+    key_type(f, r);
+    fprintf(f, ")");
+  }
+  for (int id = h; id >= 0; id = p->next[id]) {
+    const Value *v = &g->v[id];
+    fprintf(f, "[");
+    key_value(f, v);
+    fprintf(f, "|%d", p->stored[id]);
+    for (int i = 0; (id != h || op_elementwise(v->op)) && i < v->nin; i++) {
+      int x = plan_read(p, g, v->in[i]);
+      if (p->kernel[x] == k) fprintf(f, "|m%d", local[x]);
+      else if (g->v[x].op == OP_CONST) fprintf(f, "|c"), key_value(f, &g->v[x]);
+      else fprintf(f, "|x%d", -1 - local[x]);
+    }
+    fprintf(f, "]");
+  }
+  for (int j = 0; j < next; j++) {
+    int y = plan_in_place(p, g, k, ext[j]);
+    fprintf(f, "{");
+    key_type(f, &g->v[ext[j]]);
+    fprintf(f, "|%d}", y >= 0 ? local[y] : -1);
+  }
+  fprintf(f, "home %d", local[plan_home(p, k)]);
+  fclose(f);
+  return key;
+}
+
+/* For each kernel, the first with the same structure (itself when none):
+ * as an unrolled recurrent layer's steps are, or a deep model's layers.
+ * The backends write that code once. */
+static void plan_same(Plan *p, const Graph *g) {
+  p->same = arena_alloc(sizeof(int) * (size_t)(p->nkernels + 1));
+  int *local = arena_alloc(sizeof(int) * (size_t)(g->n + 1));
+  Map *first = map_new(); /* key -> the first kernel with it, + 1 */
+  for (int k = 0; k < p->nkernels; k++) {
+    char *key = kernel_key(p, g, k, local);
+    intptr_t same = (intptr_t)map_get(first, key);
+    p->same[k] = same ? (int)same - 1 : k;
+    if (!same) map_put(first, arena_strdup(key), (void *)(intptr_t)(k + 1));
+    free(key);
+  }
+}
+
 Plan *plan_graph(const Graph *g, bool fuse) {
   Plan *p = arena_alloc(sizeof *p);
   int n = g->n;
@@ -698,6 +777,7 @@ Plan *plan_graph(const Graph *g, bool fuse) {
   plan_kernels(p, g, fuse);
   plan_memory(p, g, plan_storage(p, g, fuse));
   plan_operand_lists(p, g);
+  plan_same(p, g);
   return p;
 }
 

@@ -52,9 +52,8 @@ static int rewrite(Graph *h, const Value *v, const int *in) {
     bool all = true;
     for (int i = 0; i < v->nin; i++) all &= h->v[in[i]].op == OP_CONST;
     if (all) {
-      double x = h->v[a].f, y = b >= 0 ? h->v[b].f : 0, r;
-      if (v->op == OP_SELECT) r = eval_select(x, y, h->v[in[2]].f);
-      else r = eval_scalar_op(v->op, x, y);
+      double x = h->v[a].f, y = b >= 0 ? h->v[b].f : 0, z = v->nin > 2 ? h->v[in[2]].f : 0;
+      double r = eval_scalar_op(v->op, x, y, z);
       return ir_const(h, v->dtype, v->shape, round_to(v->dtype, r));
     }
   }

@@ -1,6 +1,7 @@
 # The IR's text form reads back: for every example, --emit=ir printed, read
 # and printed again gives the same text; the seed MLP's graph as autodiff
-# built it (-d L) simplifies to the golden IR.
+# built it (-d L: the training step, then evaluation and inference)
+# simplifies to the golden IR. IR is written as IR or dot, nothing else.
 . "$(dirname "$0")/../cli_lib.sh"
 for f in "$src"/examples/*.nn; do
   n=$(basename "$f" .nn)
@@ -9,9 +10,17 @@ for f in "$src"/examples/*.nn; do
   expect 0 "$nnc" --emit=ir "$tmp/$n.ir"
   cmp -s "$tmp/out" "$tmp/$n.ir" || fail "$n: the IR read back prints differently"
 done
-cp "$src/tests/ir/seed_mlp.lowered" "$tmp/lowered.ir"
+awk '/^graph /{n++} n==1' "$src/tests/ir/seed_mlp.lowered" >"$tmp/lowered.ir"
+grep -c '^graph SeedMLP' "$src/tests/ir/seed_mlp.lowered" | grep -qx 3 || fail "-d L dumps the training step, evaluation and inference"
 expect 0 "$nnc" --emit=ir "$tmp/lowered.ir"
 cmp -s "$tmp/out" "$src/tests/ir/seed_mlp.ir" || fail "the lowered IR does not simplify to tests/ir/seed_mlp.ir"
 expect 1 "$nnc" --emit=ast "$tmp/lowered.ir"
-has "$tmp/err" "is IR: --emit=ast and --check-grad need a .nn program"
+has "$tmp/err" "is IR: it can be written as IR or dot"
+for out in x.so x.c x.ll prog; do
+  expect 1 "$nnc" "$tmp/lowered.ir" -o "$tmp/$out"
+  has "$tmp/err" "the checks and the backends need a .nn program"
+  [ -e "$tmp/$out" ] && fail "-o $out from IR left a file"
+done
+expect 0 "$nnc" --emit=dot "$tmp/lowered.ir"
+has "$tmp/out" "digraph"
 finish

@@ -72,4 +72,19 @@ expect 1 "$nnc" "$tmp/does-not-exist.nn"
 has "$tmp/err" "nnc: error: cannot read '$tmp/does-not-exist.nn': No such file or directory"
 expect 1 "$nnc" --emit=ast "$ex/seed_mlp.nn" -o "$tmp/no/such/dir/out.ast"
 has "$tmp/err" "cannot write"
+# every -d dump whatever is written: each graph of the set (training
+# step, evaluation, inference) lowered, simplified and planned
+for out in x.so x.c x.ll prog x.ir; do
+  expect 0 "$nnc" -d LOK "$ex/seed_mlp.nn" -o "$tmp/$out"
+  [ "$(grep -c '^graph SeedMLP' "$tmp/err")" = 6 ] || fail "-d LO with -o $out: not every graph dumped twice"
+  [ "$(grep -c '^plan SeedMLP' "$tmp/err")" = 3 ] || fail "-d K with -o $out: not every graph's plan"
+done
+expect 0 "$nnc" -d K --no-fuse "$ex/seed_mlp.nn"
+has "$tmp/err" "plan SeedMLP: 100 kernels for 100 values (0 fused loops)"
+# no cap on the number of models: 70 of them, each lowered and dumped
+for i in $(seq 1 70); do printf 'model M%d {\n  input x: [2]\n  dense(1)\n}\n' "$i"; done >"$tmp/many.nn"
+expect 0 "$nnc" -d L "$tmp/many.nn"
+[ "$(grep -c '^graph M' "$tmp/err")" = 70 ] || fail "-d L of 70 models: not every model dumped"
+expect 0 "$nnc" --emit=ir "$tmp/many.nn"
+has "$tmp/out" "graph M70 (inference"
 finish

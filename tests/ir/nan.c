@@ -103,8 +103,8 @@ static void elementwise(void) {
   eval_free(e);
   /* folding constants uses the same kernels */
   report("folded relu, max and gt of NaN",
-         isnan(eval_scalar_op(OP_RELU, NAN, 0)) && isnan(eval_scalar_op(OP_MAX, 1, NAN)) &&
-             isnan(eval_scalar_op(OP_GT, NAN, 1)) && isnan(eval_select(NAN, 1, 2)) && eval_select(0, NAN, 2) == 2);
+         isnan(eval_scalar_op(OP_RELU, NAN, 0, 0)) && isnan(eval_scalar_op(OP_MAX, 1, NAN, 0)) &&
+             isnan(eval_scalar_op(OP_GT, NAN, 1, 0)) && isnan(eval_select(NAN, 1, 2)) && eval_select(0, NAN, 2) == 2);
 }
 
 /* ---------------------------------------------------------- reductions */

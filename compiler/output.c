@@ -1,0 +1,220 @@
+/* output.c — the backends: what each artifact is made of.
+ *
+ * compile() builds every model's graphs and plans once, picks a row of
+ * `backends` (by --backend, else the first that makes the artifact) and
+ * calls its begin, model and finish. The rows: "ir" and "dot" write each
+ * model's main graph as text or as Graphviz, "c" one C file (built into a
+ * program or a shared library by the system's C compiler), "llvm" LLVM's
+ * IR, bitcode, assembly, an object or a shared library. Each writes to a
+ * temporary name and renames at the end: a failed run leaves nothing.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "nnc.h"
+
+#define KIND(e) (1u << (e))
+
+static bool cannot_write(const char *path) {
+  fprintf(stderr, "nnc: error: cannot write '%s': %s\n", path, strerror(errno));
+  return false;
+}
+
+/* The output file, or standard output for "-" (or no -o). */
+static bool open_target(Out *w, const char *fallback) {
+  w->target = w->o->output ? w->o->output : fallback;
+  if (!strcmp(w->target, "-")) {
+    w->f = stdout;
+    return true;
+  }
+  w->tmp = arena_printf("%s.nnc-tmp", w->target);
+  w->f = fopen(w->tmp, "w");
+  return w->f ? true : cannot_write(w->tmp);
+}
+
+/* Closes the output and, when all went well, gives it its name. */
+static bool close_target(Out *w, bool ok) {
+  if (w->f == stdout) return ok && fflush(stdout) == 0;
+  bool closed = w->f && fclose(w->f) == 0;
+  w->f = NULL;
+  ok = ok && closed;
+  if (ok && rename(w->tmp, w->target) != 0) ok = cannot_write(w->target);
+  else if (!ok && !closed) cannot_write(w->target);
+  if (!ok) remove(w->tmp);
+  return ok;
+}
+
+int write_ast(const Options *o, Sema *s) {
+  Out w = {.o = o};
+  if (!open_target(&w, "-")) return 1;
+  print_checked(w.f, s);
+  return close_target(&w, true) ? 0 : 1;
+}
+
+/* ---------------------------------------------------- ir, dot: the IR */
+
+static bool text_begin(Out *w) { return open_target(w, "-"); }
+
+static bool ir_model(Out *w, const Built *b) {
+  if (b != w->models) fprintf(w->f, "\n");
+  print_ir(w->f, built_main_graph(b));
+  return true;
+}
+
+static bool dot_model(Out *w, const Built *b) {
+  print_dot(w->f, built_main_graph(b));
+  return true;
+}
+
+static bool text_finish(Out *w, bool ok) { return close_target(w, ok); }
+
+/* ------------------------------------------------------------ the header */
+
+/* model.so has model.h beside it: every model's API. */
+static bool write_header(const Out *w) {
+  size_t len = strlen(w->target);
+  char *h = arena_printf("%.*s.h", (int)(len > 3 ? len - 3 : len), w->target);
+  char *tmp = arena_printf("%s.nnc-tmp", h);
+  FILE *f = fopen(tmp, "w");
+  if (!f) return cannot_write(tmp);
+  emit_c_header(f, w->o->input, w->models);
+  if (fclose(f) != 0 || rename(tmp, h) != 0) {
+    remove(tmp);
+    return cannot_write(h);
+  }
+  return true;
+}
+
+/* ------------------------------------------------------------------ c */
+
+/* One C file: the runtime, every model, and the training program of the
+ * first model with a train block (not for a library or --no-main). */
+static bool c_begin(Out *w) {
+  const Options *o = w->o;
+  for (const Built *b = w->models; b && !w->program && o->emit != EMIT_SO && !o->no_main; b = b->next)
+    if (b->train) w->program = b;
+  if (o->emit == EMIT_EXE && !w->program) {
+    fprintf(stderr, "nnc: error: '%s' has no train block: there is no program to build\n", o->input);
+    return false;
+  }
+  Loc where;
+  const char *why;
+  if (w->program && !main_supported(w->program->train, &where, &why)) {
+    error_at(where, "%s", why);
+    return false;
+  }
+  const char *fallback = o->emit == EMIT_EXE ? "a.out" : o->emit == EMIT_SO ? "model.so" : "-";
+  if (o->emit == EMIT_C) {
+    if (!open_target(w, fallback)) return false;
+  } else { /* the C goes to a file beside the target, for the compiler */
+    w->target = o->output ? o->output : fallback;
+    w->tmp = arena_printf("%s.nnc-tmp.c", w->target);
+    if (!(w->f = fopen(w->tmp, "w"))) return cannot_write(w->tmp);
+  }
+  emit_c_prelude(w->f, o->input);
+  return true;
+}
+
+static bool c_model(Out *w, const Built *b) {
+  emit_c_model(w->f, b);
+  return true;
+}
+
+/* The file built with the system's C compiler ($CC, else cc, with
+ * $CFLAGS) into the target. */
+static bool c_build(const Out *w) {
+  const Options *o = w->o;
+  const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
+  const char *flags = getenv("CFLAGS") ? getenv("CFLAGS") : "";
+  const char *kind = o->emit == EMIT_SO ? "-shared -fPIC" : "";
+  const char *cpu = o->cpu ? arena_printf("-march=%s ", o->cpu) : "";
+  int opt = o->opt < 0 ? 3 : o->opt;
+  char *cmd = arena_printf("%s -std=c11 -O%d %s-fno-math-errno -fopenmp %s %s -o '%s' '%s' -lm", cc, opt, cpu, kind,
+                           flags, w->target, w->tmp);
+  if (system(cmd) != 0) { /* a compiler without OpenMP: the loops run serially */
+    cmd = arena_printf("%s -std=c11 -O%d %s-fno-math-errno %s %s -o '%s' '%s' -lm", cc, opt, cpu, kind, flags,
+                       w->target, w->tmp);
+    fprintf(stderr, "nnc: note: building without OpenMP\n");
+  }
+  if (system(cmd) != 0) {
+    fprintf(stderr, "nnc: error: the C compiler failed: %s\n", cmd);
+    return false;
+  }
+  return true;
+}
+
+static bool c_finish(Out *w, bool ok) {
+  if (!w->f) return false; /* begin failed */
+  if (ok && w->program) emit_c_main(w->f, w->program);
+  if (w->o->emit == EMIT_C) return close_target(w, ok);
+  ok = fclose(w->f) == 0 && ok;
+  ok = ok && c_build(w);
+  ok = ok && (w->o->emit != EMIT_SO || write_header(w));
+  remove(w->tmp);
+  return ok;
+}
+
+/* --------------------------------------------------------------- llvm */
+
+#ifdef NNC_HAVE_LLVM
+/* Every model in one module, written as LLVM's kind, or as an object that
+ * the system linker makes a shared library of (with NAME.h beside it). */
+static bool llvm_begin_out(Out *w) {
+  static const char *defaults[] = {[EMIT_LL] = "model.ll", [EMIT_BC] = "model.bc", [EMIT_ASM] = "model.s",
+                                   [EMIT_OBJ] = "model.o", [EMIT_SO] = "model.so"};
+  const Options *o = w->o;
+  w->target = o->output ? o->output : defaults[o->emit];
+  if (!strcmp(w->target, "-")) {
+    fprintf(stderr, "nnc: error: LLVM's output goes to a file: name it with -o\n");
+    return false;
+  }
+  if (o->emit == EMIT_SO && o->target) {
+    fprintf(stderr, "nnc: error: shared libraries are linked for this machine only: for --target=%s "
+                    "write an object (--emit=obj, or -o NAME.o) and link it there\n", o->target);
+    return false;
+  }
+  w->lo = llvm_begin(o->input, o->target, o->cpu, o->opt < 0 ? 3 : o->opt, false);
+  return w->lo != NULL;
+}
+
+static bool llvm_model_out(Out *w, const Built *b) {
+  llvm_model(w->lo, b);
+  return true;
+}
+
+static bool llvm_finish_out(Out *w, bool ok) {
+  static const char *kinds[] = {[EMIT_LL] = "llvm", [EMIT_BC] = "bc", [EMIT_ASM] = "asm", [EMIT_OBJ] = "obj",
+                                [EMIT_SO] = "obj"};
+  if (!ok || !w->lo) return false; /* the module is left to the process's end */
+  Emit e = w->o->emit;
+  char *tmp = arena_printf("%s.nnc-tmp%s", w->target, e == EMIT_SO ? ".o" : "");
+  char *so = e == EMIT_SO ? arena_printf("%s.nnc-tmp.so", w->target) : NULL;
+  ok = llvm_finish(w->lo, kinds[e], tmp, so);
+  if (ok && so) {
+    ok = rename(so, w->target) == 0 || cannot_write(w->target);
+    remove(so);
+    ok = ok && write_header(w);
+  } else if (ok) {
+    ok = rename(tmp, w->target) == 0 || cannot_write(w->target);
+  }
+  remove(tmp);
+  return ok;
+}
+#endif
+
+const Backend backends[] = {
+#ifdef NNC_HAVE_LLVM
+  {"llvm", KIND(EMIT_SO) | KIND(EMIT_LL) | KIND(EMIT_BC) | KIND(EMIT_ASM) | KIND(EMIT_OBJ), llvm_begin_out,
+   llvm_model_out, llvm_finish_out},
+#endif
+  {"c", KIND(EMIT_C) | KIND(EMIT_EXE) | KIND(EMIT_SO), c_begin, c_model, c_finish},
+  {"ir", KIND(EMIT_IR), text_begin, ir_model, text_finish},
+  {"dot", KIND(EMIT_DOT), text_begin, dot_model, text_finish},
+};
+const int nbackends = sizeof backends / sizeof *backends;
+
+const Backend *backend_named(const char *name) {
+  for (int i = 0; i < nbackends; i++)
+    if (!strcmp(backends[i].name, name)) return &backends[i];
+  return NULL;
+}

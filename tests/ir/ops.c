@@ -1,0 +1,163 @@
+/* ops.c — every elementwise op of compiler/ops.h, through the evaluator and
+ * both backends, against its row.
+ *
+ * The row's expression x is compiled into this test (the reference); the
+ * evaluator is compiled from the same row, the C backend writes the row's
+ * text with the operands put in, and the LLVM backend translates the text.
+ * For each op and element type (f64, f32), a model of one value over
+ * inputs [N] is built by each backend into a shared library and run on
+ * every combination of special values (NaN, infinities, signed zeros, a
+ * subnormal, ordinary numbers); each result must have the reference's bits
+ * (any NaN for a NaN). Prints a line per case and "N passed, N failed".
+ *
+ */
+#include <dlfcn.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "nnc.h"
+#include "nnrt.h"
+
+static int passed, failed;
+
+enum { K = 12 };
+static const double X[K] = {NAN, -INFINITY, INFINITY, -0.0, 0.0, 1.0, -1.0, 0.5, -2.5, 3.0, 1e-310, 1e300};
+
+/* the reference: each elementwise row's expression, compiled here */
+static double row(Op op, double a, double b, double c) {
+  (void)b, (void)c;
+  switch (op) {
+#define OP(id, name, arity, cls, attrs, fn, x, doc) \
+  case OP_##id:                                     \
+    return x;
+#include "ops.h"
+#undef OP
+  default: return 0;
+  }
+}
+
+static bool same(double got, double want) {
+  return isnan(want) ? isnan(got) : memcmp(&got, &want, sizeof got) == 0;
+}
+
+/* The op as a model "Op" of its inputs, in the IR's text form. */
+static Graph *op_graph(Op op, DType dt) {
+  const char *t = dt == DT_F64 ? "f64" : "f32";
+  int n = op_info[op].arity;
+  char *text = arena_printf("graph Op (inference, %d values)\n", n + 1);
+  for (int i = 0; i < n; i++) text = arena_printf("%s  %%%d = input {index: %d} : %s[N]\n", text, i, i, t);
+  text = arena_printf("%s  %%%d = %s %s%s%s : %s[N]\n  output %%%d\n", text, n, op_info[op].name, "%0",
+                      n > 1 ? ", %1" : "", n > 2 ? ", %2" : "", t, n);
+  diag_reset(stderr);
+  Graph *g = parse_ir(source_from_memory("op.ir", text, strlen(text)));
+  if (!g || diag.errors) {
+    fprintf(stderr, "the graph of %s does not read:\n%s", op_info[op].name, text);
+    exit(1);
+  }
+  return g;
+}
+
+/* Every combination of special values for n operands, as columns. */
+static int64_t inputs(int n, DType dt, void **cols) {
+  int64_t count = 1;
+  for (int i = 0; i < n; i++) count *= K;
+  for (int i = 0; i < n; i++) {
+    cols[i] = malloc((size_t)count * 8);
+    for (int64_t s = 0, stride = i == 0 ? 1 : i == 1 ? K : K * K; s < count; s++) {
+      double v = X[s / stride % K];
+      if (dt == DT_F64) ((double *)cols[i])[s] = v;
+      else ((float *)cols[i])[s] = (float)v;
+    }
+  }
+  return count;
+}
+
+/* Runs library `so`'s model on the inputs and compares with the row. */
+static void check(const char *so, const char *what, Op op, DType dt, void **cols, int64_t count) {
+  void *h = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    printf("FAIL %s: %s\n", what, dlerror());
+    failed++;
+    return;
+  }
+  void *(*create)(uint64_t) = (void *(*)(uint64_t))dlsym(h, "Op_create");
+  const void *(*predict)(void *, const void *const *, int64_t) =
+      (const void *(*)(void *, const void *const *, int64_t))dlsym(h, "Op_predict");
+  void (*destroy)(void *) = (void (*)(void *))dlsym(h, "Op_free");
+  void *m = create ? create(1) : NULL;
+  const void *out = m && predict ? predict(m, (const void *const *)cols, count) : NULL;
+  bool ok = out != NULL;
+  int n = op_info[op].arity;
+  for (int64_t s = 0; ok && s < count; s++) {
+    double x[3] = {0, 0, 0};
+    for (int i = 0; i < n; i++) x[i] = dt == DT_F64 ? ((double *)cols[i])[s] : ((float *)cols[i])[s];
+    double want = row(op, x[0], x[1], x[2]), got = dt == DT_F64 ? ((const double *)out)[s] : ((const float *)out)[s];
+    if (dt == DT_F32) want = (float)want;
+    double ev = eval_scalar_op(op, x[0], x[1], x[2]);
+    if (dt == DT_F32) ev = (float)ev;
+    if (!same(got, want) || !same(ev, want)) {
+      printf("  %s(%g, %g, %g): got %.17g, the evaluator %.17g, the row %.17g\n", op_info[op].name, x[0], x[1],
+             x[2], got, ev, want);
+      ok = false;
+    }
+  }
+  if (m && destroy) destroy(m);
+  dlclose(h);
+  printf("%s %s\n", ok ? "ok  " : "FAIL", what);
+  ok ? passed++ : failed++;
+}
+
+int main(void) {
+  char dir[] = "/tmp/nnc-ops-XXXXXX";
+  if (!mkdtemp(dir)) return perror("mkdtemp"), 1;
+  const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
+  for (int o = 0; o < NUM_OPS; o++) {
+    Op op = (Op)o;
+    if (!op_elementwise(op) || op == OP_CAST) continue;
+    for (int d = 0; d < 2; d++) {
+      DType dt = d ? DT_F32 : DT_F64;
+      Graph *g = op_graph(op, dt);
+      Built b = {.name = "Op"};
+      b.g[GRAPH_INFER] = g, b.plan[GRAPH_INFER] = plan_graph(g, true);
+      void *cols[3];
+      int64_t count = inputs(op_info[op].arity, dt, cols);
+      const char *what = arena_printf("%s %s", op_info[op].name, d ? "f32" : "f64");
+
+      char *src = arena_printf("%s/op.c", dir), *so = arena_printf("%s/op_c.so", dir);
+      FILE *f = fopen(src, "w");
+      if (!f) return perror(src), 1;
+      emit_c_prelude(f, "ops");
+      emit_c_model(f, &b);
+      fclose(f);
+      char *cmd = arena_printf("%s -std=c11 -O2 -fPIC -shared -fno-math-errno -o '%s' '%s' -lm", cc, so, src);
+      if (system(cmd) != 0) {
+        printf("FAIL %s: %s\n", what, cmd);
+        failed++;
+      } else {
+        check(so, arena_printf("%s, C backend", what), op, dt, cols, count);
+      }
+#ifdef NNC_HAVE_LLVM
+      for (int opt = 0; opt <= 3; opt += 3) {
+        char *obj = arena_printf("%s/op.o", dir), *lso = arena_printf("%s/op_llvm%d.so", dir, opt);
+        LlvmOut *lo = llvm_begin("ops", NULL, NULL, opt, false);
+        if (!lo) return 1;
+        llvm_model(lo, &b);
+        if (!llvm_finish(lo, "obj", obj, lso)) {
+          printf("FAIL %s: the LLVM backend\n", what);
+          failed++;
+          continue;
+        }
+        check(lso, arena_printf("%s, LLVM backend -O%d", what, opt), op, dt, cols, count);
+        remove(obj), remove(lso);
+      }
+#endif
+      remove(src), remove(so);
+      for (int i = 0; i < op_info[op].arity; i++) free(cols[i]);
+    }
+  }
+  rmdir(dir);
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}
