@@ -501,9 +501,10 @@ bool check_c_backend(Sema *s, bool llvm, FILE *out) {
     /* the training step as it is compiled (its own plan: nothing but the
      * updates and the loss stored at the end); then the step, or without
      * a train block the gradients of <c, output> (every backward kernel),
-     * with the gradients of the parameters as outputs (up to 16 outputs in
-     * all; a step's in as many graphs as that takes, since its updates are
-     * held only as closely as its gradients are); then inference */
+     * with the gradients of the parameters as outputs (a graph holds up to
+     * 16 outputs: every gradient, in as many graphs as that takes; a step's
+     * updates are held only as closely as its gradients are); then
+     * inference */
     if (t) {
       Graph *step = lower_training(s, t);
       if (!step) return false;
@@ -517,7 +518,7 @@ bool check_c_backend(Sema *s, bool llvm, FILE *out) {
       int from = next;
       for (; next < g->nparams && g->noutputs < 16; next++)
         if (g->param_grads[next] >= 0) g->outputs[g->noutputs++] = g->param_grads[next];
-      more = t && next > from && next < g->nparams;
+      more = next > from && next < g->nparams;
       g = simplify(g);
       verify(g, "simplify");
       ok &= check_graph(g, m->decl->name, t ? t->loss.b->name : "", llvm, out);
