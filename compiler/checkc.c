@@ -408,17 +408,21 @@ static bool check_graph(Graph *g, const char *model, const char *loss, bool llvm
   update_range(e, lo, hi);
   eval_apply_updates(e);
 
-  const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
-  const char *flags = getenv("CFLAGS") ? getenv("CFLAGS") : "";
-  char *cmd = arena_printf("%s -std=c11 -O1 -fopenmp -Wall -Wextra -Werror %s -o '%s' '%s' -lm",
-                           cc, flags, exe, csrc);
-  bool ok = system(cmd) == 0;
-  if (!ok) fprintf(out, "  building the compiled %s step failed (%s)\n", model, cmd);
-  char *cmd2 = arena_printf("%s -std=c11 -O1 -fopenmp -Wall -Wextra -Werror %s -o '%s' '%s' -lm",
-                            cc, flags, exe2, csrc2);
-  if (ok && system(cmd2) != 0) {
-    fprintf(out, "  building the unfused %s step failed (%s)\n", model, cmd2);
-    ok = false;
+  /* $CC -std=c11 -ffp-contract=off -O1 -fopenmp -Wall -Wextra -Werror $CFLAGS -o EXE SRC -lm, fused and unfused */
+  bool ok = true;
+  for (int unfused = 0; ok && unfused <= 1; unfused++) {
+    Argv cc = cc_command();
+    const char *flags[] = {"-O1", "-fopenmp", "-Wall", "-Wextra", "-Werror"};
+    for (size_t i = 0; i < sizeof flags / sizeof *flags; i++) argv_add(&cc, flags[i]);
+    cc_add_cflags(&cc);
+    argv_add(&cc, "-o"), argv_add(&cc, unfused ? exe2 : exe), argv_add(&cc, unfused ? csrc2 : csrc);
+    argv_add(&cc, "-lm");
+    int status = run_tool(&cc, NULL, NULL);
+    if (status != 0) {
+      fprintf(out, "  building the %s %s step failed (%s: %s)\n", unfused ? "unfused" : "compiled", model,
+              tool_outcome(status), argv_string(&cc));
+      ok = false;
+    }
   }
   /* everything the program writes, in order, with its type */
   int64_t count = 0;
@@ -444,10 +448,14 @@ static bool check_graph(Graph *g, const char *model, const char *loss, bool llvm
   /* at 1 thread within the tolerance; at 2 threads, and unfused, the same bits */
   double *one = NULL, worst = 0;
   for (int threads = 1; ok && threads <= 3; threads++) {
-    char *run = arena_printf("'%s' '%s' '%s' %d", threads == 3 ? exe2 : exe, inp, outp, threads == 3 ? 1 : threads);
-    double *got = system(run) == 0 ? results(outp, count) : NULL;
+    Argv run = {0};
+    argv_add(&run, threads == 3 ? exe2 : exe), argv_add(&run, inp), argv_add(&run, outp);
+    argv_add(&run, arena_printf("%d", threads == 3 ? 1 : threads));
+    int status = run_tool(&run, NULL, NULL);
+    double *got = status == 0 ? results(outp, count) : NULL;
     if (!got) {
-      fprintf(out, "  running the compiled %s step failed or wrote too little (%s)\n", model, run);
+      fprintf(out, "  running the compiled %s step failed or wrote too little (%s: %s)\n", model,
+              tool_outcome(status), argv_string(&run));
       ok = false;
       break;
     }

@@ -370,20 +370,17 @@ static int write_program(const Options *o, Sema *s) {
   ok = fclose(out) == 0 && ok;
   if (ok && o->emit == EMIT_C) ok = rename(csrc, target) == 0;
   if (ok && (o->emit == EMIT_EXE || o->emit == EMIT_SO)) {
-    const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
-    const char *flags = getenv("CFLAGS") ? getenv("CFLAGS") : "";
-    const char *kind = o->emit == EMIT_SO ? "-shared -fPIC" : "";
-    const char *cpu = o->cpu ? arena_printf("-march=%s ", o->cpu) : "";
-    int opt = o->opt < 0 ? 3 : o->opt;
-    char *cmd = arena_printf("%s -std=c11 -O%d %s-fno-math-errno -fopenmp %s %s -o '%s' '%s' -lm", cc, opt, cpu, kind,
-                             flags, target, csrc);
-    if (system(cmd) != 0) { /* a compiler without OpenMP: the loops run serially */
-      cmd = arena_printf("%s -std=c11 -O%d %s-fno-math-errno %s %s -o '%s' '%s' -lm", cc, opt, cpu, kind, flags,
-                         target, csrc);
-      fprintf(stderr, "nnc: note: building without OpenMP\n");
-    }
-    if (system(cmd) != 0) {
-      fprintf(stderr, "nnc: error: the C compiler failed: %s\n", cmd);
+    Argv cc = cc_command();
+    argv_add(&cc, arena_printf("-O%d", o->opt < 0 ? 3 : o->opt));
+    if (o->cpu) argv_add(&cc, arena_printf("-march=%s", o->cpu));
+    argv_add(&cc, "-fno-math-errno");
+    if (cc_has_openmp()) argv_add(&cc, "-fopenmp");
+    if (o->emit == EMIT_SO) argv_add(&cc, "-shared"), argv_add(&cc, "-fPIC");
+    cc_add_cflags(&cc);
+    argv_add(&cc, "-o"), argv_add(&cc, target), argv_add(&cc, csrc), argv_add(&cc, "-lm");
+    int status = run_tool(&cc, NULL, NULL);
+    if (status != 0) {
+      fprintf(stderr, "nnc: error: the C compiler failed (%s): %s\n", tool_outcome(status), argv_string(&cc));
       ok = false;
     }
   }

@@ -666,6 +666,29 @@ typedef struct ModelChecks {
 } ModelChecks;
 ModelChecks model_checks(Graph *const *gs);
 
+/* --------------------------------------------------------------- tools.c */
+
+/* A command line as words, run without a shell. v is NULL-terminated. */
+typedef struct Argv {
+  const char **v;
+  int n, cap;
+} Argv;
+void argv_add(Argv *a, const char *word);
+void argv_add_words(Argv *a, const char *s);   /* s split on blanks (no quoting); NULL adds nothing */
+char *argv_string(const Argv *a);              /* the words joined by spaces, for messages */
+/* Runs a->v[0], found in PATH, with standard output and error to the files
+ * out and err unless NULL, and waits. Returns the exit status, 256 + N when
+ * signal N ended it, or -errno when it could not start. */
+int run_tool(const Argv *a, const char *out, const char *err);
+const char *tool_outcome(int status);          /* "exit status 1", "killed by signal 11", ... */
+/* $CC (cc when unset or blank) split on blanks, then -std=c11 -ffp-contract=off. */
+Argv cc_command(void);
+void cc_add_cflags(Argv *a);                   /* the words of $CFLAGS */
+/* Whether $CC -fopenmp builds and links a file that uses omp.h; tried
+ * once per run, in a temporary directory it removes, with a note on
+ * standard error when it fails (the caller builds without OpenMP). */
+bool cc_has_openmp(void);
+
 /* ------------------------------------------------------------- emit_c.c */
 
 /* The C of one graph: its plan's kernels and NAME_SUFFIX_run(). Fusion
