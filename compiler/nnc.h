@@ -371,27 +371,63 @@ struct Sema {
   int dropouts;       /* dropout instances so far (each gets its own stream) */
 };
 
+/* A model, or a layer being instantiated: its names, its parameters' prefix. */
+struct Scope {
+  Scope *parent;
+  const char *prefix;     /* "" in a model, "block1" in a layer instance */
+  Map *vars;              /* name -> Binding (sema.c's) */
+  Map *counters;          /* layer kind -> instances so far (int in a pointer) */
+  const Node *layer;      /* ND_LAYER being instantiated, NULL in a model */
+  ModelInfo *model;
+  DType float_dtype;      /* for `param`s without a dtype */
+};
+
 /* Checks the whole program; returns false when errors were reported. */
 bool sema_check(Sema *s, Program *prog);
 /* Walks a checked model again, emitting its forward pass into g. */
 void lower_model(Sema *s, ModelInfo *m, Graph *g);
-Val *sema_eval(Sema *s, Node *expr);           /* used by builtins' rules */
-bool add_param(Sema *s, const char *name, DType dt, Shape shape, const char *init_name,
-               const Node *init, const Val *init_args, int init_nargs, bool trainable, Loc loc,
-               int *id);
-DType sema_float_dtype(Sema *s);
-const char *sema_scope_prefix(Sema *s);
-bool shape_product(Shape sh, int64_t *out);      /* false on overflow */
-bool check_shape_size(Loc loc, DType dt, Shape sh);
-char *value_str(const Val *v);                 /* "[2, 2]", "relu", "0.001" */
+Val *sema_eval(Sema *s, Node *expr);           /* used by settings.c */
 /* Shared with settings.c. */
 bool bind_args(Sema *s, const char *callee, const BParam *ps, int np, Node *args, Val *first,
                Loc call_loc, Val *out);
-void wrong_value(Sema *s, const Val *v, const char *needed, const char *what);
 Scope *scope_push(Sema *s, const char *prefix, const Node *layer, DType fdt);
 void scope_pop(Sema *s);
 static inline bool val_is_num(const Val *v) { return v->kind == VK_INT || v->kind == VK_FLOAT; }
 static inline double val_num(const Val *v) { return v->kind == VK_INT ? (double)v->i : v->f; }
+
+/* ------------------------------------------------------------- values.c */
+
+Val *v_new(ValKind kind, Loc loc);
+Val *v_error(Loc loc);
+Val *v_int(int64_t i, Loc loc);
+Val *v_float(double f, Loc loc);
+Val *v_tensor(DType dt, Shape sh, Loc loc);
+const char *kind_word(const Val *v);           /* "an integer", "a tensor f32[N, 10]" */
+char *value_str(const Val *v);                 /* "[2, 2]", "relu", "0.001" */
+/* "; did you mean 'x'?" among the scope's names (vars) and the layers and
+ * functions (layers), or "". */
+const char *did_you_mean(Sema *s, const char *name, bool vars, bool layers);
+/* Reports a value that is not what the context needs (none for VK_ERROR). */
+void wrong_value(Sema *s, const Val *v, const char *needed, const char *what);
+Val *need_tensor(Sema *s, Val *v, const char *what);   /* v, or VK_ERROR after reporting */
+Val *eval_binary(Sema *s, Node *n, Val *a, Val *b);    /* a + b, a - b, a * b, a / b, a @ b */
+
+/* ------------------------------------------------------------- layers.c */
+
+/* The rules that builtins.c's rows point at. */
+ShapeRule rule_elementwise, rule_softmax, rule_dropout, rule_reduce, rule_float, rule_argmax,
+    rule_flatten, rule_reshape, rule_transpose, rule_concat, rule_slice, rule_dense, rule_conv2d,
+    rule_pool2d, rule_global_pool, rule_batch_norm, rule_layer_norm, rule_embedding, rule_recurrent,
+    rule_positional_encoding, rule_positional_embedding, rule_attention, rule_transformer;
+/* Declares a parameter of the model being checked (in build mode: takes the
+ * next one of the list and sets *id to its value). */
+bool add_param(Sema *s, const char *name, DType dt, Shape shape, const char *init_name,
+               const Node *init, const Val *init_args, int init_nargs, bool trainable, Loc loc,
+               int *id);
+DType sema_float_dtype(Sema *s);                 /* for parameters without a dtype */
+bool shape_product(Shape sh, int64_t *out);      /* false on overflow */
+bool check_shape_size(Loc loc, DType dt, Shape sh);
+int val_ir(const Val *v);                        /* a tensor's IR value in build mode */
 
 /* ----------------------------------------------------------- settings.c */
 
