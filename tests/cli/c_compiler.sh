@@ -41,7 +41,7 @@ exec $cc "\$@"
 EOF2
 chmod +x "$tmp/badcc"
 for out in "$dir/bad prog" "$dir/bad'lib.so"; do
-  CC="$tmp/badcc" expect 1 "$nnc" --backend=c "$ex/seed_mlp.nn" -o "$out"
+  expect 1 env CC="$tmp/badcc" "$nnc" --backend=c "$ex/seed_mlp.nn" -o "$out"
   [ "$(grep -c 'broken on purpose' "$tmp/err")" -eq 1 ] || fail "the compiler's message not printed once: $(cat "$tmp/err")"
   has "$tmp/err" "nnc: error: the C compiler failed (exit status 1): $tmp/badcc -std=c11 -ffp-contract=off -O3"
   grep -q 'OpenMP' "$tmp/err" && fail "a compile error talks about OpenMP: $(cat "$tmp/err")"
@@ -50,8 +50,8 @@ done
 [ "$(ls "$dir" | grep -c bad)" -eq 0 ] || fail "a failed build left files: $(ls "$dir")"
 
 # CC split on blanks, CFLAGS too; a compiler that does not start is said so
-CC="env $cc" CFLAGS="-g  -O1" expect 0 "$nnc" --backend=c "$ex/seed_mlp.nn" -o "$tmp/split.so"
-CC="$tmp/no such cc" expect 1 "$nnc" --backend=c "$ex/seed_mlp.nn" -o "$tmp/none.so"
+expect 0 env CC="env $cc" CFLAGS="-g  -O1" "$nnc" --backend=c "$ex/seed_mlp.nn" -o "$tmp/split.so"
+expect 1 env CC="$tmp/no such cc" "$nnc" --backend=c "$ex/seed_mlp.nn" -o "$tmp/none.so"
 has "$tmp/err" "nnc: error: the C compiler failed (could not start: "
 grep -q 'OpenMP' "$tmp/err" && fail "a missing compiler is taken for one without OpenMP"
 
