@@ -382,8 +382,7 @@ struct Scope {
   DType float_dtype;      /* for `param`s without a dtype */
 };
 
-/* Checks the whole program; returns false when errors were reported. */
-bool sema_check(Sema *s, Program *prog);
+void check_model(Sema *s, Node *decl);  /* a model: its statements, types and parameters */
 /* Walks a checked model again, emitting its forward pass into g. */
 void lower_model(Sema *s, ModelInfo *m, Graph *g);
 Val *sema_eval(Sema *s, Node *expr);           /* used by settings.c */
@@ -433,6 +432,11 @@ int val_ir(const Val *v);                        /* a tensor's IR value in build
 
 void check_train(Sema *s, Node *decl);    /* a train block, after its model */
 void check_memory(Sema *s);               /* every model's tensors against NN_WARN_BYTES */
+
+/* ------------------------------------------------------------ program.c */
+
+/* Checks the whole program; returns false when errors were reported. */
+bool sema_check(Sema *s, Program *prog);
 
 /* --------------------------------------------------------------- dump.c */
 
