@@ -413,17 +413,21 @@ static bool check_graph(Graph *g, Plan *p, const char *model, const char *loss, 
   update_range(e, lo, hi);
   eval_apply_updates(e);
 
-  const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
-  const char *flags = getenv("CFLAGS") ? getenv("CFLAGS") : "";
-  char *cmd = arena_printf("%s -std=c11 -O1 -fopenmp -Wall -Wextra -Werror %s -o '%s' '%s' -lm",
-                           cc, flags, exe, csrc);
-  bool ok = system(cmd) == 0;
-  if (!ok) fprintf(out, "  building the compiled %s step failed (%s)\n", model, cmd);
-  char *cmd2 = arena_printf("%s -std=c11 -O1 -fopenmp -Wall -Wextra -Werror %s -o '%s' '%s' -lm",
-                            cc, flags, exe2, csrc2);
-  if (ok && system(cmd2) != 0) {
-    fprintf(out, "  building the unfused %s step failed (%s)\n", model, cmd2);
-    ok = false;
+  /* $CC -std=c11 -ffp-contract=off -O1 -fopenmp -Wall -Wextra -Werror $CFLAGS -o EXE SRC -lm, fused and unfused */
+  bool ok = true;
+  for (int unfused = 0; ok && unfused <= 1; unfused++) {
+    Argv cc = cc_command();
+    const char *flags[] = {"-O1", "-fopenmp", "-Wall", "-Wextra", "-Werror"};
+    for (size_t i = 0; i < sizeof flags / sizeof *flags; i++) argv_add(&cc, flags[i]);
+    cc_add_cflags(&cc);
+    argv_add(&cc, "-o"), argv_add(&cc, unfused ? exe2 : exe), argv_add(&cc, unfused ? csrc2 : csrc);
+    argv_add(&cc, "-lm");
+    int status = run_tool(&cc, NULL, NULL);
+    if (status != 0) {
+      fprintf(out, "  building the %s %s step failed (%s: %s)\n", unfused ? "unfused" : "compiled", model,
+              tool_outcome(status), argv_string(&cc));
+      ok = false;
+    }
   }
   /* everything the program writes, in order, with its type */
   int64_t count = 0;
@@ -449,10 +453,14 @@ static bool check_graph(Graph *g, Plan *p, const char *model, const char *loss, 
   /* at 1 thread within the tolerance; at 2 threads, and unfused, the same bits */
   double *one = NULL, worst = 0;
   for (int threads = 1; ok && threads <= 3; threads++) {
-    char *run = arena_printf("'%s' '%s' '%s' %d", threads == 3 ? exe2 : exe, inp, outp, threads == 3 ? 1 : threads);
-    double *got = system(run) == 0 ? results(outp, count) : NULL;
+    Argv run = {0};
+    argv_add(&run, threads == 3 ? exe2 : exe), argv_add(&run, inp), argv_add(&run, outp);
+    argv_add(&run, arena_printf("%d", threads == 3 ? 1 : threads));
+    int status = run_tool(&run, NULL, NULL);
+    double *got = status == 0 ? results(outp, count) : NULL;
     if (!got) {
-      fprintf(out, "  running the compiled %s step failed or wrote too little (%s)\n", model, run);
+      fprintf(out, "  running the compiled %s step failed or wrote too little (%s: %s)\n", model,
+              tool_outcome(status), argv_string(&run));
       ok = false;
       break;
     }
@@ -504,9 +512,10 @@ bool check_c_backend(Sema *s, const Built *models, const Options *o, FILE *out) 
     /* the training step as it is compiled (its own plan: nothing but the
      * updates and the loss stored at the end); then the step, or without
      * a train block the gradients of <c, output> (every backward kernel),
-     * with the gradients of the parameters as outputs (up to 16 outputs in
-     * all; a step's in as many graphs as that takes, since its updates are
-     * held only as closely as its gradients are); then inference */
+     * with the gradients of the parameters as outputs (a graph holds up to
+     * 16 outputs: every gradient, in as many graphs as that takes; a step's
+     * updates are held only as closely as its gradients are); then
+     * inference */
     if (t) ok &= check_graph(b->g[GRAPH_TRAIN], b->plan[GRAPH_TRAIN], b->name, t->loss.b->name, llvm, out);
     for (int next = 0, more = 1; more;) {
       Graph *g = t ? lower_training(s, t) : lower_projection(s, b->model);
@@ -514,7 +523,7 @@ bool check_c_backend(Sema *s, const Built *models, const Options *o, FILE *out) 
       int from = next;
       for (; next < g->nparams && g->noutputs < 16; next++)
         if (g->param_grads[next] >= 0) g->outputs[g->noutputs++] = g->param_grads[next];
-      more = t && next > from && next < g->nparams;
+      more = next > from && next < g->nparams;
       g = simplify(g);
       verify(g, "simplify");
       ok &= check_graph(g, plan_graph(g, !o->no_fuse), b->name, t ? t->loss.b->name : "", llvm, out);

@@ -21,11 +21,9 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <spawn.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <llvm-c/Analysis.h>
 #include <llvm-c/BitReader.h>
@@ -39,8 +37,6 @@
 #include <llvm/Config/llvm-config.h>
 #include "nnc.h"
 #include "nnrt.h"
-
-extern char **environ;
 
 struct LlvmOut {
   LLVMContextRef cx;
@@ -1781,20 +1777,17 @@ bool llvm_finish(LlvmOut *o, const char *kind, const char *path, const char *so)
 static bool link_so(const char *obj, const char *so, bool runtime_in) {
   const char *ld = getenv("NNC_LD") && *getenv("NNC_LD") ? getenv("NNC_LD") : "ld";
   char *libs = arena_printf("%s", runtime_in ? NNC_RUNTIME_BC_LIBS : NNC_RUNTIME_LIBS);
-  const char *argv[64];
-  int n = 0;
-  argv[n++] = ld, argv[n++] = "-shared", argv[n++] = "-o", argv[n++] = so, argv[n++] = obj;
-  for (char *s = strtok(libs, ":"); s && n < 58; s = strtok(NULL, ":")) argv[n++] = s;
-  argv[n++] = "-lm", argv[n++] = "-lc", argv[n] = NULL;
-  pid_t pid;
-  int rc = posix_spawnp(&pid, ld, NULL, NULL, (char *const *)argv, environ);
-  if (rc != 0) {
+  Argv a = {0};
+  argv_add(&a, ld), argv_add(&a, "-shared"), argv_add(&a, "-o"), argv_add(&a, so), argv_add(&a, obj);
+  for (char *s = strtok(libs, ":"); s; s = strtok(NULL, ":")) argv_add(&a, s);
+  argv_add(&a, "-lm"), argv_add(&a, "-lc");
+  int status = run_tool(&a, NULL, NULL);
+  if (status < 0) {
     error_plain("cannot run the linker '%s': %s (install binutils, set NNC_LD, or build with --backend=c)", ld,
-                strerror(rc));
+                strerror(-status));
     return false;
   }
-  int status;
-  if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+  if (status != 0) {
     error_plain("the linker '%s' failed making '%s'", ld, so);
     return false;
   }

@@ -371,32 +371,72 @@ struct Sema {
   int dropouts;       /* dropout instances so far (each gets its own stream) */
 };
 
-/* Checks the whole program; returns false when errors were reported. */
-bool sema_check(Sema *s, Program *prog);
+/* A model, or a layer being instantiated: its names, its parameters' prefix. */
+struct Scope {
+  Scope *parent;
+  const char *prefix;     /* "" in a model, "block1" in a layer instance */
+  Map *vars;              /* name -> Binding (sema.c's) */
+  Map *counters;          /* layer kind -> instances so far (int in a pointer) */
+  const Node *layer;      /* ND_LAYER being instantiated, NULL in a model */
+  ModelInfo *model;
+  DType float_dtype;      /* for `param`s without a dtype */
+};
+
+void check_model(Sema *s, Node *decl);  /* a model: its statements, types and parameters */
 /* Walks a checked model again, emitting its forward pass into g. */
 void lower_model(Sema *s, ModelInfo *m, Graph *g);
-Val *sema_eval(Sema *s, Node *expr);           /* used by builtins' rules */
-bool add_param(Sema *s, const char *name, DType dt, Shape shape, const char *init_name,
-               const Node *init, const Val *init_args, int init_nargs, bool trainable, Loc loc,
-               int *id);
-DType sema_float_dtype(Sema *s);
-const char *sema_scope_prefix(Sema *s);
-bool shape_product(Shape sh, int64_t *out);      /* false on overflow */
-bool check_shape_size(Loc loc, DType dt, Shape sh);
-char *value_str(const Val *v);                 /* "[2, 2]", "relu", "0.001" */
+Val *sema_eval(Sema *s, Node *expr);           /* used by settings.c */
 /* Shared with settings.c. */
 bool bind_args(Sema *s, const char *callee, const BParam *ps, int np, Node *args, Val *first,
                Loc call_loc, Val *out);
-void wrong_value(Sema *s, const Val *v, const char *needed, const char *what);
 Scope *scope_push(Sema *s, const char *prefix, const Node *layer, DType fdt);
 void scope_pop(Sema *s);
 static inline bool val_is_num(const Val *v) { return v->kind == VK_INT || v->kind == VK_FLOAT; }
 static inline double val_num(const Val *v) { return v->kind == VK_INT ? (double)v->i : v->f; }
 
+/* ------------------------------------------------------------- values.c */
+
+Val *v_new(ValKind kind, Loc loc);
+Val *v_error(Loc loc);
+Val *v_int(int64_t i, Loc loc);
+Val *v_float(double f, Loc loc);
+Val *v_tensor(DType dt, Shape sh, Loc loc);
+const char *kind_word(const Val *v);           /* "an integer", "a tensor f32[N, 10]" */
+char *value_str(const Val *v);                 /* "[2, 2]", "relu", "0.001" */
+/* "; did you mean 'x'?" among the scope's names (vars) and the layers and
+ * functions (layers), or "". */
+const char *did_you_mean(Sema *s, const char *name, bool vars, bool layers);
+/* Reports a value that is not what the context needs (none for VK_ERROR). */
+void wrong_value(Sema *s, const Val *v, const char *needed, const char *what);
+Val *need_tensor(Sema *s, Val *v, const char *what);   /* v, or VK_ERROR after reporting */
+Val *eval_binary(Sema *s, Node *n, Val *a, Val *b);    /* a + b, a - b, a * b, a / b, a @ b */
+
+/* ------------------------------------------------------------- layers.c */
+
+/* The rules that builtins.c's rows point at. */
+ShapeRule rule_elementwise, rule_softmax, rule_dropout, rule_reduce, rule_float, rule_argmax,
+    rule_flatten, rule_reshape, rule_transpose, rule_concat, rule_slice, rule_dense, rule_conv2d,
+    rule_pool2d, rule_global_pool, rule_batch_norm, rule_layer_norm, rule_embedding, rule_recurrent,
+    rule_positional_encoding, rule_positional_embedding, rule_attention, rule_transformer;
+/* Declares a parameter of the model being checked (in build mode: takes the
+ * next one of the list and sets *id to its value). */
+bool add_param(Sema *s, const char *name, DType dt, Shape shape, const char *init_name,
+               const Node *init, const Val *init_args, int init_nargs, bool trainable, Loc loc,
+               int *id);
+DType sema_float_dtype(Sema *s);                 /* for parameters without a dtype */
+bool shape_product(Shape sh, int64_t *out);      /* false on overflow */
+bool check_shape_size(Loc loc, DType dt, Shape sh);
+int val_ir(const Val *v);                        /* a tensor's IR value in build mode */
+
 /* ----------------------------------------------------------- settings.c */
 
 void check_train(Sema *s, Node *decl);    /* a train block, after its model */
 void check_memory(Sema *s);               /* every model's tensors against NN_WARN_BYTES */
+
+/* ------------------------------------------------------------ program.c */
+
+/* Checks the whole program; returns false when errors were reported. */
+bool sema_check(Sema *s, Program *prog);
 
 /* --------------------------------------------------------------- dump.c */
 
@@ -741,6 +781,29 @@ extern const Backend backends[];
 extern const int nbackends;
 const Backend *backend_named(const char *name);
 int write_ast(const Options *o, Sema *s);     /* --emit=ast */
+
+/* --------------------------------------------------------------- tools.c */
+
+/* A command line as words, run without a shell. v is NULL-terminated. */
+typedef struct Argv {
+  const char **v;
+  int n, cap;
+} Argv;
+void argv_add(Argv *a, const char *word);
+void argv_add_words(Argv *a, const char *s);   /* s split on blanks (no quoting); NULL adds nothing */
+char *argv_string(const Argv *a);              /* the words joined by spaces, for messages */
+/* Runs a->v[0], found in PATH, with standard output and error to the files
+ * out and err unless NULL, and waits. Returns the exit status, 256 + N when
+ * signal N ended it, or -errno when it could not start. */
+int run_tool(const Argv *a, const char *out, const char *err);
+const char *tool_outcome(int status);          /* "exit status 1", "killed by signal 11", ... */
+/* $CC (cc when unset or blank) split on blanks, then -std=c11 -ffp-contract=off. */
+Argv cc_command(void);
+void cc_add_cflags(Argv *a);                   /* the words of $CFLAGS */
+/* Whether $CC -fopenmp builds and links a file that uses omp.h; tried
+ * once per run, in a temporary directory it removes, with a note on
+ * standard error when it fails (the caller builds without OpenMP). */
+bool cc_has_openmp(void);
 
 /* ------------------------------------------------------------- emit_c.c */
 

@@ -121,23 +121,21 @@ static bool c_model(Out *w, const Built *b) {
 }
 
 /* The file built with the system's C compiler ($CC, else cc, with
- * $CFLAGS) into the target. */
+ * $CFLAGS; tools.c) into the target; without OpenMP only when the
+ * compiler has none. */
 static bool c_build(const Out *w) {
   const Options *o = w->o;
-  const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
-  const char *flags = getenv("CFLAGS") ? getenv("CFLAGS") : "";
-  const char *kind = o->emit == EMIT_SO ? "-shared -fPIC" : "";
-  const char *cpu = o->cpu ? arena_printf("-march=%s ", o->cpu) : "";
-  int opt = o->opt < 0 ? 3 : o->opt;
-  char *cmd = arena_printf("%s -std=c11 -O%d %s-fno-math-errno -fopenmp %s %s -o '%s' '%s' -lm", cc, opt, cpu, kind,
-                           flags, w->target, w->tmp);
-  if (system(cmd) != 0) { /* a compiler without OpenMP: the loops run serially */
-    cmd = arena_printf("%s -std=c11 -O%d %s-fno-math-errno %s %s -o '%s' '%s' -lm", cc, opt, cpu, kind, flags,
-                       w->target, w->tmp);
-    fprintf(stderr, "nnc: note: building without OpenMP\n");
-  }
-  if (system(cmd) != 0) {
-    fprintf(stderr, "nnc: error: the C compiler failed: %s\n", cmd);
+  Argv cc = cc_command();
+  argv_add(&cc, arena_printf("-O%d", o->opt < 0 ? 3 : o->opt));
+  if (o->cpu) argv_add(&cc, arena_printf("-march=%s", o->cpu));
+  argv_add(&cc, "-fno-math-errno");
+  if (cc_has_openmp()) argv_add(&cc, "-fopenmp");
+  if (o->emit == EMIT_SO) argv_add(&cc, "-shared"), argv_add(&cc, "-fPIC");
+  cc_add_cflags(&cc);
+  argv_add(&cc, "-o"), argv_add(&cc, w->target), argv_add(&cc, w->tmp), argv_add(&cc, "-lm");
+  int status = run_tool(&cc, NULL, NULL);
+  if (status != 0) {
+    fprintf(stderr, "nnc: error: the C compiler failed (%s): %s\n", tool_outcome(status), argv_string(&cc));
     return false;
   }
   return true;

@@ -1,10 +1,13 @@
 /* sema.c — semantic analysis: names, arguments, shapes, hyper-parameters.
  *
- * Requires: a parsed Program. Guarantees on success: every model statement
- * has a dtype and a static shape (with at most the symbolic batch dimension
- * N), every parameter of every model is listed with its full name
- * ("block1.conv2d1.W"), shape and initializer, and every train block is bound
- * to a model with its settings checked and defaults filled in.
+ * Requires: a parsed Program (program.c's sema_check calls check_model for
+ * each model, then settings.c for the train blocks); values.c (values,
+ * operators), builtins.c (the table) and layers.c (the built-ins' shape
+ * rules, the parameter list), none of which calls back into this file.
+ * Guarantees on success: every model statement has a dtype and a static
+ * shape (with at most the symbolic batch dimension N), and every parameter
+ * of every model is listed with its full name ("block1.conv2d1.W"), shape
+ * and initializer.
  *
  * Expressions are evaluated to Values: compile-time constants (ints, floats,
  * names, lists) or tensor types. A user layer is checked once per call, with
@@ -12,7 +15,6 @@
  * that is never called is only checked for its header. A value of kind
  * VK_ERROR has been reported already and silences follow-on errors.
  */
-#include <math.h>
 #include <string.h>
 #include "nnc.h"
 
@@ -21,107 +23,6 @@ typedef struct Binding {
   Loc loc;
   bool reassignable;      /* `h = ...` may be assigned again, as in Python */
 } Binding;
-
-struct Scope {
-  Scope *parent;
-  const char *prefix;     /* "" in a model, "block1" in a layer instance */
-  Map *vars;              /* name -> Binding */
-  Map *counters;          /* layer kind -> instances so far (int in a pointer) */
-  const Node *layer;      /* ND_LAYER being instantiated, NULL in a model */
-  ModelInfo *model;
-  DType float_dtype;      /* for `param`s without a dtype */
-};
-
-/* -------------------------------------------------------------- values */
-
-static Val *v_new(ValKind kind, Loc loc) {
-  Val *v = arena_alloc(sizeof *v);
-  v->kind = kind;
-  v->loc = loc;
-  return v;
-}
-
-static Val *v_error(Loc loc) { return v_new(VK_ERROR, loc); }
-
-static Val *v_int(int64_t i, Loc loc) {
-  Val *v = v_new(VK_INT, loc);
-  v->i = i;
-  return v;
-}
-
-static Val *v_float(double f, Loc loc) {
-  Val *v = v_new(VK_FLOAT, loc);
-  v->f = f;
-  return v;
-}
-
-static int vid(const Val *v) {
-  if (!v->ir) bug("tensor %s has no IR value", type_str(v->dtype, v->shape));
-  return v->ir - 1;
-}
-
-static Val *v_tensor(DType dt, Shape sh, Loc loc) {
-  Val *v = v_new(VK_TENSOR, loc);
-  v->dtype = dt;
-  v->shape = sh;
-  return v;
-}
-
-static const char *kind_word(const Val *v) {
-  switch (v->kind) {
-  case VK_ERROR: return "an error";
-  case VK_NONE: return "none";
-  case VK_INT: return v->batch ? "the batch dimension" : "an integer";
-  case VK_FLOAT: return "a number";
-  case VK_BOOL: return "a boolean";
-  case VK_STRING: return "a string";
-  case VK_NAME: return arena_printf("the name '%s'", v->s);
-  case VK_LIST: return "a list";
-  case VK_TENSOR: return arena_printf("a tensor %s", type_str(v->dtype, v->shape));
-  case VK_CALLABLE: return arena_printf("the function '%s'", v->s);
-  }
-  return "?";
-}
-
-char *value_str(const Val *v) {
-  switch (v->kind) {
-  case VK_NONE: return "none";
-  case VK_INT: return v->batch ? "N" : arena_printf("%lld", (long long)v->i);
-  case VK_FLOAT: return arena_printf("%g", v->f);
-  case VK_BOOL: return v->i ? "true" : "false";
-  case VK_STRING: return quote_str(v->s);
-  case VK_NAME: return arena_printf("%s", v->s);
-  case VK_CALLABLE: return v->call && v->call->kind == ND_CALL ? expr_str(v->call)
-                                                                 : arena_printf("%s", v->s);
-  case VK_TENSOR: return type_str(v->dtype, v->shape);
-  case VK_LIST: {
-    char *out = "[";
-    for (int i = 0; i < v->nitems; i++)
-      out = arena_printf("%s%s%s", out, i ? ", " : "", value_str(&v->items[i]));
-    return arena_printf("%s]", out);
-  }
-  case VK_ERROR: break;
-  }
-  return "?";
-}
-
-bool shape_product(Shape sh, int64_t *out) {
-  int64_t n = 1;
-  for (int i = 0; i < sh.rank; i++) {
-    int64_t d = sh.dim[i] == DIM_BATCH ? 1 : sh.dim[i];
-    if (__builtin_mul_overflow(n, d, &n) || n > NN_MAX_ELEMS) return false;
-  }
-  *out = n;
-  return true;
-}
-
-bool check_shape_size(Loc loc, DType dt, Shape sh) {
-  int64_t n;
-  if (shape_product(sh, &n)) return true;
-  error_at(loc, "tensor %s is too large (more than %lld elements%s)", type_str(dt, sh),
-           (long long)NN_MAX_ELEMS, sh.rank && sh.dim[0] == DIM_BATCH ? " per sample" : "");
-  return false;
-}
 
 /* ------------------------------------------------------------- scopes */
 
@@ -139,8 +40,6 @@ Scope *scope_push(Sema *s, const char *prefix, const Node *layer, DType fdt) {
 }
 
 void scope_pop(Sema *s) { s->scope = s->scope->parent; }
-
-const char *sema_scope_prefix(Sema *s) { return s->scope->prefix; }
 
 static Binding *lookup(Sema *s, const char *name) { return map_get(s->scope->vars, name); }
 
@@ -180,263 +79,6 @@ static const char *instance_name(Sema *s, const char *kind) {
   map_put(s->scope->counters, arena_printf("#%s", name), (void *)1);
   if (*s->scope->prefix) name = arena_printf("%s.%s", s->scope->prefix, name);
   return name;
-}
-
-DType sema_float_dtype(Sema *s) { return s->scope->float_dtype; }
-
-/* Declares a parameter of the model being checked. In build mode the
- * parameters come again in the same order: each one is taken from the list
- * made while checking, and *id gets its OP_PARAM (or OP_STATE) value. */
-bool add_param(Sema *s, const char *name, DType dt, Shape shape, const char *init_name,
-               const Node *init, const Val *init_args, int init_nargs, bool trainable, Loc loc,
-               int *id) {
-  ModelInfo *m = s->scope->model;
-  const char *full = *s->scope->prefix ? arena_printf("%s.%s", s->scope->prefix, name) : name;
-  *id = -1;
-  if (s->graph) {
-    ParamInfo *p = s->cursor;
-    if (!p || strcmp(p->name, full) != 0) bug("parameter %s out of order while lowering", full);
-    s->cursor = p->next;
-    *id = add_param_value(s->graph, p, !p->trainable);
-    return true;
-  }
-  if (!check_shape_size(loc, dt, shape)) return false;
-  for (int i = 0; i < shape.rank; i++)
-    if (shape.dim[i] == DIM_BATCH) bug("parameter %s with a batch dimension", name);
-  if (!m) return true;
-  ParamInfo *p = arena_alloc(sizeof *p);
-  p->name = full;
-  p->dtype = dt;
-  p->shape = shape;
-  p->init = init;
-  p->init_name = init_name ? init_name
-                 : init && init->kind == ND_CALL ? init->name
-                 : init && init->kind == ND_NAME ? init->name
-                                                 : "glorot_uniform";
-  p->trainable = trainable;
-  p->loc = loc;
-  for (int i = 0; i < init_nargs && i < 2; i++)
-    p->init_args[i] = init_args[i].kind == VK_INT ? (double)init_args[i].i : init_args[i].f;
-  int64_t n = 0;
-  shape_product(shape, &n);
-  if (__builtin_add_overflow(m->nvalues, n, &m->nvalues)) m->nvalues = INT64_MAX;
-  if (m->last_param) m->last_param->next = p; /* keep declaration order */
-  else m->params = p;
-  m->last_param = p;
-  m->nparams++;
-  return true;
-}
-
-/* ------------------------------------------------------- suggestions */
-
-static void consider_var(const char *key, void *val, void *ctx) {
-  (void)val;
-  consider(ctx, key);
-}
-
-static const char *did_you_mean(Sema *s, const char *name, bool vars, bool layers) {
-  Suggest sg = {.name = name, .best_d = 1000};
-  if (vars && s->scope) map_each(s->scope->vars, consider_var, &sg);
-  if (layers) {
-    const Builtin *b = builtin_suggest(name, BK_FUNC);
-    if (b) consider(&sg, b->name);
-    for (Node *d = s->prog->decls; d; d = d->next)
-      if (d->kind == ND_LAYER) consider(&sg, d->name);
-  }
-  return sg.best ? arena_printf("; did you mean '%s'?", sg.best) : "";
-}
-
-/* Reports a value that is not what the context needs. */
-void wrong_value(Sema *s, const Val *v, const char *needed, const char *what) {
-  if (v->kind == VK_ERROR) return;
-  if (v->kind == VK_NAME && v->call && v->call->loc.first_line &&
-      (v->call->loc.first_line != v->loc.first_line ||
-       v->call->loc.first_column != v->loc.first_column))
-    /* passed in from elsewhere (a layer's hyper-parameter): report where it was written */
-    error_at(v->call->loc, "unknown name '%s'", v->s);
-  else if (v->kind == VK_NAME)
-    error_at(v->loc, "unknown name '%s'%s", v->s, did_you_mean(s, v->s, true, false));
-  else
-    error_at(v->loc, "%s must be %s, got %s", what, needed, kind_word(v));
-}
-
-static Val *need_tensor(Sema *s, Val *v, const char *what) {
-  if (v->kind == VK_TENSOR || v->kind == VK_ERROR) return v;
-  wrong_value(s, v, "a tensor", what);
-  return v_error(v->loc);
-}
-
-/* ---------------------------------------------------------- arithmetic */
-
-
-static const char *op_name(int op) {
-  switch (op) {
-  case '+': return "+";
-  case '-': return "-";
-  case '*': return "*";
-  case '/': return "/";
-  case '@': return "@";
-  }
-  return "?";
-}
-
-static Val *fold(Node *n, Val *a, Val *b) {
-  if (a->batch || b->batch) {
-    error_at(n->name_loc, "the batch dimension has no fixed size and cannot be computed with");
-    return v_error(n->loc);
-  }
-  if (a->kind == VK_INT && b->kind == VK_INT) {
-    int64_t r = 0;
-    bool ovf = false;
-    switch (n->op) {
-    case '+': ovf = __builtin_add_overflow(a->i, b->i, &r); break;
-    case '-': ovf = __builtin_sub_overflow(a->i, b->i, &r); break;
-    case '*': ovf = __builtin_mul_overflow(a->i, b->i, &r); break;
-    case '/':
-      if (b->i == 0) {
-        error_at(n->name_loc, "division by zero");
-        return v_error(n->loc);
-      }
-      if (b->i == -1 && a->i == INT64_MIN) ovf = true;
-      else if (a->i % b->i == 0) r = a->i / b->i;
-      else return v_float((double)a->i / (double)b->i, n->loc);
-      break;
-    default:
-      error_at(n->name_loc, "'@' needs tensors, got two integers");
-      return v_error(n->loc);
-    }
-    if (ovf) {
-      error_at(n->name_loc, "integer overflow in constant expression");
-      return v_error(n->loc);
-    }
-    return v_int(r, n->loc);
-  }
-  double x = val_num(a), y = val_num(b), r;
-  switch (n->op) {
-  case '+': r = x + y; break;
-  case '-': r = x - y; break;
-  case '*': r = x * y; break;
-  case '/':
-    if (y == 0) {
-      error_at(n->name_loc, "division by zero");
-      return v_error(n->loc);
-    }
-    r = x / y;
-    break;
-  default:
-    error_at(n->name_loc, "'@' needs tensors, got two numbers");
-    return v_error(n->loc);
-  }
-  if (!isfinite(r)) {
-    error_at(n->name_loc, "constant expression overflows");
-    return v_error(n->loc);
-  }
-  return v_float(r, n->loc);
-}
-
-
-static const char *dim_text(int64_t d) {
-  return d == DIM_BATCH ? "N" : arena_printf("%lld", (long long)d);
-}
-
-/* a @ b, numpy's matmul: [..., m, k] @ [..., k, n] -> [..., m, n]; a vector
- * operand gains and then loses a unit axis. */
-static Val *matmul(Sema *s, Node *n, Val *a, Val *b) {
-  if (a->dtype != b->dtype) {
-    error_at(n->name_loc, "operands of '@' have different types: %s and %s",
-             type_str(a->dtype, a->shape), type_str(b->dtype, b->shape));
-    return v_error(n->loc);
-  }
-  if (a->dtype == DT_I32) {
-    error_at(n->name_loc, "'@' needs floating-point tensors, got %s", type_str(a->dtype, a->shape));
-    return v_error(n->loc);
-  }
-  if (a->shape.rank < 1 || b->shape.rank < 1) {
-    error_at(n->name_loc, "'@' needs tensors of rank 1 or more, got %s and %s",
-             shape_str(a->shape), shape_str(b->shape));
-    return v_error(n->loc);
-  }
-  Shape sa = a->shape, sb = b->shape;
-  bool va = sa.rank == 1, vb = sb.rank == 1;
-  if (va) sa = (Shape){.rank = 2, .dim = {1, sa.dim[0]}};
-  if (vb) sb = (Shape){.rank = 2, .dim = {sb.dim[0], 1}};
-  int64_t ka = sa.dim[sa.rank - 1], kb = sb.dim[sb.rank - 2];
-  if (ka != kb) {
-    error_at(n->name_loc, "cannot multiply %s by %s: inner dimensions %s and %s differ",
-             type_str(a->dtype, a->shape), type_str(b->dtype, b->shape), dim_text(ka),
-             dim_text(kb));
-    return v_error(n->loc);
-  }
-  Shape la = sa, lb = sb, lead;
-  la.rank -= 2;
-  lb.rank -= 2;
-  int ia, ib;
-  if (!broadcast_where(la, lb, &lead, &ia, &ib)) {
-    error_at(n->name_loc, "cannot multiply %s by %s: leading dimensions do not broadcast",
-             type_str(a->dtype, a->shape), type_str(b->dtype, b->shape));
-    return v_error(n->loc);
-  }
-  if (lead.rank + 2 > NN_MAX_RANK) bug("matmul rank");
-  Shape out = lead;
-  if (!va) out.dim[out.rank++] = sa.dim[sa.rank - 2];
-  if (!vb) out.dim[out.rank++] = sb.dim[sb.rank - 1];
-  if (!check_shape_size(n->loc, a->dtype, out)) return v_error(n->loc);
-  Val *r = v_tensor(a->dtype, out, n->loc);
-  if (s->graph) {
-    Graph *g = s->graph;
-    int x = ir_reshape(g, vid(a), sa), y = ir_reshape(g, vid(b), sb);
-    r->ir = ir_reshape(g, ir_matmul(g, x, y), out) + 1;
-  }
-  return r;
-}
-
-static Val *binary(Sema *s, Node *n, Val *a, Val *b) {
-  if (a->kind == VK_ERROR || b->kind == VK_ERROR) return v_error(n->loc);
-  const char *what = arena_printf("operand of '%s'", op_name(n->op));
-  if (a->kind == VK_NAME) return wrong_value(s, a, "", what), v_error(n->loc);
-  if (b->kind == VK_NAME) return wrong_value(s, b, "", what), v_error(n->loc);
-  if (val_is_num(a) && val_is_num(b)) return fold(n, a, b);
-  bool ta = a->kind == VK_TENSOR, tb = b->kind == VK_TENSOR;
-  if (!(ta || val_is_num(a)) || !(tb || val_is_num(b)) || a->batch || b->batch) {
-    error_at(n->name_loc, "invalid operands to '%s': %s and %s", op_name(n->op), kind_word(a),
-             kind_word(b));
-    return v_error(n->loc);
-  }
-  if (n->op == '@') {
-    if (!ta || !tb) {
-      error_at(n->name_loc, "'@' needs two tensors, got %s and %s", kind_word(a), kind_word(b));
-      return v_error(n->loc);
-    }
-    return matmul(s, n, a, b);
-  }
-  DType dt = ta ? a->dtype : b->dtype;
-  if (!is_float(dt)) {
-    const Val *t = ta ? a : b;
-    error_at(n->name_loc, "'%s' needs floating-point tensors, got %s; convert with float(...)",
-             op_name(n->op), type_str(t->dtype, t->shape));
-    return v_error(n->loc);
-  }
-  if (ta && tb && a->dtype != b->dtype) {
-    error_at(n->name_loc, "operands of '%s' have different types: %s and %s", op_name(n->op),
-             type_str(a->dtype, a->shape), type_str(b->dtype, b->shape));
-    return v_error(n->loc);
-  }
-  Shape out = ta ? a->shape : b->shape;
-  int ia, ib;
-  if (ta && tb && !broadcast_where(a->shape, b->shape, &out, &ia, &ib)) {
-    error_at(n->name_loc, "shapes %s and %s do not broadcast: %s against %s",
-             shape_str(a->shape), shape_str(b->shape), dim_text(a->shape.dim[ia]),
-             dim_text(b->shape.dim[ib]));
-    return v_error(n->loc);
-  }
-  Val *r = v_tensor(dt, out, n->loc);
-  if (s->graph) {
-    static const Op ops[128] = {['+'] = OP_ADD, ['-'] = OP_SUB, ['*'] = OP_MUL, ['/'] = OP_DIV};
-    int x = ta ? vid(a) : ir_scalar(s->graph, dt, val_num(a));
-    int y = tb ? vid(b) : ir_scalar(s->graph, dt, val_num(b));
-    r->ir = ir_binary(s->graph, ops[n->op], x, y) + 1;
-  }
-  return r;
 }
 
 /* ---------------------------------------------------------- expressions */
@@ -538,7 +180,7 @@ static Val *eval_node(Sema *s, Node *n) {
   case ND_BINARY: {
     Val *a = sema_eval(s, n->lhs);
     Val *b = sema_eval(s, n->rhs);
-    return binary(s, n, a, b);
+    return eval_binary(s, n, a, b);
   }
   case ND_NEG: {
     Val *a = sema_eval(s, n->lhs);
@@ -547,7 +189,7 @@ static Val *eval_node(Sema *s, Node *n) {
     if (a->kind == VK_FLOAT) return v_float(-a->f, n->loc);
     if (a->kind == VK_TENSOR) {
       Val *r = v_tensor(a->dtype, a->shape, n->loc);
-      if (s->graph) r->ir = ir_unary(s->graph, OP_NEG, vid(a)) + 1;
+      if (s->graph) r->ir = ir_unary(s->graph, OP_NEG, val_ir(a)) + 1;
       return r;
     }
     wrong_value(s, a, "a number or a tensor", "the operand of unary '-'");
@@ -1295,11 +937,11 @@ static void walk_model(Sema *s, ModelInfo *m) {
   else if (nouts == 0 && diag.errors == errors_before)
     error_at(decl->name_loc, "model '%s' has no output", decl->name);
   if (g)
-    for (int i = 0; i < nouts; i++) g->outputs[g->noutputs++] = vid(outs[i]);
+    for (int i = 0; i < nouts; i++) g->outputs[g->noutputs++] = val_ir(outs[i]);
   scope_pop(s);
 }
 
-static void check_model(Sema *s, Node *decl) {
+void check_model(Sema *s, Node *decl) {
   ModelInfo *m = arena_alloc(sizeof *m);
   m->decl = decl;
   ModelInfo **tail = &s->models;
@@ -1318,62 +960,4 @@ void lower_model(Sema *s, ModelInfo *m, Graph *g) {
   if (s->cursor) bug("parameter %s not lowered", s->cursor->name);
   s->graph = NULL;
   s->scope = NULL;
-}
-
-/* ---------------------------------------------------------------- all */
-
-static void check_layer_header(Sema *s, Node *layer) {
-  Map *names = map_new();
-  for (Node *p = layer->inputs; p; p = p->next) {
-    Node *old = map_get(names, p->name);
-    if (old) {
-      error_at(p->name_loc, "duplicate parameter '%s' of layer '%s'", p->name, layer->name);
-      continue;
-    }
-    map_put(names, p->name, p);
-    if (p->rhs) error_at(p->rhs->loc, "tensor input '%s' cannot have a default", p->name);
-  }
-  for (Node *h = layer->lhs; h; h = h->next) {
-    if (map_get(names, h->name)) {
-      error_at(h->name_loc, "duplicate parameter '%s' of layer '%s'", h->name, layer->name);
-      continue;
-    }
-    map_put(names, h->name, h);
-    if (h->lhs) error_at(h->lhs->loc, "hyper-parameter '%s' cannot have a shape; tensor inputs "
-                                      "go in the second ( )", h->name);
-  }
-  if (!layer->inputs) error_at(layer->name_loc, "layer '%s' takes no tensor input", layer->name);
-  (void)s;
-}
-
-bool sema_check(Sema *s, Program *prog) {
-  builtins_init();
-  int errors_before = diag.errors;
-  s->prog = prog;
-  if (s->default_float == DT_NONE) s->default_float = DT_F32;
-  s->decls = map_new();
-  for (Node *d = prog->decls; d; d = d->next) {
-    if (d->kind == ND_IMPORT || d->kind == ND_TRAIN) continue;
-    Node *old = map_get(s->decls, d->name);
-    if (old) {
-      error_at(d->name_loc, "redefinition of '%s'", d->name);
-      note_at(old->name_loc, "'%s' was defined here", d->name);
-      continue;
-    }
-    if (builtin_find(d->name)) {
-      error_at(d->name_loc, "'%s' is a built-in %s and cannot be redefined", d->name,
-               builtin_find(d->name)->kind == BK_LAYER ? "layer" : "function");
-      continue;
-    }
-    map_put(s->decls, d->name, d);
-  }
-  for (Node *d = prog->decls; d; d = d->next)
-    if (d->kind == ND_LAYER && map_get(s->decls, d->name) == d) check_layer_header(s, d);
-  for (Node *d = prog->decls; d; d = d->next)
-    if (d->kind == ND_MODEL && map_get(s->decls, d->name) == d) check_model(s, d);
-  for (Node *d = prog->decls; d; d = d->next)
-    if (d->kind == ND_TRAIN) check_train(s, d);
-  check_memory(s);
-  s->scope = NULL;
-  return diag.errors == errors_before;
 }
