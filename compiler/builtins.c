@@ -31,7 +31,7 @@
 #define B(n, k, sp, r, d) {.name = n, .kind = k, .spec = sp, .rule = r, .doc = d}
 #define ELEMENTWISE(n, d) B(n, BK_FUNC, "x:tensor", rule_elementwise, d)
 
-static Builtin table[] = {
+static Builtin rows[] = {
   /* layers with parameters */
   B("dense", BK_LAYER,
    "x:tensor units:int[1,] activation:act=none use_bias:bool=true "
@@ -74,13 +74,8 @@ static Builtin table[] = {
    "gated recurrent unit over x[N, steps, features]: update and reset gates"),
 
   /* functions of tensors */
-  ELEMENTWISE("relu", "max(x, 0)"),
-  ELEMENTWISE("sigmoid", "1 / (1 + exp(-x))"),
-  ELEMENTWISE("tanh", "hyperbolic tangent"),
-  ELEMENTWISE("exp", "e to the x"),
-  ELEMENTWISE("log", "natural logarithm"),
-  ELEMENTWISE("sqrt", "square root"),
-  ELEMENTWISE("abs", "absolute value"),
+  /* (relu, sigmoid, tanh, exp, log, ...: the rows of ops.h with a function
+   * name, added by builtins_init) */
   ELEMENTWISE("gelu", "x * Phi(x), with the exact erf (as Keras and PyTorch)"),
   ELEMENTWISE("softplus", "log(1 + exp(x))"),
   ELEMENTWISE("swish", "x * sigmoid(x)"),
@@ -207,7 +202,11 @@ static Builtin table[] = {
   B("mae", BK_METRIC, "", NULL, "mean absolute error"),
 };
 
-enum { NBUILTINS = sizeof table / sizeof table[0] };
+enum { NROWS = sizeof rows / sizeof rows[0] };
+
+/* The rows, then a function for each row of ops.h that names one. */
+static Builtin *table;
+static int NBUILTINS;
 
 /* ------------------------------------------------------ spec parsing */
 
@@ -282,6 +281,13 @@ void builtins_init(void) {
   if (done) return;
   done = true;
   arena_permanent(true);
+  table = arena_alloc(sizeof(Builtin) * (NROWS + NUM_OPS));
+  memcpy(table, rows, sizeof rows);
+  NBUILTINS = NROWS;
+  for (int op = 0; op < NUM_OPS; op++)
+    if (op_info[op].fn)
+      table[NBUILTINS++] = (Builtin)B(op_info[op].fn, BK_FUNC, op_info[op].arity == 1 ? "x:tensor" : "a:any b:any",
+                                      rule_op, op_info[op].doc);
   for (int i = 0; i < NBUILTINS; i++) parse_spec(&table[i]);
   arena_permanent(false);
 }
@@ -328,7 +334,7 @@ bool builtin_is_activation(const char *name) {
   if (!b || b->kind != BK_FUNC || b->nparams < 1 || b->params[0].kind != PK_TENSOR) return false;
   for (int i = 1; i < b->nparams; i++)
     if (!b->params[i].dflt) return false;
-  return b->rule == rule_elementwise || b->rule == rule_softmax;
+  return b->rule == rule_elementwise || b->rule == rule_op || b->rule == rule_softmax;
 }
 
 static const char *kind_title(BuiltinKind k) {

@@ -54,6 +54,12 @@ bool op_elementwise(Op op) {
   return c == CL_UNARY || c == CL_BINARY || c == CL_TERNARY;
 }
 
+Op op_from_fn(const char *name) {
+  for (int op = 0; op < NUM_OPS; op++)
+    if (op_info[op].fn && !strcmp(op_info[op].fn, name)) return (Op)op;
+  return NUM_OPS;
+}
+
 /* numpy broadcasting; the batch dimension matches itself and 1. On failure
  * *bad_a and *bad_b are the axes of a and b that disagree. */
 bool broadcast_where(Shape a, Shape b, Shape *out, int *bad_a, int *bad_b) {

@@ -127,13 +127,8 @@ static int scale(Graph *g, int x, double f) {
  * in its own statement: C leaves the order of a call's arguments open, and
  * value numbers must not depend on the compiler. */
 static int activation(Graph *g, const char *name, int x, double alpha) {
-  if (!strcmp(name, "relu")) return ir_unary(g, OP_RELU, x);
-  if (!strcmp(name, "sigmoid")) return ir_unary(g, OP_SIGMOID, x);
-  if (!strcmp(name, "tanh")) return ir_unary(g, OP_TANH, x);
-  if (!strcmp(name, "exp")) return ir_unary(g, OP_EXP, x);
-  if (!strcmp(name, "log")) return ir_unary(g, OP_LOG, x);
-  if (!strcmp(name, "sqrt")) return ir_unary(g, OP_SQRT, x);
-  if (!strcmp(name, "abs")) return ir_unary(g, OP_ABS, x);
+  Op op = op_from_fn(name); /* relu, sigmoid, tanh, ...: a row of ops.h */
+  if (op != NUM_OPS && op_info[op].arity == 1) return ir_unary(g, op, x);
   if (!strcmp(name, "gelu")) { /* x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) */
     int half = scale(g, x, 0.5), one = scalar_like(g, x, 1);
     int e = ir_unary(g, OP_ERF, scale(g, x, 0.70710678118654752440));
@@ -241,6 +236,47 @@ bool rule_elementwise(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   if (!s->graph) return true;
   double alpha = b->nparams > 1 ? a[1].f : 0;
   return emit(out, activation(s->graph, b->name, val_ir(&a[0]), alpha));
+}
+
+/* A function that is a row of ops.h (its fn): the op on x, or on a and b
+ * broadcast as the arithmetic operators are (either may be a number). */
+bool rule_op(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
+  Op op = op_from_fn(b->name);
+  if (op_info[op].arity == 1) {
+    if (!need_float(b, &a[0])) return false;
+    tensor_out(out, a[0].dtype, a[0].shape);
+    return !s->graph || emit(out, ir_unary(s->graph, op, val_ir(&a[0])));
+  }
+  const Val *t = a[0].kind == VK_TENSOR ? &a[0] : &a[1];
+  for (int i = 0; i < 2; i++)
+    if (a[i].kind != VK_TENSOR && !val_is_num(&a[i])) {
+      error_at(a[i].loc, "'%s' takes tensors or numbers", b->name);
+      return false;
+    }
+  if (t->kind != VK_TENSOR) {
+    error_at(call->loc, "'%s' needs at least one tensor (of two numbers, compute the result)", b->name);
+    return false;
+  }
+  for (int i = 0; i < 2; i++)
+    if (a[i].kind == VK_TENSOR && !need_float(b, &a[i])) return false;
+  if (a[0].kind == VK_TENSOR && a[1].kind == VK_TENSOR && a[0].dtype != a[1].dtype) {
+    error_at(call->loc, "the tensors of '%s' have different types: %s and %s", b->name,
+             type_str(a[0].dtype, a[0].shape), type_str(a[1].dtype, a[1].shape));
+    return false;
+  }
+  Shape sh = t->shape;
+  int ia, ib;
+  if (a[0].kind == VK_TENSOR && a[1].kind == VK_TENSOR && !broadcast_where(a[0].shape, a[1].shape, &sh, &ia, &ib)) {
+    error_at(call->loc, "the shapes of '%s' do not broadcast: %s and %s", b->name, shape_str(a[0].shape),
+             shape_str(a[1].shape));
+    return false;
+  }
+  tensor_out(out, t->dtype, sh);
+  if (!s->graph) return true;
+  int x[2];
+  for (int i = 0; i < 2; i++)
+    x[i] = a[i].kind == VK_TENSOR ? val_ir(&a[i]) : ir_scalar(s->graph, t->dtype, val_num(&a[i]));
+  return emit(out, ir_binary(s->graph, op, x[0], x[1]));
 }
 
 /* Normalizes a possibly negative axis of x; reports it when out of range. */

@@ -414,7 +414,7 @@ Val *eval_binary(Sema *s, Node *n, Val *a, Val *b);    /* a + b, a - b, a * b, a
 /* ------------------------------------------------------------- layers.c */
 
 /* The rules that builtins.c's rows point at. */
-ShapeRule rule_elementwise, rule_softmax, rule_dropout, rule_reduce, rule_float, rule_argmax,
+ShapeRule rule_elementwise, rule_op, rule_softmax, rule_dropout, rule_reduce, rule_float, rule_argmax,
     rule_flatten, rule_reshape, rule_transpose, rule_concat, rule_slice, rule_dense, rule_conv2d,
     rule_pool2d, rule_global_pool, rule_batch_norm, rule_layer_norm, rule_embedding, rule_recurrent,
     rule_positional_encoding, rule_positional_embedding, rule_attention, rule_transformer;
@@ -567,6 +567,7 @@ void add_update(Graph *g, bool state, int index, int value);
 bool shape_eq(Shape a, Shape b);
 bool shape_one(Shape s);         /* one element, no batch dimension */
 bool op_elementwise(Op op);      /* unary, binary or ternary: fusable into a loop */
+Op op_from_fn(const char *name); /* the op a .nn function names (ops.h's fn), or NUM_OPS */
 bool broadcast_shapes(Shape a, Shape b, Shape *out);
 bool broadcast_where(Shape a, Shape b, Shape *out, int *bad_a, int *bad_b);
 bool is_float(DType t);
