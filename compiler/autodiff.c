@@ -91,6 +91,7 @@ static void rule(AD *ad, int id, int dy) {
     ACC(x, mul(g, dy, mul(g, k, e)));
     return;
   }
+  case OP_SIN: ACC(x, mul(g, dy, ir_unary(g, OP_COS, x))); return;
   case OP_COS:
     not_differentiable(ad, &v, "cos is only used for learning-rate schedules and has no gradient");
     return;

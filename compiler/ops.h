@@ -43,6 +43,7 @@ OP(SIGMOID,     "sigmoid",     1,  CL_UNARY,     "",                            
 OP(TANH,        "tanh",        1,  CL_UNARY,     "",                                "tanh",     (tanh(a)),                                   "hyperbolic tangent")
 OP(ERF,         "erf",         1,  CL_UNARY,     "",                                "erf",      (erf(a)),                                    "error function")
 OP(COS,         "cos",         1,  CL_UNARY,     "",                                NULL,       (cos(a)),                                    "cosine")
+OP(SIN,         "sin",         1,  CL_UNARY,     "",                                "sin",      (sin(a)),                                    "sine")
 OP(FLOOR,       "floor",       1,  CL_UNARY,     "",                                "floor",    (floor(a)),                                  "largest integer <= x")
 OP(CAST,        "cast",        1,  CL_UNARY,     "",                                NULL,       (a),                                         "conversion to the result's element type")
 /* elementwise, two or three operands */
