@@ -703,6 +703,52 @@ void llvm_model(LlvmOut *o, const char *model, Graph *train, Graph *eval, Graph 
 bool llvm_finish(LlvmOut *o, const char *kind, const char *path, const char *so);
 const char *llvm_version(void);
 
+#ifdef NNC_HAVE_LLVM
+/* What the kernels (emit_llvm.c) and the model's tables, API and module
+ * (emit_llvm_model.c) share; only these two files use it. */
+#include <llvm-c/Core.h>
+#include <llvm-c/TargetMachine.h>
+
+struct LlvmOut {
+  LLVMContextRef cx;
+  LLVMModuleRef mod;
+  LLVMTargetMachineRef tm;
+  int opt;
+  bool export_runs; /* the run functions visible (the backend check calls them) */
+  bool runtime_in;  /* the runtime's bitcode goes in (this machine, -O3) */
+};
+
+typedef struct Lv {
+  LLVMContextRef cx;
+  LLVMModuleRef mod;
+  LLVMBuilderRef b;
+  LLVMTypeRef v, i1, i8, i32, i64, f32, f64, p8, pp8, p64;
+  Graph *g;
+  Plan *p;
+  const char *name;      /* kernel prefix: "SeedMLP_train" */
+  LLVMValueRef fn;       /* the function being built */
+  LLVMValueRef n, nt;    /* its batch size (i64) and threads (i32) */
+  LLVMValueRef *yp, *xp; /* value -> the kernel's pointer to it: written (y) or read (x) */
+  LLVMValueRef *t;       /* value -> its element in the current elementwise body */
+  LLVMValueRef *xl;      /* value -> its element loaded there (an outside operand) */
+  LLVMValueRef epi;      /* the current kernel's NnrtEpilogue *, or null */
+} Lv;
+
+/* emit_llvm.c: a builder over the module's context and its types; one
+ * graph's kernels with its NAME_run and NAME_arena functions; constants;
+ * a function declared (or found), called, or begun (the builder at its
+ * entry). */
+Lv lv_new(LlvmOut *o);
+void llvm_graph(LlvmOut *o, Graph *g, const char *model, const char *suffix, LLVMValueRef *run,
+                LLVMValueRef *arena_fn);
+LLVMValueRef ci(Lv *L, int64_t v);
+LLVMValueRef ci32(Lv *L, int64_t v);
+LLVMValueRef cf(Lv *L, double v);
+LLVMValueRef declare(Lv *L, const char *name, LLVMTypeRef ret, LLVMTypeRef *params, unsigned n);
+LLVMValueRef call(Lv *L, LLVMValueRef fn, LLVMValueRef *args, unsigned n);
+LLVMValueRef function(Lv *L, const char *name, LLVMTypeRef ret, LLVMTypeRef *params, unsigned n, bool internal);
+#endif
+
 /* ------------------------------------------------------------ emit_main.c */
 
 /* Whether a standalone training program can be written for t (its data
