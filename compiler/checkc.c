@@ -371,7 +371,7 @@ static bool check_graph(Graph *g, const char *model, const char *loss, bool llvm
     error_plain("cannot write '%s': %s", csrc, strerror(errno));
     return false;
   }
-  emit_c_prelude(f, "check");
+  emit_c_prelude(f, "check", &g, 1);
   emit_c_model(f, model, g->training ? g : NULL, NULL, g->training ? NULL : g);
   harness(f, g, model, suffix);
   fclose(f);
@@ -384,7 +384,7 @@ static bool check_graph(Graph *g, const char *model, const char *loss, bool llvm
   }
   bool fuse = nnc_fuse;
   nnc_fuse = false;
-  emit_c_prelude(f, "check");
+  emit_c_prelude(f, "check", &g, 1);
   emit_c_model(f, model, g->training ? g : NULL, NULL, g->training ? NULL : g);
   harness(f, g, model, suffix);
   nnc_fuse = fuse;

@@ -898,30 +898,53 @@ static char *for_model(const char *text, const char *model) {
   return out;
 }
 
-extern const char nnrt_h_source[], nnrt_c_source[], nnrt_program_h_source[], nnrt_data_source[],
-    nnrt_program_source[];
+extern const char nnrt_h_source[], nnrt_c_source[], nnrt_random_c_source[], nnrt_gemm_c_source[],
+    nnrt_window_c_source[], nnrt_window_inc_source[], nnrt_checkpoint_c_source[], nnrt_model_c_source[],
+    nnrt_program_h_source[], nnrt_data_c_source[], nnrt_program_c_source[];
 
-/* A file of the runtime, copied in without its #include of the runtime's headers. */
+/* A file of the runtime, copied in without its #include of the runtime's
+ * headers (they are in already), the window template where it is
+ * included (once per element type). */
 static void inline_source(FILE *o, const char *c) {
   while (*c) {
     const char *line = c, *nl = strchr(c, '\n');
     size_t len = nl ? (size_t)(nl - c) + 1 : strlen(c);
-    if (strncmp(line, "#include \"nnrt", 14) != 0) fwrite(line, 1, len, o);
+    if (!strncmp(line, "#include \"nnrt_window.inc\"", 26))
+      inline_source(o, nnrt_window_inc_source);
+    else if (strncmp(line, "#include \"nnrt", 14) != 0)
+      fwrite(line, 1, len, o);
     c += len;
   }
 }
 
-/* The runtime, copied in so the file needs nothing but libm. */
-static void inline_runtime(FILE *o) {
-  fprintf(o, "/* ---- the nnrt runtime (runtime/nnrt.h, runtime/nnrt.c) ---- */\n%s\n", nnrt_h_source);
+/* The runtime, copied in so the file needs nothing but libm: the parts
+ * every model calls (the common one, random numbers and initializers,
+ * checkpoints, the model API), the GEMM when a graph has a product, a
+ * convolution or pooling (the convolutions' part, which pooling shares,
+ * calls it), the convolutions and pooling when a graph has one. */
+static void inline_runtime(FILE *o, Graph *const *graphs, int n) {
+  bool gemm = false, window = false;
+  for (int i = 0; i < n; i++)
+    for (int id = 0; graphs[i] && id < graphs[i]->n; id++) {
+      OpClass cls = op_info[graphs[i]->v[id].op].cls;
+      gemm |= cls == CL_CONTRACT || cls == CL_WINDOW;
+      window |= cls == CL_WINDOW;
+    }
+  fprintf(o, "/* ---- the nnrt runtime (runtime/nnrt.h and the parts of runtime/ this file calls) ---- */\n%s%s%s\n",
+          gemm ? "" : "#define NNRT_NO_GEMM\n", window ? "" : "#define NNRT_NO_WINDOW\n", nnrt_h_source);
   inline_source(o, nnrt_c_source);
+  inline_source(o, nnrt_random_c_source);
+  if (gemm) inline_source(o, nnrt_gemm_c_source);
+  if (window) inline_source(o, nnrt_window_c_source);
+  inline_source(o, nnrt_checkpoint_c_source);
+  inline_source(o, nnrt_model_c_source);
 }
 
 void emit_c_program_runtime(FILE *o) {
   fprintf(o, "\n/* ---- the training program's runtime (runtime/nnrt_program.h, nnrt_data.c, nnrt_program.c) ---- */\n");
   inline_source(o, nnrt_program_h_source);
-  inline_source(o, nnrt_data_source);
-  inline_source(o, nnrt_program_source);
+  inline_source(o, nnrt_data_c_source);
+  inline_source(o, nnrt_program_c_source);
 }
 
 /* The model's tensors with their initializers: the parameters, then the
@@ -998,7 +1021,7 @@ void emit_c_header(FILE *o, const char *source, ModelInfo *models, bool has_trai
   fprintf(o, "\n#endif\n");
 }
 
-void emit_c_prelude(FILE *o, const char *source) {
+void emit_c_prelude(FILE *o, const char *source, Graph *const *graphs, int ngraphs) {
   fprintf(o, "/* Compiled by nnc %s from %s.\n"
              " * Build: cc -O2 FILE.c -lm (the runtime is included below). */\n"
              "#if !defined(__STDC_VERSION__) || __STDC_VERSION__ < 201112L\n"
@@ -1011,7 +1034,7 @@ void emit_c_prelude(FILE *o, const char *source) {
              "#include <errno.h>\n#include <math.h>\n#include <stdint.h>\n#include <stdio.h>\n"
              "#include <stdlib.h>\n#include <string.h>\n\n",
           NNC_VERSION, source);
-  inline_runtime(o);
+  inline_runtime(o, graphs, ngraphs);
 }
 
 /* The def's generation fields. A language model has one input of token ids

@@ -313,14 +313,18 @@ static bool write_c(const Options *o, Sema *s, FILE *out, bool need_main) {
     error_at(where, "%s", why);
     return false;
   }
-  emit_c_prelude(out, o->input);
+  int n = 0, i = 0; /* every model's graphs first: the prelude carries the runtime they call */
+  for (ModelInfo *m = s->models; m; m = m->next) n++;
+  Graph **gs = arena_alloc(sizeof(Graph *) * (size_t)(3 * n + 1));
+  TrainInfo **ts = arena_alloc(sizeof(TrainInfo *) * (size_t)(n + 1));
+  for (ModelInfo *m = s->models; m; m = m->next, i++)
+    if (!model_graphs(s, m, &ts[i], &gs[3 * i], &gs[3 * i + 1], &gs[3 * i + 2])) return false;
+  emit_c_prelude(out, o->input, gs, 3 * n);
   Graph *main_train = NULL, *main_eval = NULL;
-  for (ModelInfo *m = s->models; m; m = m->next) {
-    TrainInfo *t;
-    Graph *train, *eval, *infer;
-    if (!model_graphs(s, m, &t, &train, &eval, &infer)) return false;
-    emit_c_model(out, m->decl->name, train, eval, infer);
-    if (t == first) main_train = train, main_eval = eval;
+  i = 0;
+  for (ModelInfo *m = s->models; m; m = m->next, i++) {
+    emit_c_model(out, m->decl->name, gs[3 * i], gs[3 * i + 1], gs[3 * i + 2]);
+    if (ts[i] == first) main_train = gs[3 * i], main_eval = gs[3 * i + 1];
   }
   if (first) emit_c_main(out, first->model->decl->name, first, main_train, main_eval);
   return true;

@@ -676,10 +676,11 @@ void emit_c_graph(FILE *out, Graph *g, const char *model, const char *suffix);
  * value numbers (itself when there is none): the code both backends
  * write once. `name` prefixes the kernels' names ("SeedMLP_train"). */
 int *kernel_canon(Graph *g, Plan *p, const char *name);
-/* A C file: the prelude (includes, the runtime inline), then each model's
- * tensors, graphs (any may be NULL), descriptor, NnrtModelDef table, and
- * its API as calls into the runtime's nnrt_model_* functions. */
-void emit_c_prelude(FILE *out, const char *source);
+/* A C file: the prelude (includes, the parts of the runtime that the
+ * file's graphs[0..ngraphs) call, inline; NULLs are skipped), then each
+ * model's tensors, graphs (any may be NULL), descriptor, NnrtModelDef
+ * table, and its API as calls into the runtime's nnrt_model_* functions. */
+void emit_c_prelude(FILE *out, const char *source, Graph *const *graphs, int ngraphs);
 void emit_c_model(FILE *out, const char *model, Graph *train, Graph *eval, Graph *infer);
 /* The runtime's parts only a training program uses (its data and its
  * main's work), copied into a C file before the program. */

@@ -4,18 +4,22 @@
  * the scalar functions generated code calls, a CSV reader with positioned
  * errors, shuffling, the training loop's progress line, and a compiled
  * model's API (create, checkpoints, steps, generation) as generic
- * functions over a per-model table (NnrtModelDef). The standalone
- * C file nnc writes includes this header and nnrt.c inline, so it builds
- * with `cc -O2 train.c -o train -lm` and nothing else. The compiler's
- * reference evaluator uses the same functions, so a seed gives the same
- * numbers in both.
+ * functions over a per-model table (NnrtModelDef). It is implemented in
+ * parts, one a seam (runtime/README.md): nnrt.c, nnrt_random.c,
+ * nnrt_gemm.c, nnrt_window.c, nnrt_checkpoint.c, nnrt_model.c. The
+ * standalone C file nnc writes includes this header and the parts it
+ * calls inline, so it builds with `cc -O2 train.c -o train -lm` and
+ * nothing else. The compiler's reference evaluator uses the same
+ * functions, so a seed gives the same numbers in both.
  */
 #ifndef NNRT_H
 #define NNRT_H
 
 /* Linkage of the runtime's functions: the standalone C files nnc writes
  * define NNRT_API as static, so several compiled models link into one
- * program without clashing. */
+ * program without clashing. Such a file carries only the parts it calls,
+ * and leaves out the declarations of the others with NNRT_NO_GEMM (the
+ * products) and NNRT_NO_WINDOW (convolution and pooling). */
 #ifndef NNRT_API
 #define NNRT_API
 #endif
@@ -121,6 +125,7 @@ typedef struct NnrtEpilogue {
 } NnrtEpilogue;
 /* An epilogue over a whole result of rows x cols, rows split among threads. */
 NNRT_API void nnrt_epilogue_rows(int nt, int64_t rows, int64_t cols, const NnrtEpilogue *epi);
+#ifndef NNRT_NO_GEMM
 NNRT_API size_t nnrt_sgemm_scratch(int nt);
 NNRT_API void nnrt_sgemm(int nt, int64_t M, int64_t N, int64_t K, const float *A, int64_t ars,
                          int64_t acs, const float *B, int64_t brs, int64_t bcs, float *C, int64_t ldc,
@@ -128,6 +133,7 @@ NNRT_API void nnrt_sgemm(int nt, int64_t M, int64_t N, int64_t K, const float *A
 NNRT_API void nnrt_dgemm(int nt, int64_t M, int64_t N, int64_t K, const double *A, int64_t ars,
                          int64_t acs, const double *B, int64_t brs, int64_t bcs, double *C, int64_t ldc,
                          bool add, const NnrtEpilogue *epi);
+#endif
 
 /* Convolution and pooling over NHWC images for generated code. A window's
  * geometry is constant in a compiled model, so generated code keeps it in
@@ -172,6 +178,7 @@ enum { NNRT_CONV_SLICES = 4 };
 #ifndef NNRT_WINDOW_API
 #define NNRT_WINDOW_API NNRT_API
 #endif
+#ifndef NNRT_NO_WINDOW
 NNRT_WINDOW_API void nnrt_conv2d_f32(int nt, int64_t n, const NnrtWindow *g, const float *x,
                                      const float *w, float *y, float *scratch, const NnrtEpilogue *epi);
 NNRT_WINDOW_API void nnrt_conv2d_f64(int nt, int64_t n, const NnrtWindow *g, const double *x,
@@ -188,6 +195,7 @@ NNRT_WINDOW_API void nnrt_conv2d_bw_f32(int nt, int64_t n, const NnrtWindow *g, 
 NNRT_WINDOW_API void nnrt_conv2d_bw_f64(int nt, int64_t n, const NnrtWindow *g, const double *x,
                                         const double *dy, double *dw, double *scratch,
                                         const NnrtEpilogue *epi);
+#endif
 
 /* Pooling and its gradients, `op` one of NnrtPool:
  *   NNRT_MAXPOOL:   y = the first maximum of each window of a (window order),
@@ -197,10 +205,12 @@ NNRT_WINDOW_API void nnrt_conv2d_bw_f64(int nt, int64_t n, const NnrtWindow *g, 
  *   NNRT_AVGPOOL_B: y[n, h, w, c] = dy (a) spread evenly over each window.
  * b is unused (may be NULL) except by NNRT_MAXPOOL_B. */
 typedef enum { NNRT_MAXPOOL, NNRT_AVGPOOL, NNRT_MAXPOOL_B, NNRT_AVGPOOL_B } NnrtPool;
+#ifndef NNRT_NO_WINDOW
 NNRT_WINDOW_API void nnrt_pool_f32(int nt, int64_t n, int op, const NnrtWindow *g, const float *a,
                                    const float *b, float *y);
 NNRT_WINDOW_API void nnrt_pool_f64(int nt, int64_t n, int op, const NnrtWindow *g, const double *a,
                                    const double *b, double *y);
+#endif
 
 /* A training step's new f32 parameters and states, stored: values below
  * the smallest normal float (2^-126) become zero, so that what persists
@@ -290,6 +300,8 @@ NNRT_API bool nnrt_save(const char *path, const NnrtTensorInfo *tensors, void *c
  * "path: message" (naming the tensor, the shapes, or the byte). */
 NNRT_API bool nnrt_load(const char *path, const NnrtTensorInfo *tensors, void *const *data, int n, int slots,
                         NnrtMeta *meta, char *err, size_t errlen);
+/* The bytes of a tensor's data. */
+NNRT_API int64_t nnrt_tensor_bytes(const NnrtTensorInfo *t);
 /* "path: message" (or the message alone when path is NULL) into err;
  * returns false, for `return nnrt_error(...)`. */
 NNRT_API bool nnrt_error(char *err, size_t errlen, const char *path, const char *fmt, ...)
