@@ -106,23 +106,17 @@ static LLVMValueRef descriptor(Lv *L, const char *model, Graph *g) {
   return LLVMConstPointerCast(gv, L->p8);
 }
 
-/* The exported API: each function one call of the runtime's nnrt_model_*
- * with the same arguments, the model's table first where `def`. Types:
- * p pointer, l int64, i int, d double, v void; the return type first. */
+/* The exported API (runtime/nnrt_api.h): each function one call of the
+ * runtime's nnrt_model_* with the same arguments, the model's table first
+ * where `def`; its types from the row's `sig`. */
 static const struct {
   const char *name, *sig;
   bool def;
   int graph; /* the function exists when the model has this graph */
 } api[] = {
-    {"create", "pl", true, -1},         {"free", "vp", false, -1},
-    {"last_error", "pp", false, -1},    {"set_threads", "ipi", false, -1},
-    {"set_lr", "ipd", false, -1},       {"set_epoch", "ipl", false, -1},
-    {"predict", "pppl", false, 2},      {"train_step", "dpppl", false, 0},
-    {"evaluate", "dpppl", false, 1},    {"save", "ipppl", false, -1},
-    {"save_weights", "ipppl", false, -1}, {"load", "ipppl", false, -1},
-    {"get_param", "ipppl", false, -1},  {"set_param", "ipppl", false, -1},
-    {"generate", "ipplldlp", false, -1}, {"arena_bytes", "lli", true, -1},
-    {"workspace_bytes", "lp", false, -1},
+#define NNRT_MODEL_FN(ret, name, params, args, def, graph, sig, doc) {#name, sig, def, graph},
+#include "nnrt_api.h"
+#undef NNRT_MODEL_FN
 };
 
 static LLVMTypeRef sig_type(Lv *L, char c) {

@@ -237,22 +237,8 @@ NNRT_API void *nnrt_alloc(size_t bytes);   /* zeroed, 64-byte aligned, or NULL; 
 enum { NNRT_MAX_THREADS = 1024 };
 #define NNRT_MAX_ARENA ((int64_t)1 << 47)
 
-/* A compiled model's description, for generic hosts (also in every
- * library's header): dtype 0 f32, 1 f64, 2 i32; dims[i] == -1 is the
- * batch dimension. */
-#ifndef NN_MODEL_DESC
-#define NN_MODEL_DESC
-typedef struct NnTensorDesc {
-  const char *name;
-  int dtype, rank;
-  int64_t dims[8];
-} NnTensorDesc;
-typedef struct NnModelDesc {
-  const char *name;
-  int ninputs, noutputs, nparams;
-  const NnTensorDesc *inputs, *outputs, *params;
-} NnModelDesc;
-#endif
+/* A compiled model's description, for generic hosts (NnModelDesc). */
+#include "nn_model_desc.h"
 
 /* ------------------------------------------------------- checkpoints */
 
@@ -395,53 +381,19 @@ typedef struct NnrtModelDef {
  * memory that runs out are errors, never a crash or an exit. A failed call
  * changes nothing and says why in nnrt_model_last_error(m) (for a NULL
  * instance or nnrt_model_create, in a message kept per thread), and also
- * in `err` where the function takes one; a call that succeeds clears it. */
-NNRT_API const char *nnrt_model_last_error(const NnrtModel *m);
-/* A new instance: every tensor from its initializer, parameter i drawing
- * from (seed, stream i), state i from (seed, stream 2^20 + i); NULL when
- * memory runs out. */
-NNRT_API NnrtModel *nnrt_model_create(const NnrtModelDef *def, uint64_t seed);
-NNRT_API void nnrt_model_free(NnrtModel *m);   /* NULL is allowed */
-/* Checkpoints (nnrt_save, nnrt_load): every tensor, the counters, the seed
- * and the program's place; or only the weights. Loading a weights-only
- * file resets the optimizer's slots and the counters, as at creation. 0,
- * or -1 with the reason; a failed load changes nothing. */
-NNRT_API int nnrt_model_save(NnrtModel *m, const char *path, char *err, size_t errlen);
-NNRT_API int nnrt_model_save_weights(NnrtModel *m, const char *path, char *err, size_t errlen);
-NNRT_API int nnrt_model_load(NnrtModel *m, const char *path, char *err, size_t errlen);
-/* Copies parameter or state `name` out or in; bytes must be its exact
- * size. 0, or -1 for no such tensor or another size. */
-NNRT_API int nnrt_model_get_param(NnrtModel *m, const char *name, void *out, size_t bytes);
-NNRT_API int nnrt_model_set_param(NnrtModel *m, const char *name, const void *in, size_t bytes);
-/* A training step (the step counter first counts it) or an evaluation:
- * the batch's loss, or NaN for an error (a NaN loss with an empty
- * nnrt_model_last_error is the model's own). Inference: the first
- * output, or NULL. */
-NNRT_API double nnrt_model_train_step(NnrtModel *m, const void *const *inputs, const void *label, int64_t n);
-NNRT_API double nnrt_model_evaluate(NnrtModel *m, const void *const *inputs, const void *label, int64_t n);
-NNRT_API const void *nnrt_model_predict(NnrtModel *m, const void *const *inputs, int64_t n);
+ * in `err` where the function takes one; a call that succeeds clears it.
+ * The functions, nnrt_model_NAME for each row of nnrt_api.h, take the
+ * row's parameters, after the model's table where the row says `def`. */
+#define NNRT_MODEL_ARGS0(params) params
+#define NNRT_MODEL_ARGS1(params) (const NnrtModelDef *def, NNRT_MODEL_UNPAREN params)
+#define NNRT_MODEL_UNPAREN(...) __VA_ARGS__
+#define NNRT_MODEL_FN(ret, name, params, args, def, graph, sig, doc) \
+  NNRT_API ret nnrt_model_##name NNRT_MODEL_ARGS##def(params);
+#include "nnrt_api.h"
+#undef NNRT_MODEL_FN
 /* Grows m's workspace to graph k's arena for n samples: 0, or -1 when n or
  * the arena is out of range or memory runs out. The API calls it before
  * every run. */
 NNRT_API int nnrt_model_reserve(NnrtModel *m, int k, int64_t n);
-/* The largest arena of the model's graphs for n samples at `threads`
- * threads; 0 when n < 1, n > max_batch or threads is outside
- * [0, NNRT_MAX_THREADS] (the reason in the per-thread message). */
-NNRT_API size_t nnrt_model_arena_bytes(const NnrtModelDef *def, int64_t n, int threads);
-NNRT_API size_t nnrt_model_workspace_bytes(const NnrtModel *m);
-/* Settings of an instance: threads in [0, NNRT_MAX_THREADS] (0: OpenMP's
- * default), a finite learning rate > 0 (the schedules start from it), the
- * epoch (>= 0) that schedules and checkpoints see. 0, or -1. */
-NNRT_API int nnrt_model_set_threads(NnrtModel *m, int threads);
-NNRT_API int nnrt_model_set_lr(NnrtModel *m, double lr);
-NNRT_API int nnrt_model_set_epoch(NnrtModel *m, int64_t epoch);
-/* Continues prompt[0..len) by count tokens into out, each predicted from
- * the last T tokens so far (fewer at the start: the rest of the window is
- * 0, which a causal model does not see) at position L - 1: the largest
- * score at temperature 0, else a draw from softmax(s / temperature), s =
- * log p for probabilities, from nnrt_uniform(seed, 0x67656e, i). 0, or -1
- * for another kind of model or bad arguments. */
-NNRT_API int nnrt_model_generate(NnrtModel *m, const int32_t *prompt, int64_t len, int64_t count,
-                                 double temperature, uint64_t seed, int32_t *out);
 
 #endif
