@@ -38,6 +38,25 @@ static LLVMValueRef cstr(Lv *L, const char *s) {
   return LLVMConstPointerCast(gv, L->p8);
 }
 
+/* The runtime's layout of a struct this backend lays out field by field
+ * (t, n fields): its size and each field's offset must be what the C
+ * compiler gives the runtime's type (size, at[]); a drift is a bug. The
+ * check needs a target that lays data out as this machine does (pointers
+ * of its size); another target's runtime is built from the same header.
+ * tests/cli/layouts.sh reads each table back through the runtime's types. */
+static void check_layout(Lv *L, LLVMTypeRef t, const char *what, size_t size, const size_t *at, unsigned n) {
+  LLVMTargetDataRef td = LLVMGetModuleDataLayout(L->mod);
+  if (LLVMPointerSize(td) != sizeof(void *)) return;
+  if (LLVMCountStructElementTypes(t) != n || LLVMABISizeOfType(td, t) != size)
+    bug("the LLVM backend's %s does not match the runtime's", what);
+  for (unsigned i = 0; i < n; i++)
+    if (LLVMOffsetOfElement(td, t, i) != at[i]) bug("%s field %u moved", what, i);
+}
+
+/* The window geometry k_window (emit_llvm.c) builds as 16 int64 fields. */
+_Static_assert(sizeof(NnrtWindow) == 16 * sizeof(int64_t) && offsetof(NnrtWindow, chunk) == 15 * sizeof(int64_t),
+               "NnrtWindow is no longer the 16 int64_t fields the LLVM backend builds");
+
 /* A constant table as a private global; its address as i8 *. */
 static LLVMValueRef table(Lv *L, const char *name, LLVMTypeRef t, LLVMValueRef *rows, int n) {
   LLVMValueRef init = n ? LLVMConstArray(t, rows, (unsigned)n) : LLVMConstNull(LLVMArrayType(t, 1));
@@ -60,6 +79,10 @@ static LLVMValueRef tensor_table(Lv *L, const char *model, const Graph *g) {
   int n = g->nparams + g->nstates;
   LLVMTypeRef ft[6] = {L->p8, L->i32, L->i32, LLVMArrayType(L->i64, 8), L->i32, LLVMArrayType(L->f64, 2)};
   LLVMTypeRef t = LLVMStructTypeInContext(L->cx, ft, 6, 0);
+  static const size_t at[] = {offsetof(NnrtTensorInfo, name), offsetof(NnrtTensorInfo, elem_size),
+                              offsetof(NnrtTensorInfo, rank), offsetof(NnrtTensorInfo, dims),
+                              offsetof(NnrtTensorInfo, init), offsetof(NnrtTensorInfo, init_args)};
+  check_layout(L, t, "NnrtTensorInfo", sizeof(NnrtTensorInfo), at, sizeof at / sizeof *at);
   LLVMValueRef *rows = arena_alloc(sizeof(LLVMValueRef) * (size_t)(n + 1));
   for (int i = 0; i < n; i++) {
     ParamInfo *p = i < g->nparams ? g->params[i] : g->states[i - g->nparams];
@@ -76,6 +99,9 @@ static LLVMValueRef tensor_table(Lv *L, const char *model, const Graph *g) {
 static LLVMValueRef desc_list(Lv *L, const char *what, Graph *g, const int *ids, int n, ParamInfo **ps) {
   LLVMTypeRef ft[4] = {L->p8, L->i32, L->i32, LLVMArrayType(L->i64, 8)};
   LLVMTypeRef t = LLVMStructTypeInContext(L->cx, ft, 4, 0);
+  static const size_t at[] = {offsetof(NnTensorDesc, name), offsetof(NnTensorDesc, dtype),
+                              offsetof(NnTensorDesc, rank), offsetof(NnTensorDesc, dims)};
+  check_layout(L, t, "NnTensorDesc", sizeof(NnTensorDesc), at, sizeof at / sizeof *at);
   LLVMValueRef *rows = arena_alloc(sizeof(LLVMValueRef) * (size_t)(n + 1));
   for (int i = 0; i < n; i++) {
     DType dt = ps ? ps[i]->dtype : g->v[ids[i]].dtype;
@@ -99,6 +125,11 @@ static LLVMValueRef descriptor(Lv *L, const char *model, Graph *g) {
                        desc_list(L, "output", g, g->outputs, g->noutputs, NULL),
                        desc_list(L, "param", g, NULL, g->nparams, g->params)};
   LLVMValueRef init = LLVMConstStructInContext(L->cx, f, 7, 0);
+  static const size_t at[] = {offsetof(NnModelDesc, name),    offsetof(NnModelDesc, ninputs),
+                              offsetof(NnModelDesc, noutputs), offsetof(NnModelDesc, nparams),
+                              offsetof(NnModelDesc, inputs),  offsetof(NnModelDesc, outputs),
+                              offsetof(NnModelDesc, params)};
+  check_layout(L, LLVMTypeOf(init), "NnModelDesc", sizeof(NnModelDesc), at, sizeof at / sizeof *at);
   LLVMValueRef gv = LLVMAddGlobal(L->mod, LLVMTypeOf(init), arena_printf("%s_desc", model));
   LLVMSetInitializer(gv, init);
   LLVMSetGlobalConstant(gv, 1);
@@ -197,7 +228,6 @@ void llvm_model(LlvmOut *o, const char *model, Graph *train, Graph *eval, Graph 
                       ci(&L, c.label_classes),
                       ci(&L, c.label_ignore),
                       LLVMConstArray(L.i64, vocab, 16)};
-  /* the runtime's layout of NnrtModelDef, field by field: a drift is a bug */
   static const size_t at[] = {
       offsetof(NnrtModelDef, name),          offsetof(NnrtModelDef, nparams),
       offsetof(NnrtModelDef, nstates),       offsetof(NnrtModelDef, tensors),
@@ -210,14 +240,9 @@ void llvm_model(LlvmOut *o, const char *model, Graph *train, Graph *eval, Graph 
       offsetof(NnrtModelDef, max_batch),     offsetof(NnrtModelDef, label_size),
       offsetof(NnrtModelDef, label_classes), offsetof(NnrtModelDef, label_ignore),
       offsetof(NnrtModelDef, vocab)};
-  unsigned nf = sizeof f / sizeof *f;
-  LLVMValueRef init = LLVMConstStructInContext(L.cx, f, nf, 0);
-  LLVMTargetDataRef td = LLVMGetModuleDataLayout(L.mod);
-  bool host_abi = LLVMPointerSize(td) == sizeof(void *); /* else the target's runtime lays it out alike */
-  if (sizeof at / sizeof *at != nf || (host_abi && LLVMABISizeOfType(td, LLVMTypeOf(init)) != sizeof(NnrtModelDef)))
-    bug("the LLVM backend's NnrtModelDef does not match the runtime's");
-  for (unsigned i = 0; host_abi && i < nf; i++)
-    if (LLVMOffsetOfElement(td, LLVMTypeOf(init), i) != at[i]) bug("NnrtModelDef field %u moved", i);
+  LLVMValueRef init = LLVMConstStructInContext(L.cx, f, sizeof f / sizeof *f, 0);
+  if (sizeof at / sizeof *at != sizeof f / sizeof *f) bug("the LLVM backend's NnrtModelDef has other fields");
+  check_layout(&L, LLVMTypeOf(init), "NnrtModelDef", sizeof(NnrtModelDef), at, sizeof at / sizeof *at);
   LLVMValueRef def = LLVMAddGlobal(L.mod, LLVMTypeOf(init), arena_printf("%s_def", model));
   LLVMSetInitializer(def, init);
   LLVMSetGlobalConstant(def, 1);
