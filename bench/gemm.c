@@ -13,6 +13,7 @@
  *                            as wide as the build targets (AVX-512 or AVX2)
  */
 #include "nnrt.c"
+#include "nnrt_gemm.c"
 #include <cblas.h>
 #include <immintrin.h>
 

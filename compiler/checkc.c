@@ -379,7 +379,7 @@ static bool check_graph(Graph *g, Plan *p, const char *model, const char *loss, 
     return false;
   }
   Built fused = one_graph(g, p, model), unfused = one_graph(g, plan_graph(g, false), model);
-  emit_c_prelude(f, "check");
+  emit_c_prelude(f, "check", &fused);
   emit_c_model(f, &fused);
   harness(f, g, model, suffix);
   fclose(f);
@@ -390,7 +390,7 @@ static bool check_graph(Graph *g, Plan *p, const char *model, const char *loss, 
     error_plain("cannot write '%s': %s", csrc2, strerror(errno));
     return false;
   }
-  emit_c_prelude(f, "check");
+  emit_c_prelude(f, "check", &unfused);
   emit_c_model(f, &unfused);
   harness(f, g, model, suffix);
   fclose(f);

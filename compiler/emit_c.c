@@ -754,59 +754,27 @@ void emit_c_graph(FILE *out, Graph *g, Plan *p, const char *model, const char *s
 
 /* --------------------------------------------------------- the program */
 
-/* The exported API: each function one call into the runtime's generic
- * nnrt_model_* (M_Model being NnrtModel), with its prototype and comment
- * in the library's header (docs/c-api.md has the whole contract). `def`:
- * the call's first argument is the model's table; `graph`: the function
- * exists only when the model has that graph (train, eval, infer). */
+/* The exported API (runtime/nnrt_api.h): each function one call into the
+ * runtime's generic nnrt_model_* (M_Model being NnrtModel), with its
+ * prototype and comment in the library's header (docs/c-api.md has the
+ * whole contract). `def`: the call's first argument is the model's table;
+ * `graph`: the function exists only when the model has that graph (train,
+ * eval, infer). `params` and `args` come with their parentheses. */
 static const struct {
   const char *ret, *name, *params, *args;
   bool def;
   int graph;
   const char *doc;
 } api[] = {
-  {"NnrtModel *", "create", "uint64_t seed", "seed", true, -1,
-   "a new instance, its parameters from their initializers; NULL when memory runs out"},
-  {"void ", "free", "NnrtModel *m", "m", false, -1, "frees an instance (NULL is allowed)"},
-  {"const char *", "last_error", "const NnrtModel *m", "m", false, -1,
-   "why the instance's last call failed, \"\" after a success; with m NULL, why\n"
-   " * the calling thread's last call without an instance (create, arena_bytes) failed"},
-  {"int ", "set_threads", "NnrtModel *m, int threads", "m, threads", false, -1,
-   "threads for the instance's loops, 0 (OpenMP's default) to 1024; 0 or -1"},
-  {"int ", "set_lr", "NnrtModel *m, double lr", "m, lr", false, -1,
-   "the learning rate the schedules start from, finite and > 0; 0 or -1"},
-  {"int ", "set_epoch", "NnrtModel *m, int64_t epoch", "m, epoch", false, -1,
-   "the epoch (>= 0) that learning-rate schedules see; 0 or -1"},
-  {"const void *", "predict", "NnrtModel *m, const void *const *inputs, int64_t n", "m, inputs, n", false, NNRT_INFER,
-   "the first output for n samples, valid until the next call; NULL on an error"},
-  {"double ", "train_step", "NnrtModel *m, const void *const *inputs, const void *label, int64_t n",
-   "m, inputs, label, n", false, NNRT_TRAIN, "one training step over n samples: the batch's loss, or NaN on an error"},
-  {"double ", "evaluate", "NnrtModel *m, const void *const *inputs, const void *label, int64_t n",
-   "m, inputs, label, n", false, NNRT_EVAL, "the loss in inference mode, no update; NaN on an error"},
-  {"int ", "save", "NnrtModel *m, const char *path, char *err, size_t errlen", "m, path, err, errlen", false, -1,
-   "a checkpoint: weights, optimizer state, counters; 0, or -1 with the reason in err"},
-  {"int ", "save_weights", "NnrtModel *m, const char *path, char *err, size_t errlen", "m, path, err, errlen",
-   false, -1, "the weights and the model's states only (for inference, or to start a new training)"},
-  {"int ", "load", "NnrtModel *m, const char *path, char *err, size_t errlen", "m, path, err, errlen", false, -1,
-   "a checkpoint or a weights file; 0, or -1 with the reason in err, and nothing changed"},
-  {"int ", "get_param", "NnrtModel *m, const char *name, void *out, size_t bytes", "m, name, out, bytes", false, -1,
-   "copies parameter or state `name` (\"dense1.W\") out; bytes is its exact size; 0 or -1"},
-  {"int ", "set_param", "NnrtModel *m, const char *name, const void *in, size_t bytes", "m, name, in, bytes", false,
-   -1, "and in"},
-  {"int ", "generate", "NnrtModel *m, const int32_t *prompt, int64_t len, int64_t count,\n"
-                       "    double temperature, uint64_t seed, int32_t *out",
-   "m, prompt, len, count, temperature, seed, out", false, -1,
-   "a language model (token ids [T] in, scores [T, classes] out, causal)\n"
-   " * continues prompt[0..len) by count tokens into out: the most likely\n"
-   " * at temperature 0, else drawn from softmax(log p / temperature) with\n"
-   " * seed. Returns 0, or -1 for another kind of model or bad arguments"},
-  {"size_t ", "arena_bytes", "int64_t n, int threads", "n, threads", true, -1,
-   "the one arena of activations, gradients and temporaries a step over n\n"
-   " * samples at `threads` threads (0: OpenMP's default) uses, planned at\n"
-   " * compile time; 0 when n or threads is out of range"},
-  {"size_t ", "workspace_bytes", "const NnrtModel *m", "m", false, -1,
-   "what the instance holds: it grows to the largest batch seen, then a step allocates nothing"},
+#define NNRT_MODEL_FN(ret, name, params, args, def, graph, sig, doc) {#ret, #name, #params, #args, def, graph, doc},
+#include "nnrt_api.h"
+#undef NNRT_MODEL_FN
 };
+
+/* "type name": a space between them unless the type ends in '*' */
+static const char *typed(const char *ret, const char *name) {
+  return arena_printf("%s%s%s", ret, ret[strlen(ret) - 1] == '*' ? "" : " ", name);
+}
 
 /* text with every "NnrtModel" written as "M_Model" */
 static char *for_model(const char *text, const char *model) {
@@ -818,30 +786,65 @@ static char *for_model(const char *text, const char *model) {
   return out;
 }
 
-extern const char nnrt_h_source[], nnrt_c_source[], nnrt_program_h_source[], nnrt_data_source[],
-    nnrt_program_source[];
+extern const char nnrt_h_source[], nnrt_api_h_source[], nn_model_desc_h_source[], nnrt_c_source[],
+    nnrt_random_c_source[], nnrt_gemm_c_source[], nnrt_window_c_source[], nnrt_window_inc_source[],
+    nnrt_checkpoint_c_source[], nnrt_model_c_source[],
+    nnrt_program_h_source[], nnrt_data_c_source[], nnrt_program_c_source[];
 
-/* A file of the runtime, copied in without its #include of the runtime's headers. */
+/* A file of the runtime, copied in with the files it includes that are
+ * written in place (the API's rows, the descriptor types, the window
+ * template, once per element type) and without its other #include of the
+ * runtime's headers (nnrt.h, nnrt_program.h: they are in already). */
 static void inline_source(FILE *o, const char *c) {
+  static const struct {
+    const char *line, *text;
+  } in_place[] = {{"#include \"nnrt_api.h\"", nnrt_api_h_source},
+                  {"#include \"nn_model_desc.h\"", nn_model_desc_h_source},
+                  {"#include \"nnrt_window.inc\"", nnrt_window_inc_source}};
   while (*c) {
     const char *line = c, *nl = strchr(c, '\n');
-    size_t len = nl ? (size_t)(nl - c) + 1 : strlen(c);
-    if (strncmp(line, "#include \"nnrt", 14) != 0) fwrite(line, 1, len, o);
+    size_t len = nl ? (size_t)(nl - c) + 1 : strlen(c), i = 0;
+    while (i < sizeof in_place / sizeof *in_place && strncmp(line, in_place[i].line, strlen(in_place[i].line)))
+      i++;
+    if (i < sizeof in_place / sizeof *in_place)
+      inline_source(o, in_place[i].text);
+    else if (strncmp(line, "#include \"nn", 12) != 0)
+      fwrite(line, 1, len, o);
     c += len;
   }
 }
 
-/* The runtime, copied in so the file needs nothing but libm. */
-static void inline_runtime(FILE *o) {
-  fprintf(o, "/* ---- the nnrt runtime (runtime/nnrt.h, runtime/nnrt.c) ---- */\n%s\n", nnrt_h_source);
+/* The runtime, copied in so the file needs nothing but libm: the parts
+ * every model calls (the common one, random numbers and initializers,
+ * checkpoints, the model API), the GEMM when a graph has a product, a
+ * convolution or pooling (the convolutions' part, which pooling shares,
+ * calls it), the convolutions and pooling when a graph has one. */
+static void inline_runtime(FILE *o, const Built *models) {
+  bool gemm = false, window = false;
+  for (const Built *b = models; b; b = b->next)
+    for (int k = 0; k < NGRAPHS; k++)
+      for (int id = 0; b->g[k] && id < b->g[k]->n; id++) {
+        OpClass cls = op_info[b->g[k]->v[id].op].cls;
+        gemm |= cls == CL_CONTRACT || cls == CL_WINDOW;
+        window |= cls == CL_WINDOW;
+      }
+  fprintf(o, "/* ---- the nnrt runtime (runtime/nnrt.h and the parts of runtime/ this file calls) ---- */\n%s%s",
+          gemm ? "" : "#define NNRT_NO_GEMM\n", window ? "" : "#define NNRT_NO_WINDOW\n");
+  inline_source(o, nnrt_h_source);
+  fprintf(o, "\n");
   inline_source(o, nnrt_c_source);
+  inline_source(o, nnrt_random_c_source);
+  if (gemm) inline_source(o, nnrt_gemm_c_source);
+  if (window) inline_source(o, nnrt_window_c_source);
+  inline_source(o, nnrt_checkpoint_c_source);
+  inline_source(o, nnrt_model_c_source);
 }
 
 void emit_c_program_runtime(FILE *o) {
   fprintf(o, "\n/* ---- the training program's runtime (runtime/nnrt_program.h, nnrt_data.c, nnrt_program.c) ---- */\n");
   inline_source(o, nnrt_program_h_source);
-  inline_source(o, nnrt_data_source);
-  inline_source(o, nnrt_program_source);
+  inline_source(o, nnrt_data_c_source);
+  inline_source(o, nnrt_program_c_source);
 }
 
 /* The model's tensors with their initializers: the parameters, then the
@@ -887,15 +890,6 @@ static void descriptor(FILE *o, const char *model, Graph *g) {
           model, model, g->ninputs, g->noutputs, g->nparams, model, model, model);
 }
 
-/* The descriptor types, shared by every model (guarded in headers; a C
- * file has them from runtime/nnrt.h). */
-static const char *desc_types =
-  "#ifndef NN_MODEL_DESC\n#define NN_MODEL_DESC\n"
-  "/* dtype: 0 f32, 1 f64, 2 i32; dims[i] == -1 is the batch dimension */\n"
-  "typedef struct NnTensorDesc {\n  const char *name;\n  int dtype, rank;\n  int64_t dims[8];\n} NnTensorDesc;\n"
-  "typedef struct NnModelDesc {\n  const char *name;\n  int ninputs, noutputs, nparams;\n"
-  "  const NnTensorDesc *inputs, *outputs, *params;\n} NnModelDesc;\n#endif\n";
-
 void emit_c_header(FILE *o, const char *source, const Built *models) {
   fprintf(o, "/* The C API of the models nnc compiled from %s (docs/c-api.md).\n"
              " * inputs[i] and outputs are row-major arrays of n samples; a model's\n"
@@ -903,14 +897,14 @@ void emit_c_header(FILE *o, const char *source, const Built *models) {
              " * Every function checks its arguments: an error returns -1, NaN or NULL\n"
              " * and M_last_error says why. */\n"
              "#ifndef NNC_%s_H\n#define NNC_%s_H\n#include <stddef.h>\n#include <stdint.h>\n%s",
-          source, models ? models->name : "NONE", models ? models->name : "NONE", desc_types);
+          source, models ? models->name : "NONE", models ? models->name : "NONE", nn_model_desc_h_source);
   for (const Built *m = models; m; m = m->next) {
     const char *M = m->name;
     fprintf(o, "\n/* model %s */\ntypedef struct %s_Model %s_Model;\n", M, M, M);
     for (size_t i = 0; i < sizeof api / sizeof api[0]; i++) {
       if (api[i].graph >= 0 && !m->g[api[i].graph]) continue;
-      fprintf(o, "/* %s */\n%s%s_%s(%s);\n", api[i].doc, for_model(api[i].ret, M), M, api[i].name,
-              for_model(api[i].params, M));
+      fprintf(o, "/* %s */\n%s%s;\n", api[i].doc,
+              typed(for_model(api[i].ret, M), arena_printf("%s_%s", M, api[i].name)), for_model(api[i].params, M));
     }
     fprintf(o, "/* inputs, outputs and parameters with names, types and shapes */\n"
                "const NnModelDesc *%s_describe(void);\n", M);
@@ -918,7 +912,7 @@ void emit_c_header(FILE *o, const char *source, const Built *models) {
   fprintf(o, "\n#endif\n");
 }
 
-void emit_c_prelude(FILE *o, const char *source) {
+void emit_c_prelude(FILE *o, const char *source, const Built *models) {
   fprintf(o, "/* Compiled by nnc %s from %s.\n"
              " * Build: cc -O2 FILE.c -lm (the runtime is included below). */\n"
              "#if !defined(__STDC_VERSION__) || __STDC_VERSION__ < 201112L\n"
@@ -935,7 +929,7 @@ void emit_c_prelude(FILE *o, const char *source) {
              "#include <errno.h>\n#include <math.h>\n#include <stdint.h>\n#include <stdio.h>\n"
              "#include <stdlib.h>\n#include <string.h>\n\n",
           NNC_VERSION, source);
-  inline_runtime(o);
+  inline_runtime(o, models);
 }
 
 /* The def's generation fields. A language model has one input of token ids
@@ -1000,9 +994,10 @@ void emit_c_model(FILE *o, const Built *b) {
              "typedef NnrtModel %s_Model;\n", model, model);
   for (size_t i = 0; i < sizeof api / sizeof api[0]; i++) {
     if (api[i].graph >= 0 && !gs[api[i].graph]) continue;
-    fprintf(o, "%s%s_%s(%s) {\n  %snnrt_model_%s(%s%s);\n}\n", api[i].ret, model, api[i].name, api[i].params,
-            strcmp(api[i].ret, "void ") ? "return " : "", api[i].name,
-            api[i].def ? arena_printf("&%s_def, ", model) : "", api[i].args);
+    fprintf(o, "%s%s {\n  %snnrt_model_%s(%s%s;\n}\n",
+            typed(api[i].ret, arena_printf("%s_%s", model, api[i].name)), api[i].params,
+            strcmp(api[i].ret, "void") ? "return " : "", api[i].name,
+            api[i].def ? arena_printf("&%s_def, ", model) : "", api[i].args + 1);
   }
   fprintf(o, "const NnModelDesc *%s_describe(void) {\n  return &%s_desc;\n}\n", model, model);
 }

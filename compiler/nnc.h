@@ -810,10 +810,11 @@ bool cc_has_openmp(void);
 
 /* The C of one graph: its plan's kernels and NAME_SUFFIX_run(). */
 void emit_c_graph(FILE *out, Graph *g, Plan *p, const char *model, const char *suffix);
-/* A C file: the prelude (includes, the runtime inline), then each model's
- * tensors, graphs, descriptor, NnrtModelDef table, and its API as calls
- * into the runtime's nnrt_model_* functions. */
-void emit_c_prelude(FILE *out, const char *source);
+/* A C file: the prelude (includes, the parts of the runtime that the
+ * models' graphs call, inline), then each model's tensors, graphs,
+ * descriptor, NnrtModelDef table, and its API as calls into the
+ * runtime's nnrt_model_* functions. */
+void emit_c_prelude(FILE *out, const char *source, const Built *models);
 void emit_c_model(FILE *out, const Built *b);
 /* The runtime's parts only a training program uses (its data and its
  * main's work), copied into a C file before the program. */
@@ -836,6 +837,52 @@ LlvmOut *llvm_begin(const char *source, const char *triple, const char *cpu, int
 void llvm_model(LlvmOut *o, const Built *b);
 bool llvm_finish(LlvmOut *o, const char *kind, const char *path, const char *so);
 const char *llvm_version(void);
+
+#ifdef NNC_HAVE_LLVM
+/* What the kernels (emit_llvm.c) and the model's tables, API and module
+ * (emit_llvm_model.c) share; only these two files use it. */
+#include <llvm-c/Core.h>
+#include <llvm-c/TargetMachine.h>
+
+struct LlvmOut {
+  LLVMContextRef cx;
+  LLVMModuleRef mod;
+  LLVMTargetMachineRef tm;
+  int opt;
+  bool export_runs; /* the run functions visible (the backend check calls them) */
+  bool runtime_in;  /* the runtime's bitcode goes in (this machine, -O3) */
+};
+
+typedef struct Lv {
+  LLVMContextRef cx;
+  LLVMModuleRef mod;
+  LLVMBuilderRef b;
+  LLVMTypeRef v, i1, i8, i32, i64, f32, f64, p8, pp8, p64;
+  Graph *g;
+  Plan *p;
+  const char *name;      /* kernel prefix: "SeedMLP_train" */
+  LLVMValueRef fn;       /* the function being built */
+  LLVMValueRef n, nt;    /* its batch size (i64) and threads (i32) */
+  LLVMValueRef *yp, *xp; /* value -> the kernel's pointer to it: written (y) or read (x) */
+  LLVMValueRef *t;       /* value -> its element in the current elementwise body */
+  LLVMValueRef *xl;      /* value -> its element loaded there (an outside operand) */
+  LLVMValueRef epi;      /* the current kernel's NnrtEpilogue *, or null */
+} Lv;
+
+/* emit_llvm.c: a builder over the module's context and its types; one
+ * graph's kernels with its NAME_run and NAME_arena functions; constants;
+ * a function declared (or found), called, or begun (the builder at its
+ * entry). */
+Lv lv_new(LlvmOut *o);
+void llvm_graph(LlvmOut *o, Graph *g, Plan *p, const char *model, const char *suffix, LLVMValueRef *run,
+                LLVMValueRef *arena_fn);
+LLVMValueRef ci(Lv *L, int64_t v);
+LLVMValueRef ci32(Lv *L, int64_t v);
+LLVMValueRef cf(Lv *L, double v);
+LLVMValueRef declare(Lv *L, const char *name, LLVMTypeRef ret, LLVMTypeRef *params, unsigned n);
+LLVMValueRef call(Lv *L, LLVMValueRef fn, LLVMValueRef *args, unsigned n);
+LLVMValueRef function(Lv *L, const char *name, LLVMTypeRef ret, LLVMTypeRef *params, unsigned n, bool internal);
+#endif
 
 /* ------------------------------------------------------------ emit_main.c */
 

@@ -111,7 +111,7 @@ static bool c_begin(Out *w) {
     w->tmp = arena_printf("%s.nnc-tmp.c", w->target);
     if (!(w->f = fopen(w->tmp, "w"))) return cannot_write(w->tmp);
   }
-  emit_c_prelude(w->f, o->input);
+  emit_c_prelude(w->f, o->input, w->models);
   return true;
 }
 

@@ -4,18 +4,22 @@
  * the scalar functions generated code calls, a CSV reader with positioned
  * errors, shuffling, the training loop's progress line, and a compiled
  * model's API (create, checkpoints, steps, generation) as generic
- * functions over a per-model table (NnrtModelDef). The standalone
- * C file nnc writes includes this header and nnrt.c inline, so it builds
- * with `cc -O2 train.c -o train -lm` and nothing else. The compiler's
- * reference evaluator uses the same functions, so a seed gives the same
- * numbers in both.
+ * functions over a per-model table (NnrtModelDef). It is implemented in
+ * parts, one a seam (runtime/README.md): nnrt.c, nnrt_random.c,
+ * nnrt_gemm.c, nnrt_window.c, nnrt_checkpoint.c, nnrt_model.c. The
+ * standalone C file nnc writes includes this header and the parts it
+ * calls inline, so it builds with `cc -O2 train.c -o train -lm` and
+ * nothing else. The compiler's reference evaluator uses the same
+ * functions, so a seed gives the same numbers in both.
  */
 #ifndef NNRT_H
 #define NNRT_H
 
 /* Linkage of the runtime's functions: the standalone C files nnc writes
  * define NNRT_API as static, so several compiled models link into one
- * program without clashing. */
+ * program without clashing. Such a file carries only the parts it calls,
+ * and leaves out the declarations of the others with NNRT_NO_GEMM (the
+ * products) and NNRT_NO_WINDOW (convolution and pooling). */
 #ifndef NNRT_API
 #define NNRT_API
 #endif
@@ -121,6 +125,7 @@ typedef struct NnrtEpilogue {
 } NnrtEpilogue;
 /* An epilogue over a whole result of rows x cols, rows split among threads. */
 NNRT_API void nnrt_epilogue_rows(int nt, int64_t rows, int64_t cols, const NnrtEpilogue *epi);
+#ifndef NNRT_NO_GEMM
 NNRT_API size_t nnrt_sgemm_scratch(int nt);
 NNRT_API void nnrt_sgemm(int nt, int64_t M, int64_t N, int64_t K, const float *A, int64_t ars,
                          int64_t acs, const float *B, int64_t brs, int64_t bcs, float *C, int64_t ldc,
@@ -128,6 +133,7 @@ NNRT_API void nnrt_sgemm(int nt, int64_t M, int64_t N, int64_t K, const float *A
 NNRT_API void nnrt_dgemm(int nt, int64_t M, int64_t N, int64_t K, const double *A, int64_t ars,
                          int64_t acs, const double *B, int64_t brs, int64_t bcs, double *C, int64_t ldc,
                          bool add, const NnrtEpilogue *epi);
+#endif
 
 /* Convolution and pooling over NHWC images for generated code. A window's
  * geometry is constant in a compiled model, so generated code keeps it in
@@ -172,6 +178,7 @@ enum { NNRT_CONV_SLICES = 4 };
 #ifndef NNRT_WINDOW_API
 #define NNRT_WINDOW_API NNRT_API
 #endif
+#ifndef NNRT_NO_WINDOW
 NNRT_WINDOW_API void nnrt_conv2d_f32(int nt, int64_t n, const NnrtWindow *g, const float *x,
                                      const float *w, float *y, float *scratch, const NnrtEpilogue *epi);
 NNRT_WINDOW_API void nnrt_conv2d_f64(int nt, int64_t n, const NnrtWindow *g, const double *x,
@@ -188,6 +195,7 @@ NNRT_WINDOW_API void nnrt_conv2d_bw_f32(int nt, int64_t n, const NnrtWindow *g, 
 NNRT_WINDOW_API void nnrt_conv2d_bw_f64(int nt, int64_t n, const NnrtWindow *g, const double *x,
                                         const double *dy, double *dw, double *scratch,
                                         const NnrtEpilogue *epi);
+#endif
 
 /* Pooling and its gradients, `op` one of NnrtPool:
  *   NNRT_MAXPOOL:   y = the first maximum of each window of a (window order),
@@ -197,10 +205,12 @@ NNRT_WINDOW_API void nnrt_conv2d_bw_f64(int nt, int64_t n, const NnrtWindow *g, 
  *   NNRT_AVGPOOL_B: y[n, h, w, c] = dy (a) spread evenly over each window.
  * b is unused (may be NULL) except by NNRT_MAXPOOL_B. */
 typedef enum { NNRT_MAXPOOL, NNRT_AVGPOOL, NNRT_MAXPOOL_B, NNRT_AVGPOOL_B } NnrtPool;
+#ifndef NNRT_NO_WINDOW
 NNRT_WINDOW_API void nnrt_pool_f32(int nt, int64_t n, int op, const NnrtWindow *g, const float *a,
                                    const float *b, float *y);
 NNRT_WINDOW_API void nnrt_pool_f64(int nt, int64_t n, int op, const NnrtWindow *g, const double *a,
                                    const double *b, double *y);
+#endif
 
 /* A training step's new f32 parameters and states, stored: values below
  * the smallest normal float (2^-126) become zero, so that what persists
@@ -227,22 +237,8 @@ NNRT_API void *nnrt_alloc(size_t bytes);   /* zeroed, 64-byte aligned, or NULL; 
 enum { NNRT_MAX_THREADS = 1024 };
 #define NNRT_MAX_ARENA ((int64_t)1 << 47)
 
-/* A compiled model's description, for generic hosts (also in every
- * library's header): dtype 0 f32, 1 f64, 2 i32; dims[i] == -1 is the
- * batch dimension. */
-#ifndef NN_MODEL_DESC
-#define NN_MODEL_DESC
-typedef struct NnTensorDesc {
-  const char *name;
-  int dtype, rank;
-  int64_t dims[8];
-} NnTensorDesc;
-typedef struct NnModelDesc {
-  const char *name;
-  int ninputs, noutputs, nparams;
-  const NnTensorDesc *inputs, *outputs, *params;
-} NnModelDesc;
-#endif
+/* A compiled model's description, for generic hosts (NnModelDesc). */
+#include "nn_model_desc.h"
 
 /* ------------------------------------------------------- checkpoints */
 
@@ -290,6 +286,8 @@ NNRT_API bool nnrt_save(const char *path, const NnrtTensorInfo *tensors, void *c
  * "path: message" (naming the tensor, the shapes, or the byte). */
 NNRT_API bool nnrt_load(const char *path, const NnrtTensorInfo *tensors, void *const *data, int n, int slots,
                         NnrtMeta *meta, char *err, size_t errlen);
+/* The bytes of a tensor's data. */
+NNRT_API int64_t nnrt_tensor_bytes(const NnrtTensorInfo *t);
 /* "path: message" (or the message alone when path is NULL) into err;
  * returns false, for `return nnrt_error(...)`. */
 NNRT_API bool nnrt_error(char *err, size_t errlen, const char *path, const char *fmt, ...)
@@ -383,53 +381,19 @@ typedef struct NnrtModelDef {
  * memory that runs out are errors, never a crash or an exit. A failed call
  * changes nothing and says why in nnrt_model_last_error(m) (for a NULL
  * instance or nnrt_model_create, in a message kept per thread), and also
- * in `err` where the function takes one; a call that succeeds clears it. */
-NNRT_API const char *nnrt_model_last_error(const NnrtModel *m);
-/* A new instance: every tensor from its initializer, parameter i drawing
- * from (seed, stream i), state i from (seed, stream 2^20 + i); NULL when
- * memory runs out. */
-NNRT_API NnrtModel *nnrt_model_create(const NnrtModelDef *def, uint64_t seed);
-NNRT_API void nnrt_model_free(NnrtModel *m);   /* NULL is allowed */
-/* Checkpoints (nnrt_save, nnrt_load): every tensor, the counters, the seed
- * and the program's place; or only the weights. Loading a weights-only
- * file resets the optimizer's slots and the counters, as at creation. 0,
- * or -1 with the reason; a failed load changes nothing. */
-NNRT_API int nnrt_model_save(NnrtModel *m, const char *path, char *err, size_t errlen);
-NNRT_API int nnrt_model_save_weights(NnrtModel *m, const char *path, char *err, size_t errlen);
-NNRT_API int nnrt_model_load(NnrtModel *m, const char *path, char *err, size_t errlen);
-/* Copies parameter or state `name` out or in; bytes must be its exact
- * size. 0, or -1 for no such tensor or another size. */
-NNRT_API int nnrt_model_get_param(NnrtModel *m, const char *name, void *out, size_t bytes);
-NNRT_API int nnrt_model_set_param(NnrtModel *m, const char *name, const void *in, size_t bytes);
-/* A training step (the step counter first counts it) or an evaluation:
- * the batch's loss, or NaN for an error (a NaN loss with an empty
- * nnrt_model_last_error is the model's own). Inference: the first
- * output, or NULL. */
-NNRT_API double nnrt_model_train_step(NnrtModel *m, const void *const *inputs, const void *label, int64_t n);
-NNRT_API double nnrt_model_evaluate(NnrtModel *m, const void *const *inputs, const void *label, int64_t n);
-NNRT_API const void *nnrt_model_predict(NnrtModel *m, const void *const *inputs, int64_t n);
+ * in `err` where the function takes one; a call that succeeds clears it.
+ * The functions, nnrt_model_NAME for each row of nnrt_api.h, take the
+ * row's parameters, after the model's table where the row says `def`. */
+#define NNRT_MODEL_ARGS0(params) params
+#define NNRT_MODEL_ARGS1(params) (const NnrtModelDef *def, NNRT_MODEL_UNPAREN params)
+#define NNRT_MODEL_UNPAREN(...) __VA_ARGS__
+#define NNRT_MODEL_FN(ret, name, params, args, def, graph, sig, doc) \
+  NNRT_API ret nnrt_model_##name NNRT_MODEL_ARGS##def(params);
+#include "nnrt_api.h"
+#undef NNRT_MODEL_FN
 /* Grows m's workspace to graph k's arena for n samples: 0, or -1 when n or
  * the arena is out of range or memory runs out. The API calls it before
  * every run. */
 NNRT_API int nnrt_model_reserve(NnrtModel *m, int k, int64_t n);
-/* The largest arena of the model's graphs for n samples at `threads`
- * threads; 0 when n < 1, n > max_batch or threads is outside
- * [0, NNRT_MAX_THREADS] (the reason in the per-thread message). */
-NNRT_API size_t nnrt_model_arena_bytes(const NnrtModelDef *def, int64_t n, int threads);
-NNRT_API size_t nnrt_model_workspace_bytes(const NnrtModel *m);
-/* Settings of an instance: threads in [0, NNRT_MAX_THREADS] (0: OpenMP's
- * default), a finite learning rate > 0 (the schedules start from it), the
- * epoch (>= 0) that schedules and checkpoints see. 0, or -1. */
-NNRT_API int nnrt_model_set_threads(NnrtModel *m, int threads);
-NNRT_API int nnrt_model_set_lr(NnrtModel *m, double lr);
-NNRT_API int nnrt_model_set_epoch(NnrtModel *m, int64_t epoch);
-/* Continues prompt[0..len) by count tokens into out, each predicted from
- * the last T tokens so far (fewer at the start: the rest of the window is
- * 0, which a causal model does not see) at position L - 1: the largest
- * score at temperature 0, else a draw from softmax(s / temperature), s =
- * log p for probabilities, from nnrt_uniform(seed, 0x67656e, i). 0, or -1
- * for another kind of model or bad arguments. */
-NNRT_API int nnrt_model_generate(NnrtModel *m, const int32_t *prompt, int64_t len, int64_t count,
-                                 double temperature, uint64_t seed, int32_t *out);
 
 #endif

@@ -128,7 +128,7 @@ int main(void) {
       char *src = arena_printf("%s/op.c", dir), *so = arena_printf("%s/op_c.so", dir);
       FILE *f = fopen(src, "w");
       if (!f) return perror(src), 1;
-      emit_c_prelude(f, "ops");
+      emit_c_prelude(f, "ops", &b);
       emit_c_model(f, &b);
       fclose(f);
       char *cmd = arena_printf("%s -std=c11 -O2 -fPIC -shared -fno-math-errno -o '%s' '%s' -lm", cc, so, src);

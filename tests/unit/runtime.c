@@ -9,6 +9,9 @@
  * standardization; flip and crop augmentation. Built with the runtime compiled in, with
  * OpenMP where CMake found it, and once for the host's vector units. */
 #include "nnrt.c"
+#include "nnrt_random.c"
+#include "nnrt_gemm.c"
+#include "nnrt_window.c"
 #include "nnrt_data.c"
 
 static int failures;

@@ -1,0 +1,481 @@
+/* emit_llvm_model.c — the LLVM backend's model and module: a model's
+ * constant tables (NnrtTensorInfo, NnModelDesc, NnrtModelDef) laid out as
+ * the runtime's C compiler lays them out, its exported API as one call
+ * each into the runtime's nnrt_model_*, and the module's life: target
+ * machine, verification, the runtime's bitcode linked in at -O3, the
+ * optimizer, the output file and the shared library by the system linker.
+ * The kernels and run functions of each graph come from emit_llvm.c.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <llvm-c/Analysis.h>
+#include <llvm-c/BitReader.h>
+#include <llvm-c/BitWriter.h>
+#include <llvm-c/Linker.h>
+#include <llvm-c/Support.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+#include <llvm/Config/llvm-config.h>
+#include "nnc.h"
+#include "nnrt.h"
+
+
+/* ------------------------------------------------------ a model's tables */
+
+static LLVMValueRef cstr(Lv *L, const char *s) {
+  LLVMValueRef init = LLVMConstStringInContext(L->cx, s, (unsigned)strlen(s), 0);
+  LLVMValueRef gv = LLVMAddGlobal(L->mod, LLVMTypeOf(init), ".str");
+  LLVMSetInitializer(gv, init);
+  LLVMSetGlobalConstant(gv, 1);
+  LLVMSetLinkage(gv, LLVMPrivateLinkage);
+  LLVMSetUnnamedAddress(gv, LLVMGlobalUnnamedAddr);
+  return LLVMConstPointerCast(gv, L->p8);
+}
+
+/* The runtime's layout of a struct this backend lays out field by field
+ * (t, n fields): its size and each field's offset must be what the C
+ * compiler gives the runtime's type (size, at[]); a drift is a bug. The
+ * check needs a target that lays data out as this machine does (pointers
+ * of its size); another target's runtime is built from the same header.
+ * tests/cli/layouts.sh reads each table back through the runtime's types. */
+static void check_layout(Lv *L, LLVMTypeRef t, const char *what, size_t size, const size_t *at, unsigned n) {
+  LLVMTargetDataRef td = LLVMGetModuleDataLayout(L->mod);
+  if (LLVMPointerSize(td) != sizeof(void *)) return;
+  if (LLVMCountStructElementTypes(t) != n || LLVMABISizeOfType(td, t) != size)
+    bug("the LLVM backend's %s does not match the runtime's", what);
+  for (unsigned i = 0; i < n; i++)
+    if (LLVMOffsetOfElement(td, t, i) != at[i]) bug("%s field %u moved", what, i);
+}
+
+/* The window geometry k_window (emit_llvm.c) builds as 16 int64 fields. */
+_Static_assert(sizeof(NnrtWindow) == 16 * sizeof(int64_t) && offsetof(NnrtWindow, chunk) == 15 * sizeof(int64_t),
+               "NnrtWindow is no longer the 16 int64_t fields the LLVM backend builds");
+
+/* A constant table as a private global; its address as i8 *. */
+static LLVMValueRef table(Lv *L, const char *name, LLVMTypeRef t, LLVMValueRef *rows, int n) {
+  LLVMValueRef init = n ? LLVMConstArray(t, rows, (unsigned)n) : LLVMConstNull(LLVMArrayType(t, 1));
+  LLVMValueRef gv = LLVMAddGlobal(L->mod, LLVMTypeOf(init), name);
+  LLVMSetInitializer(gv, init);
+  LLVMSetGlobalConstant(gv, 1);
+  LLVMSetLinkage(gv, LLVMPrivateLinkage);
+  return LLVMConstPointerCast(gv, L->p8);
+}
+
+static LLVMValueRef dims8(Lv *L, Shape s, bool batch_minus_one) {
+  LLVMValueRef d[8];
+  for (int i = 0; i < 8; i++)
+    d[i] = ci(L, i < s.rank ? (batch_minus_one && s.dim[i] == DIM_BATCH ? -1 : s.dim[i]) : 0);
+  return LLVMConstArray(L->i64, d, 8);
+}
+
+/* The tensors (NnrtTensorInfo): the parameters, then the states. */
+static LLVMValueRef tensor_table(Lv *L, const char *model, const Graph *g) {
+  int n = g->nparams + g->nstates;
+  LLVMTypeRef ft[6] = {L->p8, L->i32, L->i32, LLVMArrayType(L->i64, 8), L->i32, LLVMArrayType(L->f64, 2)};
+  LLVMTypeRef t = LLVMStructTypeInContext(L->cx, ft, 6, 0);
+  static const size_t at[] = {offsetof(NnrtTensorInfo, name), offsetof(NnrtTensorInfo, elem_size),
+                              offsetof(NnrtTensorInfo, rank), offsetof(NnrtTensorInfo, dims),
+                              offsetof(NnrtTensorInfo, init), offsetof(NnrtTensorInfo, init_args)};
+  check_layout(L, t, "NnrtTensorInfo", sizeof(NnrtTensorInfo), at, sizeof at / sizeof *at);
+  LLVMValueRef *rows = arena_alloc(sizeof(LLVMValueRef) * (size_t)(n + 1));
+  for (int i = 0; i < n; i++) {
+    ParamInfo *p = i < g->nparams ? g->params[i] : g->states[i - g->nparams];
+    LLVMValueRef args[2] = {cf(L, p->init_args[0]), cf(L, p->init_args[1])};
+    LLVMValueRef f[6] = {
+        cstr(L, p->name),          ci32(L, p->dtype == DT_F64 ? 8 : 4),    ci32(L, p->shape.rank),
+        dims8(L, p->shape, false), ci32(L, nnrt_init_index(p->init_name)), LLVMConstArray(L->f64, args, 2)};
+    rows[i] = LLVMConstNamedStruct(t, f, 6);
+  }
+  return table(L, arena_printf("%s_tensors", model), t, rows, n);
+}
+
+/* The descriptor (NnModelDesc and its NnTensorDesc lists). */
+static LLVMValueRef desc_list(Lv *L, const char *what, Graph *g, const int *ids, int n, ParamInfo **ps) {
+  LLVMTypeRef ft[4] = {L->p8, L->i32, L->i32, LLVMArrayType(L->i64, 8)};
+  LLVMTypeRef t = LLVMStructTypeInContext(L->cx, ft, 4, 0);
+  static const size_t at[] = {offsetof(NnTensorDesc, name), offsetof(NnTensorDesc, dtype),
+                              offsetof(NnTensorDesc, rank), offsetof(NnTensorDesc, dims)};
+  check_layout(L, t, "NnTensorDesc", sizeof(NnTensorDesc), at, sizeof at / sizeof *at);
+  LLVMValueRef *rows = arena_alloc(sizeof(LLVMValueRef) * (size_t)(n + 1));
+  for (int i = 0; i < n; i++) {
+    DType dt = ps ? ps[i]->dtype : g->v[ids[i]].dtype;
+    Shape sh = ps ? ps[i]->shape : g->v[ids[i]].shape;
+    LLVMValueRef f[4] = {cstr(L, ps ? ps[i]->name : arena_printf("%s%d", what, i)),
+                         ci32(L, dt == DT_F64   ? 1
+                                 : dt == DT_I32 ? 2
+                                                : 0),
+                         ci32(L, sh.rank), dims8(L, sh, true)};
+    rows[i] = LLVMConstNamedStruct(t, f, 4);
+  }
+  return table(L, "desc_list", t, rows, n);
+}
+
+static LLVMValueRef descriptor(Lv *L, const char *model, Graph *g) {
+  LLVMValueRef f[7] = {cstr(L, model),
+                       ci32(L, g->ninputs),
+                       ci32(L, g->noutputs),
+                       ci32(L, g->nparams),
+                       desc_list(L, "input", g, g->inputs, g->ninputs, NULL),
+                       desc_list(L, "output", g, g->outputs, g->noutputs, NULL),
+                       desc_list(L, "param", g, NULL, g->nparams, g->params)};
+  LLVMValueRef init = LLVMConstStructInContext(L->cx, f, 7, 0);
+  static const size_t at[] = {offsetof(NnModelDesc, name),    offsetof(NnModelDesc, ninputs),
+                              offsetof(NnModelDesc, noutputs), offsetof(NnModelDesc, nparams),
+                              offsetof(NnModelDesc, inputs),  offsetof(NnModelDesc, outputs),
+                              offsetof(NnModelDesc, params)};
+  check_layout(L, LLVMTypeOf(init), "NnModelDesc", sizeof(NnModelDesc), at, sizeof at / sizeof *at);
+  LLVMValueRef gv = LLVMAddGlobal(L->mod, LLVMTypeOf(init), arena_printf("%s_desc", model));
+  LLVMSetInitializer(gv, init);
+  LLVMSetGlobalConstant(gv, 1);
+  LLVMSetLinkage(gv, LLVMPrivateLinkage);
+  return LLVMConstPointerCast(gv, L->p8);
+}
+
+/* The exported API (runtime/nnrt_api.h): each function one call of the
+ * runtime's nnrt_model_* with the same arguments, the model's table first
+ * where `def`; its types from the row's `sig`. */
+static const struct {
+  const char *name, *sig;
+  bool def;
+  int graph; /* the function exists when the model has this graph */
+} api[] = {
+#define NNRT_MODEL_FN(ret, name, params, args, def, graph, sig, doc) {#name, sig, def, graph},
+#include "nnrt_api.h"
+#undef NNRT_MODEL_FN
+};
+
+static LLVMTypeRef sig_type(Lv *L, char c) {
+  return c == 'p' ? L->p8 : c == 'l' ? L->i64 : c == 'i' ? L->i32 : c == 'd' ? L->f64 : L->v;
+}
+
+static void wrappers(Lv *L, const char *model, LLVMValueRef def, Graph *const *gs) {
+  for (size_t w = 0; w < sizeof api / sizeof *api; w++) {
+    if (api[w].graph >= 0 && !gs[api[w].graph]) continue;
+    const char *sig = api[w].sig;
+    int n = (int)strlen(sig) - 1;
+    LLVMTypeRef pt[8], rt[9];
+    for (int i = 0; i < n; i++) pt[i] = sig_type(L, sig[i + 1]);
+    int nr = 0;
+    if (api[w].def) rt[nr++] = L->p8;
+    for (int i = 0; i < n; i++) rt[nr++] = pt[i];
+    LLVMValueRef target =
+        declare(L, arena_printf("nnrt_model_%s", api[w].name), sig_type(L, sig[0]), rt, (unsigned)nr);
+    LLVMValueRef f =
+        function(L, arena_printf("%s_%s", model, api[w].name), sig_type(L, sig[0]), pt, (unsigned)n, false);
+    LLVMValueRef args[9];
+    nr = 0;
+    if (api[w].def) args[nr++] = def;
+    for (int i = 0; i < n; i++) args[nr++] = LLVMGetParam(f, (unsigned)i);
+    LLVMValueRef r = call(L, target, args, (unsigned)nr);
+    if (sig[0] == 'v')
+      LLVMBuildRetVoid(L->b);
+    else
+      LLVMBuildRet(L->b, r);
+  }
+  function(L, arena_printf("%s_describe", model), L->p8, NULL, 0, false);
+  LLVMBuildRet(L->b, LLVMConstPointerCast(LLVMGetNamedGlobal(L->mod, arena_printf("%s_desc", model)), L->p8));
+}
+
+void llvm_model(LlvmOut *o, const Built *b) {
+  const char *model = b->name;
+  Graph *const *gs = b->g, *infer = b->g[GRAPH_INFER];
+  Graph *g = built_main_graph(b);
+  static const char *suffix[3] = {"train", "eval", "infer"};
+  LLVMValueRef run[3], arenas[3];
+  Lv L = lv_new(o);
+  for (int k = 0; k < 3; k++) {
+    run[k] = arenas[k] = LLVMConstNull(L.p8);
+    if (gs[k]) {
+      llvm_graph(o, gs[k], b->plan[k], model, suffix[k], &run[k], &arenas[k]);
+      run[k] = LLVMConstPointerCast(run[k], L.p8);
+      arenas[k] = LLVMConstPointerCast(arenas[k], L.p8);
+    }
+  }
+  /* the table (NnrtModelDef) */
+  int64_t gen[4] = {0, 0, 0, 0};
+  const Value *in = infer && infer->ninputs == 1 ? &infer->v[infer->inputs[0]] : NULL;
+  const Value *sc = infer && infer->noutputs > 0 ? &infer->v[infer->outputs[0]] : NULL;
+  if (in && in->dtype == DT_I32 && in->shape.rank == 2 && sc && sc->dtype != DT_I32 && sc->shape.rank == 3 &&
+      sc->shape.dim[1] == in->shape.dim[1])
+    gen[0] = in->shape.dim[1], gen[1] = sc->shape.dim[2], gen[2] = sc->op == OP_SOFTMAX,
+    gen[3] = sc->dtype == DT_F64;
+  ModelChecks c = model_checks(gs);
+  LLVMValueRef vocab[16];
+  for (int i = 0; i < 16; i++) vocab[i] = ci(&L, c.vocab[i]);
+  LLVMValueRef f[] = {cstr(&L, model),
+                      ci32(&L, g->nparams),
+                      ci32(&L, g->nstates),
+                      tensor_table(&L, model, g),
+                      cf(&L, g->base_lr),
+                      LLVMConstArray(L.p8, run, 3),
+                      LLVMConstArray(L.p8, arenas, 3),
+                      descriptor(&L, model, infer ? infer : g),
+                      ci(&L, gen[0]),
+                      ci(&L, gen[1]),
+                      ci32(&L, gen[2]),
+                      ci32(&L, gen[3]),
+                      ci32(&L, c.nslots),
+                      ci32(&L, c.label_kind),
+                      ci32(&L, c.label_dtype),
+                      ci32(&L, c.label_has_ignore),
+                      ci(&L, c.max_batch),
+                      ci(&L, c.label_size),
+                      ci(&L, c.label_classes),
+                      ci(&L, c.label_ignore),
+                      LLVMConstArray(L.i64, vocab, 16)};
+  static const size_t at[] = {
+      offsetof(NnrtModelDef, name),          offsetof(NnrtModelDef, nparams),
+      offsetof(NnrtModelDef, nstates),       offsetof(NnrtModelDef, tensors),
+      offsetof(NnrtModelDef, base_lr),       offsetof(NnrtModelDef, run),
+      offsetof(NnrtModelDef, arena),         offsetof(NnrtModelDef, desc),
+      offsetof(NnrtModelDef, gen_steps),     offsetof(NnrtModelDef, gen_classes),
+      offsetof(NnrtModelDef, gen_probabilities), offsetof(NnrtModelDef, gen_dtype),
+      offsetof(NnrtModelDef, nslots),        offsetof(NnrtModelDef, label_kind),
+      offsetof(NnrtModelDef, label_dtype),   offsetof(NnrtModelDef, label_has_ignore),
+      offsetof(NnrtModelDef, max_batch),     offsetof(NnrtModelDef, label_size),
+      offsetof(NnrtModelDef, label_classes), offsetof(NnrtModelDef, label_ignore),
+      offsetof(NnrtModelDef, vocab)};
+  LLVMValueRef init = LLVMConstStructInContext(L.cx, f, sizeof f / sizeof *f, 0);
+  if (sizeof at / sizeof *at != sizeof f / sizeof *f) bug("the LLVM backend's NnrtModelDef has other fields");
+  check_layout(&L, LLVMTypeOf(init), "NnrtModelDef", sizeof(NnrtModelDef), at, sizeof at / sizeof *at);
+  LLVMValueRef def = LLVMAddGlobal(L.mod, LLVMTypeOf(init), arena_printf("%s_def", model));
+  LLVMSetInitializer(def, init);
+  LLVMSetGlobalConstant(def, 1);
+  LLVMSetLinkage(def, LLVMPrivateLinkage);
+  wrappers(&L, model, LLVMConstPointerCast(def, L.p8), gs);
+  LLVMDisposeBuilder(L.b);
+}
+
+/* ----------------------------------------------------------- a module */
+
+const char *llvm_version(void) { return LLVM_VERSION_STRING; }
+
+LlvmOut *llvm_begin(const char *source, const char *triple, const char *cpu, int opt, bool export_runs) {
+  /* A loop with a constant trip count under 16 is vectorized by default
+   * only with its last part masked: the rows of a small product, which
+   * the next step reads back, then come from masked stores that loads
+   * cannot forward from (about twenty cycles each on x86); from 4 up a
+   * scalar remainder is allowed, as GCC does. */
+  static bool parsed;
+  if (!parsed) {
+    const char *args[] = {"nnc", "-vectorizer-min-trip-count=4"};
+    LLVMParseCommandLineOptions(2, args, NULL);
+    parsed = true;
+  }
+  LLVMInitializeAllTargetInfos();
+  LLVMInitializeAllTargets();
+  LLVMInitializeAllTargetMCs();
+  LLVMInitializeAllAsmPrinters();
+  char *lhost = LLVMGetDefaultTargetTriple(), *lt = triple ? LLVMNormalizeTargetTriple(triple) : NULL;
+  const char *host = arena_printf("%s", lhost), *t = lt ? arena_printf("%s", lt) : host;
+  LLVMDisposeMessage(lhost);
+  if (lt) LLVMDisposeMessage(lt);
+  LLVMTargetRef target;
+  char *msg = NULL;
+  if (LLVMGetTargetFromTriple(t, &target, &msg)) {
+    error_plain("unknown target '%s': %s (targets are triples such as x86_64-linux-gnu or "
+                "aarch64-linux-gnu)",
+                triple ? triple : t, msg ? msg : "");
+    LLVMDisposeMessage(msg);
+    return NULL;
+  }
+  /* the host's processor and features by default; a cross target's generic one */
+  bool native = (!cpu && !triple) || (cpu && !strcmp(cpu, "native"));
+  if (native && triple && strcmp(t, host) != 0) {
+    error_plain("--cpu=native names this machine's processor, which cannot run target '%s'", triple);
+    return NULL;
+  }
+  char *name = native ? LLVMGetHostCPUName() : NULL, *features = native ? LLVMGetHostCPUFeatures() : NULL;
+  LlvmOut *o = arena_alloc(sizeof *o);
+  o->cx = LLVMContextCreate();
+  o->mod = LLVMModuleCreateWithNameInContext(source, o->cx);
+  o->opt = opt;
+  o->export_runs = export_runs;
+#ifdef NNC_RUNTIME_BC
+  o->runtime_in = !strcmp(t, host) && opt >= 3;
+#endif
+  static const LLVMCodeGenOptLevel level[4] = {LLVMCodeGenLevelNone, LLVMCodeGenLevelLess, LLVMCodeGenLevelDefault,
+                                               LLVMCodeGenLevelAggressive};
+  o->tm = LLVMCreateTargetMachine(target, t,
+                                  native ? name
+                                  : cpu  ? cpu
+                                         : "generic",
+                                  native ? features : "", level[opt], LLVMRelocPIC, LLVMCodeModelDefault);
+  LLVMSetTarget(o->mod, t);
+  LLVMTargetDataRef td = LLVMCreateTargetDataLayout(o->tm);
+  char *layout = LLVMCopyStringRepOfTargetData(td);
+  LLVMSetDataLayout(o->mod, layout);
+  LLVMDisposeMessage(layout);
+  LLVMDisposeTargetData(td);
+  if (name) LLVMDisposeMessage(name);
+  if (features) LLVMDisposeMessage(features);
+  return o;
+}
+
+/* LLVM's verifier on every function; a function it rejects is a bug in
+ * this backend, reported by name. */
+static void verify_module(LlvmOut *o) {
+  for (LLVMValueRef f = LLVMGetFirstFunction(o->mod); f; f = LLVMGetNextFunction(f)) {
+    if (LLVMIsDeclaration(f) || !LLVMVerifyFunction(f, LLVMReturnStatusAction)) continue;
+    char *msg = NULL;
+    LLVMVerifyModule(o->mod, LLVMReturnStatusAction, &msg);
+    size_t len;
+    bug("LLVM's verifier rejects function '%s': %s", LLVMGetValueName2(f, &len), msg ? msg : "");
+  }
+}
+
+/* At -O3, the runtime (runtime/nnrt.c as bitcode, made when nnc was
+ * built) linked into a module for this machine, so that it is optimized
+ * with the kernels for the module's processor (its loops vectorized for
+ * it, the small products inlined into the kernels); everything but the
+ * model's API (the definitions before) becomes internal. That doubles the
+ * time to compile a model, so below -O3 (and without the bitcode) the
+ * runtime comes from its prebuilt archive when the library is linked. */
+static bool link_runtime(LlvmOut *o) {
+#ifdef NNC_RUNTIME_BC
+  if (!o->runtime_in) return true;
+  int napi = 0;
+  for (LLVMValueRef f = LLVMGetFirstFunction(o->mod); f; f = LLVMGetNextFunction(f))
+    napi += !LLVMIsDeclaration(f) && LLVMGetLinkage(f) == LLVMExternalLinkage;
+  const char **api = arena_alloc(sizeof(char *) * (size_t)(napi + 1));
+  napi = 0;
+  for (LLVMValueRef f = LLVMGetFirstFunction(o->mod); f; f = LLVMGetNextFunction(f)) {
+    size_t len;
+    if (!LLVMIsDeclaration(f) && LLVMGetLinkage(f) == LLVMExternalLinkage) api[napi++] = LLVMGetValueName2(f, &len);
+  }
+  LLVMMemoryBufferRef buf;
+  LLVMModuleRef rt;
+  char *msg = NULL;
+  if (LLVMCreateMemoryBufferWithContentsOfFile(NNC_RUNTIME_BC, &buf, &msg)) {
+    error_plain("cannot read the runtime '%s': %s (rebuild nnc)", NNC_RUNTIME_BC, msg ? msg : "");
+    return false;
+  }
+  bool bad = LLVMParseBitcodeInContext2(o->cx, buf, &rt);
+  LLVMDisposeMemoryBuffer(buf);
+  if (bad) {
+    error_plain("the runtime '%s' is not bitcode this LLVM reads (rebuild nnc)", NNC_RUNTIME_BC);
+    return false;
+  }
+  LLVMSetTarget(rt, LLVMGetTarget(o->mod));
+  LLVMSetDataLayout(rt, LLVMGetDataLayoutStr(o->mod));
+  /* clang gave every function the generic processor; the module's is
+   * meant (functions with a target attribute of their own, the GEMM's
+   * AVX2 and AVX-512 micro-kernels, keep theirs) */
+  unsigned fi = LLVMAttributeFunctionIndex;
+  LLVMAttributeRef base =
+      LLVMGetStringAttributeAtIndex(LLVMGetNamedFunction(rt, "nnrt_sigmoid"), fi, "target-features", 15);
+  unsigned blen = 0;
+  const char *bfeat = base ? LLVMGetStringAttributeValue(base, &blen) : "";
+  for (LLVMValueRef f = LLVMGetFirstFunction(rt); f; f = LLVMGetNextFunction(f)) {
+    LLVMAttributeRef a = LLVMGetStringAttributeAtIndex(f, fi, "target-features", 15);
+    unsigned len = 0;
+    const char *feat = a ? LLVMGetStringAttributeValue(a, &len) : "";
+    LLVMRemoveStringAttributeAtIndex(f, fi, "target-cpu", 10);
+    LLVMRemoveStringAttributeAtIndex(f, fi, "tune-cpu", 8);
+    if (len == blen && !memcmp(feat, bfeat, len)) LLVMRemoveStringAttributeAtIndex(f, fi, "target-features", 15);
+  }
+  if (LLVMLinkModules2(o->mod, rt)) bug("linking the runtime's bitcode failed");
+  /* inlined into the kernels, where sizes, strides and window geometry
+   * are constants: the product's entry (its small case; the rest is a
+   * call), the convolutions and pooling (as the C backend's are) */
+  static const char *inline_always[] = {"nnrt_sgemm",         "nnrt_conv2d_f32",    "nnrt_conv2d_f64",
+                                        "nnrt_conv2d_bx_f32", "nnrt_conv2d_bx_f64", "nnrt_conv2d_bw_f32",
+                                        "nnrt_conv2d_bw_f64", "nnrt_pool_f32",      "nnrt_pool_f64"};
+  unsigned always = LLVMGetEnumAttributeKindForName("alwaysinline", 12);
+  for (size_t i = 0; i < sizeof inline_always / sizeof *inline_always; i++) {
+    LLVMValueRef f = LLVMGetNamedFunction(o->mod, inline_always[i]);
+    if (f && !LLVMIsDeclaration(f)) LLVMAddAttributeAtIndex(f, fi, LLVMCreateEnumAttribute(o->cx, always, 0));
+  }
+  for (LLVMValueRef f = LLVMGetFirstFunction(o->mod); f; f = LLVMGetNextFunction(f)) {
+    size_t len;
+    const char *name = LLVMGetValueName2(f, &len);
+    bool keep = LLVMIsDeclaration(f);
+    for (int i = 0; i < napi && !keep; i++) keep = !strcmp(api[i], name);
+    if (!keep) LLVMSetLinkage(f, LLVMInternalLinkage), LLVMSetVisibility(f, LLVMDefaultVisibility);
+  }
+  for (LLVMValueRef gv = LLVMGetFirstGlobal(o->mod); gv; gv = LLVMGetNextGlobal(gv)) {
+    size_t len;
+    if (!LLVMIsDeclaration(gv) && strncmp(LLVMGetValueName2(gv, &len), "llvm.", 5) != 0)
+      LLVMSetLinkage(gv, LLVMInternalLinkage), LLVMSetVisibility(gv, LLVMDefaultVisibility);
+  }
+  /* what the models do not use (the data readers, ...) goes before the
+   * optimizer spends time on it */
+  LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
+  LLVMErrorRef err = LLVMRunPasses(o->mod, "globaldce", o->tm, opts);
+  LLVMDisposePassBuilderOptions(opts);
+  if (err) bug("LLVM's globaldce failed: %s", LLVMGetErrorMessage(err));
+#else
+  (void)o;
+#endif
+  return true;
+}
+
+static bool link_so(const char *obj, const char *so, bool runtime_in);
+
+/* Verifies, optimizes (the new pass manager's default<On> pipeline) and
+ * writes the module as kind: "llvm" (.ll), "bc", "asm" or "obj"; with
+ * `so`, links that object into a shared library. */
+bool llvm_finish(LlvmOut *o, const char *kind, const char *path, const char *so) {
+  verify_module(o);
+  if (!link_runtime(o)) return false;
+  LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
+  LLVMPassBuilderOptionsSetLoopVectorization(opts, o->opt >= 2);
+  LLVMPassBuilderOptionsSetSLPVectorization(opts, o->opt >= 2);
+  LLVMPassBuilderOptionsSetLoopUnrolling(opts, o->opt >= 2);
+  LLVMPassBuilderOptionsSetMergeFunctions(opts, o->opt >= 1); /* an unrolled recurrence's identical steps */
+  LLVMErrorRef err = LLVMRunPasses(o->mod, arena_printf("default<O%d>", o->opt), o->tm, opts);
+  LLVMDisposePassBuilderOptions(opts);
+  if (err) {
+    char *msg = LLVMGetErrorMessage(err);
+    bug("LLVM's optimizer failed: %s", msg);
+  }
+  char *msg = NULL;
+  bool failed;
+  if (!strcmp(kind, "llvm"))
+    failed = LLVMPrintModuleToFile(o->mod, path, &msg);
+  else if (!strcmp(kind, "bc"))
+    failed = LLVMWriteBitcodeToFile(o->mod, path) != 0;
+  else
+    failed = LLVMTargetMachineEmitToFile(o->tm, o->mod, (char *)path,
+                                         !strcmp(kind, "asm") ? LLVMAssemblyFile : LLVMObjectFile, &msg);
+  if (failed) error_plain("cannot write '%s': %s", path, msg ? msg : strerror(errno));
+  if (msg) LLVMDisposeMessage(msg);
+  if (!failed && so) failed = !link_so(path, so, o->runtime_in);
+  LLVMDisposeTargetMachine(o->tm);
+  LLVMDisposeModule(o->mod);
+  LLVMContextDispose(o->cx);
+  return !failed;
+}
+
+/* The linker: $NNC_LD, else ld. The runtime as nnc was built with it:
+ * its archive with OpenMP and libgcc (the processor checks), or, when its
+ * bitcode is in the object, the OpenMP library that calls and libgcc. */
+#ifndef NNC_RUNTIME_LIBS
+#define NNC_RUNTIME_LIBS ""
+#endif
+#ifndef NNC_RUNTIME_BC_LIBS
+#define NNC_RUNTIME_BC_LIBS ""
+#endif
+
+static bool link_so(const char *obj, const char *so, bool runtime_in) {
+  const char *ld = getenv("NNC_LD") && *getenv("NNC_LD") ? getenv("NNC_LD") : "ld";
+  char *libs = arena_printf("%s", runtime_in ? NNC_RUNTIME_BC_LIBS : NNC_RUNTIME_LIBS);
+  Argv a = {0};
+  argv_add(&a, ld), argv_add(&a, "-shared"), argv_add(&a, "-o"), argv_add(&a, so), argv_add(&a, obj);
+  for (char *s = strtok(libs, ":"); s; s = strtok(NULL, ":")) argv_add(&a, s);
+  argv_add(&a, "-lm"), argv_add(&a, "-lc");
+  int status = run_tool(&a, NULL, NULL);
+  if (status < 0) {
+    error_plain("cannot run the linker '%s': %s (install binutils, set NNC_LD, or build with --backend=c)", ld,
+                strerror(-status));
+    return false;
+  }
+  if (status != 0) {
+    error_plain("the linker '%s' failed making '%s'", ld, so);
+    return false;
+  }
+  return true;
+}

@@ -1,0 +1,17 @@
+/* nn_model_desc.h — a compiled model's description, for generic hosts:
+ * its inputs, outputs and parameters with names, types and shapes. The
+ * runtime (nnrt.h) includes it, and every library's header carries it.
+ * dtype: 0 f32, 1 f64, 2 i32; dims[i] == -1 is the batch dimension. */
+#ifndef NN_MODEL_DESC
+#define NN_MODEL_DESC
+typedef struct NnTensorDesc {
+  const char *name;
+  int dtype, rank;
+  int64_t dims[8];
+} NnTensorDesc;
+typedef struct NnModelDesc {
+  const char *name;
+  int ninputs, noutputs, nparams;
+  const NnTensorDesc *inputs, *outputs, *params;
+} NnModelDesc;
+#endif

@@ -1,0 +1,81 @@
+/* nnrt_api.h — a compiled model's API, written once. A library exports
+ * M_name for each row, one call of the runtime's nnrt_model_name with
+ * the same arguments (and the model's table first where `def`); the
+ * runtime's prototypes (nnrt.h), the C backend's wrappers and library
+ * header, and the LLVM backend's wrappers all come from these rows
+ * (include this file with NNRT_MODEL_FN defined).
+ *
+ * Each row: NNRT_MODEL_FN(ret, name, params, args, def, graph, sig, doc)
+ *   ret, params  the library function's type and parameters, NnrtModel
+ *                being M_Model there;
+ *   args         its arguments, passed on;
+ *   def          1 when the runtime's function takes the model's
+ *                `const NnrtModelDef *def` first;
+ *   graph        the graph it needs (NNRT_TRAIN, NNRT_EVAL, NNRT_INFER;
+ *                -1: none), without which a library leaves it out;
+ *   sig          the types for the LLVM backend, the return type first:
+ *                p pointer, l int64_t or size_t, i int, d double, v void;
+ *   doc          its comment in the library's header.
+ * The comments between the rows say more about the runtime's functions;
+ * docs/c-api.md has the whole contract. */
+
+/* A new instance: every tensor from its initializer, parameter i drawing
+ * from (seed, stream i), state i from (seed, stream 2^20 + i). */
+NNRT_MODEL_FN(NnrtModel *, create, (uint64_t seed), (seed), 1, -1, "pl",
+              "a new instance, its parameters from their initializers; NULL when memory runs out")
+NNRT_MODEL_FN(void, free, (NnrtModel *m), (m), 0, -1, "vp", "frees an instance (NULL is allowed)")
+NNRT_MODEL_FN(const char *, last_error, (const NnrtModel *m), (m), 0, -1, "pp",
+              "why the instance's last call failed, \"\" after a success; with m NULL, why\n"
+              " * the calling thread's last call without an instance (create, arena_bytes) failed")
+/* Settings of an instance: threads in [0, NNRT_MAX_THREADS] (0: OpenMP's
+ * default), a finite learning rate > 0 (the schedules start from it), the
+ * epoch (>= 0) that schedules and checkpoints see. */
+NNRT_MODEL_FN(int, set_threads, (NnrtModel *m, int threads), (m, threads), 0, -1, "ipi",
+              "threads for the instance's loops, 0 (OpenMP's default) to 1024; 0 or -1")
+NNRT_MODEL_FN(int, set_lr, (NnrtModel *m, double lr), (m, lr), 0, -1, "ipd",
+              "the learning rate the schedules start from, finite and > 0; 0 or -1")
+NNRT_MODEL_FN(int, set_epoch, (NnrtModel *m, int64_t epoch), (m, epoch), 0, -1, "ipl",
+              "the epoch (>= 0) that learning-rate schedules see; 0 or -1")
+/* A training step (the step counter first counts it) or an evaluation:
+ * the batch's loss, or NaN for an error (a NaN loss with an empty
+ * nnrt_model_last_error is the model's own). Inference: the first
+ * output, or NULL. */
+NNRT_MODEL_FN(const void *, predict, (NnrtModel *m, const void *const *inputs, int64_t n), (m, inputs, n), 0,
+              NNRT_INFER, "pppl", "the first output for n samples, valid until the next call; NULL on an error")
+NNRT_MODEL_FN(double, train_step, (NnrtModel *m, const void *const *inputs, const void *label, int64_t n),
+              (m, inputs, label, n), 0, NNRT_TRAIN, "dpppl",
+              "one training step over n samples: the batch's loss, or NaN on an error")
+NNRT_MODEL_FN(double, evaluate, (NnrtModel *m, const void *const *inputs, const void *label, int64_t n),
+              (m, inputs, label, n), 0, NNRT_EVAL, "dpppl", "the loss in inference mode, no update; NaN on an error")
+/* Checkpoints (nnrt_save, nnrt_load): every tensor, the counters, the seed
+ * and the program's place; or only the weights. Loading a weights-only
+ * file resets the optimizer's slots and the counters, as at creation. */
+NNRT_MODEL_FN(int, save, (NnrtModel *m, const char *path, char *err, size_t errlen), (m, path, err, errlen), 0, -1,
+              "ipppl", "a checkpoint: weights, optimizer state, counters; 0, or -1 with the reason in err")
+NNRT_MODEL_FN(int, save_weights, (NnrtModel *m, const char *path, char *err, size_t errlen), (m, path, err, errlen),
+              0, -1, "ipppl", "the weights and the model's states only (for inference, or to start a new training)")
+NNRT_MODEL_FN(int, load, (NnrtModel *m, const char *path, char *err, size_t errlen), (m, path, err, errlen), 0, -1,
+              "ipppl", "a checkpoint or a weights file; 0, or -1 with the reason in err, and nothing changed")
+NNRT_MODEL_FN(int, get_param, (NnrtModel *m, const char *name, void *out, size_t bytes), (m, name, out, bytes), 0, -1,
+              "ipppl", "copies parameter or state `name` (\"dense1.W\") out; bytes is its exact size; 0 or -1")
+NNRT_MODEL_FN(int, set_param, (NnrtModel *m, const char *name, const void *in, size_t bytes), (m, name, in, bytes),
+              0, -1, "ipppl", "and in")
+/* Each token is predicted from the last T tokens so far (fewer at the
+ * start: the rest of the window is 0, which a causal model does not see)
+ * at position L - 1; draws come from nnrt_uniform(seed, 0x67656e, i). */
+NNRT_MODEL_FN(int, generate,
+              (NnrtModel *m, const int32_t *prompt, int64_t len, int64_t count, double temperature, uint64_t seed,
+               int32_t *out),
+              (m, prompt, len, count, temperature, seed, out), 0, -1, "ipplldlp",
+              "a language model (token ids [T] in, scores [T, classes] out, causal)\n"
+              " * continues prompt[0..len) by count tokens into out: the most likely\n"
+              " * at temperature 0, else drawn from softmax(log p / temperature) with\n"
+              " * seed. Returns 0, or -1 for another kind of model or bad arguments")
+/* In the runtime: 0 also when threads is outside [0, NNRT_MAX_THREADS]
+ * or n above max_batch (the reason in the per-thread message). */
+NNRT_MODEL_FN(size_t, arena_bytes, (int64_t n, int threads), (n, threads), 1, -1, "lli",
+              "the one arena of activations, gradients and temporaries a step over n\n"
+              " * samples at `threads` threads (0: OpenMP's default) uses, planned at\n"
+              " * compile time; 0 when n or threads is out of range")
+NNRT_MODEL_FN(size_t, workspace_bytes, (const NnrtModel *m), (m), 0, -1, "lp",
+              "what the instance holds: it grows to the largest batch seen, then a step allocates nothing")

@@ -1,0 +1,384 @@
+/* nnrt_checkpoint.c — checkpoints as safetensors files (nnrt.h): written
+ * to PATH.tmp and renamed over PATH; read only after the whole header
+ * (tensors, shapes, offsets, metadata) has been checked. */
+#include "nnrt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+NNRT_API int64_t nnrt_tensor_bytes(const NnrtTensorInfo *t) {
+  int64_t n = t->elem_size;
+  for (int d = 0; d < t->rank; d++) n *= t->dims[d];
+  return n;
+}
+
+/* PATH.tmp for writing, created anew: a file left there by a save that
+ * was killed is truncated, and a link there is removed, not followed. */
+static FILE *create_tmp(const char *tmp) {
+  for (int attempt = 0; attempt < 2; attempt++) {
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd >= 0) {
+      FILE *f = fdopen(fd, "wb");
+      if (!f) close(fd);
+      return f;
+    }
+    if (errno != ELOOP || unlink(tmp) != 0) return NULL;
+  }
+  return NULL;
+}
+
+/* The JSON header, padded with spaces to a multiple of 8 bytes; NULL when
+ * memory runs out. */
+static char *save_header(const NnrtTensorInfo *tensors, int n, const NnrtMeta *meta, size_t *len_out) {
+  size_t cap = 1024 + 32 * NNRT_MAX_PROGRESS, len = 0;
+  for (int i = 0; i < n; i++) cap += strlen(tensors[i].name) + 128 + 24 * (size_t)tensors[i].rank;
+  char *h = malloc(cap);
+  if (!h) return NULL;
+#define PUT(...) len += (size_t)snprintf(h + len, cap - len, __VA_ARGS__)
+  PUT("{\"__metadata__\":{\"format\":\"nnc\",\"kind\":\"%s\"", meta->weights ? "weights" : "checkpoint");
+  if (!meta->weights) {
+    PUT(",\"step\":\"%lld\",\"epoch\":\"%lld\",\"position\":\"%lld\",\"seed\":\"%llu\"", (long long)meta->step,
+        (long long)meta->epoch, (long long)meta->position, (unsigned long long)meta->seed);
+    if (meta->nprogress > 0) {
+      PUT(",\"progress\":\"");
+      for (int i = 0; i < meta->nprogress && i < NNRT_MAX_PROGRESS; i++) PUT("%s%.17g", i ? "," : "", meta->progress[i]);
+      PUT("\"");
+    }
+  }
+  PUT("}");
+  int64_t off = 0;
+  for (int i = 0; i < n; i++) {
+    const NnrtTensorInfo *t = &tensors[i];
+    PUT(",\"%s\":{\"dtype\":\"%s\",\"shape\":[", t->name, t->elem_size == 8 ? "F64" : "F32");
+    for (int d = 0; d < t->rank; d++) PUT("%s%lld", d ? "," : "", (long long)t->dims[d]);
+    PUT("],\"data_offsets\":[%lld,%lld]}", (long long)off, (long long)(off + nnrt_tensor_bytes(t)));
+    off += nnrt_tensor_bytes(t);
+  }
+  PUT("}");
+#undef PUT
+  while (len % 8) h[len++] = ' ';
+  *len_out = len;
+  return h;
+}
+
+NNRT_API bool nnrt_save(const char *path, const NnrtTensorInfo *tensors, void *const *data, int n,
+                        const NnrtMeta *meta, char *err, size_t errlen) {
+  size_t len = 0, plen = strlen(path) + 5;
+  char *h = save_header(tensors, n, meta, &len), *tmp = malloc(plen);
+  if (!h || !tmp) {
+    free(h);
+    free(tmp);
+    return nnrt_error(err, errlen, path, "cannot write the checkpoint: out of memory");
+  }
+  snprintf(tmp, plen, "%s.tmp", path);
+  FILE *f = create_tmp(tmp);
+  bool ok = f != NULL;
+  unsigned char le[8];
+  for (int b = 0; b < 8; b++) le[b] = (unsigned char)((uint64_t)len >> (8 * b));
+  ok = ok && fwrite(le, 1, 8, f) == 8 && fwrite(h, 1, len, f) == len;
+  for (int i = 0; ok && i < n; i++) /* little-endian, as x86-64 and aarch64 are */
+    ok = fwrite(data[i], 1, (size_t)nnrt_tensor_bytes(&tensors[i]), f) == (size_t)nnrt_tensor_bytes(&tensors[i]);
+  ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
+  if (f && fclose(f) != 0) ok = false;
+  if (ok && rename(tmp, path) != 0) ok = false;
+  if (!ok) {
+    nnrt_error(err, errlen, path, "cannot write the checkpoint: %s", strerror(errno));
+    if (f) remove(tmp);
+  } else { /* the rename itself to disk, as far as the directory allows */
+    const char *slash = strrchr(path, '/');
+    if (slash) tmp[slash > path ? slash - path : 1] = '\0'; /* tmp begins with path: now its directory */
+    int fd = open(slash ? tmp : ".", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) fsync(fd), close(fd);
+  }
+  free(tmp);
+  free(h);
+  return ok;
+}
+
+/* A small reader of the safetensors header's JSON. */
+typedef struct Json {
+  const char *p, *end, *start;
+} Json;
+
+static void ws(Json *j) {
+  while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\t' || *j->p == '\r')) j->p++;
+}
+
+static bool eat(Json *j, char c) {
+  ws(j);
+  if (j->p < j->end && *j->p == c) {
+    j->p++;
+    return true;
+  }
+  return false;
+}
+
+/* A string without escapes into out (at most cap-1 bytes). */
+static bool jstring(Json *j, char *out, size_t cap) {
+  if (!eat(j, '"')) return false;
+  size_t n = 0;
+  while (j->p < j->end && *j->p != '"') {
+    if (*j->p == '\\' || n + 1 >= cap) return false;
+    out[n++] = *j->p++;
+  }
+  if (j->p >= j->end) return false;
+  j->p++;
+  out[n] = '\0';
+  return true;
+}
+
+static bool jint(Json *j, int64_t *out) {
+  ws(j);
+  int64_t v = 0;
+  const char *s = j->p;
+  while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
+    if (v > (INT64_MAX - 9) / 10) return false;
+    v = v * 10 + (*j->p++ - '0');
+  }
+  *out = v;
+  return j->p > s;
+}
+
+/* A count in a metadata string: decimal digits only, at most `most`. */
+static bool meta_count(const char *s, uint64_t most, uint64_t *out) {
+  uint64_t v = 0;
+  if (!*s) return false;
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9' || v > (most - (uint64_t)(*s - '0')) / 10) return false;
+    v = v * 10 + (uint64_t)(*s - '0');
+  }
+  *out = v;
+  return true;
+}
+
+/* One tensor entry of the header. */
+typedef struct Entry {
+  int index;             /* into the model's tensors */
+  char dtype[16];
+  int64_t dims[8], rank, b0, b1;
+} Entry;
+
+static const char *shape_text(char *buf, size_t cap, const char *dtype, const int64_t *dims, int64_t rank) {
+  size_t k = (size_t)snprintf(buf, cap, "%s[", dtype);
+  for (int64_t d = 0; d < rank && d < 8 && k < cap; d++)
+    k += (size_t)snprintf(buf + k, cap - k, "%s%lld", d ? ", " : "", (long long)dims[d]);
+  if (k < cap) snprintf(buf + k, cap - k, "]");
+  return buf;
+}
+
+/* The metadata's fields, checked: meta's counters, or false with err. */
+static bool read_meta(Json *j, const char *path, NnrtMeta *meta, char *err, size_t errlen) {
+  char key[64], val[1024], format[16] = "", kind[16] = "checkpoint";
+  bool step = false, epoch = false;
+  if (!eat(j, '{')) return nnrt_error(err, errlen, path, "malformed __metadata__ near byte %ld", 8 + (long)(j->p - j->start));
+  if (eat(j, '}')) return nnrt_error(err, errlen, path, "__metadata__ has no \"format\": \"nnc\"");
+  do {
+    if (!jstring(j, key, sizeof key) || !eat(j, ':') || !jstring(j, val, sizeof val))
+      return nnrt_error(err, errlen, path, "malformed __metadata__ near byte %ld (its values are strings)",
+                     8 + (long)(j->p - j->start));
+    uint64_t v;
+    bool counter = !strcmp(key, "step") || !strcmp(key, "epoch") || !strcmp(key, "position");
+    if (!strcmp(key, "format") || !strcmp(key, "kind")) {
+      snprintf(!strcmp(key, "format") ? format : kind, sizeof format, "%.15s", val);
+    } else if (counter || !strcmp(key, "seed")) {
+      if (!meta_count(val, counter ? (uint64_t)INT64_MAX : UINT64_MAX, &v))
+        return nnrt_error(err, errlen, path, "the metadata's %s \"%.40s\" is not a whole number from 0 to %s", key, val,
+                       counter ? "2^63 - 1" : "2^64 - 1");
+      if (key[0] == 's' && key[1] == 't') meta->step = (int64_t)v, step = true;
+      else if (key[0] == 'e') meta->epoch = (int64_t)v, epoch = true;
+      else if (key[0] == 'p') meta->position = (int64_t)v;
+      else meta->seed = v, meta->has_seed = true;
+    } else if (!strcmp(key, "progress")) {
+      const char *s = val;
+      for (meta->nprogress = 0; *s; meta->nprogress++) {
+        char *end;
+        double x = strtod(s, &end);
+        if (end == s || !isfinite(x) || meta->nprogress == NNRT_MAX_PROGRESS || (*end && *end != ','))
+          return nnrt_error(err, errlen, path, "the metadata's progress \"%.40s\" is not a list of at most %d finite numbers",
+                         val, NNRT_MAX_PROGRESS);
+        meta->progress[meta->nprogress] = x;
+        s = *end ? end + 1 : end;
+      }
+    } /* other keys (a tool's notes) are left alone */
+  } while (eat(j, ','));
+  if (!eat(j, '}')) return nnrt_error(err, errlen, path, "malformed __metadata__ near byte %ld", 8 + (long)(j->p - j->start));
+  if (strcmp(format, "nnc") != 0)
+    return nnrt_error(err, errlen, path, "the metadata's format is \"%s\", not \"nnc\"", format);
+  meta->weights = !strcmp(kind, "weights");
+  if (!meta->weights && strcmp(kind, "checkpoint") != 0)
+    return nnrt_error(err, errlen, path, "the metadata's kind \"%s\" is neither \"checkpoint\" nor \"weights\"", kind);
+  if (!meta->weights && (!step || !epoch))
+    return nnrt_error(err, errlen, path, "the checkpoint's metadata lacks its %s counter", step ? "epoch" : "step");
+  return true;
+}
+
+/* The header's tensor entries (every one the model has, once each) into
+ * e[0..*count); false with err. */
+static bool read_entries(Json *j, const char *path, const NnrtTensorInfo *tensors, int n, Entry *e, int *count,
+                         char *seen, NnrtMeta *meta, bool *has_meta, char *err, size_t errlen) {
+  char key[256], word[64];
+  int next = 0; /* files list the tensors in the model's order: try the next one first */
+  if (!eat(j, '{')) goto bad;
+  if (eat(j, '}')) return true;
+  do {
+    if (!jstring(j, key, sizeof key) || !eat(j, ':')) goto bad;
+    if (!strcmp(key, "__metadata__")) {
+      if (*has_meta) return nnrt_error(err, errlen, path, "__metadata__ appears twice");
+      *has_meta = true;
+      if (!read_meta(j, path, meta, err, errlen)) return false;
+      continue;
+    }
+    int i = next < n && !strcmp(tensors[next].name, key) ? next : 0;
+    while (i < n && strcmp(tensors[i].name, key) != 0) i++;
+    if (i == n) return nnrt_error(err, errlen, path, "tensor '%s' is not in this model", key);
+    if (seen[i]) return nnrt_error(err, errlen, path, "tensor '%s' appears twice", key);
+    seen[i] = 1;
+    next = i + 1;
+    Entry *t = &e[(*count)++];
+    memset(t, 0, sizeof *t);
+    t->index = i;
+    t->b0 = t->b1 = -1;
+    if (!eat(j, '{')) goto bad;
+    do {
+      if (!jstring(j, word, sizeof word) || !eat(j, ':')) goto bad;
+      if (!strcmp(word, "dtype")) {
+        if (!jstring(j, t->dtype, sizeof t->dtype)) goto bad;
+      } else if (!strcmp(word, "shape") || !strcmp(word, "data_offsets")) {
+        bool shape = word[0] == 's';
+        int64_t k = 0, v;
+        if (!eat(j, '[')) goto bad;
+        if (!eat(j, ']')) {
+          do {
+            if (!jint(j, &v)) goto bad;
+            if (shape && k < 8) t->dims[k] = v;
+            else if (!shape && k < 2) *(k ? &t->b1 : &t->b0) = v;
+            k++;
+          } while (eat(j, ','));
+          if (!eat(j, ']')) goto bad;
+        }
+        if (shape) t->rank = k;
+        else if (k != 2) goto bad;
+      } else {
+        goto bad;
+      }
+    } while (eat(j, ','));
+    if (!eat(j, '}') || t->b0 < 0 || !t->dtype[0]) goto bad;
+  } while (eat(j, ','));
+  if (eat(j, '}')) return true;
+bad:
+  return nnrt_error(err, errlen, path, "malformed header near byte %ld", 8 + (long)(j->p - j->start));
+}
+
+/* Each entry's type and shape, and offsets that tile the data region
+ * exactly, in order, each aligned to its element. */
+static bool check_entries(const char *path, const NnrtTensorInfo *tensors, int n, int slots, const Entry *e,
+                          int count, const char *seen, bool weights, int64_t data_bytes, int *order, char *err,
+                          size_t errlen) {
+  char a[160], b[160];
+  for (int k = 0; k < count; k++) {
+    const NnrtTensorInfo *t = &tensors[e[k].index];
+    const char *want = t->elem_size == 8 ? "F64" : "F32";
+    bool same = e[k].rank == t->rank && !strcmp(e[k].dtype, want);
+    for (int d = 0; same && d < t->rank; d++) same = e[k].dims[d] == t->dims[d];
+    if (!same)
+      return nnrt_error(err, errlen, path, "tensor '%s' is %s in the file; the model's is %s", t->name,
+                     shape_text(a, sizeof a, e[k].dtype, e[k].dims, e[k].rank),
+                     shape_text(b, sizeof b, want, t->dims, t->rank));
+    if (weights && e[k].index >= n - slots)
+      return nnrt_error(err, errlen, path, "tensor '%s' is an optimizer's slot, which a weights-only file does not hold",
+                     t->name);
+    if (e[k].b1 - e[k].b0 != nnrt_tensor_bytes(t))
+      return nnrt_error(err, errlen, path, "tensor '%s': its data offsets [%lld, %lld] hold %lld bytes; %s needs %lld",
+                     t->name, (long long)e[k].b0, (long long)e[k].b1, (long long)(e[k].b1 - e[k].b0),
+                     shape_text(b, sizeof b, want, t->dims, t->rank), (long long)nnrt_tensor_bytes(t));
+    if (e[k].b0 % t->elem_size)
+      return nnrt_error(err, errlen, path, "tensor '%s': its data offset %lld is not a multiple of its element's %d bytes",
+                     t->name, (long long)e[k].b0, t->elem_size);
+    order[k] = k;
+  }
+  for (int i = 0; i < n - (weights ? slots : 0); i++)
+    if (!seen[i]) return nnrt_error(err, errlen, path, "tensor '%s' is missing", tensors[i].name);
+  for (int k = 1; k < count; k++) { /* by offset: an insertion sort, quick on the usual order */
+    int x = order[k], at = k;
+    for (; at > 0 && e[order[at - 1]].b0 > e[x].b0; at--) order[at] = order[at - 1];
+    order[at] = x;
+  }
+  int64_t at = 0;
+  for (int k = 0; k < count; k++) {
+    const Entry *x = &e[order[k]];
+    if (x->b0 != at)
+      return nnrt_error(err, errlen, path, "tensor '%s': its data starts at %lld, %s %lld", tensors[x->index].name,
+                     (long long)x->b0, x->b0 < at ? "inside the previous tensor's, which ends at" : "leaving a gap after",
+                     (long long)at);
+    at = x->b1;
+  }
+  if (at != data_bytes)
+    return nnrt_error(err, errlen, path, "the tensors' data ends at byte %lld of the %lld bytes of data", (long long)at,
+                   (long long)data_bytes);
+  return true;
+}
+
+NNRT_API bool nnrt_load(const char *path, const NnrtTensorInfo *tensors, void *const *data, int n, int slots,
+                        NnrtMeta *meta, char *err, size_t errlen) {
+  memset(meta, 0, sizeof *meta);
+  FILE *f = nnrt_open_regular(path, err, errlen);
+  if (!f) return false;
+  bool ok = false, has_meta = false;
+  char *h = NULL;
+  unsigned char le[8];
+  Entry *e = calloc((size_t)n + 1, sizeof *e);
+  int *order = calloc((size_t)n + 1, sizeof *order), count = 0;
+  char *seen = calloc((size_t)n + 1, 1);
+  struct stat st;
+  if (!e || !order || !seen) {
+    nnrt_error(err, errlen, path, "out of memory");
+    goto done;
+  }
+  if (fstat(fileno(f), &st) != 0) goto io;
+  int64_t size = (int64_t)st.st_size;
+  if (size < 8 || fread(le, 1, 8, f) != 8) {
+    nnrt_error(err, errlen, path, "too short for a safetensors file (%lld bytes)", (long long)size);
+    goto done;
+  }
+  uint64_t hlen = 0;
+  for (int b = 0; b < 8; b++) hlen |= (uint64_t)le[b] << (8 * b);
+  if (hlen > (uint64_t)size - 8 || hlen > ((uint64_t)1 << 26)) {
+    nnrt_error(err, errlen, path, "the header length %llu at byte 0 exceeds the file", (unsigned long long)hlen);
+    goto done;
+  }
+  if (!(h = malloc(hlen + 1))) {
+    nnrt_error(err, errlen, path, "out of memory");
+    goto done;
+  }
+  if (fread(h, 1, hlen, f) != hlen) goto io;
+  Json j = {.p = h, .end = h + hlen, .start = h};
+  if (!read_entries(&j, path, tensors, n, e, &count, seen, meta, &has_meta, err, errlen)) goto done;
+  if (!has_meta) {
+    nnrt_error(err, errlen, path, "no __metadata__ with \"format\": \"nnc\": not a checkpoint or weights file of nnc");
+    goto done;
+  }
+  if (!check_entries(path, tensors, n, slots, e, count, seen, meta->weights, size - 8 - (int64_t)hlen, order, err,
+                     errlen))
+    goto done;
+  /* everything checked: now read the data, in the file's order */
+  for (int k = 0; k < count; k++) {
+    const Entry *x = &e[order[k]];
+    size_t bytes = (size_t)(x->b1 - x->b0);
+    if (fread(data[x->index], 1, bytes, f) != bytes) goto io;
+  }
+  ok = true;
+  goto done;
+io:
+  nnrt_error(err, errlen, path, "cannot read: %s", ferror(f) ? strerror(errno) : "the file is cut short");
+done:
+  fclose(f);
+  free(h);
+  free(e);
+  free(order);
+  free(seen);
+  return ok;
+}

@@ -1,0 +1,389 @@
+/* nnrt_model.c — a compiled model's API (nnrt_model_*, nnrt.h) as generic
+ * functions over the model's NnrtModelDef: instances, checkpoints,
+ * parameters by name, checked batches, runs and generation. */
+#include "nnrt.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Why the last call without an instance failed, kept per thread under a
+ * pthread key rather than in thread-local storage: a library nnc builds
+ * may be loaded by dlopen, where TLS either uses up the small static
+ * space the C library keeps for that (initial-exec) or, as dynamic TLS,
+ * trips LeakSanitizer in a sanitized host. The buffer is made on a
+ * thread's first such error; when memory runs out, the message is this
+ * constant one. */
+static char nnrt_no_memory[] = "out of memory";
+static pthread_key_t nnrt_error_key;
+static pthread_once_t nnrt_error_once = PTHREAD_ONCE_INIT;
+static void nnrt_error_free(void *p) {
+  if (p != nnrt_no_memory) free(p);
+}
+static void nnrt_error_key_make(void) { pthread_key_create(&nnrt_error_key, nnrt_error_free); }
+
+/* The calling thread's buffer (of 256 bytes), made when `make`, or NULL. */
+static char *thread_error(bool make) {
+  pthread_once(&nnrt_error_once, nnrt_error_key_make);
+  char *b = pthread_getspecific(nnrt_error_key);
+  if ((!b || b == nnrt_no_memory) && make) {
+    b = calloc(1, 256);
+    pthread_setspecific(nnrt_error_key, b ? b : nnrt_no_memory);
+  }
+  return b == nnrt_no_memory ? NULL : b;
+}
+
+static int model_fail(NnrtModel *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int model_fail(NnrtModel *m, const char *fmt, ...) {
+  char *to = m ? m->error : thread_error(true);
+  if (to) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(to, m ? sizeof m->error : 256, fmt, ap);
+    va_end(ap);
+  }
+  return -1;
+}
+
+static int model_ok(NnrtModel *m) {
+  m->error[0] = '\0';
+  return 0;
+}
+
+NNRT_API const char *nnrt_model_last_error(const NnrtModel *m) {
+  if (m) return m->error;
+  pthread_once(&nnrt_error_once, nnrt_error_key_make);
+  const char *b = pthread_getspecific(nnrt_error_key);
+  return b ? b : "";
+}
+
+/* The instance's tensors (count of them) filled from their initializers. */
+static void init_tensors(const NnrtModelDef *def, void **t, int from, int to, uint64_t seed) {
+  for (int i = from; i < to; i++) {
+    const NnrtTensorInfo *ti = &def->tensors[i];
+    int64_t count = nnrt_tensor_bytes(ti) / ti->elem_size;
+    uint64_t stream = i < def->nparams ? (uint64_t)i : ((uint64_t)1 << 20) + (uint64_t)(i - def->nparams);
+    for (int64_t j = 0; j < count; j++) {
+      double v = nnrt_init_value((NnrtInit)ti->init, ti->init_args, ti->dims, ti->rank, seed, stream, (uint64_t)j);
+      if (ti->elem_size == 8) ((double *)t[i])[j] = v;
+      else ((float *)t[i])[j] = (float)v;
+    }
+  }
+}
+
+NNRT_API NnrtModel *nnrt_model_create(const NnrtModelDef *def, uint64_t seed) {
+  if (!def) return model_fail(NULL, "create: no model definition"), NULL;
+  NnrtModel *m = calloc(1, sizeof *m);
+  int n = def->nparams + def->nstates;
+  if (m) m->params = calloc((size_t)n + 1, sizeof(void *));
+  for (int i = 0; m && m->params && i < n; i++)
+    if (!(m->params[i] = nnrt_alloc((size_t)nnrt_tensor_bytes(&def->tensors[i])))) {
+      model_fail(NULL, "create: out of memory for %s (%lld bytes)", def->tensors[i].name,
+                 (long long)nnrt_tensor_bytes(&def->tensors[i]));
+      m->def = def;
+      nnrt_model_free(m);
+      return NULL;
+    }
+  if (!m || !m->params) {
+    if (m) free(m);
+    return model_fail(NULL, "create: out of memory"), NULL;
+  }
+  m->def = def;
+  m->states = m->params + def->nparams;
+  m->seed = seed;
+  m->lr = def->base_lr;
+  init_tensors(def, m->params, 0, n, seed);
+  char *e = thread_error(false);
+  if (e) e[0] = '\0';
+  return m;
+}
+
+NNRT_API void nnrt_model_free(NnrtModel *m) {
+  if (!m) return;
+  for (int i = 0; m->params && i < m->def->nparams + m->def->nstates; i++) free(m->params[i]);
+  free(m->params);
+  free(m->ws);
+  free(m);
+}
+
+/* The error of a call on a NULL instance. */
+#define NEED_MODEL(m, what, ret)                                   \
+  do {                                                             \
+    if (!(m)) return model_fail(NULL, "%s: no model (NULL)", what), ret; \
+  } while (0)
+
+static int save_as(NnrtModel *m, const char *path, bool weights, char *err, size_t errlen) {
+  const char *what = weights ? "save_weights" : "save";
+  NEED_MODEL(m, what, -1);
+  if (!path) model_fail(m, "%s: no path (NULL)", what);
+  else {
+    NnrtMeta meta = {.weights = weights, .step = m->step, .epoch = m->epoch, .position = m->position,
+                     .seed = m->seed, .has_seed = true, .nprogress = m->nprogress};
+    memcpy(meta.progress, m->progress, sizeof meta.progress);
+    int n = m->def->nparams + m->def->nstates - (weights ? m->def->nslots : 0);
+    if (nnrt_save(path, m->def->tensors, m->params, n, &meta, m->error, sizeof m->error)) return model_ok(m);
+  }
+  if (err && errlen) snprintf(err, errlen, "%s", m->error);
+  return -1;
+}
+
+NNRT_API int nnrt_model_save(NnrtModel *m, const char *path, char *err, size_t errlen) {
+  return save_as(m, path, false, err, errlen);
+}
+
+NNRT_API int nnrt_model_save_weights(NnrtModel *m, const char *path, char *err, size_t errlen) {
+  return save_as(m, path, true, err, errlen);
+}
+
+NNRT_API int nnrt_model_load(NnrtModel *m, const char *path, char *err, size_t errlen) {
+  NEED_MODEL(m, "load", -1);
+  int n = m->def->nparams + m->def->nstates, slots = m->def->nslots;
+  NnrtMeta meta;
+  /* into new tensors, which replace the instance's only when all is read */
+  void **d = path ? calloc((size_t)n + 1, sizeof *d) : NULL;
+  bool ok = d != NULL;
+  for (int i = 0; ok && i < n; i++) ok = (d[i] = nnrt_alloc((size_t)nnrt_tensor_bytes(&m->def->tensors[i]))) != NULL;
+  if (!path) model_fail(m, "load: no path (NULL)");
+  else if (!ok) model_fail(m, "%s: out of memory", path);
+  else ok = nnrt_load(path, m->def->tensors, d, n, slots, &meta, m->error, sizeof m->error);
+  if (ok && meta.weights) init_tensors(m->def, d, n - slots, n, m->seed); /* fresh slots */
+  for (int i = 0; d && i < n; i++) {
+    void **keep = ok ? &m->params[i] : &d[i];
+    free(*keep);
+    if (ok) m->params[i] = d[i];
+  }
+  free(d);
+  if (!ok) {
+    if (err && errlen) snprintf(err, errlen, "%s", m->error);
+    return -1;
+  }
+  m->step = meta.weights ? 0 : meta.step;
+  m->epoch = meta.weights ? 0 : meta.epoch;
+  m->position = meta.weights ? 0 : meta.position;
+  if (meta.has_seed) m->seed = meta.seed;
+  m->nprogress = meta.weights ? 0 : meta.nprogress;
+  memcpy(m->progress, meta.progress, sizeof m->progress);
+  return model_ok(m);
+}
+
+/* Tensor `name` of exactly `bytes` bytes, or NULL with m's error set. */
+static void *model_tensor(NnrtModel *m, const char *what, const char *name, const void *buf, size_t bytes) {
+  if (!name || !buf) return model_fail(m, "%s: no %s (NULL)", what, name ? "buffer" : "name"), NULL;
+  for (int i = 0; i < m->def->nparams + m->def->nstates; i++) {
+    const NnrtTensorInfo *t = &m->def->tensors[i];
+    if (strcmp(t->name, name) != 0) continue;
+    if ((size_t)nnrt_tensor_bytes(t) == bytes) return m->params[i];
+    return model_fail(m, "%s: '%s' has %lld bytes, not %zu", what, name, (long long)nnrt_tensor_bytes(t), bytes), NULL;
+  }
+  return model_fail(m, "%s: the model has no tensor '%s'", what, name), NULL;
+}
+
+NNRT_API int nnrt_model_get_param(NnrtModel *m, const char *name, void *out, size_t bytes) {
+  NEED_MODEL(m, "get_param", -1);
+  void *p = model_tensor(m, "get_param", name, out, bytes);
+  if (!p) return -1;
+  memcpy(out, p, bytes);
+  return model_ok(m);
+}
+
+NNRT_API int nnrt_model_set_param(NnrtModel *m, const char *name, const void *in, size_t bytes) {
+  NEED_MODEL(m, "set_param", -1);
+  void *p = model_tensor(m, "set_param", name, in, bytes);
+  if (!p) return -1;
+  memcpy(p, in, bytes);
+  return model_ok(m);
+}
+
+NNRT_API size_t nnrt_model_arena_bytes(const NnrtModelDef *def, int64_t n, int threads) {
+  if (!def || n < 1 || n > def->max_batch || threads < 0 || threads > NNRT_MAX_THREADS) {
+    if (!def) model_fail(NULL, "arena_bytes: no model definition");
+    else if (threads < 0 || threads > NNRT_MAX_THREADS)
+      model_fail(NULL, "arena_bytes: %d threads is outside 0 to %d", threads, NNRT_MAX_THREADS);
+    else
+      model_fail(NULL, "arena_bytes: a batch of %lld samples is outside 1 to %lld, the most model %s can address",
+                 (long long)n, (long long)def->max_batch, def->name);
+    return 0;
+  }
+  size_t most = 0;
+  for (int k = 0; k < 3; k++) {
+    size_t bytes = def->arena[k] ? def->arena[k](n, threads) : 0;
+    if (bytes > most) most = bytes;
+  }
+  return most;
+}
+
+NNRT_API int nnrt_model_reserve(NnrtModel *m, int k, int64_t n) {
+  const NnrtModelDef *def = m->def;
+  if (n < 1 || n > def->max_batch)
+    return model_fail(m, "a batch of %lld samples is outside 1 to %lld, the most model %s can address", (long long)n,
+                      (long long)def->max_batch, def->name);
+  size_t need = def->arena[k](n, m->threads);
+  if (need <= m->ws_size && m->ws) return 0;
+  char *ws = nnrt_alloc(need);
+  if (!ws)
+    return model_fail(m, "out of memory: a batch of %lld samples needs %zu bytes of workspace", (long long)n, need);
+  free(m->ws);
+  m->ws = ws;
+  m->ws_size = need;
+  return 0;
+}
+
+/* Whether the inputs' token ids and, when `labelled`, the label are ones
+ * the model takes; false with m's error naming the sample. */
+static bool check_batch(NnrtModel *m, const char *what, const void *const *inputs, bool labelled, const void *label,
+                        int64_t n) {
+  const NnrtModelDef *def = m->def;
+  const NnModelDesc *desc = def->desc;
+  if (!inputs) return model_fail(m, "%s: no inputs (NULL)", what), false;
+  for (int i = 0; i < desc->ninputs; i++) {
+    if (!inputs[i]) return model_fail(m, "%s: input %d (%s) is NULL", what, i, desc->inputs[i].name), false;
+    if (i >= 16 || def->vocab[i] < 1) continue;
+    int64_t per = 1;
+    for (int d = 1; d < desc->inputs[i].rank; d++) per *= desc->inputs[i].dims[d];
+    const int32_t *ids = inputs[i];
+    for (int64_t j = 0; j < n * per; j++)
+      if (ids[j] < 0 || ids[j] >= def->vocab[i])
+        return model_fail(m, "%s: input %d (%s), sample %lld, position %lld: the token id %d is outside the "
+                          "vocabulary [0, %lld)", what, i, desc->inputs[i].name, (long long)(j / per),
+                          (long long)(j % per), ids[j], (long long)def->vocab[i]), false;
+  }
+  if (!labelled || def->label_kind == NNRT_LABEL_NONE) return true;
+  if (!label) return model_fail(m, "%s: no label (NULL)", what), false;
+  for (int64_t j = 0; j < n * def->label_size; j++) {
+    double y = def->label_dtype == 2 ? ((const int32_t *)label)[j]
+               : def->label_dtype == 1 ? ((const double *)label)[j] : ((const float *)label)[j];
+    bool ok = def->label_kind == NNRT_LABEL_CLASSES
+                  ? (y >= 0 && y < (double)def->label_classes) || (def->label_has_ignore && y == (double)def->label_ignore)
+                  : def->label_kind == NNRT_LABEL_UNIT ? y >= 0 && y <= 1 : isfinite(y);
+    if (!ok)
+      return model_fail(m, "%s: the label of sample %lld%s is %g, not %s", what, (long long)(j / def->label_size),
+                        def->label_size > 1 ? " (one of its values)" : "", y,
+                        def->label_kind == NNRT_LABEL_CLASSES ? "a class id of the model's output"
+                        : def->label_kind == NNRT_LABEL_UNIT ? "in [0, 1] as the loss needs"
+                                                             : "a finite number"), false;
+  }
+  return true;
+}
+
+/* Graph k over a batch: the instance, the graph and the arguments checked,
+ * the workspace grown. */
+static bool ready(NnrtModel *m, int k, const char *what, const void *const *inputs, const void *label, int64_t n) {
+  if (!m) return model_fail(NULL, "%s: no model (NULL)", what), false;
+  if (!m->def->run[k]) return model_fail(m, "%s: model %s has no %s graph", what, m->def->name, what), false;
+  if (n < 1 || n > m->def->max_batch)
+    return model_fail(m, "%s: a batch of %lld samples is outside 1 to %lld, the most model %s can address", what,
+                      (long long)n, (long long)m->def->max_batch, m->def->name), false;
+  return check_batch(m, what, inputs, k != NNRT_INFER, label, n) && nnrt_model_reserve(m, k, n) == 0;
+}
+
+NNRT_API double nnrt_model_train_step(NnrtModel *m, const void *const *inputs, const void *label, int64_t n) {
+  if (!ready(m, NNRT_TRAIN, "train_step", inputs, label, n)) return NAN;
+  m->step++;
+  m->def->run[NNRT_TRAIN](m, n, inputs, label);
+  model_ok(m);
+  return m->loss;
+}
+
+NNRT_API double nnrt_model_evaluate(NnrtModel *m, const void *const *inputs, const void *label, int64_t n) {
+  if (!ready(m, NNRT_EVAL, "evaluate", inputs, label, n)) return NAN;
+  m->def->run[NNRT_EVAL](m, n, inputs, label);
+  model_ok(m);
+  return m->loss;
+}
+
+NNRT_API const void *nnrt_model_predict(NnrtModel *m, const void *const *inputs, int64_t n) {
+  if (!ready(m, NNRT_INFER, "predict", inputs, NULL, n)) return NULL;
+  m->def->run[NNRT_INFER](m, n, inputs, NULL);
+  model_ok(m);
+  return m->out[0];
+}
+
+NNRT_API size_t nnrt_model_workspace_bytes(const NnrtModel *m) { return m && m->ws ? m->ws_size : 0; }
+
+NNRT_API int nnrt_model_set_threads(NnrtModel *m, int threads) {
+  NEED_MODEL(m, "set_threads", -1);
+  if (threads < 0 || threads > NNRT_MAX_THREADS)
+    return model_fail(m, "set_threads: %d threads is outside 0 (the default) to %d", threads, NNRT_MAX_THREADS);
+  m->threads = threads;
+  return model_ok(m);
+}
+
+NNRT_API int nnrt_model_set_lr(NnrtModel *m, double lr) {
+  NEED_MODEL(m, "set_lr", -1);
+  if (!(lr > 0) || !isfinite(lr)) return model_fail(m, "set_lr: the learning rate %g is not a finite number above 0", lr);
+  m->lr = lr;
+  return model_ok(m);
+}
+
+NNRT_API int nnrt_model_set_epoch(NnrtModel *m, int64_t epoch) {
+  NEED_MODEL(m, "set_epoch", -1);
+  if (epoch < 0) return model_fail(m, "set_epoch: the epoch %lld is below 0", (long long)epoch);
+  if (epoch != m->epoch) m->position = 0, m->nprogress = 0;
+  m->epoch = epoch;
+  return model_ok(m);
+}
+
+NNRT_API int nnrt_model_generate(NnrtModel *m, const int32_t *prompt, int64_t len, int64_t count,
+                                 double temperature, uint64_t seed, int32_t *out) {
+  NEED_MODEL(m, "generate", -1);
+  const NnrtModelDef *def = m->def;
+  if (def->gen_steps < 1)
+    return model_fail(m, "generate: model %s is not a language model (token ids [T] in, scores [T, classes] out)",
+                      def->name);
+  if (!prompt || len < 1 || count < 0 || (count > 0 && !out) || !(temperature >= 0) || !isfinite(temperature))
+    return model_fail(m, "generate: %s", !prompt || len < 1 ? "no prompt (NULL or empty)"
+                                         : count < 0 ? "the count is below 0"
+                                         : count > 0 && !out ? "no output buffer (NULL)"
+                                                             : "the temperature is not a finite number of at least 0");
+  for (int64_t i = 0; i < len; i++)
+    if (def->vocab[0] > 0 && (prompt[i] < 0 || prompt[i] >= def->vocab[0]))
+      return model_fail(m, "generate: prompt[%lld] = %d is outside the vocabulary [0, %lld)", (long long)i, prompt[i],
+                        (long long)def->vocab[0]);
+  /* a window of the last `steps` tokens; the scores of its last one, s */
+  int64_t steps = def->gen_steps, classes = def->gen_classes;
+  double *s = nnrt_alloc(sizeof(double) * (size_t)classes + sizeof(int32_t) * (size_t)steps);
+  if (!s) return model_fail(m, "generate: out of memory");
+  int32_t *window = (int32_t *)(s + classes);
+  for (int64_t i = 0; i < count; i++) {
+    int64_t total = len + i, seen = total < steps ? total : steps;
+    for (int64_t j = 0; j < steps; j++) {
+      int64_t at = total - seen + j; /* the text so far: prompt, then out */
+      window[j] = j >= seen ? 0 : at < len ? prompt[at] : out[at - len];
+    }
+    const void *inputs[1] = {window};
+    const char *row = (const char *)nnrt_model_predict(m, inputs, 1);
+    if (!row) {
+      free(s);
+      return -1;
+    }
+    double top = -INFINITY;
+    int32_t best = 0;
+    for (int64_t c = 0; c < classes; c++) {
+      int64_t at = (seen - 1) * classes + c;
+      double p = def->gen_dtype == 1 ? ((const double *)row)[at] : (double)((const float *)row)[at];
+      if (isnan(p)) {
+        free(s);
+        return model_fail(m, "generate: the model's score of token %lld at step %lld is nan", (long long)c,
+                          (long long)i);
+      }
+      s[c] = def->gen_probabilities ? log(p > 1e-30 ? p : 1e-30) : p;
+      if (s[c] > top) top = s[c], best = (int32_t)c;
+    }
+    if (temperature > 0) { /* a draw from softmax(s / temperature) */
+      double sum = 0, acc = 0;
+      for (int64_t c = 0; c < classes; c++) sum += s[c] = exp((s[c] - top) / temperature);
+      double u = nnrt_uniform(seed, 0x67656e, (uint64_t)i) * sum;
+      for (int64_t c = 0; c < classes; c++) {
+        acc += s[c];
+        if (u < acc) {
+          best = (int32_t)c;
+          break;
+        }
+      }
+    }
+    out[i] = best;
+  }
+  free(s);
+  return model_ok(m);
+}

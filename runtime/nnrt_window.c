@@ -1,0 +1,95 @@
+/* nnrt_window.c — convolution and pooling over NHWC images (nnrt.h):
+ * im2col and a product for the convolutions, a pass over each window for
+ * pooling. The kernels are written once, in nnrt_window.inc, and included
+ * here for float (f32) and double (f64). Needs the GEMM (nnrt_gemm.c). */
+#include "nnrt.h"
+
+#include <string.h>
+
+/* The pieces that differ by type: the product with one signature (the
+ * double one packs nothing), and the scratch one single-thread product
+ * packs in. */
+static void nnrt_gemm_f32(int nt, int64_t M, int64_t N, int64_t K, const float *A, int64_t ars,
+                          int64_t acs, const float *B, int64_t brs, int64_t bcs, float *C, int64_t ldc,
+                          bool add, float *pack, const NnrtEpilogue *epi) {
+  nnrt_sgemm(nt, M, N, K, A, ars, acs, B, brs, bcs, C, ldc, add, pack, epi);
+}
+
+static void nnrt_gemm_f64(int nt, int64_t M, int64_t N, int64_t K, const double *A, int64_t ars,
+                          int64_t acs, const double *B, int64_t brs, int64_t bcs, double *C, int64_t ldc,
+                          bool add, double *pack, const NnrtEpilogue *epi) {
+  (void)pack;
+  nnrt_dgemm(nt, M, N, K, A, ars, acs, B, brs, bcs, C, ldc, add, epi);
+}
+
+static int64_t nnrt_pack1_f32(void) { return (int64_t)nnrt_sgemm_scratch(1); }
+static int64_t nnrt_pack1_f64(void) { return 0; }
+
+/* An epilogue for a product on a block of a larger result: the block's
+ * coordinates moved by its origin (r, c), then the result's epilogue,
+ * which takes absolute coordinates (nnrt.h). */
+typedef struct NnrtShift {
+  const NnrtEpilogue *epi;
+  int64_t r, c;
+} NnrtShift;
+
+static void nnrt_shifted(const void *ctx, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+  const NnrtShift *s = ctx;
+  s->epi->fn(s->epi->ctx, s->r + r0, s->r + r1, s->c + c0, s->c + c1);
+}
+
+/* The pieces of the kernels, inlined into them whatever a compiler's
+ * heuristics say: inlined in turn where the geometry is a constant
+ * (NNRT_WINDOW_API, nnrt.h), they specialize for it. */
+#define NNRT_INLINE static inline __attribute__((always_inline))
+
+/* Their parallel loops: the statements run for [lo, hi), a contiguous
+ * part of [0, count) for each of `parts` threads (one part: all of it,
+ * without entering a parallel region). A plain parallel region with the
+ * parts worked out here, not a worksharing loop: LLVM's OpenMP library
+ * allocates memory each time a thread starts a worksharing loop, so a
+ * step of a model built by the LLVM backend would allocate. */
+#ifdef _OPENMP
+#define NNRT_RANGES(parts, count, lo, hi, ...)                                 \
+  {                                                                            \
+    const int64_t parts_ = (parts), count_ = (count);                          \
+    if (parts_ <= 1) {                                                         \
+      const int64_t lo = 0, hi = count_;                                       \
+      __VA_ARGS__                                                              \
+    } else {                                                                   \
+      NNRT_PRAGMA(omp parallel num_threads((int)parts_))                       \
+      {                                                                        \
+        const int64_t t_ = omp_get_thread_num(), n_ = omp_get_num_threads();   \
+        const int64_t lo = count_ * t_ / n_, hi = count_ * (t_ + 1) / n_;      \
+        __VA_ARGS__                                                            \
+      }                                                                        \
+    }                                                                          \
+  }
+#else
+#define NNRT_RANGES(parts, count, lo, hi, ...) \
+  {                                            \
+    const int64_t lo = 0, hi = (count);        \
+    (void)(parts);                             \
+    __VA_ARGS__                                \
+  }
+#endif
+
+/* the kernels for each element type T, named with NNRT_S(name) */
+#define NNRT_CAT_(a, b) a##b
+#define NNRT_CAT(a, b) NNRT_CAT_(a, b)
+#define NNRT_S(name) NNRT_CAT(name, NNRT_SUFFIX)
+#define T float
+#define NNRT_SUFFIX f32
+#include "nnrt_window.inc"
+#undef T
+#undef NNRT_SUFFIX
+#define T double
+#define NNRT_SUFFIX f64
+#include "nnrt_window.inc"
+#undef T
+#undef NNRT_SUFFIX
+#undef NNRT_S
+#undef NNRT_CAT
+#undef NNRT_CAT_
+#undef NNRT_RANGES
+#undef NNRT_INLINE

@@ -1,0 +1,36 @@
+# The tables the LLVM backend lays out field by field (NnrtModelDef,
+# NnrtTensorInfo, NnModelDesc, NnTensorDesc) against the runtime's types:
+# tests/cli/layout_host.c reads every field of each through nnrt.h, from a
+# library of each backend, and they must agree (the C backend's are laid
+# out by the C compiler). nnc itself checks the offsets of each table
+# against the runtime's when it builds one (emit_llvm_model.c), so a drift
+# also fails every LLVM build. Skipped when nnc was built without LLVM.
+. "$(dirname "$0")/../cli_lib.sh"
+"$nnc" --version | grep -q 'llvm (LLVM' || { echo "skipped: nnc was built without LLVM"; finish; }
+cc=${CC:-cc}
+$cc -std=c11 ${CFLAGS:-} -I"$src/runtime" -o "$tmp/host" "$src/tests/cli/layout_host.c" -ldl ||
+  fail "building the host failed"
+# a language model (the generation fields, token ids, an ignored label) and an MLP
+cat > "$tmp/lm.nn" <<'NN'
+model Lm {
+  input ids: i32[6]
+  e = embedding(ids, 12, 4)
+  output dense(e, 12, activation: softmax)
+}
+train Lm {
+  loss      sparse_categorical_crossentropy(ignore_label: -1)
+  optimizer adam(lr: 0.01)
+}
+NN
+while read -r file model; do
+  "$nnc" --backend=c "$file" -o "$tmp/$model-c.so" 2> "$tmp/err" ||
+    fail "$model: the C backend failed: $(head -3 "$tmp/err")"
+  "$nnc" --backend=llvm -O1 "$file" -o "$tmp/$model-llvm.so" 2> "$tmp/err" ||
+    fail "$model: the LLVM backend failed: $(head -3 "$tmp/err")"
+  "$tmp/host" "$tmp/$model-c.so" "$tmp/$model-llvm.so" $model || fail "$model: the tables differ"
+done <<LIST
+$tmp/lm.nn Lm
+$src/examples/seed_mlp.nn SeedMLP
+$src/examples/mnist_cnn.nn MnistCNN
+LIST
+finish
