@@ -1,14 +1,11 @@
-/* emit_llvm.c — the LLVM backend: the plan's kernels built as LLVM IR
- * through the LLVM-C API, optimized with the new pass manager, written as
- * .ll, .bc, assembly or an object, and linked into a shared library by
- * the system linker. No C compiler runs on this path.
- *
- * It builds what the C backend writes, kernel for kernel: the same plan
- * (fused elementwise loops, epilogues inside the products, the arena),
- * the same arithmetic (elementwise ops in double, stored in the value's
- * type; reductions accumulate in double in the evaluator's order; the
- * runtime's GEMM, convolutions and pooling), so the two backends give the
- * same bits (`nnc --check-c --backend=llvm` checks it).
+/* emit_llvm.c — the LLVM backend's kernels: the plan's kernels and each
+ * graph's run and arena functions as LLVM IR, through the LLVM-C API (the
+ * module, passes, output and linking: emit_llvm_model.c; an elementwise
+ * op's meaning: emit_llvm_op.c). It builds what the C backend writes,
+ * kernel for kernel, with the same arithmetic (elementwise ops in double,
+ * stored in the value's type; reductions in double in the evaluator's
+ * order; the runtime's GEMM, convolutions and pooling), so the two give
+ * the same bits (`nnc --check-c` checks it).
  *
  * A kernel is a function NAME_kK(n, nt, lo, hi, pointers...) whose
  * outermost loop runs over [lo, hi); its pointers are noalias, as the C
@@ -18,9 +15,7 @@
  * NAME_kK_par, words), which runs the range in parts on the runtime's
  * OpenMP threads or at once when the work is small; NAME_kK_par unpacks
  * the words. Elementwise loops are left to LLVM's loop vectorizer.
- * A model's tables and API, and the module itself: emit_llvm_model.c.
  */
-#include <ctype.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +42,6 @@ static LLVMValueRef sel(Lv *L, LLVMValueRef c, LLVMValueRef a, LLVMValueRef b) {
 static LLVMValueRef fcmp(Lv *L, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRef b) {
   return LLVMBuildFCmp(L->b, p, a, b, "");
 }
-/* a when a is NaN, else v: NaN through the ops built on comparisons */
 /* NNRT_MORE (runtime/nnrt.h): x > m, or x NaN and m not yet */
 static LLVMValueRef replaces_max(Lv *L, LLVMValueRef x, LLVMValueRef m) {
   return and(L, fcmp(L, LLVMRealUGT, x, m), fcmp(L, LLVMRealORD, m, m));
@@ -120,30 +114,18 @@ LLVMValueRef call(Lv *L, LLVMValueRef fn, LLVMValueRef *args, unsigned n) {
   return LLVMBuildCall2(L->b, LLVMGlobalGetValueType(fn), fn, args, n, "");
 }
 
-/* A function of libm (or the runtime) from double to double: no side
- * effects, as the C backend's are under -fno-math-errno. */
-static LLVMValueRef math1(Lv *L, const char *name, LLVMValueRef a) {
-  LLVMValueRef f = LLVMGetNamedFunction(L->mod, name);
+/* A function of libm (or the runtime) of a (and b unless NULL), doubles:
+ * no side effects, as the C backend's are under -fno-math-errno. */
+LLVMValueRef math(Lv *L, const char *name, LLVMValueRef a, LLVMValueRef b) {
+  LLVMValueRef f = LLVMGetNamedFunction(L->mod, name), args[2] = {a, b};
+  LLVMTypeRef p[2] = {L->f64, L->f64};
   if (!f) {
-    f = declare(L, name, L->f64, &L->f64, 1);
+    f = declare(L, name, L->f64, p, b ? 2 : 1);
     add_attr(L, f, LLVMAttributeFunctionIndex, "readnone");
     add_attr(L, f, LLVMAttributeFunctionIndex, "nounwind");
     add_attr(L, f, LLVMAttributeFunctionIndex, "willreturn");
   }
-  return call(L, f, &a, 1);
-}
-
-static LLVMValueRef math2(Lv *L, const char *name, LLVMValueRef a, LLVMValueRef b) {
-  LLVMValueRef f = LLVMGetNamedFunction(L->mod, name);
-  if (!f) {
-    LLVMTypeRef p[2] = {L->f64, L->f64};
-    f = declare(L, name, L->f64, p, 2);
-    add_attr(L, f, LLVMAttributeFunctionIndex, "readnone");
-    add_attr(L, f, LLVMAttributeFunctionIndex, "nounwind");
-    add_attr(L, f, LLVMAttributeFunctionIndex, "willreturn");
-  }
-  LLVMValueRef args[2] = {a, b};
-  return call(L, f, args, 2);
+  return call(L, f, args, b ? 2 : 1);
 }
 
 /* A new function; the builder at its entry. */
@@ -227,133 +209,6 @@ static void loops_close(Lv *L, Loop *lp, int rank) {
 
 /* ------------------------------------------------------- elementwise */
 
-/* An elementwise op: ops.h's expression (C on doubles a, b, c) translated
- * as C would compile it. It has literals, a b c, calls, the casts (double)
- * and (int32_t), unary -, * / + -, comparisons and ?:; a comparison is an
- * int 0 or 1, and ints meet doubles as in C. */
-typedef struct Xp {
-  Lv *L;
-  const char *s;
-  LLVMValueRef abc[3];
-} Xp;
-typedef struct Xv {
-  LLVMValueRef v;
-  bool i; /* an i32 (C's int) rather than a double */
-} Xv;
-
-static Xv xp_cond(Xp *x);
-
-static bool xp_eat(Xp *x, const char *tok) {
-  while (*x->s == ' ') x->s++;
-  size_t n = strlen(tok);
-  if (strncmp(x->s, tok, n) != 0 || (n == 1 && strchr("<>!=", *tok) && x->s[1] == '=')) return false;
-  x->s += n;
-  return true;
-}
-
-static LLVMValueRef xp_double(Xp *x, Xv a) { return a.i ? LLVMBuildSIToFP(x->L->b, a.v, x->L->f64, "") : a.v; }
-
-static Xv xp_unary(Xp *x) {
-  Lv *L = x->L;
-  if (xp_eat(x, "-")) return (Xv){LLVMBuildFNeg(L->b, xp_double(x, xp_unary(x)), ""), false};
-  if (xp_eat(x, "(double)")) return (Xv){xp_double(x, xp_unary(x)), false};
-  if (xp_eat(x, "(int32_t)")) {
-    Xv a = xp_unary(x);
-    return a.i ? a : (Xv){LLVMBuildFPToSI(L->b, a.v, L->i32, ""), true};
-  }
-  if (xp_eat(x, "(")) {
-    Xv a = xp_cond(x);
-    if (!xp_eat(x, ")")) bug("')' expected in %s", x->s);
-    return a;
-  }
-  const char *w = x->s;
-  while (isalnum((unsigned char)*x->s) || *x->s == '_' || *x->s == '.') x->s++;
-  size_t n = (size_t)(x->s - w);
-  if (n == 1 && *w >= 'a' && *w <= 'c') return (Xv){x->abc[*w - 'a'], false};
-  if (isdigit((unsigned char)*w)) {
-    double d = strtod(w, NULL);
-    return memchr(w, '.', n) ? (Xv){cf(L, d), false} : (Xv){ci32(L, (int64_t)d), true};
-  }
-  if (!n || !xp_eat(x, "(")) bug("cannot read an op's expression at '%s'", w);
-  LLVMValueRef arg[2] = {xp_double(x, xp_cond(x)), NULL};
-  if (xp_eat(x, ",")) arg[1] = xp_double(x, xp_cond(x));
-  if (!xp_eat(x, ")")) bug("')' expected in %s", x->s);
-  const char *name = arena_strndup(w, n);
-  return (Xv){arg[1] ? math2(L, name, arg[0], arg[1]) : math1(L, name, arg[0]), false};
-}
-
-/* a OP b with C's conversions: int when both are ints */
-static Xv xp_binary(Xp *x, char op, Xv a, Xv b) {
-  Lv *L = x->L;
-  if (a.i && b.i) {
-    LLVMValueRef v = op == '*' ? mul(L, a.v, b.v) : op == '+' ? add(L, a.v, b.v) : sub(L, a.v, b.v);
-    if (op == '/') bug("integer division in an op's expression");
-    return (Xv){v, true};
-  }
-  LLVMValueRef p = xp_double(x, a), q = xp_double(x, b);
-  return (Xv){op == '*' ? LLVMBuildFMul(L->b, p, q, "") : op == '/' ? LLVMBuildFDiv(L->b, p, q, "")
-              : op == '+' ? LLVMBuildFAdd(L->b, p, q, "") : LLVMBuildFSub(L->b, p, q, ""), false};
-}
-
-static Xv xp_mul(Xp *x) {
-  Xv a = xp_unary(x);
-  for (;;) {
-    if (xp_eat(x, "*")) a = xp_binary(x, '*', a, xp_unary(x));
-    else if (xp_eat(x, "/")) a = xp_binary(x, '/', a, xp_unary(x));
-    else return a;
-  }
-}
-
-static Xv xp_add(Xp *x) {
-  Xv a = xp_mul(x);
-  for (;;) {
-    if (xp_eat(x, "+")) a = xp_binary(x, '+', a, xp_mul(x));
-    else if (xp_eat(x, "-")) a = xp_binary(x, '-', a, xp_mul(x));
-    else return a;
-  }
-}
-
-/* comparisons, the relational ones binding tighter than == and != */
-static Xv xp_compare(Xp *x, int level) {
-  static const struct { const char *tok; LLVMRealPredicate f; LLVMIntPredicate i; int level; } cmp[] = {
-    {"<=", LLVMRealOLE, LLVMIntSLE, 1}, {">=", LLVMRealOGE, LLVMIntSGE, 1}, {"<", LLVMRealOLT, LLVMIntSLT, 1},
-    {">", LLVMRealOGT, LLVMIntSGT, 1},  {"==", LLVMRealOEQ, LLVMIntEQ, 0},  {"!=", LLVMRealUNE, LLVMIntNE, 0}};
-  Xv a = level ? xp_add(x) : xp_compare(x, 1);
-  for (bool more = true; more;) {
-    more = false;
-    for (size_t k = 0; k < sizeof cmp / sizeof *cmp && !more; k++) {
-      if (cmp[k].level != level || !xp_eat(x, cmp[k].tok)) continue;
-      Xv b = level ? xp_add(x) : xp_compare(x, 1);
-      LLVMValueRef c = a.i && b.i ? LLVMBuildICmp(x->L->b, cmp[k].i, a.v, b.v, "")
-                                  : LLVMBuildFCmp(x->L->b, cmp[k].f, xp_double(x, a), xp_double(x, b), "");
-      a = (Xv){LLVMBuildZExt(x->L->b, c, x->L->i32, ""), true};
-      more = true;
-    }
-  }
-  return a;
-}
-
-static Xv xp_cond(Xp *x) {
-  Lv *L = x->L;
-  Xv c = xp_compare(x, 0);
-  if (!xp_eat(x, "?")) return c;
-  Xv a = xp_cond(x);
-  if (!xp_eat(x, ":")) bug("':' expected in %s", x->s);
-  Xv b = xp_cond(x);
-  LLVMValueRef t = c.i ? LLVMBuildICmp(L->b, LLVMIntNE, c.v, ci32(L, 0), "")
-                       : LLVMBuildFCmp(L->b, LLVMRealUNE, c.v, cf(L, 0), "");
-  if (a.i && b.i) return (Xv){sel(L, t, a.v, b.v), true};
-  return (Xv){sel(L, t, xp_double(x, a), xp_double(x, b)), false};
-}
-
-static LLVMValueRef scalar_op(Lv *L, Op op, DType out, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c) {
-  Xp x = {L, op == OP_CAST && out == DT_I32 ? "(double)(int32_t)a" : op_info[op].x, {a, b, c}};
-  LLVMValueRef v = xp_double(&x, xp_cond(&x));
-  while (*x.s == ' ') x.s++;
-  if (*x.s) bug("cannot read '%s' of %s's expression", x.s, op_info[op].name);
-  return v;
-}
-
 /* A constant operand as the C backend writes it: (double)(T)f. */
 static double literal(const Value *v) {
   return v->dtype == DT_F32 ? (double)(float)v->f : v->dtype == DT_I32 ? (double)(int32_t)v->f : v->f;
@@ -385,7 +240,7 @@ static void member_body(Lv *L, int k, int next, const int *ext, LLVMValueRef *id
         in[i] = to_double(L, L->xl[x], g->v[x].dtype);
       }
     }
-    L->t[id] = from_double(L, scalar_op(L, v->op, v->dtype, in[0], in[1], in[2]), v->dtype);
+    L->t[id] = from_double(L, llvm_scalar_op(L, v->op, v->dtype, in[0], in[1], in[2]), v->dtype);
   }
   for (int id = p->first[k]; id >= 0; id = p->next[id])
     if (p->stored[id] && op_elementwise(g->v[id].op))
@@ -615,15 +470,15 @@ static void k_axis(Lv *L, const Value *v, LLVMValueRef y, LLVMValueRef a, LLVMVa
   e = to_double(L, load(L, tx, row, mul(L, j, inner)), x->dtype);
   LLVMBuildStore(L->b,
                  LLVMBuildFAdd(L->b, LLVMBuildLoad2(L->b, L->f64, sum, ""),
-                               math1(L, "exp", LLVMBuildFSub(L->b, e, mx, "")), ""),
+                               math(L, "exp", LLVMBuildFSub(L->b, e, mx, ""), NULL), ""),
                  sum);
   loop_close(L, &lj);
   LLVMValueRef total = LLVMBuildLoad2(L->b, L->f64, sum, "");
   j = loop_open(L, &lj, ci(L, 0), len);
   e = to_double(L, load(L, tx, row, mul(L, j, inner)), x->dtype);
   LLVMValueRef z = LLVMBuildFSub(L->b, e, mx, "");
-  LLVMValueRef r = v->op == OP_SOFTMAX ? LLVMBuildFDiv(L->b, math1(L, "exp", z), total, "")
-                                       : LLVMBuildFSub(L->b, z, math1(L, "log", total), "");
+  LLVMValueRef r = v->op == OP_SOFTMAX ? LLVMBuildFDiv(L->b, math(L, "exp", z, NULL), total, "")
+                                       : LLVMBuildFSub(L->b, z, math(L, "log", total, NULL), "");
   store(L, tv, from_double(L, r, v->dtype), y, add(L, add(L, mul(L, mul(L, o, len), inner), in), mul(L, j, inner)));
   loop_close(L, &lj);
   loop_close(L, &lq);
@@ -798,7 +653,40 @@ typedef struct Kernel {
 
 static bool has_scratch(const Graph *g, const Value *v) { return plan_scratch(g, v).any; }
 
-static void k_window(Lv *L, const Value *v, LLVMValueRef *arg, LLVMValueRef s);
+/* Convolutions and pooling: a call of the runtime's with the geometry as
+ * a constant (NnrtWindow: int64 fields only). */
+static void k_window(Lv *L, const Value *v, LLVMValueRef *arg, LLVMValueRef s) {
+  NnrtWindow w = plan_window(L->g, v);
+  int64_t f[16] = {w.h,  w.w,  w.c,  w.oh, w.ow, w.f,  w.kh,     w.kw,
+                   w.sh, w.sw, w.ph, w.pw, w.dh, w.dw, w.groups, w.chunk};
+  LLVMValueRef c[16];
+  for (int i = 0; i < 16; i++) c[i] = ci(L, f[i]);
+  LLVMValueRef init = LLVMConstArray(L->i64, c, 16);
+  LLVMValueRef gv = LLVMAddGlobal(L->mod, LLVMTypeOf(init), "window");
+  LLVMSetInitializer(gv, init);
+  LLVMSetGlobalConstant(gv, 1);
+  LLVMSetLinkage(gv, LLVMPrivateLinkage);
+  LLVMValueRef win = LLVMConstPointerCast(gv, L->p8);
+  LLVMTypeRef p = ptr_to(ty(L, v->dtype));
+  const char *t = v->dtype == DT_F64 ? "f64" : "f32";
+  /* the batch: the image's first axis */
+  Shape xs = v->op == OP_CONV2DBX || v->op == OP_AVGPOOLB ? v->shape : L->g->v[v->in[0]].shape;
+  LLVMValueRef n = dim_v(L, xs.dim[0]);
+  if (v->op == OP_CONV2D || v->op == OP_CONV2DBX || v->op == OP_CONV2DBW) {
+    const char *fn = v->op == OP_CONV2D ? "conv2d" : v->op == OP_CONV2DBX ? "conv2d_bx" : "conv2d_bw";
+    LLVMTypeRef pt[8] = {L->i32, L->i64, L->p8, p, p, p, p, L->p8};
+    LLVMValueRef args[8] = {L->nt, n, win, arg[1], arg[2], arg[0], s, L->epi ? L->epi : LLVMConstNull(L->p8)};
+    call(L, declare(L, arena_printf("nnrt_%s_%s", fn, t), L->v, pt, 8), args, 8);
+    return;
+  }
+  int op = v->op == OP_MAXPOOL    ? NNRT_MAXPOOL
+           : v->op == OP_AVGPOOL  ? NNRT_AVGPOOL
+           : v->op == OP_MAXPOOLB ? NNRT_MAXPOOL_B
+                                  : NNRT_AVGPOOL_B;
+  LLVMTypeRef pt[7] = {L->i32, L->i64, L->i32, L->p8, p, p, p};
+  LLVMValueRef args[7] = {L->nt, n, ci32(L, op), win, arg[1], v->nin > 1 ? arg[2] : LLVMConstNull(p), arg[0]};
+  call(L, declare(L, arena_printf("nnrt_pool_%s", t), L->v, pt, 7), args, 7);
+}
 
 /* Kernel k's pointers: its parameters, and its epilogue's. */
 static void kernel_ptrs(Lv *L, int k, Kernel *kn) {
@@ -1278,20 +1166,6 @@ static LLVMValueRef run_function(Lv *L, Kernel *kn, bool exported) {
 
 /* ------------------------------------------------------------ a model */
 
-Lv lv_new(LlvmOut *o) {
-  Lv L = {.cx = o->cx, .mod = o->mod, .b = LLVMCreateBuilderInContext(o->cx)};
-  L.v = LLVMVoidTypeInContext(o->cx);
-  L.i1 = LLVMInt1TypeInContext(o->cx);
-  L.i8 = LLVMInt8TypeInContext(o->cx);
-  L.i32 = LLVMInt32TypeInContext(o->cx);
-  L.i64 = LLVMInt64TypeInContext(o->cx);
-  L.f32 = LLVMFloatTypeInContext(o->cx);
-  L.f64 = LLVMDoubleTypeInContext(o->cx);
-  L.p8 = ptr_to(L.i8);
-  L.pp8 = ptr_to(L.p8);
-  L.p64 = ptr_to(L.i64);
-  return L;
-}
 
 /* One graph: its kernels, NAME_arena and NAME_run. Returns them. */
 void llvm_graph(LlvmOut *o, Graph *g, Plan *p, const char *model, const char *suffix, LLVMValueRef *run,
@@ -1321,41 +1195,4 @@ void llvm_graph(LlvmOut *o, Graph *g, Plan *p, const char *model, const char *su
   *arena_fn = arena_function(&L);
   *run = run_function(&L, kn, o->export_runs);
   LLVMDisposeBuilder(L.b);
-}
-
-/* ------------------------------------------- convolution and pooling */
-
-/* Convolutions and pooling: a call of the runtime's with the geometry as
- * a constant (NnrtWindow: int64 fields only). */
-static void k_window(Lv *L, const Value *v, LLVMValueRef *arg, LLVMValueRef s) {
-  NnrtWindow w = plan_window(L->g, v);
-  int64_t f[16] = {w.h,  w.w,  w.c,  w.oh, w.ow, w.f,  w.kh,     w.kw,
-                   w.sh, w.sw, w.ph, w.pw, w.dh, w.dw, w.groups, w.chunk};
-  LLVMValueRef c[16];
-  for (int i = 0; i < 16; i++) c[i] = ci(L, f[i]);
-  LLVMValueRef init = LLVMConstArray(L->i64, c, 16);
-  LLVMValueRef gv = LLVMAddGlobal(L->mod, LLVMTypeOf(init), "window");
-  LLVMSetInitializer(gv, init);
-  LLVMSetGlobalConstant(gv, 1);
-  LLVMSetLinkage(gv, LLVMPrivateLinkage);
-  LLVMValueRef win = LLVMConstPointerCast(gv, L->p8);
-  LLVMTypeRef p = ptr_to(ty(L, v->dtype));
-  const char *t = v->dtype == DT_F64 ? "f64" : "f32";
-  /* the batch: the image's first axis */
-  Shape xs = v->op == OP_CONV2DBX || v->op == OP_AVGPOOLB ? v->shape : L->g->v[v->in[0]].shape;
-  LLVMValueRef n = dim_v(L, xs.dim[0]);
-  if (v->op == OP_CONV2D || v->op == OP_CONV2DBX || v->op == OP_CONV2DBW) {
-    const char *fn = v->op == OP_CONV2D ? "conv2d" : v->op == OP_CONV2DBX ? "conv2d_bx" : "conv2d_bw";
-    LLVMTypeRef pt[8] = {L->i32, L->i64, L->p8, p, p, p, p, L->p8};
-    LLVMValueRef args[8] = {L->nt, n, win, arg[1], arg[2], arg[0], s, L->epi ? L->epi : LLVMConstNull(L->p8)};
-    call(L, declare(L, arena_printf("nnrt_%s_%s", fn, t), L->v, pt, 8), args, 8);
-    return;
-  }
-  int op = v->op == OP_MAXPOOL    ? NNRT_MAXPOOL
-           : v->op == OP_AVGPOOL  ? NNRT_AVGPOOL
-           : v->op == OP_MAXPOOLB ? NNRT_MAXPOOL_B
-                                  : NNRT_AVGPOOL_B;
-  LLVMTypeRef pt[7] = {L->i32, L->i64, L->i32, L->p8, p, p, p};
-  LLVMValueRef args[7] = {L->nt, n, ci32(L, op), win, arg[1], v->nin > 1 ? arg[2] : LLVMConstNull(p), arg[0]};
-  call(L, declare(L, arena_printf("nnrt_pool_%s", t), L->v, pt, 7), args, 7);
 }

@@ -25,6 +25,22 @@
 
 /* ------------------------------------------------------ a model's tables */
 
+/* A builder over the module's context, with its types. */
+Lv lv_new(LlvmOut *o) {
+  Lv L = {.cx = o->cx, .mod = o->mod, .b = LLVMCreateBuilderInContext(o->cx)};
+  L.v = LLVMVoidTypeInContext(o->cx);
+  L.i1 = LLVMInt1TypeInContext(o->cx);
+  L.i8 = LLVMInt8TypeInContext(o->cx);
+  L.i32 = LLVMInt32TypeInContext(o->cx);
+  L.i64 = LLVMInt64TypeInContext(o->cx);
+  L.f32 = LLVMFloatTypeInContext(o->cx);
+  L.f64 = LLVMDoubleTypeInContext(o->cx);
+  L.p8 = LLVMPointerType(L.i8, 0);
+  L.pp8 = LLVMPointerType(L.p8, 0);
+  L.p64 = LLVMPointerType(L.i64, 0);
+  return L;
+}
+
 static LLVMValueRef cstr(Lv *L, const char *s) {
   LLVMValueRef init = LLVMConstStringInContext(L->cx, s, (unsigned)strlen(s), 0);
   LLVMValueRef gv = LLVMAddGlobal(L->mod, LLVMTypeOf(init), ".str");

@@ -869,8 +869,8 @@ typedef struct Lv {
   LLVMValueRef epi;      /* the current kernel's NnrtEpilogue *, or null */
 } Lv;
 
-/* emit_llvm.c: a builder over the module's context and its types; one
- * graph's kernels with its NAME_run and NAME_arena functions; constants;
+/* emit_llvm_model.c: a builder over the module's context and its types.
+ * emit_llvm.c: one graph's kernels with its NAME_run and NAME_arena functions; constants;
  * a function declared (or found), called, or begun (the builder at its
  * entry). */
 Lv lv_new(LlvmOut *o);
@@ -882,6 +882,12 @@ LLVMValueRef cf(Lv *L, double v);
 LLVMValueRef declare(Lv *L, const char *name, LLVMTypeRef ret, LLVMTypeRef *params, unsigned n);
 LLVMValueRef call(Lv *L, LLVMValueRef fn, LLVMValueRef *args, unsigned n);
 LLVMValueRef function(Lv *L, const char *name, LLVMTypeRef ret, LLVMTypeRef *params, unsigned n, bool internal);
+/* A function of libm (or the runtime) of a and b (NULL: of a), declared once. */
+LLVMValueRef math(Lv *L, const char *name, LLVMValueRef a, LLVMValueRef b);
+
+/* emit_llvm_op.c: elementwise op `op` on doubles a, b, c (ops.h's x),
+ * rounded as its result type `out` needs only for cast. */
+LLVMValueRef llvm_scalar_op(Lv *L, Op op, DType out, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c);
 #endif
 
 /* ------------------------------------------------------------ emit_main.c */
