@@ -1,12 +1,14 @@
 /* checkc.c — `nnc --check-c`: both backends against the reference evaluator.
  *
- * For every model: its graph (the training step when it has a train block)
- * is written as C with a small harness, built with the system's C compiler
- * ($CC, else cc), and run on the random data that --check-grad uses; every
- * ($CFLAGS added, so the suite can run it under sanitizers). Every
- * output, the loss, and every parameter and state after the update must
- * agree with the evaluator's within a tolerance (the backend computes in
- * the graph's type in its own fixed order; an update within what any
+ * For every model of the built set: its training step (when it has a train
+ * block), the gradients of its parameters as outputs (a graph holds 16
+ * outputs: every gradient, in as many graphs as that takes) and its
+ * inference are each written as C with a small harness, built with the
+ * system's C compiler (tools.c: $CC, else cc, and $CFLAGS, so the suite
+ * can run it under sanitizers), and run on the random data that
+ * --check-grad uses. Every output, the loss, and every parameter and
+ * state after the update must agree with the evaluator's within a
+ * tolerance (the GEMM sums in its own order; an update within what any
  * gradient the tolerance accepts would give), and 2 threads, and the same
  * graph compiled without fusion, must give the bits 1 thread gives (any
  * NaN meets any NaN: its payload is not part of the result).

@@ -1,19 +1,25 @@
-/* emit_c.c — the plain-C backend: one C function per IR value.
+/* emit_c.c — the plain-C backend: the plan rendered as C.
  *
- * Each value becomes a kernel `static void NAME_kID(int64_t n, out, ins...)`
- * whose loops run over the value's shape (N is the run-time batch size n),
- * with a comment naming the op, its type and its .nn origin. A run function
- * calls the kernels in order over buffers laid out in one workspace, then
- * copies the updates into the parameters and states. A model's API is the
- * runtime's generic nnrt_model_* functions, driven by one constant
+ * Each kernel of the plan becomes a function `NAME_kK(n, nt, pointers...)`
+ * with a comment naming its values, their type and their .nn origin: a
+ * fused elementwise kernel is one loop (parallel with NNRT_PARFOR) whose
+ * body is one expression per value (ops.h's x with the operands put in,
+ * held in a double and rounded to the value's type); a product, reduction,
+ * movement or window is its loop nest or a call of the runtime's GEMM,
+ * convolution or pooling, with the elementwise values after it (its
+ * epilogue) run on each finished block. Kernels of the same structure
+ * (the plan's `same`) share one function. A run function calls the
+ * kernels in order over buffers laid out in one workspace, then copies the
+ * updates into the parameters and states. A model's API is the runtime's
+ * nnrt_model_* functions (runtime/nnrt_api.h), driven by one constant
  * NnrtModelDef table per model and called by one-line wrappers.
  *
- * The arithmetic is the reference evaluator's, operation for operation:
- * elementwise ops compute in double and store in the value's type;
- * reductions, dot products and windows accumulate in double in the
- * evaluator's order. So for a fixed graph the compiled code and the
- * evaluator agree bit for bit (`nnc --check-c` checks it). Speed comes
- * later (fusion, tiling); this backend is the readable reference.
+ * The arithmetic is the reference evaluator's, operation for operation,
+ * but for the order of the sums inside the GEMM's tiles: so a compiled
+ * model agrees with the evaluator within rounding, and with the LLVM
+ * backend, at every thread count and unfused, bit for bit (`nnc
+ * --check-c`). Requires the plan (plan.c) and the runtime's source
+ * (embedded by the build); writes nothing but to the FILE it is given.
  */
 #include <ctype.h>
 #include <math.h>
@@ -271,9 +277,14 @@ static void k_matmul(Em *e, const Value *v) {
   open_loops(e, lead, "l", 1);
   int depth = 1 + lead.rank;
   fprintf(e->o, "%*s{\n", 2 * depth, "");
-  fprintf(e->o, "%*s  const %s *A = a + (%s) * M * K;\n", 2 * depth, "", cty(A->dtype), offset_x(la, lead.rank, "l"));
-  fprintf(e->o, "%*s  const %s *B = b + (%s) * K * N2;\n", 2 * depth, "", cty(B->dtype), offset_x(lb, lead.rank, "l"));
-  fprintf(e->o, "%*s  %s *C = y + (%s) * M * N2;\n", 2 * depth, "", cty(v->dtype), offset_x(lead, lead.rank, "l"));
+  const char *panel[3] = {offset_x(la, lead.rank, "l"), offset_x(lb, lead.rank, "l"), offset_x(lead, lead.rank, "l")};
+  static const char *const size[3] = {"M * K", "K * N2", "M * N2"};
+  for (int i = 0; i < 3; i++) { /* this product's matrices; one broadcast is the same for all */
+    fprintf(e->o, "%*s  %s%s *%c = %c", 2 * depth, "", i < 2 ? "const " : "",
+            cty(i == 0 ? A->dtype : i == 1 ? B->dtype : v->dtype), "ABC"[i], "aby"[i]);
+    if (strcmp(panel[i], "0") != 0) fprintf(e->o, " + (%s) * %s", panel[i], size[i]);
+    fprintf(e->o, ";\n");
+  }
   gemm_call(e, v, arena_printf("%*s  ", 2 * depth, ""), "nt", "M, N2, K", ta ? "A, 1, M" : "A, K, 1",
             tb ? "B, 1, K" : "B, N2, 1", "C, N2", "false", "s", e->epi);
   fprintf(e->o, "%*s}\n", 2 * depth, "");

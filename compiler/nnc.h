@@ -1,10 +1,10 @@
 /* nnc.h — the one internal header of the nnc compiler.
  *
  * Declares every type and every cross-file function, in one section per
- * source file, in pipeline order. Only the grammar (grammar/lexer.l,
- * grammar/parser.y) and the
- * compiler's .c files include it. Compiler memory comes from one arena and is
- * never freed node by node (see util.c).
+ * source file, in pipeline order (docs/architecture.md draws it). Only the
+ * grammar (grammar/lexer.l, grammar/parser.y) and the compiler's .c files
+ * include it; the LLVM section only where nnc has LLVM. Compiler memory
+ * comes from one arena and is never freed node by node (see util.c).
  */
 #ifndef NNC_H
 #define NNC_H
@@ -903,7 +903,8 @@ int nnrt_init_index(const char *name);   /* the runtime's NnrtInit number */
 
 /* nnc --check-c: compiles each model's graphs to C with the system's C
  * compiler, runs them on random data, and compares every output, loss and
- * update with the reference evaluator, bit for bit. */
+ * update with the reference evaluator (within rounding; the same bits at
+ * 1 and 2 threads and unfused), and the LLVM backend's with the C's bits. */
 bool check_c_backend(Sema *s, const Built *models, const Options *o, FILE *out);
 
 /* ------------------------------------------------------------ gradcheck.c */
