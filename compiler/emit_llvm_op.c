@@ -83,21 +83,14 @@ static Xv xp_binary(Xp *x, char op, Xv a, Xv b) {
               : op == '+' ? LLVMBuildFAdd(L->b, p, q, "") : LLVMBuildFSub(L->b, p, q, ""), false};
 }
 
-static Xv xp_mul(Xp *x) {
-  Xv a = xp_unary(x);
+/* * and / (level 2), + and - (level 1), left to right */
+static Xv xp_arith(Xp *x, int level) {
+  const char *ops = level == 2 ? "*/" : "+-";
+  Xv a = level == 2 ? xp_unary(x) : xp_arith(x, 2);
   for (;;) {
-    if (xp_eat(x, "*")) a = xp_binary(x, '*', a, xp_unary(x));
-    else if (xp_eat(x, "/")) a = xp_binary(x, '/', a, xp_unary(x));
-    else return a;
-  }
-}
-
-static Xv xp_add(Xp *x) {
-  Xv a = xp_mul(x);
-  for (;;) {
-    if (xp_eat(x, "+")) a = xp_binary(x, '+', a, xp_mul(x));
-    else if (xp_eat(x, "-")) a = xp_binary(x, '-', a, xp_mul(x));
-    else return a;
+    char op = xp_eat(x, (char[]){ops[0], 0}) ? ops[0] : xp_eat(x, (char[]){ops[1], 0}) ? ops[1] : 0;
+    if (!op) return a;
+    a = xp_binary(x, op, a, level == 2 ? xp_unary(x) : xp_arith(x, 2));
   }
 }
 
@@ -106,12 +99,12 @@ static Xv xp_compare(Xp *x, int level) {
   static const struct { const char *tok; LLVMRealPredicate f; LLVMIntPredicate i; int level; } cmp[] = {
     {"<=", LLVMRealOLE, LLVMIntSLE, 1}, {">=", LLVMRealOGE, LLVMIntSGE, 1}, {"<", LLVMRealOLT, LLVMIntSLT, 1},
     {">", LLVMRealOGT, LLVMIntSGT, 1},  {"==", LLVMRealOEQ, LLVMIntEQ, 0},  {"!=", LLVMRealUNE, LLVMIntNE, 0}};
-  Xv a = level ? xp_add(x) : xp_compare(x, 1);
+  Xv a = level ? xp_arith(x, 1) : xp_compare(x, 1);
   for (bool more = true; more;) {
     more = false;
     for (size_t k = 0; k < sizeof cmp / sizeof *cmp && !more; k++) {
       if (cmp[k].level != level || !xp_eat(x, cmp[k].tok)) continue;
-      Xv b = level ? xp_add(x) : xp_compare(x, 1);
+      Xv b = level ? xp_arith(x, 1) : xp_compare(x, 1);
       LLVMValueRef c = a.i && b.i ? LLVMBuildICmp(x->L->b, cmp[k].i, a.v, b.v, "")
                                   : LLVMBuildFCmp(x->L->b, cmp[k].f, xp_double(x, a), xp_double(x, b), "");
       a = (Xv){LLVMBuildZExt(x->L->b, c, x->L->i32, ""), true};
