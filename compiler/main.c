@@ -257,11 +257,9 @@ static int compile_ir(Options *o, SrcFile *src) {
   g = simplify(g);
   verify(g, "simplify");
   if (dumping(o, 'O')) print_ir(stderr, g);
-  Plan *p = dumping(o, 'K') || o->backend ? plan_graph(g, !o->no_fuse) : NULL;
-  if (dumping(o, 'K')) print_plan(stderr, g, p);
-  int k = g->training ? GRAPH_TRAIN : GRAPH_INFER;
-  Built b = {.name = g->name};
-  b.g[k] = g, b.plan[k] = p;
+  if (dumping(o, 'K')) print_plan(stderr, g, plan_graph(g, !o->no_fuse));
+  Built b = {.name = g->name}; /* IR and dot need no plan */
+  b.g[g->training ? GRAPH_TRAIN : GRAPH_INFER] = g;
   return o->backend ? write_models(o, &b) : 0;
 }
 
