@@ -78,7 +78,7 @@ static void usage(FILE *out) {
   fprintf(out,
           "  --help-builtins   list the built-in layers, functions, initializers,\n"
           "                    losses, optimizers, schedules, data sources,\n"
-          "                    augmentations, metrics\n"
+          "                    augmentations, metrics, and the train settings\n"
           "  --help            show this help\n"
           "  --version         show the version\n"
           "\n"
@@ -114,6 +114,7 @@ static bool parse_options(int argc, char **argv, Options *o, int *exit_now) {
     } else if (!strcmp(a, "--help-builtins")) {
       builtins_init();
       print_builtins(stdout);
+      print_settings(stdout);
       *exit_now = 0;
       return true;
     } else if (!strcmp(a, "-o")) {

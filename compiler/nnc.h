@@ -432,6 +432,7 @@ int val_ir(const Val *v);                        /* a tensor's IR value in build
 
 void check_train(Sema *s, Node *decl);    /* a train block, after its model */
 void check_memory(Sema *s);               /* every model's tensors against NN_WARN_BYTES */
+void print_settings(FILE *out);           /* the settings' names (nnc --help-builtins) */
 
 /* ------------------------------------------------------------ program.c */
 

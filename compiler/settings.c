@@ -13,6 +13,12 @@ static const char *setting_names[] = {
   "validation", "stop", "weight_decay", "augment",
 };
 
+/* The settings a train block takes, one a line (nnc --help-builtins). */
+void print_settings(FILE *out) {
+  fprintf(out, "\nTraining settings:\n");
+  for (size_t i = 0; i < sizeof setting_names / sizeof *setting_names; i++) fprintf(out, "  %s\n", setting_names[i]);
+}
+
 /* A setting naming a built-in of a kind: `loss mse`, `optimizer adam(lr: 1e-3)`. */
 static bool bind_setting(Sema *s, Node *e, BuiltinKind kind, const char *what, Setting *out) {
   const Builtin *b = NULL;
