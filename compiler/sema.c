@@ -331,8 +331,11 @@ static bool convert(Sema *s, const BParam *p, const char *callee, Node *n, Val *
       if (!strcmp(x->s, "linear")) v->kind = VK_NONE;
       return true;
     }
-    error_at(x->loc, "%s must be an activation (relu, sigmoid, tanh, softmax, ...), got %s", what,
-             value_str(x));
+    error_at(x->loc, "%s must be an activation (relu, sigmoid, tanh, softmax, ...), got %s%s", what,
+             value_str(x),
+             x->kind == VK_STRING && builtin_is_activation(x->s)
+                 ? arena_printf("; names are written without quotes: %s", x->s)
+                 : "");
     return false;
   case PK_INIT:
     return check_init(s, v->call, v, what);

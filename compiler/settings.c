@@ -217,6 +217,15 @@ static void check_data(TrainInfo *t, const Setting *d) {
              value_str(delim));
 }
 
+/* What follows "unknown setting 'key'": the learning rate, which Keras and
+ * PyTorch users look for here, is the optimizer's argument. */
+static const char *unknown_setting_hint(const char *key, const char *best) {
+  if (!strcmp(key, "learning_rate") || !strcmp(key, "lr"))
+    return "; the learning rate is the optimizer's argument 'lr', as in "
+           "'optimizer adam(lr: 0.001)'";
+  return best ? arena_printf("; did you mean '%s'?", best) : "";
+}
+
 void check_train(Sema *s, Node *decl) {
   Node *target = map_get(s->decls, decl->name);
   if (!target || target->kind != ND_MODEL) {
@@ -261,8 +270,7 @@ void check_train(Sema *s, Node *decl) {
       Suggest g = {.name = key, .best_d = 1000};
       for (size_t i = 0; i < sizeof setting_names / sizeof *setting_names; i++)
         consider(&g, setting_names[i]);
-      error_at(st->name_loc, "unknown setting '%s'%s", key,
-               g.best ? arena_printf("; did you mean '%s'?", g.best) : "");
+      error_at(st->name_loc, "unknown setting '%s'%s", key, unknown_setting_hint(key, g.best));
       continue;
     }
     Node *old = map_get(seen, key);
