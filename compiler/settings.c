@@ -217,6 +217,12 @@ static void check_data(TrainInfo *t, const Setting *d) {
              value_str(delim));
 }
 
+/* " (did you mean 'accuracy'?)" after "unknown metric 'acc'", or "". */
+static const char *metric_hint(const Node *m) {
+  const Builtin *sg = m->kind == ND_NAME ? builtin_suggest(m->name, BK_METRIC) : NULL;
+  return sg ? arena_printf(" (did you mean '%s'?)", sg->name) : "";
+}
+
 /* What follows "unknown setting 'key'": the learning rate, which Keras and
  * PyTorch users look for here, is the optimizer's argument. */
 static const char *unknown_setting_hint(const char *key, const char *best) {
@@ -300,8 +306,8 @@ void check_train(Sema *s, Node *decl) {
       for (Node *m = st->kids; m; m = m->next) {
         const Builtin *b = m->kind == ND_NAME ? builtin_find_kind(m->name, BK_METRIC) : NULL;
         if (!b) {
-          error_at(m->loc, "unknown metric '%s'; expected one of %s", expr_str(m),
-                   builtin_kind_names(BK_METRIC));
+          error_at(m->loc, "unknown metric '%s'; expected one of %s%s", expr_str(m),
+                   builtin_kind_names(BK_METRIC), metric_hint(m));
         } else if (metric_listed(t, b->name)) {
           error_at(m->loc, "metric '%s' is listed twice", b->name);
         } else if (t->nmetrics == 8) {

@@ -202,17 +202,50 @@ static const struct {
   {"scheduler", "schedule"}, {"lr_scheduler", "schedule"}, {"lr_schedule", "schedule"},
   {"random_seed", "seed"}, {"manual_seed", "seed"}, {"early_stopping", "stop"},
   {"dataset", "data"}, {"train_data", "data"}, {"augmentation", "augment"},
+  /* layers, functions, losses, metrics, schedules and initializers by
+   * their Keras class or PyTorch module name (a name equal to ours but for
+   * case and '_', such as Conv2D, MaxPool2d or LeakyReLU, needs no row) */
+  {"Linear", "dense"}, {"MaxPooling2D", "max_pool2d"}, {"AveragePooling2D", "avg_pool2d"},
+  {"GlobalAveragePooling2D", "global_avg_pool2d"}, {"BatchNormalization", "batch_norm"},
+  {"BatchNorm1d", "batch_norm"}, {"BatchNorm2d", "batch_norm"},
+  {"LayerNormalization", "layer_norm"}, {"MultiHeadAttention", "attention"},
+  {"MultiheadAttention", "attention"}, {"TransformerEncoderLayer", "transformer_encoder"},
+  {"TransformerDecoderLayer", "transformer_decoder"}, {"Concatenate", "concat"},
+  {"cat", "concat"}, {"CrossEntropyLoss", "sparse_categorical_crossentropy"},
+  {"MSELoss", "mse"}, {"MeanSquaredError", "mse"}, {"L1Loss", "mae"},
+  {"MeanAbsoluteError", "mae"}, {"BCELoss", "binary_crossentropy"},
+  {"BCEWithLogitsLoss", "binary_crossentropy"}, {"HuberLoss", "huber"},
+  {"SmoothL1Loss", "huber"}, {"acc", "accuracy"}, {"StepLR", "step"},
+  {"ExponentialLR", "exponential"}, {"ExponentialDecay", "exponential"},
+  {"CosineAnnealingLR", "cosine"}, {"CosineDecay", "cosine"}, {"xavier_uniform", "glorot_uniform"},
+  {"xavier_normal", "glorot_normal"}, {"kaiming_uniform", "he_uniform"},
+  {"kaiming_normal", "he_normal"}, {"RandomUniform", "uniform"}, {"RandomNormal", "normal"},
 };
+
+/* Whether `typed` is what a Keras or PyTorch user writes for our `ours`: a
+ * row of aliases, or the same name but for case and underscores. */
+bool name_alias(const char *typed, const char *ours) {
+  for (size_t i = 0; i < sizeof aliases / sizeof *aliases; i++)
+    if (!strcmp(aliases[i].theirs, typed) && !strcmp(aliases[i].ours, ours)) return true;
+  const char *a = typed, *b = ours;
+  for (;;) {
+    while (*a == '_') a++;
+    while (*b == '_') b++;
+    if (!*a || !*b) return !*a && !*b;
+    char ca = *a >= 'A' && *a <= 'Z' ? (char)(*a - 'A' + 'a') : *a;
+    if (ca != *b) return false;
+    a++, b++;
+  }
+}
 
 /* Keeps the candidate closest to sg->name, if it is close enough to be a
  * likely misspelling (a third of the name's length, plus one); a known
  * alias (above) beats any misspelling. */
 void consider(Suggest *sg, const char *cand) {
-  for (size_t i = 0; i < sizeof aliases / sizeof *aliases; i++)
-    if (!strcmp(aliases[i].theirs, sg->name) && !strcmp(aliases[i].ours, cand)) {
-      sg->best_d = -1, sg->best = cand;
-      return;
-    }
+  if (strcmp(sg->name, cand) != 0 && name_alias(sg->name, cand)) {
+    sg->best_d = -1, sg->best = cand;
+    return;
+  }
   if (sg->best_d < 0) return;
   int d = edit_distance(sg->name, cand);
   int limit = (int)strlen(sg->name) / 3 + 1;
