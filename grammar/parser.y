@@ -49,6 +49,8 @@ int yylex(YYSTYPE *lval, Loc *lloc, yyscan_t scanner);
 static void yyerror(Loc *loc, yyscan_t scanner, ParseCtx *ctx, const char *msg);
 static Node *arg_with_equals(Loc loc, const char *name, Loc name_loc, Loc eq_loc, Node *value);
 static Node *tuple_as_list(Loc loc, Node *first, Node *rest);
+static Node *tuple_as_type(Loc loc, Node *dims);
+static const char *bracketed(Loc loc);
 static Node *setting_with_equals(Loc loc, const char *key, Loc key_loc, Loc eq_loc, Node *values);
 }
 
@@ -186,6 +188,7 @@ setting
 type
   : '[' exprs_opt ']'            { $$ = ast_type(@$, NULL, @$, $2); }
   | IDENT '[' exprs_opt ']'      { $$ = ast_type(@$, $1, @1, $3); }
+  | '(' exprs_opt ')'            { $$ = tuple_as_type(@$, $2); } /* an error: (8,) */
   ;
 
 expr
@@ -340,16 +343,28 @@ static Node *setting_with_equals(Loc loc, const char *key, Loc key_loc, Loc eq_l
  * then read as the list. */
 static Node *tuple_as_list(Loc loc, Node *first, Node *rest) {
   first->next = rest;
-  const char *text = source_text(loc, 60);
-  if (text) {
-    char *list = arena_strdup(text);
-    list[0] = '[';
-    list[strlen(list) - 1] = ']';
-    error_at(loc, "a list is written in brackets, not parentheses: write '%s'", list);
-  } else {
-    error_at(loc, "a list is written in brackets, not parentheses: write '[a, b]'");
-  }
+  error_at(loc, "a list is written in brackets, not parentheses: write '%s'", bracketed(loc));
   return ast_list(loc, first);
+}
+
+/* The source text at loc, `(3, 3)` or `(8,)`, as a list: `[3, 3]`, `[8]`. */
+static const char *bracketed(Loc loc) {
+  const char *text = source_text(loc, 60);
+  if (!text || strlen(text) < 2) return "[a, b]";
+  char *list = arena_strdup(text);
+  size_t n = strlen(list) - 1; /* the ')' */
+  while (n > 1 && (list[n - 1] == ' ' || list[n - 1] == '\t')) n--;
+  if (n > 1 && list[n - 1] == ',') n--;
+  list[0] = '[';
+  list[n] = ']';
+  list[n + 1] = '\0';
+  return list;
+}
+
+/* `input x: (8,)`, Keras's shape=(8,): reported, then read as `[8]`. */
+static Node *tuple_as_type(Loc loc, Node *dims) {
+  error_at(loc, "a shape is written in brackets, not parentheses: write '%s'", bracketed(loc));
+  return ast_type(loc, NULL, loc, dims);
 }
 
 static void yyerror(Loc *loc, yyscan_t scanner, ParseCtx *ctx, const char *msg) {
