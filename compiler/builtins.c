@@ -310,6 +310,10 @@ const Builtin *builtin_find(const char *name) {
 const Builtin *builtin_suggest(const char *name, BuiltinKind kind) {
   const Builtin *best = NULL;
   int best_d = 3;
+  for (int i = 0; i < NBUILTINS; i++) { /* Keras's or PyTorch's name for it first */
+    bool fits = table[i].kind == kind || (kind == BK_FUNC && table[i].kind == BK_LAYER);
+    if (fits && strcmp(name, table[i].name) != 0 && name_alias(name, table[i].name)) return &table[i];
+  }
   for (int i = 0; i < NBUILTINS; i++) {
     bool fits = table[i].kind == kind ||
                 (kind == BK_FUNC && table[i].kind == BK_LAYER);

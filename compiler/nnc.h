@@ -63,6 +63,7 @@ typedef struct Suggest {
   int best_d;
 } Suggest;
 void consider(Suggest *sg, const char *cand);
+bool name_alias(const char *typed, const char *ours); /* Keras/PyTorch's name for ours */
 /* A string-keyed hash map in the arena (no deletion). */
 typedef struct Map Map;
 Map *map_new(void);

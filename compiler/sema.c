@@ -331,8 +331,11 @@ static bool convert(Sema *s, const BParam *p, const char *callee, Node *n, Val *
       if (!strcmp(x->s, "linear")) v->kind = VK_NONE;
       return true;
     }
-    error_at(x->loc, "%s must be an activation (relu, sigmoid, tanh, softmax, ...), got %s", what,
-             value_str(x));
+    error_at(x->loc, "%s must be an activation (relu, sigmoid, tanh, softmax, ...), got %s%s", what,
+             value_str(x),
+             x->kind == VK_STRING && builtin_is_activation(x->s)
+                 ? arena_printf("; names are written without quotes: %s", x->s)
+                 : "");
     return false;
   case PK_INIT:
     return check_init(s, v->call, v, what);
@@ -401,6 +404,12 @@ static int find_param(const BParam *ps, int np, const char *name) {
 }
 
 static const char *param_suggest(const BParam *ps, int np, const char *name) {
+  /* PyTorch's optimizer arguments that are not one of ours */
+  if (!strcmp(name, "betas") && find_param(ps, np, "beta1") >= 0)
+    return "; the betas are two arguments: beta1: 0.9, beta2: 0.999";
+  if (!strcmp(name, "weight_decay") && find_param(ps, np, "lr") >= 0)
+    return "; weight decay is the train block's 'weight_decay' setting (an L2 penalty in the "
+           "loss), or adamw(weight_decay: ...) for decoupled decay";
   Suggest sg = {.name = name, .best_d = 1000};
   for (int i = 0; i < np; i++) consider(&sg, ps[i].name);
   return sg.best ? arena_printf("; did you mean '%s'?", sg.best) : "";

@@ -223,6 +223,21 @@ static void check_data(TrainInfo *t, const Setting *d) {
              value_str(delim));
 }
 
+/* " (did you mean 'accuracy'?)" after "unknown metric 'acc'", or "". */
+static const char *metric_hint(const Node *m) {
+  const Builtin *sg = m->kind == ND_NAME ? builtin_suggest(m->name, BK_METRIC) : NULL;
+  return sg ? arena_printf(" (did you mean '%s'?)", sg->name) : "";
+}
+
+/* What follows "unknown setting 'key'": the learning rate, which Keras and
+ * PyTorch users look for here, is the optimizer's argument. */
+static const char *unknown_setting_hint(const char *key, const char *best) {
+  if (!strcmp(key, "learning_rate") || !strcmp(key, "lr"))
+    return "; the learning rate is the optimizer's argument 'lr', as in "
+           "'optimizer adam(lr: 0.001)'";
+  return best ? arena_printf("; did you mean '%s'?", best) : "";
+}
+
 void check_train(Sema *s, Node *decl) {
   Node *target = map_get(s->decls, decl->name);
   if (!target || target->kind != ND_MODEL) {
@@ -267,8 +282,7 @@ void check_train(Sema *s, Node *decl) {
       Suggest g = {.name = key, .best_d = 1000};
       for (size_t i = 0; i < sizeof setting_names / sizeof *setting_names; i++)
         consider(&g, setting_names[i]);
-      error_at(st->name_loc, "unknown setting '%s'%s", key,
-               g.best ? arena_printf("; did you mean '%s'?", g.best) : "");
+      error_at(st->name_loc, "unknown setting '%s'%s", key, unknown_setting_hint(key, g.best));
       continue;
     }
     Node *old = map_get(seen, key);
@@ -298,8 +312,8 @@ void check_train(Sema *s, Node *decl) {
       for (Node *m = st->kids; m; m = m->next) {
         const Builtin *b = m->kind == ND_NAME ? builtin_find_kind(m->name, BK_METRIC) : NULL;
         if (!b) {
-          error_at(m->loc, "unknown metric '%s'; expected one of %s", expr_str(m),
-                   builtin_kind_names(BK_METRIC));
+          error_at(m->loc, "unknown metric '%s'; expected one of %s%s", expr_str(m),
+                   builtin_kind_names(BK_METRIC), metric_hint(m));
         } else if (metric_listed(t, b->name)) {
           error_at(m->loc, "metric '%s' is listed twice", b->name);
         } else if (t->nmetrics == 8) {

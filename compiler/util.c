@@ -121,6 +121,9 @@ static const char *dir_of(const char *path) {
 }
 
 SrcFile *source_from_memory(const char *path, const char *data, size_t len) {
+  /* A UTF-8 byte-order mark (some Windows editors write one) is not part of
+   * the program: dropped, so line 1's columns count from what follows it. */
+  if (len >= 3 && !memcmp(data, "\xEF\xBB\xBF", 3)) data += 3, len -= 3;
   SrcFile *f = arena_alloc(sizeof *f);
   f->path = arena_strdup(path);
   f->dir = dir_of(path);
@@ -174,9 +177,76 @@ fail: {
 }
 }
 
+/* Names a Keras or PyTorch user writes for ours: arguments, then train
+ * settings. A typed name listed here suggests its counterpart whenever that
+ * counterpart is a candidate, before any misspelling. */
+static const struct {
+  const char *theirs, *ours;
+} aliases[] = {
+  {"learning_rate", "lr"}, {"beta_1", "beta1"}, {"beta_2", "beta2"}, {"eps", "epsilon"},
+  {"alpha", "rho"}, {"initial_accumulator_value", "initial_accumulator"},
+  {"clipnorm", "clip_norm"}, {"clipvalue", "clip_value"}, {"max_norm", "clip_norm"},
+  {"out_features", "units"}, {"out_channels", "filters"}, {"kernel_size", "kernel"},
+  {"strides", "stride"}, {"pool_size", "size"}, {"dilation_rate", "dilation"},
+  {"kernel_initializer", "kernel_init"}, {"bias_initializer", "bias_init"},
+  {"recurrent_initializer", "recurrent_init"}, {"embeddings_initializer", "init"},
+  {"bias", "use_bias"}, {"num_heads", "heads"}, {"nhead", "heads"}, {"dim_feedforward", "ff"},
+  {"input_dim", "vocab"}, {"num_embeddings", "vocab"}, {"output_dim", "dim"},
+  {"embedding_dim", "dim"}, {"go_backwards", "reverse"},
+  {"p", "rate"}, {"dim", "axis"}, {"keepdim", "keepdims"}, {"ignore_index", "ignore_label"},
+  {"gamma", "factor"}, {"step_size", "every"}, {"decay_steps", "every"}, {"decay_rate", "rate"},
+  {"T_max", "epochs"}, {"eta_min", "min_lr"}, {"sep", "delimiter"},
+  {"batch_size", "batch"}, {"validation_split", "validation"}, {"validation_data", "validation"},
+  {"num_epochs", "epochs"}, {"n_epochs", "epochs"}, {"max_epochs", "epochs"},
+  {"nb_epoch", "epochs"}, {"criterion", "loss"}, {"loss_fn", "loss"}, {"optim", "optimizer"},
+  {"scheduler", "schedule"}, {"lr_scheduler", "schedule"}, {"lr_schedule", "schedule"},
+  {"random_seed", "seed"}, {"manual_seed", "seed"}, {"early_stopping", "stop"},
+  {"dataset", "data"}, {"train_data", "data"}, {"augmentation", "augment"},
+  /* layers, functions, losses, metrics, schedules and initializers by
+   * their Keras class or PyTorch module name (a name equal to ours but for
+   * case and '_', such as Conv2D, MaxPool2d or LeakyReLU, needs no row) */
+  {"Linear", "dense"}, {"MaxPooling2D", "max_pool2d"}, {"AveragePooling2D", "avg_pool2d"},
+  {"GlobalAveragePooling2D", "global_avg_pool2d"}, {"BatchNormalization", "batch_norm"},
+  {"BatchNorm1d", "batch_norm"}, {"BatchNorm2d", "batch_norm"},
+  {"LayerNormalization", "layer_norm"}, {"MultiHeadAttention", "attention"},
+  {"MultiheadAttention", "attention"}, {"TransformerEncoderLayer", "transformer_encoder"},
+  {"TransformerDecoderLayer", "transformer_decoder"}, {"Concatenate", "concat"},
+  {"cat", "concat"}, {"CrossEntropyLoss", "sparse_categorical_crossentropy"},
+  {"MSELoss", "mse"}, {"MeanSquaredError", "mse"}, {"L1Loss", "mae"},
+  {"MeanAbsoluteError", "mae"}, {"BCELoss", "binary_crossentropy"},
+  {"BCEWithLogitsLoss", "binary_crossentropy"}, {"HuberLoss", "huber"},
+  {"SmoothL1Loss", "huber"}, {"acc", "accuracy"}, {"StepLR", "step"},
+  {"ExponentialLR", "exponential"}, {"ExponentialDecay", "exponential"},
+  {"CosineAnnealingLR", "cosine"}, {"CosineDecay", "cosine"}, {"xavier_uniform", "glorot_uniform"},
+  {"xavier_normal", "glorot_normal"}, {"kaiming_uniform", "he_uniform"},
+  {"kaiming_normal", "he_normal"}, {"RandomUniform", "uniform"}, {"RandomNormal", "normal"},
+};
+
+/* Whether `typed` is what a Keras or PyTorch user writes for our `ours`: a
+ * row of aliases, or the same name but for case and underscores. */
+bool name_alias(const char *typed, const char *ours) {
+  for (size_t i = 0; i < sizeof aliases / sizeof *aliases; i++)
+    if (!strcmp(aliases[i].theirs, typed) && !strcmp(aliases[i].ours, ours)) return true;
+  const char *a = typed, *b = ours;
+  for (;;) {
+    while (*a == '_') a++;
+    while (*b == '_') b++;
+    if (!*a || !*b) return !*a && !*b;
+    char ca = *a >= 'A' && *a <= 'Z' ? (char)(*a - 'A' + 'a') : *a;
+    if (ca != *b) return false;
+    a++, b++;
+  }
+}
+
 /* Keeps the candidate closest to sg->name, if it is close enough to be a
- * likely misspelling (a third of the name's length, plus one). */
+ * likely misspelling (a third of the name's length, plus one); a known
+ * alias (above) beats any misspelling. */
 void consider(Suggest *sg, const char *cand) {
+  if (strcmp(sg->name, cand) != 0 && name_alias(sg->name, cand)) {
+    sg->best_d = -1, sg->best = cand;
+    return;
+  }
+  if (sg->best_d < 0) return;
   int d = edit_distance(sg->name, cand);
   int limit = (int)strlen(sg->name) / 3 + 1;
   if (d <= limit && d < sg->best_d) sg->best_d = d, sg->best = cand;

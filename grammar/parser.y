@@ -47,6 +47,11 @@ int yylex(YYSTYPE *lval, Loc *lloc, yyscan_t scanner);
 #define YYMAXDEPTH 2000
 
 static void yyerror(Loc *loc, yyscan_t scanner, ParseCtx *ctx, const char *msg);
+static Node *arg_with_equals(Loc loc, const char *name, Loc name_loc, Loc eq_loc, Node *value);
+static Node *tuple_as_list(Loc loc, Node *first, Node *rest);
+static Node *tuple_as_type(Loc loc, Node *dims);
+static const char *bracketed(Loc loc);
+static Node *setting_with_equals(Loc loc, const char *key, Loc key_loc, Loc eq_loc, Node *values);
 }
 
 %union {
@@ -176,12 +181,14 @@ settings
 setting
   : IDENT exprs                  { $$ = ast_setting(@$, $1, @1, false, node_reverse($2)); }
   | IDENT WHEN expr              { $$ = ast_setting(@$, $1, @1, true, $3); }
+  | IDENT '=' exprs              { $$ = setting_with_equals(@$, $1, @1, @2, node_reverse($3)); }
   ;
 
 /* f32[8, 8]  |  [n, k] */
 type
   : '[' exprs_opt ']'            { $$ = ast_type(@$, NULL, @$, $2); }
   | IDENT '[' exprs_opt ']'      { $$ = ast_type(@$, $1, @1, $3); }
+  | '(' exprs_opt ')'            { $$ = tuple_as_type(@$, $2); } /* an error: (8,) */
   ;
 
 expr
@@ -206,6 +213,7 @@ primary
   | IDENT                        { $$ = ast_name(@$, $1); }
   | IDENT '(' args_opt ')'       { $$ = ast_call(@$, $1, @1, $3); }
   | '(' expr ')'                 { $$ = $2; }
+  | '(' expr ',' exprs_opt ')'   { $$ = tuple_as_list(@$, $2, $4); } /* an error: (3, 3) */
   | '[' exprs_opt ']'            { $$ = ast_list(@$, $2); }
   ;
 
@@ -223,6 +231,7 @@ args
 arg
   : expr                         { $$ = ast_arg(@$, NULL, @$, $1); }
   | IDENT ':' expr               { $$ = ast_arg(@$, $1, @1, $3); }
+  | IDENT '=' expr               { $$ = arg_with_equals(@$, $1, @1, @2, $3); } /* an error */
   ;
 
 exprs_opt
@@ -285,6 +294,77 @@ static int yyreport_syntax_error(const yypcontext_t *pctx, yyscan_t scanner, Par
   if (got == YYSYMBOL_YYEOF && ctx->ls.nbraces > 0)
     note_at(ctx->ls.braces[ctx->ls.nbraces - 1], "to match this '{'");
   return 0;
+}
+
+/* The source text at loc when it is on one line and short, else NULL. */
+static const char *source_text(Loc loc, int max) {
+  const SrcFile *f = loc.file;
+  if (!f || loc.first_line != loc.last_line) return NULL;
+  const char *p = f->text, *end = f->text + f->len;
+  for (int line = 1; line < loc.first_line && p < end; p++)
+    if (*p == '\n') line++;
+  p += loc.first_column - 1;
+  int n = loc.last_column - loc.first_column + 1;
+  if (p < f->text || p + n > end || n <= 0 || n > max) return NULL;
+  return arena_strndup(p, (size_t)n);
+}
+
+/* `activation="relu"` (Keras, PyTorch): reported, then read as `activation: relu`
+ * so the rest of the program is still checked. A string naming an activation,
+ * initializer or padding loses its quotes, as the message says. */
+static Node *arg_with_equals(Loc loc, const char *name, Loc name_loc, Loc eq_loc, Node *value) {
+  builtins_init();
+  if (value->kind == ND_STRING &&
+      (builtin_is_activation(value->sval) || builtin_find_kind(value->sval, BK_INIT) ||
+       !strcmp(value->sval, "linear") || !strcmp(value->sval, "same") ||
+       !strcmp(value->sval, "valid")))
+    value = ast_name(value->loc, value->sval);
+  const char *text = value->kind == ND_NAME ? value->name : source_text(value->loc, 40);
+  if (text)
+    error_at(eq_loc, "named arguments are written 'name: value'; write '%s: %s'", name, text);
+  else
+    error_at(eq_loc, "named arguments are written 'name: value', with ':' instead of '='");
+  return ast_arg(loc, name, name_loc, value);
+}
+
+/* `optimizer = adam()` in a train block: reported, then read without the '='. */
+static Node *setting_with_equals(Loc loc, const char *key, Loc key_loc, Loc eq_loc, Node *values) {
+  Loc vals = values->loc;
+  for (Node *v = values; v->next; v = v->next) vals = loc_span(vals, v->next->loc);
+  const char *text = source_text(vals, 50);
+  if (text)
+    error_at(eq_loc, "settings are written 'name value', without '='; write '%s %s'", key, text);
+  else
+    error_at(eq_loc, "settings are written 'name value', without '='");
+  return ast_setting(loc, key, key_loc, false, values);
+}
+
+/* `(3, 3)`: there are no tuples; a list is written in brackets. Reported,
+ * then read as the list. */
+static Node *tuple_as_list(Loc loc, Node *first, Node *rest) {
+  first->next = rest;
+  error_at(loc, "a list is written in brackets, not parentheses: write '%s'", bracketed(loc));
+  return ast_list(loc, first);
+}
+
+/* The source text at loc, `(3, 3)` or `(8,)`, as a list: `[3, 3]`, `[8]`. */
+static const char *bracketed(Loc loc) {
+  const char *text = source_text(loc, 60);
+  if (!text || strlen(text) < 2) return "[a, b]";
+  char *list = arena_strdup(text);
+  size_t n = strlen(list) - 1; /* the ')' */
+  while (n > 1 && (list[n - 1] == ' ' || list[n - 1] == '\t')) n--;
+  if (n > 1 && list[n - 1] == ',') n--;
+  list[0] = '[';
+  list[n] = ']';
+  list[n + 1] = '\0';
+  return list;
+}
+
+/* `input x: (8,)`, Keras's shape=(8,): reported, then read as `[8]`. */
+static Node *tuple_as_type(Loc loc, Node *dims) {
+  error_at(loc, "a shape is written in brackets, not parentheses: write '%s'", bracketed(loc));
+  return ast_type(loc, NULL, loc, dims);
 }
 
 static void yyerror(Loc *loc, yyscan_t scanner, ParseCtx *ctx, const char *msg) {

@@ -39,13 +39,51 @@ static bool table_alloc(NnrtTable *t, int64_t rows, int64_t features, int64_t wi
   return false;
 }
 
-/* The number of the column called `name` in the header line of f. */
-static int header_column(FILE *f, const char *name, char delimiter) {
+/* When text that should be one field holds another usual delimiter (a
+ * table written with ';' or tabs read with ','), the setting to write, after
+ * "; "; else "". */
+static const char *delimiter_hint(const char *text, char delimiter, char *buf, size_t n) {
+  static const char usual[] = {';', '\t', ',', '|'};
+  for (size_t i = 0; i < sizeof usual; i++) {
+    char c = usual[i];
+    if (c == delimiter || !strchr(text, c)) continue;
+    const char *name = c == '\t' ? "tabs" : c == ';' ? "';'" : c == ',' ? "','" : "'|'";
+    const char *lit = c == '\t' ? "\\t" : c == ';' ? ";" : c == ',' ? "," : "|";
+    char d[8];
+    if (delimiter == '\t') snprintf(d, sizeof d, "tabs");
+    else snprintf(d, sizeof d, "'%c'", delimiter);
+    snprintf(buf, n, "; are the columns separated by %s, not %s? then write csv(..., delimiter: \"%s\") "
+             "in the .nn file%s", name, d, lit,
+             c == ',' ? " (numbers are written with '.' as the decimal point)" : "");
+    return buf;
+  }
+  return "";
+}
+
+static bool blank(const char *s, int n) {
+  for (int i = 0; i < n; i++)
+    if (s[i] != ' ' && s[i] != '\t') return false;
+  return true;
+}
+
+/* A UTF-8 byte-order mark (Excel's "CSV UTF-8" writes one) is skipped. */
+static void skip_bom(FILE *f) {
+  unsigned char b[3];
+  if (fread(b, 1, 3, f) == 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF) return;
+  rewind(f);
+}
+
+/* The number of the column called `name` in the header line of f; the
+ * header line's first bytes go to `text` for a hint when none matches. */
+static int header_column(FILE *f, const char *name, char delimiter, char *text, size_t textlen) {
   char cell[NNRT_MAX_FIELD + 1];
   int len = 0, column = 0, found = -1;
+  size_t tlen = 0;
   for (;;) {
     int c = fgetc(f);
     if (c == '\r') continue;
+    if (c != '\n' && c != EOF && tlen + 1 < textlen) text[tlen++] = (char)c;
+    text[tlen] = '\0';
     if (c == delimiter || c == '\n' || c == EOF) {
       cell[len] = '\0';
       if (found < 0 && !strcmp(cell, name)) found = column;
@@ -62,13 +100,24 @@ static int header_column(FILE *f, const char *name, char delimiter) {
 NNRT_API bool nnrt_csv_load(const char *path, const char *label_name, int label_col, bool header,
                    char delimiter, double scale, NnrtTable *t, char *err, size_t errlen) {
   memset(t, 0, sizeof *t);
+  bool had_header = header;
   FILE *f = nnrt_open_regular(path, err, errlen);
   if (!f) return false;
+  struct stat st;
+  if (fstat(fileno(f), &st) == 0 && st.st_size == 0) {
+    fclose(f);
+    return nnrt_error(err, errlen, path, "the file is empty: expected a table of numbers");
+  }
+  skip_bom(f);
   if (label_name) {
-    label_col = header ? header_column(f, label_name, delimiter) : -2;
+    char text[NNRT_MAX_FIELD + 1] = "", hint[160];
+    label_col = header ? header_column(f, label_name, delimiter, text, sizeof text) : -2;
     if (label_col < 0) {
       fclose(f);
-      return csv_error(err, errlen, path, 1, 1, "no column of the header row has the label's name");
+      char msg[NNRT_MAX_FIELD + 240];
+      snprintf(msg, sizeof msg, "no column of the header row has the label's name%s",
+               delimiter_hint(text, delimiter, hint, sizeof hint));
+      return csv_error(err, errlen, path, 1, 1, msg);
     }
     header = false; /* consumed */
   }
@@ -85,16 +134,24 @@ NNRT_API bool nnrt_csv_load(const char *path, const char *label_name, int label_
       continue;
     }
     if (c == '\r') continue;
+    if ((c == '\n' || c == EOF) && !line_has_data && blank(field, flen)) {
+      /* a blank line (or one of blanks), anywhere: skipped, as pandas and NumPy do */
+      if (c == EOF) break;
+      flen = 0;
+      line++;
+      col = field_col = 1;
+      continue;
+    }
     if (c == delimiter || c == '\n' || c == EOF) {
-      if (c == EOF && !line_has_data && flen == 0) break;
       field[flen] = '\0';
       char *end;
       errno = 0;
       double v = strtod(field, &end);
       while (*end == ' ' || *end == '\t') end++;
       if (flen == 0 || *end != '\0' || errno == ERANGE || !isfinite(v)) {
-        char msg[NNRT_MAX_FIELD + 64];
-        snprintf(msg, sizeof msg, "expected a number, got '%s'", field);
+        char msg[NNRT_MAX_FIELD + 240], hint[160];
+        snprintf(msg, sizeof msg, "expected a number, got '%s'%s", field,
+                 delimiter_hint(field, delimiter, hint, sizeof hint));
         ok = csv_error(err, errlen, path, line, field_col, msg);
         break;
       }
@@ -128,11 +185,19 @@ NNRT_API bool nnrt_csv_load(const char *path, const char *label_name, int label_
       if (c == EOF) break;
       continue;
     }
-    if (flen == NNRT_MAX_FIELD) { ok = csv_error(err, errlen, path, line, field_col, "field too long"); break; }
+    if (flen == NNRT_MAX_FIELD) {
+      char msg[240], hint[160];
+      field[flen] = '\0';
+      snprintf(msg, sizeof msg, "field too long%s", delimiter_hint(field, delimiter, hint, sizeof hint));
+      ok = csv_error(err, errlen, path, line, field_col, msg);
+      break;
+    }
     field[flen++] = (char)c;
     col++;
   }
   fclose(f);
+  if (ok && n == 0)
+    ok = nnrt_error(err, errlen, path, "has no rows of numbers%s", had_header ? " after its header" : "");
   if (ok && (cols < 2 || n == 0)) ok = csv_error(err, errlen, path, line, 1, "expected rows of at least two numbers");
   if (ok && (label_col >= cols || label_col < -1)) ok = csv_error(err, errlen, path, 1, 1, "the label column is not in the table");
   if (!ok) {
