@@ -10,7 +10,7 @@
 
 static const char *setting_names[] = {
   "data", "loss", "optimizer", "epochs", "batch", "metrics", "schedule", "shuffle", "seed",
-  "validation", "stop", "weight_decay", "augment",
+  "validation", "stop", "weight_decay", "augment", "test",
 };
 
 /* A setting naming a built-in of a kind: `loss mse`, `optimizer adam(lr: 1e-3)`. */
@@ -217,6 +217,18 @@ static void check_data(TrainInfo *t, const Setting *d) {
              value_str(delim));
 }
 
+/* A validation or test file is read as the training data: the same kind
+ * of source (csv when there is no `data`), and for text the same steps. */
+static void check_other_source(TrainInfo *t, const Setting *o, const char *what) {
+  if (!o->b) return;
+  const char *kind = t->data.b ? t->data.b->name : "csv";
+  if (strcmp(o->b->name, kind) != 0) {
+    error_at(o->node->loc, "the '%s' data is read as the training data, which is %s'%s'; write %s(...)", what,
+             t->data.b ? "" : "by default ", kind, kind);
+    if (t->data.b) note_at(t->data.node->loc, "the training data is here");
+  }
+}
+
 void check_train(Sema *s, Node *decl) {
   Node *target = map_get(s->decls, decl->name);
   if (!target || target->kind != ND_MODEL) {
@@ -332,6 +344,13 @@ void check_train(Sema *s, Node *decl) {
         bind_setting(s, st->kids, BK_DATA, "data source", &t->validation_data);
       else
         setting_float(s, st, 0, 1, &t->validation);
+    } else if (!strcmp(key, "test")) {
+      if (!one_value(st)) continue;
+      if (st->kids->kind == ND_CALL)
+        bind_setting(s, st->kids, BK_DATA, "data source", &t->test_data);
+      else
+        error_at(st->kids->loc, "'test' takes a data source written as a call, such as csv(\"test.csv\"), got %s",
+                 expr_str(st->kids));
     } else if (!strcmp(key, "weight_decay")) {
       if (one_value(st)) setting_float(s, st, 0, 1, &t->weight_decay);
     } else if (!strcmp(key, "stop")) {
@@ -349,6 +368,9 @@ void check_train(Sema *s, Node *decl) {
       check_loss_fits(t, t->model->outputs[0]);
     check_data(t, &t->data);
     check_data(t, &t->validation_data);
+    check_data(t, &t->test_data);
+    check_other_source(t, &t->validation_data, "validation");
+    check_other_source(t, &t->test_data, "test");
     check_augment(t);
     for (int i = 0; i < t->nmetrics && t->loss.b; i++) /* counts of a positive class need one */
       if ((!strcmp(t->metrics[i]->name, "precision") || !strcmp(t->metrics[i]->name, "recall")) &&
