@@ -782,8 +782,8 @@ static void text_gap(const Run *r, Loop *L) {
   memmove(L->t.y + L->ntrain * f, L->t.y + (L->ntrain + gap) * f, sizeof(float) * (size_t)(L->nval * f));
   L->t.rows -= gap;
   if (!r->quiet)
-    printf("text: %lld windows of %lld bytes a %lld bytes: %lld to train, %lld held out, %lld between them left out "
-           "(they overlap the held-out text)\n", (long long)(L->t.rows + gap), (long long)p->features,
+    printf("text: %lld windows of %lld bytes, one every %lld: %lld to train, %lld held out, %lld left out between "
+           "them (they overlap the held-out text)\n", (long long)(L->t.rows + gap), (long long)p->features,
            (long long)stride, (long long)L->ntrain, (long long)L->nval, (long long)gap);
 }
 
