@@ -88,10 +88,16 @@ static void layer_rows(Rows *r, const ModelInfo *m, const Node *e) {
 const char *model_summary(const Built *b) {
   const ModelInfo *m = b->model;
   Rows r = {0};
+  int64_t norm_values = 0, norm_bytes = 0; /* the input standardization's states */
   for (const Node *st = m->decl->kids; st; st = st->next) {
     int before = r.n;
     if (st->kind == ND_INPUT) {
       add_row(&r, arena_printf("%s (input)", st->name), shape_text(st), 0);
+      if (m->normalize && st->typed && st->shape.rank) { /* normalize.mean and .std, states */
+        add_row(&r, "normalize (standardization)", shape_text(st), 2 * st->shape.dim[st->shape.rank - 1]);
+        int64_t c = 2 * st->shape.dim[st->shape.rank - 1];
+        norm_values += c, norm_bytes += c * (st->dtype == DT_F64 ? 8 : 4);
+      }
       continue;
     }
     if (st->kind != ND_ASSIGN && st->kind != ND_OUTPUT && st->kind != ND_LAYERSTMT) continue;
@@ -118,7 +124,7 @@ const char *model_summary(const Built *b) {
                            "Output Shape", wp, "Param #", rule);
   for (int i = 0; i < r.n; i++)
     out = arena_printf("%s%-*s  %-*s  %*s\n", out, wn, r.at[i].name, ws, r.at[i].shape, wp, group(r.at[i].params));
-  int64_t trainable = 0, fixed = 0, tbytes = 0, fbytes = 0;
+  int64_t trainable = 0, fixed = norm_values, tbytes = 0, fbytes = norm_bytes;
   for (ParamInfo *p = m->params; p; p = p->next) {
     int64_t n = 0;
     shape_product(p->shape, &n);

@@ -4,7 +4,7 @@
 # lengths; the training program prints the same summary at its start,
 # and not with --quiet.
 . "$(dirname "$0")/../cli_lib.sh"
-for f in "$src/examples/seed_cnn.nn" "$src/tests/summary/long_names.nn"; do
+for f in "$src/examples/seed_cnn.nn" "$src/examples/breast_cancer.nn" "$src/tests/summary/long_names.nn"; do
   name=$(basename "$f" .nn)
   expect 0 "$nnc" --summary "$f"
   cp "$tmp/out" "$tmp/$name.txt"
@@ -23,7 +23,8 @@ for f in "$src/examples/seed_cnn.nn" "$src/tests/summary/long_names.nn"; do
 done
 has "$tmp/long_names.txt" "Non-trainable params: 32 (128 B)"
 has "$tmp/long_names.txt" "Optimizer state: 1.7 KiB (sgd: 1 slot a trainable parameter)"
-has "$tmp/seed_cnn.txt" "Total params: 160,202 (625.8 KiB)"
+has "$tmp/seed_cnn.txt" "Total params: 160,208 (625.8 KiB)"
+has "$tmp/breast_cancer.txt" "Non-trainable params: 60 (240 B)"
 
 # the program prints it before training, unless --quiet
 (cd "$src/examples" && "$nnc" breast_cancer.nn -o "$tmp/train") || fail "building the program failed"
