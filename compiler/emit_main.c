@@ -49,29 +49,28 @@ static Val *source_arg(const Setting *st, const Setting *data, const char *name)
   return arg_written(st, name) || !data->b ? arg(st, name) : arg(data, name);
 }
 
-/* A validation or test file as the runtime's NnrtSource. */
+/* A validation or test file as the runtime's NnrtSource: its paths, and
+ * the reader's settings (the data's when there is no such file, for a
+ * file the flags name). */
 static void emit_source(FILE *o, const char *field, const Setting *st, const Setting *data) {
-  if (!st->b) {
-    fprintf(o, "  .%s = {.label_col = -1, .delimiter = ',', .scale = 1},\n", field);
-    return;
-  }
-  const char *reader = st->b->name;
+  const Setting *fmt = st->b ? st : data;
+  const char *reader = fmt->b ? fmt->b->name : "csv";
   bool npy = !strcmp(reader, "npy"), pair = npy || !strcmp(reader, "idx");
   fprintf(o, "  .%s = {", field);
-  if (pair)
-    fprintf(o, ".x = %s, .y = %s", quote_str(arg(st, npy ? "x" : "images")->s), quote_str(arg(st, npy ? "y" : "labels")->s));
-  else
-    fprintf(o, ".data = %s", quote_str(arg(st, "path")->s));
-  if (!strcmp(reader, "csv")) {
-    Val *l = source_arg(st, data, "label");
-    fprintf(o, ", .label_name = %s, .label_col = %d, .header = %d, .delimiter = %d",
+  if (st->b && pair)
+    fprintf(o, ".x = %s, .y = %s, ", quote_str(arg(st, npy ? "x" : "images")->s), quote_str(arg(st, npy ? "y" : "labels")->s));
+  else if (st->b)
+    fprintf(o, ".data = %s, ", quote_str(arg(st, "path")->s));
+  if (!strcmp(reader, "csv") && fmt->b) {
+    Val *l = source_arg(fmt, data, "label");
+    fprintf(o, ".label_name = %s, .label_col = %d, .header = %d, .delimiter = %d",
             l->kind == VK_STRING ? quote_str(l->s) : "NULL",
             l->kind == VK_INT ? (int)l->i : l->kind == VK_NAME && !strcmp(l->s, "first") ? 0 : -1,
-            (int)source_arg(st, data, "header")->i, source_arg(st, data, "delimiter")->s[0]);
+            (int)source_arg(fmt, data, "header")->i, source_arg(fmt, data, "delimiter")->s[0]);
   } else {
-    fprintf(o, ", .label_col = -1, .delimiter = ','");
+    fprintf(o, ".label_col = -1, .delimiter = ','");
   }
-  fprintf(o, ", .scale = %.17g},\n", strcmp(reader, "text") != 0 ? source_arg(st, data, "scale")->f : 1.0);
+  fprintf(o, ", .scale = %.17g},\n", fmt->b && strcmp(reader, "text") != 0 ? source_arg(fmt, data, "scale")->f : 1.0);
 }
 
 /* The program: the train block as the runtime's NnrtProgram

@@ -52,6 +52,12 @@ has train.c '.val = {.data = "va.csv", .label_name = "benign", .label_col = -1, 
 ./train --threads 1 --epochs 1 --validation-data te.csv --test-data va.csv > swap.txt || fail "--validation-data failed"
 has swap.txt "validation: 70 samples"
 has swap.txt "test: 99 samples"
+# a program without the files reads the flags' with its data's format (a header, the label "benign")
+(cd "$src/examples" && "$nnc" breast_cancer.nn -o "$tmp/cancer") || fail "building the example failed"
+./cancer --threads 1 --epochs 1 --data tr.csv --validation-data va.csv --test-data te.csv > ex.txt ||
+  fail "--validation-data and --test-data with the example failed: $(cat "$tmp/ex.txt")"
+has ex.txt "validation: 99 samples"
+has ex.txt "test: 70 samples"
 ./train --threads 1 --epochs 1 --validation 0.25 > frac.txt || fail "--validation 0.25 failed"
 has frac.txt "held-out: 100 samples"
 expect 1 ./train --validation 0.2 --validation-data va.csv
