@@ -151,4 +151,34 @@ right=$(paste -d, s.csv yb.txt | awk -F, '{ c += ($1 > 0.5) == ($2 + 0 > 0.5) } 
 [ "${right:-0}" -ge 180 ] || fail "the .npy predictions are right for $right of 200 samples"
 expect 1 ./sum --load sum.w --predict ya.npy --output s.csv
 has "$tmp/err" "ya.npy: samples have 1 values; model Sum takes 2"
+
+# IDX: the MNIST images alone; CIFAR-10: a batch file, its labels ignored
+mnist_idx
+sed -e "s|data/mnist-images.idx|$tmp/mnist-images.idx|; s|data/mnist-labels.idx|$tmp/mnist-labels.idx|" \
+  "$src/examples/mnist_mlp.nn" > mnist.nn
+"$nnc" mnist.nn -o mnist || fail "building the MNIST program failed"
+./mnist --epochs 0 --quiet --save-weights mnist.w > /dev/null || fail "saving MNIST's initial weights failed"
+./mnist --load mnist.w --predict mnist-images.idx --output digits.npy --quiet || fail "--predict from IDX failed"
+head -c 80 digits.npy | grep -qF "'shape': (10000, 10), }" || fail "digits.npy's header: $(head -c 80 digits.npy)"
+expect 1 ./mnist --load mnist.w --predict mnist-labels.idx --output digits.npy
+has "$tmp/err" "mnist-labels.idx: samples have 1 values; model MnistMLP takes 784"
+perl -e 'for $k (0..2) { print pack("C", $k), pack("C*", map { ($k * 7 + $_) % 256 } 0..3071) }' > three.bin
+cat > pix.nn <<'NN'
+model Pix {
+  input image: [32, 32, 3]
+  flatten
+  dense(10, activation: softmax)
+}
+train Pix {
+  data      cifar10("three.bin", scale: 1 / 255)
+  loss      sparse_categorical_crossentropy
+  optimizer adam
+  epochs    0
+}
+NN
+"$nnc" pix.nn -o pix || fail "building the CIFAR-10 program failed"
+./pix --quiet --save-weights pix.w > /dev/null || fail "saving the CIFAR-10 model failed"
+./pix --load pix.w --predict three.bin --output pix.csv --quiet || fail "--predict from a CIFAR-10 batch failed"
+[ "$(wc -l < pix.csv)" -eq 3 ] && [ "$(head -1 pix.csv | tr ',' '\n' | wc -l)" -eq 10 ] ||
+  fail "pix.csv is not 3 rows of 10: $(cat pix.csv)"
 finish
