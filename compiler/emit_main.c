@@ -34,19 +34,10 @@ bool main_supported(TrainInfo *t, Loc *where, const char **why) {
   return true;
 }
 
-/* Whether argument `name` of a source's call is written (by name or by
- * its place), not defaulted. */
-static bool arg_written(const Setting *st, const char *name) {
-  int i = 0;
-  for (const Node *a = st->node->kind == ND_CALL ? st->node->kids : NULL; a; a = a->next, i++)
-    if (a->name ? !strcmp(a->name, name) : i < st->b->nparams && !strcmp(st->b->params[i].name, name)) return true;
-  return false;
-}
-
 /* Argument `name` of a validation or test source: as written, else the
  * training data's (the same file format unless it says otherwise). */
 static Val *source_arg(const Setting *st, const Setting *data, const char *name) {
-  return arg_written(st, name) || !data->b ? arg(st, name) : arg(data, name);
+  return setting_arg_written(st, name) || !data->b ? arg(st, name) : arg(data, name);
 }
 
 /* A validation or test file as the runtime's NnrtSource: its paths, and

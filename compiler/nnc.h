@@ -432,6 +432,9 @@ int val_ir(const Val *v);                        /* a tensor's IR value in build
 /* ----------------------------------------------------------- settings.c */
 
 void check_train(Sema *s, Node *decl);    /* a train block, after its model */
+/* Whether argument `name` of a setting's call is written (by name or by
+ * its place), not defaulted. */
+bool setting_arg_written(const Setting *st, const char *name);
 void check_memory(Sema *s);               /* every model's tensors against NN_WARN_BYTES */
 
 /* ------------------------------------------------------------ program.c */

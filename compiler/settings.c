@@ -159,6 +159,13 @@ static void check_augment(TrainInfo *t) {
              (long long)t->crop, (long long)in->shape.dim[1], (long long)in->shape.dim[2]);
 }
 
+bool setting_arg_written(const Setting *st, const char *name) {
+  int i = 0;
+  for (const Node *a = st->node && st->node->kind == ND_CALL ? st->node->kids : NULL; a; a = a->next, i++)
+    if (a->name ? !strcmp(a->name, name) : i < st->b->nparams && !strcmp(st->b->params[i].name, name)) return true;
+  return false;
+}
+
 /* A data source must fit the model and the loss: one input tensor, labels
  * as the loss wants them, a label column that can exist. */
 static void check_data(TrainInfo *t, const Setting *d) {
@@ -179,10 +186,12 @@ static void check_data(TrainInfo *t, const Setting *d) {
     error_at(at, "'normalize: true' standardizes numbers, but the input of model '%s' is token ids (%s)",
              t->model->decl->name, type_str(DT_I32, model_input(t->model)->shape));
   const char *loss = t->loss.b ? t->loss.b->name : "";
-  if (one_hot && !strcmp(loss, "sparse_categorical_crossentropy"))
+  /* a validation or test file that leaves one_hot out has the data's */
+  bool own = d == &t->data || setting_arg_written(d, "one_hot");
+  if (own && one_hot && !strcmp(loss, "sparse_categorical_crossentropy"))
     error_at(at, "'sparse_categorical_crossentropy' takes integer labels; remove one_hot: true "
                  "or use categorical_crossentropy");
-  if (!one_hot && !strcmp(loss, "categorical_crossentropy"))
+  if (own && !one_hot && !strcmp(loss, "categorical_crossentropy"))
     error_at(at, "'categorical_crossentropy' needs one-hot labels; add one_hot: true or use "
                  "sparse_categorical_crossentropy");
   Shape in = model_input(t->model)->shape;
