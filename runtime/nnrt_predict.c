@@ -3,8 +3,9 @@
  * nnrt_program.h): the samples read with the training data's
  * preprocessing (scale; the input standardization is the model's own,
  * loaded with its weights), the model's first output for each, written as
- * CSV or NumPy .npy. Only programs use it: nnc copies it into a C file
- * that has a main, never into a library.
+ * CSV or NumPy .npy; and the --help lines of the data files' flags.
+ * Only programs use it: nnc copies it into a C file that has a main,
+ * never into a library.
  */
 #include "nnrt_program.h"
 
@@ -225,4 +226,43 @@ NNRT_API bool nnrt_predict_write(const NnrtProgram *p, NnrtModel *m, const NnrtT
     return nnrt_error(err, errlen, out, "cannot write: %s", strerror(e ? e : EIO));
   }
   return true;
+}
+
+NNRT_API int nnrt_predict_main(const NnrtProgram *p, const char *load, const char *in, const char *out, int64_t batch,
+                               int threads, uint64_t seed, bool quiet) {
+  char err[1024];
+  NnrtTable t;
+  if (!nnrt_predict_load(p, in, &t, err, sizeof err)) return fprintf(stderr, "error: %s\n", err), 1;
+  NnrtModel *m = nnrt_model_create(p->def, seed);
+  int status = 1;
+  if (!m) fprintf(stderr, "error: %s\n", nnrt_model_last_error(NULL));
+  else if (nnrt_model_set_threads(m, threads) != 0) fprintf(stderr, "error: %s\n", m->error);
+  else if (nnrt_model_load(m, load, err, sizeof err) != 0) fprintf(stderr, "error: %s\n", err);
+  else if (!nnrt_predict_write(p, m, &t, batch, out, err, sizeof err)) fprintf(stderr, "error: %s\n", err);
+  else status = 0;
+  if (!status && !quiet) printf("predicted %lld samples of %s into %s\n", (long long)t.rows, in, out);
+  nnrt_model_free(m);
+  nnrt_table_free(&t);
+  return status;
+}
+
+/* ------------------------------------------------------------ usage */
+
+/* The flags of the validation and test files and of prediction. */
+NNRT_API void nnrt_usage_files(const NnrtProgram *p, FILE *f) {
+  bool pair = p->reader == NNRT_NPY || p->reader == NNRT_IDX;
+  const char *xf = p->reader == NNRT_NPY ? "x" : "images", *yf = p->reader == NNRT_NPY ? "y" : "labels";
+  const NnrtSource *s[2] = {&p->val, &p->test};
+  for (int i = 0; i < 2; i++) {
+    const char *what = i ? "test" : "validation";
+    bool set = pair ? s[i]->x && *s[i]->x : s[i]->data && *s[i]->data;
+    if (pair) fprintf(f, "  --%s-%s FILE --%s-%s FILE\n", what, xf, what, yf);
+    else fprintf(f, "  --%s-data FILE\n", what);
+    fprintf(f, "                     %s data, read as the training data (%s%s%s)\n", what,
+            !set ? "none" : pair ? s[i]->x : s[i]->data, set && pair ? ", " : "", set && pair ? s[i]->y : "");
+    fprintf(f, "%s", i ? "                     evaluated once after training\n"
+                       : "                     evaluated after every epoch instead of a held-out fraction\n");
+  }
+  fprintf(f, "  --predict FILE     with --load, write the model's output for each sample of FILE\n"
+             "  --output FILE      to FILE (CSV, or NumPy when it ends in .npy); nothing is trained\n");
 }

@@ -45,8 +45,6 @@ typedef struct Run {
 static volatile sig_atomic_t nnrt_stop_signal;
 static void nnrt_on_signal(int sig) { nnrt_stop_signal = sig; }
 
-static void usage_files(const Run *r, FILE *f);
-
 static void usage(const Run *r, FILE *f) {
   const NnrtProgram *p = r->p;
   fprintf(f, "usage: %s [options]\nTrains model %s as its train block says; the options override it.\n", "train",
@@ -69,7 +67,7 @@ static void usage(const Run *r, FILE *f) {
             p->label_name ? p->label_name : p->label_col < 0 ? "last" : "", p->header ? " (after a header row)" : "",
             p->data);
   if (p->reader == NNRT_CSV && !p->label_name && p->label_col >= 0) fprintf(f, "                     (column %d)\n", p->label_col);
-  usage_files(r, f);
+  nnrt_usage_files(p, f);
   fprintf(f, "  --epochs N         epochs to have trained at the end, counted from the start,\n"
              "                     a checkpoint's included (%lld)\n"
              "  --batch N          samples a step (%lld)\n"
@@ -90,26 +88,6 @@ static void usage(const Run *r, FILE *f) {
              "  --quiet            no summary, no line per epoch\n"
              "  --help             this text\n",
           (long long)p->epochs, (long long)p->batch, (unsigned long long)p->seed, p->validation, p->def->base_lr);
-}
-
-/* The flags of the validation and test files and of prediction. */
-static void usage_files(const Run *r, FILE *f) {
-  const NnrtProgram *p = r->p;
-  bool pair = p->reader == NNRT_NPY || p->reader == NNRT_IDX;
-  const char *xf = p->reader == NNRT_NPY ? "x" : "images", *yf = p->reader == NNRT_NPY ? "y" : "labels";
-  const NnrtSource *s[2] = {&p->val, &p->test};
-  for (int i = 0; i < 2; i++) {
-    const char *what = i ? "test" : "validation";
-    bool set = pair ? s[i]->x && *s[i]->x : s[i]->data && *s[i]->data;
-    if (pair) fprintf(f, "  --%s-%s FILE --%s-%s FILE\n", what, xf, what, yf);
-    else fprintf(f, "  --%s-data FILE\n", what);
-    fprintf(f, "                     %s data, read as the training data (%s%s%s)\n", what,
-            !set ? "none" : pair ? s[i]->x : s[i]->data, set && pair ? ", " : "", set && pair ? s[i]->y : "");
-    fprintf(f, "%s", i ? "                     evaluated once after training\n"
-                       : "                     evaluated after every epoch instead of a held-out fraction\n");
-  }
-  fprintf(f, "  --predict FILE     with --load, write the model's output for each sample of FILE\n"
-             "  --output FILE      to FILE (CSV, or NumPy when it ends in .npy); nothing is trained\n");
 }
 
 /* ------------------------------------------------------------- flags */
@@ -748,26 +726,6 @@ static bool files_settled(Run *r) {
   return true;
 }
 
-/* --predict: the model of r->load on r->predict's samples, written to
- * r->output; main's exit status. */
-static int predict_run(const Run *r) {
-  const NnrtProgram *p = r->p;
-  char err[1024];
-  NnrtTable t;
-  if (!nnrt_predict_load(p, r->predict, &t, err, sizeof err)) return fprintf(stderr, "error: %s\n", err), 1;
-  NnrtModel *m = nnrt_model_create(p->def, r->seed);
-  int status = 1;
-  if (!m) fprintf(stderr, "error: %s\n", nnrt_model_last_error(NULL));
-  else if (nnrt_model_set_threads(m, r->threads) != 0) fprintf(stderr, "error: %s\n", m->error);
-  else if (nnrt_model_load(m, r->load, err, sizeof err) != 0) fprintf(stderr, "error: %s\n", err);
-  else if (!nnrt_predict_write(p, m, &t, r->batch, r->output, err, sizeof err)) fprintf(stderr, "error: %s\n", err);
-  else status = 0;
-  if (!status && !r->quiet) printf("predicted %lld samples of %s into %s\n", (long long)t.rows, r->predict, r->output);
-  nnrt_model_free(m);
-  nnrt_table_free(&t);
-  return status;
-}
-
 /* Text with overlapping windows (stride < steps): the training rows that
  * share bytes with the first held-out row are left out, so that nothing
  * held out was seen in training. */
@@ -795,7 +753,7 @@ NNRT_API int nnrt_train_main(const NnrtProgram *p, int argc, char **argv) {
   int status = parse_flags(&r, argc, argv, &done);
   if (status || done) return status;
   if (!files_settled(&r)) return 1;
-  if (r.predict) return predict_run(&r);
+  if (r.predict) return nnrt_predict_main(p, r.load, r.predict, r.output, r.batch, r.threads, r.seed, r.quiet);
   if (!r.quiet && p->summary) fputs(p->summary, stdout);
   /* from here on a signal stops the run at its next step (or its first) */
   struct sigaction sa;

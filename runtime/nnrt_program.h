@@ -140,5 +140,12 @@ NNRT_API bool nnrt_predict_load(const NnrtProgram *p, const char *path, NnrtTabl
  * name ends in .npy, else CSV (one row a sample, %.9g). */
 NNRT_API bool nnrt_predict_write(const NnrtProgram *p, NnrtModel *m, const NnrtTable *t, int64_t batch,
                                  const char *out, char *err, size_t errlen);
+/* The program's --predict: the model of checkpoint or weights file `load`
+ * on the samples of `in`, written to `out`; main's exit status. */
+NNRT_API int nnrt_predict_main(const NnrtProgram *p, const char *load, const char *in, const char *out, int64_t batch,
+                               int threads, uint64_t seed, bool quiet);
+/* The lines of the program's --help about the validation and test files
+ * and --predict. */
+NNRT_API void nnrt_usage_files(const NnrtProgram *p, FILE *f);
 
 #endif
