@@ -60,6 +60,8 @@ has ex.txt "validation: 99 samples"
 has ex.txt "test: 70 samples"
 ./train --threads 1 --epochs 1 --validation 0.25 > frac.txt || fail "--validation 0.25 failed"
 has frac.txt "held-out: 100 samples"
+./train --threads 1 --epochs 1 --validation 0 > none.txt || fail "--validation 0 failed"
+grep -q "^validation: \|^held-out: \| - val_loss" none.txt && fail "--validation 0 still validates: $(tail -2 none.txt)"
 expect 1 ./train --validation 0.2 --validation-data va.csv
 has "$tmp/err" "error: --validation F holds out a fraction of the data and --validation-data names a file: give one of them"
 cut -d, -f1-29 va.csv > narrow.csv
@@ -160,6 +162,9 @@ sed -e "s|data/mnist-images.idx|$tmp/mnist-images.idx|; s|data/mnist-labels.idx|
 ./mnist --epochs 0 --quiet --save-weights mnist.w > /dev/null || fail "saving MNIST's initial weights failed"
 ./mnist --load mnist.w --predict mnist-images.idx --output digits.npy --quiet || fail "--predict from IDX failed"
 head -c 80 digits.npy | grep -qF "'shape': (10000, 10), }" || fail "digits.npy's header: $(head -c 80 digits.npy)"
+./mnist --epochs 0 --quiet --validation-images mnist-images.idx --validation-labels mnist-labels.idx > iv.txt ||
+  fail "--validation-images failed"
+has iv.txt "validation: 10000 samples, loss "
 expect 1 ./mnist --load mnist.w --predict mnist-labels.idx --output digits.npy
 has "$tmp/err" "mnist-labels.idx: samples have 1 values; model MnistMLP takes 784"
 perl -e 'for $k (0..2) { print pack("C", $k), pack("C*", map { ($k * 7 + $_) % 256 } 0..3071) }' > three.bin
