@@ -180,8 +180,9 @@ static Builtin rows[] = {
    "with the training samples' mean and deviation"),
   B("npy", BK_DATA, "x:string y:string scale:float(0,)=1 one_hot:bool=false normalize:bool=false",
    NULL, "NumPy .npy arrays (float32, float64, uint8; labels also int32, int64); normalize as idx"),
-  B("text", BK_DATA, "path:string steps:int[1,]", NULL,
-   "a text file as bytes: sequences of `steps` token ids 0..255, labelled with the next character at each"),
+  B("text", BK_DATA, "path:string steps:int[1,] stride:int[1,]=none", NULL,
+   "a text file as bytes: sequences of `steps` token ids 0..255, labelled with the next character at each; "
+   "row r starts at byte r * stride (none: steps, windows that do not overlap)"),
   B("cifar10", BK_DATA, "path:string scale:float(0,)=1 one_hot:bool=false normalize:bool=false", NULL,
    "CIFAR-10 binary batches: one .bin file, or the archive's directory (data_batch_1..5.bin) "
    "as 32x32x3 images; normalize as idx"),

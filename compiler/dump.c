@@ -113,6 +113,7 @@ static void print_train(FILE *out, TrainInfo *t) {
           t->shuffle ? "true" : "false", "seed", (long long)t->seed);
   if (t->validation_data.b) print_setting(out, "validation", &t->validation_data);
   else fprintf(out, "  %-12s %g\n", "validation", t->validation);
+  if (t->test_data.b) print_setting(out, "test", &t->test_data);
   if (t->weight_decay > 0) fprintf(out, "  %-12s %g\n", "weight_decay", t->weight_decay);
   if (t->nmetrics) {
     fprintf(out, "  %-12s", "metrics");

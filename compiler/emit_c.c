@@ -800,7 +800,8 @@ static char *for_model(const char *text, const char *model) {
 extern const char nnrt_h_source[], nnrt_api_h_source[], nn_model_desc_h_source[], nnrt_c_source[],
     nnrt_random_c_source[], nnrt_gemm_c_source[], nnrt_window_c_source[], nnrt_window_inc_source[],
     nnrt_checkpoint_c_source[], nnrt_model_c_source[],
-    nnrt_program_h_source[], nnrt_data_c_source[], nnrt_program_c_source[];
+    nnrt_program_h_source[], nnrt_data_c_source[], nnrt_program_c_source[],
+    nnrt_predict_c_source[];
 
 /* A file of the runtime, copied in with the files it includes that are
  * written in place (the API's rows, the descriptor types, the window
@@ -852,10 +853,11 @@ static void inline_runtime(FILE *o, const Built *models) {
 }
 
 void emit_c_program_runtime(FILE *o) {
-  fprintf(o, "\n/* ---- the training program's runtime (runtime/nnrt_program.h, nnrt_data.c, nnrt_program.c) ---- */\n");
+  fprintf(o, "\n/* ---- the training program's runtime (runtime/nnrt_program.h, nnrt_data.c, nnrt_program.c, nnrt_predict.c) ---- */\n");
   inline_source(o, nnrt_program_h_source);
   inline_source(o, nnrt_data_c_source);
   inline_source(o, nnrt_program_c_source);
+  inline_source(o, nnrt_predict_c_source);
 }
 
 /* The model's tensors with their initializers: the parameters, then the

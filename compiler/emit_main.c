@@ -26,15 +26,42 @@ static const char *runtime_enum(const char *name) {
   return e;
 }
 
-/* Whether the program can be written: any data source, a validation fraction. */
+/* Whether the program can be written: any data source, a validation
+ * fraction or file, a test file. */
 bool main_supported(TrainInfo *t, Loc *where, const char **why) {
   *where = t->decl->name_loc;
-  if (t->validation_data.b) {
-    *where = t->validation_data.node->loc;
-    *why = "the training program holds out a fraction of the data so far; write validation 0.2";
-    return false;
-  }
+  *why = NULL;
   return true;
+}
+
+/* Argument `name` of a validation or test source: as written, else the
+ * training data's (the same file format unless it says otherwise). */
+static Val *source_arg(const Setting *st, const Setting *data, const char *name) {
+  return setting_arg_written(st, name) || !data->b ? arg(st, name) : arg(data, name);
+}
+
+/* A validation or test file as the runtime's NnrtSource: its paths, and
+ * the reader's settings (the data's when there is no such file, for a
+ * file the flags name). */
+static void emit_source(FILE *o, const char *field, const Setting *st, const Setting *data) {
+  const Setting *fmt = st->b ? st : data;
+  const char *reader = fmt->b ? fmt->b->name : "csv";
+  bool npy = !strcmp(reader, "npy"), pair = npy || !strcmp(reader, "idx");
+  fprintf(o, "  .%s = {", field);
+  if (st->b && pair)
+    fprintf(o, ".x = %s, .y = %s, ", quote_str(arg(st, npy ? "x" : "images")->s), quote_str(arg(st, npy ? "y" : "labels")->s));
+  else if (st->b)
+    fprintf(o, ".data = %s, ", quote_str(arg(st, "path")->s));
+  if (!strcmp(reader, "csv") && fmt->b) {
+    Val *l = source_arg(fmt, data, "label");
+    fprintf(o, ".label_name = %s, .label_col = %d, .header = %d, .delimiter = %d",
+            l->kind == VK_STRING ? quote_str(l->s) : "NULL",
+            l->kind == VK_INT ? (int)l->i : l->kind == VK_NAME && !strcmp(l->s, "first") ? 0 : -1,
+            (int)source_arg(fmt, data, "header")->i, source_arg(fmt, data, "delimiter")->s[0]);
+  } else {
+    fprintf(o, ".label_col = -1, .delimiter = ','");
+  }
+  fprintf(o, ", .scale = %.17g},\n", fmt->b && strcmp(reader, "text") != 0 ? source_arg(fmt, data, "scale")->f : 1.0);
 }
 
 /* The program: the train block as the runtime's NnrtProgram
@@ -98,5 +125,10 @@ void emit_c_main(FILE *o, const Built *b) {
             !strcmp(base, "loss") ? "-1" : runtime_enum(base), t->stop_op == 'l' ? 'l' : t->stop_op == 'g' ? 'g' : t->stop_op,
             t->stop_value);
   }
+  Val *stride = !strcmp(reader, "text") ? arg(&t->data, "stride") : NULL;
+  fprintf(o, "  .stride = %lld,\n", stride && stride->kind == VK_INT ? (long long)stride->i : 0LL);
+  emit_source(o, "val", &t->validation_data, &t->data);
+  emit_source(o, "test", &t->test_data, &t->data);
+  fprintf(o, "  .summary = %s,\n", quote_str(model_summary(b)));
   fprintf(o, "};\n\nint main(int argc, char **argv) { return nnrt_train_main(&%s_program, argc, argv); }\n", model);
 }

@@ -70,6 +70,9 @@ static void usage(FILE *out) {
           "                    (a generic processor of another --target)\n"
           "  --dtype=T         element type of inputs declared without one: f32\n"
           "                    (default) or f64\n"
+          "  --summary         print each model's summary: its layers with their output\n"
+          "                    shapes and parameter counts, the totals, the optimizer's\n"
+          "                    state and the arena of a training step\n"
           "  -fsyntax-only     check the program (syntax, names, shapes, settings)\n"
           "                    and produce nothing\n"
           "  -d LETTERS        dump the program to standard error after stages:\n");
@@ -148,6 +151,8 @@ static bool parse_options(int argc, char **argv, Options *o, int *exit_now) {
       if (!*o->cpu || strspn(o->cpu, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.+")
                           != strlen(o->cpu))
         return usage_error("bad --cpu name '%s' (letters, digits, '-', '_', '.', '+')", o->cpu);
+    } else if (!strcmp(a, "--summary")) {
+      o->summary = true;
     } else if (!strcmp(a, "--no-fuse")) {
       o->no_fuse = true;
     } else if (!strcmp(a, "--no-main")) {
@@ -316,6 +321,7 @@ static int compile(Options *o) {
     *tail = b, tail = &b->next;
   }
   if (diag.errors) return 1;
+  for (Built *b = models; o->summary && b; b = b->next) printf("%s%s", b == models ? "" : "\n", model_summary(b));
 
   if (o->check_grad) return check_gradients(&sema, models, stdout) ? 0 : 1;
   if (o->check_c) return check_c_backend(&sema, models, o, stdout) ? 0 : 1;

@@ -338,6 +338,7 @@ struct TrainInfo {
   Node *decl;
   ModelInfo *model;
   Setting loss, optimizer, data, validation_data;
+  Setting test_data;      /* `test SOURCE`: evaluated once after training */
   Setting schedules[4];
   int nschedules;
   const Builtin *metrics[8];
@@ -432,6 +433,9 @@ int val_ir(const Val *v);                        /* a tensor's IR value in build
 /* ----------------------------------------------------------- settings.c */
 
 void check_train(Sema *s, Node *decl);    /* a train block, after its model */
+/* Whether argument `name` of a setting's call is written (by name or by
+ * its place), not defaulted. */
+bool setting_arg_written(const Setting *st, const char *name);
 void check_memory(Sema *s);               /* every model's tensors against NN_WARN_BYTES */
 void print_settings(FILE *out);           /* the settings' names (nnc --help-builtins) */
 
@@ -732,6 +736,9 @@ typedef struct Built {
 static inline Graph *built_main_graph(const Built *b) {
   return b->g[GRAPH_TRAIN] ? b->g[GRAPH_TRAIN] : b->g[GRAPH_INFER];
 }
+/* summary.c: the model's summary as Keras prints it (nnc --summary, the
+ * training program's start): layers, shapes, parameter counts, totals. */
+const char *model_summary(const Built *b);
 
 /* What to make, from the command line. */
 typedef enum { EMIT_NONE, EMIT_AST, EMIT_IR, EMIT_DOT, EMIT_C, EMIT_EXE, EMIT_SO, EMIT_LL, EMIT_BC, EMIT_ASM,
@@ -754,6 +761,7 @@ typedef struct Options {
   const char *backend_name; /* --backend */
   const Backend *backend;   /* what writes the artifact (NULL: nothing is written) */
   int opt;              /* -O0..-O3; -1: the default (3) */
+  bool summary;         /* --summary: print each model's summary */
 } Options;
 
 /* ------------------------------------------------------------- output.c */

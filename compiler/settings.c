@@ -10,7 +10,7 @@
 
 static const char *setting_names[] = {
   "data", "loss", "optimizer", "epochs", "batch", "metrics", "schedule", "shuffle", "seed",
-  "validation", "stop", "weight_decay", "augment",
+  "validation", "stop", "weight_decay", "augment", "test",
 };
 
 /* The settings a train block takes, one a line (nnc --help-builtins). */
@@ -165,6 +165,13 @@ static void check_augment(TrainInfo *t) {
              (long long)t->crop, (long long)in->shape.dim[1], (long long)in->shape.dim[2]);
 }
 
+bool setting_arg_written(const Setting *st, const char *name) {
+  int i = 0;
+  for (const Node *a = st->node && st->node->kind == ND_CALL ? st->node->kids : NULL; a; a = a->next, i++)
+    if (a->name ? !strcmp(a->name, name) : i < st->b->nparams && !strcmp(st->b->params[i].name, name)) return true;
+  return false;
+}
+
 /* A data source must fit the model and the loss: one input tensor, labels
  * as the loss wants them, a label column that can exist. */
 static void check_data(TrainInfo *t, const Setting *d) {
@@ -185,10 +192,12 @@ static void check_data(TrainInfo *t, const Setting *d) {
     error_at(at, "'normalize: true' standardizes numbers, but the input of model '%s' is token ids (%s)",
              t->model->decl->name, type_str(DT_I32, model_input(t->model)->shape));
   const char *loss = t->loss.b ? t->loss.b->name : "";
-  if (one_hot && !strcmp(loss, "sparse_categorical_crossentropy"))
+  /* a validation or test file that leaves one_hot out has the data's */
+  bool own = d == &t->data || setting_arg_written(d, "one_hot");
+  if (own && one_hot && !strcmp(loss, "sparse_categorical_crossentropy"))
     error_at(at, "'sparse_categorical_crossentropy' takes integer labels; remove one_hot: true "
                  "or use categorical_crossentropy");
-  if (!one_hot && !strcmp(loss, "categorical_crossentropy"))
+  if (own && !one_hot && !strcmp(loss, "categorical_crossentropy"))
     error_at(at, "'categorical_crossentropy' needs one-hot labels; add one_hot: true or use "
                  "sparse_categorical_crossentropy");
   Shape in = model_input(t->model)->shape;
@@ -236,6 +245,18 @@ static const char *unknown_setting_hint(const char *key, const char *best) {
     return "; the learning rate is the optimizer's argument 'lr', as in "
            "'optimizer adam(lr: 0.001)'";
   return best ? arena_printf("; did you mean '%s'?", best) : "";
+}
+
+/* A validation or test file is read as the training data: the same kind
+ * of source (csv when there is no `data`), and for text the same steps. */
+static void check_other_source(TrainInfo *t, const Setting *o, const char *what) {
+  if (!o->b) return;
+  const char *kind = t->data.b ? t->data.b->name : "csv";
+  if (strcmp(o->b->name, kind) != 0) {
+    error_at(o->node->loc, "the '%s' data is read as the training data, which is %s'%s'; write %s(...)", what,
+             t->data.b ? "" : "by default ", kind, kind);
+    if (t->data.b) note_at(t->data.node->loc, "the training data is here");
+  }
 }
 
 void check_train(Sema *s, Node *decl) {
@@ -352,6 +373,13 @@ void check_train(Sema *s, Node *decl) {
         bind_setting(s, st->kids, BK_DATA, "data source", &t->validation_data);
       else
         setting_float(s, st, 0, 1, &t->validation);
+    } else if (!strcmp(key, "test")) {
+      if (!one_value(st)) continue;
+      if (st->kids->kind == ND_CALL)
+        bind_setting(s, st->kids, BK_DATA, "data source", &t->test_data);
+      else
+        error_at(st->kids->loc, "'test' takes a data source written as a call, such as csv(\"test.csv\"), got %s",
+                 expr_str(st->kids));
     } else if (!strcmp(key, "weight_decay")) {
       if (one_value(st)) setting_float(s, st, 0, 1, &t->weight_decay);
     } else if (!strcmp(key, "stop")) {
@@ -369,6 +397,9 @@ void check_train(Sema *s, Node *decl) {
       check_loss_fits(t, t->model->outputs[0]);
     check_data(t, &t->data);
     check_data(t, &t->validation_data);
+    check_data(t, &t->test_data);
+    check_other_source(t, &t->validation_data, "validation");
+    check_other_source(t, &t->test_data, "test");
     check_augment(t);
     for (int i = 0; i < t->nmetrics && t->loss.b; i++) /* counts of a positive class need one */
       if ((!strcmp(t->metrics[i]->name, "precision") || !strcmp(t->metrics[i]->name, "recall")) &&

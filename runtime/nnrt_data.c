@@ -262,11 +262,12 @@ static long idx_header(FILE *f, const char *path, int want_dims, int64_t *count,
 NNRT_API bool nnrt_idx_load(const char *images, const char *labels, double scale, NnrtTable *t,
                             char *err, size_t errlen) {
   memset(t, 0, sizeof *t);
-  FILE *fi = nnrt_open_regular(images, err, errlen), *fl = fi ? nnrt_open_regular(labels, err, errlen) : NULL;
-  bool ok = fi && fl;
+  FILE *fi = nnrt_open_regular(images, err, errlen), *fl = fi && labels ? nnrt_open_regular(labels, err, errlen) : NULL;
+  bool ok = fi && (fl || !labels); /* no labels: the samples alone, for prediction */
   int64_t n = 0, per = 0, nl = 0, one = 0;
   ok = ok && idx_header(fi, images, 0, &n, &per, err, errlen) &&
-       idx_header(fl, labels, 1, &nl, &one, err, errlen);
+       (!fl || idx_header(fl, labels, 1, &nl, &one, err, errlen));
+  if (!fl) nl = n;
   if (ok && nl != n) {
     nnrt_error(err, errlen, labels, "%lld labels for the %lld samples of %s", (long long)nl,
              (long long)n, images);
@@ -280,7 +281,7 @@ NNRT_API bool nnrt_idx_load(const char *images, const char *labels, double scale
       ok = fread(row, 1, (size_t)per, fi) == (size_t)per;
       for (int64_t j = 0; ok && j < per; j++) t->x[r * per + j] = (float)(row[j] * scale);
     }
-    for (int64_t r = 0; ok && r < n; r++) {
+    for (int64_t r = 0; ok && fl && r < n; r++) {
       int c = fgetc(fl);
       ok = c != EOF;
       t->y[r] = (float)c;
@@ -454,19 +455,20 @@ static double npy_value(const unsigned char *p, char type, int size) {
 NNRT_API bool nnrt_npy_load(const char *x, const char *y, double scale, NnrtTable *t, char *err,
                             size_t errlen) {
   memset(t, 0, sizeof *t);
-  FILE *fx = nnrt_open_regular(x, err, errlen), *fy = fx ? nnrt_open_regular(y, err, errlen) : NULL;
-  bool ok = fx && fy;
+  FILE *fx = nnrt_open_regular(x, err, errlen), *fy = fx && y ? nnrt_open_regular(y, err, errlen) : NULL;
+  bool ok = fx && (fy || !y); /* no y: the samples alone, for prediction */
   char tx = 0, ty = 0;
   int sx = 0, sy = 0;
   int64_t n = 0, per = 0, ny = 0, one = 0;
   ok = ok && npy_header(fx, x, &tx, &sx, &n, &per, err, errlen) &&
-       npy_header(fy, y, &ty, &sy, &ny, &one, err, errlen);
+       (!fy || npy_header(fy, y, &ty, &sy, &ny, &one, err, errlen));
+  if (!fy) ny = n, one = 0;
   if (ok && ny != n) {
     nnrt_error(err, errlen, y, "expected labels for %lld samples, got %lld", (long long)n, (long long)ny);
     ok = false;
   }
   if (ok) {
-    ok = table_alloc(t, n, per, one, x, err, errlen); /* one: labels a sample, 1 or a sequence's */
+    ok = table_alloc(t, n, per, one ? one : 1, x, err, errlen); /* one: labels a sample, 1 or a sequence's */
     unsigned char buf[8];
     for (int64_t i = 0; ok && i < n * per; i++) {
       ok = fread(buf, 1, (size_t)sx, fx) == (size_t)sx;
@@ -496,7 +498,9 @@ NNRT_API bool nnrt_npy_load(const char *x, const char *y, double scale, NnrtTabl
   return ok;
 }
 
-NNRT_API bool nnrt_text_load(const char *path, int64_t steps, NnrtTable *t, char *err, size_t errlen) {
+NNRT_API bool nnrt_text_load(const char *path, int64_t steps, int64_t stride, NnrtTable *t, char *err,
+                             size_t errlen) {
+  if (stride < 1) stride = steps;
   memset(t, 0, sizeof *t);
   FILE *f = nnrt_open_regular(path, err, errlen);
   if (!f) return false;
@@ -518,7 +522,8 @@ NNRT_API bool nnrt_text_load(const char *path, int64_t steps, NnrtTable *t, char
   }
   failed = failed || ferror(f);
   fclose(f);
-  int64_t rows = steps > 0 && len > 0 ? (int64_t)((len - 1) / (size_t)steps) : 0;
+  /* row r: bytes [r * stride, r * stride + steps] (its last label included) */
+  int64_t rows = steps > 0 && len > (size_t)steps ? (int64_t)((len - 1 - (size_t)steps) / (size_t)stride) + 1 : 0;
   if (failed || rows < 1) {
     if (failed) nnrt_error(err, errlen, path, "cannot read: %s", strerror(errno));
     else nnrt_error(err, errlen, path, "%zu bytes: too short for one sequence of %lld characters and the one after",
@@ -530,7 +535,9 @@ NNRT_API bool nnrt_text_load(const char *path, int64_t steps, NnrtTable *t, char
     free(text);
     return false;
   }
-  for (int64_t i = 0; i < rows * steps; i++) t->x[i] = text[i], t->y[i] = text[i + 1];
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t i = 0; i < steps; i++)
+      t->x[r * steps + i] = text[r * stride + i], t->y[r * steps + i] = text[r * stride + i + 1];
   free(text);
   return true;
 }

@@ -37,6 +37,9 @@ typedef struct Run {
   bool seed_given, quiet, check_finite;
   double validation, lr, temperature;
   int threads;
+  NnrtSource val, test;          /* the validation and test files after the flags */
+  const char *predict, *output;  /* --predict FILE --output FILE */
+  bool val_fraction_given, val_file_given;
 } Run;
 
 static volatile sig_atomic_t nnrt_stop_signal;
@@ -64,6 +67,7 @@ static void usage(const Run *r, FILE *f) {
             p->label_name ? p->label_name : p->label_col < 0 ? "last" : "", p->header ? " (after a header row)" : "",
             p->data);
   if (p->reader == NNRT_CSV && !p->label_name && p->label_col >= 0) fprintf(f, "                     (column %d)\n", p->label_col);
+  nnrt_usage_files(p, f);
   fprintf(f, "  --epochs N         epochs to have trained at the end, counted from the start,\n"
              "                     a checkpoint's included (%lld)\n"
              "  --batch N          samples a step (%lld)\n"
@@ -81,7 +85,7 @@ static void usage(const Run *r, FILE *f) {
              "                     or from a weights-only file (a new training)\n"
              "  --check-finite     after every step, stop at the first parameter or optimizer\n"
              "                     state (a gradient's trace) that is not finite, naming it\n"
-             "  --quiet            no line per epoch\n"
+             "  --quiet            no summary, no line per epoch\n"
              "  --help             this text\n",
           (long long)p->epochs, (long long)p->batch, (unsigned long long)p->seed, p->validation, p->def->base_lr);
 }
@@ -129,6 +133,30 @@ static bool flag_number(int argc, char **argv, int *i, double lo, bool closed, d
   return true;
 }
 
+/* A flag of the validation and test files or of prediction: whether
+ * argv[*i] is one, its value's success in *ok. */
+static bool file_flag(Run *r, int argc, char **argv, int *i, bool *ok) {
+  const NnrtProgram *p = r->p;
+  const char *a = argv[*i];
+  bool pair = p->reader == NNRT_NPY || p->reader == NNRT_IDX;
+  const char *xf = p->reader == NNRT_NPY ? "x" : "images", *yf = p->reader == NNRT_NPY ? "y" : "labels";
+  const char **to = NULL;
+  for (int k = 0; k < 2 && !to; k++) {
+    NnrtSource *s = k ? &r->test : &r->val;
+    size_t n = strlen(k ? "--test-" : "--validation-");
+    if (strncmp(a, k ? "--test-" : "--validation-", n) != 0) continue;
+    if (!pair && !strcmp(a + n, "data")) to = &s->data;
+    else if (pair && !strcmp(a + n, xf)) to = &s->x;
+    else if (pair && !strcmp(a + n, yf)) to = &s->y;
+    if (to && !k) r->val_file_given = true;
+  }
+  if (!strcmp(a, "--predict")) to = &r->predict;
+  else if (!strcmp(a, "--output")) to = &r->output;
+  if (!to) return false;
+  *ok = (*to = flag_value(argc, argv, i)) != NULL;
+  return true;
+}
+
 /* The flags into r; 0 to go on, else the exit status (--help: 0 with *done). */
 static int parse_flags(Run *r, int argc, char **argv, bool *done) {
   const NnrtProgram *p = r->p;
@@ -150,6 +178,8 @@ static int parse_flags(Run *r, int argc, char **argv, bool *done) {
       ok = (r->x = flag_value(argc, argv, &i)) != NULL;
     } else if (!strcmp(a, p->reader == NNRT_NPY ? "--y" : "--labels") && (p->reader == NNRT_NPY || p->reader == NNRT_IDX)) {
       ok = (r->y = flag_value(argc, argv, &i)) != NULL;
+    } else if (file_flag(r, argc, argv, &i, &ok)) {
+      /* a validation or test file, --predict, --output */
     } else if (!strcmp(a, "--save")) {
       ok = (r->save = flag_value(argc, argv, &i)) != NULL;
     } else if (!strcmp(a, "--save-weights")) {
@@ -174,6 +204,7 @@ static int parse_flags(Run *r, int argc, char **argv, bool *done) {
       r->seed_given = true;
     } else if (!strcmp(a, "--validation")) {
       ok = flag_number(argc, argv, &i, 0, true, 1, &r->validation);
+      r->val_fraction_given = true;
     } else if (!strcmp(a, "--lr")) {
       ok = flag_number(argc, argv, &i, 0, false, INFINITY, &r->lr);
     } else if (p->reader == NNRT_TEXT && !strcmp(a, "--generate")) {
@@ -198,6 +229,18 @@ static int parse_flags(Run *r, int argc, char **argv, bool *done) {
 
 /* -------------------------------------------------------------- data */
 
+/* A source's table, read as the data of p's reader. */
+static bool read_source(const NnrtProgram *p, const NnrtSource *s, NnrtTable *t, char *err, size_t errlen) {
+  switch (p->reader) {
+  case NNRT_IDX: return nnrt_idx_load(s->x, s->y, s->scale, t, err, errlen);
+  case NNRT_NPY: return nnrt_npy_load(s->x, s->y, s->scale, t, err, errlen);
+  case NNRT_CIFAR10: return nnrt_cifar_load(s->data, s->scale, t, err, errlen);
+  case NNRT_TEXT: return nnrt_text_load(s->data, p->features, p->stride, t, err, errlen);
+  default:
+    return nnrt_csv_load(s->data, s->label_name, s->label_col, s->header, s->delimiter, s->scale, t, err, errlen);
+  }
+}
+
 static bool read_data(const Run *r, NnrtTable *t, char *err, size_t errlen) {
   const NnrtProgram *p = r->p;
   bool pair = p->reader == NNRT_IDX || p->reader == NNRT_NPY;
@@ -206,24 +249,16 @@ static bool read_data(const Run *r, NnrtTable *t, char *err, size_t errlen) {
                                               : p->reader == NNRT_IDX ? "--images FILE --labels FILE" : "--data FILE");
     return false;
   }
-  switch (p->reader) {
-  case NNRT_IDX: return nnrt_idx_load(r->x, r->y, p->scale, t, err, errlen);
-  case NNRT_NPY: return nnrt_npy_load(r->x, r->y, p->scale, t, err, errlen);
-  case NNRT_CIFAR10: return nnrt_cifar_load(r->data, p->scale, t, err, errlen);
-  case NNRT_TEXT: return nnrt_text_load(r->data, p->features, t, err, errlen);
-  default:
-    return nnrt_csv_load(r->data, p->label_name, p->label_col, p->header, p->delimiter, p->scale, t, err, errlen);
-  }
+  NnrtSource s = {r->data, r->x, r->y, p->label_name, p->label_col, p->header, p->delimiter, p->scale};
+  return read_source(p, &s, t, err, errlen);
 }
 
 /* The table against the model: its sizes, every label what the loss
  * takes, every token id in the vocabulary; the error names the file and
  * the sample. */
-static bool check_data(const Run *r, const NnrtTable *t, char *err, size_t errlen) {
+static bool check_table(const Run *r, const NnrtTable *t, const char *xs, const char *ys, char *err, size_t errlen) {
   const NnrtProgram *p = r->p;
   const NnrtModelDef *def = p->def;
-  const char *xs = p->reader == NNRT_IDX || p->reader == NNRT_NPY ? r->x : r->data;
-  const char *ys = p->reader == NNRT_IDX || p->reader == NNRT_NPY ? r->y : r->data;
   if (t->features != p->features)
     return nnrt_error(err, errlen, xs, "samples have %lld values; model %s takes %lld", (long long)t->features,
                       def->name, (long long)p->features);
@@ -252,6 +287,29 @@ static bool check_data(const Run *r, const NnrtTable *t, char *err, size_t errle
     }
   }
   return true;
+}
+
+static bool check_data(const Run *r, const NnrtTable *t, char *err, size_t errlen) {
+  bool pair = r->p->reader == NNRT_IDX || r->p->reader == NNRT_NPY;
+  return check_table(r, t, pair ? r->x : r->data, pair ? r->y : r->data, err, errlen);
+}
+
+/* Whether a source names a file: data, or x and y. */
+static bool has_source(const NnrtProgram *p, const NnrtSource *s) {
+  return p->reader == NNRT_IDX || p->reader == NNRT_NPY ? (s->x && *s->x) || (s->y && *s->y) : s->data && *s->data;
+}
+
+/* A validation or test file, read and checked as the training data. */
+static bool read_other(const Run *r, const NnrtSource *s, const char *what, NnrtTable *t, char *err, size_t errlen) {
+  const NnrtProgram *p = r->p;
+  bool pair = p->reader == NNRT_IDX || p->reader == NNRT_NPY;
+  if (pair && (!s->x || !*s->x || !s->y || !*s->y)) {
+    const char *xf = p->reader == NNRT_NPY ? "x" : "images", *yf = p->reader == NNRT_NPY ? "y" : "labels";
+    return nnrt_error(err, errlen, NULL, "the %s data needs both files: --%s-%s FILE --%s-%s FILE", what, what, xf,
+                      what, yf);
+  }
+  return read_source(p, s, t, err, errlen) &&
+         check_table(r, t, pair ? s->x : s->data, pair ? s->y : s->data, err, errlen);
 }
 
 /* Rows perm[start..start+n) of t as the step's input x and label y, in
@@ -513,9 +571,21 @@ static bool sample_text(const Run *r, NnrtModel *m, const NnrtTable *t, int64_t 
   return ok;
 }
 
+/* The figures of evaluated rows after training: "held-out: 113 samples,
+ * loss 0.0788, accuracy 0.9823". */
+static void print_figures(const NnrtProgram *p, const char *what, int64_t n, const double *vs) {
+  printf("%s: %lld samples, loss %.4f", what, (long long)n, ratio(vs[S_LOSS], vs[S_SAMPLES]));
+  for (int i = 0; i < p->nmetrics; i++) printf(", %s %.4f", nnrt_metric_names[p->metrics[i]], metric(p->metrics[i], vs));
+  if (p->reader == NNRT_TEXT) printf(", %.3f bits per character", ratio(vs[S_LOSS], vs[S_SAMPLES]) / log(2.0));
+  printf("\n");
+}
+
 /* What the loop needs beside the run. */
 typedef struct Loop {
   NnrtTable t;
+  NnrtTable v, test;   /* the validation and test files' (rows 0 when none) */
+  NnrtTable *vt;       /* the validation rows: vt's from vfrom on (t's held out, or v's) */
+  int64_t vfrom;
   int64_t ntrain, nval, chunk;
   int64_t *perm, *order;
   void *x, *y;
@@ -604,7 +674,7 @@ static int train(const Run *r, Loop *L) {
       goto done;
     }
     m->position = 0, m->nprogress = 0;
-    if (L->nval && !held_out(r, m, &L->t, L->order, L->ntrain, L->chunk, L->x, L->y, vs)) goto done;
+    if (L->nval && !held_out(r, m, L->vt, L->order, L->vfrom, L->chunk, L->x, L->y, vs)) goto done;
     report(r, L->log, epoch, start, first, s, L->nval > 0, vs);
     bool stop = stop_now(p, s, vs);
     memset(s, 0, sizeof s);
@@ -623,27 +693,68 @@ static int train(const Run *r, Loop *L) {
     }
   }
   if (epoch > m->epoch) m->epoch = epoch; /* epochs done, where a --load continues */
-  if (L->nval && !held_out(r, m, &L->t, L->order, L->ntrain, L->chunk, L->x, L->y, vs)) goto done;
+  if (L->nval && !held_out(r, m, L->vt, L->order, L->vfrom, L->chunk, L->x, L->y, vs)) goto done;
   if ((r->save && !save(m, r->save, false)) || (r->save_weights && !save(m, r->save_weights, true))) goto done;
-  if (L->nval) {
-    printf("held-out: %lld samples, loss %.4f", (long long)L->nval, ratio(vs[S_LOSS], vs[S_SAMPLES]));
-    for (int i = 0; i < p->nmetrics; i++) printf(", %s %.4f", nnrt_metric_names[p->metrics[i]], metric(p->metrics[i], vs));
-    if (p->reader == NNRT_TEXT) printf(", %.3f bits per character", ratio(vs[S_LOSS], vs[S_SAMPLES]) / log(2.0));
-    printf("\n");
+  if (L->nval) print_figures(p, L->vt == &L->t ? "held-out" : "validation", L->nval, vs);
+  if (L->test.rows) {
+    if (!held_out(r, m, &L->test, L->order, 0, L->chunk, L->x, L->y, vs)) goto done;
+    print_figures(p, "test", L->test.rows, vs);
   }
-  if (p->reader == NNRT_TEXT && r->generate > 0 && !sample_text(r, m, &L->t, L->nval ? L->ntrain : 0)) goto done;
+  if (p->reader == NNRT_TEXT && r->generate > 0 && !sample_text(r, m, L->vt, L->nval ? L->vfrom : 0)) goto done;
   status = 0;
 done:
   nnrt_model_free(m);
   return status;
 }
 
+/* The flags of the data files against each other; false after an error. */
+static bool files_settled(Run *r) {
+  if (r->val_fraction_given && r->val_file_given) {
+    fprintf(stderr, "error: --validation F holds out a fraction of the data and --validation-%s names a file: "
+            "give one of them\n", r->p->reader == NNRT_NPY ? "x" : r->p->reader == NNRT_IDX ? "images" : "data");
+    return false;
+  }
+  if (r->val_fraction_given) r->val.data = r->val.x = r->val.y = NULL; /* the fraction replaces the file */
+  if (r->val_file_given) r->validation = 0;
+  if (r->output && !r->predict)
+    return fprintf(stderr, "error: --output is where --predict FILE writes its predictions; give --predict\n"), false;
+  if (r->predict && !r->output)
+    return fprintf(stderr, "error: --predict needs --output FILE (CSV, or NumPy when it ends in .npy)\n"), false;
+  if (r->predict && !r->load)
+    return fprintf(stderr, "error: --predict needs --load FILE, the checkpoint or weights file to predict with\n"),
+           false;
+  return true;
+}
+
+/* Text with overlapping windows (stride < steps): the training rows that
+ * share bytes with the first held-out row are left out, so that nothing
+ * held out was seen in training. */
+static void text_gap(const Run *r, Loop *L) {
+  const NnrtProgram *p = r->p;
+  int64_t stride = p->stride > 0 ? p->stride : p->features;
+  if (p->reader != NNRT_TEXT || !L->nval || stride >= p->features) return;
+  int64_t gap = (p->features + stride - 1) / stride - 1, f = L->t.features;
+  if (gap > L->ntrain) gap = L->ntrain;
+  L->ntrain -= gap;
+  memmove(L->t.x + L->ntrain * f, L->t.x + (L->ntrain + gap) * f, sizeof(float) * (size_t)(L->nval * f));
+  memmove(L->t.y + L->ntrain * f, L->t.y + (L->ntrain + gap) * f, sizeof(float) * (size_t)(L->nval * f));
+  L->t.rows -= gap;
+  if (!r->quiet)
+    printf("text: %lld windows of %lld bytes, one every %lld: %lld to train, %lld held out, %lld left out between "
+           "them (they overlap the held-out text)\n", (long long)(L->t.rows + gap), (long long)p->features,
+           (long long)stride, (long long)L->ntrain, (long long)L->nval, (long long)gap);
+}
+
 NNRT_API int nnrt_train_main(const NnrtProgram *p, int argc, char **argv) {
   Run r = {.p = p, .desc = p->def->desc, .data = p->data, .x = p->x, .y = p->y, .epochs = p->epochs,
-           .batch = p->batch, .seed = p->seed, .validation = p->validation, .generate = 200, .temperature = 0.7};
+           .batch = p->batch, .seed = p->seed, .validation = p->validation, .generate = 200, .temperature = 0.7,
+           .val = p->val, .test = p->test};
   bool done = false;
   int status = parse_flags(&r, argc, argv, &done);
   if (status || done) return status;
+  if (!files_settled(&r)) return 1;
+  if (r.predict) return nnrt_predict_main(p, r.load, r.predict, r.output, r.batch, r.threads, r.seed, r.quiet);
+  if (!r.quiet && p->summary) fputs(p->summary, stdout);
   /* from here on a signal stops the run at its next step (or its first) */
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -654,32 +765,43 @@ NNRT_API int nnrt_train_main(const NnrtProgram *p, int argc, char **argv) {
   sigaction(SIGTERM, &sa, NULL);
   char err[1024];
   Loop L = {0};
-  if (!read_data(&r, &L.t, err, sizeof err) || !check_data(&r, &L.t, err, sizeof err)) {
+  if (!read_data(&r, &L.t, err, sizeof err) || !check_data(&r, &L.t, err, sizeof err) ||
+      (has_source(p, &r.val) && !read_other(&r, &r.val, "validation", &L.v, err, sizeof err)) ||
+      (has_source(p, &r.test) && !read_other(&r, &r.test, "test", &L.test, err, sizeof err))) {
     fprintf(stderr, "error: %s\n", err);
     nnrt_table_free(&L.t);
+    nnrt_table_free(&L.v);
+    nnrt_table_free(&L.test);
     return 1;
   }
-  L.nval = (int64_t)((double)L.t.rows * r.validation);
-  L.ntrain = L.t.rows - L.nval;
+  if (L.v.rows) { /* a validation file */
+    L.nval = L.v.rows, L.ntrain = L.t.rows, L.vt = &L.v, L.vfrom = 0;
+  } else {
+    L.nval = (int64_t)((double)L.t.rows * r.validation);
+    L.ntrain = L.t.rows - L.nval;
+    text_gap(&r, &L);
+    L.vt = &L.t, L.vfrom = L.ntrain;
+  }
+  status = 1;
   if (L.ntrain < 1) {
     fprintf(stderr, "error: no samples left to train on\n");
-    nnrt_table_free(&L.t);
-    return 1;
+    goto done;
   }
   /* a batch is at most the data: the buffers hold L.chunk samples */
-  L.chunk = r.batch < L.t.rows ? r.batch : L.t.rows;
+  int64_t most = L.t.rows > L.v.rows ? L.t.rows : L.v.rows;
+  most = most > L.test.rows ? most : L.test.rows;
+  L.chunk = r.batch < most ? r.batch : most;
   int64_t w = p->form == NNRT_FORM_ONEHOT ? p->classes : p->labels;
   L.x = nnrt_alloc(8 * (size_t)(L.chunk * p->features));
   L.y = nnrt_alloc(8 * (size_t)(L.chunk * w));
   L.perm = nnrt_alloc(sizeof(int64_t) * (size_t)L.t.rows);
-  L.order = nnrt_alloc(sizeof(int64_t) * (size_t)L.t.rows);
+  L.order = nnrt_alloc(sizeof(int64_t) * (size_t)most);
   L.aug = nnrt_alloc(sizeof(float) * (size_t)p->features);
-  status = 1;
   if (!L.x || !L.y || !L.perm || !L.order || !L.aug) {
     fprintf(stderr, "error: out of memory for batches of %lld samples\n", (long long)L.chunk);
     goto done;
   }
-  for (int64_t i = 0; i < L.t.rows; i++) L.order[i] = i;
+  for (int64_t i = 0; i < most; i++) L.order[i] = i;
   if (r.save) { /* a save that was killed left its temporary file */
     size_t len = strlen(r.save) + 5;
     char *tmp = malloc(len);
@@ -703,5 +825,7 @@ done:
   free(L.order);
   free(L.aug);
   nnrt_table_free(&L.t);
+  nnrt_table_free(&L.v);
+  nnrt_table_free(&L.test);
   return status;
 }

@@ -26,12 +26,14 @@ NNRT_API bool nnrt_csv_load(const char *path, const char *label_name, int label_
                    char delimiter, double scale, NnrtTable *t, char *err, size_t errlen);
 /* Reads IDX files (the MNIST format): unsigned-byte samples of any shape
  * in `images`, one byte label each in `labels`; each pixel times scale.
- * Every size in the headers is checked against the file's length. */
+ * Every size in the headers is checked against the file's length. With
+ * labels NULL the samples alone (the labels are 0). */
 NNRT_API bool nnrt_idx_load(const char *images, const char *labels, double scale, NnrtTable *t,
                             char *err, size_t errlen);
 /* Reads NumPy .npy files (format 1.0 to 3.0, C order): samples x of any
  * shape, labels y with one or more a sample (width: a sequence's), each as
- * float32, float64, uint8, int32 or int64. Checked like the IDX reader. */
+ * float32, float64, uint8, int32 or int64. Checked like the IDX reader;
+ * y NULL: the samples alone (one label 0 a sample). */
 NNRT_API bool nnrt_npy_load(const char *x, const char *y, double scale, NnrtTable *t, char *err,
                             size_t errlen);
 /* Reads CIFAR-10 binary batches: `path` is one batch file, or the
@@ -41,9 +43,11 @@ NNRT_API bool nnrt_npy_load(const char *x, const char *y, double scale, NnrtTabl
  * each pixel times scale. */
 NNRT_API bool nnrt_cifar_load(const char *path, double scale, NnrtTable *t, char *err, size_t errlen);
 /* Reads a text file as bytes for a character-level language model: row r
- * is bytes [r * steps, (r + 1) * steps) as token ids 0..255, and its labels
- * are the bytes one further on (the next character at every position). */
-NNRT_API bool nnrt_text_load(const char *path, int64_t steps, NnrtTable *t, char *err, size_t errlen);
+ * is bytes [r * stride, r * stride + steps) as token ids 0..255 (stride < 1:
+ * steps, windows that do not overlap), and its labels are the bytes one
+ * further on (the next character at every position). */
+NNRT_API bool nnrt_text_load(const char *path, int64_t steps, int64_t stride, NnrtTable *t, char *err,
+                             size_t errlen);
 NNRT_API void nnrt_table_free(NnrtTable *t);
 /* The mean and standard deviation (1 where it is 0) of each of `channels`
  * channels (the fastest-varying axis of a sample's features; channels ==
@@ -77,6 +81,18 @@ typedef enum {
   NNRT_PRECISION, NNRT_RECALL, NNRT_MSE, NNRT_MAE, NNRT_NMETRICS
 } NnrtMetric;
 
+/* A separate file of samples the program evaluates (validation, test):
+ * the file (csv, cifar10, text) or x and y (idx, npy), NULL or "" for
+ * none, and the csv reader's settings for it. */
+typedef struct NnrtSource {
+  const char *data, *x, *y;
+  const char *label_name;
+  int label_col;
+  bool header;
+  char delimiter;
+  double scale;
+} NnrtSource;
+
 typedef struct NnrtProgram {
   const NnrtModelDef *def;
   int reader;                      /* NnrtReader */
@@ -103,11 +119,33 @@ typedef struct NnrtProgram {
   int stop_metric;                 /* -1: the loss, else NnrtMetric */
   int stop_op;                     /* '<', '>', 'l' (<=), 'g' (>=) */
   double stop_value;
+  int64_t stride;                  /* text: row r starts at byte r * stride (0: the sequence's length) */
+  NnrtSource val, test;            /* a validation file (instead of a fraction) and a test file */
+  const char *summary;             /* the model's summary, printed at the start (NULL: none) */
 } NnrtProgram;
 
 /* Trains p->def's model as the program says, with argv's flags; returns
  * main's exit status (0; 1 for an error; 128 + the signal when SIGINT or
  * SIGTERM stopped it, after saving where it was). */
 NNRT_API int nnrt_train_main(const NnrtProgram *p, int argc, char **argv);
+
+/* ------------------------------------------ prediction (nnrt_predict.c) */
+
+/* Reads the samples of `path` for prediction with p's preprocessing
+ * (scale): csv with or without the label column (decided by the column
+ * count), an idx or npy file of samples, or a CIFAR-10 batch. */
+NNRT_API bool nnrt_predict_load(const NnrtProgram *p, const char *path, NnrtTable *t, char *err, size_t errlen);
+/* Writes m's first output for every row of t to `out`, in batches of
+ * `batch`: NumPy .npy (the output's type, shape [rows, ...]) when its
+ * name ends in .npy, else CSV (one row a sample, %.9g). */
+NNRT_API bool nnrt_predict_write(const NnrtProgram *p, NnrtModel *m, const NnrtTable *t, int64_t batch,
+                                 const char *out, char *err, size_t errlen);
+/* The program's --predict: the model of checkpoint or weights file `load`
+ * on the samples of `in`, written to `out`; main's exit status. */
+NNRT_API int nnrt_predict_main(const NnrtProgram *p, const char *load, const char *in, const char *out, int64_t batch,
+                               int threads, uint64_t seed, bool quiet);
+/* The lines of the program's --help about the validation and test files
+ * and --predict. */
+NNRT_API void nnrt_usage_files(const NnrtProgram *p, FILE *f);
 
 #endif

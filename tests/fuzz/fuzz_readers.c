@@ -24,6 +24,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (nnrt_csv_load(path, "label", 0, true, ';', 0.5, &t, err, sizeof err)) nnrt_table_free(&t);
   if (nnrt_idx_load(path, path, 1.0 / 255, &t, err, sizeof err)) nnrt_table_free(&t);
   if (nnrt_npy_load(path, path, 1.0, &t, err, sizeof err)) nnrt_table_free(&t);
+  if (nnrt_idx_load(path, NULL, 1.0, &t, err, sizeof err)) nnrt_table_free(&t); /* samples alone */
+  if (nnrt_npy_load(path, NULL, 1.0, &t, err, sizeof err)) nnrt_table_free(&t);
+  if (nnrt_text_load(path, 8, 3, &t, err, sizeof err)) nnrt_table_free(&t);
 
   NnrtTensorInfo model[2] = {{"a", 4, 2, {3, 4}, 0, {0, 0}}, {"b", 8, 1, {5}, 0, {0, 0}}};
   float a[12];
