@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const char *const nnrt_metric_names[NNRT_NMETRICS] = {
   "accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
@@ -37,10 +38,19 @@ typedef struct Run {
   bool seed_given, quiet, check_finite;
   double validation, lr, temperature;
   int threads;
+  int64_t patience;                  /* --patience, or -1 */
+  bool no_early, no_reduce;          /* --no-early-stop, --no-reduce-lr */
+  const char *save_best;             /* --save-best */
 } Run;
 
 static volatile sig_atomic_t nnrt_stop_signal;
 static void nnrt_on_signal(int sig) { nnrt_stop_signal = sig; }
+
+static const char *nnrt_patience_text(const NnrtProgram *p) {
+  static char buf[32];
+  snprintf(buf, sizeof buf, "%lld", (long long)p->patience);
+  return buf;
+}
 
 static void usage(const Run *r, FILE *f) {
   const NnrtProgram *p = r->p;
@@ -79,11 +89,19 @@ static void usage(const Run *r, FILE *f) {
              "                     a new training)\n"
              "  --load FILE        start from a checkpoint (training continues where it stopped)\n"
              "                     or from a weights-only file (a new training)\n"
+             "  --patience N       epochs without improvement before early stopping (the train\n"
+             "                     block's stop plateau(...)%s)\n"
+             "  --no-early-stop    train every epoch: no stop plateau(...) and no stop rule\n"
+             "  --no-reduce-lr     keep the rate: no reduce_lr plateau(...)\n"
+             "  --save-best FILE   write a checkpoint each time the monitored figure improves\n"
+             "                     (save best(...)'s, else val_loss, or loss without validation)%s%s%s\n"
              "  --check-finite     after every step, stop at the first parameter or optimizer\n"
              "                     state (a gradient's trace) that is not finite, naming it\n"
              "  --quiet            no line per epoch\n"
              "  --help             this text\n",
-          (long long)p->epochs, (long long)p->batch, (unsigned long long)p->seed, p->validation, p->def->base_lr);
+          (long long)p->epochs, (long long)p->batch, (unsigned long long)p->seed, p->validation, p->def->base_lr,
+          p->has_early ? ": " : ", none here", p->has_early ? nnrt_patience_text(p) : "",
+          p->has_best ? " (" : "", p->has_best ? (p->best_path ? p->best_path : "best.ckpt") : "", p->has_best ? ")" : "");
 }
 
 /* ------------------------------------------------------------- flags */
@@ -144,6 +162,14 @@ static int parse_flags(Run *r, int argc, char **argv, bool *done) {
       r->quiet = true;
     } else if (!strcmp(a, "--check-finite")) {
       r->check_finite = true;
+    } else if (!strcmp(a, "--no-early-stop")) {
+      r->no_early = true;
+    } else if (!strcmp(a, "--no-reduce-lr")) {
+      r->no_reduce = true;
+    } else if (!strcmp(a, "--patience")) {
+      ok = flag_int(argc, argv, &i, 0, &r->patience);
+    } else if (!strcmp(a, "--save-best")) {
+      ok = (r->save_best = flag_value(argc, argv, &i)) != NULL;
     } else if (!strcmp(a, "--data") && (p->reader == NNRT_CSV || p->reader == NNRT_CIFAR10 || p->reader == NNRT_TEXT)) {
       ok = (r->data = flag_value(argc, argv, &i)) != NULL;
     } else if (!strcmp(a, p->reader == NNRT_NPY ? "--x" : "--images") && (p->reader == NNRT_NPY || p->reader == NNRT_IDX)) {
@@ -386,11 +412,19 @@ static const char *first_not_finite(NnrtModel *m, char *buf, size_t cap) {
 
 /* ------------------------------------------------------------ the run */
 
+/* What report() shows beside the sums: the epoch's time and samples, the
+ * rate it trained with, the callbacks' events. */
+typedef struct EpochInfo {
+  double seconds, total, lr;
+  int64_t samples;
+  const char *events;   /* "" or " - saved best ... - reduced lr ..." */
+} EpochInfo;
+
 /* The progress line and the log row of an epoch. */
-static void report(const Run *r, FILE *log, int64_t epoch, double start, int64_t first, const double *s, bool val,
-                   const double *vs) {
+static void report(const Run *r, FILE *log, int64_t epoch, int64_t first, const double *s, bool val,
+                   const double *vs, const EpochInfo *e) {
   const NnrtProgram *p = r->p;
-  double loss = ratio(s[S_LOSS], s[S_SAMPLES]), spent = nnrt_seconds() - start;
+  double loss = ratio(s[S_LOSS], s[S_SAMPLES]), spent = e->total;
   if (!r->quiet) {
     printf("Epoch %lld/%lld - loss: %.4f", (long long)epoch + 1, (long long)r->epochs, loss);
     for (int i = 0; i < p->nmetrics; i++) printf(" - %s: %.4f", nnrt_metric_names[p->metrics[i]], metric(p->metrics[i], s));
@@ -399,10 +433,11 @@ static void report(const Run *r, FILE *log, int64_t epoch, double start, int64_t
       for (int i = 0; i < p->nmetrics; i++)
         printf(" - val_%s: %.4f", nnrt_metric_names[p->metrics[i]], metric(p->metrics[i], vs));
     }
-    printf(" - %.2fs", spent);
+    if (p->nschedules || p->has_reduce) printf(" - lr: %.4g", e->lr);
+    printf(" - %.2fs - %.0f samples/s - total %.2fs", e->seconds, ratio((double)e->samples, e->seconds), spent);
     if (epoch + 1 < r->epochs)
       printf(" - eta %.0fs", spent / (double)(epoch + 1 - first) * (double)(r->epochs - epoch - 1));
-    printf("\n");
+    printf("%s\n", e->events);
     fflush(stdout);
   }
   if (log) {
@@ -412,7 +447,17 @@ static void report(const Run *r, FILE *log, int64_t epoch, double start, int64_t
       fprintf(log, ",%.6f", ratio(vs[S_LOSS], vs[S_SAMPLES]));
       for (int i = 0; i < p->nmetrics; i++) fprintf(log, ",%.6f", metric(p->metrics[i], vs));
     }
-    fprintf(log, ",%.3f\n", spent);
+    fprintf(log, ",%.3f,%.6g,", spent, e->lr);
+    if (*e->events) { /* " - a - b" as "a; b", quoted */
+      fputc('"', log);
+      for (const char *c = e->events + 3; *c; c++) {
+        if (!strncmp(c, " - ", 3)) fputs("; ", log), c += 2;
+        else if (*c == '"') fputs("\"\"", log);
+        else fputc(*c, log);
+      }
+      fputc('"', log);
+    }
+    fprintf(log, "\n");
     fflush(log);
   }
 }
@@ -429,7 +474,7 @@ static FILE *open_log(const Run *r, bool val) {
     fprintf(log, ",val_loss");
     for (int i = 0; i < r->p->nmetrics; i++) fprintf(log, ",val_%s", nnrt_metric_names[r->p->metrics[i]]);
   }
-  fprintf(log, ",seconds\n");
+  fprintf(log, ",seconds,lr,events\n");
   return log;
 }
 
@@ -521,21 +566,60 @@ typedef struct Loop {
   void *x, *y;
   float *aug;
   FILE *log;
+  NnrtCallbacks cb;        /* the callbacks' state */
+  NnrtModel *best;         /* restore_best: the weights of the early stop's best epoch */
+  bool bar;                /* a progress bar within an epoch (standard output is a terminal) */
+  int64_t trained;         /* samples trained on in this epoch by this process */
+  double epoch_start;
 } Loop;
+
+static bool callbacks_on(const NnrtProgram *p) { return p->has_early || p->has_reduce || p->has_best; }
+
+/* "PATH.best", where a checkpoint's restore_best weights go; NULL when out of memory. */
+static char *best_path(const char *path) {
+  size_t len = strlen(path) + 6;
+  char *b = malloc(len);
+  if (b) snprintf(b, len, "%s.best", path);
+  else fprintf(stderr, "error: out of memory\n");
+  return b;
+}
+
+/* A checkpoint of the run to `path`: the model with its place in the
+ * epoch (the sums s when m->position > 0) and the callbacks' state after
+ * them; with restore_best, the best weights to PATH.best first. */
+static bool save_run(const Run *r, NnrtModel *m, Loop *L, const char *path, const double *s) {
+  bool cb = callbacks_on(r->p);
+  m->nprogress = m->position > 0 || cb ? NSUMS : 0;
+  if (m->position > 0) memcpy(m->progress, s, sizeof(double) * NSUMS);
+  else memset(m->progress, 0, sizeof(double) * NSUMS);
+  if (cb) {
+    nnrt_callbacks_store(&L->cb, m->progress + NSUMS);
+    m->nprogress += NNRT_CALLBACK_STATE;
+  }
+  if (L->best && L->cb.early_epoch >= 0) {
+    char *b = best_path(path);
+    bool ok = b && save(L->best, b, false);
+    free(b);
+    if (!ok) return false;
+  }
+  return save(m, path, false);
+}
 
 /* One epoch from m->position on; 0, or the exit status that ends the run. */
 static int epoch_steps(const Run *r, NnrtModel *m, Loop *L, int64_t epoch, double *s) {
   const NnrtProgram *p = r->p;
   char what[512];
+  double last = 0;
+  L->trained = 0, L->epoch_start = nnrt_seconds();
   if (p->shuffle) nnrt_shuffle(L->perm, L->ntrain, r->seed, epoch);
   else
     for (int64_t i = 0; i < L->ntrain; i++) L->perm[i] = i;
   for (int64_t at = m->position; at < L->ntrain; at += r->batch) {
     if (nnrt_stop_signal) { /* stopped between steps: where we are, then the exit */
       int sig = nnrt_stop_signal;
-      m->epoch = epoch, m->position = at, m->nprogress = NSUMS;
-      memcpy(m->progress, s, sizeof(double) * NSUMS);
-      if (r->save && !save(m, r->save, false)) return 1;
+      if (L->bar) printf("\r\033[K");
+      m->epoch = epoch, m->position = at;
+      if (r->save && !save_run(r, m, L, r->save, s)) return 1;
       fprintf(stderr, "interrupted by %s at epoch %lld, sample %lld of %lld (step %lld): %s%s\n",
               sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)epoch + 1, (long long)at, (long long)L->ntrain,
               (long long)m->step, r->save ? "saved to " : "nothing saved (no --save)", r->save ? r->save : "");
@@ -562,8 +646,114 @@ static int epoch_steps(const Run *r, NnrtModel *m, Loop *L, int64_t epoch, doubl
     s[S_LOSS] += loss * (double)n;
     s[S_SAMPLES] += (double)n;
     tally(r, m->out[0], L->y, n, s);
+    L->trained += n;
+    double now = nnrt_seconds();
+    if (L->bar && (now - last >= 0.1 || at + n >= L->ntrain)) { /* at most 10 a second */
+      double left = (now - L->epoch_start) / (double)L->trained * (double)(L->ntrain - at - n);
+      nnrt_progress_bar((at + n + r->batch - 1) / r->batch, (L->ntrain + r->batch - 1) / r->batch, left,
+                        ratio(s[S_LOSS], s[S_SAMPLES]));
+      last = now;
+    }
   }
   return 0;
+}
+
+/* ---------------------------------------------------------- callbacks */
+
+/* The rate the schedules and a plateau start from: --lr's or the optimizer's. */
+static double base_lr(const Run *r) { return r->lr > 0 ? r->lr : r->p->def->base_lr; }
+
+/* The callbacks' state from a loaded checkpoint, and the best weights
+ * restore_best keeps; false after an error. */
+static bool start_callbacks(const Run *r, NnrtModel *m, Loop *L) {
+  const NnrtProgram *p = r->p;
+  nnrt_callbacks_init(&L->cb);
+  if (r->load && callbacks_on(p) && m->nprogress == NSUMS + NNRT_CALLBACK_STATE &&
+      !nnrt_callbacks_restore(&L->cb, m->progress + NSUMS)) {
+    fprintf(stderr, "error: %s: its callbacks' state is not one this program wrote\n", r->load);
+    return false;
+  }
+  if (!p->has_reduce) L->cb.scale = 1;
+  if (!p->has_early || !p->restore_best) return true;
+  if (!(L->best = nnrt_model_create(p->def, m->seed))) {
+    fprintf(stderr, "error: %s\n", nnrt_model_last_error(NULL));
+    return false;
+  }
+  if (L->cb.early_epoch < 0) return true;
+  char err[1024], *path = best_path(r->load);
+  bool ok = path && nnrt_model_load(L->best, path, err, sizeof err) == 0;
+  if (path && !ok)
+    fprintf(stderr, "error: %s\nerror: restore_best needs the weights of epoch %lld, which a checkpoint keeps in "
+            "FILE.best next to it\n", err, (long long)L->cb.early_epoch + 1);
+  else if (ok && L->best->epoch != L->cb.early_epoch + 1) {
+    fprintf(stderr, "error: %s holds the weights of epoch %lld, but %s's best epoch is %lld\n", path,
+            (long long)L->best->epoch, r->load, (long long)L->cb.early_epoch + 1);
+    ok = false;
+  }
+  free(path);
+  return ok;
+}
+
+/* A monitor's value after an epoch. */
+static double monitor(int metric_id, bool val, const double *s, const double *vs) {
+  const double *from = val ? vs : s;
+  return metric_id < 0 ? ratio(from[S_LOSS], from[S_SAMPLES]) : metric(metric_id, from);
+}
+
+static const char *monitor_name(char *buf, size_t cap, int metric_id, bool val) {
+  snprintf(buf, cap, "%s%s", val ? "val_" : "", metric_id < 0 ? "loss" : nnrt_metric_names[metric_id]);
+  return buf;
+}
+
+/* The callbacks after an epoch: a copy of the best weights, a lower rate,
+ * the best checkpoint, an early stop with the best weights back. events
+ * gets " - ..." for the epoch line, then after its '\0' the early stop's
+ * line (*early). False after an error. */
+static bool end_callbacks(const Run *r, NnrtModel *m, Loop *L, int64_t epoch, const double *s, const double *vs,
+                          bool *early, char *events, size_t cap) {
+  const NnrtProgram *p = r->p;
+  char name[64];
+  size_t k = 0;
+  events[0] = events[1] = '\0';
+  if (!callbacks_on(p)) return true;
+  double values[3] = {monitor(p->early_metric, p->early_val, s, vs), monitor(p->reduce_metric, p->reduce_val, s, vs),
+                      monitor(p->best_metric, p->best_val, s, vs)};
+  NnrtEvents ev;
+  nnrt_callbacks_epoch(p, &L->cb, epoch, values, base_lr(r), &ev);
+  int n = p->def->nparams + p->def->nstates;
+  if (ev.early_improved && L->best) {
+    for (int i = 0; i < n; i++) memcpy(L->best->params[i], m->params[i], (size_t)nnrt_tensor_bytes(&p->def->tensors[i]));
+    L->best->epoch = epoch + 1, L->best->step = m->step;
+  }
+  if (ev.reduced)
+    k += (size_t)snprintf(events + k, cap - k, " - reduced lr to %.4g (%s: no improvement for %lld epochs)", ev.new_lr,
+                          monitor_name(name, sizeof name, p->reduce_metric, p->reduce_val),
+                          (long long)(p->reduce_patience > 0 ? p->reduce_patience : 1));
+  if (ev.best_improved && k < cap) {
+    const char *path = p->best_path ? p->best_path : "best.ckpt";
+    m->epoch = epoch + 1, m->position = 0;
+    if (!save_run(r, m, L, path, s)) return false;
+    k += (size_t)snprintf(events + k, cap - k, " - saved best (%s %.4f) to %s",
+                          monitor_name(name, sizeof name, p->best_metric, p->best_val), values[2], path);
+  }
+  if (ev.stop && k < cap) k += (size_t)snprintf(events + k, cap - k, " - early stop");
+  if (k >= cap - 1) k = cap - 2;
+  events[k + 1] = '\0';
+  if (!ev.stop) return true;
+  *early = true;
+  char *line = events + k + 1;
+  size_t lc = cap - k - 1, j = (size_t)snprintf(line, lc, "early stop: %s has not improved",
+                                                monitor_name(name, sizeof name, p->early_metric, p->early_val));
+  if (p->min_delta > 0 && j < lc) j += (size_t)snprintf(line + j, lc - j, " by more than %g", p->min_delta);
+  if (j < lc)
+    j += (size_t)snprintf(line + j, lc - j, " for %lld epochs (best %.4f at epoch %lld)", (long long)L->cb.early_wait,
+                          L->cb.early_best, (long long)L->cb.early_epoch + 1);
+  if (L->best) {
+    for (int i = 0; i < n - p->def->nslots; i++) /* the weights and states; the optimizer's slots stay */
+      memcpy(m->params[i], L->best->params[i], (size_t)nnrt_tensor_bytes(&p->def->tensors[i]));
+    if (j < lc) snprintf(line + j, lc - j, "; restoring the weights of epoch %lld", (long long)L->cb.early_epoch + 1);
+  }
+  return true;
 }
 
 /* The data, the model, the epochs; main's exit status. */
@@ -582,22 +772,28 @@ static int train(const Run *r, Loop *L) {
     fprintf(stderr, "error: %s\n", err);
     goto done;
   }
-  if (r->load && m->nprogress != 0 && m->nprogress != NSUMS) {
-    fprintf(stderr, "error: %s: its progress has %d sums; this program keeps %d\n", r->load, m->nprogress, NSUMS);
+  if (r->load && m->nprogress != 0 && m->nprogress != NSUMS && m->nprogress != NSUMS + NNRT_CALLBACK_STATE) {
+    fprintf(stderr, "error: %s: its progress has %d sums; this program keeps %d (and %d for its callbacks)\n", r->load,
+            m->nprogress, NSUMS, NNRT_CALLBACK_STATE);
     goto done;
   }
+  if (!start_callbacks(r, m, L)) goto done;
   if (!r->load && p->normalize && !set_standardization(r, m, &L->t, L->ntrain)) goto done;
   Run run = *r;
   if (r->load && !r->seed_given) run.seed = m->seed; /* the checkpoint's run goes on */
   m->seed = run.seed;
   r = &run;
-  if (m->position > 0 && m->nprogress == NSUMS) memcpy(s, m->progress, sizeof s);
+  if (m->position > 0 && m->nprogress >= NSUMS) memcpy(s, m->progress, sizeof s);
   int64_t epoch = m->epoch, first = m->epoch;
   if (epoch >= r->epochs && r->epochs > 0)
     fprintf(stderr, "warning: %s has trained %lld epochs and --epochs is %lld: there is nothing to train "
             "(--epochs counts from the start)\n", r->load, (long long)epoch, (long long)r->epochs);
   for (; epoch < r->epochs; epoch++) {
     m->epoch = epoch;
+    if (p->has_reduce && nnrt_model_set_lr(m, base_lr(r) * L->cb.scale) != 0) {
+      fprintf(stderr, "error: %s\n", m->error);
+      goto done;
+    }
     int stopped = epoch_steps(r, m, L, epoch, s);
     if (stopped) {
       status = stopped;
@@ -605,16 +801,24 @@ static int train(const Run *r, Loop *L) {
     }
     m->position = 0, m->nprogress = 0;
     if (L->nval && !held_out(r, m, &L->t, L->order, L->ntrain, L->chunk, L->x, L->y, vs)) goto done;
-    report(r, L->log, epoch, start, first, s, L->nval > 0, vs);
-    bool stop = stop_now(p, s, vs);
+    char events[1024];
+    EpochInfo info = {.seconds = nnrt_seconds() - L->epoch_start, .samples = L->trained, .events = events,
+                      .lr = nnrt_schedule_lr(p, base_lr(r) * L->cb.scale, epoch)};
+    bool early = false;
+    if (!end_callbacks(r, m, L, epoch, s, vs, &early, events, sizeof events)) goto done;
+    if (L->bar) printf("\r\033[K");
+    info.total = nnrt_seconds() - start;
+    report(r, L->log, epoch, first, s, L->nval > 0, vs, &info);
+    bool rule = stop_now(p, s, vs), stop = rule || early;
     memset(s, 0, sizeof s);
+    if (early && !rule && !r->quiet) printf("%s\n", events + strlen(events) + 1);
     if (r->save_every && (epoch + 1) % r->save_every == 0 && epoch + 1 < r->epochs && !stop) {
       m->epoch = epoch + 1;
-      if (!save(m, r->save, false)) goto done;
+      if (!save_run(r, m, L, r->save, s)) goto done;
       if (!r->quiet) printf("saved %s after epoch %lld\n", r->save, (long long)epoch + 1);
     }
     if (stop) {
-      if (!r->quiet)
+      if (rule && !r->quiet)
         printf("stopping: %s%s %s %g\n", p->stop_val ? "val_" : "",
                p->stop_metric < 0 ? "loss" : nnrt_metric_names[p->stop_metric],
                p->stop_op == 'l' ? "<=" : p->stop_op == 'g' ? ">=" : p->stop_op == '<' ? "<" : ">", p->stop_value);
@@ -624,7 +828,7 @@ static int train(const Run *r, Loop *L) {
   }
   if (epoch > m->epoch) m->epoch = epoch; /* epochs done, where a --load continues */
   if (L->nval && !held_out(r, m, &L->t, L->order, L->ntrain, L->chunk, L->x, L->y, vs)) goto done;
-  if ((r->save && !save(m, r->save, false)) || (r->save_weights && !save(m, r->save_weights, true))) goto done;
+  if ((r->save && !save_run(r, m, L, r->save, s)) || (r->save_weights && !save(m, r->save_weights, true))) goto done;
   if (L->nval) {
     printf("held-out: %lld samples, loss %.4f", (long long)L->nval, ratio(vs[S_LOSS], vs[S_SAMPLES]));
     for (int i = 0; i < p->nmetrics; i++) printf(", %s %.4f", nnrt_metric_names[p->metrics[i]], metric(p->metrics[i], vs));
@@ -635,15 +839,46 @@ static int train(const Run *r, Loop *L) {
   status = 0;
 done:
   nnrt_model_free(m);
+  nnrt_model_free(L->best);
+  L->best = NULL;
   return status;
 }
 
+/* --patience, --no-early-stop, --no-reduce-lr, --save-best into q (a copy
+ * of r->p), with what they watch checked against --validation. */
+static bool callback_flags(Run *r, NnrtProgram *q) {
+  if (r->patience >= 0 && !q->has_early) {
+    fprintf(stderr, "error: --patience: the train block has no early stopping (stop plateau(...))\n");
+    return false;
+  }
+  if (r->patience >= 0) q->patience = r->patience;
+  if (r->no_early) q->has_early = q->has_stop = false;
+  if (r->no_reduce) q->has_reduce = false;
+  if (r->save_best) {
+    if (!q->has_best) q->best_val = r->validation > 0, q->best_metric = -1;
+    q->has_best = true, q->best_path = r->save_best;
+  }
+  struct { bool on, val; const char *what; } w[] = {
+    {q->has_early, q->early_val, "early stopping"}, {q->has_reduce, q->reduce_val, "reduce_lr"},
+    {q->has_best, q->best_val, "save best"}, {q->has_stop, q->stop_val, "the stop rule"},
+  };
+  for (size_t i = 0; i < sizeof w / sizeof *w; i++)
+    if (w[i].on && w[i].val && !(r->validation > 0)) {
+      fprintf(stderr, "error: %s watches a val_ figure, but --validation 0 holds out no rows\n", w[i].what);
+      return false;
+    }
+  return true;
+}
+
 NNRT_API int nnrt_train_main(const NnrtProgram *p, int argc, char **argv) {
-  Run r = {.p = p, .desc = p->def->desc, .data = p->data, .x = p->x, .y = p->y, .epochs = p->epochs,
+  Run r = {.p = p, .desc = p->def->desc, .data = p->data, .x = p->x, .y = p->y, .epochs = p->epochs, .patience = -1,
            .batch = p->batch, .seed = p->seed, .validation = p->validation, .generate = 200, .temperature = 0.7};
   bool done = false;
   int status = parse_flags(&r, argc, argv, &done);
   if (status || done) return status;
+  NnrtProgram prog = *p; /* the callbacks as the flags leave them */
+  if (!callback_flags(&r, &prog)) return 1;
+  r.p = p = &prog;
   /* from here on a signal stops the run at its next step (or its first) */
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -689,6 +924,7 @@ NNRT_API int nnrt_train_main(const NnrtProgram *p, int argc, char **argv) {
     free(tmp);
   }
   if (r.log && !(L.log = open_log(&r, L.nval > 0))) goto done;
+  L.bar = !r.quiet && isatty(1);
   status = train(&r, &L);
   if (L.log && fclose(L.log) != 0 && !status) {
     fprintf(stderr, "error: %s: cannot write\n", r.log);
