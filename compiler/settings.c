@@ -134,8 +134,8 @@ static bool check_monitor(TrainInfo *t, Setting *st, const char *what) {
  * ranges are the built-ins' (builtins.c); here what they watch and where
  * a best checkpoint goes. A callback with an error is dropped (b NULL). */
 static void check_callbacks(TrainInfo *t) {
-  if (t->early.b && !check_monitor(t, &t->early, "early stopping")) t->early.b = NULL;
-  if (t->reduce_lr.b && !check_monitor(t, &t->reduce_lr, "'reduce_lr'")) t->reduce_lr.b = NULL;
+  if (t->early.b && !check_monitor(t, &t->early, "'stop plateau'")) t->early.b = NULL;
+  if (t->reduce_lr.b && !check_monitor(t, &t->reduce_lr, "'reduce_lr plateau'")) t->reduce_lr.b = NULL;
   if (t->save_best.b && !check_monitor(t, &t->save_best, "'save best'")) t->save_best.b = NULL;
   if (t->save_best.b) {
     const Val *path = &t->save_best.args[1];
