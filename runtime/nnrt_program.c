@@ -90,7 +90,7 @@ static void usage(const Run *r, FILE *f) {
              "  --load FILE        start from a checkpoint (training continues where it stopped)\n"
              "                     or from a weights-only file (a new training)\n"
              "  --patience N       epochs without improvement before early stopping (the train\n"
-             "                     block's stop plateau(...)%s)\n"
+             "                     block's stop plateau(...)%s%s)\n"
              "  --no-early-stop    train every epoch: no stop plateau(...) and no stop rule\n"
              "  --no-reduce-lr     keep the rate: no reduce_lr plateau(...)\n"
              "  --save-best FILE   write a checkpoint each time the monitored figure improves\n"
