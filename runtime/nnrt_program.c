@@ -632,6 +632,7 @@ static int epoch_steps(const Run *r, NnrtModel *m, Loop *L, int64_t epoch, doubl
                    (uint64_t)(epoch * L->ntrain + at), L->aug);
     const void *inputs[1] = {L->x};
     double loss = nnrt_model_train_step(m, inputs, L->y, n);
+    if (L->bar && (m->error[0] || !isfinite(loss))) printf("\n"); /* the error below the bar */
     if (m->error[0]) return fprintf(stderr, "error: %s\n", m->error), 1;
     const char *bad = r->check_finite ? first_not_finite(m, what, sizeof what) : NULL;
     if (!isfinite(loss) || bad) {

@@ -85,6 +85,18 @@ run --epochs 12 --save lost.st > /dev/null || fail "the run of 12 epochs failed"
 rm -f lost.st.best
 expect 1 ./cls --threads 1 --load lost.st
 has "$tmp/err" "restore_best needs the weights of epoch "
+cp straight.st.best lost.st.best   # the best of another run: another epoch
+expect 1 ./cls --threads 1 --load lost.st
+has "$tmp/err" "error: lost.st.best holds the weights of epoch "
+has "$tmp/err" ", but lost.st's best epoch is "
+# a state no program writes (a rate's scale of -1) is refused
+perl -e 'local $/; open F, "<", "straight.st" or die; binmode F; my $b = <F>; my $n = unpack("Q<", substr($b, 0, 8));
+         my $h = substr($b, 8, $n); my $d = substr($b, 8 + $n);
+         $h =~ s/("progress":")((?:[^,"]*,){17})[^,"]*/$1$2-1/ or die "no progress";
+         $h .= " " while length($h) % 8; open O, ">", "forged.st" or die; binmode O; print O pack("Q<", length $h), $h, $d' ||
+  fail "forging forged.st failed"
+expect 1 ./cls --threads 1 --load forged.st --epochs 70
+has "$tmp/err" "error: forged.st: its callbacks' state is not one this program wrote"
 
 # flags
 expect 0 ./cls --no-early-stop --no-reduce-lr --epochs 30
