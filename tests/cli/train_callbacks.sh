@@ -2,9 +2,9 @@
 # plateau of val_loss with the best weights restored, the learning rate
 # halved on a plateau (shown in the line with the schedule's warm-up),
 # the best checkpoint by val_accuracy, their events in the line and the
-# log, their flags; a run stopped after K epochs and resumed with --load
-# decides as a straight one and ends with the same bits; the progress
-# bar on a terminal.
+# log, their flags; a run stopped after K epochs, or by a signal within an
+# epoch, and resumed with --load decides as a straight one and ends with
+# the same bits; the progress bar on a terminal.
 . "$(dirname "$0")/../cli_lib.sh"
 cd "$tmp" || exit 1
 
@@ -80,6 +80,56 @@ for k in 5 12 19; do
   events cut1.txt cut2.txt > cut.events
   cmp -s straight.events cut.events || fail "stopped after $k epochs and resumed: other events: $(diff straight.events cut.events | head -5)"
 done
+# stopped by a signal within an epoch and resumed: the same events, the
+# same bits (a longer run: 24000 samples a step at a time)
+awk 'BEGIN { srand(7); for (i = 0; i < 30000; i++) { a = rand(); b = rand(); c = rand();
+             y = (a + 0.8 * b - 0.5 * c + 0.6 * (rand() - 0.5) > 0.65) ? 1 : 0
+             printf "%.5f,%.5f,%.5f,%d\n", a, b, c, y } }' > big.csv
+cat > big.nn <<'NN'
+model Big {
+  input x: [3]
+  dense(128, activation: relu)
+  dropout(0.1)
+  dense(1, activation: sigmoid)
+}
+train Big {
+  data       csv("big.csv", label: last)
+  loss       binary_crossentropy
+  optimizer  sgd(lr: 0.01, momentum: 0.9)
+  epochs     12
+  batch      1
+  validation 0.2
+  metrics    accuracy
+  stop       plateau(val_loss, patience: 2, min_delta: 0.0005, restore_best: true)
+  reduce_lr  plateau(val_loss, factor: 0.5, patience: 1, min_delta: 0.0005)
+  save       best(val_loss, path: "bigbest.ckpt")
+}
+NN
+"$nnc" big.nn -o big || fail "building big failed"
+./big --threads 1 --save big.st > big.txt || fail "the straight run of big failed"
+has big.txt "reduced lr to "
+has big.txt "; restoring the weights of epoch "
+cp bigbest.ckpt straightbest.ckpt
+events big.txt > big.events
+for case in "TERM 0.3" "INT 0.7"; do
+  set -- $case
+  rm -f cut.st cut.st.best bigbest.ckpt
+  ./big --threads 1 --save cut.st > cut1.txt 2> cut.err &
+  pid=$!
+  sleep "$2"
+  kill -"$1" $pid
+  wait $pid
+  rc=$?
+  [ $rc -gt 128 ] || fail "SIG$1 after $2 s: exit status $rc (did the run end first?)"
+  has cut.err "interrupted by SIG$1 at epoch "
+  ./big --threads 1 --load cut.st --save cut.st > cut2.txt || fail "resuming big after SIG$1 failed"
+  cmp -s big.st cut.st || fail "stopped by SIG$1 after $2 s and resumed: the checkpoint differs from the straight run's"
+  cmp -s big.st.best cut.st.best || fail "stopped by SIG$1 after $2 s and resumed: the best weights differ"
+  cmp -s straightbest.ckpt bigbest.ckpt || fail "stopped by SIG$1 after $2 s and resumed: the best checkpoint differs"
+  events cut1.txt cut2.txt > cut.events
+  cmp -s big.events cut.events || fail "stopped by SIG$1 and resumed: other events: $(diff big.events cut.events | head -5)"
+done
+
 # restore_best across a resume needs the best weights next to the checkpoint
 run --epochs 12 --save lost.st > /dev/null || fail "the run of 12 epochs failed"
 rm -f lost.st.best
