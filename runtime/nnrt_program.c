@@ -416,6 +416,7 @@ static const char *first_not_finite(NnrtModel *m, char *buf, size_t cap) {
  * rate it trained with, the callbacks' events. */
 typedef struct EpochInfo {
   double seconds, total, lr;
+  double train_seconds;     /* the steps' part of seconds */
   int64_t samples;
   const char *events;   /* "" or " - saved best ... - reduced lr ..." */
 } EpochInfo;
@@ -434,7 +435,7 @@ static void report(const Run *r, FILE *log, int64_t epoch, int64_t first, const 
         printf(" - val_%s: %.4f", nnrt_metric_names[p->metrics[i]], metric(p->metrics[i], vs));
     }
     if (p->nschedules || p->has_reduce) printf(" - lr: %.4g", e->lr);
-    printf(" - %.2fs - %.0f samples/s - total %.2fs", e->seconds, ratio((double)e->samples, e->seconds), spent);
+    printf(" - %.2fs - %.0f samples/s - total %.2fs", e->seconds, ratio((double)e->samples, e->train_seconds), spent);
     if (epoch + 1 < r->epochs)
       printf(" - eta %.0fs", spent / (double)(epoch + 1 - first) * (double)(r->epochs - epoch - 1));
     printf("%s\n", e->events);
@@ -570,7 +571,7 @@ typedef struct Loop {
   NnrtModel *best;         /* restore_best: the weights of the early stop's best epoch */
   bool bar;                /* a progress bar within an epoch (standard output is a terminal) */
   int64_t trained;         /* samples trained on in this epoch by this process */
-  double epoch_start;
+  double epoch_start, train_seconds;   /* when it began; the time of its steps */
 } Loop;
 
 static bool callbacks_on(const NnrtProgram *p) { return p->has_early || p->has_reduce || p->has_best; }
@@ -656,6 +657,7 @@ static int epoch_steps(const Run *r, NnrtModel *m, Loop *L, int64_t epoch, doubl
       last = now;
     }
   }
+  L->train_seconds = nnrt_seconds() - L->epoch_start;
   return 0;
 }
 
@@ -727,9 +729,9 @@ static bool end_callbacks(const Run *r, NnrtModel *m, Loop *L, int64_t epoch, co
     L->best->epoch = epoch + 1, L->best->step = m->step;
   }
   if (ev.reduced)
-    k += (size_t)snprintf(events + k, cap - k, " - reduced lr to %.4g (%s: no improvement for %lld epochs)", ev.new_lr,
+    k += (size_t)snprintf(events + k, cap - k, " - reduced lr to %.4g (%s: no improvement for %lld epoch%s)", ev.new_lr,
                           monitor_name(name, sizeof name, p->reduce_metric, p->reduce_val),
-                          (long long)(p->reduce_patience > 0 ? p->reduce_patience : 1));
+                          (long long)(p->reduce_patience > 1 ? p->reduce_patience : 1), p->reduce_patience > 1 ? "s" : "");
   if (ev.best_improved && k < cap) {
     const char *path = p->best_path ? p->best_path : "best.ckpt";
     m->epoch = epoch + 1, m->position = 0;
@@ -747,8 +749,8 @@ static bool end_callbacks(const Run *r, NnrtModel *m, Loop *L, int64_t epoch, co
                                                 monitor_name(name, sizeof name, p->early_metric, p->early_val));
   if (p->min_delta > 0 && j < lc) j += (size_t)snprintf(line + j, lc - j, " by more than %g", p->min_delta);
   if (j < lc)
-    j += (size_t)snprintf(line + j, lc - j, " for %lld epochs (best %.4f at epoch %lld)", (long long)L->cb.early_wait,
-                          L->cb.early_best, (long long)L->cb.early_epoch + 1);
+    j += (size_t)snprintf(line + j, lc - j, " for %lld epoch%s (best %.4f at epoch %lld)", (long long)L->cb.early_wait,
+                          L->cb.early_wait == 1 ? "" : "s", L->cb.early_best, (long long)L->cb.early_epoch + 1);
   if (L->best) {
     for (int i = 0; i < n - p->def->nslots; i++) /* the weights and states; the optimizer's slots stay */
       memcpy(m->params[i], L->best->params[i], (size_t)nnrt_tensor_bytes(&p->def->tensors[i]));
@@ -786,7 +788,15 @@ static int train(const Run *r, Loop *L) {
   r = &run;
   if (m->position > 0 && m->nprogress >= NSUMS) memcpy(s, m->progress, sizeof s);
   int64_t epoch = m->epoch, first = m->epoch;
-  if (epoch >= r->epochs && r->epochs > 0)
+  char name[64];
+  if (r->load && p->has_early && L->cb.early_wait >= 1 && L->cb.early_wait >= p->patience && m->position == 0 &&
+      epoch < r->epochs) { /* the run stopped early: as one that has trained its epochs */
+    fprintf(stderr, "warning: %s stopped early after epoch %lld (%s had not improved for %lld epochs, patience %lld): "
+            "there is nothing to train (--patience or --no-early-stop goes on)\n", r->load, (long long)epoch,
+            monitor_name(name, sizeof name, p->early_metric, p->early_val), (long long)L->cb.early_wait,
+            (long long)p->patience);
+    run.epochs = epoch;
+  } else if (epoch >= r->epochs && r->epochs > 0)
     fprintf(stderr, "warning: %s has trained %lld epochs and --epochs is %lld: there is nothing to train "
             "(--epochs counts from the start)\n", r->load, (long long)epoch, (long long)r->epochs);
   for (; epoch < r->epochs; epoch++) {
@@ -803,7 +813,7 @@ static int train(const Run *r, Loop *L) {
     m->position = 0, m->nprogress = 0;
     if (L->nval && !held_out(r, m, &L->t, L->order, L->ntrain, L->chunk, L->x, L->y, vs)) goto done;
     char events[1024];
-    EpochInfo info = {.seconds = nnrt_seconds() - L->epoch_start, .samples = L->trained, .events = events,
+    EpochInfo info = {.seconds = nnrt_seconds() - L->epoch_start, .samples = L->trained, .events = events, .train_seconds = L->train_seconds,
                       .lr = nnrt_schedule_lr(p, base_lr(r) * L->cb.scale, epoch)};
     bool early = false;
     if (!end_callbacks(r, m, L, epoch, s, vs, &early, events, sizeof events)) goto done;

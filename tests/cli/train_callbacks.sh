@@ -100,7 +100,7 @@ train Big {
   batch      1
   validation 0.2
   metrics    accuracy
-  stop       plateau(val_loss, patience: 2, min_delta: 0.0005, restore_best: true)
+  stop       plateau(val_loss, patience: 3, min_delta: 0.0005, restore_best: true)
   reduce_lr  plateau(val_loss, factor: 0.5, patience: 1, min_delta: 0.0005)
   save       best(val_loss, path: "bigbest.ckpt")
 }
@@ -111,7 +111,7 @@ has big.txt "reduced lr to "
 has big.txt "; restoring the weights of epoch "
 cp bigbest.ckpt straightbest.ckpt
 events big.txt > big.events
-for case in "TERM 0.3" "INT 0.7"; do
+for case in "TERM 0.25" "INT 0.55"; do
   set -- $case
   rm -f cut.st cut.st.best bigbest.ckpt
   ./big --threads 1 --save cut.st > cut1.txt 2> cut.err &
@@ -129,6 +129,14 @@ for case in "TERM 0.3" "INT 0.7"; do
   events cut1.txt cut2.txt > cut.events
   cmp -s big.events cut.events || fail "stopped by SIG$1 and resumed: other events: $(diff big.events cut.events | head -5)"
 done
+
+# a run that stopped early has nothing left to train, as one that trained
+# its epochs; more patience goes on
+run --load straight.st > again.txt 2> again.err || fail "loading an early-stopped checkpoint failed"
+has again.err "warning: straight.st stopped early after epoch $epochs (val_loss had not improved for 4 epochs, patience 4): there is nothing to train"
+grep -q '^Epoch' again.txt && fail "an early-stopped run trained on"
+run --load straight.st --patience 6 --epochs $((epochs + 1)) > more.txt || fail "going on with --patience 6 failed"
+has more.txt "Epoch $((epochs + 1))/$((epochs + 1)) - loss: "
 
 # restore_best across a resume needs the best weights next to the checkpoint
 run --epochs 12 --save lost.st > /dev/null || fail "the run of 12 epochs failed"
@@ -153,7 +161,7 @@ expect 0 ./cls --no-early-stop --no-reduce-lr --epochs 30
 [ "$(grep -c '^Epoch' "$tmp/out")" -eq 30 ] || fail "--no-early-stop did not train every epoch"
 grep -q "reduced lr\|early stop" "$tmp/out" && fail "--no-early-stop --no-reduce-lr still stopped or reduced"
 expect 0 ./cls --patience 1 --save-best other.ckpt
-has "$tmp/out" "for 1 epochs (best"
+has "$tmp/out" "for 1 epoch (best"
 has "$tmp/out" "to other.ckpt"
 [ -s other.ckpt ] || fail "--save-best other.ckpt wrote nothing"
 expect 1 ./cls --validation 0
