@@ -130,6 +130,13 @@ static bool check_monitor(TrainInfo *t, Setting *st, const char *what) {
   return true;
 }
 
+/* A bound setting's argument by name, or NULL. */
+static const Val *setting_arg(const Setting *st, const char *name) {
+  for (int i = 0; i < st->b->nparams; i++)
+    if (!strcmp(st->b->params[i].name, name)) return &st->args[i];
+  return NULL;
+}
+
 /* `stop plateau(...)`, `reduce_lr plateau(...)`, `save best(...)`: the
  * ranges are the built-ins' (builtins.c); here what they watch and where
  * a best checkpoint goes. A callback with an error is dropped (b NULL). */
@@ -137,6 +144,11 @@ static void check_callbacks(TrainInfo *t) {
   if (t->early.b && !check_monitor(t, &t->early, "'stop plateau'")) t->early.b = NULL;
   if (t->reduce_lr.b && !check_monitor(t, &t->reduce_lr, "'reduce_lr plateau'")) t->reduce_lr.b = NULL;
   if (t->save_best.b && !check_monitor(t, &t->save_best, "'save best'")) t->save_best.b = NULL;
+  const Val *min_lr = t->reduce_lr.b ? setting_arg(&t->reduce_lr, "min_lr") : NULL;
+  const Val *lr = t->optimizer.b ? setting_arg(&t->optimizer, "lr") : NULL;
+  if (min_lr && lr && val_is_num(min_lr) && val_is_num(lr) && val_num(min_lr) >= val_num(lr))
+    warn_at(min_lr->loc, "'min_lr' %g is not below the optimizer's rate %g: 'reduce_lr' never lowers it",
+            val_num(min_lr), val_num(lr));
   if (t->save_best.b) {
     const Val *path = &t->save_best.args[1];
     if (path->kind != VK_NONE && (path->kind != VK_STRING || !*path->s)) {

@@ -196,6 +196,25 @@ has "$tmp/out" " - saved best (val_loss "
 grep -q " - lr: " "$tmp/out" && fail "the rate shown without a schedule or a reduction"
 expect 0 ./both --no-early-stop --epochs 3
 [ "$(grep -c '^Epoch' "$tmp/out")" -eq 3 ] || fail "--no-early-stop did not turn the stop rule off"
+# the rate the epoch line shows follows every schedule, in the order written
+cat > sched.nn <<'NN'
+model Cls {
+  input x: [3]
+  dense(1, activation: sigmoid)
+}
+train Cls {
+  data      csv("cls.csv", label: last)
+  loss      binary_crossentropy
+  optimizer sgd(lr: 1)
+  epochs    4
+  schedule  warmup(2), step(every: 2, factor: 0.5), exponential(rate: 0.5), cosine(epochs: 4, min_lr: 0.1)
+}
+NN
+"$nnc" sched.nn -o sched || fail "building sched failed"
+expect 0 ./sched
+for lr in "1/4 .* lr: 0.5 " "2/4 .* lr: 0.4414 " "3/4 .* lr: 0.1125 " "4/4 .* lr: 0.09451 "; do
+  grep -q "^Epoch $lr" "$tmp/out" || fail "no epoch line matches 'Epoch $lr': $(grep "^Epoch ${lr%% *}" "$tmp/out")"
+done
 cat > plain.nn <<'NN'
 model Cls {
   input x: [3]
