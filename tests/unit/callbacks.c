@@ -3,10 +3,6 @@
  * ReduceLROnPlateau: patience, min_delta, the direction of the monitor,
  * cooldown and min_lr; a state stored and restored halfway decides as
  * one kept; and the rate the schedules give. */
-#include "nnrt.c"
-#include "nnrt_random.c"
-#include "nnrt_gemm.c"
-#include "nnrt_window.c"
 #include "nnrt_callbacks.c"
 
 #include <stdio.h>
