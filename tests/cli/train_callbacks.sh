@@ -164,6 +164,10 @@ expect 0 ./cls --patience 1 --save-best other.ckpt
 has "$tmp/out" "for 1 epoch (best"
 has "$tmp/out" "to other.ckpt"
 [ -s other.ckpt ] || fail "--save-best other.ckpt wrote nothing"
+expect 1 ./cls --save-best "$tmp/no/such/dir/b.ckpt"
+has "$tmp/err" "no/such/dir/b.ckpt.best: cannot write the checkpoint: "
+expect 1 ./cls --save-best
+has "$tmp/err" "error: --save-best needs a value"
 expect 1 ./cls --validation 0
 has "$tmp/err" "error: early stopping watches a val_ figure, but --validation 0 holds out no rows"
 expect 1 ./cls --patience -1
