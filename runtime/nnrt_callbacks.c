@@ -13,6 +13,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 NNRT_API bool nnrt_monitor_higher(int metric) {
@@ -91,6 +92,42 @@ NNRT_API void nnrt_callbacks_epoch(const NnrtProgram *p, NnrtCallbacks *c, int64
       ev->best_improved = true;
     }
   }
+}
+
+NNRT_API char *nnrt_best_path(const char *path) {
+  size_t len = strlen(path) + 6;
+  char *b = malloc(len);
+  if (b) snprintf(b, len, "%s.best", path);
+  else fprintf(stderr, "error: out of memory\n");
+  return b;
+}
+
+NNRT_API void nnrt_copy_weights(NnrtModel *to, const NnrtModel *from, bool slots) {
+  const NnrtModelDef *def = from->def;
+  int n = def->nparams + def->nstates - (slots ? 0 : def->nslots);
+  for (int i = 0; i < n; i++) memcpy(to->params[i], from->params[i], (size_t)nnrt_tensor_bytes(&def->tensors[i]));
+}
+
+NNRT_API NnrtModel *nnrt_best_weights(const NnrtProgram *p, const NnrtCallbacks *c, const char *load, uint64_t seed) {
+  NnrtModel *best = nnrt_model_create(p->def, seed);
+  if (!best) {
+    fprintf(stderr, "error: %s\n", nnrt_model_last_error(NULL));
+    return NULL;
+  }
+  if (!load || c->early_epoch < 0) return best;
+  char err[1024], *path = nnrt_best_path(load);
+  bool ok = path && nnrt_model_load(best, path, err, sizeof err) == 0;
+  if (path && !ok)
+    fprintf(stderr, "error: %s\nerror: restore_best needs the weights of epoch %lld, which a checkpoint keeps in "
+            "FILE.best next to it\n", err, (long long)c->early_epoch + 1);
+  else if (ok && best->epoch != c->early_epoch + 1) {
+    fprintf(stderr, "error: %s holds the weights of epoch %lld, but %s's best epoch is %lld\n", path,
+            (long long)best->epoch, load, (long long)c->early_epoch + 1);
+    ok = false;
+  }
+  free(path);
+  if (!ok) nnrt_model_free(best);
+  return ok ? best : NULL;
 }
 
 /* As compiler/train.c's learning_rate, in double. */

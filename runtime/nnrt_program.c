@@ -577,15 +577,6 @@ typedef struct Loop {
 
 static bool callbacks_on(const NnrtProgram *p) { return p->has_early || p->has_reduce || p->has_best; }
 
-/* "PATH.best", where a checkpoint's restore_best weights go; NULL when out of memory. */
-static char *best_path(const char *path) {
-  size_t len = strlen(path) + 6;
-  char *b = malloc(len);
-  if (b) snprintf(b, len, "%s.best", path);
-  else fprintf(stderr, "error: out of memory\n");
-  return b;
-}
-
 /* A checkpoint of the run to `path`: the model with its place in the
  * epoch (the sums s when m->position > 0) and the callbacks' state after
  * them; with restore_best, the best weights to PATH.best first. */
@@ -599,7 +590,7 @@ static bool save_run(const Run *r, NnrtModel *m, Loop *L, const char *path, cons
     m->nprogress += NNRT_CALLBACK_STATE;
   }
   if (L->best && L->cb.early_epoch >= 0) {
-    char *b = best_path(path);
+    char *b = nnrt_best_path(path);
     bool ok = b && save(L->best, b, false);
     free(b);
     if (!ok) return false;
@@ -678,24 +669,7 @@ static bool start_callbacks(const Run *r, NnrtModel *m, Loop *L) {
     return false;
   }
   if (!p->has_reduce) L->cb.scale = 1;
-  if (!p->has_early || !p->restore_best) return true;
-  if (!(L->best = nnrt_model_create(p->def, m->seed))) {
-    fprintf(stderr, "error: %s\n", nnrt_model_last_error(NULL));
-    return false;
-  }
-  if (L->cb.early_epoch < 0) return true;
-  char err[1024], *path = best_path(r->load);
-  bool ok = path && nnrt_model_load(L->best, path, err, sizeof err) == 0;
-  if (path && !ok)
-    fprintf(stderr, "error: %s\nerror: restore_best needs the weights of epoch %lld, which a checkpoint keeps in "
-            "FILE.best next to it\n", err, (long long)L->cb.early_epoch + 1);
-  else if (ok && L->best->epoch != L->cb.early_epoch + 1) {
-    fprintf(stderr, "error: %s holds the weights of epoch %lld, but %s's best epoch is %lld\n", path,
-            (long long)L->best->epoch, r->load, (long long)L->cb.early_epoch + 1);
-    ok = false;
-  }
-  free(path);
-  return ok;
+  return !p->has_early || !p->restore_best || (L->best = nnrt_best_weights(p, &L->cb, r->load, m->seed)) != NULL;
 }
 
 /* A monitor's value after an epoch. */
@@ -724,9 +698,8 @@ static bool end_callbacks(const Run *r, NnrtModel *m, Loop *L, int64_t epoch, co
                       monitor(p->best_metric, p->best_val, s, vs)};
   NnrtEvents ev;
   nnrt_callbacks_epoch(p, &L->cb, epoch, values, base_lr(r), &ev);
-  int n = p->def->nparams + p->def->nstates;
   if (ev.early_improved && L->best) {
-    for (int i = 0; i < n; i++) memcpy(L->best->params[i], m->params[i], (size_t)nnrt_tensor_bytes(&p->def->tensors[i]));
+    nnrt_copy_weights(L->best, m, true);
     L->best->epoch = epoch + 1, L->best->step = m->step;
   }
   if (ev.reduced)
@@ -753,8 +726,7 @@ static bool end_callbacks(const Run *r, NnrtModel *m, Loop *L, int64_t epoch, co
     j += (size_t)snprintf(line + j, lc - j, " for %lld epoch%s (best %.4f at epoch %lld)", (long long)L->cb.early_wait,
                           L->cb.early_wait == 1 ? "" : "s", L->cb.early_best, (long long)L->cb.early_epoch + 1);
   if (L->best) {
-    for (int i = 0; i < n - p->def->nslots; i++) /* the weights and states; the optimizer's slots stay */
-      memcpy(m->params[i], L->best->params[i], (size_t)nnrt_tensor_bytes(&p->def->tensors[i]));
+    nnrt_copy_weights(m, L->best, false); /* the weights and states; the optimizer's slots stay */
     if (j < lc) snprintf(line + j, lc - j, "; restoring the weights of epoch %lld", (long long)L->cb.early_epoch + 1);
   }
   return true;

@@ -155,6 +155,14 @@ NNRT_API bool nnrt_monitor_higher(int metric);
  * the rate before any reduction. */
 NNRT_API void nnrt_callbacks_epoch(const NnrtProgram *p, NnrtCallbacks *c, int64_t epoch, const double *values,
                                    double base_lr, NnrtEvents *ev);
+/* restore_best's weights: "PATH.best" next to a checkpoint PATH (NULL
+ * when out of memory, said); a copy of from's tensors into to, the
+ * optimizer's slots too when `slots` (not the counters); and a model
+ * to keep them in, with those of c's best epoch from LOAD.best when a
+ * checkpoint `load` has one (NULL after an error, said). */
+NNRT_API char *nnrt_best_path(const char *path);
+NNRT_API void nnrt_copy_weights(NnrtModel *to, const NnrtModel *from, bool slots);
+NNRT_API NnrtModel *nnrt_best_weights(const NnrtProgram *p, const NnrtCallbacks *c, const char *load, uint64_t seed);
 /* The rate of epoch `epoch` the schedules give from `lr`. */
 NNRT_API double nnrt_schedule_lr(const NnrtProgram *p, double lr, int64_t epoch);
 /* Draws "12/47 [=====>....] - ETA 3.1s - loss: 0.4321" over the line. */
