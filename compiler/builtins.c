@@ -201,6 +201,18 @@ static Builtin rows[] = {
   B("recall", BK_METRIC, "", NULL, "true positives / actual positives (binary)"),
   B("mse", BK_METRIC, "", NULL, "mean squared error"),
   B("mae", BK_METRIC, "", NULL, "mean absolute error"),
+
+  /* callbacks of the training program (see settings.c, runtime/nnrt_callbacks.c) */
+  B("plateau", BK_STOPPER, "monitor:monitor patience:int[0,]=0 min_delta:float[0,)=0 restore_best:bool=false",
+   NULL, "stop once `monitor` has not improved by more than min_delta for `patience` epochs "
+   "(Keras's EarlyStopping)"),
+  B("plateau", BK_REDUCER,
+   "monitor:monitor factor:float(0,1)=0.1 patience:int[0,]=10 min_lr:float[0,)=0 min_delta:float[0,)=0.0001 "
+   "cooldown:int[0,]=0",
+   NULL, "multiply the rate by `factor` once `monitor` has not improved by more than min_delta for "
+   "`patience` epochs (Keras's ReduceLROnPlateau)"),
+  B("best", BK_SAVER, "monitor:monitor path:any=none", NULL,
+   "write a checkpoint each time `monitor` improves (Keras's ModelCheckpoint with save_best_only)"),
 };
 
 enum { NROWS = sizeof rows / sizeof rows[0] };
@@ -216,6 +228,7 @@ static const struct { const char *name; ParamKind kind; } kinds[] = {
   {"bool", PK_BOOL}, {"ints", PK_INTS}, {"axes", PK_AXES}, {"shape", PK_SHAPE},
   {"pad", PK_PAD}, {"act", PK_ACT}, {"init", PK_INIT}, {"enum", PK_ENUM},
   {"string", PK_STRING}, {"metric", PK_METRIC}, {"any", PK_ANY},
+  {"monitor", PK_MONITOR},
 };
 
 static Node *default_node(const char *text) {
@@ -353,12 +366,15 @@ static const char *kind_title(BuiltinKind k) {
   case BK_DATA: return "Data sources";
   case BK_AUGMENT: return "Augmentations";
   case BK_METRIC: return "Metrics";
+  case BK_STOPPER: return "Early stopping";
+  case BK_REDUCER: return "Learning-rate reduction";
+  case BK_SAVER: return "Best checkpoints";
   }
   return "?";
 }
 
 void print_builtins(FILE *out) {
-  for (int k = BK_LAYER; k <= BK_METRIC; k++) {
+  for (int k = BK_LAYER; k <= BK_LAST; k++) {
     fprintf(out, "%s%s:\n", k == BK_LAYER ? "" : "\n", kind_title((BuiltinKind)k));
     for (int i = 0; i < NBUILTINS; i++) {
       if (table[i].kind != (BuiltinKind)k) continue;

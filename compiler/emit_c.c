@@ -800,7 +800,7 @@ static char *for_model(const char *text, const char *model) {
 extern const char nnrt_h_source[], nnrt_api_h_source[], nn_model_desc_h_source[], nnrt_c_source[],
     nnrt_random_c_source[], nnrt_gemm_c_source[], nnrt_window_c_source[], nnrt_window_inc_source[],
     nnrt_checkpoint_c_source[], nnrt_model_c_source[],
-    nnrt_program_h_source[], nnrt_data_c_source[], nnrt_program_c_source[],
+    nnrt_program_h_source[], nnrt_data_c_source[], nnrt_callbacks_c_source[], nnrt_program_c_source[],
     nnrt_predict_c_source[];
 
 /* A file of the runtime, copied in with the files it includes that are
@@ -856,6 +856,7 @@ void emit_c_program_runtime(FILE *o) {
   fprintf(o, "\n/* ---- the training program's runtime (runtime/nnrt_program.h, nnrt_data.c, nnrt_program.c, nnrt_predict.c) ---- */\n");
   inline_source(o, nnrt_program_h_source);
   inline_source(o, nnrt_data_c_source);
+  inline_source(o, nnrt_callbacks_c_source);
   inline_source(o, nnrt_program_c_source);
   inline_source(o, nnrt_predict_c_source);
 }

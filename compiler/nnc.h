@@ -228,6 +228,7 @@ typedef struct LexState {
 typedef enum {
   PK_TENSOR, PK_TENSORS, PK_INT, PK_FLOAT, PK_BOOL, PK_INTS, PK_AXES, PK_SHAPE,
   PK_PAD, PK_ACT, PK_INIT, PK_ENUM, PK_STRING, PK_METRIC, PK_ANY,
+  PK_MONITOR,   /* a name the train block measures: loss, val_loss, accuracy, val_mae, ... */
 } ParamKind;
 
 typedef enum {
@@ -235,7 +236,11 @@ typedef enum {
   BK_FUNC,      /* tensor -> tensor, no parameters: relu, softmax, reshape, ... */
   BK_INIT,      /* initializer: glorot_uniform, constant(0.1), ... */
   BK_LOSS, BK_OPTIMIZER, BK_SCHEDULE, BK_DATA, BK_AUGMENT, BK_METRIC,
+  BK_STOPPER,   /* `stop plateau(...)`: early stopping */
+  BK_REDUCER,   /* `reduce_lr plateau(...)` */
+  BK_SAVER,     /* `save best(...)` */
 } BuiltinKind;
+#define BK_LAST BK_SAVER
 
 typedef struct BParam {
   const char *name;
@@ -356,6 +361,9 @@ struct TrainInfo {
   int stop_op;            /* '<', '>', 'l' (<=), 'g' (>=) */
   double stop_value;
   TrainInfo *next;
+  /* callbacks: `stop plateau(...)`, `reduce_lr plateau(...)`, `save best(...)`;
+   * bound when set (their monitors checked against the metrics measured) */
+  Setting early, reduce_lr, save_best;
 };
 
 typedef struct Scope Scope;

@@ -254,7 +254,9 @@ static bool convert(Sema *s, const BParam *p, const char *callee, Node *n, Val *
   Val *x = p->kind == PK_ACT || p->kind == PK_INIT || p->kind == PK_ENUM || p->kind == PK_PAD ||
                      p->kind == PK_METRIC
                  ? symbol(s, n)
+                 : p->kind == PK_MONITOR && n->kind == ND_NAME ? v_new(VK_NAME, n->loc)
                  : sema_eval(s, n);
+  if (p->kind == PK_MONITOR && n->kind == ND_NAME) x->s = n->name;
   if (!x->call) x->call = n;
   *v = *x;
   if (x->kind == VK_ERROR) return false;
@@ -363,6 +365,11 @@ static bool convert(Sema *s, const BParam *p, const char *callee, Node *n, Val *
     return false;
   case PK_ANY:
     return true;
+  case PK_MONITOR: /* which names are measured: settings.c */
+    if (x->kind == VK_NAME) return true;
+    error_at(x->loc, "%s must name what the training measures (loss, val_loss, a metric), got %s", what,
+             value_str(x));
+    return false;
   }
   return true;
 }
@@ -743,9 +750,10 @@ static Val *eval_call(Sema *s, Node *call, Val *first) {
       [BK_INIT] = "an initializer", [BK_LOSS] = "a loss", [BK_OPTIMIZER] = "an optimizer",
       [BK_SCHEDULE] = "a learning-rate schedule", [BK_DATA] = "a data source",
       [BK_AUGMENT] = "an augmentation",
-      [BK_METRIC] = "a metric",
+      [BK_METRIC] = "a metric", [BK_STOPPER] = "an early stopping",
+      [BK_REDUCER] = "a learning-rate reduction", [BK_SAVER] = "a checkpoint rule",
     };
-    for (int k = BK_INIT; k <= BK_METRIC; k++)
+    for (int k = BK_INIT; k <= BK_LAST; k++)
       if (builtin_find_kind(call->name, (BuiltinKind)k)) {
         error_at(call->name_loc, "'%s' is %s, not a layer or function", call->name, kinds[k]);
         return v_error(call->loc);

@@ -10,7 +10,7 @@
 
 static const char *setting_names[] = {
   "data", "loss", "optimizer", "epochs", "batch", "metrics", "schedule", "shuffle", "seed",
-  "validation", "stop", "weight_decay", "augment", "test",
+  "validation", "stop", "weight_decay", "augment", "test", "reduce_lr", "save",
 };
 
 /* The settings a train block takes, one a line (nnc --help-builtins). */
@@ -88,7 +88,8 @@ static bool metric_listed(TrainInfo *t, const char *name) {
 static void check_stop(Sema *s, TrainInfo *t, Node *st) {
   Node *c = st->kids;
   if (!st->when || node_count(c) != 1 || c->kind != ND_COMPARE || c->lhs->kind != ND_NAME) {
-    error_at(st->loc, "expected a stop rule like: stop when loss < 0.05");
+    error_at(st->loc, "expected a stop rule like: stop when loss < 0.05, or early stopping like: "
+                      "stop plateau(val_loss, patience: 5)");
     return;
   }
   const char *m = c->lhs->name;
@@ -114,6 +115,53 @@ static void check_stop(Sema *s, TrainInfo *t, Node *st) {
   t->stop_metric = m;
   t->stop_op = c->op;
   t->stop_value = val_num(v);
+}
+
+/* The monitor of a callback (its first argument): the loss or a listed
+ * metric, a val_ one only with validation; false after an error. */
+static bool check_monitor(TrainInfo *t, Setting *st, const char *what) {
+  if (!st->b) return false;
+  const Val *v = &st->args[0];
+  bool val = !strncmp(v->s, "val_", 4), has_val = t->validation > 0 || t->validation_data.b;
+  const char *base = val ? v->s + 4 : v->s;
+  if (!metric_listed(t, base)) {
+    error_at(v->loc, "%s watches '%s', which is not measured; use loss%s or add it to 'metrics'", what, v->s,
+             has_val ? ", val_loss" : "");
+    return false;
+  }
+  if (val && !has_val) {
+    error_at(v->loc, "%s watches '%s' but there is no 'validation' set", what, v->s);
+    return false;
+  }
+  return true;
+}
+
+/* A bound setting's argument by name, or NULL. */
+static const Val *setting_arg(const Setting *st, const char *name) {
+  for (int i = 0; i < st->b->nparams; i++)
+    if (!strcmp(st->b->params[i].name, name)) return &st->args[i];
+  return NULL;
+}
+
+/* `stop plateau(...)`, `reduce_lr plateau(...)`, `save best(...)`: the
+ * ranges are the built-ins' (builtins.c); here what they watch and where
+ * a best checkpoint goes. A callback with an error is dropped (b NULL). */
+static void check_callbacks(TrainInfo *t) {
+  if (t->early.b && !check_monitor(t, &t->early, "'stop plateau'")) t->early.b = NULL;
+  if (t->reduce_lr.b && !check_monitor(t, &t->reduce_lr, "'reduce_lr plateau'")) t->reduce_lr.b = NULL;
+  if (t->save_best.b && !check_monitor(t, &t->save_best, "'save best'")) t->save_best.b = NULL;
+  const Val *min_lr = t->reduce_lr.b ? setting_arg(&t->reduce_lr, "min_lr") : NULL;
+  const Val *lr = t->optimizer.b ? setting_arg(&t->optimizer, "lr") : NULL;
+  if (min_lr && lr && val_is_num(min_lr) && val_is_num(lr) && val_num(min_lr) >= val_num(lr))
+    warn_at(min_lr->loc, "'min_lr' %g is not below the optimizer's rate %g: 'reduce_lr' never lowers it",
+            val_num(min_lr), val_num(lr));
+  if (t->save_best.b) {
+    const Val *path = &t->save_best.args[1];
+    if (path->kind != VK_NONE && (path->kind != VK_STRING || !*path->s)) {
+      error_at(path->loc, "'path' of 'best' must be a file name (a string), got %s", value_str(path));
+      t->save_best.b = NULL;
+    }
+  }
 }
 
 static void check_loss_fits(TrainInfo *t, Node *out) {
@@ -306,6 +354,7 @@ void check_train(Sema *s, Node *decl) {
       error_at(st->name_loc, "unknown setting '%s'%s", key, unknown_setting_hint(key, g.best));
       continue;
     }
+    if (!strcmp(key, "stop") && !st->when) key = "stop plateau"; /* a rule and a plateau may both be set */
     Node *old = map_get(seen, key);
     if (old) {
       error_at(st->name_loc, "'%s' is set twice", key);
@@ -384,9 +433,19 @@ void check_train(Sema *s, Node *decl) {
       if (one_value(st)) setting_float(s, st, 0, 1, &t->weight_decay);
     } else if (!strcmp(key, "stop")) {
       stop = st;
+    } else if (!strcmp(key, "stop plateau")) {
+      if (st->kids && st->kids->kind == ND_CALL && one_value(st))
+        bind_setting(s, st->kids, BK_STOPPER, "early stopping", &t->early);
+      else
+        stop = st; /* check_stop says what a stop setting looks like */
+    } else if (!strcmp(key, "reduce_lr")) {
+      if (one_value(st)) bind_setting(s, st->kids, BK_REDUCER, "learning-rate reduction", &t->reduce_lr);
+    } else if (!strcmp(key, "save")) {
+      if (one_value(st)) bind_setting(s, st->kids, BK_SAVER, "checkpoint rule", &t->save_best);
     }
   }
   if (stop) check_stop(s, t, stop);
+  check_callbacks(t);
   if (!map_get(seen, "loss")) error_at(decl->name_loc, "'train' block has no 'loss'");
   if (!map_get(seen, "optimizer")) error_at(decl->name_loc, "'train' block has no 'optimizer'");
   if (t->model) {

@@ -258,7 +258,7 @@ typedef struct NnrtTensorInfo {
  * from it goes on exactly as if it had never stopped. A weights-only file
  * holds the parameters and the model's own states (batch statistics, input
  * standardization) and none of the rest: no optimizer slots, no counters. */
-enum { NNRT_MAX_PROGRESS = 16 };
+enum { NNRT_MAX_PROGRESS = 32 };
 typedef struct NnrtMeta {
   bool weights;          /* a weights-only file */
   int64_t step, epoch;   /* steps taken; epochs done */

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const char *const nnrt_metric_names[NNRT_NMETRICS] = {
   "accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
@@ -40,10 +41,19 @@ typedef struct Run {
   NnrtSource val, test;          /* the validation and test files after the flags */
   const char *predict, *output;  /* --predict FILE --output FILE */
   bool val_fraction_given, val_file_given;
+  int64_t patience;                  /* --patience, or -1 */
+  bool no_early, no_reduce;          /* --no-early-stop, --no-reduce-lr */
+  const char *save_best;             /* --save-best */
 } Run;
 
 static volatile sig_atomic_t nnrt_stop_signal;
 static void nnrt_on_signal(int sig) { nnrt_stop_signal = sig; }
+
+static const char *nnrt_patience_text(const NnrtProgram *p) {
+  static char buf[32];
+  snprintf(buf, sizeof buf, "%lld", (long long)p->patience);
+  return buf;
+}
 
 static void usage(const Run *r, FILE *f) {
   const NnrtProgram *p = r->p;
@@ -83,11 +93,20 @@ static void usage(const Run *r, FILE *f) {
              "                     a new training)\n"
              "  --load FILE        start from a checkpoint (training continues where it stopped)\n"
              "                     or from a weights-only file (a new training)\n"
+             "  --patience N       epochs without improvement before early stopping (the train\n"
+             "                     block's stop plateau(...)%s%s); with its restore_best,\n"
+             "                     each checkpoint FILE keeps the best weights in FILE.best\n"
+             "  --no-early-stop    train every epoch: no stop plateau(...) and no stop rule\n"
+             "  --no-reduce-lr     keep the rate: no reduce_lr plateau(...)\n"
+             "  --save-best FILE   write a checkpoint each time the monitored figure improves\n"
+             "                     (save best(...)'s, else val_loss, or loss without validation)%s%s%s\n"
              "  --check-finite     after every step, stop at the first parameter or optimizer\n"
              "                     state (a gradient's trace) that is not finite, naming it\n"
              "  --quiet            no summary, no line per epoch\n"
              "  --help             this text\n",
-          (long long)p->epochs, (long long)p->batch, (unsigned long long)p->seed, p->validation, p->def->base_lr);
+          (long long)p->epochs, (long long)p->batch, (unsigned long long)p->seed, p->validation, p->def->base_lr,
+          p->has_early ? ": " : ", none here", p->has_early ? nnrt_patience_text(p) : "",
+          p->has_best ? " (" : "", p->has_best ? (p->best_path ? p->best_path : "best.ckpt") : "", p->has_best ? ")" : "");
 }
 
 /* ------------------------------------------------------------- flags */
@@ -172,6 +191,14 @@ static int parse_flags(Run *r, int argc, char **argv, bool *done) {
       r->quiet = true;
     } else if (!strcmp(a, "--check-finite")) {
       r->check_finite = true;
+    } else if (!strcmp(a, "--no-early-stop")) {
+      r->no_early = true;
+    } else if (!strcmp(a, "--no-reduce-lr")) {
+      r->no_reduce = true;
+    } else if (!strcmp(a, "--patience")) {
+      ok = flag_int(argc, argv, &i, 0, &r->patience);
+    } else if (!strcmp(a, "--save-best")) {
+      ok = (r->save_best = flag_value(argc, argv, &i)) != NULL;
     } else if (!strcmp(a, "--data") && (p->reader == NNRT_CSV || p->reader == NNRT_CIFAR10 || p->reader == NNRT_TEXT)) {
       ok = (r->data = flag_value(argc, argv, &i)) != NULL;
     } else if (!strcmp(a, p->reader == NNRT_NPY ? "--x" : "--images") && (p->reader == NNRT_NPY || p->reader == NNRT_IDX)) {
@@ -444,11 +471,20 @@ static const char *first_not_finite(NnrtModel *m, char *buf, size_t cap) {
 
 /* ------------------------------------------------------------ the run */
 
+/* What report() shows beside the sums: the epoch's time and samples, the
+ * rate it trained with, the callbacks' events. */
+typedef struct EpochInfo {
+  double seconds, total, lr;
+  double train_seconds;     /* the steps' part of seconds */
+  int64_t samples;
+  const char *events;   /* "" or " - saved best ... - reduced lr ..." */
+} EpochInfo;
+
 /* The progress line and the log row of an epoch. */
-static void report(const Run *r, FILE *log, int64_t epoch, double start, int64_t first, const double *s, bool val,
-                   const double *vs) {
+static void report(const Run *r, FILE *log, int64_t epoch, int64_t first, const double *s, bool val,
+                   const double *vs, const EpochInfo *e) {
   const NnrtProgram *p = r->p;
-  double loss = ratio(s[S_LOSS], s[S_SAMPLES]), spent = nnrt_seconds() - start;
+  double loss = ratio(s[S_LOSS], s[S_SAMPLES]), spent = e->total;
   if (!r->quiet) {
     printf("Epoch %lld/%lld - loss: %.4f", (long long)epoch + 1, (long long)r->epochs, loss);
     for (int i = 0; i < p->nmetrics; i++) printf(" - %s: %.4f", nnrt_metric_names[p->metrics[i]], metric(p->metrics[i], s));
@@ -457,10 +493,11 @@ static void report(const Run *r, FILE *log, int64_t epoch, double start, int64_t
       for (int i = 0; i < p->nmetrics; i++)
         printf(" - val_%s: %.4f", nnrt_metric_names[p->metrics[i]], metric(p->metrics[i], vs));
     }
-    printf(" - %.2fs", spent);
+    if (p->nschedules || p->has_reduce) printf(" - lr: %.4g", e->lr);
+    printf(" - %.2fs - %.0f samples/s - total %.2fs", e->seconds, ratio((double)e->samples, e->train_seconds), spent);
     if (epoch + 1 < r->epochs)
       printf(" - eta %.0fs", spent / (double)(epoch + 1 - first) * (double)(r->epochs - epoch - 1));
-    printf("\n");
+    printf("%s\n", e->events);
     fflush(stdout);
   }
   if (log) {
@@ -470,7 +507,17 @@ static void report(const Run *r, FILE *log, int64_t epoch, double start, int64_t
       fprintf(log, ",%.6f", ratio(vs[S_LOSS], vs[S_SAMPLES]));
       for (int i = 0; i < p->nmetrics; i++) fprintf(log, ",%.6f", metric(p->metrics[i], vs));
     }
-    fprintf(log, ",%.3f\n", spent);
+    fprintf(log, ",%.3f,%.6g,", spent, e->lr);
+    if (*e->events) { /* " - a - b" as "a; b", quoted */
+      fputc('"', log);
+      for (const char *c = e->events + 3; *c; c++) {
+        if (!strncmp(c, " - ", 3)) fputs("; ", log), c += 2;
+        else if (*c == '"') fputs("\"\"", log);
+        else fputc(*c, log);
+      }
+      fputc('"', log);
+    }
+    fprintf(log, "\n");
     fflush(log);
   }
 }
@@ -487,7 +534,7 @@ static FILE *open_log(const Run *r, bool val) {
     fprintf(log, ",val_loss");
     for (int i = 0; i < r->p->nmetrics; i++) fprintf(log, ",val_%s", nnrt_metric_names[r->p->metrics[i]]);
   }
-  fprintf(log, ",seconds\n");
+  fprintf(log, ",seconds,lr,events\n");
   return log;
 }
 
@@ -591,21 +638,51 @@ typedef struct Loop {
   void *x, *y;
   float *aug;
   FILE *log;
+  NnrtCallbacks cb;        /* the callbacks' state */
+  NnrtModel *best;         /* restore_best: the weights of the early stop's best epoch */
+  bool bar;                /* a progress bar within an epoch (standard output is a terminal) */
+  int64_t trained;         /* samples trained on in this epoch by this process */
+  double epoch_start, train_seconds;   /* when it began; the time of its steps */
 } Loop;
+
+static bool callbacks_on(const NnrtProgram *p) { return p->has_early || p->has_reduce || p->has_best; }
+
+/* A checkpoint of the run to `path`: the model with its place in the
+ * epoch (the sums s when m->position > 0) and the callbacks' state after
+ * them; with restore_best, the best weights to PATH.best first. */
+static bool save_run(const Run *r, NnrtModel *m, Loop *L, const char *path, const double *s) {
+  bool cb = callbacks_on(r->p);
+  m->nprogress = m->position > 0 || cb ? NSUMS : 0;
+  if (m->position > 0) memcpy(m->progress, s, sizeof(double) * NSUMS);
+  else memset(m->progress, 0, sizeof(double) * NSUMS);
+  if (cb) {
+    nnrt_callbacks_store(&L->cb, m->progress + NSUMS);
+    m->nprogress += NNRT_CALLBACK_STATE;
+  }
+  if (L->best && L->cb.early_epoch >= 0) {
+    char *b = nnrt_best_path(path);
+    bool ok = b && save(L->best, b, false);
+    free(b);
+    if (!ok) return false;
+  }
+  return save(m, path, false);
+}
 
 /* One epoch from m->position on; 0, or the exit status that ends the run. */
 static int epoch_steps(const Run *r, NnrtModel *m, Loop *L, int64_t epoch, double *s) {
   const NnrtProgram *p = r->p;
   char what[512];
+  double last = 0;
+  L->trained = 0, L->epoch_start = nnrt_seconds();
   if (p->shuffle) nnrt_shuffle(L->perm, L->ntrain, r->seed, epoch);
   else
     for (int64_t i = 0; i < L->ntrain; i++) L->perm[i] = i;
   for (int64_t at = m->position; at < L->ntrain; at += r->batch) {
     if (nnrt_stop_signal) { /* stopped between steps: where we are, then the exit */
       int sig = nnrt_stop_signal;
-      m->epoch = epoch, m->position = at, m->nprogress = NSUMS;
-      memcpy(m->progress, s, sizeof(double) * NSUMS);
-      if (r->save && !save(m, r->save, false)) return 1;
+      if (L->bar) printf("\r\033[K");
+      m->epoch = epoch, m->position = at;
+      if (r->save && !save_run(r, m, L, r->save, s)) return 1;
       fprintf(stderr, "interrupted by %s at epoch %lld, sample %lld of %lld (step %lld): %s%s\n",
               sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)epoch + 1, (long long)at, (long long)L->ntrain,
               (long long)m->step, r->save ? "saved to " : "nothing saved (no --save)", r->save ? r->save : "");
@@ -618,6 +695,7 @@ static int epoch_steps(const Run *r, NnrtModel *m, Loop *L, int64_t epoch, doubl
                    (uint64_t)(epoch * L->ntrain + at), L->aug);
     const void *inputs[1] = {L->x};
     double loss = nnrt_model_train_step(m, inputs, L->y, n);
+    if (L->bar && (m->error[0] || !isfinite(loss))) printf("\n"); /* the error below the bar */
     if (m->error[0]) return fprintf(stderr, "error: %s\n", m->error), 1;
     const char *bad = r->check_finite ? first_not_finite(m, what, sizeof what) : NULL;
     if (!isfinite(loss) || bad) {
@@ -632,8 +710,96 @@ static int epoch_steps(const Run *r, NnrtModel *m, Loop *L, int64_t epoch, doubl
     s[S_LOSS] += loss * (double)n;
     s[S_SAMPLES] += (double)n;
     tally(r, m->out[0], L->y, n, s);
+    L->trained += n;
+    double now = nnrt_seconds();
+    if (L->bar && (now - last >= 0.1 || at + n >= L->ntrain)) { /* at most 10 a second */
+      double left = (now - L->epoch_start) / (double)L->trained * (double)(L->ntrain - at - n);
+      nnrt_progress_bar((at + n + r->batch - 1) / r->batch, (L->ntrain + r->batch - 1) / r->batch, left,
+                        ratio(s[S_LOSS], s[S_SAMPLES]));
+      last = now;
+    }
   }
+  L->train_seconds = nnrt_seconds() - L->epoch_start;
   return 0;
+}
+
+/* ---------------------------------------------------------- callbacks */
+
+/* The rate the schedules and a plateau start from: --lr's or the optimizer's. */
+static double base_lr(const Run *r) { return r->lr > 0 ? r->lr : r->p->def->base_lr; }
+
+/* The callbacks' state from a loaded checkpoint, and the best weights
+ * restore_best keeps; false after an error. */
+static bool start_callbacks(const Run *r, NnrtModel *m, Loop *L) {
+  const NnrtProgram *p = r->p;
+  nnrt_callbacks_init(&L->cb);
+  if (r->load && callbacks_on(p) && m->nprogress == NSUMS + NNRT_CALLBACK_STATE &&
+      !nnrt_callbacks_restore(&L->cb, m->progress + NSUMS)) {
+    fprintf(stderr, "error: %s: its callbacks' state is not one this program wrote\n", r->load);
+    return false;
+  }
+  if (!p->has_reduce) L->cb.scale = 1;
+  return !p->has_early || !p->restore_best || (L->best = nnrt_best_weights(p, &L->cb, r->load, m->seed)) != NULL;
+}
+
+/* A monitor's value after an epoch. */
+static double monitor(int metric_id, bool val, const double *s, const double *vs) {
+  const double *from = val ? vs : s;
+  return metric_id < 0 ? ratio(from[S_LOSS], from[S_SAMPLES]) : metric(metric_id, from);
+}
+
+static const char *monitor_name(char *buf, size_t cap, int metric_id, bool val) {
+  snprintf(buf, cap, "%s%s", val ? "val_" : "", metric_id < 0 ? "loss" : nnrt_metric_names[metric_id]);
+  return buf;
+}
+
+/* The callbacks after an epoch: a copy of the best weights, a lower rate,
+ * the best checkpoint, an early stop with the best weights back. events
+ * gets " - ..." for the epoch line, then after its '\0' the early stop's
+ * line (*early). False after an error. */
+static bool end_callbacks(const Run *r, NnrtModel *m, Loop *L, int64_t epoch, const double *s, const double *vs,
+                          bool *early, char *events, size_t cap) {
+  const NnrtProgram *p = r->p;
+  char name[64];
+  size_t k = 0;
+  events[0] = events[1] = '\0';
+  if (!callbacks_on(p)) return true;
+  double values[3] = {monitor(p->early_metric, p->early_val, s, vs), monitor(p->reduce_metric, p->reduce_val, s, vs),
+                      monitor(p->best_metric, p->best_val, s, vs)};
+  NnrtEvents ev;
+  nnrt_callbacks_epoch(p, &L->cb, epoch, values, base_lr(r), &ev);
+  if (ev.early_improved && L->best) {
+    nnrt_copy_weights(L->best, m, true);
+    L->best->epoch = epoch + 1, L->best->step = m->step;
+  }
+  if (ev.reduced)
+    k += (size_t)snprintf(events + k, cap - k, " - reduced lr to %.4g (%s: no improvement for %lld epoch%s)", ev.new_lr,
+                          monitor_name(name, sizeof name, p->reduce_metric, p->reduce_val),
+                          (long long)(p->reduce_patience > 1 ? p->reduce_patience : 1), p->reduce_patience > 1 ? "s" : "");
+  if (ev.best_improved && k < cap) {
+    const char *path = p->best_path ? p->best_path : "best.ckpt";
+    m->epoch = epoch + 1, m->position = 0;
+    if (!save_run(r, m, L, path, s)) return false;
+    k += (size_t)snprintf(events + k, cap - k, " - saved best (%s %.4f) to %s",
+                          monitor_name(name, sizeof name, p->best_metric, p->best_val), values[2], path);
+  }
+  if (ev.stop && k < cap) k += (size_t)snprintf(events + k, cap - k, " - early stop");
+  if (k >= cap - 1) k = cap - 2;
+  events[k + 1] = '\0';
+  if (!ev.stop) return true;
+  *early = true;
+  char *line = events + k + 1;
+  size_t lc = cap - k - 1, j = (size_t)snprintf(line, lc, "early stop: %s has not improved",
+                                                monitor_name(name, sizeof name, p->early_metric, p->early_val));
+  if (p->min_delta > 0 && j < lc) j += (size_t)snprintf(line + j, lc - j, " by more than %g", p->min_delta);
+  if (j < lc)
+    j += (size_t)snprintf(line + j, lc - j, " for %lld epoch%s (best %.4f at epoch %lld)", (long long)L->cb.early_wait,
+                          L->cb.early_wait == 1 ? "" : "s", L->cb.early_best, (long long)L->cb.early_epoch + 1);
+  if (L->best) {
+    nnrt_copy_weights(m, L->best, false); /* the weights and states; the optimizer's slots stay */
+    if (j < lc) snprintf(line + j, lc - j, "; restoring the weights of epoch %lld", (long long)L->cb.early_epoch + 1);
+  }
+  return true;
 }
 
 /* The data, the model, the epochs; main's exit status. */
@@ -652,22 +818,36 @@ static int train(const Run *r, Loop *L) {
     fprintf(stderr, "error: %s\n", err);
     goto done;
   }
-  if (r->load && m->nprogress != 0 && m->nprogress != NSUMS) {
-    fprintf(stderr, "error: %s: its progress has %d sums; this program keeps %d\n", r->load, m->nprogress, NSUMS);
+  if (r->load && m->nprogress != 0 && m->nprogress != NSUMS && m->nprogress != NSUMS + NNRT_CALLBACK_STATE) {
+    fprintf(stderr, "error: %s: its progress has %d sums; this program keeps %d (and %d for its callbacks)\n", r->load,
+            m->nprogress, NSUMS, NNRT_CALLBACK_STATE);
     goto done;
   }
+  if (!start_callbacks(r, m, L)) goto done;
   if (!r->load && p->normalize && !set_standardization(r, m, &L->t, L->ntrain)) goto done;
   Run run = *r;
   if (r->load && !r->seed_given) run.seed = m->seed; /* the checkpoint's run goes on */
   m->seed = run.seed;
   r = &run;
-  if (m->position > 0 && m->nprogress == NSUMS) memcpy(s, m->progress, sizeof s);
+  if (m->position > 0 && m->nprogress >= NSUMS) memcpy(s, m->progress, sizeof s);
   int64_t epoch = m->epoch, first = m->epoch;
-  if (epoch >= r->epochs && r->epochs > 0)
+  char name[64];
+  if (r->load && p->has_early && L->cb.early_wait >= 1 && L->cb.early_wait >= p->patience && m->position == 0 &&
+      epoch < r->epochs) { /* the run stopped early: as one that has trained its epochs */
+    fprintf(stderr, "warning: %s stopped early after epoch %lld (%s had not improved for %lld epochs, patience %lld): "
+            "there is nothing to train (--patience or --no-early-stop goes on)\n", r->load, (long long)epoch,
+            monitor_name(name, sizeof name, p->early_metric, p->early_val), (long long)L->cb.early_wait,
+            (long long)p->patience);
+    run.epochs = epoch;
+  } else if (epoch >= r->epochs && r->epochs > 0)
     fprintf(stderr, "warning: %s has trained %lld epochs and --epochs is %lld: there is nothing to train "
             "(--epochs counts from the start)\n", r->load, (long long)epoch, (long long)r->epochs);
   for (; epoch < r->epochs; epoch++) {
     m->epoch = epoch;
+    if (p->has_reduce && nnrt_model_set_lr(m, base_lr(r) * L->cb.scale) != 0) {
+      fprintf(stderr, "error: %s\n", m->error);
+      goto done;
+    }
     int stopped = epoch_steps(r, m, L, epoch, s);
     if (stopped) {
       status = stopped;
@@ -675,16 +855,24 @@ static int train(const Run *r, Loop *L) {
     }
     m->position = 0, m->nprogress = 0;
     if (L->nval && !held_out(r, m, L->vt, L->order, L->vfrom, L->chunk, L->x, L->y, vs)) goto done;
-    report(r, L->log, epoch, start, first, s, L->nval > 0, vs);
-    bool stop = stop_now(p, s, vs);
+    char events[1024];
+    EpochInfo info = {.seconds = nnrt_seconds() - L->epoch_start, .samples = L->trained, .events = events, .train_seconds = L->train_seconds,
+                      .lr = nnrt_schedule_lr(p, base_lr(r) * L->cb.scale, epoch)};
+    bool early = false;
+    if (!end_callbacks(r, m, L, epoch, s, vs, &early, events, sizeof events)) goto done;
+    if (L->bar) printf("\r\033[K");
+    info.total = nnrt_seconds() - start;
+    report(r, L->log, epoch, first, s, L->nval > 0, vs, &info);
+    bool rule = stop_now(p, s, vs), stop = rule || early;
     memset(s, 0, sizeof s);
+    if (early && !rule && !r->quiet) printf("%s\n", events + strlen(events) + 1);
     if (r->save_every && (epoch + 1) % r->save_every == 0 && epoch + 1 < r->epochs && !stop) {
       m->epoch = epoch + 1;
-      if (!save(m, r->save, false)) goto done;
+      if (!save_run(r, m, L, r->save, s)) goto done;
       if (!r->quiet) printf("saved %s after epoch %lld\n", r->save, (long long)epoch + 1);
     }
     if (stop) {
-      if (!r->quiet)
+      if (rule && !r->quiet)
         printf("stopping: %s%s %s %g\n", p->stop_val ? "val_" : "",
                p->stop_metric < 0 ? "loss" : nnrt_metric_names[p->stop_metric],
                p->stop_op == 'l' ? "<=" : p->stop_op == 'g' ? ">=" : p->stop_op == '<' ? "<" : ">", p->stop_value);
@@ -694,7 +882,7 @@ static int train(const Run *r, Loop *L) {
   }
   if (epoch > m->epoch) m->epoch = epoch; /* epochs done, where a --load continues */
   if (L->nval && !held_out(r, m, L->vt, L->order, L->vfrom, L->chunk, L->x, L->y, vs)) goto done;
-  if ((r->save && !save(m, r->save, false)) || (r->save_weights && !save(m, r->save_weights, true))) goto done;
+  if ((r->save && !save_run(r, m, L, r->save, s)) || (r->save_weights && !save(m, r->save_weights, true))) goto done;
   if (L->nval) print_figures(p, L->vt == &L->t ? "held-out" : "validation", L->nval, vs);
   if (L->test.rows) {
     if (!held_out(r, m, &L->test, L->order, 0, L->chunk, L->x, L->y, vs)) goto done;
@@ -704,6 +892,8 @@ static int train(const Run *r, Loop *L) {
   status = 0;
 done:
   nnrt_model_free(m);
+  nnrt_model_free(L->best);
+  L->best = NULL;
   return status;
 }
 
@@ -745,8 +935,34 @@ static void text_gap(const Run *r, Loop *L) {
            (long long)stride, (long long)L->ntrain, (long long)L->nval, (long long)gap);
 }
 
+/* --patience, --no-early-stop, --no-reduce-lr, --save-best into q (a copy
+ * of r->p), with what they watch checked against --validation. */
+static bool callback_flags(Run *r, NnrtProgram *q) {
+  if (r->patience >= 0 && !q->has_early) {
+    fprintf(stderr, "error: --patience: the train block has no early stopping (stop plateau(...))\n");
+    return false;
+  }
+  if (r->patience >= 0) q->patience = r->patience;
+  if (r->no_early) q->has_early = q->has_stop = false;
+  if (r->no_reduce) q->has_reduce = false;
+  if (r->save_best) {
+    if (!q->has_best) q->best_val = r->validation > 0 || has_source(r->p, &r->val), q->best_metric = -1;
+    q->has_best = true, q->best_path = r->save_best;
+  }
+  struct { bool on, val; const char *what; } w[] = {
+    {q->has_early, q->early_val, "early stopping"}, {q->has_reduce, q->reduce_val, "reduce_lr"},
+    {q->has_best, q->best_val, "save best"}, {q->has_stop, q->stop_val, "the stop rule"},
+  };
+  for (size_t i = 0; i < sizeof w / sizeof *w; i++)
+    if (w[i].on && w[i].val && !(r->validation > 0) && !has_source(r->p, &r->val)) {
+      fprintf(stderr, "error: %s watches a val_ figure, but --validation 0 holds out no rows\n", w[i].what);
+      return false;
+    }
+  return true;
+}
+
 NNRT_API int nnrt_train_main(const NnrtProgram *p, int argc, char **argv) {
-  Run r = {.p = p, .desc = p->def->desc, .data = p->data, .x = p->x, .y = p->y, .epochs = p->epochs,
+  Run r = {.p = p, .desc = p->def->desc, .data = p->data, .x = p->x, .y = p->y, .epochs = p->epochs, .patience = -1,
            .batch = p->batch, .seed = p->seed, .validation = p->validation, .generate = 200, .temperature = 0.7,
            .val = p->val, .test = p->test};
   bool done = false;
@@ -754,6 +970,9 @@ NNRT_API int nnrt_train_main(const NnrtProgram *p, int argc, char **argv) {
   if (status || done) return status;
   if (!files_settled(&r)) return 1;
   if (r.predict) return nnrt_predict_main(p, r.load, r.predict, r.output, r.batch, r.threads, r.seed, r.quiet);
+  NnrtProgram prog = *p; /* the callbacks as the flags leave them */
+  if (!callback_flags(&r, &prog)) return 1;
+  r.p = p = &prog;
   if (!r.quiet && p->summary) fputs(p->summary, stdout);
   /* from here on a signal stops the run at its next step (or its first) */
   struct sigaction sa;
@@ -811,6 +1030,7 @@ NNRT_API int nnrt_train_main(const NnrtProgram *p, int argc, char **argv) {
     free(tmp);
   }
   if (r.log && !(L.log = open_log(&r, L.nval > 0))) goto done;
+  L.bar = !r.quiet && isatty(1);
   status = train(&r, &L);
   if (L.log && fclose(L.log) != 0 && !status) {
     fprintf(stderr, "error: %s: cannot write\n", r.log);

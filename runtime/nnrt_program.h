@@ -122,7 +122,70 @@ typedef struct NnrtProgram {
   int64_t stride;                  /* text: row r starts at byte r * stride (0: the sequence's length) */
   NnrtSource val, test;            /* a validation file (instead of a fraction) and a test file */
   const char *summary;             /* the model's summary, printed at the start (NULL: none) */
+  /* callbacks (nnrt_callbacks.c); a monitor is -1 for the loss, else an
+   * NnrtMetric, of the held-out rows when its _val is set */
+  bool has_early, early_val, restore_best;   /* stop plateau(...) */
+  int early_metric;
+  int64_t patience;
+  double min_delta;
+  bool has_reduce, reduce_val;               /* reduce_lr plateau(...) */
+  int reduce_metric;
+  int64_t reduce_patience, cooldown;
+  double factor, min_lr, reduce_min_delta;
+  bool has_best, best_val;                   /* save best(...) */
+  int best_metric;
+  const char *best_path;                     /* or NULL: --save-best's */
+  int nschedules;                            /* the rate's schedules, to show it */
+  struct { int kind; double a, b; } schedules[4]; /* NnrtSchedule; its arguments in the order written */
 } NnrtProgram;
+
+/* The schedules of the train block (compiler/train.c computes the rate the
+ * step uses; nnrt_callbacks.c the same for the epoch line). */
+typedef enum { NNRT_SCHEDULE_STEP, NNRT_SCHEDULE_EXPONENTIAL, NNRT_SCHEDULE_COSINE, NNRT_SCHEDULE_WARMUP } NnrtSchedule;
+
+/* ------------------------------------------- callbacks (nnrt_callbacks.c) */
+
+/* Their state after an epoch: what a checkpoint keeps (as the
+ * NNRT_CALLBACK_STATE numbers after the program's sums) so that a resumed
+ * run decides as a straight one. An epoch of -1: none yet. */
+typedef struct NnrtCallbacks {
+  double early_best;            /* stop plateau: the best value, its epoch, epochs since */
+  int64_t early_epoch, early_wait;
+  double reduce_best;           /* reduce_lr plateau: the best value (when reduce_has) */
+  bool reduce_has;
+  int64_t reduce_wait, cooldown_left;
+  double scale;                 /* the rate the schedules start from: the optimizer's times this */
+  double best;                  /* save best: the best value, its epoch */
+  int64_t best_epoch;
+} NnrtCallbacks;
+enum { NNRT_CALLBACK_STATE = 10 };
+/* What an epoch's end decided. */
+typedef struct NnrtEvents {
+  bool early_improved, stop, reduced, best_improved;
+  double old_lr, new_lr;
+} NnrtEvents;
+NNRT_API void nnrt_callbacks_init(NnrtCallbacks *c);
+NNRT_API void nnrt_callbacks_store(const NnrtCallbacks *c, double *out);
+NNRT_API bool nnrt_callbacks_restore(NnrtCallbacks *c, const double *in); /* false: not a state */
+/* Whether the monitor (-1: the loss, else an NnrtMetric) improves upwards. */
+NNRT_API bool nnrt_monitor_higher(int metric);
+/* The callbacks after epoch `epoch` (from 0), given the values of the
+ * early stop's, the reduction's and the best checkpoint's monitors, and
+ * the rate before any reduction. */
+NNRT_API void nnrt_callbacks_epoch(const NnrtProgram *p, NnrtCallbacks *c, int64_t epoch, const double *values,
+                                   double base_lr, NnrtEvents *ev);
+/* restore_best's weights: "PATH.best" next to a checkpoint PATH (NULL
+ * when out of memory, said); a copy of from's tensors into to, the
+ * optimizer's slots too when `slots` (not the counters); and a model
+ * to keep them in, with those of c's best epoch from LOAD.best when a
+ * checkpoint `load` has one (NULL after an error, said). */
+NNRT_API char *nnrt_best_path(const char *path);
+NNRT_API void nnrt_copy_weights(NnrtModel *to, const NnrtModel *from, bool slots);
+NNRT_API NnrtModel *nnrt_best_weights(const NnrtProgram *p, const NnrtCallbacks *c, const char *load, uint64_t seed);
+/* The rate of epoch `epoch` the schedules give from `lr`. */
+NNRT_API double nnrt_schedule_lr(const NnrtProgram *p, double lr, int64_t epoch);
+/* Draws "12/47 [=====>....] - ETA 3.1s - loss: 0.4321" over the line. */
+NNRT_API void nnrt_progress_bar(int64_t done, int64_t total, double eta_seconds, double loss);
 
 /* Trains p->def's model as the program says, with argv's flags; returns
  * main's exit status (0; 1 for an error; 128 + the signal when SIGINT or

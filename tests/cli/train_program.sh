@@ -16,12 +16,12 @@ echo "held-out accuracy: $acc"
 awk -v a="$acc" 'BEGIN { exit !(a >= 0.95) }' || fail "held-out accuracy $acc is below 0.95"
 has "$tmp/run1.txt" "Epoch 1/150 - loss: "
 (cd "$ex" && "$tmp/train" > "$tmp/run2.txt")
-sed 's/ - [0-9.]*s\( - eta .*\)\{0,1\}$//' "$tmp/run1.txt" > "$tmp/a"
-sed 's/ - [0-9.]*s\( - eta .*\)\{0,1\}$//' "$tmp/run2.txt" > "$tmp/b"
+sed 's/ - [0-9.]*s - [0-9]* samples\/s - total [0-9.]*s\( - eta [0-9]*s\)\{0,1\}//' "$tmp/run1.txt" > "$tmp/a"
+sed 's/ - [0-9.]*s - [0-9]* samples\/s - total [0-9.]*s\( - eta [0-9]*s\)\{0,1\}//' "$tmp/run2.txt" > "$tmp/b"
 cmp -s "$tmp/a" "$tmp/b" || fail "two runs with one seed differ"
 for threads in 1 2; do
   (cd "$ex" && "$tmp/train" --threads $threads --batch 100 --epochs 20 --save "$tmp/t$threads.st" |
-    sed 's/ - [0-9.]*s\( - eta .*\)\{0,1\}$//' > "$tmp/t$threads.txt") || fail "training with $threads threads failed"
+    sed 's/ - [0-9.]*s - [0-9]* samples\/s - total [0-9.]*s\( - eta [0-9]*s\)\{0,1\}//' > "$tmp/t$threads.txt") || fail "training with $threads threads failed"
 done
 cmp -s "$tmp/t1.txt" "$tmp/t2.txt" && cmp -s "$tmp/t1.st" "$tmp/t2.st" ||
   fail "1 and 2 threads give different results"
