@@ -69,7 +69,7 @@ has fromBest.txt "accuracy ${top#* }"
 
 # stopped after K epochs and resumed: the same events, the same bits
 events() { sed -e 's|^Epoch \([0-9]*\)/[0-9]*|Epoch \1|' -e 's/ - [0-9.]*s - [0-9]* samples\/s - total [0-9.]*s\( - eta [0-9]*s\)\{0,1\}//' \
-               -e '/^held-out/d' "$@"; }
+               -e '/^held-out/d' -e '/^Model: "/,/^Training step arena/d' -e '/^---*$/d' "$@"; }
 events straight.txt > straight.events
 for k in 5 12 19; do
   rm -f cut.st cut.st.best
