@@ -129,19 +129,24 @@ static LLVMValueRef desc_list(Lv *L, const char *what, Graph *g, const int *ids,
   return table(L, "desc_list", t, rows, n);
 }
 
-static LLVMValueRef descriptor(Lv *L, const char *model, Graph *g) {
-  LLVMValueRef f[7] = {cstr(L, model),
+/* gl: the graph whose labels a step takes (the training step's), or NULL. */
+static LLVMValueRef descriptor(Lv *L, const char *model, Graph *g, Graph *gl) {
+  int nl = gl ? gl->nlabels : 0;
+  LLVMValueRef f[9] = {cstr(L, model),
                        ci32(L, g->ninputs),
                        ci32(L, g->noutputs),
                        ci32(L, g->nparams),
                        desc_list(L, "input", g, g->inputs, g->ninputs, NULL),
                        desc_list(L, "output", g, g->outputs, g->noutputs, NULL),
-                       desc_list(L, "param", g, NULL, g->nparams, g->params)};
-  LLVMValueRef init = LLVMConstStructInContext(L->cx, f, 7, 0);
+                       desc_list(L, "param", g, NULL, g->nparams, g->params),
+                       ci32(L, nl),
+                       desc_list(L, "label", gl, gl ? gl->labels : NULL, nl, NULL)};
+  LLVMValueRef init = LLVMConstStructInContext(L->cx, f, 9, 0);
   static const size_t at[] = {offsetof(NnModelDesc, name),    offsetof(NnModelDesc, ninputs),
                               offsetof(NnModelDesc, noutputs), offsetof(NnModelDesc, nparams),
                               offsetof(NnModelDesc, inputs),  offsetof(NnModelDesc, outputs),
-                              offsetof(NnModelDesc, params)};
+                              offsetof(NnModelDesc, params),  offsetof(NnModelDesc, nlabels),
+                              offsetof(NnModelDesc, labels)};
   check_layout(L, LLVMTypeOf(init), "NnModelDesc", sizeof(NnModelDesc), at, sizeof at / sizeof *at);
   LLVMValueRef gv = LLVMAddGlobal(L->mod, LLVMTypeOf(init), arena_printf("%s_desc", model));
   LLVMSetInitializer(gv, init);
@@ -219,8 +224,13 @@ void llvm_model(LlvmOut *o, const Built *b) {
     gen[0] = in->shape.dim[1], gen[1] = sc->shape.dim[2], gen[2] = sc->op == OP_SOFTMAX,
     gen[3] = sc->dtype == DT_F64;
   ModelChecks c = model_checks(gs);
-  LLVMValueRef vocab[16];
-  for (int i = 0; i < 16; i++) vocab[i] = ci(&L, c.vocab[i]);
+  LLVMValueRef vocab[16], lab[6][16];
+  for (int i = 0; i < 16; i++) {
+    vocab[i] = ci(&L, c.vocab[i]);
+    lab[0][i] = ci32(&L, c.label_kind[i]), lab[1][i] = ci32(&L, c.label_dtype[i]);
+    lab[2][i] = ci32(&L, c.label_has_ignore[i]), lab[3][i] = ci(&L, c.label_size[i]);
+    lab[4][i] = ci(&L, c.label_classes[i]), lab[5][i] = ci(&L, c.label_ignore[i]);
+  }
   LLVMValueRef f[] = {cstr(&L, model),
                       ci32(&L, g->nparams),
                       ci32(&L, g->nstates),
@@ -228,19 +238,20 @@ void llvm_model(LlvmOut *o, const Built *b) {
                       cf(&L, g->base_lr),
                       LLVMConstArray(L.p8, run, 3),
                       LLVMConstArray(L.p8, arenas, 3),
-                      descriptor(&L, model, infer ? infer : g),
+                      descriptor(&L, model, infer ? infer : g, gs[GRAPH_TRAIN] ? gs[GRAPH_TRAIN] : gs[GRAPH_EVAL]),
                       ci(&L, gen[0]),
                       ci(&L, gen[1]),
                       ci32(&L, gen[2]),
                       ci32(&L, gen[3]),
                       ci32(&L, c.nslots),
-                      ci32(&L, c.label_kind),
-                      ci32(&L, c.label_dtype),
-                      ci32(&L, c.label_has_ignore),
+                      ci32(&L, c.nlabels),
+                      LLVMConstArray(L.i32, lab[0], 16),
+                      LLVMConstArray(L.i32, lab[1], 16),
+                      LLVMConstArray(L.i32, lab[2], 16),
                       ci(&L, c.max_batch),
-                      ci(&L, c.label_size),
-                      ci(&L, c.label_classes),
-                      ci(&L, c.label_ignore),
+                      LLVMConstArray(L.i64, lab[3], 16),
+                      LLVMConstArray(L.i64, lab[4], 16),
+                      LLVMConstArray(L.i64, lab[5], 16),
                       LLVMConstArray(L.i64, vocab, 16)};
   static const size_t at[] = {
       offsetof(NnrtModelDef, name),          offsetof(NnrtModelDef, nparams),
@@ -249,7 +260,8 @@ void llvm_model(LlvmOut *o, const Built *b) {
       offsetof(NnrtModelDef, arena),         offsetof(NnrtModelDef, desc),
       offsetof(NnrtModelDef, gen_steps),     offsetof(NnrtModelDef, gen_classes),
       offsetof(NnrtModelDef, gen_probabilities), offsetof(NnrtModelDef, gen_dtype),
-      offsetof(NnrtModelDef, nslots),        offsetof(NnrtModelDef, label_kind),
+      offsetof(NnrtModelDef, nslots),        offsetof(NnrtModelDef, nlabels),
+      offsetof(NnrtModelDef, label_kind),
       offsetof(NnrtModelDef, label_dtype),   offsetof(NnrtModelDef, label_has_ignore),
       offsetof(NnrtModelDef, max_batch),     offsetof(NnrtModelDef, label_size),
       offsetof(NnrtModelDef, label_classes), offsetof(NnrtModelDef, label_ignore),

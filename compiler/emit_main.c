@@ -44,7 +44,7 @@ void emit_c_main(FILE *o, const Built *b) {
   TrainInfo *t = b->train;
   Graph *train = b->g[GRAPH_TRAIN];
   const Value *in = &train->v[train->inputs[0]];
-  const Value *lab = &train->v[train->label];
+  const Value *lab = &train->v[train->labels[0]];
   const Value *out = &train->v[train->outputs[0]];
   int64_t features = 1, labels = 1, classes = out->shape.dim[out->shape.rank - 1];
   for (int d = 1; d < in->shape.rank; d++) features *= in->shape.dim[d];

@@ -234,7 +234,10 @@ static bool value_line(Reader *r, int64_t id) {
   g->part = v.part;
   int made = ir_make(g, v.op, v.dtype, v.shape, v.in, v.nin, v.a, v.nattr, v.f);
   if (made != id) return fail(r, arena_printf("%%%lld repeats %%%d", (long long)id, made));
-  if (v.op == OP_LABEL) g->label = made;
+  if (v.op == OP_LABEL) {
+    if (v.a[0] != g->nlabels || g->nlabels == 16) return fail(r, arena_printf("expected {index: %d}", g->nlabels));
+    g->labels[g->nlabels++] = made;
+  }
   return true;
 }
 

@@ -5,12 +5,13 @@
  * per train block with the loss, optimizer, schedules, data sources and
  * metrics bound to built-ins and their defaults filled in.
  */
+#include <math.h>
 #include <string.h>
 #include "nnc.h"
 
 static const char *setting_names[] = {
   "data", "loss", "optimizer", "epochs", "batch", "metrics", "schedule", "shuffle", "seed",
-  "validation", "stop", "weight_decay", "augment",
+  "validation", "stop", "weight_decay", "augment", "loss_weights",
 };
 
 /* A setting naming a built-in of a kind: `loss mse`, `optimizer adam(lr: 1e-3)`. */
@@ -130,6 +131,53 @@ static void check_loss_fits(TrainInfo *t, Node *out) {
   if (out->dtype == DT_I32)
     error_at(t->loss.node->loc, "'%s' needs a floating-point output, got %s", name,
              type_str(out->dtype, sh));
+}
+
+/* loss_weights: one number >= 0 per output (checked against the outputs
+ * in check_losses). */
+static void check_loss_weights(Sema *s, TrainInfo *t, Node *st) {
+  int n = 0;
+  for (Node *e = st->kids; e; e = e->next, n++) {
+    Val *v = sema_eval(s, e);
+    if (v->kind == VK_ERROR) continue;
+    if (!val_is_num(v)) {
+      wrong_value(s, v, "a number", "a loss weight");
+    } else if (!(val_num(v) >= 0) || !isfinite(val_num(v))) {
+      error_at(v->loc, "a loss weight must be a finite number of at least 0, got %g", val_num(v));
+    } else if (n < 16) {
+      t->loss_weights[n] = val_num(v);
+    }
+  }
+}
+
+/* One loss for every output, or one per output in the order of the
+ * `output` statements, each fitting its output; loss_weights one per
+ * output. */
+static void check_losses(TrainInfo *t, const Node *loss, const Node *weights) {
+  ModelInfo *m = t->model;
+  int nout = m->noutputs;
+  if (loss && t->nlosses != 1 && t->nlosses != nout) {
+    error_at(loss->loc, "'loss' lists %d losses, but model '%s' has %d output%s; give one loss for every output "
+             "or one per output, in the order of its 'output' statements", t->nlosses, m->decl->name, nout,
+             nout == 1 ? "" : "s");
+    return;
+  }
+  int nw = weights ? node_count(weights->kids) : 0;
+  if (weights && nw != nout)
+    error_at(weights->loc, "'loss_weights' lists %d weight%s, but model '%s' has %d output%s; give one per output",
+             nw, nw == 1 ? "" : "s", m->decl->name, nout, nout == 1 ? "" : "s");
+  for (int i = nw; i < 16; i++) t->loss_weights[i] = 1;
+  if (weights && nw == nout) {
+    bool any = false;
+    for (int i = 0; i < nw; i++) any |= t->loss_weights[i] > 0;
+    if (!any) error_at(weights->loc, "every loss weight is 0: there is nothing to train");
+  }
+  Setting first = t->loss;
+  for (int i = 0; i < nout && loss; i++) {
+    t->loss = t->losses[t->nlosses > 1 ? i : 0];
+    check_loss_fits(t, m->outputs[i]);
+  }
+  t->loss = first;
 }
 
 static int model_inputs(const ModelInfo *m) {
@@ -279,7 +327,16 @@ void check_train(Sema *s, Node *decl) {
     if (!strcmp(key, "data")) {
       if (one_value(st)) bind_setting(s, st->kids, BK_DATA, "data source", &t->data);
     } else if (!strcmp(key, "loss")) {
-      if (one_value(st)) bind_setting(s, st->kids, BK_LOSS, "loss", &t->loss);
+      for (Node *e = st->kids; e; e = e->next) {
+        if (t->nlosses == 16) {
+          error_at(e->loc, "too many losses (at most one per output, 16)");
+          break;
+        }
+        bind_setting(s, e, BK_LOSS, "loss", &t->losses[t->nlosses++]);
+      }
+      t->loss = t->losses[0];
+    } else if (!strcmp(key, "loss_weights")) {
+      check_loss_weights(s, t, st);
     } else if (!strcmp(key, "optimizer")) {
       if (one_value(st)) bind_setting(s, st->kids, BK_OPTIMIZER, "optimizer", &t->optimizer);
     } else if (!strcmp(key, "epochs")) {
@@ -342,11 +399,7 @@ void check_train(Sema *s, Node *decl) {
   if (!map_get(seen, "loss")) error_at(decl->name_loc, "'train' block has no 'loss'");
   if (!map_get(seen, "optimizer")) error_at(decl->name_loc, "'train' block has no 'optimizer'");
   if (t->model) {
-    if (t->model->noutputs > 1)
-      error_at(decl->name_loc, "model '%s' has %d outputs; training supports one", decl->name,
-               t->model->noutputs);
-    else if (t->model->noutputs == 1)
-      check_loss_fits(t, t->model->outputs[0]);
+    check_losses(t, map_get(seen, "loss"), map_get(seen, "loss_weights"));
     check_data(t, &t->data);
     check_data(t, &t->validation_data);
     check_augment(t);

@@ -68,8 +68,19 @@ static int categorical(Graph *g, int logp, int y, int keep) {
   return ir_binary(g, OP_DIV, ir_sum(g, mul(g, per, keep), axes, n), kept);
 }
 
+/* The next label: the target of output g->nlabels's loss. */
+static int new_label(Graph *g, DType dt, Shape sh, LabelRule rule) {
+  if (g->nlabels == 16) bug("more than 16 labels");
+  int y = ir_leaf(g, OP_LABEL, dt, sh, g->nlabels);
+  g->label_rules[g->nlabels] = rule;
+  g->labels[g->nlabels++] = y;
+  return y;
+}
+
+/* The loss of one output against its own label (the next one). */
 static int make_loss(Graph *g, const Setting *loss, int out) {
   const char *name = loss->b->name;
+  int y;
   DType dt = g->v[out].dtype;
   Shape sh = g->v[out].shape;
   bool logits = loss->b->nparams > 0 && !strcmp(loss->b->params[0].name, "from_logits") &&
@@ -77,16 +88,14 @@ static int make_loss(Graph *g, const Setting *loss, int out) {
   if (!strcmp(name, "sparse_categorical_crossentropy")) {
     Shape ls = sh;
     ls.rank--;
-    g->label = ir_leaf(g, OP_LABEL, DT_I32, ls, 0);
     Val *ignore = arg(loss, "ignore_label");
-    g->label_rule = (LabelRule){.kind = NNRT_LABEL_CLASSES, .classes = sh.dim[sh.rank - 1],
-                                .has_ignore = ignore->kind == VK_INT, .ignore = ignore->kind == VK_INT ? ignore->i : 0};
+    y = new_label(g, DT_I32, ls, (LabelRule){.kind = NNRT_LABEL_CLASSES, .classes = sh.dim[sh.rank - 1],
+                                             .has_ignore = ignore->kind == VK_INT,
+                                             .ignore = ignore->kind == VK_INT ? ignore->i : 0});
   } else {
-    g->label = ir_leaf(g, OP_LABEL, dt, sh, 0);
-    g->label_rule.kind = !strcmp(name, "binary_crossentropy") || !strcmp(name, "categorical_crossentropy")
-                             ? NNRT_LABEL_UNIT : NNRT_LABEL_VALUES;
+    bool unit = !strcmp(name, "binary_crossentropy") || !strcmp(name, "categorical_crossentropy");
+    y = new_label(g, dt, sh, (LabelRule){.kind = unit ? NNRT_LABEL_UNIT : NNRT_LABEL_VALUES});
   }
-  int y = g->label;
 
   if (!strcmp(name, "binary_crossentropy")) {
     int z = logits ? out : logits_of(g, out, OP_SIGMOID);
@@ -134,6 +143,21 @@ static int make_loss(Graph *g, const Setting *loss, int out) {
     return ir_mean_all(g, el);
   }
   bug("no lowering for loss %s", name);
+}
+
+/* The training loss: each output's loss against its label, times its
+ * weight, summed in the order of the outputs (Keras's loss_weights). A
+ * weight of 1 multiplies nothing, so a model with one output computes
+ * the loss it always has. */
+static int total_loss(Graph *g, TrainInfo *t) {
+  int loss = -1;
+  for (int i = 0; i < g->noutputs; i++) {
+    int li = make_loss(g, &t->losses[t->nlosses > 1 ? i : 0], g->outputs[i]);
+    if (t->loss_weights[i] != 1) li = mul(g, k(g, g->v[li].dtype, t->loss_weights[i]), li);
+    if (loss >= 0 && g->v[li].dtype != g->v[loss].dtype) li = ir_cast(g, li, g->v[loss].dtype);
+    loss = loss < 0 ? li : add(g, loss, li);
+  }
+  return loss;
 }
 
 /* ------------------------------------------------------------ schedules */
@@ -304,7 +328,7 @@ Graph *lower_evaluation(Sema *s, TrainInfo *t) {
   lower_model(s, t->model, g);
   g->part = PART_LOSS;
   g->loc = t->loss.node->loc;
-  g->loss = make_loss(g, &t->loss, g->outputs[0]);
+  g->loss = total_loss(g, t);
   g->part = PART_FWD;
   verify(g, "the loss");
   return g;
@@ -316,11 +340,11 @@ Graph *lower_projection(Sema *s, ModelInfo *m) {
   lower_model(s, m, g);
   int out = g->outputs[0];
   g->part = PART_LOSS;
-  g->label = ir_leaf(g, OP_LABEL, g->v[out].dtype, g->v[out].shape, 0);
+  int y = new_label(g, g->v[out].dtype, g->v[out].shape, (LabelRule){0});
   Shape sh = g->v[out].shape;
   int axes[NN_MAX_RANK] = {0};
   for (int a = 0; a < sh.rank; a++) axes[a] = a;
-  g->loss = ir_sum(g, mul(g, out, g->label), axes, sh.rank);
+  g->loss = ir_sum(g, mul(g, out, y), axes, sh.rank);
   int *grad = autodiff(g, g->loss);
   if (!grad) return NULL;
   g->param_grads = arena_alloc(sizeof(int) * (size_t)(g->nparams + 1));
@@ -341,7 +365,7 @@ Graph *lower_training(Sema *s, TrainInfo *t) {
 
   g->part = PART_LOSS;
   g->loc = t->loss.node->loc;
-  int loss = make_loss(g, &t->loss, out);
+  int loss = total_loss(g, t);
   if (t->weight_decay > 0) { /* L2 on weights of rank 2 and more, as Keras's kernel_regularizer */
     int *leaf = arena_alloc(sizeof(int) * (size_t)(g->nparams + 1)); /* param index -> its value */
     for (int id = g->n - 1; id >= 0; id--)
