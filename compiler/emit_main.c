@@ -34,6 +34,15 @@ bool main_supported(TrainInfo *t, Loc *where, const char **why) {
     *why = "the training program holds out a fraction of the data so far; write validation 0.2";
     return false;
   }
+  int nin = 0;
+  for (const Node *st = t->model->decl->kids; st; st = st->next) nin += st->kind == ND_INPUT;
+  if (t->model->noutputs > 1 || nin > 1) {
+    *why = arena_printf("the training program reads one input and one label a sample, but model '%s' has %d "
+                        "inputs and %d outputs; build a library (-o %s.so) and train it with its "
+                        "train_step_outputs (docs/c-api.md)", t->model->decl->name, nin, t->model->noutputs,
+                        t->model->decl->name);
+    return false;
+  }
   return true;
 }
 

@@ -139,6 +139,7 @@ static void check_loss_weights(Sema *s, TrainInfo *t, Node *st) {
   int n = 0;
   for (Node *e = st->kids; e; e = e->next, n++) {
     Val *v = sema_eval(s, e);
+    if (n < 16) t->loss_weights[n] = 1; /* a wrong weight: reported, not also "every weight is 0" */
     if (v->kind == VK_ERROR) continue;
     if (!val_is_num(v)) {
       wrong_value(s, v, "a number", "a loss weight");
@@ -215,6 +216,11 @@ static void check_data(TrainInfo *t, const Setting *d) {
   if (model_inputs(t->model) != 1) {
     error_at(at, "'%s' provides one input tensor, but model '%s' has %d inputs", d->b->name,
              t->model->decl->name, model_inputs(t->model));
+    return;
+  }
+  if (t->model->noutputs > 1) {
+    error_at(at, "'%s' provides one label tensor, but model '%s' has %d outputs; train it through its library's "
+             "M_train_step_outputs (docs/c-api.md)", d->b->name, t->model->decl->name, t->model->noutputs);
     return;
   }
   bool one_hot = false, normalize = false;

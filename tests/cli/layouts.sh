@@ -10,7 +10,8 @@
 cc=${CC:-cc}
 $cc -std=c11 ${CFLAGS:-} -I"$src/runtime" -o "$tmp/host" "$src/tests/cli/layout_host.c" -ldl ||
   fail "building the host failed"
-# a language model (the generation fields, token ids, an ignored label) and an MLP
+# a language model (the generation fields, token ids, an ignored label), an MLP,
+# a CNN and a model with two outputs (a label each)
 cat > "$tmp/lm.nn" <<'NN'
 model Lm {
   input ids: i32[6]
@@ -32,5 +33,6 @@ done <<LIST
 $tmp/lm.nn Lm
 $src/examples/seed_mlp.nn SeedMLP
 $src/examples/mnist_cnn.nn MnistCNN
+$src/tests/grad/loss_two_outputs.nn TwoHeads
 LIST
 finish
