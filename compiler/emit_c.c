@@ -898,7 +898,7 @@ static void descriptor(FILE *o, const char *model, Graph *g, Graph *gl) {
   desc_list(o, model, "input", g, g->inputs, g->ninputs, NULL);
   desc_list(o, model, "output", g, g->outputs, g->noutputs, NULL);
   desc_list(o, model, "param", g, NULL, g->nparams, g->params);
-  int nl = gl ? gl->nlabels : 0;
+  int nl = gl ? gl->nlabels - (gl->nlabels && gl->label_rules[gl->nlabels - 1].kind == NNRT_LABEL_WEIGHTS) : 0;
   desc_list(o, model, "label", gl, gl ? gl->labels : NULL, nl, NULL);
   fprintf(o, "static const NnModelDesc %s_desc = {\"%s\", %d, %d, %d, %s_desc_input, %s_desc_output, %s_desc_param,\n"
              "  %d, %s_desc_label};\n",
@@ -985,6 +985,12 @@ void emit_c_model(FILE *o, const Built *b) {
   for (int k = 0; k < 3; k++)
     if (gs[k]) emit_c_graph(o, gs[k], b->plan[k], model, suffix[k]);
   descriptor(o, model, infer ? infer : g, gs[GRAPH_TRAIN] ? gs[GRAPH_TRAIN] : gs[GRAPH_EVAL]);
+  const TrainInfo *t = b->train;
+  if (t && t->class_weight) { /* class_weight: what a training step weighs each class's samples by */
+    fprintf(o, "\nstatic const double %s_class_weights[%lld] = {", model, (long long)t->nclass_weight);
+    for (int64_t i = 0; i < t->nclass_weight; i++) fprintf(o, "%s%.17g", i ? ", " : "", t->class_weight[i]);
+    fprintf(o, "};\n");
+  }
   fprintf(o, "\nstatic const NnrtModelDef %s_def = {\n"
              "  .name = \"%s\", .nparams = %d, .nstates = %d, .tensors = %s_tensors,\n"
              "  .base_lr = %.17g,\n",
@@ -1012,7 +1018,10 @@ void emit_c_model(FILE *o, const Built *b) {
   }
   fprintf(o, "  .vocab = {");
   for (int i = 0; i < 16; i++) fprintf(o, "%s%lld", i ? ", " : "", (long long)c.vocab[i]);
-  fprintf(o, "},\n};\n\n/* The API of the library's header; %s_Model is NnrtModel. */\n"
+  fprintf(o, "},\n");
+  if (t && t->class_weight)
+    fprintf(o, "  .nclass_weights = %lld, .class_weights = %s_class_weights,\n", (long long)t->nclass_weight, model);
+  fprintf(o, "};\n\n/* The API of the library's header; %s_Model is NnrtModel. */\n"
              "typedef NnrtModel %s_Model;\n", model, model);
   for (size_t i = 0; i < sizeof api / sizeof api[0]; i++) {
     if (api[i].graph >= 0 && !gs[api[i].graph]) continue;

@@ -131,7 +131,7 @@ static LLVMValueRef desc_list(Lv *L, const char *what, Graph *g, const int *ids,
 
 /* gl: the graph whose labels a step takes (the training step's), or NULL. */
 static LLVMValueRef descriptor(Lv *L, const char *model, Graph *g, Graph *gl) {
-  int nl = gl ? gl->nlabels : 0;
+  int nl = gl ? gl->nlabels - (gl->nlabels && gl->label_rules[gl->nlabels - 1].kind == NNRT_LABEL_WEIGHTS) : 0;
   LLVMValueRef f[9] = {cstr(L, model),
                        ci32(L, g->ninputs),
                        ci32(L, g->noutputs),
@@ -200,6 +200,19 @@ static void wrappers(Lv *L, const char *model, LLVMValueRef def, Graph *const *g
   LLVMBuildRet(L->b, LLVMConstPointerCast(LLVMGetNamedGlobal(L->mod, arena_printf("%s_desc", model)), L->p8));
 }
 
+/* The train block's class_weight as a constant array, or a null pointer. */
+static LLVMValueRef class_weights(Lv *L, const char *model, const TrainInfo *t) {
+  if (!t || !t->class_weight) return LLVMConstNull(L->p8);
+  LLVMValueRef *w = arena_alloc(sizeof(LLVMValueRef) * (size_t)t->nclass_weight);
+  for (int64_t i = 0; i < t->nclass_weight; i++) w[i] = cf(L, t->class_weight[i]);
+  LLVMValueRef init = LLVMConstArray(L->f64, w, (unsigned)t->nclass_weight);
+  LLVMValueRef gv = LLVMAddGlobal(L->mod, LLVMTypeOf(init), arena_printf("%s_class_weights", model));
+  LLVMSetInitializer(gv, init);
+  LLVMSetGlobalConstant(gv, 1);
+  LLVMSetLinkage(gv, LLVMPrivateLinkage);
+  return LLVMConstPointerCast(gv, L->p8);
+}
+
 void llvm_model(LlvmOut *o, const Built *b) {
   const char *model = b->name;
   Graph *const *gs = b->g, *infer = b->g[GRAPH_INFER];
@@ -252,7 +265,9 @@ void llvm_model(LlvmOut *o, const Built *b) {
                       LLVMConstArray(L.i64, lab[3], 16),
                       LLVMConstArray(L.i64, lab[4], 16),
                       LLVMConstArray(L.i64, lab[5], 16),
-                      LLVMConstArray(L.i64, vocab, 16)};
+                      LLVMConstArray(L.i64, vocab, 16),
+                      ci(&L, b->train && b->train->class_weight ? b->train->nclass_weight : 0),
+                      class_weights(&L, model, b->train)};
   static const size_t at[] = {
       offsetof(NnrtModelDef, name),          offsetof(NnrtModelDef, nparams),
       offsetof(NnrtModelDef, nstates),       offsetof(NnrtModelDef, tensors),
@@ -265,7 +280,8 @@ void llvm_model(LlvmOut *o, const Built *b) {
       offsetof(NnrtModelDef, label_dtype),   offsetof(NnrtModelDef, label_has_ignore),
       offsetof(NnrtModelDef, max_batch),     offsetof(NnrtModelDef, label_size),
       offsetof(NnrtModelDef, label_classes), offsetof(NnrtModelDef, label_ignore),
-      offsetof(NnrtModelDef, vocab)};
+      offsetof(NnrtModelDef, vocab),         offsetof(NnrtModelDef, nclass_weights),
+      offsetof(NnrtModelDef, class_weights)};
   LLVMValueRef init = LLVMConstStructInContext(L.cx, f, sizeof f / sizeof *f, 0);
   if (sizeof at / sizeof *at != sizeof f / sizeof *f) bug("the LLVM backend's NnrtModelDef has other fields");
   check_layout(&L, LLVMTypeOf(init), "NnrtModelDef", sizeof(NnrtModelDef), at, sizeof at / sizeof *at);

@@ -57,6 +57,10 @@ void eval_randomize(Eval *e, const TrainInfo *t, uint64_t s) {
   }
   for (int l = 0; l < g->nlabels; l++) { /* label l by output l's loss (none: numbers) */
     Tensor *y = &e->labels[l];
+    if (g->label_rules[l].kind == NNRT_LABEL_WEIGHTS) { /* sample weights in [0.5, 2) */
+      for (int64_t j = 0; j < y->n; j++) y->d[j] = rnd(DT_F32, 0.5 + 1.5 * nn_rng_uniform(s, 390, (uint64_t)j));
+      continue;
+    }
     const char *loss = t ? t->losses[t->nlosses > 1 ? l : 0].b->name : "";
     const Value *out = &g->v[g->outputs[l < g->noutputs ? l : 0]];
     uint64_t st = 300 + 10 * (uint64_t)l;

@@ -340,6 +340,11 @@ struct TrainInfo {
   Setting losses[16];     /* one per output, in the order of the model's outputs */
   double loss_weights[16];/* each output's loss's weight in the training loss (1 by default) */
   int nlosses;            /* the losses written: 1 (every output) or one per output */
+  bool weighted;          /* steps take per-sample weights (sample_weights true, class_weight) */
+  bool sample_weights;    /* the setting sample_weights true */
+  double *class_weight;   /* class_weight: one per class of the output, or NULL */
+  int64_t nclass_weight;
+  const Node *class_weight_node;
   Setting schedules[4];
   int nschedules;
   const Builtin *metrics[8];

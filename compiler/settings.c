@@ -11,7 +11,7 @@
 
 static const char *setting_names[] = {
   "data", "loss", "optimizer", "epochs", "batch", "metrics", "schedule", "shuffle", "seed",
-  "validation", "stop", "weight_decay", "augment", "loss_weights",
+  "validation", "stop", "weight_decay", "augment", "loss_weights", "sample_weights", "class_weight",
 };
 
 /* A setting naming a built-in of a kind: `loss mse`, `optimizer adam(lr: 1e-3)`. */
@@ -181,6 +181,33 @@ static void check_losses(TrainInfo *t, const Node *loss, const Node *weights) {
   t->loss = first;
 }
 
+/* class_weight: one weight per class of the model's one output, for a
+ * classification loss whose label is one class a sample: sparse ids [N]
+ * or one-hot rows [N, C] of C classes, or binary_crossentropy's [N, 1]
+ * (classes 0 and 1). */
+static void check_class_weight(TrainInfo *t) {
+  const Node *st = t->class_weight_node;
+  ModelInfo *m = t->model;
+  if (!st || !t->loss.b || m->noutputs < 1 || !m->outputs[0]->typed) return;
+  const char *loss = t->loss.b->name;
+  Shape sh = m->outputs[0]->shape;
+  bool sparse = !strcmp(loss, "sparse_categorical_crossentropy"), binary = !strcmp(loss, "binary_crossentropy");
+  if (m->noutputs > 1) {
+    error_at(st->loc, "'class_weight' weighs the classes of one output, but model '%s' has %d; give the steps "
+             "per-sample weights instead (sample_weights true)", m->decl->name, m->noutputs);
+  } else if (!sparse && !binary && strcmp(loss, "categorical_crossentropy") != 0) {
+    error_at(st->loc, "'class_weight' needs a classification loss (sparse_categorical_crossentropy, "
+             "categorical_crossentropy or binary_crossentropy), not '%s'", loss);
+  } else if (sh.rank != 2 || (binary && sh.dim[1] != 1)) {
+    error_at(st->loc, "'class_weight' needs one class a sample, an output [N, %s], but the output of model '%s' "
+             "is %s", binary ? "1" : "classes", m->decl->name, type_str(m->outputs[0]->dtype, sh));
+  } else if (t->nclass_weight != (binary ? 2 : sh.dim[1])) {
+    error_at(st->loc, "'class_weight' lists %lld weights, but the output of model '%s' has %lld classes%s; give "
+             "one per class, in the order of the class ids", (long long)t->nclass_weight, m->decl->name,
+             (long long)(binary ? 2 : sh.dim[1]), binary ? " (0 and 1)" : "");
+  }
+}
+
 static int model_inputs(const ModelInfo *m) {
   int n = 0;
   for (const Node *st = m->decl->kids; st; st = st->next) n += st->kind == ND_INPUT;
@@ -343,6 +370,25 @@ void check_train(Sema *s, Node *decl) {
       t->loss = t->losses[0];
     } else if (!strcmp(key, "loss_weights")) {
       check_loss_weights(s, t, st);
+    } else if (!strcmp(key, "sample_weights")) {
+      if (!one_value(st)) continue;
+      Val *v = sema_eval(s, st->kids);
+      if (v->kind != VK_BOOL) wrong_value(s, v, "true or false", "'sample_weights'");
+      else t->sample_weights = v->i;
+    } else if (!strcmp(key, "class_weight")) {
+      int n = node_count(st->kids), i = 0;
+      t->class_weight = arena_alloc(sizeof(double) * (size_t)n);
+      t->nclass_weight = n;
+      t->class_weight_node = st;
+      for (Node *e = st->kids; e; e = e->next, i++) {
+        Val *v = sema_eval(s, e);
+        t->class_weight[i] = 1;
+        if (v->kind == VK_ERROR) continue;
+        if (!val_is_num(v)) wrong_value(s, v, "a number", "a class weight");
+        else if (!(val_num(v) >= 0) || !isfinite(val_num(v)))
+          error_at(v->loc, "a class weight must be a finite number of at least 0, got %g", val_num(v));
+        else t->class_weight[i] = val_num(v);
+      }
     } else if (!strcmp(key, "optimizer")) {
       if (one_value(st)) bind_setting(s, st->kids, BK_OPTIMIZER, "optimizer", &t->optimizer);
     } else if (!strcmp(key, "epochs")) {
@@ -406,6 +452,8 @@ void check_train(Sema *s, Node *decl) {
   if (!map_get(seen, "optimizer")) error_at(decl->name_loc, "'train' block has no 'optimizer'");
   if (t->model) {
     check_losses(t, map_get(seen, "loss"), map_get(seen, "loss_weights"));
+    check_class_weight(t);
+    t->weighted = t->sample_weights || t->class_weight;
     check_data(t, &t->data);
     check_data(t, &t->validation_data);
     check_augment(t);

@@ -55,13 +55,39 @@ static int clip_probability(Graph *g, int p) {
   return ir_binary(g, OP_MIN, ir_binary(g, OP_MAX, p, lo), hi);
 }
 
+/* The mean of x [N, ...] over the batch, each sample's mean over its
+ * other axes times its weight w (f32 [N]) when w >= 0: Keras's
+ * "sum_over_batch_size", sum_i w_i loss_i / N. Without weights, the
+ * mean over every element, as always. */
+static int batch_mean(Graph *g, int x, int w) {
+  if (w < 0) return ir_mean_all(g, x);
+  Shape s = g->v[x].shape;
+  DType dt = g->v[x].dtype;
+  int per = x;
+  if (s.rank > 1) {
+    int axes[NN_MAX_RANK], count = 1;
+    for (int a = 1; a < s.rank; a++) axes[a - 1] = a, count *= (int)s.dim[a];
+    per = dvd(g, ir_sum(g, x, axes, s.rank - 1), k(g, dt, count));
+  }
+  return ir_mean_all(g, mul(g, per, ir_cast(g, w, dt)));
+}
+
+/* w [N] as [N, 1, ...] of rank `rank`, to broadcast against a loss's terms. */
+static int batch_column(Graph *g, int w, int rank, DType dt) {
+  Shape s = {.rank = rank};
+  s.dim[0] = DIM_BATCH;
+  for (int a = 1; a < rank; a++) s.dim[a] = 1;
+  return ir_reshape(g, ir_cast(g, w, dt), s);
+}
+
 /* -sum(y * log p) over the class (last) axis, mean over the rest. */
 /* The mean over samples (and positions) of -sum(y log p); with `keep`
  * (1, or 0 for a padding position) the mean over the kept positions. */
-static int categorical(Graph *g, int logp, int y, int keep) {
+static int categorical(Graph *g, int logp, int y, int keep, int w) {
   int ax = g->v[logp].shape.rank - 1;
   int per = ir_unary(g, OP_NEG, ir_sum(g, mul(g, y, logp), &ax, 1));
-  if (keep < 0) return ir_mean_all(g, per);
+  if (keep < 0) return batch_mean(g, per, w);
+  if (w >= 0) per = mul(g, per, batch_column(g, w, g->v[per].shape.rank, g->v[per].dtype));
   int axes[NN_MAX_RANK], n = g->v[per].shape.rank;
   for (int i = 0; i < n; i++) axes[i] = i;
   int kept = ir_binary(g, OP_MAX, ir_sum(g, keep, axes, n), k(g, g->v[per].dtype, 1));
@@ -78,7 +104,7 @@ static int new_label(Graph *g, DType dt, Shape sh, LabelRule rule) {
 }
 
 /* The loss of one output against its own label (the next one). */
-static int make_loss(Graph *g, const Setting *loss, int out) {
+static int make_loss(Graph *g, const Setting *loss, int out, int w) {
   const char *name = loss->b->name;
   int y;
   DType dt = g->v[out].dtype;
@@ -103,7 +129,7 @@ static int make_loss(Graph *g, const Setting *loss, int out) {
       int r = ir_unary(g, OP_RELU, z);
       int t = ir_unary(g, OP_LOG1P, ir_unary(g, OP_EXP, ir_unary(g, OP_NEG, ir_unary(g, OP_ABS, z))));
       int soft = add(g, r, t);
-      return ir_mean_all(g, sub(g, soft, mul(g, z, y)));
+      return batch_mean(g, sub(g, soft, mul(g, z, y)), w);
     }
     int p = clip_probability(g, out);
     int one = k(g, dt, 1);
@@ -111,7 +137,7 @@ static int make_loss(Graph *g, const Setting *loss, int out) {
     int q = ir_unary(g, OP_LOG, sub(g, one, p));
     int neg = mul(g, sub(g, one, y), q);
     int ll = add(g, pos, neg);
-    return ir_mean_all(g, ir_unary(g, OP_NEG, ll));
+    return batch_mean(g, ir_unary(g, OP_NEG, ll), w);
   }
   if (!strcmp(name, "categorical_crossentropy") ||
       !strcmp(name, "sparse_categorical_crossentropy")) {
@@ -126,12 +152,12 @@ static int make_loss(Graph *g, const Setting *loss, int out) {
       y = ir_make(g, OP_ONEHOT, dt, (Shape){0}, &y, 1, &depth, 1, 0);
     }
     int z = logits ? out : logits_of(g, out, OP_SOFTMAX);
-    if (z >= 0) return categorical(g, ir_axis_op(g, OP_LOGSOFTMAX, z, sh.rank - 1), y, keep);
-    return categorical(g, ir_unary(g, OP_LOG, clip_probability(g, out)), y, keep);
+    if (z >= 0) return categorical(g, ir_axis_op(g, OP_LOGSOFTMAX, z, sh.rank - 1), y, keep, w);
+    return categorical(g, ir_unary(g, OP_LOG, clip_probability(g, out)), y, keep, w);
   }
   int d = sub(g, out, y);
-  if (!strcmp(name, "mse")) return ir_mean_all(g, mul(g, d, d));
-  if (!strcmp(name, "mae")) return ir_mean_all(g, ir_unary(g, OP_ABS, d));
+  if (!strcmp(name, "mse")) return batch_mean(g, mul(g, d, d), w);
+  if (!strcmp(name, "mae")) return batch_mean(g, ir_unary(g, OP_ABS, d), w);
   if (!strcmp(name, "huber")) { /* 0.5 q^2 + delta (|d| - q) with q = min(|d|, delta) */
     double delta = farg(loss, "delta");
     int a = ir_unary(g, OP_ABS, d);
@@ -140,7 +166,7 @@ static int make_loss(Graph *g, const Setting *loss, int out) {
     int quad = mul(g, half, mul(g, q, q));
     int lin = mul(g, dl, sub(g, a, q));
     int el = add(g, quad, lin);
-    return ir_mean_all(g, el);
+    return batch_mean(g, el, w);
   }
   bug("no lowering for loss %s", name);
 }
@@ -150,13 +176,19 @@ static int make_loss(Graph *g, const Setting *loss, int out) {
  * weight of 1 multiplies nothing, so a model with one output computes
  * the loss it always has. */
 static int total_loss(Graph *g, TrainInfo *t) {
-  int loss = -1;
+  int loss = -1, w = -1;
+  if (t->weighted) { /* per-sample weights: the label after the outputs' */
+    w = ir_leaf(g, OP_LABEL, DT_F32, (Shape){.rank = 1, .dim = {DIM_BATCH}}, g->noutputs);
+    g->labels[g->noutputs] = w;
+    g->label_rules[g->noutputs] = (LabelRule){.kind = NNRT_LABEL_WEIGHTS};
+  }
   for (int i = 0; i < g->noutputs; i++) {
-    int li = make_loss(g, &t->losses[t->nlosses > 1 ? i : 0], g->outputs[i]);
+    int li = make_loss(g, &t->losses[t->nlosses > 1 ? i : 0], g->outputs[i], w);
     if (t->loss_weights[i] != 1) li = mul(g, k(g, g->v[li].dtype, t->loss_weights[i]), li);
     if (loss >= 0 && g->v[li].dtype != g->v[loss].dtype) li = ir_cast(g, li, g->v[loss].dtype);
     loss = loss < 0 ? li : add(g, loss, li);
   }
+  if (w >= 0) g->nlabels++;
   return loss;
 }
 

@@ -347,6 +347,8 @@ typedef enum {
   NNRT_LABEL_VALUES,    /* finite numbers (regression) */
   NNRT_LABEL_UNIT,      /* numbers in [0, 1] (binary and categorical cross-entropy) */
   NNRT_LABEL_CLASSES,   /* class ids in [0, label_classes), or label_ignore */
+  NNRT_LABEL_WEIGHTS,   /* per-sample weights, finite and >= 0: the last label of a model
+                           trained with sample or class weights */
 } NnrtLabelKind;
 
 typedef struct NnrtModelDef {
@@ -377,6 +379,12 @@ typedef struct NnrtModelDef {
   int64_t max_batch;
   int64_t label_size[16], label_classes[16], label_ignore[16];
   int64_t vocab[16];
+  /* A model trained with weights (its last label is NNRT_LABEL_WEIGHTS,
+   * made by the API from the caller's sample weights): the train block's
+   * class_weight, one per class of label 0, which a training step
+   * multiplies each sample's weight by (nclass_weights 0: none). */
+  int64_t nclass_weights;
+  const double *class_weights;
 } NnrtModelDef;
 
 /* The model API. Every function checks its arguments: a NULL instance,

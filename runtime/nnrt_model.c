@@ -229,6 +229,12 @@ NNRT_API int nnrt_model_reserve(NnrtModel *m, int k, int64_t n) {
   return 0;
 }
 
+/* The labels a caller gives, one per output: the model's labels but the
+ * per-sample weights, which the API makes. */
+static int output_labels(const NnrtModelDef *def) {
+  return def->nlabels - (def->nlabels > 0 && def->label_kind[def->nlabels - 1] == NNRT_LABEL_WEIGHTS);
+}
+
 /* Whether label i of a batch holds what output i's loss takes; false
  * with m's error naming the output (when the model has several) and the
  * sample. */
@@ -236,7 +242,7 @@ static bool check_label(NnrtModel *m, const char *what, int i, const void *label
   const NnrtModelDef *def = m->def;
   const NnModelDesc *desc = def->desc;
   char out[96] = "";
-  if (def->nlabels > 1)
+  if (output_labels(def) > 1)
     snprintf(out, sizeof out, " of output %d (%s)", i, i < desc->noutputs ? desc->outputs[i].name : "?");
   if (!label) return model_fail(m, "%s: no label%s (NULL)", what, out), false;
   int kind = def->label_kind[i], dt = def->label_dtype[i];
@@ -276,9 +282,9 @@ static bool check_batch(NnrtModel *m, const char *what, const void *const *input
                           "vocabulary [0, %lld)", what, i, desc->inputs[i].name, (long long)(j / per),
                           (long long)(j % per), ids[j], (long long)def->vocab[i]), false;
   }
-  if (!labelled || def->nlabels == 0) return true;
+  if (!labelled || output_labels(def) == 0) return true;
   if (!labels) return model_fail(m, "%s: no labels (NULL)", what), false;
-  for (int i = 0; i < def->nlabels; i++)
+  for (int i = 0; i < output_labels(def); i++)
     if (!check_label(m, what, i, labels[i], n)) return false;
   return true;
 }
@@ -295,15 +301,59 @@ static bool ready(NnrtModel *m, int k, const char *what, const void *const *inpu
   return check_batch(m, what, inputs, k != NNRT_INFER, labels, n) && nnrt_model_reserve(m, k, n) == 0;
 }
 
+/* The class of sample i's label 0 for class_weight: its id, the index
+ * of a one-hot row's 1 (its largest value), or a binary label >= 0.5;
+ * -1 for none (an ignored label). */
+static int64_t label_class(const NnrtModelDef *def, const void *label, int64_t i) {
+  int dt = def->label_dtype[0];
+  int64_t size = def->label_size[0], best = 0;
+#define NNRT_LABEL_AT(j) (dt == 2 ? (double)((const int32_t *)label)[j] \
+                          : dt == 1 ? ((const double *)label)[j] : (double)((const float *)label)[j])
+  if (def->label_kind[0] == NNRT_LABEL_CLASSES) {
+    double y = NNRT_LABEL_AT(i);
+    return y >= 0 && y < (double)def->nclass_weights ? (int64_t)y : -1;
+  }
+  if (size == 1) return NNRT_LABEL_AT(i) >= 0.5;
+  for (int64_t c = 1; c < size; c++)
+    if (NNRT_LABEL_AT(i * size + c) > NNRT_LABEL_AT(i * size + best)) best = c;
+#undef NNRT_LABEL_AT
+  return best;
+}
+
 /* A step or an evaluation with one label for every output that has a
- * loss; the one-label functions are this with labels = {label}. */
+ * loss; the one-label functions are this with labels = {label}. A model
+ * trained with weights takes them as its last label: sample_weight (or
+ * 1), times, in a training step, the class weight of the sample's label. */
 static double labelled_run(NnrtModel *m, int k, const char *what, const void *const *inputs,
                            const void *const *labels, const float *sample_weight, int64_t n) {
   if (!ready(m, k, what, inputs, labels, n)) return NAN;
-  if (sample_weight) /* accepted only by models trained with weights (none yet) */
-    return model_fail(m, "%s: model %s takes no sample weights; pass NULL", what, m->def->name), NAN;
+  const NnrtModelDef *def = m->def;
+  int nout = output_labels(def);
+  if (nout == def->nlabels) {
+    if (sample_weight)
+      return model_fail(m, "%s: model %s takes no sample weights (its train block has neither sample_weights "
+                        "true nor class_weight); pass NULL", what, def->name), NAN;
+    if (k == NNRT_TRAIN) m->step++;
+    def->run[k](m, n, inputs, labels);
+    model_ok(m);
+    return m->loss;
+  }
+  for (int64_t i = 0; sample_weight && i < n; i++)
+    if (!(sample_weight[i] >= 0) || !isfinite(sample_weight[i]))
+      return model_fail(m, "%s: the weight of sample %lld is %g, not a finite number of at least 0", what,
+                        (long long)i, sample_weight[i]), NAN;
+  float *w = malloc(sizeof(float) * (size_t)n);
+  if (!w) return model_fail(m, "%s: out of memory for %lld sample weights", what, (long long)n), NAN;
+  for (int64_t i = 0; i < n; i++) {
+    int64_t c = k == NNRT_TRAIN && def->nclass_weights > 0 ? label_class(def, labels[0], i) : -1;
+    w[i] = (sample_weight ? sample_weight[i] : 1.0f) * (c >= 0 ? (float)def->class_weights[c] : 1.0f);
+  }
+  const void *all[16] = {0};
+  for (int i = 0; i < nout; i++) all[i] = labels[i];
+  all[nout] = w;
   if (k == NNRT_TRAIN) m->step++;
-  m->def->run[k](m, n, inputs, labels);
+  def->run[k](m, n, inputs, all);
+  free(w);
   model_ok(m);
   return m->loss;
 }
@@ -311,9 +361,9 @@ static double labelled_run(NnrtModel *m, int k, const char *what, const void *co
 /* The one-label functions of a model with several labelled outputs: an
  * error that points to the functions that take them all. */
 static bool one_label(NnrtModel *m, const char *what) {
-  if (!m || m->def->nlabels <= 1) return true;
+  if (!m || output_labels(m->def) <= 1) return true;
   return model_fail(m, "%s: model %s has %d outputs, each with its label; use %s_outputs", what, m->def->name,
-                    m->def->nlabels, what), false;
+                    output_labels(m->def), what), false;
 }
 
 NNRT_API double nnrt_model_train_step(NnrtModel *m, const void *const *inputs, const void *label, int64_t n) {

@@ -99,6 +99,10 @@ static void defs(const NnrtModelDef *a, const NnrtModelDef *b) {
   }
   same("max_batch", a->max_batch, b->max_batch);
   for (int i = 0; i < 16; i++) same("vocab[i]", a->vocab[i], b->vocab[i]);
+  same("nclass_weights", a->nclass_weights, b->nclass_weights);
+  same("class_weights present", a->class_weights != NULL, b->class_weights != NULL);
+  for (int64_t i = 0; i < a->nclass_weights && a->nclass_weights == b->nclass_weights; i++)
+    same_double("class_weights[i]", a->class_weights[i], b->class_weights[i]);
   if (failed) return; /* the counts are wrong: the tables cannot be walked */
   tensor_infos(a->tensors, b->tensors, a->nparams + a->nstates);
   model_descs(a->desc, b->desc);

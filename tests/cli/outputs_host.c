@@ -101,6 +101,10 @@ int main(void) {
   check(isnan(TwoHeads_train_step(m, in, digit_y, N)) && isnan(TwoHeads_evaluate(m, in, digit_y, N)) &&
             says(TwoHeads_last_error(m), "has 2 outputs, each with its label; use evaluate_outputs"),
         "the one-label functions point to the _outputs ones", TwoHeads_last_error(m));
+  float w[N] = {1};
+  check(isnan(TwoHeads_train_step_outputs(m, in, labels, w, N)) &&
+            says(TwoHeads_last_error(m), "takes no sample weights (its train block has neither sample_weights"),
+        "sample weights for a model trained without them", TwoHeads_last_error(m));
   double after = TwoHeads_evaluate_outputs(m, in, labels, NULL, N);
   check(after == loss1 && *TwoHeads_last_error(m) == 0, "failed calls changed nothing; a success clears the error",
         TwoHeads_last_error(m));
