@@ -877,12 +877,12 @@ static void tensor_table(FILE *o, const char *model, const Graph *g) {
 /* The name-independent description a generic host drives a model by:
  * inputs, outputs and parameters with their types (-1 is the batch). */
 static void desc_list(FILE *o, const char *model, const char *what, Graph *g, const int *ids,
-                      int n, ParamInfo **ps) {
+                      int n, ParamInfo **ps, const char *const *names) {
   fprintf(o, "static const NnTensorDesc %s_desc_%s[%d] = {\n", model, what, n ? n : 1);
   for (int i = 0; i < n; i++) {
     DType dt = ps ? ps[i]->dtype : g->v[ids[i]].dtype;
     Shape sh = ps ? ps[i]->shape : g->v[ids[i]].shape;
-    fprintf(o, "  {\"%s\", %d, %d, {", ps ? ps[i]->name : arena_printf("%s%d", what, i),
+    fprintf(o, "  {\"%s\", %d, %d, {", ps ? ps[i]->name : names && names[i] ? names[i] : arena_printf("%s%d", what, i),
             dt == DT_F64 ? 1 : dt == DT_I32 ? 2 : 0, sh.rank);
     for (int d = 0; d < sh.rank; d++)
       fprintf(o, "%s%lld", d ? ", " : "", (long long)(sh.dim[d] == DIM_BATCH ? -1 : sh.dim[d]));
@@ -895,11 +895,11 @@ static void desc_list(FILE *o, const char *model, const char *what, Graph *g, co
 /* gl: the graph whose labels a step takes (the training step's), or NULL. */
 static void descriptor(FILE *o, const char *model, Graph *g, Graph *gl) {
   fprintf(o, "\n");
-  desc_list(o, model, "input", g, g->inputs, g->ninputs, NULL);
-  desc_list(o, model, "output", g, g->outputs, g->noutputs, NULL);
-  desc_list(o, model, "param", g, NULL, g->nparams, g->params);
+  desc_list(o, model, "input", g, g->inputs, g->ninputs, NULL, g->input_names);
+  desc_list(o, model, "output", g, g->outputs, g->noutputs, NULL, g->output_names);
+  desc_list(o, model, "param", g, NULL, g->nparams, g->params, NULL);
   int nl = gl ? gl->nlabels - (gl->nlabels && gl->label_rules[gl->nlabels - 1].kind == NNRT_LABEL_WEIGHTS) : 0;
-  desc_list(o, model, "label", gl, gl ? gl->labels : NULL, nl, NULL);
+  desc_list(o, model, "label", gl, gl ? gl->labels : NULL, nl, NULL, gl ? gl->output_names : NULL);
   fprintf(o, "static const NnModelDesc %s_desc = {\"%s\", %d, %d, %d, %s_desc_input, %s_desc_output, %s_desc_param,\n"
              "  %d, %s_desc_label};\n",
           model, model, g->ninputs, g->noutputs, g->nparams, model, model, model, nl, model);

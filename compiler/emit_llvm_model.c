@@ -109,7 +109,8 @@ static LLVMValueRef tensor_table(Lv *L, const char *model, const Graph *g) {
 }
 
 /* The descriptor (NnModelDesc and its NnTensorDesc lists). */
-static LLVMValueRef desc_list(Lv *L, const char *what, Graph *g, const int *ids, int n, ParamInfo **ps) {
+static LLVMValueRef desc_list(Lv *L, const char *what, Graph *g, const int *ids, int n, ParamInfo **ps,
+                              const char *const *names) {
   LLVMTypeRef ft[4] = {L->p8, L->i32, L->i32, LLVMArrayType(L->i64, 8)};
   LLVMTypeRef t = LLVMStructTypeInContext(L->cx, ft, 4, 0);
   static const size_t at[] = {offsetof(NnTensorDesc, name), offsetof(NnTensorDesc, dtype),
@@ -119,7 +120,7 @@ static LLVMValueRef desc_list(Lv *L, const char *what, Graph *g, const int *ids,
   for (int i = 0; i < n; i++) {
     DType dt = ps ? ps[i]->dtype : g->v[ids[i]].dtype;
     Shape sh = ps ? ps[i]->shape : g->v[ids[i]].shape;
-    LLVMValueRef f[4] = {cstr(L, ps ? ps[i]->name : arena_printf("%s%d", what, i)),
+    LLVMValueRef f[4] = {cstr(L, ps ? ps[i]->name : names && names[i] ? names[i] : arena_printf("%s%d", what, i)),
                          ci32(L, dt == DT_F64   ? 1
                                  : dt == DT_I32 ? 2
                                                 : 0),
@@ -136,11 +137,11 @@ static LLVMValueRef descriptor(Lv *L, const char *model, Graph *g, Graph *gl) {
                        ci32(L, g->ninputs),
                        ci32(L, g->noutputs),
                        ci32(L, g->nparams),
-                       desc_list(L, "input", g, g->inputs, g->ninputs, NULL),
-                       desc_list(L, "output", g, g->outputs, g->noutputs, NULL),
-                       desc_list(L, "param", g, NULL, g->nparams, g->params),
+                       desc_list(L, "input", g, g->inputs, g->ninputs, NULL, g->input_names),
+                       desc_list(L, "output", g, g->outputs, g->noutputs, NULL, g->output_names),
+                       desc_list(L, "param", g, NULL, g->nparams, g->params, NULL),
                        ci32(L, nl),
-                       desc_list(L, "label", gl, gl ? gl->labels : NULL, nl, NULL)};
+                       desc_list(L, "label", gl, gl ? gl->labels : NULL, nl, NULL, gl ? gl->output_names : NULL)};
   LLVMValueRef init = LLVMConstStructInContext(L->cx, f, 9, 0);
   static const size_t at[] = {offsetof(NnModelDesc, name),    offsetof(NnModelDesc, ninputs),
                               offsetof(NnModelDesc, noutputs), offsetof(NnModelDesc, nparams),

@@ -527,6 +527,7 @@ struct Graph {
   /* the interface */
   int inputs[16], ninputs;
   int outputs[16], noutputs;
+  const char *input_names[16], *output_names[16]; /* as the model names them, or NULL */
   int labels[16], nlabels; /* OP_LABEL values: label i (the target of output i's loss) */
   int loss;              /* scalar loss or -1 */
   LabelRule label_rules[16]; /* what label i may hold */

@@ -156,6 +156,8 @@ static Graph *simplify_once(Graph *g) {
     if (r < 0) r = ir_make(h, v->op, v->dtype, v->shape, in, v->nin, v->a, v->nattr, v->f);
     map[id] = r;
   }
+  memcpy(h->input_names, g->input_names, sizeof h->input_names);
+  memcpy(h->output_names, g->output_names, sizeof h->output_names);
   for (int i = 0; i < g->ninputs; i++) h->inputs[h->ninputs++] = map[g->inputs[i]];
   for (int i = 0; i < g->noutputs; i++) h->outputs[h->noutputs++] = map[g->outputs[i]];
   h->loss = g->loss >= 0 ? map[g->loss] : -1;

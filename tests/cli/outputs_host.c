@@ -78,24 +78,24 @@ int main(void) {
   check(TwoHeads_predict_outputs(m, in, NULL, N) == -1 && says(TwoHeads_last_error(m), "no outputs (NULL)"),
         "predict_outputs(outputs NULL)", TwoHeads_last_error(m));
   check(TwoHeads_predict_outputs(m, in, half, N) == -1 &&
-            says(TwoHeads_last_error(m), "the buffer of output 1 (output1) is NULL"),
+            says(TwoHeads_last_error(m), "the buffer of output 1 (score) is NULL"),
         "predict_outputs with output 1's buffer NULL", TwoHeads_last_error(m));
   check(TwoHeads_predict_outputs(m, in, out, 0) == -1, "predict_outputs(n = 0)", TwoHeads_last_error(m));
   check(isnan(TwoHeads_train_step_outputs(m, in, NULL, NULL, N)) && says(TwoHeads_last_error(m), "no labels (NULL)"),
         "train_step_outputs(labels NULL)", TwoHeads_last_error(m));
   const void *one[2] = {digit_y, NULL};
   check(isnan(TwoHeads_train_step_outputs(m, in, one, NULL, N)) &&
-            says(TwoHeads_last_error(m), "no label of output 1 (output1) (NULL)"),
+            says(TwoHeads_last_error(m), "no label of output 1 (score) (NULL)"),
         "train_step_outputs with label 1 NULL", TwoHeads_last_error(m));
   float keep = score_y[3 * 2 + 1];
   score_y[3 * 2 + 1] = NAN;
   check(isnan(TwoHeads_train_step_outputs(m, in, labels, NULL, N)) &&
-            says(TwoHeads_last_error(m), "the label of output 1 (output1) of sample 3 (one of its values) is nan"),
+            says(TwoHeads_last_error(m), "the label of output 1 (score) of sample 3 (one of its values) is nan"),
         "a NaN in output 1's label of sample 3", TwoHeads_last_error(m));
   score_y[3 * 2 + 1] = keep;
   digit_y[7] = 4;
   check(isnan(TwoHeads_evaluate_outputs(m, in, labels, NULL, N)) &&
-            says(TwoHeads_last_error(m), "the label of output 0 (output0) of sample 7 is 4, not a class id"),
+            says(TwoHeads_last_error(m), "the label of output 0 (digit) of sample 7 is 4, not a class id"),
         "class 4 in output 0's label of sample 7", TwoHeads_last_error(m));
   digit_y[7] = 3;
   check(isnan(TwoHeads_train_step(m, in, digit_y, N)) && isnan(TwoHeads_evaluate(m, in, digit_y, N)) &&
