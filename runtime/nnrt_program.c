@@ -46,6 +46,9 @@ static void usage(const Run *r, FILE *f) {
   const NnrtProgram *p = r->p;
   fprintf(f, "usage: %s [options]\nTrains model %s as its train block says; the options override it.\n", "train",
           p->def->name);
+  for (int64_t c = 0; c < p->def->nclass_weights; c++) /* the train block's class_weight */
+    fprintf(f, "%s%g%s", c ? ", " : "Each step weighs a sample by its class (class_weight): ", p->def->class_weights[c],
+            c + 1 < p->def->nclass_weights ? "" : "\n");
   if (p->reader == NNRT_NPY)
     fprintf(f, "  --x FILE           NumPy .npy array of samples (%s)\n"
                "  --y FILE           NumPy .npy array of their labels (%s)\n", p->x, p->y);

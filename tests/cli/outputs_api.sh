@@ -45,4 +45,6 @@ awk 'BEGIN { srand(4); for (i = 0; i < 60; i++) { c = i % 3; printf "%.3f,%.3f,%
 "$nnc" "$tmp/cw.nn" -o "$tmp/cw" || fail "building the class-weighted program"
 (cd "$tmp" && ./cw) > "$tmp/cw.txt" 2>&1 || fail "training with class_weight: $(tail -3 "$tmp/cw.txt")"
 has "$tmp/cw.txt" "Epoch 3/3"
+(cd "$tmp" && ./cw --help) > "$tmp/cw_help.txt" 2>&1
+has "$tmp/cw_help.txt" "Each step weighs a sample by its class (class_weight): 1, 5, 0.5"
 finish
