@@ -454,6 +454,9 @@ void check_train(Sema *s, Node *decl) {
     check_losses(t, map_get(seen, "loss"), map_get(seen, "loss_weights"));
     check_class_weight(t);
     t->weighted = t->sample_weights || t->class_weight;
+    if (t->weighted && t->model->noutputs >= 16)
+      error_at(decl->name_loc, "sample weights take a label of their own, after the outputs': a model trained with "
+               "them has at most 15 outputs, and '%s' has 16", decl->name);
     check_data(t, &t->data);
     check_data(t, &t->validation_data);
     check_augment(t);
