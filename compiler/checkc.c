@@ -73,12 +73,11 @@ static void harness(FILE *o, Graph *g, const char *model, const char *suffix) {
     fprintf(o, "  inputs[%d] = read_tensor(in, %lld * n, %d, %d);\n", i,
             (long long)concrete_numel(v->shape, 1), v->dtype == DT_F64 ? 8 : 4, v->dtype == DT_I32);
   }
-  if (g->label >= 0) {
-    const Value *v = &g->v[g->label];
-    fprintf(o, "  const void *label = read_tensor(in, %lld * n, %d, %d);\n",
+  fprintf(o, "  const void *labels[%d] = {0};\n", g->nlabels ? g->nlabels : 1);
+  for (int i = 0; i < g->nlabels; i++) {
+    const Value *v = &g->v[g->labels[i]];
+    fprintf(o, "  labels[%d] = read_tensor(in, %lld * n, %d, %d);\n", i,
             (long long)concrete_numel(v->shape, 1), v->dtype == DT_F64 ? 8 : 4, v->dtype == DT_I32);
-  } else {
-    fprintf(o, "  const void *label = NULL;\n");
   }
   for (int i = 0; i < g->nparams; i++)
     fprintf(o, "  free(m->params[%d]);\n  m->params[%d] = read_tensor(in, %lld, %d, 0);\n", i, i,
@@ -87,7 +86,7 @@ static void harness(FILE *o, Graph *g, const char *model, const char *suffix) {
     fprintf(o, "  free(m->states[%d]);\n  m->states[%d] = read_tensor(in, %lld, %d, 0);\n", i, i,
             (long long)concrete_numel(g->states[i]->shape, 1), g->states[i]->dtype == DT_F64 ? 8 : 4);
   fprintf(o, "  if (nnrt_model_reserve(m, %s, n) != 0) { fprintf(stderr, \"%%s\\n\", m->error); return 2; }\n"
-             "  %s_%s_run(m, n, inputs, label);\n", g->training ? "NNRT_TRAIN" : "NNRT_INFER", model, suffix);
+             "  %s_%s_run(m, n, inputs, labels);\n", g->training ? "NNRT_TRAIN" : "NNRT_INFER", model, suffix);
   if (g->loss >= 0) fprintf(o, "  fwrite(&m->loss, sizeof m->loss, 1, out);\n");
   for (int i = 0; i < g->noutputs; i++) {
     const Value *v = &g->v[g->outputs[i]];
@@ -104,7 +103,8 @@ static void harness(FILE *o, Graph *g, const char *model, const char *suffix) {
     fprintf(o, "  write_tensor(out, m->states[%d], %lld, %d, 0);\n", i,
             (long long)concrete_numel(g->states[i]->shape, 1), g->states[i]->dtype == DT_F64 ? 8 : 4);
   for (int i = 0; i < g->ninputs; i++) fprintf(o, "  free((void *)inputs[%d]);\n", i);
-  fprintf(o, "  free((void *)label);\n  fclose(in);\n  fclose(out);\n  %s_free(m);\n  return 0;\n}\n",
+  for (int i = 0; i < g->nlabels; i++) fprintf(o, "  free((void *)labels[%d]);\n", i);
+  fprintf(o, "  fclose(in);\n  fclose(out);\n  %s_free(m);\n  return 0;\n}\n",
           model);
   (void)cty;
 }
@@ -179,8 +179,11 @@ static double *llvm_run(const char *so, Graph *g, const char *model, const char 
     const Value *v = &g->v[g->inputs[i]];
     inputs[i] = read_in(in, concrete_numel(v->shape, 1) * n, v->dtype);
   }
-  const Value *lv = g->label >= 0 ? &g->v[g->label] : NULL;
-  void *label = lv ? read_in(in, concrete_numel(lv->shape, 1) * n, lv->dtype) : NULL;
+  const void *labels[16] = {0};
+  for (int i = 0; i < g->nlabels; i++) {
+    const Value *lv = &g->v[g->labels[i]];
+    labels[i] = read_in(in, concrete_numel(lv->shape, 1) * n, lv->dtype);
+  }
   for (int k = 0; k < 2; k++)
     for (int i = 0; i < (k ? g->nstates : g->nparams); i++) {
       ParamInfo *p = k ? g->states[i] : g->params[i];
@@ -191,7 +194,7 @@ static double *llvm_run(const char *so, Graph *g, const char *model, const char 
     }
   fclose(in);
   bool ran = nnrt_model_reserve(m, g->training ? NNRT_TRAIN : NNRT_INFER, n) == 0;
-  if (ran) run(m, n, inputs, label);
+  if (ran) run(m, n, inputs, labels);
   double *res = ran ? malloc(sizeof(double) * (size_t)(count + 1)) : NULL, *at = res;
   if (res) {
     if (g->loss >= 0) *at++ = m->loss;
@@ -208,7 +211,7 @@ static double *llvm_run(const char *so, Graph *g, const char *model, const char 
     if (at - res != count) free(res), res = NULL;
   }
   for (int i = 0; i < g->ninputs && i < 64; i++) free((void *)inputs[i]);
-  free(label);
+  for (int i = 0; i < g->nlabels; i++) free((void *)labels[i]);
   destroy(m);
   dlclose(h);
   return res;
@@ -375,7 +378,7 @@ static Built one_graph(Graph *g, Plan *p, const char *model) {
   return b;
 }
 
-static bool check_graph(Graph *g, Plan *p, const char *model, const char *loss, bool llvm, FILE *out) {
+static bool check_graph(Graph *g, Plan *p, const char *model, const TrainInfo *t, bool llvm, FILE *out) {
   enum { BATCH = 3 };
   char dir[] = "/tmp/nnc-check-XXXXXX";
   if (!mkdtemp(dir)) {
@@ -409,13 +412,13 @@ static bool check_graph(Graph *g, Plan *p, const char *model, const char *loss, 
 
   /* the evaluator's step: outputs and loss, then the updated tensors */
   Eval *e = eval_new(g, BATCH);
-  eval_randomize(e, loss, 7);
+  eval_randomize(e, t, 7);
   e->scalars[SC_STEP] = 1;
   f = fopen(inp, "wb");
   int64_t head[4] = {BATCH, 1, 0, 0};
   fwrite(head, sizeof head, 1, f);
   for (int i = 0; i < g->ninputs; i++) put(f, &e->inputs[i]);
-  if (g->label >= 0) put(f, &e->label);
+  for (int i = 0; i < g->nlabels; i++) put(f, &e->labels[i]);
   for (int i = 0; i < g->nparams; i++) put(f, &e->params[i]);
   for (int i = 0; i < g->nstates; i++) put(f, &e->states[i]);
   fclose(f);
@@ -528,7 +531,7 @@ bool check_c_backend(Sema *s, const Built *models, const Options *o, FILE *out) 
      * 16 outputs: every gradient, in as many graphs as that takes; a step's
      * updates are held only as closely as its gradients are); then
      * inference */
-    if (t) ok &= check_graph(b->g[GRAPH_TRAIN], b->plan[GRAPH_TRAIN], b->name, t->loss.b->name, llvm, out);
+    if (t) ok &= check_graph(b->g[GRAPH_TRAIN], b->plan[GRAPH_TRAIN], b->name, t, llvm, out);
     for (int next = 0, more = 1; more;) {
       Graph *g = t ? lower_training(s, t) : lower_projection(s, b->model);
       if (!g) return false;
@@ -538,9 +541,9 @@ bool check_c_backend(Sema *s, const Built *models, const Options *o, FILE *out) 
       more = next > from && next < g->nparams;
       g = simplify(g);
       verify(g, "simplify");
-      ok &= check_graph(g, plan_graph(g, !o->no_fuse), b->name, t ? t->loss.b->name : "", llvm, out);
+      ok &= check_graph(g, plan_graph(g, !o->no_fuse), b->name, t, llvm, out);
     }
-    ok &= check_graph(b->g[GRAPH_INFER], b->plan[GRAPH_INFER], b->name, "", llvm, out);
+    ok &= check_graph(b->g[GRAPH_INFER], b->plan[GRAPH_INFER], b->name, NULL, llvm, out);
   }
   fprintf(out, "%s\n", ok ? "backend check passed" : "backend check FAILED");
   return ok;

@@ -106,6 +106,12 @@ static void print_train(FILE *out, TrainInfo *t) {
   fprintf(out, "train %s\n", t->decl->name);
   print_setting(out, "data", &t->data);
   print_setting(out, "loss", &t->loss);
+  for (int i = 1; i < t->nlosses; i++) print_setting(out, "loss", &t->losses[i]); /* one per output */
+  for (int i = 0; t->model && t->model->noutputs > 1 && i < t->model->noutputs; i++)
+    fprintf(out, "%s%g%s", i ? ", " : "  loss_weights ", t->loss_weights[i], i + 1 < t->model->noutputs ? "" : "\n");
+  if (t->sample_weights) fprintf(out, "  %-12s true\n", "sample_weights");
+  for (int64_t i = 0; i < t->nclass_weight; i++)
+    fprintf(out, "%s%g%s", i ? ", " : "  class_weight ", t->class_weight[i], i + 1 < t->nclass_weight ? "" : "\n");
   print_setting(out, "optimizer", &t->optimizer);
   for (int i = 0; i < t->nschedules; i++) print_setting(out, "schedule", &t->schedules[i]);
   fprintf(out, "  %-12s %lld\n  %-12s %lld\n  %-12s %s\n  %-12s %lld\n", "epochs",

@@ -653,13 +653,13 @@ static void run_function(Em *e) {
   Graph *g = e->g;
   FILE *o = e->o;
   fprintf(o, "\n/* One pass of graph %s (%s) over a batch of n samples. */\n"
-             "static void %s_run(NnrtModel *m, int64_t n, const void *const *inputs, const void *label) {\n"
+             "static void %s_run(NnrtModel *m, int64_t n, const void *const *inputs, const void *const *labels) {\n"
              "  const int m_threads = m->threads;\n",
           g->name, g->training ? "the training step" : "inference", e->name);
   Plan *p = e->p;
   arena_lines(e);
   fprintf(o, "  char *ws = m->ws;  /* grown to `need` by the model API */\n"
-             "  (void)ws; (void)sc; (void)label; (void)inputs;\n");
+             "  (void)ws; (void)sc; (void)labels; (void)inputs;\n");
   for (int id = 0; id < g->n; id++) {
     const Value *v = &g->v[id];
     const char *t = cty(v->dtype);
@@ -668,7 +668,7 @@ static void run_function(Em *e) {
       fprintf(o, "  const %s *v%d = inputs[%lld];\n", t, id, (long long)v->a[0]);
       continue;
     case OP_LABEL:
-      fprintf(o, "  const %s *v%d = label;\n", t, id);
+      fprintf(o, "  const %s *v%d = labels[%lld];\n", t, id, (long long)v->a[0]);
       continue;
     case OP_PARAM:
       fprintf(o, "  const %s *v%d = m->params[%lld];  /* %s */\n", t, id, (long long)v->a[0],
@@ -880,12 +880,12 @@ static void tensor_table(FILE *o, const char *model, const Graph *g) {
 /* The name-independent description a generic host drives a model by:
  * inputs, outputs and parameters with their types (-1 is the batch). */
 static void desc_list(FILE *o, const char *model, const char *what, Graph *g, const int *ids,
-                      int n, ParamInfo **ps) {
+                      int n, ParamInfo **ps, const char *const *names) {
   fprintf(o, "static const NnTensorDesc %s_desc_%s[%d] = {\n", model, what, n ? n : 1);
   for (int i = 0; i < n; i++) {
     DType dt = ps ? ps[i]->dtype : g->v[ids[i]].dtype;
     Shape sh = ps ? ps[i]->shape : g->v[ids[i]].shape;
-    fprintf(o, "  {\"%s\", %d, %d, {", ps ? ps[i]->name : arena_printf("%s%d", what, i),
+    fprintf(o, "  {\"%s\", %d, %d, {", ps ? ps[i]->name : names && names[i] ? names[i] : arena_printf("%s%d", what, i),
             dt == DT_F64 ? 1 : dt == DT_I32 ? 2 : 0, sh.rank);
     for (int d = 0; d < sh.rank; d++)
       fprintf(o, "%s%lld", d ? ", " : "", (long long)(sh.dim[d] == DIM_BATCH ? -1 : sh.dim[d]));
@@ -895,13 +895,17 @@ static void desc_list(FILE *o, const char *model, const char *what, Graph *g, co
   fprintf(o, "};\n");
 }
 
-static void descriptor(FILE *o, const char *model, Graph *g) {
+/* gl: the graph whose labels a step takes (the training step's), or NULL. */
+static void descriptor(FILE *o, const char *model, Graph *g, Graph *gl) {
   fprintf(o, "\n");
-  desc_list(o, model, "input", g, g->inputs, g->ninputs, NULL);
-  desc_list(o, model, "output", g, g->outputs, g->noutputs, NULL);
-  desc_list(o, model, "param", g, NULL, g->nparams, g->params);
-  fprintf(o, "static const NnModelDesc %s_desc = {\"%s\", %d, %d, %d, %s_desc_input, %s_desc_output, %s_desc_param};\n",
-          model, model, g->ninputs, g->noutputs, g->nparams, model, model, model);
+  desc_list(o, model, "input", g, g->inputs, g->ninputs, NULL, g->input_names);
+  desc_list(o, model, "output", g, g->outputs, g->noutputs, NULL, g->output_names);
+  desc_list(o, model, "param", g, NULL, g->nparams, g->params, NULL);
+  int nl = gl ? gl->nlabels - (gl->nlabels && gl->label_rules[gl->nlabels - 1].kind == NNRT_LABEL_WEIGHTS) : 0;
+  desc_list(o, model, "label", gl, gl ? gl->labels : NULL, nl, NULL, gl ? gl->output_names : NULL);
+  fprintf(o, "static const NnModelDesc %s_desc = {\"%s\", %d, %d, %d, %s_desc_input, %s_desc_output, %s_desc_param,\n"
+             "  %d, %s_desc_label};\n",
+          model, model, g->ninputs, g->noutputs, g->nparams, model, model, model, nl, model);
 }
 
 void emit_c_header(FILE *o, const char *source, const Built *models) {
@@ -983,7 +987,13 @@ void emit_c_model(FILE *o, const Built *b) {
   static const char *suffix[3] = {"train", "eval", "infer"};
   for (int k = 0; k < 3; k++)
     if (gs[k]) emit_c_graph(o, gs[k], b->plan[k], model, suffix[k]);
-  descriptor(o, model, infer ? infer : g);
+  descriptor(o, model, infer ? infer : g, gs[GRAPH_TRAIN] ? gs[GRAPH_TRAIN] : gs[GRAPH_EVAL]);
+  const TrainInfo *t = b->train;
+  if (t && t->class_weight) { /* class_weight: what a training step weighs each class's samples by */
+    fprintf(o, "\nstatic const double %s_class_weights[%lld] = {", model, (long long)t->nclass_weight);
+    for (int64_t i = 0; i < t->nclass_weight; i++) fprintf(o, "%s%.17g", i ? ", " : "", t->class_weight[i]);
+    fprintf(o, "};\n");
+  }
   fprintf(o, "\nstatic const NnrtModelDef %s_def = {\n"
              "  .name = \"%s\", .nparams = %d, .nstates = %d, .tensors = %s_tensors,\n"
              "  .base_lr = %.17g,\n",
@@ -998,13 +1008,23 @@ void emit_c_model(FILE *o, const Built *b) {
   fprintf(o, "  .desc = &%s_desc,\n", model);
   generation(o, infer);
   ModelChecks c = model_checks(gs);
-  fprintf(o, "  .nslots = %d, .label_kind = %d, .label_dtype = %d, .label_has_ignore = %d,\n"
-             "  .max_batch = %lld, .label_size = %lld, .label_classes = %lld, .label_ignore = %lld,\n"
-             "  .vocab = {",
-          c.nslots, c.label_kind, c.label_dtype, c.label_has_ignore, (long long)c.max_batch,
-          (long long)c.label_size, (long long)c.label_classes, (long long)c.label_ignore);
+  fprintf(o, "  .nslots = %d, .nlabels = %d, .max_batch = %lld,\n", c.nslots, c.nlabels, (long long)c.max_batch);
+  const int *li[3] = {c.label_kind, c.label_dtype, c.label_has_ignore};
+  const int64_t *ll[3] = {c.label_size, c.label_classes, c.label_ignore};
+  static const char *lname[6] = {"label_kind", "label_dtype", "label_has_ignore", "label_size", "label_classes",
+                                 "label_ignore"};
+  for (int f = 0; f < 6; f++) { /* each label's, for the labels there are */
+    fprintf(o, "  .%s = {", lname[f]);
+    for (int i = 0; i < c.nlabels; i++)
+      fprintf(o, "%s%lld", i ? ", " : "", f < 3 ? (long long)li[f][i] : (long long)ll[f - 3][i]);
+    fprintf(o, "%s},\n", c.nlabels ? "" : "0");
+  }
+  fprintf(o, "  .vocab = {");
   for (int i = 0; i < 16; i++) fprintf(o, "%s%lld", i ? ", " : "", (long long)c.vocab[i]);
-  fprintf(o, "},\n};\n\n/* The API of the library's header; %s_Model is NnrtModel. */\n"
+  fprintf(o, "},\n");
+  if (t && t->class_weight)
+    fprintf(o, "  .nclass_weights = %lld, .class_weights = %s_class_weights,\n", (long long)t->nclass_weight, model);
+  fprintf(o, "};\n\n/* The API of the library's header; %s_Model is NnrtModel. */\n"
              "typedef NnrtModel %s_Model;\n", model, model);
   for (size_t i = 0; i < sizeof api / sizeof api[0]; i++) {
     if (api[i].graph >= 0 && !gs[api[i].graph]) continue;

@@ -997,7 +997,7 @@ static void call_kernel(Lv *L, Kernel *K, int k, LLVMValueRef *val, LLVMValueRef
 enum { RUN_PIECE = 256 };   /* kernels (or updates) a piece has at most */
 
 typedef struct Piece {
-  LLVMValueRef m, inputs, label, ws, dofs, params, states;
+  LLVMValueRef m, inputs, labels, ws, dofs, params, states;
   LLVMValueRef *val;  /* value -> its buffer (i8 *) in this piece */
   int *made;          /* value -> the piece that made val[value], + 1 */
   int *dslot;         /* value of region 2 -> its offset's index in dofs */
@@ -1012,7 +1012,7 @@ static LLVMValueRef buffer(Lv *L, Piece *P, int id) {
   LLVMValueRef x = NULL;
   switch (v->op) {
   case OP_INPUT: x = load(L, L->p8, P->inputs, ci(L, v->a[0])); break;
-  case OP_LABEL: x = P->label; break;
+  case OP_LABEL: x = load(L, L->p8, P->labels, ci(L, v->a[0])); break;
   case OP_PARAM: x = load(L, L->p8, P->params, ci(L, v->a[0])); break;
   case OP_STATE: x = load(L, L->p8, P->states, ci(L, v->a[0])); break;
   default:
@@ -1042,15 +1042,15 @@ static void kernel_buffers(Lv *L, Piece *P, const Kernel *K, int k) {
 static void run_updates(Lv *L, Piece *P, int lo, int hi);
 
 /* Piece `no`: the leaves and kernel calls of values [lo, hi), then
- * updates [ulo, uhi), as NAME_runNO(m, n, inputs, label, ws, scratch,
+ * updates [ulo, uhi), as NAME_runNO(m, n, inputs, labels, ws, scratch,
  * dofs, nt). */
 static LLVMValueRef run_piece(Lv *L, Piece *P, Kernel *kn, int lo, int hi, int ulo, int uhi, int nwords,
                               int newords) {
   Graph *g = L->g;
   Plan *p = L->p;
-  LLVMTypeRef pt[8] = {L->p8, L->i64, L->pp8, L->p8, L->p8, L->p8, L->p64, L->i32};
+  LLVMTypeRef pt[8] = {L->p8, L->i64, L->pp8, L->pp8, L->p8, L->p8, L->p64, L->i32};
   LLVMValueRef f = function(L, arena_printf("%s_run%d", L->name, P->no), L->v, pt, 8, true);
-  P->m = LLVMGetParam(f, 0), P->inputs = LLVMGetParam(f, 2), P->label = LLVMGetParam(f, 3);
+  P->m = LLVMGetParam(f, 0), P->inputs = LLVMGetParam(f, 2), P->labels = LLVMGetParam(f, 3);
   P->ws = LLVMGetParam(f, 4), P->dofs = LLVMGetParam(f, 6);
   LLVMValueRef scratch = LLVMGetParam(f, 5);
   L->n = LLVMGetParam(f, 1), L->nt = LLVMGetParam(f, 7);
@@ -1110,7 +1110,7 @@ static void run_results(Lv *L, Piece *P) {
                    at(L, L->p8, field(L, m, offsetof(NnrtModel, out), L->p8), ci(L, i)));
 }
 
-/* NAME_run(m, n, inputs, label): the workspace and the offsets of the
+/* NAME_run(m, n, inputs, labels): the workspace and the offsets of the
  * buffers sized at run time, the pieces in order (leaves, and kernels
  * each through nnrt_parallel_for), then the results. */
 static LLVMValueRef run_function(Lv *L, Kernel *kn, bool exported) {
@@ -1141,9 +1141,9 @@ static LLVMValueRef run_function(Lv *L, Kernel *kn, bool exported) {
     piece[P.no] = run_piece(L, &P, kn, lo, id, ulo, u, nwords, newords);
     if (npieces > 1) add_attr(L, piece[P.no], LLVMAttributeFunctionIndex, "noinline");
   }
-  LLVMTypeRef pt[4] = {L->p8, L->i64, L->pp8, L->p8};
+  LLVMTypeRef pt[4] = {L->p8, L->i64, L->pp8, L->pp8};
   LLVMValueRef f = function(L, arena_printf("%s_run", L->name), L->v, pt, 4, !exported);
-  P.m = LLVMGetParam(f, 0), P.inputs = LLVMGetParam(f, 2), P.label = LLVMGetParam(f, 3);
+  P.m = LLVMGetParam(f, 0), P.inputs = LLVMGetParam(f, 2), P.labels = LLVMGetParam(f, 3);
   L->n = LLVMGetParam(f, 1);
   L->nt = LLVMBuildLoad2(L->b, L->i32, field(L, P.m, offsetof(NnrtModel, threads), L->i32), "threads");
   LLVMValueRef *d = arena_alloc(sizeof(LLVMValueRef) * (size_t)(g->n + 1)), sc;
@@ -1154,7 +1154,7 @@ static LLVMValueRef run_function(Lv *L, Kernel *kn, bool exported) {
   for (int id = 0; id < g->n; id++)
     if (p->stored[id] && p->region[id] == 2) LLVMBuildStore(L->b, d[id], at(L, L->i64, P.dofs, ci(L, P.dslot[id])));
   for (int i = 0; i < npieces; i++) {
-    LLVMValueRef args[8] = {P.m, L->n, P.inputs, P.label, P.ws, at(L, L->i8, P.ws, sc), P.dofs, L->nt};
+    LLVMValueRef args[8] = {P.m, L->n, P.inputs, P.labels, P.ws, at(L, L->i8, P.ws, sc), P.dofs, L->nt};
     call(L, piece[i], args, 8);
   }
   P.params = LLVMBuildLoad2(L->b, L->pp8, field(L, P.m, offsetof(NnrtModel, params), L->pp8), "");

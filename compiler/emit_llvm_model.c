@@ -109,7 +109,8 @@ static LLVMValueRef tensor_table(Lv *L, const char *model, const Graph *g) {
 }
 
 /* The descriptor (NnModelDesc and its NnTensorDesc lists). */
-static LLVMValueRef desc_list(Lv *L, const char *what, Graph *g, const int *ids, int n, ParamInfo **ps) {
+static LLVMValueRef desc_list(Lv *L, const char *what, Graph *g, const int *ids, int n, ParamInfo **ps,
+                              const char *const *names) {
   LLVMTypeRef ft[4] = {L->p8, L->i32, L->i32, LLVMArrayType(L->i64, 8)};
   LLVMTypeRef t = LLVMStructTypeInContext(L->cx, ft, 4, 0);
   static const size_t at[] = {offsetof(NnTensorDesc, name), offsetof(NnTensorDesc, dtype),
@@ -119,7 +120,7 @@ static LLVMValueRef desc_list(Lv *L, const char *what, Graph *g, const int *ids,
   for (int i = 0; i < n; i++) {
     DType dt = ps ? ps[i]->dtype : g->v[ids[i]].dtype;
     Shape sh = ps ? ps[i]->shape : g->v[ids[i]].shape;
-    LLVMValueRef f[4] = {cstr(L, ps ? ps[i]->name : arena_printf("%s%d", what, i)),
+    LLVMValueRef f[4] = {cstr(L, ps ? ps[i]->name : names && names[i] ? names[i] : arena_printf("%s%d", what, i)),
                          ci32(L, dt == DT_F64   ? 1
                                  : dt == DT_I32 ? 2
                                                 : 0),
@@ -129,19 +130,24 @@ static LLVMValueRef desc_list(Lv *L, const char *what, Graph *g, const int *ids,
   return table(L, "desc_list", t, rows, n);
 }
 
-static LLVMValueRef descriptor(Lv *L, const char *model, Graph *g) {
-  LLVMValueRef f[7] = {cstr(L, model),
+/* gl: the graph whose labels a step takes (the training step's), or NULL. */
+static LLVMValueRef descriptor(Lv *L, const char *model, Graph *g, Graph *gl) {
+  int nl = gl ? gl->nlabels - (gl->nlabels && gl->label_rules[gl->nlabels - 1].kind == NNRT_LABEL_WEIGHTS) : 0;
+  LLVMValueRef f[9] = {cstr(L, model),
                        ci32(L, g->ninputs),
                        ci32(L, g->noutputs),
                        ci32(L, g->nparams),
-                       desc_list(L, "input", g, g->inputs, g->ninputs, NULL),
-                       desc_list(L, "output", g, g->outputs, g->noutputs, NULL),
-                       desc_list(L, "param", g, NULL, g->nparams, g->params)};
-  LLVMValueRef init = LLVMConstStructInContext(L->cx, f, 7, 0);
+                       desc_list(L, "input", g, g->inputs, g->ninputs, NULL, g->input_names),
+                       desc_list(L, "output", g, g->outputs, g->noutputs, NULL, g->output_names),
+                       desc_list(L, "param", g, NULL, g->nparams, g->params, NULL),
+                       ci32(L, nl),
+                       desc_list(L, "label", gl, gl ? gl->labels : NULL, nl, NULL, gl ? gl->output_names : NULL)};
+  LLVMValueRef init = LLVMConstStructInContext(L->cx, f, 9, 0);
   static const size_t at[] = {offsetof(NnModelDesc, name),    offsetof(NnModelDesc, ninputs),
                               offsetof(NnModelDesc, noutputs), offsetof(NnModelDesc, nparams),
                               offsetof(NnModelDesc, inputs),  offsetof(NnModelDesc, outputs),
-                              offsetof(NnModelDesc, params)};
+                              offsetof(NnModelDesc, params),  offsetof(NnModelDesc, nlabels),
+                              offsetof(NnModelDesc, labels)};
   check_layout(L, LLVMTypeOf(init), "NnModelDesc", sizeof(NnModelDesc), at, sizeof at / sizeof *at);
   LLVMValueRef gv = LLVMAddGlobal(L->mod, LLVMTypeOf(init), arena_printf("%s_desc", model));
   LLVMSetInitializer(gv, init);
@@ -195,6 +201,19 @@ static void wrappers(Lv *L, const char *model, LLVMValueRef def, Graph *const *g
   LLVMBuildRet(L->b, LLVMConstPointerCast(LLVMGetNamedGlobal(L->mod, arena_printf("%s_desc", model)), L->p8));
 }
 
+/* The train block's class_weight as a constant array, or a null pointer. */
+static LLVMValueRef class_weights(Lv *L, const char *model, const TrainInfo *t) {
+  if (!t || !t->class_weight) return LLVMConstNull(L->p8);
+  LLVMValueRef *w = arena_alloc(sizeof(LLVMValueRef) * (size_t)t->nclass_weight);
+  for (int64_t i = 0; i < t->nclass_weight; i++) w[i] = cf(L, t->class_weight[i]);
+  LLVMValueRef init = LLVMConstArray(L->f64, w, (unsigned)t->nclass_weight);
+  LLVMValueRef gv = LLVMAddGlobal(L->mod, LLVMTypeOf(init), arena_printf("%s_class_weights", model));
+  LLVMSetInitializer(gv, init);
+  LLVMSetGlobalConstant(gv, 1);
+  LLVMSetLinkage(gv, LLVMPrivateLinkage);
+  return LLVMConstPointerCast(gv, L->p8);
+}
+
 void llvm_model(LlvmOut *o, const Built *b) {
   const char *model = b->name;
   Graph *const *gs = b->g, *infer = b->g[GRAPH_INFER];
@@ -219,8 +238,13 @@ void llvm_model(LlvmOut *o, const Built *b) {
     gen[0] = in->shape.dim[1], gen[1] = sc->shape.dim[2], gen[2] = sc->op == OP_SOFTMAX,
     gen[3] = sc->dtype == DT_F64;
   ModelChecks c = model_checks(gs);
-  LLVMValueRef vocab[16];
-  for (int i = 0; i < 16; i++) vocab[i] = ci(&L, c.vocab[i]);
+  LLVMValueRef vocab[16], lab[6][16];
+  for (int i = 0; i < 16; i++) {
+    vocab[i] = ci(&L, c.vocab[i]);
+    lab[0][i] = ci32(&L, c.label_kind[i]), lab[1][i] = ci32(&L, c.label_dtype[i]);
+    lab[2][i] = ci32(&L, c.label_has_ignore[i]), lab[3][i] = ci(&L, c.label_size[i]);
+    lab[4][i] = ci(&L, c.label_classes[i]), lab[5][i] = ci(&L, c.label_ignore[i]);
+  }
   LLVMValueRef f[] = {cstr(&L, model),
                       ci32(&L, g->nparams),
                       ci32(&L, g->nstates),
@@ -228,20 +252,23 @@ void llvm_model(LlvmOut *o, const Built *b) {
                       cf(&L, g->base_lr),
                       LLVMConstArray(L.p8, run, 3),
                       LLVMConstArray(L.p8, arenas, 3),
-                      descriptor(&L, model, infer ? infer : g),
+                      descriptor(&L, model, infer ? infer : g, gs[GRAPH_TRAIN] ? gs[GRAPH_TRAIN] : gs[GRAPH_EVAL]),
                       ci(&L, gen[0]),
                       ci(&L, gen[1]),
                       ci32(&L, gen[2]),
                       ci32(&L, gen[3]),
                       ci32(&L, c.nslots),
-                      ci32(&L, c.label_kind),
-                      ci32(&L, c.label_dtype),
-                      ci32(&L, c.label_has_ignore),
+                      ci32(&L, c.nlabels),
+                      LLVMConstArray(L.i32, lab[0], 16),
+                      LLVMConstArray(L.i32, lab[1], 16),
+                      LLVMConstArray(L.i32, lab[2], 16),
                       ci(&L, c.max_batch),
-                      ci(&L, c.label_size),
-                      ci(&L, c.label_classes),
-                      ci(&L, c.label_ignore),
-                      LLVMConstArray(L.i64, vocab, 16)};
+                      LLVMConstArray(L.i64, lab[3], 16),
+                      LLVMConstArray(L.i64, lab[4], 16),
+                      LLVMConstArray(L.i64, lab[5], 16),
+                      LLVMConstArray(L.i64, vocab, 16),
+                      ci(&L, b->train && b->train->class_weight ? b->train->nclass_weight : 0),
+                      class_weights(&L, model, b->train)};
   static const size_t at[] = {
       offsetof(NnrtModelDef, name),          offsetof(NnrtModelDef, nparams),
       offsetof(NnrtModelDef, nstates),       offsetof(NnrtModelDef, tensors),
@@ -249,11 +276,13 @@ void llvm_model(LlvmOut *o, const Built *b) {
       offsetof(NnrtModelDef, arena),         offsetof(NnrtModelDef, desc),
       offsetof(NnrtModelDef, gen_steps),     offsetof(NnrtModelDef, gen_classes),
       offsetof(NnrtModelDef, gen_probabilities), offsetof(NnrtModelDef, gen_dtype),
-      offsetof(NnrtModelDef, nslots),        offsetof(NnrtModelDef, label_kind),
+      offsetof(NnrtModelDef, nslots),        offsetof(NnrtModelDef, nlabels),
+      offsetof(NnrtModelDef, label_kind),
       offsetof(NnrtModelDef, label_dtype),   offsetof(NnrtModelDef, label_has_ignore),
       offsetof(NnrtModelDef, max_batch),     offsetof(NnrtModelDef, label_size),
       offsetof(NnrtModelDef, label_classes), offsetof(NnrtModelDef, label_ignore),
-      offsetof(NnrtModelDef, vocab)};
+      offsetof(NnrtModelDef, vocab),         offsetof(NnrtModelDef, nclass_weights),
+      offsetof(NnrtModelDef, class_weights)};
   LLVMValueRef init = LLVMConstStructInContext(L.cx, f, sizeof f / sizeof *f, 0);
   if (sizeof at / sizeof *at != sizeof f / sizeof *f) bug("the LLVM backend's NnrtModelDef has other fields");
   check_layout(&L, LLVMTypeOf(init), "NnrtModelDef", sizeof(NnrtModelDef), at, sizeof at / sizeof *at);

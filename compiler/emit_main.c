@@ -78,6 +78,15 @@ static void emit_callbacks(FILE *o, TrainInfo *t) {
 bool main_supported(TrainInfo *t, Loc *where, const char **why) {
   *where = t->decl->name_loc;
   *why = NULL;
+  int nin = 0;
+  for (const Node *st = t->model->decl->kids; st; st = st->next) nin += st->kind == ND_INPUT;
+  if (t->model->noutputs > 1 || nin > 1) {
+    *why = arena_printf("the training program reads one input and one label a sample, but model '%s' has %d "
+                        "inputs and %d outputs; build a library (-o %s.so) and train it with its "
+                        "train_step_outputs (docs/c-api.md)", t->model->decl->name, nin, t->model->noutputs,
+                        t->model->decl->name);
+    return false;
+  }
   return true;
 }
 
@@ -118,7 +127,7 @@ void emit_c_main(FILE *o, const Built *b) {
   TrainInfo *t = b->train;
   Graph *train = b->g[GRAPH_TRAIN];
   const Value *in = &train->v[train->inputs[0]];
-  const Value *lab = &train->v[train->label];
+  const Value *lab = &train->v[train->labels[0]];
   const Value *out = &train->v[train->outputs[0]];
   int64_t features = 1, labels = 1, classes = out->shape.dim[out->shape.rank - 1];
   for (int d = 1; d < in->shape.rank; d++) features *= in->shape.dim[d];

@@ -94,7 +94,7 @@ Eval *eval_new(Graph *g, int64_t batch) {
     e->inputs[i] = tensor_new(concrete(g->v[g->inputs[i]].shape, batch));
   for (int i = 0; i < g->nparams; i++) e->params[i] = tensor_new(g->params[i]->shape);
   for (int i = 0; i < g->nstates; i++) e->states[i] = tensor_new(g->states[i]->shape);
-  if (g->label >= 0) e->label = tensor_new(concrete(g->v[g->label].shape, batch));
+  for (int i = 0; i < g->nlabels; i++) e->labels[i] = tensor_new(concrete(g->v[g->labels[i]].shape, batch));
   return e;
 }
 
@@ -104,7 +104,7 @@ void eval_free(Eval *e) {
   for (int i = 0; i < e->g->ninputs; i++) free(e->inputs[i].d);
   for (int i = 0; i < e->g->nparams; i++) free(e->params[i].d);
   for (int i = 0; i < e->g->nstates; i++) free(e->states[i].d);
-  free(e->label.d);
+  for (int i = 0; i < e->g->nlabels; i++) free(e->labels[i].d);
   free(e->inputs);
   free(e->params);
   free(e->states);
@@ -463,7 +463,7 @@ void eval_run_for(Eval *e, int target) {
       switch (v->op) {
       /* the caller's numbers, as the leaf's type holds them */
       case OP_INPUT: copy_rounded(out, &e->inputs[v->a[0]], v->dtype); break;
-      case OP_LABEL: copy_rounded(out, &e->label, v->dtype); break;
+      case OP_LABEL: copy_rounded(out, &e->labels[v->a[0]], v->dtype); break;
       case OP_PARAM: copy_rounded(out, &e->params[v->a[0]], v->dtype); break;
       case OP_STATE: copy_rounded(out, &e->states[v->a[0]], v->dtype); break;
       case OP_SCALAR: out->d[0] = rnd(v->dtype, e->scalars[v->a[0]]); break;

@@ -40,7 +40,7 @@ static double rnd(DType dt, double x) { return dt == DT_F32 ? (double)(float)x :
 /* Random inputs, labels that suit the loss, parameters from their
  * initializers plus noise (so no two units are alike and no bias sits on a
  * kink of relu). */
-void eval_randomize(Eval *e, const char *loss, uint64_t s) {
+void eval_randomize(Eval *e, const TrainInfo *t, uint64_t s) {
   Graph *g = e->g;
   for (int i = 0; i < g->ninputs; i++) {
     Tensor *t = &e->inputs[i];
@@ -55,19 +55,27 @@ void eval_randomize(Eval *e, const char *loss, uint64_t s) {
     for (int64_t j = 0; j < t->n; j++)
       t->d[j] = rnd(g->params[i]->dtype, t->d[j] + 0.02 * gaussian(s, 200 + (uint64_t)i, (uint64_t)j));
   }
-  Tensor *y = &e->label;
-  if (!y->d) return;
-  int64_t classes = y->shape.rank ? y->shape.dim[y->shape.rank - 1] : 1;
-  for (int64_t j = 0; j < y->n; j++) {
-    uint64_t r = nn_rng_u64(s, 300, (uint64_t)j);
-    if (!strcmp(loss, "sparse_categorical_crossentropy"))
-      y->d[j] = (double)(r % (uint64_t)g->v[g->outputs[0]].shape.dim[g->v[g->outputs[0]].shape.rank - 1]);
-    else if (!strcmp(loss, "categorical_crossentropy"))
-      y->d[j] = (j % classes) == (int64_t)(nn_rng_u64(s, 301, (uint64_t)(j / classes)) % (uint64_t)classes);
-    else if (!strcmp(loss, "binary_crossentropy"))
-      y->d[j] = nn_rng_uniform(s, 302, (uint64_t)j);
-    else
-      y->d[j] = gaussian(s, 303, (uint64_t)j);
+  for (int l = 0; l < g->nlabels; l++) { /* label l by output l's loss (none: numbers) */
+    Tensor *y = &e->labels[l];
+    if (g->label_rules[l].kind == NNRT_LABEL_WEIGHTS) { /* sample weights in [0.5, 2) */
+      for (int64_t j = 0; j < y->n; j++) y->d[j] = rnd(DT_F32, 0.5 + 1.5 * nn_rng_uniform(s, 390, (uint64_t)j));
+      continue;
+    }
+    const char *loss = t ? t->losses[t->nlosses > 1 ? l : 0].b->name : "";
+    const Value *out = &g->v[g->outputs[l < g->noutputs ? l : 0]];
+    uint64_t st = 300 + 10 * (uint64_t)l;
+    int64_t classes = y->shape.rank ? y->shape.dim[y->shape.rank - 1] : 1;
+    for (int64_t j = 0; j < y->n; j++) {
+      uint64_t r = nn_rng_u64(s, st, (uint64_t)j);
+      if (!strcmp(loss, "sparse_categorical_crossentropy"))
+        y->d[j] = (double)(r % (uint64_t)out->shape.dim[out->shape.rank - 1]);
+      else if (!strcmp(loss, "categorical_crossentropy"))
+        y->d[j] = (j % classes) == (int64_t)(nn_rng_u64(s, st + 1, (uint64_t)(j / classes)) % (uint64_t)classes);
+      else if (!strcmp(loss, "binary_crossentropy"))
+        y->d[j] = nn_rng_uniform(s, st + 2, (uint64_t)j);
+      else
+        y->d[j] = gaussian(s, st + 3, (uint64_t)j);
+    }
   }
 }
 
@@ -197,7 +205,7 @@ bool check_gradients(Sema *s, const Built *models, FILE *out) {
     Graph *g = lower_projection(s, m);
     if (!g) return false;
     Eval *e = eval_new(g, BATCH);
-    eval_randomize(e, "", c.seed);
+    eval_randomize(e, NULL, c.seed);
     check_elements(&c, e, arena_printf("model %s: d<c, output>/d param, %s", m->decl->name, prec));
     check_direction(&c, e, arena_printf("model %s: whole graph, %s", m->decl->name, prec));
     eval_free(e);
@@ -208,7 +216,7 @@ bool check_gradients(Sema *s, const Built *models, FILE *out) {
     Graph *g = lower_training(s, t);
     if (!g) return false;
     Eval *e = eval_new(g, BATCH);
-    eval_randomize(e, t->loss.b->name, c.seed);
+    eval_randomize(e, t, c.seed);
     check_elements(&c, e, arena_printf("train %s: d loss/d param (%s), %s", t->decl->name,
                                        t->loss.b->name, prec));
     eval_free(e);

@@ -27,7 +27,7 @@ Graph *graph_new(const char *name) {
   g->tcap = 512;
   g->table = arena_alloc(sizeof(int) * (size_t)g->tcap);
   memset(g->table, 0xff, sizeof(int) * (size_t)g->tcap);
-  g->label = g->loss = -1;
+  g->loss = -1;
   return g;
 }
 
@@ -244,8 +244,8 @@ static const char *infer(Graph *g, Value *v) {
     if (v->op == OP_SCALAR && (v->nattr != 1 || v->a[0] < 0 || v->a[0] >= NUM_SCALARS ||
                                v->shape.rank != 0))
       return "scalar takes {which: 0..4} and has rank 0";
-    if ((v->op == OP_CONST || v->op == OP_LABEL) && v->nattr != 0) return "no attributes";
-    if ((v->op == OP_INPUT || v->op == OP_PARAM || v->op == OP_STATE) && v->nattr != 1)
+    if (v->op == OP_CONST && v->nattr != 0) return "no attributes";
+    if ((v->op == OP_INPUT || v->op == OP_LABEL || v->op == OP_PARAM || v->op == OP_STATE) && v->nattr != 1)
       return "takes {index}";
     if (v->op == OP_CONST && !is_float(v->dtype)) return "constants are floating-point";
     if (v->op == OP_IOTA) {
@@ -432,7 +432,7 @@ void graph_release(Graph *g) {
 }
 
 int ir_leaf(Graph *g, Op op, DType dt, Shape sh, int64_t index) {
-  return ir_make(g, op, dt, sh, NULL, 0, &index, op == OP_LABEL ? 0 : 1, 0);
+  return ir_make(g, op, dt, sh, NULL, 0, &index, 1, 0);
 }
 
 int ir_const(Graph *g, DType dt, Shape sh, double f) {
@@ -617,6 +617,8 @@ void verify(Graph *g, const char *stage) {
     if (v.op == OP_PARAM && (v.a[0] < 0 || v.a[0] >= g->nparams)) fail(g, stage, id, "param index");
     if (v.op == OP_STATE && (v.a[0] < 0 || v.a[0] >= g->nstates)) fail(g, stage, id, "state index");
     if (v.op == OP_INPUT && (v.a[0] < 0 || v.a[0] >= g->ninputs)) fail(g, stage, id, "input index");
+    if (v.op == OP_LABEL && (v.a[0] < 0 || v.a[0] >= g->nlabels || g->labels[v.a[0]] != id))
+      fail(g, stage, id, "label index");
   }
   for (int i = 0; i < g->ninputs; i++)
     if (g->inputs[i] < 0 || g->inputs[i] >= g->n || g->v[g->inputs[i]].op != OP_INPUT)

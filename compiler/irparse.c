@@ -234,7 +234,13 @@ static bool value_line(Reader *r, int64_t id) {
   g->part = v.part;
   int made = ir_make(g, v.op, v.dtype, v.shape, v.in, v.nin, v.a, v.nattr, v.f);
   if (made != id) return fail(r, arena_printf("%%%lld repeats %%%d", (long long)id, made));
-  if (v.op == OP_LABEL) g->label = made;
+  if (v.op == OP_LABEL) {
+    if (v.a[0] < 0 || v.a[0] >= 16 || (v.a[0] < g->nlabels && g->labels[v.a[0]] >= 0))
+      return fail(r, "a label's index is a new one from 0 to 15");
+    g->labels[v.a[0]] = made; /* sample weights come first, with the index after the outputs' labels */
+    for (int i = g->nlabels; i < v.a[0]; i++) g->labels[i] = -1;
+    if (v.a[0] >= g->nlabels) g->nlabels = (int)v.a[0] + 1;
+  }
   return true;
 }
 
@@ -312,6 +318,8 @@ Graph *parse_ir(const SrcFile *src) {
     if (*r.p == '#') while (*r.p && *r.p != '\n') r.p++;
     if (*r.p && *r.p != '\n') fail(&r, "unexpected text at the end of the line");
   }
+  for (int i = 0; i < g->nlabels && !r.failed; i++)
+    if (g->labels[i] < 0) fail(&r, arena_printf("no label {index: %d}", i));
   if (r.failed) return NULL;
   g->part = PART_FWD;
   verify(g, "reading");

@@ -342,7 +342,15 @@ typedef struct TrainInfo TrainInfo;
 struct TrainInfo {
   Node *decl;
   ModelInfo *model;
-  Setting loss, optimizer, data, validation_data;
+  Setting loss, optimizer, data, validation_data;  /* loss: the first output's, losses[0] */
+  Setting losses[16];     /* one per output, in the order of the model's outputs */
+  double loss_weights[16];/* each output's loss's weight in the training loss (1 by default) */
+  int nlosses;            /* the losses written: 1 (every output) or one per output */
+  bool weighted;          /* steps take per-sample weights (sample_weights true, class_weight) */
+  bool sample_weights;    /* the setting sample_weights true */
+  double *class_weight;   /* class_weight: one per class of the output, or NULL */
+  int64_t nclass_weight;
+  const Node *class_weight_node;
   Setting test_data;      /* `test SOURCE`: evaluated once after training */
   Setting schedules[4];
   int nschedules;
@@ -533,9 +541,10 @@ struct Graph {
   /* the interface */
   int inputs[16], ninputs;
   int outputs[16], noutputs;
-  int label;             /* OP_LABEL value or -1 */
+  const char *input_names[16], *output_names[16]; /* as the model names them, or NULL */
+  int labels[16], nlabels; /* OP_LABEL values: label i (the target of output i's loss) */
   int loss;              /* scalar loss or -1 */
-  LabelRule label_rule;   /* what the label may hold */
+  LabelRule label_rules[16]; /* what label i may hold */
   ParamInfo **params;    /* OP_PARAM index -> parameter */
   int nparams, capparams;
   ParamInfo **states;    /* OP_STATE index -> state tensor */
@@ -631,7 +640,7 @@ typedef struct Eval {
   int64_t batch;
   double scalars[NUM_SCALARS];
   Tensor *inputs;       /* [g->ninputs] */
-  Tensor label;
+  Tensor labels[16];    /* [g->nlabels] */
   Tensor *params;       /* [g->nparams] */
   Tensor *states;       /* [g->nstates] */
   Tensor *vals;         /* [g->n], filled by eval_run */
@@ -719,8 +728,10 @@ bool plan_row_operand(Shape xs, Shape s);
  * its states, computed once for every backend from the model's graphs
  * (train, eval, infer; any may be NULL). */
 typedef struct ModelChecks {
-  int nslots, label_kind, label_dtype, label_has_ignore;
-  int64_t max_batch, label_size, label_classes, label_ignore;
+  int nslots, nlabels;
+  int label_kind[16], label_dtype[16], label_has_ignore[16];
+  int64_t max_batch;
+  int64_t label_size[16], label_classes[16], label_ignore[16];
   int64_t vocab[16];
 } ModelChecks;
 ModelChecks model_checks(Graph *const *gs);
@@ -930,9 +941,10 @@ bool check_c_backend(Sema *s, const Built *models, const Options *o, FILE *out);
 /* nnc --check-grad: the gradients autodiff builds against central
  * differences, for every model; returns false when one is off. */
 bool check_gradients(Sema *s, const Built *models, FILE *out);
-/* Random inputs, labels that suit `loss`, parameters from their
- * initializers plus noise: the data both checks run on. */
-void eval_randomize(Eval *e, const char *loss, uint64_t seed);
+/* Random inputs, labels that suit the losses of train block t (NULL:
+ * numbers), parameters from their initializers plus noise: the data both
+ * checks run on. */
+void eval_randomize(Eval *e, const TrainInfo *t, uint64_t seed);
 /* The gradient of <c, outputs[0]> for a random c fed as the label: the
  * graph every model's whole-graph check uses. */
 Graph *lower_projection(Sema *s, ModelInfo *m);

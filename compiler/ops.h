@@ -22,7 +22,7 @@
 
 /* leaves: the graph's interface */
 OP(INPUT,       "input",       0,  CL_LEAF,      "index",                           NULL,       (0),                                         "model input number `index`")
-OP(LABEL,       "label",       0,  CL_LEAF,      "",                                NULL,       (0),                                         "the training target of a batch")
+OP(LABEL,       "label",       0,  CL_LEAF,      "index",                           NULL,       (0),                                         "the training target of output `index` for a batch")
 OP(PARAM,       "param",       0,  CL_LEAF,      "index",                           NULL,       (0),                                         "trainable parameter `index`")
 OP(STATE,       "state",       0,  CL_LEAF,      "index",                           NULL,       (0),                                         "non-trainable state `index` (running statistics, optimizer slots)")
 OP(SCALAR,      "scalar",      0,  CL_LEAF,      "which",                           NULL,       (0),                                         "a run-time scalar: 0 batch size, 1 step (from 1), 2 epoch (from 0), 3 seed, 4 learning rate")

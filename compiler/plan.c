@@ -851,16 +851,17 @@ ModelChecks model_checks(Graph *const *gs) {
     if (!g) continue;
     int64_t most = graph_max_batch(g);
     if (most < c.max_batch) c.max_batch = most;
-    if (g->label >= 0 && !c.label_kind && g->label_rule.kind) {
-      const Value *l = &g->v[g->label];
-      c.label_kind = g->label_rule.kind;
-      c.label_dtype = l->dtype == DT_F64 ? 1 : l->dtype == DT_I32 ? 2 : 0;
-      c.label_size = 1;
-      for (int d = 1; d < l->shape.rank; d++) c.label_size *= l->shape.dim[d];
-      c.label_classes = g->label_rule.classes;
-      c.label_has_ignore = g->label_rule.has_ignore;
-      c.label_ignore = g->label_rule.ignore;
+    for (int i = 0; i < g->nlabels && !c.nlabels; i++) { /* the first graph with labels */
+      const Value *l = &g->v[g->labels[i]];
+      c.label_kind[i] = g->label_rules[i].kind;
+      c.label_dtype[i] = l->dtype == DT_F64 ? 1 : l->dtype == DT_I32 ? 2 : 0;
+      c.label_size[i] = 1;
+      for (int d = 1; d < l->shape.rank; d++) c.label_size[i] *= l->shape.dim[d];
+      c.label_classes[i] = g->label_rules[i].classes;
+      c.label_has_ignore[i] = g->label_rules[i].has_ignore;
+      c.label_ignore[i] = g->label_rules[i].ignore;
     }
+    if (!c.nlabels) c.nlabels = g->nlabels;
     if (k == 0) /* the optimizer's slots come after the model's states */
       for (int i = 0; i < g->nstates; i++) {
         if (c.nslots && !g->states[i]->slot) bug("state %s after an optimizer's slot", g->states[i]->name);

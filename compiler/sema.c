@@ -899,6 +899,7 @@ static void walk_model(Sema *s, ModelInfo *m) {
       v->loc = st->name_loc;
       if (g && v->kind == VK_TENSOR) {
         v->ir = ir_leaf(g, OP_INPUT, v->dtype, v->shape, g->ninputs) + 1;
+        g->input_names[g->ninputs] = st->name;
         g->inputs[g->ninputs++] = v->ir - 1;
         if (m->normalize && ninputs == 0) v->ir = standardized(g, v->ir - 1) + 1;
       }
@@ -954,7 +955,10 @@ static void walk_model(Sema *s, ModelInfo *m) {
   else if (nouts == 0 && diag.errors == errors_before)
     error_at(decl->name_loc, "model '%s' has no output", decl->name);
   if (g)
-    for (int i = 0; i < nouts; i++) g->outputs[g->noutputs++] = val_ir(outs[i]);
+    for (int i = 0; i < nouts; i++) {
+      g->output_names[g->noutputs] = m->outputs[i]->kind == ND_OUTPUT ? m->outputs[i]->name : NULL;
+      g->outputs[g->noutputs++] = val_ir(outs[i]);
+    }
   scope_pop(s);
 }
 

@@ -5,12 +5,14 @@
  * per train block with the loss, optimizer, schedules, data sources and
  * metrics bound to built-ins and their defaults filled in.
  */
+#include <math.h>
 #include <string.h>
 #include "nnc.h"
 
 static const char *setting_names[] = {
   "data", "loss", "optimizer", "epochs", "batch", "metrics", "schedule", "shuffle", "seed",
-  "validation", "stop", "weight_decay", "augment", "test", "reduce_lr", "save",
+  "validation", "stop", "weight_decay", "augment", "test", "reduce_lr", "save", "loss_weights",
+  "sample_weights", "class_weight",
 };
 
 /* The settings a train block takes, one a line (nnc --help-builtins). */
@@ -186,6 +188,81 @@ static void check_loss_fits(TrainInfo *t, Node *out) {
              type_str(out->dtype, sh));
 }
 
+/* loss_weights: one number >= 0 per output (checked against the outputs
+ * in check_losses). */
+static void check_loss_weights(Sema *s, TrainInfo *t, Node *st) {
+  int n = 0;
+  for (Node *e = st->kids; e; e = e->next, n++) {
+    Val *v = sema_eval(s, e);
+    if (n < 16) t->loss_weights[n] = 1; /* a wrong weight: reported, not also "every weight is 0" */
+    if (v->kind == VK_ERROR) continue;
+    if (!val_is_num(v)) {
+      wrong_value(s, v, "a number", "a loss weight");
+    } else if (!(val_num(v) >= 0) || !isfinite(val_num(v))) {
+      error_at(v->loc, "a loss weight must be a finite number of at least 0, got %g", val_num(v));
+    } else if (n < 16) {
+      t->loss_weights[n] = val_num(v);
+    }
+  }
+}
+
+/* One loss for every output, or one per output in the order of the
+ * `output` statements, each fitting its output; loss_weights one per
+ * output. */
+static void check_losses(TrainInfo *t, const Node *loss, const Node *weights) {
+  ModelInfo *m = t->model;
+  int nout = m->noutputs;
+  if (loss && t->nlosses != 1 && t->nlosses != nout) {
+    error_at(loss->loc, "'loss' lists %d losses, but model '%s' has %d output%s; give one loss for every output "
+             "or one per output, in the order of its 'output' statements", t->nlosses, m->decl->name, nout,
+             nout == 1 ? "" : "s");
+    return;
+  }
+  int nw = weights ? node_count(weights->kids) : 0;
+  if (weights && nw != nout)
+    error_at(weights->loc, "'loss_weights' lists %d weight%s, but model '%s' has %d output%s; give one per output",
+             nw, nw == 1 ? "" : "s", m->decl->name, nout, nout == 1 ? "" : "s");
+  for (int i = nw; i < 16; i++) t->loss_weights[i] = 1;
+  if (weights && nw == nout) {
+    bool any = false;
+    for (int i = 0; i < nw; i++) any |= t->loss_weights[i] > 0;
+    if (!any) error_at(weights->loc, "every loss weight is 0: there is nothing to train");
+  }
+  Setting first = t->loss;
+  for (int i = 0; i < nout && loss; i++) {
+    t->loss = t->losses[t->nlosses > 1 ? i : 0];
+    check_loss_fits(t, m->outputs[i]);
+  }
+  t->loss = first;
+}
+
+/* class_weight: one weight per class of the model's one output, for a
+ * classification loss whose label is one class a sample: sparse ids [N]
+ * or one-hot rows [N, C] of C classes, or binary_crossentropy's [N, 1]
+ * (classes 0 and 1). */
+static void check_class_weight(TrainInfo *t) {
+  const Node *st = t->class_weight_node;
+  ModelInfo *m = t->model;
+  if (!st || !t->loss.b || m->noutputs < 1 || !m->outputs[0]->typed) return;
+  const char *loss = t->loss.b->name;
+  Shape sh = m->outputs[0]->shape;
+  bool sparse = !strcmp(loss, "sparse_categorical_crossentropy"), binary = !strcmp(loss, "binary_crossentropy");
+  if (m->noutputs > 1) {
+    error_at(st->loc, "'class_weight' weighs the classes of one output, but model '%s' has %d; give the steps "
+             "per-sample weights instead (sample_weights true)", m->decl->name, m->noutputs);
+  } else if (!sparse && !binary && strcmp(loss, "categorical_crossentropy") != 0) {
+    error_at(st->loc, "'class_weight' needs a classification loss (sparse_categorical_crossentropy, "
+             "categorical_crossentropy or binary_crossentropy), not '%s'", loss);
+  } else if (sh.rank != 2 || (binary && sh.dim[1] != 1)) {
+    error_at(st->loc, "'class_weight' needs one class a sample, an output [N, %s], but the output of model '%s' "
+             "is %s", binary ? "1" : "classes", m->decl->name, type_str(m->outputs[0]->dtype, sh));
+  } else if (t->nclass_weight != (binary ? 2 : sh.dim[1])) {
+    error_at(st->loc, "'class_weight' lists %lld weights, but the output of model '%s' has %lld classes%s; give "
+             "one per class, in the order of the class ids", (long long)t->nclass_weight, m->decl->name,
+             (long long)(binary ? 2 : sh.dim[1]), binary ? " (0 and 1)" : "");
+  }
+}
+
 static int model_inputs(const ModelInfo *m) {
   int n = 0;
   for (const Node *st = m->decl->kids; st; st = st->next) n += st->kind == ND_INPUT;
@@ -228,6 +305,11 @@ static void check_data(TrainInfo *t, const Setting *d) {
   if (model_inputs(t->model) != 1) {
     error_at(at, "'%s' provides one input tensor, but model '%s' has %d inputs", d->b->name,
              t->model->decl->name, model_inputs(t->model));
+    return;
+  }
+  if (t->model->noutputs > 1) {
+    error_at(at, "'%s' provides one label tensor, but model '%s' has %d outputs; train it through its library's "
+             "M_train_step_outputs (docs/c-api.md)", d->b->name, t->model->decl->name, t->model->noutputs);
     return;
   }
   bool one_hot = false, normalize = false;
@@ -369,7 +451,35 @@ void check_train(Sema *s, Node *decl) {
     if (!strcmp(key, "data")) {
       if (one_value(st)) bind_setting(s, st->kids, BK_DATA, "data source", &t->data);
     } else if (!strcmp(key, "loss")) {
-      if (one_value(st)) bind_setting(s, st->kids, BK_LOSS, "loss", &t->loss);
+      for (Node *e = st->kids; e; e = e->next) {
+        if (t->nlosses == 16) {
+          error_at(e->loc, "too many losses (at most one per output, 16)");
+          break;
+        }
+        bind_setting(s, e, BK_LOSS, "loss", &t->losses[t->nlosses++]);
+      }
+      t->loss = t->losses[0];
+    } else if (!strcmp(key, "loss_weights")) {
+      check_loss_weights(s, t, st);
+    } else if (!strcmp(key, "sample_weights")) {
+      if (!one_value(st)) continue;
+      Val *v = sema_eval(s, st->kids);
+      if (v->kind != VK_BOOL) wrong_value(s, v, "true or false", "'sample_weights'");
+      else t->sample_weights = v->i;
+    } else if (!strcmp(key, "class_weight")) {
+      int n = node_count(st->kids), i = 0;
+      t->class_weight = arena_alloc(sizeof(double) * (size_t)n);
+      t->nclass_weight = n;
+      t->class_weight_node = st;
+      for (Node *e = st->kids; e; e = e->next, i++) {
+        Val *v = sema_eval(s, e);
+        t->class_weight[i] = 1;
+        if (v->kind == VK_ERROR) continue;
+        if (!val_is_num(v)) wrong_value(s, v, "a number", "a class weight");
+        else if (!(val_num(v) >= 0) || !isfinite(val_num(v)))
+          error_at(v->loc, "a class weight must be a finite number of at least 0, got %g", val_num(v));
+        else t->class_weight[i] = val_num(v);
+      }
     } else if (!strcmp(key, "optimizer")) {
       if (one_value(st)) bind_setting(s, st->kids, BK_OPTIMIZER, "optimizer", &t->optimizer);
     } else if (!strcmp(key, "epochs")) {
@@ -449,11 +559,12 @@ void check_train(Sema *s, Node *decl) {
   if (!map_get(seen, "loss")) error_at(decl->name_loc, "'train' block has no 'loss'");
   if (!map_get(seen, "optimizer")) error_at(decl->name_loc, "'train' block has no 'optimizer'");
   if (t->model) {
-    if (t->model->noutputs > 1)
-      error_at(decl->name_loc, "model '%s' has %d outputs; training supports one", decl->name,
-               t->model->noutputs);
-    else if (t->model->noutputs == 1)
-      check_loss_fits(t, t->model->outputs[0]);
+    check_losses(t, map_get(seen, "loss"), map_get(seen, "loss_weights"));
+    check_class_weight(t);
+    t->weighted = t->sample_weights || t->class_weight;
+    if (t->weighted && t->model->noutputs >= 16)
+      error_at(decl->name_loc, "sample weights take a label of their own, after the outputs': a model trained with "
+               "them has at most 15 outputs, and '%s' has 16", decl->name);
     check_data(t, &t->data);
     check_data(t, &t->validation_data);
     check_data(t, &t->test_data);

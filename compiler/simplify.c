@@ -128,7 +128,7 @@ static Graph *simplify_once(Graph *g) {
   for (int i = 0; i < g->ninputs; i++) mark(g, live, stack, g->inputs[i]);
   for (int i = 0; i < g->noutputs; i++) mark(g, live, stack, g->outputs[i]);
   mark(g, live, stack, g->loss);
-  mark(g, live, stack, g->label);
+  for (int i = 0; i < g->nlabels; i++) mark(g, live, stack, g->labels[i]);
   for (int i = 0; i < g->nupdates; i++) mark(g, live, stack, g->updates[i].value);
   for (int i = 0; i < g->nparams && g->param_grads; i++) mark(g, live, stack, g->param_grads[i]);
 
@@ -138,7 +138,7 @@ static Graph *simplify_once(Graph *g) {
   graph_reserve(h, nlive + 16); /* rewrites seldom add values */
   h->training = g->training;
   h->base_lr = g->base_lr;
-  h->label_rule = g->label_rule;
+  memcpy(h->label_rules, g->label_rules, sizeof h->label_rules);
   h->params = g->params;
   h->nparams = g->nparams;
   h->states = g->states;
@@ -156,10 +156,12 @@ static Graph *simplify_once(Graph *g) {
     if (r < 0) r = ir_make(h, v->op, v->dtype, v->shape, in, v->nin, v->a, v->nattr, v->f);
     map[id] = r;
   }
+  memcpy(h->input_names, g->input_names, sizeof h->input_names);
+  memcpy(h->output_names, g->output_names, sizeof h->output_names);
   for (int i = 0; i < g->ninputs; i++) h->inputs[h->ninputs++] = map[g->inputs[i]];
   for (int i = 0; i < g->noutputs; i++) h->outputs[h->noutputs++] = map[g->outputs[i]];
   h->loss = g->loss >= 0 ? map[g->loss] : -1;
-  h->label = g->label >= 0 ? map[g->label] : -1;
+  for (int i = 0; i < g->nlabels; i++) h->labels[h->nlabels++] = map[g->labels[i]];
   for (int i = 0; i < g->nupdates; i++) {
     Update u = g->updates[i];
     add_update(h, u.state, u.index, map[u.value]);

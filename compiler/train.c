@@ -55,21 +55,58 @@ static int clip_probability(Graph *g, int p) {
   return ir_binary(g, OP_MIN, ir_binary(g, OP_MAX, p, lo), hi);
 }
 
+/* The mean of x [N, ...] over the batch, each sample's mean over its
+ * other axes times its weight w (f32 [N]) when w >= 0: Keras's
+ * "sum_over_batch_size", sum_i w_i loss_i / N. Without weights, the
+ * mean over every element, as always. */
+static int batch_mean(Graph *g, int x, int w) {
+  if (w < 0) return ir_mean_all(g, x);
+  Shape s = g->v[x].shape;
+  DType dt = g->v[x].dtype;
+  int per = x;
+  if (s.rank > 1) {
+    int axes[NN_MAX_RANK], count = 1;
+    for (int a = 1; a < s.rank; a++) axes[a - 1] = a, count *= (int)s.dim[a];
+    per = dvd(g, ir_sum(g, x, axes, s.rank - 1), k(g, dt, count));
+  }
+  return ir_mean_all(g, mul(g, per, ir_cast(g, w, dt)));
+}
+
+/* w [N] as [N, 1, ...] of rank `rank`, to broadcast against a loss's terms. */
+static int batch_column(Graph *g, int w, int rank, DType dt) {
+  Shape s = {.rank = rank};
+  s.dim[0] = DIM_BATCH;
+  for (int a = 1; a < rank; a++) s.dim[a] = 1;
+  return ir_reshape(g, ir_cast(g, w, dt), s);
+}
+
 /* -sum(y * log p) over the class (last) axis, mean over the rest. */
 /* The mean over samples (and positions) of -sum(y log p); with `keep`
  * (1, or 0 for a padding position) the mean over the kept positions. */
-static int categorical(Graph *g, int logp, int y, int keep) {
+static int categorical(Graph *g, int logp, int y, int keep, int w) {
   int ax = g->v[logp].shape.rank - 1;
   int per = ir_unary(g, OP_NEG, ir_sum(g, mul(g, y, logp), &ax, 1));
-  if (keep < 0) return ir_mean_all(g, per);
+  if (keep < 0) return batch_mean(g, per, w);
+  if (w >= 0) per = mul(g, per, batch_column(g, w, g->v[per].shape.rank, g->v[per].dtype));
   int axes[NN_MAX_RANK], n = g->v[per].shape.rank;
   for (int i = 0; i < n; i++) axes[i] = i;
   int kept = ir_binary(g, OP_MAX, ir_sum(g, keep, axes, n), k(g, g->v[per].dtype, 1));
   return ir_binary(g, OP_DIV, ir_sum(g, mul(g, per, keep), axes, n), kept);
 }
 
-static int make_loss(Graph *g, const Setting *loss, int out) {
+/* The next label: the target of output g->nlabels's loss. */
+static int new_label(Graph *g, DType dt, Shape sh, LabelRule rule) {
+  if (g->nlabels == 16) bug("more than 16 labels");
+  int y = ir_leaf(g, OP_LABEL, dt, sh, g->nlabels);
+  g->label_rules[g->nlabels] = rule;
+  g->labels[g->nlabels++] = y;
+  return y;
+}
+
+/* The loss of one output against its own label (the next one). */
+static int make_loss(Graph *g, const Setting *loss, int out, int w) {
   const char *name = loss->b->name;
+  int y;
   DType dt = g->v[out].dtype;
   Shape sh = g->v[out].shape;
   bool logits = loss->b->nparams > 0 && !strcmp(loss->b->params[0].name, "from_logits") &&
@@ -77,16 +114,14 @@ static int make_loss(Graph *g, const Setting *loss, int out) {
   if (!strcmp(name, "sparse_categorical_crossentropy")) {
     Shape ls = sh;
     ls.rank--;
-    g->label = ir_leaf(g, OP_LABEL, DT_I32, ls, 0);
     Val *ignore = arg(loss, "ignore_label");
-    g->label_rule = (LabelRule){.kind = NNRT_LABEL_CLASSES, .classes = sh.dim[sh.rank - 1],
-                                .has_ignore = ignore->kind == VK_INT, .ignore = ignore->kind == VK_INT ? ignore->i : 0};
+    y = new_label(g, DT_I32, ls, (LabelRule){.kind = NNRT_LABEL_CLASSES, .classes = sh.dim[sh.rank - 1],
+                                             .has_ignore = ignore->kind == VK_INT,
+                                             .ignore = ignore->kind == VK_INT ? ignore->i : 0});
   } else {
-    g->label = ir_leaf(g, OP_LABEL, dt, sh, 0);
-    g->label_rule.kind = !strcmp(name, "binary_crossentropy") || !strcmp(name, "categorical_crossentropy")
-                             ? NNRT_LABEL_UNIT : NNRT_LABEL_VALUES;
+    bool unit = !strcmp(name, "binary_crossentropy") || !strcmp(name, "categorical_crossentropy");
+    y = new_label(g, dt, sh, (LabelRule){.kind = unit ? NNRT_LABEL_UNIT : NNRT_LABEL_VALUES});
   }
-  int y = g->label;
 
   if (!strcmp(name, "binary_crossentropy")) {
     int z = logits ? out : logits_of(g, out, OP_SIGMOID);
@@ -94,7 +129,7 @@ static int make_loss(Graph *g, const Setting *loss, int out) {
       int r = ir_unary(g, OP_RELU, z);
       int t = ir_unary(g, OP_LOG1P, ir_unary(g, OP_EXP, ir_unary(g, OP_NEG, ir_unary(g, OP_ABS, z))));
       int soft = add(g, r, t);
-      return ir_mean_all(g, sub(g, soft, mul(g, z, y)));
+      return batch_mean(g, sub(g, soft, mul(g, z, y)), w);
     }
     int p = clip_probability(g, out);
     int one = k(g, dt, 1);
@@ -102,7 +137,7 @@ static int make_loss(Graph *g, const Setting *loss, int out) {
     int q = ir_unary(g, OP_LOG, sub(g, one, p));
     int neg = mul(g, sub(g, one, y), q);
     int ll = add(g, pos, neg);
-    return ir_mean_all(g, ir_unary(g, OP_NEG, ll));
+    return batch_mean(g, ir_unary(g, OP_NEG, ll), w);
   }
   if (!strcmp(name, "categorical_crossentropy") ||
       !strcmp(name, "sparse_categorical_crossentropy")) {
@@ -117,12 +152,12 @@ static int make_loss(Graph *g, const Setting *loss, int out) {
       y = ir_make(g, OP_ONEHOT, dt, (Shape){0}, &y, 1, &depth, 1, 0);
     }
     int z = logits ? out : logits_of(g, out, OP_SOFTMAX);
-    if (z >= 0) return categorical(g, ir_axis_op(g, OP_LOGSOFTMAX, z, sh.rank - 1), y, keep);
-    return categorical(g, ir_unary(g, OP_LOG, clip_probability(g, out)), y, keep);
+    if (z >= 0) return categorical(g, ir_axis_op(g, OP_LOGSOFTMAX, z, sh.rank - 1), y, keep, w);
+    return categorical(g, ir_unary(g, OP_LOG, clip_probability(g, out)), y, keep, w);
   }
   int d = sub(g, out, y);
-  if (!strcmp(name, "mse")) return ir_mean_all(g, mul(g, d, d));
-  if (!strcmp(name, "mae")) return ir_mean_all(g, ir_unary(g, OP_ABS, d));
+  if (!strcmp(name, "mse")) return batch_mean(g, mul(g, d, d), w);
+  if (!strcmp(name, "mae")) return batch_mean(g, ir_unary(g, OP_ABS, d), w);
   if (!strcmp(name, "huber")) { /* 0.5 q^2 + delta (|d| - q) with q = min(|d|, delta) */
     double delta = farg(loss, "delta");
     int a = ir_unary(g, OP_ABS, d);
@@ -131,9 +166,30 @@ static int make_loss(Graph *g, const Setting *loss, int out) {
     int quad = mul(g, half, mul(g, q, q));
     int lin = mul(g, dl, sub(g, a, q));
     int el = add(g, quad, lin);
-    return ir_mean_all(g, el);
+    return batch_mean(g, el, w);
   }
   bug("no lowering for loss %s", name);
+}
+
+/* The training loss: each output's loss against its label, times its
+ * weight, summed in the order of the outputs (Keras's loss_weights). A
+ * weight of 1 multiplies nothing, so a model with one output computes
+ * the loss it always has. */
+static int total_loss(Graph *g, TrainInfo *t) {
+  int loss = -1, w = -1;
+  if (t->weighted) { /* per-sample weights: the label after the outputs' */
+    w = ir_leaf(g, OP_LABEL, DT_F32, (Shape){.rank = 1, .dim = {DIM_BATCH}}, g->noutputs);
+    g->labels[g->noutputs] = w;
+    g->label_rules[g->noutputs] = (LabelRule){.kind = NNRT_LABEL_WEIGHTS};
+  }
+  for (int i = 0; i < g->noutputs; i++) {
+    int li = make_loss(g, &t->losses[t->nlosses > 1 ? i : 0], g->outputs[i], w);
+    if (t->loss_weights[i] != 1) li = mul(g, k(g, g->v[li].dtype, t->loss_weights[i]), li);
+    if (loss >= 0 && g->v[li].dtype != g->v[loss].dtype) li = ir_cast(g, li, g->v[loss].dtype);
+    loss = loss < 0 ? li : add(g, loss, li);
+  }
+  if (w >= 0) g->nlabels++;
+  return loss;
 }
 
 /* ------------------------------------------------------------ schedules */
@@ -304,7 +360,7 @@ Graph *lower_evaluation(Sema *s, TrainInfo *t) {
   lower_model(s, t->model, g);
   g->part = PART_LOSS;
   g->loc = t->loss.node->loc;
-  g->loss = make_loss(g, &t->loss, g->outputs[0]);
+  g->loss = total_loss(g, t);
   g->part = PART_FWD;
   verify(g, "the loss");
   return g;
@@ -316,11 +372,11 @@ Graph *lower_projection(Sema *s, ModelInfo *m) {
   lower_model(s, m, g);
   int out = g->outputs[0];
   g->part = PART_LOSS;
-  g->label = ir_leaf(g, OP_LABEL, g->v[out].dtype, g->v[out].shape, 0);
+  int y = new_label(g, g->v[out].dtype, g->v[out].shape, (LabelRule){0});
   Shape sh = g->v[out].shape;
   int axes[NN_MAX_RANK] = {0};
   for (int a = 0; a < sh.rank; a++) axes[a] = a;
-  g->loss = ir_sum(g, mul(g, out, g->label), axes, sh.rank);
+  g->loss = ir_sum(g, mul(g, out, y), axes, sh.rank);
   int *grad = autodiff(g, g->loss);
   if (!grad) return NULL;
   g->param_grads = arena_alloc(sizeof(int) * (size_t)(g->nparams + 1));
@@ -341,7 +397,7 @@ Graph *lower_training(Sema *s, TrainInfo *t) {
 
   g->part = PART_LOSS;
   g->loc = t->loss.node->loc;
-  int loss = make_loss(g, &t->loss, out);
+  int loss = total_loss(g, t);
   if (t->weight_decay > 0) { /* L2 on weights of rank 2 and more, as Keras's kernel_regularizer */
     int *leaf = arena_alloc(sizeof(int) * (size_t)(g->nparams + 1)); /* param index -> its value */
     for (int id = g->n - 1; id >= 0; id--)

@@ -1,7 +1,13 @@
 /* nn_model_desc.h — a compiled model's description, for generic hosts:
  * its inputs, outputs and parameters with names, types and shapes. The
  * runtime (nnrt.h) includes it, and every library's header carries it.
- * dtype: 0 f32, 1 f64, 2 i32; dims[i] == -1 is the batch dimension. */
+ * dtype: 0 f32, 1 f64, 2 i32; dims[i] == -1 is the batch dimension.
+ * Names: inputs and outputs as the model names them (an unnamed output:
+ * "output0", ...), a label as its output, a parameter as in checkpoints.
+ * labels: what a training step takes for each output, labels[i] the
+ * target of output i's loss (nlabels 0 for a model without a train block;
+ * i32 class ids [N] for an output [N, classes] trained with
+ * sparse_categorical_crossentropy, else the output's own type). */
 #ifndef NN_MODEL_DESC
 #define NN_MODEL_DESC
 typedef struct NnTensorDesc {
@@ -13,5 +19,7 @@ typedef struct NnModelDesc {
   const char *name;
   int ninputs, noutputs, nparams;
   const NnTensorDesc *inputs, *outputs, *params;
+  int nlabels;
+  const NnTensorDesc *labels;
 } NnModelDesc;
 #endif

@@ -333,8 +333,9 @@ typedef struct NnrtModel {
   char error[256];       /* why the last call failed ("" after a success) */
 } NnrtModel;
 
-/* One pass of a graph over a batch of n samples (label NULL for inference). */
-typedef void NnrtRunFn(NnrtModel *m, int64_t n, const void *const *inputs, const void *label);
+/* One pass of a graph over a batch of n samples: labels[i] is the target
+ * of output i's loss (labels NULL for inference). */
+typedef void NnrtRunFn(NnrtModel *m, int64_t n, const void *const *inputs, const void *const *labels);
 /* The workspace bytes that pass needs at `threads` threads. */
 typedef size_t NnrtArenaFn(int64_t n, int threads);
 
@@ -346,6 +347,8 @@ typedef enum {
   NNRT_LABEL_VALUES,    /* finite numbers (regression) */
   NNRT_LABEL_UNIT,      /* numbers in [0, 1] (binary and categorical cross-entropy) */
   NNRT_LABEL_CLASSES,   /* class ids in [0, label_classes), or label_ignore */
+  NNRT_LABEL_WEIGHTS,   /* per-sample weights, finite and >= 0: the last label of a model
+                           trained with sample or class weights */
 } NnrtLabelKind;
 
 typedef struct NnrtModelDef {
@@ -365,14 +368,23 @@ typedef struct NnrtModelDef {
   int32_t gen_probabilities, gen_dtype;
   /* What the model API checks before a run: the batch (at most
    * max_batch, the largest whose arena stays within NNRT_MAX_ARENA), the
-   * label (label_size values a sample of type label_dtype, as NnTensorDesc
-   * counts types, holding what label_kind allows) and token ids (input i,
-   * when vocab[i] > 0, holds ids in [0, vocab[i])). The last nslots
-   * states are the optimizer's slots, which a weights-only checkpoint
-   * leaves out. */
-  int32_t nslots, label_kind, label_dtype, label_has_ignore;
-  int64_t max_batch, label_size, label_classes, label_ignore;
+   * nlabels labels, one for each output's loss (label i: label_size[i]
+   * values a sample of type label_dtype[i], as NnTensorDesc counts types,
+   * holding what label_kind[i] allows) and token ids (input i, when
+   * vocab[i] > 0, holds ids in [0, vocab[i])). The last nslots states
+   * are the optimizer's slots, which a weights-only checkpoint leaves
+   * out. */
+  int32_t nslots, nlabels;
+  int32_t label_kind[16], label_dtype[16], label_has_ignore[16];
+  int64_t max_batch;
+  int64_t label_size[16], label_classes[16], label_ignore[16];
   int64_t vocab[16];
+  /* A model trained with weights (its last label is NNRT_LABEL_WEIGHTS,
+   * made by the API from the caller's sample weights): the train block's
+   * class_weight, one per class of label 0, which a training step
+   * multiplies each sample's weight by (nclass_weights 0: none). */
+  int64_t nclass_weights;
+  const double *class_weights;
 } NnrtModelDef;
 
 /* The model API. Every function checks its arguments: a NULL instance,

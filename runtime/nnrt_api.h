@@ -47,6 +47,28 @@ NNRT_MODEL_FN(double, train_step, (NnrtModel *m, const void *const *inputs, cons
               "one training step over n samples: the batch's loss, or NaN on an error")
 NNRT_MODEL_FN(double, evaluate, (NnrtModel *m, const void *const *inputs, const void *label, int64_t n),
               (m, inputs, label, n), 0, NNRT_EVAL, "dpppl", "the loss in inference mode, no update; NaN on an error")
+/* Several inputs and outputs: every output copied into the caller's
+ * buffers (outputs[i] for output i, in the order, types and shapes of the
+ * descriptor, the batch dimension n), and steps and evaluations with one
+ * label for each output (labels[i], as label i of the descriptor's
+ * labels) and per-sample weights (NULL: each sample weighs 1). The
+ * one-label functions above are these with labels = {label}, for a
+ * model with one output. */
+NNRT_MODEL_FN(int, predict_outputs, (NnrtModel *m, const void *const *inputs, void *const *outputs, int64_t n),
+              (m, inputs, outputs, n), 0, NNRT_INFER, "ipppl",
+              "every output for n samples into outputs[i] (the descriptor's order, types and\n"
+              " * shapes, n for the batch dimension); 0, or -1 on an error")
+NNRT_MODEL_FN(double, train_step_outputs,
+              (NnrtModel *m, const void *const *inputs, const void *const *labels, const float *sample_weight,
+               int64_t n),
+              (m, inputs, labels, sample_weight, n), 0, NNRT_TRAIN, "dppppl",
+              "one training step with labels[i] the target of output i and sample_weight[n]\n"
+              " * (NULL: every sample weighs 1): the batch's loss, or NaN on an error")
+NNRT_MODEL_FN(double, evaluate_outputs,
+              (NnrtModel *m, const void *const *inputs, const void *const *labels, const float *sample_weight,
+               int64_t n),
+              (m, inputs, labels, sample_weight, n), 0, NNRT_EVAL, "dppppl",
+              "the loss in inference mode with a label per output, no update; NaN on an error")
 /* Checkpoints (nnrt_save, nnrt_load): every tensor, the counters, the seed
  * and the program's place; or only the weights. Loading a weights-only
  * file resets the optimizer's slots and the counters, as at creation. */

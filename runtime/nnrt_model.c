@@ -229,10 +229,44 @@ NNRT_API int nnrt_model_reserve(NnrtModel *m, int k, int64_t n) {
   return 0;
 }
 
-/* Whether the inputs' token ids and, when `labelled`, the label are ones
- * the model takes; false with m's error naming the sample. */
-static bool check_batch(NnrtModel *m, const char *what, const void *const *inputs, bool labelled, const void *label,
-                        int64_t n) {
+/* The labels a caller gives, one per output: the model's labels but the
+ * per-sample weights, which the API makes. */
+static int output_labels(const NnrtModelDef *def) {
+  return def->nlabels - (def->nlabels > 0 && def->label_kind[def->nlabels - 1] == NNRT_LABEL_WEIGHTS);
+}
+
+/* Whether label i of a batch holds what output i's loss takes; false
+ * with m's error naming the output (when the model has several) and the
+ * sample. */
+static bool check_label(NnrtModel *m, const char *what, int i, const void *label, int64_t n) {
+  const NnrtModelDef *def = m->def;
+  const NnModelDesc *desc = def->desc;
+  char out[96] = "";
+  if (output_labels(def) > 1)
+    snprintf(out, sizeof out, " of output %d (%s)", i, i < desc->noutputs ? desc->outputs[i].name : "?");
+  if (!label) return model_fail(m, "%s: no label%s (NULL)", what, out), false;
+  int kind = def->label_kind[i], dt = def->label_dtype[i];
+  int64_t size = def->label_size[i];
+  for (int64_t j = 0; j < n * size && kind != NNRT_LABEL_NONE; j++) {
+    double y = dt == 2 ? ((const int32_t *)label)[j] : dt == 1 ? ((const double *)label)[j] : ((const float *)label)[j];
+    bool ok = kind == NNRT_LABEL_CLASSES
+                  ? (y >= 0 && y < (double)def->label_classes[i]) || (def->label_has_ignore[i] && y == (double)def->label_ignore[i])
+                  : kind == NNRT_LABEL_UNIT ? y >= 0 && y <= 1 : isfinite(y);
+    if (!ok)
+      return model_fail(m, "%s: the label%s of sample %lld%s is %g, not %s", what, out, (long long)(j / size),
+                        size > 1 ? " (one of its values)" : "", y,
+                        kind == NNRT_LABEL_CLASSES ? "a class id of the model's output"
+                        : kind == NNRT_LABEL_UNIT ? "in [0, 1] as the loss needs"
+                                                  : "a finite number"), false;
+  }
+  return true;
+}
+
+/* Whether the inputs' token ids and, when `labelled`, the labels (one per
+ * output with a loss) are ones the model takes; false with m's error
+ * naming the input or output and the sample. */
+static bool check_batch(NnrtModel *m, const char *what, const void *const *inputs, bool labelled,
+                        const void *const *labels, int64_t n) {
   const NnrtModelDef *def = m->def;
   const NnModelDesc *desc = def->desc;
   if (!inputs) return model_fail(m, "%s: no inputs (NULL)", what), false;
@@ -248,48 +282,110 @@ static bool check_batch(NnrtModel *m, const char *what, const void *const *input
                           "vocabulary [0, %lld)", what, i, desc->inputs[i].name, (long long)(j / per),
                           (long long)(j % per), ids[j], (long long)def->vocab[i]), false;
   }
-  if (!labelled || def->label_kind == NNRT_LABEL_NONE) return true;
-  if (!label) return model_fail(m, "%s: no label (NULL)", what), false;
-  for (int64_t j = 0; j < n * def->label_size; j++) {
-    double y = def->label_dtype == 2 ? ((const int32_t *)label)[j]
-               : def->label_dtype == 1 ? ((const double *)label)[j] : ((const float *)label)[j];
-    bool ok = def->label_kind == NNRT_LABEL_CLASSES
-                  ? (y >= 0 && y < (double)def->label_classes) || (def->label_has_ignore && y == (double)def->label_ignore)
-                  : def->label_kind == NNRT_LABEL_UNIT ? y >= 0 && y <= 1 : isfinite(y);
-    if (!ok)
-      return model_fail(m, "%s: the label of sample %lld%s is %g, not %s", what, (long long)(j / def->label_size),
-                        def->label_size > 1 ? " (one of its values)" : "", y,
-                        def->label_kind == NNRT_LABEL_CLASSES ? "a class id of the model's output"
-                        : def->label_kind == NNRT_LABEL_UNIT ? "in [0, 1] as the loss needs"
-                                                             : "a finite number"), false;
-  }
+  if (!labelled || output_labels(def) == 0) return true;
+  if (!labels) return model_fail(m, "%s: no labels (NULL)", what), false;
+  for (int i = 0; i < output_labels(def); i++)
+    if (!check_label(m, what, i, labels[i], n)) return false;
   return true;
 }
 
 /* Graph k over a batch: the instance, the graph and the arguments checked,
  * the workspace grown. */
-static bool ready(NnrtModel *m, int k, const char *what, const void *const *inputs, const void *label, int64_t n) {
+static bool ready(NnrtModel *m, int k, const char *what, const void *const *inputs, const void *const *labels,
+                  int64_t n) {
   if (!m) return model_fail(NULL, "%s: no model (NULL)", what), false;
   if (!m->def->run[k]) return model_fail(m, "%s: model %s has no %s graph", what, m->def->name, what), false;
   if (n < 1 || n > m->def->max_batch)
     return model_fail(m, "%s: a batch of %lld samples is outside 1 to %lld, the most model %s can address", what,
                       (long long)n, (long long)m->def->max_batch, m->def->name), false;
-  return check_batch(m, what, inputs, k != NNRT_INFER, label, n) && nnrt_model_reserve(m, k, n) == 0;
+  return check_batch(m, what, inputs, k != NNRT_INFER, labels, n) && nnrt_model_reserve(m, k, n) == 0;
+}
+
+/* The class of sample i's label 0 for class_weight: its id, the index
+ * of a one-hot row's 1 (its largest value), or a binary label >= 0.5;
+ * -1 for none (an ignored label). */
+static int64_t label_class(const NnrtModelDef *def, const void *label, int64_t i) {
+  int dt = def->label_dtype[0];
+  int64_t size = def->label_size[0], best = 0;
+#define NNRT_LABEL_AT(j) (dt == 2 ? (double)((const int32_t *)label)[j] \
+                          : dt == 1 ? ((const double *)label)[j] : (double)((const float *)label)[j])
+  if (def->label_kind[0] == NNRT_LABEL_CLASSES) {
+    double y = NNRT_LABEL_AT(i);
+    return y >= 0 && y < (double)def->nclass_weights ? (int64_t)y : -1;
+  }
+  if (size == 1) return NNRT_LABEL_AT(i) >= 0.5;
+  for (int64_t c = 1; c < size; c++)
+    if (NNRT_LABEL_AT(i * size + c) > NNRT_LABEL_AT(i * size + best)) best = c;
+#undef NNRT_LABEL_AT
+  return best;
+}
+
+/* A step or an evaluation with one label for every output that has a
+ * loss; the one-label functions are this with labels = {label}. A model
+ * trained with weights takes them as its last label: sample_weight (or
+ * 1), times, in a training step, the class weight of the sample's label. */
+static double labelled_run(NnrtModel *m, int k, const char *what, const void *const *inputs,
+                           const void *const *labels, const float *sample_weight, int64_t n) {
+  if (!ready(m, k, what, inputs, labels, n)) return NAN;
+  const NnrtModelDef *def = m->def;
+  int nout = output_labels(def);
+  if (nout == def->nlabels) {
+    if (sample_weight)
+      return model_fail(m, "%s: model %s takes no sample weights (its train block has neither sample_weights "
+                        "true nor class_weight); pass NULL", what, def->name), NAN;
+    if (k == NNRT_TRAIN) m->step++;
+    def->run[k](m, n, inputs, labels);
+    model_ok(m);
+    return m->loss;
+  }
+  for (int64_t i = 0; sample_weight && i < n; i++)
+    if (!(sample_weight[i] >= 0) || !isfinite(sample_weight[i]))
+      return model_fail(m, "%s: the weight of sample %lld is %g, not a finite number of at least 0", what,
+                        (long long)i, sample_weight[i]), NAN;
+  float *w = malloc(sizeof(float) * (size_t)n);
+  if (!w) return model_fail(m, "%s: out of memory for %lld sample weights", what, (long long)n), NAN;
+  for (int64_t i = 0; i < n; i++) {
+    int64_t c = k == NNRT_TRAIN && def->nclass_weights > 0 ? label_class(def, labels[0], i) : -1;
+    w[i] = (sample_weight ? sample_weight[i] : 1.0f) * (c >= 0 ? (float)def->class_weights[c] : 1.0f);
+  }
+  const void *all[16] = {0};
+  for (int i = 0; i < nout; i++) all[i] = labels[i];
+  all[nout] = w;
+  if (k == NNRT_TRAIN) m->step++;
+  def->run[k](m, n, inputs, all);
+  free(w);
+  model_ok(m);
+  return m->loss;
+}
+
+/* The one-label functions of a model with several labelled outputs: an
+ * error that points to the functions that take them all. */
+static bool one_label(NnrtModel *m, const char *what) {
+  if (!m || output_labels(m->def) <= 1) return true;
+  return model_fail(m, "%s: model %s has %d outputs, each with its label; use %s_outputs", what, m->def->name,
+                    output_labels(m->def), what), false;
 }
 
 NNRT_API double nnrt_model_train_step(NnrtModel *m, const void *const *inputs, const void *label, int64_t n) {
-  if (!ready(m, NNRT_TRAIN, "train_step", inputs, label, n)) return NAN;
-  m->step++;
-  m->def->run[NNRT_TRAIN](m, n, inputs, label);
-  model_ok(m);
-  return m->loss;
+  const void *labels[1] = {label};
+  if (!one_label(m, "train_step")) return NAN;
+  return labelled_run(m, NNRT_TRAIN, "train_step", inputs, labels, NULL, n);
 }
 
 NNRT_API double nnrt_model_evaluate(NnrtModel *m, const void *const *inputs, const void *label, int64_t n) {
-  if (!ready(m, NNRT_EVAL, "evaluate", inputs, label, n)) return NAN;
-  m->def->run[NNRT_EVAL](m, n, inputs, label);
-  model_ok(m);
-  return m->loss;
+  const void *labels[1] = {label};
+  if (!one_label(m, "evaluate")) return NAN;
+  return labelled_run(m, NNRT_EVAL, "evaluate", inputs, labels, NULL, n);
+}
+
+NNRT_API double nnrt_model_train_step_outputs(NnrtModel *m, const void *const *inputs, const void *const *labels,
+                                              const float *sample_weight, int64_t n) {
+  return labelled_run(m, NNRT_TRAIN, "train_step_outputs", inputs, labels, sample_weight, n);
+}
+
+NNRT_API double nnrt_model_evaluate_outputs(NnrtModel *m, const void *const *inputs, const void *const *labels,
+                                            const float *sample_weight, int64_t n) {
+  return labelled_run(m, NNRT_EVAL, "evaluate_outputs", inputs, labels, sample_weight, n);
 }
 
 NNRT_API const void *nnrt_model_predict(NnrtModel *m, const void *const *inputs, int64_t n) {
@@ -297,6 +393,26 @@ NNRT_API const void *nnrt_model_predict(NnrtModel *m, const void *const *inputs,
   m->def->run[NNRT_INFER](m, n, inputs, NULL);
   model_ok(m);
   return m->out[0];
+}
+
+/* The bytes of output i for n samples, as the descriptor gives its type. */
+static size_t output_bytes(const NnTensorDesc *t, int64_t n) {
+  size_t bytes = t->dtype == 1 ? 8 : 4;
+  for (int d = 0; d < t->rank; d++) bytes *= (size_t)(t->dims[d] < 0 ? n : t->dims[d]);
+  return bytes;
+}
+
+NNRT_API int nnrt_model_predict_outputs(NnrtModel *m, const void *const *inputs, void *const *outputs, int64_t n) {
+  NEED_MODEL(m, "predict_outputs", -1);
+  const NnModelDesc *desc = m->def->desc;
+  if (!outputs) return model_fail(m, "predict_outputs: no outputs (NULL)");
+  for (int i = 0; i < desc->noutputs; i++)
+    if (!outputs[i])
+      return model_fail(m, "predict_outputs: the buffer of output %d (%s) is NULL", i, desc->outputs[i].name);
+  if (!ready(m, NNRT_INFER, "predict_outputs", inputs, NULL, n)) return -1;
+  m->def->run[NNRT_INFER](m, n, inputs, NULL);
+  for (int i = 0; i < desc->noutputs; i++) memcpy(outputs[i], m->out[i], output_bytes(&desc->outputs[i], n));
+  return model_ok(m);
 }
 
 NNRT_API size_t nnrt_model_workspace_bytes(const NnrtModel *m) { return m && m->ws ? m->ws_size : 0; }

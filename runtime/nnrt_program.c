@@ -59,6 +59,9 @@ static void usage(const Run *r, FILE *f) {
   const NnrtProgram *p = r->p;
   fprintf(f, "usage: %s [options]\nTrains model %s as its train block says; the options override it.\n", "train",
           p->def->name);
+  for (int64_t c = 0; c < p->def->nclass_weights; c++) /* the train block's class_weight */
+    fprintf(f, "%s%g%s", c ? ", " : "Each step weighs a sample by its class (class_weight): ", p->def->class_weights[c],
+            c + 1 < p->def->nclass_weights ? "" : "\n");
   if (p->reader == NNRT_NPY)
     fprintf(f, "  --x FILE           NumPy .npy array of samples (%s)\n"
                "  --y FILE           NumPy .npy array of their labels (%s)\n", p->x, p->y);
@@ -302,7 +305,7 @@ static bool check_table(const Run *r, const NnrtTable *t, const char *xs, const 
     bool ok = isfinite(y), classes = p->form == NNRT_FORM_ONEHOT || p->form == NNRT_FORM_SPARSE;
     if (classes)
       ok = (y == (double)(int64_t)y && y >= 0 && y < (double)p->classes) ||
-           (p->form == NNRT_FORM_SPARSE && def->label_has_ignore && y == (double)def->label_ignore);
+           (p->form == NNRT_FORM_SPARSE && def->label_has_ignore[0] && y == (double)def->label_ignore[0]);
     else if (p->form == NNRT_FORM_BINARY)
       ok = y >= 0 && y <= 1;
     if (!ok) {
@@ -343,7 +346,7 @@ static bool read_other(const Run *r, const NnrtSource *s, const char *what, Nnrt
  * the model's types. */
 static void gather(const Run *r, const NnrtTable *t, const int64_t *perm, int64_t start, int64_t n, void *x, void *y) {
   const NnrtProgram *p = r->p;
-  int xt = r->desc->inputs[0].dtype, yt = p->def->label_dtype;
+  int xt = r->desc->inputs[0].dtype, yt = p->def->label_dtype[0];
   int64_t f = p->features, w = p->form == NNRT_FORM_ONEHOT ? p->classes : p->labels;
   for (int64_t i = 0; i < n; i++) {
     const float *tx = t->x + perm[start + i] * f, *ty = t->y + perm[start + i] * t->width;
@@ -370,7 +373,7 @@ static double number(const void *a, int dtype, int64_t i) {
 /* The sums of a batch's predictions `out` against its labels y. */
 static void tally(const Run *r, const void *out, const void *y, int64_t n, double *s) {
   const NnrtProgram *p = r->p;
-  int ot = r->desc->outputs[0].dtype, yt = p->def->label_dtype;
+  int ot = r->desc->outputs[0].dtype, yt = p->def->label_dtype[0];
   if (p->form == NNRT_FORM_BINARY || p->form == NNRT_FORM_VALUES) {
     for (int64_t i = 0; i < n * p->labels; i++) {
       double o = number(out, ot, i), l = number(y, yt, i);
@@ -390,7 +393,7 @@ static void tally(const Run *r, const void *out, const void *y, int64_t n, doubl
         if (number(y, yt, i * c + k) > number(y, yt, i * c + want)) want = k;
     } else {
       want = (int64_t)number(y, yt, i);
-      if (p->def->label_has_ignore && want == p->def->label_ignore) continue;
+      if (p->def->label_has_ignore[0] && want == p->def->label_ignore[0]) continue;
     }
     for (int64_t k = 1; k < c; k++)
       if (number(out, ot, i * c + k) > number(out, ot, i * c + best)) best = k;

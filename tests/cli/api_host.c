@@ -61,7 +61,7 @@ static void pointers(void) {
   check(SeedMLP_predict(m, NULL, 1) == NULL && says(SeedMLP_last_error(m), "no inputs"), "NULL inputs",
         SeedMLP_last_error(m));
   const void *none[1] = {NULL};
-  check(SeedMLP_predict(m, none, 1) == NULL && says(SeedMLP_last_error(m), "input 0 (input0) is NULL"),
+  check(SeedMLP_predict(m, none, 1) == NULL && says(SeedMLP_last_error(m), "input 0 (x) is NULL"),
         "a NULL input", SeedMLP_last_error(m));
   check(isnan(SeedMLP_train_step(m, in, NULL, 1)) && says(SeedMLP_last_error(m), "no label"), "a NULL label",
         SeedMLP_last_error(m));
@@ -106,7 +106,7 @@ static void labels(void) {
   check(Tok_predict(t, tin, 4) != NULL, "token ids in the vocabulary", Tok_last_error(t));
   ids[6] = 999;
   check(Tok_predict(t, tin, 4) == NULL &&
-            says(Tok_last_error(t), "input 0 (input0), sample 1, position 2: the token id 999 is outside the vocabulary [0, 10)"),
+            says(Tok_last_error(t), "input 0 (ids), sample 1, position 2: the token id 999 is outside the vocabulary [0, 10)"),
         "predict refuses the token id 999", Tok_last_error(t));
   ids[6] = -4;
   check(isnan(Tok_train_step(t, tin, cls, 4)) && says(Tok_last_error(t), "token id -4"), "train_step refuses -4",

@@ -50,10 +50,12 @@ static void model_descs(const NnModelDesc *a, const NnModelDesc *b) {
   same("desc.ninputs", a->ninputs, b->ninputs);
   same("desc.noutputs", a->noutputs, b->noutputs);
   same("desc.nparams", a->nparams, b->nparams);
+  same("desc.nlabels", a->nlabels, b->nlabels);
   if (failed) return;
   tensor_descs("desc.inputs", a->inputs, b->inputs, a->ninputs);
   tensor_descs("desc.outputs", a->outputs, b->outputs, a->noutputs);
   tensor_descs("desc.params", a->params, b->params, a->nparams);
+  tensor_descs("desc.labels", a->labels, b->labels, a->nlabels);
 }
 
 static void tensor_infos(const NnrtTensorInfo *a, const NnrtTensorInfo *b, int n) {
@@ -86,14 +88,21 @@ static void defs(const NnrtModelDef *a, const NnrtModelDef *b) {
   same("gen_probabilities", a->gen_probabilities, b->gen_probabilities);
   same("gen_dtype", a->gen_dtype, b->gen_dtype);
   same("nslots", a->nslots, b->nslots);
-  same("label_kind", a->label_kind, b->label_kind);
-  same("label_dtype", a->label_dtype, b->label_dtype);
-  same("label_has_ignore", a->label_has_ignore, b->label_has_ignore);
+  same("nlabels", a->nlabels, b->nlabels);
+  for (int i = 0; i < 16; i++) {
+    same("label_kind[i]", a->label_kind[i], b->label_kind[i]);
+    same("label_dtype[i]", a->label_dtype[i], b->label_dtype[i]);
+    same("label_has_ignore[i]", a->label_has_ignore[i], b->label_has_ignore[i]);
+    same("label_size[i]", a->label_size[i], b->label_size[i]);
+    same("label_classes[i]", a->label_classes[i], b->label_classes[i]);
+    same("label_ignore[i]", a->label_ignore[i], b->label_ignore[i]);
+  }
   same("max_batch", a->max_batch, b->max_batch);
-  same("label_size", a->label_size, b->label_size);
-  same("label_classes", a->label_classes, b->label_classes);
-  same("label_ignore", a->label_ignore, b->label_ignore);
   for (int i = 0; i < 16; i++) same("vocab[i]", a->vocab[i], b->vocab[i]);
+  same("nclass_weights", a->nclass_weights, b->nclass_weights);
+  same("class_weights present", a->class_weights != NULL, b->class_weights != NULL);
+  for (int64_t i = 0; i < a->nclass_weights && a->nclass_weights == b->nclass_weights; i++)
+    same_double("class_weights[i]", a->class_weights[i], b->class_weights[i]);
   if (failed) return; /* the counts are wrong: the tables cannot be walked */
   tensor_infos(a->tensors, b->tensors, a->nparams + a->nstates);
   model_descs(a->desc, b->desc);

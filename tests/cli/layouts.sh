@@ -10,7 +10,9 @@
 cc=${CC:-cc}
 $cc -std=c11 ${CFLAGS:-} -I"$src/runtime" -o "$tmp/host" "$src/tests/cli/layout_host.c" -ldl ||
   fail "building the host failed"
-# a language model (the generation fields, token ids, an ignored label) and an MLP
+# a language model (the generation fields, token ids, an ignored label), an MLP,
+# a CNN, a model with two outputs (a label each), one with sample weights
+# and one with class weights
 cat > "$tmp/lm.nn" <<'NN'
 model Lm {
   input ids: i32[6]
@@ -20,6 +22,17 @@ model Lm {
 train Lm {
   loss      sparse_categorical_crossentropy(ignore_label: -1)
   optimizer adam(lr: 0.01)
+}
+NN
+cat > "$tmp/cw.nn" <<'NN'
+model Cw {
+  input x: [4]
+  dense(3, activation: softmax)
+}
+train Cw {
+  loss         sparse_categorical_crossentropy
+  class_weight 1, 2.5, 0.25
+  optimizer    sgd
 }
 NN
 while read -r file model; do
@@ -32,5 +45,8 @@ done <<LIST
 $tmp/lm.nn Lm
 $src/examples/seed_mlp.nn SeedMLP
 $src/examples/mnist_cnn.nn MnistCNN
+$src/tests/grad/loss_two_outputs.nn TwoHeads
+$src/tests/grad/loss_sample_weights.nn Weighted
+$tmp/cw.nn Cw
 LIST
 finish

@@ -212,7 +212,7 @@ static void gradient(const char *act) {
   Eval *e = eval_new(g, 1);
   for (int i = 0; i < g->ninputs; i++)
     for (int64_t j = 0; j < e->inputs[i].n; j++) e->inputs[i].d[j] = 0.5 + 0.25 * (double)j;
-  for (int64_t j = 0; j < e->label.n; j++) e->label.d[j] = 1;
+  for (int64_t j = 0; j < e->labels[0].n; j++) e->labels[0].d[j] = 1;
   e->params[0].d[0] = NAN, e->params[0].d[1] = 1;
   eval_run(e);
   const Tensor *ds = &e->vals[g->param_grads[0]];

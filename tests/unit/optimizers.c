@@ -125,7 +125,7 @@ static void run_case(const Case *c) {
   eval_init_params(e, 1);
   e->inputs[0].d[0] = X[0];
   e->inputs[0].d[1] = X[1];
-  e->label.d[0] = Y;
+  e->labels[0].d[0] = Y;
   Ref r = {.w = {W0, W0}};
   double worst = 0;
   for (int t = 1; t <= STEPS; t++) {
