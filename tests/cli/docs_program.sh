@@ -8,6 +8,7 @@
 #     code span), and each flag of its flags table ("| `--flag ...")
 #     is printed by some program's --help.
 . "$(dirname "$0")/../cli_lib.sh"
+export CFLAGS="${CFLAGS:-} -O0" # only --help runs: compile fast
 doc=$src/docs/language.md
 
 expect 0 "$nnc" --help-builtins
