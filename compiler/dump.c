@@ -23,6 +23,15 @@ const char *group(int64_t v) {
   return out;
 }
 
+/* "27.9 GiB", "512 B" */
+const char *size_str(int64_t b) {
+  static const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double x = (double)b;
+  int u = 0;
+  while (x >= 1024 && u < 6) x /= 1024, u++;
+  return u ? arena_printf("%.1f %s", x, unit[u]) : arena_printf("%lld B", (long long)b);
+}
+
 /* The layer calls inside a statement other than its top expression. */
 static void nested_calls(FILE *out, const Node *e, const Node *top) {
   if (!e) return;

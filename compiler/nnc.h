@@ -464,6 +464,7 @@ bool sema_check(Sema *s, Program *prog);
 
 void print_checked(FILE *out, Sema *s);          /* --emit=ast, -d S */
 const char *group(int64_t v);                   /* 1234567 -> "1,234,567" */
+const char *size_str(int64_t bytes);            /* "27.9 GiB", "512 B" */
 
 /* ------------------------------------------------- ir.c (the tensor IR) */
 

@@ -588,15 +588,6 @@ static int64_t sum_bytes(int64_t a, int64_t b) {
   return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
 }
 
-/* "27.9 GiB", "512 B" */
-static const char *size_str(int64_t b) {
-  static const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  double x = (double)b;
-  int u = 0;
-  while (x >= 1024 && u < 6) x /= 1024, u++;
-  return u ? arena_printf("%.1f %s", x, unit[u]) : arena_printf("%lld B", (long long)b);
-}
-
 /* A model whose parameters, with the slots its optimizer keeps for each
  * (Adam's m and v) and its states (running statistics), take more than
  * NN_WARN_BYTES: a program or library would need that much memory before

@@ -41,15 +41,6 @@ static const char *shape_text(const Node *e) {
   return arena_printf("%s%s)", s, e->shape.rank == 1 ? "," : "");
 }
 
-/* "1,234 B", "4.2 KiB" */
-static const char *bytes_text(int64_t b) {
-  static const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  double x = (double)b;
-  int u = 0;
-  while (x >= 1024 && u < 6) x /= 1024, u++;
-  return u ? arena_printf("%.1f %s", x, unit[u]) : arena_printf("%lld B", (long long)b);
-}
-
 /* The values of the parameters and states named PREFIX.* */
 static int64_t params_of(const ModelInfo *m, const char *inst) {
   size_t len = strlen(inst);
@@ -133,19 +124,19 @@ const char *model_summary(const Built *b) {
     else fixed += n, fbytes += bytes;
   }
   out = arena_printf("%s%s\nTotal params: %s (%s)\nTrainable params: %s (%s)\nNon-trainable params: %s (%s)\n", out,
-                     rule, group(trainable + fixed), bytes_text(tbytes + fbytes), group(trainable),
-                     bytes_text(tbytes), group(fixed), bytes_text(fbytes));
+                     rule, group(trainable + fixed), size_str(tbytes + fbytes), group(trainable),
+                     size_str(tbytes), group(fixed), size_str(fbytes));
   const TrainInfo *t = b->train;
   if (t && t->optimizer.b) {
     int slots = optimizer_slots(&t->optimizer);
     out = arena_printf("%sOptimizer state: %s (%s: %d slot%s a trainable parameter)\n", out,
-                       bytes_text(tbytes * slots), t->optimizer.b->name, slots, slots == 1 ? "" : "s");
+                       size_str(tbytes * slots), t->optimizer.b->name, slots, slots == 1 ? "" : "s");
   }
   const Plan *plan = t ? b->plan[GRAPH_TRAIN] : b->plan[GRAPH_INFER];
   int64_t batch = t ? t->batch : 1;
   if (plan)
     out = arena_printf("%s%s arena for a batch of %lld: %s (%s + %s a sample)\n", out, t ? "Training step" : "Inference", (long long)batch,
-                       bytes_text(plan->fixed_bytes + batch * plan->sample_bytes), bytes_text(plan->fixed_bytes),
-                       bytes_text(plan->sample_bytes));
+                       size_str(plan->fixed_bytes + batch * plan->sample_bytes), size_str(plan->fixed_bytes),
+                       size_str(plan->sample_bytes));
   return arena_printf("%s%s\n", out, thin);
 }
