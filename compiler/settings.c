@@ -80,6 +80,14 @@ static bool setting_float(Sema *s, Node *st, double lo, double hi, double *out) 
   return true;
 }
 
+/* `shuffle true`: one value, true or false. */
+static void setting_bool(Sema *s, Node *st, bool *out) {
+  if (!one_value(st)) return;
+  Val *v = sema_eval(s, st->kids);
+  if (v->kind != VK_BOOL) wrong_value(s, v, "true or false", arena_printf("'%s'", st->name));
+  else *out = v->i;
+}
+
 static bool metric_listed(TrainInfo *t, const char *name) {
   if (!strcmp(name, "loss")) return true;
   for (int i = 0; i < t->nmetrics; i++)
@@ -462,10 +470,7 @@ void check_train(Sema *s, Node *decl) {
     } else if (!strcmp(key, "loss_weights")) {
       check_loss_weights(s, t, st);
     } else if (!strcmp(key, "sample_weights")) {
-      if (!one_value(st)) continue;
-      Val *v = sema_eval(s, st->kids);
-      if (v->kind != VK_BOOL) wrong_value(s, v, "true or false", "'sample_weights'");
-      else t->sample_weights = v->i;
+      setting_bool(s, st, &t->sample_weights);
     } else if (!strcmp(key, "class_weight")) {
       int n = node_count(st->kids), i = 0;
       t->class_weight = arena_alloc(sizeof(double) * (size_t)n);
@@ -522,10 +527,7 @@ void check_train(Sema *s, Node *decl) {
         bind_setting(s, e, BK_SCHEDULE, "schedule", &t->schedules[t->nschedules++]);
       }
     } else if (!strcmp(key, "shuffle")) {
-      if (!one_value(st)) continue;
-      Val *v = sema_eval(s, st->kids);
-      if (v->kind != VK_BOOL) wrong_value(s, v, "true or false", "'shuffle'");
-      else t->shuffle = v->i;
+      setting_bool(s, st, &t->shuffle);
     } else if (!strcmp(key, "validation")) {
       if (!one_value(st)) continue;
       if (st->kids->kind == ND_CALL)
