@@ -187,6 +187,9 @@ static bool parse_options(int argc, char **argv, Options *o, int *exit_now) {
     }
   }
   if (!o->input) return usage_error("no input file%s", "");
+  if (o->summary && (o->syntax_only || o->emit == EMIT_AST))
+    return usage_error("--summary needs the model's graphs, which %s stops before; drop one of them",
+                       o->syntax_only ? "-fsyntax-only" : "--emit=ast");
   return true;
 }
 

@@ -42,6 +42,19 @@ static int64_t csv_fields(char *line, char delimiter, double *vals, const char *
   }
 }
 
+/* Whether every field of a CSV line is a number: a row of data, not a
+ * header's names. */
+static bool all_numbers(const char *line, char delimiter) {
+  for (const char *f = line;;) {
+    char *stop;
+    strtod(f, &stop);
+    while (*stop == ' ' || *stop == '\t') stop++;
+    if (stop == f || (*stop && *stop != delimiter)) return false;
+    if (!*stop) return true;
+    f = stop + 1;
+  }
+}
+
 /* A CSV file of samples, each a row of the model's features with or
  * without the training data's label column (which is then skipped). */
 static bool predict_csv(const NnrtProgram *p, const char *path, NnrtTable *t, char *err, size_t errlen) {
@@ -69,6 +82,12 @@ static bool predict_csv(const NnrtProgram *p, const char *path, NnrtTable *t, ch
     if (!ok || (c == EOF && len == 0)) break;
     line[len] = '\0';
     lineno++;
+    if (lineno == 1 && p->header && all_numbers(line, p->delimiter)) {
+      ok = nnrt_error(err, errlen, NULL, "%s:1:1: this row is numbers, but the training data has a header row "
+                      "(header: true) and this one would be skipped as its names; give the file that header row",
+                      path);
+      break;
+    }
     if (lineno == 1 && p->header) { /* the names, for a named label */
       head = malloc(len + 1);
       if (!head) { ok = nnrt_error(err, errlen, path, "out of memory"); break; }
@@ -181,7 +200,8 @@ NNRT_API bool nnrt_predict_write(const NnrtProgram *p, NnrtModel *m, const NnrtT
   int64_t per = 1, f = p->features, chunk = batch < t->rows ? batch : t->rows;
   for (int d = 1; d < o->rank; d++) per *= o->dims[d];
   size_t len = strlen(out);
-  bool npy = len >= 4 && !strcmp(out + len - 4, ".npy");
+  bool npy = len >= 4 && out[len - 4] == '.' && (out[len - 3] | 32) == 'n' && (out[len - 2] | 32) == 'p' &&
+             (out[len - 1] | 32) == 'y'; /* .npy, .NPY */
   void *x = nnrt_alloc(8 * (size_t)(chunk * f));
   if (!x) return nnrt_error(err, errlen, NULL, "out of memory for batches of %lld samples", (long long)chunk);
   FILE *w = fopen(out, npy ? "wb" : "w");

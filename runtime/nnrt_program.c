@@ -776,7 +776,8 @@ static bool end_callbacks(const Run *r, NnrtModel *m, Loop *L, int64_t epoch, co
     L->best->epoch = epoch + 1, L->best->step = m->step;
   }
   if (ev.reduced)
-    k += (size_t)snprintf(events + k, cap - k, " - reduced lr to %.4g (%s: no improvement for %lld epoch%s)", ev.new_lr,
+    k += (size_t)snprintf(events + k, cap - k, " - reduced lr to %.4g (%s: no improvement for %lld epoch%s)",
+                          nnrt_schedule_lr(p, ev.new_lr, epoch + 1), /* the next epoch's, scheduled */
                           monitor_name(name, sizeof name, p->reduce_metric, p->reduce_val),
                           (long long)(p->reduce_patience > 1 ? p->reduce_patience : 1), p->reduce_patience > 1 ? "s" : "");
   if (ev.best_improved && k < cap) {

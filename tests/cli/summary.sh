@@ -26,6 +26,12 @@ has "$tmp/long_names.txt" "Optimizer state: 1.7 KiB (sgd: 1 slot a trainable par
 has "$tmp/seed_cnn.txt" "Total params: 160,208 (625.8 KiB)"
 has "$tmp/breast_cancer.txt" "Non-trainable params: 60 (240 B)"
 
+# with an option that stops before the graphs: an error, not nothing
+expect 1 "$nnc" --summary -fsyntax-only "$src/examples/seed_mlp.nn"
+has "$tmp/err" "--summary needs the model's graphs, which -fsyntax-only stops before"
+expect 1 "$nnc" --emit=ast --summary "$src/examples/seed_mlp.nn"
+has "$tmp/err" "which --emit=ast stops before"
+
 # the program prints it before training, unless --quiet
 (cd "$src/examples" && "$nnc" breast_cancer.nn -o "$tmp/train") || fail "building the program failed"
 "$nnc" --summary "$src/examples/breast_cancer.nn" > "$tmp/want.txt"

@@ -103,6 +103,11 @@ has "$tmp/err" "error: f29.csv:2:1: this row has 29 fields; model CancerMLP take
 sed '3s/^[^,]*,/abc,/' te_features.csv > word.csv
 expect 1 ./train --load m.ckpt --predict word.csv --output x.csv
 has "$tmp/err" "error: word.csv:3:1: expected a number, got 'abc'"
+tail -n +2 te_features.csv > noheader.csv  # the training data has a header row: its first row would be lost
+expect 1 ./train --load m.ckpt --predict noheader.csv --output x.csv
+has "$tmp/err" "error: noheader.csv:1:1: this row is numbers, but the training data has a header row (header: true)"
+./train --load m.ckpt --predict te.csv --output p.NPY --quiet || fail "--predict to .NPY failed"
+cmp -s p.npy p.NPY || fail "--output p.NPY is not the NumPy file p.npy is"
 expect 1 ./train --load nothing.ckpt --predict te.csv --output x.csv
 has "$tmp/err" "nothing.ckpt"
 expect 1 ./train --load m.ckpt --predict te.csv --output "$tmp/no/such/dir.csv"
