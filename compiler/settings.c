@@ -135,8 +135,16 @@ static bool check_monitor(TrainInfo *t, Setting *st, const char *what) {
   bool val = !strncmp(v->s, "val_", 4), has_val = t->validation > 0 || t->validation_data.b;
   const char *base = val ? v->s + 4 : v->s;
   if (!metric_listed(t, base)) {
-    error_at(v->loc, "%s watches '%s', which is not measured; use loss%s or add it to 'metrics'", what, v->s,
-             has_val ? ", val_loss" : "");
+    Suggest g = {.name = v->s, .best_d = 1000}; /* among what is measured */
+    consider(&g, "loss");
+    if (has_val) consider(&g, "val_loss");
+    for (int i = 0; i < t->nmetrics; i++) {
+      consider(&g, t->metrics[i]->name);
+      if (has_val) consider(&g, arena_printf("val_%s", t->metrics[i]->name));
+    }
+    error_at(v->loc, "%s watches '%s', which is not measured; %s", what, v->s,
+             g.best ? arena_printf("did you mean '%s'?", g.best)
+                    : arena_printf("use loss%s or add it to 'metrics'", has_val ? ", val_loss" : ""));
     return false;
   }
   if (val && !has_val) {
@@ -379,6 +387,9 @@ static const char *metric_hint(const Node *m) {
 /* What follows "unknown setting 'key'": the learning rate, which Keras and
  * PyTorch users look for here, is the optimizer's argument. */
 static const char *unknown_setting_hint(const char *key, const char *best) {
+  if (!strcmp(key, "callbacks"))
+    return "; Keras's callbacks are settings here: 'stop plateau(...)' (EarlyStopping), 'reduce_lr plateau(...)' "
+           "(ReduceLROnPlateau), 'save best(...)' (ModelCheckpoint)";
   if (!strcmp(key, "learning_rate") || !strcmp(key, "lr"))
     return "; the learning rate is the optimizer's argument 'lr', as in "
            "'optimizer adam(lr: 0.001)'";

@@ -200,6 +200,8 @@ static const struct {
   {"num_epochs", "epochs"}, {"n_epochs", "epochs"}, {"max_epochs", "epochs"},
   {"nb_epoch", "epochs"}, {"criterion", "loss"}, {"loss_fn", "loss"}, {"optim", "optimizer"},
   {"scheduler", "schedule"}, {"lr_scheduler", "schedule"}, {"lr_schedule", "schedule"},
+  {"restore_best_weights", "restore_best"}, {"EarlyStopping", "plateau"}, {"ReduceLROnPlateau", "plateau"},
+  {"ModelCheckpoint", "best"}, {"val_acc", "val_accuracy"},
   {"random_seed", "seed"}, {"manual_seed", "seed"}, {"early_stopping", "stop"},
   {"dataset", "data"}, {"train_data", "data"}, {"augmentation", "augment"},
   /* layers, functions, losses, metrics, schedules and initializers by
