@@ -40,6 +40,7 @@ typedef struct Run {
   int threads;
   NnrtSource val, test;          /* the validation and test files after the flags */
   const char *predict, *output;  /* --predict FILE --output FILE */
+  const char *training_flag;     /* the first flag given that only training reads */
   bool val_fraction_given, val_file_given;
   int64_t patience;                  /* --patience, or -1 */
   bool no_early, no_reduce;          /* --no-early-stop, --no-reduce-lr */
@@ -249,6 +250,12 @@ static int parse_flags(Run *r, int argc, char **argv, bool *done) {
       return 1;
     }
     if (!ok) return 1;
+    static const char *const training_only[] = {"--epochs", "--save", "--save-every", "--save-weights", "--log",
+                                                 "--validation", "--lr", "--patience", "--no-early-stop",
+                                                 "--no-reduce-lr", "--save-best", "--check-finite"};
+    for (size_t k = 0; k < sizeof training_only / sizeof *training_only && !r->training_flag; k++)
+      if (!strcmp(a, training_only[k]) || !strncmp(a, "--validation-", 13) || !strncmp(a, "--test-", 7))
+        r->training_flag = a;
   }
   if (r->save_every && !r->save) {
     fprintf(stderr, "error: --save-every needs --save FILE\n");
@@ -914,6 +921,9 @@ static bool files_settled(Run *r) {
     return fprintf(stderr, "error: --output is where --predict FILE writes its predictions; give --predict\n"), false;
   if (r->predict && !r->output)
     return fprintf(stderr, "error: --predict needs --output FILE (CSV, or NumPy when it ends in .npy)\n"), false;
+  if (r->predict && r->training_flag)
+    return fprintf(stderr, "error: %s is for training, and --predict trains nothing; drop one of them\n",
+                   r->training_flag), false;
   if (r->predict && !r->load)
     return fprintf(stderr, "error: --predict needs --load FILE, the checkpoint or weights file to predict with\n"),
            false;

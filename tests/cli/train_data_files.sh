@@ -103,6 +103,8 @@ has "$tmp/err" "error: f29.csv:2:1: this row has 29 fields; model CancerMLP take
 sed '3s/^[^,]*,/abc,/' te_features.csv > word.csv
 expect 1 ./train --load m.ckpt --predict word.csv --output x.csv
 has "$tmp/err" "error: word.csv:3:1: expected a number, got 'abc'"
+expect 1 ./train --load m.ckpt --predict te.csv --output x.csv --epochs 5
+has "$tmp/err" "error: --epochs is for training, and --predict trains nothing; drop one of them"
 tail -n +2 te_features.csv > noheader.csv  # the training data has a header row: its first row would be lost
 expect 1 ./train --load m.ckpt --predict noheader.csv --output x.csv
 has "$tmp/err" "error: noheader.csv:1:1: this row is numbers, but the training data has a header row (header: true)"
