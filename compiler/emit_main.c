@@ -87,7 +87,35 @@ bool main_supported(TrainInfo *t, Loc *where, const char **why) {
                         t->model->decl->name);
     return false;
   }
+  const char *reader = t->data.b ? t->data.b->name : "csv";
+  if (t->sample_weights && strcmp(reader, "csv") != 0 && strcmp(reader, "npy") != 0) {
+    *where = t->data.node->loc;
+    *why = arena_printf("'sample_weights true': the training program reads each sample's weight from the data, "
+                        "csv(..., weight: COLUMN) or npy(..., w: FILE), and '%s' has none; build a library "
+                        "(-o %s.so) and pass the weights to its train_step_outputs (docs/c-api.md)", reader,
+                        t->model->decl->name);
+    return false;
+  }
   return true;
+}
+
+/* A source's weights: ".w = ..." (npy) or ".weight_name = ..., .weight_col = N" (csv), the data's when
+ * `inherit` and the source does not write its own (csv). */
+static void emit_weights(FILE *o, const Setting *st, const Setting *data, bool inherit) {
+  const Setting *fmt = st->b ? st : data;
+  bool csv = fmt->b && !strcmp(fmt->b->name, "csv");
+  if (!csv && (!fmt->b || strcmp(fmt->b->name, "npy") != 0)) {
+    fprintf(o, ", .weight_col = -1");
+    return;
+  }
+  const char *name = csv ? "weight" : "w";
+  const Setting *from = !inherit || !st->b || setting_arg_written(st, name) || !data->b ? fmt : data;
+  Val *w = arg(from, name);
+  if (!csv && st->b && w->kind == VK_STRING) fprintf(o, ", .w = %s", quote_str(w->s));
+  if (!csv) fprintf(o, ", .weight_col = -1");
+  else
+    fprintf(o, ", .weight_name = %s, .weight_col = %d", w->kind == VK_STRING ? quote_str(w->s) : "NULL",
+            w->kind == VK_INT ? (int)w->i : -1);
 }
 
 /* Argument `name` of a validation or test source: as written, else the
@@ -117,6 +145,7 @@ static void emit_source(FILE *o, const char *field, const Setting *st, const Set
   } else {
     fprintf(o, ".label_col = -1, .delimiter = ','");
   }
+  emit_weights(o, st, data, true);
   fprintf(o, ", .scale = %.17g},\n", fmt->b && strcmp(reader, "text") != 0 ? source_arg(fmt, data, "scale")->f : 1.0);
 }
 
@@ -187,5 +216,8 @@ void emit_c_main(FILE *o, const Built *b) {
   emit_source(o, "test", &t->test_data, &t->data);
   fprintf(o, "  .summary = %s,\n", quote_str(model_summary(b)));
   emit_callbacks(o, t);
+  fprintf(o, "  .sample_weights = %d", t->sample_weights);
+  emit_weights(o, &t->data, &t->data, false);
+  fprintf(o, ",\n");
   fprintf(o, "};\n\nint main(int argc, char **argv) { return nnrt_train_main(&%s_program, argc, argv); }\n", model);
 }

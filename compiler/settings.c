@@ -362,6 +362,26 @@ static void check_data(TrainInfo *t, const Setting *d) {
              value_str(delim));
 }
 
+/* A data source's per-sample weights (csv's weight, npy's w): a column
+ * name or number, a file; only with sample_weights true. */
+static void check_weights(TrainInfo *t, const Setting *d) {
+  if (!d->b || (strcmp(d->b->name, "csv") != 0 && strcmp(d->b->name, "npy") != 0)) return;
+  bool csv = !strcmp(d->b->name, "csv");
+  const char *name = csv ? "weight" : "w";
+  Val *w = NULL;
+  for (int i = 0; i < d->b->nparams; i++)
+    if (!strcmp(d->b->params[i].name, name)) w = &d->args[i];
+  if (!w || w->kind == VK_NONE || w->kind == VK_ERROR) return;
+  if (csv ? !((w->kind == VK_STRING && *w->s) || (w->kind == VK_INT && !w->batch && w->i >= 0))
+          : w->kind != VK_STRING || !*w->s)
+    error_at(w->loc, "'%s' of '%s' must be %s, got %s", name, d->b->name,
+             csv ? "a column name (a string) or a column number from 0" : "the path of a .npy file (a string)",
+             value_str(w));
+  else if (!t->sample_weights)
+    error_at(w->loc, "'%s' gives each sample a weight, but the train block does not take them; add "
+             "'sample_weights true'", name);
+}
+
 /* " (did you mean 'accuracy'?)" after "unknown metric 'acc'", or "". */
 static const char *metric_hint(const Node *m) {
   const Builtin *sg = m->kind == ND_NAME ? builtin_suggest(m->name, BK_METRIC) : NULL;
@@ -570,6 +590,9 @@ void check_train(Sema *s, Node *decl) {
     check_data(t, &t->test_data);
     check_other_source(t, &t->validation_data, "validation");
     check_other_source(t, &t->test_data, "test");
+    check_weights(t, &t->data);
+    check_weights(t, &t->validation_data);
+    check_weights(t, &t->test_data);
     check_augment(t);
     for (int i = 0; i < t->nmetrics && t->loss.b; i++) /* counts of a positive class need one */
       if ((!strcmp(t->metrics[i]->name, "precision") || !strcmp(t->metrics[i]->name, "recall")) &&

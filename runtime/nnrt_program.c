@@ -44,6 +44,8 @@ typedef struct Run {
   int64_t patience;                  /* --patience, or -1 */
   bool no_early, no_reduce;          /* --no-early-stop, --no-reduce-lr */
   const char *save_best;             /* --save-best */
+  const char *w, *weight_name;       /* the training data's weights: --w FILE, --weight COLUMN */
+  int weight_col;
 } Run;
 
 static volatile sig_atomic_t nnrt_stop_signal;
@@ -80,6 +82,14 @@ static void usage(const Run *r, FILE *f) {
             p->label_name ? p->label_name : p->label_col < 0 ? "last" : "", p->header ? " (after a header row)" : "",
             p->data);
   if (p->reader == NNRT_CSV && !p->label_name && p->label_col >= 0) fprintf(f, "                     (column %d)\n", p->label_col);
+  if (p->sample_weights && p->reader == NNRT_NPY)
+    fprintf(f, "  --w FILE           NumPy .npy array of their weights, one a sample (%s)\n"
+               "  --validation-w FILE, --test-w FILE  the held-out files' weights (else 1 each)\n",
+            p->w ? p->w : "none");
+  else if (p->sample_weights)
+    fprintf(f, "  --weight COLUMN    the column of every file's sample weights, a number from 0\n"
+               "                     or a header name (%s%.0d)\n", p->weight_name ? p->weight_name : p->weight_col < 0
+               ? "none" : "", p->weight_col < 0 ? 0 : p->weight_col);
   nnrt_usage_files(p, f);
   fprintf(f, "  --epochs N         epochs to have trained at the end, counted from the start,\n"
              "                     a checkpoint's included (%lld)\n"
@@ -155,6 +165,18 @@ static bool flag_number(int argc, char **argv, int *i, double lo, bool closed, d
   return true;
 }
 
+/* --weight COLUMN: digits for a number from 0, else a name, for every csv file. */
+static void weight_flag(Run *r, const char *v) {
+  bool digits = *v && strspn(v, "0123456789") == strlen(v) && strlen(v) < 9;
+  NnrtSource *s[3] = {NULL, &r->val, &r->test};
+  for (int k = 0; k < 3; k++) {
+    const char **name = k ? &s[k]->weight_name : &r->weight_name;
+    int *col = k ? &s[k]->weight_col : &r->weight_col;
+    *name = digits ? NULL : v;
+    *col = digits ? atoi(v) : -1;
+  }
+}
+
 /* A flag of the validation and test files or of prediction: whether
  * argv[*i] is one, its value's success in *ok. */
 static bool file_flag(Run *r, int argc, char **argv, int *i, bool *ok) {
@@ -170,7 +192,13 @@ static bool file_flag(Run *r, int argc, char **argv, int *i, bool *ok) {
     if (!pair && !strcmp(a + n, "data")) to = &s->data;
     else if (pair && !strcmp(a + n, xf)) to = &s->x;
     else if (pair && !strcmp(a + n, yf)) to = &s->y;
+    else if (p->reader == NNRT_NPY && p->sample_weights && !strcmp(a + n, "w")) to = &s->w;
     if (to && !k) r->val_file_given = true;
+  }
+  if (p->sample_weights && p->reader == NNRT_NPY && !strcmp(a, "--w")) to = &r->w;
+  if (p->sample_weights && p->reader == NNRT_CSV && !strcmp(a, "--weight")) { /* a column's number or name */
+    if ((*ok = flag_value(argc, argv, i) != NULL)) weight_flag(r, argv[*i]);
+    return true;
   }
   if (!strcmp(a, "--predict")) to = &r->predict;
   else if (!strcmp(a, "--output")) to = &r->output;
@@ -263,11 +291,13 @@ static int parse_flags(Run *r, int argc, char **argv, bool *done) {
 static bool read_source(const NnrtProgram *p, const NnrtSource *s, NnrtTable *t, char *err, size_t errlen) {
   switch (p->reader) {
   case NNRT_IDX: return nnrt_idx_load(s->x, s->y, s->scale, t, err, errlen);
-  case NNRT_NPY: return nnrt_npy_load(s->x, s->y, s->scale, t, err, errlen);
+  case NNRT_NPY:
+    return nnrt_npy_load(s->x, s->y, s->scale, t, err, errlen) && (!s->w || !*s->w || nnrt_npy_weights(s->w, t, err, errlen));
   case NNRT_CIFAR10: return nnrt_cifar_load(s->data, s->scale, t, err, errlen);
   case NNRT_TEXT: return nnrt_text_load(s->data, p->features, p->stride, t, err, errlen);
   default:
-    return nnrt_csv_load(s->data, s->label_name, s->label_col, s->header, s->delimiter, s->scale, t, err, errlen);
+    return nnrt_csv_load_weighted(s->data, s->label_name, s->label_col, s->weight_name, s->weight_col, s->header,
+                                  s->delimiter, s->scale, t, err, errlen);
   }
 }
 
@@ -279,7 +309,11 @@ static bool read_data(const Run *r, NnrtTable *t, char *err, size_t errlen) {
                                               : p->reader == NNRT_IDX ? "--images FILE --labels FILE" : "--data FILE");
     return false;
   }
-  NnrtSource s = {r->data, r->x, r->y, p->label_name, p->label_col, p->header, p->delimiter, p->scale};
+  NnrtSource s = {r->data, r->x, r->y, p->label_name, p->label_col, p->header, p->delimiter, p->scale,
+                  r->w, r->weight_name, r->weight_col};
+  if (p->sample_weights && (p->reader == NNRT_NPY ? !r->w || !*r->w : !r->weight_name && r->weight_col < 0))
+    return nnrt_error(err, errlen, NULL, "no sample weights: the train block says sample_weights true; give %s",
+                      p->reader == NNRT_NPY ? "--w FILE (npy(..., w: FILE))" : "--weight COLUMN (csv(..., weight: COLUMN))");
   return read_source(p, &s, t, err, errlen);
 }
 
@@ -364,6 +398,21 @@ static void gather(const Run *r, const NnrtTable *t, const int64_t *perm, int64_
   }
 }
 
+/* A training step or an evaluation of the gathered batch x, y: rows
+ * perm[at..at+n) of t, with their weights when the train block says
+ * sample_weights true (each 1 when t has none). */
+static double run_batch(const Run *r, NnrtModel *m, const NnrtTable *t, const int64_t *perm, int64_t at, int64_t n,
+                        const void *x, const void *y, bool train) {
+  const void *inputs[1] = {x}, *labels[1] = {y};
+  if (!r->p->sample_weights) return train ? nnrt_model_train_step(m, inputs, y, n) : nnrt_model_evaluate(m, inputs, y, n);
+  float *w = t->w ? malloc(sizeof(float) * (size_t)n) : NULL;
+  if (t->w && !w) return snprintf(m->error, sizeof m->error, "out of memory for %lld sample weights", (long long)n), NAN;
+  for (int64_t i = 0; w && i < n; i++) w[i] = t->w[perm[at + i]];
+  double loss = (train ? nnrt_model_train_step_outputs : nnrt_model_evaluate_outputs)(m, inputs, labels, w, n);
+  free(w);
+  return loss;
+}
+
 /* ----------------------------------------------------------- metrics */
 
 static double number(const void *a, int dtype, int64_t i) {
@@ -426,8 +475,7 @@ static bool held_out(const Run *r, NnrtModel *m, const NnrtTable *t, const int64
   for (int64_t at = from; at < t->rows; at += chunk) {
     int64_t n = t->rows - at < chunk ? t->rows - at : chunk;
     gather(r, t, order, at, n, x, y);
-    const void *inputs[1] = {x};
-    double loss = nnrt_model_evaluate(m, inputs, y, n);
+    double loss = run_batch(r, m, t, order, at, n, x, y, false);
     if (m->error[0]) return fprintf(stderr, "error: %s\n", m->error), false;
     s[S_LOSS] += loss * (double)n;
     s[S_SAMPLES] += (double)n;
@@ -696,8 +744,7 @@ static int epoch_steps(const Run *r, NnrtModel *m, Loop *L, int64_t epoch, doubl
     if (p->flip || p->crop)
       nnrt_augment(L->x, n, p->height, p->width, p->channels, p->flip, p->crop, r->seed,
                    (uint64_t)(epoch * L->ntrain + at), L->aug);
-    const void *inputs[1] = {L->x};
-    double loss = nnrt_model_train_step(m, inputs, L->y, n);
+    double loss = run_batch(r, m, &L->t, L->perm, at, n, L->x, L->y, true);
     if (L->bar && (m->error[0] || !isfinite(loss))) printf("\n"); /* the error below the bar */
     if (m->error[0]) return fprintf(stderr, "error: %s\n", m->error), 1;
     const char *bad = r->check_finite ? first_not_finite(m, what, sizeof what) : NULL;
@@ -966,6 +1013,7 @@ static bool callback_flags(Run *r, NnrtProgram *q) {
 
 NNRT_API int nnrt_train_main(const NnrtProgram *p, int argc, char **argv) {
   Run r = {.p = p, .desc = p->def->desc, .data = p->data, .x = p->x, .y = p->y, .epochs = p->epochs, .patience = -1,
+           .w = p->w, .weight_name = p->weight_name, .weight_col = p->weight_col,
            .batch = p->batch, .seed = p->seed, .validation = p->validation, .generate = 200, .temperature = 0.7,
            .val = p->val, .test = p->test};
   bool done = false;
