@@ -46,7 +46,12 @@ typedef struct Run {
   const char *save_best;             /* --save-best */
   const char *w, *weight_name;       /* the training data's weights: --w FILE, --weight COLUMN */
   int weight_col;
+  NnrtSource arrays;                 /* several inputs or outputs: the training arrays */
+  unsigned listed;                   /* the lists of arrays the flags have replaced */
 } Run;
+
+/* A model with several inputs or outputs (read from npy arrays). */
+static bool multi(const NnrtProgram *p) { return p->ninputs > 1 || p->noutputs > 1; }
 
 static volatile sig_atomic_t nnrt_stop_signal;
 static void nnrt_on_signal(int sig) { nnrt_stop_signal = sig; }
@@ -64,7 +69,15 @@ static void usage(const Run *r, FILE *f) {
   for (int64_t c = 0; c < p->def->nclass_weights; c++) /* the train block's class_weight */
     fprintf(f, "%s%g%s", c ? ", " : "Each step weighs a sample by its class (class_weight): ", p->def->class_weights[c],
             c + 1 < p->def->nclass_weights ? "" : "\n");
-  if (p->reader == NNRT_NPY)
+  if (multi(p)) {
+    fprintf(f, "  --x FILE           NumPy .npy array of an input's samples, once for each input in order\n"
+               "                     (%d:", p->ninputs);
+    for (int i = 0; i < p->arrays.nxs; i++) fprintf(f, " %s", p->arrays.xs[i]);
+    fprintf(f, ")\n  --y FILE           NumPy .npy array of an output's labels, once for each output\n"
+               "                     (%d:", p->noutputs);
+    for (int i = 0; i < p->arrays.nys; i++) fprintf(f, " %s", p->arrays.ys[i]);
+    fprintf(f, ")\n");
+  } else if (p->reader == NNRT_NPY)
     fprintf(f, "  --x FILE           NumPy .npy array of samples (%s)\n"
                "  --y FILE           NumPy .npy array of their labels (%s)\n", p->x, p->y);
   else if (p->reader == NNRT_IDX)
@@ -230,6 +243,10 @@ static int parse_flags(Run *r, int argc, char **argv, bool *done) {
       ok = flag_int(argc, argv, &i, 0, &r->patience);
     } else if (!strcmp(a, "--save-best")) {
       ok = (r->save_best = flag_value(argc, argv, &i)) != NULL;
+    } else if (multi(p) && nnrt_arrays_flag(a, NULL, NULL, NULL)) {
+      const char *f = flag_value(argc, argv, &i);
+      ok = f && nnrt_arrays_flag(a, f, (NnrtSource *const[3]){&r->arrays, &r->val, &r->test}, &r->listed) == 1;
+      if (ok && strncmp(a, "--validation-", 13) == 0) r->val_file_given = true;
     } else if (!strcmp(a, "--data") && (p->reader == NNRT_CSV || p->reader == NNRT_CIFAR10 || p->reader == NNRT_TEXT)) {
       ok = (r->data = flag_value(argc, argv, &i)) != NULL;
     } else if (!strcmp(a, p->reader == NNRT_NPY ? "--x" : "--images") && (p->reader == NNRT_NPY || p->reader == NNRT_IDX)) {
@@ -304,13 +321,21 @@ static bool read_source(const NnrtProgram *p, const NnrtSource *s, NnrtTable *t,
 static bool read_data(const Run *r, NnrtTable *t, char *err, size_t errlen) {
   const NnrtProgram *p = r->p;
   bool pair = p->reader == NNRT_IDX || p->reader == NNRT_NPY;
+  if (multi(p)) {
+    NnrtSource s = r->arrays;
+    s.scale = p->scale, s.w = r->w;
+    if (p->sample_weights && (!r->w || !*r->w))
+      return nnrt_error(err, errlen, NULL, "no sample weights: the train block says sample_weights true; give --w FILE");
+    return nnrt_arrays_load(p->def, &s, "training", t, err, errlen);
+  }
   if (pair ? !*r->x || !*r->y : !*r->data) {
     snprintf(err, errlen, "no data: give %s", p->reader == NNRT_NPY ? "--x FILE --y FILE"
                                               : p->reader == NNRT_IDX ? "--images FILE --labels FILE" : "--data FILE");
     return false;
   }
-  NnrtSource s = {r->data, r->x, r->y, p->label_name, p->label_col, p->header, p->delimiter, p->scale,
-                  r->w, r->weight_name, r->weight_col};
+  NnrtSource s = {.data = r->data, .x = r->x, .y = r->y, .label_name = p->label_name, .label_col = p->label_col,
+                  .header = p->header, .delimiter = p->delimiter, .scale = p->scale, .w = r->w,
+                  .weight_name = r->weight_name, .weight_col = r->weight_col};
   if (p->sample_weights && (p->reader == NNRT_NPY ? !r->w || !*r->w : !r->weight_name && r->weight_col < 0))
     return nnrt_error(err, errlen, NULL, "no sample weights: the train block says sample_weights true; give %s",
                       p->reader == NNRT_NPY ? "--w FILE (npy(..., w: FILE))" : "--weight COLUMN (csv(..., weight: COLUMN))");
@@ -354,12 +379,14 @@ static bool check_table(const Run *r, const NnrtTable *t, const char *xs, const 
 }
 
 static bool check_data(const Run *r, const NnrtTable *t, char *err, size_t errlen) {
+  if (multi(r->p)) return true; /* nnrt_arrays_load checked each array */
   bool pair = r->p->reader == NNRT_IDX || r->p->reader == NNRT_NPY;
   return check_table(r, t, pair ? r->x : r->data, pair ? r->y : r->data, err, errlen);
 }
 
 /* Whether a source names a file: data, or x and y. */
 static bool has_source(const NnrtProgram *p, const NnrtSource *s) {
+  if (multi(p)) return s->nxs > 0 || s->nys > 0;
   return p->reader == NNRT_IDX || p->reader == NNRT_NPY ? (s->x && *s->x) || (s->y && *s->y) : s->data && *s->data;
 }
 
@@ -367,6 +394,7 @@ static bool has_source(const NnrtProgram *p, const NnrtSource *s) {
 static bool read_other(const Run *r, const NnrtSource *s, const char *what, NnrtTable *t, char *err, size_t errlen) {
   const NnrtProgram *p = r->p;
   bool pair = p->reader == NNRT_IDX || p->reader == NNRT_NPY;
+  if (multi(p)) return nnrt_arrays_load(p->def, s, what, t, err, errlen);
   if (pair && (!s->x || !*s->x || !s->y || !*s->y)) {
     const char *xf = p->reader == NNRT_NPY ? "x" : "images", *yf = p->reader == NNRT_NPY ? "y" : "labels";
     return nnrt_error(err, errlen, NULL, "the %s data needs both files: --%s-%s FILE --%s-%s FILE", what, what, xf,
@@ -380,6 +408,10 @@ static bool read_other(const Run *r, const NnrtSource *s, const char *what, Nnrt
  * the model's types. */
 static void gather(const Run *r, const NnrtTable *t, const int64_t *perm, int64_t start, int64_t n, void *x, void *y) {
   const NnrtProgram *p = r->p;
+  if (multi(p)) {
+    nnrt_arrays_gather(p->def, t, perm, start, n, x, y);
+    return;
+  }
   int xt = r->desc->inputs[0].dtype, yt = p->def->label_dtype[0];
   int64_t f = p->features, w = p->form == NNRT_FORM_ONEHOT ? p->classes : p->labels;
   for (int64_t i = 0; i < n; i++) {
@@ -402,9 +434,10 @@ static void gather(const Run *r, const NnrtTable *t, const int64_t *perm, int64_
  * perm[at..at+n) of t, with their weights when the train block says
  * sample_weights true (each 1 when t has none). */
 static double run_batch(const Run *r, NnrtModel *m, const NnrtTable *t, const int64_t *perm, int64_t at, int64_t n,
-                        const void *x, const void *y, bool train) {
-  const void *inputs[1] = {x}, *labels[1] = {y};
-  if (!r->p->sample_weights) return train ? nnrt_model_train_step(m, inputs, y, n) : nnrt_model_evaluate(m, inputs, y, n);
+                        void *x, void *y, bool train) {
+  const void *inputs[16] = {x}, *labels[16] = {y};
+  if (multi(r->p)) nnrt_arrays_views(r->p->def, x, y, n, inputs, labels);
+  else if (!r->p->sample_weights) return train ? nnrt_model_train_step(m, inputs, y, n) : nnrt_model_evaluate(m, inputs, y, n);
   float *w = t->w ? malloc(sizeof(float) * (size_t)n) : NULL;
   if (t->w && !w) return snprintf(m->error, sizeof m->error, "out of memory for %lld sample weights", (long long)n), NAN;
   for (int64_t i = 0; w && i < n; i++) w[i] = t->w[perm[at + i]];
@@ -954,7 +987,7 @@ static bool files_settled(Run *r) {
             "give one of them\n", r->p->reader == NNRT_NPY ? "x" : r->p->reader == NNRT_IDX ? "images" : "data");
     return false;
   }
-  if (r->val_fraction_given) r->val.data = r->val.x = r->val.y = NULL; /* the fraction replaces the file */
+  if (r->val_fraction_given) r->val.data = r->val.x = r->val.y = NULL, r->val.nxs = r->val.nys = 0; /* the fraction replaces the file */
   if (r->val_file_given) r->validation = 0;
   if (r->output && !r->predict)
     return fprintf(stderr, "error: --output is where --predict FILE writes its predictions; give --predict\n"), false;
@@ -1013,13 +1046,17 @@ static bool callback_flags(Run *r, NnrtProgram *q) {
 
 NNRT_API int nnrt_train_main(const NnrtProgram *p, int argc, char **argv) {
   Run r = {.p = p, .desc = p->def->desc, .data = p->data, .x = p->x, .y = p->y, .epochs = p->epochs, .patience = -1,
-           .w = p->w, .weight_name = p->weight_name, .weight_col = p->weight_col,
+           .w = p->w, .weight_name = p->weight_name, .weight_col = p->weight_col, .arrays = p->arrays,
            .batch = p->batch, .seed = p->seed, .validation = p->validation, .generate = 200, .temperature = 0.7,
            .val = p->val, .test = p->test};
   bool done = false;
   int status = parse_flags(&r, argc, argv, &done);
   if (status || done) return status;
   if (!files_settled(&r)) return 1;
+  if (r.predict && multi(p))
+    return fprintf(stderr, "error: --predict reads one array of samples, and model %s has %d inputs and %d outputs; "
+                   "predict through its library (M_predict_outputs, docs/c-api.md)\n", p->def->name, p->ninputs,
+                   p->noutputs), 1;
   if (r.predict) return nnrt_predict_main(p, r.load, r.predict, r.output, r.batch, r.threads, r.seed, r.quiet);
   NnrtProgram prog = *p; /* the callbacks as the flags leave them */
   if (!callback_flags(&r, &prog)) return 1;
@@ -1061,7 +1098,7 @@ NNRT_API int nnrt_train_main(const NnrtProgram *p, int argc, char **argv) {
   int64_t most = L.t.rows > L.v.rows ? L.t.rows : L.v.rows;
   most = most > L.test.rows ? most : L.test.rows;
   L.chunk = r.batch < most ? r.batch : most;
-  int64_t w = p->form == NNRT_FORM_ONEHOT ? p->classes : p->labels;
+  int64_t w = multi(p) ? nnrt_arrays_width(p->def) : p->form == NNRT_FORM_ONEHOT ? p->classes : p->labels;
   L.x = nnrt_alloc(8 * (size_t)(L.chunk * p->features));
   L.y = nnrt_alloc(8 * (size_t)(L.chunk * w));
   L.perm = nnrt_alloc(sizeof(int64_t) * (size_t)L.t.rows);
