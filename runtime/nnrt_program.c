@@ -99,10 +99,12 @@ static void usage(const Run *r, FILE *f) {
     fprintf(f, "  --w FILE           NumPy .npy array of their weights, one a sample (%s)\n"
                "  --validation-w FILE, --test-w FILE  the held-out files' weights (else 1 each)\n",
             p->w ? p->w : "none");
-  else if (p->sample_weights)
+  else if (p->sample_weights) {
+    char col[32];
+    snprintf(col, sizeof col, p->weight_col < 0 ? "none" : "column %d", p->weight_col);
     fprintf(f, "  --weight COLUMN    the column of every file's sample weights, a number from 0\n"
-               "                     or a header name (%s%.0d)\n", p->weight_name ? p->weight_name : p->weight_col < 0
-               ? "none" : "", p->weight_col < 0 ? 0 : p->weight_col);
+               "                     or a header name (%s)\n", p->weight_name ? p->weight_name : col);
+  }
   nnrt_usage_files(p, f);
   fprintf(f, "  --epochs N         epochs to have trained at the end, counted from the start,\n"
              "                     a checkpoint's included (%lld)\n"
