@@ -94,4 +94,42 @@ sed -e 's|  input meta: \[3\]||' -e 's|dense(meta, 8, activation: tanh)|dense(im
 "$nnc" one.nn -o one || fail "building the one-input two-output program failed"
 expect 0 ./one --epochs 3
 has out "Epoch 3/3 - loss: "
+
+# one-hot labels for categorical_crossentropy, validation and test files
+# in the train block; the metrics measure the first output
+perl -e 'open F, "<", "digit.raw"; binmode F; read F, $b, 2048;
+  print pack("f<*", map { $c = $_; map { $_ == $c ? 1 : 0 } 0..3 } unpack "q<*", $b)' > oh.raw
+{ npy '<f4' '(256, 4)'; cat oh.raw; } > oh.npy
+sed -e 's|"digit.npy"|"oh.npy"|' -e 's|sparse_categorical_crossentropy|categorical_crossentropy|' \
+  -e 's|validation   0.25|validation npy(x: ["img.npy", "meta.npy"], y: ["oh.npy", "score.npy"])\n  test npy(x: ["img.npy", "meta.npy"], y: ["oh.npy", "score.npy"])|' \
+  -e 's|metrics      accuracy|metrics categorical_accuracy|' two.nn > oh.nn
+"$nnc" oh.nn -o oh || fail "building the one-hot program failed"
+expect 0 ./oh
+acc=$(sed -n 's/^test: 256 samples, loss [0-9.]*, categorical_accuracy \([0-9.]*\)$/\1/p' out)
+awk -v a="$acc" 'BEGIN { exit !(a != "" && a >= 0.9) }' || fail "test categorical_accuracy '$acc': $(tail -2 out)"
+has out "validation: 256 samples"
+
+# token ids: an input that indexes an embedding holds ids of its vocabulary
+perl -e 'srand 2; print pack("l<*", map { int(rand(10)) } 1..768)' > ids.raw
+{ npy '<i4' '(256, 3)'; cat ids.raw; } > ids.npy
+{ npy '<i4' '(256, 3)'; perl -e 'print pack("l<*", (1) x 100, 12, (1) x 667)'; } > badids.npy
+cat > emb.nn <<'NN'
+model E {
+  input ids: i32[3]
+  input meta: [3]
+  h = concat(flatten(embedding(ids, 10, 4)), dense(meta, 4, activation: tanh))
+  output digit = dense(h, 4, activation: softmax)
+  output score = dense(h, 2)
+}
+train E {
+  data      npy(x: ["ids.npy", "meta.npy"], y: ["digit.npy", "score.npy"])
+  loss      sparse_categorical_crossentropy, mse
+  optimizer adam(lr: 0.01)
+  epochs    2
+}
+NN
+"$nnc" emb.nn -o emb || fail "building the embedding program failed"
+expect 0 ./emb --quiet
+expect 1 ./emb --quiet --x badids.npy --x meta.npy
+has err "badids.npy: sample 34, value 2: the token id 12 is outside the vocabulary [0, 10) of input ids"
 finish
