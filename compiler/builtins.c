@@ -171,15 +171,18 @@ static Builtin rows[] = {
   /* data sources */
   B("csv", BK_DATA,
    "path:string label:any=last header:bool=false delimiter:string=, scale:float(0,)=1 "
-   "one_hot:bool=false normalize:bool=false",
+   "one_hot:bool=false normalize:bool=false weight:any=none",
    NULL, "a table; label is last, first or a column number; normalize standardizes each "
-   "feature with the training rows' mean and deviation"),
+   "feature with the training rows' mean and deviation; weight: a column of per-sample weights "
+   "(sample_weights true)"),
   B("idx", BK_DATA,
    "images:string labels:string scale:float(0,)=1 one_hot:bool=false normalize:bool=false", NULL,
    "IDX files (the MNIST format); normalize standardizes each channel (the input's last axis) "
    "with the training samples' mean and deviation"),
-  B("npy", BK_DATA, "x:string y:string scale:float(0,)=1 one_hot:bool=false normalize:bool=false",
-   NULL, "NumPy .npy arrays (float32, float64, uint8; labels also int32, int64); normalize as idx"),
+  B("npy", BK_DATA, "x:any y:any scale:float(0,)=1 one_hot:bool=false normalize:bool=false w:any=none",
+   NULL, "NumPy .npy arrays (float32, float64, uint8; labels also int32, int64): x, y a file each, or a list "
+   "of files, one per input and one per output; normalize as idx; "
+   "w: an array of per-sample weights (sample_weights true)"),
   B("text", BK_DATA, "path:string steps:int[1,] stride:int[1,]=none", NULL,
    "a text file as bytes: sequences of `steps` token ids 0..255, labelled with the next character at each; "
    "row r starts at byte r * stride (none: steps, windows that do not overlap)"),

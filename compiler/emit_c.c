@@ -801,7 +801,7 @@ extern const char nnrt_h_source[], nnrt_api_h_source[], nn_model_desc_h_source[]
     nnrt_random_c_source[], nnrt_gemm_c_source[], nnrt_window_c_source[], nnrt_window_inc_source[],
     nnrt_checkpoint_c_source[], nnrt_model_c_source[],
     nnrt_program_h_source[], nnrt_data_c_source[], nnrt_callbacks_c_source[], nnrt_program_c_source[],
-    nnrt_predict_c_source[];
+    nnrt_predict_c_source[], nnrt_arrays_c_source[];
 
 /* A file of the runtime, copied in with the files it includes that are
  * written in place (the API's rows, the descriptor types, the window
@@ -859,6 +859,7 @@ void emit_c_program_runtime(FILE *o) {
   inline_source(o, nnrt_callbacks_c_source);
   inline_source(o, nnrt_program_c_source);
   inline_source(o, nnrt_predict_c_source);
+  inline_source(o, nnrt_arrays_c_source);
 }
 
 /* The model's tensors with their initializers: the parameters, then the

@@ -80,14 +80,56 @@ bool main_supported(TrainInfo *t, Loc *where, const char **why) {
   *why = NULL;
   int nin = 0;
   for (const Node *st = t->model->decl->kids; st; st = st->next) nin += st->kind == ND_INPUT;
-  if (t->model->noutputs > 1 || nin > 1) {
-    *why = arena_printf("the training program reads one input and one label a sample, but model '%s' has %d "
-                        "inputs and %d outputs; build a library (-o %s.so) and train it with its "
-                        "train_step_outputs (docs/c-api.md)", t->model->decl->name, nin, t->model->noutputs,
+  bool npy = t->data.b && !strcmp(t->data.b->name, "npy");
+  if ((t->model->noutputs > 1 || nin > 1) && !npy) {
+    *why = arena_printf("the training program reads a model with several inputs or outputs from npy arrays, "
+                        "npy(x: [...], y: [...]), one an input and one an output, but model '%s' has %d inputs and "
+                        "%d outputs and %s; write that data source, or build a library (-o %s.so) and train it with "
+                        "its train_step_outputs (docs/c-api.md)", t->model->decl->name, nin, t->model->noutputs,
+                        t->data.b ? arena_printf("its data is '%s'", t->data.b->name) : "no data",
+                        t->model->decl->name);
+    return false;
+  }
+  const char *reader = t->data.b ? t->data.b->name : "csv";
+  if (t->sample_weights && strcmp(reader, "csv") != 0 && strcmp(reader, "npy") != 0) {
+    *where = t->data.node->loc;
+    *why = arena_printf("'sample_weights true': the training program reads each sample's weight from the data, "
+                        "csv(..., weight: COLUMN) or npy(..., w: FILE), and '%s' has none; build a library "
+                        "(-o %s.so) and pass the weights to its train_step_outputs (docs/c-api.md)", reader,
                         t->model->decl->name);
     return false;
   }
   return true;
+}
+
+/* A source's weights: ".w = ..." (npy) or ".weight_name = ..., .weight_col = N" (csv), the data's when
+ * `inherit` and the source does not write its own (csv). */
+static void emit_weights(FILE *o, const Setting *st, const Setting *data, bool inherit) {
+  const Setting *fmt = st->b ? st : data;
+  bool csv = fmt->b && !strcmp(fmt->b->name, "csv");
+  if (!csv && (!fmt->b || strcmp(fmt->b->name, "npy") != 0)) {
+    fprintf(o, ", .weight_col = -1");
+    return;
+  }
+  const char *name = csv ? "weight" : "w";
+  const Setting *from = !inherit || !st->b || setting_arg_written(st, name) || !data->b ? fmt : data;
+  Val *w = arg(from, name);
+  if (!csv && st->b && w->kind == VK_STRING) fprintf(o, ", .w = %s", quote_str(w->s));
+  if (!csv) fprintf(o, ", .weight_col = -1");
+  else
+    fprintf(o, ", .weight_name = %s, .weight_col = %d", w->kind == VK_STRING ? quote_str(w->s) : "NULL",
+            w->kind == VK_INT ? (int)w->i : -1);
+}
+
+/* npy's x and y of a model with several inputs or outputs: ".xs = {...}, .nxs = N, .ys = ..., .nys = M, " */
+static void emit_arrays(FILE *o, const Setting *st) {
+  for (int k = 0; k < 2; k++) {
+    const Val *v = arg(st, k ? "y" : "x");
+    int n = v->kind == VK_LIST ? v->nitems : 1;
+    fprintf(o, ".%ss = {", k ? "y" : "x");
+    for (int i = 0; i < n; i++) fprintf(o, "%s%s", i ? ", " : "", quote_str(v->kind == VK_LIST ? v->items[i].s : v->s));
+    fprintf(o, "}, .n%ss = %d, ", k ? "y" : "x", n);
+  }
 }
 
 /* Argument `name` of a validation or test source: as written, else the
@@ -104,7 +146,10 @@ static void emit_source(FILE *o, const char *field, const Setting *st, const Set
   const char *reader = fmt->b ? fmt->b->name : "csv";
   bool npy = !strcmp(reader, "npy"), pair = npy || !strcmp(reader, "idx");
   fprintf(o, "  .%s = {", field);
-  if (st->b && pair)
+  if (st->b && npy) emit_arrays(o, st); /* what a model with several inputs or outputs reads */
+  if (st->b && npy && (arg(st, "x")->kind != VK_STRING || arg(st, "y")->kind != VK_STRING))
+    ; /* lists: only those */
+  else if (st->b && pair)
     fprintf(o, ".x = %s, .y = %s, ", quote_str(arg(st, npy ? "x" : "images")->s), quote_str(arg(st, npy ? "y" : "labels")->s));
   else if (st->b)
     fprintf(o, ".data = %s, ", quote_str(arg(st, "path")->s));
@@ -117,6 +162,7 @@ static void emit_source(FILE *o, const char *field, const Setting *st, const Set
   } else {
     fprintf(o, ".label_col = -1, .delimiter = ','");
   }
+  emit_weights(o, st, data, true);
   fprintf(o, ", .scale = %.17g},\n", fmt->b && strcmp(reader, "text") != 0 ? source_arg(fmt, data, "scale")->f : 1.0);
 }
 
@@ -131,6 +177,12 @@ void emit_c_main(FILE *o, const Built *b) {
   const Value *out = &train->v[train->outputs[0]];
   int64_t features = 1, labels = 1, classes = out->shape.dim[out->shape.rank - 1];
   for (int d = 1; d < in->shape.rank; d++) features *= in->shape.dim[d];
+  for (int i = 1; i < train->ninputs; i++) { /* several: every input's values, side by side */
+    const Value *v = &train->v[train->inputs[i]];
+    int64_t f = 1;
+    for (int d = 1; d < v->shape.rank; d++) f *= v->shape.dim[d];
+    features += f;
+  }
   for (int d = 1; d < lab->shape.rank; d++) labels *= lab->shape.dim[d];
   const char *loss = t->loss.b->name;
   bool sparse = !strcmp(loss, "sparse_categorical_crossentropy"), onehot = !strcmp(loss, "categorical_crossentropy");
@@ -145,7 +197,9 @@ void emit_c_main(FILE *o, const Built *b) {
   fprintf(o, "\n/* ---- the training program ---- */\n\n"
              "static const NnrtProgram %s_program = {\n  .def = &%s_def,\n", model, model);
   fprintf(o, "  .reader = %s,\n", runtime_enum(reader));
-  if (pair)
+  if (!strcmp(reader, "npy") && (arg(&t->data, "x")->kind != VK_STRING || arg(&t->data, "y")->kind != VK_STRING))
+    fprintf(o, "  .data = \"\", .x = \"\", .y = \"\",\n");
+  else if (pair)
     fprintf(o, "  .data = \"\", .x = %s, .y = %s,\n", quote_str(arg(&t->data, !strcmp(reader, "npy") ? "x" : "images")->s),
             quote_str(arg(&t->data, !strcmp(reader, "npy") ? "y" : "labels")->s));
   else
@@ -187,5 +241,14 @@ void emit_c_main(FILE *o, const Built *b) {
   emit_source(o, "test", &t->test_data, &t->data);
   fprintf(o, "  .summary = %s,\n", quote_str(model_summary(b)));
   emit_callbacks(o, t);
+  if (!strcmp(reader, "npy")) {
+    fprintf(o, "  .arrays = {");
+    emit_arrays(o, &t->data);
+    fprintf(o, ".label_col = -1, .weight_col = -1, .scale = 1},\n");
+  }
+  fprintf(o, "  .ninputs = %d, .noutputs = %d,\n", train->ninputs, train->noutputs);
+  fprintf(o, "  .sample_weights = %d", t->sample_weights);
+  emit_weights(o, &t->data, &t->data, false);
+  fprintf(o, ",\n");
   fprintf(o, "};\n\nint main(int argc, char **argv) { return nnrt_train_main(&%s_program, argc, argv); }\n", model);
 }

@@ -313,19 +313,54 @@ bool setting_arg_written(const Setting *st, const char *name) {
   return false;
 }
 
+/* npy's x and y: a file each (a string), or for a model with several
+ * inputs or outputs a list of files, one an input and one an output.
+ * Returns whether the checks of a source of one input and one label go on. */
+static bool check_npy_arrays(TrainInfo *t, const Setting *d) {
+  ModelInfo *m = t->model;
+  int nin = model_inputs(m), nout = m->noutputs;
+  bool several = nin > 1 || nout > 1;
+  for (int k = 0; k < 2; k++) {
+    Val *v = &d->args[k];
+    int want = k ? nout : nin;
+    bool strings = v->kind == VK_LIST && v->nitems > 0;
+    for (int i = 0; strings && i < v->nitems; i++) strings = v->items[i].kind == VK_STRING;
+    if (v->kind == VK_ERROR) return false;
+    if (v->kind == VK_STRING && want == 1) continue;
+    if (!several && v->kind != VK_STRING) {
+      error_at(v->loc, "'%s' of 'npy' must be the path of a .npy file (a string), got %s", k ? "y" : "x", value_str(v));
+      return false;
+    }
+    if (!strings || v->nitems != want) {
+      error_at(v->loc, "'%s' of 'npy' must list %d .npy file%s, one for each %s of model '%s' in order, got %s",
+               k ? "y" : "x", want, want == 1 ? "" : "s", k ? "output's label" : "input", m->decl->name, value_str(v));
+      return false;
+    }
+  }
+  if (!several) return true;
+  for (int i = 2; i < d->b->nparams; i++)
+    if ((!strcmp(d->b->params[i].name, "one_hot") || !strcmp(d->b->params[i].name, "normalize")) && d->args[i].i)
+      error_at(d->args[i].loc, "'%s' applies to a model with one input and one output; model '%s' has %d input%s "
+               "and %d outputs: %s", d->b->params[i].name, m->decl->name, nin, nin == 1 ? "" : "s", nout,
+               d->b->params[i].name[0] == 'o' ? "give each label as its loss takes it (one-hot rows for "
+               "categorical_crossentropy)" : "standardize the arrays before");
+  return false;
+}
+
 /* A data source must fit the model and the loss: one input tensor, labels
  * as the loss wants them, a label column that can exist. */
 static void check_data(TrainInfo *t, const Setting *d) {
   if (!d->b) return;
   Loc at = d->node->loc;
+  if (!strcmp(d->b->name, "npy") && !check_npy_arrays(t, d)) return;
   if (model_inputs(t->model) != 1) {
-    error_at(at, "'%s' provides one input tensor, but model '%s' has %d inputs", d->b->name,
-             t->model->decl->name, model_inputs(t->model));
+    error_at(at, "'%s' provides one input tensor, but model '%s' has %d inputs; npy(x: [...], y: [...]) reads an "
+             "array for each", d->b->name, t->model->decl->name, model_inputs(t->model));
     return;
   }
   if (t->model->noutputs > 1) {
-    error_at(at, "'%s' provides one label tensor, but model '%s' has %d outputs; train it through its library's "
-             "M_train_step_outputs (docs/c-api.md)", d->b->name, t->model->decl->name, t->model->noutputs);
+    error_at(at, "'%s' provides one label tensor, but model '%s' has %d outputs; npy(x: [...], y: [...]) reads an "
+             "array for each", d->b->name, t->model->decl->name, t->model->noutputs);
     return;
   }
   bool one_hot = false, normalize = false;
@@ -376,6 +411,26 @@ static void check_data(TrainInfo *t, const Setting *d) {
   if (strlen(delim->s) != 1)
     error_at(delim->loc, "'delimiter' of 'csv' must be one character, got %s",
              value_str(delim));
+}
+
+/* A data source's per-sample weights (csv's weight, npy's w): a column
+ * name or number, a file; only with sample_weights true. */
+static void check_weights(TrainInfo *t, const Setting *d) {
+  if (!d->b || (strcmp(d->b->name, "csv") != 0 && strcmp(d->b->name, "npy") != 0)) return;
+  bool csv = !strcmp(d->b->name, "csv");
+  const char *name = csv ? "weight" : "w";
+  Val *w = NULL;
+  for (int i = 0; i < d->b->nparams; i++)
+    if (!strcmp(d->b->params[i].name, name)) w = &d->args[i];
+  if (!w || w->kind == VK_NONE || w->kind == VK_ERROR) return;
+  if (csv ? !((w->kind == VK_STRING && *w->s) || (w->kind == VK_INT && !w->batch && w->i >= 0))
+          : w->kind != VK_STRING || !*w->s)
+    error_at(w->loc, "'%s' of '%s' must be %s, got %s", name, d->b->name,
+             csv ? "a column name (a string) or a column number from 0" : "the path of a .npy file (a string)",
+             value_str(w));
+  else if (!t->sample_weights)
+    error_at(w->loc, "'%s' gives each sample a weight, but the train block does not take them; add "
+             "'sample_weights true'", name);
 }
 
 /* " (did you mean 'accuracy'?)" after "unknown metric 'acc'", or "". */
@@ -583,6 +638,9 @@ void check_train(Sema *s, Node *decl) {
     check_data(t, &t->test_data);
     check_other_source(t, &t->validation_data, "validation");
     check_other_source(t, &t->test_data, "test");
+    check_weights(t, &t->data);
+    check_weights(t, &t->validation_data);
+    check_weights(t, &t->test_data);
     check_augment(t);
     for (int i = 0; i < t->nmetrics && t->loss.b; i++) /* counts of a positive class need one */
       if ((!strcmp(t->metrics[i]->name, "precision") || !strcmp(t->metrics[i]->name, "recall")) &&

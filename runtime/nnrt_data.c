@@ -99,6 +99,12 @@ static int header_column(FILE *f, const char *name, char delimiter, char *text, 
 
 NNRT_API bool nnrt_csv_load(const char *path, const char *label_name, int label_col, bool header,
                    char delimiter, double scale, NnrtTable *t, char *err, size_t errlen) {
+  return nnrt_csv_load_weighted(path, label_name, label_col, NULL, -1, header, delimiter, scale, t, err, errlen);
+}
+
+NNRT_API bool nnrt_csv_load_weighted(const char *path, const char *label_name, int label_col, const char *weight_name,
+                                     int weight_col, bool header, char delimiter, double scale, NnrtTable *t,
+                                     char *err, size_t errlen) {
   memset(t, 0, sizeof *t);
   bool had_header = header;
   FILE *f = nnrt_open_regular(path, err, errlen);
@@ -109,6 +115,22 @@ NNRT_API bool nnrt_csv_load(const char *path, const char *label_name, int label_
     return nnrt_error(err, errlen, path, "the file is empty: expected a table of numbers");
   }
   skip_bom(f);
+  if (weight_name) { /* the weight column's number, then the header again for the label's */
+    long at = ftell(f);
+    char text[NNRT_MAX_FIELD + 1] = "", hint[160];
+    weight_col = header ? header_column(f, weight_name, delimiter, text, sizeof text) : -2;
+    if (weight_col < 0 || fseek(f, at, SEEK_SET) != 0) {
+      fclose(f);
+      char msg[NNRT_MAX_FIELD + 240];
+      snprintf(msg, sizeof msg, "no column of the header row has the sample weights' name%s",
+               delimiter_hint(text, delimiter, hint, sizeof hint));
+      return csv_error(err, errlen, path, 1, 1, msg);
+    }
+    if (!label_name) {
+      header_column(f, "", delimiter, text, sizeof text); /* consumed */
+      header = false;
+    }
+  }
   if (label_name) {
     char text[NNRT_MAX_FIELD + 1] = "", hint[160];
     label_col = header ? header_column(f, label_name, delimiter, text, sizeof text) : -2;
@@ -121,7 +143,11 @@ NNRT_API bool nnrt_csv_load(const char *path, const char *label_name, int label_
     }
     header = false; /* consumed */
   }
-  int64_t cap = 0, n = 0, cols = -1, line = label_name ? 2 : 1, col = 1, field_col = 1, ncols = 0;
+  if (weight_col >= 0 && weight_col == label_col) {
+    fclose(f);
+    return csv_error(err, errlen, path, 1, 1, "the sample weights' column is the label's");
+  }
+  int64_t cap = 0, n = 0, cols = -1, line = label_name || weight_name ? 2 : 1, col = 1, field_col = 1, ncols = 0;
   double *vals = NULL;
   char field[NNRT_MAX_FIELD + 1];
   int flen = 0;
@@ -162,6 +188,12 @@ NNRT_API bool nnrt_csv_load(const char *path, const char *label_name, int label_
         if (!nv) { ok = csv_error(err, errlen, path, line, field_col, "out of memory"); break; }
         vals = nv;
       }
+      if (ncols == weight_col && v < 0) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "the sample weight %g is negative; weights are finite numbers of at least 0", v);
+        ok = csv_error(err, errlen, path, line, field_col, msg);
+        break;
+      }
       vals[n++] = v;
       ncols++;
       flen = 0;
@@ -200,19 +232,29 @@ NNRT_API bool nnrt_csv_load(const char *path, const char *label_name, int label_
     ok = nnrt_error(err, errlen, path, "has no rows of numbers%s", had_header ? " after its header" : "");
   if (ok && (cols < 2 || n == 0)) ok = csv_error(err, errlen, path, line, 1, "expected rows of at least two numbers");
   if (ok && (label_col >= cols || label_col < -1)) ok = csv_error(err, errlen, path, 1, 1, "the label column is not in the table");
+  int lc = label_col < 0 ? (int)cols - 1 : label_col, wc = weight_col;
+  if (ok && wc >= cols) ok = csv_error(err, errlen, path, 1, 1, "the sample weights' column is not in the table");
+  if (ok && wc == lc) ok = csv_error(err, errlen, path, 1, 1, "the sample weights' column is the label's");
+  if (ok && wc >= 0 && cols < 3) ok = csv_error(err, errlen, path, line, 1, "expected rows of at least three numbers "
+                                                "(features, the label and the weight)");
   if (!ok) {
     free(vals);
     return false;
   }
-  int lc = label_col < 0 ? (int)cols - 1 : label_col;
-  if (!table_alloc(t, n / cols, cols - 1, 1, path, err, errlen)) {
+  if (!table_alloc(t, n / cols, cols - 1 - (wc >= 0), 1, path, err, errlen)) {
     free(vals);
     return false;
+  }
+  if (wc >= 0 && !(t->w = nnrt_alloc(sizeof(float) * (size_t)t->rows))) {
+    free(vals);
+    nnrt_table_free(t);
+    return nnrt_error(err, errlen, path, "out of memory for %lld sample weights", (long long)(n / cols));
   }
   for (int64_t r = 0; r < t->rows; r++)
     for (int64_t c = 0, k = 0; c < cols; c++) {
       double v = vals[r * cols + c];
       if (c == lc) t->y[r] = (float)v;
+      else if (c == wc) t->w[r] = (float)v;
       else t->x[r * t->features + k++] = (float)(v * scale);
     }
   free(vals);
@@ -545,6 +587,7 @@ NNRT_API bool nnrt_text_load(const char *path, int64_t steps, int64_t stride, Nn
 NNRT_API void nnrt_table_free(NnrtTable *t) {
   free(t->x);
   free(t->y);
+  free(t->w);
   memset(t, 0, sizeof *t);
 }
 

@@ -45,7 +45,14 @@ typedef struct Run {
   int64_t patience;                  /* --patience, or -1 */
   bool no_early, no_reduce;          /* --no-early-stop, --no-reduce-lr */
   const char *save_best;             /* --save-best */
+  const char *w, *weight_name;       /* the training data's weights: --w FILE, --weight COLUMN */
+  int weight_col;
+  NnrtSource arrays;                 /* several inputs or outputs: the training arrays */
+  unsigned listed;                   /* the lists of arrays the flags have replaced */
 } Run;
+
+/* A model with several inputs or outputs (read from npy arrays). */
+static bool multi(const NnrtProgram *p) { return p->ninputs > 1 || p->noutputs > 1; }
 
 static volatile sig_atomic_t nnrt_stop_signal;
 static void nnrt_on_signal(int sig) { nnrt_stop_signal = sig; }
@@ -63,7 +70,15 @@ static void usage(const Run *r, FILE *f) {
   for (int64_t c = 0; c < p->def->nclass_weights; c++) /* the train block's class_weight */
     fprintf(f, "%s%g%s", c ? ", " : "Each step weighs a sample by its class (class_weight): ", p->def->class_weights[c],
             c + 1 < p->def->nclass_weights ? "" : "\n");
-  if (p->reader == NNRT_NPY)
+  if (multi(p)) {
+    fprintf(f, "  --x FILE           NumPy .npy array of an input's samples, once for each input in order\n"
+               "                     (%d:", p->ninputs);
+    for (int i = 0; i < p->arrays.nxs; i++) fprintf(f, " %s", p->arrays.xs[i]);
+    fprintf(f, ")\n  --y FILE           NumPy .npy array of an output's labels, once for each output\n"
+               "                     (%d:", p->noutputs);
+    for (int i = 0; i < p->arrays.nys; i++) fprintf(f, " %s", p->arrays.ys[i]);
+    fprintf(f, ")\n");
+  } else if (p->reader == NNRT_NPY)
     fprintf(f, "  --x FILE           NumPy .npy array of samples (%s)\n"
                "  --y FILE           NumPy .npy array of their labels (%s)\n", p->x, p->y);
   else if (p->reader == NNRT_IDX)
@@ -81,6 +96,16 @@ static void usage(const Run *r, FILE *f) {
             p->label_name ? p->label_name : p->label_col < 0 ? "last" : "", p->header ? " (after a header row)" : "",
             p->data);
   if (p->reader == NNRT_CSV && !p->label_name && p->label_col >= 0) fprintf(f, "                     (column %d)\n", p->label_col);
+  if (p->sample_weights && p->reader == NNRT_NPY)
+    fprintf(f, "  --w FILE           NumPy .npy array of their weights, one a sample (%s)\n"
+               "  --validation-w FILE, --test-w FILE  the held-out files' weights (else 1 each)\n",
+            p->w ? p->w : "none");
+  else if (p->sample_weights) {
+    char col[32];
+    snprintf(col, sizeof col, p->weight_col < 0 ? "none" : "column %d", p->weight_col);
+    fprintf(f, "  --weight COLUMN    the column of every file's sample weights, a number from 0\n"
+               "                     or a header name (%s)\n", p->weight_name ? p->weight_name : col);
+  }
   nnrt_usage_files(p, f);
   fprintf(f, "  --epochs N         epochs to have trained at the end, counted from the start,\n"
              "                     a checkpoint's included (%lld)\n"
@@ -156,6 +181,18 @@ static bool flag_number(int argc, char **argv, int *i, double lo, bool closed, d
   return true;
 }
 
+/* --weight COLUMN: digits for a number from 0, else a name, for every csv file. */
+static void weight_flag(Run *r, const char *v) {
+  bool digits = *v && strspn(v, "0123456789") == strlen(v) && strlen(v) < 9;
+  NnrtSource *s[3] = {NULL, &r->val, &r->test};
+  for (int k = 0; k < 3; k++) {
+    const char **name = k ? &s[k]->weight_name : &r->weight_name;
+    int *col = k ? &s[k]->weight_col : &r->weight_col;
+    *name = digits ? NULL : v;
+    *col = digits ? atoi(v) : -1;
+  }
+}
+
 /* A flag of the validation and test files or of prediction: whether
  * argv[*i] is one, its value's success in *ok. */
 static bool file_flag(Run *r, int argc, char **argv, int *i, bool *ok) {
@@ -171,7 +208,13 @@ static bool file_flag(Run *r, int argc, char **argv, int *i, bool *ok) {
     if (!pair && !strcmp(a + n, "data")) to = &s->data;
     else if (pair && !strcmp(a + n, xf)) to = &s->x;
     else if (pair && !strcmp(a + n, yf)) to = &s->y;
+    else if (p->reader == NNRT_NPY && p->sample_weights && !strcmp(a + n, "w")) to = &s->w;
     if (to && !k) r->val_file_given = true;
+  }
+  if (p->sample_weights && p->reader == NNRT_NPY && !strcmp(a, "--w")) to = &r->w;
+  if (p->sample_weights && p->reader == NNRT_CSV && !strcmp(a, "--weight")) { /* a column's number or name */
+    if ((*ok = flag_value(argc, argv, i) != NULL)) weight_flag(r, argv[*i]);
+    return true;
   }
   if (!strcmp(a, "--predict")) to = &r->predict;
   else if (!strcmp(a, "--output")) to = &r->output;
@@ -203,6 +246,10 @@ static int parse_flags(Run *r, int argc, char **argv, bool *done) {
       ok = flag_int(argc, argv, &i, 0, &r->patience);
     } else if (!strcmp(a, "--save-best")) {
       ok = (r->save_best = flag_value(argc, argv, &i)) != NULL;
+    } else if (multi(p) && nnrt_arrays_flag(a, NULL, NULL, NULL)) {
+      const char *f = flag_value(argc, argv, &i);
+      ok = f && nnrt_arrays_flag(a, f, (NnrtSource *const[3]){&r->arrays, &r->val, &r->test}, &r->listed) == 1;
+      if (ok && strncmp(a, "--validation-", 13) == 0) r->val_file_given = true;
     } else if (!strcmp(a, "--data") && (p->reader == NNRT_CSV || p->reader == NNRT_CIFAR10 || p->reader == NNRT_TEXT)) {
       ok = (r->data = flag_value(argc, argv, &i)) != NULL;
     } else if (!strcmp(a, p->reader == NNRT_NPY ? "--x" : "--images") && (p->reader == NNRT_NPY || p->reader == NNRT_IDX)) {
@@ -270,23 +317,37 @@ static int parse_flags(Run *r, int argc, char **argv, bool *done) {
 static bool read_source(const NnrtProgram *p, const NnrtSource *s, NnrtTable *t, char *err, size_t errlen) {
   switch (p->reader) {
   case NNRT_IDX: return nnrt_idx_load(s->x, s->y, s->scale, t, err, errlen);
-  case NNRT_NPY: return nnrt_npy_load(s->x, s->y, s->scale, t, err, errlen);
+  case NNRT_NPY:
+    return nnrt_npy_load(s->x, s->y, s->scale, t, err, errlen) && (!s->w || !*s->w || nnrt_npy_weights(s->w, t, err, errlen));
   case NNRT_CIFAR10: return nnrt_cifar_load(s->data, s->scale, t, err, errlen);
   case NNRT_TEXT: return nnrt_text_load(s->data, p->features, p->stride, t, err, errlen);
   default:
-    return nnrt_csv_load(s->data, s->label_name, s->label_col, s->header, s->delimiter, s->scale, t, err, errlen);
+    return nnrt_csv_load_weighted(s->data, s->label_name, s->label_col, s->weight_name, s->weight_col, s->header,
+                                  s->delimiter, s->scale, t, err, errlen);
   }
 }
 
 static bool read_data(const Run *r, NnrtTable *t, char *err, size_t errlen) {
   const NnrtProgram *p = r->p;
   bool pair = p->reader == NNRT_IDX || p->reader == NNRT_NPY;
+  if (multi(p)) {
+    NnrtSource s = r->arrays;
+    s.scale = p->scale, s.w = r->w;
+    if (p->sample_weights && (!r->w || !*r->w))
+      return nnrt_error(err, errlen, NULL, "no sample weights: the train block says sample_weights true; give --w FILE");
+    return nnrt_arrays_load(p->def, &s, "training", t, err, errlen);
+  }
   if (pair ? !*r->x || !*r->y : !*r->data) {
     snprintf(err, errlen, "no data: give %s", p->reader == NNRT_NPY ? "--x FILE --y FILE"
                                               : p->reader == NNRT_IDX ? "--images FILE --labels FILE" : "--data FILE");
     return false;
   }
-  NnrtSource s = {r->data, r->x, r->y, p->label_name, p->label_col, p->header, p->delimiter, p->scale};
+  NnrtSource s = {.data = r->data, .x = r->x, .y = r->y, .label_name = p->label_name, .label_col = p->label_col,
+                  .header = p->header, .delimiter = p->delimiter, .scale = p->scale, .w = r->w,
+                  .weight_name = r->weight_name, .weight_col = r->weight_col};
+  if (p->sample_weights && (p->reader == NNRT_NPY ? !r->w || !*r->w : !r->weight_name && r->weight_col < 0))
+    return nnrt_error(err, errlen, NULL, "no sample weights: the train block says sample_weights true; give %s",
+                      p->reader == NNRT_NPY ? "--w FILE (npy(..., w: FILE))" : "--weight COLUMN (csv(..., weight: COLUMN))");
   return read_source(p, &s, t, err, errlen);
 }
 
@@ -327,12 +388,14 @@ static bool check_table(const Run *r, const NnrtTable *t, const char *xs, const 
 }
 
 static bool check_data(const Run *r, const NnrtTable *t, char *err, size_t errlen) {
+  if (multi(r->p)) return true; /* nnrt_arrays_load checked each array */
   bool pair = r->p->reader == NNRT_IDX || r->p->reader == NNRT_NPY;
   return check_table(r, t, pair ? r->x : r->data, pair ? r->y : r->data, err, errlen);
 }
 
 /* Whether a source names a file: data, or x and y. */
 static bool has_source(const NnrtProgram *p, const NnrtSource *s) {
+  if (multi(p)) return s->nxs > 0 || s->nys > 0;
   return p->reader == NNRT_IDX || p->reader == NNRT_NPY ? (s->x && *s->x) || (s->y && *s->y) : s->data && *s->data;
 }
 
@@ -340,6 +403,7 @@ static bool has_source(const NnrtProgram *p, const NnrtSource *s) {
 static bool read_other(const Run *r, const NnrtSource *s, const char *what, NnrtTable *t, char *err, size_t errlen) {
   const NnrtProgram *p = r->p;
   bool pair = p->reader == NNRT_IDX || p->reader == NNRT_NPY;
+  if (multi(p)) return nnrt_arrays_load(p->def, s, what, t, err, errlen);
   if (pair && (!s->x || !*s->x || !s->y || !*s->y)) {
     const char *xf = p->reader == NNRT_NPY ? "x" : "images", *yf = p->reader == NNRT_NPY ? "y" : "labels";
     return nnrt_error(err, errlen, NULL, "the %s data needs both files: --%s-%s FILE --%s-%s FILE", what, what, xf,
@@ -353,6 +417,10 @@ static bool read_other(const Run *r, const NnrtSource *s, const char *what, Nnrt
  * the model's types. */
 static void gather(const Run *r, const NnrtTable *t, const int64_t *perm, int64_t start, int64_t n, void *x, void *y) {
   const NnrtProgram *p = r->p;
+  if (multi(p)) {
+    nnrt_arrays_gather(p->def, t, perm, start, n, x, y);
+    return;
+  }
   int xt = r->desc->inputs[0].dtype, yt = p->def->label_dtype[0];
   int64_t f = p->features, w = p->form == NNRT_FORM_ONEHOT ? p->classes : p->labels;
   for (int64_t i = 0; i < n; i++) {
@@ -369,6 +437,22 @@ static void gather(const Run *r, const NnrtTable *t, const int64_t *perm, int64_
       else ((float *)y)[i * w + j] = (float)v;
     }
   }
+}
+
+/* A training step or an evaluation of the gathered batch x, y: rows
+ * perm[at..at+n) of t, with their weights when the train block says
+ * sample_weights true (each 1 when t has none). */
+static double run_batch(const Run *r, NnrtModel *m, const NnrtTable *t, const int64_t *perm, int64_t at, int64_t n,
+                        void *x, void *y, bool train) {
+  const void *inputs[16] = {x}, *labels[16] = {y};
+  if (multi(r->p)) nnrt_arrays_views(r->p->def, x, y, n, inputs, labels);
+  else if (!r->p->sample_weights) return train ? nnrt_model_train_step(m, inputs, y, n) : nnrt_model_evaluate(m, inputs, y, n);
+  float *w = t->w ? malloc(sizeof(float) * (size_t)n) : NULL;
+  if (t->w && !w) return snprintf(m->error, sizeof m->error, "out of memory for %lld sample weights", (long long)n), NAN;
+  for (int64_t i = 0; w && i < n; i++) w[i] = t->w[perm[at + i]];
+  double loss = (train ? nnrt_model_train_step_outputs : nnrt_model_evaluate_outputs)(m, inputs, labels, w, n);
+  free(w);
+  return loss;
 }
 
 /* ----------------------------------------------------------- metrics */
@@ -433,8 +517,7 @@ static bool held_out(const Run *r, NnrtModel *m, const NnrtTable *t, const int64
   for (int64_t at = from; at < t->rows; at += chunk) {
     int64_t n = t->rows - at < chunk ? t->rows - at : chunk;
     gather(r, t, order, at, n, x, y);
-    const void *inputs[1] = {x};
-    double loss = nnrt_model_evaluate(m, inputs, y, n);
+    double loss = run_batch(r, m, t, order, at, n, x, y, false);
     if (m->error[0]) return fprintf(stderr, "error: %s\n", m->error), false;
     s[S_LOSS] += loss * (double)n;
     s[S_SAMPLES] += (double)n;
@@ -703,8 +786,7 @@ static int epoch_steps(const Run *r, NnrtModel *m, Loop *L, int64_t epoch, doubl
     if (p->flip || p->crop)
       nnrt_augment(L->x, n, p->height, p->width, p->channels, p->flip, p->crop, r->seed,
                    (uint64_t)(epoch * L->ntrain + at), L->aug);
-    const void *inputs[1] = {L->x};
-    double loss = nnrt_model_train_step(m, inputs, L->y, n);
+    double loss = run_batch(r, m, &L->t, L->perm, at, n, L->x, L->y, true);
     if (L->bar && (m->error[0] || !isfinite(loss))) printf("\n"); /* the error below the bar */
     if (m->error[0]) return fprintf(stderr, "error: %s\n", m->error), 1;
     const char *bad = r->check_finite ? first_not_finite(m, what, sizeof what) : NULL;
@@ -915,7 +997,7 @@ static bool files_settled(Run *r) {
             "give one of them\n", r->p->reader == NNRT_NPY ? "x" : r->p->reader == NNRT_IDX ? "images" : "data");
     return false;
   }
-  if (r->val_fraction_given) r->val.data = r->val.x = r->val.y = NULL; /* the fraction replaces the file */
+  if (r->val_fraction_given) r->val.data = r->val.x = r->val.y = NULL, r->val.nxs = r->val.nys = 0; /* the fraction replaces the file */
   if (r->val_file_given) r->validation = 0;
   if (r->output && !r->predict)
     return fprintf(stderr, "error: --output is where --predict FILE writes its predictions; give --predict\n"), false;
@@ -977,12 +1059,17 @@ static bool callback_flags(Run *r, NnrtProgram *q) {
 
 NNRT_API int nnrt_train_main(const NnrtProgram *p, int argc, char **argv) {
   Run r = {.p = p, .desc = p->def->desc, .data = p->data, .x = p->x, .y = p->y, .epochs = p->epochs, .patience = -1,
+           .w = p->w, .weight_name = p->weight_name, .weight_col = p->weight_col, .arrays = p->arrays,
            .batch = p->batch, .seed = p->seed, .validation = p->validation, .generate = 200, .temperature = 0.7,
            .val = p->val, .test = p->test};
   bool done = false;
   int status = parse_flags(&r, argc, argv, &done);
   if (status || done) return status;
   if (!files_settled(&r)) return 1;
+  if (r.predict && multi(p))
+    return fprintf(stderr, "error: --predict reads one array of samples, and model %s has %d inputs and %d outputs; "
+                   "predict through its library (M_predict_outputs, docs/c-api.md)\n", p->def->name, p->ninputs,
+                   p->noutputs), 1;
   if (r.predict) return nnrt_predict_main(p, r.load, r.predict, r.output, r.batch, r.threads, r.seed, r.quiet);
   NnrtProgram prog = *p; /* the callbacks as the flags leave them */
   if (!callback_flags(&r, &prog)) return 1;
@@ -1024,7 +1111,7 @@ NNRT_API int nnrt_train_main(const NnrtProgram *p, int argc, char **argv) {
   int64_t most = L.t.rows > L.v.rows ? L.t.rows : L.v.rows;
   most = most > L.test.rows ? most : L.test.rows;
   L.chunk = r.batch < most ? r.batch : most;
-  int64_t w = p->form == NNRT_FORM_ONEHOT ? p->classes : p->labels;
+  int64_t w = multi(p) ? nnrt_arrays_width(p->def) : p->form == NNRT_FORM_ONEHOT ? p->classes : p->labels;
   L.x = nnrt_alloc(8 * (size_t)(L.chunk * p->features));
   L.y = nnrt_alloc(8 * (size_t)(L.chunk * w));
   L.perm = nnrt_alloc(sizeof(int64_t) * (size_t)L.t.rows);

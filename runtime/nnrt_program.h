@@ -16,6 +16,7 @@ typedef struct NnrtTable {
   int64_t width;   /* labels a row: 1, or a sequence's length for text */
   float *x;        /* rows * features */
   float *y;        /* rows * width */
+  float *w;        /* rows per-sample weights, or NULL (nnrt_csv_load_weighted, nnrt_arrays.c) */
 } NnrtTable;
 
 /* Reads `path`. The label is the column named label_name in the header
@@ -24,6 +25,13 @@ typedef struct NnrtTable {
  * field must be a finite number. */
 NNRT_API bool nnrt_csv_load(const char *path, const char *label_name, int label_col, bool header,
                    char delimiter, double scale, NnrtTable *t, char *err, size_t errlen);
+/* The same with a column of per-sample weights, neither a feature nor the
+ * label, into t->w: the column named weight_name in the header row, else
+ * column weight_col from 0 (-1 and NULL: none). A weight must be a finite
+ * number of at least 0 (an error names the line and column). */
+NNRT_API bool nnrt_csv_load_weighted(const char *path, const char *label_name, int label_col, const char *weight_name,
+                                     int weight_col, bool header, char delimiter, double scale, NnrtTable *t,
+                                     char *err, size_t errlen);
 /* Reads IDX files (the MNIST format): unsigned-byte samples of any shape
  * in `images`, one byte label each in `labels`; each pixel times scale.
  * Every size in the headers is checked against the file's length. With
@@ -91,6 +99,11 @@ typedef struct NnrtSource {
   bool header;
   char delimiter;
   double scale;
+  const char *w;                   /* npy: a file of per-sample weights, or NULL */
+  const char *weight_name;         /* csv: the weights' column by name, or NULL */
+  int weight_col;                  /* csv: else by number from 0 (-1: none) */
+  const char *xs[16], *ys[16];     /* npy, several inputs or outputs: an array an input, one an output */
+  int nxs, nys;
 } NnrtSource;
 
 typedef struct NnrtProgram {
@@ -137,6 +150,14 @@ typedef struct NnrtProgram {
   const char *best_path;                     /* or NULL: --save-best's */
   int nschedules;                            /* the rate's schedules, to show it */
   struct { int kind; double a, b; } schedules[4]; /* NnrtSchedule; its arguments in the order written */
+  /* sample_weights true: each step takes the data's per-sample weights,
+   * from the csv column weight_name or weight_col (-1: none) or the npy file w */
+  bool sample_weights;
+  const char *w, *weight_name;
+  int weight_col;
+  /* several inputs or outputs (npy): the arrays (xs, ys) of the training data */
+  int ninputs, noutputs;
+  NnrtSource arrays;
 } NnrtProgram;
 
 /* The schedules of the train block (compiler/train.c computes the rate the
@@ -191,6 +212,35 @@ NNRT_API void nnrt_progress_bar(int64_t done, int64_t total, double eta_seconds,
  * main's exit status (0; 1 for an error; 128 + the signal when SIGINT or
  * SIGTERM stopped it, after saving where it was). */
 NNRT_API int nnrt_train_main(const NnrtProgram *p, int argc, char **argv);
+
+/* ------------------------------------------- weights (nnrt_arrays.c) */
+
+/* The per-sample weights of an npy file `path` into t->w: one value a
+ * sample (shape (n,) or (n, 1)) for each of t's rows, finite and >= 0. */
+NNRT_API bool nnrt_npy_weights(const char *path, NnrtTable *t, char *err, size_t errlen);
+
+/* A model with several inputs or outputs reads an npy array for each
+ * (s->xs, s->ys, in the descriptor's order), each checked against its
+ * input's size (token ids against the vocabulary) or its label's size and
+ * kind, all with the same number of samples; they are packed into one
+ * table (a row: every input's values, then every label's), with s->w's
+ * weights. `what`: "training", "validation" or "test", for errors. */
+NNRT_API bool nnrt_arrays_load(const NnrtModelDef *def, const NnrtSource *s, const char *what, NnrtTable *t, char *err,
+                               size_t errlen);
+/* Label values a sample of every output together. */
+NNRT_API int64_t nnrt_arrays_width(const NnrtModelDef *def);
+/* Rows perm[start..start+n) of such a table into x and y (8 * n * the
+ * row's values bytes each), each input and label in its type, and where
+ * each starts (nnrt_arrays_views). */
+NNRT_API void nnrt_arrays_gather(const NnrtModelDef *def, const NnrtTable *t, const int64_t *perm, int64_t start,
+                                 int64_t n, void *x, void *y);
+NNRT_API void nnrt_arrays_views(const NnrtModelDef *def, void *x, void *y, int64_t n, const void **inputs,
+                                const void **labels);
+/* --x, --y, --validation-x ... of such a model: each adds a file to its
+ * list in s (training, validation, test), the first of each flag
+ * replacing the train block's. 1: done (value NULL: it is such a flag);
+ * 0: not such a flag; -1: an error (said). */
+NNRT_API int nnrt_arrays_flag(const char *flag, const char *value, NnrtSource *const s[3], unsigned *listed);
 
 /* ------------------------------------------ prediction (nnrt_predict.c) */
 

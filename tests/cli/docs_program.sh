@@ -51,7 +51,8 @@ prog() { # NAME TRAIN-BLOCK
 }
 : >"$tmp/help"
 prog csv 'train Tab {
-  data csv("t.csv", one_hot: true)
+  data csv("t.csv", one_hot: true, weight: "w", header: true)
+  sample_weights true
   loss categorical_crossentropy
   optimizer sgd
 }'
@@ -61,7 +62,8 @@ prog idx 'train Img {
   optimizer sgd
 }'
 prog npy 'train Img {
-  data npy(x: "x.npy", y: "y.npy")
+  data npy(x: "x.npy", y: "y.npy", w: "w.npy")
+  sample_weights true
   loss sparse_categorical_crossentropy
   optimizer sgd
 }'

@@ -37,7 +37,7 @@ for backend in llvm c; do
   tail -1 "$tmp/$backend/wout.txt"
 done
 expect 1 "$nnc" "$tmp/heads.nn" -o "$tmp/train"
-has "$tmp/err" "the training program reads one input and one label a sample, but model 'TwoHeads' has 2 inputs and 2 outputs"
+has "$tmp/err" "the training program reads a model with several inputs or outputs from npy arrays, npy(x: [...], y: [...]), one an input and one an output, but model 'TwoHeads' has 2 inputs and 2 outputs and no data"
 [ -e "$tmp/train" ] && fail "a program was written"
 # the training program weighs its steps by class_weight
 awk 'BEGIN { srand(4); for (i = 0; i < 60; i++) { c = i % 3; printf "%.3f,%.3f,%.3f,%.3f,%.3f,%d\n",

@@ -22,6 +22,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   NnrtTable t;
   if (nnrt_csv_load(path, NULL, -1, false, ',', 1.0, &t, err, sizeof err)) nnrt_table_free(&t);
   if (nnrt_csv_load(path, "label", 0, true, ';', 0.5, &t, err, sizeof err)) nnrt_table_free(&t);
+  /* with a column of sample weights, by number and by name */
+  if (nnrt_csv_load_weighted(path, NULL, -1, NULL, 1, false, ',', 1.0, &t, err, sizeof err)) nnrt_table_free(&t);
+  if (nnrt_csv_load_weighted(path, "label", -1, "w", -1, true, ',', 1.0, &t, err, sizeof err)) nnrt_table_free(&t);
   if (nnrt_idx_load(path, path, 1.0 / 255, &t, err, sizeof err)) nnrt_table_free(&t);
   if (nnrt_npy_load(path, path, 1.0, &t, err, sizeof err)) nnrt_table_free(&t);
   if (nnrt_idx_load(path, NULL, 1.0, &t, err, sizeof err)) nnrt_table_free(&t); /* samples alone */
