@@ -4,6 +4,7 @@
 # lengths; the training program prints the same summary at its start,
 # and not with --quiet.
 . "$(dirname "$0")/../cli_lib.sh"
+export CFLAGS="${CFLAGS:-} -O0" # its programs train tiny models: build them fast
 for f in "$src/examples/seed_cnn.nn" "$src/examples/breast_cancer.nn" "$src/tests/summary/long_names.nn"; do
   name=$(basename "$f" .nn)
   expect 0 "$nnc" --summary "$f"

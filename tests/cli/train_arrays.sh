@@ -4,6 +4,7 @@
 # of another size or count, labels the loss cannot take and --predict are
 # refused with the file and what is wrong.
 . "$(dirname "$0")/../cli_lib.sh"
+export CFLAGS="${CFLAGS:-} -O0" # its programs train tiny models: build them fast
 
 # npy DESCR SHAPE: a version 1.0 header, padded to 64 bytes as NumPy writes it
 npy() {

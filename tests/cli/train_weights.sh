@@ -4,6 +4,7 @@
 # the first half alone; validation files are weighted too; bad weights are
 # refused with the file and the line or sample.
 . "$(dirname "$0")/../cli_lib.sh"
+export CFLAGS="${CFLAGS:-} -O0" # its programs train tiny models: build them fast
 
 # npy DESCR SHAPE: a version 1.0 header, padded to 64 bytes as NumPy writes it
 npy() {
