@@ -463,6 +463,147 @@ static void check_other_source(TrainInfo *t, const Setting *o, const char *what)
   }
 }
 
+/* `class_weight 1, 5`: one finite weight >= 0 a class (checked against the
+ * output by check_class_weight). */
+static void class_weights(Sema *s, TrainInfo *t, Node *st) {
+  int n = node_count(st->kids), i = 0;
+  t->class_weight = arena_alloc(sizeof(double) * (size_t)n);
+  t->nclass_weight = n;
+  t->class_weight_node = st;
+  for (Node *e = st->kids; e; e = e->next, i++) {
+    Val *v = sema_eval(s, e);
+    t->class_weight[i] = 1;
+    if (v->kind == VK_ERROR) continue;
+    if (!val_is_num(v)) wrong_value(s, v, "a number", "a class weight");
+    else if (!(val_num(v) >= 0) || !isfinite(val_num(v)))
+      error_at(v->loc, "a class weight must be a finite number of at least 0, got %g", val_num(v));
+    else t->class_weight[i] = val_num(v);
+  }
+}
+
+/* `metrics accuracy, mae`: each a metric, once, at most 8. */
+static void add_metrics(TrainInfo *t, Node *st) {
+  for (Node *m = st->kids; m; m = m->next) {
+    const Builtin *b = m->kind == ND_NAME ? builtin_find_kind(m->name, BK_METRIC) : NULL;
+    if (!b) {
+      error_at(m->loc, "unknown metric '%s'; expected one of %s%s", expr_str(m),
+               builtin_kind_names(BK_METRIC), metric_hint(m));
+    } else if (metric_listed(t, b->name)) {
+      error_at(m->loc, "metric '%s' is listed twice", b->name);
+    } else if (t->nmetrics == 8) {
+      error_at(m->loc, "too many metrics (at most 8)");
+    } else {
+      t->metric_loc[t->nmetrics] = m->loc;
+      t->metrics[t->nmetrics++] = b;
+    }
+  }
+}
+
+/* One setting of a train block, its name known and set once: into t;
+ * a stop setting to check after the others goes to *stop. */
+static void setting(Sema *s, TrainInfo *t, Node *st, const char *key, Node **stop) {
+  if (!strcmp(key, "data")) {
+    if (one_value(st)) bind_setting(s, st->kids, BK_DATA, "data source", &t->data);
+  } else if (!strcmp(key, "loss")) {
+    for (Node *e = st->kids; e; e = e->next) {
+      if (t->nlosses == 16) {
+        error_at(e->loc, "too many losses (at most one per output, 16)");
+        break;
+      }
+      bind_setting(s, e, BK_LOSS, "loss", &t->losses[t->nlosses++]);
+    }
+    t->loss = t->losses[0];
+  } else if (!strcmp(key, "loss_weights")) {
+    check_loss_weights(s, t, st);
+  } else if (!strcmp(key, "sample_weights")) {
+    setting_bool(s, st, &t->sample_weights);
+  } else if (!strcmp(key, "class_weight")) {
+    class_weights(s, t, st);
+  } else if (!strcmp(key, "optimizer")) {
+    if (one_value(st)) bind_setting(s, st->kids, BK_OPTIMIZER, "optimizer", &t->optimizer);
+  } else if (!strcmp(key, "epochs")) {
+    setting_int(s, st, 0, &t->epochs);
+  } else if (!strcmp(key, "batch")) {
+    setting_int(s, st, 1, &t->batch);
+  } else if (!strcmp(key, "seed")) {
+    setting_int(s, st, 0, &t->seed);
+  } else if (!strcmp(key, "metrics")) {
+    add_metrics(t, st);
+  } else if (!strcmp(key, "augment")) {
+    for (Node *e = st->kids; e; e = e->next) {
+      Setting a = {0};
+      if (!bind_setting(s, e, BK_AUGMENT, "augmentation", &a)) continue;
+      if ((!strcmp(a.b->name, "flip") && t->flip) || (!strcmp(a.b->name, "crop") && t->crop))
+        error_at(e->loc, "augmentation '%s' is listed twice", a.b->name);
+      else if (!strcmp(a.b->name, "flip")) t->flip = true;
+      else t->crop = a.args[0].i, t->crop_node = e;
+      if (!t->augment_node) t->augment_node = e;
+    }
+  } else if (!strcmp(key, "schedule")) {
+    for (Node *e = st->kids; e; e = e->next) {
+      if (t->nschedules == 4) {
+        error_at(e->loc, "too many schedules (at most 4)");
+        break;
+      }
+      bind_setting(s, e, BK_SCHEDULE, "schedule", &t->schedules[t->nschedules++]);
+    }
+  } else if (!strcmp(key, "shuffle")) {
+    setting_bool(s, st, &t->shuffle);
+  } else if (!strcmp(key, "validation")) {
+    if (!one_value(st)) return;
+    if (st->kids->kind == ND_CALL)
+      bind_setting(s, st->kids, BK_DATA, "data source", &t->validation_data);
+    else
+      setting_float(s, st, 0, 1, &t->validation);
+  } else if (!strcmp(key, "test")) {
+    if (!one_value(st)) return;
+    if (st->kids->kind == ND_CALL)
+      bind_setting(s, st->kids, BK_DATA, "data source", &t->test_data);
+    else
+      error_at(st->kids->loc, "'test' takes a data source written as a call, such as csv(\"test.csv\"), got %s",
+               expr_str(st->kids));
+  } else if (!strcmp(key, "weight_decay")) {
+    if (one_value(st)) setting_float(s, st, 0, 1, &t->weight_decay);
+  } else if (!strcmp(key, "stop")) {
+    *stop = st;
+  } else if (!strcmp(key, "stop plateau")) {
+    if (st->kids && st->kids->kind == ND_CALL && one_value(st))
+      bind_setting(s, st->kids, BK_STOPPER, "early stopping", &t->early);
+    else
+      *stop = st; /* check_stop says what a stop setting looks like */
+  } else if (!strcmp(key, "reduce_lr")) {
+    if (one_value(st)) bind_setting(s, st->kids, BK_REDUCER, "learning-rate reduction", &t->reduce_lr);
+  } else if (!strcmp(key, "save")) {
+    if (one_value(st)) bind_setting(s, st->kids, BK_SAVER, "checkpoint rule", &t->save_best);
+  }
+}
+
+/* A train block against its model: losses and their weights, data sources
+ * and sample weights, augmentation, metrics that need a binary classifier. */
+static void check_fit(TrainInfo *t, Map *seen) {
+  const Node *decl = t->decl;
+  check_losses(t, map_get(seen, "loss"), map_get(seen, "loss_weights"));
+  check_class_weight(t);
+  t->weighted = t->sample_weights || t->class_weight;
+  if (t->weighted && t->model->noutputs >= 16)
+    error_at(decl->name_loc, "sample weights take a label of their own, after the outputs': a model trained with "
+             "them has at most 15 outputs, and '%s' has 16", decl->name);
+  check_data(t, &t->data);
+  check_data(t, &t->validation_data);
+  check_data(t, &t->test_data);
+  check_other_source(t, &t->validation_data, "validation");
+  check_other_source(t, &t->test_data, "test");
+  check_weights(t, &t->data);
+  check_weights(t, &t->validation_data);
+  check_weights(t, &t->test_data);
+  check_augment(t);
+  for (int i = 0; i < t->nmetrics && t->loss.b; i++) /* counts of a positive class need one */
+    if ((!strcmp(t->metrics[i]->name, "precision") || !strcmp(t->metrics[i]->name, "recall")) &&
+        strcmp(t->loss.b->name, "binary_crossentropy") != 0)
+      error_at(t->metric_loc[i], "'%s' counts the positive class of a binary classifier; the loss here is '%s', "
+               "not binary_crossentropy", t->metrics[i]->name, t->loss.b->name);
+}
+
 void check_train(Sema *s, Node *decl) {
   Node *target = map_get(s->decls, decl->name);
   if (!target || target->kind != ND_MODEL) {
@@ -522,132 +663,13 @@ void check_train(Sema *s, Node *decl) {
       error_at(st->loc, "only 'stop' takes a 'when' rule");
       continue;
     }
-    if (!strcmp(key, "data")) {
-      if (one_value(st)) bind_setting(s, st->kids, BK_DATA, "data source", &t->data);
-    } else if (!strcmp(key, "loss")) {
-      for (Node *e = st->kids; e; e = e->next) {
-        if (t->nlosses == 16) {
-          error_at(e->loc, "too many losses (at most one per output, 16)");
-          break;
-        }
-        bind_setting(s, e, BK_LOSS, "loss", &t->losses[t->nlosses++]);
-      }
-      t->loss = t->losses[0];
-    } else if (!strcmp(key, "loss_weights")) {
-      check_loss_weights(s, t, st);
-    } else if (!strcmp(key, "sample_weights")) {
-      setting_bool(s, st, &t->sample_weights);
-    } else if (!strcmp(key, "class_weight")) {
-      int n = node_count(st->kids), i = 0;
-      t->class_weight = arena_alloc(sizeof(double) * (size_t)n);
-      t->nclass_weight = n;
-      t->class_weight_node = st;
-      for (Node *e = st->kids; e; e = e->next, i++) {
-        Val *v = sema_eval(s, e);
-        t->class_weight[i] = 1;
-        if (v->kind == VK_ERROR) continue;
-        if (!val_is_num(v)) wrong_value(s, v, "a number", "a class weight");
-        else if (!(val_num(v) >= 0) || !isfinite(val_num(v)))
-          error_at(v->loc, "a class weight must be a finite number of at least 0, got %g", val_num(v));
-        else t->class_weight[i] = val_num(v);
-      }
-    } else if (!strcmp(key, "optimizer")) {
-      if (one_value(st)) bind_setting(s, st->kids, BK_OPTIMIZER, "optimizer", &t->optimizer);
-    } else if (!strcmp(key, "epochs")) {
-      setting_int(s, st, 0, &t->epochs);
-    } else if (!strcmp(key, "batch")) {
-      setting_int(s, st, 1, &t->batch);
-    } else if (!strcmp(key, "seed")) {
-      setting_int(s, st, 0, &t->seed);
-    } else if (!strcmp(key, "metrics")) {
-      for (Node *m = st->kids; m; m = m->next) {
-        const Builtin *b = m->kind == ND_NAME ? builtin_find_kind(m->name, BK_METRIC) : NULL;
-        if (!b) {
-          error_at(m->loc, "unknown metric '%s'; expected one of %s%s", expr_str(m),
-                   builtin_kind_names(BK_METRIC), metric_hint(m));
-        } else if (metric_listed(t, b->name)) {
-          error_at(m->loc, "metric '%s' is listed twice", b->name);
-        } else if (t->nmetrics == 8) {
-          error_at(m->loc, "too many metrics (at most 8)");
-        } else {
-          t->metric_loc[t->nmetrics] = m->loc;
-          t->metrics[t->nmetrics++] = b;
-        }
-      }
-    } else if (!strcmp(key, "augment")) {
-      for (Node *e = st->kids; e; e = e->next) {
-        Setting a = {0};
-        if (!bind_setting(s, e, BK_AUGMENT, "augmentation", &a)) continue;
-        if ((!strcmp(a.b->name, "flip") && t->flip) || (!strcmp(a.b->name, "crop") && t->crop))
-          error_at(e->loc, "augmentation '%s' is listed twice", a.b->name);
-        else if (!strcmp(a.b->name, "flip")) t->flip = true;
-        else t->crop = a.args[0].i, t->crop_node = e;
-        if (!t->augment_node) t->augment_node = e;
-      }
-    } else if (!strcmp(key, "schedule")) {
-      for (Node *e = st->kids; e; e = e->next) {
-        if (t->nschedules == 4) {
-          error_at(e->loc, "too many schedules (at most 4)");
-          break;
-        }
-        bind_setting(s, e, BK_SCHEDULE, "schedule", &t->schedules[t->nschedules++]);
-      }
-    } else if (!strcmp(key, "shuffle")) {
-      setting_bool(s, st, &t->shuffle);
-    } else if (!strcmp(key, "validation")) {
-      if (!one_value(st)) continue;
-      if (st->kids->kind == ND_CALL)
-        bind_setting(s, st->kids, BK_DATA, "data source", &t->validation_data);
-      else
-        setting_float(s, st, 0, 1, &t->validation);
-    } else if (!strcmp(key, "test")) {
-      if (!one_value(st)) continue;
-      if (st->kids->kind == ND_CALL)
-        bind_setting(s, st->kids, BK_DATA, "data source", &t->test_data);
-      else
-        error_at(st->kids->loc, "'test' takes a data source written as a call, such as csv(\"test.csv\"), got %s",
-                 expr_str(st->kids));
-    } else if (!strcmp(key, "weight_decay")) {
-      if (one_value(st)) setting_float(s, st, 0, 1, &t->weight_decay);
-    } else if (!strcmp(key, "stop")) {
-      stop = st;
-    } else if (!strcmp(key, "stop plateau")) {
-      if (st->kids && st->kids->kind == ND_CALL && one_value(st))
-        bind_setting(s, st->kids, BK_STOPPER, "early stopping", &t->early);
-      else
-        stop = st; /* check_stop says what a stop setting looks like */
-    } else if (!strcmp(key, "reduce_lr")) {
-      if (one_value(st)) bind_setting(s, st->kids, BK_REDUCER, "learning-rate reduction", &t->reduce_lr);
-    } else if (!strcmp(key, "save")) {
-      if (one_value(st)) bind_setting(s, st->kids, BK_SAVER, "checkpoint rule", &t->save_best);
-    }
+    setting(s, t, st, key, &stop);
   }
   if (stop) check_stop(s, t, stop);
   check_callbacks(t);
   if (!map_get(seen, "loss")) error_at(decl->name_loc, "'train' block has no 'loss'");
   if (!map_get(seen, "optimizer")) error_at(decl->name_loc, "'train' block has no 'optimizer'");
-  if (t->model) {
-    check_losses(t, map_get(seen, "loss"), map_get(seen, "loss_weights"));
-    check_class_weight(t);
-    t->weighted = t->sample_weights || t->class_weight;
-    if (t->weighted && t->model->noutputs >= 16)
-      error_at(decl->name_loc, "sample weights take a label of their own, after the outputs': a model trained with "
-               "them has at most 15 outputs, and '%s' has 16", decl->name);
-    check_data(t, &t->data);
-    check_data(t, &t->validation_data);
-    check_data(t, &t->test_data);
-    check_other_source(t, &t->validation_data, "validation");
-    check_other_source(t, &t->test_data, "test");
-    check_weights(t, &t->data);
-    check_weights(t, &t->validation_data);
-    check_weights(t, &t->test_data);
-    check_augment(t);
-    for (int i = 0; i < t->nmetrics && t->loss.b; i++) /* counts of a positive class need one */
-      if ((!strcmp(t->metrics[i]->name, "precision") || !strcmp(t->metrics[i]->name, "recall")) &&
-          strcmp(t->loss.b->name, "binary_crossentropy") != 0)
-        error_at(t->metric_loc[i], "'%s' counts the positive class of a binary classifier; the loss here is '%s', "
-                 "not binary_crossentropy", t->metrics[i]->name, t->loss.b->name);
-  }
+  if (t->model) check_fit(t, seen);
   scope_pop(s);
 }
 
