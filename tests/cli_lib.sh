@@ -34,6 +34,14 @@ held_out_at_least() {
     fail "${4:-held-out} accuracy '$acc' over $2 samples is below $3: $(tail -2 "$1")"
 }
 
+# npy DESCR SHAPE [FORTRAN]: a NumPy .npy version 1.0 header, padded to 64
+# bytes as NumPy writes it (FORTRAN: fortran_order, False unless given).
+npy() {
+  perl -e '$h = "{\x27descr\x27: \x27$ARGV[0]\x27, \x27fortran_order\x27: $ARGV[2], \x27shape\x27: $ARGV[1], }";
+           $h .= " " x (63 - (10 + length($h)) % 64) . "\n";
+           print "\x93NUMPY\x01\x00", pack("v", length $h), $h' "$1" "$2" "${3:-False}"
+}
+
 finish() {
   [ $failed -eq 0 ] && echo "ok"
   exit $failed

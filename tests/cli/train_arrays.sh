@@ -6,12 +6,6 @@
 . "$(dirname "$0")/../cli_lib.sh"
 export CFLAGS="${CFLAGS:-} -O0" # its programs train tiny models: build them fast
 
-# npy DESCR SHAPE: a version 1.0 header, padded to 64 bytes as NumPy writes it
-npy() {
-  perl -e '$h = "{\x27descr\x27: \x27$ARGV[0]\x27, \x27fortran_order\x27: False, \x27shape\x27: $ARGV[1], }";
-           $h .= " " x (63 - (10 + length($h)) % 64) . "\n";
-           print "\x93NUMPY\x01\x00", pack("v", length $h), $h' "$1" "$2"
-}
 cd "$tmp" || exit 1
 # 256 samples: image [6], meta [3]; digit = the argmax of image[0..3];
 # score = (meta0 + meta1, image4 - meta2)

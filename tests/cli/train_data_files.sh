@@ -117,11 +117,6 @@ expect 1 ./train --load m.ckpt --predict te.csv --output "$tmp/no/such/dir.csv"
 has "$tmp/err" "dir.csv: cannot write: "
 
 # NPY pairs: --validation-x/--validation-y, and prediction from x alone
-npy() {
-  perl -e '$h = "{\x27descr\x27: \x27$ARGV[0]\x27, \x27fortran_order\x27: False, \x27shape\x27: $ARGV[1], }";
-           $h .= " " x (63 - (10 + length($h)) % 64) . "\n";
-           print "\x93NUMPY\x01\x00", pack("v", length $h), $h' "$1" "$2"
-}
 for part in a:1 b:2; do
   name=${part%:*}
   perl -e 'srand $ARGV[0]; for (1..200) { push @x, rand(2) - 1, rand(2) - 1 } print pack("f<*", @x)' "${part#*:}" > x$name.raw

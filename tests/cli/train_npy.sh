@@ -5,13 +5,6 @@
 . "$(dirname "$0")/../cli_lib.sh"
 ex=$src/examples
 
-# npy DESCR SHAPE: a version 1.0 header, padded to 64 bytes as NumPy writes it
-npy() {
-  perl -e '$h = "{\x27descr\x27: \x27$ARGV[0]\x27, \x27fortran_order\x27: $ARGV[2], \x27shape\x27: $ARGV[1], }";
-           $h .= " " x (63 - (10 + length($h)) % 64) . "\n";
-           print "\x93NUMPY\x01\x00", pack("v", length $h), $h' "$1" "$2" "${3:-False}"
-}
-
 mnist_idx
 { npy '|u1' '(10000, 28, 28)'; tail -c +17 "$tmp/mnist-images.idx"; } > "$tmp/x.npy"
 { npy '|u1' '(10000,)'; tail -c +9 "$tmp/mnist-labels.idx"; } > "$tmp/y.npy"

@@ -119,8 +119,6 @@ train Tok {
   epochs    1
 }
 NN
-npy() { printf '\223NUMPY\001\000'; h="{'descr': '$1', 'fortran_order': False, 'shape': $2, }"; while [ $(((10 + ${#h} + 1) % 64)) -ne 0 ]; do h="$h "; done
-        len=$((${#h} + 1)); printf "\\$(printf %03o $((len % 256)))\\$(printf %03o $((len / 256)))%s\n" "$h"; }
 "$nnc" tok.nn -o tok 2>/dev/null || fail "building tok failed"
 for bad in 999 -4; do
   { npy '<i4' '(4, 3)'; perl -e "print pack('l<*', 1, 2, 3, 4, 5, 6, 7, $bad, 9, 10, 11, 12)"; } > x.npy

@@ -6,12 +6,6 @@
 . "$(dirname "$0")/../cli_lib.sh"
 export CFLAGS="${CFLAGS:-} -O0" # its programs train tiny models: build them fast
 
-# npy DESCR SHAPE: a version 1.0 header, padded to 64 bytes as NumPy writes it
-npy() {
-  perl -e '$h = "{\x27descr\x27: \x27$ARGV[0]\x27, \x27fortran_order\x27: False, \x27shape\x27: $ARGV[1], }";
-           $h .= " " x (63 - (10 + length($h)) % 64) . "\n";
-           print "\x93NUMPY\x01\x00", pack("v", length $h), $h' "$1" "$2"
-}
 
 # 64 rows a,b,y,w: two different linear rules, the second half weighing 0
 perl -e 'srand 3; for $i (0..63) { $a = rand(2) - 1; $b = rand(2) - 1;
