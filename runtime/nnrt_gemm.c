@@ -117,22 +117,14 @@ static void nnrt_micro_generic(int64_t kc, const float *restrict a, const float 
   }
 }
 
-/* The widest tile this processor runs (NNRT_ISA=avx2|generic narrows it,
- * for comparisons). */
+/* The widest tile this processor runs (nnrt_isa(): NNRT_ISA=avx2|generic
+ * narrows it, for comparisons). */
 static const NnrtTile *nnrt_tile(void) {
   static const NnrtTile generic = {4, 8, nnrt_micro_generic};
 #ifdef NNRT_X86
   static const NnrtTile avx512 = {8, 32, nnrt_micro_avx512}, avx2 = {6, 16, nnrt_micro_avx2};
-  static const NnrtTile *chosen;
-  if (!chosen) {
-    const char *isa = getenv("NNRT_ISA");
-    bool has512 = __builtin_cpu_supports("avx512f"), has2 = __builtin_cpu_supports("avx2") &&
-                                                             __builtin_cpu_supports("fma");
-    if (isa && !strcmp(isa, "generic")) has512 = has2 = false;
-    if (isa && !strcmp(isa, "avx2")) has512 = false;
-    chosen = has512 ? &avx512 : has2 ? &avx2 : &generic;
-  }
-  return chosen;
+  int isa = nnrt_isa();
+  return isa == NNRT_ISA_AVX512 ? &avx512 : isa == NNRT_ISA_AVX2 ? &avx2 : &generic;
 #else
   return &generic;
 #endif
