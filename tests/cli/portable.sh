@@ -5,8 +5,10 @@
 # qemu emulates no AVX-512), must run and give the pinned bits of that
 # level (tests/cli/checksums.txt), the same bits as NNRT_ISA at that level
 # here; no AVX instruction lies outside the functions of a level's copy;
-# the copies exist; and a library built for Haswell dies under Nehalem
-# (so qemu would catch one). Needs Debian's qemu-user (tools/setup.sh test).
+# the copies exist; a compiler without GCC's extensions (tcc) gets one
+# version with the generic bits; and a library built for Haswell dies
+# under Nehalem (so qemu would catch one). Needs Debian's qemu-user and
+# tcc (tools/setup.sh test installs them).
 . "$(dirname "$0")/../cli_lib.sh"
 ex=$src/examples
 cc=${CC:-cc}
@@ -64,6 +66,18 @@ for backend in llvm c; do
   done
   echo "$backend: runs on Nehalem and Haswell with the pinned bits, AVX only in the level copies"
 done
+
+# a C11 compiler without GCC's extensions (TinyCC: no target pragmas, no
+# vector types) builds the C file as one version with the generic bits
+command -v tcc > /dev/null || fail "tcc is missing: install Debian's tcc (sh tools/setup.sh test does)"
+"$nnc" --backend=c --no-main "$ex/seed_cnn.nn" -o "$tmp/seed_cnn.c" || fail "writing the C failed"
+if tcc -std=c11 -shared -o "$tmp/seed_cnn-tcc.so" "$tmp/seed_cnn.c" -lm; then
+  h=$("$tmp/host" "$tmp/seed_cnn-tcc.so" SeedCNN onehot 0 3 4 1 "$tmp/ck") || fail "the library tcc built failed"
+  [ "$h" = "$(pinned seed_cnn generic)" ] || fail "tcc's library: $h, pinned $(pinned seed_cnn generic) (generic)"
+  objdump -t "$tmp/seed_cnn-tcc.so" | grep -q "_avx2_" && fail "tcc's library has the level copies"
+else
+  fail "tcc does not build the C file"
+fi
 
 # a library for one processor is not portable, and qemu says so
 "$nnc" --backend=c --cpu=haswell "$ex/seed_mlp.nn" -o "$tmp/haswell.so" || fail "--cpu=haswell failed"
