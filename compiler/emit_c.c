@@ -649,13 +649,13 @@ static void arena_function(Em *e) {
 
 /* The run function: buffers in the workspace, leaves, kernels in order,
  * then the updates. */
-static void run_function(Em *e) {
+static void run_function(Em *e, const char *fn) {
   Graph *g = e->g;
   FILE *o = e->o;
   fprintf(o, "\n/* One pass of graph %s (%s) over a batch of n samples. */\n"
-             "static void %s_run(NnrtModel *m, int64_t n, const void *const *inputs, const void *const *labels) {\n"
+             "static void %s(NnrtModel *m, int64_t n, const void *const *inputs, const void *const *labels) {\n"
              "  const int m_threads = m->threads;\n",
-          g->name, g->training ? "the training step" : "inference", e->name);
+          g->name, g->training ? "the training step" : "inference", fn);
   Plan *p = e->p;
   arena_lines(e);
   fprintf(o, "  char *ws = m->ws;  /* grown to `need` by the model API */\n"
@@ -753,14 +753,44 @@ static void kernels(Em *e) {
   }
 }
 
+const IsaLevel isa_levels[NISA_LEVELS] = {
+    {"avx512", "NNRT_ISA_AVX512", NNRT_ISA_AVX512, "avx512f,avx512bw,avx512cd,avx512dq,avx512vl,avx2,fma"},
+    {"avx2", "NNRT_ISA_AVX2", NNRT_ISA_AVX2, "avx2,fma"}};
+
 /* The graph's kernels (each written once: a kernel identical to an earlier
  * one runs the earlier one's code), its arena function and its run
- * function. */
+ * function. Where the file is built for an x86-64 without AVX (the
+ * default, NNRT_CLONES in the prelude) the kernels and the run function
+ * are written once more for each of isa_levels, every function
+ * in that copy compiled for its features (runtime functions inlined into
+ * them with them); NAME_run runs the copy of the widest level the
+ * processor has (nnrt_isa), or the file's own. No copy contracts a * b + c
+ * (the prelude's pragma holds in every one), so all give the same bits. */
 void emit_c_graph(FILE *out, Graph *g, Plan *p, const char *model, const char *suffix) {
-  Em e = {.o = out, .g = g, .p = p, .name = arena_printf("%s_%s", model, suffix)};
+  const char *name = arena_printf("%s_%s", model, suffix);
+  fprintf(out, "\n#if NNRT_CLONES /* graph %s for each level of nnrt_isa() */\n", g->name);
+  for (size_t i = 0; i < NISA_LEVELS; i++) {
+    const char *f = isa_levels[i].features;
+    fprintf(out, "#ifdef __clang__\n#pragma clang attribute push(__attribute__((target(\"%s\"))), apply_to = function)\n"
+                 "#else\n#pragma GCC push_options\n#pragma GCC target(\"%s\")\n#endif\n", f, f);
+    Em e = {.o = out, .g = g, .p = p, .name = arena_printf("%s_%s", name, isa_levels[i].name)};
+    kernels(&e);
+    run_function(&e, arena_printf("%s_run", e.name));
+    fprintf(out, "#ifdef __clang__\n#pragma clang attribute pop\n#else\n#pragma GCC pop_options\n#endif\n");
+  }
+  fprintf(out, "#endif\n");
+  Em e = {.o = out, .g = g, .p = p, .name = name};
   kernels(&e);
   arena_function(&e);
-  run_function(&e);
+  run_function(&e, arena_printf("%s_run_generic", name));
+  fprintf(out, "\n/* One pass of graph %s: the code for this processor's level. */\n"
+               "static void %s_run(NnrtModel *m, int64_t n, const void *const *inputs, const void *const *labels) {\n"
+               "#if NNRT_CLONES\n  switch (nnrt_isa()) {\n",
+          g->name, name);
+  for (size_t i = 0; i < NISA_LEVELS; i++)
+    fprintf(out, "  case %s:\n    %s_%s_run(m, n, inputs, labels);\n    return;\n", isa_levels[i].enum_name, name,
+            isa_levels[i].name);
+  fprintf(out, "  }\n#endif\n  %s_run_generic(m, n, inputs, labels);\n}\n", name);
 }
 
 /* --------------------------------------------------------- the program */
@@ -941,6 +971,10 @@ void emit_c_prelude(FILE *o, const char *source, const Built *models) {
              " * compiler may not fuse it into one (the results are the same everywhere) */\n"
              "#if defined(__clang__)\n#pragma STDC FP_CONTRACT OFF\n"
              "#elif defined(__GNUC__)\n#pragma GCC optimize(\"fp-contract=off\")\n#endif\n"
+             "/* the kernels copied for AVX2 and AVX-512 too, the copy run chosen when the\n"
+             " * program runs, where the file is built for any x86-64 (no -march with AVX) */\n"
+             "#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && defined(__OPTIMIZE__) && \\\n"
+             "    !defined(__AVX__) && !defined(NNRT_ONE_ISA)\n#define NNRT_CLONES 1\n#else\n#define NNRT_CLONES 0\n#endif\n"
              "#define _POSIX_C_SOURCE 200809L\n"
              "#if defined(__GNUC__)\n#define NNRT_API static __attribute__((unused))\n"
              "#define NNRT_WINDOW_API static inline __attribute__((always_inline, unused))\n"

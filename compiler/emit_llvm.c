@@ -1168,12 +1168,12 @@ static LLVMValueRef run_function(Lv *L, Kernel *kn, bool exported) {
 
 
 /* One graph: its kernels, NAME_arena and NAME_run. Returns them. */
-void llvm_graph(LlvmOut *o, Graph *g, Plan *p, const char *model, const char *suffix, LLVMValueRef *run,
+void llvm_graph(LlvmOut *o, Graph *g, Plan *p, const char *name, bool exported, LLVMValueRef *run,
                 LLVMValueRef *arena_fn) {
   Lv L = lv_new(o);
   L.g = g;
   L.p = p;
-  L.name = arena_printf("%s_%s", model, suffix);
+  L.name = name;
   L.yp = arena_alloc(sizeof(LLVMValueRef) * (size_t)(g->n + 1));
   L.xp = arena_alloc(sizeof(LLVMValueRef) * (size_t)(g->n + 1));
   L.t = arena_alloc(sizeof(LLVMValueRef) * (size_t)(g->n + 1));
@@ -1193,6 +1193,6 @@ void llvm_graph(LlvmOut *o, Graph *g, Plan *p, const char *model, const char *su
     kn[k].epifn = kn[canon[k]].epifn;
   }
   *arena_fn = arena_function(&L);
-  *run = run_function(&L, kn, o->export_runs);
+  *run = run_function(&L, kn, exported);
   LLVMDisposeBuilder(L.b);
 }

@@ -224,7 +224,7 @@ void llvm_model(LlvmOut *o, const Built *b) {
   for (int k = 0; k < 3; k++) {
     run[k] = arenas[k] = LLVMConstNull(L.p8);
     if (gs[k]) {
-      llvm_graph(o, gs[k], b->plan[k], model, suffix[k], &run[k], &arenas[k]);
+      llvm_graph_levels(o, gs[k], b->plan[k], model, suffix[k], &run[k], &arenas[k]);
       run[k] = LLVMConstPointerCast(run[k], L.p8);
       arenas[k] = LLVMConstPointerCast(arenas[k], L.p8);
     }
@@ -327,8 +327,10 @@ LlvmOut *llvm_begin(const char *source, const char *triple, const char *cpu, int
     LLVMDisposeMessage(msg);
     return NULL;
   }
-  /* the host's processor and features by default; a cross target's generic one */
-  bool native = (!cpu && !triple) || (cpu && !strcmp(cpu, "native"));
+  /* without --cpu, any x86-64 with copies of the kernels per level
+   * (emit_llvm_isa.c), the host's processor on another host, a cross
+   * target's generic one */
+  bool x86 = !strncmp(t, "x86_64-", 7), native = (!cpu && !triple && !x86) || (cpu && !strcmp(cpu, "native"));
   if (native && triple && strcmp(t, host) != 0) {
     error_plain("--cpu=native names this machine's processor, which cannot run target '%s'", triple);
     return NULL;
@@ -339,6 +341,7 @@ LlvmOut *llvm_begin(const char *source, const char *triple, const char *cpu, int
   o->mod = LLVMModuleCreateWithNameInContext(source, o->cx);
   o->opt = opt;
   o->export_runs = export_runs;
+  o->levels = x86 && !cpu;
 #ifdef NNC_RUNTIME_BC
   o->runtime_in = !strcmp(t, host) && opt >= 3;
 #endif
@@ -347,6 +350,7 @@ LlvmOut *llvm_begin(const char *source, const char *triple, const char *cpu, int
   o->tm = LLVMCreateTargetMachine(target, t,
                                   native ? name
                                   : cpu  ? cpu
+                                  : x86  ? "x86-64"
                                          : "generic",
                                   native ? features : "", level[opt], LLVMRelocPIC, LLVMCodeModelDefault);
   LLVMSetTarget(o->mod, t);

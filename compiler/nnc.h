@@ -838,6 +838,19 @@ bool cc_has_openmp(void);
 
 /* ------------------------------------------------------------- emit_c.c */
 
+/* The instruction-set levels both backends copy a graph's code for, widest
+ * first, besides x86-64's own when they build for any x86-64: the copy's
+ * suffix, the runtime's level (runtime/nnrt.h, nnrt_isa) by name and by
+ * value, and the target features of its functions (GCC's and clang's
+ * names; LLVM's with a '+' before each). */
+enum { NISA_LEVELS = 2 };
+typedef struct IsaLevel {
+  const char *name, *enum_name;
+  int isa;
+  const char *features;
+} IsaLevel;
+extern const IsaLevel isa_levels[NISA_LEVELS];
+
 /* The C of one graph: its plan's kernels and NAME_SUFFIX_run(). */
 void emit_c_graph(FILE *out, Graph *g, Plan *p, const char *model, const char *suffix);
 /* A C file: the prelude (includes, the parts of the runtime that the
@@ -881,6 +894,7 @@ struct LlvmOut {
   int opt;
   bool export_runs; /* the run functions visible (the backend check calls them) */
   bool runtime_in;  /* the runtime's bitcode goes in (this machine, -O3) */
+  bool levels;      /* x86-64 for any processor: the graphs' code copied per level (emit_llvm_isa.c) */
 };
 
 typedef struct Lv {
@@ -904,8 +918,14 @@ typedef struct Lv {
  * a function declared (or found), called, or begun (the builder at its
  * entry). */
 Lv lv_new(LlvmOut *o);
-void llvm_graph(LlvmOut *o, Graph *g, Plan *p, const char *model, const char *suffix, LLVMValueRef *run,
+void llvm_graph(LlvmOut *o, Graph *g, Plan *p, const char *name, bool exported, LLVMValueRef *run,
                 LLVMValueRef *arena_fn);
+/* emit_llvm_isa.c: one graph as llvm_graph makes it (NAME being
+ * MODEL_SUFFIX), and in a module for any x86-64 (o->levels) copies of its
+ * kernels and run function for AVX2 and for AVX-512, NAME_run running the
+ * one of the processor's level (the runtime's nnrt_isa). */
+void llvm_graph_levels(LlvmOut *o, Graph *g, Plan *p, const char *model, const char *suffix, LLVMValueRef *run,
+                       LLVMValueRef *arena_fn);
 LLVMValueRef ci(Lv *L, int64_t v);
 LLVMValueRef ci32(Lv *L, int64_t v);
 LLVMValueRef cf(Lv *L, double v);

@@ -25,6 +25,28 @@ NNRT_API int nnrt_threads(int nt) {
 #endif
 }
 
+NNRT_API int nnrt_isa(void) {
+  static int chosen = -1;
+  if (chosen < 0) {
+    int isa = NNRT_ISA_GENERIC;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+      isa = NNRT_ISA_AVX2;
+      if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+          __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") &&
+          __builtin_cpu_supports("avx512vl"))
+        isa = NNRT_ISA_AVX512;
+    }
+    const char *want = getenv("NNRT_ISA");
+    if (want && !strcmp(want, "generic")) isa = NNRT_ISA_GENERIC;
+    if (want && !strcmp(want, "avx2") && isa > NNRT_ISA_AVX2) isa = NNRT_ISA_AVX2;
+#endif
+    chosen = isa; /* threads that race here store the same value */
+  }
+  return chosen;
+}
+
 NNRT_API int64_t nnrt_parts(int nt, int64_t work, int64_t most) {
   int64_t p = work >= 32768 ? nnrt_threads(nt) : 1;
   return p < most ? p : most < 1 ? 1 : most;

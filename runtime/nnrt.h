@@ -84,6 +84,13 @@ NNRT_API double nnrt_init_value(NnrtInit init, const double *args, const int64_t
 #define NNRT_PARALLEL(parts, ...) { __VA_ARGS__ }
 #endif
 NNRT_API int nnrt_threads(int nt);   /* nt, or the default for nt <= 0 */
+/* The instruction-set level this processor runs, chosen once: the GEMM's
+ * micro-kernel and the generated kernels' copy (docs/performance.md,
+ * "Target") follow it. AVX-512 means AVX-512 F, BW, CD, DQ and VL with
+ * AVX2 and FMA; AVX2 means AVX2 and FMA; NNRT_ISA=avx2|generic narrows
+ * the choice (for comparisons and tests). Always generic off x86-64. */
+enum { NNRT_ISA_GENERIC, NNRT_ISA_AVX2, NNRT_ISA_AVX512 };
+NNRT_API int nnrt_isa(void);
 /* How many parts to split `work` into for NNRT_PARALLEL: one per thread
  * when the work pays for waking them, never more than `most`. */
 NNRT_API int64_t nnrt_parts(int nt, int64_t work, int64_t most);

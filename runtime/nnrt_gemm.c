@@ -23,7 +23,10 @@
 #include <immintrin.h>
 #endif
 enum { NNRT_KC = 256, NNRT_MC = 96, NNRT_NC = 1024, NNRT_MAXTILE = 8 * 32 };
+#if defined(__GNUC__) || defined(__clang__) /* else the portable tile is plain loops */
 typedef float nnrt_v8 __attribute__((vector_size(32), aligned(4), may_alias));
+#define NNRT_VECTORS 1
+#endif
 
 NNRT_API size_t nnrt_sgemm_scratch(int nt) {
   return (size_t)NNRT_KC * NNRT_NC + (size_t)nnrt_threads(nt) * NNRT_MC * NNRT_KC + 64;
@@ -100,6 +103,14 @@ __attribute__((target("avx2,fma"))) static void nnrt_micro_avx2(int64_t kc, cons
 
 static void nnrt_micro_generic(int64_t kc, const float *restrict a, const float *restrict b,
                                float *restrict c, int64_t ldc, bool add) {
+#ifndef NNRT_VECTORS /* the same sums, element by element (a compiler without vector types) */
+  float acc[4][8] = {{0}};
+  for (int64_t p = 0; p < kc; p++)
+    for (int i = 0; i < 4; i++)
+      for (int j = 0; j < 8; j++) acc[i][j] += a[p * 4 + i] * b[p * 8 + j];
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 8; j++) c[i * ldc + j] = add ? acc[i][j] + c[i * ldc + j] : acc[i][j];
+#else
   nnrt_v8 c0 = {0}, c1 = c0, c2 = c0, c3 = c0;
   for (int64_t p = 0; p < kc; p++) {
     nnrt_v8 bv = *(const nnrt_v8 *)(b + p * 8);
@@ -115,24 +126,17 @@ static void nnrt_micro_generic(int64_t kc, const float *restrict a, const float 
     if (add) acc[i] += *ci;
     *ci = acc[i];
   }
+#endif
 }
 
-/* The widest tile this processor runs (NNRT_ISA=avx2|generic narrows it,
- * for comparisons). */
+/* The widest tile this processor runs (nnrt_isa(): NNRT_ISA=avx2|generic
+ * narrows it, for comparisons). */
 static const NnrtTile *nnrt_tile(void) {
   static const NnrtTile generic = {4, 8, nnrt_micro_generic};
 #ifdef NNRT_X86
   static const NnrtTile avx512 = {8, 32, nnrt_micro_avx512}, avx2 = {6, 16, nnrt_micro_avx2};
-  static const NnrtTile *chosen;
-  if (!chosen) {
-    const char *isa = getenv("NNRT_ISA");
-    bool has512 = __builtin_cpu_supports("avx512f"), has2 = __builtin_cpu_supports("avx2") &&
-                                                             __builtin_cpu_supports("fma");
-    if (isa && !strcmp(isa, "generic")) has512 = has2 = false;
-    if (isa && !strcmp(isa, "avx2")) has512 = false;
-    chosen = has512 ? &avx512 : has2 ? &avx2 : &generic;
-  }
-  return chosen;
+  int isa = nnrt_isa();
+  return isa == NNRT_ISA_AVX512 ? &avx512 : isa == NNRT_ISA_AVX2 ? &avx2 : &generic;
 #else
   return &generic;
 #endif

@@ -3,7 +3,8 @@
 # nnc, and run the demo (print the seed CNN's layer shapes, then compile the
 # seed MLP for the breast-cancer table, train it and print its held-out
 # accuracy), the whole test suite, or the benchmark against PyTorch
-# (bench/run.sh; installs python3-torch, libopenblas-dev and bc as well).
+# (bench/run.sh; installs python3-torch, libopenblas-dev and bc as well; the
+# test suite qemu-user, binutils and tcc, for tests/cli/portable.sh).
 #
 # Installs missing packages with apt-get when run as root; otherwise it names
 # what is missing and stops. The test suite is built twice: with the system
@@ -16,6 +17,7 @@ cd "$(dirname "$0")/.."
 what=${1:-demo}
 
 packages="cmake make gcc flex bison clang llvm-dev libomp-dev libclang-rt-dev diffutils"
+[ "$what" = test ] && packages="$packages qemu-user binutils tcc"   # tests/cli/portable.sh
 [ "$what" = bench ] && packages="$packages python3-torch libopenblas-dev bc"
 missing=""
 for p in $packages; do
