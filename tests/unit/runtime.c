@@ -11,6 +11,7 @@
 #include "nnrt.c"
 #include "nnrt_random.c"
 #include "nnrt_gemm.c"
+#include "nnrt_conv.c"
 #include "nnrt_window.c"
 #include "nnrt_data.c"
 
@@ -366,6 +367,67 @@ static void pool_case(const NnrtWindow *g, int64_t n) {
   free(x), free(dy);
 }
 
+/* The float convolution straight from the image against the column
+ * matrix's path (im2col, then the GEMM on the whole chunk, as nnrt_conv2d_f32
+ * did before): the same bits, at 1 to 3 threads, wherever it applies; with
+ * the portable micro-kernel it declines and the column path runs. */
+static void direct_case(const NnrtWindow *g, int64_t n) {
+  const int64_t G = g->groups, CG = g->c / G, FG = g->f / G, R = g->kh * g->kw * CG, PIX = g->oh * g->ow;
+  const int64_t nx = n * g->h * g->w * g->c, nw = R * g->f, ny = n * PIX * g->f;
+  uint64_t s = (uint64_t)(nx * 17 + nw);
+  float *x = malloc(sizeof *x * (size_t)nx), *w = malloc(sizeof *w * (size_t)nw), *want = malloc(sizeof *want * (size_t)ny);
+  for (int64_t i = 0; i < nx; i++) x[i] = rnd(&s);
+  for (int64_t i = 0; i < nw; i++) w[i] = rnd(&s);
+  const size_t cap = (size_t)((n < g->chunk ? n : g->chunk) * PIX * R) + nnrt_sgemm_scratch(3);
+  float *scratch = malloc(sizeof(float) * cap), *got = malloc(sizeof *got * (size_t)ny);
+  for (int64_t gg = 0; gg < G; gg++)
+    for (int64_t n0 = 0; n0 < n; n0 += g->chunk) {
+      const int64_t P = (n - n0 < g->chunk ? n - n0 : g->chunk) * PIX;
+      nnrt_im2col_f32(1, g, x, scratch, n0, P, gg);
+      nnrt_sgemm(1, P, FG, R, scratch, R, 1, w + gg * FG, g->f, 1, want + n0 * PIX * g->f + gg * FG, g->f, false,
+                 scratch + P * R, NULL);
+    }
+  /* a product the GEMM would not pack (its bits differ): declined */
+  const int64_t least = ((n - 1) % g->chunk + 1) * PIX;
+  const bool small = least * FG * R <= 16384 && R <= 256;
+  for (int nt = 1; nt <= 3; nt++) {
+    for (int64_t i = 0; i < ny; i++) got[i] = NAN;
+    bool done = nnrt_conv2d_direct_f32(nt, n, g, x, w, got, scratch, cap, NULL);
+    CHECK(done == (nnrt_sgemm_nr() >= 16 && !small), "direct conv %lldx%lldx%lld (%lld groups): %s", (long long)g->h,
+          (long long)g->w, (long long)g->c, (long long)G, done ? "ran with the portable kernel" : "declined");
+    if (done)
+      CHECK(!memcmp(got, want, sizeof *got * (size_t)ny),
+            "direct conv %lldx%lldx%lld -> %lld (%lld groups) at %d threads: other bits than im2col", (long long)g->h,
+            (long long)g->w, (long long)g->c, (long long)g->f, (long long)G, nt);
+  }
+  /* too little scratch: declined, nothing written */
+  for (int64_t i = 0; i < ny; i++) got[i] = 0;
+  CHECK(!nnrt_conv2d_direct_f32(1, n, g, x, w, got, scratch, nnrt_conv2d_direct_scratch(g) - 1, NULL) && got[0] == 0,
+        "direct conv: ran in too little scratch");
+  free(x), free(w), free(want), free(scratch), free(got);
+}
+
+static void test_direct(void) {
+  /* the seed CNN's layers, at a batch that is not a multiple of the tile */
+  direct_case(&(NnrtWindow){.h = 32, .w = 32, .c = 3, .oh = 30, .ow = 30, .f = 32, .kh = 3, .kw = 3, .sh = 1, .sw = 1,
+                            .dh = 1, .dw = 1, .groups = 1, .chunk = 2}, 3);
+  direct_case(&(NnrtWindow){.h = 15, .w = 15, .c = 32, .oh = 13, .ow = 13, .f = 64, .kh = 3, .kw = 3, .sh = 1,
+                            .sw = 1, .dh = 1, .dw = 1, .groups = 1, .chunk = 4}, 5);
+  direct_case(&(NnrtWindow){.h = 6, .w = 6, .c = 64, .oh = 4, .ow = 4, .f = 128, .kh = 3, .kw = 3, .sh = 1, .sw = 1,
+                            .dh = 1, .dw = 1, .groups = 1, .chunk = 8}, 1);
+  /* odd channels and filters (edge tiles), K over two blocks, padding, stride 2 */
+  direct_case(&(NnrtWindow){.h = 11, .w = 9, .c = 37, .oh = 6, .ow = 5, .f = 45, .kh = 3, .kw = 3, .sh = 2, .sw = 2,
+                            .ph = 1, .pw = 1, .dh = 1, .dw = 1, .groups = 1, .chunk = 3}, 4);
+  /* groups, dilation, a window clipped on every side, stride 1 and 2 apart */
+  direct_case(&(NnrtWindow){.h = 9, .w = 10, .c = 12, .oh = 9, .ow = 5, .f = 42, .kh = 3, .kw = 2, .sh = 1, .sw = 2,
+                            .ph = 2, .pw = 1, .dh = 2, .dw = 3, .groups = 3, .chunk = 5}, 3);
+  /* 1x1 in 4 groups; one channel a group (a small product: declined) */
+  direct_case(&(NnrtWindow){.h = 8, .w = 8, .c = 16, .oh = 8, .ow = 8, .f = 16, .kh = 1, .kw = 1, .sh = 1, .sw = 1,
+                            .dh = 1, .dw = 1, .groups = 4, .chunk = 40}, 41);
+  direct_case(&(NnrtWindow){.h = 8, .w = 8, .c = 16, .oh = 8, .ow = 8, .f = 16, .kh = 1, .kw = 1, .sh = 1, .sw = 1,
+                            .dh = 1, .dw = 1, .groups = 16, .chunk = 1}, 40);
+}
+
 static void test_windows(void) {
   /* groups, strides, padding and dilation, chunks of 2 samples of 5 */
   NnrtWindow small = {.h = 7, .w = 6, .c = 4, .oh = 4, .ow = 6, .f = 6, .kh = 3, .kw = 2, .sh = 2, .sw = 1,
@@ -387,6 +449,7 @@ static void test_windows(void) {
 int main(void) {
   test_gemm();
   test_windows();
+  test_direct();
   test_store();
   test_standardize();
   test_augment();

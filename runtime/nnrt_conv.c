@@ -1,0 +1,224 @@
+/* nnrt_conv.c — the float convolution without a column matrix (nnrt.h):
+ * the product of nnrt_conv2d_f32 (nnrt_window.inc) computed straight from
+ * the NHWC image. The GEMM's packed panels of A are the im2col rows of MR
+ * output pixels; here the micro-kernel broadcasts each tap's channels from
+ * the image itself instead, through a table of MR row pointers a tap (a
+ * pointer to zeros where the window leaves the image), so that neither the
+ * column matrix nor A's panels are written. The weights are packed into
+ * the GEMM's panels of B, and every output element sums its products in the
+ * GEMM's order (K in blocks of NNRT_DIRECT_KC, each block summed from zero
+ * with fused multiply-adds, then added to the blocks before it): the
+ * result has the same bits as the im2col path's on the same micro-kernel,
+ * whatever the thread count. Needs the GEMM (nnrt_gemm.c) for the choice
+ * of the micro-kernel. */
+#include "nnrt.h"
+
+#include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define NNRT_CONV_X86 1
+#include <immintrin.h>
+#endif
+
+/* the GEMM's block of K (NNRT_KC in nnrt_gemm.c), whose order the sums keep */
+enum { NNRT_DIRECT_KC = 256, NNRT_DIRECT_MAXTAPS = 256, NNRT_DIRECT_MB = 96 };
+
+/* A micro-kernel: c[MR x NR] (row stride ldc) = or += the products over
+ * k in [k0, k1), k = tap * cg + channel, A(i, k) at src[tap * MR + i][channel],
+ * B's panel at b (NR floats a k). */
+typedef void NnrtDirect(const float *const *src, int64_t k0, int64_t k1, int64_t cg, const float *b,
+                        float *c, int64_t ldc, bool add);
+
+#ifdef NNRT_CONV_X86
+__attribute__((target("avx512f"))) static void nnrt_direct_avx512(const float *const *src, int64_t k0,
+                                                                  int64_t k1, int64_t cg, const float *b,
+                                                                  float *c, int64_t ldc, bool add) {
+#define NNRT_ROW(i)                                                   \
+  {                                                                   \
+    __m512 ai = _mm512_set1_ps(s##i[q]);                              \
+    c##i##0 = _mm512_fmadd_ps(ai, b0, c##i##0);                       \
+    c##i##1 = _mm512_fmadd_ps(ai, b1, c##i##1);                       \
+  }
+  __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00;
+  __m512 c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+  int64_t t = k0 / cg, ch = k0 - t * cg;
+  for (int64_t k = k0; k < k1; t++, ch = 0) {
+    const int64_t run = cg - ch < k1 - k ? cg - ch : k1 - k;
+    const float *const *r = src + t * 8;
+    const float *s0 = r[0] + ch, *s1 = r[1] + ch, *s2 = r[2] + ch, *s3 = r[3] + ch;
+    const float *s4 = r[4] + ch, *s5 = r[5] + ch, *s6 = r[6] + ch, *s7 = r[7] + ch;
+    for (int64_t q = 0; q < run; q++, b += 32) {
+      __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+      NNRT_ROW(0) NNRT_ROW(1) NNRT_ROW(2) NNRT_ROW(3) NNRT_ROW(4) NNRT_ROW(5) NNRT_ROW(6) NNRT_ROW(7)
+    }
+    k += run;
+  }
+#undef NNRT_ROW
+  __m512 acc[8][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31},
+                      {c40, c41}, {c50, c51}, {c60, c61}, {c70, c71}};
+  for (int i = 0; i < 8; i++) {
+    if (add) {
+      acc[i][0] = _mm512_add_ps(_mm512_loadu_ps(c + i * ldc), acc[i][0]);
+      acc[i][1] = _mm512_add_ps(_mm512_loadu_ps(c + i * ldc + 16), acc[i][1]);
+    }
+    _mm512_storeu_ps(c + i * ldc, acc[i][0]);
+    _mm512_storeu_ps(c + i * ldc + 16, acc[i][1]);
+  }
+}
+
+__attribute__((target("avx2,fma"))) static void nnrt_direct_avx2(const float *const *src, int64_t k0,
+                                                                int64_t k1, int64_t cg, const float *b,
+                                                                float *c, int64_t ldc, bool add) {
+#define NNRT_ROW(i)                                                   \
+  {                                                                   \
+    __m256 ai = _mm256_broadcast_ss(s##i + q);                        \
+    c##i##0 = _mm256_fmadd_ps(ai, b0, c##i##0);                       \
+    c##i##1 = _mm256_fmadd_ps(ai, b1, c##i##1);                       \
+  }
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  int64_t t = k0 / cg, ch = k0 - t * cg;
+  for (int64_t k = k0; k < k1; t++, ch = 0) {
+    const int64_t run = cg - ch < k1 - k ? cg - ch : k1 - k;
+    const float *const *r = src + t * 6;
+    const float *s0 = r[0] + ch, *s1 = r[1] + ch, *s2 = r[2] + ch, *s3 = r[3] + ch;
+    const float *s4 = r[4] + ch, *s5 = r[5] + ch;
+    for (int64_t q = 0; q < run; q++, b += 16) {
+      __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+      NNRT_ROW(0) NNRT_ROW(1) NNRT_ROW(2) NNRT_ROW(3) NNRT_ROW(4) NNRT_ROW(5)
+    }
+    k += run;
+  }
+#undef NNRT_ROW
+  __m256 acc[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  for (int i = 0; i < 6; i++) {
+    if (add) {
+      acc[i][0] = _mm256_add_ps(_mm256_loadu_ps(c + i * ldc), acc[i][0]);
+      acc[i][1] = _mm256_add_ps(_mm256_loadu_ps(c + i * ldc + 8), acc[i][1]);
+    }
+    _mm256_storeu_ps(c + i * ldc, acc[i][0]);
+    _mm256_storeu_ps(c + i * ldc + 8, acc[i][1]);
+  }
+}
+#endif
+
+/* One convolution's work, shared by the threads. */
+typedef struct DirectJob {
+  const NnrtWindow *g;
+  const float *x, *bp, *zeros;
+  float *y;
+  const NnrtEpilogue *epi;
+  NnrtDirect *micro;
+  int64_t mr, nr, npan;
+} DirectJob;
+
+/* Rows [r0, r1) of y (output pixels of the whole batch) for group gg: per
+ * tile of MR pixels the table of row pointers, then the panels of B, each
+ * over K block after block; the epilogue after each NNRT_DIRECT_MB rows. */
+static void direct_rows(const DirectJob *j, int64_t gg, int64_t r0, int64_t r1) {
+  const NnrtWindow *g = j->g;
+  const int64_t H = g->h, W = g->w, C = g->c, OH = g->oh, OW = g->ow, F = g->f, KW = g->kw;
+  const int64_t G = g->groups, CG = C / G, FG = F / G, taps = g->kh * KW, R = taps * CG;
+  const int64_t mr = j->mr, nr = j->nr;
+  const float *src[NNRT_DIRECT_MAXTAPS * 8];
+  int64_t off[NNRT_DIRECT_MAXTAPS]; /* a tap's place in the image from its window's corner */
+  for (int64_t t = 0; t < taps; t++) off[t] = (t / KW * g->dh * W + t % KW * g->dw) * C;
+  const int64_t spanh = (g->kh - 1) * g->dh, spanw = (KW - 1) * g->dw;
+  for (int64_t b0 = r0; b0 < r1; b0 += NNRT_DIRECT_MB) {
+    const int64_t b1 = r1 - b0 < NNRT_DIRECT_MB ? r1 : b0 + NNRT_DIRECT_MB;
+    int64_t nn = b0 / (OH * OW), oh = b0 / OW % OH, ow = b0 % OW; /* pixel i0 + i, kept as it moves */
+    for (int64_t i0 = b0; i0 < b1; i0 += mr) {
+      const int64_t mi = b1 - i0 < mr ? b1 - i0 : mr;
+      for (int64_t i = 0; i < mr; i++) {
+        const int64_t ih0 = oh * g->sh - g->ph, iw0 = ow * g->sw - g->pw;
+        if (i >= mi) {
+          for (int64_t t = 0; t < taps; t++) src[t * mr + i] = j->zeros;
+          continue;
+        }
+        const int64_t corner = ((nn * H + ih0) * W + iw0) * C + gg * CG;
+        if (ih0 >= 0 && ih0 + spanh < H && iw0 >= 0 && iw0 + spanw < W) { /* the window inside the image */
+          for (int64_t t = 0; t < taps; t++) src[t * mr + i] = j->x + corner + off[t];
+        } else {
+          for (int64_t t = 0; t < taps; t++) {
+            const int64_t ih = ih0 + t / KW * g->dh, iw = iw0 + t % KW * g->dw;
+            src[t * mr + i] = ih >= 0 && ih < H && iw >= 0 && iw < W ? j->x + (corner + off[t]) : j->zeros;
+          }
+        }
+        if (++ow == OW) {
+          ow = 0;
+          if (++oh == OH) oh = 0, nn++;
+        }
+      }
+      for (int64_t jp = 0; jp < j->npan; jp++) {
+        const int64_t col = gg * FG + jp * nr, nj = FG - jp * nr < nr ? FG - jp * nr : nr;
+        const float *b = j->bp + (gg * j->npan + jp) * R * nr;
+        float tile[8 * 32];
+        const bool whole = mi == mr && nj == nr;
+        float *c = whole ? j->y + i0 * F + col : tile;
+        const int64_t ldc = whole ? F : nr;
+        for (int64_t pc = 0; pc < R; pc += NNRT_DIRECT_KC) {
+          const int64_t pe = R - pc < NNRT_DIRECT_KC ? R : pc + NNRT_DIRECT_KC;
+          j->micro(src, pc, pe, CG, b + pc * nr, c, ldc, pc > 0);
+        }
+        if (!whole)
+          for (int64_t i = 0; i < mi; i++) memcpy(j->y + (i0 + i) * F + col, tile + i * nr, sizeof(float) * nj);
+      }
+    }
+    if (j->epi) j->epi->fn(j->epi->ctx, b0, b1, gg * FG, (gg + 1) * FG);
+  }
+}
+
+NNRT_API size_t nnrt_conv2d_direct_scratch(const NnrtWindow *g) {
+  const int64_t nr = 32, CG = g->c / g->groups, FG = g->f / g->groups;
+  return (size_t)(g->groups * ((FG + nr - 1) / nr) * nr * g->kh * g->kw * CG + CG + 16);
+}
+
+NNRT_API bool nnrt_conv2d_direct_f32(int nt, int64_t n, const NnrtWindow *g, const float *x, const float *w,
+                                     float *y, float *scratch, size_t cap, const NnrtEpilogue *epi) {
+#ifdef NNRT_CONV_X86
+  const int nr = nnrt_sgemm_nr();
+  const int64_t mr = nr == 32 ? 8 : 6, G = g->groups, CG = g->c / G, F = g->f, FG = F / G;
+  const int64_t taps = g->kh * g->kw, R = taps * CG, PIX = g->oh * g->ow, chunk = g->chunk;
+  /* the im2col path's smallest product, M N K, decides whether its GEMM
+   * packs (the bits of the small one differ) */
+  const int64_t least = ((n - 1) % chunk + 1) * PIX;
+  if ((nr != 32 && nr != 16) || n < 1 || taps > NNRT_DIRECT_MAXTAPS || nnrt_conv2d_direct_scratch(g) > cap ||
+      (least * FG * R <= 16384 && R <= NNRT_DIRECT_KC))
+    return false;
+  const int64_t npan = (FG + nr - 1) / nr;
+  float *bp = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63), *zeros = bp + G * npan * R * nr;
+  /* w[R, F] as panels of NR columns of each group, zero-padded */
+  for (int64_t gg = 0; gg < G; gg++)
+    for (int64_t jp = 0; jp < npan; jp++) {
+      const int64_t col = gg * FG + jp * nr, nj = FG - jp * nr < nr ? FG - jp * nr : nr;
+      float *dst = bp + (gg * npan + jp) * R * nr;
+      for (int64_t k = 0; k < R; k++) {
+        memcpy(dst + k * nr, w + k * F + col, sizeof(float) * (size_t)nj);
+        memset(dst + k * nr + nj, 0, sizeof(float) * (size_t)(nr - nj));
+      }
+    }
+  memset(zeros, 0, sizeof(float) * (size_t)CG);
+  const int64_t M = n * PIX, tiles = (M + mr - 1) / mr;
+  const int64_t parts = nnrt_parts(nt, M * F * R, tiles);
+  DirectJob job = {g, x, bp, zeros, y, epi, nr == 32 ? nnrt_direct_avx512 : nnrt_direct_avx2, mr, nr, npan};
+  /* threads take contiguous runs of whole tiles (a row is one thread's) */
+#ifdef _OPENMP
+  if (parts > 1) {
+#pragma omp parallel num_threads((int)parts)
+    {
+      const int64_t t = omp_get_thread_num(), nth = omp_get_num_threads();
+      const int64_t r0 = tiles * t / nth * mr, r1 = tiles * (t + 1) / nth * mr < M ? tiles * (t + 1) / nth * mr : M;
+      for (int64_t gg = 0; gg < G; gg++)
+        if (r0 < r1) direct_rows(&job, gg, r0, r1);
+    }
+    return true;
+  }
+#endif
+  (void)parts;
+  for (int64_t gg = 0; gg < G; gg++) direct_rows(&job, gg, 0, M);
+  return true;
+#else
+  (void)nt, (void)n, (void)g, (void)x, (void)w, (void)y, (void)scratch, (void)cap, (void)epi;
+  return false;
+#endif
+}
