@@ -4,8 +4,9 @@
  * output pixels; here the micro-kernel broadcasts each tap's channels from
  * the image itself instead, through a table of MR row pointers a tap (a
  * pointer to zeros where the window leaves the image), so that neither the
- * column matrix nor A's panels are written. The weights are packed into
- * the GEMM's panels of B, and every output element sums its products in the
+ * column matrix nor A's panels are written. The weights, w[kh, kw, c, f],
+ * are B's rows already: read in place when each group's filters fill whole
+ * panels of NR columns, else packed into the GEMM's zero-padded panels. Every output element sums its products in the
  * GEMM's order (K in blocks of NNRT_DIRECT_KC, each block summed from zero
  * with fused multiply-adds, then added to the blocks before it): the
  * result has the same bits as the im2col path's on the same micro-kernel,
@@ -25,14 +26,14 @@ enum { NNRT_DIRECT_KC = 256, NNRT_DIRECT_MAXTAPS = 256, NNRT_DIRECT_MB = 96 };
 
 /* A micro-kernel: c[MR x NR] (row stride ldc) = or += the products over
  * k in [k0, k1), k = tap * cg + channel, A(i, k) at src[tap * MR + i][channel],
- * B's panel at b (NR floats a k). */
+ * B's row k at b + (k - k0) * ldb. */
 typedef void NnrtDirect(const float *const *src, int64_t k0, int64_t k1, int64_t cg, const float *b,
-                        float *c, int64_t ldc, bool add);
+                        int64_t ldb, float *c, int64_t ldc, bool add);
 
 #ifdef NNRT_CONV_X86
 __attribute__((target("avx512f"))) static void nnrt_direct_avx512(const float *const *src, int64_t k0,
                                                                   int64_t k1, int64_t cg, const float *b,
-                                                                  float *c, int64_t ldc, bool add) {
+                                                                  int64_t ldb, float *c, int64_t ldc, bool add) {
 #define NNRT_ROW(i)                                                   \
   {                                                                   \
     __m512 ai = _mm512_set1_ps(s##i[q]);                              \
@@ -47,8 +48,8 @@ __attribute__((target("avx512f"))) static void nnrt_direct_avx512(const float *c
     const float *const *r = src + t * 8;
     const float *s0 = r[0] + ch, *s1 = r[1] + ch, *s2 = r[2] + ch, *s3 = r[3] + ch;
     const float *s4 = r[4] + ch, *s5 = r[5] + ch, *s6 = r[6] + ch, *s7 = r[7] + ch;
-    for (int64_t q = 0; q < run; q++, b += 32) {
-      __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+    for (int64_t q = 0; q < run; q++, b += ldb) {
+      __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
       NNRT_ROW(0) NNRT_ROW(1) NNRT_ROW(2) NNRT_ROW(3) NNRT_ROW(4) NNRT_ROW(5) NNRT_ROW(6) NNRT_ROW(7)
     }
     k += run;
@@ -68,7 +69,7 @@ __attribute__((target("avx512f"))) static void nnrt_direct_avx512(const float *c
 
 __attribute__((target("avx2,fma"))) static void nnrt_direct_avx2(const float *const *src, int64_t k0,
                                                                 int64_t k1, int64_t cg, const float *b,
-                                                                float *c, int64_t ldc, bool add) {
+                                                                int64_t ldb, float *c, int64_t ldc, bool add) {
 #define NNRT_ROW(i)                                                   \
   {                                                                   \
     __m256 ai = _mm256_broadcast_ss(s##i + q);                        \
@@ -83,8 +84,8 @@ __attribute__((target("avx2,fma"))) static void nnrt_direct_avx2(const float *co
     const float *const *r = src + t * 6;
     const float *s0 = r[0] + ch, *s1 = r[1] + ch, *s2 = r[2] + ch, *s3 = r[3] + ch;
     const float *s4 = r[4] + ch, *s5 = r[5] + ch;
-    for (int64_t q = 0; q < run; q++, b += 16) {
-      __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    for (int64_t q = 0; q < run; q++, b += ldb) {
+      __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
       NNRT_ROW(0) NNRT_ROW(1) NNRT_ROW(2) NNRT_ROW(3) NNRT_ROW(4) NNRT_ROW(5)
     }
     k += run;
@@ -105,7 +106,7 @@ __attribute__((target("avx2,fma"))) static void nnrt_direct_avx2(const float *co
 /* One convolution's work, shared by the threads. */
 typedef struct DirectJob {
   const NnrtWindow *g;
-  const float *x, *bp, *zeros;
+  const float *x, *w, *bp, *zeros; /* bp: the weights packed, or NULL */
   float *y;
   const NnrtEpilogue *epi;
   NnrtDirect *micro;
@@ -151,14 +152,16 @@ static void direct_rows(const DirectJob *j, int64_t gg, int64_t r0, int64_t r1) 
       }
       for (int64_t jp = 0; jp < j->npan; jp++) {
         const int64_t col = gg * FG + jp * nr, nj = FG - jp * nr < nr ? FG - jp * nr : nr;
-        const float *b = j->bp + (gg * j->npan + jp) * R * nr;
+        /* the weights in place when their rows are whole panels, else packed */
+        const int64_t ldb = j->bp ? nr : F;
+        const float *b = j->bp ? j->bp + (gg * j->npan + jp) * R * nr : j->w + col;
         float tile[8 * 32];
         const bool whole = mi == mr && nj == nr;
         float *c = whole ? j->y + i0 * F + col : tile;
         const int64_t ldc = whole ? F : nr;
         for (int64_t pc = 0; pc < R; pc += NNRT_DIRECT_KC) {
           const int64_t pe = R - pc < NNRT_DIRECT_KC ? R : pc + NNRT_DIRECT_KC;
-          j->micro(src, pc, pe, CG, b + pc * nr, c, ldc, pc > 0);
+          j->micro(src, pc, pe, CG, b + pc * ldb, ldb, c, ldc, pc > 0);
         }
         if (!whole)
           for (int64_t i = 0; i < mi; i++) memcpy(j->y + (i0 + i) * F + col, tile + i * nr, sizeof(float) * nj);
@@ -187,8 +190,11 @@ NNRT_API bool nnrt_conv2d_direct_f32(int nt, int64_t n, const NnrtWindow *g, con
     return false;
   const int64_t npan = (FG + nr - 1) / nr;
   float *bp = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63), *zeros = bp + G * npan * R * nr;
-  /* w[R, F] as panels of NR columns of each group, zero-padded */
-  for (int64_t gg = 0; gg < G; gg++)
+  /* w[R, F] as panels of NR columns of each group, zero-padded; not
+   * needed where each group's filters are whole panels: the rows of w
+   * are then the panels' rows, read in place (w[kh, kw, c, f] is B) */
+  const bool packed = FG % nr != 0;
+  for (int64_t gg = 0; packed && gg < G; gg++)
     for (int64_t jp = 0; jp < npan; jp++) {
       const int64_t col = gg * FG + jp * nr, nj = FG - jp * nr < nr ? FG - jp * nr : nr;
       float *dst = bp + (gg * npan + jp) * R * nr;
@@ -200,7 +206,7 @@ NNRT_API bool nnrt_conv2d_direct_f32(int nt, int64_t n, const NnrtWindow *g, con
   memset(zeros, 0, sizeof(float) * (size_t)CG);
   const int64_t M = n * PIX, tiles = (M + mr - 1) / mr;
   const int64_t parts = nnrt_parts(nt, M * F * R, tiles);
-  DirectJob job = {g, x, bp, zeros, y, epi, nr == 32 ? nnrt_direct_avx512 : nnrt_direct_avx2, mr, nr, npan};
+  DirectJob job = {g, x, w, packed ? bp : NULL, zeros, y, epi, nr == 32 ? nnrt_direct_avx512 : nnrt_direct_avx2, mr, nr, npan};
   /* threads take contiguous runs of whole tiles (a row is one thread's) */
 #ifdef _OPENMP
   if (parts > 1) {
