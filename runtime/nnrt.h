@@ -204,6 +204,11 @@ NNRT_WINDOW_API void nnrt_conv2d_bw_f64(int nt, int64_t n, const NnrtWindow *g, 
 NNRT_API size_t nnrt_conv2d_direct_scratch(const NnrtWindow *g);
 NNRT_API bool nnrt_conv2d_direct_f32(int nt, int64_t n, const NnrtWindow *g, const float *x, const float *w,
                                      float *y, float *scratch, size_t cap, const NnrtEpilogue *epi);
+/* The weight gradient's slices the same way (AVX-512, channels a group a
+ * multiple of 8, filters a group of 32): part[NNRT_CONV_SLICES][R, f] as
+ * nnrt_conv2d_bw_f32 sums them, in `cap` floats of scratch. */
+NNRT_API bool nnrt_conv2d_direct_bw_f32(int nt, int64_t n, const NnrtWindow *g, const float *x, const float *dy,
+                                        float *part, float *scratch, size_t cap);
 #endif
 
 /* Pooling and its gradients, `op` one of NnrtPool:

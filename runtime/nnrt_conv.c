@@ -228,3 +228,116 @@ NNRT_API bool nnrt_conv2d_direct_f32(int nt, int64_t n, const NnrtWindow *g, con
   return false;
 #endif
 }
+
+/* The weight gradient's micro-kernel: c[8 x 32] (row stride ldc) = or +=
+ * the products over kc pixels, A(i, p) = px[p][i] (8 channels of a tap at
+ * pixel p, or zeros), B's row p at b + p * ldb (the output gradient's row
+ * of pixel p, in place). */
+#ifdef NNRT_CONV_X86
+__attribute__((target("avx512f"))) static void nnrt_direct_bw_avx512(const float *const *px, int64_t kc,
+                                                                     const float *b, int64_t ldb, float *c,
+                                                                     int64_t ldc, bool add) {
+#define NNRT_ROW(i)                                                   \
+  {                                                                   \
+    __m512 ai = _mm512_set1_ps(a[i]);                                 \
+    c##i##0 = _mm512_fmadd_ps(ai, b0, c##i##0);                       \
+    c##i##1 = _mm512_fmadd_ps(ai, b1, c##i##1);                       \
+  }
+  __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00;
+  __m512 c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+  for (int64_t p = 0; p < kc; p++, b += ldb) {
+    const float *a = px[p];
+    __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+    NNRT_ROW(0) NNRT_ROW(1) NNRT_ROW(2) NNRT_ROW(3) NNRT_ROW(4) NNRT_ROW(5) NNRT_ROW(6) NNRT_ROW(7)
+  }
+#undef NNRT_ROW
+  __m512 acc[8][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31},
+                      {c40, c41}, {c50, c51}, {c60, c61}, {c70, c71}};
+  for (int i = 0; i < 8; i++) {
+    if (add) {
+      acc[i][0] = _mm512_add_ps(_mm512_loadu_ps(c + i * ldc), acc[i][0]);
+      acc[i][1] = _mm512_add_ps(_mm512_loadu_ps(c + i * ldc + 16), acc[i][1]);
+    }
+    _mm512_storeu_ps(c + i * ldc, acc[i][0]);
+    _mm512_storeu_ps(c + i * ldc + 16, acc[i][1]);
+  }
+}
+#endif
+
+/* One slice's partial gradient, part[R, F] (columns of group gg), = or +=
+ * the sum over pixels [q0, q1) of the batch, as the GEMM sums it: pixels in
+ * blocks of NNRT_DIRECT_KC from q0, each block from zero, added on. tab:
+ * taps * NNRT_DIRECT_KC pointers. */
+static void direct_bw_slice(const NnrtWindow *g, const float *x, const float *dy, float *part, int64_t gg,
+                            int64_t q0, int64_t q1, bool add, const float *zeros, const float **tab) {
+  const int64_t H = g->h, W = g->w, C = g->c, OH = g->oh, OW = g->ow, F = g->f, KW = g->kw;
+  const int64_t CG = C / g->groups, FG = F / g->groups, taps = g->kh * KW;
+  for (int64_t pc = q0; pc < q1; pc += NNRT_DIRECT_KC) {
+    const int64_t kc = q1 - pc < NNRT_DIRECT_KC ? q1 - pc : NNRT_DIRECT_KC;
+    for (int64_t p = 0; p < kc; p++) {
+      const int64_t q = pc + p, nn = q / (OH * OW), oh = q / OW % OH, ow = q % OW;
+      const int64_t ih0 = oh * g->sh - g->ph, iw0 = ow * g->sw - g->pw;
+      for (int64_t t = 0; t < taps; t++) {
+        const int64_t ih = ih0 + t / KW * g->dh, iw = iw0 + t % KW * g->dw;
+        tab[t * NNRT_DIRECT_KC + p] =
+            ih >= 0 && ih < H && iw >= 0 && iw < W ? x + ((nn * H + ih) * W + iw) * C + gg * CG : zeros;
+      }
+    }
+    for (int64_t r0 = 0; r0 < taps * CG; r0 += 8) {
+      const int64_t t = r0 / CG, c0 = r0 - t * CG;
+      const float *px[NNRT_DIRECT_KC];
+      for (int64_t p = 0; p < kc; p++) px[p] = tab[t * NNRT_DIRECT_KC + p] + c0;
+      for (int64_t j0 = 0; j0 < FG; j0 += 32)
+        nnrt_direct_bw_avx512(px, kc, dy + pc * F + gg * FG + j0, F, part + r0 * F + gg * FG + j0, F,
+                              add || pc > q0);
+    }
+  }
+}
+
+NNRT_API bool nnrt_conv2d_direct_bw_f32(int nt, int64_t n, const NnrtWindow *g, const float *x, const float *dy,
+                                        float *part, float *scratch, size_t cap) {
+#ifdef NNRT_CONV_X86
+  enum { SLICES = NNRT_CONV_SLICES };
+  const int64_t G = g->groups, CG = g->c / G, FG = g->f / G, taps = g->kh * g->kw, R = taps * CG;
+  const int64_t PIX = g->oh * g->ow, chunk = g->chunk;
+  /* the AVX-512 micro-kernel, tiles of 8 channels of one tap and 32
+   * filters, room for the zeros and each slice's pointers */
+  const size_t need = (size_t)CG + 16 + (size_t)SLICES * (size_t)taps * NNRT_DIRECT_KC * 2;
+  if (nnrt_sgemm_nr() != 32 || n < 1 || CG % 8 || FG % 32 || need > cap) return false;
+  /* every slice's product one the GEMM packs (the small one's bits differ) */
+  for (int64_t n0 = 0; n0 < n; n0 += chunk) {
+    const int64_t P = (n - n0 < chunk ? n - n0 : chunk) * PIX;
+    for (int64_t sl = 0; sl < SLICES; sl++) {
+      const int64_t k = P * (sl + 1) / SLICES - P * sl / SLICES;
+      if (R * FG * k <= 16384 && k <= NNRT_DIRECT_KC) return false;
+    }
+  }
+  float *zeros = scratch;
+  const float **tabs = (const float **)(((uintptr_t)(scratch + CG) + 63) & ~(uintptr_t)63);
+  memset(zeros, 0, sizeof(float) * (size_t)CG);
+  for (int64_t gg = 0; gg < G; gg++)
+    for (int64_t n0 = 0; n0 < n; n0 += chunk) {
+      const int64_t P = (n - n0 < chunk ? n - n0 : chunk) * PIX, parts = nnrt_parts(nt, P * R * FG, SLICES);
+      /* a plain parallel region, slices split here (as nnrt_window.c's
+       * NNRT_RANGES: no worksharing loop, which allocates in LLVM's OpenMP) */
+#ifdef _OPENMP
+#pragma omp parallel num_threads((int)parts) if (parts > 1)
+#endif
+      {
+#ifdef _OPENMP
+        const int64_t t = omp_get_thread_num(), nth = omp_get_num_threads();
+#else
+        const int64_t t = 0, nth = 1;
+        (void)parts;
+#endif
+        for (int64_t sl = SLICES * t / nth; sl < SLICES * (t + 1) / nth; sl++)
+          direct_bw_slice(g, x, dy, part + sl * R * g->f, gg, n0 * PIX + P * sl / SLICES,
+                          n0 * PIX + P * (sl + 1) / SLICES, n0 > 0, zeros, tabs + sl * taps * NNRT_DIRECT_KC);
+      }
+    }
+  return true;
+#else
+  (void)nt, (void)n, (void)g, (void)x, (void)dy, (void)part, (void)scratch, (void)cap;
+  return false;
+#endif
+}

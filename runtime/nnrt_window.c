@@ -36,6 +36,17 @@ static bool nnrt_direct_f64(int nt, int64_t n, const NnrtWindow *g, const double
   return false;
 }
 
+static bool nnrt_direct_bw_f32(int nt, int64_t n, const NnrtWindow *g, const float *x, const float *dy,
+                               float *part, float *cols, int64_t ncols) {
+  return nnrt_conv2d_direct_bw_f32(nt, n, g, x, dy, part, cols, (size_t)ncols);
+}
+
+static bool nnrt_direct_bw_f64(int nt, int64_t n, const NnrtWindow *g, const double *x, const double *dy,
+                               double *part, double *cols, int64_t ncols) {
+  (void)nt, (void)n, (void)g, (void)x, (void)dy, (void)part, (void)cols, (void)ncols;
+  return false;
+}
+
 static int64_t nnrt_pack1_f32(void) { return (int64_t)nnrt_sgemm_scratch(1); }
 static int64_t nnrt_pack1_f64(void) { return 0; }
 

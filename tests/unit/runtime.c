@@ -400,6 +400,36 @@ static void direct_case(const NnrtWindow *g, int64_t n) {
             "direct conv %lldx%lldx%lld -> %lld (%lld groups) at %d threads: other bits than im2col", (long long)g->h,
             (long long)g->w, (long long)g->c, (long long)g->f, (long long)G, nt);
   }
+  /* the weight gradient's slices against im2col and a GEMM a slice (as
+   * nnrt_conv2d_bw_f32 sums them), where the direct kernel applies */
+  enum { SL = NNRT_CONV_SLICES };
+  float *dy = malloc(sizeof *dy * (size_t)ny), *pwant = malloc(sizeof *pwant * (size_t)(SL * nw));
+  float *pgot = malloc(sizeof *pgot * (size_t)(SL * nw)), *pack = malloc(sizeof(float) * nnrt_sgemm_scratch(1));
+  for (int64_t i = 0; i < ny; i++) dy[i] = rnd(&s);
+  bool bw_small = false;
+  for (int64_t gg = 0; gg < G; gg++)
+    for (int64_t n0 = 0; n0 < n; n0 += g->chunk) {
+      const int64_t P = (n - n0 < g->chunk ? n - n0 : g->chunk) * PIX;
+      nnrt_im2col_f32(1, g, x, scratch, n0, P, gg);
+      for (int64_t sl = 0; sl < SL; sl++) {
+        const int64_t p0 = P * sl / SL, p1 = P * (sl + 1) / SL;
+        bw_small |= R * FG * (p1 - p0) <= 16384 && p1 - p0 <= 256;
+        nnrt_sgemm(1, R, FG, p1 - p0, scratch + p0 * R, 1, R, dy + (n0 * PIX + p0) * g->f + gg * FG, g->f, 1,
+                   pwant + sl * nw + gg * FG, g->f, n0 > 0, pack, NULL);
+      }
+    }
+  const bool bw_runs = nnrt_sgemm_nr() == 32 && CG % 8 == 0 && FG % 32 == 0 && !bw_small;
+  for (int nt = 1; nt <= 3; nt++) {
+    for (int64_t i = 0; i < SL * nw; i++) pgot[i] = NAN;
+    bool done = nnrt_conv2d_direct_bw_f32(nt, n, g, x, dy, pgot, scratch, cap);
+    CHECK(done == bw_runs, "direct conv gradient %lldx%lldx%lld: %s", (long long)g->h, (long long)g->w,
+          (long long)g->c, done ? "ran" : "declined");
+    if (done)
+      CHECK(!memcmp(pgot, pwant, sizeof *pgot * (size_t)(SL * nw)),
+            "direct conv gradient %lldx%lldx%lld -> %lld at %d threads: other bits than im2col", (long long)g->h,
+            (long long)g->w, (long long)g->c, (long long)g->f, nt);
+  }
+  free(dy), free(pwant), free(pgot), free(pack);
   /* too little scratch: declined, nothing written */
   for (int64_t i = 0; i < ny; i++) got[i] = 0;
   CHECK(!nnrt_conv2d_direct_f32(1, n, g, x, w, got, scratch, nnrt_conv2d_direct_scratch(g) - 1, NULL) && got[0] == 0,
@@ -421,6 +451,9 @@ static void test_direct(void) {
   /* groups, dilation, a window clipped on every side, stride 1 and 2 apart */
   direct_case(&(NnrtWindow){.h = 9, .w = 10, .c = 12, .oh = 9, .ow = 5, .f = 42, .kh = 3, .kw = 2, .sh = 1, .sw = 2,
                             .ph = 2, .pw = 1, .dh = 2, .dw = 3, .groups = 3, .chunk = 5}, 3);
+  /* the gradient's tiles: padding, strides, dilation, 2 groups of 16 channels and 32 filters, several chunks */
+  direct_case(&(NnrtWindow){.h = 9, .w = 10, .c = 32, .oh = 9, .ow = 5, .f = 64, .kh = 3, .kw = 2, .sh = 1, .sw = 2,
+                            .ph = 2, .pw = 1, .dh = 2, .dw = 3, .groups = 2, .chunk = 3}, 7);
   /* 1x1 in 4 groups; one channel a group (a small product: declined) */
   direct_case(&(NnrtWindow){.h = 8, .w = 8, .c = 16, .oh = 8, .ow = 8, .f = 16, .kh = 1, .kw = 1, .sh = 1, .sw = 1,
                             .dh = 1, .dw = 1, .groups = 4, .chunk = 40}, 41);
