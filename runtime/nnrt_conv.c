@@ -111,6 +111,7 @@ typedef struct DirectJob {
   const NnrtEpilogue *epi;
   NnrtDirect *micro;
   int64_t mr, nr, npan;
+  bool rows; /* K read a window's row at a time (direct_rows) */
 } DirectJob;
 
 /* Rows [r0, r1) of y (output pixels of the whole batch) for group gg: per
@@ -119,11 +120,17 @@ typedef struct DirectJob {
 static void direct_rows(const DirectJob *j, int64_t gg, int64_t r0, int64_t r1) {
   const NnrtWindow *g = j->g;
   const int64_t H = g->h, W = g->w, C = g->c, OH = g->oh, OW = g->ow, F = g->f, KW = g->kw;
-  const int64_t G = g->groups, CG = C / G, FG = F / G, taps = g->kh * KW, R = taps * CG;
+  const int64_t G = g->groups, CG = C / G, FG = F / G, R = g->kh * KW * CG;
   const int64_t mr = j->mr, nr = j->nr;
+  /* the runs of K the micro-kernel reads at once: a tap's channels, or a
+   * whole row of the window (KW taps of C channels, next to each other in
+   * the image and in K) where every window's rows lie inside the image
+   * across: the thin first layer's 3 channels become runs of 3 KW */
+  const bool rows = j->rows;
+  const int64_t taps = rows ? g->kh : g->kh * KW, run = rows ? KW * C : CG, tkw = rows ? 1 : KW;
   const float *src[NNRT_DIRECT_MAXTAPS * 8];
-  int64_t off[NNRT_DIRECT_MAXTAPS]; /* a tap's place in the image from its window's corner */
-  for (int64_t t = 0; t < taps; t++) off[t] = (t / KW * g->dh * W + t % KW * g->dw) * C;
+  int64_t off[NNRT_DIRECT_MAXTAPS]; /* a run's place in the image from its window's corner */
+  for (int64_t t = 0; t < taps; t++) off[t] = (t / tkw * g->dh * W + t % tkw * g->dw) * C;
   const int64_t spanh = (g->kh - 1) * g->dh, spanw = (KW - 1) * g->dw;
   for (int64_t b0 = r0; b0 < r1; b0 += NNRT_DIRECT_MB) {
     const int64_t b1 = r1 - b0 < NNRT_DIRECT_MB ? r1 : b0 + NNRT_DIRECT_MB;
@@ -141,7 +148,7 @@ static void direct_rows(const DirectJob *j, int64_t gg, int64_t r0, int64_t r1) 
           for (int64_t t = 0; t < taps; t++) src[t * mr + i] = j->x + corner + off[t];
         } else {
           for (int64_t t = 0; t < taps; t++) {
-            const int64_t ih = ih0 + t / KW * g->dh, iw = iw0 + t % KW * g->dw;
+            const int64_t ih = ih0 + t / tkw * g->dh, iw = iw0 + t % tkw * g->dw;
             src[t * mr + i] = ih >= 0 && ih < H && iw >= 0 && iw < W ? j->x + (corner + off[t]) : j->zeros;
           }
         }
@@ -161,7 +168,7 @@ static void direct_rows(const DirectJob *j, int64_t gg, int64_t r0, int64_t r1) 
         const int64_t ldc = whole ? F : nr;
         for (int64_t pc = 0; pc < R; pc += NNRT_DIRECT_KC) {
           const int64_t pe = R - pc < NNRT_DIRECT_KC ? R : pc + NNRT_DIRECT_KC;
-          j->micro(src, pc, pe, CG, b + pc * ldb, ldb, c, ldc, pc > 0);
+          j->micro(src, pc, pe, run, b + pc * ldb, ldb, c, ldc, pc > 0);
         }
         if (!whole)
           for (int64_t i = 0; i < mi; i++) memcpy(j->y + (i0 + i) * F + col, tile + i * nr, sizeof(float) * nj);
@@ -173,7 +180,7 @@ static void direct_rows(const DirectJob *j, int64_t gg, int64_t r0, int64_t r1) 
 
 NNRT_API size_t nnrt_conv2d_direct_scratch(const NnrtWindow *g) {
   const int64_t nr = 32, CG = g->c / g->groups, FG = g->f / g->groups;
-  return (size_t)(g->groups * ((FG + nr - 1) / nr) * nr * g->kh * g->kw * CG + CG + 16);
+  return (size_t)(g->groups * ((FG + nr - 1) / nr) * nr * g->kh * g->kw * CG + g->kw * g->c + 16);
 }
 
 NNRT_API bool nnrt_conv2d_direct_f32(int nt, int64_t n, const NnrtWindow *g, const float *x, const float *w,
@@ -203,10 +210,12 @@ NNRT_API bool nnrt_conv2d_direct_f32(int nt, int64_t n, const NnrtWindow *g, con
         memset(dst + k * nr + nj, 0, sizeof(float) * (size_t)(nr - nj));
       }
     }
-  memset(zeros, 0, sizeof(float) * (size_t)CG);
+  memset(zeros, 0, sizeof(float) * (size_t)(g->kw * g->c));
   const int64_t M = n * PIX, tiles = (M + mr - 1) / mr;
+  const bool rows = G == 1 && g->dw == 1 && g->pw == 0 && (g->ow - 1) * g->sw + g->kw <= g->w;
   const int64_t parts = nnrt_parts(nt, M * F * R, tiles);
-  DirectJob job = {g, x, w, packed ? bp : NULL, zeros, y, epi, nr == 32 ? nnrt_direct_avx512 : nnrt_direct_avx2, mr, nr, npan};
+  DirectJob job = {g, x, w, packed ? bp : NULL, zeros, y, epi, nr == 32 ? nnrt_direct_avx512 : nnrt_direct_avx2, mr, nr, npan,
+                   rows};
   /* threads take contiguous runs of whole tiles (a row is one thread's) */
 #ifdef _OPENMP
   if (parts > 1) {

@@ -451,6 +451,9 @@ static void test_direct(void) {
   /* groups, dilation, a window clipped on every side, stride 1 and 2 apart */
   direct_case(&(NnrtWindow){.h = 9, .w = 10, .c = 12, .oh = 9, .ow = 5, .f = 42, .kh = 3, .kw = 2, .sh = 1, .sw = 2,
                             .ph = 2, .pw = 1, .dh = 2, .dw = 3, .groups = 3, .chunk = 5}, 3);
+  /* a window's rows read whole, padding and dilation only along the height */
+  direct_case(&(NnrtWindow){.h = 7, .w = 9, .c = 5, .oh = 3, .ow = 7, .f = 33, .kh = 3, .kw = 3, .sh = 2, .sw = 1,
+                            .ph = 1, .dh = 2, .dw = 1, .groups = 1, .chunk = 2}, 3);
   /* the gradient's tiles: padding, strides, dilation, 2 groups of 16 channels and 32 filters, several chunks */
   direct_case(&(NnrtWindow){.h = 9, .w = 10, .c = 32, .oh = 9, .ow = 5, .f = 64, .kh = 3, .kw = 2, .sh = 1, .sw = 2,
                             .ph = 2, .pw = 1, .dh = 2, .dw = 3, .groups = 2, .chunk = 3}, 7);
