@@ -207,6 +207,10 @@ NNRT_API bool nnrt_conv2d_direct_f32(int nt, int64_t n, const NnrtWindow *g, con
 /* The weight gradient's slices the same way (AVX-512, channels a group a
  * multiple of 8, filters a group of 32): part[NNRT_CONV_SLICES][R, f] as
  * nnrt_conv2d_bw_f32 sums them, in `cap` floats of scratch. */
+/* The input gradient the same way: each tile's rows of the column matrix
+ * (dy w^T) made and added onto dx at once, as col2im adds them. */
+NNRT_API bool nnrt_conv2d_direct_bx_f32(int nt, int64_t n, const NnrtWindow *g, const float *dy, const float *w,
+                                        float *dx, float *scratch, size_t cap, const NnrtEpilogue *epi);
 NNRT_API bool nnrt_conv2d_direct_bw_f32(int nt, int64_t n, const NnrtWindow *g, const float *x, const float *dy,
                                         float *part, float *scratch, size_t cap);
 #endif

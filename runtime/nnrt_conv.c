@@ -1,17 +1,24 @@
-/* nnrt_conv.c — the float convolution without a column matrix (nnrt.h):
- * the product of nnrt_conv2d_f32 (nnrt_window.inc) computed straight from
- * the NHWC image. The GEMM's packed panels of A are the im2col rows of MR
+/* nnrt_conv.c — the float convolution and its gradients without the
+ * column matrix (nnrt.h), used by nnrt_conv2d_*_f32 (nnrt_window.inc)
+ * where they apply.
+ *
+ * Forward: the GEMM's packed panels of A would be the im2col rows of MR
  * output pixels; here the micro-kernel broadcasts each tap's channels from
- * the image itself instead, through a table of MR row pointers a tap (a
+ * the NHWC image itself, through a table of MR row pointers a tap (a
  * pointer to zeros where the window leaves the image), so that neither the
  * column matrix nor A's panels are written. The weights, w[kh, kw, c, f],
  * are B's rows already: read in place when each group's filters fill whole
- * panels of NR columns, else packed into the GEMM's zero-padded panels. Every output element sums its products in the
- * GEMM's order (K in blocks of NNRT_DIRECT_KC, each block summed from zero
- * with fused multiply-adds, then added to the blocks before it): the
- * result has the same bits as the im2col path's on the same micro-kernel,
- * whatever the thread count. Needs the GEMM (nnrt_gemm.c) for the choice
- * of the micro-kernel. */
+ * panels of NR columns, else packed into the GEMM's zero-padded panels.
+ * Weight gradient: 8 channels of a tap at a pixel are a row of 8 of A
+ * (cols^T), dy's rows are B, in place. Input gradient: a tile's rows of the
+ * column matrix, made in a small buffer and added onto dx at once.
+ *
+ * Every element sums its products in the GEMM's order (K in blocks of
+ * NNRT_DIRECT_KC, each block summed from zero with fused multiply-adds,
+ * then added to the blocks before it), and col2im's additions keep their
+ * order: the results have the same bits as the column path's on the same
+ * micro-kernel, whatever the thread count. Needs the GEMM (nnrt_gemm.c)
+ * for the choice of the micro-kernel. */
 #include "nnrt.h"
 
 #include <string.h>
@@ -214,8 +221,8 @@ NNRT_API bool nnrt_conv2d_direct_f32(int nt, int64_t n, const NnrtWindow *g, con
   const int64_t M = n * PIX, tiles = (M + mr - 1) / mr;
   const bool rows = G == 1 && g->dw == 1 && g->pw == 0 && (g->ow - 1) * g->sw + g->kw <= g->w;
   const int64_t parts = nnrt_parts(nt, M * F * R, tiles);
-  DirectJob job = {g, x, w, packed ? bp : NULL, zeros, y, epi, nr == 32 ? nnrt_direct_avx512 : nnrt_direct_avx2, mr, nr, npan,
-                   rows};
+  DirectJob job = {g, x, w, packed ? bp : NULL, zeros, y, epi, nr == 32 ? nnrt_direct_avx512 : nnrt_direct_avx2,
+                   mr, nr, npan, rows};
   /* threads take contiguous runs of whole tiles (a row is one thread's) */
 #ifdef _OPENMP
   if (parts > 1) {
@@ -347,6 +354,93 @@ NNRT_API bool nnrt_conv2d_direct_bw_f32(int nt, int64_t n, const NnrtWindow *g, 
   return true;
 #else
   (void)nt, (void)n, (void)g, (void)x, (void)dy, (void)part, (void)scratch, (void)cap;
+  return false;
+#endif
+}
+
+/* The input gradient's pixels [i0, i0 + mi) of sample nn, group gg: their
+ * rows of the column matrix, cols[mi, R] (row stride ldt), added onto dx
+ * pixel after pixel, in the order col2im adds them (nnrt_window.inc). */
+static void direct_bx_scatter(const NnrtWindow *g, const float *cols, int64_t ldt, float *dx, int64_t nn,
+                              int64_t i0, int64_t mi, int64_t gg) {
+  const int64_t H = g->h, W = g->w, C = g->c, OW = g->ow, KW = g->kw, CG = C / g->groups;
+  const bool runs = CG == C && g->dw == 1;
+  for (int64_t i = 0; i < mi; i++) {
+    const int64_t oh = (i0 + i) / OW, ow = (i0 + i) % OW, iw0 = ow * g->sw - g->pw;
+    for (int64_t kh = 0; kh < g->kh; kh++) {
+      const int64_t ih = oh * g->sh - g->ph + kh * g->dh;
+      if (ih < 0 || ih >= H) continue;
+      const float *src = cols + i * ldt + kh * KW * CG;
+      float *row = dx + (nn * H + ih) * W * C + gg * CG;
+      if (runs && iw0 >= 0 && iw0 + KW <= W) {
+        for (int64_t q = 0; q < KW * C; q++) row[iw0 * C + q] += src[q];
+        continue;
+      }
+      for (int64_t kw = 0; kw < KW; kw++) {
+        const int64_t iw = iw0 + kw * g->dw;
+        if (iw >= 0 && iw < W)
+          for (int64_t q = 0; q < CG; q++) row[iw * C + q] += src[kw * CG + q];
+      }
+    }
+  }
+}
+
+NNRT_API bool nnrt_conv2d_direct_bx_f32(int nt, int64_t n, const NnrtWindow *g, const float *dy, const float *w,
+                                        float *dx, float *scratch, size_t cap, const NnrtEpilogue *epi) {
+#ifdef NNRT_CONV_X86
+  const int nr = nnrt_sgemm_nr();
+  const int64_t mr = nr == 32 ? 8 : 6, G = g->groups, CG = g->c / G, F = g->f, FG = F / G;
+  const int64_t R = g->kh * g->kw * CG, PIX = g->oh * g->ow, chunk = g->chunk, HWC = g->h * g->w * g->c;
+  const int64_t npan = (R + nr - 1) / nr, ldt = npan * nr, least = ((n - 1) % chunk + 1) * PIX;
+  const int64_t parts = nnrt_parts(nt, n * PIX * R * FG, n);
+  /* w^T packed (panels of NR taps, zero-padded), then each thread's
+   * column rows of a tile */
+  const size_t need = (size_t)(G * ldt * FG + parts * mr * ldt + 16);
+  if ((nr != 32 && nr != 16) || n < 1 || need > cap || (least * R * FG <= 16384 && FG <= NNRT_DIRECT_KC))
+    return false;
+  float *bp = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63), *tiles = bp + G * ldt * FG;
+  /* B(f, r) = w[r, gg * FG + f], as the GEMM packs it */
+  for (int64_t gg = 0; gg < G; gg++)
+    for (int64_t jp = 0; jp < npan; jp++)
+      for (int64_t f = 0; f < FG; f++) {
+        float *dst = bp + ((gg * npan + jp) * FG + f) * nr;
+        for (int64_t c = 0; c < nr; c++) {
+          const int64_t r = jp * nr + c;
+          dst[c] = r < R ? w[r * F + gg * FG + f] : 0;
+        }
+      }
+  NnrtDirect *micro = nr == 32 ? nnrt_direct_avx512 : nnrt_direct_avx2;
+#ifdef _OPENMP
+#pragma omp parallel num_threads((int)parts) if (parts > 1)
+#endif
+  {
+#ifdef _OPENMP
+    const int64_t t = omp_get_thread_num(), nth = omp_get_num_threads();
+#else
+    const int64_t t = 0, nth = 1;
+#endif
+    float *tile = tiles + t * mr * ldt;
+    const float *src[8];
+    for (int64_t nn = n * t / nth; nn < n * (t + 1) / nth; nn++) {
+      memset(dx + nn * HWC, 0, sizeof(float) * (size_t)HWC);
+      for (int64_t gg = 0; gg < G; gg++)
+        for (int64_t i0 = 0; i0 < PIX; i0 += mr) {
+          const int64_t mi = PIX - i0 < mr ? PIX - i0 : mr;
+          /* cols[pixels, R] = dy[pixels, FG] w^T: the rows of dy are A's */
+          for (int64_t i = 0; i < mr; i++) src[i] = dy + (nn * PIX + i0 + (i < mi ? i : 0)) * F + gg * FG;
+          for (int64_t jp = 0; jp < npan; jp++)
+            for (int64_t pc = 0; pc < FG; pc += NNRT_DIRECT_KC) {
+              const int64_t pe = FG - pc < NNRT_DIRECT_KC ? FG : pc + NNRT_DIRECT_KC;
+              micro(src, pc, pe, FG, bp + ((gg * npan + jp) * FG + pc) * nr, nr, tile + jp * nr, ldt, pc > 0);
+            }
+          direct_bx_scatter(g, tile, ldt, dx, nn, i0, mi, gg);
+        }
+      if (epi) epi->fn(epi->ctx, nn * g->h * g->w, (nn + 1) * g->h * g->w, 0, g->c);
+    }
+  }
+  return true;
+#else
+  (void)nt, (void)n, (void)g, (void)dy, (void)w, (void)dx, (void)scratch, (void)cap, (void)epi;
   return false;
 #endif
 }

@@ -36,6 +36,18 @@ static bool nnrt_direct_f64(int nt, int64_t n, const NnrtWindow *g, const double
   return false;
 }
 
+static bool nnrt_direct_bx_f32(int nt, int64_t n, const NnrtWindow *g, const float *dy, const float *w, float *dx,
+                               float *scratch, const NnrtEpilogue *epi) {
+  const int64_t R = g->kh * g->kw * (g->c / g->groups), cols = (n < g->chunk ? n : g->chunk) * g->oh * g->ow * R;
+  return nnrt_conv2d_direct_bx_f32(nt, n, g, dy, w, dx, scratch, (size_t)cols + nnrt_sgemm_scratch(nt), epi);
+}
+
+static bool nnrt_direct_bx_f64(int nt, int64_t n, const NnrtWindow *g, const double *dy, const double *w,
+                               double *dx, double *scratch, const NnrtEpilogue *epi) {
+  (void)nt, (void)n, (void)g, (void)dy, (void)w, (void)dx, (void)scratch, (void)epi;
+  return false;
+}
+
 static bool nnrt_direct_bw_f32(int nt, int64_t n, const NnrtWindow *g, const float *x, const float *dy,
                                float *part, float *cols, int64_t ncols) {
   return nnrt_conv2d_direct_bw_f32(nt, n, g, x, dy, part, cols, (size_t)ncols);

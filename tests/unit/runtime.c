@@ -375,7 +375,8 @@ static void direct_case(const NnrtWindow *g, int64_t n) {
   const int64_t G = g->groups, CG = g->c / G, FG = g->f / G, R = g->kh * g->kw * CG, PIX = g->oh * g->ow;
   const int64_t nx = n * g->h * g->w * g->c, nw = R * g->f, ny = n * PIX * g->f;
   uint64_t s = (uint64_t)(nx * 17 + nw);
-  float *x = malloc(sizeof *x * (size_t)nx), *w = malloc(sizeof *w * (size_t)nw), *want = malloc(sizeof *want * (size_t)ny);
+  float *x = malloc(sizeof *x * (size_t)nx), *w = malloc(sizeof *w * (size_t)nw);
+  float *want = malloc(sizeof *want * (size_t)ny);
   for (int64_t i = 0; i < nx; i++) x[i] = rnd(&s);
   for (int64_t i = 0; i < nw; i++) w[i] = rnd(&s);
   const size_t cap = (size_t)((n < g->chunk ? n : g->chunk) * PIX * R) + nnrt_sgemm_scratch(3);
@@ -429,6 +430,37 @@ static void direct_case(const NnrtWindow *g, int64_t n) {
             "direct conv gradient %lldx%lldx%lld -> %lld at %d threads: other bits than im2col", (long long)g->h,
             (long long)g->w, (long long)g->c, (long long)g->f, nt);
   }
+  /* the input gradient against dy w^T and col2im (nnrt_conv2d_bx_f32's
+   * column path), with its epilogue seeing every row once */
+  const int64_t least_bx = ((n - 1) % g->chunk + 1) * PIX;
+  const bool bx_runs = nnrt_sgemm_nr() >= 16 && !(least_bx * R * FG <= 16384 && FG <= 256);
+  float *xwant = calloc((size_t)nx, sizeof *xwant), *xgot = malloc(sizeof *xgot * (size_t)nx);
+  for (int64_t gg = 0; gg < G; gg++)
+    for (int64_t n0 = 0; n0 < n; n0 += g->chunk) {
+      const int64_t nc = n - n0 < g->chunk ? n - n0 : g->chunk;
+      nnrt_sgemm(1, nc * PIX, R, FG, dy + n0 * PIX * g->f + gg * FG, g->f, 1, w + gg * FG, 1, g->f, scratch, R, false,
+                 scratch + nc * PIX * R, NULL);
+      nnrt_col2im_f32(1, g, scratch, xwant, n0, nc, gg);
+    }
+  for (int nt = 1; nt <= 3; nt++) {
+    for (int64_t i = 0; i < nx; i++) xgot[i] = NAN;
+    double *copy = calloc((size_t)nx, sizeof *copy);
+    int *visits = calloc((size_t)nx, sizeof *visits);
+    SeenAt seen = {xgot, false, g->c, copy, visits};
+    NnrtEpilogue epi = {see_at, &seen};
+    bool done = nnrt_conv2d_direct_bx_f32(nt, n, g, dy, w, xgot, scratch, cap, &epi);
+    CHECK(done == bx_runs, "direct conv input gradient %lldx%lldx%lld: %s", (long long)g->h, (long long)g->w,
+          (long long)g->c, done ? "ran" : "declined");
+    int wrong = 0;
+    for (int64_t i = 0; done && i < nx; i++) wrong += visits[i] != 1 || copy[i] != xgot[i];
+    if (done)
+      CHECK(!memcmp(xgot, xwant, sizeof *xgot * (size_t)nx) && !wrong,
+            "direct conv input gradient %lldx%lldx%lld -> %lld at %d threads: other bits than col2im, or %d "
+            "elements not seen once, final, by the epilogue",
+            (long long)g->h, (long long)g->w, (long long)g->c, (long long)g->f, nt, wrong);
+    free(copy), free(visits);
+  }
+  free(xwant), free(xgot);
   free(dy), free(pwant), free(pgot), free(pack);
   /* too little scratch: declined, nothing written */
   for (int64_t i = 0; i < ny; i++) got[i] = 0;
@@ -454,6 +486,9 @@ static void test_direct(void) {
   /* a window's rows read whole, padding and dilation only along the height */
   direct_case(&(NnrtWindow){.h = 7, .w = 9, .c = 5, .oh = 3, .ow = 7, .f = 33, .kh = 3, .kw = 3, .sh = 2, .sw = 1,
                             .ph = 1, .dh = 2, .dw = 1, .groups = 1, .chunk = 2}, 3);
+  /* more filters than a block of K for the input gradient's product */
+  direct_case(&(NnrtWindow){.h = 5, .w = 6, .c = 8, .oh = 3, .ow = 4, .f = 300, .kh = 3, .kw = 3, .sh = 1, .sw = 1,
+                            .dh = 1, .dw = 1, .groups = 1, .chunk = 2}, 3);
   /* the gradient's tiles: padding, strides, dilation, 2 groups of 16 channels and 32 filters, several chunks */
   direct_case(&(NnrtWindow){.h = 9, .w = 10, .c = 32, .oh = 9, .ow = 5, .f = 64, .kh = 3, .kw = 2, .sh = 1, .sw = 2,
                             .ph = 2, .pw = 1, .dh = 2, .dw = 3, .groups = 2, .chunk = 3}, 7);
