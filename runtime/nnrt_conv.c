@@ -28,6 +28,33 @@
 #include <immintrin.h>
 #endif
 
+/* The statements on `parts` threads, t of nth, or run in place for one
+ * part: no OpenMP region is entered then (one costs even when it runs
+ * serially), and no worksharing loop ever (LLVM's OpenMP allocates for
+ * each, as nnrt_window.c notes). */
+#ifdef _OPENMP
+#define NNRT_TEAM(parts, t, nth, ...)                                          \
+  {                                                                            \
+    if ((parts) > 1) {                                                         \
+      NNRT_PRAGMA(omp parallel num_threads((int)(parts)))                      \
+      {                                                                        \
+        const int64_t t = omp_get_thread_num(), nth = omp_get_num_threads();  \
+        __VA_ARGS__                                                            \
+      }                                                                        \
+    } else {                                                                   \
+      const int64_t t = 0, nth = 1;                                            \
+      __VA_ARGS__                                                              \
+    }                                                                          \
+  }
+#else
+#define NNRT_TEAM(parts, t, nth, ...)  \
+  {                                    \
+    const int64_t t = 0, nth = 1;      \
+    (void)(parts);                     \
+    __VA_ARGS__                        \
+  }
+#endif
+
 /* the GEMM's block of K (NNRT_KC in nnrt_gemm.c), whose order the sums keep */
 enum { NNRT_DIRECT_KC = 256, NNRT_DIRECT_MAXTAPS = 256, NNRT_DIRECT_MB = 96 };
 
@@ -334,22 +361,10 @@ NNRT_API bool nnrt_conv2d_direct_bw_f32(int nt, int64_t n, const NnrtWindow *g, 
   for (int64_t gg = 0; gg < G; gg++)
     for (int64_t n0 = 0; n0 < n; n0 += chunk) {
       const int64_t P = (n - n0 < chunk ? n - n0 : chunk) * PIX, parts = nnrt_parts(nt, P * R * FG, SLICES);
-      /* a plain parallel region, slices split here (as nnrt_window.c's
-       * NNRT_RANGES: no worksharing loop, which allocates in LLVM's OpenMP) */
-#ifdef _OPENMP
-#pragma omp parallel num_threads((int)parts) if (parts > 1)
-#endif
-      {
-#ifdef _OPENMP
-        const int64_t t = omp_get_thread_num(), nth = omp_get_num_threads();
-#else
-        const int64_t t = 0, nth = 1;
-        (void)parts;
-#endif
-        for (int64_t sl = SLICES * t / nth; sl < SLICES * (t + 1) / nth; sl++)
-          direct_bw_slice(g, x, dy, part + sl * R * g->f, gg, n0 * PIX + P * sl / SLICES,
-                          n0 * PIX + P * (sl + 1) / SLICES, n0 > 0, zeros, tabs + sl * taps * NNRT_DIRECT_KC);
-      }
+      NNRT_TEAM(parts, t, nth,
+      for (int64_t sl = SLICES * t / nth; sl < SLICES * (t + 1) / nth; sl++)
+        direct_bw_slice(g, x, dy, part + sl * R * g->f, gg, n0 * PIX + P * sl / SLICES,
+                        n0 * PIX + P * (sl + 1) / SLICES, n0 > 0, zeros, tabs + sl * taps * NNRT_DIRECT_KC);)
     }
   return true;
 #else
@@ -410,15 +425,7 @@ NNRT_API bool nnrt_conv2d_direct_bx_f32(int nt, int64_t n, const NnrtWindow *g, 
         }
       }
   NnrtDirect *micro = nr == 32 ? nnrt_direct_avx512 : nnrt_direct_avx2;
-#ifdef _OPENMP
-#pragma omp parallel num_threads((int)parts) if (parts > 1)
-#endif
-  {
-#ifdef _OPENMP
-    const int64_t t = omp_get_thread_num(), nth = omp_get_num_threads();
-#else
-    const int64_t t = 0, nth = 1;
-#endif
+  NNRT_TEAM(parts, t, nth,
     float *tile = tiles + t * mr * ldt;
     const float *src[8];
     for (int64_t nn = n * t / nth; nn < n * (t + 1) / nth; nn++) {
@@ -436,11 +443,11 @@ NNRT_API bool nnrt_conv2d_direct_bx_f32(int nt, int64_t n, const NnrtWindow *g, 
           direct_bx_scatter(g, tile, ldt, dx, nn, i0, mi, gg);
         }
       if (epi) epi->fn(epi->ctx, nn * g->h * g->w, (nn + 1) * g->h * g->w, 0, g->c);
-    }
-  }
+    })
   return true;
 #else
   (void)nt, (void)n, (void)g, (void)dy, (void)w, (void)dx, (void)scratch, (void)cap, (void)epi;
   return false;
 #endif
 }
+#undef NNRT_TEAM
