@@ -828,7 +828,7 @@ static char *for_model(const char *text, const char *model) {
 }
 
 extern const char nnrt_h_source[], nnrt_api_h_source[], nn_model_desc_h_source[], nnrt_c_source[],
-    nnrt_random_c_source[], nnrt_gemm_c_source[], nnrt_window_c_source[], nnrt_window_inc_source[],
+    nnrt_random_c_source[], nnrt_gemm_c_source[], nnrt_window_c_source[], nnrt_window_inc_source[], nnrt_conv_c_source[],
     nnrt_checkpoint_c_source[], nnrt_model_c_source[],
     nnrt_program_h_source[], nnrt_data_c_source[], nnrt_callbacks_c_source[], nnrt_program_c_source[],
     nnrt_predict_c_source[], nnrt_arrays_c_source[];
@@ -877,6 +877,7 @@ static void inline_runtime(FILE *o, const Built *models) {
   inline_source(o, nnrt_c_source);
   inline_source(o, nnrt_random_c_source);
   if (gemm) inline_source(o, nnrt_gemm_c_source);
+  if (window) inline_source(o, nnrt_conv_c_source);
   if (window) inline_source(o, nnrt_window_c_source);
   inline_source(o, nnrt_checkpoint_c_source);
   inline_source(o, nnrt_model_c_source);

@@ -134,6 +134,8 @@ typedef struct NnrtEpilogue {
 NNRT_API void nnrt_epilogue_rows(int nt, int64_t rows, int64_t cols, const NnrtEpilogue *epi);
 #ifndef NNRT_NO_GEMM
 NNRT_API size_t nnrt_sgemm_scratch(int nt);
+/* the columns of the float product's micro-kernel: 32 (AVX-512), 16 (AVX2), 8 */
+NNRT_API int nnrt_sgemm_nr(void);
 NNRT_API void nnrt_sgemm(int nt, int64_t M, int64_t N, int64_t K, const float *A, int64_t ars,
                          int64_t acs, const float *B, int64_t brs, int64_t bcs, float *C, int64_t ldc,
                          bool add, float *scratch, const NnrtEpilogue *epi);
@@ -202,6 +204,22 @@ NNRT_WINDOW_API void nnrt_conv2d_bw_f32(int nt, int64_t n, const NnrtWindow *g, 
 NNRT_WINDOW_API void nnrt_conv2d_bw_f64(int nt, int64_t n, const NnrtWindow *g, const double *x,
                                         const double *dy, double *dw, double *scratch,
                                         const NnrtEpilogue *epi);
+/* The float convolution straight from the image (nnrt_conv.c): the same
+ * bits as nnrt_conv2d_f32's column-matrix path, false (nothing done) where
+ * it does not apply: the portable micro-kernel, a product the GEMM would
+ * not pack, or scratch of `cap` floats under nnrt_conv2d_direct_scratch. */
+NNRT_API size_t nnrt_conv2d_direct_scratch(const NnrtWindow *g);
+NNRT_API bool nnrt_conv2d_direct_f32(int nt, int64_t n, const NnrtWindow *g, const float *x, const float *w,
+                                     float *y, float *scratch, size_t cap, const NnrtEpilogue *epi);
+/* The weight gradient's slices the same way (AVX-512, channels a group a
+ * multiple of 8, filters a group of 32): part[NNRT_CONV_SLICES][R, f] as
+ * nnrt_conv2d_bw_f32 sums them, in `cap` floats of scratch. */
+/* The input gradient the same way: each tile's rows of the column matrix
+ * (dy w^T) made and added onto dx at once, as col2im adds them. */
+NNRT_API bool nnrt_conv2d_direct_bx_f32(int nt, int64_t n, const NnrtWindow *g, const float *dy, const float *w,
+                                        float *dx, float *scratch, size_t cap, const NnrtEpilogue *epi);
+NNRT_API bool nnrt_conv2d_direct_bw_f32(int nt, int64_t n, const NnrtWindow *g, const float *x, const float *dy,
+                                        float *part, float *scratch, size_t cap);
 #endif
 
 /* Pooling and its gradients, `op` one of NnrtPool:

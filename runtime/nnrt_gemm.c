@@ -142,6 +142,8 @@ static const NnrtTile *nnrt_tile(void) {
 #endif
 }
 
+NNRT_API int nnrt_sgemm_nr(void) { return nnrt_tile()->nr; }
+
 /* Rows [r0, end) of C for one block of K (pc, kc) and N (jc, npan panels
  * packed in bp): A's rows packed into ap, then the micro-kernel per tile. */
 static void nnrt_sgemm_rows(const NnrtTile *tile, int64_t r0, int64_t end, int64_t N, int64_t jc,

@@ -22,6 +22,43 @@ static void nnrt_gemm_f64(int nt, int64_t M, int64_t N, int64_t K, const double 
   nnrt_dgemm(nt, M, N, K, A, ars, acs, B, brs, bcs, C, ldc, add, epi);
 }
 
+/* the float convolution without the column matrix where it applies
+ * (nnrt_conv.c), in the scratch the column matrix's path would take */
+static bool nnrt_direct_f32(int nt, int64_t n, const NnrtWindow *g, const float *x, const float *w, float *y,
+                            float *scratch, const NnrtEpilogue *epi) {
+  const int64_t R = g->kh * g->kw * (g->c / g->groups), cols = (n < g->chunk ? n : g->chunk) * g->oh * g->ow * R;
+  return nnrt_conv2d_direct_f32(nt, n, g, x, w, y, scratch, (size_t)cols + nnrt_sgemm_scratch(nt), epi);
+}
+
+static bool nnrt_direct_f64(int nt, int64_t n, const NnrtWindow *g, const double *x, const double *w, double *y,
+                            double *scratch, const NnrtEpilogue *epi) {
+  (void)nt, (void)n, (void)g, (void)x, (void)w, (void)y, (void)scratch, (void)epi;
+  return false;
+}
+
+static bool nnrt_direct_bx_f32(int nt, int64_t n, const NnrtWindow *g, const float *dy, const float *w, float *dx,
+                               float *scratch, const NnrtEpilogue *epi) {
+  const int64_t R = g->kh * g->kw * (g->c / g->groups), cols = (n < g->chunk ? n : g->chunk) * g->oh * g->ow * R;
+  return nnrt_conv2d_direct_bx_f32(nt, n, g, dy, w, dx, scratch, (size_t)cols + nnrt_sgemm_scratch(nt), epi);
+}
+
+static bool nnrt_direct_bx_f64(int nt, int64_t n, const NnrtWindow *g, const double *dy, const double *w,
+                               double *dx, double *scratch, const NnrtEpilogue *epi) {
+  (void)nt, (void)n, (void)g, (void)dy, (void)w, (void)dx, (void)scratch, (void)epi;
+  return false;
+}
+
+static bool nnrt_direct_bw_f32(int nt, int64_t n, const NnrtWindow *g, const float *x, const float *dy,
+                               float *part, float *cols, int64_t ncols) {
+  return nnrt_conv2d_direct_bw_f32(nt, n, g, x, dy, part, cols, (size_t)ncols);
+}
+
+static bool nnrt_direct_bw_f64(int nt, int64_t n, const NnrtWindow *g, const double *x, const double *dy,
+                               double *part, double *cols, int64_t ncols) {
+  (void)nt, (void)n, (void)g, (void)x, (void)dy, (void)part, (void)cols, (void)ncols;
+  return false;
+}
+
 static int64_t nnrt_pack1_f32(void) { return (int64_t)nnrt_sgemm_scratch(1); }
 static int64_t nnrt_pack1_f64(void) { return 0; }
 

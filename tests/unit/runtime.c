@@ -11,6 +11,7 @@
 #include "nnrt.c"
 #include "nnrt_random.c"
 #include "nnrt_gemm.c"
+#include "nnrt_conv.c"
 #include "nnrt_window.c"
 #include "nnrt_data.c"
 
@@ -366,6 +367,138 @@ static void pool_case(const NnrtWindow *g, int64_t n) {
   free(x), free(dy);
 }
 
+/* The float convolution straight from the image against the column
+ * matrix's path (im2col, then the GEMM on the whole chunk, as nnrt_conv2d_f32
+ * did before): the same bits, at 1 to 3 threads, wherever it applies; with
+ * the portable micro-kernel it declines and the column path runs. */
+static void direct_case(const NnrtWindow *g, int64_t n) {
+  const int64_t G = g->groups, CG = g->c / G, FG = g->f / G, R = g->kh * g->kw * CG, PIX = g->oh * g->ow;
+  const int64_t nx = n * g->h * g->w * g->c, nw = R * g->f, ny = n * PIX * g->f;
+  uint64_t s = (uint64_t)(nx * 17 + nw);
+  float *x = malloc(sizeof *x * (size_t)nx), *w = malloc(sizeof *w * (size_t)nw);
+  float *want = malloc(sizeof *want * (size_t)ny);
+  for (int64_t i = 0; i < nx; i++) x[i] = rnd(&s);
+  for (int64_t i = 0; i < nw; i++) w[i] = rnd(&s);
+  const size_t cap = (size_t)((n < g->chunk ? n : g->chunk) * PIX * R) + nnrt_sgemm_scratch(3);
+  float *scratch = malloc(sizeof(float) * cap), *got = malloc(sizeof *got * (size_t)ny);
+  for (int64_t gg = 0; gg < G; gg++)
+    for (int64_t n0 = 0; n0 < n; n0 += g->chunk) {
+      const int64_t P = (n - n0 < g->chunk ? n - n0 : g->chunk) * PIX;
+      nnrt_im2col_f32(1, g, x, scratch, n0, P, gg);
+      nnrt_sgemm(1, P, FG, R, scratch, R, 1, w + gg * FG, g->f, 1, want + n0 * PIX * g->f + gg * FG, g->f, false,
+                 scratch + P * R, NULL);
+    }
+  /* a product the GEMM would not pack (its bits differ): declined */
+  const int64_t least = ((n - 1) % g->chunk + 1) * PIX;
+  const bool small = least * FG * R <= 16384 && R <= 256;
+  for (int nt = 1; nt <= 3; nt++) {
+    for (int64_t i = 0; i < ny; i++) got[i] = NAN;
+    bool done = nnrt_conv2d_direct_f32(nt, n, g, x, w, got, scratch, cap, NULL);
+    CHECK(done == (nnrt_sgemm_nr() >= 16 && !small), "direct conv %lldx%lldx%lld (%lld groups): %s", (long long)g->h,
+          (long long)g->w, (long long)g->c, (long long)G, done ? "ran with the portable kernel" : "declined");
+    if (done)
+      CHECK(!memcmp(got, want, sizeof *got * (size_t)ny),
+            "direct conv %lldx%lldx%lld -> %lld (%lld groups) at %d threads: other bits than im2col", (long long)g->h,
+            (long long)g->w, (long long)g->c, (long long)g->f, (long long)G, nt);
+  }
+  /* the weight gradient's slices against im2col and a GEMM a slice (as
+   * nnrt_conv2d_bw_f32 sums them), where the direct kernel applies */
+  enum { SL = NNRT_CONV_SLICES };
+  float *dy = malloc(sizeof *dy * (size_t)ny), *pwant = malloc(sizeof *pwant * (size_t)(SL * nw));
+  float *pgot = malloc(sizeof *pgot * (size_t)(SL * nw)), *pack = malloc(sizeof(float) * nnrt_sgemm_scratch(1));
+  for (int64_t i = 0; i < ny; i++) dy[i] = rnd(&s);
+  bool bw_small = false;
+  for (int64_t gg = 0; gg < G; gg++)
+    for (int64_t n0 = 0; n0 < n; n0 += g->chunk) {
+      const int64_t P = (n - n0 < g->chunk ? n - n0 : g->chunk) * PIX;
+      nnrt_im2col_f32(1, g, x, scratch, n0, P, gg);
+      for (int64_t sl = 0; sl < SL; sl++) {
+        const int64_t p0 = P * sl / SL, p1 = P * (sl + 1) / SL;
+        bw_small |= R * FG * (p1 - p0) <= 16384 && p1 - p0 <= 256;
+        nnrt_sgemm(1, R, FG, p1 - p0, scratch + p0 * R, 1, R, dy + (n0 * PIX + p0) * g->f + gg * FG, g->f, 1,
+                   pwant + sl * nw + gg * FG, g->f, n0 > 0, pack, NULL);
+      }
+    }
+  const bool bw_runs = nnrt_sgemm_nr() == 32 && CG % 8 == 0 && FG % 32 == 0 && !bw_small;
+  for (int nt = 1; nt <= 3; nt++) {
+    for (int64_t i = 0; i < SL * nw; i++) pgot[i] = NAN;
+    bool done = nnrt_conv2d_direct_bw_f32(nt, n, g, x, dy, pgot, scratch, cap);
+    CHECK(done == bw_runs, "direct conv gradient %lldx%lldx%lld: %s", (long long)g->h, (long long)g->w,
+          (long long)g->c, done ? "ran" : "declined");
+    if (done)
+      CHECK(!memcmp(pgot, pwant, sizeof *pgot * (size_t)(SL * nw)),
+            "direct conv gradient %lldx%lldx%lld -> %lld at %d threads: other bits than im2col", (long long)g->h,
+            (long long)g->w, (long long)g->c, (long long)g->f, nt);
+  }
+  /* the input gradient against dy w^T and col2im (nnrt_conv2d_bx_f32's
+   * column path), with its epilogue seeing every row once */
+  const int64_t least_bx = ((n - 1) % g->chunk + 1) * PIX;
+  const bool bx_runs = nnrt_sgemm_nr() >= 16 && !(least_bx * R * FG <= 16384 && FG <= 256);
+  float *xwant = calloc((size_t)nx, sizeof *xwant), *xgot = malloc(sizeof *xgot * (size_t)nx);
+  for (int64_t gg = 0; gg < G; gg++)
+    for (int64_t n0 = 0; n0 < n; n0 += g->chunk) {
+      const int64_t nc = n - n0 < g->chunk ? n - n0 : g->chunk;
+      nnrt_sgemm(1, nc * PIX, R, FG, dy + n0 * PIX * g->f + gg * FG, g->f, 1, w + gg * FG, 1, g->f, scratch, R, false,
+                 scratch + nc * PIX * R, NULL);
+      nnrt_col2im_f32(1, g, scratch, xwant, n0, nc, gg);
+    }
+  for (int nt = 1; nt <= 3; nt++) {
+    for (int64_t i = 0; i < nx; i++) xgot[i] = NAN;
+    double *copy = calloc((size_t)nx, sizeof *copy);
+    int *visits = calloc((size_t)nx, sizeof *visits);
+    SeenAt seen = {xgot, false, g->c, copy, visits};
+    NnrtEpilogue epi = {see_at, &seen};
+    bool done = nnrt_conv2d_direct_bx_f32(nt, n, g, dy, w, xgot, scratch, cap, &epi);
+    CHECK(done == bx_runs, "direct conv input gradient %lldx%lldx%lld: %s", (long long)g->h, (long long)g->w,
+          (long long)g->c, done ? "ran" : "declined");
+    int wrong = 0;
+    for (int64_t i = 0; done && i < nx; i++) wrong += visits[i] != 1 || copy[i] != xgot[i];
+    if (done)
+      CHECK(!memcmp(xgot, xwant, sizeof *xgot * (size_t)nx) && !wrong,
+            "direct conv input gradient %lldx%lldx%lld -> %lld at %d threads: other bits than col2im, or %d "
+            "elements not seen once, final, by the epilogue",
+            (long long)g->h, (long long)g->w, (long long)g->c, (long long)g->f, nt, wrong);
+    free(copy), free(visits);
+  }
+  free(xwant), free(xgot);
+  free(dy), free(pwant), free(pgot), free(pack);
+  /* too little scratch: declined, nothing written */
+  for (int64_t i = 0; i < ny; i++) got[i] = 0;
+  CHECK(!nnrt_conv2d_direct_f32(1, n, g, x, w, got, scratch, nnrt_conv2d_direct_scratch(g) - 1, NULL) && got[0] == 0,
+        "direct conv: ran in too little scratch");
+  free(x), free(w), free(want), free(scratch), free(got);
+}
+
+static void test_direct(void) {
+  /* the seed CNN's layers, at a batch that is not a multiple of the tile */
+  direct_case(&(NnrtWindow){.h = 32, .w = 32, .c = 3, .oh = 30, .ow = 30, .f = 32, .kh = 3, .kw = 3, .sh = 1, .sw = 1,
+                            .dh = 1, .dw = 1, .groups = 1, .chunk = 2}, 3);
+  direct_case(&(NnrtWindow){.h = 15, .w = 15, .c = 32, .oh = 13, .ow = 13, .f = 64, .kh = 3, .kw = 3, .sh = 1,
+                            .sw = 1, .dh = 1, .dw = 1, .groups = 1, .chunk = 4}, 5);
+  direct_case(&(NnrtWindow){.h = 6, .w = 6, .c = 64, .oh = 4, .ow = 4, .f = 128, .kh = 3, .kw = 3, .sh = 1, .sw = 1,
+                            .dh = 1, .dw = 1, .groups = 1, .chunk = 8}, 1);
+  /* odd channels and filters (edge tiles), K over two blocks, padding, stride 2 */
+  direct_case(&(NnrtWindow){.h = 11, .w = 9, .c = 37, .oh = 6, .ow = 5, .f = 45, .kh = 3, .kw = 3, .sh = 2, .sw = 2,
+                            .ph = 1, .pw = 1, .dh = 1, .dw = 1, .groups = 1, .chunk = 3}, 4);
+  /* groups, dilation, a window clipped on every side, stride 1 and 2 apart */
+  direct_case(&(NnrtWindow){.h = 9, .w = 10, .c = 12, .oh = 9, .ow = 5, .f = 42, .kh = 3, .kw = 2, .sh = 1, .sw = 2,
+                            .ph = 2, .pw = 1, .dh = 2, .dw = 3, .groups = 3, .chunk = 5}, 3);
+  /* a window's rows read whole, padding and dilation only along the height */
+  direct_case(&(NnrtWindow){.h = 7, .w = 9, .c = 5, .oh = 3, .ow = 7, .f = 33, .kh = 3, .kw = 3, .sh = 2, .sw = 1,
+                            .ph = 1, .dh = 2, .dw = 1, .groups = 1, .chunk = 2}, 3);
+  /* more filters than a block of K for the input gradient's product */
+  direct_case(&(NnrtWindow){.h = 5, .w = 6, .c = 8, .oh = 3, .ow = 4, .f = 300, .kh = 3, .kw = 3, .sh = 1, .sw = 1,
+                            .dh = 1, .dw = 1, .groups = 1, .chunk = 2}, 3);
+  /* the gradient's tiles: padding, strides, dilation, 2 groups of 16 channels and 32 filters, several chunks */
+  direct_case(&(NnrtWindow){.h = 9, .w = 10, .c = 32, .oh = 9, .ow = 5, .f = 64, .kh = 3, .kw = 2, .sh = 1, .sw = 2,
+                            .ph = 2, .pw = 1, .dh = 2, .dw = 3, .groups = 2, .chunk = 3}, 7);
+  /* 1x1 in 4 groups; one channel a group (a small product: declined) */
+  direct_case(&(NnrtWindow){.h = 8, .w = 8, .c = 16, .oh = 8, .ow = 8, .f = 16, .kh = 1, .kw = 1, .sh = 1, .sw = 1,
+                            .dh = 1, .dw = 1, .groups = 4, .chunk = 40}, 41);
+  direct_case(&(NnrtWindow){.h = 8, .w = 8, .c = 16, .oh = 8, .ow = 8, .f = 16, .kh = 1, .kw = 1, .sh = 1, .sw = 1,
+                            .dh = 1, .dw = 1, .groups = 16, .chunk = 1}, 40);
+}
+
 static void test_windows(void) {
   /* groups, strides, padding and dilation, chunks of 2 samples of 5 */
   NnrtWindow small = {.h = 7, .w = 6, .c = 4, .oh = 4, .ow = 6, .f = 6, .kh = 3, .kw = 2, .sh = 2, .sw = 1,
@@ -387,6 +520,7 @@ static void test_windows(void) {
 int main(void) {
   test_gemm();
   test_windows();
+  test_direct();
   test_store();
   test_standardize();
   test_augment();
