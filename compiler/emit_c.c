@@ -4,7 +4,8 @@
  * with a comment naming its values, their type and their .nn origin: a
  * fused elementwise kernel is one loop (parallel with NNRT_PARFOR) whose
  * body is one expression per value (ops.h's x with the operands put in,
- * held in a double and rounded to the value's type); a product, reduction,
+ * computed in float for an f32 value, with runtime/nnrt_vmath.h's float
+ * functions, else in double rounded to the value's type); a product, reduction,
  * movement or window is its loop nest or a call of the runtime's GEMM,
  * convolution or pooling, with the elementwise values after it (its
  * epilogue) run on each finished block. Kernels of the same structure
@@ -15,7 +16,8 @@
  * NnrtModelDef table per model and called by one-line wrappers.
  *
  * The arithmetic is the reference evaluator's, operation for operation,
- * but for the order of the sums inside the GEMM's tiles: so a compiled
+ * but for the order of the sums inside the GEMM's tiles and the f32
+ * functions (within 2 ulp of the evaluator's double ones): so a compiled
  * model agrees with the evaluator within rounding, and with the LLVM
  * backend, at every thread count and unfused, bit for bit (`nnc
  * --check-c`). Requires the plan (plan.c) and the runtime's source
@@ -107,11 +109,39 @@ static char *double_x(double d) {
   return d < 0 || (d == 0 && signbit(d)) ? arena_printf("(%s)", x) : x;
 }
 
+/* The type an elementwise value is computed in: float for f32 (its
+ * arithmetic gives the bits of double's rounded to float, and the
+ * functions of runtime/nnrt_vmath.h take float), double for the others
+ * and for a cast (whose operand may be of another type). */
+static bool in_f32(const Value *v) { return v->dtype == DT_F32 && v->op != OP_CAST; }
+static const char *calc_ty(const Value *v) { return in_f32(v) ? "float" : "double"; }
+
+/* A float as a C float literal that reads back to the same bits. */
+static char *float_x(float f) {
+  if (f != f) return "NAN";
+  if (isinf(f)) return f > 0 ? "INFINITY" : "(-INFINITY)";
+  char *x = arena_printf("%.9g", (double)f);
+  if (!strpbrk(x, ".e")) x = arena_printf("%s.0", x);
+  return f < 0 || (f == 0 && signbit(f)) ? arena_printf("(%sf)", x) : arena_printf("%sf", x);
+}
+
+const char *vmath_f32(const char *fn) {
+  static const char *const map[][2] = {{"exp", "nnrt_expf"},   {"log", "nnrt_logf"},         {"tanh", "nnrt_tanhf"}, {"erf", "nnrt_erff"},
+                                       {"nnrt_sigmoid", "nnrt_sigmoidf"},
+                                       {"sqrt", "sqrtf"},      {"fabs", "fabsf"},            {"floor", "floorf"}};
+  for (size_t i = 0; i < sizeof map / sizeof *map; i++)
+    if (!strcmp(fn, map[i][0])) return map[i][1];
+  return NULL;
+}
+
 /* Value v's elementwise op as one C expression: ops.h's x with a, b and c
- * replaced by its operands as doubles (`arg`), stored in v's type. */
+ * replaced by its operands (`arg`, in v's calc_ty), stored in v's type. In
+ * float, `double` is float and a function is its float version
+ * (vmath_f32), or the double one with its result rounded. */
 static char *scalar_x(const Value *v, char *const *arg) {
   const char *x = v->op == OP_CAST && v->dtype == DT_I32 ? "((double)(int32_t)a)" : op_info[v->op].x;
   size_t n = strlen(x);
+  bool f32 = in_f32(v);
   if (v->dtype == DT_F64 && x[0] == '(' && x[n - 1] == ')') x++, n -= 2; /* no cast: no parentheses */
   char *out = arena_strdup("");
   for (size_t i = 0; i < n;) {
@@ -119,7 +149,11 @@ static char *scalar_x(const Value *v, char *const *arg) {
     while (j < n && (isalnum((unsigned char)x[j]) || x[j] == '_')) j++;
     if (j == i) j++;
     bool operand = j == i + 1 && x[i] >= 'a' && x[i] <= 'c';
-    out = arena_printf("%s%.*s", out, (int)(operand ? strlen(arg[x[i] - 'a']) : j - i), operand ? arg[x[i] - 'a'] : x + i);
+    const char *w = operand ? arg[x[i] - 'a'] : arena_strndup(x + i, j - i);
+    if (f32 && !strcmp(w, "double")) w = "float";
+    else if (f32 && !operand && j < n && x[j] == '(' && isalpha((unsigned char)x[i]))
+      w = vmath_f32(w) ? vmath_f32(w) : arena_printf("(float)%s", w);
+    out = arena_printf("%s%s", out, w);
     i = j;
   }
   return v->dtype == DT_F64 ? out : arena_printf("(%s)%s", cty(v->dtype), out);
@@ -427,9 +461,10 @@ static void k_pool(Em *e, const Value *v) {
 }
 
 /* One element of kernel k's elementwise members, at depth: the outside
- * operands loaded as doubles (operand j at index idx[j]), every member one
- * expression in double rounded to its type (as the evaluator rounds it;
- * held in a double, which is exact), the stored ones written at `at`. The head
+ * operands loaded as floats (f32) or doubles (operand j at index idx[j]),
+ * every member one expression in its calc_ty (float: the evaluator's
+ * double rounded, but for the float functions; double: rounded to its
+ * type), the stored ones written at `at`. The head
  * of an epilogue is t<head>, loaded by the caller. Operands are loaded
  * before anything is stored; one that a member is written over (in
  * place) is read through that member's pointer, so no two pointers alias
@@ -439,7 +474,7 @@ static void member_body(Em *e, int k, int depth, int next, const int *ext, char 
   Plan *p = e->p;
   for (int j = 0; j < next; j++) {
     int y = plan_in_place(p, g, k, ext[j]);
-    fprintf(e->o, "%*sconst double x%d_ = %s[%s];\n", 2 * depth, "", ext[j],
+    fprintf(e->o, "%*sconst %s x%d_ = %s[%s];\n", 2 * depth, "", g->v[ext[j]].dtype == DT_F32 ? "float" : "double", ext[j],
             y >= 0 ? arena_printf("y%d", y) : arena_printf("x%d", ext[j]), idx[j]);
   }
   for (int id = p->first[k]; id >= 0; id = p->next[id]) {
@@ -450,16 +485,16 @@ static void member_body(Em *e, int k, int depth, int next, const int *ext, char 
       int x = plan_read(p, g, v->in[i]);
       const Value *xv = &g->v[x];
       arg[i] = p->kernel[x] == k ? arena_printf("t%d", x)
-               : xv->op == OP_CONST ? double_x(xv->dtype == DT_F32 ? (double)(float)xv->f
-                                               : xv->dtype == DT_I32 ? (double)(int32_t)xv->f : xv->f)
-                                    : arena_printf("x%d_", x);
+               : xv->op != OP_CONST   ? arena_printf("x%d_", x)
+               : xv->dtype == DT_F32  ? float_x((float)xv->f)
+                                      : double_x(xv->dtype == DT_I32 ? (double)(int32_t)xv->f : xv->f);
     }
-    fprintf(e->o, "%*sconst double t%d = %s;\n", 2 * depth, "", id, scalar_x(v, arg));
+    fprintf(e->o, "%*sconst %s t%d = %s;\n", 2 * depth, "", calc_ty(v), id, scalar_x(v, arg));
   }
   for (int id = p->first[k]; id >= 0; id = p->next[id])
     if (p->stored[id] && op_elementwise(g->v[id].op))
       fprintf(e->o, "%*sy%d[%s] = %st%d;\n", 2 * depth, "", id, at,
-              g->v[id].dtype == DT_F64 ? "" : arena_printf("(%s)", cty(g->v[id].dtype)), id);
+              g->v[id].dtype == DT_F64 || in_f32(&g->v[id]) ? "" : arena_printf("(%s)", cty(g->v[id].dtype)), id);
 }
 
 /* One pointer of member_params: y<id> (written) or x<id> (read). */
@@ -553,8 +588,8 @@ static void epilogue_function(Em *e, int k) {
                 "    const int64_t row = r * cols;\n"
                 "    for (int64_t c = c0; c < c1; c++) {\n"
                 "      const int64_t i = row + c;\n"
-                "      const double t%d = y%d[i];\n",
-          h, home);
+                "      const %s t%d = y%d[i];\n",
+          hv->dtype == DT_F32 ? "float" : "double", h, home);
   char **idx = arena_alloc(sizeof(char *) * (size_t)(next + 1));
   for (int j = 0; j < next; j++) {
     Shape xs = g->v[ext[j]].shape;
@@ -831,7 +866,7 @@ extern const char nnrt_h_source[], nnrt_api_h_source[], nn_model_desc_h_source[]
     nnrt_random_c_source[], nnrt_gemm_c_source[], nnrt_window_c_source[], nnrt_window_inc_source[], nnrt_conv_c_source[],
     nnrt_checkpoint_c_source[], nnrt_model_c_source[],
     nnrt_program_h_source[], nnrt_data_c_source[], nnrt_callbacks_c_source[], nnrt_program_c_source[],
-    nnrt_predict_c_source[], nnrt_arrays_c_source[];
+    nnrt_predict_c_source[], nnrt_arrays_c_source[], nnrt_vmath_h_source[];
 
 /* A file of the runtime, copied in with the files it includes that are
  * written in place (the API's rows, the descriptor types, the window
@@ -842,7 +877,8 @@ static void inline_source(FILE *o, const char *c) {
     const char *line, *text;
   } in_place[] = {{"#include \"nnrt_api.h\"", nnrt_api_h_source},
                   {"#include \"nn_model_desc.h\"", nn_model_desc_h_source},
-                  {"#include \"nnrt_window.inc\"", nnrt_window_inc_source}};
+                  {"#include \"nnrt_window.inc\"", nnrt_window_inc_source},
+                  {"#include \"nnrt_vmath.h\"", nnrt_vmath_h_source}};
   while (*c) {
     const char *line = c, *nl = strchr(c, '\n');
     size_t len = nl ? (size_t)(nl - c) + 1 : strlen(c), i = 0;

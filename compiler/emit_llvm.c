@@ -114,13 +114,14 @@ LLVMValueRef call(Lv *L, LLVMValueRef fn, LLVMValueRef *args, unsigned n) {
   return LLVMBuildCall2(L->b, LLVMGlobalGetValueType(fn), fn, args, n, "");
 }
 
-/* A function of libm (or the runtime) of a (and b unless NULL), doubles:
- * no side effects, as the C backend's are under -fno-math-errno. */
+/* A function of libm (or the runtime) of a (and b unless NULL), doubles
+ * or floats: no side effects, as the C backend's are under
+ * -fno-math-errno. */
 LLVMValueRef math(Lv *L, const char *name, LLVMValueRef a, LLVMValueRef b) {
   LLVMValueRef f = LLVMGetNamedFunction(L->mod, name), args[2] = {a, b};
-  LLVMTypeRef p[2] = {L->f64, L->f64};
+  LLVMTypeRef t = LLVMTypeOf(a), p[2] = {t, t};
   if (!f) {
-    f = declare(L, name, L->f64, p, b ? 2 : 1);
+    f = declare(L, name, t, p, b ? 2 : 1);
     add_attr(L, f, LLVMAttributeFunctionIndex, "readnone");
     add_attr(L, f, LLVMAttributeFunctionIndex, "nounwind");
     add_attr(L, f, LLVMAttributeFunctionIndex, "willreturn");
@@ -216,8 +217,9 @@ static double literal(const Value *v) {
 
 /* One element of kernel k's elementwise members (member_body in the C
  * backend): the outside operands loaded (operand j at idx[j]) before
- * anything is stored, every member computed in double and kept in its
- * type, the stored ones written at `where`. */
+ * anything is stored, every member computed in float when it is an f32
+ * value (but a cast), else in double, and kept in its type, the stored
+ * ones written at `where`. */
 static void member_body(Lv *L, int k, int next, const int *ext, LLVMValueRef *idx, LLVMValueRef where) {
   Graph *g = L->g;
   Plan *p = L->p;
@@ -230,17 +232,18 @@ static void member_body(Lv *L, int k, int next, const int *ext, LLVMValueRef *id
     const Value *v = &g->v[id];
     if (!op_elementwise(v->op)) continue;
     LLVMValueRef in[IR_MAX_IN] = {0};
+    bool f32 = v->dtype == DT_F32 && v->op != OP_CAST; /* its operands are f32 too */
     for (int i = 0; i < v->nin; i++) {
       int x = plan_read(p, g, v->in[i]);
-      if (p->kernel[x] == k) {
-        in[i] = to_double(L, L->t[x], g->v[x].dtype);
-      } else if (g->v[x].op == OP_CONST) {
-        in[i] = cf(L, literal(&g->v[x]));
-      } else {
-        in[i] = to_double(L, L->xl[x], g->v[x].dtype);
+      if (g->v[x].op == OP_CONST && p->kernel[x] != k)
+        in[i] = f32 ? LLVMConstReal(L->f32, literal(&g->v[x])) : cf(L, literal(&g->v[x]));
+      else {
+        LLVMValueRef xv = p->kernel[x] == k ? L->t[x] : L->xl[x];
+        in[i] = f32 ? xv : to_double(L, xv, g->v[x].dtype);
       }
     }
-    L->t[id] = from_double(L, llvm_scalar_op(L, v->op, v->dtype, in[0], in[1], in[2]), v->dtype);
+    LLVMValueRef r = llvm_scalar_op(L, v->op, v->dtype, in[0], in[1], in[2]);
+    L->t[id] = f32 ? r : from_double(L, r, v->dtype);
   }
   for (int id = p->first[k]; id >= 0; id = p->next[id])
     if (p->stored[id] && op_elementwise(g->v[id].op))

@@ -429,10 +429,13 @@ static bool link_runtime(LlvmOut *o) {
   if (LLVMLinkModules2(o->mod, rt)) bug("linking the runtime's bitcode failed");
   /* inlined into the kernels, where sizes, strides and window geometry
    * are constants: the product's entry (its small case; the rest is a
-   * call), the convolutions and pooling (as the C backend's are) */
+   * call), the convolutions and pooling (as the C backend's are); and
+   * the f32 functions, so that the loops calling them vectorize */
   static const char *inline_always[] = {"nnrt_sgemm",         "nnrt_conv2d_f32",    "nnrt_conv2d_f64",
                                         "nnrt_conv2d_bx_f32", "nnrt_conv2d_bx_f64", "nnrt_conv2d_bw_f32",
-                                        "nnrt_conv2d_bw_f64", "nnrt_pool_f32",      "nnrt_pool_f64"};
+                                        "nnrt_conv2d_bw_f64", "nnrt_pool_f32",      "nnrt_pool_f64",
+                                        "nnrt_expf",          "nnrt_logf",          "nnrt_tanhf",
+                                        "nnrt_sigmoidf",      "nnrt_erff"};
   unsigned always = LLVMGetEnumAttributeKindForName("alwaysinline", 12);
   for (size_t i = 0; i < sizeof inline_always / sizeof *inline_always; i++) {
     LLVMValueRef f = LLVMGetNamedFunction(o->mod, inline_always[i]);

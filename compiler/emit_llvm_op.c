@@ -3,9 +3,12 @@
  *
  * The row is C on doubles a, b, c (the evaluator is compiled from it, the C
  * backend writes it); this file reads that text as C would compile it, so
- * adding an op to ops.h needs nothing here. Requires: the LLVM section of
- * nnc.h (math calls libm or the runtime). Guarantees: the value
- * as a double, or an internal compiler error naming the op when its
+ * adding an op to ops.h needs nothing here. On floats (an f32 value's
+ * operands) it reads it as the C backend writes it for them: `double` is
+ * float, and a function its float version (vmath_f32) or the double one
+ * with its result rounded. Requires: the LLVM section of nnc.h (math calls
+ * libm or the runtime). Guarantees: the value in its operands' type
+ * (double or float), or an internal compiler error naming the op when its
  * expression uses what this reader does not know (tests/unit/ops.c runs
  * every row through it).
  */
@@ -17,15 +20,17 @@
 /* An elementwise op: ops.h's expression (C on doubles a, b, c) translated
  * as C would compile it. It has literals, a b c, calls, the casts (double)
  * and (int32_t), unary -, * / + -, comparisons and ?:; a comparison is an
- * int 0 or 1, and ints meet doubles as in C. */
+ * int 0 or 1, and ints meet doubles as in C. Its "double" is ft, the type
+ * of a b c (double, or float). */
 typedef struct Xp {
   Lv *L;
   const char *s;
   LLVMValueRef abc[3];
+  LLVMTypeRef ft;
 } Xp;
 typedef struct Xv {
   LLVMValueRef v;
-  bool i; /* an i32 (C's int) rather than a double */
+  bool i; /* an i32 (C's int) rather than a double (ft) */
 } Xv;
 
 static Xv xp_cond(Xp *x);
@@ -38,7 +43,18 @@ static bool xp_eat(Xp *x, const char *tok) {
   return true;
 }
 
-static LLVMValueRef xp_double(Xp *x, Xv a) { return a.i ? LLVMBuildSIToFP(x->L->b, a.v, x->L->f64, "") : a.v; }
+static LLVMValueRef xp_double(Xp *x, Xv a) { return a.i ? LLVMBuildSIToFP(x->L->b, a.v, x->ft, "") : a.v; }
+
+/* A call of libm's `name` (or the runtime's) in ft: in float, its float
+ * version, or the double function with the arguments widened and the
+ * result rounded. */
+static LLVMValueRef xp_call(Xp *x, const char *name, LLVMValueRef a, LLVMValueRef b) {
+  Lv *L = x->L;
+  if (x->ft == L->f64) return math(L, name, a, b);
+  if (vmath_f32(name)) return math(L, vmath_f32(name), a, b);
+  LLVMValueRef r = math(L, name, LLVMBuildFPExt(L->b, a, L->f64, ""), b ? LLVMBuildFPExt(L->b, b, L->f64, "") : NULL);
+  return LLVMBuildFPTrunc(L->b, r, L->f32, "");
+}
 
 static Xv xp_unary(Xp *x) {
   Lv *L = x->L;
@@ -59,14 +75,14 @@ static Xv xp_unary(Xp *x) {
   if (n == 1 && *w >= 'a' && *w <= 'c') return (Xv){x->abc[*w - 'a'], false};
   if (isdigit((unsigned char)*w)) {
     double d = strtod(w, NULL);
-    return memchr(w, '.', n) ? (Xv){cf(L, d), false} : (Xv){ci32(L, (int64_t)d), true};
+    return memchr(w, '.', n) ? (Xv){LLVMConstReal(x->ft, d), false} : (Xv){ci32(L, (int64_t)d), true};
   }
   if (!n || !xp_eat(x, "(")) bug("cannot read an op's expression at '%s'", w);
   LLVMValueRef arg[2] = {xp_double(x, xp_cond(x)), NULL};
   if (xp_eat(x, ",")) arg[1] = xp_double(x, xp_cond(x));
   if (!xp_eat(x, ")")) bug("')' expected in %s", x->s);
   const char *name = arena_strndup(w, n);
-  return (Xv){math(L, name, arg[0], arg[1]), false};
+  return (Xv){xp_call(x, name, arg[0], arg[1]), false};
 }
 
 /* a OP b with C's conversions: int when both are ints */
@@ -122,13 +138,13 @@ static Xv xp_cond(Xp *x) {
   if (!xp_eat(x, ":")) bug("':' expected in %s", x->s);
   Xv b = xp_cond(x);
   LLVMValueRef t = c.i ? LLVMBuildICmp(L->b, LLVMIntNE, c.v, ci32(L, 0), "")
-                       : LLVMBuildFCmp(L->b, LLVMRealUNE, c.v, cf(L, 0), "");
+                       : LLVMBuildFCmp(L->b, LLVMRealUNE, c.v, LLVMConstReal(x->ft, 0), "");
   if (a.i && b.i) return (Xv){LLVMBuildSelect(L->b, t, a.v, b.v, ""), true};
   return (Xv){LLVMBuildSelect(L->b, t, xp_double(x, a), xp_double(x, b), ""), false};
 }
 
 LLVMValueRef llvm_scalar_op(Lv *L, Op op, DType out, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c) {
-  Xp x = {L, op == OP_CAST && out == DT_I32 ? "(double)(int32_t)a" : op_info[op].x, {a, b, c}};
+  Xp x = {L, op == OP_CAST && out == DT_I32 ? "(double)(int32_t)a" : op_info[op].x, {a, b, c}, LLVMTypeOf(a)};
   LLVMValueRef v = xp_double(&x, xp_cond(&x));
   while (*x.s == ' ') x.s++;
   if (*x.s) bug("cannot read '%s' of %s's expression", x.s, op_info[op].name);

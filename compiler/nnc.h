@@ -864,6 +864,10 @@ void emit_c_model(FILE *out, const Built *b);
 void emit_c_program_runtime(FILE *out);
 /* The header of a shared library: every model's API and descriptor. */
 void emit_c_header(FILE *out, const char *source, const Built *models);
+/* The float version of libm's function `fn` in an op's expression, which
+ * f32 values call (runtime/nnrt_vmath.h, or libm's sqrtf, fabsf, floorf);
+ * NULL when they call the double one and round its result. */
+const char *vmath_f32(const char *fn);
 
 /* ------------------------------------------------------------ emit_llvm.c */
 
@@ -932,11 +936,13 @@ LLVMValueRef cf(Lv *L, double v);
 LLVMValueRef declare(Lv *L, const char *name, LLVMTypeRef ret, LLVMTypeRef *params, unsigned n);
 LLVMValueRef call(Lv *L, LLVMValueRef fn, LLVMValueRef *args, unsigned n);
 LLVMValueRef function(Lv *L, const char *name, LLVMTypeRef ret, LLVMTypeRef *params, unsigned n, bool internal);
-/* A function of libm (or the runtime) of a and b (NULL: of a), declared once. */
+/* A function of libm (or the runtime) of a and b (NULL: of a), declared
+ * once, of a's type (double, or float). */
 LLVMValueRef math(Lv *L, const char *name, LLVMValueRef a, LLVMValueRef b);
 
-/* emit_llvm_op.c: elementwise op `op` on doubles a, b, c (ops.h's x),
- * rounded as its result type `out` needs only for cast. */
+/* emit_llvm_op.c: elementwise op `op` on a, b, c (ops.h's x), all doubles
+ * or all floats (an f32 value's, computed in float as the C backend's),
+ * in that type; rounded as its result type `out` needs only for cast. */
 LLVMValueRef llvm_scalar_op(Lv *L, Op op, DType out, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c);
 #endif
 

@@ -8,8 +8,11 @@
  * is NULL. x is an elementwise op's meaning, once: a C expression
  * on its operands as doubles a, b, c, of which the evaluator is compiled
  * (eval.c), the C backend writes the text (emit_c.c) and the LLVM backend
- * translates the text (emit_llvm.c); (0) for the other ops. A comparison
- * gives 0 or 1 as in C. cast is the one exception: its conversion to the
+ * translates the text (emit_llvm.c); (0) for the other ops. For f32
+ * values the backends read it in float: `double` is float and libm's
+ * functions are their float versions (vmath_f32: runtime/nnrt_vmath.h's,
+ * within 2 ulp), the rest giving the bits of the double expression
+ * rounded. A comparison gives 0 or 1 as in C. cast is the one exception: its conversion to the
  * result's type is each backend's (to i32: (double)(int32_t)a).
  *
  * Ops built on comparisons propagate NaN (docs/ir.md, "Ops"): the

@@ -249,6 +249,8 @@ static inline float nnrt_flush_f32(float x) { return x * (float)(fabsf(x) >= 0x1
 
 /* Scalar functions as the reference evaluator computes them. */
 NNRT_API double nnrt_sigmoid(double x);
+/* The f32 elementwise functions: nnrt_expf, nnrt_logf, nnrt_tanhf, ... */
+#include "nnrt_vmath.h"
 
 /* Memory: buffers aligned to 64 bytes. nnrt_alloc returns NULL when
  * memory runs out (the runtime never ends the process); a model's
