@@ -22,11 +22,14 @@
 #define NNRT_X86 1
 #include <immintrin.h>
 #endif
-enum { NNRT_KC = 256, NNRT_MC = 96, NNRT_NC = 1024, NNRT_MAXTILE = 8 * 32 };
+/* NNRT_TEAM: the most members a product splits into (each needs its own
+ * packed panels of B, KC x NC floats: 64 need 70 MB at most) */
+enum { NNRT_KC = 256, NNRT_MC = 96, NNRT_NC = 1024, NNRT_MAXTILE = 8 * 32, NNRT_TEAM = 64 };
 typedef float nnrt_v8 __attribute__((vector_size(32), aligned(4), may_alias));
 
 NNRT_API size_t nnrt_sgemm_scratch(int nt) {
-  return (size_t)nnrt_threads(nt) * (NNRT_KC * NNRT_NC + NNRT_MC * NNRT_KC) + 64;
+  size_t team = (size_t)(nnrt_threads(nt) < NNRT_TEAM ? nnrt_threads(nt) : NNRT_TEAM);
+  return team * (NNRT_KC * NNRT_NC + NNRT_MC * NNRT_KC) + 64;
 }
 
 /* The micro-kernels: c[MR x NR] (row stride ldc) = or += a-panel x
@@ -281,7 +284,8 @@ static void sgemm_blocked(int nt, int64_t M, int64_t N, int64_t K, const float *
   /* rows per part: as many parts as threads, each a multiple of MR; a
    * product under 4M multiply-adds stays on one thread (waking a team
    * costs more than half of that saves: an LSTM step's products) */
-  int64_t parts = M * N * K < ((int64_t)1 << 22) ? 1 : nnrt_parts(nt, M * N * K, (M + mr - 1) / mr);
+  int64_t most = (M + mr - 1) / mr < NNRT_TEAM ? (M + mr - 1) / mr : NNRT_TEAM;
+  int64_t parts = M * N * K < ((int64_t)1 << 22) ? 1 : nnrt_parts(nt, M * N * K, most);
   int64_t rows = ((M + parts - 1) / parts + mr - 1) / mr * mr;
   parts = (M + rows - 1) / rows;
   SgemmJob job = {tile, M, N, K, A, ars, acs, B, brs, bcs, C, ldc, add, bp, parts, rows, epi};
