@@ -23,11 +23,12 @@
  * keeps a team's threads spinning for 200 ms after each region: on a
  * loaded host those spinning threads lose the scheduler's favour, to the
  * point where a 2-thread training step of the seed CNN ran slower than a
- * 1-thread one, and 2-4x faster when they sleep at once
- * (docs/performance.md). So the first call in a process asks libomp for
- * that, unless the environment chose (KMP_BLOCKTIME, OMP_WAIT_POLICY) or
- * libomp has already started (it then keeps its settings). GCC's libgomp
- * has no such call: there only the environment sets it. */
+ * 1-thread one (a median 95 against 61 ms), and more than twice as fast
+ * (25 ms) when they sleep at once (docs/performance.md). So the first
+ * call in a process asks libomp for that, and each application thread's
+ * first for the teams it starts, unless the environment chose
+ * (KMP_BLOCKTIME, OMP_WAIT_POLICY). GCC's libgomp has no such calls:
+ * there only the environment sets it. */
 extern void kmp_set_defaults(const char *settings) __attribute__((weak));
 extern void kmp_set_blocktime(int msec) __attribute__((weak));
 static void nnrt_wait_policy(void) {
