@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,8 +18,38 @@
 
 /* --------------------------------------------------------- functions */
 
+#ifdef _OPENMP
+/* LLVM's OpenMP runtime (libomp, which the LLVM backend's libraries link)
+ * keeps a team's threads spinning for 200 ms after each region: on a
+ * loaded host those spinning threads lose the scheduler's favour, to the
+ * point where a 2-thread training step of the seed CNN ran slower than a
+ * 1-thread one (a median 95 against 61 ms), and more than twice as fast
+ * (25 ms) when they sleep at once (docs/performance.md). So the first
+ * call in a process asks libomp for that, and each application thread's
+ * first for the teams it starts, unless the environment chose
+ * (KMP_BLOCKTIME, OMP_WAIT_POLICY). GCC's libgomp has no such calls:
+ * there only the environment sets it. */
+extern void kmp_set_defaults(const char *settings) __attribute__((weak));
+extern void kmp_set_blocktime(int msec) __attribute__((weak));
+static void nnrt_wait_policy(void) {
+  static atomic_int chosen; /* 0: not yet known, 1: ours, 2: the environment's or no libomp */
+  static _Thread_local bool asked;
+  if (asked) return;
+  asked = true;
+  int c = atomic_load(&chosen);
+  if (!c) {
+    c = kmp_set_defaults && kmp_set_blocktime && !getenv("KMP_BLOCKTIME") && !getenv("OMP_WAIT_POLICY") ? 1 : 2;
+    int none = 0;
+    if (atomic_compare_exchange_strong(&chosen, &none, c) && c == 1)
+      kmp_set_defaults("KMP_BLOCKTIME=0"); /* for the threads libomp starts */
+  }
+  if (c == 1) kmp_set_blocktime(0); /* for the teams this thread starts */
+}
+#endif
+
 NNRT_API int nnrt_threads(int nt) {
 #ifdef _OPENMP
+  nnrt_wait_policy();
   return nt > 0 ? nt : omp_get_max_threads();
 #else
   return nt > 0 ? nt : 1;

@@ -22,14 +22,17 @@
 #define NNRT_X86 1
 #include <immintrin.h>
 #endif
-enum { NNRT_KC = 256, NNRT_MC = 96, NNRT_NC = 1024, NNRT_MAXTILE = 8 * 32 };
+/* NNRT_MAXTEAM: the most members a product splits into (each needs its own
+ * packed panels of B, KC x NC floats: 64 need 70 MB at most) */
+enum { NNRT_KC = 256, NNRT_MC = 96, NNRT_NC = 1024, NNRT_MAXTILE = 8 * 32, NNRT_MAXTEAM = 64 };
 #if defined(__GNUC__) || defined(__clang__) /* else the portable tile is plain loops */
 typedef float nnrt_v8 __attribute__((vector_size(32), aligned(4), may_alias));
 #define NNRT_VECTORS 1
 #endif
 
 NNRT_API size_t nnrt_sgemm_scratch(int nt) {
-  return (size_t)NNRT_KC * NNRT_NC + (size_t)nnrt_threads(nt) * NNRT_MC * NNRT_KC + 64;
+  size_t team = (size_t)(nnrt_threads(nt) < NNRT_MAXTEAM ? nnrt_threads(nt) : NNRT_MAXTEAM);
+  return team * (NNRT_KC * NNRT_NC + NNRT_MC * NNRT_KC) + 64;
 }
 
 /* The micro-kernels: c[MR x NR] (row stride ldc) = or += a-panel x
@@ -212,48 +215,42 @@ typedef struct SgemmJob {
   float *C;
   int64_t ldc;
   bool add;
-  float *bp, *ap0;   /* packed panels of B (shared), of A (one block a member) */
+  float *pack;       /* per member: B's panels (KC x NC), then one block of A (MC x KC) */
   int64_t parts, rows;
   const NnrtEpilogue *epi;
 } SgemmJob;
 
-/* Member `me` of a team of `team`: the team packs B's panels together,
- * then each member computes its parts' rows (parts never share a row).
- * Alone (team 1) it passes no barrier: it may run inside another team's
- * region (a weight gradient's slices, one a thread), where a barrier
- * would bind to that team and wait on threads doing other work. */
+/* Member `me` of a team of `team` computes its parts' rows (parts never
+ * share a row) with B's panels packed into its own buffer: the members
+ * share nothing they write, so a product is one fork and one join, with
+ * no barrier between them for a late member to stall the others at (on
+ * a loaded host, two barriers per block of K made it 3 times slower).
+ * Each member packs all of B's block, which costs K N copies against
+ * M N K / team multiply-adds: under 2% when a part has 64 rows or more. */
 static void sgemm_member(const SgemmJob *j, int64_t me, int64_t team) {
   const int64_t nr = j->tile->nr, N = j->N, K = j->K;
-  for (int64_t jc = 0; jc < N; jc += NNRT_NC) {
-    int64_t nc = N - jc < NNRT_NC ? N - jc : NNRT_NC, npan = (nc + nr - 1) / nr;
-    for (int64_t pc = 0; pc < K; pc += NNRT_KC) {
-      int64_t kc = K - pc < NNRT_KC ? K - pc : NNRT_KC;
-      /* B[pc.., jc..] as panels of NR columns, zero-padded */
-      for (int64_t jp = me; jp < npan; jp += team)
-        for (int64_t p = 0; p < kc; p++) {
-          int64_t col0 = jc + jp * nr;
-          float *dst = j->bp + (jp * kc + p) * nr;
-          if (j->bcs == 1 && col0 + nr <= N) { /* a whole row of the panel at once */
-            memcpy(dst, j->B + (pc + p) * j->brs + col0, sizeof(float) * nr);
-            continue;
+  float *bp = j->pack + me * ((int64_t)NNRT_KC * NNRT_NC + NNRT_MC * NNRT_KC), *ap = bp + NNRT_KC * NNRT_NC;
+  for (int64_t part = me; part < j->parts; part += team) {
+    const int64_t r0 = part * j->rows, r1 = (part + 1) * j->rows < j->M ? (part + 1) * j->rows : j->M;
+    for (int64_t jc = 0; jc < N; jc += NNRT_NC) {
+      int64_t nc = N - jc < NNRT_NC ? N - jc : NNRT_NC, npan = (nc + nr - 1) / nr;
+      for (int64_t pc = 0; pc < K; pc += NNRT_KC) {
+        int64_t kc = K - pc < NNRT_KC ? K - pc : NNRT_KC;
+        /* B[pc.., jc..] as panels of NR columns, zero-padded */
+        for (int64_t jp = 0; jp < npan; jp++)
+          for (int64_t p = 0; p < kc; p++) {
+            int64_t col0 = jc + jp * nr;
+            float *dst = bp + (jp * kc + p) * nr;
+            if (j->bcs == 1 && col0 + nr <= N) { /* a whole row of the panel at once */
+              memcpy(dst, j->B + (pc + p) * j->brs + col0, sizeof(float) * nr);
+              continue;
+            }
+            for (int64_t c = 0; c < nr; c++)
+              dst[c] = col0 + c < N ? j->B[(pc + p) * j->brs + (col0 + c) * j->bcs] : 0;
           }
-          for (int64_t c = 0; c < nr; c++)
-            dst[c] = col0 + c < N ? j->B[(pc + p) * j->brs + (col0 + c) * j->bcs] : 0;
-        }
-#ifdef _OPENMP
-      if (team > 1) {
-#pragma omp barrier
+        nnrt_sgemm_rows(j->tile, r0, r1, N, jc, pc, kc, npan, j->A, j->ars, j->acs, bp, j->C, j->ldc,
+                        j->add || pc > 0, ap, pc + kc == K ? j->epi : NULL);
       }
-#endif
-      for (int64_t part = me; part < j->parts; part += team)
-        nnrt_sgemm_rows(j->tile, part * j->rows, (part + 1) * j->rows < j->M ? (part + 1) * j->rows : j->M, N,
-                        jc, pc, kc, npan, j->A, j->ars, j->acs, j->bp, j->C, j->ldc, j->add || pc > 0,
-                        j->ap0 + me * NNRT_MC * NNRT_KC, pc + kc == K ? j->epi : NULL);
-#ifdef _OPENMP
-      if (team > 1) {
-#pragma omp barrier
-      }
-#endif
     }
   }
 }
@@ -291,12 +288,13 @@ static void sgemm_blocked(int nt, int64_t M, int64_t N, int64_t K, const float *
   const int64_t mr = tile->mr;
   float *bp = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
   /* rows per part: as many parts as threads, each a multiple of MR; a
-   * product under 4M multiply-adds stays on one thread (a team's barriers
-   * cost more than half of that saves: an LSTM step's products) */
-  int64_t parts = M * N * K < ((int64_t)1 << 22) ? 1 : nnrt_parts(nt, M * N * K, (M + mr - 1) / mr);
+   * product under 4M multiply-adds stays on one thread (waking a team
+   * costs more than half of that saves: an LSTM step's products) */
+  int64_t most = (M + mr - 1) / mr < NNRT_MAXTEAM ? (M + mr - 1) / mr : NNRT_MAXTEAM;
+  int64_t parts = M * N * K < ((int64_t)1 << 22) ? 1 : nnrt_parts(nt, M * N * K, most);
   int64_t rows = ((M + parts - 1) / parts + mr - 1) / mr * mr;
   parts = (M + rows - 1) / rows;
-  SgemmJob job = {tile, M, N, K, A, ars, acs, B, brs, bcs, C, ldc, add, bp, bp + NNRT_KC * NNRT_NC, parts, rows, epi};
+  SgemmJob job = {tile, M, N, K, A, ars, acs, B, brs, bcs, C, ldc, add, bp, parts, rows, epi};
   /* one team for the whole product (none for one part: an OpenMP region
    * costs even when it runs serially) */
 #ifdef _OPENMP

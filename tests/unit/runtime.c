@@ -101,6 +101,26 @@ static void gemm_case(int64_t m, int64_t n, int64_t k, bool ta, bool tb, bool ad
   free(a), free(b), free(c0), free(scratch);
 }
 
+/* At 1024 threads a product splits into NNRT_MAXTEAM parts at most, within
+ * the scratch nnrt_sgemm_scratch(1024) asks for, which stays bounded.
+ * Run first: LLVM's libomp leaks a little when a team grows past one it
+ * has already started (3 then 8 threads), which LeakSanitizer reports. */
+static void test_gemm_team(void) {
+  CHECK(nnrt_sgemm_scratch(1024) == nnrt_sgemm_scratch(NNRT_MAXTEAM) &&
+        nnrt_sgemm_scratch(NNRT_MAXTEAM) < nnrt_sgemm_scratch(2) * NNRT_MAXTEAM,
+        "gemm: the scratch of 1024 threads is not that of %d", NNRT_MAXTEAM);
+  enum { M = 1100, N = 40, K = 300 };
+  uint64_t s = 5;
+  float *a = malloc(sizeof *a * M * K), *b = malloc(sizeof *b * K * N), *c1 = malloc(sizeof *c1 * M * N);
+  float *cmany = malloc(sizeof *cmany * M * N), *scratch = malloc(sizeof(float) * nnrt_sgemm_scratch(1024));
+  for (int i = 0; i < M * K; i++) a[i] = rnd(&s);
+  for (int i = 0; i < K * N; i++) b[i] = rnd(&s);
+  nnrt_sgemm(1, M, N, K, a, K, 1, b, N, 1, c1, N, false, scratch, NULL);
+  nnrt_sgemm(1024, M, N, K, a, K, 1, b, N, 1, cmany, N, false, scratch, NULL);
+  CHECK(!memcmp(c1, cmany, sizeof *c1 * M * N), "gemm %dx%dx%d: 1024 threads give other bits than 1", M, N, K);
+  free(a), free(b), free(c1), free(cmany), free(scratch);
+}
+
 static void test_gemm(void) {
   static const int64_t sizes[] = {1, 2, 5, 7, 16, 17, 97, 131, 300};
   for (int i = 0; i < 9; i++)
@@ -518,6 +538,7 @@ static void test_windows(void) {
 }
 
 int main(void) {
+  test_gemm_team();
   test_gemm();
   test_windows();
   test_direct();

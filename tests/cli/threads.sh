@@ -1,0 +1,20 @@
+# Threads never change the bits: the seed CNN and the MNIST MLP, as
+# libraries of both backends, trained and run at 1, 2 and 3 threads, with
+# the count changed between calls, and from four application threads at
+# once, each with its own instance (tests/cli/threads_host.c). The sizes
+# are large enough that the products, the convolutions and the loops are
+# split among threads.
+. "$(dirname "$0")/../cli_lib.sh"
+ex=$src/examples
+cc=${CC:-cc}
+for backend in c llvm; do
+  mkdir -p "$tmp/$backend"
+  "$nnc" --backend=$backend -O1 "$ex/seed_cnn.nn" -o "$tmp/$backend/libcnn.so" || fail "$backend: libcnn.so"
+  "$nnc" --backend=$backend -O1 "$ex/mnist_mlp.nn" -o "$tmp/$backend/libmnist.so" || fail "$backend: libmnist.so"
+  $cc -std=c11 -Wall -Wextra -Werror ${CFLAGS:-} -I"$tmp/$backend" "$src/tests/cli/threads_host.c" \
+    -o "$tmp/$backend/host" "$tmp/$backend/libcnn.so" "$tmp/$backend/libmnist.so" \
+    -Wl,-rpath,"$tmp/$backend" -pthread -lm || fail "$backend: host"
+  "$tmp/$backend/host" > "$tmp/$backend/out.txt" || fail "$backend: $(grep -v '^ok' "$tmp/$backend/out.txt")"
+  [ "$(grep -c '^ok' "$tmp/$backend/out.txt")" -eq 11 ] || fail "$backend: $(cat "$tmp/$backend/out.txt")"
+done
+finish
