@@ -3,7 +3,10 @@
 # nnc, and run the demo (print the seed CNN's layer shapes, then compile the
 # seed MLP for the breast-cancer table, train it and print its held-out
 # accuracy), the whole test suite, or the benchmark against PyTorch
-# (bench/run.sh; installs python3-torch, libopenblas-dev and bc as well).
+# (bench/run.sh; installs python3-torch, libopenblas-dev, bc, nodejs and npm
+# as well, and npm's onnxruntime-node under build/bench: ONNX Runtime's CPU
+# library ships inside that package, so its install script, which fetches
+# GPU libraries, is not run).
 #
 # Installs missing packages with apt-get when run as root; otherwise it names
 # what is missing and stops. The test suite is built twice: with the system
@@ -16,7 +19,7 @@ cd "$(dirname "$0")/.."
 what=${1:-demo}
 
 packages="cmake make gcc flex bison clang llvm-dev libomp-dev libclang-rt-dev diffutils"
-[ "$what" = bench ] && packages="$packages python3-torch libopenblas-dev bc"
+[ "$what" = bench ] && packages="$packages python3-torch libopenblas-dev bc nodejs npm"
 missing=""
 for p in $packages; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
@@ -51,6 +54,10 @@ case $what in
     ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE slow
     ;;
   bench)
+    if [ ! -d build/bench/node_modules/onnxruntime-node ]; then
+      mkdir -p build/bench
+      (cd build/bench && npm install --no-audit --no-fund --ignore-scripts onnxruntime-node)
+    fi
     sh bench/run.sh
     ;;
   *)
