@@ -915,6 +915,11 @@ LLVMValueRef function(Lv *L, const char *name, LLVMTypeRef ret, LLVMTypeRef *par
 /* A function of libm (or the runtime) of a and b (NULL: of a), declared once. */
 LLVMValueRef math(Lv *L, const char *name, LLVMValueRef a, LLVMValueRef b);
 
+/* emit_llvm_loops.c: an epilogue's loops called (args: r0, r1, c0, c1,
+ * cols, its pointers), whole rows of a constant `width` (not DIM_BATCH)
+ * through a copy that has it as the trip count. */
+void llvm_call_rows(Lv *L, LLVMValueRef loops, LLVMValueRef *args, unsigned n, int64_t width);
+
 /* emit_llvm_op.c: elementwise op `op` on doubles a, b, c (ops.h's x),
  * rounded as its result type `out` needs only for cast. */
 LLVMValueRef llvm_scalar_op(Lv *L, Op op, DType out, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c);
