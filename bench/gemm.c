@@ -16,6 +16,7 @@
 #include "nnrt_gemm.c"
 #include <cblas.h>
 #include <immintrin.h>
+#include <time.h>
 
 void openblas_set_num_threads(int);
 

@@ -1,15 +1,20 @@
 #!/bin/sh
-# bench/run.sh [ROUNDS] — nnc against PyTorch on the same models, side by side.
+# bench/run.sh [ROUNDS] — nnc against PyTorch and ONNX Runtime on the same
+# models, side by side.
 #
 # Builds the models with build/nnc (as shared libraries, for this machine),
-# then for every row runs nnc's runner (bench/run_nnc.c) and PyTorch's
-# (bench/torch_models.py, Debian's python3-torch, /usr/bin/python3)
-# alternately ROUNDS times (default 5); each run reports its own median
-# over several timed blocks, and the table shows the medians over the
-# rounds, nnc's throughput and GFLOP/s, its share of the FMA peak measured
-# in the same run, and the nnc/PyTorch speed ratio. PyTorch runs with
-# torch.set_num_threads(T) and OPENBLAS_NUM_THREADS=1, its best setting.
-# Without PyTorch the peer columns say so.
+# then for every row runs nnc's runner (bench/run_nnc.c), PyTorch's
+# (bench/torch_models.py, Debian's python3-torch, /usr/bin/python3) and, for
+# inference, ONNX Runtime's (bench/ort_run.js: npm's onnxruntime-node under
+# build/bench/node_modules, installed by tools/setup.sh bench, on the models
+# torch_models.py exports) alternately ROUNDS times (default 5); each run
+# reports its own median over several timed blocks, and the table shows the
+# medians over the rounds, nnc's throughput and GFLOP/s, its share of the
+# FMA peak measured in the same run, and the nnc/peer speed ratios. PyTorch
+# runs with torch.set_num_threads(T) and OPENBLAS_NUM_THREADS=1, its best
+# setting; ONNX Runtime with T intra-op threads, one inter-op thread,
+# sequential execution and every graph optimization. Without a peer its
+# columns say so.
 set -eu
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
@@ -25,13 +30,20 @@ if cc -O3 -march=native -fopenmp -std=c11 -D_POSIX_C_SOURCE=200809L -Iruntime -o
 # and the LLVM backend's (for this machine, its default)
 llvm=""
 "$nnc" --version | grep -q 'llvm (LLVM' && llvm=yes
-for m in seed_mlp mnist_mlp seed_cnn; do
+for m in seed_mlp mnist_mlp seed_cnn char_lstm reverse_transformer; do
   "$nnc" --backend=c --cpu=native "examples/$m.nn" -o "$out/$m.so"
   [ -n "$llvm" ] && "$nnc" --backend=llvm "examples/$m.nn" -o "$out/$m-llvm.so"
 done
 torch=""
 if /usr/bin/python3 -c "import torch" 2>/dev/null; then torch=yes; fi
 export OPENBLAS_NUM_THREADS=1
+# ONNX Runtime: the seed CNN exported once per batch size (NCHW, as PyTorch has it)
+ort=""
+if [ -n "$torch" ] && [ -d "$out/node_modules/onnxruntime-node" ] && command -v node > /dev/null; then
+  export NODE_PATH="$out/node_modules"
+  ort=yes
+  for b in 1 32; do /usr/bin/python3 bench/torch_models.py seed_cnn onnx $b "$out/seed_cnn-$b.onnx"; done
+fi
 
 med() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "nan" }'; }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
@@ -41,12 +53,14 @@ peak2=$("$out/gemm" peak 2 5 2>/dev/null | field peak || echo nan)
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cpus;" \
      "FMA peak (widest vectors, measured now): $peak1 GFLOP/s at 1 thread, $peak2 at 2"
 echo
-echo "| work | threads | nnc µs/step (C) | nnc µs/step (LLVM) | PyTorch µs/step | nnc samples/s | nnc GFLOP/s | % of peak | nnc/PyTorch speed (C) | (LLVM) |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| work | threads | nnc µs/step (C) | nnc µs/step (LLVM) | PyTorch µs/step | ONNX Runtime µs/step | nnc samples/s | nnc GFLOP/s | % of peak | nnc/PyTorch speed (C) | (LLVM) | nnc/ORT speed (C) | (LLVM) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 
-# row LABEL MODEL MODELNAME NNC_MODE TORCH_MODE BATCH THREADS MFLOP_PER_SAMPLE
+# row LABEL MODEL MODELNAME NNC_MODE TORCH_MODE BATCH THREADS MFLOP_PER_SAMPLE [ORT_INPUT_DIMS]
+# (ORT_INPUT_DIMS: the exported model's input shape without the batch, for an
+# ONNX Runtime column; its file is $out/MODEL-BATCH.onnx)
 row() {
-  : > "$out/a"; : > "$out/b"; : > "$out/l"
+  : > "$out/a"; : > "$out/b"; : > "$out/l"; : > "$out/o"
   r=0
   while [ $r -lt "$rounds" ]; do
     "$out/run_nnc" "$out/$2.so" "$3" "$4" "$6" "$7" 5 | field us_per_step >> "$out/a"
@@ -56,16 +70,22 @@ row() {
     if [ -n "$torch" ]; then
       /usr/bin/python3 bench/torch_models.py "$2" "$5" "$6" "$7" 5 | field us_per_step >> "$out/b"
     fi
+    if [ -n "$ort" ] && [ -n "${9:-}" ]; then
+      node bench/ort_run.js "$out/$2-$6.onnx" "$6,$9" "$7" 5 | field us_per_step >> "$out/o"
+    fi
     r=$((r + 1))
   done
-  a=$(med < "$out/a"); b=$(med < "$out/b"); c=$(med < "$out/l")
+  a=$(med < "$out/a"); b=$(med < "$out/b"); c=$(med < "$out/l"); o=$(med < "$out/o")
   peak=$peak1; [ "$7" = 2 ] && peak=$peak2
-  awk -v l="$1" -v t="$7" -v a="$a" -v b="$b" -v c="$c" -v n="$6" -v f="$8" -v p="$peak" 'BEGIN {
+  awk -v l="$1" -v t="$7" -v a="$a" -v b="$b" -v c="$c" -v o="$o" -v n="$6" -v f="$8" -v p="$peak" \
+      -v hasort="${9:-}" -v ort="$ort" 'BEGIN {
     best = (c != "nan" && c < a) ? c : a; g = f * n / best * 1e3;
-    printf "| %s | %s | %.1f | %s | %s | %.0f | %.1f | %.0f%% | %s | %s |\n", l, t, a,
+    printf "| %s | %s | %.1f | %s | %s | %s | %.0f | %.1f | %.0f%% | %s | %s | %s | %s |\n", l, t, a,
            (c == "nan" ? "-" : sprintf("%.1f", c)), (b == "nan" ? "no PyTorch" : sprintf("%.1f", b)),
+           (hasort == "" ? "-" : o == "nan" ? (ort == "" ? "no ONNX Runtime" : "failed") : sprintf("%.1f", o)),
            n / best * 1e6, g, 100 * g / p, (b == "nan" ? "-" : sprintf("%.2f×", b / a)),
-           (b == "nan" || c == "nan" ? "-" : sprintf("%.2f×", b / c)) }'
+           (b == "nan" || c == "nan" ? "-" : sprintf("%.2f×", b / c)),
+           (o == "nan" ? "-" : sprintf("%.2f×", o / a)), (o == "nan" || c == "nan" ? "-" : sprintf("%.2f×", o / c)) }'
 }
 
 for t in 1 2; do
@@ -74,8 +94,13 @@ for t in 1 2; do
   row "MNIST MLP training, batch 64" mnist_mlp MnistMLP train train 64 $t 0.61
   row "seed CNN training, batch 32" seed_cnn SeedCNN train train 32 $t 30.8
   row "seed CNN inference, batch 1 (PyTorch eager)" seed_cnn SeedCNN infer infer 1 $t 10.3
-  row "seed CNN inference, batch 1 (PyTorch traced+frozen)" seed_cnn SeedCNN infer frozen 1 $t 10.3
-  row "seed CNN inference, batch 32 (PyTorch traced+frozen)" seed_cnn SeedCNN infer frozen 32 $t 10.3
+  row "seed CNN inference, batch 1 (PyTorch traced+frozen)" seed_cnn SeedCNN infer frozen 1 $t 10.3 3,32,32
+  row "seed CNN inference, batch 32 (PyTorch traced+frozen)" seed_cnn SeedCNN infer frozen 32 $t 10.3 3,32,32
+  # the sequence models: work per sample ≈ 3 × the forward pass's products
+  # (char LSTM: 32 steps of 2·(32+128)·512 + 2·128·256; reverse Transformer:
+  # the projections, attention and feed-forward of 8 tokens, d 32, ff 64)
+  row "char LSTM training, batch 32, 32 steps" char_lstm CharLSTM train train 32 $t 22.0
+  row "reverse Transformer training, batch 64" reverse_transformer Reverse train train 64 $t 1.08
 done
 
 # the tutorial's whole job in one process: wall time of the process

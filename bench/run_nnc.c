@@ -5,9 +5,13 @@
  * MODE train: one training step on a batch already in memory;
  *      infer: one prediction; job: the tutorial's whole run in this
  *      process, 150 epochs of 77 steps on 768 rows, timed once.
- * Inputs are random, labels random one-hot rows of the output's width
- * (a single sigmoid unit gets 1s). Prints the median over REPS blocks of
- * microseconds a step, the fastest block, and the process's peak RSS. */
+ * Inputs are random: floats in [-1, 1], i32 token ids below the smallest
+ * vocabulary of the model's embeddings (its parameters embedding*.W); the
+ * label is what the descriptor says: random class ids (i32, for
+ * sparse_categorical_crossentropy) or random one-hot rows of the output's
+ * width (a single sigmoid unit gets 1s). Prints the median over REPS
+ * blocks of microseconds a step, the fastest block, and the process's
+ * peak RSS. */
 #include <dlfcn.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -68,22 +72,51 @@ int main(int argc, char **argv) {
       (const void *(*)(void *, const void *const *, int64_t))sym(lib, model, "predict");
   const NnModelDesc *d = describe();
   int64_t rows = !strcmp(mode, "job") ? 768 : batch;
-  int64_t nin = per_sample(&d->inputs[0]), nout = per_sample(&d->outputs[0]);
-  float *x = malloc(sizeof *x * (size_t)(rows * nin)), *y = calloc((size_t)(rows * nout), sizeof *y);
+  int64_t vocab = INT64_MAX;
+  for (int i = 0; i < d->nparams; i++)
+    if (!strncmp(d->params[i].name, "embedding", 9) && d->params[i].rank == 2 && d->params[i].dims[0] < vocab)
+      vocab = d->params[i].dims[0];
   srand(1);
-  for (int64_t i = 0; i < rows * nin; i++) x[i] = (float)rand() / (float)RAND_MAX * 2 - 1;
-  for (int64_t i = 0; i < rows; i++) y[i * nout + (nout > 1 ? rand() % nout : 0)] = 1;
+  const void *in[8];
+  void *xs[8];
+  if (d->ninputs > 8) {
+    fprintf(stderr, "run_nnc: more than 8 inputs\n");
+    return 1;
+  }
+  for (int j = 0; j < d->ninputs; j++) {
+    int64_t count = rows * per_sample(&d->inputs[j]);
+    xs[j] = malloc(4 * (size_t)count * (d->inputs[j].dtype == 1 ? 2 : 1));
+    for (int64_t i = 0; i < count; i++) {
+      double r = (double)rand() / RAND_MAX;
+      if (d->inputs[j].dtype == 2) ((int32_t *)xs[j])[i] = vocab == INT64_MAX ? 0 : (int32_t)(r * (double)(vocab - 1));
+      else if (d->inputs[j].dtype == 1) ((double *)xs[j])[i] = r * 2 - 1;
+      else ((float *)xs[j])[i] = (float)(r * 2 - 1);
+    }
+    in[j] = xs[j];
+  }
+  /* the label: class ids, or one-hot rows of the output's last axis */
+  const NnTensorDesc *out = &d->outputs[0];
+  int64_t classes = out->dims[out->rank - 1], positions = per_sample(out) / classes;
+  bool sparse = d->nlabels > 0 && d->labels[0].dtype == 2;
+  void *y = calloc((size_t)(rows * per_sample(out)), 8);
+  for (int64_t i = 0; i < rows * positions; i++) {
+    int32_t c = classes > 1 ? rand() % (int32_t)classes : 0;
+    if (sparse) ((int32_t *)y)[i] = c;
+    else if (out->dtype == 1) ((double *)y)[i * classes + c] = 1;
+    else ((float *)y)[i * classes + c] = 1;
+  }
+  int64_t nin = per_sample(&d->inputs[0]), nlab = sparse ? positions : per_sample(out);
+  size_t lab_size = sparse ? 4 : out->dtype == 1 ? 8 : 4;
   void *m = create(1);
   set_threads(m, threads);
-  const void *in[1] = {x};
 
   if (!strcmp(mode, "job")) { /* 150 epochs x 77 batches of 10 over 768 rows */
     double t0 = now(), sink = 0;
     for (int e = 0; e < 150; e++)
       for (int64_t s = 0; s < rows; s += batch) {
         int64_t n = rows - s < batch ? rows - s : batch;
-        const void *part[1] = {x + s * nin};
-        sink += step(m, part, y + s * nout, n);
+        const void *part[1] = {(const float *)xs[0] + s * nin};
+        sink += step(m, part, (const char *)y + (size_t)(s * nlab) * lab_size, n);
       }
     double t = now() - t0;
     struct rusage ru;

@@ -347,7 +347,7 @@ static LLVMValueRef epilogue_function(Lv *L, int k, const Ptrs *ps) {
   args[4] = load(L, L->i64, words, ci(L, 0));
   for (int j = 5; j < ps->n + 6; j++)
     args[j] = LLVMBuildIntToPtr(L->b, load(L, L->i64, words, ci(L, j - 4)), pt[j], "");
-  call(L, loops, args, (unsigned)ps->n + 6);
+  llvm_call_rows(L, loops, args, (unsigned)ps->n + 6, hv->shape.rank ? hv->shape.dim[hv->shape.rank - 1] : 1);
   LLVMBuildRetVoid(L->b);
   return f;
 }

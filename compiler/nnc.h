@@ -940,6 +940,11 @@ LLVMValueRef function(Lv *L, const char *name, LLVMTypeRef ret, LLVMTypeRef *par
  * once, of a's type (double, or float). */
 LLVMValueRef math(Lv *L, const char *name, LLVMValueRef a, LLVMValueRef b);
 
+/* emit_llvm_loops.c: an epilogue's loops called (args: r0, r1, c0, c1,
+ * cols, its pointers), whole rows of a constant `width` (not DIM_BATCH)
+ * through a copy that has it as the trip count. */
+void llvm_call_rows(Lv *L, LLVMValueRef loops, LLVMValueRef *args, unsigned n, int64_t width);
+
 /* emit_llvm_op.c: elementwise op `op` on a, b, c (ops.h's x), all doubles
  * or all floats (an f32 value's, computed in float as the C backend's),
  * in that type; rounded as its result type `out` needs only for cast. */

@@ -3,8 +3,11 @@
 # nnc, and run the demo (print the seed CNN's layer shapes, then compile the
 # seed MLP for the breast-cancer table, train it and print its held-out
 # accuracy), the whole test suite, or the benchmark against PyTorch
-# (bench/run.sh; installs python3-torch, libopenblas-dev and bc as well; the
-# test suite qemu-user, binutils and tcc, for tests/cli/portable.sh).
+# (bench/run.sh; installs python3-torch, libopenblas-dev, bc, nodejs and npm
+# as well, and npm's onnxruntime-node under build/bench: ONNX Runtime's CPU
+# library ships inside that package, so its install script, which fetches
+# GPU libraries, is not run); the test suite installs qemu-user, binutils and
+# tcc as well, for tests/cli/portable.sh.
 #
 # Installs missing packages with apt-get when run as root; otherwise it names
 # what is missing and stops. The test suite is built twice: with the system
@@ -18,7 +21,7 @@ what=${1:-demo}
 
 packages="cmake make gcc flex bison clang llvm-dev libomp-dev libclang-rt-dev diffutils"
 [ "$what" = test ] && packages="$packages qemu-user binutils tcc"   # tests/cli/portable.sh
-[ "$what" = bench ] && packages="$packages python3-torch libopenblas-dev bc"
+[ "$what" = bench ] && packages="$packages python3-torch libopenblas-dev bc nodejs npm"
 missing=""
 for p in $packages; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
@@ -53,6 +56,10 @@ case $what in
     ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE slow
     ;;
   bench)
+    if [ ! -d build/bench/node_modules/onnxruntime-node ]; then
+      mkdir -p build/bench
+      (cd build/bench && npm install --no-audit --no-fund --ignore-scripts onnxruntime-node)
+    fi
     sh bench/run.sh
     ;;
   *)

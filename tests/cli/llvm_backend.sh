@@ -36,6 +36,17 @@ for o in 0 1 2 3; do
   expect 0 "$bindir/opt" -passes=verify -disable-output "$tmp/bc$o.ll"
 done
 
+# the generated loops: an epilogue's whole rows of a constant length
+# (emit_llvm_loops.c) go through a copy with that length as the trip
+# count: the seed MLP's first layer has rows of 10, whose bias and ReLU
+# are then 8 lanes and 2 (with only run-time bounds, a vector body of 16
+# that a row of 10 never enters, and every element scalar)
+expect 0 "$nnc" --cpu=haswell "$ex/seed_mlp.nn" -o "$tmp/mlp-hsw.ll"
+awk '/^define internal void @SeedMLP_train_epi0\(/,/^}/' "$tmp/mlp-hsw.ll" > "$tmp/epi0.ll"
+has "$tmp/epi0.ll" "icmp eq i64 %4, 10"
+has "$tmp/epi0.ll" "fadd <8 x float>"
+has "$tmp/epi0.ll" "fadd <2 x float>"
+
 # cross-compiled objects
 expect 0 "$nnc" --target=aarch64-linux-gnu "$ex/seed_mlp.nn" -o "$tmp/arm.o"
 "$bindir/llvm-objdump" -f "$tmp/arm.o" > "$tmp/objdump" 2>&1
