@@ -18,7 +18,9 @@
  * then added to the blocks before it), and col2im's additions keep their
  * order: the results have the same bits as the column path's on the same
  * micro-kernel, whatever the thread count. Needs the GEMM (nnrt_gemm.c)
- * for the choice of the micro-kernel. */
+ * for the choice of the micro-kernel. Winograd's F(2x2, 3x3) for the 3x3
+ * forward convolution of stride 1 (at the end) reuses the forward
+ * micro-kernel, with other bits. */
 #include "nnrt.h"
 
 #include <string.h>
@@ -466,6 +468,7 @@ NNRT_API bool nnrt_conv2d_direct_bx_f32(int nt, int64_t n, const NnrtWindow *g, 
  * are one run of pixels, handed to the epilogue at once; a block's V and
  * products are sized to stay in the cache, and threads take contiguous
  * runs of blocks. */
+#ifdef NNRT_CONV_X86
 enum { NNRT_WINO_TILE = 4096 }; /* a block's tiles times C + F, the floats of each V_k and M_k */
 
 /* where it wins over the direct kernel (docs/performance.md): enough
@@ -473,7 +476,6 @@ enum { NNRT_WINO_TILE = 4096 }; /* a block's tiles times C + F, the floats of ea
  * weights' transform */
 static bool nnrt_winograd_fits(int64_t c, int64_t f, int64_t tiles) { return c >= 16 && f >= 32 && tiles >= 8; }
 
-#ifdef NNRT_CONV_X86
 typedef float nnrt_wv8 __attribute__((vector_size(32), aligned(4), may_alias));
 
 /* the three transforms on 8 elements at once or on one, T the type, L(p)
