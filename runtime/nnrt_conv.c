@@ -307,7 +307,6 @@ __attribute__((target("avx512f"))) static void nnrt_direct_bw_avx512(const float
     _mm512_storeu_ps(c + i * ldc + 16, acc[i][1]);
   }
 }
-#endif
 
 /* One slice's partial gradient, part[R, F] (columns of group gg), = or +=
  * the sum over pixels [q0, q1) of the batch, as the GEMM sums it: pixels in
@@ -338,6 +337,7 @@ static void direct_bw_slice(const NnrtWindow *g, const float *x, const float *dy
     }
   }
 }
+#endif
 
 NNRT_API bool nnrt_conv2d_direct_bw_f32(int nt, int64_t n, const NnrtWindow *g, const float *x, const float *dy,
                                         float *part, float *scratch, size_t cap) {
