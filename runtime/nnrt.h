@@ -211,6 +211,13 @@ NNRT_WINDOW_API void nnrt_conv2d_bw_f64(int nt, int64_t n, const NnrtWindow *g, 
 NNRT_API size_t nnrt_conv2d_direct_scratch(const NnrtWindow *g);
 NNRT_API bool nnrt_conv2d_direct_f32(int nt, int64_t n, const NnrtWindow *g, const float *x, const float *w,
                                      float *y, float *scratch, size_t cap, const NnrtEpilogue *epi);
+/* Winograd's F(2x2, 3x3) for the float 3x3 convolution of stride and
+ * dilation 1 and one group where it wins (nnrt_conv.c): other bits than
+ * the direct kernel (within a few units in the last place of the sums),
+ * the same at every thread count; false (nothing done) where it does not
+ * apply or `cap` floats of scratch are too few. */
+NNRT_API bool nnrt_conv2d_winograd_f32(int nt, int64_t n, const NnrtWindow *g, const float *x, const float *w,
+                                       float *y, float *scratch, size_t cap, const NnrtEpilogue *epi);
 /* The weight gradient's slices the same way (AVX-512, channels a group a
  * multiple of 8, filters a group of 32): part[NNRT_CONV_SLICES][R, f] as
  * nnrt_conv2d_bw_f32 sums them, in `cap` floats of scratch. */

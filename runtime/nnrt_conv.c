@@ -18,7 +18,9 @@
  * then added to the blocks before it), and col2im's additions keep their
  * order: the results have the same bits as the column path's on the same
  * micro-kernel, whatever the thread count. Needs the GEMM (nnrt_gemm.c)
- * for the choice of the micro-kernel. */
+ * for the choice of the micro-kernel. Winograd's F(2x2, 3x3) for the 3x3
+ * forward convolution of stride 1 (at the end) reuses the forward
+ * micro-kernel, with other bits. */
 #include "nnrt.h"
 
 #include <string.h>
@@ -305,7 +307,6 @@ __attribute__((target("avx512f"))) static void nnrt_direct_bw_avx512(const float
     _mm512_storeu_ps(c + i * ldc + 16, acc[i][1]);
   }
 }
-#endif
 
 /* One slice's partial gradient, part[R, F] (columns of group gg), = or +=
  * the sum over pixels [q0, q1) of the batch, as the GEMM sums it: pixels in
@@ -336,6 +337,7 @@ static void direct_bw_slice(const NnrtWindow *g, const float *x, const float *dy
     }
   }
 }
+#endif
 
 NNRT_API bool nnrt_conv2d_direct_bw_f32(int nt, int64_t n, const NnrtWindow *g, const float *x, const float *dy,
                                         float *part, float *scratch, size_t cap) {
@@ -447,6 +449,209 @@ NNRT_API bool nnrt_conv2d_direct_bx_f32(int nt, int64_t n, const NnrtWindow *g, 
   return true;
 #else
   (void)nt, (void)n, (void)g, (void)dy, (void)w, (void)dx, (void)scratch, (void)cap, (void)epi;
+  return false;
+#endif
+}
+
+/* Winograd's F(2x2, 3x3) for the float 3x3 convolution of stride 1 and
+ * dilation 1 with one group: each 2x2 block of output pixels (a tile)
+ * from the 4x4 input patch d under it, Y = A^T [(G g G^T) .* (B^T d B)] A.
+ * The 16 elementwise products, summed over the channels, are 16 matrix
+ * products V_k[tiles, C] U_k[C, F], run by the micro-kernel above with its
+ * order of sums (C in blocks of NNRT_DIRECT_KC): 2.25 times fewer
+ * multiply-adds than the direct kernel, and other bits. The transforms of
+ * d and of the products only add and subtract, that of g adds and halves,
+ * so that no compiler fuses any of them into multiply-adds, and each
+ * element's sums have one order whatever the thread count.
+ *
+ * The tiles go in blocks of whole rows of tiles, so that a block's outputs
+ * are one run of pixels, handed to the epilogue at once; a block's V and
+ * products are sized to stay in the cache, and threads take contiguous
+ * runs of blocks. */
+#ifdef NNRT_CONV_X86
+enum { NNRT_WINO_TILE = 4096 }; /* a block's tiles times C + F, the floats of each V_k and M_k */
+
+/* where it wins over the direct kernel (docs/performance.md): enough
+ * channels and filters for the products, enough tiles to amortize the
+ * weights' transform */
+static bool nnrt_winograd_fits(int64_t c, int64_t f, int64_t tiles) { return c >= 16 && f >= 32 && tiles >= 8; }
+
+typedef float nnrt_wv8 __attribute__((vector_size(32), aligned(4), may_alias));
+
+/* the three transforms on 8 elements at once or on one, T the type, L(p)
+ * the value at p, S(p, e) storing e there */
+#define NNRT_WINO_W(T, L, S)                                                                  \
+  {                                                                                           \
+    T t[4][3];                                                                                \
+    for (int j = 0; j < 3; j++) {                                                             \
+      t[0][j] = L(g + j * ldg);                                                               \
+      t[1][j] = (L(g + j * ldg) + L(g + (3 + j) * ldg) + L(g + (6 + j) * ldg)) * 0.5f;        \
+      t[2][j] = (L(g + j * ldg) - L(g + (3 + j) * ldg) + L(g + (6 + j) * ldg)) * 0.5f;        \
+      t[3][j] = L(g + (6 + j) * ldg);                                                         \
+    }                                                                                         \
+    for (int i = 0; i < 4; i++) {                                                             \
+      S(u + (i * 4) * ldu, t[i][0]);                                                          \
+      S(u + (i * 4 + 1) * ldu, (t[i][0] + t[i][1] + t[i][2]) * 0.5f);                         \
+      S(u + (i * 4 + 2) * ldu, (t[i][0] - t[i][1] + t[i][2]) * 0.5f);                         \
+      S(u + (i * 4 + 3) * ldu, t[i][2]);                                                      \
+    }                                                                                         \
+  }
+#define NNRT_WINO_IN(T, L, S)                                                                 \
+  {                                                                                           \
+    T t[4][4];                                                                                \
+    for (int j = 0; j < 4; j++) {                                                             \
+      t[0][j] = L(d[j]) - L(d[8 + j]);                                                        \
+      t[1][j] = L(d[4 + j]) + L(d[8 + j]);                                                    \
+      t[2][j] = L(d[8 + j]) - L(d[4 + j]);                                                    \
+      t[3][j] = L(d[4 + j]) - L(d[12 + j]);                                                   \
+    }                                                                                         \
+    for (int i = 0; i < 4; i++) {                                                             \
+      S(v + (i * 4) * ldv, t[i][0] - t[i][2]);                                                \
+      S(v + (i * 4 + 1) * ldv, t[i][1] + t[i][2]);                                            \
+      S(v + (i * 4 + 2) * ldv, t[i][2] - t[i][1]);                                            \
+      S(v + (i * 4 + 3) * ldv, t[i][1] - t[i][3]);                                            \
+    }                                                                                         \
+  }
+#define NNRT_WINO_OUT(T, L, S)                                                                \
+  {                                                                                           \
+    T s[2][4];                                                                                \
+    for (int j = 0; j < 4; j++) {                                                             \
+      s[0][j] = L(m + j * ldm) + L(m + (4 + j) * ldm) + L(m + (8 + j) * ldm);                 \
+      s[1][j] = L(m + (4 + j) * ldm) - L(m + (8 + j) * ldm) - L(m + (12 + j) * ldm);          \
+    }                                                                                         \
+    for (int i = 0; i < 2; i++) {                                                             \
+      if (dst[2 * i]) S(dst[2 * i], s[i][0] + s[i][1] + s[i][2]);                             \
+      if (dst[2 * i + 1]) S(dst[2 * i + 1], s[i][1] - s[i][2] - s[i][3]);                     \
+    }                                                                                         \
+  }
+#define NNRT_LV(p) (*(const nnrt_wv8 *)((p) + e))
+#define NNRT_SV(p, x) (*(nnrt_wv8 *)((p) + e) = (x))
+#define NNRT_LS(p) ((p)[e])
+#define NNRT_SS(p, x) ((p)[e] = (x))
+
+/* U_k[c, f] = (G g G^T)_k of w[3][3][C][F]'s channel c and filter f, into
+ * uk[k * ldu + c * nr] of f's panel, zero past F */
+static void wino_weights(const float *w, int64_t C, int64_t F, int64_t nr, int64_t npan, float *uk, int64_t ldu) {
+  const int64_t ldg = C * F;
+  for (int64_t c = 0; c < C; c++)
+    for (int64_t jp = 0; jp < npan; jp++) {
+      const float *g = w + c * F + jp * nr;
+      float *u = uk + (jp * C + c) * nr;
+      const int64_t nj = F - jp * nr < nr ? F - jp * nr : nr;
+      int64_t e = 0;
+      for (; e + 8 <= nj; e += 8) NNRT_WINO_W(nnrt_wv8, NNRT_LV, NNRT_SV)
+      for (; e < nj; e++) NNRT_WINO_W(float, NNRT_LS, NNRT_SS)
+      for (int k = 0; k < 16; k++) memset(u + k * ldu + nj, 0, sizeof(float) * (size_t)(nr - nj));
+    }
+}
+
+/* V_k = (B^T d B)_k of a tile's 16 input pixels d[16] (C channels each) into v[k * ldv] */
+static void wino_input(const float *const d[16], int64_t C, float *v, int64_t ldv) {
+  int64_t e = 0;
+  for (; e + 8 <= C; e += 8) NNRT_WINO_IN(nnrt_wv8, NNRT_LV, NNRT_SV)
+  for (; e < C; e++) NNRT_WINO_IN(float, NNRT_LS, NNRT_SS)
+}
+
+/* A^T m A of a tile's 16 products (F filters each, m[k * ldm]) into its
+ * 2x2 pixels dst[4] (NULL: past the result's edge) */
+static void wino_output(const float *m, int64_t ldm, int64_t F, float *const dst[4]) {
+  int64_t e = 0;
+  for (; e + 8 <= F; e += 8) NNRT_WINO_OUT(nnrt_wv8, NNRT_LV, NNRT_SV)
+  for (; e < F; e++) NNRT_WINO_OUT(float, NNRT_LS, NNRT_SS)
+}
+#undef NNRT_WINO_W
+#undef NNRT_WINO_IN
+#undef NNRT_WINO_OUT
+#undef NNRT_LV
+#undef NNRT_SV
+#undef NNRT_LS
+#undef NNRT_SS
+
+typedef struct WinoJob {
+  const NnrtWindow *g;
+  const float *x, *u, *zeros; /* U_k at u + k * uk */
+  float *y;
+  const NnrtEpilogue *epi;
+  NnrtDirect *micro;
+  int64_t mr, nr, npan;
+  int64_t tw, th, rows, rb;       /* tiles across and down, rows of tiles in all and a block */
+  int64_t uk, vk, mk;             /* the floats from one U_k, V_k, M_k to the next */
+} WinoJob;
+
+/* Blocks [b0, b1), in work: V_k[tiles][C] at work + k * vk, then the products M_k[tiles][npan * nr]. */
+static void wino_blocks(const WinoJob *j, int64_t b0, int64_t b1, float *work) {
+  const NnrtWindow *g = j->g;
+  const int64_t H = g->h, W = g->w, C = g->c, OH = g->oh, OW = g->ow, F = g->f, tw = j->tw, th = j->th;
+  const int64_t mr = j->mr, nr = j->nr, ldm = j->npan * nr, vk = j->vk, mk = j->mk;
+  float *v = work, *m = work + 16 * vk;
+  for (int64_t b = b0; b < b1; b++) {
+    const int64_t q0 = b * j->rb, q1 = q0 + j->rb < j->rows ? q0 + j->rb : j->rows, tiles = (q1 - q0) * tw;
+    for (int64_t t = 0; t < tiles; t++) {
+      const int64_t q = q0 + t / tw, nn = q / th, ih0 = q % th * 2 - g->ph, iw0 = t % tw * 2 - g->pw;
+      const float *d[16];
+      for (int r = 0; r < 16; r++) {
+        const int64_t ih = ih0 + r / 4, iw = iw0 + r % 4;
+        d[r] = ih >= 0 && ih < H && iw >= 0 && iw < W ? j->x + ((nn * H + ih) * W + iw) * C : j->zeros;
+      }
+      wino_input(d, C, v + t * C, vk);
+    }
+    for (int64_t k = 0; k < 16; k++)
+      for (int64_t jp = 0; jp < j->npan; jp++) /* a panel of U_k kept in the cache for all tiles */
+        for (int64_t i0 = 0; i0 < tiles; i0 += mr) {
+          const float *src[8];
+          for (int64_t i = 0; i < mr; i++) src[i] = i0 + i < tiles ? v + k * vk + (i0 + i) * C : j->zeros;
+          for (int64_t pc = 0; pc < C; pc += NNRT_DIRECT_KC) {
+            const int64_t pe = C - pc < NNRT_DIRECT_KC ? C : pc + NNRT_DIRECT_KC;
+            j->micro(src, pc, pe, C, j->u + k * j->uk + (jp * C + pc) * nr, nr, m + k * mk + i0 * ldm + jp * nr,
+                     ldm, pc > 0);
+          }
+      }
+    for (int64_t t = 0; t < tiles; t++) {
+      const int64_t q = q0 + t / tw, nn = q / th, oh = q % th * 2, ow = t % tw * 2;
+      float *dst[4];
+      for (int r = 0; r < 4; r++)
+        dst[r] = oh + r / 2 < OH && ow + r % 2 < OW ? j->y + ((nn * OH + oh + r / 2) * OW + ow + r % 2) * F : NULL;
+      wino_output(m + t * ldm, mk, F, dst);
+    }
+    if (j->epi) {
+      const int64_t last = (q1 - 1) % th * 2 + 2;
+      j->epi->fn(j->epi->ctx, (q0 / th * OH + q0 % th * 2) * OW, ((q1 - 1) / th * OH + (last < OH ? last : OH)) * OW,
+                 0, F);
+    }
+  }
+}
+#endif
+
+NNRT_API bool nnrt_conv2d_winograd_f32(int nt, int64_t n, const NnrtWindow *g, const float *x, const float *w,
+                                       float *y, float *scratch, size_t cap, const NnrtEpilogue *epi) {
+#ifdef NNRT_CONV_X86
+  const int nr = nnrt_sgemm_nr();
+  const int64_t mr = nr == 32 ? 8 : 6, C = g->c, F = g->f, tw = (g->ow + 1) / 2, th = (g->oh + 1) / 2;
+  if ((nr != 32 && nr != 16) || g->kh != 3 || g->kw != 3 || g->sh != 1 || g->sw != 1 || g->dh != 1 || g->dw != 1 ||
+      g->groups != 1 || n < 1 || !nnrt_winograd_fits(C, F, n * tw * th))
+    return false;
+  const int64_t npan = (F + nr - 1) / nr, ldm = npan * nr, rows = n * th;
+  /* a block about NNRT_WINO_TILE tiles, at least a row of them */
+  int64_t rb = NNRT_WINO_TILE / (C + ldm) / tw;
+  rb = rb < 1 ? 1 : rb > rows ? rows : rb;
+  /* V_k and M_k of a block, whole tiles of MR rows, an odd number of cache
+   * lines apart: the 16 of a tile then fall in 16 different sets of the
+   * cache (a multiple of 4 KiB apart, they evict each other) */
+  const int64_t tbr = (rb * tw + mr - 1) / mr * mr, blocks = (rows + rb - 1) / rb;
+  const int64_t uk = (C * ldm / 16 | 1) * 16, vk = ((tbr * C + 15) / 16 | 1) * 16, mk = ((tbr * ldm + 15) / 16 | 1) * 16;
+  const size_t shared = (size_t)(16 * uk + C + 16), per = (size_t)(16 * (vk + mk));
+  if (shared + per > cap) return false;
+  int64_t parts = nnrt_parts(nt, n * tw * th * 16 * C * ldm, blocks);
+  if ((size_t)parts > (cap - shared) / per) parts = (int64_t)((cap - shared) / per);
+  float *u = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63), *zeros = u + 16 * uk, *work = zeros + C;
+  wino_weights(w, C, F, nr, npan, u, uk);
+  memset(zeros, 0, sizeof(float) * (size_t)C);
+  WinoJob job = {g,  x,  u,    zeros, y,    epi, nr == 32 ? nnrt_direct_avx512 : nnrt_direct_avx2,
+                 mr, nr, npan, tw,    th,   rows, rb, uk, vk, mk};
+  NNRT_TEAM(parts, t, nth, wino_blocks(&job, blocks * t / nth, blocks * (t + 1) / nth, work + (size_t)t * per);)
+  return true;
+#else
+  (void)nt, (void)n, (void)g, (void)x, (void)w, (void)y, (void)scratch, (void)cap, (void)epi;
   return false;
 #endif
 }

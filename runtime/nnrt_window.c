@@ -23,11 +23,15 @@ static void nnrt_gemm_f64(int nt, int64_t M, int64_t N, int64_t K, const double 
 }
 
 /* the float convolution without the column matrix where it applies
- * (nnrt_conv.c), in the scratch the column matrix's path would take */
+ * (nnrt_conv.c: Winograd's, else the direct one), in the scratch the
+ * column matrix's path would take */
 static bool nnrt_direct_f32(int nt, int64_t n, const NnrtWindow *g, const float *x, const float *w, float *y,
                             float *scratch, const NnrtEpilogue *epi) {
   const int64_t R = g->kh * g->kw * (g->c / g->groups), cols = (n < g->chunk ? n : g->chunk) * g->oh * g->ow * R;
-  return nnrt_conv2d_direct_f32(nt, n, g, x, w, y, scratch, (size_t)cols + nnrt_sgemm_scratch(nt), epi);
+  /* Winograd's in the scratch one thread's product would take, so that
+   * whether it runs does not depend on the thread count */
+  return nnrt_conv2d_winograd_f32(nt, n, g, x, w, y, scratch, (size_t)cols + nnrt_sgemm_scratch(1), epi) ||
+         nnrt_conv2d_direct_f32(nt, n, g, x, w, y, scratch, (size_t)cols + nnrt_sgemm_scratch(nt), epi);
 }
 
 static bool nnrt_direct_f64(int nt, int64_t n, const NnrtWindow *g, const double *x, const double *w, double *y,

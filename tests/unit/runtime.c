@@ -537,11 +537,99 @@ static void test_windows(void) {
   pool_case(&pool2, 4);
 }
 
+/* Winograd's F(2x2, 3x3) against the definition in double: each output
+ * within 1e-6 of the sum of its products' magnitudes (the direct kernel's
+ * float sums are within about 2e-7 of it), the same bits at 1 to 3
+ * threads, the epilogue seeing each element once, final; declined where
+ * it does not apply (`runs` false) or the scratch is short. */
+static void winograd_case(const NnrtWindow *g, int64_t n, bool runs) {
+  const int64_t R = 9 * g->c, PIX = g->oh * g->ow;
+  const int64_t nx = n * g->h * g->w * g->c, nw = R * g->f, ny = n * PIX * g->f;
+  uint64_t s = (uint64_t)(nx * 31 + nw);
+  float *x = malloc(sizeof *x * (size_t)nx), *w = malloc(sizeof *w * (size_t)nw);
+  double *xd = calloc((size_t)nx, sizeof *xd), *wd = calloc((size_t)nw, sizeof *wd);
+  double *want = malloc(sizeof *want * (size_t)ny), *mag = malloc(sizeof *mag * (size_t)ny);
+  for (int64_t i = 0; i < nx; i++) x[i] = rnd(&s), xd[i] = x[i];
+  for (int64_t i = 0; i < nw; i++) w[i] = rnd(&s), wd[i] = w[i];
+  conv_naive(0, g, n, xd, wd, NULL, want);
+  for (int64_t i = 0; i < nx; i++) xd[i] = fabs(xd[i]);
+  for (int64_t i = 0; i < nw; i++) wd[i] = fabs(wd[i]);
+  conv_naive(0, g, n, xd, wd, NULL, mag);
+  const size_t cap = (size_t)((n < g->chunk ? n : g->chunk) * PIX * R) + nnrt_sgemm_scratch(1);
+  float *scratch = malloc(sizeof(float) * cap), *got[3];
+  for (int nt = 1; nt <= 3; nt++) {
+    float *y = got[nt - 1] = malloc(sizeof *y * (size_t)ny);
+    for (int64_t i = 0; i < ny; i++) y[i] = NAN;
+    double *copy = calloc((size_t)ny, sizeof *copy);
+    int *visits = calloc((size_t)ny, sizeof *visits);
+    SeenAt seen = {y, false, g->f, copy, visits};
+    NnrtEpilogue epi = {see_at, &seen};
+    bool done = nnrt_conv2d_winograd_f32(nt, n, g, x, w, y, scratch, cap, &epi);
+    CHECK(done == (runs && nnrt_sgemm_nr() >= 16), "winograd %lldx%lldx%lld -> %lld: %s", (long long)g->h,
+          (long long)g->w, (long long)g->c, (long long)g->f, done ? "ran" : "declined");
+    if (!done) {
+      free(copy), free(visits);
+      continue;
+    }
+    double worst = 0;
+    int wrong = 0;
+    for (int64_t i = 0; i < ny; i++) {
+      double e = fabs(y[i] - want[i]) / (mag[i] > 0 ? mag[i] : 1);
+      worst = e > worst || e != e ? e : worst;
+      wrong += visits[i] != 1 || copy[i] != y[i];
+    }
+    CHECK(worst <= 1e-6 && !wrong,
+          "winograd %lldx%lldx%lld -> %lldx%lldx%lld at %d threads: error %g of the magnitudes, %d elements not seen "
+          "once, final, by the epilogue",
+          (long long)g->h, (long long)g->w, (long long)g->c, (long long)g->oh, (long long)g->ow, (long long)g->f, nt,
+          worst, wrong);
+    if (nt > 1)
+      CHECK(!memcmp(y, got[0], sizeof *y * (size_t)ny), "winograd %lldx%lldx%lld: %d threads give other bits than 1",
+            (long long)g->h, (long long)g->w, (long long)g->c, nt);
+    free(copy), free(visits);
+  }
+  /* too little scratch: declined, nothing written */
+  got[0][0] = 0;
+  CHECK(!nnrt_conv2d_winograd_f32(1, n, g, x, w, got[0], scratch, 16 * 9, NULL) && got[0][0] == 0,
+        "winograd: ran in too little scratch");
+  for (int i = 0; i < 3; i++) free(got[i]);
+  free(x), free(w), free(xd), free(wd), free(want), free(mag), free(scratch);
+}
+
+static void test_winograd(void) {
+  /* the seed CNN's second and third layers: odd 13x13 outputs, a batch of 3 and 5 */
+  winograd_case(&(NnrtWindow){.h = 15, .w = 15, .c = 32, .oh = 13, .ow = 13, .f = 64, .kh = 3, .kw = 3, .sh = 1,
+                              .sw = 1, .dh = 1, .dw = 1, .groups = 1, .chunk = 4}, 3, true);
+  winograd_case(&(NnrtWindow){.h = 6, .w = 6, .c = 64, .oh = 4, .ow = 4, .f = 128, .kh = 3, .kw = 3, .sh = 1,
+                              .sw = 1, .dh = 1, .dw = 1, .groups = 1, .chunk = 8}, 5, true);
+  /* padding on every side, odd sizes across and down, channels and
+   * filters not multiples of 8, rows of tiles over several blocks */
+  winograd_case(&(NnrtWindow){.h = 9, .w = 7, .c = 21, .oh = 9, .ow = 7, .f = 43, .kh = 3, .kw = 3, .sh = 1, .sw = 1,
+                              .ph = 1, .pw = 1, .dh = 1, .dw = 1, .groups = 1, .chunk = 2}, 7, true);
+  winograd_case(&(NnrtWindow){.h = 40, .w = 3, .c = 17, .oh = 40, .ow = 1, .f = 32, .kh = 3, .kw = 3, .sh = 1,
+                              .sw = 1, .ph = 1, .dh = 1, .dw = 1, .groups = 1, .chunk = 1}, 2, true);
+  /* channels over two blocks of the sums, uneven padding */
+  winograd_case(&(NnrtWindow){.h = 5, .w = 6, .c = 264, .oh = 5, .ow = 4, .f = 32, .kh = 3, .kw = 3, .sh = 1, .sw = 1,
+                              .ph = 1, .dh = 1, .dw = 1, .groups = 1, .chunk = 2}, 2, true);
+  /* declined: few channels, a stride, groups, dilation, a 3x2 window, too few tiles */
+  winograd_case(&(NnrtWindow){.h = 32, .w = 32, .c = 3, .oh = 30, .ow = 30, .f = 32, .kh = 3, .kw = 3, .sh = 1,
+                              .sw = 1, .dh = 1, .dw = 1, .groups = 1, .chunk = 2}, 2, false);
+  winograd_case(&(NnrtWindow){.h = 9, .w = 9, .c = 16, .oh = 4, .ow = 4, .f = 32, .kh = 3, .kw = 3, .sh = 2, .sw = 2,
+                              .dh = 1, .dw = 1, .groups = 1, .chunk = 2}, 2, false);
+  winograd_case(&(NnrtWindow){.h = 9, .w = 9, .c = 32, .oh = 7, .ow = 7, .f = 64, .kh = 3, .kw = 3, .sh = 1, .sw = 1,
+                              .dh = 1, .dw = 1, .groups = 2, .chunk = 2}, 2, false);
+  winograd_case(&(NnrtWindow){.h = 9, .w = 9, .c = 16, .oh = 5, .ow = 5, .f = 32, .kh = 3, .kw = 3, .sh = 1, .sw = 1,
+                              .dh = 2, .dw = 2, .groups = 1, .chunk = 2}, 2, false);
+  winograd_case(&(NnrtWindow){.h = 4, .w = 4, .c = 16, .oh = 2, .ow = 2, .f = 32, .kh = 3, .kw = 3, .sh = 1, .sw = 1,
+                              .dh = 1, .dw = 1, .groups = 1, .chunk = 2}, 1, false);
+}
+
 int main(void) {
   test_gemm_team();
   test_gemm();
   test_windows();
   test_direct();
+  test_winograd();
   test_store();
   test_standardize();
   test_augment();
