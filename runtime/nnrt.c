@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,6 +18,8 @@
 /* --------------------------------------------------------- functions */
 
 #ifdef _OPENMP
+#include <stdatomic.h>
+
 /* LLVM's OpenMP runtime (libomp, which the LLVM backend's libraries link)
  * keeps a team's threads spinning for 200 ms after each region: on a
  * loaded host those spinning threads lose the scheduler's favour, to the

@@ -81,8 +81,8 @@ for k in 5 12 19; do
   cmp -s straight.events cut.events || fail "stopped after $k epochs and resumed: other events: $(diff straight.events cut.events | head -5)"
 done
 # stopped by a signal within an epoch and resumed: the same events, the
-# same bits (a longer run: 24000 samples a step at a time)
-awk 'BEGIN { srand(7); for (i = 0; i < 30000; i++) { a = rand(); b = rand(); c = rand();
+# same bits (a longer run: 120000 samples a step at a time, about 2 s)
+awk 'BEGIN { srand(7); for (i = 0; i < 150000; i++) { a = rand(); b = rand(); c = rand();
              y = (a + 0.8 * b - 0.5 * c + 0.6 * (rand() - 0.5) > 0.65) ? 1 : 0
              printf "%.5f,%.5f,%.5f,%d\n", a, b, c, y } }' > big.csv
 cat > big.nn <<'NN'
