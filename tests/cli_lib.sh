@@ -42,6 +42,29 @@ npy() {
            print "\x93NUMPY\x01\x00", pack("v", length $h), $h' "$1" "$2" "${3:-False}"
 }
 
+# ms: the clock in milliseconds.
+ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# interrupt SIG DELAY_MS FUNCTION: runs FUNCTION in the background (it must
+# exec the program, so that the signal reaches it) and sends it SIG after
+# DELAY_MS; if the run ended first (exit status 0: a quicker moment of the
+# machine), tries again at half the delay, up to four times. Leaves the exit
+# status in rc and the last delay in delay. Timing a straight run and
+# passing fractions of it keeps the moments inside the run on any machine.
+interrupt() {
+  delay=$2
+  for try in 1 2 3 4; do
+    $3 &
+    pid=$!
+    sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
+    kill -"$1" $pid 2> /dev/null
+    wait $pid
+    rc=$?
+    [ $rc -ne 0 ] && return 0
+    delay=$((delay / 2))
+  done
+}
+
 finish() {
   [ $failed -eq 0 ] && echo "ok"
   exit $failed

@@ -106,26 +106,24 @@ train Big {
 }
 NN
 "$nnc" big.nn -o big || fail "building big failed"
+t0=$(ms)
 ./big --threads 1 --save big.st > big.txt || fail "the straight run of big failed"
+whole=$(($(ms) - t0))
+echo "the straight run of big took $whole ms"
 has big.txt "reduced lr to "
 has big.txt "; restoring the weights of epoch "
 cp bigbest.ckpt straightbest.ckpt
 events big.txt > big.events
-for case in "TERM 0.25" "INT 0.55"; do
+cut() { rm -f cut.st cut.st.best bigbest.ckpt; exec ./big --threads 1 --save cut.st > cut1.txt 2> cut.err; }
+for case in "TERM 250" "INT 550"; do
   set -- $case
-  rm -f cut.st cut.st.best bigbest.ckpt
-  ./big --threads 1 --save cut.st > cut1.txt 2> cut.err &
-  pid=$!
-  sleep "$2"
-  kill -"$1" $pid
-  wait $pid
-  rc=$?
-  [ $rc -gt 128 ] || fail "SIG$1 after $2 s: exit status $rc (did the run end first?)"
+  interrupt "$1" $((whole * $2 / 1000)) cut
+  [ $rc -gt 128 ] || fail "SIG$1 after $delay ms: exit status $rc"
   has cut.err "interrupted by SIG$1 at epoch "
   ./big --threads 1 --load cut.st --save cut.st > cut2.txt || fail "resuming big after SIG$1 failed"
-  cmp -s big.st cut.st || fail "stopped by SIG$1 after $2 s and resumed: the checkpoint differs from the straight run's"
-  cmp -s big.st.best cut.st.best || fail "stopped by SIG$1 after $2 s and resumed: the best weights differ"
-  cmp -s straightbest.ckpt bigbest.ckpt || fail "stopped by SIG$1 after $2 s and resumed: the best checkpoint differs"
+  cmp -s big.st cut.st || fail "stopped by SIG$1 after $delay ms and resumed: the checkpoint differs from the straight run's"
+  cmp -s big.st.best cut.st.best || fail "stopped by SIG$1 after $delay ms and resumed: the best weights differ"
+  cmp -s straightbest.ckpt bigbest.ckpt || fail "stopped by SIG$1 after $delay ms and resumed: the best checkpoint differs"
   events cut1.txt cut2.txt > cut.events
   cmp -s big.events cut.events || fail "stopped by SIG$1 and resumed: other events: $(diff big.events cut.events | head -5)"
 done
