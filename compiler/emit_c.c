@@ -205,7 +205,7 @@ static void signature(Em *e, int k, int id) {
   for (int i = 0; i < v->nin; i++)
     fprintf(e->o, ", const %s *restrict %c", cty(e->g->v[v->in[i]].dtype), names[i]);
   if (scratch_x(e->g, v)) fprintf(e->o, ", %s *restrict s", cty(v->dtype));
-  if (e->ep) member_params(e, k, plan_home(e->p, k), PARAMS);
+  if (e->ep) member_params(e, k, plan_home(e->p, e->g, k), PARAMS);
   fprintf(e->o, ") {\n  (void)n;\n  (void)nt;\n");
 }
 
@@ -429,12 +429,12 @@ static void k_move(Em *e, const Value *v) {
 }
 
 /* A window's geometry as the kernel's constant (runtime/nnrt.h). */
-static void window_const(Em *e, NnrtWindow w) {
+static void window_const(Em *e, const char *name, NnrtWindow w) {
   fprintf(e->o,
-          "  static const NnrtWindow win = {.h = %lld, .w = %lld, .c = %lld, .oh = %lld, .ow = %lld, .f = %lld,\n"
+          "  static const NnrtWindow %s = {.h = %lld, .w = %lld, .c = %lld, .oh = %lld, .ow = %lld, .f = %lld,\n"
           "                                 .kh = %lld, .kw = %lld, .sh = %lld, .sw = %lld, .ph = %lld, .pw = %lld,\n"
           "                                 .dh = %lld, .dw = %lld, .groups = %lld, .chunk = %lld};\n",
-          (long long)w.h, (long long)w.w, (long long)w.c, (long long)w.oh, (long long)w.ow, (long long)w.f,
+          name, (long long)w.h, (long long)w.w, (long long)w.c, (long long)w.oh, (long long)w.ow, (long long)w.f,
           (long long)w.kh, (long long)w.kw, (long long)w.sh, (long long)w.sw, (long long)w.ph, (long long)w.pw,
           (long long)w.dh, (long long)w.dw, (long long)w.groups, (long long)w.chunk);
 }
@@ -444,8 +444,17 @@ static void window_const(Em *e, NnrtWindow w) {
  * scratch; runtime/nnrt.h), with the kernel's epilogue. */
 static void k_conv(Em *e, const Value *v) {
   Shape xs = v->op == OP_CONV2DBX ? v->shape : e->g->v[v->in[0]].shape;
-  window_const(e, plan_window(e->g, v));
+  window_const(e, "win", plan_window(e->g, v));
   const char *fn = v->op == OP_CONV2D ? "conv2d" : v->op == OP_CONV2DBX ? "conv2d_bx" : "conv2d_bw";
+  int pv = e->p->pool[e->p->kernel[v - e->g->v]];
+  if (pv >= 0) { /* pooling fused (plan_pools): y is a band, the pooling's result y<pv> */
+    window_const(e, "pwin", plan_window(e->g, &e->g->v[pv]));
+    fprintf(e->o, "  nnrt_conv2d_pool_%s(nt, %s, &win, &pwin, %s, %lld, a, b, y, y%d, s, %s);\n",
+            v->dtype == DT_F64 ? "f64" : "f32", dimx(xs.dim[0]),
+            e->g->v[pv].op == OP_MAXPOOL ? "NNRT_MAXPOOL" : "NNRT_AVGPOOL",
+            (long long)plan_pool_band(e->g, e->g->v[pv].in[0]), pv, e->epi);
+    return;
+  }
   fprintf(e->o, "  nnrt_%s_%s(nt, %s, &win, a, b, y, s, %s);\n", fn, v->dtype == DT_F64 ? "f64" : "f32",
           dimx(xs.dim[0]), e->epi);
 }
@@ -453,7 +462,7 @@ static void k_conv(Em *e, const Value *v) {
 /* Pooling and its gradients: a call of the runtime's. */
 static void k_pool(Em *e, const Value *v) {
   Shape xs = v->op == OP_AVGPOOLB ? v->shape : e->g->v[v->in[0]].shape;
-  window_const(e, plan_window(e->g, v));
+  window_const(e, "win", plan_window(e->g, v));
   const char *op = v->op == OP_MAXPOOL ? "NNRT_MAXPOOL" : v->op == OP_AVGPOOL ? "NNRT_AVGPOOL"
                    : v->op == OP_MAXPOOLB ? "NNRT_MAXPOOL_B" : "NNRT_AVGPOOL_B";
   fprintf(e->o, "  nnrt_pool_%s(nt, %s, %s, &win, a, %s, y);\n", v->dtype == DT_F64 ? "f64" : "f32",
@@ -570,7 +579,7 @@ static void fused_kernel(Em *e, int k) {
 static void epilogue_function(Em *e, int k) {
   Graph *g = e->g;
   Plan *p = e->p;
-  int h = p->first[k], home = plan_home(p, k);
+  int h = p->first[k], home = plan_home(p, g, k);
   const Value *hv = &g->v[h];
   fprintf(e->o, "\ntypedef struct %s_e%d {\n  %s *y%d;\n", e->name, k, cty(hv->dtype), home);
   member_params(e, k, home, CTX_FIELDS);
@@ -583,8 +592,9 @@ static void epilogue_function(Em *e, int k) {
                 "                           %s *restrict y%d",
           e->name, k, k, h + 1, p->last[k], op_info[hv->op].name, h, e->name, k, cty(hv->dtype), home);
   member_params(e, k, home, PARAMS);
-  fprintf(e->o, ") {\n"
-                "  for (int64_t r = r0; r < r1; r++) {\n"
+  fprintf(e->o, ") {\n");
+  if (p->pool[k] >= 0) fprintf(e->o, "  (void)y%d;  /* the pooling's result, the runtime's to write */\n", p->pool[k]);
+  fprintf(e->o, "  for (int64_t r = r0; r < r1; r++) {\n"
                 "    const int64_t row = r * cols;\n"
                 "    for (int64_t c = c0; c < c1; c++) {\n"
                 "      const int64_t i = row + c;\n"
@@ -616,7 +626,7 @@ static void kernel(Em *e, int k) {
   if (e->ep) epilogue_function(e, k);
   signature(e, k, id);
   if (e->ep) {
-    int home = plan_home(e->p, k);
+    int home = plan_home(e->p, e->g, k);
     fprintf(e->o, "  %s_e%d ctx = {.y%d = y, .cols = %s", e->name, k, home,
             v->shape.rank ? dimx(v->shape.dim[v->shape.rank - 1]) : "1");
     member_params(e, k, home, CTX_INIT);
@@ -754,10 +764,10 @@ static void run_function(Em *e, const char *fn) {
       if (op_elementwise(hv->op)) {
         member_params(e, k, -1, RUN_ARGS);
       } else {
-        fprintf(o, ", v%d", plan_home(p, k));
+        fprintf(o, ", v%d", plan_home(p, g, k));
         for (int i = 0; i < hv->nin; i++) fprintf(o, ", v%d", plan_read(p, g, hv->in[i]));
         if (scratch_x(g, hv)) fprintf(o, ", (%s *)(ws + sc)", cty(hv->dtype));
-        if (id > h) member_params(e, k, plan_home(p, k), RUN_ARGS);
+        if (id > h) member_params(e, k, plan_home(p, g, k), RUN_ARGS);
       }
       fprintf(o, ");\n");
     }

@@ -308,7 +308,7 @@ static LLVMTypeRef ptr_type(Lv *L, const Ptrs *ps, int i, const Value *head) {
 static LLVMValueRef epilogue_function(Lv *L, int k, const Ptrs *ps) {
   Graph *g = L->g;
   Plan *p = L->p;
-  int h = p->first[k], home = plan_home(p, k);
+  int h = p->first[k], home = plan_home(p, g, k);
   const Value *hv = &g->v[h];
   /* the loops, with noalias pointers */
   LLVMTypeRef *pt = arena_alloc(sizeof(LLVMTypeRef) * (size_t)(ps->n + 6));
@@ -659,22 +659,17 @@ static bool has_scratch(const Graph *g, const Value *v) { return plan_scratch(g,
 /* Convolutions and pooling: a call of the runtime's with the geometry as
  * a constant (NnrtWindow: int64 fields only). */
 static void k_window(Lv *L, const Value *v, LLVMValueRef *arg, LLVMValueRef s) {
-  NnrtWindow w = plan_window(L->g, v);
-  int64_t f[16] = {w.h,  w.w,  w.c,  w.oh, w.ow, w.f,  w.kh,     w.kw,
-                   w.sh, w.sw, w.ph, w.pw, w.dh, w.dw, w.groups, w.chunk};
-  LLVMValueRef c[16];
-  for (int i = 0; i < 16; i++) c[i] = ci(L, f[i]);
-  LLVMValueRef init = LLVMConstArray(L->i64, c, 16);
-  LLVMValueRef gv = LLVMAddGlobal(L->mod, LLVMTypeOf(init), "window");
-  LLVMSetInitializer(gv, init);
-  LLVMSetGlobalConstant(gv, 1);
-  LLVMSetLinkage(gv, LLVMPrivateLinkage);
-  LLVMValueRef win = LLVMConstPointerCast(gv, L->p8);
+  LLVMValueRef win = llvm_window(L, plan_window(L->g, v));
   LLVMTypeRef p = ptr_to(ty(L, v->dtype));
   const char *t = v->dtype == DT_F64 ? "f64" : "f32";
   /* the batch: the image's first axis */
   Shape xs = v->op == OP_CONV2DBX || v->op == OP_AVGPOOLB ? v->shape : L->g->v[v->in[0]].shape;
   LLVMValueRef n = dim_v(L, xs.dim[0]);
+  int pv = L->p->pool[L->p->kernel[v - L->g->v]];
+  if (pv >= 0) { /* pooling fused (plan_pools): arg[0] a band, arg[3] the pooling's result */
+    llvm_conv_pool(L, v, &L->g->v[pv], n, win, arg, s);
+    return;
+  }
   if (v->op == OP_CONV2D || v->op == OP_CONV2DBX || v->op == OP_CONV2DBW) {
     const char *fn = v->op == OP_CONV2D ? "conv2d" : v->op == OP_CONV2DBX ? "conv2d_bx" : "conv2d_bw";
     LLVMTypeRef pt[8] = {L->i32, L->i64, L->p8, p, p, p, p, L->p8};
@@ -702,9 +697,10 @@ static void kernel_ptrs(Lv *L, int k, Kernel *kn) {
     member_ptrs(L, k, -1, &kn->ps);
     return;
   }
-  int home = plan_home(p, k);
+  int home = plan_home(p, g, k);
   ptr_add(&kn->ps, 'y', home, false);
   for (int i = 0; i < hv->nin; i++) ptr_add(&kn->ps, 'x', plan_read(p, g, hv->in[i]), false);
+  if (p->pool[k] >= 0) ptr_add(&kn->ps, 'y', p->pool[k], false); /* after a band, the pooling's result */
   if ((kn->scratch = has_scratch(g, hv))) ptr_add(&kn->ps, 's', h, true);
   if ((kn->epi = p->last[k] > h)) member_ptrs(L, k, home, &kn->eps);
 }
@@ -963,7 +959,7 @@ static void call_kernel(Lv *L, Kernel *K, int k, LLVMValueRef *val, LLVMValueRef
     LLVMValueRef e0 = cast_ptr(L, ewords, L->i64);
     LLVMValueRef cols = hv->shape.rank ? dim_v(L, hv->shape.dim[hv->shape.rank - 1]) : ci(L, 1);
     LLVMBuildStore(L->b, cols, at(L, L->i64, e0, ci(L, 0)));
-    LLVMBuildStore(L->b, LLVMBuildPtrToInt(L->b, val[plan_root(p, g, plan_home(p, k))], L->i64, ""),
+    LLVMBuildStore(L->b, LLVMBuildPtrToInt(L->b, val[plan_root(p, g, plan_home(p, g, k))], L->i64, ""),
                    at(L, L->i64, e0, ci(L, 1)));
     for (int i = 0; i < K->eps.n; i++)
       LLVMBuildStore(L->b, LLVMBuildPtrToInt(L->b, val[plan_root(p, g, K->eps.id[i])], L->i64, ""),
@@ -1038,7 +1034,7 @@ static void kernel_buffers(Lv *L, Piece *P, const Kernel *K, int k) {
   for (int i = 0; i < K->ps.n; i++)
     if (K->ps.yx[i] != 's') buffer(L, P, plan_root(p, L->g, K->ps.id[i]));
   if (!K->epi) return;
-  buffer(L, P, plan_root(p, L->g, plan_home(p, k)));
+  buffer(L, P, plan_root(p, L->g, plan_home(p, L->g, k)));
   for (int i = 0; i < K->eps.n; i++) buffer(L, P, plan_root(p, L->g, K->eps.id[i]));
 }
 

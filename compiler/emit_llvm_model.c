@@ -66,9 +66,9 @@ static void check_layout(Lv *L, LLVMTypeRef t, const char *what, size_t size, co
     if (LLVMOffsetOfElement(td, t, i) != at[i]) bug("%s field %u moved", what, i);
 }
 
-/* The window geometry k_window (emit_llvm.c) builds as 16 int64 fields. */
-_Static_assert(sizeof(NnrtWindow) == 16 * sizeof(int64_t) && offsetof(NnrtWindow, chunk) == 15 * sizeof(int64_t),
-               "NnrtWindow is no longer the 16 int64_t fields the LLVM backend builds");
+/* The window geometry llvm_window (emit_llvm_loops.c) builds as 17 int64 fields. */
+_Static_assert(sizeof(NnrtWindow) == 17 * sizeof(int64_t) && offsetof(NnrtWindow, batch) == 16 * sizeof(int64_t),
+               "NnrtWindow is no longer the 17 int64_t fields the LLVM backend builds");
 
 /* A constant table as a private global; its address as i8 *. */
 static LLVMValueRef table(Lv *L, const char *name, LLVMTypeRef t, LLVMValueRef *rows, int n) {

@@ -693,6 +693,8 @@ typedef struct Plan {
   int *operands, *operand; /* kernel k's outside operands: operand[operands[k] .. operands[k + 1]) */
   int *same;             /* kernel -> the first kernel with the same structure (the same code but for
                             value numbers), or itself: the backends write that code once */
+  int *pool;             /* kernel -> the pooling fused after its convolution's epilogue (its last
+                            member; plan_pools), or -1 */
 } Plan;
 Plan *plan_graph(const Graph *g, bool fuse);
 void print_plan(FILE *out, const Graph *g, const Plan *p);   /* -d K */
@@ -711,8 +713,12 @@ typedef struct PlanScratch {
 } PlanScratch;
 PlanScratch plan_scratch(const Graph *g, const Value *v);
 /* Where kernel k's head is computed when it has an epilogue: its own
- * buffer when stored, else the last member's (same shape and type). */
-int plan_home(const Plan *p, int k);
+ * buffer when stored, else the last member's (same shape and type); with
+ * pooling fused, the band of the pooling's operand. */
+int plan_home(const Plan *p, const Graph *g, int k);
+/* A convolution's result x whose pooling is fused (Plan.pool): samples
+ * per band, the only part of x stored at once. */
+int64_t plan_pool_band(const Graph *g, int x);
 /* The member of kernel k whose buffer is operand x's (in-place reuse), or -1. */
 int plan_in_place(const Plan *p, const Graph *g, int k, int x);
 /* The operands kernel k's elementwise members read from outside (neither
@@ -944,6 +950,12 @@ LLVMValueRef math(Lv *L, const char *name, LLVMValueRef a, LLVMValueRef b);
  * cols, its pointers), whole rows of a constant `width` (not DIM_BATCH)
  * through a copy that has it as the trip count. */
 void llvm_call_rows(Lv *L, LLVMValueRef loops, LLVMValueRef *args, unsigned n, int64_t width);
+/* A window's geometry as a constant (i8 *); a convolution with the pooling
+ * fused after it (Plan.pool) called: arg[0] its band, arg[1] and arg[2]
+ * the image and weights, arg[3] the pooling's result, s the scratch. */
+LLVMValueRef llvm_window(Lv *L, struct NnrtWindow w);
+void llvm_conv_pool(Lv *L, const Value *v, const Value *pv, LLVMValueRef n, LLVMValueRef win, LLVMValueRef *arg,
+                    LLVMValueRef s);
 
 /* emit_llvm_op.c: elementwise op `op` on a, b, c (ops.h's x), all doubles
  * or all floats (an f32 value's, computed in float as the C backend's),

@@ -114,7 +114,10 @@ PlanScratch plan_scratch(const Graph *g, const Value *v) {
   return s;
 }
 
-int plan_home(const Plan *p, int k) { return p->stored[p->first[k]] ? p->first[k] : p->last[k]; }
+int plan_home(const Plan *p, const Graph *g, int k) {
+  if (p->pool[k] >= 0) return g->v[p->pool[k]].in[0]; /* the band */
+  return p->stored[p->first[k]] ? p->first[k] : p->last[k];
+}
 
 /* A member written over an operand took the operand's block when it was
  * placed (plan_memory records it), so the member is found without a search. */
@@ -326,6 +329,77 @@ static void plan_kernels(Plan *p, const Graph *g, bool fuse) {
 
 }
 
+/* ------------------------------------------------ pooling after a convolution */
+
+/* Samples per band of a convolution whose pooling is fused (plan_pools):
+ * about 32768 elements of its result, one sample at least. */
+int64_t plan_pool_band(const Graph *g, int x) {
+  const Value *v = &g->v[x];
+  int64_t per = 1;
+  for (int d = 1; d < v->shape.rank; d++) per *= v->shape.dim[d];
+  return per >= 32768 ? 1 : 32768 / per;
+}
+
+/* Whether every reader of member m of kernel k is a member, or the
+ * pooling pv when m is x; x no output, loss or update. */
+static bool read_inside(const Plan *p, const Graph *g, const int *uses, int k, int m, int x, int pv) {
+  int inside = 0;
+  for (int id = m + 1; id < g->n && inside < uses[m]; id++)
+    for (int i = 0; i < g->v[id].nin; i++)
+      if (g->v[id].in[i] == m) {
+        if (p->kernel[id] != k && !(m == x && id == pv)) return false;
+        inside++;
+      }
+  return true;
+}
+
+/* Pooling fused after a convolution's epilogue (p->pool): a max or average
+ * pooling whose window is its stride, of the last member x of a kernel
+ * headed by a convolution, where nothing else reads x or any member and
+ * the epilogue reads no operand of x's shape (it runs over a band of
+ * samples, nnrt_conv2d_pool_*). The pooling joins the kernel as its last
+ * member; x is then stored in a band of plan_pool_band samples only (the
+ * fixed region). Float products of one sample must be packed (the bits
+ * of a band's products are then the whole batch's; runtime/nnrt.h). */
+static void plan_pools(Plan *p, const Graph *g) {
+  int n = g->n, *uses = arena_alloc(sizeof(int) * (size_t)(n + 1));
+  bool *out = arena_alloc(sizeof(bool) * (size_t)(n + 1));
+  for (int id = 0; id < n; id++)
+    for (int i = 0; i < g->v[id].nin; i++) uses[g->v[id].in[i]]++;
+  for (int i = 0; i < g->noutputs; i++) out[g->outputs[i]] = true;
+  if (g->loss >= 0) out[g->loss] = true;
+  for (int i = 0; i < g->nupdates; i++) out[g->updates[i].value] = true;
+  for (int pv = 0; pv < n; pv++) {
+    const Value *v = &g->v[pv];
+    int x = v->nin == 1 ? v->in[0] : -1, k = x >= 0 ? p->kernel[x] : -1, k2 = p->kernel[pv];
+    if ((v->op != OP_MAXPOOL && v->op != OP_AVGPOOL) || k < 0 || k2 < 0 || p->members[k2] != 1 ||
+        v->a[0] != v->a[2] || v->a[1] != v->a[3] || p->last[k] != x || g->v[p->first[k]].op != OP_CONV2D ||
+        uses[x] != 1 || p->folded[x] || p->alias[x])
+      continue;
+    const Value *h = &g->v[p->first[k]];
+    NnrtWindow w = plan_window(g, h);
+    int64_t r = w.kh * w.kw * (w.c / w.groups);
+    bool ok = h->dtype == v->dtype && (h->dtype == DT_F64 || r > 256 || w.oh * w.ow * (w.f / w.groups) * r > 16384);
+    for (int id = p->first[k]; ok && id >= 0; id = p->next[id]) {
+      ok = !out[id] && read_inside(p, g, uses, k, id, x, pv);
+      for (int i = 0; ok && id != p->first[k] && i < g->v[id].nin; i++) {
+        int o = plan_read(p, g, g->v[id].in[i]);
+        ok = p->kernel[o] == k || g->v[o].op == OP_CONST ||
+             (plan_row_operand(g->v[o].shape, h->shape) && !shape_eq(g->v[o].shape, h->shape));
+      }
+    }
+    if (!ok) continue;
+    /* pv joins k; the kernels after k2 move down one */
+    p->next[x] = pv, p->last[k] = pv, p->members[k]++, p->kernel[pv] = k, p->pool[k] = pv;
+    for (int j = k2; j + 1 < p->nkernels; j++)
+      p->first[j] = p->first[j + 1], p->last[j] = p->last[j + 1], p->members[j] = p->members[j + 1],
+      p->pool[j] = p->pool[j + 1];
+    p->nkernels--;
+    for (int id = 0; id < n; id++)
+      if (p->kernel[id] > k2) p->kernel[id]--;
+  }
+}
+
 /* What gets a buffer (p->stored, p->literal), and where each value is
  * read for the last time (the returned array; n: at the end). */
 static int *plan_storage(Plan *p, const Graph *g, bool fuse) {
@@ -369,6 +443,7 @@ static int *plan_storage(Plan *p, const Graph *g, bool fuse) {
     p->nfused += p->last[k] > p->first[k] ? 1 : 0;
     p->stored[p->last[k]] = true;
     if (g->v[p->first[k]].dtype != g->v[p->last[k]].dtype) p->stored[p->first[k]] = true;
+    if (p->pool[k] >= 0) p->stored[g->v[p->pool[k]].in[0]] = true; /* its band */
   }
 
   return end;
@@ -598,11 +673,12 @@ static void place_members(Mem *m, int at) {
   for (int id = lo; id >= 0; id = k >= 0 ? p->next[id] : -1) {
     const Value *v = &g->v[id];
     if (!p->stored[id]) continue;
-    bool ew = k >= 0 && (op_elementwise(g->v[lo].op) || (epi && id != home));
-    int r = batch_dims(v->shape);
+    bool band = k >= 0 && p->pool[k] >= 0 && id == g->v[p->pool[k]].in[0]; /* plan_pools */
+    bool ew = k >= 0 && !band && (op_elementwise(g->v[lo].op) || (epi && id != home));
+    int r = band ? 0 : batch_dims(v->shape);
     p->region[id] = r > 1 ? 2 : r;
     if (r > 1) continue;
-    int64_t size = bytes_of(v);
+    int64_t size = band ? (bytes_of(v) * plan_pool_band(g, id) + 63) / 64 * 64 : bytes_of(v);
     if (ew && !gathered) gather_candidates(m, at, lo, epi ? lo : -1), gathered = true;
     int donor = ew ? donor_index(m, v) : -1;
     if (donor >= 0) { /* in place */
@@ -737,7 +813,7 @@ static char *kernel_key(const Plan *p, const Graph *g, int k, int *local) {
     key_type(f, &g->v[ext[j]]);
     fprintf(f, "|%d}", y >= 0 ? local[y] : -1);
   }
-  fprintf(f, "home %d", local[plan_home(p, k)]);
+  fprintf(f, "home %d", local[plan_home(p, g, k)]);
   fclose(f);
   return key;
 }
@@ -771,10 +847,12 @@ Plan *plan_graph(const Graph *g, bool fuse) {
   p->next = arena_alloc(sizeof(int) * (size_t)n);
   p->members = arena_alloc(sizeof(int) * (size_t)n);
   p->in_place = arena_alloc(sizeof(int) * (size_t)n);
-  for (int id = 0; id < n; id++) p->next[id] = p->in_place[id] = -1;
+  p->pool = arena_alloc(sizeof(int) * (size_t)(n + 1));
+  for (int id = 0; id < n; id++) p->next[id] = p->in_place[id] = p->pool[id] = -1;
 
   plan_views(p, g, fuse);
   plan_kernels(p, g, fuse);
+  if (fuse) plan_pools(p, g);
   plan_memory(p, g, plan_storage(p, g, fuse));
   plan_operand_lists(p, g);
   plan_same(p, g);

@@ -158,6 +158,9 @@ typedef struct NnrtWindow {
   int64_t kh, kw, sh, sw, ph, pw, dh, dw;
   int64_t groups;
   int64_t chunk;   /* convolution: samples whose columns the scratch holds at once */
+  int64_t batch;   /* convolution: the batch whose kernel a call over some of its samples
+                      picks (nnrt_conv2d_pool_*), so that their bits are the whole call's; 0:
+                      the call's own n */
 } NnrtWindow;
 
 /* Convolutions run as products over a column matrix (im2col): for each
@@ -204,6 +207,22 @@ NNRT_WINDOW_API void nnrt_conv2d_bw_f32(int nt, int64_t n, const NnrtWindow *g, 
 NNRT_WINDOW_API void nnrt_conv2d_bw_f64(int nt, int64_t n, const NnrtWindow *g, const double *x,
                                         const double *dy, double *dw, double *scratch,
                                         const NnrtEpilogue *epi);
+/* A convolution, its epilogue and then pooling with window p (its
+ * geometry over y's pixels) over `band` samples at a time: y is written
+ * for a band into t[band, oh, ow, f] only (the epilogue gets coordinates
+ * in t, so it may read rows and scalars but no operand of y's shape), then
+ * pooled (`op` NNRT_MAXPOOL or NNRT_AVGPOOL) into z[n, p->oh, p->ow, f].
+ * Each band runs the kernel the whole batch would, so z has the bits of
+ * the convolution and the pooling run apart, provided the float
+ * column path's products of one sample are packed (nnrt_sgemm: more than
+ * 16384 multiply-adds or more than 256 terms; compiler/plan.c checks).
+ * The scratch is the convolution's for all n samples. */
+NNRT_WINDOW_API void nnrt_conv2d_pool_f32(int nt, int64_t n, const NnrtWindow *g, const NnrtWindow *p, int op,
+                                          int64_t band, const float *x, const float *w, float *t, float *z,
+                                          float *scratch, const NnrtEpilogue *epi);
+NNRT_WINDOW_API void nnrt_conv2d_pool_f64(int nt, int64_t n, const NnrtWindow *g, const NnrtWindow *p, int op,
+                                          int64_t band, const double *x, const double *w, double *t, double *z,
+                                          double *scratch, const NnrtEpilogue *epi);
 /* The float convolution straight from the image (nnrt_conv.c): the same
  * bits as nnrt_conv2d_f32's column-matrix path, false (nothing done) where
  * it does not apply: the portable micro-kernel, a product the GEMM would

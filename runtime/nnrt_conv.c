@@ -227,7 +227,7 @@ NNRT_API bool nnrt_conv2d_direct_f32(int nt, int64_t n, const NnrtWindow *g, con
   const int64_t taps = g->kh * g->kw, R = taps * CG, PIX = g->oh * g->ow, chunk = g->chunk;
   /* the im2col path's smallest product, M N K, decides whether its GEMM
    * packs (the bits of the small one differ) */
-  const int64_t least = ((n - 1) % chunk + 1) * PIX;
+  const int64_t least = (((g->batch ? g->batch : n) - 1) % chunk + 1) * PIX; /* of the whole batch */
   if ((nr != 32 && nr != 16) || n < 1 || taps > NNRT_DIRECT_MAXTAPS || nnrt_conv2d_direct_scratch(g) > cap ||
       (least * FG * R <= 16384 && R <= NNRT_DIRECT_KC))
     return false;
@@ -628,12 +628,13 @@ NNRT_API bool nnrt_conv2d_winograd_f32(int nt, int64_t n, const NnrtWindow *g, c
   const int nr = nnrt_sgemm_nr();
   const int64_t mr = nr == 32 ? 8 : 6, C = g->c, F = g->f, tw = (g->ow + 1) / 2, th = (g->oh + 1) / 2;
   if ((nr != 32 && nr != 16) || g->kh != 3 || g->kw != 3 || g->sh != 1 || g->sw != 1 || g->dh != 1 || g->dw != 1 ||
-      g->groups != 1 || n < 1 || !nnrt_winograd_fits(C, F, n * tw * th))
+      g->groups != 1 || n < 1 || !nnrt_winograd_fits(C, F, (g->batch ? g->batch : n) * tw * th))
     return false;
-  const int64_t npan = (F + nr - 1) / nr, ldm = npan * nr, rows = n * th;
-  /* a block about NNRT_WINO_TILE tiles, at least a row of them */
+  const int64_t npan = (F + nr - 1) / nr, ldm = npan * nr, rows = n * th, all = (g->batch ? g->batch : n) * th;
+  /* a block about NNRT_WINO_TILE tiles, at least a row of them (sized for
+   * the whole batch, of which a call may have a band: the same choice) */
   int64_t rb = NNRT_WINO_TILE / (C + ldm) / tw;
-  rb = rb < 1 ? 1 : rb > rows ? rows : rb;
+  rb = rb < 1 ? 1 : rb > all ? all : rb;
   /* V_k and M_k of a block, whole tiles of MR rows, an odd number of cache
    * lines apart: the 16 of a tile then fall in 16 different sets of the
    * cache (a multiple of 4 KiB apart, they evict each other) */

@@ -27,7 +27,9 @@ static void nnrt_gemm_f64(int nt, int64_t M, int64_t N, int64_t K, const double 
  * column matrix's path would take */
 static bool nnrt_direct_f32(int nt, int64_t n, const NnrtWindow *g, const float *x, const float *w, float *y,
                             float *scratch, const NnrtEpilogue *epi) {
-  const int64_t R = g->kh * g->kw * (g->c / g->groups), cols = (n < g->chunk ? n : g->chunk) * g->oh * g->ow * R;
+  /* the scratch of the whole batch (a band of it: nnrt_conv2d_pool_f32) */
+  const int64_t R = g->kh * g->kw * (g->c / g->groups), nd = g->batch ? g->batch : n;
+  const int64_t cols = (nd < g->chunk ? nd : g->chunk) * g->oh * g->ow * R;
   /* Winograd's in the scratch one thread's product would take, so that
    * whether it runs does not depend on the thread count */
   return nnrt_conv2d_winograd_f32(nt, n, g, x, w, y, scratch, (size_t)cols + nnrt_sgemm_scratch(1), epi) ||
