@@ -19,7 +19,12 @@
  * convolution or its gradients, or a sum, the elementwise members are its
  * epilogue, run on each block of the result as soon as it is final (a
  * bias and activation, the optimizer update after a weight's gradient).
- * Leaves are the run function's.
+ * A max or average pooling whose window is its stride may follow as the
+ * last member of a convolution's kernel, when nothing else reads the
+ * convolution's result (inference: a training step's pooling gradient
+ * reads it): the kernel then runs band by band of samples and stores the
+ * result only a band at a time (plan_pools). Leaves are the run
+ * function's.
  *
  * Memory. Every stored value lives from the kernel that writes it to the
  * last kernel that reads it (outputs, the loss and updates to the end of
@@ -879,6 +884,10 @@ void print_plan(FILE *out, const Graph *g, const Plan *p) {
       for (int id = p->first[k]; id >= 0; id = p->next[id], members++)
         if (p->stored[id]) fprintf(out, " %%%d", id);
       if (members < p->last[k] - p->first[k] + 1) fprintf(out, " (%d values)", members);
+      if (p->pool[k] >= 0) {
+        int64_t band = plan_pool_band(g, g->v[p->pool[k]].in[0]);
+        fprintf(out, " (%%%d: a band of %lld sample%s)", g->v[p->pool[k]].in[0], (long long)band, band > 1 ? "s" : "");
+      }
     } else {
       fprintf(out, "  %%%d", p->first[k]);
     }

@@ -29,6 +29,11 @@ has "$tmp/plan.txt" "fused      f32[N, 32, 32, 3]  %3..%4, stores %4"
 has "$tmp/plan.txt" "conv2d+    f32[N, 30, 30, 32]  %7..%9"
 has "$tmp/plan.txt" "conv2d_bw+ f32[3, 3, 64, 128]"
 has "$tmp/plan.txt" "sum+       f32[64]"
+# inference: each 2x2 max-pooling fused into its convolution, whose result
+# is stored a band of samples at a time (before: 10 kernels, 0 bytes +
+# 156288 a sample)
+has "$tmp/plan.txt" "plan SeedCNN: 7 kernels for 20 values (6 fused loops); arena 131072 bytes + 41088 a sample"
+has "$tmp/plan.txt" "conv2d+    f32[N, 15, 15, 32]  %7..%10, stores %9 %10 (%9: a band of 1 sample)"
 
 # an unrolled LSTM's steps are the same kernels: each is written once
 printf 'model R {\n  input x: [6, 3]\n  lstm(4, return_sequences: true)\n}\n' > "$tmp/R.nn"
