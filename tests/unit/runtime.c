@@ -624,12 +624,87 @@ static void test_winograd(void) {
                               .dh = 1, .dw = 1, .groups = 1, .chunk = 2}, 1, false);
 }
 
+/* An epilogue for conv_pool_case: a bias and relu over rows of y. */
+typedef struct BiasRelu {
+  float *y;
+  const float *bias;
+  int64_t cols;
+} BiasRelu;
+
+static void bias_relu(const void *ctx, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+  const BiasRelu *e = ctx;
+  for (int64_t r = r0; r < r1; r++)
+    for (int64_t c = c0; c < c1; c++) {
+      float v = e->y[r * e->cols + c] + e->bias[c];
+      e->y[r * e->cols + c] = v > 0 ? v : 0;
+    }
+}
+
+/* nnrt_conv2d_pool_f32 over bands of `band` samples against the
+ * convolution (with a bias and relu as its epilogue) over all n samples
+ * and then the pooling p: the same bits at 1 to 3 threads, each band
+ * taking the whole batch's kernel (Winograd's needs 8 tiles: a band of
+ * one sample of a 2x2 result has 1). */
+static void conv_pool_case(const NnrtWindow *g, const NnrtWindow *p, int op, int64_t n, int64_t band) {
+  const int64_t R = g->kh * g->kw * (g->c / g->groups), ny = n * g->oh * g->ow * g->f;
+  const int64_t nx = n * g->h * g->w * g->c, nz = n * p->oh * p->ow * p->f;
+  uint64_t s = (uint64_t)(nx * 31 + R);
+  float *x = malloc(sizeof *x * (size_t)nx), *w = malloc(sizeof *w * (size_t)(R * g->f)), *bias = malloc(sizeof *bias * (size_t)g->f);
+  for (int64_t i = 0; i < nx; i++) x[i] = rnd(&s);
+  for (int64_t i = 0; i < R * g->f; i++) w[i] = rnd(&s);
+  for (int64_t i = 0; i < g->f; i++) bias[i] = rnd(&s);
+  const size_t cap = (size_t)((n < g->chunk ? n : g->chunk) * g->oh * g->ow * R) + nnrt_sgemm_scratch(3);
+  float *scratch = malloc(sizeof(float) * cap), *y = malloc(sizeof *y * (size_t)ny);
+  float *want = malloc(sizeof *want * (size_t)nz), *got = malloc(sizeof *got * (size_t)nz);
+  float *t = malloc(sizeof *t * (size_t)(band * g->oh * g->ow * g->f));
+  BiasRelu whole = {y, bias, g->f}, part = {t, bias, g->f};
+  nnrt_conv2d_f32(1, n, g, x, w, y, scratch, &(NnrtEpilogue){bias_relu, &whole});
+  nnrt_pool_f32(1, n, op, p, y, NULL, want);
+  for (int nt = 1; nt <= 3; nt++) {
+    for (int64_t i = 0; i < nz; i++) got[i] = NAN;
+    nnrt_conv2d_pool_f32(nt, n, g, p, op, band, x, w, t, got, scratch, &(NnrtEpilogue){bias_relu, &part});
+    CHECK(!memcmp(got, want, sizeof *got * (size_t)nz),
+          "conv %lldx%lldx%lld -> %lld, pooled %lldx%lld, %lld samples in bands of %lld, %d threads: other bits",
+          (long long)g->h, (long long)g->w, (long long)g->c, (long long)g->f, (long long)p->kh, (long long)p->kw,
+          (long long)n, (long long)band, nt);
+  }
+  free(x), free(w), free(bias), free(scratch), free(y), free(want), free(got), free(t);
+}
+
+static void test_conv_pool(void) {
+  /* the seed CNN's layers: Winograd's (13x13: odd, the last row and column
+   * dropped; 4x4, 2x2: fewer than 8 tiles a band), the direct kernel (3 channels) */
+  NnrtWindow l1 = {.h = 32, .w = 32, .c = 3, .oh = 30, .ow = 30, .f = 32, .kh = 3, .kw = 3, .sh = 1, .sw = 1,
+                   .dh = 1, .dw = 1, .groups = 1, .chunk = 86};
+  NnrtWindow l2 = {.h = 15, .w = 15, .c = 32, .oh = 13, .ow = 13, .f = 64, .kh = 3, .kw = 3, .sh = 1, .sw = 1,
+                   .dh = 1, .dw = 1, .groups = 1, .chunk = 4};
+  NnrtWindow l3 = {.h = 6, .w = 6, .c = 64, .oh = 4, .ow = 4, .f = 128, .kh = 3, .kw = 3, .sh = 1, .sw = 1,
+                   .dh = 1, .dw = 1, .groups = 1, .chunk = 8};
+  NnrtWindow l4 = {.h = 4, .w = 4, .c = 16, .oh = 2, .ow = 2, .f = 32, .kh = 3, .kw = 3, .sh = 1, .sw = 1,
+                   .dh = 1, .dw = 1, .groups = 1, .chunk = 2};
+  /* filters no multiple of the vector width, a stride, padding */
+  NnrtWindow l5 = {.h = 11, .w = 9, .c = 37, .oh = 6, .ow = 5, .f = 45, .kh = 3, .kw = 3, .sh = 2, .sw = 2,
+                   .ph = 1, .pw = 1, .dh = 1, .dw = 1, .groups = 1, .chunk = 3};
+  NnrtWindow p1 = {.h = 30, .w = 30, .c = 32, .oh = 15, .ow = 15, .f = 32, .kh = 2, .kw = 2, .sh = 2, .sw = 2};
+  NnrtWindow p2 = {.h = 13, .w = 13, .c = 64, .oh = 6, .ow = 6, .f = 64, .kh = 2, .kw = 2, .sh = 2, .sw = 2};
+  NnrtWindow p3 = {.h = 4, .w = 4, .c = 128, .oh = 2, .ow = 2, .f = 128, .kh = 2, .kw = 2, .sh = 2, .sw = 2};
+  NnrtWindow p4 = {.h = 2, .w = 2, .c = 32, .oh = 1, .ow = 1, .f = 32, .kh = 2, .kw = 2, .sh = 2, .sw = 2};
+  NnrtWindow p5 = {.h = 6, .w = 5, .c = 45, .oh = 2, .ow = 2, .f = 45, .kh = 3, .kw = 2, .sh = 3, .sw = 2};
+  conv_pool_case(&l1, &p1, NNRT_MAXPOOL, 3, 1);
+  conv_pool_case(&l2, &p2, NNRT_MAXPOOL, 5, 2);
+  conv_pool_case(&l3, &p3, NNRT_AVGPOOL, 5, 1);
+  conv_pool_case(&l4, &p4, NNRT_MAXPOOL, 9, 1);
+  conv_pool_case(&l5, &p5, NNRT_AVGPOOL, 4, 3);
+  conv_pool_case(&l5, &p5, NNRT_MAXPOOL, 1, 1);
+}
+
 int main(void) {
   test_gemm_team();
   test_gemm();
   test_windows();
   test_direct();
   test_winograd();
+  test_conv_pool();
   test_store();
   test_standardize();
   test_augment();
