@@ -435,7 +435,8 @@ static bool link_runtime(LlvmOut *o) {
                                         "nnrt_conv2d_bx_f32", "nnrt_conv2d_bx_f64", "nnrt_conv2d_bw_f32",
                                         "nnrt_conv2d_bw_f64", "nnrt_pool_f32",      "nnrt_pool_f64",
                                         "nnrt_expf",          "nnrt_logf",          "nnrt_tanhf",
-                                        "nnrt_sigmoidf",      "nnrt_erff"};
+                                        "nnrt_sigmoidf",      "nnrt_erff",          "nnrt_conv2d_pool_f32",
+                                        "nnrt_conv2d_pool_f64"};
   unsigned always = LLVMGetEnumAttributeKindForName("alwaysinline", 12);
   for (size_t i = 0; i < sizeof inline_always / sizeof *inline_always; i++) {
     LLVMValueRef f = LLVMGetNamedFunction(o->mod, inline_always[i]);
