@@ -683,7 +683,12 @@ static void place_members(Mem *m, int at) {
     int r = band ? 0 : batch_dims(v->shape);
     p->region[id] = r > 1 ? 2 : r;
     if (r > 1) continue;
-    int64_t size = band ? (bytes_of(v) * plan_pool_band(g, id) + 63) / 64 * 64 : bytes_of(v);
+    int64_t size = bytes_of(v);
+    if (band) { /* a band of samples: the first axis, batch or not, is the samples' */
+      size = elem_bytes(v->dtype) * plan_pool_band(g, id);
+      for (int d = 1; d < v->shape.rank; d++) size *= v->shape.dim[d];
+      size = (size + 63) / 64 * 64;
+    }
     if (ew && !gathered) gather_candidates(m, at, lo, epi ? lo : -1), gathered = true;
     int donor = ew ? donor_index(m, v) : -1;
     if (donor >= 0) { /* in place */
