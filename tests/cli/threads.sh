@@ -19,4 +19,11 @@ for backend in c llvm; do
   "$tmp/$backend/host" > "$tmp/$backend/out.txt" || fail "$backend: $(grep -v '^ok' "$tmp/$backend/out.txt")"
   [ "$(grep -c '^ok' "$tmp/$backend/out.txt")" -eq 15 ] || fail "$backend: $(cat "$tmp/$backend/out.txt")"
 done
+# the plan allows the split only where each sample is computed from itself
+# alone: not for an output less the batch's mean, for one less its own
+for f in "mean(x, axis: 0)|0" "mean(x, axis: 1, keepdims: true)|1"; do
+  printf 'model M {\n  input x: [4]\n  output x - %s\n}\n' "${f%|*}" > "$tmp/m.nn"
+  "$nnc" --emit=c --no-main "$tmp/m.nn" | grep -q "sample_split = ${f#*|}," ||
+    fail "x - ${f%|*}: not sample_split = ${f#*|}"
+done
 finish
