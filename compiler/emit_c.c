@@ -1090,7 +1090,8 @@ void emit_c_model(FILE *o, const Built *b) {
   fprintf(o, "  .desc = &%s_desc,\n", model);
   generation(o, infer);
   ModelChecks c = model_checks(gs);
-  fprintf(o, "  .nslots = %d, .nlabels = %d, .max_batch = %lld,\n", c.nslots, c.nlabels, (long long)c.max_batch);
+  fprintf(o, "  .nslots = %d, .nlabels = %d, .max_batch = %lld,\n  .sample_split = %d, .sample_work = %lld,\n",
+          c.nslots, c.nlabels, (long long)c.max_batch, c.sample_split, (long long)c.sample_work);
   const int *li[3] = {c.label_kind, c.label_dtype, c.label_has_ignore};
   const int64_t *ll[3] = {c.label_size, c.label_classes, c.label_ignore};
   static const char *lname[6] = {"label_kind", "label_dtype", "label_has_ignore", "label_size", "label_classes",

@@ -268,7 +268,9 @@ void llvm_model(LlvmOut *o, const Built *b) {
                       LLVMConstArray(L.i64, lab[5], 16),
                       LLVMConstArray(L.i64, vocab, 16),
                       ci(&L, b->train && b->train->class_weight ? b->train->nclass_weight : 0),
-                      class_weights(&L, model, b->train)};
+                      class_weights(&L, model, b->train),
+                      ci32(&L, c.sample_split),
+                      ci(&L, c.sample_work)};
   static const size_t at[] = {
       offsetof(NnrtModelDef, name),          offsetof(NnrtModelDef, nparams),
       offsetof(NnrtModelDef, nstates),       offsetof(NnrtModelDef, tensors),
@@ -282,7 +284,8 @@ void llvm_model(LlvmOut *o, const Built *b) {
       offsetof(NnrtModelDef, max_batch),     offsetof(NnrtModelDef, label_size),
       offsetof(NnrtModelDef, label_classes), offsetof(NnrtModelDef, label_ignore),
       offsetof(NnrtModelDef, vocab),         offsetof(NnrtModelDef, nclass_weights),
-      offsetof(NnrtModelDef, class_weights)};
+      offsetof(NnrtModelDef, class_weights), offsetof(NnrtModelDef, sample_split),
+      offsetof(NnrtModelDef, sample_work)};
   LLVMValueRef init = LLVMConstStructInContext(L.cx, f, sizeof f / sizeof *f, 0);
   if (sizeof at / sizeof *at != sizeof f / sizeof *f) bug("the LLVM backend's NnrtModelDef has other fields");
   check_layout(&L, LLVMTypeOf(init), "NnrtModelDef", sizeof(NnrtModelDef), at, sizeof at / sizeof *at);

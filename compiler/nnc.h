@@ -740,6 +740,8 @@ typedef struct ModelChecks {
   int64_t max_batch;
   int64_t label_size[16], label_classes[16], label_ignore[16];
   int64_t vocab[16];
+  int sample_split;    /* inference may run a batch as slices of samples at once */
+  int64_t sample_work; /* multiply-adds of one sample's inference */
 } ModelChecks;
 ModelChecks model_checks(Graph *const *gs);
 

@@ -934,6 +934,99 @@ static int64_t graph_max_batch(const Graph *g) {
   return lo;
 }
 
+/* Whether shape s has the batch at axis 0 and nowhere else. */
+static bool sample_shaped(Shape s) {
+  if (s.rank == 0 || s.dim[0] != DIM_BATCH) return false;
+  for (int d = 1; d < s.rank; d++)
+    if (s.dim[d] == DIM_BATCH) return false;
+  return true;
+}
+
+/* Whether graph g computes each sample from that sample alone (and from
+ * parameters, states and constants), so that a batch may run as slices,
+ * each a run over its own samples, with the same bits (the model API's
+ * sample split, runtime/nnrt_model.c). Each value is FREE (no batch, no
+ * batch in what it reads), SAMPLE (the batch at axis 0, sample i from the
+ * operands' sample i) or neither, which refuses the split: the batch size
+ * as a scalar, a dropout mask drawn by the batch's element index, a
+ * reduction, softmax, product, move or concatenation along the batch, a
+ * gather from a batched table, a scatter, a gradient. Every input and
+ * output must be SAMPLE. */
+static bool graph_separable(const Graph *g) {
+  enum { BAD, FREE, SAMPLE };
+  int *kind = arena_alloc(sizeof(int) * (size_t)(g->n + 1));
+  for (int id = 0; id < g->n; id++) {
+    const Value *v = &g->v[id];
+    bool batched = sample_shaped(v->shape), any = false, bad = false, ok = true, aligned = true;
+    for (int i = 0; i < v->nin; i++) { /* broadcast operands: the batch at the result's axis 0 */
+      const Value *x = &g->v[v->in[i]];
+      bad |= kind[v->in[i]] == BAD;
+      if (kind[v->in[i]] != SAMPLE) continue;
+      any = true;
+      aligned &= x->shape.rank == v->shape.rank || (v->op == OP_MATMUL && i == 0 && x->shape.rank == 2);
+    }
+    OpClass cls = op_info[v->op].cls;
+    if (cls == CL_UNARY || cls == CL_BINARY || cls == CL_TERNARY || v->op == OP_EXPAND || v->op == OP_CONCAT ||
+        v->op == OP_MATMUL)
+      ok = aligned;
+    for (int d = 0; d < v->shape.rank; d++) ok &= d == 0 || v->shape.dim[d] != DIM_BATCH;
+    switch (v->op) {
+    case OP_INPUT: kind[id] = batched ? SAMPLE : BAD; continue;
+    case OP_PARAM: case OP_STATE: case OP_CONST: kind[id] = FREE; continue;
+    case OP_SCALAR: kind[id] = v->a[0] == SC_BATCH ? BAD : FREE; continue;
+    case OP_IOTA: case OP_DROPMASK: /* drawn or counted by the element's index in the whole batch */
+      kind[id] = bad || !ok || (v->shape.rank && v->shape.dim[0] == DIM_BATCH) ? BAD : FREE;
+      continue;
+    case OP_LABEL: case OP_SCATTERADD: case OP_CONV2DBX: case OP_CONV2DBW: case OP_MAXPOOLB: case OP_AVGPOOLB:
+      ok = !any;
+      break;
+    case OP_SUM: case OP_RMAX:
+      for (int i = 0; i < v->nattr; i++) ok &= !any || v->a[i] != 0;
+      break;
+    case OP_SOFTMAX: case OP_LOGSOFTMAX: case OP_ARGMAX: case OP_TRANSPOSE: case OP_SLICE: case OP_PAD:
+    case OP_CONCAT: /* the axis, or perm[0] (axis 0 stays where it is) */
+      ok &= !any || v->a[0] != 0;
+      if (v->op == OP_TRANSPOSE) ok = !any || v->a[0] == 0;
+      break;
+    case OP_MATMUL: /* a batched B of rank 2 would be summed over its rows */
+      ok &= kind[v->in[1]] != SAMPLE || g->v[v->in[1]].shape.rank > 2;
+      break;
+    case OP_GATHER:
+      ok &= kind[v->in[0]] == FREE;
+      break;
+    default: /* elementwise, reshape, expand, onehot, convolution, pooling */
+      break;
+    }
+    kind[id] = bad || !ok ? BAD : batched ? SAMPLE : any ? BAD : FREE;
+  }
+  for (int i = 0; i < g->ninputs; i++)
+    if (kind[g->inputs[i]] != SAMPLE) return false;
+  for (int i = 0; i < g->noutputs; i++)
+    if (kind[g->outputs[i]] != SAMPLE) return false;
+  return g->noutputs > 0;
+}
+
+/* The work of one sample through graph g, in multiply-adds: a product's
+ * or a convolution's, one a result element for the rest. */
+static int64_t graph_sample_work(const Graph *g) {
+  double work = 0;
+  for (int id = 0; id < g->n; id++) {
+    const Value *v = &g->v[id];
+    if (op_info[v->op].cls == CL_LEAF) continue;
+    double each = 1, per = 1;
+    for (int d = 0; d < v->shape.rank; d++) per *= v->shape.dim[d] == DIM_BATCH ? 1 : (double)v->shape.dim[d];
+    if (v->op == OP_MATMUL) {
+      Shape a = g->v[v->in[0]].shape;
+      each = a.rank ? (double)a.dim[a.rank - 1] : 1;
+    } else if (v->op == OP_CONV2D) {
+      Shape w = g->v[v->in[1]].shape;
+      each = (double)w.dim[0] * (double)w.dim[1] * (double)w.dim[2];
+    }
+    work += per * each;
+  }
+  return work < 9e18 ? (int64_t)work : INT64_MAX;
+}
+
 /* The largest n, what labels and token ids may hold, and the optimizer's
  * slots, from the model's graphs (train, eval, infer; any may be NULL). */
 ModelChecks model_checks(Graph *const *gs) {
@@ -954,6 +1047,10 @@ ModelChecks model_checks(Graph *const *gs) {
       c.label_ignore[i] = g->label_rules[i].ignore;
     }
     if (!c.nlabels) c.nlabels = g->nlabels;
+    if (k == GRAPH_INFER) {
+      c.sample_split = !g->training && g->nupdates == 0 && graph_separable(g);
+      c.sample_work = graph_sample_work(g);
+    }
     if (k == 0) /* the optimizer's slots come after the model's states */
       for (int i = 0; i < g->nstates; i++) {
         if (c.nslots && !g->states[i]->slot) bug("state %s after an optimizer's slot", g->states[i]->name);

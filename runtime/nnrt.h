@@ -438,6 +438,14 @@ typedef struct NnrtModelDef {
    * multiplies each sample's weight by (nclass_weights 0: none). */
   int64_t nclass_weights;
   const double *class_weights;
+  /* 1 when the inference graph computes each sample from that sample
+   * alone (nnc's plan checks it), so that a prediction at T threads may
+   * run as T slices of the batch at once, each on one thread with a
+   * workspace of its own, with the bits of one run over the batch;
+   * sample_work, the multiply-adds of one sample's inference, decides
+   * whether a smaller batch is worth a team. */
+  int32_t sample_split;
+  int64_t sample_work;
 } NnrtModelDef;
 
 /* The model API. Every function checks its arguments: a NULL instance,

@@ -472,9 +472,10 @@ NNRT_API bool nnrt_conv2d_direct_bx_f32(int nt, int64_t n, const NnrtWindow *g, 
 enum { NNRT_WINO_TILE = 4096 }; /* a block's tiles times C + F, the floats of each V_k and M_k */
 
 /* where it wins over the direct kernel (docs/performance.md): enough
- * channels and filters for the products, enough tiles to amortize the
- * weights' transform */
-static bool nnrt_winograd_fits(int64_t c, int64_t f, int64_t tiles) { return c >= 16 && f >= 32 && tiles >= 8; }
+ * channels and filters for the products, enough tiles a sample to
+ * amortize the weights' transform (a sample's, not the batch's: a
+ * sample's bits must not depend on the batch it comes in) */
+static bool nnrt_winograd_fits(int64_t c, int64_t f, int64_t tiles) { return c >= 16 && f >= 32 && tiles >= 4; }
 
 typedef float nnrt_wv8 __attribute__((vector_size(32), aligned(4), may_alias));
 
@@ -628,7 +629,7 @@ NNRT_API bool nnrt_conv2d_winograd_f32(int nt, int64_t n, const NnrtWindow *g, c
   const int nr = nnrt_sgemm_nr();
   const int64_t mr = nr == 32 ? 8 : 6, C = g->c, F = g->f, tw = (g->ow + 1) / 2, th = (g->oh + 1) / 2;
   if ((nr != 32 && nr != 16) || g->kh != 3 || g->kw != 3 || g->sh != 1 || g->sw != 1 || g->dh != 1 || g->dw != 1 ||
-      g->groups != 1 || n < 1 || !nnrt_winograd_fits(C, F, (g->batch ? g->batch : n) * tw * th))
+      g->groups != 1 || n < 1 || !nnrt_winograd_fits(C, F, tw * th))
     return false;
   const int64_t npan = (F + nr - 1) / nr, ldm = npan * nr, rows = n * th, all = (g->batch ? g->batch : n) * th;
   /* a block about NNRT_WINO_TILE tiles, at least a row of them (sized for

@@ -259,6 +259,34 @@ static void sgemm_blocked(int nt, int64_t M, int64_t N, int64_t K, const float *
                           const float *B, int64_t brs, int64_t bcs, float *C, int64_t ldc, bool add,
                           float *scratch, const NnrtEpilogue *epi);
 
+/* A small product's rows, with the micro-kernels' arithmetic: each
+ * element's K (<= NNRT_KC) products summed from zero in order, fused
+ * multiply-adds where the tile uses them (FMA), then added to C when
+ * `add`. So a row of C has the same bits whichever way the product goes,
+ * whatever M is: a sample's result does not depend on the batch around it
+ * (the model API splits a batch into slices that run at once). */
+#define NNRT_SMALL_ROWS(FMA)                                                   \
+  for (int64_t i = 0; i < M; i++)                                              \
+    for (int64_t j0 = 0; j0 < N; j0 += 64) {                                   \
+      const int64_t nj = N - j0 < 64 ? N - j0 : 64;                            \
+      float acc[64], *c = C + i * ldc + j0;                                    \
+      for (int64_t j = 0; j < nj; j++) acc[j] = 0;                             \
+      for (int64_t p = 0; p < K; p++) {                                        \
+        const float av = A[i * ars + p * acs], *b = B + p * brs + j0 * bcs;    \
+        for (int64_t j = 0; j < nj; j++) acc[j] = FMA(av, b[j * bcs], acc[j]); \
+      }                                                                        \
+      for (int64_t j = 0; j < nj; j++) c[j] = add ? c[j] + acc[j] : acc[j];    \
+    }
+#define NNRT_MULADD(a, b, c) ((c) + (a) * (b))
+#ifdef NNRT_X86
+__attribute__((target("avx2,fma"))) static inline void nnrt_small_fma(int64_t M, int64_t N, int64_t K,
+                                                                      const float *A, int64_t ars, int64_t acs,
+                                                                      const float *B, int64_t brs, int64_t bcs,
+                                                                      float *C, int64_t ldc, bool add) {
+  NNRT_SMALL_ROWS(__builtin_fmaf)
+}
+#endif
+
 /* Small products (and K = 0) here, in a function small enough for a
  * compiler to inline into the caller's kernel, where the sizes and
  * strides are constants; the rest blocked and packed. */
@@ -270,13 +298,13 @@ NNRT_API void nnrt_sgemm(int nt, int64_t M, int64_t N, int64_t K, const float *A
     return;
   }
   /* small: packing would cost more than it saves */
-  for (int64_t i = 0; i < M; i++) {
-    float *c = C + i * ldc;
-    for (int64_t j = 0; !add && j < N; j++) c[j] = 0;
-    for (int64_t p = 0; p < K; p++) {
-      const float av = A[i * ars + p * acs];
-      for (int64_t j = 0; j < N; j++) c[j] += av * B[p * brs + j * bcs];
-    }
+#ifdef NNRT_X86
+  if (nnrt_isa() != NNRT_ISA_GENERIC) { /* the AVX2 and AVX-512 tiles fuse */
+    nnrt_small_fma(M, N, K, A, ars, acs, B, brs, bcs, C, ldc, add);
+  } else
+#endif
+  {
+    NNRT_SMALL_ROWS(NNRT_MULADD)
   }
   if (epi && M > 0 && N > 0) epi->fn(epi->ctx, 0, M, 0, N);
 }

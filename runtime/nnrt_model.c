@@ -195,6 +195,116 @@ NNRT_API int nnrt_model_set_param(NnrtModel *m, const char *name, const void *in
   return model_ok(m);
 }
 
+/* ------------------------------------------------- the sample split */
+
+/* A prediction over n samples at T threads (T > 1, n >= T) of a model
+ * whose inference computes each sample from itself alone (the def's
+ * sample_split) runs as T slices of the batch in one parallel region:
+ * each thread runs the whole forward pass over its samples at 1 thread,
+ * in a workspace of its own, with no region inside. A smaller batch of
+ * under NNRT_TEAM_WORK multiply-adds runs as one slice on the calling
+ * thread: a team's wake-up at each of its regions costs more than a
+ * second thread saves there (the seed CNN at batch 1). The other runs
+ * split each kernel's rows among threads, a region a kernel. A sample's
+ * bits do not depend on the batch around it (the kernels choose their
+ * paths by a sample's sizes, and a matrix product's rows come out the
+ * same whatever its height), so the slices give the bits of one run.
+ * docs/performance.md ("Threads for inference") has the measurements
+ * behind the rule.
+ *
+ * The workspace: the outputs for the n samples, gathered, then each
+ * slice's arena at 1 thread for the largest slice, ceil(n / T) samples:
+ * per sample what one run takes, plus T times the fixed part and one
+ * thread's scratch. */
+enum { NNRT_TEAM_WORK = 1 << 24 };
+
+/* The slices of a prediction, or 0 for one run at the instance's threads. */
+static int split_parts(const NnrtModelDef *def, int64_t n, int threads) {
+#ifdef _OPENMP
+  const NnModelDesc *desc = def->desc;
+  int t = def->sample_split && def->arena[NNRT_INFER] && desc->ninputs <= 16 && desc->noutputs <= 16
+              ? nnrt_threads(threads) : 1;
+  if (t <= 1) return 0;
+  return n >= t ? t : def->sample_work < NNRT_TEAM_WORK / n ? 1 : 0;
+#else
+  (void)def, (void)n, (void)threads;
+  return 0;
+#endif
+}
+
+/* The bytes of sample tensor t (NnTensorDesc: the batch at axis 0) for n samples. */
+static size_t sample_bytes(const NnTensorDesc *t, int64_t n) {
+  size_t bytes = (t->dtype == 1 ? 8 : 4) * (size_t)n;
+  for (int d = 1; d < t->rank; d++) bytes *= (size_t)t->dims[d];
+  return bytes;
+}
+
+/* The gathered outputs' bytes (*gathered) and each slice's (*each). */
+static size_t split_bytes(const NnrtModelDef *def, int64_t n, int parts, size_t *gathered, size_t *each) {
+  const NnModelDesc *desc = def->desc;
+  size_t out = 0;
+  for (int i = 0; i < desc->noutputs; i++) out += nnrt_align(sample_bytes(&desc->outputs[i], n));
+  *gathered = out;
+  *each = nnrt_align(def->arena[NNRT_INFER]((n + parts - 1) / parts, 1));
+  if (*each > ((size_t)NNRT_MAX_ARENA - out) / (size_t)parts) return (size_t)NNRT_MAX_ARENA + 1;
+  return out + (size_t)parts * *each;
+}
+
+/* The workspace a run of graph k over n samples takes at `threads`. */
+static size_t run_bytes(const NnrtModelDef *def, int k, int64_t n, int threads) {
+  int parts = k == NNRT_INFER ? split_parts(def, n, threads) : 0;
+  size_t gathered, each;
+  return parts > 0 ? split_bytes(def, n, parts, &gathered, &each) : def->arena[k](n, threads);
+}
+
+/* Slice p of `parts`: samples [n p / parts, n (p + 1) / parts) run on
+ * this thread in their part of the workspace, their outputs copied into
+ * out[i], the gathered ones. */
+static void run_slice(const NnrtModel *m, int64_t n, int parts, int p, const void *const *inputs, void *const *out,
+                      size_t gathered, size_t each) {
+  const NnModelDesc *desc = m->def->desc;
+  int64_t lo = n * p / parts, hi = n * (p + 1) / parts;
+  NnrtModel s = *m; /* the instance as this slice's: 1 thread, its own workspace and outputs */
+  s.threads = 1;
+  s.ws = m->ws + gathered + (size_t)p * each;
+  s.ws_size = each;
+  const void *in[16];
+  for (int i = 0; i < desc->ninputs; i++) in[i] = (const char *)inputs[i] + sample_bytes(&desc->inputs[i], lo);
+  m->def->run[NNRT_INFER](&s, hi - lo, in, NULL);
+  for (int i = 0; i < desc->noutputs; i++)
+    memcpy((char *)out[i] + sample_bytes(&desc->outputs[i], lo), s.out[i], sample_bytes(&desc->outputs[i], hi - lo));
+}
+
+/* Inference over n samples (the workspace grown by ready), its outputs
+ * left in m->out. */
+static void infer(NnrtModel *m, int64_t n, const void *const *inputs) {
+  const NnrtModelDef *def = m->def;
+  const NnModelDesc *desc = def->desc;
+  int parts = split_parts(def, n, m->threads);
+  if (parts == 0) {
+    def->run[NNRT_INFER](m, n, inputs, NULL);
+    return;
+  }
+  size_t gathered, each, at = 0;
+  split_bytes(def, n, parts, &gathered, &each);
+  void *out[16];
+  for (int i = 0; i < desc->noutputs; i++) {
+    m->out[i] = out[i] = m->ws + at;
+    at += nnrt_align(sample_bytes(&desc->outputs[i], n));
+  }
+  if (parts == 1) { /* on this thread alone, with no region */
+    run_slice(m, n, 1, 0, inputs, out, gathered, each);
+    return;
+  }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(parts)
+  for (int p = omp_get_thread_num(); p < parts; p += omp_get_num_threads())
+#else
+  for (int p = 0; p < parts; p++)
+#endif
+    run_slice(m, n, parts, p, inputs, out, gathered, each);
+}
+
 NNRT_API size_t nnrt_model_arena_bytes(const NnrtModelDef *def, int64_t n, int threads) {
   if (!def || n < 1 || n > def->max_batch || threads < 0 || threads > NNRT_MAX_THREADS) {
     if (!def) model_fail(NULL, "arena_bytes: no model definition");
@@ -207,7 +317,7 @@ NNRT_API size_t nnrt_model_arena_bytes(const NnrtModelDef *def, int64_t n, int t
   }
   size_t most = 0;
   for (int k = 0; k < 3; k++) {
-    size_t bytes = def->arena[k] ? def->arena[k](n, threads) : 0;
+    size_t bytes = def->arena[k] ? run_bytes(def, k, n, threads) : 0;
     if (bytes > most) most = bytes;
   }
   return most;
@@ -218,7 +328,7 @@ NNRT_API int nnrt_model_reserve(NnrtModel *m, int k, int64_t n) {
   if (n < 1 || n > def->max_batch)
     return model_fail(m, "a batch of %lld samples is outside 1 to %lld, the most model %s can address", (long long)n,
                       (long long)def->max_batch, def->name);
-  size_t need = def->arena[k](n, m->threads);
+  size_t need = run_bytes(def, k, n, m->threads);
   if (need <= m->ws_size && m->ws) return 0;
   char *ws = nnrt_alloc(need);
   if (!ws)
@@ -390,7 +500,7 @@ NNRT_API double nnrt_model_evaluate_outputs(NnrtModel *m, const void *const *inp
 
 NNRT_API const void *nnrt_model_predict(NnrtModel *m, const void *const *inputs, int64_t n) {
   if (!ready(m, NNRT_INFER, "predict", inputs, NULL, n)) return NULL;
-  m->def->run[NNRT_INFER](m, n, inputs, NULL);
+  infer(m, n, inputs);
   model_ok(m);
   return m->out[0];
 }
@@ -410,7 +520,7 @@ NNRT_API int nnrt_model_predict_outputs(NnrtModel *m, const void *const *inputs,
     if (!outputs[i])
       return model_fail(m, "predict_outputs: the buffer of output %d (%s) is NULL", i, desc->outputs[i].name);
   if (!ready(m, NNRT_INFER, "predict_outputs", inputs, NULL, n)) return -1;
-  m->def->run[NNRT_INFER](m, n, inputs, NULL);
+  infer(m, n, inputs);
   for (int i = 0; i < desc->noutputs; i++) memcpy(outputs[i], m->out[i], output_bytes(&desc->outputs[i], n));
   return model_ok(m);
 }

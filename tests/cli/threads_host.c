@@ -9,7 +9,11 @@
  *  - at 2 and 3 threads;
  *  - with M_set_threads changed before every call (0, 1, 2, 3);
  *  - with several application threads each driving its own instance at
- *    once, of one model and of the other, at different thread counts.
+ *    once, of one model and of the other, at different thread counts;
+ *  - predictions of batches of 1, 2, 3, 5 and 32 at 2 and 3 threads
+ *    (predict and predict_outputs), where a batch of at least as many
+ *    samples as threads runs as slices of samples at once (the sample
+ *    split) and a smaller one splits each kernel's rows.
  * Prints one line per check, "ok" or "FAIL", and exits 1 on a failure. */
 #include <pthread.h>
 #include <stdio.h>
@@ -17,7 +21,7 @@
 #include "libcnn.h"
 #include "libmnist.h"
 
-enum { STEPS = 3, CNN_N = 16, MNIST_N = 64, SCHEDULE = 4 };
+enum { STEPS = 3, CNN_N = 16, MNIST_N = 64, SCHEDULE = 4, PRED_N = 32 };
 
 typedef struct Run {
   int threads[SCHEDULE]; /* set before step s (and the prediction) as threads[s % SCHEDULE] */
@@ -71,6 +75,55 @@ static void *run_mnist(void *arg) {
 
 static int failed;
 
+/* Predictions of an instance of each model at batches of 1, 2, 3, 5 and
+ * 32 (each from another sample on) at `threads`, with predict and with
+ * predict_outputs, into got[model][way][batch]; 0 when a call failed. */
+enum { NBATCH = 5 };
+static const int batches[NBATCH] = {1, 2, 3, 5, 32}, starts[NBATCH] = {0, 1, 3, 6, 5};
+static float pred_x[(PRED_N + 8) * 3072];
+typedef float Preds[2][2][NBATCH][PRED_N * 10];
+
+static int predict_batches(SeedCNN_Model *c, MnistMLP_Model *m, int threads, Preds got) {
+  if (SeedCNN_set_threads(c, threads) || MnistMLP_set_threads(m, threads)) return 0;
+  for (int way = 0; way < 2; way++)
+    for (int b = 0; b < NBATCH; b++) {
+      int n = batches[b];
+      const void *in[1] = {pred_x + starts[b] * 3072};
+      void *out[1] = {got[0][way][b]};
+      const float *p = way ? (SeedCNN_predict_outputs(c, in, out, n) ? NULL : out[0]) : SeedCNN_predict(c, in, n);
+      if (!p) return 0;
+      memmove(got[0][way][b], p, sizeof(float) * 10 * (size_t)n);
+      in[0] = pred_x + starts[b] * 784; /* the MLP reads 784 values a sample */
+      out[0] = got[1][way][b];
+      p = way ? (MnistMLP_predict_outputs(m, in, out, n) ? NULL : out[0]) : MnistMLP_predict(m, in, n);
+      if (!p) return 0;
+      memmove(got[1][way][b], p, sizeof(float) * 10 * (size_t)n);
+    }
+  return 1;
+}
+
+/* The same bits at 2 and 3 threads as at 1, batch by batch, and from
+ * predict_outputs as from predict. */
+static void check_batches(void) {
+  for (int i = 0; i < (PRED_N + 8) * 3072; i++) pred_x[i] = (float)((i * 11 + i / 89) % 19) / 19 - 0.25f;
+  SeedCNN_Model *c = SeedCNN_create(3);
+  MnistMLP_Model *m = MnistMLP_create(4);
+  static Preds want, got;
+  int ok1 = c && m && predict_batches(c, m, 1, want);
+  for (int t = 2; t <= 3; t++) {
+    int ok = ok1 && predict_batches(c, m, t, got);
+    for (int k = 0; k < 2; k++) {
+      int same_bits = ok && !memcmp(got[k], want[k], sizeof got[k]) &&
+                      !memcmp(want[k][0], want[k][1], sizeof want[k][0]);
+      printf("%s %s predictions at %d threads, batches 1, 2, 3, 5 and 32, as at 1 thread\n",
+             same_bits ? "ok  " : "FAIL", k ? "MNIST MLP" : "seed CNN", t);
+      failed |= !same_bits;
+    }
+  }
+  SeedCNN_free(c);
+  MnistMLP_free(m);
+}
+
 static void same(const Run *got, const Run *want, const char *what) {
   int ok = got->ok && want->ok && memcmp(got->loss, want->loss, sizeof got->loss) == 0 &&
            memcmp(got->pred, want->pred, sizeof got->pred) == 0 && got->loss[0] == got->loss[0];
@@ -121,5 +174,6 @@ int main(void) {
   same(&at[1], &cnn1, "seed CNN at 3, 1, 2 threads beside the others");
   same(&at[2], &cnn1, "seed CNN at 1 thread beside the others");
   same(&at[3], &mnist1, "MNIST MLP at 2, 3, 2 threads beside three CNN instances");
+  check_batches();
   return failed;
 }
