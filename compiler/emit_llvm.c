@@ -25,8 +25,8 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static LLVMTypeRef ty(Lv *L, DType t) { return t == DT_F64 ? L->f64 : t == DT_I32 ? L->i32 : L->f32; }
-static LLVMTypeRef ptr_to(LLVMTypeRef t) { return LLVMPointerType(t, 0); }
+LLVMTypeRef ty(Lv *L, DType t) { return t == DT_F64 ? L->f64 : t == DT_I32 ? L->i32 : L->f32; }
+LLVMTypeRef ptr_to(LLVMTypeRef t) { return LLVMPointerType(t, 0); }
 LLVMValueRef ci(Lv *L, int64_t v) { return LLVMConstInt(L->i64, (unsigned long long)v, 1); }
 LLVMValueRef ci32(Lv *L, int64_t v) { return LLVMConstInt(L->i32, (unsigned long long)v, 1); }
 LLVMValueRef cf(Lv *L, double v) { return LLVMConstReal(L->f64, v); }
@@ -47,7 +47,7 @@ static LLVMValueRef replaces_max(Lv *L, LLVMValueRef x, LLVMValueRef m) {
   return and(L, fcmp(L, LLVMRealUGT, x, m), fcmp(L, LLVMRealORD, m, m));
 }
 
-static LLVMValueRef dim_v(Lv *L, int64_t d) { return d == DIM_BATCH ? L->n : ci(L, d); }
+LLVMValueRef dim_v(Lv *L, int64_t d) { return d == DIM_BATCH ? L->n : ci(L, d); }
 
 /* The product of dims [from, to). */
 static LLVMValueRef prod_v(Lv *L, Shape s, int from, int to) {
@@ -299,6 +299,7 @@ static void member_ptrs(Lv *L, int k, int skip, Ptrs *ps) {
 
 static LLVMTypeRef ptr_type(Lv *L, const Ptrs *ps, int i, const Value *head) {
   if (ps->scratch[i]) return ptr_to(ty(L, head->dtype));
+  if (ps->yx[i] == 'k') return L->p8;
   return ptr_to(ty(L, L->g->v[ps->id[i]].dtype));
 }
 
@@ -656,41 +657,6 @@ typedef struct Kernel {
 
 static bool has_scratch(const Graph *g, const Value *v) { return plan_scratch(g, v).any; }
 
-/* Convolutions and pooling: a call of the runtime's with the geometry as
- * a constant (NnrtWindow: int64 fields only). */
-static void k_window(Lv *L, const Value *v, LLVMValueRef *arg, LLVMValueRef s) {
-  NnrtWindow w = plan_window(L->g, v);
-  int64_t f[16] = {w.h,  w.w,  w.c,  w.oh, w.ow, w.f,  w.kh,     w.kw,
-                   w.sh, w.sw, w.ph, w.pw, w.dh, w.dw, w.groups, w.chunk};
-  LLVMValueRef c[16];
-  for (int i = 0; i < 16; i++) c[i] = ci(L, f[i]);
-  LLVMValueRef init = LLVMConstArray(L->i64, c, 16);
-  LLVMValueRef gv = LLVMAddGlobal(L->mod, LLVMTypeOf(init), "window");
-  LLVMSetInitializer(gv, init);
-  LLVMSetGlobalConstant(gv, 1);
-  LLVMSetLinkage(gv, LLVMPrivateLinkage);
-  LLVMValueRef win = LLVMConstPointerCast(gv, L->p8);
-  LLVMTypeRef p = ptr_to(ty(L, v->dtype));
-  const char *t = v->dtype == DT_F64 ? "f64" : "f32";
-  /* the batch: the image's first axis */
-  Shape xs = v->op == OP_CONV2DBX || v->op == OP_AVGPOOLB ? v->shape : L->g->v[v->in[0]].shape;
-  LLVMValueRef n = dim_v(L, xs.dim[0]);
-  if (v->op == OP_CONV2D || v->op == OP_CONV2DBX || v->op == OP_CONV2DBW) {
-    const char *fn = v->op == OP_CONV2D ? "conv2d" : v->op == OP_CONV2DBX ? "conv2d_bx" : "conv2d_bw";
-    LLVMTypeRef pt[8] = {L->i32, L->i64, L->p8, p, p, p, p, L->p8};
-    LLVMValueRef args[8] = {L->nt, n, win, arg[1], arg[2], arg[0], s, L->epi ? L->epi : LLVMConstNull(L->p8)};
-    call(L, declare(L, arena_printf("nnrt_%s_%s", fn, t), L->v, pt, 8), args, 8);
-    return;
-  }
-  int op = v->op == OP_MAXPOOL    ? NNRT_MAXPOOL
-           : v->op == OP_AVGPOOL  ? NNRT_AVGPOOL
-           : v->op == OP_MAXPOOLB ? NNRT_MAXPOOL_B
-                                  : NNRT_AVGPOOL_B;
-  LLVMTypeRef pt[7] = {L->i32, L->i64, L->i32, L->p8, p, p, p};
-  LLVMValueRef args[7] = {L->nt, n, ci32(L, op), win, arg[1], v->nin > 1 ? arg[2] : LLVMConstNull(p), arg[0]};
-  call(L, declare(L, arena_printf("nnrt_pool_%s", t), L->v, pt, 7), args, 7);
-}
-
 /* Kernel k's pointers: its parameters, and its epilogue's. */
 static void kernel_ptrs(Lv *L, int k, Kernel *kn) {
   Graph *g = L->g;
@@ -705,6 +671,7 @@ static void kernel_ptrs(Lv *L, int k, Kernel *kn) {
   int home = plan_home(p, k);
   ptr_add(&kn->ps, 'y', home, false);
   for (int i = 0; i < hv->nin; i++) ptr_add(&kn->ps, 'x', plan_read(p, g, hv->in[i]), false);
+  if (hv->op == OP_CONV2D && hv->dtype == DT_F32) ptr_add(&kn->ps, 'k', h, false); /* its kept slot, or null */
   if ((kn->scratch = has_scratch(g, hv))) ptr_add(&kn->ps, 's', h, true);
   if ((kn->epi = p->last[k] > h)) member_ptrs(L, k, home, &kn->eps);
 }
@@ -730,7 +697,7 @@ static void kernel_function(Lv *L, int k, Kernel *kn) {
   LLVMValueRef *arg = arena_alloc(sizeof(LLVMValueRef) * (size_t)(kn->ps.n + 1));
   for (int i = 0; i < kn->ps.n; i++) {
     arg[i] = LLVMGetParam(f, (unsigned)i + 4);
-    if (kn->ps.yx[i] != 's') (kn->ps.yx[i] == 'y' ? L->yp : L->xp)[kn->ps.id[i]] = arg[i];
+    if (kn->ps.yx[i] == 'y' || kn->ps.yx[i] == 'x') (kn->ps.yx[i] == 'y' ? L->yp : L->xp)[kn->ps.id[i]] = arg[i];
   }
   L->epi = kn->epi ? LLVMGetParam(f, (unsigned)np - 1) : NULL;
   LLVMValueRef s = kn->scratch ? arg[kn->ps.n - 1] : NULL;
@@ -746,7 +713,7 @@ static void kernel_function(Lv *L, int k, Kernel *kn) {
       break;
     case CL_CONTRACT: k_matmul(L, hv, arg[0], arg[1], arg[2], s, lo, hi); break;
     case CL_MOVE: k_move(L, hv, arg[0], arg[1], hv->nin > 1 ? arg[2] : NULL, s, lo, hi); break;
-    case CL_WINDOW: k_window(L, hv, arg, s); break;
+    case CL_WINDOW: llvm_window(L, hv, arg, s); break;
     default: bug("%%%d is no kernel's head", h);
     }
   LLVMBuildRetVoid(L->b);
@@ -954,7 +921,11 @@ static void call_kernel(Lv *L, Kernel *K, int k, LLVMValueRef *val, LLVMValueRef
   LLVMBuildStore(L->b, L->n, at(L, L->i64, w0, ci(L, 0)));
   LLVMBuildStore(L->b, LLVMBuildSExt(L->b, L->nt, L->i64, ""), at(L, L->i64, w0, ci(L, 1)));
   for (int i = 0; i < K->ps.n; i++) {
-    LLVMValueRef ptr = K->ps.yx[i] == 's' ? scratch : val[plan_root(p, g, K->ps.id[i])];
+    int64_t kept = K->ps.yx[i] == 'k' ? plan_kept_slot(p, g, &g->v[K->ps.id[i]]) : -1;
+    LLVMValueRef ptr = K->ps.yx[i] == 's'   ? scratch
+                       : K->ps.yx[i] != 'k' ? val[plan_root(p, g, K->ps.id[i])]
+                       : kept < 0           ? LLVMConstNull(L->p8)
+                                            : at(L, L->i8, L->kept, ci(L, kept));
     if (!ptr) bug("%%%d has no buffer", K->ps.id[i]);
     LLVMBuildStore(L->b, LLVMBuildPtrToInt(L->b, ptr, L->i64, ""), at(L, L->i64, w0, ci(L, i + 2)));
   }
@@ -1036,7 +1007,7 @@ static LLVMValueRef buffer(Lv *L, Piece *P, int id) {
 static void kernel_buffers(Lv *L, Piece *P, const Kernel *K, int k) {
   Plan *p = L->p;
   for (int i = 0; i < K->ps.n; i++)
-    if (K->ps.yx[i] != 's') buffer(L, P, plan_root(p, L->g, K->ps.id[i]));
+    if (K->ps.yx[i] == 'y' || K->ps.yx[i] == 'x') buffer(L, P, plan_root(p, L->g, K->ps.id[i]));
   if (!K->epi) return;
   buffer(L, P, plan_root(p, L->g, plan_home(p, k)));
   for (int i = 0; i < K->eps.n; i++) buffer(L, P, plan_root(p, L->g, K->eps.id[i]));
@@ -1059,6 +1030,7 @@ static LLVMValueRef run_piece(Lv *L, Piece *P, Kernel *kn, int lo, int hi, int u
   L->n = LLVMGetParam(f, 1), L->nt = LLVMGetParam(f, 7);
   P->params = LLVMBuildLoad2(L->b, L->pp8, field(L, P->m, offsetof(NnrtModel, params), L->pp8), "");
   P->states = LLVMBuildLoad2(L->b, L->pp8, field(L, P->m, offsetof(NnrtModel, states), L->pp8), "");
+  L->kept = LLVMBuildLoad2(L->b, L->p8, field(L, P->m, offsetof(NnrtModel, kept), L->p8), "");
   LLVMValueRef words = local(L, LLVMArrayType(L->i64, (unsigned)nwords + 1), "words");
   LLVMValueRef ewords = local(L, LLVMArrayType(L->i64, (unsigned)newords + 1), "ewords");
   LLVMValueRef epi = local(L, LLVMArrayType(L->p8, 2), "epi");

@@ -268,7 +268,8 @@ void llvm_model(LlvmOut *o, const Built *b) {
                       LLVMConstArray(L.i64, lab[5], 16),
                       LLVMConstArray(L.i64, vocab, 16),
                       ci(&L, b->train && b->train->class_weight ? b->train->nclass_weight : 0),
-                      class_weights(&L, model, b->train)};
+                      class_weights(&L, model, b->train),
+                      ci(&L, plan_kept_bytes(g))};
   static const size_t at[] = {
       offsetof(NnrtModelDef, name),          offsetof(NnrtModelDef, nparams),
       offsetof(NnrtModelDef, nstates),       offsetof(NnrtModelDef, tensors),
@@ -282,7 +283,7 @@ void llvm_model(LlvmOut *o, const Built *b) {
       offsetof(NnrtModelDef, max_batch),     offsetof(NnrtModelDef, label_size),
       offsetof(NnrtModelDef, label_classes), offsetof(NnrtModelDef, label_ignore),
       offsetof(NnrtModelDef, vocab),         offsetof(NnrtModelDef, nclass_weights),
-      offsetof(NnrtModelDef, class_weights)};
+      offsetof(NnrtModelDef, class_weights), offsetof(NnrtModelDef, kept_bytes)};
   LLVMValueRef init = LLVMConstStructInContext(L.cx, f, sizeof f / sizeof *f, 0);
   if (sizeof at / sizeof *at != sizeof f / sizeof *f) bug("the LLVM backend's NnrtModelDef has other fields");
   check_layout(&L, LLVMTypeOf(init), "NnrtModelDef", sizeof(NnrtModelDef), at, sizeof at / sizeof *at);
@@ -435,7 +436,7 @@ static bool link_runtime(LlvmOut *o) {
                                         "nnrt_conv2d_bx_f32", "nnrt_conv2d_bx_f64", "nnrt_conv2d_bw_f32",
                                         "nnrt_conv2d_bw_f64", "nnrt_pool_f32",      "nnrt_pool_f64",
                                         "nnrt_expf",          "nnrt_logf",          "nnrt_tanhf",
-                                        "nnrt_sigmoidf",      "nnrt_erff"};
+                                        "nnrt_sigmoidf",      "nnrt_erff",          "nnrt_conv2d_kept_f32"};
   unsigned always = LLVMGetEnumAttributeKindForName("alwaysinline", 12);
   for (size_t i = 0; i < sizeof inline_always / sizeof *inline_always; i++) {
     LLVMValueRef f = LLVMGetNamedFunction(o->mod, inline_always[i]);

@@ -710,6 +710,15 @@ typedef struct PlanScratch {
   int packs;
 } PlanScratch;
 PlanScratch plan_scratch(const Graph *g, const Value *v);
+/* An instance's kept transforms (runtime/nnrt.h, NnrtModel's kept): a
+ * slot for each f32 parameter of shape [3, 3, C, F] that Winograd's
+ * convolution may read, in the order of the parameters. The slot of the
+ * filters of convolution v, when a forward run reads them from there (a
+ * graph that is no training step and updates nothing, the filters a
+ * parameter), as a byte offset, else -1; plan_kept_bytes: all the slots
+ * of g's parameters (the same in each graph of a model). */
+int64_t plan_kept_slot(const Plan *p, const Graph *g, const Value *v);
+int64_t plan_kept_bytes(const Graph *g);
 /* Where kernel k's head is computed when it has an epilogue: its own
  * buffer when stored, else the last member's (same shape and type). */
 int plan_home(const Plan *p, int k);
@@ -915,6 +924,7 @@ typedef struct Lv {
   LLVMValueRef *t;       /* value -> its element in the current elementwise body */
   LLVMValueRef *xl;      /* value -> its element loaded there (an outside operand) */
   LLVMValueRef epi;      /* the current kernel's NnrtEpilogue *, or null */
+  LLVMValueRef kept;     /* in a run piece: the instance's kept transforms (NnrtModel's kept) */
 } Lv;
 
 /* emit_llvm_model.c: a builder over the module's context and its types.
@@ -939,6 +949,16 @@ LLVMValueRef function(Lv *L, const char *name, LLVMTypeRef ret, LLVMTypeRef *par
 /* A function of libm (or the runtime) of a and b (NULL: of a), declared
  * once, of a's type (double, or float). */
 LLVMValueRef math(Lv *L, const char *name, LLVMValueRef a, LLVMValueRef b);
+/* A value type's LLVM type, a pointer to a type, a dimension as an i64
+ * (the batch: the function's n). */
+LLVMTypeRef ty(Lv *L, DType t);
+LLVMTypeRef ptr_to(LLVMTypeRef t);
+LLVMValueRef dim_v(Lv *L, int64_t d);
+
+/* emit_llvm_window.c: convolution or pooling v as a call of the runtime's
+ * kernel: arg the kernel's pointers (result, operands, then a float
+ * convolution's kept slot), s its scratch. */
+void llvm_window(Lv *L, const Value *v, LLVMValueRef *arg, LLVMValueRef s);
 
 /* emit_llvm_loops.c: an epilogue's loops called (args: r0, r1, c0, c1,
  * cols, its pointers), whole rows of a constant `width` (not DIM_BATCH)

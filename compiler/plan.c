@@ -114,6 +114,35 @@ PlanScratch plan_scratch(const Graph *g, const Value *v) {
   return s;
 }
 
+/* Parameter i's kept slot's bytes (0: none), or, for i = nparams, the
+ * offset past them all; the offset of i's slot in *at. */
+static int64_t kept_walk(const Graph *g, int i, int64_t *at) {
+  int64_t off = 0, bytes = 0;
+  for (int j = 0; j <= i && j < g->nparams; j++) {
+    const ParamInfo *pi = g->params[j];
+    const int64_t *d = pi->shape.dim;
+    off += bytes;
+    bytes = pi->dtype == DT_F32 && pi->shape.rank == 4 && d[0] == 3 && d[1] == 3 ? nnrt_winograd_kept_bytes(d[2], d[3])
+                                                                                 : 0;
+  }
+  if (i >= g->nparams) off += bytes, bytes = 0;
+  *at = off;
+  return bytes;
+}
+
+int64_t plan_kept_slot(const Plan *p, const Graph *g, const Value *v) {
+  if (v->op != OP_CONV2D || v->dtype != DT_F32 || g->training || g->nupdates > 0) return -1;
+  const Value *w = &g->v[plan_read(p, g, v->in[1])];
+  int64_t at;
+  return w->op == OP_PARAM && kept_walk(g, (int)w->a[0], &at) > 0 ? at : -1;
+}
+
+int64_t plan_kept_bytes(const Graph *g) {
+  int64_t at;
+  kept_walk(g, g->nparams, &at);
+  return at;
+}
+
 int plan_home(const Plan *p, int k) { return p->stored[p->first[k]] ? p->first[k] : p->last[k]; }
 
 /* A member written over an operand took the operand's block when it was

@@ -190,6 +190,12 @@ enum { NNRT_CONV_SLICES = 4 };
 #ifndef NNRT_NO_WINDOW
 NNRT_WINDOW_API void nnrt_conv2d_f32(int nt, int64_t n, const NnrtWindow *g, const float *x,
                                      const float *w, float *y, float *scratch, const NnrtEpilogue *epi);
+/* nnrt_conv2d_f32 with the filters' Winograd transform kept in `kept`
+ * (nnrt_conv2d_winograd_f32; NULL: made on each call): inference of a
+ * compiled model whose filters are a parameter. */
+NNRT_WINDOW_API void nnrt_conv2d_kept_f32(int nt, int64_t n, const NnrtWindow *g, const float *x,
+                                          const float *w, float *y, float *scratch, const NnrtEpilogue *epi,
+                                          void *kept);
 NNRT_WINDOW_API void nnrt_conv2d_f64(int nt, int64_t n, const NnrtWindow *g, const double *x,
                                      const double *w, double *y, double *scratch, const NnrtEpilogue *epi);
 NNRT_WINDOW_API void nnrt_conv2d_bx_f32(int nt, int64_t n, const NnrtWindow *g, const float *dy,
@@ -215,9 +221,20 @@ NNRT_API bool nnrt_conv2d_direct_f32(int nt, int64_t n, const NnrtWindow *g, con
  * dilation 1 and one group where it wins (nnrt_conv.c): other bits than
  * the direct kernel (within a few units in the last place of the sums),
  * the same at every thread count; false (nothing done) where it does not
- * apply or `cap` floats of scratch are too few. */
+ * apply or `cap` floats of scratch are too few. The filters' transform
+ * U = G w G^T is made in the scratch on each call or, given `kept` (a
+ * slot of nnrt_winograd_kept_bytes(C, F) bytes that an instance zeroes
+ * when its parameters change: NnrtModel), made there once and reused;
+ * where `cap` is too few it is not run either way, so that whether it
+ * runs never depends on the slot. */
+static inline int64_t nnrt_winograd_kept_bytes(int64_t c, int64_t f) {
+  /* U_k for the widest tile (32 columns a panel: AVX-512; AVX2's 16 need
+   * no more) after a header of 64 bytes; 0 where it never runs */
+  const int64_t ldm = (f + 31) / 32 * 32, uk = (c * ldm / 16 | 1) * 16;
+  return c >= 16 && f >= 32 ? 64 + 16 * uk * (int64_t)sizeof(float) : 0;
+}
 NNRT_API bool nnrt_conv2d_winograd_f32(int nt, int64_t n, const NnrtWindow *g, const float *x, const float *w,
-                                       float *y, float *scratch, size_t cap, const NnrtEpilogue *epi);
+                                       float *y, float *scratch, size_t cap, const NnrtEpilogue *epi, void *kept);
 /* The weight gradient's slices the same way (AVX-512, channels a group a
  * multiple of 8, filters a group of 32): part[NNRT_CONV_SLICES][R, f] as
  * nnrt_conv2d_bw_f32 sums them, in `cap` floats of scratch. */
@@ -364,6 +381,15 @@ typedef struct NnrtModel {
   int64_t position;
   int nprogress;
   double progress[NNRT_MAX_PROGRESS];
+  /* The parameters' version: every change of a parameter or state (a
+   * training step, set_param, a load, a copy of weights) counts one
+   * (nnrt_model_touch). `kept` (def->kept_bytes, or NULL) holds what a
+   * forward run derives from the parameters alone, in slots laid out at
+   * compile time: Winograd's transform of each 3x3 filter. A forward run
+   * (inference, evaluation) first zeroes it when it was made for another
+   * version (kept_version), and each slot is remade on its first use. */
+  uint64_t version, kept_version;
+  char *kept;
   char error[256];       /* why the last call failed ("" after a success) */
 } NnrtModel;
 
@@ -419,6 +445,8 @@ typedef struct NnrtModelDef {
    * multiplies each sample's weight by (nclass_weights 0: none). */
   int64_t nclass_weights;
   const double *class_weights;
+  /* The bytes of an instance's kept transforms (NnrtModel's kept; 0: none). */
+  int64_t kept_bytes;
 } NnrtModelDef;
 
 /* The model API. Every function checks its arguments: a NULL instance,
@@ -441,5 +469,9 @@ typedef struct NnrtModelDef {
  * the arena is out of range or memory runs out. The API calls it before
  * every run. */
 NNRT_API int nnrt_model_reserve(NnrtModel *m, int k, int64_t n);
+/* Counts a change of m's parameters or states (its version), so that the
+ * next forward run makes its kept transforms anew: whatever writes
+ * m->params or m->states outside the API's own functions calls it. */
+NNRT_API void nnrt_model_touch(NnrtModel *m);
 
 #endif

@@ -564,7 +564,7 @@ static void winograd_case(const NnrtWindow *g, int64_t n, bool runs) {
     int *visits = calloc((size_t)ny, sizeof *visits);
     SeenAt seen = {y, false, g->f, copy, visits};
     NnrtEpilogue epi = {see_at, &seen};
-    bool done = nnrt_conv2d_winograd_f32(nt, n, g, x, w, y, scratch, cap, &epi);
+    bool done = nnrt_conv2d_winograd_f32(nt, n, g, x, w, y, scratch, cap, &epi, NULL);
     CHECK(done == (runs && nnrt_sgemm_nr() >= 16), "winograd %lldx%lldx%lld -> %lld: %s", (long long)g->h,
           (long long)g->w, (long long)g->c, (long long)g->f, done ? "ran" : "declined");
     if (!done) {
@@ -588,9 +588,35 @@ static void winograd_case(const NnrtWindow *g, int64_t n, bool runs) {
             (long long)g->h, (long long)g->w, (long long)g->c, nt);
     free(copy), free(visits);
   }
+  /* the filters' transform kept in a slot (as an instance keeps it): the
+   * same bits when made there and when reused, at 1 to 3 threads; the
+   * slot is what a later call reads (new filters unseen until it is
+   * zeroed, as an instance zeroes it when its parameters change) */
+  const size_t kb = (size_t)nnrt_winograd_kept_bytes(g->c, g->f);
+  if (runs && nnrt_sgemm_nr() >= 16 && kb > 0) {
+    void *kept = nnrt_alloc(kb);
+    float *y = malloc(sizeof *y * (size_t)ny);
+    for (int nt = 1; nt <= 3; nt++) {
+      CHECK(nnrt_conv2d_winograd_f32(nt, n, g, x, w, y, scratch, cap, NULL, kept) &&
+                !memcmp(y, got[0], sizeof *y * (size_t)ny),
+            "winograd %lldx%lldx%lld with a kept transform (%s) at %d threads: other bits", (long long)g->h,
+            (long long)g->w, (long long)g->c, nt == 1 ? "made" : "reused", nt);
+    }
+    w[0] += 1;
+    nnrt_conv2d_winograd_f32(1, n, g, x, w, y, scratch, cap, NULL, kept);
+    CHECK(!memcmp(y, got[0], sizeof *y * (size_t)ny), "winograd: a kept transform was made again");
+    memset(kept, 0, kb);
+    nnrt_conv2d_winograd_f32(2, n, g, x, w, y, scratch, cap, NULL, kept);
+    float *fresh = malloc(sizeof *fresh * (size_t)ny);
+    nnrt_conv2d_winograd_f32(1, n, g, x, w, fresh, scratch, cap, NULL, NULL);
+    CHECK(memcmp(y, got[0], sizeof *y * (size_t)ny) && !memcmp(y, fresh, sizeof *y * (size_t)ny),
+          "winograd: a zeroed kept transform was not made anew from the new filters");
+    w[0] -= 1;
+    free(kept), free(y), free(fresh);
+  }
   /* too little scratch: declined, nothing written */
   got[0][0] = 0;
-  CHECK(!nnrt_conv2d_winograd_f32(1, n, g, x, w, got[0], scratch, 16 * 9, NULL) && got[0][0] == 0,
+  CHECK(!nnrt_conv2d_winograd_f32(1, n, g, x, w, got[0], scratch, 16 * 9, NULL, NULL) && got[0][0] == 0,
         "winograd: ran in too little scratch");
   for (int i = 0; i < 3; i++) free(got[i]);
   free(x), free(w), free(xd), free(wd), free(want), free(mag), free(scratch);
