@@ -193,11 +193,6 @@ static void gemm_call(Em *e, const Value *v, const char *indent, const char *thr
 typedef enum ListAs { PARAMS, RUN_ARGS, CTX_ARGS, CTX_FIELDS, CTX_INIT } ListAs;
 static void member_params(Em *e, int k, int skip, ListAs as);
 
-/* Whether head v takes the instance's kept slot of its filters (a
- * pointer, NULL where it has none: plan_kept_slot), as every float
- * convolution does, so that kernels of the same structure share code. */
-static bool kept_param(const Value *v) { return v->op == OP_CONV2D && v->dtype == DT_F32; }
-
 static void signature(Em *e, int k, int id) {
   const Value *v = &e->g->v[id];
   fprintf(e->o, "\n/* k%d: %%%d = %s", k, id, op_info[v->op].name);
@@ -210,7 +205,7 @@ static void signature(Em *e, int k, int id) {
   for (int i = 0; i < v->nin; i++)
     fprintf(e->o, ", const %s *restrict %c", cty(e->g->v[v->in[i]].dtype), names[i]);
   if (scratch_x(e->g, v)) fprintf(e->o, ", %s *restrict s", cty(v->dtype));
-  if (kept_param(v)) fprintf(e->o, ", void *kept");
+  if (plan_takes_kept(e->g, v)) fprintf(e->o, ", void *kept");
   if (e->ep) member_params(e, k, plan_home(e->p, k), PARAMS);
   fprintf(e->o, ") {\n  (void)n;\n  (void)nt;\n");
 }
@@ -308,6 +303,12 @@ static void k_matmul(Em *e, const Value *v) {
           dimx(v->shape.dim[r - 1]), dimx(A->shape.dim[A->shape.rank - 1]));
   /* a folded transpose: its operand, read with the strides swapped */
   bool ta = e->p->folded[v->in[0]], tb = e->p->folded[v->in[1]];
+  if (!lead.rank && plan_takes_kept(e->g, v)) { /* one float product: B's kept panels where it packs */
+    const char *args = arena_printf("nt, M, N2, K, %s, %s, y, N2, false, s, %s", ta ? "a, 1, M" : "a, K, 1",
+                                    tb ? "b, 1, K" : "b, N2, 1", e->epi);
+    fprintf(e->o, "  if (!nnrt_sgemm_packed(%s, kept)) nnrt_sgemm(%s);\n", args, args);
+    return;
+  }
   if (!lead.rank) { /* one product */
     gemm_call(e, v, "  ", "nt", "M, N2, K", ta ? "a, 1, M" : "a, K, 1", tb ? "b, 1, K" : "b, N2, 1", "y, N2",
               "false", "s", e->epi);
@@ -451,10 +452,12 @@ static void window_const(Em *e, NnrtWindow w) {
 static void k_conv(Em *e, const Value *v) {
   Shape xs = v->op == OP_CONV2DBX ? v->shape : e->g->v[v->in[0]].shape;
   window_const(e, plan_window(e->g, v));
-  const char *fn = kept_param(v) ? "conv2d_kept" : v->op == OP_CONV2D ? "conv2d" : v->op == OP_CONV2DBX ? "conv2d_bx"
-                                                                                                       : "conv2d_bw";
+  const char *fn = plan_takes_kept(e->g, v)     ? "conv2d_kept"
+                   : v->op == OP_CONV2D   ? "conv2d"
+                   : v->op == OP_CONV2DBX ? "conv2d_bx"
+                                          : "conv2d_bw";
   fprintf(e->o, "  nnrt_%s_%s(nt, %s, &win, a, b, y, s, %s%s);\n", fn, v->dtype == DT_F64 ? "f64" : "f32",
-          dimx(xs.dim[0]), e->epi, kept_param(v) ? ", kept" : "");
+          dimx(xs.dim[0]), e->epi, plan_takes_kept(e->g, v) ? ", kept" : "");
 }
 
 /* Pooling and its gradients: a call of the runtime's. */
@@ -764,7 +767,7 @@ static void run_function(Em *e, const char *fn) {
         fprintf(o, ", v%d", plan_home(p, k));
         for (int i = 0; i < hv->nin; i++) fprintf(o, ", v%d", plan_read(p, g, hv->in[i]));
         if (scratch_x(g, hv)) fprintf(o, ", (%s *)(ws + sc)", cty(hv->dtype));
-        if (kept_param(hv)) {
+        if (plan_takes_kept(g, hv)) {
           int64_t at = plan_kept_slot(p, g, hv);
           if (at < 0) fprintf(o, ", NULL");
           else fprintf(o, ", m->kept + %lld", (long long)at);
@@ -1068,6 +1071,7 @@ void emit_c_model(FILE *o, const Built *b) {
   }
   fprintf(o, "\n/* ---- model %s ---- */\n\n", model);
   tensor_table(o, model, g);
+  int64_t kept = plan_kept(b); /* the forward graphs' kept slots, before their code */
   static const char *suffix[3] = {"train", "eval", "infer"};
   for (int k = 0; k < 3; k++)
     if (gs[k]) emit_c_graph(o, gs[k], b->plan[k], model, suffix[k]);
@@ -1108,7 +1112,7 @@ void emit_c_model(FILE *o, const Built *b) {
   fprintf(o, "},\n");
   if (t && t->class_weight)
     fprintf(o, "  .nclass_weights = %lld, .class_weights = %s_class_weights,\n", (long long)t->nclass_weight, model);
-  fprintf(o, "  .kept_bytes = %lld,\n", (long long)plan_kept_bytes(g));
+  fprintf(o, "  .kept_bytes = %lld,\n", (long long)kept);
   fprintf(o, "};\n\n/* The API of the library's header; %s_Model is NnrtModel. */\n"
              "typedef NnrtModel %s_Model;\n", model, model);
   for (size_t i = 0; i < sizeof api / sizeof api[0]; i++) {

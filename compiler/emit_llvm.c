@@ -492,14 +492,15 @@ static void k_axis(Lv *L, const Value *v, LLVMValueRef y, LLVMValueRef a, LLVMVa
  * epilogue or none. */
 static void gemm(Lv *L, DType t, LLVMValueRef nt, LLVMValueRef M, LLVMValueRef N, LLVMValueRef K, LLVMValueRef A,
                  LLVMValueRef ars, LLVMValueRef acs, LLVMValueRef B, LLVMValueRef brs, LLVMValueRef bcs,
-                 LLVMValueRef C, LLVMValueRef ldc, LLVMValueRef addc, LLVMValueRef pack, LLVMValueRef epi) {
+                 LLVMValueRef C, LLVMValueRef ldc, LLVMValueRef addc, LLVMValueRef pack, LLVMValueRef epi,
+                 LLVMValueRef kept) {
   LLVMTypeRef p = ptr_to(ty(L, t));
-  LLVMTypeRef pt[15] = {L->i32, L->i64, L->i64, L->i64, p,     L->i64, L->i64, p,
-                        L->i64, L->i64, p,      L->i64, L->i1, p,      L->p8};
-  LLVMValueRef args[15] = {nt, M, N, K, A, ars, acs, B, brs, bcs, C, ldc, addc, pack, epi};
-  if (t == DT_F32) {
-    LLVMValueRef f = declare(L, "nnrt_sgemm", L->v, pt, 15);
-    call(L, f, args, 15);
+  LLVMTypeRef pt[16] = {L->i32, L->i64, L->i64, L->i64, p,     L->i64, L->i64, p,
+                        L->i64, L->i64, p,      L->i64, L->i1, p,      L->p8,  L->p8};
+  LLVMValueRef args[16] = {nt, M, N, K, A, ars, acs, B, brs, bcs, C, ldc, addc, pack, epi, kept};
+  if (t == DT_F32) { /* with B's kept panels (or null) where the kernel takes them */
+    LLVMValueRef f = declare(L, kept ? "nnrt_sgemm_kept" : "nnrt_sgemm", L->v, pt, 15 + !!kept);
+    call(L, f, args, 15 + !!kept);
   } else {
     pt[13] = L->p8;
     args[13] = epi;
@@ -508,8 +509,8 @@ static void gemm(Lv *L, DType t, LLVMValueRef nt, LLVMValueRef M, LLVMValueRef N
   }
 }
 
-static void k_matmul(Lv *L, const Value *v, LLVMValueRef y, LLVMValueRef a, LLVMValueRef b, LLVMValueRef s,
-                     LLVMValueRef lo, LLVMValueRef hi) {
+static void k_matmul(Lv *L, const Value *v, LLVMValueRef *arg, LLVMValueRef s, LLVMValueRef lo, LLVMValueRef hi) {
+  LLVMValueRef y = arg[0], a = arg[1], b = arg[2], kept = plan_takes_kept(L->g, v) ? arg[3] : NULL;
   Graph *g = L->g;
   const Value *A = &g->v[v->in[0]], *B = &g->v[v->in[1]];
   int r = v->shape.rank;
@@ -527,7 +528,7 @@ static void k_matmul(Lv *L, const Value *v, LLVMValueRef y, LLVMValueRef a, LLVM
   bool ta = L->p->folded[v->in[0]], tb = L->p->folded[v->in[1]];
   gemm(L, v->dtype, L->nt, M, N, K, pa, ta ? ci(L, 1) : K, ta ? M : ci(L, 1), pb, tb ? ci(L, 1) : N,
        tb ? K : ci(L, 1), pc, N, LLVMConstInt(L->i1, 0, 0), s ? s : LLVMConstNull(ptr_to(t)),
-       L->epi ? L->epi : LLVMConstNull(L->p8));
+       L->epi ? L->epi : LLVMConstNull(L->p8), kept);
   loops_close(L, lp, lead.rank);
 }
 
@@ -671,7 +672,7 @@ static void kernel_ptrs(Lv *L, int k, Kernel *kn) {
   int home = plan_home(p, k);
   ptr_add(&kn->ps, 'y', home, false);
   for (int i = 0; i < hv->nin; i++) ptr_add(&kn->ps, 'x', plan_read(p, g, hv->in[i]), false);
-  if (hv->op == OP_CONV2D && hv->dtype == DT_F32) ptr_add(&kn->ps, 'k', h, false); /* its kept slot, or null */
+  if (plan_takes_kept(g, hv)) ptr_add(&kn->ps, 'k', h, false); /* its kept slot, or null */
   if ((kn->scratch = has_scratch(g, hv))) ptr_add(&kn->ps, 's', h, true);
   if ((kn->epi = p->last[k] > h)) member_ptrs(L, k, home, &kn->eps);
 }
@@ -711,7 +712,7 @@ static void kernel_function(Lv *L, int k, Kernel *kn) {
       else
         k_axis(L, hv, arg[0], arg[1], lo, hi);
       break;
-    case CL_CONTRACT: k_matmul(L, hv, arg[0], arg[1], arg[2], s, lo, hi); break;
+    case CL_CONTRACT: k_matmul(L, hv, arg, s, lo, hi); break;
     case CL_MOVE: k_move(L, hv, arg[0], arg[1], hv->nin > 1 ? arg[2] : NULL, s, lo, hi); break;
     case CL_WINDOW: llvm_window(L, hv, arg, s); break;
     default: bug("%%%d is no kernel's head", h);

@@ -221,6 +221,7 @@ void llvm_model(LlvmOut *o, const Built *b) {
   static const char *suffix[3] = {"train", "eval", "infer"};
   LLVMValueRef run[3], arenas[3];
   Lv L = lv_new(o);
+  int64_t kept = plan_kept(b); /* the forward graphs' kept slots, before their code */
   for (int k = 0; k < 3; k++) {
     run[k] = arenas[k] = LLVMConstNull(L.p8);
     if (gs[k]) {
@@ -269,7 +270,7 @@ void llvm_model(LlvmOut *o, const Built *b) {
                       LLVMConstArray(L.i64, vocab, 16),
                       ci(&L, b->train && b->train->class_weight ? b->train->nclass_weight : 0),
                       class_weights(&L, model, b->train),
-                      ci(&L, plan_kept_bytes(g))};
+                      ci(&L, kept)};
   static const size_t at[] = {
       offsetof(NnrtModelDef, name),          offsetof(NnrtModelDef, nparams),
       offsetof(NnrtModelDef, nstates),       offsetof(NnrtModelDef, tensors),
@@ -436,7 +437,7 @@ static bool link_runtime(LlvmOut *o) {
                                         "nnrt_conv2d_bx_f32", "nnrt_conv2d_bx_f64", "nnrt_conv2d_bw_f32",
                                         "nnrt_conv2d_bw_f64", "nnrt_pool_f32",      "nnrt_pool_f64",
                                         "nnrt_expf",          "nnrt_logf",          "nnrt_tanhf",
-                                        "nnrt_sigmoidf",      "nnrt_erff",          "nnrt_conv2d_kept_f32"};
+                                        "nnrt_sigmoidf",      "nnrt_erff",          "nnrt_conv2d_kept_f32", "nnrt_sgemm_kept"};
   unsigned always = LLVMGetEnumAttributeKindForName("alwaysinline", 12);
   for (size_t i = 0; i < sizeof inline_always / sizeof *inline_always; i++) {
     LLVMValueRef f = LLVMGetNamedFunction(o->mod, inline_always[i]);

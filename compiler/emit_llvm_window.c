@@ -29,7 +29,7 @@ void llvm_window(Lv *L, const Value *v, LLVMValueRef *arg, LLVMValueRef s) {
   Shape xs = v->op == OP_CONV2DBX || v->op == OP_AVGPOOLB ? v->shape : L->g->v[v->in[0]].shape;
   LLVMValueRef n = dim_v(L, xs.dim[0]);
   if (v->op == OP_CONV2D || v->op == OP_CONV2DBX || v->op == OP_CONV2DBW) {
-    bool kept = v->op == OP_CONV2D && v->dtype == DT_F32; /* arg[3]: its kept slot (kernel_ptrs) */
+    bool kept = plan_takes_kept(L->g, v); /* arg[3]: its kept slot (kernel_ptrs) */
     const char *fn = kept ? "conv2d_kept" : v->op == OP_CONV2D ? "conv2d" : v->op == OP_CONV2DBX ? "conv2d_bx"
                                                                                                  : "conv2d_bw";
     LLVMTypeRef pt[9] = {L->i32, L->i64, L->p8, p, p, p, p, L->p8, L->p8};

@@ -693,6 +693,7 @@ typedef struct Plan {
   int *operands, *operand; /* kernel k's outside operands: operand[operands[k] .. operands[k + 1]) */
   int *same;             /* kernel -> the first kernel with the same structure (the same code but for
                             value numbers), or itself: the backends write that code once */
+  int64_t *kept;         /* parameter -> its kept slot's byte offset, or -1; NULL: none (plan_kept) */
 } Plan;
 Plan *plan_graph(const Graph *g, bool fuse);
 void print_plan(FILE *out, const Graph *g, const Plan *p);   /* -d K */
@@ -710,15 +711,21 @@ typedef struct PlanScratch {
   int packs;
 } PlanScratch;
 PlanScratch plan_scratch(const Graph *g, const Value *v);
-/* An instance's kept transforms (runtime/nnrt.h, NnrtModel's kept): a
- * slot for each f32 parameter of shape [3, 3, C, F] that Winograd's
- * convolution may read, in the order of the parameters. The slot of the
- * filters of convolution v, when a forward run reads them from there (a
- * graph that is no training step and updates nothing, the filters a
- * parameter), as a byte offset, else -1; plan_kept_bytes: all the slots
- * of g's parameters (the same in each graph of a model). */
+/* An instance's kept transforms (runtime/nnrt.h, NnrtModel's kept): what
+ * a forward run derives from a parameter alone, in a slot per parameter
+ * that a forward graph (no training step, no updates) reads as the 3x3
+ * filters of a float convolution (Winograd's transform) or as the B of a
+ * single float product, unfolded (the GEMM's packed panels), in the order
+ * of the parameters. plan_takes_kept: whether head v's kernel takes a
+ * slot (a pointer, NULL where it has none): every float convolution and
+ * single float product of a forward graph, so that kernels of the same
+ * structure share code; plan_kept_slot: its slot's byte offset, or -1;
+ * plan_kept: lays the slots out for b's graphs (their plans' `kept`) and
+ * returns the bytes of all. */
+struct Built;
+bool plan_takes_kept(const Graph *g, const Value *v);
 int64_t plan_kept_slot(const Plan *p, const Graph *g, const Value *v);
-int64_t plan_kept_bytes(const Graph *g);
+int64_t plan_kept(const struct Built *b);
 /* Where kernel k's head is computed when it has an epilogue: its own
  * buffer when stored, else the last member's (same shape and type). */
 int plan_home(const Plan *p, int k);

@@ -136,6 +136,24 @@ NNRT_API void nnrt_epilogue_rows(int nt, int64_t rows, int64_t cols, const NnrtE
 NNRT_API size_t nnrt_sgemm_scratch(int nt);
 /* the columns of the float product's micro-kernel: 32 (AVX-512), 16 (AVX2), 8 */
 NNRT_API int nnrt_sgemm_nr(void);
+/* nnrt_sgemm with B's packed panels kept in `kept` (a slot of
+ * nnrt_sgemm_kept_bytes(K, N) bytes that an instance zeroes when its
+ * parameters change: NnrtModel): packed there by the first product that
+ * packs and read by the later ones, the same bits; NULL: packed on each
+ * call. Inference of a compiled model whose B is a parameter [K, N].
+ * nnrt_sgemm_packed is its part that packs: false (nothing done) for a
+ * product nnrt_sgemm would not pack, or kept NULL, which the C backend's
+ * kernels then give to nnrt_sgemm, inlined where the sizes are constants. */
+NNRT_API bool nnrt_sgemm_packed(int nt, int64_t M, int64_t N, int64_t K, const float *A, int64_t ars,
+                                int64_t acs, const float *B, int64_t brs, int64_t bcs, float *C, int64_t ldc,
+                                bool add, float *scratch, const NnrtEpilogue *epi, void *kept);
+NNRT_API void nnrt_sgemm_kept(int nt, int64_t M, int64_t N, int64_t K, const float *A, int64_t ars,
+                              int64_t acs, const float *B, int64_t brs, int64_t bcs, float *C, int64_t ldc,
+                              bool add, float *scratch, const NnrtEpilogue *epi, void *kept);
+static inline int64_t nnrt_sgemm_kept_bytes(int64_t k, int64_t n) {
+  /* panels of the widest tile (32 columns) after a header of 64 bytes */
+  return 64 + 4 * k * ((n + 31) / 32 * 32);
+}
 NNRT_API void nnrt_sgemm(int nt, int64_t M, int64_t N, int64_t K, const float *A, int64_t ars,
                          int64_t acs, const float *B, int64_t brs, int64_t bcs, float *C, int64_t ldc,
                          bool add, float *scratch, const NnrtEpilogue *epi);
@@ -385,7 +403,8 @@ typedef struct NnrtModel {
    * training step, set_param, a load, a copy of weights) counts one
    * (nnrt_model_touch). `kept` (def->kept_bytes, or NULL) holds what a
    * forward run derives from the parameters alone, in slots laid out at
-   * compile time: Winograd's transform of each 3x3 filter. A forward run
+   * compile time (plan_kept): Winograd's transform of each 3x3 filter, the
+   * GEMM's packed panels of each product's B that is a parameter. A forward run
    * (inference, evaluation) first zeroes it when it was made for another
    * version (kept_version), and each slot is remade on its first use. */
   uint64_t version, kept_version;

@@ -1,8 +1,10 @@
 /* kept_host.c — a host for kept_transforms.sh: an instance keeps what its
  * forward runs derive from the parameters alone (Winograd's transform of
- * the 3x3 filters, made on the first prediction and reused), and every
- * change of the parameters makes it anew. libkc: Kc, two 3x3
- * convolutions that Winograd's kernel takes at any batch. After
+ * the 3x3 filters, the GEMM's packed panels of a dense layer's weights,
+ * made on the first prediction and reused), and every change of the
+ * parameters makes them anew. libkc: Kc, two 3x3 convolutions that
+ * Winograd's kernel takes at any batch, a dense layer [1960, 40] whose
+ * product packs. After
  * set_param, a load and a training step, each following prediction and
  * evaluation of a warm instance has the bits of a new instance that
  * loads the same weights; and each change changed the prediction.
@@ -79,12 +81,14 @@ int main(int argc, char **argv) {
   }
   for (int i = 0; i < N; i++) y[i] = i % OUT;
   const NnModelDesc *d = Kc_describe();
-  const NnTensorDesc *w = NULL; /* the second convolution's filters: [3, 3, 32, 40] */
-  for (int i = 0; i < d->nparams; i++)
+  const NnTensorDesc *w = NULL, *dw = NULL; /* the second convolution's filters [3, 3, 32, 40], the dense layer's W */
+  for (int i = 0; i < d->nparams; i++) {
     if (d->params[i].rank == 4 && d->params[i].dims[3] == 40) w = &d->params[i];
-  if (!w) return fprintf(stderr, "no filters [3, 3, 32, 40]\n"), 2;
-  const size_t wn = 3 * 3 * 32 * 40;
-  float *filters = malloc(sizeof(float) * wn), before[N * OUT];
+    if (d->params[i].rank == 2 && d->params[i].dims[0] == 1960) dw = &d->params[i];
+  }
+  if (!w || !dw) return fprintf(stderr, "no filters [3, 3, 32, 40] or weights [1960, 40]\n"), 2;
+  const size_t wn = 3 * 3 * 32 * 40, dn = 1960 * 40;
+  float *filters = malloc(sizeof(float) * (wn > dn ? wn : dn)), before[N * OUT];
 
   /* set_param on a warm instance */
   Kc_Model *m = make(1);
@@ -94,6 +98,12 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < wn; i++) filters[i] = filters[i] * -1.5f + 0.01f;
   if (Kc_set_param(m, w->name, filters, sizeof(float) * wn) != 0) return fprintf(stderr, "set_param\n"), 2;
   same_as_new(m, "set_param", before);
+  /* and of the dense layer's weights (the GEMM's panels) */
+  predict(m, before);
+  if (Kc_get_param(m, dw->name, filters, sizeof(float) * dn) != 0) return fprintf(stderr, "get_param\n"), 2;
+  for (size_t i = 0; i < dn; i++) filters[i] *= 0.5f;
+  if (Kc_set_param(m, dw->name, filters, sizeof(float) * dn) != 0) return fprintf(stderr, "set_param\n"), 2;
+  same_as_new(m, "set_param (dense)", before);
 
   /* a load over a warm instance of other weights */
   Kc_Model *o = make(7);

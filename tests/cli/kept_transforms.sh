@@ -1,6 +1,6 @@
-# An instance keeps Winograd's transform of its 3x3 filters for its
-# forward runs and makes it anew after set_param, a load and a training
-# step (tests/cli/kept_host.c: each prediction and evaluation after a
+# An instance keeps Winograd's transform of its 3x3 filters and the
+# GEMM's packed panels of a dense layer's weights for its forward runs
+# and makes them anew after set_param, a load and a training step (tests/cli/kept_host.c: each prediction and evaluation after a
 # change against a new instance that loads the same weights, bit for bit),
 # through libraries of both backends, at 1 and 2 threads, at the
 # processor's ISA level and at AVX2.
@@ -12,6 +12,7 @@ model Kc {
   conv2d(32, 3, padding: same, activation: relu)
   conv2d(40, 3, activation: relu)
   flatten
+  dense(40, activation: relu)
   dense(3, activation: softmax)
 }
 train Kc {

@@ -82,6 +82,17 @@ static void gemm_case(int64_t m, int64_t n, int64_t k, bool ta, bool tb, bool ad
     CHECK(!memcmp(c[0], c[t], sizeof *c0 * (size_t)(m * ldc)),
           "gemm %lldx%lldx%lld: %d threads give other bits than 1", (long long)m, (long long)n, (long long)k,
           t + 1);
+  /* B's panels kept in a slot (as an instance keeps a parameter's): the
+   * same bits when packed there and when reused, at 1 to 3 threads */
+  void *kept = nnrt_alloc((size_t)nnrt_sgemm_kept_bytes(k, n));
+  float *ck = malloc(sizeof *ck * (size_t)(m * ldc + 1));
+  for (int t = 0; t < 3; t++) {
+    memcpy(ck, c0, sizeof *c0 * (size_t)(m * ldc));
+    nnrt_sgemm_kept(t + 1, m, n, k, a, ars, acs, b, brs, bcs, ck, ldc, add, scratch, NULL, kept);
+    CHECK(!memcmp(c[0], ck, sizeof *c0 * (size_t)(m * ldc)), "gemm %lldx%lldx%lld with kept panels (%s): other bits",
+          (long long)m, (long long)n, (long long)k, t ? "reused" : "packed");
+  }
+  free(kept), free(ck);
   /* with an epilogue at 2 threads: the same product, each element seen
    * once and final when seen */
   float *ce = malloc(sizeof *ce * (size_t)(m * ldc + 1)), *copy = calloc((size_t)(m * ldc + 1), sizeof *copy);
