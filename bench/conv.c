@@ -54,7 +54,7 @@ int main(int argc, char **argv) {
       double t0 = cpu_now();
       for (int c = 0; c < calls; c++) nnrt_conv2d_direct_f32(1, n, g, x, w, y, scratch, cap, NULL);
       double t1 = cpu_now();
-      for (int c = 0; c < calls && wino; c++) wino = nnrt_conv2d_winograd_f32(1, n, g, x, w, y, scratch, cap, NULL);
+      for (int c = 0; c < calls && wino; c++) wino = nnrt_conv2d_winograd_f32(1, n, g, x, w, y, scratch, cap, NULL, NULL);
       double t2 = cpu_now();
       td[r] = (t1 - t0) / calls, tw[r] = (t2 - t1) / calls;
     }

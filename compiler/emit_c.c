@@ -205,6 +205,7 @@ static void signature(Em *e, int k, int id) {
   for (int i = 0; i < v->nin; i++)
     fprintf(e->o, ", const %s *restrict %c", cty(e->g->v[v->in[i]].dtype), names[i]);
   if (scratch_x(e->g, v)) fprintf(e->o, ", %s *restrict s", cty(v->dtype));
+  if (plan_takes_kept(e->g, v)) fprintf(e->o, ", void *kept");
   if (e->ep) member_params(e, k, plan_home(e->p, e->g, k), PARAMS);
   fprintf(e->o, ") {\n  (void)n;\n  (void)nt;\n");
 }
@@ -302,6 +303,12 @@ static void k_matmul(Em *e, const Value *v) {
           dimx(v->shape.dim[r - 1]), dimx(A->shape.dim[A->shape.rank - 1]));
   /* a folded transpose: its operand, read with the strides swapped */
   bool ta = e->p->folded[v->in[0]], tb = e->p->folded[v->in[1]];
+  if (!lead.rank && plan_takes_kept(e->g, v)) { /* one float product: B's kept panels where it packs */
+    const char *args = arena_printf("nt, M, N2, K, %s, %s, y, N2, false, s, %s", ta ? "a, 1, M" : "a, K, 1",
+                                    tb ? "b, 1, K" : "b, N2, 1", e->epi);
+    fprintf(e->o, "  if (!nnrt_sgemm_packed(%s, kept)) nnrt_sgemm(%s);\n", args, args);
+    return;
+  }
   if (!lead.rank) { /* one product */
     gemm_call(e, v, "  ", "nt", "M, N2, K", ta ? "a, 1, M" : "a, K, 1", tb ? "b, 1, K" : "b, N2, 1", "y, N2",
               "false", "s", e->epi);
@@ -446,17 +453,18 @@ static void k_conv(Em *e, const Value *v) {
   Shape xs = v->op == OP_CONV2DBX ? v->shape : e->g->v[v->in[0]].shape;
   window_const(e, "win", plan_window(e->g, v));
   const char *fn = v->op == OP_CONV2D ? "conv2d" : v->op == OP_CONV2DBX ? "conv2d_bx" : "conv2d_bw";
+  bool kept = plan_takes_kept(e->g, v); /* its kept slot: the kernel's parameter `kept` */
   int pv = e->p->pool[e->p->kernel[v - e->g->v]];
   if (pv >= 0) { /* pooling fused (plan_pools): y is a band, the pooling's result y<pv> */
     window_const(e, "pwin", plan_window(e->g, &e->g->v[pv]));
-    fprintf(e->o, "  nnrt_conv2d_pool_%s(nt, %s, &win, &pwin, %s, %lld, a, b, y, y%d, s, %s);\n",
+    fprintf(e->o, "  nnrt_conv2d_pool_%s(nt, %s, &win, &pwin, %s, %lld, a, b, y, y%d, s, %s, %s);\n",
             v->dtype == DT_F64 ? "f64" : "f32", dimx(xs.dim[0]),
             e->g->v[pv].op == OP_MAXPOOL ? "NNRT_MAXPOOL" : "NNRT_AVGPOOL",
-            (long long)plan_pool_band(e->g, e->g->v[pv].in[0]), pv, e->epi);
+            (long long)plan_pool_band(e->g, e->g->v[pv].in[0]), pv, e->epi, kept ? "kept" : "NULL");
     return;
   }
-  fprintf(e->o, "  nnrt_%s_%s(nt, %s, &win, a, b, y, s, %s);\n", fn, v->dtype == DT_F64 ? "f64" : "f32",
-          dimx(xs.dim[0]), e->epi);
+  fprintf(e->o, "  nnrt_%s_%s(nt, %s, &win, a, b, y, s, %s%s);\n", kept ? "conv2d_kept" : fn,
+          v->dtype == DT_F64 ? "f64" : "f32", dimx(xs.dim[0]), e->epi, kept ? ", kept" : "");
 }
 
 /* Pooling and its gradients: a call of the runtime's. */
@@ -767,6 +775,11 @@ static void run_function(Em *e, const char *fn) {
         fprintf(o, ", v%d", plan_home(p, g, k));
         for (int i = 0; i < hv->nin; i++) fprintf(o, ", v%d", plan_read(p, g, hv->in[i]));
         if (scratch_x(g, hv)) fprintf(o, ", (%s *)(ws + sc)", cty(hv->dtype));
+        if (plan_takes_kept(g, hv)) {
+          int64_t at = plan_kept_slot(p, g, hv);
+          if (at < 0) fprintf(o, ", NULL");
+          else fprintf(o, ", m->kept + %lld", (long long)at);
+        }
         if (id > h) member_params(e, k, plan_home(p, g, k), RUN_ARGS);
       }
       fprintf(o, ");\n");
@@ -1066,6 +1079,7 @@ void emit_c_model(FILE *o, const Built *b) {
   }
   fprintf(o, "\n/* ---- model %s ---- */\n\n", model);
   tensor_table(o, model, g);
+  int64_t kept = plan_kept(b); /* the forward graphs' kept slots, before their code */
   static const char *suffix[3] = {"train", "eval", "infer"};
   for (int k = 0; k < 3; k++)
     if (gs[k]) emit_c_graph(o, gs[k], b->plan[k], model, suffix[k]);
@@ -1107,6 +1121,7 @@ void emit_c_model(FILE *o, const Built *b) {
   fprintf(o, "},\n");
   if (t && t->class_weight)
     fprintf(o, "  .nclass_weights = %lld, .class_weights = %s_class_weights,\n", (long long)t->nclass_weight, model);
+  fprintf(o, "  .kept_bytes = %lld,\n", (long long)kept);
   fprintf(o, "};\n\n/* The API of the library's header; %s_Model is NnrtModel. */\n"
              "typedef NnrtModel %s_Model;\n", model, model);
   for (size_t i = 0; i < sizeof api / sizeof api[0]; i++) {

@@ -25,8 +25,8 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static LLVMTypeRef ty(Lv *L, DType t) { return t == DT_F64 ? L->f64 : t == DT_I32 ? L->i32 : L->f32; }
-static LLVMTypeRef ptr_to(LLVMTypeRef t) { return LLVMPointerType(t, 0); }
+LLVMTypeRef ty(Lv *L, DType t) { return t == DT_F64 ? L->f64 : t == DT_I32 ? L->i32 : L->f32; }
+LLVMTypeRef ptr_to(LLVMTypeRef t) { return LLVMPointerType(t, 0); }
 LLVMValueRef ci(Lv *L, int64_t v) { return LLVMConstInt(L->i64, (unsigned long long)v, 1); }
 LLVMValueRef ci32(Lv *L, int64_t v) { return LLVMConstInt(L->i32, (unsigned long long)v, 1); }
 LLVMValueRef cf(Lv *L, double v) { return LLVMConstReal(L->f64, v); }
@@ -47,7 +47,7 @@ static LLVMValueRef replaces_max(Lv *L, LLVMValueRef x, LLVMValueRef m) {
   return and(L, fcmp(L, LLVMRealUGT, x, m), fcmp(L, LLVMRealORD, m, m));
 }
 
-static LLVMValueRef dim_v(Lv *L, int64_t d) { return d == DIM_BATCH ? L->n : ci(L, d); }
+LLVMValueRef dim_v(Lv *L, int64_t d) { return d == DIM_BATCH ? L->n : ci(L, d); }
 
 /* The product of dims [from, to). */
 static LLVMValueRef prod_v(Lv *L, Shape s, int from, int to) {
@@ -299,6 +299,7 @@ static void member_ptrs(Lv *L, int k, int skip, Ptrs *ps) {
 
 static LLVMTypeRef ptr_type(Lv *L, const Ptrs *ps, int i, const Value *head) {
   if (ps->scratch[i]) return ptr_to(ty(L, head->dtype));
+  if (ps->yx[i] == 'k') return L->p8;
   return ptr_to(ty(L, L->g->v[ps->id[i]].dtype));
 }
 
@@ -491,14 +492,15 @@ static void k_axis(Lv *L, const Value *v, LLVMValueRef y, LLVMValueRef a, LLVMVa
  * epilogue or none. */
 static void gemm(Lv *L, DType t, LLVMValueRef nt, LLVMValueRef M, LLVMValueRef N, LLVMValueRef K, LLVMValueRef A,
                  LLVMValueRef ars, LLVMValueRef acs, LLVMValueRef B, LLVMValueRef brs, LLVMValueRef bcs,
-                 LLVMValueRef C, LLVMValueRef ldc, LLVMValueRef addc, LLVMValueRef pack, LLVMValueRef epi) {
+                 LLVMValueRef C, LLVMValueRef ldc, LLVMValueRef addc, LLVMValueRef pack, LLVMValueRef epi,
+                 LLVMValueRef kept) {
   LLVMTypeRef p = ptr_to(ty(L, t));
-  LLVMTypeRef pt[15] = {L->i32, L->i64, L->i64, L->i64, p,     L->i64, L->i64, p,
-                        L->i64, L->i64, p,      L->i64, L->i1, p,      L->p8};
-  LLVMValueRef args[15] = {nt, M, N, K, A, ars, acs, B, brs, bcs, C, ldc, addc, pack, epi};
-  if (t == DT_F32) {
-    LLVMValueRef f = declare(L, "nnrt_sgemm", L->v, pt, 15);
-    call(L, f, args, 15);
+  LLVMTypeRef pt[16] = {L->i32, L->i64, L->i64, L->i64, p,     L->i64, L->i64, p,
+                        L->i64, L->i64, p,      L->i64, L->i1, p,      L->p8,  L->p8};
+  LLVMValueRef args[16] = {nt, M, N, K, A, ars, acs, B, brs, bcs, C, ldc, addc, pack, epi, kept};
+  if (t == DT_F32) { /* with B's kept panels (or null) where the kernel takes them */
+    LLVMValueRef f = declare(L, kept ? "nnrt_sgemm_kept" : "nnrt_sgemm", L->v, pt, 15 + !!kept);
+    call(L, f, args, 15 + !!kept);
   } else {
     pt[13] = L->p8;
     args[13] = epi;
@@ -507,8 +509,8 @@ static void gemm(Lv *L, DType t, LLVMValueRef nt, LLVMValueRef M, LLVMValueRef N
   }
 }
 
-static void k_matmul(Lv *L, const Value *v, LLVMValueRef y, LLVMValueRef a, LLVMValueRef b, LLVMValueRef s,
-                     LLVMValueRef lo, LLVMValueRef hi) {
+static void k_matmul(Lv *L, const Value *v, LLVMValueRef *arg, LLVMValueRef s, LLVMValueRef lo, LLVMValueRef hi) {
+  LLVMValueRef y = arg[0], a = arg[1], b = arg[2], kept = plan_takes_kept(L->g, v) ? arg[3] : NULL;
   Graph *g = L->g;
   const Value *A = &g->v[v->in[0]], *B = &g->v[v->in[1]];
   int r = v->shape.rank;
@@ -526,7 +528,7 @@ static void k_matmul(Lv *L, const Value *v, LLVMValueRef y, LLVMValueRef a, LLVM
   bool ta = L->p->folded[v->in[0]], tb = L->p->folded[v->in[1]];
   gemm(L, v->dtype, L->nt, M, N, K, pa, ta ? ci(L, 1) : K, ta ? M : ci(L, 1), pb, tb ? ci(L, 1) : N,
        tb ? K : ci(L, 1), pc, N, LLVMConstInt(L->i1, 0, 0), s ? s : LLVMConstNull(ptr_to(t)),
-       L->epi ? L->epi : LLVMConstNull(L->p8));
+       L->epi ? L->epi : LLVMConstNull(L->p8), kept);
   loops_close(L, lp, lead.rank);
 }
 
@@ -656,36 +658,6 @@ typedef struct Kernel {
 
 static bool has_scratch(const Graph *g, const Value *v) { return plan_scratch(g, v).any; }
 
-/* Convolutions and pooling: a call of the runtime's with the geometry as
- * a constant (NnrtWindow: int64 fields only). */
-static void k_window(Lv *L, const Value *v, LLVMValueRef *arg, LLVMValueRef s) {
-  LLVMValueRef win = llvm_window(L, plan_window(L->g, v));
-  LLVMTypeRef p = ptr_to(ty(L, v->dtype));
-  const char *t = v->dtype == DT_F64 ? "f64" : "f32";
-  /* the batch: the image's first axis */
-  Shape xs = v->op == OP_CONV2DBX || v->op == OP_AVGPOOLB ? v->shape : L->g->v[v->in[0]].shape;
-  LLVMValueRef n = dim_v(L, xs.dim[0]);
-  int pv = L->p->pool[L->p->kernel[v - L->g->v]];
-  if (pv >= 0) { /* pooling fused (plan_pools): arg[0] a band, arg[3] the pooling's result */
-    llvm_conv_pool(L, v, &L->g->v[pv], n, win, arg, s);
-    return;
-  }
-  if (v->op == OP_CONV2D || v->op == OP_CONV2DBX || v->op == OP_CONV2DBW) {
-    const char *fn = v->op == OP_CONV2D ? "conv2d" : v->op == OP_CONV2DBX ? "conv2d_bx" : "conv2d_bw";
-    LLVMTypeRef pt[8] = {L->i32, L->i64, L->p8, p, p, p, p, L->p8};
-    LLVMValueRef args[8] = {L->nt, n, win, arg[1], arg[2], arg[0], s, L->epi ? L->epi : LLVMConstNull(L->p8)};
-    call(L, declare(L, arena_printf("nnrt_%s_%s", fn, t), L->v, pt, 8), args, 8);
-    return;
-  }
-  int op = v->op == OP_MAXPOOL    ? NNRT_MAXPOOL
-           : v->op == OP_AVGPOOL  ? NNRT_AVGPOOL
-           : v->op == OP_MAXPOOLB ? NNRT_MAXPOOL_B
-                                  : NNRT_AVGPOOL_B;
-  LLVMTypeRef pt[7] = {L->i32, L->i64, L->i32, L->p8, p, p, p};
-  LLVMValueRef args[7] = {L->nt, n, ci32(L, op), win, arg[1], v->nin > 1 ? arg[2] : LLVMConstNull(p), arg[0]};
-  call(L, declare(L, arena_printf("nnrt_pool_%s", t), L->v, pt, 7), args, 7);
-}
-
 /* Kernel k's pointers: its parameters, and its epilogue's. */
 static void kernel_ptrs(Lv *L, int k, Kernel *kn) {
   Graph *g = L->g;
@@ -701,6 +673,7 @@ static void kernel_ptrs(Lv *L, int k, Kernel *kn) {
   ptr_add(&kn->ps, 'y', home, false);
   for (int i = 0; i < hv->nin; i++) ptr_add(&kn->ps, 'x', plan_read(p, g, hv->in[i]), false);
   if (p->pool[k] >= 0) ptr_add(&kn->ps, 'y', p->pool[k], false); /* after a band, the pooling's result */
+  if (plan_takes_kept(g, hv)) ptr_add(&kn->ps, 'k', h, false); /* its kept slot, or null */
   if ((kn->scratch = has_scratch(g, hv))) ptr_add(&kn->ps, 's', h, true);
   if ((kn->epi = p->last[k] > h)) member_ptrs(L, k, home, &kn->eps);
 }
@@ -726,7 +699,7 @@ static void kernel_function(Lv *L, int k, Kernel *kn) {
   LLVMValueRef *arg = arena_alloc(sizeof(LLVMValueRef) * (size_t)(kn->ps.n + 1));
   for (int i = 0; i < kn->ps.n; i++) {
     arg[i] = LLVMGetParam(f, (unsigned)i + 4);
-    if (kn->ps.yx[i] != 's') (kn->ps.yx[i] == 'y' ? L->yp : L->xp)[kn->ps.id[i]] = arg[i];
+    if (kn->ps.yx[i] == 'y' || kn->ps.yx[i] == 'x') (kn->ps.yx[i] == 'y' ? L->yp : L->xp)[kn->ps.id[i]] = arg[i];
   }
   L->epi = kn->epi ? LLVMGetParam(f, (unsigned)np - 1) : NULL;
   LLVMValueRef s = kn->scratch ? arg[kn->ps.n - 1] : NULL;
@@ -740,9 +713,9 @@ static void kernel_function(Lv *L, int k, Kernel *kn) {
       else
         k_axis(L, hv, arg[0], arg[1], lo, hi);
       break;
-    case CL_CONTRACT: k_matmul(L, hv, arg[0], arg[1], arg[2], s, lo, hi); break;
+    case CL_CONTRACT: k_matmul(L, hv, arg, s, lo, hi); break;
     case CL_MOVE: k_move(L, hv, arg[0], arg[1], hv->nin > 1 ? arg[2] : NULL, s, lo, hi); break;
-    case CL_WINDOW: k_window(L, hv, arg, s); break;
+    case CL_WINDOW: llvm_window(L, hv, arg, s); break;
     default: bug("%%%d is no kernel's head", h);
     }
   LLVMBuildRetVoid(L->b);
@@ -950,7 +923,11 @@ static void call_kernel(Lv *L, Kernel *K, int k, LLVMValueRef *val, LLVMValueRef
   LLVMBuildStore(L->b, L->n, at(L, L->i64, w0, ci(L, 0)));
   LLVMBuildStore(L->b, LLVMBuildSExt(L->b, L->nt, L->i64, ""), at(L, L->i64, w0, ci(L, 1)));
   for (int i = 0; i < K->ps.n; i++) {
-    LLVMValueRef ptr = K->ps.yx[i] == 's' ? scratch : val[plan_root(p, g, K->ps.id[i])];
+    int64_t kept = K->ps.yx[i] == 'k' ? plan_kept_slot(p, g, &g->v[K->ps.id[i]]) : -1;
+    LLVMValueRef ptr = K->ps.yx[i] == 's'   ? scratch
+                       : K->ps.yx[i] != 'k' ? val[plan_root(p, g, K->ps.id[i])]
+                       : kept < 0           ? LLVMConstNull(L->p8)
+                                            : at(L, L->i8, L->kept, ci(L, kept));
     if (!ptr) bug("%%%d has no buffer", K->ps.id[i]);
     LLVMBuildStore(L->b, LLVMBuildPtrToInt(L->b, ptr, L->i64, ""), at(L, L->i64, w0, ci(L, i + 2)));
   }
@@ -1032,7 +1009,7 @@ static LLVMValueRef buffer(Lv *L, Piece *P, int id) {
 static void kernel_buffers(Lv *L, Piece *P, const Kernel *K, int k) {
   Plan *p = L->p;
   for (int i = 0; i < K->ps.n; i++)
-    if (K->ps.yx[i] != 's') buffer(L, P, plan_root(p, L->g, K->ps.id[i]));
+    if (K->ps.yx[i] == 'y' || K->ps.yx[i] == 'x') buffer(L, P, plan_root(p, L->g, K->ps.id[i]));
   if (!K->epi) return;
   buffer(L, P, plan_root(p, L->g, plan_home(p, L->g, k)));
   for (int i = 0; i < K->eps.n; i++) buffer(L, P, plan_root(p, L->g, K->eps.id[i]));
@@ -1055,6 +1032,7 @@ static LLVMValueRef run_piece(Lv *L, Piece *P, Kernel *kn, int lo, int hi, int u
   L->n = LLVMGetParam(f, 1), L->nt = LLVMGetParam(f, 7);
   P->params = LLVMBuildLoad2(L->b, L->pp8, field(L, P->m, offsetof(NnrtModel, params), L->pp8), "");
   P->states = LLVMBuildLoad2(L->b, L->pp8, field(L, P->m, offsetof(NnrtModel, states), L->pp8), "");
+  L->kept = LLVMBuildLoad2(L->b, L->p8, field(L, P->m, offsetof(NnrtModel, kept), L->p8), "");
   LLVMValueRef words = local(L, LLVMArrayType(L->i64, (unsigned)nwords + 1), "words");
   LLVMValueRef ewords = local(L, LLVMArrayType(L->i64, (unsigned)newords + 1), "ewords");
   LLVMValueRef epi = local(L, LLVMArrayType(L->p8, 2), "epi");

@@ -50,33 +50,3 @@ void llvm_call_rows(Lv *L, LLVMValueRef loops, LLVMValueRef *args, unsigned n, i
   LLVMBuildBr(L->b, done);
   LLVMPositionBuilderAtEnd(L->b, done);
 }
-
-/* A window's geometry (runtime/nnrt.h's NnrtWindow: int64 fields only)
- * as a private constant; its address as i8 *. */
-LLVMValueRef llvm_window(Lv *L, NnrtWindow w) {
-  int64_t f[17] = {w.h,  w.w,  w.c,  w.oh, w.ow, w.f,      w.kh,    w.kw, w.sh,
-                   w.sw, w.ph, w.pw, w.dh, w.dw, w.groups, w.chunk, w.batch};
-  LLVMValueRef c[17];
-  for (int i = 0; i < 17; i++) c[i] = ci(L, f[i]);
-  LLVMValueRef init = LLVMConstArray(L->i64, c, 17);
-  LLVMValueRef gv = LLVMAddGlobal(L->mod, LLVMTypeOf(init), "window");
-  LLVMSetInitializer(gv, init);
-  LLVMSetGlobalConstant(gv, 1);
-  LLVMSetLinkage(gv, LLVMPrivateLinkage);
-  return LLVMConstPointerCast(gv, L->p8);
-}
-
-/* Convolution v and the pooling pv fused after it (compiler/plan.c's
- * plan_pools): nnrt_conv2d_pool_* over the batch n with v's window `win`,
- * arg[0] the band, arg[1] and arg[2] the image and weights, arg[3] the
- * pooling's result, s the scratch, and the kernel's epilogue. */
-void llvm_conv_pool(Lv *L, const Value *v, const Value *pv, LLVMValueRef n, LLVMValueRef win, LLVMValueRef *arg,
-                    LLVMValueRef s) {
-  LLVMTypeRef p = LLVMPointerType(v->dtype == DT_F64 ? L->f64 : L->f32, 0);
-  LLVMTypeRef pt[12] = {L->i32, L->i64, L->p8, L->p8, L->i32, L->i64, p, p, p, p, p, L->p8};
-  LLVMValueRef args[12] = {L->nt, n, win, llvm_window(L, plan_window(L->g, pv)),
-                           ci32(L, pv->op == OP_MAXPOOL ? NNRT_MAXPOOL : NNRT_AVGPOOL),
-                           ci(L, plan_pool_band(L->g, pv->in[0])), arg[1], arg[2], arg[0], arg[3], s,
-                           L->epi ? L->epi : LLVMConstNull(L->p8)};
-  call(L, declare(L, v->dtype == DT_F64 ? "nnrt_conv2d_pool_f64" : "nnrt_conv2d_pool_f32", L->v, pt, 12), args, 12);
-}

@@ -66,7 +66,7 @@ static void check_layout(Lv *L, LLVMTypeRef t, const char *what, size_t size, co
     if (LLVMOffsetOfElement(td, t, i) != at[i]) bug("%s field %u moved", what, i);
 }
 
-/* The window geometry llvm_window (emit_llvm_loops.c) builds as 17 int64 fields. */
+/* The window geometry llvm_window (emit_llvm_window.c) builds as 17 int64 fields. */
 _Static_assert(sizeof(NnrtWindow) == 17 * sizeof(int64_t) && offsetof(NnrtWindow, batch) == 16 * sizeof(int64_t),
                "NnrtWindow is no longer the 17 int64_t fields the LLVM backend builds");
 
@@ -221,6 +221,7 @@ void llvm_model(LlvmOut *o, const Built *b) {
   static const char *suffix[3] = {"train", "eval", "infer"};
   LLVMValueRef run[3], arenas[3];
   Lv L = lv_new(o);
+  int64_t kept = plan_kept(b); /* the forward graphs' kept slots, before their code */
   for (int k = 0; k < 3; k++) {
     run[k] = arenas[k] = LLVMConstNull(L.p8);
     if (gs[k]) {
@@ -270,7 +271,8 @@ void llvm_model(LlvmOut *o, const Built *b) {
                       ci(&L, b->train && b->train->class_weight ? b->train->nclass_weight : 0),
                       class_weights(&L, model, b->train),
                       ci32(&L, c.sample_split),
-                      ci(&L, c.sample_work)};
+                      ci(&L, c.sample_work),
+                      ci(&L, kept)};
   static const size_t at[] = {
       offsetof(NnrtModelDef, name),          offsetof(NnrtModelDef, nparams),
       offsetof(NnrtModelDef, nstates),       offsetof(NnrtModelDef, tensors),
@@ -285,7 +287,7 @@ void llvm_model(LlvmOut *o, const Built *b) {
       offsetof(NnrtModelDef, label_classes), offsetof(NnrtModelDef, label_ignore),
       offsetof(NnrtModelDef, vocab),         offsetof(NnrtModelDef, nclass_weights),
       offsetof(NnrtModelDef, class_weights), offsetof(NnrtModelDef, sample_split),
-      offsetof(NnrtModelDef, sample_work)};
+      offsetof(NnrtModelDef, sample_work), offsetof(NnrtModelDef, kept_bytes)};
   LLVMValueRef init = LLVMConstStructInContext(L.cx, f, sizeof f / sizeof *f, 0);
   if (sizeof at / sizeof *at != sizeof f / sizeof *f) bug("the LLVM backend's NnrtModelDef has other fields");
   check_layout(&L, LLVMTypeOf(init), "NnrtModelDef", sizeof(NnrtModelDef), at, sizeof at / sizeof *at);
@@ -439,7 +441,7 @@ static bool link_runtime(LlvmOut *o) {
                                         "nnrt_conv2d_bw_f64", "nnrt_pool_f32",      "nnrt_pool_f64",
                                         "nnrt_expf",          "nnrt_logf",          "nnrt_tanhf",
                                         "nnrt_sigmoidf",      "nnrt_erff",          "nnrt_conv2d_pool_f32",
-                                        "nnrt_conv2d_pool_f64"};
+                                        "nnrt_conv2d_pool_f64", "nnrt_conv2d_kept_f32", "nnrt_sgemm_kept"};
   unsigned always = LLVMGetEnumAttributeKindForName("alwaysinline", 12);
   for (size_t i = 0; i < sizeof inline_always / sizeof *inline_always; i++) {
     LLVMValueRef f = LLVMGetNamedFunction(o->mod, inline_always[i]);

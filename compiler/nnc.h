@@ -695,6 +695,7 @@ typedef struct Plan {
                             value numbers), or itself: the backends write that code once */
   int *pool;             /* kernel -> the pooling fused after its convolution's epilogue (its last
                             member; plan_pools), or -1 */
+  int64_t *kept;         /* parameter -> its kept slot's byte offset, or -1; NULL: none (plan_kept) */
 } Plan;
 Plan *plan_graph(const Graph *g, bool fuse);
 void print_plan(FILE *out, const Graph *g, const Plan *p);   /* -d K */
@@ -712,6 +713,21 @@ typedef struct PlanScratch {
   int packs;
 } PlanScratch;
 PlanScratch plan_scratch(const Graph *g, const Value *v);
+/* An instance's kept transforms (runtime/nnrt.h, NnrtModel's kept): what
+ * a forward run derives from a parameter alone, in a slot per parameter
+ * that a forward graph (no training step, no updates) reads as the 3x3
+ * filters of a float convolution (Winograd's transform) or as the B of a
+ * single float product, unfolded (the GEMM's packed panels), in the order
+ * of the parameters. plan_takes_kept: whether head v's kernel takes a
+ * slot (a pointer, NULL where it has none): every float convolution and
+ * single float product of a forward graph, so that kernels of the same
+ * structure share code; plan_kept_slot: its slot's byte offset, or -1;
+ * plan_kept: lays the slots out for b's graphs (their plans' `kept`) and
+ * returns the bytes of all. */
+struct Built;
+bool plan_takes_kept(const Graph *g, const Value *v);
+int64_t plan_kept_slot(const Plan *p, const Graph *g, const Value *v);
+int64_t plan_kept(const struct Built *b);
 /* Where kernel k's head is computed when it has an epilogue: its own
  * buffer when stored, else the last member's (same shape and type); with
  * pooling fused, the band of the pooling's operand. */
@@ -923,6 +939,7 @@ typedef struct Lv {
   LLVMValueRef *t;       /* value -> its element in the current elementwise body */
   LLVMValueRef *xl;      /* value -> its element loaded there (an outside operand) */
   LLVMValueRef epi;      /* the current kernel's NnrtEpilogue *, or null */
+  LLVMValueRef kept;     /* in a run piece: the instance's kept transforms (NnrtModel's kept) */
 } Lv;
 
 /* emit_llvm_model.c: a builder over the module's context and its types.
@@ -947,18 +964,22 @@ LLVMValueRef function(Lv *L, const char *name, LLVMTypeRef ret, LLVMTypeRef *par
 /* A function of libm (or the runtime) of a and b (NULL: of a), declared
  * once, of a's type (double, or float). */
 LLVMValueRef math(Lv *L, const char *name, LLVMValueRef a, LLVMValueRef b);
+/* A value type's LLVM type, a pointer to a type, a dimension as an i64
+ * (the batch: the function's n). */
+LLVMTypeRef ty(Lv *L, DType t);
+LLVMTypeRef ptr_to(LLVMTypeRef t);
+LLVMValueRef dim_v(Lv *L, int64_t d);
+
+/* emit_llvm_window.c: convolution or pooling v as a call of the runtime's
+ * kernel: arg the kernel's pointers (result, operands, then the result of
+ * a pooling fused after a convolution, then a float convolution's kept
+ * slot), s its scratch. */
+void llvm_window(Lv *L, const Value *v, LLVMValueRef *arg, LLVMValueRef s);
 
 /* emit_llvm_loops.c: an epilogue's loops called (args: r0, r1, c0, c1,
  * cols, its pointers), whole rows of a constant `width` (not DIM_BATCH)
  * through a copy that has it as the trip count. */
 void llvm_call_rows(Lv *L, LLVMValueRef loops, LLVMValueRef *args, unsigned n, int64_t width);
-/* A window's geometry as a constant (i8 *); a convolution with the pooling
- * fused after it (Plan.pool) called: arg[0] its band, arg[1] and arg[2]
- * the image and weights, arg[3] the pooling's result, s the scratch. */
-LLVMValueRef llvm_window(Lv *L, struct NnrtWindow w);
-void llvm_conv_pool(Lv *L, const Value *v, const Value *pv, LLVMValueRef n, LLVMValueRef win, LLVMValueRef *arg,
-                    LLVMValueRef s);
-
 /* emit_llvm_op.c: elementwise op `op` on a, b, c (ops.h's x), all doubles
  * or all floats (an f32 value's, computed in float as the C backend's),
  * in that type; rounded as its result type `out` needs only for cast. */

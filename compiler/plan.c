@@ -119,6 +119,50 @@ PlanScratch plan_scratch(const Graph *g, const Value *v) {
   return s;
 }
 
+bool plan_takes_kept(const Graph *g, const Value *v) {
+  return !g->training && g->nupdates == 0 && v->dtype == DT_F32 &&
+         (v->op == OP_CONV2D || (op_info[v->op].cls == CL_CONTRACT && v->shape.rank == 2));
+}
+
+/* The bytes of the kept slot that head v of a forward graph reads its
+ * parameter operand from (*param), 0 for none: a convolution's 3x3
+ * filters, which Winograd's kernel transforms, or a single product's B
+ * read as it is stored, [K, N], which the GEMM packs. */
+static int64_t kept_need(const Plan *p, const Graph *g, const Value *v, int *param) {
+  if (!plan_takes_kept(g, v) || (v->op != OP_CONV2D && p->folded[v->in[1]])) return 0;
+  const Value *w = &g->v[plan_read(p, g, v->in[1])];
+  if (w->op != OP_PARAM || w->dtype != DT_F32) return 0;
+  const int64_t *d = w->shape.dim;
+  *param = (int)w->a[0];
+  if (v->op == OP_CONV2D) return w->shape.rank == 4 && d[0] == 3 && d[1] == 3 ? nnrt_winograd_kept_bytes(d[2], d[3]) : 0;
+  return w->shape.rank == 2 ? nnrt_sgemm_kept_bytes(d[0], d[1]) : 0;
+}
+
+int64_t plan_kept(const Built *b) {
+  const Graph *main = built_main_graph(b);
+  int n = main->nparams;
+  int64_t *bytes = arena_alloc(sizeof(int64_t) * (size_t)(n + 1)), *at = arena_alloc(sizeof(int64_t) * (size_t)(n + 1));
+  for (int k = 0; k < NGRAPHS; k++) {
+    const Graph *g = b->g[k];
+    if (!g || g->training || g->nupdates > 0) continue;
+    for (int id = 0; id < g->n; id++) {
+      int param = -1;
+      int64_t need = b->plan[k]->kernel[id] >= 0 ? kept_need(b->plan[k], g, &g->v[id], &param) : 0;
+      if (need > bytes[param]) bytes[param] = need;
+    }
+  }
+  int64_t total = 0;
+  for (int i = 0; i < n; i++) at[i] = bytes[i] ? total : -1, total += bytes[i];
+  for (int k = 0; k < NGRAPHS; k++)
+    if (b->g[k] && !b->g[k]->training && b->g[k]->nupdates == 0) b->plan[k]->kept = at;
+  return total;
+}
+
+int64_t plan_kept_slot(const Plan *p, const Graph *g, const Value *v) {
+  int param = -1;
+  return p->kept && kept_need(p, g, v, &param) > 0 ? p->kept[param] : -1;
+}
+
 int plan_home(const Plan *p, const Graph *g, int k) {
   if (p->pool[k] >= 0) return g->v[p->pool[k]].in[0]; /* the band */
   return p->stored[p->first[k]] ? p->first[k] : p->last[k];

@@ -136,6 +136,24 @@ NNRT_API void nnrt_epilogue_rows(int nt, int64_t rows, int64_t cols, const NnrtE
 NNRT_API size_t nnrt_sgemm_scratch(int nt);
 /* the columns of the float product's micro-kernel: 32 (AVX-512), 16 (AVX2), 8 */
 NNRT_API int nnrt_sgemm_nr(void);
+/* nnrt_sgemm with B's packed panels kept in `kept` (a slot of
+ * nnrt_sgemm_kept_bytes(K, N) bytes that an instance zeroes when its
+ * parameters change: NnrtModel): packed there by the first product that
+ * packs and read by the later ones, the same bits; NULL: packed on each
+ * call. Inference of a compiled model whose B is a parameter [K, N].
+ * nnrt_sgemm_packed is its part that packs: false (nothing done) for a
+ * product nnrt_sgemm would not pack, or kept NULL, which the C backend's
+ * kernels then give to nnrt_sgemm, inlined where the sizes are constants. */
+NNRT_API bool nnrt_sgemm_packed(int nt, int64_t M, int64_t N, int64_t K, const float *A, int64_t ars,
+                                int64_t acs, const float *B, int64_t brs, int64_t bcs, float *C, int64_t ldc,
+                                bool add, float *scratch, const NnrtEpilogue *epi, void *kept);
+NNRT_API void nnrt_sgemm_kept(int nt, int64_t M, int64_t N, int64_t K, const float *A, int64_t ars,
+                              int64_t acs, const float *B, int64_t brs, int64_t bcs, float *C, int64_t ldc,
+                              bool add, float *scratch, const NnrtEpilogue *epi, void *kept);
+static inline int64_t nnrt_sgemm_kept_bytes(int64_t k, int64_t n) {
+  /* panels of the widest tile (32 columns) after a header of 64 bytes */
+  return 64 + 4 * k * ((n + 31) / 32 * 32);
+}
 NNRT_API void nnrt_sgemm(int nt, int64_t M, int64_t N, int64_t K, const float *A, int64_t ars,
                          int64_t acs, const float *B, int64_t brs, int64_t bcs, float *C, int64_t ldc,
                          bool add, float *scratch, const NnrtEpilogue *epi);
@@ -193,6 +211,12 @@ enum { NNRT_CONV_SLICES = 4 };
 #ifndef NNRT_NO_WINDOW
 NNRT_WINDOW_API void nnrt_conv2d_f32(int nt, int64_t n, const NnrtWindow *g, const float *x,
                                      const float *w, float *y, float *scratch, const NnrtEpilogue *epi);
+/* nnrt_conv2d_f32 with the filters' Winograd transform kept in `kept`
+ * (nnrt_conv2d_winograd_f32; NULL: made on each call): inference of a
+ * compiled model whose filters are a parameter. */
+NNRT_WINDOW_API void nnrt_conv2d_kept_f32(int nt, int64_t n, const NnrtWindow *g, const float *x,
+                                          const float *w, float *y, float *scratch, const NnrtEpilogue *epi,
+                                          void *kept);
 NNRT_WINDOW_API void nnrt_conv2d_f64(int nt, int64_t n, const NnrtWindow *g, const double *x,
                                      const double *w, double *y, double *scratch, const NnrtEpilogue *epi);
 NNRT_WINDOW_API void nnrt_conv2d_bx_f32(int nt, int64_t n, const NnrtWindow *g, const float *dy,
@@ -216,13 +240,14 @@ NNRT_WINDOW_API void nnrt_conv2d_bw_f64(int nt, int64_t n, const NnrtWindow *g, 
  * the convolution and the pooling run apart, provided the float
  * column path's products of one sample are packed (nnrt_sgemm: more than
  * 16384 multiply-adds or more than 256 terms; compiler/plan.c checks).
- * The scratch is the convolution's for all n samples. */
+ * The scratch is the convolution's for all n samples; kept as
+ * nnrt_conv2d_kept_f32's (NULL: none; the f64 kernel takes NULL). */
 NNRT_WINDOW_API void nnrt_conv2d_pool_f32(int nt, int64_t n, const NnrtWindow *g, const NnrtWindow *p, int op,
                                           int64_t band, const float *x, const float *w, float *t, float *z,
-                                          float *scratch, const NnrtEpilogue *epi);
+                                          float *scratch, const NnrtEpilogue *epi, void *kept);
 NNRT_WINDOW_API void nnrt_conv2d_pool_f64(int nt, int64_t n, const NnrtWindow *g, const NnrtWindow *p, int op,
                                           int64_t band, const double *x, const double *w, double *t, double *z,
-                                          double *scratch, const NnrtEpilogue *epi);
+                                          double *scratch, const NnrtEpilogue *epi, void *kept);
 /* The float convolution straight from the image (nnrt_conv.c): the same
  * bits as nnrt_conv2d_f32's column-matrix path, false (nothing done) where
  * it does not apply: the portable micro-kernel, a product the GEMM would
@@ -234,9 +259,20 @@ NNRT_API bool nnrt_conv2d_direct_f32(int nt, int64_t n, const NnrtWindow *g, con
  * dilation 1 and one group where it wins (nnrt_conv.c): other bits than
  * the direct kernel (within a few units in the last place of the sums),
  * the same at every thread count; false (nothing done) where it does not
- * apply or `cap` floats of scratch are too few. */
+ * apply or `cap` floats of scratch are too few. The filters' transform
+ * U = G w G^T is made in the scratch on each call or, given `kept` (a
+ * slot of nnrt_winograd_kept_bytes(C, F) bytes that an instance zeroes
+ * when its parameters change: NnrtModel), made there once and reused;
+ * where `cap` is too few it is not run either way, so that whether it
+ * runs never depends on the slot. */
+static inline int64_t nnrt_winograd_kept_bytes(int64_t c, int64_t f) {
+  /* U_k for the widest tile (32 columns a panel: AVX-512; AVX2's 16 need
+   * no more) after a header of 64 bytes; 0 where it never runs */
+  const int64_t ldm = (f + 31) / 32 * 32, uk = (c * ldm / 16 | 1) * 16;
+  return c >= 16 && f >= 32 ? 64 + 16 * uk * (int64_t)sizeof(float) : 0;
+}
 NNRT_API bool nnrt_conv2d_winograd_f32(int nt, int64_t n, const NnrtWindow *g, const float *x, const float *w,
-                                       float *y, float *scratch, size_t cap, const NnrtEpilogue *epi);
+                                       float *y, float *scratch, size_t cap, const NnrtEpilogue *epi, void *kept);
 /* The weight gradient's slices the same way (AVX-512, channels a group a
  * multiple of 8, filters a group of 32): part[NNRT_CONV_SLICES][R, f] as
  * nnrt_conv2d_bw_f32 sums them, in `cap` floats of scratch. */
@@ -383,6 +419,16 @@ typedef struct NnrtModel {
   int64_t position;
   int nprogress;
   double progress[NNRT_MAX_PROGRESS];
+  /* The parameters' version: every change of a parameter or state (a
+   * training step, set_param, a load, a copy of weights) counts one
+   * (nnrt_model_touch). `kept` (def->kept_bytes, or NULL) holds what a
+   * forward run derives from the parameters alone, in slots laid out at
+   * compile time (plan_kept): Winograd's transform of each 3x3 filter, the
+   * GEMM's packed panels of each product's B that is a parameter. A forward run
+   * (inference, evaluation) first zeroes it when it was made for another
+   * version (kept_version), and each slot is remade on its first use. */
+  uint64_t version, kept_version;
+  char *kept;
   char error[256];       /* why the last call failed ("" after a success) */
 } NnrtModel;
 
@@ -446,6 +492,8 @@ typedef struct NnrtModelDef {
    * whether a smaller batch is worth a team. */
   int32_t sample_split;
   int64_t sample_work;
+  /* The bytes of an instance's kept transforms (NnrtModel's kept; 0: none). */
+  int64_t kept_bytes;
 } NnrtModelDef;
 
 /* The model API. Every function checks its arguments: a NULL instance,
@@ -468,5 +516,9 @@ typedef struct NnrtModelDef {
  * the arena is out of range or memory runs out. The API calls it before
  * every run. */
 NNRT_API int nnrt_model_reserve(NnrtModel *m, int k, int64_t n);
+/* Counts a change of m's parameters or states (its version), so that the
+ * next forward run makes its kept transforms anew: whatever writes
+ * m->params or m->states outside the API's own functions calls it. */
+NNRT_API void nnrt_model_touch(NnrtModel *m);
 
 #endif

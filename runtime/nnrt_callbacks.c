@@ -106,6 +106,7 @@ NNRT_API void nnrt_copy_weights(NnrtModel *to, const NnrtModel *from, bool slots
   const NnrtModelDef *def = from->def;
   int n = def->nparams + def->nstates - (slots ? 0 : def->nslots);
   for (int i = 0; i < n; i++) memcpy(to->params[i], from->params[i], (size_t)nnrt_tensor_bytes(&def->tensors[i]));
+  nnrt_model_touch(to);
 }
 
 NNRT_API NnrtModel *nnrt_best_weights(const NnrtProgram *p, const NnrtCallbacks *c, const char *load, uint64_t seed) {

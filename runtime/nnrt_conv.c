@@ -624,7 +624,7 @@ static void wino_blocks(const WinoJob *j, int64_t b0, int64_t b1, float *work) {
 #endif
 
 NNRT_API bool nnrt_conv2d_winograd_f32(int nt, int64_t n, const NnrtWindow *g, const float *x, const float *w,
-                                       float *y, float *scratch, size_t cap, const NnrtEpilogue *epi) {
+                                       float *y, float *scratch, size_t cap, const NnrtEpilogue *epi, void *kept) {
 #ifdef NNRT_CONV_X86
   const int nr = nnrt_sgemm_nr();
   const int64_t mr = nr == 32 ? 8 : 6, C = g->c, F = g->f, tw = (g->ow + 1) / 2, th = (g->oh + 1) / 2;
@@ -646,14 +646,20 @@ NNRT_API bool nnrt_conv2d_winograd_f32(int nt, int64_t n, const NnrtWindow *g, c
   int64_t parts = nnrt_parts(nt, n * tw * th * 16 * C * ldm, blocks);
   if ((size_t)parts > (cap - shared) / per) parts = (int64_t)((cap - shared) / per);
   float *u = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63), *zeros = u + 16 * uk, *work = zeros + C;
-  wino_weights(w, C, F, nr, npan, u, uk);
+  /* the transform in the instance's slot: its header's first word is the
+   * tile's NR it was made for, 0 until it is (the slot is zeroed when the
+   * parameters change); the scratch keeps its layout either way */
+  int64_t *made = kept && 64 + 16 * uk * (int64_t)sizeof(float) <= nnrt_winograd_kept_bytes(C, F) ? kept : NULL;
+  if (made) u = (float *)((char *)kept + 64);
+  if (!made || *made != nr) wino_weights(w, C, F, nr, npan, u, uk);
+  if (made) *made = nr;
   memset(zeros, 0, sizeof(float) * (size_t)C);
   WinoJob job = {g,  x,  u,    zeros, y,    epi, nr == 32 ? nnrt_direct_avx512 : nnrt_direct_avx2,
                  mr, nr, npan, tw,    th,   rows, rb, uk, vk, mk};
   NNRT_TEAM(parts, t, nth, wino_blocks(&job, blocks * t / nth, blocks * (t + 1) / nth, work + (size_t)t * per);)
   return true;
 #else
-  (void)nt, (void)n, (void)g, (void)x, (void)w, (void)y, (void)scratch, (void)cap, (void)epi;
+  (void)nt, (void)n, (void)g, (void)x, (void)w, (void)y, (void)scratch, (void)cap, (void)epi, (void)kept;
   return false;
 #endif
 }

@@ -218,7 +218,23 @@ typedef struct SgemmJob {
   float *pack;       /* per member: B's panels (KC x NC), then one block of A (MC x KC) */
   int64_t parts, rows;
   const NnrtEpilogue *epi;
+  const float *kept; /* all of B's panels, block (jc, pc) at jc K + pc npan NR; or NULL */
 } SgemmJob;
+
+/* B[pc.., jc..] (kc rows, npan panels) as panels of NR columns, zero-padded, into dst. */
+static void sgemm_pack_b(const SgemmJob *j, int64_t jc, int64_t pc, int64_t kc, int64_t npan, float *dst) {
+  const int64_t nr = j->tile->nr, N = j->N;
+  for (int64_t jp = 0; jp < npan; jp++)
+    for (int64_t p = 0; p < kc; p++) {
+      int64_t col0 = jc + jp * nr;
+      float *d = dst + (jp * kc + p) * nr;
+      if (j->bcs == 1 && col0 + nr <= N) { /* a whole row of the panel at once */
+        memcpy(d, j->B + (pc + p) * j->brs + col0, sizeof(float) * nr);
+        continue;
+      }
+      for (int64_t c = 0; c < nr; c++) d[c] = col0 + c < N ? j->B[(pc + p) * j->brs + (col0 + c) * j->bcs] : 0;
+    }
+}
 
 /* Member `me` of a team of `team` computes its parts' rows (parts never
  * share a row) with B's panels packed into its own buffer: the members
@@ -236,19 +252,9 @@ static void sgemm_member(const SgemmJob *j, int64_t me, int64_t team) {
       int64_t nc = N - jc < NNRT_NC ? N - jc : NNRT_NC, npan = (nc + nr - 1) / nr;
       for (int64_t pc = 0; pc < K; pc += NNRT_KC) {
         int64_t kc = K - pc < NNRT_KC ? K - pc : NNRT_KC;
-        /* B[pc.., jc..] as panels of NR columns, zero-padded */
-        for (int64_t jp = 0; jp < npan; jp++)
-          for (int64_t p = 0; p < kc; p++) {
-            int64_t col0 = jc + jp * nr;
-            float *dst = bp + (jp * kc + p) * nr;
-            if (j->bcs == 1 && col0 + nr <= N) { /* a whole row of the panel at once */
-              memcpy(dst, j->B + (pc + p) * j->brs + col0, sizeof(float) * nr);
-              continue;
-            }
-            for (int64_t c = 0; c < nr; c++)
-              dst[c] = col0 + c < N ? j->B[(pc + p) * j->brs + (col0 + c) * j->bcs] : 0;
-          }
-        nnrt_sgemm_rows(j->tile, r0, r1, N, jc, pc, kc, npan, j->A, j->ars, j->acs, bp, j->C, j->ldc,
+        const float *b = j->kept ? j->kept + jc * K + pc * npan * nr : bp;
+        if (!j->kept) sgemm_pack_b(j, jc, pc, kc, npan, bp);
+        nnrt_sgemm_rows(j->tile, r0, r1, N, jc, pc, kc, npan, j->A, j->ars, j->acs, b, j->C, j->ldc,
                         j->add || pc > 0, ap, pc + kc == K ? j->epi : NULL);
       }
     }
@@ -257,7 +263,7 @@ static void sgemm_member(const SgemmJob *j, int64_t me, int64_t team) {
 
 static void sgemm_blocked(int nt, int64_t M, int64_t N, int64_t K, const float *A, int64_t ars, int64_t acs,
                           const float *B, int64_t brs, int64_t bcs, float *C, int64_t ldc, bool add,
-                          float *scratch, const NnrtEpilogue *epi);
+                          float *scratch, const NnrtEpilogue *epi, void *kept);
 
 /* A small product's rows, with the micro-kernels' arithmetic: each
  * element's K (<= NNRT_KC) products summed from zero in order, fused
@@ -294,7 +300,7 @@ NNRT_API void nnrt_sgemm(int nt, int64_t M, int64_t N, int64_t K, const float *A
                          int64_t acs, const float *B, int64_t brs, int64_t bcs, float *C, int64_t ldc,
                          bool add, float *scratch, const NnrtEpilogue *epi) {
   if (K > 0 && (M * N * K > 16384 || K > NNRT_KC)) {
-    sgemm_blocked(nt, M, N, K, A, ars, acs, B, brs, bcs, C, ldc, add, scratch, epi);
+    sgemm_blocked(nt, M, N, K, A, ars, acs, B, brs, bcs, C, ldc, add, scratch, epi, NULL);
     return;
   }
   /* small: packing would cost more than it saves */
@@ -309,9 +315,24 @@ NNRT_API void nnrt_sgemm(int nt, int64_t M, int64_t N, int64_t K, const float *A
   if (epi && M > 0 && N > 0) epi->fn(epi->ctx, 0, M, 0, N);
 }
 
+NNRT_API bool nnrt_sgemm_packed(int nt, int64_t M, int64_t N, int64_t K, const float *A, int64_t ars,
+                                int64_t acs, const float *B, int64_t brs, int64_t bcs, float *C, int64_t ldc,
+                                bool add, float *scratch, const NnrtEpilogue *epi, void *kept) {
+  if (!kept || !(K > 0 && (M * N * K > 16384 || K > NNRT_KC))) return false; /* nnrt_sgemm's small case */
+  sgemm_blocked(nt, M, N, K, A, ars, acs, B, brs, bcs, C, ldc, add, scratch, epi, kept);
+  return true;
+}
+
+NNRT_API void nnrt_sgemm_kept(int nt, int64_t M, int64_t N, int64_t K, const float *A, int64_t ars,
+                              int64_t acs, const float *B, int64_t brs, int64_t bcs, float *C, int64_t ldc,
+                              bool add, float *scratch, const NnrtEpilogue *epi, void *kept) {
+  if (!nnrt_sgemm_packed(nt, M, N, K, A, ars, acs, B, brs, bcs, C, ldc, add, scratch, epi, kept))
+    nnrt_sgemm(nt, M, N, K, A, ars, acs, B, brs, bcs, C, ldc, add, scratch, epi);
+}
+
 static void sgemm_blocked(int nt, int64_t M, int64_t N, int64_t K, const float *A, int64_t ars, int64_t acs,
                           const float *B, int64_t brs, int64_t bcs, float *C, int64_t ldc, bool add,
-                          float *scratch, const NnrtEpilogue *epi) {
+                          float *scratch, const NnrtEpilogue *epi, void *kept) {
   const NnrtTile *tile = nnrt_tile();
   const int64_t mr = tile->mr;
   float *bp = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
@@ -322,7 +343,24 @@ static void sgemm_blocked(int nt, int64_t M, int64_t N, int64_t K, const float *
   int64_t parts = M * N * K < ((int64_t)1 << 22) ? 1 : nnrt_parts(nt, M * N * K, most);
   int64_t rows = ((M + parts - 1) / parts + mr - 1) / mr * mr;
   parts = (M + rows - 1) / rows;
-  SgemmJob job = {tile, M, N, K, A, ars, acs, B, brs, bcs, C, ldc, add, bp, parts, rows, epi};
+  SgemmJob job = {tile, M, N, K, A, ars, acs, B, brs, bcs, C, ldc, add, bp, parts, rows, epi, NULL};
+  /* B's panels kept: made once (the slot's header: NR, K, N and B's
+   * strides it was made for; zeroed when the parameters change), the
+   * same panels every member would pack */
+  int64_t *made = kept && 64 + 4 * K * ((N + 31) / 32 * 32) <= nnrt_sgemm_kept_bytes(K, N) ? kept : NULL;
+  if (made) {
+    const int64_t nr = tile->nr, stamp[5] = {nr, K, N, brs, bcs};
+    float *all = (float *)((char *)kept + 64);
+    if (memcmp(made, stamp, sizeof stamp) != 0) {
+      for (int64_t jc = 0; jc < N; jc += NNRT_NC)
+        for (int64_t pc = 0; pc < K; pc += NNRT_KC) {
+          const int64_t nc = N - jc < NNRT_NC ? N - jc : NNRT_NC, npan = (nc + nr - 1) / nr;
+          sgemm_pack_b(&job, jc, pc, K - pc < NNRT_KC ? K - pc : NNRT_KC, npan, all + jc * K + pc * npan * nr);
+        }
+      memcpy(made, stamp, sizeof stamp);
+    }
+    job.kept = all;
+  }
   /* one team for the whole product (none for one part: an OpenMP region
    * costs even when it runs serially) */
 #ifdef _OPENMP

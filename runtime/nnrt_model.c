@@ -77,6 +77,11 @@ NNRT_API NnrtModel *nnrt_model_create(const NnrtModelDef *def, uint64_t seed) {
   NnrtModel *m = calloc(1, sizeof *m);
   int n = def->nparams + def->nstates;
   if (m) m->params = calloc((size_t)n + 1, sizeof(void *));
+  if (m && def->kept_bytes > 0) m->kept = nnrt_alloc((size_t)def->kept_bytes); /* zeroed: nothing made yet */
+  if (m && def->kept_bytes > 0 && !m->kept) {
+    free(m->params);
+    m->params = NULL;
+  }
   for (int i = 0; m && m->params && i < n; i++)
     if (!(m->params[i] = nnrt_alloc((size_t)nnrt_tensor_bytes(&def->tensors[i])))) {
       model_fail(NULL, "create: out of memory for %s (%lld bytes)", def->tensors[i].name,
@@ -86,7 +91,7 @@ NNRT_API NnrtModel *nnrt_model_create(const NnrtModelDef *def, uint64_t seed) {
       return NULL;
     }
   if (!m || !m->params) {
-    if (m) free(m);
+    if (m) free(m->kept), free(m);
     return model_fail(NULL, "create: out of memory"), NULL;
   }
   m->def = def;
@@ -104,8 +109,11 @@ NNRT_API void nnrt_model_free(NnrtModel *m) {
   for (int i = 0; m->params && i < m->def->nparams + m->def->nstates; i++) free(m->params[i]);
   free(m->params);
   free(m->ws);
+  free(m->kept);
   free(m);
 }
+
+NNRT_API void nnrt_model_touch(NnrtModel *m) { m->version++; }
 
 /* The error of a call on a NULL instance. */
 #define NEED_MODEL(m, what, ret)                                   \
@@ -164,6 +172,7 @@ NNRT_API int nnrt_model_load(NnrtModel *m, const char *path, char *err, size_t e
   if (meta.has_seed) m->seed = meta.seed;
   m->nprogress = meta.weights ? 0 : meta.nprogress;
   memcpy(m->progress, meta.progress, sizeof m->progress);
+  nnrt_model_touch(m);
   return model_ok(m);
 }
 
@@ -192,6 +201,7 @@ NNRT_API int nnrt_model_set_param(NnrtModel *m, const char *name, const void *in
   void *p = model_tensor(m, "set_param", name, in, bytes);
   if (!p) return -1;
   memcpy(p, in, bytes);
+  nnrt_model_touch(m);
   return model_ok(m);
 }
 
@@ -408,7 +418,13 @@ static bool ready(NnrtModel *m, int k, const char *what, const void *const *inpu
   if (n < 1 || n > m->def->max_batch)
     return model_fail(m, "%s: a batch of %lld samples is outside 1 to %lld, the most model %s can address", what,
                       (long long)n, (long long)m->def->max_batch, m->def->name), false;
-  return check_batch(m, what, inputs, k != NNRT_INFER, labels, n) && nnrt_model_reserve(m, k, n) == 0;
+  if (!check_batch(m, what, inputs, k != NNRT_INFER, labels, n) || nnrt_model_reserve(m, k, n) != 0) return false;
+  /* a forward run's kept transforms: made anew after any change */
+  if (k != NNRT_TRAIN && m->kept && m->kept_version != m->version) {
+    memset(m->kept, 0, (size_t)m->def->kept_bytes);
+    m->kept_version = m->version;
+  }
+  return true;
 }
 
 /* The class of sample i's label 0 for class_weight: its id, the index
@@ -445,6 +461,7 @@ static double labelled_run(NnrtModel *m, int k, const char *what, const void *co
                         "true nor class_weight); pass NULL", what, def->name), NAN;
     if (k == NNRT_TRAIN) m->step++;
     def->run[k](m, n, inputs, labels);
+    if (k == NNRT_TRAIN) nnrt_model_touch(m);
     model_ok(m);
     return m->loss;
   }
@@ -463,6 +480,7 @@ static double labelled_run(NnrtModel *m, int k, const char *what, const void *co
   all[nout] = w;
   if (k == NNRT_TRAIN) m->step++;
   def->run[k](m, n, inputs, all);
+  if (k == NNRT_TRAIN) nnrt_model_touch(m);
   free(w);
   model_ok(m);
   return m->loss;

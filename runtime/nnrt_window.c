@@ -26,19 +26,19 @@ static void nnrt_gemm_f64(int nt, int64_t M, int64_t N, int64_t K, const double 
  * (nnrt_conv.c: Winograd's, else the direct one), in the scratch the
  * column matrix's path would take */
 static bool nnrt_direct_f32(int nt, int64_t n, const NnrtWindow *g, const float *x, const float *w, float *y,
-                            float *scratch, const NnrtEpilogue *epi) {
+                            float *scratch, const NnrtEpilogue *epi, void *kept) {
   /* the scratch of the whole batch (a band of it: nnrt_conv2d_pool_f32) */
   const int64_t R = g->kh * g->kw * (g->c / g->groups), nd = g->batch ? g->batch : n;
   const int64_t cols = (nd < g->chunk ? nd : g->chunk) * g->oh * g->ow * R;
   /* Winograd's in the scratch one thread's product would take, so that
    * whether it runs does not depend on the thread count */
-  return nnrt_conv2d_winograd_f32(nt, n, g, x, w, y, scratch, (size_t)cols + nnrt_sgemm_scratch(1), epi) ||
+  return nnrt_conv2d_winograd_f32(nt, n, g, x, w, y, scratch, (size_t)cols + nnrt_sgemm_scratch(1), epi, kept) ||
          nnrt_conv2d_direct_f32(nt, n, g, x, w, y, scratch, (size_t)cols + nnrt_sgemm_scratch(nt), epi);
 }
 
 static bool nnrt_direct_f64(int nt, int64_t n, const NnrtWindow *g, const double *x, const double *w, double *y,
-                            double *scratch, const NnrtEpilogue *epi) {
-  (void)nt, (void)n, (void)g, (void)x, (void)w, (void)y, (void)scratch, (void)epi;
+                            double *scratch, const NnrtEpilogue *epi, void *kept) {
+  (void)nt, (void)n, (void)g, (void)x, (void)w, (void)y, (void)scratch, (void)epi, (void)kept;
   return false;
 }
 
@@ -132,6 +132,11 @@ static void nnrt_shifted(const void *ctx, int64_t r0, int64_t r1, int64_t c0, in
 #undef T
 #undef NNRT_SUFFIX
 #undef NNRT_S
+
+NNRT_WINDOW_API void nnrt_conv2d_kept_f32(int nt, int64_t n, const NnrtWindow *g, const float *x, const float *w,
+                                          float *y, float *scratch, const NnrtEpilogue *epi, void *kept) {
+  nnrt_conv2d_at_f32(nt, n, g, x, w, y, scratch, epi, kept);
+}
 #undef NNRT_CAT
 #undef NNRT_CAT_
 #undef NNRT_RANGES

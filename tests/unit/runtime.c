@@ -82,6 +82,17 @@ static void gemm_case(int64_t m, int64_t n, int64_t k, bool ta, bool tb, bool ad
     CHECK(!memcmp(c[0], c[t], sizeof *c0 * (size_t)(m * ldc)),
           "gemm %lldx%lldx%lld: %d threads give other bits than 1", (long long)m, (long long)n, (long long)k,
           t + 1);
+  /* B's panels kept in a slot (as an instance keeps a parameter's): the
+   * same bits when packed there and when reused, at 1 to 3 threads */
+  void *kept = nnrt_alloc((size_t)nnrt_sgemm_kept_bytes(k, n));
+  float *ck = malloc(sizeof *ck * (size_t)(m * ldc + 1));
+  for (int t = 0; t < 3; t++) {
+    memcpy(ck, c0, sizeof *c0 * (size_t)(m * ldc));
+    nnrt_sgemm_kept(t + 1, m, n, k, a, ars, acs, b, brs, bcs, ck, ldc, add, scratch, NULL, kept);
+    CHECK(!memcmp(c[0], ck, sizeof *c0 * (size_t)(m * ldc)), "gemm %lldx%lldx%lld with kept panels (%s): other bits",
+          (long long)m, (long long)n, (long long)k, t ? "reused" : "packed");
+  }
+  free(kept), free(ck);
   /* with an epilogue at 2 threads: the same product, each element seen
    * once and final when seen */
   float *ce = malloc(sizeof *ce * (size_t)(m * ldc + 1)), *copy = calloc((size_t)(m * ldc + 1), sizeof *copy);
@@ -564,7 +575,7 @@ static void winograd_case(const NnrtWindow *g, int64_t n, bool runs) {
     int *visits = calloc((size_t)ny, sizeof *visits);
     SeenAt seen = {y, false, g->f, copy, visits};
     NnrtEpilogue epi = {see_at, &seen};
-    bool done = nnrt_conv2d_winograd_f32(nt, n, g, x, w, y, scratch, cap, &epi);
+    bool done = nnrt_conv2d_winograd_f32(nt, n, g, x, w, y, scratch, cap, &epi, NULL);
     CHECK(done == (runs && nnrt_sgemm_nr() >= 16), "winograd %lldx%lldx%lld -> %lld: %s", (long long)g->h,
           (long long)g->w, (long long)g->c, (long long)g->f, done ? "ran" : "declined");
     if (!done) {
@@ -588,9 +599,35 @@ static void winograd_case(const NnrtWindow *g, int64_t n, bool runs) {
             (long long)g->h, (long long)g->w, (long long)g->c, nt);
     free(copy), free(visits);
   }
+  /* the filters' transform kept in a slot (as an instance keeps it): the
+   * same bits when made there and when reused, at 1 to 3 threads; the
+   * slot is what a later call reads (new filters unseen until it is
+   * zeroed, as an instance zeroes it when its parameters change) */
+  const size_t kb = (size_t)nnrt_winograd_kept_bytes(g->c, g->f);
+  if (runs && nnrt_sgemm_nr() >= 16 && kb > 0) {
+    void *kept = nnrt_alloc(kb);
+    float *y = malloc(sizeof *y * (size_t)ny);
+    for (int nt = 1; nt <= 3; nt++) {
+      CHECK(nnrt_conv2d_winograd_f32(nt, n, g, x, w, y, scratch, cap, NULL, kept) &&
+                !memcmp(y, got[0], sizeof *y * (size_t)ny),
+            "winograd %lldx%lldx%lld with a kept transform (%s) at %d threads: other bits", (long long)g->h,
+            (long long)g->w, (long long)g->c, nt == 1 ? "made" : "reused", nt);
+    }
+    w[0] += 1;
+    nnrt_conv2d_winograd_f32(1, n, g, x, w, y, scratch, cap, NULL, kept);
+    CHECK(!memcmp(y, got[0], sizeof *y * (size_t)ny), "winograd: a kept transform was made again");
+    memset(kept, 0, kb);
+    nnrt_conv2d_winograd_f32(2, n, g, x, w, y, scratch, cap, NULL, kept);
+    float *fresh = malloc(sizeof *fresh * (size_t)ny);
+    nnrt_conv2d_winograd_f32(1, n, g, x, w, fresh, scratch, cap, NULL, NULL);
+    CHECK(memcmp(y, got[0], sizeof *y * (size_t)ny) && !memcmp(y, fresh, sizeof *y * (size_t)ny),
+          "winograd: a zeroed kept transform was not made anew from the new filters");
+    w[0] -= 1;
+    free(kept), free(y), free(fresh);
+  }
   /* too little scratch: declined, nothing written */
   got[0][0] = 0;
-  CHECK(!nnrt_conv2d_winograd_f32(1, n, g, x, w, got[0], scratch, 16 * 9, NULL) && got[0][0] == 0,
+  CHECK(!nnrt_conv2d_winograd_f32(1, n, g, x, w, got[0], scratch, 16 * 9, NULL, NULL) && got[0][0] == 0,
         "winograd: ran in too little scratch");
   for (int i = 0; i < 3; i++) free(got[i]);
   free(x), free(w), free(xd), free(wd), free(want), free(mag), free(scratch);
@@ -660,15 +697,18 @@ static void conv_pool_case(const NnrtWindow *g, const NnrtWindow *p, int op, int
   BiasRelu whole = {y, bias, g->f}, part = {t, bias, g->f};
   nnrt_conv2d_f32(1, n, g, x, w, y, scratch, &(NnrtEpilogue){bias_relu, &whole});
   nnrt_pool_f32(1, n, op, p, y, NULL, want);
-  for (int nt = 1; nt <= 3; nt++) {
+  /* without a kept slot, then with one (zeroed: made by the first call, read by the next) */
+  void *kept = calloc(1, (size_t)nnrt_winograd_kept_bytes(g->c, g->f));
+  for (int nt = 1; nt <= 6; nt++) {
     for (int64_t i = 0; i < nz; i++) got[i] = NAN;
-    nnrt_conv2d_pool_f32(nt, n, g, p, op, band, x, w, t, got, scratch, &(NnrtEpilogue){bias_relu, &part});
+    nnrt_conv2d_pool_f32((nt - 1) % 3 + 1, n, g, p, op, band, x, w, t, got, scratch,
+                         &(NnrtEpilogue){bias_relu, &part}, nt > 3 ? kept : NULL);
     CHECK(!memcmp(got, want, sizeof *got * (size_t)nz),
-          "conv %lldx%lldx%lld -> %lld, pooled %lldx%lld, %lld samples in bands of %lld, %d threads: other bits",
+          "conv %lldx%lldx%lld -> %lld, pooled %lldx%lld, %lld samples in bands of %lld, %d threads%s: other bits",
           (long long)g->h, (long long)g->w, (long long)g->c, (long long)g->f, (long long)p->kh, (long long)p->kw,
-          (long long)n, (long long)band, nt);
+          (long long)n, (long long)band, (nt - 1) % 3 + 1, nt > 3 ? ", kept" : "");
   }
-  free(x), free(w), free(bias), free(scratch), free(y), free(want), free(got), free(t);
+  free(x), free(w), free(bias), free(scratch), free(y), free(want), free(got), free(t), free(kept);
 }
 
 static void test_conv_pool(void) {
