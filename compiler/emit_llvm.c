@@ -253,10 +253,10 @@ static void member_body(Lv *L, int k, int next, const int *ext, LLVMValueRef *id
 /* ------------------------------------------------------------ kernels */
 
 /* A kernel's pointers are noalias (restrict in the C) when they are at
- * most this many: LLVM's analyses of a loop compare its pointers pairwise,
- * and adding the attributes one by one costs as much again; a loop over
- * hundreds of arrays (a deep model's fused optimizer updates) gains little
- * from being vectorized. */
+ * most this many (LLVM compares a loop's pointers pairwise; a loop over
+ * hundreds of arrays gains little from being vectorized), all but the
+ * result of a kernel with an epilogue: the epilogue, which LLVM may inline
+ * into the product, reads and writes it through pointers of its own. */
 enum { NOALIAS_MAX = 64 };
 
 /* A kernel's pointer parameters, in order: each is a value written (y)
@@ -693,7 +693,7 @@ static void kernel_function(Lv *L, int k, Kernel *kn) {
   for (int i = 0; i < kn->ps.n; i++) pt[4 + i] = ptr_type(L, &kn->ps, i, hv);
   if (kn->epi) pt[np - 1] = L->p8;
   LLVMValueRef f = function(L, arena_printf("%s_k%d", L->name, k), L->v, pt, (unsigned)np, true);
-  for (int i = 0; kn->ps.n <= NOALIAS_MAX && i < kn->ps.n; i++) add_attr(L, f, (unsigned)i + 5, "noalias");
+  for (int i = kn->epi; kn->ps.n <= NOALIAS_MAX && i < kn->ps.n; i++) add_attr(L, f, (unsigned)i + 5, "noalias");
   L->n = LLVMGetParam(f, 0), L->nt = LLVMGetParam(f, 1);
   LLVMValueRef lo = LLVMGetParam(f, 2), hi = LLVMGetParam(f, 3);
   LLVMValueRef *arg = arena_alloc(sizeof(LLVMValueRef) * (size_t)(kn->ps.n + 1));
