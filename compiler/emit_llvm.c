@@ -155,10 +155,13 @@ static LLVMValueRef local(Lv *L, LLVMTypeRef t, const char *name) {
 }
 
 /* for (i = from; i < to; i++) { ... }: loop_open returns i and leaves
- * the builder in the body; loop_close ends it after the loop. */
+ * the builder in the body; loop_close ends it after the loop. A loop
+ * around another of more than one trip is not vectorized: that would be
+ * across rows, with gathers and scatters (emit_llvm_loops.c). */
 typedef struct Loop {
   LLVMBasicBlockRef head, exit;
   LLVMValueRef i;
+  int loops; /* L->loops after this one opened */
 } Loop;
 
 static LLVMValueRef loop_open(Lv *L, Loop *lp, LLVMValueRef from, LLVMValueRef to) {
@@ -170,6 +173,9 @@ static LLVMValueRef loop_open(Lv *L, Loop *lp, LLVMValueRef from, LLVMValueRef t
   LLVMPositionBuilderAtEnd(L->b, lp->head);
   lp->i = LLVMBuildPhi(L->b, L->i64, "i");
   LLVMAddIncoming(lp->i, &from, &pre, 1);
+  bool one = LLVMIsAConstantInt(from) && LLVMIsAConstantInt(to) &&
+             LLVMConstIntGetSExtValue(to) - LLVMConstIntGetSExtValue(from) <= 1;
+  lp->loops = L->loops += !one;
   LLVMBuildCondBr(L->b, lt(L, lp->i, to), body, lp->exit);
   LLVMPositionBuilderAtEnd(L->b, body);
   return lp->i;
@@ -178,7 +184,8 @@ static LLVMValueRef loop_open(Lv *L, Loop *lp, LLVMValueRef from, LLVMValueRef t
 static void loop_close(Lv *L, Loop *lp) {
   LLVMValueRef next = add(L, lp->i, ci(L, 1));
   LLVMBasicBlockRef latch = LLVMGetInsertBlock(L->b);
-  LLVMBuildBr(L->b, lp->head);
+  LLVMValueRef br = LLVMBuildBr(L->b, lp->head);
+  if (L->loops != lp->loops) llvm_loop_scalar(L, br);
   LLVMAddIncoming(lp->i, &next, &latch, 1);
   LLVMPositionBuilderAtEnd(L->b, lp->exit);
 }
@@ -337,6 +344,8 @@ static LLVMValueRef epilogue_function(Lv *L, int k, const Ptrs *ps) {
   }
   member_body(L, k, next, ext, idx, i);
   loop_close(L, &lc);
+  int64_t width = hv->shape.rank ? hv->shape.dim[hv->shape.rank - 1] : 1;
+  if (width == 1) lr.loops = L->loops; /* rows of one: the rows' loop is the contiguous one */
   loop_close(L, &lr);
   LLVMBuildRetVoid(L->b);
   /* the entry the runtime calls */
@@ -348,7 +357,7 @@ static LLVMValueRef epilogue_function(Lv *L, int k, const Ptrs *ps) {
   args[4] = load(L, L->i64, words, ci(L, 0));
   for (int j = 5; j < ps->n + 6; j++)
     args[j] = LLVMBuildIntToPtr(L->b, load(L, L->i64, words, ci(L, j - 4)), pt[j], "");
-  llvm_call_rows(L, loops, args, (unsigned)ps->n + 6, hv->shape.rank ? hv->shape.dim[hv->shape.rank - 1] : 1);
+  llvm_call_rows(L, loops, args, (unsigned)ps->n + 6, width);
   LLVMBuildRetVoid(L->b);
   return f;
 }

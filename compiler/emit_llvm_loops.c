@@ -22,6 +22,8 @@
 #include "nnc.h"
 #include "nnrt.h"
 
+#include <llvm-c/DebugInfo.h>
+
 /* Calls loops(r0, r1, c0, c1, cols, pointers...) (args, n of them) from
  * the function being built; with a row length `width` known (not the
  * batch), whole rows through a copy with constants. */
@@ -49,4 +51,20 @@ void llvm_call_rows(Lv *L, LLVMValueRef loops, LLVMValueRef *args, unsigned n, i
   call(L, loops, args, n);
   LLVMBuildBr(L->b, done);
   LLVMPositionBuilderAtEnd(L->b, done);
+}
+
+/* !llvm.loop !{self, !{"llvm.loop.vectorize.enable", i1 false}} on the
+ * back edge br. Once a row of a constant length is unrolled whole, its
+ * rows' loop is the innermost and LLVM vectorizes it across rows, the
+ * row length apart: with AVX-512 through vgatherqps and vscatterqps,
+ * which AMD's Zen runs slowly. Kept scalar, the unrolled row goes to the
+ * SLP vectorizer (8 then 2 for a row of 10, GCC's way). */
+void llvm_loop_scalar(Lv *L, LLVMValueRef br) {
+  LLVMMetadataRef self = LLVMTemporaryMDNode(L->cx, NULL, 0);
+  LLVMMetadataRef off[2] = {LLVMMDStringInContext2(L->cx, "llvm.loop.vectorize.enable", 26),
+                            LLVMValueAsMetadata(LLVMConstInt(L->i1, 0, false))};
+  LLVMMetadataRef ops[2] = {self, LLVMMDNodeInContext2(L->cx, off, 2)};
+  LLVMMetadataRef id = LLVMMDNodeInContext2(L->cx, ops, 2);
+  LLVMMetadataReplaceAllUsesWith(self, id);
+  LLVMSetMetadata(br, LLVMGetMDKindIDInContext(L->cx, "llvm.loop", 9), LLVMMetadataAsValue(L->cx, id));
 }

@@ -940,6 +940,7 @@ typedef struct Lv {
   LLVMValueRef *xl;      /* value -> its element loaded there (an outside operand) */
   LLVMValueRef epi;      /* the current kernel's NnrtEpilogue *, or null */
   LLVMValueRef kept;     /* in a run piece: the instance's kept transforms (NnrtModel's kept) */
+  int loops;             /* loops opened so far but those of one trip (emit_llvm.c's loop_open) */
 } Lv;
 
 /* emit_llvm_model.c: a builder over the module's context and its types.
@@ -980,6 +981,8 @@ void llvm_window(Lv *L, const Value *v, LLVMValueRef *arg, LLVMValueRef s);
  * cols, its pointers), whole rows of a constant `width` (not DIM_BATCH)
  * through a copy that has it as the trip count. */
 void llvm_call_rows(Lv *L, LLVMValueRef loops, LLVMValueRef *args, unsigned n, int64_t width);
+/* Keeps LLVM's loop vectorizer off the loop whose back edge is br. */
+void llvm_loop_scalar(Lv *L, LLVMValueRef br);
 /* emit_llvm_op.c: elementwise op `op` on a, b, c (ops.h's x), all doubles
  * or all floats (an f32 value's, computed in float as the C backend's),
  * in that type; rounded as its result type `out` needs only for cast. */

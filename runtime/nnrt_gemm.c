@@ -270,8 +270,20 @@ static void sgemm_blocked(int nt, int64_t M, int64_t N, int64_t K, const float *
  * multiply-adds where the tile uses them (FMA), then added to C when
  * `add`. So a row of C has the same bits whichever way the product goes,
  * whatever M is: a sample's result does not depend on the batch around it
- * (the model API splits a batch into slices that run at once). */
+ * (the model API splits a batch into slices that run at once). Inlined
+ * into a kernel of the LLVM backend with N and K constants, the j loops
+ * unroll whole and clang would vectorize the rows' loop across rows with
+ * gathers and scatters, and a j loop over a B read `bcs` apart with
+ * gathers; AMD's Zen runs both slowly, so those loops are kept scalar
+ * (the unrolled row left to the SLP vectorizer) and a contiguous B has a
+ * loop of its own. Same arithmetic, same order per element. */
+#ifdef __clang__
+#define NNRT_ROWS_SCALAR _Pragma("clang loop vectorize(disable)")
+#else
+#define NNRT_ROWS_SCALAR
+#endif
 #define NNRT_SMALL_ROWS(FMA)                                                   \
+  NNRT_ROWS_SCALAR                                                             \
   for (int64_t i = 0; i < M; i++)                                              \
     for (int64_t j0 = 0; j0 < N; j0 += 64) {                                   \
       const int64_t nj = N - j0 < 64 ? N - j0 : 64;                            \
@@ -279,7 +291,12 @@ static void sgemm_blocked(int nt, int64_t M, int64_t N, int64_t K, const float *
       for (int64_t j = 0; j < nj; j++) acc[j] = 0;                             \
       for (int64_t p = 0; p < K; p++) {                                        \
         const float av = A[i * ars + p * acs], *b = B + p * brs + j0 * bcs;    \
-        for (int64_t j = 0; j < nj; j++) acc[j] = FMA(av, b[j * bcs], acc[j]); \
+        if (bcs == 1) {                                                        \
+          for (int64_t j = 0; j < nj; j++) acc[j] = FMA(av, b[j], acc[j]);     \
+        } else {                                                               \
+          NNRT_ROWS_SCALAR                                                     \
+          for (int64_t j = 0; j < nj; j++) acc[j] = FMA(av, b[j * bcs], acc[j]); \
+        }                                                                      \
       }                                                                        \
       for (int64_t j = 0; j < nj; j++) c[j] = add ? c[j] + acc[j] : acc[j];    \
     }
