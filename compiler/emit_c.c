@@ -200,7 +200,11 @@ static void signature(Em *e, int k, int id) {
   fprintf(e->o, " : %s", type_str(v->dtype, v->shape));
   if (v->loc.file)
     fprintf(e->o, "  (%s:%d:%d)", v->loc.file->path, v->loc.first_line, v->loc.first_column);
-  fprintf(e->o, " */\nstatic void %s_k%d(int64_t n, int nt, %s *restrict y", e->name, k, cty(v->dtype));
+  /* y without restrict where an epilogue runs: the runtime calls it through
+   * its context, whose pointers reach y's memory too (as the LLVM backend's
+   * noalias, emit_llvm.c) */
+  fprintf(e->o, " */\nstatic void %s_k%d(int64_t n, int nt, %s *%sy", e->name, k, cty(v->dtype),
+          e->ep ? "" : "restrict ");
   static const char names[] = "abc";
   for (int i = 0; i < v->nin; i++)
     fprintf(e->o, ", const %s *restrict %c", cty(e->g->v[v->in[i]].dtype), names[i]);

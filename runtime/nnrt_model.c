@@ -207,18 +207,19 @@ NNRT_API int nnrt_model_set_param(NnrtModel *m, const char *name, const void *in
 
 /* ------------------------------------------------- the sample split */
 
-/* A prediction over n samples at T threads (T > 1, n >= T) of a model
- * whose inference computes each sample from itself alone (the def's
- * sample_split) runs as T slices of the batch in one parallel region:
- * each thread runs the whole forward pass over its samples at 1 thread,
- * in a workspace of its own, with no region inside. A smaller batch of
- * under NNRT_TEAM_WORK multiply-adds runs as one slice on the calling
- * thread: a team's wake-up at each of its regions costs more than a
- * second thread saves there (the seed CNN at batch 1). The other runs
- * split each kernel's rows among threads, a region a kernel. A sample's
- * bits do not depend on the batch around it (the kernels choose their
- * paths by a sample's sizes, and a matrix product's rows come out the
- * same whatever its height), so the slices give the bits of one run.
+/* A prediction over n samples at T threads (T > 1, n >= T, at least
+ * NNRT_SLICE_WORK multiply-adds a slice) of a model whose inference
+ * computes each sample from itself alone (the def's sample_split) runs as
+ * T slices of the batch in one parallel region: each thread runs the
+ * whole forward pass over its samples at 1 thread, in a workspace of its
+ * own, with no region inside. Any other batch of under NNRT_TEAM_WORK
+ * multiply-adds runs as one slice on the calling thread, so that a small
+ * model's prediction enters no region at all: a team's wake-up costs more
+ * than a second thread saves there (the seed CNN at batch 1). The other
+ * runs split each kernel's rows among threads, a region a kernel. A
+ * sample's bits do not depend on the batch around it (the kernels choose
+ * their paths by a sample's sizes, and a matrix product's rows come out
+ * the same whatever its height), so the slices give the bits of one run.
  * docs/performance.md ("Threads for inference") has the measurements
  * behind the rule.
  *
@@ -226,7 +227,7 @@ NNRT_API int nnrt_model_set_param(NnrtModel *m, const char *name, const void *in
  * slice's arena at 1 thread for the largest slice, ceil(n / T) samples:
  * per sample what one run takes, plus T times the fixed part and one
  * thread's scratch. */
-enum { NNRT_TEAM_WORK = 1 << 24 };
+enum { NNRT_TEAM_WORK = 1 << 24, NNRT_SLICE_WORK = 1 << 20 };
 
 /* The slices of a prediction, or 0 for one run at the instance's threads. */
 static int split_parts(const NnrtModelDef *def, int64_t n, int threads) {
@@ -235,7 +236,8 @@ static int split_parts(const NnrtModelDef *def, int64_t n, int threads) {
   int t = def->sample_split && def->arena[NNRT_INFER] && desc->ninputs <= 16 && desc->noutputs <= 16
               ? nnrt_threads(threads) : 1;
   if (t <= 1) return 0;
-  return n >= t ? t : def->sample_work < NNRT_TEAM_WORK / n ? 1 : 0;
+  if (n >= t && def->sample_work >= NNRT_SLICE_WORK * t / n) return t;
+  return def->sample_work < NNRT_TEAM_WORK / n ? 1 : 0;
 #else
   (void)def, (void)n, (void)threads;
   return 0;
