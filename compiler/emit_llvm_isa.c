@@ -27,14 +27,23 @@ void llvm_graph_levels(LlvmOut *o, Graph *g, Plan *p, const char *model, const c
   LLVMValueRef copy[NISA_LEVELS + 1], unused;
   for (int i = 0; i < NISA_LEVELS; i++) {
     const char *prefix = arena_printf("%s_%s_", name, isa_levels[i].name);
-    char features[256] = "";
+    /* clang's target("avx2,fma") also turns on what its front end implies
+     * with AVX and SSE 4.2 (xsave, popcnt, crc32), which LLVM's own feature
+     * implications leave out: without them a runtime function compiled so
+     * (the small product) is not inline-compatible with the copy and stays
+     * out of line, its sizes unknown (the seed MLP's step twice as long).
+     * Every processor of these levels has them (AVX's test asks the
+     * operating system through XGETBV, which XSAVE provides). */
+    char features[256] = "+xsave,+popcnt,+crc32";
     for (const char *f = isa_levels[i].features; *f;) { /* "avx2,fma" -> "+avx2,+fma" */
       size_t len = strcspn(f, ",");
       snprintf(features + strlen(features), sizeof features - strlen(features), "%s+%.*s", *features ? "," : "",
                (int)len, f);
       f += len + (f[len] == ',');
     }
+    o->level = o->runtime_in ? isa_levels[i].name : NULL;
     llvm_graph(o, g, p, arena_printf("%s_%s", name, isa_levels[i].name), false, &copy[i], &unused);
+    o->level = NULL;
     for (LLVMValueRef f = LLVMGetFirstFunction(o->mod); f; f = LLVMGetNextFunction(f)) {
       size_t len;
       if (!LLVMIsDeclaration(f) && !strncmp(LLVMGetValueName2(f, &len), prefix, strlen(prefix)))

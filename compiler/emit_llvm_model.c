@@ -27,7 +27,7 @@
 
 /* A builder over the module's context, with its types. */
 Lv lv_new(LlvmOut *o) {
-  Lv L = {.cx = o->cx, .mod = o->mod, .b = LLVMCreateBuilderInContext(o->cx)};
+  Lv L = {.cx = o->cx, .mod = o->mod, .b = LLVMCreateBuilderInContext(o->cx), .level = o->level};
   L.v = LLVMVoidTypeInContext(o->cx);
   L.i1 = LLVMInt1TypeInContext(o->cx);
   L.i8 = LLVMInt8TypeInContext(o->cx);
@@ -443,10 +443,12 @@ static bool link_runtime(LlvmOut *o) {
                                         "nnrt_sigmoidf",      "nnrt_erff",          "nnrt_conv2d_pool_f32",
                                         "nnrt_conv2d_pool_f64", "nnrt_conv2d_kept_f32", "nnrt_sgemm_kept"};
   unsigned always = LLVMGetEnumAttributeKindForName("alwaysinline", 12);
-  for (size_t i = 0; i < sizeof inline_always / sizeof *inline_always; i++) {
-    LLVMValueRef f = LLVMGetNamedFunction(o->mod, inline_always[i]);
-    if (f && !LLVMIsDeclaration(f)) LLVMAddAttributeAtIndex(f, fi, LLVMCreateEnumAttribute(o->cx, always, 0));
-  }
+  for (size_t i = 0; i < sizeof inline_always / sizeof *inline_always; i++)
+    for (int l = -1; l < NISA_LEVELS; l++) { /* and the window functions of each level */
+      LLVMValueRef f = LLVMGetNamedFunction(
+          o->mod, l < 0 ? inline_always[i] : arena_printf("%s_%s", inline_always[i], isa_levels[l].name));
+      if (f && !LLVMIsDeclaration(f)) LLVMAddAttributeAtIndex(f, fi, LLVMCreateEnumAttribute(o->cx, always, 0));
+    }
   for (LLVMValueRef f = LLVMGetFirstFunction(o->mod); f; f = LLVMGetNextFunction(f)) {
     size_t len;
     const char *name = LLVMGetValueName2(f, &len);

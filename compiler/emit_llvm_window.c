@@ -32,7 +32,9 @@ static LLVMValueRef window_const(Lv *L, NnrtWindow w) {
 void llvm_window(Lv *L, const Value *v, LLVMValueRef *arg, LLVMValueRef s) {
   LLVMValueRef win = window_const(L, plan_window(L->g, v));
   LLVMTypeRef p = ptr_to(ty(L, v->dtype));
-  const char *t = v->dtype == DT_F64 ? "f64" : "f32";
+  /* the type, and in a level's copy the runtime's functions for that level */
+  const char *t = arena_printf("%s%s%s", v->dtype == DT_F64 ? "f64" : "f32", L->level ? "_" : "",
+                               L->level ? L->level : "");
   /* the batch: the image's first axis */
   Shape xs = v->op == OP_CONV2DBX || v->op == OP_AVGPOOLB ? v->shape : L->g->v[v->in[0]].shape;
   LLVMValueRef n = dim_v(L, xs.dim[0]);

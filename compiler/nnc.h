@@ -923,6 +923,8 @@ struct LlvmOut {
   bool export_runs; /* the run functions visible (the backend check calls them) */
   bool runtime_in;  /* the runtime's bitcode goes in (this machine, -O3) */
   bool levels;      /* x86-64 for any processor: the graphs' code copied per level (emit_llvm_isa.c) */
+  const char *level; /* building a level's copy with the runtime in: its name, the suffix of the
+                        runtime's window functions compiled for it (CMakeLists.txt); else NULL */
 };
 
 typedef struct Lv {
@@ -941,6 +943,7 @@ typedef struct Lv {
   LLVMValueRef epi;      /* the current kernel's NnrtEpilogue *, or null */
   LLVMValueRef kept;     /* in a run piece: the instance's kept transforms (NnrtModel's kept) */
   int loops;             /* loops opened so far but those of one trip (emit_llvm.c's loop_open) */
+  const char *level;     /* LlvmOut's level */
 } Lv;
 
 /* emit_llvm_model.c: a builder over the module's context and its types.
