@@ -13,7 +13,8 @@
 # what is missing and stops. The test suite is built twice: with the system
 # compiler (warnings are errors) and with clang under AddressSanitizer and
 # UndefinedBehaviorSanitizer, which also builds the libFuzzer target; the
-# sanitized suite leaves out the tests labelled slow (trainings), which the
+# sanitized suite leaves out the tests labelled slow (trainings, the largest
+# backend checks, the math sweeps over the floats), which the
 # plain build has run.
 set -eu
 cd "$(dirname "$0")/.."
