@@ -79,6 +79,16 @@ cmp -s "$tmp/llvm/libseed.h" "$tmp/c/libseed.h" || fail "the two backends' heade
 if command -v objdump > /dev/null; then
   n=$(objdump -d "$tmp/llvm/libseed.so" | grep -c 'vgather\|vscatter')
   [ "$n" -eq 0 ] || fail "the seed MLP's LLVM library has $n gathers and scatters"
+  # the runtime's small product inlined into the AVX2 and AVX-512 copies
+  # (their features include what clang implies with target("avx2,fma"),
+  # emit_llvm_isa.c), and the dropout's random numbers into the kernels
+  # (emit_llvm_model.c's inline_always): no call of either from a copy
+  expect 0 "$nnc" "$ex/mnist_mlp.nn" -o "$tmp/llvm/libmnist.so"
+  for lib in libseed libmnist; do
+    calls=$(objdump -d "$tmp/llvm/$lib.so" | awk '/^[0-9a-f]+ <.*>:$/ { fn = $2 }
+      /call.*<(nnrt_small_fma|nnrt_rng_u64|nnrt_uniform)>/ && fn ~ /_avx(2|512)_/ { print fn }')
+    [ -z "$calls" ] || fail "$lib's level copies call the runtime's small product or random numbers: $calls"
+  done
 fi
 nm -D --defined-only "$tmp/llvm/libseed.so" | awk '$2 == "T" { print $3 }' | grep -v '^SeedMLP_' > "$tmp/extra"
 [ -s "$tmp/extra" ] && fail "the LLVM library exports unprefixed symbols: $(cat "$tmp/extra")"
