@@ -815,6 +815,9 @@ static void kernels(Em *e) {
   }
 }
 
+/* CMakeLists.txt compiles the runtime's convolutions and pooling for each
+ * of these levels too (the LLVM backend's copies call them): a level
+ * changed here changes there. */
 const IsaLevel isa_levels[NISA_LEVELS] = {
     {"avx512", "NNRT_ISA_AVX512", NNRT_ISA_AVX512, "avx512f,avx512bw,avx512cd,avx512dq,avx512vl,avx2,fma"},
     {"avx2", "NNRT_ISA_AVX2", NNRT_ISA_AVX2, "avx2,fma"}};
