@@ -830,32 +830,57 @@ const IsaLevel isa_levels[NISA_LEVELS] = {
  * in that copy compiled for its features (runtime functions inlined into
  * them with them); NAME_run runs the copy of the widest level the
  * processor has (nnrt_isa), or the file's own. No copy contracts a * b + c
- * (the prelude's pragma holds in every one), so all give the same bits. */
-void emit_c_graph(FILE *out, Graph *g, Plan *p, const char *model, const char *suffix) {
+ * (the prelude's pragma holds in every one), so all give the same bits.
+ * With only_level (Built) the file's own code alone is written, compiled
+ * for that level's features where clones would be: the code of that
+ * level's copy, which only a processor of that level runs. */
+static void target_push(FILE *out, const char *f) {
+  fprintf(out, "#ifdef __clang__\n#pragma clang attribute push(__attribute__((target(\"%s\"))), apply_to = function)\n"
+               "#else\n#pragma GCC push_options\n#pragma GCC target(\"%s\")\n#endif\n", f, f);
+}
+static void target_pop(FILE *out) {
+  fprintf(out, "#ifdef __clang__\n#pragma clang attribute pop\n#else\n#pragma GCC pop_options\n#endif\n");
+}
+
+void emit_c_graph(FILE *out, Graph *g, Plan *p, const char *model, const char *suffix, int only_level) {
   const char *name = arena_printf("%s_%s", model, suffix);
-  fprintf(out, "\n#if NNRT_CLONES /* graph %s for each level of nnrt_isa() */\n", g->name);
-  for (size_t i = 0; i < NISA_LEVELS; i++) {
-    const char *f = isa_levels[i].features;
-    fprintf(out, "#ifdef __clang__\n#pragma clang attribute push(__attribute__((target(\"%s\"))), apply_to = function)\n"
-                 "#else\n#pragma GCC push_options\n#pragma GCC target(\"%s\")\n#endif\n", f, f);
-    Em e = {.o = out, .g = g, .p = p, .name = arena_printf("%s_%s", name, isa_levels[i].name)};
-    kernels(&e);
-    run_function(&e, arena_printf("%s_run", e.name));
-    fprintf(out, "#ifdef __clang__\n#pragma clang attribute pop\n#else\n#pragma GCC pop_options\n#endif\n");
+  const char *one = only_level >= 1 && only_level <= NISA_LEVELS ? isa_levels[only_level - 1].features : NULL;
+  if (!only_level) {
+    fprintf(out, "\n#if NNRT_CLONES /* graph %s for each level of nnrt_isa() */\n", g->name);
+    for (size_t i = 0; i < NISA_LEVELS; i++) {
+      target_push(out, isa_levels[i].features);
+      Em e = {.o = out, .g = g, .p = p, .name = arena_printf("%s_%s", name, isa_levels[i].name)};
+      kernels(&e);
+      run_function(&e, arena_printf("%s_run", e.name));
+      target_pop(out);
+    }
+    fprintf(out, "#endif\n");
   }
-  fprintf(out, "#endif\n");
+  if (one) {
+    fprintf(out, "\n#if NNRT_CLONES /* graph %s for this level alone */\n", g->name);
+    target_push(out, one);
+    fprintf(out, "#endif\n");
+  }
   Em e = {.o = out, .g = g, .p = p, .name = name};
   kernels(&e);
   arena_function(&e);
   run_function(&e, arena_printf("%s_run_generic", name));
+  if (one) {
+    fprintf(out, "#if NNRT_CLONES\n");
+    target_pop(out);
+    fprintf(out, "#endif\n");
+  }
   fprintf(out, "\n/* One pass of graph %s: the code for this processor's level. */\n"
-               "static void %s_run(NnrtModel *m, int64_t n, const void *const *inputs, const void *const *labels) {\n"
-               "#if NNRT_CLONES\n  switch (nnrt_isa()) {\n",
+               "static void %s_run(NnrtModel *m, int64_t n, const void *const *inputs, const void *const *labels) {\n",
           g->name, name);
-  for (size_t i = 0; i < NISA_LEVELS; i++)
-    fprintf(out, "  case %s:\n    %s_%s_run(m, n, inputs, labels);\n    return;\n", isa_levels[i].enum_name, name,
-            isa_levels[i].name);
-  fprintf(out, "  }\n#endif\n  %s_run_generic(m, n, inputs, labels);\n}\n", name);
+  if (!only_level) {
+    fprintf(out, "#if NNRT_CLONES\n  switch (nnrt_isa()) {\n");
+    for (size_t i = 0; i < NISA_LEVELS; i++)
+      fprintf(out, "  case %s:\n    %s_%s_run(m, n, inputs, labels);\n    return;\n", isa_levels[i].enum_name, name,
+              isa_levels[i].name);
+    fprintf(out, "  }\n#endif\n");
+  }
+  fprintf(out, "  %s_run_generic(m, n, inputs, labels);\n}\n", name);
 }
 
 /* --------------------------------------------------------- the program */
@@ -1089,7 +1114,7 @@ void emit_c_model(FILE *o, const Built *b) {
   int64_t kept = plan_kept(b); /* the forward graphs' kept slots, before their code */
   static const char *suffix[3] = {"train", "eval", "infer"};
   for (int k = 0; k < 3; k++)
-    if (gs[k]) emit_c_graph(o, gs[k], b->plan[k], model, suffix[k]);
+    if (gs[k]) emit_c_graph(o, gs[k], b->plan[k], model, suffix[k], b->only_level);
   descriptor(o, model, infer ? infer : g, gs[GRAPH_TRAIN] ? gs[GRAPH_TRAIN] : gs[GRAPH_EVAL]);
   const TrainInfo *t = b->train;
   if (t && t->class_weight) { /* class_weight: what a training step weighs each class's samples by */

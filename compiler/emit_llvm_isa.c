@@ -17,40 +17,47 @@
 #include "nnc.h"
 
 #ifdef NNC_HAVE_LLVM
-void llvm_graph_levels(LlvmOut *o, Graph *g, Plan *p, const char *model, const char *suffix, LLVMValueRef *run,
-                       LLVMValueRef *arena_fn) {
+/* isa_levels[i]'s "target-features" on the functions defined so far whose
+ * names begin with prefix. clang's target("avx2,fma") also turns on what
+ * its front end implies with AVX and SSE 4.2 (xsave, popcnt, crc32), which
+ * LLVM's own feature implications leave out: without them a runtime
+ * function compiled so (the small product) is not inline-compatible with
+ * the copy and stays out of line, its sizes unknown (the seed MLP's step
+ * twice as long). Every processor of these levels has them (AVX's test
+ * asks the operating system through XGETBV, which XSAVE provides). */
+static void level_features(LlvmOut *o, int i, const char *prefix) {
+  char features[256] = "+xsave,+popcnt,+crc32";
+  for (const char *f = isa_levels[i].features; *f;) { /* "avx2,fma" -> "+avx2,+fma" */
+    size_t len = strcspn(f, ",");
+    snprintf(features + strlen(features), sizeof features - strlen(features), ",+%.*s", (int)len, f);
+    f += len + (f[len] == ',');
+  }
+  for (LLVMValueRef f = LLVMGetFirstFunction(o->mod); f; f = LLVMGetNextFunction(f)) {
+    size_t len;
+    if (!LLVMIsDeclaration(f) && !strncmp(LLVMGetValueName2(f, &len), prefix, strlen(prefix)))
+      LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex,
+                              LLVMCreateStringAttribute(o->cx, "target-features", 15, features,
+                                                        (unsigned)strlen(features)));
+  }
+}
+
+void llvm_graph_levels(LlvmOut *o, Graph *g, Plan *p, const char *model, const char *suffix, int only_level,
+                       LLVMValueRef *run, LLVMValueRef *arena_fn) {
   const char *name = arena_printf("%s_%s", model, suffix);
-  if (!o->levels) {
+  if (!o->levels || only_level) { /* one copy: the module's processor's, or (Built.only_level) a level's */
+    int one = o->levels && only_level <= NISA_LEVELS ? only_level - 1 : -1;
+    o->level = one >= 0 && o->runtime_in ? isa_levels[one].name : NULL;
     llvm_graph(o, g, p, name, o->export_runs, run, arena_fn);
+    o->level = NULL;
+    if (one >= 0) level_features(o, one, arena_printf("%s_", name));
     return;
   }
   LLVMValueRef copy[NISA_LEVELS + 1], unused;
   for (int i = 0; i < NISA_LEVELS; i++) {
-    const char *prefix = arena_printf("%s_%s_", name, isa_levels[i].name);
-    /* clang's target("avx2,fma") also turns on what its front end implies
-     * with AVX and SSE 4.2 (xsave, popcnt, crc32), which LLVM's own feature
-     * implications leave out: without them a runtime function compiled so
-     * (the small product) is not inline-compatible with the copy and stays
-     * out of line, its sizes unknown (the seed MLP's step twice as long).
-     * Every processor of these levels has them (AVX's test asks the
-     * operating system through XGETBV, which XSAVE provides). */
-    char features[256] = "+xsave,+popcnt,+crc32";
-    for (const char *f = isa_levels[i].features; *f;) { /* "avx2,fma" -> "+avx2,+fma" */
-      size_t len = strcspn(f, ",");
-      snprintf(features + strlen(features), sizeof features - strlen(features), "%s+%.*s", *features ? "," : "",
-               (int)len, f);
-      f += len + (f[len] == ',');
-    }
     o->level = o->runtime_in ? isa_levels[i].name : NULL;
     llvm_graph(o, g, p, arena_printf("%s_%s", name, isa_levels[i].name), false, &copy[i], &unused);
     o->level = NULL;
-    for (LLVMValueRef f = LLVMGetFirstFunction(o->mod); f; f = LLVMGetNextFunction(f)) {
-      size_t len;
-      if (!LLVMIsDeclaration(f) && !strncmp(LLVMGetValueName2(f, &len), prefix, strlen(prefix)))
-        LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex,
-                                LLVMCreateStringAttribute(o->cx, "target-features", 15, features,
-                                                          (unsigned)strlen(features)));
-    }
+    level_features(o, i, arena_printf("%s_%s_", name, isa_levels[i].name));
   }
   llvm_graph(o, g, p, name, false, &copy[NISA_LEVELS], arena_fn);
   const char *generic = arena_printf("%s_run_generic", name);

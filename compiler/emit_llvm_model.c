@@ -225,7 +225,7 @@ void llvm_model(LlvmOut *o, const Built *b) {
   for (int k = 0; k < 3; k++) {
     run[k] = arenas[k] = LLVMConstNull(L.p8);
     if (gs[k]) {
-      llvm_graph_levels(o, gs[k], b->plan[k], model, suffix[k], &run[k], &arenas[k]);
+      llvm_graph_levels(o, gs[k], b->plan[k], model, suffix[k], b->only_level, &run[k], &arenas[k]);
       run[k] = LLVMConstPointerCast(run[k], L.p8);
       arenas[k] = LLVMConstPointerCast(arenas[k], L.p8);
     }

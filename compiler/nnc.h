@@ -774,6 +774,11 @@ typedef struct Built {
   TrainInfo *train;        /* its train block, or NULL */
   Graph *g[NGRAPHS];
   Plan *plan[NGRAPHS];
+  /* 0: the graphs' code copied for each of isa_levels besides the
+   * baseline's, the copy run chosen at run time (what users get); k: one
+   * copy alone, that of isa_levels[k - 1], or k = NISA_LEVELS + 1 the
+   * baseline's (--check-c builds the code this processor runs, no more) */
+  int only_level;
   struct Built *next;
 } Built;
 /* The graph a dump shows of a model: its training step, else inference. */
@@ -876,7 +881,7 @@ typedef struct IsaLevel {
 extern const IsaLevel isa_levels[NISA_LEVELS];
 
 /* The C of one graph: its plan's kernels and NAME_SUFFIX_run(). */
-void emit_c_graph(FILE *out, Graph *g, Plan *p, const char *model, const char *suffix);
+void emit_c_graph(FILE *out, Graph *g, Plan *p, const char *model, const char *suffix, int only_level);
 /* A C file: the prelude (includes, the parts of the runtime that the
  * models' graphs call, inline), then each model's tensors, graphs,
  * descriptor, NnrtModelDef table, and its API as calls into the
@@ -956,9 +961,10 @@ void llvm_graph(LlvmOut *o, Graph *g, Plan *p, const char *name, bool exported, 
 /* emit_llvm_isa.c: one graph as llvm_graph makes it (NAME being
  * MODEL_SUFFIX), and in a module for any x86-64 (o->levels) copies of its
  * kernels and run function for AVX2 and for AVX-512, NAME_run running the
- * one of the processor's level (the runtime's nnrt_isa). */
-void llvm_graph_levels(LlvmOut *o, Graph *g, Plan *p, const char *model, const char *suffix, LLVMValueRef *run,
-                       LLVMValueRef *arena_fn);
+ * one of the processor's level (the runtime's nnrt_isa); with only_level
+ * (Built) that level's copy alone. */
+void llvm_graph_levels(LlvmOut *o, Graph *g, Plan *p, const char *model, const char *suffix, int only_level,
+                       LLVMValueRef *run, LLVMValueRef *arena_fn);
 LLVMValueRef ci(Lv *L, int64_t v);
 LLVMValueRef ci32(Lv *L, int64_t v);
 LLVMValueRef cf(Lv *L, double v);
