@@ -72,6 +72,9 @@ static void rule(AD *ad, int id, int dy) {
   /* piecewise constant: the gradient is zero almost everywhere */
   case OP_SIGN: case OP_STEP: case OP_FLOOR: case OP_GT: case OP_ARGMAX: case OP_ONEHOT:
     return;
+  /* training graphs are built with their recurrences unrolled (unroll.c) */
+  case OP_SCAN: case OP_SCANOUT:
+    bug("a gradient through scan %%%d", id);
   case OP_NEG: ACC(x, ir_unary(g, OP_NEG, dy)); return;
   case OP_EXP: ACC(x, mul(g, dy, id)); return;
   case OP_LOG: ACC(x, divide(g, dy, x)); return;

@@ -435,6 +435,82 @@ static void copy_rounded(Tensor *out, const Tensor *src, DType dt) {
   for (int64_t i = 0; i < out->n; i++) out->d[i] = rnd(dt, src->d[i]);
 }
 
+/* Element ranges of a tensor along axis: outer blocks of steps * inner. */
+static void around(Shape s, int axis, int64_t *outer, int64_t *inner) {
+  *outer = *inner = 1;
+  for (int d = 0; d < s.rank; d++) {
+    if (d < axis) *outer *= s.dim[d];
+    if (d > axis) *inner *= s.dim[d];
+  }
+}
+
+/* step t of `seq` (steps along axis) into `one`, or with back `one` into
+ * step t of `seq` */
+static void step_copy(Tensor *seq, int axis, int64_t steps, int64_t t, Tensor *one, bool back) {
+  int64_t outer, inner;
+  around(seq->shape, axis, &outer, &inner);
+  for (int64_t o = 0; o < outer; o++) {
+    double *s = seq->d + (o * steps + t) * inner, *x = one->d + o * inner;
+    memcpy(back ? s : x, back ? x : s, sizeof(double) * (size_t)inner);
+  }
+}
+
+/* A scan: its body's evaluator run once a step, its results packed one
+ * after another in `out` (scan_out copies its part). */
+static void scan(Eval *e, const Value *v, Tensor *out) {
+  Graph *g = e->g, *b = g->bodies[v->a[0]];
+  int64_t steps = v->a[1];
+  int axis = (int)v->a[3], k = (int)v->a[4], m = (int)v->a[5], q = b->noutputs - k, nres = ir_scan_results(g, v);
+  Eval *be = eval_new(b, e->batch);
+  be->exact = e->exact;
+  Tensor *res = calloc((size_t)nres, sizeof *res);
+  if (!res) {
+    fprintf(stderr, "nnc: error: out of memory in the reference evaluator\n");
+    exit(1);
+  }
+  for (int i = 0; i < nres; i++) {
+    DType dt;
+    res[i] = tensor_new(concrete(ir_scan_result(g, v, i, &dt), e->batch));
+  }
+  for (int i = 0; i < v->nin; i++)
+    if (i < k || i >= k + m) memcpy(be->inputs[i].d, e->vals[v->in[i]].d, sizeof(double) * (size_t)be->inputs[i].n);
+  for (int64_t s = 0; s < steps; s++) {
+    int64_t t = v->a[2] ? steps - 1 - s : s;
+    for (int i = 0; i < k; i++) step_copy(&res[k + q + i], axis, steps, t, &be->inputs[i], true);
+    for (int j = 0; j < m; j++) step_copy(&e->vals[v->in[k + j]], axis, steps, t, &be->inputs[k + j], false);
+    eval_run(be);
+    for (int i = 0; i < k; i++)
+      memcpy(be->inputs[i].d, be->vals[b->outputs[i]].d, sizeof(double) * (size_t)be->inputs[i].n);
+    for (int l = 0; l < q; l++) step_copy(&res[k + l], axis, steps, t, &be->vals[b->outputs[k + l]], true);
+  }
+  for (int i = 0; i < k; i++) memcpy(res[i].d, be->inputs[i].d, sizeof(double) * (size_t)res[i].n);
+  eval_free(be);
+  exact = e->exact; /* the body's run set it */
+  int64_t n = 0;
+  for (int i = 0; i < nres; i++) n += res[i].n;
+  free(out->d);
+  *out = tensor_new((Shape){.rank = 1, .dim = {n}});
+  for (int i = 0, at = 0; i < nres; at += (int)res[i].n, i++) {
+    memcpy(out->d + at, res[i].d, sizeof(double) * (size_t)res[i].n);
+    free(res[i].d);
+  }
+  free(res);
+}
+
+/* Result v->a[0] of the scan's packed results. */
+static void scan_out(Eval *e, const Value *v, Tensor *out) {
+  const Value *sv = &e->g->v[v->in[0]];
+  int64_t at = 0;
+  for (int i = 0; i < v->a[0]; i++) {
+    DType dt;
+    Shape s = concrete(ir_scan_result(e->g, sv, i, &dt), e->batch);
+    int64_t n = 1;
+    for (int d = 0; d < s.rank; d++) n *= s.dim[d];
+    at += n;
+  }
+  memcpy(out->d, e->vals[v->in[0]].d + at, sizeof(double) * (size_t)out->n);
+}
+
 void eval_run(Eval *e) { eval_run_for(e, -1); }
 
 /* Computes the values `target` depends on (every value when target < 0). */
@@ -507,6 +583,10 @@ void eval_run_for(Eval *e, int target) {
       case OP_AVGPOOLB: pool(v, NULL, x, out); break;
       default: bug("window op %s", op_info[v->op].name);
       }
+      break;
+    case CL_SCAN:
+      if (v->op == OP_SCAN) scan(e, v, out);
+      else scan_out(e, v, out);
       break;
     }
     if (e->pin && e->pin[id]) memcpy(out->d, e->pin[id], sizeof(double) * (size_t)out->n);

@@ -230,6 +230,74 @@ static const char *infer_window(Value *v, const Value *x, const Value *y) {
   return NULL;
 }
 
+/* s with n inserted before axis (a scan's stacked results), or rank -1. */
+static Shape insert_dim(Shape s, int axis, int64_t n) {
+  if (axis < 0 || axis > s.rank || s.rank == NN_MAX_RANK) return (Shape){.rank = -1};
+  for (int d = s.rank; d > axis; d--) s.dim[d] = s.dim[d - 1];
+  s.dim[axis] = n;
+  s.rank++;
+  return s;
+}
+
+int ir_scan_results(const Graph *g, const Value *scan) {
+  return (int)scan->a[4] + g->bodies[scan->a[0]]->noutputs;
+}
+
+Shape ir_scan_result(const Graph *g, const Value *scan, int i, DType *dt) {
+  const Graph *b = g->bodies[scan->a[0]];
+  int k = (int)scan->a[4];
+  const Value *r = i < b->noutputs ? &b->v[b->outputs[i]] : &b->v[b->inputs[i - b->noutputs]];
+  *dt = r->dtype;
+  return i < k ? r->shape : insert_dim(r->shape, (int)scan->a[3], scan->a[1]);
+}
+
+/* A scan's operands against its body, and a scan_out's type. The scan
+ * itself has no data: rank 0, its first carry's type (or first result's). */
+static const char *infer_scan(Graph *g, Value *v, const Value *x) {
+  if (v->op == OP_SCANOUT) {
+    if (x->op != OP_SCAN) return "scan_out reads a scan";
+    if (v->nattr != 1) return "scan_out takes {index}";
+    if (v->a[0] < 0 || v->a[0] >= ir_scan_results(g, x))
+      return arena_printf("the scan has %d results", ir_scan_results(g, x));
+    v->shape = ir_scan_result(g, x, (int)v->a[0], &v->dtype);
+    return NULL;
+  }
+  if (v->nattr != 6) return "scan takes {body, steps, reverse, axis, carries, seqs}";
+  int64_t body = v->a[0], steps = v->a[1], axis = v->a[3], k = v->a[4], m = v->a[5];
+  if (body < 0 || body >= g->nbodies) return "no such body";
+  const Graph *b = g->bodies[body];
+  if (steps < 1 || (v->a[2] != 0 && v->a[2] != 1) || k < 0 || m < 0 || k + m > v->nin)
+    return "bad steps, reverse, carries or seqs";
+  if (b->ninputs != v->nin) return arena_printf("the body takes %d operands", b->ninputs);
+  if (b->noutputs < k || b->noutputs == 0) return "the body's outputs are the new carries, then the results";
+  for (int i = 0; i < v->nin; i++) {
+    const Value *o = &g->v[v->in[i]], *in = &b->v[b->inputs[i]];
+    Shape want = o->shape;
+    if (i >= k && i < k + m) { /* a sequence: step t's slice along axis */
+      if (axis < 0 || axis >= o->shape.rank || o->shape.dim[axis] != steps)
+        return arena_printf("sequence %%%d has no %lld steps along axis %lld", v->in[i], (long long)steps,
+                            (long long)axis);
+      for (int d = (int)axis; d + 1 < want.rank; d++) want.dim[d] = want.dim[d + 1];
+      want.rank--;
+    }
+    if (o->dtype != in->dtype || !shape_eq(want, in->shape))
+      return arena_printf("operand %d (%%%d) does not fit the body's input %d", i, v->in[i], i);
+    if (i < k && (b->v[b->outputs[i]].dtype != in->dtype || !shape_eq(b->v[b->outputs[i]].shape, in->shape)))
+      return arena_printf("the body's output %d is not of its carry's type", i);
+  }
+  for (int i = (int)k; i < b->noutputs + (int)k; i++) { /* stacked: the batch stays first */
+    const Value *r = i < b->noutputs ? &b->v[b->outputs[i]] : &b->v[b->inputs[i - b->noutputs]];
+    Shape st = insert_dim(r->shape, (int)axis, steps);
+    if (st.rank < 0) return "a per-step result cannot be stacked along the axis";
+    for (int d = 1; d < st.rank; d++)
+      if (st.dim[d] == DIM_BATCH) return "a stacked result would have its batch dimension after the first";
+  }
+  const Value *first = &b->v[b->outputs[0]];
+  v->dtype = first->dtype;
+  v->shape = (Shape){0};
+  return NULL;
+}
+
 /* The result type of v from its operands, or an explanation of why the
  * operands do not fit. For ops whose result type is given, checks it. */
 static const char *infer(Graph *g, Value *v) {
@@ -325,6 +393,8 @@ static const char *infer(Graph *g, Value *v) {
     return infer_move(v, x, y);
   case CL_WINDOW:
     return infer_window(v, x, y);
+  case CL_SCAN:
+    return infer_scan(g, v, x);
   }
   return "unknown op";
 }
@@ -384,8 +454,8 @@ int ir_make(Graph *g, Op op, DType dt, Shape sh, const int *in, int nin, const i
   Value v = {.op = op, .dtype = dt, .shape = sh, .nin = nin, .nattr = na, .f = f,
              .loc = g->loc, .part = g->part};
   if (nin > IR_MAX_IN || na > IR_MAX_ATTR) bug("%s: too many operands", op_info[op].name);
-  if (op_info[op].arity != nin) bug("%s takes %d operands, got %d", op_info[op].name,
-                                    op_info[op].arity, nin);
+  if (op_info[op].arity != nin && op_info[op].arity >= 0)
+    bug("%s takes %d operands, got %d", op_info[op].name, op_info[op].arity, nin);
   for (int i = 0; i < nin; i++) {
     if (in[i] < 0 || in[i] >= g->n) bug("%s: operand %d is not a value", op_info[op].name, in[i]);
     v.in[i] = in[i];
@@ -530,6 +600,33 @@ int ir_cast(Graph *g, int x, DType dt) {
   return ir_make(g, OP_CAST, dt, g->v[x].shape, &x, 1, NULL, 0, 0);
 }
 
+int ir_body(Graph *g, Graph *body) {
+  if (g->nbodies == g->capbodies) {
+    g->capbodies = g->capbodies ? 2 * g->capbodies : 4;
+    Graph **nb = arena_alloc(sizeof *nb * (size_t)g->capbodies);
+    if (g->nbodies) memcpy(nb, g->bodies, sizeof *nb * (size_t)g->nbodies);
+    g->bodies = nb;
+  }
+  g->bodies[g->nbodies] = body;
+  return g->nbodies++;
+}
+
+int ir_scan(Graph *g, int body, int64_t steps, bool reverse, int axis, const int *carries, int k, const int *seqs,
+            int m, const int *inv, int p) {
+  int in[IR_MAX_IN], n = 0;
+  if (k + m + p > IR_MAX_IN) bug("a scan of %d operands", k + m + p);
+  for (int i = 0; i < k; i++) in[n++] = carries[i];
+  for (int i = 0; i < m; i++) in[n++] = seqs[i];
+  for (int i = 0; i < p; i++) in[n++] = inv[i];
+  int64_t a[6] = {body, steps, reverse, axis, k, m};
+  int scan = ir_make(g, OP_SCAN, DT_NONE, (Shape){0}, in, n, a, 6, 0), first = -1;
+  for (int64_t i = 0; i < ir_scan_results(g, &g->v[scan]); i++) {
+    int r = ir_make(g, OP_SCANOUT, DT_NONE, (Shape){0}, &scan, 1, &i, 1, 0);
+    if (i == 0) first = r;
+  }
+  return first;
+}
+
 int ir_window(Graph *g, Op op, int x, int w, const int64_t *a, Shape result) {
   int in[2] = {x, w};
   int n = op_info[op].arity;
@@ -598,11 +695,35 @@ static void fail(Graph *g, const char *stage, int id, const char *what) {
       id >= 0 && id < g->n ? op_info[g->v[id].op].name : "?", what);
 }
 
+/* Why a value of this op may not be in a scan's body, or NULL. */
+const char *ir_body_op(Op op) {
+  if (op_info[op].cls == CL_LEAF && op != OP_INPUT && op != OP_CONST && op != OP_IOTA)
+    return "a scan's body reads only its inputs, constants and iotas";
+  if (op == OP_SCAN) return "a scan's body holds no scan";
+  return NULL;
+}
+
+/* Why scan_out v (at id) may not be there, or NULL: a scan's results come
+ * right after it, in the order of their indices. */
+const char *ir_scanout_place(Graph *g, int id, const Value *v) {
+  const Value *prev = &g->v[id - 1];
+  if (v->in[0] == id - 1 || (prev->op == OP_SCANOUT && prev->in[0] == v->in[0] && prev->a[0] < v->a[0]))
+    return NULL;
+  return "a scan's results follow it, in order";
+}
+
 void verify(Graph *g, const char *stage) {
+  for (int i = 0; i < g->nbodies; i++) {
+    Graph *b = g->bodies[i];
+    verify(b, stage);
+    for (int id = 0; id < b->n; id++)
+      if (ir_body_op(b->v[id].op)) fail(b, stage, id, ir_body_op(b->v[id].op));
+  }
   for (int id = 0; id < g->n; id++) {
     Value v = g->v[id];
     if ((unsigned)v.op >= NUM_OPS) fail(g, stage, id, "unknown op");
-    if (v.nin != op_info[v.op].arity) fail(g, stage, id, "wrong number of operands");
+    if (v.nin != op_info[v.op].arity && !(op_info[v.op].arity < 0 && v.nin <= IR_MAX_IN))
+      fail(g, stage, id, "wrong number of operands");
     for (int i = 0; i < v.nin; i++)
       if (v.in[i] < 0 || v.in[i] >= id) fail(g, stage, id, "operand not defined before use");
     if (v.shape.rank < 0 || v.shape.rank > NN_MAX_RANK) fail(g, stage, id, "bad rank");
@@ -614,6 +735,7 @@ void verify(Graph *g, const char *stage) {
     if (w.dtype != v.dtype || !shape_eq(w.shape, v.shape))
       fail(g, stage, id, arena_printf("type %s does not match the inferred %s",
                                       type_str(v.dtype, v.shape), type_str(w.dtype, w.shape)));
+    if (v.op == OP_SCANOUT && ir_scanout_place(g, id, &v)) fail(g, stage, id, ir_scanout_place(g, id, &v));
     if (v.op == OP_PARAM && (v.a[0] < 0 || v.a[0] >= g->nparams)) fail(g, stage, id, "param index");
     if (v.op == OP_STATE && (v.a[0] < 0 || v.a[0] >= g->nstates)) fail(g, stage, id, "state index");
     if (v.op == OP_INPUT && (v.a[0] < 0 || v.a[0] >= g->ninputs)) fail(g, stage, id, "input index");
@@ -675,17 +797,23 @@ static const char *leaf_name(Graph *g, const Value *v) {
   }
 }
 
-void print_ir(FILE *out, Graph *g) {
-  fprintf(out, "graph %s (%s, %d values)\n", g->name,
-          g->training ? "training step" : "inference", g->n);
+/* The values and the interface lines, each line after `indent`; a body's
+ * printed before them, between "body I (NAME, N values)" and "end". */
+static void print_lines(FILE *out, Graph *g, const char *indent) {
+  for (int i = 0; i < g->nbodies; i++) {
+    Graph *b = g->bodies[i];
+    fprintf(out, "%sbody %d (%s, %d values)\n", indent, i, b->name, b->n);
+    print_lines(out, b, arena_printf("%s  ", indent));
+    fprintf(out, "%send\n", indent);
+  }
   Part part = (Part)-1;
   for (int id = 0; id < g->n; id++) {
     const Value *v = &g->v[id];
     if (v->part != part && g->training) {
       part = v->part;
-      fprintf(out, "  # %s\n", part_name[part]);
+      fprintf(out, "%s# %s\n", indent, part_name[part]);
     }
-    fprintf(out, "  %%%d = %s", id, op_info[v->op].name);
+    fprintf(out, "%s%%%d = %s", indent, id, op_info[v->op].name);
     for (int i = 0; i < v->nin; i++) fprintf(out, "%s%%%d", i ? ", " : " ", v->in[i]);
     print_attrs(out, v);
     fprintf(out, " : %s", type_str(v->dtype, v->shape));
@@ -695,13 +823,19 @@ void print_ir(FILE *out, Graph *g) {
       fprintf(out, "  # %s:%d:%d", v->loc.file->path, v->loc.first_line, v->loc.first_column);
     fprintf(out, "\n");
   }
-  for (int i = 0; i < g->noutputs; i++) fprintf(out, "  output %%%d\n", g->outputs[i]);
-  if (g->loss >= 0) fprintf(out, "  loss %%%d\n", g->loss);
+  for (int i = 0; i < g->noutputs; i++) fprintf(out, "%soutput %%%d\n", indent, g->outputs[i]);
+  if (g->loss >= 0) fprintf(out, "%sloss %%%d\n", indent, g->loss);
   for (int i = 0; i < g->nupdates; i++) {
     Update u = g->updates[i];
-    fprintf(out, "  update %s %s = %%%d\n", u.state ? "state" : "param",
+    fprintf(out, "%supdate %s %s = %%%d\n", indent, u.state ? "state" : "param",
             u.state ? g->states[u.index]->name : g->params[u.index]->name, u.value);
   }
+}
+
+void print_ir(FILE *out, Graph *g) {
+  fprintf(out, "graph %s (%s, %d values)\n", g->name,
+          g->training ? "training step" : "inference", g->n);
+  print_lines(out, g, "  ");
 }
 
 void print_dot(FILE *out, Graph *g) {

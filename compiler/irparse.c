@@ -3,6 +3,9 @@
  * The grammar is the printer's (ir.c: print_ir), line by line:
  *
  *   graph NAME (training step|inference, N values)
+ *     body I (NAME, N values)     a scan's body: lines of its own, to "end"
+ *       ...
+ *     end
  *     # PART
  *     %ID = OP [%A, %B, ...] [{NAME: INT, NAME: [INT, ...], f: NUMBER}] : TYPE [# NOTE]
  *     output %ID | loss %ID | update param|state NAME = %ID
@@ -23,7 +26,8 @@ typedef struct Reader {
   const SrcFile *src;
   const char *p, *line_start;
   int line;
-  Graph *g;
+  Graph *g;       /* the graph being read: the file's, or a body's */
+  bool nested;    /* in a body */
   Map *origins;   /* source paths named in notes */
   bool failed;
 } Reader;
@@ -201,8 +205,12 @@ static bool value_line(Reader *r, int64_t id) {
     if (!lit(r, ",")) break;
     blanks(r);
   }
-  if (v.nin != op_info[v.op].arity)
+  if (v.nin != op_info[v.op].arity && op_info[v.op].arity >= 0)
     return fail(r, arena_printf("'%s' takes %d operands", name, op_info[v.op].arity));
+  if (r->nested && ir_body_op(v.op)) {
+    r->p = op_at;
+    return fail(r, ir_body_op(v.op));
+  }
   if (!attrs(r, &v) || !expect(r, ":") || !type(r, &v.dtype, &v.shape)) return false;
   const char *note = NULL;
   if (lit(r, "#")) {
@@ -226,6 +234,7 @@ static bool value_line(Reader *r, int64_t id) {
     }
   }
   const char *err = ir_check(g, &v);
+  if (!err && v.op == OP_SCANOUT) err = ir_scanout_place(g, (int)id, &v);
   if (err) {
     r->p = op_at;
     return fail(r, arena_printf("%s: %s", name, err));
@@ -278,6 +287,63 @@ static bool tail_line(Reader *r) {
   return fail(r, "expected a value, output, loss or update");
 }
 
+static void next_line(Reader *r) {
+  r->p++; /* the newline */
+  r->line++;
+  r->line_start = r->p;
+}
+
+/* Lines of r->g up to the end of the file, or of a body up to its "end":
+ * whether that came. */
+static bool parse_lines(Reader *r) {
+  Graph *g = r->g;
+  while (*r->p && !r->failed) {
+    next_line(r);
+    blanks(r);
+    if (*r->p == '\n' || *r->p == '\0') continue;
+    if (lit(r, "#")) { /* a part of the training step */
+      blanks(r);
+      static const char *parts[] = {"forward", "loss", "backward", "update"};
+      for (int i = 0; i < 4; i++)
+        if (!strncmp(r->p, parts[i], strlen(parts[i]))) g->part = (Part)i;
+      while (*r->p && *r->p != '\n') r->p++;
+    } else if (lit(r, "%")) {
+      int64_t id;
+      if (integer(r, &id)) value_line(r, id);
+    } else if (lit(r, "body")) {
+      int64_t i;
+      const char *name;
+      if (r->nested) fail(r, "a scan's body holds no body");
+      else if (g->n > 0) fail(r, "bodies come before the graph's values");
+      else if (integer(r, &i) && i != g->nbodies) fail(r, arena_printf("expected body %d", g->nbodies));
+      else if (!r->failed && expect(r, "(") && (name = word(r)) && expect(r, ",")) {
+        Loc at = here(r);
+        while (*r->p && *r->p != '\n') r->p++;
+        Graph *b = r->g = graph_new(name);
+        r->nested = true;
+        if (!parse_lines(r) && !r->failed) {
+          error_at(at, "body %lld has no 'end'", (long long)i);
+          r->failed = true;
+        }
+        r->nested = false;
+        r->g = g;
+        if (!r->failed) ir_body(g, b);
+        if (!r->failed) blanks(r);
+      }
+    } else if (r->nested && lit(r, "end")) {
+      if (g->noutputs == 0) fail(r, "a body has outputs");
+      return true;
+    } else {
+      tail_line(r);
+    }
+    if (r->failed) break;
+    blanks(r);
+    if (*r->p == '#') while (*r->p && *r->p != '\n') r->p++;
+    if (*r->p && *r->p != '\n') fail(r, "unexpected text at the end of the line");
+  }
+  return false;
+}
+
 Graph *parse_ir(const SrcFile *src) {
   Reader r = {.src = src, .p = src->text, .line_start = src->text, .line = 1};
   if (strlen(src->text) != src->len) {
@@ -295,29 +361,7 @@ Graph *parse_ir(const SrcFile *src) {
   if (lit(&r, "(training step")) g->training = true;
   else if (!lit(&r, "(inference")) return fail(&r, "expected '(training step' or '(inference'"), NULL;
   while (*r.p && *r.p != '\n') r.p++;
-  while (*r.p && !r.failed) {
-    r.p++; /* the newline */
-    r.line++;
-    r.line_start = r.p;
-    blanks(&r);
-    if (*r.p == '\n' || *r.p == '\0') continue;
-    if (lit(&r, "#")) { /* a part of the training step */
-      blanks(&r);
-      static const char *parts[] = {"forward", "loss", "backward", "update"};
-      for (int i = 0; i < 4; i++)
-        if (!strncmp(r.p, parts[i], strlen(parts[i]))) g->part = (Part)i;
-      while (*r.p && *r.p != '\n') r.p++;
-    } else if (lit(&r, "%")) {
-      int64_t id;
-      if (integer(&r, &id)) value_line(&r, id);
-    } else {
-      tail_line(&r);
-    }
-    if (r.failed) break;
-    blanks(&r);
-    if (*r.p == '#') while (*r.p && *r.p != '\n') r.p++;
-    if (*r.p && *r.p != '\n') fail(&r, "unexpected text at the end of the line");
-  }
+  parse_lines(&r);
   for (int i = 0; i < g->nlabels && !r.failed; i++)
     if (g->labels[i] < 0) fail(&r, arena_printf("no label {index: %d}", i));
   if (r.failed) return NULL;

@@ -476,12 +476,12 @@ typedef enum {
 } Op;
 
 typedef enum {
-  CL_LEAF, CL_UNARY, CL_BINARY, CL_TERNARY, CL_REDUCE, CL_CONTRACT, CL_MOVE, CL_WINDOW,
+  CL_LEAF, CL_UNARY, CL_BINARY, CL_TERNARY, CL_REDUCE, CL_CONTRACT, CL_MOVE, CL_WINDOW, CL_SCAN,
 } OpClass;
 
 typedef struct OpInfo {
   const char *name;
-  int arity;
+  int arity;           /* -1: any number up to IR_MAX_IN (scan) */
   OpClass cls;
   const char *attrs;   /* attribute names, "axes..." for a variable list */
   const char *doc;
@@ -490,7 +490,7 @@ typedef struct OpInfo {
 } OpInfo;
 extern const OpInfo op_info[NUM_OPS];
 
-enum { IR_MAX_IN = 3, IR_MAX_ATTR = 10 };
+enum { IR_MAX_IN = 16, IR_MAX_ATTR = 10 };
 
 /* Which part of a training step a value belongs to (for dumps and dot). */
 typedef enum { PART_FWD, PART_LOSS, PART_BWD, PART_UPDATE } Part;
@@ -554,6 +554,11 @@ struct Graph {
   int nupdates, capupdates;
   int *param_grads;      /* param index -> d loss / d param, or -1 (training) */
   double base_lr;        /* the optimizer's rate: scalar lr's value unless overridden */
+  /* the graphs scans run (attribute body: an index here); a body's leaves
+   * are inputs (the scan's operands, in order), constants and iotas; its
+   * outputs the new carries, then the per-step results */
+  struct Graph **bodies;
+  int nbodies, capbodies;
 };
 
 Graph *graph_new(const char *name);
@@ -586,6 +591,20 @@ int ir_cast(Graph *g, int x, DType dt);
 int ir_window(Graph *g, Op op, int x, int w, const int64_t *a, Shape result);
 int ir_sum_to(Graph *g, int x, Shape target);          /* undo broadcasting */
 int ir_mean_all(Graph *g, int x);                      /* mean over every element */
+/* A scan of g->bodies[body] (ir_body) over `steps` steps: carries[k] the
+ * initial states, seqs[m] sequences sliced along axis, inv[p] invariants;
+ * makes every scan_out (2k + q of them, q the body's per-step results)
+ * right after the scan and returns the first. */
+int ir_body(Graph *g, Graph *body);
+int ir_scan(Graph *g, int body, int64_t steps, bool reverse, int axis, const int *carries, int k, const int *seqs,
+            int m, const int *inv, int p);
+/* A scan's results: 0..k-1 the final carries, k..k+q-1 the per-step
+ * results stacked (steps inserted at axis), then the carries as each step
+ * found them, stacked likewise; result i's type. */
+int ir_scan_results(const Graph *g, const Value *scan);
+Shape ir_scan_result(const Graph *g, const Value *scan, int i, DType *dt);
+const char *ir_body_op(Op op);     /* why op may not be in a body, or NULL */
+const char *ir_scanout_place(Graph *g, int id, const Value *v); /* why not there, or NULL */
 int add_param_value(Graph *g, ParamInfo *p, bool state);
 void add_update(Graph *g, bool state, int index, int value);
 bool shape_eq(Shape a, Shape b);
@@ -625,6 +644,9 @@ int optimizer_slots(const Setting *optimizer);  /* state tensors it keeps a trai
 /* ------------------------------------------------------------ simplify.c */
 
 Graph *simplify(Graph *g);   /* constant folding, algebra, dead-code elimination */
+/* simplify, each scan replaced by copies of its body, one a step (its
+ * stacked results concatenations of the steps') */
+Graph *unroll(Graph *g);
 
 /* ---------------------------------------------------------------- eval.c */
 

@@ -1,4 +1,5 @@
-/* simplify.c — constant folding, algebraic identities, dead-code elimination.
+/* simplify.c — constant folding, algebraic identities, dead-code elimination;
+ * and unroll, which replaces each scan by copies of its body.
  *
  * Rebuilds the graph into a new one, value by value in the old order (so the
  * order stays topological), keeping only values that the outputs, the loss
@@ -75,6 +76,9 @@ static int rewrite(Graph *h, const Value *v, const int *in) {
   case OP_POW: /* x ^ 1 = x */
     if (is_const(h, b, 1) && same_type(h, a, v)) return a;
     break;
+  case OP_MATMUL: /* 0 x = x 0 = 0: a recurrence's first step from the zero state, unrolled */
+    if (is_const(h, a, 0) || is_const(h, b, 0)) return ir_const(h, v->dtype, v->shape, 0);
+    break;
   case OP_NEG: /* --x = x */
     if (h->v[a].op == OP_NEG) return h->v[a].in[0];
     break;
@@ -122,7 +126,53 @@ static void mark(Graph *g, bool *live, int *stack, int id) {
   }
 }
 
-static Graph *simplify_once(Graph *g) {
+/* Steps list[t] (t < steps, each of shape s) stacked along axis. */
+static int stack(Graph *h, const int *list, int64_t steps, int axis) {
+  Shape one = h->v[list[0]].shape;
+  for (int d = one.rank; d > axis; d--) one.dim[d] = one.dim[d - 1];
+  one.dim[axis] = 1;
+  one.rank++;
+  int r = ir_reshape(h, list[0], one);
+  for (int64_t t = 1; t < steps; t++) {
+    int in[2] = {r, ir_reshape(h, list[t], one)};
+    int64_t ax = axis;
+    r = ir_make(h, OP_CONCAT, DT_NONE, (Shape){0}, in, 2, &ax, 1, 0);
+  }
+  return r;
+}
+
+/* Scan v (operands `in`, in h) as copies of its body b, one a step, each
+ * copy rewritten as simplify rewrites (a zero state's products fold away);
+ * res[i]: the value of scan_out {index: i}. */
+static void unroll_scan(Graph *h, const Graph *b, const Value *v, const int *in, int *res) {
+  int64_t steps = v->a[1];
+  int axis = (int)v->a[3], k = (int)v->a[4], m = (int)v->a[5], q = b->noutputs - k;
+  int carry[IR_MAX_IN], *bm = arena_alloc(sizeof(int) * (size_t)b->n);
+  int *per = arena_alloc(sizeof(int) * (size_t)((k + q) * steps)); /* result l's step t: per[l * steps + t] */
+  for (int i = 0; i < k; i++) carry[i] = in[i];
+  for (int64_t s = 0; s < steps; s++) {
+    int64_t t = v->a[2] ? steps - 1 - s : s;
+    for (int i = 0; i < k; i++) per[(q + i) * steps + t] = carry[i];
+    for (int id = 0; id < b->n; id++) {
+      const Value *bv = &b->v[id];
+      int x = bv->op == OP_INPUT ? (int)bv->a[0] : -1;
+      if (x >= 0) {
+        bm[id] = x < k ? carry[x] : x >= k + m ? in[x] : ir_reshape(h, ir_slice(h, in[x], axis, t, t + 1), bv->shape);
+        continue;
+      }
+      int bin[IR_MAX_IN];
+      for (int i = 0; i < bv->nin; i++) bin[i] = bm[bv->in[i]];
+      int r = rewrite(h, bv, bin);
+      bm[id] = r >= 0 ? r : ir_make(h, bv->op, bv->dtype, bv->shape, bin, bv->nin, bv->a, bv->nattr, bv->f);
+    }
+    for (int i = 0; i < k; i++) carry[i] = bm[b->outputs[i]];
+    for (int l = 0; l < q; l++) per[l * steps + t] = bm[b->outputs[k + l]];
+  }
+  for (int i = 0; i < k; i++) res[i] = carry[i];
+  for (int l = 0; l < q + k; l++) res[k + l] = stack(h, per + l * steps, steps, axis);
+}
+
+static Graph *simplify_once(Graph *g, bool unroll) {
   bool *live = arena_alloc(sizeof(bool) * (size_t)g->n);
   int *stack = arena_alloc(sizeof(int) * (size_t)(g->n + 1));
   for (int i = 0; i < g->ninputs; i++) mark(g, live, stack, g->inputs[i]);
@@ -144,16 +194,34 @@ static Graph *simplify_once(Graph *g) {
   h->states = g->states;
   h->nstates = g->nstates;
   int *map = arena_alloc(sizeof(int) * (size_t)g->n);
+  int *body = arena_alloc(sizeof(int) * (size_t)(g->nbodies + 1)); /* in order of first use */
+  for (int i = 0; i < g->nbodies; i++) body[i] = -1;
+  int *res = NULL; /* an unrolled scan's results */
   for (int id = 0; id < g->n; id++) {
     map[id] = -1;
     if (!live[id]) continue;
     const Value *v = &g->v[id];
     int in[IR_MAX_IN];
+    int64_t a[IR_MAX_ATTR];
     for (int i = 0; i < v->nin; i++) in[i] = map[v->in[i]];
+    memcpy(a, v->a, sizeof a);
     h->loc = v->loc;
     h->part = v->part;
+    if (v->op == OP_SCAN && unroll) {
+      res = arena_alloc(sizeof(int) * (size_t)ir_scan_results(g, v));
+      unroll_scan(h, g->bodies[a[0]], v, in, res);
+      continue;
+    }
+    if (v->op == OP_SCANOUT && unroll) {
+      map[id] = res[v->a[0]];
+      continue;
+    }
+    if (v->op == OP_SCAN) { /* its body simplified (inputs and outputs kept), once */
+      if (body[a[0]] < 0) body[a[0]] = ir_body(h, simplify(g->bodies[a[0]]));
+      a[0] = body[a[0]];
+    }
     int r = rewrite(h, v, in);
-    if (r < 0) r = ir_make(h, v->op, v->dtype, v->shape, in, v->nin, v->a, v->nattr, v->f);
+    if (r < 0) r = ir_make(h, v->op, v->dtype, v->shape, in, v->nin, a, v->nattr, v->f);
     map[id] = r;
   }
   memcpy(h->input_names, g->input_names, sizeof h->input_names);
@@ -176,7 +244,13 @@ static Graph *simplify_once(Graph *g) {
 
 /* Twice: the second pass drops what the first one's rewrites left unused. */
 Graph *simplify(Graph *g) {
-  Graph *first = simplify_once(g), *h = simplify_once(first);
+  Graph *first = simplify_once(g, false), *h = simplify_once(first, false);
   graph_release(first); /* h shares only its parameter lists with it */
+  return h;
+}
+
+Graph *unroll(Graph *g) {
+  Graph *first = simplify_once(g, true), *h = simplify_once(first, false);
+  graph_release(first);
   return h;
 }
