@@ -70,8 +70,8 @@ static Builtin rows[] = {
    "a recurrent layer: h = tanh(x W + h U + b) at each step of x[N, steps, features]"),
   B("lstm", BK_LAYER, RECURRENT_SPEC, rule_recurrent,
    "long short-term memory over x[N, steps, features]: input, forget, cell and output gates"),
-  B("gru", BK_LAYER, RECURRENT_SPEC, rule_recurrent,
-   "gated recurrent unit over x[N, steps, features]: update and reset gates"),
+  B("gru", BK_LAYER, RECURRENT_SPEC " reset_after:bool=false", rule_recurrent,
+   "gated recurrent unit over x[N, steps, features]: update and reset gates (reset_after: PyTorch's and Keras 2's)"),
 
   /* functions of tensors */
   /* (relu, sigmoid, tanh, exp, log, ...: the rows of ops.h with a function

@@ -388,7 +388,10 @@ static Built one_graph(Graph *g, Plan *p, const char *model) {
   return b;
 }
 
-static bool check_graph(Graph *g, Plan *p, const char *model, const TrainInfo *t, bool llvm, FILE *out) {
+/* ref: the graph the evaluator runs, when not g itself (inference with its
+ * scans, which g has unrolled): the same interface. */
+static bool check_graph(Graph *g, Graph *ref, Plan *p, const char *model, const TrainInfo *t, bool llvm,
+                        FILE *out) {
   enum { BATCH = 3 };
   char dir[] = "/tmp/nnc-check-XXXXXX";
   if (!mkdtemp(dir)) {
@@ -421,7 +424,7 @@ static bool check_graph(Graph *g, Plan *p, const char *model, const TrainInfo *t
   fclose(f);
 
   /* the evaluator's step: outputs and loss, then the updated tensors */
-  Eval *e = eval_new(g, BATCH);
+  Eval *e = eval_new(ref ? ref : g, BATCH);
   eval_randomize(e, t, 7);
   e->scalars[SC_STEP] = 1;
   f = fopen(inp, "wb");
@@ -463,9 +466,9 @@ static bool check_graph(Graph *g, Plan *p, const char *model, const TrainInfo *t
   DType *type = arena_alloc(sizeof *type * (size_t)most);
   const char **name = arena_alloc(sizeof *name * (size_t)most);
   if (g->loss >= 0)
-    want[nt] = e->vals[g->loss].d, len[nt] = 1, type[nt] = g->v[g->loss].dtype, name[nt++] = "loss";
+    want[nt] = e->vals[e->g->loss].d, len[nt] = 1, type[nt] = g->v[g->loss].dtype, name[nt++] = "loss";
   for (int i = 0; i < g->noutputs; i++)
-    want[nt] = e->vals[g->outputs[i]].d, len[nt] = e->vals[g->outputs[i]].n,
+    want[nt] = e->vals[e->g->outputs[i]].d, len[nt] = e->vals[e->g->outputs[i]].n,
     type[nt] = g->v[g->outputs[i]].dtype, name[nt++] = arena_printf("output %d", i);
   int first_updated = nt;
   for (int i = 0; i < g->nparams; i++)
@@ -541,7 +544,7 @@ bool check_c_backend(Sema *s, const Built *models, const Options *o, FILE *out) 
      * 16 outputs: every gradient, in as many graphs as that takes; a step's
      * updates are held only as closely as its gradients are); then
      * inference */
-    if (t) ok &= check_graph(b->g[GRAPH_TRAIN], b->plan[GRAPH_TRAIN], b->name, t, llvm, out);
+    if (t) ok &= check_graph(b->g[GRAPH_TRAIN], NULL, b->plan[GRAPH_TRAIN], b->name, t, llvm, out);
     for (int next = 0, more = 1; more;) {
       Graph *g = t ? lower_training(s, t) : lower_projection(s, b->model);
       if (!g) return false;
@@ -551,9 +554,14 @@ bool check_c_backend(Sema *s, const Built *models, const Options *o, FILE *out) 
       more = next > from && next < g->nparams;
       g = simplify(g);
       verify(g, "simplify");
-      ok &= check_graph(g, plan_graph(g, !o->no_fuse), b->name, t, llvm, out);
+      ok &= check_graph(g, NULL, plan_graph(g, !o->no_fuse), b->name, t, llvm, out);
     }
-    ok &= check_graph(b->g[GRAPH_INFER], b->plan[GRAPH_INFER], b->name, NULL, llvm, out);
+    /* the evaluator runs inference as lowered, recurrences as scans; the
+     * backends the graph unrolled (main.c) */
+    Graph *scans = simplify(lower_inference(s, b->model));
+    verify(scans, "simplify");
+    ok &= check_graph(b->g[GRAPH_INFER], scans->nbodies ? scans : NULL, b->plan[GRAPH_INFER], b->name, NULL, llvm,
+                      out);
   }
   fprintf(out, "%s\n", ok ? "backend check passed" : "backend check FAILED");
   return ok;

@@ -833,6 +833,85 @@ static int cols(Graph *g, int x, int64_t lo, int64_t hi) { return ir_slice(g, x,
 
 static int sigmoid(Graph *g, int x) { return ir_unary(g, OP_SIGMOID, x); }
 
+/* A GRU step with the reset gate after the recurrent product (PyTorch's,
+ * and Keras 2's reset_after): z, r = sigmoid(xw + hu) of their columns,
+ * cand = tanh(xw_h + r * hu_h), h' = z h + (1 - z) cand, from
+ * hu = h U + rb (the recurrent bias; rb alone from the zero state, h < 0). */
+static int gru_after(Graph *g, int z, int h, int hu, int64_t u) {
+  int last = g->v[hu].shape.rank - 1, one = ir_scalar(g, g->v[z].dtype, 1);
+  int zg = sigmoid(g, ir_binary(g, OP_ADD, cols(g, z, 0, u), ir_slice(g, hu, last, 0, u)));
+  int rg = sigmoid(g, ir_binary(g, OP_ADD, cols(g, z, u, 2 * u), ir_slice(g, hu, last, u, 2 * u)));
+  int cand = ir_unary(g, OP_TANH, ir_binary(g, OP_ADD, cols(g, z, 2 * u, 3 * u),
+                                             ir_binary(g, OP_MUL, rg, ir_slice(g, hu, last, 2 * u, 3 * u))));
+  int fresh = ir_binary(g, OP_MUL, ir_binary(g, OP_SUB, one, zg), cand);
+  return h >= 0 ? ir_binary(g, OP_ADD, ir_binary(g, OP_MUL, zg, h), fresh) : fresh;
+}
+
+/* One step of a recurrent layer in a scan's body (kind 0 simple_rnn, 1
+ * gru, 2 lstm, 3 gru with reset_after): the same values as a step of the
+ * unrolled layer below. Inputs: the carries h (and an LSTM's c), the
+ * step's xw (and its keep [N, 1] under a mask), then U (a GRU's U[:, :2u]
+ * and U[:, 2u:]; with reset_after U and the recurrent bias). Outputs: the
+ * new carries, then with return_sequences the new h. */
+static Graph *recurrent_body(Graph *outer, int kind, int xw, bool masked, const int *inv, int64_t u, bool seq) {
+  Graph *g = graph_new(arena_printf("%s_step", kind == 2 ? "lstm" : kind ? "gru" : "simple_rnn"));
+  g->loc = outer->loc;
+  DType dt = outer->v[xw].dtype;
+  Shape hs = {.rank = 2, .dim = {DIM_BATCH, u}}, zs = {.rank = 2, .dim = {DIM_BATCH, outer->v[xw].shape.dim[2]}};
+#define IN(shape) (g->inputs[g->ninputs] = ir_leaf(g, OP_INPUT, dt, shape, g->ninputs), g->inputs[g->ninputs++])
+  int h = IN(hs), c = kind == 2 ? IN(hs) : -1, z = IN(zs);
+  int keep = masked ? IN(((Shape){.rank = 2, .dim = {DIM_BATCH, 1}})) : -1;
+  int w = IN(outer->v[inv[0]].shape), w2 = kind == 1 || kind == 3 ? IN(outer->v[inv[1]].shape) : -1;
+#undef IN
+  int h_was = h, c_was = c, one = ir_scalar(g, dt, 1);
+  if (kind == 2) {
+    z = ir_binary(g, OP_ADD, z, ir_matmul(g, h, w));
+    int i = sigmoid(g, cols(g, z, 0, u));
+    int f = sigmoid(g, cols(g, z, u, 2 * u));
+    int cand = ir_unary(g, OP_TANH, cols(g, z, 2 * u, 3 * u));
+    int o = sigmoid(g, cols(g, z, 3 * u, 4 * u));
+    c = ir_binary(g, OP_ADD, ir_binary(g, OP_MUL, f, c), ir_binary(g, OP_MUL, i, cand));
+    h = ir_binary(g, OP_MUL, o, ir_unary(g, OP_TANH, c));
+  } else if (kind == 3) {
+    h = gru_after(g, z, h, ir_binary(g, OP_ADD, ir_matmul(g, h, w), w2), u);
+  } else if (kind == 1) {
+    int zx = cols(g, z, 0, u), rx = cols(g, z, u, 2 * u), hx = cols(g, z, 2 * u, 3 * u);
+    int hu = ir_matmul(g, h, w);
+    int zg = sigmoid(g, ir_binary(g, OP_ADD, zx, cols(g, hu, 0, u)));
+    int rg = sigmoid(g, ir_binary(g, OP_ADD, rx, cols(g, hu, u, 2 * u)));
+    int rh = ir_binary(g, OP_MUL, rg, h);
+    int cand = ir_unary(g, OP_TANH, ir_binary(g, OP_ADD, hx, ir_matmul(g, rh, w2)));
+    h = ir_binary(g, OP_ADD, ir_binary(g, OP_MUL, zg, h), ir_binary(g, OP_MUL, ir_binary(g, OP_SUB, one, zg), cand));
+  } else {
+    h = ir_unary(g, OP_TANH, ir_binary(g, OP_ADD, z, ir_matmul(g, h, w)));
+  }
+  if (keep >= 0) { /* a padded step: the state as it was */
+    h = ir_binary(g, OP_ADD, h_was, ir_binary(g, OP_MUL, keep, ir_binary(g, OP_SUB, h, h_was)));
+    if (kind == 2) c = ir_binary(g, OP_ADD, c_was, ir_binary(g, OP_MUL, keep, ir_binary(g, OP_SUB, c, c_was)));
+  }
+  g->outputs[g->noutputs++] = h;
+  if (kind == 2) g->outputs[g->noutputs++] = c;
+  if (seq) g->outputs[g->noutputs++] = h;
+  return g;
+}
+
+/* The layer as a scan from the zero state (inference): its result, the
+ * last h or every step's h [N, T, u]. rb: reset_after's recurrent bias. */
+static int recurrent_scan(Graph *g, int kind, int xw, int keep_all, int U, int rb, int64_t u, bool seq, bool rev) {
+  DType dt = g->v[xw].dtype;
+  int64_t T = g->v[xw].shape.dim[1];
+  int zero = ir_const(g, dt, (Shape){.rank = 2, .dim = {DIM_BATCH, u}}, 0);
+  int carries[2] = {zero, zero}, seqs[2] = {xw, -1}, inv[2] = {U, -1};
+  if (keep_all >= 0) seqs[1] = ir_reshape(g, keep_all, (Shape){.rank = 3, .dim = {DIM_BATCH, T, 1}});
+  if (kind == 1) inv[0] = ir_slice(g, U, 1, 0, 2 * u), inv[1] = ir_slice(g, U, 1, 2 * u, 3 * u);
+  if (kind == 3) inv[1] = rb;
+  int k = kind == 2 ? 2 : 1;
+  Graph *body = recurrent_body(g, kind, xw, keep_all >= 0, inv, u, seq);
+  int first = ir_scan(g, ir_body(g, body), T, rev, 1, carries, k, seqs, keep_all >= 0 ? 2 : 1, inv,
+                      kind == 1 || kind == 3 ? 2 : 1);
+  return seq ? first + k : first;
+}
+
 /* simple_rnn, lstm, gru over a batch of sequences x[N, T, D], unrolled over
  * the T steps from a zero state, so backpropagation through time is the
  * autodiff of the unrolled graph. W[D, G u] and U[u, G u] hold the G gates'
@@ -851,6 +930,7 @@ bool rule_recurrent(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   if (!need_float(b, x)) return false;
   if (!need_sequences(b, x, "steps")) return false;
   bool lstm = !strcmp(b->name, "lstm"), gru = !strcmp(b->name, "gru");
+  bool after = gru && arg(b, a, "reset_after")->i;
   int64_t T = x->shape.dim[1], D = x->shape.dim[2], u = a[1].i, G = lstm ? 4 : gru ? 3 : 1;
   bool seq = arg(b, a, "return_sequences")->i, rev = arg(b, a, "reverse")->i;
   DType dt = x->dtype;
@@ -865,10 +945,11 @@ bool rule_recurrent(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
     error_at(a[1].loc, "'%s' with %lld units is too large", b->name, (long long)u);
     return false;
   }
-  int W, U, B;
+  int W, U, B, RB = -1;
   if (!add_weight(s, "W", dt, (Shape){.rank = 2, .dim = {D, G * u}}, arg(b, a, "kernel_init"), call->loc, &W) ||
       !add_weight(s, "U", dt, (Shape){.rank = 2, .dim = {u, G * u}}, arg(b, a, "recurrent_init"), call->loc, &U) ||
-      !add_param(s, "b", dt, shape1(G * u), "zeros", NULL, NULL, 0, true, call->loc, &B))
+      !add_param(s, "b", dt, shape1(G * u), "zeros", NULL, NULL, 0, true, call->loc, &B) ||
+      (after && !add_param(s, "rb", dt, shape1(G * u), "zeros", NULL, NULL, 0, true, call->loc, &RB)))
     return false;
   Shape sh = seq ? (Shape){.rank = 3, .dim = {DIM_BATCH, T, u}} : (Shape){.rank = 2, .dim = {DIM_BATCH, u}};
   tensor_out(out, dt, sh);
@@ -883,6 +964,8 @@ bool rule_recurrent(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
     if (mask->dtype != dt) m = ir_cast(g, m, dt);
     keep_all = ir_binary(g, OP_GT, m, scalar_like(g, m, 0.5));
   }
+  if (!g->training)
+    return emit(out, recurrent_scan(g, lstm ? 2 : after ? 3 : gru ? 1 : 0, xw, keep_all, U, RB, u, seq, rev));
   int *states = arena_alloc(sizeof(int) * (size_t)T);
   for (int64_t k = 0; k < T; k++) {
     int64_t t = rev ? T - 1 - k : k;
@@ -897,6 +980,8 @@ bool rule_recurrent(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
       int ic = ir_binary(g, OP_MUL, i, cand);
       c = c >= 0 ? ir_binary(g, OP_ADD, ir_binary(g, OP_MUL, f, c), ic) : ic;
       h = ir_binary(g, OP_MUL, o, ir_unary(g, OP_TANH, c));
+    } else if (after) {
+      h = gru_after(g, z, h, h >= 0 ? ir_binary(g, OP_ADD, ir_matmul(g, h, U), RB) : RB, u);
     } else if (gru) {
       int zx = cols(g, z, 0, u), rx = cols(g, z, u, 2 * u), hx = cols(g, z, 2 * u, 3 * u);
       if (h < 0) { /* from the zero state: h = (1 - z) tanh(x Wh + bh) */

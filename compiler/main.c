@@ -317,6 +317,11 @@ static int compile(Options *o) {
       b->g[k] = simplify(g);
       graph_release(g);
       verify(b->g[k], "simplify");
+      if (b->g[k]->nbodies) { /* the plan and the backends take no scan yet */
+        Graph *u = unroll(b->g[k]);
+        graph_release(b->g[k]);
+        verify(b->g[k] = u, "unroll");
+      }
       if (dumping(o, 'O')) print_ir(stderr, b->g[k]);
       b->plan[k] = plan_graph(b->g[k], !o->no_fuse);
       if (dumping(o, 'K')) print_plan(stderr, b->g[k], b->plan[k]);

@@ -191,7 +191,9 @@ int plan_operands(const Plan *p, const Graph *g, int k, int **out) {
 static void plan_operand_lists(Plan *p, const Graph *g) {
   int *seen = arena_alloc(sizeof(int) * (size_t)(g->n + 1)), next = 0;
   p->operands = arena_alloc(sizeof(int) * (size_t)(p->nkernels + 1));
-  p->operand = arena_alloc(sizeof(int) * (size_t)(IR_MAX_IN * g->n + 1));
+  size_t most = 1; /* every operand of every value */
+  for (int id = 0; id < g->n; id++) most += (size_t)g->v[id].nin;
+  p->operand = arena_alloc(sizeof(int) * most);
   for (int k = 0; k < p->nkernels; k++) {
     p->operands[k] = next;
     for (int id = p->first[k]; id >= 0; id = p->next[id])

@@ -10,6 +10,16 @@ for f in "$src"/examples/*.nn; do
   expect 0 "$nnc" --emit=ir "$tmp/$n.ir"
   cmp -s "$tmp/out" "$tmp/$n.ir" || fail "$n: the IR read back prints differently"
 done
+# recurrent layers lowered for inference as scans (bodies and all) read back
+# as they were printed, and simplify keeping their scans
+for m in lstm gru rnn_masked; do
+  (cd "$src/tests/grad" && "$nnc" -d L "$m.nn" 2>"$tmp/$m.all" >/dev/null) || fail "$m: -d L failed"
+  awk '/^graph /{n++} n==1' "$tmp/$m.all" >"$tmp/$m.ir"
+  grep -q '^  body 0 ([a-z_]*_step, ' "$tmp/$m.ir" || fail "$m: no scan's body in the lowered inference graph"
+  expect 0 "$nnc" -d L --emit=ir "$tmp/$m.ir"
+  cmp -s "$tmp/err" "$tmp/$m.ir" || fail "$m: the lowered scans read back print differently"
+  grep -q ' = scan %' "$tmp/out" || fail "$m: simplify dropped the scans"
+done
 awk '/^graph /{n++} n==1' "$src/tests/ir/seed_mlp.lowered" >"$tmp/lowered.ir"
 grep -c '^graph SeedMLP' "$src/tests/ir/seed_mlp.lowered" | grep -qx 3 || fail "-d L dumps the training step, evaluation and inference"
 expect 0 "$nnc" --emit=ir "$tmp/lowered.ir"

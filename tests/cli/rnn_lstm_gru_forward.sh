@@ -1,13 +1,15 @@
-# simple_rnn, lstm and gru forward, compiled by nnc, against the textbook
-# recurrences written out in tests/cli/rnn_ref.c (every state of the
-# sequence, read forward and reversed, and with padded steps masked).
+# simple_rnn, lstm and gru (also with reset_after) forward, compiled by
+# nnc, against the textbook recurrences written out in tests/cli/rnn_ref.c
+# (every state of the sequence, read forward and reversed, and with padded
+# steps masked).
 . "$(dirname "$0")/../cli_lib.sh"
 cc=${CC:-cc}
 
 # check CELL T D UNITS REVERSE [MASK]
 check() {
-  case $1 in simple_rnn) id=0 ;; lstm) id=1 ;; gru) id=2 ;; esac
+  case $1 in simple_rnn) id=0 ;; lstm) id=1 ;; gru) id=2 ;; gru_after) id=3 ;; esac
   rev=false; [ "$5" = 1 ] && rev=true
+  if [ $id = 3 ]; then rev="$rev, reset_after: true"; set -- gru "$2" "$3" "$4" "$5" "${6:-}"; fi
   mask=${6:-0}
   if [ "$mask" = 1 ]; then
     printf 'model K {\n  input x: [%s, %s]\n  input m: [%s]\n  output %s(x, %s, return_sequences: true, reverse: %s, mask: m)\n}\n' \
@@ -30,4 +32,7 @@ check gru 4 2 3 1
 check simple_rnn 6 2 3 0 1
 check lstm 6 3 4 1 1
 check gru 7 2 3 0 1
+check gru_after 5 3 4 0
+check gru_after 4 2 3 1
+check gru_after 7 2 3 0 1
 finish

@@ -5,7 +5,8 @@
  * --no-main) of one layer statement `CELL(U, return_sequences: true,
  * reverse: R_REV)` over x[T, D]; sets random weights and biases, runs
  * K_predict on random sequences and compares every state.
- *   R_CELL: 0 simple_rnn, 1 lstm, 2 gru; R_T steps, R_D features, R_U units;
+ *   R_CELL: 0 simple_rnn, 1 lstm, 2 gru, 3 gru with reset_after (PyTorch's
+ *   formulation, with a recurrent bias rb); R_T steps, R_D features, R_U units;
  *   R_MASK: a second input m[T], 1 a step and 0 padding (the state carries
  *   over a padded step). */
 #include "K.c" /* first: it sets _POSIX_C_SOURCE */
@@ -14,7 +15,7 @@
 #ifndef R_MASK
 #define R_MASK 0
 #endif
-enum { BATCH = 3, G = R_CELL == 1 ? 4 : R_CELL == 2 ? 3 : 1 };
+enum { BATCH = 3, G = R_CELL == 1 ? 4 : R_CELL >= 2 ? 3 : 1 };
 
 static double sig(double v) { return 1 / (1 + exp(-v)); }
 
@@ -23,24 +24,26 @@ static float rnd(uint64_t *r) {
   return (float)((double)(*r >> 11) / 9007199254740992.0 * 2 - 1);
 }
 
-static const char *names[3] = {"simple_rnn1", "lstm1", "gru1"};
+static const char *names[4] = {"simple_rnn1", "lstm1", "gru1", "gru1"};
 
 int main(void) {
   static float keep[BATCH * R_T];
   for (int i = 0; i < BATCH * R_T; i++) keep[i] = !R_MASK || (i % R_T) % 3 != 1 || i / R_T == 0;
-  static float x[BATCH * R_T * R_D], W[R_D * G * R_U], U[R_U * G * R_U], b[G * R_U], want[BATCH * R_T * R_U];
+  static float x[BATCH * R_T * R_D], W[R_D * G * R_U], U[R_U * G * R_U], b[G * R_U], rb[G * R_U];
+  static float want[BATCH * R_T * R_U];
   uint64_t r = 99;
   for (int i = 0; i < BATCH * R_T * R_D; i++) x[i] = rnd(&r);
   for (int i = 0; i < R_D * G * R_U; i++) W[i] = rnd(&r);
   for (int i = 0; i < R_U * G * R_U; i++) U[i] = rnd(&r) * 0.5f;
   for (int i = 0; i < G * R_U; i++) b[i] = rnd(&r) * 0.5f;
+  for (int i = 0; i < G * R_U; i++) rb[i] = R_CELL == 3 ? rnd(&r) * 0.5f : 0;
   K_Model *m = K_create(1);
   const char *cell = names[R_CELL];
   char name[64];
-  float *vals[3] = {W, U, b};
-  size_t sizes[3] = {sizeof W, sizeof U, sizeof b};
-  for (int k = 0; k < 3; k++) {
-    snprintf(name, sizeof name, "%s.%c", cell, "WUb"[k]);
+  float *vals[4] = {W, U, b, rb};
+  size_t sizes[4] = {sizeof W, sizeof U, sizeof b, sizeof rb};
+  for (int k = 0; k < (R_CELL == 3 ? 4 : 3); k++) {
+    snprintf(name, sizeof name, "%s.%s", cell, k == 3 ? "rb" : k == 2 ? "b" : k ? "U" : "W");
     if (K_set_param(m, name, vals[k], sizes[k]) != 0) {
       fprintf(stderr, "no parameter %s of %zu bytes\n", name, sizes[k]);
       return 1;
@@ -55,7 +58,7 @@ int main(void) {
       for (int j = 0; j < G * R_U; j++) {
         z[j] = b[j];
         for (int d = 0; d < R_D; d++) z[j] += (double)x[(n * R_T + t) * R_D + d] * W[d * G * R_U + j];
-        hu[j] = 0;
+        hu[j] = rb[j];
         for (int i = 0; i < R_U; i++) hu[j] += h[i] * U[i * G * R_U + j];
       }
       for (int j = 0; j < R_U; j++) {
@@ -66,6 +69,10 @@ int main(void) {
           double gg = tanh(z[2 * R_U + j] + hu[2 * R_U + j]), og = sig(z[3 * R_U + j] + hu[3 * R_U + j]);
           c[j] = fg * c[j] + ig * gg;
           nh[j] = og * tanh(c[j]);
+        } else if (R_CELL == 3) { /* z, r, then the candidate from r * (h U_h + rb_h) */
+          double ug = sig(z[j] + hu[j]), rg = sig(z[R_U + j] + hu[R_U + j]);
+          double cand = tanh(z[2 * R_U + j] + rg * hu[2 * R_U + j]);
+          nh[j] = ug * h[j] + (1 - ug) * cand;
         } else { /* z, r, then the candidate from (r * h) U_h */
           double ug = sig(z[j] + hu[j]), rh = 0;
           for (int i = 0; i < R_U; i++)
