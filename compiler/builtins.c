@@ -65,7 +65,7 @@ static Builtin rows[] = {
    rule_transformer, "a Transformer decoder block: causal self-attention, attention over the context, a feed-forward"),
 #define RECURRENT_SPEC \
   "x:tensor units:int[1,] return_sequences:bool=false reverse:bool=false mask:tensor=none " \
-  "kernel_init:init=glorot_uniform recurrent_init:init=glorot_uniform"
+  "kernel_init:init=glorot_uniform recurrent_init:init=glorot_uniform initial_state:any=none"
   B("simple_rnn", BK_LAYER, RECURRENT_SPEC, rule_recurrent,
    "a recurrent layer: h = tanh(x W + h U + b) at each step of x[N, steps, features]"),
   B("lstm", BK_LAYER, RECURRENT_SPEC, rule_recurrent,

@@ -895,13 +895,16 @@ static Graph *recurrent_body(Graph *outer, int kind, int xw, bool masked, const 
   return g;
 }
 
-/* The layer as a scan from the zero state (inference): its result, the
- * last h or every step's h [N, T, u]. rb: reset_after's recurrent bias. */
-static int recurrent_scan(Graph *g, int kind, int xw, int keep_all, int U, int rb, int64_t u, bool seq, bool rev) {
+/* The layer as a scan from the given state (start[i] >= 0) or the zero
+ * state (inference): its result, the last h or every step's h [N, T, u].
+ * rb: reset_after's recurrent bias. */
+static int recurrent_scan(Graph *g, int kind, int xw, int keep_all, int U, int rb, const int *start, int64_t u,
+                          bool seq, bool rev) {
   DType dt = g->v[xw].dtype;
   int64_t T = g->v[xw].shape.dim[1];
   int zero = ir_const(g, dt, (Shape){.rank = 2, .dim = {DIM_BATCH, u}}, 0);
-  int carries[2] = {zero, zero}, seqs[2] = {xw, -1}, inv[2] = {U, -1};
+  int carries[2] = {start[0] >= 0 ? start[0] : zero, start[1] >= 0 ? start[1] : zero}, seqs[2] = {xw, -1},
+      inv[2] = {U, -1};
   if (keep_all >= 0) seqs[1] = ir_reshape(g, keep_all, (Shape){.rank = 3, .dim = {DIM_BATCH, T, 1}});
   if (kind == 1) inv[0] = ir_slice(g, U, 1, 0, 2 * u), inv[1] = ir_slice(g, U, 1, 2 * u, 3 * u);
   if (kind == 3) inv[1] = rb;
@@ -945,6 +948,20 @@ bool rule_recurrent(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
     error_at(a[1].loc, "'%s' with %lld units is too large", b->name, (long long)u);
     return false;
   }
+  /* the state to start from: h [N, u] (an LSTM's [h, c]), or zero */
+  Val *init = arg(b, a, "initial_state");
+  int nstate = init->kind == VK_NONE ? 0 : init->kind == VK_LIST ? init->nitems : 1, start[2] = {-1, -1};
+  Shape hs = {.rank = 2, .dim = {DIM_BATCH, u}};
+  for (int i = 0; i < nstate; i++) {
+    const Val *t = init->kind == VK_LIST ? &init->items[i] : init;
+    if (nstate != (lstm ? 2 : 1) || t->kind != VK_TENSOR || t->dtype != dt || !shape_eq(t->shape, hs)) {
+      error_at(init->loc, "the initial_state of '%s' is %s %s [N, %lld] of x's type %s, got %s", b->name,
+               lstm ? "a list of two," : "one", lstm ? "the state h and the cell c, each" : "tensor", (long long)u,
+               dtype_name(dt), value_str(init));
+      return false;
+    }
+    if (s->graph) start[i] = val_ir(t);
+  }
   int W, U, B, RB = -1;
   if (!add_weight(s, "W", dt, (Shape){.rank = 2, .dim = {D, G * u}}, arg(b, a, "kernel_init"), call->loc, &W) ||
       !add_weight(s, "U", dt, (Shape){.rank = 2, .dim = {u, G * u}}, arg(b, a, "recurrent_init"), call->loc, &U) ||
@@ -965,8 +982,9 @@ bool rule_recurrent(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
     keep_all = ir_binary(g, OP_GT, m, scalar_like(g, m, 0.5));
   }
   if (!g->training)
-    return emit(out, recurrent_scan(g, lstm ? 2 : after ? 3 : gru ? 1 : 0, xw, keep_all, U, RB, u, seq, rev));
+    return emit(out, recurrent_scan(g, lstm ? 2 : after ? 3 : gru ? 1 : 0, xw, keep_all, U, RB, start, u, seq, rev));
   int *states = arena_alloc(sizeof(int) * (size_t)T);
+  h = start[0], c = start[1];
   for (int64_t k = 0; k < T; k++) {
     int64_t t = rev ? T - 1 - k : k;
     int h_was = h, c_was = c;

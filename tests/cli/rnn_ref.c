@@ -8,12 +8,16 @@
  *   R_CELL: 0 simple_rnn, 1 lstm, 2 gru, 3 gru with reset_after (PyTorch's
  *   formulation, with a recurrent bias rb); R_T steps, R_D features, R_U units;
  *   R_MASK: a second input m[T], 1 a step and 0 padding (the state carries
- *   over a padded step). */
+ *   over a padded step); R_INIT: inputs h[U] (and an LSTM's c[U]) after
+ *   those, the initial_state. */
 #include "K.c" /* first: it sets _POSIX_C_SOURCE */
 #include <math.h>
 
 #ifndef R_MASK
 #define R_MASK 0
+#endif
+#ifndef R_INIT
+#define R_INIT 0
 #endif
 enum { BATCH = 3, G = R_CELL == 1 ? 4 : R_CELL >= 2 ? 3 : 1 };
 
@@ -30,13 +34,14 @@ int main(void) {
   static float keep[BATCH * R_T];
   for (int i = 0; i < BATCH * R_T; i++) keep[i] = !R_MASK || (i % R_T) % 3 != 1 || i / R_T == 0;
   static float x[BATCH * R_T * R_D], W[R_D * G * R_U], U[R_U * G * R_U], b[G * R_U], rb[G * R_U];
-  static float want[BATCH * R_T * R_U];
+  static float want[BATCH * R_T * R_U], h0[BATCH * R_U], c0[BATCH * R_U];
   uint64_t r = 99;
   for (int i = 0; i < BATCH * R_T * R_D; i++) x[i] = rnd(&r);
   for (int i = 0; i < R_D * G * R_U; i++) W[i] = rnd(&r);
   for (int i = 0; i < R_U * G * R_U; i++) U[i] = rnd(&r) * 0.5f;
   for (int i = 0; i < G * R_U; i++) b[i] = rnd(&r) * 0.5f;
   for (int i = 0; i < G * R_U; i++) rb[i] = R_CELL == 3 ? rnd(&r) * 0.5f : 0;
+  for (int i = 0; i < BATCH * R_U; i++) h0[i] = R_INIT ? rnd(&r) * 0.8f : 0, c0[i] = R_INIT ? rnd(&r) : 0;
   K_Model *m = K_create(1);
   const char *cell = names[R_CELL];
   char name[64];
@@ -50,7 +55,8 @@ int main(void) {
     }
   }
   for (int n = 0; n < BATCH; n++) {
-    double h[R_U] = {0}, c[R_U] = {0}, z[4 * R_U], hu[4 * R_U], nh[R_U];
+    double h[R_U], c[R_U], z[4 * R_U], hu[4 * R_U], nh[R_U];
+    for (int j = 0; j < R_U; j++) h[j] = h0[n * R_U + j], c[j] = c0[n * R_U + j];
     for (int k = 0; k < R_T; k++) {
       int t = R_REV ? R_T - 1 - k : k;
       double cwas[R_U];
@@ -86,7 +92,7 @@ int main(void) {
       for (int j = 0; j < R_U; j++) h[j] = nh[j], want[(n * R_T + t) * R_U + j] = (float)h[j];
     }
   }
-  const void *in[2] = {x, keep};
+  const void *in[4] = {x, R_MASK ? (const void *)keep : h0, R_MASK ? h0 : c0, c0};
   const float *got = K_predict(m, in, BATCH);
   int bad = 0;
   for (int i = 0; i < BATCH * R_T * R_U; i++)
