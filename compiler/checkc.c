@@ -371,18 +371,8 @@ static double *results(const char *path, int64_t count) {
 }
 
 /* g as a model of one graph (its training step, or inference) with plan p. */
-/* The code this processor runs, alone (Built.only_level): the level
- * nnrt_isa() picks (NNRT_ISA narrows it). The copies of the other levels
- * are the same code for other features (their bits: cli_checksums,
- * cli_conv_pool, cli_portable). */
-static int this_level(void) {
-  for (int i = 0; i < NISA_LEVELS; i++)
-    if (isa_levels[i].isa == nnrt_isa()) return i + 1;
-  return NISA_LEVELS + 1;
-}
-
 static Built one_graph(Graph *g, Plan *p, const char *model) {
-  Built b = {.name = model, .only_level = this_level()};
+  Built b = {.name = model, .only_level = isa_level_here()};
   b.g[g->training ? GRAPH_TRAIN : GRAPH_INFER] = g;
   b.plan[g->training ? GRAPH_TRAIN : GRAPH_INFER] = p;
   return b;

@@ -822,6 +822,16 @@ const IsaLevel isa_levels[NISA_LEVELS] = {
     {"avx512", "NNRT_ISA_AVX512", NNRT_ISA_AVX512, "avx512f,avx512bw,avx512cd,avx512dq,avx512vl,avx2,fma"},
     {"avx2", "NNRT_ISA_AVX2", NNRT_ISA_AVX2, "avx2,fma"}};
 
+/* The code this processor runs, alone (Built.only_level): the level
+ * nnrt_isa() picks (NNRT_ISA narrows it). The copies of the other levels
+ * are the same code for other features (their bits: cli_checksums,
+ * cli_conv_pool, cli_portable). */
+int isa_level_here(void) {
+  for (int i = 0; i < NISA_LEVELS; i++)
+    if (isa_levels[i].isa == nnrt_isa()) return i + 1;
+  return NISA_LEVELS + 1;
+}
+
 /* The graph's kernels (each written once: a kernel identical to an earlier
  * one runs the earlier one's code), its arena function and its run
  * function. Where the file is built for an x86-64 without AVX (the

@@ -901,6 +901,8 @@ typedef struct IsaLevel {
   const char *features;
 } IsaLevel;
 extern const IsaLevel isa_levels[NISA_LEVELS];
+/* Built.only_level for the code this processor runs (--check-c, tests). */
+int isa_level_here(void);
 
 /* The C of one graph: its plan's kernels and NAME_SUFFIX_run(). */
 void emit_c_graph(FILE *out, Graph *g, Plan *p, const char *model, const char *suffix, int only_level);

@@ -5,7 +5,7 @@
  * evaluator is compiled from the same row, the C backend writes the row's
  * text with the operands put in, and the LLVM backend translates the text.
  * For each op and element type (f64, f32), a model of one value over
- * inputs [N] is built by each backend into a shared library and run on
+ * inputs [N] (all of them in one shared library a backend builds) is run on
  * every combination of special values (NaN, infinities, signed zeros, a
  * subnormal, ordinary numbers); each result must have the reference's bits
  * (any NaN for a NaN): in f32 the row computed in float, with the float
@@ -71,11 +71,11 @@ static bool same(double got, double want) {
   return isnan(want) ? isnan(got) : memcmp(&got, &want, sizeof got) == 0;
 }
 
-/* The op as a model "Op" of its inputs, in the IR's text form. */
-static Graph *op_graph(Op op, DType dt) {
+/* The op as a model `name` of its inputs, in the IR's text form. */
+static Graph *op_graph(const char *name, Op op, DType dt) {
   const char *t = dt == DT_F64 ? "f64" : "f32";
   int n = op_info[op].arity;
-  char *text = arena_printf("graph Op (inference, %d values)\n", n + 1);
+  char *text = arena_printf("graph %s (inference, %d values)\n", name, n + 1);
   for (int i = 0; i < n; i++) text = arena_printf("%s  %%%d = input {index: %d} : %s[N]\n", text, i, i, t);
   text = arena_printf("%s  %%%d = %s %s%s%s : %s[N]\n  output %%%d\n", text, n, op_info[op].name, "%0",
                       n > 1 ? ", %1" : "", n > 2 ? ", %2" : "", t, n);
@@ -103,18 +103,19 @@ static int64_t inputs(int n, DType dt, void **cols) {
   return count;
 }
 
-/* Runs library `so`'s model on the inputs and compares with the row. */
-static void check(const char *so, const char *what, Op op, DType dt, void **cols, int64_t count) {
+/* Runs model `name` of library `so` on the inputs and compares with the row. */
+static void check(const char *so, const char *name, const char *what, Op op, DType dt, void **cols,
+                  int64_t count) {
   void *h = dlopen(so, RTLD_NOW | RTLD_LOCAL);
   if (!h) {
     printf("FAIL %s: %s\n", what, dlerror());
     failed++;
     return;
   }
-  void *(*create)(uint64_t) = (void *(*)(uint64_t))dlsym(h, "Op_create");
+  void *(*create)(uint64_t) = (void *(*)(uint64_t))dlsym(h, arena_printf("%s_create", name));
   const void *(*predict)(void *, const void *const *, int64_t) =
-      (const void *(*)(void *, const void *const *, int64_t))dlsym(h, "Op_predict");
-  void (*destroy)(void *) = (void (*)(void *))dlsym(h, "Op_free");
+      (const void *(*)(void *, const void *const *, int64_t))dlsym(h, arena_printf("%s_predict", name));
+  void (*destroy)(void *) = (void (*)(void *))dlsym(h, arena_printf("%s_free", name));
   void *m = create ? create(1) : NULL;
   const void *out = m && predict ? predict(m, (const void *const *)cols, count) : NULL;
   bool ok = out != NULL;
@@ -138,54 +139,73 @@ static void check(const char *so, const char *what, Op op, DType dt, void **cols
   ok ? passed++ : failed++;
 }
 
+/* Every case: a model per op and type, in one list. */
+typedef struct Case {
+  Op op;
+  DType dt;
+  const char *name, *what;
+} Case;
+
+/* Each case's model in library so, against the row. */
+static void check_all(const char *so, const Case *c, int ncases, const char *backend) {
+  for (int i = 0; i < ncases; i++) {
+    void *cols[3];
+    int64_t count = inputs(op_info[c[i].op].arity, c[i].dt, cols);
+    check(so, c[i].name, arena_printf("%s, %s", c[i].what, backend), c[i].op, c[i].dt, cols, count);
+    for (int j = 0; j < op_info[c[i].op].arity; j++) free(cols[j]);
+  }
+}
+
 int main(void) {
   char dir[] = "/tmp/nnc-ops-XXXXXX";
   if (!mkdtemp(dir)) return perror("mkdtemp"), 1;
   const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
+  Case cases[2 * NUM_OPS];
+  int ncases = 0;
+  Built *models = NULL, **tail = &models;
   for (int o = 0; o < NUM_OPS; o++) {
     Op op = (Op)o;
     if (!op_elementwise(op) || op == OP_CAST) continue;
     for (int d = 0; d < 2; d++) {
       DType dt = d ? DT_F32 : DT_F64;
-      Graph *g = op_graph(op, dt);
-      Built b = {.name = "Op"};
-      b.g[GRAPH_INFER] = g, b.plan[GRAPH_INFER] = plan_graph(g, true);
-      void *cols[3];
-      int64_t count = inputs(op_info[op].arity, dt, cols);
-      const char *what = arena_printf("%s %s", op_info[op].name, d ? "f32" : "f64");
-
-      char *src = arena_printf("%s/op.c", dir), *so = arena_printf("%s/op_c.so", dir);
-      FILE *f = fopen(src, "w");
-      if (!f) return perror(src), 1;
-      emit_c_prelude(f, "ops", &b);
-      emit_c_model(f, &b);
-      fclose(f);
-      char *cmd = arena_printf("%s -std=c11 -O2 -fPIC -shared -fno-math-errno -o '%s' '%s' -lm", cc, so, src);
-      if (system(cmd) != 0) {
-        printf("FAIL %s: %s\n", what, cmd);
-        failed++;
-      } else {
-        check(so, arena_printf("%s, C backend", what), op, dt, cols, count);
-      }
-#ifdef NNC_HAVE_LLVM
-      for (int opt = 0; opt <= 3; opt += 3) {
-        char *obj = arena_printf("%s/op.o", dir), *lso = arena_printf("%s/op_llvm%d.so", dir, opt);
-        LlvmOut *lo = llvm_begin("ops", NULL, NULL, opt, false);
-        if (!lo) return 1;
-        llvm_model(lo, &b);
-        if (!llvm_finish(lo, "obj", obj, lso)) {
-          printf("FAIL %s: the LLVM backend\n", what);
-          failed++;
-          continue;
-        }
-        check(lso, arena_printf("%s, LLVM backend -O%d", what, opt), op, dt, cols, count);
-        remove(obj), remove(lso);
-      }
-#endif
-      remove(src), remove(so);
-      for (int i = 0; i < op_info[op].arity; i++) free(cols[i]);
+      const char *name = arena_printf("Op%d_%s", o, d ? "f32" : "f64");
+      Graph *g = op_graph(name, op, dt);
+      Built *b = arena_alloc(sizeof *b);
+      *b = (Built){.name = name, .only_level = isa_level_here()}; /* the code that runs here */
+      b->g[GRAPH_INFER] = g, b->plan[GRAPH_INFER] = plan_graph(g, true);
+      *tail = b, tail = &b->next;
+      cases[ncases++] = (Case){op, dt, name, arena_printf("%s %s", op_info[op].name, d ? "f32" : "f64")};
     }
   }
+  char *src = arena_printf("%s/ops.c", dir), *so = arena_printf("%s/ops_c.so", dir);
+  FILE *f = fopen(src, "w");
+  if (!f) return perror(src), 1;
+  emit_c_prelude(f, "ops", models);
+  for (Built *b = models; b; b = b->next) emit_c_model(f, b);
+  fclose(f);
+  char *cmd = arena_printf("%s -std=c11 -O2 -fPIC -shared -fno-math-errno -o '%s' '%s' -lm", cc, so, src);
+  if (system(cmd) != 0) {
+    printf("FAIL the C backend: %s\n", cmd);
+    failed++;
+  } else {
+    check_all(so, cases, ncases, "C backend");
+  }
+  remove(src), remove(so);
+#ifdef NNC_HAVE_LLVM
+  for (int opt = 0; opt <= 3; opt += 3) {
+    char *obj = arena_printf("%s/ops.o", dir), *lso = arena_printf("%s/ops_llvm%d.so", dir, opt);
+    LlvmOut *lo = llvm_begin("ops", NULL, NULL, opt, false);
+    if (!lo) return 1;
+    for (Built *b = models; b; b = b->next) llvm_model(lo, b);
+    if (!llvm_finish(lo, "obj", obj, lso)) {
+      printf("FAIL the LLVM backend at -O%d\n", opt);
+      failed++;
+      continue;
+    }
+    check_all(lso, cases, ncases, arena_printf("LLVM backend -O%d", opt));
+    remove(obj), remove(lso);
+  }
+#endif
   rmdir(dir);
   printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
