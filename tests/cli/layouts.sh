@@ -5,6 +5,7 @@
 # out by the C compiler). nnc itself checks the offsets of each table
 # against the runtime's when it builds one (emit_llvm_model.c), so a drift
 # also fails every LLVM build. Skipped when nnc was built without LLVM.
+# (The tables are data: each library is built at -O0 or -O1, quick.)
 . "$(dirname "$0")/../cli_lib.sh"
 "$nnc" --version | grep -q 'llvm (LLVM' || { echo "skipped: nnc was built without LLVM"; finish; }
 cc=${CC:-cc}
@@ -36,7 +37,7 @@ train Cw {
 }
 NN
 while read -r file model; do
-  "$nnc" --backend=c "$file" -o "$tmp/$model-c.so" 2> "$tmp/err" ||
+  "$nnc" --backend=c -O0 "$file" -o "$tmp/$model-c.so" 2> "$tmp/err" ||
     fail "$model: the C backend failed: $(head -3 "$tmp/err")"
   "$nnc" --backend=llvm -O1 "$file" -o "$tmp/$model-llvm.so" 2> "$tmp/err" ||
     fail "$model: the LLVM backend failed: $(head -3 "$tmp/err")"
