@@ -103,15 +103,9 @@ static int64_t inputs(int n, DType dt, void **cols) {
   return count;
 }
 
-/* Runs model `name` of library `so` on the inputs and compares with the row. */
-static void check(const char *so, const char *name, const char *what, Op op, DType dt, void **cols,
-                  int64_t count) {
-  void *h = dlopen(so, RTLD_NOW | RTLD_LOCAL);
-  if (!h) {
-    printf("FAIL %s: %s\n", what, dlerror());
-    failed++;
-    return;
-  }
+/* Runs model `name` of the library loaded as h on the inputs and compares
+ * with the row. */
+static void check(void *h, const char *name, const char *what, Op op, DType dt, void **cols, int64_t count) {
   void *(*create)(uint64_t) = (void *(*)(uint64_t))dlsym(h, arena_printf("%s_create", name));
   const void *(*predict)(void *, const void *const *, int64_t) =
       (const void *(*)(void *, const void *const *, int64_t))dlsym(h, arena_printf("%s_predict", name));
@@ -134,7 +128,6 @@ static void check(const char *so, const char *name, const char *what, Op op, DTy
     }
   }
   if (m && destroy) destroy(m);
-  dlclose(h);
   printf("%s %s\n", ok ? "ok  " : "FAIL", what);
   ok ? passed++ : failed++;
 }
@@ -148,12 +141,19 @@ typedef struct Case {
 
 /* Each case's model in library so, against the row. */
 static void check_all(const char *so, const Case *c, int ncases, const char *backend) {
+  void *h = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    printf("FAIL %s: %s\n", backend, dlerror());
+    failed++;
+    return;
+  }
   for (int i = 0; i < ncases; i++) {
     void *cols[3];
     int64_t count = inputs(op_info[c[i].op].arity, c[i].dt, cols);
-    check(so, c[i].name, arena_printf("%s, %s", c[i].what, backend), c[i].op, c[i].dt, cols, count);
+    check(h, c[i].name, arena_printf("%s, %s", c[i].what, backend), c[i].op, c[i].dt, cols, count);
     for (int j = 0; j < op_info[c[i].op].arity; j++) free(cols[j]);
   }
+  dlclose(h);
 }
 
 int main(void) {

@@ -153,6 +153,8 @@ static void check(Graph *g, const char *name) {
   char *again = back ? printed(back) : NULL;
   report(arena_printf("%s: the text reads back", name), again && !strcmp(text, again));
   if (!again) printf("%s", text);
+  free(text);
+  free(again);
   Graph *s = simplify(g), *u = unroll(g);
   verify(s, "simplify");
   verify(u, "unroll");
