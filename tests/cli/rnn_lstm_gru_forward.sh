@@ -26,7 +26,7 @@ check() {
       "$2" "$3" "$1" "$4" "$rev" > "$tmp/K.nn"
   fi
   "$nnc" --no-main "$tmp/K.nn" -o "$tmp/K.c" || { fail "nnc failed on $1"; return; }
-  $cc -std=c11 -O2 -fopenmp $CFLAGS -I"$tmp" -DR_CELL=$id -DR_T=$2 -DR_D=$3 -DR_U=$4 -DR_REV=$5 -DR_MASK=$mask -DR_INIT=$init \
+  $cc -std=c11 -O1 -fopenmp $CFLAGS -I"$tmp" -DR_CELL=$id -DR_T=$2 -DR_D=$3 -DR_U=$4 -DR_REV=$5 -DR_MASK=$mask -DR_INIT=$init \
     -o "$tmp/ref" "$src/tests/cli/rnn_ref.c" -lm || { fail "building the reference for $1 failed"; return; }
   "$tmp/ref" || fail "$1 T=$2 D=$3 units=$4 reverse=$5 mask=$mask init=$init: compiled states differ from the textbook"
 }
