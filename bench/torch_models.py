@@ -5,8 +5,9 @@
 
     torch_models.py MODEL onnx BATCH FILE
 
-MODEL seed_mlp | mnist_mlp | seed_cnn | char_lstm | reverse_transformer (as
-in examples/, the same sizes; weights random); MODE train (one step:
+MODEL seed_mlp | mnist_mlp | seed_cnn | char_lstm | char_lstm256 |
+reverse_transformer (as in examples/, the same sizes, char_lstm256 the
+char LSTM over 256 steps; weights random); MODE train (one step:
 forward, loss, backward, Adam; the sequence models clip the gradients' norm
 as their train blocks do), infer (eager), frozen (traced, frozen and
 optimized for inference) or job (the tutorial's 150 epochs of 77 steps of
@@ -26,7 +27,7 @@ from torch import nn
 
 
 class CharLSTM(nn.Module):
-    """examples/char_lstm.nn: embedding(256, 32), lstm(128) over 32 steps, dense(256) at every step"""
+    """examples/char_lstm.nn: embedding(256, 32), lstm(128) over the steps, dense(256) at every step"""
     def __init__(self):
         super().__init__()
         self.embed = nn.Embedding(256, 32)
@@ -71,6 +72,8 @@ class Reverse(nn.Module):
 def model(name):
     if name == "char_lstm":
         return CharLSTM(), (32,), 256
+    if name == "char_lstm256":
+        return CharLSTM(), (256,), 256
     if name == "reverse_transformer":
         return Reverse(), (16,), 12
     if name == "seed_mlp":
@@ -90,7 +93,7 @@ def main():
     name, mode, batch = sys.argv[1], sys.argv[2], int(sys.argv[3])
     torch.manual_seed(1)
     net, shape, classes = model(name)
-    seq = name in ("char_lstm", "reverse_transformer")
+    seq = name in ("char_lstm", "char_lstm256", "reverse_transformer")
     if mode == "onnx":
         net.eval()
         x = torch.randint(0, classes, (batch,) + shape) if seq else torch.rand((batch,) + shape) * 2 - 1
@@ -102,7 +105,7 @@ def main():
     clip = seq   # the sequence models' train blocks clip the gradients' norm at 1
     if seq:
         x = torch.randint(0, classes, (rows,) + shape)
-        positions = 8 if name == "reverse_transformer" else 32
+        positions = 8 if name == "reverse_transformer" else shape[0]
         y = torch.randint(0, classes, (rows * positions,))
         loss_fn = nn.CrossEntropyLoss()
     elif classes == 1:

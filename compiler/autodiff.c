@@ -60,6 +60,103 @@ static void not_differentiable(AD *ad, const Value *v, const char *why) {
     if (ad->needs[(x)]) accumulate(ad, (x), (e)); \
   } while (0)
 
+static void walk(AD *ad, int top);
+
+/* A scan's gradient: a scan the other way over the gradient body gb.
+ * gb's carries are the carries' gradients dc and an accumulator for each
+ * invariant w that needs one; its sequences the carries as each forward
+ * step found them (the history), the forward sequences and the stacked
+ * results' gradients; its invariants the forward ones. It runs the
+ * forward step again from those (the gates are not stored), then that
+ * step's gradient seeded with dc and dy, and gives the carries' gradients
+ * at the step before, acc + dw, and each sequence's gradient dx. */
+static void scan_rule(AD *ad, int id) {
+  Graph *g = ad->g;
+  const Value v = g->v[id];
+  const Graph *b = g->bodies[v.a[0]];
+  int k = (int)v.a[4], m = (int)v.a[5], p = v.nin - k - m, q = b->noutputs - k, nres = ir_scan_results(g, &v);
+  int *res = arena_alloc(sizeof(int) * (size_t)nres); /* result index -> its scan_out */
+  for (int i = 0; i < nres; i++) res[i] = -1;
+  for (int r = id + 1; r < g->n && g->v[r].op == OP_SCANOUT && g->v[r].in[0] == id; r++) res[g->v[r].a[0]] = r;
+  Graph *gb = graph_new(arena_printf("%s_grad", b->name));
+  gb->loc = g->loc;
+#define IN(like) (gb->inputs[gb->ninputs] = ir_leaf(gb, OP_INPUT, (like)->dtype, (like)->shape, gb->ninputs), \
+                  gb->inputs[gb->ninputs++])
+  int dc[IR_MAX_IN], acc[IR_MAX_IN], c[IR_MAX_IN], xs[IR_MAX_IN], dy[IR_MAX_IN], w[IR_MAX_IN], nacc = 0, ndy = 0;
+  for (int i = 0; i < k; i++) dc[i] = IN(&b->v[b->inputs[i]]);
+  for (int l = 0; l < p; l++) acc[l] = ad->needs[v.in[k + m + l]] ? (nacc++, IN(&b->v[b->inputs[k + m + l]])) : -1;
+  for (int i = 0; i < k; i++) {
+    if (res[k + q + i] < 0) bug("scan %%%d has no history of carry %d", id, i);
+    c[i] = IN(&b->v[b->inputs[i]]);
+  }
+  for (int j = 0; j < m; j++) xs[j] = IN(&b->v[b->inputs[k + j]]);
+  for (int l = 0; l < q; l++)
+    dy[l] = res[k + l] >= 0 && ad->grad[res[k + l]] >= 0 ? (ndy++, IN(&b->v[b->outputs[k + l]])) : -1;
+  for (int l = 0; l < p; l++) w[l] = IN(&b->v[b->inputs[k + m + l]]);
+#undef IN
+  /* the forward step on those inputs, then its gradient */
+  int *bm = arena_alloc(sizeof(int) * (size_t)(b->n + 1));
+  for (int id2 = 0; id2 < b->n; id2++) {
+    const Value *bv = &b->v[id2];
+    int x = bv->op == OP_INPUT ? (int)bv->a[0] : -1, in[IR_MAX_IN];
+    if (x >= 0) {
+      bm[id2] = x < k ? c[x] : x < k + m ? xs[x - k] : w[x - k - m];
+      continue;
+    }
+    for (int i = 0; i < bv->nin; i++) in[i] = bm[bv->in[i]];
+    bm[id2] = ir_make(gb, bv->op, bv->dtype, bv->shape, in, bv->nin, bv->a, bv->nattr, bv->f);
+  }
+  AD sub = {.g = gb};
+  int n = gb->n;
+  sub.needs = arena_alloc(sizeof(bool) * (size_t)n);
+  for (int i = 0; i < k; i++) sub.needs[c[i]] = true;
+  for (int j = 0; j < m; j++) sub.needs[xs[j]] = ad->needs[v.in[k + j]];
+  for (int l = 0; l < p; l++) sub.needs[w[l]] = acc[l] >= 0;
+  for (int x = 0; x < n; x++)
+    for (int i = 0; i < gb->v[x].nin; i++) sub.needs[x] |= sub.needs[gb->v[x].in[i]];
+  sub.grad = arena_alloc(sizeof(int) * (size_t)n);
+  memset(sub.grad, 0xff, sizeof(int) * (size_t)n);
+  gb->part = PART_BWD;
+  for (int i = 0; i < k; i++)
+    if (sub.needs[bm[b->outputs[i]]]) accumulate(&sub, bm[b->outputs[i]], dc[i]);
+  for (int l = 0; l < q; l++)
+    if (dy[l] >= 0 && sub.needs[bm[b->outputs[k + l]]]) accumulate(&sub, bm[b->outputs[k + l]], dy[l]);
+  walk(&sub, n - 1);
+  if (sub.failed) ad->failed = true;
+  for (int i = 0; i < k; i++)
+    gb->outputs[gb->noutputs++] = sub.grad[c[i]] >= 0 ? sub.grad[c[i]] : ir_const(gb, gb->v[c[i]].dtype, gb->v[c[i]].shape, 0);
+  for (int l = 0; l < p; l++)
+    if (acc[l] >= 0) gb->outputs[gb->noutputs++] = sub.grad[w[l]] >= 0 ? ir_binary(gb, OP_ADD, acc[l], sub.grad[w[l]]) : acc[l];
+  int ndx = 0;
+  for (int j = 0; j < m; j++)
+    if (ad->needs[v.in[k + j]]) {
+      ndx++;
+      gb->outputs[gb->noutputs++] = sub.grad[xs[j]] >= 0 ? sub.grad[xs[j]]
+                                                         : ir_const(gb, gb->v[xs[j]].dtype, gb->v[xs[j]].shape, 0);
+    }
+  if (gb->noutputs > 16) bug("the gradient of scan %%%d has %d results a step", id, gb->noutputs);
+  /* the scan the other way: from the final carries' gradients (or zero) */
+  int carries[IR_MAX_IN], seqs[IR_MAX_IN], inv[IR_MAX_IN], nc = 0, ns = 0;
+  for (int i = 0; i < k; i++) {
+    const Value *ci = &g->v[v.in[i]];
+    carries[nc++] = res[i] >= 0 && ad->grad[res[i]] >= 0 ? ad->grad[res[i]] : ir_const(g, ci->dtype, ci->shape, 0);
+  }
+  for (int l = 0; l < p; l++)
+    if (acc[l] >= 0) carries[nc++] = ir_const(g, g->v[v.in[k + m + l]].dtype, g->v[v.in[k + m + l]].shape, 0);
+  for (int i = 0; i < k; i++) seqs[ns++] = res[k + q + i];
+  for (int j = 0; j < m; j++) seqs[ns++] = v.in[k + j];
+  for (int l = 0; l < q; l++)
+    if (dy[l] >= 0) seqs[ns++] = ad->grad[res[k + l]];
+  for (int l = 0; l < p; l++) inv[l] = v.in[k + m + l];
+  int r = ir_scan(g, ir_body(g, gb), v.a[1], !v.a[2], (int)v.a[3], carries, nc, seqs, ns, inv, p);
+  for (int i = 0; i < k; i++) ACC(v.in[i], r + i);
+  for (int l = 0, at = k; l < p; l++)
+    if (acc[l] >= 0) ACC(v.in[k + m + l], r + at++);
+  for (int j = 0, at = nc; j < m; j++)
+    if (ad->needs[v.in[k + j]]) ACC(v.in[k + j], r + at++);
+  (void)ndy, (void)ndx;
+}
+
 static void rule(AD *ad, int id, int dy) {
   Graph *g = ad->g;
   Value v = g->v[id];
@@ -72,9 +169,11 @@ static void rule(AD *ad, int id, int dy) {
   /* piecewise constant: the gradient is zero almost everywhere */
   case OP_SIGN: case OP_STEP: case OP_FLOOR: case OP_GT: case OP_ARGMAX: case OP_ONEHOT:
     return;
-  /* training graphs are built with their recurrences unrolled (unroll.c) */
-  case OP_SCAN: case OP_SCANOUT:
-    bug("a gradient through scan %%%d", id);
+  case OP_SCANOUT: /* the scan's rule reads every result's gradient */
+    if (v.a[0] >= ir_scan_results(g, X) - X->a[4]) bug("a gradient of the history %%%d", id);
+    ad->grad[x] = dy;
+    return;
+  case OP_SCAN: scan_rule(ad, id); return;
   case OP_NEG: ACC(x, ir_unary(g, OP_NEG, dy)); return;
   case OP_EXP: ACC(x, mul(g, dy, id)); return;
   case OP_LOG: ACC(x, divide(g, dy, x)); return;
@@ -209,6 +308,15 @@ static void rule(AD *ad, int id, int dy) {
   bug("no gradient rule for op %d", (int)v.op);
 }
 
+/* Each value from top down whose gradient has begun gets its rule. */
+static void walk(AD *ad, int top) {
+  for (int id = top; id >= 0; id--) {
+    if (ad->grad[id] < 0) continue;
+    ad->g->loc = ad->g->v[id].loc;
+    rule(ad, id, ad->grad[id]);
+  }
+}
+
 int *autodiff(Graph *g, int loss) {
   AD ad = {.g = g};
   int n = g->n;
@@ -226,11 +334,7 @@ int *autodiff(Graph *g, int loss) {
   Loc saved_loc = g->loc;
   g->part = PART_BWD;
   if (ad.needs[loss]) ad.grad[loss] = ir_scalar(g, g->v[loss].dtype, 1);
-  for (int id = loss; id >= 0; id--) {
-    if (ad.grad[id] < 0) continue;
-    g->loc = g->v[id].loc;
-    rule(&ad, id, ad.grad[id]);
-  }
+  walk(&ad, loss);
   g->part = saved_part;
   g->loc = saved_loc;
   if (ad.failed) return NULL;

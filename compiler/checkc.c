@@ -547,7 +547,7 @@ bool check_c_backend(Sema *s, const Built *models, const Options *o, FILE *out) 
       ok &= check_graph(g, NULL, plan_graph(g, !o->no_fuse), b->name, t, llvm, out);
     }
     /* the evaluator runs inference as lowered, recurrences as scans; the
-     * backends the graph unrolled (main.c) */
+     * backends the graph as built (main.c: loops too, unless --unroll) */
     Graph *scans = simplify(lower_inference(s, b->model));
     verify(scans, "simplify");
     ok &= check_graph(b->g[GRAPH_INFER], scans->nbodies ? scans : NULL, b->plan[GRAPH_INFER], b->name, NULL, llvm,

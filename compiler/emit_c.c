@@ -684,7 +684,9 @@ static void arena_lines(Em *e) {
     if (p->stored[id] && p->region[id] == 2)
       fprintf(o, "  size_t d%d = need; need += nnrt_align(sizeof(%s) * (size_t)(%s));\n", id,
               cty(v->dtype), numel_x(v->shape));
-    char *bytes = p->kernel[id] >= 0 && scratch_x(g, v)
+    char *bytes = v->op == OP_SCAN ? arena_printf("nnrt_scan_scratch(%s_s%d, n) + %s_b%lld_arena(n, nt)", e->name, id,
+                                                  e->name, (long long)v->a[0])
+                  : p->kernel[id] >= 0 && scratch_x(g, v)
                       ? arena_printf("sizeof(%s) * (size_t)(%s)", cty(v->dtype), scratch_x(g, v)) : NULL;
     if (bytes && !map_get(seen, bytes)) {
       map_put(seen, bytes, bytes);
@@ -702,6 +704,23 @@ static void arena_function(Em *e) {
           e->g->name, (long long)e->p->fixed_bytes, (long long)e->p->sample_bytes, e->name);
   arena_lines(e);
   fprintf(e->o, "  (void)sc;\n  return need;\n}\n");
+}
+
+/* A scan's call of the runtime's loop (nnrt_scan): its results (NULL
+ * where unread) and operands, its scratch, the body's run function. */
+static void scan_call(Em *e, int id) {
+  const Value *v = &e->g->v[id];
+  int nres = ir_scan_results(e->g, v);
+  char **res = arena_alloc(sizeof(char *) * (size_t)nres);
+  for (int i = 0; i < nres; i++) res[i] = "NULL";
+  for (int r = id + 1; r < e->g->n && e->g->v[r].op == OP_SCANOUT && e->g->v[r].in[0] == id; r++)
+    res[e->g->v[r].a[0]] = arena_printf("v%d", r);
+  fprintf(e->o, "  {\n    void *const r[] = {");
+  for (int i = 0; i < nres; i++) fprintf(e->o, "%s%s", i ? ", " : "", res[i]);
+  fprintf(e->o, "};\n    const void *const a[] = {");
+  for (int i = 0; i < v->nin; i++) fprintf(e->o, "%sv%d", i ? ", " : "", plan_read(e->p, e->g, v->in[i]));
+  fprintf(e->o, "};\n    nnrt_scan(%s_s%d, m, n, r, a, ws + sc, %s_b%lld_run);\n  }\n", e->name, id, e->name,
+          (long long)v->a[0]);
 }
 
 /* The run function: buffers in the workspace, leaves, kernels in order,
@@ -769,6 +788,8 @@ static void run_function(Em *e, const char *fn) {
                  "    v%d[i] = nnrt_uniform((uint64_t)v%d[0], ((uint64_t)%lld << 44) ^ (uint64_t)v%d[0], (uint64_t)i) >= %.17g\n"
                  "             ? (%s)(1 / (1 - %.17g)) : 0;\n",
               numel_x(v->shape), id, v->in[0], (long long)v->a[0], v->in[1], v->f, t, v->f);
+    } else if (p->kernel[id] >= 0 && p->last[p->kernel[id]] == id && g->v[p->first[p->kernel[id]]].op == OP_SCAN) {
+      scan_call(e, p->first[p->kernel[id]]);
     } else if (p->kernel[id] >= 0 && p->last[p->kernel[id]] == id) {
       int k = p->kernel[id], h = p->first[k];
       const Value *hv = &g->v[h];
@@ -808,7 +829,24 @@ static void run_function(Em *e, const char *fn) {
 /* Each kernel's C, once for kernels of the same structure (the plan's
  * `same`: an unrolled recurrent layer's steps, a deep model's layers). */
 static void kernels(Em *e) {
+  for (int i = 0; i < e->g->nbodies; i++) { /* each body a graph of its own */
+    Em b = {.o = e->o, .g = e->g->bodies[i], .p = e->p->body[i], .name = arena_printf("%s_b%d", e->name, i)};
+    kernels(&b);
+    arena_function(&b);
+    run_function(&b, arena_printf("%s_run", b.name));
+  }
+  for (int id = 0; id < e->g->n; id++) { /* each scan's descriptor */
+    if (e->g->v[id].op != OP_SCAN) continue;
+    int64_t *d = arena_alloc(sizeof(int64_t) * (size_t)(6 + 4 * (2 * e->g->v[id].nin + 16)));
+    int w = plan_scan_desc(e->g, &e->g->v[id], d);
+    fprintf(e->o, "\n/* %%%d = scan: {steps, reverse, carries, sequences, invariants, results}, then\n"
+                  " * each carry's, sequence's and result's rows (nnrt_scan) */\nstatic const int64_t %s_s%d[] = {",
+            id, e->name, id);
+    for (int i = 0; i < w; i++) fprintf(e->o, "%s%lld", i ? ", " : "", (long long)d[i]);
+    fprintf(e->o, "};\n");
+  }
   for (int k = 0; k < e->p->nkernels; k++) {
+    if (e->g->v[e->p->first[k]].op == OP_SCAN) continue; /* the runtime's loop (scan_call) */
     if (e->p->same[k] != k) fprintf(e->o, "\n/* k%d: the code of k%d */\n", k, e->p->same[k]);
     else if (op_elementwise(e->g->v[e->p->first[k]].op)) fused_kernel(e, k);
     else kernel(e, k);
@@ -962,15 +1000,20 @@ static void inline_source(FILE *o, const char *c) {
  * checkpoints, the model API), the GEMM when a graph has a product, a
  * convolution or pooling (the convolutions' part, which pooling shares,
  * calls it), the convolutions and pooling when a graph has one. */
+static void runtime_parts(const Graph *g, bool *gemm, bool *window) {
+  for (int i = 0; i < g->nbodies; i++) runtime_parts(g->bodies[i], gemm, window);
+  for (int id = 0; id < g->n; id++) {
+    OpClass cls = op_info[g->v[id].op].cls;
+    *gemm |= cls == CL_CONTRACT || cls == CL_WINDOW;
+    *window |= cls == CL_WINDOW;
+  }
+}
+
 static void inline_runtime(FILE *o, const Built *models) {
   bool gemm = false, window = false;
   for (const Built *b = models; b; b = b->next)
     for (int k = 0; k < NGRAPHS; k++)
-      for (int id = 0; b->g[k] && id < b->g[k]->n; id++) {
-        OpClass cls = op_info[b->g[k]->v[id].op].cls;
-        gemm |= cls == CL_CONTRACT || cls == CL_WINDOW;
-        window |= cls == CL_WINDOW;
-      }
+      if (b->g[k]) runtime_parts(b->g[k], &gemm, &window);
   fprintf(o, "/* ---- the nnrt runtime (runtime/nnrt.h and the parts of runtime/ this file calls) ---- */\n%s%s",
           gemm ? "" : "#define NNRT_NO_GEMM\n", window ? "" : "#define NNRT_NO_WINDOW\n");
   inline_source(o, nnrt_h_source);

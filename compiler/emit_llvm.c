@@ -827,6 +827,10 @@ static LLVMValueRef arena(Lv *L, LLVMValueRef *d, LLVMValueRef *sc) {
       d[id] = need;
       need = add(L, need, align_up(L, mul(L, ci(L, size), numel_v(L, v->shape))));
     }
+    if (v->op == OP_SCAN) {
+      LLVMValueRef s = llvm_scan_scratch(L, id);
+      most = sel(L, LLVMBuildICmp(L->b, LLVMIntUGT, s, most, ""), s, most);
+    }
     PlanScratch ps = p->kernel[id] >= 0 ? plan_scratch(g, v) : (PlanScratch){0};
     char *key = !ps.any ? NULL
                         : arena_printf("%lld %lld %lld %d %d %lld", (long long)ps.fixed, (long long)ps.cap,
@@ -1053,6 +1057,13 @@ static LLVMValueRef run_piece(Lv *L, Piece *P, Kernel *kn, int lo, int hi, int u
       buffer(L, P, id);
       if (v->op == OP_DROPMASK) buffer(L, P, v->in[0]), buffer(L, P, v->in[1]);
       leaf(L, id, P->val, P->m);
+    } else if (k >= 0 && p->last[k] == id && g->v[p->first[k]].op == OP_SCAN) {
+      int h = p->first[k];
+      LLVMValueRef *res = arena_alloc(sizeof(LLVMValueRef) * (size_t)(ir_scan_results(g, &g->v[h]) + 1));
+      LLVMValueRef *ops = arena_alloc(sizeof(LLVMValueRef) * (size_t)(g->v[h].nin + 1));
+      for (int r = h + 1; r <= id; r++) res[g->v[r].a[0]] = buffer(L, P, r);
+      for (int i = 0; i < g->v[h].nin; i++) ops[i] = buffer(L, P, plan_read(p, g, g->v[h].in[i]));
+      llvm_scan_call(L, h, res, ops, P->m, scratch);
     } else if (k >= 0 && p->last[k] == id) {
       kernel_buffers(L, P, &kn[k], k);
       call_kernel(L, &kn[k], k, P->val, scratch, words, ewords, epi);
@@ -1167,9 +1178,14 @@ void llvm_graph(LlvmOut *o, Graph *g, Plan *p, const char *name, bool exported, 
   /* a kernel identical to an earlier one but for value numbers (the C
    * backend's test) calls the earlier one's functions with its pointers,
    * which come in the same order */
+  L.body_run = arena_alloc(sizeof(LLVMValueRef) * (size_t)(g->nbodies + 1));
+  L.body_arena = arena_alloc(sizeof(LLVMValueRef) * (size_t)(g->nbodies + 1));
+  for (int i = 0; i < g->nbodies; i++) /* each body a graph of its own */
+    llvm_graph(o, g->bodies[i], p->body[i], arena_printf("%s_b%d", name, i), false, &L.body_run[i], &L.body_arena[i]);
   Kernel *kn = arena_alloc(sizeof(Kernel) * (size_t)(L.p->nkernels + 1));
   int *canon = L.p->same;
   for (int k = 0; k < L.p->nkernels; k++) {
+    if (g->v[L.p->first[k]].op == OP_SCAN) continue; /* the runtime's loop (llvm_scan_call) */
     if (canon[k] == k) {
       kernel_function(&L, k, &kn[k]);
       continue;

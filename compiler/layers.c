@@ -821,13 +821,6 @@ static bool need_sequences(const Builtin *b, Val *x, const char *what) {
   return false;
 }
 
-/* x[:, t, :] of a sequence [N, T, k] as [N, k]. */
-static int step_of(Graph *g, int x, int64_t t) {
-  Shape sh = g->v[x].shape;
-  Shape r = {.rank = 2, .dim = {sh.dim[0], sh.dim[2]}};
-  return ir_reshape(g, ir_slice(g, x, 1, t, t + 1), r);
-}
-
 /* Columns lo..hi-1 of a matrix [N, k]. */
 static int cols(Graph *g, int x, int64_t lo, int64_t hi) { return ir_slice(g, x, 1, lo, hi); }
 
@@ -975,68 +968,13 @@ bool rule_recurrent(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   Graph *g = s->graph;
   /* the input's part of every gate at every step: one product */
   int xw = ir_binary(g, OP_ADD, ir_matmul(g, val_ir(x), W), B);
-  int h = -1, c = -1, one = ir_scalar(g, dt, 1), keep_all = -1;
+  int keep_all = -1;
   if (mask->kind == VK_TENSOR) { /* 1 where a step is real: no gradient */
     int m = val_ir(mask);
     if (mask->dtype != dt) m = ir_cast(g, m, dt);
     keep_all = ir_binary(g, OP_GT, m, scalar_like(g, m, 0.5));
   }
-  if (!g->training)
-    return emit(out, recurrent_scan(g, lstm ? 2 : after ? 3 : gru ? 1 : 0, xw, keep_all, U, RB, start, u, seq, rev));
-  int *states = arena_alloc(sizeof(int) * (size_t)T);
-  h = start[0], c = start[1];
-  for (int64_t k = 0; k < T; k++) {
-    int64_t t = rev ? T - 1 - k : k;
-    int h_was = h, c_was = c;
-    int z = step_of(g, xw, t);
-    if (lstm) {
-      if (h >= 0) z = ir_binary(g, OP_ADD, z, ir_matmul(g, h, U));
-      int i = sigmoid(g, cols(g, z, 0, u));
-      int f = sigmoid(g, cols(g, z, u, 2 * u));
-      int cand = ir_unary(g, OP_TANH, cols(g, z, 2 * u, 3 * u));
-      int o = sigmoid(g, cols(g, z, 3 * u, 4 * u));
-      int ic = ir_binary(g, OP_MUL, i, cand);
-      c = c >= 0 ? ir_binary(g, OP_ADD, ir_binary(g, OP_MUL, f, c), ic) : ic;
-      h = ir_binary(g, OP_MUL, o, ir_unary(g, OP_TANH, c));
-    } else if (after) {
-      h = gru_after(g, z, h, h >= 0 ? ir_binary(g, OP_ADD, ir_matmul(g, h, U), RB) : RB, u);
-    } else if (gru) {
-      int zx = cols(g, z, 0, u), rx = cols(g, z, u, 2 * u), hx = cols(g, z, 2 * u, 3 * u);
-      if (h < 0) { /* from the zero state: h = (1 - z) tanh(x Wh + bh) */
-        int zg = sigmoid(g, zx);
-        h = ir_binary(g, OP_MUL, ir_binary(g, OP_SUB, one, zg), ir_unary(g, OP_TANH, hx));
-      } else {
-        int hu = ir_matmul(g, h, ir_slice(g, U, 1, 0, 2 * u));
-        int zg = sigmoid(g, ir_binary(g, OP_ADD, zx, cols(g, hu, 0, u)));
-        int rg = sigmoid(g, ir_binary(g, OP_ADD, rx, cols(g, hu, u, 2 * u)));
-        int rh = ir_binary(g, OP_MUL, rg, h);
-        int cand = ir_unary(g, OP_TANH, ir_binary(g, OP_ADD, hx, ir_matmul(g, rh, ir_slice(g, U, 1, 2 * u, 3 * u))));
-        int keep = ir_binary(g, OP_MUL, zg, h);
-        h = ir_binary(g, OP_ADD, keep, ir_binary(g, OP_MUL, ir_binary(g, OP_SUB, one, zg), cand));
-      }
-    } else {
-      if (h >= 0) z = ir_binary(g, OP_ADD, z, ir_matmul(g, h, U));
-      h = ir_unary(g, OP_TANH, z);
-    }
-    if (keep_all >= 0) { /* a padded step: the state as it was (zero before the first) */
-      int keep = ir_reshape(g, ir_slice(g, keep_all, 1, t, t + 1), (Shape){.rank = 2, .dim = {DIM_BATCH, 1}});
-      h = h_was >= 0 ? ir_binary(g, OP_ADD, h_was, ir_binary(g, OP_MUL, keep, ir_binary(g, OP_SUB, h, h_was)))
-                     : ir_binary(g, OP_MUL, keep, h);
-      if (lstm)
-        c = c_was >= 0 ? ir_binary(g, OP_ADD, c_was, ir_binary(g, OP_MUL, keep, ir_binary(g, OP_SUB, c, c_was)))
-                       : ir_binary(g, OP_MUL, keep, c);
-    }
-    states[t] = h;
-  }
-  if (!seq) return emit(out, h);
-  Shape one_step = {.rank = 3, .dim = {DIM_BATCH, 1, u}};
-  int r = ir_reshape(g, states[0], one_step);
-  for (int64_t t = 1; t < T; t++) {
-    int in[2] = {r, ir_reshape(g, states[t], one_step)};
-    int64_t ax = 1;
-    r = ir_make(g, OP_CONCAT, DT_NONE, (Shape){0}, in, 2, &ax, 1, 0);
-  }
-  return emit(out, r);
+  return emit(out, recurrent_scan(g, lstm ? 2 : after ? 3 : gru ? 1 : 0, xw, keep_all, U, RB, start, u, seq, rev));
 }
 
 /* positional_encoding(x): x + the sinusoidal table of "Attention is all

@@ -53,6 +53,8 @@ static void usage(FILE *out) {
           "                    for this machine only, other targets get --emit=obj\n"
           "  --no-fuse         one kernel per IR value (for comparison: fusion never\n"
           "                    changes a result's bits)\n"
+          "  --unroll          recurrent layers as copies of their step, one a time\n"
+          "                    step, instead of a loop (for comparison)\n"
           "  --no-main         C output without the training program's main, to link\n"
           "                    several models into one program\n"
           "  --check-grad      check every gradient autodiff builds against central\n"
@@ -155,6 +157,8 @@ static bool parse_options(int argc, char **argv, Options *o, int *exit_now) {
       o->summary = true;
     } else if (!strcmp(a, "--no-fuse")) {
       o->no_fuse = true;
+    } else if (!strcmp(a, "--unroll")) {
+      o->unroll = true;
     } else if (!strcmp(a, "--no-main")) {
       o->no_main = true;
     } else if (!strcmp(a, "--check-c")) {
@@ -317,7 +321,7 @@ static int compile(Options *o) {
       b->g[k] = simplify(g);
       graph_release(g);
       verify(b->g[k], "simplify");
-      if (b->g[k]->nbodies) { /* the plan and the backends take no scan yet */
+      if (b->g[k]->nbodies && o->unroll) {
         Graph *u = unroll(b->g[k]);
         graph_release(b->g[k]);
         verify(b->g[k] = u, "unroll");

@@ -718,6 +718,7 @@ typedef struct Plan {
   int *pool;             /* kernel -> the pooling fused after its convolution's epilogue (its last
                             member; plan_pools), or -1 */
   int64_t *kept;         /* parameter -> its kept slot's byte offset, or -1; NULL: none (plan_kept) */
+  struct Plan **body;    /* the graph's bodies' plans (a scan's kernel is the scan and its scan_outs) */
 } Plan;
 Plan *plan_graph(const Graph *g, bool fuse);
 void print_plan(FILE *out, const Graph *g, const Plan *p);   /* -d K */
@@ -750,6 +751,9 @@ struct Built;
 bool plan_takes_kept(const Graph *g, const Value *v);
 int64_t plan_kept_slot(const Plan *p, const Graph *g, const Value *v);
 int64_t plan_kept(const struct Built *b);
+/* A scan's descriptor for the runtime (nnrt_scan): its words in d (room
+ * for 6 + 4 * (its operands + results)), returns how many. */
+int plan_scan_desc(const Graph *g, const Value *v, int64_t *d);
 /* Where kernel k's head is computed when it has an epilogue: its own
  * buffer when stored, else the last member's (same shape and type); with
  * pooling fused, the band of the pooling's operand. */
@@ -825,6 +829,7 @@ typedef struct Options {
   bool check_llvm;      /* --check-c checks the LLVM backend's library too */
   bool no_main;         /* --no-main: C output for linking into a program */
   bool no_fuse;         /* --no-fuse: one kernel per value */
+  bool unroll;          /* --unroll: recurrences as copies of their step, not loops */
   DType dtype;          /* --dtype: element type of inputs written without one */
   const char *dump;     /* -d letters */
   const char *cpu;      /* --cpu: the processor (C: the compiler's -march; LLVM: its CPU name) */
@@ -973,6 +978,7 @@ typedef struct Lv {
   LLVMValueRef kept;     /* in a run piece: the instance's kept transforms (NnrtModel's kept) */
   int loops;             /* loops opened so far but those of one trip (emit_llvm.c's loop_open) */
   const char *level;     /* LlvmOut's level */
+  LLVMValueRef *body_run, *body_arena; /* the graph's bodies' NAME_bI_run and NAME_bI_arena */
 } Lv;
 
 /* emit_llvm_model.c: a builder over the module's context and its types.
@@ -1010,6 +1016,12 @@ LLVMValueRef dim_v(Lv *L, int64_t d);
  * slot), s its scratch. */
 void llvm_window(Lv *L, const Value *v, LLVMValueRef *arg, LLVMValueRef s);
 
+/* emit_llvm_scan.c: scan `id`'s scratch bytes (the runtime's, then the
+ * body's arena), and its call of the runtime's loop: res its results'
+ * buffers (NULL where unread), ops its operands', scratch where its
+ * scratch is, m the instance. */
+LLVMValueRef llvm_scan_scratch(Lv *L, int id);
+void llvm_scan_call(Lv *L, int id, LLVMValueRef *res, LLVMValueRef *ops, LLVMValueRef m, LLVMValueRef scratch);
 /* emit_llvm_loops.c: an epilogue's loops called (args: r0, r1, c0, c1,
  * cols, its pointers), whole rows of a constant `width` (not DIM_BATCH)
  * through a copy that has it as the trip count. */

@@ -362,6 +362,7 @@ static void plan_kernels(Plan *p, const Graph *g, bool fuse) {
       if (j > k && can_join(p, g, sealed, j, id)) k = j;
     }
     if (fuse && op_elementwise(v->op) && k < 0) k = latest_open(p, g, sealed, &open, id);
+    if (v->op == OP_SCANOUT) k = p->kernel[v->in[0]]; /* the scan writes every result */
     if (k < 0) {
       k = p->nkernels++;
       p->first[k] = id;
@@ -485,7 +486,7 @@ static int *plan_storage(Plan *p, const Graph *g, bool fuse) {
     p->literal[id] = v->op == OP_CONST && !p->stored[id];
     if (v->op == OP_INPUT || v->op == OP_LABEL || v->op == OP_PARAM || v->op == OP_STATE)
       p->stored[id] = false; /* the caller's or the model's memory */
-    if (v->op == OP_SCALAR || v->op == OP_DROPMASK || v->op == OP_IOTA) p->stored[id] = true;
+    if (v->op == OP_SCALAR || v->op == OP_DROPMASK || v->op == OP_IOTA || v->op == OP_SCANOUT) p->stored[id] = true;
   }
   /* a kernel writes somewhere: its last value at least, even when unread;
    * an epilogue's head is computed where its last member is stored unless
@@ -493,7 +494,8 @@ static int *plan_storage(Plan *p, const Graph *g, bool fuse) {
   for (int k = 0; k < p->nkernels; k++) {
     p->nfused += p->last[k] > p->first[k] ? 1 : 0;
     p->stored[p->last[k]] = true;
-    if (g->v[p->first[k]].dtype != g->v[p->last[k]].dtype) p->stored[p->first[k]] = true;
+    if (g->v[p->first[k]].dtype != g->v[p->last[k]].dtype && g->v[p->first[k]].op != OP_SCAN)
+      p->stored[p->first[k]] = true;
     if (p->pool[k] >= 0) p->stored[g->v[p->pool[k]].in[0]] = true; /* its band */
   }
 
@@ -906,6 +908,8 @@ Plan *plan_graph(const Graph *g, bool fuse) {
   p->pool = arena_alloc(sizeof(int) * (size_t)(n + 1));
   for (int id = 0; id < n; id++) p->next[id] = p->in_place[id] = p->pool[id] = -1;
 
+  p->body = arena_alloc(sizeof(Plan *) * (size_t)(g->nbodies + 1));
+  for (int i = 0; i < g->nbodies; i++) p->body[i] = plan_graph(g->bodies[i], fuse);
   plan_views(p, g, fuse);
   plan_kernels(p, g, fuse);
   if (fuse) plan_pools(p, g);
@@ -944,6 +948,36 @@ void print_plan(FILE *out, const Graph *g, const Plan *p) {
     }
     fprintf(out, "\n");
   }
+  for (int i = 0; i < g->nbodies; i++) print_plan(out, g->bodies[i], p->body[i]);
+}
+
+/* ---------------------------------------------------------------- scans */
+
+/* One part of a scan's descriptor: a step's slice of shape s, stacked at
+ * axis, as rows of bytes (nnrt_scan). */
+static void scan_part(int64_t *w, Shape s, DType t, int axis) {
+  w[0] = 1, w[1] = 0, w[2] = elem_bytes(t), w[3] = 0;
+  axis = axis < s.rank ? axis : s.rank;
+  for (int d = 0; d < s.rank; d++) {
+    int at = d < axis ? 0 : 2;
+    if (s.dim[d] == DIM_BATCH) w[at + 1] = 1;
+    else w[at] *= s.dim[d];
+  }
+}
+
+int plan_scan_desc(const Graph *g, const Value *v, int64_t *d) {
+  const Graph *b = g->bodies[v->a[0]];
+  int k = (int)v->a[4], m = (int)v->a[5], axis = (int)v->a[3], w = 6;
+  d[0] = v->a[1], d[1] = v->a[2], d[2] = k, d[3] = m, d[4] = v->nin - k - m, d[5] = b->noutputs - k;
+  for (int i = 0; i < k + m; i++, w += 4) {
+    const Value *x = &b->v[b->inputs[i]];
+    scan_part(d + w, x->shape, x->dtype, axis);
+  }
+  for (int i = k; i < b->noutputs; i++, w += 4) {
+    const Value *y = &b->v[b->outputs[i]];
+    scan_part(d + w, y->shape, y->dtype, axis);
+  }
+  return w;
 }
 
 /* ------------------------------------------- what a model's table says */
@@ -952,10 +986,9 @@ void print_plan(FILE *out, const Graph *g, const Plan *p) {
  * NNRT_MAX_ARENA: a bound that counts every value as if it had a buffer of
  * its own (the plan shares them) plus the largest scratch, so that no size
  * the compiled code computes for a batch it accepts can overflow. */
-static int64_t graph_max_batch(const Graph *g) {
-  const double limit = (double)NNRT_MAX_ARENA / 2; /* room for the per-thread packing and rounding */
-  double fixed = 0, scratch = 0;
-  double *coef = arena_alloc(sizeof(double) * (NN_MAX_RANK + 1)); /* bytes per n^k */
+static void graph_bytes(const Graph *g, double *coef, double *fixed, double *scratch) {
+  for (int i = 0; i < g->nbodies; i++) /* twice: a scan's staging and double carries besides */
+    for (int twice = 0; twice < 2; twice++) graph_bytes(g->bodies[i], coef, fixed, scratch);
   for (int id = 0; id < g->n; id++) {
     const Value *v = &g->v[id];
     double bytes = v->dtype == DT_F64 ? 8 : 4;
@@ -965,11 +998,18 @@ static int64_t graph_max_batch(const Graph *g) {
       else bytes *= (double)v->shape.dim[d];
     }
     coef[k] += bytes;
-    fixed += 64;
+    *fixed += 64;
     PlanScratch ps = plan_scratch(g, v);
     double sc = (v->dtype == DT_F64 ? 8 : 4) * ((double)ps.fixed + (double)ps.cap * (double)ps.per);
-    if (sc > scratch) scratch = sc;
+    if (sc > *scratch) *scratch = sc;
   }
+}
+
+static int64_t graph_max_batch(const Graph *g) {
+  const double limit = (double)NNRT_MAX_ARENA / 2; /* room for the per-thread packing and rounding */
+  double fixed = 0, scratch = 0;
+  double *coef = arena_alloc(sizeof(double) * (NN_MAX_RANK + 1)); /* bytes per n^k */
+  graph_bytes(g, coef, &fixed, &scratch);
   int64_t lo = 0, hi = NNRT_MAX_ARENA; /* the bound at lo fits; at hi it does not */
   while (hi - lo > 1) {
     int64_t mid = lo + (hi - lo) / 2;
@@ -998,9 +1038,28 @@ static bool sample_shaped(Shape s) {
  * reduction, softmax, product, move or concatenation along the batch, a
  * gather from a batched table, a scatter, a gradient. Every input and
  * output must be SAMPLE. */
-static bool graph_separable(const Graph *g) {
-  enum { BAD, FREE, SAMPLE };
-  int *kind = arena_alloc(sizeof(int) * (size_t)(g->n + 1));
+enum { BAD, FREE, SAMPLE };
+static bool graph_kinds(const Graph *g, const int *input_kind, int *kind);
+
+/* A scan's kind: SAMPLE when its body, its inputs of the operands'
+ * kinds, keeps each sample's rows its own (a batched input is SAMPLE
+ * unless its operand is BAD), else BAD. */
+static int scan_kind(const Graph *g, const Value *v, const int *kind) {
+  const Graph *b = g->bodies[v->a[0]];
+  int *in = arena_alloc(sizeof(int) * (size_t)(v->nin + 1)), *bk = arena_alloc(sizeof(int) * (size_t)(b->n + 1));
+  for (int i = 0; i < v->nin; i++) {
+    const Value *x = &b->v[b->inputs[i]];
+    in[i] = kind[v->in[i]] == BAD ? BAD : sample_shaped(x->shape) ? SAMPLE : kind[v->in[i]];
+  }
+  graph_kinds(b, in, bk);
+  for (int i = 0; i < b->noutputs; i++)
+    if (bk[b->outputs[i]] == BAD) return BAD;
+  return SAMPLE;
+}
+
+/* Each value's kind (input i's input_kind[i], or SAMPLE when batched);
+ * false when an input or output is not SAMPLE. */
+static bool graph_kinds(const Graph *g, const int *input_kind, int *kind) {
   for (int id = 0; id < g->n; id++) {
     const Value *v = &g->v[id];
     bool batched = sample_shaped(v->shape), any = false, bad = false, ok = true, aligned = true;
@@ -1017,7 +1076,8 @@ static bool graph_separable(const Graph *g) {
       ok = aligned;
     for (int d = 0; d < v->shape.rank; d++) ok &= d == 0 || v->shape.dim[d] != DIM_BATCH;
     switch (v->op) {
-    case OP_INPUT: kind[id] = batched ? SAMPLE : BAD; continue;
+    case OP_INPUT: kind[id] = input_kind ? input_kind[v->a[0]] : batched ? SAMPLE : BAD; continue;
+    case OP_SCAN: kind[id] = bad ? BAD : scan_kind(g, v, kind); continue;
     case OP_PARAM: case OP_STATE: case OP_CONST: kind[id] = FREE; continue;
     case OP_SCALAR: kind[id] = v->a[0] == SC_BATCH ? BAD : FREE; continue;
     case OP_IOTA: case OP_DROPMASK: /* drawn or counted by the element's index in the whole batch */
@@ -1052,13 +1112,21 @@ static bool graph_separable(const Graph *g) {
   return g->noutputs > 0;
 }
 
+static bool graph_separable(const Graph *g) {
+  return graph_kinds(g, NULL, arena_alloc(sizeof(int) * (size_t)(g->n + 1)));
+}
+
 /* The work of one sample through graph g, in multiply-adds: a product's
  * or a convolution's, one a result element for the rest. */
 static int64_t graph_sample_work(const Graph *g) {
   double work = 0;
   for (int id = 0; id < g->n; id++) {
     const Value *v = &g->v[id];
-    if (op_info[v->op].cls == CL_LEAF) continue;
+    if (op_info[v->op].cls == CL_LEAF || v->op == OP_SCANOUT) continue;
+    if (v->op == OP_SCAN) {
+      work += (double)v->a[1] * (double)graph_sample_work(g->bodies[v->a[0]]);
+      continue;
+    }
     double each = 1, per = 1;
     for (int d = 0; d < v->shape.rank; d++) per *= v->shape.dim[d] == DIM_BATCH ? 1 : (double)v->shape.dim[d];
     if (v->op == OP_MATMUL) {

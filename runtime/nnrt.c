@@ -135,6 +135,77 @@ NNRT_API void nnrt_store_f32(float *restrict dst, const float *restrict src, int
   for (int64_t i = 0; i < n; i++) dst[i] = nnrt_flush_f32(src[i]);
 }
 
+/* --------------------------------------------------------------- scans */
+
+static int64_t scan_rows(const int64_t *part, int64_t n) { return part[0] * (part[1] ? n : 1); }
+static int64_t scan_row(const int64_t *part, int64_t n) { return part[2] * (part[3] ? n : 1); }
+
+NNRT_API size_t nnrt_scan_scratch(const int64_t *d, int64_t n) {
+  const int64_t *part = d + 6;
+  size_t bytes = 0;
+  for (int64_t i = 0; i < d[2] + d[3]; i++) /* two buffers a carry, one a sequence's slice */
+    bytes += (i < d[2] ? 2 : 1) * nnrt_align((size_t)(scan_rows(part + 4 * i, n) * scan_row(part + 4 * i, n)));
+  return bytes;
+}
+
+/* Step t's slice of a stacked tensor, to (get) or from a buffer. */
+static void scan_slice(const int64_t *part, int64_t n, int64_t steps, int64_t t, char *stacked, char *buf, bool get) {
+  int64_t rows = scan_rows(part, n), row = scan_row(part, n);
+  for (int64_t r = 0; r < rows; r++) {
+    char *at = stacked + (r * steps + t) * row;
+    if (get) memcpy(buf + r * row, at, (size_t)row);
+    else memcpy(at, buf + r * row, (size_t)row);
+  }
+}
+
+NNRT_API void nnrt_scan(const int64_t *d, NnrtModel *m, int64_t n, void *const *res, const void *const *ops, char *s,
+                        NnrtRunFn *step) {
+  int64_t steps = d[0], k = d[2], ms = d[3], p = d[4], q = d[5];
+  const int64_t *part = d + 6;
+  char *cur[16], *next[16], *staged[16];
+  const void *in[16];
+  size_t size[16];
+  for (int64_t i = 0; i < k + ms; i++) {
+    size[i] = (size_t)(scan_rows(part + 4 * i, n) * scan_row(part + 4 * i, n));
+    if (i < k) {
+      cur[i] = s, s += nnrt_align(size[i]);
+      next[i] = s, s += nnrt_align(size[i]);
+      memcpy(cur[i], ops[i], size[i]);
+    } else {
+      staged[i - k] = s, s += nnrt_align(size[i]);
+    }
+  }
+  for (int64_t i = 0; i < p; i++) in[k + ms + i] = ops[k + ms + i];
+  NnrtModel body = *m;
+  body.ws = s, body.kept = NULL;
+  for (int64_t u = 0; u < steps; u++) {
+    int64_t t = d[1] ? steps - 1 - u : u;
+    for (int64_t i = 0; i < k; i++) {
+      if (res[k + q + i]) scan_slice(part + 4 * i, n, steps, t, res[k + q + i], cur[i], false);
+      in[i] = cur[i];
+    }
+    for (int64_t j = 0; j < ms; j++) {
+      const int64_t *pj = part + 4 * (k + j);
+      if (scan_rows(pj, n) == 1) {
+        in[k + j] = (const char *)ops[k + j] + t * scan_row(pj, n);
+      } else {
+        scan_slice(pj, n, steps, t, (char *)ops[k + j], staged[j], true);
+        in[k + j] = staged[j];
+      }
+    }
+    step(&body, n, in, NULL);
+    for (int64_t i = 0; i < k; i++) {
+      memcpy(next[i], body.out[i], size[i]);
+      char *was = cur[i];
+      cur[i] = next[i], next[i] = was;
+    }
+    for (int64_t l = 0; l < q; l++)
+      if (res[k + l]) scan_slice(part + 4 * (k + ms + l), n, steps, t, res[k + l], (char *)body.out[k + l], false);
+  }
+  for (int64_t i = 0; i < k; i++)
+    if (res[i]) memcpy(res[i], cur[i], size[i]);
+}
+
 /* ------------------------------------------------------------- errors */
 
 NNRT_API bool nnrt_error(char *err, size_t errlen, const char *path, const char *fmt, ...) {

@@ -438,6 +438,21 @@ typedef void NnrtRunFn(NnrtModel *m, int64_t n, const void *const *inputs, const
 /* The workspace bytes that pass needs at `threads` threads. */
 typedef size_t NnrtArenaFn(int64_t n, int threads);
 
+/* A loop of the IR (a scan, docs/ir.md): the body's run function `step`
+ * run `steps` times. d holds {steps, reverse, k, m, p, q}, then for each
+ * of the k carries, the m sequences and the q per-step results four
+ * words {outer, outer_batch, inner, inner_batch}: a step's slice is
+ * outer rows of inner bytes (each times n when its flag is set), row r
+ * of step t at (r * steps + t) * inner in the stacked tensor (a carry's
+ * split is its history's). ops: the k initial carries, the m sequences,
+ * the p invariants; res: the 2k + q results (final carries, stacked
+ * results, histories), NULL where unread. s: nnrt_scan_scratch(d, n)
+ * bytes, then the body's arena at m's threads. The body runs on a copy
+ * of m whose workspace is that arena and whose outputs it reads. */
+NNRT_API size_t nnrt_scan_scratch(const int64_t *d, int64_t n);
+NNRT_API void nnrt_scan(const int64_t *d, NnrtModel *m, int64_t n, void *const *res, const void *const *ops, char *s,
+                        NnrtRunFn *step);
+
 enum { NNRT_TRAIN, NNRT_EVAL, NNRT_INFER };   /* index of run[] and arena[] */
 
 /* What a step's label may hold (checked before the step runs). */

@@ -9,7 +9,10 @@
  *   checksum_host LIB MODEL FORM VOCAB STEPS BATCH THREADS SCRATCH_FILE
  *
  * FORM is the label's: onehot, sparse (i32 class ids), binary (0 or 1),
- * values, or none; token-id inputs take ids below VOCAB. */
+ * values, or none; token-id inputs take ids below VOCAB. With
+ * CHECKSUM_VALUES=1 in the environment it prints the prediction's values
+ * instead, one a line (scan_unroll.sh compares two builds' within
+ * rounding). */
 #include <dlfcn.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -93,6 +96,10 @@ int main(int argc, char **argv) {
   }
   const void *y = predict(m, inputs, n);
   if (!y) return fprintf(stderr, "predict: %s\n", last_error(m)), 1;
+  const char *show = getenv("CHECKSUM_VALUES");
+  for (int64_t j = 0; show && !strcmp(show, "1") && j < n * values; j++)
+    printf("%.9g\n", out->dtype == 1 ? ((const double *)y)[j] : (double)((const float *)y)[j]);
+  if (show && !strcmp(show, "1")) return 0;
   uint64_t h = fnv(14695981039346656037ull, y, (size_t)(n * values) * (out->dtype == 1 ? 8 : 4));
   char err[512];
   if (save(m, argv[8], err, sizeof err) != 0) return fprintf(stderr, "%s\n", err), 1;

@@ -37,9 +37,15 @@ has "$tmp/plan.txt" "conv2d+    f32[N, 15, 15, 32]  %7..%10, stores %9 %10 (%9: 
 
 # an unrolled LSTM's steps are the same kernels: each is written once
 printf 'model R {\n  input x: [6, 3]\n  lstm(4, return_sequences: true)\n}\n' > "$tmp/R.nn"
-"$nnc" --no-main "$tmp/R.nn" -o "$tmp/R.c" || fail "nnc failed on an LSTM"
+"$nnc" --no-main --unroll "$tmp/R.nn" -o "$tmp/R.c" || fail "nnc failed on an LSTM"
 shared=$(grep -c "the code of k" "$tmp/R.c")
 [ "$shared" -ge 20 ] || fail "only $shared of the LSTM's kernels share code"
+# as a loop: one step's kernels (a body) and one call of the runtime's
+# loop, in each of the file's 3 copies (AVX-512, AVX2, its own)
+"$nnc" --no-main "$tmp/R.nn" -o "$tmp/R.c" || fail "nnc failed on an LSTM"
+calls=$(grep -c "nnrt_scan(R_infer" "$tmp/R.c")
+[ "$calls" -eq 3 ] || fail "$calls calls of nnrt_scan, not 3"
+[ "$(grep -c "the code of k" "$tmp/R.c")" -eq 0 ] || fail "the loop's kernels repeat"
 # an embedding's gradient sums rows in the workspace, not in memory of its own
 "$nnc" --no-main "$src/tests/grad/loss_token_cce.nn" -o "$tmp/E.c" || fail "nnc failed on an embedding"
 has "$tmp/E.c" "double *acc = (double *)(void *)s;"
