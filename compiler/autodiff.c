@@ -62,6 +62,26 @@ static void not_differentiable(AD *ad, const Value *v, const char *why) {
 
 static void walk(AD *ad, int top);
 
+/* A copy of body g (its inputs first, in order) with every reader of
+ * value x reading from[x] instead where that is not -1. */
+static Graph *substitute(Graph *g, const int *from) {
+  Graph *h = graph_new(g->name);
+  h->loc = g->loc;
+  int *map = arena_alloc(sizeof(int) * (size_t)(g->n + 1));
+  for (int id = 0; id < g->n; id++) {
+    const Value *v = &g->v[id];
+    int in[IR_MAX_IN];
+    for (int i = 0; i < v->nin; i++) in[i] = map[from[v->in[i]] >= 0 ? from[v->in[i]] : v->in[i]];
+    h->loc = v->loc, h->part = v->part;
+    map[id] = ir_make(h, v->op, v->dtype, v->shape, in, v->nin, v->a, v->nattr, v->f);
+  }
+  for (int i = 0; i < g->ninputs; i++) h->inputs[h->ninputs++] = map[g->inputs[i]];
+  for (int i = 0; i < g->noutputs; i++)
+    h->outputs[h->noutputs++] = map[from[g->outputs[i]] >= 0 ? from[g->outputs[i]] : g->outputs[i]];
+  graph_release(g);
+  return h;
+}
+
 /* A scan's gradient: a scan the other way over the gradient body gb.
  * gb's carries are the carries' gradients dc and an accumulator for each
  * invariant w that needs one; its sequences the carries as each forward
@@ -92,6 +112,8 @@ static void scan_rule(AD *ad, int id) {
   for (int j = 0; j < m; j++) xs[j] = IN(&b->v[b->inputs[k + j]]);
   for (int l = 0; l < q; l++)
     dy[l] = res[k + l] >= 0 && ad->grad[res[k + l]] >= 0 ? (ndy++, IN(&b->v[b->outputs[k + l]])) : -1;
+  int saved[16], nsaved = 0; /* the step's stacked results, read back rather than recomputed */
+  for (int l = 0; l < q; l++) saved[l] = res[k + l] >= 0 ? (nsaved++, IN(&b->v[b->outputs[k + l]])) : -1;
   for (int l = 0; l < p; l++) w[l] = IN(&b->v[b->inputs[k + m + l]]);
 #undef IN
   /* the forward step on those inputs, then its gradient */
@@ -135,6 +157,12 @@ static void scan_rule(AD *ad, int id) {
                                                          : ir_const(gb, gb->v[xs[j]].dtype, gb->v[xs[j]].shape, 0);
     }
   if (gb->noutputs > 16) bug("the gradient of scan %%%d has %d results a step", id, gb->noutputs);
+  /* what the gradient reads of the step's stacked results comes from them */
+  int *from = arena_alloc(sizeof(int) * (size_t)(gb->n + 1));
+  for (int x = 0; x < gb->n; x++) from[x] = -1;
+  for (int l = 0; l < q; l++)
+    if (saved[l] >= 0) from[bm[b->outputs[k + l]]] = saved[l];
+  gb = substitute(gb, from);
   /* the scan the other way: from the final carries' gradients (or zero) */
   int carries[IR_MAX_IN], seqs[IR_MAX_IN], inv[IR_MAX_IN], nc = 0, ns = 0;
   for (int i = 0; i < k; i++) {
@@ -147,6 +175,8 @@ static void scan_rule(AD *ad, int id) {
   for (int j = 0; j < m; j++) seqs[ns++] = v.in[k + j];
   for (int l = 0; l < q; l++)
     if (dy[l] >= 0) seqs[ns++] = ad->grad[res[k + l]];
+  for (int l = 0; l < q; l++)
+    if (saved[l] >= 0) seqs[ns++] = res[k + l];
   for (int l = 0; l < p; l++) inv[l] = v.in[k + m + l];
   int r = ir_scan(g, ir_body(g, gb), v.a[1], !v.a[2], (int)v.a[3], carries, nc, seqs, ns, inv, p);
   for (int i = 0; i < k; i++) ACC(v.in[i], r + i);

@@ -741,7 +741,7 @@ static void run_function(Em *e, const char *fn) {
     const char *t = cty(v->dtype);
     switch (v->op) {
     case OP_INPUT:
-      fprintf(o, "  const %s *v%d = inputs[%lld];\n", t, id, (long long)v->a[0]);
+      fprintf(o, "  const %s *v%d = inputs[%lld];\n  (void)v%d;\n", t, id, (long long)v->a[0], id);
       continue;
     case OP_LABEL:
       fprintf(o, "  const %s *v%d = labels[%lld];\n", t, id, (long long)v->a[0]);
@@ -837,9 +837,9 @@ static void kernels(Em *e) {
   }
   for (int id = 0; id < e->g->n; id++) { /* each scan's descriptor */
     if (e->g->v[id].op != OP_SCAN) continue;
-    int64_t *d = arena_alloc(sizeof(int64_t) * (size_t)(6 + 4 * (2 * e->g->v[id].nin + 16)));
-    int w = plan_scan_desc(e->g, &e->g->v[id], d);
-    fprintf(e->o, "\n/* %%%d = scan: {steps, reverse, carries, sequences, invariants, results}, then\n"
+    int64_t *d = arena_alloc(sizeof(int64_t) * (size_t)(7 + 4 * (2 * e->g->v[id].nin + 16)));
+    int w = plan_scan_desc(e->p, e->g, &e->g->v[id], d);
+    fprintf(e->o, "\n/* %%%d = scan: {steps, reverse, carries, sequences, invariants, results, kept bytes}, then\n"
                   " * each carry's, sequence's and result's rows (nnrt_scan) */\nstatic const int64_t %s_s%d[] = {",
             id, e->name, id);
     for (int i = 0; i < w; i++) fprintf(e->o, "%s%lld", i ? ", " : "", (long long)d[i]);

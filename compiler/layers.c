@@ -841,11 +841,12 @@ static int gru_after(Graph *g, int z, int h, int hu, int64_t u) {
 }
 
 /* One step of a recurrent layer in a scan's body (kind 0 simple_rnn, 1
- * gru, 2 lstm, 3 gru with reset_after): the same values as a step of the
- * unrolled layer below. Inputs: the carries h (and an LSTM's c), the
- * step's xw (and its keep [N, 1] under a mask), then U (a GRU's U[:, :2u]
- * and U[:, 2u:]; with reset_after U and the recurrent bias). Outputs: the
- * new carries, then with return_sequences the new h. */
+ * gru, 2 lstm, 3 gru with reset_after). Inputs: the carries h (and an
+ * LSTM's c), the step's xw (and its keep [N, 1] under a mask), then U (a
+ * GRU's U[:, :2u] and U[:, 2u:]; with reset_after U and the recurrent
+ * bias). Outputs: the new carries, then with return_sequences the new h,
+ * then in a training graph the gates and products the step's gradient
+ * reads (autodiff.c's scan rule takes them from there). */
 static Graph *recurrent_body(Graph *outer, int kind, int xw, bool masked, const int *inv, int64_t u, bool seq) {
   Graph *g = graph_new(arena_printf("%s_step", kind == 2 ? "lstm" : kind ? "gru" : "simple_rnn"));
   g->loc = outer->loc;
@@ -856,7 +857,7 @@ static Graph *recurrent_body(Graph *outer, int kind, int xw, bool masked, const 
   int keep = masked ? IN(((Shape){.rank = 2, .dim = {DIM_BATCH, 1}})) : -1;
   int w = IN(outer->v[inv[0]].shape), w2 = kind == 1 || kind == 3 ? IN(outer->v[inv[1]].shape) : -1;
 #undef IN
-  int h_was = h, c_was = c, one = ir_scalar(g, dt, 1);
+  int h_was = h, c_was = c, one = ir_scalar(g, dt, 1), save[6], nsave = 0;
   if (kind == 2) {
     z = ir_binary(g, OP_ADD, z, ir_matmul(g, h, w));
     int i = sigmoid(g, cols(g, z, 0, u));
@@ -864,9 +865,13 @@ static Graph *recurrent_body(Graph *outer, int kind, int xw, bool masked, const 
     int cand = ir_unary(g, OP_TANH, cols(g, z, 2 * u, 3 * u));
     int o = sigmoid(g, cols(g, z, 3 * u, 4 * u));
     c = ir_binary(g, OP_ADD, ir_binary(g, OP_MUL, f, c), ir_binary(g, OP_MUL, i, cand));
-    h = ir_binary(g, OP_MUL, o, ir_unary(g, OP_TANH, c));
+    int tc = ir_unary(g, OP_TANH, c);
+    h = ir_binary(g, OP_MUL, o, tc);
+    save[0] = i, save[1] = f, save[2] = cand, save[3] = o, save[4] = tc, nsave = 5;
   } else if (kind == 3) {
-    h = gru_after(g, z, h, ir_binary(g, OP_ADD, ir_matmul(g, h, w), w2), u);
+    int hu = ir_binary(g, OP_ADD, ir_matmul(g, h, w), w2);
+    h = gru_after(g, z, h, hu, u);
+    save[0] = hu, nsave = 1;
   } else if (kind == 1) {
     int zx = cols(g, z, 0, u), rx = cols(g, z, u, 2 * u), hx = cols(g, z, 2 * u, 3 * u);
     int hu = ir_matmul(g, h, w);
@@ -875,8 +880,10 @@ static Graph *recurrent_body(Graph *outer, int kind, int xw, bool masked, const 
     int rh = ir_binary(g, OP_MUL, rg, h);
     int cand = ir_unary(g, OP_TANH, ir_binary(g, OP_ADD, hx, ir_matmul(g, rh, w2)));
     h = ir_binary(g, OP_ADD, ir_binary(g, OP_MUL, zg, h), ir_binary(g, OP_MUL, ir_binary(g, OP_SUB, one, zg), cand));
+    save[0] = zg, save[1] = rg, save[2] = cand, nsave = 3;
   } else {
     h = ir_unary(g, OP_TANH, ir_binary(g, OP_ADD, z, ir_matmul(g, h, w)));
+    save[0] = h, nsave = 1;
   }
   if (keep >= 0) { /* a padded step: the state as it was */
     h = ir_binary(g, OP_ADD, h_was, ir_binary(g, OP_MUL, keep, ir_binary(g, OP_SUB, h, h_was)));
@@ -885,6 +892,9 @@ static Graph *recurrent_body(Graph *outer, int kind, int xw, bool masked, const 
   g->outputs[g->noutputs++] = h;
   if (kind == 2) g->outputs[g->noutputs++] = c;
   if (seq) g->outputs[g->noutputs++] = h;
+  /* training: the step's products and gates stacked too, which the
+   * backward loop reads instead of running the step again (autodiff.c) */
+  for (int i = 0; outer->training && i < nsave; i++) g->outputs[g->noutputs++] = save[i];
   return g;
 }
 

@@ -719,6 +719,9 @@ typedef struct Plan {
                             member; plan_pools), or -1 */
   int64_t *kept;         /* parameter -> its kept slot's byte offset, or -1; NULL: none (plan_kept) */
   struct Plan **body;    /* the graph's bodies' plans (a scan's kernel is the scan and its scan_outs) */
+  int invariants;        /* a body's: its first invariant input (the scan's k + m); -1 for a graph */
+  int64_t body_kept;     /* a body's: the bytes of its products' kept panels of invariants, whose
+                            offsets `kept` holds by value (made once a scan, nnrt_scan) */
 } Plan;
 Plan *plan_graph(const Graph *g, bool fuse);
 void print_plan(FILE *out, const Graph *g, const Plan *p);   /* -d K */
@@ -752,8 +755,8 @@ bool plan_takes_kept(const Graph *g, const Value *v);
 int64_t plan_kept_slot(const Plan *p, const Graph *g, const Value *v);
 int64_t plan_kept(const struct Built *b);
 /* A scan's descriptor for the runtime (nnrt_scan): its words in d (room
- * for 6 + 4 * (its operands + results)), returns how many. */
-int plan_scan_desc(const Graph *g, const Value *v, int64_t *d);
+ * for 7 + 4 * (its operands + results)), returns how many. */
+int plan_scan_desc(const Plan *p, const Graph *g, const Value *v, int64_t *d);
 /* Where kernel k's head is computed when it has an epilogue: its own
  * buffer when stored, else the last member's (same shape and type); with
  * pooling fused, the band of the pooling's operand. */

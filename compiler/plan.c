@@ -129,8 +129,14 @@ bool plan_takes_kept(const Graph *g, const Value *v) {
  * filters, which Winograd's kernel transforms, or a single product's B
  * read as it is stored, [K, N], which the GEMM packs. */
 static int64_t kept_need(const Plan *p, const Graph *g, const Value *v, int *param) {
-  if (!plan_takes_kept(g, v) || (v->op != OP_CONV2D && p->folded[v->in[1]])) return 0;
-  const Value *w = &g->v[plan_read(p, g, v->in[1])];
+  if (!plan_takes_kept(g, v)) return 0;
+  const Value *w = &g->v[plan_read(p, g, v->in[1])], *b = &g->v[v->in[1]];
+  if (p->invariants >= 0) { /* a body's product of an invariant, by value (transposed or not) */
+    if (v->op == OP_CONV2D || w->op != OP_INPUT || w->a[0] < p->invariants || b->shape.rank != 2) return 0;
+    *param = (int)(v - g->v);
+    return nnrt_sgemm_kept_bytes(b->shape.dim[0], b->shape.dim[1]);
+  }
+  if (v->op != OP_CONV2D && p->folded[v->in[1]]) return 0;
   if (w->op != OP_PARAM || w->dtype != DT_F32) return 0;
   const int64_t *d = w->shape.dim;
   *param = (int)w->a[0];
@@ -156,6 +162,18 @@ int64_t plan_kept(const Built *b) {
   for (int k = 0; k < NGRAPHS; k++)
     if (b->g[k] && !b->g[k]->training && b->g[k]->nupdates == 0) b->plan[k]->kept = at;
   return total;
+}
+
+/* A body's kept slots: each product of an invariant input its own. */
+static void body_kept(Plan *p, const Graph *g, int invariants) {
+  p->invariants = invariants;
+  p->kept = arena_alloc(sizeof(int64_t) * (size_t)(g->n + 1));
+  for (int id = 0; id < g->n; id++) {
+    int at = -1;
+    int64_t need = p->kernel[id] >= 0 ? kept_need(p, g, &g->v[id], &at) : 0;
+    p->kept[id] = need ? p->body_kept : -1;
+    p->body_kept += (need + 63) / 64 * 64;
+  }
 }
 
 int64_t plan_kept_slot(const Plan *p, const Graph *g, const Value *v) {
@@ -908,8 +926,11 @@ Plan *plan_graph(const Graph *g, bool fuse) {
   p->pool = arena_alloc(sizeof(int) * (size_t)(n + 1));
   for (int id = 0; id < n; id++) p->next[id] = p->in_place[id] = p->pool[id] = -1;
 
+  p->invariants = -1;
   p->body = arena_alloc(sizeof(Plan *) * (size_t)(g->nbodies + 1));
   for (int i = 0; i < g->nbodies; i++) p->body[i] = plan_graph(g->bodies[i], fuse);
+  for (int id = 0; id < n; id++)
+    if (g->v[id].op == OP_SCAN) body_kept(p->body[g->v[id].a[0]], g->bodies[g->v[id].a[0]], (int)(g->v[id].a[4] + g->v[id].a[5]));
   plan_views(p, g, fuse);
   plan_kernels(p, g, fuse);
   if (fuse) plan_pools(p, g);
@@ -965,10 +986,11 @@ static void scan_part(int64_t *w, Shape s, DType t, int axis) {
   }
 }
 
-int plan_scan_desc(const Graph *g, const Value *v, int64_t *d) {
+int plan_scan_desc(const Plan *p, const Graph *g, const Value *v, int64_t *d) {
   const Graph *b = g->bodies[v->a[0]];
-  int k = (int)v->a[4], m = (int)v->a[5], axis = (int)v->a[3], w = 6;
+  int k = (int)v->a[4], m = (int)v->a[5], axis = (int)v->a[3], w = 7;
   d[0] = v->a[1], d[1] = v->a[2], d[2] = k, d[3] = m, d[4] = v->nin - k - m, d[5] = b->noutputs - k;
+  d[6] = p->body[v->a[0]]->body_kept;
   for (int i = 0; i < k + m; i++, w += 4) {
     const Value *x = &b->v[b->inputs[i]];
     scan_part(d + w, x->shape, x->dtype, axis);

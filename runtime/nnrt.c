@@ -141,8 +141,8 @@ static int64_t scan_rows(const int64_t *part, int64_t n) { return part[0] * (par
 static int64_t scan_row(const int64_t *part, int64_t n) { return part[2] * (part[3] ? n : 1); }
 
 NNRT_API size_t nnrt_scan_scratch(const int64_t *d, int64_t n) {
-  const int64_t *part = d + 6;
-  size_t bytes = 0;
+  const int64_t *part = d + 7;
+  size_t bytes = nnrt_align((size_t)d[6]);
   for (int64_t i = 0; i < d[2] + d[3]; i++) /* two buffers a carry, one a sequence's slice */
     bytes += (i < d[2] ? 2 : 1) * nnrt_align((size_t)(scan_rows(part + 4 * i, n) * scan_row(part + 4 * i, n)));
   return bytes;
@@ -161,7 +161,10 @@ static void scan_slice(const int64_t *part, int64_t n, int64_t steps, int64_t t,
 NNRT_API void nnrt_scan(const int64_t *d, NnrtModel *m, int64_t n, void *const *res, const void *const *ops, char *s,
                         NnrtRunFn *step) {
   int64_t steps = d[0], k = d[2], ms = d[3], p = d[4], q = d[5];
-  const int64_t *part = d + 6;
+  const int64_t *part = d + 7;
+  char *kept = s;
+  memset(kept, 0, (size_t)d[6]);
+  s += nnrt_align((size_t)d[6]);
   char *cur[16], *next[16], *staged[16];
   const void *in[16];
   size_t size[16];
@@ -177,7 +180,7 @@ NNRT_API void nnrt_scan(const int64_t *d, NnrtModel *m, int64_t n, void *const *
   }
   for (int64_t i = 0; i < p; i++) in[k + ms + i] = ops[k + ms + i];
   NnrtModel body = *m;
-  body.ws = s, body.kept = NULL;
+  body.ws = s, body.kept = d[6] ? kept : NULL;
   for (int64_t u = 0; u < steps; u++) {
     int64_t t = d[1] ? steps - 1 - u : u;
     for (int64_t i = 0; i < k; i++) {

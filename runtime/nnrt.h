@@ -439,7 +439,7 @@ typedef void NnrtRunFn(NnrtModel *m, int64_t n, const void *const *inputs, const
 typedef size_t NnrtArenaFn(int64_t n, int threads);
 
 /* A loop of the IR (a scan, docs/ir.md): the body's run function `step`
- * run `steps` times. d holds {steps, reverse, k, m, p, q}, then for each
+ * run `steps` times. d holds {steps, reverse, k, m, p, q, kept}, then for each
  * of the k carries, the m sequences and the q per-step results four
  * words {outer, outer_batch, inner, inner_batch}: a step's slice is
  * outer rows of inner bytes (each times n when its flag is set), row r
@@ -448,7 +448,10 @@ typedef size_t NnrtArenaFn(int64_t n, int threads);
  * the p invariants; res: the 2k + q results (final carries, stacked
  * results, histories), NULL where unread. s: nnrt_scan_scratch(d, n)
  * bytes, then the body's arena at m's threads. The body runs on a copy
- * of m whose workspace is that arena and whose outputs it reads. */
+ * of m whose workspace is that arena, whose kept transforms are `kept`
+ * bytes of the scratch zeroed at the start (the products' packed panels
+ * of the invariants, made on the first step), and whose outputs it
+ * reads. */
 NNRT_API size_t nnrt_scan_scratch(const int64_t *d, int64_t n);
 NNRT_API void nnrt_scan(const int64_t *d, NnrtModel *m, int64_t n, void *const *res, const void *const *ops, char *s,
                         NnrtRunFn *step);
