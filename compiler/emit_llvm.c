@@ -1181,7 +1181,7 @@ void llvm_graph(LlvmOut *o, Graph *g, Plan *p, const char *name, bool exported, 
   L.body_run = arena_alloc(sizeof(LLVMValueRef) * (size_t)(g->nbodies + 1));
   L.body_arena = arena_alloc(sizeof(LLVMValueRef) * (size_t)(g->nbodies + 1));
   for (int i = 0; i < g->nbodies; i++) /* each body a graph of its own */
-    llvm_graph(o, g->bodies[i], p->body[i], arena_printf("%s_b%d", name, i), false, &L.body_run[i], &L.body_arena[i]);
+    llvm_graph(o, p->bodies[i], p->body[i], arena_printf("%s_b%d", name, i), false, &L.body_run[i], &L.body_arena[i]);
   Kernel *kn = arena_alloc(sizeof(Kernel) * (size_t)(L.p->nkernels + 1));
   int *canon = L.p->same;
   for (int k = 0; k < L.p->nkernels; k++) {

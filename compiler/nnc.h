@@ -647,6 +647,9 @@ Graph *simplify(Graph *g);   /* constant folding, algebra, dead-code elimination
 /* simplify, each scan replaced by copies of its body, one a step (its
  * stacked results concatenations of the steps') */
 Graph *unroll(Graph *g);
+/* A scan body with k carries as the backends run it (simplify.c):
+ * accumulating carries (carry + x) give x, bit i of *acc set for each. */
+Graph *accumulators(Graph *b, int k, unsigned *acc);
 
 /* ---------------------------------------------------------------- eval.c */
 
@@ -719,6 +722,8 @@ typedef struct Plan {
                             member; plan_pools), or -1 */
   int64_t *kept;         /* parameter -> its kept slot's byte offset, or -1; NULL: none (plan_kept) */
   struct Plan **body;    /* the graph's bodies' plans (a scan's kernel is the scan and its scan_outs) */
+  struct Graph **bodies; /* the bodies as compiled (accumulators) */
+  unsigned *accum;       /* body -> its accumulating carries (accumulators) */
   int invariants;        /* a body's: its first invariant input (the scan's k + m); -1 for a graph */
   int64_t body_kept;     /* a body's: the bytes of its products' kept panels of invariants, whose
                             offsets `kept` holds by value (made once a scan, nnrt_scan) */
@@ -755,7 +760,7 @@ bool plan_takes_kept(const Graph *g, const Value *v);
 int64_t plan_kept_slot(const Plan *p, const Graph *g, const Value *v);
 int64_t plan_kept(const struct Built *b);
 /* A scan's descriptor for the runtime (nnrt_scan): its words in d (room
- * for 7 + 4 * (its operands + results)), returns how many. */
+ * for 9 + 4 * (its operands + results)), returns how many. */
 int plan_scan_desc(const Plan *p, const Graph *g, const Value *v, int64_t *d);
 /* Where kernel k's head is computed when it has an epilogue: its own
  * buffer when stored, else the last member's (same shape and type); with

@@ -254,3 +254,28 @@ Graph *unroll(Graph *g) {
   graph_release(first);
   return h;
 }
+
+/* Scan body b as the backends run it, its accumulating carries apart: a
+ * new carry i that is add(carry i, x) of x's type and shape, where
+ * nothing else reads carry i or the sum, becomes x, and bit i of *acc is
+ * set; the runtime adds x into the carry itself (nnrt_scan): the same
+ * sum, without the body's pass over the carry and the copy after it. */
+Graph *accumulators(Graph *b, int k, unsigned *acc) {
+  int *readers = arena_alloc(sizeof(int) * (size_t)(b->n + 1)), out[16];
+  for (int id = 0; id < b->n; id++)
+    for (int i = 0; i < b->v[id].nin; i++) readers[b->v[id].in[i]]++;
+  for (int i = 0; i < b->noutputs; i++) readers[b->outputs[i]]++;
+  *acc = 0;
+  for (int i = 0; i < b->noutputs; i++) out[i] = b->outputs[i];
+  for (int i = 0; i < k && i < 16; i++) {
+    const Value *v = &b->v[b->outputs[i]];
+    int c = b->inputs[i], x = v->op == OP_ADD && v->in[0] == c ? v->in[1] : v->op == OP_ADD && v->in[1] == c ? v->in[0] : -1;
+    if (x < 0 || x == c || readers[c] != 1 || readers[b->outputs[i]] != 1 || !same_type(b, x, &b->v[c])) continue;
+    *acc |= 1u << i;
+    b->outputs[i] = x;
+  }
+  if (!*acc) return b;
+  Graph *h = simplify(b);
+  memcpy(b->outputs, out, sizeof(int) * (size_t)b->noutputs);
+  return h;
+}

@@ -141,7 +141,7 @@ static int64_t scan_rows(const int64_t *part, int64_t n) { return part[0] * (par
 static int64_t scan_row(const int64_t *part, int64_t n) { return part[2] * (part[3] ? n : 1); }
 
 NNRT_API size_t nnrt_scan_scratch(const int64_t *d, int64_t n) {
-  const int64_t *part = d + 7;
+  const int64_t *part = d + 9;
   size_t bytes = nnrt_align((size_t)d[6]);
   for (int64_t i = 0; i < d[2] + d[3]; i++) /* two buffers a carry, one a sequence's slice */
     bytes += (i < d[2] ? 2 : 1) * nnrt_align((size_t)(scan_rows(part + 4 * i, n) * scan_row(part + 4 * i, n)));
@@ -161,7 +161,7 @@ static void scan_slice(const int64_t *part, int64_t n, int64_t steps, int64_t t,
 NNRT_API void nnrt_scan(const int64_t *d, NnrtModel *m, int64_t n, void *const *res, const void *const *ops, char *s,
                         NnrtRunFn *step) {
   int64_t steps = d[0], k = d[2], ms = d[3], p = d[4], q = d[5];
-  const int64_t *part = d + 7;
+  const int64_t *part = d + 9;
   char *kept = s;
   memset(kept, 0, (size_t)d[6]);
   s += nnrt_align((size_t)d[6]);
@@ -198,9 +198,19 @@ NNRT_API void nnrt_scan(const int64_t *d, NnrtModel *m, int64_t n, void *const *
     }
     step(&body, n, in, NULL);
     for (int64_t i = 0; i < k; i++) {
-      memcpy(next[i], body.out[i], size[i]);
-      char *was = cur[i];
-      cur[i] = next[i], next[i] = was;
+      if (d[7] >> i & 1) {
+        float *c = (float *)cur[i];
+        const float *x = body.out[i];
+        for (size_t j = 0; j < size[i] / sizeof(float); j++) c[j] = c[j] + x[j];
+      } else if (d[8] >> i & 1) {
+        double *c = (double *)cur[i];
+        const double *x = body.out[i];
+        for (size_t j = 0; j < size[i] / sizeof(double); j++) c[j] = c[j] + x[j];
+      } else {
+        memcpy(next[i], body.out[i], size[i]);
+        char *was = cur[i];
+        cur[i] = next[i], next[i] = was;
+      }
     }
     for (int64_t l = 0; l < q; l++)
       if (res[k + l]) scan_slice(part + 4 * (k + ms + l), n, steps, t, res[k + l], (char *)body.out[k + l], false);

@@ -439,7 +439,9 @@ typedef void NnrtRunFn(NnrtModel *m, int64_t n, const void *const *inputs, const
 typedef size_t NnrtArenaFn(int64_t n, int threads);
 
 /* A loop of the IR (a scan, docs/ir.md): the body's run function `step`
- * run `steps` times. d holds {steps, reverse, k, m, p, q, kept}, then for each
+ * run `steps` times. d holds {steps, reverse, k, m, p, q, kept, f32 acc,
+ * f64 acc} (acc: bit i for a carry the body gives an addend of, added in
+ * place, rather than the new carry), then for each
  * of the k carries, the m sequences and the q per-step results four
  * words {outer, outer_batch, inner, inner_batch}: a step's slice is
  * outer rows of inner bytes (each times n when its flag is set), row r
