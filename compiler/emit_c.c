@@ -286,6 +286,19 @@ static void k_axis(Em *e, const Value *v) {
     fprintf(e->o, "      (void)sum;\n      y[o * inner + in] = (int32_t)arg;\n    }\n  )\n");
     return;
   }
+  if (v->dtype == DT_F32 && x->dtype == DT_F32) { /* the exponentials in float (vectorized), summed in double */
+    fprintf(e->o,
+            "      (void)arg;\n"
+            "      float *yr = y + o * len * inner + in;\n"
+            "      for (int64_t j = 0; j < len; j++) yr[j * inner] = nnrt_expf((float)(row[j * inner] - m));\n"
+            "      for (int64_t j = 0; j < len; j++) sum += yr[j * inner];\n"
+            "      const double ls = %s;\n"
+            "      (void)ls;\n"
+            "      for (int64_t j = 0; j < len; j++) yr[j * inner] = (float)(%s);\n    }\n  )\n",
+            v->op == OP_SOFTMAX ? "0" : "log(sum)",
+            v->op == OP_SOFTMAX ? "yr[j * inner] / sum" : "(row[j * inner] - m) - ls");
+    return;
+  }
   fprintf(e->o,
           "      (void)arg;\n"
           "      for (int64_t j = 0; j < len; j++) sum += exp(row[j * inner] - m);\n"

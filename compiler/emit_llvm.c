@@ -479,20 +479,29 @@ static void k_axis(Lv *L, const Value *v, LLVMValueRef y, LLVMValueRef a, LLVMVa
     return;
   }
   LLVMValueRef mx = LLVMBuildLoad2(L->b, L->f64, m, "");
+  /* f32: the exponentials in float (nnrt_expf) written to y, summed in
+   * double in order, as the C backend's */
+  bool f32 = v->dtype == DT_F32 && x->dtype == DT_F32;
+  LLVMValueRef base = add(L, mul(L, mul(L, o, len), inner), in);
   j = loop_open(L, &lj, ci(L, 0), len);
-  e = to_double(L, load(L, tx, row, mul(L, j, inner)), x->dtype);
-  LLVMBuildStore(L->b,
-                 LLVMBuildFAdd(L->b, LLVMBuildLoad2(L->b, L->f64, sum, ""),
-                               math(L, "exp", LLVMBuildFSub(L->b, e, mx, ""), NULL), ""),
-                 sum);
+  LLVMValueRef z = LLVMBuildFSub(L->b, to_double(L, load(L, tx, row, mul(L, j, inner)), x->dtype), mx, ""), ez;
+  if (f32) {
+    ez = math(L, "nnrt_expf", LLVMBuildFPTrunc(L->b, z, L->f32, ""), NULL);
+    store(L, L->f32, ez, y, add(L, base, mul(L, j, inner)));
+    ez = LLVMBuildFPExt(L->b, ez, L->f64, "");
+  } else {
+    ez = math(L, "exp", z, NULL);
+  }
+  LLVMBuildStore(L->b, LLVMBuildFAdd(L->b, LLVMBuildLoad2(L->b, L->f64, sum, ""), ez, ""), sum);
   loop_close(L, &lj);
   LLVMValueRef total = LLVMBuildLoad2(L->b, L->f64, sum, "");
   j = loop_open(L, &lj, ci(L, 0), len);
-  e = to_double(L, load(L, tx, row, mul(L, j, inner)), x->dtype);
-  LLVMValueRef z = LLVMBuildFSub(L->b, e, mx, "");
-  LLVMValueRef r = v->op == OP_SOFTMAX ? LLVMBuildFDiv(L->b, math(L, "exp", z, NULL), total, "")
+  LLVMValueRef at_j = add(L, base, mul(L, j, inner));
+  z = LLVMBuildFSub(L->b, to_double(L, load(L, tx, row, mul(L, j, inner)), x->dtype), mx, "");
+  ez = f32 ? LLVMBuildFPExt(L->b, load(L, L->f32, y, at_j), L->f64, "") : v->op == OP_SOFTMAX ? math(L, "exp", z, NULL) : NULL;
+  LLVMValueRef r = v->op == OP_SOFTMAX ? LLVMBuildFDiv(L->b, ez, total, "")
                                        : LLVMBuildFSub(L->b, z, math(L, "log", total, NULL), "");
-  store(L, tv, from_double(L, r, v->dtype), y, add(L, add(L, mul(L, mul(L, o, len), inner), in), mul(L, j, inner)));
+  store(L, tv, from_double(L, r, v->dtype), y, at_j);
   loop_close(L, &lj);
   loop_close(L, &lq);
 }
@@ -867,24 +876,12 @@ static void leaf(Lv *L, int id, LLVMValueRef *val, LLVMValueRef m) {
   Graph *g = L->g;
   const Value *v = &g->v[id];
   LLVMTypeRef t = ty(L, v->dtype);
-if (v->op == OP_SCALAR) {
-    LLVMValueRef x;
-    switch (v->a[0]) {
-    case 0: x = LLVMBuildSIToFP(L->b, L->n, L->f64, ""); break;
-    case 1:
-      x = LLVMBuildSIToFP(L->b, LLVMBuildLoad2(L->b, L->i64, field(L, m, offsetof(NnrtModel, step), L->i64), ""),
-                          L->f64, "");
-      break;
-    case 2:
-      x = LLVMBuildSIToFP(L->b, LLVMBuildLoad2(L->b, L->i64, field(L, m, offsetof(NnrtModel, epoch), L->i64), ""),
-                          L->f64, "");
-      break;
-    case 3:
-      x = LLVMBuildUIToFP(L->b, LLVMBuildLoad2(L->b, L->i64, field(L, m, offsetof(NnrtModel, seed), L->i64), ""),
-                          L->f64, "");
-      break;
-    default: x = LLVMBuildLoad2(L->b, L->f64, field(L, m, offsetof(NnrtModel, lr), L->f64), ""); break;
-    }
+  if (v->op == OP_SCALAR) { /* the batch, or the instance's step, epoch, seed (unsigned) or rate */
+    static const size_t at[] = {0, offsetof(NnrtModel, step), offsetof(NnrtModel, epoch), offsetof(NnrtModel, seed),
+                                offsetof(NnrtModel, lr)};
+    int s = (int)v->a[0];
+    LLVMValueRef w = s == 0 ? L->n : LLVMBuildLoad2(L->b, s == 4 ? L->f64 : L->i64, field(L, m, at[s], s == 4 ? L->f64 : L->i64), "");
+    LLVMValueRef x = s == 4 ? w : s == 3 ? LLVMBuildUIToFP(L->b, w, L->f64, "") : LLVMBuildSIToFP(L->b, w, L->f64, "");
     store(L, t, from_double(L, x, v->dtype), cast_ptr(L, val[id], t), ci(L, 0));
   } else if (v->op == OP_IOTA) {
     Loop li;
