@@ -63,21 +63,33 @@ static void not_differentiable(AD *ad, const Value *v, const char *why) {
 static void walk(AD *ad, int top);
 
 /* A copy of body g (its inputs first, in order) with every reader of
- * value x reading from[x] instead where that is not -1. */
-static Graph *substitute(Graph *g, const int *from) {
+ * value x reading from[x] instead where that is not -1, and only what its
+ * outputs read: inputs from `first` on that nothing reads are left out
+ * (keep[i] false; the others numbered anew). */
+static Graph *substitute(Graph *g, const int *from, int first, bool *keep) {
+  int *map = arena_alloc(sizeof(int) * (size_t)(g->n + 1)), kept = 0;
+  bool *live = arena_alloc(sizeof(bool) * (size_t)(g->n + 1));
+#define FROM(x) (from[x] >= 0 ? from[x] : (x))
+  for (int i = 0; i < g->noutputs; i++) live[FROM(g->outputs[i])] = true;
+  for (int id = g->n - 1; id >= 0; id--)
+    for (int i = 0; live[id] && i < g->v[id].nin; i++) live[FROM(g->v[id].in[i])] = true;
   Graph *h = graph_new(g->name);
   h->loc = g->loc;
-  int *map = arena_alloc(sizeof(int) * (size_t)(g->n + 1));
+  for (int i = 0; i < g->ninputs; i++) {
+    const Value *v = &g->v[g->inputs[i]];
+    keep[i] = i < first || live[g->inputs[i]];
+    if (keep[i]) h->inputs[h->ninputs++] = map[g->inputs[i]] = ir_leaf(h, OP_INPUT, v->dtype, v->shape, kept++);
+  }
   for (int id = 0; id < g->n; id++) {
     const Value *v = &g->v[id];
+    if (v->op == OP_INPUT || !live[id]) continue;
     int in[IR_MAX_IN];
-    for (int i = 0; i < v->nin; i++) in[i] = map[from[v->in[i]] >= 0 ? from[v->in[i]] : v->in[i]];
+    for (int i = 0; i < v->nin; i++) in[i] = map[FROM(v->in[i])];
     h->loc = v->loc, h->part = v->part;
     map[id] = ir_make(h, v->op, v->dtype, v->shape, in, v->nin, v->a, v->nattr, v->f);
   }
-  for (int i = 0; i < g->ninputs; i++) h->inputs[h->ninputs++] = map[g->inputs[i]];
-  for (int i = 0; i < g->noutputs; i++)
-    h->outputs[h->noutputs++] = map[from[g->outputs[i]] >= 0 ? from[g->outputs[i]] : g->outputs[i]];
+  for (int i = 0; i < g->noutputs; i++) h->outputs[h->noutputs++] = map[FROM(g->outputs[i])];
+#undef FROM
   graph_release(g);
   return h;
 }
@@ -162,23 +174,28 @@ static void scan_rule(AD *ad, int id) {
   for (int x = 0; x < gb->n; x++) from[x] = -1;
   for (int l = 0; l < q; l++)
     if (saved[l] >= 0) from[bm[b->outputs[k + l]]] = saved[l];
-  gb = substitute(gb, from);
-  /* the scan the other way: from the final carries' gradients (or zero) */
-  int carries[IR_MAX_IN], seqs[IR_MAX_IN], inv[IR_MAX_IN], nc = 0, ns = 0;
+  bool keep[IR_MAX_IN];
+  gb = substitute(gb, from, k + nacc, keep);
+  /* the scan the other way: from the final carries' gradients (or zero),
+   * over the sequences and invariants the gradient body reads */
+  int carries[IR_MAX_IN], seqs[IR_MAX_IN], inv[IR_MAX_IN], nc = 0, ns = 0, ni = 0, at = k + nacc;
   for (int i = 0; i < k; i++) {
     const Value *ci = &g->v[v.in[i]];
     carries[nc++] = res[i] >= 0 && ad->grad[res[i]] >= 0 ? ad->grad[res[i]] : ir_const(g, ci->dtype, ci->shape, 0);
   }
   for (int l = 0; l < p; l++)
     if (acc[l] >= 0) carries[nc++] = ir_const(g, g->v[v.in[k + m + l]].dtype, g->v[v.in[k + m + l]].shape, 0);
-  for (int i = 0; i < k; i++) seqs[ns++] = res[k + q + i];
-  for (int j = 0; j < m; j++) seqs[ns++] = v.in[k + j];
+#define SEQ(x) (keep[at++] ? (void)(seqs[ns++] = (x)) : (void)0)
+  for (int i = 0; i < k; i++) SEQ(res[k + q + i]);
+  for (int j = 0; j < m; j++) SEQ(v.in[k + j]);
   for (int l = 0; l < q; l++)
-    if (dy[l] >= 0) seqs[ns++] = ad->grad[res[k + l]];
+    if (dy[l] >= 0) SEQ(ad->grad[res[k + l]]);
   for (int l = 0; l < q; l++)
-    if (saved[l] >= 0) seqs[ns++] = res[k + l];
-  for (int l = 0; l < p; l++) inv[l] = v.in[k + m + l];
-  int r = ir_scan(g, ir_body(g, gb), v.a[1], !v.a[2], (int)v.a[3], carries, nc, seqs, ns, inv, p);
+    if (saved[l] >= 0) SEQ(res[k + l]);
+#undef SEQ
+  for (int l = 0; l < p; l++)
+    if (keep[at++]) inv[ni++] = v.in[k + m + l];
+  int r = ir_scan(g, ir_body(g, gb), v.a[1], !v.a[2], (int)v.a[3], carries, nc, seqs, ns, inv, ni);
   for (int i = 0; i < k; i++) ACC(v.in[i], r + i);
   for (int l = 0, at = k; l < p; l++)
     if (acc[l] >= 0) ACC(v.in[k + m + l], r + at++);
