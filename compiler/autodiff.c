@@ -97,11 +97,13 @@ static Graph *substitute(Graph *g, const int *from, int first, bool *keep) {
 /* A scan's gradient: a scan the other way over the gradient body gb.
  * gb's carries are the carries' gradients dc and an accumulator for each
  * invariant w that needs one; its sequences the carries as each forward
- * step found them (the history), the forward sequences and the stacked
- * results' gradients; its invariants the forward ones. It runs the
- * forward step again from those (the gates are not stored), then that
- * step's gradient seeded with dc and dy, and gives the carries' gradients
- * at the step before, acc + dw, and each sequence's gradient dx. */
+ * step found them (the history), the forward sequences, the stacked
+ * results' gradients and the stacked results; its invariants the forward
+ * ones. It holds the forward step again, then that step's gradient
+ * seeded with dc and dy, and gives the carries' gradients at the step
+ * before, acc + dw, and each sequence's gradient dx; then each forward
+ * value that is a stacked result (a layer's gates) is read from its
+ * stack, and what nothing reads goes (the step again, as a rule). */
 static void scan_rule(AD *ad, int id) {
   Graph *g = ad->g;
   const Value v = g->v[id];
