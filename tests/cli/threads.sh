@@ -26,4 +26,7 @@ for f in "mean(x, axis: 0)|0" "mean(x, axis: 1, keepdims: true)|1"; do
   "$nnc" --emit=c --no-main "$tmp/m.nn" | grep -q "sample_split = ${f#*|}," ||
     fail "x - ${f%|*}: not sample_split = ${f#*|}"
 done
+# a recurrent layer's loop keeps each sample's rows its own: split too
+printf 'model R {\n  input x: [6, 3]\n  output gru(lstm(x, 4, return_sequences: true), 2)\n}\n' > "$tmp/r.nn"
+"$nnc" --emit=c --no-main "$tmp/r.nn" | grep -q "sample_split = 1," || fail "a recurrent model: not sample_split = 1"
 finish
