@@ -256,7 +256,7 @@ Graph *unroll(Graph *g) {
 }
 
 /* Scan body b as the backends run it, its accumulating carries apart: a
- * new carry i that is add(carry i, x) of x's type and shape, where
+ * new float carry i that is add(carry i, x) of x's type and shape, where
  * nothing else reads carry i or the sum, becomes x, and bit i of *acc is
  * set; the runtime adds x into the carry itself (nnrt_scan): the same
  * sum, without the body's pass over the carry and the copy after it. */
@@ -270,7 +270,9 @@ Graph *accumulators(Graph *b, int k, unsigned *acc) {
   for (int i = 0; i < k && i < 16; i++) {
     const Value *v = &b->v[b->outputs[i]];
     int c = b->inputs[i], x = v->op == OP_ADD && v->in[0] == c ? v->in[1] : v->op == OP_ADD && v->in[1] == c ? v->in[0] : -1;
-    if (x < 0 || x == c || readers[c] != 1 || readers[b->outputs[i]] != 1 || !same_type(b, x, &b->v[c])) continue;
+    if (x < 0 || x == c || readers[c] != 1 || readers[b->outputs[i]] != 1 || !same_type(b, x, &b->v[c]) ||
+        (b->v[c].dtype != DT_F32 && b->v[c].dtype != DT_F64))
+      continue;
     *acc |= 1u << i;
     b->outputs[i] = x;
   }

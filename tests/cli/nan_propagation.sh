@@ -85,7 +85,7 @@ train Hidden {
   optimizer sgd
 }
 EOF
-$cc -std=c11 -O2 $CFLAGS -o "$tmp/host" "$src/tests/cli/nan_host.c" -ldl -lm || fail "building the host failed"
+$cc -std=c11 -O2 $CFLAGS -I"$src/runtime" -o "$tmp/host" "$src/tests/cli/nan_host.c" -ldl -lm || fail "building the host failed"
 
 # run BACKEND LIB [NNC OPTIONS]: the models as LIB, through the host
 run() {
