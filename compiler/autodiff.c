@@ -62,6 +62,13 @@ static void not_differentiable(AD *ad, const Value *v, const char *why) {
 
 static void walk(AD *ad, int top);
 
+/* needs[x] |= needs of x's operands, over the graph in order (the sources
+ * set before). */
+static void needs_forward(AD *ad) {
+  for (int x = 0; x < ad->g->n; x++)
+    for (int i = 0; i < ad->g->v[x].nin; i++) ad->needs[x] |= ad->needs[ad->g->v[x].in[i]];
+}
+
 /* A copy of body g (its inputs first, in order) with every reader of
  * value x reading from[x] instead where that is not -1, and only what its
  * outputs read: inputs from `first` on that nothing reads are left out
@@ -116,7 +123,7 @@ static void scan_rule(AD *ad, int id) {
   gb->loc = g->loc;
 #define IN(like) (gb->inputs[gb->ninputs] = ir_leaf(gb, OP_INPUT, (like)->dtype, (like)->shape, gb->ninputs), \
                   gb->inputs[gb->ninputs++])
-  int dc[IR_MAX_IN], acc[IR_MAX_IN], c[IR_MAX_IN], xs[IR_MAX_IN], dy[IR_MAX_IN], w[IR_MAX_IN], nacc = 0, ndy = 0;
+  int dc[IR_MAX_IN], acc[IR_MAX_IN], c[IR_MAX_IN], xs[IR_MAX_IN], dy[IR_MAX_IN], w[IR_MAX_IN], nacc = 0;
   for (int i = 0; i < k; i++) dc[i] = IN(&b->v[b->inputs[i]]);
   for (int l = 0; l < p; l++) acc[l] = ad->needs[v.in[k + m + l]] ? (nacc++, IN(&b->v[b->inputs[k + m + l]])) : -1;
   for (int i = 0; i < k; i++) {
@@ -125,9 +132,9 @@ static void scan_rule(AD *ad, int id) {
   }
   for (int j = 0; j < m; j++) xs[j] = IN(&b->v[b->inputs[k + j]]);
   for (int l = 0; l < q; l++)
-    dy[l] = res[k + l] >= 0 && ad->grad[res[k + l]] >= 0 ? (ndy++, IN(&b->v[b->outputs[k + l]])) : -1;
-  int saved[16], nsaved = 0; /* the step's stacked results, read back rather than recomputed */
-  for (int l = 0; l < q; l++) saved[l] = res[k + l] >= 0 ? (nsaved++, IN(&b->v[b->outputs[k + l]])) : -1;
+    dy[l] = res[k + l] >= 0 && ad->grad[res[k + l]] >= 0 ? IN(&b->v[b->outputs[k + l]]) : -1;
+  int saved[16]; /* the step's stacked results, read back rather than recomputed */
+  for (int l = 0; l < q; l++) saved[l] = res[k + l] >= 0 ? IN(&b->v[b->outputs[k + l]]) : -1;
   for (int l = 0; l < p; l++) w[l] = IN(&b->v[b->inputs[k + m + l]]);
 #undef IN
   /* the forward step on those inputs, then its gradient */
@@ -148,8 +155,7 @@ static void scan_rule(AD *ad, int id) {
   for (int i = 0; i < k; i++) sub.needs[c[i]] = true;
   for (int j = 0; j < m; j++) sub.needs[xs[j]] = ad->needs[v.in[k + j]];
   for (int l = 0; l < p; l++) sub.needs[w[l]] = acc[l] >= 0;
-  for (int x = 0; x < n; x++)
-    for (int i = 0; i < gb->v[x].nin; i++) sub.needs[x] |= sub.needs[gb->v[x].in[i]];
+  needs_forward(&sub);
   sub.grad = arena_alloc(sizeof(int) * (size_t)n);
   memset(sub.grad, 0xff, sizeof(int) * (size_t)n);
   gb->part = PART_BWD;
@@ -163,13 +169,10 @@ static void scan_rule(AD *ad, int id) {
     gb->outputs[gb->noutputs++] = sub.grad[c[i]] >= 0 ? sub.grad[c[i]] : ir_const(gb, gb->v[c[i]].dtype, gb->v[c[i]].shape, 0);
   for (int l = 0; l < p; l++)
     if (acc[l] >= 0) gb->outputs[gb->noutputs++] = sub.grad[w[l]] >= 0 ? ir_binary(gb, OP_ADD, acc[l], sub.grad[w[l]]) : acc[l];
-  int ndx = 0;
   for (int j = 0; j < m; j++)
-    if (ad->needs[v.in[k + j]]) {
-      ndx++;
+    if (ad->needs[v.in[k + j]])
       gb->outputs[gb->noutputs++] = sub.grad[xs[j]] >= 0 ? sub.grad[xs[j]]
                                                          : ir_const(gb, gb->v[xs[j]].dtype, gb->v[xs[j]].shape, 0);
-    }
   if (gb->noutputs > 16) bug("the gradient of scan %%%d has %d results a step", id, gb->noutputs);
   /* what the gradient reads of the step's stacked results comes from them */
   int *from = arena_alloc(sizeof(int) * (size_t)(gb->n + 1));
@@ -203,7 +206,6 @@ static void scan_rule(AD *ad, int id) {
     if (acc[l] >= 0) ACC(v.in[k + m + l], r + at++);
   for (int j = 0, at = nc; j < m; j++)
     if (ad->needs[v.in[k + j]]) ACC(v.in[k + j], r + at++);
-  (void)ndy, (void)ndx;
 }
 
 static void rule(AD *ad, int id, int dy) {
@@ -370,11 +372,8 @@ int *autodiff(Graph *g, int loss) {
   AD ad = {.g = g};
   int n = g->n;
   ad.needs = arena_alloc(sizeof(bool) * (size_t)n);
-  for (int id = 0; id < n; id++) {
-    const Value *v = &g->v[id];
-    ad.needs[id] = v->op == OP_PARAM;
-    for (int i = 0; i < v->nin; i++) ad.needs[id] |= ad.needs[v->in[i]];
-  }
+  for (int id = 0; id < n; id++) ad.needs[id] = g->v[id].op == OP_PARAM;
+  needs_forward(&ad);
   /* Gradients get value numbers past n while the walk goes on; only the
    * first n values have rules applied. */
   ad.grad = arena_alloc(sizeof(int) * (size_t)n);

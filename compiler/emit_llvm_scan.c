@@ -13,8 +13,8 @@
 /* The scan's descriptor (plan_scan_desc) as a private constant. */
 static LLVMValueRef scan_desc(Lv *L, int id) {
   const Value *v = &L->g->v[id];
-  int64_t *d = arena_alloc(sizeof(int64_t) * (size_t)(9 + 4 * (2 * v->nin + 16)));
-  int w = plan_scan_desc(L->p, L->g, v, d);
+  int64_t d[PLAN_SCAN_WORDS];
+  int w = plan_scan_desc(L->p, v, d);
   const char *name = arena_printf("%s_s%d", L->name, id);
   LLVMValueRef gv = LLVMGetNamedGlobal(L->mod, name);
   if (!gv) {

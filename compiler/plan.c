@@ -992,8 +992,8 @@ static void scan_part(int64_t *w, Shape s, DType t, int axis) {
   }
 }
 
-int plan_scan_desc(const Plan *p, const Graph *g, const Value *v, int64_t *d) {
-  const Graph *b = g->bodies[v->a[0]];
+int plan_scan_desc(const Plan *p, const Value *v, int64_t *d) {
+  const Graph *b = p->bodies[v->a[0]]; /* as compiled: the same interface as g's body */
   int k = (int)v->a[4], m = (int)v->a[5], axis = (int)v->a[3], w = 9;
   d[0] = v->a[1], d[1] = v->a[2], d[2] = k, d[3] = m, d[4] = v->nin - k - m, d[5] = b->noutputs - k;
   d[6] = p->body[v->a[0]]->body_kept, d[7] = d[8] = 0;
