@@ -72,7 +72,8 @@ static void needs_forward(AD *ad) {
 /* A copy of body g (its inputs first, in order) with every reader of
  * value x reading from[x] instead where that is not -1, and only what its
  * outputs read: inputs from `first` on that nothing reads are left out
- * (keep[i] false; the others numbered anew). */
+ * (keep[i] false; the others numbered anew), but those keep[i] already
+ * asks for. */
 static Graph *substitute(Graph *g, const int *from, int first, bool *keep) {
   int *map = arena_alloc(sizeof(int) * (size_t)(g->n + 1)), kept = 0;
   bool *live = arena_alloc(sizeof(bool) * (size_t)(g->n + 1));
@@ -84,7 +85,7 @@ static Graph *substitute(Graph *g, const int *from, int first, bool *keep) {
   h->loc = g->loc;
   for (int i = 0; i < g->ninputs; i++) {
     const Value *v = &g->v[g->inputs[i]];
-    keep[i] = i < first || live[g->inputs[i]];
+    keep[i] = keep[i] || i < first || live[g->inputs[i]];
     if (keep[i]) h->inputs[h->ninputs++] = map[g->inputs[i]] = ir_leaf(h, OP_INPUT, v->dtype, v->shape, kept++);
   }
   for (int id = 0; id < g->n; id++) {
@@ -179,7 +180,23 @@ static void scan_rule(AD *ad, int id) {
   for (int x = 0; x < gb->n; x++) from[x] = -1;
   for (int l = 0; l < q; l++)
     if (saved[l] >= 0) from[bm[b->outputs[k + l]]] = saved[l];
-  bool keep[IR_MAX_IN];
+  /* a step the forward scan skips (its skip sequence 0 throughout) is
+   * the identity on the carries, each result that repeats a carry that
+   * carry: going back it is skipped too, each carry's gradient taking
+   * those results' gradients (adds), the accumulators and the sequences'
+   * gradients nothing. The skip sequence and those gradients stay. */
+  bool keep[IR_MAX_IN] = {0};
+  int skip = (int)v.a[6], adds_to[IR_MAX_IN];
+  for (int x = 0; x < gb->ninputs; x++) adds_to[x] = -1;
+  if (skip >= 0) {
+    keep[2 * k + nacc + skip] = true;
+    for (int l = 0, at = 2 * k + nacc + m; l < q; l++) {
+      if (dy[l] < 0) continue;
+      for (int i = 0; i < k && adds_to[at] < 0; i++)
+        if (b->outputs[k + l] == b->outputs[i]) adds_to[at] = i, keep[at] = true;
+      at++;
+    }
+  }
   gb = substitute(gb, from, k + nacc, keep);
   /* the scan the other way: from the final carries' gradients (or zero),
    * over the sequences and invariants the gradient body reads */
@@ -200,7 +217,15 @@ static void scan_rule(AD *ad, int id) {
 #undef SEQ
   for (int l = 0; l < p; l++)
     if (keep[at++]) inv[ni++] = v.in[k + m + l];
-  int r = ir_scan(g, ir_body(g, gb), v.a[1], !v.a[2], (int)v.a[3], carries, nc, seqs, ns, inv, ni);
+  int gskip = -1;
+  int64_t adds = 0;
+  for (int x = k + nacc, j = 0; skip >= 0 && x < 2 * k + nacc + m + q; x++) { /* the kept sequences, renumbered */
+    if (!keep[x]) continue;
+    if (x == 2 * k + nacc + skip) gskip = j;
+    if (adds_to[x] >= 0) adds |= (int64_t)((uint64_t)(adds_to[x] + 1) << (4 * j));
+    j++;
+  }
+  int r = ir_scan(g, ir_body(g, gb), v.a[1], !v.a[2], (int)v.a[3], carries, nc, seqs, ns, inv, ni, gskip, adds);
   for (int i = 0; i < k; i++) ACC(v.in[i], r + i);
   for (int l = 0, at = k; l < p; l++)
     if (acc[l] >= 0) ACC(v.in[k + m + l], r + at++);

@@ -509,11 +509,13 @@ static bool check_graph(Graph *g, Graph *ref, Plan *p, const char *model, const 
   if (ok)
     fprintf(out, "%s %s: %d values, %d parameters, %d states compiled to C agree with the evaluator "
                  "(largest relative difference %.1e), the same bits at 1 and 2 threads and unfused%s\n",
-            g->training ? "train" : "model", model, g->n, g->nparams, g->nstates, worst,
+            g->training ? "train" : "model", g->ninputs > 1 && !strcmp(g->name, arena_printf("%s_step", model))
+                                                 ? arena_printf("%s (generation step)", model) : model, g->n, g->nparams, g->nstates, worst,
             !llvm ? "" : llvm_ok ? "; the LLVM backend's the same bits" : "; the LLVM backend's DIFFER");
   else
     fprintf(out, "%s %s: %d values, %d parameters, %d states compiled to C DIFFER\n",
-            g->training ? "train" : "model", model, g->n, g->nparams, g->nstates);
+            g->training ? "train" : "model", g->ninputs > 1 && !strcmp(g->name, arena_printf("%s_step", model))
+                                                 ? arena_printf("%s (generation step)", model) : model, g->n, g->nparams, g->nstates);
   ok &= llvm_ok;
   eval_free(e);
   if (ok) {
@@ -552,6 +554,8 @@ bool check_c_backend(Sema *s, const Built *models, const Options *o, FILE *out) 
     verify(scans, "simplify");
     ok &= check_graph(b->g[GRAPH_INFER], scans->nbodies ? scans : NULL, b->plan[GRAPH_INFER], b->name, NULL, llvm,
                       out);
+    if (b->g[GRAPH_STEP]) /* generation's step, from random states */
+      ok &= check_graph(b->g[GRAPH_STEP], NULL, b->plan[GRAPH_STEP], b->name, NULL, llvm, out);
   }
   fprintf(out, "%s\n", ok ? "backend check passed" : "backend check FAILED");
   return ok;

@@ -884,6 +884,10 @@ int isa_level_here(void) {
   return NISA_LEVELS + 1;
 }
 
+int graph_levels(const Built *b, int k) {
+  return b->only_level || k != GRAPH_STEP ? b->only_level : NISA_LEVELS + 1;
+}
+
 /* The graph's kernels (each written once: a kernel identical to an earlier
  * one runs the earlier one's code), its arena function and its run
  * function. Where the file is built for an x86-64 without AVX (the

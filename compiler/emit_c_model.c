@@ -210,24 +210,18 @@ void emit_c_prelude(FILE *o, const char *source, const Built *models) {
   inline_runtime(o, models);
 }
 
-/* The def's generation fields. A language model has one input of token ids
- * [N, T] (i32) and a first output of scores [N, T, classes] (probabilities
- * from a softmax, or logits), position t's scoring the token after t;
- * M_generate of any other model returns -1 (gen_steps 0). */
-static void generation(FILE *o, Graph *infer) {
-  const Value *in = infer && infer->ninputs == 1 ? &infer->v[infer->inputs[0]] : NULL;
-  const Value *sc = infer && infer->noutputs > 0 ? &infer->v[infer->outputs[0]] : NULL;
-  if (!in || in->dtype != DT_I32 || in->shape.rank != 2 || !sc || sc->dtype == DT_I32 || sc->shape.rank != 3 ||
-      sc->shape.dim[1] != in->shape.dim[1]) {
-    fprintf(o, "  .gen_steps = 0, /* not a model from token ids [T] to scores [T, classes] */\n");
-    return;
-  }
+/* The def's generation fields (model_checks): M_generate of a model that
+ * is not a language model returns -1 (gen_steps 0). */
+static void generation(FILE *o, const ModelChecks *c) {
   fprintf(o, "  .gen_steps = %lld, .gen_classes = %lld, .gen_probabilities = %d, .gen_dtype = %d,\n",
-          (long long)in->shape.dim[1], (long long)sc->shape.dim[2], sc->op == OP_SOFTMAX, sc->dtype == DT_F64);
+          (long long)c->gen[0], (long long)c->gen[1], (int)c->gen[2], (int)c->gen[3]);
+  fprintf(o, "  .gen_nstates = %d, .gen_state_bytes = {", c->gen_nstates);
+  for (int i = 0; i < c->gen_nstates; i++) fprintf(o, "%s%lld", i ? ", " : "", (long long)c->gen_state_bytes[i]);
+  fprintf(o, "%s},\n", c->gen_nstates ? "" : "0");
 }
 
-/* A model: its tensors, its graphs (training step, evaluation, inference;
- * any may be NULL), its descriptor, the table NnrtModelDef that drives the
+/* A model: its tensors, its graphs (training step, evaluation, inference,
+ * generation's step; any may be NULL), its descriptor, the table NnrtModelDef that drives the
  * runtime's generic model functions, and the exported API over them. The
  * graphs share the parameters; the training step's states come first in
  * the same order as the evaluation's and inference's. */
@@ -235,7 +229,7 @@ void emit_c_model(FILE *o, const Built *b) {
   const char *model = b->name;
   Graph *const *gs = b->g, *infer = b->g[GRAPH_INFER];
   Graph *g = built_main_graph(b);
-  for (int k = 1; k < 3; k++) {
+  for (int k = 1; k < NGRAPHS; k++) {
     Graph *h = gs[k];
     if (!h || h == g) continue;
     if (h->nparams != g->nparams || h->nstates > g->nstates) bug("graphs of %s disagree", model);
@@ -245,9 +239,9 @@ void emit_c_model(FILE *o, const Built *b) {
   fprintf(o, "\n/* ---- model %s ---- */\n\n", model);
   tensor_table(o, model, g);
   int64_t kept = plan_kept(b); /* the forward graphs' kept slots, before their code */
-  static const char *suffix[3] = {"train", "eval", "infer"};
-  for (int k = 0; k < 3; k++)
-    if (gs[k]) emit_c_graph(o, gs[k], b->plan[k], model, suffix[k], b->only_level);
+  static const char *suffix[NGRAPHS] = {"train", "eval", "infer", "step"};
+  for (int k = 0; k < NGRAPHS; k++)
+    if (gs[k]) emit_c_graph(o, gs[k], b->plan[k], model, suffix[k], graph_levels(b, k));
   descriptor(o, model, infer ? infer : g, gs[GRAPH_TRAIN] ? gs[GRAPH_TRAIN] : gs[GRAPH_EVAL]);
   const TrainInfo *t = b->train;
   if (t && t->class_weight) { /* class_weight: what a training step weighs each class's samples by */
@@ -262,13 +256,13 @@ void emit_c_model(FILE *o, const Built *b) {
   for (int f = 0; f < 2; f++) { /* .run, then .arena: a function per graph, or NULL */
     const char *field = f ? "arena" : "run";
     fprintf(o, "  .%s = {", field);
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < NGRAPHS; k++)
       fprintf(o, "%s%s", k ? ", " : "", gs[k] ? arena_printf("%s_%s_%s", model, suffix[k], field) : "NULL");
     fprintf(o, "},\n");
   }
   fprintf(o, "  .desc = &%s_desc,\n", model);
-  generation(o, infer);
   ModelChecks c = model_checks(gs);
+  generation(o, &c);
   fprintf(o, "  .nslots = %d, .nlabels = %d, .max_batch = %lld,\n  .sample_split = %d, .sample_work = %lld,\n",
           c.nslots, c.nlabels, (long long)c.max_batch, c.sample_split, (long long)c.sample_work);
   const int *li[3] = {c.label_kind, c.label_dtype, c.label_has_ignore};

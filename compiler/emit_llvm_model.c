@@ -218,28 +218,23 @@ void llvm_model(LlvmOut *o, const Built *b) {
   const char *model = b->name;
   Graph *const *gs = b->g, *infer = b->g[GRAPH_INFER];
   Graph *g = built_main_graph(b);
-  static const char *suffix[3] = {"train", "eval", "infer"};
-  LLVMValueRef run[3], arenas[3];
+  static const char *suffix[NGRAPHS] = {"train", "eval", "infer", "step"};
+  LLVMValueRef run[NGRAPHS], arenas[NGRAPHS];
   Lv L = lv_new(o);
   int64_t kept = plan_kept(b); /* the forward graphs' kept slots, before their code */
-  for (int k = 0; k < 3; k++) {
+  for (int k = 0; k < NGRAPHS; k++) {
     run[k] = arenas[k] = LLVMConstNull(L.p8);
     if (gs[k]) {
-      llvm_graph_levels(o, gs[k], b->plan[k], model, suffix[k], b->only_level, &run[k], &arenas[k]);
+      llvm_graph_levels(o, gs[k], b->plan[k], model, suffix[k], graph_levels(b, k), &run[k], &arenas[k]);
       run[k] = LLVMConstPointerCast(run[k], L.p8);
       arenas[k] = LLVMConstPointerCast(arenas[k], L.p8);
     }
   }
   /* the table (NnrtModelDef) */
-  int64_t gen[4] = {0, 0, 0, 0};
-  const Value *in = infer && infer->ninputs == 1 ? &infer->v[infer->inputs[0]] : NULL;
-  const Value *sc = infer && infer->noutputs > 0 ? &infer->v[infer->outputs[0]] : NULL;
-  if (in && in->dtype == DT_I32 && in->shape.rank == 2 && sc && sc->dtype != DT_I32 && sc->shape.rank == 3 &&
-      sc->shape.dim[1] == in->shape.dim[1])
-    gen[0] = in->shape.dim[1], gen[1] = sc->shape.dim[2], gen[2] = sc->op == OP_SOFTMAX,
-    gen[3] = sc->dtype == DT_F64;
   ModelChecks c = model_checks(gs);
-  LLVMValueRef vocab[16], lab[6][16];
+  const int64_t *gen = c.gen;
+  LLVMValueRef vocab[16], lab[6][16], states[15];
+  for (int i = 0; i < 15; i++) states[i] = ci(&L, c.gen_state_bytes[i]);
   for (int i = 0; i < 16; i++) {
     vocab[i] = ci(&L, c.vocab[i]);
     lab[0][i] = ci32(&L, c.label_kind[i]), lab[1][i] = ci32(&L, c.label_dtype[i]);
@@ -251,13 +246,15 @@ void llvm_model(LlvmOut *o, const Built *b) {
                       ci32(&L, g->nstates),
                       tensor_table(&L, model, g),
                       cf(&L, g->base_lr),
-                      LLVMConstArray(L.p8, run, 3),
-                      LLVMConstArray(L.p8, arenas, 3),
+                      LLVMConstArray(L.p8, run, NGRAPHS),
+                      LLVMConstArray(L.p8, arenas, NGRAPHS),
                       descriptor(&L, model, infer ? infer : g, gs[GRAPH_TRAIN] ? gs[GRAPH_TRAIN] : gs[GRAPH_EVAL]),
                       ci(&L, gen[0]),
                       ci(&L, gen[1]),
                       ci32(&L, gen[2]),
                       ci32(&L, gen[3]),
+                      ci32(&L, c.gen_nstates),
+                      LLVMConstArray(L.i64, states, 15),
                       ci32(&L, c.nslots),
                       ci32(&L, c.nlabels),
                       LLVMConstArray(L.i32, lab[0], 16),
@@ -280,6 +277,7 @@ void llvm_model(LlvmOut *o, const Built *b) {
       offsetof(NnrtModelDef, arena),         offsetof(NnrtModelDef, desc),
       offsetof(NnrtModelDef, gen_steps),     offsetof(NnrtModelDef, gen_classes),
       offsetof(NnrtModelDef, gen_probabilities), offsetof(NnrtModelDef, gen_dtype),
+      offsetof(NnrtModelDef, gen_nstates),   offsetof(NnrtModelDef, gen_state_bytes),
       offsetof(NnrtModelDef, nslots),        offsetof(NnrtModelDef, nlabels),
       offsetof(NnrtModelDef, label_kind),
       offsetof(NnrtModelDef, label_dtype),   offsetof(NnrtModelDef, label_has_ignore),

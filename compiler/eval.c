@@ -455,6 +455,16 @@ static void step_copy(Tensor *seq, int axis, int64_t steps, int64_t t, Tensor *o
   }
 }
 
+/* Whether the step staged in be's inputs is skipped: the scan's skip
+ * sequence 0 throughout. */
+static bool skipped(const Value *v, const Eval *be) {
+  if (v->a[6] < 0) return false;
+  const Tensor *s = &be->inputs[v->a[4] + v->a[6]];
+  for (int64_t i = 0; i < s->n; i++)
+    if (s->d[i] != 0) return false;
+  return true;
+}
+
 /* A scan: its body's evaluator run once a step, its results packed one
  * after another in `out` (scan_out copies its part). */
 static void scan(Eval *e, const Value *v, Tensor *out) {
@@ -478,6 +488,19 @@ static void scan(Eval *e, const Value *v, Tensor *out) {
     int64_t t = v->a[2] ? steps - 1 - s : s;
     for (int i = 0; i < k; i++) step_copy(&res[k + q + i], axis, steps, t, &be->inputs[i], true);
     for (int j = 0; j < m; j++) step_copy(&e->vals[v->in[k + j]], axis, steps, t, &be->inputs[k + j], false);
+    if (skipped(v, be)) { /* the carries stay (but for adds); a result that is a carry repeats it, the rest stay 0 */
+      for (int j = 0; j < m; j++) {
+        int c = (int)((uint64_t)v->a[7] >> (4 * j) & 15) - 1;
+        for (int64_t i = 0; c >= 0 && i < be->inputs[c].n; i++) be->inputs[c].d[i] += be->inputs[k + j].d[i];
+      }
+      for (int l = 0; l < q; l++)
+        for (int i = 0; i < k; i++)
+          if (b->outputs[k + l] == b->outputs[i]) {
+            step_copy(&res[k + l], axis, steps, t, &be->inputs[i], true);
+            break;
+          }
+      continue;
+    }
     eval_run(be);
     for (int i = 0; i < k; i++)
       memcpy(be->inputs[i].d, be->vals[b->outputs[i]].d, sizeof(double) * (size_t)be->inputs[i].n);

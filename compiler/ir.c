@@ -262,12 +262,22 @@ static const char *infer_scan(Graph *g, Value *v, const Value *x) {
     v->shape = ir_scan_result(g, x, (int)v->a[0], &v->dtype);
     return NULL;
   }
-  if (v->nattr != 6) return "scan takes {body, steps, reverse, axis, carries, seqs}";
-  int64_t body = v->a[0], steps = v->a[1], axis = v->a[3], k = v->a[4], m = v->a[5];
+  if (v->nattr != 8) return "scan takes {body, steps, reverse, axis, carries, seqs, skip, adds}";
+  int64_t body = v->a[0], steps = v->a[1], axis = v->a[3], k = v->a[4], m = v->a[5], skip = v->a[6];
   if (body < 0 || body >= g->nbodies) return "no such body";
   const Graph *b = g->bodies[body];
   if (steps < 1 || (v->a[2] != 0 && v->a[2] != 1) || k < 0 || m < 0 || k + m > v->nin)
     return "bad steps, reverse, carries or seqs";
+  if (skip < -1 || skip >= m || (skip >= 0 && !is_float(g->v[v->in[k + skip]].dtype)))
+    return "skip is -1 or a floating-point sequence's index";
+  for (int j = 0; j < 16; j++) { /* a skipped step adds sequence j's slice to state c - 1 */
+    int64_t c = (int64_t)((uint64_t)v->a[7] >> (4 * j) & 15);
+    if (c == 0) continue;
+    if (skip < 0 || j >= m || c > k) return "adds names a sequence and a state (and needs skip)";
+    const Value *x = &b->v[b->inputs[k + j]], *st = &b->v[b->inputs[c - 1]];
+    if (x->dtype != g->v[v->in[k + skip]].dtype || st->dtype != x->dtype || !shape_eq(x->shape, st->shape))
+      return "a sequence that adds to a state on a skipped step has its type and the skip sequence's";
+  }
   if (b->ninputs != v->nin) return arena_printf("the body takes %d operands", b->ninputs);
   if (b->noutputs < k || b->noutputs == 0) return "the body's outputs are the new carries, then the results";
   for (int i = 0; i < v->nin; i++) {
@@ -612,14 +622,14 @@ int ir_body(Graph *g, Graph *body) {
 }
 
 int ir_scan(Graph *g, int body, int64_t steps, bool reverse, int axis, const int *carries, int k, const int *seqs,
-            int m, const int *inv, int p) {
+            int m, const int *inv, int p, int skip, int64_t adds) {
   int in[IR_MAX_IN], n = 0;
   if (k + m + p > IR_MAX_IN) bug("a scan of %d operands", k + m + p);
   for (int i = 0; i < k; i++) in[n++] = carries[i];
   for (int i = 0; i < m; i++) in[n++] = seqs[i];
   for (int i = 0; i < p; i++) in[n++] = inv[i];
-  int64_t a[6] = {body, steps, reverse, axis, k, m};
-  int scan = ir_make(g, OP_SCAN, DT_NONE, (Shape){0}, in, n, a, 6, 0), first = -1;
+  int64_t a[8] = {body, steps, reverse, axis, k, m, skip, adds};
+  int scan = ir_make(g, OP_SCAN, DT_NONE, (Shape){0}, in, n, a, 8, 0), first = -1;
   for (int64_t i = 0; i < ir_scan_results(g, &g->v[scan]); i++) {
     int r = ir_make(g, OP_SCANOUT, DT_NONE, (Shape){0}, &scan, 1, &i, 1, 0);
     if (i == 0) first = r;

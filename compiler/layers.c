@@ -885,9 +885,9 @@ static Graph *recurrent_body(Graph *outer, int kind, int xw, bool masked, const 
     h = ir_unary(g, OP_TANH, ir_binary(g, OP_ADD, z, ir_matmul(g, h, w)));
     save[0] = h, nsave = 1;
   }
-  if (keep >= 0) { /* a padded step: the state as it was */
-    h = ir_binary(g, OP_ADD, h_was, ir_binary(g, OP_MUL, keep, ir_binary(g, OP_SUB, h, h_was)));
-    if (kind == 2) c = ir_binary(g, OP_ADD, c_was, ir_binary(g, OP_MUL, keep, ir_binary(g, OP_SUB, c, c_was)));
+  if (keep >= 0) { /* a padded step: the state as it was, exactly (so the scan may skip it) */
+    h = ir_select(g, keep, h, h_was);
+    if (kind == 2) c = ir_select(g, keep, c, c_was);
   }
   g->outputs[g->noutputs++] = h;
   if (kind == 2) g->outputs[g->noutputs++] = c;
@@ -914,7 +914,7 @@ static int recurrent_scan(Graph *g, int kind, int xw, int keep_all, int U, int r
   int k = kind == 2 ? 2 : 1;
   Graph *body = recurrent_body(g, kind, xw, keep_all >= 0, inv, u, seq);
   int first = ir_scan(g, ir_body(g, body), T, rev, 1, carries, k, seqs, keep_all >= 0 ? 2 : 1, inv,
-                      kind == 1 || kind == 3 ? 2 : 1);
+                      kind == 1 || kind == 3 ? 2 : 1, keep_all >= 0 ? 1 : -1, 0);
   return seq ? first + k : first;
 }
 

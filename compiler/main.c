@@ -277,10 +277,12 @@ static int compile_ir(Options *o, SrcFile *src) {
 }
 
 /* A model's graph k as lowering builds it: the training step (autodiff
- * and the update), the evaluation, or inference. */
+ * and the update), the evaluation, inference, or generation's step (from
+ * inference, built before it). */
 static Graph *lower(Sema *s, const Built *b, int k) {
   if (k == GRAPH_TRAIN) return b->train ? lower_training(s, b->train) : NULL;
   if (k == GRAPH_EVAL) return b->train ? lower_evaluation(s, b->train) : NULL;
+  if (k == GRAPH_STEP) return generation_step(b->g[GRAPH_INFER]);
   return lower_inference(s, b->model);
 }
 

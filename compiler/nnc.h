@@ -592,12 +592,14 @@ int ir_window(Graph *g, Op op, int x, int w, const int64_t *a, Shape result);
 int ir_sum_to(Graph *g, int x, Shape target);          /* undo broadcasting */
 int ir_mean_all(Graph *g, int x);                      /* mean over every element */
 /* A scan of g->bodies[body] (ir_body) over `steps` steps: carries[k] the
- * initial states, seqs[m] sequences sliced along axis, inv[p] invariants;
+ * initial states, seqs[m] sequences sliced along axis, inv[p] invariants,
+ * skip the sequence whose all-zero slice skips a step (-1: none, docs/ir.md),
+ * adds what a skipped step adds to the carries (4 bits a sequence);
  * makes every scan_out (2k + q of them, q the body's per-step results)
  * right after the scan and returns the first. */
 int ir_body(Graph *g, Graph *body);
 int ir_scan(Graph *g, int body, int64_t steps, bool reverse, int axis, const int *carries, int k, const int *seqs,
-            int m, const int *inv, int p);
+            int m, const int *inv, int p, int skip, int64_t adds);
 /* A scan's results: 0..k-1 the final carries, k..k+q-1 the per-step
  * results stacked (steps inserted at axis), then the carries as each step
  * found them, stacked likewise; result i's type. */
@@ -762,7 +764,7 @@ int64_t plan_kept(const struct Built *b);
 /* A scan's descriptor for the runtime (nnrt_scan): its words in d,
  * returns how many (at most PLAN_SCAN_WORDS: k + m <= IR_MAX_IN carries
  * and sequences, k + q <= 16 body outputs). */
-enum { PLAN_SCAN_WORDS = 9 + 4 * (IR_MAX_IN + 16) };
+enum { PLAN_SCAN_WORDS = 12 + 4 * (IR_MAX_IN + 16) + 16 };
 int plan_scan_desc(const Plan *p, const Value *v, int64_t *d);
 /* Where kernel k's head is computed when it has an epilogue: its own
  * buffer when stored, else the last member's (same shape and type); with
@@ -785,7 +787,7 @@ bool plan_row_operand(Shape xs, Shape s);
 /* What a model's NnrtModelDef holds besides its code (runtime/nnrt.h):
  * the checks its API makes before a run and the optimizer's slots among
  * its states, computed once for every backend from the model's graphs
- * (train, eval, infer; any may be NULL). */
+ * (train, eval, infer, step; any may be NULL). */
 typedef struct ModelChecks {
   int nslots, nlabels;
   int label_kind[16], label_dtype[16], label_has_ignore[16];
@@ -794,16 +796,29 @@ typedef struct ModelChecks {
   int64_t vocab[16];
   int sample_split;    /* inference may run a batch as slices of samples at once */
   int64_t sample_work; /* multiply-adds of one sample's inference */
+  /* generation (NnrtModelDef's gen_*): steps, classes, probabilities,
+   * f64 scores; the step graph's states and their bytes a sample */
+  int64_t gen[4];
+  int gen_nstates;
+  int64_t gen_state_bytes[15];
 } ModelChecks;
 ModelChecks model_checks(Graph *const *gs);
+
+/* generate.c: a language model's inference graph g (ids [N, T] to scores
+ * [N, T, C]) at one position, each forward scan one step from carries
+ * that are inputs (after the ids) to carries that are outputs (after the
+ * scores); NULL when g is not computed position by position. */
+Graph *generation_step(Graph *g);
 
 /* ------------------------------------------------ main.c (the pipeline) */
 
 /* A model as compile() hands it on to a backend or a check: its graphs,
  * each built once (lowered, simplified, verified, planned), in the order
- * of the runtime's run[] (NNRT_TRAIN, NNRT_EVAL, NNRT_INFER); a model
- * without a train block has only its inference graph. */
-enum { GRAPH_TRAIN, GRAPH_EVAL, GRAPH_INFER, NGRAPHS };
+ * of the runtime's run[] (NNRT_TRAIN, NNRT_EVAL, NNRT_INFER, NNRT_STEP);
+ * a model without a train block has no training or evaluation graph, and
+ * only a language model computed position by position has a generation
+ * step (generate.c). */
+enum { GRAPH_TRAIN, GRAPH_EVAL, GRAPH_INFER, GRAPH_STEP, NGRAPHS };
 typedef struct Built {
   const char *name;        /* the model's name: its API's prefix */
   ModelInfo *model;
@@ -918,6 +933,9 @@ typedef struct IsaLevel {
 extern const IsaLevel isa_levels[NISA_LEVELS];
 /* Built.only_level for the code this processor runs (--check-c, tests). */
 int isa_level_here(void);
+/* The copies of b's graph k: Built.only_level, but generation's step (a
+ * token at a time) once, at the baseline. */
+int graph_levels(const Built *b, int k);
 
 /* The C of one graph: its plan's kernels and NAME_SUFFIX_run(). */
 void emit_c_graph(FILE *out, Graph *g, Plan *p, const char *model, const char *suffix, int only_level);

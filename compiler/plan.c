@@ -994,11 +994,12 @@ static void scan_part(int64_t *w, Shape s, DType t, int axis) {
 
 int plan_scan_desc(const Plan *p, const Value *v, int64_t *d) {
   const Graph *b = p->bodies[v->a[0]]; /* as compiled: the same interface as g's body */
-  int k = (int)v->a[4], m = (int)v->a[5], axis = (int)v->a[3], w = 9;
+  int k = (int)v->a[4], m = (int)v->a[5], axis = (int)v->a[3], w = 12;
   d[0] = v->a[1], d[1] = v->a[2], d[2] = k, d[3] = m, d[4] = v->nin - k - m, d[5] = b->noutputs - k;
   d[6] = p->body[v->a[0]]->body_kept, d[7] = d[8] = 0;
   for (int i = 0; i < k; i++) /* the accumulating carries, of f32 and of f64 */
     if (p->accum[v->a[0]] >> i & 1) d[b->v[b->inputs[i]].dtype == DT_F64 ? 8 : 7] |= (int64_t)1 << i;
+  d[9] = v->a[6], d[10] = v->a[6] >= 0 ? elem_bytes(b->v[b->inputs[k + v->a[6]]].dtype) : 0, d[11] = v->a[7];
   for (int i = 0; i < k + m; i++, w += 4) {
     const Value *x = &b->v[b->inputs[i]];
     scan_part(d + w, x->shape, x->dtype, axis);
@@ -1006,6 +1007,11 @@ int plan_scan_desc(const Plan *p, const Value *v, int64_t *d) {
   for (int i = k; i < b->noutputs; i++, w += 4) {
     const Value *y = &b->v[b->outputs[i]];
     scan_part(d + w, y->shape, y->dtype, axis);
+  }
+  for (int l = k; l < b->noutputs; l++, w++) { /* the carry a result repeats on a skipped step */
+    d[w] = -1;
+    for (int i = 0; i < k && d[w] < 0; i++)
+      if (b->outputs[l] == b->outputs[i] && !(p->accum[v->a[0]] >> i & 1)) d[w] = i;
   }
   return w;
 }

@@ -170,11 +170,31 @@ static int64_t graph_sample_work(const Graph *g) {
   return work < 9e18 ? (int64_t)work : INT64_MAX;
 }
 
-/* The largest n, what labels and token ids may hold, and the optimizer's
- * slots, from the model's graphs (train, eval, infer; any may be NULL). */
+/* A language model: token ids [N, T] (i32) in, a first output of scores
+ * [N, T, classes] (probabilities from a softmax, or logits), position t's
+ * scoring the token after t; with its step graph's states. */
+static void generation_checks(ModelChecks *c, const Graph *infer, const Graph *step) {
+  const Value *in = infer && infer->ninputs == 1 ? &infer->v[infer->inputs[0]] : NULL;
+  const Value *sc = infer && infer->noutputs > 0 ? &infer->v[infer->outputs[0]] : NULL;
+  if (!in || in->dtype != DT_I32 || in->shape.rank != 2 || !sc || sc->dtype == DT_I32 || sc->shape.rank != 3 ||
+      sc->shape.dim[1] != in->shape.dim[1])
+    return;
+  c->gen[0] = in->shape.dim[1], c->gen[1] = sc->shape.dim[2], c->gen[2] = sc->op == OP_SOFTMAX;
+  c->gen[3] = sc->dtype == DT_F64;
+  for (int i = 1; step && i < step->ninputs; i++) {
+    const Value *x = &step->v[step->inputs[i]];
+    int64_t bytes = x->dtype == DT_F64 ? 8 : 4;
+    for (int d = 0; d < x->shape.rank; d++) bytes *= x->shape.dim[d] == DIM_BATCH ? 1 : x->shape.dim[d];
+    c->gen_state_bytes[c->gen_nstates++] = bytes;
+  }
+}
+
+/* The largest n, what labels and token ids may hold, the optimizer's
+ * slots and generation's fields, from the model's graphs (train, eval,
+ * infer, step; any may be NULL). */
 ModelChecks model_checks(Graph *const *gs) {
   ModelChecks c = {.max_batch = NNRT_MAX_ARENA};
-  for (int k = 0; k < 3; k++) {
+  for (int k = 0; k < NGRAPHS; k++) {
     Graph *g = gs[k];
     if (!g) continue;
     int64_t most = graph_max_batch(g);
@@ -213,5 +233,6 @@ ModelChecks model_checks(Graph *const *gs) {
     int64_t rows = v->op == OP_GATHER ? g->v[v->in[0]].shape.dim[0] : 0;
     if (i >= 0 && i < 16 && (!c.vocab[i] || rows < c.vocab[i])) c.vocab[i] = rows;
   }
+  generation_checks(&c, gs[GRAPH_INFER], gs[GRAPH_STEP]);
   return c;
 }

@@ -141,27 +141,38 @@ static int64_t scan_rows(const int64_t *part, int64_t n) { return part[0] * (par
 static int64_t scan_row(const int64_t *part, int64_t n) { return part[2] * (part[3] ? n : 1); }
 
 NNRT_API size_t nnrt_scan_scratch(const int64_t *d, int64_t n) {
-  const int64_t *part = d + 9;
+  const int64_t *part = d + 12;
   size_t bytes = nnrt_align((size_t)d[6]);
   for (int64_t i = 0; i < d[2] + d[3]; i++) /* two buffers a carry, one a sequence's slice */
     bytes += (i < d[2] ? 2 : 1) * nnrt_align((size_t)(scan_rows(part + 4 * i, n) * scan_row(part + 4 * i, n)));
   return bytes;
 }
 
-/* Step t's slice of a stacked tensor, to (get) or from a buffer. */
+/* Step t's slice of a stacked tensor, to (get) or from a buffer (zeros
+ * where buf is NULL). */
 static void scan_slice(const int64_t *part, int64_t n, int64_t steps, int64_t t, char *stacked, char *buf, bool get) {
   int64_t rows = scan_rows(part, n), row = scan_row(part, n);
   for (int64_t r = 0; r < rows; r++) {
     char *at = stacked + (r * steps + t) * row;
     if (get) memcpy(buf + r * row, at, (size_t)row);
-    else memcpy(at, buf + r * row, (size_t)row);
+    else if (buf) memcpy(at, buf + r * row, (size_t)row);
+    else memset(at, 0, (size_t)row);
   }
+}
+
+/* Whether a step's slice of the skip sequence (floats of `bytes` bytes)
+ * is 0 throughout. */
+static bool skipped(const int64_t *part, int64_t n, int64_t bytes, const void *slice) {
+  int64_t count = scan_rows(part, n) * scan_row(part, n) / bytes;
+  for (int64_t i = 0; i < count; i++)
+    if (bytes == 4 ? ((const float *)slice)[i] != 0 : ((const double *)slice)[i] != 0) return false;
+  return true;
 }
 
 NNRT_API void nnrt_scan(const int64_t *d, NnrtModel *m, int64_t n, void *const *res, const void *const *ops, char *s,
                         NnrtRunFn *step) {
   int64_t steps = d[0], k = d[2], ms = d[3], p = d[4], q = d[5];
-  const int64_t *part = d + 9;
+  const int64_t *part = d + 12, *repeat = part + 4 * (k + ms + q);
   char *kept = s;
   memset(kept, 0, (size_t)d[6]);
   s += nnrt_align((size_t)d[6]);
@@ -195,6 +206,18 @@ NNRT_API void nnrt_scan(const int64_t *d, NnrtModel *m, int64_t n, void *const *
         scan_slice(pj, n, steps, t, (char *)ops[k + j], staged[j], true);
         in[k + j] = staged[j];
       }
+    }
+    if (d[9] >= 0 && skipped(part + 4 * (k + d[9]), n, d[10], in[k + d[9]])) {
+      for (int64_t j = 0; j < ms; j++) { /* the carries stay, but for the slices added to them */
+        int64_t c = (int64_t)((uint64_t)d[11] >> (4 * j) & 15) - 1;
+        for (size_t e = 0; c >= 0 && e < size[c] / (size_t)d[10]; e++)
+          if (d[10] == 4) ((float *)cur[c])[e] = ((float *)cur[c])[e] + ((const float *)in[k + j])[e];
+          else ((double *)cur[c])[e] = ((double *)cur[c])[e] + ((const double *)in[k + j])[e];
+      }
+      for (int64_t l = 0; l < q; l++) /* a result repeats its carry, or is 0 */
+        if (res[k + l])
+          scan_slice(part + 4 * (k + ms + l), n, steps, t, res[k + l], repeat[l] >= 0 ? cur[repeat[l]] : NULL, false);
+      continue;
     }
     step(&body, n, in, NULL);
     for (int64_t i = 0; i < k; i++) {

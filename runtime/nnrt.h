@@ -440,13 +440,16 @@ typedef size_t NnrtArenaFn(int64_t n, int threads);
 
 /* A loop of the IR (a scan, docs/ir.md): the body's run function `step`
  * run `steps` times. d holds {steps, reverse, k, m, p, q, kept, f32 acc,
- * f64 acc} (acc: bit i for a carry the body gives an addend of, added in
- * place, rather than the new carry), then for each
- * of the k carries, the m sequences and the q per-step results four
- * words {outer, outer_batch, inner, inner_batch}: a step's slice is
- * outer rows of inner bytes (each times n when its flag is set), row r
- * of step t at (r * steps + t) * inner in the stacked tensor (a carry's
- * split is its history's). ops: the k initial carries, the m sequences,
+ * f64 acc, skip, skip bytes, adds} (acc: bit i for a carry the body
+ * gives an addend of, added in place, rather than the new carry; skip:
+ * the sequence, of floats of `skip bytes`, whose slice 0 throughout skips
+ * a step, or -1; adds: 4 bits a sequence, c > 0 for one whose slice a
+ * skipped step adds to carry c - 1, of its type), then for each of the k carries, the m sequences and the
+ * q per-step results four words {outer, outer_batch, inner, inner_batch}:
+ * a step's slice is outer rows of inner bytes (each times n when its flag
+ * is set), row r of step t at (r * steps + t) * inner in the stacked
+ * tensor (a carry's split is its history's), then for each result the
+ * carry it repeats on a skipped step (-1: it is 0 there). ops: the k initial carries, the m sequences,
  * the p invariants; res: the 2k + q results (final carries, stacked
  * results, histories), NULL where unread. s: nnrt_scan_scratch(d, n)
  * bytes, then the body's arena at m's threads. The body runs on a copy
@@ -458,7 +461,7 @@ NNRT_API size_t nnrt_scan_scratch(const int64_t *d, int64_t n);
 NNRT_API void nnrt_scan(const int64_t *d, NnrtModel *m, int64_t n, void *const *res, const void *const *ops, char *s,
                         NnrtRunFn *step);
 
-enum { NNRT_TRAIN, NNRT_EVAL, NNRT_INFER };   /* index of run[] and arena[] */
+enum { NNRT_TRAIN, NNRT_EVAL, NNRT_INFER, NNRT_STEP }; /* index of run[] and arena[] */
 
 /* What a step's label may hold (checked before the step runs). */
 typedef enum {
@@ -475,16 +478,21 @@ typedef struct NnrtModelDef {
   int32_t nparams, nstates;
   const NnrtTensorInfo *tensors;   /* the parameters, then the states */
   double base_lr;                  /* the optimizer's rate; the schedules start from it */
-  NnrtRunFn *run[3];               /* training step, evaluation, inference; NULL when absent */
-  NnrtArenaFn *arena[3];
+  NnrtRunFn *run[4];               /* training step, evaluation, inference, generation step; NULL when absent */
+  NnrtArenaFn *arena[4];
   const void *desc;                /* the model's NnModelDesc */
   /* For generation, a language model (one input of token ids [T], a first
    * output of scores [T, classes], position t's for the token after t):
    * gen_steps T (0 for any other model), gen_classes, gen_probabilities 1
    * when the scores are probabilities (from a softmax) and 0 for logits,
-   * gen_dtype 0 for f32 scores, 1 for f64. */
+   * gen_dtype 0 for f32 scores, 1 for f64. A model computed position by
+   * position but for forward loops over the positions also has a
+   * generation step (run[NNRT_STEP]): inputs one position's ids [n, 1],
+   * then gen_nstates states of gen_state_bytes[i] bytes a sample; outputs
+   * the scores [n, 1, classes], then the new states. */
   int64_t gen_steps, gen_classes;
-  int32_t gen_probabilities, gen_dtype;
+  int32_t gen_probabilities, gen_dtype, gen_nstates;
+  int64_t gen_state_bytes[15];
   /* What the model API checks before a run: the batch (at most
    * max_batch, the largest whose arena stays within NNRT_MAX_ARENA), the
    * nlabels labels, one for each output's loss (label i: label_size[i]

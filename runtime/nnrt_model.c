@@ -328,7 +328,7 @@ NNRT_API size_t nnrt_model_arena_bytes(const NnrtModelDef *def, int64_t n, int t
     return 0;
   }
   size_t most = 0;
-  for (int k = 0; k < 3; k++) {
+  for (int k = 0; k <= NNRT_STEP; k++) {
     size_t bytes = def->arena[k] ? run_bytes(def, k, n, threads) : 0;
     if (bytes > most) most = bytes;
   }
@@ -570,6 +570,75 @@ NNRT_API int nnrt_model_set_epoch(NnrtModel *m, int64_t epoch) {
   return model_ok(m);
 }
 
+/* The next token from the scores of the last position fed (`row`, at
+ * `at` of it): the most likely at temperature 0, else a draw seeded by
+ * (seed, i); s holds the classes' scores. -1 on a NaN score. */
+static int32_t next_token(NnrtModel *m, const void *row, int64_t at, double *s, double temperature, uint64_t seed,
+                          int64_t i) {
+  const NnrtModelDef *def = m->def;
+  int64_t classes = def->gen_classes;
+  double top = -INFINITY;
+  int32_t best = 0;
+  for (int64_t c = 0; c < classes; c++) {
+    double p = def->gen_dtype == 1 ? ((const double *)row)[at + c] : (double)((const float *)row)[at + c];
+    if (isnan(p)) {
+      model_fail(m, "generate: the model's score of token %lld at step %lld is nan", (long long)c, (long long)i);
+      return -1;
+    }
+    s[c] = def->gen_probabilities ? log(p > 1e-30 ? p : 1e-30) : p;
+    if (s[c] > top) top = s[c], best = (int32_t)c;
+  }
+  if (temperature > 0) { /* a draw from softmax(s / temperature) */
+    double sum = 0, acc = 0;
+    for (int64_t c = 0; c < classes; c++) sum += s[c] = exp((s[c] - top) / temperature);
+    double u = nnrt_uniform(seed, 0x67656e, (uint64_t)i) * sum;
+    for (int64_t c = 0; c < classes; c++) {
+      acc += s[c];
+      if (u < acc) {
+        best = (int32_t)c;
+        break;
+      }
+    }
+  }
+  return best;
+}
+
+/* Generation through the step graph: each token fed once, the loops'
+ * states carried from token to token. */
+static int generate_carried(NnrtModel *m, const int32_t *prompt, int64_t len, int64_t count, double temperature,
+                            uint64_t seed, int32_t *out, double *s) {
+  const NnrtModelDef *def = m->def;
+  size_t total = 0;
+  for (int i = 0; i < def->gen_nstates; i++) total += nnrt_align((size_t)def->gen_state_bytes[i]);
+  char *state = nnrt_alloc(total); /* the zero state */
+  if (!state) return model_fail(m, "generate: out of memory");
+  int32_t token;
+  const void *inputs[16] = {&token};
+  for (int i = 0, at = 0; i < def->gen_nstates; at += (int)nnrt_align((size_t)def->gen_state_bytes[i]), i++)
+    inputs[1 + i] = state + at;
+  int rc = 0;
+  for (int64_t j = 0, i = 0; i < count && rc == 0; j++) {
+    token = j < len ? prompt[j] : out[j - len];
+    if (nnrt_model_reserve(m, NNRT_STEP, 1) != 0) {
+      rc = -1;
+      break;
+    }
+    if (m->kept && m->kept_version != m->version) {
+      memset(m->kept, 0, (size_t)def->kept_bytes);
+      m->kept_version = m->version;
+    }
+    def->run[NNRT_STEP](m, 1, inputs, NULL);
+    for (int k = 0; k < def->gen_nstates; k++)
+      memcpy((void *)inputs[1 + k], m->out[1 + k], (size_t)def->gen_state_bytes[k]);
+    if (j < len - 1) continue; /* the prompt's tokens but its last only set the state */
+    int32_t next = next_token(m, m->out[0], 0, s, temperature, seed, i);
+    if (next < 0) rc = -1;
+    else out[i++] = next;
+  }
+  free(state);
+  return rc;
+}
+
 NNRT_API int nnrt_model_generate(NnrtModel *m, const int32_t *prompt, int64_t len, int64_t count,
                                  double temperature, uint64_t seed, int32_t *out) {
   NEED_MODEL(m, "generate", -1);
@@ -590,6 +659,11 @@ NNRT_API int nnrt_model_generate(NnrtModel *m, const int32_t *prompt, int64_t le
   int64_t steps = def->gen_steps, classes = def->gen_classes;
   double *s = nnrt_alloc(sizeof(double) * (size_t)classes + sizeof(int32_t) * (size_t)steps);
   if (!s) return model_fail(m, "generate: out of memory");
+  if (def->run[NNRT_STEP]) {
+    int rc = generate_carried(m, prompt, len, count, temperature, seed, out, s);
+    free(s);
+    return rc == 0 ? model_ok(m) : -1;
+  }
   int32_t *window = (int32_t *)(s + classes);
   for (int64_t i = 0; i < count; i++) {
     int64_t total = len + i, seen = total < steps ? total : steps;
@@ -599,36 +673,12 @@ NNRT_API int nnrt_model_generate(NnrtModel *m, const int32_t *prompt, int64_t le
     }
     const void *inputs[1] = {window};
     const char *row = (const char *)nnrt_model_predict(m, inputs, 1);
-    if (!row) {
+    int32_t next = row ? next_token(m, row, (seen - 1) * classes, s, temperature, seed, i) : -1;
+    if (next < 0) {
       free(s);
       return -1;
     }
-    double top = -INFINITY;
-    int32_t best = 0;
-    for (int64_t c = 0; c < classes; c++) {
-      int64_t at = (seen - 1) * classes + c;
-      double p = def->gen_dtype == 1 ? ((const double *)row)[at] : (double)((const float *)row)[at];
-      if (isnan(p)) {
-        free(s);
-        return model_fail(m, "generate: the model's score of token %lld at step %lld is nan", (long long)c,
-                          (long long)i);
-      }
-      s[c] = def->gen_probabilities ? log(p > 1e-30 ? p : 1e-30) : p;
-      if (s[c] > top) top = s[c], best = (int32_t)c;
-    }
-    if (temperature > 0) { /* a draw from softmax(s / temperature) */
-      double sum = 0, acc = 0;
-      for (int64_t c = 0; c < classes; c++) sum += s[c] = exp((s[c] - top) / temperature);
-      double u = nnrt_uniform(seed, 0x67656e, (uint64_t)i) * sum;
-      for (int64_t c = 0; c < classes; c++) {
-        acc += s[c];
-        if (u < acc) {
-          best = (int32_t)c;
-          break;
-        }
-      }
-    }
-    out[i] = best;
+    out[i] = next;
   }
   free(s);
   return model_ok(m);

@@ -2,7 +2,10 @@
 # cycle of 4 tokens continues a prompt along the cycle greedily, from a
 # prompt shorter and longer than its window; a draw at a temperature is
 # the same for the same seed; bad arguments and a model that does not map
-# token ids to scores give -1.
+# token ids to scores give -1. The model has a generation step (its LSTM's
+# state carried token by token), whose choices within the window are those
+# of predicting over the window (here before and after training); a
+# reversed LSTM has none and generates from the window.
 . "$(dirname "$0")/../cli_lib.sh"
 cc=${CC:-cc}
 cat > "$tmp/K.nn" <<'NN'
@@ -20,14 +23,36 @@ model Other {
   input x: [3]
   dense(2)
 }
+model Both {
+  input ids: i32[8]
+  e = embedding(ids, 4, 8)
+  output dense(concat(lstm(e, 6, return_sequences: true), lstm(e, 6, return_sequences: true, reverse: true)), 4)
+}
 NN
 cat > "$tmp/ref.c" <<'C'
 #include "K.c"
 enum { B = 16, T = 8 };
+/* greedy choices of predicting over the window, len + count <= T */
+static int windowed(CycleLM_Model *m, const int32_t *prompt, int len, int count, const int32_t *got) {
+  int32_t w[T] = {0};
+  int bad = 0;
+  memcpy(w, prompt, sizeof(int32_t) * (size_t)len);
+  for (int i = 0; i < count; i++) {
+    const void *in[1] = {w};
+    const float *p = (const float *)CycleLM_predict(m, in, 1) + (len + i - 1) * 4;
+    int best = 0;
+    for (int c = 1; c < 4; c++) best = p[c] > p[best] ? c : best;
+    bad += got[i] != best;
+    w[len + i] = best;
+  }
+  return bad;
+}
 int main(void) {
   CycleLM_Model *m = CycleLM_create(1);
   int32_t ids[B * T], y[B * T];
   double loss = 0;
+  int32_t first[6], p3[3] = {2, 1, 1};
+  int bad = CycleLM_generate(m, p3, 3, 5, 0, 0, first) != 0 || windowed(m, p3, 3, 5, first) != 0;
   for (int step = 0; step < 300; step++) {
     for (int b = 0; b < B; b++)
       for (int t = 0; t < T; t++) ids[b * T + t] = (step + b * 3 + t) % 4, y[b * T + t] = (step + b * 3 + t + 1) % 4;
@@ -35,7 +60,7 @@ int main(void) {
     loss = CycleLM_train_step(m, in, y, B);
   }
   int32_t out[20], again[20], prompt[11] = {1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3};
-  int bad = 0;
+  if (CycleLM_generate(m, prompt, 2, 6, 0, 0, out) != 0 || windowed(m, prompt, 2, 6, out) != 0) bad++;
   if (CycleLM_generate(m, prompt + 1, 1, 20, 0, 0, out) != 0) bad++;
   for (int i = 0; i < 20; i++) bad += out[i] != (3 + i) % 4;   /* after 2: 3, 0, 1, ... */
   if (CycleLM_generate(m, prompt, 11, 20, 0, 0, out) != 0) bad++;
@@ -54,6 +79,9 @@ int main(void) {
          !strstr(CycleLM_last_error(m), "generate: the model's score of token 0 at step 0 is nan");
   Other_Model *o = Other_create(1);
   bad += Other_generate(o, prompt, 3, 5, 0, 0, out) != -1;
+  Both_Model *both = Both_create(1);
+  bad += Both_generate(both, prompt, 3, 5, 0, 0, out) != 0;
+  Both_free(both);
   printf("final loss %.4f; sampled:", loss);
   for (int i = 0; i < 20; i++) printf(" %d", again[i]);
   printf("\n%s\n", bad ? "DIFFER" : "generation ok");
@@ -63,6 +91,8 @@ int main(void) {
 }
 C
 "$nnc" --no-main "$tmp/K.nn" -o "$tmp/K.c" || fail "nnc failed"
+grep -q "CycleLM_step_run" "$tmp/K.c" || fail "the LSTM language model has no generation step"
+! grep -q "Both_step_run" "$tmp/K.c" || fail "a model with a reversed LSTM has a generation step"
 $cc -std=c11 -O2 -fopenmp $CFLAGS -I"$tmp" -o "$tmp/ref" "$tmp/ref.c" -lm || fail "building failed"
 "$tmp/ref" > "$tmp/out.txt" || fail "generation: $(cat "$tmp/out.txt")"
 cat "$tmp/out.txt"

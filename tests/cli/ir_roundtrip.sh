@@ -20,6 +20,15 @@ for m in lstm gru rnn_masked; do
   cmp -s "$tmp/err" "$tmp/$m.ir" || fail "$m: the lowered scans read back print differently"
   grep -q ' = scan %' "$tmp/out" || fail "$m: simplify dropped the scans"
 done
+# a masked model's training step: its scans skip padded steps, forward
+# and back (skip, adds), and read back as printed
+sed '/^model Skip/,$!d' "$src/tests/grad/rnn_skip.nn" >"$tmp/skip.nn"
+printf 'train Skip {\n  data npy(x: ["x.npy", "m.npy"], y: "y.npy")\n  loss mse\n  optimizer sgd(lr: 0.1)\n}\n' >>"$tmp/skip.nn"
+expect 0 "$nnc" --emit=ir "$tmp/skip.nn" -o "$tmp/skip.ir"
+grep -q 'skip: 1, adds: 0}' "$tmp/skip.ir" || fail "the masked layers' scans do not skip"
+grep -q 'adds: [1-9]' "$tmp/skip.ir" || fail "no backward scan adds the repeated states' gradients"
+expect 0 "$nnc" --emit=ir "$tmp/skip.ir"
+cmp -s "$tmp/out" "$tmp/skip.ir" || fail "the skipping scans read back print differently"
 awk '/^graph /{n++} n==1' "$src/tests/ir/seed_mlp.lowered" >"$tmp/lowered.ir"
 grep -c '^graph SeedMLP' "$src/tests/ir/seed_mlp.lowered" | grep -qx 3 || fail "-d L dumps the training step, evaluation and inference"
 expect 0 "$nnc" --emit=ir "$tmp/lowered.ir"

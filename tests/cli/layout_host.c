@@ -78,7 +78,7 @@ static void defs(const NnrtModelDef *a, const NnrtModelDef *b) {
   same("nparams", a->nparams, b->nparams);
   same("nstates", a->nstates, b->nstates);
   same_double("base_lr", a->base_lr, b->base_lr);
-  for (int k = 0; k < 3; k++) {
+  for (int k = 0; k <= NNRT_STEP; k++) {
     same("run[k] present", a->run[k] != NULL, b->run[k] != NULL);
     same("arena[k] present", a->arena[k] != NULL, b->arena[k] != NULL);
     if (a->arena[k] && b->arena[k]) same("arena[k](5, 1)", a->arena[k](5, 1), b->arena[k](5, 1));
@@ -87,6 +87,8 @@ static void defs(const NnrtModelDef *a, const NnrtModelDef *b) {
   same("gen_classes", a->gen_classes, b->gen_classes);
   same("gen_probabilities", a->gen_probabilities, b->gen_probabilities);
   same("gen_dtype", a->gen_dtype, b->gen_dtype);
+  same("gen_nstates", a->gen_nstates, b->gen_nstates);
+  for (int i = 0; i < 15; i++) same("gen_state_bytes[i]", a->gen_state_bytes[i], b->gen_state_bytes[i]);
   same("nslots", a->nslots, b->nslots);
   same("nlabels", a->nlabels, b->nlabels);
   for (int i = 0; i < 16; i++) {

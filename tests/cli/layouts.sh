@@ -11,14 +11,14 @@
 cc=${CC:-cc}
 $cc -std=c11 ${CFLAGS:-} -I"$src/runtime" -o "$tmp/host" "$src/tests/cli/layout_host.c" -ldl ||
   fail "building the host failed"
-# a language model (the generation fields, token ids, an ignored label), an MLP,
+# a language model (the generation fields and step, token ids, an ignored label), an MLP,
 # a CNN, a model with two outputs (a label each), one with sample weights
 # and one with class weights
 cat > "$tmp/lm.nn" <<'NN'
 model Lm {
   input ids: i32[6]
   e = embedding(ids, 12, 4)
-  output dense(e, 12, activation: softmax)
+  output dense(lstm(e, 5, return_sequences: true), 12, activation: softmax)
 }
 train Lm {
   loss      sparse_categorical_crossentropy(ignore_label: -1)

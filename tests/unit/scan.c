@@ -58,7 +58,7 @@ static Graph *rnn(DType dt) {
   int w = input(g, dt, sh(2, U, U, 0));
   int zero = ir_const(g, dt, sh(2, DIM_BATCH, U, 0), 0);
   int seqs[2] = {x, mask};
-  int first = ir_scan(g, ir_body(g, rnn_body(dt)), T, false, 1, &zero, 1, seqs, 2, &w, 1);
+  int first = ir_scan(g, ir_body(g, rnn_body(dt)), T, false, 1, &zero, 1, seqs, 2, &w, 1, -1, 0);
   outputs(g, first, 3);
   return g;
 }
@@ -86,7 +86,7 @@ static Graph *lstm(void) {
   int x = input(g, dt, sh(3, DIM_BATCH, T, 4 * U)), h0 = input(g, dt, sh(2, DIM_BATCH, U, 0));
   int wu = input(g, dt, sh(2, U, 4 * U, 0));
   int carries[2] = {h0, ir_const(g, dt, sh(2, DIM_BATCH, U, 0), 0)};
-  int first = ir_scan(g, ir_body(g, b), T, true, 1, carries, 2, &x, 1, &wu, 1);
+  int first = ir_scan(g, ir_body(g, b), T, true, 1, carries, 2, &x, 1, &wu, 1, -1, 0);
   outputs(g, first, 5);
   return g;
 }
@@ -104,7 +104,7 @@ static Graph *rows(void) {
   Graph *g = graph_new("Rows");
   int s = input(g, dt, sh(2, T, D, 0));
   int carries[2] = {ir_const(g, dt, sh(1, D, 0, 0), 0), ir_const(g, dt, sh(1, D, 0, 0), 1)};
-  int first = ir_scan(g, ir_body(g, b), T, false, 0, carries, 2, &s, 1, NULL, 0);
+  int first = ir_scan(g, ir_body(g, b), T, false, 0, carries, 2, &s, 1, NULL, 0, -1, 0);
   outputs(g, first, 5);
   return g;
 }
