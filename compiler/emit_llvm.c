@@ -479,16 +479,19 @@ static void k_axis(Lv *L, const Value *v, LLVMValueRef y, LLVMValueRef a, LLVMVa
     return;
   }
   LLVMValueRef mx = LLVMBuildLoad2(L->b, L->f64, m, "");
-  /* f32: the exponentials in float (nnrt_expf) written to y, summed in
-   * double in order, as the C backend's */
+  /* f32: the exponentials in float (nnrt_expf) written to y in a loop of
+   * their own (vectorized), then summed in double in order, as the C
+   * backend's */
   bool f32 = v->dtype == DT_F32 && x->dtype == DT_F32;
   LLVMValueRef base = add(L, mul(L, mul(L, o, len), inner), in);
   j = loop_open(L, &lj, ci(L, 0), len);
   LLVMValueRef z = LLVMBuildFSub(L->b, to_double(L, load(L, tx, row, mul(L, j, inner)), x->dtype), mx, ""), ez;
   if (f32) {
-    ez = math(L, "nnrt_expf", LLVMBuildFPTrunc(L->b, z, L->f32, ""), NULL);
-    store(L, L->f32, ez, y, add(L, base, mul(L, j, inner)));
-    ez = LLVMBuildFPExt(L->b, ez, L->f64, "");
+    store(L, L->f32, math(L, "nnrt_expf", LLVMBuildFPTrunc(L->b, z, L->f32, ""), NULL), y,
+          add(L, base, mul(L, j, inner)));
+    loop_close(L, &lj);
+    j = loop_open(L, &lj, ci(L, 0), len);
+    ez = LLVMBuildFPExt(L->b, load(L, L->f32, y, add(L, base, mul(L, j, inner))), L->f64, "");
   } else {
     ez = math(L, "exp", z, NULL);
   }
