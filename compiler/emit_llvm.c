@@ -597,6 +597,15 @@ static void k_move(Lv *L, const Value *v, LLVMValueRef y, LLVMValueRef a, LLVMVa
   case OP_CONCAT: {
     const Value *bv = &g->v[v->in[1]];
     int ax = (int)v->a[0];
+    if (ax >= 1) { /* each index before the axis: a's block, then b's, two copies */
+      LLVMValueRef ea = prod_v(L, x->shape, ax, r), eb = prod_v(L, bv->shape, ax, r), P = prod_v(L, v->shape, 1, ax);
+      LLVMValueRef size = ci(L, (int64_t)LLVMABISizeOfType(LLVMGetModuleDataLayout(L->mod), tv));
+      LLVMValueRef o = loop_open(L, &li, mul(L, lo, P), mul(L, hi, P)), yo = at(L, tv, y, mul(L, o, add(L, ea, eb)));
+      LLVMBuildMemCpy(L->b, yo, 4, at(L, tv, a, mul(L, o, ea)), 4, mul(L, ea, size));
+      LLVMBuildMemCpy(L->b, at(L, tv, yo, ea), 4, at(L, tv, b, mul(L, o, eb)), 4, mul(L, eb, size));
+      loop_close(L, &li);
+      return;
+    }
     loops_open(L, lp, v->shape, iv, lo, hi);
     LLVMValueRef dx = dim_v(L, x->shape.dim[ax]), first = lt(L, iv[ax], dx);
     LLVMValueRef oa = ci(L, 0), ob = ci(L, 0);
