@@ -129,6 +129,7 @@ static int step_scan(Step *s, int id) {
   for (int i = 0; i < v->nin; i++) {
     int x = v->in[i];
     if (s->carry[x] || s->tainted[x] != (i >= k && i < k + m)) return -1;
+    if (i < k && (g->v[x].op != OP_CONST || g->v[x].f != 0)) return -1; /* M_generate starts from zero states */
   }
   if (h->ninputs + k > 16 || h->noutputs + k > 16) return -1;
   for (int i = 0; i < k; i++) { /* the carries come in */
