@@ -192,8 +192,8 @@ static void scan_rule(AD *ad, int id) {
     keep[2 * k + nacc + skip] = true;
     for (int l = 0, at = 2 * k + nacc + m; l < q; l++) {
       if (dy[l] < 0) continue;
-      for (int i = 0; i < k && adds_to[at] < 0; i++)
-        if (b->outputs[k + l] == b->outputs[i]) adds_to[at] = i, keep[at] = true;
+      adds_to[at] = ir_scan_repeats(b, k, l);
+      keep[at] |= adds_to[at] >= 0;
       at++;
     }
   }

@@ -1,6 +1,8 @@
-/* emit_llvm_loops.c — the shape of the LLVM backend's generated loops
- * where it decides how fast they run, and the window constants and the
- * fused convolution-and-pooling call of its kernels.
+/* emit_llvm_loops.c — the LLVM backend's generated loops: how they are
+ * opened and closed (counted loops, nests over a shape, ifs, variables in
+ * the entry block), their shape where it decides how fast they run, and
+ * the window constants and the fused convolution-and-pooling call of its
+ * kernels.
  *
  * An epilogue (NAME_epiK) is called by the product for a block of rows
  * [r0, r1) and columns [c0, c1) of a row length the loops read from the
@@ -67,4 +69,67 @@ void llvm_loop_scalar(Lv *L, LLVMValueRef br) {
   LLVMMetadataRef id = LLVMMDNodeInContext2(L->cx, ops, 2);
   LLVMMetadataReplaceAllUsesWith(self, id);
   LLVMSetMetadata(br, LLVMGetMDKindIDInContext(L->cx, "llvm.loop", 9), LLVMMetadataAsValue(L->cx, id));
+}
+
+/* A variable in the entry block (so that mem2reg makes it a register). */
+LLVMValueRef local(Lv *L, LLVMTypeRef t, const char *name) {
+  LLVMBuilderRef b = LLVMCreateBuilderInContext(L->cx);
+  LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(L->fn);
+  LLVMValueRef first = LLVMGetFirstInstruction(entry);
+  if (first)
+    LLVMPositionBuilderBefore(b, first);
+  else
+    LLVMPositionBuilderAtEnd(b, entry);
+  LLVMValueRef v = LLVMBuildAlloca(b, t, name);
+  LLVMDisposeBuilder(b);
+  return v;
+}
+
+/* for (i = from; i < to; i++) { ... } (nnc.h) */
+LLVMValueRef loop_open(Lv *L, Loop *lp, LLVMValueRef from, LLVMValueRef to) {
+  LLVMBasicBlockRef pre = LLVMGetInsertBlock(L->b);
+  lp->head = LLVMAppendBasicBlockInContext(L->cx, L->fn, "loop");
+  LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(L->cx, L->fn, "body");
+  lp->exit = LLVMAppendBasicBlockInContext(L->cx, L->fn, "done");
+  LLVMBuildBr(L->b, lp->head);
+  LLVMPositionBuilderAtEnd(L->b, lp->head);
+  lp->i = LLVMBuildPhi(L->b, L->i64, "i");
+  LLVMAddIncoming(lp->i, &from, &pre, 1);
+  bool one = LLVMIsAConstantInt(from) && LLVMIsAConstantInt(to) &&
+             LLVMConstIntGetSExtValue(to) - LLVMConstIntGetSExtValue(from) <= 1;
+  lp->loops = L->loops += !one;
+  LLVMBuildCondBr(L->b, LLVMBuildICmp(L->b, LLVMIntSLT, lp->i, to, ""), body, lp->exit);
+  LLVMPositionBuilderAtEnd(L->b, body);
+  return lp->i;
+}
+
+void loop_close(Lv *L, Loop *lp) {
+  LLVMValueRef next = LLVMBuildNSWAdd(L->b, lp->i, ci(L, 1), "");
+  LLVMBasicBlockRef latch = LLVMGetInsertBlock(L->b);
+  LLVMValueRef br = LLVMBuildBr(L->b, lp->head);
+  if (L->loops != lp->loops) llvm_loop_scalar(L, br);
+  LLVMAddIncoming(lp->i, &next, &latch, 1);
+  LLVMPositionBuilderAtEnd(L->b, lp->exit);
+}
+
+LLVMBasicBlockRef if_open(Lv *L, LLVMValueRef cond) {
+  LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(L->cx, L->fn, "then");
+  LLVMBasicBlockRef merge = LLVMAppendBasicBlockInContext(L->cx, L->fn, "endif");
+  LLVMBuildCondBr(L->b, cond, then, merge);
+  LLVMPositionBuilderAtEnd(L->b, then);
+  return merge;
+}
+
+void if_close(Lv *L, LLVMBasicBlockRef merge) {
+  LLVMBuildBr(L->b, merge);
+  LLVMPositionBuilderAtEnd(L->b, merge);
+}
+
+void loops_open(Lv *L, Loop *lp, Shape s, LLVMValueRef *idx, LLVMValueRef lo, LLVMValueRef hi) {
+  for (int d = 0; d < s.rank; d++)
+    idx[d] = loop_open(L, &lp[d], d == 0 && lo ? lo : ci(L, 0), d == 0 && hi ? hi : dim_v(L, s.dim[d]));
+}
+
+void loops_close(Lv *L, Loop *lp, int rank) {
+  for (int d = rank - 1; d >= 0; d--) loop_close(L, &lp[d]);
 }

@@ -490,15 +490,11 @@ static void scan(Eval *e, const Value *v, Tensor *out) {
     for (int j = 0; j < m; j++) step_copy(&e->vals[v->in[k + j]], axis, steps, t, &be->inputs[k + j], false);
     if (skipped(v, be)) { /* the carries stay (but for adds); a result that is a carry repeats it, the rest stay 0 */
       for (int j = 0; j < m; j++) {
-        int c = (int)((uint64_t)v->a[7] >> (4 * j) & 15) - 1;
+        int c = ir_scan_adds(v, j);
         for (int64_t i = 0; c >= 0 && i < be->inputs[c].n; i++) be->inputs[c].d[i] += be->inputs[k + j].d[i];
       }
-      for (int l = 0; l < q; l++)
-        for (int i = 0; i < k; i++)
-          if (b->outputs[k + l] == b->outputs[i]) {
-            step_copy(&res[k + l], axis, steps, t, &be->inputs[i], true);
-            break;
-          }
+      for (int l = 0, i; l < q; l++)
+        if ((i = ir_scan_repeats(b, k, l)) >= 0) step_copy(&res[k + l], axis, steps, t, &be->inputs[i], true);
       continue;
     }
     eval_run(be);

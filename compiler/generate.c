@@ -40,6 +40,43 @@ static Shape one_position(Shape sh) {
   return sh;
 }
 
+/* Whether v, of nt operands that depend on the ids (at least one), keeps
+ * each position its own along axis 1. */
+static bool position_wise(const Step *s, const Value *v, int nt) {
+  const Graph *g = s->g;
+  const Value *x = &g->v[v->in[0]];
+  bool x_tainted = s->tainted[v->in[0]];
+  switch (op_info[v->op].cls) {
+  case CL_UNARY:
+  case CL_BINARY:
+  case CL_TERNARY:
+    for (int i = 0; i < v->nin; i++)
+      if (s->tainted[v->in[i]] ? g->v[v->in[i]].shape.rank != v->shape.rank
+                               : !constant_along(s, v->in[i], v->shape.rank))
+        return false;
+    return true;
+  case CL_REDUCE:
+    for (int i = 0; i < (v->op == OP_SUM || v->op == OP_RMAX ? v->nattr : 1); i++)
+      if (v->a[i] < 2) return false; /* over positions or samples */
+    return x_tainted && x->shape.rank >= 2 && x->shape.dim[1] == s->T;
+  case CL_CONTRACT: /* rows times weights: x [N, T, .., K] @ W [K, M] */
+    return x_tainted && !s->tainted[v->in[1]] && g->v[v->in[1]].shape.rank == 2 && x->shape.rank >= 3;
+  case CL_MOVE:
+    switch (v->op) {
+    case OP_RESHAPE:
+    case OP_EXPAND: return x->shape.rank >= 2 && x->shape.dim[0] == v->shape.dim[0] && x->shape.dim[1] == s->T;
+    case OP_TRANSPOSE: return v->a[0] == 0 && v->a[1] == 1;
+    case OP_SLICE:
+    case OP_PAD:
+    case OP_CONCAT: return v->a[0] >= 2 && nt == v->nin;
+    case OP_GATHER: return !x_tainted && g->v[v->in[1]].shape.rank >= 2; /* an embedding: rows of a table */
+    case OP_ONEHOT: return x->shape.rank >= 2;
+    default: return false;
+    }
+  default: return false;
+  }
+}
+
 /* The value of g's id in h, or -1 when the model is not position-wise. */
 static int step_value(Step *s, int id) {
   const Graph *g = s->g;
@@ -58,62 +95,13 @@ static int step_value(Step *s, int id) {
     h->input_names[0] = g->input_names[0];
     return h->inputs[h->ninputs++] = ir_leaf(h, OP_INPUT, v->dtype, one_position(v->shape), 0);
   }
-  if (op_info[v->op].cls == CL_LEAF) {
-    if (v->op == OP_DROPMASK || v->op == OP_LABEL) return -1;
+  /* scans come through step_scan; a dropout mask or a label is not inference's */
+  if (v->op == OP_SCAN || v->op == OP_SCANOUT || v->op == OP_DROPMASK || v->op == OP_LABEL) return -1;
+  if (nt == 0) /* the same at every position: weights, constants and what is made of them */
     return ir_make(h, v->op, v->dtype, v->shape, in, v->nin, v->a, v->nattr, v->f);
-  }
-  if (v->op == OP_SCAN) return -1; /* scans come through step_scan */
-  if (nt == 0) { /* the same at every position: weights and what is made of them */
-    if (v->op == OP_SCANOUT) return -1;
-    return ir_make(h, v->op, v->dtype, v->shape, in, v->nin, v->a, v->nattr, v->f);
-  }
   s->tainted[id] = true;
-  if (v->shape.rank < 2 || v->shape.dim[1] != s->T) return -1;
-  const Value *x = &g->v[v->in[0]];
-  switch (op_info[v->op].cls) {
-  case CL_UNARY:
-  case CL_BINARY:
-  case CL_TERNARY:
-    for (int i = 0; i < v->nin; i++)
-      if (s->tainted[v->in[i]] ? g->v[v->in[i]].shape.rank != v->shape.rank
-                               : !constant_along(s, v->in[i], v->shape.rank))
-        return -1;
-    return ir_make(h, v->op, v->dtype, one_position(v->shape), in, v->nin, v->a, v->nattr, v->f);
-  case CL_REDUCE:
-    for (int i = 0; i < (v->op == OP_SUM || v->op == OP_RMAX ? v->nattr : 1); i++)
-      if (v->a[i] < 2) return -1; /* over positions or samples */
-    if (!s->tainted[v->in[0]] || x->shape.rank < 2 || x->shape.dim[1] != s->T) return -1;
-    return ir_make(h, v->op, v->dtype, one_position(v->shape), in, v->nin, v->a, v->nattr, v->f);
-  case CL_CONTRACT: /* rows times weights: x [N, T, .., K] @ W [K, M] */
-    if (!s->tainted[v->in[0]] || s->tainted[v->in[1]] || g->v[v->in[1]].shape.rank != 2 || x->shape.rank < 3)
-      return -1;
-    return ir_make(h, v->op, v->dtype, one_position(v->shape), in, v->nin, v->a, v->nattr, v->f);
-  case CL_MOVE:
-    switch (v->op) {
-    case OP_RESHAPE:
-    case OP_EXPAND:
-      if (x->shape.rank < 2 || x->shape.dim[0] != v->shape.dim[0] || x->shape.dim[1] != s->T) return -1;
-      return ir_make(h, v->op, v->dtype, one_position(v->shape), in, v->nin, v->a, v->nattr, v->f);
-    case OP_TRANSPOSE:
-      if (v->a[0] != 0 || v->a[1] != 1) return -1;
-      return ir_make(h, v->op, v->dtype, one_position(v->shape), in, v->nin, v->a, v->nattr, v->f);
-    case OP_SLICE:
-    case OP_PAD:
-    case OP_CONCAT:
-      if (v->a[0] < 2 || nt != v->nin) return -1;
-      return ir_make(h, v->op, v->dtype, one_position(v->shape), in, v->nin, v->a, v->nattr, v->f);
-    case OP_GATHER: /* an embedding: rows of an untainted table picked by the ids */
-      if (s->tainted[v->in[0]] || g->v[v->in[1]].shape.rank < 2) return -1;
-      return ir_make(h, v->op, v->dtype, one_position(v->shape), in, v->nin, v->a, v->nattr, v->f);
-    case OP_ONEHOT:
-      if (x->shape.rank < 2) return -1;
-      return ir_make(h, v->op, v->dtype, one_position(v->shape), in, v->nin, v->a, v->nattr, v->f);
-    default:
-      return -1;
-    }
-  default:
-    return -1;
-  }
+  if (v->shape.rank < 2 || v->shape.dim[1] != s->T || !position_wise(s, v, nt)) return -1;
+  return ir_make(h, v->op, v->dtype, one_position(v->shape), in, v->nin, v->a, v->nattr, v->f);
 }
 
 /* A forward scan along the positions, as one step from carries that are

@@ -271,10 +271,10 @@ static const char *infer_scan(Graph *g, Value *v, const Value *x) {
   if (skip < -1 || skip >= m || (skip >= 0 && !is_float(g->v[v->in[k + skip]].dtype)))
     return "skip is -1 or a floating-point sequence's index";
   for (int j = 0; j < 16; j++) { /* a skipped step adds sequence j's slice to state c - 1 */
-    int64_t c = (int64_t)((uint64_t)v->a[7] >> (4 * j) & 15);
-    if (c == 0) continue;
-    if (skip < 0 || j >= m || c > k) return "adds names a sequence and a state (and needs skip)";
-    const Value *x = &b->v[b->inputs[k + j]], *st = &b->v[b->inputs[c - 1]];
+    int64_t c = ir_scan_adds(v, j);
+    if (c < 0) continue;
+    if (skip < 0 || j >= m || c >= k) return "adds names a sequence and a state (and needs skip)";
+    const Value *x = &b->v[b->inputs[k + j]], *st = &b->v[b->inputs[c]];
     if (x->dtype != g->v[v->in[k + skip]].dtype || st->dtype != x->dtype || !shape_eq(x->shape, st->shape))
       return "a sequence that adds to a state on a skipped step has its type and the skip sequence's";
   }
@@ -636,6 +636,14 @@ int ir_scan(Graph *g, int body, int64_t steps, bool reverse, int axis, const int
   }
   return first;
 }
+
+int ir_scan_repeats(const Graph *body, int k, int l) {
+  for (int i = 0; i < k; i++)
+    if (body->outputs[k + l] == body->outputs[i]) return i;
+  return -1;
+}
+
+int ir_scan_adds(const Value *scan, int j) { return (int)((uint64_t)scan->a[7] >> (4 * j) & 15) - 1; }
 
 int ir_window(Graph *g, Op op, int x, int w, const int64_t *a, Shape result) {
   int in[2] = {x, w};

@@ -604,6 +604,11 @@ int ir_scan(Graph *g, int body, int64_t steps, bool reverse, int axis, const int
  * results stacked (steps inserted at axis), then the carries as each step
  * found them, stacked likewise; result i's type. */
 int ir_scan_results(const Graph *g, const Value *scan);
+/* On a skipped step (docs/ir.md): the carry that the body's per-step
+ * result l repeats, or -1 (the result is 0 there); the carry that
+ * sequence j's slice is added to, or -1. */
+int ir_scan_repeats(const Graph *body, int k, int l);
+int ir_scan_adds(const Value *scan, int j);
 Shape ir_scan_result(const Graph *g, const Value *scan, int i, DType *dt);
 const char *ir_body_op(Op op);     /* why op may not be in a body, or NULL */
 const char *ir_scanout_place(Graph *g, int id, const Value *v); /* why not there, or NULL */
@@ -1056,6 +1061,26 @@ void llvm_scan_call(Lv *L, int id, LLVMValueRef *res, LLVMValueRef *ops, LLVMVal
 void llvm_call_rows(Lv *L, LLVMValueRef loops, LLVMValueRef *args, unsigned n, int64_t width);
 /* Keeps LLVM's loop vectorizer off the loop whose back edge is br. */
 void llvm_loop_scalar(Lv *L, LLVMValueRef br);
+/* for (i = from; i < to; i++) { ... }: loop_open returns i and leaves
+ * the builder in the body; loop_close ends it after the loop. A loop
+ * around another of more than one trip is not vectorized: that would be
+ * across rows, with gathers and scatters (llvm_loop_scalar). */
+typedef struct Loop {
+  LLVMBasicBlockRef head, exit;
+  LLVMValueRef i;
+  int loops; /* L->loops after this one opened */
+} Loop;
+LLVMValueRef loop_open(Lv *L, Loop *lp, LLVMValueRef from, LLVMValueRef to);
+void loop_close(Lv *L, Loop *lp);
+/* Loops over every axis of s, the outermost from lo to hi when split
+ * (lo, hi null: the whole axis); idx[d] is axis d's index. */
+void loops_open(Lv *L, Loop *lp, Shape s, LLVMValueRef *idx, LLVMValueRef lo, LLVMValueRef hi);
+void loops_close(Lv *L, Loop *lp, int rank);
+/* if (cond) { ... }: the block after it, for if_close. */
+LLVMBasicBlockRef if_open(Lv *L, LLVMValueRef cond);
+void if_close(Lv *L, LLVMBasicBlockRef merge);
+/* A variable in the entry block (so that mem2reg makes it a register). */
+LLVMValueRef local(Lv *L, LLVMTypeRef t, const char *name);
 /* emit_llvm_op.c: elementwise op `op` on a, b, c (ops.h's x), all doubles
  * or all floats (an f32 value's, computed in float as the C backend's),
  * in that type; rounded as its result type `out` needs only for cast. */

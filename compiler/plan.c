@@ -1008,10 +1008,9 @@ int plan_scan_desc(const Plan *p, const Value *v, int64_t *d) {
     const Value *y = &b->v[b->outputs[i]];
     scan_part(d + w, y->shape, y->dtype, axis);
   }
-  for (int l = k; l < b->noutputs; l++, w++) { /* the carry a result repeats on a skipped step */
-    d[w] = -1;
-    for (int i = 0; i < k && d[w] < 0; i++)
-      if (b->outputs[l] == b->outputs[i] && !(p->accum[v->a[0]] >> i & 1)) d[w] = i;
+  for (int l = 0; l < b->noutputs - k; l++, w++) { /* the carry a result repeats on a skipped step */
+    int i = ir_scan_repeats(b, k, l);
+    d[w] = i >= 0 && !(p->accum[v->a[0]] >> i & 1) ? i : -1;
   }
   return w;
 }

@@ -411,6 +411,14 @@ static bool check_batch(NnrtModel *m, const char *what, const void *const *input
   return true;
 }
 
+/* A forward run's kept transforms: made anew after any change. */
+static void fresh_kept(NnrtModel *m) {
+  if (m->kept && m->kept_version != m->version) {
+    memset(m->kept, 0, (size_t)m->def->kept_bytes);
+    m->kept_version = m->version;
+  }
+}
+
 /* Graph k over a batch: the instance, the graph and the arguments checked,
  * the workspace grown. */
 static bool ready(NnrtModel *m, int k, const char *what, const void *const *inputs, const void *const *labels,
@@ -421,11 +429,7 @@ static bool ready(NnrtModel *m, int k, const char *what, const void *const *inpu
     return model_fail(m, "%s: a batch of %lld samples is outside 1 to %lld, the most model %s can address", what,
                       (long long)n, (long long)m->def->max_batch, m->def->name), false;
   if (!check_batch(m, what, inputs, k != NNRT_INFER, labels, n) || nnrt_model_reserve(m, k, n) != 0) return false;
-  /* a forward run's kept transforms: made anew after any change */
-  if (k != NNRT_TRAIN && m->kept && m->kept_version != m->version) {
-    memset(m->kept, 0, (size_t)m->def->kept_bytes);
-    m->kept_version = m->version;
-  }
+  if (k != NNRT_TRAIN) fresh_kept(m);
   return true;
 }
 
@@ -616,17 +620,10 @@ static int generate_carried(NnrtModel *m, const int32_t *prompt, int64_t len, in
   const void *inputs[16] = {&token};
   for (int i = 0, at = 0; i < def->gen_nstates; at += (int)nnrt_align((size_t)def->gen_state_bytes[i]), i++)
     inputs[1 + i] = state + at;
-  int rc = 0;
+  int rc = nnrt_model_reserve(m, NNRT_STEP, 1);
+  fresh_kept(m);
   for (int64_t j = 0, i = 0; i < count && rc == 0; j++) {
     token = j < len ? prompt[j] : out[j - len];
-    if (nnrt_model_reserve(m, NNRT_STEP, 1) != 0) {
-      rc = -1;
-      break;
-    }
-    if (m->kept && m->kept_version != m->version) {
-      memset(m->kept, 0, (size_t)def->kept_bytes);
-      m->kept_version = m->version;
-    }
     def->run[NNRT_STEP](m, 1, inputs, NULL);
     for (int k = 0; k < def->gen_nstates; k++)
       memcpy((void *)inputs[1 + k], m->out[1 + k], (size_t)def->gen_state_bytes[k]);
