@@ -270,33 +270,46 @@ static void k_reduce(Em *e, const Value *v) {
 static void k_axis(Em *e, const Value *v) {
   const Value *x = &e->g->v[v->in[0]];
   int ax = (int)v->a[0];
+  bool f32 = v->op != OP_ARGMAX && v->dtype == DT_F32 && x->dtype == DT_F32;
   fprintf(e->o, "  int64_t outer = %s, len = %s, inner = %s;\n", prod_x(x->shape, 0, ax),
           dimx(x->shape.dim[ax]), prod_x(x->shape, ax + 1, x->shape.rank));
   fprintf(e->o,
           "  NNRT_PARFOR2(nt, outer * len * inner,\n"
           "  for (int64_t o = 0; o < outer; o++)\n"
           "    for (int64_t in = 0; in < inner; in++) {\n"
-          "      const %s *row = a + o * len * inner + in;\n"
+          "      const %s *row = a + o * len * inner + in;\n",
+          cty(x->dtype));
+  if (f32) { /* docs/numerics.md: the maximum and the sum in 8 lanes, then exponentials in float */
+    fprintf(e->o,
+            "      float *yr = y + o * len * inner + in, mv[8];\n"
+            "      double sv[8];\n"
+            "      for (int l = 0; l < 8; l++) mv[l] = -INFINITY, sv[l] = 0;\n"
+            "      int64_t j = 0;\n"
+            "      for (; j + 8 <= len; j += 8)\n"
+            "        for (int l = 0; l < 8; l++) mv[l] = row[(j + l) * inner] > mv[l] ? row[(j + l) * inner] : mv[l];\n"
+            "      for (int l = 0; l < len - j; l++) mv[l] = row[(j + l) * inner] > mv[l] ? row[(j + l) * inner] : mv[l];\n"
+            "      float mf = mv[0];\n"
+            "      for (int l = 1; l < 8; l++) mf = mv[l] > mf ? mv[l] : mf;\n"
+            "      const double m = mf;\n"
+            "      for (j = 0; j < len; j++) yr[j * inner] = nnrt_expf((float)(row[j * inner] - m));\n"
+            "      for (j = 0; j + 8 <= len; j += 8)\n"
+            "        for (int l = 0; l < 8; l++) sv[l] += yr[(j + l) * inner];\n"
+            "      for (int l = 0; l < len - j; l++) sv[l] += yr[(j + l) * inner];\n"
+            "      const double sum = ((sv[0] + sv[1]) + (sv[2] + sv[3])) + ((sv[4] + sv[5]) + (sv[6] + sv[7]));\n"
+            "      const double ls = %s;\n"
+            "      (void)ls;\n"
+            "      for (j = 0; j < len; j++) yr[j * inner] = (float)(%s);\n    }\n  )\n",
+            v->op == OP_SOFTMAX ? "0" : "log(sum)",
+            v->op == OP_SOFTMAX ? "yr[j * inner] / sum" : "(row[j * inner] - m) - ls");
+    return;
+  }
+  fprintf(e->o,
           "      double m = -INFINITY, sum = 0;\n"
           "      int64_t arg = 0;\n"
           "      for (int64_t j = 0; j < len; j++)\n"
-          "        if (NNRT_MORE(row[j * inner], m)) m = row[j * inner], arg = j;\n",
-          cty(x->dtype));
+          "        if (NNRT_MORE(row[j * inner], m)) m = row[j * inner], arg = j;\n");
   if (v->op == OP_ARGMAX) {
     fprintf(e->o, "      (void)sum;\n      y[o * inner + in] = (int32_t)arg;\n    }\n  )\n");
-    return;
-  }
-  if (v->dtype == DT_F32 && x->dtype == DT_F32) { /* the exponentials in float (vectorized), summed in double */
-    fprintf(e->o,
-            "      (void)arg;\n"
-            "      float *yr = y + o * len * inner + in;\n"
-            "      for (int64_t j = 0; j < len; j++) yr[j * inner] = nnrt_expf((float)(row[j * inner] - m));\n"
-            "      for (int64_t j = 0; j < len; j++) sum += yr[j * inner];\n"
-            "      const double ls = %s;\n"
-            "      (void)ls;\n"
-            "      for (int64_t j = 0; j < len; j++) yr[j * inner] = (float)(%s);\n    }\n  )\n",
-            v->op == OP_SOFTMAX ? "0" : "log(sum)",
-            v->op == OP_SOFTMAX ? "yr[j * inner] / sum" : "(row[j * inner] - m) - ls");
     return;
   }
   fprintf(e->o,
@@ -309,24 +322,58 @@ static void k_axis(Em *e, const Value *v) {
           cty(v->dtype), v->op == OP_SOFTMAX ? "exp(z) / sum" : "z - log(sum)");
 }
 
+/* matmul_sum: one product over the rows of all (plan_rows_product), or
+ * one a leading index added up, in order, the epilogue after the last. */
+static void k_matmul_sum(Em *e, const Value *v) {
+  const Value *A = &e->g->v[v->in[0]], *B = &e->g->v[v->in[1]];
+  Shape la = A->shape, lb = B->shape, lead;
+  la.rank -= 2;
+  lb.rank -= 2;
+  if (!broadcast_shapes(la, lb, &lead)) bug("matmul_sum %%%d", (int)(v - e->g->v));
+  fprintf(e->o, "  const int64_t M = %s, N2 = %s, K = %s;\n", dimx(v->shape.dim[0]), dimx(v->shape.dim[1]),
+          dimx(A->shape.dim[A->shape.rank - 1]));
+  if (plan_rows_product(e->p, e->g, v)) { /* A's operand X [L K, M], B [L K, N2] */
+    fprintf(e->o, "  const int64_t rows = %s * K;\n", numel_x(lead));
+    gemm_call(e, v, "  ", "nt", "M, N2, rows", "a, 1, M", "b, N2, 1", "y, N2", "false", "s", e->epi);
+    return;
+  }
+  bool ta = e->p->folded[v->in[0]], tb = e->p->folded[v->in[1]];
+  fprintf(e->o, "  const int64_t total = %s;\n", numel_x(lead));
+  open_loops(e, lead, "l", 1);
+  int depth = 1 + lead.rank;
+  fprintf(e->o, "%*s{\n%*s  const int64_t at = %s;\n", 2 * depth, "", 2 * depth, "", offset_x(lead, lead.rank, "l"));
+  fprintf(e->o, "%*s  const %s *A = a + (%s) * M * K, *B = b + (%s) * K * N2;\n", 2 * depth, "", cty(v->dtype),
+          offset_x(la, lead.rank, "l"), offset_x(lb, lead.rank, "l"));
+  gemm_call(e, v, arena_printf("%*s  ", 2 * depth, ""), "nt", "M, N2, K", ta ? "A, 1, M" : "A, K, 1",
+            tb ? "B, 1, K" : "B, N2, 1", "y, N2", "at > 0", "s", arena_printf("at == total - 1 ? %s : NULL", e->epi));
+  fprintf(e->o, "%*s}\n", 2 * depth, "");
+}
+
 static void k_matmul(Em *e, const Value *v) {
+  if (v->op == OP_MATMULSUM) {
+    k_matmul_sum(e, v);
+    return;
+  }
   const Value *A = &e->g->v[v->in[0]], *B = &e->g->v[v->in[1]];
   int r = v->shape.rank;
   Shape lead = v->shape, la = A->shape, lb = B->shape;
   lead.rank -= 2;
   la.rank -= 2;
   lb.rank -= 2;
-  fprintf(e->o, "  const int64_t M = %s, N2 = %s, K = %s;\n", dimx(v->shape.dim[r - 2]),
+  bool one = plan_one_product(e->g, v); /* the rows of all of A at once */
+  Shape rows = v->shape;
+  rows.rank--;
+  fprintf(e->o, "  const int64_t M = %s, N2 = %s, K = %s;\n", one ? numel_x(rows) : dimx(v->shape.dim[r - 2]),
           dimx(v->shape.dim[r - 1]), dimx(A->shape.dim[A->shape.rank - 1]));
   /* a folded transpose: its operand, read with the strides swapped */
   bool ta = e->p->folded[v->in[0]], tb = e->p->folded[v->in[1]];
-  if (!lead.rank && plan_takes_kept(e->g, v)) { /* one float product: B's kept panels where it packs */
+  if (one && plan_takes_kept(e->g, v)) { /* one float product: B's kept panels where it packs */
     const char *args = arena_printf("nt, M, N2, K, %s, %s, y, N2, false, s, %s", ta ? "a, 1, M" : "a, K, 1",
                                     tb ? "b, 1, K" : "b, N2, 1", e->epi);
     fprintf(e->o, "  if (!nnrt_sgemm_packed(%s, kept)) nnrt_sgemm(%s);\n", args, args);
     return;
   }
-  if (!lead.rank) { /* one product */
+  if (one) {
     gemm_call(e, v, "  ", "nt", "M, N2, K", ta ? "a, 1, M" : "a, K, 1", tb ? "b, 1, K" : "b, N2, 1", "y, N2",
               "false", "s", e->epi);
     return;

@@ -377,6 +377,60 @@ static void k_reduce(Lv *L, const Value *v, LLVMValueRef y, LLVMValueRef a, LLVM
 
 /* softmax, logsoftmax, argmax: rows of `len` elements `inner` apart;
  * the split runs over outer * inner rows. */
+/* f32 softmax and log-softmax of row (len elements, inner apart) into
+ * yr, as the C backend's k_axis: the maximum in 8 lanes (element j in
+ * lane j % 8) joined in order, the exponentials in float, their sum in 8
+ * double lanes joined as a tree, then each element divided or shifted. */
+static void softmax_f32(Lv *L, const Value *v, LLVMValueRef row, LLVMValueRef yr, LLVMValueRef len,
+                        LLVMValueRef inner) {
+  LLVMValueRef mv[8], sv[8], m = NULL, j8 = LLVMBuildAnd(L->b, len, ci(L, ~(int64_t)7), "");
+  for (int l = 0; l < 8; l++) {
+    mv[l] = local(L, L->f32, "mv"), sv[l] = local(L, L->f64, "sv");
+    LLVMBuildStore(L->b, LLVMConstReal(L->f32, -INFINITY), mv[l]);
+    LLVMBuildStore(L->b, cf(L, 0), sv[l]);
+  }
+  for (int pass = 0; pass < 2; pass++) { /* the maximum, then (after the exponentials) the sum */
+    LLVMValueRef *lane = pass ? sv : mv, src = pass ? yr : row;
+    for (int tail = 0; tail < 2; tail++) { /* blocks of 8, then the rest in lanes 0.. */
+      Loop lj;
+      LLVMValueRef j = tail ? j8 : mul(L, loop_open(L, &lj, ci(L, 0), LLVMBuildSDiv(L->b, len, ci(L, 8), "")), ci(L, 8));
+      for (int l = 0; l < 8; l++) {
+        LLVMBasicBlockRef merge = tail ? if_open(L, lt(L, ci(L, l), sub(L, len, j8))) : NULL;
+        LLVMValueRef e = load(L, L->f32, src, mul(L, add(L, j, ci(L, l)), inner));
+        LLVMValueRef cur = LLVMBuildLoad2(L->b, pass ? L->f64 : L->f32, lane[l], "");
+        LLVMBuildStore(L->b, pass ? LLVMBuildFAdd(L->b, cur, LLVMBuildFPExt(L->b, e, L->f64, ""), "")
+                                  : sel(L, fcmp(L, LLVMRealOGT, e, cur), e, cur), lane[l]);
+        if (tail) if_close(L, merge);
+      }
+      if (!tail) loop_close(L, &lj);
+    }
+    if (pass) break;
+    LLVMValueRef mf = LLVMBuildLoad2(L->b, L->f32, mv[0], "");
+    for (int l = 1; l < 8; l++) {
+      LLVMValueRef e = LLVMBuildLoad2(L->b, L->f32, mv[l], "");
+      mf = sel(L, fcmp(L, LLVMRealOGT, e, mf), e, mf);
+    }
+    m = LLVMBuildFPExt(L->b, mf, L->f64, "");
+    Loop lj;
+    LLVMValueRef j = loop_open(L, &lj, ci(L, 0), len);
+    LLVMValueRef z = LLVMBuildFSub(L->b, LLVMBuildFPExt(L->b, load(L, L->f32, row, mul(L, j, inner)), L->f64, ""), m, "");
+    store(L, L->f32, math(L, "nnrt_expf", LLVMBuildFPTrunc(L->b, z, L->f32, ""), NULL), yr, mul(L, j, inner));
+    loop_close(L, &lj);
+  }
+  LLVMValueRef t[8];
+  for (int l = 0; l < 8; l++) t[l] = LLVMBuildLoad2(L->b, L->f64, sv[l], "");
+  for (int w = 1; w < 8; w *= 2)
+    for (int l = 0; l < 8; l += 2 * w) t[l] = LLVMBuildFAdd(L->b, t[l], t[l + w], "");
+  LLVMValueRef total = t[0], ls = v->op == OP_SOFTMAX ? NULL : math(L, "log", total, NULL);
+  Loop lj;
+  LLVMValueRef j = loop_open(L, &lj, ci(L, 0), len), at_j = mul(L, j, inner);
+  LLVMValueRef r = v->op == OP_SOFTMAX
+                       ? LLVMBuildFDiv(L->b, LLVMBuildFPExt(L->b, load(L, L->f32, yr, at_j), L->f64, ""), total, "")
+                       : LLVMBuildFSub(L->b, LLVMBuildFSub(L->b, LLVMBuildFPExt(L->b, load(L, L->f32, row, at_j), L->f64, ""), m, ""), ls, "");
+  store(L, L->f32, LLVMBuildFPTrunc(L->b, r, L->f32, ""), yr, at_j);
+  loop_close(L, &lj);
+}
+
 static void k_axis(Lv *L, const Value *v, LLVMValueRef y, LLVMValueRef a, LLVMValueRef lo, LLVMValueRef hi) {
   const Value *x = &L->g->v[v->in[0]];
   int ax = (int)v->a[0];
@@ -387,6 +441,11 @@ static void k_axis(Lv *L, const Value *v, LLVMValueRef y, LLVMValueRef a, LLVMVa
   LLVMValueRef q = loop_open(L, &lq, lo, hi);
   LLVMValueRef o = LLVMBuildSDiv(L->b, q, inner, ""), in = LLVMBuildSRem(L->b, q, inner, "");
   LLVMValueRef row = at(L, tx, a, add(L, mul(L, mul(L, o, len), inner), in));
+  if (v->op != OP_ARGMAX && v->dtype == DT_F32 && x->dtype == DT_F32) {
+    softmax_f32(L, v, row, at(L, tv, y, add(L, mul(L, mul(L, o, len), inner), in)), len, inner);
+    loop_close(L, &lq);
+    return;
+  }
   LLVMBuildStore(L->b, cf(L, -INFINITY), m);
   LLVMBuildStore(L->b, cf(L, 0), sum);
   LLVMBuildStore(L->b, ci(L, 0), arg);
@@ -404,32 +463,17 @@ static void k_axis(Lv *L, const Value *v, LLVMValueRef y, LLVMValueRef a, LLVMVa
     return;
   }
   LLVMValueRef mx = LLVMBuildLoad2(L->b, L->f64, m, "");
-  /* f32: the exponentials in float (nnrt_expf) written to y in a loop of
-   * their own (vectorized), then summed in double in order, as the C
-   * backend's */
-  bool f32 = v->dtype == DT_F32 && x->dtype == DT_F32;
   LLVMValueRef base = add(L, mul(L, mul(L, o, len), inner), in);
   j = loop_open(L, &lj, ci(L, 0), len);
-  LLVMValueRef z = LLVMBuildFSub(L->b, to_double(L, load(L, tx, row, mul(L, j, inner)), x->dtype), mx, ""), ez;
-  if (f32) {
-    store(L, L->f32, math(L, "nnrt_expf", LLVMBuildFPTrunc(L->b, z, L->f32, ""), NULL), y,
-          add(L, base, mul(L, j, inner)));
-    loop_close(L, &lj);
-    j = loop_open(L, &lj, ci(L, 0), len);
-    ez = LLVMBuildFPExt(L->b, load(L, L->f32, y, add(L, base, mul(L, j, inner))), L->f64, "");
-  } else {
-    ez = math(L, "exp", z, NULL);
-  }
-  LLVMBuildStore(L->b, LLVMBuildFAdd(L->b, LLVMBuildLoad2(L->b, L->f64, sum, ""), ez, ""), sum);
+  LLVMValueRef z = LLVMBuildFSub(L->b, to_double(L, load(L, tx, row, mul(L, j, inner)), x->dtype), mx, "");
+  LLVMBuildStore(L->b, LLVMBuildFAdd(L->b, LLVMBuildLoad2(L->b, L->f64, sum, ""), math(L, "exp", z, NULL), ""), sum);
   loop_close(L, &lj);
   LLVMValueRef total = LLVMBuildLoad2(L->b, L->f64, sum, "");
   j = loop_open(L, &lj, ci(L, 0), len);
-  LLVMValueRef at_j = add(L, base, mul(L, j, inner));
   z = LLVMBuildFSub(L->b, to_double(L, load(L, tx, row, mul(L, j, inner)), x->dtype), mx, "");
-  ez = f32 ? LLVMBuildFPExt(L->b, load(L, L->f32, y, at_j), L->f64, "") : v->op == OP_SOFTMAX ? math(L, "exp", z, NULL) : NULL;
-  LLVMValueRef r = v->op == OP_SOFTMAX ? LLVMBuildFDiv(L->b, ez, total, "")
+  LLVMValueRef r = v->op == OP_SOFTMAX ? LLVMBuildFDiv(L->b, math(L, "exp", z, NULL), total, "")
                                        : LLVMBuildFSub(L->b, z, math(L, "log", total, NULL), "");
-  store(L, tv, from_double(L, r, v->dtype), y, at_j);
+  store(L, tv, from_double(L, r, v->dtype), y, add(L, base, mul(L, j, inner)));
   loop_close(L, &lj);
   loop_close(L, &lq);
 }
@@ -455,7 +499,41 @@ static void gemm(Lv *L, DType t, LLVMValueRef nt, LLVMValueRef M, LLVMValueRef N
   }
 }
 
+/* matmul_sum, as the C backend's k_matmul_sum: one product over the rows
+ * of all, or one a leading index added up, the epilogue after the last. */
+static void k_matmul_sum(Lv *L, const Value *v, LLVMValueRef *arg, LLVMValueRef s) {
+  Graph *g = L->g;
+  const Value *A = &g->v[v->in[0]], *B = &g->v[v->in[1]];
+  Shape la = A->shape, lb = B->shape, lead;
+  la.rank -= 2, lb.rank -= 2;
+  if (!broadcast_shapes(la, lb, &lead)) bug("matmul_sum %%%d", (int)(v - g->v));
+  LLVMTypeRef t = ty(L, v->dtype);
+  LLVMValueRef M = dim_v(L, v->shape.dim[0]), N = dim_v(L, v->shape.dim[1]),
+               K = dim_v(L, A->shape.dim[A->shape.rank - 1]), one = ci(L, 1);
+  LLVMValueRef pack = s ? s : LLVMConstNull(ptr_to(t)), epi = L->epi ? L->epi : LLVMConstNull(L->p8);
+  if (plan_rows_product(L->p, g, v)) { /* A's operand X [L K, M], B [L K, N] */
+    gemm(L, v->dtype, L->nt, M, N, mul(L, numel_v(L, lead), K), arg[1], one, M, arg[2], N, one, arg[0], N,
+         LLVMConstInt(L->i1, 0, 0), pack, epi, NULL);
+    return;
+  }
+  bool ta = L->p->folded[v->in[0]], tb = L->p->folded[v->in[1]];
+  Loop lp[NN_MAX_RANK];
+  LLVMValueRef li[NN_MAX_RANK], total = numel_v(L, lead);
+  loops_open(L, lp, lead, li, NULL, NULL);
+  LLVMValueRef l = offset_v(L, lead, lead.rank, li);
+  LLVMValueRef pa = at(L, t, arg[1], mul(L, offset_v(L, la, lead.rank, li), mul(L, M, K)));
+  LLVMValueRef pb = at(L, t, arg[2], mul(L, offset_v(L, lb, lead.rank, li), mul(L, K, N)));
+  LLVMValueRef last = LLVMBuildICmp(L->b, LLVMIntEQ, l, sub(L, total, one), "");
+  gemm(L, v->dtype, L->nt, M, N, K, pa, ta ? one : K, ta ? M : one, pb, tb ? one : N, tb ? K : one, arg[0], N,
+       LLVMBuildICmp(L->b, LLVMIntSGT, l, ci(L, 0), ""), pack, sel(L, last, epi, LLVMConstNull(L->p8)), NULL);
+  loops_close(L, lp, lead.rank);
+}
+
 static void k_matmul(Lv *L, const Value *v, LLVMValueRef *arg, LLVMValueRef s, LLVMValueRef lo, LLVMValueRef hi) {
+  if (v->op == OP_MATMULSUM) {
+    k_matmul_sum(L, v, arg, s);
+    return;
+  }
   LLVMValueRef y = arg[0], a = arg[1], b = arg[2], kept = plan_takes_kept(L->g, v) ? arg[3] : NULL;
   Graph *g = L->g;
   const Value *A = &g->v[v->in[0]], *B = &g->v[v->in[1]];
@@ -464,6 +542,8 @@ static void k_matmul(Lv *L, const Value *v, LLVMValueRef *arg, LLVMValueRef s, L
   lead.rank -= 2, la.rank -= 2, lb.rank -= 2;
   LLVMValueRef M = dim_v(L, v->shape.dim[r - 2]), N = dim_v(L, v->shape.dim[r - 1]),
                K = dim_v(L, A->shape.dim[A->shape.rank - 1]);
+  if (plan_one_product(g, v)) /* the rows of all of A at once */
+    M = prod_v(L, v->shape, 0, r - 1), lead.rank = la.rank = lb.rank = 0;
   Loop lp[NN_MAX_RANK];
   LLVMValueRef li[NN_MAX_RANK];
   loops_open(L, lp, lead, li, lo, hi);
@@ -724,8 +804,8 @@ static void kernel_split(Lv *L, int k, LLVMValueRef *count, LLVMValueRef *work) 
     *work = numel_v(L, x->shape);
     return;
   }
-  case OP_MATMUL:
-    if (v->shape.rank > 2) *count = dim_v(L, v->shape.dim[0]), *work = prod_v(L, v->shape, 0, v->shape.rank - 2);
+  case OP_MATMUL: /* matmul_sum: at once */
+    if (!plan_one_product(g, v)) *count = dim_v(L, v->shape.dim[0]), *work = prod_v(L, v->shape, 0, v->shape.rank - 2);
     return;
   case OP_EXPAND:
   case OP_TRANSPOSE:

@@ -249,14 +249,25 @@ static void along_axis(const Value *v, const Tensor *x, Tensor *out) {
     }
 }
 
+/* matmul, or matmul_sum: each element summed in double over k (and
+ * the leading axes), rounded once. */
 static void matmul(const Value *v, const Tensor *a, const Tensor *b, Tensor *out) {
   int r = out->shape.rank;
+  bool summed = v->op == OP_MATMULSUM;
   int64_t m = out->shape.dim[r - 2], n = out->shape.dim[r - 1], k = a->shape.dim[a->shape.rank - 1];
   Shape lead = out->shape, la = a->shape, lb = b->shape;
-  lead.rank -= 2;
   la.rank -= 2;
   lb.rank -= 2;
-  int64_t mn = m * n, nlead = mn > 0 ? out->n / mn : 0, idx[NN_MAX_RANK];
+  lead.rank = la.rank > lb.rank ? la.rank : lb.rank;
+  for (int d = 0; d < lead.rank; d++) { /* numpy's broadcast, aligned at the end */
+    int da = d - (lead.rank - la.rank), db = d - (lead.rank - lb.rank);
+    int64_t x = da >= 0 ? la.dim[da] : 1, y = db >= 0 ? lb.dim[db] : 1;
+    lead.dim[d] = x == 1 ? y : x;
+  }
+  int64_t nlead = 1, idx[NN_MAX_RANK];
+  for (int d = 0; d < lead.rank; d++) nlead *= lead.dim[d];
+  double *acc = summed ? calloc((size_t)(m * n) + 1, sizeof(double)) : NULL;
+  if (summed && !acc) bug("out of memory");
   for (int64_t l = 0; l < nlead; l++) {
     unravel(l, lead, idx);
     const double *A = a->d + bcast_offset(la, idx, lead.rank) * m * k;
@@ -266,9 +277,12 @@ static void matmul(const Value *v, const Tensor *a, const Tensor *b, Tensor *out
       for (int64_t j = 0; j < n; j++) {
         double s = 0;
         for (int64_t p = 0; p < k; p++) s += A[i * k + p] * B[p * n + j];
-        C[i * n + j] = rnd(v->dtype, s);
+        if (summed) acc[i * n + j] += s;
+        else C[i * n + j] = rnd(v->dtype, s);
       }
   }
+  for (int64_t i = 0; summed && i < m * n; i++) out->d[i] = rnd(v->dtype, acc[i]);
+  free(acc);
 }
 
 static void movement(Eval *e, const Value *v, Tensor *out) {

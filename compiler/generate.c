@@ -60,7 +60,7 @@ static bool position_wise(const Step *s, const Value *v, int nt) {
       if (v->a[i] < 2) return false; /* over positions or samples */
     return x_tainted && x->shape.rank >= 2 && x->shape.dim[1] == s->T;
   case CL_CONTRACT: /* rows times weights: x [N, T, .., K] @ W [K, M] */
-    return x_tainted && !s->tainted[v->in[1]] && g->v[v->in[1]].shape.rank == 2 && x->shape.rank >= 3;
+    return v->op == OP_MATMUL && x_tainted && !s->tainted[v->in[1]] && g->v[v->in[1]].shape.rank == 2 && x->shape.rank >= 3;
   case CL_MOVE:
     switch (v->op) {
     case OP_RESHAPE:

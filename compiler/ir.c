@@ -393,6 +393,7 @@ static const char *infer(Graph *g, Value *v) {
     lb.rank -= 2;
     if (!broadcast_shapes(la, lb, &lead)) return "matmul leading dimensions do not broadcast";
     s = lead;
+    if (v->op == OP_MATMULSUM) s.rank = 0;
     s.dim[s.rank++] = x->shape.dim[x->shape.rank - 2];
     s.dim[s.rank++] = y->shape.dim[y->shape.rank - 1];
     v->dtype = x->dtype;
@@ -603,6 +604,11 @@ int ir_pad(Graph *g, int x, int axis, int64_t before, int64_t after) {
 int ir_matmul(Graph *g, int a, int b) {
   int in[2] = {a, b};
   return ir_make(g, OP_MATMUL, DT_NONE, (Shape){0}, in, 2, NULL, 0, 0);
+}
+
+int ir_matmul_sum(Graph *g, int a, int b) {
+  int in[2] = {a, b};
+  return ir_make(g, OP_MATMULSUM, DT_NONE, (Shape){0}, in, 2, NULL, 0, 0);
 }
 
 int ir_cast(Graph *g, int x, DType dt) {

@@ -587,6 +587,7 @@ int ir_slice(Graph *g, int x, int axis, int64_t start, int64_t end);
 int ir_pad(Graph *g, int x, int axis, int64_t before, int64_t after);
 int ir_iota(Graph *g, DType dt, Shape sh, int axis);  /* index along axis, no batch */
 int ir_matmul(Graph *g, int a, int b);
+int ir_matmul_sum(Graph *g, int a, int b); /* sum over the leading axes of a @ b */
 int ir_cast(Graph *g, int x, DType dt);
 int ir_window(Graph *g, Op op, int x, int w, const int64_t *a, Shape result);
 int ir_sum_to(Graph *g, int x, Shape target);          /* undo broadcasting */
@@ -764,6 +765,13 @@ PlanScratch plan_scratch(const Graph *g, const Value *v);
  * returns the bytes of all. */
 struct Built;
 bool plan_takes_kept(const Graph *g, const Value *v);
+/* Whether product v is one matrix product: rank 2, or a batch of them
+ * against one B of rank 2, the rows of every A one [L M, K] matrix. */
+bool plan_one_product(const Graph *g, const Value *v);
+/* Whether matmul_sum v is one product: A a folded transpose of X [L.., k,
+ * m], B [L.., k, n], read as [L k, m] and [L k, n] (else one product a
+ * leading index, added up). */
+bool plan_rows_product(const Plan *p, const Graph *g, const Value *v);
 int64_t plan_kept_slot(const Plan *p, const Graph *g, const Value *v);
 int64_t plan_kept(const struct Built *b);
 /* A scan's descriptor for the runtime (nnrt_scan): its words in d,

@@ -67,6 +67,7 @@ OP(LOGSOFTMAX,  "logsoftmax",  1,  CL_REDUCE,    "axis",                        
 OP(ARGMAX,      "argmax",      1,  CL_REDUCE,    "axis",                            NULL,       (0),                                         "index of the first maximum along axis, or of the first NaN (i32)")
 /* contraction */
 OP(MATMUL,      "matmul",      2,  CL_CONTRACT,  "",                                NULL,       (0),                                         "[..., m, k] @ [..., k, n] -> [..., m, n], leading axes broadcast")
+OP(MATMULSUM,   "matmul_sum",  2,  CL_CONTRACT,  "",                                NULL,       (0),                                         "[..., m, k] @ [..., k, n] summed over the leading axes (which broadcast) -> [m, n]: a weight's gradient over every sample and position")
 /* data movement */
 OP(RESHAPE,     "reshape",     1,  CL_MOVE,      "",                                NULL,       (0),                                         "same elements in row-major order, the result's shape")
 OP(TRANSPOSE,   "transpose",   1,  CL_MOVE,      "perm...",                         NULL,       (0),                                         "result axis i is operand axis perm[i]")

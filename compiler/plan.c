@@ -43,10 +43,40 @@
 #include "nnc.h"
 #include "nnrt.h"
 
+bool plan_one_product(const Graph *g, const Value *v) {
+  return v->op == OP_MATMUL && (v->shape.rank == 2 || g->v[v->in[1]].shape.rank == 2);
+}
+
+/* A transpose that swaps the last two axes. */
+static bool swaps_last(const Value *v) {
+  int r = v->shape.rank;
+  if (v->op != OP_TRANSPOSE || r < 2 || v->nattr != r || v->a[r - 2] != r - 1 || v->a[r - 1] != r - 2) return false;
+  for (int d = 0; d + 2 < r; d++)
+    if (v->a[d] != d) return false;
+  return true;
+}
+
+/* matmul_sum v = sum over l of X_l^T B_l, A its transpose of X [L.., k, m]
+ * and B [L.., k, n] of the same leading axes: with X and B read as
+ * [L k, m] and [L k, n] matrices, one product of L k terms. */
+static bool rows_form(const Graph *g, const Value *v) {
+  const Value *a = &g->v[v->in[0]], *b = &g->v[v->in[1]];
+  if (v->op != OP_MATMULSUM || !swaps_last(a) || a->shape.rank < 3 || b->shape.rank != a->shape.rank ||
+      v->in[0] == v->in[1])
+    return false;
+  for (int d = 0; d + 2 < a->shape.rank; d++)
+    if (a->shape.dim[d] != b->shape.dim[d]) return false;
+  return true;
+}
+
+bool plan_rows_product(const Plan *p, const Graph *g, const Value *v) {
+  return rows_form(g, v) && p->folded[v->in[0]];
+}
+
 /* Work whose result elementwise members can finish block by block (an
  * epilogue): a matrix product, a convolution or its gradients, a sum. */
-static bool epilogue_head(const Value *v) {
-  return (v->op == OP_MATMUL && v->shape.rank == 2) || v->op == OP_CONV2D || v->op == OP_CONV2DBX ||
+static bool epilogue_head(const Graph *g, const Value *v) {
+  return plan_one_product(g, v) || v->op == OP_MATMULSUM || v->op == OP_CONV2D || v->op == OP_CONV2DBX ||
          v->op == OP_CONV2DBW || v->op == OP_SUM;
 }
 
@@ -121,7 +151,7 @@ PlanScratch plan_scratch(const Graph *g, const Value *v) {
 
 bool plan_takes_kept(const Graph *g, const Value *v) {
   return !g->training && g->nupdates == 0 && v->dtype == DT_F32 &&
-         (v->op == OP_CONV2D || (op_info[v->op].cls == CL_CONTRACT && v->shape.rank == 2));
+         (v->op == OP_CONV2D || plan_one_product(g, v));
 }
 
 /* The bytes of the kept slot that head v of a forward graph reads its
@@ -239,7 +269,7 @@ static bool can_join(const Plan *p, const Graph *g, const bool *sealed, int k, i
   const Value *h = &g->v[p->first[k]], *v = &g->v[id];
   bool epi = !op_elementwise(h->op);
   if (sealed[k] || p->members[k] >= PLAN_MAX_MEMBERS || !shape_eq(v->shape, h->shape) ||
-      (epi && !epilogue_head(h)))
+      (epi && !epilogue_head(g, h)))
     return false;
   for (int i = 0; i < v->nin; i++) {
     int x = plan_read(p, g, v->in[i]);
@@ -269,23 +299,23 @@ static int64_t bytes_of(const Value *v) {
 static void plan_views(Plan *p, const Graph *g, bool fuse) {
   int n = g->n;
   /* views, no kernels: a transpose of a matrix read only by matrix
-   * products (they read its operand with the strides swapped); when
+   * products (they read its operand with the strides swapped), or of a
+   * batch of them read only as the A of matmul_sum's one product; when
    * fusing, an expand read only by elementwise values (they broadcast its
    * operand) and a reshape (the same memory) */
   p->folded = arena_alloc(sizeof(bool) * (size_t)n);
   p->alias = arena_alloc(sizeof(bool) * (size_t)n);
   for (int id = 0; id < n; id++) {
     const Value *v = &g->v[id];
-    p->folded[id] = (v->op == OP_TRANSPOSE && v->shape.rank == 2 && v->nattr == 2 && v->a[0] == 1 &&
-                     v->a[1] == 0) || (fuse && v->op == OP_EXPAND);
+    p->folded[id] = swaps_last(v) || (fuse && v->op == OP_EXPAND);
     p->alias[id] = fuse && v->op == OP_RESHAPE;
   }
   for (int id = 0; id < n; id++) {
     const Value *v = &g->v[id];
     for (int i = 0; i < v->nin; i++) {
       const Value *x = &g->v[v->in[i]];
-      if (x->op == OP_TRANSPOSE ? v->op != OP_MATMUL || v->shape.rank != 2 : !op_elementwise(v->op))
-        p->folded[v->in[i]] = false;
+      bool reads = x->shape.rank == 2 ? plan_one_product(g, v) || v->op == OP_MATMULSUM : i == 0 && rows_form(g, v);
+      if (x->op == OP_TRANSPOSE ? !reads : !op_elementwise(v->op)) p->folded[v->in[i]] = false;
     }
   }
   for (int i = 0; i < g->noutputs; i++) p->folded[g->outputs[i]] = false;
@@ -384,7 +414,7 @@ static void plan_kernels(Plan *p, const Graph *g, bool fuse) {
     if (k < 0) {
       k = p->nkernels++;
       p->first[k] = id;
-      if (fuse && (op_elementwise(v->op) || epilogue_head(v))) open_add(&open, v->shape, k);
+      if (fuse && (op_elementwise(v->op) || epilogue_head(g, v))) open_add(&open, v->shape, k);
     } else {
       p->next[p->last[k]] = id;
     }

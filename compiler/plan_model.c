@@ -158,9 +158,10 @@ static int64_t graph_sample_work(const Graph *g) {
     }
     double each = 1, per = 1;
     for (int d = 0; d < v->shape.rank; d++) per *= v->shape.dim[d] == DIM_BATCH ? 1 : (double)v->shape.dim[d];
-    if (v->op == OP_MATMUL) {
+    if (op_info[v->op].cls == CL_CONTRACT) { /* matmul_sum: its work a sample, over its leading axes */
       Shape a = g->v[v->in[0]].shape;
       each = a.rank ? (double)a.dim[a.rank - 1] : 1;
+      for (int d = 0; v->op == OP_MATMULSUM && d + 2 < a.rank; d++) each *= a.dim[d] == DIM_BATCH ? 1 : (double)a.dim[d];
     } else if (v->op == OP_CONV2D) {
       Shape w = g->v[v->in[1]].shape;
       each = (double)w.dim[0] * (double)w.dim[1] * (double)w.dim[2];

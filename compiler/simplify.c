@@ -77,6 +77,7 @@ static int rewrite(Graph *h, const Value *v, const int *in) {
     if (is_const(h, b, 1) && same_type(h, a, v)) return a;
     break;
   case OP_MATMUL: /* 0 x = x 0 = 0: a recurrence's first step from the zero state, unrolled */
+  case OP_MATMULSUM:
     if (is_const(h, a, 0) || is_const(h, b, 0)) return ir_const(h, v->dtype, v->shape, 0);
     break;
   case OP_NEG: /* --x = x */
