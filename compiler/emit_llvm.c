@@ -377,60 +377,6 @@ static void k_reduce(Lv *L, const Value *v, LLVMValueRef y, LLVMValueRef a, LLVM
 
 /* softmax, logsoftmax, argmax: rows of `len` elements `inner` apart;
  * the split runs over outer * inner rows. */
-/* f32 softmax and log-softmax of row (len elements, inner apart) into
- * yr, as the C backend's k_axis: the maximum in 8 lanes (element j in
- * lane j % 8) joined in order, the exponentials in float, their sum in 8
- * double lanes joined as a tree, then each element divided or shifted. */
-static void softmax_f32(Lv *L, const Value *v, LLVMValueRef row, LLVMValueRef yr, LLVMValueRef len,
-                        LLVMValueRef inner) {
-  LLVMValueRef mv[8], sv[8], m = NULL, j8 = LLVMBuildAnd(L->b, len, ci(L, ~(int64_t)7), "");
-  for (int l = 0; l < 8; l++) {
-    mv[l] = local(L, L->f32, "mv"), sv[l] = local(L, L->f64, "sv");
-    LLVMBuildStore(L->b, LLVMConstReal(L->f32, -INFINITY), mv[l]);
-    LLVMBuildStore(L->b, cf(L, 0), sv[l]);
-  }
-  for (int pass = 0; pass < 2; pass++) { /* the maximum, then (after the exponentials) the sum */
-    LLVMValueRef *lane = pass ? sv : mv, src = pass ? yr : row;
-    for (int tail = 0; tail < 2; tail++) { /* blocks of 8, then the rest in lanes 0.. */
-      Loop lj;
-      LLVMValueRef j = tail ? j8 : mul(L, loop_open(L, &lj, ci(L, 0), LLVMBuildSDiv(L->b, len, ci(L, 8), "")), ci(L, 8));
-      for (int l = 0; l < 8; l++) {
-        LLVMBasicBlockRef merge = tail ? if_open(L, lt(L, ci(L, l), sub(L, len, j8))) : NULL;
-        LLVMValueRef e = load(L, L->f32, src, mul(L, add(L, j, ci(L, l)), inner));
-        LLVMValueRef cur = LLVMBuildLoad2(L->b, pass ? L->f64 : L->f32, lane[l], "");
-        LLVMBuildStore(L->b, pass ? LLVMBuildFAdd(L->b, cur, LLVMBuildFPExt(L->b, e, L->f64, ""), "")
-                                  : sel(L, fcmp(L, LLVMRealOGT, e, cur), e, cur), lane[l]);
-        if (tail) if_close(L, merge);
-      }
-      if (!tail) loop_close(L, &lj);
-    }
-    if (pass) break;
-    LLVMValueRef mf = LLVMBuildLoad2(L->b, L->f32, mv[0], "");
-    for (int l = 1; l < 8; l++) {
-      LLVMValueRef e = LLVMBuildLoad2(L->b, L->f32, mv[l], "");
-      mf = sel(L, fcmp(L, LLVMRealOGT, e, mf), e, mf);
-    }
-    m = LLVMBuildFPExt(L->b, mf, L->f64, "");
-    Loop lj;
-    LLVMValueRef j = loop_open(L, &lj, ci(L, 0), len);
-    LLVMValueRef z = LLVMBuildFSub(L->b, LLVMBuildFPExt(L->b, load(L, L->f32, row, mul(L, j, inner)), L->f64, ""), m, "");
-    store(L, L->f32, math(L, "nnrt_expf", LLVMBuildFPTrunc(L->b, z, L->f32, ""), NULL), yr, mul(L, j, inner));
-    loop_close(L, &lj);
-  }
-  LLVMValueRef t[8];
-  for (int l = 0; l < 8; l++) t[l] = LLVMBuildLoad2(L->b, L->f64, sv[l], "");
-  for (int w = 1; w < 8; w *= 2)
-    for (int l = 0; l < 8; l += 2 * w) t[l] = LLVMBuildFAdd(L->b, t[l], t[l + w], "");
-  LLVMValueRef total = t[0], ls = v->op == OP_SOFTMAX ? NULL : math(L, "log", total, NULL);
-  Loop lj;
-  LLVMValueRef j = loop_open(L, &lj, ci(L, 0), len), at_j = mul(L, j, inner);
-  LLVMValueRef r = v->op == OP_SOFTMAX
-                       ? LLVMBuildFDiv(L->b, LLVMBuildFPExt(L->b, load(L, L->f32, yr, at_j), L->f64, ""), total, "")
-                       : LLVMBuildFSub(L->b, LLVMBuildFSub(L->b, LLVMBuildFPExt(L->b, load(L, L->f32, row, at_j), L->f64, ""), m, ""), ls, "");
-  store(L, L->f32, LLVMBuildFPTrunc(L->b, r, L->f32, ""), yr, at_j);
-  loop_close(L, &lj);
-}
-
 static void k_axis(Lv *L, const Value *v, LLVMValueRef y, LLVMValueRef a, LLVMValueRef lo, LLVMValueRef hi) {
   const Value *x = &L->g->v[v->in[0]];
   int ax = (int)v->a[0];
@@ -442,7 +388,7 @@ static void k_axis(Lv *L, const Value *v, LLVMValueRef y, LLVMValueRef a, LLVMVa
   LLVMValueRef o = LLVMBuildSDiv(L->b, q, inner, ""), in = LLVMBuildSRem(L->b, q, inner, "");
   LLVMValueRef row = at(L, tx, a, add(L, mul(L, mul(L, o, len), inner), in));
   if (v->op != OP_ARGMAX && v->dtype == DT_F32 && x->dtype == DT_F32) {
-    softmax_f32(L, v, row, at(L, tv, y, add(L, mul(L, mul(L, o, len), inner), in)), len, inner);
+    llvm_softmax_f32(L, v, row, at(L, tv, y, add(L, mul(L, mul(L, o, len), inner), in)), len, inner);
     loop_close(L, &lq);
     return;
   }

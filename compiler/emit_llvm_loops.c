@@ -2,7 +2,7 @@
  * opened and closed (counted loops, nests over a shape, ifs, variables in
  * the entry block), their shape where it decides how fast they run, and
  * the window constants and the fused convolution-and-pooling call of its
- * kernels.
+ * kernels; and the lanes of a float softmax row.
  *
  * An epilogue (NAME_epiK) is called by the product for a block of rows
  * [r0, r1) and columns [c0, c1) of a row length the loops read from the
@@ -132,4 +132,77 @@ void loops_open(Lv *L, Loop *lp, Shape s, LLVMValueRef *idx, LLVMValueRef lo, LL
 
 void loops_close(Lv *L, Loop *lp, int rank) {
   for (int d = rank - 1; d >= 0; d--) loop_close(L, &lp[d]);
+}
+
+/* Integer arithmetic and element access for the loops below. */
+static LLVMValueRef iadd(Lv *L, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildNSWAdd(L->b, a, b, ""); }
+static LLVMValueRef isub(Lv *L, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildNSWSub(L->b, a, b, ""); }
+static LLVMValueRef imul(Lv *L, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildNSWMul(L->b, a, b, ""); }
+static LLVMValueRef ilt(Lv *L, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildICmp(L->b, LLVMIntSLT, a, b, ""); }
+static LLVMValueRef ld(Lv *L, LLVMTypeRef t, LLVMValueRef base, LLVMValueRef i) {
+  return LLVMBuildLoad2(L->b, t, LLVMBuildInBoundsGEP2(L->b, t, base, &i, 1, ""), "");
+}
+static void st(Lv *L, LLVMTypeRef t, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i) {
+  LLVMBuildStore(L->b, v, LLVMBuildInBoundsGEP2(L->b, t, base, &i, 1, ""));
+}
+
+/* f32 softmax and log-softmax of row (len elements, inner apart) into
+ * yr, as the C backend's k_axis: the maximum in 8 lanes (element j in
+ * lane j % 8) joined in order, the exponentials in float, their sum in 8
+ * double lanes joined as a tree, then each element divided or shifted. */
+void llvm_softmax_f32(Lv *L, const Value *v, LLVMValueRef row, LLVMValueRef yr, LLVMValueRef len,
+                      LLVMValueRef inner) {
+  LLVMValueRef mv[8], sv[8], m = NULL, j8 = LLVMBuildAnd(L->b, len, ci(L, ~(int64_t)7), "");
+  for (int l = 0; l < 8; l++) {
+    mv[l] = local(L, L->f32, "mv"), sv[l] = local(L, L->f64, "sv");
+    LLVMBuildStore(L->b, LLVMConstReal(L->f32, -INFINITY), mv[l]);
+    LLVMBuildStore(L->b, cf(L, 0), sv[l]);
+  }
+  for (int pass = 0; pass < 2; pass++) { /* the maximum, then (after the exponentials) the sum */
+    LLVMValueRef *lane = pass ? sv : mv, src = pass ? yr : row;
+    for (int tail = 0; tail < 2; tail++) { /* blocks of 8, then the rest in lanes 0.. */
+      Loop lj;
+      LLVMValueRef blocks = LLVMBuildSDiv(L->b, len, ci(L, 8), "");
+      LLVMValueRef j = tail ? j8 : imul(L, loop_open(L, &lj, ci(L, 0), blocks), ci(L, 8));
+      for (int l = 0; l < 8; l++) {
+        LLVMBasicBlockRef merge = tail ? if_open(L, ilt(L, ci(L, l), isub(L, len, j8))) : NULL;
+        LLVMValueRef e = ld(L, L->f32, src, imul(L, iadd(L, j, ci(L, l)), inner));
+        LLVMValueRef cur = LLVMBuildLoad2(L->b, pass ? L->f64 : L->f32, lane[l], "");
+        LLVMValueRef next = pass ? LLVMBuildFAdd(L->b, cur, LLVMBuildFPExt(L->b, e, L->f64, ""), "")
+                                 : LLVMBuildSelect(L->b, LLVMBuildFCmp(L->b, LLVMRealOGT, e, cur, ""), e, cur, "");
+        LLVMBuildStore(L->b, next, lane[l]);
+        if (tail) if_close(L, merge);
+      }
+      if (!tail) loop_close(L, &lj);
+    }
+    if (pass) break;
+    LLVMValueRef mf = LLVMBuildLoad2(L->b, L->f32, mv[0], "");
+    for (int l = 1; l < 8; l++) {
+      LLVMValueRef e = LLVMBuildLoad2(L->b, L->f32, mv[l], "");
+      mf = LLVMBuildSelect(L->b, LLVMBuildFCmp(L->b, LLVMRealOGT, e, mf, ""), e, mf, "");
+    }
+    m = LLVMBuildFPExt(L->b, mf, L->f64, "");
+    Loop lj;
+    LLVMValueRef j = loop_open(L, &lj, ci(L, 0), len);
+    LLVMValueRef x = LLVMBuildFPExt(L->b, ld(L, L->f32, row, imul(L, j, inner)), L->f64, "");
+    LLVMValueRef z = LLVMBuildFSub(L->b, x, m, "");
+    st(L, L->f32, math(L, "nnrt_expf", LLVMBuildFPTrunc(L->b, z, L->f32, ""), NULL), yr, imul(L, j, inner));
+    loop_close(L, &lj);
+  }
+  LLVMValueRef t[8];
+  for (int l = 0; l < 8; l++) t[l] = LLVMBuildLoad2(L->b, L->f64, sv[l], "");
+  for (int w = 1; w < 8; w *= 2)
+    for (int l = 0; l < 8; l += 2 * w) t[l] = LLVMBuildFAdd(L->b, t[l], t[l + w], "");
+  LLVMValueRef total = t[0], ls = v->op == OP_SOFTMAX ? NULL : math(L, "log", total, NULL);
+  Loop lj;
+  LLVMValueRef j = loop_open(L, &lj, ci(L, 0), len), at_j = imul(L, j, inner);
+  LLVMValueRef r;
+  if (v->op == OP_SOFTMAX) {
+    r = LLVMBuildFDiv(L->b, LLVMBuildFPExt(L->b, ld(L, L->f32, yr, at_j), L->f64, ""), total, "");
+  } else {
+    LLVMValueRef x = LLVMBuildFPExt(L->b, ld(L, L->f32, row, at_j), L->f64, "");
+    r = LLVMBuildFSub(L->b, LLVMBuildFSub(L->b, x, m, ""), ls, "");
+  }
+  st(L, L->f32, LLVMBuildFPTrunc(L->b, r, L->f32, ""), yr, at_j);
+  loop_close(L, &lj);
 }

@@ -1089,6 +1089,10 @@ LLVMBasicBlockRef if_open(Lv *L, LLVMValueRef cond);
 void if_close(Lv *L, LLVMBasicBlockRef merge);
 /* A variable in the entry block (so that mem2reg makes it a register). */
 LLVMValueRef local(Lv *L, LLVMTypeRef t, const char *name);
+/* f32 softmax or log-softmax v of one row (len elements, inner apart)
+ * into yr, in the C backend's order (emit_c.c's k_axis). */
+void llvm_softmax_f32(Lv *L, const Value *v, LLVMValueRef row, LLVMValueRef yr, LLVMValueRef len,
+                      LLVMValueRef inner);
 /* emit_llvm_op.c: elementwise op `op` on a, b, c (ops.h's x), all doubles
  * or all floats (an f32 value's, computed in float as the C backend's),
  * in that type; rounded as its result type `out` needs only for cast. */
