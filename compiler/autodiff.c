@@ -102,6 +102,29 @@ static Graph *substitute(Graph *g, const int *from, int first, bool *keep) {
   return h;
 }
 
+/* The body's one reader of invariant input x when it is a product
+ * mm = s @ W of a state or sequence s [.., K] and W = x [K, M], both
+ * matrices: W's gradient over the steps is then one product after the
+ * loop, sum over t of s_t^T dmm_t (matmul_sum of s's and dmm's stacks),
+ * not an accumulator the loop adds a product to at every step. Or -1. */
+static int hoisted_product(const Graph *b, int k, int m, int x) {
+  int reader = -1, in = b->inputs[x];
+  for (int i = 0; i < b->noutputs; i++)
+    if (b->outputs[i] == in) return -1;
+  for (int id = 0; id < b->n; id++)
+    for (int i = 0; i < b->v[id].nin; i++)
+      if (b->v[id].in[i] == in) {
+        if (reader >= 0) return -1;
+        reader = id;
+      }
+  if (reader < 0) return -1;
+  const Value *mm = &b->v[reader], *s = &b->v[mm->in[0]];
+  if (mm->op != OP_MATMUL || mm->in[1] != in || mm->in[0] == in || s->op != OP_INPUT || s->a[0] >= k + m ||
+      s->shape.rank != 2 || b->v[in].shape.rank != 2)
+    return -1;
+  return reader;
+}
+
 /* A scan's gradient: a scan the other way over the gradient body gb.
  * gb's carries are the carries' gradients dc and an accumulator for each
  * invariant w that needs one; its sequences the carries as each forward
@@ -109,7 +132,8 @@ static Graph *substitute(Graph *g, const int *from, int first, bool *keep) {
  * results' gradients and the stacked results; its invariants the forward
  * ones. It holds the forward step again, then that step's gradient
  * seeded with dc and dy, and gives the carries' gradients at the step
- * before, acc + dw, and each sequence's gradient dx; then each forward
+ * before, acc + dw, each sequence's gradient dx, and the gradient of each
+ * hoisted product (hoisted_product) as a stacked result; then each forward
  * value that is a stacked result (a layer's gates) is read from its
  * stack, and what nothing reads goes (the step again, as a rule). */
 static void scan_rule(AD *ad, int id) {
@@ -125,8 +149,12 @@ static void scan_rule(AD *ad, int id) {
 #define IN(like) (gb->inputs[gb->ninputs] = ir_leaf(gb, OP_INPUT, (like)->dtype, (like)->shape, gb->ninputs), \
                   gb->inputs[gb->ninputs++])
   int dc[IR_MAX_IN], acc[IR_MAX_IN], c[IR_MAX_IN], xs[IR_MAX_IN], dy[IR_MAX_IN], w[IR_MAX_IN], nacc = 0;
+  int hoist[IR_MAX_IN], hoist_res[IR_MAX_IN]; /* invariant l's product in b, when hoisted; dmm's result */
+  for (int l = 0; l < p; l++)
+    hoist[l] = ad->needs[v.in[k + m + l]] && v.a[3] < 2 ? hoisted_product(b, k, m, k + m + l) : -1;
   for (int i = 0; i < k; i++) dc[i] = IN(&b->v[b->inputs[i]]);
-  for (int l = 0; l < p; l++) acc[l] = ad->needs[v.in[k + m + l]] ? (nacc++, IN(&b->v[b->inputs[k + m + l]])) : -1;
+  for (int l = 0; l < p; l++)
+    acc[l] = ad->needs[v.in[k + m + l]] && hoist[l] < 0 ? (nacc++, IN(&b->v[b->inputs[k + m + l]])) : -1;
   for (int i = 0; i < k; i++) {
     if (res[k + q + i] < 0) bug("scan %%%d has no history of carry %d", id, i);
     c[i] = IN(&b->v[b->inputs[i]]);
@@ -155,7 +183,7 @@ static void scan_rule(AD *ad, int id) {
   sub.needs = arena_alloc(sizeof(bool) * (size_t)n);
   for (int i = 0; i < k; i++) sub.needs[c[i]] = true;
   for (int j = 0; j < m; j++) sub.needs[xs[j]] = ad->needs[v.in[k + j]];
-  for (int l = 0; l < p; l++) sub.needs[w[l]] = acc[l] >= 0;
+  for (int l = 0; l < p; l++) sub.needs[w[l]] = ad->needs[v.in[k + m + l]];
   needs_forward(&sub);
   sub.grad = arena_alloc(sizeof(int) * (size_t)n);
   memset(sub.grad, 0xff, sizeof(int) * (size_t)n);
@@ -174,6 +202,14 @@ static void scan_rule(AD *ad, int id) {
     if (ad->needs[v.in[k + j]])
       gb->outputs[gb->noutputs++] = sub.grad[xs[j]] >= 0 ? sub.grad[xs[j]]
                                                          : ir_const(gb, gb->v[xs[j]].dtype, gb->v[xs[j]].shape, 0);
+  for (int l = 0; l < p; l++) { /* dmm's stack: a sequence's gradient that is dmm, or a result of its own */
+    if (hoist[l] < 0) continue;
+    int dmm = sub.grad[bm[hoist[l]]], o = k + nacc;
+    if (dmm < 0) dmm = ir_const(gb, b->v[hoist[l]].dtype, b->v[hoist[l]].shape, 0);
+    while (o < gb->noutputs && gb->outputs[o] != dmm) o++;
+    if (o == gb->noutputs) gb->outputs[gb->noutputs++] = dmm;
+    hoist_res[l] = o;
+  }
   if (gb->noutputs > 16) bug("the gradient of scan %%%d has %d results a step", id, gb->noutputs);
   /* what the gradient reads of the step's stacked results comes from them */
   int *from = arena_alloc(sizeof(int) * (size_t)(gb->n + 1));
@@ -229,8 +265,15 @@ static void scan_rule(AD *ad, int id) {
   for (int i = 0; i < k; i++) ACC(v.in[i], r + i);
   for (int l = 0, at = k; l < p; l++)
     if (acc[l] >= 0) ACC(v.in[k + m + l], r + at++);
-  for (int j = 0, at = nc; j < m; j++)
-    if (ad->needs[v.in[k + j]]) ACC(v.in[k + j], r + at++);
+  for (int j = 0, out = nc; j < m; j++)
+    if (ad->needs[v.in[k + j]]) ACC(v.in[k + j], r + out++);
+  for (int l = 0; l < p; l++) { /* dW = sum over t of s_t^T dmm_t, s's stack as the forward scan has it */
+    if (hoist[l] < 0) continue;
+    int s = (int)b->v[b->v[hoist[l]].in[0]].a[0], stack = s < k ? res[k + q + s] : v.in[s];
+    int perm[NN_MAX_RANK];
+    swap_last(perm, g->v[stack].shape.rank);
+    ACC(v.in[k + m + l], ir_matmul_sum(g, ir_transpose(g, stack, perm), r + hoist_res[l]));
+  }
 }
 
 static void rule(AD *ad, int id, int dy) {
