@@ -898,7 +898,7 @@ static void kernels(Em *e) {
   for (int id = 0; id < e->g->n; id++) { /* each scan's descriptor */
     if (e->g->v[id].op != OP_SCAN) continue;
     int64_t d[PLAN_SCAN_WORDS];
-    int w = plan_scan_desc(e->p, &e->g->v[id], d);
+    int w = plan_scan_desc(e->p, e->g, &e->g->v[id], d);
     fprintf(e->o, "\n/* %%%d = scan: {steps, reverse, carries, sequences, invariants, results, kept bytes,\n"
                   " * accumulating carries of f32, of f64}, then\n"
                   " * each carry's, sequence's and result's rows (nnrt_scan) */\nstatic const int64_t %s_s%d[] = {",

@@ -14,7 +14,7 @@
 static LLVMValueRef scan_desc(Lv *L, int id) {
   const Value *v = &L->g->v[id];
   int64_t d[PLAN_SCAN_WORDS];
-  int w = plan_scan_desc(L->p, v, d);
+  int w = plan_scan_desc(L->p, L->g, v, d);
   const char *name = arena_printf("%s_s%d", L->name, id);
   LLVMValueRef gv = LLVMGetNamedGlobal(L->mod, name);
   if (!gv) {

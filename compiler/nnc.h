@@ -777,8 +777,8 @@ int64_t plan_kept(const struct Built *b);
 /* A scan's descriptor for the runtime (nnrt_scan): its words in d,
  * returns how many (at most PLAN_SCAN_WORDS: k + m <= IR_MAX_IN carries
  * and sequences, k + q <= 16 body outputs). */
-enum { PLAN_SCAN_WORDS = 12 + 4 * (IR_MAX_IN + 16) + 16 };
-int plan_scan_desc(const Plan *p, const Value *v, int64_t *d);
+enum { PLAN_SCAN_WORDS = 13 + 4 * (IR_MAX_IN + 16) + 16 };
+int plan_scan_desc(const Plan *p, const Graph *g, const Value *v, int64_t *d);
 /* Where kernel k's head is computed when it has an epilogue: its own
  * buffer when stored, else the last member's (same shape and type); with
  * pooling fused, the band of the pooling's operand. */

@@ -1022,14 +1022,45 @@ static void scan_part(int64_t *w, Shape s, DType t, int axis) {
   }
 }
 
-int plan_scan_desc(const Plan *p, const Value *v, int64_t *d) {
+/* Whether stacked value x (a scan's per-step result or history) is stored
+ * step by step, each step's slice whole: in a training step, where every
+ * reader is a scan that reads it as a sequence along the same axis (the
+ * backward loop reading the forward gates), which then reads a step in
+ * place instead of gathering its rows. */
+static bool by_step(const Graph *g, int x) {
+  const Value *r = &g->v[x], *s = &g->v[r->in[0]];
+  bool read = false;
+  if (!g->training || r->op != OP_SCANOUT || r->a[0] < s->a[4] || x == g->loss) return false;
+  for (int i = 0; i < g->noutputs; i++) read |= g->outputs[i] == x;
+  for (int i = 0; i < g->nupdates; i++) read |= g->updates[i].value == x;
+  for (int i = 0; g->param_grads && i < g->nparams; i++) read |= g->param_grads[i] == x;
+  if (read) return false;
+  for (int id = 0; id < g->n; id++) {
+    const Value *v = &g->v[id];
+    for (int i = 0; i < v->nin; i++) {
+      if (v->in[i] != x) continue;
+      if (v->op != OP_SCAN || i < v->a[4] || i >= v->a[4] + v->a[5] || v->a[3] != s->a[3]) return false;
+      read = true;
+    }
+  }
+  return read;
+}
+
+int plan_scan_desc(const Plan *p, const Graph *g, const Value *v, int64_t *d) {
   const Graph *b = p->bodies[v->a[0]]; /* as compiled: the same interface as g's body */
-  int k = (int)v->a[4], m = (int)v->a[5], axis = (int)v->a[3], w = 12;
+  int k = (int)v->a[4], m = (int)v->a[5], q = b->noutputs - k, axis = (int)v->a[3], w = 13, id = (int)(v - g->v);
   d[0] = v->a[1], d[1] = v->a[2], d[2] = k, d[3] = m, d[4] = v->nin - k - m, d[5] = b->noutputs - k;
   d[6] = p->body[v->a[0]]->body_kept, d[7] = d[8] = 0;
   for (int i = 0; i < k; i++) /* the accumulating carries, of f32 and of f64 */
     if (p->accum[v->a[0]] >> i & 1) d[b->v[b->inputs[i]].dtype == DT_F64 ? 8 : 7] |= (int64_t)1 << i;
   d[9] = v->a[6], d[10] = v->a[6] >= 0 ? elem_bytes(b->v[b->inputs[k + v->a[6]]].dtype) : 0, d[11] = v->a[7];
+  d[12] = 0; /* stored step by step: the carries' histories, the sequences, the results */
+  for (int j = 0; j < m; j++) d[12] |= (int64_t)by_step(g, v->in[k + j]) << (k + j);
+  for (int r = id + 1; r < g->n && g->v[r].op == OP_SCANOUT && g->v[r].in[0] == id; r++) {
+    int64_t x = g->v[r].a[0];
+    if (x >= k && x < k + q) d[12] |= (int64_t)by_step(g, r) << (k + m + x - k);
+    if (x >= k + q) d[12] |= (int64_t)by_step(g, r) << (x - k - q);
+  }
   for (int i = 0; i < k + m; i++, w += 4) {
     const Value *x = &b->v[b->inputs[i]];
     scan_part(d + w, x->shape, x->dtype, axis);

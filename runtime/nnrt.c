@@ -141,7 +141,7 @@ static int64_t scan_rows(const int64_t *part, int64_t n) { return part[0] * (par
 static int64_t scan_row(const int64_t *part, int64_t n) { return part[2] * (part[3] ? n : 1); }
 
 NNRT_API size_t nnrt_scan_scratch(const int64_t *d, int64_t n) {
-  const int64_t *part = d + 12;
+  const int64_t *part = d + 13;
   size_t bytes = nnrt_align((size_t)d[6]);
   for (int64_t i = 0; i < d[2] + d[3]; i++) /* two buffers a carry, one a sequence's slice */
     bytes += (i < d[2] ? 2 : 1) * nnrt_align((size_t)(scan_rows(part + 4 * i, n) * scan_row(part + 4 * i, n)));
@@ -149,9 +149,11 @@ NNRT_API size_t nnrt_scan_scratch(const int64_t *d, int64_t n) {
 }
 
 /* Step t's slice of a stacked tensor, to (get) or from a buffer (zeros
- * where buf is NULL). */
-static void scan_slice(const int64_t *part, int64_t n, int64_t steps, int64_t t, char *stacked, char *buf, bool get) {
+ * where buf is NULL); whole at t when the tensor is stored step by step. */
+static void scan_slice(const int64_t *part, int64_t n, int64_t steps, int64_t t, char *stacked, char *buf, bool get,
+                       bool by_step) {
   int64_t rows = scan_rows(part, n), row = scan_row(part, n);
+  if (by_step) row *= rows, steps = 1, stacked += t * row, t = 0, rows = 1;
   for (int64_t r = 0; r < rows; r++) {
     char *at = stacked + (r * steps + t) * row;
     if (get) memcpy(buf + r * row, at, (size_t)row);
@@ -172,7 +174,8 @@ static bool skipped(const int64_t *part, int64_t n, int64_t bytes, const void *s
 NNRT_API void nnrt_scan(const int64_t *d, NnrtModel *m, int64_t n, void *const *res, const void *const *ops, char *s,
                         NnrtRunFn *step) {
   int64_t steps = d[0], k = d[2], ms = d[3], p = d[4], q = d[5];
-  const int64_t *part = d + 12, *repeat = part + 4 * (k + ms + q);
+  const int64_t *part = d + 13, *repeat = part + 4 * (k + ms + q);
+#define BY_STEP(i) ((uint64_t)d[12] >> (i) & 1)
   char *kept = s;
   memset(kept, 0, (size_t)d[6]);
   s += nnrt_align((size_t)d[6]);
@@ -195,15 +198,15 @@ NNRT_API void nnrt_scan(const int64_t *d, NnrtModel *m, int64_t n, void *const *
   for (int64_t u = 0; u < steps; u++) {
     int64_t t = d[1] ? steps - 1 - u : u;
     for (int64_t i = 0; i < k; i++) {
-      if (res[k + q + i]) scan_slice(part + 4 * i, n, steps, t, res[k + q + i], cur[i], false);
+      if (res[k + q + i]) scan_slice(part + 4 * i, n, steps, t, res[k + q + i], cur[i], false, BY_STEP(i));
       in[i] = cur[i];
     }
     for (int64_t j = 0; j < ms; j++) {
       const int64_t *pj = part + 4 * (k + j);
-      if (scan_rows(pj, n) == 1) {
-        in[k + j] = (const char *)ops[k + j] + t * scan_row(pj, n);
+      if (scan_rows(pj, n) == 1 || BY_STEP(k + j)) {
+        in[k + j] = (const char *)ops[k + j] + t * scan_rows(pj, n) * scan_row(pj, n);
       } else {
-        scan_slice(pj, n, steps, t, (char *)ops[k + j], staged[j], true);
+        scan_slice(pj, n, steps, t, (char *)ops[k + j], staged[j], true, false);
         in[k + j] = staged[j];
       }
     }
@@ -216,7 +219,8 @@ NNRT_API void nnrt_scan(const int64_t *d, NnrtModel *m, int64_t n, void *const *
       }
       for (int64_t l = 0; l < q; l++) /* a result repeats its carry, or is 0 */
         if (res[k + l])
-          scan_slice(part + 4 * (k + ms + l), n, steps, t, res[k + l], repeat[l] >= 0 ? cur[repeat[l]] : NULL, false);
+          scan_slice(part + 4 * (k + ms + l), n, steps, t, res[k + l], repeat[l] >= 0 ? cur[repeat[l]] : NULL, false,
+                     BY_STEP(k + ms + l));
       continue;
     }
     step(&body, n, in, NULL);
@@ -236,10 +240,12 @@ NNRT_API void nnrt_scan(const int64_t *d, NnrtModel *m, int64_t n, void *const *
       }
     }
     for (int64_t l = 0; l < q; l++)
-      if (res[k + l]) scan_slice(part + 4 * (k + ms + l), n, steps, t, res[k + l], (char *)body.out[k + l], false);
+      if (res[k + l])
+        scan_slice(part + 4 * (k + ms + l), n, steps, t, res[k + l], (char *)body.out[k + l], false, BY_STEP(k + ms + l));
   }
   for (int64_t i = 0; i < k; i++)
     if (res[i]) memcpy(res[i], cur[i], size[i]);
+#undef BY_STEP
 }
 
 /* ------------------------------------------------------------- errors */

@@ -444,11 +444,14 @@ typedef size_t NnrtArenaFn(int64_t n, int threads);
  * gives an addend of, added in place, rather than the new carry; skip:
  * the sequence, of floats of `skip bytes`, whose slice 0 throughout skips
  * a step, or -1; adds: 4 bits a sequence, c > 0 for one whose slice a
- * skipped step adds to carry c - 1, of its type), then for each of the k carries, the m sequences and the
- * q per-step results four words {outer, outer_batch, inner, inner_batch}:
- * a step's slice is outer rows of inner bytes (each times n when its flag
- * is set), row r of step t at (r * steps + t) * inner in the stacked
- * tensor (a carry's split is its history's), then for each result the
+ * skipped step adds to carry c - 1, of its type), then a word of bits,
+ * bit i set for part i below stored step by step; then for each of the k
+ * carries, the m sequences and the q per-step results four words
+ * {outer, outer_batch, inner, inner_batch}: a step's slice is outer rows
+ * of inner bytes (each times n when its flag is set), row r of step t at
+ * (r * steps + t) * inner in the stacked tensor, or with the part's bit
+ * the whole slice at t * outer * inner (a carry's part is its history's;
+ * a sequence stored so is read in place), then for each result the
  * carry it repeats on a skipped step (-1: it is 0 there). ops: the k initial carries, the m sequences,
  * the p invariants; res: the 2k + q results (final carries, stacked
  * results, histories), NULL where unread. s: nnrt_scan_scratch(d, n)
