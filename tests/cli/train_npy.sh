@@ -1,7 +1,7 @@
 # The training program reads NumPy .npy arrays: MNIST digits as uint8 with
-# uint8 labels, the same digits as float32 NHWC images for the CNN, and a
-# float32 table with int64 labels; malformed files are
-# refused with the file and what is wrong.
+# uint8 labels and a float32 table with int64 labels; malformed files are
+# refused with the file and what is wrong. (The same digits as float32
+# NHWC images for the CNN: train_npy_cnn.sh.)
 . "$(dirname "$0")/../cli_lib.sh"
 ex=$src/examples
 
@@ -16,17 +16,6 @@ has "$tmp/help.txt" "--x FILE"
 "$tmp/train" --x "$tmp/x.npy" --y "$tmp/y.npy" --epochs 1 > "$tmp/run.txt" || fail "training on MNIST failed"
 tail -1 "$tmp/run.txt"
 held_out_at_least "$tmp/run.txt" 2000 0.85
-
-# images as float32 NHWC (10000, 28, 28, 1), already scaled, for the CNN
-tail -c +17 "$tmp/mnist-images.idx" | perl -e 'binmode STDIN; local $/; $b = <STDIN>;
-  print pack("f<*", map { $_ / 255 } unpack("C*", $b))' > "$tmp/xcnn.raw"
-{ npy '<f4' '(10000, 28, 28, 1)'; cat "$tmp/xcnn.raw"; } > "$tmp/xcnn.npy"
-sed -e 's|idx(images: "data/mnist-images.idx", labels: "data/mnist-labels.idx",|npy(x: "xcnn.npy", y: "y.npy",|' \
-  -e 's|scale: 1 / 255, ||' "$ex/mnist_cnn.nn" > "$tmp/cnn.nn"
-"$nnc" "$tmp/cnn.nn" -o "$tmp/cnn" || fail "building the MNIST CNN program failed"
-(cd "$tmp" && ./cnn --epochs 1) > "$tmp/cnn.txt" || fail "training the CNN on float32 images failed"
-tail -1 "$tmp/cnn.txt"
-held_out_at_least "$tmp/cnn.txt" 2000 0.9 "CNN held-out"
 
 # float32 samples (x0, x1), int64 label: whether x0 + x1 > 0
 perl -e 'srand 7; for (1..400) { push @x, rand(2) - 1, rand(2) - 1 }
