@@ -276,6 +276,37 @@ static void scan_rule(AD *ad, int id) {
   }
 }
 
+/* matmul: dA = dY B^T, dB = A^T dY; an operand of rank 2 that the
+ * other's leading axes broadcast takes the sum over them as one product
+ * (matmul_sum). matmul_sum: the same products, dY broadcast over the
+ * leading axes. */
+static void matmul_rule(AD *ad, int id, int dy) {
+  Graph *g = ad->g;
+  Value v = g->v[id];
+  int x = v.in[0], y = v.in[1];
+  int pa[NN_MAX_RANK], pb[NN_MAX_RANK], ra = g->v[x].shape.rank, rb = g->v[y].shape.rank;
+  bool sum_a = v.op == OP_MATMUL && ra == 2 && rb > 2, sum_b = v.op == OP_MATMUL && rb == 2 && ra > 2;
+  swap_last(pa, ra);
+  swap_last(pb, rb);
+  if (v.op == OP_MATMULSUM) { /* dY at every leading index */
+    Shape la = g->v[x].shape, lb = g->v[y].shape, full, one = {0};
+    la.rank -= 2, lb.rank -= 2;
+    if (!broadcast_shapes(la, lb, &full)) bug("matmul_sum %%%d", id);
+    one.rank = full.rank;
+    for (int d = 0; d < full.rank; d++) one.dim[d] = 1;
+    for (int d = 0; d < 2; d++) one.dim[one.rank++] = full.dim[full.rank++] = v.shape.dim[d];
+    dy = ir_expand(g, ir_reshape(g, dy, one), full);
+  }
+  if (ad->needs[x]) {
+    int bt = ir_transpose(g, y, pb);
+    accumulate(ad, x, sum_a ? ir_matmul_sum(g, dy, bt) : ir_matmul(g, dy, bt));
+  }
+  if (ad->needs[y]) {
+    int at = ir_transpose(g, x, pa);
+    accumulate(ad, y, sum_b ? ir_matmul_sum(g, at, dy) : ir_matmul(g, at, dy));
+  }
+}
+
 static void rule(AD *ad, int id, int dy) {
   Graph *g = ad->g;
   Value v = g->v[id];
@@ -378,32 +409,8 @@ static void rule(AD *ad, int id, int dy) {
     ACC(x, sub(g, dy, mul(g, ir_unary(g, OP_EXP, id), s)));
     return;
   }
-  case OP_MATMUL: /* dA = dY B^T, dB = A^T dY; an operand of rank 2 that the other's leading axes
-                    broadcast takes the sum over them as one product (matmul_sum) */
-  case OP_MATMULSUM: { /* the same products, dY broadcast over the leading axes */
-    int pa[NN_MAX_RANK], pb[NN_MAX_RANK], ra = g->v[x].shape.rank, rb = g->v[y].shape.rank;
-    bool sum_a = v.op == OP_MATMUL && ra == 2 && rb > 2, sum_b = v.op == OP_MATMUL && rb == 2 && ra > 2;
-    swap_last(pa, ra);
-    swap_last(pb, rb);
-    if (v.op == OP_MATMULSUM) { /* dY at every leading index */
-      Shape la = g->v[x].shape, lb = g->v[y].shape, full, one = {0};
-      la.rank -= 2, lb.rank -= 2;
-      if (!broadcast_shapes(la, lb, &full)) bug("matmul_sum %%%d", id);
-      one.rank = full.rank;
-      for (int d = 0; d < full.rank; d++) one.dim[d] = 1;
-      for (int d = 0; d < 2; d++) one.dim[one.rank++] = full.dim[full.rank++] = v.shape.dim[d];
-      dy = ir_expand(g, ir_reshape(g, dy, one), full);
-    }
-    if (ad->needs[x]) {
-      int bt = ir_transpose(g, y, pb);
-      accumulate(ad, x, sum_a ? ir_matmul_sum(g, dy, bt) : ir_matmul(g, dy, bt));
-    }
-    if (ad->needs[y]) {
-      int at = ir_transpose(g, x, pa);
-      accumulate(ad, y, sum_b ? ir_matmul_sum(g, at, dy) : ir_matmul(g, at, dy));
-    }
-    return;
-  }
+  case OP_MATMUL:
+  case OP_MATMULSUM: matmul_rule(ad, id, dy); return;
   case OP_RESHAPE: ACC(x, ir_reshape(g, dy, X->shape)); return;
   case OP_EXPAND: ACC(x, dy); return; /* accumulate sums back */
   case OP_TRANSPOSE: {

@@ -255,15 +255,10 @@ static void matmul(const Value *v, const Tensor *a, const Tensor *b, Tensor *out
   int r = out->shape.rank;
   bool summed = v->op == OP_MATMULSUM;
   int64_t m = out->shape.dim[r - 2], n = out->shape.dim[r - 1], k = a->shape.dim[a->shape.rank - 1];
-  Shape lead = out->shape, la = a->shape, lb = b->shape;
+  Shape lead, la = a->shape, lb = b->shape;
   la.rank -= 2;
   lb.rank -= 2;
-  lead.rank = la.rank > lb.rank ? la.rank : lb.rank;
-  for (int d = 0; d < lead.rank; d++) { /* numpy's broadcast, aligned at the end */
-    int da = d - (lead.rank - la.rank), db = d - (lead.rank - lb.rank);
-    int64_t x = da >= 0 ? la.dim[da] : 1, y = db >= 0 ? lb.dim[db] : 1;
-    lead.dim[d] = x == 1 ? y : x;
-  }
+  if (!broadcast_shapes(la, lb, &lead)) bug("matmul: leading axes that do not broadcast");
   int64_t nlead = 1, idx[NN_MAX_RANK];
   for (int d = 0; d < lead.rank; d++) nlead *= lead.dim[d];
   double *acc = summed ? calloc((size_t)(m * n) + 1, sizeof(double)) : NULL;
