@@ -129,7 +129,7 @@ static bool llvm_build(const Built *b, const char *so, int opt, FILE *out) {
   if (!lo) return false;
   llvm_model(lo, b);
   char *obj = arena_printf("%s.o", so);
-  bool ok = llvm_finish(lo, "obj", obj, so);
+  bool ok = llvm_finish(lo, "obj", obj, so, NULL);
   unlink(obj);
   if (!ok) fprintf(out, "  building %s with the LLVM backend failed\n", so);
   return ok;

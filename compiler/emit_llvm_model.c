@@ -22,6 +22,30 @@
 #include "nnc.h"
 #include "nnrt.h"
 
+#ifndef NNC_RUNTIME_DIRS
+#define NNC_RUNTIME_DIRS "."
+#endif
+
+/* A file of the runtime, found from where this nnc is, so that a build
+ * tree and an installed prefix (moved anywhere) both work: `rel` lists
+ * folders relative to nnc's own folder, ':'-separated, NNC_RUNTIME_DIRS
+ * (the installed layout's, then the build tree's). NULL when none has it. */
+static const char *runtime_file(const char *name) {
+  static char exe[4096];
+  if (!exe[0]) {
+    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (k <= 0 || k >= (ssize_t)sizeof exe - 1) return NULL;
+    exe[k] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash) slash[1] = 0;
+  }
+  char *dirs = arena_printf("%s", NNC_RUNTIME_DIRS);
+  for (char *d = strtok(dirs, ":"); d; d = strtok(NULL, ":")) {
+    char *path = arena_printf("%s%s/%s", exe, d, name);
+    if (access(path, R_OK) == 0) return path;
+  }
+  return NULL;
+}
 
 /* ------------------------------------------------------ a model's tables */
 
@@ -346,7 +370,7 @@ LlvmOut *llvm_begin(const char *source, const char *triple, const char *cpu, int
   o->export_runs = export_runs;
   o->levels = x86 && !cpu;
 #ifdef NNC_RUNTIME_BC
-  o->runtime_in = !strcmp(t, host) && opt >= 3;
+  o->runtime_in = !strcmp(t, host) && opt >= 3 && runtime_file("nnrt.bc");
 #endif
   static const LLVMCodeGenOptLevel level[4] = {LLVMCodeGenLevelNone, LLVMCodeGenLevelLess, LLVMCodeGenLevelDefault,
                                                LLVMCodeGenLevelAggressive};
@@ -401,14 +425,16 @@ static bool link_runtime(LlvmOut *o) {
   LLVMMemoryBufferRef buf;
   LLVMModuleRef rt;
   char *msg = NULL;
-  if (LLVMCreateMemoryBufferWithContentsOfFile(NNC_RUNTIME_BC, &buf, &msg)) {
-    error_plain("cannot read the runtime '%s': %s (rebuild nnc)", NNC_RUNTIME_BC, msg ? msg : "");
+  const char *bc = runtime_file("nnrt.bc");
+  if (!bc || LLVMCreateMemoryBufferWithContentsOfFile(bc, &buf, &msg)) {
+    error_plain("cannot read the runtime's bitcode '%s': %s (reinstall or rebuild nnc)", bc ? bc : "nnrt.bc",
+                bc ? (msg ? msg : "") : "not found next to nnc");
     return false;
   }
   bool bad = LLVMParseBitcodeInContext2(o->cx, buf, &rt);
   LLVMDisposeMemoryBuffer(buf);
   if (bad) {
-    error_plain("the runtime '%s' is not bitcode this LLVM reads (rebuild nnc)", NNC_RUNTIME_BC);
+    error_plain("the runtime '%s' is not bitcode this LLVM reads (reinstall or rebuild nnc)", bc);
     return false;
   }
   LLVMSetTarget(rt, LLVMGetTarget(o->mod));
@@ -474,12 +500,13 @@ static bool link_runtime(LlvmOut *o) {
   return true;
 }
 
-static bool link_so(const char *obj, const char *so, bool runtime_in);
+static bool link_so(const char *obj, const char *so, const char *soname, bool runtime_in);
 
 /* Verifies, optimizes (the new pass manager's default<On> pipeline) and
  * writes the module as kind: "llvm" (.ll), "bc", "asm" or "obj"; with
- * `so`, links that object into a shared library. */
-bool llvm_finish(LlvmOut *o, const char *kind, const char *path, const char *so) {
+ * `so`, links that object into a shared library whose SONAME is
+ * soname's file name (so's when NULL). */
+bool llvm_finish(LlvmOut *o, const char *kind, const char *path, const char *so, const char *soname) {
   verify_module(o);
   if (!link_runtime(o)) return false;
   LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
@@ -504,7 +531,7 @@ bool llvm_finish(LlvmOut *o, const char *kind, const char *path, const char *so)
                                          !strcmp(kind, "asm") ? LLVMAssemblyFile : LLVMObjectFile, &msg);
   if (failed) error_plain("cannot write '%s': %s", path, msg ? msg : strerror(errno));
   if (msg) LLVMDisposeMessage(msg);
-  if (!failed && so) failed = !link_so(path, so, o->runtime_in);
+  if (!failed && so) failed = !link_so(path, so, soname ? soname : so, o->runtime_in);
   LLVMDisposeTargetMachine(o->tm);
   LLVMDisposeModule(o->mod);
   LLVMContextDispose(o->cx);
@@ -521,11 +548,20 @@ bool llvm_finish(LlvmOut *o, const char *kind, const char *path, const char *so)
 #define NNC_RUNTIME_BC_LIBS ""
 #endif
 
-static bool link_so(const char *obj, const char *so, bool runtime_in) {
+static bool link_so(const char *obj, const char *so, const char *soname, bool runtime_in) {
   const char *ld = getenv("NNC_LD") && *getenv("NNC_LD") ? getenv("NNC_LD") : "ld";
   char *libs = arena_printf("%s", runtime_in ? NNC_RUNTIME_BC_LIBS : NNC_RUNTIME_LIBS);
+  const char *archive = runtime_in ? NULL : runtime_file("libnnrt.a");
+  if (!runtime_in && !archive) {
+    error_plain("cannot find the runtime's archive 'libnnrt.a' next to nnc (reinstall or rebuild nnc)");
+    return false;
+  }
   Argv a = {0};
-  argv_add(&a, ld), argv_add(&a, "-shared"), argv_add(&a, "-o"), argv_add(&a, so), argv_add(&a, obj);
+  /* named as its file will be, for programs that link it */
+  const char *base = strrchr(soname, '/') ? strrchr(soname, '/') + 1 : soname;
+  argv_add(&a, ld), argv_add(&a, "-shared"), argv_add(&a, "-soname"), argv_add(&a, base);
+  argv_add(&a, "-o"), argv_add(&a, so), argv_add(&a, obj);
+  if (archive) argv_add(&a, archive);
   for (char *s = strtok(libs, ":"); s; s = strtok(NULL, ":")) argv_add(&a, s);
   argv_add(&a, "-lm"), argv_add(&a, "-lc");
   int status = run_tool(&a, NULL, NULL);

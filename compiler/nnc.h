@@ -981,7 +981,7 @@ const char *vmath_f32(const char *fn);
 typedef struct LlvmOut LlvmOut;
 LlvmOut *llvm_begin(const char *source, const char *triple, const char *cpu, int opt, bool export_runs);
 void llvm_model(LlvmOut *o, const Built *b);
-bool llvm_finish(LlvmOut *o, const char *kind, const char *path, const char *so);
+bool llvm_finish(LlvmOut *o, const char *kind, const char *path, const char *so, const char *soname);
 const char *llvm_version(void);
 
 #ifdef NNC_HAVE_LLVM

@@ -70,10 +70,11 @@ static bool text_finish(Out *w, bool ok) { return close_target(w, ok); }
 
 /* ------------------------------------------------------------ the header */
 
-/* model.so has model.h beside it: every model's API. */
+/* model.so (and model.o) has model.h beside it: every model's API. */
 static bool write_header(const Out *w) {
-  size_t len = strlen(w->target);
-  char *h = arena_printf("%.*s.h", (int)(len > 3 ? len - 3 : len), w->target);
+  const char *dot = strrchr(w->target, '.'), *slash = strrchr(w->target, '/');
+  size_t len = dot && (!slash || dot > slash) ? (size_t)(dot - w->target) : strlen(w->target);
+  char *h = arena_printf("%.*s.h", (int)len, w->target);
   char *tmp = arena_printf("%s.nnc-tmp", h);
   FILE *f = fopen(tmp, "w");
   if (!f) return cannot_write(tmp);
@@ -130,7 +131,10 @@ static bool c_build(const Out *w) {
   if (o->cpu) argv_add(&cc, arena_printf("-march=%s", o->cpu));
   argv_add(&cc, "-fno-math-errno");
   if (cc_has_openmp()) argv_add(&cc, "-fopenmp");
-  if (o->emit == EMIT_SO) argv_add(&cc, "-shared"), argv_add(&cc, "-fPIC");
+  if (o->emit == EMIT_SO) { /* named for programs that link it */
+    const char *base = strrchr(w->target, '/') ? strrchr(w->target, '/') + 1 : w->target;
+    argv_add(&cc, "-shared"), argv_add(&cc, "-fPIC"), argv_add(&cc, arena_printf("-Wl,-soname,%s", base));
+  }
   cc_add_cflags(&cc);
   argv_add(&cc, "-o"), argv_add(&cc, w->target), argv_add(&cc, w->tmp), argv_add(&cc, "-lm");
   int status = run_tool(&cc, NULL, NULL);
@@ -187,13 +191,14 @@ static bool llvm_finish_out(Out *w, bool ok) {
   Emit e = w->o->emit;
   char *tmp = arena_printf("%s.nnc-tmp%s", w->target, e == EMIT_SO ? ".o" : "");
   char *so = e == EMIT_SO ? arena_printf("%s.nnc-tmp.so", w->target) : NULL;
-  ok = llvm_finish(w->lo, kinds[e], tmp, so);
+  ok = llvm_finish(w->lo, kinds[e], tmp, so, w->target);
   if (ok && so) {
     ok = rename(so, w->target) == 0 || cannot_write(w->target);
     remove(so);
     ok = ok && write_header(w);
   } else if (ok) {
     ok = rename(tmp, w->target) == 0 || cannot_write(w->target);
+    ok = ok && (e != EMIT_OBJ || write_header(w));
   }
   remove(tmp);
   return ok;

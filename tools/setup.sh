@@ -20,7 +20,7 @@ set -eu
 cd "$(dirname "$0")/.."
 what=${1:-demo}
 
-packages="cmake make gcc flex bison clang llvm-dev libomp-dev libclang-rt-dev diffutils"
+packages="cmake make gcc flex bison clang llvm-dev libomp-dev libclang-rt-dev diffutils pkgconf"
 [ "$what" = test ] && packages="$packages qemu-user binutils tcc"   # tests/cli/portable.sh
 [ "$what" = bench ] && packages="$packages python3-torch libopenblas-dev bc nodejs npm"
 missing=""

@@ -197,7 +197,7 @@ int main(void) {
     LlvmOut *lo = llvm_begin("ops", NULL, NULL, opt, false);
     if (!lo) return 1;
     for (Built *b = models; b; b = b->next) llvm_model(lo, b);
-    if (!llvm_finish(lo, "obj", obj, lso)) {
+    if (!llvm_finish(lo, "obj", obj, lso, NULL)) {
       printf("FAIL the LLVM backend at -O%d\n", opt);
       failed++;
       continue;

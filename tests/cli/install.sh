@@ -1,0 +1,116 @@
+# Installing nnc (docs/install.md): `cmake --install` into a prefix, which
+# is then moved; the moved nnc compiles models with the runtime it finds
+# beside itself, while a copy of nnc with no runtime beside it says so
+# (so nothing reaches back into the build tree); the man page covers every
+# option of --help; a CMake project (find_package(nnc), nnc_add_model) and
+# a pkg-config one (an object nnc wrote, linked with the runtime) get the
+# same bits as the build tree's library; editing the model rebuilds it; and
+# the install manifest's files are all there is to remove.
+. "$(dirname "$0")/../cli_lib.sh"
+build=$(dirname "$nnc")
+"$nnc" --version | grep -q "LLVM" || { echo "nnc without LLVM: the install test needs the LLVM backend"; exit 1; }
+command -v pkg-config >/dev/null || { echo "pkg-config is missing (tools/setup.sh installs pkgconf)"; exit 1; }
+
+cmake --install "$build" --prefix "$tmp/p" >"$tmp/install.log" 2>&1 || fail "cmake --install failed: $(tail -5 "$tmp/install.log")"
+for f in bin/nnc lib/libnnrt.a lib/libnnrt.so lib/nnc/nnrt.bc include/nnc/nnrt.h include/nnc/nn_model_desc.h \
+         lib/cmake/nnc/nncConfig.cmake lib/pkgconfig/nnrt.pc share/man/man1/nnc.1 share/doc/nnc/c-api.md; do
+  [ -e "$tmp/p/$f" ] || fail "the prefix lacks $f"
+done
+soname=$(readelf -d "$tmp/p/lib/libnnrt.so" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
+case $soname in libnnrt.so.[0-9]*) ;; *) fail "libnnrt.so's SONAME is '$soname', not versioned" ;; esac
+cp -a "$tmp/p" "$tmp/moved"
+P=$tmp/moved
+
+# nothing of the build tree: a lone copy of nnc finds no runtime
+mkdir "$tmp/lone" && cp "$nnc" "$tmp/lone/nnc"
+expect 1 "$tmp/lone/nnc" "$src/examples/seed_mlp.nn" -o "$tmp/lone.so"
+has "$tmp/err" "cannot find the runtime's archive 'libnnrt.a' next to nnc"
+
+# the man page has every option of --help
+"$P/bin/nnc" --help > "$tmp/help"
+man_text=$(sed 's/\\-/-/g' "$P/share/man/man1/nnc.1")
+for opt in $(grep -o '^  -[-A-Za-z0-9]*' "$tmp/help"); do
+  printf '%s\n' "$man_text" | grep -q -- "^\.B $opt" || fail "nnc.1 lacks $opt"
+done
+
+# the reference: the build tree's library, through the same host program
+cat > "$tmp/app.c" <<'APP'
+#include <stdio.h>
+#include <string.h>
+#include "seed.h"
+int main(void) {
+  SeedMLP_Model *m = SeedMLP_create(3);
+  float x[5 * 8];
+  for (int i = 0; i < 5 * 8; i++) x[i] = (float)((i * 37 % 19) - 9) / 7.0f;
+  const void *in[1] = {x};
+  for (int step = 0; step < 3; step++) {
+    float y[5];
+    for (int i = 0; i < 5; i++) y[i] = (float)(i % 2);
+    if (!(SeedMLP_train_step(m, in, y, 5) >= 0)) return 1;
+  }
+  const float *p = SeedMLP_predict(m, in, 5);
+  if (!p) return 1;
+  for (int i = 0; i < 5; i++) {
+    unsigned u;
+    memcpy(&u, &p[i], 4);
+    printf("%08x\n", u);
+  }
+  SeedMLP_free(m);
+  return 0;
+}
+APP
+mkdir "$tmp/ref"
+"$nnc" "$src/examples/seed_mlp.nn" -o "$tmp/ref/seed.so" || fail "the build tree's nnc failed"
+${CC:-cc} -I"$tmp/ref" "$tmp/app.c" "$tmp/ref/seed.so" -Wl,-rpath,"$tmp/ref" -o "$tmp/ref/app" || fail "reference app"
+"$tmp/ref/app" > "$tmp/ref.txt" || fail "the reference app failed"
+[ -s "$tmp/ref.txt" ] || fail "the reference app printed nothing"
+
+# a CMake project
+mkdir -p "$tmp/cm" && cp "$tmp/app.c" "$tmp/cm/app.c" && cp "$src/examples/seed_mlp.nn" "$tmp/cm/seed.nn"
+cat > "$tmp/cm/CMakeLists.txt" <<'CM'
+cmake_minimum_required(VERSION 3.20)
+project(consumer C)
+find_package(nnc 0.1 REQUIRED)
+add_executable(app app.c)
+nnc_add_model(app seed.nn)
+add_executable(app_c app_c.c)
+nnc_add_model(app_c seed.nn NAME seedc BACKEND c)
+CM
+sed 's/#include "seed.h"/#include "seedc.h"/' "$tmp/app.c" > "$tmp/cm/app_c.c"  # the C backend's, named seedc
+if cmake -S "$tmp/cm" -B "$tmp/cm/b" -DCMAKE_PREFIX_PATH="$P" >"$tmp/cm.log" 2>&1 &&
+   cmake --build "$tmp/cm/b" >>"$tmp/cm.log" 2>&1; then
+  "$tmp/cm/b/app" > "$tmp/cm.txt" || fail "the CMake consumer's app failed"
+  cmp -s "$tmp/ref.txt" "$tmp/cm.txt" || fail "the CMake consumer's predictions differ: $(cat "$tmp/cm.txt")"
+  "$tmp/cm/b/app_c" > "$tmp/cmc.txt" || fail "the CMake consumer's app_c (C backend) failed"
+  cmp -s "$tmp/ref.txt" "$tmp/cmc.txt" || fail "the C backend's library (app_c) differs: $(cat "$tmp/cmc.txt")"
+  # editing the model rebuilds the library: a wider first layer
+  sleep 1
+  sed -i 's/dense(10, activation: relu)/dense(12, activation: relu)/' "$tmp/cm/seed.nn"
+  cmake --build "$tmp/cm/b" > "$tmp/cm2.log" 2>&1 || fail "the rebuild failed: $(tail -5 "$tmp/cm2.log")"
+  grep -q "nnc: compiling" "$tmp/cm2.log" || fail "editing seed.nn did not recompile it"
+  "$tmp/cm/b/app" > "$tmp/cm2.txt" || fail "the rebuilt app failed"
+  cmp -s "$tmp/ref.txt" "$tmp/cm2.txt" && fail "the rebuilt app gives the old model's predictions"
+  cmake --build "$tmp/cm/b" > "$tmp/cm3.log" 2>&1
+  grep -q "nnc: compiling" "$tmp/cm3.log" && fail "an unchanged model was compiled again"
+else
+  fail "the CMake consumer failed: $(tail -15 "$tmp/cm.log")"
+fi
+
+# a pkg-config project: an object nnc wrote (and its header), at -O3 (the
+# runtime in it) and -O2 (the runtime from libnnrt)
+mkdir "$tmp/pk"
+for opt in -O3 -O2; do
+  "$P/bin/nnc" "$src/examples/seed_mlp.nn" $opt -o "$tmp/pk/seed.o" || fail "nnc $opt -o seed.o failed"
+  [ -f "$tmp/pk/seed.h" ] || fail "no seed.h beside seed.o"
+  # shellcheck disable=SC2046
+  ${CC:-cc} -I"$tmp/pk" "$tmp/app.c" "$tmp/pk/seed.o" $(PKG_CONFIG_PATH=$P/lib/pkgconfig pkg-config --cflags --libs nnrt) \
+    -Wl,-rpath,"$P/lib" -o "$tmp/pk/app" || fail "linking the pkg-config consumer ($opt) failed"
+  "$tmp/pk/app" > "$tmp/pk.txt" || fail "the pkg-config consumer ($opt) failed"
+  cmp -s "$tmp/ref.txt" "$tmp/pk.txt" || fail "the pkg-config consumer's predictions ($opt) differ: $(cat "$tmp/pk.txt")"
+done
+
+# uninstalling: the manifest names every file installed
+xargs rm -f < "$build/install_manifest.txt"
+left=$(find "$tmp/p" -type f -o -type l)
+[ -z "$left" ] || fail "files the manifest does not name: $left"
+exit $failed
