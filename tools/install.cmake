@@ -9,6 +9,7 @@
 #   lib/pkgconfig/nnrt.pc            the runtime for pkg-config
 #   share/man/man1/nnc.1             made from `nnc --help`
 #   share/doc/nnc/                   the docs
+#   lib/python3/dist-packages/nnc/   the Python package
 # nnc finds its runtime relative to its own folder, so the prefix can move.
 include(CMakePackageConfigHelpers)
 
@@ -58,3 +59,7 @@ add_custom_target(nnc_man ALL DEPENDS ${GEN}/nnc.1)
 install(FILES ${GEN}/nnc.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 file(GLOB nnc_docs ${PROJECT_SOURCE_DIR}/docs/*.md)
 install(FILES ${nnc_docs} ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+
+# the Python package (docs/python.md): PYTHONPATH=P/lib/python3/dist-packages
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/python/nnc DESTINATION lib/python3/dist-packages
+        FILES_MATCHING PATTERN "*.py" PATTERN "__pycache__" EXCLUDE)

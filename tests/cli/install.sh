@@ -4,7 +4,8 @@
 # (so nothing reaches back into the build tree); the man page covers every
 # option of --help; a CMake project (find_package(nnc), nnc_add_model) and
 # a pkg-config one (an object nnc wrote, linked with the runtime) get the
-# same bits as the build tree's library; editing the model rebuilds it; and
+# same bits as the build tree's library; editing the model rebuilds it; the
+# Python package runs the prefix's nnc; and
 # the install manifest's files are all there is to remove.
 . "$(dirname "$0")/../cli_lib.sh"
 build=$(dirname "$nnc")
@@ -13,7 +14,8 @@ command -v pkg-config >/dev/null || { echo "pkg-config is missing (tools/setup.s
 
 cmake --install "$build" --prefix "$tmp/p" >"$tmp/install.log" 2>&1 || fail "cmake --install failed: $(tail -5 "$tmp/install.log")"
 for f in bin/nnc lib/libnnrt.a lib/libnnrt.so lib/nnc/nnrt.bc include/nnc/nnrt.h include/nnc/nn_model_desc.h \
-         lib/cmake/nnc/nncConfig.cmake lib/pkgconfig/nnrt.pc share/man/man1/nnc.1 share/doc/nnc/c-api.md; do
+         lib/cmake/nnc/nncConfig.cmake lib/pkgconfig/nnrt.pc share/man/man1/nnc.1 share/doc/nnc/c-api.md \
+         lib/python3/dist-packages/nnc/__init__.py; do
   [ -e "$tmp/p/$f" ] || fail "the prefix lacks $f"
 done
 soname=$(readelf -d "$tmp/p/lib/libnnrt.so" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
@@ -108,6 +110,21 @@ for opt in -O3 -O2; do
   "$tmp/pk/app" > "$tmp/pk.txt" || fail "the pkg-config consumer ($opt) failed"
   cmp -s "$tmp/ref.txt" "$tmp/pk.txt" || fail "the pkg-config consumer's predictions ($opt) differ: $(cat "$tmp/pk.txt")"
 done
+
+# the Python package from the prefix, running the prefix's nnc (no NNC, no
+# PATH): it finds P/bin/nnc from its own place
+if /usr/bin/python3 -c "import numpy" 2>/dev/null; then
+  (cd "$tmp" && env -u NNC PATH=/usr/bin:/bin PYTHONPATH="$P/lib/python3/dist-packages" /usr/bin/python3 -c "
+import nnc, numpy as np
+assert nnc.__file__.startswith('$P/'), nnc.__file__
+nnc.compile('$src/examples/seed_mlp.nn', 'py_seed.so')
+m = nnc.load('py_seed.so', seed=3)
+print(m.predict(np.zeros((2, 8), np.float32)).shape)
+") > "$tmp/py.txt" 2>&1 || fail "the installed Python package failed: $(cat "$tmp/py.txt")"
+  grep -q "^(2, 1)$" "$tmp/py.txt" || fail "the installed Python package printed $(cat "$tmp/py.txt")"
+else
+  fail "Debian's python3-numpy is missing (tools/setup.sh test installs it)"
+fi
 
 # uninstalling: the manifest names every file installed
 xargs rm -f < "$build/install_manifest.txt"
