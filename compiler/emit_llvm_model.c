@@ -114,20 +114,30 @@ static LLVMValueRef dims8(Lv *L, Shape s, bool batch_minus_one) {
 /* The tensors (NnrtTensorInfo): the parameters, then the states. */
 static LLVMValueRef tensor_table(Lv *L, const char *model, const Graph *g) {
   int n = g->nparams + g->nstates;
-  LLVMTypeRef ft[6] = {L->p8, L->i32, L->i32, LLVMArrayType(L->i64, 8), L->i32, LLVMArrayType(L->f64, 2)};
-  LLVMTypeRef t = LLVMStructTypeInContext(L->cx, ft, 6, 0);
+  LLVMTypeRef ft[7] = {L->p8, L->i32, L->i32, LLVMArrayType(L->i64, 8), L->i32, LLVMArrayType(L->f64, 2), L->p8};
+  LLVMTypeRef t = LLVMStructTypeInContext(L->cx, ft, 7, 0);
   static const size_t at[] = {offsetof(NnrtTensorInfo, name), offsetof(NnrtTensorInfo, elem_size),
                               offsetof(NnrtTensorInfo, rank), offsetof(NnrtTensorInfo, dims),
-                              offsetof(NnrtTensorInfo, init), offsetof(NnrtTensorInfo, init_args)};
+                              offsetof(NnrtTensorInfo, init), offsetof(NnrtTensorInfo, init_args),
+                              offsetof(NnrtTensorInfo, data)};
   check_layout(L, t, "NnrtTensorInfo", sizeof(NnrtTensorInfo), at, sizeof at / sizeof *at);
   LLVMValueRef *rows = arena_alloc(sizeof(LLVMValueRef) * (size_t)(n + 1));
   for (int i = 0; i < n; i++) {
     ParamInfo *p = i < g->nparams ? g->params[i] : g->states[i - g->nparams];
     LLVMValueRef args[2] = {cf(L, p->init_args[0]), cf(L, p->init_args[1])};
-    LLVMValueRef f[6] = {
+    LLVMValueRef data = LLVMConstNull(L->p8);
+    if (p->value) { /* built in (--weights): the bytes as one constant */
+      size_t bytes = (size_t)param_elements(p) * (p->dtype == DT_F64 ? 8 : 4);
+      LLVMValueRef s = LLVMConstStringInContext(L->cx, p->value, (unsigned)bytes, 1);
+      LLVMValueRef gv = LLVMAddGlobal(L->mod, LLVMTypeOf(s), arena_printf("%s_value%d", model, i));
+      LLVMSetInitializer(gv, s), LLVMSetGlobalConstant(gv, 1), LLVMSetLinkage(gv, LLVMPrivateLinkage);
+      LLVMSetAlignment(gv, 64);
+      data = LLVMConstBitCast(gv, L->p8);
+    }
+    LLVMValueRef f[7] = {
         cstr(L, p->name),          ci32(L, p->dtype == DT_F64 ? 8 : 4),    ci32(L, p->shape.rank),
-        dims8(L, p->shape, false), ci32(L, nnrt_init_index(p->init_name)), LLVMConstArray(L->f64, args, 2)};
-    rows[i] = LLVMConstNamedStruct(t, f, 6);
+        dims8(L, p->shape, false), ci32(L, nnrt_init_index(p->init_name)), LLVMConstArray(L->f64, args, 2), data};
+    rows[i] = LLVMConstNamedStruct(t, f, 7);
   }
   return table(L, arena_printf("%s_tensors", model), t, rows, n);
 }

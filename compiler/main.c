@@ -74,6 +74,12 @@ static void usage(FILE *out) {
           "                    (another --target: its generic processor)\n"
           "  --dtype=T         element type of inputs declared without one: f32\n"
           "                    (default) or f64\n"
+          "  --weights [MODEL=]FILE\n"
+          "                    build the weights of a checkpoint or weights file into the\n"
+          "                    output: the model's instances start from them (MODEL= names\n"
+          "                    the model when the program has several; repeatable)\n"
+          "  --inference-only  a library without the training step, the evaluation and\n"
+          "                    the optimizer's state: prediction only, a smaller arena\n"
           "  --summary         print each model's summary: its layers with their output\n"
           "                    shapes and parameter counts, the totals, the optimizer's\n"
           "                    state and the arena of a training step\n"
@@ -155,6 +161,14 @@ static bool parse_options(int argc, char **argv, Options *o, int *exit_now) {
       if (!*o->cpu || strspn(o->cpu, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.+")
                           != strlen(o->cpu))
         return usage_error("bad --cpu name '%s' (letters, digits, '-', '_', '.', '+')", o->cpu);
+    } else if (!strcmp(a, "--weights") || !strncmp(a, "--weights=", 10)) {
+      const char *w = a[9] ? a + 10 : (++i < argc ? argv[i] : NULL);
+      if (!w || !*w) return usage_error("'--weights' needs a checkpoint file (--weights [MODEL=]FILE)%s", "");
+      if (o->nweights == (int)(sizeof o->weights / sizeof *o->weights))
+        return usage_error("more than 16 --weights%s", "");
+      o->weights[o->nweights++] = w;
+    } else if (!strcmp(a, "--inference-only")) {
+      o->inference_only = true;
     } else if (!strcmp(a, "--summary")) {
       o->summary = true;
     } else if (!strcmp(a, "--no-fuse")) {
@@ -242,6 +256,13 @@ static bool choose_backend(Options *o) {
                        o->emit == EMIT_C ? "C output" : "a program");
   if (!llvm && llvm_kind(o->emit)) return usage_error("LLVM's output (.ll, .bc, .s, .o) needs --backend=llvm%s", "");
   if (o->target && !llvm) return usage_error("--target=%s needs the LLVM backend (--backend=llvm)", o->target);
+  bool code = o->emit == EMIT_C || o->emit == EMIT_EXE || o->emit == EMIT_SO || llvm_kind(o->emit);
+  if ((o->nweights || o->inference_only) && (!code || o->check_c || o->check_grad))
+    return usage_error("%s builds into code (-o with .so, .o, .c, a program, ...), not a check or a dump",
+                       o->nweights ? "--weights" : "--inference-only");
+  if (o->inference_only && (o->emit == EMIT_EXE || (o->emit == EMIT_C && !o->no_main)))
+    return usage_error("--inference-only makes a library: a training program needs its training step (for C "
+                       "without the program, add --no-main)%s", "");
   if (o->emit == EMIT_NONE || o->emit == EMIT_AST || o->check_grad || o->check_c) return true;
   if (o->emit == EMIT_IR || o->emit == EMIT_DOT) name = o->emit == EMIT_IR ? "ir" : "dot";
   o->backend = backend_named(name);
@@ -318,8 +339,11 @@ static int compile(Options *o) {
     b->name = m->decl->name, b->model = m;
     for (TrainInfo *t = sema.trains; t; t = t->next)
       if (t->model == m) b->train = t;
+    /* --inference-only: no evaluation, and no training step but for the
+     * table of tensors a checkpoint is read against (its optimizer slots) */
+    bool no_eval = o->inference_only, no_train = o->inference_only && !o->nweights;
     for (int k = 0; k < NGRAPHS; k++) {
-      Graph *g = lower(&sema, b, k);
+      Graph *g = (no_train && k == GRAPH_TRAIN) || (no_eval && k == GRAPH_EVAL) ? NULL : lower(&sema, b, k);
       if (!g) continue;
       if (dumping(o, 'L')) print_ir(stderr, g);
       b->g[k] = simplify(g);
@@ -337,6 +361,12 @@ static int compile(Options *o) {
     *tail = b, tail = &b->next;
   }
   if (diag.errors) return 1;
+  if (o->nweights && !built_in_weights(models, o)) return 1;
+  for (Built *b = models; o->inference_only && b; b = b->next) { /* as if it had no train block */
+    b->train = NULL;
+    b->g[GRAPH_TRAIN] = b->g[GRAPH_EVAL] = NULL;
+    b->plan[GRAPH_TRAIN] = b->plan[GRAPH_EVAL] = NULL;
+  }
   for (Built *b = models; o->summary && b; b = b->next) printf("%s%s", b == models ? "" : "\n", model_summary(b));
 
   if (o->check_grad) return check_gradients(&sema, models, stdout) ? 0 : 1;

@@ -313,6 +313,7 @@ struct ParamInfo {
                          (low, high), normal (mean, stddev) */
   bool trainable;
   bool slot;          /* an optimizer's state (Adam's m, v, ...), not the model's */
+  const void *value;  /* its value built in (--weights), or NULL: the initializer */
   Loc loc;
   ParamInfo *next;
 };
@@ -876,7 +877,16 @@ typedef struct Options {
   const Backend *backend;   /* what writes the artifact (NULL: nothing is written) */
   int opt;              /* -O0..-O3; -1: the default (3) */
   bool summary;         /* --summary: print each model's summary */
+  const char *weights[16]; /* --weights [MODEL=]FILE: checkpoints built into the models */
+  int nweights;
+  bool inference_only;  /* --inference-only: no training step, evaluation or optimizer state */
 } Options;
+
+/* weights.c: each --weights checkpoint read (checked as the runtime checks
+ * a load: names, types, shapes) into its model's parameters and states,
+ * which the backends then build in; errors name the file and the tensor. */
+bool built_in_weights(Built *models, const Options *o);
+int64_t param_elements(const ParamInfo *p); /* its elements (no batch dimension) */
 
 /* ------------------------------------------------------------- output.c */
 

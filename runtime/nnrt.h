@@ -338,6 +338,8 @@ typedef struct NnrtTensorInfo {
   int64_t dims[8];
   int init;               /* NnrtInit */
   double init_args[2];
+  const void *data;       /* its value built in (nnc --weights), which
+                             replaces the initializer; NULL: none */
 } NnrtTensorInfo;
 
 /* What a checkpoint holds besides its tensors, in its "__metadata__":

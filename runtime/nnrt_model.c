@@ -62,6 +62,10 @@ NNRT_API const char *nnrt_model_last_error(const NnrtModel *m) {
 static void init_tensors(const NnrtModelDef *def, void **t, int from, int to, uint64_t seed) {
   for (int i = from; i < to; i++) {
     const NnrtTensorInfo *ti = &def->tensors[i];
+    if (ti->data) {
+      memcpy(t[i], ti->data, (size_t)nnrt_tensor_bytes(ti));
+      continue;
+    }
     int64_t count = nnrt_tensor_bytes(ti) / ti->elem_size;
     uint64_t stream = i < def->nparams ? (uint64_t)i : ((uint64_t)1 << 20) + (uint64_t)(i - def->nparams);
     for (int64_t j = 0; j < count; j++) {

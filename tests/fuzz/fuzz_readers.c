@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (nnrt_npy_load(path, NULL, 1.0, &t, err, sizeof err)) nnrt_table_free(&t);
   if (nnrt_text_load(path, 8, 3, &t, err, sizeof err)) nnrt_table_free(&t);
 
-  NnrtTensorInfo model[2] = {{"a", 4, 2, {3, 4}, 0, {0, 0}}, {"b", 8, 1, {5}, 0, {0, 0}}};
+  NnrtTensorInfo model[2] = {{"a", 4, 2, {3, 4}, 0, {0, 0}, NULL}, {"b", 8, 1, {5}, 0, {0, 0}, NULL}};
   float a[12];
   double b[5];
   void *tensors[2] = {a, b};

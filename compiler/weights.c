@@ -1,0 +1,85 @@
+/* weights.c — `nnc --weights [MODEL=]FILE`: a checkpoint (full or
+ * weights-only, docs/c-api.md) read at compile time into the values of its
+ * model's parameters and states, which the tables of both backends then
+ * carry (NnrtTensorInfo.data) so that M_create starts from them. The file
+ * is read by the runtime's own loader against the model's tensor table,
+ * so it passes exactly the checks a load at run time makes, with the same
+ * messages. An optimizer's slots are not built in: the model's instances
+ * start them from zero, as after a load of a weights-only file.
+ */
+#include <string.h>
+#include "nnc.h"
+#include "nnrt.h"
+
+int64_t param_elements(const ParamInfo *p) {
+  int64_t count = 1;
+  for (int d = 0; d < p->shape.rank; d++) count *= p->shape.dim[d];
+  return count;
+}
+
+/* The tensors of the model's table (its training step's when it has one,
+ * whose states end with the optimizer's slots): parameters, then states. */
+static ParamInfo **table_tensors(const Built *b, int *n, int *slots) {
+  const Graph *g = built_main_graph(b);
+  *n = g->nparams + g->nstates, *slots = 0;
+  ParamInfo **t = arena_alloc(sizeof(ParamInfo *) * (size_t)(*n + 1));
+  for (int i = 0; i < *n; i++) {
+    t[i] = i < g->nparams ? g->params[i] : g->states[i - g->nparams];
+    *slots += t[i]->slot;
+  }
+  return t;
+}
+
+static bool load_into(Built *b, const char *path) {
+  int n, slots;
+  ParamInfo **p = table_tensors(b, &n, &slots);
+  NnrtTensorInfo *info = arena_alloc(sizeof(NnrtTensorInfo) * (size_t)(n + 1));
+  void **data = arena_alloc(sizeof(void *) * (size_t)(n + 1));
+  for (int i = 0; i < n; i++) {
+    info[i] = (NnrtTensorInfo){.name = p[i]->name, .elem_size = p[i]->dtype == DT_F64 ? 8 : 4,
+                               .rank = p[i]->shape.rank};
+    for (int d = 0; d < p[i]->shape.rank; d++) info[i].dims[d] = p[i]->shape.dim[d];
+    data[i] = arena_alloc((size_t)nnrt_tensor_bytes(&info[i]) + 1);
+  }
+  NnrtMeta meta;
+  char err[512];
+  if (!nnrt_load(path, info, data, n, slots, &meta, err, sizeof err)) {
+    error_plain("--weights for model %s: %s", b->name, err);
+    return false;
+  }
+  /* the graphs share the model's ParamInfo, but match by name all the same */
+  for (int k = 0; k < NGRAPHS; k++) {
+    Graph *g = b->g[k];
+    for (int i = 0; g && i < g->nparams + g->nstates; i++) {
+      ParamInfo *q = i < g->nparams ? g->params[i] : g->states[i - g->nparams];
+      for (int j = 0; j < n - slots && !q->slot; j++)
+        if (!strcmp(q->name, p[j]->name)) q->value = data[j];
+    }
+  }
+  return true;
+}
+
+bool built_in_weights(Built *models, const Options *o) {
+  bool ok = true;
+  for (int w = 0; w < o->nweights; w++) {
+    const char *spec = o->weights[w], *eq = strchr(spec, '=');
+    if (eq && (eq == spec || strspn(spec, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
+                                 (size_t)(eq - spec)))
+      eq = NULL; /* not MODEL=: a file name with '=' in it */
+    const char *path = eq ? eq + 1 : spec;
+    Built *b = NULL;
+    int count = 0;
+    for (Built *m = models; m; m = m->next, count++)
+      if (eq ? strlen(m->name) == (size_t)(eq - spec) && !strncmp(m->name, spec, (size_t)(eq - spec)) : !b) b = m;
+    if (eq && !b) {
+      error_plain("--weights %s: the program has no model '%.*s'", spec, (int)(eq - spec), spec);
+      ok = false;
+    } else if (!eq && count != 1) {
+      error_plain("--weights %s: the program has %d models; say which: --weights MODEL=%s", spec, count, spec);
+      ok = false;
+    } else {
+      ok = load_into(b, path) && ok;
+    }
+  }
+  return ok;
+}
