@@ -80,6 +80,9 @@ static void usage(FILE *out) {
           "                    the model when the program has several; repeatable)\n"
           "  --inference-only  a library without the training step, the evaluation and\n"
           "                    the optimizer's state: prediction only, a smaller arena\n"
+          "  -MD               also write the files the output depends on (the .nn file,\n"
+          "                    those it imports, --weights) as a make rule, to the\n"
+          "                    output's name with .d, or to -MF FILE\n"
           "  --summary         print each model's summary: its layers with their output\n"
           "                    shapes and parameter counts, the totals, the optimizer's\n"
           "                    state and the arena of a training step\n"
@@ -167,6 +170,11 @@ static bool parse_options(int argc, char **argv, Options *o, int *exit_now) {
       if (o->nweights == (int)(sizeof o->weights / sizeof *o->weights))
         return usage_error("more than 16 --weights%s", "");
       o->weights[o->nweights++] = w;
+    } else if (!strcmp(a, "-MD")) {
+      o->deps = true;
+    } else if (!strcmp(a, "-MF")) {
+      if (++i == argc) return usage_error("'-MF' needs a file name%s", "");
+      o->deps_file = argv[i];
     } else if (!strcmp(a, "--inference-only")) {
       o->inference_only = true;
     } else if (!strcmp(a, "--summary")) {
@@ -260,6 +268,9 @@ static bool choose_backend(Options *o) {
   if ((o->nweights || o->inference_only) && (!code || o->check_c || o->check_grad))
     return usage_error("%s builds into code (-o with .so, .o, .c, a program, ...), not a check or a dump",
                        o->nweights ? "--weights" : "--inference-only");
+  if (o->deps_file && !o->deps) return usage_error("-MF names the file that -MD writes; add -MD%s", "");
+  if (o->deps && (!code || !o->output || !strcmp(o->output, "-")))
+    return usage_error("-MD needs an output file (-o FILE) that is code: a library, an object, C, a program%s", "");
   if (o->inference_only && (o->emit == EMIT_EXE || (o->emit == EMIT_C && !o->no_main)))
     return usage_error("--inference-only makes a library: a training program needs its training step (for C "
                        "without the program, add --no-main)%s", "");
@@ -267,6 +278,46 @@ static bool choose_backend(Options *o) {
   if (o->emit == EMIT_IR || o->emit == EMIT_DOT) name = o->emit == EMIT_IR ? "ir" : "dot";
   o->backend = backend_named(name);
   if (!o->backend || !(o->backend->kinds & 1u << o->emit)) bug("backend %s does not make kind %d", name, (int)o->emit);
+  return true;
+}
+
+/* -MD: "OUTPUT: FILE..." for make (and CMake's DEPFILE): the program's
+ * files, imports included, and the --weights files; spaces, '#' and '$'
+ * escaped as make reads them. */
+static void dep_word(FILE *f, const char *s, bool first) {
+  if (!first) fputc(' ', f);
+  for (; *s; s++) {
+    if (*s == ' ' || *s == '#') fputc('\\', f);
+    if (*s == '$') fputc('$', f);
+    fputc(*s, f);
+  }
+}
+
+static bool write_deps(const Options *o, const Program *prog) {
+  const char *path = o->deps_file;
+  if (!path) {
+    const char *dot = strrchr(o->output, '.'), *slash = strrchr(o->output, '/');
+    size_t len = dot && (!slash || dot > slash) ? (size_t)(dot - o->output) : strlen(o->output);
+    path = arena_printf("%.*s.d", (int)len, o->output);
+  }
+  FILE *f = fopen(path, "w");
+  if (!f) {
+    fprintf(stderr, "nnc: error: cannot write '%s': %s\n", path, strerror(errno));
+    return false;
+  }
+  dep_word(f, o->output, true);
+  fputc(':', f);
+  for (int i = 0; i < prog->nfiles; i++)
+    if (strcmp(prog->files[i], "<stdin>") != 0) dep_word(f, prog->files[i], false);
+  for (int i = 0; i < o->nweights; i++) {
+    const char *eq = strchr(o->weights[i], '=');
+    dep_word(f, eq && weights_named(o->weights[i]) ? eq + 1 : o->weights[i], false);
+  }
+  fputc('\n', f);
+  if (fclose(f) != 0) {
+    fprintf(stderr, "nnc: error: cannot write '%s': %s\n", path, strerror(errno));
+    return false;
+  }
   return true;
 }
 
@@ -371,7 +422,8 @@ static int compile(Options *o) {
 
   if (o->check_grad) return check_gradients(&sema, models, stdout) ? 0 : 1;
   if (o->check_c) return check_c_backend(&sema, models, o, stdout) ? 0 : 1;
-  return o->backend ? write_models(o, models) : 0;
+  int rc = o->backend ? write_models(o, models) : 0;
+  return rc == 0 && o->deps && !write_deps(o, prog) ? 1 : rc;
 }
 
 int main(int argc, char **argv) {

@@ -171,6 +171,7 @@ struct Node {
 typedef struct Program {
   Node *decls;         /* every declaration, imported files first */
   int nfiles;
+  const char **files;  /* the paths of the nfiles files read, the main one first */
 } Program;
 
 Node *new_node(NodeKind kind, Loc loc);
@@ -880,6 +881,8 @@ typedef struct Options {
   const char *weights[16]; /* --weights [MODEL=]FILE: checkpoints built into the models */
   int nweights;
   bool inference_only;  /* --inference-only: no training step, evaluation or optimizer state */
+  bool deps;            /* -MD: write the files the output depends on, make's way */
+  const char *deps_file;/* -MF: where (default: the output's name with .d) */
 } Options;
 
 /* weights.c: each --weights checkpoint read (checked as the runtime checks
@@ -887,6 +890,7 @@ typedef struct Options {
  * which the backends then build in; errors name the file and the tensor. */
 bool built_in_weights(Built *models, const Options *o);
 int64_t param_elements(const ParamInfo *p); /* its elements (no batch dimension) */
+bool weights_named(const char *spec);       /* "MODEL=FILE", not a file name with '=' */
 
 /* ------------------------------------------------------------- output.c */
 

@@ -137,5 +137,10 @@ Program *load_program(SrcFile *main_src) {
   Program *p = arena_alloc(sizeof *p);
   p->decls = node_reverse(ld.out);
   p->nfiles = ld.nfiles;
+  p->files = arena_alloc(sizeof(char *) * (size_t)(ld.nfiles + 1));
+  int k = 0;
+  p->files[k++] = main_src->path;
+  for (Loaded *l = ld.files; l; l = l->next)
+    if (l->src != main_src && k < ld.nfiles) p->files[k++] = l->src->path;
   return p;
 }

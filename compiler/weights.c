@@ -59,13 +59,16 @@ static bool load_into(Built *b, const char *path) {
   return true;
 }
 
+bool weights_named(const char *spec) {
+  const char *eq = strchr(spec, '=');
+  return eq && eq > spec &&
+         strspn(spec, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == (size_t)(eq - spec);
+}
+
 bool built_in_weights(Built *models, const Options *o) {
   bool ok = true;
   for (int w = 0; w < o->nweights; w++) {
-    const char *spec = o->weights[w], *eq = strchr(spec, '=');
-    if (eq && (eq == spec || strspn(spec, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
-                                 (size_t)(eq - spec)))
-      eq = NULL; /* not MODEL=: a file name with '=' in it */
+    const char *spec = o->weights[w], *eq = weights_named(spec) ? strchr(spec, '=') : NULL; /* else a file name */
     const char *path = eq ? eq + 1 : spec;
     Built *b = NULL;
     int count = 0;

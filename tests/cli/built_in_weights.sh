@@ -6,7 +6,7 @@
 # weights trains as one that loads them; and the errors: a missing file, a
 # tensor of another shape, a model the program lacks, several models
 # without MODEL=, --inference-only for a training program, --weights for a
-# dump.
+# dump; and -MD's rule of the files a library depends on.
 . "$(dirname "$0")/../cli_lib.sh"
 py=/usr/bin/python3
 "$py" -c "import numpy" 2>/dev/null || { echo "Debian's python3-numpy is missing (tools/setup.sh test installs it)"; exit 1; }
@@ -67,6 +67,16 @@ if $llvm; then
   [ "$(wc -c < "$tmp/m.o")" -gt 407080 ] || fail "m.o is smaller than its weights (407,080 bytes)"
   [ -f "$tmp/m.h" ] || fail "no m.h beside m.o"
 fi
+
+# -MD: the rule make and CMake read, with the program's files and the weights
+printf 'layer Twice() (x: [n, k]) -> [n, k] {\n  return x + x\n}\n' > "$tmp/my layers.nn"
+(cd "$tmp" && sed '1i import "my layers.nn"' m.nn > mi.nn &&
+   "$nnc" mi.nn --weights "MnistMLP=w.safetensors" -O0 -MD -o mi.so) || fail "-MD failed"
+[ "$(cat "$tmp/mi.d" 2>/dev/null)" = 'mi.so: mi.nn my\ layers.nn w.safetensors' ] || fail "mi.d: $(cat "$tmp/mi.d")"
+expect 1 "$nnc" "$tmp/m.nn" -MF "$tmp/x.d" -o "$tmp/e.so"
+has "$tmp/err" "-MF names the file that -MD writes; add -MD"
+expect 1 "$nnc" "$tmp/m.nn" -MD --emit=ir
+has "$tmp/err" "-MD needs an output file (-o FILE) that is code"
 
 # errors, each naming what is wrong
 expect 1 "$nnc" "$tmp/m.nn" --weights "$tmp/none.safetensors" -o "$tmp/e.so"

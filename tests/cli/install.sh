@@ -69,6 +69,8 @@ ${CC:-cc} -I"$tmp/ref" "$tmp/app.c" "$tmp/ref/seed.so" -Wl,-rpath,"$tmp/ref" -o 
 
 # a CMake project
 mkdir -p "$tmp/cm" && cp "$tmp/app.c" "$tmp/cm/app.c" && cp "$src/examples/seed_mlp.nn" "$tmp/cm/seed.nn"
+printf '# layers the model may use\nlayer Twice() (x: [n, k]) -> [n, k] {\n  return x + x\n}\n' > "$tmp/cm/extra layers.nn"
+sed -i '1i import "extra layers.nn"' "$tmp/cm/seed.nn"
 cat > "$tmp/cm/CMakeLists.txt" <<'CM'
 cmake_minimum_required(VERSION 3.20)
 project(consumer C)
@@ -94,6 +96,10 @@ if cmake -S "$tmp/cm" -B "$tmp/cm/b" -DCMAKE_PREFIX_PATH="$P" >"$tmp/cm.log" 2>&
   cmp -s "$tmp/ref.txt" "$tmp/cm2.txt" && fail "the rebuilt app gives the old model's predictions"
   cmake --build "$tmp/cm/b" > "$tmp/cm3.log" 2>&1
   grep -q "nnc: compiling" "$tmp/cm3.log" && fail "an unchanged model was compiled again"
+  sleep 1
+  printf '# another comment\n' >> "$tmp/cm/extra layers.nn"  # a file it imports (nnc -MD)
+  cmake --build "$tmp/cm/b" > "$tmp/cm4.log" 2>&1 || fail "the rebuild after an import changed failed"
+  grep -q "nnc: compiling" "$tmp/cm4.log" || fail "editing an imported file did not recompile the model"
 else
   fail "the CMake consumer failed: $(tail -15 "$tmp/cm.log")"
 fi
