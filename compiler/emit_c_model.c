@@ -175,8 +175,8 @@ static void descriptor(FILE *o, const char *model, Graph *g, Graph *gl) {
   int nl = gl ? gl->nlabels - (gl->nlabels && gl->label_rules[gl->nlabels - 1].kind == NNRT_LABEL_WEIGHTS) : 0;
   desc_list(o, model, "label", gl, gl ? gl->labels : NULL, nl, NULL, gl ? gl->output_names : NULL);
   fprintf(o, "static const NnModelDesc %s_desc = {\"%s\", %d, %d, %d, %s_desc_input, %s_desc_output, %s_desc_param,\n"
-             "  %d, %s_desc_label};\n",
-          model, model, g->ninputs, g->noutputs, g->nparams, model, model, model, nl, model);
+             "  %d, %s_desc_label, \"%s\", %d};\n",
+          model, model, g->ninputs, g->noutputs, g->nparams, model, model, model, nl, model, NNC_VERSION, NN_MODEL_ABI);
 }
 
 void emit_c_header(FILE *o, const char *source, const Built *models) {
@@ -189,7 +189,9 @@ void emit_c_header(FILE *o, const char *source, const Built *models) {
           source, models ? models->name : "NONE", models ? models->name : "NONE", nn_model_desc_h_source);
   for (const Built *m = models; m; m = m->next) {
     const char *M = m->name;
-    fprintf(o, "\n/* model %s */\ntypedef struct %s_Model %s_Model;\n", M, M, M);
+    fprintf(o, "\n/* model %s, compiled by nnc %s for ABI %d (M_describe()->nnc_version, ->abi) */\n"
+               "#define %s_NNC_VERSION \"%s\"\n#define %s_ABI %d\ntypedef struct %s_Model %s_Model;\n",
+            M, NNC_VERSION, NN_MODEL_ABI, M, NNC_VERSION, M, NN_MODEL_ABI, M, M);
     for (size_t i = 0; i < sizeof api / sizeof api[0]; i++) {
       if (api[i].graph >= 0 && !m->g[api[i].graph]) continue;
       fprintf(o, "/* %s */\n%s%s;\n", api[i].doc,

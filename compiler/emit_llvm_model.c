@@ -167,7 +167,7 @@ static LLVMValueRef desc_list(Lv *L, const char *what, Graph *g, const int *ids,
 /* gl: the graph whose labels a step takes (the training step's), or NULL. */
 static LLVMValueRef descriptor(Lv *L, const char *model, Graph *g, Graph *gl) {
   int nl = gl ? gl->nlabels - (gl->nlabels && gl->label_rules[gl->nlabels - 1].kind == NNRT_LABEL_WEIGHTS) : 0;
-  LLVMValueRef f[9] = {cstr(L, model),
+  LLVMValueRef f[11] = {cstr(L, model),
                        ci32(L, g->ninputs),
                        ci32(L, g->noutputs),
                        ci32(L, g->nparams),
@@ -175,13 +175,16 @@ static LLVMValueRef descriptor(Lv *L, const char *model, Graph *g, Graph *gl) {
                        desc_list(L, "output", g, g->outputs, g->noutputs, NULL, g->output_names),
                        desc_list(L, "param", g, NULL, g->nparams, g->params, NULL),
                        ci32(L, nl),
-                       desc_list(L, "label", gl, gl ? gl->labels : NULL, nl, NULL, gl ? gl->output_names : NULL)};
-  LLVMValueRef init = LLVMConstStructInContext(L->cx, f, 9, 0);
+                       desc_list(L, "label", gl, gl ? gl->labels : NULL, nl, NULL, gl ? gl->output_names : NULL),
+                       cstr(L, NNC_VERSION),
+                       ci32(L, NN_MODEL_ABI)};
+  LLVMValueRef init = LLVMConstStructInContext(L->cx, f, 11, 0);
   static const size_t at[] = {offsetof(NnModelDesc, name),    offsetof(NnModelDesc, ninputs),
                               offsetof(NnModelDesc, noutputs), offsetof(NnModelDesc, nparams),
                               offsetof(NnModelDesc, inputs),  offsetof(NnModelDesc, outputs),
                               offsetof(NnModelDesc, params),  offsetof(NnModelDesc, nlabels),
-                              offsetof(NnModelDesc, labels)};
+                              offsetof(NnModelDesc, labels),  offsetof(NnModelDesc, nnc_version),
+                              offsetof(NnModelDesc, abi)};
   check_layout(L, LLVMTypeOf(init), "NnModelDesc", sizeof(NnModelDesc), at, sizeof at / sizeof *at);
   LLVMValueRef gv = LLVMAddGlobal(L->mod, LLVMTypeOf(init), arena_printf("%s_desc", model));
   LLVMSetInitializer(gv, init);

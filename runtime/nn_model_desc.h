@@ -7,9 +7,13 @@
  * labels: what a training step takes for each output, labels[i] the
  * target of output i's loss (nlabels 0 for a model without a train block;
  * i32 class ids [N] for an output [N, classes] trained with
- * sparse_categorical_crossentropy, else the output's own type). */
+ * sparse_categorical_crossentropy, else the output's own type).
+ * nnc_version and abi: the nnc that compiled the model and the ABI it
+ * follows (NN_MODEL_ABI then: this struct's layout, the API's functions
+ * and their types); a later ABI only appends fields. */
 #ifndef NN_MODEL_DESC
 #define NN_MODEL_DESC
+#define NN_MODEL_ABI 1
 typedef struct NnTensorDesc {
   const char *name;
   int dtype, rank;
@@ -21,5 +25,7 @@ typedef struct NnModelDesc {
   const NnTensorDesc *inputs, *outputs, *params;
   int nlabels;
   const NnTensorDesc *labels;
+  const char *nnc_version; /* "0.1.0" */
+  int abi;                 /* NN_MODEL_ABI of that nnc */
 } NnModelDesc;
 #endif

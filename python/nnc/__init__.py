@@ -59,7 +59,8 @@ class _ModelDesc(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char_p), ("ninputs", ctypes.c_int), ("noutputs", ctypes.c_int),
                 ("nparams", ctypes.c_int), ("inputs", ctypes.POINTER(_TensorDesc)),
                 ("outputs", ctypes.POINTER(_TensorDesc)), ("params", ctypes.POINTER(_TensorDesc)),
-                ("nlabels", ctypes.c_int), ("labels", ctypes.POINTER(_TensorDesc))]
+                ("nlabels", ctypes.c_int), ("labels", ctypes.POINTER(_TensorDesc)),
+                ("nnc_version", ctypes.c_char_p), ("abi", ctypes.c_int)]
 
 
 def _tensors(ptr, count):
@@ -172,6 +173,10 @@ class Model:
         self.inputs = _tensors(d.inputs, d.ninputs)
         self.outputs = _tensors(d.outputs, d.noutputs)
         self.labels = _tensors(d.labels, d.nlabels)
+        self.nnc_version, self.abi = d.nnc_version.decode(), d.abi
+        if self.abi != 1:
+            raise NncError("%s was compiled for ABI %d (nnc %s); this package reads ABI 1"
+                           % (name, self.abi, self.nnc_version))
         self._params = _tensors(d.params, d.nparams)
         self._m = self._create(ctypes.c_uint64(seed))
         if not self._m:
@@ -338,9 +343,11 @@ class Model:
             self.set_param(k, v)
 
     def describe(self):
-        """The model's inputs, outputs, labels and parameters as Tensors."""
+        """The model's inputs, outputs, labels and parameters as Tensors, and
+        the nnc version and ABI it was compiled with."""
         return {"name": self.name, "inputs": list(self.inputs), "outputs": list(self.outputs),
-                "labels": list(self.labels), "params": list(self._params)}
+                "labels": list(self.labels), "params": list(self._params), "nnc_version": self.nnc_version,
+                "abi": self.abi}
 
     @property
     def threads(self):

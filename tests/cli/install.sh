@@ -117,6 +117,39 @@ for opt in -O3 -O2; do
   cmp -s "$tmp/ref.txt" "$tmp/pk.txt" || fail "the pkg-config consumer's predictions ($opt) differ: $(cat "$tmp/pk.txt")"
 done
 
+# two models' objects in one program: each object defines only its model's
+# API (its runtime inside is internal), and its header says the nnc version
+# and ABI that M_describe reports
+"$P/bin/nnc" "$src/examples/seed_mlp.nn" -o "$tmp/pk/seed.o" && "$P/bin/nnc" "$src/examples/mnist_mlp.nn" -o "$tmp/pk/mn.o" ||
+  fail "two objects"
+for o in seed:SeedMLP mn:MnistMLP; do
+  other=$(nm -g --defined-only "$tmp/pk/${o%%:*}.o" | awk '{ print $3 }' | grep -v "^${o#*:}_")
+  [ -z "$other" ] || fail "${o%%:*}.o defines global symbols besides its model's: $other"
+done
+cat > "$tmp/pk/two.c" <<'TWO'
+#include <stdio.h>
+#include <string.h>
+#include "seed.h"
+#include "mn.h"
+int main(void) {
+  SeedMLP_Model *a = SeedMLP_create(1);
+  MnistMLP_Model *b = MnistMLP_create(1);
+  static float x[784];
+  const void *in[1] = {x};
+  const NnModelDesc *d = MnistMLP_describe();
+  int ok = a && b && SeedMLP_predict(a, in, 1) && MnistMLP_predict(b, in, 1) &&
+           !strcmp(d->nnc_version, MnistMLP_NNC_VERSION) && d->abi == MnistMLP_ABI && d->abi == NN_MODEL_ABI;
+  printf("%s %s %d\n", ok ? "ok" : "FAIL", d->nnc_version, d->abi);
+  SeedMLP_free(a), MnistMLP_free(b);
+  return !ok;
+}
+TWO
+# shellcheck disable=SC2046
+${CC:-cc} -I"$tmp/pk" "$tmp/pk/two.c" "$tmp/pk/seed.o" "$tmp/pk/mn.o" $(PKG_CONFIG_PATH=$P/lib/pkgconfig pkg-config --libs nnrt) \
+  -o "$tmp/pk/two" || fail "linking two models' objects into one program failed"
+"$tmp/pk/two" > "$tmp/two.txt" || fail "the program of two models failed: $(cat "$tmp/two.txt")"
+[ "$(cat "$tmp/two.txt")" = "ok $("$P/bin/nnc" --version | sed -n 's/^nnc //p') 1" ] || fail "two: $(cat "$tmp/two.txt")"
+
 # the Python package from the prefix, running the prefix's nnc (no NNC, no
 # PATH): it finds P/bin/nnc from its own place
 if /usr/bin/python3 -c "import numpy" 2>/dev/null; then
