@@ -34,11 +34,13 @@ static void usage(FILE *out) {
           "for standard input.\n"
           "\n"
           "options:\n"
-          "  -o FILE           write the output to FILE (default: standard output)\n"
+          "  -o FILE           write the output to FILE, of the kind its name says (below);\n"
+          "                    '-' is standard output, for the text of --emit=KIND\n"
+          "                    (without -o or --emit, nnc checks the program only)\n"
           "  --emit=KIND       what to produce: ast (the checked program with every\n"
           "                    layer's output shape and the parameter list), ir (the\n"
           "                    tensor IR of the training step, or of inference for a\n"
-          "                    model without a train block), dot (that IR as Graphviz)\n"
+          "                    model without a train block), dot (that IR as Graphviz),\n"
           "                    c (one C file: the runtime, the model, and a main that\n"
           "                    trains it; builds with cc -O2 FILE.c -lm), exe (that\n"
           "                    program, built with the system C compiler), so (a shared\n"
@@ -227,6 +229,11 @@ static bool dumping(const Options *o, char letter) {
 
 /* The artifact follows the output name unless --emit says otherwise. */
 static bool choose_emit(Options *o) {
+  if (o->output && !strcmp(o->output, "-") && !o->syntax_only && !o->check_grad && !o->check_c &&
+      !(o->emit == EMIT_AST || o->emit == EMIT_IR || o->emit == EMIT_DOT || o->emit == EMIT_C || o->emit == EMIT_LL ||
+        o->emit == EMIT_ASM))
+    return usage_error("'-o -' writes text to standard output: it needs --emit=ast, ir, dot, c, llvm or asm; name "
+                       "a file for a program, a library, an object or bitcode%s", "");
   if (o->emit != EMIT_NONE || o->syntax_only) return true;
   if (!o->output || o->check_grad || o->check_c) return true; /* nothing to produce */
   static const struct { const char *ext; Emit emit; } by_ext[] = {

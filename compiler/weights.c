@@ -4,8 +4,9 @@
  * carry (NnrtTensorInfo.data) so that M_create starts from them. The file
  * is read by the runtime's own loader against the model's tensor table,
  * so it passes exactly the checks a load at run time makes, with the same
- * messages. An optimizer's slots are not built in: the model's instances
- * start them from zero, as after a load of a weights-only file.
+ * messages, but for an optimizer's slots, which are skipped (whatever the
+ * optimizer) and not built in: the model's instances start them from
+ * their initializers, as after a load of a weights-only file.
  */
 #include <string.h>
 #include "nnc.h"
@@ -43,7 +44,8 @@ static bool load_into(Built *b, const char *path) {
   }
   NnrtMeta meta;
   char err[512];
-  if (!nnrt_load(path, info, data, n, slots, &meta, err, sizeof err)) {
+  /* the model's own tensors alone: any optimizer's slots in the file are skipped */
+  if (!nnrt_load(path, info, data, n - slots, 0, &meta, err, sizeof err)) {
     error_plain("--weights for model %s: %s", b->name, err);
     return false;
   }
@@ -65,23 +67,35 @@ bool weights_named(const char *spec) {
          strspn(spec, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == (size_t)(eq - spec);
 }
 
+/* The model a --weights names (MODEL=FILE), or the program's only one;
+ * NULL with an error. */
+static Built *weights_model(Built *models, const char *spec) {
+  const char *eq = weights_named(spec) ? strchr(spec, '=') : NULL;
+  int count = 0;
+  for (Built *m = models; m; m = m->next, count++)
+    if (eq && strlen(m->name) == (size_t)(eq - spec) && !strncmp(m->name, spec, (size_t)(eq - spec))) return m;
+  if (eq) error_plain("--weights %s: the program has no model '%.*s'", spec, (int)(eq - spec), spec);
+  else if (count != 1)
+    error_plain("--weights %s: the program has %d models; say which: --weights MODEL=%s", spec, count, spec);
+  return eq || count != 1 ? NULL : models;
+}
+
 bool built_in_weights(Built *models, const Options *o) {
   bool ok = true;
+  Built *given[sizeof o->weights / sizeof *o->weights];
   for (int w = 0; w < o->nweights; w++) {
     const char *spec = o->weights[w], *eq = weights_named(spec) ? strchr(spec, '=') : NULL; /* else a file name */
-    const char *path = eq ? eq + 1 : spec;
-    Built *b = NULL;
-    int count = 0;
-    for (Built *m = models; m; m = m->next, count++)
-      if (eq ? strlen(m->name) == (size_t)(eq - spec) && !strncmp(m->name, spec, (size_t)(eq - spec)) : !b) b = m;
-    if (eq && !b) {
-      error_plain("--weights %s: the program has no model '%.*s'", spec, (int)(eq - spec), spec);
+    Built *b = given[w] = weights_model(models, spec);
+    int again = -1;
+    for (int v = 0; b && v < w; v++)
+      if (given[v] == b) again = v;
+    if (!b) {
       ok = false;
-    } else if (!eq && count != 1) {
-      error_plain("--weights %s: the program has %d models; say which: --weights MODEL=%s", spec, count, spec);
+    } else if (again >= 0) {
+      error_plain("--weights %s: model %s has its weights from --weights %s already", spec, b->name, o->weights[again]);
       ok = false;
     } else {
-      ok = load_into(b, path) && ok;
+      ok = load_into(b, eq ? eq + 1 : spec) && ok;
     }
   }
   return ok;

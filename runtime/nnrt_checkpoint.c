@@ -157,7 +157,7 @@ static bool meta_count(const char *s, uint64_t most, uint64_t *out) {
 
 /* One tensor entry of the header. */
 typedef struct Entry {
-  int index;             /* into the model's tensors */
+  int index;             /* into the model's tensors; -1: another optimizer's slot, skipped */
   char dtype[16];
   int64_t dims[8], rank, b0, b1;
 } Entry;
@@ -218,8 +218,20 @@ static bool read_meta(Json *j, const char *path, NnrtMeta *meta, char *err, size
 
 /* The header's tensor entries (every one the model has, once each) into
  * e[0..*count); false with err. */
-static bool read_entries(Json *j, const char *path, const NnrtTensorInfo *tensors, int n, Entry *e, int *count,
-                         char *seen, NnrtMeta *meta, bool *has_meta, char *err, size_t errlen) {
+/* Whether `key` names an optimizer's slot of one of the model's own
+ * tensors ("adam.m.dense1.W" of "dense1.W"): its name after a dot. */
+static bool slot_of_model(const char *key, const NnrtTensorInfo *tensors, int own) {
+  for (const char *s = strchr(key, '.'); s; s = strchr(s + 1, '.'))
+    for (int i = 0; i < own; i++)
+      if (!strcmp(s + 1, tensors[i].name)) return true;
+  return false;
+}
+
+/* The header's entries; a model that keeps no optimizer state (slots 0:
+ * inference only, or an optimizer without one) skips the slots a
+ * checkpoint holds. */
+static bool read_entries(Json *j, const char *path, const NnrtTensorInfo *tensors, int n, int slots, Entry *e,
+                         int cap, int *count, char *seen, NnrtMeta *meta, bool *has_meta, char *err, size_t errlen) {
   char key[256], word[64];
   int next = 0; /* files list the tensors in the model's order: try the next one first */
   if (!eat(j, '{')) goto bad;
@@ -234,13 +246,14 @@ static bool read_entries(Json *j, const char *path, const NnrtTensorInfo *tensor
     }
     int i = next < n && !strcmp(tensors[next].name, key) ? next : 0;
     while (i < n && strcmp(tensors[i].name, key) != 0) i++;
-    if (i == n) return nnrt_error(err, errlen, path, "tensor '%s' is not in this model", key);
-    if (seen[i]) return nnrt_error(err, errlen, path, "tensor '%s' appears twice", key);
-    seen[i] = 1;
-    next = i + 1;
+    if (i == n && !(slots == 0 && slot_of_model(key, tensors, n)))
+      return nnrt_error(err, errlen, path, "tensor '%s' is not in this model", key);
+    if (i < n && seen[i]) return nnrt_error(err, errlen, path, "tensor '%s' appears twice", key);
+    if (*count == cap) goto bad;
+    if (i < n) seen[i] = 1, next = i + 1;
     Entry *t = &e[(*count)++];
     memset(t, 0, sizeof *t);
-    t->index = i;
+    t->index = i < n ? i : -1;
     t->b0 = t->b1 = -1;
     if (!eat(j, '{')) goto bad;
     do {
@@ -280,6 +293,16 @@ static bool check_entries(const char *path, const NnrtTensorInfo *tensors, int n
                           size_t errlen) {
   char a[160], b[160];
   for (int k = 0; k < count; k++) {
+    order[k] = k;
+    if (e[k].index < 0) { /* a slot skipped: its size and place only */
+      int size = !strcmp(e[k].dtype, "F32") ? 4 : !strcmp(e[k].dtype, "F64") ? 8 : 0;
+      int64_t count_of = 1;
+      for (int d = 0; d < e[k].rank && d < 8; d++) count_of *= e[k].dims[d];
+      if (!size || e[k].rank > 8 || e[k].b1 - e[k].b0 != count_of * size || e[k].b0 % size)
+        return nnrt_error(err, errlen, path, "the optimizer's slot %s: its type, shape or data offsets do not agree",
+                          shape_text(a, sizeof a, e[k].dtype, e[k].dims, e[k].rank));
+      continue;
+    }
     const NnrtTensorInfo *t = &tensors[e[k].index];
     const char *want = t->elem_size == 8 ? "F64" : "F32";
     bool same = e[k].rank == t->rank && !strcmp(e[k].dtype, want);
@@ -298,7 +321,6 @@ static bool check_entries(const char *path, const NnrtTensorInfo *tensors, int n
     if (e[k].b0 % t->elem_size)
       return nnrt_error(err, errlen, path, "tensor '%s': its data offset %lld is not a multiple of its element's %d bytes",
                      t->name, (long long)e[k].b0, t->elem_size);
-    order[k] = k;
   }
   for (int i = 0; i < n - (weights ? slots : 0); i++)
     if (!seen[i]) return nnrt_error(err, errlen, path, "tensor '%s' is missing", tensors[i].name);
@@ -311,7 +333,8 @@ static bool check_entries(const char *path, const NnrtTensorInfo *tensors, int n
   for (int k = 0; k < count; k++) {
     const Entry *x = &e[order[k]];
     if (x->b0 != at)
-      return nnrt_error(err, errlen, path, "tensor '%s': its data starts at %lld, %s %lld", tensors[x->index].name,
+      return nnrt_error(err, errlen, path, "tensor '%s': its data starts at %lld, %s %lld",
+                        x->index < 0 ? "(an optimizer's slot)" : tensors[x->index].name,
                      (long long)x->b0, x->b0 < at ? "inside the previous tensor's, which ends at" : "leaving a gap after",
                      (long long)at);
     at = x->b1;
@@ -330,11 +353,11 @@ NNRT_API bool nnrt_load(const char *path, const NnrtTensorInfo *tensors, void *c
   bool ok = false, has_meta = false;
   char *h = NULL;
   unsigned char le[8];
-  Entry *e = calloc((size_t)n + 1, sizeof *e);
-  int *order = calloc((size_t)n + 1, sizeof *order), count = 0;
+  Entry *e = NULL;
+  int *order = NULL, count = 0, cap = n + 1;
   char *seen = calloc((size_t)n + 1, 1);
   struct stat st;
-  if (!e || !order || !seen) {
+  if (!seen) {
     nnrt_error(err, errlen, path, "out of memory");
     goto done;
   }
@@ -355,8 +378,15 @@ NNRT_API bool nnrt_load(const char *path, const NnrtTensorInfo *tensors, void *c
     goto done;
   }
   if (fread(h, 1, hlen, f) != hlen) goto io;
+  h[hlen] = '\0';
+  for (const char *s = h; (s = strstr(s, "data_offsets")); s++) cap++; /* entries, at most */
+  e = calloc((size_t)cap, sizeof *e), order = calloc((size_t)cap, sizeof *order);
+  if (!e || !order) {
+    nnrt_error(err, errlen, path, "out of memory");
+    goto done;
+  }
   Json j = {.p = h, .end = h + hlen, .start = h};
-  if (!read_entries(&j, path, tensors, n, e, &count, seen, meta, &has_meta, err, errlen)) goto done;
+  if (!read_entries(&j, path, tensors, n, slots, e, cap, &count, seen, meta, &has_meta, err, errlen)) goto done;
   if (!has_meta) {
     nnrt_error(err, errlen, path, "no __metadata__ with \"format\": \"nnc\": not a checkpoint or weights file of nnc");
     goto done;
@@ -368,7 +398,7 @@ NNRT_API bool nnrt_load(const char *path, const NnrtTensorInfo *tensors, void *c
   for (int k = 0; k < count; k++) {
     const Entry *x = &e[order[k]];
     size_t bytes = (size_t)(x->b1 - x->b0);
-    if (fread(data[x->index], 1, bytes, f) != bytes) goto io;
+    if (x->index < 0 ? fseek(f, (long)bytes, SEEK_CUR) != 0 : fread(data[x->index], 1, bytes, f) != bytes) goto io;
   }
   ok = true;
   goto done;

@@ -130,6 +130,7 @@ static int save_as(NnrtModel *m, const char *path, bool weights, char *err, size
   NEED_MODEL(m, what, -1);
   if (!path) model_fail(m, "%s: no path (NULL)", what);
   else {
+    weights = weights || !m->def->run[NNRT_TRAIN]; /* nothing to resume: a model without a training step */
     NnrtMeta meta = {.weights = weights, .step = m->step, .epoch = m->epoch, .position = m->position,
                      .seed = m->seed, .has_seed = true, .nprogress = m->nprogress};
     memcpy(meta.progress, m->progress, sizeof meta.progress);

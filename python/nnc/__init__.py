@@ -72,6 +72,13 @@ def _tensors(ptr, count):
     return out
 
 
+def _integer(value, what, low, high):
+    """value as an int in [low, high], else ValueError (bools and floats refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+        raise ValueError("%s is an integer from %d to %d, not %r" % (what, low, high, value))
+    return int(value)
+
+
 def _nnc_executable():
     """The nnc of this package's prefix (P/lib/python3/dist-packages/nnc/ ->
     P/bin/nnc), else $NNC, else nnc on the PATH."""
@@ -178,7 +185,7 @@ class Model:
             raise NncError("%s was compiled for ABI %d (nnc %s); this package reads ABI 1"
                            % (name, self.abi, self.nnc_version))
         self._params = _tensors(d.params, d.nparams)
-        self._m = self._create(ctypes.c_uint64(seed))
+        self._m = self._create(ctypes.c_uint64(_integer(seed, "seed", 0, 2**64 - 1)))
         if not self._m:
             raise NncError(self._error(None) or "%s_create failed" % name)
         if threads is not None:
@@ -231,9 +238,12 @@ class Model:
         return np.ascontiguousarray(a, dtype=t.dtype), n
 
     def _inputs(self, x):
-        xs = list(x) if isinstance(x, (list, tuple)) and len(self.inputs) > 1 else [x]
+        several = isinstance(x, (list, tuple)) and (len(self.inputs) > 1 or any(
+            isinstance(a, np.ndarray) for a in x))  # a list of arrays: inputs; of numbers: one array
+        xs = list(x) if several else [x]
         if len(xs) != len(self.inputs):
-            raise ValueError("%s takes %d inputs, not %d" % (self.name, len(self.inputs), len(xs)))
+            raise ValueError("%s takes %d input%s, not %d" % (self.name, len(self.inputs),
+                                                          "" if len(self.inputs) == 1 else "s", len(xs)))
         arrays, n = [], None
         for t, a in zip(self.inputs, xs):
             a, n = self._array(a, t, "input", n)
@@ -245,8 +255,10 @@ class Model:
 
     def _labels(self, y, n):
         if not self.labels:
-            raise ValueError("%s has no train block: it has no labels" % self.name)
-        ys = list(y) if isinstance(y, (list, tuple)) and len(self.labels) > 1 else [y]
+            raise ValueError("%s takes no labels: it was built without a training step" % self.name)
+        several = isinstance(y, (list, tuple)) and (len(self.labels) > 1 or any(
+            isinstance(a, np.ndarray) for a in y))
+        ys = list(y) if several else [y]
         if len(ys) != len(self.labels):
             raise ValueError("%s takes %d labels, not %d" % (self.name, len(self.labels), len(ys)))
         arrays = [self._array(a, t, "label", n)[0] for t, a in zip(self.labels, ys)]
@@ -279,7 +291,7 @@ class Model:
     def train_step(self, x, y, sample_weight=None):
         """One training step on a batch; the batch's loss."""
         if self._train_step_outputs is None:
-            raise NncError("%s has no training step (no train block)" % self.name)
+            raise NncError("%s has no training step (no train block, or built with --inference-only)" % self.name)
         keep, ptrs, n = self._inputs(x)
         keep_y, yptrs = self._labels(y, n)
         keep_w, w = self._weights(sample_weight, n)
@@ -288,7 +300,7 @@ class Model:
     def evaluate(self, x, y, sample_weight=None):
         """The loss on a batch in inference mode, without an update."""
         if self._evaluate_outputs is None:
-            raise NncError("%s has no evaluation (no train block)" % self.name)
+            raise NncError("%s has no evaluation (no train block, or built with --inference-only)" % self.name)
         keep, ptrs, n = self._inputs(x)
         keep_y, yptrs = self._labels(y, n)
         keep_w, w = self._weights(sample_weight, n)
@@ -356,8 +368,9 @@ class Model:
     @threads.setter
     def threads(self, n):
         """Threads for the instance's loops (0: OpenMP's default)."""
-        self._check(self._set_threads(self._m, int(n)) == 0)
-        self._threads = int(n)
+        n = _integer(n, "threads", 0, 1024)
+        self._check(self._set_threads(self._m, n) == 0)
+        self._threads = n
 
     def set_lr(self, lr):
         """The learning rate the schedules start from."""
@@ -365,15 +378,16 @@ class Model:
 
     def set_epoch(self, epoch):
         """The epoch that learning-rate schedules see."""
-        self._check(self._set_epoch(self._m, int(epoch)) == 0)
+        self._check(self._set_epoch(self._m, _integer(epoch, "epoch", 0, 2**63 - 1)) == 0)
 
     def generate(self, prompt, count, temperature=0.0, seed=0):
         """For a causal language model: `count` more token ids after `prompt`."""
         if self._generate is None:
             raise NncError("%s is not a model that generates" % self.name)
         p = np.ascontiguousarray(prompt, dtype=np.int32)
-        if p.ndim != 1 or p.size < 1 or count < 0:
-            raise ValueError("a prompt is a non-empty 1-D array of token ids, count >= 0")
+        count, seed = _integer(count, "count", 0, 2**31 - 1), _integer(seed, "seed", 0, 2**64 - 1)
+        if p.ndim != 1 or p.size < 1:
+            raise ValueError("a prompt is a non-empty 1-D array of token ids")
         out = np.empty(count, dtype=np.int32)
         self._check(self._generate(self._m, p.ctypes.data, p.size, count, float(temperature), seed,
                                    out.ctypes.data) == 0)

@@ -103,6 +103,16 @@ if cmake -S "$tmp/cm" -B "$tmp/cm/b" -DCMAKE_PREFIX_PATH="$P" >"$tmp/cm.log" 2>&
 else
   fail "the CMake consumer failed: $(tail -15 "$tmp/cm.log")"
 fi
+# its errors: a NAME taken by another model, a WEIGHTS file that is not there
+mkdir "$tmp/cme" && cp "$tmp/cm/app.c" "$tmp/cm/seed.nn" "$tmp/cm/extra layers.nn" "$tmp/cme/"
+cp "$src/examples/mnist_mlp.nn" "$tmp/cme/other.nn"
+printf 'cmake_minimum_required(VERSION 3.20)\nproject(e C)\nfind_package(nnc REQUIRED)\nadd_executable(a app.c)\nadd_executable(b app.c)\nnnc_add_model(a seed.nn)\nnnc_add_model(b other.nn NAME seed)\n' > "$tmp/cme/CMakeLists.txt"
+cmake -S "$tmp/cme" -B "$tmp/cme/b" -DCMAKE_PREFIX_PATH="$P" > "$tmp/cme.log" 2>&1 && fail "a NAME used twice was taken"
+tr -s ' \n' ' ' < "$tmp/cme.log" | grep -q "NAME seed is taken by another model" || fail "NAME twice: $(tail -5 "$tmp/cme.log")"
+printf 'cmake_minimum_required(VERSION 3.20)\nproject(e C)\nfind_package(nnc REQUIRED)\nadd_executable(a app.c)\nnnc_add_model(a seed.nn WEIGHTS none.safetensors)\n' > "$tmp/cme/CMakeLists.txt"
+rm -rf "$tmp/cme/b"
+cmake -S "$tmp/cme" -B "$tmp/cme/b" -DCMAKE_PREFIX_PATH="$P" > "$tmp/cme.log" 2>&1 && fail "a missing WEIGHTS file was taken"
+tr -s ' \n' ' ' < "$tmp/cme.log" | grep -q "the WEIGHTS file '$tmp/cme/none.safetensors' does not exist" || fail "WEIGHTS missing: $(tail -5 "$tmp/cme.log")"
 
 # a pkg-config project: an object nnc wrote (and its header), at -O3 (the
 # runtime in it) and -O2 (the runtime from libnnrt)
@@ -112,7 +122,7 @@ for opt in -O3 -O2; do
   [ -f "$tmp/pk/seed.h" ] || fail "no seed.h beside seed.o"
   # shellcheck disable=SC2046
   ${CC:-cc} -I"$tmp/pk" "$tmp/app.c" "$tmp/pk/seed.o" $(PKG_CONFIG_PATH=$P/lib/pkgconfig pkg-config --cflags --libs nnrt) \
-    -Wl,-rpath,"$P/lib" -o "$tmp/pk/app" || fail "linking the pkg-config consumer ($opt) failed"
+    -o "$tmp/pk/app" || fail "linking the pkg-config consumer ($opt) failed"
   "$tmp/pk/app" > "$tmp/pk.txt" || fail "the pkg-config consumer ($opt) failed"
   cmp -s "$tmp/ref.txt" "$tmp/pk.txt" || fail "the pkg-config consumer's predictions ($opt) differ: $(cat "$tmp/pk.txt")"
 done

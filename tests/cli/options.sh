@@ -46,6 +46,10 @@ has "$tmp/err" "model SeedMLP (sequential)"
 # usage errors: exit 1 with a message naming the problem
 expect 1 "$nnc"
 has "$tmp/err" "nnc: error: no input file"
+expect 1 "$nnc" "$ex/seed_mlp.nn" -o -
+has "$tmp/err" "'-o -' writes text to standard output: it needs --emit=ast, ir, dot, c, llvm or asm"
+expect 0 "$nnc" "$ex/seed_mlp.nn" --emit=ir -o -
+has "$tmp/out" "graph SeedMLP (training step"
 expect 1 "$nnc" --frobnicate "$ex/seed_mlp.nn"
 has "$tmp/err" "unknown option '--frobnicate'"
 expect 1 "$nnc" "$ex/seed_mlp.nn" "$ex/seed_cnn.nn"

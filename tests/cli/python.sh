@@ -93,6 +93,13 @@ try:
     check(False, "set_param took a wrong shape")
 except ValueError:
     pass
+for bad in (lambda: setattr(m, "threads", 2**32 + 2), lambda: setattr(m, "threads", "2"),
+            lambda: nnc.load(tmp + "/mnist.so", seed=-1), lambda: m.predict([x[:2], x[:2]])):
+    try:
+        bad()
+        check(False, "a bad thread count, seed or input count was taken")
+    except ValueError as e:
+        print("ValueError:", e)
 m.threads = 1
 l1 = m.train_step(x[:32], onehot[:32])
 check(np.isfinite(l1) and not np.array_equal(p["dense1.W"], m.get_param("dense1.W")), "a step updates the weights")
