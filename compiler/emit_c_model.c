@@ -174,9 +174,13 @@ static void descriptor(FILE *o, const char *model, Graph *g, Graph *gl) {
   desc_list(o, model, "param", g, NULL, g->nparams, g->params, NULL);
   int nl = gl ? gl->nlabels - (gl->nlabels && gl->label_rules[gl->nlabels - 1].kind == NNRT_LABEL_WEIGHTS) : 0;
   desc_list(o, model, "label", gl, gl ? gl->labels : NULL, nl, NULL, gl ? gl->output_names : NULL);
+  int ns = 0; /* the model's states: the optimizer's slots come after them */
+  while (ns < g->nstates && !g->states[ns]->slot) ns++;
+  desc_list(o, model, "state", g, NULL, ns, g->states, NULL);
   fprintf(o, "static const NnModelDesc %s_desc = {\"%s\", %d, %d, %d, %s_desc_input, %s_desc_output, %s_desc_param,\n"
-             "  %d, %s_desc_label, \"%s\", %d};\n",
-          model, model, g->ninputs, g->noutputs, g->nparams, model, model, model, nl, model, NNC_VERSION, NN_MODEL_ABI);
+             "  %d, %s_desc_label, %d, %s_desc_state, \"%s\", %d};\n",
+          model, model, g->ninputs, g->noutputs, g->nparams, model, model, model, nl, model, ns, model, NNC_VERSION,
+          NN_MODEL_ABI);
 }
 
 void emit_c_header(FILE *o, const char *source, const Built *models) {

@@ -167,7 +167,9 @@ static LLVMValueRef desc_list(Lv *L, const char *what, Graph *g, const int *ids,
 /* gl: the graph whose labels a step takes (the training step's), or NULL. */
 static LLVMValueRef descriptor(Lv *L, const char *model, Graph *g, Graph *gl) {
   int nl = gl ? gl->nlabels - (gl->nlabels && gl->label_rules[gl->nlabels - 1].kind == NNRT_LABEL_WEIGHTS) : 0;
-  LLVMValueRef f[11] = {cstr(L, model),
+  int ns = 0; /* the model's states: the optimizer's slots come after them */
+  while (ns < g->nstates && !g->states[ns]->slot) ns++;
+  LLVMValueRef f[13] = {cstr(L, model),
                        ci32(L, g->ninputs),
                        ci32(L, g->noutputs),
                        ci32(L, g->nparams),
@@ -176,14 +178,17 @@ static LLVMValueRef descriptor(Lv *L, const char *model, Graph *g, Graph *gl) {
                        desc_list(L, "param", g, NULL, g->nparams, g->params, NULL),
                        ci32(L, nl),
                        desc_list(L, "label", gl, gl ? gl->labels : NULL, nl, NULL, gl ? gl->output_names : NULL),
+                       ci32(L, ns),
+                       desc_list(L, "state", g, NULL, ns, g->states, NULL),
                        cstr(L, NNC_VERSION),
                        ci32(L, NN_MODEL_ABI)};
-  LLVMValueRef init = LLVMConstStructInContext(L->cx, f, 11, 0);
+  LLVMValueRef init = LLVMConstStructInContext(L->cx, f, 13, 0);
   static const size_t at[] = {offsetof(NnModelDesc, name),    offsetof(NnModelDesc, ninputs),
                               offsetof(NnModelDesc, noutputs), offsetof(NnModelDesc, nparams),
                               offsetof(NnModelDesc, inputs),  offsetof(NnModelDesc, outputs),
                               offsetof(NnModelDesc, params),  offsetof(NnModelDesc, nlabels),
-                              offsetof(NnModelDesc, labels),  offsetof(NnModelDesc, nnc_version),
+                              offsetof(NnModelDesc, labels),  offsetof(NnModelDesc, nstates),
+                              offsetof(NnModelDesc, states),  offsetof(NnModelDesc, nnc_version),
                               offsetof(NnModelDesc, abi)};
   check_layout(L, LLVMTypeOf(init), "NnModelDesc", sizeof(NnModelDesc), at, sizeof at / sizeof *at);
   LLVMValueRef gv = LLVMAddGlobal(L->mod, LLVMTypeOf(init), arena_printf("%s_desc", model));

@@ -1,5 +1,5 @@
 /* nn_model_desc.h — a compiled model's description, for generic hosts:
- * its inputs, outputs and parameters with names, types and shapes. The
+ * its inputs, outputs, parameters and states with names, types and shapes. The
  * runtime (nnrt.h) includes it, and every library's header carries it.
  * dtype: 0 f32, 1 f64, 2 i32; dims[i] == -1 is the batch dimension.
  * Names: inputs and outputs as the model names them (an unnamed output:
@@ -25,6 +25,8 @@ typedef struct NnModelDesc {
   const NnTensorDesc *inputs, *outputs, *params;
   int nlabels;
   const NnTensorDesc *labels;
+  int nstates;             /* the model's states (batch statistics, ...), */
+  const NnTensorDesc *states; /* which get_param and set_param take too */
   const char *nnc_version; /* "0.1.0" */
   int abi;                 /* NN_MODEL_ABI of that nnc */
 } NnModelDesc;

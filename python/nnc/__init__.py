@@ -60,6 +60,7 @@ class _ModelDesc(ctypes.Structure):
                 ("nparams", ctypes.c_int), ("inputs", ctypes.POINTER(_TensorDesc)),
                 ("outputs", ctypes.POINTER(_TensorDesc)), ("params", ctypes.POINTER(_TensorDesc)),
                 ("nlabels", ctypes.c_int), ("labels", ctypes.POINTER(_TensorDesc)),
+                ("nstates", ctypes.c_int), ("states", ctypes.POINTER(_TensorDesc)),
                 ("nnc_version", ctypes.c_char_p), ("abi", ctypes.c_int)]
 
 
@@ -184,7 +185,7 @@ class Model:
         if self.abi != 1:
             raise NncError("%s was compiled for ABI %d (nnc %s); this package reads ABI 1"
                            % (name, self.abi, self.nnc_version))
-        self._params = _tensors(d.params, d.nparams)
+        self._params = _tensors(d.params, d.nparams) + _tensors(d.states, d.nstates)
         self._m = self._create(ctypes.c_uint64(_integer(seed, "seed", 0, 2**64 - 1)))
         if not self._m:
             raise NncError(self._error(None) or "%s_create failed" % name)
