@@ -1,6 +1,6 @@
 # tools/nnc_torch.py against Debian's python3-torch: a convolutional model
 # (conv2d, batch_norm, dense) and a sequence model (embedding, lstm, gru
-# with reset_after, simple_rnn, dense) move their weights from an nnc
+# with reset_after, simple_rnn, layer_norm, dense) move their weights from an nnc
 # library to PyTorch modules of the same layers, which then compute the
 # library's predictions; weights changed in PyTorch come back as a weights
 # file the library loads and agrees with; and the round trip keeps every
@@ -25,6 +25,7 @@ model Seq {
   lstm(6, return_sequences: true)
   gru(5, reset_after: true, return_sequences: true)
   simple_rnn(4)
+  layer_norm
   dense(2)
 }
 NN
@@ -60,12 +61,13 @@ class Seq(nn.Module):
         self.lstm = nn.LSTM(4, 6, batch_first=True)
         self.gru = nn.GRU(6, 5, batch_first=True)
         self.rnn = nn.RNN(5, 4, batch_first=True)
+        self.norm = nn.LayerNorm(4)
         self.d = nn.Linear(4, 2)
     def forward(self, ids):
         h, _ = self.lstm(self.emb(ids.long()))
         h, _ = self.gru(h)
         h, _ = self.rnn(h)
-        return self.d(h[:, -1])
+        return self.d(self.norm(h[:, -1]))
 
 for name, module, x in (("img", Img(), rng.standard_normal((7, 8, 8, 3)).astype(np.float32)),
                         ("seq", Seq(), rng.integers(0, 10, (7, 5)).astype(np.int32))):
