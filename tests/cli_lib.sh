@@ -69,3 +69,12 @@ finish() {
   [ $failed -eq 0 ] && echo "ok"
   exit $failed
 }
+
+# need_python [MODULE...]: Debian's Python (/usr/bin/python3, as $py) with
+# numpy and the modules named, else the test fails saying which package.
+need_python() {
+  py=/usr/bin/python3
+  for m in numpy "$@"; do
+    "$py" -c "import $m" 2>/dev/null || { echo "Debian's python3-$m is missing (tools/setup.sh test installs it)"; exit 1; }
+  done
+}

@@ -289,23 +289,22 @@ class Model:
         self._check(self._predict_outputs(self._m, ptrs, optrs, n) == 0)
         return outs
 
-    def train_step(self, x, y, sample_weight=None):
-        """One training step on a batch; the batch's loss."""
-        if self._train_step_outputs is None:
-            raise NncError("%s has no training step (no train block, or built with --inference-only)" % self.name)
+    def _labelled(self, fn, what, x, y, sample_weight):
+        """A call with inputs, labels and sample weights: its loss."""
+        if fn is None:
+            raise NncError("%s has no %s (no train block, or built with --inference-only)" % (self.name, what))
         keep, ptrs, n = self._inputs(x)
         keep_y, yptrs = self._labels(y, n)
         keep_w, w = self._weights(sample_weight, n)
-        return self._loss(self._train_step_outputs(self._m, ptrs, yptrs, w, n))
+        return self._loss(fn(self._m, ptrs, yptrs, w, n))
+
+    def train_step(self, x, y, sample_weight=None):
+        """One training step on a batch; the batch's loss."""
+        return self._labelled(self._train_step_outputs, "training step", x, y, sample_weight)
 
     def evaluate(self, x, y, sample_weight=None):
         """The loss on a batch in inference mode, without an update."""
-        if self._evaluate_outputs is None:
-            raise NncError("%s has no evaluation (no train block, or built with --inference-only)" % self.name)
-        keep, ptrs, n = self._inputs(x)
-        keep_y, yptrs = self._labels(y, n)
-        keep_w, w = self._weights(sample_weight, n)
-        return self._loss(self._evaluate_outputs(self._m, ptrs, yptrs, w, n))
+        return self._labelled(self._evaluate_outputs, "evaluation", x, y, sample_weight)
 
     def _file(self, f, path):
         err = ctypes.create_string_buffer(1024)

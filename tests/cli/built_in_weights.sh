@@ -8,8 +8,7 @@
 # without MODEL=, --inference-only for a training program, --weights for a
 # dump; and -MD's rule of the files a library depends on.
 . "$(dirname "$0")/../cli_lib.sh"
-py=/usr/bin/python3
-"$py" -c "import numpy" 2>/dev/null || { echo "Debian's python3-numpy is missing (tools/setup.sh test installs it)"; exit 1; }
+need_python
 mnist_idx
 sed "s|data/mnist-|$tmp/mnist-|g" "$src/examples/mnist_mlp.nn" > "$tmp/m.nn"
 "$nnc" "$tmp/m.nn" -o "$tmp/train" || fail "building the training program failed"

@@ -6,8 +6,7 @@
 # by name; a training step and a checkpoint round trip; nnc.compile runs
 # nnc and reports its diagnostics; examples/mnist_predict.py agrees.
 . "$(dirname "$0")/../cli_lib.sh"
-py=/usr/bin/python3
-"$py" -c "import numpy" 2>/dev/null || { echo "Debian's python3-numpy is missing (tools/setup.sh test installs it)"; exit 1; }
+need_python
 mnist_idx
 sed "s|data/mnist-|$tmp/mnist-|g" "$src/examples/mnist_mlp.nn" > "$tmp/mnist.nn"
 "$nnc" "$tmp/mnist.nn" -o "$tmp/train" || fail "building the training program failed"

@@ -6,8 +6,7 @@
 # file the library loads and agrees with; and the round trip keeps every
 # bit.
 . "$(dirname "$0")/../cli_lib.sh"
-py=/usr/bin/python3
-"$py" -c "import torch, numpy" 2>/dev/null || { echo "Debian's python3-torch is missing (tools/setup.sh test installs it)"; exit 1; }
+need_python torch
 cat > "$tmp/img.nn" <<'NN'
 model Img {
   input x: [8, 8, 3]
