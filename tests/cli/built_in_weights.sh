@@ -18,8 +18,8 @@ llvm=false
 "$nnc" --version | grep -q "LLVM" && llvm=true
 
 "$nnc" "$tmp/m.nn" -o "$tmp/plain.so" || fail "plain.so"
-"$nnc" "$tmp/m.nn" --backend=c --weights "$tmp/ck.safetensors" -o "$tmp/c_ck.so" || fail "--backend=c --weights ck"
-"$nnc" "$tmp/m.nn" --backend=c --weights "MnistMLP=$tmp/w.safetensors" --inference-only -o "$tmp/c_wi.so" ||
+"$nnc" "$tmp/m.nn" --backend=c -O1 --weights "$tmp/ck.safetensors" -o "$tmp/c_ck.so" || fail "--backend=c --weights ck"
+"$nnc" "$tmp/m.nn" --backend=c -O1 --weights "MnistMLP=$tmp/w.safetensors" --inference-only -o "$tmp/c_wi.so" ||
   fail "--backend=c --weights MODEL=w --inference-only"
 libs="c_ck c_wi"
 if $llvm; then

@@ -1,7 +1,7 @@
 # Installing nnc (docs/install.md): `cmake --install` into a prefix, which
 # is then moved; the moved nnc compiles models with the runtime it finds
-# beside itself, while a copy of nnc with no runtime beside it says so
-# (so nothing reaches back into the build tree); the man page covers every
+# beside itself, also with the build tree hidden (a mount namespace), while
+# a copy of nnc with no runtime beside it says so; the man page covers every
 # option of --help; a CMake project (find_package(nnc), nnc_add_model) and
 # a pkg-config one (an object nnc wrote, linked with the runtime) get the
 # same bits as the build tree's library; editing the model rebuilds it; the
@@ -66,6 +66,25 @@ mkdir "$tmp/ref"
 ${CC:-cc} -I"$tmp/ref" "$tmp/app.c" "$tmp/ref/seed.so" -Wl,-rpath,"$tmp/ref" -o "$tmp/ref/app" || fail "reference app"
 "$tmp/ref/app" > "$tmp/ref.txt" || fail "the reference app failed"
 [ -s "$tmp/ref.txt" ] || fail "the reference app printed nothing"
+
+# with the build tree gone: a mount namespace where an empty folder hides
+# it, the moved prefix's nnc builds the library at -O3 (the runtime's
+# bitcode) and -O2 (its archive), with the reference's bits
+if unshare -m --propagation private true 2>/dev/null; then hide="unshare -m --propagation private"
+elif unshare -rm --propagation private true 2>/dev/null; then hide="unshare -rm --propagation private"
+else hide=""; fail "cannot hide the build tree: unshare -m is not permitted here"
+fi
+if [ -n "$hide" ]; then
+  mkdir "$tmp/hidden"
+  $hide sh -c 'mount -t tmpfs none "$1" && [ -z "$(ls "$1")" ] && "$2/bin/nnc" "$3" -o "$4/hidden/seed.so" &&
+               "$2/bin/nnc" "$3" -O2 -o "$4/hidden/seed2.so"' hide "$build" "$P" "$src/examples/seed_mlp.nn" "$tmp" \
+    > "$tmp/hidden.log" 2>&1 || fail "with the build tree hidden: $(cat "$tmp/hidden.log")"
+  for so in seed seed2; do
+    ${CC:-cc} -I"$tmp/ref" "$tmp/app.c" "$tmp/hidden/$so.so" -Wl,-rpath,"$tmp/hidden" -o "$tmp/hidden/app_$so" &&
+      "$tmp/hidden/app_$so" > "$tmp/hidden/$so.txt" && cmp -s "$tmp/ref.txt" "$tmp/hidden/$so.txt" ||
+      fail "the library built with the build tree hidden ($so) differs: $(cat "$tmp/hidden/$so.txt")"
+  done
+fi
 
 # a CMake project
 mkdir -p "$tmp/cm" && cp "$tmp/app.c" "$tmp/cm/app.c" && cp "$src/examples/seed_mlp.nn" "$tmp/cm/seed.nn"

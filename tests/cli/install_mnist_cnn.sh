@@ -4,7 +4,8 @@
 # INFERENCE_ONLY) and a pkg-config one (an object with --weights) each run
 # the digits through the model with the weights built in and no file at
 # run time: both give the training program's predictions (--predict, bit
-# for bit) and its held-out accuracy.
+# for bit) and its held-out accuracy, which the installed Python package
+# reproduces with the CMake project's library.
 . "$(dirname "$0")/../cli_lib.sh"
 build=$(dirname "$nnc")
 "$nnc" --version | grep -q "LLVM" || { echo "nnc without LLVM: this test needs the LLVM backend"; exit 1; }
@@ -80,6 +81,18 @@ if cmake -S "$tmp/cm" -B "$tmp/cm/b" -DCMAKE_PREFIX_PATH="$P" > "$tmp/cm.log" 2>
 else
   fail "the CMake project failed: $(tail -15 "$tmp/cm.log")"
 fi
+
+# Python, the installed package: the library the CMake project built
+(cd "$tmp" && PYTHONPATH="$P/lib/python3/dist-packages" /usr/bin/python3 -c "
+import numpy as np, nnc
+data = open('mnist-images.idx', 'rb').read()
+x = np.frombuffer(data, np.uint8, offset=16).reshape(-1, 28, 28, 1)[-2000:]
+y = np.frombuffer(open('mnist-labels.idx', 'rb').read(), np.uint8, offset=8)[-2000:]
+m = nnc.load('cm/b/nnc_models/cnn.so')
+p = m.predict((x.astype(np.float64) * (1 / 255)).astype(np.float32))
+print('held-out: 2000 samples, accuracy %.4f' % np.mean(np.argmax(p, axis=1) == y))
+") > "$tmp/py.out" 2>&1 || fail "the Python check failed: $(cat "$tmp/py.out")"
+grep -qx "held-out: 2000 samples, accuracy $acc" "$tmp/py.out" || fail "Python: $(cat "$tmp/py.out"), the program $acc"
 
 # pkg-config: an object with the weights, and the runtime
 mkdir "$tmp/pk"
