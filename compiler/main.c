@@ -302,11 +302,7 @@ static void dep_word(FILE *f, const char *s, bool first) {
 
 static bool write_deps(const Options *o, const Program *prog) {
   const char *path = o->deps_file;
-  if (!path) {
-    const char *dot = strrchr(o->output, '.'), *slash = strrchr(o->output, '/');
-    size_t len = dot && (!slash || dot > slash) ? (size_t)(dot - o->output) : strlen(o->output);
-    path = arena_printf("%.*s.d", (int)len, o->output);
-  }
+  if (!path) path = arena_printf("%s.d", path_stem(o->output));
   FILE *f = fopen(path, "w");
   if (!f) {
     fprintf(stderr, "nnc: error: cannot write '%s': %s\n", path, strerror(errno));
@@ -316,10 +312,7 @@ static bool write_deps(const Options *o, const Program *prog) {
   fputc(':', f);
   for (int i = 0; i < prog->nfiles; i++)
     if (strcmp(prog->files[i], "<stdin>") != 0) dep_word(f, prog->files[i], false);
-  for (int i = 0; i < o->nweights; i++) {
-    const char *eq = strchr(o->weights[i], '=');
-    dep_word(f, eq && weights_named(o->weights[i]) ? eq + 1 : o->weights[i], false);
-  }
+  for (int i = 0; i < o->nweights; i++) dep_word(f, weights_file(o->weights[i]), false);
   fputc('\n', f);
   if (fclose(f) != 0) {
     fprintf(stderr, "nnc: error: cannot write '%s': %s\n", path, strerror(errno));
@@ -397,11 +390,8 @@ static int compile(Options *o) {
     b->name = m->decl->name, b->model = m;
     for (TrainInfo *t = sema.trains; t; t = t->next)
       if (t->model == m) b->train = t;
-    /* --inference-only: no evaluation, and no training step but for the
-     * table of tensors a checkpoint is read against (its optimizer slots) */
-    bool no_eval = o->inference_only, no_train = o->inference_only && !o->nweights;
-    for (int k = 0; k < NGRAPHS; k++) {
-      Graph *g = (no_train && k == GRAPH_TRAIN) || (no_eval && k == GRAPH_EVAL) ? NULL : lower(&sema, b, k);
+    for (int k = 0; k < NGRAPHS; k++) { /* --inference-only: neither training step nor evaluation */
+      Graph *g = o->inference_only && (k == GRAPH_TRAIN || k == GRAPH_EVAL) ? NULL : lower(&sema, b, k);
       if (!g) continue;
       if (dumping(o, 'L')) print_ir(stderr, g);
       b->g[k] = simplify(g);
@@ -420,11 +410,7 @@ static int compile(Options *o) {
   }
   if (diag.errors) return 1;
   if (o->nweights && !built_in_weights(models, o)) return 1;
-  for (Built *b = models; o->inference_only && b; b = b->next) { /* as if it had no train block */
-    b->train = NULL;
-    b->g[GRAPH_TRAIN] = b->g[GRAPH_EVAL] = NULL;
-    b->plan[GRAPH_TRAIN] = b->plan[GRAPH_EVAL] = NULL;
-  }
+  for (Built *b = models; o->inference_only && b; b = b->next) b->train = NULL; /* as if it had no train block */
   for (Built *b = models; o->summary && b; b = b->next) printf("%s%s", b == models ? "" : "\n", model_summary(b));
 
   if (o->check_grad) return check_gradients(&sema, models, stdout) ? 0 : 1;

@@ -51,6 +51,7 @@ void arena_permanent(bool on);   /* allocations that survive arena_free_all */
 char *arena_strdup(const char *s);
 char *arena_strndup(const char *s, size_t n);
 char *arena_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *path_stem(const char *path); /* "dir/model.so" -> "dir/model" (its last extension gone) */
 /* Reads a whole file (path "-" is standard input). Returns NULL with errno
  * set, or errno = EFBIG when it exceeds NN_MAX_SOURCE. */
 SrcFile *read_source(const char *path);
@@ -890,7 +891,7 @@ typedef struct Options {
  * which the backends then build in; errors name the file and the tensor. */
 bool built_in_weights(Built *models, const Options *o);
 int64_t param_elements(const ParamInfo *p); /* its elements (no batch dimension) */
-bool weights_named(const char *spec);       /* "MODEL=FILE", not a file name with '=' */
+const char *weights_file(const char *spec);  /* the FILE of "[MODEL=]FILE" */
 
 /* ------------------------------------------------------------- output.c */
 

@@ -72,9 +72,7 @@ static bool text_finish(Out *w, bool ok) { return close_target(w, ok); }
 
 /* model.so (and model.o) has model.h beside it: every model's API. */
 static bool write_header(const Out *w) {
-  const char *dot = strrchr(w->target, '.'), *slash = strrchr(w->target, '/');
-  size_t len = dot && (!slash || dot > slash) ? (size_t)(dot - w->target) : strlen(w->target);
-  char *h = arena_printf("%.*s.h", (int)len, w->target);
+  char *h = arena_printf("%s.h", path_stem(w->target));
   char *tmp = arena_printf("%s.nnc-tmp", h);
   FILE *f = fopen(tmp, "w");
   if (!f) return cannot_write(tmp);

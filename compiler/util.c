@@ -336,3 +336,8 @@ void map_each(Map *m, void (*fn)(const char *key, void *val, void *ctx), void *c
     if (m->slots[i].key) order[m->slots[i].order] = &m->slots[i];
   for (int i = 0; i < m->len; i++) fn(order[i]->key, order[i]->val, ctx);
 }
+
+char *path_stem(const char *path) {
+  const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+  return arena_strndup(path, dot && (!slash || dot > slash) ? (size_t)(dot - path) : strlen(path));
+}

@@ -19,7 +19,8 @@ int64_t param_elements(const ParamInfo *p) {
 }
 
 /* The tensors of the model's table (its training step's when it has one,
- * whose states end with the optimizer's slots): parameters, then states. */
+ * whose states end with the optimizer's slots, which are left out of the
+ * reading): parameters, then states. */
 static ParamInfo **table_tensors(const Built *b, int *n, int *slots) {
   const Graph *g = built_main_graph(b);
   *n = g->nparams + g->nstates, *slots = 0;
@@ -61,11 +62,14 @@ static bool load_into(Built *b, const char *path) {
   return true;
 }
 
-bool weights_named(const char *spec) {
+/* Whether spec is "MODEL=FILE", not a file name with '=' in it. */
+static bool weights_named(const char *spec) {
   const char *eq = strchr(spec, '=');
   return eq && eq > spec &&
          strspn(spec, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == (size_t)(eq - spec);
 }
+
+const char *weights_file(const char *spec) { return weights_named(spec) ? strchr(spec, '=') + 1 : spec; }
 
 /* The model a --weights names (MODEL=FILE), or the program's only one;
  * NULL with an error. */
@@ -84,7 +88,7 @@ bool built_in_weights(Built *models, const Options *o) {
   bool ok = true;
   Built *given[sizeof o->weights / sizeof *o->weights];
   for (int w = 0; w < o->nweights; w++) {
-    const char *spec = o->weights[w], *eq = weights_named(spec) ? strchr(spec, '=') : NULL; /* else a file name */
+    const char *spec = o->weights[w];
     Built *b = given[w] = weights_model(models, spec);
     int again = -1;
     for (int v = 0; b && v < w; v++)
@@ -95,7 +99,7 @@ bool built_in_weights(Built *models, const Options *o) {
       error_plain("--weights %s: model %s has its weights from --weights %s already", spec, b->name, o->weights[again]);
       ok = false;
     } else {
-      ok = load_into(b, eq ? eq + 1 : spec) && ok;
+      ok = load_into(b, weights_file(spec)) && ok;
     }
   }
   return ok;
