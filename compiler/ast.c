@@ -58,6 +58,14 @@ Node *ast_import(Loc loc, const char *path) {
   return n;
 }
 
+/* import "model.onnx" as Net: the imported model's name */
+Node *ast_import_as(Loc loc, const char *path, const char *as, Loc as_loc, const char *name, Loc name_loc) {
+  Node *n = ast_import(loc, path);
+  if (strcmp(as, "as") != 0) error_at(as_loc, "unexpected '%s' after the import's path; write 'import \"%s\" as NAME'", as, path);
+  n->name = name, n->name_loc = name_loc;
+  return n;
+}
+
 Node *ast_layer(Loc loc, const char *name, Loc name_loc, Node *hparams, Node *inputs,
                 Node *ret, Node *body) {
   Node *n = new_node(ND_LAYER, loc);

@@ -344,9 +344,7 @@ static void rule(AD *ad, int id, int dy) {
     return;
   }
   case OP_SIN: ACC(x, mul(g, dy, ir_unary(g, OP_COS, x))); return;
-  case OP_COS:
-    not_differentiable(ad, &v, "cos is only used for learning-rate schedules and has no gradient");
-    return;
+  case OP_COS: ACC(x, mul(g, dy, ir_unary(g, OP_NEG, ir_unary(g, OP_SIN, x)))); return;
   case OP_CAST:
     if (!is_float(X->dtype)) {
       /* find the integer op the gradient would have to pass */

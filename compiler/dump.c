@@ -96,7 +96,7 @@ static void print_model(FILE *out, ModelInfo *m) {
   fprintf(out, "  parameters: %d tensor%s, %s value%s\n", m->nparams, m->nparams == 1 ? "" : "s",
           group(m->nvalues), m->nvalues == 1 ? "" : "s");
   for (ParamInfo *p = m->params; p; p = p->next) {
-    const char *init = p->init ? expr_str(p->init) : p->init_name;
+    const char *init = p->value ? "built in" : p->init ? expr_str(p->init) : p->init_name;
     row(out, 4, arena_printf("%-20s %s", p->name, type_str(p->dtype, p->shape)),
         p->trainable ? init : arena_printf("%s (state)", init));
   }

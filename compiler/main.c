@@ -1,6 +1,7 @@
 /* main.c — the nnc driver: options, then the pipeline as one flat list.
  *
  *   nnc [options] FILE.nn        (FILE "-" reads standard input)
+ *   nnc [options] FILE.onnx      (an ONNX model, imported as a .nn model)
  *
  * compile() calls the passes in order; after each one, `-d LETTER` dumps the
  * program to standard error. Exit status: 0 on success, 1 on any error in
@@ -29,15 +30,18 @@ static const struct { char letter; const char *what; } stages[] = {
 static void usage(FILE *out) {
   fprintf(out,
           "usage: nnc [options] FILE.nn\n"
+          "       nnc [options] FILE.onnx\n"
           "\n"
-          "Compiles a neural network described in the .nn language. FILE may be '-'\n"
-          "for standard input.\n"
+          "Compiles a neural network described in the .nn language, or an ONNX model\n"
+          "(imported as a .nn model named after the file). FILE may be '-' for\n"
+          "standard input (.nn).\n"
           "\n"
           "options:\n"
           "  -o FILE           write the output to FILE, of the kind its name says (below);\n"
           "                    '-' is standard output, for the text of --emit=KIND\n"
           "                    (without -o or --emit, nnc checks the program only)\n"
-          "  --emit=KIND       what to produce: ast (the checked program with every\n"
+          "  --emit=KIND       what to produce: nn (an ONNX model as .nn text), ast (the\n"
+          "                    checked program with every\n"
           "                    layer's output shape and the parameter list), ir (the\n"
           "                    tensor IR of the training step, or of inference for a\n"
           "                    model without a train block), dot (that IR as Graphviz),\n"
@@ -80,6 +84,10 @@ static void usage(FILE *out) {
           "                    build the weights of a checkpoint or weights file into the\n"
           "                    output: the model's instances start from them (MODEL= names\n"
           "                    the model when the program has several; repeatable)\n"
+          "  --batch=K         an ONNX model's symbolic first dimensions fixed to K: for\n"
+          "                    graphs that use the batch axis as data (a batch-first\n"
+          "                    attention export); the library then takes one sample\n"
+          "                    of K (docs/onnx.md)\n"
           "  --inference-only  a library without the training step, the evaluation and\n"
           "                    the optimizer's state: prediction only, a smaller arena\n"
           "  -MD               also write the files the output depends on (the .nn file,\n"
@@ -142,6 +150,7 @@ static bool parse_options(int argc, char **argv, Options *o, int *exit_now) {
       o->output = a + 2;
     } else if (!strncmp(a, "--emit=", 7)) {
       if (!strcmp(a + 7, "ast")) o->emit = EMIT_AST;
+      else if (!strcmp(a + 7, "nn")) o->emit = EMIT_NN;
       else if (!strcmp(a + 7, "ir")) o->emit = EMIT_IR;
       else if (!strcmp(a + 7, "dot")) o->emit = EMIT_DOT;
       else if (!strcmp(a + 7, "c")) o->emit = EMIT_C;
@@ -179,6 +188,12 @@ static bool parse_options(int argc, char **argv, Options *o, int *exit_now) {
       o->deps_file = argv[i];
     } else if (!strcmp(a, "--inference-only")) {
       o->inference_only = true;
+    } else if (!strncmp(a, "--batch=", 8)) {
+      char *end;
+      long long k = strtoll(a + 8, &end, 10);
+      if (end == a + 8 || *end || k < 1 || k > (1 << 24))
+        return usage_error("'--batch' takes a batch size from 1 to 16777216, not '%s'", a + 8);
+      o->batch = k;
     } else if (!strcmp(a, "--summary")) {
       o->summary = true;
     } else if (!strcmp(a, "--no-fuse")) {
@@ -230,14 +245,14 @@ static bool dumping(const Options *o, char letter) {
 /* The artifact follows the output name unless --emit says otherwise. */
 static bool choose_emit(Options *o) {
   if (o->output && !strcmp(o->output, "-") && !o->syntax_only && !o->check_grad && !o->check_c &&
-      !(o->emit == EMIT_AST || o->emit == EMIT_IR || o->emit == EMIT_DOT || o->emit == EMIT_C || o->emit == EMIT_LL ||
+      !(o->emit == EMIT_NN || o->emit == EMIT_AST || o->emit == EMIT_IR || o->emit == EMIT_DOT || o->emit == EMIT_C || o->emit == EMIT_LL ||
         o->emit == EMIT_ASM))
-    return usage_error("'-o -' writes text to standard output: it needs --emit=ast, ir, dot, c, llvm or asm; name "
+    return usage_error("'-o -' writes text to standard output: it needs --emit=nn, ast, ir, dot, c, llvm or asm; name "
                        "a file for a program, a library, an object or bitcode%s", "");
   if (o->emit != EMIT_NONE || o->syntax_only) return true;
   if (!o->output || o->check_grad || o->check_c) return true; /* nothing to produce */
   static const struct { const char *ext; Emit emit; } by_ext[] = {
-    {".ast", EMIT_AST}, {".ir", EMIT_IR}, {".dot", EMIT_DOT}, {".c", EMIT_C}, {".so", EMIT_SO},
+    {".nn", EMIT_NN}, {".ast", EMIT_AST}, {".ir", EMIT_IR}, {".dot", EMIT_DOT}, {".c", EMIT_C}, {".so", EMIT_SO},
     {".ll", EMIT_LL},   {".bc", EMIT_BC}, {".s", EMIT_ASM},   {".o", EMIT_OBJ},
   };
   const char *dot = strrchr(o->output, '.');
@@ -251,7 +266,7 @@ static bool choose_emit(Options *o) {
     return true;
   }
   return usage_error("cannot build '%s': nnc writes .c, .so, .ll, .bc, .s and .o files, programs "
-                     "(-o NAME) and .ast, .ir and .dot dumps", o->output);
+                     "(-o NAME), .nn text (of an ONNX model) and .ast, .ir and .dot dumps", o->output);
 }
 
 static bool llvm_kind(Emit e) { return e == EMIT_LL || e == EMIT_BC || e == EMIT_ASM || e == EMIT_OBJ; }
@@ -281,7 +296,7 @@ static bool choose_backend(Options *o) {
   if (o->inference_only && (o->emit == EMIT_EXE || (o->emit == EMIT_C && !o->no_main)))
     return usage_error("--inference-only makes a library: a training program needs its training step (for C "
                        "without the program, add --no-main)%s", "");
-  if (o->emit == EMIT_NONE || o->emit == EMIT_AST || o->check_grad || o->check_c) return true;
+  if (o->emit == EMIT_NONE || o->emit == EMIT_NN || o->emit == EMIT_AST || o->check_grad || o->check_c) return true;
   if (o->emit == EMIT_IR || o->emit == EMIT_DOT) name = o->emit == EMIT_IR ? "ir" : "dot";
   o->backend = backend_named(name);
   if (!o->backend || !(o->backend->kinds & 1u << o->emit)) bug("backend %s does not make kind %d", name, (int)o->emit);
@@ -360,16 +375,38 @@ static Graph *lower(Sema *s, const Built *b, int k) {
   return lower_inference(s, b->model);
 }
 
+/* --emit=nn: the text, and with -o FILE.nn the initializers as FILE.safetensors
+ * (the text checked first, for the parameters' names and shapes). */
+static int emit_nn(const Options *o, SrcFile *src) {
+  if (!o->output || !strcmp(o->output, "-")) return write_nn(o, src->text);
+  Program *prog = load_program(src);
+  Sema sema = {.default_float = o->dtype ? o->dtype : DT_F32};
+  if (diag.errors || !sema_check(&sema, prog)) return 1;
+  onnx_values(&sema);
+  return write_weights(&sema, arena_printf("%s.safetensors", path_stem(o->output))) ? write_nn(o, src->text) : 1;
+}
+
 /* The pipeline. Each stage stops the run when it reported errors. */
 static int compile(Options *o) {
-  SrcFile *src = read_source(o->input);
+  const char *ext = strrchr(o->input, '.');
+  bool onnx = ext && !strcmp(ext, ".onnx");
+  if (o->emit == EMIT_NN && !onnx) {
+    fprintf(stderr, "nnc: error: --emit=nn writes an imported ONNX model as .nn; '%s' is not a .onnx file\n", o->input);
+    return 1;
+  }
+  if (o->batch && !onnx) {
+    fprintf(stderr, "nnc: error: --batch fixes an ONNX model's batch; '%s' is not a .onnx file\n", o->input);
+    return 1;
+  }
+  SrcFile *src = onnx ? onnx_import(o->input, NULL, o->batch) : read_source(o->input);
+  if (onnx && !src) return 1;
+  if (o->emit == EMIT_NN) return emit_nn(o, src);
   if (!src) {
     fprintf(stderr, "nnc: error: cannot read '%s': %s\n", o->input,
             errno == EFBIG ? "file too large" : strerror(errno));
     return 1;
   }
 
-  const char *ext = strrchr(o->input, '.');
   if (ext && !strcmp(ext, ".ir")) return compile_ir(o, src);
 
   Program *prog = load_program(src);
@@ -378,6 +415,7 @@ static int compile(Options *o) {
 
   Sema sema = {.default_float = o->dtype ? o->dtype : DT_F32};
   sema_check(&sema, prog);
+  onnx_values(&sema);
   if (dumping(o, 'S')) print_checked(stderr, &sema);
   if (diag.errors) return 1;
   if (o->syntax_only) return 0;

@@ -178,6 +178,7 @@ typedef struct Program {
 Node *new_node(NodeKind kind, Loc loc);
 /* Builders called by the grammar actions, one per construct. */
 Node *ast_import(Loc loc, const char *path);
+Node *ast_import_as(Loc loc, const char *path, const char *as, Loc as_loc, const char *name, Loc name_loc);
 Node *ast_layer(Loc loc, const char *name, Loc name_loc, Node *hparams, Node *inputs,
                 Node *ret, Node *body);
 Node *ast_decl(NodeKind kind, Loc loc, const char *name, Loc name_loc, Node *body);
@@ -462,6 +463,80 @@ void print_settings(FILE *out);           /* the settings' names (nnc --help-bui
 
 /* Checks the whole program; returns false when errors were reported. */
 bool sema_check(Sema *s, Program *prog);
+
+/* ------------------------------- onnx_read.c, onnx.c, onnx_ops.c (import) */
+
+/* onnx.proto's element types (TensorProto.DataType) */
+enum { OX_FLOAT = 1, OX_UINT8, OX_INT8, OX_UINT16, OX_INT16, OX_INT32, OX_INT64, OX_STRING, OX_BOOL,
+       OX_FLOAT16, OX_DOUBLE, OX_UINT32, OX_UINT64, OX_BFLOAT16 = 16 };
+typedef struct OnnxTensor { /* f: a floating-point type's values, i: any other's */
+  const char *name; int type, rank; int64_t dims[NN_MAX_RANK], count; double *f; int64_t *i;
+} OnnxTensor;
+typedef struct OnnxAttr {
+  const char *name, *s; int type, nfloats, nints; float f, *floats; int64_t i, *ints; OnnxTensor *t; bool has_graph;
+} OnnxAttr;
+typedef struct OnnxNode { /* an absent optional input is "" */
+  const char *name, *op, *domain, **in, **out; OnnxAttr *attrs; int nin, nout, nattrs;
+} OnnxNode;
+typedef struct OnnxValueInfo { /* dimension i: dims[i] >= 0, or params[i] */
+  const char *name, *params[NN_MAX_RANK]; int type, rank; int64_t dims[NN_MAX_RANK]; bool has_shape, not_tensor;
+} OnnxValueInfo;
+typedef struct OnnxGraph {
+  const char *name; OnnxNode *nodes; OnnxTensor *inits; OnnxValueInfo *inputs, *outputs, *infos;
+  int nnodes, ninits, ninputs, noutputs, ninfos; bool sparse;
+} OnnxGraph;
+typedef struct OnnxModel { /* opset: the default domain's */
+  const char *path, *producer, **other_domains; int64_t ir_version, opset; OnnxGraph graph; int nother;
+} OnnxModel;
+OnnxModel *onnx_read(const char *path);        /* NULL after an error naming the byte */
+OnnxModel *onnx_parse(const char *path, const void *data, size_t len);
+const char *onnx_type_name(int type);
+bool onnx_is_float(int type);
+/* The model of an ONNX file as a .nn program (model `name`), NULL after
+ * errors; its parameters' values are recorded for onnx_values. */
+SrcFile *onnx_import(const char *path, const char *name, int64_t batch); /* name NULL: the stem */
+SrcFile *onnx_translate(OnnxModel *m, const char *name, int64_t batch);  /* batch: --batch's */
+void onnx_values(Sema *s); /* sets the imported models' ParamInfo.value (NULL: none), forgets them */
+
+/* The translation of one graph, shared by onnx.c and onnx_ops.c. */
+#define NSYM (INT64_MIN / 2) /* the batch dimension inside a folded integer constant */
+typedef struct OnnxVal { /* nn: its name in the text (NULL: a constant not written); sh: nnc's shape
+                           (N or the sample axis first); k: its value when known at import */
+  const char *nn; Shape sh; DType dt; OnnxTensor *k;
+} OnnxVal;
+typedef struct OnnxTr {
+  const OnnxModel *m; const char *model, *any_input, *err; /* err: the first error */
+  Map *vals, *names, *counters;         /* ONNX name -> OnnxVal; .nn names taken; layer -> calls */
+  char *text, *layers; size_t len, cap; /* the model's statements; generated layers */
+  bool const_layer[NN_MAX_RANK + 1], failed;
+  int off; int64_t fixed_batch;         /* nnc axis = ONNX axis + off; the graph's batch size or -1 */
+  const OnnxNode *node;                 /* being translated */
+} OnnxTr;
+bool ox_fail(OnnxTr *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *ox_name(OnnxTr *t, const char *onnx);     /* a fresh .nn name */
+const char *ox_instance(OnnxTr *t, const char *kind); /* sema's name for the next call */
+void ox_add_value(OnnxTr *t, const char *param, const OnnxTensor *k);
+OnnxTensor *ox_new_const(int type, int rank, const int64_t *dims);
+double ox_kget(const OnnxTensor *k, int64_t i);
+DType ox_dtype(int type);
+OnnxVal *ox_tv_const(OnnxTensor *k);
+char *ox_num_str(double x);
+char *ox_ints_str(const int64_t *a, int n);
+void ox_stmt(OnnxTr *t, const char *name, const char *expr);
+const char *ox_use(OnnxTr *t, OnnxVal *v, bool literal_ok);  /* as a computed tensor */
+OnnxVal *ox_in(OnnxTr *t, int i), *ox_need(OnnxTr *t, int i); /* NULL when absent; NULL after an error */
+const OnnxAttr *ox_attr(OnnxTr *t, const char *name);
+int64_t ox_attr_i(OnnxTr *t, const char *name, int64_t dflt);
+double ox_attr_f(OnnxTr *t, const char *name, double dflt);
+const char *ox_attr_s(OnnxTr *t, const char *name, const char *dflt);
+OnnxVal *ox_out(OnnxTr *t, int i, DType dt, Shape sh, const char *expr);
+void ox_out_const(OnnxTr *t, int i, OnnxTensor *k);
+int ox_axis(OnnxTr *t, int64_t a, int onnx_rank); /* nnc's, or -1 after an error */
+int ox_orank(OnnxTr *t, const OnnxVal *v);
+bool ox_elems(Shape sh, int from, int64_t *out);
+bool ox_bshape(OnnxTr *t, Shape a, Shape b, Shape *o);
+const char *ox_align(OnnxTr *t, OnnxVal *v, int rank, Shape *sh);
+bool onnx_node(OnnxTr *t);                          /* onnx_ops.c: translates t->node */
 
 /* --------------------------------------------------------------- dump.c */
 
@@ -857,7 +932,7 @@ static inline Graph *built_main_graph(const Built *b) {
 const char *model_summary(const Built *b);
 
 /* What to make, from the command line. */
-typedef enum { EMIT_NONE, EMIT_AST, EMIT_IR, EMIT_DOT, EMIT_C, EMIT_EXE, EMIT_SO, EMIT_LL, EMIT_BC, EMIT_ASM,
+typedef enum { EMIT_NONE, EMIT_NN, EMIT_AST, EMIT_IR, EMIT_DOT, EMIT_C, EMIT_EXE, EMIT_SO, EMIT_LL, EMIT_BC, EMIT_ASM,
                EMIT_OBJ } Emit;
 typedef struct Backend Backend;
 typedef struct Options {
@@ -882,6 +957,7 @@ typedef struct Options {
   const char *weights[16]; /* --weights [MODEL=]FILE: checkpoints built into the models */
   int nweights;
   bool inference_only;  /* --inference-only: no training step, evaluation or optimizer state */
+  int64_t batch;        /* --batch: an ONNX model's symbolic first dimensions fixed (0: kept) */
   bool deps;            /* -MD: write the files the output depends on, make's way */
   const char *deps_file;/* -MF: where (default: the output's name with .d) */
 } Options;
@@ -891,6 +967,7 @@ typedef struct Options {
  * which the backends then build in; errors name the file and the tensor. */
 bool built_in_weights(Built *models, const Options *o);
 int64_t param_elements(const ParamInfo *p); /* its elements (no batch dimension) */
+bool write_weights(Sema *s, const char *path); /* the parameters with values, a weights file */
 const char *weights_file(const char *spec);  /* the FILE of "[MODEL=]FILE" */
 
 /* ------------------------------------------------------------- output.c */
@@ -921,6 +998,7 @@ extern const Backend backends[];
 extern const int nbackends;
 const Backend *backend_named(const char *name);
 int write_ast(const Options *o, Sema *s);     /* --emit=ast */
+int write_nn(const Options *o, const char *text); /* --emit=nn */
 
 /* --------------------------------------------------------------- tools.c */
 

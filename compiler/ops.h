@@ -45,7 +45,7 @@ OP(STEP,        "step",        1,  CL_UNARY,     "",                            
 OP(SIGMOID,     "sigmoid",     1,  CL_UNARY,     "",                                "sigmoid",  (nnrt_sigmoid(a)),                           "1 / (1 + e^-x), stable for large |x|")
 OP(TANH,        "tanh",        1,  CL_UNARY,     "",                                "tanh",     (tanh(a)),                                   "hyperbolic tangent")
 OP(ERF,         "erf",         1,  CL_UNARY,     "",                                "erf",      (erf(a)),                                    "error function")
-OP(COS,         "cos",         1,  CL_UNARY,     "",                                NULL,       (cos(a)),                                    "cosine")
+OP(COS,         "cos",         1,  CL_UNARY,     "",                                "cos",      (cos(a)),                                    "cosine")
 OP(SIN,         "sin",         1,  CL_UNARY,     "",                                "sin",      (sin(a)),                                    "sine")
 OP(FLOOR,       "floor",       1,  CL_UNARY,     "",                                "floor",    (floor(a)),                                  "largest integer <= x")
 OP(CAST,        "cast",        1,  CL_UNARY,     "",                                NULL,       (a),                                         "conversion to the result's element type")

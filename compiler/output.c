@@ -51,6 +51,13 @@ int write_ast(const Options *o, Sema *s) {
   return close_target(&w, true) ? 0 : 1;
 }
 
+int write_nn(const Options *o, const char *text) {
+  Out w = {.o = o};
+  if (!open_target(&w, "-")) return 1;
+  fputs(text, w.f);
+  return close_target(&w, true) ? 0 : 1;
+}
+
 /* ---------------------------------------------------- ir, dot: the IR */
 
 static bool text_begin(Out *w) { return open_target(w, "-"); }

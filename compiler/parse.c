@@ -93,10 +93,16 @@ static void load_import(Loader *ld, const SrcFile *from, Node *imp, int depth) {
     error_at(imp->loc, "imports nested too deeply (more than %d files)", NN_MAX_IMPORT_DEPTH);
     return;
   }
-  SrcFile *src = read_source(path);
+  const char *ext = strrchr(path, '.');
+  bool onnx = ext && !strcmp(ext, ".onnx");
+  if (imp->name && !onnx) {
+    error_at(imp->name_loc, "'as' names the model of an imported .onnx file; a .nn file's declarations keep their names");
+    return;
+  }
+  SrcFile *src = onnx ? onnx_import(path, imp->name, 0) : read_source(path);
   if (!src) {
-    error_at(imp->loc, "cannot import '%s': %s", imp->sval,
-             errno == EFBIG ? "file too large" : strerror(errno));
+    if (onnx) note_at(imp->loc, "imported here");
+    else error_at(imp->loc, "cannot import '%s': %s", imp->sval, errno == EFBIG ? "file too large" : strerror(errno));
     return;
   }
   src->importer = (SrcFile *)from;

@@ -104,3 +104,29 @@ bool built_in_weights(Built *models, const Options *o) {
   }
   return ok;
 }
+
+/* --emit=nn of an ONNX model: its initializers (the models' parameter
+ * values, onnx_values) as a weights file beside the .nn text, which
+ * `--weights` builds back in. */
+bool write_weights(Sema *s, const char *path) {
+  int n = 0;
+  for (ModelInfo *m = s->models; m; m = m->next)
+    for (ParamInfo *p = m->params; p; p = p->next) n += p->value != NULL;
+  NnrtTensorInfo *info = arena_alloc(sizeof(NnrtTensorInfo) * (size_t)(n + 1));
+  void **data = arena_alloc(sizeof(void *) * (size_t)(n + 1));
+  int k = 0;
+  for (ModelInfo *m = s->models; m; m = m->next)
+    for (ParamInfo *p = m->params; p; p = p->next) {
+      if (!p->value) continue;
+      info[k] = (NnrtTensorInfo){.name = p->name, .elem_size = p->dtype == DT_F64 ? 8 : 4, .rank = p->shape.rank};
+      for (int d = 0; d < p->shape.rank; d++) info[k].dims[d] = p->shape.dim[d];
+      data[k++] = (void *)p->value;
+    }
+  NnrtMeta meta = {.weights = true};
+  char err[512];
+  if (!nnrt_save(path, info, data, n, &meta, err, sizeof err)) {
+    error_plain("%s", err);
+    return false;
+  }
+  return true;
+}

@@ -93,6 +93,7 @@ program
 
 decl
   : IMPORT STRING                { $$ = ast_import(@$, $2); }
+  | IMPORT STRING IDENT IDENT    { $$ = ast_import_as(@$, $2, $3, @3, $4, @4); }
   | layer_decl
   | model_decl
   | train_decl

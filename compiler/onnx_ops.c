@@ -1,0 +1,962 @@
+/* onnx_ops.c — the translation of each ONNX op into .nn (onnx.c drives it).
+ *
+ * One function an op or a family of ops, and the table at the end
+ * (onnx_node). What is known at import (initializers, Constant, Shape and
+ * what is computed from them alone) is folded here; everything else
+ * becomes a .nn statement. An op or an attribute value that nnc cannot
+ * express is an error that names the node, the op and the opset.
+ * docs/onnx.md lists what each op supports.
+ */
+#include <math.h>
+#include <string.h>
+#include "nnc.h"
+
+/* Folds an elementwise op over constants. */
+static bool fold_binary(OnnxTr *t, const char *op, OnnxVal *a, OnnxVal *b) {
+  Shape o;
+  if (!ox_bshape(t, a->sh, b->sh, &o)) return false;
+  bool fl = a->k->f || b->k->f;
+  OnnxTensor *k = ox_new_const(fl ? (a->k->f ? a->k->type : b->k->type) : OX_INT64, o.rank, o.dim);
+  for (int64_t i = 0; i < k->count; i++) {
+    int64_t ia = 0, ib = 0, rem = i, sa = 1, sb = 1;
+    for (int d = o.rank - 1; d >= 0; d--) {
+      int64_t idx = rem % o.dim[d];
+      rem /= o.dim[d];
+      int da = d - (o.rank - a->sh.rank), db = d - (o.rank - b->sh.rank);
+      if (da >= 0) ia += (a->sh.dim[da] == 1 ? 0 : idx) * sa, sa *= a->sh.dim[da];
+      if (db >= 0) ib += (b->sh.dim[db] == 1 ? 0 : idx) * sb, sb *= b->sh.dim[db];
+    }
+    double x = ox_kget(a->k, ia), y = ox_kget(b->k, ib);
+    if (!fl && ((int64_t)x == NSYM || (int64_t)y == NSYM))
+      return ox_fail(t, "arithmetic on the batch dimension is not supported");
+    double r = !strcmp(op, "+") ? x + y : !strcmp(op, "-") ? x - y : !strcmp(op, "*") ? x * y
+             : !strcmp(op, "/") ? (fl ? x / y : y == 0 ? 0 : floor(x / y)) : pow(x, y);
+    if (fl) k->f[i] = r;
+    else k->i[i] = (int64_t)r;
+  }
+  ox_out_const(t, 0, k);
+  return true;
+}
+
+/* Opsets before 7: with broadcast=1, B's axes line up with A's from
+ * `axis` on (ones after them), not from the right. */
+static OnnxVal *legacy_broadcast(OnnxTr *t, OnnxVal *a, OnnxVal *b) {
+  const OnnxAttr *ax = ox_attr(t, "axis");
+  if (t->m->opset >= 7 || !ox_attr_i(t, "broadcast", 0) || !ax || !b->k) return b;
+  int ra = ox_orank(t, a);
+  int64_t at = ax->i < 0 ? ax->i + ra : ax->i, rank = ra - at;
+  if (at < 0 || rank < b->k->rank || rank > NN_MAX_RANK) return ox_fail(t, "axis %lld does not fit", (long long)ax->i), b;
+  OnnxTensor *k = ox_new_const(b->k->type, b->k->rank, b->k->dims);
+  for (int i = b->k->rank; i < rank; i++) k->dims[i] = 1;
+  k->rank = (int)rank, k->name = b->k->name;
+  if (k->f) memcpy(k->f, b->k->f, sizeof(double) * (size_t)k->count);
+  else memcpy(k->i, b->k->i, sizeof(int64_t) * (size_t)k->count);
+  return ox_tv_const(k);
+}
+
+static bool binary(OnnxTr *t, const char *op) {
+  OnnxVal *a = ox_need(t, 0), *b = ox_need(t, 1);
+  if (!a || !b) return false;
+  b = legacy_broadcast(t, a, b);
+  if (t->failed) return false;
+  if (a->k && b->k) return fold_binary(t, op, a, b);
+  int rank = a->sh.rank > b->sh.rank ? a->sh.rank : b->sh.rank;
+  Shape sa, sb, o;
+  const char *x = ox_align(t, a, rank, &sa), *y = ox_align(t, b, rank, &sb);
+  if (t->failed || !ox_bshape(t, sa, sb, &o)) return false;
+  DType dt = a->k ? b->dt : a->dt;
+  if ((!a->k && a->dt == DT_I32) || (!b->k && b->dt == DT_I32))
+    return ox_fail(t, "arithmetic on integer tensors is not supported yet");
+  if (!strcmp(op, "pow")) return ox_out(t, 0, dt, o, arena_printf("pow(%s, %s)", x, y)), true;
+  if (!strcmp(op, "max") || !strcmp(op, "min"))
+    return ox_out(t, 0, dt, o, arena_printf("%simum(%s, %s)", op, x, y)), true;
+  return ox_out(t, 0, dt, o, arena_printf("%s %s %s", x, op, y)), true;
+}
+
+static bool unary(OnnxTr *t, const char *fmt) {
+  OnnxVal *x = ox_need(t, 0);
+  if (!x) return false;
+  if (x->dt == DT_I32) return ox_fail(t, "integer tensors are not supported by this op yet");
+  const char *e = ox_use(t, x, false);
+  char *expr = arena_strdup("");
+  for (const char *p = fmt; *p; p++) expr = *p == '$' ? arena_printf("%s%s", expr, e) : arena_printf("%s%c", expr, *p);
+  ox_out(t, 0, x->dt, x->sh, expr);
+  return true;
+}
+
+/* --------------------------------------------------- shapes and folding */
+
+static OnnxTensor *ox_konst(OnnxTr *t, int i, const char *what) {
+  OnnxVal *v = ox_in(t, i);
+  if (!v) return NULL;
+  if (!v->k) ox_fail(t, "%s must be known when the model is compiled (an initializer or a constant), not computed", what);
+  return v->k;
+}
+
+static bool reshape_to(OnnxTr *t, OnnxVal *x, const int64_t *want, int n, bool allowzero) {
+  int64_t dims[NN_MAX_RANK];
+  int neg = -1;
+  if (n > NN_MAX_RANK) return ox_fail(t, "rank %d is more than %d", n, NN_MAX_RANK);
+  int xr = ox_orank(t, x);
+  for (int i = 0; i < n; i++) {
+    dims[i] = want[i];
+    if (want[i] == 0 && !allowzero) {
+      if (i >= xr) return ox_fail(t, "shape entry %d is 0 but the input has rank %d", i, xr);
+      dims[i] = x->k ? x->sh.dim[i] : x->sh.dim[i + t->off];
+    }
+    if (dims[i] == -1) {
+      if (neg >= 0) return ox_fail(t, "more than one -1 in the shape");
+      neg = i;
+    } else if (dims[i] == 0) {
+      return ox_fail(t, "tensors with a dimension of 0 are not supported");
+    } else if (dims[i] < 0 && dims[i] != NSYM && dims[i] != DIM_BATCH) {
+      return ox_fail(t, "negative dimension %lld in the shape", (long long)dims[i]);
+    }
+  }
+  if (x->k) {
+    int64_t total = x->k->count, rest = 1;
+    for (int i = 0; i < n; i++) rest *= i == neg ? 1 : dims[i];
+    if (neg >= 0) dims[neg] = rest ? total / rest : 0;
+    OnnxTensor *k = ox_new_const(x->k->type, n, dims);
+    if (k->count != total) return ox_fail(t, "cannot reshape %lld values to %s", (long long)total, ox_ints_str(dims, n));
+    if (k->f) memcpy(k->f, x->k->f, sizeof(double) * (size_t)total);
+    else memcpy(k->i, x->k->i, sizeof(int64_t) * (size_t)total);
+    ox_out_const(t, 0, k);
+    return true;
+  }
+  /* a runtime value: the batch stays first */
+  int first = 0;
+  if (t->off == 0) {
+    if (n > 0 && dims[0] == t->fixed_batch) dims[0] = NSYM; /* the graph's fixed batch size: the batch */
+    if (n == 0 || !(dims[0] == NSYM || dims[0] == DIM_BATCH || (dims[0] == -1 && neg == 0)))
+      return ox_fail(t, "the new shape %s must keep the batch dimension first", ox_ints_str(dims, n));
+    if (dims[0] == -1) {
+      /* -1 first: the batch when the rest holds one sample's values */
+      neg = -1;
+    }
+    first = 1;
+  }
+  int64_t per, rest = 1;
+  ox_elems(x->sh, 1, &per);
+  for (int i = first; i < n; i++) rest *= i == neg ? 1 : dims[i];
+  if (neg >= 0) {
+    if (rest == 0 || per % rest) return ox_fail(t, "cannot reshape %lld values a sample to %s", (long long)per, ox_ints_str(dims, n));
+    dims[neg] = per / rest;
+  } else if (t->off == 1 ? rest != per * 1 : rest != per) {
+    return ox_fail(t, "cannot reshape %lld values a sample to %s", (long long)per, ox_ints_str(dims + first, n - first));
+  }
+  Shape sh = {.rank = n + t->off};
+  sh.dim[0] = x->sh.dim[0];
+  for (int i = first; i < n; i++) sh.dim[i + t->off] = dims[i];
+  ox_out(t, 0, x->dt, sh, arena_printf("reshape(%s, %s)", ox_use(t, x, false), ox_ints_str(sh.dim + 1, sh.rank - 1)));
+  return true;
+}
+
+static bool op_reshape(OnnxTr *t) {
+  OnnxVal *x = ox_need(t, 0);
+  if (!x) return false;
+  if (t->m->opset < 5) {
+    const OnnxAttr *a = ox_attr(t, "shape");
+    if (!a) return ox_fail(t, "no shape attribute");
+    return reshape_to(t, x, a->ints, a->nints, false);
+  }
+  OnnxTensor *s = ox_konst(t, 1, "the shape");
+  if (!s) return false;
+  if (s->rank != 1 || s->f) return ox_fail(t, "the shape must be a list of integers");
+  return reshape_to(t, x, s->i, (int)s->count, ox_attr_i(t, "allowzero", 0) != 0);
+}
+
+static bool op_shape(OnnxTr *t) {
+  OnnxVal *x = ox_need(t, 0);
+  if (!x) return false;
+  int r = ox_orank(t, x);
+  int64_t start = ox_attr_i(t, "start", 0), end = ox_attr_i(t, "end", r);
+  if (start < 0) start += r;
+  if (end < 0) end += r;
+  if (start < 0) start = 0;
+  if (end > r) end = r;
+  int64_t n = end > start ? end - start : 0;
+  OnnxTensor *k = ox_new_const(OX_INT64, 1, &n);
+  for (int64_t i = 0; i < n; i++) {
+    int64_t d = x->k ? x->sh.dim[start + i] : x->sh.dim[start + i + t->off];
+    k->i[i] = d == DIM_BATCH ? NSYM : d;
+  }
+  ox_out_const(t, 0, k);
+  return true;
+}
+
+/* The axes of an op: the attribute (older opsets) or input i. */
+static bool axes_of(OnnxTr *t, int i, int64_t *axes, int *n, bool *given) {
+  const OnnxAttr *a = ox_attr(t, "axes");
+  *n = 0, *given = false;
+  if (a) {
+    if (a->nints > NN_MAX_RANK) return ox_fail(t, "too many axes");
+    memcpy(axes, a->ints, sizeof(int64_t) * (size_t)a->nints);
+    *n = a->nints, *given = true;
+    return true;
+  }
+  if (ox_in(t, i)) {
+    OnnxTensor *k = ox_konst(t, i, "the axes");
+    if (!k || k->f || k->count > NN_MAX_RANK) return k ? ox_fail(t, "the axes must be integers") : false;
+    for (int64_t j = 0; j < k->count; j++) axes[j] = k->i[j];
+    *n = (int)k->count, *given = true;
+  }
+  return !t->failed;
+}
+
+static bool op_unsqueeze(OnnxTr *t, bool squeeze) {
+  OnnxVal *x = ox_need(t, 0);
+  int64_t axes[NN_MAX_RANK];
+  int n;
+  bool given;
+  if (!x || !axes_of(t, 1, axes, &n, &given)) return false;
+  int r = ox_orank(t, x), nr = squeeze ? r - n : r + n;
+  const int64_t *d = x->sh.dim + (x->k ? 0 : t->off);
+  bool mark[NN_MAX_RANK * 2] = {0};
+  if (squeeze && !given) {
+    nr = 0;
+    for (int i = 0; i < r; i++) mark[i] = d[i] == 1;
+    for (int i = 0; i < r; i++) nr += !mark[i];
+  } else {
+    for (int j = 0; j < n; j++) {
+      int64_t a = axes[j] < 0 ? axes[j] + (squeeze ? r : nr) : axes[j];
+      if (a < 0 || a >= (squeeze ? r : nr) || mark[a]) return ox_fail(t, "axis %lld is out of range or repeated", (long long)axes[j]);
+      mark[a] = true;
+    }
+  }
+  if (nr > NN_MAX_RANK) return ox_fail(t, "rank %d is more than %d", nr, NN_MAX_RANK);
+  int64_t dims[NN_MAX_RANK];
+  int k = 0;
+  if (squeeze) {
+    for (int i = 0; i < r; i++) {
+      if (!mark[i]) dims[k++] = d[i] == DIM_BATCH ? NSYM : d[i];
+      else if (d[i] != 1) return ox_fail(t, "axis %d has size %lld, not 1", i, (long long)d[i]);
+    }
+  } else {
+    for (int i = 0, j = 0; i < nr; i++) dims[k++] = mark[i] ? 1 : (d[j] == DIM_BATCH ? NSYM : d[j]), j += !mark[i];
+  }
+  if (!x->k && t->off == 0 && (k == 0 || dims[0] != NSYM)) return ox_fail(t, "the batch axis must stay first");
+  return reshape_to(t, x, dims, k, true);
+}
+
+static bool op_flatten(OnnxTr *t) {
+  OnnxVal *x = ox_need(t, 0);
+  if (!x) return false;
+  int r = ox_orank(t, x);
+  int64_t a = ox_attr_i(t, "axis", 1);
+  if (a < 0) a += r;
+  if (a < 0 || a > r) return ox_fail(t, "axis %lld is out of range", (long long)a);
+  const int64_t *d = x->sh.dim + (x->k ? 0 : t->off);
+  int64_t outer = 1, inner = 1;
+  for (int i = 0; i < r; i++) {
+    int64_t v = d[i] == DIM_BATCH ? NSYM : d[i];
+    if (i < a) outer = v == NSYM ? NSYM : outer == NSYM ? NSYM : outer * v;
+    else inner *= v;
+  }
+  if (outer == NSYM && a != 1) return ox_fail(t, "flattening the batch axis with others is not supported");
+  int64_t dims[2] = {outer, inner};
+  return reshape_to(t, x, dims, 2, true);
+}
+
+static bool op_transpose(OnnxTr *t) {
+  OnnxVal *x = ox_need(t, 0);
+  if (!x) return false;
+  int r = ox_orank(t, x);
+  const OnnxAttr *a = ox_attr(t, "perm");
+  int64_t perm[NN_MAX_RANK];
+  for (int i = 0; i < r; i++) perm[i] = a ? (i < a->nints ? a->ints[i] : -1) : r - 1 - i;
+  if (a && a->nints != r) return ox_fail(t, "perm has %d entries for rank %d", a->nints, r);
+  bool seen[NN_MAX_RANK] = {0};
+  for (int i = 0; i < r; i++) {
+    if (perm[i] < 0 || perm[i] >= r || seen[perm[i]]) return ox_fail(t, "perm is not a permutation");
+    seen[perm[i]] = true;
+  }
+  if (x->k) {
+    int64_t dims[NN_MAX_RANK];
+    for (int i = 0; i < r; i++) dims[i] = x->k->dims[perm[i]];
+    OnnxTensor *k = ox_new_const(x->k->type, r, dims);
+    for (int64_t o = 0; o < k->count; o++) {
+      int64_t rem = o, src = 0, idx[NN_MAX_RANK];
+      for (int d = r - 1; d >= 0; d--) idx[d] = rem % dims[d], rem /= dims[d];
+      for (int d = 0; d < r; d++) {
+        int64_t stride = 1;
+        for (int e = (int)perm[d] + 1; e < r; e++) stride *= x->k->dims[e];
+        src += idx[d] * stride;
+      }
+      if (k->f) k->f[o] = x->k->f[src];
+      else k->i[o] = x->k->i[src];
+    }
+    ox_out_const(t, 0, k);
+    return true;
+  }
+  if (t->off == 0 && perm[0] != 0) return ox_fail(t, "a transpose that moves the batch axis is not supported");
+  int64_t p[NN_MAX_RANK];
+  Shape sh = x->sh;
+  if (t->off) p[0] = 0;
+  for (int i = 0; i < r; i++) p[i + t->off] = perm[i] + t->off;
+  for (int i = 0; i < sh.rank; i++) sh.dim[i] = x->sh.dim[p[i]];
+  ox_out(t, 0, x->dt, sh, arena_printf("transpose(%s, %s)", ox_use(t, x, false), ox_ints_str(p, sh.rank)));
+  return true;
+}
+
+static bool op_concat(OnnxTr *t) {
+  const OnnxNode *n = t->node;
+  OnnxVal *first = ox_need(t, 0);
+  if (!first) return false;
+  int r = ox_orank(t, first);
+  int64_t a = ox_attr_i(t, "axis", 0);
+  if (a < 0) a += r;
+  if (a < 0 || a >= r) return ox_fail(t, "axis %lld is out of range", (long long)a);
+  bool all_const = true;
+  for (int i = 0; i < n->nin; i++) {
+    OnnxVal *v = ox_need(t, i);
+    if (!v) return false;
+    all_const &= v->k != NULL;
+  }
+  if (all_const) {
+    int64_t dims[NN_MAX_RANK];
+    memcpy(dims, first->k->dims, sizeof dims);
+    dims[a] = 0;
+    for (int i = 0; i < n->nin; i++) dims[a] += ox_in(t, i)->k->dims[a];
+    OnnxTensor *k = ox_new_const(first->k->type, r, dims);
+    int64_t outer = 1, o = 0;
+    for (int d = 0; d < a; d++) outer *= dims[d];
+    for (int64_t b = 0; b < outer; b++)
+      for (int i = 0; i < n->nin; i++) {
+        OnnxTensor *s = ox_in(t, i)->k;
+        int64_t chunk = s->count / (outer ? outer : 1);
+        for (int64_t j = 0; j < chunk; j++, o++) {
+          if (k->f) k->f[o] = ox_kget(s, b * chunk + j);
+          else k->i[o] = s->i[b * chunk + j];
+        }
+      }
+    ox_out_const(t, 0, k);
+    return true;
+  }
+  int ax = ox_axis(t, a, r);
+  if (ax < 0) return false;
+  char *args = arena_strdup("");
+  Shape sh = first->sh;
+  sh.dim[ax] = 0;
+  for (int i = 0; i < n->nin; i++) {
+    OnnxVal *v = ox_in(t, i);
+    if (v->k) return ox_fail(t, "concatenating a constant with a batched tensor is not supported yet");
+    args = arena_printf("%s%s, ", args, ox_use(t, v, false));
+    sh.dim[ax] += v->sh.dim[ax];
+  }
+  ox_out(t, 0, first->dt, sh, arena_printf("concat(%saxis: %d)", args, ax));
+  return true;
+}
+
+static bool op_gather(OnnxTr *t) {
+  OnnxVal *x = ox_need(t, 0), *idx = ox_need(t, 1);
+  if (!x || !idx) return false;
+  int r = ox_orank(t, x);
+  int64_t a = ox_attr_i(t, "axis", 0);
+  if (a < 0) a += r;
+  if (a < 0 || a >= r) return ox_fail(t, "axis %lld is out of range", (long long)a);
+  if (idx->k && idx->k->f) return ox_fail(t, "indices must be integers");
+  if (x->k && idx->k) {
+    int64_t dims[NN_MAX_RANK], outer = 1, inner = 1, n = x->k->dims[a];
+    int k = 0;
+    for (int d = 0; d < a; d++) dims[k++] = x->k->dims[d], outer *= x->k->dims[d];
+    for (int d = 0; d < idx->k->rank; d++) dims[k++] = idx->k->dims[d];
+    for (int d = (int)a + 1; d < r; d++) dims[k++] = x->k->dims[d], inner *= x->k->dims[d];
+    if (k > NN_MAX_RANK) return ox_fail(t, "rank %d is more than %d", k, NN_MAX_RANK);
+    OnnxTensor *o = ox_new_const(x->k->type, k, dims);
+    int64_t w = 0;
+    for (int64_t b = 0; b < outer; b++)
+      for (int64_t j = 0; j < idx->k->count; j++) {
+        int64_t i = idx->k->i[j] < 0 ? idx->k->i[j] + n : idx->k->i[j];
+        if (i < 0 || i >= n) return ox_fail(t, "index %lld is out of range for size %lld", (long long)idx->k->i[j], (long long)n);
+        for (int64_t c = 0; c < inner; c++, w++) {
+          int64_t src = (b * n + i) * inner + c;
+          if (o->f) o->f[w] = x->k->f[src];
+          else o->i[w] = x->k->i[src];
+        }
+      }
+    ox_out_const(t, 0, o);
+    return true;
+  }
+  if (x->k && a == 0 && x->k->rank == 2 && x->k->f) { /* an embedding table */
+    const char *inst = ox_instance(t, "embedding");
+    ox_add_value(t, arena_printf("%s.W", inst), x->k);
+    Shape sh = idx->sh;
+    sh.dim[sh.rank++] = x->k->dims[1];
+    return ox_out(t, 0, ox_dtype(x->k->type), sh,
+               arena_printf("embedding(%s, %lld, %lld)", ox_use(t, idx, false), (long long)x->k->dims[0],
+                            (long long)x->k->dims[1])), true;
+  }
+  if (!x->k && idx->k && idx->k->count == 1) { /* one index: a slice, the axis dropped */
+    int ax = ox_axis(t, a, r);
+    if (ax < 0) return false;
+    int64_t n = x->sh.dim[ax], i = idx->k->i[0] < 0 ? idx->k->i[0] + n : idx->k->i[0];
+    if (i < 0 || i >= n) return ox_fail(t, "index %lld is out of range for size %lld", (long long)idx->k->i[0], (long long)n);
+    Shape sh = x->sh;
+    for (int d = ax; d < sh.rank - 1; d++) sh.dim[d] = sh.dim[d + 1];
+    sh.rank -= idx->k->rank == 0;
+    if (idx->k->rank) sh.dim[ax] = 1, sh.rank = x->sh.rank;
+    const char *sl = arena_printf("slice(%s, axis: %d, start: %lld, end: %lld)", ox_use(t, x, false), ax, (long long)i,
+                                  (long long)i + 1);
+    return ox_out(t, 0, x->dt, sh, arena_printf("reshape(%s, %s)", sl, ox_ints_str(sh.dim + 1, sh.rank - 1))), true;
+  }
+  return ox_fail(t, "this form of Gather (data %s, indices %s) is not supported yet", x->k ? "constant" : "computed",
+               idx->k ? "constant" : "computed");
+}
+
+static bool op_slice(OnnxTr *t) {
+  OnnxVal *x = ox_need(t, 0);
+  if (!x) return false;
+  int r = ox_orank(t, x);
+  int64_t starts[NN_MAX_RANK], ends[NN_MAX_RANK], axes[NN_MAX_RANK], steps[NN_MAX_RANK];
+  int n = 0;
+  if (t->m->opset < 10) {
+    const OnnxAttr *s = ox_attr(t, "starts"), *e = ox_attr(t, "ends"), *a = ox_attr(t, "axes");
+    if (!s || !e || s->nints != e->nints || s->nints > r) return ox_fail(t, "starts and ends must have one entry an axis");
+    n = s->nints;
+    for (int i = 0; i < n; i++) starts[i] = s->ints[i], ends[i] = e->ints[i], axes[i] = a ? a->ints[i] : i, steps[i] = 1;
+  } else {
+    OnnxTensor *s = ox_konst(t, 1, "starts"), *e = ox_konst(t, 2, "ends");
+    if (!s || !e) return false;
+    if (s->count != e->count || s->count > r || s->f || e->f) return ox_fail(t, "starts and ends must be integers, one an axis");
+    n = (int)s->count;
+    OnnxTensor *a = ox_in(t, 3) ? ox_konst(t, 3, "axes") : NULL, *st = ox_in(t, 4) ? ox_konst(t, 4, "steps") : NULL;
+    if (t->failed) return false;
+    for (int i = 0; i < n; i++)
+      starts[i] = s->i[i], ends[i] = e->i[i], axes[i] = a ? a->i[i] : i, steps[i] = st ? st->i[i] : 1;
+  }
+  OnnxVal *v = x;
+  for (int i = 0; i < n; i++) {
+    if (steps[i] != 1) return ox_fail(t, "steps other than 1 are not supported yet");
+    int64_t ax = axes[i] < 0 ? axes[i] + r : axes[i];
+    if (ax < 0 || ax >= r) return ox_fail(t, "axis %lld is out of range", (long long)axes[i]);
+    int64_t size = v->k ? v->k->dims[ax] : v->sh.dim[ax + t->off];
+    if (size == DIM_BATCH) return ox_fail(t, "slicing the batch axis is not supported");
+    int64_t b = starts[i] < 0 ? starts[i] + size : starts[i], e = ends[i] < 0 ? ends[i] + size : ends[i];
+    b = b < 0 ? 0 : b > size ? size : b;
+    e = e < 0 ? 0 : e > size ? size : e;
+    if (e <= b) return ox_fail(t, "an empty slice is not supported");
+    if (v->k) {
+      int64_t dims[NN_MAX_RANK], outer = 1, inner = 1;
+      memcpy(dims, v->k->dims, sizeof dims);
+      dims[ax] = e - b;
+      for (int d = 0; d < ax; d++) outer *= dims[d];
+      for (int d = (int)ax + 1; d < r; d++) inner *= dims[d];
+      OnnxTensor *k = ox_new_const(v->k->type, r, dims);
+      int64_t w = 0;
+      for (int64_t o = 0; o < outer; o++)
+        for (int64_t j = b; j < e; j++)
+          for (int64_t c = 0; c < inner; c++, w++) {
+            int64_t src = (o * size + j) * inner + c;
+            if (k->f) k->f[w] = v->k->f[src];
+            else k->i[w] = v->k->i[src];
+          }
+      v = ox_tv_const(k);
+      continue;
+    }
+    if (b == 0 && e == size) continue;
+    int nax = ox_axis(t, ax, r);
+    if (nax < 0) return false;
+    Shape sh = v->sh;
+    sh.dim[nax] = e - b;
+    const char *expr = arena_printf("slice(%s, axis: %d, start: %lld, end: %lld)", ox_use(t, v, false), nax,
+                                    (long long)b, (long long)e);
+    if (i == n - 1) return ox_out(t, 0, v->dt, sh, expr), true;
+    OnnxVal *w = arena_alloc(sizeof *w);
+    *w = (OnnxVal){.nn = ox_name(t, t->node->out[0]), .sh = sh, .dt = v->dt};
+    ox_stmt(t, w->nn, expr);
+    v = w;
+  }
+  map_put(t->vals, t->node->out[0], v);
+  return true;
+}
+
+static bool op_cast(OnnxTr *t) {
+  OnnxVal *x = ox_need(t, 0);
+  if (!x) return false;
+  int to = (int)ox_attr_i(t, "to", 0);
+  if (to == OX_BFLOAT16 || to == OX_FLOAT16 || to == OX_STRING || to > OX_BFLOAT16)
+    return ox_fail(t, "cast to %s is not supported", onnx_type_name(to));
+  if (x->k) {
+    OnnxTensor *k = ox_new_const(to, x->k->rank, x->k->dims);
+    if (!onnx_is_float(to) && !(to >= OX_UINT8 && to <= OX_INT64) && to != OX_BOOL && to != OX_UINT32 && to != OX_UINT64)
+      return ox_fail(t, "cast to %s is not supported", onnx_type_name(to));
+    for (int64_t i = 0; i < k->count; i++) {
+      if (k->f) k->f[i] = to == OX_FLOAT ? (float)ox_kget(x->k, i) : ox_kget(x->k, i);
+      else k->i[i] = to == OX_BOOL ? ox_kget(x->k, i) != 0 : (int64_t)ox_kget(x->k, i);
+    }
+    ox_out_const(t, 0, k);
+    return true;
+  }
+  DType dt = ox_dtype(to);
+  if (dt == x->dt) return map_put(t->vals, t->node->out[0], x), true;
+  if (dt == DT_F32 && x->dt == DT_I32) return ox_out(t, 0, DT_F32, x->sh, arena_printf("float(%s)", ox_use(t, x, false))), true;
+  return ox_fail(t, "cast from %s to %s is not supported yet", dtype_name(x->dt), onnx_type_name(to));
+}
+
+static bool op_constant(OnnxTr *t) {
+  const OnnxAttr *a = t->node->nattrs ? &t->node->attrs[0] : NULL;
+  if (!a) return ox_fail(t, "no value");
+  OnnxTensor *k;
+  int64_t one = 1;
+  if (a->t) k = a->t;
+  else if (!strcmp(a->name, "value_float")) k = ox_new_const(OX_FLOAT, 0, NULL), k->f[0] = a->f;
+  else if (!strcmp(a->name, "value_int")) k = ox_new_const(OX_INT64, 0, NULL), k->i[0] = a->i;
+  else if (!strcmp(a->name, "value_floats")) {
+    one = a->nfloats;
+    k = ox_new_const(OX_FLOAT, 1, &one);
+    for (int i = 0; i < a->nfloats; i++) k->f[i] = a->floats[i];
+  } else if (!strcmp(a->name, "value_ints")) {
+    one = a->nints;
+    k = ox_new_const(OX_INT64, 1, &one);
+    for (int i = 0; i < a->nints; i++) k->i[i] = a->ints[i];
+  } else return ox_fail(t, "attribute '%s' is not supported", a->name);
+  ox_out_const(t, 0, k);
+  return true;
+}
+
+static bool op_constant_of_shape(OnnxTr *t) {
+  OnnxTensor *s = ox_konst(t, 0, "the shape");
+  if (!s) return false;
+  if (s->f || s->rank != 1 || s->count > NN_MAX_RANK) return ox_fail(t, "the shape must be a list of integers");
+  for (int64_t i = 0; i < s->count; i++)
+    if (s->i[i] == NSYM) return ox_fail(t, "a constant as large as the batch is not supported yet");
+  const OnnxAttr *a = ox_attr(t, "value");
+  OnnxTensor *k = ox_new_const(a && a->t ? a->t->type : OX_FLOAT, (int)s->count, s->i);
+  for (int64_t i = 0; i < k->count; i++) {
+    if (k->f) k->f[i] = a && a->t ? ox_kget(a->t, 0) : 0;
+    else k->i[i] = a && a->t ? a->t->i[0] : 0;
+  }
+  ox_out_const(t, 0, k);
+  return true;
+}
+
+
+/* ------------------------------------------------------ images (NCHW) */
+
+/* x [N, C, spatial...] (nnc; 1 or 2 spatial axes) as an NHWC image
+ * expression [N, H, W, C]; *h, *w, *c its sizes. */
+static const char *to_nhwc(OnnxTr *t, OnnxVal *x, int64_t *h, int64_t *w, int64_t *c) {
+  int r = ox_orank(t, x);
+  if (x->k || r < 3) return ox_fail(t, "needs a computed image [N, C, H, W] or sequence [N, C, L]"), NULL;
+  if (r > 4) return ox_fail(t, "windows over more than 2 spatial axes are not supported"), NULL;
+  if (x->dt == DT_I32) return ox_fail(t, "integer images are not supported"), NULL;
+  const int64_t *d = x->sh.dim + t->off;
+  if (t->off && d[0] != 1) return ox_fail(t, "a graph without a batch axis needs its batch of images to be 1"), NULL;
+  *c = d[1], *h = r == 4 ? d[2] : 1, *w = r == 4 ? d[3] : d[2];
+  const char *e = ox_use(t, x, false);
+  if (t->off || r == 3) e = arena_printf("reshape(%s, [%lld, %lld, %lld])", e, (long long)*c, (long long)*h, (long long)*w);
+  return arena_printf("transpose(%s, [0, 2, 3, 1])", e);
+}
+
+/* An NHWC result [N, h, w, c] back in x's layout. */
+static OnnxVal *from_nhwc(OnnxTr *t, OnnxVal *x, const char *e, int64_t h, int64_t w, int64_t c) {
+  int r = ox_orank(t, x);
+  e = arena_printf("transpose(%s, [0, 3, 1, 2])", e);
+  Shape sh = x->sh;
+  int64_t *d = sh.dim + t->off;
+  d[1] = c;
+  if (r == 4) d[2] = h, d[3] = w;
+  else d[2] = w;
+  if (t->off || r == 3) e = arena_printf("reshape(%s, %s)", e, ox_ints_str(sh.dim + 1, sh.rank - 1));
+  return ox_out(t, 0, x->dt, sh, e);
+}
+
+/* The window attributes of a Conv or a pooling: kernel k, strides, the
+ * padding (symmetric: nnc's), dilations. */
+static bool window_attrs(OnnxTr *t, int ns, int64_t h, int64_t w, int64_t k[2], int64_t s[2], int64_t p[2],
+                         int64_t d[2]) {
+  const OnnxAttr *ks = ox_attr(t, "kernel_shape"), *st = ox_attr(t, "strides"), *pd = ox_attr(t, "pads"),
+                 *dl = ox_attr(t, "dilations");
+  int64_t in[2] = {ns == 2 ? h : w, w};
+  for (int i = 0; i < ns; i++) {
+    int j = ns == 2 ? i : 1; /* a sequence is an image of height 1 */
+    if (ks && ks->nints != ns) return ox_fail(t, "kernel_shape has %d entries for %d spatial axes", ks->nints, ns);
+    if (ks) k[j] = ks->ints[i];
+    s[j] = st && i < st->nints ? st->ints[i] : 1;
+    d[j] = dl && i < dl->nints ? dl->ints[i] : 1;
+    int64_t b = pd && pd->nints == 2 * ns ? pd->ints[i] : 0, e = pd && pd->nints == 2 * ns ? pd->ints[i + ns] : 0;
+    const char *ap = ox_attr_s(t, "auto_pad", "NOTSET");
+    if (strcmp(ap, "NOTSET") && strcmp(ap, "VALID")) {
+      int64_t o = (in[i] + s[j] - 1) / s[j], need = (o - 1) * s[j] + d[j] * (k[j] - 1) + 1 - in[i];
+      if (need < 0) need = 0;
+      b = !strcmp(ap, "SAME_LOWER") ? need - need / 2 : need / 2, e = need - b;
+    } else if (!strcmp(ap, "VALID")) b = e = 0;
+    if (b != e) return ox_fail(t, "asymmetric padding (%lld before, %lld after) is not supported yet", (long long)b, (long long)e);
+    p[j] = b;
+    if (k[j] < 1 || s[j] < 1 || d[j] < 1 || b < 0) return ox_fail(t, "kernel, strides and dilations must be positive");
+  }
+  if (ns == 1) k[0] = s[0] = d[0] = 1, p[0] = 0;
+  if (ox_attr_i(t, "ceil_mode", 0)) {
+    for (int j = 2 - ns; j < 2; j++) {
+      int64_t n = (j == 0 ? h : w) + 2 * p[j] - d[j] * (k[j] - 1) - 1;
+      if (n % s[j]) return ox_fail(t, "ceil_mode that changes the output size is not supported");
+    }
+  }
+  return true;
+}
+
+static int64_t win_out(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d) { return (n + 2 * p - d * (k - 1) - 1) / s + 1; }
+
+static bool op_conv(OnnxTr *t) {
+  OnnxVal *x = ox_need(t, 0);
+  OnnxTensor *W = ox_konst(t, 1, "the weights"), *B = ox_in(t, 2) ? ox_konst(t, 2, "the bias") : NULL;
+  if (!x || !W || t->failed) return false;
+  int64_t h, w, c, k[2], s[2], p[2], d[2];
+  const char *e = to_nhwc(t, x, &h, &w, &c);
+  if (!e) return false;
+  int ns = ox_orank(t, x) - 2, groups = (int)ox_attr_i(t, "group", 1);
+  if (W->rank != ns + 2 || !W->f) return ox_fail(t, "the weights must be [filters, channels, kernel...]");
+  int64_t f = W->dims[0], cg = W->dims[1];
+  k[0] = ns == 2 ? W->dims[2] : 1, k[1] = W->dims[ns + 1];
+  if (!window_attrs(t, ns, h, w, k, s, p, d)) return false;
+  if (groups < 1 || cg * groups != c) return ox_fail(t, "weights for %lld channels in %d groups; the input has %lld", (long long)cg, groups, (long long)c);
+  /* OIHW -> HWIO */
+  int64_t hw[4] = {k[0], k[1], cg, f};
+  OnnxTensor *hwio = ox_new_const(W->type, 4, hw);
+  for (int64_t o = 0; o < f; o++)
+    for (int64_t i = 0; i < cg; i++)
+      for (int64_t a = 0; a < k[0] * k[1]; a++) hwio->f[(a * cg + i) * f + o] = W->f[(o * cg + i) * k[0] * k[1] + a];
+  const char *inst = ox_instance(t, "conv2d");
+  ox_add_value(t, arena_printf("%s.W", inst), hwio);
+  if (B) {
+    if (B->count != f || !B->f) return ox_fail(t, "the bias must have one value a filter");
+    ox_add_value(t, arena_printf("%s.b", inst), B);
+  }
+  e = arena_printf("conv2d(%s, %lld, [%lld, %lld], stride: [%lld, %lld], padding: [%lld, %lld], dilation: [%lld, %lld]%s%s)",
+                   e, (long long)f, (long long)k[0], (long long)k[1], (long long)s[0], (long long)s[1], (long long)p[0],
+                   (long long)p[1], (long long)d[0], (long long)d[1], groups > 1 ? arena_printf(", groups: %d", groups) : "",
+                   B ? "" : ", use_bias: false");
+  from_nhwc(t, x, e, win_out(h, k[0], s[0], p[0], d[0]), win_out(w, k[1], s[1], p[1], d[1]), f);
+  return true;
+}
+
+static bool op_pool(OnnxTr *t, bool max) {
+  OnnxVal *x = ox_need(t, 0);
+  if (!x) return false;
+  if (t->node->nout > 1 && *t->node->out[1]) return ox_fail(t, "the indices output is not supported");
+  int64_t h, w, c, k[2] = {1, 1}, s[2], p[2], d[2];
+  const char *e = to_nhwc(t, x, &h, &w, &c);
+  if (!e || !ox_attr(t, "kernel_shape")) return e ? ox_fail(t, "no kernel_shape") : false;
+  int ns = ox_orank(t, x) - 2;
+  if (!window_attrs(t, ns, h, w, k, s, p, d)) return false;
+  if (d[0] != 1 || d[1] != 1) return ox_fail(t, "dilated pooling is not supported yet");
+  if (!max && ox_attr_i(t, "count_include_pad", 0) && (p[0] || p[1]))
+    return ox_fail(t, "count_include_pad with padding is not supported yet");
+  if (2 * p[0] > k[0] || 2 * p[1] > k[1]) return ox_fail(t, "padding larger than half the window is not supported yet");
+  e = arena_printf("%s_pool2d(%s, [%lld, %lld], stride: [%lld, %lld], padding: [%lld, %lld])", max ? "max" : "avg", e,
+                   (long long)k[0], (long long)k[1], (long long)s[0], (long long)s[1], (long long)p[0], (long long)p[1]);
+  from_nhwc(t, x, e, win_out(h, k[0], s[0], p[0], 1), win_out(w, k[1], s[1], p[1], 1), c);
+  return true;
+}
+
+static bool op_global_pool(OnnxTr *t, bool max) {
+  OnnxVal *x = ox_need(t, 0);
+  if (!x) return false;
+  int r = ox_orank(t, x);
+  if (x->k || r < 3) return ox_fail(t, "needs a computed tensor [N, C, spatial...]");
+  int64_t axes[NN_MAX_RANK];
+  Shape sh = x->sh;
+  for (int i = 2; i < r; i++) axes[i - 2] = i + t->off, sh.dim[i + t->off] = 1;
+  return ox_out(t, 0, x->dt, sh, arena_printf("%s(%s, axis: %s, keepdims: true)", max ? "max" : "mean",
+                                              ox_use(t, x, false), ox_ints_str(axes, r - 2))), true;
+}
+
+static bool op_batch_norm(OnnxTr *t) {
+  OnnxVal *x = ox_need(t, 0);
+  OnnxTensor *k[4];
+  for (int i = 0; i < 4; i++) k[i] = ox_konst(t, i + 1, "the scale, bias, mean and variance");
+  if (!x || t->failed) return false;
+  if (ox_attr_i(t, "training_mode", 0) || (t->node->nout > 1 && *t->node->out[1]))
+    return ox_fail(t, "training mode is not supported (the model's own train block trains it)");
+  int r = ox_orank(t, x);
+  if (x->k || r < 2) return ox_fail(t, "needs a computed tensor [N, C, ...]");
+  int64_t c = x->sh.dim[1 + t->off];
+  for (int i = 0; i < 4; i++)
+    if (k[i]->count != c || !k[i]->f) return ox_fail(t, "input %d must have one value a channel (%lld)", i + 1, (long long)c);
+  const char *inst = ox_instance(t, "batch_norm");
+  static const char *names[4] = {"gamma", "beta", "moving_mean", "moving_var"};
+  for (int i = 0; i < 4; i++) ox_add_value(t, arena_printf("%s.%s", inst, names[i]), k[i]);
+  const char *args = arena_printf("momentum: %s, epsilon: %s", ox_num_str(ox_attr_f(t, "momentum", 0.9)),
+                                  ox_num_str((float)ox_attr_f(t, "epsilon", 1e-5)));
+  if (r == 2) return ox_out(t, 0, x->dt, x->sh, arena_printf("batch_norm(%s, %s)", ox_use(t, x, false), args)), true;
+  /* channels last for batch_norm, then back */
+  int64_t p[NN_MAX_RANK], q[NN_MAX_RANK];
+  int n = x->sh.rank, ca = 1 + t->off;
+  for (int i = 0, j = 0; i < n; i++)
+    if (i != ca) p[j++] = i;
+  p[n - 1] = ca;
+  for (int i = 0; i < n; i++) q[p[i]] = i;
+  return ox_out(t, 0, x->dt, x->sh,
+                arena_printf("transpose(batch_norm(transpose(%s, %s), %s), %s)", ox_use(t, x, false), ox_ints_str(p, n),
+                             args, ox_ints_str(q, n))), true;
+}
+
+/* ------------------------------------------------------------ products */
+
+static bool op_gemm(OnnxTr *t) {
+  OnnxVal *a = ox_need(t, 0), *b = ox_need(t, 1), *c = ox_in(t, 2);
+  if (!a || !b || t->failed) return false;
+  double alpha = ox_attr_f(t, "alpha", 1), beta = ox_attr_f(t, "beta", 1);
+  bool ta = ox_attr_i(t, "transA", 0), tb = ox_attr_i(t, "transB", 0);
+  if (a->k || ox_orank(t, a) != 2 || !b->k || b->k->rank != 2 || !b->k->f)
+    return ox_fail(t, "supported as a computed A [M, K] times constant weights B; this Gemm is not yet");
+  const char *x = ox_use(t, a, false);
+  Shape sh = a->sh;
+  if (ta) {
+    if (!t->off) return ox_fail(t, "transA on a batch is not supported");
+    x = arena_printf("transpose(%s, [0, 2, 1])", x);
+    int64_t m = sh.dim[2];
+    sh.dim[2] = sh.dim[1], sh.dim[1] = m;
+  }
+  int64_t kk = tb ? b->k->dims[1] : b->k->dims[0], n = tb ? b->k->dims[0] : b->k->dims[1];
+  if (kk != sh.dim[sh.rank - 1]) return ox_fail(t, "A has %lld columns; B %lld rows", (long long)sh.dim[sh.rank - 1], (long long)kk);
+  int64_t wd[2] = {kk, n};
+  OnnxTensor *W = ox_new_const(b->k->type, 2, wd);
+  for (int64_t i = 0; i < kk; i++)
+    for (int64_t j = 0; j < n; j++) W->f[i * n + j] = alpha * (tb ? b->k->f[j * kk + i] : b->k->f[i * n + j]);
+  OnnxTensor *bias = NULL;
+  if (c && c->k && c->k->f && (c->k->count == n || c->k->count == 1) && (c->k->rank < 2 || c->k->dims[0] == 1)) {
+    bias = ox_new_const(c->k->type, 1, &n);
+    for (int64_t j = 0; j < n; j++) bias->f[j] = beta * c->k->f[c->k->count == 1 ? 0 : j];
+  } else if (c) {
+    return ox_fail(t, "a C other than a constant vector of N values is not supported yet");
+  }
+  const char *inst = ox_instance(t, "dense");
+  ox_add_value(t, arena_printf("%s.W", inst), W);
+  if (bias) ox_add_value(t, arena_printf("%s.b", inst), bias);
+  sh.dim[sh.rank - 1] = n;
+  ox_out(t, 0, a->dt, sh, arena_printf("dense(%s, %lld%s)", x, (long long)n, bias ? "" : ", use_bias: false"));
+  return true;
+}
+
+static bool op_matmul(OnnxTr *t) {
+  OnnxVal *a = ox_need(t, 0), *b = ox_need(t, 1);
+  if (!a || !b) return false;
+  if (!a->k && b->k && b->k->rank == 2 && b->k->f) {
+    int64_t n = b->k->dims[1];
+    if (b->k->dims[0] != a->sh.dim[a->sh.rank - 1]) return ox_fail(t, "inner dimensions differ");
+    ox_add_value(t, arena_printf("%s.W", ox_instance(t, "dense")), b->k);
+    Shape sh = a->sh;
+    sh.dim[sh.rank - 1] = n;
+    return ox_out(t, 0, a->dt, sh, arena_printf("dense(%s, %lld, use_bias: false)", ox_use(t, a, false), (long long)n)), true;
+  }
+  if (a->k && b->k) return ox_fail(t, "a product of two constants is not supported yet");
+  if (ox_orank(t, a) < 2 || ox_orank(t, b) < 2) return ox_fail(t, "products of vectors are not supported yet");
+  int rank = a->sh.rank > b->sh.rank ? a->sh.rank : b->sh.rank;
+  Shape sa, sb, o;
+  const char *x = ox_align(t, a, rank, &sa), *y = ox_align(t, b, rank, &sb);
+  Shape ba = sa, bb = sb;
+  ba.rank -= 2, bb.rank -= 2;
+  if (t->failed || !ox_bshape(t, ba, bb, &o)) return false;
+  if (sa.dim[sa.rank - 1] != sb.dim[sb.rank - 2]) return ox_fail(t, "inner dimensions differ");
+  o.dim[o.rank++] = sa.dim[sa.rank - 2];
+  o.dim[o.rank++] = sb.dim[sb.rank - 1];
+  return ox_out(t, 0, a->k ? b->dt : a->dt, o, arena_printf("%s @ %s", x, y)), true;
+}
+
+/* ------------------------------------------------- along an axis */
+
+static bool op_softmax(OnnxTr *t, const char *fn) {
+  OnnxVal *x = ox_need(t, 0);
+  if (!x) return false;
+  int r = ox_orank(t, x);
+  int64_t a = ox_attr_i(t, "axis", t->m->opset < 13 ? 1 : -1);
+  if (a < 0) a += r;
+  if (t->m->opset < 13 && a != r - 1) { /* the axes from a on as one */
+    int64_t inner;
+    ox_elems(x->sh, (int)a + t->off, &inner);
+    Shape s2 = {.rank = (int)a + t->off + 1};
+    memcpy(s2.dim, x->sh.dim, sizeof(int64_t) * (size_t)(a + t->off));
+    s2.dim[a + t->off] = inner;
+    if (a + t->off == 0) return ox_fail(t, "along the batch axis is not supported");
+    const char *e = arena_printf("%s(reshape(%s, %s))", fn, ox_use(t, x, false), ox_ints_str(s2.dim + 1, s2.rank - 1));
+    return ox_out(t, 0, x->dt, x->sh, arena_printf("reshape(%s, %s)", e, ox_ints_str(x->sh.dim + 1, x->sh.rank - 1))), true;
+  }
+  int ax = ox_axis(t, a, r);
+  return ax >= 0 && ox_out(t, 0, x->dt, x->sh, arena_printf("%s(%s, axis: %d)", fn, ox_use(t, x, false), ax));
+}
+
+static bool op_reduce(OnnxTr *t, const char *fn) {
+  OnnxVal *x = ox_need(t, 0);
+  int64_t axes[NN_MAX_RANK];
+  int n;
+  bool given;
+  if (!x || !axes_of(t, 1, axes, &n, &given)) return false;
+  if (x->k) return ox_fail(t, "a reduction of a constant is not supported yet");
+  int r = ox_orank(t, x);
+  bool keep = ox_attr_i(t, "keepdims", 1);
+  if (!given || n == 0) {
+    if (ox_attr_i(t, "noop_with_empty_axes", 0)) return map_put(t->vals, t->node->out[0], x), true;
+    n = r;
+    for (int i = 0; i < r; i++) axes[i] = i;
+  }
+  bool drop[NN_MAX_RANK] = {0};
+  int64_t nax[NN_MAX_RANK];
+  for (int i = 0; i < n; i++) {
+    int ax = ox_axis(t, axes[i], r);
+    if (ax < 0) return false;
+    drop[ax] = true, nax[i] = ax;
+  }
+  Shape sh = {0};
+  for (int i = 0; i < x->sh.rank; i++)
+    if (!drop[i]) sh.dim[sh.rank++] = x->sh.dim[i];
+    else if (keep) sh.dim[sh.rank++] = 1;
+  const char *e = ox_use(t, x, false);
+  if (!strcmp(fn, "min")) e = arena_printf("-max(-%s, axis: %s, keepdims: %s)", e, ox_ints_str(nax, n), keep ? "true" : "false");
+  else e = arena_printf("%s(%s, axis: %s, keepdims: %s)", fn, e, ox_ints_str(nax, n), keep ? "true" : "false");
+  return ox_out(t, 0, x->dt, sh, e), true;
+}
+
+static bool op_argmax(OnnxTr *t) {
+  OnnxVal *x = ox_need(t, 0);
+  if (!x || x->k) return x ? ox_fail(t, "an argmax of a constant is not supported yet") : false;
+  if (ox_attr_i(t, "select_last_index", 0)) return ox_fail(t, "select_last_index is not supported");
+  int r = ox_orank(t, x), ax = ox_axis(t, ox_attr_i(t, "axis", 0), r);
+  if (ax < 0) return false;
+  Shape sh = x->sh;
+  const char *e = arena_printf("argmax(%s, axis: %d)", ox_use(t, x, false), ax);
+  if (ox_attr_i(t, "keepdims", 1)) sh.dim[ax] = 1, e = arena_printf("reshape(%s, %s)", e, ox_ints_str(sh.dim + 1, sh.rank - 1));
+  else {
+    for (int i = ax; i < sh.rank - 1; i++) sh.dim[i] = sh.dim[i + 1];
+    sh.rank--;
+  }
+  return ox_out(t, 0, DT_I32, sh, e), true;
+}
+
+/* -------------------------------------------------------- elementwise */
+
+static bool op_clip(OnnxTr *t) {
+  OnnxVal *x = ox_need(t, 0);
+  if (!x) return false;
+  if (x->dt == DT_I32) return ox_fail(t, "integer tensors are not supported by this op yet");
+  double lo = -INFINITY, hi = INFINITY;
+  if (t->m->opset < 11) {
+    lo = ox_attr_f(t, "min", -INFINITY), hi = ox_attr_f(t, "max", INFINITY);
+  } else {
+    OnnxTensor *a = ox_in(t, 1) ? ox_konst(t, 1, "min") : NULL, *b = ox_in(t, 2) ? ox_konst(t, 2, "max") : NULL;
+    if (t->failed) return false;
+    if (a) lo = ox_kget(a, 0);
+    if (b) hi = ox_kget(b, 0);
+  }
+  const char *e = ox_use(t, x, false);
+  if (lo > -INFINITY) e = arena_printf("maximum(%s, %s)", e, ox_num_str(lo));
+  if (hi < INFINITY) e = arena_printf("minimum(%s, %s)", e, ox_num_str(hi));
+  return ox_out(t, 0, x->dt, x->sh, e), true;
+}
+
+/* Sum, Max, Min, Mean of any number of operands. */
+static bool op_variadic(OnnxTr *t, const char *op) {
+  OnnxVal *acc = ox_need(t, 0);
+  if (!acc) return false;
+  int n = t->node->nin;
+  if (n == 1) return map_put(t->vals, t->node->out[0], acc), true;
+  for (int i = 1; i < n; i++) {
+    OnnxVal *b = ox_need(t, i);
+    if (!b) return false;
+    if ((!acc->k && acc->dt == DT_I32) || (!b->k && b->dt == DT_I32))
+      return ox_fail(t, "integer tensors are not supported by this op yet");
+    int rank = acc->sh.rank > b->sh.rank ? acc->sh.rank : b->sh.rank;
+    Shape sa, sb, o;
+    const char *x = ox_align(t, acc, rank, &sa), *y = ox_align(t, b, rank, &sb);
+    if (t->failed || !ox_bshape(t, sa, sb, &o)) return false;
+    const char *e = !strcmp(op, "+") ? arena_printf("%s + %s", x, y) : arena_printf("%simum(%s, %s)", op, x, y);
+    if (i == n - 1 && strcmp(t->node->op, "Mean")) return ox_out(t, 0, acc->k ? b->dt : acc->dt, o, e), true;
+    OnnxVal *v = arena_alloc(sizeof *v);
+    *v = (OnnxVal){.nn = ox_name(t, t->node->out[0]), .sh = o, .dt = acc->k ? b->dt : acc->dt};
+    ox_stmt(t, v->nn, i == n - 1 ? arena_printf("(%s) / %d.0", e, n) : e);
+    acc = v;
+  }
+  return map_put(t->vals, t->node->out[0], acc), true;
+}
+
+static bool op_prelu(OnnxTr *t) {
+  OnnxVal *x = ox_need(t, 0), *s = ox_need(t, 1);
+  if (!x || !s) return false;
+  int xr = ox_orank(t, x);
+  if (t->m->opset < 7 && s->k && s->k->rank == 1 && s->k->count > 1 && xr > 2) { /* one slope a channel (axis 1) */
+    OnnxTensor *k = ox_new_const(s->k->type, xr - 1, x->sh.dim + t->off + 1);
+    k->dims[0] = s->k->count, k->count = s->k->count;
+    for (int i = 1; i < xr - 1; i++) k->dims[i] = 1;
+    memcpy(k->f, s->k->f, sizeof(double) * (size_t)k->count);
+    k->name = s->k->name;
+    s = ox_tv_const(k);
+  }
+  int rank = x->sh.rank > s->sh.rank ? x->sh.rank : s->sh.rank;
+  Shape sa, sb, o;
+  const char *a = ox_use(t, x, false), *b = ox_align(t, s, rank, &sb);
+  sa = x->sh;
+  if (t->failed || !ox_bshape(t, sa, sb, &o)) return false;
+  return ox_out(t, 0, x->dt, o, arena_printf("relu(%s) - %s * relu(-%s)", a, b, a)), true;
+}
+
+/* -------------------------------------------------------------- table */
+
+bool onnx_node(OnnxTr *t) {
+  const char *op = t->node->op;
+  char fmt[200];
+  static const struct { const char *onnx, *nn; } unaries[] = {
+    {"Relu", "relu($)"}, {"Sigmoid", "sigmoid($)"}, {"Tanh", "tanh($)"}, {"Exp", "exp($)"}, {"Log", "log($)"},
+    {"Sqrt", "sqrt($)"}, {"Abs", "abs($)"}, {"Neg", "-$"}, {"Erf", "erf($)"}, {"Sin", "sin($)"}, {"Cos", "cos($)"},
+    {"Floor", "floor($)"}, {"Ceil", "-floor(-$)"}, {"Sign", "sign($)"}, {"Reciprocal", "1.0 / $"},
+    {"Softplus", "softplus($)"}, {"Softsign", "$ / (1.0 + abs($))"}, {"Gelu", "gelu($)"},
+  };
+  for (size_t i = 0; i < sizeof unaries / sizeof *unaries; i++)
+    if (!strcmp(op, unaries[i].onnx)) return unary(t, unaries[i].nn);
+  static const struct { const char *onnx, *nn; } binaries[] = {
+    {"Add", "+"}, {"Sub", "-"}, {"Mul", "*"}, {"Div", "/"}, {"Pow", "pow"},
+  };
+  for (size_t i = 0; i < sizeof binaries / sizeof *binaries; i++)
+    if (!strcmp(op, binaries[i].onnx)) return binary(t, binaries[i].nn);
+  if (!strcmp(op, "LeakyRelu") || !strcmp(op, "Elu") || !strcmp(op, "Selu") || !strcmp(op, "HardSigmoid") ||
+      !strcmp(op, "HardSwish")) {
+    double alpha = ox_attr_f(t, "alpha", !strcmp(op, "LeakyRelu") ? 0.01 : !strcmp(op, "Elu") ? 1.0
+                                         : !strcmp(op, "Selu") ? 1.67326319217681884765625 : 0.2);
+    const char *al = ox_num_str((float)alpha);
+    if (!strcmp(op, "LeakyRelu")) snprintf(fmt, sizeof fmt, "leaky_relu($, alpha: %s)", al);
+    else if (!strcmp(op, "Elu")) snprintf(fmt, sizeof fmt, "elu($, alpha: %s)", al);
+    else if (!strcmp(op, "Selu"))
+      snprintf(fmt, sizeof fmt, "%s * elu($, alpha: %s)", ox_num_str((float)ox_attr_f(t, "gamma", 1.05070102214813232421875)), al);
+    else if (!strcmp(op, "HardSigmoid"))
+      snprintf(fmt, sizeof fmt, "maximum(minimum(%s * $ + %s, 1.0), 0.0)", al, ox_num_str((float)ox_attr_f(t, "beta", 0.5)));
+    else snprintf(fmt, sizeof fmt, "$ * maximum(minimum($ / 6.0 + 0.5, 1.0), 0.0)");
+    if (!strcmp(op, "LeakyRelu") && alpha < 0) return ox_fail(t, "a negative alpha is not supported");
+    return unary(t, fmt);
+  }
+  if (!strcmp(op, "Identity") || !strcmp(op, "Dropout")) {
+    OnnxVal *x = ox_need(t, 0);
+    if (t->node->nout > 1 && *t->node->out[1]) return ox_fail(t, "the mask output is not supported");
+    return x && (map_put(t->vals, t->node->out[0], x), true);
+  }
+  if (!strcmp(op, "Conv")) return op_conv(t);
+  if (!strcmp(op, "MaxPool") || !strcmp(op, "AveragePool")) return op_pool(t, op[0] == 'M');
+  if (!strcmp(op, "GlobalAveragePool") || !strcmp(op, "GlobalMaxPool")) return op_global_pool(t, op[6] == 'M');
+  if (!strcmp(op, "BatchNormalization")) return op_batch_norm(t);
+  if (!strcmp(op, "Gemm")) return op_gemm(t);
+  if (!strcmp(op, "MatMul")) return op_matmul(t);
+  if (!strcmp(op, "Softmax")) return op_softmax(t, "softmax");
+  if (!strcmp(op, "LogSoftmax")) return op_softmax(t, "log_softmax");
+  if (!strcmp(op, "ReduceSum")) return op_reduce(t, "sum");
+  if (!strcmp(op, "ReduceMean")) return op_reduce(t, "mean");
+  if (!strcmp(op, "ReduceMax")) return op_reduce(t, "max");
+  if (!strcmp(op, "ReduceMin")) return op_reduce(t, "min");
+  if (!strcmp(op, "ArgMax")) return op_argmax(t);
+  if (!strcmp(op, "Clip")) return op_clip(t);
+  if (!strcmp(op, "Sum")) return op_variadic(t, "+");
+  if (!strcmp(op, "Mean")) return op_variadic(t, "+");
+  if (!strcmp(op, "Max")) return op_variadic(t, "max");
+  if (!strcmp(op, "Min")) return op_variadic(t, "min");
+  if (!strcmp(op, "PRelu")) return op_prelu(t);
+  if (!strcmp(op, "Reshape")) return op_reshape(t);
+  if (!strcmp(op, "Shape")) return op_shape(t);
+  if (!strcmp(op, "Squeeze") || !strcmp(op, "Unsqueeze")) return op_unsqueeze(t, op[0] == 'S');
+  if (!strcmp(op, "Flatten")) return op_flatten(t);
+  if (!strcmp(op, "Transpose")) return op_transpose(t);
+  if (!strcmp(op, "Concat")) return op_concat(t);
+  if (!strcmp(op, "Gather")) return op_gather(t);
+  if (!strcmp(op, "Slice")) return op_slice(t);
+  if (!strcmp(op, "Cast")) return op_cast(t);
+  if (!strcmp(op, "Constant")) return op_constant(t);
+  if (!strcmp(op, "ConstantOfShape")) return op_constant_of_shape(t);
+  return ox_fail(t, "op %s is not supported", op);
+}

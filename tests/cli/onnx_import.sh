@@ -1,0 +1,115 @@
+# ONNX import (docs/onnx.md): the models of tests/onnx/models (a dynamic
+# batch, weights as initializers) compile with both backends and give the
+# outputs numpy computed (1e-4 relative); --emit=nn prints a .nn program
+# that compiles to a library of the same outputs; each kind of bad input
+# is one clear error naming the file and the byte or the node.
+. "$(dirname "$0")/../cli_lib.sh"
+models="$src/tests/onnx/models"
+
+# bad input: no crash, exit 1, one line that says what and where
+expect 1 "$nnc" "$models/unknown_op.onnx"
+has "$tmp/err" "node \"mystery\" (FooBar, opset 13): op FooBar is not supported"
+expect 1 "$nnc" "$models/cycle.onnx"
+has "$tmp/err" "node \"first\" (Add, opset 13): input 'b' is not defined before the node"
+expect 1 "$nnc" "$models/external_escape.onnx"
+has "$tmp/err" "external data location '../../../etc/passwd' is outside the model's folder (refused)"
+expect 1 "$nnc" "$models/asymmetric_pad.onnx"
+has "$tmp/err" "node \"odd_pad\" (Conv, opset 13): asymmetric padding (0 before, 2 after) is not supported yet"
+head -c 700 "$models/cnn.onnx" > "$tmp/truncated.onnx"
+expect 1 "$nnc" "$tmp/truncated.onnx"
+has "$tmp/err" "truncated.onnx: byte "
+has "$tmp/err" "remain (truncated?)"
+printf 'not a model at all, just some text\n' > "$tmp/text.onnx"
+expect 1 "$nnc" "$tmp/text.onnx"
+has "$tmp/err" "text.onnx: byte "
+: > "$tmp/empty.onnx"
+expect 1 "$nnc" "$tmp/empty.onnx"
+has "$tmp/err" "no graph: not an ONNX model"
+# a field that declares 2^60 bytes: an error, not an allocation
+printf '\072\200\200\200\200\200\200\200\200\020' > "$tmp/huge.onnx"
+expect 1 "$nnc" "$tmp/huge.onnx"
+has "$tmp/err" "only 0 remain"
+expect 1 "$nnc" "$models/missing.onnx"
+has "$tmp/err" "cannot read"
+expect 1 "$nnc" "$src/examples/seed_mlp.nn" --emit=nn
+has "$tmp/err" "--emit=nn writes an imported ONNX model"
+
+# --emit=nn: the model in .nn, every node named in a comment
+expect 0 "$nnc" "$models/cnn.onnx" --emit=nn -o "$tmp/cnn.nn"
+has "$tmp/cnn.nn" "model cnn {"
+has "$tmp/cnn.nn" "input img: [3, 6, 6]"
+has "$tmp/cnn.nn" "# \"/conv/Conv\" (Conv)"
+has "$tmp/cnn.nn" "output logits"
+
+# import "model.onnx" as NAME: the imported model, its weights built in, trained by a train block
+cp "$models/mlp.onnx" "$tmp/pre.onnx"
+cat > "$tmp/tune.nn" <<'NN'
+import "pre.onnx" as Pre
+
+train Pre {
+  data      csv("tune.csv", label: last, one_hot: true)
+  loss      categorical_crossentropy
+  optimizer sgd(lr: 0.1)
+  epochs    3
+  batch     4
+}
+NN
+awk 'BEGIN { srand(3); for (i = 0; i < 40; i++) { s = 0; for (j = 0; j < 8; j++) { v = rand() - 0.5; s += v; printf "%.4f,", v } print (s > 0 ? 2 : 0) } }' > "$tmp/tune.csv"
+expect 0 "$nnc" --emit=ast "$tmp/tune.nn"
+has "$tmp/out" "model Pre"
+has "$tmp/out" "dense1.W             f32[8, 16]                     built in"
+expect 0 "$nnc" "$tmp/tune.nn" -o "$tmp/tune"
+(cd "$tmp" && ./tune > tune.out 2>&1) || fail "the fine-tuning program failed: $(tail -3 "$tmp/tune.out")"
+has "$tmp/tune.out" "Epoch 3/3"
+printf 'import "cnn.nn" as Other\n' > "$tmp/as_nn.nn"
+expect 1 "$nnc" "$tmp/as_nn.nn"
+has "$tmp/err" "'as' names the model of an imported .onnx file"
+printf 'import "pre.onnx" like Pre\n' > "$tmp/like.nn"
+expect 1 "$nnc" "$tmp/like.nn"
+has "$tmp/err" "unexpected 'like' after the import's path; write 'import \"pre.onnx\" as NAME'"
+cp "$models/unknown_op.onnx" "$tmp/unknown.onnx"
+printf 'import "unknown.onnx" as U\n' > "$tmp/imp_bad.nn"
+expect 1 "$nnc" "$tmp/imp_bad.nn"
+has "$tmp/err" "op FooBar is not supported"
+has "$tmp/err" "imp_bad.nn:1:1: note: imported here"
+
+need_python
+for model in mlp cnn; do
+  expect 0 "$nnc" "$models/$model.onnx" -o "$tmp/${model}_llvm.so"
+  expect 0 "$nnc" "$models/$model.onnx" --backend=c -o "$tmp/${model}_c.so"
+done
+# the round trip: the text and the weights written beside it make the same library
+[ -f "$tmp/cnn.safetensors" ] || fail "--emit=nn -o cnn.nn wrote no cnn.safetensors"
+expect 0 "$nnc" "$tmp/cnn.nn" --weights "$tmp/cnn.safetensors" -o "$tmp/cnn_text.so"
+expect 0 "$nnc" "$models/cnn.onnx" --emit=nn -o - 
+[ ! -f "$tmp/-.safetensors" ] || fail "--emit=nn -o - wrote a weights file"
+expect 1 "$nnc" "$src/examples/seed_mlp.nn" --batch=4
+has "$tmp/err" "--batch fixes an ONNX model's batch"
+expect 1 "$nnc" "$models/cnn.onnx" --batch=0
+has "$tmp/err" "'--batch' takes a batch size from 1"
+PYTHONPATH="$src/python" "$py" - "$models" "$tmp" > "$tmp/py.out" 2>&1 <<'PY' || fail "outputs: $(cat "$tmp/py.out")"
+import sys
+import numpy as np
+import nnc
+m, tmp = sys.argv[1], sys.argv[2]
+bad = 0
+for model in ("mlp", "cnn"):
+    x, want = np.load("%s/%s_x.npy" % (m, model)), np.load("%s/%s_y.npy" % (m, model))
+    for backend in ("llvm", "c"):
+        got = nnc.load("%s/%s_%s.so" % (tmp, model, backend)).predict(x)
+        err = np.max(np.abs(got - want) / (np.abs(want) + 1e-6))
+        if got.shape != want.shape or not np.allclose(got, want, rtol=1e-4, atol=1e-6):
+            print("FAIL: %s (%s): %s against %s, relative error %g" % (model, backend, got.shape, want.shape, err))
+            bad = 1
+        one = nnc.load("%s/%s_%s.so" % (tmp, model, backend)).predict(x[:1])   # any batch size
+        if not np.allclose(one, want[:1], rtol=1e-4, atol=1e-6):
+            print("FAIL: %s (%s) at batch 1" % (model, backend))
+            bad = 1
+x, want = np.load("%s/cnn_x.npy" % m), np.load("%s/cnn_y.npy" % m)
+got = nnc.load("%s/cnn_text.so" % tmp).predict(x)
+if not np.array_equal(got, nnc.load("%s/cnn_llvm.so" % tmp).predict(x)):
+    print("FAIL: .onnx -> .nn -> .so is not the .onnx's library")
+    bad = 1
+sys.exit(bad)
+PY
+finish

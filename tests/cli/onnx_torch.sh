@@ -1,0 +1,36 @@
+# Models exported by PyTorch (tools/onnx_torch_models.py; committed with
+# their inputs and PyTorch's outputs, so no PyTorch is needed here): each
+# compiles with both backends and gives PyTorch's outputs within 1e-4
+# relative. The Transformer encoder's export uses the batch axis as data
+# (batch-first attention moves it), so it is compiled for its batch of 4
+# with --batch=4 and fed one sample of 4.
+. "$(dirname "$0")/../cli_lib.sh"
+need_python
+models="$src/tests/onnx/torch"
+for model in mlp cnn resnet transformer; do
+  extra=""
+  [ "$model" = transformer ] && extra="--batch=4"
+  for backend in llvm c; do
+    expect 0 "$nnc" "$models/$model.onnx" $extra --backend=$backend -o "$tmp/${model}_$backend.so"
+  done
+done
+expect 1 "$nnc" "$models/transformer.onnx" -o "$tmp/t.so"
+has "$tmp/err" "--batch=K compiles it for batches of K"
+PYTHONPATH="$src/python" "$py" - "$models" "$tmp" > "$tmp/py.out" 2>&1 <<'PY' || fail "outputs: $(cat "$tmp/py.out")"
+import sys
+import numpy as np
+import nnc
+m, tmp = sys.argv[1], sys.argv[2]
+bad = 0
+for model in ("mlp", "cnn", "resnet", "transformer"):
+    x, want = np.load("%s/%s_x.npy" % (m, model)), np.load("%s/%s_y.npy" % (m, model))
+    for backend in ("llvm", "c"):
+        lib = nnc.load("%s/%s_%s.so" % (tmp, model, backend))
+        got = lib.predict(x[None] if model == "transformer" else x).reshape(want.shape)
+        err = np.max(np.abs(got - want) / (np.abs(want) + 1e-3))
+        if not np.allclose(got, want, rtol=1e-4, atol=1e-5):
+            print("FAIL: %s (%s): relative error %g" % (model, backend, err))
+            bad = 1
+sys.exit(bad)
+PY
+finish

@@ -1,0 +1,106 @@
+#!/usr/bin/python3
+"""Exports small PyTorch models to ONNX for tests/onnx/torch (Debian's
+python3-torch): each NAME.onnx with a dynamic batch, an input batch
+NAME_x.npy and PyTorch's outputs for it, NAME_y.npy. The suite compares
+nnc's outputs with these files and needs no PyTorch.
+
+    /usr/bin/python3 tools/onnx_torch_models.py tests/onnx/torch
+"""
+import os
+import sys
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 16), nn.Tanh(), nn.Linear(16, 5),
+                                 nn.Softmax(dim=1))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class Block(nn.Module):
+    def __init__(self, c_in, c_out, stride):
+        super().__init__()
+        self.c1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.b1 = nn.BatchNorm2d(c_out)
+        self.c2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.b2 = nn.BatchNorm2d(c_out)
+        self.short = (nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+                      if stride != 1 or c_in != c_out else nn.Identity())
+
+    def forward(self, x):
+        y = torch.relu(self.b1(self.c1(x)))
+        return torch.relu(self.b2(self.c2(y)) + self.short(x))
+
+
+class ResNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, 1, 1, bias=False), nn.BatchNorm2d(8), nn.ReLU())
+        self.layers = nn.Sequential(Block(8, 8, 1), Block(8, 16, 2))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.pool(self.layers(self.stem(x))), 1))
+
+
+class CNN(nn.Module):  # the seed CNN's shape at a smaller size, pooling and dropout as exported
+    def __init__(self):
+        super().__init__()
+        self.f = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 16, 3), nn.ReLU(),
+                               nn.MaxPool2d(2), nn.Flatten(), nn.Dropout(0.5), nn.Linear(16 * 2 * 2, 10),
+                               nn.LogSoftmax(dim=1))
+
+    def forward(self, x):
+        return self.f(x)
+
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Linear(6, 16)
+        self.enc = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True)
+        self.out = nn.Linear(16, 3)
+
+    def forward(self, x):
+        return self.out(self.enc(self.emb(x)).mean(dim=1))
+
+
+MODELS = {
+    "mlp": (MLP, (20,)),
+    "cnn": (CNN, (3, 14, 14)),
+    "resnet": (ResNet, (3, 16, 16)),
+    "transformer": (Encoder, (7, 6)),
+}
+
+
+def export(name, out):
+    torch.manual_seed(0)
+    cls, shape = MODELS[name]
+    m = cls().eval()
+    for mod in m.modules():  # running statistics that are not 0 and 1
+        if isinstance(mod, nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.2, 0.2)
+            mod.running_var.uniform_(0.5, 1.5)
+    x = torch.randn((4,) + shape)
+    with torch.no_grad():
+        y = m(x)
+    path = os.path.join(out, name + ".onnx")
+    torch.onnx.export(m, x, path, input_names=["x"], output_names=["y"], opset_version=14,
+                      dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    np.save(os.path.join(out, name + "_x.npy"), x.numpy())
+    np.save(os.path.join(out, name + "_y.npy"), y.numpy())
+
+
+if __name__ == "__main__":
+    out = sys.argv[1] if len(sys.argv) > 1 else "tests/onnx/torch"
+    os.makedirs(out, exist_ok=True)
+    for name in sys.argv[2:] or MODELS:
+        export(name, out)
