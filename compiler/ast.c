@@ -314,3 +314,23 @@ void print_ast(FILE *out, const Program *prog) {
     fprintf(out, ")\n");
   }
 }
+
+/* -------------------------------------------------------- shape sizes */
+
+bool shape_product(Shape sh, int64_t *out) {
+  int64_t n = 1;
+  for (int i = 0; i < sh.rank; i++) {
+    int64_t d = sh.dim[i] == DIM_BATCH ? 1 : sh.dim[i];
+    if (__builtin_mul_overflow(n, d, &n) || n > NN_MAX_ELEMS) return false;
+  }
+  *out = n;
+  return true;
+}
+
+bool check_shape_size(Loc loc, DType dt, Shape sh) {
+  int64_t n;
+  if (shape_product(sh, &n)) return true;
+  error_at(loc, "tensor %s is too large (more than %lld elements%s)", type_str(dt, sh),
+           (long long)NN_MAX_ELEMS, sh.rank && sh.dim[0] == DIM_BATCH ? " per sample" : "");
+  return false;
+}

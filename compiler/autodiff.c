@@ -440,9 +440,13 @@ static void rule(AD *ad, int id, int dy) {
     ACC(x, ir_window(g, OP_CONV2DBX, dy, y, v.a, X->shape));
     ACC(y, ir_window(g, OP_CONV2DBW, x, dy, v.a, g->v[y].shape));
     return;
+  case OP_CONV2DBX: /* conv2d_transpose: a conv2d back for its input, the weights' gradient as a conv2d's */
+    ACC(x, ir_window(g, OP_CONV2D, dy, y, v.a, X->shape));
+    ACC(y, ir_window(g, OP_CONV2DBW, dy, x, v.a, g->v[y].shape));
+    return;
   case OP_MAXPOOL: ACC(x, ir_window(g, OP_MAXPOOLB, x, dy, v.a, X->shape)); return;
   case OP_AVGPOOL: ACC(x, ir_window(g, OP_AVGPOOLB, dy, -1, v.a, X->shape)); return;
-  case OP_SCATTERADD: case OP_CONV2DBX: case OP_CONV2DBW: case OP_MAXPOOLB: case OP_AVGPOOLB:
+  case OP_SCATTERADD: case OP_CONV2DBW: case OP_MAXPOOLB: case OP_AVGPOOLB:
     bug("no second-order gradient for %s", op_info[v.op].name);
   case NUM_OPS:
     break;

@@ -42,6 +42,12 @@ static Builtin rows[] = {
    "dilation:ints[1,]=1 groups:int[1,]=1 activation:act=none use_bias:bool=true "
    "kernel_init:init=glorot_uniform bias_init:init=zeros",
    rule_conv2d, "2-D convolution of NHWC images; W is [kh, kw, C/groups, filters]"),
+  B("conv2d_transpose", BK_LAYER,
+   "x:tensor filters:int[1,] kernel:ints[1,] stride:ints[1,]=1 padding:pad=valid output_padding:ints[0,]=0 "
+   "dilation:ints[1,]=1 groups:int[1,]=1 activation:act=none use_bias:bool=true "
+   "kernel_init:init=glorot_uniform bias_init:init=zeros",
+   rule_conv2d, "transposed 2-D convolution (the gradient of a conv2d for its input): upsamples NHWC images; "
+   "W is [kh, kw, filters/groups, C]"),
   B("batch_norm", BK_LAYER,
    "x:tensor momentum:float[0,1]=0.99 epsilon:float(0,)=0.001 center:bool=true scale:bool=true",
    rule_batch_norm, "batch normalization over the last axis, with running statistics"),
@@ -303,7 +309,8 @@ void builtins_init(void) {
   NBUILTINS = NROWS;
   for (int op = 0; op < NUM_OPS; op++)
     if (op_info[op].fn)
-      table[NBUILTINS++] = (Builtin)B(op_info[op].fn, BK_FUNC, op_info[op].arity == 1 ? "x:tensor" : "a:any b:any",
+      table[NBUILTINS++] = (Builtin)B(op_info[op].fn, BK_FUNC,
+                                      op_info[op].arity == 1 ? "x:tensor" : op_info[op].arity == 2 ? "a:any b:any" : "c:any a:any b:any",
                                       rule_op, op_info[op].doc);
   for (int i = 0; i < NBUILTINS; i++) parse_spec(&table[i]);
   arena_permanent(false);

@@ -204,6 +204,8 @@ char *shape_str(Shape s);                               /* "[N, 30, 30, 32]" */
 char *type_str(DType t, Shape s);                       /* "f32[N, 10]" */
 char *expr_str(const Node *n);                          /* source-like text */
 char *quote_str(const char *s);                         /* "a\"b" with escapes */
+bool shape_product(Shape sh, int64_t *out);              /* false on overflow */
+bool check_shape_size(Loc loc, DType dt, Shape sh);      /* an error when too large */
 
 /* ------------------------------------------------ parse.c (lexer + parser) */
 
@@ -440,14 +442,25 @@ ShapeRule rule_elementwise, rule_op, rule_softmax, rule_dropout, rule_reduce, ru
     rule_flatten, rule_reshape, rule_transpose, rule_concat, rule_slice, rule_dense, rule_conv2d,
     rule_pool2d, rule_global_pool, rule_batch_norm, rule_layer_norm, rule_embedding, rule_recurrent,
     rule_positional_encoding, rule_positional_embedding, rule_attention, rule_transformer;
+/* Shared with sequences.c: a built-in's argument by name, the result
+ * (emitted in build mode), a tensor result type, helpers of the rules. */
+Val *layer_arg(const Builtin *b, Val *a, const char *name);
+bool layer_emit(Val *out, int id);
+Val *layer_out(Val *out, DType dt, Shape sh);
+bool layer_need_float(const Builtin *b, Val *x);
+Shape layer_shape1(int64_t d);
+bool layer_weight(Sema *s, const char *name, DType dt, Shape sh, const Val *init, Loc loc, int *id);
+bool layer_norm_params(Sema *s, const char *prefix, DType dt, int64_t d, Loc loc, int *gamma, int *beta);
+int layer_scale(Graph *g, int x, double f);
+int layer_activation(Graph *g, const char *name, int x, double alpha);
+int layer_norm_ir(Graph *g, int x, int gamma, int beta, double epsilon);
+int layer_dropout(Sema *s, int x, double rate);
 /* Declares a parameter of the model being checked (in build mode: takes the
  * next one of the list and sets *id to its value). */
 bool add_param(Sema *s, const char *name, DType dt, Shape shape, const char *init_name,
                const Node *init, const Val *init_args, int init_nargs, bool trainable, Loc loc,
                int *id);
 DType sema_float_dtype(Sema *s);                 /* for parameters without a dtype */
-bool shape_product(Shape sh, int64_t *out);      /* false on overflow */
-bool check_shape_size(Loc loc, DType dt, Shape sh);
 int val_ir(const Val *v);                        /* a tensor's IR value in build mode */
 
 /* ----------------------------------------------------------- settings.c */

@@ -296,7 +296,7 @@ const char *ox_align(OnnxTr *t, OnnxVal *v, int rank, Shape *sh) {
 
 static DType input_dtype(OnnxTr *t, const OnnxValueInfo *vi) {
   if (vi->type == OX_DOUBLE) return DT_F64;
-  if (vi->type == OX_FLOAT || vi->type == OX_FLOAT16) return DT_F32;
+  if (vi->type == OX_FLOAT || vi->type == OX_FLOAT16 || vi->type == OX_BOOL) return DT_F32; /* bool: 0 or 1 */
   if ((vi->type >= OX_UINT8 && vi->type <= OX_INT64 && vi->type != OX_STRING) || vi->type == OX_BOOL) return DT_I32;
   ox_fail(t, "input '%s' has elements of type %s, which are not supported", vi->name, onnx_type_name(vi->type));
   return DT_NONE;

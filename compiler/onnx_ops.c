@@ -631,6 +631,61 @@ static bool op_conv(OnnxTr *t) {
   return true;
 }
 
+static bool op_conv_transpose(OnnxTr *t) {
+  OnnxVal *x = ox_need(t, 0);
+  OnnxTensor *W = ox_konst(t, 1, "the weights"), *B = ox_in(t, 2) ? ox_konst(t, 2, "the bias") : NULL;
+  if (!x || !W || t->failed) return false;
+  int64_t h, w, c, k[2] = {1, 1}, s[2] = {1, 1}, d[2] = {1, 1}, p[2] = {0, 0}, op[2] = {0, 0}, o[2];
+  const char *e = to_nhwc(t, x, &h, &w, &c);
+  if (!e) return false;
+  int ns = ox_orank(t, x) - 2, groups = (int)ox_attr_i(t, "group", 1);
+  if (W->rank != ns + 2 || !W->f) return ox_fail(t, "the weights must be [channels, filters/group, kernel...]");
+  int64_t cg = W->dims[1], f = cg * groups, in[2] = {h, w};
+  if (groups < 1 || W->dims[0] != c || c % groups) return ox_fail(t, "weights for %lld channels; the input has %lld", (long long)W->dims[0], (long long)c);
+  const OnnxAttr *st = ox_attr(t, "strides"), *dl = ox_attr(t, "dilations"), *pd = ox_attr(t, "pads"),
+                 *opd = ox_attr(t, "output_padding"), *osh = ox_attr(t, "output_shape");
+  const char *ap = ox_attr_s(t, "auto_pad", "NOTSET");
+  for (int i = 0; i < ns; i++) {
+    int j = ns == 2 ? i : 1; /* a sequence is an image of height 1 */
+    k[j] = W->dims[2 + i];
+    s[j] = st && i < st->nints ? st->ints[i] : 1, d[j] = dl && i < dl->nints ? dl->ints[i] : 1;
+    op[j] = opd && i < opd->nints ? opd->ints[i] : 0;
+    int64_t full = (in[j] - 1) * s[j] + d[j] * (k[j] - 1) + 1 + op[j], b = 0, end = 0;
+    if (osh && osh->nints >= ns) {
+      int64_t total = full - osh->ints[osh->nints - ns + i];
+      b = !strcmp(ap, "SAME_UPPER") ? total / 2 : total - total / 2, end = total - b;
+    } else if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
+      int64_t total = full - in[j] * s[j];
+      b = !strcmp(ap, "SAME_UPPER") ? total / 2 : total - total / 2, end = total - b;
+    } else if (pd && pd->nints == 2 * ns) {
+      b = pd->ints[i], end = pd->ints[i + ns];
+    }
+    if (b != end) return ox_fail(t, "asymmetric padding (%lld before, %lld after) is not supported yet", (long long)b, (long long)end);
+    if (b < 0 || k[j] < 1 || s[j] < 1 || d[j] < 1) return ox_fail(t, "kernel, strides, dilations and pads out of range");
+    p[j] = b, o[j] = full - 2 * b;
+  }
+  if (ns == 1) o[0] = 1;
+  /* [C, F/g, kh, kw] -> [kh, kw, F/g, C] */
+  int64_t hw[4] = {k[0], k[1], cg, c};
+  OnnxTensor *kw = ox_new_const(W->type, 4, hw);
+  for (int64_t i = 0; i < c; i++)
+    for (int64_t q = 0; q < cg; q++)
+      for (int64_t a = 0; a < k[0] * k[1]; a++) kw->f[(a * cg + q) * c + i] = W->f[(i * cg + q) * k[0] * k[1] + a];
+  const char *inst = ox_instance(t, "conv2d_transpose");
+  ox_add_value(t, arena_printf("%s.W", inst), kw);
+  if (B) {
+    if (B->count != f || !B->f) return ox_fail(t, "the bias must have one value a filter");
+    ox_add_value(t, arena_printf("%s.b", inst), B);
+  }
+  e = arena_printf("conv2d_transpose(%s, %lld, [%lld, %lld], stride: [%lld, %lld], padding: [%lld, %lld], "
+                   "output_padding: [%lld, %lld], dilation: [%lld, %lld]%s%s)", e, (long long)f, (long long)k[0],
+                   (long long)k[1], (long long)s[0], (long long)s[1], (long long)p[0], (long long)p[1], (long long)op[0],
+                   (long long)op[1], (long long)d[0], (long long)d[1], groups > 1 ? arena_printf(", groups: %d", groups) : "",
+                   B ? "" : ", use_bias: false");
+  from_nhwc(t, x, e, o[0], o[1], f);
+  return true;
+}
+
 static bool op_pool(OnnxTr *t, bool max) {
   OnnxVal *x = ox_need(t, 0);
   if (!x) return false;
@@ -777,6 +832,7 @@ static bool op_softmax(OnnxTr *t, const char *fn) {
   return ax >= 0 && ox_out(t, 0, x->dt, x->sh, arena_printf("%s(%s, axis: %d)", fn, ox_use(t, x, false), ax));
 }
 
+/* ReduceSum, Mean, Max, Min, SumSquare, L1, L2, LogSum, LogSumExp. */
 static bool op_reduce(OnnxTr *t, const char *fn) {
   OnnxVal *x = ox_need(t, 0);
   int64_t axes[NN_MAX_RANK];
@@ -784,6 +840,7 @@ static bool op_reduce(OnnxTr *t, const char *fn) {
   bool given;
   if (!x || !axes_of(t, 1, axes, &n, &given)) return false;
   if (x->k) return ox_fail(t, "a reduction of a constant is not supported yet");
+  if (x->dt == DT_I32) return ox_fail(t, "integer tensors are not supported by this op yet");
   int r = ox_orank(t, x);
   bool keep = ox_attr_i(t, "keepdims", 1);
   if (!given || n == 0) {
@@ -802,9 +859,230 @@ static bool op_reduce(OnnxTr *t, const char *fn) {
   for (int i = 0; i < x->sh.rank; i++)
     if (!drop[i]) sh.dim[sh.rank++] = x->sh.dim[i];
     else if (keep) sh.dim[sh.rank++] = 1;
+  const char *e = ox_use(t, x, false), *ax = ox_ints_str(nax, n), *kd = keep ? "true" : "false";
+  if (!strcmp(fn, "logsumexp")) { /* max + log(sum(exp(x - max))), the max kept for the broadcast */
+    const char *m = ox_name(t, arena_printf("%s_max", t->node->out[0]));
+    ox_stmt(t, m, arena_printf("max(%s, axis: %s, keepdims: true)", e, ax));
+    e = arena_printf("log(sum(exp(%s - %s), axis: %s, keepdims: true)) + %s", e, m, ax, m);
+    if (!keep) e = arena_printf("reshape(%s, %s)", e, ox_ints_str(sh.dim + 1, sh.rank - 1));
+    return ox_out(t, 0, x->dt, sh, e), true;
+  }
+  static const struct { const char *onnx, *fmt; } forms[] = {
+    {"sum", "sum(%s, axis: %s, keepdims: %s)"}, {"mean", "mean(%s, axis: %s, keepdims: %s)"},
+    {"max", "max(%s, axis: %s, keepdims: %s)"}, {"min", "-max(-%s, axis: %s, keepdims: %s)"},
+    {"sumsquare", "sum(%1$s * %1$s, axis: %2$s, keepdims: %3$s)"}, {"l1", "sum(abs(%s), axis: %s, keepdims: %s)"},
+    {"l2", "sqrt(sum(%1$s * %1$s, axis: %2$s, keepdims: %3$s))"}, {"logsum", "log(sum(%s, axis: %s, keepdims: %s))"},
+  };
+  for (size_t i = 0; i < sizeof forms / sizeof *forms; i++)
+    if (!strcmp(fn, forms[i].onnx)) return ox_out(t, 0, x->dt, sh, arena_printf(forms[i].fmt, e, ax, kd)), true;
+  return ox_fail(t, "reduction %s is not supported", fn);
+}
+
+/* Split into slices along an axis. */
+static bool op_split(OnnxTr *t) {
+  OnnxVal *x = ox_need(t, 0);
+  if (!x) return false;
+  int r = ox_orank(t, x), nout = t->node->nout;
+  int64_t a = ox_attr_i(t, "axis", 0);
+  if (a < 0) a += r;
+  if (a < 0 || a >= r) return ox_fail(t, "axis %lld is out of range", (long long)a);
+  if (x->k) return ox_fail(t, "a split of a constant is not supported yet");
+  int ax = ox_axis(t, a, r);
+  if (ax < 0) return false;
+  int64_t size = x->sh.dim[ax], parts[64];
+  if (nout > 64) return ox_fail(t, "more than 64 outputs");
+  const OnnxAttr *sa = ox_attr(t, "split");
+  OnnxTensor *sk = !sa && ox_in(t, 1) ? ox_konst(t, 1, "split") : NULL;
+  if (t->failed) return false;
+  int64_t total = 0;
+  for (int i = 0; i < nout; i++) {
+    if (sa) parts[i] = i < sa->nints ? sa->ints[i] : -1;
+    else if (sk) parts[i] = i < sk->count && sk->i ? sk->i[i] : -1;
+    else parts[i] = (size + nout - 1) / nout, parts[i] = i == nout - 1 ? size - parts[i] * (nout - 1) : parts[i];
+    if (parts[i] < 1) return ox_fail(t, "split sizes must be positive and one an output");
+    total += parts[i];
+  }
+  if (total != size) return ox_fail(t, "split sizes add up to %lld, not %lld", (long long)total, (long long)size);
   const char *e = ox_use(t, x, false);
-  if (!strcmp(fn, "min")) e = arena_printf("-max(-%s, axis: %s, keepdims: %s)", e, ox_ints_str(nax, n), keep ? "true" : "false");
-  else e = arena_printf("%s(%s, axis: %s, keepdims: %s)", fn, e, ox_ints_str(nax, n), keep ? "true" : "false");
+  for (int i = 0, at = 0; i < nout; at += (int)parts[i], i++) {
+    if (!*t->node->out[i]) continue;
+    Shape sh = x->sh;
+    sh.dim[ax] = parts[i];
+    ox_out(t, i, x->dt, sh, arena_printf("slice(%s, axis: %d, start: %d, end: %lld)", e, ax, at, (long long)(at + parts[i])));
+  }
+  return true;
+}
+
+/* Pad (constant, reflect, edge) as slices of the input concatenated
+ * around it; a constant border is a slice times 0 plus the value (so a
+ * NaN or an infinity in that slice's place gives NaN). Negative pads crop. */
+static bool op_pad(OnnxTr *t) {
+  OnnxVal *x = ox_need(t, 0);
+  if (!x) return false;
+  int r = ox_orank(t, x);
+  int64_t pads[2 * NN_MAX_RANK];
+  double value = 0;
+  const char *mode = ox_attr_s(t, "mode", "constant");
+  if (t->m->opset < 11) {
+    const OnnxAttr *a = ox_attr(t, "pads");
+    if (!a || a->nints != 2 * r) return ox_fail(t, "pads must have two entries an axis");
+    memcpy(pads, a->ints, sizeof(int64_t) * (size_t)(2 * r));
+    value = ox_attr_f(t, "value", 0);
+  } else {
+    OnnxTensor *p = ox_konst(t, 1, "the pads"), *c = ox_in(t, 2) ? ox_konst(t, 2, "the constant value") : NULL;
+    OnnxTensor *ak = ox_in(t, 3) ? ox_konst(t, 3, "the axes") : NULL;
+    if (t->failed) return false;
+    int na = ak ? (int)ak->count : r;
+    if (p->f || p->count != 2 * na || na > r) return ox_fail(t, "pads must be integers, two an axis");
+    for (int i = 0; i < 2 * r; i++) pads[i] = 0;
+    for (int i = 0; i < na; i++) {
+      int64_t a = ak ? (ak->i[i] < 0 ? ak->i[i] + r : ak->i[i]) : i;
+      if (a < 0 || a >= r) return ox_fail(t, "axis %lld is out of range", (long long)a);
+      pads[a] = p->i[i], pads[a + r] = p->i[i + na];
+    }
+    if (c && c->count) value = ox_kget(c, 0);
+  }
+  if (strcmp(mode, "constant") && strcmp(mode, "reflect") && strcmp(mode, "edge"))
+    return ox_fail(t, "mode '%s' is not supported", mode);
+  if (x->k) return ox_fail(t, "a pad of a constant is not supported yet");
+  const char *e = ox_use(t, x, false);
+  Shape sh = x->sh;
+  for (int i = 0; i < r; i++) {
+    int64_t b = pads[i], f = pads[i + r];
+    if (!b && !f) continue;
+    int ax = ox_axis(t, i, r);
+    if (ax < 0) return false;
+    int64_t size = sh.dim[ax];
+    if (b < 0 || f < 0) { /* crop first */
+      int64_t lo = b < 0 ? -b : 0, hi = size - (f < 0 ? -f : 0);
+      if (hi <= lo) return ox_fail(t, "the pads crop axis %d to nothing", i);
+      e = arena_printf("slice(%s, axis: %d, start: %lld, end: %lld)", e, ax, (long long)lo, (long long)hi);
+      size = sh.dim[ax] = hi - lo;
+      b = b < 0 ? 0 : b, f = f < 0 ? 0 : f;
+    }
+    if ((b >= size || f >= size) && !strcmp(mode, "reflect")) return ox_fail(t, "reflect pads must be smaller than the axis");
+    if (b > 64 || f > 64) return ox_fail(t, "pads larger than 64 are not supported");
+    char *args = arena_strdup("");
+    for (int side = 0; side < 2; side++)
+      for (int64_t j = 0, n = side ? f : b; j < n; j++) {
+        int64_t at = !strcmp(mode, "reflect") ? (side ? size - 2 - j : b - j) : side ? size - 1 : 0;
+        const char *sl = arena_printf("slice(%s, axis: %d, start: %lld, end: %lld)", e, ax, (long long)at, (long long)at + 1);
+        if (!strcmp(mode, "constant")) sl = arena_printf("%s * 0.0 + %s", sl, ox_num_str(value));
+        if (side == 0) args = arena_printf("%s%s, ", args, sl);
+        if (side == 1 && j == 0) args = arena_printf("%s%s, ", args, e);
+        if (side == 1) args = arena_printf("%s%s, ", args, sl);
+      }
+    if (!f) args = arena_printf("%s%s, ", args, e);
+    e = arena_printf("concat(%saxis: %d)", args, ax);
+    sh.dim[ax] = size + b + f;
+  }
+  return ox_out(t, 0, x->dt, sh, e), true;
+}
+
+/* A statement of its own for an expression used several times. */
+static const char *named(OnnxTr *t, const char *e) {
+  const char *n = ox_name(t, arena_printf("%s_part", t->node->out[0]));
+  ox_stmt(t, n, e);
+  return n;
+}
+
+/* Axis ax (size n) of e upsampled s times: each output position's phase
+ * p = i mod s reads the input at q = i div s plus an offset d (the same for
+ * every q), interpolated with the neighbour (edge replicated) for linear,
+ * the nearest input for nearest; the phases interleave through a new axis. */
+static const char *upsample_axis(OnnxTr *t, const char *e, Shape *sh, int ax, int64_t s, bool linear, bool half_pixel) {
+  int64_t n = sh->dim[ax];
+  Shape one = *sh; /* e with a new axis of 1 after ax */
+  for (int i = one.rank; i > ax + 1; i--) one.dim[i] = one.dim[i - 1];
+  one.dim[ax + 1] = 1, one.rank++;
+  const char *next = NULL, *prev = NULL, *parts = arena_strdup("");
+  for (int64_t p = 0; p < s; p++) {
+    const char *v = e;
+    double d = half_pixel ? (p + 0.5) / (double)s - 0.5 : (double)p / (double)s;
+    if (linear && d != 0 && n > 1) {
+      if (d > 0 && !next)
+        next = named(t, arena_printf("concat(slice(%s, axis: %d, start: 1, end: %lld), slice(%s, axis: %d, start: %lld, end: %lld), axis: %d)",
+                                     e, ax, (long long)n, e, ax, (long long)n - 1, (long long)n, ax));
+      if (d < 0 && !prev)
+        prev = named(t, arena_printf("concat(slice(%s, axis: %d, start: 0, end: 1), slice(%s, axis: %d, start: 0, end: %lld), axis: %d)",
+                                     e, ax, e, ax, (long long)n - 1, ax));
+      v = arena_printf("%s * %s + %s * %s", e, ox_num_str(1 - fabs(d)), d > 0 ? next : prev, ox_num_str(fabs(d)));
+    }
+    parts = arena_printf("%sreshape(%s, %s), ", parts, v, ox_ints_str(one.dim + 1, one.rank - 1));
+  }
+  sh->dim[ax] *= s;
+  return named(t, arena_printf("reshape(concat(%saxis: %d), %s)", parts, ax + 1, ox_ints_str(sh->dim + 1, sh->rank - 1)));
+}
+
+/* Resize and Upsample by whole factors: nearest (where the coordinate
+ * mode makes it repeat the input) and linear (half_pixel, as PyTorch's
+ * align_corners=False, or asymmetric). */
+static bool op_resize(OnnxTr *t) {
+  OnnxVal *x = ox_need(t, 0);
+  if (!x) return false;
+  bool upsample = !strcmp(t->node->op, "Upsample");
+  int r = ox_orank(t, x);
+  OnnxTensor *scales = NULL, *sizes = NULL;
+  if (upsample && ox_attr(t, "scales")) {
+    const OnnxAttr *a = ox_attr(t, "scales");
+    int64_t n = a->nfloats;
+    scales = ox_new_const(OX_FLOAT, 1, &n);
+    for (int i = 0; i < a->nfloats; i++) scales->f[i] = a->floats[i];
+  } else {
+    int si = upsample || t->m->opset < 11 ? 1 : 2;
+    OnnxVal *sv = ox_in(t, si), *zv = ox_in(t, si + 1);
+    if (t->failed) return false;
+    if (sv && sv->k && sv->k->count) scales = sv->k;
+    else if (zv && zv->k) sizes = zv->k;
+    else return ox_fail(t, "the scales or sizes must be constants");
+  }
+  if (x->k) return ox_fail(t, "a resize of a constant is not supported yet");
+  if ((scales ? scales->count : sizes->count) != r) return ox_fail(t, "one scale an axis is needed");
+  const char *mode = ox_attr_s(t, "mode", "nearest"), *coord = ox_attr_s(t, "coordinate_transformation_mode", "half_pixel"),
+             *nearest = ox_attr_s(t, "nearest_mode", "round_prefer_floor");
+  if (upsample || t->m->opset < 11) coord = "asymmetric", nearest = "floor";
+  bool linear = !strcmp(mode, "linear") || !strcmp(mode, "bilinear");
+  bool half = !strcmp(coord, "half_pixel") || !strcmp(coord, "pytorch_half_pixel");
+  if (!linear && strcmp(mode, "nearest")) return ox_fail(t, "mode '%s' is not supported", mode);
+  if (!half && strcmp(coord, "asymmetric")) return ox_fail(t, "coordinate_transformation_mode '%s' is not supported", coord);
+  if (!linear && (half ? strcmp(nearest, "round_prefer_floor") && strcmp(nearest, "round_prefer_ceil")
+                       : strcmp(nearest, "floor") && strcmp(nearest, "round_prefer_floor")))
+    return ox_fail(t, "nearest_mode '%s' with '%s' coordinates is not supported", nearest, coord);
+  const char *e = ox_use(t, x, false);
+  Shape sh = x->sh;
+  for (int i = 0; i < r; i++) {
+    int64_t n = sh.dim[i + t->off];
+    if (n == DIM_BATCH) continue; /* the batch: sizes or scales say it stays */
+    double f = scales ? ox_kget(scales, i) : (double)sizes->i[i] / (double)n;
+    if (f != floor(f) || f < 1 || f > 16) return ox_fail(t, "scale %g is not supported (whole factors from 1 to 16 are)", f);
+    if (f == 1) continue;
+    int ax = ox_axis(t, i, r);
+    if (ax < 0) return false;
+    e = upsample_axis(t, e, &sh, ax, (int64_t)f, linear, half);
+  }
+  return ox_out(t, 0, x->dt, sh, e), true;
+}
+
+/* Tile with constant repeats: copies concatenated along each axis. */
+static bool op_tile(OnnxTr *t) {
+  OnnxVal *x = ox_need(t, 0);
+  OnnxTensor *rep = ox_konst(t, 1, "the repeats");
+  if (!x || !rep) return false;
+  int r = ox_orank(t, x);
+  if (x->k) return ox_fail(t, "a tile of a constant is not supported yet");
+  if (rep->count != r || rep->f) return ox_fail(t, "repeats must be integers, one an axis");
+  const char *e = ox_use(t, x, false);
+  Shape sh = x->sh;
+  for (int i = 0; i < r; i++) {
+    if (rep->i[i] < 1 || rep->i[i] > 64) return ox_fail(t, "repeats from 1 to 64 are supported, not %lld", (long long)rep->i[i]);
+    if (rep->i[i] == 1) continue;
+    int ax = ox_axis(t, i, r);
+    if (ax < 0) return false;
+    char *args = arena_strdup("");
+    for (int64_t k = 0; k < rep->i[i]; k++) args = arena_printf("%s%s, ", args, e);
+    e = arena_printf("concat(%saxis: %d)", args, ax);
+    sh.dim[ax] *= rep->i[i];
+  }
   return ox_out(t, 0, x->dt, sh, e), true;
 }
 
@@ -843,6 +1121,60 @@ static bool op_clip(OnnxTr *t) {
   if (lo > -INFINITY) e = arena_printf("maximum(%s, %s)", e, ox_num_str(lo));
   if (hi < INFINITY) e = arena_printf("minimum(%s, %s)", e, ox_num_str(hi));
   return ox_out(t, 0, x->dt, x->sh, e), true;
+}
+
+/* A value as a float tensor expression: constants of any type as float
+ * parameters (a bool mask, say), computed integers refused. */
+static const char *as_float(OnnxTr *t, OnnxVal *v) {
+  if (v->k && !v->k->f) {
+    OnnxTensor *k = ox_new_const(OX_FLOAT, v->k->rank, v->k->dims);
+    for (int64_t i = 0; i < k->count; i++) k->f[i] = (double)v->k->i[i];
+    k->name = v->k->name;
+    v = ox_tv_const(k);
+  }
+  if (!v->k && v->dt == DT_I32) return ox_fail(t, "integer and boolean inputs to this op are not supported yet"), NULL;
+  return ox_use(t, v, true);
+}
+
+/* Comparisons give 0 or 1 in the operands' float type (nnc has no bool
+ * tensors); Not, And, Or, Xor work on such 0/1 values; Where selects. */
+static bool op_logic(OnnxTr *t, const char *op) {
+  int n = !strcmp(op, "Where") ? 3 : !strcmp(op, "Not") ? 1 : 2;
+  OnnxVal *v[3];
+  const char *e[3];
+  Shape sh[3], o;
+  int rank = 0;
+  for (int i = 0; i < n; i++) {
+    if (!(v[i] = ox_need(t, i))) return false;
+    rank = v[i]->sh.rank > rank ? v[i]->sh.rank : rank;
+  }
+  bool all_const = true;
+  for (int i = 0; i < n; i++) all_const &= v[i]->k != NULL;
+  if (all_const) return ox_fail(t, "%s of constants alone is not supported yet", op);
+  for (int i = 0; i < n; i++) {
+    OnnxVal *w = v[i];
+    if (!(e[i] = as_float(t, w))) return false;
+    if (!w->k && t->off && w->sh.rank < rank) e[i] = ox_align(t, w, rank, &sh[i]);
+    else sh[i] = w->sh;
+  }
+  o = sh[0];
+  for (int i = 1; i < n; i++)
+    if (!ox_bshape(t, o, sh[i], &o)) return false;
+  DType dt = DT_F32;
+  for (int i = 0; i < n; i++)
+    if (!v[i]->k && (i > 0 || n < 3)) dt = v[i]->dt;
+  const char *x = e[0], *y = n > 1 ? e[1] : NULL, *r;
+  if (!strcmp(op, "Greater")) r = arena_printf("greater(%s, %s)", x, y);
+  else if (!strcmp(op, "Less")) r = arena_printf("greater(%s, %s)", y, x);
+  else if (!strcmp(op, "GreaterOrEqual")) r = arena_printf("1.0 - greater(%s, %s)", y, x);
+  else if (!strcmp(op, "LessOrEqual")) r = arena_printf("1.0 - greater(%s, %s)", x, y);
+  else if (!strcmp(op, "Equal")) r = arena_printf("1.0 - greater(%s, %s) - greater(%s, %s)", x, y, y, x);
+  else if (!strcmp(op, "Not")) r = arena_printf("1.0 - %s", x);
+  else if (!strcmp(op, "And")) r = arena_printf("%s * %s", x, y);
+  else if (!strcmp(op, "Or")) r = arena_printf("maximum(%s, %s)", x, y);
+  else if (!strcmp(op, "Xor")) r = arena_printf("abs(%s - %s)", x, y);
+  else r = arena_printf("where(%s, %s, %s)", x, y, e[2]);
+  return ox_out(t, 0, dt, o, r), true;
 }
 
 /* Sum, Max, Min, Mean of any number of operands. */
@@ -929,6 +1261,7 @@ bool onnx_node(OnnxTr *t) {
     return x && (map_put(t->vals, t->node->out[0], x), true);
   }
   if (!strcmp(op, "Conv")) return op_conv(t);
+  if (!strcmp(op, "ConvTranspose")) return op_conv_transpose(t);
   if (!strcmp(op, "MaxPool") || !strcmp(op, "AveragePool")) return op_pool(t, op[0] == 'M');
   if (!strcmp(op, "GlobalAveragePool") || !strcmp(op, "GlobalMaxPool")) return op_global_pool(t, op[6] == 'M');
   if (!strcmp(op, "BatchNormalization")) return op_batch_norm(t);
@@ -936,10 +1269,17 @@ bool onnx_node(OnnxTr *t) {
   if (!strcmp(op, "MatMul")) return op_matmul(t);
   if (!strcmp(op, "Softmax")) return op_softmax(t, "softmax");
   if (!strcmp(op, "LogSoftmax")) return op_softmax(t, "log_softmax");
-  if (!strcmp(op, "ReduceSum")) return op_reduce(t, "sum");
-  if (!strcmp(op, "ReduceMean")) return op_reduce(t, "mean");
-  if (!strcmp(op, "ReduceMax")) return op_reduce(t, "max");
-  if (!strcmp(op, "ReduceMin")) return op_reduce(t, "min");
+  static const struct { const char *onnx, *kind; } reductions[] = {
+    {"ReduceSum", "sum"}, {"ReduceMean", "mean"}, {"ReduceMax", "max"}, {"ReduceMin", "min"},
+    {"ReduceSumSquare", "sumsquare"}, {"ReduceL1", "l1"}, {"ReduceL2", "l2"}, {"ReduceLogSum", "logsum"},
+    {"ReduceLogSumExp", "logsumexp"},
+  };
+  for (size_t i = 0; i < sizeof reductions / sizeof *reductions; i++)
+    if (!strcmp(op, reductions[i].onnx)) return op_reduce(t, reductions[i].kind);
+  if (!strcmp(op, "Split")) return op_split(t);
+  if (!strcmp(op, "Tile")) return op_tile(t);
+  if (!strcmp(op, "Pad")) return op_pad(t);
+  if (!strcmp(op, "Resize") || !strcmp(op, "Upsample")) return op_resize(t);
   if (!strcmp(op, "ArgMax")) return op_argmax(t);
   if (!strcmp(op, "Clip")) return op_clip(t);
   if (!strcmp(op, "Sum")) return op_variadic(t, "+");
@@ -947,6 +1287,9 @@ bool onnx_node(OnnxTr *t) {
   if (!strcmp(op, "Max")) return op_variadic(t, "max");
   if (!strcmp(op, "Min")) return op_variadic(t, "min");
   if (!strcmp(op, "PRelu")) return op_prelu(t);
+  static const char *logic[] = {"Greater", "Less", "GreaterOrEqual", "LessOrEqual", "Equal", "Not", "And", "Or", "Xor", "Where"};
+  for (size_t i = 0; i < sizeof logic / sizeof *logic; i++)
+    if (!strcmp(op, logic[i])) return op_logic(t, op);
   if (!strcmp(op, "Reshape")) return op_reshape(t);
   if (!strcmp(op, "Shape")) return op_shape(t);
   if (!strcmp(op, "Squeeze") || !strcmp(op, "Unsqueeze")) return op_unsqueeze(t, op[0] == 'S');

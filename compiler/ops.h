@@ -57,8 +57,8 @@ OP(DIV,         "div",         2,  CL_BINARY,    "",                            
 OP(MAX,         "max",         2,  CL_BINARY,    "",                                "maximum",  (a != a ? a : a >= b ? a : b),               "larger of a and b (a when equal); the first NaN operand if any")
 OP(MIN,         "min",         2,  CL_BINARY,    "",                                "minimum",  (a != a ? a : a <= b ? a : b),               "smaller of a and b (a when equal); the first NaN operand if any")
 OP(POW,         "pow",         2,  CL_BINARY,    "",                                "pow",      (pow(a, b)),                                 "a^b")
-OP(GT,          "gt",          2,  CL_BINARY,    "",                                NULL,       (a > b ? 1 : a <= b ? 0 : a != a ? a : b),   "1 if a > b, 0 if a <= b, else the first NaN operand")
-OP(SELECT,      "select",      3,  CL_TERNARY,   "",                                NULL,       (a != a ? a : a != 0 ? b : c),               "b if c != 0 else d, c if c is NaN  (operands c, b, d)")
+OP(GT,          "gt",          2,  CL_BINARY,    "",                                "greater",  (a > b ? 1 : a <= b ? 0 : a != a ? a : b),   "1 if a > b, 0 if a <= b, else the first NaN operand")
+OP(SELECT,      "select",      3,  CL_TERNARY,   "",                                "where",    (a != a ? a : a != 0 ? b : c),               "b if c != 0 else d, c if c is NaN  (operands c, b, d)")
 /* reductions */
 OP(SUM,         "sum",         1,  CL_REDUCE,    "axes...",                         NULL,       (0),                                         "sum over the listed axes, which are removed")
 OP(RMAX,        "rmax",        1,  CL_REDUCE,    "axes...",                         NULL,       (0),                                         "maximum over the listed axes, which are removed; NaN if one is NaN")

@@ -115,7 +115,9 @@ def expected(test_dir, count):
 def feed(t, a):
     """An ONNX array for nnc's input t: as it is when the first axis is the
     batch, with a sample axis added when the whole tensor is one sample."""
-    if a.dtype.kind in "iub":
+    if a.dtype.kind == "b":
+        a = a.astype(np.float32)  # nnc's booleans are 0 and 1 in float
+    elif a.dtype.kind in "iu":
         a = a.astype(np.int32)
     if len(t.shape) == a.ndim + 1:
         a = a[None]
