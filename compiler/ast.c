@@ -238,12 +238,14 @@ static const char *op_text(int op) {
 
 /* A string literal as it would be written, escapes included. */
 char *quote_str(const char *s) {
-  char *out = arena_alloc(2 * strlen(s) + 3), *p = out;
+  char *out = arena_alloc(4 * strlen(s) + 3), *p = out;
   *p++ = '"';
   for (; *s; s++) {
     const char *esc = *s == '"' ? "\\\"" : *s == '\\' ? "\\\\" : *s == '\n' ? "\\n"
                     : *s == '\t' ? "\\t" : NULL;
+    unsigned char c = (unsigned char)*s;
     if (esc) *p++ = esc[0], *p++ = esc[1];
+    else if (c < 0x20 || c == 0x7f) p += sprintf(p, "\\x%02x", c); /* a terminal's controls, shown */
     else *p++ = *s;
   }
   *p++ = '"';

@@ -86,8 +86,8 @@ static void usage(FILE *out) {
           "                    the model when the program has several; repeatable)\n"
           "  --batch=K         an ONNX model's symbolic first dimensions fixed to K: for\n"
           "                    graphs that use the batch axis as data (a batch-first\n"
-          "                    attention export); the library then takes one sample\n"
-          "                    of K (docs/onnx.md)\n"
+          "                    attention export), whose library then takes one\n"
+          "                    sample of K (docs/onnx.md)\n"
           "  --inference-only  a library without the training step, the evaluation and\n"
           "                    the optimizer's state: prediction only, a smaller arena\n"
           "  -MD               also write the files the output depends on (the .nn file,\n"
@@ -415,7 +415,7 @@ static int compile(Options *o) {
 
   Sema sema = {.default_float = o->dtype ? o->dtype : DT_F32};
   sema_check(&sema, prog);
-  onnx_values(&sema);
+  onnx_values(diag.errors ? NULL : &sema);
   if (dumping(o, 'S')) print_checked(stderr, &sema);
   if (diag.errors) return 1;
   if (o->syntax_only) return 0;

@@ -519,7 +519,8 @@ typedef struct OnnxVal { /* nn: its name in the text (NULL: a constant not writt
 } OnnxVal;
 typedef struct OnnxTr {
   const OnnxModel *m; const char *model, *any_input, *err; /* err: the first error */
-  Map *vals, *names, *counters;         /* ONNX name -> OnnxVal; .nn names taken; layer -> calls */
+  Map *vals, *names, *counters, *outs;  /* ONNX name -> OnnxVal; .nn names taken; layer -> calls;
+                                           graph outputs -> their .nn names */
   char *text, *layers; size_t len, cap; /* the model's statements; generated layers */
   bool const_layer[NN_MAX_RANK + 1], failed;
   int off; int64_t fixed_batch;         /* nnc axis = ONNX axis + off; the graph's batch size or -1 */
@@ -549,7 +550,8 @@ int ox_orank(OnnxTr *t, const OnnxVal *v);
 bool ox_elems(Shape sh, int from, int64_t *out);
 bool ox_bshape(OnnxTr *t, Shape a, Shape b, Shape *o);
 const char *ox_align(OnnxTr *t, OnnxVal *v, int rank, Shape *sh);
-bool onnx_node(OnnxTr *t);                          /* onnx_ops.c: translates t->node */
+bool onnx_node(OnnxTr *t);       /* onnx_ops.c: translates t->node */
+bool onnx_supported(const char *op); /* an op onnx_node translates (some of its forms) */
 
 /* --------------------------------------------------------------- dump.c */
 

@@ -56,6 +56,8 @@ bool ox_fail(OnnxTr *t, const char *fmt, ...) {
     t->err = arena_printf("%s: node %s (%s, opset %lld): %s", t->m->path, quote_str(t->node->name), t->node->op,
                           (long long)t->m->opset, msg);
   else if (!t->failed) t->err = arena_printf("%s: %s", t->m->path, msg);
+  for (char *c = (char *)t->err; c && *c; c++) /* names from the file: no terminal controls */
+    if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
   t->failed = true;
   return false;
 }
@@ -231,7 +233,8 @@ const char *ox_attr_s(OnnxTr *t, const char *name, const char *dflt) {
 OnnxVal *ox_out(OnnxTr *t, int i, DType dt, Shape sh, const char *expr) {
   OnnxVal *v = arena_alloc(sizeof *v);
   v->dt = dt, v->sh = sh;
-  v->nn = ox_name(t, t->node->out[i]);
+  const char *name = t->node->out[i];
+  v->nn = ox_name(t, map_get(t->outs, name) ? arena_printf("%s_value", (const char *)map_get(t->outs, name)) : name);
   ox_stmt(t, v->nn, expr);
   map_put(t->vals, t->node->out[i], v);
   return v;
@@ -305,7 +308,15 @@ static DType input_dtype(OnnxTr *t, const OnnxValueInfo *vi) {
 /* Translates the graph with the batch as off says; false with t->err. */
 static bool translate(OnnxTr *t) {
   const OnnxGraph *g = &t->m->graph;
-  t->vals = map_new(), t->names = map_new(), t->counters = map_new();
+  t->vals = map_new(), t->names = map_new(), t->counters = map_new(), t->outs = map_new();
+  for (int i = 0; i < g->nnodes; i++) /* the first op nnc lacks, before any other error */
+    if (!onnx_supported(g->nodes[i].op) || (*g->nodes[i].domain && strcmp(g->nodes[i].domain, "ai.onnx"))) {
+      t->node = &g->nodes[i];
+      return *t->node->domain && strcmp(t->node->domain, "ai.onnx")
+                 ? ox_fail(t, "op %s of domain '%s' is not supported (only the default domain is)", t->node->op,
+                           t->node->domain)
+                 : ox_fail(t, "op %s is not supported", t->node->op);
+    }
   for (int i = 0; i < g->ninits; i++) map_put(t->vals, g->inits[i].name, ox_tv_const(&g->inits[i]));
   char *inputs = arena_strdup("");
   for (int i = 0; i < g->ninputs; i++) {
@@ -333,10 +344,13 @@ static bool translate(OnnxTr *t) {
                           t->off ? " (the whole tensor one sample)" : "");
   }
   if (!t->any_input) return ox_fail(t, "a graph without inputs (all of it constant) is not supported");
+  for (int i = 0; i < g->noutputs; i++) /* their names first: a value that is one is NAME_value */
+    if (!map_get(t->outs, g->outputs[i].name)) map_put(t->outs, g->outputs[i].name, (void *)ox_name(t, g->outputs[i].name));
   for (int i = 0; i < g->nnodes && !t->failed; i++) {
     t->node = &g->nodes[i];
     if (*t->node->domain && strcmp(t->node->domain, "ai.onnx"))
       return ox_fail(t, "op %s of domain '%s' is not supported (only the default domain is)", t->node->op, t->node->domain);
+    if (t->node->nout < 1) return ox_fail(t, "the node has no outputs");
     for (int a = 0; a < t->node->nattrs; a++)
       if (t->node->attrs[a].has_graph) return ox_fail(t, "ops with subgraphs (If, Loop, Scan) are not supported");
     onnx_node(t);
@@ -350,7 +364,7 @@ static bool translate(OnnxTr *t) {
     if (!v->nn || v->sh.dim[0] != DIM_BATCH)
       return ox_fail(t, "output '%s' is a constant (known when the model is compiled): constant outputs are not supported",
                      g->outputs[i].name);
-    outputs = arena_printf("%s  output %s\n", outputs, v->nn);
+    outputs = arena_printf("%s  output %s = %s\n", outputs, (const char *)map_get(t->outs, g->outputs[i].name), v->nn);
   }
   t->text = arena_printf("%s\nmodel %s {\n%s%s%s}\n", t->layers ? t->layers : "", t->model, inputs, t->text ? t->text : "",
                          outputs);
@@ -375,6 +389,7 @@ SrcFile *onnx_import(const char *path, const char *name, int64_t batch) {
 
 SrcFile *onnx_translate(OnnxModel *m, const char *name, int64_t batch) {
   const char *path = m->path;
+  builtins_init(); /* names that are built-ins are renamed */
   if (!name) name = model_name(path);
   for (int i = 0; batch && i < m->graph.ninputs; i++) /* --batch: symbolic first dimensions fixed */
     if (m->graph.inputs[i].rank && m->graph.inputs[i].dims[0] < 1) m->graph.inputs[i].dims[0] = batch;
@@ -409,7 +424,7 @@ SrcFile *onnx_translate(OnnxModel *m, const char *name, int64_t batch) {
   }
   if (t.failed) values = before;
   if (t.failed) {
-    bool batch_axis = symbolic && t.err && strstr(t.err, "batch");
+    bool batch_axis = symbolic && t.err && strstr(t.err, "batch axis");
     error_plain("%s%s", t.err ? t.err : "cannot import",
                 batch_axis ? " (the graph uses the batch axis as data: --batch=K compiles it for batches of K)" : "");
     return NULL;
@@ -428,7 +443,7 @@ void onnx_values(Sema *s) {
     for (ParamInfo *p = mi->params; p; p = p->next)
       for (ParamValue *v = values; v; v = v->next) {
         if (strcmp(v->model, mi->decl->name) || strcmp(v->param, p->name)) continue;
-        if (v->count != param_elements(p)) bug("imported %s.%s has %lld values", v->model, v->param, (long long)v->count);
+        if (v->count != param_elements(p)) continue; /* another model of the name: an error already */
         if (p->dtype == DT_F64) {
           double *d = arena_alloc(sizeof(double) * (size_t)(v->count + 1));
           memcpy(d, v->data, sizeof(double) * (size_t)v->count);

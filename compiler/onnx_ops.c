@@ -129,7 +129,7 @@ static bool reshape_to(OnnxTr *t, OnnxVal *x, const int64_t *want, int n, bool a
   if (t->off == 0) {
     if (n > 0 && dims[0] == t->fixed_batch) dims[0] = NSYM; /* the graph's fixed batch size: the batch */
     if (n == 0 || !(dims[0] == NSYM || dims[0] == DIM_BATCH || (dims[0] == -1 && neg == 0)))
-      return ox_fail(t, "the new shape %s must keep the batch dimension first", ox_ints_str(dims, n));
+      return ox_fail(t, "the new shape %s must keep the batch axis first", ox_ints_str(dims, n));
     if (dims[0] == -1) {
       /* -1 first: the batch when the rest holds one sample's values */
       neg = -1;
@@ -152,7 +152,8 @@ static bool reshape_to(OnnxTr *t, OnnxVal *x, const int64_t *want, int n, bool a
   return true;
 }
 
-static bool op_reshape(OnnxTr *t) {
+static bool op_reshape(OnnxTr *t, const char *arg) {
+  (void)arg;
   OnnxVal *x = ox_need(t, 0);
   if (!x) return false;
   if (t->m->opset < 5) {
@@ -166,7 +167,8 @@ static bool op_reshape(OnnxTr *t) {
   return reshape_to(t, x, s->i, (int)s->count, ox_attr_i(t, "allowzero", 0) != 0);
 }
 
-static bool op_shape(OnnxTr *t) {
+static bool op_shape(OnnxTr *t, const char *arg) {
+  (void)arg;
   OnnxVal *x = ox_need(t, 0);
   if (!x) return false;
   int r = ox_orank(t, x);
@@ -204,7 +206,8 @@ static bool axes_of(OnnxTr *t, int i, int64_t *axes, int *n, bool *given) {
   return !t->failed;
 }
 
-static bool op_unsqueeze(OnnxTr *t, bool squeeze) {
+static bool op_unsqueeze(OnnxTr *t, const char *arg) {
+  bool squeeze = !strcmp(arg, "squeeze");
   OnnxVal *x = ox_need(t, 0);
   int64_t axes[NN_MAX_RANK];
   int n;
@@ -239,7 +242,8 @@ static bool op_unsqueeze(OnnxTr *t, bool squeeze) {
   return reshape_to(t, x, dims, k, true);
 }
 
-static bool op_flatten(OnnxTr *t) {
+static bool op_flatten(OnnxTr *t, const char *arg) {
+  (void)arg;
   OnnxVal *x = ox_need(t, 0);
   if (!x) return false;
   int r = ox_orank(t, x);
@@ -258,7 +262,8 @@ static bool op_flatten(OnnxTr *t) {
   return reshape_to(t, x, dims, 2, true);
 }
 
-static bool op_transpose(OnnxTr *t) {
+static bool op_transpose(OnnxTr *t, const char *arg) {
+  (void)arg;
   OnnxVal *x = ox_need(t, 0);
   if (!x) return false;
   int r = ox_orank(t, x);
@@ -299,7 +304,8 @@ static bool op_transpose(OnnxTr *t) {
   return true;
 }
 
-static bool op_concat(OnnxTr *t) {
+static bool op_concat(OnnxTr *t, const char *arg) {
+  (void)arg;
   const OnnxNode *n = t->node;
   OnnxVal *first = ox_need(t, 0);
   if (!first) return false;
@@ -348,7 +354,8 @@ static bool op_concat(OnnxTr *t) {
   return true;
 }
 
-static bool op_gather(OnnxTr *t) {
+static bool op_gather(OnnxTr *t, const char *arg) {
+  (void)arg;
   OnnxVal *x = ox_need(t, 0), *idx = ox_need(t, 1);
   if (!x || !idx) return false;
   int r = ox_orank(t, x);
@@ -404,7 +411,8 @@ static bool op_gather(OnnxTr *t) {
                idx->k ? "constant" : "computed");
 }
 
-static bool op_slice(OnnxTr *t) {
+static bool op_slice(OnnxTr *t, const char *arg) {
+  (void)arg;
   OnnxVal *x = ox_need(t, 0);
   if (!x) return false;
   int r = ox_orank(t, x);
@@ -427,40 +435,52 @@ static bool op_slice(OnnxTr *t) {
   }
   OnnxVal *v = x;
   for (int i = 0; i < n; i++) {
-    if (steps[i] != 1) return ox_fail(t, "steps other than 1 are not supported yet");
-    int64_t ax = axes[i] < 0 ? axes[i] + r : axes[i];
+    int64_t ax = axes[i] < 0 ? axes[i] + r : axes[i], step = steps[i];
     if (ax < 0 || ax >= r) return ox_fail(t, "axis %lld is out of range", (long long)axes[i]);
+    if (step == 0) return ox_fail(t, "a step of 0");
     int64_t size = v->k ? v->k->dims[ax] : v->sh.dim[ax + t->off];
     if (size == DIM_BATCH) return ox_fail(t, "slicing the batch axis is not supported");
+    /* numpy's rules: negative from the end, clamped, then every step-th */
     int64_t b = starts[i] < 0 ? starts[i] + size : starts[i], e = ends[i] < 0 ? ends[i] + size : ends[i];
-    b = b < 0 ? 0 : b > size ? size : b;
-    e = e < 0 ? 0 : e > size ? size : e;
-    if (e <= b) return ox_fail(t, "an empty slice is not supported");
+    int64_t lo = step > 0 ? 0 : -1, hi = step > 0 ? size : size - 1;
+    b = b < (step > 0 ? 0 : 0) ? (step > 0 ? 0 : -1) : b > hi ? hi : b;
+    e = e < lo ? lo : e > hi ? (step > 0 ? size : size - 1) : e;
+    int64_t count = step > 0 ? (e > b ? (e - b + step - 1) / step : 0) : (b > e ? (b - e - step - 1) / -step : 0);
+    if (count <= 0) return ox_fail(t, "an empty slice is not supported");
     if (v->k) {
       int64_t dims[NN_MAX_RANK], outer = 1, inner = 1;
       memcpy(dims, v->k->dims, sizeof dims);
-      dims[ax] = e - b;
+      dims[ax] = count;
       for (int d = 0; d < ax; d++) outer *= dims[d];
       for (int d = (int)ax + 1; d < r; d++) inner *= dims[d];
       OnnxTensor *k = ox_new_const(v->k->type, r, dims);
       int64_t w = 0;
       for (int64_t o = 0; o < outer; o++)
-        for (int64_t j = b; j < e; j++)
+        for (int64_t j = 0; j < count; j++)
           for (int64_t c = 0; c < inner; c++, w++) {
-            int64_t src = (o * size + j) * inner + c;
+            int64_t src = (o * size + b + j * step) * inner + c;
             if (k->f) k->f[w] = v->k->f[src];
             else k->i[w] = v->k->i[src];
           }
       v = ox_tv_const(k);
       continue;
     }
-    if (b == 0 && e == size) continue;
+    if (step == 1 && b == 0 && e == size) continue;
     int nax = ox_axis(t, ax, r);
     if (nax < 0) return false;
     Shape sh = v->sh;
-    sh.dim[nax] = e - b;
-    const char *expr = arena_printf("slice(%s, axis: %d, start: %lld, end: %lld)", ox_use(t, v, false), nax,
-                                    (long long)b, (long long)e);
+    sh.dim[nax] = count;
+    const char *src = ox_use(t, v, false), *expr;
+    if (step == 1) {
+      expr = arena_printf("slice(%s, axis: %d, start: %lld, end: %lld)", src, nax, (long long)b, (long long)e);
+    } else { /* a reversal or a stride: its elements one by one */
+      if (count > 64) return ox_fail(t, "a slice with a step other than 1 of more than 64 elements is not supported");
+      char *args = arena_strdup("");
+      for (int64_t j = 0; j < count; j++)
+        args = arena_printf("%sslice(%s, axis: %d, start: %lld, end: %lld), ", args, src, nax, (long long)(b + j * step),
+                            (long long)(b + j * step + 1));
+      expr = arena_printf("concat(%saxis: %d)", args, nax);
+    }
     if (i == n - 1) return ox_out(t, 0, v->dt, sh, expr), true;
     OnnxVal *w = arena_alloc(sizeof *w);
     *w = (OnnxVal){.nn = ox_name(t, t->node->out[0]), .sh = sh, .dt = v->dt};
@@ -471,7 +491,8 @@ static bool op_slice(OnnxTr *t) {
   return true;
 }
 
-static bool op_cast(OnnxTr *t) {
+static bool op_cast(OnnxTr *t, const char *arg) {
+  (void)arg;
   OnnxVal *x = ox_need(t, 0);
   if (!x) return false;
   int to = (int)ox_attr_i(t, "to", 0);
@@ -494,7 +515,8 @@ static bool op_cast(OnnxTr *t) {
   return ox_fail(t, "cast from %s to %s is not supported yet", dtype_name(x->dt), onnx_type_name(to));
 }
 
-static bool op_constant(OnnxTr *t) {
+static bool op_constant(OnnxTr *t, const char *arg) {
+  (void)arg;
   const OnnxAttr *a = t->node->nattrs ? &t->node->attrs[0] : NULL;
   if (!a) return ox_fail(t, "no value");
   OnnxTensor *k;
@@ -515,12 +537,13 @@ static bool op_constant(OnnxTr *t) {
   return true;
 }
 
-static bool op_constant_of_shape(OnnxTr *t) {
+static bool op_constant_of_shape(OnnxTr *t, const char *arg) {
+  (void)arg;
   OnnxTensor *s = ox_konst(t, 0, "the shape");
   if (!s) return false;
   if (s->f || s->rank != 1 || s->count > NN_MAX_RANK) return ox_fail(t, "the shape must be a list of integers");
   for (int64_t i = 0; i < s->count; i++)
-    if (s->i[i] == NSYM) return ox_fail(t, "a constant as large as the batch is not supported yet");
+    if (s->i[i] == NSYM) return ox_fail(t, "a constant whose size is the batch's is not supported yet");
   const OnnxAttr *a = ox_attr(t, "value");
   OnnxTensor *k = ox_new_const(a && a->t ? a->t->type : OX_FLOAT, (int)s->count, s->i);
   for (int64_t i = 0; i < k->count; i++) {
@@ -542,7 +565,7 @@ static const char *to_nhwc(OnnxTr *t, OnnxVal *x, int64_t *h, int64_t *w, int64_
   if (r > 4) return ox_fail(t, "windows over more than 2 spatial axes are not supported"), NULL;
   if (x->dt == DT_I32) return ox_fail(t, "integer images are not supported"), NULL;
   const int64_t *d = x->sh.dim + t->off;
-  if (t->off && d[0] != 1) return ox_fail(t, "a graph without a batch axis needs its batch of images to be 1"), NULL;
+  if (t->off && d[0] != 1) return ox_fail(t, "a graph without a free batch needs its first dimension of images to be 1"), NULL;
   *c = d[1], *h = r == 4 ? d[2] : 1, *w = r == 4 ? d[3] : d[2];
   const char *e = ox_use(t, x, false);
   if (t->off || r == 3) e = arena_printf("reshape(%s, [%lld, %lld, %lld])", e, (long long)*c, (long long)*h, (long long)*w);
@@ -598,7 +621,8 @@ static bool window_attrs(OnnxTr *t, int ns, int64_t h, int64_t w, int64_t k[2], 
 
 static int64_t win_out(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d) { return (n + 2 * p - d * (k - 1) - 1) / s + 1; }
 
-static bool op_conv(OnnxTr *t) {
+static bool op_conv(OnnxTr *t, const char *arg) {
+  (void)arg;
   OnnxVal *x = ox_need(t, 0);
   OnnxTensor *W = ox_konst(t, 1, "the weights"), *B = ox_in(t, 2) ? ox_konst(t, 2, "the bias") : NULL;
   if (!x || !W || t->failed) return false;
@@ -631,7 +655,8 @@ static bool op_conv(OnnxTr *t) {
   return true;
 }
 
-static bool op_conv_transpose(OnnxTr *t) {
+static bool op_conv_transpose(OnnxTr *t, const char *arg) {
+  (void)arg;
   OnnxVal *x = ox_need(t, 0);
   OnnxTensor *W = ox_konst(t, 1, "the weights"), *B = ox_in(t, 2) ? ox_konst(t, 2, "the bias") : NULL;
   if (!x || !W || t->failed) return false;
@@ -686,7 +711,8 @@ static bool op_conv_transpose(OnnxTr *t) {
   return true;
 }
 
-static bool op_pool(OnnxTr *t, bool max) {
+static bool op_pool(OnnxTr *t, const char *arg) {
+  bool max = !strcmp(arg, "max");
   OnnxVal *x = ox_need(t, 0);
   if (!x) return false;
   if (t->node->nout > 1 && *t->node->out[1]) return ox_fail(t, "the indices output is not supported");
@@ -705,7 +731,8 @@ static bool op_pool(OnnxTr *t, bool max) {
   return true;
 }
 
-static bool op_global_pool(OnnxTr *t, bool max) {
+static bool op_global_pool(OnnxTr *t, const char *arg) {
+  bool max = !strcmp(arg, "max");
   OnnxVal *x = ox_need(t, 0);
   if (!x) return false;
   int r = ox_orank(t, x);
@@ -717,7 +744,8 @@ static bool op_global_pool(OnnxTr *t, bool max) {
                                               ox_use(t, x, false), ox_ints_str(axes, r - 2))), true;
 }
 
-static bool op_batch_norm(OnnxTr *t) {
+static bool op_batch_norm(OnnxTr *t, const char *arg) {
+  (void)arg;
   OnnxVal *x = ox_need(t, 0);
   OnnxTensor *k[4];
   for (int i = 0; i < 4; i++) k[i] = ox_konst(t, i + 1, "the scale, bias, mean and variance");
@@ -749,7 +777,8 @@ static bool op_batch_norm(OnnxTr *t) {
 
 /* ------------------------------------------------------------ products */
 
-static bool op_gemm(OnnxTr *t) {
+static bool op_gemm(OnnxTr *t, const char *arg) {
+  (void)arg;
   OnnxVal *a = ox_need(t, 0), *b = ox_need(t, 1), *c = ox_in(t, 2);
   if (!a || !b || t->failed) return false;
   double alpha = ox_attr_f(t, "alpha", 1), beta = ox_attr_f(t, "beta", 1);
@@ -785,7 +814,8 @@ static bool op_gemm(OnnxTr *t) {
   return true;
 }
 
-static bool op_matmul(OnnxTr *t) {
+static bool op_matmul(OnnxTr *t, const char *arg) {
+  (void)arg;
   OnnxVal *a = ox_need(t, 0), *b = ox_need(t, 1);
   if (!a || !b) return false;
   if (!a->k && b->k && b->k->rank == 2 && b->k->f) {
@@ -879,7 +909,8 @@ static bool op_reduce(OnnxTr *t, const char *fn) {
 }
 
 /* Split into slices along an axis. */
-static bool op_split(OnnxTr *t) {
+static bool op_split(OnnxTr *t, const char *arg) {
+  (void)arg;
   OnnxVal *x = ox_need(t, 0);
   if (!x) return false;
   int r = ox_orank(t, x), nout = t->node->nout;
@@ -916,7 +947,8 @@ static bool op_split(OnnxTr *t) {
 /* Pad (constant, reflect, edge) as slices of the input concatenated
  * around it; a constant border is a slice times 0 plus the value (so a
  * NaN or an infinity in that slice's place gives NaN). Negative pads crop. */
-static bool op_pad(OnnxTr *t) {
+static bool op_pad(OnnxTr *t, const char *arg) {
+  (void)arg;
   OnnxVal *x = ox_need(t, 0);
   if (!x) return false;
   int r = ox_orank(t, x);
@@ -1017,7 +1049,8 @@ static const char *upsample_axis(OnnxTr *t, const char *e, Shape *sh, int ax, in
 /* Resize and Upsample by whole factors: nearest (where the coordinate
  * mode makes it repeat the input) and linear (half_pixel, as PyTorch's
  * align_corners=False, or asymmetric). */
-static bool op_resize(OnnxTr *t) {
+static bool op_resize(OnnxTr *t, const char *arg) {
+  (void)arg;
   OnnxVal *x = ox_need(t, 0);
   if (!x) return false;
   bool upsample = !strcmp(t->node->op, "Upsample");
@@ -1064,7 +1097,8 @@ static bool op_resize(OnnxTr *t) {
 }
 
 /* Tile with constant repeats: copies concatenated along each axis. */
-static bool op_tile(OnnxTr *t) {
+static bool op_tile(OnnxTr *t, const char *arg) {
+  (void)arg;
   OnnxVal *x = ox_need(t, 0);
   OnnxTensor *rep = ox_konst(t, 1, "the repeats");
   if (!x || !rep) return false;
@@ -1086,7 +1120,8 @@ static bool op_tile(OnnxTr *t) {
   return ox_out(t, 0, x->dt, sh, e), true;
 }
 
-static bool op_argmax(OnnxTr *t) {
+static bool op_argmax(OnnxTr *t, const char *arg) {
+  (void)arg;
   OnnxVal *x = ox_need(t, 0);
   if (!x || x->k) return x ? ox_fail(t, "an argmax of a constant is not supported yet") : false;
   if (ox_attr_i(t, "select_last_index", 0)) return ox_fail(t, "select_last_index is not supported");
@@ -1104,7 +1139,8 @@ static bool op_argmax(OnnxTr *t) {
 
 /* -------------------------------------------------------- elementwise */
 
-static bool op_clip(OnnxTr *t) {
+static bool op_clip(OnnxTr *t, const char *arg) {
+  (void)arg;
   OnnxVal *x = ox_need(t, 0);
   if (!x) return false;
   if (x->dt == DT_I32) return ox_fail(t, "integer tensors are not supported by this op yet");
@@ -1202,7 +1238,8 @@ static bool op_variadic(OnnxTr *t, const char *op) {
   return map_put(t->vals, t->node->out[0], acc), true;
 }
 
-static bool op_prelu(OnnxTr *t) {
+static bool op_prelu(OnnxTr *t, const char *arg) {
+  (void)arg;
   OnnxVal *x = ox_need(t, 0), *s = ox_need(t, 1);
   if (!x || !s) return false;
   int xr = ox_orank(t, x);
@@ -1224,82 +1261,77 @@ static bool op_prelu(OnnxTr *t) {
 
 /* -------------------------------------------------------------- table */
 
-bool onnx_node(OnnxTr *t) {
-  const char *op = t->node->op;
+/* LeakyRelu, Elu, Selu, HardSigmoid, HardSwish: formulas of their attributes. */
+static bool op_activation(OnnxTr *t, const char *op) {
   char fmt[200];
-  static const struct { const char *onnx, *nn; } unaries[] = {
-    {"Relu", "relu($)"}, {"Sigmoid", "sigmoid($)"}, {"Tanh", "tanh($)"}, {"Exp", "exp($)"}, {"Log", "log($)"},
-    {"Sqrt", "sqrt($)"}, {"Abs", "abs($)"}, {"Neg", "-$"}, {"Erf", "erf($)"}, {"Sin", "sin($)"}, {"Cos", "cos($)"},
-    {"Floor", "floor($)"}, {"Ceil", "-floor(-$)"}, {"Sign", "sign($)"}, {"Reciprocal", "1.0 / $"},
-    {"Softplus", "softplus($)"}, {"Softsign", "$ / (1.0 + abs($))"}, {"Gelu", "gelu($)"},
-  };
-  for (size_t i = 0; i < sizeof unaries / sizeof *unaries; i++)
-    if (!strcmp(op, unaries[i].onnx)) return unary(t, unaries[i].nn);
-  static const struct { const char *onnx, *nn; } binaries[] = {
-    {"Add", "+"}, {"Sub", "-"}, {"Mul", "*"}, {"Div", "/"}, {"Pow", "pow"},
-  };
-  for (size_t i = 0; i < sizeof binaries / sizeof *binaries; i++)
-    if (!strcmp(op, binaries[i].onnx)) return binary(t, binaries[i].nn);
-  if (!strcmp(op, "LeakyRelu") || !strcmp(op, "Elu") || !strcmp(op, "Selu") || !strcmp(op, "HardSigmoid") ||
-      !strcmp(op, "HardSwish")) {
-    double alpha = ox_attr_f(t, "alpha", !strcmp(op, "LeakyRelu") ? 0.01 : !strcmp(op, "Elu") ? 1.0
-                                         : !strcmp(op, "Selu") ? 1.67326319217681884765625 : 0.2);
-    const char *al = ox_num_str((float)alpha);
-    if (!strcmp(op, "LeakyRelu")) snprintf(fmt, sizeof fmt, "leaky_relu($, alpha: %s)", al);
-    else if (!strcmp(op, "Elu")) snprintf(fmt, sizeof fmt, "elu($, alpha: %s)", al);
-    else if (!strcmp(op, "Selu"))
-      snprintf(fmt, sizeof fmt, "%s * elu($, alpha: %s)", ox_num_str((float)ox_attr_f(t, "gamma", 1.05070102214813232421875)), al);
-    else if (!strcmp(op, "HardSigmoid"))
-      snprintf(fmt, sizeof fmt, "maximum(minimum(%s * $ + %s, 1.0), 0.0)", al, ox_num_str((float)ox_attr_f(t, "beta", 0.5)));
-    else snprintf(fmt, sizeof fmt, "$ * maximum(minimum($ / 6.0 + 0.5, 1.0), 0.0)");
-    if (!strcmp(op, "LeakyRelu") && alpha < 0) return ox_fail(t, "a negative alpha is not supported");
-    return unary(t, fmt);
+  double alpha = ox_attr_f(t, "alpha", !strcmp(op, "LeakyRelu") ? 0.01 : !strcmp(op, "Elu") ? 1.0
+                                       : !strcmp(op, "Selu") ? 1.67326319217681884765625 : 0.2);
+  const char *al = ox_num_str((float)alpha);
+  if (!strcmp(op, "LeakyRelu")) snprintf(fmt, sizeof fmt, "leaky_relu($, alpha: %s)", al);
+  else if (!strcmp(op, "Elu")) snprintf(fmt, sizeof fmt, "elu($, alpha: %s)", al);
+  else if (!strcmp(op, "Selu"))
+    snprintf(fmt, sizeof fmt, "%s * elu($, alpha: %s)", ox_num_str((float)ox_attr_f(t, "gamma", 1.05070102214813232421875)), al);
+  else if (!strcmp(op, "HardSigmoid"))
+    snprintf(fmt, sizeof fmt, "maximum(minimum(%s * $ + %s, 1.0), 0.0)", al, ox_num_str((float)ox_attr_f(t, "beta", 0.5)));
+  else snprintf(fmt, sizeof fmt, "$ * maximum(minimum($ / 6.0 + 0.5, 1.0), 0.0)");
+  if (!strcmp(op, "LeakyRelu") && alpha < 0) return ox_fail(t, "a negative alpha is not supported");
+  return unary(t, fmt);
+}
+
+/* Identity, and Dropout: dropout(x, ratio) in .nn, which a train block
+ * applies and inference skips, as the exporter's inference graph does. */
+static bool op_identity(OnnxTr *t, const char *arg) {
+  OnnxVal *x = ox_need(t, 0);
+  if (!x) return false;
+  if (t->node->nout > 1 && *t->node->out[1]) return ox_fail(t, "the mask output is not supported");
+  if (!strcmp(arg, "dropout") && !x->k && x->dt != DT_I32) {
+    double ratio = ox_attr_f(t, "ratio", 0.5);
+    OnnxVal *r = ox_in(t, 1);
+    if (r && r->k && r->k->f) ratio = r->k->f[0];
+    if (ratio > 0 && ratio < 1)
+      return ox_out(t, 0, x->dt, x->sh, arena_printf("dropout(%s, %s)", ox_use(t, x, false), ox_num_str((float)ratio))), true;
   }
-  if (!strcmp(op, "Identity") || !strcmp(op, "Dropout")) {
-    OnnxVal *x = ox_need(t, 0);
-    if (t->node->nout > 1 && *t->node->out[1]) return ox_fail(t, "the mask output is not supported");
-    return x && (map_put(t->vals, t->node->out[0], x), true);
-  }
-  if (!strcmp(op, "Conv")) return op_conv(t);
-  if (!strcmp(op, "ConvTranspose")) return op_conv_transpose(t);
-  if (!strcmp(op, "MaxPool") || !strcmp(op, "AveragePool")) return op_pool(t, op[0] == 'M');
-  if (!strcmp(op, "GlobalAveragePool") || !strcmp(op, "GlobalMaxPool")) return op_global_pool(t, op[6] == 'M');
-  if (!strcmp(op, "BatchNormalization")) return op_batch_norm(t);
-  if (!strcmp(op, "Gemm")) return op_gemm(t);
-  if (!strcmp(op, "MatMul")) return op_matmul(t);
-  if (!strcmp(op, "Softmax")) return op_softmax(t, "softmax");
-  if (!strcmp(op, "LogSoftmax")) return op_softmax(t, "log_softmax");
-  static const struct { const char *onnx, *kind; } reductions[] = {
-    {"ReduceSum", "sum"}, {"ReduceMean", "mean"}, {"ReduceMax", "max"}, {"ReduceMin", "min"},
-    {"ReduceSumSquare", "sumsquare"}, {"ReduceL1", "l1"}, {"ReduceL2", "l2"}, {"ReduceLogSum", "logsum"},
-    {"ReduceLogSumExp", "logsumexp"},
-  };
-  for (size_t i = 0; i < sizeof reductions / sizeof *reductions; i++)
-    if (!strcmp(op, reductions[i].onnx)) return op_reduce(t, reductions[i].kind);
-  if (!strcmp(op, "Split")) return op_split(t);
-  if (!strcmp(op, "Tile")) return op_tile(t);
-  if (!strcmp(op, "Pad")) return op_pad(t);
-  if (!strcmp(op, "Resize") || !strcmp(op, "Upsample")) return op_resize(t);
-  if (!strcmp(op, "ArgMax")) return op_argmax(t);
-  if (!strcmp(op, "Clip")) return op_clip(t);
-  if (!strcmp(op, "Sum")) return op_variadic(t, "+");
-  if (!strcmp(op, "Mean")) return op_variadic(t, "+");
-  if (!strcmp(op, "Max")) return op_variadic(t, "max");
-  if (!strcmp(op, "Min")) return op_variadic(t, "min");
-  if (!strcmp(op, "PRelu")) return op_prelu(t);
-  static const char *logic[] = {"Greater", "Less", "GreaterOrEqual", "LessOrEqual", "Equal", "Not", "And", "Or", "Xor", "Where"};
-  for (size_t i = 0; i < sizeof logic / sizeof *logic; i++)
-    if (!strcmp(op, logic[i])) return op_logic(t, op);
-  if (!strcmp(op, "Reshape")) return op_reshape(t);
-  if (!strcmp(op, "Shape")) return op_shape(t);
-  if (!strcmp(op, "Squeeze") || !strcmp(op, "Unsqueeze")) return op_unsqueeze(t, op[0] == 'S');
-  if (!strcmp(op, "Flatten")) return op_flatten(t);
-  if (!strcmp(op, "Transpose")) return op_transpose(t);
-  if (!strcmp(op, "Concat")) return op_concat(t);
-  if (!strcmp(op, "Gather")) return op_gather(t);
-  if (!strcmp(op, "Slice")) return op_slice(t);
-  if (!strcmp(op, "Cast")) return op_cast(t);
-  if (!strcmp(op, "Constant")) return op_constant(t);
-  if (!strcmp(op, "ConstantOfShape")) return op_constant_of_shape(t);
-  return ox_fail(t, "op %s is not supported", op);
+  return map_put(t->vals, t->node->out[0], x), true;
+}
+
+typedef bool Translate(OnnxTr *t, const char *arg);
+static const struct { const char *onnx; Translate *fn; const char *arg; } ops[] = {
+  {"Relu", unary, "relu($)"}, {"Sigmoid", unary, "sigmoid($)"}, {"Tanh", unary, "tanh($)"}, {"Exp", unary, "exp($)"},
+  {"Log", unary, "log($)"}, {"Sqrt", unary, "sqrt($)"}, {"Abs", unary, "abs($)"}, {"Neg", unary, "-$"},
+  {"Erf", unary, "erf($)"}, {"Sin", unary, "sin($)"}, {"Cos", unary, "cos($)"}, {"Floor", unary, "floor($)"},
+  {"Ceil", unary, "-floor(-$)"}, {"Sign", unary, "sign($)"}, {"Reciprocal", unary, "1.0 / $"},
+  {"Softplus", unary, "softplus($)"}, {"Softsign", unary, "$ / (1.0 + abs($))"}, {"Gelu", unary, "gelu($)"},
+  {"Add", binary, "+"}, {"Sub", binary, "-"}, {"Mul", binary, "*"}, {"Div", binary, "/"}, {"Pow", binary, "pow"},
+  {"LeakyRelu", op_activation, "LeakyRelu"}, {"Elu", op_activation, "Elu"}, {"Selu", op_activation, "Selu"},
+  {"HardSigmoid", op_activation, "HardSigmoid"}, {"HardSwish", op_activation, "HardSwish"},
+  {"Identity", op_identity, "identity"}, {"Dropout", op_identity, "dropout"},
+  {"Conv", op_conv, NULL}, {"ConvTranspose", op_conv_transpose, NULL}, {"MaxPool", op_pool, "max"},
+  {"AveragePool", op_pool, "avg"}, {"GlobalAveragePool", op_global_pool, "avg"}, {"GlobalMaxPool", op_global_pool, "max"},
+  {"BatchNormalization", op_batch_norm, NULL}, {"Gemm", op_gemm, NULL}, {"MatMul", op_matmul, NULL},
+  {"Softmax", op_softmax, "softmax"}, {"LogSoftmax", op_softmax, "log_softmax"},
+  {"ReduceSum", op_reduce, "sum"}, {"ReduceMean", op_reduce, "mean"}, {"ReduceMax", op_reduce, "max"},
+  {"ReduceMin", op_reduce, "min"}, {"ReduceSumSquare", op_reduce, "sumsquare"}, {"ReduceL1", op_reduce, "l1"},
+  {"ReduceL2", op_reduce, "l2"}, {"ReduceLogSum", op_reduce, "logsum"}, {"ReduceLogSumExp", op_reduce, "logsumexp"},
+  {"ArgMax", op_argmax, NULL}, {"Clip", op_clip, NULL}, {"Sum", op_variadic, "+"}, {"Mean", op_variadic, "+"},
+  {"Max", op_variadic, "max"}, {"Min", op_variadic, "min"}, {"PRelu", op_prelu, NULL},
+  {"Greater", op_logic, "Greater"}, {"Less", op_logic, "Less"}, {"GreaterOrEqual", op_logic, "GreaterOrEqual"},
+  {"LessOrEqual", op_logic, "LessOrEqual"}, {"Equal", op_logic, "Equal"}, {"Not", op_logic, "Not"},
+  {"And", op_logic, "And"}, {"Or", op_logic, "Or"}, {"Xor", op_logic, "Xor"}, {"Where", op_logic, "Where"},
+  {"Reshape", op_reshape, NULL}, {"Shape", op_shape, NULL}, {"Squeeze", op_unsqueeze, "squeeze"},
+  {"Unsqueeze", op_unsqueeze, "unsqueeze"}, {"Flatten", op_flatten, NULL}, {"Transpose", op_transpose, NULL},
+  {"Concat", op_concat, NULL}, {"Gather", op_gather, NULL}, {"Slice", op_slice, NULL}, {"Split", op_split, NULL},
+  {"Tile", op_tile, NULL}, {"Pad", op_pad, NULL}, {"Resize", op_resize, NULL}, {"Upsample", op_resize, NULL},
+  {"Cast", op_cast, NULL}, {"Constant", op_constant, NULL}, {"ConstantOfShape", op_constant_of_shape, NULL},
+};
+
+bool onnx_supported(const char *op) {
+  for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
+    if (!strcmp(op, ops[i].onnx)) return true;
+  return false;
+}
+
+bool onnx_node(OnnxTr *t) {
+  for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
+    if (!strcmp(t->node->op, ops[i].onnx)) return ops[i].fn(t, ops[i].arg);
+  return ox_fail(t, "op %s is not supported", t->node->op);
 }

@@ -23,6 +23,7 @@ typedef struct Rd {
   const uint8_t *base, *p, *end;
   const char *path;   /* for messages */
   const char *dir;    /* the model's folder, for external data */
+  const char *hint;   /* added to a message while nothing says it is ONNX */
   bool failed;
 } Rd;
 
@@ -35,7 +36,7 @@ static bool fail(Rd *r, const char *fmt, ...) {
   char msg[512];
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  error_plain("%s: byte %lld: %s", r->path, (long long)(r->p - r->base), msg);
+  error_plain("%s: byte %lld: %s%s", r->path, (long long)(r->p - r->base), msg, r->hint ? r->hint : "");
   return false;
 }
 
@@ -531,9 +532,13 @@ static bool read_model(Rd *r, OnnxModel *m) {
   Rd s;
   bool has_graph = false;
   m->opset = -1;
+  r->hint = " (this does not look like an ONNX model)";
   while (key(r, &field, &wire)) {
     switch (field) {
-    case 1: if (!int_field(r, wire, &m->ir_version)) return false; break;
+    case 1:
+      if (!int_field(r, wire, &m->ir_version)) return false;
+      if (m->ir_version > 0 && m->ir_version < 100) r->hint = NULL;
+      break;
     case 2: if (!str_field(r, wire, &m->producer)) return false; break;
     case 7:
       if (!sub(r, wire, &s)) return false;

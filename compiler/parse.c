@@ -51,6 +51,7 @@ struct Loaded {
   dev_t dev;
   ino_t ino;
   const SrcFile *src;
+  const char *as;       /* an ONNX model's name (import "m.onnx" as NAME), or NULL */
   bool done;            /* false while its imports are being loaded: a cycle */
 };
 
@@ -84,19 +85,25 @@ static void load_import(Loader *ld, const SrcFile *from, Node *imp, int depth) {
     error_at(imp->loc, "cannot import '%s': not a regular file", imp->sval);
     return;
   }
+  const char *ext = strrchr(path, '.');
+  bool onnx = ext && !strcmp(ext, ".onnx");
+  if (imp->name && !onnx) {
+    error_at(imp->name_loc, "'as' names the model of an imported .onnx file; a .nn file's declarations keep their names");
+    return;
+  }
+  builtins_init();
+  if (imp->name && builtin_find(imp->name)) {
+    error_at(imp->name_loc, "'%s' is a built-in name; call the imported model something else", imp->name);
+    return;
+  }
   for (Loaded *l = ld->files; l; l = l->next) {
     if (l->dev != st.st_dev || l->ino != st.st_ino) continue;
+    if (onnx && (l->as ? !imp->name || strcmp(l->as, imp->name) : imp->name != NULL)) continue; /* another model of it */
     if (!l->done) print_chain(imp->loc, from, l->src->path);
     return; /* already loaded: importing twice is harmless */
   }
   if (depth >= NN_MAX_IMPORT_DEPTH) {
     error_at(imp->loc, "imports nested too deeply (more than %d files)", NN_MAX_IMPORT_DEPTH);
-    return;
-  }
-  const char *ext = strrchr(path, '.');
-  bool onnx = ext && !strcmp(ext, ".onnx");
-  if (imp->name && !onnx) {
-    error_at(imp->name_loc, "'as' names the model of an imported .onnx file; a .nn file's declarations keep their names");
     return;
   }
   SrcFile *src = onnx ? onnx_import(path, imp->name, 0) : read_source(path);
@@ -110,6 +117,7 @@ static void load_import(Loader *ld, const SrcFile *from, Node *imp, int depth) {
   l->dev = st.st_dev;
   l->ino = st.st_ino;
   l->src = src;
+  l->as = imp->name;
   l->next = ld->files;
   ld->files = l;
   load_file(ld, src, l, depth + 1);

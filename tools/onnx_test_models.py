@@ -99,6 +99,9 @@ def bad(out):
     op13 = [helper.make_opsetid("", 13)]
     g = helper.make_graph([helper.make_node("FooBar", ["x"], ["y"], name="mystery")], "g", [x], [y])
     onnx.save(helper.make_model(g, opset_imports=op13), os.path.join(out, "unknown_op.onnx"))
+    # a node name with a terminal's escape sequence, an op nnc lacks
+    g = helper.make_graph([helper.make_node("FooBar", ["x"], ["y"], name="\x1b[31mred")], "g", [x], [y])
+    onnx.save(helper.make_model(g, opset_imports=op13), os.path.join(out, "control_name.onnx"))
     # a cycle: a reads b, b reads a
     g = helper.make_graph([helper.make_node("Add", ["x", "b"], ["a"], name="first"),
                            helper.make_node("Relu", ["a"], ["b"], name="second"),

@@ -99,8 +99,40 @@ def export(name, out):
     np.save(os.path.join(out, name + "_y.npy"), y.numpy())
 
 
+def digits():
+    """The shipped MNIST digits (examples/data), scaled to [0, 1]."""
+    import gzip
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "data")
+    with gzip.open(os.path.join(root, "mnist-images.idx.gz")) as f:
+        x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784).astype(np.float32) / 255
+    with gzip.open(os.path.join(root, "mnist-labels.idx.gz")) as f:
+        y = np.frombuffer(f.read(), np.uint8, offset=8).astype(np.int64)
+    return x, y
+
+
+def mnist_pretrained(out):
+    """An MNIST MLP trained for one epoch on the first 1,000 digits (SGD),
+    below 90% on the held-out last 2,000, for the fine-tuning test."""
+    torch.manual_seed(0)
+    x, y = digits()
+    m = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, 10), nn.Softmax(dim=1))
+    opt = torch.optim.SGD(m.parameters(), lr=0.1)
+    xt, yt = torch.from_numpy(x[:1000]), torch.from_numpy(y[:1000])
+    for i in range(0, 1000, 10):
+        opt.zero_grad()
+        loss = nn.functional.nll_loss(torch.log(m(xt[i:i + 10]) + 1e-9), yt[i:i + 10])
+        loss.backward()
+        opt.step()
+    m.eval()
+    with torch.no_grad():
+        acc = (m(torch.from_numpy(x[-2000:])).argmax(1).numpy() == y[-2000:]).mean()
+    print("mnist_pretrained: held-out accuracy %.4f" % acc)
+    torch.onnx.export(m, xt[:2], os.path.join(out, "mnist_pretrained.onnx"), input_names=["pixels"],
+                      output_names=["probs"], opset_version=13, dynamic_axes={"pixels": {0: "N"}, "probs": {0: "N"}})
+
+
 if __name__ == "__main__":
     out = sys.argv[1] if len(sys.argv) > 1 else "tests/onnx/torch"
     os.makedirs(out, exist_ok=True)
-    for name in sys.argv[2:] or MODELS:
-        export(name, out)
+    for name in sys.argv[2:] or list(MODELS) + ["mnist_pretrained"]:
+        mnist_pretrained(out) if name == "mnist_pretrained" else export(name, out)

@@ -22,6 +22,10 @@ has "$tmp/err" "remain (truncated?)"
 printf 'not a model at all, just some text\n' > "$tmp/text.onnx"
 expect 1 "$nnc" "$tmp/text.onnx"
 has "$tmp/err" "text.onnx: byte "
+has "$tmp/err" "(this does not look like an ONNX model)"
+expect 1 "$nnc" "$models/control_name.onnx"
+has "$tmp/err" "node \"\\x1b[31mred\" (FooBar, opset 13)"
+tr -d '\n' < "$tmp/err" | LC_ALL=C grep -q "$(printf '\033')" && fail "a terminal escape reached the message"
 : > "$tmp/empty.onnx"
 expect 1 "$nnc" "$tmp/empty.onnx"
 has "$tmp/err" "no graph: not an ONNX model"
@@ -34,12 +38,17 @@ has "$tmp/err" "cannot read"
 expect 1 "$nnc" "$src/examples/seed_mlp.nn" --emit=nn
 has "$tmp/err" "--emit=nn writes an imported ONNX model"
 
+# a stem that is a built-in is capitalized; the outputs keep their ONNX names
+cp "$models/mlp.onnx" "$tmp/lstm.onnx"
+expect 0 "$nnc" "$tmp/lstm.onnx" -o "$tmp/lstm.so"
+has "$tmp/lstm.h" "Lstm_create"
+
 # --emit=nn: the model in .nn, every node named in a comment
 expect 0 "$nnc" "$models/cnn.onnx" --emit=nn -o "$tmp/cnn.nn"
 has "$tmp/cnn.nn" "model cnn {"
 has "$tmp/cnn.nn" "input img: [3, 6, 6]"
 has "$tmp/cnn.nn" "# \"/conv/Conv\" (Conv)"
-has "$tmp/cnn.nn" "output logits"
+has "$tmp/cnn.nn" "output logits = logits_value"
 
 # import "model.onnx" as NAME: the imported model, its weights built in, trained by a train block
 cp "$models/mlp.onnx" "$tmp/pre.onnx"
@@ -67,6 +76,13 @@ has "$tmp/err" "'as' names the model of an imported .onnx file"
 printf 'import "pre.onnx" like Pre\n' > "$tmp/like.nn"
 expect 1 "$nnc" "$tmp/like.nn"
 has "$tmp/err" "unexpected 'like' after the import's path; write 'import \"pre.onnx\" as NAME'"
+printf 'import "pre.onnx" as relu\n' > "$tmp/as_builtin.nn"
+expect 1 "$nnc" "$tmp/as_builtin.nn"
+has "$tmp/err" "as_builtin.nn:1:22: error: 'relu' is a built-in name; call the imported model something else"
+printf 'import "pre.onnx" as A\nimport "pre.onnx" as B\nimport "pre.onnx" as A\n' > "$tmp/twice.nn"
+expect 0 "$nnc" --emit=ast "$tmp/twice.nn"                  # two models of one file; the same name twice is one
+has "$tmp/out" "model A"
+has "$tmp/out" "model B"
 cp "$models/unknown_op.onnx" "$tmp/unknown.onnx"
 printf 'import "unknown.onnx" as U\n' > "$tmp/imp_bad.nn"
 expect 1 "$nnc" "$tmp/imp_bad.nn"
@@ -105,6 +121,10 @@ for model in ("mlp", "cnn"):
         if not np.allclose(one, want[:1], rtol=1e-4, atol=1e-6):
             print("FAIL: %s (%s) at batch 1" % (model, backend))
             bad = 1
+names = [t.name for t in nnc.load("%s/cnn_llvm.so" % tmp).outputs] + [t.name for t in nnc.load("%s/mlp_c.so" % tmp).outputs]
+if names != ["logits", "probs"]:
+    print("FAIL: the outputs are named %s, not the graphs' logits and probs" % names)
+    bad = 1
 x, want = np.load("%s/cnn_x.npy" % m), np.load("%s/cnn_y.npy" % m)
 got = nnc.load("%s/cnn_text.so" % tmp).predict(x)
 if not np.array_equal(got, nnc.load("%s/cnn_llvm.so" % tmp).predict(x)):
