@@ -40,8 +40,10 @@ static void usage(FILE *out) {
           "  -o FILE           write the output to FILE, of the kind its name says (below);\n"
           "                    '-' is standard output, for the text of --emit=KIND\n"
           "                    (without -o or --emit, nnc checks the program only)\n"
-          "  --emit=KIND       what to produce: nn (an ONNX model as .nn text), ast (the\n"
-          "                    checked program with every\n"
+          "  --emit=KIND       what to produce: nn (an ONNX model as .nn text), onnx\n"
+          "                    (a model's inference graph as ONNX, its weights from\n"
+          "                    --weights or the imported model), ast (the checked\n"
+          "                    program with every\n"
           "                    layer's output shape and the parameter list), ir (the\n"
           "                    tensor IR of the training step, or of inference for a\n"
           "                    model without a train block), dot (that IR as Graphviz),\n"
@@ -151,6 +153,7 @@ static bool parse_options(int argc, char **argv, Options *o, int *exit_now) {
     } else if (!strncmp(a, "--emit=", 7)) {
       if (!strcmp(a + 7, "ast")) o->emit = EMIT_AST;
       else if (!strcmp(a + 7, "nn")) o->emit = EMIT_NN;
+      else if (!strcmp(a + 7, "onnx")) o->emit = EMIT_ONNX;
       else if (!strcmp(a + 7, "ir")) o->emit = EMIT_IR;
       else if (!strcmp(a + 7, "dot")) o->emit = EMIT_DOT;
       else if (!strcmp(a + 7, "c")) o->emit = EMIT_C;
@@ -252,7 +255,7 @@ static bool choose_emit(Options *o) {
   if (o->emit != EMIT_NONE || o->syntax_only) return true;
   if (!o->output || o->check_grad || o->check_c) return true; /* nothing to produce */
   static const struct { const char *ext; Emit emit; } by_ext[] = {
-    {".nn", EMIT_NN}, {".ast", EMIT_AST}, {".ir", EMIT_IR}, {".dot", EMIT_DOT}, {".c", EMIT_C}, {".so", EMIT_SO},
+    {".nn", EMIT_NN}, {".onnx", EMIT_ONNX}, {".ast", EMIT_AST}, {".ir", EMIT_IR}, {".dot", EMIT_DOT}, {".c", EMIT_C}, {".so", EMIT_SO},
     {".ll", EMIT_LL},   {".bc", EMIT_BC}, {".s", EMIT_ASM},   {".o", EMIT_OBJ},
   };
   const char *dot = strrchr(o->output, '.');
@@ -266,7 +269,7 @@ static bool choose_emit(Options *o) {
     return true;
   }
   return usage_error("cannot build '%s': nnc writes .c, .so, .ll, .bc, .s and .o files, programs "
-                     "(-o NAME), .nn text (of an ONNX model) and .ast, .ir and .dot dumps", o->output);
+                     "(-o NAME), .nn text (of an ONNX model), .onnx files and .ast, .ir and .dot dumps", o->output);
 }
 
 static bool llvm_kind(Emit e) { return e == EMIT_LL || e == EMIT_BC || e == EMIT_ASM || e == EMIT_OBJ; }
@@ -287,7 +290,7 @@ static bool choose_backend(Options *o) {
   if (!llvm && llvm_kind(o->emit)) return usage_error("LLVM's output (.ll, .bc, .s, .o) needs --backend=llvm%s", "");
   if (o->target && !llvm) return usage_error("--target=%s needs the LLVM backend (--backend=llvm)", o->target);
   bool code = o->emit == EMIT_C || o->emit == EMIT_EXE || o->emit == EMIT_SO || llvm_kind(o->emit);
-  if ((o->nweights || o->inference_only) && (!code || o->check_c || o->check_grad))
+  if ((o->nweights || o->inference_only) && (!(code || o->emit == EMIT_ONNX) || o->check_c || o->check_grad))
     return usage_error("%s builds into code (-o with .so, .o, .c, a program, ...), not a check or a dump",
                        o->nweights ? "--weights" : "--inference-only");
   if (o->deps_file && !o->deps) return usage_error("-MF names the file that -MD writes; add -MD%s", "");
@@ -296,7 +299,11 @@ static bool choose_backend(Options *o) {
   if (o->inference_only && (o->emit == EMIT_EXE || (o->emit == EMIT_C && !o->no_main)))
     return usage_error("--inference-only makes a library: a training program needs its training step (for C "
                        "without the program, add --no-main)%s", "");
-  if (o->emit == EMIT_NONE || o->emit == EMIT_NN || o->emit == EMIT_AST || o->check_grad || o->check_c) return true;
+  if (o->emit == EMIT_ONNX && (!o->output || !strcmp(o->output, "-")))
+    return usage_error("--emit=onnx writes a file: name it with -o FILE.onnx%s", "");
+  if (o->emit == EMIT_NONE || o->emit == EMIT_NN || o->emit == EMIT_ONNX || o->emit == EMIT_AST || o->check_grad ||
+      o->check_c)
+    return true;
   if (o->emit == EMIT_IR || o->emit == EMIT_DOT) name = o->emit == EMIT_IR ? "ir" : "dot";
   o->backend = backend_named(name);
   if (!o->backend || !(o->backend->kinds & 1u << o->emit)) bug("backend %s does not make kind %d", name, (int)o->emit);
@@ -451,6 +458,7 @@ static int compile(Options *o) {
   for (Built *b = models; o->inference_only && b; b = b->next) b->train = NULL; /* as if it had no train block */
   for (Built *b = models; o->summary && b; b = b->next) printf("%s%s", b == models ? "" : "\n", model_summary(b));
 
+  if (o->emit == EMIT_ONNX) return write_onnx(o, models) ? 0 : 1;
   if (o->check_grad) return check_gradients(&sema, models, stdout) ? 0 : 1;
   if (o->check_c) return check_c_backend(&sema, models, o, stdout) ? 0 : 1;
   int rc = o->backend ? write_models(o, models) : 0;

@@ -947,7 +947,7 @@ static inline Graph *built_main_graph(const Built *b) {
 const char *model_summary(const Built *b);
 
 /* What to make, from the command line. */
-typedef enum { EMIT_NONE, EMIT_NN, EMIT_AST, EMIT_IR, EMIT_DOT, EMIT_C, EMIT_EXE, EMIT_SO, EMIT_LL, EMIT_BC, EMIT_ASM,
+typedef enum { EMIT_NONE, EMIT_NN, EMIT_ONNX, EMIT_AST, EMIT_IR, EMIT_DOT, EMIT_C, EMIT_EXE, EMIT_SO, EMIT_LL, EMIT_BC, EMIT_ASM,
                EMIT_OBJ } Emit;
 typedef struct Backend Backend;
 typedef struct Options {
@@ -1014,6 +1014,7 @@ extern const int nbackends;
 const Backend *backend_named(const char *name);
 int write_ast(const Options *o, Sema *s);     /* --emit=ast */
 int write_nn(const Options *o, const char *text); /* --emit=nn */
+bool write_onnx(const Options *o, Built *models); /* onnx_write.c: --emit=onnx */
 
 /* --------------------------------------------------------------- tools.c */
 

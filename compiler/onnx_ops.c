@@ -88,7 +88,10 @@ static bool unary(OnnxTr *t, const char *fmt) {
 
 static OnnxTensor *ox_konst(OnnxTr *t, int i, const char *what) {
   OnnxVal *v = ox_in(t, i);
-  if (!v) return NULL;
+  if (!v) {
+    if (!t->failed) ox_fail(t, "%s (input %d) is missing", what, i);
+    return NULL;
+  }
   if (!v->k) ox_fail(t, "%s must be known when the model is compiled (an initializer or a constant), not computed", what);
   return v->k;
 }
@@ -420,7 +423,8 @@ static bool op_slice(OnnxTr *t, const char *arg) {
   int n = 0;
   if (t->m->opset < 10) {
     const OnnxAttr *s = ox_attr(t, "starts"), *e = ox_attr(t, "ends"), *a = ox_attr(t, "axes");
-    if (!s || !e || s->nints != e->nints || s->nints > r) return ox_fail(t, "starts and ends must have one entry an axis");
+    if (!s || !e || s->nints != e->nints || s->nints > r || (a && a->nints != s->nints))
+      return ox_fail(t, "starts, ends and axes must have one entry an axis");
     n = s->nints;
     for (int i = 0; i < n; i++) starts[i] = s->ints[i], ends[i] = e->ints[i], axes[i] = a ? a->ints[i] : i, steps[i] = 1;
   } else {
@@ -430,6 +434,8 @@ static bool op_slice(OnnxTr *t, const char *arg) {
     n = (int)s->count;
     OnnxTensor *a = ox_in(t, 3) ? ox_konst(t, 3, "axes") : NULL, *st = ox_in(t, 4) ? ox_konst(t, 4, "steps") : NULL;
     if (t->failed) return false;
+    if ((a && (a->f || a->count != n)) || (st && (st->f || st->count != n)))
+      return ox_fail(t, "axes and steps must be integers, one a start");
     for (int i = 0; i < n; i++)
       starts[i] = s->i[i], ends[i] = e->i[i], axes[i] = a ? a->i[i] : i, steps[i] = st ? st->i[i] : 1;
   }
@@ -965,7 +971,7 @@ static bool op_pad(OnnxTr *t, const char *arg) {
     OnnxTensor *ak = ox_in(t, 3) ? ox_konst(t, 3, "the axes") : NULL;
     if (t->failed) return false;
     int na = ak ? (int)ak->count : r;
-    if (p->f || p->count != 2 * na || na > r) return ox_fail(t, "pads must be integers, two an axis");
+    if (p->f || p->count != 2 * na || na > r || (ak && ak->f)) return ox_fail(t, "pads and axes must be integers, two pads an axis");
     for (int i = 0; i < 2 * r; i++) pads[i] = 0;
     for (int i = 0; i < na; i++) {
       int64_t a = ak ? (ak->i[i] < 0 ? ak->i[i] + r : ak->i[i]) : i;

@@ -73,11 +73,32 @@ class Encoder(nn.Module):
         return self.out(self.enc(self.emb(x)).mean(dim=1))
 
 
+class UNet(nn.Module):  # two levels: a transposed convolution up, a bilinear upsampling up, skip concatenations
+    def __init__(self):
+        super().__init__()
+        conv = lambda i, o: nn.Sequential(nn.Conv2d(i, o, 3, padding=1), nn.ReLU())  # noqa: E731
+        self.d1, self.d2, self.mid = conv(3, 8), conv(8, 16), conv(16, 16)
+        self.pool = nn.MaxPool2d(2)
+        self.up2 = nn.ConvTranspose2d(16, 16, 2, stride=2)
+        self.u2 = conv(32, 8)
+        self.up1 = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
+        self.u1 = conv(16, 8)
+        self.out = nn.Conv2d(8, 2, 1)
+
+    def forward(self, x):
+        a = self.d1(x)
+        b = self.d2(self.pool(a))
+        m = self.mid(self.pool(b))
+        u = self.u2(torch.cat([self.up2(m), b], 1))
+        return self.out(self.u1(torch.cat([self.up1(u), a], 1)))
+
+
 MODELS = {
     "mlp": (MLP, (20,)),
     "cnn": (CNN, (3, 14, 14)),
     "resnet": (ResNet, (3, 16, 16)),
     "transformer": (Encoder, (7, 6)),
+    "unet": (UNet, (3, 16, 16)),
 }
 
 

@@ -89,6 +89,15 @@ expect 1 "$nnc" "$tmp/imp_bad.nn"
 has "$tmp/err" "op FooBar is not supported"
 has "$tmp/err" "imp_bad.nn:1:1: note: imported here"
 
+# --emit=onnx: the weights are needed, a file is needed
+expect 1 "$nnc" "$src/examples/seed_mlp.nn" --emit=onnx -o "$tmp/x.onnx"
+has "$tmp/err" "--emit=onnx needs the weights: 'dense1.W' has none (--weights FILE)"
+expect 1 "$nnc" "$models/cnn.onnx" --emit=onnx
+has "$tmp/err" "--emit=onnx writes a file: name it with -o FILE.onnx"
+# export back: the imported CNN (NCHW at its edges, NHWC inside) written as ONNX and imported again
+expect 0 "$nnc" "$models/cnn.onnx" -o "$tmp/back.onnx"
+expect 0 "$nnc" "$tmp/back.onnx" -o "$tmp/back.so"
+
 need_python
 for model in mlp cnn; do
   expect 0 "$nnc" "$models/$model.onnx" -o "$tmp/${model}_llvm.so"
@@ -121,6 +130,12 @@ for model in ("mlp", "cnn"):
         if not np.allclose(one, want[:1], rtol=1e-4, atol=1e-6):
             print("FAIL: %s (%s) at batch 1" % (model, backend))
             bad = 1
+import onnx
+onnx.checker.check_model(onnx.load("%s/back.onnx" % tmp))
+x, want = np.load("%s/cnn_x.npy" % m), np.load("%s/cnn_y.npy" % m)
+if not np.allclose(nnc.load("%s/back.so" % tmp).predict(x), want, rtol=1e-5, atol=1e-6):
+    print("FAIL: the CNN exported to ONNX and imported again differs")
+    bad = 1
 names = [t.name for t in nnc.load("%s/cnn_llvm.so" % tmp).outputs] + [t.name for t in nnc.load("%s/mlp_c.so" % tmp).outputs]
 if names != ["logits", "probs"]:
     print("FAIL: the outputs are named %s, not the graphs' logits and probs" % names)
