@@ -625,6 +625,23 @@ static bool window_attrs(OnnxTr *t, int ns, int64_t h, int64_t w, int64_t k[2], 
   return true;
 }
 
+/* A Conv's weights [F, C/g, kh, kw] (a ConvTranspose's [C, F/g, kh, kw])
+ * as nnc's [kh, kw, C/g, F] ([kh, kw, F/g, C]), and the bias: the values
+ * of the next call of `layer`. */
+static bool window_weights(OnnxTr *t, const char *layer, const OnnxTensor *W, const OnnxTensor *B, const int64_t k[2],
+                           int64_t f) {
+  int64_t a = W->dims[0], b = W->dims[1], kk = k[0] * k[1], hw[4] = {k[0], k[1], b, a};
+  OnnxTensor *out = ox_new_const(W->type, 4, hw);
+  for (int64_t i = 0; i < a; i++)
+    for (int64_t j = 0; j < b; j++)
+      for (int64_t x = 0; x < kk; x++) out->f[(x * b + j) * a + i] = W->f[(i * b + j) * kk + x];
+  const char *inst = ox_instance(t, layer);
+  ox_add_value(t, arena_printf("%s.W", inst), out);
+  if (B && (B->count != f || !B->f)) return ox_fail(t, "the bias must have one value a filter");
+  if (B) ox_add_value(t, arena_printf("%s.b", inst), B);
+  return true;
+}
+
 static int64_t win_out(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d) { return (n + 2 * p - d * (k - 1) - 1) / s + 1; }
 
 static bool op_conv(OnnxTr *t, const char *arg) {
@@ -641,18 +658,7 @@ static bool op_conv(OnnxTr *t, const char *arg) {
   k[0] = ns == 2 ? W->dims[2] : 1, k[1] = W->dims[ns + 1];
   if (!window_attrs(t, ns, h, w, k, s, p, d)) return false;
   if (groups < 1 || cg * groups != c) return ox_fail(t, "weights for %lld channels in %d groups; the input has %lld", (long long)cg, groups, (long long)c);
-  /* OIHW -> HWIO */
-  int64_t hw[4] = {k[0], k[1], cg, f};
-  OnnxTensor *hwio = ox_new_const(W->type, 4, hw);
-  for (int64_t o = 0; o < f; o++)
-    for (int64_t i = 0; i < cg; i++)
-      for (int64_t a = 0; a < k[0] * k[1]; a++) hwio->f[(a * cg + i) * f + o] = W->f[(o * cg + i) * k[0] * k[1] + a];
-  const char *inst = ox_instance(t, "conv2d");
-  ox_add_value(t, arena_printf("%s.W", inst), hwio);
-  if (B) {
-    if (B->count != f || !B->f) return ox_fail(t, "the bias must have one value a filter");
-    ox_add_value(t, arena_printf("%s.b", inst), B);
-  }
+  if (!window_weights(t, "conv2d", W, B, k, f)) return false;
   e = arena_printf("conv2d(%s, %lld, [%lld, %lld], stride: [%lld, %lld], padding: [%lld, %lld], dilation: [%lld, %lld]%s%s)",
                    e, (long long)f, (long long)k[0], (long long)k[1], (long long)s[0], (long long)s[1], (long long)p[0],
                    (long long)p[1], (long long)d[0], (long long)d[1], groups > 1 ? arena_printf(", groups: %d", groups) : "",
@@ -696,18 +702,7 @@ static bool op_conv_transpose(OnnxTr *t, const char *arg) {
     p[j] = b, o[j] = full - 2 * b;
   }
   if (ns == 1) o[0] = 1;
-  /* [C, F/g, kh, kw] -> [kh, kw, F/g, C] */
-  int64_t hw[4] = {k[0], k[1], cg, c};
-  OnnxTensor *kw = ox_new_const(W->type, 4, hw);
-  for (int64_t i = 0; i < c; i++)
-    for (int64_t q = 0; q < cg; q++)
-      for (int64_t a = 0; a < k[0] * k[1]; a++) kw->f[(a * cg + q) * c + i] = W->f[(i * cg + q) * k[0] * k[1] + a];
-  const char *inst = ox_instance(t, "conv2d_transpose");
-  ox_add_value(t, arena_printf("%s.W", inst), kw);
-  if (B) {
-    if (B->count != f || !B->f) return ox_fail(t, "the bias must have one value a filter");
-    ox_add_value(t, arena_printf("%s.b", inst), B);
-  }
+  if (!window_weights(t, "conv2d_transpose", W, B, k, f)) return false;
   e = arena_printf("conv2d_transpose(%s, %lld, [%lld, %lld], stride: [%lld, %lld], padding: [%lld, %lld], "
                    "output_padding: [%lld, %lld], dilation: [%lld, %lld]%s%s)", e, (long long)f, (long long)k[0],
                    (long long)k[1], (long long)s[0], (long long)s[1], (long long)p[0], (long long)p[1], (long long)op[0],
