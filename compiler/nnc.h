@@ -530,7 +530,8 @@ bool ox_fail(OnnxTr *t, const char *fmt, ...) __attribute__((format(printf, 2, 3
 const char *ox_name(OnnxTr *t, const char *onnx);     /* a fresh .nn name */
 const char *ox_instance(OnnxTr *t, const char *kind); /* sema's name for the next call */
 void ox_add_value(OnnxTr *t, const char *param, const OnnxTensor *k);
-OnnxTensor *ox_new_const(int type, int rank, const int64_t *dims);
+OnnxTensor *ox_new_const(int type, int rank, const int64_t *dims); /* after ox_size_ok where they grow */
+bool ox_size_ok(OnnxTr *t, int rank, const int64_t *dims);
 double ox_kget(const OnnxTensor *k, int64_t i);
 DType ox_dtype(int type);
 OnnxVal *ox_tv_const(OnnxTensor *k);
@@ -552,6 +553,9 @@ bool ox_bshape(OnnxTr *t, Shape a, Shape b, Shape *o);
 const char *ox_align(OnnxTr *t, OnnxVal *v, int rank, Shape *sh);
 bool onnx_node(OnnxTr *t);       /* onnx_ops.c: translates t->node */
 bool onnx_supported(const char *op); /* an op onnx_node translates (some of its forms) */
+int onnx_shape_node(OnnxTr *t, const char *op); /* onnx_shape.c: its ops (-1: not one; t NULL: 1 if one) */
+OnnxTensor *ox_konst(OnnxTr *t, int i, const char *what); /* input i known at import, or NULL after an error */
+bool ox_axes(OnnxTr *t, int i, int64_t *axes, int *n, bool *given); /* the attribute, or input i */
 
 /* --------------------------------------------------------------- dump.c */
 

@@ -110,6 +110,18 @@ void ox_add_value(OnnxTr *t, const char *param, const OnnxTensor *k) {
 
 /* ------------------------------------------------------------ constants */
 
+/* Whether a constant of these dimensions can be made (each >= 0, at most
+ * NN_MAX_ELEMS values); an error otherwise. */
+bool ox_size_ok(OnnxTr *t, int rank, const int64_t *dims) {
+  int64_t n = 1;
+  for (int i = 0; i < rank; i++) {
+    if (dims[i] < 0 || dims[i] > NN_MAX_ELEMS) return ox_fail(t, "a constant of dimension %lld", (long long)dims[i]);
+    n *= dims[i];
+    if (n > NN_MAX_ELEMS) return ox_fail(t, "a constant of more than 2^31 values");
+  }
+  return true;
+}
+
 OnnxTensor *ox_new_const(int type, int rank, const int64_t *dims) {
   OnnxTensor *k = arena_alloc(sizeof *k);
   k->type = type, k->rank = rank, k->count = 1, k->name = "";
@@ -330,7 +342,10 @@ static bool translate(OnnxTr *t) {
     v->dt = dt, v->nn = ox_name(t, vi->name);
     v->sh.rank = vi->rank + t->off;
     v->sh.dim[0] = DIM_BATCH;
+    int64_t size = 1;
     for (int d = 1 - t->off; d < vi->rank; d++) {
+      if (vi->dims[d] > NN_MAX_ELEMS || (size *= vi->dims[d] > 0 ? vi->dims[d] : 1) > NN_MAX_ELEMS)
+        return ox_fail(t, "input '%s' has more than 2^31 elements a sample", vi->name);
       if (vi->dims[d] < 1)
         return ox_fail(t, "dimension %d of input '%s' is %s; nnc needs every dimension but the first fixed", d, vi->name,
                        vi->params[d] ? arena_printf("the symbol '%s'", vi->params[d]) : "unknown");

@@ -120,7 +120,7 @@ static bool float_field(Rd *r, int wire, float *out) {
 /* Grows an arena array of n elements of size sz by one. */
 static void *grow(void *a, int n, size_t sz) {
   if (n & (n - 1) && n) return a; /* capacity is the next power of two */
-  void *b = arena_alloc(sz * (size_t)(n ? 2 * n : 1));
+  void *b = arena_alloc(sz * (n ? 2 * (size_t)n : 1));
   if (n) memcpy(b, a, sz * (size_t)n);
   return b;
 }
@@ -252,7 +252,7 @@ static bool read_tensor(Rd *r, OnnxTensor *t) {
     case 1:
       if (!ints_field(r, wire, &dims, &ndims)) return false;
       if (ndims > NN_MAX_RANK) return fail(r, "a tensor of rank %d (at most %d)", ndims, NN_MAX_RANK);
-      memcpy(t->dims, dims, sizeof(int64_t) * (size_t)ndims);
+      if (ndims) memcpy(t->dims, dims, sizeof(int64_t) * (size_t)ndims);
       t->rank = ndims;
       break;
     case 2:
@@ -265,12 +265,12 @@ static bool read_tensor(Rd *r, OnnxTensor *t) {
         int64_t sz = field == 4 ? 4 : 8, n = (s.end - s.p) / sz;
         if ((s.end - s.p) % sz) return fail(r, "a packed list of %s is not a whole number of them",
                                             field == 4 ? "floats" : "doubles");
-        if (field == 4) {
-          floats = arena_alloc((size_t)(n + nfloats + 1) * 4);
-          memcpy(floats + nfloats, s.p, (size_t)(n * 4)), nfloats += (int)n;
-        } else {
-          doubles = arena_alloc((size_t)(n + ndoubles + 1) * 8);
-          memcpy(doubles + ndoubles, s.p, (size_t)(n * 8)), ndoubles += (int)n;
+        if ((field == 4 ? nfloats : ndoubles) + n > NN_MAX_ELEMS) return fail(r, "more than 2^31 values in a tensor");
+        for (int64_t j = 0; j < n; j++) { /* one by one: PUSH keeps the capacity a power of two */
+          float f;
+          double d;
+          if (field == 4) memcpy(&f, s.p + 4 * j, 4), PUSH(floats, nfloats, f);
+          else memcpy(&d, s.p + 8 * j, 8), PUSH(doubles, ndoubles, d);
         }
       } else if (field == 4) {
         float f;
