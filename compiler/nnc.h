@@ -499,7 +499,7 @@ typedef struct OnnxGraph {
   int nnodes, ninits, ninputs, noutputs, ninfos; bool sparse;
 } OnnxGraph;
 typedef struct OnnxModel { /* opset: the default domain's */
-  const char *path, *producer, **other_domains; int64_t ir_version, opset; OnnxGraph graph; int nother;
+  const char *path, *producer; int64_t ir_version, opset; OnnxGraph graph;
 } OnnxModel;
 OnnxModel *onnx_read(const char *path);        /* NULL after an error naming the byte */
 OnnxModel *onnx_parse(const char *path, const void *data, size_t len);

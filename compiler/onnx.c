@@ -363,8 +363,6 @@ static bool translate(OnnxTr *t) {
     if (!map_get(t->outs, g->outputs[i].name)) map_put(t->outs, g->outputs[i].name, (void *)ox_name(t, g->outputs[i].name));
   for (int i = 0; i < g->nnodes && !t->failed; i++) {
     t->node = &g->nodes[i];
-    if (*t->node->domain && strcmp(t->node->domain, "ai.onnx"))
-      return ox_fail(t, "op %s of domain '%s' is not supported (only the default domain is)", t->node->op, t->node->domain);
     if (t->node->nout < 1) return ox_fail(t, "the node has no outputs");
     for (int a = 0; a < t->node->nattrs; a++)
       if (t->node->attrs[a].has_graph) return ox_fail(t, "ops with subgraphs (If, Loop, Scan) are not supported");

@@ -554,7 +554,7 @@ static bool read_model(Rd *r, OnnxModel *m) {
         if (f2 == 1 ? !str_field(&s, w2, &domain) : f2 == 2 ? !int_field(&s, w2, &version) : !skip(&s, w2)) break;
       if (s.failed) return r->failed = true, false;
       if (!*domain || !strcmp(domain, "ai.onnx")) m->opset = version;
-      else PUSH(m->other_domains, m->nother, domain);
+      /* another domain's opset: its nodes are refused one by one */
       break;
     }
     default: if (!skip(r, wire)) return false;
