@@ -319,6 +319,13 @@ void print_ast(FILE *out, const Program *prog) {
 
 /* -------------------------------------------------------- shape sizes */
 
+Shape caller_layout(Shape sh, int batch_at) {
+  Shape o = sh;
+  for (int i = 0; i < batch_at && i + 1 < sh.rank; i++) o.dim[i] = sh.dim[i + 1];
+  if (batch_at > 0 && batch_at < sh.rank) o.dim[batch_at] = sh.dim[0];
+  return o;
+}
+
 bool shape_product(Shape sh, int64_t *out) {
   int64_t n = 1;
   for (int i = 0; i < sh.rank; i++) {

@@ -151,11 +151,11 @@ static void tensor_table(FILE *o, const char *model, const Graph *g) {
 /* The name-independent description a generic host drives a model by:
  * inputs, outputs and parameters with their types (-1 is the batch). */
 static void desc_list(FILE *o, const char *model, const char *what, Graph *g, const int *ids,
-                      int n, ParamInfo **ps, const char *const *names) {
+                      int n, ParamInfo **ps, const char *const *names, const int8_t *batch_at) {
   fprintf(o, "static const NnTensorDesc %s_desc_%s[%d] = {\n", model, what, n ? n : 1);
   for (int i = 0; i < n; i++) {
     DType dt = ps ? ps[i]->dtype : g->v[ids[i]].dtype;
-    Shape sh = ps ? ps[i]->shape : g->v[ids[i]].shape;
+    Shape sh = ps ? ps[i]->shape : caller_layout(g->v[ids[i]].shape, batch_at ? batch_at[i] : 0);
     fprintf(o, "  {\"%s\", %d, %d, {", ps ? ps[i]->name : names && names[i] ? names[i] : arena_printf("%s%d", what, i),
             dt == DT_F64 ? 1 : dt == DT_I32 ? 2 : 0, sh.rank);
     for (int d = 0; d < sh.rank; d++)
@@ -169,14 +169,15 @@ static void desc_list(FILE *o, const char *model, const char *what, Graph *g, co
 /* gl: the graph whose labels a step takes (the training step's), or NULL. */
 static void descriptor(FILE *o, const char *model, Graph *g, Graph *gl) {
   fprintf(o, "\n");
-  desc_list(o, model, "input", g, g->inputs, g->ninputs, NULL, g->input_names);
-  desc_list(o, model, "output", g, g->outputs, g->noutputs, NULL, g->output_names);
-  desc_list(o, model, "param", g, NULL, g->nparams, g->params, NULL);
+  desc_list(o, model, "input", g, g->inputs, g->ninputs, NULL, g->input_names, g->input_batch);
+  desc_list(o, model, "output", g, g->outputs, g->noutputs, NULL, g->output_names, g->output_batch);
+  desc_list(o, model, "param", g, NULL, g->nparams, g->params, NULL, NULL);
   int nl = gl ? gl->nlabels - (gl->nlabels && gl->label_rules[gl->nlabels - 1].kind == NNRT_LABEL_WEIGHTS) : 0;
-  desc_list(o, model, "label", gl, gl ? gl->labels : NULL, nl, NULL, gl ? gl->output_names : NULL);
+  desc_list(o, model, "label", gl, gl ? gl->labels : NULL, nl, NULL, gl ? gl->output_names : NULL,
+            gl ? gl->output_batch : NULL);
   int ns = 0; /* the model's states: the optimizer's slots come after them */
   while (ns < g->nstates && !g->states[ns]->slot) ns++;
-  desc_list(o, model, "state", g, NULL, ns, g->states, NULL);
+  desc_list(o, model, "state", g, NULL, ns, g->states, NULL, NULL);
   fprintf(o, "static const NnModelDesc %s_desc = {\"%s\", %d, %d, %d, %s_desc_input, %s_desc_output, %s_desc_param,\n"
              "  %d, %s_desc_label, %d, %s_desc_state, \"%s\", %d};\n",
           model, model, g->ninputs, g->noutputs, g->nparams, model, model, model, nl, model, ns, model, NNC_VERSION,
@@ -185,7 +186,9 @@ static void descriptor(FILE *o, const char *model, Graph *g, Graph *gl) {
 
 void emit_c_header(FILE *o, const char *source, const Built *models) {
   fprintf(o, "/* The C API of the models nnc compiled from %s (docs/c-api.md).\n"
-             " * inputs[i] and outputs are row-major arrays of n samples; a model's\n"
+             " * inputs[i] and outputs are row-major arrays of n samples, the batch\n"
+             " * at the axis where the descriptor's dims hold -1 (the first unless the\n"
+             " * model declares another: input x: [T, N, F]); a model's\n"
              " * instances are independent, so several threads may each use their own.\n"
              " * Every function checks its arguments: an error returns -1, NaN or NULL\n"
              " * and M_last_error says why. */\n"

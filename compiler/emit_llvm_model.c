@@ -144,7 +144,7 @@ static LLVMValueRef tensor_table(Lv *L, const char *model, const Graph *g) {
 
 /* The descriptor (NnModelDesc and its NnTensorDesc lists). */
 static LLVMValueRef desc_list(Lv *L, const char *what, Graph *g, const int *ids, int n, ParamInfo **ps,
-                              const char *const *names) {
+                              const char *const *names, const int8_t *batch_at) {
   LLVMTypeRef ft[4] = {L->p8, L->i32, L->i32, LLVMArrayType(L->i64, 8)};
   LLVMTypeRef t = LLVMStructTypeInContext(L->cx, ft, 4, 0);
   static const size_t at[] = {offsetof(NnTensorDesc, name), offsetof(NnTensorDesc, dtype),
@@ -153,7 +153,7 @@ static LLVMValueRef desc_list(Lv *L, const char *what, Graph *g, const int *ids,
   LLVMValueRef *rows = arena_alloc(sizeof(LLVMValueRef) * (size_t)(n + 1));
   for (int i = 0; i < n; i++) {
     DType dt = ps ? ps[i]->dtype : g->v[ids[i]].dtype;
-    Shape sh = ps ? ps[i]->shape : g->v[ids[i]].shape;
+    Shape sh = ps ? ps[i]->shape : caller_layout(g->v[ids[i]].shape, batch_at ? batch_at[i] : 0);
     LLVMValueRef f[4] = {cstr(L, ps ? ps[i]->name : names && names[i] ? names[i] : arena_printf("%s%d", what, i)),
                          ci32(L, dt == DT_F64   ? 1
                                  : dt == DT_I32 ? 2
@@ -173,13 +173,14 @@ static LLVMValueRef descriptor(Lv *L, const char *model, Graph *g, Graph *gl) {
                        ci32(L, g->ninputs),
                        ci32(L, g->noutputs),
                        ci32(L, g->nparams),
-                       desc_list(L, "input", g, g->inputs, g->ninputs, NULL, g->input_names),
-                       desc_list(L, "output", g, g->outputs, g->noutputs, NULL, g->output_names),
-                       desc_list(L, "param", g, NULL, g->nparams, g->params, NULL),
+                       desc_list(L, "input", g, g->inputs, g->ninputs, NULL, g->input_names, g->input_batch),
+                       desc_list(L, "output", g, g->outputs, g->noutputs, NULL, g->output_names, g->output_batch),
+                       desc_list(L, "param", g, NULL, g->nparams, g->params, NULL, NULL),
                        ci32(L, nl),
-                       desc_list(L, "label", gl, gl ? gl->labels : NULL, nl, NULL, gl ? gl->output_names : NULL),
+                       desc_list(L, "label", gl, gl ? gl->labels : NULL, nl, NULL, gl ? gl->output_names : NULL,
+                                 gl ? gl->output_batch : NULL),
                        ci32(L, ns),
-                       desc_list(L, "state", g, NULL, ns, g->states, NULL),
+                       desc_list(L, "state", g, NULL, ns, g->states, NULL, NULL),
                        cstr(L, NNC_VERSION),
                        ci32(L, NN_MODEL_ABI)};
   LLVMValueRef init = LLVMConstStructInContext(L->cx, f, 13, 0);

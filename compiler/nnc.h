@@ -205,6 +205,7 @@ char *type_str(DType t, Shape s);                       /* "f32[N, 10]" */
 char *expr_str(const Node *n);                          /* source-like text */
 char *quote_str(const char *s);                         /* "a\"b" with escapes */
 bool shape_product(Shape sh, int64_t *out);              /* false on overflow */
+Shape caller_layout(Shape sh, int batch_at); /* a graph's [N, ...] with N moved to axis batch_at */
 bool check_shape_size(Loc loc, DType dt, Shape sh);      /* an error when too large */
 
 /* ------------------------------------------------ parse.c (lexer + parser) */
@@ -486,7 +487,8 @@ typedef struct OnnxTensor { /* f: a floating-point type's values, i: any other's
   const char *name; int type, rank; int64_t dims[NN_MAX_RANK], count; double *f; int64_t *i;
 } OnnxTensor;
 typedef struct OnnxAttr {
-  const char *name, *s; int type, nfloats, nints; float f, *floats; int64_t i, *ints; OnnxTensor *t; bool has_graph;
+  const char *name, *s, **strings; int type, nfloats, nints, nstrings; float f, *floats; int64_t i, *ints; OnnxTensor *t;
+  bool has_graph;
 } OnnxAttr;
 typedef struct OnnxNode { /* an absent optional input is "" */
   const char *name, *op, *domain, **in, **out; OnnxAttr *attrs; int nin, nout, nattrs;
@@ -516,6 +518,9 @@ void onnx_values(Sema *s); /* sets the imported models' ParamInfo.value (NULL: n
 typedef struct OnnxVal { /* nn: its name in the text (NULL: a constant not written); sh: nnc's shape
                            (N or the sample axis first); k: its value when known at import */
   const char *nn; Shape sh; DType dt; OnnxTensor *k;
+  int bax;           /* the batch's axis in the ONNX view (onnx_rnn.c): sh holds it first */
+  bool fill;         /* a constant fillv as large as the batch (ConstantOfShape), not written */
+  double fillv;
 } OnnxVal;
 typedef struct OnnxTr {
   const OnnxModel *m; const char *model, *any_input, *err; /* err: the first error */
@@ -554,6 +559,8 @@ const char *ox_align(OnnxTr *t, OnnxVal *v, int rank, Shape *sh);
 bool onnx_node(OnnxTr *t);       /* onnx_ops.c: translates t->node */
 bool onnx_supported(const char *op); /* an op onnx_node translates (some of its forms) */
 int onnx_shape_node(OnnxTr *t, const char *op); /* onnx_shape.c: its ops (-1: not one; t NULL: 1 if one) */
+int onnx_moved_node(OnnxTr *t); /* onnx_rnn.c: a node reading a value whose batch moved (-1: none does) */
+bool ox_recurrent(OnnxTr *t, const char *kind); /* LSTM, GRU, RNN as lstm, gru, simple_rnn */
 OnnxTensor *ox_konst(OnnxTr *t, int i, const char *what); /* input i known at import, or NULL after an error */
 bool ox_axes(OnnxTr *t, int i, int64_t *axes, int *n, bool *given); /* the attribute, or input i */
 
@@ -640,6 +647,7 @@ struct Graph {
   int inputs[16], ninputs;
   int outputs[16], noutputs;
   const char *input_names[16], *output_names[16]; /* as the model names them, or NULL */
+  int8_t input_batch[16], output_batch[16]; /* the batch's axis in the caller's layout (graphs hold it first) */
   int labels[16], nlabels; /* OP_LABEL values: label i (the target of output i's loss) */
   int loss;              /* scalar loss or -1 */
   LabelRule label_rules[16]; /* what label i may hold */

@@ -309,12 +309,37 @@ const char *ox_align(OnnxTr *t, OnnxVal *v, int rank, Shape *sh) {
 
 /* ---------------------------------------------------------- the import */
 
+/* The axis of graph input vi's batch: 1 when a recurrent op of layout 0
+ * reads it as X ([T, N, F]), else 0. */
+static int input_batch_axis(const OnnxGraph *g, const OnnxValueInfo *vi) {
+  for (int i = 0; i < g->nnodes; i++) {
+    const OnnxNode *n = &g->nodes[i];
+    if ((strcmp(n->op, "LSTM") && strcmp(n->op, "GRU") && strcmp(n->op, "RNN")) || n->nin < 1 || strcmp(n->in[0], vi->name))
+      continue;
+    bool layout1 = false;
+    for (int a = 0; a < n->nattrs; a++) layout1 |= !strcmp(n->attrs[a].name, "layout") && n->attrs[a].i == 1;
+    return !layout1 && vi->rank == 3;
+  }
+  return 0;
+}
+
 static DType input_dtype(OnnxTr *t, const OnnxValueInfo *vi) {
   if (vi->type == OX_DOUBLE) return DT_F64;
   if (vi->type == OX_FLOAT || vi->type == OX_FLOAT16 || vi->type == OX_BOOL) return DT_F32; /* bool: 0 or 1 */
   if ((vi->type >= OX_UINT8 && vi->type <= OX_INT64 && vi->type != OX_STRING) || vi->type == OX_BOOL) return DT_I32;
   ox_fail(t, "input '%s' has elements of type %s, which are not supported", vi->name, onnx_type_name(vi->type));
   return DT_NONE;
+}
+
+/* A declaration's shape of v: its sample dims, with N where the batch is
+ * when that is not first ([5, N, 3]). */
+static const char *layout_str(const OnnxVal *v) {
+  if (!v->bax) return ox_ints_str(v->sh.dim + 1, v->sh.rank - 1);
+  Shape s = caller_layout(v->sh, v->bax);
+  char *o = arena_strdup("[");
+  for (int i = 0; i < s.rank; i++)
+    o = arena_printf(s.dim[i] == DIM_BATCH ? "%s%sN" : "%s%s%lld", o, i ? ", " : "", (long long)s.dim[i]);
+  return arena_printf("%s]", o);
 }
 
 /* Translates the graph with the batch as off says; false with t->err. */
@@ -342,19 +367,21 @@ static bool translate(OnnxTr *t) {
     v->dt = dt, v->nn = ox_name(t, vi->name);
     v->sh.rank = vi->rank + t->off;
     v->sh.dim[0] = DIM_BATCH;
+    v->bax = t->off ? 0 : input_batch_axis(g, vi);
     int64_t size = 1;
-    for (int d = 1 - t->off; d < vi->rank; d++) {
+    for (int d = 1 - t->off - v->bax; d < vi->rank; d++) {
+      if (d == v->bax && !t->off) continue;
       if (vi->dims[d] > NN_MAX_ELEMS || (size *= vi->dims[d] > 0 ? vi->dims[d] : 1) > NN_MAX_ELEMS)
         return ox_fail(t, "input '%s' has more than 2^31 elements a sample", vi->name);
       if (vi->dims[d] < 1)
         return ox_fail(t, "dimension %d of input '%s' is %s; nnc needs every dimension but the first fixed", d, vi->name,
                        vi->params[d] ? arena_printf("the symbol '%s'", vi->params[d]) : "unknown");
-      v->sh.dim[d + t->off] = vi->dims[d];
+      v->sh.dim[d + t->off + (d < v->bax)] = vi->dims[d];
     }
     map_put(t->vals, vi->name, v);
     if (!t->any_input) t->any_input = v->nn;
     const char *ty = dt == DT_F64 ? "f64" : dt == DT_I32 ? "i32" : "";
-    inputs = arena_printf("%s  input %s: %s%s%*s# %s %s%s\n", inputs, v->nn, ty, ox_ints_str(v->sh.dim + 1, v->sh.rank - 1),
+    inputs = arena_printf("%s  input %s: %s%s%*s# %s %s%s\n", inputs, v->nn, ty, layout_str(v),
                           8, "", quote_str(vi->name), onnx_type_name(vi->type),
                           t->off ? " (the whole tensor one sample)" : "");
   }
@@ -377,7 +404,8 @@ static bool translate(OnnxTr *t) {
     if (!v->nn || v->sh.dim[0] != DIM_BATCH)
       return ox_fail(t, "output '%s' is a constant (known when the model is compiled): constant outputs are not supported",
                      g->outputs[i].name);
-    outputs = arena_printf("%s  output %s = %s\n", outputs, (const char *)map_get(t->outs, g->outputs[i].name), v->nn);
+    outputs = arena_printf("%s  output %s%s%s = %s\n", outputs, (const char *)map_get(t->outs, g->outputs[i].name),
+                           v->bax ? ": " : "", v->bax ? layout_str(v) : "", v->nn);
   }
   t->text = arena_printf("%s\nmodel %s {\n%s%s%s}\n", t->layers ? t->layers : "", t->model, inputs, t->text ? t->text : "",
                          outputs);
@@ -404,9 +432,11 @@ SrcFile *onnx_translate(OnnxModel *m, const char *name, int64_t batch) {
   const char *path = m->path;
   builtins_init(); /* names that are built-ins are renamed */
   if (!name) name = model_name(path);
-  for (int i = 0; batch && i < m->graph.ninputs; i++) /* --batch: symbolic first dimensions fixed */
-    if (m->graph.inputs[i].rank && m->graph.inputs[i].dims[0] < 1) m->graph.inputs[i].dims[0] = batch;
   const OnnxGraph *g = &m->graph;
+  for (int i = 0; batch && i < g->ninputs; i++) { /* --batch: symbolic batch dimensions fixed */
+    int b = input_batch_axis(g, &g->inputs[i]);
+    if (g->inputs[i].rank > b && g->inputs[i].dims[b] < 1) m->graph.inputs[i].dims[b] = batch;
+  }
   if (g->sparse) {
     error_plain("%s: sparse initializers are not supported", path);
     return NULL;
@@ -420,9 +450,10 @@ SrcFile *onnx_translate(OnnxModel *m, const char *name, int64_t batch) {
     bool init = false;
     for (int k = 0; k < g->ninits && !init; k++) init = !strcmp(g->inits[k].name, vi->name);
     if (init) continue;
+    int b = input_batch_axis(g, vi);
     if (vi->rank == 0) same = false;
-    else if (vi->dims[0] < 1) symbolic = true;
-    else if (first < 0 || first == vi->dims[0]) first = vi->dims[0];
+    else if (vi->dims[b] < 1) symbolic = true;
+    else if (first < 0 || first == vi->dims[b]) first = vi->dims[b];
     else same = false;
   }
   OnnxTr t = {.m = m, .model = name, .off = 0, .fixed_batch = symbolic ? -1 : first};
@@ -446,7 +477,7 @@ SrcFile *onnx_translate(OnnxModel *m, const char *name, int64_t batch) {
                                   "# %s\n", path, NNC_VERSION, (long long)m->ir_version, (long long)m->opset,
                                   m->producer ? ", from " : "", m->producer ? m->producer : "",
                                   t.off ? "the graph has no batch axis: each input is one whole sample"
-                                        : "the first axis of every input and output is the batch N");
+                                        : "the batch N: the first axis of every input and output but where a declaration places N");
   const char *text = arena_printf("%s%s", head, t.text);
   return source_from_memory(path, text, strlen(text));
 }

@@ -301,6 +301,83 @@ static bool op_batch_norm(OnnxTr *t, const char *arg) {
                              args, ox_ints_str(q, n))), true;
 }
 
+/* A copy of constant k as a tensor of the given dims (the same count). */
+static OnnxTensor *as_dims(const OnnxTensor *k, int rank, const int64_t *dims) {
+  OnnxTensor *o = ox_new_const(k->type, rank, dims);
+  for (int64_t i = 0; i < o->count; i++) o->f[i] = k->f[i];
+  return o;
+}
+
+/* LayerNormalization (opset 17): layer_norm over the axes from `axis` on,
+ * merged into one by a reshape when they are several. */
+static bool op_layer_norm(OnnxTr *t, const char *arg) {
+  (void)arg;
+  OnnxVal *x = ox_need(t, 0);
+  OnnxTensor *scale = ox_konst(t, 1, "the scale"), *bias = ox_in(t, 2) ? ox_konst(t, 2, "the bias") : NULL;
+  if (!x || !scale || t->failed) return false;
+  int r = ox_orank(t, x);
+  int64_t a = ox_attr_i(t, "axis", -1);
+  if (a < 0) a += r;
+  if (x->k || a < 0 || a >= r) return ox_fail(t, "needs a computed tensor and an axis in range");
+  int ax = ox_axis(t, a, r);
+  if (ax < 0) return false;
+  int64_t d = 1;
+  for (int i = ax; i < x->sh.rank; i++) d *= x->sh.dim[i];
+  if (!scale->f || scale->count != d || (bias && (!bias->f || bias->count != d)))
+    return ox_fail(t, "the scale and bias must have one value an element of the normalized axes (%lld)", (long long)d);
+  const char *inst = ox_instance(t, "layer_norm");
+  ox_add_value(t, arena_printf("%s.gamma", inst), as_dims(scale, 1, &d));
+  OnnxTensor *b = ox_new_const(scale->type, 1, &d);
+  for (int64_t i = 0; i < d; i++) b->f[i] = bias ? bias->f[i] : 0;
+  ox_add_value(t, arena_printf("%s.beta", inst), b);
+  const char *e = ox_use(t, x, false), *eps = ox_num_str((float)ox_attr_f(t, "epsilon", 1e-5));
+  int64_t flat[NN_MAX_RANK];
+  for (int i = 1; i < ax; i++) flat[i - 1] = x->sh.dim[i];
+  flat[ax - 1] = d;
+  const char *fl = ax == x->sh.rank - 1 ? e : arena_printf("reshape(%s, %s)", e, ox_ints_str(flat, ax));
+  const char *y = arena_printf("layer_norm(%s, epsilon: %s)", fl, eps);
+  ox_out(t, 0, x->dt, x->sh, ax == x->sh.rank - 1 ? y : arena_printf("reshape(%s, %s)", y, ox_ints_str(x->sh.dim + 1, x->sh.rank - 1)));
+  /* Mean and InvStdDev: the normalized axes kept as 1s */
+  Shape kept = x->sh;
+  for (int i = ax; i < kept.rank; i++) kept.dim[i] = 1;
+  const char *back = ox_ints_str(kept.dim + 1, kept.rank - 1), *m = NULL;
+  if ((t->node->nout > 1 && *t->node->out[1]) || (t->node->nout > 2 && *t->node->out[2])) {
+    m = ox_name(t, arena_printf("%s_mean", t->node->out[0]));
+    ox_stmt(t, m, arena_printf("mean(%s, axis: %d, keepdims: true)", fl, ax));
+  }
+  if (t->node->nout > 1 && *t->node->out[1]) ox_out(t, 1, x->dt, kept, arena_printf("reshape(%s, %s)", m, back));
+  if (t->node->nout > 2 && *t->node->out[2])
+    ox_out(t, 2, x->dt, kept,
+           arena_printf("reshape(1.0 / sqrt(mean((%s - %s) * (%s - %s), axis: %d, keepdims: true) + %s), %s)", fl, m, fl, m,
+                        ax, eps, back));
+  return !t->failed;
+}
+
+/* InstanceNormalization: each sample's channel normalized over its
+ * spatial axes, then scaled and shifted by the channel's constants. */
+static bool op_instance_norm(OnnxTr *t, const char *arg) {
+  (void)arg;
+  OnnxVal *x = ox_need(t, 0);
+  OnnxTensor *scale = ox_konst(t, 1, "the scale"), *bias = ox_konst(t, 2, "the bias");
+  if (!x || !scale || !bias || t->failed) return false;
+  int r = ox_orank(t, x);
+  if (x->k || r < 3 || t->off) return ox_fail(t, "needs a computed tensor [N, C, D1, ...] with N the batch");
+  int64_t c = x->sh.dim[1];
+  if (!scale->f || !bias->f || scale->count != c || bias->count != c)
+    return ox_fail(t, "the scale and bias must have one value a channel (%lld)", (long long)c);
+  int64_t dims[NN_MAX_RANK], axes[NN_MAX_RANK];
+  dims[0] = c;
+  for (int i = 2; i < r; i++) dims[i - 1] = 1, axes[i - 2] = i;
+  const char *s = ox_use(t, ox_tv_const(as_dims(scale, r - 1, dims)), false);
+  const char *b = ox_use(t, ox_tv_const(as_dims(bias, r - 1, dims)), false);
+  const char *ax = ox_ints_str(axes, r - 2), *e = ox_use(t, x, false);
+  const char *dev = ox_name(t, arena_printf("%s_centered", t->node->out[0]));
+  ox_stmt(t, dev, arena_printf("%s - mean(%s, axis: %s, keepdims: true)", e, e, ax));
+  return ox_out(t, 0, x->dt, x->sh,
+                arena_printf("%s / sqrt(mean(%s * %s, axis: %s, keepdims: true) + %s) * %s + %s", dev, dev, dev, ax,
+                             ox_num_str((float)ox_attr_f(t, "epsilon", 1e-5)), s, b)), true;
+}
+
 /* ------------------------------------------------------------ products */
 
 static bool op_gemm(OnnxTr *t, const char *arg) {
@@ -707,6 +784,7 @@ static const struct { const char *onnx; Translate *fn; const char *arg; } ops[] 
   {"Conv", op_conv, NULL}, {"ConvTranspose", op_conv_transpose, NULL}, {"MaxPool", op_pool, "max"},
   {"AveragePool", op_pool, "avg"}, {"GlobalAveragePool", op_global_pool, "avg"}, {"GlobalMaxPool", op_global_pool, "max"},
   {"BatchNormalization", op_batch_norm, NULL}, {"Gemm", op_gemm, NULL}, {"MatMul", op_matmul, NULL},
+  {"LayerNormalization", op_layer_norm, NULL}, {"InstanceNormalization", op_instance_norm, NULL},
   {"Softmax", op_softmax, "softmax"}, {"LogSoftmax", op_softmax, "log_softmax"},
   {"ReduceSum", op_reduce, "sum"}, {"ReduceMean", op_reduce, "mean"}, {"ReduceMax", op_reduce, "max"},
   {"ReduceMin", op_reduce, "min"}, {"ReduceSumSquare", op_reduce, "sumsquare"}, {"ReduceL1", op_reduce, "l1"},
@@ -717,6 +795,7 @@ static const struct { const char *onnx; Translate *fn; const char *arg; } ops[] 
   {"LessOrEqual", op_logic, "LessOrEqual"}, {"Equal", op_logic, "Equal"}, {"Not", op_logic, "Not"},
   {"And", op_logic, "And"}, {"Or", op_logic, "Or"}, {"Xor", op_logic, "Xor"}, {"Where", op_logic, "Where"},
   {"Resize", op_resize, NULL}, {"Upsample", op_resize, NULL},
+  {"LSTM", ox_recurrent, "lstm"}, {"GRU", ox_recurrent, "gru"}, {"RNN", ox_recurrent, "simple_rnn"},
 };
 
 bool onnx_supported(const char *op) {
@@ -726,6 +805,8 @@ bool onnx_supported(const char *op) {
 }
 
 bool onnx_node(OnnxTr *t) {
+  int moved = onnx_moved_node(t);
+  if (moved >= 0) return moved;
   for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
     if (!strcmp(t->node->op, ops[i].onnx)) return ops[i].fn(t, ops[i].arg);
   int done = onnx_shape_node(t, t->node->op);

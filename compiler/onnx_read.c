@@ -392,6 +392,13 @@ static bool read_attr(Rd *r, OnnxAttr *a) {
       }
       break;
     case 8: if (!ints_field(r, wire, &a->ints, &a->nints)) return false; break;
+    case 9: {
+      const char *str;
+      if (!str_field(r, wire, &str)) return false;
+      if (a->nstrings >= 4096) return fail(r, "more than 4096 strings in one list");
+      PUSH(a->strings, a->nstrings, str);
+      break;
+    }
     case 6: case 11: a->has_graph = true; if (!skip(r, wire)) return false; break;
     default: if (!skip(r, wire)) return false;
     }

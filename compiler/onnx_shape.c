@@ -107,10 +107,27 @@ static bool op_shape(OnnxTr *t, const char *arg) {
   if (end > r) end = r;
   int64_t n = end > start ? end - start : 0;
   OnnxTensor *k = ox_new_const(OX_INT64, 1, &n);
+  Shape view = x->bax ? caller_layout(x->sh, x->bax) : x->sh;
   for (int64_t i = 0; i < n; i++) {
-    int64_t d = x->k ? x->sh.dim[start + i] : x->sh.dim[start + i + t->off];
+    int64_t d = x->k ? x->sh.dim[start + i] : view.dim[start + i + t->off];
     k->i[i] = d == DIM_BATCH ? NSYM : d;
   }
+  ox_out_const(t, 0, k);
+  return true;
+}
+
+/* Size: the elements of a tensor, known unless it has the batch. */
+static bool op_size(OnnxTr *t, const char *arg) {
+  (void)arg;
+  OnnxVal *x = ox_need(t, 0);
+  if (!x) return false;
+  int64_t n = 1;
+  for (int i = 0; i < x->sh.rank; i++) {
+    if (x->sh.dim[i] == DIM_BATCH && !t->off) return ox_fail(t, "the size of a tensor with the batch axis is not known at import");
+    n *= x->sh.dim[i] == DIM_BATCH ? 1 : x->sh.dim[i];
+  }
+  OnnxTensor *k = ox_new_const(OX_INT64, 0, NULL);
+  k->i[0] = n;
   ox_out_const(t, 0, k);
   return true;
 }
@@ -482,9 +499,22 @@ static bool op_constant_of_shape(OnnxTr *t, const char *arg) {
   OnnxTensor *s = ox_konst(t, 0, "the shape");
   if (!s) return false;
   if (s->f || s->rank != 1 || s->count > NN_MAX_RANK) return ox_fail(t, "the shape must be a list of integers");
-  for (int64_t i = 0; i < s->count; i++)
-    if (s->i[i] == NSYM) return ox_fail(t, "a constant whose size is the batch's is not supported yet");
   const OnnxAttr *a = ox_attr(t, "value");
+  int nsym = 0;
+  for (int64_t i = 0; i < s->count; i++)
+    if (s->i[i] == NSYM) nsym++;
+  if (nsym > 1) return ox_fail(t, "a constant whose size is the batch's is not supported yet");
+  if (nsym) { /* as large as the batch: only the recurrent ops take one (their initial state) */
+    OnnxVal *v = arena_alloc(sizeof *v);
+    v->fill = true, v->fillv = a && a->t && a->t->count ? ox_kget(a->t, 0) : 0;
+    v->dt = a && a->t ? ox_dtype(a->t->type) : DT_F32;
+    v->sh.rank = (int)s->count, v->sh.dim[0] = DIM_BATCH;
+    for (int64_t i = 0, k = 1; i < s->count; i++)
+      if (s->i[i] == NSYM) v->bax = (int)i;
+      else v->sh.dim[k++] = s->i[i];
+    map_put(t->vals, t->node->out[0], v);
+    return true;
+  }
   if (!ox_size_ok(t, (int)s->count, s->i)) return false;
   OnnxTensor *k = ox_new_const(a && a->t ? a->t->type : OX_FLOAT, (int)s->count, s->i);
   for (int64_t i = 0; i < k->count; i++) {
@@ -626,7 +656,7 @@ static bool op_tile(OnnxTr *t, const char *arg) {
 
 typedef bool Translate(OnnxTr *t, const char *arg);
 static const struct { const char *onnx; Translate *fn; const char *arg; } ops[] = {
-  {"Reshape", op_reshape, NULL}, {"Shape", op_shape, NULL}, {"Squeeze", op_unsqueeze, "squeeze"},
+  {"Reshape", op_reshape, NULL}, {"Shape", op_shape, NULL}, {"Size", op_size, NULL}, {"Squeeze", op_unsqueeze, "squeeze"},
   {"Unsqueeze", op_unsqueeze, "unsqueeze"}, {"Flatten", op_flatten, NULL}, {"Transpose", op_transpose, NULL},
   {"Concat", op_concat, NULL}, {"Gather", op_gather, NULL}, {"Slice", op_slice, NULL}, {"Split", op_split, NULL},
   {"Tile", op_tile, NULL}, {"Pad", op_pad, NULL}, {"Cast", op_cast, NULL}, {"Constant", op_constant, NULL},

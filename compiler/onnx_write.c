@@ -297,6 +297,12 @@ bool write_onnx(const Options *o, Built *models) {
       return false;
     }
   }
+  for (int i = 0; i < g->ninputs || i < g->noutputs; i++)
+    if ((i < g->ninputs && g->input_batch[i]) || (i < g->noutputs && g->output_batch[i])) {
+      fprintf(stderr, "nnc: error: --emit=onnx: %s: inputs and outputs whose batch is not their first axis "
+                      "(time-major) are not exported yet\n", models->name);
+      return false;
+    }
   for (int id = 0; id < g->n; id++) {
     const Value *v = &g->v[id];
     if (v->op == OP_PARAM || v->op == OP_STATE) {

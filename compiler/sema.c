@@ -521,7 +521,7 @@ bool bind_args(Sema *s, const char *callee, const BParam *ps, int np, Node *args
 
 /* --------------------------------------------------------- user layers */
 
-static Val *check_type(Sema *s, Node *type, bool batched, DType dflt);
+static Val *check_type(Sema *s, Node *type, int *batch_at, DType dflt);
 
 static Val *dim_value(int64_t d, Loc loc) {
   Val *v = v_int(d, loc);
@@ -578,7 +578,7 @@ static Val *check_layer_body(Sema *s, Node *layer) {
     }
     switch (st->kind) {
     case ND_PARAM: {
-      Val *t = check_type(s, st->lhs, false, s->scope->float_dtype);
+      Val *t = check_type(s, st->lhs, NULL, s->scope->float_dtype);
       if (t->kind == VK_ERROR) {
         bind(s, st->name, st->name_loc, t);
         break;
@@ -774,7 +774,11 @@ static Val *eval_call(Sema *s, Node *call, Val *first) {
 /* ------------------------------------------------------------- models */
 
 /* A declared tensor type: f32[28, 28, 1] (batched: [N, 28, 28, 1]). */
-static Val *check_type(Sema *s, Node *type, bool batched, DType dflt) {
+/* A declared type. batch_at NULL: a parameter's (no batch); else an
+ * input's or output's: the batch first, and where the declaration names
+ * it (`[12, N, 8]`: the caller's layout holds the batch at axis 1) the
+ * axis it has there, in *batch_at (-1 when it is not named). */
+static Val *check_type(Sema *s, Node *type, int *batch_at, DType dflt) {
   DType dt = dflt;
   if (type->name) {
     dt = dtype_from_name(type->name);
@@ -784,17 +788,20 @@ static Val *check_type(Sema *s, Node *type, bool batched, DType dflt) {
     }
   }
   Shape sh = {0};
-  if (batched) sh.dim[sh.rank++] = DIM_BATCH;
-  if (node_count(type->kids) + sh.rank > NN_MAX_RANK) {
-    error_at(type->loc, "too many dimensions (at most %d)", NN_MAX_RANK);
-    return v_error(type->loc);
-  }
-  for (Node *d = type->kids; d; d = d->next) {
-    Val *v = sema_eval(s, d);
+  if (batch_at) sh.dim[sh.rank++] = DIM_BATCH, *batch_at = -1;
+  int i = 0;
+  for (Node *d = type->kids; d; d = d->next, i++) {
+    bool n = batch_at && d->kind == ND_NAME && !strcmp(d->name, "N") && !lookup(s, "N");
+    Val *v = n ? dim_value(DIM_BATCH, d->loc) : sema_eval(s, d);
     if (v->kind == VK_ERROR) return v;
     if (v->kind == VK_INT && v->batch) {
-      error_at(d->loc, "a declared shape cannot use the batch dimension '%s'", expr_str(d));
-      return v_error(type->loc);
+      if (!batch_at || *batch_at >= 0) {
+        error_at(d->loc, batch_at ? "the batch dimension '%s' appears twice" : "a declared shape cannot use the batch dimension '%s'",
+                 expr_str(d));
+        return v_error(type->loc);
+      }
+      *batch_at = i;
+      continue;
     }
     if (v->kind != VK_INT) {
       wrong_value(s, v, "an integer", "a dimension");
@@ -802,6 +809,10 @@ static Val *check_type(Sema *s, Node *type, bool batched, DType dflt) {
     }
     if (v->i < 1) {
       error_at(d->loc, "dimension must be at least 1, got %lld", (long long)v->i);
+      return v_error(type->loc);
+    }
+    if (sh.rank == NN_MAX_RANK) {
+      error_at(type->loc, "too many dimensions (at most %d)", NN_MAX_RANK);
       return v_error(type->loc);
     }
     sh.dim[sh.rank++] = v->i;
@@ -878,6 +889,21 @@ static int standardized(Graph *g, int x) {
   return ir_binary(g, OP_DIV, ir_binary(g, OP_SUB, x, stat[0]), stat[1]);
 }
 
+/* The caller's layout of output v declared `output y: [5, N, 4] = e`:
+ * the batch's axis there; -1 after an error. */
+static int output_layout(Sema *s, const Node *st, const Val *v) {
+  int at;
+  Val *want = check_type(s, st->lhs, &at, v->dtype);
+  if (want->kind == VK_ERROR) return -1;
+  bool named = at >= 0;
+  if (!named || !shape_eq(want->shape, v->shape) || want->dtype != v->dtype) {
+    error_at(st->rhs->loc, "output '%s' is %s; its declared layout %s %s", st->name, type_str(v->dtype, v->shape),
+             expr_str(st->lhs), named ? "holds other dimensions or another type" : "must name the batch N");
+    return -1;
+  }
+  return at;
+}
+
 /* The statements of a model, in either mode. Check mode records the
  * outputs in m; build mode makes the graph's inputs and outputs. */
 static void walk_model(Sema *s, ModelInfo *m) {
@@ -887,7 +913,7 @@ static void walk_model(Sema *s, ModelInfo *m) {
   scope_push(s, "", NULL, s->default_float);
   s->scope->model = m;
   Val *prev = NULL, *outs[16];
-  int ninputs = 0, nouts = 0, errors_before = diag.errors;
+  int ninputs = 0, nouts = 0, errors_before = diag.errors, at = 0, batch_at[16] = {0};
   for (Node *st = decl->kids; st; st = st->next) {
     Val *v = NULL;
     if (g) g->loc = st->loc;
@@ -895,11 +921,12 @@ static void walk_model(Sema *s, ModelInfo *m) {
     case ND_INPUT:
       if (m->sequential && !g)
         error_at(st->loc, "in a sequential model every 'input' comes before the layers");
-      v = check_type(s, st->lhs, true, s->default_float);
+      v = check_type(s, st->lhs, &at, s->default_float);
       v->loc = st->name_loc;
       if (g && v->kind == VK_TENSOR) {
         v->ir = ir_leaf(g, OP_INPUT, v->dtype, v->shape, g->ninputs) + 1;
         g->input_names[g->ninputs] = st->name;
+        g->input_batch[g->ninputs] = (int8_t)(at > 0 ? at : 0);
         g->inputs[g->ninputs++] = v->ir - 1;
         if (m->normalize && ninputs == 0) v->ir = standardized(g, v->ir - 1) + 1;
       }
@@ -924,9 +951,12 @@ static void walk_model(Sema *s, ModelInfo *m) {
       break;
     case ND_OUTPUT:
       v = need_tensor(s, sema_eval(s, st->rhs), "an output");
+      at = st->lhs && v->kind == VK_TENSOR ? output_layout(s, st, v) : 0;
+      if (at < 0) v = v_error(st->loc);
       if (st->name) bind(s, st->name, st->name_loc, v);
       if (nouts < 16) {
         if (!g) m->outputs[m->noutputs++] = st;
+        batch_at[nouts] = at;
         outs[nouts++] = v;
       } else {
         error_at(st->loc, "too many outputs (at most 16)");
@@ -957,6 +987,7 @@ static void walk_model(Sema *s, ModelInfo *m) {
   if (g)
     for (int i = 0; i < nouts; i++) {
       g->output_names[g->noutputs] = m->outputs[i]->kind == ND_OUTPUT ? m->outputs[i]->name : NULL;
+      g->output_batch[g->noutputs] = (int8_t)batch_at[i];
       g->outputs[g->noutputs++] = val_ir(outs[i]);
     }
   scope_pop(s);

@@ -227,6 +227,8 @@ static Graph *simplify_once(Graph *g, bool unroll) {
   }
   memcpy(h->input_names, g->input_names, sizeof h->input_names);
   memcpy(h->output_names, g->output_names, sizeof h->output_names);
+  memcpy(h->input_batch, g->input_batch, sizeof h->input_batch);
+  memcpy(h->output_batch, g->output_batch, sizeof h->output_batch);
   for (int i = 0; i < g->ninputs; i++) h->inputs[h->ninputs++] = map[g->inputs[i]];
   for (int i = 0; i < g->noutputs; i++) h->outputs[h->noutputs++] = map[g->outputs[i]];
   h->loss = g->loss >= 0 ? map[g->loss] : -1;

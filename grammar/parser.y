@@ -167,6 +167,8 @@ stmt
   | IDENT '=' expr               { $$ = ast_stmt(ND_ASSIGN, @$, $1, @1, NULL, $3); }
   | OUTPUT expr                  { $$ = ast_stmt(ND_OUTPUT, @$, NULL, @1, NULL, $2); }
   | OUTPUT IDENT '=' expr        { $$ = ast_stmt(ND_OUTPUT, @$, $2, @2, NULL, $4); }
+  | OUTPUT IDENT ':' type '=' expr
+                                 { $$ = ast_stmt(ND_OUTPUT, @$, $2, @2, $4, $6); }
   | RETURN expr                  { $$ = ast_stmt(ND_RETURN, @$, NULL, @1, NULL, $2); }
   | expr                         { $$ = ast_stmt(ND_LAYERSTMT, @$, NULL, @1, NULL, $1); }
   ;

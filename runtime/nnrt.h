@@ -432,6 +432,14 @@ typedef struct NnrtModel {
   uint64_t version, kept_version;
   char *kept;
   char error[256];       /* why the last call failed ("" after a success) */
+  /* Tensors whose caller's layout holds the batch elsewhere than first
+   * (their descriptor's -1, `input x: [T, N, F]`) are copied batch first
+   * into `stage` for a run, and outputs back from it; `samples_first`:
+   * this instance's callers (the training program, --predict) give
+   * samples first whatever the layout. */
+  char *stage;
+  size_t stage_size;
+  bool samples_first;
 } NnrtModel;
 
 /* One pass of a graph over a batch of n samples: labels[i] is the target
@@ -553,5 +561,7 @@ NNRT_API int nnrt_model_reserve(NnrtModel *m, int k, int64_t n);
  * next forward run makes its kept transforms anew: whatever writes
  * m->params or m->states outside the API's own functions calls it. */
 NNRT_API void nnrt_model_touch(NnrtModel *m);
+/* The values of one sample of t: its dimensions but the batch's (-1). */
+NNRT_API int64_t nnrt_sample_size(const NnTensorDesc *t);
 
 #endif

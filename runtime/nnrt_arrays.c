@@ -34,9 +34,7 @@ NNRT_API bool nnrt_npy_weights(const char *path, NnrtTable *t, char *err, size_t
 
 /* The values a sample of input i (label j) has. */
 static int64_t input_size(const NnModelDesc *d, int i) {
-  int64_t n = 1;
-  for (int k = 1; k < d->inputs[i].rank; k++) n *= d->inputs[i].dims[k];
-  return n;
+  return nnrt_sample_size(&d->inputs[i]);
 }
 
 NNRT_API int64_t nnrt_arrays_width(const NnrtModelDef *def) {

@@ -113,6 +113,7 @@ NNRT_API void nnrt_model_free(NnrtModel *m) {
   for (int i = 0; m->params && i < m->def->nparams + m->def->nstates; i++) free(m->params[i]);
   free(m->params);
   free(m->ws);
+  free(m->stage);
   free(m->kept);
   free(m);
 }
@@ -249,11 +250,101 @@ static int split_parts(const NnrtModelDef *def, int64_t n, int threads) {
 #endif
 }
 
-/* The bytes of sample tensor t (NnTensorDesc: the batch at axis 0) for n samples. */
+NNRT_API int64_t nnrt_sample_size(const NnTensorDesc *t) {
+  int64_t n = 1;
+  for (int d = 0; d < t->rank; d++) n *= t->dims[d] < 0 ? 1 : t->dims[d];
+  return n;
+}
+
+/* The bytes of tensor t for n samples. */
 static size_t sample_bytes(const NnTensorDesc *t, int64_t n) {
-  size_t bytes = (t->dtype == 1 ? 8 : 4) * (size_t)n;
-  for (int d = 1; d < t->rank; d++) bytes *= (size_t)t->dims[d];
+  return (t->dtype == 1 ? 8 : 4) * (size_t)n * (size_t)nnrt_sample_size(t);
+}
+
+/* ----------------------------------------------- the caller's layouts */
+
+/* The axis of t's batch in the caller's layout. */
+static int batch_axis(const NnTensorDesc *t) {
+  for (int d = 0; d < t->rank; d++)
+    if (t->dims[d] < 0) return d;
+  return 0;
+}
+
+/* n samples of t between the caller's layout [A..., n, B...] and the
+ * graphs' [n, A..., B...]. */
+static void relayout(char *to, const char *from, const NnTensorDesc *t, int64_t n, bool to_caller) {
+  int k = batch_axis(t);
+  int64_t outer = 1;
+  size_t inner = t->dtype == 1 ? 8 : 4;
+  for (int d = 0; d < t->rank; d++)
+    if (d < k) outer *= t->dims[d];
+    else if (d > k) inner *= (size_t)t->dims[d];
+  for (int64_t o = 0; o < outer; o++)
+    for (int64_t b = 0; b < n; b++) {
+      size_t caller = (size_t)(o * n + b) * inner, graph = (size_t)(b * outer + o) * inner;
+      memcpy(to + (to_caller ? caller : graph), from + (to_caller ? graph : caller), inner);
+    }
+}
+
+/* The stage's bytes for a call with inputs and `labelled` outputs' labels:
+ * every tensor of those that the caller lays out with the batch elsewhere
+ * than first, and the outputs so laid out. */
+static size_t stage_bytes(const NnrtModel *m, int nlabels, int64_t n) {
+  const NnModelDesc *desc = m->def->desc;
+  size_t bytes = 0;
+  for (int i = 0; i < desc->ninputs; i++)
+    if (batch_axis(&desc->inputs[i])) bytes += nnrt_align(sample_bytes(&desc->inputs[i], n));
+  for (int i = 0; i < desc->noutputs; i++)
+    bytes += (batch_axis(&desc->outputs[i]) ? nnrt_align(sample_bytes(&desc->outputs[i], n)) : 0) +
+             (i < nlabels && batch_axis(&desc->labels[i]) ? nnrt_align(sample_bytes(&desc->labels[i], n)) : 0);
   return bytes;
+}
+
+/* The inputs (in[]) and labels (lab[], nlabels of them) of a call as the
+ * graphs take them: those the caller lays out with the batch elsewhere
+ * copied batch first into the stage, the others as given. False when
+ * the stage cannot grow. */
+static bool stage_in(NnrtModel *m, const char *what, const void *const *inputs, const void *const *labels,
+                     int nlabels, int64_t n, const void **in, const void **lab) {
+  const NnModelDesc *desc = m->def->desc;
+  for (int i = 0; i < desc->ninputs && i < 16; i++) in[i] = inputs[i];
+  for (int i = 0; i < nlabels && i < 16; i++) lab[i] = labels[i];
+  size_t need = m->samples_first ? 0 : stage_bytes(m, nlabels, n), at = 0;
+  if (need == 0) return true;
+  if (need > m->stage_size) {
+    char *stage = nnrt_alloc(need);
+    if (!stage) return model_fail(m, "%s: out of memory for %zu bytes of re-laid-out inputs", what, need), false;
+    free(m->stage);
+    m->stage = stage, m->stage_size = need;
+  }
+  for (int i = 0; i < desc->ninputs && i < 16; i++)
+    if (batch_axis(&desc->inputs[i])) {
+      relayout(m->stage + at, inputs[i], &desc->inputs[i], n, false);
+      in[i] = m->stage + at;
+      at += nnrt_align(sample_bytes(&desc->inputs[i], n));
+    }
+  for (int i = 0; i < nlabels && i < 16; i++)
+    if (batch_axis(&desc->labels[i])) {
+      relayout(m->stage + at, labels[i], &desc->labels[i], n, false);
+      lab[i] = m->stage + at;
+      at += nnrt_align(sample_bytes(&desc->labels[i], n));
+    }
+  return true;
+}
+
+/* After a run: the outputs the caller lays out with the batch elsewhere,
+ * copied into the end of the stage (that stage_in grew) and m->out
+ * pointed there. */
+static void stage_out(NnrtModel *m, int64_t n) {
+  const NnModelDesc *desc = m->def->desc;
+  if (m->samples_first) return;
+  size_t at = m->stage_size;
+  for (int i = desc->noutputs - 1; i >= 0; i--)
+    if (batch_axis(&desc->outputs[i])) {
+      at -= nnrt_align(sample_bytes(&desc->outputs[i], n));
+      relayout(m->stage + at, m->out[i], &desc->outputs[i], n, true);
+      m->out[i] = m->stage + at;
+    }
 }
 
 /* The gathered outputs' bytes (*gathered) and each slice's (*each). */
@@ -400,8 +491,7 @@ static bool check_batch(NnrtModel *m, const char *what, const void *const *input
   for (int i = 0; i < desc->ninputs; i++) {
     if (!inputs[i]) return model_fail(m, "%s: input %d (%s) is NULL", what, i, desc->inputs[i].name), false;
     if (i >= 16 || def->vocab[i] < 1) continue;
-    int64_t per = 1;
-    for (int d = 1; d < desc->inputs[i].rank; d++) per *= desc->inputs[i].dims[d];
+    int64_t per = nnrt_sample_size(&desc->inputs[i]);
     const int32_t *ids = inputs[i];
     for (int64_t j = 0; j < n * per; j++)
       if (ids[j] < 0 || ids[j] >= def->vocab[i])
@@ -466,6 +556,9 @@ static double labelled_run(NnrtModel *m, int k, const char *what, const void *co
   if (!ready(m, k, what, inputs, labels, n)) return NAN;
   const NnrtModelDef *def = m->def;
   int nout = output_labels(def);
+  const void *in[16], *lab[16];
+  if (!stage_in(m, what, inputs, labels, nout, n, in, lab)) return NAN;
+  inputs = in, labels = lab;
   if (nout == def->nlabels) {
     if (sample_weight)
       return model_fail(m, "%s: model %s takes no sample weights (its train block has neither sample_weights "
@@ -528,8 +621,11 @@ NNRT_API double nnrt_model_evaluate_outputs(NnrtModel *m, const void *const *inp
 }
 
 NNRT_API const void *nnrt_model_predict(NnrtModel *m, const void *const *inputs, int64_t n) {
-  if (!ready(m, NNRT_INFER, "predict", inputs, NULL, n)) return NULL;
-  infer(m, n, inputs);
+  const void *in[16], *none[1];
+  if (!ready(m, NNRT_INFER, "predict", inputs, NULL, n) || !stage_in(m, "predict", inputs, NULL, 0, n, in, none))
+    return NULL;
+  infer(m, n, in);
+  stage_out(m, n);
   model_ok(m);
   return m->out[0];
 }
@@ -548,8 +644,12 @@ NNRT_API int nnrt_model_predict_outputs(NnrtModel *m, const void *const *inputs,
   for (int i = 0; i < desc->noutputs; i++)
     if (!outputs[i])
       return model_fail(m, "predict_outputs: the buffer of output %d (%s) is NULL", i, desc->outputs[i].name);
-  if (!ready(m, NNRT_INFER, "predict_outputs", inputs, NULL, n)) return -1;
-  infer(m, n, inputs);
+  const void *in[16], *none[1];
+  if (!ready(m, NNRT_INFER, "predict_outputs", inputs, NULL, n) ||
+      !stage_in(m, "predict_outputs", inputs, NULL, 0, n, in, none))
+    return -1;
+  infer(m, n, in);
+  stage_out(m, n);
   for (int i = 0; i < desc->noutputs; i++) memcpy(outputs[i], m->out[i], output_bytes(&desc->outputs[i], n));
   return model_ok(m);
 }

@@ -184,7 +184,9 @@ static bool write_npy_header(FILE *f, const NnTensorDesc *o, int64_t rows) {
   char h[512];
   int k = snprintf(h, sizeof h, "{'descr': '%s', 'fortran_order': False, 'shape': (%lld,",
                    o->dtype == 2 ? "<i4" : o->dtype == 1 ? "<f8" : "<f4", (long long)rows);
-  for (int d = 1; d < o->rank; d++) k += snprintf(h + k, sizeof h - (size_t)k, "%s%lld", d > 1 ? ", " : " ", (long long)o->dims[d]);
+  for (int d = 0; d < o->rank; d++) /* samples first */
+    if (o->dims[d] >= 0) k += snprintf(h + k, sizeof h - (size_t)k, " %lld,", (long long)o->dims[d]);
+  if (o->rank > 1) k--; /* (rows, 5, 4) but (rows,) */
   k += snprintf(h + k, sizeof h - (size_t)k, "), }");
   while ((10 + k + 1) % 64) h[k++] = ' '; /* the data 64-byte aligned, as NumPy writes it */
   h[k++] = '\n';
@@ -198,7 +200,7 @@ NNRT_API bool nnrt_predict_write(const NnrtProgram *p, NnrtModel *m, const NnrtT
   const NnTensorDesc *o = &desc->outputs[0];
   int xt = desc->inputs[0].dtype;
   int64_t per = 1, f = p->features, chunk = batch < t->rows ? batch : t->rows;
-  for (int d = 1; d < o->rank; d++) per *= o->dims[d];
+  per = nnrt_sample_size(o);
   size_t len = strlen(out);
   bool npy = len >= 4 && out[len - 4] == '.' && (out[len - 3] | 32) == 'n' && (out[len - 2] | 32) == 'p' &&
              (out[len - 1] | 32) == 'y'; /* .npy, .NPY */
@@ -254,6 +256,7 @@ NNRT_API int nnrt_predict_main(const NnrtProgram *p, const char *load, const cha
   NnrtTable t;
   if (!nnrt_predict_load(p, in, &t, err, sizeof err)) return fprintf(stderr, "error: %s\n", err), 1;
   NnrtModel *m = nnrt_model_create(p->def, seed);
+  if (m) m->samples_first = true; /* the tables hold samples */
   int status = 1;
   if (!m) fprintf(stderr, "error: %s\n", nnrt_model_last_error(NULL));
   else if (nnrt_model_set_threads(m, threads) != 0) fprintf(stderr, "error: %s\n", m->error);

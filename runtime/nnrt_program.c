@@ -900,6 +900,7 @@ static int train(const Run *r, Loop *L) {
   const NnrtProgram *p = r->p;
   char err[1024];
   NnrtModel *m = nnrt_model_create(p->def, r->seed);
+  if (m) m->samples_first = true; /* the data sources give samples */
   if (!m) return fprintf(stderr, "error: %s\n", nnrt_model_last_error(NULL)), 1;
   int status = 1;
   double s[NSUMS] = {0}, vs[NSUMS] = {0}, start = nnrt_seconds();

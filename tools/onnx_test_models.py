@@ -122,6 +122,20 @@ def bad(out):
                                             kernel_shape=[3, 3])], "g", [img], [o],
                           [tensor("k", np.ones((1, 1, 3, 3)))])
     onnx.save(helper.make_model(g, opset_imports=op13), os.path.join(out, "asymmetric_pad.onnx"))
+    # an LSTM whose last cell state is an output (nnc's lstm returns the states h);
+    # a GRU whose X is batch first but whose layout says time-major is fine, its
+    # activations are not ONNX's defaults
+    seq = helper.make_tensor_value_info("seq", TensorProto.FLOAT, [5, "N", 3])
+    yc = helper.make_tensor_value_info("yc", TensorProto.FLOAT, [1, "N", 2])
+    r = np.random.RandomState(0)
+    g = helper.make_graph([helper.make_node("LSTM", ["seq", "W", "R"], ["", "", "yc"], name="cell_out", hidden_size=2)],
+                          "g", [seq], [yc], [tensor("W", r.randn(1, 8, 3)), tensor("R", r.randn(1, 8, 2))])
+    onnx.save(helper.make_model(g, opset_imports=op13), os.path.join(out, "lstm_cell_output.onnx"))
+    yh = helper.make_tensor_value_info("yh", TensorProto.FLOAT, [1, "N", 2])
+    g = helper.make_graph([helper.make_node("GRU", ["seq", "W", "R"], ["", "yh"], name="relu_gru", hidden_size=2,
+                                            activations=["Relu", "Tanh"])],
+                          "g", [seq], [yh], [tensor("W", r.randn(1, 6, 3)), tensor("R", r.randn(1, 6, 2))])
+    onnx.save(helper.make_model(g, opset_imports=op13), os.path.join(out, "gru_activations.onnx"))
 
 
 if __name__ == "__main__":

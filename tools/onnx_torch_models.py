@@ -93,13 +93,38 @@ class UNet(nn.Module):  # two levels: a transposed convolution up, a bilinear up
         return self.out(self.u1(torch.cat([self.up1(u), a], 1)))
 
 
+class LSTMClassifier(nn.Module):  # PyTorch's defaults: time-major [T, N, F], the last step classified
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.LSTM(6, 12)
+        self.fc = nn.Linear(12, 4)
+
+    def forward(self, x):
+        y, _ = self.rnn(x)
+        return self.fc(y[-1])
+
+
+class GRUClassifier(nn.Module):  # batch first, two layers, both directions, the final states classified
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.GRU(6, 10, num_layers=2, bidirectional=True, batch_first=True)
+        self.fc = nn.Linear(20, 4)
+
+    def forward(self, x):
+        _, h = self.rnn(x)
+        return self.fc(torch.cat([h[-2], h[-1]], 1))
+
+
 MODELS = {
     "mlp": (MLP, (20,)),
     "cnn": (CNN, (3, 14, 14)),
     "resnet": (ResNet, (3, 16, 16)),
     "transformer": (Encoder, (7, 6)),
     "unet": (UNet, (3, 16, 16)),
+    "lstm": (LSTMClassifier, (9, 6)),  # [T, F] of each sample: the batch goes second
+    "gru": (GRUClassifier, (9, 6)),
 }
+TIME_MAJOR = {"lstm"}
 
 
 def export(name, out):
@@ -111,11 +136,13 @@ def export(name, out):
             mod.running_mean.uniform_(-0.2, 0.2)
             mod.running_var.uniform_(0.5, 1.5)
     x = torch.randn((4,) + shape)
+    if name in TIME_MAJOR:
+        x = x.transpose(0, 1).contiguous()
     with torch.no_grad():
         y = m(x)
     path = os.path.join(out, name + ".onnx")
     torch.onnx.export(m, x, path, input_names=["x"], output_names=["y"], opset_version=14,
-                      dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+                      dynamic_axes={"x": {1 if name in TIME_MAJOR else 0: "batch"}, "y": {0: "batch"}})
     np.save(os.path.join(out, name + "_x.npy"), x.numpy())
     np.save(os.path.join(out, name + "_y.npy"), y.numpy())
 

@@ -15,6 +15,13 @@ expect 1 "$nnc" "$models/external_escape.onnx"
 has "$tmp/err" "external data location '../../../etc/passwd' is outside the model's folder (refused)"
 expect 1 "$nnc" "$models/asymmetric_pad.onnx"
 has "$tmp/err" "node \"odd_pad\" (Conv, opset 13): asymmetric padding (0 before, 2 after) is not supported yet"
+expect 1 "$nnc" "$models/lstm_cell_output.onnx"
+has "$tmp/err" "node \"cell_out\" (LSTM, opset 13): Y_c (the last cell state) is not supported"
+expect 1 "$nnc" "$models/gru_activations.onnx"
+has "$tmp/err" "node \"relu_gru\" (GRU, opset 13): activations other than ONNX's defaults (Sigmoid, Tanh a direction) are not supported"
+# a time-major input: declared with the batch second, as the graph has it
+expect 0 "$nnc" "$src/tests/onnx/torch/lstm.onnx" --emit=nn
+has "$tmp/out" "input x: [9, N, 6]"
 head -c 700 "$models/cnn.onnx" > "$tmp/truncated.onnx"
 expect 1 "$nnc" "$tmp/truncated.onnx"
 has "$tmp/err" "truncated.onnx: byte "

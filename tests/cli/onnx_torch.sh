@@ -2,14 +2,17 @@
 # their inputs and PyTorch's outputs, so no PyTorch is needed here): each
 # compiles with both backends and gives PyTorch's outputs within 1e-4
 # relative: an MLP, a CNN, a small ResNet, a Transformer encoder, a small
-# U-Net with a transposed convolution and a bilinear upsampling. The
+# U-Net with a transposed convolution and a bilinear upsampling, an LSTM
+# classifier with PyTorch's defaults (time-major: its input is [T, N, F],
+# as ONNX Runtime takes it) and a GRU classifier (batch first, two layers,
+# both directions, the final states). The
 # encoder's export uses the batch axis as data (batch-first attention
 # moves it), so it is compiled for its batch of 4 with --batch=4 and fed
 # one sample of 4.
 . "$(dirname "$0")/../cli_lib.sh"
 need_python
 models="$src/tests/onnx/torch"
-for model in mlp cnn resnet transformer unet; do
+for model in mlp cnn resnet transformer unet lstm gru; do
   extra=""
   [ "$model" = transformer ] && extra="--batch=4"
   for backend in llvm c; do
@@ -24,7 +27,7 @@ import numpy as np
 import nnc
 m, tmp = sys.argv[1], sys.argv[2]
 bad = 0
-for model in ("mlp", "cnn", "resnet", "transformer", "unet"):
+for model in ("mlp", "cnn", "resnet", "transformer", "unet", "lstm", "gru"):
     x, want = np.load("%s/%s_x.npy" % (m, model)), np.load("%s/%s_y.npy" % (m, model))
     for backend in ("llvm", "c"):
         lib = nnc.load("%s/%s_%s.so" % (tmp, model, backend))

@@ -57,10 +57,12 @@ FAMILIES = [
     "abs", "acos", "add", "and", "argmax", "asin", "atan", "averagepool", "basic_conv", "batchnorm", "cast",
     "ceil", "celu", "clip", "concat", "constant", "constantofshape", "conv", "convtranspose", "cos", "div",
     "dropout", "elu", "equal", "erf", "exp", "flatten", "floor", "gather", "gemm", "globalaveragepool",
-    "globalmaxpool", "greater", "gru", "hardsigmoid", "hardswish", "identity", "leakyrelu", "less", "log",
+    "globalmaxpool", "greater", "gru", "hardsigmoid", "hardswish", "identity", "instancenorm", "layer_normalization",
+    "leakyrelu", "less", "log",
     "logsoftmax", "lstm", "matmul", "max", "maxpool", "mean", "min", "mul", "neg", "pad", "pow", "prelu",
     "reciprocal", "reduce", "relu", "reshape", "resize", "rnn", "selu", "shape", "sigmoid", "sign", "sin",
-    "slice", "softmax", "softplus", "softsign", "split", "sqrt", "squeeze", "sub", "sum", "tanh", "transpose",
+    "simple_rnn", "slice", "softmax", "softplus", "softsign", "split", "sqrt", "squeeze", "sub", "sum", "tanh",
+    "transpose",
     "unsqueeze", "where",
 ]
 

@@ -1,0 +1,435 @@
+/* onnx_rnn.c — ONNX's recurrent ops (LSTM, GRU, RNN) and the values whose
+ * batch is not at their first axis (onnx.c drives it).
+ *
+ * ONNX's recurrent ops are time-major: X is [T, N, F] (layout 0) and Y
+ * [T, D, N, H]. nnc holds every value batch first, so a value records the
+ * axis its batch has in the ONNX view (OnnxVal.bax) while its .nn tensor
+ * keeps it first: X [T, N, F] is the .nn [N, T, F] the layers read, and a
+ * Transpose that swaps the batch with time (PyTorch's batch_first export)
+ * is no statement at all. Transpose, Squeeze, Unsqueeze, Gather, Identity
+ * and the recurrent ops read such values; any other op refuses them. A
+ * graph input fed to a recurrent op's X is declared `input x: [T, N, F]`,
+ * so the caller gives ONNX's time-major arrays.
+ *
+ * An LSTM, GRU or RNN of D directions is D nnc layers (lstm, gru with
+ * reset_after for linear_before_reset, simple_rnn), one a direction, with
+ * ONNX's weights converted: W [D, G H, F] -> [F, G H], R -> U [H, G H], the
+ * LSTM's gates i, o, f, c reordered to i, f, g, o, and the two biases
+ * summed (kept apart as b and rb for linear_before_reset).
+ */
+#include <string.h>
+#include "nnc.h"
+
+/* The .nn axis of ONNX axis a (not the batch's) of a value whose batch is
+ * at ONNX axis bax. */
+static int nn_axis(int bax, int64_t a) { return a < bax ? (int)a + 1 : (int)a; }
+
+/* The ONNX view of runtime value x: its dims, the batch DIM_BATCH at bax. */
+static int view(const OnnxVal *x, int64_t *od) {
+  Shape s = caller_layout(x->sh, x->bax);
+  memcpy(od, s.dim, sizeof(int64_t) * (size_t)s.rank);
+  return s.rank;
+}
+
+/* Output 0 as the ONNX dims od (the batch at bax): the .nn expression
+ * expr, or x itself when expr is NULL. */
+static bool out_view(OnnxTr *t, OnnxVal *x, const int64_t *od, int rank, const char *expr) {
+  OnnxVal *v = arena_alloc(sizeof *v);
+  int bax = 0;
+  for (int i = 0; i < rank; i++)
+    if (od[i] == DIM_BATCH) bax = i;
+  Shape sh = {.rank = rank, .dim = {DIM_BATCH}};
+  for (int i = 0, k = 1; i < rank; i++)
+    if (i != bax) sh.dim[k++] = od[i];
+  if (!expr) {
+    *v = *x;
+    v->sh = sh, v->bax = bax;
+    map_put(t->vals, t->node->out[0], v);
+    return true;
+  }
+  v = ox_out(t, 0, x->dt, sh, expr);
+  v->bax = bax;
+  return true;
+}
+
+/* "reshape(x, sample dims)" for the ONNX dims od, or NULL when x's .nn
+ * shape is already that. */
+static const char *reshaped(OnnxTr *t, OnnxVal *x, const int64_t *od, int rank) {
+  int64_t s[NN_MAX_RANK];
+  int k = 0;
+  for (int i = 0; i < rank; i++)
+    if (od[i] != DIM_BATCH) s[k++] = od[i];
+  bool same = k == x->sh.rank - 1;
+  for (int i = 0; same && i < k; i++) same = s[i] == x->sh.dim[i + 1];
+  return same ? NULL : arena_printf("reshape(%s, %s)", ox_use(t, x, false), ox_ints_str(s, k));
+}
+
+static bool moved_transpose(OnnxTr *t, OnnxVal *x) {
+  int64_t od[NN_MAX_RANK], perm[NN_MAX_RANK], o[NN_MAX_RANK], p[NN_MAX_RANK];
+  int r = view(x, od);
+  const OnnxAttr *a = ox_attr(t, "perm");
+  if (a && a->nints != r) return ox_fail(t, "perm has %d entries for rank %d", a->nints, r);
+  bool seen[NN_MAX_RANK] = {0};
+  for (int i = 0; i < r; i++) {
+    perm[i] = a ? a->ints[i] : r - 1 - i;
+    if (perm[i] < 0 || perm[i] >= r || seen[perm[i]]) return ox_fail(t, "perm is not a permutation");
+    seen[perm[i]] = true;
+    o[i] = od[perm[i]];
+  }
+  bool same = true;
+  p[0] = 0;
+  for (int i = 0, k = 1; i < r; i++)
+    if (perm[i] != x->bax) p[k] = nn_axis(x->bax, perm[i]), same &= p[k] == k, k++;
+  return out_view(t, x, o, r, same ? NULL : arena_printf("transpose(%s, %s)", ox_use(t, x, false), ox_ints_str(p, r)));
+}
+
+static bool moved_squeeze(OnnxTr *t, OnnxVal *x, bool squeeze) {
+  int64_t od[NN_MAX_RANK], axes[NN_MAX_RANK], o[NN_MAX_RANK];
+  int r = view(x, od), n, k = 0;
+  bool given, mark[NN_MAX_RANK] = {0};
+  if (!ox_axes(t, 1, axes, &n, &given)) return false;
+  int nr = squeeze ? r : r + n;
+  if (nr > NN_MAX_RANK) return ox_fail(t, "rank %d is more than %d", nr, NN_MAX_RANK);
+  for (int j = 0; j < n; j++) {
+    int64_t a = axes[j] < 0 ? axes[j] + nr : axes[j];
+    if (a < 0 || a >= nr || mark[a]) return ox_fail(t, "axis %lld is out of range or repeated", (long long)axes[j]);
+    mark[a] = true;
+  }
+  for (int i = 0; squeeze && !given && i < r; i++) mark[i] = od[i] == 1;
+  if (squeeze) {
+    for (int i = 0; i < r; i++) {
+      if (mark[i] && od[i] != 1) return ox_fail(t, "axis %d has size %s, not 1", i, od[i] == DIM_BATCH ? "N (the batch)" : "> 1");
+      if (!mark[i]) o[k++] = od[i];
+    }
+  } else {
+    for (int i = 0, j = 0; i < nr; i++) o[k++] = mark[i] ? 1 : od[j++];
+  }
+  return out_view(t, x, o, k, reshaped(t, x, o, k));
+}
+
+/* Gather of one constant index along an axis other than the batch's. */
+static bool moved_gather(OnnxTr *t, OnnxVal *x) {
+  OnnxVal *idx = ox_need(t, 1);
+  if (!idx) return false;
+  if (!idx->k || idx->k->f || idx->k->count != 1 || idx->k->rank > 1)
+    return ox_fail(t, "a Gather of a time-major tensor takes one constant index");
+  int64_t od[NN_MAX_RANK], o[NN_MAX_RANK];
+  int r = view(x, od), k = 0;
+  int64_t a = ox_attr_i(t, "axis", 0);
+  if (a < 0) a += r;
+  if (a < 0 || a >= r) return ox_fail(t, "axis %lld is out of range", (long long)a);
+  if (a == x->bax) return ox_fail(t, "a Gather along the batch axis is not supported");
+  int64_t n = od[a], i = idx->k->i[0] < 0 ? idx->k->i[0] + n : idx->k->i[0];
+  if (i < 0 || i >= n) return ox_fail(t, "index %lld is out of range for size %lld", (long long)idx->k->i[0], (long long)n);
+  for (int d = 0; d < r; d++)
+    if (d != a || idx->k->rank) o[k++] = d == a ? 1 : od[d];
+  const char *sl = arena_printf("slice(%s, axis: %d, start: %lld, end: %lld)", ox_use(t, x, false), nn_axis(x->bax, a),
+                                (long long)i, (long long)i + 1);
+  int64_t s[NN_MAX_RANK];
+  int m = 0;
+  for (int d = 0; d < k; d++)
+    if (o[d] != DIM_BATCH) s[m++] = o[d];
+  return out_view(t, x, o, k, arena_printf("reshape(%s, %s)", sl, ox_ints_str(s, m)));
+}
+
+/* Reshape keeping the elements before the batch: in .nn a reshape of the
+ * sample ([N, A..., B...] to [N, A'..., B'...]). */
+static bool moved_reshape(OnnxTr *t, OnnxVal *x) {
+  OnnxTensor *s = ox_konst(t, 1, "the shape");
+  if (!s) return false;
+  if (s->f || s->rank != 1 || s->count > NN_MAX_RANK) return ox_fail(t, "the shape must be a list of integers");
+  int64_t od[NN_MAX_RANK], o[NN_MAX_RANK], before = 1, known = 1, total = 1;
+  int r = view(x, od), k = (int)s->count, bax = -1, infer = -1;
+  bool allowzero = ox_attr_i(t, "allowzero", 0);
+  for (int i = 0; i < r; i++)
+    if (od[i] != DIM_BATCH) total *= od[i];
+  for (int i = 0; i < k; i++) {
+    int64_t d = s->i[i]; /* -1 (to infer) is DIM_BATCH: told apart first */
+    bool batch = d == NSYM || (d == 0 && !allowzero && i < r && od[i] == DIM_BATCH);
+    if (d == 0 && !allowzero && i < r && !batch) d = od[i];
+    if (batch) {
+      if (bax >= 0) return ox_fail(t, "the batch appears twice in the shape");
+      bax = i, d = DIM_BATCH;
+    } else if (d == -1) {
+      if (infer >= 0) return ox_fail(t, "two -1 in the shape");
+      infer = i;
+    } else if (d < 1) {
+      return ox_fail(t, "dimension %lld in the shape", (long long)d);
+    } else {
+      known *= d;
+    }
+    o[i] = d;
+  }
+  if (infer >= 0 && (known < 1 || total % known)) return ox_fail(t, "the shape does not divide the %lld elements a sample", (long long)total);
+  if (infer >= 0) o[infer] = total / known;
+  for (int i = 0; i < k && i < bax; i++) before *= o[i];
+  int64_t had = 1;
+  for (int i = 0; i < x->bax; i++) had *= od[i];
+  if (bax < 0 || before != had || known * (infer >= 0 ? o[infer] : 1) != total)
+    return ox_fail(t, "a reshape that moves elements across the batch axis of a time-major tensor is not supported");
+  return out_view(t, x, o, k, reshaped(t, x, o, k));
+}
+
+/* Concat of computed values with their batch at the same axis, along another. */
+static bool moved_concat(OnnxTr *t, OnnxVal *x) {
+  int64_t od[NN_MAX_RANK], o[NN_MAX_RANK];
+  int r = view(x, od);
+  int64_t a = ox_attr_i(t, "axis", 0);
+  if (a < 0) a += r;
+  if (a < 0 || a >= r || a == x->bax) return ox_fail(t, "axis %lld is out of range or the batch's", (long long)a);
+  memcpy(o, od, sizeof o);
+  o[a] = 0;
+  char *args = arena_strdup("");
+  for (int i = 0; i < t->node->nin; i++) {
+    OnnxVal *v = ox_need(t, i);
+    if (!v) return false;
+    int64_t vd[NN_MAX_RANK];
+    bool same = !v->k && !v->fill && v->bax == x->bax && view(v, vd) == r;
+    for (int d = 0; same && d < r; d++) same = d == a || vd[d] == od[d];
+    if (!same) return ox_fail(t, "the inputs of a Concat of time-major tensors must be computed, of the same shape off the axis");
+    o[a] += vd[a];
+    args = arena_printf("%s%s, ", args, ox_use(t, v, false));
+  }
+  return out_view(t, x, o, r, arena_printf("concat(%saxis: %d)", args, nn_axis(x->bax, a)));
+}
+
+/* Slice of a constant as large as the batch, on other axes: one again. */
+static bool fill_slice(OnnxTr *t, OnnxVal *x) {
+  OnnxTensor *st = ox_konst(t, 1, "starts"), *en = ox_konst(t, 2, "ends");
+  OnnxTensor *ax = ox_in(t, 3) ? ox_konst(t, 3, "axes") : NULL, *sp = ox_in(t, 4) ? ox_konst(t, 4, "steps") : NULL;
+  if (!st || !en || t->failed) return false;
+  int64_t od[NN_MAX_RANK];
+  int r = view(x, od);
+  if (st->f || en->f || st->count != en->count || (ax && (ax->f || ax->count != st->count)) || (sp && (sp->f || sp->count != st->count)))
+    return ox_fail(t, "starts, ends, axes and steps must be integers, one an axis");
+  for (int64_t i = 0; i < st->count; i++) {
+    int64_t a = ax ? ax->i[i] : i, step = sp ? sp->i[i] : 1;
+    if (a < 0) a += r;
+    if (a < 0 || a >= r || a == x->bax || step != 1)
+      return ox_fail(t, "a slice of a constant as large as the batch along the batch or with a step is not supported");
+    int64_t n = od[a], b = st->i[i] < 0 ? st->i[i] + n : st->i[i], e = en->i[i] < 0 ? en->i[i] + n : en->i[i];
+    b = b < 0 ? 0 : b > n ? n : b, e = e < 0 ? 0 : e > n ? n : e;
+    if (e <= b) return ox_fail(t, "an empty slice");
+    od[a] = e - b;
+  }
+  OnnxVal *v = arena_alloc(sizeof *v);
+  *v = *x;
+  v->sh.rank = r, v->sh.dim[0] = DIM_BATCH;
+  for (int i = 0, k = 1; i < r; i++)
+    if (i != x->bax) v->sh.dim[k++] = od[i];
+  map_put(t->vals, t->node->out[0], v);
+  return true;
+}
+
+/* A node with an input whose batch is moved (or a constant as large as
+ * the batch): -1 when it has none, else whether it translated. */
+int onnx_moved_node(OnnxTr *t) {
+  const OnnxNode *n = t->node;
+  const char *op = n->op;
+  bool moved = false, fill = false;
+  for (int i = 0; i < n->nin; i++) {
+    OnnxVal *v = *n->in[i] ? map_get(t->vals, n->in[i]) : NULL;
+    if (v) moved |= v->bax != 0, fill |= v->fill;
+  }
+  OnnxVal *first = n->nin && *n->in[0] ? map_get(t->vals, n->in[0]) : NULL;
+  const OnnxAttr *perm = ox_attr(t, "perm");
+  if (!strcmp(op, "Transpose") && !t->off && first && !first->k && !first->fill && perm && perm->nints && perm->ints[0])
+    return moved_transpose(t, first); /* a transpose that moves the batch: PyTorch's batch_first */
+  if ((!moved && !fill) || !strcmp(op, "LSTM") || !strcmp(op, "GRU") || !strcmp(op, "RNN") ||
+      (!fill && !strcmp(op, "Shape")))
+    return -1;
+  OnnxVal *x = ox_need(t, 0);
+  if (!x) return 0;
+  if (x->fill && !strcmp(op, "Slice") && t->m->opset >= 10) return fill_slice(t, x);
+  if (fill) return ox_fail(t, "a constant whose size is the batch's is not supported yet (here as input of %s)", op);
+  if (x->bax && !strcmp(op, "Reshape")) return moved_reshape(t, x);
+  if (x->bax && !strcmp(op, "Concat")) return moved_concat(t, x);
+  if (x->bax && !strcmp(op, "Transpose")) return moved_transpose(t, x);
+  if (x->bax && (!strcmp(op, "Squeeze") || !strcmp(op, "Unsqueeze"))) return moved_squeeze(t, x, op[0] == 'S');
+  if (x->bax && !strcmp(op, "Gather")) return moved_gather(t, x);
+  if (x->bax && !strcmp(op, "Identity")) {
+    int64_t od[NN_MAX_RANK];
+    int r = view(x, od);
+    return out_view(t, x, od, r, NULL);
+  }
+  return ox_fail(t, "%s of a tensor whose batch axis is not its first (time-major) is not supported yet; Transpose, "
+                    "Reshape, Concat, Squeeze, Unsqueeze, Gather and the recurrent ops take one", op);
+}
+
+/* ------------------------------------------------------- recurrent ops */
+
+/* Whether the graph reads ONNX value `name` (a node's input or an output). */
+static bool used(const OnnxTr *t, const char *name) {
+  const OnnxGraph *g = &t->m->graph;
+  if (!*name) return false;
+  for (int i = 0; i < g->nnodes; i++)
+    for (int j = 0; j < g->nodes[i].nin; j++)
+      if (!strcmp(g->nodes[i].in[j], name)) return true;
+  for (int i = 0; i < g->noutputs; i++)
+    if (!strcmp(g->outputs[i].name, name)) return true;
+  return false;
+}
+
+/* Whether every value of k is 0. */
+static bool zeros(const OnnxTensor *k) {
+  for (int64_t i = 0; i < k->count; i++)
+    if (ox_kget(k, i) != 0) return false;
+  return true;
+}
+
+/* The initial state input i ([D, N, H], the batch at 1): NULL for zeros
+ * (absent, a zero ConstantOfShape, a zero constant), else its value. */
+static bool initial_state(OnnxTr *t, int i, int64_t D, int64_t H, OnnxVal **out) {
+  OnnxVal *v = ox_in(t, i);
+  *out = NULL;
+  int64_t od[NN_MAX_RANK];
+  bool shaped = !v || v->k || (view(v, od) == 3 && v->bax == 1 && od[0] == D && od[2] == H);
+  if (!v || (shaped && v->fill && v->fillv == 0) || (v->k && zeros(v->k))) return !t->failed;
+  if (v->k || v->fill || !shaped)
+    return ox_fail(t, "initial state (input %d) must be zeros or a computed [%lld, N, %lld]", i, (long long)D,
+                   (long long)H);
+  *out = v;
+  return true;
+}
+
+/* A direction's weights in nnc's layout: W [F, G H] from [G H, F] (x: the
+ * ONNX tensor, its direction d), gates reordered by order[] (nnc gate ->
+ * ONNX gate). */
+static OnnxTensor *gates_t(const OnnxTensor *x, int64_t d, int G, int64_t H, int64_t F, const int *order) {
+  int64_t dims[2] = {F, G * H};
+  OnnxTensor *k = ox_new_const(x->type, 2, dims);
+  const double *src = x->f + d * G * H * F;
+  for (int g = 0; g < G; g++)
+    for (int64_t j = 0; j < H; j++)
+      for (int64_t f = 0; f < F; f++) k->f[f * G * H + g * H + j] = src[(order[g] * H + j) * F + f];
+  return k;
+}
+
+/* A direction's bias [G H] from B [D, 2 G H]: Wb (+ Rb when sum), gates reordered. */
+static OnnxTensor *gates_b(const OnnxTensor *b, int64_t d, int G, int64_t H, const int *order, int part, bool sum) {
+  int64_t n = G * H;
+  OnnxTensor *k = ox_new_const(b ? b->type : OX_FLOAT, 1, &n);
+  for (int g = 0; g < G; g++)
+    for (int64_t j = 0; j < H; j++) {
+      const double *row = b ? b->f + d * 2 * G * H : NULL;
+      int64_t at = order[g] * H + j;
+      k->f[g * H + j] = !row ? 0 : sum ? row[at] + row[G * H + at] : row[part * G * H + at];
+    }
+  return k;
+}
+
+/* Activations must be ONNX's defaults (Sigmoid, Tanh[, Tanh]) a direction. */
+static bool default_activations(OnnxTr *t, const char *kind, int D) {
+  const OnnxAttr *a = ox_attr(t, "activations");
+  if (!a) return true;
+  static const char *lstm[] = {"Sigmoid", "Tanh", "Tanh"}, *gru[] = {"Sigmoid", "Tanh"}, *rnn[] = {"Tanh"};
+  const char **want = !strcmp(kind, "lstm") ? lstm : !strcmp(kind, "gru") ? gru : rnn;
+  int per = !strcmp(kind, "lstm") ? 3 : !strcmp(kind, "gru") ? 2 : 1;
+  bool ok = a->nstrings == per * D;
+  for (int i = 0; ok && i < a->nstrings; i++) ok = !strcmp(a->strings[i], want[i % per]);
+  return ok || ox_fail(t, "activations other than ONNX's defaults (%s a direction) are not supported",
+                       per == 3 ? "Sigmoid, Tanh, Tanh" : per == 2 ? "Sigmoid, Tanh" : "Tanh");
+}
+
+bool ox_recurrent(OnnxTr *t, const char *kind) {
+  static const int lstm_order[4] = {0, 2, 3, 1}, same[3] = {0, 1, 2}; /* nnc i, f, g, o <- ONNX i, o, f, c */
+  bool lstm = !strcmp(kind, "lstm"), gru = !strcmp(kind, "gru");
+  int G = lstm ? 4 : gru ? 3 : 1;
+  const int *order = lstm ? lstm_order : same;
+  OnnxVal *x = ox_need(t, 0);
+  OnnxTensor *W = ox_konst(t, 1, "W"), *R = ox_konst(t, 2, "R");
+  OnnxTensor *B = ox_in(t, 3) ? ox_konst(t, 3, "B") : NULL;
+  if (!x || !W || !R || t->failed) return false;
+  if (t->off) return ox_fail(t, "a recurrent op needs the batch axis of its X: this graph has none nnc could find");
+  if (x->k || x->fill) return ox_fail(t, "X must be computed, not a constant");
+  int64_t H = ox_attr_i(t, "hidden_size", -1), layout = ox_attr_i(t, "layout", 0);
+  const char *dir = ox_attr_s(t, "direction", "forward");
+  int D = !strcmp(dir, "bidirectional") ? 2 : 1;
+  bool reverse = !strcmp(dir, "reverse");
+  if (D == 1 && !reverse && strcmp(dir, "forward")) return ox_fail(t, "direction '%s' is not one ONNX defines", dir);
+  if (ox_attr(t, "clip")) return ox_fail(t, "clip is not supported");
+  if (ox_attr_i(t, "input_forget", 0)) return ox_fail(t, "input_forget is not supported");
+  if (!default_activations(t, kind, D)) return false;
+  int64_t od[NN_MAX_RANK];
+  if (view(x, od) != 3 || x->bax != (layout ? 0 : 1))
+    return ox_fail(t, "X must be %s with N the batch", layout ? "[N, T, F]" : "[T, N, F]");
+  int64_t T = x->sh.dim[1], F = x->sh.dim[2];
+  if (!W->f || !R->f || (B && !B->f)) return ox_fail(t, "W, R and B must be floating-point");
+  if (W->rank != 3 || W->dims[0] != D || W->dims[2] != F || (H > 0 && W->dims[1] != G * H) || W->dims[1] % G)
+    return ox_fail(t, "W must be [%d, %d hidden_size, %lld]", D, G, (long long)F);
+  if (H < 0) H = W->dims[1] / G;
+  if (H < 1 || R->rank != 3 || R->dims[0] != D || R->dims[1] != G * H || R->dims[2] != H)
+    return ox_fail(t, "R must be [%d, %lld, %lld]", D, (long long)(G * H), (long long)H);
+  if (B && (B->rank != 2 || B->dims[0] != D || B->dims[1] != 2 * G * H))
+    return ox_fail(t, "B must be [%d, %lld]", D, (long long)(2 * G * H));
+  OnnxVal *lens = ox_in(t, 4), *h0, *c0 = NULL;
+  if (lens) {
+    bool full = lens->k && !lens->k->f;
+    for (int64_t i = 0; full && i < lens->k->count; i++) full = lens->k->i[i] == T;
+    if (!full) return ox_fail(t, "sequence_lens other than every sequence's full length is not supported");
+  }
+  if (!initial_state(t, 5, D, H, &h0) || (lstm && !initial_state(t, 6, D, H, &c0))) return false;
+  if (lstm && ox_in(t, 7)) {
+    OnnxTensor *P = ox_konst(t, 7, "P");
+    if (!P || !zeros(P)) return t->failed ? false : ox_fail(t, "peepholes (P) are not supported");
+  }
+  if (lstm && t->node->nout > 2 && used(t, t->node->out[2]))
+    return ox_fail(t, "Y_c (the last cell state) is not supported: nnc's lstm returns the states h");
+  bool gru_after = gru && ox_attr_i(t, "linear_before_reset", 0);
+  bool want_y = used(t, t->node->out[0]), want_h = t->node->nout > 1 && used(t, t->node->out[1]);
+  const char *xs = ox_use(t, x, false), *ys[2] = {0};
+  for (int d = 0; d < D; d++) {
+    bool rev = D == 2 ? d == 1 : reverse;
+    const char *inst = ox_instance(t, kind);
+    ox_add_value(t, arena_printf("%s.W", inst), gates_t(W, d, G, H, F, order));
+    ox_add_value(t, arena_printf("%s.U", inst), gates_t(R, d, G, H, H, order));
+    ox_add_value(t, arena_printf("%s.b", inst), gates_b(B, d, G, H, order, 0, !gru_after));
+    if (gru_after) ox_add_value(t, arena_printf("%s.rb", inst), gates_b(B, d, G, H, order, 1, false));
+    char *init = arena_strdup("");
+    const char *st[2] = {0};
+    for (int s = 0; s < 2; s++) {
+      OnnxVal *v = s ? c0 : h0;
+      if (!v) continue;
+      const char *nm = ox_name(t, arena_printf("%s_%s%d", t->node->out[0], s ? "c" : "h", d));
+      ox_stmt(t, nm, arena_printf("reshape(slice(%s, axis: 1, start: %d, end: %d), [%lld])", ox_use(t, v, false), d, d + 1,
+                                  (long long)H));
+      st[s] = nm;
+    }
+    if (lstm && (h0 || c0)) { /* one of the two given: the other starts at zero */
+      for (int s = 0; s < 2; s++)
+        if (!st[s]) st[s] = arena_printf("0.0 * %s", st[1 - s]);
+      init = arena_printf(", initial_state: [%s, %s]", st[0], st[1]);
+    } else if (h0) {
+      init = arena_printf(", initial_state: %s", st[0]);
+    }
+    const char *name = ox_name(t, arena_printf("%s_dir%d", t->node->out[0], d));
+    ox_stmt(t, name, arena_printf("%s(%s, %lld%s%s%s%s)", kind, xs, (long long)H, want_y ? ", return_sequences: true" : "",
+                                  rev ? ", reverse: true" : "", gru_after ? ", reset_after: true" : "", init));
+    ys[d] = name;
+  }
+  /* Y [T, D, N, H] (layout 1: [N, T, D, H]): .nn [N, T, D, H] either way */
+  if (want_y) {
+    char *parts = arena_strdup("");
+    for (int d = 0; d < D; d++)
+      parts = arena_printf("%s%sreshape(%s, [%lld, 1, %lld])", parts, d ? ", " : "", ys[d], (long long)T, (long long)H);
+    Shape sh = {.rank = 4, .dim = {DIM_BATCH, T, D, H}};
+    OnnxVal *y = ox_out(t, 0, x->dt, sh, D == 2 ? arena_printf("concat(%s, axis: 2)", parts) : parts);
+    y->bax = layout ? 0 : 2;
+  }
+  /* Y_h [D, N, H] (layout 1: [N, D, H]): the last state of each direction,
+   * at the sequence's end (forward) or start (reverse) */
+  if (want_h) {
+    char *parts = arena_strdup("");
+    for (int d = 0; d < D; d++) {
+      bool rev = D == 2 ? d == 1 : reverse;
+      const char *h = want_y ? arena_printf("reshape(slice(%s, axis: 1, start: %lld, end: %lld), [1, %lld])", ys[d],
+                                            (long long)(rev ? 0 : T - 1), (long long)(rev ? 1 : T), (long long)H)
+                             : arena_printf("reshape(%s, [1, %lld])", ys[d], (long long)H);
+      parts = arena_printf("%s%s%s", parts, d ? ", " : "", h);
+    }
+    Shape sh = {.rank = 3, .dim = {DIM_BATCH, D, H}};
+    OnnxVal *h = ox_out(t, 1, x->dt, sh, D == 2 ? arena_printf("concat(%s, axis: 1)", parts) : parts);
+    h->bax = layout ? 0 : 1;
+  }
+  return true;
+}
