@@ -12,7 +12,7 @@
 static const char *setting_names[] = {
   "data", "loss", "optimizer", "epochs", "batch", "metrics", "schedule", "shuffle", "seed",
   "validation", "stop", "weight_decay", "augment", "test", "reduce_lr", "save", "loss_weights",
-  "sample_weights", "class_weight",
+  "sample_weights", "class_weight", "freeze",
 };
 
 /* The settings a train block takes, one a line (nnc --help-builtins). */
@@ -481,6 +481,39 @@ static void class_weights(Sema *s, TrainInfo *t, Node *st) {
   }
 }
 
+/* `freeze conv2d1, "dense1.b"`: the parameters of those layer instances
+ * (or those parameters) are not trained: they become states, which keep
+ * their values (initial, loaded or built in) and take no update. */
+static void freeze(TrainInfo *t, Node *st) {
+  int frozen = 0, left = 0;
+  for (Node *e = st->kids; e; e = e->next) {
+    if (e->kind != ND_NAME && e->kind != ND_STRING) {
+      error_at(e->loc, "'freeze' takes layer instances by name (dense1) or parameters as strings (\"dense1.W\"), "
+                       "not %s", expr_str(e));
+      continue;
+    }
+    const char *name = e->kind == ND_STRING ? e->sval : e->name;
+    size_t len = strlen(name);
+    Suggest sg = {.name = name, .best_d = 1000};
+    int hit = 0;
+    for (ParamInfo *p = t->model ? t->model->params : NULL; p; p = p->next) {
+      if (!strcmp(p->name, name) || (!strncmp(p->name, name, len) && p->name[len] == '.')) {
+        hit++;
+        if (p->trainable) frozen++;
+        p->trainable = false;
+      }
+      consider(&sg, p->name);
+      const char *dot = strrchr(p->name, '.');
+      if (dot) consider(&sg, arena_printf("%.*s", (int)(dot - p->name), p->name));
+    }
+    if (!hit && t->model)
+      error_at(e->loc, "model '%s' has no layer or parameter '%s' to freeze%s", t->model->decl->name, name,
+               sg.best ? arena_printf(" (did you mean '%s'?)", sg.best) : "");
+  }
+  for (ParamInfo *p = t->model ? t->model->params : NULL; p; p = p->next) left += p->trainable;
+  if (frozen && !left) error_at(st->loc, "'freeze' leaves no parameter of model '%s' to train", t->model->decl->name);
+}
+
 /* `metrics accuracy, mae`: each a metric, once, at most 8. */
 static void add_metrics(TrainInfo *t, Node *st) {
   for (Node *m = st->kids; m; m = m->next) {
@@ -519,6 +552,8 @@ static void setting(Sema *s, TrainInfo *t, Node *st, const char *key, Node **sto
     setting_bool(s, st, &t->sample_weights);
   } else if (!strcmp(key, "class_weight")) {
     class_weights(s, t, st);
+  } else if (!strcmp(key, "freeze")) {
+    freeze(t, st);
   } else if (!strcmp(key, "optimizer")) {
     if (one_value(st)) bind_setting(s, st->kids, BK_OPTIMIZER, "optimizer", &t->optimizer);
   } else if (!strcmp(key, "epochs")) {

@@ -1,0 +1,71 @@
+# `freeze` in a train block (docs/language.md): the named layers'
+# parameters keep their values through training steps while the others
+# change, in a .nn model and in an imported ONNX model fine-tuned by a
+# train block (its frozen layer keeps the ONNX weights); the summary
+# counts them as non-trainable; an unknown name and freezing everything
+# are errors.
+. "$(dirname "$0")/../cli_lib.sh"
+need_python
+cat > "$tmp/f.nn" <<'NN'
+model F {
+  input x: [8]
+  h = dense(x, 8, activation: tanh)
+  output y = dense(h, 3)
+}
+train F {
+  loss      mse
+  optimizer adam(lr: 0.01)
+  freeze    dense1
+}
+NN
+cat > "$tmp/tune.nn" <<NN
+import "$src/tests/onnx/models/mlp.onnx" as Net
+train Net {
+  loss      mse
+  optimizer sgd(lr: 0.1)
+  freeze    "dense1.W"
+}
+NN
+for m in f tune; do
+  "$nnc" "$tmp/$m.nn" -o "$tmp/$m.so" || fail "$m.nn did not compile"
+done
+"$nnc" "$src/tests/onnx/models/mlp.onnx" -o "$tmp/mlp.so" || fail "mlp.onnx did not compile"
+"$nnc" "$tmp/f.nn" --summary > "$tmp/summary.txt" 2>&1 || fail "--summary"
+has "$tmp/summary.txt" "Trainable params: 27 (108 B)"
+has "$tmp/summary.txt" "Non-trainable params: 72 (288 B)"
+cat > "$tmp/t.py" <<'PY'
+import sys
+import numpy as np
+import nnc
+
+tmp, failed = sys.argv[1], []
+r = np.random.RandomState(0)
+x, y = r.randn(16, 8).astype(np.float32), r.rand(16, 3).astype(np.float32)
+for lib, frozen, free in (("f", ["dense1.W", "dense1.b"], ["dense2.W", "dense2.b"]),
+                          ("tune", ["dense1.W"], ["dense1.b", "dense2.W", "dense2.b"])):
+    m = nnc.load("%s/%s.so" % (tmp, lib))
+    if lib == "tune" and not np.array_equal(m.predict(x), nnc.load("%s/mlp.so" % tmp).predict(x)):
+        failed.append("tune: the imported model does not start from the ONNX weights")
+    before = {p: m.get_param(p).copy() for p in frozen + free}
+    losses = [m.train_step(x, y) for _ in range(5)]
+    if not losses[-1] < losses[0]:
+        failed.append("%s: the loss did not fall: %s" % (lib, losses))
+    for p in frozen:
+        if not np.array_equal(m.get_param(p), before[p]):
+            failed.append("%s: frozen %s changed" % (lib, p))
+    for p in free:
+        if np.array_equal(m.get_param(p), before[p]):
+            failed.append("%s: %s did not change" % (lib, p))
+for f in failed:
+    print("FAIL:", f)
+sys.exit(1 if failed else 0)
+PY
+PYTHONPATH="$src/python" "$py" "$tmp/t.py" "$tmp" || fail "the Python checks failed"
+
+sed 's/freeze    dense1$/freeze    dense3/' "$tmp/f.nn" > "$tmp/unknown.nn"
+expect 1 "$nnc" "$tmp/unknown.nn" -o "$tmp/u.so"
+has "$tmp/err" "unknown.nn:9:13: error: model 'F' has no layer or parameter 'dense3' to freeze (did you mean 'dense1'?)"
+sed 's/freeze    dense1$/freeze    dense1, dense2/' "$tmp/f.nn" > "$tmp/all.nn"
+expect 1 "$nnc" "$tmp/all.nn" -o "$tmp/a.so"
+has "$tmp/err" "all.nn:9:3: error: 'freeze' leaves no parameter of model 'F' to train"
+exit $failed
