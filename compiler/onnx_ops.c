@@ -117,9 +117,10 @@ static OnnxVal *from_nhwc(OnnxTr *t, OnnxVal *x, const char *e, int64_t h, int64
 }
 
 /* The window attributes of a Conv or a pooling: kernel k, strides, the
- * padding (symmetric: nnc's), dilations. */
+ * padding p (symmetric, nnc's: the smaller side's) and ex, what one side
+ * has more (ex[j][0] before, ex[j][1] after), dilations. */
 static bool window_attrs(OnnxTr *t, int ns, int64_t h, int64_t w, int64_t k[2], int64_t s[2], int64_t p[2],
-                         int64_t d[2]) {
+                         int64_t d[2], int64_t ex[2][2]) {
   const OnnxAttr *ks = ox_attr(t, "kernel_shape"), *st = ox_attr(t, "strides"), *pd = ox_attr(t, "pads"),
                  *dl = ox_attr(t, "dilations");
   int64_t in[2] = {ns == 2 ? h : w, w};
@@ -136,17 +137,18 @@ static bool window_attrs(OnnxTr *t, int ns, int64_t h, int64_t w, int64_t k[2], 
       if (need < 0) need = 0;
       b = !strcmp(ap, "SAME_LOWER") ? need - need / 2 : need / 2, e = need - b;
     } else if (!strcmp(ap, "VALID")) b = e = 0;
-    if (b != e) return ox_fail(t, "asymmetric padding (%lld before, %lld after) is not supported yet", (long long)b, (long long)e);
-    p[j] = b;
-    if (k[j] < 1 || s[j] < 1 || d[j] < 1 || b < 0) return ox_fail(t, "kernel, strides and dilations must be positive");
+    if (k[j] < 1 || s[j] < 1 || d[j] < 1 || b < 0 || e < 0) return ox_fail(t, "kernel, strides, dilations and pads out of range");
+    if (b > 64 || e > 64) return ox_fail(t, "pads larger than 64 are not supported");
+    p[j] = b < e ? b : e, ex[j][0] = b - p[j], ex[j][1] = e - p[j];
   }
-  if (ns == 1) k[0] = s[0] = d[0] = 1, p[0] = 0;
-  if (ox_attr_i(t, "ceil_mode", 0)) {
+  if (ns == 1) k[0] = s[0] = d[0] = 1, p[0] = 0, ex[0][0] = ex[0][1] = 0;
+  if (ox_attr_i(t, "ceil_mode", 0)) /* the last window may start in the padded image and end past it */
     for (int j = 2 - ns; j < 2; j++) {
-      int64_t n = (j == 0 ? h : w) + 2 * p[j] - d[j] * (k[j] - 1) - 1;
-      if (n % s[j]) return ox_fail(t, "ceil_mode that changes the output size is not supported");
+      int64_t in = j == 0 ? h : w, n = in + 2 * p[j] + ex[j][0] + ex[j][1] - d[j] * (k[j] - 1) - 1;
+      int64_t out = (n + s[j] - 1) / s[j] + 1;
+      if ((out - 1) * s[j] >= in + p[j] + ex[j][0]) out--;
+      ex[j][1] += (out - 1) * s[j] - n;
     }
-  }
   return true;
 }
 
@@ -169,19 +171,37 @@ static bool window_weights(OnnxTr *t, const char *layer, const OnnxTensor *W, co
 
 static int64_t win_out(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d) { return (n + 2 * p - d * (k - 1) - 1) / s + 1; }
 
+/* The NHWC image e [N, h, w, c] padded by ex (before, after, per axis)
+ * with `value`: slices of it times 0 plus the value, concatenated around
+ * it; *h, *w grow. */
+static const char *pad_nhwc(const char *e, int64_t ex[2][2], const char *value, int64_t *h, int64_t *w) {
+  for (int j = 0; j < 2; j++) {
+    int64_t *n = j ? w : h, b = ex[j][0], a = ex[j][1];
+    if (!b && !a) continue;
+    if (b > *n || a > *n) return NULL;
+    const char *fill = arena_printf("slice(%s, axis: %d, start: 0, end: %%lld) * 0.0 + %s", e, j + 1, value);
+    e = arena_printf("concat(%s%s%s%s%s, axis: %d)", b ? arena_printf(fill, (long long)b) : "", b ? ", " : "", e,
+                     a ? ", " : "", a ? arena_printf(fill, (long long)a) : "", j + 1);
+    *n += b + a;
+  }
+  return e;
+}
+
 static bool op_conv(OnnxTr *t, const char *arg) {
   (void)arg;
   OnnxVal *x = ox_need(t, 0);
   OnnxTensor *W = ox_konst(t, 1, "the weights"), *B = ox_in(t, 2) ? ox_konst(t, 2, "the bias") : NULL;
   if (!x || !W || t->failed) return false;
-  int64_t h, w, c, k[2], s[2], p[2], d[2];
+  int64_t h, w, c, k[2], s[2], p[2], d[2], ex[2][2];
   const char *e = to_nhwc(t, x, &h, &w, &c);
   if (!e) return false;
   int ns = ox_orank(t, x) - 2, groups = (int)ox_attr_i(t, "group", 1);
   if (W->rank != ns + 2 || !W->f) return ox_fail(t, "the weights must be [filters, channels, kernel...]");
   int64_t f = W->dims[0], cg = W->dims[1];
   k[0] = ns == 2 ? W->dims[2] : 1, k[1] = W->dims[ns + 1];
-  if (!window_attrs(t, ns, h, w, k, s, p, d)) return false;
+  if (!window_attrs(t, ns, h, w, k, s, p, d, ex)) return false;
+  e = pad_nhwc(e, ex, "0.0", &h, &w); /* the side with more padding: its excess as zeros */
+  if (!e) return ox_fail(t, "asymmetric pads larger than the image are not supported");
   if (groups < 1 || cg * groups != c) return ox_fail(t, "weights for %lld channels in %d groups; the input has %lld", (long long)cg, groups, (long long)c);
   if (!window_weights(t, "conv2d", W, B, k, f)) return false;
   e = arena_printf("conv2d(%s, %lld, [%lld, %lld], stride: [%lld, %lld], padding: [%lld, %lld], dilation: [%lld, %lld]%s%s)",
@@ -198,6 +218,7 @@ static bool op_conv_transpose(OnnxTr *t, const char *arg) {
   OnnxTensor *W = ox_konst(t, 1, "the weights"), *B = ox_in(t, 2) ? ox_konst(t, 2, "the bias") : NULL;
   if (!x || !W || t->failed) return false;
   int64_t h, w, c, k[2] = {1, 1}, s[2] = {1, 1}, d[2] = {1, 1}, p[2] = {0, 0}, op[2] = {0, 0}, o[2];
+  int64_t crop[2] = {0, 0}, made[2] = {1, 1};
   const char *e = to_nhwc(t, x, &h, &w, &c);
   if (!e) return false;
   int ns = ox_orank(t, x) - 2, groups = (int)ox_attr_i(t, "group", 1);
@@ -215,6 +236,7 @@ static bool op_conv_transpose(OnnxTr *t, const char *arg) {
     int64_t full = (in[j] - 1) * s[j] + d[j] * (k[j] - 1) + 1 + op[j], b = 0, end = 0;
     if (osh && osh->nints >= ns) {
       int64_t total = full - osh->ints[osh->nints - ns + i];
+      if (total < 0 && -total <= 64) op[j] -= total, full -= total, total = 0; /* larger: rows of the bias alone at the end */
       b = !strcmp(ap, "SAME_UPPER") ? total / 2 : total - total / 2, end = total - b;
     } else if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
       int64_t total = full - in[j] * s[j];
@@ -222,9 +244,11 @@ static bool op_conv_transpose(OnnxTr *t, const char *arg) {
     } else if (pd && pd->nints == 2 * ns) {
       b = pd->ints[i], end = pd->ints[i + ns];
     }
-    if (b != end) return ox_fail(t, "asymmetric padding (%lld before, %lld after) is not supported yet", (long long)b, (long long)end);
-    if (b < 0 || k[j] < 1 || s[j] < 1 || d[j] < 1) return ox_fail(t, "kernel, strides, dilations and pads out of range");
-    p[j] = b, o[j] = full - 2 * b;
+    if (b < 0 || end < 0 || k[j] < 1 || s[j] < 1 || d[j] < 1)
+      return ox_fail(t, "kernel, strides, dilations and pads out of range (an output larger than the full one is not supported)");
+    p[j] = b < end ? b : end, o[j] = full - b - end, crop[j] = b - p[j]; /* the larger side: cropped by a slice */
+    made[j] = full - 2 * p[j];
+    if (o[j] < 1) return ox_fail(t, "the pads leave no output");
   }
   if (ns == 1) o[0] = 1;
   if (!window_weights(t, "conv2d_transpose", W, B, k, f)) return false;
@@ -233,6 +257,9 @@ static bool op_conv_transpose(OnnxTr *t, const char *arg) {
                    (long long)k[1], (long long)s[0], (long long)s[1], (long long)p[0], (long long)p[1], (long long)op[0],
                    (long long)op[1], (long long)d[0], (long long)d[1], groups > 1 ? arena_printf(", groups: %d", groups) : "",
                    B ? "" : ", use_bias: false");
+  for (int j = 0; j < 2; j++) /* the side padded more: its excess sliced off */
+    if (made[j] != o[j])
+      e = arena_printf("slice(%s, axis: %d, start: %lld, end: %lld)", e, j + 1, (long long)crop[j], (long long)(crop[j] + o[j]));
   from_nhwc(t, x, e, o[0], o[1], f);
   return true;
 }
@@ -242,17 +269,28 @@ static bool op_pool(OnnxTr *t, const char *arg) {
   OnnxVal *x = ox_need(t, 0);
   if (!x) return false;
   if (t->node->nout > 1 && *t->node->out[1]) return ox_fail(t, "the indices output is not supported");
-  int64_t h, w, c, k[2] = {1, 1}, s[2], p[2], d[2];
+  int64_t h, w, c, k[2] = {1, 1}, s[2], p[2], d[2], ex[2][2];
   const char *e = to_nhwc(t, x, &h, &w, &c);
   if (!e || !ox_attr(t, "kernel_shape")) return e ? ox_fail(t, "no kernel_shape") : false;
   int ns = ox_orank(t, x) - 2;
-  if (!window_attrs(t, ns, h, w, k, s, p, d)) return false;
+  if (!window_attrs(t, ns, h, w, k, s, p, d, ex)) return false;
   if (d[0] != 1 || d[1] != 1) return ox_fail(t, "dilated pooling is not supported yet");
-  if (!max && ox_attr_i(t, "count_include_pad", 0) && (p[0] || p[1]))
-    return ox_fail(t, "count_include_pad with padding is not supported yet");
-  if (2 * p[0] > k[0] || 2 * p[1] > k[1]) return ox_fail(t, "padding larger than half the window is not supported yet");
-  e = arena_printf("%s_pool2d(%s, [%lld, %lld], stride: [%lld, %lld], padding: [%lld, %lld])", max ? "max" : "avg", e,
-                   (long long)k[0], (long long)k[1], (long long)s[0], (long long)s[1], (long long)p[0], (long long)p[1]);
+  bool counted = !max && ox_attr_i(t, "count_include_pad", 0), uneven = ex[0][0] || ex[0][1] || ex[1][0] || ex[1][1];
+  const char *count = NULL; /* an average over the window's cells of the image alone: sum / count */
+  if (counted && ox_attr_i(t, "ceil_mode", 0) && (ex[0][1] > ex[0][0] || ex[1][1] > ex[1][0]))
+    return ox_fail(t, "count_include_pad with a ceil_mode that changes the output size is not supported yet");
+  if (uneven || counted || 2 * p[0] > k[0] || 2 * p[1] > k[1]) { /* padding written out: any size, either side */
+    for (int j = 0; j < 2; j++) ex[j][0] += p[j], ex[j][1] += p[j], p[j] = 0;
+    int64_t h1 = h, w1 = w;
+    if (!max && !counted) count = pad_nhwc(arena_printf("%s * 0.0 + 1.0", e), ex, "0.0", &h1, &w1);
+    e = pad_nhwc(e, ex, max ? (x->dt == DT_F64 ? "-1.7976931348623157e308" : "-3.4028234663852886e38") : "0.0", &h, &w);
+    if (!e) return ox_fail(t, "pads larger than the image are not supported");
+  }
+  const char *form = arena_printf("%s_pool2d(%%s, [%lld, %lld], stride: [%lld, %lld], padding: [%lld, %lld])",
+                                  max ? "max" : "avg", (long long)k[0], (long long)k[1], (long long)s[0], (long long)s[1],
+                                  (long long)p[0], (long long)p[1]);
+  e = arena_printf(form, e);
+  if (count) e = arena_printf("%s / %s", e, arena_printf(form, count));
   from_nhwc(t, x, e, win_out(h, k[0], s[0], p[0], 1), win_out(w, k[1], s[1], p[1], 1), c);
   return true;
 }

@@ -115,7 +115,7 @@ def bad(out):
         e.key, e.value = k, v
     g = helper.make_graph([helper.make_node("Add", ["x", "w"], ["y"], name="add_w")], "g", [x], [y], [w])
     onnx.save(helper.make_model(g, opset_imports=op13), os.path.join(out, "external_escape.onnx"))
-    # a padding nnc cannot express
+    # asymmetric padding: explicit zeros before nnc's symmetric conv2d
     img = helper.make_tensor_value_info("img", TensorProto.FLOAT, ["N", 1, 5, 5])
     o = helper.make_tensor_value_info("o", TensorProto.FLOAT, ["N", 1, 5, 5])
     g = helper.make_graph([helper.make_node("Conv", ["img", "k"], ["o"], name="odd_pad", pads=[0, 0, 2, 2],
