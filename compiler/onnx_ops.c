@@ -441,9 +441,15 @@ static bool op_gemm(OnnxTr *t, const char *arg) {
   for (int64_t i = 0; i < kk; i++)
     for (int64_t j = 0; j < n; j++) W->f[i * n + j] = alpha * (tb ? b->k->f[j * kk + i] : b->k->f[i * n + j]);
   OnnxTensor *bias = NULL;
+  const char *matrix = NULL; /* a C of the whole sample's shape (no batch): added after the product */
   if (c && c->k && c->k->f && (c->k->count == n || c->k->count == 1) && (c->k->rank < 2 || c->k->dims[0] == 1)) {
     bias = ox_new_const(c->k->type, 1, &n);
     for (int64_t j = 0; j < n; j++) bias->f[j] = beta * c->k->f[c->k->count == 1 ? 0 : j];
+  } else if (c && c->k && c->k->f && t->off && c->k->rank == 2 && (c->k->dims[0] == 1 || c->k->dims[0] == sh.dim[1]) &&
+             (c->k->dims[1] == 1 || c->k->dims[1] == n)) {
+    OnnxTensor *k = ox_new_const(c->k->type, 2, c->k->dims);
+    for (int64_t j = 0; j < k->count; j++) k->f[j] = beta * c->k->f[j];
+    matrix = ox_use(t, ox_tv_const(k), false);
   } else if (c) {
     return ox_fail(t, "a C other than a constant vector of N values is not supported yet");
   }
@@ -451,7 +457,8 @@ static bool op_gemm(OnnxTr *t, const char *arg) {
   ox_add_value(t, arena_printf("%s.W", inst), W);
   if (bias) ox_add_value(t, arena_printf("%s.b", inst), bias);
   sh.dim[sh.rank - 1] = n;
-  ox_out(t, 0, a->dt, sh, arena_printf("dense(%s, %lld%s)", x, (long long)n, bias ? "" : ", use_bias: false"));
+  const char *y = arena_printf("dense(%s, %lld%s)", x, (long long)n, bias ? "" : ", use_bias: false");
+  ox_out(t, 0, a->dt, sh, matrix ? arena_printf("%s + %s", y, matrix) : y);
   return true;
 }
 
@@ -778,17 +785,21 @@ static bool op_prelu(OnnxTr *t, const char *arg) {
 /* LeakyRelu, Elu, Selu, HardSigmoid, HardSwish: formulas of their attributes. */
 static bool op_activation(OnnxTr *t, const char *op) {
   char fmt[200];
-  double alpha = ox_attr_f(t, "alpha", !strcmp(op, "LeakyRelu") ? 0.01 : !strcmp(op, "Elu") ? 1.0
+  bool elu = !strcmp(op, "Elu") || !strcmp(op, "Celu");
+  double alpha = ox_attr_f(t, "alpha", !strcmp(op, "LeakyRelu") ? 0.01 : elu ? 1.0
                                        : !strcmp(op, "Selu") ? 1.67326319217681884765625 : 0.2);
   const char *al = ox_num_str((float)alpha);
   if (!strcmp(op, "LeakyRelu")) snprintf(fmt, sizeof fmt, "leaky_relu($, alpha: %s)", al);
   else if (!strcmp(op, "Elu")) snprintf(fmt, sizeof fmt, "elu($, alpha: %s)", al);
+  else if (!strcmp(op, "Celu")) /* max(0, x) + min(0, alpha (exp(x / alpha) - 1)) */
+    snprintf(fmt, sizeof fmt, "%s * elu($ / %s)", al, al);
   else if (!strcmp(op, "Selu"))
     snprintf(fmt, sizeof fmt, "%s * elu($, alpha: %s)", ox_num_str((float)ox_attr_f(t, "gamma", 1.05070102214813232421875)), al);
   else if (!strcmp(op, "HardSigmoid"))
     snprintf(fmt, sizeof fmt, "maximum(minimum(%s * $ + %s, 1.0), 0.0)", al, ox_num_str((float)ox_attr_f(t, "beta", 0.5)));
   else snprintf(fmt, sizeof fmt, "$ * maximum(minimum($ / 6.0 + 0.5, 1.0), 0.0)");
   if (!strcmp(op, "LeakyRelu") && alpha < 0) return ox_fail(t, "a negative alpha is not supported");
+  if (!strcmp(op, "Celu") && !(alpha > 0)) return ox_fail(t, "alpha must be above 0");
   return unary(t, fmt);
 }
 
@@ -817,6 +828,7 @@ static const struct { const char *onnx; Translate *fn; const char *arg; } ops[] 
   {"Softplus", unary, "softplus($)"}, {"Softsign", unary, "$ / (1.0 + abs($))"}, {"Gelu", unary, "gelu($)"},
   {"Add", binary, "+"}, {"Sub", binary, "-"}, {"Mul", binary, "*"}, {"Div", binary, "/"}, {"Pow", binary, "pow"},
   {"LeakyRelu", op_activation, "LeakyRelu"}, {"Elu", op_activation, "Elu"}, {"Selu", op_activation, "Selu"},
+  {"Celu", op_activation, "Celu"},
   {"HardSigmoid", op_activation, "HardSigmoid"}, {"HardSwish", op_activation, "HardSwish"},
   {"Identity", op_identity, "identity"}, {"Dropout", op_identity, "dropout"},
   {"Conv", op_conv, NULL}, {"ConvTranspose", op_conv_transpose, NULL}, {"MaxPool", op_pool, "max"},

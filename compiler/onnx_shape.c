@@ -653,6 +653,58 @@ static bool op_tile(OnnxTr *t, const char *arg) {
   return ox_out(t, 0, x->dt, sh, e), true;
 }
 
+/* Expand: x broadcast to a shape; each axis of x's size 1 that grows is
+ * repeated by a concat (up to 64 times); a constant is folded. */
+static bool op_expand(OnnxTr *t, const char *arg) {
+  (void)arg;
+  OnnxVal *x = ox_need(t, 0);
+  OnnxTensor *s = ox_konst(t, 1, "the shape");
+  if (!x || !s) return false;
+  if (s->f || s->rank != 1 || s->count > NN_MAX_RANK) return ox_fail(t, "the shape must be a list of integers");
+  int xr = ox_orank(t, x), R = xr > (int)s->count ? xr : (int)s->count;
+  int64_t xd[NN_MAX_RANK], od[NN_MAX_RANK];
+  for (int i = 0; i < R; i++) { /* x's ONNX dims, aligned right; the batch as NSYM */
+    int j = i - (R - xr);
+    int64_t d = j < 0 ? 1 : x->k ? x->k->dims[j] : x->sh.dim[j + t->off];
+    xd[i] = d == DIM_BATCH && !x->k ? NSYM : d;
+    int k = i - (R - (int)s->count);
+    int64_t want = k < 0 ? 1 : s->i[k];
+    if (want != 1 && xd[i] != 1 && want != xd[i])
+      return ox_fail(t, "dimension %lld does not broadcast to %lld", (long long)xd[i], (long long)want);
+    od[i] = xd[i] == 1 ? want : xd[i];
+    if (od[i] != NSYM && (od[i] < 1 || od[i] > 64 * xd[i])) return ox_fail(t, "expansions up to 64 times are supported");
+  }
+  if (x->k) {
+    for (int i = 0; i < R; i++)
+      if (od[i] == NSYM) return ox_fail(t, "a constant whose size is the batch's is not supported yet");
+    if (!ox_size_ok(t, R, od)) return false;
+    OnnxTensor *k = ox_new_const(x->k->type, R, od);
+    for (int64_t o = 0; o < k->count; o++) {
+      int64_t rem = o, src = 0, stride = 1;
+      for (int d = R - 1; d >= 0; d--) {
+        int64_t idx = rem % od[d];
+        rem /= od[d];
+        src += (xd[d] == 1 ? 0 : idx) * stride, stride *= xd[d];
+      }
+      if (k->f) k->f[o] = x->k->f[src];
+      else k->i[o] = x->k->i[src];
+    }
+    ox_out_const(t, 0, k);
+    return true;
+  }
+  if (R != xr && !t->off) return ox_fail(t, "an expansion that adds axes before the batch is not supported");
+  Shape sh;
+  const char *e = ox_align(t, x, R + t->off, &sh);
+  for (int i = 0; i < R; i++) {
+    if (od[i] == xd[i]) continue;
+    if (od[i] == NSYM) return ox_fail(t, "expanding an axis of size 1 to the batch is not supported");
+    char *args = arena_strdup("");
+    for (int64_t k = 0; k < od[i]; k++) args = arena_printf("%s%s, ", args, e);
+    e = arena_printf("concat(%saxis: %d)", args, i + t->off);
+    sh.dim[i + t->off] = od[i];
+  }
+  return ox_out(t, 0, x->dt, sh, e), true;
+}
 
 typedef bool Translate(OnnxTr *t, const char *arg);
 static const struct { const char *onnx; Translate *fn; const char *arg; } ops[] = {
@@ -660,7 +712,7 @@ static const struct { const char *onnx; Translate *fn; const char *arg; } ops[] 
   {"Unsqueeze", op_unsqueeze, "unsqueeze"}, {"Flatten", op_flatten, NULL}, {"Transpose", op_transpose, NULL},
   {"Concat", op_concat, NULL}, {"Gather", op_gather, NULL}, {"Slice", op_slice, NULL}, {"Split", op_split, NULL},
   {"Tile", op_tile, NULL}, {"Pad", op_pad, NULL}, {"Cast", op_cast, NULL}, {"Constant", op_constant, NULL},
-  {"ConstantOfShape", op_constant_of_shape, NULL},
+  {"ConstantOfShape", op_constant_of_shape, NULL}, {"Expand", op_expand, NULL},
 };
 
 int onnx_shape_node(OnnxTr *t, const char *op) {

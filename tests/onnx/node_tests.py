@@ -56,7 +56,7 @@ KNOWN = {
 FAMILIES = [
     "abs", "acos", "add", "and", "argmax", "asin", "atan", "averagepool", "basic_conv", "batchnorm", "cast",
     "ceil", "celu", "clip", "concat", "constant", "constantofshape", "conv", "convtranspose", "cos", "div",
-    "dropout", "elu", "equal", "erf", "exp", "flatten", "floor", "gather", "gemm", "globalaveragepool",
+    "dropout", "elu", "equal", "erf", "exp", "expand", "flatten", "floor", "gather", "gemm", "globalaveragepool",
     "globalmaxpool", "greater", "gru", "hardsigmoid", "hardswish", "identity", "instancenorm", "layer_normalization",
     "leakyrelu", "less", "log",
     "logsoftmax", "lstm", "matmul", "max", "maxpool", "mean", "min", "mul", "neg", "pad", "pow", "prelu",
