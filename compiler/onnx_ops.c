@@ -138,7 +138,6 @@ static bool window_attrs(OnnxTr *t, int ns, int64_t h, int64_t w, int64_t k[2], 
       b = !strcmp(ap, "SAME_LOWER") ? need - need / 2 : need / 2, e = need - b;
     } else if (!strcmp(ap, "VALID")) b = e = 0;
     if (k[j] < 1 || s[j] < 1 || d[j] < 1 || b < 0 || e < 0) return ox_fail(t, "kernel, strides, dilations and pads out of range");
-    if (b > 64 || e > 64) return ox_fail(t, "pads larger than 64 are not supported");
     p[j] = b < e ? b : e, ex[j][0] = b - p[j], ex[j][1] = e - p[j];
   }
   if (ns == 1) k[0] = s[0] = d[0] = 1, p[0] = 0, ex[0][0] = ex[0][1] = 0;
@@ -450,6 +449,13 @@ static bool op_gemm(OnnxTr *t, const char *arg) {
     OnnxTensor *k = ox_new_const(c->k->type, 2, c->k->dims);
     for (int64_t j = 0; j < k->count; j++) k->f[j] = beta * c->k->f[j];
     matrix = ox_use(t, ox_tv_const(k), false);
+  } else if (c && !c->k && !c->fill && c->dt == a->dt) { /* a computed C, added after the product */
+    Shape o = sh, cs;
+    o.dim[o.rank - 1] = n;
+    const char *ce = ox_align(t, c, o.rank, &cs);
+    Shape b;
+    if (t->failed || !ox_bshape(t, o, cs, &b) || !shape_eq(b, o)) return ox_fail(t, "C does not broadcast to the output");
+    matrix = beta == 1 ? ce : arena_printf("%s * %s", ox_num_str(beta), ce);
   } else if (c) {
     return ox_fail(t, "a C other than a constant vector of N values is not supported yet");
   }
