@@ -519,8 +519,8 @@ typedef struct OnnxVal { /* nn: its name in the text (NULL: a constant not writt
                            (N or the sample axis first); k: its value when known at import */
   const char *nn; Shape sh; DType dt; OnnxTensor *k;
   int bax;           /* the batch's axis in the ONNX view (onnx_rnn.c): sh holds it first */
-  bool fill;         /* a constant fillv as large as the batch (ConstantOfShape), not written */
-  double fillv;
+  bool fill;         /* a constant as large as the batch: bk (1 at the batch's axis bax) broadcast along it */
+  OnnxTensor *bk;
 } OnnxVal;
 typedef struct OnnxTr {
   const OnnxModel *m; const char *model, *any_input, *err; /* err: the first error */
@@ -551,12 +551,14 @@ double ox_attr_f(OnnxTr *t, const char *name, double dflt);
 const char *ox_attr_s(OnnxTr *t, const char *name, const char *dflt);
 OnnxVal *ox_out(OnnxTr *t, int i, DType dt, Shape sh, const char *expr);
 void ox_out_const(OnnxTr *t, int i, OnnxTensor *k);
+bool ox_out_bcast(OnnxTr *t, OnnxTensor *k, int bax); /* output 0: k (1 at bax) broadcast along the batch */
 int ox_axis(OnnxTr *t, int64_t a, int onnx_rank); /* nnc's, or -1 after an error */
 int ox_orank(OnnxTr *t, const OnnxVal *v);
 bool ox_elems(Shape sh, int from, int64_t *out);
 bool ox_bshape(OnnxTr *t, Shape a, Shape b, Shape *o);
 const char *ox_align(OnnxTr *t, OnnxVal *v, int rank, Shape *sh);
 bool onnx_node(OnnxTr *t);       /* onnx_ops.c: translates t->node */
+bool onnx_plain_node(OnnxTr *t); /* the same, its inputs' batches first */
 bool onnx_supported(const char *op); /* an op onnx_node translates (some of its forms) */
 int onnx_shape_node(OnnxTr *t, const char *op); /* onnx_shape.c: its ops (-1: not one; t NULL: 1 if one) */
 int onnx_moved_node(OnnxTr *t); /* onnx_rnn.c: a node reading a value whose batch moved (-1: none does) */

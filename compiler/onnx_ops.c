@@ -701,6 +701,52 @@ static const char *as_float(OnnxTr *t, OnnxVal *v) {
 
 /* Comparisons give 0 or 1 in the operands' float type (nnc has no bool
  * tensors); Not, And, Or, Xor work on such 0/1 values; Where selects. */
+/* The element of constant k (shape sh, broadcast to o) at o's flat index i. */
+static int64_t bcast_index(Shape o, Shape sh, int64_t i) {
+  int64_t at = 0, stride = 1;
+  for (int d = o.rank - 1; d >= 0; d--) {
+    int64_t idx = i % o.dim[d];
+    i /= o.dim[d];
+    int dk = d - (o.rank - sh.rank);
+    if (dk >= 0) at += (sh.dim[dk] == 1 ? 0 : idx) * stride, stride *= sh.dim[dk];
+  }
+  return at;
+}
+
+/* A comparison, a logical op or Where of constants (a folded shape's
+ * `Where(Equal(shape, -1), 1, shape)`, say). The batch symbol equals
+ * itself and no number below 1; any other comparison with it is refused. */
+static bool fold_logic(OnnxTr *t, const char *op, OnnxVal **v, int n) {
+  Shape o = v[0]->sh;
+  for (int i = 1; i < n; i++)
+    if (!ox_bshape(t, o, v[i]->sh, &o)) return false;
+  if (!ox_size_ok(t, o.rank, o.dim)) return false;
+  bool where = n == 3, fl = where && (v[1]->k->f || v[2]->k->f);
+  OnnxTensor *k = ox_new_const(where ? (fl ? (v[1]->k->f ? v[1]->k->type : v[2]->k->type) : OX_INT64) : OX_BOOL, o.rank, o.dim);
+  for (int64_t i = 0; i < k->count; i++) {
+    double a[3];
+    for (int j = 0; j < n; j++) a[j] = ox_kget(v[j]->k, bcast_index(o, v[j]->sh, i));
+    double r;
+    bool sym = (!v[0]->k->f && a[0] == (double)NSYM) || (n > 1 && !where && !v[1]->k->f && a[1] == (double)NSYM);
+    if (sym && !strcmp(op, "Equal") && (a[0] == a[1] || a[0] < 1 || a[1] < 1)) r = a[0] == a[1];
+    else if (sym && !where) return ox_fail(t, "%s of the batch size, which is not known at import", op);
+    else if (!strcmp(op, "Greater")) r = a[0] > a[1];
+    else if (!strcmp(op, "Less")) r = a[0] < a[1];
+    else if (!strcmp(op, "GreaterOrEqual")) r = a[0] >= a[1];
+    else if (!strcmp(op, "LessOrEqual")) r = a[0] <= a[1];
+    else if (!strcmp(op, "Equal")) r = a[0] == a[1];
+    else if (!strcmp(op, "Not")) r = a[0] == 0;
+    else if (!strcmp(op, "And")) r = a[0] != 0 && a[1] != 0;
+    else if (!strcmp(op, "Or")) r = a[0] != 0 || a[1] != 0;
+    else if (!strcmp(op, "Xor")) r = (a[0] != 0) != (a[1] != 0);
+    else r = a[0] != 0 ? a[1] : a[2];
+    if (k->f) k->f[i] = r;
+    else k->i[i] = (int64_t)r;
+  }
+  ox_out_const(t, 0, k);
+  return true;
+}
+
 static bool op_logic(OnnxTr *t, const char *op) {
   int n = !strcmp(op, "Where") ? 3 : !strcmp(op, "Not") ? 1 : 2;
   OnnxVal *v[3];
@@ -713,7 +759,7 @@ static bool op_logic(OnnxTr *t, const char *op) {
   }
   bool all_const = true;
   for (int i = 0; i < n; i++) all_const &= v[i]->k != NULL;
-  if (all_const) return ox_fail(t, "%s of constants alone is not supported yet", op);
+  if (all_const) return fold_logic(t, op, v, n);
   for (int i = 0; i < n; i++) {
     OnnxVal *w = v[i];
     if (!(e[i] = as_float(t, w))) return false;
@@ -862,7 +908,10 @@ bool onnx_supported(const char *op) {
 
 bool onnx_node(OnnxTr *t) {
   int moved = onnx_moved_node(t);
-  if (moved >= 0) return moved;
+  return moved >= 0 ? moved : onnx_plain_node(t);
+}
+
+bool onnx_plain_node(OnnxTr *t) {
   for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
     if (!strcmp(t->node->op, ops[i].onnx)) return ops[i].fn(t, ops[i].arg);
   int done = onnx_shape_node(t, t->node->op);

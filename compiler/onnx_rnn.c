@@ -193,6 +193,86 @@ static bool moved_concat(OnnxTr *t, OnnxVal *x) {
   return out_view(t, x, o, r, arena_printf("concat(%saxis: %d)", args, nn_axis(x->bax, a)));
 }
 
+bool ox_out_bcast(OnnxTr *t, OnnxTensor *k, int bax) {
+  OnnxVal *v = arena_alloc(sizeof *v);
+  v->fill = true, v->bk = k, v->bax = bax, v->dt = ox_dtype(k->type);
+  v->sh.rank = k->rank, v->sh.dim[0] = DIM_BATCH;
+  for (int i = 0, j = 1; i < k->rank; i++)
+    if (i != bax) v->sh.dim[j++] = k->dims[i];
+  map_put(t->vals, t->node->out[0], v);
+  return true;
+}
+
+/* The broadcast constant x as a plain constant (the batch's axis of size
+ * 1): what a batched operand broadcasts against. */
+static OnnxVal *plain(const OnnxVal *x) { return ox_tv_const(x->bk); }
+
+/* An elementwise op of a broadcast constant and computed batched values:
+ * the op of the plain constant, which broadcasts the same. */
+static bool fill_elementwise(OnnxTr *t) {
+  const OnnxNode *n = t->node;
+  OnnxVal *saved[8] = {0};
+  bool computed = false;
+  if (n->nin > 8) return ox_fail(t, "too many inputs");
+  for (int i = 0; i < n->nin; i++) {
+    OnnxVal *v = *n->in[i] ? map_get(t->vals, n->in[i]) : NULL;
+    computed |= v && !v->k && !v->fill && v->bax == 0;
+  }
+  if (!computed)
+    return ox_fail(t, "%s of constants as large as the batch alone is not supported yet", n->op);
+  for (int i = 0; i < n->nin; i++) {
+    OnnxVal *v = *n->in[i] ? map_get(t->vals, n->in[i]) : NULL;
+    if (v && v->fill) saved[i] = v, map_put(t->vals, n->in[i], plain(v));
+  }
+  bool ok = onnx_plain_node(t);
+  for (int i = 0; i < n->nin; i++)
+    if (saved[i]) map_put(t->vals, n->in[i], saved[i]);
+  return ok;
+}
+
+/* Concat of computed batched values and broadcast constants (a class
+ * token before the sequence): each constant written as a slice of a
+ * computed input times 0 plus the constant, so it has the batch. */
+static bool fill_concat(OnnxTr *t) {
+  const OnnxNode *n = t->node;
+  OnnxVal *like = NULL;
+  for (int i = 0; i < n->nin && !like; i++) {
+    OnnxVal *v = ox_need(t, i);
+    if (!v) return false;
+    if (!v->k && !v->fill && v->bax == 0) like = v;
+  }
+  if (!like) return ox_fail(t, "a Concat of constants as large as the batch alone is not supported yet");
+  int r = like->sh.rank;
+  int64_t a = ox_attr_i(t, "axis", 0);
+  if (a < 0) a += r;
+  if (a <= 0 || a >= r) return ox_fail(t, "axis %lld is out of range or the batch's", (long long)a);
+  Shape sh = like->sh;
+  sh.dim[a] = 0;
+  char *args = arena_strdup("");
+  for (int i = 0; i < n->nin; i++) {
+    OnnxVal *v = ox_in(t, i);
+    const char *e;
+    if (v->k || v->bax || v->sh.rank != r || v->dt != like->dt)
+      return ox_fail(t, "the inputs must be batched tensors of one type and rank, the batch first");
+    for (int d = 1; d < r; d++)
+      if (d != a && v->sh.dim[d] != like->sh.dim[d]) return ox_fail(t, "the inputs' shapes differ off the axis");
+    if (v->fill) {
+      if (v->sh.dim[a] > like->sh.dim[a]) return ox_fail(t, "a broadcast constant longer than the tensor beside it");
+      if (!v->bk->f) return ox_fail(t, "an integer constant tensor used as a tensor of the model: not supported yet");
+      OnnxTensor *k = ox_new_const(v->bk->type, r - 1, v->sh.dim + 1); /* its values without the batch's 1 */
+      k->name = n->in[i];
+      for (int64_t j = 0; j < k->count; j++) k->f[j] = v->bk->f[j];
+      e = arena_printf("slice(%s, axis: %lld, start: 0, end: %lld) * 0.0 + %s", ox_use(t, like, false), (long long)a,
+                       (long long)v->sh.dim[a], ox_use(t, ox_tv_const(k), false));
+    } else {
+      e = ox_use(t, v, false);
+    }
+    args = arena_printf("%s%s, ", args, e);
+    sh.dim[a] += v->sh.dim[a];
+  }
+  return ox_out(t, 0, like->dt, sh, arena_printf("concat(%saxis: %lld)", args, (long long)a)), true;
+}
+
 /* Slice of a constant as large as the batch, on other axes: one again. */
 static bool fill_slice(OnnxTr *t, OnnxVal *x) {
   OnnxTensor *st = ox_konst(t, 1, "starts"), *en = ox_konst(t, 2, "ends");
@@ -212,13 +292,16 @@ static bool fill_slice(OnnxTr *t, OnnxVal *x) {
     if (e <= b) return ox_fail(t, "an empty slice");
     od[a] = e - b;
   }
-  OnnxVal *v = arena_alloc(sizeof *v);
-  *v = *x;
-  v->sh.rank = r, v->sh.dim[0] = DIM_BATCH;
-  for (int i = 0, k = 1; i < r; i++)
-    if (i != x->bax) v->sh.dim[k++] = od[i];
-  map_put(t->vals, t->node->out[0], v);
-  return true;
+  for (int64_t j = 1; j < x->bk->count; j++)
+    if (ox_kget(x->bk, j) != ox_kget(x->bk, 0)) return ox_fail(t, "a slice of a broadcast constant that varies is not supported");
+  int64_t dims[NN_MAX_RANK];
+  for (int i = 0; i < r; i++) dims[i] = i == x->bax ? 1 : od[i];
+  OnnxTensor *k = ox_new_const(x->bk->type, r, dims);
+  for (int64_t j = 0; j < k->count; j++) {
+    if (k->f) k->f[j] = x->bk->f[0];
+    else k->i[j] = x->bk->i[0];
+  }
+  return ox_out_bcast(t, k, x->bax);
 }
 
 /* A node with an input whose batch is moved (or a constant as large as
@@ -241,6 +324,9 @@ int onnx_moved_node(OnnxTr *t) {
   OnnxVal *x = ox_need(t, 0);
   if (!x) return 0;
   if (x->fill && !strcmp(op, "Slice") && t->m->opset >= 10) return fill_slice(t, x);
+  if (fill && !moved && !strcmp(op, "Concat")) return fill_concat(t);
+  if (fill && !moved && (!strcmp(op, "Add") || !strcmp(op, "Sub") || !strcmp(op, "Mul") || !strcmp(op, "Div")))
+    return fill_elementwise(t);
   if (fill) return ox_fail(t, "a constant whose size is the batch's is not supported yet (here as input of %s)", op);
   if (x->bax && !strcmp(op, "Reshape")) return moved_reshape(t, x);
   if (x->bax && !strcmp(op, "Concat")) return moved_concat(t, x);
@@ -284,7 +370,7 @@ static bool initial_state(OnnxTr *t, int i, int64_t D, int64_t H, OnnxVal **out)
   *out = NULL;
   int64_t od[NN_MAX_RANK];
   bool shaped = !v || v->k || (view(v, od) == 3 && v->bax == 1 && od[0] == D && od[2] == H);
-  if (!v || (shaped && v->fill && v->fillv == 0) || (v->k && zeros(v->k))) return !t->failed;
+  if (!v || (shaped && v->fill && zeros(v->bk)) || (v->k && zeros(v->k))) return !t->failed;
   if (v->k || v->fill || !shaped)
     return ox_fail(t, "initial state (input %d) must be zeros or a computed [%lld, N, %lld]", i, (long long)D,
                    (long long)H);

@@ -504,16 +504,17 @@ static bool op_constant_of_shape(OnnxTr *t, const char *arg) {
   for (int64_t i = 0; i < s->count; i++)
     if (s->i[i] == NSYM) nsym++;
   if (nsym > 1) return ox_fail(t, "a constant whose size is the batch's is not supported yet");
-  if (nsym) { /* as large as the batch: only the recurrent ops take one (their initial state) */
-    OnnxVal *v = arena_alloc(sizeof *v);
-    v->fill = true, v->fillv = a && a->t && a->t->count ? ox_kget(a->t, 0) : 0;
-    v->dt = a && a->t ? ox_dtype(a->t->type) : DT_F32;
-    v->sh.rank = (int)s->count, v->sh.dim[0] = DIM_BATCH;
-    for (int64_t i = 0, k = 1; i < s->count; i++)
-      if (s->i[i] == NSYM) v->bax = (int)i;
-      else v->sh.dim[k++] = s->i[i];
-    map_put(t->vals, t->node->out[0], v);
-    return true;
+  if (nsym) { /* as large as the batch (onnx_rnn.c): a recurrent op's initial state, say */
+    int64_t dims[NN_MAX_RANK];
+    int bax = 0;
+    for (int64_t i = 0; i < s->count; i++) dims[i] = s->i[i] == NSYM ? 1 : s->i[i], bax = s->i[i] == NSYM ? (int)i : bax;
+    if (!ox_size_ok(t, (int)s->count, dims)) return false;
+    OnnxTensor *k = ox_new_const(a && a->t ? a->t->type : OX_FLOAT, (int)s->count, dims);
+    for (int64_t i = 0; i < k->count; i++) {
+      if (k->f) k->f[i] = a && a->t && a->t->count ? ox_kget(a->t, 0) : 0;
+      else k->i[i] = a && a->t && a->t->count ? a->t->i[0] : 0;
+    }
+    return ox_out_bcast(t, k, bax);
   }
   if (!ox_size_ok(t, (int)s->count, s->i)) return false;
   OnnxTensor *k = ox_new_const(a && a->t ? a->t->type : OX_FLOAT, (int)s->count, s->i);
@@ -675,8 +676,12 @@ static bool op_expand(OnnxTr *t, const char *arg) {
     if (od[i] != NSYM && (od[i] < 1 || od[i] > 64 * xd[i])) return ox_fail(t, "expansions up to 64 times are supported");
   }
   if (x->k) {
+    int bax = -1; /* a constant broadcast along the batch (a class token): its axis of size 1 there */
     for (int i = 0; i < R; i++)
-      if (od[i] == NSYM) return ox_fail(t, "a constant whose size is the batch's is not supported yet");
+      if (od[i] == NSYM) {
+        if (bax >= 0 || t->off) return ox_fail(t, "a constant whose size is the batch's is not supported yet");
+        bax = i, od[i] = 1;
+      }
     if (!ox_size_ok(t, R, od)) return false;
     OnnxTensor *k = ox_new_const(x->k->type, R, od);
     for (int64_t o = 0; o < k->count; o++) {
@@ -689,8 +694,7 @@ static bool op_expand(OnnxTr *t, const char *arg) {
       if (k->f) k->f[o] = x->k->f[src];
       else k->i[o] = x->k->i[src];
     }
-    ox_out_const(t, 0, k);
-    return true;
+    return bax >= 0 ? ox_out_bcast(t, k, bax) : (ox_out_const(t, 0, k), true);
   }
   if (R != xr && !t->off) return ox_fail(t, "an expansion that adds axes before the batch is not supported");
   Shape sh;

@@ -115,6 +115,19 @@ class GRUClassifier(nn.Module):  # batch first, two layers, both directions, the
         return self.fc(torch.cat([h[-2], h[-1]], 1))
 
 
+class Tokens(nn.Module):  # a ViT's input: a class token expanded to the batch, a learned position table
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(6, 8)
+        self.cls = nn.Parameter(torch.randn(1, 1, 8))
+        self.pos = nn.Parameter(torch.randn(1, 5, 8))
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x):
+        h = torch.cat([self.cls.expand(x.shape[0], -1, -1), self.proj(x)], 1) + self.pos
+        return self.head(torch.tanh(h).mean(1) + h[:, 0])
+
+
 MODELS = {
     "mlp": (MLP, (20,)),
     "cnn": (CNN, (3, 14, 14)),
@@ -123,6 +136,7 @@ MODELS = {
     "unet": (UNet, (3, 16, 16)),
     "lstm": (LSTMClassifier, (9, 6)),  # [T, F] of each sample: the batch goes second
     "gru": (GRUClassifier, (9, 6)),
+    "tokens": (Tokens, (4, 6)),
 }
 TIME_MAJOR = {"lstm"}
 

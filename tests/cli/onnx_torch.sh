@@ -5,14 +5,15 @@
 # U-Net with a transposed convolution and a bilinear upsampling, an LSTM
 # classifier with PyTorch's defaults (time-major: its input is [T, N, F],
 # as ONNX Runtime takes it) and a GRU classifier (batch first, two layers,
-# both directions, the final states). The
+# both directions, the final states), a ViT's input (a class token
+# expanded to the batch and concatenated before the sequence). The
 # encoder's export uses the batch axis as data (batch-first attention
 # moves it), so it is compiled for its batch of 4 with --batch=4 and fed
 # one sample of 4.
 . "$(dirname "$0")/../cli_lib.sh"
 need_python
 models="$src/tests/onnx/torch"
-for model in mlp cnn resnet transformer unet lstm gru; do
+for model in mlp cnn resnet transformer unet lstm gru tokens; do
   extra=""
   [ "$model" = transformer ] && extra="--batch=4"
   for backend in llvm c; do
@@ -27,7 +28,7 @@ import numpy as np
 import nnc
 m, tmp = sys.argv[1], sys.argv[2]
 bad = 0
-for model in ("mlp", "cnn", "resnet", "transformer", "unet", "lstm", "gru"):
+for model in ("mlp", "cnn", "resnet", "transformer", "unet", "lstm", "gru", "tokens"):
     x, want = np.load("%s/%s_x.npy" % (m, model)), np.load("%s/%s_y.npy" % (m, model))
     for backend in ("llvm", "c"):
         lib = nnc.load("%s/%s_%s.so" % (tmp, model, backend))
