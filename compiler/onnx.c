@@ -309,14 +309,21 @@ const char *ox_align(OnnxTr *t, OnnxVal *v, int rank, Shape *sh) {
 
 /* ---------------------------------------------------------- the import */
 
-/* The axis of graph input vi's batch: 1 when a recurrent op of layout 0
- * reads it as X ([T, N, F]), else 0. */
+/* The axis of graph input vi's batch: that of its one symbolic dimension
+ * (PyTorch's dynamic_axes: {1: "batch"} for a time-major sequence or an
+ * initial state); with none, 1 when a recurrent op of layout 0 reads it as
+ * X ([T, N, F]) or as an initial state ([D, N, H]); else 0. */
 static int input_batch_axis(const OnnxGraph *g, const OnnxValueInfo *vi) {
+  int sym = -1, nsym = 0;
+  for (int d = 0; d < vi->rank; d++)
+    if (vi->dims[d] < 1) sym = d, nsym++;
+  if (nsym == 1) return sym;
   for (int i = 0; i < g->nnodes; i++) {
     const OnnxNode *n = &g->nodes[i];
-    if ((strcmp(n->op, "LSTM") && strcmp(n->op, "GRU") && strcmp(n->op, "RNN")) || n->nin < 1 || strcmp(n->in[0], vi->name))
-      continue;
-    bool layout1 = false;
+    if (strcmp(n->op, "LSTM") && strcmp(n->op, "GRU") && strcmp(n->op, "RNN")) continue;
+    bool read = false, layout1 = false;
+    for (int j = 0; j < n->nin && j < 7; j++) read |= (j == 0 || j >= 5) && !strcmp(n->in[j], vi->name);
+    if (!read) continue;
     for (int a = 0; a < n->nattrs; a++) layout1 |= !strcmp(n->attrs[a].name, "layout") && n->attrs[a].i == 1;
     return !layout1 && vi->rank == 3;
   }
@@ -374,7 +381,7 @@ static bool translate(OnnxTr *t) {
       if (vi->dims[d] > NN_MAX_ELEMS || (size *= vi->dims[d] > 0 ? vi->dims[d] : 1) > NN_MAX_ELEMS)
         return ox_fail(t, "input '%s' has more than 2^31 elements a sample", vi->name);
       if (vi->dims[d] < 1)
-        return ox_fail(t, "dimension %d of input '%s' is %s; nnc needs every dimension but the first fixed", d, vi->name,
+        return ox_fail(t, "dimension %d of input '%s' is %s; nnc needs every dimension but the batch's fixed", d, vi->name,
                        vi->params[d] ? arena_printf("the symbol '%s'", vi->params[d]) : "unknown");
       v->sh.dim[d + t->off + (d < v->bax)] = vi->dims[d];
     }

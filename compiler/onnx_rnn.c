@@ -170,6 +170,34 @@ static bool moved_reshape(OnnxTr *t, OnnxVal *x) {
   return out_view(t, x, o, k, reshaped(t, x, o, k));
 }
 
+/* Slice along axes other than the batch's, with steps of 1 (the layers'
+ * initial states cut from one input). */
+static bool moved_slice(OnnxTr *t, OnnxVal *x) {
+  if (t->m->opset < 10) return ox_fail(t, "a Slice of a time-major tensor needs opset 10 or later");
+  OnnxTensor *st = ox_konst(t, 1, "starts"), *en = ox_konst(t, 2, "ends");
+  OnnxTensor *ax = ox_in(t, 3) ? ox_konst(t, 3, "axes") : NULL, *sp = ox_in(t, 4) ? ox_konst(t, 4, "steps") : NULL;
+  if (!st || !en || t->failed) return false;
+  int64_t od[NN_MAX_RANK];
+  int r = view(x, od);
+  if (st->f || en->f || st->count != en->count || (ax && (ax->f || ax->count != st->count)) ||
+      (sp && (sp->f || sp->count != st->count)))
+    return ox_fail(t, "starts, ends, axes and steps must be integers, one an axis");
+  const char *e = ox_use(t, x, false);
+  for (int64_t i = 0; i < st->count; i++) {
+    int64_t a = ax ? ax->i[i] : i;
+    if (a < 0) a += r;
+    if (a < 0 || a >= r || a == x->bax || (sp && sp->i[i] != 1))
+      return ox_fail(t, "a Slice of a time-major tensor along its batch or with a step other than 1 is not supported");
+    int64_t n = od[a], b = st->i[i] < 0 ? st->i[i] + n : st->i[i], f = en->i[i] < 0 ? en->i[i] + n : en->i[i];
+    b = b < 0 ? 0 : b > n ? n : b, f = f < 0 ? 0 : f > n ? n : f;
+    if (f <= b) return ox_fail(t, "an empty slice is not supported");
+    if (b == 0 && f == n) continue;
+    e = arena_printf("slice(%s, axis: %d, start: %lld, end: %lld)", e, nn_axis(x->bax, a), (long long)b, (long long)f);
+    od[a] = f - b;
+  }
+  return out_view(t, x, od, r, e == x->nn ? NULL : e);
+}
+
 /* Concat of computed values with their batch at the same axis, along another. */
 static bool moved_concat(OnnxTr *t, OnnxVal *x) {
   int64_t od[NN_MAX_RANK], o[NN_MAX_RANK];
@@ -330,6 +358,7 @@ int onnx_moved_node(OnnxTr *t) {
   if (fill) return ox_fail(t, "a constant whose size is the batch's is not supported yet (here as input of %s)", op);
   if (x->bax && !strcmp(op, "Reshape")) return moved_reshape(t, x);
   if (x->bax && !strcmp(op, "Concat")) return moved_concat(t, x);
+  if (x->bax && !strcmp(op, "Slice")) return moved_slice(t, x);
   if (x->bax && !strcmp(op, "Transpose")) return moved_transpose(t, x);
   if (x->bax && (!strcmp(op, "Squeeze") || !strcmp(op, "Unsqueeze"))) return moved_squeeze(t, x, op[0] == 'S');
   if (x->bax && !strcmp(op, "Gather")) return moved_gather(t, x);
@@ -338,8 +367,16 @@ int onnx_moved_node(OnnxTr *t) {
     int r = view(x, od);
     return out_view(t, x, od, r, NULL);
   }
-  return ox_fail(t, "%s of a tensor whose batch axis is not its first (time-major) is not supported yet; Transpose, "
-                    "Reshape, Concat, Squeeze, Unsqueeze, Gather and the recurrent ops take one", op);
+  /* after a recurrent op the time-major value is its output (--batch does not help); else a Transpose moved
+   * the batch, which "batch axis" in the message points to --batch for */
+  bool recurrent = false;
+  for (int i = 0; i < t->m->graph.nnodes; i++) {
+    const char *o = t->m->graph.nodes[i].op;
+    recurrent |= !strcmp(o, "LSTM") || !strcmp(o, "GRU") || !strcmp(o, "RNN");
+  }
+  return ox_fail(t, "%s of a tensor whose %s is not its first (time-major) is not supported yet; Transpose, "
+                    "Reshape, Concat, Slice, Squeeze, Unsqueeze, Gather and the recurrent ops take one", op,
+                 recurrent ? "batch" : "batch axis");
 }
 
 /* ------------------------------------------------------- recurrent ops */
@@ -363,17 +400,25 @@ static bool zeros(const OnnxTensor *k) {
   return true;
 }
 
-/* The initial state input i ([D, N, H], the batch at 1): NULL for zeros
- * (absent, a zero ConstantOfShape, a zero constant), else its value. */
-static bool initial_state(OnnxTr *t, int i, int64_t D, int64_t H, OnnxVal **out) {
+/* The initial state input i ([D, N, H], the batch at 1; layout 1: [N, D,
+ * H]): NULL for zeros (absent, a zero ConstantOfShape, a zero constant of
+ * the fixed batch), else its value, .nn [N, D, H] either way. */
+static bool initial_state(OnnxTr *t, int i, int64_t D, int64_t H, bool layout1, OnnxVal **out) {
   OnnxVal *v = ox_in(t, i);
   *out = NULL;
+  if (!v) return !t->failed;
   int64_t od[NN_MAX_RANK];
-  bool shaped = !v || v->k || (view(v, od) == 3 && v->bax == 1 && od[0] == D && od[2] == H);
-  if (!v || (shaped && v->fill && zeros(v->bk)) || (v->k && zeros(v->k))) return !t->failed;
+  const int64_t *kd = v->k ? v->k->dims : od;
+  int r = v->k ? v->k->rank : view(v, od), bax = layout1 ? 0 : 1;
+  bool shaped = r == 3 && kd[1 - bax] == D && kd[2] == H && (v->k || v->bax == bax);
+  if (shaped && ((v->fill && zeros(v->bk)) || (v->k && zeros(v->k)))) return true;
   if (v->k || v->fill || !shaped)
-    return ox_fail(t, "initial state (input %d) must be zeros or a computed [%lld, N, %lld]", i, (long long)D,
-                   (long long)H);
+    return ox_fail(t, "initial state (input %d) must be zeros or a computed %s, not %s", i,
+                   layout1 ? arena_printf("[N, %lld, %lld]", (long long)D, (long long)H)
+                           : arena_printf("[%lld, N, %lld]", (long long)D, (long long)H),
+                   v->k ? arena_printf("a constant %s", ox_ints_str(v->k->dims, v->k->rank))
+                        : v->fill ? "a constant as large as the batch"
+                                  : arena_printf("%s", shape_str(caller_layout(v->sh, v->bax))));
   *out = v;
   return true;
 }
@@ -413,7 +458,9 @@ static bool default_activations(OnnxTr *t, const char *kind, int D) {
   int per = !strcmp(kind, "lstm") ? 3 : !strcmp(kind, "gru") ? 2 : 1;
   bool ok = a->nstrings == per * D;
   for (int i = 0; ok && i < a->nstrings; i++) ok = !strcmp(a->strings[i], want[i % per]);
-  return ok || ox_fail(t, "activations other than ONNX's defaults (%s a direction) are not supported",
+  char *got = arena_strdup("");
+  for (int i = 0; i < a->nstrings && i < 8; i++) got = arena_printf("%s%s%s", got, i ? ", " : "", a->strings[i]);
+  return ok || ox_fail(t, "activations %s are not supported: only ONNX's defaults, %s for each direction", got,
                        per == 3 ? "Sigmoid, Tanh, Tanh" : per == 2 ? "Sigmoid, Tanh" : "Tanh");
 }
 
@@ -429,6 +476,10 @@ bool ox_recurrent(OnnxTr *t, const char *kind) {
   if (t->off) return ox_fail(t, "a recurrent op needs the batch axis of its X: this graph has none nnc could find");
   if (x->k || x->fill) return ox_fail(t, "X must be computed, not a constant");
   int64_t H = ox_attr_i(t, "hidden_size", -1), layout = ox_attr_i(t, "layout", 0);
+  if (ox_attr(t, "hidden_size") && H < 1) return ox_fail(t, "hidden_size must be at least 1, not %lld", (long long)H);
+  if (layout != 0 && layout != 1) return ox_fail(t, "layout must be 0 or 1, not %lld", (long long)layout);
+  if (t->node->nin > (lstm ? 8 : 6) || t->node->nout > (lstm ? 3 : 2))
+    return ox_fail(t, "%s takes at most %d inputs and %d outputs", t->node->op, lstm ? 8 : 6, lstm ? 3 : 2);
   const char *dir = ox_attr_s(t, "direction", "forward");
   int D = !strcmp(dir, "bidirectional") ? 2 : 1;
   bool reverse = !strcmp(dir, "reverse");
@@ -441,20 +492,24 @@ bool ox_recurrent(OnnxTr *t, const char *kind) {
     return ox_fail(t, "X must be %s with N the batch", layout ? "[N, T, F]" : "[T, N, F]");
   int64_t T = x->sh.dim[1], F = x->sh.dim[2];
   if (!W->f || !R->f || (B && !B->f)) return ox_fail(t, "W, R and B must be floating-point");
-  if (W->rank != 3 || W->dims[0] != D || W->dims[2] != F || (H > 0 && W->dims[1] != G * H) || W->dims[1] % G)
-    return ox_fail(t, "W must be [%d, %d hidden_size, %lld]", D, G, (long long)F);
+  if (W->rank != 3 || W->dims[0] != D || W->dims[2] != F || (H > 0 && W->dims[1] != G * H) || W->dims[1] % G ||
+      W->dims[1] < G)
+    return ox_fail(t, "W is %s; it must be [%d, %s, %lld]: [directions, %d gates x hidden_size, X's features]",
+                   ox_ints_str(W->dims, W->rank), D,
+                   H > 0 ? arena_printf("%lld", (long long)(G * H)) : arena_printf("%d x hidden_size", G), (long long)F, G);
   if (H < 0) H = W->dims[1] / G;
-  if (H < 1 || R->rank != 3 || R->dims[0] != D || R->dims[1] != G * H || R->dims[2] != H)
-    return ox_fail(t, "R must be [%d, %lld, %lld]", D, (long long)(G * H), (long long)H);
+  if (R->rank != 3 || R->dims[0] != D || R->dims[1] != G * H || R->dims[2] != H)
+    return ox_fail(t, "R is %s; it must be [%d, %lld, %lld]", ox_ints_str(R->dims, R->rank), D, (long long)(G * H),
+                   (long long)H);
   if (B && (B->rank != 2 || B->dims[0] != D || B->dims[1] != 2 * G * H))
-    return ox_fail(t, "B must be [%d, %lld]", D, (long long)(2 * G * H));
+    return ox_fail(t, "B is %s; it must be [%d, %lld]", ox_ints_str(B->dims, B->rank), D, (long long)(2 * G * H));
   OnnxVal *lens = ox_in(t, 4), *h0, *c0 = NULL;
   if (lens) {
     bool full = lens->k && !lens->k->f;
     for (int64_t i = 0; full && i < lens->k->count; i++) full = lens->k->i[i] == T;
     if (!full) return ox_fail(t, "sequence_lens other than every sequence's full length is not supported");
   }
-  if (!initial_state(t, 5, D, H, &h0) || (lstm && !initial_state(t, 6, D, H, &c0))) return false;
+  if (!initial_state(t, 5, D, H, layout, &h0) || (lstm && !initial_state(t, 6, D, H, layout, &c0))) return false;
   if (lstm && ox_in(t, 7)) {
     OnnxTensor *P = ox_konst(t, 7, "P");
     if (!P || !zeros(P)) return t->failed ? false : ox_fail(t, "peepholes (P) are not supported");

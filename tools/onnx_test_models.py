@@ -136,6 +136,9 @@ def bad(out):
                                             activations=["Relu", "Tanh"])],
                           "g", [seq], [yh], [tensor("W", r.randn(1, 6, 3)), tensor("R", r.randn(1, 6, 2))])
     onnx.save(helper.make_model(g, opset_imports=op13), os.path.join(out, "gru_activations.onnx"))
+    g = helper.make_graph([helper.make_node("LSTM", ["seq", "W", "R"], ["", "yh"], name="short_w", hidden_size=2)],
+                          "g", [seq], [yh], [tensor("W", r.randn(1, 6, 3)), tensor("R", r.randn(1, 8, 2))])
+    onnx.save(helper.make_model(g, opset_imports=op13), os.path.join(out, "lstm_bad_weights.onnx"))
 
 
 if __name__ == "__main__":

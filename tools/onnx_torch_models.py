@@ -128,6 +128,17 @@ class Tokens(nn.Module):  # a ViT's input: a class token expanded to the batch, 
         return self.head(torch.tanh(h).mean(1) + h[:, 0])
 
 
+class LSTMState(nn.Module):  # time-major, two layers, both directions, the initial states given as inputs
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.LSTM(6, 5, num_layers=2, bidirectional=True)
+        self.fc = nn.Linear(10, 3)
+
+    def forward(self, x, h0, c0):
+        y, _ = self.rnn(x, (h0, c0))
+        return self.fc(y[-1])
+
+
 MODELS = {
     "mlp": (MLP, (20,)),
     "cnn": (CNN, (3, 14, 14)),
@@ -137,8 +148,9 @@ MODELS = {
     "lstm": (LSTMClassifier, (9, 6)),  # [T, F] of each sample: the batch goes second
     "gru": (GRUClassifier, (9, 6)),
     "tokens": (Tokens, (4, 6)),
+    "lstm_state": (LSTMState, (7, 6)),  # and h0, c0 [4, N, 5]: inputs x, x1, x2
 }
-TIME_MAJOR = {"lstm"}
+TIME_MAJOR = {"lstm", "lstm_state"}
 
 
 def export(name, out):
@@ -152,12 +164,16 @@ def export(name, out):
     x = torch.randn((4,) + shape)
     if name in TIME_MAJOR:
         x = x.transpose(0, 1).contiguous()
+    xs = (x, torch.randn(4, 4, 5), torch.randn(4, 4, 5)) if name == "lstm_state" else (x,)
+    names = ["x", "x1", "x2"][:len(xs)]
     with torch.no_grad():
-        y = m(x)
+        y = m(*xs)
     path = os.path.join(out, name + ".onnx")
-    torch.onnx.export(m, x, path, input_names=["x"], output_names=["y"], opset_version=14,
-                      dynamic_axes={"x": {1 if name in TIME_MAJOR else 0: "batch"}, "y": {0: "batch"}})
-    np.save(os.path.join(out, name + "_x.npy"), x.numpy())
+    axes = {n: {1: "batch"} for n in names[1:]}
+    axes.update({"x": {1 if name in TIME_MAJOR else 0: "batch"}, "y": {0: "batch"}})
+    torch.onnx.export(m, xs, path, input_names=names, output_names=["y"], opset_version=14, dynamic_axes=axes)
+    for n, a in zip(names, xs):
+        np.save(os.path.join(out, "%s_%s.npy" % (name, n)), a.numpy())
     np.save(os.path.join(out, name + "_y.npy"), y.numpy())
 
 

@@ -16,7 +16,9 @@ has "$tmp/err" "external data location '../../../etc/passwd' is outside the mode
 expect 1 "$nnc" "$models/lstm_cell_output.onnx"
 has "$tmp/err" "node \"cell_out\" (LSTM, opset 13): Y_c (the last cell state) is not supported"
 expect 1 "$nnc" "$models/gru_activations.onnx"
-has "$tmp/err" "node \"relu_gru\" (GRU, opset 13): activations other than ONNX's defaults (Sigmoid, Tanh a direction) are not supported"
+has "$tmp/err" "node \"relu_gru\" (GRU, opset 13): activations Relu, Tanh are not supported: only ONNX's defaults, Sigmoid, Tanh for each direction"
+expect 1 "$nnc" "$models/lstm_bad_weights.onnx"
+has "$tmp/err" "node \"short_w\" (LSTM, opset 13): W is [1, 6, 3]; it must be [1, 8, 3]: [directions, 4 gates x hidden_size, X's features]"
 # a time-major input: declared with the batch second, as the graph has it
 expect 0 "$nnc" "$src/tests/onnx/torch/lstm.onnx" --emit=nn
 has "$tmp/out" "input x: [9, N, 6]"

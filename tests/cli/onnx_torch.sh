@@ -6,14 +6,16 @@
 # classifier with PyTorch's defaults (time-major: its input is [T, N, F],
 # as ONNX Runtime takes it) and a GRU classifier (batch first, two layers,
 # both directions, the final states), a ViT's input (a class token
-# expanded to the batch and concatenated before the sequence). The
+# expanded to the batch and concatenated before the sequence), an LSTM of
+# two layers and both directions whose initial states are inputs
+# ([4, N, 5] each: the batch second, as PyTorch has them). The
 # encoder's export uses the batch axis as data (batch-first attention
 # moves it), so it is compiled for its batch of 4 with --batch=4 and fed
 # one sample of 4.
 . "$(dirname "$0")/../cli_lib.sh"
 need_python
 models="$src/tests/onnx/torch"
-for model in mlp cnn resnet transformer unet lstm gru tokens; do
+for model in mlp cnn resnet transformer unet lstm gru tokens lstm_state; do
   extra=""
   [ "$model" = transformer ] && extra="--batch=4"
   for backend in llvm c; do
@@ -28,11 +30,12 @@ import numpy as np
 import nnc
 m, tmp = sys.argv[1], sys.argv[2]
 bad = 0
-for model in ("mlp", "cnn", "resnet", "transformer", "unet", "lstm", "gru", "tokens"):
+for model in ("mlp", "cnn", "resnet", "transformer", "unet", "lstm", "gru", "tokens", "lstm_state"):
     x, want = np.load("%s/%s_x.npy" % (m, model)), np.load("%s/%s_y.npy" % (m, model))
     for backend in ("llvm", "c"):
         lib = nnc.load("%s/%s_%s.so" % (tmp, model, backend))
-        got = lib.predict(x[None] if model == "transformer" else x).reshape(want.shape)
+        more = [np.load("%s/%s_x%d.npy" % (m, model, i)) for i in (1, 2) if model == "lstm_state"]
+        got = lib.predict_outputs([x[None] if model == "transformer" else x] + more)[0].reshape(want.shape)
         err = np.max(np.abs(got - want) / (np.abs(want) + 1e-3))
         if not np.allclose(got, want, rtol=1e-4, atol=1e-5):
             print("FAIL: %s (%s): relative error %g" % (model, backend, err))
