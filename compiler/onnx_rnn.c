@@ -153,10 +153,8 @@ static bool moved_reshape(OnnxTr *t, OnnxVal *x) {
     } else if (d == -1) {
       if (infer >= 0) return ox_fail(t, "two -1 in the shape");
       infer = i;
-    } else if (d < 1) {
-      return ox_fail(t, "dimension %lld in the shape", (long long)d);
-    } else {
-      known *= d;
+    } else if (d < 1 || d > total || (known *= d) > total) {
+      return ox_fail(t, "dimension %lld in the shape does not fit the sample's %lld elements", (long long)d, (long long)total);
     }
     o[i] = d;
   }

@@ -43,10 +43,13 @@ static bool reshape_to(OnnxTr *t, OnnxVal *x, const int64_t *want, int n, bool a
   }
   if (x->k) {
     int64_t total = x->k->count, rest = 1;
-    for (int i = 0; i < n; i++) rest *= i == neg ? 1 : dims[i];
+    for (int i = 0; i < n; i++)
+      if (i != neg && (dims[i] < 1 || dims[i] > total || (rest *= dims[i]) > total))
+        return ox_fail(t, "cannot reshape %lld values to %s", (long long)total, ox_ints_str(dims, n));
     if (neg >= 0) dims[neg] = rest ? total / rest : 0;
+    if (neg >= 0 ? dims[neg] * rest != total : rest != total)
+      return ox_fail(t, "cannot reshape %lld values to %s", (long long)total, ox_ints_str(dims, n));
     OnnxTensor *k = ox_new_const(x->k->type, n, dims);
-    if (k->count != total) return ox_fail(t, "cannot reshape %lld values to %s", (long long)total, ox_ints_str(dims, n));
     if (k->f) memcpy(k->f, x->k->f, sizeof(double) * (size_t)total);
     else memcpy(k->i, x->k->i, sizeof(int64_t) * (size_t)total);
     ox_out_const(t, 0, k);
