@@ -376,14 +376,14 @@ static bool translate(OnnxTr *t) {
     v->sh.dim[0] = DIM_BATCH;
     v->bax = t->off ? 0 : input_batch_axis(g, vi);
     int64_t size = 1;
-    for (int d = 1 - t->off - v->bax; d < vi->rank; d++) {
+    for (int d = 0; d < vi->rank; d++) {
       if (d == v->bax && !t->off) continue;
       if (vi->dims[d] > NN_MAX_ELEMS || (size *= vi->dims[d] > 0 ? vi->dims[d] : 1) > NN_MAX_ELEMS)
         return ox_fail(t, "input '%s' has more than 2^31 elements a sample", vi->name);
       if (vi->dims[d] < 1)
         return ox_fail(t, "dimension %d of input '%s' is %s; nnc needs every dimension but the batch's fixed", d, vi->name,
                        vi->params[d] ? arena_printf("the symbol '%s'", vi->params[d]) : "unknown");
-      v->sh.dim[d + t->off + (d < v->bax)] = vi->dims[d];
+      v->sh.dim[d + t->off + (!t->off && d < v->bax)] = vi->dims[d];
     }
     map_put(t->vals, vi->name, v);
     if (!t->any_input) t->any_input = v->nn;
