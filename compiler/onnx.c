@@ -112,12 +112,15 @@ void ox_add_value(OnnxTr *t, const char *param, const OnnxTensor *k) {
 
 /* Whether a constant of these dimensions can be made (each >= 0, at most
  * NN_MAX_ELEMS values); an error otherwise. */
+/* A constant made at import (ConstantOfShape, Expand, Tile, a fold): at
+ * most 2^24 values, so that a few bytes of a file cannot ask for
+ * gigabytes; weights come from initializers, which the file holds. */
 bool ox_size_ok(OnnxTr *t, int rank, const int64_t *dims) {
   int64_t n = 1;
   for (int i = 0; i < rank; i++) {
-    if (dims[i] < 0 || dims[i] > NN_MAX_ELEMS) return ox_fail(t, "a constant of dimension %lld", (long long)dims[i]);
+    if (dims[i] < 0 || dims[i] > (1 << 24)) return ox_fail(t, "a constant of dimension %lld", (long long)dims[i]);
     n *= dims[i];
-    if (n > NN_MAX_ELEMS) return ox_fail(t, "a constant of more than 2^31 values");
+    if (n > (1 << 24)) return ox_fail(t, "a constant of more than 2^24 values made at import");
   }
   return true;
 }
