@@ -28,13 +28,31 @@ static bool fold_binary(OnnxTr *t, const char *op, OnnxVal *a, OnnxVal *b) {
       if (da >= 0) ia += (a->sh.dim[da] == 1 ? 0 : idx) * sa, sa *= a->sh.dim[da];
       if (db >= 0) ib += (b->sh.dim[db] == 1 ? 0 : idx) * sb, sb *= b->sh.dim[db];
     }
+    if (!fl) { /* integers exactly, an overflow refused */
+      int64_t p = a->k->i[ia], q = b->k->i[ib], r = 0;
+      if (p == NSYM || q == NSYM) return ox_fail(t, "arithmetic on the batch dimension is not supported");
+      bool over = !strcmp(op, "+")   ? __builtin_add_overflow(p, q, &r)
+                  : !strcmp(op, "-")   ? __builtin_sub_overflow(p, q, &r)
+                  : !strcmp(op, "*")   ? __builtin_mul_overflow(p, q, &r)
+                  : !strcmp(op, "/")   ? p == INT64_MIN && q == -1
+                  : !strcmp(op, "pow") ? !(fabs(pow((double)p, (double)q)) < 9.2e18)
+                                       : false;
+      if (over) return ox_fail(t, "an integer overflow in a constant computed at import");
+      if (!strcmp(op, "/")) r = q == 0 ? 0 : p / q - (p % q != 0 && (p < 0) != (q < 0)); /* floor */
+      else if (!strcmp(op, "pow")) r = (int64_t)pow((double)p, (double)q);
+      else if (!strcmp(op, "max")) r = p > q ? p : q;
+      else if (!strcmp(op, "min")) r = p < q ? p : q;
+      k->i[i] = r;
+      continue;
+    }
     double x = ox_kget(a->k, ia), y = ox_kget(b->k, ib);
-    if (!fl && ((int64_t)x == NSYM || (int64_t)y == NSYM))
-      return ox_fail(t, "arithmetic on the batch dimension is not supported");
-    double r = !strcmp(op, "+") ? x + y : !strcmp(op, "-") ? x - y : !strcmp(op, "*") ? x * y
-             : !strcmp(op, "/") ? (fl ? x / y : y == 0 ? 0 : floor(x / y)) : pow(x, y);
-    if (fl) k->f[i] = r;
-    else k->i[i] = (int64_t)r;
+    k->f[i] = !strcmp(op, "+")   ? x + y
+              : !strcmp(op, "-") ? x - y
+              : !strcmp(op, "*") ? x * y
+              : !strcmp(op, "/") ? x / y
+              : !strcmp(op, "max") ? (x != x || x >= y ? x : y)
+              : !strcmp(op, "min") ? (x != x || x <= y ? x : y)
+                                   : pow(x, y);
   }
   ox_out_const(t, 0, k);
   return true;
@@ -725,7 +743,8 @@ static bool fold_logic(OnnxTr *t, const char *op, OnnxVal **v, int n) {
   OnnxTensor *k = ox_new_const(where ? (fl ? (v[1]->k->f ? v[1]->k->type : v[2]->k->type) : OX_INT64) : OX_BOOL, o.rank, o.dim);
   for (int64_t i = 0; i < k->count; i++) {
     double a[3];
-    for (int j = 0; j < n; j++) a[j] = ox_kget(v[j]->k, bcast_index(o, v[j]->sh, i));
+    int64_t at[3];
+    for (int j = 0; j < n; j++) at[j] = bcast_index(o, v[j]->sh, i), a[j] = ox_kget(v[j]->k, at[j]);
     double r;
     bool sym = (!v[0]->k->f && a[0] == (double)NSYM) || (n > 1 && !where && !v[1]->k->f && a[1] == (double)NSYM);
     if (sym && !strcmp(op, "Equal") && (a[0] == a[1] || a[0] < 1 || a[1] < 1)) r = a[0] == a[1];
@@ -741,7 +760,8 @@ static bool fold_logic(OnnxTr *t, const char *op, OnnxVal **v, int n) {
     else if (!strcmp(op, "Xor")) r = (a[0] != 0) != (a[1] != 0);
     else r = a[0] != 0 ? a[1] : a[2];
     if (k->f) k->f[i] = r;
-    else k->i[i] = (int64_t)r;
+    else if (where) k->i[i] = a[0] != 0 ? v[1]->k->i[at[1]] : v[2]->k->i[at[2]]; /* integers as they are */
+    else k->i[i] = r != 0;
   }
   ox_out_const(t, 0, k);
   return true;
