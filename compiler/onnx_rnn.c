@@ -276,8 +276,9 @@ static bool fill_concat(OnnxTr *t) {
   sh.dim[a] = 0;
   char *args = arena_strdup("");
   for (int i = 0; i < n->nin; i++) {
-    OnnxVal *v = ox_in(t, i);
+    OnnxVal *v = ox_need(t, i);
     const char *e;
+    if (!v) return false;
     if (v->k || v->bax || v->sh.rank != r || v->dt != like->dt)
       return ox_fail(t, "the inputs must be batched tensors of one type and rank, the batch first");
     for (int d = 1; d < r; d++)
