@@ -168,10 +168,11 @@ static bool moved_reshape(OnnxTr *t, OnnxVal *x) {
   return out_view(t, x, o, k, reshaped(t, x, o, k));
 }
 
-/* Slice along axes other than the batch's, with steps of 1 (the layers'
- * initial states cut from one input). */
+/* Slice along axes other than the batch's, with steps of 1: of a
+ * time-major value (the layers' initial states cut from one input), or of
+ * a uniform constant as large as the batch (one again, smaller). */
 static bool moved_slice(OnnxTr *t, OnnxVal *x) {
-  if (t->m->opset < 10) return ox_fail(t, "a Slice of a time-major tensor needs opset 10 or later");
+  if (t->m->opset < 10) return ox_fail(t, "a Slice of this tensor needs opset 10 or later");
   OnnxTensor *st = ox_konst(t, 1, "starts"), *en = ox_konst(t, 2, "ends");
   OnnxTensor *ax = ox_in(t, 3) ? ox_konst(t, 3, "axes") : NULL, *sp = ox_in(t, 4) ? ox_konst(t, 4, "steps") : NULL;
   if (!st || !en || t->failed) return false;
@@ -180,20 +181,30 @@ static bool moved_slice(OnnxTr *t, OnnxVal *x) {
   if (st->f || en->f || st->count != en->count || (ax && (ax->f || ax->count != st->count)) ||
       (sp && (sp->f || sp->count != st->count)))
     return ox_fail(t, "starts, ends, axes and steps must be integers, one an axis");
-  const char *e = ox_use(t, x, false);
+  const char *e = x->fill ? NULL : ox_use(t, x, false);
   for (int64_t i = 0; i < st->count; i++) {
     int64_t a = ax ? ax->i[i] : i;
     if (a < 0) a += r;
     if (a < 0 || a >= r || a == x->bax || (sp && sp->i[i] != 1))
-      return ox_fail(t, "a Slice of a time-major tensor along its batch or with a step other than 1 is not supported");
+      return ox_fail(t, "a Slice of a tensor whose batch is not its first axis, or of a constant as large as the batch, "
+                        "along the batch or with a step other than 1 is not supported");
     int64_t n = od[a], b = st->i[i] < 0 ? st->i[i] + n : st->i[i], f = en->i[i] < 0 ? en->i[i] + n : en->i[i];
     b = b < 0 ? 0 : b > n ? n : b, f = f < 0 ? 0 : f > n ? n : f;
     if (f <= b) return ox_fail(t, "an empty slice is not supported");
     if (b == 0 && f == n) continue;
-    e = arena_printf("slice(%s, axis: %d, start: %lld, end: %lld)", e, nn_axis(x->bax, a), (long long)b, (long long)f);
+    if (e) e = arena_printf("slice(%s, axis: %d, start: %lld, end: %lld)", e, nn_axis(x->bax, a), (long long)b, (long long)f);
     od[a] = f - b;
   }
-  return out_view(t, x, od, r, e == x->nn ? NULL : e);
+  if (!x->fill) return out_view(t, x, od, r, e == x->nn ? NULL : e);
+  for (int64_t j = 1; j < x->bk->count; j++)
+    if (ox_kget(x->bk, j) != ox_kget(x->bk, 0)) return ox_fail(t, "a slice of a broadcast constant that varies is not supported");
+  od[x->bax] = 1;
+  OnnxTensor *k = ox_new_const(x->bk->type, r, od);
+  for (int64_t j = 0; j < k->count; j++) {
+    if (k->f) k->f[j] = x->bk->f[0];
+    else k->i[j] = x->bk->i[0];
+  }
+  return ox_out_bcast(t, k, x->bax);
 }
 
 /* Concat of computed values with their batch at the same axis, along another. */
@@ -229,12 +240,9 @@ bool ox_out_bcast(OnnxTr *t, OnnxTensor *k, int bax) {
   return true;
 }
 
-/* The broadcast constant x as a plain constant (the batch's axis of size
- * 1): what a batched operand broadcasts against. */
-static OnnxVal *plain(const OnnxVal *x) { return ox_tv_const(x->bk); }
-
 /* An elementwise op of a broadcast constant and computed batched values:
- * the op of the plain constant, which broadcasts the same. */
+ * the op of the plain constant (the batch's axis of size 1), which
+ * broadcasts the same. */
 static bool fill_elementwise(OnnxTr *t) {
   const OnnxNode *n = t->node;
   OnnxVal *saved[8] = {0};
@@ -248,7 +256,7 @@ static bool fill_elementwise(OnnxTr *t) {
     return ox_fail(t, "%s of constants as large as the batch alone is not supported yet", n->op);
   for (int i = 0; i < n->nin; i++) {
     OnnxVal *v = *n->in[i] ? map_get(t->vals, n->in[i]) : NULL;
-    if (v && v->fill) saved[i] = v, map_put(t->vals, n->in[i], plain(v));
+    if (v && v->fill) saved[i] = v, map_put(t->vals, n->in[i], ox_tv_const(v->bk));
   }
   bool ok = onnx_plain_node(t);
   for (int i = 0; i < n->nin; i++)
@@ -300,37 +308,6 @@ static bool fill_concat(OnnxTr *t) {
   return ox_out(t, 0, like->dt, sh, arena_printf("concat(%saxis: %lld)", args, (long long)a)), true;
 }
 
-/* Slice of a constant as large as the batch, on other axes: one again. */
-static bool fill_slice(OnnxTr *t, OnnxVal *x) {
-  OnnxTensor *st = ox_konst(t, 1, "starts"), *en = ox_konst(t, 2, "ends");
-  OnnxTensor *ax = ox_in(t, 3) ? ox_konst(t, 3, "axes") : NULL, *sp = ox_in(t, 4) ? ox_konst(t, 4, "steps") : NULL;
-  if (!st || !en || t->failed) return false;
-  int64_t od[NN_MAX_RANK];
-  int r = view(x, od);
-  if (st->f || en->f || st->count != en->count || (ax && (ax->f || ax->count != st->count)) || (sp && (sp->f || sp->count != st->count)))
-    return ox_fail(t, "starts, ends, axes and steps must be integers, one an axis");
-  for (int64_t i = 0; i < st->count; i++) {
-    int64_t a = ax ? ax->i[i] : i, step = sp ? sp->i[i] : 1;
-    if (a < 0) a += r;
-    if (a < 0 || a >= r || a == x->bax || step != 1)
-      return ox_fail(t, "a slice of a constant as large as the batch along the batch or with a step is not supported");
-    int64_t n = od[a], b = st->i[i] < 0 ? st->i[i] + n : st->i[i], e = en->i[i] < 0 ? en->i[i] + n : en->i[i];
-    b = b < 0 ? 0 : b > n ? n : b, e = e < 0 ? 0 : e > n ? n : e;
-    if (e <= b) return ox_fail(t, "an empty slice");
-    od[a] = e - b;
-  }
-  for (int64_t j = 1; j < x->bk->count; j++)
-    if (ox_kget(x->bk, j) != ox_kget(x->bk, 0)) return ox_fail(t, "a slice of a broadcast constant that varies is not supported");
-  int64_t dims[NN_MAX_RANK];
-  for (int i = 0; i < r; i++) dims[i] = i == x->bax ? 1 : od[i];
-  OnnxTensor *k = ox_new_const(x->bk->type, r, dims);
-  for (int64_t j = 0; j < k->count; j++) {
-    if (k->f) k->f[j] = x->bk->f[0];
-    else k->i[j] = x->bk->i[0];
-  }
-  return ox_out_bcast(t, k, x->bax);
-}
-
 /* A node with an input whose batch is moved (or a constant as large as
  * the batch): -1 when it has none, else whether it translated. */
 int onnx_moved_node(OnnxTr *t) {
@@ -350,7 +327,7 @@ int onnx_moved_node(OnnxTr *t) {
     return -1;
   OnnxVal *x = ox_need(t, 0);
   if (!x) return 0;
-  if (x->fill && !strcmp(op, "Slice") && t->m->opset >= 10) return fill_slice(t, x);
+  if (x->fill && !strcmp(op, "Slice")) return moved_slice(t, x);
   if (fill && !moved && !strcmp(op, "Concat")) return fill_concat(t);
   if (fill && !moved && (!strcmp(op, "Add") || !strcmp(op, "Sub") || !strcmp(op, "Mul") || !strcmp(op, "Div")))
     return fill_elementwise(t);
