@@ -287,7 +287,7 @@ static void indent(FILE *out, int d) {
 
 static void print_stmt(FILE *out, const Node *n, int d) {
   indent(out, d);
-  fprintf(out, "(%s", nodekind_name(n->kind));
+  fprintf(out, "(%s", n->kind == ND_PARAM && n->ival ? "const" : nodekind_name(n->kind));
   if (n->when) fprintf(out, " when");
   if (n->name) fprintf(out, " %s", n->name);
   if (n->lhs) fprintf(out, " : %s", expr_str(n->lhs));

@@ -584,7 +584,8 @@ static Val *check_layer_body(Sema *s, Node *layer) {
         break;
       }
       if (t->dtype == DT_I32) {
-        error_at(st->lhs->loc, "parameters must be floating-point, not i32");
+        error_at(st->lhs->loc, "%s must be floating-point, not i32", st->ival ? "constants" : "parameters");
+        bind(s, st->name, st->name_loc, v_error(st->loc));
         break;
       }
       Val init = {0};
@@ -599,7 +600,7 @@ static Val *check_layer_body(Sema *s, Node *layer) {
         init.call = NULL;
       }
       if (add_param(s, st->name, t->dtype, t->shape, init.s, init.call, init.items, init.nitems,
-                    true, st->loc, &id))
+                    !st->ival, st->loc, &id)) /* a const is a parameter not trained */
         t->ir = id + 1;
       bind(s, st->name, st->name_loc, t);
       break;
@@ -963,8 +964,8 @@ static void walk_model(Sema *s, ModelInfo *m) {
       }
       break;
     case ND_PARAM:
-      error_at(st->loc, "'param' belongs in a layer; a model creates parameters through its "
-                        "layers");
+      error_at(st->loc, "'%s' belongs in a layer; a model creates parameters through its "
+                        "layers", st->ival ? "const" : "param");
       break;
     case ND_RETURN:
       error_at(st->loc, "'return' belongs in a layer; a model ends with 'output'");

@@ -68,7 +68,7 @@ static Node *setting_with_equals(Loc loc, const char *key, Loc key_loc, Loc eq_l
 %token <fval> FLOAT "number"
 %token <str> STRING "string"
 %token MODEL "'model'" LAYER "'layer'" TRAIN "'train'" INPUT "'input'"
-%token OUTPUT "'output'" PARAM "'param'" RETURN "'return'" IMPORT "'import'"
+%token OUTPUT "'output'" PARAM "'param'" CONST "'const'" RETURN "'return'" IMPORT "'import'"
 %token WHEN "'when'"
 %token ARROW "'->'" PIPE "'|>'" LE "'<='" GE "'>='"
 
@@ -164,6 +164,8 @@ stmt
   | PARAM IDENT ':' type         { $$ = ast_stmt(ND_PARAM, @$, $2, @2, $4, NULL); }
   | PARAM IDENT ':' type '=' expr
                                  { $$ = ast_stmt(ND_PARAM, @$, $2, @2, $4, $6); }
+  | CONST IDENT ':' type '=' expr
+                                 { $$ = ast_stmt(ND_PARAM, @$, $2, @2, $4, $6); $$->ival = 1; }
   | IDENT '=' expr               { $$ = ast_stmt(ND_ASSIGN, @$, $1, @1, NULL, $3); }
   | OUTPUT expr                  { $$ = ast_stmt(ND_OUTPUT, @$, NULL, @1, NULL, $2); }
   | OUTPUT IDENT '=' expr        { $$ = ast_stmt(ND_OUTPUT, @$, $2, @2, NULL, $4); }

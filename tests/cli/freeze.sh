@@ -3,7 +3,7 @@
 # change, in a .nn model and in an imported ONNX model fine-tuned by a
 # train block (its frozen layer keeps the ONNX weights); the summary
 # counts them as non-trainable; an unknown name and freezing everything
-# are errors.
+# are errors. A layer's `const` is a parameter that is never trained.
 . "$(dirname "$0")/../cli_lib.sh"
 need_python
 cat > "$tmp/f.nn" <<'NN'
@@ -18,6 +18,21 @@ train F {
   freeze    dense1
 }
 NN
+cat > "$tmp/c.nn" <<'NN'
+layer Scale(x: [n, k]) {
+  const s: [k] = ones
+  param b: [k] = zeros
+  return x * s + b
+}
+model C {
+  input x: [8]
+  output y = Scale(dense(x, 3))
+}
+train C {
+  loss      mse
+  optimizer adam(lr: 0.01)
+}
+NN
 cat > "$tmp/tune.nn" <<NN
 import "$src/tests/onnx/models/mlp.onnx" as Net
 train Net {
@@ -26,13 +41,16 @@ train Net {
   freeze    "dense1.W"
 }
 NN
-for m in f tune; do
+for m in f c tune; do
   "$nnc" "$tmp/$m.nn" -o "$tmp/$m.so" || fail "$m.nn did not compile"
 done
 "$nnc" "$src/tests/onnx/models/mlp.onnx" -o "$tmp/mlp.so" || fail "mlp.onnx did not compile"
 "$nnc" "$tmp/f.nn" --summary > "$tmp/summary.txt" 2>&1 || fail "--summary"
 has "$tmp/summary.txt" "Trainable params: 27 (108 B)"
 has "$tmp/summary.txt" "Non-trainable params: 72 (288 B)"
+"$nnc" "$tmp/c.nn" --summary > "$tmp/summary.txt" 2>&1 || fail "--summary of c.nn"
+has "$tmp/summary.txt" "Trainable params: 30 (120 B)"
+has "$tmp/summary.txt" "Non-trainable params: 3 (12 B)"
 cat > "$tmp/t.py" <<'PY'
 import sys
 import numpy as np
@@ -42,6 +60,7 @@ tmp, failed = sys.argv[1], []
 r = np.random.RandomState(0)
 x, y = r.randn(16, 8).astype(np.float32), r.rand(16, 3).astype(np.float32)
 for lib, frozen, free in (("f", ["dense1.W", "dense1.b"], ["dense2.W", "dense2.b"]),
+                          ("c", ["Scale1.s"], ["Scale1.b", "dense1.W"]),
                           ("tune", ["dense1.W"], ["dense1.b", "dense2.W", "dense2.b"])):
     m = nnc.load("%s/%s.so" % (tmp, lib))
     if lib == "tune" and not np.array_equal(m.predict(x), nnc.load("%s/mlp.so" % tmp).predict(x)):
