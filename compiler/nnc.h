@@ -527,7 +527,7 @@ typedef struct OnnxTr {
   Map *vals, *names, *counters, *outs;  /* ONNX name -> OnnxVal; .nn names taken; layer -> calls;
                                            graph outputs -> their .nn names */
   char *text, *layers; size_t len, cap; /* the model's statements; generated layers */
-  bool const_layer[NN_MAX_RANK + 1], failed;
+  bool const_layer[NN_MAX_RANK + 1], table_layer[NN_MAX_RANK + 1], failed;
   int off; int64_t fixed_batch;         /* nnc axis = ONNX axis + off; the graph's batch size or -1 */
   const OnnxNode *node;                 /* being translated */
 } OnnxTr;
@@ -544,6 +544,7 @@ char *ox_num_str(double x);
 char *ox_ints_str(const int64_t *a, int n);
 void ox_stmt(OnnxTr *t, const char *name, const char *expr);
 const char *ox_use(OnnxTr *t, OnnxVal *v, bool literal_ok);  /* as a computed tensor */
+const char *ox_table(OnnxTr *t, OnnxTensor *k, const char *name); /* a made table: a const, not trained */
 OnnxVal *ox_in(OnnxTr *t, int i), *ox_need(OnnxTr *t, int i); /* NULL when absent; NULL after an error */
 const OnnxAttr *ox_attr(OnnxTr *t, const char *name);
 int64_t ox_attr_i(OnnxTr *t, const char *name, int64_t dflt);

@@ -159,20 +159,40 @@ char *ox_num_str(double x) {
 }
 
 /* A rank-r constant layer, declared once. */
-static const char *const_layer(OnnxTr *t, int rank) {
-  const char *name = arena_printf("Const%dD_%s", rank, t->model);
-  if (!t->const_layer[rank]) {
-    t->const_layer[rank] = true;
+/* The layer that holds a constant of rank `rank`: an initializer used as
+ * a tensor (a parameter: fine-tuning trains it) or a table the import
+ * made (a const: never trained). */
+static const char *const_layer(OnnxTr *t, int rank, bool table) {
+  const char *name = arena_printf("%s%dD_%s", table ? "Table" : "Const", rank, t->model);
+  bool *made = table ? &t->table_layer[rank] : &t->const_layer[rank];
+  if (!*made) {
+    *made = true;
     char *dims = arena_strdup(""), *hp = arena_strdup("");
     for (int i = 0; i < rank; i++) {
       dims = arena_printf("%s%sd%d", dims, i ? ", " : "", i);
       hp = arena_printf("%s%sd%d", hp, i ? ", " : "", i);
     }
-    t->layers = arena_printf("%s# an ONNX initializer used as a tensor: its values are built in\n"
-                             "layer %s(%s) (x) {\n  param value: [%s] = zeros\n  return value\n}\n\n",
-                             t->layers ? t->layers : "", name, hp, dims);
+    t->layers = arena_printf("%s# %s\nlayer %s(%s) (x) {\n  %s value: [%s] = zeros\n  return value\n}\n\n",
+                             t->layers ? t->layers : "",
+                             table ? "a table the import made (an interpolation, say): its values are built in, never trained"
+                                   : "an ONNX initializer used as a tensor: its values are built in",
+                             name, hp, table ? "const" : "param", dims);
   }
   return name;
+}
+
+static const char *use_const(OnnxTr *t, OnnxTensor *k, const char *name, bool table) {
+  const char *layer = const_layer(t, k->rank, table);
+  char *args = arena_strdup(t->any_input);
+  for (int i = 0; i < k->rank; i++) args = arena_printf("%s, %lld", args, (long long)k->dims[i]);
+  name = ox_name(t, name);
+  ox_add_value(t, arena_printf("%s.value", ox_instance(t, layer)), k);
+  ox_stmt(t, name, arena_printf("%s(%s)", layer, args));
+  return name;
+}
+
+const char *ox_table(OnnxTr *t, OnnxTensor *k, const char *name) {
+  return use_const(t, k, name, true);
 }
 
 void ox_stmt(OnnxTr *t, const char *name, const char *expr) {
@@ -197,14 +217,8 @@ const char *ox_use(OnnxTr *t, OnnxVal *v, bool literal_ok) {
     ox_fail(t, "a scalar constant used as a tensor: not supported yet");
     return "?";
   }
-  const char *layer = const_layer(t, k->rank);
-  char *args = arena_strdup(t->any_input);
-  for (int i = 0; i < k->rank; i++) args = arena_printf("%s, %lld", args, (long long)k->dims[i]);
-  const char *name = ox_name(t, *k->name ? k->name : "c");
-  ox_add_value(t, arena_printf("%s.value", ox_instance(t, layer)), k);
-  ox_stmt(t, name, arena_printf("%s(%s)", layer, args));
-  v->nn = name;
-  return name;
+  v->nn = use_const(t, k, *k->name ? k->name : "c", false);
+  return v->nn;
 }
 
 /* ---------------------------------------------------------------- nodes */

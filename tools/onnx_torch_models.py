@@ -139,6 +139,18 @@ class LSTMState(nn.Module):  # time-major, two layers, both directions, the init
         return self.fc(y[-1])
 
 
+class Scaler(nn.Module):  # resizes by factors that are not whole, by a size, down, bicubic
+    def __init__(self):
+        super().__init__()
+        self.c1, self.c2 = nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(4, 2, 3, padding=1)
+
+    def forward(self, x):
+        f = nn.functional.interpolate
+        a = f(torch.relu(self.c1(x)), scale_factor=1.5, mode="bilinear", align_corners=True)
+        b = f(self.c2(a), size=(7, 5), mode="nearest")
+        return f(b, scale_factor=0.5, mode="bicubic", align_corners=False) + f(b, size=(3, 2), mode="bilinear")
+
+
 MODELS = {
     "mlp": (MLP, (20,)),
     "cnn": (CNN, (3, 14, 14)),
@@ -149,6 +161,7 @@ MODELS = {
     "gru": (GRUClassifier, (9, 6)),
     "tokens": (Tokens, (4, 6)),
     "lstm_state": (LSTMState, (7, 6)),  # and h0, c0 [4, N, 5]: inputs x, x1, x2
+    "scaler": (Scaler, (3, 6, 8)),
 }
 TIME_MAJOR = {"lstm", "lstm_state"}
 

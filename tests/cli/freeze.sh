@@ -3,7 +3,8 @@
 # change, in a .nn model and in an imported ONNX model fine-tuned by a
 # train block (its frozen layer keeps the ONNX weights); the summary
 # counts them as non-trainable; an unknown name and freezing everything
-# are errors. A layer's `const` is a parameter that is never trained.
+# are errors. A layer's `const` is a parameter that is never trained, as
+# are the tables an import makes (a resize's).
 . "$(dirname "$0")/../cli_lib.sh"
 need_python
 cat > "$tmp/f.nn" <<'NN'
@@ -51,6 +52,12 @@ has "$tmp/summary.txt" "Non-trainable params: 72 (288 B)"
 "$nnc" "$tmp/c.nn" --summary > "$tmp/summary.txt" 2>&1 || fail "--summary of c.nn"
 has "$tmp/summary.txt" "Trainable params: 30 (120 B)"
 has "$tmp/summary.txt" "Non-trainable params: 3 (12 B)"
+# an imported model's resize tables are constants: only the convolutions train
+printf 'import "%s" as Net\ntrain Net {\n  loss mse\n  optimizer sgd(lr: 0.1)\n}\n' \
+  "$src/tests/onnx/torch/scaler.onnx" > "$tmp/scaler.nn"
+"$nnc" "$tmp/scaler.nn" --summary > "$tmp/summary.txt" 2>&1 || fail "--summary of scaler.nn"
+has "$tmp/summary.txt" "Trainable params: 186 (744 B)"
+has "$tmp/summary.txt" "Non-trainable params: 335 (1.3 KiB)"
 cat > "$tmp/t.py" <<'PY'
 import sys
 import numpy as np

@@ -8,14 +8,16 @@
 # both directions, the final states), a ViT's input (a class token
 # expanded to the batch and concatenated before the sequence), an LSTM of
 # two layers and both directions whose initial states are inputs
-# ([4, N, 5] each: the batch second, as PyTorch has them). The
+# ([4, N, 5] each: the batch second, as PyTorch has them), resizes by
+# 1.5 (bilinear, align_corners), to a size (nearest, bilinear) and by 0.5
+# (bicubic). The
 # encoder's export uses the batch axis as data (batch-first attention
 # moves it), so it is compiled for its batch of 4 with --batch=4 and fed
 # one sample of 4.
 . "$(dirname "$0")/../cli_lib.sh"
 need_python
 models="$src/tests/onnx/torch"
-for model in mlp cnn resnet transformer unet lstm gru tokens lstm_state; do
+for model in mlp cnn resnet transformer unet lstm gru tokens lstm_state scaler; do
   extra=""
   [ "$model" = transformer ] && extra="--batch=4"
   for backend in llvm c; do
@@ -30,7 +32,7 @@ import numpy as np
 import nnc
 m, tmp = sys.argv[1], sys.argv[2]
 bad = 0
-for model in ("mlp", "cnn", "resnet", "transformer", "unet", "lstm", "gru", "tokens", "lstm_state"):
+for model in ("mlp", "cnn", "resnet", "transformer", "unet", "lstm", "gru", "tokens", "lstm_state", "scaler"):
     x, want = np.load("%s/%s_x.npy" % (m, model)), np.load("%s/%s_y.npy" % (m, model))
     for backend in ("llvm", "c"):
         lib = nnc.load("%s/%s_%s.so" % (tmp, model, backend))

@@ -69,6 +69,8 @@ FAMILIES = [
 
 def family(name):
     base = name[5:] if name.startswith("test_") else name
+    if base in ("constant_pad", "edge_pad", "reflect_pad"):
+        return "pad"
     best = None
     for f in FAMILIES:
         if base == f or base.startswith(f + "_") or (f == "reduce" and base.startswith("reduce")):
