@@ -534,6 +534,13 @@ static bool op_softmax(OnnxTr *t, const char *fn) {
   return ax >= 0 && ox_out(t, 0, x->dt, x->sh, arena_printf("%s(%s, axis: %d)", fn, ox_use(t, x, false), ax));
 }
 
+/* A statement of its own for an expression used several times. */
+static const char *named(OnnxTr *t, const char *e) {
+  const char *n = ox_name(t, arena_printf("%s_part", t->node->out[0]));
+  ox_stmt(t, n, e);
+  return n;
+}
+
 /* ReduceSum, Mean, Max, Min, SumSquare, L1, L2, LogSum, LogSumExp. */
 static bool op_reduce(OnnxTr *t, const char *fn) {
   OnnxVal *x = ox_need(t, 0);
@@ -569,6 +576,19 @@ static bool op_reduce(OnnxTr *t, const char *fn) {
     if (!keep) e = arena_printf("reshape(%s, %s)", e, ox_ints_str(sh.dim + 1, sh.rank - 1));
     return ox_out(t, 0, x->dt, sh, e), true;
   }
+  if (!strcmp(fn, "prod")) { /* the slices along each axis multiplied, up to 64 of them */
+    for (int i = 0; i < n; i++) {
+      int64_t len = x->sh.dim[nax[i]];
+      if (len > 64) return ox_fail(t, "a product along an axis of %lld (more than 64) is not supported", (long long)len);
+      const char *p = e = named(t, e), *q = arena_strdup("");
+      for (int64_t j = 0; j < len; j++)
+        q = arena_printf("%s%sslice(%s, axis: %lld, start: %lld, end: %lld)", q, j ? " * " : "", p, (long long)nax[i],
+                         (long long)j, (long long)j + 1);
+      e = q;
+    }
+    if (!keep) e = arena_printf("reshape(%s, %s)", e, ox_ints_str(sh.dim + 1, sh.rank - 1));
+    return ox_out(t, 0, x->dt, sh, e), true;
+  }
   static const struct { const char *onnx, *fmt; } forms[] = {
     {"sum", "sum(%s, axis: %s, keepdims: %s)"}, {"mean", "mean(%s, axis: %s, keepdims: %s)"},
     {"max", "max(%s, axis: %s, keepdims: %s)"}, {"min", "-max(-%s, axis: %s, keepdims: %s)"},
@@ -578,13 +598,6 @@ static bool op_reduce(OnnxTr *t, const char *fn) {
   for (size_t i = 0; i < sizeof forms / sizeof *forms; i++)
     if (!strcmp(fn, forms[i].onnx)) return ox_out(t, 0, x->dt, sh, arena_printf(forms[i].fmt, e, ax, kd)), true;
   return ox_fail(t, "reduction %s is not supported", fn);
-}
-
-/* A statement of its own for an expression used several times. */
-static const char *named(OnnxTr *t, const char *e) {
-  const char *n = ox_name(t, arena_printf("%s_part", t->node->out[0]));
-  ox_stmt(t, n, e);
-  return n;
 }
 
 /* Axis ax (size n) of e upsampled s times: each output position's phase
@@ -1066,7 +1079,7 @@ static const struct { const char *onnx; Translate *fn; const char *arg; } ops[] 
   {"LayerNormalization", op_layer_norm, NULL}, {"InstanceNormalization", op_instance_norm, NULL},
   {"Softmax", op_softmax, "softmax"}, {"LogSoftmax", op_softmax, "log_softmax"},
   {"ReduceSum", op_reduce, "sum"}, {"ReduceMean", op_reduce, "mean"}, {"ReduceMax", op_reduce, "max"},
-  {"ReduceMin", op_reduce, "min"}, {"ReduceSumSquare", op_reduce, "sumsquare"}, {"ReduceL1", op_reduce, "l1"},
+  {"ReduceMin", op_reduce, "min"}, {"ReduceProd", op_reduce, "prod"}, {"ReduceSumSquare", op_reduce, "sumsquare"}, {"ReduceL1", op_reduce, "l1"},
   {"ReduceL2", op_reduce, "l2"}, {"ReduceLogSum", op_reduce, "logsum"}, {"ReduceLogSumExp", op_reduce, "logsumexp"},
   {"ArgMax", op_argmax, NULL}, {"Clip", op_clip, NULL}, {"Sum", op_variadic, "+"}, {"Mean", op_variadic, "+"},
   {"Max", op_variadic, "max"}, {"Min", op_variadic, "min"}, {"PRelu", op_prelu, NULL},

@@ -351,18 +351,28 @@ static bool op_gather(OnnxTr *t, const char *arg) {
                arena_printf("embedding(%s, %lld, %lld)", ox_use(t, idx, false), (long long)x->k->dims[0],
                             (long long)x->k->dims[1])), true;
   }
-  if (!x->k && idx->k && idx->k->count == 1) { /* one index: a slice, the axis dropped */
+  if (!x->k && idx->k && idx->k->count >= 1) { /* constant indices: slices of runs of them, concatenated */
     int ax = ox_axis(t, a, r);
     if (ax < 0) return false;
-    int64_t n = x->sh.dim[ax], i = idx->k->i[0] < 0 ? idx->k->i[0] + n : idx->k->i[0];
-    if (i < 0 || i >= n) return ox_fail(t, "index %lld is out of range for size %lld", (long long)idx->k->i[0], (long long)n);
-    Shape sh = x->sh;
-    for (int d = ax; d < sh.rank - 1; d++) sh.dim[d] = sh.dim[d + 1];
-    sh.rank -= idx->k->rank == 0;
-    if (idx->k->rank) sh.dim[ax] = 1, sh.rank = x->sh.rank;
-    const char *sl = arena_printf("slice(%s, axis: %d, start: %lld, end: %lld)", ox_use(t, x, false), ax, (long long)i,
-                                  (long long)i + 1);
-    return ox_out(t, 0, x->dt, sh, arena_printf("reshape(%s, %s)", sl, ox_ints_str(sh.dim + 1, sh.rank - 1))), true;
+    int64_t n = x->sh.dim[ax];
+    const char *e = ox_use(t, x, false), *parts = arena_strdup("");
+    int runs = 0;
+    for (int64_t j = 0; j < idx->k->count; runs++) {
+      int64_t i = idx->k->i[j] < 0 ? idx->k->i[j] + n : idx->k->i[j], end = i + 1;
+      if (i < 0 || i >= n) return ox_fail(t, "index %lld is out of range for size %lld", (long long)idx->k->i[j], (long long)n);
+      for (j++; j < idx->k->count && (idx->k->i[j] < 0 ? idx->k->i[j] + n : idx->k->i[j]) == end && end < n; j++) end++;
+      if (runs == 1024) return ox_fail(t, "a Gather of more than 1024 runs of indices is not supported");
+      parts = arena_printf("%s%sslice(%s, axis: %d, start: %lld, end: %lld)", parts, runs ? ", " : "", e, ax, (long long)i,
+                           (long long)end);
+    }
+    if (x->sh.rank - 1 + idx->k->rank > NN_MAX_RANK) return ox_fail(t, "rank %d is more than %d", x->sh.rank - 1 + idx->k->rank, NN_MAX_RANK);
+    Shape sh = {0};
+    for (int d = 0; d < x->sh.rank; d++)
+      if (d != ax) sh.dim[sh.rank++] = x->sh.dim[d];
+      else
+        for (int k = 0; k < idx->k->rank; k++) sh.dim[sh.rank++] = idx->k->dims[k];
+    e = runs > 1 ? arena_printf("concat(%s, axis: %d)", parts, ax) : parts;
+    return ox_out(t, 0, x->dt, sh, arena_printf("reshape(%s, %s)", e, ox_ints_str(sh.dim + 1, sh.rank - 1))), true;
   }
   return ox_fail(t, "this form of Gather (data %s, indices %s) is not supported yet", x->k ? "constant" : "computed",
                idx->k ? "constant" : "computed");
