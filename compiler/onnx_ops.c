@@ -186,6 +186,13 @@ static bool window_weights(OnnxTr *t, const char *layer, const OnnxTensor *W, co
   return true;
 }
 
+/* A statement of its own for an expression used several times. */
+static const char *named(OnnxTr *t, const char *e) {
+  const char *n = ox_name(t, arena_printf("%s_part", t->node->out[0]));
+  ox_stmt(t, n, e);
+  return n;
+}
+
 static int64_t win_out(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d) { return (n + 2 * p - d * (k - 1) - 1) / s + 1; }
 
 /* The NHWC image e [N, h, w, c] padded by ex (before, after, per axis)
@@ -281,6 +288,31 @@ static bool op_conv_transpose(OnnxTr *t, const char *arg) {
   return true;
 }
 
+/* The max (or sum) over a dilated window of the padded NHWC image e:
+ * along each axis the k slices that start d apart, combined, keep every
+ * position a window starts at (stride 1); then a window of one with the
+ * stride keeps every s-th. */
+static const char *dilated_cells(OnnxTr *t, const char *e, const int64_t k[2], const int64_t s[2], const int64_t d[2],
+                                 int64_t oh, int64_t ow, bool max) {
+  int64_t len[2] = {(oh - 1) * s[0] + 1, (ow - 1) * s[1] + 1};
+  for (int j = 0; j < 2; j++) {
+    const char *p = named(t, e), **q = arena_alloc(sizeof *q * (size_t)k[j]);
+    for (int64_t i = 0; i < k[j]; i++)
+      q[i] = arena_printf("slice(%s, axis: %d, start: %lld, end: %lld)", p, j + 1, (long long)(i * d[j]),
+                          (long long)(i * d[j] + len[j]));
+    for (int64_t n = k[j], m; n > 1; n = m) { /* in pairs: nested log2 k deep */
+      m = 0;
+      for (int64_t i = 0; i + 1 < n; i += 2)
+        q[m++] = arena_printf(max ? "maximum(%s, %s)" : "(%s + %s)", q[i], q[i + 1]);
+      if (n & 1) q[m++] = q[n - 1];
+    }
+    e = q[0];
+  }
+  if (s[0] > 1 || s[1] > 1)
+    e = arena_printf("%s_pool2d(%s, [1, 1], stride: [%lld, %lld])", max ? "max" : "avg", e, (long long)s[0], (long long)s[1]);
+  return e;
+}
+
 static bool op_pool(OnnxTr *t, const char *arg) {
   bool max = !strcmp(arg, "max");
   OnnxVal *x = ox_need(t, 0);
@@ -291,17 +323,25 @@ static bool op_pool(OnnxTr *t, const char *arg) {
   if (!e || !ox_attr(t, "kernel_shape")) return e ? ox_fail(t, "no kernel_shape") : false;
   int ns = ox_orank(t, x) - 2;
   if (!window_attrs(t, ns, h, w, k, s, p, d, ex)) return false;
-  if (d[0] != 1 || d[1] != 1) return ox_fail(t, "dilated pooling is not supported yet");
   bool counted = !max && ox_attr_i(t, "count_include_pad", 0), uneven = ex[0][0] || ex[0][1] || ex[1][0] || ex[1][1];
+  bool dilated = d[0] != 1 || d[1] != 1;
   const char *count = NULL; /* an average over the window's cells of the image alone: sum / count */
   if (counted && ox_attr_i(t, "ceil_mode", 0) && (ex[0][1] > ex[0][0] || ex[1][1] > ex[1][0]))
     return ox_fail(t, "count_include_pad with a ceil_mode that changes the output size is not supported yet");
-  if (uneven || counted || 2 * p[0] > k[0] || 2 * p[1] > k[1]) { /* padding written out: any size, either side */
+  if (uneven || counted || dilated || 2 * p[0] > k[0] || 2 * p[1] > k[1]) { /* padding written out: any size, either side */
     for (int j = 0; j < 2; j++) ex[j][0] += p[j], ex[j][1] += p[j], p[j] = 0;
     int64_t h1 = h, w1 = w;
     if (!max && !counted) count = pad_nhwc(arena_printf("%s * 0.0 + 1.0", e), ex, "0.0", &h1, &w1);
     e = pad_nhwc(e, ex, max ? (x->dt == DT_F64 ? "-1.7976931348623157e308" : "-3.4028234663852886e38") : "0.0", &h, &w);
     if (!e) return ox_fail(t, "pads larger than the image are not supported");
+  }
+  if (dilated) { /* the window's cells as slices, combined, then every s-th kept */
+    int64_t oh = win_out(h, k[0], s[0], 0, d[0]), ow = win_out(w, k[1], s[1], 0, d[1]);
+    if (oh < 1 || ow < 1) return ox_fail(t, "the dilated window is larger than the image");
+    e = dilated_cells(t, e, k, s, d, oh, ow, max);
+    if (count) e = arena_printf("%s / %s", e, dilated_cells(t, count, k, s, d, oh, ow, false));
+    else if (!max) e = arena_printf("%s / %lld.0", e, (long long)(k[0] * k[1]));
+    return from_nhwc(t, x, e, oh, ow, c), true;
   }
   const char *form = arena_printf("%s_pool2d(%%s, [%lld, %lld], stride: [%lld, %lld], padding: [%lld, %lld])",
                                   max ? "max" : "avg", (long long)k[0], (long long)k[1], (long long)s[0], (long long)s[1],
@@ -532,13 +572,6 @@ static bool op_softmax(OnnxTr *t, const char *fn) {
   }
   int ax = ox_axis(t, a, r);
   return ax >= 0 && ox_out(t, 0, x->dt, x->sh, arena_printf("%s(%s, axis: %d)", fn, ox_use(t, x, false), ax));
-}
-
-/* A statement of its own for an expression used several times. */
-static const char *named(OnnxTr *t, const char *e) {
-  const char *n = ox_name(t, arena_printf("%s_part", t->node->out[0]));
-  ox_stmt(t, n, e);
-  return n;
 }
 
 /* ReduceSum, Mean, Max, Min, SumSquare, L1, L2, LogSum, LogSumExp. */

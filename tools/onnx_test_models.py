@@ -139,6 +139,16 @@ def bad(out):
     g = helper.make_graph([helper.make_node("LSTM", ["seq", "W", "R"], ["", "yh"], name="short_w", hidden_size=2)],
                           "g", [seq], [yh], [tensor("W", r.randn(1, 6, 3)), tensor("R", r.randn(1, 8, 2))])
     onnx.save(helper.make_model(g, opset_imports=op13), os.path.join(out, "lstm_bad_weights.onnx"))
+    # dilated windows: averages (padding excluded and counted, opset 19) and a max with ceil_mode
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 9, 10])
+    ys = [helper.make_tensor_value_info("y%d" % i, TensorProto.FLOAT, None) for i in range(3)]
+    g = helper.make_graph([helper.make_node("AveragePool", ["x"], ["y0"], kernel_shape=[3, 2], dilations=[2, 3],
+                                            strides=[2, 1], pads=[1, 2, 2, 1]),
+                           helper.make_node("AveragePool", ["x"], ["y1"], kernel_shape=[3, 2], dilations=[2, 3],
+                                            strides=[1, 2], pads=[1, 0, 2, 1], count_include_pad=1),
+                           helper.make_node("MaxPool", ["x"], ["y2"], kernel_shape=[3, 3], dilations=[2, 2],
+                                            strides=[2, 2], pads=[1, 1, 1, 1], ceil_mode=1)], "g", [x], ys)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 19)]), os.path.join(out, "dilated_pools.onnx"))
 
 
 if __name__ == "__main__":

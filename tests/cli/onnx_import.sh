@@ -108,6 +108,9 @@ expect 0 "$nnc" "$tmp/back.onnx" -o "$tmp/back.so"
 need_python
 # asymmetric padding (0 before, 2 after): the excess as explicit zeros
 expect 0 "$nnc" "$models/asymmetric_pad.onnx" -o "$tmp/asym.so"
+# dilated windows: two averages and a max (against the loops below)
+expect 0 "$nnc" "$models/dilated_pools.onnx" -o "$tmp/dilated_llvm.so"
+expect 0 "$nnc" "$models/dilated_pools.onnx" --backend=c -o "$tmp/dilated_c.so"
 for model in mlp cnn; do
   expect 0 "$nnc" "$models/$model.onnx" -o "$tmp/${model}_llvm.so"
   expect 0 "$nnc" "$models/$model.onnx" --backend=c -o "$tmp/${model}_c.so"
@@ -155,6 +158,30 @@ want = np.array([[[[padded[n, 0, i:i + 3, j:j + 3].sum() for j in range(5)] for 
 if not np.allclose(nnc.load("%s/asym.so" % tmp).predict(img), want, rtol=1e-5, atol=1e-5):
     print("FAIL: the Conv with asymmetric padding differs from numpy's")
     bad = 1
+def pool(x, k, d, s, pads, counted=0, ceil=0, mx=False):  # ONNX's windows, cell by cell
+    size = [(n + pads[a] + pads[a + 2] - d[a] * (k[a] - 1) - 1) / s[a] + 1 for a, n in enumerate(x.shape[2:])]
+    size = [int(np.ceil(v)) if ceil else int(v) for v in size]
+    size = [o - 1 if ceil and (o - 1) * s[a] >= x.shape[2 + a] + pads[a] else o for a, o in enumerate(size)]
+    y = np.zeros(x.shape[:2] + tuple(size))
+    for oy in range(size[0]):
+        for ox in range(size[1]):
+            vals, cnt = [], 0
+            for i in range(k[0]):
+                for j in range(k[1]):
+                    py, px = oy * s[0] - pads[0] + i * d[0], ox * s[1] - pads[1] + j * d[1]
+                    inside = 0 <= py < x.shape[2] and 0 <= px < x.shape[3]
+                    vals += [x[:, :, py, px]] if inside else []
+                    cnt += inside or (counted and -pads[0] <= py < x.shape[2] + pads[2] and -pads[1] <= px < x.shape[3] + pads[3])
+            y[:, :, oy, ox] = np.max(vals, 0) if mx else np.sum(vals, 0) / cnt
+    return y
+x = np.random.RandomState(1).randn(3, 2, 9, 10).astype(np.float32)
+wants = [pool(x, [3, 2], [2, 3], [2, 1], [1, 2, 2, 1]), pool(x, [3, 2], [2, 3], [1, 2], [1, 0, 2, 1], counted=1),
+         pool(x, [3, 3], [2, 2], [2, 2], [1, 1, 1, 1], ceil=1, mx=True)]
+for backend in ("llvm", "c"):
+    for i, (got, want) in enumerate(zip(nnc.load("%s/dilated_%s.so" % (tmp, backend)).predict_outputs([x]), wants)):
+        if got.shape != want.shape or not np.allclose(got, want, rtol=1e-5, atol=1e-6):
+            print("FAIL: dilated window y%d (%s) differs from the loops'" % (i, backend))
+            bad = 1
 x, want = np.load("%s/cnn_x.npy" % m), np.load("%s/cnn_y.npy" % m)
 got = nnc.load("%s/cnn_text.so" % tmp).predict(x)
 if not np.array_equal(got, nnc.load("%s/cnn_llvm.so" % tmp).predict(x)):
