@@ -310,6 +310,56 @@ static bool op_concat(OnnxTr *t, const char *arg) {
   return true;
 }
 
+/* GatherElements of computed data by constant indices of the same rank:
+ * along the axis, each position p of the data is chosen where the indices
+ * say p (a table of 0 and 1 for `where`), up to 64 positions. */
+static bool op_gather_elements(OnnxTr *t, const char *arg) {
+  (void)arg;
+  OnnxVal *x = ox_need(t, 0), *idx = ox_need(t, 1);
+  if (!x || !idx) return false;
+  if (x->k || !idx->k) return ox_fail(t, "only computed data and constant indices are supported");
+  if (idx->k->f) return ox_fail(t, "indices must be integers");
+  int r = ox_orank(t, x);
+  int64_t a = ox_attr_i(t, "axis", 0);
+  if (a < 0) a += r;
+  if (a < 0 || a >= r) return ox_fail(t, "axis %lld is out of range", (long long)a);
+  if (idx->k->rank != r) return ox_fail(t, "the indices must have the data's rank");
+  int ax = ox_axis(t, a, r);
+  if (ax < 0) return false;
+  int64_t n = x->sh.dim[ax];
+  if (n > 64) return ox_fail(t, "an axis of %lld (more than 64) is not supported", (long long)n);
+  const char *e = ox_use(t, x, false);
+  for (int i = 0; i < r; i++) { /* the data cut to the indices' size on the other axes */
+    int64_t have = x->sh.dim[i + t->off], want = idx->k->dims[i];
+    if (have == DIM_BATCH) return ox_fail(t, "constant indices for a batched tensor are not supported");
+    if (i != a && want > have) return ox_fail(t, "the indices are larger than the data along axis %d", i);
+    if (i != a && want < have) e = arena_printf("slice(%s, axis: %d, start: 0, end: %lld)", e, i + t->off, (long long)want);
+  }
+  const char *d = ox_name(t, arena_printf("%s_data", t->node->out[0]));
+  ox_stmt(t, d, e);
+  e = d;
+  const char *acc = NULL;
+  for (int64_t p = 0; p < n; p++) {
+    OnnxTensor *m = ox_new_const(OX_FLOAT, idx->k->rank, idx->k->dims);
+    bool any = false;
+    for (int64_t j = 0; j < m->count; j++) {
+      int64_t i = idx->k->i[j] < 0 ? idx->k->i[j] + n : idx->k->i[j];
+      if (i < 0 || i >= n) return ox_fail(t, "index %lld is out of range for size %lld", (long long)idx->k->i[j], (long long)n);
+      m->f[j] = i == p, any |= i == p;
+    }
+    if (!any) continue;
+    const char *sl = arena_printf("slice(%s, axis: %d, start: %lld, end: %lld)", e, ax, (long long)p, (long long)p + 1);
+    acc = !acc ? arena_printf("%s + %s * 0.0", sl, ox_table(t, m, arena_printf("%s_at%lld", t->node->out[0], (long long)p)))
+               : arena_printf("where(%s, %s, %s)", ox_table(t, m, arena_printf("%s_at%lld", t->node->out[0], (long long)p)), sl, acc);
+    d = ox_name(t, arena_printf("%s_part", t->node->out[0]));
+    ox_stmt(t, d, acc);
+    acc = d;
+  }
+  Shape sh = x->sh;
+  for (int i = 0; i < r; i++) sh.dim[i + t->off] = idx->k->dims[i];
+  return ox_out(t, 0, x->dt, sh, acc), true;
+}
+
 static bool op_gather(OnnxTr *t, const char *arg) {
   (void)arg;
   OnnxVal *x = ox_need(t, 0), *idx = ox_need(t, 1);
@@ -727,7 +777,7 @@ typedef bool Translate(OnnxTr *t, const char *arg);
 static const struct { const char *onnx; Translate *fn; const char *arg; } ops[] = {
   {"Reshape", op_reshape, NULL}, {"Shape", op_shape, NULL}, {"Size", op_size, NULL}, {"Squeeze", op_unsqueeze, "squeeze"},
   {"Unsqueeze", op_unsqueeze, "unsqueeze"}, {"Flatten", op_flatten, NULL}, {"Transpose", op_transpose, NULL},
-  {"Concat", op_concat, NULL}, {"Gather", op_gather, NULL}, {"Slice", op_slice, NULL}, {"Split", op_split, NULL},
+  {"Concat", op_concat, NULL}, {"Gather", op_gather, NULL}, {"GatherElements", op_gather_elements, NULL}, {"Slice", op_slice, NULL}, {"Split", op_split, NULL},
   {"Tile", op_tile, NULL}, {"Pad", op_pad, NULL}, {"Cast", op_cast, NULL}, {"Constant", op_constant, NULL},
   {"ConstantOfShape", op_constant_of_shape, NULL}, {"Expand", op_expand, NULL},
 };

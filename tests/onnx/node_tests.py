@@ -46,7 +46,7 @@ KNOWN = {
     "InstanceNormalization": (1, 2), "LayerNormalization": (1, 2), "Reshape": (1,), "Slice": (1, 2, 3, 4),
     "Unsqueeze": (1,), "Squeeze": (1,), "ReduceSum": (1,), "ReduceMean": (1,), "ReduceMax": (1,),
     "ReduceMin": (1,), "ReduceProd": (1,), "ReduceL1": (1,), "ReduceL2": (1,), "ReduceLogSumExp": (1,),
-    "ReduceSumSquare": (1,), "ReduceLogSum": (1,), "Clip": (1, 2), "PRelu": (1,), "Gather": (1,),
+    "ReduceSumSquare": (1,), "ReduceLogSum": (1,), "Clip": (1, 2), "PRelu": (1,), "Gather": (1,), "GatherElements": (1,),
     "ConstantOfShape": (0,), "Pad": (1, 2), "Resize": (1, 2, 3), "Upsample": (1,), "Expand": (1,), "Tile": (1,),
     "Split": (1,), "TopK": (1,), "Range": (0, 1, 2), "OneHot": (1, 2), "Dropout": (1, 2), "Embedding": (0,),
     "LSTM": (1, 2, 3, 4, 5, 6, 7), "GRU": (1, 2, 3, 4, 5), "RNN": (1, 2, 3, 4, 5),
