@@ -349,9 +349,11 @@ static void rule(AD *ad, int id, int dy) {
     if (!is_float(X->dtype)) {
       /* find the integer op the gradient would have to pass */
       const Value *src = X;
-      while (src->op == OP_CAST || src->op == OP_RESHAPE) src = &g->v[src->in[0]];
+      while ((src->op == OP_CAST || src->op == OP_RESHAPE) && !is_float(g->v[src->in[0]].dtype))
+        src = &g->v[src->in[0]];
       not_differentiable(ad, src, arena_printf("the gradient cannot flow through %s: its result "
-                                               "is an integer", op_info[src->op].name));
+                                               "is an integer",
+                                               src->op == OP_CAST ? "int(...)" : op_info[src->op].name));
       return;
     }
     ACC(x, ir_cast(g, dy, X->dtype));

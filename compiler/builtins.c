@@ -103,6 +103,8 @@ static Builtin rows[] = {
    "index of the maximum along axis (i32; not differentiable)"),
   B("float", BK_FUNC, "x:tensor", rule_float,
    "converts to floating point (integers are not differentiable)"),
+  B("int", BK_FUNC, "x:tensor", rule_float,
+   "converts to i32: toward zero, saturated at the bounds, NaN as 0 (not differentiable)"),
   B("flatten", BK_FUNC, "x:tensor", rule_flatten, "[N, a, b, ...] -> [N, a*b*...]"),
   B("reshape", BK_FUNC, "x:tensor shape:shape", rule_reshape,
    "new shape of each sample (one entry may be -1)"),

@@ -139,7 +139,7 @@ const char *vmath_f32(const char *fn) {
  * float, `double` is float and a function is its float version
  * (vmath_f32), or the double one with its result rounded. */
 static char *scalar_x(const Value *v, char *const *arg) {
-  const char *x = v->op == OP_CAST && v->dtype == DT_I32 ? "((double)(int32_t)a)" : op_info[v->op].x;
+  const char *x = op_info[v->op].x;
   size_t n = strlen(x);
   bool f32 = in_f32(v);
   if (v->dtype == DT_F64 && x[0] == '(' && x[n - 1] == ')') x++, n -= 2; /* no cast: no parentheses */
@@ -156,7 +156,9 @@ static char *scalar_x(const Value *v, char *const *arg) {
     out = arena_printf("%s%s", out, w);
     i = j;
   }
-  return v->dtype == DT_F64 ? out : arena_printf("(%s)%s", cty(v->dtype), out);
+  return v->dtype == DT_F64   ? out
+         : v->dtype == DT_I32 ? arena_printf("nnrt_i32(%s)", out)
+                              : arena_printf("(%s)%s", cty(v->dtype), out);
 }
 
 /* The scratch a kernel needs besides its result (plan_scratch), as a C
@@ -571,7 +573,7 @@ static void member_body(Em *e, int k, int depth, int next, const int *ext, char 
       arg[i] = p->kernel[x] == k ? arena_printf("t%d", x)
                : xv->op != OP_CONST   ? arena_printf("x%d_", x)
                : xv->dtype == DT_F32  ? float_x((float)xv->f)
-                                      : double_x(xv->dtype == DT_I32 ? (double)(int32_t)xv->f : xv->f);
+                                      : double_x(xv->dtype == DT_I32 ? ir_i32(xv->f) : xv->f);
     }
     fprintf(e->o, "%*sconst %s t%d = %s;\n", 2 * depth, "", calc_ty(v), id, scalar_x(v, arg));
   }

@@ -91,9 +91,14 @@ static LLVMValueRef to_double(Lv *L, LLVMValueRef x, DType t) {
   return t == DT_F64 ? x : t == DT_I32 ? LLVMBuildSIToFP(L->b, x, L->f64, "") : LLVMBuildFPExt(L->b, x, L->f64, "");
 }
 static LLVMValueRef from_double(Lv *L, LLVMValueRef x, DType t) {
-  return t == DT_F64   ? x
-         : t == DT_I32 ? LLVMBuildFPToSI(L->b, x, L->i32, "")
-                       : LLVMBuildFPTrunc(L->b, x, L->f32, "");
+  if (t == DT_I32) { /* as ir_i32: NaN as 0, saturated at the bounds, else toward zero */
+    LLVMValueRef hi = cf(L, 2147483647.0), lo = cf(L, -2147483648.0);
+    x = LLVMBuildSelect(L->b, LLVMBuildFCmp(L->b, LLVMRealUNO, x, x, ""), cf(L, 0), x, "");
+    x = LLVMBuildSelect(L->b, LLVMBuildFCmp(L->b, LLVMRealOGE, x, hi, ""), hi, x, "");
+    x = LLVMBuildSelect(L->b, LLVMBuildFCmp(L->b, LLVMRealOLE, x, lo, ""), lo, x, "");
+    return LLVMBuildFPToSI(L->b, x, L->i32, "");
+  }
+  return t == DT_F64 ? x : LLVMBuildFPTrunc(L->b, x, L->f32, "");
 }
 
 /* An attribute by name; none where this LLVM has no such attribute (newer
@@ -144,7 +149,7 @@ LLVMValueRef function(Lv *L, const char *name, LLVMTypeRef ret, LLVMTypeRef *par
 
 /* A constant operand as the C backend writes it: (double)(T)f. */
 static double literal(const Value *v) {
-  return v->dtype == DT_F32 ? (double)(float)v->f : v->dtype == DT_I32 ? (double)(int32_t)v->f : v->f;
+  return v->dtype == DT_F32 ? (double)(float)v->f : v->dtype == DT_I32 ? ir_i32(v->f) : v->f;
 }
 
 /* One element of kernel k's elementwise members (member_body in the C

@@ -144,7 +144,8 @@ static Xv xp_cond(Xp *x) {
 }
 
 LLVMValueRef llvm_scalar_op(Lv *L, Op op, DType out, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c) {
-  Xp x = {L, op == OP_CAST && out == DT_I32 ? "(double)(int32_t)a" : op_info[op].x, {a, b, c}, LLVMTypeOf(a)};
+  (void)out; /* a result in i32 is converted by the caller (from_double) */
+  Xp x = {L, op_info[op].x, {a, b, c}, LLVMTypeOf(a)};
   LLVMValueRef v = xp_double(&x, xp_cond(&x));
   while (*x.s == ' ') x.s++;
   if (*x.s) bug("cannot read '%s' of %s's expression", x.s, op_info[op].name);

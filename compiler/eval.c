@@ -32,7 +32,7 @@ static bool exact; /* the Eval being run asked for no rounding to f32 */
 
 static double rnd(DType dt, double x) {
   if (dt == DT_F32 && !exact) return (double)(float)x;
-  if (dt == DT_I32) return (double)(int32_t)x;
+  if (dt == DT_I32) return ir_i32(x);
   return x;
 }
 

@@ -33,6 +33,25 @@ Graph *graph_new(const char *name) {
 
 bool is_float(DType t) { return t == DT_F32 || t == DT_F64; }
 
+/* The elementwise ops defined on i32 tensors: computed in double (exact
+ * for i32 operands, but for * and ^ beyond 2^53, which are out of range
+ * anyway) and converted back by ir_i32. */
+bool op_on_ints(Op op) {
+  switch (op) {
+  case OP_NEG: case OP_ABS: case OP_SIGN: case OP_RELU: case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV:
+  case OP_MAX: case OP_MIN: case OP_POW: case OP_GT: case OP_SELECT: case OP_CAST:
+    return true;
+  default:
+    return false;
+  }
+}
+
+/* A double as i32 arithmetic gives it: toward zero, saturated at the
+ * bounds (a division by zero gives the bound of its sign), NaN as 0. */
+double ir_i32(double x) {
+  return x != x ? 0 : x >= 2147483647.0 ? 2147483647.0 : x <= -2147483648.0 ? -2147483648.0 : trunc(x);
+}
+
 bool shape_eq(Shape a, Shape b) {
   if (a.rank != b.rank) return false;
   for (int i = 0; i < a.rank; i++)
@@ -325,7 +344,8 @@ static const char *infer(Graph *g, Value *v) {
     if (v->op == OP_CONST && v->nattr != 0) return "no attributes";
     if ((v->op == OP_INPUT || v->op == OP_LABEL || v->op == OP_PARAM || v->op == OP_STATE) && v->nattr != 1)
       return "takes {index}";
-    if (v->op == OP_CONST && !is_float(v->dtype)) return "constants are floating-point";
+    if (v->op == OP_CONST && !is_float(v->dtype) && (v->dtype != DT_I32 || v->f != ir_i32(v->f)))
+      return "constants are floating-point or i32 integers";
     if (v->op == OP_IOTA) {
       if (v->nattr != 1 || v->a[0] < 0 || v->a[0] >= v->shape.rank || !is_float(v->dtype))
         return "iota takes {axis} of its floating-point shape";
@@ -338,12 +358,13 @@ static const char *infer(Graph *g, Value *v) {
       if (!shape_eq(v->shape, x->shape)) return "cast changes the shape";
       return NULL;
     }
-    if (!is_float(x->dtype)) return "elementwise op on an integer tensor";
+    if (!is_float(x->dtype) && !op_on_ints(v->op)) return "elementwise op on an integer tensor";
     v->dtype = x->dtype;
     v->shape = x->shape;
     return NULL;
   case CL_BINARY:
-    if (x->dtype != y->dtype || !is_float(x->dtype)) return "operand types differ or are not float";
+    if (x->dtype != y->dtype || (!is_float(x->dtype) && !op_on_ints(v->op)))
+      return "operand types differ or are not float";
     if (!broadcast_shapes(x->shape, y->shape, &s)) return "shapes do not broadcast";
     v->dtype = x->dtype;
     v->shape = s;

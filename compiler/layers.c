@@ -218,13 +218,21 @@ bool rule_elementwise(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   return layer_emit(out, layer_activation(s->graph, b->name, val_ir(&a[0]), alpha));
 }
 
+/* A number beside an i32 tensor: an integer in i32's range. */
+bool int_operand(const Val *v, const char *what) {
+  if (v->kind == VK_INT && v->i >= INT32_MIN && v->i <= INT32_MAX) return true;
+  error_at(v->loc, "the number beside an i32 tensor in '%s' must be an integer of i32's range, got %s; "
+                   "convert the tensor with float(...)", what, v->kind == VK_INT ? arena_printf("%lld", (long long)v->i) : arena_printf("%g", v->f));
+  return false;
+}
+
 /* A function that is a row of ops.h (its fn): the op on x, or on a and b
  * broadcast as the arithmetic operators are (either may be a number). */
 bool rule_op(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   Op op = op_from_fn(b->name);
   int n = op_info[op].arity;
   if (n == 1) {
-    if (!layer_need_float(b, &a[0])) return false;
+    if (!(a[0].dtype == DT_I32 && op_on_ints(op)) && !layer_need_float(b, &a[0])) return false;
     layer_out(out, a[0].dtype, a[0].shape);
     return !s->graph || layer_emit(out, ir_unary(s->graph, op, val_ir(&a[0])));
   }
@@ -242,8 +250,11 @@ bool rule_op(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   }
   Shape sh = t->shape;
   for (int i = 0; i < n; i++) {
-    if (a[i].kind != VK_TENSOR) continue;
-    if (!layer_need_float(b, &a[i])) return false;
+    if (a[i].kind != VK_TENSOR) {
+      if (t->dtype == DT_I32 && !int_operand(&a[i], b->name)) return false;
+      continue;
+    }
+    if (!(a[i].dtype == DT_I32 && op_on_ints(op)) && !layer_need_float(b, &a[i])) return false;
     if (a[i].dtype != t->dtype) {
       error_at(call->loc, "the tensors of '%s' have different types: %s and %s", b->name,
                type_str(t->dtype, t->shape), type_str(a[i].dtype, a[i].shape));
@@ -341,10 +352,11 @@ bool rule_reduce(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
                                !strcmp(b->name, "mean")));
 }
 
-/* float(x): integers (token ids, argmax results) as floating point. */
+/* float(x): integers (token ids, argmax results) as floating point;
+ * int(x): a tensor as i32 (toward zero, saturated, NaN as 0). */
 bool rule_float(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
-  (void)b; (void)call;
-  layer_out(out, sema_float_dtype(s), a[0].shape);
+  (void)call;
+  layer_out(out, !strcmp(b->name, "int") ? DT_I32 : sema_float_dtype(s), a[0].shape);
   return !s->graph || layer_emit(out, ir_cast(s->graph, val_ir(&a[0]), out->dtype));
 }
 

@@ -449,6 +449,7 @@ Val *layer_arg(const Builtin *b, Val *a, const char *name);
 bool layer_emit(Val *out, int id);
 Val *layer_out(Val *out, DType dt, Shape sh);
 bool layer_need_float(const Builtin *b, Val *x);
+bool int_operand(const Val *v, const char *what); /* a number beside an i32 tensor */
 Shape layer_shape1(int64_t d);
 bool layer_weight(Sema *s, const char *name, DType dt, Shape sh, const Val *init, Loc loc, int *id);
 bool layer_norm_params(Sema *s, const char *prefix, DType dt, int64_t d, Loc loc, int *gamma, int *beta);
@@ -730,6 +731,8 @@ Op op_from_fn(const char *name); /* the op a .nn function names (ops.h's fn), or
 bool broadcast_shapes(Shape a, Shape b, Shape *out);
 bool broadcast_where(Shape a, Shape b, Shape *out, int *bad_a, int *bad_b);
 bool is_float(DType t);
+bool op_on_ints(Op op);       /* elementwise ops defined on i32 tensors */
+double ir_i32(double x);      /* a double as i32 arithmetic gives it: saturated, NaN as 0 */
 const char *ir_check(Graph *g, const Value *v);  /* NULL, or why v's type is wrong */
 /* Checks every invariant of the graph; a violation is a compiler bug. */
 void verify(Graph *g, const char *stage);

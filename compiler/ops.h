@@ -12,8 +12,10 @@
  * values the backends read it in float: `double` is float and libm's
  * functions are their float versions (vmath_f32: runtime/nnrt_vmath.h's,
  * within 2 ulp), the rest giving the bits of the double expression
- * rounded. A comparison gives 0 or 1 as in C. cast is the one exception: its conversion to the
- * result's type is each backend's (to i32: (double)(int32_t)a).
+ * rounded. A comparison gives 0 or 1 as in C. An i32 value (op_on_ints
+ * says which ops have one) is the double result converted as ir_i32 does:
+ * toward zero, saturated at the bounds, NaN as 0 (the C backend's
+ * nnrt_i32); a cast to i32 is that conversion.
  *
  * Ops built on comparisons propagate NaN (docs/ir.md, "Ops"): the
  * evaluator, the C and LLVM backends and the runtime's pooling agree.

@@ -19,7 +19,7 @@ static bool same_type(Graph *g, int id, const Value *v) {
   return g->v[id].dtype == v->dtype && shape_eq(g->v[id].shape, v->shape);
 }
 
-static double round_to(DType dt, double x) { return dt == DT_F32 ? (double)(float)x : x; }
+static double round_to(DType dt, double x) { return dt == DT_F32 ? (double)(float)x : dt == DT_I32 ? ir_i32(x) : x; }
 
 /* pad(x) + pad(y) along one axis where y's cells start right after x's
  * (or the reverse) = pad(concat(x, y)): the gradients of the slices of one
@@ -49,7 +49,7 @@ static int rewrite(Graph *h, const Value *v, const int *in) {
   OpClass cls = op_info[v->op].cls;
   int a = v->nin > 0 ? in[0] : -1, b = v->nin > 1 ? in[1] : -1;
   /* folding: an elementwise op of constants is a constant */
-  if ((cls == CL_UNARY || cls == CL_BINARY || cls == CL_TERNARY) && is_float(v->dtype)) {
+  if ((cls == CL_UNARY || cls == CL_BINARY || cls == CL_TERNARY) && (is_float(v->dtype) || v->dtype == DT_I32)) {
     bool all = true;
     for (int i = 0; i < v->nin; i++) all &= h->v[in[i]].op == OP_CONST;
     if (all) {
@@ -91,7 +91,7 @@ static int rewrite(Graph *h, const Value *v, const int *in) {
     if (h->v[a].op == OP_CONST) return ir_const(h, v->dtype, v->shape, h->v[a].f);
     return ir_expand(h, a, v->shape);
   case OP_CAST:
-    if (h->v[a].op == OP_CONST && is_float(v->dtype))
+    if (h->v[a].op == OP_CONST)
       return ir_const(h, v->dtype, v->shape, round_to(v->dtype, h->v[a].f));
     return ir_cast(h, a, v->dtype);
   case OP_TRANSPOSE: { /* transpose(transpose(x, p), q) = transpose(x, p o q) */

@@ -370,8 +370,11 @@ Graph *lower_projection(Sema *s, ModelInfo *m) {
   Graph *g = graph_new(m->decl->name);
   g->training = true;
   lower_model(s, m, g);
-  int out = g->outputs[0];
+  int out = g->outputs[0]; /* the first floating-point output, else the first as a float */
+  for (int i = g->noutputs - 1; i >= 0; i--)
+    if (is_float(g->v[g->outputs[i]].dtype)) out = g->outputs[i];
   g->part = PART_LOSS;
+  if (!is_float(g->v[out].dtype)) out = ir_cast(g, out, DT_F32);
   int y = new_label(g, g->v[out].dtype, g->v[out].shape, (LabelRule){0});
   Shape sh = g->v[out].shape;
   int axes[NN_MAX_RANK] = {0};

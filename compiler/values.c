@@ -263,12 +263,8 @@ Val *eval_binary(Sema *s, Node *n, Val *a, Val *b) {
     return matmul(s, n, a, b);
   }
   DType dt = ta ? a->dtype : b->dtype;
-  if (!is_float(dt)) {
-    const Val *t = ta ? a : b;
-    error_at(n->name_loc, "'%s' needs floating-point tensors, got %s; convert with float(...)",
-             op_name(n->op), type_str(t->dtype, t->shape));
+  if (dt == DT_I32 && ((!ta && !int_operand(a, op_name(n->op))) || (!tb && !int_operand(b, op_name(n->op)))))
     return v_error(n->loc);
-  }
   if (ta && tb && a->dtype != b->dtype) {
     error_at(n->name_loc, "operands of '%s' have different types: %s and %s", op_name(n->op),
              type_str(a->dtype, a->shape), type_str(b->dtype, b->shape));

@@ -311,6 +311,12 @@ static inline float nnrt_flush_f32(float x) { return x * (float)(fabsf(x) >= 0x1
 
 /* Scalar functions as the reference evaluator computes them. */
 NNRT_API double nnrt_sigmoid(double x);
+/* i32 arithmetic's result from its exact value in double: toward zero,
+ * saturated at the bounds (a division by zero gives the bound of its
+ * sign), NaN as 0 (the compiler's ir_i32). */
+static inline int32_t nnrt_i32(double x) {
+  return x != x ? 0 : x >= 2147483647.0 ? INT32_MAX : x <= -2147483648.0 ? INT32_MIN : (int32_t)x;
+}
 /* The f32 elementwise functions: nnrt_expf, nnrt_logf, nnrt_tanhf, ... */
 #include "nnrt_vmath.h"
 
