@@ -74,20 +74,53 @@ static OnnxVal *legacy_broadcast(OnnxTr *t, OnnxVal *a, OnnxVal *b) {
   return ox_tv_const(k);
 }
 
+static bool is_int(const OnnxVal *v) { return v->k ? !v->k->f : v->dt == DT_I32; }
+
+/* An integer value as an i32 expression: computed, a literal, or a
+ * table of the constant's values (exact up to 2^24) converted by int(). */
+static const char *int_use(OnnxTr *t, OnnxVal *v) {
+  if (!v->k) return ox_use(t, v, false);
+  OnnxTensor *k = v->k;
+  for (int64_t i = 0; i < k->count; i++) {
+    double x = ox_kget(k, i);
+    if (x != trunc(x) || x < (k->count == 1 ? INT32_MIN : -16777216.0) || x > (k->count == 1 ? INT32_MAX : 16777216.0))
+      return ox_fail(t, "the integer constant %.17g is out of the range nnc computes integers in", x), NULL;
+  }
+  if (k->count == 1) return arena_printf(ox_kget(k, 0) < 0 ? "(%lld)" : "%lld", (long long)ox_kget(k, 0));
+  if (k->rank == 0) return ox_fail(t, "a scalar constant used as a tensor: not supported yet"), NULL;
+  OnnxTensor *f = ox_new_const(OX_FLOAT, k->rank, k->dims);
+  for (int64_t i = 0; i < k->count; i++) f->f[i] = ox_kget(k, i);
+  return arena_printf("int(%s)", ox_table(t, f, *k->name ? k->name : "c"));
+}
+
+/* An operand aligned to `rank` (ox_align), integer constants by int_use. */
+static const char *operand(OnnxTr *t, OnnxVal *v, int rank, Shape *sh) {
+  if (v->k && !v->k->f) return *sh = v->sh, int_use(t, v);
+  return ox_align(t, v, rank, sh);
+}
+
 static bool binary(OnnxTr *t, const char *op) {
   OnnxVal *a = ox_need(t, 0), *b = ox_need(t, 1);
   if (!a || !b) return false;
   b = legacy_broadcast(t, a, b);
   if (t->failed) return false;
   if (a->k && b->k) return fold_binary(t, op, a, b);
+  bool ai = is_int(a), bi = is_int(b), pw = !strcmp(op, "pow");
+  if (ai != bi && !pw) return ox_fail(t, "an integer and a floating-point operand");
   int rank = a->sh.rank > b->sh.rank ? a->sh.rank : b->sh.rank;
   Shape sa, sb, o;
-  const char *x = ox_align(t, a, rank, &sa), *y = ox_align(t, b, rank, &sb);
+  const char *x = operand(t, a, rank, &sa), *y = operand(t, b, rank, &sb);
   if (t->failed || !ox_bshape(t, sa, sb, &o)) return false;
-  DType dt = a->k ? b->dt : a->dt;
-  if ((!a->k && a->dt == DT_I32) || (!b->k && b->dt == DT_I32))
-    return ox_fail(t, "arithmetic on integer tensors is not supported yet");
-  if (!strcmp(op, "pow")) return ox_out(t, 0, dt, o, arena_printf("pow(%s, %s)", x, y)), true;
+  DType dt = ai && bi ? DT_I32 : a->k ? b->dt : a->dt;
+  if (pw && ai != bi) { /* the base's type: the integer side as a float */
+    const char *fx = ai ? (a->k ? ox_num_str(ox_kget(a->k, 0)) : arena_printf("float(%s)", x)) : x,
+               *fy = bi ? (b->k ? ox_num_str(ox_kget(b->k, 0)) : arena_printf("float(%s)", y)) : y;
+    if ((a->k && ai && a->k->count > 1) || (b->k && bi && b->k->count > 1))
+      return ox_fail(t, "an integer constant tensor beside a floating-point operand is not supported yet");
+    const char *e = arena_printf("pow(%s, %s)", fx, fy);
+    return ox_out(t, 0, ai ? DT_I32 : a->dt, o, ai ? arena_printf("int(%s)", e) : e), true;
+  }
+  if (pw) return ox_out(t, 0, dt, o, arena_printf("pow(%s, %s)", x, y)), true;
   if (!strcmp(op, "max") || !strcmp(op, "min"))
     return ox_out(t, 0, dt, o, arena_printf("%simum(%s, %s)", op, x, y)), true;
   return ox_out(t, 0, dt, o, arena_printf("%s %s %s", x, op, y)), true;
@@ -96,7 +129,17 @@ static bool binary(OnnxTr *t, const char *op) {
 static bool unary(OnnxTr *t, const char *fmt) {
   OnnxVal *x = ox_need(t, 0);
   if (!x) return false;
-  if (x->dt == DT_I32) return ox_fail(t, "integer tensors are not supported by this op yet");
+  bool neg = !strcmp(fmt, "-$"), ab = !strcmp(fmt, "abs($)"), sg = !strcmp(fmt, "sign($)"), re = !strcmp(fmt, "relu($)");
+  if (is_int(x) && !neg && !ab && !sg && !re) return ox_fail(t, "integer tensors are not supported by this op yet");
+  if (x->k && !x->k->f) { /* an integer constant: folded */
+    OnnxTensor *k = ox_new_const(x->k->type, x->k->rank, x->k->dims);
+    for (int64_t i = 0; i < k->count; i++) {
+      int64_t v = x->k->i[i];
+      if (v == INT64_MIN) return ox_fail(t, "an integer overflow in a constant computed at import");
+      k->i[i] = neg ? -v : ab ? (v < 0 ? -v : v) : sg ? (v > 0) - (v < 0) : (v > 0 ? v : 0);
+    }
+    return ox_out_const(t, 0, k), true;
+  }
   const char *e = ox_use(t, x, false);
   char *expr = arena_strdup("");
   for (const char *p = fmt; *p; p++) expr = *p == '$' ? arena_printf("%s%s", expr, e) : arena_printf("%s%c", expr, *p);
@@ -891,7 +934,6 @@ static bool op_clip(OnnxTr *t, const char *arg) {
   (void)arg;
   OnnxVal *x = ox_need(t, 0);
   if (!x) return false;
-  if (x->dt == DT_I32) return ox_fail(t, "integer tensors are not supported by this op yet");
   double lo = -INFINITY, hi = INFINITY;
   if (t->m->opset < 11) {
     lo = ox_attr_f(t, "min", -INFINITY), hi = ox_attr_f(t, "max", INFINITY);
@@ -902,8 +944,11 @@ static bool op_clip(OnnxTr *t, const char *arg) {
     if (b) hi = ox_kget(b, 0);
   }
   const char *e = ox_use(t, x, false);
-  if (lo > -INFINITY) e = arena_printf("maximum(%s, %s)", e, ox_num_str(lo));
-  if (hi < INFINITY) e = arena_printf("minimum(%s, %s)", e, ox_num_str(hi));
+  bool in = x->dt == DT_I32; /* integer bounds as integers */
+  if (in && ((lo > -INFINITY && (lo != trunc(lo) || fabs(lo) > INT32_MAX)) || (hi < INFINITY && (hi != trunc(hi) || fabs(hi) > INT32_MAX))))
+    return ox_fail(t, "integer bounds out of i32's range");
+  if (lo > -INFINITY) e = arena_printf("maximum(%s, %s)", e, in ? arena_printf("(%lld)", (long long)lo) : ox_num_str(lo));
+  if (hi < INFINITY) e = arena_printf("minimum(%s, %s)", e, in ? arena_printf("(%lld)", (long long)hi) : ox_num_str(hi));
   return ox_out(t, 0, x->dt, x->sh, e), true;
 }
 
@@ -983,8 +1028,21 @@ static bool op_logic(OnnxTr *t, const char *op) {
   bool all_const = true;
   for (int i = 0; i < n; i++) all_const &= v[i]->k != NULL;
   if (all_const) return fold_logic(t, op, v, n);
+  /* integers: compared in i32 (the result as float 0 and 1), or chosen by Where in i32 */
+  bool ints = n == 3 ? is_int(v[1]) || is_int(v[2]) : false, logic = !strcmp(op, "Not") || !strcmp(op, "And") ||
+                                                                    !strcmp(op, "Or") || !strcmp(op, "Xor");
+  for (int i = 0; i < n && n < 3 && !logic; i++) ints |= !v[i]->k && v[i]->dt == DT_I32;
   for (int i = 0; i < n; i++) {
     OnnxVal *w = v[i];
+    if (ints) {
+      bool cond = n == 3 && i == 0;
+      if (!cond && !is_int(w)) return ox_fail(t, "an integer and a floating-point operand");
+      if (w->k) e[i] = int_use(t, w), sh[i] = w->sh;
+      else e[i] = ox_align(t, w, rank, &sh[i]);
+      if (!e[i]) return false;
+      if (cond && !w->k) e[i] = arena_printf("int(%s)", e[i]);
+      continue;
+    }
     if (!(e[i] = as_float(t, w))) return false;
     if (!w->k && t->off && w->sh.rank < rank) e[i] = ox_align(t, w, rank, &sh[i]);
     else sh[i] = w->sh;
@@ -995,17 +1053,19 @@ static bool op_logic(OnnxTr *t, const char *op) {
   DType dt = DT_F32;
   for (int i = 0; i < n; i++)
     if (!v[i]->k && (i > 0 || n < 3)) dt = v[i]->dt;
-  const char *x = e[0], *y = n > 1 ? e[1] : NULL, *r;
+  const char *x = e[0], *y = n > 1 ? e[1] : NULL, *r, *one = ints ? "1" : "1.0";
   if (!strcmp(op, "Greater")) r = arena_printf("greater(%s, %s)", x, y);
   else if (!strcmp(op, "Less")) r = arena_printf("greater(%s, %s)", y, x);
-  else if (!strcmp(op, "GreaterOrEqual")) r = arena_printf("1.0 - greater(%s, %s)", y, x);
-  else if (!strcmp(op, "LessOrEqual")) r = arena_printf("1.0 - greater(%s, %s)", x, y);
-  else if (!strcmp(op, "Equal")) r = arena_printf("1.0 - greater(%s, %s) - greater(%s, %s)", x, y, y, x);
+  else if (!strcmp(op, "GreaterOrEqual")) r = arena_printf("%s - greater(%s, %s)", one, y, x);
+  else if (!strcmp(op, "LessOrEqual")) r = arena_printf("%s - greater(%s, %s)", one, x, y);
+  else if (!strcmp(op, "Equal")) r = arena_printf("%s - greater(%s, %s) - greater(%s, %s)", one, x, y, y, x);
   else if (!strcmp(op, "Not")) r = arena_printf("1.0 - %s", x);
   else if (!strcmp(op, "And")) r = arena_printf("%s * %s", x, y);
   else if (!strcmp(op, "Or")) r = arena_printf("maximum(%s, %s)", x, y);
   else if (!strcmp(op, "Xor")) r = arena_printf("abs(%s - %s)", x, y);
   else r = arena_printf("where(%s, %s, %s)", x, y, e[2]);
+  if (ints && n < 3) r = arena_printf("float(%s)", r), dt = DT_F32; /* a comparison's bool as 0 and 1 */
+  if (ints && n == 3) dt = DT_I32;
   return ox_out(t, 0, dt, o, r), true;
 }
 
@@ -1018,16 +1078,17 @@ static bool op_variadic(OnnxTr *t, const char *op) {
   for (int i = 1; i < n; i++) {
     OnnxVal *b = ox_need(t, i);
     if (!b) return false;
-    if ((!acc->k && acc->dt == DT_I32) || (!b->k && b->dt == DT_I32))
+    if (is_int(acc) != is_int(b) || (is_int(acc) && !strcmp(t->node->op, "Mean")))
       return ox_fail(t, "integer tensors are not supported by this op yet");
     int rank = acc->sh.rank > b->sh.rank ? acc->sh.rank : b->sh.rank;
     Shape sa, sb, o;
-    const char *x = ox_align(t, acc, rank, &sa), *y = ox_align(t, b, rank, &sb);
+    const char *x = operand(t, acc, rank, &sa), *y = operand(t, b, rank, &sb);
     if (t->failed || !ox_bshape(t, sa, sb, &o)) return false;
     const char *e = !strcmp(op, "+") ? arena_printf("%s + %s", x, y) : arena_printf("%simum(%s, %s)", op, x, y);
-    if (i == n - 1 && strcmp(t->node->op, "Mean")) return ox_out(t, 0, acc->k ? b->dt : acc->dt, o, e), true;
+    DType dt = is_int(b) ? DT_I32 : acc->k ? b->dt : acc->dt;
+    if (i == n - 1 && strcmp(t->node->op, "Mean")) return ox_out(t, 0, dt, o, e), true;
     OnnxVal *v = arena_alloc(sizeof *v);
-    *v = (OnnxVal){.nn = ox_name(t, t->node->out[0]), .sh = o, .dt = acc->k ? b->dt : acc->dt};
+    *v = (OnnxVal){.nn = ox_name(t, t->node->out[0]), .sh = o, .dt = dt};
     ox_stmt(t, v->nn, i == n - 1 ? arena_printf("(%s) / %d.0", e, n) : e);
     acc = v;
   }

@@ -466,7 +466,8 @@ static bool op_slice(OnnxTr *t, const char *arg) {
     b = b < (step > 0 ? 0 : 0) ? (step > 0 ? 0 : -1) : b > hi ? hi : b;
     e = e < lo ? lo : e > hi ? (step > 0 ? size : size - 1) : e;
     int64_t count = step > 0 ? (e > b ? (e - b + step - 1) / step : 0) : (b > e ? (b - e - step - 1) / -step : 0);
-    if (count <= 0) return ox_fail(t, "an empty slice is not supported");
+    if (count <= 0 && !v->k) return ox_fail(t, "an empty slice is not supported");
+    if (count < 0) count = 0; /* a constant may be empty: a shape's part, say */
     if (v->k) {
       int64_t dims[NN_MAX_RANK], outer = 1, inner = 1;
       memcpy(dims, v->k->dims, sizeof dims);
@@ -532,6 +533,7 @@ static bool op_cast(OnnxTr *t, const char *arg) {
   DType dt = ox_dtype(to);
   if (dt == x->dt) return map_put(t->vals, t->node->out[0], x), true;
   if (dt == DT_F32 && x->dt == DT_I32) return ox_out(t, 0, DT_F32, x->sh, arena_printf("float(%s)", ox_use(t, x, false))), true;
+  if (dt == DT_I32 && x->dt == DT_F32) return ox_out(t, 0, DT_I32, x->sh, arena_printf("int(%s)", ox_use(t, x, false))), true;
   return ox_fail(t, "cast from %s to %s is not supported yet", dtype_name(x->dt), onnx_type_name(to));
 }
 
