@@ -546,6 +546,7 @@ char *ox_ints_str(const int64_t *a, int n);
 void ox_stmt(OnnxTr *t, const char *name, const char *expr);
 const char *ox_use(OnnxTr *t, OnnxVal *v, bool literal_ok);  /* as a computed tensor */
 const char *ox_table(OnnxTr *t, OnnxTensor *k, const char *name); /* a made table: a const, not trained */
+const char *ox_const_output(OnnxTr *t, OnnxVal *v, OnnxVal *x); /* a constant output, per sample */
 OnnxVal *ox_in(OnnxTr *t, int i), *ox_need(OnnxTr *t, int i); /* NULL when absent; NULL after an error */
 const OnnxAttr *ox_attr(OnnxTr *t, const char *name);
 int64_t ox_attr_i(OnnxTr *t, const char *name, int64_t dflt);

@@ -198,8 +198,10 @@ const char *ox_table(OnnxTr *t, OnnxTensor *k, const char *name) {
 void ox_stmt(OnnxTr *t, const char *name, const char *expr) {
   const char *line = arena_printf("  %s = %s", name, expr);
   int pad = 44 - (int)strlen(line);
-  line = arena_printf("%s%*s  # %s (%s)\n", line, pad > 0 ? pad : 0, "",
-                      *t->node->name ? quote_str(t->node->name) : "node", t->node->op);
+  line = arena_printf("%s%*s  # %s\n", line, pad > 0 ? pad : 0, "",
+                      !t->node             ? "a constant output"
+                      : *t->node->name ? arena_printf("%s (%s)", quote_str(t->node->name), t->node->op)
+                                       : arena_printf("node (%s)", t->node->op));
   put(&t->text, &t->len, &t->cap, line);
 }
 
@@ -425,11 +427,17 @@ static bool translate(OnnxTr *t) {
   for (int i = 0; i < g->noutputs; i++) {
     OnnxVal *v = map_get(t->vals, g->outputs[i].name);
     if (!v) return ox_fail(t, "output '%s' is not computed by any node", g->outputs[i].name);
-    if (!v->nn || v->sh.dim[0] != DIM_BATCH)
-      return ox_fail(t, "output '%s' is a constant (known when the model is compiled): constant outputs are not supported",
-                     g->outputs[i].name);
+    const char *e = v->nn;
+    if (!v->nn || v->sh.dim[0] != DIM_BATCH) { /* a constant: the same for every sample */
+      OnnxVal *x = NULL;
+      for (int j = 0; j < g->ninputs && !x; j++)
+        if ((x = map_get(t->vals, g->inputs[j].name)) && x->nn != t->any_input) x = NULL;
+      if (v->nn || !x || !(e = ox_const_output(t, v, x)))
+        return ox_fail(t, "output '%s' is a constant (known when the model is compiled) of a form not supported",
+                       g->outputs[i].name);
+    }
     outputs = arena_printf("%s  output %s%s%s = %s\n", outputs, (const char *)map_get(t->outs, g->outputs[i].name),
-                           v->bax ? ": " : "", v->bax ? layout_str(v) : "", v->nn);
+                           v->bax ? ": " : "", v->bax ? layout_str(v) : "", e);
   }
   t->text = arena_printf("%s\nmodel %s {\n%s%s%s}\n", t->layers ? t->layers : "", t->model, inputs, t->text ? t->text : "",
                          outputs);

@@ -99,6 +99,35 @@ static const char *operand(OnnxTr *t, OnnxVal *v, int rank, Shape *sh) {
   return ox_align(t, v, rank, sh);
 }
 
+/* A graph output that is a constant (a Shape's result, say) where each
+ * input is one whole sample, or one as large as the batch (fill): the same
+ * values for every sample, as the constant plus zeros with the batch axis
+ * that input x gives (x * 0 converted by int(), which makes even a NaN or
+ * an infinity 0); NULL for a constant without the batch axis in a graph
+ * with one, which nnc's outputs cannot return. */
+const char *ox_const_output(OnnxTr *t, OnnxVal *v, OnnxVal *x) {
+  OnnxTensor *k = v->fill ? v->bk : v->k;
+  if (!k || (v->fill && v->bax) || (!v->fill && !t->off)) return NULL; /* no batch axis to give it, say */
+  int rank = v->fill ? k->rank - 1 : k->rank;
+  int64_t numel = 1, dims[NN_MAX_RANK], ones[NN_MAX_RANK];
+  for (int d = 1; d < x->sh.rank; d++) numel *= x->sh.dim[d];
+  for (int d = 0; d < rank; d++) dims[d] = k->dims[d + v->fill], ones[d] = 1;
+  const char *z = arena_printf("reshape(slice(reshape(%s, [%lld]), axis: 1, start: 0, end: 1), %s)", ox_use(t, x, false),
+                               (long long)numel, ox_ints_str(ones, rank));
+  z = x->dt == DT_I32 ? arena_printf("%s * 0", z) : arena_printf("int(%s * 0.0)", z);
+  OnnxTensor *c = ox_new_const(k->type, rank, dims);
+  if (c->f) memcpy(c->f, k->f, sizeof(double) * (size_t)c->count);
+  else memcpy(c->i, k->i, sizeof(int64_t) * (size_t)c->count);
+  c->name = k->name;
+  if (!c->f) {
+    OnnxVal cv = {.k = c, .sh = {.rank = rank}};
+    const char *e = int_use(t, &cv);
+    return e ? arena_printf("%s + %s", e, z) : NULL;
+  }
+  const char *e = c->count == 1 ? ox_num_str(c->f[0]) : ox_table(t, c, *c->name ? c->name : "c");
+  return arena_printf("%s + float(%s)", e, z);
+}
+
 static bool binary(OnnxTr *t, const char *op) {
   OnnxVal *a = ox_need(t, 0), *b = ox_need(t, 1);
   if (!a || !b) return false;

@@ -149,6 +149,19 @@ def bad(out):
                            helper.make_node("MaxPool", ["x"], ["y2"], kernel_shape=[3, 3], dilations=[2, 2],
                                             strides=[2, 2], pads=[1, 1, 1, 1], ceil_mode=1)], "g", [x], ys)
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 19)]), os.path.join(out, "dilated_pools.onnx"))
+    # torch.full((x.shape[0], 3), 2.5) as an output: a constant as large as the batch
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])
+    z = helper.make_tensor_value_info("z", TensorProto.FLOAT, ["N", 3])
+    g = helper.make_graph([helper.make_node("Shape", ["x"], ["s"]),
+                           helper.make_node("Gather", ["s", "zero"], ["n"], axis=0),
+                           helper.make_node("Unsqueeze", ["n", "zero1"], ["n1"]),
+                           helper.make_node("Concat", ["n1", "three"], ["sz"], axis=0),
+                           helper.make_node("ConstantOfShape", ["sz"], ["z"],
+                                            value=helper.make_tensor("v", TensorProto.FLOAT, [1], [2.5]))],
+                          "g", [x], [z], [helper.make_tensor("zero", TensorProto.INT64, [], [0]),
+                                          helper.make_tensor("zero1", TensorProto.INT64, [1], [0]),
+                                          helper.make_tensor("three", TensorProto.INT64, [1], [3])])
+    onnx.save(helper.make_model(g, opset_imports=op13), os.path.join(out, "batch_constant_output.onnx"))
 
 
 if __name__ == "__main__":

@@ -111,6 +111,8 @@ expect 0 "$nnc" "$models/asymmetric_pad.onnx" -o "$tmp/asym.so"
 # dilated windows: two averages and a max (against the loops below)
 expect 0 "$nnc" "$models/dilated_pools.onnx" -o "$tmp/dilated_llvm.so"
 expect 0 "$nnc" "$models/dilated_pools.onnx" --backend=c -o "$tmp/dilated_c.so"
+# an output as large as the batch (torch.full((x.shape[0], 3), 2.5)), whatever x holds
+expect 0 "$nnc" "$models/batch_constant_output.onnx" -o "$tmp/full.so"
 for model in mlp cnn; do
   expect 0 "$nnc" "$models/$model.onnx" -o "$tmp/${model}_llvm.so"
   expect 0 "$nnc" "$models/$model.onnx" --backend=c -o "$tmp/${model}_c.so"
@@ -182,6 +184,11 @@ for backend in ("llvm", "c"):
         if got.shape != want.shape or not np.allclose(got, want, rtol=1e-5, atol=1e-6):
             print("FAIL: dilated window y%d (%s) differs from the loops'" % (i, backend))
             bad = 1
+x = np.array([[1, np.nan, np.inf, -np.inf]] * 5, np.float32)
+got = nnc.load("%s/full.so" % tmp).predict(x)
+if got.shape != (5, 3) or not np.all(got == 2.5):
+    print("FAIL: the constant output as large as the batch is %s" % got)
+    bad = 1
 x, want = np.load("%s/cnn_x.npy" % m), np.load("%s/cnn_y.npy" % m)
 got = nnc.load("%s/cnn_text.so" % tmp).predict(x)
 if not np.array_equal(got, nnc.load("%s/cnn_llvm.so" % tmp).predict(x)):
