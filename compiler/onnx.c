@@ -514,11 +514,28 @@ SrcFile *onnx_translate(OnnxModel *m, const char *name, int64_t batch) {
   return source_from_memory(path, text, strlen(text));
 }
 
+/* Whether parameter `name` of a model is param of imported model `model`
+ * there: the name itself in that model, or a call of it in another
+ * (Net1.dense1.W, Head1.Net2.dense1.W: an instance of Net, then param). */
+static bool imported_param(const char *owner, const char *name, const char *model, const char *param) {
+  if (!strcmp(owner, model)) return !strcmp(name, param);
+  size_t lm = strlen(model), lp = strlen(param), ln = strlen(name);
+  if (ln < lp + lm + 2 || strcmp(name + ln - lp, param) || name[ln - lp - 1] != '.') return false;
+  for (const char *at = name; (at = strstr(at, model)) && at < name + ln - lp; at++) {
+    if (at != name && at[-1] != '.') continue;
+    const char *q = at + lm;
+    if (*q < '0' || *q > '9') continue;
+    while ((*q >= '0' && *q <= '9') || *q == '_') q++;
+    if (q == name + ln - lp - 1) return true;
+  }
+  return false;
+}
+
 void onnx_values(Sema *s) {
   for (ModelInfo *mi = s ? s->models : NULL; mi; mi = mi->next)
     for (ParamInfo *p = mi->params; p; p = p->next)
       for (ParamValue *v = values; v; v = v->next) {
-        if (strcmp(v->model, mi->decl->name) || strcmp(v->param, p->name)) continue;
+        if (!imported_param(mi->decl->name, p->name, v->model, v->param)) continue;
         if (v->count != param_elements(p)) continue; /* another model of the name: an error already */
         if (p->dtype == DT_F64) {
           double *d = arena_alloc(sizeof(double) * (size_t)(v->count + 1));

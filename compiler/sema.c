@@ -522,6 +522,7 @@ bool bind_args(Sema *s, const char *callee, const BParam *ps, int np, Node *args
 /* --------------------------------------------------------- user layers */
 
 static Val *check_type(Sema *s, Node *type, int *batch_at, DType dflt);
+static Val *apply_sequential(Sema *s, Node *e, Val *prev);
 
 static Val *dim_value(int64_t d, Loc loc) {
   Val *v = v_int(d, loc);
@@ -693,6 +694,66 @@ static Val *call_layer(Sema *s, Node *layer, Node *call, Val *first) {
   return out;
 }
 
+/* A model called as a layer (a new head on an imported model): its
+ * inputs bound to the arguments in order, each of the declared type, its
+ * statements checked in a scope of their own (its parameters named after
+ * the instance: Net1.dense1.W), its first output the result. */
+static Val *call_model(Sema *s, Node *model, Node *call, Val *first) {
+  if (in_instantiation(s, model)) {
+    error_at(call->name_loc, "model '%s' calls itself", model->name);
+    return v_error(call->loc);
+  }
+  if (++s->instances > NN_MAX_INSTANCES) return v_error(call->loc);
+  BParam ps[16] = {0};
+  int ni = 0;
+  for (Node *st = model->kids; st; st = st->next)
+    if (st->kind == ND_INPUT && ni < 16) ps[ni++] = (BParam){.name = st->name, .kind = PK_TENSOR};
+  Val args[16] = {0};
+  if (!bind_args(s, model->name, ps, ni, call->kids, first, call->loc, args)) return v_error(call->loc);
+  const char *inst = instance_name(s, model->name);
+  call->inst = inst;
+  scope_push(s, inst, model, s->scope->float_dtype);
+  Val *prev = NULL, *result = NULL;
+  int k = 0, at;
+  for (Node *st = model->kids; st; st = st->next) {
+    Val *v = NULL;
+    if (st->kind == ND_INPUT) {
+      Val *want = check_type(s, st->lhs, &at, s->default_float), *a = &args[k++];
+      if (want->kind == VK_TENSOR && (a->dtype != want->dtype || !shape_eq(a->shape, want->shape))) {
+        error_at(a->loc, "input '%s' of model '%s' is %s, got %s", st->name, model->name,
+                 type_str(want->dtype, want->shape), type_str(a->dtype, a->shape));
+        v = v_error(a->loc);
+      } else {
+        v = arena_alloc(sizeof *v);
+        *v = *a;
+        v->loc = st->name_loc;
+        bind(s, st->name, st->name_loc, v);
+      }
+    } else if (st->kind == ND_ASSIGN) {
+      v = need_tensor(s, sema_eval(s, st->rhs), arena_printf("'%s'", st->name));
+      bind_value(s, st->name, st->name_loc, v, true);
+    } else if (st->kind == ND_LAYERSTMT && prev) {
+      v = apply_sequential(s, st->rhs, prev);
+    } else if (st->kind == ND_OUTPUT) {
+      v = need_tensor(s, sema_eval(s, st->rhs), "an output");
+      if (st->name && v->kind != VK_ERROR) bind(s, st->name, st->name_loc, v);
+      if (!result) result = v;
+    }
+    if (v && v->kind == VK_ERROR) {
+      result = v;
+      break;
+    }
+    if (v) prev = v;
+  }
+  scope_pop(s);
+  if (!result) result = prev ? prev : v_error(call->loc); /* a sequential model's last layer */
+  if (result->kind == VK_ERROR) note_at(call->loc, "in model '%s' called here", model->name);
+  Val *out = arena_alloc(sizeof *out);
+  *out = *result;
+  out->loc = call->loc;
+  return out;
+}
+
 /* -------------------------------------------------------------- calls */
 
 static Val *call_builtin(Sema *s, const Builtin *b, Node *call, Val *first) {
@@ -743,10 +804,8 @@ static Val *eval_call(Sema *s, Node *call, Val *first) {
   Node *d = s->decls ? map_get(s->decls, call->name) : NULL;
   if (b) r = call_builtin(s, b, call, first);
   else if (d && d->kind == ND_LAYER) r = call_layer(s, d, call, first);
-  else if (d && d->kind == ND_MODEL) {
-    error_at(call->name_loc, "'%s' is a model; only layers can be called", call->name);
-    return v_error(call->loc);
-  } else {
+  else if (d && d->kind == ND_MODEL) r = call_model(s, d, call, first);
+  else {
     const char *kinds[] = {
       [BK_INIT] = "an initializer", [BK_LOSS] = "a loss", [BK_OPTIMIZER] = "an optimizer",
       [BK_SCHEDULE] = "a learning-rate schedule", [BK_DATA] = "a data source",

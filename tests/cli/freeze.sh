@@ -4,7 +4,9 @@
 # train block (its frozen layer keeps the ONNX weights); the summary
 # counts them as non-trainable; an unknown name and freezing everything
 # are errors. A layer's `const` is a parameter that is never trained, as
-# are the tables an import makes (a resize's).
+# are the tables an import makes (a resize's). An imported model called
+# as a layer in a new model (a new head) starts from its ONNX weights
+# and, frozen, keeps them.
 . "$(dirname "$0")/../cli_lib.sh"
 need_python
 cat > "$tmp/f.nn" <<'NN'
@@ -42,7 +44,25 @@ train Net {
   freeze    "dense1.W"
 }
 NN
-for m in f c tune; do
+# a new head on an imported model: the model called as a layer, its parameters frozen
+cat > "$tmp/head.nn" <<NN
+import "$src/tests/onnx/models/mlp.onnx" as Net
+model Probe {
+  input x: [8]
+  output y = Net(x)
+}
+model Head {
+  input x: [8]
+  h = Net(x)
+  output y = dense(relu(h), 2)
+}
+train Head {
+  loss      mse
+  optimizer sgd(lr: 0.1)
+  freeze    Net1
+}
+NN
+for m in f c tune head; do
   "$nnc" "$tmp/$m.nn" -o "$tmp/$m.so" || fail "$m.nn did not compile"
 done
 "$nnc" "$src/tests/onnx/models/mlp.onnx" -o "$tmp/mlp.so" || fail "mlp.onnx did not compile"
@@ -82,6 +102,21 @@ for lib, frozen, free in (("f", ["dense1.W", "dense1.b"], ["dense2.W", "dense2.b
     for p in free:
         if np.array_equal(m.get_param(p), before[p]):
             failed.append("%s: %s did not change" % (lib, p))
+mlp = nnc.load("%s/mlp.so" % tmp)
+probe, head = nnc.load("%s/head.so" % tmp, "Probe"), nnc.load("%s/head.so" % tmp, "Head")
+if not np.array_equal(probe.predict(x), mlp.predict(x)):
+    failed.append("head: the imported model called as a layer does not give the ONNX model's outputs")
+names = ["dense1.W", "dense1.b", "dense2.W", "dense2.b"]
+for p in names:
+    if not np.array_equal(head.get_param("Net1." + p), mlp.get_param(p)):
+        failed.append("head: Net1.%s does not start from the ONNX weights" % p)
+before = {p: head.get_param(p).copy() for p in ["Net1." + n for n in names] + ["dense1.W"]}
+losses = [head.train_step(x, y[:, :2]) for _ in range(5)]
+if not losses[-1] < losses[0]:
+    failed.append("head: the loss did not fall: %s" % losses)
+for p, v in before.items():
+    if np.array_equal(head.get_param(p), v) != p.startswith("Net1."):
+        failed.append("head: %s %s" % (p, "changed" if p.startswith("Net1.") else "did not change"))
 for f in failed:
     print("FAIL:", f)
 sys.exit(1 if failed else 0)
