@@ -921,9 +921,9 @@ static bool op_resize(OnnxTr *t, const char *arg) {
       continue;
     }
     if (!(f > 0 || sizes) || (sizes && sizes->i[i] <= 0)) return ox_fail(t, "scales and sizes must be positive");
-    int64_t out = sizes ? sizes->i[i] : (int64_t)floor(f * (double)n);
-    if (!sizes && (f * (double)n > (double)(1 << 24) || out < 1))
-      return ox_fail(t, "scale %g gives an axis of %g", f, floor(f * (double)n));
+    double want = sizes ? (double)sizes->i[i] : floor(f * (double)n);
+    if (!(want >= 1 && want <= (double)(1 << 24))) return ox_fail(t, "an axis of %lld resized to %g", (long long)n, want);
+    int64_t out = (int64_t)want;
     double scale = sizes ? (double)out / (double)n : f, owidth = scale * (double)n;
     int ax = ox_axis(t, i, r);
     if (ax < 0) return false;
