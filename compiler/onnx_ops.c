@@ -944,11 +944,20 @@ static bool op_argmax(OnnxTr *t, const char *arg) {
   (void)arg;
   OnnxVal *x = ox_need(t, 0);
   if (!x || x->k) return x ? ox_fail(t, "an argmax of a constant is not supported yet") : false;
-  if (ox_attr_i(t, "select_last_index", 0)) return ox_fail(t, "select_last_index is not supported");
   int r = ox_orank(t, x), ax = ox_axis(t, ox_attr_i(t, "axis", 0), r);
   if (ax < 0) return false;
   Shape sh = x->sh;
   const char *e = arena_printf("argmax(%s, axis: %d)", ox_use(t, x, false), ax);
+  if (ox_attr_i(t, "select_last_index", 0)) { /* n - 1 - the first index along the axis reversed */
+    int64_t n = sh.dim[ax];
+    if (n > 64) return ox_fail(t, "select_last_index along an axis of more than 64 is not supported");
+    const char *p = named(t, ox_use(t, x, false)), *rev = arena_strdup("");
+    for (int64_t j = n - 1; j >= 0; j--)
+      rev = arena_printf("%s%sslice(%s, axis: %d, start: %lld, end: %lld)", rev, j < n - 1 ? ", " : "", p, ax, (long long)j,
+                         (long long)j + 1);
+    e = arena_printf("%lld - argmax(%s, axis: %d)", (long long)n - 1, n > 1 ? arena_printf("concat(%s, axis: %d)", rev, ax) : p,
+                     ax);
+  }
   if (ox_attr_i(t, "keepdims", 1)) sh.dim[ax] = 1, e = arena_printf("reshape(%s, %s)", e, ox_ints_str(sh.dim + 1, sh.rank - 1));
   else {
     for (int i = ax; i < sh.rank - 1; i++) sh.dim[i] = sh.dim[i + 1];
