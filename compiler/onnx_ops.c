@@ -1198,7 +1198,7 @@ static const struct { const char *onnx; Translate *fn; const char *arg; } ops[] 
   {"Relu", unary, "relu($)"}, {"Sigmoid", unary, "sigmoid($)"}, {"Tanh", unary, "tanh($)"}, {"Exp", unary, "exp($)"},
   {"Log", unary, "log($)"}, {"Sqrt", unary, "sqrt($)"}, {"Abs", unary, "abs($)"}, {"Neg", unary, "-$"},
   {"Erf", unary, "erf($)"}, {"Sin", unary, "sin($)"}, {"Cos", unary, "cos($)"}, {"Floor", unary, "floor($)"},
-  {"Ceil", unary, "-floor(-$)"}, {"Sign", unary, "sign($)"}, {"Reciprocal", unary, "1.0 / $"},
+  {"Ceil", unary, "-floor(-$)"}, {"Asin", unary, "asin($)"}, {"Acos", unary, "acos($)"}, {"Atan", unary, "atan($)"}, {"Sign", unary, "sign($)"}, {"Reciprocal", unary, "1.0 / $"},
   {"Softplus", unary, "softplus($)"}, {"Softsign", unary, "$ / (1.0 + abs($))"}, {"Gelu", unary, "gelu($)"},
   {"Add", binary, "+"}, {"Sub", binary, "-"}, {"Mul", binary, "*"}, {"Div", binary, "/"}, {"Pow", binary, "pow"},
   {"LeakyRelu", op_activation, "LeakyRelu"}, {"Elu", op_activation, "Elu"}, {"Selu", op_activation, "Selu"},

@@ -142,7 +142,7 @@ static bool value(W *w, int id) {
   Buf at = {0};
   static const struct { Op op; const char *onnx; } same[] = {
     {OP_NEG, "Neg"}, {OP_EXP, "Exp"}, {OP_LOG, "Log"}, {OP_SQRT, "Sqrt"}, {OP_ABS, "Abs"}, {OP_SIGN, "Sign"},
-    {OP_RELU, "Relu"}, {OP_SIGMOID, "Sigmoid"}, {OP_TANH, "Tanh"}, {OP_ERF, "Erf"}, {OP_COS, "Cos"}, {OP_SIN, "Sin"},
+    {OP_RELU, "Relu"}, {OP_SIGMOID, "Sigmoid"}, {OP_TANH, "Tanh"}, {OP_ERF, "Erf"}, {OP_COS, "Cos"}, {OP_SIN, "Sin"}, {OP_ASIN, "Asin"}, {OP_ACOS, "Acos"}, {OP_ATAN, "Atan"},
     {OP_FLOOR, "Floor"}, {OP_ADD, "Add"}, {OP_SUB, "Sub"}, {OP_MUL, "Mul"}, {OP_DIV, "Div"}, {OP_POW, "Pow"},
     {OP_MAX, "Max"}, {OP_MIN, "Min"}, {OP_MATMUL, "MatMul"},
   };

@@ -49,6 +49,9 @@ OP(TANH,        "tanh",        1,  CL_UNARY,     "",                            
 OP(ERF,         "erf",         1,  CL_UNARY,     "",                                "erf",      (erf(a)),                                    "error function")
 OP(COS,         "cos",         1,  CL_UNARY,     "",                                "cos",      (cos(a)),                                    "cosine")
 OP(SIN,         "sin",         1,  CL_UNARY,     "",                                "sin",      (sin(a)),                                    "sine")
+OP(ASIN,        "asin",        1,  CL_UNARY,     "",                                "asin",     (asin(a)),                                   "inverse sine, in [-pi/2, pi/2]; NaN outside [-1, 1]")
+OP(ACOS,        "acos",        1,  CL_UNARY,     "",                                "acos",     (acos(a)),                                   "inverse cosine, in [0, pi]; NaN outside [-1, 1]")
+OP(ATAN,        "atan",        1,  CL_UNARY,     "",                                "atan",     (atan(a)),                                   "inverse tangent, in (-pi/2, pi/2)")
 OP(FLOOR,       "floor",       1,  CL_UNARY,     "",                                "floor",    (floor(a)),                                  "largest integer <= x")
 OP(CAST,        "cast",        1,  CL_UNARY,     "",                                NULL,       (a),                                         "conversion to the result's element type")
 /* elementwise, two or three operands */
