@@ -885,6 +885,7 @@ static bool op_resize(OnnxTr *t, const char *arg) {
   }
   if (x->k) return ox_fail(t, "a resize of a constant is not supported yet");
   if ((scales ? scales->count : sizes->count) != r) return ox_fail(t, "one scale an axis is needed");
+  if (sizes && sizes->f) return ox_fail(t, "the sizes must be integers");
   if (roi && roi->count != 2 * r) return ox_fail(t, "the roi needs a start and an end an axis");
   if (ox_attr(t, "axes")) return ox_fail(t, "the axes attribute is not supported yet");
   if (ox_attr_i(t, "antialias", 0)) return ox_fail(t, "antialias is not supported yet");
