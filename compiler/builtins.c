@@ -103,6 +103,8 @@ static Builtin rows[] = {
    "index of the maximum along axis (i32; not differentiable)"),
   B("float", BK_FUNC, "x:tensor", rule_float,
    "converts to floating point (integers are not differentiable)"),
+  B("f32", BK_FUNC, "x:tensor", rule_float, "converts to f32 (rounded to nearest)"),
+  B("f64", BK_FUNC, "x:tensor", rule_float, "converts to f64 (exactly)"),
   B("int", BK_FUNC, "x:tensor", rule_float,
    "converts to i32: toward zero, saturated at the bounds, NaN as 0 (not differentiable)"),
   B("flatten", BK_FUNC, "x:tensor", rule_flatten, "[N, a, b, ...] -> [N, a*b*...]"),

@@ -517,6 +517,11 @@ static bool op_cast(OnnxTr *t, const char *arg) {
   OnnxVal *x = ox_need(t, 0);
   if (!x) return false;
   int to = (int)ox_attr_i(t, "to", 0);
+  if (!strcmp(t->node->op, "CastLike")) { /* to the type of input 1 */
+    OnnxVal *like = ox_need(t, 1);
+    if (!like) return false;
+    to = like->k ? like->k->type : like->dt == DT_F64 ? OX_DOUBLE : like->dt == DT_I32 ? OX_INT32 : OX_FLOAT;
+  }
   if (to == OX_BFLOAT16 || to == OX_FLOAT16 || to == OX_STRING || to > OX_BFLOAT16)
     return ox_fail(t, "cast to %s is not supported", onnx_type_name(to));
   if (x->k) {
@@ -533,7 +538,8 @@ static bool op_cast(OnnxTr *t, const char *arg) {
   DType dt = ox_dtype(to);
   if (dt == x->dt) return map_put(t->vals, t->node->out[0], x), true;
   if (dt == DT_F32 && x->dt == DT_I32) return ox_out(t, 0, DT_F32, x->sh, arena_printf("float(%s)", ox_use(t, x, false))), true;
-  if (dt == DT_I32 && x->dt == DT_F32) return ox_out(t, 0, DT_I32, x->sh, arena_printf("int(%s)", ox_use(t, x, false))), true;
+  if (dt == DT_I32 && is_float(x->dt)) return ox_out(t, 0, DT_I32, x->sh, arena_printf("int(%s)", ox_use(t, x, false))), true;
+  if (is_float(dt)) return ox_out(t, 0, dt, x->sh, arena_printf("%s(%s)", dtype_name(dt), ox_use(t, x, false))), true;
   return ox_fail(t, "cast from %s to %s is not supported yet", dtype_name(x->dt), onnx_type_name(to));
 }
 
@@ -780,7 +786,7 @@ static const struct { const char *onnx; Translate *fn; const char *arg; } ops[] 
   {"Reshape", op_reshape, NULL}, {"Shape", op_shape, NULL}, {"Size", op_size, NULL}, {"Squeeze", op_unsqueeze, "squeeze"},
   {"Unsqueeze", op_unsqueeze, "unsqueeze"}, {"Flatten", op_flatten, NULL}, {"Transpose", op_transpose, NULL},
   {"Concat", op_concat, NULL}, {"Gather", op_gather, NULL}, {"GatherElements", op_gather_elements, NULL}, {"Slice", op_slice, NULL}, {"Split", op_split, NULL},
-  {"Tile", op_tile, NULL}, {"Pad", op_pad, NULL}, {"Cast", op_cast, NULL}, {"Constant", op_constant, NULL},
+  {"Tile", op_tile, NULL}, {"Pad", op_pad, NULL}, {"Cast", op_cast, NULL}, {"CastLike", op_cast, NULL}, {"Constant", op_constant, NULL},
   {"ConstantOfShape", op_constant_of_shape, NULL}, {"Expand", op_expand, NULL},
 };
 
