@@ -1183,13 +1183,21 @@ static bool op_activation(OnnxTr *t, const char *op) {
 static bool op_identity(OnnxTr *t, const char *arg) {
   OnnxVal *x = ox_need(t, 0);
   if (!x) return false;
-  if (t->node->nout > 1 && *t->node->out[1]) return ox_fail(t, "the mask output is not supported");
+  bool mask = t->node->nout > 1 && *t->node->out[1];
+  if (mask && (x->k || x->dt == DT_I32)) return ox_fail(t, "the mask output of a constant or integer tensor is not supported");
   if (!strcmp(arg, "dropout") && !x->k && x->dt != DT_I32) {
     double ratio = ox_attr_f(t, "ratio", 0.5);
     OnnxVal *r = ox_in(t, 1);
     if (r && r->k && r->k->f) ratio = r->k->f[0];
+    const char *e = ox_use(t, x, false);
+    if (mask) { /* the dropout of ones (x's shape, whatever x holds) is the scaled mask: y = x * it */
+      const char *m = arena_printf("float(int(%s * 0.0)) + 1.0", e);
+      if (ratio > 0 && ratio < 1) m = named(t, arena_printf("dropout(%s, %s)", m, ox_num_str((float)ratio)));
+      ox_out(t, 1, x->dt, x->sh, arena_printf("greater(%s, 0.0)", m));
+      return ox_out(t, 0, x->dt, x->sh, ratio > 0 && ratio < 1 ? arena_printf("%s * %s", e, m) : e), true;
+    }
     if (ratio > 0 && ratio < 1)
-      return ox_out(t, 0, x->dt, x->sh, arena_printf("dropout(%s, %s)", ox_use(t, x, false), ox_num_str((float)ratio))), true;
+      return ox_out(t, 0, x->dt, x->sh, arena_printf("dropout(%s, %s)", e, ox_num_str((float)ratio))), true;
   }
   return map_put(t->vals, t->node->out[0], x), true;
 }
