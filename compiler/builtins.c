@@ -115,6 +115,8 @@ static Builtin rows[] = {
   B("concat", BK_FUNC, "xs:tensors axis:int=-1", rule_concat, "joins tensors along axis"),
   B("slice", BK_FUNC, "x:tensor axis:int start:int end:int=none", rule_slice,
    "elements start..end-1 along axis"),
+  B("pad", BK_FUNC, "x:tensor axis:int before:int[0,] after:int[0,]=0 mode:enum(constant|reflect|edge)=constant value:float=0",
+    rule_pad, "x grown along axis: the value, the edge's value or x mirrored (without the edge)"),
   B("max_pool2d", BK_FUNC, "x:tensor size:ints[1,]=2 stride:ints[1,]=none padding:pad=valid",
    rule_pool2d, "maximum over windows of NHWC images"),
   B("avg_pool2d", BK_FUNC, "x:tensor size:ints[1,]=2 stride:ints[1,]=none padding:pad=valid",

@@ -548,6 +548,79 @@ bool rule_slice(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   return !s->graph || layer_emit(out, ir_slice(s->graph, val_ir(&a[0]), axis, lo, hi));
 }
 
+static int concat2(Graph *g, int a, int b, int axis) {
+  int in[2] = {a, b};
+  int64_t ax = axis;
+  return ir_make(g, OP_CONCAT, DT_NONE, (Shape){0}, in, 2, &ax, 1, 0);
+}
+
+/* pad(x, axis, before, after, mode, value): x grown along axis by `before`
+ * and `after` cells: the value (constant), the edge's (edge) or the
+ * mirror image without the edge (reflect), as numpy's pad modes. */
+bool rule_pad(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
+  (void)b;
+  int axis;
+  if (!norm_axis(&a[0], a[1].i, a[1].loc, &axis)) return false;
+  if (a[0].dtype == DT_I32 && (a[5].f != trunc(a[5].f) || fabs(a[5].f) > INT32_MAX)) {
+    error_at(a[5].loc, "the value of a pad of an i32 tensor must be an integer of i32's range");
+    return false;
+  }
+  int64_t n = a[0].shape.dim[axis], before = a[2].i, after = a[3].i;
+  const char *mode = a[4].s;
+  if (n == DIM_BATCH) {
+    error_at(a[1].loc, "'pad' cannot grow the batch dimension");
+    return false;
+  }
+  if (!strcmp(mode, "reflect") && (before >= n || after >= n)) {
+    error_at(call->loc, "reflect pads must be smaller than the axis (%lld), got %lld and %lld", (long long)n,
+             (long long)before, (long long)after);
+    return false;
+  }
+  if (strcmp(mode, "constant") && before + after > 4096) {
+    error_at(call->loc, "%s pads of more than 4096 cells are not supported", mode);
+    return false;
+  }
+  Shape sh = a[0].shape;
+  sh.dim[axis] = n + before + after;
+  if (sh.dim[axis] > NN_MAX_ELEMS || !check_shape_size(call->loc, a[0].dtype, sh)) return false;
+  layer_out(out, a[0].dtype, sh);
+  if (!s->graph) return true;
+  Graph *g = s->graph;
+  int x = val_ir(&a[0]), y = x;
+  DType dt = a[0].dtype;
+  if (!strcmp(mode, "constant")) {
+    y = ir_pad(g, x, axis, before, after);
+    if (a[5].f != 0) { /* + value where the pads are: (1 - pad(ones)) * value */
+      Shape one = a[0].shape;
+      for (int i = 0; i < one.rank; i++)
+        if (one.dim[i] == DIM_BATCH) one.dim[i] = 1;
+      int inside = ir_pad(g, ir_const(g, dt, one, 1), axis, before, after);
+      y = ir_binary(g, OP_ADD, y, ir_binary(g, OP_MUL, ir_binary(g, OP_SUB, ir_scalar(g, dt, 1), inside),
+                                            ir_scalar(g, dt, a[5].f)));
+    }
+    return layer_emit(out, y);
+  }
+  /* the parts in order: the cells before, x, the cells after */
+  bool edge = !strcmp(mode, "edge");
+  for (int side = 0; side < 2; side++) {
+    int64_t count = side ? after : before;
+    if (!count) continue;
+    int part = -1;
+    if (edge) {
+      Shape e = a[0].shape;
+      e.dim[axis] = count;
+      part = ir_expand(g, side ? ir_slice(g, x, axis, n - 1, n) : ir_slice(g, x, axis, 0, 1), e);
+    } else
+      for (int64_t k = 0; k < count; k++) { /* output cell k of the side mirrors x[before - k] or x[n - 2 - k] */
+        int64_t at = side ? n - 2 - k : before - k;
+        int cell = ir_slice(g, x, axis, at, at + 1);
+        part = part < 0 ? cell : concat2(g, part, cell, axis);
+      }
+    y = side ? concat2(g, y, part, axis) : concat2(g, part, y, axis);
+  }
+  return layer_emit(out, y);
+}
+
 /* dense(x, units): [..., k] @ W[k, units] + b[units] -> [..., units] */
 bool rule_dense(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   int64_t k;

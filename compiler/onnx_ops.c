@@ -268,16 +268,13 @@ static const char *named(OnnxTr *t, const char *e) {
 static int64_t win_out(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d) { return (n + 2 * p - d * (k - 1) - 1) / s + 1; }
 
 /* The NHWC image e [N, h, w, c] padded by ex (before, after, per axis)
- * with `value`: slices of it times 0 plus the value, concatenated around
- * it; *h, *w grow. */
+ * with `value`; *h, *w grow. */
 static const char *pad_nhwc(const char *e, int64_t ex[2][2], const char *value, int64_t *h, int64_t *w) {
   for (int j = 0; j < 2; j++) {
     int64_t *n = j ? w : h, b = ex[j][0], a = ex[j][1];
     if (!b && !a) continue;
-    if (b > *n || a > *n) return NULL;
-    const char *fill = arena_printf("slice(%s, axis: %d, start: 0, end: %%lld) * 0.0 + %s", e, j + 1, value);
-    e = arena_printf("concat(%s%s%s%s%s, axis: %d)", b ? arena_printf(fill, (long long)b) : "", b ? ", " : "", e,
-                     a ? ", " : "", a ? arena_printf(fill, (long long)a) : "", j + 1);
+    e = arena_printf("pad(%s, %d, %lld, %lld%s%s)", e, j + 1, (long long)b, (long long)a, strcmp(value, "0.0") ? ", value: " : "",
+                     strcmp(value, "0.0") ? value : "");
     *n += b + a;
   }
   return e;
@@ -297,7 +294,6 @@ static bool op_conv(OnnxTr *t, const char *arg) {
   k[0] = ns == 2 ? W->dims[2] : 1, k[1] = W->dims[ns + 1];
   if (!window_attrs(t, ns, h, w, k, s, p, d, ex)) return false;
   e = pad_nhwc(e, ex, "0.0", &h, &w); /* the side with more padding: its excess as zeros */
-  if (!e) return ox_fail(t, "asymmetric pads larger than the image are not supported");
   if (groups < 1 || cg * groups != c) return ox_fail(t, "weights for %lld channels in %d groups; the input has %lld", (long long)cg, groups, (long long)c);
   if (!window_weights(t, "conv2d", W, B, k, f)) return false;
   e = arena_printf("conv2d(%s, %lld, [%lld, %lld], stride: [%lld, %lld], padding: [%lld, %lld], dilation: [%lld, %lld]%s%s)",
@@ -405,7 +401,6 @@ static bool op_pool(OnnxTr *t, const char *arg) {
     int64_t h1 = h, w1 = w;
     if (!max && !counted) count = pad_nhwc(arena_printf("%s * 0.0 + 1.0", e), ex, "0.0", &h1, &w1);
     e = pad_nhwc(e, ex, max ? (x->dt == DT_F64 ? "-1.7976931348623157e308" : "-3.4028234663852886e38") : "0.0", &h, &w);
-    if (!e) return ox_fail(t, "pads larger than the image are not supported");
   }
   if (dilated) { /* the window's cells as slices, combined, then every s-th kept */
     int64_t oh = win_out(h, k[0], s[0], 0, d[0]), ow = win_out(w, k[1], s[1], 0, d[1]);

@@ -683,19 +683,10 @@ static bool op_pad(OnnxTr *t, const char *arg) {
       b = b < 0 ? 0 : b, f = f < 0 ? 0 : f;
     }
     if ((b >= size || f >= size) && !strcmp(mode, "reflect")) return ox_fail(t, "reflect pads must be smaller than the axis");
-    if (b > 64 || f > 64) return ox_fail(t, "pads larger than 64 are not supported");
-    char *args = arena_strdup("");
-    for (int side = 0; side < 2; side++)
-      for (int64_t j = 0, n = side ? f : b; j < n; j++) {
-        int64_t at = !strcmp(mode, "reflect") ? (side ? size - 2 - j : b - j) : side ? size - 1 : 0;
-        const char *sl = arena_printf("slice(%s, axis: %d, start: %lld, end: %lld)", e, ax, (long long)at, (long long)at + 1);
-        if (!strcmp(mode, "constant")) sl = arena_printf("%s * 0.0 + %s", sl, ox_num_str(value));
-        if (side == 0) args = arena_printf("%s%s, ", args, sl);
-        if (side == 1 && j == 0) args = arena_printf("%s%s, ", args, e);
-        if (side == 1) args = arena_printf("%s%s, ", args, sl);
-      }
-    if (!f) args = arena_printf("%s%s, ", args, e);
-    e = arena_printf("concat(%saxis: %d)", args, ax);
+    if (strcmp(mode, "constant") && b + f > 4096) return ox_fail(t, "%s pads of more than 4096 cells are not supported", mode);
+    e = arena_printf("pad(%s, %d, %lld, %lld%s%s%s)", e, ax, (long long)b, (long long)f,
+                     strcmp(mode, "constant") ? arena_printf(", mode: %s", mode) : "", value != 0 ? ", value: " : "",
+                     value != 0 ? ox_num_str(value) : "");
     sh.dim[ax] = size + b + f;
   }
   return ox_out(t, 0, x->dt, sh, e), true;
