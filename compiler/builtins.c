@@ -117,6 +117,11 @@ static Builtin rows[] = {
    "elements start..end-1 along axis"),
   B("pad", BK_FUNC, "x:tensor axis:int before:int[0,] after:int[0,]=0 mode:enum(constant|reflect|edge)=constant value:float=0",
     rule_pad, "x grown along axis: the value, the edge's value or x mirrored (without the edge)"),
+  B("resize", BK_FUNC,
+    "x:tensor axis:int size:int[1,] mode:enum(nearest|linear)=nearest "
+    "coordinates:enum(half_pixel|pytorch_half_pixel|align_corners|asymmetric)=half_pixel "
+    "nearest:enum(round_prefer_floor|round_prefer_ceil|floor|ceil)=round_prefer_floor",
+    rule_resize, "x's axis resampled to size cells, as ONNX's Resize (nearest or linear)"),
   B("max_pool2d", BK_FUNC, "x:tensor size:ints[1,]=2 stride:ints[1,]=none padding:pad=valid",
    rule_pool2d, "maximum over windows of NHWC images"),
   B("avg_pool2d", BK_FUNC, "x:tensor size:ints[1,]=2 stride:ints[1,]=none padding:pad=valid",

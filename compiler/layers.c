@@ -621,6 +621,69 @@ bool rule_pad(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   return layer_emit(out, y);
 }
 
+/* resize(x, axis, size, mode, coordinates, nearest): x's axis resampled
+ * to `size` cells as ONNX's Resize does (nearest or linear, the edge
+ * repeated), through a table w [size, n] computed from the positions:
+ * the tent 1 - |x' - j| of the clamped source position x' (linear) or 1
+ * where j is its rounding (nearest); then w @ x along the axis. */
+bool rule_resize(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
+  int axis;
+  if (!layer_need_float(b, &a[0]) || !norm_axis(&a[0], a[1].i, a[1].loc, &axis)) return false;
+  int64_t n = a[0].shape.dim[axis], size = a[2].i;
+  if (n == DIM_BATCH) {
+    error_at(a[1].loc, "'resize' cannot resize the batch dimension");
+    return false;
+  }
+  if (size * n > (1 << 24)) {
+    error_at(a[2].loc, "a resize of %lld cells to %lld needs a table of more than 2^24 values", (long long)n, (long long)size);
+    return false;
+  }
+  Shape sh = a[0].shape;
+  sh.dim[axis] = size;
+  if (!check_shape_size(call->loc, a[0].dtype, sh)) return false;
+  layer_out(out, a[0].dtype, sh);
+  if (!s->graph) return true;
+  Graph *g = s->graph;
+  DType dt = a[0].dtype;
+  const char *mode = a[3].s, *coord = a[4].s, *near = a[5].s;
+  double scale = (double)size / (double)n;
+  Shape col = {.rank = 2, .dim = {size, 1}}, row = {.rank = 2, .dim = {1, n}};
+  int i = ir_iota(g, dt, col, 0), j = ir_iota(g, dt, row, 1), xo;
+#define K(v) ir_scalar(g, dt, (v))
+#define B(op, p, q) ir_binary(g, op, p, q)
+  if (!strcmp(coord, "align_corners")) xo = B(OP_MUL, i, K(size == 1 ? 0 : (double)(n - 1) / (double)(size - 1)));
+  else if (!strcmp(coord, "asymmetric")) xo = B(OP_DIV, i, K(scale));
+  else if (!strcmp(coord, "pytorch_half_pixel") && size == 1) xo = B(OP_MUL, i, K(0));
+  else xo = B(OP_SUB, B(OP_DIV, B(OP_ADD, i, K(0.5)), K(scale)), K(0.5)); /* half_pixel */
+  int w;
+  if (!strcmp(mode, "linear")) { /* the tent around the source position, clamped into the axis */
+    int xc = B(OP_MIN, B(OP_MAX, xo, K(0)), K((double)(n - 1)));
+    w = ir_unary(g, OP_RELU, B(OP_SUB, K(1), ir_unary(g, OP_ABS, B(OP_SUB, xc, j))));
+  } else { /* 1 where j is the source position rounded */
+    int q = !strcmp(near, "floor")  ? ir_unary(g, OP_FLOOR, xo)
+            : !strcmp(near, "ceil") ? ir_unary(g, OP_NEG, ir_unary(g, OP_FLOOR, ir_unary(g, OP_NEG, xo)))
+            : !strcmp(near, "round_prefer_ceil")
+                ? ir_unary(g, OP_FLOOR, B(OP_ADD, xo, K(0.5)))
+                : ir_unary(g, OP_NEG, ir_unary(g, OP_FLOOR, ir_unary(g, OP_NEG, B(OP_SUB, xo, K(0.5)))));
+    q = B(OP_MIN, B(OP_MAX, q, K(0)), K((double)(n - 1)));
+    w = B(OP_SUB, B(OP_SUB, K(1), B(OP_GT, q, j)), B(OP_GT, j, q));
+  }
+  int x = val_ir(&a[0]), y;
+  if (axis == sh.rank - 1) {
+    int perm[2] = {1, 0};
+    y = ir_matmul(g, x, ir_transpose(g, w, perm));
+  } else { /* the axes after `axis` merged: [..., n, rest] */
+    Shape m = a[0].shape;
+    int64_t rest = 1;
+    for (int d = axis + 1; d < m.rank; d++) rest *= m.dim[d];
+    m.dim[axis + 1] = rest, m.rank = axis + 2;
+    y = ir_reshape(g, ir_matmul(g, w, ir_reshape(g, x, m)), sh);
+  }
+#undef K
+#undef B
+  return layer_emit(out, y);
+}
+
 /* dense(x, units): [..., k] @ W[k, units] + b[units] -> [..., units] */
 bool rule_dense(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   int64_t k;
