@@ -427,21 +427,33 @@ static void k_move(Em *e, const Value *v) {
     return;
   }
   case OP_SLICE:
-  case OP_PAD: {
+  case OP_PAD: { /* a slice reads x from `start`; a pad writes x after `before` and zeros around it
+                    (in loops of their own: gcc 12's -O3 vectorizes a loop choosing between x and
+                    0 wrongly on AVX2 and AVX-512, as it does concat's) */
     int ax = (int)v->a[0];
-    par = par_open(e, v->shape);
-    open_loops(e, v->shape, "i", 1);
-    fprintf(e->o, "%*s{\n%*s  int64_t j = i%d %s %lld;\n", 2 * (1 + r), "", 2 * (1 + r), "", ax,
-            v->op == OP_SLICE ? "+" : "-", (long long)v->a[1]);
-    char *off = NULL;
-    for (int d = 0; d < r; d++) {
-      char *term = arena_printf("%s%s * (%s)", d == ax ? "j" : "i",
-                                d == ax ? "" : arena_printf("%d", d), prod_x(x->shape, d + 1, r));
-      off = off ? arena_printf("%s + %s", off, term) : term;
+    bool pad = v->op == OP_PAD;
+    for (int part = pad ? 0 : 2; part < 3; part++) { /* the zeros before, after, then x */
+      Shape sh = pad ? x->shape : v->shape;
+      if (part < 2) {
+        sh = v->shape;
+        sh.dim[ax] = v->a[1 + part];
+        if (!sh.dim[ax]) continue;
+      }
+      char *oy = NULL, *ox = NULL;
+      for (int d = 0; d < r; d++) {
+        char *iy = d != ax || !pad || part == 0 ? arena_printf("i%d", d)
+                   : part == 1              ? arena_printf("(i%d + %s - %lld)", d, dimx(v->shape.dim[ax]), (long long)v->a[2])
+                                            : arena_printf("(i%d + %lld)", d, (long long)v->a[1]);
+        char *ix = d == ax && !pad ? arena_printf("(i%d + %lld)", d, (long long)v->a[1]) : arena_printf("i%d", d);
+        oy = arena_printf("%s%s%s * (%s)", oy ? oy : "", oy ? " + " : "", iy, prod_x(v->shape, d + 1, r));
+        ox = arena_printf("%s%s%s * (%s)", ox ? ox : "", ox ? " + " : "", ix, prod_x(x->shape, d + 1, r));
+      }
+      par = par_open(e, sh);
+      open_loops(e, sh, "i", 1);
+      if (part < 2) fprintf(e->o, "%*sy[%s] = 0;\n", 2 * (1 + r), "", oy);
+      else fprintf(e->o, "%*sy[%s] = a[%s];\n", 2 * (1 + r), "", oy, ox);
+      par_close(e, par);
     }
-    fprintf(e->o, "%*s  y[%s] = j >= 0 && j < %s ? a[%s] : 0;\n%*s}\n", 2 * (1 + r), "",
-            offset_x(v->shape, r, "i"), dimx(x->shape.dim[ax]), off, 2 * (1 + r), "");
-    par_close(e, par);
     return;
   }
   case OP_CONCAT: { /* a copy of each part, not one loop choosing between them: gcc 12's -O3

@@ -544,6 +544,7 @@ OnnxVal *ox_tv_const(OnnxTensor *k);
 char *ox_num_str(double x);
 char *ox_ints_str(const int64_t *a, int n);
 void ox_stmt(OnnxTr *t, const char *name, const char *expr);
+const char *ox_named(OnnxTr *t, const char *e); /* e as a statement of its own: its name */
 const char *ox_use(OnnxTr *t, OnnxVal *v, bool literal_ok);  /* as a computed tensor */
 const char *ox_table(OnnxTr *t, OnnxTensor *k, const char *name); /* a made table: a const, not trained */
 const char *ox_const_output(OnnxTr *t, OnnxVal *v, OnnxVal *x); /* a constant output, per sample */

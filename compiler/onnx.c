@@ -205,6 +205,13 @@ void ox_stmt(OnnxTr *t, const char *name, const char *expr) {
   put(&t->text, &t->len, &t->cap, line);
 }
 
+/* A statement of its own for an expression used several times. */
+const char *ox_named(OnnxTr *t, const char *e) {
+  const char *n = ox_name(t, arena_printf("%s_part", t->node ? t->node->out[0] : "out"));
+  ox_stmt(t, n, e);
+  return n;
+}
+
 /* The runtime expression of v: a constant is written as a parameter of a
  * constant layer (or a literal, for one value, when literal_ok). */
 const char *ox_use(OnnxTr *t, OnnxVal *v, bool literal_ok) {

@@ -1,5 +1,5 @@
 /* onnx_ops.c — the translation of each ONNX op into .nn (onnx.c drives it):
- * the arithmetic, the windows, the products, the reductions, Resize.
+ * the arithmetic, the windows, the products, the reductions.
  *
  * One function an op or a family of ops, and the table at the end
  * (onnx_node; onnx_shape.c has the ops that move data or fold, and a
@@ -258,13 +258,6 @@ static bool window_weights(OnnxTr *t, const char *layer, const OnnxTensor *W, co
   return true;
 }
 
-/* A statement of its own for an expression used several times. */
-static const char *named(OnnxTr *t, const char *e) {
-  const char *n = ox_name(t, arena_printf("%s_part", t->node->out[0]));
-  ox_stmt(t, n, e);
-  return n;
-}
-
 static int64_t win_out(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d) { return (n + 2 * p - d * (k - 1) - 1) / s + 1; }
 
 /* The NHWC image e [N, h, w, c] padded by ex (before, after, per axis)
@@ -364,7 +357,7 @@ static const char *dilated_cells(OnnxTr *t, const char *e, const int64_t k[2], c
                                  int64_t oh, int64_t ow, bool max) {
   int64_t len[2] = {(oh - 1) * s[0] + 1, (ow - 1) * s[1] + 1};
   for (int j = 0; j < 2; j++) {
-    const char *p = named(t, e), **q = arena_alloc(sizeof *q * (size_t)k[j]);
+    const char *p = ox_named(t, e), **q = arena_alloc(sizeof *q * (size_t)k[j]);
     for (int64_t i = 0; i < k[j]; i++)
       q[i] = arena_printf("slice(%s, axis: %d, start: %lld, end: %lld)", p, j + 1, (long long)(i * d[j]),
                           (long long)(i * d[j] + len[j]));
@@ -680,7 +673,7 @@ static bool op_reduce(OnnxTr *t, const char *fn) {
     for (int i = 0; i < n; i++) {
       int64_t len = x->sh.dim[nax[i]];
       if (len > 64) return ox_fail(t, "a product along an axis of %lld (more than 64) is not supported", (long long)len);
-      const char *p = e = named(t, e), *q = arena_strdup("");
+      const char *p = e = ox_named(t, e), *q = arena_strdup("");
       for (int64_t j = 0; j < len; j++)
         q = arena_printf("%s%sslice(%s, axis: %lld, start: %lld, end: %lld)", q, j ? " * " : "", p, (long long)nax[i],
                          (long long)j, (long long)j + 1);
@@ -700,242 +693,6 @@ static bool op_reduce(OnnxTr *t, const char *fn) {
   return ox_fail(t, "reduction %s is not supported", fn);
 }
 
-/* Axis ax (size n) of e upsampled s times: each output position's phase
- * p = i mod s reads the input at q = i div s plus an offset d (the same for
- * every q), interpolated with the neighbour (edge replicated) for linear,
- * the nearest input for nearest; the phases interleave through a new axis. */
-static const char *upsample_axis(OnnxTr *t, const char *e, Shape *sh, int ax, int64_t s, bool linear, bool half_pixel) {
-  int64_t n = sh->dim[ax];
-  Shape one = *sh; /* e with a new axis of 1 after ax */
-  for (int i = one.rank; i > ax + 1; i--) one.dim[i] = one.dim[i - 1];
-  one.dim[ax + 1] = 1, one.rank++;
-  const char *next = NULL, *prev = NULL, *parts = arena_strdup("");
-  for (int64_t p = 0; p < s; p++) {
-    const char *v = e;
-    double d = half_pixel ? (p + 0.5) / (double)s - 0.5 : (double)p / (double)s;
-    if (linear && d != 0 && n > 1) {
-      if (d > 0 && !next)
-        next = named(t, arena_printf("concat(slice(%s, axis: %d, start: 1, end: %lld), slice(%s, axis: %d, start: %lld, end: %lld), axis: %d)",
-                                     e, ax, (long long)n, e, ax, (long long)n - 1, (long long)n, ax));
-      if (d < 0 && !prev)
-        prev = named(t, arena_printf("concat(slice(%s, axis: %d, start: 0, end: 1), slice(%s, axis: %d, start: 0, end: %lld), axis: %d)",
-                                     e, ax, e, ax, (long long)n - 1, ax));
-      v = arena_printf("%s * %s + %s * %s", e, ox_num_str(1 - fabs(d)), d > 0 ? next : prev, ox_num_str(fabs(d)));
-    }
-    parts = arena_printf("%sreshape(%s, %s), ", parts, v, ox_ints_str(one.dim + 1, one.rank - 1));
-  }
-  sh->dim[ax] *= s;
-  return named(t, arena_printf("reshape(concat(%saxis: %d), %s)", parts, ax + 1, ox_ints_str(sh->dim + 1, sh->rank - 1)));
-}
-
-/* How a Resize maps output positions to input ones (ONNX's reference). */
-typedef struct {
-  const char *mode, *coord, *nearest;
-  double a, extrapolation, roi[2];
-  bool exclude_outside;
-} ResizeHow;
-
-/* The input coordinate of output position x (owidth is the output length
- * as the scale gives it, not rounded); false outside tf_crop_and_resize's
- * box, where the output is the extrapolation value. */
-static bool resize_coord(const ResizeHow *h, int64_t x, int64_t in, double owidth, double scale, double *xo) {
-  const char *c = h->coord;
-  if (!strcmp(c, "align_corners")) *xo = owidth == 1 ? 0 : (double)x * (double)(in - 1) / (owidth - 1);
-  else if (!strcmp(c, "asymmetric")) *xo = (double)x / scale;
-  else if (!strcmp(c, "tf_half_pixel_for_nn")) *xo = ((double)x + 0.5) / scale;
-  else if (!strcmp(c, "pytorch_half_pixel")) *xo = owidth == 1 ? -0.5 : ((double)x + 0.5) / scale - 0.5;
-  else if (!strcmp(c, "tf_crop_and_resize")) {
-    double w = (h->roi[1] - h->roi[0]) * (double)(in - 1);
-    *xo = (owidth == 1 ? w / 2 : (double)x * w / (owidth - 1)) + h->roi[0] * (double)(in - 1);
-    return *xo >= 0 && *xo <= (double)(in - 1);
-  } else *xo = ((double)x + 0.5) / scale - 0.5; /* half_pixel */
-  return true;
-}
-
-/* The weights of the n = 2 (nearest, linear) or 4 (cubic) neighbours of a
- * point `ratio` past the one on its left (in (0, 1]). */
-static int resize_coeffs(const ResizeHow *h, double r, double *c) {
-  if (!strcmp(h->mode, "cubic")) {
-    double A = h->a, s = 1 - r;
-    c[0] = ((A * (r + 1) - 5 * A) * (r + 1) + 8 * A) * (r + 1) - 4 * A;
-    c[1] = ((A + 2) * r - (A + 3)) * r * r + 1;
-    c[2] = ((A + 2) * s - (A + 3)) * s * s + 1;
-    c[3] = ((A * (s + 1) - 5 * A) * (s + 1) + 8 * A) * (s + 1) - 4 * A;
-    return 4;
-  }
-  if (strcmp(h->mode, "nearest")) return c[0] = 1 - r, c[1] = r, 2;
-  const char *m = h->nearest;
-  bool right = r == 1 ? true
-               : !strcmp(m, "round_prefer_ceil") ? r >= 0.5
-               : !strcmp(m, "floor")             ? false
-               : !strcmp(m, "ceil")              ? true
-                                                 : r > 0.5;
-  return c[0] = !right, c[1] = right, 2;
-}
-
-/* One axis of a resize as a table: row i of R [out, in] weighs the inputs
- * that make output i, off[i] is added (the extrapolation value where the
- * point is outside the box). The neighbours are the n nearest positions
- * of the input with its edges repeated, ties to the left, as in ONNX's
- * reference; exclude_outside gives those beyond the edges no weight. */
-static void resize_table(const ResizeHow *h, int64_t in, int64_t out, double owidth, double scale, float *R,
-                         float *off) {
-  for (int64_t x = 0; x < out; x++) {
-    float *row = R + x * in;
-    memset(row, 0, sizeof(float) * (size_t)in);
-    double xo, c[4];
-    off[x] = 0;
-    if (!resize_coord(h, x, in, owidth, scale, &xo)) {
-      off[x] = (float)h->extrapolation;
-      continue;
-    }
-    double fl = floor(xo);
-    int n = resize_coeffs(h, xo == fl ? 1 : xo - fl, c), pad = (n + 1) / 2;
-    /* the n nearest of the positions -pad .. in + pad - 1, ties to the left */
-    int64_t lo = (int64_t)fl - n / 2 + 1, hi = in + pad - n;
-    lo = lo < -pad ? -pad : lo > hi ? hi : lo;
-    for (;;) {
-      if (lo < hi && fabs(xo - (double)(lo + n)) < fabs(xo - (double)lo)) lo++;
-      else if (lo > -pad && fabs(xo - (double)(lo - 1)) <= fabs(xo - (double)(lo + n - 1))) lo--;
-      else break;
-    }
-    double sum = 0;
-    for (int j = 0; j < n; j++) {
-      if (h->exclude_outside && (lo + j < 0 || lo + j >= in)) c[j] = 0;
-      sum += c[j];
-    }
-    for (int j = 0; j < n; j++) {
-      int64_t k = lo + j < 0 ? 0 : lo + j >= in ? in - 1 : lo + j;
-      row[k] += (float)(h->exclude_outside ? c[j] / sum : c[j]);
-    }
-  }
-}
-
-/* Axis ax of e (shape *sh) resized to `out` through a table: e @ R' on
- * the last axis, R @ e (the axes after ax merged) on another. */
-static const char *resize_axis(OnnxTr *t, const char *e, Shape *sh, int ax, const ResizeHow *h, int64_t out,
-                               double owidth, double scale) {
-  int64_t in = sh->dim[ax], dims[2] = {out, in}, bdims[2] = {out, 1}, after = 1;
-  bool last = ax == sh->rank - 1;
-  if (!ox_size_ok(t, 2, dims)) return NULL;
-  OnnxTensor *R = ox_new_const(OX_FLOAT, 2, dims), *b = ox_new_const(OX_FLOAT, last ? 1 : 2, bdims);
-  float *r = arena_alloc(sizeof(float) * (size_t)(in * out)), *o = arena_alloc(sizeof(float) * (size_t)out);
-  resize_table(h, in, out, owidth, scale, r, o);
-  bool identity = in == out, offset = false;
-  for (int64_t i = 0; i < out; i++) {
-    offset |= o[i] != 0;
-    b->f[i] = o[i];
-    for (int64_t j = 0; j < in; j++) {
-      identity &= r[i * in + j] == (i == j);
-      if (last) R->dims[0] = in, R->dims[1] = out, R->f[j * out + i] = r[i * in + j];
-      else R->f[i * in + j] = r[i * in + j];
-    }
-  }
-  if (identity && !offset) return e;
-  const char *m = ox_table(t, R, arena_printf("%s_resize%d", t->node->out[0], ax));
-  Shape o2 = *sh;
-  o2.dim[ax] = out;
-  if (last) e = arena_printf("%s @ %s", e, m);
-  else {
-    for (int i = ax + 1; i < sh->rank; i++) after *= sh->dim[i];
-    Shape s3 = *sh;
-    s3.dim[ax + 1] = after, s3.rank = ax + 2;
-    const char *r3 = arena_printf("reshape(%s, %s)", e, ox_ints_str(s3.dim + 1, s3.rank - 1));
-    s3.dim[ax] = out;
-    e = arena_printf("%s @ %s", m, r3);
-    if (offset) e = arena_printf("%s + %s", e, ox_table(t, b, arena_printf("%s_extrapolation%d", t->node->out[0], ax)));
-    offset = false;
-    e = arena_printf("reshape(%s, %s)", e, ox_ints_str(o2.dim + 1, o2.rank - 1));
-  }
-  if (offset) e = arena_printf("%s + %s", e, ox_table(t, b, arena_printf("%s_extrapolation%d", t->node->out[0], ax)));
-  *sh = o2;
-  return named(t, e);
-}
-
-/* Resize and Upsample: nearest, linear and cubic, every coordinate mode
- * of opset 10 to 13. Whole factors up to 16 that repeat or interpolate
- * neighbours are slices and concatenations (upsample_axis), the rest a
- * table along the axis (resize_axis). */
-static bool op_resize(OnnxTr *t, const char *arg) {
-  (void)arg;
-  OnnxVal *x = ox_need(t, 0);
-  if (!x) return false;
-  bool upsample = !strcmp(t->node->op, "Upsample");
-  int r = ox_orank(t, x);
-  OnnxTensor *scales = NULL, *sizes = NULL, *roi = NULL;
-  if (upsample && ox_attr(t, "scales")) {
-    const OnnxAttr *a = ox_attr(t, "scales");
-    int64_t n = a->nfloats;
-    scales = ox_new_const(OX_FLOAT, 1, &n);
-    for (int i = 0; i < a->nfloats; i++) scales->f[i] = a->floats[i];
-  } else {
-    int si = upsample || t->m->opset < 11 ? 1 : 2;
-    OnnxVal *sv = ox_in(t, si), *zv = ox_in(t, si + 1), *rv = si == 2 ? ox_in(t, 1) : NULL;
-    if (t->failed) return false;
-    if (sv && sv->k && sv->k->count) scales = sv->k;
-    else if (zv && zv->k) sizes = zv->k;
-    else return ox_fail(t, "the scales or sizes must be constants");
-    if (rv && !rv->k) return ox_fail(t, "the roi must be a constant");
-    if (rv && rv->k->count) roi = rv->k;
-  }
-  if (x->k) return ox_fail(t, "a resize of a constant is not supported yet");
-  if ((scales ? scales->count : sizes->count) != r) return ox_fail(t, "one scale an axis is needed");
-  if (sizes && sizes->f) return ox_fail(t, "the sizes must be integers");
-  if (roi && roi->count != 2 * r) return ox_fail(t, "the roi needs a start and an end an axis");
-  if (ox_attr(t, "axes")) return ox_fail(t, "the axes attribute is not supported yet");
-  if (ox_attr_i(t, "antialias", 0)) return ox_fail(t, "antialias is not supported yet");
-  if (strcmp(ox_attr_s(t, "keep_aspect_ratio_policy", "stretch"), "stretch"))
-    return ox_fail(t, "keep_aspect_ratio_policy '%s' is not supported yet", ox_attr_s(t, "keep_aspect_ratio_policy", ""));
-  ResizeHow h = {ox_attr_s(t, "mode", "nearest"), ox_attr_s(t, "coordinate_transformation_mode", "half_pixel"),
-                 ox_attr_s(t, "nearest_mode", "round_prefer_floor"), ox_attr_f(t, "cubic_coeff_a", -0.75),
-                 ox_attr_f(t, "extrapolation_value", 0), {0, 1}, ox_attr_i(t, "exclude_outside", 0) != 0};
-  if (upsample || t->m->opset < 11) h.coord = "asymmetric", h.nearest = "floor";
-  if (!strcmp(h.mode, "bilinear")) h.mode = "linear";
-  static const char *modes[] = {"nearest", "linear", "cubic"},
-                    *coords[] = {"half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
-                                 "tf_half_pixel_for_nn", "tf_crop_and_resize"},
-                    *nearests[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
-  const char *const *lists[] = {modes, coords, nearests}, *given[] = {h.mode, h.coord, h.nearest},
-                    *what[] = {"mode", "coordinate_transformation_mode", "nearest_mode"};
-  size_t lens[] = {3, 6, 4};
-  for (int l = 0; l < 3; l++) {
-    size_t i = 0;
-    while (i < lens[l] && strcmp(given[l], lists[l][i])) i++;
-    if (i == lens[l]) return ox_fail(t, "%s '%s' is not supported", what[l], given[l]);
-  }
-  bool linear = !strcmp(h.mode, "linear"), half = !strcmp(h.coord, "half_pixel") || !strcmp(h.coord, "pytorch_half_pixel");
-  const char *e = ox_use(t, x, false);
-  Shape sh = x->sh;
-  for (int i = r - 1; i >= 0; i--) { /* the last axis first, as the reference */
-    int64_t n = sh.dim[i + t->off];
-    bool crop = !strcmp(h.coord, "tf_crop_and_resize");
-    if (crop) h.roi[0] = roi ? ox_kget(roi, i) : 0, h.roi[1] = roi ? ox_kget(roi, i + r) : 1;
-    double f = scales ? ox_kget(scales, i) : 0;
-    if (n == DIM_BATCH) { /* the batch: sizes or scales say it stays */
-      if ((scales && f != 1) || (crop && (h.roi[0] != 0 || h.roi[1] != 1)))
-        return ox_fail(t, "a resize of the batch axis is not supported");
-      continue;
-    }
-    if (!(f > 0 || sizes) || (sizes && sizes->i[i] <= 0)) return ox_fail(t, "scales and sizes must be positive");
-    double want = sizes ? (double)sizes->i[i] : floor(f * (double)n);
-    if (!(want >= 1 && want <= (double)(1 << 24))) return ox_fail(t, "an axis of %lld resized to %g", (long long)n, want);
-    int64_t out = (int64_t)want;
-    double scale = sizes ? (double)out / (double)n : f, owidth = scale * (double)n;
-    int ax = ox_axis(t, i, r);
-    if (ax < 0) return false;
-    bool whole = out == n * (int64_t)scale && scale == floor(scale) && scale >= 2 && scale <= 16 && n > 1;
-    bool slices = whole && (linear ? half || !strcmp(h.coord, "asymmetric")
-                            : !strcmp(h.mode, "nearest") &&
-                                  (half ? !strcmp(h.nearest, "round_prefer_floor") || !strcmp(h.nearest, "round_prefer_ceil")
-                                        : !strcmp(h.coord, "asymmetric") &&
-                                              (!strcmp(h.nearest, "floor") || !strcmp(h.nearest, "round_prefer_floor"))));
-    e = slices ? upsample_axis(t, e, &sh, ax, (int64_t)scale, linear, half)
-               : resize_axis(t, e, &sh, ax, &h, out, owidth, scale);
-    if (!e) return false;
-  }
-  return ox_out(t, 0, x->dt, sh, e), true;
-}
-
 static bool op_argmax(OnnxTr *t, const char *arg) {
   (void)arg;
   OnnxVal *x = ox_need(t, 0);
@@ -947,7 +704,7 @@ static bool op_argmax(OnnxTr *t, const char *arg) {
   if (ox_attr_i(t, "select_last_index", 0)) { /* n - 1 - the first index along the axis reversed */
     int64_t n = sh.dim[ax];
     if (n > 64) return ox_fail(t, "select_last_index along an axis of more than 64 is not supported");
-    const char *p = named(t, ox_use(t, x, false)), *rev = arena_strdup("");
+    const char *p = ox_named(t, ox_use(t, x, false)), *rev = arena_strdup("");
     for (int64_t j = n - 1; j >= 0; j--)
       rev = arena_printf("%s%sslice(%s, axis: %d, start: %lld, end: %lld)", rev, j < n - 1 ? ", " : "", p, ax, (long long)j,
                          (long long)j + 1);
@@ -1187,7 +944,7 @@ static bool op_identity(OnnxTr *t, const char *arg) {
     const char *e = ox_use(t, x, false);
     if (mask) { /* the dropout of ones (x's shape, whatever x holds) is the scaled mask: y = x * it */
       const char *m = arena_printf("float(int(%s * 0.0)) + 1.0", e);
-      if (ratio > 0 && ratio < 1) m = named(t, arena_printf("dropout(%s, %s)", m, ox_num_str((float)ratio)));
+      if (ratio > 0 && ratio < 1) m = ox_named(t, arena_printf("dropout(%s, %s)", m, ox_num_str((float)ratio)));
       ox_out(t, 1, x->dt, x->sh, arena_printf("greater(%s, 0.0)", m));
       return ox_out(t, 0, x->dt, x->sh, ratio > 0 && ratio < 1 ? arena_printf("%s * %s", e, m) : e), true;
     }
@@ -1222,7 +979,7 @@ static const struct { const char *onnx; Translate *fn; const char *arg; } ops[] 
   {"Greater", op_logic, "Greater"}, {"Less", op_logic, "Less"}, {"GreaterOrEqual", op_logic, "GreaterOrEqual"},
   {"LessOrEqual", op_logic, "LessOrEqual"}, {"Equal", op_logic, "Equal"}, {"Not", op_logic, "Not"},
   {"And", op_logic, "And"}, {"Or", op_logic, "Or"}, {"Xor", op_logic, "Xor"}, {"Where", op_logic, "Where"},
-  {"Resize", op_resize, NULL}, {"Upsample", op_resize, NULL},
+
   {"LSTM", ox_recurrent, "lstm"}, {"GRU", ox_recurrent, "gru"}, {"RNN", ox_recurrent, "simple_rnn"},
 };
 

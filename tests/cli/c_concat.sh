@@ -1,8 +1,9 @@
-# Concatenations along a middle axis, compiled by the C backend at -O3
-# (the default), where the C compiler once vectorized a loop that chose
-# between the two parts wrongly: the image of ones padded by two columns
+# Concatenations and pads along a middle axis, compiled by the C backend
+# at -O3 (the default), where the C compiler once vectorized a loop that
+# chose between the two parts (or between x and 0) wrongly: the image of ones padded by two columns
 # of zeros before and one after, the rows padded alike, and the
-# concatenation of x with itself along its middle axis, each equal to
+# concatenation of x with itself along its middle axis, the same padding
+# by pad, each equal to
 # numpy's and to the LLVM backend's bits.
 . "$(dirname "$0")/../cli_lib.sh"
 need_python
@@ -14,6 +15,7 @@ model M {
   q = concat(slice(p, axis: 2, start: 0, end: 2) * 0.0, p, slice(p, axis: 2, start: 0, end: 1) * 0.0, axis: 2)
   output y = q
   output z = concat(x, x, axis: 2)
+  output w = pad(pad(o, 1, 1, 2), 2, 2, 1)
 }
 NN
 for b in c llvm; do
@@ -26,9 +28,10 @@ import nnc
 tmp = sys.argv[1]
 x = np.random.RandomState(0).randn(3, 9, 10, 2).astype(np.float32)
 want = [np.pad(np.ones_like(x), ((0, 0), (1, 2), (2, 1), (0, 0))), np.concatenate([x, x], 2)]
+want.append(want[0])
 bad = 0
 for b in ("c", "llvm"):
-    for name, got, w in zip("yz", nnc.load("%s/m_%s.so" % (tmp, b)).predict_outputs([x]), want):
+    for name, got, w in zip("yzw", nnc.load("%s/m_%s.so" % (tmp, b)).predict_outputs([x]), want):
         if not np.array_equal(got, w):
             print("FAIL: %s (%s backend) differs at %d places" % (name, b, np.sum(got != w)))
             bad = 1
