@@ -1,10 +1,10 @@
 # Concatenations and pads along a middle axis, compiled by the C backend
 # at -O3 (the default), where the C compiler once vectorized a loop that
-# chose between the two parts (or between x and 0) wrongly: the image of ones padded by two columns
-# of zeros before and one after, the rows padded alike, and the
-# concatenation of x with itself along its middle axis, the same padding
-# by pad, each equal to
-# numpy's and to the LLVM backend's bits.
+# chose between the two parts (or between x and 0) wrongly: the image of
+# ones padded by two columns of zeros before and one after, the rows
+# padded alike, the concatenation of x with itself along its middle axis,
+# and the same padding by pad, each equal to numpy's and to the LLVM
+# backend's bits.
 . "$(dirname "$0")/../cli_lib.sh"
 need_python
 cat > "$tmp/m.nn" <<'NN'
