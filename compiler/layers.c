@@ -222,7 +222,8 @@ bool rule_elementwise(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
 bool int_operand(const Val *v, const char *what) {
   if (v->kind == VK_INT && v->i >= INT32_MIN && v->i <= INT32_MAX) return true;
   error_at(v->loc, "the number beside an i32 tensor in '%s' must be an integer of i32's range, got %s; "
-                   "convert the tensor with float(...)", what, v->kind == VK_INT ? arena_printf("%lld", (long long)v->i) : arena_printf("%g", v->f));
+                   "convert the tensor with float(...)", what,
+           v->kind == VK_INT ? arena_printf("%lld", (long long)v->i) : ox_num_str(v->f));
   return false;
 }
 
@@ -323,7 +324,7 @@ bool rule_dropout(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
 bool rule_reduce(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   (void)call;
   Val *x = &a[0];
-  if (strcmp(b->name, "max") != 0 && !layer_need_float(b, x)) return false;
+  if (!layer_need_float(b, x)) return false;
   bool drop[NN_MAX_RANK] = {0};
   if (a[1].kind == VK_NONE) {
     for (int i = 0; i < x->shape.rank; i++) drop[i] = true;
@@ -574,6 +575,11 @@ bool rule_pad(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   if (!strcmp(mode, "reflect") && (before >= n || after >= n)) {
     error_at(call->loc, "reflect pads must be smaller than the axis (%lld), got %lld and %lld", (long long)n,
              (long long)before, (long long)after);
+    return false;
+  }
+  if (before > NN_MAX_ELEMS || after > NN_MAX_ELEMS || n + before + after > NN_MAX_ELEMS) {
+    error_at(call->loc, "a pad of %lld and %lld cells makes an axis of more than 2^31 cells", (long long)before,
+             (long long)after);
     return false;
   }
   if (strcmp(mode, "constant") && before + after > 4096) {

@@ -694,6 +694,17 @@ static Val *call_layer(Sema *s, Node *layer, Node *call, Val *first) {
   return out;
 }
 
+/* The instance names a call of a model gave the nodes of its statements
+ * (Net1.dense1) back to the model's own (dense1), for its summary. */
+static void strip_inst(Node *n, size_t len) {
+  for (; n; n = n->next) {
+    if (n->inst && strlen(n->inst) > len && n->inst[len - 1] == '.') n->inst += len;
+    strip_inst(n->lhs, len);
+    strip_inst(n->rhs, len);
+    strip_inst(n->kids, len);
+  }
+}
+
 /* A model called as a layer (a new head on an imported model): its
  * inputs bound to the arguments in order, each of the declared type, its
  * statements checked in a scope of their own (its parameters named after
@@ -746,6 +757,7 @@ static Val *call_model(Sema *s, Node *model, Node *call, Val *first) {
     if (v) prev = v;
   }
   scope_pop(s);
+  strip_inst(model->kids, strlen(inst) + 1);
   if (!result) result = prev ? prev : v_error(call->loc); /* a sequential model's last layer */
   if (result->kind == VK_ERROR) note_at(call->loc, "in model '%s' called here", model->name);
   Val *out = arena_alloc(sizeof *out);

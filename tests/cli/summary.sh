@@ -26,6 +26,11 @@ has "$tmp/long_names.txt" "Non-trainable params: 32 (128 B)"
 has "$tmp/long_names.txt" "Optimizer state: 1.7 KiB (sgd: 1 slot a trainable parameter)"
 has "$tmp/seed_cnn.txt" "Total params: 160,208 (625.8 KiB)"
 has "$tmp/breast_cancer.txt" "Non-trainable params: 60 (240 B)"
+# a model that another model calls keeps its own rows (dense1, not the caller's Enc2.dense1)
+printf 'model Enc {\n  input x: [4]\n  dense(8)\n  dense(3)\n}\nmodel Top {\n  input x: [4]\n  output y = Enc(x) + Enc(x)\n}\n' > "$tmp/calls.nn"
+expect 0 "$nnc" --summary "$tmp/calls.nn"
+has "$tmp/out" "dense1 (dense)  (None, 8)          40"
+has "$tmp/out" "Enc2 (Enc)"
 
 # with an option that stops before the graphs: an error, not nothing
 expect 1 "$nnc" --summary -fsyntax-only "$src/examples/seed_mlp.nn"
