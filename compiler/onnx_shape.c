@@ -677,6 +677,8 @@ static bool op_pad(OnnxTr *t, const char *arg) {
     int ax = ox_axis(t, i, r);
     if (ax < 0) return false;
     int64_t size = sh.dim[ax];
+    if (b < -NN_MAX_ELEMS || f < -NN_MAX_ELEMS || b > NN_MAX_ELEMS || f > NN_MAX_ELEMS || size + b + f > NN_MAX_ELEMS)
+      return ox_fail(t, "pads of %lld and %lld cells along an axis of %lld", (long long)b, (long long)f, (long long)size);
     if (b < 0 || f < 0) { /* crop first */
       int64_t lo = b < 0 ? -b : 0, hi = size - (f < 0 ? -f : 0);
       if (hi <= lo) return ox_fail(t, "the pads crop axis %d to nothing", i);
