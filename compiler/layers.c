@@ -356,7 +356,7 @@ bool rule_reduce(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
 /* float(x): integers (token ids, argmax results) as floating point;
  * int(x): a tensor as i32 (toward zero, saturated, NaN as 0); f32(x),
  * f64(x): as that type. */
-bool rule_float(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
+bool rule_convert(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   (void)call;
   DType dt = !strcmp(b->name, "int") ? DT_I32 : !strcmp(b->name, "f32") ? DT_F32 : !strcmp(b->name, "f64") ? DT_F64
                                                                                                : sema_float_dtype(s);

@@ -439,7 +439,7 @@ Val *eval_binary(Sema *s, Node *n, Val *a, Val *b);    /* a + b, a - b, a * b, a
 /* ------------------------------------------------------------- layers.c */
 
 /* The rules that builtins.c's rows point at. */
-ShapeRule rule_elementwise, rule_op, rule_softmax, rule_dropout, rule_reduce, rule_float, rule_argmax,
+ShapeRule rule_elementwise, rule_op, rule_softmax, rule_dropout, rule_reduce, rule_convert, rule_argmax,
     rule_flatten, rule_reshape, rule_transpose, rule_concat, rule_slice, rule_pad, rule_resize, rule_dense, rule_conv2d,
     rule_pool2d, rule_global_pool, rule_batch_norm, rule_layer_norm, rule_embedding, rule_recurrent,
     rule_positional_encoding, rule_positional_embedding, rule_attention, rule_transformer;

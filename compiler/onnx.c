@@ -110,9 +110,8 @@ void ox_add_value(OnnxTr *t, const char *param, const OnnxTensor *k) {
 
 /* ------------------------------------------------------------ constants */
 
-/* Whether a constant of these dimensions can be made (each >= 0, at most
- * NN_MAX_ELEMS values); an error otherwise. */
-/* A constant made at import (ConstantOfShape, Expand, Tile, a fold): at
+/* Whether a constant of these dimensions can be made (each >= 0); an
+ * error otherwise. A constant made at import (ConstantOfShape, Expand, Tile, a fold): at
  * most 2^24 values, so that a few bytes of a file cannot ask for
  * gigabytes; weights come from initializers, which the file holds. */
 bool ox_size_ok(OnnxTr *t, int rank, const int64_t *dims) {
