@@ -122,9 +122,9 @@ static Builtin rows[] = {
     "coordinates:enum(half_pixel|pytorch_half_pixel|align_corners|asymmetric)=half_pixel "
     "nearest:enum(round_prefer_floor|round_prefer_ceil|floor|ceil)=round_prefer_floor",
     rule_resize, "x's axis resampled to size cells, as ONNX's Resize (nearest or linear)"),
-  B("max_pool2d", BK_FUNC, "x:tensor size:ints[1,]=2 stride:ints[1,]=none padding:pad=valid",
+  B("max_pool2d", BK_FUNC, "x:tensor size:ints[1,]=2 stride:ints[1,]=none padding:pad=valid dilation:ints[1,]=1",
    rule_pool2d, "maximum over windows of NHWC images"),
-  B("avg_pool2d", BK_FUNC, "x:tensor size:ints[1,]=2 stride:ints[1,]=none padding:pad=valid",
+  B("avg_pool2d", BK_FUNC, "x:tensor size:ints[1,]=2 stride:ints[1,]=none padding:pad=valid dilation:ints[1,]=1",
    rule_pool2d, "mean over windows of NHWC images"),
   B("positional_encoding", BK_FUNC, "x:tensor", rule_positional_encoding,
    "x[N, T, D] + the sinusoidal table of the Transformer"),

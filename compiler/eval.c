@@ -418,10 +418,10 @@ static void pool(const Value *v, const Tensor *x, const Tensor *dy, Tensor *out)
           double m = -INFINITY, sum = 0;
           for (int pass = 0; pass < 2; pass++)
             for (int64_t kh = 0; kh < a[0]; kh++) {
-              int64_t ih = oh * a[2] - a[4] + kh;
+              int64_t ih = oh * a[2] - a[4] + kh * a[8];
               if (ih < 0 || ih >= H) continue;
               for (int64_t kw = 0; kw < a[1]; kw++) {
-                int64_t iw = ow * a[3] - a[5] + kw;
+                int64_t iw = ow * a[3] - a[5] + kw * a[9];
                 if (iw < 0 || iw >= W) continue;
                 int64_t xo = ((n * H + ih) * W + iw) * C + c;
                 if (pass == 0) {

@@ -121,6 +121,18 @@ static int64_t window_out(int64_t n, int64_t k, int64_t stride, int64_t pad_lo, 
   return (n + pad_lo + pad_hi - dil * (k - 1) - 1) / stride + 1;
 }
 
+/* Whether a pooling window along an axis of n cells (window k, stride,
+ * padding lo and hi, dilation d) holds padding alone: a window that
+ * nothing inside the image enters has no maximum and no mean. */
+bool pool_window_empty(int64_t n, int64_t k, int64_t stride, int64_t lo, int64_t hi, int64_t d) {
+  int64_t out = window_out(n, k, stride, lo, hi, d);
+  for (int64_t o = 0; o < out; o++) {
+    int64_t start = o * stride - lo, i = start < 0 ? (d - 1 - start) / d : 0;
+    if (i >= k || start + i * d > n - 1) return true;
+  }
+  return false;
+}
+
 /* The result type of a data-movement op (infer's CL_MOVE). */
 static const char *infer_move(Value *v, const Value *x, const Value *y) {
   Shape s = {0};
@@ -233,12 +245,17 @@ static const char *infer_window(Value *v, const Value *x, const Value *y) {
     }
     return v->shape.rank == 4 ? NULL : "conv2d backward result rank";
   }
-  /* pooling, a: kh kw sh sw pt pl pb pr */
-  if (v->nattr != 8 || x->shape.rank != 4) return "pooling attributes";
+  /* pooling, a: kh kw sh sw pt pl pb pr dh dw */
+  if (v->nattr != 10 || x->shape.rank != 4) return "pooling attributes";
+  for (int i = 0; i < 10; i++)
+    if (a[i] < (i < 4 || i > 7 ? 1 : 0)) return "pooling attributes out of range";
   if (v->op == OP_MAXPOOL || v->op == OP_AVGPOOL) {
+    for (int j = 0; j < 2; j++)
+      if (pool_window_empty(x->shape.dim[1 + j], a[j], a[2 + j], a[4 + j], a[6 + j], a[8 + j]))
+        return "a pooling window holds padding alone";
     s = x->shape;
-    s.dim[1] = window_out(x->shape.dim[1], a[0], a[2], a[4], a[6], 1);
-    s.dim[2] = window_out(x->shape.dim[2], a[1], a[3], a[5], a[7], 1);
+    s.dim[1] = window_out(x->shape.dim[1], a[0], a[2], a[4], a[6], a[8]);
+    s.dim[2] = window_out(x->shape.dim[2], a[1], a[3], a[5], a[7], a[9]);
     if (s.dim[1] < 1 || s.dim[2] < 1) return "pooling window larger than its input";
     v->dtype = x->dtype;
     v->shape = s;
@@ -675,7 +692,7 @@ int ir_scan_adds(const Value *scan, int j) { return (int)((uint64_t)scan->a[7] >
 int ir_window(Graph *g, Op op, int x, int w, const int64_t *a, Shape result) {
   int in[2] = {x, w};
   int n = op_info[op].arity;
-  int na = op == OP_CONV2D || op == OP_CONV2DBX || op == OP_CONV2DBW ? 9 : 8;
+  int na = op == OP_CONV2D || op == OP_CONV2DBX || op == OP_CONV2DBW ? 9 : 10;
   return ir_make(g, op, g->v[x].dtype, result, in, n, a, na, 0);
 }
 

@@ -864,27 +864,28 @@ bool rule_conv2d(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   return layer_emit(out, y);
 }
 
-/* max_pool2d / avg_pool2d(x, size, stride = size, padding) */
+/* max_pool2d / avg_pool2d(x, size, stride = size, padding, dilation) */
 bool rule_pool2d(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   (void)call;
   Val *x = &a[0];
-  int64_t k[2], st[2], pad[2], oh, ow;
-  if (!spatial_input(b, x) || !ints2(&a[1], k, "size")) return false;
+  int64_t k[2], st[2], pad[2], dil[2], oh, ow;
+  if (!spatial_input(b, x) || !ints2(&a[1], k, "size") || !ints2(&a[4], dil, "dilation")) return false;
   if (a[2].kind == VK_NONE) st[0] = k[0], st[1] = k[1];
   else if (!ints2(&a[2], st, "stride")) return false;
-  if (!padding2(&a[3], pad)) return false;
-  if (pad[0] * 2 > k[0] || pad[1] * 2 > k[1]) {
-    error_at(a[3].loc, "pooling padding must be at most half the window size");
-    return false;
-  }
-  if (!window(x, 1, k[0], st[0], 1, &a[3], pad[0], a[1].loc, &oh) ||
-      !window(x, 2, k[1], st[1], 1, &a[3], pad[1], a[1].loc, &ow))
+  if (!padding2(&a[3], pad) || !window(x, 1, k[0], st[0], dil[0], &a[3], pad[0], a[1].loc, &oh) ||
+      !window(x, 2, k[1], st[1], dil[1], &a[3], pad[1], a[1].loc, &ow))
     return false;
   Shape sh = {.rank = 4, .dim = {x->shape.dim[0], oh, ow, x->shape.dim[3]}};
+  int64_t at[10] = {k[0], k[1], st[0], st[1], [8] = dil[0], dil[1]};
+  window_pads(x, k, st, dil, &a[3], pad, oh, ow, at + 4);
+  for (int j = 0; j < 2; j++)
+    if (pool_window_empty(x->shape.dim[1 + j], k[j], st[j], at[4 + j], at[6 + j], dil[j])) {
+      error_at(a[3].loc, "a pooling window along the %s holds padding alone (padding %lld, window %lld, dilation %lld)",
+               j ? "width" : "height", (long long)at[4 + j], (long long)k[j], (long long)dil[j]);
+      return false;
+    }
   layer_out(out, x->dtype, sh);
   if (!s->graph) return true;
-  int64_t at[8] = {k[0], k[1], st[0], st[1]}, one[2] = {1, 1};
-  window_pads(x, k, st, one, &a[3], pad, oh, ow, at + 4);
   Op op = !strcmp(b->name, "max_pool2d") ? OP_MAXPOOL : OP_AVGPOOL;
   return layer_emit(out, ir_window(s->graph, op, val_ir(x), -1, at, sh));
 }

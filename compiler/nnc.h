@@ -515,11 +515,14 @@ SrcFile *onnx_translate(OnnxModel *m, const char *name, int64_t batch);  /* batc
 void onnx_values(Sema *s); /* sets the imported models' ParamInfo.value (NULL: none), forgets them */
 
 /* The translation of one graph, shared by onnx.c and onnx_ops.c. */
-#define NSYM (INT64_MIN / 2) /* the batch dimension inside a folded integer constant */
+#define NSYM (INT64_MIN / 2) /* the batch dimension inside a folded integer constant; NSYM + c - 1: c times it */
+#define NSYM_MAX ((int64_t)1 << 40)
+static inline int64_t nsym_times(int64_t d) { return d >= NSYM && d - NSYM < NSYM_MAX ? d - NSYM + 1 : 0; }
 typedef struct OnnxVal { /* nn: its name in the text (NULL: a constant not written); sh: nnc's shape
                            (N or the sample axis first); k: its value when known at import */
   const char *nn; Shape sh; DType dt; OnnxTensor *k;
   int bax;           /* the batch's axis in the ONNX view (onnx_rnn.c): sh holds it first */
+  bool mlo, mhi;     /* the ONNX view merges the batch with the axis before (mlo) or after it (mhi) */
   bool fill;         /* a constant as large as the batch: bk (1 at the batch's axis bax) broadcast along it */
   OnnxTensor *bk;
 } OnnxVal;
@@ -530,6 +533,7 @@ typedef struct OnnxTr {
   char *text, *layers; size_t len, cap; /* the model's statements; generated layers */
   bool const_layer[NN_MAX_RANK + 1], table_layer[NN_MAX_RANK + 1], failed;
   int off; int64_t fixed_batch;         /* nnc axis = ONNX axis + off; the graph's batch size or -1 */
+  bool trailing;                        /* a handler runs on a moved value's .nn tensor (onnx_rnn.c) */
   const OnnxNode *node;                 /* being translated */
 } OnnxTr;
 bool ox_fail(OnnxTr *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -566,6 +570,7 @@ bool onnx_plain_node(OnnxTr *t); /* the same, its inputs' batches first */
 bool onnx_supported(const char *op); /* an op onnx_node translates (some of its forms) */
 int onnx_shape_node(OnnxTr *t, const char *op); /* onnx_shape.c: its ops (-1: not one; t NULL: 1 if one) */
 int onnx_moved_node(OnnxTr *t); /* onnx_rnn.c: a node reading a value whose batch moved (-1: none does) */
+int ox_view(const OnnxVal *x, int64_t *od, int64_t *times); /* the ONNX dims of a computed value, the batch DIM_BATCH */
 bool ox_recurrent(OnnxTr *t, const char *kind); /* LSTM, GRU, RNN as lstm, gru, simple_rnn */
 OnnxTensor *ox_konst(OnnxTr *t, int i, const char *what); /* input i known at import, or NULL after an error */
 bool ox_axes(OnnxTr *t, int i, int64_t *axes, int *n, bool *given); /* the attribute, or input i */
@@ -701,6 +706,7 @@ int ir_matmul(Graph *g, int a, int b);
 int ir_matmul_sum(Graph *g, int a, int b); /* sum over the leading axes of a @ b */
 int ir_cast(Graph *g, int x, DType dt);
 int ir_window(Graph *g, Op op, int x, int w, const int64_t *a, Shape result);
+bool pool_window_empty(int64_t n, int64_t k, int64_t stride, int64_t lo, int64_t hi, int64_t d);
 int ir_sum_to(Graph *g, int x, Shape target);          /* undo broadcasting */
 int ir_mean_all(Graph *g, int x);                      /* mean over every element */
 /* A scan of g->bodies[body] (ir_body) over `steps` steps: carries[k] the

@@ -288,7 +288,7 @@ int ox_axis(OnnxTr *t, int64_t a, int onnx_rank) {
   return (int)a + t->off;
 }
 
-int ox_orank(OnnxTr *t, const OnnxVal *v) { return v->k ? v->sh.rank : v->sh.rank - t->off; }
+int ox_orank(OnnxTr *t, const OnnxVal *v) { return v->k ? v->sh.rank : v->sh.rank - t->off - v->mlo - v->mhi; }
 
 char *ox_ints_str(const int64_t *a, int n) {
   char *s = arena_strdup("[");
@@ -433,6 +433,9 @@ static bool translate(OnnxTr *t) {
   for (int i = 0; i < g->noutputs; i++) {
     OnnxVal *v = map_get(t->vals, g->outputs[i].name);
     if (!v) return ox_fail(t, "output '%s' is not computed by any node", g->outputs[i].name);
+    if (v->mlo || v->mhi)
+      return ox_fail(t, "output '%s' merges the batch with another axis (a reshape to [N * k, ...]): not supported",
+                     g->outputs[i].name);
     const char *e = v->nn;
     if (!v->nn || v->sh.dim[0] != DIM_BATCH) { /* a constant: the same for every sample */
       OnnxVal *x = NULL;

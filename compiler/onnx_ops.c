@@ -30,7 +30,14 @@ static bool fold_binary(OnnxTr *t, const char *op, OnnxVal *a, OnnxVal *b) {
     }
     if (!fl) { /* integers exactly, an overflow refused */
       int64_t p = a->k->i[ia], q = b->k->i[ib], r = 0;
-      if (p == NSYM || q == NSYM) return ox_fail(t, "arithmetic on the batch dimension is not supported");
+      int64_t cp = nsym_times(p), cq = nsym_times(q); /* c times the batch: times or over a positive number */
+      if (cp || cq) {
+        int64_t c = cp ? cp : cq, n = cp ? q : p;
+        if (!strcmp(op, "*") && !(cp && cq) && n >= 1 && n < NSYM_MAX / c) k->i[i] = NSYM + c * n - 1;
+        else if (!strcmp(op, "/") && cp && !cq && q >= 1 && cp % q == 0) k->i[i] = NSYM + cp / q - 1;
+        else return ox_fail(t, "arithmetic on the batch dimension other than times or over a number is not supported");
+        continue;
+      }
       bool over = !strcmp(op, "+")   ? __builtin_add_overflow(p, q, &r)
                   : !strcmp(op, "-")   ? __builtin_sub_overflow(p, q, &r)
                   : !strcmp(op, "*")   ? __builtin_mul_overflow(p, q, &r)
@@ -349,31 +356,6 @@ static bool op_conv_transpose(OnnxTr *t, const char *arg) {
   return true;
 }
 
-/* The max (or sum) over a dilated window of the padded NHWC image e:
- * along each axis the k slices that start d apart, combined, keep every
- * position a window starts at (stride 1); then a window of one with the
- * stride keeps every s-th. */
-static const char *dilated_cells(OnnxTr *t, const char *e, const int64_t k[2], const int64_t s[2], const int64_t d[2],
-                                 int64_t oh, int64_t ow, bool max) {
-  int64_t len[2] = {(oh - 1) * s[0] + 1, (ow - 1) * s[1] + 1};
-  for (int j = 0; j < 2; j++) {
-    const char *p = ox_named(t, e), **q = arena_alloc(sizeof *q * (size_t)k[j]);
-    for (int64_t i = 0; i < k[j]; i++)
-      q[i] = arena_printf("slice(%s, axis: %d, start: %lld, end: %lld)", p, j + 1, (long long)(i * d[j]),
-                          (long long)(i * d[j] + len[j]));
-    for (int64_t n = k[j], m; n > 1; n = m) { /* in pairs: nested log2 k deep */
-      m = 0;
-      for (int64_t i = 0; i + 1 < n; i += 2)
-        q[m++] = arena_printf(max ? "maximum(%s, %s)" : "(%s + %s)", q[i], q[i + 1]);
-      if (n & 1) q[m++] = q[n - 1];
-    }
-    e = q[0];
-  }
-  if (s[0] > 1 || s[1] > 1)
-    e = arena_printf("%s_pool2d(%s, [1, 1], stride: [%lld, %lld])", max ? "max" : "avg", e, (long long)s[0], (long long)s[1]);
-  return e;
-}
-
 static bool op_pool(OnnxTr *t, const char *arg) {
   bool max = !strcmp(arg, "max");
   OnnxVal *x = ox_need(t, 0);
@@ -385,30 +367,25 @@ static bool op_pool(OnnxTr *t, const char *arg) {
   int ns = ox_orank(t, x) - 2;
   if (!window_attrs(t, ns, h, w, k, s, p, d, ex)) return false;
   bool counted = !max && ox_attr_i(t, "count_include_pad", 0), uneven = ex[0][0] || ex[0][1] || ex[1][0] || ex[1][1];
-  bool dilated = d[0] != 1 || d[1] != 1;
   const char *count = NULL; /* an average over the window's cells of the image alone: sum / count */
   if (counted && ox_attr_i(t, "ceil_mode", 0) && (ex[0][1] > ex[0][0] || ex[1][1] > ex[1][0]))
     return ox_fail(t, "count_include_pad with a ceil_mode that changes the output size is not supported yet");
-  if (uneven || counted || dilated || 2 * p[0] > k[0] || 2 * p[1] > k[1]) { /* padding written out: any size, either side */
+  if (uneven || counted || pool_window_empty(h, k[0], s[0], p[0], p[0], d[0]) ||
+      pool_window_empty(w, k[1], s[1], p[1], p[1], d[1])) { /* padding written out: any size, either side */
     for (int j = 0; j < 2; j++) ex[j][0] += p[j], ex[j][1] += p[j], p[j] = 0;
     int64_t h1 = h, w1 = w;
     if (!max && !counted) count = pad_nhwc(arena_printf("%s * 0.0 + 1.0", e), ex, "0.0", &h1, &w1);
     e = pad_nhwc(e, ex, max ? (x->dt == DT_F64 ? "-1.7976931348623157e308" : "-3.4028234663852886e38") : "0.0", &h, &w);
   }
-  if (dilated) { /* the window's cells as slices, combined, then every s-th kept */
-    int64_t oh = win_out(h, k[0], s[0], 0, d[0]), ow = win_out(w, k[1], s[1], 0, d[1]);
-    if (oh < 1 || ow < 1) return ox_fail(t, "the dilated window is larger than the image");
-    e = dilated_cells(t, e, k, s, d, oh, ow, max);
-    if (count) e = arena_printf("%s / %s", e, dilated_cells(t, count, k, s, d, oh, ow, false));
-    else if (!max) e = arena_printf("%s / %lld.0", e, (long long)(k[0] * k[1]));
-    return from_nhwc(t, x, e, oh, ow, c), true;
-  }
-  const char *form = arena_printf("%s_pool2d(%%s, [%lld, %lld], stride: [%lld, %lld], padding: [%lld, %lld])",
+  int64_t oh = win_out(h, k[0], s[0], p[0], d[0]), ow = win_out(w, k[1], s[1], p[1], d[1]);
+  if (oh < 1 || ow < 1) return ox_fail(t, "the window is larger than the image");
+  const char *form = arena_printf("%s_pool2d(%%s, [%lld, %lld], stride: [%lld, %lld], padding: [%lld, %lld]%s)",
                                   max ? "max" : "avg", (long long)k[0], (long long)k[1], (long long)s[0], (long long)s[1],
-                                  (long long)p[0], (long long)p[1]);
+                                  (long long)p[0], (long long)p[1],
+                                  d[0] != 1 || d[1] != 1 ? arena_printf(", dilation: [%lld, %lld]", (long long)d[0], (long long)d[1]) : "");
   e = arena_printf(form, e);
   if (count) e = arena_printf("%s / %s", e, arena_printf(form, count));
-  from_nhwc(t, x, e, win_out(h, k[0], s[0], p[0], 1), win_out(w, k[1], s[1], p[1], 1), c);
+  from_nhwc(t, x, e, oh, ow, c);
   return true;
 }
 
@@ -541,7 +518,7 @@ static bool op_gemm(OnnxTr *t, const char *arg) {
   if (!a || !b || t->failed) return false;
   double alpha = ox_attr_f(t, "alpha", 1), beta = ox_attr_f(t, "beta", 1);
   bool ta = ox_attr_i(t, "transA", 0), tb = ox_attr_i(t, "transB", 0);
-  if (a->k || ox_orank(t, a) != 2 || !b->k || b->k->rank != 2 || !b->k->f)
+  if (a->k || (ox_orank(t, a) != 2 && !t->trailing) || !b->k || b->k->rank != 2 || !b->k->f)
     return ox_fail(t, "supported as a computed A [M, K] times constant weights B; this Gemm is not yet");
   const char *x = ox_use(t, a, false);
   Shape sh = a->sh;

@@ -24,16 +24,29 @@
  * at ONNX axis bax. */
 static int nn_axis(int bax, int64_t a) { return a < bax ? (int)a + 1 : (int)a; }
 
-/* The ONNX view of runtime value x: its dims, the batch DIM_BATCH at bax. */
-static int view(const OnnxVal *x, int64_t *od) {
+/* The ONNX view of runtime value x: its dims, the batch DIM_BATCH at its
+ * axis; a batch merged with the axes beside it (mlo, mhi: PyTorch's
+ * attention reshapes [T, N, D] to [T, N * heads, D / heads]) is one axis,
+ * *times their sizes' product. */
+int ox_view(const OnnxVal *x, int64_t *od, int64_t *times) {
   Shape s = caller_layout(x->sh, x->bax);
-  memcpy(od, s.dim, sizeof(int64_t) * (size_t)s.rank);
-  return s.rank;
+  int k = 0;
+  *times = 1;
+  for (int i = 0; i < s.rank; i++)
+    if ((x->mlo && i == x->bax - 1) || (x->mhi && i == x->bax + 1)) *times *= s.dim[i];
+    else od[k++] = s.dim[i];
+  return k;
 }
 
-/* Output 0 as the ONNX dims od (the batch at bax): the .nn expression
- * expr, or x itself when expr is NULL. */
-static bool out_view(OnnxTr *t, OnnxVal *x, const int64_t *od, int rank, const char *expr) {
+static int view(const OnnxVal *x, int64_t *od) {
+  int64_t times;
+  return ox_view(x, od, &times);
+}
+
+/* Output 0 as the expanded ONNX dims od (the batch DIM_BATCH between the
+ * axes it merges with, mlo and mhi): the .nn expression expr, or x itself
+ * when expr is NULL. */
+static bool out_merged(OnnxTr *t, OnnxVal *x, const int64_t *od, int rank, bool mlo, bool mhi, const char *expr) {
   OnnxVal *v = arena_alloc(sizeof *v);
   int bax = 0;
   for (int i = 0; i < rank; i++)
@@ -43,13 +56,17 @@ static bool out_view(OnnxTr *t, OnnxVal *x, const int64_t *od, int rank, const c
     if (i != bax) sh.dim[k++] = od[i];
   if (!expr) {
     *v = *x;
-    v->sh = sh, v->bax = bax;
     map_put(t->vals, t->node->out[0], v);
-    return true;
+  } else {
+    v = ox_out(t, 0, x->dt, sh, expr);
   }
-  v = ox_out(t, 0, x->dt, sh, expr);
-  v->bax = bax;
+  v->sh = sh, v->bax = bax, v->mlo = mlo, v->mhi = mhi;
   return true;
+}
+
+/* Output 0 as the ONNX dims od (the batch at bax). */
+static bool out_view(OnnxTr *t, OnnxVal *x, const int64_t *od, int rank, const char *expr) {
+  return out_merged(t, x, od, rank, false, false, expr);
 }
 
 /* "reshape(x, sample dims)" for the ONNX dims od, or NULL when x's .nn
@@ -64,9 +81,11 @@ static const char *reshaped(OnnxTr *t, OnnxVal *x, const int64_t *od, int rank) 
   return same ? NULL : arena_printf("reshape(%s, %s)", ox_use(t, x, false), ox_ints_str(s, k));
 }
 
+/* A Transpose of a moved value: the batch's merged axes move with it. */
 static bool moved_transpose(OnnxTr *t, OnnxVal *x) {
-  int64_t od[NN_MAX_RANK], perm[NN_MAX_RANK], o[NN_MAX_RANK], p[NN_MAX_RANK];
-  int r = view(x, od);
+  int64_t od[NN_MAX_RANK], perm[NN_MAX_RANK], ep[NN_MAX_RANK], o[NN_MAX_RANK], p[NN_MAX_RANK];
+  int r = view(x, od), cb = x->bax - x->mlo, k = 0;
+  Shape e = caller_layout(x->sh, x->bax); /* expanded: the merged axes apart */
   const OnnxAttr *a = ox_attr(t, "perm");
   if (a && a->nints != r) return ox_fail(t, "perm has %d entries for rank %d", a->nints, r);
   bool seen[NN_MAX_RANK] = {0};
@@ -74,13 +93,18 @@ static bool moved_transpose(OnnxTr *t, OnnxVal *x) {
     perm[i] = a ? a->ints[i] : r - 1 - i;
     if (perm[i] < 0 || perm[i] >= r || seen[perm[i]]) return ox_fail(t, "perm is not a permutation");
     seen[perm[i]] = true;
-    o[i] = od[perm[i]];
+    if (perm[i] < cb) ep[k++] = perm[i];
+    else if (perm[i] > cb) ep[k++] = perm[i] + x->mlo + x->mhi;
+    else for (int j = cb; j <= x->bax + x->mhi; j++) ep[k++] = j;
   }
   bool same = true;
   p[0] = 0;
-  for (int i = 0, k = 1; i < r; i++)
-    if (perm[i] != x->bax) p[k] = nn_axis(x->bax, perm[i]), same &= p[k] == k, k++;
-  return out_view(t, x, o, r, same ? NULL : arena_printf("transpose(%s, %s)", ox_use(t, x, false), ox_ints_str(p, r)));
+  for (int i = 0, j = 1; i < e.rank; i++) {
+    o[i] = e.dim[ep[i]];
+    if (ep[i] != x->bax) p[j] = nn_axis(x->bax, ep[i]), same &= p[j] == j, j++;
+  }
+  return out_merged(t, x, o, e.rank, x->mlo, x->mhi,
+                    same ? NULL : arena_printf("transpose(%s, %s)", ox_use(t, x, false), ox_ints_str(p, e.rank)));
 }
 
 static bool moved_squeeze(OnnxTr *t, OnnxVal *x, bool squeeze) {
@@ -134,22 +158,30 @@ static bool moved_gather(OnnxTr *t, OnnxVal *x) {
 
 /* Reshape keeping the elements before the batch: in .nn a reshape of the
  * sample ([N, A..., B...] to [N, A'..., B'...]). */
+/* A Reshape of a moved value, or one that merges the batch with other
+ * axes ([N, T, D] to [N * T, D], a target "c times the batch" of shape
+ * folding): the elements before the batch and after it keep their
+ * order, so it is a .nn reshape of the sample when the target splits the
+ * sample's elements at the batch where the value does. */
 static bool moved_reshape(OnnxTr *t, OnnxVal *x) {
   OnnxTensor *s = ox_konst(t, 1, "the shape");
   if (!s) return false;
   if (s->f || s->rank != 1 || s->count > NN_MAX_RANK) return ox_fail(t, "the shape must be a list of integers");
-  int64_t od[NN_MAX_RANK], o[NN_MAX_RANK], before = 1, known = 1, total = 1;
-  int r = view(x, od), k = (int)s->count, bax = -1, infer = -1;
+  int64_t od[NN_MAX_RANK], o[NN_MAX_RANK], e[NN_MAX_RANK], known = 1, times, c = 0, before = 1, after = 1;
+  int r = ox_view(x, od, &times), k = (int)s->count, bax = -1, infer = -1;
+  Shape ex = caller_layout(x->sh, x->bax);
+  int64_t had = 1, rest = 1; /* the sample's elements before the batch and after it */
+  for (int i = 0; i < ex.rank; i++)
+    if (i < x->bax) had *= ex.dim[i];
+    else if (i > x->bax) rest *= ex.dim[i];
+  int64_t total = had * rest;
   bool allowzero = ox_attr_i(t, "allowzero", 0);
-  for (int i = 0; i < r; i++)
-    if (od[i] != DIM_BATCH) total *= od[i];
   for (int i = 0; i < k; i++) {
-    int64_t d = s->i[i]; /* -1 (to infer) is DIM_BATCH: told apart first */
-    bool batch = d == NSYM || (d == 0 && !allowzero && i < r && od[i] == DIM_BATCH);
-    if (d == 0 && !allowzero && i < r && !batch) d = od[i];
-    if (batch) {
+    int64_t d = s->i[i], ci = nsym_times(d); /* -1 (to infer) is DIM_BATCH: told apart first */
+    if (d == 0 && !allowzero && i < r) d = od[i], ci = d == DIM_BATCH ? times : 0;
+    if (ci) {
       if (bax >= 0) return ox_fail(t, "the batch appears twice in the shape");
-      bax = i, d = DIM_BATCH;
+      bax = i, c = ci, d = 1;
     } else if (d == -1) {
       if (infer >= 0) return ox_fail(t, "two -1 in the shape");
       infer = i;
@@ -158,14 +190,93 @@ static bool moved_reshape(OnnxTr *t, OnnxVal *x) {
     }
     o[i] = d;
   }
+  if (bax < 0) return ox_fail(t, "a reshape that drops the batch axis is not supported");
+  known *= c;
   if (infer >= 0 && (known < 1 || total % known)) return ox_fail(t, "the shape does not divide the %lld elements a sample", (long long)total);
   if (infer >= 0) o[infer] = total / known;
-  for (int i = 0; i < k && i < bax; i++) before *= o[i];
-  int64_t had = 1;
-  for (int i = 0; i < x->bax; i++) had *= od[i];
-  if (bax < 0 || before != had || known * (infer >= 0 ? o[infer] : 1) != total)
-    return ox_fail(t, "a reshape that moves elements across the batch axis of a time-major tensor is not supported");
-  return out_view(t, x, o, k, reshaped(t, x, o, k));
+  for (int i = 0; i < k; i++)
+    if (i < bax) before *= o[i];
+    else if (i > bax) after *= o[i];
+  if (before * c * after != total || had % before || rest % after || (had / before) * (rest / after) != c)
+    return ox_fail(t, "a reshape that moves elements across the batch axis is not supported");
+  int64_t lo = had / before, hi = rest / after; /* the axes the batch merges with */
+  int n = 0;
+  for (int i = 0; i < k; i++) {
+    if (i != bax) e[n++] = o[i];
+    else {
+      if (lo > 1) e[n++] = lo;
+      e[n++] = DIM_BATCH;
+      if (hi > 1) e[n++] = hi;
+    }
+  }
+  if (n > NN_MAX_RANK) return ox_fail(t, "rank %d is more than %d", n, NN_MAX_RANK);
+  return out_merged(t, x, e, n, lo > 1, hi > 1, reshaped(t, x, e, n));
+}
+
+/* Ops that read only a moved value's last axes (the batch and the axes
+ * before the last one or two pass through): run on the .nn tensors as if
+ * batch first, the result in the first moved input's view. */
+static bool trailing_op(const char *op) {
+  static const char *const ops[] = {"MatMul", "Gemm", "Softmax", "LogSoftmax", "Add", "Sub", "Mul", "Div", "Relu",
+                                    "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Erf", "Neg", "Abs", "Reciprocal", "Pow"};
+  for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
+    if (!strcmp(op, ops[i])) return true;
+  return false;
+}
+
+static bool moved_trailing(OnnxTr *t) {
+  const OnnxNode *n = t->node;
+  OnnxVal *ref = NULL, *in[8] = {0};
+  int64_t od[NN_MAX_RANK];
+  if (n->nin > 8) return ox_fail(t, "too many inputs");
+  for (int i = 0; i < n->nin; i++) {
+    in[i] = *n->in[i] ? map_get(t->vals, n->in[i]) : NULL;
+    if (in[i] && !in[i]->k && (in[i]->bax || in[i]->mlo || in[i]->mhi) && !ref) ref = in[i];
+  }
+  int r = view(ref, od), cb = ref->bax - ref->mlo, last = r - 1 - cb; /* the plain axes after the batch */
+  bool product = !strcmp(n->op, "MatMul") || !strcmp(n->op, "Gemm");
+  for (int i = 0; i < n->nin; i++) {
+    OnnxVal *v = in[i];
+    if (!v) continue;
+    if (v->fill) return ox_fail(t, "a constant as large as the batch beside a time-major tensor is not supported");
+    if (v->k ? (!product && v->k->rank > last) || (product && i == 0)
+             : v->bax != ref->bax || v->mlo != ref->mlo || v->mhi != ref->mhi || v->sh.rank != ref->sh.rank ||
+                   memcmp(v->sh.dim, ref->sh.dim, sizeof(int64_t) * (size_t)(ref->bax + ref->mhi + 1)))
+      return ox_fail(t, "%s of a time-major tensor and a tensor of another layout is not supported", n->op);
+  }
+  if (last < (product && in[1] && !in[1]->k ? 2 : 1))
+    return ox_fail(t, "%s along the batch axis of a time-major tensor is not supported", n->op);
+  if ((!strcmp(n->op, "Softmax") || !strcmp(n->op, "LogSoftmax")) &&
+      (t->m->opset < 13 || ox_attr_i(t, "axis", -1) >= 0))
+    return ox_fail(t, "%s of a time-major tensor along an axis other than -1 (opset 13) is not supported", n->op);
+  if (!strcmp(n->op, "Gemm") && ox_attr_i(t, "transA", 0)) return ox_fail(t, "transA of a time-major tensor is not supported");
+  OnnxVal *plain = arena_alloc(sizeof *plain * 8);
+  for (int i = 0; i < n->nin; i++)
+    if (in[i] && !in[i]->k) {
+      plain[i] = *in[i], plain[i].bax = 0, plain[i].mlo = plain[i].mhi = false;
+      map_put(t->vals, n->in[i], &plain[i]);
+    }
+  t->trailing = true;
+  bool ok = onnx_plain_node(t);
+  t->trailing = false;
+  for (int i = 0; i < n->nin; i++)
+    if (in[i] && !in[i]->k) map_put(t->vals, n->in[i], in[i]);
+  OnnxVal *y = ok ? map_get(t->vals, n->out[0]) : NULL;
+  if (!y) return false;
+  if (y->sh.rank != ref->sh.rank || memcmp(y->sh.dim, ref->sh.dim, sizeof(int64_t) * (size_t)(ref->bax + ref->mhi + 1)))
+    return ox_fail(t, "%s of a time-major tensor changes its leading axes: not supported", n->op);
+  y->bax = ref->bax, y->mlo = ref->mlo, y->mhi = ref->mhi;
+  return true;
+}
+
+/* Whether the node is a Reshape to a shape with c > 1 times the batch. */
+static bool merging_reshape(OnnxTr *t) {
+  if (strcmp(t->node->op, "Reshape") || t->node->nin < 2) return false;
+  OnnxVal *s = map_get(t->vals, t->node->in[1]);
+  if (!s || !s->k || s->k->f) return false;
+  for (int64_t i = 0; i < s->k->count; i++)
+    if (nsym_times(s->k->i[i]) > 1) return true;
+  return false;
 }
 
 /* Slice along axes other than the batch's, with steps of 1: of a
@@ -313,15 +424,28 @@ static bool fill_concat(OnnxTr *t) {
 int onnx_moved_node(OnnxTr *t) {
   const OnnxNode *n = t->node;
   const char *op = n->op;
-  bool moved = false, fill = false;
+  bool moved = false, fill = false, merged = false;
   for (int i = 0; i < n->nin; i++) {
     OnnxVal *v = *n->in[i] ? map_get(t->vals, n->in[i]) : NULL;
-    if (v) moved |= v->bax != 0, fill |= v->fill;
+    if (v) moved |= v->bax != 0 || v->mlo || v->mhi, fill |= v->fill, merged |= v->mlo || v->mhi;
   }
   OnnxVal *first = n->nin && *n->in[0] ? map_get(t->vals, n->in[0]) : NULL;
   const OnnxAttr *perm = ox_attr(t, "perm");
   if (!strcmp(op, "Transpose") && !t->off && first && !first->k && !first->fill && perm && perm->nints && perm->ints[0])
     return moved_transpose(t, first); /* a transpose that moves the batch: PyTorch's batch_first */
+  if (!strcmp(op, "Unsqueeze") && !t->off && first && !first->k && !first->fill && !first->bax) {
+    int64_t axes[NN_MAX_RANK];
+    int na;
+    bool given, lead = false;
+    if (!ox_axes(t, 1, axes, &na, &given)) return 0;
+    for (int i = 0; i < na; i++) lead |= axes[i] == 0 || axes[i] == -(int64_t)(first->sh.rank + na);
+    if (lead) return moved_squeeze(t, first, false); /* a state [1, N, u] for a recurrent node */
+  }
+  if (!t->off && first && !first->k && !first->fill && merging_reshape(t)) return moved_reshape(t, first);
+  if (merged && strcmp(op, "Transpose") && strcmp(op, "Reshape") && strcmp(op, "Shape") && strcmp(op, "Identity") &&
+      !trailing_op(op))
+    return ox_fail(t, "%s of a tensor whose batch is merged with another axis is not supported; Transpose, Reshape, "
+                      "Shape, MatMul, Gemm, Softmax and elementwise ops take one", op);
   if ((!moved && !fill) || !strcmp(op, "LSTM") || !strcmp(op, "GRU") || !strcmp(op, "RNN") ||
       (!fill && !strcmp(op, "Shape")))
     return -1;
@@ -332,10 +456,11 @@ int onnx_moved_node(OnnxTr *t) {
   if (fill && !moved && (!strcmp(op, "Add") || !strcmp(op, "Sub") || !strcmp(op, "Mul") || !strcmp(op, "Div")))
     return fill_elementwise(t);
   if (fill) return ox_fail(t, "a constant whose size is the batch's is not supported yet (here as input of %s)", op);
-  if (x->bax && !strcmp(op, "Reshape")) return moved_reshape(t, x);
+  if (!strcmp(op, "Reshape")) return moved_reshape(t, x);
   if (x->bax && !strcmp(op, "Concat")) return moved_concat(t, x);
   if (x->bax && !strcmp(op, "Slice")) return moved_slice(t, x);
-  if (x->bax && !strcmp(op, "Transpose")) return moved_transpose(t, x);
+  if (!strcmp(op, "Transpose")) return moved_transpose(t, x);
+  if (trailing_op(op)) return moved_trailing(t);
   if (x->bax && (!strcmp(op, "Squeeze") || !strcmp(op, "Unsqueeze"))) return moved_squeeze(t, x, op[0] == 'S');
   if (x->bax && !strcmp(op, "Gather")) return moved_gather(t, x);
   if (x->bax && !strcmp(op, "Identity")) {

@@ -112,10 +112,11 @@ static bool op_shape(OnnxTr *t, const char *arg) {
   if (end > r) end = r;
   int64_t n = end > start ? end - start : 0;
   OnnxTensor *k = ox_new_const(OX_INT64, 1, &n);
-  Shape view = x->bax ? caller_layout(x->sh, x->bax) : x->sh;
+  int64_t view[NN_MAX_RANK], times = 1;
+  if (!x->k) ox_view(x, view, &times);
   for (int64_t i = 0; i < n; i++) {
-    int64_t d = x->k ? x->sh.dim[start + i] : view.dim[start + i + t->off];
-    k->i[i] = d == DIM_BATCH ? NSYM : d;
+    int64_t d = x->k ? x->sh.dim[start + i] : view[start + i + t->off];
+    k->i[i] = d == DIM_BATCH ? NSYM + times - 1 : d;
   }
   ox_out_const(t, 0, k);
   return true;

@@ -7,8 +7,9 @@
  * Tensors keep nnc's layouts: images are NHWC, so a convolution or a
  * pooling is a Transpose to NCHW, the ONNX op, and a Transpose back (the
  * weights transposed by a node, which ONNX tools fold). Inputs and outputs
- * have the symbolic first dimension "N". An op with no ONNX form here (a
- * recurrent layer's loop, say) is an error naming it. docs/onnx.md.
+ * have the symbolic first dimension "N". A recurrent layer is ONNX's RNN,
+ * GRU or LSTM node. An op with no ONNX form here (a masked recurrent
+ * layer's loop, say) is an error naming it. docs/onnx.md.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -59,6 +60,7 @@ typedef struct W {
   const Graph *g;
   Buf graph;
   const char **name; /* an IR value's ONNX name */
+  bool *skip;        /* written by another value's nodes (a recurrent layer's input product) */
   int fresh;
   const char *err;
 } W;
@@ -71,6 +73,11 @@ static int onnx_type(DType t) { return t == DT_F64 ? OX_DOUBLE : t == DT_I32 ? O
 static void attr_int(Buf *n, const char *name, int64_t v) {
   Buf a = {0};
   str(&a, 1, name), num(&a, 20, 2), num(&a, 3, v);
+  msg(n, 5, &a);
+}
+static void attr_str(Buf *n, const char *name, const char *v) {
+  Buf a = {0};
+  str(&a, 1, name), num(&a, 20, 3), str(&a, 4, v);
   msg(n, 5, &a);
 }
 static void attr_ints(Buf *n, const char *name, const int64_t *v, int k) {
@@ -134,6 +141,115 @@ static const char *shape_of(W *w, const Shape *s) {
   return ints_init(w, d, s->rank);
 }
 
+/* A recurrent layer's loop (sequences.c's scan over simple_rnn_step,
+ * gru_step or lstm_step) as ONNX's RNN, GRU or LSTM node. Its input xw =
+ * x W + b is found in the graph, so the node reads x (time-major, as
+ * ONNX's nodes do) with the weights reordered: each gate's block of W's
+ * columns as rows (ONNX keeps W transposed), the LSTM's gates i f g o as
+ * ONNX's i o f c. The results: Y_h and Y_c for the last state and cell,
+ * Y for every step's state. A masked layer and any other loop have no
+ * ONNX form here. */
+static const ParamInfo *param_of(const Graph *g, int id) {
+  return g->v[id].op == OP_PARAM ? g->params[g->v[id].a[0]] : NULL;
+}
+
+/* rows[1, G u, n]: block j of src[n, G u]'s columns (perm[j] there) as rows, or
+ * src[G u] (n 0) reordered; dst has room for `extra` zeros after it. */
+static const char *gate_rows(W *w, const ParamInfo *src, int n, int G, const int *perm, int64_t u, const ParamInfo *more) {
+  bool f64 = src->dtype == DT_F64;
+  int64_t cols = G * u, rows = n ? n : 1, total = (more || !n ? 2 : 1) * cols * rows, sz = f64 ? 8 : 4;
+  uint8_t *d = arena_alloc((size_t)(total * sz));
+  memset(d, 0, (size_t)(total * sz));
+  for (int j = 0; j < G; j++)
+    for (int64_t r = 0; r < u; r++)
+      for (int64_t i = 0; i < rows; i++) {
+        int64_t to = (j * u + r) * rows + i, from = i * cols + perm[j] * u + r;
+        memcpy(d + to * sz, (const uint8_t *)src->value + from * sz, (size_t)sz);
+        if (more) memcpy(d + (cols + to) * sz, (const uint8_t *)more->value + from * sz, (size_t)sz);
+      }
+  int64_t dims[3] = {1, n ? cols : 2 * cols, n ? n : 0};
+  return initializer(w, fresh(w), f64 ? OX_DOUBLE : OX_FLOAT, dims, n ? 3 : 2, d, total);
+}
+
+static bool recurrent(W *w, int id) {
+  const Graph *g = w->g;
+  const Value *v = &g->v[id];
+  const Graph *body = g->bodies[v->a[0]];
+  int kind = !strcmp(body->name, "lstm_step") ? 2 : !strcmp(body->name, "gru_step") ? 1
+           : !strcmp(body->name, "simple_rnn_step") ? 0 : -1;
+  int k = (int)v->a[4], m = (int)v->a[5], p = v->nin - k - m;
+  const Value *xw = &g->v[v->in[k]];
+  const Value *mm = xw->op == OP_ADD ? &g->v[xw->in[0]] : NULL;
+  const ParamInfo *W = mm && mm->op == OP_MATMUL ? param_of(g, mm->in[1]) : NULL, *B = xw->op == OP_ADD ? param_of(g, xw->in[1]) : NULL;
+  const ParamInfo *U = param_of(g, v->in[k + m]), *RB = NULL;
+  if (kind == 1 && p == 2 && !U) { /* U's two slices, or U and the recurrent bias (reset_after) */
+    const Value *s0 = &g->v[v->in[k + m]], *s1 = &g->v[v->in[k + m + 1]];
+    if (s0->op == OP_SLICE && s1->op == OP_SLICE && s0->in[0] == s1->in[0]) U = param_of(g, s0->in[0]);
+  } else if (kind == 1 && p == 2) {
+    RB = param_of(g, v->in[k + m + 1]), kind = 3;
+  }
+  if (kind < 0 || m != 1 || v->a[6] >= 0 || v->a[3] != 1 || !W || !B || !U || (kind == 3 && !RB)) {
+    w->err = arena_printf("the loop %%%d (%s%s) has no ONNX form in nnc's export: only simple_rnn, gru and lstm "
+                          "without a mask are written", id, body->name, v->a[6] >= 0 ? ", masked" : "");
+    return false;
+  }
+  int64_t u = g->v[v->in[0]].shape.dim[1];
+  int G = kind == 2 ? 4 : kind ? 3 : 1;
+  static const int lstm_perm[4] = {0, 3, 1, 2}, same[3] = {0, 1, 2};
+  const int *perm = kind == 2 ? lstm_perm : same;
+  Buf at = {0};
+  int64_t tm[3] = {1, 0, 2}, zero = 0;
+  attr_ints(&at, "perm", tm, 3);
+  const char *x = node(w, "Transpose", NULL, &at, 1, w->name[mm->in[0]]);
+  const char *Wn = gate_rows(w, W, (int)W->shape.dim[0], G, perm, u, NULL);
+  const char *Rn = gate_rows(w, U, (int)u, G, perm, u, NULL);
+  const char *Bn = gate_rows(w, B, 0, G, perm, u, RB);
+  const char *init[2] = {"", ""};
+  for (int i = 0; i < k; i++) {
+    const Value *c = &g->v[v->in[i]];
+    if (c->op != OP_CONST || c->f != 0)
+      init[i] = node(w, "Unsqueeze", NULL, NULL, 2, w->name[v->in[i]], ints_init(w, &zero, 1));
+  }
+  attr_int(&at, "hidden_size", u);
+  if (v->a[2]) attr_str(&at, "direction", "reverse");
+  if (kind == 3) attr_int(&at, "linear_before_reset", 1);
+  const char *op = kind == 2 ? "LSTM" : kind ? "GRU" : "RNN";
+  const char *y = arena_printf("v%d_y", id), *yh = arena_printf("v%d_h", id), *yc = arena_printf("v%d_c", id);
+  Buf n = {0};
+  const char *ins[7] = {x, Wn, Rn, Bn, "", init[0], init[1]};
+  for (int i = 0; i < (kind == 2 && *init[1] ? 7 : *init[0] ? 6 : 4); i++) str(&n, 1, ins[i]);
+  str(&n, 2, y), str(&n, 2, yh);
+  if (kind == 2) str(&n, 2, yc);
+  str(&n, 3, arena_printf("n%d_%s", w->fresh++, op)), str(&n, 4, op);
+  put(&n, at.p, at.n), free(at.p);
+  msg(&w->graph, 1, &n);
+  w->name[id] = y;
+  return true;
+}
+
+/* A recurrent layer's result: the last state or cell [N, u], or every
+ * step's state [N, T, u] from Y [T, 1, N, u]. */
+static bool recurrent_result(W *w, int id) {
+  const Graph *g = w->g;
+  const Value *v = &g->v[id], *scan = &g->v[v->in[0]];
+  int k = (int)scan->a[4], i = (int)v->a[0], j = i - k;
+  int64_t zero = 0, one = 1, tm[3] = {1, 0, 2};
+  if (i < k) {
+    w->name[id] = node(w, "Squeeze", arena_printf("v%d", id), NULL, 2, arena_printf("v%d_%s", v->in[0], i ? "c" : "h"),
+                       ints_init(w, &zero, 1));
+    return true;
+  }
+  if (j != 0 && j != k) {
+    w->err = arena_printf("the loop %%%d: every step's cell has no ONNX form (ONNX's LSTM gives the last one)", v->in[0]);
+    return false;
+  }
+  Buf at = {0};
+  attr_ints(&at, "perm", tm, 3);
+  w->name[id] = node(w, "Transpose", arena_printf("v%d", id), &at, 1,
+                     node(w, "Squeeze", NULL, NULL, 2, w->name[v->in[0]], ints_init(w, &one, 1)));
+  return true;
+}
+
 static bool value(W *w, int id) {
   const Graph *g = w->g;
   const Value *v = &g->v[id];
@@ -146,6 +262,7 @@ static bool value(W *w, int id) {
     {OP_FLOOR, "Floor"}, {OP_ADD, "Add"}, {OP_SUB, "Sub"}, {OP_MUL, "Mul"}, {OP_DIV, "Div"}, {OP_POW, "Pow"},
     {OP_MAX, "Max"}, {OP_MIN, "Min"}, {OP_MATMUL, "MatMul"},
   };
+  if (w->skip[id]) return true;
   for (size_t i = 0; i < sizeof same / sizeof *same; i++)
     if (v->op == same[i].op) {
       w->name[id] = v->nin == 1 ? node(w, same[i].onnx, out, NULL, 1, a) : node(w, same[i].onnx, out, NULL, 2, a, b);
@@ -153,6 +270,8 @@ static bool value(W *w, int id) {
     }
   switch (v->op) {
   case OP_PARAM: case OP_STATE: case OP_INPUT: return true; /* named already */
+  case OP_SCAN: return recurrent(w, id);
+  case OP_SCANOUT: return recurrent_result(w, id);
   case OP_CONST: {
     bool batch = false;
     for (int i = 0; i < v->shape.rank; i++) batch |= v->shape.dim[i] == DIM_BATCH;
@@ -256,8 +375,15 @@ static bool value(W *w, int id) {
     return true;
   }
   case OP_MAXPOOL: case OP_AVGPOOL: {
-    /* a: kh kw sh sw pt pl pb pr */
+    /* a: kh kw sh sw pt pl pb pr dh dw */
+    bool dilated = v->a[8] != 1 || v->a[9] != 1;
+    if (dilated && v->op == OP_AVGPOOL) {
+      w->err = arena_printf("a dilated avg_pool2d (value %%%d) has no ONNX form before opset 19; nnc writes opset 13", id);
+      free(at.p);
+      return false;
+    }
     attr_ints(&at, "kernel_shape", v->a, 2), attr_ints(&at, "strides", v->a + 2, 2), attr_ints(&at, "pads", v->a + 4, 4);
+    if (dilated) attr_ints(&at, "dilations", v->a + 8, 2);
     const char *y = node(w, v->op == OP_MAXPOOL ? "MaxPool" : "AveragePool", NULL, &at, 1, nchw(w, a, true));
     w->name[id] = nchw(w, y, false);
     return true;
@@ -312,6 +438,25 @@ bool write_onnx(const Options *o, Built *models) {
     } else if (v->op == OP_INPUT) {
       w.name[id] = g->input_names[v->a[0]] ? g->input_names[v->a[0]] : arena_printf("input%d", (int)v->a[0]);
     }
+  }
+  /* a recurrent layer's input product and U's slices: read from the weights by its node */
+  int *uses = arena_alloc(sizeof(int) * (size_t)(g->n + 1));
+  w.skip = arena_alloc(sizeof(bool) * (size_t)(g->n + 1));
+  memset(uses, 0, sizeof(int) * (size_t)(g->n + 1)), memset(w.skip, 0, sizeof(bool) * (size_t)(g->n + 1));
+  for (int id = 0; id < g->n; id++)
+    for (int i = 0; i < g->v[id].nin; i++) uses[g->v[id].in[i]]++;
+  for (int i = 0; i < g->noutputs; i++) uses[g->outputs[i]]++;
+  for (int id = 0; id < g->n; id++) {
+    const Value *v = &g->v[id];
+    if (v->op != OP_SCAN) continue;
+    int k = (int)v->a[4], xw = v->in[k];
+    if (g->v[xw].op == OP_ADD && uses[xw] == 1) {
+      w.skip[xw] = true;
+      int mm = g->v[xw].in[0];
+      w.skip[mm] = g->v[mm].op == OP_MATMUL && uses[mm] == 1;
+    }
+    for (int i = k + (int)v->a[5]; i < v->nin; i++)
+      if (g->v[v->in[i]].op == OP_SLICE && uses[v->in[i]] == 1) w.skip[v->in[i]] = true;
   }
   for (int id = 0; id < g->n; id++)
     if (!value(&w, id)) {

@@ -121,7 +121,7 @@ NnrtWindow plan_window(const Graph *g, const Value *v) {
     xs = v->op == OP_AVGPOOLB ? v->shape : in0->shape;
     ys = v->op == OP_MAXPOOL || v->op == OP_AVGPOOL ? v->shape : v->op == OP_MAXPOOLB ? g->v[v->in[1]].shape
                                                                                    : in0->shape;
-    w.kh = a[0], w.kw = a[1], w.sh = a[2], w.sw = a[3], w.ph = a[4], w.pw = a[5];
+    w.kh = a[0], w.kw = a[1], w.sh = a[2], w.sw = a[3], w.ph = a[4], w.pw = a[5], w.dh = a[8], w.dw = a[9];
   }
   w.h = xs.dim[1], w.w = xs.dim[2], w.c = xs.dim[3], w.oh = ys.dim[1], w.ow = ys.dim[2], w.f = ys.dim[3];
   return w;
@@ -473,7 +473,7 @@ static void plan_pools(Plan *p, const Graph *g) {
     const Value *v = &g->v[pv];
     int x = v->nin == 1 ? v->in[0] : -1, k = x >= 0 ? p->kernel[x] : -1, k2 = p->kernel[pv];
     if ((v->op != OP_MAXPOOL && v->op != OP_AVGPOOL) || k < 0 || k2 < 0 || p->members[k2] != 1 ||
-        v->a[0] != v->a[2] || v->a[1] != v->a[3] || p->last[k] != x || g->v[p->first[k]].op != OP_CONV2D ||
+        v->a[0] != v->a[2] || v->a[1] != v->a[3] || v->a[8] != 1 || v->a[9] != 1 || p->last[k] != x || g->v[p->first[k]].op != OP_CONV2D ||
         uses[x] != 1 || p->folded[x] || p->alias[x])
       continue;
     const Value *h = &g->v[p->first[k]];

@@ -162,6 +162,24 @@ def bad(out):
                                           helper.make_tensor("zero1", TensorProto.INT64, [1], [0]),
                                           helper.make_tensor("three", TensorProto.INT64, [1], [3])])
     onnx.save(helper.make_model(g, opset_imports=op13), os.path.join(out, "batch_constant_output.onnx"))
+    # a softmax across the samples: the batch axis as data
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])
+    g = helper.make_graph([helper.make_node("Softmax", ["x"], ["y"], axis=0)], "g", [x], [y])
+    onnx.save(helper.make_model(g, opset_imports=op13), os.path.join(out, "batch_as_data.onnx"))
+    # x.reshape(x.shape[0] * 6, 4) as an output: the batch merged with the next axis
+    x3 = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 6, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["M", 4])
+    g = helper.make_graph([helper.make_node("Shape", ["x"], ["s"]),
+                           helper.make_node("Gather", ["s", "zero"], ["n"], axis=0),
+                           helper.make_node("Mul", ["n", "six"], ["n6"]),
+                           helper.make_node("Unsqueeze", ["n6", "zero1"], ["n1"]),
+                           helper.make_node("Concat", ["n1", "four"], ["sz"], axis=0),
+                           helper.make_node("Reshape", ["x", "sz"], ["y"])],
+                          "g", [x3], [y], [helper.make_tensor("zero", TensorProto.INT64, [], [0]),
+                                           helper.make_tensor("zero1", TensorProto.INT64, [1], [0]),
+                                           helper.make_tensor("six", TensorProto.INT64, [], [6]),
+                                           helper.make_tensor("four", TensorProto.INT64, [1], [4])])
+    onnx.save(helper.make_model(g, opset_imports=op13), os.path.join(out, "merged_output.onnx"))
 
 
 if __name__ == "__main__":

@@ -96,6 +96,12 @@ expect 1 "$nnc" "$tmp/imp_bad.nn"
 has "$tmp/err" "op FooBar is not supported"
 has "$tmp/err" "imp_bad.nn:1:1: note: imported here"
 
+# the batch axis as data: --batch=K is the way out; a merged batch is not an output
+expect 1 "$nnc" "$models/batch_as_data.onnx" -o "$tmp/x.so"
+has "$tmp/err" "(Softmax, opset 13): this op along the batch axis (axis 0) is not supported (the graph uses the batch axis as data: --batch=K compiles it for batches of K)"
+expect 1 "$nnc" "$models/merged_output.onnx" -o "$tmp/x.so"
+has "$tmp/err" "output 'y' merges the batch with another axis (a reshape to [N * k, ...]): not supported"
+
 # --emit=onnx: the weights are needed, a file is needed
 expect 1 "$nnc" "$src/examples/seed_mlp.nn" --emit=onnx -o "$tmp/x.onnx"
 has "$tmp/err" "--emit=onnx needs the weights: 'dense1.W' has none (--weights FILE)"

@@ -179,8 +179,8 @@ static void pooling(void) {
   Eval *e = run("graph G (inference, 4 values)\n"
                 "  %0 = input {index: 0} : f64[N, 4, 4, 2]\n"
                 "  %1 = input {index: 1} : f64[N, 2, 2, 2]\n"
-                "  %2 = maxpool %0 {kh: 2, kw: 2, sh: 2, sw: 2, pt: 0, pl: 0, pb: 0, pr: 0} : f64[N, 2, 2, 2]\n"
-                "  %3 = maxpool_b %0, %1 {kh: 2, kw: 2, sh: 2, sw: 2, pt: 0, pl: 0, pb: 0, pr: 0} : f64[N, 4, 4, 2]\n",
+                "  %2 = maxpool %0 {kh: 2, kw: 2, sh: 2, sw: 2, pt: 0, pl: 0, pb: 0, pr: 0, dh: 1, dw: 1} : f64[N, 2, 2, 2]\n"
+                "  %3 = maxpool_b %0, %1 {kh: 2, kw: 2, sh: 2, sw: 2, pt: 0, pl: 0, pb: 0, pr: 0, dh: 1, dw: 1} : f64[N, 4, 4, 2]\n",
                 in, 1);
   expect(e, 2, y, 2 * 2 * CH, "maxpool");
   expect(e, 3, dx, H * W * CH, "maxpool_b");

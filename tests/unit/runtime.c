@@ -346,7 +346,7 @@ static void pool_naive(int op, const NnrtWindow *g, int64_t n, const double *x, 
           for (int pass = 0; pass < 2; pass++)
             for (int64_t kh = 0; kh < g->kh; kh++)
               for (int64_t kw = 0; kw < g->kw; kw++) {
-                int64_t ih = oh * g->sh - g->ph + kh, iw = ow * g->sw - g->pw + kw;
+                int64_t ih = oh * g->sh - g->ph + kh * g->dh, iw = ow * g->sw - g->pw + kw * g->dw;
                 if (ih < 0 || ih >= g->h || iw < 0 || iw >= g->w) continue;
                 int64_t xo = ((nn * g->h + ih) * g->w + iw) * g->c + c;
                 if (pass == 0) {
@@ -546,6 +546,10 @@ static void test_windows(void) {
   NnrtWindow pool2 = {.h = 30, .w = 30, .c = 32, .oh = 15, .ow = 15, .f = 32, .kh = 3, .kw = 3, .sh = 2, .sw = 2,
                       .ph = 1, .pw = 1, .dh = 1, .dw = 1, .groups = 1};
   pool_case(&pool2, 4);
+  /* dilated windows, padding past half the window */
+  NnrtWindow pool3 = {.h = 9, .w = 8, .c = 3, .oh = 5, .ow = 3, .f = 3, .kh = 3, .kw = 2, .sh = 2, .sw = 3,
+                      .ph = 2, .pw = 1, .dh = 2, .dw = 3, .groups = 1};
+  pool_case(&pool3, 2);
 }
 
 /* Winograd's F(2x2, 3x3) against the definition in double: each output
@@ -725,11 +729,11 @@ static void test_conv_pool(void) {
   /* filters no multiple of the vector width, a stride, padding */
   NnrtWindow l5 = {.h = 11, .w = 9, .c = 37, .oh = 6, .ow = 5, .f = 45, .kh = 3, .kw = 3, .sh = 2, .sw = 2,
                    .ph = 1, .pw = 1, .dh = 1, .dw = 1, .groups = 1, .chunk = 3};
-  NnrtWindow p1 = {.h = 30, .w = 30, .c = 32, .oh = 15, .ow = 15, .f = 32, .kh = 2, .kw = 2, .sh = 2, .sw = 2};
-  NnrtWindow p2 = {.h = 13, .w = 13, .c = 64, .oh = 6, .ow = 6, .f = 64, .kh = 2, .kw = 2, .sh = 2, .sw = 2};
-  NnrtWindow p3 = {.h = 4, .w = 4, .c = 128, .oh = 2, .ow = 2, .f = 128, .kh = 2, .kw = 2, .sh = 2, .sw = 2};
-  NnrtWindow p4 = {.h = 2, .w = 2, .c = 32, .oh = 1, .ow = 1, .f = 32, .kh = 2, .kw = 2, .sh = 2, .sw = 2};
-  NnrtWindow p5 = {.h = 6, .w = 5, .c = 45, .oh = 2, .ow = 2, .f = 45, .kh = 3, .kw = 2, .sh = 3, .sw = 2};
+  NnrtWindow p1 = {.h = 30, .w = 30, .c = 32, .oh = 15, .ow = 15, .f = 32, .kh = 2, .kw = 2, .sh = 2, .sw = 2, .dh = 1, .dw = 1};
+  NnrtWindow p2 = {.h = 13, .w = 13, .c = 64, .oh = 6, .ow = 6, .f = 64, .kh = 2, .kw = 2, .sh = 2, .sw = 2, .dh = 1, .dw = 1};
+  NnrtWindow p3 = {.h = 4, .w = 4, .c = 128, .oh = 2, .ow = 2, .f = 128, .kh = 2, .kw = 2, .sh = 2, .sw = 2, .dh = 1, .dw = 1};
+  NnrtWindow p4 = {.h = 2, .w = 2, .c = 32, .oh = 1, .ow = 1, .f = 32, .kh = 2, .kw = 2, .sh = 2, .sw = 2, .dh = 1, .dw = 1};
+  NnrtWindow p5 = {.h = 6, .w = 5, .c = 45, .oh = 2, .ow = 2, .f = 45, .kh = 3, .kw = 2, .sh = 3, .sw = 2, .dh = 1, .dw = 1};
   conv_pool_case(&l1, &p1, NNRT_MAXPOOL, 3, 1);
   conv_pool_case(&l2, &p2, NNRT_MAXPOOL, 5, 2);
   conv_pool_case(&l3, &p3, NNRT_AVGPOOL, 5, 1);
