@@ -190,6 +190,8 @@ static bool moved_reshape(OnnxTr *t, OnnxVal *x) {
     }
     o[i] = d;
   }
+  if (bax < 0 && infer >= 0 && known >= 1 && total % known == 0 && x->bax == 0 && !x->mlo && !x->mhi)
+    bax = infer, c = total / known, o[bax] = 1, infer = -1; /* -1 takes the batch and more */
   if (bax < 0) return ox_fail(t, "a reshape that drops the batch axis is not supported");
   known *= c;
   if (infer >= 0 && (known < 1 || total % known)) return ox_fail(t, "the shape does not divide the %lld elements a sample", (long long)total);
@@ -269,14 +271,25 @@ static bool moved_trailing(OnnxTr *t) {
   return true;
 }
 
-/* Whether the node is a Reshape to a shape with c > 1 times the batch. */
-static bool merging_reshape(OnnxTr *t) {
+/* Whether the node is a Reshape of a batch-first value x to a shape with
+ * c > 1 times the batch: a folded c·N, or a -1 that takes more than the
+ * batch (x.reshape(-1, D) of [N, T, D]). */
+static bool merging_reshape(OnnxTr *t, const OnnxVal *x) {
   if (strcmp(t->node->op, "Reshape") || t->node->nin < 2) return false;
   OnnxVal *s = map_get(t->vals, t->node->in[1]);
-  if (!s || !s->k || s->k->f) return false;
-  for (int64_t i = 0; i < s->k->count; i++)
-    if (nsym_times(s->k->i[i]) > 1) return true;
-  return false;
+  if (!s || !s->k || s->k->f || s->k->count > NN_MAX_RANK) return false;
+  int64_t per, known = 1;
+  bool batch = false, infer = false;
+  ox_elems(x->sh, 1, &per);
+  for (int i = 0; i < (int)s->k->count; i++) {
+    int64_t d = s->k->i[i];
+    if (d == 0 && !ox_attr_i(t, "allowzero", 0)) d = i < x->sh.rank ? (i ? x->sh.dim[i] : NSYM) : 1;
+    if (nsym_times(d) > 1) return true;
+    if (nsym_times(d) == 1) batch = true;
+    else if (d == -1) infer = true;
+    else if (d < 1 || d > per || (known *= d) > per) return false;
+  }
+  return !batch && infer && known != per && per % known == 0;
 }
 
 /* Slice along axes other than the batch's, with steps of 1: of a
@@ -441,7 +454,9 @@ int onnx_moved_node(OnnxTr *t) {
     for (int i = 0; i < na; i++) lead |= axes[i] == 0 || axes[i] == -(int64_t)(first->sh.rank + na);
     if (lead) return moved_squeeze(t, first, false); /* a state [1, N, u] for a recurrent node */
   }
-  if (!t->off && first && !first->k && !first->fill && merging_reshape(t)) return moved_reshape(t, first);
+  if (!t->off && first && !first->k && !first->fill && !first->bax && !first->mlo && !first->mhi &&
+      merging_reshape(t, first))
+    return moved_reshape(t, first);
   if (merged && strcmp(op, "Transpose") && strcmp(op, "Reshape") && strcmp(op, "Shape") && strcmp(op, "Identity") &&
       !trailing_op(op))
     return ox_fail(t, "%s of a tensor whose batch is merged with another axis is not supported; Transpose, Reshape, "

@@ -3,7 +3,7 @@
 
     /usr/bin/python3 tools/onnx_test_models.py tests/onnx/models
 
-mlp.onnx and cnn.onnx are models with a dynamic batch and seeded weights,
+mlp.onnx, cnn.onnx and merged.onnx are models with a dynamic batch and seeded weights,
 with an input batch (NAME_x.npy) and the outputs numpy computes for it
 (NAME_y.npy); the others are bad input for the import's error tests.
 """
@@ -182,9 +182,37 @@ def bad(out):
     onnx.save(helper.make_model(g, opset_imports=op13), os.path.join(out, "merged_output.onnx"))
 
 
+def merged(out):
+    """x.reshape(-1, 4) of [N, 6, 4], a Linear, relu, and back to [N, 18]."""
+    rng = np.random.default_rng(3)
+    w, b = rng.normal(0, 0.5, (3, 4)), rng.normal(0, 0.1, 3)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 6, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 18])
+    g = helper.make_graph([helper.make_node("Reshape", ["x", "rows"], ["r"]),
+                           helper.make_node("Gemm", ["r", "w", "b"], ["h"], transB=1),
+                           helper.make_node("Relu", ["h"], ["a"]),
+                           helper.make_node("Shape", ["x"], ["s"]),
+                           helper.make_node("Gather", ["s", "zero"], ["n"], axis=0),
+                           helper.make_node("Unsqueeze", ["n", "zero1"], ["n1"]),
+                           helper.make_node("Concat", ["n1", "minus1"], ["sz"], axis=0),
+                           helper.make_node("Reshape", ["a", "sz"], ["y"])],
+                          "g", [x], [y], [helper.make_tensor("rows", TensorProto.INT64, [2], [-1, 4]),
+                                          tensor("w", w), tensor("b", b),
+                                          helper.make_tensor("zero", TensorProto.INT64, [], [0]),
+                                          helper.make_tensor("zero1", TensorProto.INT64, [1], [0]),
+                                          helper.make_tensor("minus1", TensorProto.INT64, [1], [-1])])
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)], producer_name="nnc tests"),
+         os.path.join(out, "merged.onnx"))
+    xs = rng.normal(0, 1, (5, 6, 4)).astype(np.float32)
+    h = xs.reshape(-1, 4).astype(np.float64) @ np.float32(w).T.astype(np.float64) + np.float32(b)
+    np.save(os.path.join(out, "merged_x.npy"), xs)
+    np.save(os.path.join(out, "merged_y.npy"), np.maximum(h, 0).reshape(5, 18).astype(np.float32))
+
+
 if __name__ == "__main__":
     out = sys.argv[1] if len(sys.argv) > 1 else "tests/onnx/models"
     os.makedirs(out, exist_ok=True)
     mlp(out)
     cnn(out)
+    merged(out)
     bad(out)

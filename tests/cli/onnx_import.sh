@@ -119,7 +119,8 @@ expect 0 "$nnc" "$models/dilated_pools.onnx" -o "$tmp/dilated_llvm.so"
 expect 0 "$nnc" "$models/dilated_pools.onnx" --backend=c -o "$tmp/dilated_c.so"
 # an output as large as the batch (torch.full((x.shape[0], 3), 2.5)), whatever x holds
 expect 0 "$nnc" "$models/batch_constant_output.onnx" -o "$tmp/full.so"
-for model in mlp cnn; do
+# x.reshape(-1, 4) of [N, 6, 4]: the batch merged with the next axis, a Linear, and back
+for model in mlp cnn merged; do
   expect 0 "$nnc" "$models/$model.onnx" -o "$tmp/${model}_llvm.so"
   expect 0 "$nnc" "$models/$model.onnx" --backend=c -o "$tmp/${model}_c.so"
 done
@@ -138,7 +139,7 @@ import numpy as np
 import nnc
 m, tmp = sys.argv[1], sys.argv[2]
 bad = 0
-for model in ("mlp", "cnn"):
+for model in ("mlp", "cnn", "merged"):
     x, want = np.load("%s/%s_x.npy" % (m, model)), np.load("%s/%s_y.npy" % (m, model))
     for backend in ("llvm", "c"):
         got = nnc.load("%s/%s_%s.so" % (tmp, model, backend)).predict(x)
