@@ -517,7 +517,7 @@ void onnx_values(Sema *s); /* sets the imported models' ParamInfo.value (NULL: n
 /* The translation of one graph, shared by onnx.c and onnx_ops.c. */
 #define NSYM (INT64_MIN / 2) /* the batch dimension inside a folded integer constant; NSYM + c - 1: c times it */
 #define NSYM_MAX ((int64_t)1 << 40)
-static inline int64_t nsym_times(int64_t d) { return d >= NSYM && d - NSYM < NSYM_MAX ? d - NSYM + 1 : 0; }
+static inline int64_t nsym_times(int64_t d) { return d >= NSYM && d < NSYM + NSYM_MAX ? d - NSYM + 1 : 0; }
 typedef struct OnnxVal { /* nn: its name in the text (NULL: a constant not written); sh: nnc's shape
                            (N or the sample axis first); k: its value when known at import */
   const char *nn; Shape sh; DType dt; OnnxTensor *k;
