@@ -485,29 +485,45 @@ bool rule_concat(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
     error_at(call->loc, "'concat' needs at least one tensor");
     return false;
   }
-  Val *x0 = &xs->items[0];
+  /* beside a batched tensor, an unbatched one of one axis less (a class
+   * token, a parameter) is the same for every sample: broadcast over the batch */
+  Shape *in = arena_alloc(sizeof *in * (size_t)xs->nitems);
+  int batched = -1;
+  for (int k = 0; k < xs->nitems; k++)
+    if (xs->items[k].shape.rank > 0 && xs->items[k].shape.dim[0] == DIM_BATCH && batched < 0) batched = k;
+  for (int k = 0; k < xs->nitems; k++) {
+    in[k] = xs->items[k].shape;
+    const Shape *bs = batched >= 0 ? &xs->items[batched].shape : NULL;
+    if (bs && in[k].rank == bs->rank - 1 && !(in[k].rank && in[k].dim[0] == DIM_BATCH)) {
+      memmove(in[k].dim + 1, in[k].dim, sizeof(int64_t) * (size_t)in[k].rank);
+      in[k].dim[0] = DIM_BATCH, in[k].rank++;
+    }
+  }
+  Val *x0 = &xs->items[0], lifted = *x0;
+  lifted.shape = in[0];
   int axis;
-  if (!norm_axis(x0, a[1].i, a[1].loc, &axis)) return false;
-  if (x0->shape.dim[axis] == DIM_BATCH) {
+  if (!norm_axis(&lifted, a[1].i, a[1].loc, &axis)) return false;
+  if (in[0].dim[axis] == DIM_BATCH) {
     error_at(a[1].loc, "'concat' cannot join along the batch dimension");
     return false;
   }
-  Shape sh = x0->shape;
+  Shape sh = in[0];
   for (int k = 1; k < xs->nitems; k++) {
     Val *x = &xs->items[k];
-    if (x->shape.rank == x0->shape.rank && x->shape.dim[axis] == DIM_BATCH) {
+    if (in[k].rank == sh.rank && in[k].dim[axis] == DIM_BATCH) {
       error_at(a[1].loc, "'concat' cannot join along the batch dimension");
       return false;
     }
-    bool ok = x->dtype == x0->dtype && x->shape.rank == x0->shape.rank;
+    bool ok = x->dtype == x0->dtype && in[k].rank == sh.rank;
     for (int i = 0; ok && i < sh.rank; i++)
-      if (i != axis && x->shape.dim[i] != x0->shape.dim[i]) ok = false;
+      if (i != axis && in[k].dim[i] != sh.dim[i]) ok = false;
     if (!ok) {
-      error_at(x->loc, "cannot concatenate %s with %s along axis %d", type_str(x->dtype, x->shape),
-               type_str(x0->dtype, x0->shape), axis);
+      error_at(x->loc, "cannot concatenate %s with %s along axis %d%s", type_str(x->dtype, x->shape),
+               type_str(x0->dtype, x0->shape), axis,
+               batched >= 0 ? " (an unbatched tensor beside a batched one has one axis less: the batch's)" : "");
       return false;
     }
-    sh.dim[axis] += x->shape.dim[axis];
+    sh.dim[axis] += in[k].dim[axis];
   }
   if (sh.dim[axis] > NN_MAX_ELEMS) {
     error_at(call->loc, "concatenation is too large");
@@ -516,11 +532,21 @@ bool rule_concat(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
   layer_out(out, x0->dtype, sh);
   if (!check_shape_size(call->loc, x0->dtype, sh)) return false;
   if (!s->graph) return true;
-  int r = val_ir(x0);
-  for (int k = 1; k < xs->nitems; k++) {
-    int in[2] = {r, val_ir(&xs->items[k])};
+  int r = -1;
+  for (int k = 0; k < xs->nitems; k++) {
+    int v = val_ir(&xs->items[k]);
+    if (!shape_eq(in[k], xs->items[k].shape)) { /* [1, dims] broadcast to [N, dims] */
+      Shape one = in[k];
+      one.dim[0] = 1;
+      v = ir_expand(s->graph, ir_reshape(s->graph, v, one), in[k]);
+    }
+    if (r < 0) {
+      r = v;
+      continue;
+    }
+    int two[2] = {r, v};
     int64_t ax = axis;
-    r = ir_make(s->graph, OP_CONCAT, DT_NONE, (Shape){0}, in, 2, &ax, 1, 0);
+    r = ir_make(s->graph, OP_CONCAT, DT_NONE, (Shape){0}, two, 2, &ax, 1, 0);
   }
   return layer_emit(out, r);
 }

@@ -117,6 +117,9 @@ void ox_add_value(OnnxTr *t, const char *param, const OnnxTensor *k) {
 bool ox_size_ok(OnnxTr *t, int rank, const int64_t *dims) {
   int64_t n = 1;
   for (int i = 0; i < rank; i++) {
+    if (nsym_times(dims[i]))
+      return ox_fail(t, "a constant as large as the batch (a dimension of %s) is not supported here",
+                     ox_ints_str(dims + i, 1));
     if (dims[i] < 0 || dims[i] > (1 << 24)) return ox_fail(t, "a constant of dimension %lld", (long long)dims[i]);
     n *= dims[i];
     if (n > (1 << 24)) return ox_fail(t, "a constant of more than 2^24 values made at import");
@@ -290,9 +293,14 @@ int ox_axis(OnnxTr *t, int64_t a, int onnx_rank) {
 
 int ox_orank(OnnxTr *t, const OnnxVal *v) { return v->k ? v->sh.rank : v->sh.rank - t->off - v->mlo - v->mhi; }
 
-char *ox_ints_str(const int64_t *a, int n) {
+char *ox_ints_str(const int64_t *a, int n) { /* the batch symbol as N, c times it as cN */
   char *s = arena_strdup("[");
-  for (int i = 0; i < n; i++) s = arena_printf("%s%s%lld", s, i ? ", " : "", (long long)a[i]);
+  for (int i = 0; i < n; i++) {
+    int64_t c = nsym_times(a[i]);
+    s = c == 1 ? arena_printf("%s%sN", s, i ? ", " : "")
+        : c    ? arena_printf("%s%s%lldN", s, i ? ", " : "", (long long)c)
+               : arena_printf("%s%s%lld", s, i ? ", " : "", (long long)a[i]);
+  }
   return arena_printf("%s]", s);
 }
 

@@ -236,22 +236,25 @@ static bool moved_trailing(OnnxTr *t) {
     if (in[i] && !in[i]->k && (in[i]->bax || in[i]->mlo || in[i]->mhi) && !ref) ref = in[i];
   }
   int r = view(ref, od), cb = ref->bax - ref->mlo, last = r - 1 - cb; /* the plain axes after the batch */
+  const char *what = ref->mlo || ref->mhi ? "a tensor whose batch is merged with another axis" : "a time-major tensor";
   bool product = !strcmp(n->op, "MatMul") || !strcmp(n->op, "Gemm");
   for (int i = 0; i < n->nin; i++) {
     OnnxVal *v = in[i];
     if (!v) continue;
-    if (v->fill) return ox_fail(t, "a constant as large as the batch beside a time-major tensor is not supported");
-    if (v->k ? (!product && v->k->rank > last) || (product && i == 0)
+    if (v->fill) return ox_fail(t, "a constant as large as the batch beside %s is not supported", what);
+    bool ok = true; /* a constant: 1 where it meets the batch's axis or those before it */
+    for (int j = 0; v->k && !product && j < v->k->rank - last; j++) ok &= v->k->dims[j] == 1;
+    if (v->k ? !ok || v->k->rank > r || (product && i == 0)
              : v->bax != ref->bax || v->mlo != ref->mlo || v->mhi != ref->mhi || v->sh.rank != ref->sh.rank ||
                    memcmp(v->sh.dim, ref->sh.dim, sizeof(int64_t) * (size_t)(ref->bax + ref->mhi + 1)))
-      return ox_fail(t, "%s of a time-major tensor and a tensor of another layout is not supported", n->op);
+      return ox_fail(t, "%s of %s and a tensor of another layout is not supported", n->op, what);
   }
   if (last < (product && in[1] && !in[1]->k ? 2 : 1))
-    return ox_fail(t, "%s along the batch axis of a time-major tensor is not supported", n->op);
+    return ox_fail(t, "%s along the batch axis of %s is not supported", n->op, what);
   if ((!strcmp(n->op, "Softmax") || !strcmp(n->op, "LogSoftmax")) &&
       (t->m->opset < 13 || ox_attr_i(t, "axis", -1) >= 0))
-    return ox_fail(t, "%s of a time-major tensor along an axis other than -1 (opset 13) is not supported", n->op);
-  if (!strcmp(n->op, "Gemm") && ox_attr_i(t, "transA", 0)) return ox_fail(t, "transA of a time-major tensor is not supported");
+    return ox_fail(t, "%s of %s along an axis other than -1 (opset 13) is not supported", n->op, what);
+  if (!strcmp(n->op, "Gemm") && ox_attr_i(t, "transA", 0)) return ox_fail(t, "transA of %s is not supported", what);
   OnnxVal *plain = arena_alloc(sizeof *plain * 8);
   for (int i = 0; i < n->nin; i++)
     if (in[i] && !in[i]->k) {
@@ -284,7 +287,7 @@ static bool merging_reshape(OnnxTr *t, const OnnxVal *x) {
   for (int i = 0; i < (int)s->k->count; i++) {
     int64_t d = s->k->i[i];
     if (d == 0 && !ox_attr_i(t, "allowzero", 0)) d = i < x->sh.rank ? (i ? x->sh.dim[i] : NSYM) : 1;
-    if (nsym_times(d) > 1) return true;
+    if (nsym_times(d) > 1 || (nsym_times(d) && i > 0)) return true; /* merged, or moved: [T, N, D] */
     if (nsym_times(d) == 1) batch = true;
     else if (d == -1) infer = true;
     else if (d < 1 || d > per || (known *= d) > per) return false;

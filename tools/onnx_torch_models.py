@@ -73,6 +73,25 @@ class Encoder(nn.Module):
         return self.out(self.enc(self.emb(x)).mean(dim=1))
 
 
+class CausalEncoder(nn.Module):  # pre-norm, a causal mask (a constant [1, T, T] beside the heads' scores)
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True, norm_first=True)
+        self.register_buffer("mask", torch.triu(torch.full((5, 5), float("-inf")), 1))
+
+    def forward(self, x):
+        return self.enc(x, src_mask=self.mask).flatten(1)
+
+
+class OneToken(nn.Module):  # attention over a sequence of one step: a decoder's next token
+    def __init__(self):
+        super().__init__()
+        self.att = nn.MultiheadAttention(8, 2, batch_first=True)
+
+    def forward(self, x):
+        return self.att(x, x, x, need_weights=False)[0].flatten(1)
+
+
 class UNet(nn.Module):  # two levels: a transposed convolution up, a bilinear upsampling up, skip concatenations
     def __init__(self):
         super().__init__()
@@ -162,6 +181,8 @@ MODELS = {
     "tokens": (Tokens, (4, 6)),
     "lstm_state": (LSTMState, (7, 6)),  # and h0, c0 [4, N, 5]: inputs x, x1, x2
     "scaler": (Scaler, (3, 6, 8)),
+    "causal": (CausalEncoder, (5, 16)),
+    "one_token": (OneToken, (1, 8)),
 }
 TIME_MAJOR = {"lstm", "lstm_state"}
 

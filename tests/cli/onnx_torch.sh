@@ -12,11 +12,12 @@
 # 1.5 (bilinear, align_corners), to a size (nearest, bilinear) and by 0.5
 # (bicubic). The encoder's batch-first attention merges the batch with the
 # heads ([T, N * heads, D / heads]): it runs at any batch (1, 3, 4 and 8
-# samples here, each sample's outputs PyTorch's).
+# samples here, each sample's outputs PyTorch's), also pre-norm with a
+# causal mask, and over a sequence of one step.
 . "$(dirname "$0")/../cli_lib.sh"
 need_python
 models="$src/tests/onnx/torch"
-for model in mlp cnn resnet transformer unet lstm gru tokens lstm_state scaler; do
+for model in mlp cnn resnet transformer unet lstm gru tokens lstm_state scaler causal one_token; do
   for backend in llvm c; do
     expect 0 "$nnc" "$models/$model.onnx" --backend=$backend -o "$tmp/${model}_$backend.so"
   done
@@ -27,7 +28,8 @@ import numpy as np
 import nnc
 m, tmp = sys.argv[1], sys.argv[2]
 bad = 0
-for model in ("mlp", "cnn", "resnet", "transformer", "unet", "lstm", "gru", "tokens", "lstm_state", "scaler"):
+for model in ("mlp", "cnn", "resnet", "transformer", "unet", "lstm", "gru", "tokens", "lstm_state", "scaler", "causal",
+              "one_token"):
     x, want = np.load("%s/%s_x.npy" % (m, model)), np.load("%s/%s_y.npy" % (m, model))
     for backend in ("llvm", "c"):
         lib = nnc.load("%s/%s_%s.so" % (tmp, model, backend))
@@ -37,10 +39,10 @@ for model in ("mlp", "cnn", "resnet", "transformer", "unet", "lstm", "gru", "tok
         if not np.allclose(got, want, rtol=1e-4, atol=1e-5):
             print("FAIL: %s (%s): relative error %g" % (model, backend, err))
             bad = 1
-        if model == "transformer":  # other batches: each sample's outputs
+        if model in ("transformer", "causal", "one_token"):  # other batches: each sample's outputs
             for xs, ws in ((x[:1], want[:1]), (x[:3], want[:3]), (np.concatenate([x, x[::-1]]), np.concatenate([want, want[::-1]]))):
                 if not np.allclose(lib.predict(xs), ws, rtol=1e-4, atol=1e-5):
-                    print("FAIL: transformer (%s) at a batch of %d" % (backend, len(xs)))
+                    print("FAIL: %s (%s) at a batch of %d" % (model, backend, len(xs)))
                     bad = 1
 sys.exit(bad)
 PY
