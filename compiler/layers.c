@@ -520,7 +520,8 @@ bool rule_concat(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
     if (!ok) {
       error_at(x->loc, "cannot concatenate %s with %s along axis %d%s", type_str(x->dtype, x->shape),
                type_str(x0->dtype, x0->shape), axis,
-               batched >= 0 ? " (an unbatched tensor beside a batched one has one axis less: the batch's)" : "");
+               batched >= 0 && !(x->shape.rank && x->shape.dim[0] == DIM_BATCH && x0->shape.rank && x0->shape.dim[0] == DIM_BATCH)
+                   ? " (an unbatched tensor beside a batched one has one axis less: the batch's)" : "");
       return false;
     }
     sh.dim[axis] += in[k].dim[axis];

@@ -7,7 +7,8 @@
  * Tensors keep nnc's layouts: images are NHWC, so a convolution or a
  * pooling is a Transpose to NCHW, the ONNX op, and a Transpose back (the
  * weights transposed by a node, which ONNX tools fold). Inputs and outputs
- * have the symbolic first dimension "N". A recurrent layer is ONNX's RNN,
+ * keep their declared layouts, the batch the symbol "N" (first, or where a
+ * time-major declaration puts it). A recurrent layer is ONNX's RNN,
  * GRU or LSTM node. An op with no ONNX form here (a masked recurrent
  * layer's loop, say) is an error naming it. docs/onnx.md.
  */
@@ -423,12 +424,6 @@ bool write_onnx(const Options *o, Built *models) {
       return false;
     }
   }
-  for (int i = 0; i < g->ninputs || i < g->noutputs; i++)
-    if ((i < g->ninputs && g->input_batch[i]) || (i < g->noutputs && g->output_batch[i])) {
-      fprintf(stderr, "nnc: error: --emit=onnx: %s: inputs and outputs whose batch is not their first axis "
-                      "(time-major) are not exported yet\n", models->name);
-      return false;
-    }
   for (int id = 0; id < g->n; id++) {
     const Value *v = &g->v[id];
     if (v->op == OP_PARAM || v->op == OP_STATE) {
@@ -436,7 +431,15 @@ bool write_onnx(const Options *o, Built *models) {
       int64_t count = param_elements(p);
       w.name[id] = initializer(&w, p->name, onnx_type(p->dtype), p->shape.dim, p->shape.rank, p->value, count);
     } else if (v->op == OP_INPUT) {
-      w.name[id] = g->input_names[v->a[0]] ? g->input_names[v->a[0]] : arena_printf("input%d", (int)v->a[0]);
+      int i = (int)v->a[0], at = i < 16 ? g->input_batch[i] : 0;
+      w.name[id] = g->input_names[i] ? g->input_names[i] : arena_printf("input%d", i);
+      if (at) { /* time-major [T, N, F]: batch first inside */
+        Buf p = {0};
+        int64_t perm[NN_MAX_RANK];
+        for (int k = 0; k < v->shape.rank; k++) perm[k] = k == 0 ? at : k <= at ? k - 1 : k;
+        attr_ints(&p, "perm", perm, v->shape.rank);
+        w.name[id] = node(&w, "Transpose", NULL, &p, 1, w.name[id]);
+      }
     }
   }
   /* a recurrent layer's input product and U's slices: read from the weights by its node */
@@ -466,13 +469,24 @@ bool write_onnx(const Options *o, Built *models) {
     }
   for (int i = 0; i < g->ninputs; i++) {
     const Value *v = &g->v[g->inputs[i]];
-    value_info(&w.graph, 11, w.name[g->inputs[i]], v->dtype, &v->shape);
+    Shape sh = caller_layout(v->shape, i < 16 ? g->input_batch[i] : 0);
+    value_info(&w.graph, 11, g->input_names[i] ? g->input_names[i] : arena_printf("input%d", i), v->dtype, &sh);
   }
   for (int i = 0; i < g->noutputs; i++) {
     const Value *v = &g->v[g->outputs[i]];
     const char *name = g->output_names[i] ? g->output_names[i] : arena_printf("output%d", i);
-    node(&w, "Identity", name, NULL, 1, w.name[g->outputs[i]]);
-    value_info(&w.graph, 12, name, v->dtype, &v->shape);
+    int at = i < 16 ? g->output_batch[i] : 0;
+    Shape sh = caller_layout(v->shape, at);
+    if (at) { /* the batch back to its axis */
+      Buf p = {0};
+      int64_t perm[NN_MAX_RANK];
+      for (int k = 0; k < v->shape.rank; k++) perm[k] = k < at ? k + 1 : k == at ? 0 : k;
+      attr_ints(&p, "perm", perm, v->shape.rank);
+      node(&w, "Transpose", name, &p, 1, w.name[g->outputs[i]]);
+    } else {
+      node(&w, "Identity", name, NULL, 1, w.name[g->outputs[i]]);
+    }
+    value_info(&w.graph, 12, name, v->dtype, &sh);
   }
   str(&w.graph, 2, models->name);
   Buf m = {0}, opset = {0};

@@ -60,10 +60,27 @@ sys.exit(1 if failed else 0)
 PY
 PYTHONPATH="$src/python" "$py" "$tmp/t.py" "$tmp" || fail "the Python checks failed"
 
+# exported to ONNX, time-major at both ends: the file's input and output [5, N, 3] and [5, N, 2]
+printf 'model T {\n  input x: [5, N, 3]\n  output y: [5, N, 2] = slice(x * 2.0 + 1.0, -1, 1)\n}\n' > "$tmp/export.nn"
+expect 0 "$nnc" "$tmp/export.nn" --emit=onnx -o "$tmp/tm.onnx"
+expect 0 "$nnc" "$tmp/tm.onnx" -o "$tmp/tm_back.so"
+PYTHONPATH="$src/python" "$py" - "$tmp" > "$tmp/py.out" 2>&1 <<'PY' || fail "time-major export: $(cat "$tmp/py.out")"
+import sys
+import numpy as np
+import onnx
+import nnc
+tmp = sys.argv[1]
+m = onnx.load(tmp + "/tm.onnx")
+onnx.checker.check_model(m, full_check=True)
+dims = [[d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim] for v in (m.graph.input[0], m.graph.output[0])]
+assert dims == [[5, "N", 3], [5, "N", 2]], dims
+x = np.random.RandomState(0).randn(5, 4, 3).astype(np.float32)
+got = nnc.load(tmp + "/tm_back.so").predict(x)
+want = (2 * x + 1)[:, :, 1:]
+assert got.shape == (5, 4, 2) and np.allclose(got, want, rtol=1e-5, atol=1e-5), got
+PY
+
 # errors
-printf 'model T {\n  input x: [5, N, 3]\n  output y = x * 2.0\n}\n' > "$tmp/export.nn"
-expect 1 "$nnc" "$tmp/export.nn" --emit=onnx -o "$tmp/tm.onnx"
-has "$tmp/err" "inputs and outputs whose batch is not their first axis (time-major) are not exported yet"
 printf 'model A {\n  input x: [N, 5, N]\n  output dense(x, 2)\n}\n' > "$tmp/twice.nn"
 expect 1 "$nnc" "$tmp/twice.nn" -o "$tmp/a.so"
 has "$tmp/err" "twice.nn:2:19: error: the batch dimension 'N' appears twice"

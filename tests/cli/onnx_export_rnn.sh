@@ -5,6 +5,9 @@
 # written as ONNX's LSTM, GRU and RNN nodes; onnx.checker accepts the
 # file and, imported again, it gives the outputs of the library it came
 # from with both backends. A masked layer has no ONNX form: an error.
+# PyTorch's time-major LSTMs (tests/onnx/torch: [T, N, F] inputs, states
+# [layers, N, u]) imported, exported again with their layouts, and
+# imported once more give PyTorch's outputs.
 . "$(dirname "$0")/../cli_lib.sh"
 need_python
 cat > "$tmp/r.nn" <<'NN'
@@ -42,9 +45,13 @@ for m in r r64; do
   expect 0 "$nnc" "$tmp/$m.onnx" -o "$tmp/${m}_llvm.so"
   expect 0 "$nnc" "$tmp/$m.onnx" --backend=c -o "$tmp/${m}_c.so"
 done
+for m in lstm lstm_state; do
+  expect 0 "$nnc" "$src/tests/onnx/torch/$m.onnx" -o "$tmp/${m}_back.onnx"
+  expect 0 "$nnc" "$tmp/${m}_back.onnx" -o "$tmp/${m}_back.so"
+done
 expect 1 "$nnc" "$tmp/masked.nn" --weights "$tmp/masked.safetensors" --emit=onnx -o "$tmp/masked.onnx"
 has "$tmp/err" "has no ONNX form in nnc's export: only simple_rnn, gru and lstm without a mask are written"
-PYTHONPATH="$src/python" "$py" - "$tmp" > "$tmp/py.out" 2>&1 <<'PY' || fail "outputs: $(cat "$tmp/py.out")"
+PYTHONPATH="$src/python" "$py" - "$tmp" "$src/tests/cli" > "$tmp/py.out" 2>&1 <<'PY' || fail "outputs: $(cat "$tmp/py.out")"
 import sys
 import numpy as np
 import onnx
@@ -69,6 +76,15 @@ for m, dt, tol in (("r", np.float32, 1e-6), ("r64", np.float64, 1e-13)):
         if got.dtype != want.dtype or not np.allclose(got, want, rtol=tol, atol=tol):
             print("FAIL: %s (%s backend) imported again: largest difference %g" % (m, b, np.abs(got - want).max()))
             bad = 1
+t = "%s/../onnx/torch" % sys.argv[2]
+for m in ("lstm", "lstm_state"):
+    onnx.checker.check_model(onnx.load("%s/%s_back.onnx" % (tmp, m)), full_check=True)
+    x, want = np.load("%s/%s_x.npy" % (t, m)), np.load("%s/%s_y.npy" % (t, m))
+    more = [np.load("%s/%s_x%d.npy" % (t, m, i)) for i in (1, 2) if m == "lstm_state"]
+    got = nnc.load("%s/%s_back.so" % (tmp, m)).predict_outputs([x] + more)[0]
+    if not np.allclose(got, want, rtol=1e-4, atol=1e-5):
+        print("FAIL: PyTorch's %s exported again: largest difference %g" % (m, np.abs(got - want).max()))
+        bad = 1
 sys.exit(bad)
 PY
 finish
