@@ -87,9 +87,11 @@ static void usage(FILE *out) {
           "                    output: the model's instances start from them (MODEL= names\n"
           "                    the model when the program has several; repeatable)\n"
           "  --batch=K         an ONNX model's symbolic first dimensions fixed to K: for\n"
-          "                    graphs that use the batch axis as data (a batch-first\n"
-          "                    attention export), whose library then takes one\n"
+          "                    graphs that use the batch axis as data (a softmax\n"
+          "                    across the samples), whose library then takes one\n"
           "                    sample of K (docs/onnx.md)\n"
+          "  --model=NAME      the model --emit=onnx writes when the program has\n"
+          "                    several (an imported one and a model calling it)\n"
           "  --inference-only  a library without the training step, the evaluation and\n"
           "                    the optimizer's state: prediction only, a smaller arena\n"
           "  -MD               also write the files the output depends on (the .nn file,\n"
@@ -189,6 +191,9 @@ static bool parse_options(int argc, char **argv, Options *o, int *exit_now) {
     } else if (!strcmp(a, "-MF")) {
       if (++i == argc) return usage_error("'-MF' needs a file name%s", "");
       o->deps_file = argv[i];
+    } else if (!strncmp(a, "--model=", 8)) {
+      o->model = a + 8;
+      if (!*o->model) return usage_error("'--model=' needs a model's name%s", "");
     } else if (!strcmp(a, "--inference-only")) {
       o->inference_only = true;
     } else if (!strncmp(a, "--batch=", 8)) {
@@ -301,6 +306,8 @@ static bool choose_backend(Options *o) {
                        "without the program, add --no-main)%s", "");
   if (o->emit == EMIT_ONNX && (!o->output || !strcmp(o->output, "-")))
     return usage_error("--emit=onnx writes a file: name it with -o FILE.onnx%s", "");
+  if (o->model && o->emit != EMIT_ONNX)
+    return usage_error("--model=%s names the model --emit=onnx writes; this run writes no ONNX file", o->model);
   if (o->emit == EMIT_NONE || o->emit == EMIT_NN || o->emit == EMIT_ONNX || o->emit == EMIT_AST || o->check_grad ||
       o->check_c)
     return true;

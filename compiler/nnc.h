@@ -999,6 +999,7 @@ typedef struct Options {
   int nweights;
   bool inference_only;  /* --inference-only: no training step, evaluation or optimizer state */
   int64_t batch;        /* --batch: an ONNX model's symbolic first dimensions fixed (0: kept) */
+  const char *model;    /* --model: the one --emit=onnx writes of a program's models */
   bool deps;            /* -MD: write the files the output depends on, make's way */
   const char *deps_file;/* -MF: where (default: the output's name with .d) */
 } Options;

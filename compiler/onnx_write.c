@@ -411,10 +411,19 @@ static void value_info(Buf *g, int field, const char *name, DType dt, const Shap
 }
 
 bool write_onnx(const Options *o, Built *models) {
-  if (!models || models->next) {
-    fprintf(stderr, "nnc: error: --emit=onnx writes one model; the program has %s\n", models ? "several" : "none");
+  Built *pick = o->model ? NULL : models;
+  char *names = arena_strdup("");
+  for (Built *b = models; b; b = b->next) {
+    names = arena_printf("%s%s%s", names, b == models ? "" : ", ", b->name);
+    if (o->model && !strcmp(b->name, o->model)) pick = b;
+  }
+  if (!pick || (!o->model && models->next)) {
+    if (!models) fprintf(stderr, "nnc: error: --emit=onnx writes one model; the program has none\n");
+    else if (o->model) fprintf(stderr, "nnc: error: --model=%s: the program has no such model (it has %s)\n", o->model, names);
+    else fprintf(stderr, "nnc: error: --emit=onnx writes one model; the program has several (%s): name one with --model=NAME\n", names);
     return false;
   }
+  models = pick;
   const Graph *g = models->g[GRAPH_INFER];
   W w = {.g = g, .name = arena_alloc(sizeof(char *) * (size_t)(g->n + 1))};
   for (int i = 0; i < g->nparams + g->nstates; i++) {

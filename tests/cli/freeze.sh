@@ -123,6 +123,37 @@ sys.exit(1 if failed else 0)
 PY
 PYTHONPATH="$src/python" "$py" "$tmp/t.py" "$tmp" || fail "the Python checks failed"
 
+# the new head, trained, exported to ONNX (--model names it among the program's three) and imported again
+PYTHONPATH="$src/python" "$py" - "$tmp" > "$tmp/py.out" 2>&1 <<'PY' || fail "head training: $(cat "$tmp/py.out")"
+import sys
+import numpy as np
+import nnc
+tmp = sys.argv[1]
+h = nnc.load("%s/head.so" % tmp, "Head")
+x = np.random.RandomState(0).randn(6, 8).astype(np.float32)
+for _ in range(3):
+    h.train_step(x, np.ones((6, 2), np.float32))
+h.save_weights("%s/hw.safetensors" % tmp)
+np.save("%s/hx.npy" % tmp, x)
+np.save("%s/hy.npy" % tmp, h.predict(x))
+PY
+expect 1 "$nnc" "$tmp/head.nn" --weights "Head=$tmp/hw.safetensors" --emit=onnx -o "$tmp/head.onnx"
+has "$tmp/err" "--emit=onnx writes one model; the program has several (Net, Probe, Head): name one with --model=NAME"
+expect 1 "$nnc" "$tmp/head.nn" --weights "Head=$tmp/hw.safetensors" --emit=onnx --model=Nope -o "$tmp/head.onnx"
+has "$tmp/err" "--model=Nope: the program has no such model (it has Net, Probe, Head)"
+expect 1 "$nnc" "$tmp/head.nn" --model=Head -o "$tmp/x.so"
+has "$tmp/err" "--model=Head names the model --emit=onnx writes; this run writes no ONNX file"
+expect 0 "$nnc" "$tmp/head.nn" --weights "Head=$tmp/hw.safetensors" --emit=onnx --model=Head -o "$tmp/head.onnx"
+expect 0 "$nnc" "$tmp/head.onnx" -o "$tmp/head_back.so"
+PYTHONPATH="$src/python" "$py" - "$tmp" > "$tmp/py.out" 2>&1 <<'PY' || fail "head exported: $(cat "$tmp/py.out")"
+import sys
+import numpy as np
+import nnc
+tmp = sys.argv[1]
+got = nnc.load("%s/head_back.so" % tmp).predict(np.load("%s/hx.npy" % tmp))
+assert np.array_equal(got, np.load("%s/hy.npy" % tmp)), got
+PY
+
 sed 's/freeze    dense1$/freeze    dense3/' "$tmp/f.nn" > "$tmp/unknown.nn"
 expect 1 "$nnc" "$tmp/unknown.nn" -o "$tmp/u.so"
 has "$tmp/err" "unknown.nn:9:13: error: model 'F' has no layer or parameter 'dense3' to freeze (did you mean 'dense1'?)"
