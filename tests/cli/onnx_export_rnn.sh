@@ -32,7 +32,7 @@ model Masked {
 }
 NN
 for m in r r64 masked; do
-  expect 0 "$nnc" "$tmp/$m.nn" -o "$tmp/$m.so"
+  expect 0 "$nnc" "$tmp/$m.nn" --inference-only -o "$tmp/$m.so"
 done
 PYTHONPATH="$src/python" "$py" - "$tmp" > "$tmp/py.out" 2>&1 <<'PY' || fail "weights: $(cat "$tmp/py.out")"
 import sys
@@ -42,12 +42,12 @@ for m in ("r", "r64", "masked"):
 PY
 for m in r r64; do
   expect 0 "$nnc" "$tmp/$m.nn" --weights "$tmp/$m.safetensors" --emit=onnx -o "$tmp/$m.onnx"
-  expect 0 "$nnc" "$tmp/$m.onnx" -o "$tmp/${m}_llvm.so"
-  expect 0 "$nnc" "$tmp/$m.onnx" --backend=c -o "$tmp/${m}_c.so"
+  expect 0 "$nnc" "$tmp/$m.onnx" --inference-only -o "$tmp/${m}_llvm.so"
+  expect 0 "$nnc" "$tmp/$m.onnx" --backend=c --inference-only -o "$tmp/${m}_c.so"
 done
 for m in lstm lstm_state; do
   expect 0 "$nnc" "$src/tests/onnx/torch/$m.onnx" -o "$tmp/${m}_back.onnx"
-  expect 0 "$nnc" "$tmp/${m}_back.onnx" -o "$tmp/${m}_back.so"
+  expect 0 "$nnc" "$tmp/${m}_back.onnx" --inference-only -o "$tmp/${m}_back.so"
 done
 expect 1 "$nnc" "$tmp/masked.nn" --weights "$tmp/masked.safetensors" --emit=onnx -o "$tmp/masked.onnx"
 has "$tmp/err" "has no ONNX form in nnc's export: only simple_rnn, gru and lstm without a mask are written"
