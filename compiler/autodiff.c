@@ -5,7 +5,8 @@
  * order, which is a reverse topological order, so a value's gradient is
  * complete before its rule runs. Contributions from several uses are added;
  * a contribution to an operand that was broadcast is summed back to the
- * operand's shape. Only values that depend on a parameter get gradients.
+ * operand's shape. Only values that depend on a parameter (or on the
+ * values autodiff_from names) get gradients.
  * New values are marked PART_BWD and carry the location of the forward op
  * they differentiate.
  */
@@ -472,11 +473,14 @@ static void walk(AD *ad, int top) {
   }
 }
 
-int *autodiff(Graph *g, int loss) {
+int *autodiff(Graph *g, int loss) { return autodiff_from(g, loss, NULL, 0); }
+
+int *autodiff_from(Graph *g, int loss, const int *from, int nfrom) {
   AD ad = {.g = g};
   int n = g->n;
   ad.needs = arena_alloc(sizeof(bool) * (size_t)n);
-  for (int id = 0; id < n; id++) ad.needs[id] = g->v[id].op == OP_PARAM;
+  for (int id = 0; id < n; id++) ad.needs[id] = !from && g->v[id].op == OP_PARAM;
+  for (int i = 0; i < nfrom; i++) ad.needs[from[i]] = true;
   needs_forward(&ad);
   /* Gradients get value numbers past n while the walk goes on; only the
    * first n values have rules applied. */

@@ -31,6 +31,20 @@ void diag_reset(FILE *out) {
   last_line.file = NULL;
 }
 
+Diag diag_mute(void) {
+  static FILE *null;
+  Diag saved = diag;
+  if (!null) null = fopen("/dev/null", "w");
+  if (null) diag.out = null;
+  return saved;
+}
+
+bool diag_unmute(Diag saved) {
+  bool clean = diag.errors == saved.errors;
+  diag = saved;
+  return clean;
+}
+
 Loc loc_span(Loc a, Loc b) {
   Loc l = a;
   l.last_line = b.last_line;

@@ -949,7 +949,7 @@ int isa_level_here(void) {
 }
 
 int graph_levels(const Built *b, int k) {
-  return b->only_level || k != GRAPH_STEP ? b->only_level : NISA_LEVELS + 1;
+  return b->only_level || k < GRAPH_STEP ? b->only_level : NISA_LEVELS + 1; /* the rarely run: generic code */
 }
 
 /* The graph's kernels (each written once: a kernel identical to an earlier

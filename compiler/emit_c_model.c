@@ -166,8 +166,9 @@ static void desc_list(FILE *o, const char *model, const char *what, Graph *g, co
   fprintf(o, "};\n");
 }
 
-/* gl: the graph whose labels a step takes (the training step's), or NULL. */
-static void descriptor(FILE *o, const char *model, Graph *g, Graph *gl) {
+/* gl: the graph whose labels a step takes (the training step's), or NULL;
+ * gy: the layers graph, whose outputs are the layers, or NULL. */
+static void descriptor(FILE *o, const char *model, Graph *g, Graph *gl, Graph *gy) {
   fprintf(o, "\n");
   desc_list(o, model, "input", g, g->inputs, g->ninputs, NULL, g->input_names, g->input_batch);
   desc_list(o, model, "output", g, g->outputs, g->noutputs, NULL, g->output_names, g->output_batch);
@@ -178,10 +179,12 @@ static void descriptor(FILE *o, const char *model, Graph *g, Graph *gl) {
   int ns = 0; /* the model's states: the optimizer's slots come after them */
   while (ns < g->nstates && !g->states[ns]->slot) ns++;
   desc_list(o, model, "state", g, NULL, ns, g->states, NULL, NULL);
+  desc_list(o, model, "layer", gy, gy ? gy->outputs : NULL, gy ? gy->noutputs : 0, NULL, gy ? gy->output_names : NULL,
+            NULL);
   fprintf(o, "static const NnModelDesc %s_desc = {\"%s\", %d, %d, %d, %s_desc_input, %s_desc_output, %s_desc_param,\n"
-             "  %d, %s_desc_label, %d, %s_desc_state, \"%s\", %d};\n",
+             "  %d, %s_desc_label, %d, %s_desc_state, \"%s\", %d, %d, %s_desc_layer};\n",
           model, model, g->ninputs, g->noutputs, g->nparams, model, model, model, nl, model, ns, model, NNC_VERSION,
-          NN_MODEL_ABI);
+          NN_MODEL_ABI, gy ? gy->noutputs : 0, model);
 }
 
 void emit_c_header(FILE *o, const char *source, const Built *models) {
@@ -263,10 +266,19 @@ void emit_c_model(FILE *o, const Built *b) {
   fprintf(o, "\n/* ---- model %s ---- */\n\n", model);
   tensor_table(o, model, g);
   int64_t kept = plan_kept(b); /* the forward graphs' kept slots, before their code */
-  static const char *suffix[NGRAPHS] = {"train", "eval", "infer", "step"};
-  for (int k = 0; k < NGRAPHS; k++)
-    if (gs[k]) emit_c_graph(o, gs[k], b->plan[k], model, suffix[k], graph_levels(b, k));
-  descriptor(o, model, infer ? infer : g, gs[GRAPH_TRAIN] ? gs[GRAPH_TRAIN] : gs[GRAPH_EVAL]);
+  static const char *suffix[NGRAPHS] = {"train", "eval", "infer", "step", "attr", "layers"};
+  bool cold = false;
+  for (int k = 0; k < NGRAPHS; k++) {
+    if (!gs[k]) continue;
+    if (k >= GRAPH_ATTR && !cold) { /* the graphs run rarely (explain.c): optimized for size, which compiles faster */
+      cold = true;
+      fprintf(o, "\n#if defined(__GNUC__) && !defined(__clang__)\n#pragma GCC push_options\n"
+                 "#pragma GCC optimize(\"Os\", \"fp-contract=off\")\n#endif\n");
+    }
+    emit_c_graph(o, gs[k], b->plan[k], model, suffix[k], graph_levels(b, k));
+  }
+  if (cold) fprintf(o, "#if defined(__GNUC__) && !defined(__clang__)\n#pragma GCC pop_options\n#endif\n");
+  descriptor(o, model, infer ? infer : g, gs[GRAPH_TRAIN] ? gs[GRAPH_TRAIN] : gs[GRAPH_EVAL], gs[GRAPH_LAYERS]);
   const TrainInfo *t = b->train;
   if (t && t->class_weight) { /* class_weight: what a training step weighs each class's samples by */
     fprintf(o, "\nstatic const double %s_class_weights[%lld] = {", model, (long long)t->nclass_weight);

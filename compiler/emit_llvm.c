@@ -140,6 +140,10 @@ LLVMValueRef function(Lv *L, const char *name, LLVMTypeRef ret, LLVMTypeRef *par
   LLVMValueRef f = LLVMAddFunction(L->mod, name, LLVMFunctionType(ret, params, n, 0));
   if (internal) LLVMSetLinkage(f, LLVMInternalLinkage);
   add_attr(L, f, LLVMAttributeFunctionIndex, "nounwind");
+  if (L->cold) { /* a graph run rarely (explain.c): optimized for size, which compiles faster */
+    add_attr(L, f, LLVMAttributeFunctionIndex, "minsize");
+    add_attr(L, f, LLVMAttributeFunctionIndex, "optsize");
+  }
   LLVMPositionBuilderAtEnd(L->b, LLVMAppendBasicBlockInContext(L->cx, f, "entry"));
   L->fn = f;
   return f;

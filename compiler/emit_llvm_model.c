@@ -51,7 +51,7 @@ static const char *runtime_file(const char *name) {
 
 /* A builder over the module's context, with its types. */
 Lv lv_new(LlvmOut *o) {
-  Lv L = {.cx = o->cx, .mod = o->mod, .b = LLVMCreateBuilderInContext(o->cx), .level = o->level};
+  Lv L = {.cx = o->cx, .mod = o->mod, .b = LLVMCreateBuilderInContext(o->cx), .level = o->level, .cold = o->cold};
   L.v = LLVMVoidTypeInContext(o->cx);
   L.i1 = LLVMInt1TypeInContext(o->cx);
   L.i8 = LLVMInt8TypeInContext(o->cx);
@@ -164,12 +164,13 @@ static LLVMValueRef desc_list(Lv *L, const char *what, Graph *g, const int *ids,
   return table(L, "desc_list", t, rows, n);
 }
 
-/* gl: the graph whose labels a step takes (the training step's), or NULL. */
-static LLVMValueRef descriptor(Lv *L, const char *model, Graph *g, Graph *gl) {
+/* gl: the graph whose labels a step takes (the training step's), or NULL;
+ * gy: the layers graph, whose outputs are the layers, or NULL. */
+static LLVMValueRef descriptor(Lv *L, const char *model, Graph *g, Graph *gl, Graph *gy) {
   int nl = gl ? gl->nlabels - (gl->nlabels && gl->label_rules[gl->nlabels - 1].kind == NNRT_LABEL_WEIGHTS) : 0;
   int ns = 0; /* the model's states: the optimizer's slots come after them */
   while (ns < g->nstates && !g->states[ns]->slot) ns++;
-  LLVMValueRef f[13] = {cstr(L, model),
+  LLVMValueRef f[15] = {cstr(L, model),
                        ci32(L, g->ninputs),
                        ci32(L, g->noutputs),
                        ci32(L, g->nparams),
@@ -182,15 +183,19 @@ static LLVMValueRef descriptor(Lv *L, const char *model, Graph *g, Graph *gl) {
                        ci32(L, ns),
                        desc_list(L, "state", g, NULL, ns, g->states, NULL, NULL),
                        cstr(L, NNC_VERSION),
-                       ci32(L, NN_MODEL_ABI)};
-  LLVMValueRef init = LLVMConstStructInContext(L->cx, f, 13, 0);
+                       ci32(L, NN_MODEL_ABI),
+                       ci32(L, gy ? gy->noutputs : 0),
+                       desc_list(L, "layer", gy, gy ? gy->outputs : NULL, gy ? gy->noutputs : 0, NULL,
+                                 gy ? gy->output_names : NULL, NULL)};
+  LLVMValueRef init = LLVMConstStructInContext(L->cx, f, 15, 0);
   static const size_t at[] = {offsetof(NnModelDesc, name),    offsetof(NnModelDesc, ninputs),
                               offsetof(NnModelDesc, noutputs), offsetof(NnModelDesc, nparams),
                               offsetof(NnModelDesc, inputs),  offsetof(NnModelDesc, outputs),
                               offsetof(NnModelDesc, params),  offsetof(NnModelDesc, nlabels),
                               offsetof(NnModelDesc, labels),  offsetof(NnModelDesc, nstates),
                               offsetof(NnModelDesc, states),  offsetof(NnModelDesc, nnc_version),
-                              offsetof(NnModelDesc, abi)};
+                              offsetof(NnModelDesc, abi),     offsetof(NnModelDesc, nlayers),
+                              offsetof(NnModelDesc, layers)};
   check_layout(L, LLVMTypeOf(init), "NnModelDesc", sizeof(NnModelDesc), at, sizeof at / sizeof *at);
   LLVMValueRef gv = LLVMAddGlobal(L->mod, LLVMTypeOf(init), arena_printf("%s_desc", model));
   LLVMSetInitializer(gv, init);
@@ -261,13 +266,14 @@ void llvm_model(LlvmOut *o, const Built *b) {
   const char *model = b->name;
   Graph *const *gs = b->g, *infer = b->g[GRAPH_INFER];
   Graph *g = built_main_graph(b);
-  static const char *suffix[NGRAPHS] = {"train", "eval", "infer", "step"};
+  static const char *suffix[NGRAPHS] = {"train", "eval", "infer", "step", "attr", "layers"};
   LLVMValueRef run[NGRAPHS], arenas[NGRAPHS];
   Lv L = lv_new(o);
   int64_t kept = plan_kept(b); /* the forward graphs' kept slots, before their code */
   for (int k = 0; k < NGRAPHS; k++) {
     run[k] = arenas[k] = LLVMConstNull(L.p8);
     if (gs[k]) {
+      o->cold = k >= GRAPH_ATTR;
       llvm_graph_levels(o, gs[k], b->plan[k], model, suffix[k], graph_levels(b, k), &run[k], &arenas[k]);
       run[k] = LLVMConstPointerCast(run[k], L.p8);
       arenas[k] = LLVMConstPointerCast(arenas[k], L.p8);
@@ -291,7 +297,7 @@ void llvm_model(LlvmOut *o, const Built *b) {
                       cf(&L, g->base_lr),
                       LLVMConstArray(L.p8, run, NGRAPHS),
                       LLVMConstArray(L.p8, arenas, NGRAPHS),
-                      descriptor(&L, model, infer ? infer : g, gs[GRAPH_TRAIN] ? gs[GRAPH_TRAIN] : gs[GRAPH_EVAL]),
+                      descriptor(&L, model, infer ? infer : g, gs[GRAPH_TRAIN] ? gs[GRAPH_TRAIN] : gs[GRAPH_EVAL], gs[GRAPH_LAYERS]),
                       ci(&L, gen[0]),
                       ci(&L, gen[1]),
                       ci32(&L, gen[2]),

@@ -386,7 +386,20 @@ static Graph *lower(Sema *s, const Built *b, int k) {
   if (k == GRAPH_TRAIN) return b->train ? lower_training(s, b->train) : NULL;
   if (k == GRAPH_EVAL) return b->train ? lower_evaluation(s, b->train) : NULL;
   if (k == GRAPH_STEP) return generation_step(b->g[GRAPH_INFER]);
+  if (k == GRAPH_ATTR) return lower_attribution(s, b->model);
+  if (k == GRAPH_LAYERS) return lower_layers(s, b->model);
   return lower_inference(s, b->model);
+}
+
+/* Whether the models get the graphs that look inside them (explain.c):
+ * in a library, or C with a program (its API has them), not in a
+ * training program, a check, a dump or ONNX (tests/cli/explain.sh checks
+ * them against finite differences and the textbook definitions). */
+static bool explains(const Options *o, const Sema *s) {
+  if (o->check_c || o->check_grad) return false;
+  bool code = o->emit == EMIT_C || o->emit == EMIT_EXE || o->emit == EMIT_SO || llvm_kind(o->emit);
+  bool program = o->emit == EMIT_EXE || (o->emit == EMIT_C && !o->no_main);
+  return code && !(program && s->trains && !o->inference_only);
 }
 
 /* --emit=nn: the text, and with -o FILE.nn the initializers as FILE.safetensors
@@ -443,7 +456,9 @@ static int compile(Options *o) {
     for (TrainInfo *t = sema.trains; t; t = t->next)
       if (t->model == m) b->train = t;
     for (int k = 0; k < NGRAPHS; k++) { /* --inference-only: neither training step nor evaluation */
-      Graph *g = o->inference_only && (k == GRAPH_TRAIN || k == GRAPH_EVAL) ? NULL : lower(&sema, b, k);
+      bool skip = o->inference_only && (k == GRAPH_TRAIN || k == GRAPH_EVAL);
+      skip |= (k == GRAPH_ATTR || k == GRAPH_LAYERS) && !explains(o, &sema);
+      Graph *g = skip ? NULL : lower(&sema, b, k);
       if (!g) continue;
       if (dumping(o, 'L')) print_ir(stderr, g);
       b->g[k] = simplify(g);

@@ -26,6 +26,8 @@ enum {
   NN_MAX_IMPORT_DEPTH = 64, /* length of an import chain */
   NN_MAX_ERRORS = 20,       /* errors printed before giving up */
   NN_MAX_INSTANCES = 10000, /* layer instantiations in one compile */
+  NN_GRAPH_OUTPUTS = 256,   /* outputs of one graph: a model has 16 at most, the activation graph more */
+  NN_MAX_LAYERS = 255,      /* named values the activation and attribution graphs hold */
 };
 /* Largest number of elements in one tensor (per sample for batched ones). */
 #define NN_MAX_ELEMS ((int64_t)INT32_MAX)
@@ -92,6 +94,12 @@ typedef struct Diag {
 
 extern Diag diag;
 void diag_reset(FILE *out);
+/* What the compiler tries and may give up on without a word (a model's
+ * attribution graph): diag_mute silences diagnostics and returns the
+ * state that diag_unmute restores, dropping what came in between; true
+ * when no error came. */
+Diag diag_mute(void);
+bool diag_unmute(Diag saved);
 void error_at(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void warn_at(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void note_at(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -394,6 +402,10 @@ struct Sema {
   Graph *graph;
   ParamInfo *cursor;  /* the next parameter to come */
   int dropouts;       /* dropout instances so far (each gets its own stream) */
+  /* lower_model with `layers` set: the value of every layer instance
+   * (conv2d1, block1.dense2) and named statement of the model, in the
+   * order they are made (explain.c) */
+  struct LayerLog *layers;
 };
 
 /* A model, or a layer being instantiated: its names, its parameters' prefix. */
@@ -656,9 +668,9 @@ struct Graph {
   Loc loc;               /* given to new values */
   /* the interface */
   int inputs[16], ninputs;
-  int outputs[16], noutputs;
-  const char *input_names[16], *output_names[16]; /* as the model names them, or NULL */
-  int8_t input_batch[16], output_batch[16]; /* the batch's axis in the caller's layout (graphs hold it first) */
+  int outputs[NN_GRAPH_OUTPUTS], noutputs; /* a model's 16 at most; the attribution graphs' more */
+  const char *input_names[16], *output_names[NN_GRAPH_OUTPUTS]; /* as the model names them, or NULL */
+  int8_t input_batch[16], output_batch[NN_GRAPH_OUTPUTS]; /* the batch's axis in the caller's layout (graphs hold it first) */
   int labels[16], nlabels; /* OP_LABEL values: label i (the target of output i's loss) */
   int loss;              /* scalar loss or -1 */
   LabelRule label_rules[16]; /* what label i may hold */
@@ -758,6 +770,28 @@ Graph *parse_ir(const SrcFile *src);   /* the text form back; NULL on error */
  * Errors (a gradient through an integer value) are reported at the source
  * position of the op that stops it. */
 int *autodiff(Graph *g, int loss);
+/* The same with respect to the values from[0..nfrom) (inputs, a layer's
+ * output) instead of the parameters: what the attribution graph needs. */
+int *autodiff_from(Graph *g, int loss, const int *from, int nfrom);
+
+/* ------------------------------------------------------------- explain.c */
+
+/* The named values lower_model logs when Sema.layers is set: each layer
+ * instance's result and each named statement of the model, in order
+ * (`h = conv2d(...)`: conv2d1, then h for the same value; a name taken
+ * keeps its first value), NN_MAX_LAYERS at most. */
+typedef struct LayerLog {
+  const char *name[NN_MAX_LAYERS];
+  int id[NN_MAX_LAYERS];
+  int n;
+} LayerLog;
+void layer_logged(LayerLog *log, const char *name, int id);
+/* The graphs that look inside model m (runtime/nnrt.h's NNRT_ATTR and
+ * NNRT_LAYERS, docs/interpret.md): the attribution graph (NULL when the
+ * first output is not floating-point or no gradient flows to it) and the
+ * layers' values (NULL for a model with no named value). */
+Graph *lower_attribution(Sema *s, ModelInfo *m);
+Graph *lower_layers(Sema *s, ModelInfo *m);
 
 /* --------------------------------------------------------------- train.c */
 
@@ -946,11 +980,12 @@ Graph *generation_step(Graph *g);
 
 /* A model as compile() hands it on to a backend or a check: its graphs,
  * each built once (lowered, simplified, verified, planned), in the order
- * of the runtime's run[] (NNRT_TRAIN, NNRT_EVAL, NNRT_INFER, NNRT_STEP);
+ * of the runtime's run[] (NNRT_TRAIN, NNRT_EVAL, NNRT_INFER, NNRT_STEP,
+ * NNRT_ATTR, NNRT_LAYERS: the last two in libraries, explain.c);
  * a model without a train block has no training or evaluation graph, and
  * only a language model computed position by position has a generation
  * step (generate.c). */
-enum { GRAPH_TRAIN, GRAPH_EVAL, GRAPH_INFER, GRAPH_STEP, NGRAPHS };
+enum { GRAPH_TRAIN, GRAPH_EVAL, GRAPH_INFER, GRAPH_STEP, GRAPH_ATTR, GRAPH_LAYERS, NGRAPHS };
 typedef struct Built {
   const char *name;        /* the model's name: its API's prefix */
   ModelInfo *model;
@@ -1133,6 +1168,7 @@ struct LlvmOut {
   int opt;
   bool export_runs; /* the run functions visible (the backend check calls them) */
   bool runtime_in;  /* the runtime's bitcode goes in (this machine, -O3) */
+  bool cold;        /* building a graph run rarely (the attribution and layers graphs) */
   bool levels;      /* x86-64 for any processor: the graphs' code copied per level (emit_llvm_isa.c) */
   const char *level; /* building a level's copy with the runtime in: its name, the suffix of the
                         runtime's window functions compiled for it (CMakeLists.txt); else NULL */
@@ -1155,6 +1191,7 @@ typedef struct Lv {
   LLVMValueRef kept;     /* in a run piece: the instance's kept transforms (NnrtModel's kept) */
   int loops;             /* loops opened so far but those of one trip (emit_llvm.c's loop_open) */
   const char *level;     /* LlvmOut's level */
+  bool cold;             /* LlvmOut's cold */
   LLVMValueRef *body_run, *body_arena; /* the graph's bodies' NAME_bI_run and NAME_bI_arena */
 } Lv;
 

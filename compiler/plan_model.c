@@ -200,7 +200,7 @@ ModelChecks model_checks(Graph *const *gs) {
     if (!g) continue;
     int64_t most = graph_max_batch(g);
     if (most < c.max_batch) c.max_batch = most;
-    for (int i = 0; i < g->nlabels && !c.nlabels; i++) { /* the first graph with labels */
+    for (int i = 0; i < g->nlabels && !c.nlabels && k < GRAPH_ATTR; i++) { /* the first graph with labels */
       const Value *l = &g->v[g->labels[i]];
       c.label_kind[i] = g->label_rules[i].kind;
       c.label_dtype[i] = l->dtype == DT_F64 ? 1 : l->dtype == DT_I32 ? 2 : 0;
@@ -210,7 +210,7 @@ ModelChecks model_checks(Graph *const *gs) {
       c.label_has_ignore[i] = g->label_rules[i].has_ignore;
       c.label_ignore[i] = g->label_rules[i].ignore;
     }
-    if (!c.nlabels) c.nlabels = g->nlabels;
+    if (!c.nlabels && k < GRAPH_ATTR) c.nlabels = g->nlabels;
     if (k == GRAPH_INFER) {
       c.sample_split = !g->training && g->nupdates == 0 && graph_separable(g);
       c.sample_work = graph_sample_work(g);

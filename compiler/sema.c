@@ -839,6 +839,7 @@ static Val *eval_call(Sema *s, Node *call, Val *first) {
     orig->dtype = r->dtype;
     orig->shape = r->shape;
     orig->inst = call->inst;
+    if (s->layers && s->graph && call->inst) layer_logged(s->layers, call->inst, val_ir(r));
   }
   return r;
 }
@@ -1008,6 +1009,7 @@ static void walk_model(Sema *s, ModelInfo *m) {
     case ND_ASSIGN:
       v = need_tensor(s, sema_eval(s, st->rhs), arena_printf("'%s'", st->name));
       bind_value(s, st->name, st->name_loc, v, true);
+      if (s->layers && g && v->kind == VK_TENSOR) layer_logged(s->layers, st->name, val_ir(v));
       break;
     case ND_LAYERSTMT:
       if (!prev) {

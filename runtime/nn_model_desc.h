@@ -13,7 +13,7 @@
  * and their types); a later ABI only appends fields. */
 #ifndef NN_MODEL_DESC
 #define NN_MODEL_DESC
-#define NN_MODEL_ABI 1
+#define NN_MODEL_ABI 2
 typedef struct NnTensorDesc {
   const char *name;
   int dtype, rank;
@@ -29,5 +29,10 @@ typedef struct NnModelDesc {
   const NnTensorDesc *states; /* which get_param and set_param take too */
   const char *nnc_version; /* "0.1.0" */
   int abi;                 /* NN_MODEL_ABI of that nnc */
+  /* ABI 2: the model's layers, each instance (conv2d1, block1.dense2) and
+   * named statement in the order it runs, with its value's type: what
+   * M_activation computes and M_gradcam takes by name */
+  int nlayers;
+  const NnTensorDesc *layers;
 } NnModelDesc;
 #endif

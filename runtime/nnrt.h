@@ -330,6 +330,9 @@ NNRT_API void *nnrt_alloc(size_t bytes);   /* zeroed, 64-byte aligned, or NULL; 
  * one workspace (a batch whose arena would pass it is refused before any
  * arithmetic on its size can overflow). */
 enum { NNRT_MAX_THREADS = 1024 };
+/* Outputs one graph gives (a model has 16 at most; the layers graph one
+ * for each named layer, nnc's NN_GRAPH_OUTPUTS). */
+#define NNRT_MAX_OUTPUTS 256
 #define NNRT_MAX_ARENA ((int64_t)1 << 47)
 
 /* A compiled model's description, for generic hosts (NnModelDesc). */
@@ -420,7 +423,7 @@ typedef struct NnrtModel {
   uint64_t seed;
   int threads;           /* 0: OpenMP's default */
   double lr, loss;
-  const void *out[16];
+  const void *out[NNRT_MAX_OUTPUTS];
   char *ws;
   size_t ws_size;
   /* the training program's place in the epoch, kept by a checkpoint */
@@ -480,7 +483,18 @@ NNRT_API size_t nnrt_scan_scratch(const int64_t *d, int64_t n);
 NNRT_API void nnrt_scan(const int64_t *d, NnrtModel *m, int64_t n, void *const *res, const void *const *ops, char *s,
                         NnrtRunFn *step);
 
-enum { NNRT_TRAIN, NNRT_EVAL, NNRT_INFER, NNRT_STEP }; /* index of run[] and arena[] */
+/* index of run[] and arena[]: the training step, the evaluation,
+ * inference, generation's step, and the two graphs that look inside a
+ * model (docs/interpret.md): attribution, the forward pass in inference
+ * mode with its first output, the gradient of sum(output 0 * label 0)
+ * with respect to each input and, for each of the descriptor's layers
+ * of rank 4 (samples, height, width, channels: a feature map) up to
+ * NNRT_MAX_MAPS of them in order, the map and its gradient (outputs: the
+ * first output, a gradient per input, then map, gradient, map, ...; an
+ * integer input's gradient is zeros); and the layers' values, output i
+ * the descriptor's layer i. */
+enum { NNRT_TRAIN, NNRT_EVAL, NNRT_INFER, NNRT_STEP, NNRT_ATTR, NNRT_LAYERS, NNRT_NGRAPHS };
+#define NNRT_MAX_MAPS 119
 
 /* What a step's label may hold (checked before the step runs). */
 typedef enum {
@@ -497,8 +511,9 @@ typedef struct NnrtModelDef {
   int32_t nparams, nstates;
   const NnrtTensorInfo *tensors;   /* the parameters, then the states */
   double base_lr;                  /* the optimizer's rate; the schedules start from it */
-  NnrtRunFn *run[4];               /* training step, evaluation, inference, generation step; NULL when absent */
-  NnrtArenaFn *arena[4];
+  NnrtRunFn *run[NNRT_NGRAPHS];    /* training step, evaluation, inference, generation step, attribution,
+                                      layers; NULL when absent */
+  NnrtArenaFn *arena[NNRT_NGRAPHS];
   const void *desc;                /* the model's NnModelDesc */
   /* For generation, a language model (one input of token ids [T], a first
    * output of scores [T, classes], position t's for the token after t):

@@ -11,8 +11,9 @@
  *   args         its arguments, passed on;
  *   def          1 when the runtime's function takes the model's
  *                `const NnrtModelDef *def` first;
- *   graph        the graph it needs (NNRT_TRAIN, NNRT_EVAL, NNRT_INFER;
- *                -1: none), without which a library leaves it out;
+ *   graph        the graph it needs (NNRT_TRAIN, NNRT_EVAL, NNRT_INFER,
+ *                NNRT_ATTR, NNRT_LAYERS; -1: none), without which a
+ *                library leaves it out;
  *   sig          the types for the LLVM backend, the return type first:
  *                p pointer, l int64_t or size_t, i int, d double, v void;
  *   doc          its comment in the library's header.
@@ -93,6 +94,33 @@ NNRT_MODEL_FN(int, generate,
               " * continues prompt[0..len) by count tokens into out: the most likely\n"
               " * at temperature 0, else drawn from softmax(log p / temperature) with\n"
               " * seed. Returns 0, or -1 for another kind of model or bad arguments")
+/* Looking inside (docs/interpret.md): a target is an index into one
+ * sample of the first output (a class), NULL for each sample's largest
+ * value there; out[i] receives the attribution of input i in its type and
+ * layout (NULL: not wanted; an input of token ids has none). */
+NNRT_MODEL_FN(int, saliency,
+              (NnrtModel *m, const void *const *inputs, int64_t n, const int32_t *target, void *const *out),
+              (m, inputs, n, target, out), 0, NNRT_ATTR, "ipplpp",
+              "the gradient of each sample's target output (target[i] indexes sample\n"
+              " * i of output 0; NULL: its largest) with respect to input j into out[j]\n"
+              " * (NULL: not wanted), by the compiled backward pass; 0 or -1")
+NNRT_MODEL_FN(int, integrated_gradients,
+              (NnrtModel *m, const void *const *inputs, const void *const *baseline, int64_t n,
+               const int32_t *target, int64_t steps, void *const *out),
+              (m, inputs, baseline, n, target, steps, out), 0, NNRT_ATTR, "ippplplp",
+              "integrated gradients from baseline (NULL or baseline[j] NULL: zeros) to the\n"
+              " * inputs, the right Riemann sum over steps (1 to 100000) points; 0 or -1")
+NNRT_MODEL_FN(int, gradcam,
+              (NnrtModel *m, const void *const *inputs, int64_t n, const char *layer, const int32_t *target,
+               float *out),
+              (m, inputs, n, layer, target, out), 0, NNRT_ATTR, "ipplppp",
+              "Grad-CAM on feature map `layer` ([N, H, W, C], e.g. \"conv2d2\"): out[n, H, W] =\n"
+              " * relu(sum over c of mean(d target / d map_c) * map_c); 0 or -1")
+NNRT_MODEL_FN(int, activation,
+              (NnrtModel *m, const void *const *inputs, int64_t n, const char *layer, void *out, size_t bytes),
+              (m, inputs, n, layer, out, bytes), 0, NNRT_LAYERS, "ipplppl",
+              "the value of layer `layer` (M_describe()->layers: \"conv2d1\", a named\n"
+              " * statement) for n samples, computed anew, into out of exactly its bytes; 0 or -1")
 /* In the runtime: 0 also when threads is outside [0, NNRT_MAX_THREADS]
  * or n above max_batch (the reason in the per-thread message). */
 NNRT_MODEL_FN(size_t, arena_bytes, (int64_t n, int threads), (n, threads), 1, -1, "lli",

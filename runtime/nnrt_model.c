@@ -523,7 +523,8 @@ static bool ready(NnrtModel *m, int k, const char *what, const void *const *inpu
   if (n < 1 || n > m->def->max_batch)
     return model_fail(m, "%s: a batch of %lld samples is outside 1 to %lld, the most model %s can address", what,
                       (long long)n, (long long)m->def->max_batch, m->def->name), false;
-  if (!check_batch(m, what, inputs, k != NNRT_INFER, labels, n) || nnrt_model_reserve(m, k, n) != 0) return false;
+  bool labelled = k == NNRT_TRAIN || k == NNRT_EVAL;
+  if (!check_batch(m, what, inputs, labelled, labels, n) || nnrt_model_reserve(m, k, n) != 0) return false;
   if (k != NNRT_TRAIN) fresh_kept(m);
   return true;
 }
@@ -783,5 +784,225 @@ NNRT_API int nnrt_model_generate(NnrtModel *m, const int32_t *prompt, int64_t le
     out[i] = next;
   }
   free(s);
+  return model_ok(m);
+}
+
+/* ------------------------------------------ looking inside (interpret.md) */
+
+/* Layer `name` of the descriptor, or -1 with m's error listing them. */
+static int find_layer(NnrtModel *m, const char *what, const char *name) {
+  const NnModelDesc *desc = m->def->desc;
+  if (!name) return model_fail(m, "%s: no layer name (NULL)", what);
+  for (int i = 0; i < desc->nlayers; i++)
+    if (!strcmp(desc->layers[i].name, name)) return i;
+  char list[160] = "";
+  for (int i = 0, at = 0; i < desc->nlayers && at < (int)sizeof list - 16; i++)
+    at += snprintf(list + at, sizeof list - (size_t)at, "%s%s", i ? ", " : "", desc->layers[i].name);
+  if (strlen(list) > sizeof list - 20) strcpy(list + sizeof list - 20, ", ...");
+  return model_fail(m, "%s: model %s has no layer '%s'; its layers: %s", what, m->def->name, name,
+                    desc->nlayers ? list : "none");
+}
+
+/* Whether layer t is a feature map [N, H, W, C] of floats (the
+ * attribution graph's maps, nnrt.h's NNRT_ATTR). */
+static bool feature_map(const NnTensorDesc *t) { return t->dtype != 2 && t->rank == 4 && t->dims[0] < 0; }
+
+NNRT_API int nnrt_model_activation(NnrtModel *m, const void *const *inputs, int64_t n, const char *layer, void *out,
+                                   size_t bytes) {
+  NEED_MODEL(m, "activation", -1);
+  int j = find_layer(m, "activation", layer);
+  if (j < 0) return -1;
+  const NnTensorDesc *t = &((const NnModelDesc *)m->def->desc)->layers[j];
+  const void *in[16], *none[1];
+  if (!ready(m, NNRT_LAYERS, "activation", inputs, NULL, n) || !stage_in(m, "activation", inputs, NULL, 0, n, in, none))
+    return -1;
+  size_t want = sample_bytes(t, t->dims[0] < 0 ? n : 1);
+  if (!out || bytes != want)
+    return model_fail(m, "activation: layer '%s' of %lld samples takes %zu bytes; the buffer %s", layer, (long long)n,
+                      want, out ? "has another size" : "is NULL");
+  m->def->run[NNRT_LAYERS](m, n, in, NULL);
+  memcpy(out, m->out[j], want);
+  return model_ok(m);
+}
+
+/* An attribution: the graph run with label w one-hot on each sample's
+ * target in output 0 (given, or the largest value when target is NULL:
+ * the graph run once with w = 0 to find it). `got` receives the targets. */
+typedef struct Attr {
+  const void *in[16];
+  void *w;          /* n * size values of output 0's type */
+  int64_t size;     /* output 0's values a sample */
+  int32_t *got;     /* the targets */
+} Attr;
+
+static void attr_free(Attr *a) {
+  free(a->w);
+  free(a->got);
+}
+
+static bool attr_begin(NnrtModel *m, const char *what, Attr *a, const void *const *inputs, int64_t n,
+                       const int32_t *target) {
+  const NnModelDesc *desc;
+  const void *none[1];
+  *a = (Attr){0};
+  if (!ready(m, NNRT_ATTR, what, inputs, NULL, n) || !stage_in(m, what, inputs, NULL, 0, n, a->in, none)) return false;
+  desc = m->def->desc;
+  a->size = nnrt_sample_size(&desc->outputs[0]);
+  size_t elt = desc->outputs[0].dtype == 1 ? 8 : 4;
+  a->w = calloc((size_t)(n * a->size), elt);
+  a->got = malloc(sizeof(int32_t) * (size_t)n);
+  if (!a->w || !a->got) return attr_free(a), model_fail(m, "%s: out of memory", what), false;
+  for (int64_t i = 0; i < n; i++) {
+    if (target && (target[i] < 0 || target[i] >= a->size))
+      return attr_free(a), model_fail(m, "%s: the target of sample %lld is %d, outside 0 to %lld (output %s has "
+                                      "%lld values a sample)", what, (long long)i, target[i],
+                                      (long long)a->size - 1, desc->outputs[0].name, (long long)a->size), false;
+    a->got[i] = target ? target[i] : 0;
+  }
+  if (!target) { /* each sample's largest value of output 0 */
+    const void *lab[1] = {a->w};
+    m->def->run[NNRT_ATTR](m, n, a->in, lab);
+    for (int64_t i = 0; i < n; i++)
+      for (int64_t c = 1; c < a->size; c++) {
+        int64_t at = i * a->size;
+        double y = elt == 8 ? ((const double *)m->out[0])[at + c] : ((const float *)m->out[0])[at + c];
+        double best = elt == 8 ? ((const double *)m->out[0])[at + a->got[i]] : ((const float *)m->out[0])[at + a->got[i]];
+        if (y > best) a->got[i] = (int32_t)c;
+      }
+  }
+  for (int64_t i = 0; i < n; i++) {
+    if (elt == 8) ((double *)a->w)[i * a->size + a->got[i]] = 1;
+    else ((float *)a->w)[i * a->size + a->got[i]] = 1;
+  }
+  return true;
+}
+
+/* The graph run with the targets' one-hot label on inputs `in`. */
+static void attr_run(NnrtModel *m, const Attr *a, const void *const *in, int64_t n) {
+  const void *lab[1] = {a->w};
+  m->def->run[NNRT_ATTR](m, n, in, lab);
+}
+
+/* The gradient of input i after attr_run, into `to` in the caller's layout. */
+static void input_gradient(const NnrtModel *m, int i, int64_t n, void *to) {
+  const NnTensorDesc *t = &((const NnModelDesc *)m->def->desc)->inputs[i];
+  if (batch_axis(t) && !m->samples_first) relayout(to, m->out[1 + i], t, n, true);
+  else memcpy(to, m->out[1 + i], sample_bytes(t, n));
+}
+
+/* Whether out[] asks only floating-point inputs for their gradients. */
+static bool gradient_outputs(NnrtModel *m, const char *what, void *const *out) {
+  if (!out) return model_fail(m, "%s: no outputs (NULL)", what), false;
+  const NnModelDesc *desc = m->def->desc;
+  for (int i = 0; i < desc->ninputs; i++)
+    if (out[i] && desc->inputs[i].dtype == 2)
+      return model_fail(m, "%s: input %d (%s) holds integers (token ids), which have no gradient; pass NULL for it",
+                        what, i, desc->inputs[i].name), false;
+  return true;
+}
+
+NNRT_API int nnrt_model_saliency(NnrtModel *m, const void *const *inputs, int64_t n, const int32_t *target,
+                                 void *const *out) {
+  NEED_MODEL(m, "saliency", -1);
+  Attr a;
+  if (!gradient_outputs(m, "saliency", out) || !attr_begin(m, "saliency", &a, inputs, n, target)) return -1;
+  attr_run(m, &a, a.in, n);
+  for (int i = 0; i < ((const NnModelDesc *)m->def->desc)->ninputs; i++)
+    if (out[i]) input_gradient(m, i, n, out[i]);
+  attr_free(&a);
+  return model_ok(m);
+}
+
+/* Element j of a tensor of type dt (0 f32, 1 f64), or 0 from NULL. */
+static double elem(const void *p, int dt, int64_t j) {
+  return !p ? 0 : dt == 1 ? ((const double *)p)[j] : ((const float *)p)[j];
+}
+static void set_elem(void *p, int dt, int64_t j, double x) {
+  if (dt == 1) ((double *)p)[j] = x;
+  else ((float *)p)[j] = (float)x;
+}
+
+NNRT_API int nnrt_model_integrated_gradients(NnrtModel *m, const void *const *inputs, const void *const *baseline,
+                                             int64_t n, const int32_t *target, int64_t steps, void *const *out) {
+  NEED_MODEL(m, "integrated_gradients", -1);
+  const char *what = "integrated_gradients";
+  if (steps < 1 || steps > 100000)
+    return model_fail(m, "%s: %lld steps is outside 1 to 100000", what, (long long)steps);
+  Attr a;
+  if (!gradient_outputs(m, what, out) || !attr_begin(m, what, &a, inputs, n, target)) return -1;
+  const NnModelDesc *desc = m->def->desc;
+  int ni = desc->ninputs;
+  void *x[16] = {0}, *g[16] = {0};
+  double *acc[16] = {0};
+  bool ok = true;
+  for (int i = 0; i < ni && ok; i++) {
+    if (desc->inputs[i].dtype == 2) continue;
+    size_t bytes = sample_bytes(&desc->inputs[i], n), count = (size_t)n * (size_t)nnrt_sample_size(&desc->inputs[i]);
+    ok = (x[i] = malloc(bytes)) && (g[i] = malloc(bytes)) && (acc[i] = calloc(count, sizeof(double)));
+  }
+  for (int64_t k = 1; k <= steps && ok; k++) { /* the right Riemann sum of the path b + s (x - b), s in (0, 1] */
+    double s = (double)k / (double)steps;
+    const void *at[16] = {0}, *in[16], *none[1];
+    for (int i = 0; i < ni; i++) {
+      at[i] = x[i] ? x[i] : inputs[i];
+      int dt = desc->inputs[i].dtype;
+      const void *b = baseline ? baseline[i] : NULL;
+      for (int64_t j = 0; x[i] && j < n * nnrt_sample_size(&desc->inputs[i]); j++)
+        set_elem(x[i], dt, j, elem(b, dt, j) + s * (elem(inputs[i], dt, j) - elem(b, dt, j)));
+    }
+    if (!(ok = stage_in(m, what, at, NULL, 0, n, in, none))) break;
+    attr_run(m, &a, in, n);
+    for (int i = 0; i < ni; i++) {
+      if (!x[i] || !out[i]) continue;
+      input_gradient(m, i, n, g[i]);
+      for (int64_t j = 0; j < n * nnrt_sample_size(&desc->inputs[i]); j++) acc[i][j] += elem(g[i], desc->inputs[i].dtype, j);
+    }
+  }
+  for (int i = 0; i < ni && ok; i++) {
+    int dt = desc->inputs[i].dtype;
+    const void *b = baseline ? baseline[i] : NULL;
+    for (int64_t j = 0; x[i] && out[i] && j < n * nnrt_sample_size(&desc->inputs[i]); j++)
+      set_elem(out[i], dt, j, (elem(inputs[i], dt, j) - elem(b, dt, j)) * acc[i][j] / (double)steps);
+  }
+  for (int i = 0; i < ni; i++) free(x[i]), free(g[i]), free(acc[i]);
+  attr_free(&a);
+  return ok ? model_ok(m) : (m->error[0] ? -1 : model_fail(m, "%s: out of memory", what));
+}
+
+NNRT_API int nnrt_model_gradcam(NnrtModel *m, const void *const *inputs, int64_t n, const char *layer,
+                                const int32_t *target, float *out) {
+  NEED_MODEL(m, "gradcam", -1);
+  const NnModelDesc *desc = m->def->desc;
+  int j = find_layer(m, "gradcam", layer), q = 0;
+  if (j < 0) return -1;
+  const NnTensorDesc *t = &desc->layers[j];
+  if (!feature_map(t))
+    return model_fail(m, "gradcam: layer '%s' is not a feature map [N, height, width, channels] of floats; Grad-CAM "
+                      "weighs the channels of a convolution's output", layer);
+  for (int i = 0; i < j; i++) q += feature_map(&desc->layers[i]);
+  if (q >= NNRT_MAX_MAPS)
+    return model_fail(m, "gradcam: layer '%s' is feature map %d; the attribution graph holds the first %d", layer,
+                      q + 1, NNRT_MAX_MAPS);
+  if (!out) return model_fail(m, "gradcam: no output buffer (NULL)");
+  int64_t H = t->dims[1], W = t->dims[2], C = t->dims[3];
+  double *alpha = malloc(sizeof(double) * (size_t)C);
+  if (!alpha) return model_fail(m, "gradcam: out of memory");
+  Attr a;
+  if (!attr_begin(m, "gradcam", &a, inputs, n, target)) return free(alpha), -1;
+  attr_run(m, &a, a.in, n);
+  const void *A = m->out[1 + desc->ninputs + 2 * q], *dA = m->out[2 + desc->ninputs + 2 * q];
+  for (int64_t i = 0; i < n; i++) { /* alpha_c: the mean gradient of channel c; the map: relu(sum_c alpha_c A_c) */
+    int64_t base = i * H * W * C;
+    for (int64_t c = 0; c < C; c++) alpha[c] = 0;
+    for (int64_t p = 0; p < H * W; p++)
+      for (int64_t c = 0; c < C; c++) alpha[c] += elem(dA, t->dtype, base + p * C + c);
+    for (int64_t p = 0; p < H * W; p++) {
+      double sum = 0;
+      for (int64_t c = 0; c < C; c++) sum += alpha[c] / (double)(H * W) * elem(A, t->dtype, base + p * C + c);
+      out[i * H * W + p] = sum > 0 ? (float)sum : 0.0f;
+    }
+  }
+  free(alpha);
+  attr_free(&a);
   return model_ok(m);
 }

@@ -64,6 +64,10 @@ class _ModelDesc(ctypes.Structure):
                 ("nnc_version", ctypes.c_char_p), ("abi", ctypes.c_int)]
 
 
+class _ModelDesc2(ctypes.Structure):  # ABI 2 appends the layers
+    _fields_ = _ModelDesc._fields_ + [("nlayers", ctypes.c_int), ("layers", ctypes.POINTER(_TensorDesc))]
+
+
 def _tensors(ptr, count):
     out = []
     for i in range(count):
@@ -177,14 +181,22 @@ class Model:
         self._get_param = fn("get_param", ctypes.c_int, P, ctypes.c_char_p, P, ctypes.c_size_t)
         self._set_param = fn("set_param", ctypes.c_int, P, ctypes.c_char_p, P, ctypes.c_size_t)
         self._generate = fn("generate", ctypes.c_int, P, P, I64, I64, D, ctypes.c_uint64, P)
+        self._saliency = fn("saliency", ctypes.c_int, P, P, I64, P, P)
+        self._integrated_gradients = fn("integrated_gradients", ctypes.c_int, P, P, P, I64, P, I64, P)
+        self._gradcam = fn("gradcam", ctypes.c_int, P, P, I64, ctypes.c_char_p, P, P)
+        self._activation = fn("activation", ctypes.c_int, P, P, I64, ctypes.c_char_p, P, ctypes.c_size_t)
         d = self._describe().contents
         self.inputs = _tensors(d.inputs, d.ninputs)
         self.outputs = _tensors(d.outputs, d.noutputs)
         self.labels = _tensors(d.labels, d.nlabels)
         self.nnc_version, self.abi = d.nnc_version.decode(), d.abi
-        if self.abi != 1:
-            raise NncError("%s was compiled for ABI %d (nnc %s); this package reads ABI 1"
+        if self.abi not in (1, 2):
+            raise NncError("%s was compiled for ABI %d (nnc %s); this package reads ABI 1 and 2"
                            % (name, self.abi, self.nnc_version))
+        self.layers = []
+        if self.abi >= 2:
+            d2 = ctypes.cast(self._describe(), ctypes.POINTER(_ModelDesc2)).contents
+            self.layers = _tensors(d2.layers, d2.nlayers)
         self._params = _tensors(d.params, d.nparams) + _tensors(d.states, d.nstates)
         self._m = self._create(ctypes.c_uint64(_integer(seed, "seed", 0, 2**64 - 1)))
         if not self._m:
@@ -358,8 +370,8 @@ class Model:
         """The model's inputs, outputs, labels and parameters as Tensors, and
         the nnc version and ABI it was compiled with."""
         return {"name": self.name, "inputs": list(self.inputs), "outputs": list(self.outputs),
-                "labels": list(self.labels), "params": list(self._params), "nnc_version": self.nnc_version,
-                "abi": self.abi}
+                "labels": list(self.labels), "params": list(self._params), "layers": list(self.layers),
+                "nnc_version": self.nnc_version, "abi": self.abi}
 
     @property
     def threads(self):
@@ -371,6 +383,73 @@ class Model:
         n = _integer(n, "threads", 0, 1024)
         self._check(self._set_threads(self._m, n) == 0)
         self._threads = n
+
+    # ------------------------------------------- looking inside (interpret.md)
+    def _targets(self, target, n):
+        if target is None:
+            return None, None
+        t = np.ascontiguousarray(np.broadcast_to(np.asarray(target), (n,)), dtype=np.int32)
+        return t, t.ctypes.data
+
+    def _attribution(self, fn, what, x, *before):
+        """out arrays like the floating-point inputs (None for token ids)."""
+        if fn is None:
+            raise NncError("%s has no %s: it has no floating-point input or feature map, or its first output is "
+                           "not floating-point, or the library was built as a training program" % (self.name, what))
+        keep, ptrs, n = self._inputs(x)
+        outs = [np.empty(a.shape, dtype=a.dtype) if a.dtype.kind == "f" else None for a in keep]
+        optrs = (ctypes.c_void_p * len(outs))(*[o.ctypes.data if o is not None else None for o in outs])
+        return keep, ptrs, n, outs, optrs
+
+    def saliency(self, x, target=None):
+        """The gradient of each sample's target output (an index into one
+        sample of the first output, a class; None: its largest) with respect
+        to each floating-point input: one array per input (None for token
+        ids), or one array for a model with one input."""
+        keep, ptrs, n, outs, optrs = self._attribution(self._saliency, "saliency", x)
+        t, tp = self._targets(target, n)
+        self._check(self._saliency(self._m, ptrs, n, tp, optrs) == 0)
+        return outs if len(outs) > 1 else outs[0]
+
+    def integrated_gradients(self, x, baseline=None, target=None, steps=50):
+        """Integrated gradients from baseline (None: zeros) to x, the right
+        Riemann sum over `steps` points."""
+        keep, ptrs, n, outs, optrs = self._attribution(self._integrated_gradients, "integrated gradients", x)
+        bkeep, bptrs = None, None
+        if baseline is not None:
+            bkeep, bptrs, bn = self._inputs(baseline)
+            if bn != n:
+                raise ValueError("the baseline has %d samples, the inputs %d" % (bn, n))
+        t, tp = self._targets(target, n)
+        steps = _integer(steps, "steps", 1, 100000)
+        self._check(self._integrated_gradients(self._m, ptrs, bptrs, n, tp, steps, optrs) == 0)
+        return outs if len(outs) > 1 else outs[0]
+
+    def gradcam(self, x, layer, target=None):
+        """Grad-CAM on feature map `layer` (\"conv2d2\"): float32 [n, H, W]."""
+        if self._gradcam is None:
+            raise NncError("%s has no Grad-CAM (no attribution graph)" % self.name)
+        keep, ptrs, n = self._inputs(x)
+        L = [t for t in self.layers if t.name == layer]
+        if len(L) != 1 or len(L[0].shape) != 4:
+            self._check(self._gradcam(self._m, ptrs, n, layer.encode(), None, None) == 0)
+        t, tp = self._targets(target, n)
+        out = np.empty((n, L[0].shape[1], L[0].shape[2]), dtype=np.float32)
+        self._check(self._gradcam(self._m, ptrs, n, layer.encode(), tp, out.ctypes.data) == 0)
+        return out
+
+    def activation(self, x, layer):
+        """The value of layer `layer` (one of .layers: \"conv2d1\", a named
+        statement) for the batch, computed anew."""
+        if self._activation is None:
+            raise NncError("%s has no layers graph (built as a training program)" % self.name)
+        keep, ptrs, n = self._inputs(x)
+        L = [t for t in self.layers if t.name == layer]
+        if not L:
+            self._check(self._activation(self._m, ptrs, n, layer.encode(), None, 0) == 0)
+        out = np.empty(tuple(n if d is None else d for d in L[0].shape), dtype=L[0].dtype)
+        self._check(self._activation(self._m, ptrs, n, layer.encode(), out.ctypes.data, out.nbytes) == 0)
+        return out
 
     def set_lr(self, lr):
         """The learning rate the schedules start from."""

@@ -109,6 +109,21 @@ check(m.train_step(x[32:64], onehot[32:64]) == m2.train_step(x[32:64], onehot[32
 d = m.describe()
 check(d["inputs"][0].shape == (None, 784) and d["labels"][0].dtype == np.float32, "describe: %s" % d)
 
+# looking inside: layers by name, saliency, integrated gradients
+check([t.name for t in m.layers] == ["dense1", "dense2"] and m.layers[0].shape == (None, 128), "layers: %s" % m.layers)
+h = m.activation(x[:4], "dense1")
+check(h.shape == (4, 128) and np.array_equal(m.activation(x[:4], "dense2"), m.predict(x[:4])), "activation")
+s = m.saliency(x[:4], target=y[:4])
+check(s.shape == (4, 784) and s.dtype == np.float32 and np.abs(s).sum() > 0, "saliency: %s" % (s.shape,))
+ig = m.integrated_gradients(x[:4], target=y[:4], steps=8)
+check(ig.shape == (4, 784) and np.all(ig[x[:4] == 0] == 0), "integrated gradients are 0 where x is the baseline")
+for bad in (lambda: m.activation(x[:4], "dense9"), lambda: m.saliency(x[:4], target=10)):
+    try:
+        bad()
+        check(False, "a bad layer or target was taken")
+    except nnc.NncError as e:
+        print("NncError:", e)
+
 # compile: nnc's diagnostics as an NncError
 open(tmp + "/bad.nn", "w").write("model M {\n  input x: [4]\n  dens(3)\n}\n")
 try:

@@ -1,0 +1,23 @@
+# Looking inside compiled models (docs/interpret.md): saliency, integrated
+# gradients, Grad-CAM and activations by name through libraries of both
+# backends, against finite differences and the textbook definitions
+# (tests/cli/explain_host.c); the graphs are in libraries only, not in a
+# training program.
+. "$(dirname "$0")/../cli_lib.sh"
+cc=${CC:-cc}
+for backend in llvm c; do
+  mkdir -p "$tmp/$backend"
+  "$nnc" --backend=$backend "$src/tests/cli/explain.nn" -o "$tmp/$backend/libprobe.so" || fail "$backend: libprobe.so"
+  $cc -std=c11 ${CFLAGS:-} -I"$tmp/$backend" "$src/tests/cli/explain_host.c" -o "$tmp/$backend/host" \
+    "$tmp/$backend/libprobe.so" -Wl,-rpath,"$tmp/$backend" -lm || fail "$backend: host"
+  "$tmp/$backend/host" > "$tmp/$backend/out.txt" || fail "$backend: $(grep -v '^ok' "$tmp/$backend/out.txt")"
+  echo "$backend: $(tail -1 "$tmp/$backend/out.txt")"
+done
+cat "$tmp/llvm/out.txt"
+# a training program's C has neither graph nor function
+cp "$src/examples/seed_mlp.nn" "$tmp/seed.nn"
+"$nnc" "$tmp/seed.nn" --emit=c -o "$tmp/seed.c" || fail "seed_mlp to C"
+grep -q 'SeedMLP_saliency\|SeedMLP_attr_run' "$tmp/seed.c" && fail "the training program has the attribution graph"
+"$nnc" "$tmp/seed.nn" --emit=c --no-main -o "$tmp/seedlib.c" || fail "seed_mlp to C without main"
+grep -q 'SeedMLP_saliency' "$tmp/seedlib.c" || fail "the library's C has no SeedMLP_saliency"
+finish
