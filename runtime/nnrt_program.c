@@ -33,6 +33,8 @@ typedef struct Run {
   const NnrtProgram *p;
   const NnModelDesc *desc;
   const char *data, *x, *y, *save, *save_weights, *load, *log, *prompt;
+  const char *plot, *confusion;      /* --plot FILE.svg, --confusion FILE.svg (nnrt_viz.c) */
+  int64_t *counts;                   /* the confusion matrix tally() adds to, or NULL */
   int64_t epochs, batch, save_every, generate;
   uint64_t seed;
   bool seed_given, quiet, check_finite;
@@ -114,6 +116,8 @@ static void usage(const Run *r, FILE *f) {
              "  --validation F     fraction of the rows, from the end, held out (%g)\n"
              "  --lr X             the optimizer's learning rate, finite and above 0 (%g)\n"
              "  --log FILE         write the loss and metrics of every epoch as CSV\n"
+             "  --plot FILE        draw them as SVG after every epoch (training and held-out)\n"
+             "  --confusion FILE   draw the held-out confusion matrix as SVG at the end (classes)\n"
              "  --threads N        threads for the loops (default: all); any count gives the same bits\n"
              "  --save FILE        write a checkpoint (weights, optimizer state, counters) at the end,\n"
              "                     and on SIGINT or SIGTERM with the place in the epoch\n"
@@ -266,6 +270,8 @@ static int parse_flags(Run *r, int argc, char **argv, bool *done) {
       ok = (r->load = flag_value(argc, argv, &i)) != NULL;
     } else if (!strcmp(a, "--log")) {
       ok = (r->log = flag_value(argc, argv, &i)) != NULL;
+    } else if (!strcmp(a, "--plot") || !strcmp(a, "--confusion")) {
+      ok = (*(a[2] == 'p' ? &r->plot : &r->confusion) = flag_value(argc, argv, &i)) != NULL;
     } else if (!strcmp(a, "--threads")) {
       ok = flag_int(argc, argv, &i, 1, &v) && v <= NNRT_MAX_THREADS;
       if (ok) r->threads = (int)v;
@@ -297,7 +303,8 @@ static int parse_flags(Run *r, int argc, char **argv, bool *done) {
       return 1;
     }
     if (!ok) return 1;
-    static const char *const training_only[] = {"--epochs", "--save", "--save-every", "--save-weights", "--log",
+    static const char *const training_only[] = {"--epochs", "--save", "--save-every", "--save-weights", "--log", "--plot",
+                                                 "--confusion",
                                                  "--validation", "--lr", "--patience", "--no-early-stop",
                                                  "--no-reduce-lr", "--save-best", "--check-finite"};
     for (size_t k = 0; k < sizeof training_only / sizeof *training_only && !r->training_flag; k++)
@@ -470,6 +477,7 @@ static void tally(const Run *r, const void *out, const void *y, int64_t n, doubl
       double o = number(out, ot, i), l = number(y, yt, i);
       bool pos = o > 0.5, truth = l > 0.5;
       s[S_CORRECT] += pos == truth;
+      if (r->counts) r->counts[truth * 2 + pos]++;
       s[S_TP] += pos && truth, s[S_FP] += pos && !truth, s[S_FN] += !pos && truth;
       s[S_SQUARES] += (o - l) * (o - l), s[S_ABS] += fabs(o - l), s[S_VALUES]++;
     }
@@ -488,6 +496,7 @@ static void tally(const Run *r, const void *out, const void *y, int64_t n, doubl
     }
     for (int64_t k = 1; k < c; k++)
       if (number(out, ot, i * c + k) > number(out, ot, i * c + best)) best = k;
+    if (r->counts && want >= 0 && want < c) r->counts[want * c + best]++;
     s[S_CORRECT] += best == want;
     s[S_POSITIONS]++;
     for (int64_t k = 0; k < c; k++) {
@@ -731,12 +740,35 @@ typedef struct Loop {
   void *x, *y;
   float *aug;
   FILE *log;
+  NnrtCurves curves;       /* --plot: the epochs' figures so far */
   NnrtCallbacks cb;        /* the callbacks' state */
   NnrtModel *best;         /* restore_best: the weights of the early stop's best epoch */
   bool bar;                /* a progress bar within an epoch (standard output is a terminal) */
   int64_t trained;         /* samples trained on in this epoch by this process */
   double epoch_start, train_seconds;   /* when it began; the time of its steps */
 } Loop;
+
+/* --plot: the epoch's loss and metrics (and held-out ones) added to the
+ * curves, which are drawn anew. */
+static bool plot_epoch(const Run *r, Loop *L, const double *s, bool val, const double *vs) {
+  const NnrtProgram *p = r->p;
+  const char *names[18];
+  char vname[9][40], err[512];
+  double row[18];
+  int n = 0;
+  for (int set = 0; set <= (int)val; set++) {
+    const double *x = set ? vs : s;
+    for (int i = -1; i < p->nmetrics; i++) {
+      const char *name = i < 0 ? "loss" : nnrt_metric_names[p->metrics[i]];
+      snprintf(vname[i + 1], sizeof vname[0], "val_%s", name);
+      names[n] = set ? vname[i + 1] : name;
+      row[n++] = i < 0 ? ratio(x[S_LOSS], x[S_SAMPLES]) : metric(p->metrics[i], x);
+    }
+  }
+  if (nnrt_curves_add(&L->curves, r->plot, p->def->name, n, names, row, err, sizeof err)) return true;
+  fprintf(stderr, "error: %s\n", err);
+  return false;
+}
 
 static bool callbacks_on(const NnrtProgram *p) { return p->has_early || p->has_reduce || p->has_best; }
 
@@ -957,6 +989,7 @@ static int train(const Run *r, Loop *L) {
     if (L->bar) printf("\r\033[K");
     info.total = nnrt_seconds() - start;
     report(r, L->log, epoch, first, s, L->nval > 0, vs, &info);
+    if (r->plot && !plot_epoch(r, L, s, L->nval > 0, vs)) goto done;
     bool rule = stop_now(p, s, vs), stop = rule || early;
     memset(s, 0, sizeof s);
     if (early && !rule && !r->quiet) printf("%s\n", events + strlen(events) + 1);
@@ -975,7 +1008,16 @@ static int train(const Run *r, Loop *L) {
     }
   }
   if (epoch > m->epoch) m->epoch = epoch; /* epochs done, where a --load continues */
+  if (r->counts) memset(r->counts, 0, sizeof(int64_t) * (size_t)(nnrt_confusion_classes(p) * nnrt_confusion_classes(p)));
   if (L->nval && !held_out(r, m, L->vt, L->order, L->vfrom, L->chunk, L->x, L->y, vs)) goto done;
+  if (r->counts && L->nval) {
+    char err[512];
+    if (!nnrt_svg_confusion(r->confusion, L->vt == &L->t ? "held-out" : "validation", (int)nnrt_confusion_classes(p),
+                            r->counts, err, sizeof err)) {
+      fprintf(stderr, "error: %s\n", err);
+      goto done;
+    }
+  }
   if ((r->save && !save_run(r, m, L, r->save, s)) || (r->save_weights && !save(m, r->save_weights, true))) goto done;
   if (L->nval) print_figures(p, L->vt == &L->t ? "held-out" : "validation", L->nval, vs);
   if (L->test.rows) {
@@ -985,6 +1027,7 @@ static int train(const Run *r, Loop *L) {
   if (p->reader == NNRT_TEXT && r->generate > 0 && !sample_text(r, m, L->vt, L->nval ? L->vfrom : 0)) goto done;
   status = 0;
 done:
+  free(L->curves.v);
   nnrt_model_free(m);
   nnrt_model_free(L->best);
   L->best = NULL;
@@ -1132,6 +1175,15 @@ NNRT_API int nnrt_train_main(const NnrtProgram *p, int argc, char **argv) {
     free(tmp);
   }
   if (r.log && !(L.log = open_log(&r, L.nval > 0))) goto done;
+  if (r.confusion) { /* a classifier's held-out samples */
+    int64_t k = nnrt_confusion_classes(p);
+    if (k < 1 || L.nval < 1) {
+      fprintf(stderr, "error: --confusion draws the held-out samples' classes: %s\n",
+              k < 1 ? "this model's output holds no classes" : "nothing is held out (--validation F, or its files)");
+      goto done;
+    }
+    if (!(r.counts = calloc((size_t)(k * k), sizeof(int64_t)))) goto done;
+  }
   L.bar = !r.quiet && isatty(1);
   status = train(&r, &L);
   if (L.log && fclose(L.log) != 0 && !status) {
@@ -1141,6 +1193,7 @@ NNRT_API int nnrt_train_main(const NnrtProgram *p, int argc, char **argv) {
   L.log = NULL;
 done:
   if (L.log) fclose(L.log);
+  free(r.counts);
   free(L.x);
   free(L.y);
   free(L.perm);

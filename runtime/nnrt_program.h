@@ -261,4 +261,32 @@ NNRT_API int nnrt_predict_main(const NnrtProgram *p, const char *load, const cha
  * and --predict. */
 NNRT_API void nnrt_usage_files(const NnrtProgram *p, FILE *f);
 
+/* ------------------------------------------------ pictures (nnrt_viz.c) */
+
+/* Training curves as SVG: `rows` epochs of `ncols` series (values[r *
+ * ncols + c], NaN where none), named as the log's columns ("loss",
+ * "accuracy", "val_loss", ...): a panel per series but the val_ ones, each
+ * drawn dashed in its twin's panel. False with "path: why" in err. */
+NNRT_API bool nnrt_svg_curves(const char *path, const char *title, int rows, int ncols, const char *const *names,
+                              const double *values, char *err, size_t errlen);
+/* A confusion matrix as SVG: counts[t * k + p] samples of true class t
+ * predicted p, each cell shaded by its share of the true class's row. */
+NNRT_API bool nnrt_svg_confusion(const char *path, const char *title, int k, const int64_t *counts, char *err,
+                                 size_t errlen);
+/* The classes of the program's --confusion: the output's, 2 for one
+ * binary label, 0 where there are none (regression, several binary labels). */
+NNRT_API int64_t nnrt_confusion_classes(const NnrtProgram *p);
+/* The training curves so far: rows of ncols values (the program's --plot). */
+typedef struct NnrtCurves {
+  double *v;
+  int rows, cap;
+} NnrtCurves;
+/* Appends an epoch's row (ncols values named `names`) to c and draws every
+ * row so far with nnrt_svg_curves. */
+NNRT_API bool nnrt_curves_add(NnrtCurves *c, const char *path, const char *title, int ncols, const char *const *names,
+                              const double *row, char *err, size_t errlen);
+/* An 8-bit PNG, gray (channels 1) or RGB (3), rows top down. */
+NNRT_API bool nnrt_png(const char *path, int width, int height, int channels, const unsigned char *pixels, char *err,
+                       size_t errlen);
+
 #endif

@@ -14,6 +14,7 @@
 include(CMakePackageConfigHelpers)
 
 install(TARGETS nnc EXPORT nncTargets RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS nnc-viz RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 set_target_properties(nnrt_shared PROPERTIES EXPORT_NAME runtime)
 set_target_properties(nnrt PROPERTIES EXPORT_NAME runtime_static)
 install(TARGETS nnrt nnrt_shared EXPORT nncTargets
