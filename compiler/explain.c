@@ -28,6 +28,17 @@ void layer_logged(LayerLog *log, const char *name, int id) {
   if (log->n < NN_MAX_LAYERS) log->name[log->n] = name, log->id[log->n++] = id;
 }
 
+void layer_statement(LayerLog *log, const Node *rhs, int id) {
+  while (rhs && rhs->kind == ND_PIPE) rhs = rhs->rhs;
+  if (!rhs || (rhs->kind != ND_CALL && rhs->kind != ND_NAME) || rhs->inst) return; /* a layer: logged by its call */
+  size_t len = strlen(rhs->name);
+  int k = 1;
+  for (int i = 0; i < log->n; i++)
+    k += !strncmp(log->name[i], rhs->name, len) && log->name[i][len] >= '1' && log->name[i][len] <= '9' &&
+         strspn(log->name[i] + len, "0123456789") == strlen(log->name[i] + len);
+  layer_logged(log, arena_printf("%s%d", rhs->name, k), id);
+}
+
 /* The model's forward pass in inference mode, its named values in *log. */
 static Graph *forward(Sema *s, ModelInfo *m, LayerLog *log) {
   Graph *g = graph_new(m->decl->name);
@@ -93,4 +104,46 @@ Graph *lower_attribution(Sema *s, ModelInfo *m) {
   for (int i = 0; i < g->noutputs; i++) g->output_names[i] = NULL, g->output_batch[i] = 0;
   verify(g, "the attribution graph");
   return g;
+}
+
+/* The layer graph as Graphviz: a node per input and per layer value (its
+ * names: conv2d1 = c1, and its type), an edge from each to the nearest
+ * layers and inputs it is computed from (through the ops between them). */
+void print_layers_dot(FILE *out, const Graph *g, int cluster) {
+  int *node = arena_alloc(sizeof(int) * (size_t)(g->n + 1)), *seen = arena_alloc(sizeof(int) * (size_t)(g->n + 1));
+  int *stack = arena_alloc(sizeof(int) * (size_t)(g->n + 1));
+  for (int id = 0; id < g->n; id++) node[id] = -1, seen[id] = -1;
+  fprintf(out, "  subgraph cluster_%d {\n    label=\"%s\"; fontname=\"sans-serif\";\n", cluster, g->name);
+  for (int i = 0; i < g->ninputs; i++) {
+    node[g->inputs[i]] = g->inputs[i];
+    const Value *v = &g->v[g->inputs[i]];
+    fprintf(out, "    m%d_v%d [label=\"%s\\n%s\", shape=box, style=\"rounded,filled\", fillcolor=\"#e8f0fe\"];\n", cluster,
+            g->inputs[i], g->input_names[i] ? g->input_names[i] : "input", type_str(v->dtype, v->shape));
+  }
+  for (int i = 0; i < g->noutputs; i++) {
+    int id = g->outputs[i];
+    if (node[id] >= 0) continue; /* an alias: named with the first */
+    node[id] = id;
+    char *names = arena_strdup(g->output_names[i]);
+    for (int j = i + 1; j < g->noutputs; j++)
+      if (g->outputs[j] == id) names = arena_printf("%s = %s", names, g->output_names[j]);
+    fprintf(out, "    m%d_v%d [label=\"%s\\n%s\", shape=box];\n", cluster, id, names,
+            type_str(g->v[id].dtype, g->v[id].shape));
+  }
+  for (int id = 0; id < g->n; id++) { /* each node's nearest nodes upstream */
+    if (node[id] < 0 || g->v[id].op == OP_INPUT) continue;
+    int top = 0;
+    for (int k = 0; k < g->v[id].nin; k++) stack[top++] = g->v[id].in[k];
+    while (top > 0) {
+      int x = stack[--top];
+      if (seen[x] == id) continue;
+      seen[x] = id;
+      if (node[x] >= 0) {
+        fprintf(out, "    m%d_v%d -> m%d_v%d;\n", cluster, x, cluster, id);
+        continue;
+      }
+      for (int k = 0; k < g->v[x].nin; k++) stack[top++] = g->v[x].in[k];
+    }
+  }
+  fprintf(out, "  }\n");
 }

@@ -47,6 +47,9 @@ static void usage(FILE *out) {
           "                    layer's output shape and the parameter list), ir (the\n"
           "                    tensor IR of the training step, or of inference for a\n"
           "                    model without a train block), dot (that IR as Graphviz),\n"
+          "                    layers (each model's layers with their shapes and what\n"
+          "                    feeds them, as Graphviz), svg (that drawn by Graphviz's\n"
+          "                    dot, which must be installed),\n"
           "                    c (one C file: the runtime, the model, and a main that\n"
           "                    trains it; builds with cc -O2 FILE.c -lm), exe (that\n"
           "                    program, built with the system C compiler), so (a shared\n"
@@ -158,6 +161,8 @@ static bool parse_options(int argc, char **argv, Options *o, int *exit_now) {
       else if (!strcmp(a + 7, "onnx")) o->emit = EMIT_ONNX;
       else if (!strcmp(a + 7, "ir")) o->emit = EMIT_IR;
       else if (!strcmp(a + 7, "dot")) o->emit = EMIT_DOT;
+      else if (!strcmp(a + 7, "layers")) o->emit = EMIT_LAYERS;
+      else if (!strcmp(a + 7, "svg")) o->emit = EMIT_SVG;
       else if (!strcmp(a + 7, "c")) o->emit = EMIT_C;
       else if (!strcmp(a + 7, "exe")) o->emit = EMIT_EXE;
       else if (!strcmp(a + 7, "so")) o->emit = EMIT_SO;
@@ -165,7 +170,8 @@ static bool parse_options(int argc, char **argv, Options *o, int *exit_now) {
       else if (!strcmp(a + 7, "bc")) o->emit = EMIT_BC;
       else if (!strcmp(a + 7, "asm")) o->emit = EMIT_ASM;
       else if (!strcmp(a + 7, "obj")) o->emit = EMIT_OBJ;
-      else return usage_error("unknown --emit kind '%s' (ast, ir, dot, c, exe, so, llvm, bc, asm, obj)", a + 7);
+      else return usage_error("unknown --emit kind '%s' (nn, onnx, ast, ir, dot, layers, svg, c, exe, so, llvm, bc, asm, "
+                              "obj)", a + 7);
     } else if (!strncmp(a, "--backend=", 10)) {
       if (strcmp(a + 10, "c") != 0 && strcmp(a + 10, "llvm") != 0)
         return usage_error("unknown backend '%s' (llvm or c)", a + 10);
@@ -253,14 +259,15 @@ static bool dumping(const Options *o, char letter) {
 /* The artifact follows the output name unless --emit says otherwise. */
 static bool choose_emit(Options *o) {
   if (o->output && !strcmp(o->output, "-") && !o->syntax_only && !o->check_grad && !o->check_c &&
-      !(o->emit == EMIT_NN || o->emit == EMIT_AST || o->emit == EMIT_IR || o->emit == EMIT_DOT || o->emit == EMIT_C || o->emit == EMIT_LL ||
-        o->emit == EMIT_ASM))
-    return usage_error("'-o -' writes text to standard output: it needs --emit=nn, ast, ir, dot, c, llvm or asm; name "
+      !(o->emit == EMIT_NN || o->emit == EMIT_AST || o->emit == EMIT_IR || o->emit == EMIT_DOT || o->emit == EMIT_LAYERS ||
+        o->emit == EMIT_SVG || o->emit == EMIT_C || o->emit == EMIT_LL || o->emit == EMIT_ASM))
+    return usage_error("'-o -' writes text to standard output: it needs --emit=nn, ast, ir, dot, layers, svg, c, llvm or "
+                       "asm; name "
                        "a file for a program, a library, an object or bitcode%s", "");
   if (o->emit != EMIT_NONE || o->syntax_only) return true;
   if (!o->output || o->check_grad || o->check_c) return true; /* nothing to produce */
   static const struct { const char *ext; Emit emit; } by_ext[] = {
-    {".nn", EMIT_NN}, {".onnx", EMIT_ONNX}, {".ast", EMIT_AST}, {".ir", EMIT_IR}, {".dot", EMIT_DOT}, {".c", EMIT_C}, {".so", EMIT_SO},
+    {".nn", EMIT_NN}, {".onnx", EMIT_ONNX}, {".ast", EMIT_AST}, {".ir", EMIT_IR}, {".dot", EMIT_DOT}, {".svg", EMIT_SVG}, {".c", EMIT_C}, {".so", EMIT_SO},
     {".ll", EMIT_LL},   {".bc", EMIT_BC}, {".s", EMIT_ASM},   {".o", EMIT_OBJ},
   };
   const char *dot = strrchr(o->output, '.');
@@ -274,7 +281,8 @@ static bool choose_emit(Options *o) {
     return true;
   }
   return usage_error("cannot build '%s': nnc writes .c, .so, .ll, .bc, .s and .o files, programs "
-                     "(-o NAME), .nn text (of an ONNX model), .onnx files and .ast, .ir and .dot dumps", o->output);
+                     "(-o NAME), .nn text (of an ONNX model), .onnx files, .ast, .ir and .dot dumps and .svg layer "
+                     "graphs", o->output);
 }
 
 static bool llvm_kind(Emit e) { return e == EMIT_LL || e == EMIT_BC || e == EMIT_ASM || e == EMIT_OBJ; }
@@ -312,6 +320,7 @@ static bool choose_backend(Options *o) {
       o->check_c)
     return true;
   if (o->emit == EMIT_IR || o->emit == EMIT_DOT) name = o->emit == EMIT_IR ? "ir" : "dot";
+  if (o->emit == EMIT_LAYERS || o->emit == EMIT_SVG) name = "layers";
   o->backend = backend_named(name);
   if (!o->backend || !(o->backend->kinds & 1u << o->emit)) bug("backend %s does not make kind %d", name, (int)o->emit);
   return true;
@@ -397,6 +406,7 @@ static Graph *lower(Sema *s, const Built *b, int k) {
  * them against finite differences and the textbook definitions). */
 static bool explains(const Options *o, const Sema *s) {
   if (o->check_c || o->check_grad) return false;
+  if (o->emit == EMIT_LAYERS || o->emit == EMIT_SVG) return true; /* the layers graph is what they draw */
   bool code = o->emit == EMIT_C || o->emit == EMIT_EXE || o->emit == EMIT_SO || llvm_kind(o->emit);
   bool program = o->emit == EMIT_EXE || (o->emit == EMIT_C && !o->no_main);
   return code && !(program && s->trains && !o->inference_only);
@@ -458,6 +468,7 @@ static int compile(Options *o) {
     for (int k = 0; k < NGRAPHS; k++) { /* --inference-only: neither training step nor evaluation */
       bool skip = o->inference_only && (k == GRAPH_TRAIN || k == GRAPH_EVAL);
       skip |= (k == GRAPH_ATTR || k == GRAPH_LAYERS) && !explains(o, &sema);
+      skip |= k == GRAPH_ATTR && (o->emit == EMIT_LAYERS || o->emit == EMIT_SVG);
       Graph *g = skip ? NULL : lower(&sema, b, k);
       if (!g) continue;
       if (dumping(o, 'L')) print_ir(stderr, g);

@@ -777,21 +777,29 @@ int *autodiff_from(Graph *g, int loss, const int *from, int nfrom);
 /* ------------------------------------------------------------- explain.c */
 
 /* The named values lower_model logs when Sema.layers is set: each layer
- * instance's result and each named statement of the model, in order
- * (`h = conv2d(...)`: conv2d1, then h for the same value; a name taken
- * keeps its first value), NN_MAX_LAYERS at most. */
+ * instance's result, each named statement of the model and each function
+ * statement of a sequential one (max_pool2d1), in order (`h = conv2d(...)`:
+ * conv2d1, then h for the same value; a name taken keeps its first value),
+ * NN_MAX_LAYERS at most. */
 typedef struct LayerLog {
   const char *name[NN_MAX_LAYERS];
   int id[NN_MAX_LAYERS];
   int n;
 } LayerLog;
 void layer_logged(LayerLog *log, const char *name, int id);
+/* A sequential model's statement of a function (max_pool2d, flatten,
+ * dropout): logged as max_pool2d1, max_pool2d2, ... */
+void layer_statement(LayerLog *log, const Node *rhs, int id);
 /* The graphs that look inside model m (runtime/nnrt.h's NNRT_ATTR and
  * NNRT_LAYERS, docs/interpret.md): the attribution graph (NULL when the
  * first output is not floating-point or no gradient flows to it) and the
  * layers' values (NULL for a model with no named value). */
 Graph *lower_attribution(Sema *s, ModelInfo *m);
 Graph *lower_layers(Sema *s, ModelInfo *m);
+/* The layers graph g as a Graphviz cluster (--emit=layers, drawn by dot
+ * for --emit=svg): its inputs and layers with their types, each layer's
+ * edges from the nearest layers and inputs it is computed from. */
+void print_layers_dot(FILE *out, const Graph *g, int cluster);
 
 /* --------------------------------------------------------------- train.c */
 
@@ -1008,8 +1016,8 @@ static inline Graph *built_main_graph(const Built *b) {
 const char *model_summary(const Built *b);
 
 /* What to make, from the command line. */
-typedef enum { EMIT_NONE, EMIT_NN, EMIT_ONNX, EMIT_AST, EMIT_IR, EMIT_DOT, EMIT_C, EMIT_EXE, EMIT_SO, EMIT_LL, EMIT_BC, EMIT_ASM,
-               EMIT_OBJ } Emit;
+typedef enum { EMIT_NONE, EMIT_NN, EMIT_ONNX, EMIT_AST, EMIT_IR, EMIT_DOT, EMIT_LAYERS, EMIT_SVG, EMIT_C, EMIT_EXE, EMIT_SO,
+               EMIT_LL, EMIT_BC, EMIT_ASM, EMIT_OBJ } Emit;
 typedef struct Backend Backend;
 typedef struct Options {
   const char *input;

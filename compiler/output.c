@@ -75,6 +75,53 @@ static bool dot_model(Out *w, const Built *b) {
 
 static bool text_finish(Out *w, bool ok) { return close_target(w, ok); }
 
+/* ------------------------------------- layers, svg: the layer graph */
+
+/* --emit=layers writes the Graphviz text; --emit=svg writes it beside the
+ * target and has Graphviz's dot draw it. */
+static bool layers_begin(Out *w) {
+  if (w->o->emit == EMIT_LAYERS) {
+    if (!open_target(w, "-")) return false;
+  } else {
+    w->target = w->o->output ? w->o->output : "-";
+    w->tmp = arena_printf("%s.nnc-tmp.dot", !strcmp(w->target, "-") ? "layers" : w->target);
+    if (!(w->f = fopen(w->tmp, "w"))) return cannot_write(w->tmp);
+  }
+  fprintf(w->f, "digraph layers {\n  node [fontname=\"sans-serif\", fontsize=11];\n");
+  return true;
+}
+
+static bool layers_model(Out *w, const Built *b) {
+  static int cluster;
+  if (b->g[GRAPH_LAYERS]) print_layers_dot(w->f, b->g[GRAPH_LAYERS], cluster++);
+  return true;
+}
+
+static bool layers_finish(Out *w, bool ok) {
+  if (w->f) fprintf(w->f, "}\n");
+  if (w->o->emit == EMIT_LAYERS) return close_target(w, ok);
+  ok = fclose(w->f) == 0 && ok;
+  w->f = NULL;
+  if (ok) {
+    Argv a = {0};
+    bool out = strcmp(w->target, "-") != 0;
+    char *svg = arena_printf("%s.nnc-tmp", w->target);
+    argv_add(&a, "dot"), argv_add(&a, "-Tsvg");
+    if (out) argv_add(&a, "-o"), argv_add(&a, svg);
+    argv_add(&a, w->tmp);
+    int st = run_tool(&a, NULL, NULL);
+    if (st == -ENOENT)
+      fprintf(stderr, "nnc: error: drawing the layer graph needs Graphviz's dot (Debian: apt-get install graphviz); "
+                      "--emit=layers writes its text\n");
+    else if (st != 0)
+      fprintf(stderr, "nnc: error: Graphviz's dot failed (%s): %s\n", tool_outcome(st), argv_string(&a));
+    ok = st == 0 && (!out || rename(svg, w->target) == 0 || cannot_write(w->target));
+    if (out && !ok) remove(svg);
+  }
+  remove(w->tmp);
+  return ok;
+}
+
 /* ------------------------------------------------------------ the header */
 
 /* model.so (and model.o) has model.h beside it: every model's API. */
@@ -218,6 +265,7 @@ const Backend backends[] = {
   {"c", KIND(EMIT_C) | KIND(EMIT_EXE) | KIND(EMIT_SO), c_begin, c_model, c_finish},
   {"ir", KIND(EMIT_IR), text_begin, ir_model, text_finish},
   {"dot", KIND(EMIT_DOT), text_begin, dot_model, text_finish},
+  {"layers", KIND(EMIT_LAYERS) | KIND(EMIT_SVG), layers_begin, layers_model, layers_finish},
 };
 const int nbackends = sizeof backends / sizeof *backends;
 

@@ -1019,6 +1019,7 @@ static void walk_model(Sema *s, ModelInfo *m) {
       }
       m->sequential = true;
       v = apply_sequential(s, st->rhs, prev);
+      if (s->layers && g && v->kind == VK_TENSOR) layer_statement(s->layers, st->rhs, val_ir(v));
       if (!g && st->next && st->next->kind != ND_LAYERSTMT && v->kind == VK_TENSOR)
         warn_at(st->loc, "the result of this layer is never used: the next statement does not "
                          "take it");

@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 what=${1:-demo}
 
 packages="cmake make gcc flex bison clang llvm-dev libomp-dev libclang-rt-dev diffutils pkgconf zlib1g-dev"
-[ "$what" = test ] && packages="$packages qemu-user binutils tcc python3-numpy python3-torch python3-onnx libonnx-testdata"   # portable.sh, python.sh, torch_interop.sh, onnx/
+[ "$what" = test ] && packages="$packages qemu-user binutils tcc python3-numpy python3-torch python3-onnx libonnx-testdata graphviz" # portable.sh, python.sh, torch_interop.sh, onnx/, viz.sh (dot)
 [ "$what" = bench ] && packages="$packages python3-torch libopenblas-dev bc nodejs npm"
 missing=""
 for p in $packages; do

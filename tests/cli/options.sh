@@ -47,7 +47,7 @@ has "$tmp/err" "model SeedMLP (sequential)"
 expect 1 "$nnc"
 has "$tmp/err" "nnc: error: no input file"
 expect 1 "$nnc" "$ex/seed_mlp.nn" -o -
-has "$tmp/err" "'-o -' writes text to standard output: it needs --emit=nn, ast, ir, dot, c, llvm or asm"
+has "$tmp/err" "'-o -' writes text to standard output: it needs --emit=nn, ast, ir, dot, layers, svg, c, llvm or asm"
 expect 0 "$nnc" "$ex/seed_mlp.nn" --emit=ir -o -
 has "$tmp/out" "graph SeedMLP (training step"
 expect 1 "$nnc" --frobnicate "$ex/seed_mlp.nn"

@@ -110,7 +110,8 @@ d = m.describe()
 check(d["inputs"][0].shape == (None, 784) and d["labels"][0].dtype == np.float32, "describe: %s" % d)
 
 # looking inside: layers by name, saliency, integrated gradients
-check([t.name for t in m.layers] == ["dense1", "dense2"] and m.layers[0].shape == (None, 128), "layers: %s" % m.layers)
+check([t.name for t in m.layers] == ["dense1", "dropout1", "dense2"] and m.layers[0].shape == (None, 128),
+      "layers: %s" % m.layers)
 h = m.activation(x[:4], "dense1")
 check(h.shape == (4, 128) and np.array_equal(m.activation(x[:4], "dense2"), m.predict(x[:4])), "activation")
 s = m.saliency(x[:4], target=y[:4])

@@ -109,6 +109,26 @@ assert maps.shape == (4 + 26 * 4 + 4, 8 * (26 * 4 + 4) + 4, 3), maps.shape
 assert filters.shape == (6 + 3 * 12 + 6, 8 * (3 * 12 + 6) + 6, 3), filters.shape
 print("ok: curves, confusion (accuracy %.4f), saliency %s, maps %s, filters %s" % (acc, sal.shape, maps.shape, filters.shape))
 PY
+# the layer graph: a residual model's skip connections are edges past its convolutions
+cp "$src/examples/residual.nn" "$src/examples/layers.nn" "$tmp/"
+expect 0 "$nnc" "$tmp/residual.nn" --emit=layers
+for edge in 'image.* -> .*conv2d1' 'h.* -> .*ResBlock1.conv2d1' 'h.* -> .*ResBlock1\\n' 'ResBlock1\\n.* -> .*ResBlock2 = r' \
+            'features.* -> .*dense2'; do
+  "$py" - "$tmp/out" "$edge" <<'PY' || fail "no edge $edge in the layer graph: $(cat "$tmp/out")"
+import re, sys
+text = open(sys.argv[1]).read()
+label = dict(re.findall(r'(m\d+_v\d+) \[label="([^"]*)"', text))
+edges = ["%s -> %s" % (label[a], label[b]) for a, b in re.findall(r'(m\d+_v\d+) -> (m\d+_v\d+);', text)]
+sys.exit(0 if any(re.search(sys.argv[2], e) for e in edges) else 1)
+PY
+done
+"$nnc" "$tmp/residual.nn" -o "$tmp/res.svg" || fail "drawing the layer graph"
+"$py" -c "import sys, xml.etree.ElementTree as ET; t = ''.join(ET.parse(sys.argv[1]).getroot().itertext()); sys.exit(0 if 'ResBlock2 = r' in t and 'f32[N, 28, 28, 16]' in t else 1)" "$tmp/res.svg" ||
+  fail "the drawn layer graph lacks its layers"
+expect 1 env PATH=/nonexistent "$nnc" "$tmp/residual.nn" -o "$tmp/res2.svg"
+has "$tmp/err" "nnc: error: drawing the layer graph needs Graphviz's dot (Debian: apt-get install graphviz); --emit=layers writes its text"
+[ -e "$tmp/res2.svg" ] && fail "a failed drawing left a file"
+
 # errors
 expect 1 "$viz" maps "$tmp/libsmall.so" --images "$tmp/mnist-images.idx" --layer dense1 -o "$tmp/x.png"
 has "$tmp/err" "nnc-viz: error: layer 'dense1' is not a float32 feature map [N, H, W, C] of this model"
