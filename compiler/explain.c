@@ -23,8 +23,13 @@
 #include "nnrt.h"
 
 void layer_logged(LayerLog *log, const char *name, int id) {
-  for (int i = 0; i < log->n; i++)
-    if (!strcmp(log->name[i], name)) return;
+  int again = 1; /* a name given again (h = ...; h = ...): h, h@2, h@3 */
+  for (int i = 0; i < log->n; i++) {
+    if (log->id[i] == id && !strcmp(log->name[i], name)) return;
+    size_t len = strlen(name);
+    again += !strncmp(log->name[i], name, len) && (log->name[i][len] == '\0' || log->name[i][len] == '@');
+  }
+  if (again > 1) name = arena_printf("%s@%d", name, again);
   if (log->n < NN_MAX_LAYERS) log->name[log->n] = name, log->id[log->n++] = id;
 }
 

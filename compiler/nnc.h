@@ -779,8 +779,8 @@ int *autodiff_from(Graph *g, int loss, const int *from, int nfrom);
 /* The named values lower_model logs when Sema.layers is set: each layer
  * instance's result, each named statement of the model and each function
  * statement of a sequential one (max_pool2d1), in order (`h = conv2d(...)`:
- * conv2d1, then h for the same value; a name taken keeps its first value),
- * NN_MAX_LAYERS at most. */
+ * conv2d1, then h for the same value; a name given again: h@2, h@3; named
+ * outputs too), NN_MAX_LAYERS at most. */
 typedef struct LayerLog {
   const char *name[NN_MAX_LAYERS];
   int id[NN_MAX_LAYERS];

@@ -1029,6 +1029,7 @@ static void walk_model(Sema *s, ModelInfo *m) {
       at = st->lhs && v->kind == VK_TENSOR ? output_layout(s, st, v) : 0;
       if (at < 0) v = v_error(st->loc);
       if (st->name) bind(s, st->name, st->name_loc, v);
+      if (st->name && s->layers && g && v->kind == VK_TENSOR) layer_logged(s->layers, st->name, val_ir(v));
       if (nouts < 16) {
         if (!g) m->outputs[m->noutputs++] = st;
         batch_at[nouts] = at;

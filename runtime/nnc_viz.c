@@ -32,6 +32,7 @@ typedef struct Lib {
   int (*activation)(Model *, const void *const *, int64_t, const char *, void *, size_t);
   int (*get_param)(Model *, const char *, void *, size_t);
   const void *(*predict)(Model *, const void *const *, int64_t);
+  void (*free)(Model *);
 } Lib;
 
 static int die(const char *fmt, const char *a, const char *b) {
@@ -82,6 +83,7 @@ static const char *model_name(const char *path) {
       found = strndup(n, len - 9);
     }
   }
+  free(d);
   if (!found)
     die("'%s' holds no model nnc compiled%s", path, "");
   return found;
@@ -110,6 +112,7 @@ static Lib open_lib(const char *path, const char *model, const char *weights) {
   *(void **)&L.activation = sym(&L, "activation");
   *(void **)&L.get_param = sym(&L, "get_param");
   *(void **)&L.predict = sym(&L, "predict");
+  *(void **)&L.free = sym(&L, "free");
   if (!(L.m = create(0)))
     die("cannot create model %s%s", L.name, "");
   int (*load)(Model *, const char *, char *, size_t) = (int (*)(Model *, const char *, char *, size_t))sym(&L, "load");
@@ -131,27 +134,54 @@ static float *read_images(const char *path, int64_t features, double scale, int6
   long size;
   unsigned char *d = (unsigned char *)slurp(path, &size);
   float *x = NULL;
-  if (size >= 6 && !memcmp(d, "\x93NUMPY", 6)) {
-    long hl = size >= 10 ? d[8] | d[9] << 8 : 0;
-    if (10 + hl > size || !strstr((char *)d + 10, "'<f4'"))
-      die("'%s': only float32 .npy files are read%s", path, "");
-    long bytes = size - 10 - hl;
-    *count = bytes / 4 / features;
-    x = malloc((size_t)bytes);
-    if (x)
-      memcpy(x, d + 10 + hl, (size_t)(*count * features * 4));
-  } else if (size >= 4 && d[0] == 0 && d[1] == 0 && d[2] == 8) {
-    long head = 4 + 4L * d[3];
-    *count = (size - head) / features;
-    x = malloc(sizeof(float) * (size_t)(*count * features));
-    for (int64_t i = 0; x && i < *count * features; i++)
-      x[i] = (float)(d[head + i] * scale);
+  int64_t per = 1, n = 0;
+  long head = 0;
+  bool npy = size >= 10 && !memcmp(d, "\x93NUMPY", 6);
+  if (npy) { /* {'descr': '<f4', 'fortran_order': False, 'shape': (n, ...), } */
+    head = 10 + (d[8] | d[9] << 8);
+    const char *shape = head <= size ? strstr((char *)d + 10, "'shape': (") : NULL;
+    if (!shape || !strstr((char *)d + 10, "'<f4'") || strstr((char *)d + 10, "'fortran_order': True"))
+      die("'%s': only C-ordered float32 .npy files are read%s", path, "");
+    char *at = (char *)shape + 10;
+    n = strtoll(at, &at, 10);
+    while (*at == ',' && at[1] == ' ' && at[2] >= '0' && at[2] <= '9')
+      per *= strtoll(at + 2, &at, 10);
+  } else if (size >= 8 && d[0] == 0 && d[1] == 0 && d[2] == 8 && d[3] >= 1) {
+    head = 4 + 4L * d[3];
+    for (int k = 0; k < d[3] && 8 + 4 * k <= size; k++) {
+      int64_t dim = (int64_t)d[4 + 4 * k] << 24 | d[5 + 4 * k] << 16 | d[6 + 4 * k] << 8 | d[7 + 4 * k];
+      if (k == 0)
+        n = dim;
+      else
+        per *= dim;
+    }
   } else {
-    die("'%s' is neither an IDX file of bytes nor a .npy file%s", path, "");
+    die("'%s' is neither an IDX file of bytes nor a float32 .npy file%s", path, "");
   }
-  if (!x || *count < 1)
-    die("'%s' holds no sample of the model's input%s", path, "");
+  char what[160];
+  snprintf(what, sizeof what, "%lld values a sample, the model's input %lld", (long long)per, (long long)features);
+  if (per != features)
+    die("'%s' holds %s", path, what);
+  if (n < 1 || head + n * per * (npy ? 4 : 1) > size)
+    die("'%s' holds fewer samples than its header says%s", path, "");
+  *count = n;
+  if (!(x = malloc(sizeof(float) * (size_t)(n * per))))
+    die("out of memory%s%s", "", "");
+  if (npy)
+    memcpy(x, d + head, sizeof(float) * (size_t)(n * per));
+  else
+    for (int64_t i = 0; i < n * per; i++)
+      x[i] = (float)(d[head + i] * scale);
   free(d);
+  return x;
+}
+
+/* A number of the command line, or an error naming the flag. */
+static double number(const char *flag, const char *v, bool integer) {
+  char *end;
+  double x = strtod(v, &end);
+  if (end == v || *end || !isfinite(x) || (integer && x != floor(x)))
+    die("%s takes a number, not '%s'", flag, v);
   return x;
 }
 
@@ -205,6 +235,16 @@ static double largest(const float *v, int64_t n, int step) {
   return m;
 }
 
+/* The canvas as a PNG, then freed; 0 or an error. */
+static int write_png(Canvas *c, const char *out) {
+  char err[512];
+  bool ok = nnrt_png(out, c->w, c->h, 3, c->rgb, err, sizeof err);
+  free(c->rgb);
+  if (!ok)
+    die("%s%s", err, "");
+  return 0;
+}
+
 /* ---------------------------------------------------------- commands */
 
 static int curves(const char *log, const char *out) {
@@ -237,6 +277,7 @@ static int curves(const char *log, const char *out) {
   char err[512];
   if (!nnrt_svg_curves(out, log, rows, nkeep, names, v, err, sizeof err))
     die("%s%s", err, "");
+  free(v), free(t);
   return 0;
 }
 
@@ -258,10 +299,8 @@ static int maps(Lib *L, const float *x, const char *layer, const char *out) {
   for (int k = 0; k < C; k++)
     paint(&c, 4 + (k % across) * (W * s + 4), 4 + (k / across) * (H * s + 4), a + k, H, W, C, 0,
           largest(a + k, H * W, C), s, hot);
-  char err[512];
-  if (!nnrt_png(out, c.w, c.h, 3, c.rgb, err, sizeof err))
-    die("%s%s", err, "");
-  return 0;
+  free(a);
+  return write_png(&c, out);
 }
 
 /* The filters of a convolution, W [kh, kw, cin, cout]: a tile per output
@@ -285,10 +324,8 @@ static int filters(Lib *L, const char *layer, const char *out) {
     paint(&c, 6 + (k % across) * (kw * s + 6), 6 + (k / across) * (kh * s + 6), w + k, kh, kw, cin * cout, -m, m, s,
           diverging);
   }
-  char err[512];
-  if (!nnrt_png(out, c.w, c.h, 3, c.rgb, err, sizeof err))
-    die("%s%s", err, "");
-  return 0;
+  free(w);
+  return write_png(&c, out);
 }
 
 /* A row a sample: the image, its saliency for the predicted class, and
@@ -347,10 +384,8 @@ static int saliency(Lib *L, const float *x, int64_t count, const char *layer, co
           p[k] = (unsigned char)(0.45 * 255 * v + 0.55 * heat[k]);
       }
   }
-  char err[512];
-  if (!nnrt_png(out, c.w, c.h, 3, c.rgb, err, sizeof err))
-    die("%s%s", err, "");
-  return 0;
+  free(g), free(cam), free(pix), free(mag);
+  return write_png(&c, out);
 }
 
 static const char usage[] = "usage: nnc-viz curves LOG.csv -o FILE.svg\n"
@@ -379,7 +414,7 @@ int main(int argc, char **argv) {
   long index = 0, count = 4;
   if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h"))
     return fputs(usage, stdout), 0;
-  for (int i = 3; i < argc; i++) {
+  for (int i = 3; i < argc; i += 2) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!v)
       die("%s needs a value%s", a, "");
@@ -394,14 +429,13 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--layer"))
       layer = v;
     else if (!strcmp(a, "--scale"))
-      scale = atof(v);
+      scale = number(a, v, false);
     else if (!strcmp(a, "--index"))
-      index = atol(v);
+      index = (long)number(a, v, true);
     else if (!strcmp(a, "--count"))
-      count = atol(v);
+      count = (long)number(a, v, true);
     else
       die("unknown option '%s'%s", a, "");
-    i++;
   }
   bool known = !strcmp(cmd, "curves") || !strcmp(cmd, "saliency") || !strcmp(cmd, "maps") || !strcmp(cmd, "filters");
   if (!known || !file || !out)
@@ -409,18 +443,27 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "curves"))
     return curves(file, out);
   Lib L = open_lib(file, model, weights);
-  if (!strcmp(cmd, "filters"))
-    return filters(&L, layer ? layer : "conv2d1", out);
-  if (!images)
-    die("%s needs --images FILE%s", cmd, "");
-  if (count < 1 || count > 64 || index < 0)
-    die("--count is 1 to 64 and --index at least 0%s%s", "", "");
-  int64_t features = nnrt_sample_size(&L.desc->inputs[0]), n;
-  float *x = read_images(images, features, scale, &n);
-  if (index + (!strcmp(cmd, "maps") ? 1 : count) > n)
-    die("'%s' has fewer samples than --index and --count ask%s", images, "");
-  x += index * features;
-  if (!strcmp(cmd, "maps"))
-    return layer ? maps(&L, x, layer, out) : die("maps needs --layer MAP%s%s", "", "");
-  return saliency(&L, x, count, layer, out);
+  int rc;
+  float *x = NULL;
+  if (!strcmp(cmd, "filters")) {
+    rc = filters(&L, layer ? layer : "conv2d1", out);
+  } else {
+    if (!images)
+      die("%s needs --images FILE%s", cmd, "");
+    if (count < 1 || count > 64 || index < 0)
+      die("--count is 1 to 64 and --index at least 0%s%s", "", "");
+    int64_t features = nnrt_sample_size(&L.desc->inputs[0]), n;
+    x = read_images(images, features, scale, &n);
+    if (index + (!strcmp(cmd, "maps") ? 1 : count) > n)
+      die("'%s' has fewer samples than --index and --count ask%s", images, "");
+    if (!strcmp(cmd, "maps") && !layer)
+      die("maps needs --layer MAP%s%s", "", "");
+    rc = !strcmp(cmd, "maps") ? maps(&L, x + index * features, layer, out)
+                              : saliency(&L, x + index * features, count, layer, out);
+  }
+  free(x);
+  L.free(L.m);
+  if (!model)
+    free((char *)L.name);
+  return rc;
 }

@@ -818,8 +818,9 @@ NNRT_API int nnrt_model_activation(NnrtModel *m, const void *const *inputs, int6
     return -1;
   size_t want = sample_bytes(t, t->dims[0] < 0 ? n : 1);
   if (!out || bytes != want)
-    return model_fail(m, "activation: layer '%s' of %lld samples takes %zu bytes; the buffer %s", layer, (long long)n,
-                      want, out ? "has another size" : "is NULL");
+    return out ? model_fail(m, "activation: layer '%s' of %lld samples takes %zu bytes, not %zu", layer, (long long)n, want,
+                            bytes)
+               : model_fail(m, "activation: layer '%s': the buffer is NULL", layer);
   m->def->run[NNRT_LAYERS](m, n, in, NULL);
   memcpy(out, m->out[j], want);
   return model_ok(m);
@@ -999,7 +1000,7 @@ NNRT_API int nnrt_model_gradcam(NnrtModel *m, const void *const *inputs, int64_t
     for (int64_t p = 0; p < H * W; p++) {
       double sum = 0;
       for (int64_t c = 0; c < C; c++) sum += alpha[c] / (double)(H * W) * elem(A, t->dtype, base + p * C + c);
-      out[i * H * W + p] = sum > 0 ? (float)sum : 0.0f;
+      out[i * H * W + p] = sum > 0 ? (float)sum : sum <= 0 ? 0.0f : (float)sum; /* NaN stays */
     }
   }
   free(alpha);

@@ -172,7 +172,7 @@ NNRT_API bool nnrt_svg_confusion(const char *path, const char *title, int k, con
           "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
           "<text x=\"12\" y=\"22\" font-size=\"16\">%s: %lld samples, %.2f%% "
           "right</text>\n",
-          L + size + 20, T + size + 40, title, (long long)total, total ? 100.0 * (double)right / (double)total : 0.0);
+          fmax(L + size + 20, 420), T + size + 40, title, (long long)total, total ? 100.0 * (double)right / (double)total : 0.0);
   fprintf(f,
           "<text x=\"%.1f\" y=\"%.1f\" font-size=\"13\" "
           "text-anchor=\"middle\">predicted class</text>\n",

@@ -386,10 +386,23 @@ class Model:
 
     # ------------------------------------------- looking inside (interpret.md)
     def _targets(self, target, n):
+        """None, one index for every sample, or one a sample: int32 [n]."""
         if target is None:
             return None, None
-        t = np.ascontiguousarray(np.broadcast_to(np.asarray(target), (n,)), dtype=np.int32)
+        a = np.asarray(target)
+        if a.dtype.kind not in "iu" or a.ndim > 1 or (a.ndim == 1 and a.shape[0] != n):
+            raise ValueError("a target is an integer index into output %r, or one a sample (%d), not %r"
+                             % (self.outputs[0].name, n, target))
+        if a.size and (a.min() < 0 or a.max() > 2**31 - 1):
+            raise ValueError("target %d is outside output %r" % (a.min() if a.min() < 0 else a.max(),
+                                                                  self.outputs[0].name))
+        t = np.ascontiguousarray(np.broadcast_to(a, (n,)), dtype=np.int32)
         return t, t.ctypes.data
+
+    def _layer(self, layer):
+        if not isinstance(layer, str):
+            raise TypeError("a layer is named by a string (one of .layers), not %r" % (layer,))
+        return layer.encode()
 
     def _attribution(self, fn, what, x, *before):
         """out arrays like the floating-point inputs (None for token ids)."""
@@ -416,10 +429,12 @@ class Model:
         Riemann sum over `steps` points."""
         keep, ptrs, n, outs, optrs = self._attribution(self._integrated_gradients, "integrated gradients", x)
         bkeep, bptrs = None, None
-        if baseline is not None:
-            bkeep, bptrs, bn = self._inputs(baseline)
-            if bn != n:
-                raise ValueError("the baseline has %d samples, the inputs %d" % (bn, n))
+        if baseline is not None:  # a list may hold None for an input: zeros (token ids stay as they are)
+            bs = list(baseline) if len(self.inputs) > 1 else [baseline]
+            if len(bs) != len(self.inputs):
+                raise ValueError("the baseline has %d arrays, the model %d inputs" % (len(bs), len(self.inputs)))
+            bkeep = [None if b is None else self._array(b, t, "baseline", n)[0] for t, b in zip(self.inputs, bs)]
+            bptrs = (ctypes.c_void_p * len(bkeep))(*[None if b is None else b.ctypes.data for b in bkeep])
         t, tp = self._targets(target, n)
         steps = _integer(steps, "steps", 1, 100000)
         self._check(self._integrated_gradients(self._m, ptrs, bptrs, n, tp, steps, optrs) == 0)
@@ -432,10 +447,10 @@ class Model:
         keep, ptrs, n = self._inputs(x)
         L = [t for t in self.layers if t.name == layer]
         if len(L) != 1 or len(L[0].shape) != 4:
-            self._check(self._gradcam(self._m, ptrs, n, layer.encode(), None, None) == 0)
+            self._check(self._gradcam(self._m, ptrs, n, self._layer(layer), None, None) == 0)
         t, tp = self._targets(target, n)
         out = np.empty((n, L[0].shape[1], L[0].shape[2]), dtype=np.float32)
-        self._check(self._gradcam(self._m, ptrs, n, layer.encode(), tp, out.ctypes.data) == 0)
+        self._check(self._gradcam(self._m, ptrs, n, self._layer(layer), tp, out.ctypes.data) == 0)
         return out
 
     def activation(self, x, layer):
@@ -446,9 +461,9 @@ class Model:
         keep, ptrs, n = self._inputs(x)
         L = [t for t in self.layers if t.name == layer]
         if not L:
-            self._check(self._activation(self._m, ptrs, n, layer.encode(), None, 0) == 0)
+            self._check(self._activation(self._m, ptrs, n, self._layer(layer), None, 0) == 0)
         out = np.empty(tuple(n if d is None else d for d in L[0].shape), dtype=L[0].dtype)
-        self._check(self._activation(self._m, ptrs, n, layer.encode(), out.ctypes.data, out.nbytes) == 0)
+        self._check(self._activation(self._m, ptrs, n, self._layer(layer), out.ctypes.data, out.nbytes) == 0)
         return out
 
     def set_lr(self, lr):

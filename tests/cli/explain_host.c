@@ -183,7 +183,7 @@ int main(void) {
   expect_error(Probe_gradcam(m, in, N, "g", NULL, cam), Probe_last_error(m),
                "gradcam: layer 'g' is not a feature map [N, height, width, channels] of floats");
   expect_error(Probe_activation(m, in, N, "g", gap_v, sizeof gap_v - 8), Probe_last_error(m),
-               "activation: layer 'g' of 3 samples takes 120 bytes; the buffer has another size");
+               "activation: layer 'g' of 3 samples takes 120 bytes, not 112");
   expect_error(Probe_activation(m, in, N, NULL, gap_v, sizeof gap_v), Probe_last_error(m),
                "activation: no layer name (NULL)");
   expect_error(Probe_integrated_gradients(m, in, NULL, N, NULL, 0, ig), Probe_last_error(m),
@@ -204,8 +204,17 @@ int main(void) {
                "saliency: input 0 (ids) holds integers (token ids), which have no gradient; pass NULL for it");
   CHECK(Mixed_saliency(x, xin, 2, NULL, numbers) == 0 && (gn[0] != 0 || gn[1] != 0), "Mixed saliency: %s",
         Mixed_last_error(x));
-  float e[2 * 8];
+  float e[2 * 8], e2[2 * 11], p[2 * 2];
+  const NnModelDesc *md = Mixed_describe();
+  const char *names[] = {"embedding1", "e", "e@2", "dense1", "p"}; /* a name given again: e@2; a named output */
+  CHECK(md->nlayers == 5, "Mixed has %d layers", md->nlayers);
+  for (int i = 0; i < 5 && i < md->nlayers; i++) CHECK(!strcmp(md->layers[i].name, names[i]), "layer %d is %s", i, md->layers[i].name);
   CHECK(Mixed_activation(x, xin, 2, "e", e, sizeof e) == 0, "Mixed activation e: %s", Mixed_last_error(x));
+  CHECK(Mixed_activation(x, xin, 2, "e@2", e2, sizeof e2) == 0 && !memcmp(e2, e, 8 * sizeof(float)) &&
+            !memcmp(e2 + 11, e + 8, 8 * sizeof(float)) && e2[8] == nums[0],
+        "Mixed activation e@2: the concatenation of e and x");
+  CHECK(Mixed_activation(x, xin, 2, "p", p, sizeof p) == 0 && !memcmp(p, Mixed_predict(x, xin, 2), sizeof p),
+        "Mixed activation p: the output");
   Mixed_free(x);
   printf("ok errors\n");
   if (failures) return 1;

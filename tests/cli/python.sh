@@ -118,12 +118,25 @@ s = m.saliency(x[:4], target=y[:4])
 check(s.shape == (4, 784) and s.dtype == np.float32 and np.abs(s).sum() > 0, "saliency: %s" % (s.shape,))
 ig = m.integrated_gradients(x[:4], target=y[:4], steps=8)
 check(ig.shape == (4, 784) and np.all(ig[x[:4] == 0] == 0), "integrated gradients are 0 where x is the baseline")
+check(np.array_equal(m.integrated_gradients(x[:4], baseline=np.zeros((4, 784), np.float32), target=y[:4], steps=8), ig),
+      "a baseline of zeros is the default")
 for bad in (lambda: m.activation(x[:4], "dense9"), lambda: m.saliency(x[:4], target=10)):
     try:
         bad()
         check(False, "a bad layer or target was taken")
     except nnc.NncError as e:
         print("NncError:", e)
+for bad in (2**32 + 3, 1.9, [1, 2], -1):
+    try:
+        m.saliency(x[:4], target=bad)
+        check(False, "saliency took the target %r" % (bad,))
+    except ValueError as e:
+        print("ValueError:", e)
+try:
+    m.gradcam(x[:4], 3)
+    check(False, "a layer named by a number")
+except TypeError as e:
+    print("TypeError:", e)
 
 # compile: nnc's diagnostics as an NncError
 open(tmp + "/bad.nn", "w").write("model M {\n  input x: [4]\n  dens(3)\n}\n")

@@ -112,7 +112,7 @@ PY
 # the layer graph: a residual model's skip connections are edges past its convolutions
 cp "$src/examples/residual.nn" "$src/examples/layers.nn" "$tmp/"
 expect 0 "$nnc" "$tmp/residual.nn" --emit=layers
-for edge in 'image.* -> .*conv2d1' 'h.* -> .*ResBlock1.conv2d1' 'h.* -> .*ResBlock1\\n' 'ResBlock1\\n.* -> .*ResBlock2 = r' \
+for edge in 'image.* -> .*conv2d1' 'h.* -> .*ResBlock1.conv2d1' 'h\\n.* -> .*ResBlock1 = h@2' 'ResBlock1 = h@2.* -> .*ResBlock2 = r' \
             'features.* -> .*dense2'; do
   "$py" - "$tmp/out" "$edge" <<'PY' || fail "no edge $edge in the layer graph: $(cat "$tmp/out")"
 import re, sys
@@ -130,6 +130,10 @@ has "$tmp/err" "nnc: error: drawing the layer graph needs Graphviz's dot (Debian
 [ -e "$tmp/res2.svg" ] && fail "a failed drawing left a file"
 
 # errors
+expect 1 "$viz" saliency "$tmp/libsmall.so" --images "$tmp/mnist-labels.idx" -o "$tmp/x.png"
+has "$tmp/err" "nnc-viz: error: '$tmp/mnist-labels.idx' holds 1 values a sample, the model's input 784"
+expect 1 "$viz" saliency "$tmp/libsmall.so" --images "$tmp/mnist-images.idx" --scale abc -o "$tmp/x.png"
+has "$tmp/err" "nnc-viz: error: --scale takes a number, not 'abc'"
 expect 1 "$viz" maps "$tmp/libsmall.so" --images "$tmp/mnist-images.idx" --layer dense1 -o "$tmp/x.png"
 has "$tmp/err" "nnc-viz: error: layer 'dense1' is not a float32 feature map [N, H, W, C] of this model"
 expect 1 "$viz" saliency "$tmp/libsmall.so" --images "$tmp/mnist-images.idx" --index 9999 --count 2 -o "$tmp/x.png"
