@@ -281,26 +281,41 @@ static int curves(const char *log, const char *out) {
   return 0;
 }
 
-/* Feature maps: the layer [N, H, W, C] of the first sample, a tile per channel.
- */
+/* The tensor of list[0..n) named `name`, or NULL. */
+static const NnTensorDesc *named(const NnTensorDesc *list, int n, const char *name) {
+  for (int i = 0; i < n; i++)
+    if (!strcmp(list[i].name, name))
+      return &list[i];
+  return NULL;
+}
+
+/* `count` tiles of (data, step) maps of h x w cells of s pixels, gap apart,
+ * each from lo to hi (symmetric: from -largest to largest, else from 0),
+ * as a PNG. */
+static int tiles(const float *data, int count, int h, int w, int step, int s, int gap, bool symmetric,
+                 void (*color)(double, unsigned char *), const char *out) {
+  int across = count <= 8 ? count : (int)ceil(sqrt(count * 1.5)), down = (count + across - 1) / across;
+  Canvas c = canvas(across * (w * s + gap) + gap, down * (h * s + gap) + gap);
+  for (int k = 0; k < count; k++) {
+    double m = largest(data + k, (int64_t)h * w * (step / count), count);
+    paint(&c, gap + (k % across) * (w * s + gap), gap + (k / across) * (h * s + gap), data + k, h, w, step,
+          symmetric ? -m : 0, m, s, color);
+  }
+  return write_png(&c, out);
+}
+
+/* Feature maps: the layer [N, H, W, C] of the first sample, a tile per channel. */
 static int maps(Lib *L, const float *x, const char *layer, const char *out) {
-  const NnTensorDesc *t = NULL;
-  for (int i = 0; i < L->desc->nlayers; i++)
-    if (!strcmp(L->desc->layers[i].name, layer))
-      t = &L->desc->layers[i];
+  const NnTensorDesc *t = named(L->desc->layers, L->desc->nlayers, layer);
   if (!t || t->rank != 4 || t->dtype != 0)
     die("layer '%s' is not a float32 feature map [N, H, W, C] of this model%s", layer, "");
   int H = (int)t->dims[1], W = (int)t->dims[2], C = (int)t->dims[3], s = H * 4 < 64 ? 64 / H : 4;
   float *a = malloc(sizeof(float) * (size_t)(H * W * C));
   const void *in[1] = {x};
   need(L, L->activation(L->m, in, 1, layer, a, sizeof(float) * (size_t)(H * W * C)));
-  int across = C <= 8 ? C : (int)ceil(sqrt(C * 1.5)), down = (C + across - 1) / across;
-  Canvas c = canvas(across * (W * s + 4) + 4, down * (H * s + 4) + 4);
-  for (int k = 0; k < C; k++)
-    paint(&c, 4 + (k % across) * (W * s + 4), 4 + (k / across) * (H * s + 4), a + k, H, W, C, 0,
-          largest(a + k, H * W, C), s, hot);
+  int rc = tiles(a, C, H, W, C, s, 4, false, hot, out);
   free(a);
-  return write_png(&c, out);
+  return rc;
 }
 
 /* The filters of a convolution, W [kh, kw, cin, cout]: a tile per output
@@ -308,24 +323,15 @@ static int maps(Lib *L, const float *x, const char *layer, const char *out) {
 static int filters(Lib *L, const char *layer, const char *out) {
   char name[200];
   snprintf(name, sizeof name, "%s.W", layer);
-  const NnTensorDesc *t = NULL;
-  for (int i = 0; i < L->desc->nparams; i++)
-    if (!strcmp(L->desc->params[i].name, name))
-      t = &L->desc->params[i];
+  const NnTensorDesc *t = named(L->desc->params, L->desc->nparams, name);
   if (!t || t->rank != 4 || t->dtype != 0)
     die("'%s' is not the float32 weights of a convolution%s", name, "");
   int kh = (int)t->dims[0], kw = (int)t->dims[1], cin = (int)t->dims[2], cout = (int)t->dims[3], s = 12;
   float *w = malloc(sizeof(float) * (size_t)(kh * kw * cin * cout));
   need(L, L->get_param(L->m, name, w, sizeof(float) * (size_t)(kh * kw * cin * cout)));
-  int across = cout <= 8 ? cout : (int)ceil(sqrt(cout * 1.5)), down = (cout + across - 1) / across;
-  Canvas c = canvas(across * (kw * s + 6) + 6, down * (kh * s + 6) + 6);
-  for (int k = 0; k < cout; k++) {
-    double m = largest(w + k, kh * kw * cin, cout);
-    paint(&c, 6 + (k % across) * (kw * s + 6), 6 + (k / across) * (kh * s + 6), w + k, kh, kw, cin * cout, -m, m, s,
-          diverging);
-  }
+  int rc = tiles(w, cout, kh, kw, cin * cout, s, 6, true, diverging, out);
   free(w);
-  return write_png(&c, out);
+  return rc;
 }
 
 /* A row a sample: the image, its saliency for the predicted class, and
@@ -342,9 +348,9 @@ static int saliency(Lib *L, const float *x, int64_t count, const char *layer, co
   need(L, L->saliency(L->m, in, count, NULL, o));
   int ch = 0, cw = 0;
   if (layer) {
-    for (int i = 0; i < L->desc->nlayers; i++)
-      if (!strcmp(L->desc->layers[i].name, layer) && L->desc->layers[i].rank == 4)
-        ch = (int)L->desc->layers[i].dims[1], cw = (int)L->desc->layers[i].dims[2];
+    const NnTensorDesc *t = named(L->desc->layers, L->desc->nlayers, layer);
+    if (t && t->rank == 4)
+      ch = (int)t->dims[1], cw = (int)t->dims[2];
     cam = malloc(sizeof(float) * (size_t)(count * (ch ? ch * cw : 1)));
     need(L, L->gradcam(L->m, in, count, layer, NULL, cam));
   }
