@@ -347,11 +347,16 @@ static void rule(AD *ad, int id, int dy) {
   case OP_SIN: ACC(x, mul(g, dy, ir_unary(g, OP_COS, x))); return;
   case OP_ASIN: /* 1 / sqrt(1 - x^2), its negative for acos */
   case OP_ACOS: {
-    int r = divide(g, dy, ir_unary(g, OP_SQRT, sub(g, c(g, x, 1), mul(g, x, x))));
+    int xx = mul(g, x, x), one = c(g, x, 1);
+    int r = divide(g, dy, ir_unary(g, OP_SQRT, sub(g, one, xx)));
     ACC(x, v.op == OP_ASIN ? r : ir_unary(g, OP_NEG, r));
     return;
   }
-  case OP_ATAN: ACC(x, divide(g, dy, ir_binary(g, OP_ADD, c(g, x, 1), mul(g, x, x)))); return;
+  case OP_ATAN: {
+    int xx = mul(g, x, x), one = c(g, x, 1);
+    ACC(x, divide(g, dy, ir_binary(g, OP_ADD, one, xx)));
+    return;
+  }
   case OP_COS: ACC(x, mul(g, dy, ir_unary(g, OP_NEG, ir_unary(g, OP_SIN, x)))); return;
   case OP_CAST:
     if (!is_float(X->dtype)) {

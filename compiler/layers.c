@@ -628,8 +628,9 @@ bool rule_pad(Sema *s, const Builtin *b, Node *call, Val *a, Val *out) {
       for (int i = 0; i < one.rank; i++)
         if (one.dim[i] == DIM_BATCH) one.dim[i] = 1;
       int inside = ir_pad(g, ir_const(g, dt, one, 1), axis, before, after);
-      y = ir_binary(g, OP_ADD, y, ir_binary(g, OP_MUL, ir_binary(g, OP_SUB, ir_scalar(g, dt, 1), inside),
-                                            ir_scalar(g, dt, a[5].f)));
+      int value = ir_scalar(g, dt, a[5].f), unit = ir_scalar(g, dt, 1); /* one a statement: numbers not up to the compiler */
+      int outside = ir_binary(g, OP_SUB, unit, inside);
+      y = ir_binary(g, OP_ADD, y, ir_binary(g, OP_MUL, outside, value));
     }
     return layer_emit(out, y);
   }

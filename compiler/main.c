@@ -97,6 +97,9 @@ static void usage(FILE *out) {
           "                    several (an imported one and a model calling it)\n"
           "  --inference-only  a library without the training step, the evaluation and\n"
           "                    the optimizer's state: prediction only, a smaller arena\n"
+          "  --no-explain      a library without the graphs that look inside its models\n"
+          "                    (M_saliency, M_gradcam, M_activation...): smaller, faster\n"
+          "                    to build\n"
           "  -MD               also write the files the output depends on (the .nn file,\n"
           "                    those it imports, --weights) as a make rule, to the\n"
           "                    output's name with .d, or to -MF FILE\n"
@@ -202,6 +205,8 @@ static bool parse_options(int argc, char **argv, Options *o, int *exit_now) {
       if (!*o->model) return usage_error("'--model=' needs a model's name%s", "");
     } else if (!strcmp(a, "--inference-only")) {
       o->inference_only = true;
+    } else if (!strcmp(a, "--no-explain")) {
+      o->no_explain = true;
     } else if (!strncmp(a, "--batch=", 8)) {
       char *end;
       long long k = strtoll(a + 8, &end, 10);
@@ -303,9 +308,10 @@ static bool choose_backend(Options *o) {
   if (!llvm && llvm_kind(o->emit)) return usage_error("LLVM's output (.ll, .bc, .s, .o) needs --backend=llvm%s", "");
   if (o->target && !llvm) return usage_error("--target=%s needs the LLVM backend (--backend=llvm)", o->target);
   bool code = o->emit == EMIT_C || o->emit == EMIT_EXE || o->emit == EMIT_SO || llvm_kind(o->emit);
-  if ((o->nweights || o->inference_only) && (!(code || o->emit == EMIT_ONNX) || o->check_c || o->check_grad))
+  if ((o->nweights || o->inference_only || o->no_explain) &&
+      (!(code || o->emit == EMIT_ONNX) || o->check_c || o->check_grad))
     return usage_error("%s builds into code (-o with .so, .o, .c, a program, ...), not a check or a dump",
-                       o->nweights ? "--weights" : "--inference-only");
+                       o->nweights ? "--weights" : o->inference_only ? "--inference-only" : "--no-explain");
   if (o->deps_file && !o->deps) return usage_error("-MF names the file that -MD writes; add -MD%s", "");
   if (o->deps && (!code || !o->output || !strcmp(o->output, "-")))
     return usage_error("-MD needs an output file (-o FILE) that is code: a library, an object, C, a program%s", "");
@@ -407,6 +413,7 @@ static Graph *lower(Sema *s, const Built *b, int k) {
 static bool explains(const Options *o, const Sema *s) {
   if (o->check_c || o->check_grad) return false;
   if (o->emit == EMIT_LAYERS || o->emit == EMIT_SVG) return true; /* the layers graph is what they draw */
+  if (o->no_explain) return false;
   bool code = o->emit == EMIT_C || o->emit == EMIT_EXE || o->emit == EMIT_SO || llvm_kind(o->emit);
   bool program = o->emit == EMIT_EXE || (o->emit == EMIT_C && !o->no_main);
   return code && !(program && s->trains && !o->inference_only);

@@ -1041,6 +1041,7 @@ typedef struct Options {
   const char *weights[16]; /* --weights [MODEL=]FILE: checkpoints built into the models */
   int nweights;
   bool inference_only;  /* --inference-only: no training step, evaluation or optimizer state */
+  bool no_explain;      /* --no-explain: no attribution or layers graph (explain.c) */
   int64_t batch;        /* --batch: an ONNX model's symbolic first dimensions fixed (0: kept) */
   const char *model;    /* --model: the one --emit=onnx writes of a program's models */
   bool deps;            /* -MD: write the files the output depends on, make's way */

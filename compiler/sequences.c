@@ -29,10 +29,14 @@ static int sigmoid(Graph *g, int x) { return ir_unary(g, OP_SIGMOID, x); }
  * hu = h U + rb (the recurrent bias; rb alone from the zero state, h < 0). */
 static int gru_after(Graph *g, int z, int h, int hu, int64_t u) {
   int last = g->v[hu].shape.rank - 1, one = ir_scalar(g, g->v[z].dtype, 1);
-  int zg = sigmoid(g, ir_binary(g, OP_ADD, cols(g, z, 0, u), ir_slice(g, hu, last, 0, u)));
-  int rg = sigmoid(g, ir_binary(g, OP_ADD, cols(g, z, u, 2 * u), ir_slice(g, hu, last, u, 2 * u)));
-  int cand = ir_unary(g, OP_TANH, ir_binary(g, OP_ADD, cols(g, z, 2 * u, 3 * u),
-                                             ir_binary(g, OP_MUL, rg, ir_slice(g, hu, last, 2 * u, 3 * u))));
+  /* one value a statement (or nested one deep): value numbers must not
+   * depend on the order a compiler evaluates a call's arguments in */
+  int hz = ir_slice(g, hu, last, 0, u), xz = cols(g, z, 0, u);
+  int zg = sigmoid(g, ir_binary(g, OP_ADD, xz, hz));
+  int hr = ir_slice(g, hu, last, u, 2 * u), xr = cols(g, z, u, 2 * u);
+  int rg = sigmoid(g, ir_binary(g, OP_ADD, xr, hr));
+  int rh = ir_binary(g, OP_MUL, rg, ir_slice(g, hu, last, 2 * u, 3 * u)), xh = cols(g, z, 2 * u, 3 * u);
+  int cand = ir_unary(g, OP_TANH, ir_binary(g, OP_ADD, xh, rh));
   int fresh = ir_binary(g, OP_MUL, ir_binary(g, OP_SUB, one, zg), cand);
   return h >= 0 ? ir_binary(g, OP_ADD, ir_binary(g, OP_MUL, zg, h), fresh) : fresh;
 }
@@ -61,7 +65,9 @@ static Graph *recurrent_body(Graph *outer, int kind, int xw, bool masked, const 
     int f = sigmoid(g, cols(g, z, u, 2 * u));
     int cand = ir_unary(g, OP_TANH, cols(g, z, 2 * u, 3 * u));
     int o = sigmoid(g, cols(g, z, 3 * u, 4 * u));
-    c = ir_binary(g, OP_ADD, ir_binary(g, OP_MUL, f, c), ir_binary(g, OP_MUL, i, cand));
+    int ic = ir_binary(g, OP_MUL, i, cand); /* one a statement: value numbers not up to the compiler */
+    int fc = ir_binary(g, OP_MUL, f, c);
+    c = ir_binary(g, OP_ADD, fc, ic);
     int tc = ir_unary(g, OP_TANH, c);
     h = ir_binary(g, OP_MUL, o, tc);
     save[0] = i, save[1] = f, save[2] = cand, save[3] = o, save[4] = tc, nsave = 5;
@@ -76,7 +82,10 @@ static Graph *recurrent_body(Graph *outer, int kind, int xw, bool masked, const 
     int rg = sigmoid(g, ir_binary(g, OP_ADD, rx, cols(g, hu, u, 2 * u)));
     int rh = ir_binary(g, OP_MUL, rg, h);
     int cand = ir_unary(g, OP_TANH, ir_binary(g, OP_ADD, hx, ir_matmul(g, rh, w2)));
-    h = ir_binary(g, OP_ADD, ir_binary(g, OP_MUL, zg, h), ir_binary(g, OP_MUL, ir_binary(g, OP_SUB, one, zg), cand));
+    int keep = ir_binary(g, OP_SUB, one, zg);
+    int fresh = ir_binary(g, OP_MUL, keep, cand);
+    int old = ir_binary(g, OP_MUL, zg, h);
+    h = ir_binary(g, OP_ADD, old, fresh);
     save[0] = zg, save[1] = rg, save[2] = cand, nsave = 3;
   } else {
     h = ir_unary(g, OP_TANH, ir_binary(g, OP_ADD, z, ir_matmul(g, h, w)));
@@ -293,7 +302,8 @@ static bool attend(Sema *s, Node *call, Val *x, Val *c, Val *mask, int64_t H, bo
   int hidden = -1; /* 1 where a score is hidden */
   if (causal) { /* position i sees j <= i */
     Shape ts = {.rank = 2, .dim = {T, S}};
-    hidden = ir_binary(g, OP_GT, ir_iota(g, dt, ts, 1), ir_iota(g, dt, ts, 0));
+    int rows = ir_iota(g, dt, ts, 0), columns = ir_iota(g, dt, ts, 1);
+    hidden = ir_binary(g, OP_GT, columns, rows);
   }
   if (mask->kind == VK_TENSOR) { /* a padded context position: mask < 0.5 */
     int m = val_ir(mask);

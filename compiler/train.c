@@ -67,7 +67,8 @@ static int batch_mean(Graph *g, int x, int w) {
   if (s.rank > 1) {
     int axes[NN_MAX_RANK], count = 1;
     for (int a = 1; a < s.rank; a++) axes[a - 1] = a, count *= (int)s.dim[a];
-    per = dvd(g, ir_sum(g, x, axes, s.rank - 1), k(g, dt, count));
+    int n = k(g, dt, count);
+    per = dvd(g, ir_sum(g, x, axes, s.rank - 1), n);
   }
   return ir_mean_all(g, mul(g, per, ir_cast(g, w, dt)));
 }
@@ -90,7 +91,8 @@ static int categorical(Graph *g, int logp, int y, int keep, int w) {
   if (w >= 0) per = mul(g, per, batch_column(g, w, g->v[per].shape.rank, g->v[per].dtype));
   int axes[NN_MAX_RANK], n = g->v[per].shape.rank;
   for (int i = 0; i < n; i++) axes[i] = i;
-  int kept = ir_binary(g, OP_MAX, ir_sum(g, keep, axes, n), k(g, g->v[per].dtype, 1));
+  int one = k(g, g->v[per].dtype, 1);
+  int kept = ir_binary(g, OP_MAX, ir_sum(g, keep, axes, n), one);
   return ir_binary(g, OP_DIV, ir_sum(g, mul(g, per, keep), axes, n), kept);
 }
 
@@ -146,7 +148,8 @@ static int make_loss(Graph *g, const Setting *loss, int out, int w) {
       Val *ignore = arg(loss, "ignore_label");
       if (ignore->kind == VK_INT) {
         int lf = ir_cast(g, y, dt), ig = k(g, dt, (double)ignore->i);
-        keep = add(g, ir_binary(g, OP_GT, lf, ig), ir_binary(g, OP_GT, ig, lf));
+        int below = ir_binary(g, OP_GT, ig, lf), above = ir_binary(g, OP_GT, lf, ig);
+        keep = add(g, above, below);
       }
       int64_t depth = sh.dim[sh.rank - 1];
       y = ir_make(g, OP_ONEHOT, dt, (Shape){0}, &y, 1, &depth, 1, 0);

@@ -14,6 +14,12 @@ for backend in llvm c; do
   echo "$backend: $(tail -1 "$tmp/$backend/out.txt")"
 done
 cat "$tmp/llvm/out.txt"
+# --no-explain: a library without them
+"$nnc" "$src/tests/cli/explain.nn" --no-explain -o "$tmp/plain.so" || fail "--no-explain"
+grep -q 'Probe_saliency\|Probe_activation' "$tmp/plain.h" && fail "--no-explain left the functions in the header"
+nm -D "$tmp/plain.so" | grep -q 'Probe_saliency' && fail "--no-explain left Probe_saliency in the library"
+expect 1 "$nnc" "$src/tests/cli/explain.nn" --no-explain --emit=ir
+has "$tmp/err" "--no-explain builds into code"
 # a training program's C has neither graph nor function
 cp "$src/examples/seed_mlp.nn" "$tmp/seed.nn"
 "$nnc" "$tmp/seed.nn" --emit=c -o "$tmp/seed.c" || fail "seed_mlp to C"

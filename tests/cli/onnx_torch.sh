@@ -19,7 +19,7 @@ need_python
 models="$src/tests/onnx/torch"
 for model in mlp cnn resnet transformer unet lstm gru tokens lstm_state scaler causal one_token; do
   for backend in llvm c; do
-    expect 0 "$nnc" "$models/$model.onnx" --backend=$backend --inference-only -o "$tmp/${model}_$backend.so"
+    expect 0 "$nnc" "$models/$model.onnx" --backend=$backend --inference-only --no-explain -o "$tmp/${model}_$backend.so"
   done
 done
 PYTHONPATH="$src/python" "$py" - "$models" "$tmp" > "$tmp/py.out" 2>&1 <<'PY' || fail "outputs: $(cat "$tmp/py.out")"

@@ -133,7 +133,8 @@ def run_test(nncexe, test_dir, out_dir, backend):
     os.makedirs(out_dir, exist_ok=True)
     path, inputs = prepare(test_dir, out_dir)
     lib = os.path.join(out_dir, "model.so")
-    cmd = [nncexe, path, "-o", lib, "-O0" if backend == "c" else "-O1", "--backend=" + backend, "--inference-only"]
+    cmd = [nncexe, path, "-o", lib, "-O0" if backend == "c" else "-O1", "--backend=" + backend, "--inference-only",
+           "--no-explain"]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         msg = (r.stderr.strip().splitlines() or ["exit %d" % r.returncode])[0]
