@@ -34,6 +34,18 @@ held_out_at_least() {
     fail "${4:-held-out} accuracy '$acc' over $2 samples is below $3: $(tail -2 "$1")"
 }
 
+# lib_host BACKEND MODEL.nn LIB HOST.c: the model built by BACKEND into
+# $tmp/BACKEND/LIB.so (LIB.h beside it), HOST.c linked against it into
+# $tmp/BACKEND/host and run, its output in $tmp/BACKEND/out.txt; a failure
+# says which step, and for the host the lines it printed but "ok ...".
+lib_host() {
+  mkdir -p "$tmp/$1"
+  "$nnc" --backend="$1" "$2" -o "$tmp/$1/$3.so" || { fail "$1: $3.so"; return; }
+  ${CC:-cc} -std=c11 ${CFLAGS:-} -I"$tmp/$1" "$4" -o "$tmp/$1/host" "$tmp/$1/$3.so" -Wl,-rpath,"$tmp/$1" -lm ||
+    { fail "$1: host"; return; }
+  "$tmp/$1/host" > "$tmp/$1/out.txt" || fail "$1: $(grep -v '^ok' "$tmp/$1/out.txt")"
+}
+
 # npy DESCR SHAPE [FORTRAN]: a NumPy .npy version 1.0 header, padded to 64
 # bytes as NumPy writes it (FORTRAN: fortran_order, False unless given).
 npy() {

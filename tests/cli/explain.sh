@@ -4,13 +4,8 @@
 # (tests/cli/explain_host.c); the graphs are in libraries only, not in a
 # training program.
 . "$(dirname "$0")/../cli_lib.sh"
-cc=${CC:-cc}
 for backend in llvm c; do
-  mkdir -p "$tmp/$backend"
-  "$nnc" --backend=$backend "$src/tests/cli/explain.nn" -o "$tmp/$backend/libprobe.so" || fail "$backend: libprobe.so"
-  $cc -std=c11 ${CFLAGS:-} -I"$tmp/$backend" "$src/tests/cli/explain_host.c" -o "$tmp/$backend/host" \
-    "$tmp/$backend/libprobe.so" -Wl,-rpath,"$tmp/$backend" -lm || fail "$backend: host"
-  "$tmp/$backend/host" > "$tmp/$backend/out.txt" || fail "$backend: $(grep -v '^ok' "$tmp/$backend/out.txt")"
+  lib_host $backend "$src/tests/cli/explain.nn" libprobe "$src/tests/cli/explain_host.c"
   echo "$backend: $(tail -1 "$tmp/$backend/out.txt")"
 done
 cat "$tmp/llvm/out.txt"

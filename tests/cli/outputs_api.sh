@@ -24,11 +24,7 @@ train Cw {
 }
 NN
 for backend in llvm c; do
-  mkdir -p "$tmp/$backend"
-  "$nnc" --backend=$backend "$tmp/heads.nn" -o "$tmp/$backend/libheads.so" || fail "$backend: libheads.so"
-  $cc -std=c11 ${CFLAGS:-} -I"$tmp/$backend" "$src/tests/cli/outputs_host.c" -o "$tmp/$backend/host" \
-    "$tmp/$backend/libheads.so" -Wl,-rpath,"$tmp/$backend" -lm || fail "$backend: host"
-  "$tmp/$backend/host" > "$tmp/$backend/out.txt" || fail "$backend: $(grep -v '^ok' "$tmp/$backend/out.txt")"
+  lib_host $backend "$tmp/heads.nn" libheads "$src/tests/cli/outputs_host.c"
   tail -1 "$tmp/$backend/out.txt"
   "$nnc" --backend=$backend "$tmp/cw.nn" -o "$tmp/$backend/libcw.so" || fail "$backend: libcw.so"
   $cc -std=c11 ${CFLAGS:-} -I"$tmp/$backend" "$src/tests/cli/weights_host.c" -o "$tmp/$backend/whost" \
