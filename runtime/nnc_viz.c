@@ -253,8 +253,9 @@ static int curves(const char *log, const char *out) {
   const char *names[64];
   int cols = 0, keep[64], nkeep = 0, rows = 0;
   char *line = strtok_r(t, "\n", &save);
-  if (!line)
-    die("'%s' is empty%s", log, "");
+  if (!line || strncmp(line, "epoch,loss", 10) != 0)
+    die("'%s' is not a training log: its first line is not the training program's --log header (epoch,loss,...)%s", log,
+        "");
   for (char *c = strtok(line, ","); c && cols < 64; c = strtok(NULL, ","), cols++)
     if (strcmp(c, "epoch") && strcmp(c, "seconds") && strcmp(c, "lr") && strcmp(c, "events"))
       keep[nkeep] = cols, names[nkeep++] = c;

@@ -138,6 +138,8 @@ expect 1 "$viz" maps "$tmp/libsmall.so" --images "$tmp/mnist-images.idx" --layer
 has "$tmp/err" "nnc-viz: error: layer 'dense1' is not a float32 feature map [N, H, W, C] of this model"
 expect 1 "$viz" saliency "$tmp/libsmall.so" --images "$tmp/mnist-images.idx" --index 9999 --count 2 -o "$tmp/x.png"
 has "$tmp/err" "has fewer samples than --index and --count ask"
+expect 1 "$viz" curves "$tmp/mnist-labels.idx" -o "$tmp/x.svg"
+has "$tmp/err" "nnc-viz: error: '$tmp/mnist-labels.idx' is not a training log: its first line is not the training program's --log header (epoch,loss,...)"
 expect 1 "$viz" curves "$tmp/missing.csv" -o "$tmp/x.svg"
 has "$tmp/err" "nnc-viz: error: cannot read '$tmp/missing.csv'"
 expect 2 "$viz" paint "$tmp/libsmall.so" -o "$tmp/x.png"
