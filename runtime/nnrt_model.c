@@ -826,6 +826,15 @@ NNRT_API int nnrt_model_activation(NnrtModel *m, const void *const *inputs, int6
   return model_ok(m);
 }
 
+/* Element j of a tensor of type dt (0 f32, 1 f64), or 0 from NULL. */
+static double elem(const void *p, int dt, int64_t j) {
+  return !p ? 0 : dt == 1 ? ((const double *)p)[j] : ((const float *)p)[j];
+}
+static void set_elem(void *p, int dt, int64_t j, double x) {
+  if (dt == 1) ((double *)p)[j] = x;
+  else ((float *)p)[j] = (float)x;
+}
+
 /* An attribution: the graph run with label w one-hot on each sample's
  * target in output 0 (given, or the largest value when target is NULL:
  * the graph run once with w = 0 to find it). `got` receives the targets. */
@@ -866,15 +875,11 @@ static bool attr_begin(NnrtModel *m, const char *what, Attr *a, const void *cons
     for (int64_t i = 0; i < n; i++)
       for (int64_t c = 1; c < a->size; c++) {
         int64_t at = i * a->size;
-        double y = elt == 8 ? ((const double *)m->out[0])[at + c] : ((const float *)m->out[0])[at + c];
-        double best = elt == 8 ? ((const double *)m->out[0])[at + a->got[i]] : ((const float *)m->out[0])[at + a->got[i]];
-        if (y > best) a->got[i] = (int32_t)c;
+        int dt = desc->outputs[0].dtype;
+        if (elem(m->out[0], dt, at + c) > elem(m->out[0], dt, at + a->got[i])) a->got[i] = (int32_t)c;
       }
   }
-  for (int64_t i = 0; i < n; i++) {
-    if (elt == 8) ((double *)a->w)[i * a->size + a->got[i]] = 1;
-    else ((float *)a->w)[i * a->size + a->got[i]] = 1;
-  }
+  for (int64_t i = 0; i < n; i++) set_elem(a->w, desc->outputs[0].dtype, i * a->size + a->got[i], 1);
   return true;
 }
 
@@ -912,15 +917,6 @@ NNRT_API int nnrt_model_saliency(NnrtModel *m, const void *const *inputs, int64_
     if (out[i]) input_gradient(m, i, n, out[i]);
   attr_free(&a);
   return model_ok(m);
-}
-
-/* Element j of a tensor of type dt (0 f32, 1 f64), or 0 from NULL. */
-static double elem(const void *p, int dt, int64_t j) {
-  return !p ? 0 : dt == 1 ? ((const double *)p)[j] : ((const float *)p)[j];
-}
-static void set_elem(void *p, int dt, int64_t j, double x) {
-  if (dt == 1) ((double *)p)[j] = x;
-  else ((float *)p)[j] = (float)x;
 }
 
 NNRT_API int nnrt_model_integrated_gradients(NnrtModel *m, const void *const *inputs, const void *const *baseline,
@@ -996,10 +992,10 @@ NNRT_API int nnrt_model_gradcam(NnrtModel *m, const void *const *inputs, int64_t
     int64_t base = i * H * W * C;
     for (int64_t c = 0; c < C; c++) alpha[c] = 0;
     for (int64_t p = 0; p < H * W; p++)
-      for (int64_t c = 0; c < C; c++) alpha[c] += elem(dA, t->dtype, base + p * C + c);
+      for (int64_t c = 0; c < C; c++) alpha[c] += elem(dA, t->dtype, base + p * C + c) / (double)(H * W);
     for (int64_t p = 0; p < H * W; p++) {
       double sum = 0;
-      for (int64_t c = 0; c < C; c++) sum += alpha[c] / (double)(H * W) * elem(A, t->dtype, base + p * C + c);
+      for (int64_t c = 0; c < C; c++) sum += alpha[c] * elem(A, t->dtype, base + p * C + c);
       out[i * H * W + p] = sum > 0 ? (float)sum : sum <= 0 ? 0.0f : (float)sum; /* NaN stays */
     }
   }
