@@ -233,6 +233,12 @@ static Builtin rows[] = {
    "`patience` epochs (Keras's ReduceLROnPlateau)"),
   B("best", BK_SAVER, "monitor:monitor path:any=none", NULL,
    "write a checkpoint each time `monitor` improves (Keras's ModelCheckpoint with save_best_only)"),
+
+  /* pruning during training (train.c's masks, runtime/nnrt_prune.c's schedule) */
+  B("magnitude", BK_PRUNER, "sparsity:float[0,1) begin:int[1,]=1 end:int[1,]=none", NULL,
+   "set the smallest weights (by absolute value) of each kernel to zero, and keep them there, "
+   "reaching `sparsity` at epoch `end` on a polynomial schedule from epoch `begin` "
+   "(none: half the epochs); the epochs after `end` fine-tune the rest"),
 };
 
 enum { NROWS = sizeof rows / sizeof rows[0] };
@@ -390,6 +396,7 @@ static const char *kind_title(BuiltinKind k) {
   case BK_STOPPER: return "Early stopping";
   case BK_REDUCER: return "Learning-rate reduction";
   case BK_SAVER: return "Best checkpoints";
+  case BK_PRUNER: return "Pruning";
   }
   return "?";
 }

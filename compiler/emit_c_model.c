@@ -49,7 +49,8 @@ extern const char nnrt_h_source[], nnrt_api_h_source[], nn_model_desc_h_source[]
     nnrt_random_c_source[], nnrt_gemm_c_source[], nnrt_window_c_source[], nnrt_window_inc_source[], nnrt_conv_c_source[],
     nnrt_checkpoint_c_source[], nnrt_model_c_source[],
     nnrt_program_h_source[], nnrt_data_c_source[], nnrt_callbacks_c_source[], nnrt_program_c_source[],
-    nnrt_predict_c_source[], nnrt_arrays_c_source[], nnrt_vmath_h_source[], nnrt_viz_c_source[];
+    nnrt_predict_c_source[], nnrt_arrays_c_source[], nnrt_vmath_h_source[], nnrt_viz_c_source[],
+    nnrt_prune_c_source[];
 
 /* A file of the runtime, copied in with the files it includes that are
  * written in place (the API's rows, the descriptor types, the window
@@ -108,7 +109,7 @@ static void inline_runtime(FILE *o, const Built *models) {
 }
 
 void emit_c_program_runtime(FILE *o) {
-  fprintf(o, "\n/* ---- the training program's runtime (runtime/nnrt_program.h, nnrt_data.c, nnrt_program.c, nnrt_predict.c, nnrt_viz.c) ---- */\n");
+  fprintf(o, "\n/* ---- the training program's runtime (runtime/nnrt_program.h, nnrt_data.c, nnrt_program.c, nnrt_predict.c, nnrt_viz.c, nnrt_prune.c) ---- */\n");
   inline_source(o, nnrt_program_h_source);
   inline_source(o, nnrt_data_c_source);
   inline_source(o, nnrt_callbacks_c_source);
@@ -116,6 +117,7 @@ void emit_c_program_runtime(FILE *o) {
   inline_source(o, nnrt_predict_c_source);
   inline_source(o, nnrt_arrays_c_source);
   inline_source(o, nnrt_viz_c_source);
+  inline_source(o, nnrt_prune_c_source);
 }
 
 /* The model's tensors with their initializers: the parameters, then the

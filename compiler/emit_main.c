@@ -61,6 +61,9 @@ static void emit_callbacks(FILE *o, TrainInfo *t) {
     fprintf(o, "  .has_best = 1, .best_path = %s,\n", path->kind == VK_STRING ? quote_str(path->s) : "NULL");
     emit_monitor(o, &t->save_best, "best");
   }
+  if (t->prune.b)
+    fprintf(o, "  .prune = 1, .sparsity = %.17g, .prune_begin = %lld, .prune_end = %lld,\n", t->prune_sparsity,
+            (long long)t->prune_begin, (long long)t->prune_end);
   if (t->nschedules) {
     fprintf(o, "  .nschedules = %d, .schedules = {", t->nschedules);
     for (int i = 0; i < t->nschedules; i++) {

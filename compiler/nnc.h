@@ -253,8 +253,9 @@ typedef enum {
   BK_STOPPER,   /* `stop plateau(...)`: early stopping */
   BK_REDUCER,   /* `reduce_lr plateau(...)` */
   BK_SAVER,     /* `save best(...)` */
+  BK_PRUNER,    /* `prune magnitude(...)` */
 } BuiltinKind;
-#define BK_LAST BK_SAVER
+#define BK_LAST BK_PRUNER
 
 typedef struct BParam {
   const char *name;
@@ -387,6 +388,12 @@ struct TrainInfo {
   /* callbacks: `stop plateau(...)`, `reduce_lr plateau(...)`, `save best(...)`;
    * bound when set (their monitors checked against the metrics measured) */
   Setting early, reduce_lr, save_best;
+  /* `prune magnitude(sparsity:, begin:, end:)`: the weights of rank 2 and
+   * more each get a mask (a slot, prune.mask.W) the update is multiplied
+   * by; the program sets the masks at the start of epochs begin..end */
+  Setting prune;
+  double prune_sparsity;
+  int64_t prune_begin, prune_end;  /* epochs from 1, end's default filled in */
 };
 
 typedef struct Scope Scope;
@@ -809,6 +816,7 @@ Graph *lower_inference(Sema *s, ModelInfo *m);
 Graph *lower_training(Sema *s, TrainInfo *t);
 Graph *lower_evaluation(Sema *s, TrainInfo *t);   /* inference-mode loss, no update */
 int optimizer_slots(const Setting *optimizer);  /* state tensors it keeps a trained parameter */
+bool prunable(const TrainInfo *t, const ParamInfo *p);  /* whether `prune` gives p a mask */
 
 /* ------------------------------------------------------------ simplify.c */
 

@@ -824,6 +824,7 @@ static Val *eval_call(Sema *s, Node *call, Val *first) {
       [BK_AUGMENT] = "an augmentation",
       [BK_METRIC] = "a metric", [BK_STOPPER] = "an early stopping",
       [BK_REDUCER] = "a learning-rate reduction", [BK_SAVER] = "a checkpoint rule",
+      [BK_PRUNER] = "a pruning rule",
     };
     for (int k = BK_INIT; k <= BK_LAST; k++)
       if (builtin_find_kind(call->name, (BuiltinKind)k)) {

@@ -12,7 +12,7 @@
 static const char *setting_names[] = {
   "data", "loss", "optimizer", "epochs", "batch", "metrics", "schedule", "shuffle", "seed",
   "validation", "stop", "weight_decay", "augment", "test", "reduce_lr", "save", "loss_weights",
-  "sample_weights", "class_weight", "freeze",
+  "sample_weights", "class_weight", "freeze", "prune",
 };
 
 /* The settings a train block takes, one a line (nnc --help-builtins). */
@@ -610,6 +610,36 @@ static void setting(Sema *s, TrainInfo *t, Node *st, const char *key, Node **sto
     if (one_value(st)) bind_setting(s, st->kids, BK_REDUCER, "learning-rate reduction", &t->reduce_lr);
   } else if (!strcmp(key, "save")) {
     if (one_value(st)) bind_setting(s, st->kids, BK_SAVER, "checkpoint rule", &t->save_best);
+  } else if (!strcmp(key, "prune")) {
+    if (one_value(st)) bind_setting(s, st->kids, BK_PRUNER, "pruning rule", &t->prune);
+  }
+}
+
+/* `prune magnitude(...)`: its epochs (end's default: half the train
+ * block's, at least begin) and weights to prune. */
+static void check_prune(TrainInfo *t) {
+  if (!t->prune.b) return;
+  const Val *begin = setting_arg(&t->prune, "begin"), *end = setting_arg(&t->prune, "end");
+  t->prune_sparsity = setting_arg(&t->prune, "sparsity")->f;
+  t->prune_begin = begin->i;
+  t->prune_end = end->kind == VK_INT ? end->i : (t->epochs + 1) / 2;
+  if (t->prune_end < t->prune_begin && end->kind != VK_INT) t->prune_end = t->prune_begin;
+  if (t->prune_end < t->prune_begin) {
+    error_at(end->loc, "pruning ends at epoch %lld, before it begins (epoch %lld)", (long long)t->prune_end,
+             (long long)t->prune_begin);
+    t->prune.b = NULL;
+    return;
+  }
+  if (t->prune_end > t->epochs)
+    warn_at(t->prune_end == t->prune_begin ? begin->loc : end->loc,
+            "pruning reaches its sparsity at epoch %lld, after the last of the %lld epochs: the weights end less "
+            "sparse (--epochs can train longer)", (long long)t->prune_end, (long long)t->epochs);
+  bool any = false;
+  for (ParamInfo *p = t->model ? t->model->params : NULL; p; p = p->next) any |= prunable(t, p);
+  if (t->model && !any) {
+    error_at(t->prune.node->loc, "model '%s' has no weights to prune: pruning takes trainable kernels of rank 2 "
+             "and more (dense, conv2d, embedding, ...), not biases or states", t->model->decl->name);
+    t->prune.b = NULL;
   }
 }
 
@@ -702,6 +732,7 @@ void check_train(Sema *s, Node *decl) {
   }
   if (stop) check_stop(s, t, stop);
   check_callbacks(t);
+  check_prune(t);
   if (!map_get(seen, "loss")) error_at(decl->name_loc, "'train' block has no 'loss'");
   if (!map_get(seen, "optimizer")) error_at(decl->name_loc, "'train' block has no 'optimizer'");
   if (t->model) check_fit(t, seen);
@@ -735,6 +766,11 @@ void check_memory(Sema *s) {
     }
     int per = t && t->optimizer.b ? optimizer_slots(&t->optimizer) : 0;
     for (int i = 0; i < per; i++) slots = sum_bytes(slots, params);
+    for (ParamInfo *p = m->params; p && t; p = p->next) { /* pruning's masks */
+      int64_t n = 0;
+      shape_product(p->shape, &n);
+      if (prunable(t, p)) slots = sum_bytes(slots, n * (p->dtype == DT_F64 ? 8 : 4));
+    }
     int64_t total = sum_bytes(sum_bytes(params, slots), states);
     if (total <= NN_WARN_BYTES) continue;
     if (t)

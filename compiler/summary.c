@@ -132,6 +132,15 @@ const char *model_summary(const Built *b) {
     out = arena_printf("%sOptimizer state: %s (%s: %d slot%s a trainable parameter)\n", out,
                        size_str(tbytes * slots), t->optimizer.b->name, slots, slots == 1 ? "" : "s");
   }
+  if (t && t->prune.b) {
+    int64_t n = 0, bytes = 0, count = 0;
+    for (ParamInfo *p = t->model->params; p; p = p->next) {
+      if (!prunable(t, p) || !shape_product(p->shape, &n)) continue;
+      count += n, bytes += n * (p->dtype == DT_F64 ? 8 : 4);
+    }
+    out = arena_printf("%sPruning masks: %s (%s weights to %g%% sparsity by epoch %lld)\n", out, size_str(bytes),
+                       group(count), 100 * t->prune_sparsity, (long long)t->prune_end);
+  }
   const Plan *plan = t ? b->plan[GRAPH_TRAIN] : b->plan[GRAPH_INFER];
   int64_t batch = t ? t->batch : 1;
   if (plan)

@@ -329,7 +329,12 @@ static void update_param(Graph *g, TrainInfo *t, int index, int p, int grad, int
   } else {
     bug("no lowering for optimizer %s", name);
   }
+  if (prunable(t, info)) np = mul(g, np, slot(g, "prune", "mask", info, 1)); /* a pruned weight stays 0 */
   add_update(g, false, index, np);
+}
+
+bool prunable(const TrainInfo *t, const ParamInfo *p) {
+  return t->prune.b && p->trainable && !p->slot && p->shape.rank >= 2 && is_float(p->dtype);
 }
 
 /* Gradient clipping: by value elementwise, then by the global norm over all
@@ -448,14 +453,15 @@ Graph *lower_training(Sema *s, TrainInfo *t) {
   clip(g, t, gr, n);
   int lr = learning_rate(g, t, dt);
   int step = ir_cast(g, ir_leaf(g, OP_SCALAR, DT_F64, (Shape){0}, SC_STEP), dt);
-  int states = g->nstates;
+  int states = g->nstates, masks = 0;
   for (int i = 0; i < n; i++) {
+    masks += prunable(t, g->params[g->v[pv[i]].a[0]]);
     int index = (int)g->v[pv[i]].a[0];
     int cast_lr = ir_cast(g, lr, g->params[index]->dtype);
     int cast_step = ir_cast(g, step, g->params[index]->dtype);
     update_param(g, t, index, pv[i], gr[i], cast_lr, cast_step);
   }
-  if (g->nstates - states != n * optimizer_slots(&t->optimizer))
+  if (g->nstates - states != n * optimizer_slots(&t->optimizer) + masks)
     bug("%s made %d slots for %d parameters; optimizer_slots says %d each", t->optimizer.b->name,
         g->nstates - states, n, optimizer_slots(&t->optimizer));
   g->part = PART_FWD;

@@ -38,7 +38,7 @@ typedef struct Run {
   int64_t epochs, batch, save_every, generate;
   uint64_t seed;
   bool seed_given, quiet, check_finite;
-  double validation, lr, temperature;
+  double validation, lr, temperature, sparsity; /* sparsity: the masks' final (--sparsity) */
   int threads;
   NnrtSource val, test;          /* the validation and test files after the flags */
   const char *predict, *output;  /* --predict FILE --output FILE */
@@ -109,6 +109,9 @@ static void usage(const Run *r, FILE *f) {
                "                     or a header name (%s)\n", p->weight_name ? p->weight_name : col);
   }
   nnrt_usage_files(p, f);
+  if (p->prune)
+    fprintf(f, "  --sparsity S       the pruned weights' final fraction, in [0, 1) (%g, epochs %lld to %lld)\n",
+            p->sparsity, (long long)p->prune_begin, (long long)p->prune_end);
   fprintf(f, "  --epochs N         epochs to have trained at the end, counted from the start,\n"
              "                     a checkpoint's included (%lld)\n"
              "  --batch N          samples a step (%lld)\n"
@@ -291,6 +294,10 @@ static int parse_flags(Run *r, int argc, char **argv, bool *done) {
       r->val_fraction_given = true;
     } else if (!strcmp(a, "--lr")) {
       ok = flag_number(argc, argv, &i, 0, false, INFINITY, &r->lr);
+    } else if (!strcmp(a, "--sparsity")) {
+      if (!p->prune) return fprintf(stderr, "error: --sparsity sets the train block's 'prune magnitude(...)', "
+                                            "and this one prunes nothing\n"), 1;
+      ok = flag_number(argc, argv, &i, 0, true, 1, &r->sparsity);
     } else if (p->reader == NNRT_TEXT && !strcmp(a, "--generate")) {
       ok = flag_int(argc, argv, &i, 0, &r->generate);
     } else if (p->reader == NNRT_TEXT && !strcmp(a, "--temperature")) {
@@ -305,7 +312,7 @@ static int parse_flags(Run *r, int argc, char **argv, bool *done) {
     if (!ok) return 1;
     static const char *const training_only[] = {"--epochs", "--save", "--save-every", "--save-weights", "--log", "--plot",
                                                  "--confusion",
-                                                 "--validation", "--lr", "--patience", "--no-early-stop",
+                                                 "--validation", "--lr", "--sparsity", "--patience", "--no-early-stop",
                                                  "--no-reduce-lr", "--save-best", "--check-finite"};
     for (size_t k = 0; k < sizeof training_only / sizeof *training_only && !r->training_flag; k++)
       if (!strcmp(a, training_only[k]) || !strncmp(a, "--validation-", 13) || !strncmp(a, "--test-", 7))
@@ -576,7 +583,7 @@ static const char *first_not_finite(NnrtModel *m, char *buf, size_t cap) {
 /* What report() shows beside the sums: the epoch's time and samples, the
  * rate it trained with, the callbacks' events. */
 typedef struct EpochInfo {
-  double seconds, total, lr;
+  double seconds, total, lr, sparsity; /* sparsity: of the pruned weights */
   double train_seconds;     /* the steps' part of seconds */
   int64_t samples;
   const char *events;   /* "" or " - saved best ... - reduced lr ..." */
@@ -596,6 +603,7 @@ static void report(const Run *r, FILE *log, int64_t epoch, int64_t first, const 
         printf(" - val_%s: %.4f", nnrt_metric_names[p->metrics[i]], metric(p->metrics[i], vs));
     }
     if (p->nschedules || p->has_reduce) printf(" - lr: %.4g", e->lr);
+    if (p->prune) printf(" - sparsity: %.4f", e->sparsity);
     printf(" - %.2fs - %.0f samples/s - total %.2fs", e->seconds, ratio((double)e->samples, e->train_seconds), spent);
     if (epoch + 1 < r->epochs)
       printf(" - eta %.0fs", spent / (double)(epoch + 1 - first) * (double)(r->epochs - epoch - 1));
@@ -922,6 +930,7 @@ static bool end_callbacks(const Run *r, NnrtModel *m, Loop *L, int64_t epoch, co
                           L->cb.early_wait == 1 ? "" : "s", L->cb.early_best, (long long)L->cb.early_epoch + 1);
   if (L->best) {
     nnrt_copy_weights(m, L->best, false); /* the weights and states; the optimizer's slots stay */
+    nnrt_copy_masks(m, L->best);          /* but for pruning's, which go with the weights */
     if (j < lc) snprintf(line + j, lc - j, "; restoring the weights of epoch %lld", (long long)L->cb.early_epoch + 1);
   }
   return true;
@@ -970,6 +979,11 @@ static int train(const Run *r, Loop *L) {
             "(--epochs counts from the start)\n", r->load, (long long)epoch, (long long)r->epochs);
   for (; epoch < r->epochs; epoch++) {
     m->epoch = epoch;
+    if (p->prune && m->position == 0 && epoch + 1 >= p->prune_begin && epoch < p->prune_end &&
+        !nnrt_prune(m, nnrt_prune_target(p, r->sparsity, epoch))) {
+      fprintf(stderr, "error: %s\n", m->error);
+      goto done;
+    }
     if (p->has_reduce && nnrt_model_set_lr(m, base_lr(r) * L->cb.scale) != 0) {
       fprintf(stderr, "error: %s\n", m->error);
       goto done;
@@ -983,7 +997,7 @@ static int train(const Run *r, Loop *L) {
     if (L->nval && !held_out(r, m, L->vt, L->order, L->vfrom, L->chunk, L->x, L->y, vs)) goto done;
     char events[1024];
     EpochInfo info = {.seconds = nnrt_seconds() - L->epoch_start, .samples = L->trained, .events = events, .train_seconds = L->train_seconds,
-                      .lr = nnrt_schedule_lr(p, base_lr(r) * L->cb.scale, epoch)};
+                      .lr = nnrt_schedule_lr(p, base_lr(r) * L->cb.scale, epoch), .sparsity = nnrt_pruned(m, &(int64_t){0})};
     bool early = false;
     if (!end_callbacks(r, m, L, epoch, s, vs, &early, events, sizeof events)) goto done;
     if (L->bar) printf("\r\033[K");
@@ -1019,6 +1033,9 @@ static int train(const Run *r, Loop *L) {
     }
   }
   if ((r->save && !save_run(r, m, L, r->save, s)) || (r->save_weights && !save(m, r->save_weights, true))) goto done;
+  int64_t weights;
+  double zeros = nnrt_pruned(m, &weights);
+  if (p->prune && !r->quiet) printf("pruned: %.2f%% of the %lld weights masked are zero\n", 100 * zeros, (long long)weights);
   if (L->nval) print_figures(p, L->vt == &L->t ? "held-out" : "validation", L->nval, vs);
   if (L->test.rows) {
     if (!held_out(r, m, &L->test, L->order, 0, L->chunk, L->x, L->y, vs)) goto done;
@@ -1105,7 +1122,7 @@ NNRT_API int nnrt_train_main(const NnrtProgram *p, int argc, char **argv) {
   Run r = {.p = p, .desc = p->def->desc, .data = p->data, .x = p->x, .y = p->y, .epochs = p->epochs, .patience = -1,
            .w = p->w, .weight_name = p->weight_name, .weight_col = p->weight_col, .arrays = p->arrays,
            .batch = p->batch, .seed = p->seed, .validation = p->validation, .generate = 200, .temperature = 0.7,
-           .val = p->val, .test = p->test};
+           .val = p->val, .test = p->test, .sparsity = p->sparsity};
   bool done = false;
   int status = parse_flags(&r, argc, argv, &done);
   if (status || done) return status;

@@ -148,6 +148,9 @@ typedef struct NnrtProgram {
   bool has_best, best_val;                   /* save best(...) */
   int best_metric;
   const char *best_path;                     /* or NULL: --save-best's */
+  bool prune;                                /* prune magnitude(...): the masks' final */
+  double sparsity;                           /* sparsity, reached on a polynomial schedule */
+  int64_t prune_begin, prune_end;            /* from epoch begin to end (from 1) */
   int nschedules;                            /* the rate's schedules, to show it */
   struct { int kind; double a, b; } schedules[4]; /* NnrtSchedule; its arguments in the order written */
   /* sample_weights true: each step takes the data's per-sample weights,
@@ -207,6 +210,22 @@ NNRT_API NnrtModel *nnrt_best_weights(const NnrtProgram *p, const NnrtCallbacks 
 NNRT_API double nnrt_schedule_lr(const NnrtProgram *p, double lr, int64_t epoch);
 /* Draws "12/47 [=====>....] - ETA 3.1s - loss: 0.4321" over the line. */
 NNRT_API void nnrt_progress_bar(int64_t done, int64_t total, double eta_seconds, double loss);
+
+/* ----------------------------------------------- pruning (nnrt_prune.c) */
+
+/* The sparsity the masks have during epoch `epoch` (from 0): none before
+ * begin, `sparsity` from end on, and between them Zhu and Gupta's
+ * polynomial s (1 - (1 - t)^3), t the fraction of the schedule's epochs
+ * begun. */
+NNRT_API double nnrt_prune_target(const NnrtProgram *p, double sparsity, int64_t epoch);
+/* Each mask (the slot prune.mask.W) to zero the smallest `sparsity` of its
+ * weight W by absolute value (ties: the first), one elsewhere, and W times
+ * its mask. False, said in m->error, when out of memory. */
+NNRT_API bool nnrt_prune(NnrtModel *m, double sparsity);
+/* The fraction of the masked weights that are zero, and how many there are. */
+NNRT_API double nnrt_pruned(const NnrtModel *m, int64_t *weights);
+/* The masks of from into to (the weights of the epoch restored with them). */
+NNRT_API void nnrt_copy_masks(NnrtModel *to, const NnrtModel *from);
 
 /* Trains p->def's model as the program says, with argv's flags; returns
  * main's exit status (0; 1 for an error; 128 + the signal when SIGINT or

@@ -60,6 +60,7 @@ prog idx 'train Img {
   data idx(images: "i.idx", labels: "l.idx", one_hot: true)
   loss categorical_crossentropy
   optimizer sgd
+  prune magnitude(sparsity: 0.5)
 }'
 prog npy 'train Img {
   data npy(x: "x.npy", y: "y.npy", w: "w.npy")
