@@ -289,3 +289,34 @@ NNRT_API void nnrt_usage_files(const NnrtProgram *p, FILE *f) {
   fprintf(f, "  --predict FILE     with --load, write the model's output for each sample of FILE\n"
              "  --output FILE      to FILE (CSV, or NumPy when it ends in .npy); nothing is trained\n");
 }
+
+NNRT_API bool nnrt_sample_text(NnrtModel *m, const NnrtTable *t, int64_t from, int64_t T, const char *prompt,
+                               int64_t generate, double temperature, uint64_t seed) {
+  int32_t *ids = calloc((size_t)(generate + T), sizeof(int32_t));
+  if (!ids) return fprintf(stderr, "error: out of memory\n"), false;
+  int64_t len = 0, at = from * t->features;
+  if (prompt)
+    for (; prompt[len] && len < T; len++) ids[len] = (unsigned char)prompt[len];
+  else
+    for (; at + len < t->rows * t->features && len < T; len++) {
+      ids[len] = (int32_t)t->x[at + len];
+      if (ids[len] == '\n' && len) {
+        len++;
+        break;
+      }
+    }
+  if (len < 1) ids[len++] = ' ';
+  bool ok = nnrt_model_generate(m, ids, len, generate, temperature, seed, ids + len) == 0;
+  if (!ok) fprintf(stderr, "error: cannot generate: %s\n", m->error);
+  else {
+    printf("sample (temperature %g):\n", temperature);
+    for (int64_t i = 0; i < len + generate; i++) {
+      int c = ids[i];
+      if (c == '\n' || c == '\t' || (c >= 32 && c < 127)) putchar(c);
+      else printf("\\x%02x", c);
+    }
+    printf("\n");
+  }
+  free(ids);
+  return ok;
+}

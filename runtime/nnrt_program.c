@@ -694,40 +694,6 @@ static bool set_standardization(const Run *r, NnrtModel *m, const NnrtTable *t, 
   return ok;
 }
 
-/* A text model's sample after training: r->generate characters after the
- * prompt (by default the held-out text's first line, or the training
- * text's), printed with non-printing bytes escaped. */
-static bool sample_text(const Run *r, NnrtModel *m, const NnrtTable *t, int64_t from) {
-  int64_t T = r->p->features;
-  int32_t *ids = calloc((size_t)(r->generate + T), sizeof(int32_t));
-  if (!ids) return fprintf(stderr, "error: out of memory\n"), false;
-  int64_t len = 0, at = from * t->features;
-  if (r->prompt)
-    for (; r->prompt[len] && len < T; len++) ids[len] = (unsigned char)r->prompt[len];
-  else
-    for (; at + len < t->rows * t->features && len < T; len++) {
-      ids[len] = (int32_t)t->x[at + len];
-      if (ids[len] == '\n' && len) {
-        len++;
-        break;
-      }
-    }
-  if (len < 1) ids[len++] = ' ';
-  bool ok = nnrt_model_generate(m, ids, len, r->generate, r->temperature, r->seed, ids + len) == 0;
-  if (!ok) fprintf(stderr, "error: cannot generate: %s\n", m->error);
-  else {
-    printf("sample (temperature %g):\n", r->temperature);
-    for (int64_t i = 0; i < len + r->generate; i++) {
-      int c = ids[i];
-      if (c == '\n' || c == '\t' || (c >= 32 && c < 127)) putchar(c);
-      else printf("\\x%02x", c);
-    }
-    printf("\n");
-  }
-  free(ids);
-  return ok;
-}
-
 /* The figures of evaluated rows after training: "held-out: 113 samples,
  * loss 0.0788, accuracy 0.9823". */
 static void print_figures(const NnrtProgram *p, const char *what, int64_t n, const double *vs) {
@@ -1041,7 +1007,10 @@ static int train(const Run *r, Loop *L) {
     if (!held_out(r, m, &L->test, L->order, 0, L->chunk, L->x, L->y, vs)) goto done;
     print_figures(p, "test", L->test.rows, vs);
   }
-  if (p->reader == NNRT_TEXT && r->generate > 0 && !sample_text(r, m, L->vt, L->nval ? L->vfrom : 0)) goto done;
+  if (p->reader == NNRT_TEXT && r->generate > 0 &&
+      !nnrt_sample_text(m, L->vt, L->nval ? L->vfrom : 0, p->features, r->prompt, r->generate, r->temperature,
+                        r->seed))
+    goto done;
   status = 0;
 done:
   free(L->curves.v);

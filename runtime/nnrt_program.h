@@ -211,6 +211,13 @@ NNRT_API double nnrt_schedule_lr(const NnrtProgram *p, double lr, int64_t epoch)
 /* Draws "12/47 [=====>....] - ETA 3.1s - loss: 0.4321" over the line. */
 NNRT_API void nnrt_progress_bar(int64_t done, int64_t total, double eta_seconds, double loss);
 
+/* A text model's sample after training (nnrt_predict.c): `generate`
+ * characters after the prompt (NULL: the first line of t's text from row
+ * `from`), T the model's sequence length, printed with non-printing bytes
+ * escaped. False after an error, said. */
+NNRT_API bool nnrt_sample_text(NnrtModel *m, const NnrtTable *t, int64_t from, int64_t T, const char *prompt,
+                               int64_t generate, double temperature, uint64_t seed);
+
 /* ----------------------------------------------- pruning (nnrt_prune.c) */
 
 /* The sparsity the masks have during epoch `epoch` (from 0): none before
