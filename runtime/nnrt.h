@@ -361,6 +361,10 @@ typedef struct NnrtTensorInfo {
 enum { NNRT_MAX_PROGRESS = 32 };
 typedef struct NnrtMeta {
   bool weights;          /* a weights-only file */
+  bool sparse;           /* writing one, each tensor that is smaller so as
+                            NAME.values (its nonzero elements in order, of
+                            its type) and NAME.bitmap (U8, bit j % 8 of byte
+                            j / 8 set where element j is one of them) */
   int64_t step, epoch;   /* steps taken; epochs done */
   int64_t position;      /* samples of the next epoch already trained on */
   uint64_t seed;         /* of the run (kept when has_seed is false) */

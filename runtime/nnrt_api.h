@@ -77,6 +77,9 @@ NNRT_MODEL_FN(int, save, (NnrtModel *m, const char *path, char *err, size_t errl
               "ipppl", "a checkpoint: weights, optimizer state, counters; 0, or -1 with the reason in err")
 NNRT_MODEL_FN(int, save_weights, (NnrtModel *m, const char *path, char *err, size_t errlen), (m, path, err, errlen),
               0, -1, "ipppl", "the weights and the model's states only (for inference, or to start a new training)")
+NNRT_MODEL_FN(int, save_sparse, (NnrtModel *m, const char *path, char *err, size_t errlen), (m, path, err, errlen),
+              0, -1, "ipppl", "as save_weights, each tensor that is smaller so (pruned) as its nonzero values\n"
+              " * and a bitmap: the compact file for deployment, which load and nnc --weights read")
 NNRT_MODEL_FN(int, load, (NnrtModel *m, const char *path, char *err, size_t errlen), (m, path, err, errlen), 0, -1,
               "ipppl", "a checkpoint or a weights file; 0, or -1 with the reason in err, and nothing changed")
 NNRT_MODEL_FN(int, get_param, (NnrtModel *m, const char *name, void *out, size_t bytes), (m, name, out, bytes), 0, -1,

@@ -31,11 +31,23 @@ static FILE *create_tmp(const char *tmp) {
   return NULL;
 }
 
-/* The JSON header, padded with spaces to a multiple of 8 bytes; NULL when
- * memory runs out. */
-static char *save_header(const NnrtTensorInfo *tensors, int n, const NnrtMeta *meta, size_t *len_out) {
+/* Tensor t's elements that are not zero, or -1 when storing it as a
+ * bitmap and those is no smaller than storing it whole. */
+static int64_t sparse_count(const NnrtTensorInfo *t, const void *data) {
+  int64_t n = nnrt_tensor_bytes(t) / t->elem_size, nz = 0;
+  for (int64_t j = 0; j < n; j++)
+    nz += t->elem_size == 8 ? ((const double *)data)[j] != 0 : ((const float *)data)[j] != 0;
+  return nz * t->elem_size + (n + 7) / 8 < n * t->elem_size ? nz : -1;
+}
+
+/* The JSON header, padded with spaces to a multiple of 8 bytes (nz[i] >= 0:
+ * tensor i as its values and bitmap, the bitmaps after everything else, so
+ * that every tensor's data is aligned to its element); NULL when memory
+ * runs out. */
+static char *save_header(const NnrtTensorInfo *tensors, int n, const int64_t *nz, const NnrtMeta *meta,
+                         size_t *len_out) {
   size_t cap = 1024 + 32 * NNRT_MAX_PROGRESS, len = 0;
-  for (int i = 0; i < n; i++) cap += strlen(tensors[i].name) + 128 + 24 * (size_t)tensors[i].rank;
+  for (int i = 0; i < n; i++) cap += 2 * strlen(tensors[i].name) + 256 + 24 * (size_t)tensors[i].rank;
   char *h = malloc(cap);
   if (!h) return NULL;
 #define PUT(...) len += (size_t)snprintf(h + len, cap - len, __VA_ARGS__)
@@ -53,10 +65,24 @@ static char *save_header(const NnrtTensorInfo *tensors, int n, const NnrtMeta *m
   int64_t off = 0;
   for (int i = 0; i < n; i++) {
     const NnrtTensorInfo *t = &tensors[i];
-    PUT(",\"%s\":{\"dtype\":\"%s\",\"shape\":[", t->name, t->elem_size == 8 ? "F64" : "F32");
+    const char *dtype = t->elem_size == 8 ? "F64" : "F32";
+    if (nz[i] >= 0) {
+      PUT(",\"%s.values\":{\"dtype\":\"%s\",\"shape\":[%lld],\"data_offsets\":[%lld,%lld]}", t->name, dtype,
+          (long long)nz[i], (long long)off, (long long)(off + nz[i] * t->elem_size));
+      off += nz[i] * t->elem_size;
+      continue;
+    }
+    PUT(",\"%s\":{\"dtype\":\"%s\",\"shape\":[", t->name, dtype);
     for (int d = 0; d < t->rank; d++) PUT("%s%lld", d ? "," : "", (long long)t->dims[d]);
     PUT("],\"data_offsets\":[%lld,%lld]}", (long long)off, (long long)(off + nnrt_tensor_bytes(t)));
     off += nnrt_tensor_bytes(t);
+  }
+  for (int i = 0; i < n; i++) {
+    int64_t bytes = (nnrt_tensor_bytes(&tensors[i]) / tensors[i].elem_size + 7) / 8;
+    if (nz[i] < 0) continue;
+    PUT(",\"%s.bitmap\":{\"dtype\":\"U8\",\"shape\":[%lld],\"data_offsets\":[%lld,%lld]}", tensors[i].name,
+        (long long)bytes, (long long)off, (long long)(off + bytes));
+    off += bytes;
   }
   PUT("}");
 #undef PUT
@@ -65,13 +91,31 @@ static char *save_header(const NnrtTensorInfo *tensors, int n, const NnrtMeta *m
   return h;
 }
 
+/* Tensor t's values (the nonzero elements) or, `bitmap`, its bitmap, to f. */
+static bool write_sparse(FILE *f, const NnrtTensorInfo *t, const void *data, bool bitmap) {
+  int64_t n = nnrt_tensor_bytes(t) / t->elem_size;
+  unsigned char byte = 0;
+  bool ok = true;
+  for (int64_t j = 0; j < n && ok; j++) {
+    const char *x = (const char *)data + j * t->elem_size;
+    bool nz = t->elem_size == 8 ? *(const double *)x != 0 : *(const float *)x != 0;
+    if (!bitmap && nz) ok = fwrite(x, (size_t)t->elem_size, 1, f) == 1;
+    byte |= (unsigned char)(nz << (j % 8));
+    if (bitmap && (j % 8 == 7 || j == n - 1)) ok = fputc(byte, f) != EOF, byte = 0;
+  }
+  return ok;
+}
+
 NNRT_API bool nnrt_save(const char *path, const NnrtTensorInfo *tensors, void *const *data, int n,
                         const NnrtMeta *meta, char *err, size_t errlen) {
   size_t len = 0, plen = strlen(path) + 5;
-  char *h = save_header(tensors, n, meta, &len), *tmp = malloc(plen);
+  int64_t *nz = malloc(sizeof(int64_t) * (size_t)(n + 1));
+  for (int i = 0; nz && i < n; i++) nz[i] = meta->weights && meta->sparse ? sparse_count(&tensors[i], data[i]) : -1;
+  char *h = nz ? save_header(tensors, n, nz, meta, &len) : NULL, *tmp = malloc(plen);
   if (!h || !tmp) {
     free(h);
     free(tmp);
+    free(nz);
     return nnrt_error(err, errlen, path, "cannot write the checkpoint: out of memory");
   }
   snprintf(tmp, plen, "%s.tmp", path);
@@ -81,7 +125,9 @@ NNRT_API bool nnrt_save(const char *path, const NnrtTensorInfo *tensors, void *c
   for (int b = 0; b < 8; b++) le[b] = (unsigned char)((uint64_t)len >> (8 * b));
   ok = ok && fwrite(le, 1, 8, f) == 8 && fwrite(h, 1, len, f) == len;
   for (int i = 0; ok && i < n; i++) /* little-endian, as x86-64 and aarch64 are */
-    ok = fwrite(data[i], 1, (size_t)nnrt_tensor_bytes(&tensors[i]), f) == (size_t)nnrt_tensor_bytes(&tensors[i]);
+    ok = nz[i] >= 0 ? write_sparse(f, &tensors[i], data[i], false)
+                    : fwrite(data[i], 1, (size_t)nnrt_tensor_bytes(&tensors[i]), f) == (size_t)nnrt_tensor_bytes(&tensors[i]);
+  for (int i = 0; ok && i < n; i++) ok = nz[i] < 0 || write_sparse(f, &tensors[i], data[i], true);
   ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
   if (f && fclose(f) != 0) ok = false;
   if (ok && rename(tmp, path) != 0) ok = false;
@@ -96,6 +142,7 @@ NNRT_API bool nnrt_save(const char *path, const NnrtTensorInfo *tensors, void *c
   }
   free(tmp);
   free(h);
+  free(nz);
   return ok;
 }
 
@@ -158,6 +205,8 @@ static bool meta_count(const char *s, uint64_t most, uint64_t *out) {
 /* One tensor entry of the header. */
 typedef struct Entry {
   int index;             /* into the model's tensors; -1: another optimizer's slot, skipped */
+  int part;              /* 1: the tensor whole; 2: its nonzero values, 4: its bitmap (NnrtMeta.sparse) */
+  void *buf;             /* a part's bytes, read */
   char dtype[16];
   int64_t dims[8], rank, b0, b1;
 } Entry;
@@ -244,16 +293,27 @@ static bool read_entries(Json *j, const char *path, const NnrtTensorInfo *tensor
       if (!read_meta(j, path, meta, err, errlen)) return false;
       continue;
     }
-    int i = next < n && !strcmp(tensors[next].name, key) ? next : 0;
+    int i = next < n && !strcmp(tensors[next].name, key) ? next : 0, part = 1;
     while (i < n && strcmp(tensors[i].name, key) != 0) i++;
+    char *dot = strrchr(key, '.');
+    if (i == n && dot && (!strcmp(dot, ".values") || !strcmp(dot, ".bitmap"))) { /* a tensor in parts */
+      part = dot[1] == 'v' ? 2 : 4;
+      *dot = '\0';
+      for (i = 0; i < n && strcmp(tensors[i].name, key) != 0; i++) {}
+      if (i == n) *dot = '.';
+    }
     if (i == n && !(slots == 0 && slot_of_model(key, tensors, n)))
       return nnrt_error(err, errlen, path, "tensor '%s' is not in this model", key);
-    if (i < n && seen[i]) return nnrt_error(err, errlen, path, "tensor '%s' appears twice", key);
+    if (i < n && (seen[i] & part)) return nnrt_error(err, errlen, path, "tensor '%s%s' appears twice", key,
+                                                     part == 1 ? "" : part == 2 ? ".values" : ".bitmap");
+    if (i < n && seen[i] && (seen[i] == 1) != (part == 1))
+      return nnrt_error(err, errlen, path, "tensor '%s' is there whole and as values and a bitmap", key);
     if (*count == cap) goto bad;
-    if (i < n) seen[i] = 1, next = i + 1;
+    if (i < n) seen[i] |= (char)part, next = i + 1;
     Entry *t = &e[(*count)++];
     memset(t, 0, sizeof *t);
     t->index = i < n ? i : -1;
+    t->part = part;
     t->b0 = t->b1 = -1;
     if (!eat(j, '{')) goto bad;
     do {
@@ -286,6 +346,44 @@ bad:
   return nnrt_error(err, errlen, path, "malformed header near byte %ld", 8 + (long)(j->p - j->start));
 }
 
+/* A part of tensor t (its values or its bitmap): type, shape and size. */
+static bool check_part(const char *path, const NnrtTensorInfo *t, const Entry *x, char *err, size_t errlen) {
+  char a[160];
+  int64_t n = nnrt_tensor_bytes(t) / t->elem_size, len = x->rank == 1 ? x->dims[0] : -1;
+  bool values = x->part == 2;
+  const char *want = values ? (t->elem_size == 8 ? "F64" : "F32") : "U8";
+  if (strcmp(x->dtype, want) != 0 || len < 0 || len > (values ? n : (n + 7) / 8) || (!values && len != (n + 7) / 8))
+    return nnrt_error(err, errlen, path, "tensor '%s.%s' is %s; %s of %lld elements needs %s[%s%lld]", t->name,
+                      values ? "values" : "bitmap", shape_text(a, sizeof a, x->dtype, x->dims, x->rank),
+                      values ? "the nonzero values" : "the bitmap", (long long)n, want, values ? "at most " : "",
+                      (long long)(values ? n : (n + 7) / 8));
+  int size = values ? t->elem_size : 1;
+  if (x->b1 - x->b0 != len * size || x->b0 % size)
+    return nnrt_error(err, errlen, path, "tensor '%s.%s': its data offsets [%lld, %lld] do not hold %lld aligned bytes",
+                      t->name, values ? "values" : "bitmap", (long long)x->b0, (long long)x->b1, (long long)(len * size));
+  return true;
+}
+
+/* Tensor t from its values v (count elements) and bitmap b into out;
+ * false with err when they disagree. */
+static bool expand(const char *path, const NnrtTensorInfo *t, const Entry *v, const Entry *b, void *out, char *err,
+                   size_t errlen) {
+  int64_t n = nnrt_tensor_bytes(t) / t->elem_size, count = v->dims[0], k = 0;
+  const unsigned char *bits = b->buf;
+  for (int64_t j = 0; j < n; j++) k += bits[j / 8] >> (j % 8) & 1;
+  if (n % 8 && bits[n / 8] >> (n % 8))
+    return nnrt_error(err, errlen, path, "tensor '%s.bitmap' has bits set past its %lld elements", t->name, (long long)n);
+  if (k != count)
+    return nnrt_error(err, errlen, path, "tensor '%s.bitmap' marks %lld elements; its values are %lld", t->name,
+                      (long long)k, (long long)count);
+  memset(out, 0, (size_t)nnrt_tensor_bytes(t));
+  k = 0;
+  for (int64_t j = 0; j < n; j++)
+    if (bits[j / 8] >> (j % 8) & 1)
+      memcpy((char *)out + j * t->elem_size, (const char *)v->buf + k++ * t->elem_size, (size_t)t->elem_size);
+  return true;
+}
+
 /* Each entry's type and shape, and offsets that tile the data region
  * exactly, in order, each aligned to its element. */
 static bool check_entries(const char *path, const NnrtTensorInfo *tensors, int n, int slots, const Entry *e,
@@ -305,15 +403,19 @@ static bool check_entries(const char *path, const NnrtTensorInfo *tensors, int n
     }
     const NnrtTensorInfo *t = &tensors[e[k].index];
     const char *want = t->elem_size == 8 ? "F64" : "F32";
+    if (weights && e[k].index >= n - slots)
+      return nnrt_error(err, errlen, path, "tensor '%s' is an optimizer's slot, which a weights-only file does not hold",
+                     t->name);
+    if (e[k].part != 1) {
+      if (!check_part(path, t, &e[k], err, errlen)) return false;
+      continue;
+    }
     bool same = e[k].rank == t->rank && !strcmp(e[k].dtype, want);
     for (int d = 0; same && d < t->rank; d++) same = e[k].dims[d] == t->dims[d];
     if (!same)
       return nnrt_error(err, errlen, path, "tensor '%s' is %s in the file; the model's is %s", t->name,
                      shape_text(a, sizeof a, e[k].dtype, e[k].dims, e[k].rank),
                      shape_text(b, sizeof b, want, t->dims, t->rank));
-    if (weights && e[k].index >= n - slots)
-      return nnrt_error(err, errlen, path, "tensor '%s' is an optimizer's slot, which a weights-only file does not hold",
-                     t->name);
     if (e[k].b1 - e[k].b0 != nnrt_tensor_bytes(t))
       return nnrt_error(err, errlen, path, "tensor '%s': its data offsets [%lld, %lld] hold %lld bytes; %s needs %lld",
                      t->name, (long long)e[k].b0, (long long)e[k].b1, (long long)(e[k].b1 - e[k].b0),
@@ -323,7 +425,9 @@ static bool check_entries(const char *path, const NnrtTensorInfo *tensors, int n
                      t->name, (long long)e[k].b0, t->elem_size);
   }
   for (int i = 0; i < n - (weights ? slots : 0); i++)
-    if (!seen[i]) return nnrt_error(err, errlen, path, "tensor '%s' is missing", tensors[i].name);
+    if (!seen[i] || seen[i] == 2 || seen[i] == 4)
+      return nnrt_error(err, errlen, path, "tensor '%s'%s is missing", tensors[i].name,
+                        seen[i] == 2 ? "'s bitmap" : seen[i] == 4 ? "'s values" : "");
   for (int k = 1; k < count; k++) { /* by offset: an insertion sort, quick on the usual order */
     int x = order[k], at = k;
     for (; at > 0 && e[order[at - 1]].b0 > e[x].b0; at--) order[at] = order[at - 1];
@@ -396,10 +500,21 @@ NNRT_API bool nnrt_load(const char *path, const NnrtTensorInfo *tensors, void *c
     goto done;
   /* everything checked: now read the data, in the file's order */
   for (int k = 0; k < count; k++) {
-    const Entry *x = &e[order[k]];
+    Entry *x = &e[order[k]];
     size_t bytes = (size_t)(x->b1 - x->b0);
-    if (x->index < 0 ? fseek(f, (long)bytes, SEEK_CUR) != 0 : fread(data[x->index], 1, bytes, f) != bytes) goto io;
+    if (x->part != 1 && !(x->buf = malloc(bytes ? bytes : 1))) {
+      nnrt_error(err, errlen, path, "out of memory");
+      goto done;
+    }
+    if (x->index < 0 ? fseek(f, (long)bytes, SEEK_CUR) != 0
+                     : fread(x->part == 1 ? data[x->index] : x->buf, 1, bytes, f) != bytes)
+      goto io;
   }
+  for (int k = 0; k < count; k++) /* each tensor in parts: its values where its bitmap says */
+    for (int v = 0; e[k].part == 4 && v < count; v++)
+      if (e[v].part == 2 && e[v].index == e[k].index &&
+          !expand(path, &tensors[e[k].index], &e[v], &e[k], data[e[k].index], err, errlen))
+        goto done;
   ok = true;
   goto done;
 io:
@@ -407,6 +522,7 @@ io:
 done:
   fclose(f);
   free(h);
+  for (int k = 0; e && k < count; k++) free(e[k].buf);
   free(e);
   free(order);
   free(seen);

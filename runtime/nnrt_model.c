@@ -126,13 +126,13 @@ NNRT_API void nnrt_model_touch(NnrtModel *m) { m->version++; }
     if (!(m)) return model_fail(NULL, "%s: no model (NULL)", what), ret; \
   } while (0)
 
-static int save_as(NnrtModel *m, const char *path, bool weights, char *err, size_t errlen) {
-  const char *what = weights ? "save_weights" : "save";
+static int save_as(NnrtModel *m, const char *path, bool weights, bool sparse, char *err, size_t errlen) {
+  const char *what = sparse ? "save_sparse" : weights ? "save_weights" : "save";
   NEED_MODEL(m, what, -1);
   if (!path) model_fail(m, "%s: no path (NULL)", what);
   else {
     weights = weights || !m->def->run[NNRT_TRAIN]; /* nothing to resume: a model without a training step */
-    NnrtMeta meta = {.weights = weights, .step = m->step, .epoch = m->epoch, .position = m->position,
+    NnrtMeta meta = {.weights = weights, .sparse = sparse, .step = m->step, .epoch = m->epoch, .position = m->position,
                      .seed = m->seed, .has_seed = true, .nprogress = m->nprogress};
     memcpy(meta.progress, m->progress, sizeof meta.progress);
     int n = m->def->nparams + m->def->nstates - (weights ? m->def->nslots : 0);
@@ -143,11 +143,15 @@ static int save_as(NnrtModel *m, const char *path, bool weights, char *err, size
 }
 
 NNRT_API int nnrt_model_save(NnrtModel *m, const char *path, char *err, size_t errlen) {
-  return save_as(m, path, false, err, errlen);
+  return save_as(m, path, false, false, err, errlen);
 }
 
 NNRT_API int nnrt_model_save_weights(NnrtModel *m, const char *path, char *err, size_t errlen) {
-  return save_as(m, path, true, err, errlen);
+  return save_as(m, path, true, false, err, errlen);
+}
+
+NNRT_API int nnrt_model_save_sparse(NnrtModel *m, const char *path, char *err, size_t errlen) {
+  return save_as(m, path, true, true, err, errlen);
 }
 
 NNRT_API int nnrt_model_load(NnrtModel *m, const char *path, char *err, size_t errlen) {

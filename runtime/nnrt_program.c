@@ -32,7 +32,7 @@ enum { S_LOSS, S_SAMPLES, S_CORRECT, S_POSITIONS, S_TP, S_FP, S_FN, S_SQUARES, S
 typedef struct Run {
   const NnrtProgram *p;
   const NnModelDesc *desc;
-  const char *data, *x, *y, *save, *save_weights, *load, *log, *prompt;
+  const char *data, *x, *y, *save, *save_weights, *save_sparse, *load, *log, *prompt;
   const char *plot, *confusion;      /* --plot FILE.svg, --confusion FILE.svg (nnrt_viz.c) */
   int64_t *counts;                   /* the confusion matrix tally() adds to, or NULL */
   int64_t epochs, batch, save_every, generate;
@@ -127,6 +127,8 @@ static void usage(const Run *r, FILE *f) {
              "  --save-every N     also every N epochs\n"
              "  --save-weights FILE  write the weights alone at the end (for inference, or to start\n"
              "                     a new training)\n"
+             "  --save-sparse FILE   the same, each mostly-zero tensor as its nonzero values and a\n"
+             "                     bitmap: compact for a pruned model\n"
              "  --load FILE        start from a checkpoint (training continues where it stopped)\n"
              "                     or from a weights-only file (a new training)\n"
              "  --patience N       epochs without improvement before early stopping (the train\n"
@@ -267,8 +269,8 @@ static int parse_flags(Run *r, int argc, char **argv, bool *done) {
       /* a validation or test file, --predict, --output */
     } else if (!strcmp(a, "--save")) {
       ok = (r->save = flag_value(argc, argv, &i)) != NULL;
-    } else if (!strcmp(a, "--save-weights")) {
-      ok = (r->save_weights = flag_value(argc, argv, &i)) != NULL;
+    } else if (!strcmp(a, "--save-weights") || !strcmp(a, "--save-sparse")) {
+      ok = (*(a[7] == 'w' ? &r->save_weights : &r->save_sparse) = flag_value(argc, argv, &i)) != NULL;
     } else if (!strcmp(a, "--load")) {
       ok = (r->load = flag_value(argc, argv, &i)) != NULL;
     } else if (!strcmp(a, "--log")) {
@@ -310,7 +312,7 @@ static int parse_flags(Run *r, int argc, char **argv, bool *done) {
       return 1;
     }
     if (!ok) return 1;
-    static const char *const training_only[] = {"--epochs", "--save", "--save-every", "--save-weights", "--log", "--plot",
+    static const char *const training_only[] = {"--epochs", "--save", "--save-every", "--save-weights", "--save-sparse", "--log", "--plot",
                                                  "--confusion",
                                                  "--validation", "--lr", "--sparsity", "--patience", "--no-early-stop",
                                                  "--no-reduce-lr", "--save-best", "--check-finite"};
@@ -663,14 +665,15 @@ static bool stop_now(const NnrtProgram *p, const double *s, const double *vs) {
 
 /* A checkpoint (or the weights alone) to `path`, never of a model that
  * is no longer finite. */
-static bool save(NnrtModel *m, const char *path, bool weights) {
+static bool save(NnrtModel *m, const char *path, int weights) { /* 1: weights-only, 2: sparse */
   char err[1024];
   const char *bad = first_not_finite(m, err, sizeof err);
   if (bad) {
     fprintf(stderr, "error: not saving %s: %s\n", path, bad);
     return false;
   }
-  if ((weights ? nnrt_model_save_weights : nnrt_model_save)(m, path, err, sizeof err) == 0) return true;
+  if ((weights == 2 ? nnrt_model_save_sparse : weights ? nnrt_model_save_weights : nnrt_model_save)(m, path, err, sizeof err) == 0)
+    return true;
   fprintf(stderr, "error: %s\n", err);
   return false;
 }
@@ -760,11 +763,11 @@ static bool save_run(const Run *r, NnrtModel *m, Loop *L, const char *path, cons
   }
   if (L->best && L->cb.early_epoch >= 0) {
     char *b = nnrt_best_path(path);
-    bool ok = b && save(L->best, b, false);
+    bool ok = b && save(L->best, b, 0);
     free(b);
     if (!ok) return false;
   }
-  return save(m, path, false);
+  return save(m, path, 0);
 }
 
 /* One epoch from m->position on; 0, or the exit status that ends the run. */
@@ -998,7 +1001,9 @@ static int train(const Run *r, Loop *L) {
       goto done;
     }
   }
-  if ((r->save && !save_run(r, m, L, r->save, s)) || (r->save_weights && !save(m, r->save_weights, true))) goto done;
+  if ((r->save && !save_run(r, m, L, r->save, s)) || (r->save_weights && !save(m, r->save_weights, 1)) ||
+      (r->save_sparse && !save(m, r->save_sparse, 2)))
+    goto done;
   int64_t weights;
   double zeros = nnrt_pruned(m, &weights);
   if (p->prune && !r->quiet) printf("pruned: %.2f%% of the %lld weights masked are zero\n", 100 * zeros, (long long)weights);

@@ -176,7 +176,7 @@ class Model:
         self._predict_outputs = fn("predict_outputs", ctypes.c_int, P, P, P, I64)
         self._train_step_outputs = fn("train_step_outputs", D, P, P, P, P, I64)
         self._evaluate_outputs = fn("evaluate_outputs", D, P, P, P, P, I64)
-        for what in ("save", "save_weights", "load"):
+        for what in ("save", "save_weights", "save_sparse", "load"):
             setattr(self, "_" + what, fn(what, ctypes.c_int, P, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t))
         self._get_param = fn("get_param", ctypes.c_int, P, ctypes.c_char_p, P, ctypes.c_size_t)
         self._set_param = fn("set_param", ctypes.c_int, P, ctypes.c_char_p, P, ctypes.c_size_t)
@@ -330,6 +330,13 @@ class Model:
     def save_weights(self, path):
         """The weights and the model's states only."""
         self._file(self._save_weights, path)
+
+    def save_sparse(self, path):
+        """The weights as save_weights writes them, each tensor that is
+        mostly zeros (pruned) as its nonzero values and a bitmap."""
+        if self._save_sparse is None:
+            raise NncError("this library predates save_sparse: build it again with nnc")
+        self._file(self._save_sparse, path)
 
     def load(self, path):
         """A checkpoint or weights file; on an error nothing changes."""

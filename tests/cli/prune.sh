@@ -10,7 +10,8 @@ sed -e 's/^  stop .*/  prune      magnitude(sparsity: 0.8, begin: 2, end: 4)/' -
   "$src/examples/mnist_mlp.nn" > "$tmp/pruned.nn"
 "$nnc" "$tmp/pruned.nn" -o "$tmp/train" || fail "building the program failed"
 data="--images $tmp/mnist-images.idx --labels $tmp/mnist-labels.idx"
-"$tmp/train" $data --save "$tmp/full.ckpt" --save-weights "$tmp/w.safetensors" > "$tmp/run.txt" || fail "training failed"
+"$tmp/train" $data --save "$tmp/full.ckpt" --save-weights "$tmp/w.safetensors" --save-sparse "$tmp/s.safetensors" \
+  > "$tmp/run.txt" || fail "training failed"
 has "$tmp/run.txt" "Pruning masks: 397.0 KiB (101,632 weights to 80% sparsity by epoch 4)"
 has "$tmp/run.txt" "Epoch 1/6 - loss:"
 grep "^Epoch 1/6" "$tmp/run.txt" | grep -q "sparsity: 0.0000" || fail "epoch 1 is pruned: $(grep '^Epoch 1/' "$tmp/run.txt")"
@@ -41,6 +42,26 @@ has "$tmp/full.txt" "prune.mask.dense1.W 100352 80281 matches"
 has "$tmp/full.txt" "prune.mask.dense2.W 1280 1024 matches"
 has "$tmp/w.txt" "dense1.W 100352 80281"
 grep -q prune "$tmp/w.txt" && fail "the weights-only file holds masks: $(grep prune "$tmp/w.txt")"
+
+# the compact file: each pruned kernel as its nonzero values and a bitmap,
+# under a quarter of the dense file; loaded, it predicts the same bits
+wbytes=$(wc -c < "$tmp/w.safetensors") sbytes=$(wc -c < "$tmp/s.safetensors")
+[ $((sbytes * 4)) -lt "$wbytes" ] || fail "the sparse file has $sbytes bytes, the dense one $wbytes"
+has "$tmp/s.safetensors" '"dense1.W.values":{"dtype":"F32","shape":[20071]'
+has "$tmp/s.safetensors" '"dense1.W.bitmap":{"dtype":"U8","shape":[12544]'
+for f in w s; do
+  "$tmp/train" $data --load "$tmp/$f.safetensors" --predict "$tmp/mnist-images.idx" --output "$tmp/$f.csv" > /dev/null ||
+    fail "predicting with $f.safetensors failed"
+done
+cmp -s "$tmp/w.csv" "$tmp/s.csv" || fail "the sparse file predicts otherwise than the dense one"
+cp "$tmp/s.safetensors" "$tmp/bad.safetensors" # one more bit in dense2.W's bitmap, the file's last byte
+perl -e 'open F, "+<", $ARGV[0] or die; seek F, -1, 2; read F, $c, 1; seek F, -1, 2; print F chr(ord($c) ^ 1)' \
+  "$tmp/bad.safetensors"
+expect 1 "$tmp/train" $data --load "$tmp/bad.safetensors" --predict "$tmp/mnist-images.idx" --output "$tmp/b.csv"
+has "$tmp/err" "bad.safetensors: tensor 'dense2.W.bitmap' marks 257 elements; its values are 256"
+sed 's/"dense2.W.values"/"dense2.W.valuez"/' "$tmp/s.safetensors" > "$tmp/bad.safetensors"
+expect 1 "$tmp/train" $data --load "$tmp/bad.safetensors" --predict "$tmp/mnist-images.idx" --output "$tmp/b.csv"
+has "$tmp/err" "bad.safetensors: tensor 'dense2.W.valuez' is not in this model"
 
 # a run resumed between pruning epochs ends with the straight run's bits
 "$tmp/train" $data --quiet --epochs 3 --save "$tmp/half.ckpt" > /dev/null || fail "3 epochs failed"

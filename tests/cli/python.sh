@@ -16,6 +16,7 @@ want=$(sed -n 's/^held-out: \(.*\)$/\1/p' "$tmp/train.out")
 "$nnc" "$tmp/mnist.nn" -o "$tmp/mnist.so" || fail "building the library failed"
 
 cat > "$tmp/t.py" <<'PY'
+import os
 import sys
 import numpy as np
 import nnc
@@ -106,6 +107,13 @@ m.save(tmp + "/ck2.safetensors")
 m2.load(tmp + "/ck2.safetensors")
 check(m.train_step(x[32:64], onehot[32:64]) == m2.train_step(x[32:64], onehot[32:64]),
       "a checkpoint carries the optimizer state: the next steps agree")
+w = m.get_param("dense1.W")
+w[np.abs(w) < np.quantile(np.abs(w), 0.8)] = 0  # a pruned kernel, saved compact
+m.set_param("dense1.W", w)
+m.save_sparse(tmp + "/sparse.safetensors")
+m2.load(tmp + "/sparse.safetensors")
+check(np.array_equal(m2.get_param("dense1.W"), w) and np.array_equal(m2.get_param("dense2.W"), m.get_param("dense2.W"))
+      and os.path.getsize(tmp + "/sparse.safetensors") < 160000, "save_sparse and load")
 d = m.describe()
 check(d["inputs"][0].shape == (None, 784) and d["labels"][0].dtype == np.float32, "describe: %s" % d)
 
