@@ -95,8 +95,8 @@ static void inline_runtime(FILE *o, const Built *models) {
   for (const Built *b = models; b; b = b->next)
     for (int k = 0; k < NGRAPHS; k++)
       if (b->g[k]) runtime_parts(b->g[k], &gemm, &window);
-  fprintf(o, "/* ---- the nnrt runtime (runtime/nnrt.h and the parts of runtime/ this file calls) ---- */\n%s%s",
-          gemm ? "" : "#define NNRT_NO_GEMM\n", window ? "" : "#define NNRT_NO_WINDOW\n");
+  fprintf(o, "/* ---- the nnrt runtime (runtime/nnrt.h and the parts of runtime/ this file calls) ---- */\n%s%s%s",
+          gemm ? "" : "#define NNRT_NO_GEMM\n", "#define NNRT_NO_QGEMM\n", window ? "" : "#define NNRT_NO_WINDOW\n");
   inline_source(o, nnrt_h_source);
   fprintf(o, "\n");
   inline_source(o, nnrt_c_source);

@@ -19,7 +19,8 @@
  * define NNRT_API as static, so several compiled models link into one
  * program without clashing. Such a file carries only the parts it calls,
  * and leaves out the declarations of the others with NNRT_NO_GEMM (the
- * products) and NNRT_NO_WINDOW (convolution and pooling). */
+ * products), NNRT_NO_QGEMM (the int8 product) and NNRT_NO_WINDOW
+ * (convolution and pooling). */
 #ifndef NNRT_API
 #define NNRT_API
 #endif
@@ -160,6 +161,18 @@ NNRT_API void nnrt_sgemm(int nt, int64_t M, int64_t N, int64_t K, const float *A
 NNRT_API void nnrt_dgemm(int nt, int64_t M, int64_t N, int64_t K, const double *A, int64_t ars,
                          int64_t acs, const double *B, int64_t brs, int64_t bcs, double *C, int64_t ldc,
                          bool add, const NnrtEpilogue *epi);
+#ifndef NNRT_NO_QGEMM
+/* The int8 product (nnrt_qgemm.c): B [K x N] int8 (row stride ldb) packed
+ * once into nnrt_qgemm_packed_bytes(K, N) bytes, with its column sums
+ * (colsum NULL: none); then C[M x N] int32 (row stride ldc) = A[M x K]
+ * uint8 (row stride lda) times it, exactly, for K <= 65536. The kernel:
+ * 2 AVX-512 VNNI, 1 AVX2, 0 portable C (nnrt_isa() narrows it). */
+NNRT_API size_t nnrt_qgemm_packed_bytes(int64_t K, int64_t N);
+NNRT_API void nnrt_qgemm_pack(int64_t K, int64_t N, const int8_t *B, int64_t ldb, int8_t *packed, int32_t *colsum);
+NNRT_API void nnrt_qgemm(int64_t M, int64_t N, int64_t K, const uint8_t *A, int64_t lda, const int8_t *packed,
+                         int32_t *C, int64_t ldc);
+NNRT_API int nnrt_qgemm_kernel(void);
+#endif
 #endif
 
 /* Convolution and pooling over NHWC images for generated code. A window's

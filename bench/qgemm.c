@@ -1,0 +1,54 @@
+/* qgemm.c — the int8 product (nnrt_qgemm: uint8 x int8 -> int32) against
+ * the float one (nnrt_sgemm) on the same shapes, one thread, in one
+ * process: the kernels int8 quantization will run on (docs/performance.md).
+ *
+ *   cc -O3 -fopenmp -Iruntime bench/qgemm.c -o qgemm -lm
+ *   ./qgemm M K N [REPS]      C[M x N] = A[M x K] B[K x N], medians of REPS
+ *   NNRT_ISA=avx2 ./qgemm ...  both products at the AVX2 level
+ */
+#include "nnrt.c"
+#include "nnrt_gemm.c"
+#include "nnrt_qgemm.c"
+#include <time.h>
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int cmp(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 4) return fprintf(stderr, "usage: qgemm M K N [REPS]\n"), 2;
+  int64_t M = atoll(argv[1]), K = atoll(argv[2]), N = atoll(argv[3]), reps = argc > 4 ? atoll(argv[4]) : 21;
+  if (M < 1 || K < 1 || K > 65536 || N < 1 || reps < 1 || reps > 1000) return fprintf(stderr, "bad sizes\n"), 2;
+  float *A = malloc(sizeof(float) * (size_t)(M * K)), *B = malloc(sizeof(float) * (size_t)(K * N));
+  float *C = malloc(sizeof(float) * (size_t)(M * N)), *S = malloc(sizeof(float) * nnrt_sgemm_scratch(1));
+  uint8_t *a = malloc((size_t)(M * K));
+  int8_t *b = malloc((size_t)(K * N)), *P = malloc(nnrt_qgemm_packed_bytes(K, N));
+  int32_t *c = malloc(sizeof(int32_t) * (size_t)(M * N));
+  double *ts = malloc(sizeof(double) * (size_t)reps), *tq = malloc(sizeof(double) * (size_t)reps);
+  if (!A || !B || !C || !S || !a || !b || !P || !c || !ts || !tq) return fprintf(stderr, "out of memory\n"), 1;
+  for (int64_t i = 0; i < M * K; i++) A[i] = (float)(i % 7), a[i] = (uint8_t)(i % 251);
+  for (int64_t i = 0; i < K * N; i++) B[i] = (float)(i % 5), b[i] = (int8_t)(i % 255 - 127);
+  nnrt_qgemm_pack(K, N, b, N, P, NULL);
+  for (int64_t r = 0; r < reps; r++) { /* alternately */
+    double t = now();
+    nnrt_sgemm(1, M, N, K, A, K, 1, B, N, 1, C, N, false, S, NULL);
+    ts[r] = now() - t;
+    t = now();
+    nnrt_qgemm(M, N, K, a, K, P, c, N);
+    tq[r] = now() - t;
+  }
+  qsort(ts, (size_t)reps, sizeof *ts, cmp);
+  qsort(tq, (size_t)reps, sizeof *tq, cmp);
+  double s = ts[reps / 2], q = tq[reps / 2], ops = 2.0 * (double)M * (double)N * (double)K;
+  printf("%lldx%lldx%lld: f32 %.3f ms (%.0f GFLOP/s), int8 kernel %d %.3f ms (%.0f GOP/s), int8/f32 speed %.2f\n",
+         (long long)M, (long long)K, (long long)N, s * 1e3, ops / s / 1e9, nnrt_qgemm_kernel(), q * 1e3, ops / q / 1e9,
+         s / q);
+  return 0;
+}

@@ -1,0 +1,186 @@
+/* nnrt_qgemm.c — the int8 matrix product of quantized dense and
+ * convolution layers (nnrt.h): C[M x N] int32 = A[M x K] uint8 times
+ * B[K x N] int8, accumulated exactly in int32.
+ *
+ * B is a layer's weights, packed once (nnrt_qgemm_pack) into panels of 16
+ * columns, each a run of groups of 4 rows: group g of panel q holds
+ * B(4g + t, 16q + c) at byte 64 g + 4 c + t, zeros past K and N. That is
+ * the operand AVX-512 VNNI's vpdpbusd takes (4 products of an unsigned
+ * and a signed byte summed into each int32 lane), and the AVX2 kernel
+ * widens the same bytes to int16 for vpmaddwd. The activations are
+ * unsigned: a symmetric int8 activation x is stored as x + 128, and
+ * nnrt_qgemm_pack's column sums take the 128 back out (C - 128 colsum).
+ *
+ * Every kernel computes the same integers, so the three (VNNI where the
+ * processor has it, AVX2, portable C; NNRT_ISA narrows the choice) agree
+ * to the bit (tests/unit/qgemm.c). No sum can overflow while K <= 65536
+ * (255 * 128 * 65536 < 2^31).
+ */
+#include "nnrt.h"
+
+#include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define NNRT_QX86 1
+#include <immintrin.h>
+#endif
+
+enum { QNR = 16 }; /* columns a panel */
+
+NNRT_API size_t nnrt_qgemm_packed_bytes(int64_t K, int64_t N) {
+  return (size_t)((N + QNR - 1) / QNR) * (size_t)((K + 3) / 4) * 4 * QNR;
+}
+
+NNRT_API void nnrt_qgemm_pack(int64_t K, int64_t N, const int8_t *B, int64_t ldb, int8_t *packed, int32_t *colsum) {
+  int64_t groups = (K + 3) / 4;
+  memset(packed, 0, nnrt_qgemm_packed_bytes(K, N));
+  for (int64_t j = 0; j < N; j++) {
+    int32_t sum = 0;
+    int8_t *panel = packed + (j / QNR) * groups * 4 * QNR;
+    for (int64_t p = 0; p < K; p++) {
+      panel[(p / 4) * 4 * QNR + (j % QNR) * 4 + p % 4] = B[p * ldb + j];
+      sum += B[p * ldb + j];
+    }
+    if (colsum) colsum[j] = sum;
+  }
+}
+
+/* Row i's bytes 4g .. 4g + 3 as one little-endian int32, zeros past K. */
+static inline int32_t quad(const uint8_t *a, int64_t g, int64_t K) {
+  uint8_t q[4] = {0, 0, 0, 0};
+  int64_t n = K - 4 * g < 4 ? K - 4 * g : 4;
+  memcpy(q, a + 4 * g, (size_t)n);
+  int32_t v;
+  memcpy(&v, q, 4);
+  return v;
+}
+
+/* The portable kernel: rows [0, M) of A against panel `b` (columns j0 ..
+ * j0 + n - 1 of C). */
+static void q_portable(int64_t M, int64_t n, int64_t K, const uint8_t *A, int64_t lda, const int8_t *b,
+                       int32_t *C, int64_t ldc) {
+  int64_t groups = (K + 3) / 4;
+  for (int64_t i = 0; i < M; i++) {
+    int32_t acc[QNR] = {0};
+    for (int64_t g = 0; g < groups; g++) {
+      int32_t a4 = quad(A + i * lda, g, K);
+      uint8_t a[4];
+      memcpy(a, &a4, 4);
+      const int8_t *bg = b + g * 4 * QNR;
+      for (int c = 0; c < QNR; c++)
+        acc[c] += a[0] * bg[4 * c] + a[1] * bg[4 * c + 1] + a[2] * bg[4 * c + 2] + a[3] * bg[4 * c + 3];
+    }
+    memcpy(C + i * ldc, acc, sizeof(int32_t) * (size_t)n);
+  }
+}
+
+#ifdef NNRT_QX86
+/* AVX2: each group's 64 bytes as four vectors of 16 int16 (4 columns x 4
+ * rows), multiplied by the row's 4 bytes repeated and summed in pairs
+ * (vpmaddwd): two partial sums a column, added at the end. Two rows at once. */
+__attribute__((target("avx2"))) static inline __m256i q_row4(int32_t x) {
+  return _mm256_cvtepu8_epi16(_mm_set1_epi32(x)); /* a0 a1 a2 a3, four times, as int16 */
+}
+
+__attribute__((target("avx2"))) static void q_avx2(int64_t M, int64_t n, int64_t K, const uint8_t *A, int64_t lda,
+                                                   const int8_t *b, int32_t *C, int64_t ldc) {
+  int64_t groups = (K + 3) / 4, full = K / 4;
+  for (int64_t i = 0; i < M; i += 2) {
+    int rows = M - i < 2 ? 1 : 2;
+    const uint8_t *a0 = A + i * lda, *a1 = rows > 1 ? a0 + lda : a0;
+    __m256i s00 = _mm256_setzero_si256(), s01 = s00, s02 = s00, s03 = s00, s10 = s00, s11 = s00, s12 = s00, s13 = s00;
+    for (int64_t g = 0; g < groups; g++) {
+      const int8_t *bg = b + g * 4 * QNR;
+      __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)bg));
+      __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(bg + 16)));
+      __m256i w2 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(bg + 32)));
+      __m256i w3 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(bg + 48)));
+      int32_t x0, x1;
+      if (g < full) memcpy(&x0, a0 + 4 * g, 4), memcpy(&x1, a1 + 4 * g, 4);
+      else x0 = quad(a0, g, K), x1 = quad(a1, g, K);
+      __m256i r0 = q_row4(x0), r1 = q_row4(x1);
+      s00 = _mm256_add_epi32(s00, _mm256_madd_epi16(r0, w0)), s01 = _mm256_add_epi32(s01, _mm256_madd_epi16(r0, w1));
+      s02 = _mm256_add_epi32(s02, _mm256_madd_epi16(r0, w2)), s03 = _mm256_add_epi32(s03, _mm256_madd_epi16(r0, w3));
+      s10 = _mm256_add_epi32(s10, _mm256_madd_epi16(r1, w0)), s11 = _mm256_add_epi32(s11, _mm256_madd_epi16(r1, w1));
+      s12 = _mm256_add_epi32(s12, _mm256_madd_epi16(r1, w2)), s13 = _mm256_add_epi32(s13, _mm256_madd_epi16(r1, w3));
+    }
+    __m256i acc[2][4] = {{s00, s01, s02, s03}, {s10, s11, s12, s13}};
+    for (int r = 0; r < rows; r++) {
+      int32_t part[32], out[QNR];
+      for (int q = 0; q < 4; q++) _mm256_storeu_si256((__m256i *)(part + 8 * q), acc[r][q]);
+      for (int c = 0; c < QNR; c++) out[c] = part[2 * c] + part[2 * c + 1];
+      memcpy(C + (i + r) * ldc, out, sizeof(int32_t) * (size_t)n);
+    }
+  }
+}
+
+/* AVX-512 VNNI: a group's 64 bytes are one operand of vpdpbusd, the row's
+ * 4 bytes broadcast the other; four rows at once. */
+__attribute__((target("avx512f,avx512vnni"))) static void q_vnni(int64_t M, int64_t n, int64_t K, const uint8_t *A,
+                                                                 int64_t lda, const int8_t *b, int32_t *C,
+                                                                 int64_t ldc) {
+  int64_t groups = (K + 3) / 4, full = K / 4;
+  __mmask16 keep = (__mmask16)((1u << n) - 1);
+  for (int64_t i = 0; i < M; i += 4) {
+    int rows = M - i < 4 ? (int)(M - i) : 4;
+    __m512i acc0 = _mm512_setzero_si512(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    const uint8_t *a0 = A + i * lda, *a1 = rows > 1 ? a0 + lda : a0, *a2 = rows > 2 ? a0 + 2 * lda : a0,
+                  *a3 = rows > 3 ? a0 + 3 * lda : a0;
+    int64_t g = 0;
+    for (; g < full; g++) {
+      __m512i w = _mm512_loadu_si512(b + g * 4 * QNR);
+      int32_t x0, x1, x2, x3;
+      memcpy(&x0, a0 + 4 * g, 4), memcpy(&x1, a1 + 4 * g, 4), memcpy(&x2, a2 + 4 * g, 4), memcpy(&x3, a3 + 4 * g, 4);
+      acc0 = _mm512_dpbusd_epi32(acc0, _mm512_set1_epi32(x0), w);
+      acc1 = _mm512_dpbusd_epi32(acc1, _mm512_set1_epi32(x1), w);
+      acc2 = _mm512_dpbusd_epi32(acc2, _mm512_set1_epi32(x2), w);
+      acc3 = _mm512_dpbusd_epi32(acc3, _mm512_set1_epi32(x3), w);
+    }
+    for (; g < groups; g++) { /* K's last bytes, zero-padded */
+      __m512i w = _mm512_loadu_si512(b + g * 4 * QNR);
+      acc0 = _mm512_dpbusd_epi32(acc0, _mm512_set1_epi32(quad(a0, g, K)), w);
+      acc1 = _mm512_dpbusd_epi32(acc1, _mm512_set1_epi32(quad(a1, g, K)), w);
+      acc2 = _mm512_dpbusd_epi32(acc2, _mm512_set1_epi32(quad(a2, g, K)), w);
+      acc3 = _mm512_dpbusd_epi32(acc3, _mm512_set1_epi32(quad(a3, g, K)), w);
+    }
+    __m512i acc[4] = {acc0, acc1, acc2, acc3};
+    for (int r = 0; r < rows; r++) _mm512_mask_storeu_epi32(C + (i + r) * ldc, keep, acc[r]);
+  }
+}
+
+static int q_vnni_here(void) {
+  static int here = -1;
+  if (here < 0) here = nnrt_isa() == NNRT_ISA_AVX512 && __builtin_cpu_supports("avx512vnni");
+  return here;
+}
+#endif
+
+NNRT_API int nnrt_qgemm_kernel(void) {
+#ifdef NNRT_QX86
+  if (q_vnni_here()) return 2;
+  if (nnrt_isa() != NNRT_ISA_GENERIC) return 1;
+#endif
+  return 0;
+}
+
+NNRT_API void nnrt_qgemm(int64_t M, int64_t N, int64_t K, const uint8_t *A, int64_t lda, const int8_t *packed,
+                         int32_t *C, int64_t ldc) {
+  int64_t groups = (K + 3) / 4;
+  int kernel = nnrt_qgemm_kernel();
+  for (int64_t j = 0; j < N; j += QNR) {
+    int64_t n = N - j < QNR ? N - j : QNR;
+    const int8_t *b = packed + (j / QNR) * groups * 4 * QNR;
+#ifdef NNRT_QX86
+    if (kernel == 2) {
+      q_vnni(M, n, K, A, lda, b, C + j, ldc);
+      continue;
+    }
+    if (kernel == 1) {
+      q_avx2(M, n, K, A, lda, b, C + j, ldc);
+      continue;
+    }
+#endif
+    (void)kernel;
+    q_portable(M, n, K, A, lda, b, C + j, ldc);
+  }
+}
