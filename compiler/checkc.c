@@ -467,6 +467,9 @@ static bool check_graph(Graph *g, Graph *ref, Plan *p, const char *model, const 
   for (int i = 0; i < g->nstates; i++)
     want[nt] = e->states[i].d, len[nt] = e->states[i].n, type[nt] = g->states[i]->dtype,
     name[nt++] = g->states[i]->name;
+  bool f32 = false; /* an f64 value made from f32 ones carries f32's rounding: held to f32's tolerance */
+  for (int id = 0; id < g->n; id++) f32 |= g->v[id].dtype == DT_F32;
+  for (int i = 0; i < nt; i++) type[i] = f32 && type[i] == DT_F64 ? DT_F32 : type[i];
   for (int i = 0; i < nt; i++) count += len[i];
   /* at 1 thread within the tolerance; at 2 threads, and unfused, the same bits */
   double *one = NULL, worst = 0;
@@ -506,16 +509,18 @@ static bool check_graph(Graph *g, Graph *ref, Plan *p, const char *model, const 
   (void)llvm;
 #endif
   free(one);
+  /* "MnistCNN", or a graph named MODEL_WHAT: "CharLSTM (generation step)", "MnistCNN (attribution)" */
+  size_t mlen = strlen(model);
+  const char *what = !strncmp(g->name, model, mlen) && g->name[mlen] == '_' ? g->name + mlen + 1 : NULL;
+  const char *label = !what ? model : arena_printf("%s (%s)", model, strcmp(what, "step") ? what : "generation step");
   if (ok)
     fprintf(out, "%s %s: %d values, %d parameters, %d states compiled to C agree with the evaluator "
                  "(largest relative difference %.1e), the same bits at 1 and 2 threads and unfused%s\n",
-            g->training ? "train" : "model", g->ninputs > 1 && !strcmp(g->name, arena_printf("%s_step", model))
-                                                 ? arena_printf("%s (generation step)", model) : model, g->n, g->nparams, g->nstates, worst,
+            g->training ? "train" : "model", label, g->n, g->nparams, g->nstates, worst,
             !llvm ? "" : llvm_ok ? "; the LLVM backend's the same bits" : "; the LLVM backend's DIFFER");
   else
-    fprintf(out, "%s %s: %d values, %d parameters, %d states compiled to C DIFFER\n",
-            g->training ? "train" : "model", g->ninputs > 1 && !strcmp(g->name, arena_printf("%s_step", model))
-                                                 ? arena_printf("%s (generation step)", model) : model, g->n, g->nparams, g->nstates);
+    fprintf(out, "%s %s: %d values, %d parameters, %d states compiled to C DIFFER\n", g->training ? "train" : "model",
+            label, g->n, g->nparams, g->nstates);
   ok &= llvm_ok;
   eval_free(e);
   if (ok) {
@@ -529,6 +534,15 @@ bool check_c_backend(Sema *s, const Built *models, const Options *o, FILE *out) 
   bool ok = true, llvm = o->check_llvm;
   for (const Built *b = models; b; b = b->next) {
     TrainInfo *t = b->train;
+    for (int k = 0; o->check_explain && k < 2; k++) { /* what a library adds to look inside (explain.c) */
+      Graph *g = k ? lower_layers(s, b->model) : lower_attribution(s, b->model);
+      if (!g) continue; /* no attribution without a float input or feature map */
+      g = simplify(g);
+      verify(g, "simplify");
+      g->name = arena_printf("%s_%s", b->name, k ? "layers" : "attribution");
+      ok &= check_graph(g, NULL, plan_graph(g, !o->no_fuse), b->name, NULL, llvm, out);
+    }
+    if (o->check_explain) continue;
     /* the training step as it is compiled (its own plan: nothing but the
      * updates and the loss stored at the end); then the step, or without
      * a train block the gradients of <c, output> (every backward kernel),

@@ -687,8 +687,9 @@ static void epilogue_function(Em *e, int k) {
                 "    const int64_t row = r * cols;\n"
                 "    for (int64_t c = c0; c < c1; c++) {\n"
                 "      const int64_t i = row + c;\n"
-                "      const %s t%d = y%d[i];\n",
-          hv->dtype == DT_F32 ? "float" : "double", h, home);
+                "      const %s t%d = y%d[i];\n"
+                "      (void)t%d; /* a chain the planner placed here may not read it */\n",
+          hv->dtype == DT_F32 ? "float" : "double", h, home, h);
   char **idx = arena_alloc(sizeof(char *) * (size_t)(next + 1));
   for (int j = 0; j < next; j++) {
     Shape xs = g->v[ext[j]].shape;

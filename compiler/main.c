@@ -77,6 +77,8 @@ static void usage(FILE *out) {
           "                    rounding; 1 and 2 threads must give the same bits), and\n"
           "                    with LLVM (unless --backend=c) the LLVM backend's library\n"
           "                    against the C (the same bits)\n"
+          "  --check-explain   the same for the graphs a library adds to look inside\n"
+          "                    (attribution and layers) instead of the others\n"
           "  --cpu=NAME        the processor to build for, e.g. native (this machine),\n"
           "                    haswell, znver2, cortex-a72: the C compiler's -march,\n"
           "                    or LLVM's CPU, one version for it. By default both\n"
@@ -221,8 +223,9 @@ static bool parse_options(int argc, char **argv, Options *o, int *exit_now) {
       o->unroll = true;
     } else if (!strcmp(a, "--no-main")) {
       o->no_main = true;
-    } else if (!strcmp(a, "--check-c")) {
+    } else if (!strcmp(a, "--check-c") || !strcmp(a, "--check-explain")) {
       o->check_c = true;
+      o->check_explain = a[8] == 'x';
     } else if (!strcmp(a, "--check-grad")) {
       o->check_grad = true;
       if (o->dtype == DT_NONE) o->dtype = DT_F64;

@@ -1033,7 +1033,8 @@ typedef struct Options {
   Emit emit;
   bool syntax_only;
   bool check_grad;      /* --check-grad */
-  bool check_c;         /* --check-c */
+  bool check_c;         /* --check-c, --check-explain */
+  bool check_explain;   /* --check-explain: the attribution and layers graphs only */
   bool check_llvm;      /* --check-c checks the LLVM backend's library too */
   bool no_main;         /* --no-main: C output for linking into a program */
   bool no_fuse;         /* --no-fuse: one kernel per value */
