@@ -382,6 +382,7 @@ typedef struct NnrtMeta {
   int64_t position;      /* samples of the next epoch already trained on */
   uint64_t seed;         /* of the run (kept when has_seed is false) */
   bool has_seed;
+  double sparsity;       /* the program's pruning target (--sparsity); NAN: none */
   int nprogress;         /* the program's running sums over that epoch */
   double progress[NNRT_MAX_PROGRESS];
 } NnrtMeta;
@@ -466,6 +467,7 @@ typedef struct NnrtModel {
   char *stage;
   size_t stage_size;
   bool samples_first;
+  double sparsity;       /* the program's pruning target, kept by a checkpoint; NAN: none */
 } NnrtModel;
 
 /* One pass of a graph over a batch of n samples: labels[i] is the target

@@ -31,13 +31,29 @@ static FILE *create_tmp(const char *tmp) {
   return NULL;
 }
 
-/* Tensor t's elements that are not zero, or -1 when storing it as a
- * bitmap and those is no smaller than storing it whole. */
+/* A tensor in two parts (NnrtMeta.sparse) seen as rows of its last axis
+ * (a scalar: one row of one): its bitmap packs each row's bits into
+ * ceil(last / 8) bytes, bit c % 8 of byte c / 8 for element c, so the
+ * bitmap's shape is the tensor's with that axis so packed. */
+static int64_t row_len(const NnrtTensorInfo *t) { return t->rank ? t->dims[t->rank - 1] : 1; }
+static int64_t bitmap_bytes(const NnrtTensorInfo *t) {
+  int64_t n = nnrt_tensor_bytes(t) / t->elem_size, len = row_len(t);
+  return len ? n / len * ((len + 7) / 8) : 0;
+}
+
+/* Whether element j of data is kept in the values: not zero (a zero of
+ * either sign is left out, and comes back +0: a pruned weight is often
+ * -0, the mask times a negative number). */
+static bool kept_elem(const NnrtTensorInfo *t, const void *data, int64_t j) {
+  return t->elem_size == 8 ? ((const double *)data)[j] != 0 : ((const float *)data)[j] != 0;
+}
+
+/* Tensor t's elements kept, or -1 when its two parts (and their header
+ * entries, about 96 bytes) would not be smaller than the tensor whole. */
 static int64_t sparse_count(const NnrtTensorInfo *t, const void *data) {
   int64_t n = nnrt_tensor_bytes(t) / t->elem_size, nz = 0;
-  for (int64_t j = 0; j < n; j++)
-    nz += t->elem_size == 8 ? ((const double *)data)[j] != 0 : ((const float *)data)[j] != 0;
-  return nz * t->elem_size + (n + 7) / 8 < n * t->elem_size ? nz : -1;
+  for (int64_t j = 0; j < n; j++) nz += kept_elem(t, data, j);
+  return nz * t->elem_size + bitmap_bytes(t) + 96 < n * t->elem_size ? nz : -1;
 }
 
 /* The JSON header, padded with spaces to a multiple of 8 bytes (nz[i] >= 0:
@@ -60,6 +76,7 @@ static char *save_header(const NnrtTensorInfo *tensors, int n, const int64_t *nz
       for (int i = 0; i < meta->nprogress && i < NNRT_MAX_PROGRESS; i++) PUT("%s%.17g", i ? "," : "", meta->progress[i]);
       PUT("\"");
     }
+    if (meta->sparsity == meta->sparsity) PUT(",\"sparsity\":\"%.17g\"", meta->sparsity);
   }
   PUT("}");
   int64_t off = 0;
@@ -78,10 +95,12 @@ static char *save_header(const NnrtTensorInfo *tensors, int n, const int64_t *nz
     off += nnrt_tensor_bytes(t);
   }
   for (int i = 0; i < n; i++) {
-    int64_t bytes = (nnrt_tensor_bytes(&tensors[i]) / tensors[i].elem_size + 7) / 8;
+    const NnrtTensorInfo *t = &tensors[i];
+    int64_t bytes = bitmap_bytes(t);
     if (nz[i] < 0) continue;
-    PUT(",\"%s.bitmap\":{\"dtype\":\"U8\",\"shape\":[%lld],\"data_offsets\":[%lld,%lld]}", tensors[i].name,
-        (long long)bytes, (long long)off, (long long)(off + bytes));
+    PUT(",\"%s.bitmap\":{\"dtype\":\"U8\",\"shape\":[", t->name);
+    for (int d = 0; d < t->rank - 1; d++) PUT("%lld,", (long long)t->dims[d]);
+    PUT("%lld],\"data_offsets\":[%lld,%lld]}", (long long)((row_len(t) + 7) / 8), (long long)off, (long long)(off + bytes));
     off += bytes;
   }
   PUT("}");
@@ -91,17 +110,17 @@ static char *save_header(const NnrtTensorInfo *tensors, int n, const int64_t *nz
   return h;
 }
 
-/* Tensor t's values (the nonzero elements) or, `bitmap`, its bitmap, to f. */
+/* Tensor t's values (the elements kept) or, `bitmap`, its bitmap, to f. */
 static bool write_sparse(FILE *f, const NnrtTensorInfo *t, const void *data, bool bitmap) {
-  int64_t n = nnrt_tensor_bytes(t) / t->elem_size;
+  int64_t n = nnrt_tensor_bytes(t) / t->elem_size, len = row_len(t);
   unsigned char byte = 0;
   bool ok = true;
   for (int64_t j = 0; j < n && ok; j++) {
-    const char *x = (const char *)data + j * t->elem_size;
-    bool nz = t->elem_size == 8 ? *(const double *)x != 0 : *(const float *)x != 0;
-    if (!bitmap && nz) ok = fwrite(x, (size_t)t->elem_size, 1, f) == 1;
-    byte |= (unsigned char)(nz << (j % 8));
-    if (bitmap && (j % 8 == 7 || j == n - 1)) ok = fputc(byte, f) != EOF, byte = 0;
+    bool kept = kept_elem(t, data, j);
+    if (!bitmap && kept) ok = fwrite((const char *)data + j * t->elem_size, (size_t)t->elem_size, 1, f) == 1;
+    int64_t c = j % len;
+    byte |= (unsigned char)(kept << (c % 8));
+    if (bitmap && (c % 8 == 7 || c == len - 1)) ok = fputc(byte, f) != EOF, byte = 0;
   }
   return ok;
 }
@@ -252,6 +271,11 @@ static bool read_meta(Json *j, const char *path, NnrtMeta *meta, char *err, size
         meta->progress[meta->nprogress] = x;
         s = *end ? end + 1 : end;
       }
+    } else if (!strcmp(key, "sparsity")) {
+      char *end;
+      meta->sparsity = strtod(val, &end);
+      if (end == val || *end || !(meta->sparsity >= 0 && meta->sparsity < 1))
+        return nnrt_error(err, errlen, path, "the metadata's sparsity \"%.40s\" is not a number in [0, 1)", val);
     } /* other keys (a tool's notes) are left alone */
   } while (eat(j, ','));
   if (!eat(j, '}')) return nnrt_error(err, errlen, path, "malformed __metadata__ near byte %ld", 8 + (long)(j->p - j->start));
@@ -348,38 +372,49 @@ bad:
 
 /* A part of tensor t (its values or its bitmap): type, shape and size. */
 static bool check_part(const char *path, const NnrtTensorInfo *t, const Entry *x, char *err, size_t errlen) {
-  char a[160];
-  int64_t n = nnrt_tensor_bytes(t) / t->elem_size, len = x->rank == 1 ? x->dims[0] : -1;
+  char a[160], b[160], c[160];
+  int64_t n = nnrt_tensor_bytes(t) / t->elem_size, want[8], rank = t->rank ? t->rank : 1;
   bool values = x->part == 2;
-  const char *want = values ? (t->elem_size == 8 ? "F64" : "F32") : "U8";
-  if (strcmp(x->dtype, want) != 0 || len < 0 || len > (values ? n : (n + 7) / 8) || (!values && len != (n + 7) / 8))
-    return nnrt_error(err, errlen, path, "tensor '%s.%s' is %s; %s of %lld elements needs %s[%s%lld]", t->name,
-                      values ? "values" : "bitmap", shape_text(a, sizeof a, x->dtype, x->dims, x->rank),
-                      values ? "the nonzero values" : "the bitmap", (long long)n, want, values ? "at most " : "",
-                      (long long)(values ? n : (n + 7) / 8));
-  int size = values ? t->elem_size : 1;
-  if (x->b1 - x->b0 != len * size || x->b0 % size)
+  const char *dtype = values ? (t->elem_size == 8 ? "F64" : "F32") : "U8";
+  for (int d = 0; d < t->rank; d++) want[d] = t->dims[d];
+  want[rank - 1] = (row_len(t) + 7) / 8;
+  bool same = !strcmp(x->dtype, dtype) && x->rank == (values ? 1 : rank);
+  for (int d = 0; same && !values && d < rank; d++) same = x->dims[d] == want[d];
+  if (values && same && x->dims[0] > n) same = false;
+  if (!same && values)
+    return nnrt_error(err, errlen, path, "tensor '%s.values' is %s; %s's kept elements are %s[count], count at most %lld",
+                      t->name, shape_text(a, sizeof a, x->dtype, x->dims, x->rank),
+                      shape_text(b, sizeof b, dtype, t->dims, t->rank), dtype, (long long)n);
+  if (!same)
+    return nnrt_error(err, errlen, path, "tensor '%s.bitmap' is %s; the bitmap of %s is %s", t->name,
+                      shape_text(a, sizeof a, x->dtype, x->dims, x->rank),
+                      shape_text(b, sizeof b, t->elem_size == 8 ? "F64" : "F32", t->dims, t->rank),
+                      shape_text(c, sizeof c, "U8", want, rank));
+  int64_t len = values ? x->dims[0] * t->elem_size : bitmap_bytes(t);
+  if (x->b1 - x->b0 != len || x->b0 % (values ? t->elem_size : 1))
     return nnrt_error(err, errlen, path, "tensor '%s.%s': its data offsets [%lld, %lld] do not hold %lld aligned bytes",
-                      t->name, values ? "values" : "bitmap", (long long)x->b0, (long long)x->b1, (long long)(len * size));
+                      t->name, values ? "values" : "bitmap", (long long)x->b0, (long long)x->b1, (long long)len);
   return true;
 }
 
-/* Tensor t from its values v (count elements) and bitmap b into out;
- * false with err when they disagree. */
+/* Tensor t from its values v and bitmap b into out; false with err when
+ * they disagree. */
 static bool expand(const char *path, const NnrtTensorInfo *t, const Entry *v, const Entry *b, void *out, char *err,
                    size_t errlen) {
-  int64_t n = nnrt_tensor_bytes(t) / t->elem_size, count = v->dims[0], k = 0;
+  int64_t n = nnrt_tensor_bytes(t) / t->elem_size, len = row_len(t), bytes = (len + 7) / 8, count = v->dims[0], k = 0;
   const unsigned char *bits = b->buf;
-  for (int64_t j = 0; j < n; j++) k += bits[j / 8] >> (j % 8) & 1;
-  if (n % 8 && bits[n / 8] >> (n % 8))
-    return nnrt_error(err, errlen, path, "tensor '%s.bitmap' has bits set past its %lld elements", t->name, (long long)n);
+  for (int64_t j = 0; j < n; j++) k += bits[j / len * bytes + j % len / 8] >> (j % len % 8) & 1;
+  for (int64_t r = 0; len % 8 && r < n / len; r++)
+    if (bits[r * bytes + bytes - 1] >> (len % 8))
+      return nnrt_error(err, errlen, path, "tensor '%s.bitmap' has bits set past the %lld elements of row %lld", t->name,
+                        (long long)len, (long long)r);
   if (k != count)
     return nnrt_error(err, errlen, path, "tensor '%s.bitmap' marks %lld elements; its values are %lld", t->name,
                       (long long)k, (long long)count);
   memset(out, 0, (size_t)nnrt_tensor_bytes(t));
   k = 0;
   for (int64_t j = 0; j < n; j++)
-    if (bits[j / 8] >> (j % 8) & 1)
+    if (bits[j / len * bytes + j % len / 8] >> (j % len % 8) & 1)
       memcpy((char *)out + j * t->elem_size, (const char *)v->buf + k++ * t->elem_size, (size_t)t->elem_size);
   return true;
 }
@@ -426,8 +461,8 @@ static bool check_entries(const char *path, const NnrtTensorInfo *tensors, int n
   }
   for (int i = 0; i < n - (weights ? slots : 0); i++)
     if (!seen[i] || seen[i] == 2 || seen[i] == 4)
-      return nnrt_error(err, errlen, path, "tensor '%s'%s is missing", tensors[i].name,
-                        seen[i] == 2 ? "'s bitmap" : seen[i] == 4 ? "'s values" : "");
+      return nnrt_error(err, errlen, path, seen[i] ? "tensor '%s' has its %s but not its %s" : "tensor '%s' is missing",
+                        tensors[i].name, seen[i] == 2 ? "values" : "bitmap", seen[i] == 2 ? "bitmap" : "values");
   for (int k = 1; k < count; k++) { /* by offset: an insertion sort, quick on the usual order */
     int x = order[k], at = k;
     for (; at > 0 && e[order[at - 1]].b0 > e[x].b0; at--) order[at] = order[at - 1];
@@ -452,6 +487,7 @@ static bool check_entries(const char *path, const NnrtTensorInfo *tensors, int n
 NNRT_API bool nnrt_load(const char *path, const NnrtTensorInfo *tensors, void *const *data, int n, int slots,
                         NnrtMeta *meta, char *err, size_t errlen) {
   memset(meta, 0, sizeof *meta);
+  meta->sparsity = NAN;
   FILE *f = nnrt_open_regular(path, err, errlen);
   if (!f) return false;
   bool ok = false, has_meta = false;

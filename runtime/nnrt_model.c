@@ -101,6 +101,7 @@ NNRT_API NnrtModel *nnrt_model_create(const NnrtModelDef *def, uint64_t seed) {
   m->def = def;
   m->states = m->params + def->nparams;
   m->seed = seed;
+  m->sparsity = NAN;
   m->lr = def->base_lr;
   init_tensors(def, m->params, 0, n, seed);
   char *e = thread_error(false);
@@ -133,7 +134,8 @@ static int save_as(NnrtModel *m, const char *path, bool weights, bool sparse, ch
   else {
     weights = weights || !m->def->run[NNRT_TRAIN]; /* nothing to resume: a model without a training step */
     NnrtMeta meta = {.weights = weights, .sparse = sparse, .step = m->step, .epoch = m->epoch, .position = m->position,
-                     .seed = m->seed, .has_seed = true, .nprogress = m->nprogress};
+                     .seed = m->seed, .has_seed = true, .nprogress = m->nprogress,
+                     .sparsity = m->sparsity};
     memcpy(meta.progress, m->progress, sizeof meta.progress);
     int n = m->def->nparams + m->def->nstates - (weights ? m->def->nslots : 0);
     if (nnrt_save(path, m->def->tensors, m->params, n, &meta, m->error, sizeof m->error)) return model_ok(m);
@@ -180,6 +182,7 @@ NNRT_API int nnrt_model_load(NnrtModel *m, const char *path, char *err, size_t e
   m->epoch = meta.weights ? 0 : meta.epoch;
   m->position = meta.weights ? 0 : meta.position;
   if (meta.has_seed) m->seed = meta.seed;
+  m->sparsity = meta.sparsity;
   m->nprogress = meta.weights ? 0 : meta.nprogress;
   memcpy(m->progress, meta.progress, sizeof m->progress);
   nnrt_model_touch(m);

@@ -37,7 +37,7 @@ typedef struct Run {
   int64_t *counts;                   /* the confusion matrix tally() adds to, or NULL */
   int64_t epochs, batch, save_every, generate;
   uint64_t seed;
-  bool seed_given, quiet, check_finite;
+  bool seed_given, sparsity_given, quiet, check_finite;
   double validation, lr, temperature, sparsity; /* sparsity: the masks' final (--sparsity) */
   int threads;
   NnrtSource val, test;          /* the validation and test files after the flags */
@@ -300,6 +300,7 @@ static int parse_flags(Run *r, int argc, char **argv, bool *done) {
       if (!p->prune) return fprintf(stderr, "error: --sparsity sets the train block's 'prune magnitude(...)', "
                                             "and this one prunes nothing\n"), 1;
       ok = flag_number(argc, argv, &i, 0, true, 1, &r->sparsity);
+      r->sparsity_given = true;
     } else if (p->reader == NNRT_TEXT && !strcmp(a, "--generate")) {
       ok = flag_int(argc, argv, &i, 0, &r->generate);
     } else if (p->reader == NNRT_TEXT && !strcmp(a, "--temperature")) {
@@ -932,6 +933,7 @@ static int train(const Run *r, Loop *L) {
   Run run = *r;
   if (r->load && !r->seed_given) run.seed = m->seed; /* the checkpoint's run goes on */
   m->seed = run.seed;
+  if (p->prune && !nnrt_prune_start(p, m, r->load, &run.sparsity, r->sparsity_given, r->quiet)) goto done;
   r = &run;
   if (m->position > 0 && m->nprogress >= NSUMS) memcpy(s, m->progress, sizeof s);
   int64_t epoch = m->epoch, first = m->epoch;
@@ -1004,9 +1006,7 @@ static int train(const Run *r, Loop *L) {
   if ((r->save && !save_run(r, m, L, r->save, s)) || (r->save_weights && !save(m, r->save_weights, 1)) ||
       (r->save_sparse && !save(m, r->save_sparse, 2)))
     goto done;
-  int64_t weights;
-  double zeros = nnrt_pruned(m, &weights);
-  if (p->prune && !r->quiet) printf("pruned: %.2f%% of the %lld weights masked are zero\n", 100 * zeros, (long long)weights);
+  if (p->prune) nnrt_prune_end(p, m, r->sparsity, epoch, r->quiet);
   if (L->nval) print_figures(p, L->vt == &L->t ? "held-out" : "validation", L->nval, vs);
   if (L->test.rows) {
     if (!held_out(r, m, &L->test, L->order, 0, L->chunk, L->x, L->y, vs)) goto done;

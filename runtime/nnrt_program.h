@@ -233,6 +233,16 @@ NNRT_API bool nnrt_prune(NnrtModel *m, double sparsity);
 NNRT_API double nnrt_pruned(const NnrtModel *m, int64_t *weights);
 /* The masks of from into to (the weights of the epoch restored with them). */
 NNRT_API void nnrt_copy_masks(NnrtModel *to, const NnrtModel *from);
+/* Before training: the target (*sparsity, --sparsity's when `given`, else
+ * a checkpoint `load`'s, else the program's), kept in m for its
+ * checkpoints and said when it is not the train block's; a loaded model's
+ * masks checked (0 or 1, the weight 0 where the mask is). False after an
+ * error, said. */
+NNRT_API bool nnrt_prune_start(const NnrtProgram *p, NnrtModel *m, const char *load, double *sparsity, bool given,
+                               bool quiet);
+/* After training `epochs`: the fraction pruned, and a warning when the
+ * run ended before the schedule did. */
+NNRT_API void nnrt_prune_end(const NnrtProgram *p, const NnrtModel *m, double sparsity, int64_t epochs, bool quiet);
 
 /* Trains p->def's model as the program says, with argv's flags; returns
  * main's exit status (0; 1 for an error; 128 + the signal when SIGINT or

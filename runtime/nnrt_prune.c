@@ -102,3 +102,44 @@ NNRT_API void nnrt_copy_masks(NnrtModel *to, const NnrtModel *from) {
   for (int i = 0; i < def->nparams + def->nstates; i++)
     if (masked(def, i) >= 0) memcpy(to->params[i], from->params[i], (size_t)nnrt_tensor_bytes(&def->tensors[i]));
 }
+
+NNRT_API bool nnrt_prune_start(const NnrtProgram *p, NnrtModel *m, const char *load, double *sparsity, bool given,
+                               bool quiet) {
+  if (load && !given && m->sparsity == m->sparsity) *sparsity = m->sparsity; /* the checkpoint's run goes on */
+  m->sparsity = *sparsity;
+  if (*sparsity != p->sparsity && !quiet)
+    printf("pruning to %g sparsity by epoch %lld (%s; the train block's is %g)\n", *sparsity, (long long)p->prune_end,
+           given ? "--sparsity" : load, p->sparsity);
+  const NnrtModelDef *def = m->def;
+  for (int i = 0; load && i < def->nparams + def->nstates; i++) {
+    int w = masked(def, i);
+    if (w < 0) continue;
+    const NnrtTensorInfo *t = &def->tensors[w];
+    int64_t n = nnrt_tensor_bytes(t) / t->elem_size;
+    for (int64_t j = 0; j < n; j++) {
+      double v = magnitude(t, m->params[i], j), x = magnitude(t, m->params[w], j);
+      if (v == 0 || v == 1) {
+        if (v == 0 && x != 0) {
+          fprintf(stderr, "error: %s: %s[%lld] is not 0 where its mask %s is\n", load, t->name, (long long)j,
+                  def->tensors[i].name);
+          return false;
+        }
+        continue;
+      }
+      fprintf(stderr, "error: %s: %s[%lld] is %g; a pruning mask holds 0 and 1\n", load, def->tensors[i].name,
+              (long long)j, t->elem_size == 8 ? ((const double *)m->params[i])[j] : ((const float *)m->params[i])[j]);
+      return false;
+    }
+  }
+  return true;
+}
+
+NNRT_API void nnrt_prune_end(const NnrtProgram *p, const NnrtModel *m, double sparsity, int64_t epochs, bool quiet) {
+  int64_t weights;
+  double zeros = nnrt_pruned(m, &weights);
+  if (!quiet) printf("pruned: %.2f%% of the %lld weights masked are zero\n", 100 * zeros, (long long)weights);
+  if (epochs < p->prune_end && sparsity > 0)
+    fprintf(stderr, "warning: training ended after epoch %lld, before pruning's last (epoch %lld): %.2f%% of the "
+            "weights masked are zero, not %g%%\n", (long long)epochs, (long long)p->prune_end, 100 * zeros,
+            100 * sparsity);
+}

@@ -48,7 +48,7 @@ grep -q prune "$tmp/w.txt" && fail "the weights-only file holds masks: $(grep pr
 wbytes=$(wc -c < "$tmp/w.safetensors") sbytes=$(wc -c < "$tmp/s.safetensors")
 [ $((sbytes * 4)) -lt "$wbytes" ] || fail "the sparse file has $sbytes bytes, the dense one $wbytes"
 has "$tmp/s.safetensors" '"dense1.W.values":{"dtype":"F32","shape":[20071]'
-has "$tmp/s.safetensors" '"dense1.W.bitmap":{"dtype":"U8","shape":[12544]'
+has "$tmp/s.safetensors" '"dense1.W.bitmap":{"dtype":"U8","shape":[784,16]'
 for f in w s; do
   "$tmp/train" $data --load "$tmp/$f.safetensors" --predict "$tmp/mnist-images.idx" --output "$tmp/$f.csv" > /dev/null ||
     fail "predicting with $f.safetensors failed"
@@ -62,11 +62,29 @@ has "$tmp/err" "bad.safetensors: tensor 'dense2.W.bitmap' marks 257 elements; it
 sed 's/"dense2.W.values"/"dense2.W.valuez"/' "$tmp/s.safetensors" > "$tmp/bad.safetensors"
 expect 1 "$tmp/train" $data --load "$tmp/bad.safetensors" --predict "$tmp/mnist-images.idx" --output "$tmp/b.csv"
 has "$tmp/err" "bad.safetensors: tensor 'dense2.W.valuez' is not in this model"
+# the bitmap keeps the kernel's shape (its rows' bits packed): another shape is refused
+sed 's/"dense1.W.bitmap":{"dtype":"U8","shape":\[784,16\]/"dense1.W.bitmap":{"dtype":"U8","shape":[392,32]/' \
+  "$tmp/s.safetensors" > "$tmp/bad.safetensors"
+expect 1 "$tmp/train" $data --load "$tmp/bad.safetensors" --predict "$tmp/mnist-images.idx" --output "$tmp/b.csv"
+has "$tmp/err" "tensor 'dense1.W.bitmap' is U8[392, 32]; the bitmap of F32[784, 128] is U8[784, 16]"
 
 # a run resumed between pruning epochs ends with the straight run's bits
 "$tmp/train" $data --quiet --epochs 3 --save "$tmp/half.ckpt" > /dev/null || fail "3 epochs failed"
 "$tmp/train" $data --quiet --load "$tmp/half.ckpt" --save "$tmp/resumed.ckpt" > /dev/null || fail "resuming failed"
 cmp -s "$tmp/full.ckpt" "$tmp/resumed.ckpt" || fail "the resumed run differs from the straight one"
+
+# a checkpoint keeps --sparsity: the resumed run prunes to it
+"$tmp/train" $data --epochs 3 --sparsity 0.5 --save "$tmp/s50.ckpt" > /dev/null 2> "$tmp/err" || fail "--sparsity 0.5 for 3 epochs"
+has "$tmp/err" "warning: training ended after epoch 3, before pruning's last (epoch 4):"
+"$tmp/train" $data --load "$tmp/s50.ckpt" > "$tmp/s50.txt" || fail "resuming the --sparsity 0.5 run failed"
+has "$tmp/s50.txt" "pruning to 0.5 sparsity by epoch 4 ($tmp/s50.ckpt; the train block's is 0.8)"
+has "$tmp/s50.txt" "pruned: 50.00% of the 101632 weights masked are zero"
+# a mask that is neither 0 nor 1 is refused (one element of dense2.W's: 0.5)
+perl -e 'local $/; open F, "+<", $ARGV[0] or die; binmode F; $b = <F>; $n = unpack("Q<", substr($b, 0, 8));
+  substr($b, 8, $n) =~ /"prune\.mask\.dense2\.W":\{[^}]*"data_offsets":\[(\d+),/ or die;
+  seek F, 8 + $n + $1, 0; print F pack("f<", 0.5)' "$tmp/full.ckpt"
+expect 1 "$tmp/train" $data --load "$tmp/full.ckpt" --epochs 7
+has "$tmp/err" "full.ckpt: prune.mask.dense2.W[0] is 0.5; a pruning mask holds 0 and 1"
 
 # --sparsity replaces the setting's; 0 trains the dense model
 "$tmp/train" $data --epochs 4 --sparsity 0.5 > "$tmp/half.txt" || fail "--sparsity 0.5 failed"
