@@ -968,7 +968,7 @@ static int train(const Run *r, Loop *L) {
     if (L->nval && !held_out(r, m, L->vt, L->order, L->vfrom, L->chunk, L->x, L->y, vs)) goto done;
     char events[1024];
     EpochInfo info = {.seconds = nnrt_seconds() - L->epoch_start, .samples = L->trained, .events = events, .train_seconds = L->train_seconds,
-                      .lr = nnrt_schedule_lr(p, base_lr(r) * L->cb.scale, epoch), .sparsity = nnrt_pruned(m, &(int64_t){0})};
+                      .lr = nnrt_schedule_lr(p, base_lr(r) * L->cb.scale, epoch), .sparsity = p->prune ? nnrt_pruned(m, &(int64_t){0}) : 0};
     bool early = false;
     if (!end_callbacks(r, m, L, epoch, s, vs, &early, events, sizeof events)) goto done;
     if (L->bar) printf("\r\033[K");

@@ -38,8 +38,12 @@ static int masked(const NnrtModelDef *def, int i) {
   return tensor_named(def, name + sizeof prefix - 1);
 }
 
+static double value(const NnrtTensorInfo *t, const void *data, int64_t j) {
+  return t->elem_size == 8 ? ((const double *)data)[j] : ((const float *)data)[j];
+}
+
 static double magnitude(const NnrtTensorInfo *t, const void *data, int64_t j) {
-  double v = t->elem_size == 8 ? ((const double *)data)[j] : ((const float *)data)[j];
+  double v = value(t, data, j);
   return isnan(v) ? INFINITY : fabs(v); /* NaN is kept, for the step's checks to find */
 }
 
@@ -117,7 +121,7 @@ NNRT_API bool nnrt_prune_start(const NnrtProgram *p, NnrtModel *m, const char *l
     const NnrtTensorInfo *t = &def->tensors[w];
     int64_t n = nnrt_tensor_bytes(t) / t->elem_size;
     for (int64_t j = 0; j < n; j++) {
-      double v = magnitude(t, m->params[i], j), x = magnitude(t, m->params[w], j);
+      double v = value(t, m->params[i], j), x = value(t, m->params[w], j); /* a mask is W's type */
       if (v == 0 || v == 1) {
         if (v == 0 && x != 0) {
           fprintf(stderr, "error: %s: %s[%lld] is not 0 where its mask %s is\n", load, t->name, (long long)j,
@@ -127,7 +131,7 @@ NNRT_API bool nnrt_prune_start(const NnrtProgram *p, NnrtModel *m, const char *l
         continue;
       }
       fprintf(stderr, "error: %s: %s[%lld] is %g; a pruning mask holds 0 and 1\n", load, def->tensors[i].name,
-              (long long)j, t->elem_size == 8 ? ((const double *)m->params[i])[j] : ((const float *)m->params[i])[j]);
+              (long long)j, v);
       return false;
     }
   }

@@ -80,11 +80,16 @@ has "$tmp/err" "warning: training ended after epoch 3, before pruning's last (ep
 has "$tmp/s50.txt" "pruning to 0.5 sparsity by epoch 4 ($tmp/s50.ckpt; the train block's is 0.8)"
 has "$tmp/s50.txt" "pruned: 50.00% of the 101632 weights masked are zero"
 # a mask that is neither 0 nor 1 is refused (one element of dense2.W's: 0.5)
-perl -e 'local $/; open F, "+<", $ARGV[0] or die; binmode F; $b = <F>; $n = unpack("Q<", substr($b, 0, 8));
-  substr($b, 8, $n) =~ /"prune\.mask\.dense2\.W":\{[^}]*"data_offsets":\[(\d+),/ or die;
-  seek F, 8 + $n + $1, 0; print F pack("f<", 0.5)' "$tmp/full.ckpt"
-expect 1 "$tmp/train" $data --load "$tmp/full.ckpt" --epochs 7
-has "$tmp/err" "full.ckpt: prune.mask.dense2.W[0] is 0.5; a pruning mask holds 0 and 1"
+set_mask() { # VALUE: the first element of dense2.W's mask in full.ckpt
+  perl -e 'local $/; open F, "+<", $ARGV[0] or die; binmode F; $b = <F>; $n = unpack("Q<", substr($b, 0, 8));
+    substr($b, 8, $n) =~ /"prune\.mask\.dense2\.W":\{[^}]*"data_offsets":\[(\d+),/ or die;
+    seek F, 8 + $n + $1, 0; print F pack("f<", $ARGV[1])' "$tmp/full.ckpt" "$1"
+}
+for v in 0.5 -1; do
+  set_mask $v
+  expect 1 "$tmp/train" $data --load "$tmp/full.ckpt" --epochs 7
+  has "$tmp/err" "full.ckpt: prune.mask.dense2.W[0] is $v; a pruning mask holds 0 and 1"
+done
 
 # --sparsity replaces the setting's; 0 trains the dense model
 "$tmp/train" $data --epochs 4 --sparsity 0.5 > "$tmp/half.txt" || fail "--sparsity 0.5 failed"
