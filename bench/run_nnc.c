@@ -12,7 +12,8 @@
  * width (a single sigmoid unit gets 1s). Prints the median over REPS
  * blocks of microseconds a step, the fastest block, and the process's
  * peak RSS. With RUN_NNC_CLOCK=cpu the clock is the process's CPU time
- * (on a loaded host, closer to what the work itself takes). */
+ * (on a loaded host, closer to what the work itself takes). A library
+ * for inference alone (--inference-only, --quantize) runs infer. */
 #include <dlfcn.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -71,7 +72,7 @@ int main(int argc, char **argv) {
   void *(*create)(uint64_t) = (void *(*)(uint64_t))sym(lib, model, "create");
   int (*set_threads)(void *, int) = (int (*)(void *, int))sym(lib, model, "set_threads");
   double (*step)(void *, const void *const *, const void *, int64_t) =
-      (double (*)(void *, const void *const *, const void *, int64_t))sym(lib, model, "train_step");
+      (double (*)(void *, const void *const *, const void *, int64_t))(strcmp(mode, "infer") ? sym(lib, model, "train_step") : NULL);
   const void *(*predict)(void *, const void *const *, int64_t) =
       (const void *(*)(void *, const void *const *, int64_t))sym(lib, model, "predict");
   const NnModelDesc *d = describe();

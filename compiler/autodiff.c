@@ -461,8 +461,8 @@ static void rule(AD *ad, int id, int dy) {
     return;
   case OP_MAXPOOL: ACC(x, ir_window(g, OP_MAXPOOLB, x, dy, v.a, X->shape)); return;
   case OP_AVGPOOL: ACC(x, ir_window(g, OP_AVGPOOLB, dy, -1, v.a, X->shape)); return;
-  case OP_SCATTERADD: case OP_CONV2DBW: case OP_MAXPOOLB: case OP_AVGPOOLB:
-    bug("no second-order gradient for %s", op_info[v.op].name);
+  case OP_SCATTERADD: case OP_CONV2DBW: case OP_MAXPOOLB: case OP_AVGPOOLB: case OP_QMATMUL: case OP_QCONV2D:
+    bug("no gradient for %s (second order, or quantized)", op_info[v.op].name);
   case NUM_OPS:
     break;
   }

@@ -44,6 +44,7 @@ typedef struct Em {
   const char *name;    /* kernel prefix: "SeedMLP_train" */
   bool ep;             /* the current kernel has an epilogue (ctx, epi) */
   const char *epi;     /* its argument for the products: "&epi" or "NULL" */
+  const char *qname;   /* the quantized layers' blobs' prefix: "MnistCNN_infer" */
 } Em;
 
 static const char *cty(DType t) {
@@ -548,6 +549,38 @@ static void k_conv(Em *e, const Value *v) {
           v->dtype == DT_F64 ? "f64" : "f32", dimx(xs.dim[0]), e->epi, kept ? ", kept" : "");
 }
 
+/* A quantized layer: a call of the runtime's with the layer's blob
+ * (quant_blobs) and the activations' scale's inverse. */
+static void k_quant(Em *e, const Value *v) {
+  const Value *x = &e->g->v[v->in[0]];
+  bool conv = v->op == OP_QCONV2D;
+  const QLayer *q = &e->g->qlayers[v->a[conv ? 12 : 0]];
+  const char *blob = arena_printf("%s_q%lld", e->qname, (long long)v->a[conv ? 12 : 0]);
+  if (conv) {
+    window_const(e, "win", plan_window(e->g, v));
+    fprintf(e->o, "  nnrt_qconv2d_f32(nt, %s, &win, a, (float)%a, %s, y, s, %s);\n", dimx(x->shape.dim[0]), v->f, blob,
+            e->epi);
+  } else {
+    fprintf(e->o, "  nnrt_qdense_f32(nt, %s, %lld, %lld, a, (float)%a, %s, y, %s);\n",
+            prod_x(x->shape, 0, x->shape.rank - 1), (long long)q->k, (long long)q->n, v->f, blob, e->epi);
+  }
+}
+
+/* The quantized layers' blobs, once a graph, as 32-bit words. */
+static void quant_blobs(FILE *o, const Graph *g, const char *name) {
+  for (int i = 0; i < g->nqlayers; i++) {
+    const QLayer *q = &g->qlayers[i];
+    fprintf(o, "\n/* quantized layer %d: int8 weights [%lld, %lld] packed, offsets, scales */\n"
+               "static const uint32_t %s_q%d[%zu] = {", i, (long long)q->k, (long long)q->n, name, i, q->bytes / 4);
+    for (size_t w = 0; w < q->bytes / 4; w++) {
+      uint32_t u;
+      memcpy(&u, q->blob + 4 * w, 4);
+      fprintf(o, "%s0x%x", w % 12 ? ", " : w ? ",\n  " : "\n  ", u);
+    }
+    fprintf(o, "};\n");
+  }
+}
+
 /* Pooling and its gradients: a call of the runtime's. */
 static void k_pool(Em *e, const Value *v) {
   Shape xs = v->op == OP_AVGPOOLB ? v->shape : e->g->v[v->in[0]].shape;
@@ -735,6 +768,7 @@ static void kernel(Em *e, int k) {
     break;
   case CL_WINDOW:
     if (v->op == OP_CONV2D || v->op == OP_CONV2DBX || v->op == OP_CONV2DBW) k_conv(e, v);
+    else if (v->op == OP_QMATMUL || v->op == OP_QCONV2D) k_quant(e, v);
     else k_pool(e, v);
     break;
   default:
@@ -976,11 +1010,12 @@ static void target_pop(FILE *out) {
 void emit_c_graph(FILE *out, Graph *g, Plan *p, const char *model, const char *suffix, int only_level) {
   const char *name = arena_printf("%s_%s", model, suffix);
   const char *one = only_level >= 1 && only_level <= NISA_LEVELS ? isa_levels[only_level - 1].features : NULL;
+  quant_blobs(out, g, name);
   if (!only_level) {
     fprintf(out, "\n#if NNRT_CLONES /* graph %s for each level of nnrt_isa() */\n", g->name);
     for (size_t i = 0; i < NISA_LEVELS; i++) {
       target_push(out, isa_levels[i].features);
-      Em e = {.o = out, .g = g, .p = p, .name = arena_printf("%s_%s", name, isa_levels[i].name)};
+      Em e = {.o = out, .g = g, .p = p, .name = arena_printf("%s_%s", name, isa_levels[i].name), .qname = name};
       kernels(&e);
       run_function(&e, arena_printf("%s_run", e.name));
       target_pop(out);
@@ -992,7 +1027,7 @@ void emit_c_graph(FILE *out, Graph *g, Plan *p, const char *model, const char *s
     target_push(out, one);
     fprintf(out, "#endif\n");
   }
-  Em e = {.o = out, .g = g, .p = p, .name = name};
+  Em e = {.o = out, .g = g, .p = p, .name = name, .qname = name};
   kernels(&e);
   arena_function(&e);
   run_function(&e, arena_printf("%s_run_generic", name));

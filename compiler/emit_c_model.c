@@ -50,7 +50,7 @@ extern const char nnrt_h_source[], nnrt_api_h_source[], nn_model_desc_h_source[]
     nnrt_checkpoint_c_source[], nnrt_model_c_source[],
     nnrt_program_h_source[], nnrt_data_c_source[], nnrt_callbacks_c_source[], nnrt_program_c_source[],
     nnrt_predict_c_source[], nnrt_arrays_c_source[], nnrt_vmath_h_source[], nnrt_viz_c_source[],
-    nnrt_prune_c_source[];
+    nnrt_prune_c_source[], nnrt_qgemm_c_source[];
 
 /* A file of the runtime, copied in with the files it includes that are
  * written in place (the API's rows, the descriptor types, the window
@@ -81,8 +81,9 @@ static void inline_source(FILE *o, const char *c) {
  * checkpoints, the model API), the GEMM when a graph has a product, a
  * convolution or pooling (the convolutions' part, which pooling shares,
  * calls it), the convolutions and pooling when a graph has one. */
-static void runtime_parts(const Graph *g, bool *gemm, bool *window) {
-  for (int i = 0; i < g->nbodies; i++) runtime_parts(g->bodies[i], gemm, window);
+static void runtime_parts(const Graph *g, bool *gemm, bool *window, bool *quant) {
+  for (int i = 0; i < g->nbodies; i++) runtime_parts(g->bodies[i], gemm, window, quant);
+  *quant |= g->nqlayers > 0;
   for (int id = 0; id < g->n; id++) {
     OpClass cls = op_info[g->v[id].op].cls;
     *gemm |= cls == CL_CONTRACT || cls == CL_WINDOW;
@@ -91,12 +92,12 @@ static void runtime_parts(const Graph *g, bool *gemm, bool *window) {
 }
 
 static void inline_runtime(FILE *o, const Built *models) {
-  bool gemm = false, window = false;
+  bool gemm = false, window = false, quant = false;
   for (const Built *b = models; b; b = b->next)
     for (int k = 0; k < NGRAPHS; k++)
-      if (b->g[k]) runtime_parts(b->g[k], &gemm, &window);
+      if (b->g[k]) runtime_parts(b->g[k], &gemm, &window, &quant);
   fprintf(o, "/* ---- the nnrt runtime (runtime/nnrt.h and the parts of runtime/ this file calls) ---- */\n%s%s%s",
-          gemm ? "" : "#define NNRT_NO_GEMM\n", "#define NNRT_NO_QGEMM\n", window ? "" : "#define NNRT_NO_WINDOW\n");
+          gemm ? "" : "#define NNRT_NO_GEMM\n", quant ? "" : "#define NNRT_NO_QGEMM\n", window ? "" : "#define NNRT_NO_WINDOW\n");
   inline_source(o, nnrt_h_source);
   fprintf(o, "\n");
   inline_source(o, nnrt_c_source);
@@ -104,6 +105,7 @@ static void inline_runtime(FILE *o, const Built *models) {
   if (gemm) inline_source(o, nnrt_gemm_c_source);
   if (window) inline_source(o, nnrt_conv_c_source);
   if (window) inline_source(o, nnrt_window_c_source);
+  if (quant) inline_source(o, nnrt_qgemm_c_source);
   inline_source(o, nnrt_checkpoint_c_source);
   inline_source(o, nnrt_model_c_source);
 }

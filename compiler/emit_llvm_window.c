@@ -7,6 +7,7 @@
  *
  * Requires: the LLVM section of nnc.h; the builder in the kernel's
  * function. Guarantees: one call, the builder after it. */
+#include <string.h>
 #include "nnc.h"
 #include "nnrt.h"
 
@@ -25,11 +26,67 @@ static LLVMValueRef window_const(Lv *L, NnrtWindow w) {
   return LLVMConstPointerCast(gv, L->p8);
 }
 
+/* Quantized layer q's blob (runtime/nnrt.h) as a private constant of
+ * 32-bit words, once a module; its address as i8 *. */
+static LLVMValueRef quant_blob(Lv *L, int q) {
+  const char *name = arena_printf("%s.q%d", L->g->name, q);
+  LLVMValueRef gv = LLVMGetNamedGlobal(L->mod, name);
+  if (!gv) {
+    const QLayer *ql = &L->g->qlayers[q];
+    size_t n = ql->bytes / 4;
+    LLVMValueRef *w = arena_alloc(sizeof(LLVMValueRef) * (n + 1));
+    for (size_t i = 0; i < n; i++) {
+      uint32_t u;
+      memcpy(&u, ql->blob + 4 * i, 4);
+      w[i] = ci32(L, (int32_t)u);
+    }
+    LLVMValueRef init = LLVMConstArray(L->i32, w, (unsigned)n);
+    gv = LLVMAddGlobal(L->mod, LLVMTypeOf(init), name);
+    LLVMSetInitializer(gv, init);
+    LLVMSetGlobalConstant(gv, 1);
+    LLVMSetLinkage(gv, LLVMPrivateLinkage);
+    LLVMSetAlignment(gv, 64);
+  }
+  return LLVMConstPointerCast(gv, L->p8);
+}
+
+/* A quantized layer: nnrt_qdense_f32 or nnrt_qconv2d_f32 with its blob.
+ * arg: the result, then x. */
+static void llvm_quant(Lv *L, const Value *v, LLVMValueRef *arg, LLVMValueRef s) {
+  bool conv = v->op == OP_QCONV2D;
+  int q = (int)v->a[conv ? 12 : 0];
+  Shape xs = L->g->v[v->in[0]].shape;
+  LLVMTypeRef p = ptr_to(L->f32);
+  LLVMValueRef epi = L->epi ? L->epi : LLVMConstNull(L->p8), inv = LLVMConstReal(L->f32, v->f);
+  if (conv) {
+    LLVMTypeRef pt[9] = {L->i32, L->i64, L->p8, p, L->f32, L->p8, p, p, L->p8};
+    LLVMValueRef args[9] = {L->nt, dim_v(L, xs.dim[0]), window_const(L, plan_window(L->g, v)), arg[1], inv,
+                            quant_blob(L, q), arg[0], s, epi};
+    call(L, declare(L, "nnrt_qconv2d_f32", L->v, pt, 9), args, 9);
+    return;
+  }
+  int64_t k = 1;
+  bool batch = false;
+  for (int d = 0; d + 1 < xs.rank; d++) {
+    if (xs.dim[d] == DIM_BATCH) batch = true;
+    else k *= xs.dim[d];
+  }
+  LLVMValueRef m = batch ? LLVMBuildNSWMul(L->b, L->n, ci(L, k), "") : ci(L, k);
+  LLVMTypeRef pt[9] = {L->i32, L->i64, L->i64, L->i64, p, L->f32, L->p8, p, L->p8};
+  LLVMValueRef args[9] = {L->nt, m, ci(L, L->g->qlayers[q].k), ci(L, L->g->qlayers[q].n), arg[1], inv,
+                          quant_blob(L, q), arg[0], epi};
+  call(L, declare(L, "nnrt_qdense_f32", L->v, pt, 9), args, 9);
+}
+
 /* Convolutions and pooling: a call of the runtime's with the geometry as
  * a constant. arg: the result (a band with pooling fused), the operands,
  * then the pooling's result where it is fused, then the kept slot where
  * the convolution takes one. */
 void llvm_window(Lv *L, const Value *v, LLVMValueRef *arg, LLVMValueRef s) {
+  if (v->op == OP_QMATMUL || v->op == OP_QCONV2D) {
+    llvm_quant(L, v, arg, s);
+    return;
+  }
   LLVMValueRef win = window_const(L, plan_window(L->g, v));
   LLVMTypeRef p = ptr_to(ty(L, v->dtype));
   /* the type, and in a level's copy the runtime's functions for that level */

@@ -403,6 +403,51 @@ static void conv(const Value *v, const Tensor *X, const Tensor *W, const Tensor 
   for (int64_t o = 0; o < out->n; o++) out->d[o] = rnd(v->dtype, out->d[o]);
 }
 
+/* A quantized layer (runtime/nnrt.h, nnrt_qlayer_bytes): each row of
+ * the column matrix quantized, its integer products summed exactly, then
+ * scaled as the runtime scales them; NaN for a row that reads a NaN or an
+ * infinity. Rows are x's (qmatmul) or the patches of a convolution's
+ * output pixels (qconv2d: padding quantizes to 0). */
+int quant_value(double x, float inv, bool *bad) {
+  if (!isfinite(x)) {
+    *bad = true;
+    return 0;
+  }
+  double t = (float)((float)x * inv);
+  t = t > 127 ? 127 : t < -127 ? -127 : t;
+  return (int)nearbyint(t);
+}
+
+static void quant(const Eval *e, const Value *v, const Tensor *X, Tensor *out) {
+  bool conv = v->op == OP_QCONV2D;
+  const QLayer *q = &e->g->qlayers[v->a[conv ? 12 : 0]];
+  const int64_t *a = v->a;
+  int64_t K = q->k, N = q->n, rows = out->n / N;
+  int *col = malloc(sizeof(int) * (size_t)K);
+  for (int64_t r = 0; r < rows; r++) {
+    bool bad = false;
+    if (!conv) {
+      for (int64_t p = 0; p < K; p++) col[p] = quant_value(X->d[r * K + p], (float)v->f, &bad);
+    } else {
+      int64_t H = X->shape.dim[1], W = X->shape.dim[2], C = X->shape.dim[3];
+      int64_t OH = out->shape.dim[1], OW = out->shape.dim[2], ow = r % OW, oh = r / OW % OH, n = r / (OW * OH);
+      for (int64_t kh = 0; kh < a[9]; kh++)
+        for (int64_t kw = 0; kw < a[10]; kw++)
+          for (int64_t c = 0; c < C; c++) {
+            int64_t ih = oh * a[0] - a[2] + kh * a[6], iw = ow * a[1] - a[3] + kw * a[7];
+            bool in = ih >= 0 && ih < H && iw >= 0 && iw < W;
+            col[(kh * a[10] + kw) * C + c] = in ? quant_value(X->d[((n * H + ih) * W + iw) * C + c], (float)v->f, &bad) : 0;
+          }
+    }
+    for (int64_t j = 0; j < N; j++) {
+      int64_t acc = 0;
+      for (int64_t p = 0; p < K; p++) acc += (int64_t)col[p] * q->w[p * N + j];
+      out->d[r * N + j] = bad ? NAN : (double)((float)(int32_t)acc * q->scale[j]);
+    }
+  }
+  free(col);
+}
+
 /* Pooling and its gradients; only cells inside the image count. */
 static void pool(const Value *v, const Tensor *x, const Tensor *dy, Tensor *out) {
   const int64_t *a = v->a;
@@ -609,6 +654,7 @@ void eval_run_for(Eval *e, int target) {
       case OP_MAXPOOL: case OP_AVGPOOL: pool(v, x, NULL, out); break;
       case OP_MAXPOOLB: pool(v, x, y, out); break;
       case OP_AVGPOOLB: pool(v, NULL, x, out); break;
+      case OP_QMATMUL: case OP_QCONV2D: quant(e, v, x, out); break;
       default: bug("window op %s", op_info[v->op].name);
       }
       break;

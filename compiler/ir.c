@@ -225,6 +225,26 @@ static const char *infer_move(Value *v, const Value *x, const Value *y) {
 static const char *infer_window(Value *v, const Value *x, const Value *y) {
   Shape s = {0};
   int64_t *a = v->a;
+  if (v->op == OP_QMATMUL) { /* a: q n */
+    if (v->nattr != 2 || x->dtype != DT_F32 || x->shape.rank < 1 || a[0] < 0 || a[1] < 1) return "qmatmul attributes";
+    v->dtype = DT_F32;
+    v->shape = x->shape;
+    v->shape.dim[x->shape.rank - 1] = a[1];
+    return NULL;
+  }
+  if (v->op == OP_QCONV2D) { /* a: sh sw pt pl pb pr dh dw groups kh kw f q */
+    if (v->nattr != 13 || x->dtype != DT_F32 || x->shape.rank != 4 || a[8] != 1 || a[12] < 0)
+      return "qconv2d attributes";
+    s = (Shape){.rank = 4};
+    s.dim[0] = x->shape.dim[0];
+    s.dim[1] = window_out(x->shape.dim[1], a[9], a[0], a[2], a[4], a[6]);
+    s.dim[2] = window_out(x->shape.dim[2], a[10], a[1], a[3], a[5], a[7]);
+    s.dim[3] = a[11];
+    if (s.dim[1] < 1 || s.dim[2] < 1) return "qconv2d window larger than its input";
+    v->dtype = DT_F32;
+    v->shape = s;
+    return NULL;
+  }
   if (v->op == OP_CONV2D || v->op == OP_CONV2DBX || v->op == OP_CONV2DBW) {
     /* a: sh sw pt pl pb pr dh dw groups */
     const Value *img = v->op == OP_CONV2DBX ? NULL : x;
@@ -350,6 +370,9 @@ static const char *infer(Graph *g, Value *v) {
   const Value *x = v->nin > 0 ? &g->v[v->in[0]] : NULL;
   const Value *y = v->nin > 1 ? &g->v[v->in[1]] : NULL;
   Shape s = {0};
+  if ((v->op == OP_QMATMUL && v->nattr == 2 && v->a[0] >= g->nqlayers) ||
+      (v->op == OP_QCONV2D && v->nattr == 13 && v->a[12] >= g->nqlayers))
+    return "no such quantized layer in the graph (its weights are built into a library: IR text cannot hold them)";
   switch (op_info[v->op].cls) {
   case CL_LEAF:
     if (v->op == OP_DROPMASK && (x->shape.rank != 0 || y->shape.rank != 0 || v->nattr != 1 ||

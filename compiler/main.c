@@ -99,6 +99,15 @@ static void usage(FILE *out) {
           "                    several (an imported one and a model calling it)\n"
           "  --inference-only  a library without the training step, the evaluation and\n"
           "                    the optimizer's state: prediction only, a smaller arena\n"
+          "  --quantize int8   a library for inference whose products and convolutions\n"
+          "                    of --weights run in int8 (docs/quantize.md); prints each\n"
+          "                    layer's error\n"
+          "  --calibrate SOURCE\n"
+          "                    the train block's source (data, validation or test) whose\n"
+          "                    first samples set --quantize's activation scales\n"
+          "  --calibrate-samples=N  how many (default 500)\n"
+          "  --calibrate-percentile=P  a scale from the P-th percentile of |x|, P in\n"
+          "                    [50, 100] (default: the maximum)\n"
           "  --no-explain      a library without the graphs that look inside its models\n"
           "                    (M_saliency, M_gradcam, M_activation...): smaller, faster\n"
           "                    to build\n"
@@ -205,6 +214,29 @@ static bool parse_options(int argc, char **argv, Options *o, int *exit_now) {
     } else if (!strncmp(a, "--model=", 8)) {
       o->model = a + 8;
       if (!*o->model) return usage_error("'--model=' needs a model's name%s", "");
+    } else if (!strcmp(a, "--quantize") || !strncmp(a, "--quantize=", 11) || !strcmp(a, "--calibrate") ||
+               !strncmp(a, "--calibrate=", 12)) {
+      bool q = a[2] == 'q';
+      size_t len = q ? 10 : 11;
+      const char *v = a[len] ? a + len + 1 : (++i < argc ? argv[i] : NULL);
+      if (q && (!v || strcmp(v, "int8") != 0))
+        return usage_error("--quantize takes int8 (the one type it converts to), not '%s'", v ? v : "");
+      if (!q && (!v || (strcmp(v, "data") && strcmp(v, "validation") && strcmp(v, "test"))))
+        return usage_error("--calibrate takes a source of the train block: data, validation or test, not '%s'",
+                           v ? v : "");
+      *(q ? &o->quantize : &o->calibrate) = v;
+    } else if (!strncmp(a, "--calibrate-samples=", 20)) {
+      char *end;
+      long long k = strtoll(a + 20, &end, 10);
+      if (end == a + 20 || *end || k < 1 || k > 1000000)
+        return usage_error("'--calibrate-samples' takes a count from 1 to 1000000, not '%s'", a + 20);
+      o->calibrate_samples = k;
+    } else if (!strncmp(a, "--calibrate-percentile=", 23)) {
+      char *end;
+      double pc = strtod(a + 23, &end);
+      if (end == a + 23 || *end || !(pc >= 50 && pc <= 100))
+        return usage_error("'--calibrate-percentile' takes a percentile from 50 to 100, not '%s'", a + 23);
+      o->percentile = pc;
     } else if (!strcmp(a, "--inference-only")) {
       o->inference_only = true;
     } else if (!strcmp(a, "--no-explain")) {
@@ -312,12 +344,21 @@ static bool choose_backend(Options *o) {
   if (o->target && !llvm) return usage_error("--target=%s needs the LLVM backend (--backend=llvm)", o->target);
   bool code = o->emit == EMIT_C || o->emit == EMIT_EXE || o->emit == EMIT_SO || llvm_kind(o->emit);
   if ((o->nweights || o->inference_only || o->no_explain) &&
-      (!(code || o->emit == EMIT_ONNX) || o->check_c || o->check_grad))
+      (!(code || o->emit == EMIT_ONNX || (o->check_c && o->quantize)) || (o->check_c && !o->quantize) ||
+       o->check_grad))
     return usage_error("%s builds into code (-o with .so, .o, .c, a program, ...), not a check or a dump",
                        o->nweights ? "--weights" : o->inference_only ? "--inference-only" : "--no-explain");
   if (o->deps_file && !o->deps) return usage_error("-MF names the file that -MD writes; add -MD%s", "");
   if (o->deps && (!code || !o->output || !strcmp(o->output, "-")))
     return usage_error("-MD needs an output file (-o FILE) that is code: a library, an object, C, a program%s", "");
+  if (o->quantize && (!(code || o->check_c) || o->check_grad || !o->nweights || !o->calibrate))
+    return usage_error("--quantize int8 converts trained weights into a library: it needs --weights FILE, "
+                       "--calibrate SOURCE and code to write (-o with .so, .o, .c, ...)%s", "");
+  if ((o->calibrate || o->calibrate_samples || o->percentile) && !o->quantize)
+    return usage_error("--calibrate and its options set up --quantize int8, which this run lacks%s", "");
+  if (o->quantize && (o->emit == EMIT_EXE || (o->emit == EMIT_C && !o->no_main)))
+    return usage_error("--quantize makes a library for inference: a training program trains in f32 (for C "
+                       "without the program, add --no-main)%s", "");
   if (o->inference_only && (o->emit == EMIT_EXE || (o->emit == EMIT_C && !o->no_main)))
     return usage_error("--inference-only makes a library: a training program needs its training step (for C "
                        "without the program, add --no-main)%s", "");
@@ -476,7 +517,8 @@ static int compile(Options *o) {
     for (TrainInfo *t = sema.trains; t; t = t->next)
       if (t->model == m) b->train = t;
     for (int k = 0; k < NGRAPHS; k++) { /* --inference-only: neither training step nor evaluation */
-      bool skip = o->inference_only && (k == GRAPH_TRAIN || k == GRAPH_EVAL);
+      bool skip = (o->inference_only || o->quantize) && (k == GRAPH_TRAIN || k == GRAPH_EVAL);
+      skip |= o->quantize && k != GRAPH_INFER; /* its graph alone is quantized (quantize.c) */
       skip |= (k == GRAPH_ATTR || k == GRAPH_LAYERS) && !explains(o, &sema);
       skip |= k == GRAPH_ATTR && (o->emit == EMIT_LAYERS || o->emit == EMIT_SVG);
       Graph *g = skip ? NULL : lower(&sema, b, k);
@@ -498,7 +540,8 @@ static int compile(Options *o) {
   }
   if (diag.errors) return 1;
   if (o->nweights && !built_in_weights(models, o)) return 1;
-  for (Built *b = models; o->inference_only && b; b = b->next) b->train = NULL; /* as if it had no train block */
+  if (o->quantize && !quantize_models(models, o)) return 1;
+  for (Built *b = models; (o->inference_only || o->quantize) && b; b = b->next) b->train = NULL; /* as if it had no train block */
   for (Built *b = models; o->summary && b; b = b->next) printf("%s%s", b == models ? "" : "\n", model_summary(b));
 
   if (o->emit == EMIT_ONNX) return write_onnx(o, models) ? 0 : 1;

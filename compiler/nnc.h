@@ -624,7 +624,7 @@ typedef struct OpInfo {
 } OpInfo;
 extern const OpInfo op_info[NUM_OPS];
 
-enum { IR_MAX_IN = 16, IR_MAX_ATTR = 10 };
+enum { IR_MAX_IN = 16, IR_MAX_ATTR = 13 };
 
 /* Which part of a training step a value belongs to (for dumps and dot). */
 typedef enum { PART_FWD, PART_LOSS, PART_BWD, PART_UPDATE } Part;
@@ -664,6 +664,18 @@ typedef struct Update {
   int value;
 } Update;
 
+/* A layer quantized to int8 (quantize.c): the constants a qmatmul or
+ * qconv2d reads, built into the code: the weights [k, n], each column's
+ * scale and the runtime's blob (runtime/nnrt.h, nnrt_qlayer_bytes). */
+typedef struct QLayer {
+  int64_t k, n;
+  const int8_t *w;        /* [k, n] row-major */
+  const int32_t *off;     /* [n] in blob: -128 times the column's sum */
+  const float *scale;     /* [n] in blob: the activations' scale times the column's */
+  const unsigned char *blob;
+  size_t bytes;
+} QLayer;
+
 struct Graph {
   const char *name;
   bool training;
@@ -694,6 +706,8 @@ struct Graph {
    * outputs the new carries, then the per-step results */
   struct Graph **bodies;
   int nbodies, capbodies;
+  const QLayer *qlayers;  /* the layers qmatmul and qconv2d read (attribute q: an index here) */
+  int nqlayers;
 };
 
 Graph *graph_new(const char *name);
@@ -1036,6 +1050,10 @@ typedef struct Options {
   bool check_c;         /* --check-c, --check-explain */
   bool check_explain;   /* --check-explain: the attribution and layers graphs only */
   bool check_llvm;      /* --check-c checks the LLVM backend's library too */
+  const char *quantize; /* --quantize int8, or NULL */
+  const char *calibrate;/* --calibrate data|validation|test: the train block's source */
+  int64_t calibrate_samples; /* --calibrate-samples N: the source's first N samples (0: 500) */
+  double percentile;    /* --calibrate-percentile P: the scale from |x|'s P-th percentile (0: its maximum) */
   bool no_main;         /* --no-main: C output for linking into a program */
   bool no_fuse;         /* --no-fuse: one kernel per value */
   bool unroll;          /* --unroll: recurrences as copies of their step, not loops */
@@ -1063,6 +1081,12 @@ typedef struct Options {
 bool built_in_weights(Built *models, const Options *o);
 int64_t param_elements(const ParamInfo *p); /* its elements (no batch dimension) */
 bool write_weights(Sema *s, const char *path); /* the parameters with values, a weights file */
+/* quantize.c: --quantize int8: each model's inference graph with its
+ * products and convolutions of built-in weights in int8 (qmatmul,
+ * qconv2d), the activations' scales from the --calibrate source; the
+ * report of each layer on stderr. */
+bool quantize_models(Built *models, const Options *o);
+int quant_value(double x, float inv, bool *bad); /* eval.c: x quantized, as the runtime does */
 const char *weights_file(const char *spec);  /* the FILE of "[MODEL=]FILE" */
 
 /* ------------------------------------------------------------- output.c */

@@ -87,6 +87,8 @@ OP(ONEHOT,      "onehot",      1,  CL_MOVE,      "depth",                       
 OP(CONV2D,      "conv2d",      2,  CL_WINDOW,    "sh sw pt pl pb pr dh dw groups",  NULL,       (0),                                         "x[N,H,W,C] * w[kh,kw,C/g,F] -> [N,H',W',F]")
 OP(CONV2DBX,    "conv2d_bx",   2,  CL_WINDOW,    "sh sw pt pl pb pr dh dw groups",  NULL,       (0),                                         "(dy, w) -> dx: gradient of conv2d for its input")
 OP(CONV2DBW,    "conv2d_bw",   2,  CL_WINDOW,    "sh sw pt pl pb pr dh dw groups",  NULL,       (0),                                         "(x, dy) -> dw: gradient of conv2d for its weights")
+OP(QMATMUL,     "qmatmul",     1,  CL_WINDOW,    "q n",                             NULL,       (0),                                         "x[..., k] times quantized layer q's int8 weights [k, n] -> [..., n] (nnc --quantize)")
+OP(QCONV2D,     "qconv2d",     1,  CL_WINDOW,    "sh sw pt pl pb pr dh dw groups kh kw f q", NULL, (0),                                       "x[N,H,W,C] * quantized layer q's int8 filters [kh,kw,C,f] -> [N,H',W',f] (nnc --quantize)")
 OP(MAXPOOL,     "maxpool",     1,  CL_WINDOW,    "kh kw sh sw pt pl pb pr dh dw",   NULL,       (0),                                         "maximum over each window (padding never wins); NaN if one is")
 OP(MAXPOOLB,    "maxpool_b",   2,  CL_WINDOW,    "kh kw sh sw pt pl pb pr dh dw",   NULL,       (0),                                         "(x, dy) -> dx: dy to each window's first maximum; NaN to a NaN")
 OP(AVGPOOL,     "avgpool",     1,  CL_WINDOW,    "kh kw sh sw pt pl pb pr dh dw",   NULL,       (0),                                         "mean over the window's cells inside the image")

@@ -77,7 +77,7 @@ bool plan_rows_product(const Plan *p, const Graph *g, const Value *v) {
  * epilogue): a matrix product, a convolution or its gradients, a sum. */
 static bool epilogue_head(const Graph *g, const Value *v) {
   return plan_one_product(g, v) || v->op == OP_MATMULSUM || v->op == OP_CONV2D || v->op == OP_CONV2DBX ||
-         v->op == OP_CONV2DBW || v->op == OP_SUM;
+         v->op == OP_CONV2DBW || v->op == OP_SUM || v->op == OP_QMATMUL || v->op == OP_QCONV2D;
 }
 
 /* Whether an epilogue over s, seen as rows of its last axis, can read an
@@ -106,7 +106,13 @@ NnrtWindow plan_window(const Graph *g, const Value *v) {
   const Value *in0 = &g->v[v->in[0]];
   NnrtWindow w = {.dh = 1, .dw = 1, .groups = 1};
   Shape xs, ys;
-  if (v->op == OP_CONV2D || v->op == OP_CONV2DBX || v->op == OP_CONV2DBW) {
+  if (v->op == OP_QCONV2D) { /* a: sh sw pt pl pb pr dh dw groups kh kw f q */
+    xs = in0->shape, ys = v->shape;
+    w.kh = a[9], w.kw = a[10], w.sh = a[0], w.sw = a[1], w.ph = a[2], w.pw = a[3], w.dh = a[6], w.dw = a[7];
+    /* the images quantized a byte an element, as many as keep it near 2 MB */
+    int64_t bytes = xs.dim[1] * xs.dim[2] * xs.dim[3];
+    w.chunk = ((int64_t)1 << 21) / bytes < 1 ? 1 : ((int64_t)1 << 21) / bytes;
+  } else if (v->op == OP_CONV2D || v->op == OP_CONV2DBX || v->op == OP_CONV2DBW) {
     const Value *in1 = &g->v[v->in[1]];
     xs = v->op == OP_CONV2DBX ? v->shape : in0->shape;
     ys = v->op == OP_CONV2D ? v->shape : v->op == OP_CONV2DBX ? in0->shape : in1->shape;
@@ -132,6 +138,10 @@ PlanScratch plan_scratch(const Graph *g, const Value *v) {
   bool f32 = v->dtype == DT_F32;
   if (op_info[v->op].cls == CL_CONTRACT) {
     s.packs = f32;
+  } else if (v->op == OP_QCONV2D) { /* the image quantized: a byte an element */
+    NnrtWindow w = plan_window(g, v);
+    s.cap = w.chunk;
+    s.per = (w.h * w.w * w.c + 3) / 4;
   } else if (v->op == OP_SCATTERADD) { /* the sums in double */
     s.fixed = (f32 ? 2 : 1) * v->shape.dim[0] * v->shape.dim[1];
   } else if (v->op == OP_CONV2D || v->op == OP_CONV2DBX || v->op == OP_CONV2DBW) {

@@ -194,6 +194,7 @@ static Graph *simplify_once(Graph *g, bool unroll) {
   h->nparams = g->nparams;
   h->states = g->states;
   h->nstates = g->nstates;
+  h->qlayers = g->qlayers, h->nqlayers = g->nqlayers;
   int *map = arena_alloc(sizeof(int) * (size_t)g->n);
   int *body = arena_alloc(sizeof(int) * (size_t)(g->nbodies + 1)); /* in order of first use */
   for (int i = 0; i < g->nbodies; i++) body[i] = -1;

@@ -172,6 +172,27 @@ NNRT_API void nnrt_qgemm_pack(int64_t K, int64_t N, const int8_t *B, int64_t ldb
 NNRT_API void nnrt_qgemm(int64_t M, int64_t N, int64_t K, const uint8_t *A, int64_t lda, const int8_t *packed,
                          int32_t *C, int64_t ldc);
 NNRT_API int nnrt_qgemm_kernel(void);
+/* A quantized layer (nnc --quantize int8, docs/quantize.md): its blob of
+ * nnrt_qlayer_bytes(K, N) bytes, 64-aligned, holds the weights [K, N]
+ * packed (nnrt_qgemm_pack), then N int32 offsets (-128 times each
+ * column's sum: the unsigned activations' shift taken back out), then N
+ * float scales (the activations' scale times the column's). Each row of
+ * the input is quantized as q = clamp(round(x * inv), -127, 127) and
+ * stored as q + 128; y(i, j) = (float)(C(i, j) + off[j]) * scale[j]. A
+ * row that reads a NaN or an infinity gives NaN throughout. The epilogue
+ * (or NULL) runs on each block of rows as it is final, all N columns.
+ * nnrt_qdense_f32: y[M, N] = x[M, K] W. nnrt_qconv2d_f32: y[n, oh, ow, f]
+ * = conv(x[n, h, w, c], W [kh, kw, c, f]), one group, K = kh kw c, with
+ * n h w c bytes of scratch (the image quantized). */
+NNRT_API size_t nnrt_qlayer_bytes(int64_t K, int64_t N);
+NNRT_API void nnrt_qdense_f32(int nt, int64_t M, int64_t K, int64_t N, const float *x, float inv, const void *blob,
+                              float *y, const NnrtEpilogue *epi);
+struct NnrtWindow;
+NNRT_API void nnrt_qconv2d_f32(int nt, int64_t n, const struct NnrtWindow *g, const float *x, float inv, const void *blob,
+                               float *y, void *scratch, const NnrtEpilogue *epi);
+/* Bytes a row of A and of C the tiles of those two hold at most: a layer
+ * with K + 4 N above it stays in float. */
+enum { NNRT_QTILE_BYTES = 49152 };
 #endif
 #endif
 

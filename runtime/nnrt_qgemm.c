@@ -18,6 +18,7 @@
  */
 #include "nnrt.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -148,6 +149,37 @@ __attribute__((target("avx512f,avx512vnni"))) static void q_vnni(int64_t M, int6
   }
 }
 
+/* The same over four panels at once (64 columns, all of them full):
+ * sixteen accumulators, each group's four loads of weights and four
+ * broadcasts feeding sixteen vpdpbusd. */
+__attribute__((target("avx512f,avx512vnni"))) static void q_vnni4(int64_t M, int64_t K, const uint8_t *A, int64_t lda,
+                                                                  const int8_t *b, int64_t panel, int32_t *C,
+                                                                  int64_t ldc) {
+  int64_t groups = (K + 3) / 4, full = K / 4;
+  for (int64_t i = 0; i < M; i += 4) {
+    int rows = M - i < 4 ? (int)(M - i) : 4;
+    const uint8_t *a[4];
+    for (int r = 0; r < 4; r++) a[r] = A + (i + (r < rows ? r : 0)) * lda;
+    __m512i acc[4][4];
+    for (int r = 0; r < 4; r++)
+      for (int q = 0; q < 4; q++) acc[r][q] = _mm512_setzero_si512();
+    for (int64_t g = 0; g < groups; g++) {
+      __m512i w[4], x[4];
+      for (int q = 0; q < 4; q++) w[q] = _mm512_loadu_si512(b + q * panel + g * 4 * QNR);
+      for (int r = 0; r < 4; r++) {
+        int32_t v;
+        if (g < full) memcpy(&v, a[r] + 4 * g, 4);
+        else v = quad(a[r], g, K);
+        x[r] = _mm512_set1_epi32(v);
+      }
+      for (int r = 0; r < 4; r++)
+        for (int q = 0; q < 4; q++) acc[r][q] = _mm512_dpbusd_epi32(acc[r][q], x[r], w[q]);
+    }
+    for (int r = 0; r < rows; r++)
+      for (int q = 0; q < 4; q++) _mm512_storeu_si512(C + (i + r) * ldc + 16 * q, acc[r][q]);
+  }
+}
+
 static int q_vnni_here(void) {
   static int here = -1;
   if (here < 0) here = nnrt_isa() == NNRT_ISA_AVX512 && __builtin_cpu_supports("avx512vnni");
@@ -171,6 +203,11 @@ NNRT_API void nnrt_qgemm(int64_t M, int64_t N, int64_t K, const uint8_t *A, int6
     int64_t n = N - j < QNR ? N - j : QNR;
     const int8_t *b = packed + (j / QNR) * groups * 4 * QNR;
 #ifdef NNRT_QX86
+    if (kernel == 2 && N - j >= 4 * QNR) {
+      q_vnni4(M, K, A, lda, b, groups * 4 * QNR, C + j, ldc);
+      j += 3 * QNR;
+      continue;
+    }
     if (kernel == 2) {
       q_vnni(M, n, K, A, lda, b, C + j, ldc);
       continue;
@@ -182,5 +219,160 @@ NNRT_API void nnrt_qgemm(int64_t M, int64_t N, int64_t K, const uint8_t *A, int6
 #endif
     (void)kernel;
     q_portable(M, n, K, A, lda, b, C + j, ldc);
+  }
+}
+
+/* ------------------------------------------------- quantized layers */
+
+NNRT_API size_t nnrt_qlayer_bytes(int64_t K, int64_t N) { return nnrt_qgemm_packed_bytes(K, N) + 8 * (size_t)N; }
+
+/* x[0 .. n) quantized into a: x * inv rounded to the nearest (ties to
+ * even) within +-127, plus 128, or 0 for a NaN or an infinity (which no
+ * finite value gives). Returns whether one was. */
+static inline __attribute__((always_inline)) int q_bytes(const float *x, int64_t n, float inv, uint8_t *a) {
+  const float big = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer, ties to even */
+  int bad = 0;
+  for (int64_t i = 0; i < n; i++) {
+    float v = x[i], t = v * inv;
+    int finite = v - v == 0;
+    t = t < 127.0f ? t : 127.0f; /* NaN too: a finite number to convert */
+    t = t > -127.0f ? t : -127.0f;
+    bad |= !finite;
+    a[i] = finite ? (uint8_t)(128 + (int)((t + big) - big)) : 0;
+  }
+  return bad;
+}
+
+typedef struct QJob {
+  int64_t M, K, N;
+  const float *x;
+  float inv;
+  const int8_t *packed;
+  const int32_t *off;
+  const float *scale;
+  float *y;
+  const NnrtEpilogue *epi;
+  const struct NnrtWindow *win; /* a convolution's geometry, or NULL: dense */
+  uint8_t *img;                 /* a convolution's input quantized (q_bytes) */
+  int64_t row0;                 /* the rows' first in the whole result (a convolution's chunk) */
+  int img_bad;                  /* img holds a NaN or an infinity (as 0) */
+} QJob;
+
+/* Row r of the column matrix, quantized into a: a dense row, or the
+ * patch of output pixel r (padding is 0, stored as 128). Returns whether
+ * it read a NaN or an infinity. */
+static inline __attribute__((always_inline)) int q_row(const QJob *j, int64_t r, uint8_t *a) {
+  const struct NnrtWindow *g = j->win;
+  if (!g) return q_bytes(j->x + r * j->K, j->K, j->inv, a);
+  int64_t ox = r % g->ow, oy = r / g->ow % g->oh, b = r / (g->ow * g->oh);
+  int64_t ix0 = ox * g->sw - g->pw, span = g->kw * g->c;
+  bool whole = g->dw == 1 && ix0 >= 0 && ix0 + g->kw <= g->w; /* each row of the window: one run of bytes */
+  uint8_t *a0 = a;
+  for (int64_t ky = 0; ky < g->kh; ky++) {
+    int64_t iy = oy * g->sh - g->ph + ky * g->dh;
+    if (whole && iy >= 0 && iy < g->h) {
+      memcpy(a, j->img + ((b * g->h + iy) * g->w + ix0) * g->c, (size_t)span);
+      a += span;
+      continue;
+    }
+    for (int64_t kx = 0; kx < g->kw; kx++, a += g->c) {
+      int64_t ix = ix0 + kx * g->dw;
+      bool in = iy >= 0 && iy < g->h && ix >= 0 && ix < g->w;
+      const uint8_t *from = in ? j->img + ((b * g->h + iy) * g->w + ix) * g->c : NULL;
+      if (g->c < 16) /* a few channels: bytes, no call */
+        for (int64_t c = 0; c < g->c; c++) a[c] = in ? from[c] : 128;
+      else if (in) memcpy(a, from, (size_t)g->c);
+      else memset(a, 128, (size_t)g->c);
+    }
+  }
+  return j->img_bad && memchr(a0, 0, (size_t)j->K) != NULL;
+}
+
+/* Rows [lo, hi) in tiles that fit NNRT_QTILE_BYTES on the stack. */
+static inline __attribute__((always_inline)) void q_rows_body(const void *ctx, int64_t lo, int64_t hi) {
+  const QJob *j = ctx;
+  _Alignas(64) uint8_t tile[NNRT_QTILE_BYTES];
+  int64_t K = j->K, N = j->N, rows = NNRT_QTILE_BYTES / (K + 4 * N);
+  if (rows > 64) rows = 64;
+  uint8_t *a = tile;
+  int32_t *c = (int32_t *)(tile + ((rows * K + 63) / 64 * 64));
+  while ((uint8_t *)(c + rows * N) > tile + NNRT_QTILE_BYTES) rows--, c = (int32_t *)(tile + ((rows * K + 63) / 64 * 64));
+  for (int64_t r0 = lo; r0 < hi; r0 += rows) {
+    int64_t m = hi - r0 < rows ? hi - r0 : rows;
+    uint64_t bad = 0; /* bit i: row r0 + i read a NaN or an infinity (m <= 64) */
+    for (int64_t i = 0; i < m; i++) bad |= (uint64_t)q_row(j, r0 + i, a + i * K) << i;
+    nnrt_qgemm(m, N, K, a, K, j->packed, c, N);
+    const int32_t *restrict off = j->off;
+    const float *restrict scale = j->scale;
+    for (int64_t i = 0; i < m; i++) {
+      float *restrict y = j->y + (j->row0 + r0 + i) * N;
+      const int32_t *restrict ci = c + i * N;
+      if (bad >> i & 1)
+        for (int64_t n = 0; n < N; n++) y[n] = __builtin_nanf("");
+      else
+        for (int64_t n = 0; n < N; n++) y[n] = (float)(ci[n] + off[n]) * scale[n];
+    }
+    if (j->epi) j->epi->fn(j->epi->ctx, j->row0 + r0, j->row0 + r0 + m, 0, N);
+  }
+}
+
+static inline __attribute__((always_inline)) void q_image_body(const void *ctx, int64_t lo, int64_t hi) {
+  const QJob *j = ctx;
+  int64_t row = j->win->w * j->win->c;
+  if (q_bytes(j->x + lo * row, (hi - lo) * row, j->inv, j->img + lo * row))
+    __atomic_store_n(&((QJob *)ctx)->img_bad, 1, __ATOMIC_RELAXED);
+}
+
+/* The loops that quantize and scale, compiled for each level of
+ * nnrt_isa() (the same numbers at each: no sum, no fused operation). */
+#define Q_LEVELS(name)                                                                                               \
+  static void name(const void *ctx, int64_t lo, int64_t hi) { name##_body(ctx, lo, hi); }                           \
+  Q_LEVEL_X86(name)                                                                                                  \
+  static void (*name##_at(void))(const void *, int64_t, int64_t) {                                                   \
+    Q_PICK_X86(name);                                                                                                \
+    return name;                                                                                                     \
+  }
+#ifdef NNRT_QX86
+#define Q_LEVEL_X86(name)                                                                                            \
+  __attribute__((target("avx2,fma"))) static void name##_avx2(const void *ctx, int64_t lo, int64_t hi) {             \
+    name##_body(ctx, lo, hi);                                                                                        \
+  }                                                                                                                  \
+  __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) static void name##_avx512(const void *ctx, int64_t lo, \
+                                                                                        int64_t hi) {                \
+    name##_body(ctx, lo, hi);                                                                                        \
+  }
+#define Q_PICK_X86(name)                                                                                             \
+  if (nnrt_isa() == NNRT_ISA_AVX512) return name##_avx512;                                                           \
+  if (nnrt_isa() == NNRT_ISA_AVX2) return name##_avx2
+#else
+#define Q_LEVEL_X86(name)
+#define Q_PICK_X86(name) (void)0
+#endif
+Q_LEVELS(q_rows)
+Q_LEVELS(q_image)
+
+static void q_run(int nt, QJob *j, const void *blob) {
+  const int8_t *packed = blob;
+  j->packed = packed;
+  j->off = (const int32_t *)(packed + nnrt_qgemm_packed_bytes(j->K, j->N));
+  j->scale = (const float *)(j->off + j->N);
+  nnrt_parallel_for(nt, j->M * j->K * j->N / 8, j->M, q_rows_at(), j);
+}
+
+NNRT_API void nnrt_qdense_f32(int nt, int64_t M, int64_t K, int64_t N, const float *x, float inv, const void *blob,
+                              float *y, const NnrtEpilogue *epi) {
+  QJob j = {.M = M, .K = K, .N = N, .x = x, .inv = inv, .y = y, .epi = epi};
+  q_run(nt, &j, blob);
+}
+
+NNRT_API void nnrt_qconv2d_f32(int nt, int64_t n, const struct NnrtWindow *g, const float *x, float inv,
+                               const void *blob, float *y, void *scratch, const NnrtEpilogue *epi) {
+  int64_t chunk = g->chunk < 1 ? 1 : g->chunk, pixels = g->h * g->w * g->c;
+  for (int64_t b0 = 0; b0 < n; b0 += chunk) { /* `chunk` samples' images quantized at a time */
+    int64_t m = n - b0 < chunk ? n - b0 : chunk;
+    QJob j = {.M = m * g->oh * g->ow, .K = g->kh * g->kw * g->c, .N = g->f, .x = x + b0 * pixels, .inv = inv,
+              .y = y, .epi = epi, .win = g, .img = scratch, .row0 = b0 * g->oh * g->ow};
+    nnrt_parallel_for(nt, m * pixels, m * g->h, q_image_at(), &j);
+    q_run(nt, &j, blob);
   }
 }

@@ -415,7 +415,8 @@ class Model:
         """out arrays like the floating-point inputs (None for token ids)."""
         if fn is None:
             raise NncError("%s has no %s: it has no floating-point input or feature map, or its first output is "
-                           "not floating-point, or the library was built as a training program" % (self.name, what))
+                           "not floating-point, or the library was built as a training program, with --no-explain or "
+                           "with --quantize" % (self.name, what))
         keep, ptrs, n = self._inputs(x)
         outs = [np.empty(a.shape, dtype=a.dtype) if a.dtype.kind == "f" else None for a in keep]
         optrs = (ctypes.c_void_p * len(outs))(*[o.ctypes.data if o is not None else None for o in outs])
@@ -464,7 +465,8 @@ class Model:
         """The value of layer `layer` (one of .layers: \"conv2d1\", a named
         statement) for the batch, computed anew."""
         if self._activation is None:
-            raise NncError("%s has no layers graph (built as a training program)" % self.name)
+            raise NncError("%s has no layers graph (built as a training program, with --no-explain or with "
+                           "--quantize)" % self.name)
         keep, ptrs, n = self._inputs(x)
         L = [t for t in self.layers if t.name == layer]
         if not L:

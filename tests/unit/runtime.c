@@ -748,7 +748,8 @@ static void test_conv_pool(void) {
  * (255 x -128 over the longest K). Integers: every kernel exactly. */
 static void test_qgemm(void) {
   static const int64_t sizes[][3] = {{1, 1, 1},  {1, 16, 4},  {3, 17, 5},  {4, 15, 3},   {5, 33, 64},
-                                     {7, 1, 129}, {2, 50, 7}, {9, 16, 1},  {13, 48, 300}, {32, 10, 800}};
+                                     {7, 1, 129}, {2, 50, 7}, {9, 16, 1},  {13, 48, 300}, {32, 10, 800},
+                                     {6, 70, 37}, {9, 128, 300}, {3, 64, 5}}; /* N >= 64: four panels at once */
   uint64_t s = 7;
   for (size_t t = 0; t < sizeof sizes / sizeof *sizes + 1; t++) {
     bool extreme = t == sizeof sizes / sizeof *sizes;

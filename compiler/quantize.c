@@ -1,0 +1,396 @@
+/* quantize.c — `nnc --quantize int8 --calibrate SOURCE`: post-training
+ * quantization of a model's inference graph (docs/quantize.md).
+ *
+ * A product x W or a convolution of x by W, W a parameter whose value is
+ * built in (--weights), becomes qmatmul or qconv2d: W in int8 with a
+ * scale for each output column (symmetric: max |W| of the column is 127),
+ * x quantized on the fly with one scale for the tensor, taken from the
+ * activations the f32 graph computes on the train block's source SOURCE
+ * (its first samples): max |x| / 127, or the P-th percentile of |x| with
+ * --calibrate-percentile P. The products sum in int32, exactly; a bias,
+ * an activation, softmax and everything else stay f32 and read the
+ * product dequantized. W's f32 parameter leaves the model where nothing
+ * else reads it, so the library carries the int8 weights alone.
+ *
+ * The evaluator (eval.c) runs both graphs on the calibration samples for
+ * the report: each layer's error against f32 (the relative RMS of its
+ * result, errors of the layers before it included), the outputs', and the
+ * accuracy of each where the source has class labels. Products and
+ * convolutions left in f32 are listed with the reason.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "nnc.h"
+#include "nnrt.h"
+#include "nnrt_program.h"
+
+enum { QUANT_MIN_K = 32, QUANT_BATCH = 50, QUANT_SAMPLE_CAP = 1 << 22 };
+
+typedef struct Cand {
+  int id;              /* the product or convolution in the inference graph */
+  const char *layer;   /* "conv2d2": its weight's name less ".W" */
+  const char *why;     /* why it stays f32, or NULL */
+  int64_t k, n;
+  const float *w;      /* [k, n] */
+  double maxabs;       /* of x over the samples */
+  float *absx;         /* |x|, every stride-th, for a percentile */
+  int64_t nabs, stride, seen;
+  float scale;         /* x's */
+  double e2, y2;       /* sums of (y_int8 - y_f32)^2 and y_f32^2 */
+} Cand;
+
+static Val *arg(const Setting *st, const char *name) {
+  for (int i = 0; i < st->b->nparams; i++)
+    if (!strcmp(st->b->params[i].name, name)) return &st->args[i];
+  bug("%s has no argument %s", st->b->name, name);
+}
+
+/* An argument of a validation or test source, else the data's. */
+static Val *source_arg(const Setting *st, const Setting *data, const char *name) {
+  return setting_arg_written(st, name) || !data->b ? arg(st, name) : arg(data, name);
+}
+
+/* The train block's source named by --calibrate, read as ./train reads it. */
+static bool read_calibration(const Built *b, const Options *o, NnrtTable *t, const char **file) {
+  const TrainInfo *tr = b->train;
+  const char *name = o->calibrate;
+  if (!tr) {
+    fprintf(stderr, "nnc: error: --calibrate %s reads model %s's train block, and it has none\n", name, b->name);
+    return false;
+  }
+  const Setting *st = !strcmp(name, "data") ? &tr->data : !strcmp(name, "validation") ? &tr->validation_data
+                                                                                     : &tr->test_data;
+  if (!st->b) {
+    fprintf(stderr, "nnc: error: --calibrate %s: the train block of %s names no %s source%s\n", name, b->name,
+            name, !strcmp(name, "validation") ? " (it holds out a fraction of its data: use --calibrate data)" : "");
+    return false;
+  }
+  const char *reader = st->b->name;
+  const Setting *data = &tr->data;
+  char err[1024] = "";
+  bool ok;
+  double scale = source_arg(st, data, "scale")->f;
+  if (!strcmp(reader, "idx")) {
+    *file = arg(st, "images")->s;
+    ok = nnrt_idx_load(*file, arg(st, "labels")->s, scale, t, err, sizeof err);
+  } else if (!strcmp(reader, "npy") && arg(st, "x")->kind == VK_STRING && arg(st, "y")->kind == VK_STRING) {
+    *file = arg(st, "x")->s;
+    ok = nnrt_npy_load(*file, arg(st, "y")->s, scale, t, err, sizeof err);
+  } else if (!strcmp(reader, "cifar10")) {
+    *file = arg(st, "path")->s;
+    ok = nnrt_cifar_load(*file, scale, t, err, sizeof err);
+  } else if (!strcmp(reader, "csv")) {
+    Val *l = source_arg(st, data, "label");
+    *file = arg(st, "path")->s;
+    ok = nnrt_csv_load(*file, l->kind == VK_STRING ? l->s : NULL,
+                       l->kind == VK_INT ? (int)l->i : l->kind == VK_NAME && !strcmp(l->s, "first") ? 0 : -1,
+                       source_arg(st, data, "header")->i != 0, source_arg(st, data, "delimiter")->s[0], scale, t,
+                       err, sizeof err);
+  } else {
+    fprintf(stderr, "nnc: error: --calibrate %s: calibration reads csv, idx, npy (one array each) and cifar10 "
+                    "sources, not %s\n", name, reader);
+    return false;
+  }
+  if (!ok) fprintf(stderr, "nnc: error: --calibrate %s: %s\n", name, err);
+  return ok;
+}
+
+/* The products and convolutions of g, each a candidate or with the reason
+ * it stays f32. */
+static Cand *candidates(const Graph *g, int *ncand) {
+  Cand *c = arena_alloc(sizeof(Cand) * (size_t)(g->n + 1));
+  int n = 0;
+  for (int id = 0; id < g->n; id++) {
+    const Value *v = &g->v[id];
+    if (v->op != OP_MATMUL && v->op != OP_CONV2D) continue;
+    const Value *w = &g->v[v->in[1]], *x = &g->v[v->in[0]];
+    Cand *q = &c[n++];
+    *q = (Cand){.id = id, .layer = "(a product of two activations)"};
+    if (w->op != OP_PARAM) {
+      q->why = "its operands are both computed: no int8 kernel";
+      continue;
+    }
+    const ParamInfo *p = g->params[w->a[0]];
+    const char *dot = strrchr(p->name, '.');
+    q->layer = dot ? arena_strndup(p->name, (size_t)(dot - p->name)) : p->name;
+    q->w = p->value;
+    q->k = v->op == OP_CONV2D ? w->shape.dim[0] * w->shape.dim[1] * w->shape.dim[2] : w->shape.dim[0];
+    q->n = w->shape.dim[w->shape.rank - 1];
+    if (x->dtype != DT_F32 || w->dtype != DT_F32) q->why = "f64: int8 replaces f32 only";
+    else if (!p->value) q->why = "its weights are not built in";
+    else if (w->shape.rank != (v->op == OP_CONV2D ? 4 : 2)) q->why = "batched weights: no int8 kernel";
+    else if (v->op == OP_CONV2D && v->a[8] != 1) q->why = "a grouped convolution: no int8 kernel";
+    else if (q->k < QUANT_MIN_K)
+      q->why = arena_printf("%lld terms a sum: int8 is slower than f32 below %d", (long long)q->k, QUANT_MIN_K);
+    else if (q->k + 4 * q->n > NNRT_QTILE_BYTES)
+      q->why = arena_printf("%lld terms and %lld columns: wider than the int8 kernel's tiles", (long long)q->k,
+                            (long long)q->n);
+  }
+  *ncand = n;
+  return c;
+}
+
+/* Samples [from, from + n) of the table into e's input. */
+static void load_batch(Eval *e, const NnrtTable *t, int64_t from, int64_t n) {
+  for (int64_t i = 0; i < n * t->features; i++) e->inputs[0].d[i] = t->x[from * t->features + i];
+}
+
+static Eval *evaluator(Graph *g, int64_t batch) {
+  Eval *e = eval_new(g, batch);
+  for (int i = 0; i < g->nparams + g->nstates; i++) {
+    const ParamInfo *p = i < g->nparams ? g->params[i] : g->states[i - g->nparams];
+    Tensor *t = i < g->nparams ? &e->params[i] : &e->states[i - g->nparams];
+    if (p->value && p->dtype == DT_F32)
+      for (int64_t j = 0; j < t->n; j++) t->d[j] = ((const float *)p->value)[j];
+    else if (p->value && p->dtype == DT_F64)
+      memcpy(t->d, p->value, sizeof(double) * (size_t)t->n);
+    else if (p->value)
+      for (int64_t j = 0; j < t->n; j++) t->d[j] = ((const int32_t *)p->value)[j];
+    else
+      init_tensor(t, p, 0, (uint64_t)i);
+  }
+  return e;
+}
+
+/* |x| into c's sample, every stride-th value, halved when full. */
+static void observe(Cand *c, const Tensor *x, bool percentile) {
+  for (int64_t i = 0; i < x->n; i++) {
+    double a = fabs(x->d[i]);
+    if (a > c->maxabs) c->maxabs = a;
+    if (!percentile || c->seen++ % c->stride) continue;
+    if (c->nabs == QUANT_SAMPLE_CAP) {
+      for (int64_t j = 0; j < QUANT_SAMPLE_CAP / 2; j++) c->absx[j] = c->absx[2 * j];
+      c->nabs = QUANT_SAMPLE_CAP / 2, c->stride *= 2;
+    }
+    c->absx[c->nabs++] = (float)a;
+  }
+}
+
+static int cmp_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+/* The layer's blob: the weights per column, packed, offsets and scales. */
+static QLayer quant_layer(const Cand *c) {
+  QLayer q = {.k = c->k, .n = c->n, .bytes = nnrt_qlayer_bytes(c->k, c->n)};
+  int8_t *w = arena_alloc((size_t)(c->k * c->n));
+  unsigned char *blob = arena_alloc(q.bytes);
+  int32_t *off = (int32_t *)(blob + nnrt_qgemm_packed_bytes(c->k, c->n));
+  float *scale = (float *)(off + c->n);
+  for (int64_t j = 0; j < c->n; j++) {
+    float m = 0;
+    for (int64_t p = 0; p < c->k; p++) m = fmaxf(m, fabsf(c->w[p * c->n + j]));
+    float sw = m > 0 ? m / 127 : 1;
+    for (int64_t p = 0; p < c->k; p++) {
+      float r = nearbyintf(c->w[p * c->n + j] / sw);
+      w[p * c->n + j] = (int8_t)(r > 127 ? 127 : r < -127 ? -127 : r);
+    }
+    scale[j] = c->scale * sw;
+  }
+  nnrt_qgemm_pack(c->k, c->n, w, c->n, (int8_t *)blob, off);
+  for (int64_t j = 0; j < c->n; j++) off[j] *= -128;
+  q.w = w, q.off = off, q.scale = scale, q.blob = blob;
+  return q;
+}
+
+/* Each model's first output's class per sample against the labels. */
+static int64_t correct(const Tensor *y, const NnrtTable *t, int64_t from, int64_t n) {
+  int64_t classes = y->shape.dim[y->shape.rank - 1], hits = 0;
+  if (t->width != 1 || classes < 2 || y->n != n * classes) return -1;
+  for (int64_t i = 0; i < n; i++) {
+    int64_t best = 0;
+    for (int64_t j = 1; j < classes; j++)
+      if (y->d[i * classes + j] > y->d[i * classes + best]) best = j;
+    hits += best == (int64_t)t->y[from + i];
+  }
+  return hits;
+}
+
+/* The graph's parameters that a value still reads, renumbered. */
+static void drop_unread_params(Graph *g) {
+  int *map = arena_alloc(sizeof(int) * (size_t)(g->nparams + 1));
+  for (int i = 0; i < g->nparams; i++) map[i] = -1;
+  for (int id = 0; id < g->n; id++)
+    if (g->v[id].op == OP_PARAM) map[g->v[id].a[0]] = 0;
+  ParamInfo **kept = arena_alloc(sizeof(ParamInfo *) * (size_t)(g->nparams + 1));
+  int n = 0;
+  for (int i = 0; i < g->nparams; i++)
+    if (map[i] == 0) kept[n] = g->params[i], map[i] = n++;
+  for (int id = 0; id < g->n; id++)
+    if (g->v[id].op == OP_PARAM) g->v[id].a[0] = map[g->v[id].a[0]];
+  g->params = kept, g->nparams = g->capparams = n;
+}
+
+static bool quantize_model(Built *b, const Options *o) {
+  Graph *g = b->g[GRAPH_INFER];
+  int ncand;
+  Cand *c = candidates(g, &ncand);
+  int nq = 0;
+  for (int i = 0; i < ncand; i++) nq += !c[i].why;
+  if (g->ninputs != 1) {
+    fprintf(stderr, "nnc: error: --quantize: model %s has %d inputs; calibration reads models of one\n", b->name,
+            g->ninputs);
+    return false;
+  }
+  NnrtTable t = {0};
+  const char *file = "";
+  if (!read_calibration(b, o, &t, &file)) return false;
+  const Value *in = &g->v[g->inputs[0]];
+  int64_t features = 1;
+  for (int d = 1; d < in->shape.rank; d++) features *= in->shape.dim[d];
+  if (t.features != features) {
+    fprintf(stderr, "nnc: error: --calibrate %s: the samples of '%s' have %lld values; model %s's input %s takes %lld (%s)\n",
+            o->calibrate, file, (long long)t.features, b->name, g->input_names[0] ? g->input_names[0] : "0",
+            (long long)features, shape_str(in->shape));
+    nnrt_table_free(&t);
+    return false;
+  }
+  int64_t samples = o->calibrate_samples ? o->calibrate_samples : 500;
+  if (samples > t.rows) samples = t.rows;
+  bool pct = o->percentile > 0;
+  for (int i = 0; i < ncand; i++) {
+    c[i].stride = 1;
+    if (pct && !c[i].why) c[i].absx = malloc(sizeof(float) * QUANT_SAMPLE_CAP);
+  }
+  /* the f32 graph on the samples: each layer's |x| */
+  for (int64_t from = 0; from < samples && nq; from += QUANT_BATCH) {
+    int64_t n = samples - from < QUANT_BATCH ? samples - from : QUANT_BATCH;
+    Eval *e = evaluator(g, n);
+    load_batch(e, &t, from, n);
+    eval_run(e);
+    for (int i = 0; i < ncand; i++)
+      if (!c[i].why) observe(&c[i], &e->vals[g->v[c[i].id].in[0]], pct);
+    eval_free(e);
+  }
+  /* the scales, the layers, the graph rewritten (a copy kept for the report) */
+  Graph f32 = *g;
+  f32.v = arena_alloc(sizeof(Value) * (size_t)g->n);
+  memcpy(f32.v, g->v, sizeof(Value) * (size_t)g->n);
+  QLayer *ql = arena_alloc(sizeof(QLayer) * (size_t)(nq + 1));
+  int k = 0;
+  for (int i = 0; i < ncand; i++) {
+    Cand *q = &c[i];
+    if (q->why) continue;
+    double m = q->maxabs;
+    if (pct && q->nabs) {
+      qsort(q->absx, (size_t)q->nabs, sizeof(float), cmp_float);
+      int64_t at = (int64_t)ceil(o->percentile / 100 * (double)q->nabs) - 1;
+      m = q->absx[at < 0 ? 0 : at >= q->nabs ? q->nabs - 1 : at];
+    }
+    free(q->absx);
+    q->absx = NULL;
+    q->scale = m > 0 && isfinite(m) ? (float)(m / 127) : 1.0f;
+    ql[k] = quant_layer(q);
+    Value *v = &g->v[q->id];
+    if (v->op == OP_CONV2D) {
+      const Shape ws = g->v[v->in[1]].shape;
+      v->op = OP_QCONV2D, v->nattr = 13;
+      v->a[9] = ws.dim[0], v->a[10] = ws.dim[1], v->a[11] = ws.dim[3], v->a[12] = k;
+    } else {
+      v->op = OP_QMATMUL, v->nattr = 2, v->a[0] = k, v->a[1] = q->n;
+    }
+    v->nin = 1;
+    v->f = 1.0f / q->scale;
+    k++;
+  }
+  g->qlayers = ql, g->nqlayers = nq;
+  /* the report: both graphs on the samples */
+  int64_t hits32 = 0, hits8 = 0, agree = 0;
+  double oe2 = 0, oy2 = 0;
+  for (int64_t from = 0; from < samples && nq; from += QUANT_BATCH) {
+    int64_t n = samples - from < QUANT_BATCH ? samples - from : QUANT_BATCH;
+    Eval *e = evaluator(&f32, n), *e8 = evaluator(g, n);
+    load_batch(e, &t, from, n), load_batch(e8, &t, from, n);
+    eval_run(e), eval_run(e8);
+    for (int i = 0; i < ncand; i++) {
+      if (c[i].why) continue;
+      const Tensor *y = &e->vals[c[i].id], *y8 = &e8->vals[c[i].id];
+      for (int64_t j = 0; j < y->n; j++) c[i].e2 += pow(y8->d[j] - y->d[j], 2), c[i].y2 += y->d[j] * y->d[j];
+    }
+    const Tensor *y = &e->vals[g->outputs[0]], *y8 = &e8->vals[g->outputs[0]];
+    for (int64_t j = 0; j < y->n; j++) oe2 += pow(y8->d[j] - y->d[j], 2), oy2 += y->d[j] * y->d[j];
+    int64_t h = correct(y, &t, from, n), h8 = correct(y8, &t, from, n);
+    hits32 = h < 0 || hits32 < 0 ? -1 : hits32 + h, hits8 = h8 < 0 || hits8 < 0 ? -1 : hits8 + h8;
+    int64_t classes = y->shape.dim[y->shape.rank - 1];
+    for (int64_t s = 0; s < n && classes > 1; s++) {
+      int64_t a = 0, a8 = 0;
+      for (int64_t j = 1; j < classes; j++) {
+        if (y->d[s * classes + j] > y->d[s * classes + a]) a = j;
+        if (y8->d[s * classes + j] > y8->d[s * classes + a8]) a8 = j;
+      }
+      agree += a == a8;
+    }
+    eval_free(e), eval_free(e8);
+  }
+  nnrt_table_free(&t);
+  /* the graph without the weights it no longer reads */
+  Graph *h = simplify(g);
+  drop_unread_params(h);
+  b->g[GRAPH_INFER] = simplify(h);
+  verify(b->g[GRAPH_INFER], "quantize");
+  b->plan[GRAPH_INFER] = plan_graph(b->g[GRAPH_INFER], !o->no_fuse);
+
+  int64_t bytes32 = 0, bytes8 = 0;
+  for (int i = 0; i < g->nparams; i++) {
+    const ParamInfo *p = g->params[i];
+    bytes32 += param_elements(p) * (p->dtype == DT_F64 ? 8 : 4);
+  }
+  bytes8 = bytes32;
+  for (int i = 0; i < ncand; i++)
+    if (!c[i].why) bytes8 -= 4 * c[i].k * c[i].n;
+  for (int i = 0; i < nq; i++) bytes8 += (int64_t)ql[i].bytes;
+  FILE *r = stderr;
+  fprintf(r, "quantized %s to int8: %d of its %d products and convolutions, scales from %lld samples of %s (%s)\n",
+          b->name, nq, ncand, (long long)samples, file,
+          pct ? arena_printf("percentile %g of |x|", o->percentile) : "max |x|");
+  fprintf(r, "  %-22s %-11s %8s %12s  %s\n", "layer", "op", "terms", "x scale", "error (relative RMS)");
+  for (int i = 0; i < ncand; i++) {
+    const Cand *q = &c[i];
+    const char *op = f32.v[q->id].op == OP_CONV2D ? "conv2d" : "matmul";
+    if (q->why)
+      fprintf(r, "  %-22s %-11s %8lld %12s  f32: %s\n", q->layer, op, (long long)q->k, "-", q->why);
+    else
+      fprintf(r, "  %-22s %-11s %8lld %12.4g  %.4f%%\n", q->layer, op, (long long)q->k, (double)q->scale,
+              q->y2 > 0 ? 100 * sqrt(q->e2 / q->y2) : 0.0);
+  }
+  fprintf(r, "  everything else (biases, activations, pooling, softmax, ...) stays f32\n");
+  if (nq) {
+    fprintf(r, "  output %s: relative RMS error %.4f%%", g->output_names[0] ? g->output_names[0] : "output0",
+            oy2 > 0 ? 100 * sqrt(oe2 / oy2) : 0.0);
+    if (hits32 >= 0)
+      fprintf(r, "; accuracy %.4f (f32 %.4f)", (double)hits8 / (double)samples, (double)hits32 / (double)samples);
+    if (agree) fprintf(r, "; same class as f32 for %lld of %lld samples", (long long)agree, (long long)samples);
+    fprintf(r, "\n  weights: %lld bytes, f32 %lld (%.2fx smaller, scales included)\n", (long long)bytes8,
+            (long long)bytes32, (double)bytes32 / (double)bytes8);
+  } else {
+    fprintf(stderr, "nnc: warning: --quantize: model %s has no product or convolution that int8 can run; it stays f32\n",
+            b->name);
+  }
+  return true;
+}
+
+/* Each model with weights built in; one at least. */
+static bool built_in(const Built *b) {
+  const Graph *g = b->g[GRAPH_INFER];
+  for (int i = 0; g && i < g->nparams; i++)
+    if (g->params[i]->value) return true;
+  return false;
+}
+
+bool quantize_models(Built *models, const Options *o) {
+  int done = 0;
+  for (Built *b = models; b; b = b->next) {
+    if (!built_in(b)) continue;
+    if (!quantize_model(b, o)) return false;
+    done++;
+  }
+  for (Built *b = models; done && b; b = b->next)
+    if (!built_in(b) && b->g[GRAPH_INFER]->nparams)
+      fprintf(stderr, "nnc: warning: --quantize: model %s has no weights built in; it stays f32\n", b->name);
+  if (!done)
+    fprintf(stderr, "nnc: error: --quantize converts trained weights, and no model has any built in "
+                    "(--weights [MODEL=]FILE)\n");
+  return done > 0;
+}

@@ -1,0 +1,144 @@
+# --quantize int8 (docs/quantize.md): the MNIST MLP trained two epochs,
+# quantized with its scales from the training data; the libraries of both
+# backends give the same bits, agree with f32 on the class of nearly every
+# digit, hold weights 3.5 times smaller and give NaN for a sample that
+# holds one (the others unchanged); --check-c holds the compiled int8
+# layers to the evaluator's; the report names each layer, the percentile
+# option and the layers left in f32; and the errors: another type, no
+# weights, no --calibrate, --calibrate alone, a source the train block
+# lacks, samples of another shape, a training program.
+. "$(dirname "$0")/../cli_lib.sh"
+need_python
+mnist_idx
+sed "s|data/mnist-|$tmp/mnist-|g" "$src/examples/mnist_mlp.nn" > "$tmp/m.nn"
+"$nnc" "$tmp/m.nn" -o "$tmp/train" || fail "building the training program failed"
+"$tmp/train" --epochs 2 --save-weights "$tmp/w.safetensors" > "$tmp/train.out" 2>&1 ||
+  fail "training failed: $(tail -3 "$tmp/train.out")"
+llvm=false
+"$nnc" --version | grep -q "LLVM" && llvm=true
+
+"$nnc" "$tmp/m.nn" --weights "$tmp/w.safetensors" --inference-only --backend=c -O1 -o "$tmp/f32.so" || fail "f32.so"
+expect 0 "$nnc" "$tmp/m.nn" --weights "$tmp/w.safetensors" --quantize int8 --calibrate data --calibrate-samples=300 \
+  --backend=c -O1 -o "$tmp/c8.so"
+cp "$tmp/err" "$tmp/report"
+has "$tmp/report" "quantized MnistMLP to int8: 2 of its 2 products and convolutions, scales from 300 samples of $tmp/mnist-images.idx (max |x|)"
+has "$tmp/report" "  dense1                 matmul           784"
+has "$tmp/report" "  dense2                 matmul           128"
+has "$tmp/report" "everything else (biases, activations, pooling, softmax, ...) stays f32"
+has "$tmp/report" "same class as f32 for"
+ratio=$(sed -n 's/.*f32 [0-9]* (\([0-9.]*\)x smaller, scales included)$/\1/p' "$tmp/report")
+awk -v r="$ratio" 'BEGIN { exit !(r != "" && r >= 3.5) }' || fail "weights ${ratio}x smaller, not 3.5: $(cat "$tmp/report")"
+libs="c8"
+if $llvm; then
+  "$nnc" "$tmp/m.nn" --weights "$tmp/w.safetensors" --quantize=int8 --calibrate=data --calibrate-samples=300 \
+    -o "$tmp/l8.so" 2>/dev/null || fail "the LLVM backend's int8 library"
+  libs="$libs l8"
+fi
+cat > "$tmp/t.py" <<'PY'
+import sys
+import numpy as np
+import nnc
+tmp, libs = sys.argv[1], sys.argv[2].split()
+bad = []
+raw = np.fromfile(tmp + "/mnist-images.idx", dtype=np.uint8)[16:].reshape(-1, 784)
+x = (raw[-1000:] / 255).astype(np.float32)
+f32 = nnc.load(tmp + "/f32.so").predict(x)
+outs = {lib: nnc.load("%s/%s.so" % (tmp, lib)).predict(x) for lib in libs}
+first = outs[libs[0]]
+for lib in libs:
+    if not np.array_equal(outs[lib], first):
+        bad.append("%s differs from %s" % (lib, libs[0]))
+same = np.mean(first.argmax(1) == f32.argmax(1))
+if same < 0.98:
+    bad.append("int8 gives f32's class for %.3f of the digits" % same)
+err = np.abs(first - f32).max()
+if not 0 < err < 0.1:
+    bad.append("int8 is %g away from f32 at most" % err)
+m = nnc.load("%s/%s.so" % (tmp, libs[0]))
+if [n for n in m.params if n.endswith(".W")]:
+    bad.append("the int8 library keeps f32 weights: %s" % m.params)
+y = x[:4].copy()
+y[2, 100] = np.nan
+y[1, 7] = np.inf
+p = m.predict(y)
+if not (np.isnan(p[1]).all() and np.isnan(p[2]).all() and np.array_equal(p[[0, 3]], first[[0, 3]])):
+    bad.append("NaN and infinity rows: %s" % p[:, :3])
+try:
+    m.saliency(x[:1])
+    bad.append("an int8 library has saliency")
+except nnc.NncError as e:
+    if "--quantize" not in str(e):
+        bad.append("saliency's error: %s" % e)
+print("\n".join(bad))
+sys.exit(1 if bad else 0)
+PY
+PYTHONPATH="$src/python" "$py" "$tmp/t.py" "$tmp" "$libs" > "$tmp/py.out" 2>&1 || fail "$(cat "$tmp/py.out")"
+
+# the compiled int8 layers against the evaluator, both backends, 1 and 2 threads
+expect 0 "$nnc" "$tmp/m.nn" --weights "$tmp/w.safetensors" --quantize int8 --calibrate data --calibrate-samples=50 --check-c
+has "$tmp/out" "model MnistMLP: "
+has "$tmp/out" "backend check passed"
+# a percentile, and layers that stay f32: a product of two activations, a thin one
+expect 1 "$nnc" "$tmp/m.nn" --weights "$tmp/w.safetensors" --quantize int8 --calibrate test --calibrate-samples=40 \
+  --calibrate-percentile=99.9 --backend=c -O0 -o "$tmp/p.so"
+has "$tmp/err" "--calibrate test: the train block of MnistMLP names no test source"
+sed 's|  metrics    accuracy|  metrics    accuracy\n  test       idx(images: "'"$tmp"'/mnist-images.idx", labels: "'"$tmp"'/mnist-labels.idx")|' "$tmp/m.nn" > "$tmp/t.nn"
+expect 0 "$nnc" "$tmp/t.nn" --weights "$tmp/w.safetensors" --quantize int8 --calibrate test --calibrate-samples=40 \
+  --calibrate-percentile=99.9 --backend=c -O0 -o "$tmp/p.so"
+has "$tmp/err" "scales from 40 samples of $tmp/mnist-images.idx (percentile 99.9 of |x|)"
+cat > "$tmp/thin.nn" <<NN
+model Thin {
+  input x: [8]
+  h = dense(x, 6, activation: relu)
+  y = dense(h, 3, activation: softmax)
+  output y
+}
+train Thin {
+  data       idx(images: "$tmp/mnist-images.idx", labels: "$tmp/mnist-labels.idx")
+  loss       sparse_categorical_crossentropy
+  optimizer  sgd(lr: 0.1)
+}
+NN
+"$py" - "$tmp" <<'PY' || fail "writing thin.safetensors"
+import json, struct, sys
+import numpy as np
+t = {"dense1.W": np.full((8, 6), 0.1, np.float32), "dense1.b": np.zeros(6, np.float32),
+     "dense2.W": np.full((6, 3), 0.2, np.float32), "dense2.b": np.zeros(3, np.float32)}
+head, at, body = {"__metadata__": {"format": "nnc", "kind": "weights"}}, 0, b""
+for k, v in t.items():
+    head[k] = {"dtype": "F32", "shape": list(v.shape), "data_offsets": [at, at + v.nbytes]}
+    at += v.nbytes
+    body += v.tobytes()
+h = json.dumps(head).encode()
+open(sys.argv[1] + "/thin.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + body)
+PY
+expect 1 "$nnc" "$tmp/thin.nn" --weights "$tmp/thin.safetensors" --quantize int8 --calibrate data --backend=c -O0 -o "$tmp/thin.so"
+has "$tmp/err" "nnc: error: --calibrate data: the samples of '$tmp/mnist-images.idx' have 784 values; model Thin's input x takes 8 ([N, 8])"
+awk 'BEGIN { for (i = 0; i < 30; i++) { for (j = 0; j < 8; j++) printf "%g,", (i * 7 + j) % 5 / 4; print i % 3 } }' > "$tmp/thin.csv"
+sed "s|idx(images: \"$tmp/mnist-images.idx\", labels: \"$tmp/mnist-labels.idx\")|csv(\"$tmp/thin.csv\")|" "$tmp/thin.nn" > "$tmp/thin_csv.nn"
+expect 0 "$nnc" "$tmp/thin_csv.nn" --weights "$tmp/thin.safetensors" --quantize int8 --calibrate data --backend=c -O0 -o "$tmp/thin.so"
+has "$tmp/err" "quantized Thin to int8: 0 of its 2 products and convolutions"
+has "$tmp/err" "  dense1                 matmul             8            -  f32: 8 terms a sum: int8 is slower than f32 below 32"
+has "$tmp/err" "nnc: warning: --quantize: model Thin has no product or convolution that int8 can run; it stays f32"
+
+# errors
+expect 1 "$nnc" "$tmp/m.nn" --weights "$tmp/w.safetensors" --quantize int4 --calibrate data -o "$tmp/e.so"
+has "$tmp/err" "--quantize takes int8 (the one type it converts to), not 'int4'"
+expect 1 "$nnc" "$tmp/m.nn" --quantize int8 --calibrate data -o "$tmp/e.so"
+has "$tmp/err" "--quantize int8 converts trained weights into a library: it needs --weights FILE, --calibrate SOURCE"
+expect 1 "$nnc" "$tmp/m.nn" --weights "$tmp/w.safetensors" --quantize int8 -o "$tmp/e.so"
+has "$tmp/err" "it needs --weights FILE, --calibrate SOURCE"
+expect 1 "$nnc" "$tmp/m.nn" --weights "$tmp/w.safetensors" --calibrate data -o "$tmp/e.so"
+has "$tmp/err" "--calibrate and its options set up --quantize int8, which this run lacks"
+expect 1 "$nnc" "$tmp/m.nn" --weights "$tmp/w.safetensors" --quantize int8 --calibrate train -o "$tmp/e.so"
+has "$tmp/err" "--calibrate takes a source of the train block: data, validation or test, not 'train'"
+expect 1 "$nnc" "$tmp/m.nn" --weights "$tmp/w.safetensors" --quantize int8 --calibrate validation -o "$tmp/e.so"
+has "$tmp/err" "nnc: error: --calibrate validation: the train block of MnistMLP names no validation source (it holds out a fraction of its data: use --calibrate data)"
+expect 1 "$nnc" "$tmp/m.nn" --weights "$tmp/w.safetensors" --quantize int8 --calibrate data -o "$tmp/e_train"
+has "$tmp/err" "--quantize makes a library for inference: a training program trains in f32"
+expect 1 "$nnc" "$tmp/m.nn" --weights "$tmp/w.safetensors" --quantize int8 --calibrate data --calibrate-percentile=20 -o "$tmp/e.so"
+has "$tmp/err" "'--calibrate-percentile' takes a percentile from 50 to 100, not '20'"
+sed "s|$tmp/mnist-images.idx|$tmp/none.idx|" "$tmp/m.nn" > "$tmp/none.nn"
+expect 1 "$nnc" "$tmp/none.nn" --weights "$tmp/w.safetensors" --quantize int8 --calibrate data -o "$tmp/e.so"
+has "$tmp/err" "nnc: error: --calibrate data: $tmp/none.idx"
+finish
