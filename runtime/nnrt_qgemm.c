@@ -160,21 +160,31 @@ __attribute__((target("avx512f,avx512vnni"))) static void q_vnni4(int64_t M, int
     int rows = M - i < 4 ? (int)(M - i) : 4;
     const uint8_t *a[4];
     for (int r = 0; r < 4; r++) a[r] = A + (i + (r < rows ? r : 0)) * lda;
-    __m512i acc[4][4];
-    for (int r = 0; r < 4; r++)
-      for (int q = 0; q < 4; q++) acc[r][q] = _mm512_setzero_si512();
+    /* sixteen accumulators by name: kept in registers by every compiler */
+    __m512i c00 = _mm512_setzero_si512(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00,
+            c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
     for (int64_t g = 0; g < groups; g++) {
-      __m512i w[4], x[4];
-      for (int q = 0; q < 4; q++) w[q] = _mm512_loadu_si512(b + q * panel + g * 4 * QNR);
-      for (int r = 0; r < 4; r++) {
-        int32_t v;
-        if (g < full) memcpy(&v, a[r] + 4 * g, 4);
-        else v = quad(a[r], g, K);
-        x[r] = _mm512_set1_epi32(v);
-      }
-      for (int r = 0; r < 4; r++)
-        for (int q = 0; q < 4; q++) acc[r][q] = _mm512_dpbusd_epi32(acc[r][q], x[r], w[q]);
+      const int8_t *bg = b + g * 4 * QNR;
+      __m512i w0 = _mm512_loadu_si512(bg), w1 = _mm512_loadu_si512(bg + panel),
+              w2 = _mm512_loadu_si512(bg + 2 * panel), w3 = _mm512_loadu_si512(bg + 3 * panel);
+      int32_t v0, v1, v2, v3;
+      if (g < full) memcpy(&v0, a[0] + 4 * g, 4), memcpy(&v1, a[1] + 4 * g, 4), memcpy(&v2, a[2] + 4 * g, 4),
+          memcpy(&v3, a[3] + 4 * g, 4);
+      else v0 = quad(a[0], g, K), v1 = quad(a[1], g, K), v2 = quad(a[2], g, K), v3 = quad(a[3], g, K);
+      __m512i x = _mm512_set1_epi32(v0);
+      c00 = _mm512_dpbusd_epi32(c00, x, w0), c01 = _mm512_dpbusd_epi32(c01, x, w1);
+      c02 = _mm512_dpbusd_epi32(c02, x, w2), c03 = _mm512_dpbusd_epi32(c03, x, w3);
+      x = _mm512_set1_epi32(v1);
+      c10 = _mm512_dpbusd_epi32(c10, x, w0), c11 = _mm512_dpbusd_epi32(c11, x, w1);
+      c12 = _mm512_dpbusd_epi32(c12, x, w2), c13 = _mm512_dpbusd_epi32(c13, x, w3);
+      x = _mm512_set1_epi32(v2);
+      c20 = _mm512_dpbusd_epi32(c20, x, w0), c21 = _mm512_dpbusd_epi32(c21, x, w1);
+      c22 = _mm512_dpbusd_epi32(c22, x, w2), c23 = _mm512_dpbusd_epi32(c23, x, w3);
+      x = _mm512_set1_epi32(v3);
+      c30 = _mm512_dpbusd_epi32(c30, x, w0), c31 = _mm512_dpbusd_epi32(c31, x, w1);
+      c32 = _mm512_dpbusd_epi32(c32, x, w2), c33 = _mm512_dpbusd_epi32(c33, x, w3);
     }
+    __m512i acc[4][4] = {{c00, c01, c02, c03}, {c10, c11, c12, c13}, {c20, c21, c22, c23}, {c30, c31, c32, c33}};
     for (int r = 0; r < rows; r++)
       for (int q = 0; q < 4; q++) _mm512_storeu_si512(C + (i + r) * ldc + 16 * q, acc[r][q]);
   }
