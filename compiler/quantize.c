@@ -25,7 +25,7 @@
 #include "nnrt.h"
 #include "nnrt_program.h"
 
-enum { QUANT_MIN_K = 32, QUANT_BATCH = 50, QUANT_SAMPLE_CAP = 1 << 22 };
+enum { QUANT_MIN_K = 32, QUANT_BATCH = 50, QUANT_SAMPLE_CAP = 1 << 20 };
 
 typedef struct Cand {
   int id;              /* the product or convolution in the inference graph */
@@ -35,7 +35,7 @@ typedef struct Cand {
   const float *w;      /* [k, n] */
   double maxabs;       /* of x over the samples */
   float *absx;         /* |x|, every stride-th, for a percentile */
-  int64_t nabs, stride, seen;
+  int64_t nabs, capabs, stride, seen;
   float scale;         /* x's */
   double e2, y2;       /* sums of (y_int8 - y_f32)^2 and y_f32^2 */
 } Cand;
@@ -163,6 +163,14 @@ static void observe(Cand *c, const Tensor *x, bool percentile) {
       for (int64_t j = 0; j < QUANT_SAMPLE_CAP / 2; j++) c->absx[j] = c->absx[2 * j];
       c->nabs = QUANT_SAMPLE_CAP / 2, c->stride *= 2;
     }
+    if (c->nabs == c->capabs) {
+      c->capabs = c->capabs ? 2 * c->capabs : 4096;
+      c->absx = realloc(c->absx, sizeof(float) * (size_t)c->capabs);
+      if (!c->absx) {
+        fprintf(stderr, "nnc: error: out of memory for the calibration's sample of |x|\n");
+        exit(1);
+      }
+    }
     c->absx[c->nabs++] = (float)a;
   }
 }
@@ -250,10 +258,12 @@ static bool quantize_model(Built *b, const Options *o) {
   int64_t samples = o->calibrate_samples ? o->calibrate_samples : 500;
   if (samples > t.rows) samples = t.rows;
   bool pct = o->percentile > 0;
-  for (int i = 0; i < ncand; i++) {
-    c[i].stride = 1;
-    if (pct && !c[i].why) c[i].absx = malloc(sizeof(float) * QUANT_SAMPLE_CAP);
+  if (samples == 0) {
+    fprintf(stderr, "nnc: error: --calibrate %s: '%s' holds no samples\n", o->calibrate, file);
+    nnrt_table_free(&t);
+    return false;
   }
+  for (int i = 0; i < ncand; i++) c[i].stride = 1;
   /* the f32 graph on the samples: each layer's |x| */
   for (int64_t from = 0; from < samples && nq; from += QUANT_BATCH) {
     int64_t n = samples - from < QUANT_BATCH ? samples - from : QUANT_BATCH;
