@@ -225,17 +225,19 @@ static bool parse_options(int argc, char **argv, Options *o, int *exit_now) {
         return usage_error("--calibrate takes a source of the train block: data, validation or test, not '%s'",
                            v ? v : "");
       *(q ? &o->quantize : &o->calibrate) = v;
-    } else if (!strncmp(a, "--calibrate-samples=", 20)) {
+    } else if (!strncmp(a, "--calibrate-samples", 19) && (!a[19] || a[19] == '=')) {
+      const char *v = a[19] ? a + 20 : (++i < argc ? argv[i] : "");
       char *end;
-      long long k = strtoll(a + 20, &end, 10);
-      if (end == a + 20 || *end || k < 1 || k > 1000000)
-        return usage_error("'--calibrate-samples' takes a count from 1 to 1000000, not '%s'", a + 20);
+      long long k = strtoll(v, &end, 10);
+      if (end == v || *end || k < 1 || k > 1000000)
+        return usage_error("'--calibrate-samples' takes a count from 1 to 1000000, not '%s'", v);
       o->calibrate_samples = k;
-    } else if (!strncmp(a, "--calibrate-percentile=", 23)) {
+    } else if (!strncmp(a, "--calibrate-percentile", 22) && (!a[22] || a[22] == '=')) {
+      const char *v = a[22] ? a + 23 : (++i < argc ? argv[i] : "");
       char *end;
-      double pc = strtod(a + 23, &end);
-      if (end == a + 23 || *end || !(pc >= 50 && pc <= 100))
-        return usage_error("'--calibrate-percentile' takes a percentile from 50 to 100, not '%s'", a + 23);
+      double pc = strtod(v, &end);
+      if (end == v || *end || !(pc >= 50 && pc <= 100))
+        return usage_error("'--calibrate-percentile' takes a percentile from 50 to 100, not '%s'", v);
       o->percentile = pc;
     } else if (!strcmp(a, "--inference-only")) {
       o->inference_only = true;
@@ -343,6 +345,11 @@ static bool choose_backend(Options *o) {
   if (!llvm && llvm_kind(o->emit)) return usage_error("LLVM's output (.ll, .bc, .s, .o) needs --backend=llvm%s", "");
   if (o->target && !llvm) return usage_error("--target=%s needs the LLVM backend (--backend=llvm)", o->target);
   bool code = o->emit == EMIT_C || o->emit == EMIT_EXE || o->emit == EMIT_SO || llvm_kind(o->emit);
+  if (o->quantize && (!(code || o->check_c) || o->check_grad || !o->nweights || !o->calibrate))
+    return usage_error("--quantize int8 converts trained weights into a library: it needs --weights FILE, "
+                       "--calibrate SOURCE and code to write (-o with .so, .o, .c, ...)%s", "");
+  if ((o->calibrate || o->calibrate_samples || o->percentile) && !o->quantize)
+    return usage_error("--calibrate and its options set up --quantize int8, which this run lacks%s", "");
   if ((o->nweights || o->inference_only || o->no_explain) &&
       (!(code || o->emit == EMIT_ONNX || (o->check_c && o->quantize)) || (o->check_c && !o->quantize) ||
        o->check_grad))
@@ -351,11 +358,6 @@ static bool choose_backend(Options *o) {
   if (o->deps_file && !o->deps) return usage_error("-MF names the file that -MD writes; add -MD%s", "");
   if (o->deps && (!code || !o->output || !strcmp(o->output, "-")))
     return usage_error("-MD needs an output file (-o FILE) that is code: a library, an object, C, a program%s", "");
-  if (o->quantize && (!(code || o->check_c) || o->check_grad || !o->nweights || !o->calibrate))
-    return usage_error("--quantize int8 converts trained weights into a library: it needs --weights FILE, "
-                       "--calibrate SOURCE and code to write (-o with .so, .o, .c, ...)%s", "");
-  if ((o->calibrate || o->calibrate_samples || o->percentile) && !o->quantize)
-    return usage_error("--calibrate and its options set up --quantize int8, which this run lacks%s", "");
   if (o->quantize && (o->emit == EMIT_EXE || (o->emit == EMIT_C && !o->no_main)))
     return usage_error("--quantize makes a library for inference: a training program trains in f32 (for C "
                        "without the program, add --no-main)%s", "");

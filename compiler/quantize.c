@@ -37,6 +37,7 @@ typedef struct Cand {
   float *absx;         /* |x|, every stride-th, for a percentile */
   int64_t nabs, capabs, stride, seen;
   float scale;         /* x's */
+  const char *note;    /* about the scale, for the report, or NULL */
   double e2, y2;       /* sums of (y_int8 - y_f32)^2 and y_f32^2 */
 } Cand;
 
@@ -69,14 +70,25 @@ static bool read_calibration(const Built *b, const Options *o, NnrtTable *t, con
   const char *reader = st->b->name;
   const Setting *data = &tr->data;
   char err[1024] = "";
-  bool ok;
+  bool ok = false;
+  if (strcmp(reader, "idx") && strcmp(reader, "npy") && strcmp(reader, "cifar10") && strcmp(reader, "csv")) {
+    fprintf(stderr, "nnc: error: --calibrate %s: calibration reads csv, idx, npy and cifar10 sources, not %s\n",
+            name, reader);
+    return false;
+  }
   double scale = source_arg(st, data, "scale")->f;
   if (!strcmp(reader, "idx")) {
     *file = arg(st, "images")->s;
     ok = nnrt_idx_load(*file, arg(st, "labels")->s, scale, t, err, sizeof err);
-  } else if (!strcmp(reader, "npy") && arg(st, "x")->kind == VK_STRING && arg(st, "y")->kind == VK_STRING) {
-    *file = arg(st, "x")->s;
-    ok = nnrt_npy_load(*file, arg(st, "y")->s, scale, t, err, sizeof err);
+  } else if (!strcmp(reader, "npy")) {
+    const Val *x = arg(st, "x"), *y = arg(st, "y");
+    if (x->kind != VK_STRING) {
+      fprintf(stderr, "nnc: error: --calibrate %s: the source reads several inputs; calibration reads models of one\n",
+              name);
+      return false;
+    }
+    *file = x->s; /* several outputs: the first's labels, for the report's accuracy */
+    ok = nnrt_npy_load(*file, y->kind == VK_STRING ? y->s : y->items[0].s, scale, t, err, sizeof err);
   } else if (!strcmp(reader, "cifar10")) {
     *file = arg(st, "path")->s;
     ok = nnrt_cifar_load(*file, scale, t, err, sizeof err);
@@ -87,12 +99,11 @@ static bool read_calibration(const Built *b, const Options *o, NnrtTable *t, con
                        l->kind == VK_INT ? (int)l->i : l->kind == VK_NAME && !strcmp(l->s, "first") ? 0 : -1,
                        source_arg(st, data, "header")->i != 0, source_arg(st, data, "delimiter")->s[0], scale, t,
                        err, sizeof err);
-  } else {
-    fprintf(stderr, "nnc: error: --calibrate %s: calibration reads csv, idx, npy (one array each) and cifar10 "
-                    "sources, not %s\n", name, reader);
-    return false;
   }
   if (!ok) fprintf(stderr, "nnc: error: --calibrate %s: %s\n", name, err);
+  /* `validation F` holds out the data's last rows: calibration stays off them */
+  if (ok && st == &tr->data && tr->validation > 0 && !tr->validation_data.b)
+    t->rows -= (int64_t)((double)t->rows * tr->validation);
   return ok;
 }
 
@@ -103,29 +114,34 @@ static Cand *candidates(const Graph *g, int *ncand) {
   int n = 0;
   for (int id = 0; id < g->n; id++) {
     const Value *v = &g->v[id];
-    if (v->op != OP_MATMUL && v->op != OP_CONV2D) continue;
+    if (v->op != OP_MATMUL && v->op != OP_CONV2D && v->op != OP_CONV2DBX) continue;
     const Value *w = &g->v[v->in[1]], *x = &g->v[v->in[0]];
     Cand *q = &c[n++];
-    *q = (Cand){.id = id, .layer = "(a product of two activations)"};
+    *q = (Cand){.id = id, .layer = "(two activations)"};
     if (w->op != OP_PARAM) {
-      q->why = "its operands are both computed: no int8 kernel";
+      q->why = "a product of two computed values: no int8 kernel";
       continue;
     }
     const ParamInfo *p = g->params[w->a[0]];
-    const char *dot = strrchr(p->name, '.');
-    q->layer = dot ? arena_strndup(p->name, (size_t)(dot - p->name)) : p->name;
+    size_t len = strlen(p->name);
+    q->layer = len > 2 && !strcmp(p->name + len - 2, ".W") ? arena_strndup(p->name, len - 2) : p->name;
     q->w = p->value;
     q->k = v->op == OP_CONV2D ? w->shape.dim[0] * w->shape.dim[1] * w->shape.dim[2] : w->shape.dim[0];
     q->n = w->shape.dim[w->shape.rank - 1];
-    if (x->dtype != DT_F32 || w->dtype != DT_F32) q->why = "f64: int8 replaces f32 only";
+    if (v->op == OP_CONV2DBX) q->why = "a transposed convolution: no int8 kernel";
+    else if (x->dtype != DT_F32 || w->dtype != DT_F32) q->why = "int8 replaces f32 only";
     else if (!p->value) q->why = "its weights are not built in";
     else if (w->shape.rank != (v->op == OP_CONV2D ? 4 : 2)) q->why = "batched weights: no int8 kernel";
     else if (v->op == OP_CONV2D && v->a[8] != 1) q->why = "a grouped convolution: no int8 kernel";
     else if (q->k < QUANT_MIN_K)
-      q->why = arena_printf("%lld terms a sum: int8 is slower than f32 below %d", (long long)q->k, QUANT_MIN_K);
-    else if (q->k + 4 * q->n > NNRT_QTILE_BYTES)
+      q->why = arena_printf("%lld term%s a sum: int8 is slower than f32 below %d", (long long)q->k,
+                            q->k == 1 ? "" : "s", QUANT_MIN_K);
+    else if (q->k + 4 * q->n + 64 > NNRT_QTILE_BYTES)
       q->why = arena_printf("%lld terms and %lld columns: wider than the int8 kernel's tiles", (long long)q->k,
                             (long long)q->n);
+    else if ((int64_t)nnrt_qlayer_bytes(q->k, q->n) >= 4 * q->k * q->n)
+      q->why = arena_printf("%lld column%s: int8's panels of 16 would not be smaller", (long long)q->n,
+                            q->n == 1 ? "" : "s");
   }
   *ncand = n;
   return c;
@@ -287,11 +303,14 @@ static bool quantize_model(Built *b, const Options *o) {
     if (pct && q->nabs) {
       qsort(q->absx, (size_t)q->nabs, sizeof(float), cmp_float);
       int64_t at = (int64_t)ceil(o->percentile / 100 * (double)q->nabs) - 1;
-      m = q->absx[at < 0 ? 0 : at >= q->nabs ? q->nabs - 1 : at];
+      double at_p = q->absx[at < 0 ? 0 : at >= q->nabs ? q->nabs - 1 : at];
+      if (at_p > 0) m = at_p;
+      else q->note = "the percentile is 0 (most of x is): max |x| instead";
     }
     free(q->absx);
     q->absx = NULL;
     q->scale = m > 0 && isfinite(m) ? (float)(m / 127) : 1.0f;
+    if (!(m > 0)) q->note = "x was 0 on every sample: scale 1";
     ql[k] = quant_layer(q);
     Value *v = &g->v[q->id];
     if (v->op == OP_CONV2D) {
@@ -323,7 +342,7 @@ static bool quantize_model(Built *b, const Options *o) {
     for (int64_t j = 0; j < y->n; j++) oe2 += pow(y8->d[j] - y->d[j], 2), oy2 += y->d[j] * y->d[j];
     int64_t h = correct(y, &t, from, n), h8 = correct(y8, &t, from, n);
     hits32 = h < 0 || hits32 < 0 ? -1 : hits32 + h, hits8 = h8 < 0 || hits8 < 0 ? -1 : hits8 + h8;
-    int64_t classes = y->shape.dim[y->shape.rank - 1];
+    int64_t classes = y->shape.rank == 2 ? y->shape.dim[1] : 0; /* a classifier's [N, classes] */
     for (int64_t s = 0; s < n && classes > 1; s++) {
       int64_t a = 0, a8 = 0;
       for (int64_t j = 1; j < classes; j++) {
@@ -342,41 +361,44 @@ static bool quantize_model(Built *b, const Options *o) {
   verify(b->g[GRAPH_INFER], "quantize");
   b->plan[GRAPH_INFER] = plan_graph(b->g[GRAPH_INFER], !o->no_fuse);
 
+  /* the bytes: every parameter before, the ones left and the layers after */
+  const Graph *q8 = b->g[GRAPH_INFER];
   int64_t bytes32 = 0, bytes8 = 0;
-  for (int i = 0; i < g->nparams; i++) {
-    const ParamInfo *p = g->params[i];
-    bytes32 += param_elements(p) * (p->dtype == DT_F64 ? 8 : 4);
-  }
-  bytes8 = bytes32;
-  for (int i = 0; i < ncand; i++)
-    if (!c[i].why) bytes8 -= 4 * c[i].k * c[i].n;
+  for (int i = 0; i < g->nparams; i++) bytes32 += param_elements(g->params[i]) * (g->params[i]->dtype == DT_F64 ? 8 : 4);
+  for (int i = 0; i < q8->nparams; i++) bytes8 += param_elements(q8->params[i]) * (q8->params[i]->dtype == DT_F64 ? 8 : 4);
   for (int i = 0; i < nq; i++) bytes8 += (int64_t)ql[i].bytes;
+  int width = 5;
+  for (int i = 0; i < ncand; i++) width = (int)strlen(c[i].layer) > width ? (int)strlen(c[i].layer) : width;
   FILE *r = stderr;
   fprintf(r, "quantized %s to int8: %d of its %d products and convolutions, scales from %lld samples of %s (%s)\n",
           b->name, nq, ncand, (long long)samples, file,
           pct ? arena_printf("percentile %g of |x|", o->percentile) : "max |x|");
-  fprintf(r, "  %-22s %-11s %8s %12s  %s\n", "layer", "op", "terms", "x scale", "error (relative RMS)");
+  fprintf(r, "  %-*s %-9s %8s %12s  %s\n", width, "layer", "op", "terms", "x scale", "error (relative RMS)");
   for (int i = 0; i < ncand; i++) {
     const Cand *q = &c[i];
-    const char *op = f32.v[q->id].op == OP_CONV2D ? "conv2d" : "matmul";
+    const Value *v = &f32.v[q->id];
+    const char *op = v->op == OP_CONV2D ? "conv2d" : v->op == OP_CONV2DBX ? "conv2d_bx" : "matmul";
+    const char *terms = q->k ? arena_printf("%lld", (long long)q->k) : "-";
     if (q->why)
-      fprintf(r, "  %-22s %-11s %8lld %12s  f32: %s\n", q->layer, op, (long long)q->k, "-", q->why);
+      fprintf(r, "  %-*s %-9s %8s %12s  %s: %s\n", width, q->layer, op, terms, "-", dtype_name(v->dtype), q->why);
     else
-      fprintf(r, "  %-22s %-11s %8lld %12.4g  %.4f%%\n", q->layer, op, (long long)q->k, (double)q->scale,
-              q->y2 > 0 ? 100 * sqrt(q->e2 / q->y2) : 0.0);
+      fprintf(r, "  %-*s %-9s %8s %12.4g  %.4f%%%s%s\n", width, q->layer, op, terms, (double)q->scale,
+              q->y2 > 0 ? 100 * sqrt(q->e2 / q->y2) : 0.0, q->note ? "  " : "", q->note ? q->note : "");
   }
-  fprintf(r, "  everything else (biases, activations, pooling, softmax, ...) stays f32\n");
+  fprintf(r, "  everything else (biases, activations, pooling, softmax, ...) stays as it was\n");
   if (nq) {
     fprintf(r, "  output %s: relative RMS error %.4f%%", g->output_names[0] ? g->output_names[0] : "output0",
             oy2 > 0 ? 100 * sqrt(oe2 / oy2) : 0.0);
     if (hits32 >= 0)
       fprintf(r, "; accuracy %.4f (f32 %.4f)", (double)hits8 / (double)samples, (double)hits32 / (double)samples);
-    if (agree) fprintf(r, "; same class as f32 for %lld of %lld samples", (long long)agree, (long long)samples);
-    fprintf(r, "\n  weights: %lld bytes, f32 %lld (%.2fx smaller, scales included)\n", (long long)bytes8,
-            (long long)bytes32, (double)bytes32 / (double)bytes8);
+    if (g->v[g->outputs[0]].shape.rank == 2 && g->v[g->outputs[0]].shape.dim[1] > 1)
+      fprintf(r, "; same class as f32 for %lld of %lld samples", (long long)agree, (long long)samples);
+    fprintf(r, "\n  weights: %lld bytes, f32 %lld (%.2fx %s, scales included)\n", (long long)bytes8,
+            (long long)bytes32, bytes8 <= bytes32 ? (double)bytes32 / (double)bytes8 : (double)bytes8 / (double)bytes32,
+            bytes8 <= bytes32 ? "smaller" : "larger: f32 weights int8 does not replace are still read");
   } else {
-    fprintf(stderr, "nnc: warning: --quantize: model %s has no product or convolution that int8 can run; it stays f32\n",
-            b->name);
+    fprintf(stderr, "nnc: warning: --quantize: model %s has no product or convolution that int8 can run; it stays as "
+                    "it was\n", b->name);
   }
   return true;
 }

@@ -181,6 +181,7 @@ NNRT_API int nnrt_qgemm_kernel(void);
  * stored as q + 128; y(i, j) = (float)(C(i, j) + off[j]) * scale[j]. A
  * row that reads a NaN or an infinity gives NaN throughout. The epilogue
  * (or NULL) runs on each block of rows as it is final, all N columns.
+ * K + 4 N + 64 <= NNRT_QTILE_BYTES (else every y is NaN).
  * nnrt_qdense_f32: y[M, N] = x[M, K] W. nnrt_qconv2d_f32: y[n, oh, ow, f]
  * = conv(x[n, h, w, c], W [kh, kw, c, f]), one group, K = kh kw c, with
  * n h w c bytes of scratch (the image quantized). */
@@ -190,8 +191,8 @@ NNRT_API void nnrt_qdense_f32(int nt, int64_t M, int64_t K, int64_t N, const flo
 struct NnrtWindow;
 NNRT_API void nnrt_qconv2d_f32(int nt, int64_t n, const struct NnrtWindow *g, const float *x, float inv, const void *blob,
                                float *y, void *scratch, const NnrtEpilogue *epi);
-/* Bytes a row of A and of C the tiles of those two hold at most: a layer
- * with K + 4 N above it stays in float. */
+/* Bytes of the tiles of A and C on the stack: a layer with K + 4 N + 64
+ * above it stays in float. */
 enum { NNRT_QTILE_BYTES = 49152 };
 #endif
 #endif

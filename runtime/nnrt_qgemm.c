@@ -13,7 +13,7 @@
  *
  * Every kernel computes the same integers, so the three (VNNI where the
  * processor has it, AVX2, portable C; NNRT_ISA narrows the choice) agree
- * to the bit (tests/unit/qgemm.c). No sum can overflow while K <= 65536
+ * to the bit (tests/unit/runtime.c). No sum can overflow while K <= 65536
  * (255 * 128 * 65536 < 2^31).
  */
 #include "nnrt.h"
@@ -302,11 +302,16 @@ static inline __attribute__((always_inline)) int q_row(const QJob *j, int64_t r,
 static inline __attribute__((always_inline)) void q_rows_body(const void *ctx, int64_t lo, int64_t hi) {
   const QJob *j = ctx;
   _Alignas(64) uint8_t tile[NNRT_QTILE_BYTES];
-  int64_t K = j->K, N = j->N, rows = NNRT_QTILE_BYTES / (K + 4 * N);
+  /* rows of A, then C 64-aligned: 64 bytes of room for the alignment
+   * (K + 4 N + 64 <= NNRT_QTILE_BYTES: at least one row) */
+  int64_t K = j->K, N = j->N, rows = (NNRT_QTILE_BYTES - 64) / (K + 4 * N);
   if (rows > 64) rows = 64;
+  if (rows < 1) { /* outside the contract (the compiler keeps wider layers in float): NaN, never past the tile */
+    for (int64_t i = (j->row0 + lo) * N; i < (j->row0 + hi) * N; i++) j->y[i] = __builtin_nanf("");
+    return;
+  }
   uint8_t *a = tile;
   int32_t *c = (int32_t *)(tile + ((rows * K + 63) / 64 * 64));
-  while ((uint8_t *)(c + rows * N) > tile + NNRT_QTILE_BYTES) rows--, c = (int32_t *)(tile + ((rows * K + 63) / 64 * 64));
   for (int64_t r0 = lo; r0 < hi; r0 += rows) {
     int64_t m = hi - r0 < rows ? hi - r0 : rows;
     uint64_t bad = 0; /* bit i: row r0 + i read a NaN or an infinity (m <= 64) */

@@ -4,9 +4,11 @@
 # digit, hold weights 3.5 times smaller and give NaN for a sample that
 # holds one (the others unchanged); --check-c holds the compiled int8
 # layers to the evaluator's; the report names each layer, the percentile
-# option and the layers left in f32; and the errors: another type, no
-# weights, no --calibrate, --calibrate alone, a source the train block
-# lacks, samples of another shape, a training program.
+# option (and its fallback to the maximum where the percentile is 0), the
+# layers left in f32 and the widest layer the tiles take; and the errors:
+# another type, no weights, no --calibrate, --calibrate alone, a source
+# the train block lacks or cannot calibrate from (text), samples of
+# another shape, a training program.
 . "$(dirname "$0")/../cli_lib.sh"
 need_python
 mnist_idx
@@ -22,9 +24,9 @@ expect 0 "$nnc" "$tmp/m.nn" --weights "$tmp/w.safetensors" --quantize int8 --cal
   --backend=c -O1 -o "$tmp/c8.so"
 cp "$tmp/err" "$tmp/report"
 has "$tmp/report" "quantized MnistMLP to int8: 2 of its 2 products and convolutions, scales from 300 samples of $tmp/mnist-images.idx (max |x|)"
-has "$tmp/report" "  dense1                 matmul           784"
-has "$tmp/report" "  dense2                 matmul           128"
-has "$tmp/report" "everything else (biases, activations, pooling, softmax, ...) stays f32"
+grep -Eq "^  dense1 +matmul +784 +0\.00787[0-9]  0\.[0-9]+%$" "$tmp/report" || fail "no dense1 row: $(cat "$tmp/report")"
+grep -Eq "^  dense2 +matmul +128 " "$tmp/report" || fail "no dense2 row: $(cat "$tmp/report")"
+has "$tmp/report" "everything else (biases, activations, pooling, softmax, ...) stays as it was"
 has "$tmp/report" "same class as f32 for"
 ratio=$(sed -n 's/.*f32 [0-9]* (\([0-9.]*\)x smaller, scales included)$/\1/p' "$tmp/report")
 awk -v r="$ratio" 'BEGIN { exit !(r != "" && r >= 3.5) }' || fail "weights ${ratio}x smaller, not 3.5: $(cat "$tmp/report")"
@@ -118,8 +120,63 @@ awk 'BEGIN { for (i = 0; i < 30; i++) { for (j = 0; j < 8; j++) printf "%g,", (i
 sed "s|idx(images: \"$tmp/mnist-images.idx\", labels: \"$tmp/mnist-labels.idx\")|csv(\"$tmp/thin.csv\")|" "$tmp/thin.nn" > "$tmp/thin_csv.nn"
 expect 0 "$nnc" "$tmp/thin_csv.nn" --weights "$tmp/thin.safetensors" --quantize int8 --calibrate data --backend=c -O0 -o "$tmp/thin.so"
 has "$tmp/err" "quantized Thin to int8: 0 of its 2 products and convolutions"
-has "$tmp/err" "  dense1                 matmul             8            -  f32: 8 terms a sum: int8 is slower than f32 below 32"
-has "$tmp/err" "nnc: warning: --quantize: model Thin has no product or convolution that int8 can run; it stays f32"
+grep -Eq "^  dense1 +matmul +8 +-  f32: 8 terms a sum: int8 is slower than f32 below 32$" "$tmp/err" ||
+  fail "no thin dense1 row: $(cat "$tmp/err")"
+has "$tmp/err" "nnc: warning: --quantize: model Thin has no product or convolution that int8 can run; it stays as it was"
+
+# a percentile that is 0 (MNIST's pixels are mostly 0) falls back to the maximum
+expect 0 "$nnc" "$tmp/m.nn" --weights "$tmp/w.safetensors" --quantize int8 --calibrate data --calibrate-samples 40 \
+  --calibrate-percentile 50 --backend=c -O0 -o "$tmp/p50.so"
+has "$tmp/err" "0.007874"
+has "$tmp/err" "the percentile is 0 (most of x is): max |x| instead"
+# a layer as wide as the tiles allow, and one just wider (it stays f32): each runs
+awk 'BEGIN { for (i = 0; i < 20; i++) { for (j = 0; j < 48; j++) printf "%g,", (i + j) % 7 / 7; print i % 2 } }' > "$tmp/wide.csv"
+cat > "$tmp/save.py" <<'PY'
+import sys
+import nnc
+nnc.load(sys.argv[1], seed=3).save(sys.argv[2])
+PY
+for n in 12260 12276; do
+  cat > "$tmp/wide$n.nn" <<NN
+model Wide {
+  input x: [48]
+  dense($n, activation: softmax)
+}
+train Wide {
+  data       csv("$tmp/wide.csv")
+  loss       sparse_categorical_crossentropy
+  optimizer  sgd(lr: 0.1)
+}
+NN
+  "$nnc" "$tmp/wide$n.nn" --inference-only --backend=c -O0 -o "$tmp/wide0.so" || fail "wide0.so"
+  PYTHONPATH="$src/python" "$py" "$tmp/save.py" "$tmp/wide0.so" "$tmp/wide$n.safetensors" || fail "saving wide's weights"
+  expect 0 "$nnc" "$tmp/wide$n.nn" --weights "$tmp/wide$n.safetensors" --quantize int8 --calibrate data --backend=c -O0 \
+    -o "$tmp/wide$n.so"
+  cp "$tmp/err" "$tmp/wide$n.txt"
+  PYTHONPATH="$src/python" timeout 60 "$py" -c "
+import sys, numpy as np, nnc
+y = nnc.load('$tmp/wide$n.so').predict(np.full((3, 48), 0.5, np.float32))
+sys.exit(0 if np.isfinite(y).all() else 1)" || fail "the layer of $n columns does not run"
+done
+has "$tmp/wide12260.txt" "quantized Wide to int8: 1 of its 1 products and convolutions"
+has "$tmp/wide12276.txt" "48 terms and 12276 columns: wider than the int8 kernel's tiles"
+# a text source cannot calibrate (a clean error, not a crash)
+cat > "$tmp/text.nn" <<NN
+model Chars {
+  input ids: i32[8]
+  embedding(256, 8)
+  dense(256, activation: softmax)
+}
+train Chars {
+  data       text("$tmp/wide.csv", steps: 8)
+  loss       sparse_categorical_crossentropy
+  optimizer  sgd(lr: 0.1)
+}
+NN
+"$nnc" "$tmp/text.nn" --inference-only --backend=c -O0 -o "$tmp/text0.so" || fail "text0.so"
+PYTHONPATH="$src/python" "$py" "$tmp/save.py" "$tmp/text0.so" "$tmp/text.safetensors" || fail "saving text's weights"
+expect 1 "$nnc" "$tmp/text.nn" --weights "$tmp/text.safetensors" --quantize int8 --calibrate data -o "$tmp/e.so"
+has "$tmp/err" "nnc: error: --calibrate data: calibration reads csv, idx, npy and cifar10 sources, not text"
 
 # errors
 expect 1 "$nnc" "$tmp/m.nn" --weights "$tmp/w.safetensors" --quantize int4 --calibrate data -o "$tmp/e.so"
