@@ -17,11 +17,6 @@
 #include <string.h>
 #include "nnc.h"
 
-static Val *arg(const Setting *st, const char *name) {
-  for (int i = 0; i < st->b->nparams; i++)
-    if (!strcmp(st->b->params[i].name, name)) return &st->args[i];
-  bug("%s has no argument %s", st->b->name, name);
-}
 
 /* The runtime's constant for a built-in's name: NNRT_SPARSE_CATEGORICAL_ACCURACY,
  * NNRT_CIFAR10 (a name the runtime lacks fails to compile, loudly). */
@@ -44,20 +39,20 @@ static void emit_monitor(FILE *o, const Setting *st, const char *prefix) {
 static void emit_callbacks(FILE *o, TrainInfo *t) {
   if (t->early.b) {
     fprintf(o, "  .has_early = 1, .patience = %lld, .min_delta = %.17g, .restore_best = %d,\n",
-            (long long)arg(&t->early, "patience")->i, arg(&t->early, "min_delta")->f,
-            (int)arg(&t->early, "restore_best")->i);
+            (long long)setting_arg(&t->early, "patience")->i, setting_arg(&t->early, "min_delta")->f,
+            (int)setting_arg(&t->early, "restore_best")->i);
     emit_monitor(o, &t->early, "early");
   }
   if (t->reduce_lr.b) {
     const Setting *r = &t->reduce_lr;
     fprintf(o, "  .has_reduce = 1, .factor = %.17g, .reduce_patience = %lld, .min_lr = %.17g,\n"
                "  .reduce_min_delta = %.17g, .cooldown = %lld,\n",
-            arg(r, "factor")->f, (long long)arg(r, "patience")->i, arg(r, "min_lr")->f, arg(r, "min_delta")->f,
-            (long long)arg(r, "cooldown")->i);
+            setting_arg(r, "factor")->f, (long long)setting_arg(r, "patience")->i, setting_arg(r, "min_lr")->f, setting_arg(r, "min_delta")->f,
+            (long long)setting_arg(r, "cooldown")->i);
     emit_monitor(o, r, "reduce");
   }
   if (t->save_best.b) {
-    const Val *path = arg(&t->save_best, "path");
+    const Val *path = setting_arg(&t->save_best, "path");
     fprintf(o, "  .has_best = 1, .best_path = %s,\n", path->kind == VK_STRING ? quote_str(path->s) : "NULL");
     emit_monitor(o, &t->save_best, "best");
   }
@@ -116,7 +111,7 @@ static void emit_weights(FILE *o, const Setting *st, const Setting *data, bool i
   }
   const char *name = csv ? "weight" : "w";
   const Setting *from = !inherit || !st->b || setting_arg_written(st, name) || !data->b ? fmt : data;
-  Val *w = arg(from, name);
+  Val *w = setting_arg(from, name);
   if (!csv && st->b && w->kind == VK_STRING) fprintf(o, ", .w = %s", quote_str(w->s));
   if (!csv) fprintf(o, ", .weight_col = -1");
   else
@@ -127,7 +122,7 @@ static void emit_weights(FILE *o, const Setting *st, const Setting *data, bool i
 /* npy's x and y of a model with several inputs or outputs: ".xs = {...}, .nxs = N, .ys = ..., .nys = M, " */
 static void emit_arrays(FILE *o, const Setting *st) {
   for (int k = 0; k < 2; k++) {
-    const Val *v = arg(st, k ? "y" : "x");
+    const Val *v = setting_arg(st, k ? "y" : "x");
     int n = v->kind == VK_LIST ? v->nitems : 1;
     fprintf(o, ".%ss = {", k ? "y" : "x");
     for (int i = 0; i < n; i++) fprintf(o, "%s%s", i ? ", " : "", quote_str(v->kind == VK_LIST ? v->items[i].s : v->s));
@@ -135,11 +130,6 @@ static void emit_arrays(FILE *o, const Setting *st) {
   }
 }
 
-/* Argument `name` of a validation or test source: as written, else the
- * training data's (the same file format unless it says otherwise). */
-static Val *source_arg(const Setting *st, const Setting *data, const char *name) {
-  return setting_arg_written(st, name) || !data->b ? arg(st, name) : arg(data, name);
-}
 
 /* A validation or test file as the runtime's NnrtSource: its paths, and
  * the reader's settings (the data's when there is no such file, for a
@@ -150,12 +140,12 @@ static void emit_source(FILE *o, const char *field, const Setting *st, const Set
   bool npy = !strcmp(reader, "npy"), pair = npy || !strcmp(reader, "idx");
   fprintf(o, "  .%s = {", field);
   if (st->b && npy) emit_arrays(o, st); /* what a model with several inputs or outputs reads */
-  if (st->b && npy && (arg(st, "x")->kind != VK_STRING || arg(st, "y")->kind != VK_STRING))
+  if (st->b && npy && (setting_arg(st, "x")->kind != VK_STRING || setting_arg(st, "y")->kind != VK_STRING))
     ; /* lists: only those */
   else if (st->b && pair)
-    fprintf(o, ".x = %s, .y = %s, ", quote_str(arg(st, npy ? "x" : "images")->s), quote_str(arg(st, npy ? "y" : "labels")->s));
+    fprintf(o, ".x = %s, .y = %s, ", quote_str(setting_arg(st, npy ? "x" : "images")->s), quote_str(setting_arg(st, npy ? "y" : "labels")->s));
   else if (st->b)
-    fprintf(o, ".data = %s, ", quote_str(arg(st, "path")->s));
+    fprintf(o, ".data = %s, ", quote_str(setting_arg(st, "path")->s));
   if (!strcmp(reader, "csv") && fmt->b) {
     Val *l = source_arg(fmt, data, "label");
     fprintf(o, ".label_name = %s, .label_col = %d, .header = %d, .delimiter = %d",
@@ -200,25 +190,25 @@ void emit_c_main(FILE *o, const Built *b) {
   fprintf(o, "\n/* ---- the training program ---- */\n\n"
              "static const NnrtProgram %s_program = {\n  .def = &%s_def,\n", model, model);
   fprintf(o, "  .reader = %s,\n", runtime_enum(reader));
-  if (!strcmp(reader, "npy") && (arg(&t->data, "x")->kind != VK_STRING || arg(&t->data, "y")->kind != VK_STRING))
+  if (!strcmp(reader, "npy") && (setting_arg(&t->data, "x")->kind != VK_STRING || setting_arg(&t->data, "y")->kind != VK_STRING))
     fprintf(o, "  .data = \"\", .x = \"\", .y = \"\",\n");
   else if (pair)
-    fprintf(o, "  .data = \"\", .x = %s, .y = %s,\n", quote_str(arg(&t->data, !strcmp(reader, "npy") ? "x" : "images")->s),
-            quote_str(arg(&t->data, !strcmp(reader, "npy") ? "y" : "labels")->s));
+    fprintf(o, "  .data = \"\", .x = %s, .y = %s,\n", quote_str(setting_arg(&t->data, !strcmp(reader, "npy") ? "x" : "images")->s),
+            quote_str(setting_arg(&t->data, !strcmp(reader, "npy") ? "y" : "labels")->s));
   else
-    fprintf(o, "  .data = %s, .x = \"\", .y = \"\",\n", t->data.b ? quote_str(arg(&t->data, "path")->s) : "\"\"");
+    fprintf(o, "  .data = %s, .x = \"\", .y = \"\",\n", t->data.b ? quote_str(setting_arg(&t->data, "path")->s) : "\"\"");
   if (!strcmp(reader, "csv") && t->data.b) {
-    Val *l = arg(&t->data, "label");
+    Val *l = setting_arg(&t->data, "label");
     fprintf(o, "  .label_name = %s, .label_col = %d, .header = %d, .delimiter = %s,\n",
             l->kind == VK_STRING ? quote_str(l->s) : "NULL",
             l->kind == VK_INT ? (int)l->i : l->kind == VK_NAME && !strcmp(l->s, "first") ? 0 : -1,
-            (int)arg(&t->data, "header")->i, arena_printf("%d", arg(&t->data, "delimiter")->s[0]));
+            (int)setting_arg(&t->data, "header")->i, arena_printf("%d", setting_arg(&t->data, "delimiter")->s[0]));
   } else {
     fprintf(o, "  .label_col = -1, .delimiter = ',',\n");
   }
   bool scaled = t->data.b && strcmp(reader, "text") != 0;
-  fprintf(o, "  .scale = %.17g, .normalize = %d,\n", scaled ? arg(&t->data, "scale")->f : 1.0,
-          scaled && (int)arg(&t->data, "normalize")->i);
+  fprintf(o, "  .scale = %.17g, .normalize = %d,\n", scaled ? setting_arg(&t->data, "scale")->f : 1.0,
+          scaled && (int)setting_arg(&t->data, "normalize")->i);
   fprintf(o, "  .features = %lld, .height = %lld, .width = %lld, .channels = %lld,\n"
              "  .labels = %lld, .classes = %lld, .form = %s,\n",
           (long long)features, (long long)height, (long long)width, (long long)channels,
@@ -238,7 +228,7 @@ void emit_c_main(FILE *o, const Built *b) {
             !strcmp(base, "loss") ? "-1" : runtime_enum(base), t->stop_op == 'l' ? 'l' : t->stop_op == 'g' ? 'g' : t->stop_op,
             t->stop_value);
   }
-  Val *stride = !strcmp(reader, "text") ? arg(&t->data, "stride") : NULL;
+  Val *stride = !strcmp(reader, "text") ? setting_arg(&t->data, "stride") : NULL;
   fprintf(o, "  .stride = %lld,\n", stride && stride->kind == VK_INT ? (long long)stride->i : 0LL);
   emit_source(o, "val", &t->validation_data, &t->data);
   emit_source(o, "test", &t->test_data, &t->data);

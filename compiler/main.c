@@ -141,6 +141,42 @@ static bool usage_error(const char *fmt, const char *arg) {
   return false;
 }
 
+/* The value of flag `name` written "NAME VALUE" or "NAME=VALUE" ("" when
+ * missing), or NULL when argv[*i] is another flag. */
+static const char *flag_value(const char *name, int argc, char **argv, int *i) {
+  const char *a = argv[*i];
+  size_t n = strlen(name);
+  if (strncmp(a, name, n) || (a[n] && a[n] != '=')) return NULL;
+  return a[n] ? a + n + 1 : ++*i < argc ? argv[*i] : "";
+}
+
+/* --quantize and the calibration's flags (docs/quantize.md). */
+static bool quantize_option(int argc, char **argv, int *i, Options *o) {
+  const char *v, *a = argv[*i];
+  char *end;
+  if ((v = flag_value("--quantize", argc, argv, i))) {
+    if (strcmp(v, "int8")) return usage_error("--quantize takes int8 (the one type it converts to), not '%s'", v);
+    o->quantize = v;
+  } else if ((v = flag_value("--calibrate", argc, argv, i))) {
+    if (strcmp(v, "data") && strcmp(v, "validation") && strcmp(v, "test"))
+      return usage_error("--calibrate takes a source of the train block: data, validation or test, not '%s'", v);
+    o->calibrate = v;
+  } else if ((v = flag_value("--calibrate-samples", argc, argv, i))) {
+    long long k = strtoll(v, &end, 10);
+    if (end == v || *end || k < 1 || k > 1000000)
+      return usage_error("'--calibrate-samples' takes a count from 1 to 1000000, not '%s'", v);
+    o->calibrate_samples = k;
+  } else if ((v = flag_value("--calibrate-percentile", argc, argv, i))) {
+    double pc = strtod(v, &end);
+    if (end == v || *end || !(pc >= 50 && pc <= 100))
+      return usage_error("'--calibrate-percentile' takes a percentile from 50 to 100, not '%s'", v);
+    o->percentile = pc;
+  } else {
+    return usage_error("unknown option '%s'", a);
+  }
+  return true;
+}
+
 static bool parse_options(int argc, char **argv, Options *o, int *exit_now) {
   *exit_now = -1;
   for (int i = 1; i < argc; i++) {
@@ -214,31 +250,8 @@ static bool parse_options(int argc, char **argv, Options *o, int *exit_now) {
     } else if (!strncmp(a, "--model=", 8)) {
       o->model = a + 8;
       if (!*o->model) return usage_error("'--model=' needs a model's name%s", "");
-    } else if (!strcmp(a, "--quantize") || !strncmp(a, "--quantize=", 11) || !strcmp(a, "--calibrate") ||
-               !strncmp(a, "--calibrate=", 12)) {
-      bool q = a[2] == 'q';
-      size_t len = q ? 10 : 11;
-      const char *v = a[len] ? a + len + 1 : (++i < argc ? argv[i] : NULL);
-      if (q && (!v || strcmp(v, "int8") != 0))
-        return usage_error("--quantize takes int8 (the one type it converts to), not '%s'", v ? v : "");
-      if (!q && (!v || (strcmp(v, "data") && strcmp(v, "validation") && strcmp(v, "test"))))
-        return usage_error("--calibrate takes a source of the train block: data, validation or test, not '%s'",
-                           v ? v : "");
-      *(q ? &o->quantize : &o->calibrate) = v;
-    } else if (!strncmp(a, "--calibrate-samples", 19) && (!a[19] || a[19] == '=')) {
-      const char *v = a[19] ? a + 20 : (++i < argc ? argv[i] : "");
-      char *end;
-      long long k = strtoll(v, &end, 10);
-      if (end == v || *end || k < 1 || k > 1000000)
-        return usage_error("'--calibrate-samples' takes a count from 1 to 1000000, not '%s'", v);
-      o->calibrate_samples = k;
-    } else if (!strncmp(a, "--calibrate-percentile", 22) && (!a[22] || a[22] == '=')) {
-      const char *v = a[22] ? a + 23 : (++i < argc ? argv[i] : "");
-      char *end;
-      double pc = strtod(v, &end);
-      if (end == v || *end || !(pc >= 50 && pc <= 100))
-        return usage_error("'--calibrate-percentile' takes a percentile from 50 to 100, not '%s'", v);
-      o->percentile = pc;
+    } else if (!strncmp(a, "--quantize", 10) || !strncmp(a, "--calibrate", 11)) {
+      if (!quantize_option(argc, argv, &i, o)) return false;
     } else if (!strcmp(a, "--inference-only")) {
       o->inference_only = true;
     } else if (!strcmp(a, "--no-explain")) {

@@ -490,6 +490,10 @@ void check_train(Sema *s, Node *decl);    /* a train block, after its model */
 /* Whether argument `name` of a setting's call is written (by name or by
  * its place), not defaulted. */
 bool setting_arg_written(const Setting *st, const char *name);
+Val *setting_arg(const Setting *st, const char *name);  /* the argument, defaults filled in */
+/* Argument `name` of a validation or test source: as written, else the
+ * training data's (the same file format unless it says otherwise). */
+Val *source_arg(const Setting *st, const Setting *data, const char *name);
 void check_memory(Sema *s);               /* every model's tensors against NN_WARN_BYTES */
 void print_settings(FILE *out);           /* the settings' names (nnc --help-builtins) */
 

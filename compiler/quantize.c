@@ -41,16 +41,7 @@ typedef struct Cand {
   double e2, y2;       /* sums of (y_int8 - y_f32)^2 and y_f32^2 */
 } Cand;
 
-static Val *arg(const Setting *st, const char *name) {
-  for (int i = 0; i < st->b->nparams; i++)
-    if (!strcmp(st->b->params[i].name, name)) return &st->args[i];
-  bug("%s has no argument %s", st->b->name, name);
-}
 
-/* An argument of a validation or test source, else the data's. */
-static Val *source_arg(const Setting *st, const Setting *data, const char *name) {
-  return setting_arg_written(st, name) || !data->b ? arg(st, name) : arg(data, name);
-}
 
 /* The train block's source named by --calibrate, read as ./train reads it. */
 static bool read_calibration(const Built *b, const Options *o, NnrtTable *t, const char **file) {
@@ -78,10 +69,10 @@ static bool read_calibration(const Built *b, const Options *o, NnrtTable *t, con
   }
   double scale = source_arg(st, data, "scale")->f;
   if (!strcmp(reader, "idx")) {
-    *file = arg(st, "images")->s;
-    ok = nnrt_idx_load(*file, arg(st, "labels")->s, scale, t, err, sizeof err);
+    *file = setting_arg(st, "images")->s;
+    ok = nnrt_idx_load(*file, setting_arg(st, "labels")->s, scale, t, err, sizeof err);
   } else if (!strcmp(reader, "npy")) {
-    const Val *x = arg(st, "x"), *y = arg(st, "y");
+    const Val *x = setting_arg(st, "x"), *y = setting_arg(st, "y");
     if (x->kind != VK_STRING) {
       fprintf(stderr, "nnc: error: --calibrate %s: the source reads several inputs; calibration reads models of one\n",
               name);
@@ -90,11 +81,11 @@ static bool read_calibration(const Built *b, const Options *o, NnrtTable *t, con
     *file = x->s; /* several outputs: the first's labels, for the report's accuracy */
     ok = nnrt_npy_load(*file, y->kind == VK_STRING ? y->s : y->items[0].s, scale, t, err, sizeof err);
   } else if (!strcmp(reader, "cifar10")) {
-    *file = arg(st, "path")->s;
+    *file = setting_arg(st, "path")->s;
     ok = nnrt_cifar_load(*file, scale, t, err, sizeof err);
   } else if (!strcmp(reader, "csv")) {
     Val *l = source_arg(st, data, "label");
-    *file = arg(st, "path")->s;
+    *file = setting_arg(st, "path")->s;
     ok = nnrt_csv_load(*file, l->kind == VK_STRING ? l->s : NULL,
                        l->kind == VK_INT ? (int)l->i : l->kind == VK_NAME && !strcmp(l->s, "first") ? 0 : -1,
                        source_arg(st, data, "header")->i != 0, source_arg(st, data, "delimiter")->s[0], scale, t,
@@ -219,17 +210,12 @@ static QLayer quant_layer(const Cand *c) {
   return q;
 }
 
-/* Each model's first output's class per sample against the labels. */
-static int64_t correct(const Tensor *y, const NnrtTable *t, int64_t from, int64_t n) {
-  int64_t classes = y->shape.dim[y->shape.rank - 1], hits = 0;
-  if (t->width != 1 || classes < 2 || y->n != n * classes) return -1;
-  for (int64_t i = 0; i < n; i++) {
-    int64_t best = 0;
-    for (int64_t j = 1; j < classes; j++)
-      if (y->d[i * classes + j] > y->d[i * classes + best]) best = j;
-    hits += best == (int64_t)t->y[from + i];
-  }
-  return hits;
+/* The class of row i of a classifier's output [N, classes]. */
+static int64_t argmax_row(const Tensor *y, int64_t i, int64_t classes) {
+  int64_t best = 0;
+  for (int64_t j = 1; j < classes; j++)
+    if (y->d[i * classes + j] > y->d[i * classes + best]) best = j;
+  return best;
 }
 
 /* The graph's parameters that a value still reads, renumbered. */
@@ -247,60 +233,56 @@ static void drop_unread_params(Graph *g) {
   g->params = kept, g->nparams = g->capparams = n;
 }
 
-static bool quantize_model(Built *b, const Options *o) {
-  Graph *g = b->g[GRAPH_INFER];
-  int ncand;
-  Cand *c = candidates(g, &ncand);
-  int nq = 0;
-  for (int i = 0; i < ncand; i++) nq += !c[i].why;
+/* The calibration samples: the source's first (at most --calibrate-samples),
+ * checked against the model's one input. */
+static bool open_calibration(const Built *b, const Options *o, NnrtTable *t, const char **file, int64_t *samples) {
+  const Graph *g = b->g[GRAPH_INFER];
   if (g->ninputs != 1) {
     fprintf(stderr, "nnc: error: --quantize: model %s has %d inputs; calibration reads models of one\n", b->name,
             g->ninputs);
     return false;
   }
-  NnrtTable t = {0};
-  const char *file = "";
-  if (!read_calibration(b, o, &t, &file)) return false;
+  if (!read_calibration(b, o, t, file)) return false;
   const Value *in = &g->v[g->inputs[0]];
   int64_t features = 1;
   for (int d = 1; d < in->shape.rank; d++) features *= in->shape.dim[d];
-  if (t.features != features) {
+  *samples = o->calibrate_samples ? o->calibrate_samples : 500;
+  if (*samples > t->rows) *samples = t->rows;
+  if (t->features != features)
     fprintf(stderr, "nnc: error: --calibrate %s: the samples of '%s' have %lld values; model %s's input %s takes %lld (%s)\n",
-            o->calibrate, file, (long long)t.features, b->name, g->input_names[0] ? g->input_names[0] : "0",
+            o->calibrate, *file, (long long)t->features, b->name, g->input_names[0] ? g->input_names[0] : "0",
             (long long)features, shape_str(in->shape));
-    nnrt_table_free(&t);
-    return false;
-  }
-  int64_t samples = o->calibrate_samples ? o->calibrate_samples : 500;
-  if (samples > t.rows) samples = t.rows;
-  bool pct = o->percentile > 0;
-  if (samples == 0) {
-    fprintf(stderr, "nnc: error: --calibrate %s: '%s' holds no samples\n", o->calibrate, file);
-    nnrt_table_free(&t);
-    return false;
-  }
+  else if (*samples == 0)
+    fprintf(stderr, "nnc: error: --calibrate %s: '%s' holds no samples\n", o->calibrate, *file);
+  else
+    return true;
+  nnrt_table_free(t);
+  return false;
+}
+
+/* The f32 graph on the samples: each candidate's |x|. */
+static void calibrate(Graph *g, Cand *c, int ncand, const NnrtTable *t, int64_t samples, bool pct) {
   for (int i = 0; i < ncand; i++) c[i].stride = 1;
-  /* the f32 graph on the samples: each layer's |x| */
-  for (int64_t from = 0; from < samples && nq; from += QUANT_BATCH) {
+  for (int64_t from = 0; from < samples; from += QUANT_BATCH) {
     int64_t n = samples - from < QUANT_BATCH ? samples - from : QUANT_BATCH;
     Eval *e = evaluator(g, n);
-    load_batch(e, &t, from, n);
+    load_batch(e, t, from, n);
     eval_run(e);
     for (int i = 0; i < ncand; i++)
       if (!c[i].why) observe(&c[i], &e->vals[g->v[c[i].id].in[0]], pct);
     eval_free(e);
   }
-  /* the scales, the layers, the graph rewritten (a copy kept for the report) */
-  Graph f32 = *g;
-  f32.v = arena_alloc(sizeof(Value) * (size_t)g->n);
-  memcpy(f32.v, g->v, sizeof(Value) * (size_t)g->n);
+}
+
+/* Each candidate's scale and layer, and its value in g made the int8 op. */
+static QLayer *rewrite(Graph *g, Cand *c, int ncand, int nq, const Options *o) {
   QLayer *ql = arena_alloc(sizeof(QLayer) * (size_t)(nq + 1));
   int k = 0;
   for (int i = 0; i < ncand; i++) {
     Cand *q = &c[i];
     if (q->why) continue;
     double m = q->maxabs;
-    if (pct && q->nabs) {
+    if (o->percentile > 0 && q->nabs) {
       qsort(q->absx, (size_t)q->nabs, sizeof(float), cmp_float);
       int64_t at = (int64_t)ceil(o->percentile / 100 * (double)q->nabs) - 1;
       double at_p = q->absx[at < 0 ? 0 : at >= q->nabs ? q->nabs - 1 : at];
@@ -325,33 +307,107 @@ static bool quantize_model(Built *b, const Options *o) {
     k++;
   }
   g->qlayers = ql, g->nqlayers = nq;
-  /* the report: both graphs on the samples */
-  int64_t hits32 = 0, hits8 = 0, agree = 0;
-  double oe2 = 0, oy2 = 0;
-  for (int64_t from = 0; from < samples && nq; from += QUANT_BATCH) {
+  return ql;
+}
+
+/* The report's figures for the first output over the samples. */
+typedef struct Compare {
+  double e2, y2;           /* sums of (y_int8 - y_f32)^2 and y_f32^2 */
+  int64_t hits32, hits8;   /* samples whose class is the label (-1: no labels or no classifier) */
+  int64_t agree;           /* samples of the same class in both */
+  bool classes;            /* the output is a classifier's [N, classes] */
+} Compare;
+
+/* Both graphs on the samples: each layer's error (into c) and the output's. */
+static Compare compare(Graph *f32, Graph *g, Cand *c, int ncand, const NnrtTable *t, int64_t samples) {
+  Shape os = g->v[g->outputs[0]].shape;
+  Compare r = {.classes = os.rank == 2 && os.dim[1] > 1};
+  int64_t classes = r.classes ? os.dim[1] : 0;
+  bool labels = r.classes && t->width == 1;
+  for (int64_t from = 0; from < samples; from += QUANT_BATCH) {
     int64_t n = samples - from < QUANT_BATCH ? samples - from : QUANT_BATCH;
-    Eval *e = evaluator(&f32, n), *e8 = evaluator(g, n);
-    load_batch(e, &t, from, n), load_batch(e8, &t, from, n);
+    Eval *e = evaluator(f32, n), *e8 = evaluator(g, n);
+    load_batch(e, t, from, n), load_batch(e8, t, from, n);
     eval_run(e), eval_run(e8);
     for (int i = 0; i < ncand; i++) {
-      if (c[i].why) continue;
       const Tensor *y = &e->vals[c[i].id], *y8 = &e8->vals[c[i].id];
-      for (int64_t j = 0; j < y->n; j++) c[i].e2 += pow(y8->d[j] - y->d[j], 2), c[i].y2 += y->d[j] * y->d[j];
+      for (int64_t j = 0; !c[i].why && j < y->n; j++)
+        c[i].e2 += pow(y8->d[j] - y->d[j], 2), c[i].y2 += y->d[j] * y->d[j];
     }
     const Tensor *y = &e->vals[g->outputs[0]], *y8 = &e8->vals[g->outputs[0]];
-    for (int64_t j = 0; j < y->n; j++) oe2 += pow(y8->d[j] - y->d[j], 2), oy2 += y->d[j] * y->d[j];
-    int64_t h = correct(y, &t, from, n), h8 = correct(y8, &t, from, n);
-    hits32 = h < 0 || hits32 < 0 ? -1 : hits32 + h, hits8 = h8 < 0 || hits8 < 0 ? -1 : hits8 + h8;
-    int64_t classes = y->shape.rank == 2 ? y->shape.dim[1] : 0; /* a classifier's [N, classes] */
-    for (int64_t s = 0; s < n && classes > 1; s++) {
-      int64_t a = 0, a8 = 0;
-      for (int64_t j = 1; j < classes; j++) {
-        if (y->d[s * classes + j] > y->d[s * classes + a]) a = j;
-        if (y8->d[s * classes + j] > y8->d[s * classes + a8]) a8 = j;
-      }
-      agree += a == a8;
+    for (int64_t j = 0; j < y->n; j++) r.e2 += pow(y8->d[j] - y->d[j], 2), r.y2 += y->d[j] * y->d[j];
+    for (int64_t s = 0; s < n && classes; s++) {
+      int64_t a = argmax_row(y, s, classes), a8 = argmax_row(y8, s, classes), label = (int64_t)t->y[from + s];
+      r.agree += a == a8, r.hits32 += labels && a == label, r.hits8 += labels && a8 == label;
     }
     eval_free(e), eval_free(e8);
+  }
+  if (!labels) r.hits32 = r.hits8 = -1;
+  return r;
+}
+
+static int64_t param_bytes(const Graph *g) {
+  int64_t bytes = 0;
+  for (int i = 0; i < g->nparams; i++) bytes += param_elements(g->params[i]) * (g->params[i]->dtype == DT_F64 ? 8 : 4);
+  for (int i = 0; i < g->nqlayers; i++) bytes += (int64_t)g->qlayers[i].bytes;
+  return bytes;
+}
+
+/* The report, on stderr: each candidate, the output, the bytes. */
+static void report(const Built *b, const Graph *f32, const Cand *c, int ncand, int nq, const Compare *r,
+                   int64_t samples, const char *file, const Options *o) {
+  int64_t bytes32 = param_bytes(f32), bytes8 = param_bytes(b->g[GRAPH_INFER]);
+  int width = 5;
+  for (int i = 0; i < ncand; i++) width = (int)strlen(c[i].layer) > width ? (int)strlen(c[i].layer) : width;
+  FILE *out = stderr;
+  fprintf(out, "quantized %s to int8: %d of its %d products and convolutions, scales from %lld samples of %s (%s)\n",
+          b->name, nq, ncand, (long long)samples, file,
+          o->percentile > 0 ? arena_printf("percentile %g of |x|", o->percentile) : "max |x|");
+  fprintf(out, "  %-*s %-9s %8s %12s  %s\n", width, "layer", "op", "terms", "x scale", "error (relative RMS)");
+  for (int i = 0; i < ncand; i++) {
+    const Cand *q = &c[i];
+    const Value *v = &f32->v[q->id];
+    const char *op = v->op == OP_CONV2D ? "conv2d" : v->op == OP_CONV2DBX ? "conv2d_bx" : "matmul";
+    const char *terms = q->k ? arena_printf("%lld", (long long)q->k) : "-";
+    if (q->why)
+      fprintf(out, "  %-*s %-9s %8s %12s  %s: %s\n", width, q->layer, op, terms, "-", dtype_name(v->dtype), q->why);
+    else
+      fprintf(out, "  %-*s %-9s %8s %12.4g  %.4f%%%s%s\n", width, q->layer, op, terms, (double)q->scale,
+              q->y2 > 0 ? 100 * sqrt(q->e2 / q->y2) : 0.0, q->note ? "  " : "", q->note ? q->note : "");
+  }
+  fprintf(out, "  everything else (biases, activations, pooling, softmax, ...) stays as it was\n");
+  if (!nq) {
+    fprintf(stderr, "nnc: warning: --quantize: model %s has no product or convolution that int8 can run; it stays as "
+                    "it was\n", b->name);
+    return;
+  }
+  fprintf(out, "  output %s: relative RMS error %.4f%%", f32->output_names[0] ? f32->output_names[0] : "output0",
+          r->y2 > 0 ? 100 * sqrt(r->e2 / r->y2) : 0.0);
+  if (r->hits32 >= 0)
+    fprintf(out, "; accuracy %.4f (f32 %.4f)", (double)r->hits8 / (double)samples, (double)r->hits32 / (double)samples);
+  if (r->classes) fprintf(out, "; same class as f32 for %lld of %lld samples", (long long)r->agree, (long long)samples);
+  fprintf(out, "\n  weights: %lld bytes, f32 %lld (%.2fx %s, scales included)\n", (long long)bytes8,
+          (long long)bytes32, bytes8 <= bytes32 ? (double)bytes32 / (double)bytes8 : (double)bytes8 / (double)bytes32,
+          bytes8 <= bytes32 ? "smaller" : "larger: f32 weights int8 does not replace are still read");
+}
+
+static bool quantize_model(Built *b, const Options *o) {
+  Graph *g = b->g[GRAPH_INFER];
+  int ncand, nq = 0;
+  Cand *c = candidates(g, &ncand);
+  for (int i = 0; i < ncand; i++) nq += !c[i].why;
+  NnrtTable t = {0};
+  const char *file = "";
+  int64_t samples;
+  if (!open_calibration(b, o, &t, &file, &samples)) return false;
+  Graph f32 = *g; /* the graph as it was, for the report */
+  f32.v = arena_alloc(sizeof(Value) * (size_t)g->n);
+  memcpy(f32.v, g->v, sizeof(Value) * (size_t)g->n);
+  Compare r = {0};
+  if (nq) {
+    calibrate(g, c, ncand, &t, samples, o->percentile > 0);
+    rewrite(g, c, ncand, nq, o);
+    r = compare(&f32, g, c, ncand, &t, samples);
   }
   nnrt_table_free(&t);
   /* the graph without the weights it no longer reads */
@@ -360,46 +416,7 @@ static bool quantize_model(Built *b, const Options *o) {
   b->g[GRAPH_INFER] = simplify(h);
   verify(b->g[GRAPH_INFER], "quantize");
   b->plan[GRAPH_INFER] = plan_graph(b->g[GRAPH_INFER], !o->no_fuse);
-
-  /* the bytes: every parameter before, the ones left and the layers after */
-  const Graph *q8 = b->g[GRAPH_INFER];
-  int64_t bytes32 = 0, bytes8 = 0;
-  for (int i = 0; i < g->nparams; i++) bytes32 += param_elements(g->params[i]) * (g->params[i]->dtype == DT_F64 ? 8 : 4);
-  for (int i = 0; i < q8->nparams; i++) bytes8 += param_elements(q8->params[i]) * (q8->params[i]->dtype == DT_F64 ? 8 : 4);
-  for (int i = 0; i < nq; i++) bytes8 += (int64_t)ql[i].bytes;
-  int width = 5;
-  for (int i = 0; i < ncand; i++) width = (int)strlen(c[i].layer) > width ? (int)strlen(c[i].layer) : width;
-  FILE *r = stderr;
-  fprintf(r, "quantized %s to int8: %d of its %d products and convolutions, scales from %lld samples of %s (%s)\n",
-          b->name, nq, ncand, (long long)samples, file,
-          pct ? arena_printf("percentile %g of |x|", o->percentile) : "max |x|");
-  fprintf(r, "  %-*s %-9s %8s %12s  %s\n", width, "layer", "op", "terms", "x scale", "error (relative RMS)");
-  for (int i = 0; i < ncand; i++) {
-    const Cand *q = &c[i];
-    const Value *v = &f32.v[q->id];
-    const char *op = v->op == OP_CONV2D ? "conv2d" : v->op == OP_CONV2DBX ? "conv2d_bx" : "matmul";
-    const char *terms = q->k ? arena_printf("%lld", (long long)q->k) : "-";
-    if (q->why)
-      fprintf(r, "  %-*s %-9s %8s %12s  %s: %s\n", width, q->layer, op, terms, "-", dtype_name(v->dtype), q->why);
-    else
-      fprintf(r, "  %-*s %-9s %8s %12.4g  %.4f%%%s%s\n", width, q->layer, op, terms, (double)q->scale,
-              q->y2 > 0 ? 100 * sqrt(q->e2 / q->y2) : 0.0, q->note ? "  " : "", q->note ? q->note : "");
-  }
-  fprintf(r, "  everything else (biases, activations, pooling, softmax, ...) stays as it was\n");
-  if (nq) {
-    fprintf(r, "  output %s: relative RMS error %.4f%%", g->output_names[0] ? g->output_names[0] : "output0",
-            oy2 > 0 ? 100 * sqrt(oe2 / oy2) : 0.0);
-    if (hits32 >= 0)
-      fprintf(r, "; accuracy %.4f (f32 %.4f)", (double)hits8 / (double)samples, (double)hits32 / (double)samples);
-    if (g->v[g->outputs[0]].shape.rank == 2 && g->v[g->outputs[0]].shape.dim[1] > 1)
-      fprintf(r, "; same class as f32 for %lld of %lld samples", (long long)agree, (long long)samples);
-    fprintf(r, "\n  weights: %lld bytes, f32 %lld (%.2fx %s, scales included)\n", (long long)bytes8,
-            (long long)bytes32, bytes8 <= bytes32 ? (double)bytes32 / (double)bytes8 : (double)bytes8 / (double)bytes32,
-            bytes8 <= bytes32 ? "smaller" : "larger: f32 weights int8 does not replace are still read");
-  } else {
-    fprintf(stderr, "nnc: warning: --quantize: model %s has no product or convolution that int8 can run; it stays as "
-                    "it was\n", b->name);
-  }
+  report(b, &f32, c, ncand, nq, &r, samples, file, o);
   return true;
 }
 

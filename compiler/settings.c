@@ -154,13 +154,6 @@ static bool check_monitor(TrainInfo *t, Setting *st, const char *what) {
   return true;
 }
 
-/* A bound setting's argument by name, or NULL. */
-static const Val *setting_arg(const Setting *st, const char *name) {
-  for (int i = 0; i < st->b->nparams; i++)
-    if (!strcmp(st->b->params[i].name, name)) return &st->args[i];
-  return NULL;
-}
-
 /* `stop plateau(...)`, `reduce_lr plateau(...)`, `save best(...)`: the
  * ranges are the built-ins' (builtins.c); here what they watch and where
  * a best checkpoint goes. A callback with an error is dropped (b NULL). */
@@ -304,6 +297,16 @@ static void check_augment(TrainInfo *t) {
   if (t->crop && (t->crop >= in->shape.dim[1] || t->crop >= in->shape.dim[2]))
     error_at(t->crop_node->loc, "crop padding %lld is not smaller than the %lldx%lld image",
              (long long)t->crop, (long long)in->shape.dim[1], (long long)in->shape.dim[2]);
+}
+
+Val *setting_arg(const Setting *st, const char *name) {
+  for (int i = 0; i < st->b->nparams; i++)
+    if (!strcmp(st->b->params[i].name, name)) return &st->args[i];
+  bug("%s has no argument %s", st->b->name, name);
+}
+
+Val *source_arg(const Setting *st, const Setting *data, const char *name) {
+  return setting_arg_written(st, name) || !data->b ? setting_arg(st, name) : setting_arg(data, name);
 }
 
 bool setting_arg_written(const Setting *st, const char *name) {

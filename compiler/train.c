@@ -17,13 +17,8 @@
 #include "nnc.h"
 #include "nnrt.h"
 
-static Val *arg(const Setting *st, const char *name) {
-  for (int i = 0; i < st->b->nparams; i++)
-    if (!strcmp(st->b->params[i].name, name)) return &st->args[i];
-  bug("%s has no argument %s", st->b->name, name);
-}
 
-static double farg(const Setting *st, const char *name) { return arg(st, name)->f; }
+static double farg(const Setting *st, const char *name) { return setting_arg(st, name)->f; }
 
 static int k(Graph *g, DType dt, double f) { return ir_scalar(g, dt, f); }
 static int add(Graph *g, int a, int b) { return ir_binary(g, OP_ADD, a, b); }
@@ -112,11 +107,11 @@ static int make_loss(Graph *g, const Setting *loss, int out, int w) {
   DType dt = g->v[out].dtype;
   Shape sh = g->v[out].shape;
   bool logits = loss->b->nparams > 0 && !strcmp(loss->b->params[0].name, "from_logits") &&
-                arg(loss, "from_logits")->i;
+                setting_arg(loss, "from_logits")->i;
   if (!strcmp(name, "sparse_categorical_crossentropy")) {
     Shape ls = sh;
     ls.rank--;
-    Val *ignore = arg(loss, "ignore_label");
+    Val *ignore = setting_arg(loss, "ignore_label");
     y = new_label(g, DT_I32, ls, (LabelRule){.kind = NNRT_LABEL_CLASSES, .classes = sh.dim[sh.rank - 1],
                                              .has_ignore = ignore->kind == VK_INT,
                                              .ignore = ignore->kind == VK_INT ? ignore->i : 0});
@@ -145,7 +140,7 @@ static int make_loss(Graph *g, const Setting *loss, int out, int w) {
       !strcmp(name, "sparse_categorical_crossentropy")) {
     int keep = -1; /* 1 where the label is not ignore_label */
     if (g->v[y].dtype == DT_I32) {
-      Val *ignore = arg(loss, "ignore_label");
+      Val *ignore = setting_arg(loss, "ignore_label");
       if (ignore->kind == VK_INT) {
         int lf = ir_cast(g, y, dt), ig = k(g, dt, (double)ignore->i);
         int below = ir_binary(g, OP_GT, ig, lf), above = ir_binary(g, OP_GT, lf, ig);
@@ -207,15 +202,15 @@ static int learning_rate(Graph *g, TrainInfo *t, DType dt) {
     Setting *st = &t->schedules[i];
     const char *name = st->b->name;
     if (!strcmp(name, "step")) { /* lr * factor^floor(epoch / every) */
-      int every = k(g, dt, (double)arg(st, "every")->i), factor = k(g, dt, farg(st, "factor"));
+      int every = k(g, dt, (double)setting_arg(st, "every")->i), factor = k(g, dt, farg(st, "factor"));
       int n = ir_unary(g, OP_FLOOR, dvd(g, epoch, every));
       lr = mul(g, lr, ir_binary(g, OP_POW, factor, n));
     } else if (!strcmp(name, "exponential")) { /* lr * rate^(epoch / every) */
-      int every = k(g, dt, (double)arg(st, "every")->i), rate = k(g, dt, farg(st, "rate"));
+      int every = k(g, dt, (double)setting_arg(st, "every")->i), rate = k(g, dt, farg(st, "rate"));
       int e = dvd(g, epoch, every);
       lr = mul(g, lr, ir_binary(g, OP_POW, rate, e));
     } else if (!strcmp(name, "cosine")) { /* min + (lr - min) (1 + cos(pi min(e, E) / E)) / 2 */
-      double E = (double)arg(st, "epochs")->i;
+      double E = (double)setting_arg(st, "epochs")->i;
       int ke = k(g, dt, E), lo = k(g, dt, farg(st, "min_lr")), pi = k(g, dt, 3.14159265358979323846);
       int half = k(g, dt, 0.5), one = k(g, dt, 1);
       int frac = dvd(g, ir_binary(g, OP_MIN, epoch, ke), ke);
@@ -223,7 +218,7 @@ static int learning_rate(Graph *g, TrainInfo *t, DType dt) {
       int w = mul(g, half, add(g, one, c));
       lr = add(g, lo, mul(g, sub(g, lr, lo), w));
     } else if (!strcmp(name, "warmup")) { /* lr * min(1, (epoch + 1) / epochs) */
-      int one = k(g, dt, 1), ke = k(g, dt, (double)arg(st, "epochs")->i);
+      int one = k(g, dt, 1), ke = k(g, dt, (double)setting_arg(st, "epochs")->i);
       int f = ir_binary(g, OP_MIN, one, dvd(g, add(g, epoch, one), ke));
       lr = mul(g, lr, f);
     } else {
@@ -278,7 +273,7 @@ static void update_param(Graph *g, TrainInfo *t, int index, int p, int grad, int
       int b = slot(g, name, "momentum", info, 0), kmu = k(g, dt, mu);
       int nb = add(g, mul(g, kmu, b), grad);
       set_state(g, b, nb);
-      int dir = arg(o, "nesterov")->i ? add(g, grad, mul(g, kmu, nb)) : nb;
+      int dir = setting_arg(o, "nesterov")->i ? add(g, grad, mul(g, kmu, nb)) : nb;
       np = sub(g, p, mul(g, lr, dir));
     }
   } else if (!strcmp(name, "adam") || !strcmp(name, "adamw")) {
@@ -340,7 +335,7 @@ bool prunable(const TrainInfo *t, const ParamInfo *p) {
 /* Gradient clipping: by value elementwise, then by the global norm over all
  * parameters (as PyTorch's clip_grad_norm_). */
 static void clip(Graph *g, TrainInfo *t, int *grads, int n) {
-  Val *cv = arg(&t->optimizer, "clip_value"), *cn = arg(&t->optimizer, "clip_norm");
+  Val *cv = setting_arg(&t->optimizer, "clip_value"), *cn = setting_arg(&t->optimizer, "clip_norm");
   for (int i = 0; i < n && cv->kind == VK_FLOAT; i++) {
     DType dt = g->v[grads[i]].dtype;
     int lo = k(g, dt, -cv->f), hi = k(g, dt, cv->f);
