@@ -15,18 +15,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
-
-static double cpu_now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
+#include "bench.h"
 
 int main(int argc, char **argv) {
   const int64_t n = argc > 1 ? atol(argv[1]) : 32;

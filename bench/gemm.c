@@ -16,20 +16,9 @@
 #include "nnrt_gemm.c"
 #include <cblas.h>
 #include <immintrin.h>
-#include <time.h>
+#include "bench.h"
 
 void openblas_set_num_threads(int);
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
 
 /* The widest FMA the build targets: 16 floats with AVX-512, else 8. */
 #ifdef __AVX512F__

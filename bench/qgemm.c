@@ -9,18 +9,7 @@
 #include "nnrt.c"
 #include "nnrt_gemm.c"
 #include "nnrt_qgemm.c"
-#include <time.h>
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
+#include "bench.h"
 
 int main(int argc, char **argv) {
   if (argc < 4) return fprintf(stderr, "usage: qgemm M K N [REPS]\n"), 2;

@@ -21,26 +21,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
+#include "bench.h"
 #include "nnrt.h" /* the descriptor's types */
 
 static clockid_t clock_id = CLOCK_MONOTONIC;
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(clock_id, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static int64_t per_sample(const NnTensorDesc *t) {
   int64_t k = 1;
   for (int d = 0; d < t->rank; d++) k *= t->dims[d] < 0 ? 1 : t->dims[d];
   return k;
-}
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
 }
 
 static void *sym(void *lib, const char *model, const char *what) {
@@ -116,14 +105,14 @@ int main(int argc, char **argv) {
   set_threads(m, threads);
 
   if (!strcmp(mode, "job")) { /* 150 epochs x 77 batches of 10 over 768 rows */
-    double t0 = now(), sink = 0;
+    double t0 = clock_seconds(clock_id), sink = 0;
     for (int e = 0; e < 150; e++)
       for (int64_t s = 0; s < rows; s += batch) {
         int64_t n = rows - s < batch ? rows - s : batch;
         const void *part[1] = {(const float *)xs[0] + s * nin};
         sink += step(m, part, (const char *)y + (size_t)(s * nlab) * lab_size, n);
       }
-    double t = now() - t0;
+    double t = clock_seconds(clock_id) - t0;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("seconds=%.6f loss_sum=%.3f maxrss_kb=%ld\n", t, sink, ru.ru_maxrss);
@@ -131,21 +120,21 @@ int main(int argc, char **argv) {
   }
   bool train = !strcmp(mode, "train");
   /* a block lasts about 20 ms; warm up with one */
-  double t0 = now();
+  double t0 = clock_seconds(clock_id);
   int64_t k = 0;
-  while (now() - t0 < 0.02 || k < 3) {
+  while (clock_seconds(clock_id) - t0 < 0.02 || k < 3) {
     if (train) step(m, in, y, batch);
     else predict(m, in, batch);
     k++;
   }
   double *block = malloc(sizeof *block * (size_t)reps);
   for (int r = 0; r < reps; r++) {
-    double b0 = now();
+    double b0 = clock_seconds(clock_id);
     for (int64_t i = 0; i < k; i++) {
       if (train) step(m, in, y, batch);
       else predict(m, in, batch);
     }
-    block[r] = (now() - b0) / (double)k * 1e6;
+    block[r] = (clock_seconds(clock_id) - b0) / (double)k * 1e6;
   }
   qsort(block, (size_t)reps, sizeof *block, cmp);
   struct rusage ru;
