@@ -556,8 +556,14 @@ static void k_quant(Em *e, const Value *v) {
   bool conv = v->op == OP_QCONV2D;
   const QLayer *q = &e->g->qlayers[v->a[conv ? 12 : 0]];
   const char *blob = arena_printf("%s_q%lld", e->qname, (long long)v->a[conv ? 12 : 0]);
-  if (conv) {
-    window_const(e, "win", plan_window(e->g, v));
+  int pv = conv ? e->p->pool[e->p->kernel[v - e->g->v]] : -1;
+  if (conv) window_const(e, "win", plan_window(e->g, v));
+  if (pv >= 0) { /* pooling fused (plan_pools): y is a band, the pooling's result y<pv> */
+    window_const(e, "pwin", plan_window(e->g, &e->g->v[pv]));
+    fprintf(e->o, "  nnrt_qconv2d_pool_f32(nt, %s, &win, &pwin, %s, %lld, a, (float)%a, %s, y, y%d, s, %s);\n",
+            dimx(x->shape.dim[0]), e->g->v[pv].op == OP_MAXPOOL ? "NNRT_MAXPOOL" : "NNRT_AVGPOOL",
+            (long long)plan_pool_band(e->g, e->g->v[pv].in[0]), v->f, blob, pv, e->epi);
+  } else if (conv) {
     fprintf(e->o, "  nnrt_qconv2d_f32(nt, %s, &win, a, (float)%a, %s, y, s, %s);\n", dimx(x->shape.dim[0]), v->f, blob,
             e->epi);
   } else {

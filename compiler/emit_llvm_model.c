@@ -493,7 +493,7 @@ static bool link_runtime(LlvmOut *o) {
                                         "nnrt_expf",          "nnrt_logf",          "nnrt_tanhf",
                                         "nnrt_sigmoidf",      "nnrt_erff",          "nnrt_conv2d_pool_f32",
                                         "nnrt_conv2d_pool_f64", "nnrt_conv2d_kept_f32", "nnrt_sgemm_kept",
-                                        "nnrt_uniform", "nnrt_rng_u64"};
+                                        "nnrt_uniform", "nnrt_rng_u64", "nnrt_qconv2d_pool_f32"};
   unsigned always = LLVMGetEnumAttributeKindForName("alwaysinline", 12);
   for (size_t i = 0; i < sizeof inline_always / sizeof *inline_always; i++)
     for (int l = -1; l < NISA_LEVELS; l++) { /* and the window functions of each level */

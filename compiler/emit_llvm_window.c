@@ -51,13 +51,26 @@ static LLVMValueRef quant_blob(Lv *L, int q) {
 }
 
 /* A quantized layer: nnrt_qdense_f32 or nnrt_qconv2d_f32 with its blob.
- * arg: the result, then x. */
+ * arg: the result (a band with pooling fused), x, then the pooling's
+ * result where it is fused. */
 static void llvm_quant(Lv *L, const Value *v, LLVMValueRef *arg, LLVMValueRef s) {
   bool conv = v->op == OP_QCONV2D;
   int q = (int)v->a[conv ? 12 : 0];
   Shape xs = L->g->v[v->in[0]].shape;
   LLVMTypeRef p = ptr_to(L->f32);
   LLVMValueRef epi = L->epi ? L->epi : LLVMConstNull(L->p8), inv = LLVMConstReal(L->f32, v->f);
+  int pv = conv ? L->p->pool[L->p->kernel[v - L->g->v]] : -1;
+  if (pv >= 0) { /* pooling fused (plan_pools): arg[0] a band, arg[2] the pooling's result */
+    const Value *pool = &L->g->v[pv];
+    LLVMTypeRef pt[13] = {L->i32, L->i64, L->p8, L->p8, L->i32, L->i64, p, L->f32, L->p8, p, p, p, L->p8};
+    LLVMValueRef args[13] = {L->nt, dim_v(L, xs.dim[0]), window_const(L, plan_window(L->g, v)),
+                             window_const(L, plan_window(L->g, pool)),
+                             ci32(L, pool->op == OP_MAXPOOL ? NNRT_MAXPOOL : NNRT_AVGPOOL),
+                             ci(L, plan_pool_band(L->g, pool->in[0])), arg[1], inv, quant_blob(L, q), arg[0], arg[2], s,
+                             epi};
+    call(L, declare(L, "nnrt_qconv2d_pool_f32", L->v, pt, 13), args, 13);
+    return;
+  }
   if (conv) {
     LLVMTypeRef pt[9] = {L->i32, L->i64, L->p8, p, L->f32, L->p8, p, p, L->p8};
     LLVMValueRef args[9] = {L->nt, dim_v(L, xs.dim[0]), window_const(L, plan_window(L->g, v)), arg[1], inv,

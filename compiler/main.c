@@ -547,15 +547,19 @@ static int compile(Options *o) {
         graph_release(b->g[k]);
         verify(b->g[k] = u, "unroll");
       }
-      if (dumping(o, 'O')) print_ir(stderr, b->g[k]);
+      if (dumping(o, 'O') && !o->quantize) print_ir(stderr, b->g[k]); /* else quantized, below */
       b->plan[k] = plan_graph(b->g[k], !o->no_fuse);
-      if (dumping(o, 'K')) print_plan(stderr, b->g[k], b->plan[k]);
+      if (dumping(o, 'K') && !o->quantize) print_plan(stderr, b->g[k], b->plan[k]);
     }
     *tail = b, tail = &b->next;
   }
   if (diag.errors) return 1;
   if (o->nweights && !built_in_weights(models, o)) return 1;
   if (o->quantize && !quantize_models(models, o)) return 1;
+  for (Built *b = models; o->quantize && b; b = b->next) {
+    if (dumping(o, 'O')) print_ir(stderr, b->g[GRAPH_INFER]);
+    if (dumping(o, 'K')) print_plan(stderr, b->g[GRAPH_INFER], b->plan[GRAPH_INFER]);
+  }
   for (Built *b = models; (o->inference_only || o->quantize) && b; b = b->next) b->train = NULL; /* as if it had no train block */
   for (Built *b = models; o->summary && b; b = b->next) printf("%s%s", b == models ? "" : "\n", model_summary(b));
 

@@ -101,6 +101,13 @@ int plan_root(const Plan *p, const Graph *g, int x) {
   return x;
 }
 
+/* A quantized convolution's image with its padding, in bytes a sample
+ * (runtime/nnrt.h). */
+static int64_t plan_qimage_bytes(const NnrtWindow *w) {
+  return nnrt_qconv2d_padded(w->h, w->ph, w->oh, w->sh, w->kh, w->dh) *
+         nnrt_qconv2d_padded(w->w, w->pw, w->ow, w->sw, w->kw, w->dw) * w->c;
+}
+
 NnrtWindow plan_window(const Graph *g, const Value *v) {
   const int64_t *a = v->a;
   const Value *in0 = &g->v[v->in[0]];
@@ -109,9 +116,6 @@ NnrtWindow plan_window(const Graph *g, const Value *v) {
   if (v->op == OP_QCONV2D) { /* a: sh sw pt pl pb pr dh dw groups kh kw f q */
     xs = in0->shape, ys = v->shape;
     w.kh = a[9], w.kw = a[10], w.sh = a[0], w.sw = a[1], w.ph = a[2], w.pw = a[3], w.dh = a[6], w.dw = a[7];
-    /* the images quantized a byte an element, as many as keep it near 2 MB */
-    int64_t bytes = xs.dim[1] * xs.dim[2] * xs.dim[3];
-    w.chunk = ((int64_t)1 << 21) / bytes < 1 ? 1 : ((int64_t)1 << 21) / bytes;
   } else if (v->op == OP_CONV2D || v->op == OP_CONV2DBX || v->op == OP_CONV2DBW) {
     const Value *in1 = &g->v[v->in[1]];
     xs = v->op == OP_CONV2DBX ? v->shape : in0->shape;
@@ -130,6 +134,10 @@ NnrtWindow plan_window(const Graph *g, const Value *v) {
     w.kh = a[0], w.kw = a[1], w.sh = a[2], w.sw = a[3], w.ph = a[4], w.pw = a[5], w.dh = a[8], w.dw = a[9];
   }
   w.h = xs.dim[1], w.w = xs.dim[2], w.c = xs.dim[3], w.oh = ys.dim[1], w.ow = ys.dim[2], w.f = ys.dim[3];
+  if (v->op == OP_QCONV2D) { /* the padded images quantized, as many as keep them near 2 MB */
+    int64_t bytes = plan_qimage_bytes(&w);
+    w.chunk = ((int64_t)1 << 21) / bytes < 1 ? 1 : ((int64_t)1 << 21) / bytes;
+  }
   return w;
 }
 
@@ -138,10 +146,11 @@ PlanScratch plan_scratch(const Graph *g, const Value *v) {
   bool f32 = v->dtype == DT_F32;
   if (op_info[v->op].cls == CL_CONTRACT) {
     s.packs = f32;
-  } else if (v->op == OP_QCONV2D) { /* the image quantized: a byte an element */
+  } else if (v->op == OP_QCONV2D) { /* the padded images quantized, a byte an element, and 64 bytes */
     NnrtWindow w = plan_window(g, v);
     s.cap = w.chunk;
-    s.per = (w.h * w.w * w.c + 3) / 4;
+    s.per = (plan_qimage_bytes(&w) + 3) / 4;
+    s.fixed = 16;
   } else if (v->op == OP_SCATTERADD) { /* the sums in double */
     s.fixed = (f32 ? 2 : 1) * v->shape.dim[0] * v->shape.dim[1];
   } else if (v->op == OP_CONV2D || v->op == OP_CONV2DBX || v->op == OP_CONV2DBW) {
@@ -467,7 +476,7 @@ static bool read_inside(const Plan *p, const Graph *g, const int *uses, int k, i
  * pooling whose window is its stride, of the last member x of a kernel
  * headed by a convolution, where nothing else reads x or any member and
  * the epilogue reads no operand of x's shape (it runs over a band of
- * samples, nnrt_conv2d_pool_*). The pooling joins the kernel as its last
+ * samples, nnrt_conv2d_pool_*, nnrt_qconv2d_pool_f32). The pooling joins the kernel as its last
  * member; x is then stored in a band of plan_pool_band samples only (the
  * fixed region). Float products of one sample must be packed (the bits
  * of a band's products are then the whole batch's; runtime/nnrt.h). */
@@ -483,13 +492,15 @@ static void plan_pools(Plan *p, const Graph *g) {
     const Value *v = &g->v[pv];
     int x = v->nin == 1 ? v->in[0] : -1, k = x >= 0 ? p->kernel[x] : -1, k2 = p->kernel[pv];
     if ((v->op != OP_MAXPOOL && v->op != OP_AVGPOOL) || k < 0 || k2 < 0 || p->members[k2] != 1 ||
-        v->a[0] != v->a[2] || v->a[1] != v->a[3] || v->a[8] != 1 || v->a[9] != 1 || p->last[k] != x || g->v[p->first[k]].op != OP_CONV2D ||
+        v->a[0] != v->a[2] || v->a[1] != v->a[3] || v->a[8] != 1 || v->a[9] != 1 || p->last[k] != x ||
+        (g->v[p->first[k]].op != OP_CONV2D && g->v[p->first[k]].op != OP_QCONV2D) ||
         uses[x] != 1 || p->folded[x] || p->alias[x])
       continue;
     const Value *h = &g->v[p->first[k]];
     NnrtWindow w = plan_window(g, h);
     int64_t r = w.kh * w.kw * (w.c / w.groups);
-    bool ok = h->dtype == v->dtype && (h->dtype == DT_F64 || r > 256 || w.oh * w.ow * (w.f / w.groups) * r > 16384);
+    bool ok = h->dtype == v->dtype &&
+              (h->dtype == DT_F64 || h->op == OP_QCONV2D || r > 256 || w.oh * w.ow * (w.f / w.groups) * r > 16384);
     for (int id = p->first[k]; ok && id >= 0; id = p->next[id]) {
       ok = !out[id] && read_inside(p, g, uses, k, id, x, pv);
       for (int i = 0; ok && id != p->first[k] && i < g->v[id].nin; i++) {

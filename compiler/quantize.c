@@ -32,6 +32,7 @@ typedef struct Cand {
   const char *layer;   /* "conv2d2": its weight's name less ".W" */
   const char *why;     /* why it stays f32, or NULL */
   int64_t k, n;
+  int64_t run, kp;     /* the runs of terms the kernel reads (nnrt.h), the packed weights' rows */
   const float *w;      /* [k, n] */
   double maxabs;       /* of x over the samples */
   float *absx;         /* |x|, every stride-th, for a percentile */
@@ -117,20 +118,26 @@ static Cand *candidates(const Graph *g, int *ncand) {
     size_t len = strlen(p->name);
     q->layer = len > 2 && !strcmp(p->name + len - 2, ".W") ? arena_strndup(p->name, len - 2) : p->name;
     q->w = p->value;
-    q->k = v->op == OP_CONV2D ? w->shape.dim[0] * w->shape.dim[1] * w->shape.dim[2] : w->shape.dim[0];
+    bool conv = v->op == OP_CONV2D;
+    q->k = conv ? w->shape.dim[0] * w->shape.dim[1] * w->shape.dim[2] : w->shape.dim[0];
     q->n = w->shape.dim[w->shape.rank - 1];
+    q->run = conv ? nnrt_qconv2d_run(w->shape.dim[1], w->shape.dim[2], v->a[7]) : q->k;
+    q->kp = conv ? nnrt_qconv2d_terms(w->shape.dim[0], w->shape.dim[1], w->shape.dim[2], v->a[7]) : (q->k + 3) / 4 * 4;
     if (v->op == OP_CONV2DBX) q->why = "a transposed convolution: no int8 kernel";
     else if (x->dtype != DT_F32 || w->dtype != DT_F32) q->why = "int8 replaces f32 only";
     else if (!p->value) q->why = "its weights are not built in";
-    else if (w->shape.rank != (v->op == OP_CONV2D ? 4 : 2)) q->why = "batched weights: no int8 kernel";
-    else if (v->op == OP_CONV2D && v->a[8] != 1) q->why = "a grouped convolution: no int8 kernel";
-    else if (q->k < QUANT_MIN_K)
+    else if (w->shape.rank != (conv ? 4 : 2)) q->why = "batched weights: no int8 kernel";
+    else if (conv && v->a[8] != 1) q->why = "a grouped convolution: no int8 kernel";
+    else if (!conv && q->k < QUANT_MIN_K)
       q->why = arena_printf("%lld term%s a sum: int8 is slower than f32 below %d", (long long)q->k,
                             q->k == 1 ? "" : "s", QUANT_MIN_K);
-    else if (q->k + 4 * q->n + 64 > NNRT_QTILE_BYTES)
-      q->why = arena_printf("%lld terms and %lld columns: wider than the int8 kernel's tiles", (long long)q->k,
-                            (long long)q->n);
-    else if ((int64_t)nnrt_qlayer_bytes(q->k, q->n) >= 4 * q->k * q->n)
+    else if (!conv && q->kp > NNRT_QTILE_BYTES)
+      q->why = arena_printf("%lld terms: wider than the int8 kernel's tiles", (long long)q->k);
+    else if (conv && nnrt_qconv2d_runs(w->shape.dim[0], w->shape.dim[1], v->a[7]) > NNRT_QMAXRUNS)
+      q->why = arena_printf("a window of more than %d runs: no int8 kernel", NNRT_QMAXRUNS);
+    else if (q->kp > 65536)
+      q->why = arena_printf("%lld terms: int32 sums could overflow", (long long)q->k);
+    else if ((int64_t)nnrt_qlayer_bytes(q->kp, q->n) >= 4 * q->k * q->n)
       q->why = arena_printf("%lld column%s: int8's panels of 16 would not be smaller", (long long)q->n,
                             q->n == 1 ? "" : "s");
   }
@@ -187,13 +194,14 @@ static int cmp_float(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* The layer's blob: the weights per column, packed, offsets and scales. */
+/* The layer's blob (nnrt_qlayer_pack): the weights per column, their
+ * rows in the kernel's runs (each padded with zero rows to a multiple of
+ * 4), offsets and scales. */
 static QLayer quant_layer(const Cand *c) {
-  QLayer q = {.k = c->k, .n = c->n, .bytes = nnrt_qlayer_bytes(c->k, c->n)};
-  int8_t *w = arena_alloc((size_t)(c->k * c->n));
+  QLayer q = {.k = c->k, .n = c->n, .bytes = nnrt_qlayer_bytes(c->kp, c->n)};
+  int8_t *w = arena_alloc((size_t)(c->k * c->n)), *wp = arena_alloc((size_t)(c->kp * c->n));
+  float *scale = arena_alloc(sizeof(float) * (size_t)c->n);
   unsigned char *blob = arena_alloc(q.bytes);
-  int32_t *off = (int32_t *)(blob + nnrt_qgemm_packed_bytes(c->k, c->n));
-  float *scale = (float *)(off + c->n);
   for (int64_t j = 0; j < c->n; j++) {
     float m = 0;
     for (int64_t p = 0; p < c->k; p++) m = fmaxf(m, fabsf(c->w[p * c->n + j]));
@@ -204,9 +212,15 @@ static QLayer quant_layer(const Cand *c) {
     }
     scale[j] = c->scale * sw;
   }
-  nnrt_qgemm_pack(c->k, c->n, w, c->n, (int8_t *)blob, off);
-  for (int64_t j = 0; j < c->n; j++) off[j] *= -128;
-  q.w = w, q.off = off, q.scale = scale, q.blob = blob;
+  int64_t run4 = (c->run + 3) / 4 * 4;
+  for (int64_t p = 0; p < c->kp; p++) { /* row p: term t of run r, or padding */
+    int64_t r = p / run4, t = p % run4;
+    for (int64_t j = 0; j < c->n; j++) wp[p * c->n + j] = t < c->run ? w[(r * c->run + t) * c->n + j] : 0;
+  }
+  nnrt_qlayer_pack(c->kp, c->n, wp, c->n, scale, blob);
+  q.w = w, q.blob = blob;
+  q.off = (const int32_t *)(blob + nnrt_qgemm_packed_bytes(c->kp, c->n));
+  q.scale = (const float *)(q.off + c->n);
   return q;
 }
 

@@ -162,38 +162,60 @@ NNRT_API void nnrt_dgemm(int nt, int64_t M, int64_t N, int64_t K, const double *
                          int64_t acs, const double *B, int64_t brs, int64_t bcs, double *C, int64_t ldc,
                          bool add, const NnrtEpilogue *epi);
 #ifndef NNRT_NO_QGEMM
-/* The int8 product (nnrt_qgemm.c): B [K x N] int8 (row stride ldb) packed
- * once into nnrt_qgemm_packed_bytes(K, N) bytes, with its column sums
- * (colsum NULL: none); then C[M x N] int32 (row stride ldc) = A[M x K]
- * uint8 (row stride lda) times it, exactly, for K <= 65536. The kernel:
- * 2 AVX-512 VNNI, 1 AVX2, 0 portable C (nnrt_isa() narrows it). */
+/* Quantized layers (nnc --quantize int8, docs/quantize.md; nnrt_qgemm.c).
+ * A layer's blob of nnrt_qlayer_bytes(K, N) bytes, 64-aligned, made by
+ * nnrt_qlayer_pack from its weights B [K x N] (row stride ldb, each in
+ * [-127, 127]) and its N float scales, holds B packed into panels of 16
+ * columns (groups of 4 rows, zeros past K and N), then N int32 offsets
+ * (-128 times each column's sum), then the scales. Activations are bytes
+ * a = q + 128 for q in [-128, 127]; the product of a row of them with
+ * column j is y = (float)(sum over k of (a_k - 128) B(k, j)) * scale[j],
+ * summed exactly in int32 for K <= 65536, with the same bits from each
+ * kernel: 2 AVX-512 VNNI, 1 AVX2, 0 portable C (nnrt_qgemm_kernel();
+ * nnrt_isa() narrows it).
+ * nnrt_qgemm: y[M x N] (row stride ldy) from A[M x K] (row stride lda),
+ * each row read in groups of 4 bytes: up to 3 bytes past K, which must
+ * be readable (their weights are 0: any value does).
+ * nnrt_qdense_f32: y[M, N] = x[M, K] W, each row of x quantized as
+ * q = clamp(round(x * inv), -127, 127) (to nearest, ties to even), K +
+ * 64 <= NNRT_QTILE_BYTES (else every y is NaN). nnrt_qconv2d_f32: y[n,
+ * oh, ow, f] = conv(x[n, h, w, c], W[kh, kw, c, f]), one group, the image
+ * quantized alike into the scratch with its padding (0, the byte 128),
+ * the weights' rows those of nnrt_qconv2d_terms (below). A row that reads
+ * a NaN or an infinity gives NaN throughout. The epilogue (or NULL) runs
+ * on each block of rows as it is final, all N columns. */
 NNRT_API size_t nnrt_qgemm_packed_bytes(int64_t K, int64_t N);
-NNRT_API void nnrt_qgemm_pack(int64_t K, int64_t N, const int8_t *B, int64_t ldb, int8_t *packed, int32_t *colsum);
-NNRT_API void nnrt_qgemm(int64_t M, int64_t N, int64_t K, const uint8_t *A, int64_t lda, const int8_t *packed,
-                         int32_t *C, int64_t ldc);
-NNRT_API int nnrt_qgemm_kernel(void);
-/* A quantized layer (nnc --quantize int8, docs/quantize.md): its blob of
- * nnrt_qlayer_bytes(K, N) bytes, 64-aligned, holds the weights [K, N]
- * packed (nnrt_qgemm_pack), then N int32 offsets (-128 times each
- * column's sum: the unsigned activations' shift taken back out), then N
- * float scales (the activations' scale times the column's). Each row of
- * the input is quantized as q = clamp(round(x * inv), -127, 127) and
- * stored as q + 128; y(i, j) = (float)(C(i, j) + off[j]) * scale[j]. A
- * row that reads a NaN or an infinity gives NaN throughout. The epilogue
- * (or NULL) runs on each block of rows as it is final, all N columns.
- * K + 4 N + 64 <= NNRT_QTILE_BYTES (else every y is NaN).
- * nnrt_qdense_f32: y[M, N] = x[M, K] W. nnrt_qconv2d_f32: y[n, oh, ow, f]
- * = conv(x[n, h, w, c], W [kh, kw, c, f]), one group, K = kh kw c, with
- * n h w c bytes of scratch (the image quantized). */
 NNRT_API size_t nnrt_qlayer_bytes(int64_t K, int64_t N);
+NNRT_API void nnrt_qlayer_pack(int64_t K, int64_t N, const int8_t *B, int64_t ldb, const float *scale, void *blob);
+NNRT_API void nnrt_qgemm(int64_t M, int64_t N, int64_t K, const uint8_t *A, int64_t lda, const void *blob, float *y,
+                         int64_t ldy);
+NNRT_API int nnrt_qgemm_kernel(void);
 NNRT_API void nnrt_qdense_f32(int nt, int64_t M, int64_t K, int64_t N, const float *x, float inv, const void *blob,
                               float *y, const NnrtEpilogue *epi);
 struct NnrtWindow;
 NNRT_API void nnrt_qconv2d_f32(int nt, int64_t n, const struct NnrtWindow *g, const float *x, float inv, const void *blob,
                                float *y, void *scratch, const NnrtEpilogue *epi);
-/* Bytes of the tiles of A and C on the stack: a layer with K + 4 N + 64
- * above it stays in float. */
+/* Bytes of a dense layer's tile of quantized rows on the stack: a layer
+ * with K + 64 above it stays in float. */
 enum { NNRT_QTILE_BYTES = 49152 };
+/* A quantized convolution reads each window straight from the quantized
+ * image in runs of bytes next to each other there: a row of the window
+ * (kw c bytes) where dw is 1, else a tap's c; at most NNRT_QMAXRUNS runs.
+ * Its weights' rows are the window's taps in order with each run padded
+ * with zero rows to a multiple of 4: nnrt_qconv2d_terms rows in all. */
+enum { NNRT_QMAXRUNS = 64 };
+static inline int64_t nnrt_qconv2d_runs(int64_t kh, int64_t kw, int64_t dw) { return dw == 1 ? kh : kh * kw; }
+static inline int64_t nnrt_qconv2d_run(int64_t kw, int64_t c, int64_t dw) { return dw == 1 ? kw * c : c; }
+static inline int64_t nnrt_qconv2d_terms(int64_t kh, int64_t kw, int64_t c, int64_t dw) {
+  return nnrt_qconv2d_runs(kh, kw, dw) * ((nnrt_qconv2d_run(kw, c, dw) + 3) / 4 * 4);
+}
+/* The quantized image's size a sample: its rows and columns with the
+ * padding every window reads; the scratch holds `chunk` of them and 64
+ * bytes more. */
+static inline int64_t nnrt_qconv2d_padded(int64_t h, int64_t ph, int64_t oh, int64_t sh, int64_t kh, int64_t dh) {
+  int64_t reach = (oh - 1) * sh + (kh - 1) * dh + 1;
+  return reach > ph + h ? reach : ph + h;
+}
 #endif
 #endif
 
@@ -283,6 +305,14 @@ NNRT_WINDOW_API void nnrt_conv2d_pool_f32(int nt, int64_t n, const NnrtWindow *g
 NNRT_WINDOW_API void nnrt_conv2d_pool_f64(int nt, int64_t n, const NnrtWindow *g, const NnrtWindow *p, int op,
                                           int64_t band, const double *x, const double *w, double *t, double *z,
                                           double *scratch, const NnrtEpilogue *epi, void *kept);
+#ifndef NNRT_NO_QGEMM
+/* nnrt_qconv2d_f32, its epilogue and then pooling with window p over
+ * `band` samples at a time, as nnrt_conv2d_pool_f32: the same bits as
+ * the two apart, the sums being exact. */
+NNRT_WINDOW_API void nnrt_qconv2d_pool_f32(int nt, int64_t n, const NnrtWindow *g, const NnrtWindow *p, int op,
+                                           int64_t band, const float *x, float inv, const void *blob, float *t,
+                                           float *z, void *scratch, const NnrtEpilogue *epi);
+#endif
 /* The float convolution straight from the image (nnrt_conv.c): the same
  * bits as nnrt_conv2d_f32's column-matrix path, false (nothing done) where
  * it does not apply: the portable micro-kernel, a product the GEMM would

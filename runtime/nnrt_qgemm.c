@@ -1,20 +1,25 @@
-/* nnrt_qgemm.c — the int8 matrix product of quantized dense and
- * convolution layers (nnrt.h): C[M x N] int32 = A[M x K] uint8 times
- * B[K x N] int8, accumulated exactly in int32.
+/* nnrt_qgemm.c — quantized dense and convolution layers (nnrt.h): rows of
+ * activation bytes a = q + 128 times a layer's int8 weights, summed
+ * exactly in int32, then scaled to float.
  *
- * B is a layer's weights, packed once (nnrt_qgemm_pack) into panels of 16
- * columns, each a run of groups of 4 rows: group g of panel q holds
- * B(4g + t, 16q + c) at byte 64 g + 4 c + t, zeros past K and N. That is
+ * The weights are packed once (nnrt_qlayer_pack) into panels of 16
+ * columns, each a run of groups of 4 rows: group g of panel p holds
+ * B(4g + t, 16p + c) at byte 64 g + 4 c + t, zeros past K and N. That is
  * the operand AVX-512 VNNI's vpdpbusd takes (4 products of an unsigned
- * and a signed byte summed into each int32 lane), and the AVX2 kernel
- * widens the same bytes to int16 for vpmaddwd. The activations are
- * unsigned: a symmetric int8 activation x is stored as x + 128, and
- * nnrt_qgemm_pack's column sums take the 128 back out (C - 128 colsum).
+ * and a signed byte summed into each int32 lane); it sums a B, and the
+ * offset -128 colsum takes the 128 back out. The AVX2 kernel flips the
+ * bytes' top bit instead (a ^ 128 = q as a signed byte) and multiplies
+ * |q| by B with q's sign (vpsignb, vpmaddubsw: each pair at most
+ * 2 * 128 * 127, no saturation), so it needs no offset; the portable
+ * kernel sums (a - 128) B. All three give the same integers, hence the
+ * same floats (tests/unit/runtime.c).
  *
- * Every kernel computes the same integers, so the three (VNNI where the
- * processor has it, AVX2, portable C; NNRT_ISA narrows the choice) agree
- * to the bit (tests/unit/runtime.c). No sum can overflow while K <= 65536
- * (255 * 128 * 65536 < 2^31).
+ * A row is read through a pointer as `runs` runs of 4 gpr bytes, run r at
+ * row + off[r]: a dense layer's quantized row is one run; a convolution
+ * reads each output pixel's window straight from the quantized, padded
+ * image, a run for each row of the window (or each tap where the window
+ * dilates across). A run may read up to 3 bytes past its end: their
+ * weights are zero.
  */
 #include "nnrt.h"
 
@@ -26,14 +31,34 @@
 #include <immintrin.h>
 #endif
 
-enum { QNR = 16 }; /* columns a panel */
+enum { QNR = 16, QMR = 64 }; /* columns a panel; rows a block (the NaN rows' mask) */
+
+/* Where a block's rows are and how they are read. */
+typedef struct QRows {
+  const uint8_t *const *row; /* each row's first byte */
+  const int64_t *off;        /* run r at row + off[r] */
+  int64_t runs, gpr;         /* runs a row, groups of 4 bytes a run */
+} QRows;
+
+/* Where the results go: y(i, j) at y[i * ldy + j], columns j0 .. of the
+ * layer's offsets and scales. */
+typedef struct QOut {
+  float *y;
+  int64_t ldy;
+  const int32_t *off;
+  const float *scale;
+} QOut;
 
 NNRT_API size_t nnrt_qgemm_packed_bytes(int64_t K, int64_t N) {
   return (size_t)((N + QNR - 1) / QNR) * (size_t)((K + 3) / 4) * 4 * QNR;
 }
 
-NNRT_API void nnrt_qgemm_pack(int64_t K, int64_t N, const int8_t *B, int64_t ldb, int8_t *packed, int32_t *colsum) {
+NNRT_API size_t nnrt_qlayer_bytes(int64_t K, int64_t N) { return nnrt_qgemm_packed_bytes(K, N) + 8 * (size_t)N; }
+
+NNRT_API void nnrt_qlayer_pack(int64_t K, int64_t N, const int8_t *B, int64_t ldb, const float *scale, void *blob) {
   int64_t groups = (K + 3) / 4;
+  int8_t *packed = blob;
+  int32_t *off = (int32_t *)(packed + nnrt_qgemm_packed_bytes(K, N));
   memset(packed, 0, nnrt_qgemm_packed_bytes(K, N));
   for (int64_t j = 0; j < N; j++) {
     int32_t sum = 0;
@@ -42,153 +67,182 @@ NNRT_API void nnrt_qgemm_pack(int64_t K, int64_t N, const int8_t *B, int64_t ldb
       panel[(p / 4) * 4 * QNR + (j % QNR) * 4 + p % 4] = B[p * ldb + j];
       sum += B[p * ldb + j];
     }
-    if (colsum) colsum[j] = sum;
+    off[j] = -128 * sum;
   }
+  memcpy(off + N, scale, sizeof(float) * (size_t)N);
 }
 
-/* Row i's bytes 4g .. 4g + 3 as one little-endian int32, zeros past K. */
-static inline int32_t quad(const uint8_t *a, int64_t g, int64_t K) {
-  uint8_t q[4] = {0, 0, 0, 0};
-  int64_t n = K - 4 * g < 4 ? K - 4 * g : 4;
-  memcpy(q, a + 4 * g, (size_t)n);
+static inline int32_t q_load4(const uint8_t *p) {
   int32_t v;
-  memcpy(&v, q, 4);
+  memcpy(&v, p, 4);
   return v;
 }
 
-/* The portable kernel: rows [0, M) of A against panel `b` (columns j0 ..
- * j0 + n - 1 of C). */
-static void q_portable(int64_t M, int64_t n, int64_t K, const uint8_t *A, int64_t lda, const int8_t *b,
-                       int32_t *C, int64_t ldc) {
-  int64_t groups = (K + 3) / 4;
+/* The portable kernel: rows [0, M) against one panel (n <= 16 columns). */
+static void q_portable(int64_t M, int64_t n, const QRows *a, const int8_t *b, QOut o) {
   for (int64_t i = 0; i < M; i++) {
     int32_t acc[QNR] = {0};
-    for (int64_t g = 0; g < groups; g++) {
-      int32_t a4 = quad(A + i * lda, g, K);
-      uint8_t a[4];
-      memcpy(a, &a4, 4);
-      const int8_t *bg = b + g * 4 * QNR;
-      for (int c = 0; c < QNR; c++)
-        acc[c] += a[0] * bg[4 * c] + a[1] * bg[4 * c + 1] + a[2] * bg[4 * c + 2] + a[3] * bg[4 * c + 3];
+    const int8_t *bg = b;
+    for (int64_t r = 0; r < a->runs; r++) {
+      const uint8_t *p = a->row[i] + a->off[r];
+      for (int64_t g = 0; g < a->gpr; g++, bg += 4 * QNR)
+        for (int c = 0; c < QNR; c++)
+          for (int t = 0; t < 4; t++) acc[c] += (p[4 * g + t] - 128) * bg[4 * c + t];
     }
-    memcpy(C + i * ldc, acc, sizeof(int32_t) * (size_t)n);
+    for (int64_t c = 0; c < n; c++) o.y[i * o.ldy + c] = (float)acc[c] * o.scale[c];
   }
 }
 
 #ifdef NNRT_QX86
-/* AVX2: each group's 64 bytes as four vectors of 16 int16 (4 columns x 4
- * rows), multiplied by the row's 4 bytes repeated and summed in pairs
- * (vpmaddwd): two partial sums a column, added at the end. Two rows at once. */
-__attribute__((target("avx2"))) static inline __m256i q_row4(int32_t x) {
-  return _mm256_cvtepu8_epi16(_mm_set1_epi32(x)); /* a0 a1 a2 a3, four times, as int16 */
-}
-
-__attribute__((target("avx2"))) static void q_avx2(int64_t M, int64_t n, int64_t K, const uint8_t *A, int64_t lda,
-                                                   const int8_t *b, int32_t *C, int64_t ldc) {
-  int64_t groups = (K + 3) / 4, full = K / 4;
-  for (int64_t i = 0; i < M; i += 2) {
-    int rows = M - i < 2 ? 1 : 2;
-    const uint8_t *a0 = A + i * lda, *a1 = rows > 1 ? a0 + lda : a0;
-    __m256i s00 = _mm256_setzero_si256(), s01 = s00, s02 = s00, s03 = s00, s10 = s00, s11 = s00, s12 = s00, s13 = s00;
-    for (int64_t g = 0; g < groups; g++) {
-      const int8_t *bg = b + g * 4 * QNR;
-      __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)bg));
-      __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(bg + 16)));
-      __m256i w2 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(bg + 32)));
-      __m256i w3 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(bg + 48)));
-      int32_t x0, x1;
-      if (g < full) memcpy(&x0, a0 + 4 * g, 4), memcpy(&x1, a1 + 4 * g, 4);
-      else x0 = quad(a0, g, K), x1 = quad(a1, g, K);
-      __m256i r0 = q_row4(x0), r1 = q_row4(x1);
-      s00 = _mm256_add_epi32(s00, _mm256_madd_epi16(r0, w0)), s01 = _mm256_add_epi32(s01, _mm256_madd_epi16(r0, w1));
-      s02 = _mm256_add_epi32(s02, _mm256_madd_epi16(r0, w2)), s03 = _mm256_add_epi32(s03, _mm256_madd_epi16(r0, w3));
-      s10 = _mm256_add_epi32(s10, _mm256_madd_epi16(r1, w0)), s11 = _mm256_add_epi32(s11, _mm256_madd_epi16(r1, w1));
-      s12 = _mm256_add_epi32(s12, _mm256_madd_epi16(r1, w2)), s13 = _mm256_add_epi32(s13, _mm256_madd_epi16(r1, w3));
+/* AVX2: a group's 64 bytes are two vectors of 8 columns x 4 rows; each
+ * row's 4 bytes, broadcast and flipped to q, multiply them as |q| times
+ * B with q's sign, summed in pairs to int16 and in fours to int32
+ * (vpmaddwd by ones). Four rows at once. */
+#define Q_AVX2_ROW(x, c0, c1)                                                                                       \
+  {                                                                                                                 \
+    __m256i s = (x), m = _mm256_abs_epi8(s);                                                                       \
+    c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(_mm256_maddubs_epi16(m, _mm256_sign_epi8(w0, s)), ones));          \
+    c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(_mm256_maddubs_epi16(m, _mm256_sign_epi8(w1, s)), ones));          \
+  }
+__attribute__((target("avx2"))) static void q_avx2(int64_t M, int64_t n, const QRows *a, const int8_t *b, QOut o) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  const int32_t flip = (int32_t)0x80808080u;
+  for (int64_t i = 0; i < M; i += 4) {
+    int rows = M - i < 4 ? (int)(M - i) : 4;
+    const uint8_t *a0 = a->row[i], *a1 = a->row[i + (rows > 1)], *a2 = a->row[i + (rows > 2 ? 2 : 0)],
+                  *a3 = a->row[i + (rows > 3 ? 3 : 0)];
+    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    const int8_t *bg = b;
+    for (int64_t r = 0; r < a->runs; r++) {
+      const uint8_t *p0 = a0 + a->off[r], *p1 = a1 + a->off[r], *p2 = a2 + a->off[r], *p3 = a3 + a->off[r];
+      for (int64_t g = 0; g < a->gpr; g++, bg += 4 * QNR) {
+        __m256i w0 = _mm256_loadu_si256((const __m256i *)bg), w1 = _mm256_loadu_si256((const __m256i *)(bg + 32));
+        Q_AVX2_ROW(_mm256_set1_epi32(q_load4(p0 + 4 * g) ^ flip), c00, c01)
+        Q_AVX2_ROW(_mm256_set1_epi32(q_load4(p1 + 4 * g) ^ flip), c10, c11)
+        Q_AVX2_ROW(_mm256_set1_epi32(q_load4(p2 + 4 * g) ^ flip), c20, c21)
+        Q_AVX2_ROW(_mm256_set1_epi32(q_load4(p3 + 4 * g) ^ flip), c30, c31)
+      }
     }
-    __m256i acc[2][4] = {{s00, s01, s02, s03}, {s10, s11, s12, s13}};
+    __m256i acc[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
     for (int r = 0; r < rows; r++) {
-      int32_t part[32], out[QNR];
-      for (int q = 0; q < 4; q++) _mm256_storeu_si256((__m256i *)(part + 8 * q), acc[r][q]);
-      for (int c = 0; c < QNR; c++) out[c] = part[2 * c] + part[2 * c + 1];
-      memcpy(C + (i + r) * ldc, out, sizeof(int32_t) * (size_t)n);
+      float out[QNR];
+      for (int h = 0; h < 2; h++)
+        _mm256_storeu_ps(out + 8 * h, _mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][h]), _mm256_loadu_ps(o.scale + 8 * h)));
+      memcpy(o.y + (i + r) * o.ldy, out, sizeof(float) * (size_t)n);
     }
   }
 }
+#undef Q_AVX2_ROW
 
-/* AVX-512 VNNI: a group's 64 bytes are one operand of vpdpbusd, the row's
- * 4 bytes broadcast the other; four rows at once. */
-__attribute__((target("avx512f,avx512vnni"))) static void q_vnni(int64_t M, int64_t n, int64_t K, const uint8_t *A,
-                                                                 int64_t lda, const int8_t *b, int32_t *C,
-                                                                 int64_t ldc) {
-  int64_t groups = (K + 3) / 4, full = K / 4;
+/* AVX-512 VNNI: y = (float)(acc + off) * scale for one row's panel. */
+__attribute__((target("avx512f,avx512vnni"))) static inline void q_store16(__m512i acc, const QOut *o, int64_t row,
+                                                                          int64_t col, __mmask16 keep) {
+  __m512i s = _mm512_add_epi32(acc, _mm512_maskz_loadu_epi32(keep, o->off + col));
+  __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(s), _mm512_maskz_loadu_ps(keep, o->scale + col));
+  _mm512_mask_storeu_ps(o->y + row * o->ldy + col, keep, v);
+}
+
+/* AVX-512 VNNI, one panel: a group's 64 bytes are one operand of
+ * vpdpbusd, a row's 4 bytes broadcast the other; four rows at once. */
+__attribute__((target("avx512f,avx512vnni"))) static void q_vnni(int64_t M, int64_t n, const QRows *a, const int8_t *b,
+                                                                 QOut o) {
   __mmask16 keep = (__mmask16)((1u << n) - 1);
   for (int64_t i = 0; i < M; i += 4) {
     int rows = M - i < 4 ? (int)(M - i) : 4;
-    __m512i acc0 = _mm512_setzero_si512(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-    const uint8_t *a0 = A + i * lda, *a1 = rows > 1 ? a0 + lda : a0, *a2 = rows > 2 ? a0 + 2 * lda : a0,
-                  *a3 = rows > 3 ? a0 + 3 * lda : a0;
-    int64_t g = 0;
-    for (; g < full; g++) {
-      __m512i w = _mm512_loadu_si512(b + g * 4 * QNR);
-      int32_t x0, x1, x2, x3;
-      memcpy(&x0, a0 + 4 * g, 4), memcpy(&x1, a1 + 4 * g, 4), memcpy(&x2, a2 + 4 * g, 4), memcpy(&x3, a3 + 4 * g, 4);
-      acc0 = _mm512_dpbusd_epi32(acc0, _mm512_set1_epi32(x0), w);
-      acc1 = _mm512_dpbusd_epi32(acc1, _mm512_set1_epi32(x1), w);
-      acc2 = _mm512_dpbusd_epi32(acc2, _mm512_set1_epi32(x2), w);
-      acc3 = _mm512_dpbusd_epi32(acc3, _mm512_set1_epi32(x3), w);
+    const uint8_t *a0 = a->row[i], *a1 = a->row[i + (rows > 1)], *a2 = a->row[i + (rows > 2 ? 2 : 0)],
+                  *a3 = a->row[i + (rows > 3 ? 3 : 0)];
+    __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0;
+    const int8_t *bg = b;
+    for (int64_t r = 0; r < a->runs; r++) {
+      const uint8_t *p0 = a0 + a->off[r], *p1 = a1 + a->off[r], *p2 = a2 + a->off[r], *p3 = a3 + a->off[r];
+      for (int64_t g = 0; g < a->gpr; g++, bg += 4 * QNR) {
+        __m512i w = _mm512_loadu_si512(bg);
+        c0 = _mm512_dpbusd_epi32(c0, _mm512_set1_epi32(q_load4(p0 + 4 * g)), w);
+        c1 = _mm512_dpbusd_epi32(c1, _mm512_set1_epi32(q_load4(p1 + 4 * g)), w);
+        c2 = _mm512_dpbusd_epi32(c2, _mm512_set1_epi32(q_load4(p2 + 4 * g)), w);
+        c3 = _mm512_dpbusd_epi32(c3, _mm512_set1_epi32(q_load4(p3 + 4 * g)), w);
+      }
     }
-    for (; g < groups; g++) { /* K's last bytes, zero-padded */
-      __m512i w = _mm512_loadu_si512(b + g * 4 * QNR);
-      acc0 = _mm512_dpbusd_epi32(acc0, _mm512_set1_epi32(quad(a0, g, K)), w);
-      acc1 = _mm512_dpbusd_epi32(acc1, _mm512_set1_epi32(quad(a1, g, K)), w);
-      acc2 = _mm512_dpbusd_epi32(acc2, _mm512_set1_epi32(quad(a2, g, K)), w);
-      acc3 = _mm512_dpbusd_epi32(acc3, _mm512_set1_epi32(quad(a3, g, K)), w);
-    }
-    __m512i acc[4] = {acc0, acc1, acc2, acc3};
-    for (int r = 0; r < rows; r++) _mm512_mask_storeu_epi32(C + (i + r) * ldc, keep, acc[r]);
+    q_store16(c0, &o, i, 0, keep);
+    if (rows > 1) q_store16(c1, &o, i + 1, 0, keep);
+    if (rows > 2) q_store16(c2, &o, i + 2, 0, keep);
+    if (rows > 3) q_store16(c3, &o, i + 3, 0, keep);
   }
 }
 
 /* The same over four panels at once (64 columns, all of them full):
  * sixteen accumulators, each group's four loads of weights and four
  * broadcasts feeding sixteen vpdpbusd. */
-__attribute__((target("avx512f,avx512vnni"))) static void q_vnni4(int64_t M, int64_t K, const uint8_t *A, int64_t lda,
-                                                                  const int8_t *b, int64_t panel, int32_t *C,
-                                                                  int64_t ldc) {
-  int64_t groups = (K + 3) / 4, full = K / 4;
+#define Q_VNNI_ROW(p, c0, c1, c2, c3)                                                                               \
+  {                                                                                                                 \
+    __m512i x = _mm512_set1_epi32(q_load4((p) + 4 * g));                                                            \
+    c0 = _mm512_dpbusd_epi32(c0, x, w0), c1 = _mm512_dpbusd_epi32(c1, x, w1);                                     \
+    c2 = _mm512_dpbusd_epi32(c2, x, w2), c3 = _mm512_dpbusd_epi32(c3, x, w3);                                     \
+  }
+__attribute__((target("avx512f,avx512vnni"))) static void q_vnni4(int64_t M, const QRows *a, const int8_t *b,
+                                                                  int64_t panel, QOut o) {
   for (int64_t i = 0; i < M; i += 4) {
     int rows = M - i < 4 ? (int)(M - i) : 4;
-    const uint8_t *a[4];
-    for (int r = 0; r < 4; r++) a[r] = A + (i + (r < rows ? r : 0)) * lda;
+    const uint8_t *a0 = a->row[i], *a1 = a->row[i + (rows > 1)], *a2 = a->row[i + (rows > 2 ? 2 : 0)],
+                  *a3 = a->row[i + (rows > 3 ? 3 : 0)];
     /* sixteen accumulators by name: kept in registers by every compiler */
     __m512i c00 = _mm512_setzero_si512(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00,
             c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
-    for (int64_t g = 0; g < groups; g++) {
-      const int8_t *bg = b + g * 4 * QNR;
-      __m512i w0 = _mm512_loadu_si512(bg), w1 = _mm512_loadu_si512(bg + panel),
-              w2 = _mm512_loadu_si512(bg + 2 * panel), w3 = _mm512_loadu_si512(bg + 3 * panel);
-      int32_t v0, v1, v2, v3;
-      if (g < full) memcpy(&v0, a[0] + 4 * g, 4), memcpy(&v1, a[1] + 4 * g, 4), memcpy(&v2, a[2] + 4 * g, 4),
-          memcpy(&v3, a[3] + 4 * g, 4);
-      else v0 = quad(a[0], g, K), v1 = quad(a[1], g, K), v2 = quad(a[2], g, K), v3 = quad(a[3], g, K);
-      __m512i x = _mm512_set1_epi32(v0);
-      c00 = _mm512_dpbusd_epi32(c00, x, w0), c01 = _mm512_dpbusd_epi32(c01, x, w1);
-      c02 = _mm512_dpbusd_epi32(c02, x, w2), c03 = _mm512_dpbusd_epi32(c03, x, w3);
-      x = _mm512_set1_epi32(v1);
-      c10 = _mm512_dpbusd_epi32(c10, x, w0), c11 = _mm512_dpbusd_epi32(c11, x, w1);
-      c12 = _mm512_dpbusd_epi32(c12, x, w2), c13 = _mm512_dpbusd_epi32(c13, x, w3);
-      x = _mm512_set1_epi32(v2);
-      c20 = _mm512_dpbusd_epi32(c20, x, w0), c21 = _mm512_dpbusd_epi32(c21, x, w1);
-      c22 = _mm512_dpbusd_epi32(c22, x, w2), c23 = _mm512_dpbusd_epi32(c23, x, w3);
-      x = _mm512_set1_epi32(v3);
-      c30 = _mm512_dpbusd_epi32(c30, x, w0), c31 = _mm512_dpbusd_epi32(c31, x, w1);
-      c32 = _mm512_dpbusd_epi32(c32, x, w2), c33 = _mm512_dpbusd_epi32(c33, x, w3);
+    const int8_t *bg = b;
+    for (int64_t r = 0; r < a->runs; r++) {
+      const uint8_t *p0 = a0 + a->off[r], *p1 = a1 + a->off[r], *p2 = a2 + a->off[r], *p3 = a3 + a->off[r];
+      for (int64_t g = 0; g < a->gpr; g++, bg += 4 * QNR) {
+        __m512i w0 = _mm512_loadu_si512(bg), w1 = _mm512_loadu_si512(bg + panel),
+                w2 = _mm512_loadu_si512(bg + 2 * panel), w3 = _mm512_loadu_si512(bg + 3 * panel);
+        Q_VNNI_ROW(p0, c00, c01, c02, c03)
+        Q_VNNI_ROW(p1, c10, c11, c12, c13)
+        Q_VNNI_ROW(p2, c20, c21, c22, c23)
+        Q_VNNI_ROW(p3, c30, c31, c32, c33)
+      }
     }
-    __m512i acc[4][4] = {{c00, c01, c02, c03}, {c10, c11, c12, c13}, {c20, c21, c22, c23}, {c30, c31, c32, c33}};
-    for (int r = 0; r < rows; r++)
-      for (int q = 0; q < 4; q++) _mm512_storeu_si512(C + (i + r) * ldc + 16 * q, acc[r][q]);
+#define Q_STORE4(r, c0, c1, c2, c3)                                                                                 \
+  q_store16(c0, &o, i + r, 0, 0xffff), q_store16(c1, &o, i + r, 16, 0xffff), q_store16(c2, &o, i + r, 32, 0xffff),  \
+      q_store16(c3, &o, i + r, 48, 0xffff)
+    Q_STORE4(0, c00, c01, c02, c03);
+    if (rows > 1) Q_STORE4(1, c10, c11, c12, c13);
+    if (rows > 2) Q_STORE4(2, c20, c21, c22, c23);
+    if (rows > 3) Q_STORE4(3, c30, c31, c32, c33);
+#undef Q_STORE4
   }
 }
+#undef Q_VNNI_ROW
+
+/* Two panels (32 columns, both full): eight accumulators. */
+#define Q_VNNI2_ROW(p, c0, c1)                                                                                      \
+  {                                                                                                                 \
+    __m512i x = _mm512_set1_epi32(q_load4((p) + 4 * g));                                                            \
+    c0 = _mm512_dpbusd_epi32(c0, x, w0), c1 = _mm512_dpbusd_epi32(c1, x, w1);                                     \
+  }
+__attribute__((target("avx512f,avx512vnni"))) static void q_vnni2(int64_t M, const QRows *a, const int8_t *b,
+                                                                  int64_t panel, QOut o) {
+  for (int64_t i = 0; i < M; i += 4) {
+    int rows = M - i < 4 ? (int)(M - i) : 4;
+    const uint8_t *a0 = a->row[i], *a1 = a->row[i + (rows > 1)], *a2 = a->row[i + (rows > 2 ? 2 : 0)],
+                  *a3 = a->row[i + (rows > 3 ? 3 : 0)];
+    __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    const int8_t *bg = b;
+    for (int64_t r = 0; r < a->runs; r++) {
+      const uint8_t *p0 = a0 + a->off[r], *p1 = a1 + a->off[r], *p2 = a2 + a->off[r], *p3 = a3 + a->off[r];
+      for (int64_t g = 0; g < a->gpr; g++, bg += 4 * QNR) {
+        __m512i w0 = _mm512_loadu_si512(bg), w1 = _mm512_loadu_si512(bg + panel);
+        Q_VNNI2_ROW(p0, c00, c01)
+        Q_VNNI2_ROW(p1, c10, c11)
+        Q_VNNI2_ROW(p2, c20, c21)
+        Q_VNNI2_ROW(p3, c30, c31)
+      }
+    }
+    q_store16(c00, &o, i, 0, 0xffff), q_store16(c01, &o, i, 16, 0xffff);
+    if (rows > 1) q_store16(c10, &o, i + 1, 0, 0xffff), q_store16(c11, &o, i + 1, 16, 0xffff);
+    if (rows > 2) q_store16(c20, &o, i + 2, 0, 0xffff), q_store16(c21, &o, i + 2, 16, 0xffff);
+    if (rows > 3) q_store16(c30, &o, i + 3, 0, 0xffff), q_store16(c31, &o, i + 3, 16, 0xffff);
+  }
+}
+#undef Q_VNNI2_ROW
 
 static int q_vnni_here(void) {
   static int here = -1;
@@ -205,36 +259,55 @@ NNRT_API int nnrt_qgemm_kernel(void) {
   return 0;
 }
 
-NNRT_API void nnrt_qgemm(int64_t M, int64_t N, int64_t K, const uint8_t *A, int64_t lda, const int8_t *packed,
-                         int32_t *C, int64_t ldc) {
-  int64_t groups = (K + 3) / 4;
+/* Rows [0, M) (M <= QMR) of a block against all N columns of the layer. */
+static void q_block(int64_t M, int64_t N, const QRows *a, const void *blob, float *y, int64_t ldy) {
+  const int8_t *packed = blob;
+  int64_t panel = a->runs * a->gpr * 4 * QNR, K = a->runs * a->gpr * 4;
+  const int32_t *off = (const int32_t *)(packed + nnrt_qgemm_packed_bytes(K, N));
+  const float *scale = (const float *)(off + N);
   int kernel = nnrt_qgemm_kernel();
   for (int64_t j = 0; j < N; j += QNR) {
     int64_t n = N - j < QNR ? N - j : QNR;
-    const int8_t *b = packed + (j / QNR) * groups * 4 * QNR;
+    const int8_t *b = packed + (j / QNR) * panel;
+    QOut o = {y + j, ldy, off + j, scale + j};
 #ifdef NNRT_QX86
     if (kernel == 2 && N - j >= 4 * QNR) {
-      q_vnni4(M, K, A, lda, b, groups * 4 * QNR, C + j, ldc);
+      q_vnni4(M, a, b, panel, o);
       j += 3 * QNR;
       continue;
     }
+    if (kernel == 2 && N - j >= 2 * QNR) {
+      q_vnni2(M, a, b, panel, o);
+      j += QNR;
+      continue;
+    }
     if (kernel == 2) {
-      q_vnni(M, n, K, A, lda, b, C + j, ldc);
+      q_vnni(M, n, a, b, o);
       continue;
     }
     if (kernel == 1) {
-      q_avx2(M, n, K, A, lda, b, C + j, ldc);
+      q_avx2(M, n, a, b, o);
       continue;
     }
 #endif
     (void)kernel;
-    q_portable(M, n, K, A, lda, b, C + j, ldc);
+    q_portable(M, n, a, b, o);
+  }
+}
+
+NNRT_API void nnrt_qgemm(int64_t M, int64_t N, int64_t K, const uint8_t *A, int64_t lda, const void *blob, float *y,
+                         int64_t ldy) {
+  const uint8_t *row[QMR];
+  const int64_t zero = 0;
+  QRows a = {row, &zero, 1, (K + 3) / 4};
+  for (int64_t i0 = 0; i0 < M; i0 += QMR) {
+    int64_t m = M - i0 < QMR ? M - i0 : QMR;
+    for (int64_t i = 0; i < m; i++) row[i] = A + (i0 + i) * lda;
+    q_block(m, N, &a, blob, y + i0 * ldy, ldy);
   }
 }
 
 /* ------------------------------------------------- quantized layers */
-
-NNRT_API size_t nnrt_qlayer_bytes(int64_t K, int64_t N) { return nnrt_qgemm_packed_bytes(K, N) + 8 * (size_t)N; }
 
 /* x[0 .. n) quantized into a: x * inv rounded to the nearest (ties to
  * even) within +-127, plus 128, or 0 for a NaN or an infinity (which no
@@ -257,85 +330,96 @@ typedef struct QJob {
   int64_t M, K, N;
   const float *x;
   float inv;
-  const int8_t *packed;
-  const int32_t *off;
-  const float *scale;
+  const void *blob;
   float *y;
   const NnrtEpilogue *epi;
-  const struct NnrtWindow *win; /* a convolution's geometry, or NULL: dense */
-  uint8_t *img;                 /* a convolution's input quantized (q_bytes) */
-  int64_t row0;                 /* the rows' first in the whole result (a convolution's chunk) */
-  int img_bad;                  /* img holds a NaN or an infinity (as 0) */
+  /* a convolution's: its geometry, the chunk's image quantized with its
+   * padding (hp x wp pixels a sample), the runs' offsets and length */
+  const struct NnrtWindow *win;
+  uint8_t *img;
+  int64_t hp, wp, run, row0; /* row0: the chunk's first row in the whole result */
+  QRows rows;
+  int64_t roff[NNRT_QMAXRUNS];
+  int img_bad; /* img holds a NaN or an infinity (as 0) */
 } QJob;
 
-/* Row r of the column matrix, quantized into a: a dense row, or the
- * patch of output pixel r (padding is 0, stored as 128). Returns whether
- * it read a NaN or an infinity. */
-static inline __attribute__((always_inline)) int q_row(const QJob *j, int64_t r, uint8_t *a) {
-  const struct NnrtWindow *g = j->win;
-  if (!g) return q_bytes(j->x + r * j->K, j->K, j->inv, a);
-  int64_t ox = r % g->ow, oy = r / g->ow % g->oh, b = r / (g->ow * g->oh);
-  int64_t ix0 = ox * g->sw - g->pw, span = g->kw * g->c;
-  bool whole = g->dw == 1 && ix0 >= 0 && ix0 + g->kw <= g->w; /* each row of the window: one run of bytes */
-  uint8_t *a0 = a;
-  for (int64_t ky = 0; ky < g->kh; ky++) {
-    int64_t iy = oy * g->sh - g->ph + ky * g->dh;
-    if (whole && iy >= 0 && iy < g->h) {
-      memcpy(a, j->img + ((b * g->h + iy) * g->w + ix0) * g->c, (size_t)span);
-      a += span;
-      continue;
-    }
-    for (int64_t kx = 0; kx < g->kw; kx++, a += g->c) {
-      int64_t ix = ix0 + kx * g->dw;
-      bool in = iy >= 0 && iy < g->h && ix >= 0 && ix < g->w;
-      const uint8_t *from = in ? j->img + ((b * g->h + iy) * g->w + ix) * g->c : NULL;
-      if (g->c < 16) /* a few channels: bytes, no call */
-        for (int64_t c = 0; c < g->c; c++) a[c] = in ? from[c] : 128;
-      else if (in) memcpy(a, from, (size_t)g->c);
-      else memset(a, 128, (size_t)g->c);
-    }
-  }
-  return j->img_bad && memchr(a0, 0, (size_t)j->K) != NULL;
+/* Whether the window at p reads a NaN or an infinity (a 0 byte). */
+static bool q_window_bad(const QJob *j, const uint8_t *p) {
+  for (int64_t r = 0; r < j->rows.runs; r++)
+    if (memchr(p + j->roff[r], 0, (size_t)j->run)) return true;
+  return false;
 }
 
-/* Rows [lo, hi) in tiles that fit NNRT_QTILE_BYTES on the stack. */
+/* Rows [lo, hi) of the result, QMR at a time (a dense layer: as many as
+ * fit NNRT_QTILE_BYTES quantized on the stack). */
 static inline __attribute__((always_inline)) void q_rows_body(const void *ctx, int64_t lo, int64_t hi) {
   const QJob *j = ctx;
+  const struct NnrtWindow *g = j->win;
+  const uint8_t *row[QMR];
+  QRows a = j->rows;
+  a.row = row;
+  int64_t K = j->K, N = j->N, K4 = a.gpr * 4, step = QMR;
   _Alignas(64) uint8_t tile[NNRT_QTILE_BYTES];
-  /* rows of A, then C 64-aligned: 64 bytes of room for the alignment
-   * (K + 4 N + 64 <= NNRT_QTILE_BYTES: at least one row) */
-  int64_t K = j->K, N = j->N, rows = (NNRT_QTILE_BYTES - 64) / (K + 4 * N);
-  if (rows > 64) rows = 64;
-  if (rows < 1) { /* outside the contract (the compiler keeps wider layers in float): NaN, never past the tile */
-    for (int64_t i = (j->row0 + lo) * N; i < (j->row0 + hi) * N; i++) j->y[i] = __builtin_nanf("");
-    return;
-  }
-  uint8_t *a = tile;
-  int32_t *c = (int32_t *)(tile + ((rows * K + 63) / 64 * 64));
-  for (int64_t r0 = lo; r0 < hi; r0 += rows) {
-    int64_t m = hi - r0 < rows ? hi - r0 : rows;
-    uint64_t bad = 0; /* bit i: row r0 + i read a NaN or an infinity (m <= 64) */
-    for (int64_t i = 0; i < m; i++) bad |= (uint64_t)q_row(j, r0 + i, a + i * K) << i;
-    nnrt_qgemm(m, N, K, a, K, j->packed, c, N);
-    const int32_t *restrict off = j->off;
-    const float *restrict scale = j->scale;
-    for (int64_t i = 0; i < m; i++) {
-      float *restrict y = j->y + (j->row0 + r0 + i) * N;
-      const int32_t *restrict ci = c + i * N;
-      if (bad >> i & 1)
-        for (int64_t n = 0; n < N; n++) y[n] = __builtin_nanf("");
-      else
-        for (int64_t n = 0; n < N; n++) y[n] = (float)(ci[n] + off[n]) * scale[n];
+  if (!g) {
+    step = NNRT_QTILE_BYTES / K4 < QMR ? NNRT_QTILE_BYTES / K4 : QMR;
+    if (step < 1) { /* outside the contract (the compiler keeps wider layers in float): NaN, never past the tile */
+      for (int64_t i = lo * N; i < hi * N; i++) j->y[i] = __builtin_nanf("");
+      return;
     }
+  }
+  int64_t ox = 0, oy = 0, b = 0; /* a convolution's pixel r0 + i, kept as it moves */
+  if (g) ox = lo % g->ow, oy = lo / g->ow % g->oh, b = lo / (g->ow * g->oh);
+  for (int64_t r0 = lo; r0 < hi; r0 += step) {
+    int64_t m = hi - r0 < step ? hi - r0 : step;
+    uint64_t bad = 0; /* bit i: row r0 + i read a NaN or an infinity (m <= 64) */
+    for (int64_t i = 0; i < m; i++) {
+      if (!g) {
+        uint8_t *t = tile + i * K4;
+        bad |= (uint64_t)q_bytes(j->x + (r0 + i) * K, K, j->inv, t) << i;
+        for (int64_t p = K; p < K4; p++) t[p] = 128;
+        row[i] = t;
+        continue;
+      }
+      row[i] = j->img + ((b * j->hp + oy * g->sh) * j->wp + ox * g->sw) * g->c;
+      if (j->img_bad) bad |= (uint64_t)q_window_bad(j, row[i]) << i;
+      if (++ox == g->ow) {
+        ox = 0;
+        if (++oy == g->oh) oy = 0, b++;
+      }
+    }
+    float *y = j->y + (j->row0 + r0) * N;
+    q_block(m, N, &a, j->blob, y, N);
+    for (int64_t i = 0; bad && i < m; i++)
+      if (bad >> i & 1)
+        for (int64_t n = 0; n < N; n++) y[i * N + n] = __builtin_nanf("");
     if (j->epi) j->epi->fn(j->epi->ctx, j->row0 + r0, j->row0 + r0 + m, 0, N);
   }
 }
 
+/* Rows [lo, hi) of the padded image (hp a sample): the image's rows
+ * quantized between their padding (at once where there is none across),
+ * the padding's rows 128 (zero). */
 static inline __attribute__((always_inline)) void q_image_body(const void *ctx, int64_t lo, int64_t hi) {
   const QJob *j = ctx;
-  int64_t row = j->win->w * j->win->c;
-  if (q_bytes(j->x + lo * row, (hi - lo) * row, j->inv, j->img + lo * row))
-    __atomic_store_n(&((QJob *)ctx)->img_bad, 1, __ATOMIC_RELAXED);
+  const struct NnrtWindow *g = j->win;
+  int64_t C = g->c, wrow = j->wp * C, right = (j->wp - g->pw - g->w) * C;
+  int bad = 0;
+  for (int64_t r = lo; r < hi;) {
+    uint8_t *d = j->img + r * wrow;
+    int64_t b = r / j->hp, iy = r % j->hp - g->ph;
+    if (iy < 0 || iy >= g->h) {
+      memset(d, 128, (size_t)wrow);
+      r++;
+      continue;
+    }
+    /* rows of this sample's image up to hi, at once where nothing pads them across */
+    int64_t rows = g->pw == 0 && right == 0 ? (hi < r + g->h - iy ? hi - r : g->h - iy) : 1;
+    memset(d, 128, (size_t)(g->pw * C));
+    bad |= q_bytes(j->x + (b * g->h + iy) * g->w * C, rows * g->w * C, j->inv, d + g->pw * C);
+    memset(d + (g->pw + g->w) * C, 128, (size_t)right);
+    r += rows;
+  }
+  if (bad) __atomic_store_n(&((QJob *)ctx)->img_bad, 1, __ATOMIC_RELAXED);
 }
 
 /* The loops that quantize and scale, compiled for each level of
@@ -366,28 +450,45 @@ static inline __attribute__((always_inline)) void q_image_body(const void *ctx, 
 Q_LEVELS(q_rows)
 Q_LEVELS(q_image)
 
-static void q_run(int nt, QJob *j, const void *blob) {
-  const int8_t *packed = blob;
-  j->packed = packed;
-  j->off = (const int32_t *)(packed + nnrt_qgemm_packed_bytes(j->K, j->N));
-  j->scale = (const float *)(j->off + j->N);
-  nnrt_parallel_for(nt, j->M * j->K * j->N / 8, j->M, q_rows_at(), j);
-}
-
 NNRT_API void nnrt_qdense_f32(int nt, int64_t M, int64_t K, int64_t N, const float *x, float inv, const void *blob,
                               float *y, const NnrtEpilogue *epi) {
-  QJob j = {.M = M, .K = K, .N = N, .x = x, .inv = inv, .y = y, .epi = epi};
-  q_run(nt, &j, blob);
+  static const int64_t zero = 0;
+  QJob j = {.M = M, .K = K, .N = N, .x = x, .inv = inv, .blob = blob, .y = y, .epi = epi,
+            .rows = {NULL, &zero, 1, (K + 3) / 4}};
+  nnrt_parallel_for(nt, M * K * N / 8, M, q_rows_at(), &j);
 }
 
 NNRT_API void nnrt_qconv2d_f32(int nt, int64_t n, const struct NnrtWindow *g, const float *x, float inv,
                                const void *blob, float *y, void *scratch, const NnrtEpilogue *epi) {
-  int64_t chunk = g->chunk < 1 ? 1 : g->chunk, pixels = g->h * g->w * g->c;
+  int64_t chunk = g->chunk < 1 ? 1 : g->chunk, runs = nnrt_qconv2d_runs(g->kh, g->kw, g->dw);
+  int64_t run = nnrt_qconv2d_run(g->kw, g->c, g->dw), K = nnrt_qconv2d_terms(g->kh, g->kw, g->c, g->dw);
+  QJob j = {.K = K, .N = g->f, .inv = inv, .blob = blob, .y = y, .epi = epi, .win = g, .img = scratch, .run = run,
+            .hp = nnrt_qconv2d_padded(g->h, g->ph, g->oh, g->sh, g->kh, g->dh),
+            .wp = nnrt_qconv2d_padded(g->w, g->pw, g->ow, g->sw, g->kw, g->dw)};
+  if (runs > NNRT_QMAXRUNS) { /* outside the contract (the compiler keeps such layers in float) */
+    for (int64_t i = 0; i < n * g->oh * g->ow * g->f; i++) y[i] = __builtin_nanf("");
+    return;
+  }
+  for (int64_t r = 0; r < runs; r++)
+    j.roff[r] = g->dw == 1 ? r * g->dh * j.wp * g->c : (r / g->kw * g->dh * j.wp + r % g->kw * g->dw) * g->c;
+  j.rows = (QRows){NULL, j.roff, runs, (run + 3) / 4};
   for (int64_t b0 = 0; b0 < n; b0 += chunk) { /* `chunk` samples' images quantized at a time */
     int64_t m = n - b0 < chunk ? n - b0 : chunk;
-    QJob j = {.M = m * g->oh * g->ow, .K = g->kh * g->kw * g->c, .N = g->f, .x = x + b0 * pixels, .inv = inv,
-              .y = y, .epi = epi, .win = g, .img = scratch, .row0 = b0 * g->oh * g->ow};
-    nnrt_parallel_for(nt, m * pixels, m * g->h, q_image_at(), &j);
-    q_run(nt, &j, blob);
+    j.M = m * g->oh * g->ow, j.x = x + b0 * g->h * g->w * g->c, j.row0 = b0 * g->oh * g->ow, j.img_bad = 0;
+    nnrt_parallel_for(nt, m * j.hp * j.wp * g->c, m * j.hp, q_image_at(), &j);
+    nnrt_parallel_for(nt, j.M * K * j.N / 8, j.M, q_rows_at(), &j);
   }
 }
+
+#ifndef NNRT_NO_WINDOW
+NNRT_WINDOW_API void nnrt_qconv2d_pool_f32(int nt, int64_t n, const NnrtWindow *g, const NnrtWindow *p, int op,
+                                           int64_t band, const float *x, float inv, const void *blob, float *t,
+                                           float *z, void *scratch, const NnrtEpilogue *epi) {
+  const int64_t hwc = g->h * g->w * g->c, pooled = p->oh * p->ow * p->f;
+  for (int64_t s0 = 0; s0 < n; s0 += band) {
+    const int64_t b = n - s0 < band ? n - s0 : band;
+    nnrt_qconv2d_f32(nt, b, g, x + s0 * hwc, inv, blob, t, scratch, epi);
+    nnrt_pool_f32(nt, b, op, p, t, NULL, z + s0 * pooled);
+  }
+}
+#endif

@@ -21,6 +21,6 @@ for f in ("saliency.png", "maps.png", "filters.png"):
     assert open(sys.argv[1] + "/" + f, "rb").read(8) == b"\x89PNG\r\n\x1a\n", f
 PY
 grep -q "held-out: 2000 samples" "$tmp/run.txt" || fail "the training printed no held-out figures"
-grep -q "^quantized MnistCNN to int8: 3 of its 4 products and convolutions" "$tmp/ex/int8.txt" ||
+grep -q "^quantized MnistCNN to int8: 4 of its 4 products and convolutions" "$tmp/ex/int8.txt" ||
   fail "the int8 report: $(cat "$tmp/ex/int8.txt")"
 finish

@@ -5,7 +5,7 @@
 # holds one (the others unchanged); --check-c holds the compiled int8
 # layers to the evaluator's; the report names each layer, the percentile
 # option (and its fallback to the maximum where the percentile is 0), the
-# layers left in f32 and the widest layer the tiles take; and the errors:
+# layers left in f32 and the longest rows the tiles take; and the errors:
 # another type, no weights, no --calibrate, --calibrate alone, a source
 # the train block lacks or cannot calibrate from (text), samples of
 # another shape, a training program.
@@ -80,6 +80,51 @@ PYTHONPATH="$src/python" "$py" "$tmp/t.py" "$tmp" "$libs" > "$tmp/py.out" 2>&1 |
 expect 0 "$nnc" "$tmp/m.nn" --weights "$tmp/w.safetensors" --quantize int8 --calibrate data --calibrate-samples=50 --check-c
 has "$tmp/out" "model MnistMLP: "
 has "$tmp/out" "backend check passed"
+# convolutions read straight from the padded image: thin, padded, strided, dilated (a run a tap),
+# pooling fused after them; held to the evaluator at each level of the int8 kernel
+awk 'BEGIN { srand(3); for (i = 0; i < 30; i++) { for (j = 0; j < 270; j++) printf "%g,", rand() * 2 - 0.7; print i % 3 } }' \
+  > "$tmp/geo.csv"
+cat > "$tmp/geo.nn" <<NN
+model Geo {
+  input x: [10, 9, 3]
+  a = conv2d(x, 16, 3, padding: same, activation: relu)
+  b = conv2d(a, 20, [3, 2], stride: [2, 1], padding: same, activation: relu) |> max_pool2d([1, 2])
+  c = conv2d(b, 17, [2, 2], dilation: [1, 2], activation: relu)
+  d = conv2d(c, 16, [1, 2], dilation: 2, padding: same) |> avg_pool2d(2)
+  y = d |> flatten |> dense(3, activation: softmax)
+}
+train Geo {
+  data       csv("$tmp/geo.csv")
+  loss       sparse_categorical_crossentropy
+  optimizer  sgd(lr: 0.1)
+}
+NN
+cat > "$tmp/save.py" <<'PY'
+import sys
+import nnc
+nnc.load(sys.argv[1], seed=3).save(sys.argv[2])
+PY
+"$nnc" "$tmp/geo.nn" --inference-only --backend=c -O0 -o "$tmp/geo0.so" || fail "geo0.so"
+PYTHONPATH="$src/python" "$py" "$tmp/save.py" "$tmp/geo0.so" "$tmp/geo.safetensors" || fail "saving geo's weights"
+expect 0 "$nnc" "$tmp/geo.nn" --weights "$tmp/geo.safetensors" --quantize int8 --calibrate data --check-c
+has "$tmp/err" "quantized Geo to int8: 4 of its 5 products and convolutions"
+has "$tmp/out" "backend check passed"
+# -d K shows the quantized graph's plan: both poolings fused after their int8 convolutions
+"$nnc" "$tmp/geo.nn" --weights "$tmp/geo.safetensors" --quantize int8 --calibrate data -d K -o "$tmp/geo.so" \
+  2> "$tmp/plan" || fail "geo.so"
+[ "$(grep -c "^  k[0-9]* *qconv2d+ .*a band of" "$tmp/plan")" -eq 2 ] || fail "no fused pooling: $(cat "$tmp/plan")"
+# each level of the int8 kernel gives the same bits
+for isa in best avx2 generic; do
+  NNRT_ISA=$([ $isa = best ] || echo $isa) PYTHONPATH="$src/python" "$py" -c "
+import sys, numpy as np, nnc
+x = np.loadtxt('$tmp/geo.csv', delimiter=',', dtype=np.float32)[:, :270].reshape(30, 10, 9, 3)
+np.save('$tmp/geo_$isa.npy', nnc.load('$tmp/geo.so').predict(x))" || fail "geo.so at $isa"
+done
+"$py" -c "
+import sys, numpy as np
+a, b, c = (np.load('$tmp/geo_%s.npy' % l) for l in ('best', 'avx2', 'generic'))
+sys.exit(0 if np.isfinite(a).all() and a.tobytes() == b.tobytes() == c.tobytes() else 1)" ||
+  fail "the int8 kernels' levels disagree on geo.so"
 # a percentile, and layers that stay f32: a product of two activations, a thin one
 expect 1 "$nnc" "$tmp/m.nn" --weights "$tmp/w.safetensors" --quantize int8 --calibrate test --calibrate-samples=40 \
   --calibrate-percentile=99.9 --backend=c -O0 -o "$tmp/p.so"
@@ -129,18 +174,14 @@ expect 0 "$nnc" "$tmp/m.nn" --weights "$tmp/w.safetensors" --quantize int8 --cal
   --calibrate-percentile 50 --backend=c -O0 -o "$tmp/p50.so"
 has "$tmp/err" "0.007874"
 has "$tmp/err" "the percentile is 0 (most of x is): max |x| instead"
-# a layer as wide as the tiles allow, and one just wider (it stays f32): each runs
-awk 'BEGIN { for (i = 0; i < 20; i++) { for (j = 0; j < 48; j++) printf "%g,", (i + j) % 7 / 7; print i % 2 } }' > "$tmp/wide.csv"
-cat > "$tmp/save.py" <<'PY'
-import sys
-import nnc
-nnc.load(sys.argv[1], seed=3).save(sys.argv[2])
-PY
-for n in 12260 12276; do
-  cat > "$tmp/wide$n.nn" <<NN
+# a layer of rows as long as the tiles allow, and one just longer (it stays f32): each runs
+for k in 49152 49153; do
+  awk -v k=$k 'BEGIN { for (i = 0; i < 8; i++) { for (j = 0; j < k; j++) printf "%g,", (i + j) % 7 / 7; print i % 2 } }' \
+    > "$tmp/wide.csv"
+  cat > "$tmp/wide$k.nn" <<NN
 model Wide {
-  input x: [48]
-  dense($n, activation: softmax)
+  input x: [$k]
+  dense(16, activation: softmax)
 }
 train Wide {
   data       csv("$tmp/wide.csv")
@@ -148,18 +189,18 @@ train Wide {
   optimizer  sgd(lr: 0.1)
 }
 NN
-  "$nnc" "$tmp/wide$n.nn" --inference-only --backend=c -O0 -o "$tmp/wide0.so" || fail "wide0.so"
-  PYTHONPATH="$src/python" "$py" "$tmp/save.py" "$tmp/wide0.so" "$tmp/wide$n.safetensors" || fail "saving wide's weights"
-  expect 0 "$nnc" "$tmp/wide$n.nn" --weights "$tmp/wide$n.safetensors" --quantize int8 --calibrate data --backend=c -O0 \
-    -o "$tmp/wide$n.so"
-  cp "$tmp/err" "$tmp/wide$n.txt"
+  "$nnc" "$tmp/wide$k.nn" --inference-only --backend=c -O0 -o "$tmp/wide0.so" || fail "wide0.so"
+  PYTHONPATH="$src/python" "$py" "$tmp/save.py" "$tmp/wide0.so" "$tmp/wide$k.safetensors" || fail "saving wide's weights"
+  expect 0 "$nnc" "$tmp/wide$k.nn" --weights "$tmp/wide$k.safetensors" --quantize int8 --calibrate data --backend=c -O0 \
+    -o "$tmp/wide$k.so"
+  cp "$tmp/err" "$tmp/wide$k.txt"
   PYTHONPATH="$src/python" timeout 60 "$py" -c "
 import sys, numpy as np, nnc
-y = nnc.load('$tmp/wide$n.so').predict(np.full((3, 48), 0.5, np.float32))
-sys.exit(0 if np.isfinite(y).all() else 1)" || fail "the layer of $n columns does not run"
+y = nnc.load('$tmp/wide$k.so').predict(np.full((3, $k), 0.5, np.float32))
+sys.exit(0 if np.isfinite(y).all() else 1)" || fail "the layer of $k terms does not run"
 done
-has "$tmp/wide12260.txt" "quantized Wide to int8: 1 of its 1 products and convolutions"
-has "$tmp/wide12276.txt" "48 terms and 12276 columns: wider than the int8 kernel's tiles"
+has "$tmp/wide49152.txt" "quantized Wide to int8: 1 of its 1 products and convolutions"
+has "$tmp/wide49153.txt" "49153 terms: wider than the int8 kernel's tiles"
 # a text source cannot calibrate (a clean error, not a crash)
 cat > "$tmp/text.nn" <<NN
 model Chars {

@@ -743,41 +743,41 @@ static void test_conv_pool(void) {
   conv_pool_case(&l5, &p5, NNRT_MAXPOOL, 1, 1);
 }
 
-/* The int8 product against int64 sums of the unpacked operands: sizes
- * around the panel (16) and group (4) widths, strides, the extremes
- * (255 x -128 over the longest K). Integers: every kernel exactly. */
+/* The int8 product against int64 sums of the unpacked operands, scaled:
+ * sizes around the panel (16) and group (4) widths, strides, the extremes
+ * (bytes 0 and 255, weights +-127, over the longest K). Every kernel
+ * exactly: the same integers, converted and scaled alike. */
 static void test_qgemm(void) {
   static const int64_t sizes[][3] = {{1, 1, 1},  {1, 16, 4},  {3, 17, 5},  {4, 15, 3},   {5, 33, 64},
                                      {7, 1, 129}, {2, 50, 7}, {9, 16, 1},  {13, 48, 300}, {32, 10, 800},
-                                     {6, 70, 37}, {9, 128, 300}, {3, 64, 5}}; /* N >= 64: four panels at once */
+                                     {6, 70, 37}, {9, 128, 300}, {3, 64, 5}, {70, 80, 9}, {5, 32, 9}, {11, 112, 20}}; /* N >= 32: two or four panels at once */
   uint64_t s = 7;
   for (size_t t = 0; t < sizeof sizes / sizeof *sizes + 1; t++) {
     bool extreme = t == sizeof sizes / sizeof *sizes;
     int64_t M = extreme ? 5 : sizes[t][0], N = extreme ? 19 : sizes[t][1], K = extreme ? 65536 : sizes[t][2];
-    int64_t lda = K + 3, ldb = N + 2, ldc = N + 1;
-    uint8_t *A = malloc((size_t)(M * lda));
-    int8_t *B = malloc((size_t)(K * ldb)), *P = malloc(nnrt_qgemm_packed_bytes(K, N));
-    int32_t *C = malloc(sizeof(int32_t) * (size_t)(M * ldc)), *sum = malloc(sizeof(int32_t) * (size_t)N);
-    for (int64_t i = 0; i < M * lda; i++) A[i] = extreme ? 255 : (uint8_t)(rnd(&s) * 127 + 128);
-    for (int64_t i = 0; i < K * ldb; i++) B[i] = extreme ? (int8_t)(i % 7 ? -128 : 127) : (int8_t)(rnd(&s) * 127);
-    for (int64_t i = 0; i < M * ldc; i++) C[i] = -7;
-    nnrt_qgemm_pack(K, N, B, ldb, P, sum);
-    nnrt_qgemm(M, N, K, A, lda, P, C, ldc);
+    int64_t lda = K + 1, ldb = N + 2, ldy = N + 1;
+    uint8_t *A = malloc((size_t)(M * lda + 3)); /* rows read in fours: up to 3 bytes past K */
+    int8_t *B = malloc((size_t)(K * ldb));
+    float *y = malloc(sizeof(float) * (size_t)(M * ldy)), *scale = malloc(sizeof(float) * (size_t)N);
+    void *blob = malloc(nnrt_qlayer_bytes(K, N));
+    for (int64_t i = 0; i < M * lda + 3; i++) A[i] = extreme ? (i % 5 ? 255 : 0) : (uint8_t)(rnd(&s) * 127.9 + 128);
+    for (int64_t i = 0; i < K * ldb; i++) B[i] = extreme ? (int8_t)(i % 7 ? -127 : 127) : (int8_t)(rnd(&s) * 127);
+    for (int64_t j = 0; j < N; j++) scale[j] = extreme ? 1 : (float)(0.001 + 0.01 * (double)(j % 7));
+    for (int64_t i = 0; i < M * ldy; i++) y[i] = -7;
+    nnrt_qlayer_pack(K, N, B, ldb, scale, blob);
+    nnrt_qgemm(M, N, K, A, lda, blob, y, ldy);
     int bad = 0;
-    for (int64_t j = 0; j < N; j++) {
-      int64_t cs = 0;
-      for (int64_t p = 0; p < K; p++) cs += B[p * ldb + j];
-      bad += cs != sum[j];
+    for (int64_t j = 0; j < N; j++)
       for (int64_t i = 0; i < M; i++) {
         int64_t want = 0;
-        for (int64_t p = 0; p < K; p++) want += (int64_t)A[i * lda + p] * B[p * ldb + j];
-        bad += C[i * ldc + j] != want;
+        for (int64_t p = 0; p < K; p++) want += (int64_t)(A[i * lda + p] - 128) * B[p * ldb + j];
+        float w = (float)(int32_t)want * scale[j];
+        bad += y[i * ldy + j] != w;
       }
-    }
-    for (int64_t i = 0; i < M; i++) bad += C[i * ldc + N] != -7; /* past N: untouched */
+    for (int64_t i = 0; i < M; i++) bad += y[i * ldy + N] != -7; /* past N: untouched */
     CHECK(!bad, "qgemm %lldx%lldx%lld (kernel %d): %d wrong", (long long)M, (long long)N, (long long)K,
           nnrt_qgemm_kernel(), bad);
-    free(A), free(B), free(P), free(C), free(sum);
+    free(A), free(B), free(y), free(scale), free(blob);
   }
 }
 
