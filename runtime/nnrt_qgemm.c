@@ -107,6 +107,8 @@ static void q_portable(int64_t M, int64_t n, const QRows *a, const int8_t *b, QO
 __attribute__((target("avx2"))) static void q_avx2(int64_t M, int64_t n, const QRows *a, const int8_t *b, QOut o) {
   const __m256i ones = _mm256_set1_epi16(1);
   const int32_t flip = (int32_t)0x80808080u;
+  float scale[QNR] = {0}; /* the panel's scales, none read past the layer's N */
+  memcpy(scale, o.scale, sizeof(float) * (size_t)n);
   for (int64_t i = 0; i < M; i += 4) {
     int rows = M - i < 4 ? (int)(M - i) : 4;
     const uint8_t *a0 = a->row[i], *a1 = a->row[i + (rows > 1)], *a2 = a->row[i + (rows > 2 ? 2 : 0)],
@@ -127,7 +129,7 @@ __attribute__((target("avx2"))) static void q_avx2(int64_t M, int64_t n, const Q
     for (int r = 0; r < rows; r++) {
       float out[QNR];
       for (int h = 0; h < 2; h++)
-        _mm256_storeu_ps(out + 8 * h, _mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][h]), _mm256_loadu_ps(o.scale + 8 * h)));
+        _mm256_storeu_ps(out + 8 * h, _mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][h]), _mm256_loadu_ps(scale + 8 * h)));
       memcpy(o.y + (i + r) * o.ldy, out, sizeof(float) * (size_t)n);
     }
   }

@@ -781,8 +781,71 @@ static void test_qgemm(void) {
   }
 }
 
+/* The int8 convolution against sums over each window of the quantized
+ * image (padding 0): padded, strided, dilated (down and across: a run a
+ * tap), thin; in chunks of 2 samples; the scratch exactly as large as
+ * nnrt.h says (under the sanitizer, a read past it fails); a NaN gives
+ * NaN in the rows whose windows read it, and only there. */
+static void test_qconv(void) {
+  /* h w c f kh kw sh sw ph pw dh dw */
+  static const int64_t geo[][12] = {{7, 6, 1, 32, 3, 3, 1, 1, 0, 0, 1, 1}, {6, 5, 3, 17, 3, 2, 2, 1, 1, 1, 1, 1},
+                                    {8, 9, 5, 64, 2, 3, 1, 2, 0, 2, 2, 2}, {5, 5, 6, 20, 1, 2, 1, 1, 0, 1, 1, 3},
+                                    {9, 4, 2, 33, 4, 1, 3, 1, 2, 0, 1, 1}};
+  uint64_t s = 11;
+  for (size_t t = 0; t < sizeof geo / sizeof *geo; t++) {
+    const int64_t *a = geo[t], n = 3;
+    NnrtWindow g = {.h = a[0], .w = a[1], .c = a[2], .f = a[3], .kh = a[4], .kw = a[5], .sh = a[6], .sw = a[7],
+                    .ph = a[8], .pw = a[9], .dh = a[10], .dw = a[11], .groups = 1, .chunk = 2};
+    g.oh = (g.h + 2 * g.ph - (g.kh - 1) * g.dh - 1) / g.sh + 1, g.ow = (g.w + 2 * g.pw - (g.kw - 1) * g.dw - 1) / g.sw + 1;
+    int64_t K = g.kh * g.kw * g.c, KP = nnrt_qconv2d_terms(g.kh, g.kw, g.c, g.dw), run = nnrt_qconv2d_run(g.kw, g.c, g.dw);
+    int64_t run4 = (run + 3) / 4 * 4, rows = n * g.oh * g.ow;
+    int64_t img = nnrt_qconv2d_padded(g.h, g.ph, g.oh, g.sh, g.kh, g.dh) * nnrt_qconv2d_padded(g.w, g.pw, g.ow, g.sw, g.kw, g.dw) * g.c;
+    float *x = malloc(sizeof(float) * (size_t)(n * g.h * g.w * g.c)), *y = malloc(sizeof(float) * (size_t)(rows * g.f));
+    float *scale = malloc(sizeof(float) * (size_t)g.f);
+    int8_t *w = malloc((size_t)(K * g.f)), *wp = calloc((size_t)(KP * g.f), 1);
+    void *blob = malloc(nnrt_qlayer_bytes(KP, g.f)), *scratch = malloc((size_t)(g.chunk * img + 64));
+    for (int64_t i = 0; i < n * g.h * g.w * g.c; i++) x[i] = rnd(&s) * 3;
+    const int64_t nan_at = t == 1 ? ((1 * g.h + 2) * g.w + 3) * g.c : -1; /* sample 1, pixel (2, 3) */
+    if (nan_at >= 0) x[nan_at] = NAN;
+    for (int64_t i = 0; i < K * g.f; i++) w[i] = (int8_t)(rnd(&s) * 127);
+    for (int64_t j = 0; j < g.f; j++) scale[j] = (float)(0.01 * (double)(j % 5 + 1));
+    for (int64_t p = 0; p < KP; p++) /* the runs' rows, each padded to a multiple of 4 */
+      if (p % run4 < run)
+        for (int64_t j = 0; j < g.f; j++) wp[p * g.f + j] = w[(p / run4 * run + p % run4) * g.f + j];
+    nnrt_qlayer_pack(KP, g.f, wp, g.f, scale, blob);
+    const float inv = 127 / 3.0f;
+    nnrt_qconv2d_f32(1, n, &g, x, inv, blob, y, scratch, NULL);
+    int bad = 0, nans = 0;
+    for (int64_t r = 0; r < rows; r++) {
+      int64_t ox = r % g.ow, oy = r / g.ow % g.oh, b = r / (g.ow * g.oh);
+      bool reads_nan = false;
+      for (int64_t j = 0; j < g.f; j++) {
+        int64_t sum = 0;
+        for (int64_t ky = 0; ky < g.kh; ky++)
+          for (int64_t kx = 0; kx < g.kw; kx++)
+            for (int64_t c = 0; c < g.c; c++) {
+              int64_t iy = oy * g.sh - g.ph + ky * g.dh, ix = ox * g.sw - g.pw + kx * g.dw;
+              if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+              int64_t at = ((b * g.h + iy) * g.w + ix) * g.c + c;
+              float v = x[at] * inv;
+              reads_nan |= at == nan_at;
+              v = v < 127 ? v : 127, v = v > -127 ? v : -127;
+              sum += (int64_t)nearbyintf(v) * w[((ky * g.kw + kx) * g.c + c) * g.f + j];
+            }
+        float want = (float)(int32_t)sum * scale[j], got = y[r * g.f + j];
+        if (reads_nan) nans += got != got;
+        else bad += got != want;
+      }
+    }
+    CHECK(!bad, "qconv2d geometry %zu (kernel %d): %d wrong", t, nnrt_qgemm_kernel(), bad);
+    CHECK(nan_at < 0 || nans > 0, "qconv2d geometry %zu: no NaN from the NaN pixel", t);
+    free(x), free(y), free(scale), free(w), free(wp), free(blob), free(scratch);
+  }
+}
+
 int main(void) {
   test_qgemm();
+  test_qconv();
   test_gemm_team();
   test_gemm();
   test_windows();
