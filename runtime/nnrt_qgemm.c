@@ -311,13 +311,46 @@ NNRT_API void nnrt_qgemm(int64_t M, int64_t N, int64_t K, const uint8_t *A, int6
 
 /* ------------------------------------------------- quantized layers */
 
+#ifdef NNRT_QX86
+/* q_bytes (below) eight at a time with AVX2 (at both x86 levels), which compilers do not
+ * vectorize from C (the clamps' comparisons could trap): the same bytes
+ * (vcvtps2dq rounds to the nearest, ties to even, as the sum with 1.5 *
+ * 2^23 does; a NaN clamps to 127 before its byte is zeroed). Returns
+ * how many it did and ORs whether one was not finite into *bad. */
+__attribute__((target("avx2"))) static int64_t q_bytes_avx2(const float *x, int64_t n, float inv, uint8_t *a,
+                                                            int *bad) {
+  const __m256 vinv = _mm256_set1_ps(inv), hi = _mm256_set1_ps(127.0f), lo = _mm256_set1_ps(-127.0f);
+  const __m256 zero = _mm256_setzero_ps();
+  const __m256i shift = _mm256_set1_epi32(128);
+  __m256 fin = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_loadu_ps(x + i), f = _mm256_cmp_ps(_mm256_sub_ps(v, v), zero, _CMP_EQ_OQ);
+    __m256 t = _mm256_max_ps(_mm256_min_ps(_mm256_mul_ps(v, vinv), hi), lo); /* NaN: min gives 127 */
+    __m256i q = _mm256_and_si256(_mm256_add_epi32(_mm256_cvtps_epi32(t), shift), _mm256_castps_si256(f));
+    __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+    _mm_storel_epi64((__m128i *)(a + i), _mm_packus_epi16(w, w));
+    fin = _mm256_and_ps(fin, f);
+  }
+  *bad |= _mm256_movemask_ps(fin) != 0xff;
+  return i;
+}
+#endif
+
 /* x[0 .. n) quantized into a: x * inv rounded to the nearest (ties to
  * even) within +-127, plus 128, or 0 for a NaN or an infinity (which no
- * finite value gives). Returns whether one was. */
-static inline __attribute__((always_inline)) int q_bytes(const float *x, int64_t n, float inv, uint8_t *a) {
+ * finite value gives). Returns whether one was. `level`: nnrt_isa()'s,
+ * a constant where it is inlined. */
+static inline __attribute__((always_inline)) int q_bytes(const float *x, int64_t n, float inv, uint8_t *a,
+                                                         int level) {
   const float big = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer, ties to even */
   int bad = 0;
-  for (int64_t i = 0; i < n; i++) {
+  int64_t i = 0;
+#ifdef NNRT_QX86
+  if (level != NNRT_ISA_GENERIC) i = q_bytes_avx2(x, n, inv, a, &bad);
+#endif
+  (void)level;
+  for (; i < n; i++) {
     float v = x[i], t = v * inv;
     int finite = v - v == 0;
     t = t < 127.0f ? t : 127.0f; /* NaN too: a finite number to convert */
@@ -354,7 +387,7 @@ static bool q_window_bad(const QJob *j, const uint8_t *p) {
 
 /* Rows [lo, hi) of the result, QMR at a time (a dense layer: as many as
  * fit NNRT_QTILE_BYTES quantized on the stack). */
-static inline __attribute__((always_inline)) void q_rows_body(const void *ctx, int64_t lo, int64_t hi) {
+static inline __attribute__((always_inline)) void q_rows_body(const void *ctx, int64_t lo, int64_t hi, int level) {
   const QJob *j = ctx;
   const struct NnrtWindow *g = j->win;
   const uint8_t *row[QMR];
@@ -377,7 +410,7 @@ static inline __attribute__((always_inline)) void q_rows_body(const void *ctx, i
     for (int64_t i = 0; i < m; i++) {
       if (!g) {
         uint8_t *t = tile + i * K4;
-        bad |= (uint64_t)q_bytes(j->x + (r0 + i) * K, K, j->inv, t) << i;
+        bad |= (uint64_t)q_bytes(j->x + (r0 + i) * K, K, j->inv, t, level) << i;
         for (int64_t p = K; p < K4; p++) t[p] = 128;
         row[i] = t;
         continue;
@@ -401,7 +434,7 @@ static inline __attribute__((always_inline)) void q_rows_body(const void *ctx, i
 /* Rows [lo, hi) of the padded image (hp a sample): the image's rows
  * quantized between their padding (at once where there is none across),
  * the padding's rows 128 (zero). */
-static inline __attribute__((always_inline)) void q_image_body(const void *ctx, int64_t lo, int64_t hi) {
+static inline __attribute__((always_inline)) void q_image_body(const void *ctx, int64_t lo, int64_t hi, int level) {
   const QJob *j = ctx;
   const struct NnrtWindow *g = j->win;
   int64_t C = g->c, wrow = j->wp * C, right = (j->wp - g->pw - g->w) * C;
@@ -417,7 +450,7 @@ static inline __attribute__((always_inline)) void q_image_body(const void *ctx, 
     /* rows of this sample's image up to hi, at once where nothing pads them across */
     int64_t rows = g->pw == 0 && right == 0 ? (hi < r + g->h - iy ? hi - r : g->h - iy) : 1;
     memset(d, 128, (size_t)(g->pw * C));
-    bad |= q_bytes(j->x + (b * g->h + iy) * g->w * C, rows * g->w * C, j->inv, d + g->pw * C);
+    bad |= q_bytes(j->x + (b * g->h + iy) * g->w * C, rows * g->w * C, j->inv, d + g->pw * C, level);
     memset(d + (g->pw + g->w) * C, 128, (size_t)right);
     r += rows;
   }
@@ -427,7 +460,7 @@ static inline __attribute__((always_inline)) void q_image_body(const void *ctx, 
 /* The loops that quantize and scale, compiled for each level of
  * nnrt_isa() (the same numbers at each: no sum, no fused operation). */
 #define Q_LEVELS(name)                                                                                               \
-  static void name(const void *ctx, int64_t lo, int64_t hi) { name##_body(ctx, lo, hi); }                           \
+  static void name(const void *ctx, int64_t lo, int64_t hi) { name##_body(ctx, lo, hi, NNRT_ISA_GENERIC); }          \
   Q_LEVEL_X86(name)                                                                                                  \
   static void (*name##_at(void))(const void *, int64_t, int64_t) {                                                   \
     Q_PICK_X86(name);                                                                                                \
@@ -436,11 +469,11 @@ static inline __attribute__((always_inline)) void q_image_body(const void *ctx, 
 #ifdef NNRT_QX86
 #define Q_LEVEL_X86(name)                                                                                            \
   __attribute__((target("avx2,fma"))) static void name##_avx2(const void *ctx, int64_t lo, int64_t hi) {             \
-    name##_body(ctx, lo, hi);                                                                                        \
+    name##_body(ctx, lo, hi, NNRT_ISA_AVX2);                                                                         \
   }                                                                                                                  \
   __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) static void name##_avx512(const void *ctx, int64_t lo, \
                                                                                         int64_t hi) {                \
-    name##_body(ctx, lo, hi);                                                                                        \
+    name##_body(ctx, lo, hi, NNRT_ISA_AVX512);                                                                       \
   }
 #define Q_PICK_X86(name)                                                                                             \
   if (nnrt_isa() == NNRT_ISA_AVX512) return name##_avx512;                                                           \
