@@ -98,6 +98,20 @@ static void q_portable(int64_t M, int64_t n, const QRows *a, const int8_t *b, QO
  * row's 4 bytes, broadcast and flipped to q, multiply them as |q| times
  * B with q's sign, summed in pairs to int16 and in fours to int32
  * (vpmaddwd by ones). Four rows at once. */
+/* A row's 16 sums (two vectors) scaled into its n <= 16 columns. */
+__attribute__((target("avx2"))) static inline void q_store_avx2(__m256i c0, __m256i c1, const float *scale, float *y,
+                                                                int64_t n) {
+  __m256 v0 = _mm256_mul_ps(_mm256_cvtepi32_ps(c0), _mm256_loadu_ps(scale));
+  __m256 v1 = _mm256_mul_ps(_mm256_cvtepi32_ps(c1), _mm256_loadu_ps(scale + 8));
+  if (n == QNR) {
+    _mm256_storeu_ps(y, v0), _mm256_storeu_ps(y + 8, v1);
+    return;
+  }
+  float out[QNR];
+  _mm256_storeu_ps(out, v0), _mm256_storeu_ps(out + 8, v1);
+  memcpy(y, out, sizeof(float) * (size_t)n);
+}
+
 #define Q_AVX2_ROW(x, c0, c1)                                                                                       \
   {                                                                                                                 \
     __m256i s = (x), m = _mm256_abs_epi8(s);                                                                       \
@@ -125,16 +139,52 @@ __attribute__((target("avx2"))) static void q_avx2(int64_t M, int64_t n, const Q
         Q_AVX2_ROW(_mm256_set1_epi32(q_load4(p3 + 4 * g) ^ flip), c30, c31)
       }
     }
-    __m256i acc[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
-    for (int r = 0; r < rows; r++) {
-      float out[QNR];
-      for (int h = 0; h < 2; h++)
-        _mm256_storeu_ps(out + 8 * h, _mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][h]), _mm256_loadu_ps(scale + 8 * h)));
-      memcpy(o.y + (i + r) * o.ldy, out, sizeof(float) * (size_t)n);
+    q_store_avx2(c00, c01, scale, o.y + i * o.ldy, n);
+    if (rows > 1) q_store_avx2(c10, c11, scale, o.y + (i + 1) * o.ldy, n);
+    if (rows > 2) q_store_avx2(c20, c21, scale, o.y + (i + 2) * o.ldy, n);
+    if (rows > 3) q_store_avx2(c30, c31, scale, o.y + (i + 3) * o.ldy, n);
+  }
+}
+
+/* Two panels (32 columns, both full), two rows at once: a row's broadcast
+ * and |q| serve four vectors of weights. */
+#define Q_AVX2_ROW4(x, c0, c1, c2, c3)                                                                              \
+  {                                                                                                                 \
+    __m256i s = (x), m = _mm256_abs_epi8(s);                                                                       \
+    c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(_mm256_maddubs_epi16(m, _mm256_sign_epi8(w0, s)), ones));          \
+    c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(_mm256_maddubs_epi16(m, _mm256_sign_epi8(w1, s)), ones));          \
+    c2 = _mm256_add_epi32(c2, _mm256_madd_epi16(_mm256_maddubs_epi16(m, _mm256_sign_epi8(w2, s)), ones));          \
+    c3 = _mm256_add_epi32(c3, _mm256_madd_epi16(_mm256_maddubs_epi16(m, _mm256_sign_epi8(w3, s)), ones));          \
+  }
+__attribute__((target("avx2"))) static void q_avx2x2(int64_t M, const QRows *a, const int8_t *b, int64_t panel,
+                                                    QOut o) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  const int32_t flip = (int32_t)0x80808080u;
+  for (int64_t i = 0; i < M; i += 2) {
+    int rows = M - i < 2 ? 1 : 2;
+    const uint8_t *a0 = a->row[i], *a1 = a->row[i + (rows > 1)];
+    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+    const int8_t *bg = b;
+    for (int64_t r = 0; r < a->runs; r++) {
+      const uint8_t *p0 = a0 + a->off[r], *p1 = a1 + a->off[r];
+      for (int64_t g = 0; g < a->gpr; g++, bg += 4 * QNR) {
+        __m256i w0 = _mm256_loadu_si256((const __m256i *)bg), w1 = _mm256_loadu_si256((const __m256i *)(bg + 32));
+        __m256i w2 = _mm256_loadu_si256((const __m256i *)(bg + panel));
+        __m256i w3 = _mm256_loadu_si256((const __m256i *)(bg + panel + 32));
+        Q_AVX2_ROW4(_mm256_set1_epi32(q_load4(p0 + 4 * g) ^ flip), c00, c01, c02, c03)
+        Q_AVX2_ROW4(_mm256_set1_epi32(q_load4(p1 + 4 * g) ^ flip), c10, c11, c12, c13)
+      }
+    }
+    q_store_avx2(c00, c01, o.scale, o.y + i * o.ldy, QNR);
+    q_store_avx2(c02, c03, o.scale + QNR, o.y + i * o.ldy + QNR, QNR);
+    if (rows > 1) {
+      q_store_avx2(c10, c11, o.scale, o.y + (i + 1) * o.ldy, QNR);
+      q_store_avx2(c12, c13, o.scale + QNR, o.y + (i + 1) * o.ldy + QNR, QNR);
     }
   }
 }
 #undef Q_AVX2_ROW
+#undef Q_AVX2_ROW4
 
 /* AVX-512 VNNI: y = (float)(acc + off) * scale for one row's panel. */
 __attribute__((target("avx512f,avx512vnni"))) static inline void q_store16(__m512i acc, const QOut *o, int64_t row,
@@ -285,6 +335,11 @@ static void q_block(int64_t M, int64_t N, const QRows *a, const void *blob, floa
     }
     if (kernel == 2) {
       q_vnni(M, n, a, b, o);
+      continue;
+    }
+    if (kernel == 1 && N - j >= 2 * QNR) {
+      q_avx2x2(M, a, b, panel, o);
+      j += QNR;
       continue;
     }
     if (kernel == 1) {
