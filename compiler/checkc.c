@@ -542,7 +542,13 @@ bool check_c_backend(Sema *s, const Built *models, const Options *o, FILE *out) 
       g->name = arena_printf("%s_%s", b->name, k ? "layers" : "attribution");
       ok &= check_graph(g, NULL, plan_graph(g, !o->no_fuse), b->name, NULL, llvm, out);
     }
+    /* a quantized library has its inference graph alone (quantize.c):
+     * that, against the evaluator running it as it is */
     if (o->check_explain) continue;
+    if (o->quantize) {
+      ok &= check_graph(b->g[GRAPH_INFER], NULL, b->plan[GRAPH_INFER], b->name, NULL, llvm, out);
+      continue;
+    }
     /* the training step as it is compiled (its own plan: nothing but the
      * updates and the loss stored at the end); then the step, or without
      * a train block the gradients of <c, output> (every backward kernel),

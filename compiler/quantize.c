@@ -138,8 +138,11 @@ static Cand *candidates(const Graph *g, int *ncand) {
     else if (q->kp > 65536)
       q->why = arena_printf("%lld terms: int32 sums could overflow", (long long)q->k);
     else if ((int64_t)nnrt_qlayer_bytes(q->kp, q->n) >= 4 * q->k * q->n)
-      q->why = arena_printf("%lld column%s: int8's panels of 16 would not be smaller", (long long)q->n,
-                            q->n == 1 ? "" : "s");
+      q->why = q->kp > (q->k + 3) / 4 * 4
+                   ? arena_printf("runs of %lld term%s, each padded to 4: int8's weights would not be smaller",
+                                  (long long)q->run, q->run == 1 ? "" : "s")
+                   : arena_printf("%lld column%s: int8's panels of 16 would not be smaller", (long long)q->n,
+                                  q->n == 1 ? "" : "s");
   }
   *ncand = n;
   return c;
@@ -305,8 +308,11 @@ static QLayer *rewrite(Graph *g, Cand *c, int ncand, int nq, const Options *o) {
     }
     free(q->absx);
     q->absx = NULL;
+    /* a scale whose inverse f32 holds (1e-30 at least: x below it is 0 to
+     * f32's products anyway) */
     q->scale = m > 0 && isfinite(m) ? (float)(m / 127) : 1.0f;
     if (!(m > 0)) q->note = "x was 0 on every sample: scale 1";
+    else if (q->scale < 1e-30f) q->scale = 1e-30f, q->note = "|x| below 1e-28 on every sample: scale 1e-30";
     ql[k] = quant_layer(q);
     Value *v = &g->v[q->id];
     if (v->op == OP_CONV2D) {
@@ -403,6 +409,14 @@ static void report(const Built *b, const Graph *f32, const Cand *c, int ncand, i
   fprintf(out, "\n  weights: %lld bytes, f32 %lld (%.2fx %s, scales included)\n", (long long)bytes8,
           (long long)bytes32, bytes8 <= bytes32 ? (double)bytes32 / (double)bytes8 : (double)bytes8 / (double)bytes32,
           bytes8 <= bytes32 ? "smaller" : "larger: f32 weights int8 does not replace are still read");
+  /* a scale set by an outlier quantizes the rest of x to 0: the layer's
+   * pooled error may not show it, the output's classes do */
+  double err = r->y2 > 0 ? sqrt(r->e2 / r->y2) : 0;
+  if ((r->classes && (double)r->agree < 0.9 * (double)samples) || err > 0.1)
+    fprintf(stderr, "nnc: warning: --quantize: the int8 model of %s is far from f32 on the calibration samples "
+                    "(%s): if a few large |x| set the scales, --calibrate-percentile 99.99 leaves them out\n",
+            b->name, r->classes ? arena_printf("the same class for %lld of %lld", (long long)r->agree, (long long)samples)
+                                : arena_printf("output error %.1f%%", 100 * err));
 }
 
 static bool quantize_model(Built *b, const Options *o) {
