@@ -72,6 +72,13 @@ NNRT_API void nnrt_qlayer_pack(int64_t K, int64_t N, const int8_t *B, int64_t ld
   memcpy(off + N, scale, sizeof(float) * (size_t)N);
 }
 
+/* A block's four rows from row i, the first again past the last of M. */
+static inline void q_four(const QRows *a, int64_t i, int rows, const uint8_t **a0, const uint8_t **a1,
+                          const uint8_t **a2, const uint8_t **a3) {
+  *a0 = a->row[i], *a1 = a->row[i + (rows > 1)], *a2 = a->row[i + (rows > 2 ? 2 : 0)];
+  *a3 = a->row[i + (rows > 3 ? 3 : 0)];
+}
+
 static inline int32_t q_load4(const uint8_t *p) {
   int32_t v;
   memcpy(&v, p, 4);
@@ -125,8 +132,8 @@ __attribute__((target("avx2"))) static void q_avx2(int64_t M, int64_t n, const Q
   memcpy(scale, o.scale, sizeof(float) * (size_t)n);
   for (int64_t i = 0; i < M; i += 4) {
     int rows = M - i < 4 ? (int)(M - i) : 4;
-    const uint8_t *a0 = a->row[i], *a1 = a->row[i + (rows > 1)], *a2 = a->row[i + (rows > 2 ? 2 : 0)],
-                  *a3 = a->row[i + (rows > 3 ? 3 : 0)];
+    const uint8_t *a0, *a1, *a2, *a3;
+    q_four(a, i, rows, &a0, &a1, &a2, &a3);
     __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
     const int8_t *bg = b;
     for (int64_t r = 0; r < a->runs; r++) {
@@ -201,8 +208,8 @@ __attribute__((target("avx512f,avx512vnni"))) static void q_vnni(int64_t M, int6
   __mmask16 keep = (__mmask16)((1u << n) - 1);
   for (int64_t i = 0; i < M; i += 4) {
     int rows = M - i < 4 ? (int)(M - i) : 4;
-    const uint8_t *a0 = a->row[i], *a1 = a->row[i + (rows > 1)], *a2 = a->row[i + (rows > 2 ? 2 : 0)],
-                  *a3 = a->row[i + (rows > 3 ? 3 : 0)];
+    const uint8_t *a0, *a1, *a2, *a3;
+    q_four(a, i, rows, &a0, &a1, &a2, &a3);
     __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0;
     const int8_t *bg = b;
     for (int64_t r = 0; r < a->runs; r++) {
@@ -235,8 +242,8 @@ __attribute__((target("avx512f,avx512vnni"))) static void q_vnni4(int64_t M, con
                                                                   int64_t panel, QOut o) {
   for (int64_t i = 0; i < M; i += 4) {
     int rows = M - i < 4 ? (int)(M - i) : 4;
-    const uint8_t *a0 = a->row[i], *a1 = a->row[i + (rows > 1)], *a2 = a->row[i + (rows > 2 ? 2 : 0)],
-                  *a3 = a->row[i + (rows > 3 ? 3 : 0)];
+    const uint8_t *a0, *a1, *a2, *a3;
+    q_four(a, i, rows, &a0, &a1, &a2, &a3);
     /* sixteen accumulators by name: kept in registers by every compiler */
     __m512i c00 = _mm512_setzero_si512(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00,
             c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
@@ -274,8 +281,8 @@ __attribute__((target("avx512f,avx512vnni"))) static void q_vnni2(int64_t M, con
                                                                   int64_t panel, QOut o) {
   for (int64_t i = 0; i < M; i += 4) {
     int rows = M - i < 4 ? (int)(M - i) : 4;
-    const uint8_t *a0 = a->row[i], *a1 = a->row[i + (rows > 1)], *a2 = a->row[i + (rows > 2 ? 2 : 0)],
-                  *a3 = a->row[i + (rows > 3 ? 3 : 0)];
+    const uint8_t *a0, *a1, *a2, *a3;
+    q_four(a, i, rows, &a0, &a1, &a2, &a3);
     __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
     const int8_t *bg = b;
     for (int64_t r = 0; r < a->runs; r++) {

@@ -104,8 +104,12 @@ import sys
 import nnc
 nnc.load(sys.argv[1], seed=3).save(sys.argv[2])
 PY
-"$nnc" "$tmp/geo.nn" --inference-only --backend=c -O0 -o "$tmp/geo0.so" || fail "geo0.so"
-PYTHONPATH="$src/python" "$py" "$tmp/save.py" "$tmp/geo0.so" "$tmp/geo.safetensors" || fail "saving geo's weights"
+# weights NAME: $tmp/NAME.nn's parameters as initialized (seed 3) in $tmp/NAME.safetensors
+weights() {
+  "$nnc" "$tmp/$1.nn" --inference-only --backend=c -O0 -o "$tmp/${1}0.so" || fail "${1}0.so"
+  PYTHONPATH="$src/python" "$py" "$tmp/save.py" "$tmp/${1}0.so" "$tmp/$1.safetensors" || fail "saving $1's weights"
+}
+weights "geo"
 expect 0 "$nnc" "$tmp/geo.nn" --weights "$tmp/geo.safetensors" --quantize int8 --calibrate data --check-c
 has "$tmp/err" "quantized Geo to int8: 4 of its 5 products and convolutions"
 has "$tmp/out" "backend check passed"
@@ -125,8 +129,7 @@ train T {
   optimizer  sgd(lr: 0.1)
 }
 NN
-  "$nnc" "$tmp/$case.nn" --inference-only --backend=c -O0 -o "$tmp/${case}0.so" || fail "${case}0.so"
-  PYTHONPATH="$src/python" "$py" "$tmp/save.py" "$tmp/${case}0.so" "$tmp/$case.safetensors" || fail "saving $case's weights"
+  weights "$case"
   expect 0 "$nnc" "$tmp/$case.nn" --weights "$tmp/$case.safetensors" --quantize int8 --calibrate data --backend=c -O0 \
     -o "$tmp/$case.so"
   cp "$tmp/err" "$tmp/$case.txt"
@@ -137,8 +140,7 @@ has "$tmp/outlier.txt" "nnc: warning: --quantize: the int8 model of T is far fro
 sed 's|conv2d(16, 3)|conv2d(16, 3, dilation: 2)|; s|\[4, 4, 1\]|[6, 6, 1]|' "$tmp/outlier.nn" > "$tmp/dil.nn"
 awk 'BEGIN { srand(5); for (i = 0; i < 10; i++) { for (j = 0; j < 36; j++) printf "%g,", rand(); print i % 3 } }' \
   > "$tmp/outlier.csv"
-"$nnc" "$tmp/dil.nn" --inference-only --backend=c -O0 -o "$tmp/dil0.so" || fail "dil0.so"
-PYTHONPATH="$src/python" "$py" "$tmp/save.py" "$tmp/dil0.so" "$tmp/dil.safetensors" || fail "saving dil's weights"
+weights "dil"
 expect 0 "$nnc" "$tmp/dil.nn" --weights "$tmp/dil.safetensors" --quantize int8 --calibrate data --backend=c -O0 \
   -o "$tmp/dil.so"
 has "$tmp/err" "f32: runs of 1 term, each padded to 4: int8's weights would not be smaller"
@@ -222,8 +224,7 @@ train Wide {
   optimizer  sgd(lr: 0.1)
 }
 NN
-  "$nnc" "$tmp/wide$k.nn" --inference-only --backend=c -O0 -o "$tmp/wide0.so" || fail "wide0.so"
-  PYTHONPATH="$src/python" "$py" "$tmp/save.py" "$tmp/wide0.so" "$tmp/wide$k.safetensors" || fail "saving wide's weights"
+  weights "wide$k"
   expect 0 "$nnc" "$tmp/wide$k.nn" --weights "$tmp/wide$k.safetensors" --quantize int8 --calibrate data --backend=c -O0 \
     -o "$tmp/wide$k.so"
   cp "$tmp/err" "$tmp/wide$k.txt"
@@ -247,8 +248,7 @@ train Chars {
   optimizer  sgd(lr: 0.1)
 }
 NN
-"$nnc" "$tmp/text.nn" --inference-only --backend=c -O0 -o "$tmp/text0.so" || fail "text0.so"
-PYTHONPATH="$src/python" "$py" "$tmp/save.py" "$tmp/text0.so" "$tmp/text.safetensors" || fail "saving text's weights"
+weights "text"
 expect 1 "$nnc" "$tmp/text.nn" --weights "$tmp/text.safetensors" --quantize int8 --calibrate data -o "$tmp/e.so"
 has "$tmp/err" "nnc: error: --calibrate data: calibration reads csv, idx, npy and cifar10 sources, not text"
 
