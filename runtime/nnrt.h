@@ -24,6 +24,13 @@
 #ifndef NNRT_API
 #define NNRT_API
 #endif
+/* The header's small inline helpers: unused ones draw no warning where a
+ * standalone file carries them in place (clang's -Wunused-function). */
+#if defined(__GNUC__)
+#define NNRT_HELPER static inline __attribute__((unused))
+#else
+#define NNRT_HELPER static inline
+#endif
 
 #include <math.h>
 #include <stdbool.h>
@@ -151,7 +158,7 @@ NNRT_API bool nnrt_sgemm_packed(int nt, int64_t M, int64_t N, int64_t K, const f
 NNRT_API void nnrt_sgemm_kept(int nt, int64_t M, int64_t N, int64_t K, const float *A, int64_t ars,
                               int64_t acs, const float *B, int64_t brs, int64_t bcs, float *C, int64_t ldc,
                               bool add, float *scratch, const NnrtEpilogue *epi, void *kept);
-static inline int64_t nnrt_sgemm_kept_bytes(int64_t k, int64_t n) {
+NNRT_HELPER int64_t nnrt_sgemm_kept_bytes(int64_t k, int64_t n) {
   /* panels of the widest tile (32 columns) after a header of 64 bytes */
   return 64 + 4 * k * ((n + 31) / 32 * 32);
 }
@@ -204,15 +211,15 @@ enum { NNRT_QTILE_BYTES = 49152 };
  * Its weights' rows are the window's taps in order with each run padded
  * with zero rows to a multiple of 4: nnrt_qconv2d_terms rows in all. */
 enum { NNRT_QMAXRUNS = 64 };
-static inline int64_t nnrt_qconv2d_runs(int64_t kh, int64_t kw, int64_t dw) { return dw == 1 ? kh : kh * kw; }
-static inline int64_t nnrt_qconv2d_run(int64_t kw, int64_t c, int64_t dw) { return dw == 1 ? kw * c : c; }
-static inline int64_t nnrt_qconv2d_terms(int64_t kh, int64_t kw, int64_t c, int64_t dw) {
+NNRT_HELPER int64_t nnrt_qconv2d_runs(int64_t kh, int64_t kw, int64_t dw) { return dw == 1 ? kh : kh * kw; }
+NNRT_HELPER int64_t nnrt_qconv2d_run(int64_t kw, int64_t c, int64_t dw) { return dw == 1 ? kw * c : c; }
+NNRT_HELPER int64_t nnrt_qconv2d_terms(int64_t kh, int64_t kw, int64_t c, int64_t dw) {
   return nnrt_qconv2d_runs(kh, kw, dw) * ((nnrt_qconv2d_run(kw, c, dw) + 3) / 4 * 4);
 }
 /* The quantized image's size a sample: its rows and columns with the
  * padding every window reads; the scratch holds `chunk` of them and 64
  * bytes more. */
-static inline int64_t nnrt_qconv2d_padded(int64_t h, int64_t ph, int64_t oh, int64_t sh, int64_t kh, int64_t dh) {
+NNRT_HELPER int64_t nnrt_qconv2d_padded(int64_t h, int64_t ph, int64_t oh, int64_t sh, int64_t kh, int64_t dh) {
   int64_t reach = (oh - 1) * sh + (kh - 1) * dh + 1;
   return reach > ph + h ? reach : ph + h;
 }
@@ -330,7 +337,7 @@ NNRT_API bool nnrt_conv2d_direct_f32(int nt, int64_t n, const NnrtWindow *g, con
  * when its parameters change: NnrtModel), made there once and reused;
  * where `cap` is too few it is not run either way, so that whether it
  * runs never depends on the slot. */
-static inline int64_t nnrt_winograd_kept_bytes(int64_t c, int64_t f) {
+NNRT_HELPER int64_t nnrt_winograd_kept_bytes(int64_t c, int64_t f) {
   /* U_k for the widest tile (32 columns a panel: AVX-512; AVX2's 16 need
    * no more) after a header of 64 bytes; 0 where it never runs */
   const int64_t ldm = (f + 31) / 32 * 32, uk = (c * ldm / 16 | 1) * 16;
@@ -372,14 +379,14 @@ NNRT_WINDOW_API void nnrt_pool_f64(int nt, int64_t n, int op, const NnrtWindow *
  * steps; flushing them never changes what a model learns. The reference
  * evaluator stores its updates the same way. */
 NNRT_API void nnrt_store_f32(float *dst, const float *src, int64_t n);
-static inline float nnrt_flush_f32(float x) { return x * (float)(fabsf(x) >= 0x1p-126f); }
+NNRT_HELPER float nnrt_flush_f32(float x) { return x * (float)(fabsf(x) >= 0x1p-126f); }
 
 /* Scalar functions as the reference evaluator computes them. */
 NNRT_API double nnrt_sigmoid(double x);
 /* i32 arithmetic's result from its exact value in double: toward zero,
  * saturated at the bounds (a division by zero gives the bound of its
  * sign), NaN as 0 (the compiler's ir_i32). */
-static inline int32_t nnrt_i32(double x) {
+NNRT_HELPER int32_t nnrt_i32(double x) {
   return x != x ? 0 : x >= 2147483647.0 ? INT32_MAX : x <= -2147483648.0 ? INT32_MIN : (int32_t)x;
 }
 /* The f32 elementwise functions: nnrt_expf, nnrt_logf, nnrt_tanhf, ... */

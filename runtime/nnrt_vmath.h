@@ -27,16 +27,27 @@
 #include <math.h>
 #include <stdint.h>
 
+#ifndef NNRT_HELPER /* as in nnrt.h */
+#if defined(__GNUC__)
+#define NNRT_HELPER static inline __attribute__((unused))
+#else
+#define NNRT_HELPER static inline
+#endif
+#endif
 #ifndef NNRT_VMATH
+#if defined(__GNUC__)
+#define NNRT_VMATH static inline __attribute__((unused)) /* unused ones draw no warning (clang) */
+#else
 #define NNRT_VMATH static inline
 #endif
+#endif
 
-static inline float nnrt_f32_from_bits(uint32_t u) {
+NNRT_HELPER float nnrt_f32_from_bits(uint32_t u) {
   union { uint32_t u; float f; } v = {u};
   return v.f;
 }
 
-static inline uint32_t nnrt_f32_bits(float f) {
+NNRT_HELPER uint32_t nnrt_f32_bits(float f) {
   union { float f; uint32_t u; } v = {f};
   return v.u;
 }
@@ -50,7 +61,7 @@ typedef struct NnrtExpParts {
   float hi, lo, s1, s2;
 } NnrtExpParts;
 
-static inline NnrtExpParts nnrt_exp_parts(float x) {
+NNRT_HELPER NnrtExpParts nnrt_exp_parts(float x) {
   float xc = x < 89.0f ? x : 89.0f;  /* NaN and +inf too: 2^128 overflows */
   xc = xc > -104.0f ? xc : -104.0f;  /* e^-104 rounds to 0 */
   const float shift = 0x1.8p23f;     /* adding it rounds to an integer */

@@ -3,7 +3,8 @@
 # message once, then nnc's error with the command, and leaves nothing
 # behind, with no retry and no word about OpenMP; a compiler without
 # OpenMP (a wrapper that rejects -fopenmp) gets a note that says so and
-# a serial build that works.
+# a serial build that works; clang builds the standalone C without a
+# warning.
 . "$(dirname "$0")/../cli_lib.sh"
 ex=$src/examples
 cc=${CC:-cc}
@@ -67,4 +68,12 @@ chmod +x "$tmp/noomp"
   fail "not the one note: $(cat "$tmp/err")"
 (cd "$ex" && "$dir/serial" --epochs 1 > "$tmp/run.txt") || fail "the serial program failed"
 has "$tmp/run.txt" "held-out: "
+
+# the standalone C builds warning-free with clang too (--check-c builds with -Wall -Wextra -Werror):
+# the runtime's helpers a model does not call draw no -Wunused-function
+if command -v clang > /dev/null; then
+  (cd "$ex" && CC=clang "$nnc" breast_cancer.nn --check-c > "$tmp/out" 2> "$tmp/err") ||
+    fail "--check-c with clang: $(grep -m3 error "$tmp/out" "$tmp/err")"
+  has "$tmp/out" "backend check passed"
+fi
 finish
