@@ -528,6 +528,15 @@ static void window_const(Em *e, const char *name, NnrtWindow w) {
           (long long)w.dh, (long long)w.dw, (long long)w.groups, (long long)w.chunk);
 }
 
+/* A pooling pv fused after a convolution (plan_pools): its window as the
+ * constant pwin, and the call's arguments for it: "&pwin, op, band". */
+static const char *fused_pool(Em *e, int pv) {
+  const Value *p = &e->g->v[pv];
+  window_const(e, "pwin", plan_window(e->g, p));
+  return arena_printf("&pwin, %s, %lld", p->op == OP_MAXPOOL ? "NNRT_MAXPOOL" : "NNRT_AVGPOOL",
+                      (long long)plan_pool_band(e->g, p->in[0]));
+}
+
 /* Convolution and its two gradients: a call of the runtime's (matrix
  * products over the column matrix, `chunk` samples at a time in the
  * scratch; runtime/nnrt.h), with the kernel's epilogue. */
@@ -538,11 +547,8 @@ static void k_conv(Em *e, const Value *v) {
   bool kept = plan_takes_kept(e->g, v); /* its kept slot: the kernel's parameter `kept` */
   int pv = e->p->pool[e->p->kernel[v - e->g->v]];
   if (pv >= 0) { /* pooling fused (plan_pools): y is a band, the pooling's result y<pv> */
-    window_const(e, "pwin", plan_window(e->g, &e->g->v[pv]));
-    fprintf(e->o, "  nnrt_conv2d_pool_%s(nt, %s, &win, &pwin, %s, %lld, a, b, y, y%d, s, %s, %s);\n",
-            v->dtype == DT_F64 ? "f64" : "f32", dimx(xs.dim[0]),
-            e->g->v[pv].op == OP_MAXPOOL ? "NNRT_MAXPOOL" : "NNRT_AVGPOOL",
-            (long long)plan_pool_band(e->g, e->g->v[pv].in[0]), pv, e->epi, kept ? "kept" : "NULL");
+    fprintf(e->o, "  nnrt_conv2d_pool_%s(nt, %s, &win, %s, a, b, y, y%d, s, %s, %s);\n",
+            v->dtype == DT_F64 ? "f64" : "f32", dimx(xs.dim[0]), fused_pool(e, pv), pv, e->epi, kept ? "kept" : "NULL");
     return;
   }
   fprintf(e->o, "  nnrt_%s_%s(nt, %s, &win, a, b, y, s, %s%s);\n", kept ? "conv2d_kept" : fn,
@@ -559,10 +565,8 @@ static void k_quant(Em *e, const Value *v) {
   int pv = conv ? e->p->pool[e->p->kernel[v - e->g->v]] : -1;
   if (conv) window_const(e, "win", plan_window(e->g, v));
   if (pv >= 0) { /* pooling fused (plan_pools): y is a band, the pooling's result y<pv> */
-    window_const(e, "pwin", plan_window(e->g, &e->g->v[pv]));
-    fprintf(e->o, "  nnrt_qconv2d_pool_f32(nt, %s, &win, &pwin, %s, %lld, a, (float)%a, %s, y, y%d, s, %s);\n",
-            dimx(x->shape.dim[0]), e->g->v[pv].op == OP_MAXPOOL ? "NNRT_MAXPOOL" : "NNRT_AVGPOOL",
-            (long long)plan_pool_band(e->g, e->g->v[pv].in[0]), v->f, blob, pv, e->epi);
+    fprintf(e->o, "  nnrt_qconv2d_pool_f32(nt, %s, &win, %s, a, (float)%a, %s, y, y%d, s, %s);\n",
+            dimx(x->shape.dim[0]), fused_pool(e, pv), v->f, blob, pv, e->epi);
   } else if (conv) {
     fprintf(e->o, "  nnrt_qconv2d_f32(nt, %s, &win, a, (float)%a, %s, y, s, %s);\n", dimx(x->shape.dim[0]), v->f, blob,
             e->epi);

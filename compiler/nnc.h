@@ -674,7 +674,6 @@ typedef struct Update {
 typedef struct QLayer {
   int64_t k, n;
   const int8_t *w;        /* [k, n] row-major */
-  const int32_t *off;     /* [n] in blob: -128 times the column's sum */
   const float *scale;     /* [n] in blob: the activations' scale times the column's */
   const unsigned char *blob;
   size_t bytes;

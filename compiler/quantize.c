@@ -221,9 +221,7 @@ static QLayer quant_layer(const Cand *c) {
     for (int64_t j = 0; j < c->n; j++) wp[p * c->n + j] = t < c->run ? w[(r * c->run + t) * c->n + j] : 0;
   }
   nnrt_qlayer_pack(c->kp, c->n, wp, c->n, scale, blob);
-  q.w = w, q.blob = blob;
-  q.off = (const int32_t *)(blob + nnrt_qgemm_packed_bytes(c->kp, c->n));
-  q.scale = (const float *)(q.off + c->n);
+  q.w = w, q.scale = scale, q.blob = blob;
   return q;
 }
 
